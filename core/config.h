@@ -1,0 +1,143 @@
+/*
+ * core/config.h — the configuration: one main INI file and one INI file per
+ * zone, read with inih.
+ *
+ * Owns: struct cfg and every string and array hanging off it (one tree,
+ * freed by cfg_free; secrets are wiped before they are freed).
+ * Called by: the control thread (load, validate, reload) and the CLI tools.
+ * A loaded struct cfg is immutable: shards read it, nobody writes it; a
+ * reload builds a new one.
+ * Never: resolves DNS, opens sockets, logs (errors go to the caller).
+ *
+ * Main file:
+ *   [server] listen = 127.0.0.1:8080, [::1]:8080   (one or more host:port)
+ *            workers = auto | N
+ *            zones = zones/*.ini          (glob, relative to the main file)
+ *            header_timeout_ms, idle_timeout_ms, send_timeout_ms,
+ *            drain_timeout_ms, max_conns, max_body_bytes, origin_pool,
+ *            origin_backoff_ms, dns_refresh_ms, access_log, error_log,
+ *            log_level = error | warn | info | debug
+ * Zone file:
+ *   [zone]   name, uuid, hosts = a.example, b.example   ("*" = default zone)
+ *   [origin NAME] url = http[s]://host[:port]   (no path)
+ *            host_header, base_path, connect_timeout_ms, read_timeout_ms,
+ *            s3_auth_enabled, s3_access_key, s3_secret_key | s3_secret_key_file,
+ *            s3_region (blank → auto), s3_service (default s3),
+ *            s3_session_token, s3_payload = empty-hash | unsigned,
+ *            s3_addressing = path | virtual
+ */
+#ifndef EDGECACHE_CORE_CONFIG_H
+#define EDGECACHE_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/limits.h"
+
+/* Where a setting came from, for error messages: "file:line: key: ...". */
+struct cfg_where {
+	const char *file;
+	int line;
+};
+
+struct cfg_listen {
+	char *host;              /* as written, without brackets: "127.0.0.1", "::1" */
+	uint16_t port;
+};
+
+enum cfg_scheme { CFG_SCHEME_HTTP, CFG_SCHEME_HTTPS };
+enum cfg_s3_payload { CFG_S3_PAYLOAD_EMPTY_HASH, CFG_S3_PAYLOAD_UNSIGNED };
+enum cfg_s3_addressing { CFG_S3_ADDRESSING_PATH, CFG_S3_ADDRESSING_VIRTUAL };
+
+struct cfg_origin {
+	char *name;              /* [origin NAME] */
+	char *url;               /* as written */
+	enum cfg_scheme scheme;
+	char *host;              /* from url, no brackets */
+	uint16_t port;           /* from url, or 80 / 443 */
+	char *host_header;       /* never empty after load: blank → host[:port] */
+	char *base_path;         /* "" or "/seg[/seg]" — no trailing slash */
+	uint32_t connect_timeout_ms;
+	uint32_t read_timeout_ms;
+
+	bool s3_auth_enabled;
+	char *s3_access_key;     /* NULL unless set */
+	char *s3_secret_key;     /* from s3_secret_key or s3_secret_key_file; wiped on free */
+	char *s3_region;         /* never NULL after load when s3_auth_enabled: blank → "auto" */
+	char *s3_service;        /* default "s3" */
+	char *s3_session_token;  /* NULL unless set; wiped on free */
+	enum cfg_s3_payload s3_payload;
+	enum cfg_s3_addressing s3_addressing;
+
+	struct cfg_where where;  /* the [origin NAME] line */
+};
+
+struct cfg_zone {
+	char *name;
+	char *uuid;
+	char **hosts;            /* lower-case, as listed; "*" kept as is */
+	size_t n_hosts;
+	bool is_default;         /* hosts contains "*" */
+	struct cfg_origin *origins;  /* in file order: the failover order */
+	size_t n_origins;
+	char *file;              /* absolute or as globbed */
+};
+
+struct cfg_server {
+	struct cfg_listen *listens;
+	size_t n_listens;
+	unsigned workers;        /* 0 = auto: one per online CPU */
+	char *zones_glob;        /* resolved against the main file's directory */
+	uint32_t header_timeout_ms;
+	uint32_t idle_timeout_ms;
+	uint32_t send_timeout_ms;
+	uint32_t drain_timeout_ms;
+	uint32_t origin_backoff_ms;
+	uint32_t dns_refresh_ms;
+	uint32_t max_conns;      /* per shard */
+	int64_t max_body_bytes;
+	uint32_t origin_pool;    /* idle connections per origin per shard */
+	char *access_log;        /* path, "off", or NULL = stdout */
+	char *error_log;         /* path or NULL = stderr */
+	int log_level;           /* LOG_ERROR..LOG_DEBUG (core/log.h) */
+};
+
+struct cfg {
+	char *main_file;
+	struct cfg_server server;
+	struct cfg_zone *zones;
+	size_t n_zones;
+	const struct cfg_zone *default_zone;   /* NULL if no zone has "*" */
+};
+
+/* The first error found: "file:line: key: what is wrong". */
+struct cfg_error {
+	char msg[512];
+};
+
+/*
+ * Read and validate the main file at `path` and every zone file its
+ * `zones` glob matches. Returns 0 and sets *out (caller frees with
+ * cfg_free), or -EINVAL / -ENOENT / -ENOMEM with err->msg set and *out
+ * untouched. Validation covers unknown sections and keys, bad values,
+ * limits (core/limits.h), duplicate zone hosts and uuids, and the S3
+ * constraint that all S3-authenticated origins of one zone share access
+ * key, region and endpoint (the error names both origins).
+ */
+int cfg_load(const char *path, struct cfg **out, struct cfg_error *err);
+
+/* Free everything; wipes secrets first. NULL is fine. */
+void cfg_free(struct cfg *cfg);
+
+/*
+ * The zone serving `host` (a Host header value: case-insensitive, a
+ * ":port" suffix ignored), else the default zone, else NULL.
+ */
+const struct cfg_zone *cfg_zone_by_host(const struct cfg *cfg,
+					 const char *host, size_t host_len);
+
+/* The zone whose name or uuid is `key`, else NULL (CLI tools). */
+const struct cfg_zone *cfg_zone_by_name(const struct cfg *cfg, const char *key);
+
+#endif /* EDGECACHE_CORE_CONFIG_H */

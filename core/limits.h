@@ -1,0 +1,100 @@
+/*
+ * core/limits.h — every limit of edgecache, in one place (SQLite's
+ * sqliteLimit.h, TigerBeetle's "put a limit on everything").
+ *
+ * Each row: NAME, default, floor, ceiling, and why. Rows marked CFG can be
+ * set from the main config file ([server] section, key = lower-case name
+ * without the LIMIT_ prefix); the config loader checks them against
+ * floor..ceiling and names the key and the bound in its error. Rows marked
+ * FIXED size static arrays and cannot change at run time.
+ *
+ * Tests exercise each limit at the limit and one past it
+ * (tests/unit/test_http1.c, tests/unit/test_config.c).
+ */
+#ifndef EDGECACHE_CORE_LIMITS_H
+#define EDGECACHE_CORE_LIMITS_H
+
+/* ---- visitor HTTP/1.1 request (FIXED: sizes parser arrays) -------------- */
+
+/* Request line (method SP target SP version). Longer target → 414. 8 KiB is
+ * what nginx (large_client_header_buffers) and Varnish (http_req_size)
+ * accept by default; S3 keys are at most 1024 bytes, 3× when encoded. */
+#define LIMIT_REQUEST_LINE_BYTES      8192
+/* Whole request head (request line + headers + CRLFs). Over → 431. */
+#define LIMIT_HEADER_BYTES            16384
+/* Header fields per request or response. Over → 431 (request) / 502
+ * (origin response). Varnish's http_max_hdr is 64; real browsers send <30. */
+#define LIMIT_HEADER_COUNT            64
+/* Method token length: the longest registered method is 17 bytes. */
+#define LIMIT_METHOD_BYTES            32
+/* Origin response head (status line + headers). Over → 502. */
+#define LIMIT_RESPONSE_HEADER_BYTES   32768
+/* One chunk-size line of a chunked body (hex digits + extensions). */
+#define LIMIT_CHUNK_LINE_BYTES        1024
+/* Trailer section after the last chunk. */
+#define LIMIT_TRAILER_BYTES           4096
+
+/* ---- per-shard sizing (CFG, [server]) ----------------------------------- */
+
+/* Visitor connections per shard; slots are allocated at start. Past it new
+ * connections are accepted and closed at once, and counted. */
+#define LIMIT_MAX_CONNS_DEFAULT       16384
+#define LIMIT_MAX_CONNS_MIN           16
+#define LIMIT_MAX_CONNS_MAX           1048576
+/* Request body passed through to a plain origin (POST/PUT). Over → 413. */
+#define LIMIT_MAX_BODY_BYTES_DEFAULT  (64LL << 20)
+#define LIMIT_MAX_BODY_BYTES_MIN      0LL
+#define LIMIT_MAX_BODY_BYTES_MAX      (1LL << 40)
+/* Idle origin connections kept per origin per shard. */
+#define LIMIT_ORIGIN_POOL_DEFAULT     64
+#define LIMIT_ORIGIN_POOL_MIN         0
+#define LIMIT_ORIGIN_POOL_MAX         4096
+
+/* ---- timeouts (CFG, milliseconds) --------------------------------------- */
+
+/* A visitor must send a complete request head within this (slow loris). */
+#define LIMIT_HEADER_TIMEOUT_MS_DEFAULT   10000
+/* Keep-alive connection with no request in progress. */
+#define LIMIT_IDLE_TIMEOUT_MS_DEFAULT     60000
+/* A visitor that stops reading our response (send makes no progress). */
+#define LIMIT_SEND_TIMEOUT_MS_DEFAULT     30000
+/* SIGTERM: in-flight requests get this long to finish. */
+#define LIMIT_DRAIN_TIMEOUT_MS_DEFAULT    10000
+/* Origin TCP connect; per origin ([origin] connect_timeout_ms). */
+#define LIMIT_CONNECT_TIMEOUT_MS_DEFAULT  3000
+/* Origin response head and each gap between body reads; per origin. */
+#define LIMIT_READ_TIMEOUT_MS_DEFAULT     30000
+/* Every timeout above is checked against this range when configured. */
+#define LIMIT_TIMEOUT_MS_MIN              1
+#define LIMIT_TIMEOUT_MS_MAX              3600000
+/* A failing origin is skipped for this long (passive health). */
+#define LIMIT_ORIGIN_BACKOFF_MS_DEFAULT   5000
+/* DNS names of origins are resolved again this often (control thread). */
+#define LIMIT_DNS_REFRESH_MS_DEFAULT      30000
+
+/* ---- io_uring and buffers (FIXED) --------------------------------------- */
+
+/* Submission queue entries per shard ring. */
+#define LIMIT_RING_ENTRIES            4096
+/* Provided-buffer ring for multishot recv: count × size per shard. */
+#define LIMIT_RECV_BUFS               1024
+#define LIMIT_RECV_BUF_BYTES          16384
+/* Bytes of an origin response body in flight per request: the body
+ * streams through this window, so a 1 GiB object needs only this much. */
+#define LIMIT_STREAM_WINDOW_BYTES     (256 * 1024)
+/* Origin response buffer per origin connection. */
+#define LIMIT_ORIGIN_BUF_BYTES        65536
+
+/* ---- config (FIXED) ----------------------------------------------------- */
+
+#define LIMIT_LISTEN_ADDRS            16     /* listen = a, b, ... */
+#define LIMIT_ZONES                   4096   /* zone files per server */
+#define LIMIT_ZONE_HOSTS              64     /* hosts = per zone */
+#define LIMIT_ZONE_ORIGINS            16     /* [origin NAME] per zone */
+#define LIMIT_WORKERS                 256    /* workers = N */
+#define LIMIT_NAME_BYTES              128    /* zone / origin names */
+#define LIMIT_HOST_BYTES              253    /* DNS name length */
+#define LIMIT_PATH_BYTES              1024   /* base_path */
+#define LIMIT_SECRET_BYTES            256    /* S3 secret / session token */
+
+#endif /* EDGECACHE_CORE_LIMITS_H */
