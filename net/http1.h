@@ -1,0 +1,172 @@
+/*
+ * net/http1.h — HTTP/1.1 message parsing and writing helpers.
+ *
+ * Owns: nothing. Parsers fill caller-provided structs whose pointers point
+ * into the caller's buffer; they never allocate, never copy, never call
+ * back per byte.
+ * Called by: any thread (shards on the hot path; CLI tools).
+ * Never: blocks, logs, or accepts what enables request smuggling.
+ *
+ * Strictness (RFC 9112): a request with Transfer-Encoding and
+ * Content-Length, conflicting Content-Length values, a Transfer-Encoding
+ * whose final coding is not chunked (or any coding but chunked), obs-fold,
+ * a bare CR, a NUL, or a non-token character in a method or header name is
+ * refused. Limits come from core/limits.h.
+ */
+#ifndef EDGECACHE_NET_HTTP1_H
+#define EDGECACHE_NET_HTTP1_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/limits.h"
+
+enum http1_method {
+	HTTP1_OTHER = 0, HTTP1_GET, HTTP1_HEAD, HTTP1_POST, HTTP1_PUT,
+	HTTP1_DELETE, HTTP1_OPTIONS, HTTP1_PATCH, HTTP1_CONNECT, HTTP1_TRACE,
+};
+
+/*
+ * Parse errors. Each is returned negated by the parsers; http1_err_status
+ * maps it to the status sent to the visitor and http1_err_name to the
+ * counter/log name ("bad_method", ...).
+ */
+enum http1_err {
+	HTTP1_E_AGAIN = 1,        /* incomplete: read more (not an error) */
+	HTTP1_E_METHOD,           /* 400 bad or too long method token */
+	HTTP1_E_TARGET,           /* 400 bad request-target (not origin-form, CTL, ...) */
+	HTTP1_E_URI_TOO_LONG,     /* 414 request line over LIMIT_REQUEST_LINE_BYTES */
+	HTTP1_E_VERSION,          /* 505/400 not HTTP/1.0 or HTTP/1.1 */
+	HTTP1_E_HEADERS_TOO_LARGE,/* 431 head over LIMIT_HEADER_BYTES */
+	HTTP1_E_TOO_MANY_HEADERS, /* 431 over LIMIT_HEADER_COUNT */
+	HTTP1_E_HEADER_NAME,      /* 400 empty name, non-token char, space before ':' */
+	HTTP1_E_HEADER_VALUE,     /* 400 CTL in value */
+	HTTP1_E_BARE_CR,          /* 400 CR not followed by LF */
+	HTTP1_E_NUL,              /* 400 NUL byte anywhere in the head */
+	HTTP1_E_OBS_FOLD,         /* 400 line folding */
+	HTTP1_E_TE_AND_CL,        /* 400 both Transfer-Encoding and Content-Length */
+	HTTP1_E_CL_CONFLICT,      /* 400 Content-Length values differ */
+	HTTP1_E_CL_INVALID,       /* 400 not 1*DIGIT, or overflows int64 */
+	HTTP1_E_TE_UNSUPPORTED,   /* 501/400 a coding other than a single final chunked */
+	HTTP1_E_HOST,             /* 400 missing (HTTP/1.1) or repeated Host */
+	HTTP1_E_STATUS,           /* 502 bad origin status line */
+	HTTP1_E_CHUNK,            /* bad chunk size line / missing CRLF after data */
+	HTTP1_E__COUNT
+};
+
+int http1_err_status(int err);          /* err positive or negative */
+const char *http1_err_name(int err);    /* static string, never NULL */
+
+struct http1_header {
+	const char *name;
+	const char *value;                  /* leading/trailing OWS removed */
+	uint16_t name_len;
+	uint32_t value_len;
+};
+
+struct http1_request {
+	enum http1_method method;
+	const char *method_str;
+	uint16_t method_len;
+	uint8_t version_minor;              /* 0 or 1 */
+	const char *target;                 /* whole request-target */
+	uint32_t target_len;
+	const char *path;                   /* target up to '?' (still %-encoded) */
+	uint32_t path_len;
+	const char *query;                  /* after '?', NULL if no '?' */
+	uint32_t query_len;
+	const char *host;                   /* Host value, NULL if absent (HTTP/1.0) */
+	uint32_t host_len;
+	int64_t content_length;             /* -1 if none */
+	bool chunked;                       /* Transfer-Encoding: chunked */
+	bool keep_alive;                    /* after version default and Connection */
+	bool expect_continue;               /* Expect: 100-continue */
+	uint16_t n_headers;
+	struct http1_header headers[LIMIT_HEADER_COUNT];
+};
+
+struct http1_response {
+	uint16_t status;
+	uint8_t version_minor;
+	const char *reason;
+	uint16_t reason_len;
+	int64_t content_length;             /* -1 if none */
+	bool chunked;
+	bool keep_alive;                    /* the origin connection can be reused */
+	bool no_body;                       /* 1xx, 204, 304, or response to HEAD */
+	bool close_delimited;               /* body ends when the origin closes */
+	uint16_t n_headers;
+	struct http1_header headers[LIMIT_HEADER_COUNT];
+};
+
+/*
+ * Parse a request head from buf[0..len). Returns the head's length in
+ * bytes (through the blank line) and fills *req; -HTTP1_E_AGAIN if the
+ * head is not complete yet and no limit is exceeded; another -HTTP1_E_*
+ * if the request must be refused. Leading empty lines (CRLF) before the
+ * request line are skipped and counted in the returned length.
+ */
+int http1_parse_request(const char *buf, size_t len, struct http1_request *req);
+
+/*
+ * Parse an origin response head. `head_request` says the request was HEAD
+ * (no body whatever the headers say). Same return convention; limits are
+ * LIMIT_RESPONSE_HEADER_BYTES and LIMIT_HEADER_COUNT. A response with both
+ * Transfer-Encoding: chunked and Content-Length uses chunked and is marked
+ * not keep_alive (RFC 9112 6.3).
+ */
+int http1_parse_response(const char *buf, size_t len, bool head_request,
+			 struct http1_response *resp);
+
+/* Case-insensitive lookup; returns the first header named `name`, or NULL. */
+const struct http1_header *http1_find_header(const struct http1_header *h,
+					     size_t n, const char *name);
+
+/*
+ * Incremental chunked-body decoder. Feed it the body bytes as they arrive;
+ * it reports where the chunk data lies (for the cache) and when the message
+ * ends (for pass-through framing).
+ */
+struct http1_chunked {
+	uint8_t state;                      /* internal */
+	bool done;                          /* last chunk and trailers seen */
+	uint64_t remaining;                 /* data bytes left in the current chunk */
+	uint32_t line_len;                  /* bytes of the current size/trailer line */
+	uint32_t trailer_bytes;
+};
+
+struct http1_span {
+	uint32_t off;                       /* offset into the fed buffer */
+	uint32_t len;
+};
+
+void http1_chunked_init(struct http1_chunked *c);
+
+/*
+ * Consume up to `len` bytes. Returns bytes consumed (stops right after the
+ * end of the message, so trailing bytes belong to the next message), or
+ * -HTTP1_E_CHUNK. Data spans found are written to spans[0..*n_spans), at
+ * most max_spans (it stops early when spans are full; call again with the
+ * rest).
+ */
+ssize_t http1_chunked_feed(struct http1_chunked *c, const char *buf, size_t len,
+			   struct http1_span *spans, size_t max_spans,
+			   size_t *n_spans);
+
+/* "200 OK" style reason phrase for a status code ("Unknown" if none). */
+const char *http1_reason(int status);
+
+/*
+ * IMF-fixdate for `t` ("Sun, 06 Nov 1994 08:49:37 GMT"), 29 bytes + NUL,
+ * into out[30]. Shards cache it per second.
+ */
+void http1_format_date(int64_t t, char out[30]);
+
+/* True for hop-by-hop header names a proxy never forwards: Connection,
+ * Keep-Alive, Proxy-Connection, Proxy-Authenticate, Proxy-Authorization,
+ * TE, Trailer, Transfer-Encoding, Upgrade. */
+bool http1_is_hop_by_hop(const char *name, size_t len);
+
+#endif /* EDGECACHE_NET_HTTP1_H */
