@@ -12,7 +12,7 @@
  * Main file:
  *   [server] listen = 127.0.0.1:8080, [::1]:8080   (one or more host:port)
  *            workers = auto | N
- *            zones = zones/*.ini          (glob, relative to the main file)
+ *            zones = GLOB  (e.g. zones/\*.ini; relative to the main file)
  *            header_timeout_ms, idle_timeout_ms, send_timeout_ms,
  *            drain_timeout_ms, max_conns, max_body_bytes, origin_pool,
  *            origin_backoff_ms, dns_refresh_ms, access_log, error_log,
