@@ -749,7 +749,7 @@ static int set_zones(struct parse *p, const char *val)
 		return pfail_oom(p);
 	ld->cfg->server.zones_glob = pat;
 	ld->zones_line = p->line;
-	g = glob(pat, GLOB_ERR, NULL, &ld->zones);
+	g = glob(pat, 0, NULL, &ld->zones);    /* a missing directory: no match */
 	ld->globbed = true;
 	if (g == GLOB_NOMATCH)
 		return load_fail(ld, -ENOENT, p->file, p->line, "zones",
@@ -758,7 +758,7 @@ static int set_zones(struct parse *p, const char *val)
 		return pfail_oom(p);
 	if (g)
 		return load_fail(ld, -EIO, p->file, p->line, "zones",
-				 "cannot read a directory of \"%.*s\"", ECHO_MAX, val);
+				 "cannot read \"%.*s\"", ECHO_MAX, val);
 	if (ld->zones.gl_pathc > LIMIT_ZONES)
 		return pfail(p, "zones", "\"%.*s\" matches %zu files, more than %d",
 			     ECHO_MAX, val, ld->zones.gl_pathc, LIMIT_ZONES);
@@ -851,7 +851,7 @@ static int set_url(struct parse *p, const char *val)
 	alen = strcspn(s, "/");
 	if (has_ctl(val, strlen(val)) || strchr(val, ' '))
 		return pfail(p, "url", "contains a space or a control character");
-	if (memchr(s, '@', alen))
+	if (strchr(s, '@'))      /* anywhere: a password may hold a '/' */
 		return pfail(p, "url", "must not contain user information (user@)");
 	if (strpbrk(val, "?#"))
 		return pfail(p, "url", "must not have a query or a fragment");
@@ -1061,6 +1061,25 @@ static char *read_line(char *str, int num, void *stream)
 	return str;
 }
 
+/*
+ * inih drops an inline comment from a key line but not from a continuation
+ * line: do it here, so both kinds of line read the same.
+ */
+static const char *cut_comment(struct parse *p, const char *val)
+{
+	size_t len = strlen(val);
+
+	assert(len < p->buf_cap);
+	memcpy(p->buf, val, len + 1);     /* the reader's line is done with */
+	for (size_t i = 1; i < len; i++) {
+		if (p->buf[i] == ';' && (p->buf[i - 1] == ' ' || p->buf[i - 1] == '\t')) {
+			p->buf[i] = '\0';
+			break;
+		}
+	}
+	return trim(p->buf);
+}
+
 /* inih's handler: one key = value (or a continuation of the last key). */
 static int on_key(void *user, const char *section, const char *name, const char *val)
 {
@@ -1088,7 +1107,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	if (!p->indented)
 		p->seen[i] = p->line;
 	p->last_key = i;
-	return set_key(p, &keys[i], val) == 0;
+	return set_key(p, &keys[i], p->indented ? cut_comment(p, val) : val) == 0;
 }
 
 /* ---- files -------------------------------------------------------------- */
