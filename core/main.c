@@ -22,6 +22,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "sign") == 0)
+		return cli_sign_main(argc - 1, argv + 1);
 	usage(stderr);
 	return 2;
 }
