@@ -536,12 +536,14 @@ int sigv4_sign_request(const struct sigv4_creds *c, const struct sigv4_request *
 	struct sbuf sh = { shbuf, 0, sizeof(shbuf), false };
 	struct hset hs;
 	char cr_hash[65], sig[65];
-	int64_t day = sigv4_day(r->now);
+	uint32_t day = 0;
 	int rc, n;
 
 	assert(c->magic == SIGV4_CREDS_MAGIC);
-	if (day < 0 || amz_date(r->now, out->amz_date) < 0 || !r->payload_hash)
+	if (amz_date(r->now, out->amz_date) < 0 || !r->payload_hash)
 		return -EINVAL;
+	for (int i = 0; i < 8; i++)   /* the key's day is the signed date's */
+		day = day * 10 + (uint32_t)(out->amz_date[i] - '0');
 	out->payload_hash = r->payload_hash;
 	rc = hset_fill(&hs, c, r, out->amz_date);
 	if (rc == 0)
@@ -552,7 +554,7 @@ int sigv4_sign_request(const struct sigv4_creds *c, const struct sigv4_request *
 	n = snprintf(sts, sizeof(sts), SIGV4_ALGORITHM "\n%s\n%.8s/%s/%s/aws4_request\n%s",
 		     out->amz_date, out->amz_date, c->region, c->service, cr_hash);
 	assert(n > 0 && (size_t)n < sizeof(sts));   /* sized from the field maxima */
-	out->used_precomputed_key = sign_sts(c, (uint32_t)day, sts, (size_t)n, sig);
+	out->used_precomputed_key = sign_sts(c, day, sts, (size_t)n, sig);
 	rc = format_auth(c, out->amz_date, &sh, sig, out);
 	if (rc == 0 && trace)
 		rc = trace_copy(trace->canonical_request, trace->canonical_request_cap,
