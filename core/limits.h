@@ -112,4 +112,20 @@
  * indented lines (docs/CONFIG.md). */
 #define LIMIT_CONFIG_LINE_BYTES       199
 
+/* ---- SigV4 signing (FIXED: sizes stack buffers in sigv4/) --------------- */
+
+/* Canonical request of one signature, built on the signing thread's stack.
+ * The largest S3 GET we send: a 1024-byte key encoded 3× (3 KiB), a
+ * session token of SIGV4_TOKEN_MAX (4 KiB), a query from a request line of
+ * LIMIT_REQUEST_LINE_BYTES and a few headers: 16 KiB holds all of that
+ * together; without a token 8 KiB would do. Over → -ENOSPC (a 5xx). */
+#define LIMIT_SIGV4_CANONICAL_BYTES   16384
+/* Headers signed per request, counting the ones the signer adds (host,
+ * x-amz-date, x-amz-content-sha256, x-amz-security-token). The edge signs
+ * 4-5; the CLI and tests sign a few more. Over → -ENOSPC. */
+#define LIMIT_SIGV4_HEADERS           32
+/* Query parameters of a signed request (sorted on the stack). S3 GETs
+ * carry none or a handful (versionId, response-*). Over → -ENOSPC. */
+#define LIMIT_SIGV4_QUERY_PARAMS      64
+
 #endif /* EDGECACHE_CORE_LIMITS_H */

@@ -30,6 +30,9 @@ int main(int argc, char **argv)
 	bool test_only = false;
 	int opt;
 
+	if (argc >= 2 && strcmp(argv[1], "sign") == 0)
+		return cli_sign_main(argc - 1, argv + 1);
+
 	while ((opt = getopt(argc, argv, "c:thV")) != -1) {
 		switch (opt) {
 		case 'c':
