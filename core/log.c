@@ -153,9 +153,12 @@ void log_format_time(uint64_t unix_ms, char out[25])
 	time_t s = (time_t)(unix_ms / 1000);
 	struct tm tm;
 	gmtime_r(&s, &tm);
-	snprintf(out, 25, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, (unsigned)(unix_ms % 1000));
+	/* Fields are range-bounded by gmtime_r; casts tell the compiler so. */
+	snprintf(out, 25, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ",
+		 (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
+		 (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
+		 (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u,
+		 (unsigned)(unix_ms % 1000));
 }
 
 void log_msg(enum log_level lvl, const char *fmt, ...)

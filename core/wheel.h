@@ -14,6 +14,7 @@
 #define EDGECACHE_CORE_WHEEL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define WHEEL_TICK_MS  25

@@ -601,6 +601,8 @@ static void on_data(struct shard *sh, struct oconn *oc, const char *p, size_t le
 		return;
 	if (complete)
 		response_complete(sh, oc);
+	else
+		visitor_flush(sh, oc->vc);
 }
 
 /* EOF or an error on a busy connection. */

@@ -14,6 +14,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -252,6 +253,10 @@ void visitor_accept(struct shard *sh, int fd)
 	vc->held_bid = -1;
 	vc->state = VC_READING;
 
+	/* Responses go out in as few sends as we can make them, and a small
+	 * last segment must not wait for the peer's delayed ACK. */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	/* getpeername is a plain non-blocking syscall on a connected socket. */
@@ -872,8 +877,14 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 	if (!queue_block(sh, vc, blk, w.len))
 		return -ENOBUFS;
 	x->head_queued = true;
-	flush(sh, vc);
+	/* Not flushed here: body bytes from the same origin read join it in
+	 * one sendmsg (the origin calls visitor_flush after each read). */
 	return 0;
+}
+
+void visitor_flush(struct shard *sh, struct vconn *vc)
+{
+	flush(sh, vc);
 }
 
 bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobuf_seg *seg)
@@ -881,7 +892,6 @@ bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobu
 	if (!iobuf_outq_push(&vc->out, seg))
 		return false;
 	vc->x.body_bytes_out += seg->len;
-	flush(sh, vc);
 	return true;
 }
 
@@ -894,6 +904,8 @@ void visitor_response_end(struct shard *sh, struct vconn *vc)
 	}
 	if (vc->out.n == 0 && !vc->out.in_flight)
 		finish_exchange(sh, vc);
+	else
+		flush(sh, vc);
 }
 
 void visitor_response_fail(struct shard *sh, struct vconn *vc, int status)

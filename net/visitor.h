@@ -118,6 +118,7 @@ void visitor_close_all(struct shard *sh);
  *   the exchange with 503).
  * - visitor_response_body: queue body bytes (the segment's ownership moves
  *   to the visitor); false if the send queue is full (caller pauses).
+ *   Head and body are sent on visitor_flush / visitor_response_end.
  * - visitor_response_end: every byte is queued; finish when sent.
  * - visitor_response_fail: no response head was queued: answer `status`
  *   (502/503/504) ourselves.
@@ -135,6 +136,8 @@ void visitor_response_end(struct shard *sh, struct vconn *vc);
 void visitor_response_fail(struct shard *sh, struct vconn *vc, int status);
 void visitor_response_abort(struct shard *sh, struct vconn *vc);
 int64_t visitor_room(const struct vconn *vc);
+/* Send what is queued (after each origin read). */
+void visitor_flush(struct shard *sh, struct vconn *vc);
 void visitor_origin_drained(struct shard *sh, struct vconn *vc);
 
 #endif
