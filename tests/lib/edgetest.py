@@ -35,6 +35,7 @@ ECHO_MODULE = '/usr/lib/nginx/modules/ngx_http_echo_module.so'
 
 _procs = []       # (Popen, stop signal) in start order
 _tmpdirs = []
+_given = set()    # ports handed out: never twice, even if not bound yet
 
 
 # ---- exit codes and checks ------------------------------------------------
@@ -146,7 +147,8 @@ def free_port():
 	start = random.randrange(PORT_LO, PORT_HI + 1)
 	for i in range(PORT_HI - PORT_LO + 1):
 		port = PORT_LO + (start - PORT_LO + i) % (PORT_HI - PORT_LO + 1)
-		if port_free(port):
+		if port not in _given and port_free(port):
+			_given.add(port)
 			return port
 	raise RuntimeError('no free port in %d-%d' % (PORT_LO, PORT_HI))
 
