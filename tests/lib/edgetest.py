@@ -31,7 +31,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get('EDGECACHE_SRC', os.path.dirname(os.path.dirname(HERE)))
 TARGET = os.environ.get('EDGETEST_TARGET', 'edgecache')
 NGINX = '/usr/sbin/nginx'
-ECHO_MODULE = '/usr/lib/nginx/modules/ngx_http_echo_module.so'
 
 _procs = []       # (Popen, stop signal) in start order
 _tmpdirs = []
