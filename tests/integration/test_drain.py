@@ -50,15 +50,21 @@ def wait_exit(proc, timeout):
 	return rc, time.monotonic() - t0
 
 
-def in_flight_completes(ck, py):
+def signal_during(py, drain_timeout_ms, path):
+	"""Start a server and a slow GET of path on it, then send the drain signal."""
 	zones = [et.zone('demo', ['localhost'], [('a', py.url, {})])]
-	srv = et.server(zones, drain_timeout_ms=5000).start()
+	srv = et.server(zones, drain_timeout_ms=drain_timeout_ms).start()
 	out = {}
-	th = threading.Thread(target=slow_get, args=(srv, '/sleep/1000', out))
+	th = threading.Thread(target=slow_get, args=(srv, path, out))
 	th.start()
 	time.sleep(0.3)       # the request is at the origin now
-	kill_sig = signal.SIGQUIT if srv.kind == 'nginx' else signal.SIGTERM
-	srv.proc.send_signal(kill_sig)
+	# edgecache drains on SIGTERM; nginx (the validation target) on SIGQUIT.
+	srv.proc.send_signal(signal.SIGQUIT if srv.kind == 'nginx' else signal.SIGTERM)
+	return srv, out, th
+
+
+def in_flight_completes(ck, py):
+	srv, out, th = signal_during(py, 5000, '/sleep/1000')
 	time.sleep(0.2)
 	ok, how = refused(srv.port)
 	ck.check('during drain a new connection is refused (%s)' % how, ok)
@@ -73,15 +79,8 @@ def in_flight_completes(ck, py):
 
 
 def cut_at_drain_timeout(ck, py):
-	zones = [et.zone('demo', ['localhost'], [('a', py.url, {})])]
-	srv = et.server(zones, drain_timeout_ms=1500).start()
-	out = {}
-	th = threading.Thread(target=slow_get, args=(srv, '/sleep/10000', out))
-	th.start()
-	time.sleep(0.3)
-	kill_sig = signal.SIGQUIT if srv.kind == 'nginx' else signal.SIGTERM
+	srv, out, th = signal_during(py, 1500, '/sleep/10000')
 	t0 = time.monotonic()
-	srv.proc.send_signal(kill_sig)
 	rc, _ = wait_exit(srv.proc, 8)
 	took = time.monotonic() - t0
 	th.join(10)

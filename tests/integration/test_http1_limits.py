@@ -160,9 +160,7 @@ def main():
 		ck.skip('parse_error counters', 'edgecache-only')
 	r = et.request(srv.port, 'GET', '/f')
 	ck.check('server still serves after all of the above', r.status == 200, repr(r))
-	rc = srv.stop()
-	ck.check('server exits 0 on SIGTERM', rc == 0, 'exit %s' % rc)
-	ck.finish()
+	ck.stop_and_finish(srv)
 
 
 if __name__ == '__main__':

@@ -143,9 +143,7 @@ def main():
 	ck.run('statuses', statuses, ck, srv)
 	ck.run('headers', headers, ck, srv)
 	ck.run('access_log', access_log, ck, srv)
-	rc = srv.stop()
-	ck.check('server exits 0 on SIGTERM', rc == 0, 'exit %s' % rc)
-	ck.finish()
+	ck.stop_and_finish(srv)
 
 
 if __name__ == '__main__':

@@ -113,9 +113,7 @@ def main():
 	ck.run('failover', failover, ck, srv)
 	ck.run('reset', reset, ck, srv)
 	ck.run('unknown_host', unknown_host, ck, srv)
-	rc = srv.stop()
-	ck.check('server exits 0 on SIGTERM', rc == 0, 'exit %s' % rc)
-	ck.finish()
+	ck.stop_and_finish(srv)
 
 
 if __name__ == '__main__':

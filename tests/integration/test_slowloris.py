@@ -118,9 +118,7 @@ def main():
 		ck.check('counters: timeouts_header grew by %d (%d)' % (SLOW, d), d == SLOW)
 	for s in socks:
 		s.close()
-	rc = srv.stop()
-	ck.check('server exits 0 on SIGTERM', rc == 0, 'exit %s' % rc)
-	ck.finish()
+	ck.stop_and_finish(srv)
 
 
 if __name__ == '__main__':

@@ -1,7 +1,7 @@
 """tests/lib/edgetest.py — the integration tests' harness (stdlib only).
 
 Owns: the processes a test starts (origins, the server under test), their
-temp dirs, and the loopback ports they bind in 22000-22999.
+temp dirs, and the loopback ports they bind in 22000-22899.
 Called by: tests/integration/*.py, run with /usr/bin/python3.
 Never: talks to anything but 127.0.0.1, waits without a bound, leaves a
 process running (every start is registered and stopped by PID at exit,
@@ -26,7 +26,7 @@ import tempfile
 import time
 import traceback
 
-PORT_LO, PORT_HI = 22000, 22999
+PORT_LO, PORT_HI = 22000, 22899   # 22900-22999: bench/run
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get('EDGECACHE_SRC', os.path.dirname(os.path.dirname(HERE)))
 TARGET = os.environ.get('EDGETEST_TARGET', 'edgecache')
@@ -74,6 +74,12 @@ class Checks:
 			self.failed.append(name)
 			print('FAIL %s raised:\n%s' % (name, traceback.format_exc()), flush=True)
 		print('--- %s done in %.2fs' % (name, time.monotonic() - t0), flush=True)
+
+	def stop_and_finish(self, srv):
+		"""Every test ends the same way: SIGTERM must give exit 0."""
+		rc = srv.stop()
+		self.check('server exits 0 on SIGTERM', rc == 0, 'exit %s' % rc)
+		self.finish()
 
 	def finish(self):
 		print('%d passed, %d failed, %d skipped' % (self.passed, len(self.failed),
