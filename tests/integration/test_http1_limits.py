@@ -9,16 +9,15 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 import edgetest as et  # noqa: E402
 
-LINE = 8192          # LIMIT_REQUEST_LINE_BYTES
+LINE = 8192          # LIMIT_REQUEST_LINE_BYTES, its CRLF included (as net/http1.c counts)
 HEAD = 16384         # LIMIT_HEADER_BYTES
 FIELDS = 64          # LIMIT_HEADER_COUNT
 BODY = 1 << 20       # max_body_bytes set in main()
 
-# nginx (the validation target) keeps the line and CRLF in one 8 KiB buffer.
-LINE_AT = {'edgecache': LINE, 'nginx': LINE - 2}
 
 # (name, head lines after the request line, counter) — each must get 400 and
-# a closed connection. Header lines are raw bytes, joined with CRLF.
+# a closed connection, and grow parse_error_<counter> by one (the name is
+# http1_err_name's). Header lines are raw bytes, joined with CRLF.
 SMUGGLING = [
 	('te_and_cl', [b'Transfer-Encoding: chunked', b'Content-Length: 5'], 'te_and_cl'),
 	('cl_conflict', [b'Content-Length: 5', b'Content-Length: 6'], 'cl_conflict'),
@@ -28,13 +27,15 @@ SMUGGLING = [
 	('te_chunked_not_final', [b'Transfer-Encoding: chunked, gzip'], 'te_unsupported'),
 	('obs_fold', [b'X-A: a', b' folded'], 'obs_fold'),
 	('bare_cr', [b'X-A: a\rb'], 'bare_cr'),
-	('nul', [b'X-A: a\x00b'], 'nul'),
-	('space_before_colon', [b'X-A : b'], 'header_name'),
-	('bad_header_token', [b'X(A): b'], 'header_name'),
+	('nul', [b'X-A: a\x00b'], 'nul_byte'),
+	('space_before_colon', [b'X-A : b'], 'bad_header_name'),
+	('bad_header_token', [b'X(A): b'], 'bad_header_name'),
+	('ctl_in_value', [b'X-A: a\x01b'], 'bad_header_value'),
 ]
 # nginx answers these differently; the edgecache answer is the spec.
 NGINX_DIFFERS = {'te_gzip': '501', 'te_chunked_not_final': '501',
-		 'bad_header_token': 'drops the field (ignore_invalid_headers)'}
+		 'bad_header_token': 'drops the field (ignore_invalid_headers)',
+		 'ctl_in_value': 'accepts'}
 
 
 def head_bytes(line, fields, host=b'localhost'):
@@ -55,16 +56,17 @@ def refused(srv, data, status):
 
 
 def request_line(ck, srv):
-	at = LINE_AT[srv.kind]
-	for n, want in ((at, 200), (at + 1, 414)):
-		target = b'/f?' + b'a' * (n - len(b'GET  HTTP/1.1') - 3)
+	# nginx keeps the line and its CRLF in one 8 KiB buffer: the same bound.
+	for n, want in ((LINE, 200), (LINE + 1, 414)):
+		target = b'/f?' + b'a' * (n - len(b'GET  HTTP/1.1\r\n') - 3)
 		line = b'GET ' + target + b' HTTP/1.1'
-		assert len(line) == n
+		assert len(line) + 2 == n
 		c = srv.conn()
 		c.send(head_bytes(line, []))
 		r = c.read_response()
 		c.close()
-		ck.check('request line of %d bytes → %d' % (n, want), r.status == want, repr(r))
+		ck.check('request line of %d bytes with its CRLF → %d' % (n, want),
+			 r.status == want, repr(r))
 
 
 def header_limits(ck, srv):
@@ -91,6 +93,7 @@ def header_limits(ck, srv):
 
 
 def body_limit(ck, srv):
+	c0 = srv.counters() if srv.has_counters else None
 	body = et.det_bytes('limit', BODY)
 	r = et.request(srv.port, 'POST', '/echo', host='py.test', body=body, timeout=30)
 	ck.check('body of max_body_bytes passes', r.status == 200 and r.body == body, repr(r))
@@ -109,37 +112,47 @@ def body_limit(ck, srv):
 	r = c.read_response()
 	c.close()
 	ck.check('chunked body of max_body_bytes+1 → 413', r.status == 413, repr(r))
+	if c0 is not None:
+		d = srv.counters().get('body_too_large', 0) - c0.get('body_too_large', 0)
+		ck.check('counters: body_too_large grew by 2 (%d)' % d, d == 2)
+
+
+def parse_errors(before, after):
+	return {k: after[k] - before.get(k, 0) for k in after
+		if k.startswith('parse_error_') and after[k] != before.get(k, 0)}
+
+
+def refused_counted(ck, srv, name, data, counter):
+	"""400 + close, and (edgecache) exactly parse_error_<counter> grew by 1."""
+	c0 = srv.counters() if srv.has_counters else None
+	ok, got = refused(srv, data, 400)
+	ck.check('%s → 400 and close' % name, ok, got)
+	if c0 is not None:
+		d = parse_errors(c0, srv.counters())
+		ck.check('%s counted as parse_error_%s' % (name, counter),
+			 d == {'parse_error_' + counter: 1}, 'grew: %s' % d)
 
 
 def smuggling(ck, srv):
-	for name, fields, _ in SMUGGLING:
+	for name, fields, counter in SMUGGLING:
 		if srv.kind == 'nginx' and name in NGINX_DIFFERS:
 			ck.skip(name, 'nginx differs: %s' % NGINX_DIFFERS[name])
 			continue
 		data = head_bytes(b'POST /echo HTTP/1.1', fields, b'py.test') + b'5\r\nhello\r\n0\r\n\r\n'
-		ok, got = refused(srv, data, 400)
-		ck.check('%s → 400 and close' % name, ok, got)
+		refused_counted(ck, srv, name, data, counter)
 	for name, line in (('bad_method', b'G@T /f HTTP/1.1'), ('method_too_long', b'G' * 33 + b' /f HTTP/1.1')):
 		if srv.kind == 'nginx' and name == 'method_too_long':
 			ck.skip(name, 'nginx has no method length limit (passes it on)')
 			continue
-		ok, got = refused(srv, head_bytes(line, []), 400)
-		ck.check('%s → 400 and close' % name, ok, got)
+		refused_counted(ck, srv, name, head_bytes(line, []), 'bad_method')
 
 
-def counters(ck, srv, c0):
-	c1 = srv.counters()
-	want = {}
-	for _, _, counter in SMUGGLING:
-		want['parse_error_' + counter] = want.get('parse_error_' + counter, 0) + 1
-	want['parse_error_bad_method'] = 2
-	want['parse_error_uri_too_long'] = 1
-	want['parse_error_headers_too_large'] = 1
-	want['parse_error_too_many_headers'] = 1
-	for k, n in sorted(want.items()):
-		got = c1.get(k, 0) - c0.get(k, 0)
-		ck.check('counter %s grew by %d' % (k, n), got == n,
-			 'grew by %d (present: %s)' % (got, k in c1))
+def limit_counters(ck, srv, c0):
+	"""The 414/431 runs above, counted by name."""
+	d = parse_errors(c0, srv.counters())
+	want = {'parse_error_uri_too_long': 1, 'parse_error_headers_too_large': 1,
+		'parse_error_too_many_headers': 1}
+	ck.check('414/431 counted: %s' % want, d == want, 'grew: %s' % d)
 
 
 def main():
@@ -152,12 +165,12 @@ def main():
 	c0 = srv.counters() if srv.has_counters else None
 	ck.run('request_line', request_line, ck, srv)
 	ck.run('header_limits', header_limits, ck, srv)
-	ck.run('body_limit', body_limit, ck, srv)
-	ck.run('smuggling', smuggling, ck, srv)
 	if c0 is not None:
-		ck.run('counters', counters, ck, srv, c0)
+		ck.run('limit_counters', limit_counters, ck, srv, c0)
 	else:
 		ck.skip('parse_error counters', 'edgecache-only')
+	ck.run('body_limit', body_limit, ck, srv)
+	ck.run('smuggling', smuggling, ck, srv)
 	r = et.request(srv.port, 'GET', '/f')
 	ck.check('server still serves after all of the above', r.status == 200, repr(r))
 	ck.stop_and_finish(srv)

@@ -30,10 +30,11 @@ def origin_down(ck, srv):
 	r = et.request(srv.port, 'GET', '/x', host='down.test')
 	want = ORIGIN_DOWN[srv.kind]
 	ck.check('origin refusing connections → %d' % want, r.status == want, repr(r))
-	d = delta(srv, c0, 'origin_connect_failures', 'status_5xx')
+	d = delta(srv, c0, 'origin_connect_failures', 'origin_unavailable', 'status_5xx')
 	if d is not None:
-		ck.check('counters: origin_connect_failures, status_5xx (%s)' % d,
-			 d['origin_connect_failures'] >= 1 and d['status_5xx'] == 1)
+		ck.check('counters: origin_connect_failures, origin_unavailable, status_5xx (%s)' % d,
+			 d['origin_connect_failures'] >= 1 and d['origin_unavailable'] == 1 and
+			 d['status_5xx'] == 1)
 
 
 def origin_slow(ck, srv):
@@ -79,11 +80,11 @@ def failover(ck, srv):
 		r = et.request(srv.port, 'GET', '/files/1000', host='fo.test')
 		ck.check('failover: first origin refuses, second serves (#%d)' % i,
 			 r.status == 200 and r.body == et.det_bytes('pyorigin', 1000), repr(r))
-	d = delta(srv, c0, 'origin_connect_failures')
+	d = delta(srv, c0, 'origin_connect_failures', 'origin_failovers')
 	if d is not None:
 		# The dead origin is skipped for origin_backoff_ms after failing once.
 		ck.check('counters: dead origin tried once, then backed off (%s)' % d,
-			 d['origin_connect_failures'] == 1)
+			 d['origin_connect_failures'] == 1 and d['origin_failovers'] >= 1)
 
 
 def reset(ck, srv):
@@ -92,8 +93,12 @@ def reset(ck, srv):
 
 
 def unknown_host(ck, srv):
+	c0 = snap(srv)
 	r = et.request(srv.port, 'GET', '/', host='nowhere.test')
 	ck.check('unknown Host, no default zone → 404', r.status == 404, repr(r))
+	d = delta(srv, c0, 'no_zone')
+	if d is not None:
+		ck.check('counters: no_zone (%s)' % d, d['no_zone'] == 1)
 
 
 def main():
