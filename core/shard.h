@@ -70,6 +70,15 @@ struct origin_shard {
 	uint64_t backoff_until_ms;          /* skip this origin until then */
 };
 
+/* Visitor bytes received but not consumed yet, per provided-buffer id:
+ * the links of each connection's FIFO of held buffers (net/visitor.c).
+ * A buffer id is in at most one FIFO, so one table serves all. */
+struct held_buf {
+	int32_t next;                       /* next buffer id, -1 = last */
+	uint16_t off;
+	uint16_t len;
+};
+
 #define SHARD_MAGIC 0x53484152u
 
 struct shard {
@@ -91,6 +100,7 @@ struct shard {
 
 	struct iobuf_group groups[2];
 	struct iobuf_pool pool;
+	struct held_buf held[LIMIT_RECV_BUFS];
 
 	struct vconn *vconns;
 	struct vconn *vfree;

@@ -62,7 +62,7 @@ enum http1_err {
 	HTTP1_E_TE_AND_CL,        /* 400 both Transfer-Encoding and Content-Length */
 	HTTP1_E_CL_CONFLICT,      /* 400 Content-Length values differ */
 	HTTP1_E_CL_INVALID,       /* 400 not 1*DIGIT, or overflows int64 */
-	HTTP1_E_TE_UNSUPPORTED,   /* 501/400 a coding other than a single final chunked */
+	HTTP1_E_TE_UNSUPPORTED,   /* 400 a coding other than a single final chunked (smuggling) */
 	HTTP1_E_HOST,             /* 400 missing (HTTP/1.1) or repeated Host */
 	HTTP1_E_STATUS,           /* 502 bad origin status line */
 	HTTP1_E_CHUNK,            /* bad chunk size line / missing CRLF after data */
@@ -70,7 +70,7 @@ enum http1_err {
 };
 
 /*
- * The status for the visitor: 414, 431, 501, 505, 502 (STATUS, CHUNK:
+ * The status for the visitor: 414, 431, 505, 502 (STATUS, CHUNK:
  * origin faults), 400 for the rest, and 0 for HTTP1_E_AGAIN (and 0), which
  * are not errors. A bad chunked *request* body is the visitor's fault: the
  * caller sends 400 for it, not 502.

@@ -49,8 +49,6 @@ int http1_err_status(int err)
 	case HTTP1_E_HEADERS_TOO_LARGE:
 	case HTTP1_E_TOO_MANY_HEADERS:
 		return 431;
-	case HTTP1_E_TE_UNSUPPORTED:
-		return 501;
 	case HTTP1_E_VERSION:
 		return 505;
 	case HTTP1_E_STATUS:

@@ -34,6 +34,7 @@ static void vc_close(struct shard *sh, struct vconn *vc);
 static void process_input(struct shard *sh, struct vconn *vc);
 static void finish_exchange(struct shard *sh, struct vconn *vc);
 static void release_held(struct shard *sh, struct vconn *vc);
+static void pump(struct shard *sh, struct vconn *vc);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -150,35 +151,32 @@ static void vc_maybe_free(struct shard *sh, struct vconn *vc)
 		vc_free_slot(sh, vc);
 }
 
-/* ---- held input (pipelining beyond the input block) ---------------------- */
+/* ---- held input ---------------------------------------------------------- */
 
-/* One held buffer per connection is enough: recv is paused as soon as
- * one is held, and only completions already in flight can follow. */
-static void release_held(struct shard *sh, struct vconn *vc)
+static void held_push(struct shard *sh, struct vconn *vc, uint16_t bid, size_t len)
 {
-	if (vc->held_bid < 0)
-		return;
-	iobuf_group_unref(shard_group(sh, SHARD_GROUP_VISITOR), (uint16_t)vc->held_bid);
-	vc->held_bid = -1;
+	iobuf_group_ref(shard_group(sh, SHARD_GROUP_VISITOR), bid);
+	sh->held[bid] = (struct held_buf){ .next = -1, .off = 0, .len = (uint16_t)len };
+	if (vc->held_tail >= 0)
+		sh->held[vc->held_tail].next = bid;
+	else
+		vc->held_head = bid;
+	vc->held_tail = bid;
 }
 
-/* Move as much held input as fits into the input block. */
-static void unhold(struct shard *sh, struct vconn *vc)
+static void held_pop(struct shard *sh, struct vconn *vc)
 {
-	if (vc->held_bid < 0)
-		return;
-	uint32_t room = IOBUF_HBUF_BYTES - vc->in_len;
-	uint32_t n = vc->held_len < room ? vc->held_len : room;
-	const char *src = iobuf_group_ptr(shard_group(sh, SHARD_GROUP_VISITOR),
-					  (uint16_t)vc->held_bid) + vc->held_off;
-	memcpy(vc->in + vc->in_len, src, n);
-	vc->in_len += n;
-	vc->held_off += n;
-	vc->held_len -= n;
-	if (vc->held_len == 0) {
-		release_held(sh, vc);
-		resume_recv(sh, vc);
-	}
+	uint16_t bid = (uint16_t)vc->held_head;
+	vc->held_head = sh->held[bid].next;
+	if (vc->held_head < 0)
+		vc->held_tail = -1;
+	iobuf_group_unref(shard_group(sh, SHARD_GROUP_VISITOR), bid);
+}
+
+static void release_held(struct shard *sh, struct vconn *vc)
+{
+	while (vc->held_head >= 0)
+		held_pop(sh, vc);
 }
 
 /* ---- closing ------------------------------------------------------------- */
@@ -250,7 +248,7 @@ void visitor_accept(struct shard *sh, int fd)
 	vc->gen = gen;
 	vc->idx = idx;
 	vc->fd = fd;
-	vc->held_bid = -1;
+	vc->held_head = vc->held_tail = -1;
 	vc->state = VC_READING;
 
 	/* Responses go out in as few sends as we can make them, and a small
@@ -363,7 +361,8 @@ static bool body_setup(struct shard *sh, struct vconn *vc)
 
 /*
  * Take the body bytes at the front of [p, p+len): returns how many belong
- * to the current request body (-1: bad chunk framing).
+ * to the current request body, -EPROTO for bad chunk framing, -EFBIG when
+ * a chunked body grows past max_body_bytes.
  */
 static ssize_t body_take(struct shard *sh, struct vconn *vc, const char *p, size_t len)
 {
@@ -371,13 +370,19 @@ static ssize_t body_take(struct shard *sh, struct vconn *vc, const char *p, size
 	size_t n;
 
 	if (x->body_chunked) {
-		struct http1_span spans[1];
+		/* The raw chunked bytes are forwarded as they are; the spans
+		 * count the decoded size against max_body_bytes. */
+		struct http1_span spans[16];
 		size_t n_spans, total = 0;
 		while (total < len && !x->body_chunk.done) {
 			ssize_t c = http1_chunked_feed(&x->body_chunk, p + total, len - total,
-						       spans, 0, &n_spans);
+						       spans, 16, &n_spans);
 			if (c < 0)
-				return -1;
+				return -EPROTO;
+			for (size_t i = 0; i < n_spans; i++)
+				x->body_seen += spans[i].len;
+			if (x->body_seen > sh->scfg->max_body_bytes)
+				return -EFBIG;
 			if (c == 0)
 				break;
 			total += (size_t)c;
@@ -391,9 +396,25 @@ static ssize_t body_take(struct shard *sh, struct vconn *vc, const char *p, size
 		if (x->body_left == 0)
 			x->body_done = true;
 	}
-	if (x->body_chunked && (int64_t)n > sh->scfg->max_body_bytes)
-		return -1;
 	return (ssize_t)n;
+}
+
+/* The request body cannot be passed on: 413 / 400 if nothing was
+ * answered yet, else cut the connection. */
+static void body_failed(struct shard *sh, struct vconn *vc, ssize_t err)
+{
+	struct vexchange *x = &vc->x;
+	if (err == -EFBIG)
+		COUNT(sh, body_too_large);
+	if (x->head_queued) {
+		visitor_response_abort(sh, vc);
+		return;
+	}
+	if (x->oc) {
+		origin_detach(sh, x->oc);
+		x->oc = NULL;
+	}
+	send_local(sh, vc, err == -EFBIG ? 413 : 400, true);
 }
 
 /* Forward body bytes already in the input block (after the head). */
@@ -405,7 +426,7 @@ static void body_from_block(struct shard *sh, struct vconn *vc)
 		return;
 	ssize_t n = body_take(sh, vc, vc->in + x->head_len, avail);
 	if (n < 0) {
-		visitor_response_abort(sh, vc);
+		body_failed(sh, vc, n);
 		return;
 	}
 	if (n > 0 && x->oc) {
@@ -536,8 +557,8 @@ static void finish_exchange(struct shard *sh, struct vconn *vc)
 	vc->in_len = rest;
 	x->head_len = 0;
 	vc->state = VC_READING;
-	unhold(sh, vc);
 	process_input(sh, vc);
+	pump(sh, vc);
 }
 
 static void process_input(struct shard *sh, struct vconn *vc)
@@ -574,52 +595,58 @@ static void process_input(struct shard *sh, struct vconn *vc)
 
 /* ---- input ---------------------------------------------------------------- */
 
-static void consume_body(struct shard *sh, struct vconn *vc, const char **p,
-			 size_t *len, uint16_t bid)
+/* Bytes the origin's request queue can take now (upload backpressure). */
+static size_t upload_room(const struct vconn *vc)
+{
+	const struct oconn *oc = vc->x.oc;
+	uint64_t queued = origin_request_queued(oc);
+	if (queued >= LIMIT_STREAM_WINDOW_BYTES || oc->out.n >= IOBUF_OUTQ_SEGS - 2)
+		return 0;
+	return (size_t)(LIMIT_STREAM_WINDOW_BYTES - queued);
+}
+
+/* Request body bytes from a held buffer to the origin. Returns bytes
+ * consumed (0: the origin queue is full), or -1 if the exchange ended. */
+static ssize_t upload(struct shard *sh, struct vconn *vc, const char *p, size_t len,
+		      uint16_t bid)
 {
 	struct vexchange *x = &vc->x;
-	ssize_t n = body_take(sh, vc, *p, *len);
-
+	/* Answered already (an origin error, our 413): the connection closes
+	 * after the response, so the rest of the body is only drained. */
+	if (!x->oc || x->resp_done)
+		return (ssize_t)len;
+	size_t room = upload_room(vc);
+	if (room == 0)
+		return 0;
+	ssize_t n = body_take(sh, vc, p, len < room ? len : room);
 	if (n < 0) {
-		visitor_response_abort(sh, vc);
-		return;
+		body_failed(sh, vc, n);
+		return -1;
 	}
-	if (n > 0 && x->oc && !x->resp_done) {
+	if (n > 0) {
 		struct iobuf_group *g = shard_group(sh, SHARD_GROUP_VISITOR);
 		iobuf_group_ref(g, bid);
-		struct iobuf_seg seg = { .ptr = *p, .len = (uint32_t)n,
+		struct iobuf_seg seg = { .ptr = p, .len = (uint32_t)n,
 					 .kind = IOBUF_SEG_PBUF, .bid = bid, .group = g };
 		x->body_sent = true;
 		if (!origin_request_body(sh, x->oc, &seg, x->body_done)) {
 			visitor_response_abort(sh, vc);
-			return;
+			return -1;
 		}
-		if (origin_request_queued(x->oc) >= LIMIT_STREAM_WINDOW_BYTES)
-			pause_recv(sh, vc);
 	}
-	*p += n;
-	*len -= (size_t)n;
+	return n;
 }
 
-static void on_data(struct shard *sh, struct vconn *vc, uint16_t bid, size_t len)
+/* Head and pipelined bytes into the input block; returns bytes taken
+ * (0: the block is full, or the connection was closed). */
+static size_t append_input(struct shard *sh, struct vconn *vc, const char *p, size_t len)
 {
-	struct vexchange *x = &vc->x;
-	const char *p = iobuf_group_ptr(shard_group(sh, SHARD_GROUP_VISITOR), bid);
-
-	COUNT_N(sh, bytes_in, len);
-	if (vc->state == VC_LINGER)
-		return;                     /* discarded */
-	if (vc->state == VC_BUSY && x->has_body && !x->body_done) {
-		consume_body(sh, vc, &p, &len, bid);
-		if (vc->state != VC_BUSY || len == 0)
-			return;
-	}
 	if (!vc->in) {
 		vc->in = iobuf_pool_get(&sh->pool);
 		if (!vc->in) {
 			COUNT(sh, buffers_exhausted);
 			vc_close(sh, vc);
-			return;
+			return 0;
 		}
 		vc->in_len = 0;
 	}
@@ -629,23 +656,55 @@ static void on_data(struct shard *sh, struct vconn *vc, uint16_t bid, size_t len
 	size_t n = len < room ? len : room;
 	memcpy(vc->in + vc->in_len, p, n);
 	vc->in_len += (uint32_t)n;
-	if (n < len) {
-		/* Only possible while BUSY (a head never exceeds half a block
-		 * unparsed): hold the rest and stop reading. */
-		if (vc->held_bid >= 0) {
-			COUNT(sh, pipeline_paused);
-			vc_close(sh, vc);
+	return n;
+}
+
+/*
+ * Consume held input in order: request body to the origin while it has
+ * room, everything else into the input block, parsing as we go. Stops
+ * (and pauses recv) when neither can take more; called again when the
+ * origin drains or the exchange finishes.
+ */
+static void pump(struct shard *sh, struct vconn *vc)
+{
+	struct iobuf_group *g = shard_group(sh, SHARD_GROUP_VISITOR);
+
+	while (vc->held_head >= 0) {
+		if (vc->state == VC_LINGER) {
+			held_pop(sh, vc);           /* input after our last response */
+			continue;
+		}
+		if (vc->state != VC_READING && vc->state != VC_BUSY)
+			return;
+		uint16_t bid = (uint16_t)vc->held_head;
+		struct held_buf *h = &sh->held[bid];
+		const char *p = iobuf_group_ptr(g, bid) + h->off;
+		size_t n;
+		if (vc->state == VC_BUSY && vc->x.has_body && !vc->x.body_done) {
+			ssize_t r = upload(sh, vc, p, h->len, bid);
+			if (r < 0)
+				return;
+			n = (size_t)r;
+		} else {
+			n = append_input(sh, vc, p, h->len);
+			if (vc->state == VC_CLOSING)
+				return;
+		}
+		if (n == 0) {
+			if (vc->state == VC_BUSY)
+				COUNT(sh, pipeline_paused);
+			pause_recv(sh, vc);
 			return;
 		}
-		iobuf_group_ref(shard_group(sh, SHARD_GROUP_VISITOR), bid);
-		vc->held_bid = bid;
-		vc->held_off = (uint32_t)(p - iobuf_group_ptr(shard_group(sh, SHARD_GROUP_VISITOR), bid)) + (uint32_t)n;
-		vc->held_len = (uint32_t)(len - n);
-		COUNT(sh, pipeline_paused);
-		pause_recv(sh, vc);
+		h->off = (uint16_t)(h->off + n);
+		h->len = (uint16_t)(h->len - n);
+		if (h->len == 0)
+			held_pop(sh, vc);
+		if (vc->state == VC_READING)
+			process_input(sh, vc);
 	}
-	if (vc->state == VC_READING)
-		process_input(sh, vc);
+	if (vc->recv_paused)
+		resume_recv(sh, vc);
 }
 
 static void on_recv(struct shard *sh, struct vconn *vc, const struct io_uring_cqe *cqe)
@@ -656,8 +715,11 @@ static void on_recv(struct shard *sh, struct vconn *vc, const struct io_uring_cq
 		struct iobuf_group *g = shard_group(sh, SHARD_GROUP_VISITOR);
 		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 		iobuf_group_take(g, bid);
-		if (vc->state != VC_CLOSING)
-			on_data(sh, vc, bid, (size_t)cqe->res);
+		if (vc->state != VC_CLOSING) {
+			COUNT_N(sh, bytes_in, (uint64_t)cqe->res);
+			held_push(sh, vc, bid, (size_t)cqe->res);
+			pump(sh, vc);
+		}
 		iobuf_group_unref(g, bid);
 	} else if (cqe->res == -ENOBUFS) {
 		COUNT(sh, recv_nobufs);
@@ -932,6 +994,6 @@ int64_t visitor_room(const struct vconn *vc)
 
 void visitor_origin_drained(struct shard *sh, struct vconn *vc)
 {
-	if (vc->recv_paused && vc->held_bid < 0 && vc->state == VC_BUSY)
-		resume_recv(sh, vc);
+	if (vc->state == VC_BUSY)
+		pump(sh, vc);
 }

@@ -61,6 +61,7 @@ struct vexchange {
 	bool body_chunked;
 	bool body_done;                     /* every body byte read from the visitor */
 	int64_t body_left;                  /* Content-Length bytes still to read */
+	int64_t body_seen;                  /* chunked: decoded bytes so far */
 	struct http1_chunked body_chunk;
 	uint8_t resp_mode;                  /* enum vresp_mode */
 	uint16_t status;
@@ -88,9 +89,10 @@ struct vconn {
 	struct wheel_entry timer;
 	char *in;                           /* input block (iobuf pool), or NULL */
 	uint32_t in_len;
-	/* Input received while the block was full: held until there is room. */
-	int32_t held_bid;                   /* -1: none */
-	uint32_t held_off, held_len;
+	/* Received buffers not consumed yet (origin busy, input block full):
+	 * a FIFO of provided-buffer ids linked through shard->held; -1 = empty.
+	 * While it is not empty recv is paused and new input queues behind. */
+	int32_t held_head, held_tail;
 	char peer_ip[48];
 	struct http1_request req;           /* parsed head of the current request */
 	struct vexchange x;

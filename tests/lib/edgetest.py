@@ -234,6 +234,7 @@ http {
 	log_format conn '$connection $request $status';
 	access_log %s conn;
 	keepalive_requests 100000;
+	large_client_header_buffers 4 64k;
 	keepalive_timeout 60s;
 	sendfile on;
 	server {

@@ -1112,7 +1112,7 @@ static void test_err_table(void)
 	CHECK_EQ_INT(http1_err_status(HTTP1_E_URI_TOO_LONG), 414);
 	CHECK_EQ_INT(http1_err_status(-HTTP1_E_HEADERS_TOO_LARGE), 431);
 	CHECK_EQ_INT(http1_err_status(-HTTP1_E_TOO_MANY_HEADERS), 431);
-	CHECK_EQ_INT(http1_err_status(-HTTP1_E_TE_UNSUPPORTED), 501);
+	CHECK_EQ_INT(http1_err_status(-HTTP1_E_TE_UNSUPPORTED), 400);
 	CHECK_EQ_INT(http1_err_status(-HTTP1_E_VERSION), 505);
 	CHECK_EQ_INT(http1_err_status(-HTTP1_E_STATUS), 502);
 	CHECK_EQ_INT(http1_err_status(-HTTP1_E_CHUNK), 502);
