@@ -22,6 +22,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "check-origin") == 0)
+		return cli_check_origin_main(argc - 1, argv + 1);
 	usage(stderr);
 	return 2;
 }
