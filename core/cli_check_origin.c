@@ -194,7 +194,8 @@ static bool co_body(struct co_resp *r, const char *p, size_t len, int *err)
 		ssize_t used = http1_chunked_feed(&r->chunked, p, len, sp, 16, &n_sp);
 
 		if (used < 0) {
-			*err = (int)used;
+			r->parse_err = http1_err_name((int)used);
+			*err = -EPROTO;
 			return true;
 		}
 		for (size_t i = 0; i < n_sp; i++)
@@ -353,7 +354,8 @@ static void co_show(const char *prefix, const char *line, int len, const char *s
 		int tl = (int)strlen(tok[i]);
 
 		if (len >= tl && memcmp(line, tok[i], (size_t)tl) == 0) {
-			printf("%s%s<redacted>%s", prefix, tok[i], suffix);
+			printf("%s%s%s<redacted>%s", prefix, tok[i],
+			       len > tl && line[tl] == ' ' ? " " : "", suffix);
 			return;
 		}
 	}

@@ -93,7 +93,8 @@ def main():
             swift.Swift(port_base=PORT_BASE, users=[(ACCESS, SECRET)]) as s:
         print(f'swift up in {s.startup_s:.2f} s')
         s.create_bucket(BUCKET, access_key=ACCESS, secret_key=SECRET)
-        s.put(BUCKET, KEY, b'0123456789', access_key=ACCESS, secret_key=SECRET)
+        for key in (KEY, 'a b+c+(1)//\u043a~.'):
+            s.put(BUCKET, key, b'0123456789', access_key=ACCESS, secret_key=SECRET)
 
         # Option B (base_path = /bucket) and Option A (bucket in the URL).
         out = case(root, 'ok', s3_origin(), '/' + KEY, 0,
@@ -121,8 +122,10 @@ def main():
         case(root, 'nokey', s3_origin(), '/path/to/FILE.mp4', 1,
              ['HEAD answered 404 without a body', 'S3 Code: NoSuchKey',
               'key: path/to/FILE.mp4', 'case matters'])
-        case(root, 'hardkey', s3_origin(), '/a%20b+c%2B(1)', 1,
-             ['> HEAD /my-media/a%20b%2Bc%2B%281%29 HTTP/1.1', 'S3 Code: NoSuchKey'])
+        # A hard key PUT by botocore is found through the edge's mapping:
+        # decoded once, encoded once, signed as sent.
+        case(root, 'hardkey', s3_origin(), '/a%20b+c%2B(1)//%D0%BA~.', 0,
+             ['> HEAD /my-media/a%20b%2Bc%2B%281%29//%D0%BA~. HTTP/1.1', 'result: OK'])
         case(root, 'unreachable', s3_origin(url=f'http://127.0.0.1:{DEAD_PORT}'), None, 1,
              ['connect to 127.0.0.1 port 21009 failed', 'Connection refused',
               'Origin unreachable from the edge', "Check your provider's status page",
