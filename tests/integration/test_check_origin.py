@@ -12,16 +12,22 @@ an https origin and bad usage. Every case asserts the exit status and key
 phrases, and that neither secret nor the token appears in any output.
 Exits 77 when Swift's packages are missing.
 """
+import email.utils
+import http.server
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 import swift  # noqa: E402  (tests/lib/swift.py)
 
 PORT_BASE = 21000
+FAKE_PORT = 21008            # a scripted origin for rows Swift cannot produce
 DEAD_PORT = 21009            # in our range, nothing listens there
 ACCESS = 'edge:reader'
 SECRET = 'Sekr3t-edge-9f2c71'
@@ -83,6 +89,95 @@ def case(root, name, origin, path, want_rc, phrases):
     return out
 
 
+class FakeOrigin(http.server.BaseHTTPRequestHandler):
+    """Answers by first path segment with what AWS / R2 / a proxy in front
+    would: rows of the guide's table Swift does not produce."""
+    protocol_version = 'HTTP/1.1'
+
+    def log_message(self, *a):
+        pass
+
+    def date_time_string(self, timestamp=None):
+        # send_response's own Date header: an hour behind for /skew.
+        skew = 3600 if self.path.startswith('/skew/') else 0
+        return email.utils.formatdate(time.time() - skew, usegmt=True)
+
+    def answer(self, with_body):
+        seg = self.path.split('/')[1]
+        status, ctype, body, extra = 403, 'application/xml', b'', {}
+        if seg == 'skew':
+            body = b'<Error><Code>RequestTimeTooSkewed</Code><Message>The difference between the request time and the current time is too large.</Message></Error>'
+        elif seg == 'misdirected':
+            status, ctype, body = 421, 'text/html', b'<html><body>421 Misdirected Request</body></html>'
+        elif seg == 'front':
+            ctype, body = 'text/html', b'<!DOCTYPE html><html><body>Forbidden by proxy</body></html>'
+        elif seg == 'redirect':
+            status, extra = 301, {'x-amz-bucket-region': 'eu-central-1'}
+            body = (b'<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access must be addressed using the specified endpoint.</Message>'
+                    b'<Endpoint>my-media.s3.eu-central-1.amazonaws.com</Endpoint><Bucket>my-media</Bucket></Error>')
+        elif seg == 'diff':
+            # The server's canonical request: the same but for the path,
+            # which it encoded differently (the classic signer bug).
+            hdrs = ''.join(f'{h}:{self.headers[h]}\n' for h in
+                           ('host', 'x-amz-content-sha256', 'x-amz-date'))
+            cr = (f'{self.command}\n/diff/x%252By\n\n{hdrs}\n'
+                  f'host;x-amz-content-sha256;x-amz-date\n{self.headers["x-amz-content-sha256"]}')
+            body = ('<Error><Code>SignatureDoesNotMatch</Code><Message>m</Message>'
+                    f'<CanonicalRequest>{cr}</CanonicalRequest></Error>').encode()
+        elif seg == 'slow':
+            time.sleep(2)
+            return
+        self.send_response(status)
+        self.send_header('Content-Type', ctype)
+        for k, v in extra.items():
+            self.send_header(k, v)
+        if not with_body:
+            self.send_header('Content-Length', '0')
+            self.end_headers()
+            return
+        # Chunked, in two pieces, to exercise the client's decoder.
+        self.send_header('Transfer-Encoding', 'chunked')
+        self.end_headers()
+        half = len(body) // 2
+        for part in (body[:half], body[half:], b''):
+            self.wfile.write(b'%x\r\n%s\r\n' % (len(part), part))
+
+    def do_HEAD(self):
+        self.answer(False)
+
+    def do_GET(self):
+        self.answer(True)
+
+
+def fake_cases(root):
+    srv = http.server.ThreadingHTTPServer(('127.0.0.1', FAKE_PORT), FakeOrigin)
+    srv.daemon_threads = True
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        o = s3_origin(url=f'http://127.0.0.1:{FAKE_PORT}', base_path='', read_timeout_ms='500')
+        out = case(root, 'skew', o, '/skew/k', 1,
+                   ['S3 Code: RequestTimeTooSkewed', 'Fix this host\'s clock'])
+        m = re.search(r"server's Date is ([-+]\d+) s", out)
+        check(m and abs(int(m.group(1)) + 3600) <= 5, 'skew: measured about -3600 s')
+        case(root, 'misdirected', o, '/misdirected/k', 1,
+             ['Wrong jurisdiction endpoint', 'eu.r2.cloudflarestorage.com'])
+        case(root, 'front', o, '/front/k', 1,
+             ['body: HTML, no S3 XML error document', 'layer in front of S3'])
+        case(root, 'redirect', o, '/redirect/k', 1,
+             ['S3 Code: PermanentRedirect',
+              "the server names endpoint 'my-media.s3.eu-central-1.amazonaws.com', region 'eu-central-1'"])
+        out = case(root, 'diff', o, '/diff/x+y', 1,
+                   ['S3 Code: SignatureDoesNotMatch', 'first difference: canonical request line 2'])
+        check(re.search(r'^\* /diff/x%2By +\| /diff/x%252By$', out, re.M),
+              'diff: the differing line is marked, ours beside the server\'s')
+        case(root, 'slow', o, '/slow/k', 1,
+             ['no answer: exchange', 'timed out', 'Origin unreachable from the edge'])
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
 def main():
     missing = swift.missing_packages()
     if missing:
@@ -133,6 +228,8 @@ def main():
         case(root, 'https', s3_origin(url=f'https://127.0.0.1:{PORT_BASE}'), None, 2,
              ['https origins are not supported by check-origin yet'])
         case(root, 'badpath', s3_origin(), '/a%zz', 2, ['cannot be mapped'])
+
+        fake_cases(root)
 
         rc, out = run([])
         check(rc == 2 and 'usage:' in out, 'no arguments: usage, exit 2')
