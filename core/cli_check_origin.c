@@ -132,15 +132,15 @@ static int co_send_all(int fd, const char *p, size_t len, uint32_t timeout_ms)
 	while (len > 0) {
 		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
 
-		if (n < 0 && errno == EAGAIN) {
-			int rc = co_wait(fd, POLLOUT, timeout_ms);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			int rc = errno == EINTR ? 0 : co_wait(fd, POLLOUT, timeout_ms);
 
 			if (rc < 0)
 				return rc;
 			continue;
 		}
 		if (n < 0)
-			return errno == EINTR ? 0 : -errno;
+			return -errno;
 		p += n;
 		len -= (size_t)n;
 	}
@@ -255,8 +255,10 @@ static int co_exchange(int fd, const struct cfg_origin *o, const char *req,
 	while (!done) {
 		ssize_t n = co_recv(fd, buf, sizeof(buf), o->read_timeout_ms);
 
-		if (n <= 0)     /* close ends a close-delimited body; else cut */
-			return n < 0 && r->body_len == 0 ? (int)n : 0;
+		/* Close ends a close-delimited body; otherwise what came is
+		 * enough: the status is known, the error document may be cut. */
+		if (n <= 0)
+			return 0;
 		done = co_body(r, buf, (size_t)n, &err);
 	}
 	return err;
