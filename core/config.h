@@ -12,19 +12,22 @@
  * Main file:
  *   [server] listen = 127.0.0.1:8080, [::1]:8080   (one or more host:port)
  *            workers = auto | N
- *            zones = zones/*.ini          (glob, relative to the main file)
+ *            zones = GLOB  (e.g. zones/\*.ini; relative to the main file)
  *            header_timeout_ms, idle_timeout_ms, send_timeout_ms,
  *            drain_timeout_ms, max_conns, max_body_bytes, origin_pool,
  *            origin_backoff_ms, dns_refresh_ms, access_log, error_log,
- *            log_level = error | warn | info | debug
+ *            counters_file, log_level = error | warn | info | debug
  * Zone file:
  *   [zone]   name, uuid, hosts = a.example, b.example   ("*" = default zone)
  *   [origin NAME] url = http[s]://host[:port]   (no path)
  *            host_header, base_path, connect_timeout_ms, read_timeout_ms,
  *            s3_auth_enabled, s3_access_key, s3_secret_key | s3_secret_key_file,
  *            s3_region (blank → auto), s3_service (default s3),
- *            s3_session_token, s3_payload = empty-hash | unsigned,
+ *            s3_session_token | s3_session_token_file,
+ *            s3_payload = empty-hash | unsigned,
  *            s3_addressing = path | virtual
+ * docs/CONFIG.md describes every key, its default and range, the syntax
+ * (what inih accepts and what the loader refuses) and the error format.
  */
 #ifndef EDGECACHE_CORE_CONFIG_H
 #define EDGECACHE_CORE_CONFIG_H
@@ -66,7 +69,7 @@ struct cfg_origin {
 	char *s3_secret_key;     /* from s3_secret_key or s3_secret_key_file; wiped on free */
 	char *s3_region;         /* never NULL after load when s3_auth_enabled: blank → "auto" */
 	char *s3_service;        /* default "s3" */
-	char *s3_session_token;  /* NULL unless set; wiped on free */
+	char *s3_session_token;  /* NULL unless set (blank = unset); wiped on free */
 	enum cfg_s3_payload s3_payload;
 	enum cfg_s3_addressing s3_addressing;
 
@@ -82,6 +85,7 @@ struct cfg_zone {
 	struct cfg_origin *origins;  /* in file order: the failover order */
 	size_t n_origins;
 	char *file;              /* absolute or as globbed */
+	struct cfg_where where;  /* the [zone] line */
 };
 
 struct cfg_server {
@@ -100,18 +104,32 @@ struct cfg_server {
 	uint32_t origin_pool;    /* idle connections per origin per shard */
 	char *access_log;        /* path, "off", or NULL = stdout */
 	char *error_log;         /* path or NULL = stderr */
+	char *counters_file;     /* path the server writes its counters to, or NULL */
 	int log_level;           /* LOG_ERROR..LOG_DEBUG (core/log.h) */
 };
+/* Relative paths (zones, logs, counters_file, s3_*_file) are resolved
+ * against the directory of the file that names them, so the tree can move. */
+
+struct cfg_host_slot;        /* core/config.c: the host → zone hash table */
+
+#define CFG_MAGIC 0x43464731u   /* "CFG1": checked at every entry point */
 
 struct cfg {
+	uint32_t magic;          /* CFG_MAGIC */
 	char *main_file;
 	struct cfg_server server;
 	struct cfg_zone *zones;
 	size_t n_zones;
 	const struct cfg_zone *default_zone;   /* NULL if no zone has "*" */
+	struct cfg_host_slot *host_slots;      /* open addressing, built at load */
+	size_t host_mask;                      /* slots - 1 (a power of two) */
 };
 
-/* The first error found: "file:line: key: what is wrong". */
+/*
+ * The first error found: "file:line: key: what is wrong" (like nginx -t).
+ * "key" is a key name or a section ("[origin a]"); ":line" is left out when
+ * the error is about a whole file. Never holds a secret value.
+ */
 struct cfg_error {
 	char msg[512];
 };
@@ -119,11 +137,14 @@ struct cfg_error {
 /*
  * Read and validate the main file at `path` and every zone file its
  * `zones` glob matches. Returns 0 and sets *out (caller frees with
- * cfg_free), or -EINVAL / -ENOENT / -ENOMEM with err->msg set and *out
- * untouched. Validation covers unknown sections and keys, bad values,
- * limits (core/limits.h), duplicate zone hosts and uuids, and the S3
- * constraint that all S3-authenticated origins of one zone share access
- * key, region and endpoint (the error names both origins).
+ * cfg_free), or a negative errno with err->msg set and *out untouched:
+ * -EINVAL a bad value or syntax, -ENOENT a missing file (main, zone glob
+ * matching nothing, secret file), -ENOMEM, or the -errno of a failed
+ * open/read (-EACCES, -EIO). Validation covers unknown sections and keys,
+ * repeated keys, bad values, limits (core/limits.h), duplicate zone
+ * names, uuids and hosts, and the S3 constraint that all S3-authenticated
+ * origins of one zone share access key, secret, region and endpoint (the
+ * error names both origins). Blocks (file I/O): control thread only.
  */
 int cfg_load(const char *path, struct cfg **out, struct cfg_error *err);
 
@@ -132,12 +153,15 @@ void cfg_free(struct cfg *cfg);
 
 /*
  * The zone serving `host` (a Host header value: case-insensitive, a
- * ":port" suffix ignored), else the default zone, else NULL.
+ * ":port" suffix ignored, "[v6]:port" kept as "[v6]", one trailing dot
+ * ignored), else the default zone, else NULL. One hash and a short probe
+ * in a table built at load; no allocation, no lock: any thread.
  */
 const struct cfg_zone *cfg_zone_by_host(const struct cfg *cfg,
 					 const char *host, size_t host_len);
 
-/* The zone whose name or uuid is `key`, else NULL (CLI tools). */
+/* The zone whose name (exact) or uuid (any case) is `key`, else NULL
+ * (CLI tools: a linear scan). */
 const struct cfg_zone *cfg_zone_by_name(const struct cfg *cfg, const char *key);
 
 #endif /* EDGECACHE_CORE_CONFIG_H */

@@ -95,7 +95,38 @@
 #define LIMIT_NAME_BYTES              128    /* zone / origin names */
 #define LIMIT_HOST_BYTES              253    /* DNS name length */
 #define LIMIT_PATH_BYTES              1024   /* base_path */
-#define LIMIT_SECRET_BYTES            256    /* S3 secret / session token */
+/* Host header sent to an origin: a DNS name plus ":65535". */
+#define LIMIT_HOST_HEADER_BYTES       (LIMIT_HOST_BYTES + 6)
+/* S3 credentials: the same bounds as sigv4/sigv4.h (SIGV4_*_MAX), which
+ * the loader asserts at compile time. A session token is not a secret
+ * key: STS tokens run to ~1000-2000 bytes, hence its own row. */
+#define LIMIT_ACCESS_KEY_BYTES        128
+#define LIMIT_SECRET_BYTES            256    /* S3 secret access key */
+#define LIMIT_SESSION_TOKEN_BYTES     4096   /* S3 session token */
+#define LIMIT_REGION_BYTES            64
+#define LIMIT_SERVICE_BYTES           32
+/* One line of a config file, without its line ending: inih reads lines
+ * into a fixed buffer of INI_MAX_LINE (200 in Debian's build, not
+ * changeable at run time) and would cut a longer line silently, so the
+ * loader refuses it. Long secrets go in s3_*_file; long lists continue on
+ * indented lines (docs/CONFIG.md). */
+#define LIMIT_CONFIG_LINE_BYTES       199
+
+/* ---- SigV4 signing (FIXED: sizes stack buffers in sigv4/) --------------- */
+
+/* Canonical request of one signature, built on the signing thread's stack.
+ * The largest S3 GET we send: a 1024-byte key encoded 3× (3 KiB), a
+ * session token of SIGV4_TOKEN_MAX (4 KiB), a query from a request line of
+ * LIMIT_REQUEST_LINE_BYTES and a few headers: 16 KiB holds all of that
+ * together; without a token 8 KiB would do. Over → -ENOSPC (a 5xx). */
+#define LIMIT_SIGV4_CANONICAL_BYTES   16384
+/* Headers signed per request, counting the ones the signer adds (host,
+ * x-amz-date, x-amz-content-sha256, x-amz-security-token). The edge signs
+ * 4-5; the CLI and tests sign a few more. Over → -ENOSPC. */
+#define LIMIT_SIGV4_HEADERS           32
+/* Query parameters of a signed request (sorted on the stack). S3 GETs
+ * carry none or a handful (versionId, response-*). Over → -ENOSPC. */
+#define LIMIT_SIGV4_QUERY_PARAMS      64
 
 /* ---- S3 origin errors and paths (FIXED) -------------------------------- */
 

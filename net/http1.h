@@ -12,6 +12,19 @@
  * whose final coding is not chunked (or any coding but chunked), obs-fold,
  * a bare CR, a NUL, or a non-token character in a method or header name is
  * refused. Limits come from core/limits.h.
+ *
+ * What the limits count (each accepted at the limit, refused one past it):
+ *   LIMIT_REQUEST_LINE_BYTES  the request line from the method's first byte
+ *                             through its LF (CR LF or bare LF included);
+ *                             leading empty lines do not count.
+ *   LIMIT_HEADER_BYTES,       the whole head: any leading empty lines, the
+ *   LIMIT_RESPONSE_HEADER_BYTES  start line, the field lines and the final
+ *                             blank line, i.e. the parser's return value.
+ *   LIMIT_HEADER_COUNT        field lines in one head.
+ *   LIMIT_METHOD_BYTES        the method token.
+ * A limit is refused as soon as that many bytes arrived without the end
+ * being among them; the parser never waits for bytes it would refuse.
+ * Line ends are CR LF or a bare LF; a CR anywhere else is HTTP1_E_BARE_CR.
  */
 #ifndef EDGECACHE_NET_HTTP1_H
 #define EDGECACHE_NET_HTTP1_H
@@ -49,13 +62,19 @@ enum http1_err {
 	HTTP1_E_TE_AND_CL,        /* 400 both Transfer-Encoding and Content-Length */
 	HTTP1_E_CL_CONFLICT,      /* 400 Content-Length values differ */
 	HTTP1_E_CL_INVALID,       /* 400 not 1*DIGIT, or overflows int64 */
-	HTTP1_E_TE_UNSUPPORTED,   /* 501/400 a coding other than a single final chunked */
+	HTTP1_E_TE_UNSUPPORTED,   /* 400 a coding other than a single final chunked (smuggling) */
 	HTTP1_E_HOST,             /* 400 missing (HTTP/1.1) or repeated Host */
 	HTTP1_E_STATUS,           /* 502 bad origin status line */
 	HTTP1_E_CHUNK,            /* bad chunk size line / missing CRLF after data */
 	HTTP1_E__COUNT
 };
 
+/*
+ * The status for the visitor: 414, 431, 505, 502 (STATUS, CHUNK:
+ * origin faults), 400 for the rest, and 0 for HTTP1_E_AGAIN (and 0), which
+ * are not errors. A bad chunked *request* body is the visitor's fault: the
+ * caller sends 400 for it, not 502.
+ */
 int http1_err_status(int err);          /* err positive or negative */
 const char *http1_err_name(int err);    /* static string, never NULL */
 
@@ -73,11 +92,18 @@ struct http1_request {
 	uint8_t version_minor;              /* 0 or 1 */
 	const char *target;                 /* whole request-target */
 	uint32_t target_len;
-	const char *path;                   /* target up to '?' (still %-encoded) */
+	/* target up to '?' (still %-encoded); "*" for OPTIONS *; for the
+	 * absolute-form the part from the first '/' after the authority, or a
+	 * static "/" when there is none (the only pointer not into buf). */
+	const char *path;
 	uint32_t path_len;
 	const char *query;                  /* after '?', NULL if no '?' */
 	uint32_t query_len;
-	const char *host;                   /* Host value, NULL if absent (HTTP/1.0) */
+	/* Host value, NULL if absent (HTTP/1.0); the authority of an
+	 * absolute-form target instead (RFC 9112 3.2.2), though HTTP/1.1 still
+	 * needs exactly one Host field. Only authority bytes (RFC 3986
+	 * unreserved, sub-delims, '%', ':', '[', ']'), may be empty. */
+	const char *host;
 	uint32_t host_len;
 	int64_t content_length;             /* -1 if none */
 	bool chunked;                       /* Transfer-Encoding: chunked */
@@ -92,7 +118,10 @@ struct http1_response {
 	uint8_t version_minor;
 	const char *reason;
 	uint16_t reason_len;
-	int64_t content_length;             /* -1 if none */
+	/* -1 if none; as the field said even when no_body (a HEAD response's
+	 * length), -1 when chunked overrides it. Framing: look at no_body,
+	 * then chunked, then close_delimited, then content_length. */
+	int64_t content_length;
 	bool chunked;
 	bool keep_alive;                    /* the origin connection can be reused */
 	bool no_body;                       /* 1xx, 204, 304, or response to HEAD */
@@ -107,6 +136,13 @@ struct http1_response {
  * head is not complete yet and no limit is exceeded; another -HTTP1_E_*
  * if the request must be refused. Leading empty lines (CRLF) before the
  * request line are skipped and counted in the returned length.
+ * The parser keeps no state: after -HTTP1_E_AGAIN call it again from the
+ * start of the head with more bytes. The bytes after the returned length
+ * (body, pipelined requests) are not looked at. Request-target: origin-form,
+ * "*" (OPTIONS only) or absolute-form http[s]://authority[path] without
+ * userinfo; any byte but CTL, SP and DEL (raw UTF-8 passes). Transfer-
+ * Encoding must be exactly one field "chunked" in HTTP/1.1 (else
+ * HTTP1_E_TE_UNSUPPORTED). *req is only meaningful when it returns > 0.
  */
 int http1_parse_request(const char *buf, size_t len, struct http1_request *req);
 
@@ -115,7 +151,12 @@ int http1_parse_request(const char *buf, size_t len, struct http1_request *req);
  * (no body whatever the headers say). Same return convention; limits are
  * LIMIT_RESPONSE_HEADER_BYTES and LIMIT_HEADER_COUNT. A response with both
  * Transfer-Encoding: chunked and Content-Length uses chunked and is marked
- * not keep_alive (RFC 9112 6.3).
+ * not keep_alive (RFC 9112 6.3). Transfer codings whose final one is not
+ * chunked mean close_delimited; codings before a final chunked ("gzip,
+ * chunked") cannot be stored as sent and are HTTP1_E_TE_UNSUPPORTED, as is
+ * any Transfer-Encoding in an HTTP/1.0 response (faulty framing, RFC 9112
+ * 6.1). Status codes 100..599 only; a 1xx head is returned like any other
+ * (no_body set): the caller parses the next head after it.
  */
 int http1_parse_response(const char *buf, size_t len, bool head_request,
 			 struct http1_response *resp);
@@ -125,9 +166,21 @@ const struct http1_header *http1_find_header(const struct http1_header *h,
 					     size_t n, const char *name);
 
 /*
+ * 1 if the comma-separated token list v[0..len) (a Connection value)
+ * holds `tok` (lower-case, compared ignoring case), else 0. The proxy uses
+ * it to drop the fields a Connection header names.
+ */
+int http1_connection_has_token(const char *v, size_t len, const char *tok);
+
+/*
  * Incremental chunked-body decoder. Feed it the body bytes as they arrive;
  * it reports where the chunk data lies (for the cache) and when the message
  * ends (for pass-through framing).
+ * Accepts: chunk-size (hex, at most 2^63 - 1), optional chunk-ext (BWS ';'
+ * ...: skipped) with the whole size line, line end included, at most
+ * LIMIT_CHUNK_LINE_BYTES; CR LF or bare LF after the size line and after
+ * the data; trailer fields (name ':' value, no obs-fold) whose section,
+ * final empty line included, is at most LIMIT_TRAILER_BYTES.
  */
 struct http1_chunked {
 	uint8_t state;                      /* internal */
@@ -149,7 +202,8 @@ void http1_chunked_init(struct http1_chunked *c);
  * end of the message, so trailing bytes belong to the next message), or
  * -HTTP1_E_CHUNK. Data spans found are written to spans[0..*n_spans), at
  * most max_spans (it stops early when spans are full; call again with the
- * rest).
+ * rest). After an error every later call fails too; after `done` a call
+ * consumes nothing. At most UINT32_MAX bytes are taken per call.
  */
 ssize_t http1_chunked_feed(struct http1_chunked *c, const char *buf, size_t len,
 			   struct http1_span *spans, size_t max_spans,
@@ -160,7 +214,8 @@ const char *http1_reason(int status);
 
 /*
  * IMF-fixdate for `t` ("Sun, 06 Nov 1994 08:49:37 GMT"), 29 bytes + NUL,
- * into out[30]. Shards cache it per second.
+ * into out[30]. Shards cache it per second. No locale, no time zone, no
+ * libc time calls; t is clamped to 1970-01-01 .. 9999-12-31T23:59:59Z.
  */
 void http1_format_date(int64_t t, char out[30]);
 

@@ -26,6 +26,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "core/limits.h"
+
 #define SIGV4_ACCESS_KEY_MAX     128
 #define SIGV4_SECRET_MAX         256
 #define SIGV4_REGION_MAX         64
@@ -35,6 +37,8 @@
 #define SIGV4_EMPTY_SHA256 \
 	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define SIGV4_UNSIGNED_PAYLOAD   "UNSIGNED-PAYLOAD"
+#define SIGV4_CREDS_MAGIC        0x53475634u   /* "SGV4" */
+#define SIGV4_AMZ_DATE_LEN       16            /* 20150830T123600Z */
 
 struct sigv4_day_key {
 	uint32_t day;                    /* YYYYMMDD as a number, 0 = unset */
@@ -50,6 +54,10 @@ struct sigv4_creds {
 	char session_token[SIGV4_TOKEN_MAX + 1];   /* "" = none */
 	struct sigv4_day_key keys[2];    /* the day of `now` and the next */
 };
+
+/* The UTC day of t as YYYYMMDD (20150830), or -EINVAL if its year is not
+ * 1..9999 (an X-Amz-Date has four year digits). */
+int64_t sigv4_day(time_t t);
 
 /* One extra header to sign (and send). */
 struct sigv4_header {
@@ -92,6 +100,17 @@ ssize_t sigv4_uri_decode(const char *in, size_t len, char *out, size_t cap);
  */
 ssize_t sigv4_uri_encode_path(const char *in, size_t len, char *out, size_t cap);
 
+/*
+ * Canonical query string of a raw wire query (without '?'): split on '&'
+ * (empty items dropped), each item at its first '=' (none → empty value),
+ * name and value percent-decoded then encoded as for the path but with '/'
+ * encoded too, sorted by name then value (bytewise), joined with '&'.
+ * Returns the length written to out (not NUL-terminated), -EINVAL for a
+ * bad escape, -ENOSPC if out or the stack scratch is too small or there
+ * are more than LIMIT_SIGV4_QUERY_PARAMS items.
+ */
+ssize_t sigv4_canonical_query(const char *q, size_t len, char *out, size_t cap);
+
 /* An S3 GET/HEAD to sign. Every pointer is borrowed for the call. */
 struct sigv4_s3_request {
 	const char *method;              /* "GET" or "HEAD" */
@@ -127,11 +146,51 @@ struct sigv4_trace {
 };
 
 /*
+ * The generic signer under sigv4_s3_sign, also run by the AWS test
+ * vectors (which sign arbitrary headers and mostly no content hash).
+ * Every pointer is borrowed for the call; strings are NUL-terminated
+ * unless a length is given.
+ */
+struct sigv4_request {
+	const char *method;              /* any token, signed as given */
+	const char *uri;                 /* canonical URI, signed as given */
+	size_t uri_len;
+	const char *query;               /* raw wire query; NULL/0 = none */
+	size_t query_len;
+	const struct sigv4_header *headers; /* all headers to sign, as sent */
+	size_t n_headers;
+	const char *payload_hash;        /* last line: hex SHA-256 or UNSIGNED-PAYLOAD */
+	bool sign_content_sha256;        /* also sign x-amz-content-sha256: payload_hash */
+	time_t now;                      /* gives X-Amz-Date and the key's day */
+};
+
+/*
+ * Sign r with c. The signer adds x-amz-date, x-amz-content-sha256 (when
+ * asked) and x-amz-security-token (when c has a token) to the signed
+ * headers unless r->headers already has them with the same value (as in
+ * AWS's documented examples); with another value it is -EINVAL. Header
+ * names compare case-insensitively, values are trimmed and inner runs of
+ * spaces/tabs collapsed, repeated names joined with ',' in order.
+ * Returns 0 or -EINVAL (method not a token, header name not a token, a
+ * control character in a value, an Authorization header, time out of
+ * range), -ENOSPC (canonical request over LIMIT_SIGV4_CANONICAL_BYTES,
+ * more than LIMIT_SIGV4_HEADERS headers, a trace or Authorization buffer
+ * too small). out->payload_hash points at r->payload_hash.
+ */
+int sigv4_sign_request(const struct sigv4_creds *c, const struct sigv4_request *r,
+		       struct sigv4_s3_signed *out, struct sigv4_trace *trace);
+
+/* Hex SHA-256 of data into hex[65] (NUL-terminated): a payload hash. */
+void sigv4_sha256_hex(const void *data, size_t len, char hex[65]);
+
+/*
  * Sign r with c. Signed headers: host, x-amz-content-sha256, x-amz-date,
  * x-amz-security-token (when c has a token), and r->extra, sorted. The
  * key for the day of r->now is taken from c->keys when present (the
  * common case: one SHA-256 and one HMAC), else derived on the stack.
- * Returns 0, -EINVAL (bad method or header), -ENOSPC (a buffer too small).
+ * Returns 0, -EINVAL (bad method or header, or extra names host or a
+ * header the signer adds itself), -ENOSPC (a buffer too small).
+ * A thin layer over sigv4_sign_request.
  */
 int sigv4_s3_sign(const struct sigv4_creds *c, const struct sigv4_s3_request *r,
 		  struct sigv4_s3_signed *out, struct sigv4_trace *trace);

@@ -1,0 +1,1506 @@
+/*
+ * core/config.c — cfg_load, cfg_free and the zone lookups (contract in
+ * core/config.h, every key in docs/CONFIG.md).
+ *
+ * How a file is read: inih's ini_parse_stream with our own reader. The
+ * reader is called once per line, so it counts lines (Debian's inih has
+ * no INI_HANDLER_LINENO), refuses a line longer than inih's buffer (inih
+ * would cut it and read the rest as a new line), refuses indented lines
+ * that inih would glue to the key above unless that key is a list, and
+ * parses section headers itself (inih cuts section names at 49 bytes).
+ * inih still splits "key = value", trims both, and drops an inline comment
+ * (";" after whitespace). The first error stops the load.
+ */
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "sigv4/sigv4.h"
+
+_Static_assert(LIMIT_ACCESS_KEY_BYTES <= SIGV4_ACCESS_KEY_MAX, "access key");
+_Static_assert(LIMIT_SECRET_BYTES <= SIGV4_SECRET_MAX, "secret");
+_Static_assert(LIMIT_SESSION_TOKEN_BYTES <= SIGV4_TOKEN_MAX, "token");
+_Static_assert(LIMIT_REGION_BYTES <= SIGV4_REGION_MAX, "region");
+_Static_assert(LIMIT_SERVICE_BYTES <= SIGV4_SERVICE_MAX, "service");
+_Static_assert(LIMIT_CONFIG_LINE_BYTES < INI_MAX_LINE, "inih line buffer");
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define ECHO_MAX 64              /* bytes of a bad value quoted in an error */
+
+struct cfg_host_slot {
+	const char *key;         /* NULL = free slot; lower-case */
+	uint32_t len;
+	uint32_t zone;           /* index into cfg->zones */
+};
+
+enum sect { SECT_NONE, SECT_SERVER, SECT_ZONE, SECT_ORIGIN };
+
+/* Lines of the zone keys that cross-zone errors point back to. */
+struct zone_lines {
+	int name, uuid, hosts;
+};
+
+/* One cfg_load call. */
+struct load {
+	struct cfg *cfg;
+	struct cfg_error *err;
+	int rc;                  /* first error, 0 = none */
+	int server_line, listen_line, zones_line;
+	glob_t zones;
+	bool globbed;
+	struct zone_lines *zl;   /* one per zone file */
+};
+
+/* One file being read. */
+struct parse {
+	struct load *ld;
+	const char *file;        /* as shown in messages */
+	char *dir;               /* its directory: "" = the current one */
+	FILE *f;
+	char *buf;               /* getline's buffer; wiped (secrets) */
+	size_t buf_cap;
+	int line;
+	bool indented;           /* the current line continues the key above */
+	enum sect sect;
+	char label[ECHO_MAX + 3];/* "[server]", "[origin a]": for messages */
+	int last_key;            /* key table index of the last key, -1 = none */
+	int seen[64];            /* per key: line set in this section, 0 = not */
+	struct cfg_zone *zone;   /* NULL while reading the main file */
+	struct zone_lines *zl;
+	struct cfg_origin *origin;
+	char iobuf[8192];        /* stdio's buffer, ours so it can be wiped */
+};
+
+/* ---- errors ------------------------------------------------------------- */
+
+__attribute__((format(printf, 5, 0)))
+static void msg_v(struct cfg_error *err, const char *file, int line,
+		  const char *key, const char *fmt, va_list ap)
+{
+	size_t cap = sizeof(err->msg), n;
+	int w;
+
+	if (line > 0)
+		w = snprintf(err->msg, cap, "%s:%d: ", file, line);
+	else
+		w = snprintf(err->msg, cap, "%s: ", file);
+	n = w < 0 ? 0 : ((size_t)w < cap ? (size_t)w : cap - 1);
+	if (key) {
+		w = snprintf(err->msg + n, cap - n, "%s: ", key);
+		n += w < 0 ? 0 : ((size_t)w < cap - n ? (size_t)w : cap - n - 1);
+	}
+	vsnprintf(err->msg + n, cap - n, fmt, ap);
+}
+
+/* Record the first error of a load; returns ld->rc (the first one's). */
+__attribute__((format(printf, 6, 7)))
+static int load_fail(struct load *ld, int rc, const char *file, int line,
+		     const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ld->rc)
+		return ld->rc;
+	va_start(ap, fmt);
+	msg_v(ld->err, file, line, key, fmt, ap);
+	va_end(ap);
+	ld->rc = rc;
+	return rc;
+}
+
+/* An -EINVAL at the current line of the file being read. */
+#define pfail(p, key, ...) \
+	load_fail((p)->ld, -EINVAL, (p)->file, (p)->line, (key), __VA_ARGS__)
+#define pfail_oom(p) \
+	load_fail((p)->ld, -ENOMEM, (p)->file, (p)->line, NULL, "out of memory")
+
+/* ---- small pure helpers ------------------------------------------------- */
+
+static char lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c + 'a' - 'A') : c;
+}
+
+static bool has_ctl(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return true;
+	return false;
+}
+
+static char *trim(char *s)
+{
+	size_t len;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	len = strlen(s);
+	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		s[--len] = '\0';
+	return s;
+}
+
+/* Zone and origin names: 1..LIMIT_NAME_BYTES of [A-Za-z0-9._-]. */
+static bool valid_name(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > LIMIT_NAME_BYTES)
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		      "0123456789._-") == len;
+}
+
+/* RFC 1123 host name: labels of 1..63 [A-Za-z0-9-], no '-' at either end. */
+static bool valid_dns_name(const char *s)
+{
+	size_t len = strlen(s), label = 0;
+
+	if (len == 0 || len > LIMIT_HOST_BYTES)
+		return false;
+	for (size_t i = 0; i <= len; i++) {
+		char c = s[i];
+
+		if (c == '.' || c == '\0') {
+			if (label == 0 || label > 63 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-'))
+			return false;
+		if (label == 0 && c == '-')
+			return false;
+		label++;
+	}
+	return true;
+}
+
+/* An IPv4 literal or a DNS name; digits-and-dots must be a real IPv4. */
+static bool valid_host(const char *s)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, s, &a) == 1)
+		return true;
+	if (strspn(s, "0123456789.") == strlen(s))
+		return false;
+	return valid_dns_name(s);
+}
+
+static void lower_str(char *s)
+{
+	for (; *s; s++)
+		*s = lower(*s);
+}
+
+/*
+ * The one number parser of every numeric key: an optional '-', decimal
+ * digits, and with `sizes` one k/m/g suffix (×1024, ×1024², ×1024³).
+ * Returns 0 and *out in min..max, or -EINVAL with `why` saying what is
+ * wrong (the value as written, the bound it passes).
+ */
+static int parse_int(const char *s, int64_t min, int64_t max, bool sizes,
+		     int64_t *out, char *why, size_t why_cap)
+{
+	const char *d = s + (*s == '-'), *suf, *k = NULL;
+	size_t nd = strspn(d, "0123456789");
+	int64_t v = 0;
+	bool over = false, neg = *s == '-';
+
+	suf = d + nd;
+	if (sizes && *suf && !suf[1])
+		k = strchr("kmg", lower(*suf));
+	if (nd == 0 || (*suf && !k)) {
+		snprintf(why, why_cap, "\"%.*s\" is not a number%s", ECHO_MAX, s,
+			 sizes ? " (a k, m or g suffix is allowed)" : "");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < nd; i++) {
+		if (v > (INT64_MAX - (d[i] - '0')) / 10)
+			over = true;
+		else
+			v = v * 10 + (d[i] - '0');
+	}
+	if (k && !over) {
+		int shift = 10 * (int)(k - "kmg" + 1);
+
+		over = v > (INT64_MAX >> shift);
+		v = over ? v : v << shift;
+	}
+	v = neg ? -v : v;
+	if ((over && neg) || (!over && v < min)) {
+		snprintf(why, why_cap, "%.*s is below the minimum %lld", ECHO_MAX, s,
+			 (long long)min);
+		return -EINVAL;
+	}
+	if (over || v > max) {
+		snprintf(why, why_cap, "%.*s is above the maximum %lld", ECHO_MAX, s,
+			 (long long)max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * `rel` against `dir` ("" = as is). With `glob_escape` the directory's
+ * glob characters are escaped so only the user's pattern is a pattern.
+ * Returns a malloc'd string or NULL.
+ */
+static char *resolve_path(const char *dir, const char *rel, bool glob_escape)
+{
+	size_t dl = strlen(dir), rl = strlen(rel), n = 0;
+	char *out;
+
+	if (rel[0] == '/' || dl == 0)
+		return strdup(rel);
+	out = malloc(2 * dl + rl + 2);
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < dl; i++) {
+		if (glob_escape && strchr("*?[]\\", dir[i]))
+			out[n++] = '\\';
+		out[n++] = dir[i];
+	}
+	if (out[n - 1] != '/')
+		out[n++] = '/';
+	memcpy(out + n, rel, rl + 1);
+	return out;
+}
+
+/* The directory part of `path` ("" when it has none), malloc'd. */
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return strdup("");
+	return strndup(path, slash == path ? 1 : (size_t)(slash - path));
+}
+
+/* The next item of a comma-separated list, trimmed; NULL at the end. */
+static char *list_next(char **cur)
+{
+	char *s = *cur, *comma;
+
+	if (!s)
+		return NULL;
+	comma = strchr(s, ',');
+	if (comma) {
+		*comma = '\0';
+		*cur = comma + 1;
+	} else {
+		*cur = NULL;
+	}
+	return trim(s);
+}
+
+static void free_secret(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* ---- the key table ------------------------------------------------------ */
+
+enum ktype { KT_U32, KT_SIZE, KT_STR, KT_PATH, KT_BOOL, KT_ENUM, KT_FILE, KT_FN };
+
+#define F_BLANK   1u             /* KT_STR: blank = unset (NULL) */
+#define F_NOSPACE 2u             /* KT_STR: no space inside */
+#define F_OFF     4u             /* KT_PATH: "off" is kept as is */
+#define F_LIST    8u             /* indented lines continue the list */
+
+struct key_def {
+	const char *name;
+	enum sect sect;
+	enum ktype type;
+	unsigned flags;
+	size_t off;              /* the field in the section's struct */
+	int64_t min, max;        /* numbers: range; strings and files: bytes */
+	const char *const *names;/* KT_ENUM: the values, in enum order */
+	const char *excl;        /* KT_STR/KT_FILE: the other way to set it */
+	int (*fn)(struct parse *p, const char *val);
+};
+
+static int set_listen(struct parse *p, const char *val);
+static int set_workers(struct parse *p, const char *val);
+static int set_zones(struct parse *p, const char *val);
+static int set_zone_name(struct parse *p, const char *val);
+static int set_uuid(struct parse *p, const char *val);
+static int set_hosts(struct parse *p, const char *val);
+static int set_url(struct parse *p, const char *val);
+static int set_base_path(struct parse *p, const char *val);
+
+static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
+static const char *const payloads[] = { "empty-hash", "unsigned", NULL };
+static const char *const addressings[] = { "path", "virtual", NULL };
+
+#define SRV(f) .sect = SECT_SERVER, .off = offsetof(struct cfg_server, f)
+#define ORG(f) .sect = SECT_ORIGIN, .off = offsetof(struct cfg_origin, f)
+#define MS     .type = KT_U32, .min = LIMIT_TIMEOUT_MS_MIN, .max = LIMIT_TIMEOUT_MS_MAX
+
+static const struct key_def keys[] = {
+	{ "listen", .sect = SECT_SERVER, .type = KT_FN, .flags = F_LIST, .fn = set_listen },
+	{ "workers", .sect = SECT_SERVER, .type = KT_FN, .fn = set_workers },
+	{ "zones", .sect = SECT_SERVER, .type = KT_FN, .fn = set_zones },
+	{ "header_timeout_ms", SRV(header_timeout_ms), MS },
+	{ "idle_timeout_ms", SRV(idle_timeout_ms), MS },
+	{ "send_timeout_ms", SRV(send_timeout_ms), MS },
+	{ "drain_timeout_ms", SRV(drain_timeout_ms), MS },
+	{ "origin_backoff_ms", SRV(origin_backoff_ms), MS },
+	{ "dns_refresh_ms", SRV(dns_refresh_ms), MS },
+	{ "max_conns", SRV(max_conns), .type = KT_U32,
+	  .min = LIMIT_MAX_CONNS_MIN, .max = LIMIT_MAX_CONNS_MAX },
+	{ "max_body_bytes", SRV(max_body_bytes), .type = KT_SIZE,
+	  .min = LIMIT_MAX_BODY_BYTES_MIN, .max = LIMIT_MAX_BODY_BYTES_MAX },
+	{ "origin_pool", SRV(origin_pool), .type = KT_U32,
+	  .min = LIMIT_ORIGIN_POOL_MIN, .max = LIMIT_ORIGIN_POOL_MAX },
+	{ "access_log", SRV(access_log), .type = KT_PATH, .flags = F_OFF },
+	{ "error_log", SRV(error_log), .type = KT_PATH },
+	{ "counters_file", SRV(counters_file), .type = KT_PATH },
+	{ "log_level", SRV(log_level), .type = KT_ENUM, .names = log_levels },
+
+	{ "name", .sect = SECT_ZONE, .type = KT_FN, .fn = set_zone_name },
+	{ "uuid", .sect = SECT_ZONE, .type = KT_FN, .fn = set_uuid },
+	{ "hosts", .sect = SECT_ZONE, .type = KT_FN, .flags = F_LIST, .fn = set_hosts },
+
+	{ "url", .sect = SECT_ORIGIN, .type = KT_FN, .fn = set_url },
+	{ "host_header", ORG(host_header), .type = KT_STR, .flags = F_BLANK | F_NOSPACE,
+	  .max = LIMIT_HOST_HEADER_BYTES },
+	{ "base_path", .sect = SECT_ORIGIN, .type = KT_FN, .fn = set_base_path },
+	{ "connect_timeout_ms", ORG(connect_timeout_ms), MS },
+	{ "read_timeout_ms", ORG(read_timeout_ms), MS },
+	{ "s3_auth_enabled", ORG(s3_auth_enabled), .type = KT_BOOL },
+	{ "s3_access_key", ORG(s3_access_key), .type = KT_STR, .flags = F_NOSPACE,
+	  .max = LIMIT_ACCESS_KEY_BYTES },
+	{ "s3_secret_key", ORG(s3_secret_key), .type = KT_STR,
+	  .max = LIMIT_SECRET_BYTES, .excl = "s3_secret_key_file" },
+	{ "s3_secret_key_file", ORG(s3_secret_key), .type = KT_FILE,
+	  .max = LIMIT_SECRET_BYTES, .excl = "s3_secret_key" },
+	{ "s3_region", ORG(s3_region), .type = KT_STR, .flags = F_BLANK | F_NOSPACE,
+	  .max = LIMIT_REGION_BYTES },
+	{ "s3_service", ORG(s3_service), .type = KT_STR, .flags = F_BLANK | F_NOSPACE,
+	  .max = LIMIT_SERVICE_BYTES },
+	{ "s3_session_token", ORG(s3_session_token), .type = KT_STR, .flags = F_BLANK,
+	  .max = LIMIT_SESSION_TOKEN_BYTES, .excl = "s3_session_token_file" },
+	{ "s3_session_token_file", ORG(s3_session_token), .type = KT_FILE,
+	  .max = LIMIT_SESSION_TOKEN_BYTES, .excl = "s3_session_token" },
+	{ "s3_payload", ORG(s3_payload), .type = KT_ENUM, .names = payloads },
+	{ "s3_addressing", ORG(s3_addressing), .type = KT_ENUM, .names = addressings },
+};
+
+_Static_assert(ARRAY_LEN(keys) <= ARRAY_LEN(((struct parse *)0)->seen), "seen[]");
+
+static int find_key(enum sect sect, const char *name)
+{
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+		if (keys[i].sect == sect && strcmp(keys[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void *sect_obj(struct parse *p)
+{
+	switch (p->sect) {
+	case SECT_SERVER: return &p->ld->cfg->server;
+	case SECT_ZONE:   return p->zone;
+	case SECT_ORIGIN: return p->origin;
+	default:          return NULL;
+	}
+}
+
+/* ---- setters by type ---------------------------------------------------- */
+
+/* Length, control characters and spaces of a string value (never echoed:
+ * it may be a secret). */
+static int check_str(struct parse *p, const struct key_def *k, const char *s,
+		     size_t len)
+{
+	if (len == 0)
+		return pfail(p, k->name, "is empty");
+	if (len > (size_t)k->max)
+		return pfail(p, k->name, "is longer than %lld bytes", (long long)k->max);
+	if (has_ctl(s, len))
+		return pfail(p, k->name, "contains a control character");
+	if ((k->flags & F_NOSPACE) && memchr(s, ' ', len))
+		return pfail(p, k->name, "contains a space");
+	return 0;
+}
+
+static int store_str(struct parse *p, char **field, const char *s, size_t len)
+{
+	char *v = strndup(s, len);
+
+	if (!v)
+		return pfail_oom(p);
+	free_secret(*field);
+	*field = v;
+	return 0;
+}
+
+static int set_num(struct parse *p, const struct key_def *k, void *field,
+		   const char *val)
+{
+	char why[160];
+	int64_t v;
+
+	if (parse_int(val, k->min, k->max, k->type == KT_SIZE, &v, why, sizeof why))
+		return pfail(p, k->name, "%s", why);
+	if (k->type == KT_SIZE)
+		*(int64_t *)field = v;
+	else
+		*(uint32_t *)field = (uint32_t)v;
+	return 0;
+}
+
+static int set_path(struct parse *p, const struct key_def *k, char **field,
+		    const char *val)
+{
+	char *v;
+
+	if (!*val)
+		return pfail(p, k->name, "is empty");
+	if (has_ctl(val, strlen(val)))
+		return pfail(p, k->name, "contains a control character");
+	if ((k->flags & F_OFF) && strcmp(val, "off") == 0)
+		v = strdup(val);
+	else
+		v = resolve_path(p->dir, val, false);
+	if (!v)
+		return pfail_oom(p);
+	free(*field);
+	*field = v;
+	return 0;
+}
+
+static int set_bool(struct parse *p, const struct key_def *k, bool *field,
+		    const char *val)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+
+	for (size_t i = 0; i < ARRAY_LEN(yes); i++) {
+		if (strcasecmp(val, yes[i]) == 0 || strcasecmp(val, no[i]) == 0) {
+			*field = strcasecmp(val, yes[i]) == 0;
+			return 0;
+		}
+	}
+	return pfail(p, k->name, "\"%.*s\" is not true or false (or yes/no, on/off, 1/0)",
+		     ECHO_MAX, val);
+}
+
+static int set_enum(struct parse *p, const struct key_def *k, int *field,
+		    const char *val)
+{
+	char list[128];
+	size_t n = 0, len = sizeof(list);
+
+	for (int i = 0; k->names[i]; i++) {
+		if (strcmp(val, k->names[i]) == 0) {
+			*field = i;
+			return 0;
+		}
+	}
+	list[0] = '\0';
+	for (int i = 0; k->names[i] && n < len; i++) {
+		const char *sep = i == 0 ? "" : k->names[i + 1] ? ", " : " or ";
+		int w = snprintf(list + n, len - n, "%s%s", sep, k->names[i]);
+
+		n += w > 0 ? (size_t)w : 0;
+	}
+	return pfail(p, k->name, "\"%.*s\" is not %s", ECHO_MAX, val, list);
+}
+
+/* Read a whole secret file into buf[0..cap); *n = bytes read. */
+static int read_all(struct parse *p, const struct key_def *k, int fd, char *buf,
+		    size_t cap, size_t *n)
+{
+	*n = 0;
+	while (*n < cap) {
+		ssize_t r = read(fd, buf + *n, cap - *n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+
+			return load_fail(p->ld, -e, p->file, p->line, k->name,
+					 "cannot read: %s", strerror(e));
+		}
+		if (r == 0)
+			break;
+		*n += (size_t)r;
+	}
+	return 0;
+}
+
+/*
+ * s3_*_file: a regular file that group and others cannot access (it holds
+ * a secret); the content, minus one trailing newline, is the value.
+ */
+static int set_file(struct parse *p, const struct key_def *k, char **field,
+		    const char *val)
+{
+	char buf[LIMIT_SESSION_TOKEN_BYTES + 2], *path;
+	struct stat st;
+	size_t n = 0;
+	int fd, rc;
+
+	if (!*val)
+		return pfail(p, k->name, "is empty");
+	path = resolve_path(p->dir, val, false);
+	if (!path)
+		return pfail_oom(p);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		int e = errno;
+
+		rc = load_fail(p->ld, -e, p->file, p->line, k->name, "\"%s\": %s",
+			       path, strerror(e));
+	} else if (!S_ISREG(st.st_mode)) {
+		rc = pfail(p, k->name, "\"%s\" is not a regular file", path);
+	} else if (st.st_mode & 077) {
+		rc = pfail(p, k->name, "\"%s\" is accessible by group or others "
+			   "(mode %04o): chmod 600 it", path, (unsigned)(st.st_mode & 07777));
+	} else {
+		rc = read_all(p, k, fd, buf, (size_t)k->max + 2, &n);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (!rc && n && buf[n - 1] == '\n')
+		n--;
+	if (!rc && n == 0)
+		rc = pfail(p, k->name, "\"%s\" is empty", path);
+	if (!rc)
+		rc = check_str(p, k, buf, n);
+	if (!rc)
+		rc = store_str(p, field, buf, n);
+	explicit_bzero(buf, sizeof(buf));
+	free(path);
+	return rc;
+}
+
+static int set_key(struct parse *p, const struct key_def *k, const char *val)
+{
+	void *field = (char *)sect_obj(p) + k->off;
+	size_t len = strlen(val);
+
+	switch (k->type) {
+	case KT_U32:
+	case KT_SIZE:
+		return set_num(p, k, field, val);
+	case KT_STR:
+		if (len == 0 && (k->flags & F_BLANK))
+			return 0;
+		return check_str(p, k, val, len) ?: store_str(p, field, val, len);
+	case KT_PATH:
+		return set_path(p, k, field, val);
+	case KT_BOOL:
+		return set_bool(p, k, field, val);
+	case KT_ENUM:
+		return set_enum(p, k, field, val);
+	case KT_FILE:
+		return set_file(p, k, field, val);
+	case KT_FN:
+		return k->fn(p, val);
+	}
+	return pfail(p, k->name, "internal: no setter");
+}
+
+/* ---- keys with their own syntax ----------------------------------------- */
+
+/*
+ * "host:port", "[v6]:port" or "host" (port NULL) split in place. Returns
+ * NULL or what is wrong with it.
+ */
+static const char *split_hostport(char *s, char **host, char **port, bool *v6)
+{
+	unsigned char a[16];
+	char *c;
+
+	*port = NULL;
+	*host = s;
+	*v6 = *s == '[';
+	if (*v6) {
+		c = strchr(s, ']');
+		if (!c)
+			return "has '[' without ']'";
+		*c++ = '\0';
+		*host = s + 1;
+		if (inet_pton(AF_INET6, *host, a) != 1)
+			return "is not a valid [IPv6] address";
+		if (*c && *c != ':')
+			return "has text after ']' that is not :port";
+		*port = *c ? c + 1 : NULL;
+		return NULL;
+	}
+	c = strchr(s, ':');
+	if (c && strchr(c + 1, ':'))
+		return "is an IPv6 address without brackets: write [address]:port";
+	if (c) {
+		*c = '\0';
+		*port = c + 1;
+	}
+	return *s ? NULL : "has no host";
+}
+
+/* Call add() for every non-empty item of a comma-separated value. */
+static int for_each_item(struct parse *p, const char *val,
+			 int (*add)(struct parse *p, char *item))
+{
+	char *copy = strdup(val), *cur = copy, *item;
+	int rc = 0;
+
+	if (!copy)
+		return pfail_oom(p);
+	while (!rc && (item = list_next(&cur)))
+		if (*item)
+			rc = add(p, item);
+	free(copy);
+	return rc;
+}
+
+static int add_listen(struct parse *p, char *item)
+{
+	struct cfg_server *s = &p->ld->cfg->server;
+	char echo[ECHO_MAX + 1], why[160], *host, *port;
+	const char *bad;
+	int64_t v;
+	bool v6;
+
+	snprintf(echo, sizeof(echo), "%.*s", ECHO_MAX, item);
+	if (s->n_listens == LIMIT_LISTEN_ADDRS)
+		return pfail(p, "listen", "more than %d addresses", LIMIT_LISTEN_ADDRS);
+	bad = split_hostport(item, &host, &port, &v6);
+	if (!bad && !port)
+		bad = "has no port (host:port)";
+	if (!bad && !v6 && strcmp(host, "*") != 0 && !valid_host(host))
+		bad = "is not an IP address, \"*\" or a host name";
+	if (bad)
+		return pfail(p, "listen", "\"%s\" %s", echo, bad);
+	if (parse_int(port, 1, 65535, false, &v, why, sizeof(why)))
+		return pfail(p, "listen", "\"%s\": port %s", echo, why);
+	for (size_t i = 0; i < s->n_listens; i++)
+		if (s->listens[i].port == v && strcasecmp(s->listens[i].host, host) == 0)
+			return pfail(p, "listen", "\"%s\" is listed twice", echo);
+	s->listens[s->n_listens].host = strdup(host);
+	if (!s->listens[s->n_listens].host)
+		return pfail_oom(p);
+	s->listens[s->n_listens++].port = (uint16_t)v;
+	return 0;
+}
+
+static int set_listen(struct parse *p, const char *val)
+{
+	struct cfg_server *s = &p->ld->cfg->server;
+
+	if (!s->listens && !(s->listens = calloc(LIMIT_LISTEN_ADDRS, sizeof(*s->listens))))
+		return pfail_oom(p);
+	if (!p->indented)
+		p->ld->listen_line = p->line;
+	return for_each_item(p, val, add_listen);
+}
+
+static int set_workers(struct parse *p, const char *val)
+{
+	char why[160];
+	int64_t v;
+
+	if (strcmp(val, "auto") == 0) {
+		p->ld->cfg->server.workers = 0;
+		return 0;
+	}
+	if (parse_int(val, 1, LIMIT_WORKERS, false, &v, why, sizeof(why)))
+		return pfail(p, "workers", "\"%.*s\" is not \"auto\" or a number 1..%d",
+			     ECHO_MAX, val, LIMIT_WORKERS);
+	p->ld->cfg->server.workers = (unsigned)v;
+	return 0;
+}
+
+static int set_zones(struct parse *p, const char *val)
+{
+	struct load *ld = p->ld;
+	char *pat;
+	int g;
+
+	if (!*val)
+		return pfail(p, "zones", "is empty");
+	pat = resolve_path(p->dir, val, true);
+	if (!pat)
+		return pfail_oom(p);
+	ld->cfg->server.zones_glob = pat;
+	ld->zones_line = p->line;
+	g = glob(pat, 0, NULL, &ld->zones);    /* a missing directory: no match */
+	ld->globbed = true;
+	if (g == GLOB_NOMATCH)
+		return load_fail(ld, -ENOENT, p->file, p->line, "zones",
+				 "\"%.*s\" matches no file", ECHO_MAX, val);
+	if (g == GLOB_NOSPACE)
+		return pfail_oom(p);
+	if (g)
+		return load_fail(ld, -EIO, p->file, p->line, "zones",
+				 "cannot read \"%.*s\"", ECHO_MAX, val);
+	if (ld->zones.gl_pathc > LIMIT_ZONES)
+		return pfail(p, "zones", "\"%.*s\" matches %zu files, more than %d",
+			     ECHO_MAX, val, ld->zones.gl_pathc, LIMIT_ZONES);
+	return 0;
+}
+
+static int set_zone_name(struct parse *p, const char *val)
+{
+	if (!valid_name(val))
+		return pfail(p, "name", "\"%.*s\" is not 1..%d of A-Z a-z 0-9 . _ -",
+			     ECHO_MAX, val, LIMIT_NAME_BYTES);
+	p->zl->name = p->line;
+	return store_str(p, &p->zone->name, val, strlen(val));
+}
+
+/* Canonical 8-4-4-4-12 hex; stored lower-case. */
+static int set_uuid(struct parse *p, const char *val)
+{
+	size_t len = strlen(val);
+	bool ok = len == 36;
+
+	for (size_t i = 0; ok && i < len; i++) {
+		char c = lower(val[i]);
+
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+			ok = c == '-';
+		else
+			ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+	}
+	if (!ok)
+		return pfail(p, "uuid", "\"%.*s\" is not a UUID "
+			     "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, hex)", ECHO_MAX, val);
+	p->zl->uuid = p->line;
+	if (store_str(p, &p->zone->uuid, val, len))
+		return p->ld->rc;
+	lower_str(p->zone->uuid);
+	return 0;
+}
+
+static int add_host(struct parse *p, char *h)
+{
+	struct cfg_zone *z = p->zone;
+
+	lower_str(h);
+	if (strcmp(h, "*") != 0 && !valid_host(h))
+		return pfail(p, "hosts", "\"%.*s\" is not a host name or \"*\"", ECHO_MAX, h);
+	for (size_t i = 0; i < z->n_hosts; i++)
+		if (strcmp(z->hosts[i], h) == 0)
+			return pfail(p, "hosts", "\"%s\" is listed twice", h);
+	if (z->n_hosts == LIMIT_ZONE_HOSTS)
+		return pfail(p, "hosts", "more than %d hosts", LIMIT_ZONE_HOSTS);
+	z->hosts[z->n_hosts] = strdup(h);
+	if (!z->hosts[z->n_hosts])
+		return pfail_oom(p);
+	z->n_hosts++;
+	z->is_default |= strcmp(h, "*") == 0;
+	return 0;
+}
+
+static int set_hosts(struct parse *p, const char *val)
+{
+	struct cfg_zone *z = p->zone;
+
+	if (!z->hosts && !(z->hosts = calloc(LIMIT_ZONE_HOSTS, sizeof(*z->hosts))))
+		return pfail_oom(p);
+	if (!p->indented)
+		p->zl->hosts = p->line;
+	return for_each_item(p, val, add_host);
+}
+
+/* scheme://host[:port][/]: no userinfo, path, query or fragment. */
+static int set_url(struct parse *p, const char *val)
+{
+	struct cfg_origin *o = p->origin;
+	char auth[LIMIT_CONFIG_LINE_BYTES + 1], echo[ECHO_MAX + 1], why[160];
+	char *host, *port;
+	const char *s, *bad;
+	size_t alen;
+	int64_t v;
+	bool v6;
+
+	if (strncasecmp(val, "http://", 7) == 0)
+		o->scheme = CFG_SCHEME_HTTP;
+	else if (strncasecmp(val, "https://", 8) == 0)
+		o->scheme = CFG_SCHEME_HTTPS;
+	else
+		return pfail(p, "url", "must start with http:// or https://");
+	s = val + (o->scheme == CFG_SCHEME_HTTP ? 7 : 8);
+	o->port = o->scheme == CFG_SCHEME_HTTP ? 80 : 443;
+	alen = strcspn(s, "/");
+	if (has_ctl(val, strlen(val)) || strchr(val, ' '))
+		return pfail(p, "url", "contains a space or a control character");
+	if (strchr(s, '@'))      /* anywhere: a password may hold a '/' */
+		return pfail(p, "url", "must not contain user information (user@)");
+	if (strpbrk(val, "?#"))
+		return pfail(p, "url", "must not have a query or a fragment");
+	if (s[alen] && strcmp(s + alen, "/") != 0)
+		return pfail(p, "url", "has a path \"%.*s\": the url is scheme://host[:port]; "
+			     "put the path in base_path", ECHO_MAX, s + alen);
+	assert(alen < sizeof(auth));
+	memcpy(auth, s, alen);
+	auth[alen] = '\0';
+	snprintf(echo, sizeof(echo), "%.*s", ECHO_MAX, auth);
+	bad = split_hostport(auth, &host, &port, &v6);
+	if (!bad && !v6 && !valid_host(host))
+		bad = "is not an IP address or a host name";
+	if (bad)
+		return pfail(p, "url", "host \"%s\" %s", echo, bad);
+	if (port && parse_int(port, 1, 65535, false, &v, why, sizeof(why)))
+		return pfail(p, "url", "port %s", why);
+	if (port)
+		o->port = (uint16_t)v;
+	if (store_str(p, &o->url, val, strlen(val)) ||
+	    store_str(p, &o->host, host, strlen(host)))
+		return p->ld->rc;
+	lower_str(o->host);
+	return 0;
+}
+
+/* A decoded path prefix: "" or "/seg[/seg]", no "." or ".." segment. */
+static int set_base_path(struct parse *p, const char *val)
+{
+	size_t len = strlen(val);
+
+	if (len && val[0] != '/')
+		return pfail(p, "base_path", "\"%.*s\" does not start with \"/\"",
+			     ECHO_MAX, val);
+	if (len > LIMIT_PATH_BYTES)
+		return pfail(p, "base_path", "is longer than %d bytes", LIMIT_PATH_BYTES);
+	if (has_ctl(val, len) || strpbrk(val, "?#"))
+		return pfail(p, "base_path", "contains '?', '#' or a control character");
+	for (const char *seg = val; *seg; ) {
+		size_t sl;
+
+		seg += *seg == '/';
+		sl = strcspn(seg, "/");
+		if ((sl == 1 && seg[0] == '.') || (sl == 2 && seg[0] == '.' && seg[1] == '.'))
+			return pfail(p, "base_path", "has a \".\" or \"..\" segment");
+		seg += sl;
+	}
+	while (len && val[len - 1] == '/')
+		len--;
+	return store_str(p, &p->origin->base_path, val, len);
+}
+
+/* ---- sections ----------------------------------------------------------- */
+
+static int begin_origin(struct parse *p, const char *name, const char *label)
+{
+	struct cfg_zone *z = p->zone;
+	struct cfg_origin *o;
+
+	if (!*name)
+		return pfail(p, label, "needs a name: [origin NAME]");
+	if (!valid_name(name))
+		return pfail(p, label, "the name is not 1..%d of A-Z a-z 0-9 . _ -",
+			     LIMIT_NAME_BYTES);
+	for (size_t i = 0; i < z->n_origins; i++)
+		if (strcmp(z->origins[i].name, name) == 0)
+			return pfail(p, label, "repeated (first at line %d)",
+				     z->origins[i].where.line);
+	if (z->n_origins == LIMIT_ZONE_ORIGINS)
+		return pfail(p, label, "more than %d origins in a zone", LIMIT_ZONE_ORIGINS);
+	o = realloc(z->origins, (z->n_origins + 1) * sizeof(*o));
+	if (!o)
+		return pfail_oom(p);
+	z->origins = o;
+	o += z->n_origins++;
+	memset(o, 0, sizeof(*o));
+	o->connect_timeout_ms = LIMIT_CONNECT_TIMEOUT_MS_DEFAULT;
+	o->read_timeout_ms = LIMIT_READ_TIMEOUT_MS_DEFAULT;
+	o->where = (struct cfg_where){ z->file, p->line };
+	p->origin = o;
+	p->sect = SECT_ORIGIN;
+	return store_str(p, &o->name, name, strlen(name));
+}
+
+/* A "[name]" line: which section, and is it allowed in this file. */
+static int begin_section(struct parse *p, const char *name, const char *label)
+{
+	int *first = p->zone ? &p->zone->where.line : &p->ld->server_line;
+
+	memset(p->seen, 0, sizeof(p->seen));
+	p->last_key = -1;
+	p->sect = SECT_NONE;
+	p->origin = NULL;
+	if (strncmp(name, "origin", 6) == 0 && (!name[6] || name[6] == ' ' || name[6] == '\t'))
+		return p->zone ? begin_origin(p, name + 6 + strspn(name + 6, " \t"), label)
+			       : pfail(p, label, "unknown section (the main file has [server])");
+	if (strcmp(name, p->zone ? "zone" : "server") != 0)
+		return pfail(p, label, "unknown section (%s)", p->zone ?
+			     "a zone file has [zone] and [origin NAME]" :
+			     "the main file has [server]");
+	if (*first)
+		return pfail(p, label, "repeated (first at line %d)", *first);
+	*first = p->line;
+	p->sect = p->zone ? SECT_ZONE : SECT_SERVER;
+	return 0;
+}
+
+/* inih's rule: a key line has '=' or ':' before any inline comment. */
+static bool has_separator(const char *s)
+{
+	for (const char *c = s; *c; c++) {
+		if (*c == '=' || *c == ':')
+			return true;
+		if (*c == ';' && c > s && (c[-1] == ' ' || c[-1] == '\t'))
+			return false;
+	}
+	return false;
+}
+
+static const char not_continued[] =
+	"indented line: only listen and hosts continue on indented lines";
+
+/* What inih would take wrong or silently: checked before it sees a line. */
+static int check_line(struct parse *p, const char *s)
+{
+	char name[LIMIT_CONFIG_LINE_BYTES + 1];
+	bool indented = *s == ' ' || *s == '\t';
+	const char *end, *rest;
+
+	s += strspn(s, " \t");
+	p->indented = false;
+	if (!*s || *s == ';' || *s == '#')
+		return 0;
+	if (indented && (*s == '[' || p->last_key < 0))
+		return pfail(p, NULL, "%s", *s == '[' ? "indented section header"
+			     : not_continued);
+	if (indented) {
+		p->indented = true;
+		return 0;
+	}
+	if (*s != '[')
+		return has_separator(s) ? 0 :
+			pfail(p, NULL, "expected \"[section]\" or \"key = value\"");
+	end = strchr(s, ']');
+	if (!end)
+		return pfail(p, NULL, "section header without ']'");
+	rest = end + 1 + strspn(end + 1, " \t");
+	if (*rest && *rest != ';' && *rest != '#')
+		return pfail(p, NULL, "text after the section header");
+	memcpy(name, s + 1, (size_t)(end - s - 1));
+	name[end - s - 1] = '\0';
+	snprintf(p->label, sizeof(p->label), "[%.*s]", ECHO_MAX, trim(name));
+	return begin_section(p, trim(name), p->label);
+}
+
+/* Name the key a too-long line sets, when it starts like one, and say
+ * what to do instead. Never quotes the line: it may hold a secret. */
+static int fail_long_line(struct parse *p, size_t max)
+{
+	static const char *const hint[][2] = {
+		{ "s3_secret_key", ": put the secret in s3_secret_key_file" },
+		{ "s3_session_token", ": put the token in s3_session_token_file" },
+		{ "listen", ": continue the list on indented lines" },
+		{ "hosts", ": continue the list on indented lines" },
+	};
+	size_t n = strspn(p->buf, "abcdefghijklmnopqrstuvwxyz0123456789_");
+	char key[32];
+
+	if (n == 0 || n >= sizeof(key) || !strchr(" \t=:", p->buf[n]))
+		return pfail(p, NULL, "line is longer than %zu bytes", max);
+	memcpy(key, p->buf, n);
+	key[n] = '\0';
+	for (size_t i = 0; i < ARRAY_LEN(hint); i++)
+		if (strcmp(key, hint[i][0]) == 0)
+			return pfail(p, key, "line is longer than %zu bytes%s", max, hint[i][1]);
+	return pfail(p, key, "line is longer than %zu bytes", max);
+}
+
+/* inih's reader: one line per call, counted and checked. */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct parse *p = stream;
+	size_t len, max = (size_t)num - 1;
+	ssize_t n;
+
+	if (p->ld->rc)
+		return NULL;
+	n = getline(&p->buf, &p->buf_cap, p->f);
+	if (n < 0) {
+		if (ferror(p->f))
+			load_fail(p->ld, -EIO, p->file, p->line + 1, NULL, "read error");
+		return NULL;
+	}
+	p->line++;
+	len = (size_t)n;
+	len -= len && p->buf[len - 1] == '\n';
+	len -= len && p->buf[len - 1] == '\r';
+	p->buf[len] = '\0';
+	max = max < LIMIT_CONFIG_LINE_BYTES ? max : LIMIT_CONFIG_LINE_BYTES;
+	if (strlen(p->buf) != len)
+		return pfail(p, NULL, "NUL byte in the line"), NULL;
+	if (len > max)
+		return fail_long_line(p, max), NULL;
+	if (check_line(p, p->buf + (p->line == 1 && !strncmp(p->buf, "\xEF\xBB\xBF", 3)) * 3))
+		return NULL;
+	memcpy(str, p->buf, len + 1);
+	return str;
+}
+
+/*
+ * inih drops an inline comment from a key line but not from a continuation
+ * line: do it here, so both kinds of line read the same.
+ */
+static const char *cut_comment(struct parse *p, const char *val)
+{
+	size_t len = strlen(val);
+
+	assert(len < p->buf_cap);
+	memcpy(p->buf, val, len + 1);     /* the reader's line is done with */
+	for (size_t i = 1; i < len; i++) {
+		if (p->buf[i] == ';' && (p->buf[i - 1] == ' ' || p->buf[i - 1] == '\t')) {
+			p->buf[i] = '\0';
+			break;
+		}
+	}
+	return trim(p->buf);
+}
+
+/* inih's handler: one key = value (or a continuation of the last key). */
+static int on_key(void *user, const char *section, const char *name, const char *val)
+{
+	struct parse *p = user;
+	int i, x;
+
+	(void)section;           /* ours, from check_line: inih cuts it at 49 bytes */
+	if (p->ld->rc)
+		return 0;
+	if (!*name)
+		return pfail(p, NULL, "no key before '='"), 0;
+	if (p->sect == SECT_NONE)
+		return pfail(p, name, "key outside of any section"), 0;
+	i = find_key(p->sect, name);
+	if (i < 0)
+		return pfail(p, name, "unknown key in %s", p->label), 0;
+	if (p->indented && !(keys[i].flags & F_LIST))
+		return pfail(p, name, "%s", not_continued), 0;
+	if (!p->indented && p->seen[i])
+		return pfail(p, name, "repeated (first at line %d)", p->seen[i]), 0;
+	x = keys[i].excl ? find_key(p->sect, keys[i].excl) : -1;
+	if (x >= 0 && p->seen[x])
+		return pfail(p, name, "%s is set too (line %d): give one of them",
+			     keys[x].name, p->seen[x]), 0;
+	if (!p->indented)
+		p->seen[i] = p->line;
+	p->last_key = i;
+	return set_key(p, &keys[i], p->indented ? cut_comment(p, val) : val) == 0;
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+/* Read one file into ld->cfg (zone == NULL: the main file). */
+static int parse_file(struct load *ld, const char *file, struct cfg_zone *zone,
+		      struct zone_lines *zl)
+{
+	struct parse *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (!p)
+		return load_fail(ld, -ENOMEM, file, 0, NULL, "out of memory");
+	*p = (struct parse){ .ld = ld, .file = file, .zone = zone, .zl = zl,
+			     .last_key = -1, .dir = dir_of(file) };
+	p->f = p->dir ? fopen(file, "re") : NULL;
+	if (!p->f) {
+		int e = p->dir ? errno : ENOMEM;
+
+		load_fail(ld, -e, file, 0, NULL, "cannot open: %s", strerror(e));
+	} else {
+		setvbuf(p->f, p->iobuf, _IOFBF, sizeof(p->iobuf));
+		rc = ini_parse_stream(read_line, p, on_key, p);
+		if (rc > 0)      /* a line inih refused that check_line let by */
+			load_fail(ld, -EINVAL, file, rc, NULL, "syntax error");
+		fclose(p->f);
+	}
+	if (p->buf)
+		explicit_bzero(p->buf, p->buf_cap);
+	free(p->buf);
+	free(p->dir);
+	explicit_bzero(p, sizeof(*p));   /* iobuf held the file's secrets */
+	free(p);
+	return ld->rc;
+}
+
+static int server_finish(struct load *ld)
+{
+	const char *f = ld->cfg->main_file;
+
+	if (!ld->server_line)
+		return load_fail(ld, -EINVAL, f, 0, "[server]", "section missing");
+	if (!ld->listen_line)
+		return load_fail(ld, -EINVAL, f, ld->server_line, "[server]",
+				 "listen is required");
+	if (ld->cfg->server.n_listens == 0)
+		return load_fail(ld, -EINVAL, f, ld->listen_line, "listen",
+				 "no address given");
+	if (!ld->zones_line)
+		return load_fail(ld, -EINVAL, f, ld->server_line, "[server]",
+				 "zones is required");
+	return 0;
+}
+
+/* Defaults that depend on other keys, and what s3_auth_enabled needs. */
+static int origin_finish(struct load *ld, struct cfg_origin *o)
+{
+	char label[LIMIT_NAME_BYTES + 10], hh[LIMIT_HOST_HEADER_BYTES + 3];
+	bool v6, dflt;
+	int line = o->where.line;
+
+	snprintf(label, sizeof(label), "[origin %s]", o->name);
+	if (!o->url)
+		return load_fail(ld, -EINVAL, o->where.file, line, label, "url is required");
+	if (o->s3_auth_enabled && !o->s3_access_key)
+		return load_fail(ld, -EINVAL, o->where.file, line, label,
+				 "s3_access_key is required when s3_auth_enabled is true");
+	if (o->s3_auth_enabled && !o->s3_secret_key)
+		return load_fail(ld, -EINVAL, o->where.file, line, label,
+				 "s3_secret_key or s3_secret_key_file is required "
+				 "when s3_auth_enabled is true");
+	v6 = strchr(o->host, ':') != NULL;
+	dflt = o->port == (o->scheme == CFG_SCHEME_HTTP ? 80 : 443);
+	snprintf(hh, sizeof(hh), dflt ? "%s%s%s" : "%s%s%s:%u", v6 ? "[" : "",
+		 o->host, v6 ? "]" : "", o->port);
+	if ((!o->host_header && !(o->host_header = strdup(hh))) ||
+	    (!o->base_path && !(o->base_path = strdup(""))) ||
+	    (!o->s3_region && !(o->s3_region = strdup("auto"))) ||
+	    (!o->s3_service && !(o->s3_service = strdup("s3"))))
+		return load_fail(ld, -ENOMEM, o->where.file, line, label, "out of memory");
+	return 0;
+}
+
+static bool same_s3(const struct cfg_origin *a, const struct cfg_origin *b)
+{
+	return strcmp(a->s3_access_key, b->s3_access_key) == 0 &&
+	       strcmp(a->s3_secret_key, b->s3_secret_key) == 0 &&
+	       strcmp(a->s3_region, b->s3_region) == 0 &&
+	       a->scheme == b->scheme && a->port == b->port &&
+	       strcmp(a->host, b->host) == 0;
+}
+
+static int zone_finish(struct load *ld, struct cfg_zone *z, struct zone_lines *zl)
+{
+	const struct cfg_origin *s3 = NULL;
+	const char *missing = !z->name ? "name" : !z->uuid ? "uuid" :
+			      !zl->hosts ? "hosts" : NULL;
+
+	if (!z->where.line)
+		return load_fail(ld, -EINVAL, z->file, 0, "[zone]", "section missing");
+	if (missing)
+		return load_fail(ld, -EINVAL, z->file, z->where.line, "[zone]",
+				 "%s is required", missing);
+	if (z->n_hosts == 0)
+		return load_fail(ld, -EINVAL, z->file, zl->hosts, "hosts", "no host given");
+	if (z->n_origins == 0)
+		return load_fail(ld, -EINVAL, z->file, z->where.line, "[zone]",
+				 "at least one [origin NAME] is required");
+	for (size_t i = 0; i < z->n_origins; i++) {
+		struct cfg_origin *o = &z->origins[i];
+		char label[LIMIT_NAME_BYTES + 10];
+
+		if (origin_finish(ld, o))
+			return ld->rc;
+		if (!o->s3_auth_enabled)
+			continue;
+		if (!s3) {
+			s3 = o;
+			continue;
+		}
+		snprintf(label, sizeof(label), "[origin %s]", o->name);
+		if (!same_s3(s3, o))
+			return load_fail(ld, -EINVAL, z->file, o->where.line, label,
+					 "S3 credentials differ from [origin %s] (%s:%d): "
+					 "all S3-authenticated origins of a zone must share "
+					 "access key, secret, region and endpoint",
+					 s3->name, s3->where.file, s3->where.line);
+	}
+	return 0;
+}
+
+/* ---- the host table and cross-zone checks -------------------------------- */
+
+/*
+ * FNV-1a over the lower-cased bytes. The table is built from the config,
+ * not from visitors, and kept at most half full, so whatever Host a
+ * visitor sends, a lookup is one hash and a short probe.
+ */
+static uint64_t hash_lower(const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)lower(s[i])) * 0x100000001b3ull;
+	return h;
+}
+
+/* The slot holding s (any case), or the free slot where it would go. */
+static struct cfg_host_slot *slot_find(struct cfg_host_slot *t, size_t mask,
+				       const char *s, size_t len)
+{
+	for (size_t i = hash_lower(s, len) & mask;; i = (i + 1) & mask) {
+		size_t j = 0;
+
+		if (!t[i].key)
+			return &t[i];
+		if (t[i].len != len)
+			continue;
+		while (j < len && t[i].key[j] == lower(s[j]))
+			j++;
+		if (j == len)
+			return &t[i];
+	}
+}
+
+static struct cfg_host_slot *table_new(size_t n, size_t *mask)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * n)
+		cap <<= 1;
+	*mask = cap - 1;
+	return calloc(cap, sizeof(struct cfg_host_slot));
+}
+
+#define ZL_LINE(ld, zi, off) (*(const int *)((const char *)&(ld)->zl[zi] + (off)))
+
+/* Insert zone zi's `s` (lower-case); a clash names both places. */
+static int unique_add(struct load *ld, struct cfg_host_slot *t, size_t mask,
+		      uint32_t zi, const char *s, const char *key, size_t off,
+		      const char *what)
+{
+	struct cfg_host_slot *sl = slot_find(t, mask, s, strlen(s));
+	const struct cfg_zone *o;
+
+	if (!sl->key) {
+		*sl = (struct cfg_host_slot){ s, (uint32_t)strlen(s), zi };
+		return 0;
+	}
+	o = &ld->cfg->zones[sl->zone];
+	return load_fail(ld, -EINVAL, ld->cfg->zones[zi].file, ZL_LINE(ld, zi, off), key,
+			 "\"%.*s\" is also %s zone \"%s\" (%s:%d)", ECHO_MAX, s, what,
+			 o->name, o->file, ZL_LINE(ld, sl->zone, off));
+}
+
+static int zone_unique(struct load *ld, struct cfg_host_slot *names,
+		       struct cfg_host_slot *uuids, size_t mask, uint32_t zi)
+{
+	struct cfg *cfg = ld->cfg;
+	const struct cfg_zone *z = &cfg->zones[zi], *d = cfg->default_zone;
+
+	if (unique_add(ld, names, mask, zi, z->name, "name",
+		       offsetof(struct zone_lines, name), "the name of") ||
+	    unique_add(ld, uuids, mask, zi, z->uuid, "uuid",
+		       offsetof(struct zone_lines, uuid), "the uuid of"))
+		return ld->rc;
+	for (size_t h = 0; h < z->n_hosts; h++) {
+		if (strcmp(z->hosts[h], "*") != 0) {
+			if (unique_add(ld, cfg->host_slots, cfg->host_mask, zi, z->hosts[h],
+				       "hosts", offsetof(struct zone_lines, hosts), "a host of"))
+				return ld->rc;
+		} else if (d) {
+			return load_fail(ld, -EINVAL, z->file, ld->zl[zi].hosts, "hosts",
+					 "\"*\": zone \"%s\" (%s:%d) is the default zone already",
+					 d->name, d->file, ld->zl[d - cfg->zones].hosts);
+		} else {
+			cfg->default_zone = d = z;
+		}
+	}
+	return 0;
+}
+
+/* Names, uuids and hosts unique across zones; one default; the table. */
+static int check_zones(struct load *ld)
+{
+	struct cfg *cfg = ld->cfg;
+	struct cfg_host_slot *names, *uuids;
+	size_t n_hosts = 0, mask;
+
+	for (size_t i = 0; i < cfg->n_zones; i++)
+		n_hosts += cfg->zones[i].n_hosts;
+	cfg->host_slots = table_new(n_hosts, &cfg->host_mask);
+	names = table_new(cfg->n_zones, &mask);
+	uuids = table_new(cfg->n_zones, &mask);
+	if (!cfg->host_slots || !names || !uuids)
+		load_fail(ld, -ENOMEM, cfg->main_file, 0, NULL, "out of memory");
+	for (size_t i = 0; !ld->rc && i < cfg->n_zones; i++)
+		zone_unique(ld, names, uuids, mask, (uint32_t)i);
+	free(names);
+	free(uuids);
+	return ld->rc;
+}
+
+/* ---- load, free, look up ------------------------------------------------- */
+
+static void server_defaults(struct cfg_server *s)
+{
+	s->workers = 0;
+	s->header_timeout_ms = LIMIT_HEADER_TIMEOUT_MS_DEFAULT;
+	s->idle_timeout_ms = LIMIT_IDLE_TIMEOUT_MS_DEFAULT;
+	s->send_timeout_ms = LIMIT_SEND_TIMEOUT_MS_DEFAULT;
+	s->drain_timeout_ms = LIMIT_DRAIN_TIMEOUT_MS_DEFAULT;
+	s->origin_backoff_ms = LIMIT_ORIGIN_BACKOFF_MS_DEFAULT;
+	s->dns_refresh_ms = LIMIT_DNS_REFRESH_MS_DEFAULT;
+	s->max_conns = LIMIT_MAX_CONNS_DEFAULT;
+	s->max_body_bytes = LIMIT_MAX_BODY_BYTES_DEFAULT;
+	s->origin_pool = LIMIT_ORIGIN_POOL_DEFAULT;
+	s->log_level = LOG_INFO;
+}
+
+static int load_zones(struct load *ld)
+{
+	struct cfg *cfg = ld->cfg;
+	size_t n = ld->zones.gl_pathc;
+
+	cfg->zones = calloc(n, sizeof(*cfg->zones));
+	ld->zl = calloc(n, sizeof(*ld->zl));
+	if (!cfg->zones || !ld->zl)
+		return load_fail(ld, -ENOMEM, cfg->main_file, 0, NULL, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		struct cfg_zone *z = &cfg->zones[cfg->n_zones++];
+
+		z->file = strdup(ld->zones.gl_pathv[i]);
+		if (!z->file)
+			return load_fail(ld, -ENOMEM, cfg->main_file, 0, NULL, "out of memory");
+		if (parse_file(ld, z->file, z, &ld->zl[i]) || zone_finish(ld, z, &ld->zl[i]))
+			return ld->rc;
+	}
+	return 0;
+}
+
+int cfg_load(const char *path, struct cfg **out, struct cfg_error *err)
+{
+	struct cfg_error ignored;
+	struct load ld = { .err = err ? err : &ignored };
+	struct cfg *cfg = calloc(1, sizeof(*cfg));
+
+	if (!cfg || !(cfg->main_file = strdup(path))) {
+		free(cfg);
+		return load_fail(&ld, -ENOMEM, path, 0, NULL, "out of memory");
+	}
+	cfg->magic = CFG_MAGIC;
+	server_defaults(&cfg->server);
+	ld.cfg = cfg;
+	if (!parse_file(&ld, cfg->main_file, NULL, NULL) && !server_finish(&ld) &&
+	    !load_zones(&ld))
+		check_zones(&ld);
+	if (ld.globbed)
+		globfree(&ld.zones);
+	free(ld.zl);
+	if (ld.rc) {
+		cfg_free(cfg);
+		return ld.rc;
+	}
+	*out = cfg;
+	return 0;
+}
+
+static void origin_free(struct cfg_origin *o)
+{
+	free(o->name);
+	free(o->url);
+	free(o->host);
+	free(o->host_header);
+	free(o->base_path);
+	free(o->s3_access_key);
+	free_secret(o->s3_secret_key);
+	free(o->s3_region);
+	free(o->s3_service);
+	free_secret(o->s3_session_token);
+}
+
+static void zone_free(struct cfg_zone *z)
+{
+	free(z->name);
+	free(z->uuid);
+	for (size_t i = 0; i < z->n_hosts; i++)
+		free(z->hosts[i]);
+	free(z->hosts);
+	for (size_t i = 0; i < z->n_origins; i++)
+		origin_free(&z->origins[i]);
+	free(z->origins);
+	free(z->file);
+}
+
+void cfg_free(struct cfg *cfg)
+{
+	struct cfg_server *s;
+
+	if (!cfg)
+		return;
+	assert(cfg->magic == CFG_MAGIC);
+	s = &cfg->server;
+	for (size_t i = 0; i < s->n_listens; i++)
+		free(s->listens[i].host);
+	free(s->listens);
+	free(s->zones_glob);
+	free(s->access_log);
+	free(s->error_log);
+	free(s->counters_file);
+	for (size_t i = 0; i < cfg->n_zones; i++)
+		zone_free(&cfg->zones[i]);
+	free(cfg->zones);
+	free(cfg->host_slots);
+	free(cfg->main_file);
+	cfg->magic = 0;
+	free(cfg);
+}
+
+/* A Host value without its port: "a.example:80" → "a.example", "[::1]:80"
+ * → "[::1]"; one trailing dot dropped (an FQDN names the same host). */
+static size_t host_only(const char *host, size_t len)
+{
+	const char *end = host[0] == '[' ? memchr(host, ']', len) : NULL;
+	const char *colon;
+
+	if (end)
+		return (size_t)(end - host) + 1;
+	colon = memchr(host, ':', len);
+	len = colon ? (size_t)(colon - host) : len;
+	return len && host[len - 1] == '.' ? len - 1 : len;
+}
+
+const struct cfg_zone *cfg_zone_by_host(const struct cfg *cfg,
+					 const char *host, size_t host_len)
+{
+	const struct cfg_host_slot *sl;
+	size_t len;
+
+	assert(cfg && cfg->magic == CFG_MAGIC);
+	len = host ? host_only(host, host_len) : 0;
+	if (len == 0 || len > LIMIT_HOST_BYTES || !cfg->host_slots)
+		return cfg->default_zone;
+	sl = slot_find(cfg->host_slots, cfg->host_mask, host, len);
+	return sl->key ? &cfg->zones[sl->zone] : cfg->default_zone;
+}
+
+const struct cfg_zone *cfg_zone_by_name(const struct cfg *cfg, const char *key)
+{
+	assert(cfg && cfg->magic == CFG_MAGIC);
+	for (size_t i = 0; i < cfg->n_zones; i++)
+		if (strcmp(cfg->zones[i].name, key) == 0 ||
+		    strcasecmp(cfg->zones[i].uuid, key) == 0)
+			return &cfg->zones[i];
+	return NULL;
+}

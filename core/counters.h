@@ -1,0 +1,73 @@
+/*
+ * core/counters.h — every counter of edgecache, declared once with its
+ * meaning (Varnish's VSC_main.vsc).
+ *
+ * Owns: the counter table. Each shard has its own array and is its only
+ * writer (relaxed stores, no lock, no shared cache line); the control
+ * thread sums the arrays on demand and writes them to counters_file.
+ * Called by: shards (COUNT), the control thread (counters_sum).
+ */
+#ifndef EDGECACHE_CORE_COUNTERS_H
+#define EDGECACHE_CORE_COUNTERS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define COUNTERS(X) \
+	X(requests,                "visitor requests whose head parsed") \
+	X(status_1xx,              "responses to visitors by status class") \
+	X(status_2xx,              "") \
+	X(status_3xx,              "") \
+	X(status_4xx,              "") \
+	X(status_5xx,              "") \
+	X(bytes_in,                "bytes received from visitors") \
+	X(bytes_out,               "bytes sent to visitors") \
+	X(conns_accepted,          "visitor connections accepted") \
+	X(conns_refused_limit,     "visitor connections closed at once: max_conns reached") \
+	X(conns_open,              "visitor connections open now (gauge)") \
+	X(accept_errors,           "accept completions with an error") \
+	X(origin_connects,         "origin connections opened") \
+	X(origin_reuses,           "requests sent on a pooled origin connection") \
+	X(origin_connect_failures, "origin connects refused, unreachable or timed out") \
+	X(origin_timeouts,         "origin responses not received within read_timeout_ms") \
+	X(origin_truncated,        "origin responses that ended before their framing said") \
+	X(origin_bad_response,     "origin responses that did not parse (502)") \
+	X(origin_retries,          "requests retried on a fresh connection after a pooled one closed") \
+	X(origin_failovers,        "requests moved to the next origin of the zone") \
+	X(origin_unavailable,      "requests answered 503: no origin reachable") \
+	X(timeouts_header,         "visitor connections closed: head not complete in header_timeout_ms") \
+	X(timeouts_idle,           "keep-alive connections closed after idle_timeout_ms") \
+	X(timeouts_send,           "visitor connections closed: no send progress in send_timeout_ms") \
+	X(no_zone,                 "requests for a Host no zone serves (404)") \
+	X(bad_path,                "request paths that do not percent-decode (400)") \
+	X(body_too_large,          "request bodies over max_body_bytes (413)") \
+	X(buffers_exhausted,       "requests refused: no head buffer free (503)") \
+	X(recv_nobufs,             "recv stopped: provided buffer ring empty (re-armed)") \
+	X(pipeline_paused,         "visitor recv paused: pipelined input buffer full") \
+	X(log_dropped,             "log lines dropped: shard log ring full") \
+	X(loop_iterations,         "shard event-loop iterations")
+
+enum counter_id {
+#define COUNTER_ENUM(name, doc) CTR_##name,
+	COUNTERS(COUNTER_ENUM)
+#undef COUNTER_ENUM
+	CTR__COUNT
+};
+
+extern const char *const counter_names[CTR__COUNT];
+extern const char *const counter_docs[CTR__COUNT];
+
+/* Single writer per array: a relaxed load+store is enough and compiles to
+ * a plain add; readers on other threads see a torn-free 64-bit value. */
+static inline void counter_add(uint64_t *arr, enum counter_id id, uint64_t n)
+{
+	__atomic_store_n(&arr[id], __atomic_load_n(&arr[id], __ATOMIC_RELAXED) + n,
+			 __ATOMIC_RELAXED);
+}
+
+static inline uint64_t counter_get(const uint64_t *arr, unsigned id)
+{
+	return __atomic_load_n(&arr[id], __ATOMIC_RELAXED);
+}
+
+#endif

@@ -1,0 +1,190 @@
+/*
+ * core/log.c — see log.h. Lines are formatted on the calling thread into
+ * a bounded stack buffer; shards push them to their ring, the control
+ * thread writes them with plain write(2) (it may block; shards never do).
+ */
+#include "core/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_LINE_MAX 2048
+
+int log_level_max = LOG_INFO;
+
+static int error_fd = 2;
+static int access_fd = 1;
+static __thread struct log_ring *thread_ring;
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+static int open_append(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd < 0)
+		fprintf(stderr, "edgecache: cannot open log %s: %s\n", path, strerror(errno));
+	return fd < 0 ? -errno : fd;
+}
+
+int log_open(const char *error_log, const char *access_log)
+{
+	if (error_log) {
+		int fd = open_append(error_log);
+		if (fd < 0)
+			return fd;
+		error_fd = fd;
+	}
+	if (access_log && strcmp(access_log, "off") == 0) {
+		access_fd = -1;
+	} else if (access_log) {
+		int fd = open_append(access_log);
+		if (fd < 0)
+			return fd;
+		access_fd = fd;
+	}
+	return 0;
+}
+
+void log_close(void)
+{
+	if (error_fd > 2)
+		close(error_fd);
+	if (access_fd > 2)
+		close(access_fd);
+	error_fd = 2;
+	access_fd = 1;
+}
+
+bool log_access_enabled(void)
+{
+	return access_fd >= 0;
+}
+
+int log_ring_init(struct log_ring *r, uint32_t cap, uint64_t *dropped)
+{
+	if (cap == 0 || (cap & (cap - 1)) != 0)
+		return -EINVAL;
+	r->buf = malloc(cap);
+	if (!r->buf)
+		return -ENOMEM;
+	r->cap = cap;
+	r->head = r->tail = 0;
+	r->dropped = dropped;
+	return 0;
+}
+
+void log_ring_free(struct log_ring *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+}
+
+bool log_ring_push(struct log_ring *r, const char *line, size_t len)
+{
+	uint64_t head = r->head;
+	uint64_t tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+
+	if (len > r->cap - (head - tail)) {
+		if (r->dropped)
+			__atomic_store_n(r->dropped, *r->dropped + 1, __ATOMIC_RELAXED);
+		return false;
+	}
+	uint32_t at = (uint32_t)(head & (r->cap - 1));
+	size_t first = r->cap - at < len ? r->cap - at : len;
+	memcpy(r->buf + at, line, first);
+	memcpy(r->buf, line + first, len - first);
+	__atomic_store_n(&r->head, head + len, __ATOMIC_RELEASE);
+	return true;
+}
+
+static void write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;     /* a log that cannot be written is not worth dying for */
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static void ring_drain(struct log_ring *r, int fd)
+{
+	uint64_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+	uint64_t tail = r->tail;
+
+	while (tail != head) {
+		uint32_t at = (uint32_t)(tail & (r->cap - 1));
+		size_t n = head - tail;
+		if (n > r->cap - at)
+			n = r->cap - at;
+		if (fd >= 0)
+			write_all(fd, r->buf + at, n);
+		tail += n;
+	}
+	__atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
+}
+
+void log_ring_drain_error(struct log_ring *r)
+{
+	ring_drain(r, error_fd);
+}
+
+void log_ring_drain_access(struct log_ring *r)
+{
+	ring_drain(r, access_fd);
+}
+
+void log_bind_thread(struct log_ring *r)
+{
+	thread_ring = r;
+}
+
+void log_format_time(uint64_t unix_ms, char out[25])
+{
+	time_t s = (time_t)(unix_ms / 1000);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	/* Fields are range-bounded by gmtime_r; casts tell the compiler so. */
+	snprintf(out, 25, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ",
+		 (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
+		 (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
+		 (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u,
+		 (unsigned)(unix_ms % 1000));
+}
+
+void log_msg(enum log_level lvl, const char *fmt, ...)
+{
+	char line[LOG_LINE_MAX];
+	struct timespec ts;
+	va_list ap;
+
+	if ((int)lvl > log_level_max)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	log_format_time((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000, line);
+	int n = 24;
+	n += snprintf(line + n, sizeof(line) - (size_t)n, " [%s] ", level_names[lvl]);
+	va_start(ap, fmt);
+	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		m = 0;
+	n += m;
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;      /* truncated: still one line */
+	line[n++] = '\n';
+
+	if (thread_ring)
+		log_ring_push(thread_ring, line, (size_t)n);
+	else
+		write_all(error_fd, line, (size_t)n);
+}

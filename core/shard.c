@@ -1,0 +1,382 @@
+/*
+ * core/shard.c — a shard's thread: ring set-up and the event loop (see
+ * shard.h). Everything here is dispatch; the protocol work is in
+ * net/visitor.c and net/origin.c.
+ */
+#include "core/shard.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/server.h"
+
+#define SHARD_LOG_RING_BYTES (1u << 20)
+
+struct io_uring_sqe *shard_sqe(struct shard *sh)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&sh->ring);
+	while (!sqe) {
+		io_uring_submit(&sh->ring);
+		sqe = io_uring_get_sqe(&sh->ring);
+	}
+	return sqe;
+}
+
+static void update_clocks(struct shard *sh)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	sh->now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	sh->unix_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (ts.tv_sec != sh->date_sec) {
+		sh->date_sec = ts.tv_sec;
+		http1_format_date(ts.tv_sec, sh->date);
+	}
+}
+
+/* ---- creation (control thread) -------------------------------------------- */
+
+struct shard *shard_create(struct server *srv, unsigned id, int cpu,
+			   const int *listen_fds, unsigned n_listen)
+{
+	struct shard *sh = calloc(1, sizeof(*sh));
+	if (!sh)
+		return NULL;
+	sh->magic = SHARD_MAGIC;
+	sh->id = id;
+	sh->cpu = cpu;
+	sh->srv = srv;
+	sh->scfg = &srv->cfg->server;
+	sh->wake_fd = -1;
+	for (unsigned i = 0; i < n_listen; i++)
+		sh->listen_fds[i] = listen_fds[i];
+	sh->n_listen = n_listen;
+	sh->n_vconns = sh->scfg->max_conns;
+	/* One origin connection per busy visitor, plus the keep-alive pools. */
+	sh->n_oconns = sh->scfg->max_conns + srv->n_origins * sh->scfg->origin_pool;
+	sh->vconns = calloc(sh->n_vconns, sizeof(*sh->vconns));
+	sh->oconns = calloc(sh->n_oconns, sizeof(*sh->oconns));
+	sh->origins = calloc(srv->n_origins ? srv->n_origins : 1, sizeof(*sh->origins));
+	if (!sh->vconns || !sh->oconns || !sh->origins ||
+	    log_ring_init(&sh->log_err, SHARD_LOG_RING_BYTES, &sh->ctr[CTR_log_dropped]) < 0 ||
+	    log_ring_init(&sh->log_access, SHARD_LOG_RING_BYTES, &sh->ctr[CTR_log_dropped]) < 0) {
+		shard_destroy(sh);
+		return NULL;
+	}
+	for (uint32_t i = sh->n_vconns; i-- > 0;) {
+		sh->vconns[i].idx = i;
+		sh->vconns[i].fd = -1;
+		sh->vconns[i].next = sh->vfree;
+		sh->vfree = &sh->vconns[i];
+	}
+	for (uint32_t i = sh->n_oconns; i-- > 0;) {
+		sh->oconns[i].idx = i;
+		sh->oconns[i].fd = -1;
+		sh->oconns[i].next = sh->ofree;
+		sh->ofree = &sh->oconns[i];
+	}
+	sh->wake_fd = eventfd(0, EFD_CLOEXEC);
+	if (sh->wake_fd < 0) {
+		shard_destroy(sh);
+		return NULL;
+	}
+	return sh;
+}
+
+void shard_destroy(struct shard *sh)
+{
+	if (!sh)
+		return;
+	if (sh->wake_fd >= 0)
+		close(sh->wake_fd);
+	for (unsigned i = 0; i < sh->n_listen; i++)
+		if (sh->listen_fds[i] >= 0)
+			close(sh->listen_fds[i]);
+	free(sh->vconns);
+	free(sh->oconns);
+	free(sh->origins);
+	log_ring_free(&sh->log_err);
+	log_ring_free(&sh->log_access);
+	free(sh);
+}
+
+/* ---- ring set-up (shard thread) ------------------------------------------ */
+
+static int ring_init(struct shard *sh)
+{
+	/* Best first; older kernels lack DEFER_TASKRUN (6.1) or SINGLE_ISSUER. */
+	static const struct { unsigned flags; const char *name; } tries[] = {
+		{ IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+		  IORING_SETUP_SUBMIT_ALL, "SINGLE_ISSUER|DEFER_TASKRUN" },
+		{ IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN |
+		  IORING_SETUP_SUBMIT_ALL, "SINGLE_ISSUER|COOP_TASKRUN" },
+		{ IORING_SETUP_SUBMIT_ALL, "plain" },
+	};
+	int ret = -ENOSYS;
+	for (unsigned i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		struct io_uring_params p;
+		memset(&p, 0, sizeof(p));
+		p.flags = tries[i].flags | IORING_SETUP_CQSIZE;
+		p.cq_entries = LIMIT_RING_ENTRIES * 4;
+		ret = io_uring_queue_init_params(LIMIT_RING_ENTRIES, &sh->ring, &p);
+		if (ret == 0) {
+			sh->ring_flags = tries[i].flags;
+			if (sh->id == 0)
+				log_info("io_uring: %s, %u entries", tries[i].name, LIMIT_RING_ENTRIES);
+			return 0;
+		}
+		if (ret != -EINVAL)
+			break;
+	}
+	return ret;
+}
+
+static void arm_accept(struct shard *sh, unsigned i)
+{
+	struct io_uring_sqe *sqe = shard_sqe(sh);
+	io_uring_prep_multishot_accept(sqe, sh->listen_fds[i], NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, shard_ud(OP_ACCEPT, i, 0));
+}
+
+static void arm_wake(struct shard *sh)
+{
+	struct io_uring_sqe *sqe = shard_sqe(sh);
+	io_uring_prep_read(sqe, sh->wake_fd, &sh->wake_buf, sizeof(sh->wake_buf), 0);
+	io_uring_sqe_set_data64(sqe, shard_ud(OP_WAKE, 0, 0));
+}
+
+static void arm_tick(struct shard *sh)
+{
+	struct io_uring_sqe *sqe = shard_sqe(sh);
+	sh->tick_ts.tv_sec = 0;
+	sh->tick_ts.tv_nsec = WHEEL_TICK_MS * 1000000LL;
+	io_uring_prep_timeout(sqe, &sh->tick_ts, 0, 0);
+	io_uring_sqe_set_data64(sqe, shard_ud(OP_TICK, 0, 0));
+}
+
+static int shard_setup(struct shard *sh)
+{
+	int ret = ring_init(sh);
+	if (ret < 0)
+		return ret;
+	ret = iobuf_group_init(&sh->ring, &sh->groups[SHARD_GROUP_VISITOR],
+			       SHARD_GROUP_VISITOR, LIMIT_RECV_BUFS, LIMIT_RECV_BUF_BYTES);
+	if (ret < 0)
+		return ret;
+	ret = iobuf_group_init(&sh->ring, &sh->groups[SHARD_GROUP_ORIGIN],
+			       SHARD_GROUP_ORIGIN, LIMIT_RECV_BUFS, LIMIT_RECV_BUF_BYTES);
+	if (ret < 0)
+		return ret;
+	/* Blocks: visitor input and response head per visitor, request and
+	 * partial head per origin connection, at worst. */
+	ret = iobuf_pool_init(&sh->pool, sh->n_vconns * 2 + sh->n_oconns * 2);
+	if (ret < 0)
+		return ret;
+	update_clocks(sh);
+	wheel_init(&sh->wheel, sh->now_ms);
+	for (unsigned i = 0; i < sh->n_listen; i++)
+		arm_accept(sh, i);
+	sh->listening = true;
+	arm_wake(sh);
+	arm_tick(sh);
+	return 0;
+}
+
+/* ---- the loop --------------------------------------------------------------- */
+
+static void timer_fired(struct wheel_entry *e, void *arg)
+{
+	struct shard *sh = arg;
+	char *p = (char *)e;
+
+	if (p >= (char *)sh->vconns && p < (char *)(sh->vconns + sh->n_vconns)) {
+		size_t i = (size_t)(p - (char *)sh->vconns) / sizeof(struct vconn);
+		visitor_on_timer(sh, &sh->vconns[i]);
+	} else {
+		size_t i = (size_t)(p - (char *)sh->oconns) / sizeof(struct oconn);
+		assert(i < sh->n_oconns);
+		origin_on_timer(sh, &sh->oconns[i]);
+	}
+}
+
+static void stop_listening(struct shard *sh)
+{
+	if (!sh->listening)
+		return;
+	sh->listening = false;
+	for (unsigned i = 0; i < sh->n_listen; i++) {
+		struct io_uring_sqe *sqe = shard_sqe(sh);
+		io_uring_prep_cancel64(sqe, shard_ud(OP_ACCEPT, i, 0), 0);
+		io_uring_sqe_set_data64(sqe, shard_ud(OP_IGNORE, 0, 0));
+		sqe = shard_sqe(sh);
+		io_uring_prep_close(sqe, sh->listen_fds[i]);
+		io_uring_sqe_set_data64(sqe, shard_ud(OP_IGNORE, 0, 0));
+		sh->listen_fds[i] = -1;
+	}
+}
+
+static void check_drain(struct shard *sh)
+{
+	if (!sh->draining && atomic_load(&sh->srv->draining)) {
+		sh->draining = true;
+		stop_listening(sh);
+		visitor_drain(sh);
+		origin_close_idle(sh);
+	}
+	if (sh->draining && sh->now_ms >= sh->srv->drain_deadline_ms) {
+		visitor_close_all(sh);
+		origin_close_idle(sh);
+	}
+	if (sh->draining && sh->vconns_used == 0) {
+		origin_close_idle(sh);
+		if (sh->oconns_used == 0)
+			__atomic_store_n(&sh->stop, true, __ATOMIC_RELEASE);
+	}
+}
+
+static void on_tick(struct shard *sh)
+{
+	wheel_advance(&sh->wheel, sh->now_ms, timer_fired, sh);
+	if (sh->starved) {
+		sh->starved = false;
+		visitor_rearm_starved(sh);
+		origin_rearm_starved(sh);
+	}
+	check_drain(sh);
+	arm_tick(sh);
+}
+
+static void recycle_stale(struct shard *sh, const struct io_uring_cqe *cqe, int group)
+{
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		iobuf_group_take(&sh->groups[group], bid);
+		iobuf_group_unref(&sh->groups[group], bid);
+	}
+}
+
+static void dispatch(struct shard *sh, const struct io_uring_cqe *cqe)
+{
+	uint64_t ud = cqe->user_data;
+	enum shard_op op = shard_ud_op(ud);
+	uint32_t slot = shard_ud_slot(ud), gen = shard_ud_gen(ud);
+
+	switch (op) {
+	case OP_ACCEPT:
+		if (cqe->res >= 0)
+			visitor_accept(sh, cqe->res);
+		else if (cqe->res != -ECANCELED)
+			COUNT(sh, accept_errors);
+		if (!(cqe->flags & IORING_CQE_F_MORE) && sh->listening)
+			arm_accept(sh, slot);
+		break;
+	case OP_WAKE:
+		check_drain(sh);
+		if (!sh->stop)
+			arm_wake(sh);
+		break;
+	case OP_TICK:
+		on_tick(sh);
+		break;
+	case OP_VRECV: case OP_VSEND: case OP_VCLOSE: {
+		struct vconn *vc = &sh->vconns[slot];
+		assert(slot < sh->n_vconns);
+		if (vc->gen != gen || vc->state == VC_FREE) {
+			recycle_stale(sh, cqe, SHARD_GROUP_VISITOR);
+			break;
+		}
+		visitor_on_cqe(sh, vc, op, cqe);
+		break;
+	}
+	case OP_ORECV: case OP_OSEND: case OP_OCONNECT: case OP_OLINKTO: case OP_OCLOSE: {
+		struct oconn *oc = &sh->oconns[slot];
+		assert(slot < sh->n_oconns);
+		if (oc->gen != gen || oc->state == OC_FREE) {
+			recycle_stale(sh, cqe, SHARD_GROUP_ORIGIN);
+			break;
+		}
+		origin_on_cqe(sh, oc, op, cqe);
+		break;
+	}
+	default:
+		recycle_stale(sh, cqe, SHARD_GROUP_VISITOR);
+		break;
+	}
+}
+
+static void *shard_main(void *arg)
+{
+	struct shard *sh = arg;
+
+	if (sh->cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(sh->cpu, &set);
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	}
+	log_bind_thread(&sh->log_err);
+	int ret = shard_setup(sh);
+	if (ret < 0) {
+		sh->start_error = ret;
+		atomic_store(&sh->started, -1);
+		return NULL;
+	}
+	atomic_store(&sh->started, 1);
+
+	while (!sh->stop) {
+		int r = io_uring_submit_and_wait(&sh->ring, 1);
+		if (r < 0 && r != -EINTR && r != -ETIME && r != -EBUSY) {
+			log_error("shard %u: io_uring_submit_and_wait: %s", sh->id, strerror(-r));
+			break;
+		}
+		update_clocks(sh);
+		unsigned head, n = 0;
+		struct io_uring_cqe *cqe;
+		io_uring_for_each_cqe(&sh->ring, head, cqe) {
+			dispatch(sh, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&sh->ring, n);
+		COUNT(sh, loop_iterations);
+	}
+	iobuf_group_free(&sh->ring, &sh->groups[SHARD_GROUP_VISITOR]);
+	iobuf_group_free(&sh->ring, &sh->groups[SHARD_GROUP_ORIGIN]);
+	io_uring_queue_exit(&sh->ring);
+	iobuf_pool_free(&sh->pool);
+	return NULL;
+}
+
+int shard_start(struct shard *sh)
+{
+	int ret = pthread_create(&sh->thread, NULL, shard_main, sh);
+	if (ret != 0)
+		return -ret;
+	for (int i = 0; i < 5000 && atomic_load(&sh->started) == 0; i++) {
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	if (atomic_load(&sh->started) != 1) {
+		pthread_join(sh->thread, NULL);
+		return sh->start_error ? sh->start_error : -ETIMEDOUT;
+	}
+	return 0;
+}
+
+void shard_wake(struct shard *sh)
+{
+	uint64_t one = 1;
+	ssize_t n = write(sh->wake_fd, &one, sizeof(one));
+	(void)n;
+}
+
+void shard_join(struct shard *sh)
+{
+	pthread_join(sh->thread, NULL);
+}

@@ -1,0 +1,156 @@
+/*
+ * core/shard.h — one shard: a pinned thread, its io_uring ring, and every
+ * connection it serves.
+ *
+ * Owns: the ring; its SO_REUSEPORT listening sockets (after start); the
+ * provided-buffer groups and head-buffer pool (net/iobuf.h); the visitor
+ * and origin connection slots and the origin keep-alive pools; the timer
+ * wheel; its counters and log rings.
+ * Called by: its own thread only, except shard_create / shard_start /
+ * shard_wake / shard_join and reading counters (control thread).
+ * Never: blocks. Every socket operation goes through the ring; the only
+ * direct syscalls are socket(2)/setsockopt(2) for a new origin connection
+ * and clock reads (vDSO).
+ *
+ * Completion routing (liburing's examples/proxy.c): user_data = op (8 bits)
+ * | slot (24 bits) | slot generation (32 bits), never a pointer, so a late
+ * completion for a reused slot is recognised. Every submitted operation is
+ * counted on its slot (ops); a closing slot is freed only when ops is 0,
+ * so the kernel never writes into, or sends from, memory we reused.
+ */
+#ifndef EDGECACHE_CORE_SHARD_H
+#define EDGECACHE_CORE_SHARD_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/counters.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/wheel.h"
+#include "net/http1.h"
+#include "net/iobuf.h"
+#include "net/origin.h"
+#include "net/visitor.h"
+
+struct server;
+
+enum shard_op {
+	OP_NONE = 0,
+	OP_ACCEPT,      /* slot = listener index */
+	OP_WAKE,        /* eventfd read */
+	OP_TICK,        /* timer wheel tick */
+	OP_VRECV,       /* visitor multishot recv */
+	OP_VSEND,       /* visitor sendmsg */
+	OP_VCLOSE,      /* visitor cancel / close */
+	OP_ORECV,       /* origin recv */
+	OP_OSEND,       /* origin sendmsg */
+	OP_OCONNECT,    /* origin connect */
+	OP_OLINKTO,     /* linked timeout of a connect */
+	OP_OCLOSE,      /* origin cancel / close */
+	OP_IGNORE,      /* completion carries nothing to do */
+};
+
+enum { SHARD_GROUP_VISITOR = 0, SHARD_GROUP_ORIGIN = 1 };
+
+static inline uint64_t shard_ud(enum shard_op op, uint32_t slot, uint32_t gen)
+{
+	return (uint64_t)op << 56 | (uint64_t)(slot & 0xffffff) << 32 | gen;
+}
+static inline enum shard_op shard_ud_op(uint64_t ud) { return (enum shard_op)(ud >> 56); }
+static inline uint32_t shard_ud_slot(uint64_t ud) { return (uint32_t)(ud >> 32) & 0xffffff; }
+static inline uint32_t shard_ud_gen(uint64_t ud) { return (uint32_t)ud; }
+
+/* Per shard, per origin: the keep-alive pool and passive health. */
+struct origin_shard {
+	struct oconn *idle;                 /* most recently used first */
+	uint32_t n_idle;
+	uint64_t backoff_until_ms;          /* skip this origin until then */
+};
+
+/* Visitor bytes received but not consumed yet, per provided-buffer id:
+ * the links of each connection's FIFO of held buffers (net/visitor.c).
+ * A buffer id is in at most one FIFO, so one table serves all. */
+struct held_buf {
+	int32_t next;                       /* next buffer id, -1 = last */
+	uint16_t off;
+	uint16_t len;
+};
+
+#define SHARD_MAGIC 0x53484152u
+
+struct shard {
+	uint32_t magic;
+	unsigned id;
+	int cpu;                            /* -1: not pinned */
+	pthread_t thread;
+	struct server *srv;
+	const struct cfg_server *scfg;
+
+	struct io_uring ring;
+	unsigned ring_flags;
+	int listen_fds[LIMIT_LISTEN_ADDRS];
+	unsigned n_listen;
+	bool listening;
+	int wake_fd;
+	uint64_t wake_buf;
+	struct __kernel_timespec tick_ts;
+
+	struct iobuf_group groups[2];
+	struct iobuf_pool pool;
+	struct held_buf held[LIMIT_RECV_BUFS];
+
+	struct vconn *vconns;
+	struct vconn *vfree;
+	uint32_t n_vconns;
+	uint32_t vconns_used;
+	struct oconn *oconns;
+	struct oconn *ofree;
+	uint32_t n_oconns;
+	uint32_t oconns_used;
+	struct origin_shard *origins;       /* [srv->n_origins] */
+
+	struct wheel wheel;
+	uint64_t now_ms;                    /* monotonic, updated per loop */
+	uint64_t unix_ms;                   /* realtime, updated per loop */
+	int64_t date_sec;
+	char date[30];                      /* cached IMF-fixdate */
+	uint64_t req_seq;
+	bool starved;                       /* a recv ran out of buffers: re-arm on tick */
+	bool draining;
+	bool stop;
+
+	uint64_t ctr[CTR__COUNT];
+	uint64_t parse_err[HTTP1_E__COUNT];
+	struct log_ring log_err;
+	struct log_ring log_access;
+	int start_error;                    /* set by the thread if setup failed */
+	_Atomic int started;                /* 1 ready, -1 failed */
+};
+
+#define COUNT(sh, name)        counter_add((sh)->ctr, CTR_##name, 1)
+#define COUNT_N(sh, name, n)   counter_add((sh)->ctr, CTR_##name, (n))
+
+/* Control thread: allocate a shard (nothing started). Returns NULL on
+ * ENOMEM. The listening fds are handed over and closed by the shard. */
+struct shard *shard_create(struct server *srv, unsigned id, int cpu,
+			   const int *listen_fds, unsigned n_listen);
+/* Start its thread and wait until its ring is up; 0 or -errno. */
+int shard_start(struct shard *sh);
+/* Ask it to look at srv->draining (eventfd write; never blocks). */
+void shard_wake(struct shard *sh);
+void shard_join(struct shard *sh);
+void shard_destroy(struct shard *sh);
+
+/* Shard thread: an SQE, submitting first if the queue is full. */
+struct io_uring_sqe *shard_sqe(struct shard *sh);
+
+/* Visitor and origin modules: return a buffer to its group, etc. */
+static inline struct iobuf_group *shard_group(struct shard *sh, int g)
+{
+	return &sh->groups[g];
+}
+
+#endif

@@ -1,0 +1,192 @@
+/* net/iobuf.c — see iobuf.h. */
+#include "net/iobuf.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+int iobuf_group_init(struct io_uring *ring, struct iobuf_group *g, uint16_t bgid,
+		     uint32_t count, uint32_t size)
+{
+	struct io_uring_buf_reg reg;
+	size_t ring_bytes = (size_t)count * sizeof(struct io_uring_buf);
+	int ret;
+
+	assert(count && (count & (count - 1)) == 0 && count <= 32768);
+	memset(g, 0, sizeof(*g));
+	g->br = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE,
+		     MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (g->br == MAP_FAILED)
+		return -errno;
+	g->mem = mmap(NULL, (size_t)count * size, PROT_READ | PROT_WRITE,
+		      MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	g->refs = calloc(count, sizeof(*g->refs));
+	if (g->mem == MAP_FAILED || !g->refs) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	/* liburing 2.3 has no io_uring_setup_buf_ring: register by hand. */
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (unsigned long)g->br;
+	reg.ring_entries = count;
+	reg.bgid = bgid;
+	ret = io_uring_register_buf_ring(ring, &reg, 0);
+	if (ret < 0)
+		goto fail;
+	io_uring_buf_ring_init(g->br);
+	g->bgid = bgid;
+	g->count = count;
+	g->size = size;
+	for (uint32_t i = 0; i < count; i++)
+		io_uring_buf_ring_add(g->br, iobuf_group_ptr(g, (uint16_t)i), size,
+				      (unsigned short)i, io_uring_buf_ring_mask(count), (int)i);
+	io_uring_buf_ring_advance(g->br, (int)count);
+	return 0;
+fail:
+	munmap(g->br, ring_bytes);
+	if (g->mem != MAP_FAILED && g->mem)
+		munmap(g->mem, (size_t)count * size);
+	free(g->refs);
+	memset(g, 0, sizeof(*g));
+	return ret;
+}
+
+void iobuf_group_free(struct io_uring *ring, struct iobuf_group *g)
+{
+	if (!g->count)
+		return;
+	io_uring_unregister_buf_ring(ring, g->bgid);
+	munmap(g->br, (size_t)g->count * sizeof(struct io_uring_buf));
+	munmap(g->mem, (size_t)g->count * g->size);
+	free(g->refs);
+	memset(g, 0, sizeof(*g));
+}
+
+void iobuf_group_unref(struct iobuf_group *g, uint16_t bid)
+{
+	assert(g->refs[bid] > 0);
+	if (--g->refs[bid] > 0)
+		return;
+	io_uring_buf_ring_add(g->br, iobuf_group_ptr(g, bid), g->size, bid,
+			      io_uring_buf_ring_mask(g->count), 0);
+	io_uring_buf_ring_advance(g->br, 1);
+}
+
+int iobuf_pool_init(struct iobuf_pool *p, uint32_t count)
+{
+	memset(p, 0, sizeof(*p));
+	/* Reserved, not committed: only blocks in use cost memory. */
+	p->mem = mmap(NULL, (size_t)count * IOBUF_HBUF_BYTES, PROT_READ | PROT_WRITE,
+		      MAP_ANONYMOUS | MAP_PRIVATE | MAP_NORESERVE, -1, 0);
+	if (p->mem == MAP_FAILED) {
+		p->mem = NULL;
+		return -ENOMEM;
+	}
+	p->free = malloc((size_t)count * sizeof(*p->free));
+	if (!p->free) {
+		munmap(p->mem, (size_t)count * IOBUF_HBUF_BYTES);
+		p->mem = NULL;
+		return -ENOMEM;
+	}
+	p->count = count;
+	for (uint32_t i = 0; i < count; i++)
+		p->free[i] = count - 1 - i;     /* block 0 on top */
+	p->n_free = count;
+	return 0;
+}
+
+void iobuf_pool_free(struct iobuf_pool *p)
+{
+	if (p->mem)
+		munmap(p->mem, (size_t)p->count * IOBUF_HBUF_BYTES);
+	free(p->free);
+	memset(p, 0, sizeof(*p));
+}
+
+void *iobuf_pool_get(struct iobuf_pool *p)
+{
+	if (p->n_free == 0)
+		return NULL;
+	return p->mem + (size_t)p->free[--p->n_free] * IOBUF_HBUF_BYTES;
+}
+
+void iobuf_pool_put(struct iobuf_pool *p, void *block)
+{
+	size_t off = (size_t)((char *)block - p->mem);
+	assert(block && off % IOBUF_HBUF_BYTES == 0 && off / IOBUF_HBUF_BYTES < p->count);
+	assert(p->n_free < p->count);
+	p->free[p->n_free++] = (uint32_t)(off / IOBUF_HBUF_BYTES);
+}
+
+void iobuf_outq_init(struct iobuf_outq *q)
+{
+	q->head = q->n = 0;
+	q->in_flight = false;
+	q->bytes = 0;
+}
+
+bool iobuf_outq_push(struct iobuf_outq *q, const struct iobuf_seg *s)
+{
+	if (q->n == IOBUF_OUTQ_SEGS)
+		return false;
+	q->segs[(q->head + q->n) % IOBUF_OUTQ_SEGS] = *s;
+	q->n++;
+	q->bytes += s->len;
+	return true;
+}
+
+uint64_t iobuf_outq_prepare(struct iobuf_outq *q)
+{
+	uint64_t total = 0;
+	unsigned n = q->n < IOBUF_OUTQ_IOV ? q->n : IOBUF_OUTQ_IOV;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct iobuf_seg *s = &q->segs[(q->head + i) % IOBUF_OUTQ_SEGS];
+		q->iov[i].iov_base = (void *)s->ptr;
+		q->iov[i].iov_len = s->len;
+		total += s->len;
+	}
+	memset(&q->msg, 0, sizeof(q->msg));
+	q->msg.msg_iov = q->iov;
+	q->msg.msg_iovlen = n;
+	return total;
+}
+
+void iobuf_seg_release(const struct iobuf_seg *s, struct iobuf_pool *pool)
+{
+	if (s->kind == IOBUF_SEG_HBUF)
+		iobuf_pool_put(pool, s->block);
+	else if (s->kind == IOBUF_SEG_PBUF)
+		iobuf_group_unref(s->group, s->bid);
+}
+
+void iobuf_outq_consume(struct iobuf_outq *q, struct iobuf_pool *pool, uint64_t sent)
+{
+	assert(sent <= q->bytes);
+	q->bytes -= sent;
+	while (sent > 0 || (q->n > 0 && q->segs[q->head].len == 0)) {
+		struct iobuf_seg *s = &q->segs[q->head];
+		assert(q->n > 0);
+		if (sent < s->len) {
+			s->ptr += sent;
+			s->len -= (uint32_t)sent;
+			return;
+		}
+		sent -= s->len;
+		iobuf_seg_release(s, pool);
+		q->head = (uint16_t)((q->head + 1) % IOBUF_OUTQ_SEGS);
+		q->n--;
+	}
+}
+
+void iobuf_outq_clear(struct iobuf_outq *q, struct iobuf_pool *pool)
+{
+	while (q->n > 0) {
+		iobuf_seg_release(&q->segs[q->head], pool);
+		q->head = (uint16_t)((q->head + 1) % IOBUF_OUTQ_SEGS);
+		q->n--;
+	}
+	q->bytes = 0;
+}

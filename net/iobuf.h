@@ -1,0 +1,125 @@
+/*
+ * net/iobuf.h — the buffers a shard moves bytes through.
+ *
+ * Owns, per shard:
+ *  - provided-buffer groups (io_uring buffer rings): the kernel picks a
+ *    buffer for each multishot recv completion; the buffer then has one or
+ *    more owners counted in refs[] (the handler, plus each queued send
+ *    segment that points into it) and goes back to the kernel at zero.
+ *  - a pool of head buffers (fixed blocks, LIFO so hot blocks are reused
+ *    and RSS stays at the peak of concurrent use): visitor input, built
+ *    response heads, origin request heads, partial origin response heads.
+ *  - send queues: an ordered list of segments sent with one sendmsg at a
+ *    time; each segment says who owns its bytes and is released when sent.
+ * Called by: the owning shard thread only.
+ * Never: allocates after start-up.
+ */
+#ifndef EDGECACHE_NET_IOBUF_H
+#define EDGECACHE_NET_IOBUF_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "core/limits.h"
+
+/* Head buffer block: room for the largest origin response head plus the
+ * headers we add, or a visitor head plus pipelined requests behind it. */
+#define IOBUF_HBUF_BYTES   (LIMIT_RESPONSE_HEADER_BYTES + 8192)
+/* Segments queued per send queue, and iovecs per sendmsg. */
+#define IOBUF_OUTQ_SEGS    64
+#define IOBUF_OUTQ_IOV     32
+
+struct iobuf_group {
+	struct io_uring_buf_ring *br;
+	char *mem;
+	uint16_t bgid;
+	uint32_t count;
+	uint32_t size;
+	uint16_t *refs;
+};
+
+struct iobuf_pool {
+	char *mem;
+	uint32_t count;
+	uint32_t n_free;
+	uint32_t *free;                     /* stack of free block indices */
+};
+
+enum iobuf_seg_kind {
+	IOBUF_SEG_STATIC,                   /* constant bytes, nothing to release */
+	IOBUF_SEG_HBUF,                     /* a pool block: put back when sent */
+	IOBUF_SEG_PBUF,                     /* a provided buffer: unref when sent */
+};
+
+struct iobuf_seg {
+	const char *ptr;
+	uint32_t len;
+	uint8_t kind;
+	uint16_t bid;                       /* PBUF: buffer id */
+	struct iobuf_group *group;          /* PBUF */
+	void *block;                        /* HBUF: block to put back */
+};
+
+struct iobuf_outq {
+	struct iobuf_seg segs[IOBUF_OUTQ_SEGS];
+	uint16_t head;                      /* index of the first queued segment */
+	uint16_t n;                         /* queued segments */
+	bool in_flight;                     /* a sendmsg is submitted */
+	uint64_t bytes;                     /* queued, not yet sent */
+	struct msghdr msg;                  /* stable while in flight */
+	struct iovec iov[IOBUF_OUTQ_IOV];
+};
+
+/* Register `count` buffers of `size` bytes as group `bgid` on ring.
+ * Returns 0 or -errno. Must run on the ring's submitter thread. */
+int iobuf_group_init(struct io_uring *ring, struct iobuf_group *g, uint16_t bgid,
+		     uint32_t count, uint32_t size);
+void iobuf_group_free(struct io_uring *ring, struct iobuf_group *g);
+
+static inline char *iobuf_group_ptr(const struct iobuf_group *g, uint16_t bid)
+{
+	return g->mem + (size_t)bid * g->size;
+}
+
+/* A completion handed us buffer bid: we are its first owner. */
+static inline void iobuf_group_take(struct iobuf_group *g, uint16_t bid)
+{
+	g->refs[bid] = 1;
+}
+
+static inline void iobuf_group_ref(struct iobuf_group *g, uint16_t bid)
+{
+	g->refs[bid]++;
+}
+
+/* Drop one owner; at zero the buffer goes back to the kernel. */
+void iobuf_group_unref(struct iobuf_group *g, uint16_t bid);
+
+int iobuf_pool_init(struct iobuf_pool *p, uint32_t count);
+void iobuf_pool_free(struct iobuf_pool *p);
+/* A block of IOBUF_HBUF_BYTES, or NULL when all are in use. */
+void *iobuf_pool_get(struct iobuf_pool *p);
+void iobuf_pool_put(struct iobuf_pool *p, void *block);
+
+void iobuf_outq_init(struct iobuf_outq *q);
+/* Queue a segment; false if the queue is full (caller must wait for a
+ * send to complete). Ownership of the bytes moves to the queue. */
+bool iobuf_outq_push(struct iobuf_outq *q, const struct iobuf_seg *s);
+static inline bool iobuf_outq_full(const struct iobuf_outq *q)
+{
+	return q->n == IOBUF_OUTQ_SEGS;
+}
+/* Fill q->msg with the queued segments (up to IOBUF_OUTQ_IOV); returns
+ * bytes described. */
+uint64_t iobuf_outq_prepare(struct iobuf_outq *q);
+/* `sent` bytes went out: release the segments fully sent. */
+void iobuf_outq_consume(struct iobuf_outq *q, struct iobuf_pool *pool, uint64_t sent);
+/* Release one segment's bytes to their owner. */
+void iobuf_seg_release(const struct iobuf_seg *s, struct iobuf_pool *pool);
+/* Release everything queued (connection closing). */
+void iobuf_outq_clear(struct iobuf_outq *q, struct iobuf_pool *pool);
+
+#endif

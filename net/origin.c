@@ -1,0 +1,770 @@
+/*
+ * net/origin.c — origin connections (see origin.h).
+ *
+ * Receives use single-shot recv with buffer selection from the origin
+ * buffer group, re-armed only while the visitor has room: that is the
+ * backpressure that bounds a response in flight to about
+ * LIMIT_STREAM_WINDOW_BYTES, whatever the object size. Body bytes are not
+ * copied: the visitor's send queue points into the provided buffers.
+ */
+#include "net/origin.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/server.h"
+#include "core/shard.h"
+#include "net/visitor.h"
+#include "net/wbuf.h"
+
+static void oc_close(struct shard *sh, struct oconn *oc);
+static void try_origin(struct shard *sh, struct vconn *vc, bool allow_pool);
+
+/* ---- slots and pools ----------------------------------------------------- */
+
+static struct oconn *oc_alloc(struct shard *sh)
+{
+	struct oconn *oc = sh->ofree;
+	if (!oc)
+		return NULL;
+	sh->ofree = oc->next;
+	sh->oconns_used++;
+	uint32_t gen = oc->gen, idx = oc->idx;
+	memset(oc, 0, offsetof(struct oconn, out));
+	oc->magic = OCONN_MAGIC;
+	oc->gen = gen;
+	oc->idx = idx;
+	oc->fd = -1;
+	iobuf_outq_init(&oc->out);
+	oc->head = NULL;
+	oc->head_len = 0;
+	return oc;
+}
+
+static void oc_free_slot(struct shard *sh, struct oconn *oc)
+{
+	iobuf_outq_clear(&oc->out, &sh->pool);
+	if (oc->head) {
+		iobuf_pool_put(&sh->pool, oc->head);
+		oc->head = NULL;
+	}
+	oc->state = OC_FREE;
+	oc->gen++;
+	oc->next = sh->ofree;
+	sh->ofree = oc;
+	sh->oconns_used--;
+}
+
+static void oc_maybe_free(struct shard *sh, struct oconn *oc)
+{
+	if (oc->state == OC_CLOSING && oc->ops == 0)
+		oc_free_slot(sh, oc);
+}
+
+static struct origin_shard *oshard(struct shard *sh, const struct origin_rt *o)
+{
+	return &sh->origins[o->id];
+}
+
+static void idle_remove(struct shard *sh, struct oconn *oc)
+{
+	struct origin_shard *os = oshard(sh, oc->origin);
+	if (oc->prev)
+		oc->prev->next = oc->next;
+	else
+		os->idle = oc->next;
+	if (oc->next)
+		oc->next->prev = oc->prev;
+	oc->next = oc->prev = NULL;
+	os->n_idle--;
+}
+
+static struct oconn *idle_pop(struct shard *sh, const struct origin_rt *o)
+{
+	struct oconn *oc = oshard(sh, o)->idle;
+	if (oc)
+		idle_remove(sh, oc);
+	return oc;
+}
+
+static void arm_recv(struct shard *sh, struct oconn *oc)
+{
+	if (oc->recv_armed || oc->recv_starved || oc->state == OC_CLOSING)
+		return;
+	struct io_uring_sqe *sqe = shard_sqe(sh);
+	io_uring_prep_recv(sqe, oc->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = SHARD_GROUP_ORIGIN;
+	io_uring_sqe_set_data64(sqe, shard_ud(OP_ORECV, oc->idx, oc->gen));
+	oc->ops++;
+	oc->recv_armed = true;
+}
+
+static void flush(struct shard *sh, struct oconn *oc)
+{
+	if (oc->out.in_flight || oc->out.n == 0 || oc->state != OC_BUSY)
+		return;
+	iobuf_outq_prepare(&oc->out);
+	struct io_uring_sqe *sqe = shard_sqe(sh);
+	io_uring_prep_sendmsg(sqe, oc->fd, &oc->out.msg, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, shard_ud(OP_OSEND, oc->idx, oc->gen));
+	oc->ops++;
+	oc->out.in_flight = true;
+}
+
+/* A finished exchange: keep the connection for the next request. */
+static void pool_put(struct shard *sh, struct oconn *oc)
+{
+	struct origin_shard *os = oshard(sh, oc->origin);
+
+	wheel_disarm(&sh->wheel, &oc->timer);
+	if (!oc->keep_alive || oc->out.n > 0 || os->n_idle >= sh->scfg->origin_pool ||
+	    sh->draining) {
+		oc_close(sh, oc);
+		return;
+	}
+	oc->state = OC_IDLE;
+	oc->vc = NULL;
+	oc->next = os->idle;
+	oc->prev = NULL;
+	if (os->idle)
+		os->idle->prev = oc;
+	os->idle = oc;
+	os->n_idle++;
+	/* An armed recv on an idle connection notices the origin closing it. */
+	arm_recv(sh, oc);
+}
+
+static void oc_close(struct shard *sh, struct oconn *oc)
+{
+	if (oc->state == OC_CLOSING || oc->state == OC_FREE)
+		return;
+	if (oc->state == OC_IDLE)
+		idle_remove(sh, oc);
+	wheel_disarm(&sh->wheel, &oc->timer);
+	oc->state = OC_CLOSING;
+	oc->vc = NULL;
+	if (oc->fd >= 0) {
+		struct io_uring_sqe *sqe = shard_sqe(sh);
+		io_uring_prep_cancel_fd(sqe, oc->fd, IORING_ASYNC_CANCEL_ALL);
+		sqe->flags |= IOSQE_IO_HARDLINK;
+		io_uring_sqe_set_data64(sqe, shard_ud(OP_OCLOSE, oc->idx, oc->gen));
+		sqe = shard_sqe(sh);
+		io_uring_prep_close(sqe, oc->fd);
+		io_uring_sqe_set_data64(sqe, shard_ud(OP_OCLOSE, oc->idx, oc->gen));
+		oc->ops += 2;
+		oc->fd = -1;
+	}
+	oc_maybe_free(sh, oc);
+}
+
+/* ---- the request ---------------------------------------------------------- */
+
+static bool drop_request_header(const struct http1_request *r, const struct http1_header *h)
+{
+	if (http1_is_hop_by_hop(h->name, h->name_len))
+		return true;
+	switch (h->name_len) {
+	case 4:
+		return strncasecmp(h->name, "host", 4) == 0;
+	case 6:
+		return strncasecmp(h->name, "expect", 6) == 0;
+	case 14:
+		return strncasecmp(h->name, "content-length", 14) == 0;
+	case 15:
+		return strncasecmp(h->name, "x-forwarded-for", 15) == 0;
+	default:
+		return false;
+	}
+}
+
+/* Build the origin request head for vc's request into a block. */
+static int build_request(struct shard *sh, struct vconn *vc, const struct origin_rt *o,
+			 char **out, size_t *out_len)
+{
+	const struct http1_request *r = &vc->req;
+	char *blk = iobuf_pool_get(&sh->pool);
+	const struct http1_header *xff = NULL;
+	struct wbuf w;
+
+	if (!blk)
+		return -ENOBUFS;
+	wbuf_init(&w, blk, IOBUF_HBUF_BYTES);
+	wbuf_put(&w, r->method_str, r->method_len);
+	wbuf_put(&w, " ", 1);
+	wbuf_put(&w, o->base_path_wire, o->base_path_wire_len);
+	wbuf_put(&w, r->path, r->path_len);
+	if (r->query) {
+		wbuf_put(&w, "?", 1);
+		wbuf_put(&w, r->query, r->query_len);
+	}
+	wbuf_str(&w, " HTTP/1.1\r\nHost: ");
+	wbuf_str(&w, o->cfg->host_header);
+	wbuf_put(&w, "\r\n", 2);
+	for (unsigned i = 0; i < r->n_headers; i++) {
+		const struct http1_header *h = &r->headers[i];
+		if (h->name_len == 15 && strncasecmp(h->name, "x-forwarded-for", 15) == 0)
+			xff = h;
+		if (!drop_request_header(r, h))
+			wbuf_header(&w, h->name, h->name_len, h->value, h->value_len);
+	}
+	wbuf_str(&w, "X-Forwarded-For: ");
+	if (xff) {
+		wbuf_put(&w, xff->value, xff->value_len);
+		wbuf_put(&w, ", ", 2);
+	}
+	wbuf_str(&w, vc->peer_ip[0] ? vc->peer_ip : "unknown");
+	wbuf_str(&w, "\r\nVia: 1.1 edgecache\r\n");
+	if (vc->x.body_chunked) {
+		wbuf_str(&w, "Transfer-Encoding: chunked\r\n");
+	} else if (vc->x.has_body) {
+		wbuf_str(&w, "Content-Length: ");
+		wbuf_u64(&w, (uint64_t)r->content_length);
+		wbuf_put(&w, "\r\n", 2);
+	}
+	wbuf_put(&w, "\r\n", 2);
+	if (w.overflow) {
+		iobuf_pool_put(&sh->pool, blk);
+		return -ENOSPC;
+	}
+	*out = blk;
+	*out_len = w.len;
+	return 0;
+}
+
+/* ---- choosing an origin --------------------------------------------------- */
+
+/* The first origin at or after `from` not in back-off; if all are, `from`
+ * itself (a recovered origin must be found again). -1 past the end. */
+static int pick_origin(struct shard *sh, const struct zone_rt *z, uint32_t from)
+{
+	for (uint32_t i = from; i < z->n_origins; i++)
+		if (oshard(sh, z->origins[i])->backoff_until_ms <= sh->now_ms)
+			return (int)i;
+	return from < z->n_origins ? (int)from : -1;
+}
+
+static void fail_visitor(struct shard *sh, struct vconn *vc, int status)
+{
+	if (vc->x.oc) {
+		struct oconn *oc = vc->x.oc;
+		vc->x.oc = NULL;
+		oc->vc = NULL;
+		oc_close(sh, oc);
+	}
+	visitor_response_fail(sh, vc, status);
+}
+
+/* Connecting to the current origin failed: back it off, try the next. */
+static void failover(struct shard *sh, struct vconn *vc)
+{
+	struct vexchange *x = &vc->x;
+	const struct origin_rt *o = x->zone->origins[x->attempt];
+
+	oshard(sh, o)->backoff_until_ms = sh->now_ms + sh->scfg->origin_backoff_ms;
+	log_warn("zone %s: origin %s (%s) unreachable, backing off %u ms",
+		 x->zone->cfg->name, o->cfg->name, o->cfg->url, sh->scfg->origin_backoff_ms);
+	if (x->oc) {
+		struct oconn *oc = x->oc;
+		x->oc = NULL;
+		oc->vc = NULL;
+		oc_close(sh, oc);
+	}
+	/* A body already read from the visitor cannot be replayed. */
+	int next = x->body_sent ? -1 : pick_origin(sh, x->zone, x->attempt + 1);
+	if (next < 0 || x->tries >= x->zone->n_origins) {
+		COUNT(sh, origin_unavailable);
+		visitor_response_fail(sh, vc, 503);
+		return;
+	}
+	COUNT(sh, origin_failovers);
+	x->attempt = (uint32_t)next;
+	try_origin(sh, vc, true);
+}
+
+static int open_connection(struct shard *sh, struct oconn *oc, const struct origin_rt *o)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	if (!server_origin_addr(o, &ss, &sl))
+		return -EHOSTUNREACH;
+	/* socket(2) and setsockopt(2) never block; connect goes through the ring. */
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	oc->fd = fd;
+	oc->state = OC_CONNECTING;
+	/* The address and timeout are read when the SQEs are submitted, which
+	 * may be after we return: they live in the slot. */
+	oc->addr = ss;
+	oc->connect_ts.tv_sec = o->cfg->connect_timeout_ms / 1000;
+	oc->connect_ts.tv_nsec = (long long)(o->cfg->connect_timeout_ms % 1000) * 1000000;
+	struct io_uring_sqe *sqe = shard_sqe(sh);
+	io_uring_prep_connect(sqe, fd, (struct sockaddr *)&oc->addr, sl);
+	sqe->flags |= IOSQE_IO_LINK;
+	io_uring_sqe_set_data64(sqe, shard_ud(OP_OCONNECT, oc->idx, oc->gen));
+	sqe = shard_sqe(sh);
+	io_uring_prep_link_timeout(sqe, &oc->connect_ts, 0);
+	io_uring_sqe_set_data64(sqe, shard_ud(OP_OLINKTO, oc->idx, oc->gen));
+	oc->ops += 2;
+	COUNT(sh, origin_connects);
+	return 0;
+}
+
+static void try_origin(struct shard *sh, struct vconn *vc, bool allow_pool)
+{
+	struct vexchange *x = &vc->x;
+	const struct origin_rt *o = x->zone->origins[x->attempt];
+	struct oconn *oc = allow_pool ? idle_pop(sh, o) : NULL;
+	char *blk;
+	size_t len;
+
+	x->tries++;
+	if (oc) {
+		COUNT(sh, origin_reuses);
+		oc->reused = true;
+		oc->state = OC_BUSY;
+	} else {
+		oc = oc_alloc(sh);
+		if (!oc) {
+			COUNT(sh, buffers_exhausted);
+			visitor_response_fail(sh, vc, 503);
+			return;
+		}
+		oc->origin = o;
+		int err = open_connection(sh, oc, o);
+		if (err < 0) {
+			COUNT(sh, origin_connect_failures);
+			oc->state = OC_CLOSING;
+			oc_maybe_free(sh, oc);
+			failover(sh, vc);
+			return;
+		}
+	}
+	oc->vc = vc;
+	oc->got_bytes = oc->head_done = false;
+	oc->head_request = vc->req.method == HTTP1_HEAD;
+	oc->dechunk = vc->req.version_minor == 0;
+	x->oc = oc;
+	if (build_request(sh, vc, o, &blk, &len) < 0) {
+		fail_visitor(sh, vc, 502);
+		return;
+	}
+	struct iobuf_seg seg = { .ptr = blk, .len = (uint32_t)len,
+				 .kind = IOBUF_SEG_HBUF, .block = blk };
+	iobuf_outq_push(&oc->out, &seg);
+	if (oc->state == OC_BUSY) {
+		flush(sh, oc);
+		arm_recv(sh, oc);
+		wheel_arm(&sh->wheel, &oc->timer, sh->now_ms + o->cfg->read_timeout_ms);
+	}
+}
+
+void origin_start(struct shard *sh, struct vconn *vc)
+{
+	int first = pick_origin(sh, vc->x.zone, 0);
+	if (first < 0) {
+		visitor_response_fail(sh, vc, 503);
+		return;
+	}
+	vc->x.attempt = (uint32_t)first;
+	try_origin(sh, vc, true);
+}
+
+bool origin_request_body(struct shard *sh, struct oconn *oc,
+			 const struct iobuf_seg *seg, bool last)
+{
+	(void)last;
+	if (!iobuf_outq_push(&oc->out, seg)) {
+		iobuf_seg_release(seg, &sh->pool);     /* ownership was ours */
+		return false;
+	}
+	flush(sh, oc);
+	return true;
+}
+
+uint64_t origin_request_queued(const struct oconn *oc)
+{
+	return oc->out.bytes;
+}
+
+/* ---- the response ---------------------------------------------------------- */
+
+/* The whole response is read: hand the connection back, then tell the
+ * visitor (which may start its next pipelined request at once). */
+static void response_complete(struct shard *sh, struct oconn *oc)
+{
+	struct vconn *vc = oc->vc;
+
+	oc->vc = NULL;
+	vc->x.oc = NULL;
+	oc->requests++;
+	pool_put(sh, oc);
+	visitor_response_end(sh, vc);
+}
+
+static void abort_exchange(struct shard *sh, struct oconn *oc, int status)
+{
+	struct vconn *vc = oc->vc;
+
+	oc->vc = NULL;
+	vc->x.oc = NULL;
+	oc_close(sh, oc);
+	if (vc->x.head_queued) {
+		COUNT(sh, origin_truncated);
+		visitor_response_abort(sh, vc);
+	} else {
+		visitor_response_fail(sh, vc, status);
+	}
+}
+
+static bool forward(struct shard *sh, struct oconn *oc, const char *p, size_t n,
+		    uint16_t bid)
+{
+	struct iobuf_group *g = shard_group(sh, SHARD_GROUP_ORIGIN);
+	iobuf_group_ref(g, bid);
+	struct iobuf_seg seg = { .ptr = p, .len = (uint32_t)n, .kind = IOBUF_SEG_PBUF,
+				 .bid = bid, .group = g };
+	if (!visitor_response_body(sh, oc->vc, &seg)) {
+		iobuf_group_unref(g, bid);
+		return false;
+	}
+	return true;
+}
+
+/* Body bytes; returns false when the exchange ended (aborted). */
+static bool on_body(struct shard *sh, struct oconn *oc, const char *p, size_t len,
+		    uint16_t bid, bool *complete)
+{
+	size_t n = len;
+	bool ok = true;
+
+	switch (oc->body_mode) {
+	case OB_LENGTH:
+		n = (uint64_t)oc->body_left < len ? (size_t)oc->body_left : len;
+		ok = n == 0 || forward(sh, oc, p, n, bid);
+		oc->body_left -= (int64_t)n;
+		*complete = oc->body_left == 0;
+		break;
+	case OB_CHUNKED: {
+		struct http1_span spans[16];
+		size_t done = 0;
+		while (ok && done < len && !oc->chunk.done) {
+			size_t n_spans = 0;
+			ssize_t c = http1_chunked_feed(&oc->chunk, p + done, len - done,
+						       spans, 16, &n_spans);
+			if (c < 0) {
+				COUNT(sh, origin_bad_response);
+				abort_exchange(sh, oc, 502);
+				return false;
+			}
+			if (oc->dechunk) {
+				for (size_t i = 0; ok && i < n_spans; i++)
+					ok = forward(sh, oc, p + done + spans[i].off, spans[i].len, bid);
+			} else if (c > 0) {
+				ok = forward(sh, oc, p + done, (size_t)c, bid);
+			}
+			if (c == 0)
+				break;
+			done += (size_t)c;
+		}
+		n = done;
+		*complete = oc->chunk.done;
+		break;
+	}
+	case OB_CLOSE:
+		ok = forward(sh, oc, p, len, bid);
+		*complete = false;
+		break;
+	default:
+		n = 0;
+		*complete = true;
+		break;
+	}
+	if (!ok) {
+		abort_exchange(sh, oc, 502);
+		return false;
+	}
+	if (n < len)
+		oc->keep_alive = false;     /* bytes past the message: do not reuse */
+	return true;
+}
+
+static void set_framing(struct oconn *oc, const struct http1_response *resp)
+{
+	oc->keep_alive = resp->keep_alive;
+	if (resp->no_body || oc->head_request) {
+		oc->body_mode = OB_NONE;
+	} else if (resp->chunked) {
+		oc->body_mode = OB_CHUNKED;
+		http1_chunked_init(&oc->chunk);
+	} else if (resp->content_length >= 0) {
+		oc->body_mode = OB_LENGTH;
+		oc->body_left = resp->content_length;
+	} else {
+		oc->body_mode = OB_CLOSE;
+		oc->keep_alive = false;
+	}
+}
+
+/*
+ * Response head bytes. Parses in place when the whole head is in this
+ * buffer (the common case); otherwise accumulates in a head block.
+ * Returns bytes of p consumed by the head, or -1 if the exchange ended.
+ */
+static ssize_t on_head(struct shard *sh, struct oconn *oc, const char *p, size_t len)
+{
+	struct http1_response resp;
+	const char *src = p;
+	size_t src_len = len, taken = len;
+
+	if (oc->head) {
+		size_t room = IOBUF_HBUF_BYTES - oc->head_len;
+		taken = len < room ? len : room;
+		memcpy(oc->head + oc->head_len, p, taken);
+		oc->head_len += (uint32_t)taken;
+		src = oc->head;
+		src_len = oc->head_len;
+	}
+	int r = http1_parse_response(src, src_len, oc->head_request, &resp);
+	if (r == -HTTP1_E_AGAIN) {
+		if (!oc->head) {
+			oc->head = iobuf_pool_get(&sh->pool);
+			if (!oc->head) {
+				COUNT(sh, buffers_exhausted);
+				abort_exchange(sh, oc, 503);
+				return -1;
+			}
+			memcpy(oc->head, p, len);
+			oc->head_len = (uint32_t)len;
+		}
+		return (ssize_t)len;
+	}
+	if (r < 0) {
+		COUNT(sh, origin_bad_response);
+		abort_exchange(sh, oc, 502);
+		return -1;
+	}
+	/* Bytes of p that belong to the head. The head ended inside what we
+	 * just appended, so whatever follows it in the block came from p and
+	 * is still there in p: the block is not needed any more. */
+	size_t head_from_p = oc->head ? taken - (src_len - (size_t)r) : (size_t)r;
+	bool interim = resp.status >= 100 && resp.status < 200;
+	if (!interim) {
+		oc->head_done = true;
+		set_framing(oc, &resp);
+		if (visitor_response_head(sh, oc->vc, &resp) < 0) {
+			abort_exchange(sh, oc, 502);
+			return -1;
+		}
+	}
+	/* Interim responses (103 Early Hints, a stray 100) are skipped. */
+	if (oc->head) {
+		iobuf_pool_put(&sh->pool, oc->head);
+		oc->head = NULL;
+		oc->head_len = 0;
+	}
+	return (ssize_t)head_from_p;
+}
+
+static void on_data(struct shard *sh, struct oconn *oc, const char *p, size_t len, uint16_t bid)
+{
+	bool complete = false;
+
+	oc->got_bytes = true;
+	wheel_arm(&sh->wheel, &oc->timer, sh->now_ms + oc->origin->cfg->read_timeout_ms);
+	while (len > 0 && !oc->head_done) {
+		ssize_t n = on_head(sh, oc, p, len);
+		if (n < 0)
+			return;
+		p += n;
+		len -= (size_t)n;
+	}
+	if (!oc->head_done)
+		return;
+	if (oc->body_mode == OB_NONE) {
+		if (len > 0)
+			oc->keep_alive = false;
+		response_complete(sh, oc);
+		return;
+	}
+	if (len > 0 && !on_body(sh, oc, p, len, bid, &complete))
+		return;
+	if (complete)
+		response_complete(sh, oc);
+	else
+		visitor_flush(sh, oc->vc);
+}
+
+/* EOF or an error on a busy connection. */
+static void on_eof(struct shard *sh, struct oconn *oc, int res)
+{
+	struct vconn *vc = oc->vc;
+
+	if (!oc->got_bytes && oc->reused && !vc->x.retried && !vc->x.body_sent) {
+		/* The origin closed a pooled connection as we reused it. */
+		COUNT(sh, origin_retries);
+		vc->x.retried = true;
+		oc->vc = NULL;
+		vc->x.oc = NULL;
+		oc_close(sh, oc);
+		vc->x.tries--;
+		try_origin(sh, vc, false);
+		return;
+	}
+	if (oc->head_done && oc->body_mode == OB_CLOSE && res == 0) {
+		oc->keep_alive = false;
+		response_complete(sh, oc);
+		return;
+	}
+	if (!oc->head_done)
+		COUNT(sh, origin_bad_response);
+	abort_exchange(sh, oc, 502);
+}
+
+static void on_recv(struct shard *sh, struct oconn *oc, const struct io_uring_cqe *cqe)
+{
+	oc->recv_armed = false;
+	if (cqe->res > 0) {
+		struct iobuf_group *g = shard_group(sh, SHARD_GROUP_ORIGIN);
+		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		iobuf_group_take(g, bid);
+		if (oc->state == OC_BUSY && oc->vc)
+			on_data(sh, oc, iobuf_group_ptr(g, bid), (size_t)cqe->res, bid);
+		else if (oc->state == OC_IDLE)
+			oc_close(sh, oc);       /* bytes nobody asked for */
+		iobuf_group_unref(g, bid);
+	} else if (cqe->res == -ENOBUFS) {
+		COUNT(sh, recv_nobufs);
+		oc->recv_starved = true;
+		sh->starved = true;
+		return;
+	} else if (cqe->res != -ECANCELED || oc->state == OC_BUSY) {
+		if (oc->state == OC_BUSY && oc->vc)
+			on_eof(sh, oc, cqe->res);
+		else
+			oc_close(sh, oc);
+		return;
+	}
+	if (oc->state == OC_BUSY && oc->vc && visitor_room(oc->vc) > 0)
+		arm_recv(sh, oc);
+}
+
+static void on_connect(struct shard *sh, struct oconn *oc, const struct io_uring_cqe *cqe)
+{
+	if (oc->state != OC_CONNECTING)
+		return;
+	if (cqe->res < 0) {
+		COUNT(sh, origin_connect_failures);
+		struct vconn *vc = oc->vc;
+		if (vc)
+			failover(sh, vc);   /* closes oc */
+		else
+			oc_close(sh, oc);
+		return;
+	}
+	oc->state = OC_BUSY;
+	if (!oc->vc) {
+		oc_close(sh, oc);
+		return;
+	}
+	flush(sh, oc);
+	arm_recv(sh, oc);
+	wheel_arm(&sh->wheel, &oc->timer, sh->now_ms + oc->origin->cfg->read_timeout_ms);
+}
+
+static void on_send(struct shard *sh, struct oconn *oc, const struct io_uring_cqe *cqe)
+{
+	oc->out.in_flight = false;
+	if (oc->state != OC_BUSY)
+		return;
+	if (cqe->res < 0) {
+		if (oc->vc)
+			on_eof(sh, oc, cqe->res);
+		else
+			oc_close(sh, oc);
+		return;
+	}
+	iobuf_outq_consume(&oc->out, &sh->pool, (uint64_t)cqe->res);
+	flush(sh, oc);
+	if (oc->vc && oc->out.bytes < LIMIT_STREAM_WINDOW_BYTES / 2)
+		visitor_origin_drained(sh, oc->vc);
+}
+
+void origin_on_cqe(struct shard *sh, struct oconn *oc, int op, const struct io_uring_cqe *cqe)
+{
+	assert(oc->ops > 0);
+	oc->ops--;
+	switch (op) {
+	case OP_ORECV:
+		on_recv(sh, oc, cqe);
+		break;
+	case OP_OSEND:
+		on_send(sh, oc, cqe);
+		break;
+	case OP_OCONNECT:
+		on_connect(sh, oc, cqe);
+		break;
+	default:
+		break;                      /* linked timeout, cancel, close */
+	}
+	oc_maybe_free(sh, oc);
+}
+
+void origin_on_timer(struct shard *sh, struct oconn *oc)
+{
+	if (oc->state != OC_BUSY || !oc->vc) {
+		oc_close(sh, oc);
+		return;
+	}
+	COUNT(sh, origin_timeouts);
+	log_warn("zone %s: origin %s: no response within %u ms",
+		 oc->vc->x.zone->cfg->name, oc->origin->cfg->name,
+		 oc->origin->cfg->read_timeout_ms);
+	abort_exchange(sh, oc, 504);
+}
+
+void origin_visitor_drained(struct shard *sh, struct oconn *oc)
+{
+	if (oc->state == OC_BUSY && oc->head_done && oc->vc)
+		arm_recv(sh, oc);
+}
+
+void origin_detach(struct shard *sh, struct oconn *oc)
+{
+	if (oc->vc) {
+		oc->vc->x.oc = NULL;
+		oc->vc = NULL;
+	}
+	if (oc->state != OC_IDLE)
+		oc_close(sh, oc);
+}
+
+void origin_rearm_starved(struct shard *sh)
+{
+	for (uint32_t i = 0; i < sh->n_oconns; i++) {
+		struct oconn *oc = &sh->oconns[i];
+		if (!oc->recv_starved)
+			continue;
+		oc->recv_starved = false;
+		if (oc->state == OC_IDLE || (oc->state == OC_BUSY && oc->vc &&
+					     visitor_room(oc->vc) > 0))
+			arm_recv(sh, oc);
+	}
+}
+
+void origin_close_idle(struct shard *sh)
+{
+	for (uint32_t i = 0; i < sh->srv->n_origins; i++)
+		while (sh->origins[i].idle)
+			oc_close(sh, sh->origins[i].idle);
+}

@@ -1,0 +1,999 @@
+/*
+ * net/visitor.c — visitor connections (see visitor.h).
+ *
+ * Life of a connection: accept → READING (multishot recv appends to the
+ * input block; each append re-parses the head) → BUSY (one exchange; more
+ * input is kept behind the head for pipelining) → the response is sent →
+ * READING again with the pipelined bytes moved to the front, or LINGER
+ * (write side shut, input drained briefly so an RST cannot eat our last
+ * response) → CLOSING (cancel + close; the slot is freed when every
+ * submitted operation has completed).
+ */
+#include "net/visitor.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "core/config.h"
+#include "core/server.h"
+#include "core/shard.h"
+#include "net/origin.h"
+#include "net/wbuf.h"
+
+#define LINGER_MS 2000
+
+static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+static void vc_close(struct shard *sh, struct vconn *vc);
+static void process_input(struct shard *sh, struct vconn *vc);
+static void finish_exchange(struct shard *sh, struct vconn *vc);
+static void release_held(struct shard *sh, struct vconn *vc);
+static void pump(struct shard *sh, struct vconn *vc);
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void set_timer(struct shard *sh, struct vconn *vc, enum vconn_timer kind,
+		      uint32_t ms)
+{
+	vc->timer_kind = (uint8_t)kind;
+	wheel_arm(&sh->wheel, &vc->timer, sh->now_ms + ms);
+}
+
+static void clear_timer(struct shard *sh, struct vconn *vc)
+{
+	vc->timer_kind = VT_NONE;
+	wheel_disarm(&sh->wheel, &vc->timer);
+}
+
+static void arm_recv(struct shard *sh, struct vconn *vc)
+{
+	struct io_uring_sqe *sqe = shard_sqe(sh);
+
+	io_uring_prep_recv_multishot(sqe, vc->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = SHARD_GROUP_VISITOR;
+	io_uring_sqe_set_data64(sqe, shard_ud(OP_VRECV, vc->idx, vc->gen));
+	vc->ops++;
+	vc->recv_armed = true;
+}
+
+/* Cancel the multishot recv: input is arriving faster than we can hold. */
+static void pause_recv(struct shard *sh, struct vconn *vc)
+{
+	if (vc->recv_paused)
+		return;
+	vc->recv_paused = true;
+	if (!vc->recv_armed)
+		return;
+	struct io_uring_sqe *sqe = shard_sqe(sh);
+	io_uring_prep_cancel64(sqe, shard_ud(OP_VRECV, vc->idx, vc->gen), 0);
+	io_uring_sqe_set_data64(sqe, shard_ud(OP_VCLOSE, vc->idx, vc->gen));
+	vc->ops++;
+}
+
+static void resume_recv(struct shard *sh, struct vconn *vc)
+{
+	vc->recv_paused = false;
+	if (!vc->recv_armed && !vc->peer_closed && !vc->recv_starved &&
+	    (vc->state == VC_READING || vc->state == VC_BUSY || vc->state == VC_LINGER))
+		arm_recv(sh, vc);
+}
+
+static void flush(struct shard *sh, struct vconn *vc)
+{
+	if (vc->out.in_flight || vc->out.n == 0 || vc->state == VC_CLOSING)
+		return;
+	iobuf_outq_prepare(&vc->out);
+	struct io_uring_sqe *sqe = shard_sqe(sh);
+	io_uring_prep_sendmsg(sqe, vc->fd, &vc->out.msg, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, shard_ud(OP_VSEND, vc->idx, vc->gen));
+	vc->ops++;
+	vc->out.in_flight = true;
+	set_timer(sh, vc, VT_SEND, sh->scfg->send_timeout_ms);
+}
+
+static bool queue_block(struct shard *sh, struct vconn *vc, char *block, size_t len)
+{
+	struct iobuf_seg seg = { .ptr = block, .len = (uint32_t)len,
+				 .kind = IOBUF_SEG_HBUF, .block = block };
+	if (!iobuf_outq_push(&vc->out, &seg)) {
+		iobuf_pool_put(&sh->pool, block);
+		return false;
+	}
+	return true;
+}
+
+static void count_status(struct shard *sh, int status)
+{
+	static const enum counter_id by_class[] = {
+		CTR_status_1xx, CTR_status_1xx, CTR_status_2xx, CTR_status_3xx,
+		CTR_status_4xx, CTR_status_5xx,
+	};
+	int c = status / 100;
+	if (c >= 1 && c <= 5)
+		counter_add(sh->ctr, by_class[c], 1);
+}
+
+/* ---- slots ---------------------------------------------------------------- */
+
+static void vc_free_slot(struct shard *sh, struct vconn *vc)
+{
+	iobuf_outq_clear(&vc->out, &sh->pool);
+	release_held(sh, vc);
+	if (vc->in) {
+		iobuf_pool_put(&sh->pool, vc->in);
+		vc->in = NULL;
+	}
+	vc->state = VC_FREE;
+	vc->gen++;
+	vc->next = sh->vfree;
+	sh->vfree = vc;
+	sh->vconns_used--;
+	counter_add(sh->ctr, CTR_conns_open, (uint64_t)-1);
+}
+
+static void vc_maybe_free(struct shard *sh, struct vconn *vc)
+{
+	if (vc->state == VC_CLOSING && vc->ops == 0)
+		vc_free_slot(sh, vc);
+}
+
+/* ---- held input ---------------------------------------------------------- */
+
+static void held_push(struct shard *sh, struct vconn *vc, uint16_t bid, size_t len)
+{
+	iobuf_group_ref(shard_group(sh, SHARD_GROUP_VISITOR), bid);
+	sh->held[bid] = (struct held_buf){ .next = -1, .off = 0, .len = (uint16_t)len };
+	if (vc->held_tail >= 0)
+		sh->held[vc->held_tail].next = bid;
+	else
+		vc->held_head = bid;
+	vc->held_tail = bid;
+}
+
+static void held_pop(struct shard *sh, struct vconn *vc)
+{
+	uint16_t bid = (uint16_t)vc->held_head;
+	vc->held_head = sh->held[bid].next;
+	if (vc->held_head < 0)
+		vc->held_tail = -1;
+	iobuf_group_unref(shard_group(sh, SHARD_GROUP_VISITOR), bid);
+}
+
+static void release_held(struct shard *sh, struct vconn *vc)
+{
+	while (vc->held_head >= 0)
+		held_pop(sh, vc);
+}
+
+/* ---- closing ------------------------------------------------------------- */
+
+static void vc_close(struct shard *sh, struct vconn *vc)
+{
+	if (vc->state == VC_CLOSING || vc->state == VC_FREE)
+		return;
+	if (vc->x.oc) {
+		origin_detach(sh, vc->x.oc);
+		vc->x.oc = NULL;
+	}
+	release_held(sh, vc);
+	clear_timer(sh, vc);
+	vc->state = VC_CLOSING;
+	/* Cancel whatever is pending on the fd (the multishot recv, a send),
+	 * then close; HARDLINK so the close runs even if nothing was found. */
+	struct io_uring_sqe *sqe = shard_sqe(sh);
+	io_uring_prep_cancel_fd(sqe, vc->fd, IORING_ASYNC_CANCEL_ALL);
+	sqe->flags |= IOSQE_IO_HARDLINK;
+	io_uring_sqe_set_data64(sqe, shard_ud(OP_VCLOSE, vc->idx, vc->gen));
+	sqe = shard_sqe(sh);
+	io_uring_prep_close(sqe, vc->fd);
+	io_uring_sqe_set_data64(sqe, shard_ud(OP_VCLOSE, vc->idx, vc->gen));
+	vc->ops += 2;
+	vc->fd = -1;
+}
+
+/* Last response is out: shut our side, read until EOF or LINGER_MS. */
+static void vc_linger(struct shard *sh, struct vconn *vc)
+{
+	if (vc->peer_closed) {
+		vc_close(sh, vc);
+		return;
+	}
+	vc->state = VC_LINGER;
+	struct io_uring_sqe *sqe = shard_sqe(sh);
+	io_uring_prep_shutdown(sqe, vc->fd, SHUT_WR);
+	io_uring_sqe_set_data64(sqe, shard_ud(OP_VCLOSE, vc->idx, vc->gen));
+	vc->ops++;
+	resume_recv(sh, vc);
+	set_timer(sh, vc, VT_LINGER, LINGER_MS);
+}
+
+/* ---- accept ------------------------------------------------------------- */
+
+void visitor_accept(struct shard *sh, int fd)
+{
+	struct vconn *vc = sh->vfree;
+
+	if (!vc || sh->draining) {
+		/* Over max_conns: close at once; counted, never queued. */
+		COUNT(sh, conns_refused_limit);
+		struct io_uring_sqe *sqe = shard_sqe(sh);
+		io_uring_prep_close(sqe, fd);
+		io_uring_sqe_set_data64(sqe, shard_ud(OP_IGNORE, 0, 0));
+		return;
+	}
+	sh->vfree = vc->next;
+	sh->vconns_used++;
+	COUNT(sh, conns_accepted);
+	COUNT(sh, conns_open);
+
+	uint32_t gen = vc->gen, idx = vc->idx;
+	memset(vc, 0, offsetof(struct vconn, req));
+	memset(&vc->x, 0, sizeof(vc->x));
+	iobuf_outq_init(&vc->out);
+	vc->magic = VCONN_MAGIC;
+	vc->gen = gen;
+	vc->idx = idx;
+	vc->fd = fd;
+	vc->held_head = vc->held_tail = -1;
+	vc->state = VC_READING;
+
+	/* Responses go out in as few sends as we can make them, and a small
+	 * last segment must not wait for the peer's delayed ACK. */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	/* getpeername is a plain non-blocking syscall on a connected socket. */
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
+				  vc->peer_ip, sizeof(vc->peer_ip));
+		else if (ss.ss_family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+				  vc->peer_ip, sizeof(vc->peer_ip));
+	}
+	arm_recv(sh, vc);
+	set_timer(sh, vc, VT_HEADER, sh->scfg->header_timeout_ms);
+}
+
+/* ---- local responses ---------------------------------------------------- */
+
+/* Answer `status` ourselves; `close` ends the connection after it. */
+static void send_local(struct shard *sh, struct vconn *vc, int status, bool close)
+{
+	struct vexchange *x = &vc->x;
+	char *blk = iobuf_pool_get(&sh->pool);
+	struct wbuf w;
+
+	if (close)
+		x->keep_alive = false;
+	x->status = (uint16_t)status;
+	x->head_queued = true;
+	x->resp_done = true;
+	if (!blk) {
+		COUNT(sh, buffers_exhausted);
+		vc_close(sh, vc);
+		return;
+	}
+	const char *reason = http1_reason(status);
+	char body[64];
+	int blen = snprintf(body, sizeof(body), "%d %s\n", status, reason);
+	wbuf_init(&w, blk, IOBUF_HBUF_BYTES);
+	wbuf_str(&w, "HTTP/1.1 ");
+	wbuf_u64(&w, (uint64_t)status);
+	wbuf_str(&w, " ");
+	wbuf_str(&w, reason);
+	wbuf_str(&w, "\r\nDate: ");
+	wbuf_str(&w, sh->date);
+	wbuf_str(&w, "\r\nServer: edgecache\r\nContent-Type: text/plain\r\nContent-Length: ");
+	wbuf_u64(&w, (uint64_t)blen);
+	if (status == 405)
+		wbuf_str(&w, "\r\nAllow: GET, HEAD");
+	if (!x->keep_alive)
+		wbuf_str(&w, "\r\nConnection: close");
+	wbuf_str(&w, "\r\n\r\n");
+	if (vc->req.method != HTTP1_HEAD) {
+		wbuf_put(&w, body, (size_t)blen);
+		x->body_bytes_out = (uint64_t)blen;
+	}
+	assert(!w.overflow);
+	if (!queue_block(sh, vc, blk, w.len)) {
+		vc_close(sh, vc);
+		return;
+	}
+	flush(sh, vc);
+}
+
+/* A request head that did not parse: answer and close (RFC 9112: after a
+ * framing error the rest of the stream cannot be trusted). */
+static void reject(struct shard *sh, struct vconn *vc, int err)
+{
+	int e = err < 0 ? -err : err;
+	if (e > 0 && e < HTTP1_E__COUNT)
+		sh->parse_err[e]++;
+	memset(&vc->x, 0, sizeof(vc->x));
+	vc->x.start_ms = sh->unix_ms;
+	vc->x.start_ns = mono_ns();
+	vc->req.method = HTTP1_OTHER;
+	vc->req.target = NULL;
+	vc->state = VC_BUSY;
+	clear_timer(sh, vc);
+	send_local(sh, vc, http1_err_status(e), true);
+}
+
+/* ---- exchanges ---------------------------------------------------------- */
+
+static bool body_setup(struct shard *sh, struct vconn *vc)
+{
+	struct vexchange *x = &vc->x;
+	const struct http1_request *r = &vc->req;
+
+	if (r->chunked) {
+		x->has_body = true;
+		x->body_chunked = true;
+		http1_chunked_init(&x->body_chunk);
+	} else if (r->content_length > 0) {
+		if (r->content_length > sh->scfg->max_body_bytes) {
+			COUNT(sh, body_too_large);
+			send_local(sh, vc, 413, true);
+			return false;
+		}
+		x->has_body = true;
+		x->body_left = r->content_length;
+	}
+	x->body_done = !x->has_body;
+	return true;
+}
+
+/*
+ * Take the body bytes at the front of [p, p+len): returns how many belong
+ * to the current request body, -EPROTO for bad chunk framing, -EFBIG when
+ * a chunked body grows past max_body_bytes.
+ */
+static ssize_t body_take(struct shard *sh, struct vconn *vc, const char *p, size_t len)
+{
+	struct vexchange *x = &vc->x;
+	size_t n;
+
+	if (x->body_chunked) {
+		/* The raw chunked bytes are forwarded as they are; the spans
+		 * count the decoded size against max_body_bytes. */
+		struct http1_span spans[16];
+		size_t n_spans, total = 0;
+		while (total < len && !x->body_chunk.done) {
+			ssize_t c = http1_chunked_feed(&x->body_chunk, p + total, len - total,
+						       spans, 16, &n_spans);
+			if (c < 0)
+				return -EPROTO;
+			for (size_t i = 0; i < n_spans; i++)
+				x->body_seen += spans[i].len;
+			if (x->body_seen > sh->scfg->max_body_bytes)
+				return -EFBIG;
+			if (c == 0)
+				break;
+			total += (size_t)c;
+		}
+		n = total;
+		if (x->body_chunk.done)
+			x->body_done = true;
+	} else {
+		n = (uint64_t)x->body_left < len ? (size_t)x->body_left : len;
+		x->body_left -= (int64_t)n;
+		if (x->body_left == 0)
+			x->body_done = true;
+	}
+	return (ssize_t)n;
+}
+
+/* The request body cannot be passed on: 413 / 400 if nothing was
+ * answered yet, else cut the connection. */
+static void body_failed(struct shard *sh, struct vconn *vc, ssize_t err)
+{
+	struct vexchange *x = &vc->x;
+	if (err == -EFBIG)
+		COUNT(sh, body_too_large);
+	if (x->head_queued) {
+		visitor_response_abort(sh, vc);
+		return;
+	}
+	if (x->oc) {
+		origin_detach(sh, x->oc);
+		x->oc = NULL;
+	}
+	send_local(sh, vc, err == -EFBIG ? 413 : 400, true);
+}
+
+/* Forward body bytes already in the input block (after the head). */
+static void body_from_block(struct shard *sh, struct vconn *vc)
+{
+	struct vexchange *x = &vc->x;
+	uint32_t avail = vc->in_len - x->head_len;
+	if (!x->has_body || avail == 0)
+		return;
+	ssize_t n = body_take(sh, vc, vc->in + x->head_len, avail);
+	if (n < 0) {
+		body_failed(sh, vc, n);
+		return;
+	}
+	if (n > 0 && x->oc) {
+		char *blk = iobuf_pool_get(&sh->pool);
+		if (!blk) {
+			COUNT(sh, buffers_exhausted);
+			visitor_response_abort(sh, vc);
+			return;
+		}
+		memcpy(blk, vc->in + x->head_len, (size_t)n);
+		struct iobuf_seg seg = { .ptr = blk, .len = (uint32_t)n,
+					 .kind = IOBUF_SEG_HBUF, .block = blk };
+		x->body_sent = true;
+		if (!origin_request_body(sh, x->oc, &seg, x->body_done)) {
+			visitor_response_abort(sh, vc);
+			return;
+		}
+	}
+	/* Keep the head where it is; pipelined bytes move right behind it. */
+	memmove(vc->in + x->head_len, vc->in + x->head_len + n, avail - (size_t)n);
+	vc->in_len -= (uint32_t)n;
+}
+
+static void start_exchange(struct shard *sh, struct vconn *vc, uint32_t head_len)
+{
+	struct vexchange *x = &vc->x;
+	const struct http1_request *r = &vc->req;
+
+	memset(x, 0, sizeof(*x));
+	x->head_len = head_len;
+	x->start_ms = sh->unix_ms;
+	x->start_ns = mono_ns();
+	x->reqid = ((uint64_t)sh->id << 48) | ++sh->req_seq;
+	x->keep_alive = r->keep_alive && !sh->draining;
+	vc->state = VC_BUSY;
+	clear_timer(sh, vc);
+	COUNT(sh, requests);
+
+	const struct cfg_zone *z = cfg_zone_by_host(sh->srv->cfg, r->host, r->host ? r->host_len : 0);
+	if (!z) {
+		COUNT(sh, no_zone);
+		x->keep_alive = x->keep_alive && !r->chunked && r->content_length <= 0;
+		send_local(sh, vc, 404, !x->keep_alive);
+		return;
+	}
+	x->zone = server_zone(sh->srv, z);
+	if (r->method == HTTP1_CONNECT || r->method == HTTP1_TRACE) {
+		send_local(sh, vc, 405, true);
+		return;
+	}
+	if (!body_setup(sh, vc))
+		return;
+	if (x->has_body && r->expect_continue) {
+		struct iobuf_seg seg = { .ptr = continue_100, .len = sizeof(continue_100) - 1,
+					 .kind = IOBUF_SEG_STATIC };
+		iobuf_outq_push(&vc->out, &seg);
+		flush(sh, vc);
+	}
+	origin_start(sh, vc);
+	if (vc->state == VC_BUSY && !x->resp_done)
+		body_from_block(sh, vc);
+}
+
+static void write_access_log(struct shard *sh, struct vconn *vc)
+{
+	const struct vexchange *x = &vc->x;
+	char line[2048], ts[25];
+	struct wbuf w;
+
+	if (!log_access_enabled())
+		return;
+	log_format_time(x->start_ms, ts);
+	wbuf_init(&w, line, sizeof(line) - 1);
+	wbuf_put(&w, ts, 24);
+	wbuf_put(&w, " ", 1);
+	if (x->zone)
+		wbuf_str(&w, x->zone->cfg->name);
+	else
+		wbuf_put(&w, "-", 1);
+	wbuf_put(&w, " ", 1);
+	if (vc->req.target) {
+		wbuf_put(&w, vc->req.method_str, vc->req.method_len);
+		wbuf_put(&w, " ", 1);
+		/* Bounded: a long target is cut, the line stays one line. */
+		size_t tl = vc->req.target_len < 1024 ? vc->req.target_len : 1024;
+		wbuf_put(&w, vc->req.target, tl);
+	} else {
+		wbuf_put(&w, "- -", 3);
+	}
+	wbuf_put(&w, " ", 1);
+	wbuf_u64(&w, x->status);
+	wbuf_put(&w, " ", 1);
+	wbuf_u64(&w, x->body_bytes_out);
+	wbuf_put(&w, " ", 1);
+	if (x->origin_status)
+		wbuf_u64(&w, x->origin_status);
+	else
+		wbuf_put(&w, "-", 1);
+	wbuf_str(&w, " PASS ");
+	wbuf_u64(&w, (mono_ns() - x->start_ns) / 1000);
+	char id[20];
+	snprintf(id, sizeof(id), " %016llx", (unsigned long long)x->reqid);
+	wbuf_str(&w, id);
+	if (w.overflow)
+		w.len = sizeof(line) - 1;
+	line[w.len++] = '\n';
+	log_ring_push(&sh->log_access, line, w.len);
+}
+
+/* The response is completely sent: log it, then next request or close. */
+static void finish_exchange(struct shard *sh, struct vconn *vc)
+{
+	struct vexchange *x = &vc->x;
+
+	count_status(sh, x->status);
+	write_access_log(sh, vc);
+	if (x->oc) {
+		origin_detach(sh, x->oc);
+		x->oc = NULL;
+	}
+	if (!x->keep_alive || !x->body_done || sh->draining) {
+		vc_linger(sh, vc);
+		return;
+	}
+	/* Drop the answered head; pipelined input moves to the front. */
+	uint32_t rest = vc->in_len - x->head_len;
+	memmove(vc->in, vc->in + x->head_len, rest);
+	vc->in_len = rest;
+	x->head_len = 0;
+	vc->state = VC_READING;
+	process_input(sh, vc);
+	pump(sh, vc);
+}
+
+static void process_input(struct shard *sh, struct vconn *vc)
+{
+	assert(vc->state == VC_READING);
+	if (vc->in_len == 0) {
+		if (vc->in) {
+			iobuf_pool_put(&sh->pool, vc->in);
+			vc->in = NULL;
+		}
+		if (vc->peer_closed || sh->draining) {
+			vc_close(sh, vc);
+			return;
+		}
+		set_timer(sh, vc, VT_IDLE, sh->scfg->idle_timeout_ms);
+		return;
+	}
+	int n = http1_parse_request(vc->in, vc->in_len, &vc->req);
+	if (n == -HTTP1_E_AGAIN) {
+		/* The deadline runs from the first byte of the head: more bytes
+		 * do not extend it (slow loris). */
+		if (vc->timer_kind != VT_HEADER)
+			set_timer(sh, vc, VT_HEADER, sh->scfg->header_timeout_ms);
+		if (vc->peer_closed)
+			vc_close(sh, vc);
+		return;
+	}
+	if (n < 0) {
+		reject(sh, vc, n);
+		return;
+	}
+	start_exchange(sh, vc, (uint32_t)n);
+}
+
+/* ---- input ---------------------------------------------------------------- */
+
+/* Bytes the origin's request queue can take now (upload backpressure). */
+static size_t upload_room(const struct vconn *vc)
+{
+	const struct oconn *oc = vc->x.oc;
+	uint64_t queued = origin_request_queued(oc);
+	if (queued >= LIMIT_STREAM_WINDOW_BYTES || oc->out.n >= IOBUF_OUTQ_SEGS - 2)
+		return 0;
+	return (size_t)(LIMIT_STREAM_WINDOW_BYTES - queued);
+}
+
+/* Request body bytes from a held buffer to the origin. Returns bytes
+ * consumed (0: the origin queue is full), or -1 if the exchange ended. */
+static ssize_t upload(struct shard *sh, struct vconn *vc, const char *p, size_t len,
+		      uint16_t bid)
+{
+	struct vexchange *x = &vc->x;
+	/* Answered already (an origin error, our 413): the connection closes
+	 * after the response, so the rest of the body is only drained. */
+	if (!x->oc || x->resp_done)
+		return (ssize_t)len;
+	size_t room = upload_room(vc);
+	if (room == 0)
+		return 0;
+	ssize_t n = body_take(sh, vc, p, len < room ? len : room);
+	if (n < 0) {
+		body_failed(sh, vc, n);
+		return -1;
+	}
+	if (n > 0) {
+		struct iobuf_group *g = shard_group(sh, SHARD_GROUP_VISITOR);
+		iobuf_group_ref(g, bid);
+		struct iobuf_seg seg = { .ptr = p, .len = (uint32_t)n,
+					 .kind = IOBUF_SEG_PBUF, .bid = bid, .group = g };
+		x->body_sent = true;
+		if (!origin_request_body(sh, x->oc, &seg, x->body_done)) {
+			visitor_response_abort(sh, vc);
+			return -1;
+		}
+	}
+	return n;
+}
+
+/* Head and pipelined bytes into the input block; returns bytes taken
+ * (0: the block is full, or the connection was closed). */
+static size_t append_input(struct shard *sh, struct vconn *vc, const char *p, size_t len)
+{
+	if (!vc->in) {
+		vc->in = iobuf_pool_get(&sh->pool);
+		if (!vc->in) {
+			COUNT(sh, buffers_exhausted);
+			vc_close(sh, vc);
+			return 0;
+		}
+		vc->in_len = 0;
+	}
+	if (vc->state == VC_READING && vc->timer_kind != VT_HEADER)
+		set_timer(sh, vc, VT_HEADER, sh->scfg->header_timeout_ms);
+	uint32_t room = IOBUF_HBUF_BYTES - vc->in_len;
+	size_t n = len < room ? len : room;
+	memcpy(vc->in + vc->in_len, p, n);
+	vc->in_len += (uint32_t)n;
+	return n;
+}
+
+/*
+ * Consume held input in order: request body to the origin while it has
+ * room, everything else into the input block, parsing as we go. Stops
+ * (and pauses recv) when neither can take more; called again when the
+ * origin drains or the exchange finishes.
+ */
+static void pump(struct shard *sh, struct vconn *vc)
+{
+	struct iobuf_group *g = shard_group(sh, SHARD_GROUP_VISITOR);
+
+	while (vc->held_head >= 0) {
+		if (vc->state == VC_LINGER) {
+			held_pop(sh, vc);           /* input after our last response */
+			continue;
+		}
+		if (vc->state != VC_READING && vc->state != VC_BUSY)
+			return;
+		uint16_t bid = (uint16_t)vc->held_head;
+		struct held_buf *h = &sh->held[bid];
+		const char *p = iobuf_group_ptr(g, bid) + h->off;
+		size_t n;
+		if (vc->state == VC_BUSY && vc->x.has_body && !vc->x.body_done) {
+			ssize_t r = upload(sh, vc, p, h->len, bid);
+			if (r < 0)
+				return;
+			n = (size_t)r;
+		} else {
+			n = append_input(sh, vc, p, h->len);
+			if (vc->state == VC_CLOSING)
+				return;
+		}
+		if (n == 0) {
+			if (vc->state == VC_BUSY)
+				COUNT(sh, pipeline_paused);
+			pause_recv(sh, vc);
+			return;
+		}
+		h->off = (uint16_t)(h->off + n);
+		h->len = (uint16_t)(h->len - n);
+		if (h->len == 0)
+			held_pop(sh, vc);
+		if (vc->state == VC_READING)
+			process_input(sh, vc);
+	}
+	if (vc->recv_paused)
+		resume_recv(sh, vc);
+}
+
+static void on_recv(struct shard *sh, struct vconn *vc, const struct io_uring_cqe *cqe)
+{
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		vc->recv_armed = false;
+	if (cqe->res > 0) {
+		struct iobuf_group *g = shard_group(sh, SHARD_GROUP_VISITOR);
+		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		iobuf_group_take(g, bid);
+		if (vc->state != VC_CLOSING) {
+			COUNT_N(sh, bytes_in, (uint64_t)cqe->res);
+			held_push(sh, vc, bid, (size_t)cqe->res);
+			pump(sh, vc);
+		}
+		iobuf_group_unref(g, bid);
+	} else if (cqe->res == -ENOBUFS) {
+		COUNT(sh, recv_nobufs);
+		if (!vc->recv_starved) {
+			vc->recv_starved = true;
+			/* re-armed by visitor_rearm_starved on the next tick */
+			sh->starved = true;
+		}
+	} else if (cqe->res == 0) {
+		vc->peer_closed = true;
+		if (vc->state == VC_READING || vc->state == VC_LINGER)
+			vc_close(sh, vc);
+		else if (vc->state == VC_BUSY && !vc->x.body_done)
+			visitor_response_abort(sh, vc);
+		else if (vc->state == VC_BUSY)
+			vc->x.keep_alive = false;
+	} else if (cqe->res != -ECANCELED) {
+		vc_close(sh, vc);           /* reset by peer, etc. */
+	}
+	if (!vc->recv_armed && !vc->recv_paused && !vc->recv_starved && !vc->peer_closed &&
+	    vc->state != VC_CLOSING && vc->state != VC_FREE)
+		arm_recv(sh, vc);
+}
+
+static void on_send(struct shard *sh, struct vconn *vc, const struct io_uring_cqe *cqe)
+{
+	vc->out.in_flight = false;
+	if (vc->state == VC_CLOSING)
+		return;
+	if (cqe->res < 0) {
+		vc_close(sh, vc);
+		return;
+	}
+	COUNT_N(sh, bytes_out, (uint64_t)cqe->res);
+	iobuf_outq_consume(&vc->out, &sh->pool, (uint64_t)cqe->res);
+	if (vc->timer_kind == VT_SEND)
+		clear_timer(sh, vc);
+	if (vc->out.n > 0) {
+		flush(sh, vc);
+	} else if (vc->state == VC_BUSY && vc->x.resp_done) {
+		finish_exchange(sh, vc);
+		return;
+	}
+	if (vc->state == VC_BUSY && vc->x.oc && vc->out.bytes < LIMIT_STREAM_WINDOW_BYTES / 2)
+		origin_visitor_drained(sh, vc->x.oc);
+}
+
+void visitor_on_cqe(struct shard *sh, struct vconn *vc, int op,
+		    const struct io_uring_cqe *cqe)
+{
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		assert(vc->ops > 0);
+		vc->ops--;
+	}
+	switch (op) {
+	case OP_VRECV:
+		on_recv(sh, vc, cqe);
+		break;
+	case OP_VSEND:
+		on_send(sh, vc, cqe);
+		break;
+	default:
+		break;                      /* cancel, shutdown, close */
+	}
+	vc_maybe_free(sh, vc);
+}
+
+void visitor_on_timer(struct shard *sh, struct vconn *vc)
+{
+	switch (vc->timer_kind) {
+	case VT_HEADER:
+		COUNT(sh, timeouts_header);
+		break;
+	case VT_IDLE:
+		COUNT(sh, timeouts_idle);
+		break;
+	case VT_SEND:
+		COUNT(sh, timeouts_send);
+		break;
+	default:
+		break;
+	}
+	vc->timer_kind = VT_NONE;
+	vc_close(sh, vc);
+}
+
+void visitor_rearm_starved(struct shard *sh)
+{
+	for (uint32_t i = 0; i < sh->n_vconns; i++) {
+		struct vconn *vc = &sh->vconns[i];
+		if (!vc->recv_starved)
+			continue;
+		vc->recv_starved = false;
+		if (vc->state != VC_FREE && vc->state != VC_CLOSING)
+			resume_recv(sh, vc);
+	}
+}
+
+void visitor_drain(struct shard *sh)
+{
+	for (uint32_t i = 0; i < sh->n_vconns; i++) {
+		struct vconn *vc = &sh->vconns[i];
+		if (vc->state == VC_READING && vc->in_len == 0)
+			vc_close(sh, vc);
+		else if (vc->state == VC_BUSY)
+			vc->x.keep_alive = false;
+	}
+}
+
+void visitor_close_all(struct shard *sh)
+{
+	for (uint32_t i = 0; i < sh->n_vconns; i++)
+		vc_close(sh, &sh->vconns[i]);
+}
+
+/* ---- responses from the origin ------------------------------------------ */
+
+/* Is `name` one of the tokens of a Connection header value? */
+static bool connection_lists(const struct http1_response *resp, const char *name, size_t len)
+{
+	for (unsigned i = 0; i < resp->n_headers; i++) {
+		const struct http1_header *h = &resp->headers[i];
+		if (h->name_len != 10 || strncasecmp(h->name, "connection", 10) != 0)
+			continue;
+		const char *v = h->value, *end = h->value + h->value_len;
+		while (v < end) {
+			while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
+				v++;
+			const char *t = v;
+			while (v < end && *v != ',' && *v != ' ' && *v != '\t')
+				v++;
+			if ((size_t)(v - t) == len && strncasecmp(t, name, len) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+static bool drop_response_header(const struct http1_response *resp,
+				 const struct http1_header *h)
+{
+	if (http1_is_hop_by_hop(h->name, h->name_len))
+		return true;
+	if (h->name_len == 14 && strncasecmp(h->name, "content-length", 14) == 0)
+		return true;                /* we write the framing ourselves */
+	if (h->name_len == 6 && strncasecmp(h->name, "server", 6) == 0)
+		return true;
+	return connection_lists(resp, h->name, h->name_len);
+}
+
+static enum vresp_mode response_mode(struct vconn *vc, const struct http1_response *resp)
+{
+	if (resp->no_body || vc->req.method == HTTP1_HEAD)
+		return VR_NONE;
+	if (resp->chunked)
+		return vc->req.version_minor >= 1 ? VR_CHUNKED : VR_DECHUNK;
+	if (resp->content_length >= 0)
+		return VR_LENGTH;
+	return VR_CLOSE;
+}
+
+int visitor_response_head(struct shard *sh, struct vconn *vc,
+			  const struct http1_response *resp)
+{
+	struct vexchange *x = &vc->x;
+	char *blk = iobuf_pool_get(&sh->pool);
+	bool have_date = false;
+	struct wbuf w;
+
+	if (!blk) {
+		COUNT(sh, buffers_exhausted);
+		return -ENOBUFS;
+	}
+	x->resp_mode = (uint8_t)response_mode(vc, resp);
+	if (x->resp_mode == VR_DECHUNK || x->resp_mode == VR_CLOSE)
+		x->keep_alive = false;
+	x->status = resp->status;
+	x->origin_status = resp->status;
+
+	wbuf_init(&w, blk, IOBUF_HBUF_BYTES);
+	wbuf_str(&w, "HTTP/1.1 ");
+	wbuf_u64(&w, resp->status);
+	wbuf_put(&w, " ", 1);
+	if (resp->reason_len)
+		wbuf_put(&w, resp->reason, resp->reason_len);
+	else
+		wbuf_str(&w, http1_reason(resp->status));
+	wbuf_put(&w, "\r\n", 2);
+	for (unsigned i = 0; i < resp->n_headers; i++) {
+		const struct http1_header *h = &resp->headers[i];
+		if (drop_response_header(resp, h))
+			continue;
+		if (h->name_len == 4 && strncasecmp(h->name, "date", 4) == 0)
+			have_date = true;
+		wbuf_header(&w, h->name, h->name_len, h->value, h->value_len);
+	}
+	if (!have_date)
+		wbuf_header(&w, "Date", 4, sh->date, 29);
+	wbuf_str(&w, "Server: edgecache\r\nVia: 1.1 edgecache\r\n");
+	if (x->resp_mode == VR_LENGTH ||
+	    (resp->content_length >= 0 && (vc->req.method == HTTP1_HEAD || resp->status == 304))) {
+		wbuf_str(&w, "Content-Length: ");
+		wbuf_u64(&w, (uint64_t)resp->content_length);
+		wbuf_put(&w, "\r\n", 2);
+	} else if (x->resp_mode == VR_CHUNKED) {
+		wbuf_str(&w, "Transfer-Encoding: chunked\r\n");
+	}
+	if (!x->keep_alive)
+		wbuf_str(&w, "Connection: close\r\n");
+	else if (vc->req.version_minor == 0)
+		wbuf_str(&w, "Connection: keep-alive\r\n");
+	wbuf_put(&w, "\r\n", 2);
+	if (w.overflow) {
+		iobuf_pool_put(&sh->pool, blk);
+		return -ENOSPC;
+	}
+	if (!queue_block(sh, vc, blk, w.len))
+		return -ENOBUFS;
+	x->head_queued = true;
+	/* Not flushed here: body bytes from the same origin read join it in
+	 * one sendmsg (the origin calls visitor_flush after each read). */
+	return 0;
+}
+
+void visitor_flush(struct shard *sh, struct vconn *vc)
+{
+	flush(sh, vc);
+}
+
+bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobuf_seg *seg)
+{
+	if (!iobuf_outq_push(&vc->out, seg))
+		return false;
+	vc->x.body_bytes_out += seg->len;
+	return true;
+}
+
+void visitor_response_end(struct shard *sh, struct vconn *vc)
+{
+	vc->x.resp_done = true;
+	if (vc->x.oc) {
+		origin_detach(sh, vc->x.oc);
+		vc->x.oc = NULL;
+	}
+	if (vc->out.n == 0 && !vc->out.in_flight)
+		finish_exchange(sh, vc);
+	else
+		flush(sh, vc);
+}
+
+void visitor_response_fail(struct shard *sh, struct vconn *vc, int status)
+{
+	vc->x.oc = NULL;
+	/* An unread request body would be taken for the next request. */
+	send_local(sh, vc, status, !vc->x.body_done);
+}
+
+void visitor_response_abort(struct shard *sh, struct vconn *vc)
+{
+	vc->x.status = vc->x.status ? vc->x.status : 502;
+	count_status(sh, vc->x.status);
+	write_access_log(sh, vc);
+	vc_close(sh, vc);
+}
+
+int64_t visitor_room(const struct vconn *vc)
+{
+	if (IOBUF_OUTQ_SEGS - vc->out.n < IOBUF_OUTQ_SEGS / 2)
+		return 0;
+	return (int64_t)LIMIT_STREAM_WINDOW_BYTES - (int64_t)vc->out.bytes;
+}
+
+void visitor_origin_drained(struct shard *sh, struct vconn *vc)
+{
+	if (vc->state == VC_BUSY)
+		pump(sh, vc);
+}

@@ -1,0 +1,145 @@
+/*
+ * net/visitor.h — visitor (client) connections: HTTP/1.1 in, responses out.
+ *
+ * Owns, per connection slot: the socket, its multishot recv, the input
+ * block (request head, then pipelined requests behind it), the current
+ * exchange (one request at a time: responses go out in request order),
+ * and the send queue to the visitor.
+ * Called by: the shard thread that accepted the connection; net/origin.c
+ * calls the visitor_response_* functions to stream a response in.
+ * Never: blocks; reads more than one pipelined request ahead of the one
+ * being answered (input beyond the input block pauses recv).
+ */
+#ifndef EDGECACHE_NET_VISITOR_H
+#define EDGECACHE_NET_VISITOR_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/wheel.h"
+#include "net/http1.h"
+#include "net/iobuf.h"
+
+struct shard;
+struct oconn;
+struct zone_rt;
+
+enum vconn_state {
+	VC_FREE = 0,
+	VC_READING,         /* waiting for (the rest of) a request head */
+	VC_BUSY,            /* an exchange is in progress */
+	VC_LINGER,          /* final response sent, write side shut, draining input */
+	VC_CLOSING,         /* close submitted; freed when ops reaches 0 */
+};
+
+enum vconn_timer { VT_NONE = 0, VT_HEADER, VT_IDLE, VT_SEND, VT_LINGER };
+
+/* How the response body is framed towards the visitor. */
+enum vresp_mode {
+	VR_NONE = 0,        /* no body (HEAD, 204, 304) */
+	VR_LENGTH,          /* Content-Length: pass bytes through */
+	VR_CHUNKED,         /* chunked from the origin, passed through as is */
+	VR_DECHUNK,         /* chunked from the origin, de-chunked for HTTP/1.0 */
+	VR_CLOSE,           /* close-delimited */
+};
+
+/* One request and its response. */
+struct vexchange {
+	const struct zone_rt *zone;
+	struct oconn *oc;                   /* origin connection serving it */
+	uint32_t head_len;                  /* request head bytes at the front of in */
+	uint32_t attempt;                   /* index in zone->origins being tried */
+	uint8_t tries;                      /* origins tried */
+	bool retried;                       /* a pooled connection failed once */
+	bool keep_alive;                    /* the connection survives this exchange */
+	bool head_queued;                   /* response head is in the send queue */
+	bool resp_done;                     /* last response byte queued */
+	bool body_sent;                     /* request body bytes reached an origin */
+	/* request body (pass-through methods) */
+	bool has_body;
+	bool body_chunked;
+	bool body_done;                     /* every body byte read from the visitor */
+	int64_t body_left;                  /* Content-Length bytes still to read */
+	int64_t body_seen;                  /* chunked: decoded bytes so far */
+	struct http1_chunked body_chunk;
+	uint8_t resp_mode;                  /* enum vresp_mode */
+	uint16_t status;
+	uint16_t origin_status;
+	uint64_t body_bytes_out;
+	uint64_t start_ms;
+	uint64_t start_ns;
+	uint64_t reqid;
+};
+
+#define VCONN_MAGIC 0x56434f4eu
+
+struct vconn {
+	uint32_t magic;
+	uint32_t gen;
+	uint32_t idx;
+	int fd;
+	uint8_t state;                      /* enum vconn_state */
+	uint8_t timer_kind;                 /* enum vconn_timer */
+	bool recv_armed;
+	bool recv_paused;                   /* input block full: recv cancelled */
+	bool recv_starved;                  /* ENOBUFS: re-arm on the next tick */
+	bool peer_closed;                   /* EOF seen */
+	uint32_t ops;                       /* submitted, not yet completed */
+	struct wheel_entry timer;
+	char *in;                           /* input block (iobuf pool), or NULL */
+	uint32_t in_len;
+	/* Received buffers not consumed yet (origin busy, input block full):
+	 * a FIFO of provided-buffer ids linked through shard->held; -1 = empty.
+	 * While it is not empty recv is paused and new input queues behind. */
+	int32_t held_head, held_tail;
+	char peer_ip[48];
+	struct http1_request req;           /* parsed head of the current request */
+	struct vexchange x;
+	struct iobuf_outq out;
+	struct vconn *next;                 /* free list / starved list */
+};
+
+/* A new connection accepted on this shard. Takes ownership of fd. */
+void visitor_accept(struct shard *sh, int fd);
+/* Completion for one of the visitor ops (OP_VRECV, OP_VSEND, OP_VCLOSE). */
+void visitor_on_cqe(struct shard *sh, struct vconn *vc, int op,
+		    const struct io_uring_cqe *cqe);
+void visitor_on_timer(struct shard *sh, struct vconn *vc);
+/* Re-arm recv on connections that ran out of provided buffers. */
+void visitor_rearm_starved(struct shard *sh);
+/* SIGTERM: close idle connections now, the others after their response. */
+void visitor_drain(struct shard *sh);
+/* Drain deadline passed: close every connection. */
+void visitor_close_all(struct shard *sh);
+
+/*
+ * Called by net/origin.c for the exchange of vc:
+ * - visitor_response_head: the origin's response head parsed; build ours
+ *   and queue it. Returns 0, or -ENOBUFS (no head block: caller fails
+ *   the exchange with 503).
+ * - visitor_response_body: queue body bytes (the segment's ownership moves
+ *   to the visitor); false if the send queue is full (caller pauses).
+ *   Head and body are sent on visitor_flush / visitor_response_end.
+ * - visitor_response_end: every byte is queued; finish when sent.
+ * - visitor_response_fail: no response head was queued: answer `status`
+ *   (502/503/504) ourselves.
+ * - visitor_response_abort: the origin failed mid-body: close the
+ *   connection so the visitor sees a truncated response.
+ * - visitor_room: bytes the visitor can take before the origin must pause.
+ * - visitor_origin_drained: the origin consumed queued request body; the
+ *   visitor may read more.
+ */
+int visitor_response_head(struct shard *sh, struct vconn *vc,
+			  const struct http1_response *resp);
+bool visitor_response_body(struct shard *sh, struct vconn *vc,
+			   const struct iobuf_seg *seg);
+void visitor_response_end(struct shard *sh, struct vconn *vc);
+void visitor_response_fail(struct shard *sh, struct vconn *vc, int status);
+void visitor_response_abort(struct shard *sh, struct vconn *vc);
+int64_t visitor_room(const struct vconn *vc);
+/* Send what is queued (after each origin read). */
+void visitor_flush(struct shard *sh, struct vconn *vc);
+void visitor_origin_drained(struct shard *sh, struct vconn *vc);
+
+#endif

@@ -1,0 +1,201 @@
+#!/usr/bin/python3
+"""tests/lib/pyorigin.py — a tiny HTTP/1.1 origin that misbehaves on purpose.
+
+Owns: one listening socket on 127.0.0.1 and a thread per connection.
+Called by: edgetest.PyOrigin (started as its own process so the test's own
+timing is not disturbed by this server's GIL), never imported by tests.
+Never: listens beyond loopback, runs unbounded (--max-seconds).
+
+Paths (keep-alive unless said):
+  /files/N            N deterministic bytes (edgetest.det_bytes('pyorigin', N))
+  /sleep/MS[/...]     sleep MS before the response head, then 200 "slept\n"
+  /close-after/N/T    Content-Length T, send N bytes, then close
+  /chunked/N          N deterministic bytes as chunks of 1000
+  /chunked-close/N    chunked, N bytes of chunks, close without the 0-chunk
+  /reset              close with RST (SO_LINGER 0) before any response
+  /status/CODE        that status, body "status CODE\n"
+  POST/PUT any path   echo the request body (Content-Length or chunked,
+                      de-chunked) with Content-Length; X-Echo-Framing says
+                      which framing the request used
+Log: one line per request, "CONNID METHOD TARGET STATUS" (as the nginx
+origin's "$connection $request $status"), flushed at once.
+"""
+import argparse
+import random
+import socket
+import struct
+import sys
+import threading
+import time
+
+MAX_HEAD = 65536
+
+
+def det_bytes(name, n):
+	"""Same generator as edgetest.det_bytes: content depends on name and size."""
+	return random.Random('%s:%d' % (name, n)).randbytes(n)
+
+
+class Conn:
+	def __init__(self, sock, connid, log):
+		self.sock = sock
+		self.connid = connid
+		self.log = log
+		self.buf = b''
+
+	def read_until(self, marker):
+		while marker not in self.buf:
+			if len(self.buf) > MAX_HEAD:
+				raise ValueError('head too large')
+			d = self.sock.recv(65536)
+			if not d:
+				raise EOFError
+			self.buf += d
+		i = self.buf.index(marker) + len(marker)
+		out, self.buf = self.buf[:i], self.buf[i:]
+		return out
+
+	def read_n(self, n):
+		while len(self.buf) < n:
+			d = self.sock.recv(min(1 << 20, n - len(self.buf) + 65536))
+			if not d:
+				raise EOFError
+			self.buf += d
+		out, self.buf = self.buf[:n], self.buf[n:]
+		return out
+
+	def read_chunked(self):
+		body = []
+		while True:
+			line = self.read_until(b'\r\n')
+			size = int(line.split(b';')[0].strip(), 16)
+			if size == 0:
+				while self.read_until(b'\r\n') != b'\r\n':
+					pass
+				return b''.join(body)
+			body.append(self.read_n(size))
+			self.read_n(2)
+
+	def send_head(self, status, headers, reason='X'):
+		lines = ['HTTP/1.1 %d %s' % (status, reason)]
+		lines += ['%s: %s' % kv for kv in headers]
+		self.sock.sendall(('\r\n'.join(lines) + '\r\n\r\n').encode())
+
+	def logline(self, method, target, status):
+		self.log.write('%d %s %s %d\n' % (self.connid, method, target, status))
+		self.log.flush()
+
+
+def serve_one(c, method, target, hdrs):
+	"""Answer one request; returns False when the connection must end."""
+	parts = target.split('?')[0].strip('/').split('/')
+	head = method == 'HEAD'
+	if method in ('POST', 'PUT'):
+		if 'chunked' in hdrs.get('transfer-encoding', ''):
+			body, framing = c.read_chunked(), 'chunked'
+		else:
+			body, framing = c.read_n(int(hdrs.get('content-length', '0'))), 'length'
+		c.send_head(200, [('Content-Length', len(body)), ('X-Echo-Framing', framing),
+				  ('X-Echo-Method', method)])
+		c.sock.sendall(body)
+		c.logline(method, target, 200)
+		return True
+	if parts[0] == 'sleep':
+		time.sleep(int(parts[1]) / 1000.0)
+		body = b'slept\n'
+	elif parts[0] == 'files':
+		body = det_bytes('pyorigin', int(parts[1]))
+	elif parts[0] == 'status':
+		code = int(parts[1])
+		body = ('status %d\n' % code).encode()
+		c.send_head(code, [('Content-Length', len(body)), ('Content-Type', 'text/plain')])
+		if not head:
+			c.sock.sendall(body)
+		c.logline(method, target, code)
+		return True
+	elif parts[0] == 'close-after':
+		n, total = int(parts[1]), int(parts[2])
+		c.send_head(200, [('Content-Length', total)])
+		c.sock.sendall(det_bytes('pyorigin', total)[:n])
+		c.logline(method, target, 200)
+		time.sleep(0.05)
+		return False
+	elif parts[0] in ('chunked', 'chunked-close'):
+		n = int(parts[1])
+		data = det_bytes('pyorigin', n)
+		c.send_head(200, [('Transfer-Encoding', 'chunked')])
+		for i in range(0, n, 1000):
+			piece = data[i:i + 1000]
+			c.sock.sendall(b'%x\r\n%s\r\n' % (len(piece), piece))
+		c.logline(method, target, 200)
+		if parts[0] == 'chunked-close':
+			time.sleep(0.05)
+			return False
+		c.sock.sendall(b'0\r\n\r\n')
+		return True
+	elif parts[0] == 'reset':
+		c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+		c.logline(method, target, 0)
+		return False
+	else:
+		body = b'not found\n'
+		c.send_head(404, [('Content-Length', len(body))])
+		c.sock.sendall(body)
+		c.logline(method, target, 404)
+		return True
+	c.send_head(200, [('Content-Length', len(body)), ('Content-Type', 'application/octet-stream')])
+	if not head:
+		c.sock.sendall(body)
+	c.logline(method, target, 200)
+	return True
+
+
+def handle(sock, connid, log):
+	c = Conn(sock, connid, log)
+	try:
+		while True:
+			head = c.read_until(b'\r\n\r\n').decode('latin-1')
+			lines = head.split('\r\n')
+			method, target, _ = lines[0].split(' ', 2)
+			hdrs = {}
+			for line in lines[1:]:
+				if ':' in line:
+					k, v = line.split(':', 1)
+					hdrs[k.strip().lower()] = v.strip()
+			if not serve_one(c, method, target, hdrs):
+				break
+			if hdrs.get('connection', '').lower() == 'close':
+				break
+	except (EOFError, OSError, ValueError):
+		pass
+	finally:
+		sock.close()
+
+
+def main():
+	ap = argparse.ArgumentParser()
+	ap.add_argument('--port', type=int, required=True)
+	ap.add_argument('--log', required=True)
+	ap.add_argument('--max-seconds', type=float, default=600)
+	a = ap.parse_args()
+	ls = socket.socket()
+	ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	ls.bind(('127.0.0.1', a.port))
+	ls.listen(1024)
+	ls.settimeout(0.5)
+	log = open(a.log, 'a')
+	deadline = time.monotonic() + a.max_seconds
+	connid = 0
+	while time.monotonic() < deadline:
+		try:
+			s, _ = ls.accept()
+		except socket.timeout:
+			continue
+		s.settimeout(60)
+		connid += 1
+		threading.Thread(target=handle, args=(s, connid, log), daemon=True).start()
+	sys.exit(0)
+
+
+if __name__ == '__main__':
+	main()

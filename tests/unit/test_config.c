@@ -1,0 +1,918 @@
+/*
+ * tests/unit/test_config.c — cfg_load on config trees written under a
+ * mkdtemp directory: every error path with its exact message, every limit
+ * at the limit and one past it, and cfg_zone_by_host.
+ *
+ * Each case gets its own directory and is loaded from there as "edge.ini",
+ * so messages read "edge.ini:4: ..." and "zones/a.ini:7: ...".
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "check.h"
+
+/* 3 lines, then the case's extra server keys from line 4. */
+#define MAIN "[server]\nlisten = 127.0.0.1:8080\nzones = zones/*.ini\n"
+/* 6 lines, then the case's extra origin keys from line 7. */
+#define ZONE "[zone]\nname = a\nuuid = 00000000-0000-0000-0000-00000000000a\n" \
+	     "hosts = a.example\n[origin o]\nurl = http://127.0.0.1:8081\n"
+#define SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+#define S3 "s3_auth_enabled = true\ns3_access_key = AKIDEXAMPLE\n"
+
+static char root[] = "/tmp/test_config.XXXXXX";
+static int n_case;
+
+static void put(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+		perror(path);
+		exit(1);
+	}
+	chmod(path, mode);
+}
+
+/* A fresh directory with edge.ini and, unless NULL, zones/a.ini. */
+static void new_case(const char *main_text, const char *zone_text)
+{
+	char dir[64];
+
+	snprintf(dir, sizeof(dir), "%s/c%d", root, ++n_case);
+	if (mkdir(dir, 0700) || chdir(dir) || mkdir("zones", 0700)) {
+		perror(dir);
+		exit(1);
+	}
+	put("edge.ini", main_text, 0644);
+	if (zone_text)
+		put("zones/a.ini", zone_text, 0644);
+}
+
+static void expect_load_err(int line, int rc, const char *msg)
+{
+	struct cfg *cfg = NULL;
+	struct cfg_error err = { "" };
+	int got = cfg_load("edge.ini", &cfg, &err);
+
+	check_count += 2;
+	if (got != rc || cfg) {
+		check_failures++;
+		fprintf(stderr, "%s:%d: rc %d, want %d\n", __FILE__, line, got, rc);
+	}
+	if (strcmp(err.msg, msg) != 0) {
+		check_failures++;
+		fprintf(stderr, "%s:%d: message\n  got:  %s\n  want: %s\n", __FILE__, line,
+			err.msg, msg);
+	}
+	CHECK(strstr(err.msg, SECRET) == NULL);
+	cfg_free(cfg);
+}
+
+static struct cfg *expect_load_ok(int line)
+{
+	struct cfg *cfg = NULL;
+	struct cfg_error err = { "" };
+	int rc = cfg_load("edge.ini", &cfg, &err);
+
+	check_count++;
+	if (rc != 0 || !cfg) {
+		check_failures++;
+		fprintf(stderr, "%s:%d: load failed (%d): %s\n", __FILE__, line, rc, err.msg);
+	}
+	return cfg;
+}
+
+#define ERR(main, zone, rc, msg) \
+	do { new_case(main, zone); expect_load_err(__LINE__, rc, msg); } while (0)
+#define SRV_ERR(extra, msg) ERR(MAIN extra, ZONE, -EINVAL, msg)
+#define ORG_ERR(extra, msg) ERR(MAIN, ZONE extra, -EINVAL, msg)
+#define OK(main, zone) (new_case(main, zone), expect_load_ok(__LINE__))
+
+/* An ok case only checked for loading. */
+static void ok_only(int line, const char *main_text, const char *zone_text)
+{
+	new_case(main_text, zone_text);
+	cfg_free(expect_load_ok(line));
+}
+#define OK_ONLY(main, zone) ok_only(__LINE__, main, zone)
+
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...)
+{
+	static char bufs[8][16384];
+	static int next;
+	char *b = bufs[next++ % 8];
+	va_list ap;
+
+	va_start(ap, f);
+	vsnprintf(b, sizeof(bufs[0]), f, ap);
+	va_end(ap);
+	return b;
+}
+
+static void test_defaults(void)
+{
+	struct cfg *c = OK(MAIN, ZONE);
+	const struct cfg_origin *o;
+
+	if (!c)
+		return;
+	CHECK_EQ_INT(c->server.n_listens, 1);
+	CHECK_EQ_STR(c->server.listens[0].host, "127.0.0.1");
+	CHECK_EQ_INT(c->server.listens[0].port, 8080);
+	CHECK_EQ_INT(c->server.workers, 0);
+	CHECK_EQ_STR(c->server.zones_glob, "zones/*.ini");
+	CHECK_EQ_INT(c->server.header_timeout_ms, LIMIT_HEADER_TIMEOUT_MS_DEFAULT);
+	CHECK_EQ_INT(c->server.idle_timeout_ms, LIMIT_IDLE_TIMEOUT_MS_DEFAULT);
+	CHECK_EQ_INT(c->server.send_timeout_ms, LIMIT_SEND_TIMEOUT_MS_DEFAULT);
+	CHECK_EQ_INT(c->server.drain_timeout_ms, LIMIT_DRAIN_TIMEOUT_MS_DEFAULT);
+	CHECK_EQ_INT(c->server.origin_backoff_ms, LIMIT_ORIGIN_BACKOFF_MS_DEFAULT);
+	CHECK_EQ_INT(c->server.dns_refresh_ms, LIMIT_DNS_REFRESH_MS_DEFAULT);
+	CHECK_EQ_INT(c->server.max_conns, LIMIT_MAX_CONNS_DEFAULT);
+	CHECK_EQ_INT(c->server.max_body_bytes, LIMIT_MAX_BODY_BYTES_DEFAULT);
+	CHECK_EQ_INT(c->server.origin_pool, LIMIT_ORIGIN_POOL_DEFAULT);
+	CHECK(c->server.access_log == NULL && c->server.error_log == NULL);
+	CHECK(c->server.counters_file == NULL);
+	CHECK_EQ_INT(c->server.log_level, LOG_INFO);
+	CHECK_EQ_INT(c->n_zones, 1);
+	CHECK_EQ_STR(c->zones[0].name, "a");
+	CHECK_EQ_STR(c->zones[0].file, "zones/a.ini");
+	CHECK_EQ_INT(c->zones[0].where.line, 1);
+	CHECK_EQ_INT(c->zones[0].n_hosts, 1);
+	CHECK(!c->zones[0].is_default && c->default_zone == NULL);
+	CHECK_EQ_INT(c->zones[0].n_origins, 1);
+	o = &c->zones[0].origins[0];
+	CHECK_EQ_STR(o->name, "o");
+	CHECK_EQ_STR(o->where.file, "zones/a.ini");
+	CHECK_EQ_INT(o->where.line, 5);
+	CHECK_EQ_INT(o->scheme, CFG_SCHEME_HTTP);
+	CHECK_EQ_STR(o->host, "127.0.0.1");
+	CHECK_EQ_INT(o->port, 8081);
+	CHECK_EQ_STR(o->host_header, "127.0.0.1:8081");
+	CHECK_EQ_STR(o->base_path, "");
+	CHECK_EQ_INT(o->connect_timeout_ms, LIMIT_CONNECT_TIMEOUT_MS_DEFAULT);
+	CHECK_EQ_INT(o->read_timeout_ms, LIMIT_READ_TIMEOUT_MS_DEFAULT);
+	CHECK(!o->s3_auth_enabled && !o->s3_access_key && !o->s3_secret_key);
+	CHECK(!o->s3_session_token);
+	CHECK_EQ_STR(o->s3_region, "auto");
+	CHECK_EQ_STR(o->s3_service, "s3");
+	CHECK_EQ_INT(o->s3_payload, CFG_S3_PAYLOAD_EMPTY_HASH);
+	CHECK_EQ_INT(o->s3_addressing, CFG_S3_ADDRESSING_PATH);
+	cfg_free(c);
+}
+
+static void test_server_values(void)
+{
+	struct cfg *c = OK("[server]\nlisten = [::1]:80, *:8080,\n  localhost:1\n"
+			   "  10.0.0.1:65535 ; comment\nworkers = 256\nzones = zones/*.ini\n"
+			   "max_body_bytes = 64m\naccess_log = off\nerror_log = logs/e.log\n"
+			   "counters_file = /run/c\nlog_level = debug\nidle_timeout_ms = 1\r\n"
+			   "  ; indented comment\n\n# hash comment\n", ZONE);
+
+	if (!c)
+		return;
+	CHECK_EQ_INT(c->server.n_listens, 4);
+	CHECK_EQ_STR(c->server.listens[0].host, "::1");
+	CHECK_EQ_STR(c->server.listens[1].host, "*");
+	CHECK_EQ_STR(c->server.listens[2].host, "localhost");
+	CHECK_EQ_STR(c->server.listens[3].host, "10.0.0.1");
+	CHECK_EQ_INT(c->server.listens[3].port, 65535);
+	CHECK_EQ_INT(c->server.workers, 256);
+	CHECK_EQ_INT(c->server.max_body_bytes, 64LL << 20);
+	CHECK_EQ_STR(c->server.access_log, "off");
+	CHECK_EQ_STR(c->server.error_log, "logs/e.log");
+	CHECK_EQ_STR(c->server.counters_file, "/run/c");
+	CHECK_EQ_INT(c->server.log_level, LOG_DEBUG);
+	CHECK_EQ_INT(c->server.idle_timeout_ms, 1);
+	cfg_free(c);
+
+	c = OK(MAIN "workers = 4 ; four\nerror_log = /a#b;c\naccess_log = x.log\n", ZONE);
+	if (c) {
+		CHECK_EQ_INT(c->server.workers, 4);
+		CHECK_EQ_STR(c->server.error_log, "/a#b;c");
+		CHECK_EQ_STR(c->server.access_log, "x.log");
+		cfg_free(c);
+	}
+	/* relative paths follow the main file's directory */
+	new_case(MAIN "access_log = a.log\n", ZONE);
+	if (mkdir("etc", 0700) || rename("edge.ini", "etc/edge.ini") ||
+	    rename("zones", "etc/zones"))
+		perror("etc");
+	{
+		struct cfg_error err;
+
+		c = NULL;
+		CHECK_EQ_INT(cfg_load("etc/edge.ini", &c, &err), 0);
+		if (c) {
+			CHECK_EQ_STR(c->server.access_log, "etc/a.log");
+			CHECK_EQ_STR(c->server.zones_glob, "etc/zones/*.ini");
+			CHECK_EQ_STR(c->zones[0].file, "etc/zones/a.ini");
+			cfg_free(c);
+		}
+	}
+}
+
+#define MAIN_L(l) "[server]\nlisten = " l "\nzones = zones/*.ini\n"
+
+static void test_listen(void)
+{
+	char text[4096];
+	size_t n;
+
+	ERR(MAIN_L("127.0.0.1"), ZONE, -EINVAL,
+	    "edge.ini:2: listen: \"127.0.0.1\" has no port (host:port)");
+	ERR(MAIN_L("[::1"), ZONE, -EINVAL, "edge.ini:2: listen: \"[::1\" has '[' without ']'");
+	ERR(MAIN_L("[::1]x"), ZONE, -EINVAL,
+	    "edge.ini:2: listen: \"[::1]x\" has text after ']' that is not :port");
+	ERR(MAIN_L("[1.2.3.4]:80"), ZONE, -EINVAL,
+	    "edge.ini:2: listen: \"[1.2.3.4]:80\" is not a valid [IPv6] address");
+	ERR(MAIN_L("::1:80"), ZONE, -EINVAL, "edge.ini:2: listen: \"::1:80\" is an IPv6 "
+	    "address without brackets: write [address]:port");
+	ERR(MAIN_L("999.1.1.1:80"), ZONE, -EINVAL, "edge.ini:2: listen: \"999.1.1.1:80\" "
+	    "is not an IP address, \"*\" or a host name");
+	ERR(MAIN_L("a_b:80"), ZONE, -EINVAL, "edge.ini:2: listen: \"a_b:80\" "
+	    "is not an IP address, \"*\" or a host name");
+	ERR(MAIN_L(":80"), ZONE, -EINVAL, "edge.ini:2: listen: \":80\" has no host");
+	ERR(MAIN_L("127.0.0.1:0"), ZONE, -EINVAL,
+	    "edge.ini:2: listen: \"127.0.0.1:0\": port 0 is below the minimum 1");
+	ERR(MAIN_L("127.0.0.1:65536"), ZONE, -EINVAL,
+	    "edge.ini:2: listen: \"127.0.0.1:65536\": port 65536 is above the maximum 65535");
+	ERR(MAIN_L("127.0.0.1:http"), ZONE, -EINVAL,
+	    "edge.ini:2: listen: \"127.0.0.1:http\": port \"http\" is not a number");
+	ERR(MAIN_L("a:1, A:1"), ZONE, -EINVAL, "edge.ini:2: listen: \"A:1\" is listed twice");
+	ERR(MAIN_L(""), ZONE, -EINVAL, "edge.ini:2: listen: no address given");
+	ERR("[server]\nzones = zones/*.ini\n", ZONE, -EINVAL,
+	    "edge.ini:1: [server]: listen is required");
+	ERR("; nothing\n", ZONE, -EINVAL, "edge.ini: [server]: section missing");
+	/* LIMIT_LISTEN_ADDRS at the limit and one past it, on continuation lines */
+	n = (size_t)snprintf(text, sizeof(text), "[server]\nzones = zones/*.ini\nlisten = 127.0.0.1:1\n");
+	for (int i = 2; i <= LIMIT_LISTEN_ADDRS; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "  127.0.0.1:%d\n", i);
+	OK_ONLY(text, ZONE);
+	snprintf(text + n, sizeof(text) - n, "  127.0.0.1:99\n");
+	ERR(text, ZONE, -EINVAL, fmt("edge.ini:%d: listen: more than %d addresses",
+				     3 + LIMIT_LISTEN_ADDRS, LIMIT_LISTEN_ADDRS));
+}
+
+static void test_server_keys(void)
+{
+	static const char *const ms[] = { "header_timeout_ms", "idle_timeout_ms",
+		"send_timeout_ms", "drain_timeout_ms", "origin_backoff_ms", "dns_refresh_ms" };
+
+	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+		OK_ONLY(fmt(MAIN "%s = 1\n", ms[i]), ZONE);
+		OK_ONLY(fmt(MAIN "%s = 3600000\n", ms[i]), ZONE);
+		ERR(fmt(MAIN "%s = 0\n", ms[i]), ZONE, -EINVAL,
+		    fmt("edge.ini:4: %s: 0 is below the minimum 1", ms[i]));
+		ERR(fmt(MAIN "%s = 3600001\n", ms[i]), ZONE, -EINVAL,
+		    fmt("edge.ini:4: %s: 3600001 is above the maximum 3600000", ms[i]));
+		ERR(fmt(MAIN "%s = 10s\n", ms[i]), ZONE, -EINVAL,
+		    fmt("edge.ini:4: %s: \"10s\" is not a number", ms[i]));
+	}
+	OK_ONLY(MAIN "workers = 1\n", ZONE);
+	SRV_ERR("workers = 0\n", "edge.ini:4: workers: \"0\" is not \"auto\" or a number 1..256");
+	SRV_ERR("workers = 257\n", "edge.ini:4: workers: \"257\" is not \"auto\" or a number 1..256");
+	SRV_ERR("workers = lots\n", "edge.ini:4: workers: \"lots\" is not \"auto\" or a number 1..256");
+	OK_ONLY(MAIN "max_conns = 16\n", ZONE);
+	OK_ONLY(MAIN "max_conns = 1048576\n", ZONE);
+	SRV_ERR("max_conns = 15\n", "edge.ini:4: max_conns: 15 is below the minimum 16");
+	SRV_ERR("max_conns = 1048577\n",
+		"edge.ini:4: max_conns: 1048577 is above the maximum 1048576");
+	OK_ONLY(MAIN "max_body_bytes = 0\n", ZONE);
+	OK_ONLY(MAIN "max_body_bytes = 1099511627776\n", ZONE);
+	OK_ONLY(MAIN "max_body_bytes = 1024G\n", ZONE);
+	SRV_ERR("max_body_bytes = -1\n", "edge.ini:4: max_body_bytes: -1 is below the minimum 0");
+	SRV_ERR("max_body_bytes = 1099511627777\n", "edge.ini:4: max_body_bytes: "
+		"1099511627777 is above the maximum 1099511627776");
+	SRV_ERR("max_body_bytes = 1025g\n", "edge.ini:4: max_body_bytes: "
+		"1025g is above the maximum 1099511627776");
+	SRV_ERR("max_body_bytes = 99999999999999999999\n", "edge.ini:4: max_body_bytes: "
+		"99999999999999999999 is above the maximum 1099511627776");
+	SRV_ERR("max_body_bytes = 64x\n", "edge.ini:4: max_body_bytes: "
+		"\"64x\" is not a number (a k, m or g suffix is allowed)");
+	SRV_ERR("max_body_bytes = m\n", "edge.ini:4: max_body_bytes: "
+		"\"m\" is not a number (a k, m or g suffix is allowed)");
+	SRV_ERR("max_body_bytes =\n", "edge.ini:4: max_body_bytes: "
+		"\"\" is not a number (a k, m or g suffix is allowed)");
+	OK_ONLY(MAIN "origin_pool = 0\n", ZONE);
+	OK_ONLY(MAIN "origin_pool = 4096\n", ZONE);
+	SRV_ERR("origin_pool = -1\n", "edge.ini:4: origin_pool: -1 is below the minimum 0");
+	SRV_ERR("origin_pool = 4097\n", "edge.ini:4: origin_pool: 4097 is above the maximum 4096");
+	SRV_ERR("origin_pool = 1k\n", "edge.ini:4: origin_pool: \"1k\" is not a number");
+	SRV_ERR("log_level = verbose\n",
+		"edge.ini:4: log_level: \"verbose\" is not error, warn, info or debug");
+	SRV_ERR("access_log =\n", "edge.ini:4: access_log: is empty");
+	SRV_ERR("error_log =\n", "edge.ini:4: error_log: is empty");
+	SRV_ERR("counters_file =\n", "edge.ini:4: counters_file: is empty");
+	SRV_ERR("zones = zones/*.ini\n", "edge.ini:4: zones: repeated (first at line 3)");
+	ERR("[server]\nlisten = 127.0.0.1:1\n", ZONE, -EINVAL,
+	    "edge.ini:1: [server]: zones is required");
+	ERR("[server]\nlisten = 127.0.0.1:1\nzones = none/*.ini\n", ZONE, -ENOENT,
+	    "edge.ini:3: zones: \"none/*.ini\" matches no file");
+	ERR("[server]\nlisten = 127.0.0.1:1\nzones =\n", ZONE, -EINVAL,
+	    "edge.ini:3: zones: is empty");
+}
+
+static void test_syntax(void)
+{
+	char line[512];
+
+	SRV_ERR("name = x\n", "edge.ini:4: name: unknown key in [server]");
+	SRV_ERR("Workers = 1\n", "edge.ini:4: Workers: unknown key in [server]");
+	SRV_ERR("[cache]\n", "edge.ini:4: [cache]: unknown section (the main file has [server])");
+	SRV_ERR("[origin x]\n", "edge.ini:4: [origin x]: unknown section (the main file has [server])");
+	SRV_ERR("[server]\n", "edge.ini:4: [server]: repeated (first at line 1)");
+	SRV_ERR("workers = 1\nworkers = 2\n", "edge.ini:5: workers: repeated (first at line 4)");
+	ERR("workers = 1\n" MAIN, ZONE, -EINVAL, "edge.ini:1: workers: key outside of any section");
+	SRV_ERR("workers\n", "edge.ini:4: expected \"[section]\" or \"key = value\"");
+	SRV_ERR("workers ; = 1\n", "edge.ini:4: expected \"[section]\" or \"key = value\"");
+	SRV_ERR("= 1\n", "edge.ini:4: no key before '='");
+	SRV_ERR("[server\n", "edge.ini:4: section header without ']'");
+	SRV_ERR("[server] x\n", "edge.ini:4: text after the section header");
+	/* continuation lines: only lists; inih would glue them to any key */
+	SRV_ERR("workers = 1\n  2\n", "edge.ini:5: workers: indented line: "
+		"only listen and hosts continue on indented lines");
+	SRV_ERR("workers = 1\n\tmax_conns = 16\n", "edge.ini:5: workers: indented line: "
+		"only listen and hosts continue on indented lines");
+	ERR("[server]\n  listen = 127.0.0.1:1\nzones = zones/*.ini\n", ZONE, -EINVAL,
+	    "edge.ini:2: indented line: only listen and hosts continue on indented lines");
+	SRV_ERR("workers = 1\n  [x]\n", "edge.ini:5: indented section header");
+	/* a line inih would cut: LIMIT_CONFIG_LINE_BYTES and one more */
+	snprintf(line, sizeof(line), MAIN "error_log = /%0*d\n",
+		 LIMIT_CONFIG_LINE_BYTES - 13, 0);
+	OK_ONLY(line, ZONE);
+	snprintf(line, sizeof(line), MAIN "error_log = /%0*d\n",
+		 LIMIT_CONFIG_LINE_BYTES - 12, 0);
+	ERR(line, ZONE, -EINVAL, "edge.ini:4: error_log: line is longer than 199 bytes");
+	snprintf(line, sizeof(line), MAIN "%0*d\n", LIMIT_CONFIG_LINE_BYTES + 1, 0);
+	ERR(line, ZONE, -EINVAL, "edge.ini:4: line is longer than 199 bytes");
+	/* a NUL byte */
+	new_case(MAIN, ZONE);
+	{
+		FILE *f = fopen("edge.ini", "a");
+
+		fwrite("workers = 1\0\n", 1, 13, f);
+		fclose(f);
+	}
+	expect_load_err(__LINE__, -EINVAL, "edge.ini:4: NUL byte in the line");
+	{
+		struct cfg *c = NULL;
+		struct cfg_error err;
+
+		CHECK_EQ_INT(cfg_load("/nonexistent/edge.ini", &c, &err), -ENOENT);
+		CHECK_EQ_STR(err.msg, "/nonexistent/edge.ini: cannot open: No such file or directory");
+		CHECK(c == NULL);
+		CHECK_EQ_INT(cfg_load("/nonexistent/edge.ini", &c, NULL), -ENOENT);
+	}
+}
+
+#define UUID_A "00000000-0000-0000-0000-00000000000a"
+#define ZONE_H(h) "[zone]\nname = a\nuuid = " UUID_A "\nhosts = " h \
+	"\n[origin o]\nurl = http://127.0.0.1:8081\n"
+#define ORIGIN "[origin o]\nurl = http://127.0.0.1:8081\n"
+
+static void test_zone(void)
+{
+	char text[8192];
+	size_t n;
+	struct cfg *c;
+
+	c = OK(MAIN, "[zone]\nname = Zone_1.x-y\nuuid = ABCDEF00-0000-0000-0000-00000000000A\n"
+	       "hosts = A.Example, *,\n  b.example\n" ORIGIN);
+	if (c) {
+		CHECK_EQ_STR(c->zones[0].name, "Zone_1.x-y");
+		CHECK_EQ_STR(c->zones[0].uuid, "abcdef00-0000-0000-0000-00000000000a");
+		CHECK_EQ_INT(c->zones[0].n_hosts, 3);
+		CHECK_EQ_STR(c->zones[0].hosts[0], "a.example");
+		CHECK_EQ_STR(c->zones[0].hosts[1], "*");
+		CHECK(c->zones[0].is_default && c->default_zone == &c->zones[0]);
+		cfg_free(c);
+	}
+	ERR(MAIN, ORIGIN, -EINVAL, "zones/a.ini: [zone]: section missing");
+	ERR(MAIN, "[zone]\nuuid = " UUID_A "\nhosts = a.example\n" ORIGIN, -EINVAL,
+	    "zones/a.ini:1: [zone]: name is required");
+	ERR(MAIN, "[zone]\nname = a\nhosts = a.example\n" ORIGIN, -EINVAL,
+	    "zones/a.ini:1: [zone]: uuid is required");
+	ERR(MAIN, "[zone]\nname = a\nuuid = " UUID_A "\n" ORIGIN, -EINVAL,
+	    "zones/a.ini:1: [zone]: hosts is required");
+	ERR(MAIN, "[zone]\nname = a\nuuid = " UUID_A "\nhosts = a.example\n", -EINVAL,
+	    "zones/a.ini:1: [zone]: at least one [origin NAME] is required");
+	ERR(MAIN, ZONE_H(""), -EINVAL, "zones/a.ini:4: hosts: no host given");
+	ERR(MAIN, ZONE "[zone]\n", -EINVAL, "zones/a.ini:7: [zone]: repeated (first at line 1)");
+	ERR(MAIN, ZONE "[server]\n", -EINVAL, "zones/a.ini:7: [server]: unknown section "
+	    "(a zone file has [zone] and [origin NAME])");
+	ERR(MAIN, "[zone]\nlisten = 1\n", -EINVAL, "zones/a.ini:2: listen: unknown key in [zone]");
+	ERR(MAIN, "[zone]\nname = a b\n", -EINVAL,
+	    "zones/a.ini:2: name: \"a b\" is not 1..128 of A-Z a-z 0-9 . _ -");
+	ERR(MAIN, "[zone]\nname =\n", -EINVAL,
+	    "zones/a.ini:2: name: \"\" is not 1..128 of A-Z a-z 0-9 . _ -");
+	/* LIMIT_NAME_BYTES at the limit and one past it */
+	OK_ONLY(MAIN, fmt("[zone]\nname = %0*d\nuuid = " UUID_A "\nhosts = a.example\n" ORIGIN,
+			  LIMIT_NAME_BYTES, 0));
+	ERR(MAIN, fmt("[zone]\nname = %0*d\n", LIMIT_NAME_BYTES + 1, 0), -EINVAL,
+	    fmt("zones/a.ini:2: name: \"%0*d\" is not 1..128 of A-Z a-z 0-9 . _ -", 64, 0));
+	ERR(MAIN, "[zone]\nuuid = 1234\n", -EINVAL, "zones/a.ini:2: uuid: \"1234\" is not a UUID "
+	    "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, hex)");
+	ERR(MAIN, "[zone]\nuuid = 00000000-0000-0000-0000-00000000000g\n", -EINVAL,
+	    "zones/a.ini:2: uuid: \"00000000-0000-0000-0000-00000000000g\" is not a UUID "
+	    "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, hex)");
+	ERR(MAIN, "[zone]\nuuid = 00000000-0000-0000-00000-0000000000a\n", -EINVAL,
+	    "zones/a.ini:2: uuid: \"00000000-0000-0000-00000-0000000000a\" is not a UUID "
+	    "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, hex)");
+	ERR(MAIN, ZONE_H("a.example, -bad.example"), -EINVAL,
+	    "zones/a.ini:4: hosts: \"-bad.example\" is not a host name or \"*\"");
+	ERR(MAIN, ZONE_H("*.example"), -EINVAL,
+	    "zones/a.ini:4: hosts: \"*.example\" is not a host name or \"*\"");
+	ERR(MAIN, ZONE_H("a..example"), -EINVAL,
+	    "zones/a.ini:4: hosts: \"a..example\" is not a host name or \"*\"");
+	ERR(MAIN, ZONE_H("1.2.3.456"), -EINVAL,
+	    "zones/a.ini:4: hosts: \"1.2.3.456\" is not a host name or \"*\"");
+	ERR(MAIN, fmt(ZONE_H("%0*d.example"), 64, 0), -EINVAL,
+	    fmt("zones/a.ini:4: hosts: \"%0*d\" is not a host name or \"*\"", 64, 0));
+	OK_ONLY(MAIN, fmt(ZONE_H("%0*d.example"), 63, 0));
+	ERR(MAIN, ZONE_H("a.example, A.EXAMPLE"), -EINVAL,
+	    "zones/a.ini:4: hosts: \"a.example\" is listed twice");
+	ERR(MAIN, ZONE_H("*, *"), -EINVAL, "zones/a.ini:4: hosts: \"*\" is listed twice");
+	/* LIMIT_ZONE_HOSTS at the limit and one past it, on continuation lines */
+	n = (size_t)snprintf(text, sizeof(text), ORIGIN "[zone]\nname = a\nuuid = " UUID_A
+			     "\nhosts = h1.example\n");
+	for (int i = 2; i <= LIMIT_ZONE_HOSTS; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "  h%d.example\n", i);
+	OK_ONLY(MAIN, text);
+	snprintf(text + n, sizeof(text) - n, "  h0.example\n");
+	ERR(MAIN, text, -EINVAL, fmt("zones/a.ini:%d: hosts: more than %d hosts",
+				     6 + LIMIT_ZONE_HOSTS, LIMIT_ZONE_HOSTS));
+}
+
+static void test_origin(void)
+{
+	char text[8192];
+	size_t n;
+	struct cfg *c;
+
+	ERR(MAIN, ZONE "[origin]\n", -EINVAL, "zones/a.ini:7: [origin]: needs a name: [origin NAME]");
+	ERR(MAIN, ZONE "[origin a/b]\n", -EINVAL,
+	    "zones/a.ini:7: [origin a/b]: the name is not 1..128 of A-Z a-z 0-9 . _ -");
+	ERR(MAIN, ZONE "[origin  o ]\n", -EINVAL,
+	    "zones/a.ini:7: [origin  o]: repeated (first at line 5)");
+	ERR(MAIN, ZONE "[origin p]\n", -EINVAL, "zones/a.ini:7: [origin p]: url is required");
+	ERR(MAIN, ZONE "foo = 1\n", -EINVAL, "zones/a.ini:7: foo: unknown key in [origin o]");
+	ERR(MAIN, ZONE "url = http://h\n", -EINVAL, "zones/a.ini:7: url: repeated (first at line 6)");
+	/* LIMIT_ZONE_ORIGINS at the limit and one past it */
+	n = (size_t)snprintf(text, sizeof(text), "[zone]\nname = a\nuuid = " UUID_A
+			     "\nhosts = a.example\n");
+	for (int i = 1; i <= LIMIT_ZONE_ORIGINS; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      "[origin o%d]\nurl = http://10.0.0.%d\n", i, i);
+	c = OK(MAIN, text);
+	if (c) {
+		CHECK_EQ_INT(c->zones[0].n_origins, LIMIT_ZONE_ORIGINS);
+		CHECK_EQ_STR(c->zones[0].origins[15].name, "o16");
+		CHECK_EQ_STR(c->zones[0].origins[15].host_header, "10.0.0.16");
+		cfg_free(c);
+	}
+	snprintf(text + n, sizeof(text) - n, "[origin o17]\n");
+	ERR(MAIN, text, -EINVAL, fmt("zones/a.ini:%d: [origin o17]: more than 16 origins in a zone",
+				     5 + 2 * LIMIT_ZONE_ORIGINS));
+	ORG_ERR("connect_timeout_ms = 0\n",
+		"zones/a.ini:7: connect_timeout_ms: 0 is below the minimum 1");
+	ORG_ERR("connect_timeout_ms = 3600001\n",
+		"zones/a.ini:7: connect_timeout_ms: 3600001 is above the maximum 3600000");
+	ORG_ERR("read_timeout_ms = 0\n", "zones/a.ini:7: read_timeout_ms: 0 is below the minimum 1");
+	ORG_ERR("read_timeout_ms = 3600001\n",
+		"zones/a.ini:7: read_timeout_ms: 3600001 is above the maximum 3600000");
+	c = OK(MAIN, ZONE "connect_timeout_ms = 1\nread_timeout_ms = 3600000\n");
+	if (c) {
+		CHECK_EQ_INT(c->zones[0].origins[0].connect_timeout_ms, 1);
+		CHECK_EQ_INT(c->zones[0].origins[0].read_timeout_ms, 3600000);
+		cfg_free(c);
+	}
+}
+
+#define URL_ERR(url, msg) ERR(MAIN, ZONE "[origin p]\nurl = " url "\n", -EINVAL, \
+			      "zones/a.ini:8: url: " msg)
+
+static void check_url(int line, const char *url, const char *host, int port,
+		      const char *host_header)
+{
+	struct cfg *c;
+
+	new_case(MAIN, fmt(ZONE "[origin p]\nurl = %s\n", url));
+	c = expect_load_ok(line);
+	if (!c)
+		return;
+	CHECK_EQ_STR(c->zones[0].origins[1].host, host);
+	CHECK_EQ_INT(c->zones[0].origins[1].port, port);
+	CHECK_EQ_STR(c->zones[0].origins[1].host_header, host_header);
+	CHECK_EQ_STR(c->zones[0].origins[1].url, url);
+	cfg_free(c);
+}
+
+static void test_url(void)
+{
+	URL_ERR("ftp://h", "must start with http:// or https://");
+	URL_ERR("h:80", "must start with http:// or https://");
+	URL_ERR("http://user:" SECRET "@h", "must not contain user information (user@)");
+	URL_ERR("http://h/bucket", "has a path \"/bucket\": the url is scheme://host[:port]; "
+		"put the path in base_path");
+	URL_ERR("http://h//", "has a path \"//\": the url is scheme://host[:port]; "
+		"put the path in base_path");
+	URL_ERR("http://h/?a=1", "must not have a query or a fragment");
+	URL_ERR("http://h#f", "must not have a query or a fragment");
+	URL_ERR("http://h:0", "port 0 is below the minimum 1");
+	URL_ERR("http://h:65536", "port 65536 is above the maximum 65535");
+	URL_ERR("http://h:", "port \"\" is not a number");
+	URL_ERR("http://bad_host", "host \"bad_host\" is not an IP address or a host name");
+	URL_ERR("http://[::1", "host \"[::1\" has '[' without ']'");
+	URL_ERR("http://[::g]", "host \"[::g]\" is not a valid [IPv6] address");
+	URL_ERR("http://::1", "host \"::1\" is an IPv6 address without brackets: "
+		"write [address]:port");
+	URL_ERR("http://", "host \"\" has no host");
+	URL_ERR("http://a\tb", "contains a space or a control character");
+	check_url(__LINE__, "http://h.example", "h.example", 80, "h.example");
+	check_url(__LINE__, "http://h.example:80/", "h.example", 80, "h.example");
+	check_url(__LINE__, "http://h.example:443", "h.example", 443, "h.example:443");
+	check_url(__LINE__, "HTTPS://S3.EU-Central-1.amazonaws.com", "s3.eu-central-1.amazonaws.com",
+		  443, "s3.eu-central-1.amazonaws.com");
+	check_url(__LINE__, "https://[2001:DB8::1]:8443/", "2001:db8::1", 8443,
+		  "[2001:db8::1]:8443");
+	check_url(__LINE__, "https://10.1.2.3:443", "10.1.2.3", 443, "10.1.2.3");
+}
+
+static void test_host_header_base_path(void)
+{
+	struct cfg *c = OK(MAIN, ZONE "host_header = Bucket.S3.example:8080\nbase_path = /my-media/\n");
+
+	if (c) {
+		CHECK_EQ_STR(c->zones[0].origins[0].host_header, "Bucket.S3.example:8080");
+		CHECK_EQ_STR(c->zones[0].origins[0].base_path, "/my-media");
+		cfg_free(c);
+	}
+	c = OK(MAIN, ZONE "host_header =\nbase_path = /a..b/.x/%20 y//\n");
+	if (c) {
+		CHECK_EQ_STR(c->zones[0].origins[0].host_header, "127.0.0.1:8081");
+		CHECK_EQ_STR(c->zones[0].origins[0].base_path, "/a..b/.x/%20 y");
+		cfg_free(c);
+	}
+	c = OK(MAIN, ZONE "base_path = /\n");
+	if (c) {
+		CHECK_EQ_STR(c->zones[0].origins[0].base_path, "");
+		cfg_free(c);
+	}
+	ORG_ERR("host_header = a b\n", "zones/a.ini:7: host_header: contains a space");
+	ORG_ERR("host_header = a\tb\n", "zones/a.ini:7: host_header: contains a control character");
+	ORG_ERR("base_path = bucket\n", "zones/a.ini:7: base_path: \"bucket\" does not start with \"/\"");
+	ORG_ERR("base_path = /a/../b\n", "zones/a.ini:7: base_path: has a \".\" or \"..\" segment");
+	ORG_ERR("base_path = /a/.\n", "zones/a.ini:7: base_path: has a \".\" or \"..\" segment");
+	ORG_ERR("base_path = /a?b\n",
+		"zones/a.ini:7: base_path: contains '?', '#' or a control character");
+	ORG_ERR("base_path = /a#b\n",
+		"zones/a.ini:7: base_path: contains '?', '#' or a control character");
+	ORG_ERR("base_path = /a\tb\n",
+		"zones/a.ini:7: base_path: contains '?', '#' or a control character");
+	/* LIMIT_PATH_BYTES (1024) cannot be reached through a 199-byte line:
+	 * the longest base_path a file can hold is the line limit's. */
+	OK_ONLY(MAIN, fmt(ZONE "base_path = /%0*d\n", LIMIT_CONFIG_LINE_BYTES - 13, 0));
+	ERR(MAIN, fmt(ZONE "base_path = /%0*d\n", LIMIT_CONFIG_LINE_BYTES - 12, 0), -EINVAL,
+	    "zones/a.ini:7: base_path: line is longer than 199 bytes");
+}
+
+#define S3_ERR(extra, msg) ORG_ERR(S3 extra, msg)
+
+static void test_s3_keys(void)
+{
+	struct cfg *c;
+	const struct cfg_origin *o;
+
+	c = OK(MAIN, ZONE S3 "s3_secret_key = " SECRET "\ns3_region =\ns3_session_token =\n"
+	       "s3_payload = unsigned\ns3_addressing = virtual\n");
+	if (c) {
+		o = &c->zones[0].origins[0];
+		CHECK(o->s3_auth_enabled);
+		CHECK_EQ_STR(o->s3_access_key, "AKIDEXAMPLE");
+		CHECK_EQ_STR(o->s3_secret_key, SECRET);
+		CHECK_EQ_STR(o->s3_region, "auto");
+		CHECK_EQ_STR(o->s3_service, "s3");
+		CHECK(o->s3_session_token == NULL);
+		CHECK_EQ_INT(o->s3_payload, CFG_S3_PAYLOAD_UNSIGNED);
+		CHECK_EQ_INT(o->s3_addressing, CFG_S3_ADDRESSING_VIRTUAL);
+		cfg_free(c);
+	}
+	/* s3_* keys while s3_auth_enabled is false: kept, unused */
+	c = OK(MAIN, ZONE "s3_access_key = AK\ns3_region = us-east-1\ns3_service = s3x\n");
+	if (c) {
+		o = &c->zones[0].origins[0];
+		CHECK(!o->s3_auth_enabled);
+		CHECK_EQ_STR(o->s3_access_key, "AK");
+		CHECK_EQ_STR(o->s3_region, "us-east-1");
+		CHECK_EQ_STR(o->s3_service, "s3x");
+		cfg_free(c);
+	}
+	static const char *const yes[] = { "true", "YES", "on", "1" }, *const no[] = {
+		"false", "No", "off", "0" };
+	for (int i = 0; i < 4; i++) {
+		c = OK(MAIN, fmt(ZONE "s3_auth_enabled = %s\ns3_access_key = A\ns3_secret_key = S\n",
+				 yes[i]));
+		CHECK(c && c->zones[0].origins[0].s3_auth_enabled);
+		cfg_free(c);
+		c = OK(MAIN, fmt(ZONE "s3_auth_enabled = %s\n", no[i]));
+		CHECK(c && !c->zones[0].origins[0].s3_auth_enabled);
+		cfg_free(c);
+	}
+	ORG_ERR("s3_auth_enabled = maybe\n", "zones/a.ini:7: s3_auth_enabled: "
+		"\"maybe\" is not true or false (or yes/no, on/off, 1/0)");
+	ORG_ERR("s3_auth_enabled = yes\n", "zones/a.ini:5: [origin o]: "
+		"s3_access_key is required when s3_auth_enabled is true");
+	ORG_ERR(S3, "zones/a.ini:5: [origin o]: "
+		"s3_secret_key or s3_secret_key_file is required when s3_auth_enabled is true");
+	ORG_ERR("s3_access_key =\n", "zones/a.ini:7: s3_access_key: is empty");
+	ORG_ERR("s3_access_key = AK ID\n", "zones/a.ini:7: s3_access_key: contains a space");
+	OK_ONLY(MAIN, fmt(ZONE "s3_access_key = %0*d\n", LIMIT_ACCESS_KEY_BYTES, 0));
+	ERR(MAIN, fmt(ZONE "s3_access_key = %0*d\n", LIMIT_ACCESS_KEY_BYTES + 1, 0), -EINVAL,
+	    "zones/a.ini:7: s3_access_key: is longer than 128 bytes");
+	S3_ERR("s3_secret_key =\n", "zones/a.ini:9: s3_secret_key: is empty");
+	S3_ERR("s3_secret_key = " SECRET "\tx\n",
+	       "zones/a.ini:9: s3_secret_key: contains a control character");
+	S3_ERR("s3_secret_key = " SECRET "\ns3_secret_key = " SECRET "\n",
+	       "zones/a.ini:10: s3_secret_key: repeated (first at line 9)");
+	/* the secret stops at " ;" (inline comment), not at ";" */
+	c = OK(MAIN, ZONE S3 "s3_secret_key = " SECRET ";x ;comment\n");
+	if (c) {
+		CHECK_EQ_STR(c->zones[0].origins[0].s3_secret_key, SECRET ";x");
+		cfg_free(c);
+	}
+	/* a secret too long for a line: the hint, never the value */
+	S3_ERR("s3_secret_key = " SECRET SECRET SECRET SECRET SECRET "\n",
+	       "zones/a.ini:9: s3_secret_key: line is longer than 199 bytes: "
+	       "put the secret in s3_secret_key_file");
+	S3_ERR("s3_session_token = " SECRET SECRET SECRET SECRET SECRET "\n",
+	       "zones/a.ini:9: s3_session_token: line is longer than 199 bytes: "
+	       "put the token in s3_session_token_file");
+	OK_ONLY(MAIN, fmt(ZONE "s3_region = %0*d\ns3_service = %0*d\n", LIMIT_REGION_BYTES, 0,
+			  LIMIT_SERVICE_BYTES, 0));
+	ERR(MAIN, fmt(ZONE "s3_region = %0*d\n", LIMIT_REGION_BYTES + 1, 0), -EINVAL,
+	    "zones/a.ini:7: s3_region: is longer than 64 bytes");
+	ERR(MAIN, fmt(ZONE "s3_service = %0*d\n", LIMIT_SERVICE_BYTES + 1, 0), -EINVAL,
+	    "zones/a.ini:7: s3_service: is longer than 32 bytes");
+	ORG_ERR("s3_region = us east\n", "zones/a.ini:7: s3_region: contains a space");
+	ORG_ERR("s3_payload = none\n",
+		"zones/a.ini:7: s3_payload: \"none\" is not empty-hash or unsigned");
+	ORG_ERR("s3_addressing = host\n",
+		"zones/a.ini:7: s3_addressing: \"host\" is not path or virtual");
+}
+
+/* A case whose zones/secret file holds `content` with `mode`. */
+static void secret_case(const char *zone_extra, const char *content, mode_t mode)
+{
+	new_case(MAIN, fmt(ZONE S3 "%s", zone_extra));
+	put("zones/secret", content, mode);
+}
+
+static void test_secret_files(void)
+{
+	char big[LIMIT_SESSION_TOKEN_BYTES + 8];
+	struct cfg *c;
+
+	secret_case("s3_secret_key_file = secret\n", SECRET "\n", 0600);
+	c = expect_load_ok(__LINE__);
+	if (c) {
+		CHECK_EQ_STR(c->zones[0].origins[0].s3_secret_key, SECRET);
+		cfg_free(c);
+	}
+	secret_case("s3_secret_key_file = secret\n", SECRET "\n", 0644);
+	expect_load_err(__LINE__, -EINVAL, "zones/a.ini:9: s3_secret_key_file: \"zones/secret\" "
+			"is accessible by group or others (mode 0644): chmod 600 it");
+	secret_case("s3_secret_key_file = secret\n", SECRET, 0640);
+	expect_load_err(__LINE__, -EINVAL, "zones/a.ini:9: s3_secret_key_file: \"zones/secret\" "
+			"is accessible by group or others (mode 0640): chmod 600 it");
+	secret_case("s3_secret_key_file = nope\n", SECRET, 0600);
+	expect_load_err(__LINE__, -ENOENT, "zones/a.ini:9: s3_secret_key_file: \"zones/nope\": "
+			"No such file or directory");
+	secret_case("s3_secret_key_file = .\n", SECRET, 0600);
+	expect_load_err(__LINE__, -EINVAL, "zones/a.ini:9: s3_secret_key_file: \"zones/.\" "
+			"is not a regular file");
+	secret_case("s3_secret_key_file =\n", SECRET, 0600);
+	expect_load_err(__LINE__, -EINVAL, "zones/a.ini:9: s3_secret_key_file: is empty");
+	secret_case("s3_secret_key_file = secret\n", "\n", 0600);
+	expect_load_err(__LINE__, -EINVAL, "zones/a.ini:9: s3_secret_key_file: "
+			"\"zones/secret\" is empty");
+	secret_case("s3_secret_key_file = secret\n", SECRET "\r\n", 0600);
+	expect_load_err(__LINE__, -EINVAL, "zones/a.ini:9: s3_secret_key_file: "
+			"contains a control character");
+	secret_case("s3_secret_key_file = secret\n", SECRET "\n\n", 0600);
+	expect_load_err(__LINE__, -EINVAL, "zones/a.ini:9: s3_secret_key_file: "
+			"contains a control character");
+	secret_case("s3_secret_key = " SECRET "\ns3_secret_key_file = secret\n", SECRET, 0600);
+	expect_load_err(__LINE__, -EINVAL, "zones/a.ini:10: s3_secret_key_file: "
+			"s3_secret_key is set too (line 9): give one of them");
+	secret_case("s3_secret_key_file = secret\ns3_secret_key = " SECRET "\n", SECRET, 0600);
+	expect_load_err(__LINE__, -EINVAL, "zones/a.ini:10: s3_secret_key: "
+			"s3_secret_key_file is set too (line 9): give one of them");
+	/* LIMIT_SECRET_BYTES at the limit (with and without newline), one past */
+	snprintf(big, sizeof(big), "%0*d\n", LIMIT_SECRET_BYTES, 0);
+	secret_case("s3_secret_key_file = secret\n", big, 0600);
+	cfg_free(expect_load_ok(__LINE__));
+	snprintf(big, sizeof(big), "%0*d", LIMIT_SECRET_BYTES, 0);
+	secret_case("s3_secret_key_file = secret\n", big, 0600);
+	cfg_free(expect_load_ok(__LINE__));
+	snprintf(big, sizeof(big), "%0*d\n", LIMIT_SECRET_BYTES + 1, 0);
+	secret_case("s3_secret_key_file = secret\n", big, 0600);
+	expect_load_err(__LINE__, -EINVAL, "zones/a.ini:9: s3_secret_key_file: "
+			"is longer than 256 bytes");
+	/* the session token file: same rules, LIMIT_SESSION_TOKEN_BYTES */
+	snprintf(big, sizeof(big), "%0*d\n", LIMIT_SESSION_TOKEN_BYTES, 0);
+	secret_case("s3_secret_key = S\ns3_session_token_file = /dev/null\n", big, 0600);
+	expect_load_err(__LINE__, -EINVAL, "zones/a.ini:10: s3_session_token_file: "
+			"\"/dev/null\" is not a regular file");
+	secret_case("s3_secret_key = S\ns3_session_token_file = secret\n", big, 0600);
+	c = expect_load_ok(__LINE__);
+	if (c) {
+		CHECK_EQ_INT(strlen(c->zones[0].origins[0].s3_session_token),
+			     LIMIT_SESSION_TOKEN_BYTES);
+		cfg_free(c);
+	}
+	secret_case("s3_secret_key = S\ns3_session_token_file = secret\n", big, 0604);
+	expect_load_err(__LINE__, -EINVAL, "zones/a.ini:10: s3_session_token_file: "
+			"\"zones/secret\" is accessible by group or others (mode 0604): chmod 600 it");
+	snprintf(big, sizeof(big), "%0*d", LIMIT_SESSION_TOKEN_BYTES + 1, 0);
+	secret_case("s3_secret_key = S\ns3_session_token_file = secret\n", big, 0600);
+	expect_load_err(__LINE__, -EINVAL, "zones/a.ini:10: s3_session_token_file: "
+			"is longer than 4096 bytes");
+	secret_case("s3_secret_key = S\ns3_session_token = t\ns3_session_token_file = secret\n",
+		    big, 0600);
+	expect_load_err(__LINE__, -EINVAL, "zones/a.ini:11: s3_session_token_file: "
+			"s3_session_token is set too (line 10): give one of them");
+}
+
+#define S3_ORIGIN(name, url, extra) "[origin " name "]\nurl = " url "\n" S3 \
+	"s3_secret_key = " SECRET "\n" extra
+
+static void test_s3_zone_rule(void)
+{
+	static const char diff[] = "S3 credentials differ from [origin o] (zones/a.ini:5): "
+		"all S3-authenticated origins of a zone must share access key, secret, "
+		"region and endpoint";
+	const char *head = "[zone]\nname = a\nuuid = " UUID_A "\nhosts = a.example\n";
+
+	OK_ONLY(MAIN, fmt("%s" S3_ORIGIN("o", "http://127.0.0.1:8081", "")
+			  "[origin plain]\nurl = http://10.0.0.1\n"
+			  S3_ORIGIN("p", "HTTP://127.0.0.1:8081/", "s3_region = auto\n"), head));
+	ERR(MAIN, fmt("%s" S3_ORIGIN("o", "http://127.0.0.1:8081", "")
+		      S3_ORIGIN("p", "http://127.0.0.1:8081", "s3_region = us-east-1\n"), head),
+	    -EINVAL, fmt("zones/a.ini:10: [origin p]: %s", diff));
+	ERR(MAIN, fmt("%s" S3_ORIGIN("o", "http://127.0.0.1:8081", "")
+		      S3_ORIGIN("p", "http://127.0.0.1:8082", ""), head),
+	    -EINVAL, fmt("zones/a.ini:10: [origin p]: %s", diff));
+	ERR(MAIN, fmt("%s" S3_ORIGIN("o", "http://127.0.0.1:8081", "")
+		      S3_ORIGIN("p", "https://127.0.0.1:8081", ""), head),
+	    -EINVAL, fmt("zones/a.ini:10: [origin p]: %s", diff));
+	ERR(MAIN, fmt("%s" S3_ORIGIN("o", "http://127.0.0.1:8081", "")
+		      S3_ORIGIN("p", "http://localhost:8081", ""), head),
+	    -EINVAL, fmt("zones/a.ini:10: [origin p]: %s", diff));
+	ERR(MAIN, fmt("%s" S3_ORIGIN("o", "http://127.0.0.1:8081", "")
+		      "[origin p]\nurl = http://127.0.0.1:8081\n" S3 "s3_secret_key = other\n",
+		      head), -EINVAL, fmt("zones/a.ini:10: [origin p]: %s", diff));
+	ERR(MAIN, fmt("%s" S3_ORIGIN("o", "http://127.0.0.1:8081", "")
+		      "[origin p]\nurl = http://127.0.0.1:8081\ns3_auth_enabled = 1\n"
+		      "s3_access_key = AKIDOTHER\ns3_secret_key = " SECRET "\n", head),
+	    -EINVAL, fmt("zones/a.ini:10: [origin p]: %s", diff));
+}
+
+/* zones/b.ini beside the standard zones/a.ini */
+static void two_zones(const char *name, const char *uuid, const char *hosts)
+{
+	new_case(MAIN, ZONE);
+	put("zones/b.ini", fmt("[zone]\nname = %s\nuuid = %s\nhosts = %s\n" ORIGIN,
+			       name, uuid, hosts), 0644);
+}
+
+#define UUID_B "00000000-0000-0000-0000-00000000000b"
+
+static void test_across_zones(void)
+{
+	two_zones("A", UUID_B, "b.example");
+	expect_load_err(__LINE__, -EINVAL, "zones/b.ini:2: name: \"A\" is also the name of "
+			"zone \"a\" (zones/a.ini:2)");
+	two_zones("b", "00000000-0000-0000-0000-00000000000A", "b.example");
+	expect_load_err(__LINE__, -EINVAL, "zones/b.ini:3: uuid: \"" UUID_A "\" is also the "
+			"uuid of zone \"a\" (zones/a.ini:3)");
+	two_zones("b", UUID_B, "b.example, A.Example");
+	expect_load_err(__LINE__, -EINVAL, "zones/b.ini:4: hosts: \"a.example\" is also a host "
+			"of zone \"a\" (zones/a.ini:4)");
+	new_case(MAIN, ZONE_H("a.example, *"));
+	put("zones/b.ini", "[zone]\nname = b\nuuid = " UUID_B "\nhosts = *\n" ORIGIN, 0644);
+	expect_load_err(__LINE__, -EINVAL, "zones/b.ini:4: hosts: \"*\": zone \"a\" "
+			"(zones/a.ini:4) is the default zone already");
+	/* an error in the second zone file names that file */
+	new_case(MAIN, ZONE);
+	put("zones/b.ini", "[zone]\nname = b\nbogus = 1\n", 0644);
+	expect_load_err(__LINE__, -EINVAL, "zones/b.ini:3: bogus: unknown key in [zone]");
+}
+
+static const char *zone_name(const struct cfg_zone *z)
+{
+	return z ? z->name : "(none)";
+}
+
+#define BY_HOST(c, h) zone_name(cfg_zone_by_host((c), (h), strlen(h)))
+
+static void test_lookup(void)
+{
+	struct cfg *c;
+
+	two_zones("b", UUID_B, "b.example, *, 10.0.0.1");
+	c = expect_load_ok(__LINE__);
+	if (!c)
+		return;
+	CHECK_EQ_STR(BY_HOST(c, "a.example"), "a");
+	CHECK_EQ_STR(BY_HOST(c, "A.EXAMPLE"), "a");
+	CHECK_EQ_STR(BY_HOST(c, "a.example:8080"), "a");
+	CHECK_EQ_STR(BY_HOST(c, "a.example."), "a");
+	CHECK_EQ_STR(BY_HOST(c, "a.example.:80"), "a");
+	CHECK_EQ_STR(BY_HOST(c, "b.example"), "b");
+	CHECK_EQ_STR(BY_HOST(c, "10.0.0.1:80"), "b");
+	CHECK_EQ_STR(BY_HOST(c, "a.examplex"), "b");     /* default */
+	CHECK_EQ_STR(BY_HOST(c, "x.a.example"), "b");
+	CHECK_EQ_STR(BY_HOST(c, "[::1]:80"), "b");
+	CHECK_EQ_STR(BY_HOST(c, ""), "b");
+	CHECK_EQ_STR(BY_HOST(c, fmt("%0*d", 300, 0)), "b");
+	CHECK_EQ_STR(zone_name(cfg_zone_by_host(c, NULL, 0)), "b");
+	/* host_len, not NUL, ends the host */
+	CHECK_EQ_STR(zone_name(cfg_zone_by_host(c, "a.example-and-more", 9)), "a");
+	CHECK_EQ_STR(zone_name(cfg_zone_by_name(c, "a")), "a");
+	CHECK_EQ_STR(zone_name(cfg_zone_by_name(c, "A")), "(none)");
+	CHECK_EQ_STR(zone_name(cfg_zone_by_name(c, "00000000-0000-0000-0000-00000000000B")), "b");
+	CHECK_EQ_STR(zone_name(cfg_zone_by_name(c, "c")), "(none)");
+	cfg_free(c);
+	c = OK(MAIN, ZONE);
+	if (c) {
+		CHECK(cfg_zone_by_host(c, "b.example", 9) == NULL);
+		CHECK_EQ_STR(BY_HOST(c, "a.example"), "a");
+		cfg_free(c);
+	}
+	cfg_free(NULL);
+}
+
+/* LIMIT_ZONES at the limit and one past it (one past: only globbed). */
+static void test_zone_limit(void)
+{
+	struct cfg *c;
+	char path[64];
+
+	new_case(MAIN, NULL);
+	for (int i = 0; i < LIMIT_ZONES; i++) {
+		snprintf(path, sizeof(path), "zones/z%04d.ini", i);
+		put(path, fmt("[zone]\nname = z%d\nuuid = 00000000-0000-0000-0000-%012d\n"
+			      "hosts = z%d.example\n" ORIGIN, i, i, i), 0644);
+	}
+	c = expect_load_ok(__LINE__);
+	if (c) {
+		CHECK_EQ_INT(c->n_zones, LIMIT_ZONES);
+		CHECK_EQ_STR(BY_HOST(c, "z4095.example"), "z4095");
+		CHECK_EQ_STR(BY_HOST(c, "Z17.EXAMPLE:443"), "z17");
+		CHECK_EQ_STR(BY_HOST(c, "z4096.example"), "(none)");
+		cfg_free(c);
+	}
+	put("zones/z4096.ini", "", 0644);
+	expect_load_err(__LINE__, -EINVAL,
+			"edge.ini:3: zones: \"zones/*.ini\" matches 4097 files, more than 4096");
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+int main(void)
+{
+	if (!mkdtemp(root)) {
+		perror("mkdtemp");
+		return 77;
+	}
+	test_defaults();
+	test_server_values();
+	test_listen();
+	test_server_keys();
+	test_syntax();
+	test_zone();
+	test_origin();
+	test_url();
+	test_host_header_base_path();
+	test_s3_keys();
+	test_secret_files();
+	test_s3_zone_rule();
+	test_across_zones();
+	test_lookup();
+	test_zone_limit();
+	if (chdir("/") == 0)
+		nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return check_exit();
+}
