@@ -179,6 +179,9 @@ def fake_cases(root):
 
 
 def main():
+    if not os.environ.get('EDGECACHE_BIN'):
+        print('set EDGECACHE_BIN to the edgecache binary (meson test does)')
+        return 1
     missing = swift.missing_packages()
     if missing:
         print('skip: Swift + s3api not installed (missing ' + ' '.join(missing)

@@ -232,6 +232,11 @@ class Swift:
                 self._spawn(name, [f'swift-{name}-server',
                                    os.path.join(etc, f'{name}-server.conf'), '-v'])
             self._wait_ready(t0 + STARTUP_TIMEOUT_S)
+        except RuntimeError as e:
+            # The logs go with the temp dir: put their ends in the error.
+            tails = self._log_tails()
+            self.stop()
+            raise RuntimeError(f'{e}\n{tails}') from None
         except BaseException:
             self.stop()
             raise
@@ -260,6 +265,20 @@ class Swift:
                 pass
             time.sleep(0.05)
         raise RuntimeError(f'swift: proxy not answering; logs in {self.root}/run')
+
+    def _log_tails(self, lines=15):
+        run = os.path.join(self.root, 'run')
+        out = []
+        for name in sorted(self.procs):
+            try:
+                with open(os.path.join(run, f'{name}.log'), 'rb') as f:
+                    tail = f.read().decode('utf-8', 'replace').splitlines()[-lines:]
+            except OSError:
+                continue
+            if not tail:
+                continue
+            out.append(f'--- {name}.log (last {len(tail)} lines)\n' + '\n'.join(tail))
+        return '\n'.join(out)
 
     def stop(self):
         for name, p in list(self.procs.items())[::-1]:
