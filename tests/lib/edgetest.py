@@ -395,7 +395,17 @@ class Edgecache(Server):
 		return self
 
 	def stop(self, sig=signal.SIGTERM, timeout=15.0):
-		return stop_proc(self.proc, sig, timeout)
+		rc = stop_proc(self.proc, sig, timeout)
+		# A sanitizer report is a failure even when the exit code hides it.
+		for path in (os.path.join(self.dir, 'stdout.log'), self.error_log):
+			try:
+				text = open(path, 'rb').read().decode('latin-1')
+			except FileNotFoundError:
+				continue
+			if 'Sanitizer' in text or 'runtime error:' in text:
+				print('sanitizer report in %s:%s' % (path, _tail(path)), flush=True)
+				return 'sanitizer'
+		return rc
 
 	def counters(self, timeout=3.0):
 		"""SIGUSR1, wait for the counters file to be rewritten, parse it."""
