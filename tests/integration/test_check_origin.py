@@ -75,6 +75,8 @@ def run(args):
     out = p.stdout + p.stderr
     for s in SECRETS:
         check(s not in out, f'{args}: a secret or token appears in the output')
+    check('Sanitizer' not in out and 'runtime error:' not in out,
+          f'{args}: a sanitizer report')
     return p.returncode, out
 
 
