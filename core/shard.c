@@ -24,8 +24,8 @@
  * a loaded shard sleeps and wakes less per request; an idle one waits for
  * one completion and adds no latency.
  */
-#define SHARD_BUSY_CQES       16
-#define SHARD_BATCH_CQES      4
+#define SHARD_BUSY_CQES       4
+#define SHARD_BATCH_CQES      8
 #define SHARD_BATCH_WAIT_NS   50000
 
 struct io_uring_sqe *shard_sqe(struct shard *sh)
