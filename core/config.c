@@ -446,15 +446,19 @@ static int check_str(struct parse *p, const struct key_def *k, const char *s,
 	return 0;
 }
 
-static int store_str(struct parse *p, char **field, const char *s, size_t len)
+/* Put a malloc'd v (NULL = out of memory) in *field. */
+static int store(struct parse *p, char **field, char *v)
 {
-	char *v = strndup(s, len);
-
 	if (!v)
 		return pfail_oom(p);
 	free_secret(*field);
 	*field = v;
 	return 0;
+}
+
+static int store_str(struct parse *p, char **field, const char *s, size_t len)
+{
+	return store(p, field, strndup(s, len));
 }
 
 static int set_num(struct parse *p, const struct key_def *k, void *field,
@@ -475,21 +479,13 @@ static int set_num(struct parse *p, const struct key_def *k, void *field,
 static int set_path(struct parse *p, const struct key_def *k, char **field,
 		    const char *val)
 {
-	char *v;
-
 	if (!*val)
 		return pfail(p, k->name, "is empty");
 	if (has_ctl(val, strlen(val)))
 		return pfail(p, k->name, "contains a control character");
 	if ((k->flags & F_OFF) && strcmp(val, "off") == 0)
-		v = strdup(val);
-	else
-		v = resolve_path(p->dir, val, false);
-	if (!v)
-		return pfail_oom(p);
-	free(*field);
-	*field = v;
-	return 0;
+		return store(p, field, strdup(val));
+	return store(p, field, resolve_path(p->dir, val, false));
 }
 
 static int set_bool(struct parse *p, const struct key_def *k, bool *field,
@@ -709,15 +705,26 @@ static int add_listen(struct parse *p, char *item)
 	return 0;
 }
 
+/*
+ * A list key's line (or continuation line): the array gets its LIMIT
+ * slots on first use; *line remembers the key line for later errors.
+ */
+static int set_list(struct parse *p, const char *val, void **arr, size_t n,
+		    size_t size, int *line, int (*add)(struct parse *p, char *item))
+{
+	if (!*arr && !(*arr = calloc(n, size)))
+		return pfail_oom(p);
+	if (!p->indented)
+		*line = p->line;
+	return for_each_item(p, val, add);
+}
+
 static int set_listen(struct parse *p, const char *val)
 {
 	struct cfg_server *s = &p->ld->cfg->server;
 
-	if (!s->listens && !(s->listens = calloc(LIMIT_LISTEN_ADDRS, sizeof(*s->listens))))
-		return pfail_oom(p);
-	if (!p->indented)
-		p->ld->listen_line = p->line;
-	return for_each_item(p, val, add_listen);
+	return set_list(p, val, (void **)&s->listens, LIMIT_LISTEN_ADDRS,
+			sizeof(*s->listens), &p->ld->listen_line, add_listen);
 }
 
 static int set_workers(struct parse *p, const char *val)
@@ -820,13 +827,8 @@ static int add_host(struct parse *p, char *h)
 
 static int set_hosts(struct parse *p, const char *val)
 {
-	struct cfg_zone *z = p->zone;
-
-	if (!z->hosts && !(z->hosts = calloc(LIMIT_ZONE_HOSTS, sizeof(*z->hosts))))
-		return pfail_oom(p);
-	if (!p->indented)
-		p->zl->hosts = p->line;
-	return for_each_item(p, val, add_host);
+	return set_list(p, val, (void **)&p->zone->hosts, LIMIT_ZONE_HOSTS,
+			sizeof(*p->zone->hosts), &p->zl->hosts, add_host);
 }
 
 /* scheme://host[:port][/]: no userinfo, path, query or fragment. */

@@ -128,4 +128,27 @@
  * carry none or a handful (versionId, response-*). Over → -ENOSPC. */
 #define LIMIT_SIGV4_QUERY_PARAMS      64
 
+/* ---- S3 origin errors and paths (FIXED) -------------------------------- */
+
+/* Bytes of an origin error body that s3err_ looks at; past them it is
+ * ignored. S3 error documents are < 4 KiB; Swift's SignatureDoesNotMatch,
+ * which carries canonical request and string to sign twice (text and
+ * hex bytes), stays well under 64 KiB even with a 1024-byte key. */
+#define LIMIT_S3ERR_BODY_BYTES        65536
+/* <CanonicalRequest> / <StringToSign> kept for diagnosis: a 1024-byte key
+ * encodes to at most 3 KiB, plus headers. Longer is truncated and said. */
+#define LIMIT_S3ERR_TEXT_BYTES        8192
+/* Every other field (<Message>, <Key>, <Endpoint>, ...): S3 keys are at
+ * most 1024 bytes. Longer is truncated and said. */
+#define LIMIT_S3ERR_FIELD_BYTES       1088
+/* <Code>, <Region>, <RequestId>, <ServerTime>: short tokens. */
+#define LIMIT_S3ERR_TOKEN_BYTES       128
+/* Origin wire path after mapping: base_path + visitor path, decoded, then
+ * encoded once (each byte at most 3): 3 × (request line + base_path). */
+#define LIMIT_S3_WIRE_PATH_BYTES      (3 * (LIMIT_REQUEST_LINE_BYTES + LIMIT_PATH_BYTES))
+/* Host header for virtual-hosted addressing: "<bucket>." (S3 buckets are
+ * at most 63 bytes) + origin host + ":port". */
+#define LIMIT_S3_BUCKET_BYTES         63
+#define LIMIT_S3_HOST_BYTES           (LIMIT_S3_BUCKET_BYTES + 1 + LIMIT_HOST_BYTES + 6)
+
 #endif /* EDGECACHE_CORE_LIMITS_H */

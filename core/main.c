@@ -32,6 +32,8 @@ int main(int argc, char **argv)
 
 	if (argc >= 2 && strcmp(argv[1], "sign") == 0)
 		return cli_sign_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "check-origin") == 0)
+		return cli_check_origin_main(argc - 1, argv + 1);
 
 	while ((opt = getopt(argc, argv, "c:thV")) != -1) {
 		switch (opt) {

@@ -307,12 +307,14 @@ static int cpu_for(unsigned i)
 static int start_shards(struct server *srv)
 {
 	const struct cfg_server *sc = &srv->cfg->server;
+	unsigned want = worker_count(srv->cfg);
 
-	srv->n_shards = worker_count(srv->cfg);
-	srv->shards = calloc(srv->n_shards, sizeof(*srv->shards));
+	/* n_shards counts only shards that run, so cleanup touches no other. */
+	srv->n_shards = 0;
+	srv->shards = calloc(want, sizeof(*srv->shards));
 	if (!srv->shards)
 		return -ENOMEM;
-	for (unsigned i = 0; i < srv->n_shards; i++) {
+	for (unsigned i = 0; i < want; i++) {
 		int fds[LIMIT_LISTEN_ADDRS];
 		for (size_t l = 0; l < sc->n_listens; l++) {
 			fds[l] = open_listener(&sc->listens[l]);
@@ -322,18 +324,20 @@ static int start_shards(struct server *srv)
 				return -1;
 			}
 		}
-		srv->shards[i] = shard_create(srv, i, cpu_for(i), fds, (unsigned)sc->n_listens);
-		if (!srv->shards[i]) {
+		struct shard *sh = shard_create(srv, i, cpu_for(i), fds, (unsigned)sc->n_listens);
+		if (!sh) {
+			for (size_t l = 0; l < sc->n_listens; l++)
+				close(fds[l]);
 			fprintf(stderr, "edgecache: out of memory creating shard %u\n", i);
 			return -ENOMEM;
 		}
-		int ret = shard_start(srv->shards[i]);
+		int ret = shard_start(sh);
 		if (ret < 0) {
 			fprintf(stderr, "edgecache: shard %u failed to start: %s\n", i, strerror(-ret));
-			srv->n_shards = i;      /* only started ones are joined */
-			shard_destroy(srv->shards[i]);
+			shard_destroy(sh);
 			return ret;
 		}
+		srv->shards[srv->n_shards++] = sh;
 	}
 	return 0;
 }

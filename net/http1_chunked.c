@@ -133,7 +133,7 @@ static int step(struct http1_chunked *c, char ch)
 			c->state = CK_DATA_LF;
 			return 0;
 		}
-		/* fall through */
+		__attribute__((fallthrough));   /* bare LF after the data */
 	case CK_DATA_LF:
 		c->state = CK_SIZE0;
 		return ch == '\n' ? 0 : -1;

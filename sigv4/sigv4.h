@@ -188,8 +188,9 @@ void sigv4_sha256_hex(const void *data, size_t len, char hex[65]);
  * x-amz-security-token (when c has a token), and r->extra, sorted. The
  * key for the day of r->now is taken from c->keys when present (the
  * common case: one SHA-256 and one HMAC), else derived on the stack.
- * Returns 0, -EINVAL (bad method or header, or extra names host or a
- * header the signer adds itself), -ENOSPC (a buffer too small).
+ * Returns 0, -EINVAL (bad method or header, an extra header named host,
+ * or one the signer adds but with another value), -ENOSPC (a buffer or
+ * a core/limits.h LIMIT_SIGV4_* bound too small).
  * A thin layer over sigv4_sign_request.
  */
 int sigv4_s3_sign(const struct sigv4_creds *c, const struct sigv4_s3_request *r,

@@ -63,7 +63,7 @@ def reuse(ck, srv, origin):
 		if r.status != 200:
 			break
 	c.close()
-	lines = origin.log()[before:]
+	lines = origin.log_wait(before + n)[before:]
 	conns = {ln[0] for ln in lines}
 	ck.check('origin saw all %d requests' % n, len(lines) == n, '%d lines' % len(lines))
 	ck.check('origin connections reused (origin log: %d conns for %d requests)' %

@@ -263,6 +263,17 @@ http {
 				out.append((int(f[0]), f[1], f[2], int(f[-1])))
 		return out
 
+	def log_wait(self, n, timeout=3.0):
+		"""The log once it has at least n lines (nginx writes a line after
+		it has sent the response, so a client can be faster), or as it is
+		at the deadline."""
+		deadline = time.monotonic() + timeout
+		lines = self.log()
+		while len(lines) < n and time.monotonic() < deadline:
+			time.sleep(0.02)
+			lines = self.log()
+		return lines
+
 	def stop(self):
 		return stop_proc(self.proc, signal.SIGQUIT)
 

@@ -220,44 +220,51 @@ static void test_server_values(void)
 	}
 }
 
+/* `head` (whose last line holds item 1) and continuation lines for items
+ * 2..count: "  <pre><number><post>". Returns the length. */
+static size_t list_text(char *text, size_t cap, const char *head, const char *pre,
+			const char *post, int count)
+{
+	size_t n = (size_t)snprintf(text, cap, "%s", head);
+
+	for (int i = 2; i <= count; i++)
+		n += (size_t)snprintf(text + n, cap - n, "  %s%d%s\n", pre, i, post);
+	return n;
+}
+
 #define MAIN_L(l) "[server]\nlisten = " l "\nzones = zones/*.ini\n"
 
 static void test_listen(void)
 {
 	char text[4096];
 	size_t n;
+	static const char *const bad[][2] = {
+		{ "127.0.0.1", "\"127.0.0.1\" has no port (host:port)" },
+		{ "[::1", "\"[::1\" has '[' without ']'" },
+		{ "[::1]x", "\"[::1]x\" has text after ']' that is not :port" },
+		{ "[1.2.3.4]:80", "\"[1.2.3.4]:80\" is not a valid [IPv6] address" },
+		{ "::1:80", "\"::1:80\" is an IPv6 address without brackets: write [address]:port" },
+		{ "999.1.1.1:80", "\"999.1.1.1:80\" is not an IP address, \"*\" or a host name" },
+		{ "a_b:80", "\"a_b:80\" is not an IP address, \"*\" or a host name" },
+		{ ":80", "\":80\" has no host" },
+		{ "127.0.0.1:0", "\"127.0.0.1:0\": port 0 is below the minimum 1" },
+		{ "127.0.0.1:65536", "\"127.0.0.1:65536\": port 65536 is above the maximum 65535" },
+		{ "127.0.0.1:http", "\"127.0.0.1:http\": port \"http\" is not a number" },
+		{ "a:1, A:1", "\"A:1\" is listed twice" },
+	};
 
-	ERR(MAIN_L("127.0.0.1"), ZONE, -EINVAL,
-	    "edge.ini:2: listen: \"127.0.0.1\" has no port (host:port)");
-	ERR(MAIN_L("[::1"), ZONE, -EINVAL, "edge.ini:2: listen: \"[::1\" has '[' without ']'");
-	ERR(MAIN_L("[::1]x"), ZONE, -EINVAL,
-	    "edge.ini:2: listen: \"[::1]x\" has text after ']' that is not :port");
-	ERR(MAIN_L("[1.2.3.4]:80"), ZONE, -EINVAL,
-	    "edge.ini:2: listen: \"[1.2.3.4]:80\" is not a valid [IPv6] address");
-	ERR(MAIN_L("::1:80"), ZONE, -EINVAL, "edge.ini:2: listen: \"::1:80\" is an IPv6 "
-	    "address without brackets: write [address]:port");
-	ERR(MAIN_L("999.1.1.1:80"), ZONE, -EINVAL, "edge.ini:2: listen: \"999.1.1.1:80\" "
-	    "is not an IP address, \"*\" or a host name");
-	ERR(MAIN_L("a_b:80"), ZONE, -EINVAL, "edge.ini:2: listen: \"a_b:80\" "
-	    "is not an IP address, \"*\" or a host name");
-	ERR(MAIN_L(":80"), ZONE, -EINVAL, "edge.ini:2: listen: \":80\" has no host");
-	ERR(MAIN_L("127.0.0.1:0"), ZONE, -EINVAL,
-	    "edge.ini:2: listen: \"127.0.0.1:0\": port 0 is below the minimum 1");
-	ERR(MAIN_L("127.0.0.1:65536"), ZONE, -EINVAL,
-	    "edge.ini:2: listen: \"127.0.0.1:65536\": port 65536 is above the maximum 65535");
-	ERR(MAIN_L("127.0.0.1:http"), ZONE, -EINVAL,
-	    "edge.ini:2: listen: \"127.0.0.1:http\": port \"http\" is not a number");
-	ERR(MAIN_L("a:1, A:1"), ZONE, -EINVAL, "edge.ini:2: listen: \"A:1\" is listed twice");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ERR(fmt(MAIN_L("%s"), bad[i][0]), ZONE, -EINVAL,
+		    fmt("edge.ini:2: listen: %s", bad[i][1]));
 	ERR(MAIN_L(""), ZONE, -EINVAL, "edge.ini:2: listen: no address given");
 	ERR("[server]\nzones = zones/*.ini\n", ZONE, -EINVAL,
 	    "edge.ini:1: [server]: listen is required");
 	ERR("; nothing\n", ZONE, -EINVAL, "edge.ini: [server]: section missing");
 	/* LIMIT_LISTEN_ADDRS at the limit and one past it, on continuation lines */
-	n = (size_t)snprintf(text, sizeof(text), "[server]\nzones = zones/*.ini\nlisten = 127.0.0.1:1\n");
-	for (int i = 2; i <= LIMIT_LISTEN_ADDRS; i++)
-		n += (size_t)snprintf(text + n, sizeof(text) - n, "  127.0.0.1:%d\n", i);
+	n = list_text(text, sizeof(text), "[server]\nzones = zones/*.ini\nlisten = 127.0.0.1:1\n",
+		      "127.0.0.1:", "", LIMIT_LISTEN_ADDRS);
 	OK_ONLY(text, ZONE);
-	snprintf(text + n, sizeof(text) - n, "  127.0.0.1:99\n");
+	list_text(text + n, sizeof(text) - n, "", "127.0.0.1:9", "", 2);
 	ERR(text, ZONE, -EINVAL, fmt("edge.ini:%d: listen: more than %d addresses",
 				     3 + LIMIT_LISTEN_ADDRS, LIMIT_LISTEN_ADDRS));
 }
@@ -442,12 +449,10 @@ static void test_zone(void)
 	    "zones/a.ini:4: hosts: \"a.example\" is listed twice");
 	ERR(MAIN, ZONE_H("*, *"), -EINVAL, "zones/a.ini:4: hosts: \"*\" is listed twice");
 	/* LIMIT_ZONE_HOSTS at the limit and one past it, on continuation lines */
-	n = (size_t)snprintf(text, sizeof(text), ORIGIN "[zone]\nname = a\nuuid = " UUID_A
-			     "\nhosts = h1.example\n");
-	for (int i = 2; i <= LIMIT_ZONE_HOSTS; i++)
-		n += (size_t)snprintf(text + n, sizeof(text) - n, "  h%d.example\n", i);
+	n = list_text(text, sizeof(text), ORIGIN "[zone]\nname = a\nuuid = " UUID_A
+		      "\nhosts = h1.example\n", "h", ".example", LIMIT_ZONE_HOSTS);
 	OK_ONLY(MAIN, text);
-	snprintf(text + n, sizeof(text) - n, "  h0.example\n");
+	list_text(text + n, sizeof(text) - n, "", "h0", ".example", 2);
 	ERR(MAIN, text, -EINVAL, fmt("zones/a.ini:%d: hosts: more than %d hosts",
 				     6 + LIMIT_ZONE_HOSTS, LIMIT_ZONE_HOSTS));
 }
@@ -765,25 +770,19 @@ static void test_s3_zone_rule(void)
 	OK_ONLY(MAIN, fmt("%s" S3_ORIGIN("o", "http://127.0.0.1:8081", "")
 			  "[origin plain]\nurl = http://10.0.0.1\n"
 			  S3_ORIGIN("p", "HTTP://127.0.0.1:8081/", "s3_region = auto\n"), head));
-	ERR(MAIN, fmt("%s" S3_ORIGIN("o", "http://127.0.0.1:8081", "")
-		      S3_ORIGIN("p", "http://127.0.0.1:8081", "s3_region = us-east-1\n"), head),
-	    -EINVAL, fmt("zones/a.ini:10: [origin p]: %s", diff));
-	ERR(MAIN, fmt("%s" S3_ORIGIN("o", "http://127.0.0.1:8081", "")
-		      S3_ORIGIN("p", "http://127.0.0.1:8082", ""), head),
-	    -EINVAL, fmt("zones/a.ini:10: [origin p]: %s", diff));
-	ERR(MAIN, fmt("%s" S3_ORIGIN("o", "http://127.0.0.1:8081", "")
-		      S3_ORIGIN("p", "https://127.0.0.1:8081", ""), head),
-	    -EINVAL, fmt("zones/a.ini:10: [origin p]: %s", diff));
-	ERR(MAIN, fmt("%s" S3_ORIGIN("o", "http://127.0.0.1:8081", "")
-		      S3_ORIGIN("p", "http://localhost:8081", ""), head),
-	    -EINVAL, fmt("zones/a.ini:10: [origin p]: %s", diff));
-	ERR(MAIN, fmt("%s" S3_ORIGIN("o", "http://127.0.0.1:8081", "")
-		      "[origin p]\nurl = http://127.0.0.1:8081\n" S3 "s3_secret_key = other\n",
-		      head), -EINVAL, fmt("zones/a.ini:10: [origin p]: %s", diff));
-	ERR(MAIN, fmt("%s" S3_ORIGIN("o", "http://127.0.0.1:8081", "")
-		      "[origin p]\nurl = http://127.0.0.1:8081\ns3_auth_enabled = 1\n"
-		      "s3_access_key = AKIDOTHER\ns3_secret_key = " SECRET "\n", head),
-	    -EINVAL, fmt("zones/a.ini:10: [origin p]: %s", diff));
+	/* each second origin differs from [origin o] in one thing */
+	static const char *const second[] = {
+		S3_ORIGIN("p", "http://127.0.0.1:8081", "s3_region = us-east-1\n"),
+		S3_ORIGIN("p", "http://127.0.0.1:8082", ""),
+		S3_ORIGIN("p", "https://127.0.0.1:8081", ""),
+		S3_ORIGIN("p", "http://localhost:8081", ""),
+		"[origin p]\nurl = http://127.0.0.1:8081\n" S3 "s3_secret_key = other\n",
+		"[origin p]\nurl = http://127.0.0.1:8081\ns3_auth_enabled = 1\n"
+		"s3_access_key = AKIDOTHER\ns3_secret_key = " SECRET "\n",
+	};
+	for (size_t i = 0; i < sizeof(second) / sizeof(second[0]); i++)
+		ERR(MAIN, fmt("%s" S3_ORIGIN("o", "http://127.0.0.1:8081", "") "%s", head,
+			      second[i]), -EINVAL, fmt("zones/a.ini:10: [origin p]: %s", diff));
 }
 
 /* zones/b.ini beside the standard zones/a.ini */
@@ -886,6 +885,28 @@ static void test_zone_limit(void)
 			"edge.ini:3: zones: \"zones/*.ini\" matches 4097 files, more than 4096");
 }
 
+/* The shipped example (config.ini.example, zones.example/demo.ini) loads. */
+static void test_example(void)
+{
+	const char *src = getenv("EDGECACHE_SRC");
+	struct cfg_error err = { "" };
+	struct cfg *c = NULL;
+
+	if (!src)
+		return;
+	CHECK_EQ_INT(cfg_load(fmt("%s/config.ini.example", src), &c, &err), 0);
+	CHECK_EQ_STR(err.msg, "");
+	if (!c)
+		return;
+	CHECK_EQ_INT(c->server.workers, 0);
+	CHECK_EQ_STR(c->server.listens[0].host, "127.0.0.1");
+	CHECK_EQ_INT(c->server.listens[0].port, 8080);
+	CHECK_EQ_STR(BY_HOST(c, "localhost:8080"), "demo");
+	CHECK_EQ_STR(BY_HOST(c, "anything"), "demo");
+	CHECK_EQ_STR(c->zones[0].origins[0].url, "http://127.0.0.1:8081");
+	cfg_free(c);
+}
+
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	return remove(path);
@@ -912,6 +933,7 @@ int main(void)
 	test_across_zones();
 	test_lookup();
 	test_zone_limit();
+	test_example();
 	if (chdir("/") == 0)
 		nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return check_exit();

@@ -1,0 +1,663 @@
+/*
+ * core/cli_check_origin.c — `edgecache check-origin -c FILE ZONE [PATH]`:
+ * ask each origin of a zone for PATH the way the edge would (mapped path,
+ * SigV4-signed HEAD) and explain the answer in the words of the user
+ * guide's error table (net/s3_error.h).
+ *
+ * Every origin of the zone is checked, in failover order, each with its
+ * own report: one origin that works does not hide another that does not.
+ * Exit status: 0 when every origin answered 2xx, 1 when one answered
+ * anything else or could not be reached, 2 for bad usage, a bad config,
+ * a bad PATH or an https origin (not supported here yet).
+ *
+ * A blocking client on purpose: this is a one-shot CLI on the main
+ * thread, and a plain socket with poll() timeouts is easier to read than
+ * the shards' ring. It never prints the secret key or the session token
+ * (a token line in a canonical request is shown redacted).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/cli.h"
+#include "core/config.h"
+#include "core/limits.h"
+#include "net/http1.h"
+#include "net/s3_error.h"
+#include "net/s3_path.h"
+#include "sigv4/sigv4.h"
+
+#define CO_REQUEST_BYTES  (LIMIT_S3_WIRE_PATH_BYTES + SIGV4_AUTH_MAX + SIGV4_TOKEN_MAX + 1024)
+#define CO_STS_BYTES      1024
+
+/* One origin answer: the raw head, and the body decoded up to the cap. */
+struct co_resp {
+	char head[LIMIT_RESPONSE_HEADER_BYTES];
+	size_t head_len;                 /* bytes read into head[] */
+	struct http1_response parsed;
+	char body[LIMIT_S3ERR_BODY_BYTES];
+	size_t body_len;
+	uint64_t body_seen;              /* body bytes received (Content-Length) */
+	bool body_cut;                   /* more body than we keep */
+	const char *parse_err;           /* why the head was refused (-EPROTO) */
+	struct http1_chunked chunked;
+};
+
+/* What one check of one origin needs; big, so static (CLI only). */
+struct co_check {
+	const struct cfg_origin *o;
+	struct sigv4_creds creds;
+	char path[LIMIT_S3_WIRE_PATH_BYTES + 1];
+	char host[LIMIT_S3_HOST_BYTES + 1];
+	char canonical[LIMIT_S3ERR_TEXT_BYTES];
+	char sts[CO_STS_BYTES];
+	char req[CO_REQUEST_BYTES];
+	size_t req_len;
+	struct co_resp resp;
+	struct s3err_result err;
+};
+
+static struct co_check check;
+
+/* ---- the blocking HTTP/1.1 client ---------------------------------------- */
+
+/* Wait for `events` on fd; 0, -ETIMEDOUT, or -errno. */
+static int co_wait(int fd, short events, uint32_t timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int n;
+
+	do
+		n = poll(&p, 1, (int)timeout_ms);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return n == 0 ? -ETIMEDOUT : 0;
+}
+
+/* Non-blocking connect bounded by timeout_ms; a connected fd or -errno. */
+static int co_connect_one(const struct addrinfo *ai, uint32_t timeout_ms)
+{
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			ai->ai_protocol);
+	int rc = 0, soerr = 0;
+	socklen_t sl = sizeof(soerr);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		rc = errno == EINPROGRESS ? co_wait(fd, POLLOUT, timeout_ms) : -errno;
+		if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr)
+			rc = -soerr;
+	}
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* Resolve and connect; a fd, or -errno (-EHOSTUNREACH for DNS failure). */
+static int co_connect(const struct cfg_origin *o, const char **what)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	char port[8];
+	int fd = -ECONNREFUSED;
+
+	snprintf(port, sizeof(port), "%u", (unsigned)o->port);
+	*what = "DNS lookup";
+	if (getaddrinfo(o->host, port, &hints, &res) != 0)
+		return -EHOSTUNREACH;
+	*what = "connect";
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = co_connect_one(ai, o->connect_timeout_ms);
+		if (fd >= 0)
+			break;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static int co_send_all(int fd, const char *p, size_t len, uint32_t timeout_ms)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			int rc = errno == EINTR ? 0 : co_wait(fd, POLLOUT, timeout_ms);
+
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Read what is there within timeout_ms; bytes read (0 = closed) or -errno. */
+static ssize_t co_recv(int fd, char *buf, size_t cap, uint32_t timeout_ms)
+{
+	int rc = co_wait(fd, POLLIN, timeout_ms);
+	ssize_t n;
+
+	if (rc < 0)
+		return rc;
+	do
+		n = recv(fd, buf, cap, 0);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+/* Keep what fits of the body; the rest is counted, not kept. */
+static void co_keep(struct co_resp *r, const char *p, size_t len)
+{
+	size_t room = sizeof(r->body) - r->body_len;
+
+	if (len > room) {
+		r->body_cut = true;
+		len = room;
+	}
+	memcpy(r->body + r->body_len, p, len);
+	r->body_len += len;
+}
+
+/* Take body bytes; true once the body is complete (or all we keep). */
+static bool co_body(struct co_resp *r, const char *p, size_t len, int *err)
+{
+	const struct http1_response *h = &r->parsed;
+
+	if (!h->chunked) {
+		if (h->content_length >= 0 &&
+		    (uint64_t)h->content_length - r->body_seen < len)
+			len = (size_t)((uint64_t)h->content_length - r->body_seen);
+		r->body_seen += len;
+		co_keep(r, p, len);
+		return r->body_cut || (h->content_length >= 0 &&
+				       r->body_seen >= (uint64_t)h->content_length);
+	}
+	while (len > 0 && !r->chunked.done) {
+		struct http1_span sp[16];
+		size_t n_sp = 0;
+		ssize_t used = http1_chunked_feed(&r->chunked, p, len, sp, 16, &n_sp);
+
+		if (used < 0) {
+			r->parse_err = http1_err_name((int)used);
+			*err = -EPROTO;
+			return true;
+		}
+		for (size_t i = 0; i < n_sp; i++)
+			co_keep(r, p + sp[i].off, sp[i].len);
+		p += used;
+		len -= (size_t)used;
+	}
+	return r->chunked.done || r->body_cut;
+}
+
+/* Read the head; its length, or -errno (-EPROTO: see r->parse_err). */
+static int co_read_head(int fd, struct co_resp *r, bool head_req, uint32_t timeout_ms)
+{
+	for (;;) {
+		int hl;
+		ssize_t n;
+
+		if (r->head_len == sizeof(r->head)) {
+			r->parse_err = "response head too large";
+			return -EPROTO;
+		}
+		n = co_recv(fd, r->head + r->head_len, sizeof(r->head) - r->head_len, timeout_ms);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -ECONNRESET;
+		r->head_len += (size_t)n;
+		hl = http1_parse_response(r->head, r->head_len, head_req, &r->parsed);
+		if (hl >= 0)
+			return hl;
+		if (hl != -HTTP1_E_AGAIN) {
+			/* http1 errors share numbers with errno: keep the name. */
+			r->parse_err = http1_err_name(hl);
+			return -EPROTO;
+		}
+	}
+}
+
+/* One exchange on fd: send req, read the head and up to the body cap. */
+static int co_exchange(int fd, const struct cfg_origin *o, const char *req,
+		       size_t req_len, bool head_req, struct co_resp *r)
+{
+	char buf[16384];
+	int hl, err = 0;
+	bool done;
+
+	memset(r, 0, sizeof(*r));
+	http1_chunked_init(&r->chunked);
+	if ((hl = co_send_all(fd, req, req_len, o->read_timeout_ms)) < 0)
+		return hl;
+	hl = co_read_head(fd, r, head_req, o->read_timeout_ms);
+	if (hl < 0)
+		return hl;
+	if (r->parsed.no_body)
+		return 0;
+	done = co_body(r, r->head + hl, r->head_len - (size_t)hl, &err);
+	while (!done) {
+		ssize_t n = co_recv(fd, buf, sizeof(buf), o->read_timeout_ms);
+
+		/* Close ends a close-delimited body; otherwise what came is
+		 * enough: the status is known, the error document may be cut. */
+		if (n <= 0)
+			return 0;
+		done = co_body(r, buf, (size_t)n, &err);
+	}
+	return err;
+}
+
+/* ---- the request ----------------------------------------------------------- */
+
+/* Append to c->req; false (and req_len past the cap) when it does not fit. */
+static bool co_add(struct co_check *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static bool co_add(struct co_check *c, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (c->req_len >= sizeof(c->req))
+		return false;
+	va_start(ap, fmt);
+	n = vsnprintf(c->req + c->req_len, sizeof(c->req) - c->req_len, fmt, ap);
+	va_end(ap);
+	c->req_len += n < 0 ? sizeof(c->req) : (size_t)n;
+	return c->req_len < sizeof(c->req);
+}
+
+/* NUL-terminate a trace text at what the signer wrote. */
+static void co_terminate(char *buf, size_t cap, size_t len)
+{
+	buf[len < cap ? len : cap - 1] = '\0';
+}
+
+/*
+ * Write `method` for c->path into c->req, signed when the origin signs;
+ * `unsigned_hdr` (may be NULL) is added after signing, as the guide's
+ * Range probe does. Returns 0, or -errno from the signer / -ENOSPC.
+ */
+static int co_build(struct co_check *c, const char *method, const char *unsigned_hdr,
+		    time_t now)
+{
+	const struct cfg_origin *o = c->o;
+	struct sigv4_s3_request r = {
+		.method = method, .host = c->host, .host_len = strlen(c->host),
+		.path = c->path, .path_len = strlen(c->path),
+		.unsigned_payload = o->s3_payload == CFG_S3_PAYLOAD_UNSIGNED, .now = now,
+	};
+	struct sigv4_trace tr = { c->canonical, sizeof(c->canonical), 0,
+				  c->sts, sizeof(c->sts), 0 };
+	struct sigv4_s3_signed sig;
+	bool ok;
+	int rc;
+
+	c->req_len = 0;
+	ok = co_add(c, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, c->path, c->host);
+	if (o->s3_auth_enabled) {
+		rc = sigv4_s3_sign(&c->creds, &r, &sig, &tr);
+		if (rc < 0)
+			return rc;
+		co_terminate(c->canonical, sizeof(c->canonical), tr.canonical_request_len);
+		co_terminate(c->sts, sizeof(c->sts), tr.string_to_sign_len);
+		ok = ok && co_add(c, "X-Amz-Date: %s\r\nX-Amz-Content-SHA256: %s\r\n",
+				  sig.amz_date, sig.payload_hash);
+		if (c->creds.session_token[0])
+			ok = ok && co_add(c, "X-Amz-Security-Token: %s\r\n", c->creds.session_token);
+		ok = ok && co_add(c, "Authorization: %.*s\r\n", (int)sig.authorization_len,
+				  sig.authorization);
+	}
+	if (unsigned_hdr)
+		ok = ok && co_add(c, "%s\r\n", unsigned_hdr);
+	ok = ok && co_add(c, "User-Agent: edgecache-check-origin\r\nConnection: close\r\n\r\n");
+	return ok ? 0 : -ENOSPC;
+}
+
+/* ---- printing -------------------------------------------------------------- */
+
+/* The next line of a NUL-terminated text; false at its end. */
+static bool co_line(const char **p, const char **line, int *len)
+{
+	const char *nl;
+
+	if (!*p)
+		return false;
+	nl = strchr(*p, '\n');
+	*line = *p;
+	*len = nl ? (int)(nl - *p) : (int)strlen(*p);
+	*p = nl ? nl + 1 : NULL;
+	return true;
+}
+
+/* A canonical-request or request line as shown: a token is redacted. */
+static void co_show(const char *prefix, const char *line, int len, const char *suffix)
+{
+	static const char *const tok[] = { "x-amz-security-token:", "X-Amz-Security-Token:" };
+
+	for (size_t i = 0; i < 2; i++) {
+		int tl = (int)strlen(tok[i]);
+
+		if (len >= tl && memcmp(line, tok[i], (size_t)tl) == 0) {
+			printf("%s%s%s<redacted>%s", prefix, tok[i],
+			       len > tl && line[tl] == ' ' ? " " : "", suffix);
+			return;
+		}
+	}
+	printf("%s%.*s%s", prefix, len, line, suffix);
+}
+
+/* The request as sent, one "> " line per header line. */
+static void co_print_request(const struct co_check *c)
+{
+	const char *p = c->req, *line;
+	int len;
+
+	while (co_line(&p, &line, &len) && len > 1)
+		co_show("> ", line, len - 1, "\n");     /* len - 1: drop the CR */
+}
+
+/* Ours beside the server's, "*" on lines that differ; 1 if they differ. */
+static int co_side_by_side(const char *title, const char *ours, const char *theirs)
+{
+	const char *a = ours, *b = theirs, *la, *lb, *p = ours;
+	int wa = 0, na, nb, width = 0, line = 0, first = 0;
+	bool more_a, more_b;
+
+	while (co_line(&p, &la, &wa))
+		width = wa > width ? wa : width;
+	width = width > 72 ? 72 : width;
+	printf("%s, ours | server's (* = differs):\n", title);
+	for (;;) {
+		more_a = co_line(&a, &la, &na);
+		more_b = co_line(&b, &lb, &nb);
+		if (!more_a && !more_b)
+			break;
+		if (!more_a)
+			la = "", na = 0;
+		if (!more_b)
+			lb = "", nb = 0;
+		line++;
+		bool same = more_a == more_b && na == nb && memcmp(la, lb, (size_t)na) == 0;
+		if (!same && !first)
+			first = line;
+		printf("%c ", same ? ' ' : '*');
+		co_show("", la, na, "");
+		printf("%*s| ", na < width ? width - na + 1 : 1, "");
+		co_show("", lb, nb, "\n");
+	}
+	if (!first) {
+		printf("%s: identical\n", title);
+		return 0;
+	}
+	printf("first difference: %s line %d\n", title, first);
+	return 1;
+}
+
+/* For SignatureDoesNotMatch: our texts against the server's. */
+static void co_compare_signing(const struct co_check *c)
+{
+	const struct s3err_fields *f = &c->err.f;
+	int diff = 0;
+
+	if (!f->canonical_request[0] && !f->string_to_sign[0]) {
+		printf("the server did not send its canonical request; ours:\n");
+		co_side_by_side("canonical request", c->canonical, "");
+		return;
+	}
+	if (f->canonical_request[0])
+		diff += co_side_by_side("canonical request", c->canonical, f->canonical_request);
+	if (f->string_to_sign[0])
+		diff += co_side_by_side("string to sign", c->sts, f->string_to_sign);
+	if (!diff)
+		printf("both sides signed the same texts: the key differs — the secret "
+		       "access key (or the date / region of its scope)\n");
+}
+
+/* The server's Date minus our clock, in seconds; false without a Date. */
+static bool co_skew(const struct co_resp *r, time_t now, int64_t *skew)
+{
+	const struct http1_header *d = http1_find_header(r->parsed.headers,
+							 r->parsed.n_headers, "date");
+	char buf[64];
+	struct tm tm;
+
+	if (!d || d->value_len >= sizeof(buf))
+		return false;
+	memcpy(buf, d->value, d->value_len);
+	buf[d->value_len] = '\0';
+	memset(&tm, 0, sizeof(tm));
+	if (!strptime(buf, "%a, %d %b %Y %H:%M:%S GMT", &tm))
+		return false;
+	*skew = (int64_t)timegm(&tm) - (int64_t)now;
+	return true;
+}
+
+/* The details a verdict needs beyond its words. */
+static void co_details(const struct co_check *c, bool have_skew, int64_t skew)
+{
+	const struct s3err_result *e = &c->err;
+
+	switch (e->verdict) {
+	case S3ERR_V_SIGNATURE:
+		co_compare_signing(c);
+		break;
+	case S3ERR_V_REGION:
+		printf("the server expects region '%s'; this origin signs for '%s' (s3_region)\n",
+		       e->f.region[0] ? e->f.region : "(not named)", c->creds.region);
+		break;
+	case S3ERR_V_CLOCK_SKEW:
+		if (have_skew)
+			printf("clock skew: the server's Date is %+lld s from this host's clock\n",
+			       (long long)skew);
+		break;
+	case S3ERR_V_REDIRECT:
+		printf("the server names endpoint '%s', region '%s'\n",
+		       e->f.endpoint[0] ? e->f.endpoint : "(none)",
+		       e->f.region[0] ? e->f.region : "(none)");
+		break;
+	case S3ERR_V_NO_SUCH_BUCKET:
+		printf("asked for %s%s (base_path '%s'); the bucket is its first segment\n",
+		       c->o->s3_addressing == CFG_S3_ADDRESSING_VIRTUAL ? "host " : "",
+		       c->o->s3_addressing == CFG_S3_ADDRESSING_VIRTUAL ? c->host : c->path,
+		       c->o->base_path ? c->o->base_path : "");
+		break;
+	case S3ERR_V_NO_SUCH_KEY:
+		printf("key: %s\n", e->f.key[0] ? e->f.key : c->path);
+		break;
+	default:
+		break;
+	}
+}
+
+static void co_explain(const struct co_check *c, time_t now)
+{
+	const struct s3err_result *e = &c->err;
+	const struct s3err_advice *a = s3err_advice(e->verdict);
+	int64_t skew = 0;
+	bool have_skew = co_skew(&c->resp, now, &skew);
+
+	if (e->f.code[0])
+		printf("S3 Code: %s\nS3 Message: %s\n", e->f.code, e->f.message);
+	else if (e->html)
+		printf("body: HTML, no S3 XML error document\n");
+	else if (e->verdict != S3ERR_V_OK)
+		printf("body: no S3 XML error document\n");
+	if (e->truncated)
+		printf("(some fields of the error document were cut to their size)\n");
+	printf("verdict: %s\nfix: %s\n", a->meaning, a->fix);
+	co_details(c, have_skew, skew);
+	if (have_skew && e->verdict != S3ERR_V_CLOCK_SKEW && (skew > 300 || skew < -300))
+		printf("note: the server's clock is %+lld s from this host's\n", (long long)skew);
+}
+
+/* ---- one origin ------------------------------------------------------------ */
+
+/*
+ * Send one request and read the answer into c->resp. Returns 0 or -errno;
+ * *what names the step that failed (DNS lookup, connect, exchange).
+ */
+static int co_round(struct co_check *c, const char *method, const char *unsigned_hdr,
+		    time_t now, const char **what)
+{
+	int fd, rc;
+
+	*what = "sign";
+	if ((rc = co_build(c, method, unsigned_hdr, now)) < 0)
+		return rc;
+	co_print_request(c);
+	fd = co_connect(c->o, what);
+	if (fd < 0)
+		return fd;
+	*what = "exchange";
+	rc = co_exchange(fd, c->o, c->req, c->req_len, strcmp(method, "HEAD") == 0, &c->resp);
+	close(fd);
+	if (rc < 0)
+		return rc;
+	printf("< HTTP/1.%u %u %.*s (%zu body bytes%s)\n", c->resp.parsed.version_minor,
+	       c->resp.parsed.status, (int)c->resp.parsed.reason_len, c->resp.parsed.reason,
+	       c->resp.body_len, c->resp.body_cut ? ", cut" : "");
+	return 0;
+}
+
+static void co_unreachable(const struct co_check *c, const char *what, int rc)
+{
+	const struct s3err_advice *a = s3err_advice(S3ERR_V_UNREACHABLE);
+
+	printf("no answer: %s to %s port %u failed: %s\n", what, c->o->host,
+	       (unsigned)c->o->port,
+	       rc == -EPROTO && c->resp.parse_err ? c->resp.parse_err :
+	       rc == -EHOSTUNREACH && strcmp(what, "DNS lookup") == 0 ? "name not resolved" :
+	       strerror(-rc));
+	printf("verdict: %s\nfix: %s\n", a->meaning, a->fix);
+}
+
+/* Map the path and load the credentials; 0 or an exit status (2). */
+static int co_prepare(struct co_check *c, const char *raw, time_t now)
+{
+	const struct cfg_origin *o = c->o;
+	struct s3path_out out = { c->path, sizeof(c->path), 0, c->host, sizeof(c->host), 0 };
+	int rc = s3path_map(o, raw, strlen(raw), &out);
+
+	if (rc < 0) {
+		fprintf(stderr, "check-origin: PATH '%s' cannot be mapped: %s\n", raw,
+			rc == -EINVAL ? "bad %-escape, no leading '/', or no bucket segment "
+			"for virtual addressing" : "too long");
+		return 2;
+	}
+	if (!o->s3_auth_enabled)
+		return 0;
+	rc = sigv4_creds_init(&c->creds, o->s3_access_key ? o->s3_access_key : "",
+			      o->s3_secret_key ? o->s3_secret_key : "", o->s3_region,
+			      o->s3_service, o->s3_session_token, now);
+	if (rc < 0) {
+		fprintf(stderr, "check-origin: %s:%d: origin %s: the S3 credentials are "
+			"unusable (%s)\n", o->where.file, o->where.line, o->name, strerror(-rc));
+		return 2;
+	}
+	return 0;
+}
+
+/* Check one origin; returns its exit status (0, 1 or 2). */
+static int co_origin(const struct cfg_zone *z, const struct cfg_origin *o, const char *raw)
+{
+	struct co_check *c = &check;
+	time_t now = time(NULL);
+	const char *what;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->o = o;
+	printf("== zone %s, origin %s (%s), path %s\n", z->name, o->name, o->url, raw);
+	if (o->scheme == CFG_SCHEME_HTTPS) {
+		printf("https origins are not supported by check-origin yet\n");
+		return 2;
+	}
+	if ((rc = co_prepare(c, raw, now)) != 0)
+		return rc;
+	rc = co_round(c, "HEAD", NULL, now, &what);
+	if (rc == 0 && (c->resp.parsed.status < 200 || c->resp.parsed.status > 299) &&
+	    c->resp.body_len == 0) {
+		printf("HEAD answered %u without a body; repeating as a signed GET with "
+		       "an unsigned Range: bytes=0-0 to read the error document\n",
+		       c->resp.parsed.status);
+		rc = co_round(c, "GET", "Range: bytes=0-0", now, &what);
+	}
+	if (rc < 0) {
+		co_unreachable(c, what, rc);
+		sigv4_creds_wipe(&c->creds);
+		return 1;
+	}
+	s3err_parse(c->resp.parsed.status, c->resp.parsed.headers, c->resp.parsed.n_headers,
+		    c->resp.body, c->resp.body_len, 0, &c->err);
+	co_explain(c, now);
+	sigv4_creds_wipe(&c->creds);
+	return c->err.verdict == S3ERR_V_OK ? 0 : 1;
+}
+
+static void co_usage(FILE *f)
+{
+	fputs("usage: edgecache check-origin -c FILE ZONE [PATH]\n"
+	      "  ZONE: a zone's name or uuid; PATH: a visitor path (default /)\n", f);
+}
+
+int cli_check_origin_main(int argc, char **argv)
+{
+	const char *file = NULL, *raw;
+	const struct cfg_zone *z;
+	struct cfg_error err;
+	struct cfg *cfg;
+	int opt, worst = 0;
+
+	optind = 1;
+	while ((opt = getopt(argc, argv, "c:h")) != -1) {
+		if (opt == 'c') {
+			file = optarg;
+		} else {
+			co_usage(opt == 'h' ? stdout : stderr);
+			return opt == 'h' ? 0 : 2;
+		}
+	}
+	if (!file || argc - optind < 1 || argc - optind > 2) {
+		co_usage(stderr);
+		return 2;
+	}
+	raw = argc - optind == 2 ? argv[optind + 1] : "/";
+	if (cfg_load(file, &cfg, &err) < 0) {
+		fprintf(stderr, "check-origin: %s\n", err.msg);
+		return 2;
+	}
+	z = cfg_zone_by_name(cfg, argv[optind]);
+	if (!z || z->n_origins == 0) {
+		fprintf(stderr, "check-origin: %s '%s'\n", z ? "no origin in zone" : "no zone named",
+			argv[optind]);
+		cfg_free(cfg);
+		return 2;
+	}
+	for (size_t i = 0; i < z->n_origins; i++) {
+		int rc = co_origin(z, &z->origins[i], raw);
+
+		printf("result: %s\n", rc == 0 ? "OK" : rc == 1 ? "FAILED" : "NOT CHECKED");
+		worst = rc > worst ? rc : worst;
+	}
+	fflush(stdout);
+	cfg_free(cfg);
+	return worst;
+}
