@@ -74,6 +74,7 @@ def in_flight_completes(ck, py):
 	ck.check('in-flight request completed with 200 and its body',
 		 r is not None and r.status == 200 and r.body == b'slept\n', str(out))
 	ck.check('exit code 0 (%s)' % rc, rc == 0)
+	ck.check('no sanitizer report', not srv.sanitizer_report())
 	ck.check('exited once the request was done (%.2fs after the signal, < 5 s drain)' %
 		 (took + 0.2), rc is not None and took < 3.0)
 
@@ -88,6 +89,7 @@ def cut_at_drain_timeout(ck, py):
 	ck.check('request past drain_timeout_ms was cut (no complete 200)',
 		 r is None or not r.complete or r.status != 200, str(out))
 	ck.check('exit code 0 after cutting (%s)' % rc, rc == 0)
+	ck.check('no sanitizer report after cutting', not srv.sanitizer_report())
 	ck.check('exited at ~drain_timeout_ms (%.2fs, want 1.4..3.0)' % took, 1.4 <= took <= 3.0)
 
 
