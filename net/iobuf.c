@@ -154,6 +154,34 @@ uint64_t iobuf_outq_prepare(struct iobuf_outq *q)
 	return total;
 }
 
+void iobuf_outq_prep_send(struct iobuf_outq *q, struct io_uring_sqe *sqe, int fd)
+{
+	if (q->n == 1) {
+		const struct iobuf_seg *s = &q->segs[q->head];
+		io_uring_prep_send(sqe, fd, s->ptr, s->len, MSG_NOSIGNAL);
+		return;
+	}
+	iobuf_outq_prepare(q);
+	io_uring_prep_sendmsg(sqe, fd, &q->msg, MSG_NOSIGNAL);
+}
+
+bool iobuf_outq_coalesce(struct iobuf_outq *q, const struct iobuf_seg *s,
+			 struct iobuf_pool *pool)
+{
+	if (q->n == 0 || q->in_flight || s->len > IOBUF_COALESCE_BYTES)
+		return false;
+	struct iobuf_seg *last = &q->segs[(q->head + q->n - 1) % IOBUF_OUTQ_SEGS];
+	/* Only a block whose bytes start at the block and end at len. */
+	if (last->kind != IOBUF_SEG_HBUF || last->ptr != last->block ||
+	    IOBUF_HBUF_BYTES - last->len < s->len)
+		return false;
+	memcpy((char *)last->block + last->len, s->ptr, s->len);
+	last->len += s->len;
+	q->bytes += s->len;
+	iobuf_seg_release(s, pool);
+	return true;
+}
+
 void iobuf_seg_release(const struct iobuf_seg *s, struct iobuf_pool *pool)
 {
 	if (s->kind == IOBUF_SEG_HBUF)

@@ -31,6 +31,8 @@
 /* Segments queued per send queue, and iovecs per sendmsg. */
 #define IOBUF_OUTQ_SEGS    64
 #define IOBUF_OUTQ_IOV     32
+/* Body bytes up to this size are copied behind the head they follow. */
+#define IOBUF_COALESCE_BYTES 4096
 
 struct iobuf_group {
 	struct io_uring_buf_ring *br;
@@ -115,6 +117,16 @@ static inline bool iobuf_outq_full(const struct iobuf_outq *q)
 /* Fill q->msg with the queued segments (up to IOBUF_OUTQ_IOV); returns
  * bytes described. */
 uint64_t iobuf_outq_prepare(struct iobuf_outq *q);
+/* Prepare sqe to send what is queued on fd: IORING_OP_SEND for one
+ * segment (no msghdr to copy in), SENDMSG for several. */
+void iobuf_outq_prep_send(struct iobuf_outq *q, struct io_uring_sqe *sqe, int fd);
+/*
+ * Copy a small segment into the block of the last queued segment when
+ * that block has room and nothing is in flight, so head and body leave
+ * as one buffer. Returns true if it did (s's bytes are then released).
+ */
+bool iobuf_outq_coalesce(struct iobuf_outq *q, const struct iobuf_seg *s,
+			 struct iobuf_pool *pool);
 /* `sent` bytes went out: release the segments fully sent. */
 void iobuf_outq_consume(struct iobuf_outq *q, struct iobuf_pool *pool, uint64_t sent);
 /* Release one segment's bytes to their owner. */

@@ -110,9 +110,8 @@ static void flush(struct shard *sh, struct oconn *oc)
 {
 	if (oc->out.in_flight || oc->out.n == 0 || oc->state != OC_BUSY)
 		return;
-	iobuf_outq_prepare(&oc->out);
 	struct io_uring_sqe *sqe = shard_sqe(sh);
-	io_uring_prep_sendmsg(sqe, oc->fd, &oc->out.msg, MSG_NOSIGNAL);
+	iobuf_outq_prep_send(&oc->out, sqe, oc->fd);
 	io_uring_sqe_set_data64(sqe, shard_ud(OP_OSEND, oc->idx, oc->gen));
 	oc->ops++;
 	oc->out.in_flight = true;

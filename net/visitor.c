@@ -96,9 +96,8 @@ static void flush(struct shard *sh, struct vconn *vc)
 {
 	if (vc->out.in_flight || vc->out.n == 0 || vc->state == VC_CLOSING)
 		return;
-	iobuf_outq_prepare(&vc->out);
 	struct io_uring_sqe *sqe = shard_sqe(sh);
-	io_uring_prep_sendmsg(sqe, vc->fd, &vc->out.msg, MSG_NOSIGNAL);
+	iobuf_outq_prep_send(&vc->out, sqe, vc->fd);
 	io_uring_sqe_set_data64(sqe, shard_ud(OP_VSEND, vc->idx, vc->gen));
 	vc->ops++;
 	vc->out.in_flight = true;
@@ -951,7 +950,7 @@ void visitor_flush(struct shard *sh, struct vconn *vc)
 
 bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobuf_seg *seg)
 {
-	if (!iobuf_outq_push(&vc->out, seg))
+	if (!iobuf_outq_coalesce(&vc->out, seg, &sh->pool) && !iobuf_outq_push(&vc->out, seg))
 		return false;
 	vc->x.body_bytes_out += seg->len;
 	return true;
