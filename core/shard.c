@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +54,21 @@ static void update_clocks(struct shard *sh)
 
 /* ---- creation (control thread) -------------------------------------------- */
 
+/* Slot arrays are sized for max_conns but committed page by page as slots
+ * are first used (anonymous mappings are zero-filled on first touch). */
+static void *slots_map(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void slots_unmap(void *p, size_t bytes)
+{
+	if (p)
+		munmap(p, bytes);
+}
+
 struct shard *shard_create(struct server *srv, unsigned id, int cpu,
 			   const int *listen_fds, unsigned n_listen)
 {
@@ -71,26 +87,14 @@ struct shard *shard_create(struct server *srv, unsigned id, int cpu,
 	sh->n_vconns = sh->scfg->max_conns;
 	/* One origin connection per busy visitor, plus the keep-alive pools. */
 	sh->n_oconns = sh->scfg->max_conns + srv->n_origins * sh->scfg->origin_pool;
-	sh->vconns = calloc(sh->n_vconns, sizeof(*sh->vconns));
-	sh->oconns = calloc(sh->n_oconns, sizeof(*sh->oconns));
+	sh->vconns = slots_map((size_t)sh->n_vconns * sizeof(*sh->vconns));
+	sh->oconns = slots_map((size_t)sh->n_oconns * sizeof(*sh->oconns));
 	sh->origins = calloc(srv->n_origins ? srv->n_origins : 1, sizeof(*sh->origins));
 	if (!sh->vconns || !sh->oconns || !sh->origins ||
 	    log_ring_init(&sh->log_err, SHARD_LOG_RING_BYTES, &sh->ctr[CTR_log_dropped]) < 0 ||
 	    log_ring_init(&sh->log_access, SHARD_LOG_RING_BYTES, &sh->ctr[CTR_log_dropped]) < 0) {
 		shard_destroy(sh);
 		return NULL;
-	}
-	for (uint32_t i = sh->n_vconns; i-- > 0;) {
-		sh->vconns[i].idx = i;
-		sh->vconns[i].fd = -1;
-		sh->vconns[i].next = sh->vfree;
-		sh->vfree = &sh->vconns[i];
-	}
-	for (uint32_t i = sh->n_oconns; i-- > 0;) {
-		sh->oconns[i].idx = i;
-		sh->oconns[i].fd = -1;
-		sh->oconns[i].next = sh->ofree;
-		sh->ofree = &sh->oconns[i];
 	}
 	sh->wake_fd = eventfd(0, EFD_CLOEXEC);
 	if (sh->wake_fd < 0) {
@@ -109,8 +113,8 @@ void shard_destroy(struct shard *sh)
 	for (unsigned i = 0; i < sh->n_listen; i++)
 		if (sh->listen_fds[i] >= 0)
 			close(sh->listen_fds[i]);
-	free(sh->vconns);
-	free(sh->oconns);
+	slots_unmap(sh->vconns, (size_t)sh->n_vconns * sizeof(*sh->vconns));
+	slots_unmap(sh->oconns, (size_t)sh->n_oconns * sizeof(*sh->oconns));
 	free(sh->origins);
 	log_ring_free(&sh->log_err);
 	log_ring_free(&sh->log_access);

@@ -102,13 +102,17 @@ struct shard {
 	struct iobuf_pool pool;
 	struct held_buf held[LIMIT_RECV_BUFS];
 
+	/* Slots come from the free list, else from the never-used tail at
+	 * *_hwm: a slot's memory is touched only once traffic needs it. */
 	struct vconn *vconns;
 	struct vconn *vfree;
 	uint32_t n_vconns;
+	uint32_t vconns_hwm;
 	uint32_t vconns_used;
 	struct oconn *oconns;
 	struct oconn *ofree;
 	uint32_t n_oconns;
+	uint32_t oconns_hwm;
 	uint32_t oconns_used;
 	struct origin_shard *origins;       /* [srv->n_origins] */
 
@@ -143,6 +147,31 @@ int shard_start(struct shard *sh);
 void shard_wake(struct shard *sh);
 void shard_join(struct shard *sh);
 void shard_destroy(struct shard *sh);
+
+/* A free visitor / origin slot (idx and gen set), or NULL at the limit. */
+static inline struct vconn *shard_vconn_take(struct shard *sh)
+{
+	struct vconn *vc = sh->vfree;
+	if (vc) {
+		sh->vfree = vc->next;
+	} else if (sh->vconns_hwm < sh->n_vconns) {
+		vc = &sh->vconns[sh->vconns_hwm];
+		vc->idx = sh->vconns_hwm++;
+	}
+	return vc;
+}
+
+static inline struct oconn *shard_oconn_take(struct shard *sh)
+{
+	struct oconn *oc = sh->ofree;
+	if (oc) {
+		sh->ofree = oc->next;
+	} else if (sh->oconns_hwm < sh->n_oconns) {
+		oc = &sh->oconns[sh->oconns_hwm];
+		oc->idx = sh->oconns_hwm++;
+	}
+	return oc;
+}
 
 /* Shard thread: an SQE, submitting first if the queue is full. */
 struct io_uring_sqe *shard_sqe(struct shard *sh);

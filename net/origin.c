@@ -30,10 +30,9 @@ static void try_origin(struct shard *sh, struct vconn *vc, bool allow_pool);
 
 static struct oconn *oc_alloc(struct shard *sh)
 {
-	struct oconn *oc = sh->ofree;
+	struct oconn *oc = shard_oconn_take(sh);
 	if (!oc)
 		return NULL;
-	sh->ofree = oc->next;
 	sh->oconns_used++;
 	uint32_t gen = oc->gen, idx = oc->idx;
 	memset(oc, 0, offsetof(struct oconn, out));
@@ -750,7 +749,7 @@ void origin_detach(struct shard *sh, struct oconn *oc)
 
 void origin_rearm_starved(struct shard *sh)
 {
-	for (uint32_t i = 0; i < sh->n_oconns; i++) {
+	for (uint32_t i = 0; i < sh->oconns_hwm; i++) {
 		struct oconn *oc = &sh->oconns[i];
 		if (!oc->recv_starved)
 			continue;

@@ -224,9 +224,9 @@ static void vc_linger(struct shard *sh, struct vconn *vc)
 
 void visitor_accept(struct shard *sh, int fd)
 {
-	struct vconn *vc = sh->vfree;
+	struct vconn *vc = sh->draining ? NULL : shard_vconn_take(sh);
 
-	if (!vc || sh->draining) {
+	if (!vc) {
 		/* Over max_conns: close at once; counted, never queued. */
 		COUNT(sh, conns_refused_limit);
 		struct io_uring_sqe *sqe = shard_sqe(sh);
@@ -234,7 +234,6 @@ void visitor_accept(struct shard *sh, int fd)
 		io_uring_sqe_set_data64(sqe, shard_ud(OP_IGNORE, 0, 0));
 		return;
 	}
-	sh->vfree = vc->next;
 	sh->vconns_used++;
 	COUNT(sh, conns_accepted);
 	COUNT(sh, conns_open);
@@ -807,7 +806,7 @@ void visitor_on_timer(struct shard *sh, struct vconn *vc)
 
 void visitor_rearm_starved(struct shard *sh)
 {
-	for (uint32_t i = 0; i < sh->n_vconns; i++) {
+	for (uint32_t i = 0; i < sh->vconns_hwm; i++) {
 		struct vconn *vc = &sh->vconns[i];
 		if (!vc->recv_starved)
 			continue;
@@ -819,7 +818,7 @@ void visitor_rearm_starved(struct shard *sh)
 
 void visitor_drain(struct shard *sh)
 {
-	for (uint32_t i = 0; i < sh->n_vconns; i++) {
+	for (uint32_t i = 0; i < sh->vconns_hwm; i++) {
 		struct vconn *vc = &sh->vconns[i];
 		if (vc->state == VC_READING && vc->in_len == 0)
 			vc_close(sh, vc);
@@ -830,7 +829,7 @@ void visitor_drain(struct shard *sh)
 
 void visitor_close_all(struct shard *sh)
 {
-	for (uint32_t i = 0; i < sh->n_vconns; i++)
+	for (uint32_t i = 0; i < sh->vconns_hwm; i++)
 		vc_close(sh, &sh->vconns[i]);
 }
 

@@ -29,7 +29,8 @@ def status_kib(pid, field):
 def stream(ck, srv):
 	pid = srv.proc.pid
 	et.request(srv.port, 'GET', '/small')           # warm: rings set up
-	hwm0 = status_kib(pid, 'VmHWM')
+	hwm0 = status_kib(pid, "VmHWM")
+	print("baseline VmHWM %d KiB, VmRSS %d KiB" % (hwm0 >> 10, status_kib(pid, "VmRSS") >> 10), flush=True)
 	s = socket.create_connection(('127.0.0.1', srv.port), timeout=30)
 	s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
 	s.sendall(b'GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n')
