@@ -38,6 +38,8 @@
 	X(timeouts_header,         "visitor connections closed: head not complete in header_timeout_ms") \
 	X(timeouts_idle,           "keep-alive connections closed after idle_timeout_ms") \
 	X(timeouts_send,           "visitor connections closed: no send progress in send_timeout_ms") \
+	X(s3_signed,               "origin requests signed with SigV4") \
+	X(s3_key_derived,          "signatures that had to derive a key (no precomputed day key)") \
 	X(no_zone,                 "requests for a Host no zone serves (404)") \
 	X(bad_path,                "request paths that do not percent-decode (400)") \
 	X(body_too_large,          "request bodies over max_body_bytes (413)") \

@@ -77,8 +77,7 @@ int main(int argc, char **argv)
 		cfg_free(cfg);
 		return 1;
 	}
-	int status = server_run(cfg);
+	int status = server_run(cfg, file);     /* takes cfg */
 	log_close();
-	cfg_free(cfg);
 	return status;
 }

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <netdb.h>
+#include <stdatomic.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,7 +25,7 @@
 #include "core/log.h"
 #include "core/shard.h"
 #include "net/http1.h"
-#include "sigv4/sigv4.h"
+#include "core/runtime.h"
 
 #define CONTROL_POLL_MS     100
 #define COUNTERS_EVERY_MS   1000
@@ -42,119 +43,6 @@ uint64_t server_unix_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* ---- origin addresses (seqlock: one writer, readers never wait) ----------- */
-
-bool server_origin_addr(const struct origin_rt *o, struct sockaddr_storage *out,
-			socklen_t *len)
-{
-	const struct origin_addr *a = &o->addr;
-	uint32_t s1, s2;
-	bool valid;
-
-	do {
-		s1 = atomic_load_explicit(&a->seq, memory_order_acquire);
-		memcpy(out, &a->addr, sizeof(*out));
-		*len = a->addr_len;
-		valid = a->valid;
-		atomic_thread_fence(memory_order_acquire);
-		s2 = atomic_load_explicit(&a->seq, memory_order_relaxed);
-	} while ((s1 & 1) || s1 != s2);
-	return valid;
-}
-
-static void publish_addr(struct origin_addr *a, const struct sockaddr *sa, socklen_t len)
-{
-	atomic_fetch_add_explicit(&a->seq, 1, memory_order_acq_rel);
-	memcpy(&a->addr, sa, len);
-	a->addr_len = len;
-	a->valid = true;
-	atomic_fetch_add_explicit(&a->seq, 1, memory_order_release);
-}
-
-/* Blocking getaddrinfo: control thread only. */
-static int resolve_origin(struct origin_rt *o, bool quiet)
-{
-	struct addrinfo hints, *res = NULL;
-	char port[8];
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	snprintf(port, sizeof(port), "%u", o->cfg->port);
-	int r = getaddrinfo(o->cfg->host, port, &hints, &res);
-	if (r != 0 || !res) {
-		if (!quiet)
-			log_warn("zone %s: origin %s: cannot resolve %s: %s", o->zone->name,
-				 o->cfg->name, o->cfg->host, gai_strerror(r));
-		return -EHOSTUNREACH;
-	}
-	struct sockaddr_storage cur;
-	socklen_t cur_len;
-	bool had = server_origin_addr(o, &cur, &cur_len);
-	if (!had || cur_len != res->ai_addrlen || memcmp(&cur, res->ai_addr, cur_len) != 0)
-		publish_addr(&o->addr, res->ai_addr, res->ai_addrlen);
-	freeaddrinfo(res);
-	return 0;
-}
-
-/* ---- run-time view of the config ------------------------------------------- */
-
-static int build_runtime(struct server *srv)
-{
-	struct cfg *cfg = srv->cfg;
-	uint32_t n = 0;
-
-	for (size_t z = 0; z < cfg->n_zones; z++)
-		n += (uint32_t)cfg->zones[z].n_origins;
-	srv->origins = calloc(n ? n : 1, sizeof(*srv->origins));
-	srv->zones = calloc(cfg->n_zones ? cfg->n_zones : 1, sizeof(*srv->zones));
-	if (!srv->origins || !srv->zones)
-		return -ENOMEM;
-	srv->n_origins = n;
-	n = 0;
-	for (size_t z = 0; z < cfg->n_zones; z++) {
-		const struct cfg_zone *zc = &cfg->zones[z];
-		struct zone_rt *zr = &srv->zones[z];
-		zr->cfg = zc;
-		zr->n_origins = (uint32_t)zc->n_origins;
-		zr->origins = calloc(zc->n_origins, sizeof(*zr->origins));
-		if (!zr->origins)
-			return -ENOMEM;
-		for (size_t i = 0; i < zc->n_origins; i++) {
-			struct origin_rt *o = &srv->origins[n];
-			o->id = n++;
-			o->zone = zc;
-			o->cfg = &zc->origins[i];
-			o->index_in_zone = (uint32_t)i;
-			/* base_path is a decoded prefix: encoded once, like a key. */
-			size_t bl = strlen(o->cfg->base_path);
-			o->base_path_wire = malloc(bl * 3 + 1);
-			if (!o->base_path_wire)
-				return -ENOMEM;
-			ssize_t el = sigv4_uri_encode_path(o->cfg->base_path, bl,
-							   o->base_path_wire, bl * 3 + 1);
-			if (el < 0)
-				return (int)el;
-			o->base_path_wire[el] = '\0';
-			o->base_path_wire_len = (size_t)el;
-			zr->origins[i] = o;
-			resolve_origin(o, false);
-		}
-	}
-	return 0;
-}
-
-static void free_runtime(struct server *srv)
-{
-	if (srv->zones)
-		for (size_t z = 0; z < srv->cfg->n_zones; z++)
-			free(srv->zones[z].origins);
-	for (uint32_t i = 0; i < srv->n_origins; i++)
-		free(srv->origins[i].base_path_wire);
-	free(srv->origins);
-	free(srv->zones);
 }
 
 /* ---- listening sockets -------------------------------------------------------- */
@@ -240,9 +128,14 @@ static int check_io_uring(void)
 
 /* ---- counters ----------------------------------------------------------------------- */
 
+static struct runtime *srv_rt(struct server *srv)
+{
+	return atomic_load_explicit(&srv->rt, memory_order_acquire);
+}
+
 static void write_counters(struct server *srv)
 {
-	const char *path = srv->cfg->server.counters_file;
+	const char *path = srv_rt(srv)->cfg->server.counters_file;
 	if (!path)
 		return;
 	char tmp[4096];
@@ -304,10 +197,9 @@ static int cpu_for(unsigned i)
 	return -1;
 }
 
-static int start_shards(struct server *srv)
+static int start_shards(struct server *srv, unsigned want)
 {
-	const struct cfg_server *sc = &srv->cfg->server;
-	unsigned want = worker_count(srv->cfg);
+	const struct cfg_server *sc = &srv_rt(srv)->cfg->server;
 
 	/* n_shards counts only shards that run, so cleanup touches no other. */
 	srv->n_shards = 0;
@@ -342,12 +234,137 @@ static int start_shards(struct server *srv)
 	return 0;
 }
 
+/* ---- snapshots: publish, reload, key roll, reclaim ------------------------- */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Make rt current; the old one is retired until every shard lets go. */
+static void publish(struct server *srv, struct runtime *rt)
+{
+	struct runtime *old = srv_rt(srv);
+
+	rt->published_ns = mono_ns();
+	atomic_store(&old->pending, (int)srv->n_shards);
+	atomic_store_explicit(&srv->rt, rt, memory_order_release);
+	old->next_retired = srv->retired;
+	srv->retired = old;
+	for (unsigned s = 0; s < srv->n_shards; s++)
+		shard_wake(srv->shards[s]);
+}
+
+static void reclaim(struct server *srv)
+{
+	struct runtime **pp = &srv->retired;
+	while (*pp) {
+		struct runtime *rt = *pp;
+		if (atomic_load(&rt->pending) > 0) {
+			pp = &rt->next_retired;
+			continue;
+		}
+		*pp = rt->next_retired;
+		rt_free(rt);
+	}
+}
+
+/* The delay from publication to the last shard serving from it, once per
+ * snapshot (also one already replaced by a newer one). */
+static void log_propagation_of(struct server *srv, struct runtime *rt)
+{
+	if (rt->propagation_logged || rt->generation == 1 ||
+	    atomic_load(&rt->switched) < srv->n_shards)
+		return;
+	rt->propagation_logged = true;
+	log_info("snapshot %llu live on all %u shards %.3f ms after the swap",
+		 (unsigned long long)rt->generation, srv->n_shards,
+		 (double)atomic_load(&rt->max_switch_ns) / 1e6);
+}
+
+static void log_propagation(struct server *srv)
+{
+	for (struct runtime *rt = srv->retired; rt; rt = rt->next_retired)
+		log_propagation_of(srv, rt);
+	log_propagation_of(srv, srv_rt(srv));
+}
+
+/* SIGHUP: re-read the config; on any error keep serving the old one. */
+static void reload(struct server *srv)
+{
+	struct cfg *cfg = NULL;
+	struct cfg_error cerr;
+	struct runtime *rt, *cur = srv_rt(srv);
+	char err[256];
+
+	if (cfg_load(srv->main_file, &cfg, &cerr) < 0) {
+		log_error("reload: %s; still serving snapshot %llu", cerr.msg,
+			  (unsigned long long)cur->generation);
+		return;
+	}
+	if (worker_count(cfg) != srv->n_shards)
+		log_warn("reload: workers changed: takes effect at the next restart");
+	if (cfg->server.n_listens != cur->cfg->server.n_listens)
+		log_warn("reload: listen changed: takes effect at the next restart");
+	if (rt_build(cfg, NULL, srv->n_shards, ++srv->generation, time(NULL), &rt,
+		     err, sizeof(err)) < 0) {
+		log_error("reload: %s; still serving snapshot %llu", err,
+			  (unsigned long long)cur->generation);
+		return;
+	}
+	log_info("reload: %s: %zu zone(s), snapshot %llu", srv->main_file, cfg->n_zones,
+		 (unsigned long long)rt->generation);
+	publish(srv, rt);
+}
+
+/* A new UTC day: a snapshot of the same config with keys for the new day
+ * and the next (signing never waits for it: a missing key is derived on
+ * the stack, this only keeps signing at one SHA-256 and one HMAC). */
+static void roll_keys(struct server *srv)
+{
+	struct runtime *cur = srv_rt(srv), *rt;
+	time_t now = time(NULL);
+	char err[256];
+
+	if (rt_utc_day(now) == cur->key_day)
+		return;
+	if (rt_build(cur->cfg, cur->cfg_refs, srv->n_shards, ++srv->generation, now, &rt,
+		     err, sizeof(err)) < 0) {
+		log_error("signing keys: %s", err);
+		return;
+	}
+	log_info("signing keys derived for the new UTC day: snapshot %llu",
+		 (unsigned long long)rt->generation);
+	publish(srv, rt);
+}
+
 /* ---- the control loop ----------------------------------------------------------------- */
+
+static void on_signal(struct server *srv, const struct signalfd_siginfo *si, uint64_t now,
+		      uint64_t *last_counters)
+{
+	const struct cfg_server *sc = &srv_rt(srv)->cfg->server;
+
+	if (si->ssi_signo == SIGUSR1) {
+		*last_counters = 0;
+	} else if (si->ssi_signo == SIGHUP) {
+		if (!atomic_load(&srv->draining))
+			reload(srv);
+	} else if ((si->ssi_signo == SIGTERM || si->ssi_signo == SIGINT) &&
+		   !atomic_load(&srv->draining)) {
+		log_info("signal %u: draining (up to %u ms)", si->ssi_signo, sc->drain_timeout_ms);
+		srv->drain_deadline_ms = now + sc->drain_timeout_ms;
+		atomic_store(&srv->draining, true);
+		for (unsigned s = 0; s < srv->n_shards; s++)
+			shard_wake(srv->shards[s]);
+	}
+}
 
 static int control_loop(struct server *srv, int sfd)
 {
 	uint64_t last_counters = 0, last_dns = server_now_ms();
-	const struct cfg_server *sc = &srv->cfg->server;
 
 	for (;;) {
 		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
@@ -355,30 +372,23 @@ static int control_loop(struct server *srv, int sfd)
 		uint64_t now = server_now_ms();
 		if (r > 0) {
 			struct signalfd_siginfo si;
-			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-				if (si.ssi_signo == SIGUSR1) {
-					last_counters = 0;
-				} else if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) &&
-					   !atomic_load(&srv->draining)) {
-					log_info("signal %u: draining (up to %u ms)", si.ssi_signo,
-						 sc->drain_timeout_ms);
-					srv->drain_deadline_ms = now + sc->drain_timeout_ms;
-					atomic_store(&srv->draining, true);
-					for (unsigned s = 0; s < srv->n_shards; s++)
-						shard_wake(srv->shards[s]);
-				}
-			}
+			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				on_signal(srv, &si, now, &last_counters);
 		}
+		struct runtime *rt = srv_rt(srv);
 		drain_logs(srv);
 		if (now - last_counters >= COUNTERS_EVERY_MS) {
 			write_counters(srv);
 			last_counters = now;
+			roll_keys(srv);
 		}
-		if (now - last_dns >= sc->dns_refresh_ms) {
-			for (uint32_t i = 0; i < srv->n_origins; i++)
-				resolve_origin(&srv->origins[i], true);
+		if (now - last_dns >= rt->cfg->server.dns_refresh_ms) {
+			for (uint32_t i = 0; i < rt->n_origins; i++)
+				rt_resolve_origin(&rt->origins[i], true);
 			last_dns = now;
 		}
+		log_propagation(srv);
+		reclaim(srv);
 		if (atomic_load(&srv->draining)) {
 			bool all = true;
 			for (unsigned s = 0; s < srv->n_shards; s++)
@@ -389,21 +399,27 @@ static int control_loop(struct server *srv, int sfd)
 	}
 }
 
-int server_run(struct cfg *cfg)
+int server_run(struct cfg *cfg, const char *main_file)
 {
 	struct server srv;
+	struct runtime *rt = NULL;
 	sigset_t mask;
 	int status = 1;
+	char err[256];
 
 	memset(&srv, 0, sizeof(srv));
-	srv.cfg = cfg;
+	srv.main_file = main_file;
 	srv.started_ms = server_now_ms();
-	if (check_io_uring() < 0)
-		goto out;
-	if (build_runtime(&srv) < 0) {
-		fprintf(stderr, "edgecache: cannot build the run-time configuration\n");
-		goto out;
+	unsigned want = worker_count(cfg);
+	if (check_io_uring() < 0) {
+		cfg_free(cfg);
+		return 1;
 	}
+	if (rt_build(cfg, NULL, want, ++srv.generation, time(NULL), &rt, err, sizeof(err)) < 0) {
+		fprintf(stderr, "edgecache: %s\n", err);
+		return 1;
+	}
+	atomic_store(&srv.rt, rt);
 	/* Signals go to the control thread's signalfd; shards inherit the mask. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -417,7 +433,7 @@ int server_run(struct cfg *cfg)
 		perror("edgecache: signalfd");
 		goto out;
 	}
-	if (start_shards(&srv) < 0) {
+	if (start_shards(&srv, want) < 0) {
 		atomic_store(&srv.draining, true);
 		srv.drain_deadline_ms = 0;
 		for (unsigned s = 0; s < srv.n_shards; s++)
@@ -428,7 +444,7 @@ int server_run(struct cfg *cfg)
 		goto out;
 	}
 	log_info("edgecache %s: %u shard(s), %zu zone(s), %u origin(s), listening on %zu address(es)",
-		 "0.1.0", srv.n_shards, cfg->n_zones, srv.n_origins, cfg->server.n_listens);
+		 "0.1.0", srv.n_shards, cfg->n_zones, rt->n_origins, cfg->server.n_listens);
 	drain_logs(&srv);
 	status = control_loop(&srv, sfd);
 	for (unsigned s = 0; s < srv.n_shards; s++)
@@ -441,6 +457,11 @@ out:
 	for (unsigned s = 0; s < srv.n_shards; s++)
 		shard_destroy(srv.shards[s]);
 	free(srv.shards);
-	free_runtime(&srv);
+	while (srv.retired) {
+		struct runtime *r = srv.retired;
+		srv.retired = r->next_retired;
+		rt_free(r);
+	}
+	rt_free(srv_rt(&srv));
 	return status;
 }

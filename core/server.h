@@ -21,41 +21,18 @@
 #include <sys/socket.h>
 
 #include "core/config.h"
+#include "core/runtime.h"
 
 struct shard;
-
-/* An origin's address, published by the control thread (DNS refresh) and
- * read by shards through a sequence lock: shards never wait for it. */
-struct origin_addr {
-	_Atomic uint32_t seq;               /* odd while being written */
-	struct sockaddr_storage addr;
-	socklen_t addr_len;
-	bool valid;
-};
-
-/* Run-time view of one [origin NAME]: what shards need per request. */
-struct origin_rt {
-	uint32_t id;                        /* index in server.origins */
-	const struct cfg_zone *zone;
-	const struct cfg_origin *cfg;
-	uint32_t index_in_zone;
-	char *base_path_wire;               /* base_path percent-encoded once */
-	size_t base_path_wire_len;
-	struct origin_addr addr;
-};
-
-/* Run-time view of a zone: its origins in failover order. */
-struct zone_rt {
-	const struct cfg_zone *cfg;
-	struct origin_rt **origins;
-	uint32_t n_origins;
-};
+struct runtime;
 
 struct server {
-	struct cfg *cfg;
-	struct origin_rt *origins;          /* all origins of all zones */
-	uint32_t n_origins;
-	struct zone_rt *zones;              /* parallel to cfg->zones */
+	/* The snapshot shards serve from: written by the control thread only,
+	 * read by shards with one acquire load per loop iteration. */
+	_Atomic(struct runtime *) rt;
+	struct runtime *retired;            /* waiting for every shard to let go */
+	uint64_t generation;
+	const char *main_file;
 	unsigned n_shards;
 	struct shard **shards;
 	_Atomic bool draining;              /* SIGTERM: stop accepting, finish */
@@ -63,21 +40,11 @@ struct server {
 	uint64_t started_ms;
 };
 
-/* Load nothing, start nothing: serve `cfg` (ownership moves in) until
- * SIGTERM/SIGINT, then drain and return the exit status (0). Returns 1
- * with a message on stderr if it cannot start. */
-int server_run(struct cfg *cfg);
-
-/* The zone_rt for a cfg_zone (same index). */
-static inline const struct zone_rt *server_zone(const struct server *s,
-						const struct cfg_zone *z)
-{
-	return &s->zones[z - s->cfg->zones];
-}
-
-/* Copy an origin's current address; false if it is not resolved. */
-bool server_origin_addr(const struct origin_rt *o, struct sockaddr_storage *out,
-			socklen_t *len);
+/* Serve `cfg` (ownership moves in, also on failure) loaded from
+ * main_file until SIGTERM/SIGINT, then drain and return the exit status
+ * (0). SIGHUP reloads main_file and its zones through a snapshot swap.
+ * Returns 1 with a message on stderr if it cannot start. */
+int server_run(struct cfg *cfg, const char *main_file);
 
 uint64_t server_now_ms(void);           /* CLOCK_MONOTONIC, ms */
 uint64_t server_unix_ms(void);          /* CLOCK_REALTIME, ms */

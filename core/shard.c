@@ -79,18 +79,19 @@ struct shard *shard_create(struct server *srv, unsigned id, int cpu,
 	sh->id = id;
 	sh->cpu = cpu;
 	sh->srv = srv;
-	sh->scfg = &srv->cfg->server;
+	sh->rt = atomic_load(&srv->rt);
+	sh->scfg = &sh->rt->cfg->server;
+	atomic_fetch_add(&sh->rt->switched, 1);
 	sh->wake_fd = -1;
 	for (unsigned i = 0; i < n_listen; i++)
 		sh->listen_fds[i] = listen_fds[i];
 	sh->n_listen = n_listen;
 	sh->n_vconns = sh->scfg->max_conns;
 	/* One origin connection per busy visitor, plus the keep-alive pools. */
-	sh->n_oconns = sh->scfg->max_conns + srv->n_origins * sh->scfg->origin_pool;
+	sh->n_oconns = sh->scfg->max_conns + sh->rt->n_origins * sh->scfg->origin_pool;
 	sh->vconns = slots_map((size_t)sh->n_vconns * sizeof(*sh->vconns));
 	sh->oconns = slots_map((size_t)sh->n_oconns * sizeof(*sh->oconns));
-	sh->origins = calloc(srv->n_origins ? srv->n_origins : 1, sizeof(*sh->origins));
-	if (!sh->vconns || !sh->oconns || !sh->origins ||
+	if (!sh->vconns || !sh->oconns ||
 	    log_ring_init(&sh->log_err, SHARD_LOG_RING_BYTES, &sh->ctr[CTR_log_dropped]) < 0 ||
 	    log_ring_init(&sh->log_access, SHARD_LOG_RING_BYTES, &sh->ctr[CTR_log_dropped]) < 0) {
 		shard_destroy(sh);
@@ -115,7 +116,6 @@ void shard_destroy(struct shard *sh)
 			close(sh->listen_fds[i]);
 	slots_unmap(sh->vconns, (size_t)sh->n_vconns * sizeof(*sh->vconns));
 	slots_unmap(sh->oconns, (size_t)sh->n_oconns * sizeof(*sh->oconns));
-	free(sh->origins);
 	log_ring_free(&sh->log_err);
 	log_ring_free(&sh->log_access);
 	free(sh);
@@ -211,6 +211,43 @@ static int shard_setup(struct shard *sh)
 	return 0;
 }
 
+/* ---- snapshots ---------------------------------------------------------------- */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void shard_rt_unref(struct shard *sh, struct runtime *rt)
+{
+	assert(rt->shard_refs[sh->id] > 0);
+	if (--rt->shard_refs[sh->id] == 0 && rt != sh->rt)
+		atomic_fetch_sub(&rt->pending, 1);
+}
+
+/* Move new exchanges to the published snapshot; let go of the old one at
+ * once if nothing of ours uses it, else when its last exchange ends. */
+static void sync_runtime(struct shard *sh)
+{
+	struct runtime *rt = atomic_load_explicit(&sh->srv->rt, memory_order_acquire);
+	struct runtime *old = sh->rt;
+
+	if (rt == old)
+		return;
+	origin_close_idle(sh);          /* pooled connections belong to old */
+	sh->rt = rt;
+	sh->scfg = &rt->cfg->server;
+	uint64_t delay = mono_ns() - rt->published_ns;
+	uint64_t max = atomic_load(&rt->max_switch_ns);
+	while (delay > max && !atomic_compare_exchange_weak(&rt->max_switch_ns, &max, delay))
+		;
+	atomic_fetch_add(&rt->switched, 1);
+	if (old->shard_refs[sh->id] == 0)
+		atomic_fetch_sub(&old->pending, 1);
+}
+
 /* ---- the loop --------------------------------------------------------------- */
 
 static void timer_fired(struct wheel_entry *e, void *arg)
@@ -300,6 +337,7 @@ static void dispatch(struct shard *sh, const struct io_uring_cqe *cqe)
 			arm_accept(sh, slot);
 		break;
 	case OP_WAKE:
+		sync_runtime(sh);
 		check_drain(sh);
 		if (!sh->stop)
 			arm_wake(sh);
@@ -376,6 +414,7 @@ static void *shard_main(void *arg)
 		}
 		io_uring_cq_advance(&sh->ring, n);
 		last = n;
+		sync_runtime(sh);
 		COUNT(sh, loop_iterations);
 	}
 	shard_teardown(sh);

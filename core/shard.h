@@ -29,6 +29,7 @@
 #include "core/counters.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "core/runtime.h"
 #include "core/wheel.h"
 #include "net/http1.h"
 #include "net/iobuf.h"
@@ -63,13 +64,6 @@ static inline enum shard_op shard_ud_op(uint64_t ud) { return (enum shard_op)(ud
 static inline uint32_t shard_ud_slot(uint64_t ud) { return (uint32_t)(ud >> 32) & 0xffffff; }
 static inline uint32_t shard_ud_gen(uint64_t ud) { return (uint32_t)ud; }
 
-/* Per shard, per origin: the keep-alive pool and passive health. */
-struct origin_shard {
-	struct oconn *idle;                 /* most recently used first */
-	uint32_t n_idle;
-	uint64_t backoff_until_ms;          /* skip this origin until then */
-};
-
 /* Visitor bytes received but not consumed yet, per provided-buffer id:
  * the links of each connection's FIFO of held buffers (net/visitor.c).
  * A buffer id is in at most one FIFO, so one table serves all. */
@@ -87,7 +81,8 @@ struct shard {
 	int cpu;                            /* -1: not pinned */
 	pthread_t thread;
 	struct server *srv;
-	const struct cfg_server *scfg;
+	struct runtime *rt;                 /* the snapshot new exchanges use */
+	const struct cfg_server *scfg;      /* &rt->cfg->server */
 
 	struct io_uring ring;
 	unsigned ring_flags;
@@ -114,7 +109,6 @@ struct shard {
 	uint32_t n_oconns;
 	uint32_t oconns_hwm;
 	uint32_t oconns_used;
-	struct origin_shard *origins;       /* [srv->n_origins] */
 
 	struct wheel wheel;
 	uint64_t now_ms;                    /* monotonic, updated per loop */
@@ -171,6 +165,19 @@ static inline struct oconn *shard_oconn_take(struct shard *sh)
 		oc->idx = sh->oconns_hwm++;
 	}
 	return oc;
+}
+
+/* An exchange starts / ends on snapshot rt (see core/runtime.h). */
+static inline void shard_rt_ref(struct shard *sh, struct runtime *rt)
+{
+	rt->shard_refs[sh->id]++;
+}
+void shard_rt_unref(struct shard *sh, struct runtime *rt);
+
+/* Per shard, per origin state of origin o. */
+static inline struct origin_shard *shard_origin(struct shard *sh, const struct origin_rt *o)
+{
+	return &o->per_shard[sh->id];
 }
 
 /* Shard thread: an SQE, submitting first if the queue is full. */

@@ -20,7 +20,9 @@
 #include "core/config.h"
 #include "core/server.h"
 #include "core/shard.h"
+#include "net/s3_path.h"
 #include "net/visitor.h"
+#include "sigv4/sigv4.h"
 #include "net/wbuf.h"
 
 static void oc_close(struct shard *sh, struct oconn *oc);
@@ -68,7 +70,7 @@ static void oc_maybe_free(struct shard *sh, struct oconn *oc)
 
 static struct origin_shard *oshard(struct shard *sh, const struct origin_rt *o)
 {
-	return &sh->origins[o->id];
+	return shard_origin(sh, o);
 }
 
 static void idle_remove(struct shard *sh, struct oconn *oc)
@@ -122,8 +124,10 @@ static void pool_put(struct shard *sh, struct oconn *oc)
 	struct origin_shard *os = oshard(sh, oc->origin);
 
 	wheel_disarm(&sh->wheel, &oc->timer);
+	/* A connection of an older snapshot is not pooled: the shard is
+	 * letting go of that snapshot. */
 	if (!oc->keep_alive || oc->out.n > 0 || os->n_idle >= sh->scfg->origin_pool ||
-	    sh->draining) {
+	    sh->draining || oc->rt != sh->rt) {
 		oc_close(sh, oc);
 		return;
 	}
@@ -164,9 +168,14 @@ static void oc_close(struct shard *sh, struct oconn *oc)
 
 /* ---- the request ---------------------------------------------------------- */
 
-static bool drop_request_header(const struct http1_request *r, const struct http1_header *h)
+static bool drop_request_header(const struct http1_header *h, bool s3)
 {
 	if (http1_is_hop_by_hop(h->name, h->name_len))
+		return true;
+	/* S3: the visitor's credentials and x-amz-* headers never reach the
+	 * bucket; the edge's signature is the only authority. */
+	if (s3 && ((h->name_len >= 6 && strncasecmp(h->name, "x-amz-", 6) == 0) ||
+		   (h->name_len == 13 && strncasecmp(h->name, "authorization", 13) == 0)))
 		return true;
 	switch (h->name_len) {
 	case 4:
@@ -182,54 +191,125 @@ static bool drop_request_header(const struct http1_request *r, const struct http
 	}
 }
 
-/* Build the origin request head for vc's request into a block. */
-static int build_request(struct shard *sh, struct vconn *vc, const struct origin_rt *o,
-			 char **out, size_t *out_len)
+/* The visitor's headers we pass on, then ours, then the blank line. */
+static void write_forwarded_headers(struct wbuf *w, const struct vconn *vc, bool s3)
 {
 	const struct http1_request *r = &vc->req;
-	char *blk = iobuf_pool_get(&sh->pool);
 	const struct http1_header *xff = NULL;
-	struct wbuf w;
 
-	if (!blk)
-		return -ENOBUFS;
-	wbuf_init(&w, blk, IOBUF_HBUF_BYTES);
-	wbuf_put(&w, r->method_str, r->method_len);
-	wbuf_put(&w, " ", 1);
-	wbuf_put(&w, o->base_path_wire, o->base_path_wire_len);
-	wbuf_put(&w, r->path, r->path_len);
-	if (r->query) {
-		wbuf_put(&w, "?", 1);
-		wbuf_put(&w, r->query, r->query_len);
-	}
-	wbuf_str(&w, " HTTP/1.1\r\nHost: ");
-	wbuf_str(&w, o->cfg->host_header);
-	wbuf_put(&w, "\r\n", 2);
 	for (unsigned i = 0; i < r->n_headers; i++) {
 		const struct http1_header *h = &r->headers[i];
 		if (h->name_len == 15 && strncasecmp(h->name, "x-forwarded-for", 15) == 0)
 			xff = h;
-		if (!drop_request_header(r, h))
-			wbuf_header(&w, h->name, h->name_len, h->value, h->value_len);
+		if (!drop_request_header(h, s3))
+			wbuf_header(w, h->name, h->name_len, h->value, h->value_len);
 	}
-	wbuf_str(&w, "X-Forwarded-For: ");
+	wbuf_str(w, "X-Forwarded-For: ");
 	if (xff) {
-		wbuf_put(&w, xff->value, xff->value_len);
-		wbuf_put(&w, ", ", 2);
+		wbuf_put(w, xff->value, xff->value_len);
+		wbuf_put(w, ", ", 2);
 	}
-	wbuf_str(&w, vc->peer_ip[0] ? vc->peer_ip : "unknown");
-	wbuf_str(&w, "\r\nVia: 1.1 edgecache\r\n");
+	wbuf_str(w, vc->peer_ip[0] ? vc->peer_ip : "unknown");
+	wbuf_str(w, "\r\nVia: 1.1 edgecache\r\n");
 	if (vc->x.body_chunked) {
-		wbuf_str(&w, "Transfer-Encoding: chunked\r\n");
+		wbuf_str(w, "Transfer-Encoding: chunked\r\n");
 	} else if (vc->x.has_body) {
-		wbuf_str(&w, "Content-Length: ");
-		wbuf_u64(&w, (uint64_t)r->content_length);
-		wbuf_put(&w, "\r\n", 2);
+		wbuf_str(w, "Content-Length: ");
+		wbuf_u64(w, (uint64_t)r->content_length);
+		wbuf_put(w, "\r\n", 2);
 	}
-	wbuf_put(&w, "\r\n", 2);
-	if (w.overflow) {
+	wbuf_put(w, "\r\n", 2);
+}
+
+/* A plain origin: base path + the visitor's path as it came. */
+static int write_plain_request(struct wbuf *w, const struct vconn *vc, const struct origin_rt *o)
+{
+	const struct http1_request *r = &vc->req;
+
+	wbuf_put(w, r->method_str, r->method_len);
+	wbuf_put(w, " ", 1);
+	wbuf_put(w, o->base_path_wire, o->base_path_wire_len);
+	wbuf_put(w, r->path, r->path_len);
+	if (r->query) {
+		wbuf_put(w, "?", 1);
+		wbuf_put(w, r->query, r->query_len);
+	}
+	wbuf_str(w, " HTTP/1.1\r\nHost: ");
+	wbuf_str(w, o->cfg->host_header);
+	wbuf_put(w, "\r\n", 2);
+	write_forwarded_headers(w, vc, false);
+	return 0;
+}
+
+/*
+ * An S3 origin: the path mapped the S3 way (decode once, base_path,
+ * encode once: what is signed is what is sent), then SigV4 headers from
+ * the snapshot's credentials. Returns 0, or -EINVAL (bad %-escape: 400),
+ * -ENOSPC (414).
+ */
+static int write_s3_request(struct shard *sh, struct wbuf *w, const struct vconn *vc,
+			    const struct origin_rt *o)
+{
+	const struct http1_request *r = &vc->req;
+	char path[LIMIT_S3_WIRE_PATH_BYTES + 1], host[LIMIT_S3_HOST_BYTES + 1];
+	struct s3path_out m = { .path = path, .path_cap = sizeof(path),
+				.host = host, .host_cap = sizeof(host) };
+	struct sigv4_s3_signed sig;
+
+	int rc = s3path_map(o->cfg, r->path, r->path_len, &m);
+	if (rc < 0)
+		return rc;
+	const char *method = r->method == HTTP1_HEAD ? "HEAD" : "GET";
+	struct sigv4_s3_request sr = {
+		.method = method, .host = host, .host_len = m.host_len,
+		.path = path, .path_len = m.path_len,
+		.query = r->query, .query_len = r->query ? r->query_len : 0,
+		.unsigned_payload = o->cfg->s3_payload == CFG_S3_PAYLOAD_UNSIGNED,
+		.now = (time_t)(sh->unix_ms / 1000),
+	};
+	rc = sigv4_s3_sign(o->creds, &sr, &sig, NULL);
+	if (rc < 0)
+		return rc == -ENOSPC ? -ENOSPC : -EINVAL;
+	COUNT(sh, s3_signed);
+	if (!sig.used_precomputed_key)
+		COUNT(sh, s3_key_derived);
+	wbuf_str(w, method);
+	wbuf_put(w, " ", 1);
+	wbuf_put(w, path, m.path_len);
+	if (r->query) {
+		wbuf_put(w, "?", 1);
+		wbuf_put(w, r->query, r->query_len);
+	}
+	wbuf_str(w, " HTTP/1.1\r\n");
+	wbuf_header(w, "Host", 4, host, m.host_len);
+	wbuf_header(w, "X-Amz-Date", 10, sig.amz_date, SIGV4_AMZ_DATE_LEN);
+	wbuf_header(w, "X-Amz-Content-SHA256", 20, sig.payload_hash, strlen(sig.payload_hash));
+	if (o->creds->session_token[0])
+		wbuf_header(w, "X-Amz-Security-Token", 20, o->creds->session_token,
+			    strlen(o->creds->session_token));
+	wbuf_header(w, "Authorization", 13, sig.authorization, sig.authorization_len);
+	write_forwarded_headers(w, vc, true);
+	return 0;
+}
+
+/* Build the origin request head for vc's request into a block. Returns
+ * 0, -ENOBUFS (no block), -ENOSPC (too long), -EINVAL (bad path). */
+static int build_request(struct shard *sh, struct vconn *vc, const struct origin_rt *o,
+			 char **out, size_t *out_len)
+{
+	char *blk = iobuf_pool_get(&sh->pool);
+	struct wbuf w;
+	int rc;
+
+	if (!blk)
+		return -ENOBUFS;
+	wbuf_init(&w, blk, IOBUF_HBUF_BYTES);
+	rc = o->creds ? write_s3_request(sh, &w, vc, o) : write_plain_request(&w, vc, o);
+	if (rc == 0 && w.overflow)
+		rc = -ENOSPC;
+	if (rc < 0) {
 		iobuf_pool_put(&sh->pool, blk);
-		return -ENOSPC;
+		return rc;
 	}
 	*out = blk;
 	*out_len = w.len;
@@ -291,7 +371,7 @@ static int open_connection(struct shard *sh, struct oconn *oc, const struct orig
 	struct sockaddr_storage ss;
 	socklen_t sl;
 
-	if (!server_origin_addr(o, &ss, &sl))
+	if (!rt_origin_addr(o, &ss, &sl))
 		return -EHOSTUNREACH;
 	/* socket(2) and setsockopt(2) never block; connect goes through the ring. */
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -322,11 +402,16 @@ static void try_origin(struct shard *sh, struct vconn *vc, bool allow_pool)
 {
 	struct vexchange *x = &vc->x;
 	const struct origin_rt *o = x->zone->origins[x->attempt];
-	struct oconn *oc = allow_pool ? idle_pop(sh, o) : NULL;
 	char *blk;
 	size_t len;
 
 	x->tries++;
+	if (o->creds && vc->req.method != HTTP1_GET && vc->req.method != HTTP1_HEAD) {
+		/* The seed: S3 origins take GET and HEAD only. */
+		visitor_response_fail(sh, vc, 405);
+		return;
+	}
+	struct oconn *oc = allow_pool ? idle_pop(sh, o) : NULL;
 	if (oc) {
 		COUNT(sh, origin_reuses);
 		oc->reused = true;
@@ -339,6 +424,7 @@ static void try_origin(struct shard *sh, struct vconn *vc, bool allow_pool)
 			return;
 		}
 		oc->origin = o;
+		oc->rt = vc->x.rt;
 		int err = open_connection(sh, oc, o);
 		if (err < 0) {
 			COUNT(sh, origin_connect_failures);
@@ -353,8 +439,11 @@ static void try_origin(struct shard *sh, struct vconn *vc, bool allow_pool)
 	oc->head_request = vc->req.method == HTTP1_HEAD;
 	oc->dechunk = vc->req.version_minor == 0;
 	x->oc = oc;
-	if (build_request(sh, vc, o, &blk, &len) < 0) {
-		fail_visitor(sh, vc, 502);
+	int rc = build_request(sh, vc, o, &blk, &len);
+	if (rc < 0) {
+		if (rc == -EINVAL)
+			COUNT(sh, bad_path);
+		fail_visitor(sh, vc, rc == -EINVAL ? 400 : rc == -ENOSPC ? 414 : 503);
 		return;
 	}
 	struct iobuf_seg seg = { .ptr = blk, .len = (uint32_t)len,
@@ -762,7 +851,9 @@ void origin_rearm_starved(struct shard *sh)
 
 void origin_close_idle(struct shard *sh)
 {
-	for (uint32_t i = 0; i < sh->srv->n_origins; i++)
-		while (sh->origins[i].idle)
-			oc_close(sh, sh->origins[i].idle);
+	for (uint32_t i = 0; i < sh->rt->n_origins; i++) {
+		struct origin_shard *os = shard_origin(sh, &sh->rt->origins[i]);
+		while (os->idle)
+			oc_close(sh, os->idle);
+	}
 }

@@ -33,6 +33,7 @@
 struct shard;
 struct vconn;
 struct origin_rt;
+struct runtime;
 
 enum oconn_state {
 	OC_FREE = 0,
@@ -63,6 +64,7 @@ struct oconn {
 	uint8_t body_mode;                  /* enum obody_mode */
 	uint32_t ops;
 	const struct origin_rt *origin;
+	const struct runtime *rt;           /* the snapshot origin belongs to */
 	struct vconn *vc;                   /* the exchange it serves, or NULL */
 	struct wheel_entry timer;
 	struct iobuf_outq out;              /* request bytes to the origin */

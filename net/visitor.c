@@ -180,6 +180,15 @@ static void release_held(struct shard *sh, struct vconn *vc)
 
 /* ---- closing ------------------------------------------------------------- */
 
+/* The exchange no longer needs its snapshot. */
+static void exchange_release(struct shard *sh, struct vconn *vc)
+{
+	if (vc->x.rt) {
+		shard_rt_unref(sh, vc->x.rt);
+		vc->x.rt = NULL;
+	}
+}
+
 static void vc_close(struct shard *sh, struct vconn *vc)
 {
 	if (vc->state == VC_CLOSING || vc->state == VC_FREE)
@@ -188,6 +197,7 @@ static void vc_close(struct shard *sh, struct vconn *vc)
 		origin_detach(sh, vc->x.oc);
 		vc->x.oc = NULL;
 	}
+	exchange_release(sh, vc);
 	release_held(sh, vc);
 	clear_timer(sh, vc);
 	vc->state = VC_CLOSING;
@@ -463,14 +473,16 @@ static void start_exchange(struct shard *sh, struct vconn *vc, uint32_t head_len
 	clear_timer(sh, vc);
 	COUNT(sh, requests);
 
-	const struct cfg_zone *z = cfg_zone_by_host(sh->srv->cfg, r->host, r->host ? r->host_len : 0);
+	x->rt = sh->rt;
+	shard_rt_ref(sh, x->rt);
+	const struct cfg_zone *z = cfg_zone_by_host(x->rt->cfg, r->host, r->host ? r->host_len : 0);
 	if (!z) {
 		COUNT(sh, no_zone);
 		x->keep_alive = x->keep_alive && !r->chunked && r->content_length <= 0;
 		send_local(sh, vc, 404, !x->keep_alive);
 		return;
 	}
-	x->zone = server_zone(sh->srv, z);
+	x->zone = rt_zone(x->rt, z);
 	if (r->method == HTTP1_CONNECT || r->method == HTTP1_TRACE) {
 		send_local(sh, vc, 405, true);
 		return;
@@ -545,6 +557,7 @@ static void finish_exchange(struct shard *sh, struct vconn *vc)
 		origin_detach(sh, x->oc);
 		x->oc = NULL;
 	}
+	exchange_release(sh, vc);
 	if (!x->keep_alive || !x->body_done || sh->draining) {
 		vc_linger(sh, vc);
 		return;

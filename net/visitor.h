@@ -24,6 +24,7 @@
 struct shard;
 struct oconn;
 struct zone_rt;
+struct runtime;
 
 enum vconn_state {
 	VC_FREE = 0,
@@ -46,6 +47,7 @@ enum vresp_mode {
 
 /* One request and its response. */
 struct vexchange {
+	struct runtime *rt;                 /* snapshot it runs on (counted) */
 	const struct zone_rt *zone;
 	struct oconn *oc;                   /* origin connection serving it */
 	uint32_t head_len;                  /* request head bytes at the front of in */

@@ -369,6 +369,19 @@ class Edgecache(Server):
 		self.counters_file = os.path.join(self.dir, 'counters.txt')
 		self.main = self.write_config()
 
+	def secret_file(self, secret):
+		"""A 0600 file holding secret (s3_secret_key_file), one per value."""
+		path = os.path.join(self.dir, 'secret-%08x' % (hash(secret) & 0xffffffff))
+		fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+		with os.fdopen(fd, 'w') as f:
+			f.write(secret + '\n')
+		return path
+
+	def rewrite_zone(self, z):
+		"""Replace one zone's file (then SIGHUP to apply it)."""
+		self.zones = [x for x in self.zones if x['name'] != z['name']] + [z]
+		self.main = self.write_config()
+
 	def write_config(self):
 		zdir = os.path.join(self.dir, 'zones')
 		os.makedirs(zdir, exist_ok=True)

@@ -1,0 +1,189 @@
+/* core/runtime.c — building and freeing run-time snapshots (see runtime.h). */
+#include "core/runtime.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "core/log.h"
+#include "sigv4/sigv4.h"
+
+bool rt_origin_addr(const struct origin_rt *o, struct sockaddr_storage *out, socklen_t *len)
+{
+	const struct origin_addr *a = &o->addr;
+	uint32_t s1, s2;
+	bool valid;
+
+	do {
+		s1 = atomic_load_explicit(&a->seq, memory_order_acquire);
+		memcpy(out, &a->addr, sizeof(*out));
+		*len = a->addr_len;
+		valid = a->valid;
+		atomic_thread_fence(memory_order_acquire);
+		s2 = atomic_load_explicit(&a->seq, memory_order_relaxed);
+	} while ((s1 & 1) || s1 != s2);
+	return valid;
+}
+
+static void publish_addr(struct origin_addr *a, const struct sockaddr *sa, socklen_t len)
+{
+	atomic_fetch_add_explicit(&a->seq, 1, memory_order_acq_rel);
+	memcpy(&a->addr, sa, len);
+	a->addr_len = len;
+	a->valid = true;
+	atomic_fetch_add_explicit(&a->seq, 1, memory_order_release);
+}
+
+int rt_resolve_origin(struct origin_rt *o, bool quiet)
+{
+	struct addrinfo hints, *res = NULL;
+	char port[8];
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%u", o->cfg->port);
+	int r = getaddrinfo(o->cfg->host, port, &hints, &res);
+	if (r != 0 || !res) {
+		if (!quiet)
+			log_warn("zone %s: origin %s: cannot resolve %s: %s", o->zone->name,
+				 o->cfg->name, o->cfg->host, gai_strerror(r));
+		return -EHOSTUNREACH;
+	}
+	struct sockaddr_storage cur;
+	socklen_t cur_len;
+	bool had = rt_origin_addr(o, &cur, &cur_len);
+	if (!had || cur_len != res->ai_addrlen || memcmp(&cur, res->ai_addr, cur_len) != 0)
+		publish_addr(&o->addr, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* Credentials sit in their own mapping, kept out of core dumps. */
+static int creds_map(struct runtime *rt)
+{
+	rt->creds_bytes = (size_t)(rt->n_origins ? rt->n_origins : 1) * sizeof(struct sigv4_creds);
+	void *p = mmap(NULL, rt->creds_bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		rt->creds = NULL;
+		return -ENOMEM;
+	}
+	madvise(p, rt->creds_bytes, MADV_DONTDUMP);
+	rt->creds = p;
+	return 0;
+}
+
+static int origin_init(struct runtime *rt, struct origin_rt *o, time_t now,
+		       char *err, size_t err_len)
+{
+	/* base_path is a decoded prefix: encoded once, like a key. */
+	size_t bl = strlen(o->cfg->base_path);
+	o->base_path_wire = malloc(bl * 3 + 1);
+	o->per_shard = calloc(rt->n_shards, sizeof(*o->per_shard));
+	if (!o->base_path_wire || !o->per_shard)
+		return -ENOMEM;
+	ssize_t el = sigv4_uri_encode_path(o->cfg->base_path, bl, o->base_path_wire, bl * 3 + 1);
+	if (el < 0)
+		return (int)el;
+	o->base_path_wire[el] = '\0';
+	o->base_path_wire_len = (size_t)el;
+	if (o->cfg->s3_auth_enabled) {
+		struct sigv4_creds *c = &rt->creds[o->id];
+		int r = sigv4_creds_init(c, o->cfg->s3_access_key, o->cfg->s3_secret_key,
+					 o->cfg->s3_region, o->cfg->s3_service,
+					 o->cfg->s3_session_token, now);
+		if (r < 0) {
+			snprintf(err, err_len, "zone %s: origin %s: S3 credentials: %s",
+				 o->zone->name, o->cfg->name, strerror(-r));
+			return r;
+		}
+		o->creds = c;
+	}
+	rt_resolve_origin(o, false);
+	return 0;
+}
+
+int rt_build(struct cfg *cfg, unsigned *cfg_refs, unsigned n_shards, uint64_t generation,
+	     time_t now, struct runtime **out, char *err, size_t err_len)
+{
+	struct runtime *rt = calloc(1, sizeof(*rt));
+	uint32_t n = 0;
+	int ret = -ENOMEM;
+
+	snprintf(err, err_len, "out of memory");
+	if (!rt)
+		return -ENOMEM;
+	rt->magic = RUNTIME_MAGIC;
+	rt->generation = generation;
+	rt->cfg = cfg;
+	rt->cfg_refs = cfg_refs ? cfg_refs : calloc(1, sizeof(*rt->cfg_refs));
+	if (!rt->cfg_refs) {
+		free(rt);
+		return -ENOMEM;
+	}
+	(*rt->cfg_refs)++;
+	rt->n_shards = n_shards;
+	rt->key_day = rt_utc_day(now);
+	for (size_t z = 0; z < cfg->n_zones; z++)
+		n += (uint32_t)cfg->zones[z].n_origins;
+	rt->n_origins = n;
+	rt->origins = calloc(n ? n : 1, sizeof(*rt->origins));
+	rt->zones = calloc(cfg->n_zones ? cfg->n_zones : 1, sizeof(*rt->zones));
+	rt->shard_refs = calloc(n_shards ? n_shards : 1, sizeof(*rt->shard_refs));
+	if (!rt->origins || !rt->zones || !rt->shard_refs || creds_map(rt) < 0)
+		goto fail;
+	n = 0;
+	for (size_t z = 0; z < cfg->n_zones; z++) {
+		const struct cfg_zone *zc = &cfg->zones[z];
+		struct zone_rt *zr = &rt->zones[z];
+		zr->cfg = zc;
+		zr->n_origins = (uint32_t)zc->n_origins;
+		zr->origins = calloc(zc->n_origins ? zc->n_origins : 1, sizeof(*zr->origins));
+		if (!zr->origins)
+			goto fail;
+		for (size_t i = 0; i < zc->n_origins; i++) {
+			struct origin_rt *o = &rt->origins[n];
+			o->id = n++;
+			o->zone = zc;
+			o->cfg = &zc->origins[i];
+			zr->origins[i] = o;
+			ret = origin_init(rt, o, now, err, err_len);
+			if (ret < 0)
+				goto fail;
+		}
+	}
+	*out = rt;
+	return 0;
+fail:
+	rt_free(rt);
+	return ret;
+}
+
+void rt_free(struct runtime *rt)
+{
+	if (!rt)
+		return;
+	if (rt->zones)
+		for (size_t z = 0; z < rt->cfg->n_zones; z++)
+			free(rt->zones[z].origins);
+	for (uint32_t i = 0; rt->origins && i < rt->n_origins; i++) {
+		free(rt->origins[i].base_path_wire);
+		free(rt->origins[i].per_shard);
+		if (rt->origins[i].creds)
+			sigv4_creds_wipe(&rt->creds[i]);
+	}
+	if (rt->creds)
+		munmap(rt->creds, rt->creds_bytes);
+	if (rt->cfg_refs && --*rt->cfg_refs == 0) {
+		cfg_free(rt->cfg);
+		free(rt->cfg_refs);
+	}
+	free(rt->origins);
+	free(rt->zones);
+	free(rt->shard_refs);
+	free(rt);
+}
