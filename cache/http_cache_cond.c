@@ -12,16 +12,6 @@
 #include "cache/http_cache.h"
 #include "cache/http_cache_int.h"
 
-static bool span_eq_ci(const char *a, size_t alen, const char *b, size_t blen)
-{
-	if (alen != blen)
-		return false;
-	for (size_t i = 0; i < alen; i++)
-		if (hc_lower(a[i]) != hc_lower(b[i]))
-			return false;
-	return true;
-}
-
 /* ---- entity tags ---------------------------------------------------------- */
 
 static bool etag_eq(const char *a, size_t alen, const char *b, size_t blen, bool strong)
@@ -122,17 +112,7 @@ bool hcache_header_stored(const struct http1_header *h,
 	if (http1_is_hop_by_hop(h->name, h->name_len) ||
 	    hc_eq(h->name, h->name_len, "proxy-authentication-info"))
 		return false;
-	for (size_t i = 0; i < n; i++) {
-		const char *cur = all[i].value, *end = cur + all[i].value_len;
-		struct hcache_span it;
-
-		if (!hc_eq(all[i].name, all[i].name_len, "connection"))
-			continue;
-		while (hc_list_next(&cur, end, &it))
-			if (span_eq_ci(it.p, it.len, h->name, h->name_len))
-				return false;
-	}
-	return true;
+	return !hc_field_has(all, n, "connection", h->name, h->name_len);
 }
 
 /* Fields a 304 never changes: they describe the stored body itself. */
@@ -165,7 +145,7 @@ int hcache_merge_304(const struct http1_header *stored, size_t n_stored,
 
 		for (size_t j = 0; j < n_fresh && !replaced; j++)
 			replaced = updates(&fresh[j], fresh, n_fresh) &&
-				   span_eq_ci(stored[i].name, stored[i].name_len,
+				   hc_eq_ci(stored[i].name, stored[i].name_len,
 					      fresh[j].name, fresh[j].name_len);
 		if (replaced)
 			continue;

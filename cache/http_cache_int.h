@@ -19,6 +19,14 @@ static inline char hc_lower(char c)
 /* s[0..len) equals the lower-case literal `lit`, ignoring case. */
 bool hc_eq(const char *s, size_t len, const char *lit);
 
+/* a[0..alen) equals b[0..blen), ignoring ASCII case. */
+bool hc_eq_ci(const char *a, size_t alen, const char *b, size_t blen);
+
+/* Does some line of field `field` (lower-case) among h[0..n) list the
+ * token tok (any case)? Connection, Pragma. */
+bool hc_field_has(const struct http1_header *h, size_t n, const char *field,
+		  const char *tok, size_t tok_len);
+
 /*
  * The next item of a comma-separated field value in [*cur, end), OWS
  * trimmed; commas inside quoted strings do not split. Empty items are

@@ -50,6 +50,32 @@ bool hc_list_next(const char **cur, const char *end, struct hcache_span *item)
 	return true;
 }
 
+bool hc_eq_ci(const char *a, size_t alen, const char *b, size_t blen)
+{
+	if (alen != blen)
+		return false;
+	for (size_t i = 0; i < alen; i++)
+		if (hc_lower(a[i]) != hc_lower(b[i]))
+			return false;
+	return true;
+}
+
+bool hc_field_has(const struct http1_header *h, size_t n, const char *field,
+		  const char *tok, size_t tok_len)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *cur = h[i].value, *end = cur + h[i].value_len;
+		struct hcache_span it;
+
+		if (!hc_eq(h[i].name, h[i].name_len, field))
+			continue;
+		while (hc_list_next(&cur, end, &it))
+			if (hc_eq_ci(it.p, it.len, tok, tok_len))
+				return true;
+	}
+	return false;
+}
+
 int64_t hc_delta_seconds(const char *s, size_t len)
 {
 	int64_t v = 0;
@@ -398,21 +424,6 @@ static struct hcache_span span_of(const struct http1_header *h, size_t n, const 
 		 : (struct hcache_span){ NULL, 0 };
 }
 
-static bool pragma_no_cache(const struct http1_header *h, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		const char *cur = h[i].value, *end = cur + h[i].value_len;
-		struct hcache_span it;
-
-		if (!hc_eq(h[i].name, h[i].name_len, "pragma"))
-			continue;
-		while (hc_list_next(&cur, end, &it))
-			if (hc_eq(it.p, it.len, "no-cache"))
-				return true;
-	}
-	return false;
-}
-
 int hcache_parse_request(const struct http1_request *r, int64_t now_s,
 			 struct hcache_req_info *o)
 {
@@ -423,7 +434,7 @@ int hcache_parse_request(const struct http1_request *r, int64_t now_s,
 	memset(o, 0, sizeof(*o));
 	o->method = r->method;
 	/* RFC 9111 5.4: Pragma: no-cache only where Cache-Control is absent */
-	if (hcache_parse_cc(h, n, &o->cc) == 0 && pragma_no_cache(h, n))
+	if (hcache_parse_cc(h, n, &o->cc) == 0 && hc_field_has(h, n, "pragma", "no-cache", 8))
 		o->cc.flags |= HCACHE_CC_NO_CACHE;
 	o->authorization = field(h, n, "authorization", &count) != NULL;
 	o->if_match = span_of(h, n, "if-match");

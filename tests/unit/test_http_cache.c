@@ -500,23 +500,20 @@ static void test_decide(void)
 	/* ct: cc-resp-must-revalidate-stale */
 	CHECK_EQ_INT(decide_at(&off, "Cache-Control: max-age=2, must-revalidate\r\n", "",
 			       T0 + 3), HCACHE_REVALIDATE);
-	/* request directives */
-	CHECK_EQ_INT(decide_at(&off, ma, "Cache-Control: no-cache\r\n", T0), HCACHE_REVALIDATE);
-	CHECK_EQ_INT(decide_at(&off, ma, "Pragma: no-cache\r\n", T0), HCACHE_REVALIDATE);
-	CHECK_EQ_INT(decide_at(&off, ma, "Cache-Control: max-age=10\r\n", T0 + 10),
-		     HCACHE_SERVE_FRESH);
-	CHECK_EQ_INT(decide_at(&off, ma, "Cache-Control: max-age=10\r\n", T0 + 11),
-		     HCACHE_REVALIDATE);
-	CHECK_EQ_INT(decide_at(&off, ma, "Cache-Control: min-fresh=50\r\n", T0 + 50),
-		     HCACHE_SERVE_FRESH);
-	CHECK_EQ_INT(decide_at(&off, ma, "Cache-Control: min-fresh=50\r\n", T0 + 51),
-		     HCACHE_REVALIDATE);
-	CHECK_EQ_INT(decide_at(&off, ma, "Cache-Control: max-stale=20\r\n", T0 + 120),
-		     HCACHE_SERVE_STALE);
-	CHECK_EQ_INT(decide_at(&off, ma, "Cache-Control: max-stale=20\r\n", T0 + 121),
-		     HCACHE_REVALIDATE);
-	CHECK_EQ_INT(decide_at(&off, ma, "Cache-Control: max-stale\r\n", T0 + 99999),
-		     HCACHE_SERVE_STALE);
+	/* request directives against max-age=100 stored at T0 */
+	static const struct { const char *rqh; int dt; enum hcache_action want; } rd[] = {
+		{ "Cache-Control: no-cache\r\n", 0, HCACHE_REVALIDATE },
+		{ "Pragma: no-cache\r\n", 0, HCACHE_REVALIDATE },
+		{ "Cache-Control: max-age=10\r\n", 10, HCACHE_SERVE_FRESH },
+		{ "Cache-Control: max-age=10\r\n", 11, HCACHE_REVALIDATE },
+		{ "Cache-Control: min-fresh=50\r\n", 50, HCACHE_SERVE_FRESH },
+		{ "Cache-Control: min-fresh=50\r\n", 51, HCACHE_REVALIDATE },
+		{ "Cache-Control: max-stale=20\r\n", 120, HCACHE_SERVE_STALE },
+		{ "Cache-Control: max-stale=20\r\n", 121, HCACHE_REVALIDATE },
+		{ "Cache-Control: max-stale\r\n", 99999, HCACHE_SERVE_STALE },
+	};
+	for (size_t i = 0; i < sizeof(rd) / sizeof(rd[0]); i++)
+		CHECK_EQ_INT(decide_at(&off, ma, rd[i].rqh, T0 + rd[i].dt), rd[i].want);
 	CHECK_EQ_INT(decide_at(&off, "Cache-Control: max-age=100, must-revalidate\r\n",
 			       "Cache-Control: max-stale\r\n", T0 + 101), HCACHE_REVALIDATE);
 	CHECK_EQ_INT(decide_at(&off, ma, "Cache-Control: only-if-cached\r\n", T0 + 50),
