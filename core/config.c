@@ -210,26 +210,38 @@ static void lower_str(char *s)
 		*s = lower(*s);
 }
 
+/* Suffixes a number may carry: none, sizes, or durations in seconds. */
+enum unit { UNIT_NONE, UNIT_SIZE, UNIT_SECONDS };
+
+static const struct { const char *chars; int64_t mult[4]; const char *hint; } units[] = {
+	[UNIT_NONE] = { "", { 0 }, "" },
+	[UNIT_SIZE] = { "kmg", { 1024, 1024 * 1024, 1024 * 1024 * 1024 },
+			" (a k, m or g suffix is allowed)" },
+	[UNIT_SECONDS] = { "smhd", { 1, 60, 3600, 86400 },
+			   " (seconds; an s, m, h or d suffix is allowed)" },
+};
+
 /*
  * The one number parser of every numeric key: an optional '-', decimal
- * digits, and with `sizes` one k/m/g suffix (×1024, ×1024², ×1024³).
- * Returns 0 and *out in min..max, or -EINVAL with `why` saying what is
- * wrong (the value as written, the bound it passes).
+ * digits, and one suffix of `unit` (k/m/g ×1024, ×1024², ×1024³; s/m/h/d
+ * ×1, ×60, ×3600, ×86400). Returns 0 and *out in min..max, or -EINVAL
+ * with `why` saying what is wrong (the value as written, the bound it
+ * passes).
  */
-static int parse_int(const char *s, int64_t min, int64_t max, bool sizes,
+static int parse_int(const char *s, int64_t min, int64_t max, enum unit unit,
 		     int64_t *out, char *why, size_t why_cap)
 {
 	const char *d = s + (*s == '-'), *suf, *k = NULL;
 	size_t nd = strspn(d, "0123456789");
-	int64_t v = 0;
+	int64_t v = 0, mult = 1;
 	bool over = false, neg = *s == '-';
 
 	suf = d + nd;
-	if (sizes && *suf && !suf[1])
-		k = strchr("kmg", lower(*suf));
+	if (unit != UNIT_NONE && *suf && !suf[1])
+		k = strchr(units[unit].chars, lower(*suf));
 	if (nd == 0 || (*suf && !k)) {
 		snprintf(why, why_cap, "\"%.*s\" is not a number%s", ECHO_MAX, s,
-			 sizes ? " (a k, m or g suffix is allowed)" : "");
+			 units[unit].hint);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < nd; i++) {
@@ -238,11 +250,11 @@ static int parse_int(const char *s, int64_t min, int64_t max, bool sizes,
 		else
 			v = v * 10 + (d[i] - '0');
 	}
-	if (k && !over) {
-		int shift = 10 * (int)(k - "kmg" + 1);
-
-		over = v > (INT64_MAX >> shift);
-		v = over ? v : v << shift;
+	if (k)
+		mult = units[unit].mult[k - units[unit].chars];
+	if (!over) {
+		over = v > INT64_MAX / mult;
+		v = over ? v : v * mult;
 	}
 	v = neg ? -v : v;
 	if ((over && neg) || (!over && v < min)) {
@@ -322,7 +334,7 @@ static void free_secret(char *s)
 
 /* ---- the key table ------------------------------------------------------ */
 
-enum ktype { KT_U32, KT_SIZE, KT_STR, KT_PATH, KT_BOOL, KT_ENUM, KT_FILE, KT_FN };
+enum ktype { KT_U32, KT_SIZE, KT_SECONDS, KT_STR, KT_PATH, KT_BOOL, KT_ENUM, KT_FILE, KT_FN };
 
 #define F_BLANK   1u             /* KT_STR: blank = unset (NULL) */
 #define F_NOSPACE 2u             /* KT_STR: no space inside */
@@ -353,9 +365,12 @@ static int set_base_path(struct parse *p, const char *val);
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const payloads[] = { "empty-hash", "unsigned", NULL };
 static const char *const addressings[] = { "path", "virtual", NULL };
+static const char *const query_strings[] = { "ignore", "include", "sorted", NULL };
 
 #define SRV(f) .sect = SECT_SERVER, .off = offsetof(struct cfg_server, f)
 #define ORG(f) .sect = SECT_ORIGIN, .off = offsetof(struct cfg_origin, f)
+#define ZON(f) .sect = SECT_ZONE, .off = offsetof(struct cfg_zone, f)
+#define TTL    .type = KT_SECONDS, .min = LIMIT_TTL_S_MIN, .max = LIMIT_TTL_S_MAX
 #define MS     .type = KT_U32, .min = LIMIT_TIMEOUT_MS_MIN, .max = LIMIT_TIMEOUT_MS_MAX
 
 static const struct key_def keys[] = {
@@ -382,6 +397,12 @@ static const struct key_def keys[] = {
 	{ "name", .sect = SECT_ZONE, .type = KT_FN, .fn = set_zone_name },
 	{ "uuid", .sect = SECT_ZONE, .type = KT_FN, .fn = set_uuid },
 	{ "hosts", .sect = SECT_ZONE, .type = KT_FN, .flags = F_LIST, .fn = set_hosts },
+	{ "default_ttl", ZON(default_ttl_s), TTL },
+	{ "negative_ttl", ZON(negative_ttl_s), TTL },
+	{ "stale_while_revalidate", ZON(stale_while_revalidate_s), TTL },
+	{ "stale_if_error", ZON(stale_if_error_s), TTL },
+	{ "query_string", ZON(query_string), .type = KT_ENUM, .names = query_strings },
+	{ "heuristic_freshness", ZON(heuristic_freshness), .type = KT_BOOL },
 
 	{ "url", .sect = SECT_ORIGIN, .type = KT_FN, .fn = set_url },
 	{ "host_header", ORG(host_header), .type = KT_STR, .flags = F_BLANK | F_NOSPACE,
@@ -467,7 +488,10 @@ static int set_num(struct parse *p, const struct key_def *k, void *field,
 	char why[160];
 	int64_t v;
 
-	if (parse_int(val, k->min, k->max, k->type == KT_SIZE, &v, why, sizeof why))
+	enum unit unit = k->type == KT_SIZE ? UNIT_SIZE :
+			 k->type == KT_SECONDS ? UNIT_SECONDS : UNIT_NONE;
+
+	if (parse_int(val, k->min, k->max, unit, &v, why, sizeof why))
 		return pfail(p, k->name, "%s", why);
 	if (k->type == KT_SIZE)
 		*(int64_t *)field = v;
@@ -603,6 +627,7 @@ static int set_key(struct parse *p, const struct key_def *k, const char *val)
 	switch (k->type) {
 	case KT_U32:
 	case KT_SIZE:
+	case KT_SECONDS:
 		return set_num(p, k, field, val);
 	case KT_STR:
 		if (len == 0 && (k->flags & F_BLANK))
@@ -693,7 +718,7 @@ static int add_listen(struct parse *p, char *item)
 		bad = "is not an IP address, \"*\" or a host name";
 	if (bad)
 		return pfail(p, "listen", "\"%s\" %s", echo, bad);
-	if (parse_int(port, 1, 65535, false, &v, why, sizeof(why)))
+	if (parse_int(port, 1, 65535, UNIT_NONE, &v, why, sizeof(why)))
 		return pfail(p, "listen", "\"%s\": port %s", echo, why);
 	for (size_t i = 0; i < s->n_listens; i++)
 		if (s->listens[i].port == v && strcasecmp(s->listens[i].host, host) == 0)
@@ -736,7 +761,7 @@ static int set_workers(struct parse *p, const char *val)
 		p->ld->cfg->server.workers = 0;
 		return 0;
 	}
-	if (parse_int(val, 1, LIMIT_WORKERS, false, &v, why, sizeof(why)))
+	if (parse_int(val, 1, LIMIT_WORKERS, UNIT_NONE, &v, why, sizeof(why)))
 		return pfail(p, "workers", "\"%.*s\" is not \"auto\" or a number 1..%d",
 			     ECHO_MAX, val, LIMIT_WORKERS);
 	p->ld->cfg->server.workers = (unsigned)v;
@@ -869,7 +894,7 @@ static int set_url(struct parse *p, const char *val)
 		bad = "is not an IP address or a host name";
 	if (bad)
 		return pfail(p, "url", "host \"%s\" %s", echo, bad);
-	if (port && parse_int(port, 1, 65535, false, &v, why, sizeof(why)))
+	if (port && parse_int(port, 1, 65535, UNIT_NONE, &v, why, sizeof(why)))
 		return pfail(p, "url", "port %s", why);
 	if (port)
 		o->port = (uint16_t)v;
@@ -1382,6 +1407,7 @@ static int load_zones(struct load *ld)
 	for (size_t i = 0; i < n; i++) {
 		struct cfg_zone *z = &cfg->zones[cfg->n_zones++];
 
+		z->query_string = CFG_QS_INCLUDE;
 		z->file = strdup(ld->zones.gl_pathv[i]);
 		if (!z->file)
 			return load_fail(ld, -ENOMEM, cfg->main_file, 0, NULL, "out of memory");

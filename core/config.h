@@ -19,6 +19,9 @@
  *            counters_file, log_level = error | warn | info | debug
  * Zone file:
  *   [zone]   name, uuid, hosts = a.example, b.example   ("*" = default zone)
+ *            default_ttl, negative_ttl, stale_while_revalidate,
+ *            stale_if_error (seconds, s/m/h/d suffix),
+ *            query_string = ignore | include | sorted, heuristic_freshness
  *   [origin NAME] url = http[s]://host[:port]   (no path)
  *            host_header, base_path, connect_timeout_ms, read_timeout_ms,
  *            s3_auth_enabled, s3_access_key, s3_secret_key | s3_secret_key_file,
@@ -52,6 +55,8 @@ struct cfg_listen {
 enum cfg_scheme { CFG_SCHEME_HTTP, CFG_SCHEME_HTTPS };
 enum cfg_s3_payload { CFG_S3_PAYLOAD_EMPTY_HASH, CFG_S3_PAYLOAD_UNSIGNED };
 enum cfg_s3_addressing { CFG_S3_ADDRESSING_PATH, CFG_S3_ADDRESSING_VIRTUAL };
+/* Same order as enum hcache_qs (cache/http_cache.h). */
+enum cfg_query_string { CFG_QS_IGNORE, CFG_QS_INCLUDE, CFG_QS_SORTED };
 
 struct cfg_origin {
 	char *name;              /* [origin NAME] */
@@ -82,6 +87,13 @@ struct cfg_zone {
 	char **hosts;            /* lower-case, as listed; "*" kept as is */
 	size_t n_hosts;
 	bool is_default;         /* hosts contains "*" */
+	/* HTTP caching (docs/http-cache.md): seconds, 0..LIMIT_TTL_S_MAX */
+	uint32_t default_ttl_s;            /* no freshness info: 0 = not stored */
+	uint32_t negative_ttl_s;           /* 404/410 without freshness: 0 = off */
+	uint32_t stale_while_revalidate_s; /* when the response has none */
+	uint32_t stale_if_error_s;         /* when the response has none */
+	enum cfg_query_string query_string;  /* default include */
+	bool heuristic_freshness;          /* default off */
 	struct cfg_origin *origins;  /* in file order: the failover order */
 	size_t n_origins;
 	char *file;              /* absolute or as globbed */

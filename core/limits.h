@@ -151,4 +151,36 @@
 #define LIMIT_S3_BUCKET_BYTES         63
 #define LIMIT_S3_HOST_BYTES           (LIMIT_S3_BUCKET_BYTES + 1 + LIMIT_HOST_BYTES + 6)
 
+/* ---- HTTP caching rules (cache/http_cache.h) ----------------------------- */
+
+/* Per-zone durations (CFG, zone [zone] keys, seconds; s/m/h/d suffix):
+ * default_ttl, negative_ttl, stale_while_revalidate, stale_if_error. The
+ * ceiling is a year: a longer edge lifetime is a forgotten object, and it
+ * keeps every sum of times far from overflow. */
+#define LIMIT_TTL_S_MIN               0
+#define LIMIT_TTL_S_MAX               (365LL * 86400)
+/* Heuristic freshness (RFC 9111 4.2.2: 10% of the time since
+ * Last-Modified) is capped here: a file untouched for ten years should not
+ * stay fresh for a year on a guess. One day, as Squid's refresh_pattern
+ * and most CDNs cap their guesses. */
+#define LIMIT_HEURISTIC_S_MAX         86400
+/* delta-seconds past this are this (RFC 9111 1.2.2: 2^31). */
+#define LIMIT_DELTA_SECONDS_MAX       2147483648LL
+/* Cache key text: zone name, a separator, then path and query as they
+ * arrived, which fit in the request line. Over → -ENOSPC (no caching). */
+#define LIMIT_CACHE_KEY_BYTES         (LIMIT_NAME_BYTES + 2 + LIMIT_REQUEST_LINE_BYTES)
+/* Query parameters sorted on the stack for query_string = sorted. Real
+ * URLs carry a handful; over → -E2BIG (the request bypasses the cache). */
+#define LIMIT_CACHE_QUERY_PARAMS      128
+/* Field names in a stored response's Vary. Real origins vary on 1-3
+ * (Accept-Encoding, Origin, Accept); over → the response is not stored. */
+#define LIMIT_VARY_FIELDS             16
+/* A stored ETag (quotes and W/ included). S3's are 34 bytes (multipart
+ * "...-N" a few more); over → the response is not stored, since a chunk
+ * of it could not be checked against its object. */
+#define LIMIT_ETAG_BYTES              128
+/* Entity tags in one If-Match / If-None-Match list looked at; the rest
+ * do not match (a longer list is an attack, not a browser). */
+#define LIMIT_ETAG_LIST               32
+
 #endif /* EDGECACHE_CORE_LIMITS_H */

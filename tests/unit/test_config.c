@@ -912,6 +912,64 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return remove(path);
 }
 
+/* [zone] caching keys from line 5, then the origin. */
+#define ZONE_C(extra) "[zone]\nname = a\nuuid = " UUID_A "\nhosts = a.example\n" \
+	extra "[origin o]\nurl = http://127.0.0.1:8081\n"
+#define CACHE_ERR(extra, msg) ERR(MAIN, ZONE_C(extra), -EINVAL, msg)
+
+static void test_zone_cache(void)
+{
+	struct cfg *c = OK(MAIN, ZONE);
+
+	if (c) {                 /* defaults: nothing cached without freshness */
+		CHECK_EQ_INT(c->zones[0].default_ttl_s, 0);
+		CHECK_EQ_INT(c->zones[0].negative_ttl_s, 0);
+		CHECK_EQ_INT(c->zones[0].stale_while_revalidate_s, 0);
+		CHECK_EQ_INT(c->zones[0].stale_if_error_s, 0);
+		CHECK_EQ_INT(c->zones[0].query_string, CFG_QS_INCLUDE);
+		CHECK(!c->zones[0].heuristic_freshness);
+		cfg_free(c);
+	}
+	c = OK(MAIN, ZONE_C("default_ttl = 1h\nnegative_ttl = 30\nstale_while_revalidate = 2m\n"
+			    "stale_if_error = 1D\nquery_string = sorted\nheuristic_freshness = on\n"));
+	if (c) {
+		CHECK_EQ_INT(c->zones[0].default_ttl_s, 3600);
+		CHECK_EQ_INT(c->zones[0].negative_ttl_s, 30);
+		CHECK_EQ_INT(c->zones[0].stale_while_revalidate_s, 120);
+		CHECK_EQ_INT(c->zones[0].stale_if_error_s, 86400);
+		CHECK_EQ_INT(c->zones[0].query_string, CFG_QS_SORTED);
+		CHECK(c->zones[0].heuristic_freshness);
+		cfg_free(c);
+	}
+	c = OK(MAIN, ZONE_C("default_ttl = 45s\nquery_string = ignore\n"));
+	if (c) {
+		CHECK_EQ_INT(c->zones[0].default_ttl_s, 45);
+		CHECK_EQ_INT(c->zones[0].query_string, CFG_QS_IGNORE);
+		cfg_free(c);
+	}
+	/* at the limit (a year) and one past it, in seconds and in days */
+	OK_ONLY(MAIN, ZONE_C("default_ttl = 31536000\n"));
+	OK_ONLY(MAIN, ZONE_C("stale_if_error = 365d\n"));
+	CACHE_ERR("default_ttl = 31536001\n",
+		  "zones/a.ini:5: default_ttl: 31536001 is above the maximum 31536000");
+	CACHE_ERR("negative_ttl = 366d\n",
+		  "zones/a.ini:5: negative_ttl: 366d is above the maximum 31536000");
+	CACHE_ERR("stale_while_revalidate = -1\n",
+		  "zones/a.ini:5: stale_while_revalidate: -1 is below the minimum 0");
+	CACHE_ERR("stale_if_error = 10w\n", "zones/a.ini:5: stale_if_error: \"10w\" is not "
+		  "a number (seconds; an s, m, h or d suffix is allowed)");
+	CACHE_ERR("default_ttl = 1k\n", "zones/a.ini:5: default_ttl: \"1k\" is not "
+		  "a number (seconds; an s, m, h or d suffix is allowed)");
+	CACHE_ERR("query_string = all\n",
+		  "zones/a.ini:5: query_string: \"all\" is not ignore, include or sorted");
+	CACHE_ERR("heuristic_freshness = maybe\n", "zones/a.ini:5: heuristic_freshness: "
+		  "\"maybe\" is not true or false (or yes/no, on/off, 1/0)");
+	CACHE_ERR("default_ttl = 1\ndefault_ttl = 2\n",
+		  "zones/a.ini:6: default_ttl: repeated (first at line 5)");
+	/* a size suffix is still refused on a plain number */
+	SRV_ERR("max_conns = 1m\n", "edge.ini:4: max_conns: \"1m\" is not a number");
+}
+
 int main(void)
 {
 	if (!mkdtemp(root)) {
@@ -933,6 +991,7 @@ int main(void)
 	test_across_zones();
 	test_lookup();
 	test_zone_limit();
+	test_zone_cache();
 	test_example();
 	if (chdir("/") == 0)
 		nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
