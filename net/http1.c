@@ -664,7 +664,7 @@ static int parse_status_line(const struct h1_scan *s, const char **pp,
 		return memchr(p, '\n', (size_t)(s->end - p)) ?
 		       -HTTP1_E_STATUS : more(s);
 	if (memcmp(p, "HTTP/1.", 7) || (p[7] != '0' && p[7] != '1') ||
-	    p[8] != ' ' || p[9] < '1' || p[9] > '5' || !C_DIGIT(p[10]) ||
+	    p[8] != ' ' || p[9] < '1' || !C_DIGIT(p[9]) || !C_DIGIT(p[10]) ||
 	    !C_DIGIT(p[11]))
 		return memchr(p, '\0', 12) ? -HTTP1_E_NUL : -HTTP1_E_STATUS;
 	resp->version_minor = (uint8_t)(p[7] - '0');

@@ -155,7 +155,8 @@ int http1_parse_request(const char *buf, size_t len, struct http1_request *req);
  * chunked mean close_delimited; codings before a final chunked ("gzip,
  * chunked") cannot be stored as sent and are HTTP1_E_TE_UNSUPPORTED, as is
  * any Transfer-Encoding in an HTTP/1.0 response (faulty framing, RFC 9112
- * 6.1). Status codes 100..599 only; a 1xx head is returned like any other
+ * 6.1). Status codes 100..999 (RFC 9110 15: 6xx-9xx are passed on and treated
+ * as 5xx by the caller); a 1xx head is returned like any other
  * (no_body set): the caller parses the next head after it.
  */
 int http1_parse_response(const char *buf, size_t len, bool head_request,

@@ -122,7 +122,9 @@ static void count_status(struct shard *sh, int status)
 		CTR_status_4xx, CTR_status_5xx,
 	};
 	int c = status / 100;
-	if (c >= 1 && c <= 5)
+	if (c > 5)
+		c = 5;          /* RFC 9110 15: an unknown class counts as 5xx */
+	if (c >= 1)
 		counter_add(sh->ctr, by_class[c], 1);
 }
 

@@ -756,7 +756,9 @@ static void test_response_status(void)
 
 	RESP_ERR("HTTP/1.1 20 OK\r\n\r\n", HTTP1_E_STATUS);
 	RESP_ERR("HTTP/1.1 2000 OK\r\n\r\n", HTTP1_E_STATUS);
-	RESP_ERR("HTTP/1.1 600 X\r\n\r\n", HTTP1_E_STATUS);
+	/* RFC 9110 15: 600..999 are passed on (treated as 5xx by the caller). */
+	RESP_OK("HTTP/1.1 999 Not Generated\r\nContent-Length: 0\r\n\r\n");
+	CHECK_EQ_INT(rs.status, 999);
 	RESP_ERR("HTTP/1.1 099 X\r\n\r\n", HTTP1_E_STATUS);
 	RESP_ERR("HTTP/1.1 2x0 X\r\n\r\n", HTTP1_E_STATUS);
 	RESP_ERR("HTTP/2 200 OK\r\n\r\n", HTTP1_E_STATUS);
