@@ -215,7 +215,7 @@ static void judge_one(struct store *st, uint64_t *ctr, struct store_stripe *s)
  * window, and keep a FIFO slot free. */
 static void judge(struct store *st, uint64_t *ctr, struct store_stripe *s, uint64_t cur)
 {
-	uint64_t reach = cur + s->bytes / LIMIT_STORE_REINSERT_WINDOW_DIV;
+	uint64_t reach = cur + s->window;
 
 	while (s->fifo_n && reach > s->bytes && s->fifo[s->fifo_head].pos < reach - s->bytes)
 		judge_one(st, ctr, s);

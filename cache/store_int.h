@@ -69,6 +69,7 @@ struct store_stripe {
 	uint64_t bytes;
 	uint64_t cursor;                    /* next free position (atomic stores) */
 	uint64_t safe;                      /* oldest uncommitted reservation */
+	uint64_t window;                    /* judge this far ahead of the cursor */
 	struct store_fifo *fifo;
 	uint32_t fifo_cap, fifo_head, fifo_n;
 	struct cindex_entry *rq;            /* copy-forward queue */

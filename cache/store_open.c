@@ -13,6 +13,8 @@
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #include <xxhash.h>
@@ -69,6 +71,7 @@ static int super_format(struct store_file *f, uint64_t file_bytes, uint64_t stri
 static int file_open(struct store_file *f, uint64_t file_bytes, bool *fresh,
 		     char *err, size_t cap)
 {
+	struct statfs sf;
 	struct stat st;
 	int e;
 
@@ -84,8 +87,15 @@ static int file_open(struct store_file *f, uint64_t file_bytes, bool *fresh,
 		snprintf(err, cap, "%s: cannot open: %s", f->path, strerror(e));
 		return -e;
 	}
-	if (fstat(f->fd, &st) != 0)
+	if (fstat(f->fd, &st) != 0 || fstatfs(f->fd, &sf) != 0)
 		return -errno;
+	if (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC) {
+		if (*fresh)
+			unlink(f->path);
+		return fail(err, cap, "%s: is on tmpfs/ramfs, which has no real O_DIRECT "
+			    "(its pages are the page cache): put cache files on a disk "
+			    "filesystem", f->path);
+	}
 	if (*fresh && fallocate(f->fd, 0, 0, (off_t)file_bytes) != 0) {
 		e = errno;
 		snprintf(err, cap, "%s: cannot preallocate %llu bytes: %s", f->path,
@@ -627,6 +637,10 @@ static void layout(struct store *st, const struct store_opts *o, uint64_t stripe
 		s->fd = f ? f->fd : -1;
 		s->bytes = f ? f->sb.stripe_bytes : stripe_bytes;
 		s->base = STORE_BLOCK + k * s->bytes;
+		/* judged early enough that one more largest reservation does
+		 * not overwrite what was never judged */
+		s->window = s->bytes / LIMIT_STORE_REINSERT_WINDOW_DIV;
+		s->window = s->window > 2 * st->buf_bytes ? s->window : 2 * st->buf_bytes;
 	}
 }
 

@@ -196,7 +196,8 @@
 #define LIMIT_STORE_REINSERT_QUEUE      1024
 /* Re-insertion window: an object is judged (copied forward if its access
  * bit is set, else evicted) when the write cursor is within this fraction
- * of a stripe of overwriting it: 1/16 leaves the shard time to copy. */
+ * of a stripe of overwriting it (and at least two of the largest entries
+ * ahead): 1/16 leaves the shard time to copy. */
 #define LIMIT_STORE_REINSERT_WINDOW_DIV 16
 /* Start-up scan: after a bad entry, block headers are searched this many
  * largest entries ahead for the next good one (one torn write must not
