@@ -439,39 +439,40 @@ static uint64_t entry_room(const struct store *st, const struct store_wr *w)
 }
 
 int store_write_append(struct store *st, unsigned shard, uint32_t wid,
-		       const void *data, size_t len, struct store_io *io, unsigned io_cap)
+		       const void *data, size_t len, size_t *used,
+		       struct store_io *io, unsigned io_cap)
 {
 	struct store_shard *sh = &st->shards[shard];
 	struct store_wr *w = wr_get(sh, wid);
 	const char *p = data;
 	unsigned n = 0;
 
+	*used = 0;
 	if (!w || w->failed)
 		return -ENOENT;
 	if (len > w->ent.total_len - w->body_done)
 		return -EINVAL;
-	while (len && n < io_cap) {
+	while (*used < len && n < io_cap) {
 		uint64_t take;
 		char *b;
 
 		if (w->buf < 0 && (w->buf = buf_get(sh)) < 0) {
 			ctr_add(&sh->ctr[STORE_CTR_nobufs], 1);
-			return n ? (int)n : -ENOBUFS;
+			break;
 		}
 		take = entry_room(st, w);
-		take = take < len ? take : len;
+		take = take < len - *used ? take : len - *used;
 		b = buf_ptr(st, sh, w->buf);
 		if (b && p)
-			memcpy(b + STORE_HDR_BYTES + w->fill, p, take);
-		p = p ? p + take : NULL;
-		len -= take;
+			memcpy(b + STORE_HDR_BYTES + w->fill, p + *used, take);
+		*used += take;
 		w->fill += (uint32_t)take;
 		w->body_done += take;
 		if (w->body_done == w->ent.total_len ||
 		    (w->entry > 0 && w->fill == st->chunk_bytes))
 			seal_entry(st, shard, w, &io[n++]);
 	}
-	return len ? -ENOBUFS : (int)n;
+	return (int)n;
 }
 
 static void wr_finish(struct store *st, struct store_shard *sh, struct store_wr *w)

@@ -166,13 +166,15 @@ int store_write_begin(struct store *st, unsigned shard, struct cindex_key key,
 		      const struct store_obj *obj, uint32_t *wid,
 		      struct store_io *io, unsigned io_cap);
 /*
- * Shard: append body bytes (data may be NULL in sim mode). Returns the
- * number of ios ready (entries filled), ≤ io_cap, or -ENOBUFS (nothing
- * consumed: retry after a completion, or abort), -EINVAL (past body_len),
- * -ENOENT (unknown or failed write).
+ * Shard: append body bytes (data may be NULL in sim mode). *used = bytes
+ * taken: fewer than len when io_cap entries were filled or the buffer
+ * pool ran dry (counted as nobufs): submit, and pass the rest again after
+ * a completion (or abort). Returns the number of ios ready (entries
+ * filled), or -EINVAL (past body_len), -ENOENT (unknown or failed write).
  */
 int store_write_append(struct store *st, unsigned shard, uint32_t wid,
-		       const void *data, size_t len, struct store_io *io, unsigned io_cap);
+		       const void *data, size_t len, size_t *used,
+		       struct store_io *io, unsigned io_cap);
 /*
  * Shard: io completed with `res` (bytes or -errno). Returns 1 when this
  * was the last and the object is now committed (in the index), 0 while

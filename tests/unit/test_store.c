@@ -75,6 +75,14 @@ static void fill(char *b, size_t len, unsigned seed)
 		b[i] = (char)((i * 131 + seed * 7) >> 3);
 }
 
+static int store_exec_one(struct store *st, const struct store_io *io)
+{
+	int r;
+
+	store_exec(st, io, 1, &r);
+	return r;
+}
+
 static void run(struct store *st, struct store_io *io, int n, int *res)
 {
 	if (n > 0)
@@ -105,12 +113,14 @@ static int put(struct store *st, unsigned shard, const char *text, size_t body_l
 		if (off == body_len || rc < 0)
 			break;
 		/* feed in odd pieces: entries fill across appends */
-		size_t piece = body_len - off < 50000 ? body_len - off : 50000;
+		size_t piece = body_len - off < 50000 ? body_len - off : 50000, used;
 
-		n = store_write_append(st, shard, wid, body + off, piece, io, IOS);
+		n = store_write_append(st, shard, wid, body + off, piece, &used, io, IOS);
 		if (n < 0)
 			return n;
-		off += piece;
+		if (used == 0 && n == 0)
+			return -ENOBUFS;
+		off += used;
 	}
 	return rc;
 }
@@ -616,7 +626,17 @@ static void test_object_limits(void)
 		for (int i = 0; i < n; i++)
 			store_write_done(st, &io[i], res[i]);
 		/* body past body_len is refused */
-		CHECK_EQ_INT(store_write_append(st, 0, wid, big, max + 1, io, IOS), -EINVAL);
+		{
+			size_t used;
+
+			CHECK_EQ_INT(store_write_append(st, 0, wid, big, max + 1, &used, io, IOS),
+				     -EINVAL);
+			/* an io_cap of 1 takes one chunk and says so */
+			CHECK_EQ_INT(store_write_append(st, 0, wid, big, 2 * CHUNK, &used, io, 1), 1);
+			CHECK_EQ_INT(used, CHUNK);
+			res[0] = store_exec_one(st, &io[0]);
+			CHECK_EQ_INT(store_write_done(st, &io[0], res[0]), 0);
+		}
 		store_write_abort(st, 0, wid);
 		CHECK_EQ_INT(ctr(st, STORE_CTR_writes_aborted), 1);
 	}
