@@ -61,6 +61,18 @@ static struct store *open_ok(int line, const struct store_opts *o)
 }
 #define OPEN(o) open_ok(__LINE__, (o))
 
+/* A new cache file for one case: size, shards, stripes per file. */
+static struct store *fresh(int line, struct store_opts *o, uint64_t size, unsigned shards,
+			   unsigned stripes)
+{
+	new_path();
+	*o = opts(size);
+	o->shards = shards;
+	o->stripes = stripes;
+	return open_ok(line, o);
+}
+#define FRESH(o, size, shards, stripes) fresh(__LINE__, (o), (size), (shards), (stripes))
+
 static struct cindex_key key_of(const char *text)
 {
 	XXH128_hash_t h = XXH3_128bits(text, strlen(text));
@@ -174,10 +186,7 @@ static void test_small_and_chunked(void)
 	struct store_opts o;
 	struct store *st;
 
-	new_path();
-	o = opts(64u << 20);
-	st = OPEN(&o);
-	if (!st)
+	if (!(st = FRESH(&o, 64u << 20, 2, 2)))
 		return;
 	CHECK_EQ_INT(get(st, 0, "z/none", 0, 0, 0), -ENOENT);
 	CHECK_EQ_INT(put(st, 0, "z/a/small", 1000, 1), 1);
@@ -228,9 +237,7 @@ static void test_restart(void)
 	struct store *st;
 	char k[64];
 
-	new_path();
-	o = opts(64u << 20);
-	if (!(st = OPEN(&o)))
+	if (!(st = FRESH(&o, 64u << 20, 2, 2)))
 		return;
 	for (int i = 0; i < 20; i++) {
 		snprintf(k, sizeof(k), "z/r/%d", i);
@@ -283,10 +290,7 @@ static void test_wrap_evict_reinsert(void)
 	char k[64];
 	int found = 0, copies = 0;
 
-	new_path();
-	o = opts(tiny_size());
-	o.shards = 1;
-	if (!(st = OPEN(&o)))
+	if (!(st = FRESH(&o, tiny_size(), 1, 2)))
 		return;
 	CHECK_EQ_INT(put(st, 0, "z/hot", 20000, 5), 1);
 	for (int i = 0; i < 400; i++) {
@@ -343,10 +347,7 @@ static void test_stale_read(void)
 	struct store_view v;
 	int res[IOS], n;
 
-	new_path();
-	o = opts(tiny_size());
-	o.shards = 1;
-	if (!(st = OPEN(&o)))
+	if (!(st = FRESH(&o, tiny_size(), 1, 2)))
 		return;
 	CHECK_EQ_INT(put(st, 0, "z/s/old", 5000, 1), 1);
 	CHECK_EQ_INT(store_lookup(st, 0, key_of("z/s/old"), &old), 0);
@@ -390,11 +391,7 @@ static void test_corruption(void)
 	struct store_opts o;
 	struct store *st;
 
-	new_path();
-	o = opts(64u << 20);
-	o.shards = 1;
-	o.stripes = 1;                          /* one log: entries in write order */
-	if (!(st = OPEN(&o)))
+	if (!(st = FRESH(&o, 64u << 20, 1, 1)))
 		return;
 	CHECK_EQ_INT(put(st, 0, "z/c/payload", 9000, 1), 1);
 	CHECK_EQ_INT(put(st, 0, "z/c/header", 9000, 2), 1);
@@ -427,11 +424,7 @@ static void test_torn(void)
 	uint64_t off;
 	int fd;
 
-	new_path();
-	o = opts(64u << 20);
-	o.shards = 1;
-	o.stripes = 1;
-	if (!(st = OPEN(&o)))
+	if (!(st = FRESH(&o, 64u << 20, 1, 1)))
 		return;
 	CHECK_EQ_INT(put(st, 0, "z/t/before", 3000, 1), 1);
 	CHECK_EQ_INT(put(st, 0, "z/t/torn", 3 * CHUNK, 2), 1);
@@ -471,10 +464,7 @@ static void test_faults(void)
 	struct store *st;
 	uint64_t n;
 
-	new_path();
-	o = opts(64u << 20);
-	o.shards = 1;
-	if (!(st = OPEN(&o)))
+	if (!(st = FRESH(&o, 64u << 20, 1, 2)))
 		return;
 	for (n = 1; n < 100; n++) {
 		uint64_t failed = ctr(st, STORE_CTR_writes_failed) + ctr(st, STORE_CTR_reads_failed);
@@ -591,10 +581,7 @@ static void test_object_limits(void)
 	int res[IOS], n;
 	uint32_t wid;
 
-	new_path();
-	o = opts(tiny_size());
-	o.shards = 1;
-	if (!(st = OPEN(&o)))
+	if (!(st = FRESH(&o, tiny_size(), 1, 2)))
 		return;
 	ob.meta_len = store_meta_max() + 1;
 	CHECK_EQ_INT(store_write_begin(st, 0, key_of("m"), &ob, &wid, io, IOS), -EINVAL);
@@ -651,6 +638,15 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static struct store *reopen_timed(const struct store_opts *o, double *secs)
+{
+	double t0 = now_s();
+	struct store *st = OPEN(o);
+
+	*secs = now_s() - t0;
+	return st;
+}
+
 /* Start-up speed: N small entries, indexed by the scan and by a
  * checkpoint. bench/store_restart does 1 million. */
 static void test_startup_speed(void)
@@ -658,14 +654,10 @@ static void test_startup_speed(void)
 	const int n = 20000;
 	struct store_opts o;
 	struct store *st;
-	double t0, scan, ckpt;
+	double scan, ckpt;
 	char k[32];
 
-	new_path();
-	o = opts((uint64_t)n * 4096 * 2 + (32u << 20));
-	o.shards = 1;
-	o.stripes = 1;
-	if (!(st = OPEN(&o)))
+	if (!(st = FRESH(&o, (uint64_t)n * 4096 * 2 + (32u << 20), 1, 1)))
 		return;
 	for (int i = 0; i < n; i++) {
 		snprintf(k, sizeof(k), "z/n/%d", i);
@@ -675,17 +667,13 @@ static void test_startup_speed(void)
 		}
 	}
 	store_close(st);
-	t0 = now_s();
-	if (!(st = OPEN(&o)))
+	if (!(st = reopen_timed(&o, &scan)))
 		return;
-	scan = now_s() - t0;
 	CHECK_EQ_INT(ctr(st, STORE_CTR_scan_entries), n);
 	CHECK_EQ_INT(store_checkpoint(st), 0);
 	store_close(st);
-	t0 = now_s();
-	if (!(st = OPEN(&o)))
+	if (!(st = reopen_timed(&o, &ckpt)))
 		return;
-	ckpt = now_s() - t0;
 	CHECK_EQ_INT(ctr(st, STORE_CTR_ckpt_entries), n);
 	CHECK_EQ_INT(get(st, 0, "z/n/12345", 0, 100, 12345), 0);
 	fprintf(stderr, "startup: %d entries: scan %.3f s, checkpoint %.3f s\n", n, scan, ckpt);
