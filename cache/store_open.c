@@ -644,6 +644,34 @@ static void layout(struct store *st, const struct store_opts *o, uint64_t stripe
 	}
 }
 
+static int fifo_add(void *arg, const struct cindex_entry *e)
+{
+	struct store *st = arg;
+	struct store_stripe *s = &st->stripes[CINDEX_LOC_STRIPE(e->loc)];
+
+	if (CINDEX_LOC_STRIPE(e->loc) < st->n_stripes && s->fifo_n < s->fifo_cap)
+		s->fifo[s->fifo_n++] = (struct store_fifo){ e->key,
+			CINDEX_LOC_BLOCKS(e->loc) * STORE_BLOCK };
+	return 0;
+}
+
+static int fifo_cmp(const void *a, const void *b)
+{
+	const struct store_fifo *x = a, *y = b;
+
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Recovered objects enter their stripe's FIFO in log order, so they are
+ * judged (evicted or copied forward) like the ones written from now on. */
+static void fifo_rebuild(struct store *st)
+{
+	cindex_walk(&st->ix, fifo_add, st);
+	for (unsigned i = 0; i < st->n_stripes; i++)
+		qsort(st->stripes[i].fifo, st->stripes[i].fifo_n, sizeof(struct store_fifo),
+		      fifo_cmp);
+}
+
 static int recover(struct store *st)
 {
 	uint64_t cap = 2 * st->buf_bytes > (8u << 20) ? 2 * st->buf_bytes : (8u << 20);
@@ -656,6 +684,7 @@ static int recover(struct store *st)
 	for (unsigned i = 0; i < st->n_stripes; i++)
 		scan_stripe(st, &st->stripes[i], buf, cap);
 	free(buf);
+	fifo_rebuild(st);
 	return 0;
 }
 

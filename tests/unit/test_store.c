@@ -334,6 +334,13 @@ static void test_wrap_evict_reinsert(void)
 		return;
 	CHECK_EQ_INT(get(st, 0, "z/w/399", 0, 1, 399), 0);
 	CHECK_EQ_INT(get(st, 0, "z/hot", 0, 20000, 5), 0);
+	/* recovered objects are back in the FIFO: a lap later they are judged */
+	for (int i = 0; i < 40; i++) {
+		snprintf(k, sizeof(k), "z/x/%d", i);
+		put(st, 0, k, 40000, (unsigned)i);
+	}
+	CHECK(ctr(st, STORE_CTR_evicted) + ctr(st, STORE_CTR_reinserts_queued) >= 4);
+	CHECK_EQ_INT(ctr(st, STORE_CTR_stale), 0);
 	store_close(st);
 }
 
