@@ -47,7 +47,7 @@ struct cfg_host_slot {
 	uint32_t zone;           /* index into cfg->zones */
 };
 
-enum sect { SECT_NONE, SECT_SERVER, SECT_ZONE, SECT_ORIGIN };
+enum sect { SECT_NONE, SECT_SERVER, SECT_ZONE, SECT_ORIGIN, SECT_CACHE };
 
 /* Lines of the zone keys that cross-zone errors point back to. */
 struct zone_lines {
@@ -59,7 +59,7 @@ struct load {
 	struct cfg *cfg;
 	struct cfg_error *err;
 	int rc;                  /* first error, 0 = none */
-	int server_line, listen_line, zones_line;
+	int server_line, listen_line, zones_line, cache_line, cache_size_line, cache_path_line;
 	glob_t zones;
 	bool globbed;
 	struct zone_lines *zl;   /* one per zone file */
@@ -215,8 +215,8 @@ enum unit { UNIT_NONE, UNIT_SIZE, UNIT_SECONDS };
 
 static const struct { const char *chars; int64_t mult[4]; const char *hint; } units[] = {
 	[UNIT_NONE] = { "", { 0 }, "" },
-	[UNIT_SIZE] = { "kmg", { 1024, 1024 * 1024, 1024 * 1024 * 1024 },
-			" (a k, m or g suffix is allowed)" },
+	[UNIT_SIZE] = { "kmgt", { 1LL << 10, 1LL << 20, 1LL << 30, 1LL << 40 },
+			" (a k, m, g or t suffix is allowed)" },
 	[UNIT_SECONDS] = { "smhd", { 1, 60, 3600, 86400 },
 			   " (seconds; an s, m, h or d suffix is allowed)" },
 };
@@ -361,6 +361,9 @@ static int set_uuid(struct parse *p, const char *val);
 static int set_hosts(struct parse *p, const char *val);
 static int set_url(struct parse *p, const char *val);
 static int set_base_path(struct parse *p, const char *val);
+static int set_cache_path(struct parse *p, const char *val);
+static int set_cache_size(struct parse *p, const char *val);
+static int set_chunk_size(struct parse *p, const char *val);
 
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const payloads[] = { "empty-hash", "unsigned", NULL };
@@ -371,6 +374,7 @@ static const char *const query_strings[] = { "ignore", "include", "sorted", NULL
 #define ORG(f) .sect = SECT_ORIGIN, .off = offsetof(struct cfg_origin, f)
 #define ZON(f) .sect = SECT_ZONE, .off = offsetof(struct cfg_zone, f)
 #define TTL    .type = KT_SECONDS, .min = LIMIT_TTL_S_MIN, .max = LIMIT_TTL_S_MAX
+#define CCH(f) .sect = SECT_CACHE, .off = offsetof(struct cfg_cache, f)
 #define MS     .type = KT_U32, .min = LIMIT_TIMEOUT_MS_MIN, .max = LIMIT_TIMEOUT_MS_MAX
 
 static const struct key_def keys[] = {
@@ -427,6 +431,16 @@ static const struct key_def keys[] = {
 	  .max = LIMIT_SESSION_TOKEN_BYTES, .excl = "s3_session_token" },
 	{ "s3_payload", ORG(s3_payload), .type = KT_ENUM, .names = payloads },
 	{ "s3_addressing", ORG(s3_addressing), .type = KT_ENUM, .names = addressings },
+
+	{ "path", .sect = SECT_CACHE, .type = KT_FN, .flags = F_LIST, .fn = set_cache_path },
+	{ "size", .sect = SECT_CACHE, .type = KT_FN, .fn = set_cache_size },
+	{ "chunk_size", .sect = SECT_CACHE, .type = KT_FN, .fn = set_chunk_size },
+	{ "memory", CCH(memory_bytes), .type = KT_SIZE,
+	  .min = LIMIT_CACHE_MEMORY_MIN, .max = LIMIT_CACHE_MEMORY_MAX },
+	{ "checkpoint_interval", CCH(checkpoint_interval_s), .type = KT_U32,
+	  .min = LIMIT_CACHE_CHECKPOINT_S_MIN, .max = LIMIT_CACHE_CHECKPOINT_S_MAX },
+	{ "average_object_size", CCH(avg_object_bytes), .type = KT_SIZE,
+	  .min = LIMIT_CACHE_AVG_OBJECT_MIN, .max = LIMIT_CACHE_AVG_OBJECT_MAX },
 };
 
 _Static_assert(ARRAY_LEN(keys) <= ARRAY_LEN(((struct parse *)0)->seen), "seen[]");
@@ -445,6 +459,7 @@ static void *sect_obj(struct parse *p)
 	case SECT_SERVER: return &p->ld->cfg->server;
 	case SECT_ZONE:   return p->zone;
 	case SECT_ORIGIN: return p->origin;
+	case SECT_CACHE:  return &p->ld->cfg->cache;
 	default:          return NULL;
 	}
 }
@@ -931,6 +946,88 @@ static int set_base_path(struct parse *p, const char *val)
 	return store_str(p, &p->origin->base_path, val, len);
 }
 
+/* ---- [cache] ------------------------------------------------------------ */
+
+static int add_cache_path(struct parse *p, char *item)
+{
+	struct cfg_cache *c = &p->ld->cfg->cache;
+	char *path;
+
+	if (has_ctl(item, strlen(item)))
+		return pfail(p, "path", "contains a control character");
+	if (c->n_paths == LIMIT_CACHE_PATHS)
+		return pfail(p, "path", "more than %d paths", LIMIT_CACHE_PATHS);
+	path = resolve_path(p->dir, item, false);
+	if (!path)
+		return pfail_oom(p);
+	for (size_t i = 0; i < c->n_paths; i++) {
+		if (strcmp(c->paths[i], path) == 0) {
+			free(path);
+			return pfail(p, "path", "\"%.*s\" is listed twice", ECHO_MAX, item);
+		}
+	}
+	c->paths[c->n_paths++] = path;
+	return 0;
+}
+
+static int set_cache_path(struct parse *p, const char *val)
+{
+	struct cfg_cache *c = &p->ld->cfg->cache;
+
+	return set_list(p, val, (void **)&c->paths, LIMIT_CACHE_PATHS, sizeof(*c->paths),
+			&p->ld->cache_path_line, add_cache_path);
+}
+
+/* A byte size key of [cache] with its own bounds. */
+static int cache_bytes(struct parse *p, const char *key, const char *val, int64_t min,
+		       int64_t max, int64_t *out)
+{
+	char why[160];
+
+	if (parse_int(val, min, max, UNIT_SIZE, out, why, sizeof(why)))
+		return pfail(p, key, "%s", why);
+	return 0;
+}
+
+static int set_cache_size(struct parse *p, const char *val)
+{
+	p->ld->cache_size_line = p->line;
+	return cache_bytes(p, "size", val, LIMIT_CACHE_SIZE_MIN, LIMIT_CACHE_SIZE_MAX,
+			   &p->ld->cfg->cache.size_bytes);
+}
+
+static int set_chunk_size(struct parse *p, const char *val)
+{
+	int64_t v;
+
+	if (cache_bytes(p, "chunk_size", val, LIMIT_CACHE_CHUNK_MIN, LIMIT_CACHE_CHUNK_MAX, &v))
+		return p->ld->rc;
+	if (v & (v - 1))
+		return pfail(p, "chunk_size", "%.*s is not a power of two", ECHO_MAX, val);
+	p->ld->cfg->cache.chunk_bytes = v;
+	return 0;
+}
+
+/* [cache] given: path and size are required; each file gets its share. */
+static int cache_finish(struct load *ld)
+{
+	const struct cfg_cache *c = &ld->cfg->cache;
+	const char *f = ld->cfg->main_file;
+
+	if (!ld->cache_line)
+		return 0;
+	if (!c->n_paths)
+		return load_fail(ld, -EINVAL, f, ld->cache_line, "[cache]", "path is required");
+	if (!ld->cache_size_line)
+		return load_fail(ld, -EINVAL, f, ld->cache_line, "[cache]", "size is required");
+	if (c->size_bytes / (int64_t)c->n_paths < LIMIT_CACHE_SIZE_MIN)
+		return load_fail(ld, -EINVAL, f, ld->cache_size_line, "size",
+				 "%lld bytes over %zu paths is below the minimum %lld per path",
+				 (long long)c->size_bytes, c->n_paths,
+				 (long long)LIMIT_CACHE_SIZE_MIN);
+	return 0;
+}
+
 /* ---- sections ----------------------------------------------------------- */
 
 static int begin_origin(struct parse *p, const char *name, const char *label)
@@ -974,15 +1071,18 @@ static int begin_section(struct parse *p, const char *name, const char *label)
 	p->origin = NULL;
 	if (strncmp(name, "origin", 6) == 0 && (!name[6] || name[6] == ' ' || name[6] == '\t'))
 		return p->zone ? begin_origin(p, name + 6 + strspn(name + 6, " \t"), label)
-			       : pfail(p, label, "unknown section (the main file has [server])");
-	if (strcmp(name, p->zone ? "zone" : "server") != 0)
+			       : pfail(p, label, "unknown section (the main file has [server] "
+				       "and [cache])");
+	if (!p->zone && strcmp(name, "cache") == 0)
+		first = &p->ld->cache_line;
+	else if (strcmp(name, p->zone ? "zone" : "server") != 0)
 		return pfail(p, label, "unknown section (%s)", p->zone ?
 			     "a zone file has [zone] and [origin NAME]" :
-			     "the main file has [server]");
+			     "the main file has [server] and [cache]");
 	if (*first)
 		return pfail(p, label, "repeated (first at line %d)", *first);
 	*first = p->line;
-	p->sect = p->zone ? SECT_ZONE : SECT_SERVER;
+	p->sect = p->zone ? SECT_ZONE : first == &p->ld->cache_line ? SECT_CACHE : SECT_SERVER;
 	return 0;
 }
 
@@ -999,7 +1099,7 @@ static bool has_separator(const char *s)
 }
 
 static const char not_continued[] =
-	"indented line: only listen and hosts continue on indented lines";
+	"indented line: only listen, hosts and path continue on indented lines";
 
 /* What inih would take wrong or silently: checked before it sees a line. */
 static int check_line(struct parse *p, const char *s)
@@ -1043,6 +1143,7 @@ static int fail_long_line(struct parse *p, size_t max)
 		{ "s3_session_token", ": put the token in s3_session_token_file" },
 		{ "listen", ": continue the list on indented lines" },
 		{ "hosts", ": continue the list on indented lines" },
+		{ "path", ": continue the list on indented lines" },
 	};
 	size_t n = strspn(p->buf, "abcdefghijklmnopqrstuvwxyz0123456789_");
 	char key[32];
@@ -1395,6 +1496,14 @@ static void server_defaults(struct cfg_server *s)
 	s->log_level = LOG_INFO;
 }
 
+static void cache_defaults(struct cfg_cache *c)
+{
+	c->chunk_bytes = LIMIT_CACHE_CHUNK_DEFAULT;
+	c->memory_bytes = LIMIT_CACHE_MEMORY_DEFAULT;
+	c->checkpoint_interval_s = LIMIT_CACHE_CHECKPOINT_S_DEFAULT;
+	c->avg_object_bytes = LIMIT_CACHE_AVG_OBJECT_DEFAULT;
+}
+
 static int load_zones(struct load *ld)
 {
 	struct cfg *cfg = ld->cfg;
@@ -1429,9 +1538,10 @@ int cfg_load(const char *path, struct cfg **out, struct cfg_error *err)
 	}
 	cfg->magic = CFG_MAGIC;
 	server_defaults(&cfg->server);
+	cache_defaults(&cfg->cache);
 	ld.cfg = cfg;
 	if (!parse_file(&ld, cfg->main_file, NULL, NULL) && !server_finish(&ld) &&
-	    !load_zones(&ld))
+	    !cache_finish(&ld) && !load_zones(&ld))
 		check_zones(&ld);
 	if (ld.globbed)
 		globfree(&ld.zones);
@@ -1486,6 +1596,9 @@ void cfg_free(struct cfg *cfg)
 	free(s->access_log);
 	free(s->error_log);
 	free(s->counters_file);
+	for (size_t i = 0; i < cfg->cache.n_paths; i++)
+		free(cfg->cache.paths[i]);
+	free(cfg->cache.paths);
 	for (size_t i = 0; i < cfg->n_zones; i++)
 		zone_free(&cfg->zones[i]);
 	free(cfg->zones);

@@ -17,6 +17,9 @@
  *            drain_timeout_ms, max_conns, max_body_bytes, origin_pool,
  *            origin_backoff_ms, dns_refresh_ms, access_log, error_log,
  *            counters_file, log_level = error | warn | info | debug
+ *   [cache]  path = /var/cache/edge/a, /dev/nvme1n1   (one or more)
+ *            size (total, k/m/g/t), chunk_size, memory, checkpoint_interval,
+ *            average_object_size
  * Zone file:
  *   [zone]   name, uuid, hosts = a.example, b.example   ("*" = default zone)
  *            default_ttl, negative_ttl, stale_while_revalidate,
@@ -119,7 +122,19 @@ struct cfg_server {
 	char *counters_file;     /* path the server writes its counters to, or NULL */
 	int log_level;           /* LOG_ERROR..LOG_DEBUG (core/log.h) */
 };
-/* Relative paths (zones, logs, counters_file, s3_*_file) are resolved
+/* [cache]: the disk store (cache/store.h). Absent section: n_paths 0,
+ * no disk cache. */
+struct cfg_cache {
+	char **paths;            /* files or block devices, resolved */
+	size_t n_paths;
+	int64_t size_bytes;      /* total, split evenly across paths */
+	int64_t chunk_bytes;     /* power of two */
+	int64_t memory_bytes;    /* RAM tier (the serving path's) */
+	uint32_t checkpoint_interval_s;
+	int64_t avg_object_bytes;/* sizes the index: size / this objects */
+};
+
+/* Relative paths (zones, logs, counters_file, s3_*_file, cache path) are resolved
  * against the directory of the file that names them, so the tree can move. */
 
 struct cfg_host_slot;        /* core/config.c: the host → zone hash table */
@@ -130,6 +145,7 @@ struct cfg {
 	uint32_t magic;          /* CFG_MAGIC */
 	char *main_file;
 	struct cfg_server server;
+	struct cfg_cache cache;
 	struct cfg_zone *zones;
 	size_t n_zones;
 	const struct cfg_zone *default_zone;   /* NULL if no zone has "*" */

@@ -182,5 +182,60 @@
 /* Entity tags in one If-Match / If-None-Match list looked at; the rest
  * do not match (a longer list is an attack, not a browser). */
 #define LIMIT_ETAG_LIST               32
+/* ---- disk cache (CFG rows: [cache] section; FIXED rows size arrays) ----- */
+
+/* Cache files ([cache] path = a, b). Each is opened and scanned at start. */
+#define LIMIT_CACHE_PATHS               16
+/* Total bytes of the cache files, split evenly across paths. The floor
+ * leaves each stripe room for a few of the largest entries. */
+#define LIMIT_CACHE_SIZE_MIN            (4LL << 20)
+#define LIMIT_CACHE_SIZE_MAX            (1LL << 50)       /* 1 PiB */
+/* Chunk of a large object: a Range reads whole chunks. 64 KiB keeps the
+ * per-chunk header (4 KiB) under 7%; 16 MiB bounds a store buffer. */
+#define LIMIT_CACHE_CHUNK_DEFAULT       (1LL << 20)
+#define LIMIT_CACHE_CHUNK_MIN           (64LL << 10)
+#define LIMIT_CACHE_CHUNK_MAX           (16LL << 20)
+/* RAM tier for hot objects (used by the serving path; parsed here). */
+#define LIMIT_CACHE_MEMORY_DEFAULT      (256LL << 20)
+#define LIMIT_CACHE_MEMORY_MIN          0LL
+#define LIMIT_CACHE_MEMORY_MAX          (1LL << 40)
+/* Index checkpoint period, seconds: what a SIGKILL costs is a rescan of
+ * the log written since, so minutes at most. */
+#define LIMIT_CACHE_CHECKPOINT_S_DEFAULT 60
+#define LIMIT_CACHE_CHECKPOINT_S_MIN    1
+#define LIMIT_CACHE_CHECKPOINT_S_MAX    86400
+/* Expected mean object size: sizes the index (size / this objects), as
+ * Traffic Server's min_average_object_size does. Smaller = more RAM. */
+#define LIMIT_CACHE_AVG_OBJECT_DEFAULT  (32LL << 10)
+#define LIMIT_CACHE_AVG_OBJECT_MIN      (4LL << 10)
+#define LIMIT_CACHE_AVG_OBJECT_MAX      (1LL << 30)
+/* Stripes per cache file (one writer shard each): at most one per worker. */
+#define LIMIT_STORE_STRIPES             LIMIT_WORKERS
+/* Serialized stored response head + cache fields of one object: the
+ * largest origin head we accept plus 8 KiB of cache fields. */
+#define LIMIT_STORE_META_BYTES          (LIMIT_RESPONSE_HEADER_BYTES + 8192)
+/* Largest object: half a stripe (a whole object is one reservation in
+ * one lap) and at most this many chunks. 1 Mi chunks of 1 MiB = 1 TiB. */
+#define LIMIT_STORE_OBJECT_CHUNKS       (1u << 20)
+/* Writes in flight per shard (write slots, allocated at start). */
+#define LIMIT_STORE_WRITES              256
+/* Aligned store buffers per shard (each chunk + meta bytes): bounds what
+ * a shard has in flight to the disk. Empty pool → -ENOBUFS, counted. */
+#define LIMIT_STORE_BUFS                64
+/* Hot objects queued for copy-forward per stripe; past it they are
+ * evicted (counted). */
+#define LIMIT_STORE_REINSERT_QUEUE      1024
+/* Re-insertion window: an object is judged (copied forward if its access
+ * bit is set, else evicted) when the write cursor is within this fraction
+ * of a stripe of overwriting it (and at least two of the largest entries
+ * ahead): 1/16 leaves the shard time to copy. */
+#define LIMIT_STORE_REINSERT_WINDOW_DIV 16
+/* Start-up scan: after a bad entry, block headers are searched this many
+ * largest entries ahead for the next good one (one torn write must not
+ * lose what was committed after it). */
+#define LIMIT_STORE_RESYNC_ENTRIES      2
+/* Path-prefix depths whose hashes each index entry keeps for purge by
+ * prefix; a deeper prefix purges at this depth (more, never less). */
+#define LIMIT_CINDEX_PREFIX_DEPTH       4
 
 #endif /* EDGECACHE_CORE_LIMITS_H */

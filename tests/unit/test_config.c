@@ -304,11 +304,11 @@ static void test_server_keys(void)
 	SRV_ERR("max_body_bytes = 99999999999999999999\n", "edge.ini:4: max_body_bytes: "
 		"99999999999999999999 is above the maximum 1099511627776");
 	SRV_ERR("max_body_bytes = 64x\n", "edge.ini:4: max_body_bytes: "
-		"\"64x\" is not a number (a k, m or g suffix is allowed)");
+		"\"64x\" is not a number (a k, m, g or t suffix is allowed)");
 	SRV_ERR("max_body_bytes = m\n", "edge.ini:4: max_body_bytes: "
-		"\"m\" is not a number (a k, m or g suffix is allowed)");
+		"\"m\" is not a number (a k, m, g or t suffix is allowed)");
 	SRV_ERR("max_body_bytes =\n", "edge.ini:4: max_body_bytes: "
-		"\"\" is not a number (a k, m or g suffix is allowed)");
+		"\"\" is not a number (a k, m, g or t suffix is allowed)");
 	OK_ONLY(MAIN "origin_pool = 0\n", ZONE);
 	OK_ONLY(MAIN "origin_pool = 4096\n", ZONE);
 	SRV_ERR("origin_pool = -1\n", "edge.ini:4: origin_pool: -1 is below the minimum 0");
@@ -334,8 +334,10 @@ static void test_syntax(void)
 
 	SRV_ERR("name = x\n", "edge.ini:4: name: unknown key in [server]");
 	SRV_ERR("Workers = 1\n", "edge.ini:4: Workers: unknown key in [server]");
-	SRV_ERR("[cache]\n", "edge.ini:4: [cache]: unknown section (the main file has [server])");
-	SRV_ERR("[origin x]\n", "edge.ini:4: [origin x]: unknown section (the main file has [server])");
+	SRV_ERR("[storage]\n", "edge.ini:4: [storage]: unknown section "
+		"(the main file has [server] and [cache])");
+	SRV_ERR("[origin x]\n", "edge.ini:4: [origin x]: unknown section "
+		"(the main file has [server] and [cache])");
 	SRV_ERR("[server]\n", "edge.ini:4: [server]: repeated (first at line 1)");
 	SRV_ERR("workers = 1\nworkers = 2\n", "edge.ini:5: workers: repeated (first at line 4)");
 	ERR("workers = 1\n" MAIN, ZONE, -EINVAL, "edge.ini:1: workers: key outside of any section");
@@ -346,11 +348,11 @@ static void test_syntax(void)
 	SRV_ERR("[server] x\n", "edge.ini:4: text after the section header");
 	/* continuation lines: only lists; inih would glue them to any key */
 	SRV_ERR("workers = 1\n  2\n", "edge.ini:5: workers: indented line: "
-		"only listen and hosts continue on indented lines");
+		"only listen, hosts and path continue on indented lines");
 	SRV_ERR("workers = 1\n\tmax_conns = 16\n", "edge.ini:5: workers: indented line: "
-		"only listen and hosts continue on indented lines");
+		"only listen, hosts and path continue on indented lines");
 	ERR("[server]\n  listen = 127.0.0.1:1\nzones = zones/*.ini\n", ZONE, -EINVAL,
-	    "edge.ini:2: indented line: only listen and hosts continue on indented lines");
+	    "edge.ini:2: indented line: only listen, hosts and path continue on indented lines");
 	SRV_ERR("workers = 1\n  [x]\n", "edge.ini:5: indented section header");
 	/* a line inih would cut: LIMIT_CONFIG_LINE_BYTES and one more */
 	snprintf(line, sizeof(line), MAIN "error_log = /%0*d\n",
@@ -907,6 +909,90 @@ static void test_example(void)
 	cfg_free(c);
 }
 
+/* [cache]: 3 main lines, "[cache]" at line 4, the case's keys from line 5. */
+#define CACHE MAIN "[cache]\n"
+#define CACHE_ERR(extra, msg) ERR(CACHE extra, ZONE, -EINVAL, msg)
+
+static void test_cache(void)
+{
+	struct cfg *c = OK(MAIN, ZONE);
+
+	if (c) {                                  /* no [cache]: no disk cache */
+		CHECK_EQ_INT(c->cache.n_paths, 0);
+		CHECK_EQ_INT(c->cache.chunk_bytes, LIMIT_CACHE_CHUNK_DEFAULT);
+		cfg_free(c);
+	}
+	c = OK(CACHE "path = a.cache, /var/tmp/b.cache\nsize = 2g\n", ZONE);
+	if (c) {
+		CHECK_EQ_INT(c->cache.n_paths, 2);
+		CHECK(strstr(c->cache.paths[0], "/a.cache") != NULL ||
+		      strcmp(c->cache.paths[0], "a.cache") == 0);
+		CHECK_EQ_STR(c->cache.paths[1], "/var/tmp/b.cache");
+		CHECK_EQ_INT(c->cache.size_bytes, 2LL << 30);
+		CHECK_EQ_INT(c->cache.chunk_bytes, LIMIT_CACHE_CHUNK_DEFAULT);
+		CHECK_EQ_INT(c->cache.memory_bytes, LIMIT_CACHE_MEMORY_DEFAULT);
+		CHECK_EQ_INT(c->cache.checkpoint_interval_s, LIMIT_CACHE_CHECKPOINT_S_DEFAULT);
+		CHECK_EQ_INT(c->cache.avg_object_bytes, LIMIT_CACHE_AVG_OBJECT_DEFAULT);
+		cfg_free(c);
+	}
+	c = OK(CACHE "path = a,\n  b\nsize = 1t\nchunk_size = 16m\nmemory = 0\n"
+	       "checkpoint_interval = 86400\naverage_object_size = 4k\n", ZONE);
+	if (c) {
+		CHECK_EQ_INT(c->cache.n_paths, 2);
+		CHECK_EQ_INT(c->cache.size_bytes, 1LL << 40);
+		CHECK_EQ_INT(c->cache.chunk_bytes, 16 << 20);
+		CHECK_EQ_INT(c->cache.memory_bytes, 0);
+		CHECK_EQ_INT(c->cache.checkpoint_interval_s, 86400);
+		CHECK_EQ_INT(c->cache.avg_object_bytes, 4096);
+		cfg_free(c);
+	}
+	CACHE_ERR("size = 1g\n", "edge.ini:4: [cache]: path is required");
+	CACHE_ERR("path = a\n", "edge.ini:4: [cache]: size is required");
+	CACHE_ERR("path = a, a\nsize = 1g\n", "edge.ini:5: path: \"a\" is listed twice");
+	CACHE_ERR("path = a\nsize = 1g\n[cache]\n",
+		  "edge.ini:7: [cache]: repeated (first at line 4)");
+	CACHE_ERR("path = a\nsize = 1g\nsize = 2g\n",
+		  "edge.ini:7: size: repeated (first at line 6)");
+	CACHE_ERR("path = a\nsize = 1g\nfoo = 1\n", "edge.ini:7: foo: unknown key in [cache]");
+	/* limits at the limit (above) and one past */
+	CACHE_ERR("path = a\nsize = 4194303\n",
+		  "edge.ini:6: size: 4194303 is below the minimum 4194304");
+	OK_ONLY(CACHE "path = a\nsize = 4m\n", ZONE);
+	OK_ONLY(CACHE "path = a\nsize = 1048576g\n", ZONE);
+	CACHE_ERR("path = a\nsize = 1048577g\n",
+		  "edge.ini:6: size: 1048577g is above the maximum 1125899906842624");
+	CACHE_ERR("path = a, b\nsize = 7m\n",
+		  "edge.ini:6: size: 7340032 bytes over 2 paths is below the minimum 4194304 per path");
+	OK_ONLY(CACHE "path = a\nsize = 1g\nchunk_size = 64k\n", ZONE);
+	CACHE_ERR("path = a\nsize = 1g\nchunk_size = 32k\n",
+		  "edge.ini:7: chunk_size: 32k is below the minimum 65536");
+	CACHE_ERR("path = a\nsize = 1g\nchunk_size = 32m\n",
+		  "edge.ini:7: chunk_size: 32m is above the maximum 16777216");
+	CACHE_ERR("path = a\nsize = 1g\nchunk_size = 96k\n",
+		  "edge.ini:7: chunk_size: 96k is not a power of two");
+	CACHE_ERR("path = a\nsize = 1g\nmemory = 1025g\n",
+		  "edge.ini:7: memory: 1025g is above the maximum 1099511627776");
+	CACHE_ERR("path = a\nsize = 1g\ncheckpoint_interval = 0\n",
+		  "edge.ini:7: checkpoint_interval: 0 is below the minimum 1");
+	CACHE_ERR("path = a\nsize = 1g\ncheckpoint_interval = 86401\n",
+		  "edge.ini:7: checkpoint_interval: 86401 is above the maximum 86400");
+	CACHE_ERR("path = a\nsize = 1g\naverage_object_size = 4095\n",
+		  "edge.ini:7: average_object_size: 4095 is below the minimum 4096");
+	{
+		char text[2048];
+		size_t n = (size_t)snprintf(text, sizeof(text), CACHE "size = 1t\npath = p0\n");
+
+		for (int i = 1; i <= LIMIT_CACHE_PATHS; i++)
+			n += (size_t)snprintf(text + n, sizeof(text) - n, "  p%d\n", i);
+		ERR(text, ZONE, -EINVAL, fmt("edge.ini:%d: path: more than %d paths",
+					    6 + LIMIT_CACHE_PATHS, LIMIT_CACHE_PATHS));
+		n = (size_t)snprintf(text, sizeof(text), CACHE "size = 1t\npath = p0\n");
+		for (int i = 1; i < LIMIT_CACHE_PATHS; i++)
+			n += (size_t)snprintf(text + n, sizeof(text) - n, "  p%d\n", i);
+		OK_ONLY(text, ZONE);
+	}
+}
+
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	return remove(path);
@@ -915,7 +1001,7 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 /* [zone] caching keys from line 5, then the origin. */
 #define ZONE_C(extra) "[zone]\nname = a\nuuid = " UUID_A "\nhosts = a.example\n" \
 	extra "[origin o]\nurl = http://127.0.0.1:8081\n"
-#define CACHE_ERR(extra, msg) ERR(MAIN, ZONE_C(extra), -EINVAL, msg)
+#define ZONE_CACHE_ERR(extra, msg) ERR(MAIN, ZONE_C(extra), -EINVAL, msg)
 
 static void test_zone_cache(void)
 {
@@ -950,21 +1036,21 @@ static void test_zone_cache(void)
 	/* at the limit (a year) and one past it, in seconds and in days */
 	OK_ONLY(MAIN, ZONE_C("default_ttl = 31536000\n"));
 	OK_ONLY(MAIN, ZONE_C("stale_if_error = 365d\n"));
-	CACHE_ERR("default_ttl = 31536001\n",
+	ZONE_CACHE_ERR("default_ttl = 31536001\n",
 		  "zones/a.ini:5: default_ttl: 31536001 is above the maximum 31536000");
-	CACHE_ERR("negative_ttl = 366d\n",
+	ZONE_CACHE_ERR("negative_ttl = 366d\n",
 		  "zones/a.ini:5: negative_ttl: 366d is above the maximum 31536000");
-	CACHE_ERR("stale_while_revalidate = -1\n",
+	ZONE_CACHE_ERR("stale_while_revalidate = -1\n",
 		  "zones/a.ini:5: stale_while_revalidate: -1 is below the minimum 0");
-	CACHE_ERR("stale_if_error = 10w\n", "zones/a.ini:5: stale_if_error: \"10w\" is not "
+	ZONE_CACHE_ERR("stale_if_error = 10w\n", "zones/a.ini:5: stale_if_error: \"10w\" is not "
 		  "a number (seconds; an s, m, h or d suffix is allowed)");
-	CACHE_ERR("default_ttl = 1k\n", "zones/a.ini:5: default_ttl: \"1k\" is not "
+	ZONE_CACHE_ERR("default_ttl = 1k\n", "zones/a.ini:5: default_ttl: \"1k\" is not "
 		  "a number (seconds; an s, m, h or d suffix is allowed)");
-	CACHE_ERR("query_string = all\n",
+	ZONE_CACHE_ERR("query_string = all\n",
 		  "zones/a.ini:5: query_string: \"all\" is not ignore, include or sorted");
-	CACHE_ERR("heuristic_freshness = maybe\n", "zones/a.ini:5: heuristic_freshness: "
+	ZONE_CACHE_ERR("heuristic_freshness = maybe\n", "zones/a.ini:5: heuristic_freshness: "
 		  "\"maybe\" is not true or false (or yes/no, on/off, 1/0)");
-	CACHE_ERR("default_ttl = 1\ndefault_ttl = 2\n",
+	ZONE_CACHE_ERR("default_ttl = 1\ndefault_ttl = 2\n",
 		  "zones/a.ini:6: default_ttl: repeated (first at line 5)");
 	/* a size suffix is still refused on a plain number */
 	SRV_ERR("max_conns = 1m\n", "edge.ini:4: max_conns: \"1m\" is not a number");
@@ -993,6 +1079,7 @@ int main(void)
 	test_zone_limit();
 	test_zone_cache();
 	test_example();
+	test_cache();
 	if (chdir("/") == 0)
 		nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return check_exit();
