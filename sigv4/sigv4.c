@@ -4,8 +4,8 @@
  *
  * Everything lives on the caller's stack or in the caller's structs: no
  * allocation, no I/O, no clock. Secret material on the stack (the
- * "AWS4"+secret key, intermediate HMAC keys, wolfCrypt HMAC state) is
- * wiped with explicit_bzero before returning.
+ * "AWS4"+secret key, intermediate HMAC keys, wolfCrypt HMAC and keyed
+ * SHA-256 states) is wiped with explicit_bzero before returning.
  */
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/sha256.h>
@@ -49,6 +49,76 @@ static void hmac_sha256(const void *key, size_t klen, const void *msg,
 	explicit_bzero(&h, sizeof(h));   /* holds the key's ipad/opad */
 	assert(rc == 0);
 	(void)rc;
+}
+
+/*
+ * HMAC-SHA256 (RFC 2104) split at the key: the SHA-256 states after the
+ * ipad and opad blocks of a 32-byte key. A day key keeps one, so a
+ * signature copies it and hashes only its message: two SHA-256 blocks and
+ * wolfCrypt's Hmac set-up fewer than hmac_sha256. SHA-256 is wolfCrypt's.
+ */
+struct hmac_mid {
+	wc_Sha256 inner;
+	wc_Sha256 outer;
+};
+
+_Static_assert(sizeof(struct hmac_mid) <= SIGV4_HMAC_STATE_BYTES,
+	       "SIGV4_HMAC_STATE_BYTES too small for this wolfSSL's wc_Sha256");
+_Static_assert(_Alignof(struct hmac_mid) <= 16,
+	       "sigv4_day_key.hmac is only 16-byte aligned");
+
+static void hmac_mid_init(struct hmac_mid *m, const uint8_t key[32])
+{
+	uint8_t pad[WC_SHA256_BLOCK_SIZE];
+	int rc;
+
+	memset(pad, 0x36, sizeof(pad));
+	for (size_t i = 0; i < 32; i++)
+		pad[i] ^= key[i];
+	rc = wc_InitSha256(&m->inner);
+	if (rc == 0)
+		rc = wc_Sha256Update(&m->inner, pad, sizeof(pad));
+	for (size_t i = 0; i < sizeof(pad); i++)
+		pad[i] ^= 0x36 ^ 0x5c;
+	if (rc == 0)
+		rc = wc_InitSha256(&m->outer);
+	if (rc == 0)
+		rc = wc_Sha256Update(&m->outer, pad, sizeof(pad));
+	explicit_bzero(pad, sizeof(pad));
+	assert(rc == 0);   /* fails only on bad arguments */
+	(void)rc;
+}
+
+/* HMAC(key of m, msg). m is only read (wolfCrypt's copy takes no const). */
+static void hmac_mid_final(const struct hmac_mid *m, const void *msg,
+			   size_t len, uint8_t out[32])
+{
+	struct hmac_mid h;
+	uint8_t ih[32];
+	int rc = wc_Sha256Copy((wc_Sha256 *)&m->inner, &h.inner);
+
+	if (rc == 0)
+		rc = wc_Sha256Copy((wc_Sha256 *)&m->outer, &h.outer);
+	if (rc == 0)
+		rc = wc_Sha256Update(&h.inner, msg, (word32)len);
+	if (rc == 0)
+		rc = wc_Sha256Final(&h.inner, ih);
+	if (rc == 0)
+		rc = wc_Sha256Update(&h.outer, ih, sizeof(ih));
+	if (rc == 0)
+		rc = wc_Sha256Final(&h.outer, out);
+	wc_Sha256Free(&h.inner);
+	wc_Sha256Free(&h.outer);
+	explicit_bzero(&h, sizeof(h));   /* as good as the key */
+	explicit_bzero(ih, sizeof(ih));
+	assert(rc == 0);
+	(void)rc;
+}
+
+/* The day key's keyed state; the array is aligned and sized for it. */
+static const struct hmac_mid *day_hmac(const struct sigv4_day_key *dk)
+{
+	return (const struct hmac_mid *)(const void *)dk->hmac;
 }
 
 static void sha256(const void *data, size_t len, uint8_t out[32])
@@ -168,7 +238,7 @@ int sigv4_creds_roll(struct sigv4_creds *c, time_t now)
 		uint8_t k[32];
 
 		derive_key(c, (uint32_t)want[w], k);
-		memcpy(c->keys[s].key, k, sizeof(k));
+		hmac_mid_init((struct hmac_mid *)(void *)c->keys[s].hmac, k);
 		c->keys[s].day = (uint32_t)want[w];
 		explicit_bzero(k, sizeof(k));
 		derived++;
@@ -498,14 +568,17 @@ static bool sign_sts(const struct sigv4_creds *c, uint32_t day,
 		     const char *sts, size_t len, char sig[65])
 {
 	const struct sigv4_day_key *dk = find_key(c, day);
+	struct hmac_mid m;
 	uint8_t k[32], mac[32];
 
 	if (dk) {
-		hmac_sha256(dk->key, sizeof(dk->key), sts, len, mac);
+		hmac_mid_final(day_hmac(dk), sts, len, mac);
 	} else {
 		derive_key(c, day, k);
-		hmac_sha256(k, sizeof(k), sts, len, mac);
+		hmac_mid_init(&m, k);
+		hmac_mid_final(&m, sts, len, mac);
 		explicit_bzero(k, sizeof(k));
+		explicit_bzero(&m, sizeof(m));
 	}
 	to_hex(mac, sizeof(mac), sig);
 	return dk != NULL;
