@@ -584,18 +584,55 @@ static bool sign_sts(const struct sigv4_creds *c, uint32_t day,
 	return dk != NULL;
 }
 
+/*
+ * The credential scope "YYYYMMDD/region/service/aws4_request", in both the
+ * string to sign and the Authorization value. Appends rather than
+ * snprintf: formatting cost a tenth of a signature.
+ */
+static void sb_scope(struct sbuf *b, const char *date, const struct sigv4_creds *c)
+{
+	sb_put(b, date, 8);
+	sb_putc(b, '/');
+	sb_puts(b, c->region);
+	sb_putc(b, '/');
+	sb_puts(b, c->service);
+	sb_puts(b, "/aws4_request");
+}
+
+/* Algorithm \n X-Amz-Date \n scope \n hex SHA-256 of the canonical request. */
+static size_t build_sts(const struct sigv4_creds *c, const char *date,
+			const char *cr_hash, char *sts, size_t cap)
+{
+	struct sbuf b = { sts, 0, cap, false };
+
+	sb_puts(&b, SIGV4_ALGORITHM "\n");
+	sb_put(&b, date, SIGV4_AMZ_DATE_LEN);
+	sb_putc(&b, '\n');
+	sb_scope(&b, date, c);
+	sb_putc(&b, '\n');
+	sb_put(&b, cr_hash, 64);
+	assert(!b.over);   /* cap is sized from the field maxima */
+	return b.len;
+}
+
 static int format_auth(const struct sigv4_creds *c, const char *date,
 		       const struct sbuf *signed_h, const char *sig,
 		       struct sigv4_s3_signed *out)
 {
-	int n = snprintf(out->authorization, sizeof(out->authorization),
-			 SIGV4_ALGORITHM " Credential=%s/%.8s/%s/%s/aws4_request, "
-			 "SignedHeaders=%.*s, Signature=%s", c->access_key, date,
-			 c->region, c->service, (int)signed_h->len, signed_h->p, sig);
+	struct sbuf b = { out->authorization, 0, sizeof(out->authorization) - 1, false };
 
-	if (n < 0 || (size_t)n >= sizeof(out->authorization))
+	sb_puts(&b, SIGV4_ALGORITHM " Credential=");
+	sb_puts(&b, c->access_key);
+	sb_putc(&b, '/');
+	sb_scope(&b, date, c);
+	sb_puts(&b, ", SignedHeaders=");
+	sb_put(&b, signed_h->p, signed_h->len);
+	sb_puts(&b, ", Signature=");
+	sb_put(&b, sig, 64);
+	if (b.over)
 		return -ENOSPC;
-	out->authorization_len = (size_t)n;
+	b.p[b.len] = '\0';
+	out->authorization_len = b.len;
 	return 0;
 }
 
@@ -610,7 +647,8 @@ int sigv4_sign_request(const struct sigv4_creds *c, const struct sigv4_request *
 	struct hset hs;
 	char cr_hash[65], sig[65];
 	uint32_t day = 0;
-	int rc, n;
+	size_t n;
+	int rc;
 
 	assert(c->magic == SIGV4_CREDS_MAGIC);
 	if (amz_date(r->now, out->amz_date) < 0 || !r->payload_hash)
@@ -624,17 +662,15 @@ int sigv4_sign_request(const struct sigv4_creds *c, const struct sigv4_request *
 	if (rc < 0)
 		return rc;
 	sigv4_sha256_hex(cr.p, cr.len, cr_hash);
-	n = snprintf(sts, sizeof(sts), SIGV4_ALGORITHM "\n%s\n%.8s/%s/%s/aws4_request\n%s",
-		     out->amz_date, out->amz_date, c->region, c->service, cr_hash);
-	assert(n > 0 && (size_t)n < sizeof(sts));   /* sized from the field maxima */
-	out->used_precomputed_key = sign_sts(c, day, sts, (size_t)n, sig);
+	n = build_sts(c, out->amz_date, cr_hash, sts, sizeof(sts));
+	out->used_precomputed_key = sign_sts(c, day, sts, n, sig);
 	rc = format_auth(c, out->amz_date, &sh, sig, out);
 	if (rc == 0 && trace)
 		rc = trace_copy(trace->canonical_request, trace->canonical_request_cap,
 				&trace->canonical_request_len, cr.p, cr.len);
 	if (rc == 0 && trace)
 		rc = trace_copy(trace->string_to_sign, trace->string_to_sign_cap,
-				&trace->string_to_sign_len, sts, (size_t)n);
+				&trace->string_to_sign_len, sts, n);
 	return rc;
 }
 
