@@ -3,8 +3,8 @@
  *
  * Owns: struct sigv4_creds — a copy of one credential set (access key,
  * secret, region, service, optional session token) and the signing keys
- * derived from it for two UTC days. Secrets and keys are wiped by
- * sigv4_creds_wipe and never printed by this module.
+ * derived from it for two UTC days (kept as keyed HMAC state). Secrets
+ * and keys are wiped by sigv4_creds_wipe and never printed by this module.
  * Called by: any thread. Signing only reads the creds; deriving keys
  * (sigv4_creds_init / sigv4_creds_roll) writes them, so a creds struct
  * that shards sign from is prepared first and then only read (the
@@ -40,9 +40,20 @@
 #define SIGV4_CREDS_MAGIC        0x53475634u   /* "SGV4" */
 #define SIGV4_AMZ_DATE_LEN       16            /* 20150830T123600Z */
 
+/*
+ * Room for HMAC-SHA256 keyed with a day's kSigning, as wolfCrypt's SHA-256
+ * states after the key's ipad and opad blocks. Bytes, not wc_Sha256, so
+ * that this header (included everywhere) does not depend on how wolfSSL
+ * was configured, which sets sizeof(wc_Sha256); sigv4.c checks at compile
+ * time that the states fit.
+ */
+#define SIGV4_HMAC_STATE_BYTES   512
+
 struct sigv4_day_key {
 	uint32_t day;                    /* YYYYMMDD as a number, 0 = unset */
-	uint8_t key[32];                 /* kSigning for that day */
+	/* HMAC already keyed with kSigning for that day: a signature copies
+	 * it and hashes only the string to sign. As secret as the key. */
+	_Alignas(16) unsigned char hmac[SIGV4_HMAC_STATE_BYTES];
 };
 
 struct sigv4_creds {

@@ -273,6 +273,27 @@ static void test_rotation_and_wipe(void)
 	CHECK(memcmp(&c, &zero, sizeof(c)) == 0);          /* secret, token, keys: 0 */
 }
 
+/*
+ * The day keys are HMAC state inside the struct: a copy by value signs the
+ * same with nothing left in the original (the credential snapshots in
+ * core/ are copies), and a wiped copy cannot sign with a stale state.
+ */
+static void test_copy(void)
+{
+	time_t t = T_2015_08_30_235959;
+	struct sigv4_creds a, b;
+	struct sigv4_s3_signed x, y;
+
+	CHECK_EQ_INT(sigv4_creds_init(&a, "AK", "secret", NULL, NULL, NULL, t), 0);
+	CHECK_EQ_INT(sign_at(&a, t + 1, &x), 0);          /* tomorrow's key */
+	b = a;
+	sigv4_creds_wipe(&a);
+	CHECK_EQ_INT(sign_at(&b, t + 1, &y), 0);
+	CHECK(x.used_precomputed_key && y.used_precomputed_key);
+	CHECK_EQ_STR(x.authorization, y.authorization);
+	sigv4_creds_wipe(&b);
+}
+
 /* ---- limits: at the limit, and one past it ------------------------------- */
 
 /* Init with one field of length n (filled with 'a'); others valid. */
@@ -405,6 +426,7 @@ int main(void)
 	test_s3_layer();
 	test_days();
 	test_rotation_and_wipe();
+	test_copy();
 	test_creds_limits();
 	test_sign_limits();
 	test_auth_limit();
