@@ -76,9 +76,14 @@
 
 /* Submission queue entries per shard ring. */
 #define LIMIT_RING_ENTRIES            4096
-/* Provided-buffer ring for multishot recv: count × size per shard. */
+/* Provided-buffer ring for visitor recv: count × size per shard. Requests
+ * are small: many small buffers. */
 #define LIMIT_RECV_BUFS               1024
 #define LIMIT_RECV_BUF_BYTES          16384
+/* Provided-buffer ring for origin recv: responses are large, and each
+ * completion costs the same whatever its size: fewer, larger buffers. */
+#define LIMIT_ORIGIN_RECV_BUFS        256
+#define LIMIT_ORIGIN_RECV_BUF_BYTES   65536
 /* Bytes of an origin response body in flight per request: the body
  * streams through this window, so a 1 GiB object needs only this much. */
 #define LIMIT_STREAM_WINDOW_BYTES     (256 * 1024)

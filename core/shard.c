@@ -192,7 +192,8 @@ static int shard_setup(struct shard *sh)
 			       SHARD_GROUP_VISITOR, LIMIT_RECV_BUFS, LIMIT_RECV_BUF_BYTES);
 	if (ret == 0)
 		ret = iobuf_group_init(&sh->ring, &sh->groups[SHARD_GROUP_ORIGIN],
-				       SHARD_GROUP_ORIGIN, LIMIT_RECV_BUFS, LIMIT_RECV_BUF_BYTES);
+				       SHARD_GROUP_ORIGIN, LIMIT_ORIGIN_RECV_BUFS,
+				       LIMIT_ORIGIN_RECV_BUF_BYTES);
 	/* Blocks: visitor input and response head per visitor, request and
 	 * partial head per origin connection, at worst. */
 	if (ret == 0)

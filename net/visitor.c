@@ -341,6 +341,7 @@ static void reject(struct shard *sh, struct vconn *vc, int err)
 	vc->req.method = HTTP1_OTHER;
 	vc->req.target = NULL;
 	vc->state = VC_BUSY;
+	vc->x.must_linger = true;
 	clear_timer(sh, vc);
 	send_local(sh, vc, http1_err_status(e), true);
 }
@@ -416,6 +417,7 @@ static void body_failed(struct shard *sh, struct vconn *vc, ssize_t err)
 	struct vexchange *x = &vc->x;
 	if (err == -EFBIG)
 		COUNT(sh, body_too_large);
+	x->must_linger = true;
 	if (x->head_queued) {
 		visitor_response_abort(sh, vc);
 		return;
@@ -561,7 +563,14 @@ static void finish_exchange(struct shard *sh, struct vconn *vc)
 	}
 	exchange_release(sh, vc);
 	if (!x->keep_alive || !x->body_done || sh->draining) {
-		vc_linger(sh, vc);
+		/* Linger only where unread input may be waiting (an RST would
+		 * destroy our response); a visitor that asked to close and sent
+		 * nothing more is closed at once, as nginx does. */
+		if (x->must_linger || !x->body_done || sh->draining ||
+		    vc->in_len > x->head_len || vc->held_head >= 0)
+			vc_linger(sh, vc);
+		else
+			vc_close(sh, vc);
 		return;
 	}
 	/* Drop the answered head; pipelined input moves to the front. */

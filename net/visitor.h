@@ -58,6 +58,7 @@ struct vexchange {
 	bool head_queued;                   /* response head is in the send queue */
 	bool resp_done;                     /* last response byte queued */
 	bool body_sent;                     /* request body bytes reached an origin */
+	bool must_linger;                   /* refused mid-request: input may follow */
 	/* request body (pass-through methods) */
 	bool has_body;
 	bool body_chunked;
