@@ -40,6 +40,12 @@
 	X(timeouts_send,           "visitor connections closed: no send progress in send_timeout_ms") \
 	X(s3_signed,               "origin requests signed with SigV4") \
 	X(s3_key_derived,          "signatures that had to derive a key (no precomputed day key)") \
+	X(cache_hits,              "responses served from the disk cache") \
+	X(cache_read_errors,       "store reads that failed or did not verify (served from the origin)") \
+	X(cache_not_stored,        "origin responses RFC 9111 or this slice keeps out of the cache") \
+	X(cache_fills,             "objects written to the store and committed") \
+	X(cache_fill_dropped,      "fills dropped: store buffers or write slots busy, object too large") \
+	X(cache_write_errors,      "store writes that failed (ENOSPC, EIO)") \
 	X(no_zone,                 "requests for a Host no zone serves (404)") \
 	X(bad_path,                "request paths that do not percent-decode (400)") \
 	X(body_too_large,          "request bodies over max_body_bytes (413)") \

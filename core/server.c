@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/shard.h"
 #include "net/http1.h"
+#include "cache/store.h"
 #include "core/runtime.h"
 
 #define CONTROL_POLL_MS     100
@@ -340,6 +341,46 @@ static void roll_keys(struct server *srv)
 	publish(srv, rt);
 }
 
+/* ---- the disk cache -------------------------------------------------------------------- */
+
+/* Open (and recover) the store before any shard runs. 0, or -1 with the
+ * reason on stderr: the process refuses to start on a bad cache file. */
+static int open_store(struct server *srv, const struct cfg *cfg, unsigned shards)
+{
+	const struct cfg_cache *cc = &cfg->cache;
+	char err[256];
+
+	if (cc->n_paths == 0)
+		return 0;
+	struct store_opts so = {
+		.paths = (const char *const *)cc->paths, .n_paths = (unsigned)cc->n_paths,
+		.size_bytes = (uint64_t)cc->size_bytes, .chunk_bytes = (uint32_t)cc->chunk_bytes,
+		.stripes = shards, .shards = shards,
+		.avg_object_bytes = (uint64_t)cc->avg_object_bytes,
+	};
+	uint64_t t0 = server_now_ms();
+	if (store_open(&so, &srv->store, err, sizeof(err)) < 0) {
+		fprintf(stderr, "edgecache: cache: %s\n", err);
+		return -1;
+	}
+	log_info("cache: %zu file(s), %lld bytes, %llu objects recovered in %llu ms",
+		 cc->n_paths, (long long)cc->size_bytes,
+		 (unsigned long long)(store_counter(srv->store, STORE_CTR_ckpt_entries) +
+				      store_counter(srv->store, STORE_CTR_scan_entries)),
+		 (unsigned long long)(server_now_ms() - t0));
+	return 0;
+}
+
+static void checkpoint_store(struct server *srv, uint64_t now, uint64_t *last)
+{
+	const struct cfg_cache *cc = &srv_rt(srv)->cfg->cache;
+	if (!srv->store || now - *last < (uint64_t)cc->checkpoint_interval_s * 1000)
+		return;
+	*last = now;
+	if (store_checkpoint(srv->store) < 0)
+		log_error("cache: checkpoint failed");
+}
+
 /* ---- the control loop ----------------------------------------------------------------- */
 
 static void on_signal(struct server *srv, const struct signalfd_siginfo *si, uint64_t now,
@@ -364,7 +405,7 @@ static void on_signal(struct server *srv, const struct signalfd_siginfo *si, uin
 
 static int control_loop(struct server *srv, int sfd)
 {
-	uint64_t last_counters = 0, last_dns = server_now_ms();
+	uint64_t last_counters = 0, last_dns = server_now_ms(), last_ckpt = last_dns;
 
 	for (;;) {
 		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
@@ -389,6 +430,7 @@ static int control_loop(struct server *srv, int sfd)
 		}
 		log_propagation(srv);
 		reclaim(srv);
+		checkpoint_store(srv, now, &last_ckpt);
 		if (atomic_load(&srv->draining)) {
 			bool all = true;
 			for (unsigned s = 0; s < srv->n_shards; s++)
@@ -420,6 +462,8 @@ int server_run(struct cfg *cfg, const char *main_file)
 		return 1;
 	}
 	atomic_store(&srv.rt, rt);
+	if (open_store(&srv, cfg, want) < 0)
+		goto out;
 	/* Signals go to the control thread's signalfd; shards inherit the mask. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -451,9 +495,12 @@ int server_run(struct cfg *cfg, const char *main_file)
 		shard_join(srv.shards[s]);
 	drain_logs(&srv);
 	write_counters(&srv);
+	if (srv.store && store_checkpoint(srv.store) < 0)
+		log_error("cache: checkpoint at exit failed");
 	log_info("drained, exiting");
 	close(sfd);
 out:
+	store_close(srv.store);
 	for (unsigned s = 0; s < srv.n_shards; s++)
 		shard_destroy(srv.shards[s]);
 	free(srv.shards);

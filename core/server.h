@@ -25,12 +25,14 @@
 
 struct shard;
 struct runtime;
+struct store;
 
 struct server {
 	/* The snapshot shards serve from: written by the control thread only,
 	 * read by shards with one acquire load per loop iteration. */
 	_Atomic(struct runtime *) rt;
 	struct runtime *retired;            /* waiting for every shard to let go */
+	struct store *store;                /* the disk cache, NULL without [cache] */
 	uint64_t generation;
 	const char *main_file;
 	unsigned n_shards;

@@ -16,8 +16,11 @@
 #include <unistd.h>
 
 #include "core/server.h"
+#include "net/edge_cache.h"
 
 #define SHARD_LOG_RING_BYTES (1u << 20)
+/* Store write ios in flight per shard: each write slot holds a few. */
+#define SHARD_STORE_IOS      (LIMIT_STORE_WRITES * 4)
 /*
  * Adaptive wait. With DEFER_TASKRUN the kernel wakes a waiter only once
  * `wait_nr` completions are ready. After a busy iteration (many
@@ -97,6 +100,15 @@ struct shard *shard_create(struct server *srv, unsigned id, int cpu,
 		shard_destroy(sh);
 		return NULL;
 	}
+	sh->store = srv->store;
+	sh->wio = calloc(SHARD_STORE_IOS, sizeof(*sh->wio));
+	sh->wio_free = calloc(SHARD_STORE_IOS, sizeof(*sh->wio_free));
+	if (!sh->wio || !sh->wio_free) {
+		shard_destroy(sh);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < SHARD_STORE_IOS; i++)
+		sh->wio_free[sh->n_wio_free++] = i;
 	sh->wake_fd = eventfd(0, EFD_CLOEXEC);
 	if (sh->wake_fd < 0) {
 		shard_destroy(sh);
@@ -116,6 +128,8 @@ void shard_destroy(struct shard *sh)
 			close(sh->listen_fds[i]);
 	slots_unmap(sh->vconns, (size_t)sh->n_vconns * sizeof(*sh->vconns));
 	slots_unmap(sh->oconns, (size_t)sh->n_oconns * sizeof(*sh->oconns));
+	free(sh->wio);
+	free(sh->wio_free);
 	log_ring_free(&sh->log_err);
 	log_ring_free(&sh->log_access);
 	free(sh);
@@ -346,7 +360,10 @@ static void dispatch(struct shard *sh, const struct io_uring_cqe *cqe)
 	case OP_TICK:
 		on_tick(sh);
 		break;
-	case OP_VRECV: case OP_VSEND: case OP_VCLOSE: {
+	case OP_CWRITE:
+		ecache_on_write(sh, slot, cqe);
+		break;
+	case OP_VRECV: case OP_VSEND: case OP_VCLOSE: case OP_CREAD: {
 		struct vconn *vc = &sh->vconns[slot];
 		assert(slot < sh->n_vconns);
 		if (vc->gen != gen || vc->state == VC_FREE) {

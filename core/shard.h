@@ -31,6 +31,7 @@
 #include "core/log.h"
 #include "core/runtime.h"
 #include "core/wheel.h"
+#include "cache/store.h"
 #include "net/http1.h"
 #include "net/iobuf.h"
 #include "net/origin.h"
@@ -51,6 +52,8 @@ enum shard_op {
 	OP_OCONNECT,    /* origin connect */
 	OP_OLINKTO,     /* linked timeout of a connect */
 	OP_OCLOSE,      /* origin cancel / close */
+	OP_CREAD,       /* store read for a visitor exchange */
+	OP_CWRITE,      /* store write (slot = index in the write table) */
 	OP_IGNORE,      /* completion carries nothing to do */
 };
 
@@ -96,6 +99,12 @@ struct shard {
 	struct iobuf_group groups[2];
 	struct iobuf_pool pool;
 	struct held_buf held[LIMIT_RECV_BUFS];
+	/* The disk cache (NULL without [cache]) and this shard's store writes
+	 * in flight: the store_io of each, kept until its completion. */
+	struct store *store;
+	struct store_io *wio;
+	uint32_t *wio_free;
+	uint32_t n_wio_free;
 
 	/* Slots come from the free list, else from the never-used tail at
 	 * *_hwm: a slot's memory is touched only once traffic needs it. */

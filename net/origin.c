@@ -20,6 +20,7 @@
 #include "core/config.h"
 #include "core/server.h"
 #include "core/shard.h"
+#include "net/edge_cache.h"
 #include "net/s3_path.h"
 #include "net/visitor.h"
 #include "sigv4/sigv4.h"
@@ -496,6 +497,7 @@ static void response_complete(struct shard *sh, struct oconn *oc)
 	vc->x.oc = NULL;
 	oc->requests++;
 	pool_put(sh, oc);
+	ecache_fill_end(sh, vc, true);
 	visitor_response_end(sh, vc);
 }
 
@@ -506,6 +508,7 @@ static void abort_exchange(struct shard *sh, struct oconn *oc, int status)
 	oc->vc = NULL;
 	vc->x.oc = NULL;
 	oc_close(sh, oc);
+	ecache_fill_end(sh, vc, false);
 	if (vc->x.head_queued) {
 		COUNT(sh, origin_truncated);
 		visitor_response_abort(sh, vc);
@@ -525,6 +528,8 @@ static bool forward(struct shard *sh, struct oconn *oc, const char *p, size_t n,
 		iobuf_group_unref(g, bid);
 		return false;
 	}
+	if (oc->vc->x.cache.filling)
+		ecache_fill_body(sh, oc->vc, p, n);
 	return true;
 }
 

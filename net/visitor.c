@@ -132,6 +132,7 @@ static void count_status(struct shard *sh, int status)
 
 static void vc_free_slot(struct shard *sh, struct vconn *vc)
 {
+	ecache_exchange_end(sh, vc);        /* sends from its buffers are done */
 	iobuf_outq_clear(&vc->out, &sh->pool);
 	release_held(sh, vc);
 	if (vc->in) {
@@ -200,6 +201,7 @@ static void vc_close(struct shard *sh, struct vconn *vc)
 		vc->x.oc = NULL;
 	}
 	exchange_release(sh, vc);
+	ecache_fill_end(sh, vc, false);
 	release_held(sh, vc);
 	clear_timer(sh, vc);
 	vc->state = VC_CLOSING;
@@ -499,6 +501,8 @@ static void start_exchange(struct shard *sh, struct vconn *vc, uint32_t head_len
 		iobuf_outq_push(&vc->out, &seg);
 		flush(sh, vc);
 	}
+	if (!x->has_body && ecache_lookup(sh, vc))
+		return;                     /* a store read decides */
 	origin_start(sh, vc);
 	if (vc->state == VC_BUSY && !x->resp_done)
 		body_from_block(sh, vc);
@@ -562,6 +566,7 @@ static void finish_exchange(struct shard *sh, struct vconn *vc)
 		x->oc = NULL;
 	}
 	exchange_release(sh, vc);
+	ecache_exchange_end(sh, vc);
 	if (!x->keep_alive || !x->body_done || sh->draining) {
 		/* Linger only where unread input may be waiting (an RST would
 		 * destroy our response); a visitor that asked to close and sent
@@ -800,6 +805,9 @@ void visitor_on_cqe(struct shard *sh, struct vconn *vc, int op,
 	case OP_VRECV:
 		on_recv(sh, vc, cqe);
 		break;
+	case OP_CREAD:
+		ecache_on_read(sh, vc, cqe);
+		break;
 	case OP_VSEND:
 		on_send(sh, vc, cqe);
 		break;
@@ -915,6 +923,7 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 		COUNT(sh, buffers_exhausted);
 		return -ENOBUFS;
 	}
+	ecache_fill_begin(sh, vc, resp);
 	x->resp_mode = (uint8_t)response_mode(vc, resp);
 	if (x->resp_mode == VR_DECHUNK || x->resp_mode == VR_CLOSE)
 		x->keep_alive = false;
@@ -940,7 +949,9 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 	}
 	if (!have_date)
 		wbuf_header(&w, "Date", 4, sh->date, 29);
-	wbuf_str(&w, "Server: edgecache\r\nVia: 1.1 edgecache\r\n");
+	wbuf_str(&w, "Server: edgecache\r\nVia: 1.1 edgecache\r\nX-Cache: ");
+	wbuf_str(&w, ecache_xcache(vc));
+	wbuf_put(&w, "\r\n", 2);
 	if (x->resp_mode == VR_LENGTH ||
 	    (resp->content_length >= 0 && (vc->req.method == HTTP1_HEAD || resp->status == 304))) {
 		wbuf_str(&w, "Content-Length: ");
@@ -969,6 +980,16 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 void visitor_flush(struct shard *sh, struct vconn *vc)
 {
 	flush(sh, vc);
+}
+
+bool visitor_queue_head_block(struct shard *sh, struct vconn *vc, char *blk, size_t len)
+{
+	if (!queue_block(sh, vc, blk, len)) {
+		vc_close(sh, vc);
+		return false;
+	}
+	vc->x.head_queued = true;
+	return true;
 }
 
 bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobuf_seg *seg)

@@ -19,6 +19,7 @@
 
 #include "core/wheel.h"
 #include "net/http1.h"
+#include "net/edge_cache.h"
 #include "net/iobuf.h"
 
 struct shard;
@@ -73,6 +74,7 @@ struct vexchange {
 	uint64_t start_ms;
 	uint64_t start_ns;
 	uint64_t reqid;
+	struct ecache_x cache;              /* net/edge_cache.h */
 };
 
 #define VCONN_MAGIC 0x56434f4eu
@@ -141,6 +143,9 @@ void visitor_response_end(struct shard *sh, struct vconn *vc);
 void visitor_response_fail(struct shard *sh, struct vconn *vc, int status);
 void visitor_response_abort(struct shard *sh, struct vconn *vc);
 int64_t visitor_room(const struct vconn *vc);
+/* Queue a complete response head built in a pool block (a cache hit);
+ * false if the connection had to be closed. */
+bool visitor_queue_head_block(struct shard *sh, struct vconn *vc, char *blk, size_t len);
 /* Send what is queued (after each origin read). */
 void visitor_flush(struct shard *sh, struct vconn *vc);
 void visitor_origin_drained(struct shard *sh, struct vconn *vc);

@@ -1,0 +1,449 @@
+/*
+ * net/edge_cache.c — the cache in the request path (see edge_cache.h).
+ *
+ * What the store keeps as an object's meta: struct ecache_meta (a magic,
+ * the stored head's length, the RFC 9111 entry), then the stored response
+ * head ("HTTP/1.1 200 OK\r\n" + the headers a cache stores + "\r\n"),
+ * without framing headers: the body length is the store's.
+ */
+#include "net/edge_cache.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/runtime.h"
+#include "core/shard.h"
+#include "net/origin.h"
+#include "net/visitor.h"
+#include "net/wbuf.h"
+
+#define ECACHE_META_MAGIC 0x45434d31u       /* "ECM1" */
+
+struct ecache_meta {
+	uint32_t magic;
+	uint32_t head_len;
+	struct hcache_entry e;
+};
+
+static int64_t now_s(const struct shard *sh)
+{
+	return (int64_t)(sh->unix_ms / 1000);
+}
+
+static struct hcache_policy zone_policy(const struct cfg_zone *z)
+{
+	struct hcache_policy p = {
+		.default_ttl_s = z->default_ttl_s,
+		.negative_ttl_s = z->negative_ttl_s,
+		.stale_while_revalidate_s = z->stale_while_revalidate_s,
+		.stale_if_error_s = z->stale_if_error_s,
+		.query_string = (enum hcache_qs)z->query_string,
+		.heuristic_freshness = z->heuristic_freshness,
+	};
+	return p;
+}
+
+/* The cache key of vc's request; its text into text[cap) when wanted. */
+static int request_key(const struct vconn *vc, char *text, size_t cap, size_t *text_len,
+		       struct cindex_key *key)
+{
+	const struct cfg_zone *z = vc->x.zone->cfg;
+	const struct http1_request *r = &vc->req;
+	struct hcache_key k;
+	int rc = hcache_key(z->name, strlen(z->name), r->path, r->path_len,
+			    r->query, r->query ? r->query_len : 0,
+			    (enum hcache_qs)z->query_string, text, cap, text_len, &k);
+	if (rc == 0)
+		*key = (struct cindex_key){ .lo = k.lo, .hi = k.hi };
+	return rc;
+}
+
+static void release_reads(struct shard *sh, struct ecache_x *c)
+{
+	for (unsigned i = 0; i < c->n_rio; i++)
+		store_io_release(sh->store, &c->rio[i]);
+	c->n_rio = 0;
+}
+
+const char *ecache_xcache(const struct vconn *vc)
+{
+	return hcache_xcache_name((enum hcache_xcache)vc->x.cache.xcache);
+}
+
+/* ---- lookup ------------------------------------------------------------------ */
+
+bool ecache_lookup(struct shard *sh, struct vconn *vc)
+{
+	struct ecache_x *c = &vc->x.cache;
+	const struct http1_request *r = &vc->req;
+	char text[LIMIT_CACHE_KEY_BYTES];
+	size_t text_len;
+	struct cindex_entry hit;
+
+	memset(c, 0, sizeof(*c));
+	c->xcache = HCACHE_X_BYPASS;
+	if (!sh->store || (r->method != HTTP1_GET && r->method != HTTP1_HEAD))
+		return false;
+	if (request_key(vc, text, sizeof(text), &text_len, &c->key) < 0)
+		return false;
+	hcache_parse_request(r, now_s(sh), &c->req);
+	c->cacheable = true;
+	c->xcache = HCACHE_X_MISS;
+	c->request_time = now_s(sh);
+	if (store_lookup(sh->store, sh->id, c->key, &hit) < 0)
+		return false;
+	/* One entry (meta + body): the objects this slice serves. */
+	if (hit.flags & CINDEX_F_CHUNKED)
+		return false;
+	int n = store_read_plan(sh->store, sh->id, &hit, true, 0, hit.total_len, c->rio, 2);
+	if (n <= 0) {
+		COUNT(sh, cache_read_errors);
+		return false;
+	}
+	c->n_rio = (uint8_t)n;
+	if (n != 1) {
+		release_reads(sh, c);
+		return false;
+	}
+	struct io_uring_sqe *sqe = shard_sqe(sh);
+	io_uring_prep_read(sqe, c->rio[0].fd, c->rio[0].buf, c->rio[0].len, c->rio[0].off);
+	io_uring_sqe_set_data64(sqe, shard_ud(OP_CREAD, vc->idx, vc->gen));
+	vc->ops++;
+	c->reading = true;
+	return true;
+}
+
+/* ---- hits ----------------------------------------------------------------------- */
+
+/* Headers a 304 carries (RFC 9110 15.4.5); the others describe a body. */
+static bool kept_in_304(const struct http1_header *h)
+{
+	static const char *const names[] = {
+		"etag", "cache-control", "expires", "vary", "content-location",
+		"last-modified",
+	};
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (h->name_len == strlen(names[i]) &&
+		    strncasecmp(h->name, names[i], h->name_len) == 0)
+			return true;
+	return false;
+}
+
+/* Stored headers the edge replaces when it serves a hit. */
+static bool replaced_on_hit(const struct http1_header *h)
+{
+	static const char *const names[] = {
+		"content-length", "content-range", "date", "server", "age", "x-cache",
+		"connection", "transfer-encoding",
+	};
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (h->name_len == strlen(names[i]) &&
+		    strncasecmp(h->name, names[i], h->name_len) == 0)
+			return true;
+	return false;
+}
+
+static void write_hit_head(struct shard *sh, struct vconn *vc, struct wbuf *w, int status,
+			   const struct http1_response *stored, int64_t age,
+			   int64_t body_len, const char *content_range)
+{
+	const char *reason = status == (int)stored->status && stored->reason_len ? NULL
+			     : http1_reason(status);
+	wbuf_str(w, "HTTP/1.1 ");
+	wbuf_u64(w, (uint64_t)status);
+	wbuf_put(w, " ", 1);
+	if (reason)
+		wbuf_str(w, reason);
+	else
+		wbuf_put(w, stored->reason, stored->reason_len);
+	wbuf_put(w, "\r\n", 2);
+	for (unsigned i = 0; i < stored->n_headers; i++) {
+		const struct http1_header *h = &stored->headers[i];
+		if (replaced_on_hit(h) || (status == 304 && !kept_in_304(h)))
+			continue;
+		wbuf_header(w, h->name, h->name_len, h->value, h->value_len);
+	}
+	wbuf_header(w, "Date", 4, sh->date, 29);
+	wbuf_str(w, "Server: edgecache\r\nVia: 1.1 edgecache\r\nAge: ");
+	wbuf_u64(w, (uint64_t)age);
+	wbuf_str(w, "\r\nX-Cache: ");
+	wbuf_str(w, hcache_xcache_name((enum hcache_xcache)vc->x.cache.xcache));
+	wbuf_put(w, "\r\n", 2);
+	if (content_range)
+		wbuf_header(w, "Content-Range", 13, content_range, strlen(content_range));
+	if (status != 304) {
+		wbuf_str(w, "Content-Length: ");
+		wbuf_u64(w, (uint64_t)body_len);
+		wbuf_put(w, "\r\n", 2);
+	}
+	if (!vc->x.keep_alive)
+		wbuf_str(w, "Connection: close\r\n");
+	else if (vc->req.version_minor == 0)
+		wbuf_str(w, "Connection: keep-alive\r\n");
+	wbuf_put(w, "\r\n", 2);
+}
+
+/* Serve a stored object: 200, 206, 304, 412 or 416, head from the stored
+ * head, body bytes straight from the read buffer (released when the
+ * exchange ends). Returns 0, or -1 to fall back to the origin. */
+static int serve_hit(struct shard *sh, struct vconn *vc, const struct hcache_entry *e,
+		     const char *head, uint32_t head_len, const char *body, uint64_t total)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct http1_response stored;
+	struct hcache_range rg = { .kind = HCACHE_RANGE_NONE };
+	char cr[64];
+	const char *content_range = NULL;
+	int64_t first = 0, len = (int64_t)total;
+	int status = e->status;
+
+	if (http1_parse_response(head, head_len, false, &stored) != (int)head_len)
+		return -1;
+	enum hcache_cond cond = hcache_eval_conditional(&c->req, e);
+	if (cond == HCACHE_COND_304) {
+		status = 304;
+		len = 0;
+	} else if (cond == HCACHE_COND_412) {
+		status = 412;
+		len = 0;
+	} else if (e->status == 200) {
+		hcache_range(&c->req, e, (int64_t)total, &rg);
+		if (rg.kind != HCACHE_RANGE_NONE &&
+		    hcache_content_range(&rg, (int64_t)total, cr, sizeof(cr)) > 0)
+			content_range = cr;
+		if (rg.kind == HCACHE_RANGE_PARTIAL) {
+			status = 206;
+			first = rg.first;
+			len = rg.last - rg.first + 1;
+		} else if (rg.kind == HCACHE_RANGE_UNSATISFIABLE) {
+			status = 416;
+			len = 0;
+		}
+	}
+	char *blk = iobuf_pool_get(&sh->pool);
+	if (!blk) {
+		COUNT(sh, buffers_exhausted);
+		return -1;
+	}
+	struct wbuf w;
+	wbuf_init(&w, blk, IOBUF_HBUF_BYTES);
+	write_hit_head(sh, vc, &w, status, &stored, hcache_age(e, now_s(sh)), len, content_range);
+	if (w.overflow) {
+		iobuf_pool_put(&sh->pool, blk);
+		return -1;
+	}
+	vc->x.status = (uint16_t)status;
+	if (!visitor_queue_head_block(sh, vc, blk, w.len))
+		return 0;                   /* closed */
+	if (len > 0 && vc->req.method != HTTP1_HEAD) {
+		struct iobuf_seg seg = { .ptr = body + first, .len = (uint32_t)len,
+					 .kind = IOBUF_SEG_STATIC };
+		visitor_response_body(sh, vc, &seg);
+	}
+	COUNT(sh, cache_hits);
+	visitor_response_end(sh, vc);
+	return 0;
+}
+
+/* A store read did not give a servable object: ask the origin. */
+static void to_origin(struct shard *sh, struct vconn *vc)
+{
+	release_reads(sh, &vc->x.cache);
+	origin_start(sh, vc);
+}
+
+void ecache_on_read(struct shard *sh, struct vconn *vc, const struct io_uring_cqe *cqe)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct store_view v;
+	struct ecache_meta m;
+
+	c->reading = false;
+	if (vc->state != VC_BUSY) {
+		release_reads(sh, c);       /* closing: nobody sends from it */
+		return;
+	}
+	if (store_read_verify(sh->store, &c->rio[0], cqe->res, &v) < 0 ||
+	    v.meta_len < sizeof(m)) {
+		COUNT(sh, cache_read_errors);
+		to_origin(sh, vc);
+		return;
+	}
+	memcpy(&m, v.meta, sizeof(m));
+	if (m.magic != ECACHE_META_MAGIC || m.head_len > v.meta_len - sizeof(m) ||
+	    v.body_len != v.total_len) {
+		COUNT(sh, cache_read_errors);
+		to_origin(sh, vc);
+		return;
+	}
+	switch (hcache_decide(&m.e, &c->req, now_s(sh))) {
+	case HCACHE_SERVE_FRESH:
+		c->xcache = HCACHE_X_HIT;
+		break;
+	case HCACHE_SERVE_STALE:
+	case HCACHE_SERVE_STALE_REVALIDATE_IN_BACKGROUND:
+		c->xcache = HCACHE_X_STALE;
+		break;
+	case HCACHE_GATEWAY_TIMEOUT:
+		release_reads(sh, c);
+		visitor_response_fail(sh, vc, 504);
+		return;
+	default:
+		to_origin(sh, vc);          /* stale / no-cache: refetch (this slice) */
+		return;
+	}
+	if (serve_hit(sh, vc, &m.e, (const char *)v.meta + sizeof(m), m.head_len,
+		      v.body, v.total_len) < 0) {
+		c->xcache = HCACHE_X_MISS;
+		to_origin(sh, vc);
+	}
+}
+
+void ecache_exchange_end(struct shard *sh, struct vconn *vc)
+{
+	struct ecache_x *c = &vc->x.cache;
+	if (!sh->store)
+		return;
+	ecache_fill_end(sh, vc, false);
+	if (!c->reading)
+		release_reads(sh, c);
+}
+
+/* ---- fills ------------------------------------------------------------------------ */
+
+static void submit_writes(struct shard *sh, const struct store_io *io, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint32_t slot = sh->wio_free[--sh->n_wio_free];
+		sh->wio[slot] = io[i];
+		struct io_uring_sqe *sqe = shard_sqe(sh);
+		io_uring_prep_write(sqe, io[i].fd, io[i].buf, io[i].len, io[i].off);
+		io_uring_sqe_set_data64(sqe, shard_ud(OP_CWRITE, slot, 0));
+	}
+}
+
+/* Room for n more write ios in the shard's table. */
+static bool write_room(const struct shard *sh, unsigned n)
+{
+	return sh->n_wio_free >= n;
+}
+
+/* The stored head: status line and the headers a cache stores, minus
+ * framing (the store knows the body length). */
+static bool write_stored_head(struct wbuf *w, const struct http1_response *resp)
+{
+	wbuf_str(w, "HTTP/1.1 ");
+	wbuf_u64(w, resp->status);
+	wbuf_put(w, " ", 1);
+	wbuf_put(w, resp->reason, resp->reason_len);
+	wbuf_put(w, "\r\n", 2);
+	for (unsigned i = 0; i < resp->n_headers; i++) {
+		const struct http1_header *h = &resp->headers[i];
+		if (!hcache_header_stored(h, resp->headers, resp->n_headers) ||
+		    (h->name_len == 14 && strncasecmp(h->name, "content-length", 14) == 0))
+			continue;
+		wbuf_header(w, h->name, h->name_len, h->value, h->value_len);
+	}
+	wbuf_put(w, "\r\n", 2);
+	return !w->overflow;
+}
+
+void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_response *resp)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct hcache_resp_info ri;
+	struct hcache_store hs;
+	struct ecache_meta m;
+	char text[LIMIT_CACHE_KEY_BYTES];
+	size_t text_len;
+
+	if (!c->cacheable || vc->req.method != HTTP1_GET || resp->chunked ||
+	    resp->content_length < 0 || resp->close_delimited)
+		return;
+	hcache_parse_response(resp, now_s(sh), &ri);
+	memset(&m, 0, sizeof(m));
+	struct hcache_policy pol = zone_policy(vc->x.zone->cfg);
+	hcache_storable(&pol, &c->req, &ri, c->request_time, now_s(sh), &hs, &m.e);
+	if (!hs.store || ri.vary.n > 0 || ri.vary.star) {
+		COUNT(sh, cache_not_stored);
+		return;
+	}
+	if ((uint64_t)resp->content_length > store_max_object(sh->store) || !write_room(sh, 4) ||
+	    request_key(vc, text, sizeof(text), &text_len, &c->key) < 0)
+		return;
+	char *blk = iobuf_pool_get(&sh->pool);
+	if (!blk)
+		return;
+	struct wbuf w;
+	wbuf_init(&w, blk + sizeof(m), IOBUF_HBUF_BYTES - sizeof(m));
+	if (!write_stored_head(&w, resp) || sizeof(m) + w.len > store_meta_max()) {
+		iobuf_pool_put(&sh->pool, blk);
+		return;
+	}
+	m.magic = ECACHE_META_MAGIC;
+	m.head_len = (uint32_t)w.len;
+	memcpy(blk, &m, sizeof(m));
+	struct store_obj obj = {
+		.meta = blk, .meta_len = (uint32_t)(sizeof(m) + w.len),
+		.body_len = (uint64_t)resp->content_length,
+		.expires = hs.sie_until > hs.fresh_until ? (uint32_t)hs.sie_until
+							  : (uint32_t)hs.fresh_until,
+		.key_text = text, .key_text_len = text_len,
+	};
+	struct store_io io[4];
+	int n = store_write_begin(sh->store, sh->id, c->key, &obj, &c->wid, io, 4);
+	iobuf_pool_put(&sh->pool, blk);     /* the store copied the meta */
+	if (n < 0) {
+		COUNT(sh, cache_fill_dropped);
+		return;
+	}
+	submit_writes(sh, io, n);
+	c->filling = true;
+}
+
+void ecache_fill_body(struct shard *sh, struct vconn *vc, const char *p, size_t n)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct store_io io[8];
+
+	while (c->filling && n > 0) {
+		size_t used = 0;
+		if (!write_room(sh, 8)) {
+			ecache_fill_end(sh, vc, false);
+			COUNT(sh, cache_fill_dropped);
+			return;
+		}
+		int k = store_write_append(sh->store, sh->id, c->wid, p, n, &used, io, 8);
+		if (k < 0 || (k == 0 && used == 0)) {
+			/* Best effort: a full buffer pool drops the fill, never
+			 * slows the visitor. */
+			ecache_fill_end(sh, vc, false);
+			COUNT(sh, cache_fill_dropped);
+			return;
+		}
+		submit_writes(sh, io, k);
+		p += used;
+		n -= used;
+	}
+}
+
+void ecache_fill_end(struct shard *sh, struct vconn *vc, bool complete)
+{
+	struct ecache_x *c = &vc->x.cache;
+	if (!c->filling)
+		return;
+	c->filling = false;
+	if (!complete)
+		store_write_abort(sh->store, sh->id, c->wid);
+}
+
+void ecache_on_write(struct shard *sh, uint32_t slot, const struct io_uring_cqe *cqe)
+{
+	int r = store_write_done(sh->store, &sh->wio[slot], cqe->res);
+	sh->wio_free[sh->n_wio_free++] = slot;
+	if (r == 1)
+		COUNT(sh, cache_fills);
+	else if (r < 0 && cqe->res < 0)
+		COUNT(sh, cache_write_errors);
+}

@@ -1,0 +1,69 @@
+/*
+ * net/edge_cache.h — the cache in the request path: look up, serve hits
+ * from the disk store, fill the store from origin responses.
+ *
+ * Owns, per exchange: the cache state of one request (its key, parsed
+ * cache directives, the store reads in flight or being sent, the store
+ * write being filled); per shard: the table of store writes in flight.
+ * Called by: net/visitor.c (lookup, exchange end) and net/origin.c (fill)
+ * on the shard thread; completions of OP_CREAD / OP_CWRITE.
+ * Never: blocks (store I/O goes through the shard's ring, O_DIRECT), or
+ * lets a store failure fail a request (a failed read is a miss, a failed
+ * write is an object not cached; both counted).
+ *
+ * First slice: whole objects that fit one store entry are served (with
+ * Age, X-Cache, 304 for conditionals, 206 for one range); responses with a
+ * Content-Length that RFC 9111 lets us store are written while they stream
+ * to the visitor. Stale entries, Vary and chunked (large) objects go to the
+ * origin (revalidation, variants and chunk reads are the next slices).
+ */
+#ifndef EDGECACHE_NET_EDGE_CACHE_H
+#define EDGECACHE_NET_EDGE_CACHE_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cache/http_cache.h"
+#include "cache/store.h"
+#include "net/http1.h"
+
+struct shard;
+struct vconn;
+
+/* Cache state of one exchange (inside struct vexchange). */
+struct ecache_x {
+	bool cacheable;                 /* GET/HEAD on a shard with a store */
+	bool reading;                   /* a store read is in flight */
+	bool filling;                   /* a store write takes this response */
+	uint8_t xcache;                 /* enum hcache_xcache for X-Cache */
+	uint8_t n_rio;                  /* read ios held (buffers to release) */
+	uint32_t wid;
+	int64_t request_time;
+	struct cindex_key key;
+	struct hcache_req_info req;
+	struct store_io rio[2];
+};
+
+/*
+ * start_exchange: try the cache. Returns true if the exchange is taken
+ * care of (a store read is in flight; its completion serves or falls back
+ * to the origin), false to go to the origin now (X-Cache MISS/BYPASS).
+ */
+bool ecache_lookup(struct shard *sh, struct vconn *vc);
+/* Completion of a store read for vc. */
+void ecache_on_read(struct shard *sh, struct vconn *vc, const struct io_uring_cqe *cqe);
+/* The origin's response head: start a store write if it may be stored. */
+void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_response *resp);
+/* Origin body bytes (also streamed to the visitor). */
+void ecache_fill_body(struct shard *sh, struct vconn *vc, const char *p, size_t n);
+/* The response ended: complete (commit when the writes land) or not. */
+void ecache_fill_end(struct shard *sh, struct vconn *vc, bool complete);
+/* Completion of a store write (slot = index in the shard's write table). */
+void ecache_on_write(struct shard *sh, uint32_t slot, const struct io_uring_cqe *cqe);
+/* The exchange is over and nothing is in flight for it: release buffers. */
+void ecache_exchange_end(struct shard *sh, struct vconn *vc);
+/* X-Cache value for a response built from the origin ("MISS"/"BYPASS"). */
+const char *ecache_xcache(const struct vconn *vc);
+
+#endif
