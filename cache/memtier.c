@@ -23,6 +23,9 @@
  * what it reserved, fails under ASan even though the arena is one mmap. */
 #include <sanitizer/asan_interface.h>
 #define MT_POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
+/* Poisoning writes 1/8 of the range in shadow: whole arenas only up to
+ * this (a test at LIMIT_CACHE_MEMORY_MAX maps 1 TiB and touches none). */
+#define MT_ASAN_ARENA_MAX (4ull << 30)
 #define MT_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
 #else
 #define MT_POISON(p, n)   ((void)(p), (void)(n))
@@ -48,7 +51,7 @@ struct memtier_obj {
 	uint32_t chunk;
 	uint32_t meta_len, body_len;
 	uint32_t block;                     /* first min block in the arena */
-	uint32_t hnext;                     /* hash chain, or the free list */
+	uint32_t hnext;                     /* next in chain / free list: record + 1 */
 	uint32_t qprev, qnext;              /* small / main FIFO (prev = newer) */
 	int32_t refs;                       /* handles out (sends in flight) */
 	uint8_t order;                      /* block = min block << order */
@@ -187,7 +190,9 @@ static void free_remove(struct memtier *mt, uint32_t b, uint8_t order)
 	mt->bstate[b] = 0;
 }
 
-/* A free block of `order` (split from a larger one if need be), or MT_NIL. */
+/* A free block of `order`, split from the smallest free block that holds
+ * it, else from a largest block never used yet (so the side tables of an
+ * arena are touched only as far as it has been used); or MT_NIL. */
 static uint32_t buddy_alloc(struct memtier *mt, uint8_t order)
 {
 	uint8_t o = order;
@@ -195,10 +200,16 @@ static uint32_t buddy_alloc(struct memtier *mt, uint8_t order)
 
 	while (o <= mt->max_order && mt->free_head[o] == MT_NIL)
 		o++;
-	if (o > mt->max_order)
+	if (o <= mt->max_order) {
+		b = mt->free_head[o];
+		free_remove(mt, b, o);
+	} else if (mt->top_bump < mt->n_blocks) {
+		b = mt->top_bump;
+		mt->top_bump += 1u << mt->max_order;
+		o = mt->max_order;
+	} else {
 		return MT_NIL;
-	b = mt->free_head[o];
-	free_remove(mt, b, o);
+	}
 	while (o > order) {
 		o--;
 		free_push(mt, b + (1u << o), o);
@@ -230,8 +241,8 @@ static struct memtier_obj *rec_alloc(struct memtier *mt)
 {
 	uint32_t i = mt->obj_free;
 
-	if (i != MT_NIL)
-		mt->obj_free = mt->obj[i].hnext;
+	if (i != 0)
+		mt->obj_free = mt->obj[--i].hnext;
 	else
 		i = mt->obj_bump++;
 	assert(i < mt->n_blocks);
@@ -242,7 +253,7 @@ static void rec_free(struct memtier *mt, struct memtier_obj *o)
 {
 	o->state = MT_S_FREE;
 	o->hnext = mt->obj_free;
-	mt->obj_free = rec_index(mt, o);
+	mt->obj_free = rec_index(mt, o) + 1;
 }
 
 static uint32_t *chain_of(struct memtier *mt, struct cindex_key key, uint32_t chunk)
@@ -253,8 +264,8 @@ static uint32_t *chain_of(struct memtier *mt, struct cindex_key key, uint32_t ch
 static struct memtier_obj *table_find(struct memtier *mt, struct cindex_key key,
 				      uint32_t chunk)
 {
-	for (uint32_t i = *chain_of(mt, key, chunk); i != MT_NIL; i = mt->obj[i].hnext) {
-		struct memtier_obj *o = &mt->obj[i];
+	for (uint32_t i = *chain_of(mt, key, chunk); i != 0; i = mt->obj[i - 1].hnext) {
+		struct memtier_obj *o = &mt->obj[i - 1];
 
 		if (o->key.lo == key.lo && o->key.hi == key.hi && o->chunk == chunk)
 			return o;
@@ -267,16 +278,16 @@ static void table_link(struct memtier *mt, struct memtier_obj *o)
 	uint32_t *h = chain_of(mt, o->key, o->chunk);
 
 	o->hnext = *h;
-	*h = rec_index(mt, o);
+	*h = rec_index(mt, o) + 1;
 }
 
 static void table_unlink(struct memtier *mt, struct memtier_obj *o)
 {
-	uint32_t *p = chain_of(mt, o->key, o->chunk), i = rec_index(mt, o);
+	uint32_t *p = chain_of(mt, o->key, o->chunk), i = rec_index(mt, o) + 1;
 
 	while (*p != i) {
-		assert(*p != MT_NIL);
-		p = &mt->obj[*p].hnext;
+		assert(*p != 0);
+		p = &mt->obj[*p - 1].hnext;
 	}
 	*p = o->hnext;
 }
@@ -536,7 +547,6 @@ static int tables_map(struct memtier *mt)
 	if (!mt->arena || !mt->obj || !mt->heads || !mt->bstate || !mt->bnext || !mt->bprev ||
 	    !mt->ghost)
 		return -ENOMEM;
-	memset(mt->heads, 0xff, heads_bytes(mt));   /* every chain MT_NIL */
 	return 0;
 }
 
@@ -552,7 +562,6 @@ int memtier_init(struct memtier *mt, uint64_t budget_bytes, uint32_t chunk_bytes
 	mt->chunk_bytes = chunk_bytes;
 	mt->max_order = order_for(chunk_bytes);
 	mt->small.head = mt->small.tail = mt->main.head = mt->main.tail = MT_NIL;
-	mt->obj_free = MT_NIL;
 	for (unsigned o = 0; o < sizeof(mt->free_head) / sizeof(mt->free_head[0]); o++)
 		mt->free_head[o] = MT_NIL;
 	if (budget_bytes == 0)
@@ -568,9 +577,10 @@ int memtier_init(struct memtier *mt, uint64_t budget_bytes, uint32_t chunk_bytes
 		memtier_free(mt);
 		return rc;
 	}
-	for (uint32_t b = mt->n_blocks; b > 0; b -= 1u << mt->max_order)
-		free_push(mt, b - (1u << mt->max_order), mt->max_order);
-	MT_POISON(mt->arena, mt->arena_bytes);
+#ifdef MT_ASAN
+	if (mt->arena_bytes <= MT_ASAN_ARENA_MAX)
+		MT_POISON(mt->arena, mt->arena_bytes);
+#endif
 	return 0;
 }
 
@@ -578,8 +588,10 @@ void memtier_free(struct memtier *mt)
 {
 	uint64_t n = mt->n_blocks;
 
-	if (mt->arena)
+#ifdef MT_ASAN
+	if (mt->arena && mt->arena_bytes <= MT_ASAN_ARENA_MAX)
 		MT_UNPOISON(mt->arena, mt->arena_bytes);
+#endif
 	unmap_bytes(mt->arena, mt->arena_bytes);
 	unmap_bytes(mt->obj, n * sizeof(struct memtier_obj));
 	unmap_bytes(mt->heads, heads_bytes(mt));
@@ -599,12 +611,9 @@ int memtier_get(struct memtier *mt, struct cindex_key key, uint64_t loc, uint32_
 
 	assert_live(mt);
 	o = mt->arena ? table_find(mt, key, chunk) : NULL;
-	if (o && o->state != MT_S_FILLING && o->loc != loc) {
+	if (o && o->state != MT_S_FILLING && o->loc != loc)
 		ctr_add(mt, MEMTIER_CTR_stale, 1);
-		entry_drop(mt, o);
-		o = NULL;
-	}
-	if (!o || o->state == MT_S_FILLING) {
+	if (!o || o->state == MT_S_FILLING || o->loc != loc) {
 		ctr_add(mt, MEMTIER_CTR_misses, 1);
 		return 0;
 	}
@@ -670,7 +679,7 @@ static bool admit_allowed(struct memtier *mt, struct cindex_key key, uint64_t lo
 		return false;
 	}
 	if (old) {
-		ctr_add(mt, MEMTIER_CTR_stale, 1);
+		ctr_add(mt, MEMTIER_CTR_replaced, 1);
 		entry_drop(mt, old);
 	}
 	return true;
@@ -772,8 +781,8 @@ static bool block_matches(const struct memtier *mt, const struct memtier_obj *o)
 static int check_table(const struct memtier *mt, struct mt_sums *s)
 {
 	for (uint64_t h = 0; h <= mt->heads_mask; h++) {
-		for (uint32_t i = mt->heads[h]; i != MT_NIL; i = mt->obj[i].hnext) {
-			const struct memtier_obj *o = &mt->obj[i];
+		for (uint32_t i = mt->heads[h]; i != 0; i = mt->obj[i - 1].hnext) {
+			const struct memtier_obj *o = &mt->obj[i - 1];
 
 			if ((o->state != MT_S_FILLING && o->state != MT_S_SMALL &&
 			     o->state != MT_S_MAIN) || !block_matches(mt, o) ||
@@ -807,7 +816,7 @@ static int check_buddy(const struct memtier *mt, struct mt_sums *s)
 		for (uint32_t b = mt->free_head[o]; b != MT_NIL; b = mt->bnext[b])
 			if (mt->bstate[b] != (MT_B_FREE | o) || ++listed > mt->n_blocks)
 				return -EUCLEAN;
-	for (uint32_t b = 0; b < mt->n_blocks; ) {
+	for (uint32_t b = 0; b < mt->top_bump; ) {
 		uint8_t st = mt->bstate[b], o = st & MT_B_ORDER;
 
 		if (!(st & (MT_B_FREE | MT_B_USED)) || o > mt->max_order || (b & ((1u << o) - 1)))
@@ -816,6 +825,8 @@ static int check_buddy(const struct memtier *mt, struct mt_sums *s)
 			s->buddy_used += block_bytes(o);
 		else if (o < mt->max_order && mt->bstate[b ^ (1u << o)] == st)
 			return -EUCLEAN;        /* two free buddies not merged */
+		else if (o < mt->max_order && mt->bstate[b ^ (1u << o)] == 0 && (b ^ (1u << o)) > b)
+			return -EUCLEAN;        /* its buddy starts no block */
 		else
 			free_blocks++;
 		b += 1u << o;

@@ -21,8 +21,9 @@
  *  - MEMTIER_WHOLE: meta + the whole body (meta_len + body_len ≤ chunk);
  *  - MEMTIER_META: a larger object's meta (body_len 0);
  *  - 0..LIMIT_STORE_OBJECT_CHUNKS-1: body bytes [i × chunk, (i+1) × chunk).
- * One (key, chunk) has at most one entry: a lookup or admission with
- * another loc drops the old copy (the object was rewritten).
+ * One (key, chunk) has at most one entry: a lookup with another loc
+ * misses (the object was rewritten, or the caller's loc is older); an
+ * admission with another loc replaces the copy.
  */
 #ifndef EDGECACHE_CACHE_MEMTIER_H
 #define EDGECACHE_CACHE_MEMTIER_H
@@ -41,7 +42,8 @@
 #define MEMTIER_COUNTERS(X) \
 	X(hits,             "lookups that found the entry at the caller's loc") \
 	X(misses,           "lookups that found nothing (stale ones included)") \
-	X(stale,            "entries dropped: looked up or admitted with another loc") \
+	X(stale,            "lookups that found a copy of another loc (a miss; kept)") \
+	X(replaced,         "copies of another loc dropped by an admission (object rewritten)") \
 	X(admitted,         "entries committed (small or main FIFO)") \
 	X(admitted_main,    "of those, straight to main: their key was in the ghost FIFO") \
 	X(rejected_size,    "admissions refused: meta + body over chunk_bytes, or tier off") \
@@ -92,14 +94,15 @@ struct memtier {
 	/* records: one per possible block, handed out by a bump index then
 	 * from a free list, so only the records in use are ever touched */
 	struct memtier_obj *obj;
-	uint32_t obj_bump, obj_free;
-	uint32_t *heads;                    /* hash table: chains of records */
+	uint32_t obj_bump, obj_free;        /* free: record + 1, 0 = none */
+	uint32_t *heads;                    /* hash table: record + 1, 0 = none */
 	uint32_t heads_mask;
 	/* buddy allocator, side tables per min block (the arena is only
 	 * ever touched by the caller's bytes) */
 	uint8_t *bstate;                    /* at a block's start: order | MT_FREE */
 	uint32_t *bnext, *bprev;            /* free lists, per order */
 	uint32_t free_head[32];
+	uint32_t top_bump;                  /* largest blocks never used start here */
 	struct mt_fifo small, main;
 	struct mt_ghost *ghost;             /* fingerprint + eviction time */
 	uint32_t ghost_mask;
@@ -123,7 +126,8 @@ void memtier_free(struct memtier *mt);
  * The entry (key, chunk) if it holds loc: returns 1 and *obj with one
  * reference taken (drop it with memtier_unref when the send that reads it
  * completes), and counts the hit in the entry's frequency. Returns 0 on a
- * miss: absent, being filled, or another loc (that copy is dropped).
+ * miss: absent, being filled, or another loc (kept: the caller's loc may
+ * be the older one; an admission of the new loc replaces it).
  */
 int memtier_get(struct memtier *mt, struct cindex_key key, uint64_t loc, uint32_t chunk,
 		struct memtier_obj **obj);
