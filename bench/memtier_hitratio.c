@@ -196,14 +196,5 @@ static void run_alpha(uint64_t n, uint64_t reqs, double alpha)
 
 int main(int argc, char **argv)
 {
-	uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 200000;
-	uint64_t reqs = argc > 2 ? strtoull(argv[2], NULL, 10) : 2000000;
-
-	if (n < 100 || reqs < 1000) {
-		fprintf(stderr, "usage: memtier_hitratio [objects >= 100] [requests >= 1000]\n");
-		return 2;
-	}
-	run_alpha(n, reqs, 0.8);
-	run_alpha(n, reqs, 1.0);
-	return 0;
+	return zipf_main(argc, argv, "memtier_hitratio", run_alpha);
 }

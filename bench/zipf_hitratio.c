@@ -138,14 +138,5 @@ static void run(uint64_t n, uint64_t reqs, double alpha)
 
 int main(int argc, char **argv)
 {
-	uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 200000;
-	uint64_t reqs = argc > 2 ? strtoull(argv[2], NULL, 10) : 2000000;
-
-	if (n < 100 || reqs < 1000) {
-		fprintf(stderr, "usage: zipf_hitratio [objects >= 100] [requests >= 1000]\n");
-		return 2;
-	}
-	run(n, reqs, 0.8);
-	run(n, reqs, 1.0);
-	return 0;
+	return zipf_main(argc, argv, "zipf_hitratio", run);
 }

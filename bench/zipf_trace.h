@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /* ---- trace ----------------------------------------------------------------- */
@@ -109,6 +110,23 @@ static inline bool lru_get(struct lru *l, int64_t i, const uint64_t *size)
 	l->in[i] = 1;
 	l->bytes += size[i];
 	return false;
+}
+
+/* The benches' command line: [objects] [requests]; both alphas are run
+ * through fn. Returns main's exit status. */
+static inline int zipf_main(int argc, char **argv, const char *name,
+			    void (*fn)(uint64_t n, uint64_t reqs, double alpha))
+{
+	uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 200000;
+	uint64_t reqs = argc > 2 ? strtoull(argv[2], NULL, 10) : 2000000;
+
+	if (n < 100 || reqs < 1000) {
+		fprintf(stderr, "usage: %s [objects >= 100] [requests >= 1000]\n", name);
+		return 2;
+	}
+	fn(n, reqs, 0.8);
+	fn(n, reqs, 1.0);
+	return 0;
 }
 
 #endif /* EDGECACHE_BENCH_ZIPF_TRACE_H */
