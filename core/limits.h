@@ -204,6 +204,24 @@
 #define LIMIT_CACHE_MEMORY_DEFAULT      (256LL << 20)
 #define LIMIT_CACHE_MEMORY_MIN          0LL
 #define LIMIT_CACHE_MEMORY_MAX          (1LL << 40)
+/* The RAM tier (cache/memtier.h; docs/cache-memtier.md), one per shard:
+ * FIXED. Smallest block of its buddy arena: a 1 KiB object with its
+ * stored head takes 2 KiB, not a 4 KiB page; 1 KiB also keeps the
+ * allocator's side tables (9 bytes per block) under 1% of the budget.
+ * The largest block is chunk_size: an entry (meta + body) up to it is
+ * kept whole, a larger object as a meta entry + chunk entries. */
+#define LIMIT_MEMTIER_MIN_BLOCK_BYTES   1024u
+/* Share of a shard's budget for the small FIFO that new objects enter
+ * (S3-FIFO: 10% generalised best across the paper's traces). */
+#define LIMIT_MEMTIER_SMALL_PCT         10
+/* Arena beyond the budget: room for objects evicted while a send still
+ * reads them (freed at the last unref) and for buddy fragmentation, so
+ * an admission rarely has to evict past the policy's choice. At least
+ * one largest block. */
+#define LIMIT_MEMTIER_SLACK_PCT         12
+/* Hits remembered per object (2 bits): the main FIFO re-inserts an
+ * object as often as it was hit, up to this, between two judgements. */
+#define LIMIT_MEMTIER_FREQ_MAX          3
 /* Index checkpoint period, seconds: what a SIGKILL costs is a rescan of
  * the log written since, so minutes at most. */
 #define LIMIT_CACHE_CHECKPOINT_S_DEFAULT 60
