@@ -310,6 +310,44 @@ void ecache_exchange_end(struct shard *sh, struct vconn *vc)
 		release_reads(sh, c);
 }
 
+/* ---- invalidation (RFC 9111 4.4) ----------------------------------------------- */
+
+/* Drop the stored object of zone + path[?query]. */
+static void drop_path(struct shard *sh, const struct vconn *vc, const char *path, size_t len)
+{
+	const struct cfg_zone *z = vc->x.zone->cfg;
+	const char *q = memchr(path, '?', len);
+	char text[LIMIT_CACHE_KEY_BYTES];
+	size_t text_len;
+	struct hcache_key k;
+
+	if (hcache_key(z->name, strlen(z->name), path, q ? (size_t)(q - path) : len,
+		       q ? q + 1 : NULL, q ? len - (size_t)(q - path) - 1 : 0,
+		       (enum hcache_qs)z->query_string, text, sizeof(text), &text_len, &k) < 0)
+		return;
+	if (store_delete(sh->store, (struct cindex_key){ .lo = k.lo, .hi = k.hi }) == 0)
+		COUNT(sh, cache_invalidated);
+}
+
+void ecache_invalidate(struct shard *sh, struct vconn *vc, const struct http1_response *resp)
+{
+	const struct http1_request *r = &vc->req;
+
+	if (!sh->store || !hcache_invalidates(r->method, resp->status))
+		return;
+	drop_path(sh, vc, r->target[0] == '/' ? r->target : r->path,
+		  r->target[0] == '/' ? r->target_len : r->path_len);
+	static const char *const names[] = { "location", "content-location" };
+	for (unsigned i = 0; i < 2; i++) {
+		const struct http1_header *h = http1_find_header(resp->headers, resp->n_headers,
+								 names[i]);
+		struct hcache_span p;
+		if (h && r->host && hcache_same_origin_path(h->value, h->value_len, r->host,
+							     r->host_len, &p) == 0)
+			drop_path(sh, vc, p.p, p.len);
+	}
+}
+
 /* ---- fills ------------------------------------------------------------------------ */
 
 static void submit_writes(struct shard *sh, const struct store_io *io, int n)

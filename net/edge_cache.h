@@ -59,6 +59,9 @@ void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_re
 void ecache_fill_body(struct shard *sh, struct vconn *vc, const char *p, size_t n);
 /* The response ended: complete (commit when the writes land) or not. */
 void ecache_fill_end(struct shard *sh, struct vconn *vc, bool complete);
+/* An unsafe method's 2xx/3xx response: drop what it invalidates (the
+ * request's object, its same-host Location and Content-Location). */
+void ecache_invalidate(struct shard *sh, struct vconn *vc, const struct http1_response *resp);
 /* Completion of a store write (slot = index in the shard's write table). */
 void ecache_on_write(struct shard *sh, uint32_t slot, const struct io_uring_cqe *cqe);
 /* The exchange is over and nothing is in flight for it: release buffers. */

@@ -924,6 +924,7 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 		return -ENOBUFS;
 	}
 	ecache_fill_begin(sh, vc, resp);
+	ecache_invalidate(sh, vc, resp);
 	x->resp_mode = (uint8_t)response_mode(vc, resp);
 	if (x->resp_mode == VR_DECHUNK || x->resp_mode == VR_CLOSE)
 		x->keep_alive = false;
