@@ -320,10 +320,11 @@ class PyOrigin:
 
 # ---- the server under test -------------------------------------------------
 
-def zone(name, hosts, origins, uuid=None):
-	"""origins: [(origin_name, url, {key: value})] in failover order."""
+def zone(name, hosts, origins, uuid=None, **keys):
+	"""origins: [(origin_name, url, {key: value})] in failover order;
+	keys: more [zone] keys (default_ttl = ..., ...)."""
 	n = sum(map(ord, name))
-	return {'name': name, 'hosts': hosts, 'origins': origins,
+	return {'name': name, 'hosts': hosts, 'origins': origins, 'keys': keys,
 		'uuid': uuid or '6f1c2b9e-3a4d-4e5f-8a7b-%012x' % n}
 
 
@@ -361,8 +362,10 @@ class Edgecache(Server):
 	kind = 'edgecache'
 	has_counters = True
 
-	def __init__(self, zones, **server):
+	def __init__(self, zones, cache=None, **server):
+		"""cache: {key: value} of a [cache] section (None: no disk cache)."""
 		super().__init__(zones, **server)
+		self.cache = cache
 		self.bin = os.environ.get('EDGECACHE_BIN') or os.path.join(SRC, 'build', 'edgecache')
 		if not os.access(self.bin, os.X_OK):
 			skip('edgecache binary not found at %s (build it: scripts/build release)' % self.bin)
@@ -395,10 +398,13 @@ class Edgecache(Server):
 		main = os.path.join(self.dir, 'main.ini')
 		with open(main, 'w') as f:
 			f.write('[server]\n' + ''.join('%s = %s\n' % kv for kv in s.items()))
+			if getattr(self, 'cache', None):
+				f.write('[cache]\n' + ''.join('%s = %s\n' % kv for kv in self.cache.items()))
 		for z in self.zones:
 			with open(os.path.join(zdir, z['name'] + '.ini'), 'w') as f:
 				f.write('[zone]\nname = %s\nuuid = %s\nhosts = %s\n' %
 					(z['name'], z['uuid'], ', '.join(z['hosts'])))
+				f.write(''.join('%s = %s\n' % kv for kv in z.get('keys', {}).items()))
 				for oname, url, opts in z['origins']:
 					f.write('\n[origin %s]\nurl = %s\n' % (oname, url))
 					f.write(''.join('%s = %s\n' % kv for kv in opts.items()))

@@ -14,6 +14,8 @@ Paths (keep-alive unless said):
   /chunked-close/N    chunked, N bytes of chunks, close without the 0-chunk
   /reset              close with RST (SO_LINGER 0) before any response
   /status/CODE        that status, body "status CODE\n"
+  /cc/CC/N[/tag]      N bytes with Cache-Control CC ('_' for space, '-' none),
+                      ETag "tag-N" (or "v-N") and a Last-Modified
   POST/PUT any path   echo the request body (Content-Length or chunked,
                       de-chunked) with Content-Length; X-Echo-Framing says
                       which framing the request used
@@ -132,6 +134,22 @@ def serve_one(c, method, target, hdrs):
 			time.sleep(0.05)
 			return False
 		c.sock.sendall(b'0\r\n\r\n')
+		return True
+	elif parts[0] == 'cc':
+		# /cc/CACHE-CONTROL/N[/tag]: N bytes with that Cache-Control ('-'
+		# for none), a strong ETag and a Last-Modified; the content (and
+		# ETag) change with the optional tag.
+		cc, n = parts[1].replace('_', ' '), int(parts[2])
+		tag = parts[3] if len(parts) > 3 else ''
+		body = det_bytes('pyorigin' + tag, n)
+		hdrs = [('Content-Length', len(body)), ('ETag', '"%s-%d"' % (tag or 'v', n)),
+			('Last-Modified', 'Sat, 01 Jan 2022 00:00:00 GMT')]
+		if cc != '-':
+			hdrs.append(('Cache-Control', cc))
+		c.send_head(200, hdrs)
+		if not head:
+			c.sock.sendall(body)
+		c.logline(method, target, 200)
 		return True
 	elif parts[0] == 'reset':
 		c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))

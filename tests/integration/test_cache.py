@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+"""The disk cache through the real binary (2 shards, one cache file), the
+origin's access log counting what reached it: hit after miss (any shard
+serves any key), Age and X-Cache, 304 for If-None-Match, 206 for a Range,
+HEAD from cache; no-store, no freshness (default_ttl 0), 404 and expired
+responses not served from cache; an unsafe method invalidates; restart
+after SIGTERM and after SIGKILL keeps the hits; a flipped byte in the
+cache file is a miss with the right bytes, never wrong bytes."""
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+import edgetest as et  # noqa: E402
+
+FRESH = '/cc/max-age=3600/'
+
+
+def origin_hits(py, path):
+	time.sleep(0.05)
+	return sum(1 for ln in py.log() if ln[2] == path)
+
+
+def get(srv, path, method='GET', headers=()):
+	return et.request(srv.port, method, path, headers=list(headers))
+
+
+def basics(ck, srv, py):
+	path = FRESH + '5000'
+	want = et.det_bytes('pyorigin', 5000)
+	r1, r2 = get(srv, path), get(srv, path)
+	ck.check('first GET is a MISS', r1.status == 200 and r1.header('x-cache') == 'MISS' and
+		 r1.body == want, repr(r1))
+	ck.check('second GET is a HIT with the same bytes', r2.status == 200 and
+		 r2.header('x-cache') == 'HIT' and r2.body == want, repr(r2))
+	ck.check('a hit carries Age', r2.header('age') is not None, str(r2.headers))
+	hits = [get(srv, path).header('x-cache') for _ in range(10)]
+	ck.check('ten more GETs (new connections, both shards) are HITs', hits == ['HIT'] * 10,
+		 str(hits))
+	ck.check('the origin saw the object once', origin_hits(py, path) == 1,
+		 str(origin_hits(py, path)))
+	r = get(srv, path, headers=[('If-None-Match', '"v-5000"')])
+	ck.check('If-None-Match → 304 from cache', r.status == 304 and not r.body and
+		 r.header('etag') == '"v-5000"', repr(r))
+	r = get(srv, path, headers=[('Range', 'bytes=100-199')])
+	ck.check('Range → 206 from cache with the right bytes', r.status == 206 and
+		 r.body == want[100:200] and r.header('content-range') == 'bytes 100-199/5000',
+		 repr(r))
+	r = get(srv, path, headers=[('Range', 'bytes=9000-')])
+	ck.check('unsatisfiable Range → 416', r.status == 416, repr(r))
+	r = get(srv, path, method='HEAD')
+	ck.check('HEAD from cache: no body, the length', r.status == 200 and not r.body and
+		 r.header('content-length') == '5000' and r.header('x-cache') == 'HIT', repr(r))
+	ck.check('still one origin request', origin_hits(py, path) == 1)
+
+
+def not_stored(ck, srv, py):
+	for name, path in (('no-store', '/cc/no-store/100'),
+			   ('no freshness, default_ttl 0', '/cc/-/101'),
+			   ('404 (negative_ttl 0)', '/status/404')):
+		get(srv, path)
+		r = get(srv, path)
+		ck.check('%s: not served from cache' % name, r.header('x-cache') != 'HIT' and
+			 origin_hits(py, path) == 2, '%r, origin %d' % (r, origin_hits(py, path)))
+	path = '/cc/max-age=1/102'
+	get(srv, path)
+	ck.check('max-age=1: a HIT at once', get(srv, path).header('x-cache') == 'HIT')
+	time.sleep(2.2)
+	r = get(srv, path)
+	ck.check('max-age=1: refetched once stale', r.header('x-cache') != 'HIT' and
+		 origin_hits(py, path) == 2, repr(r))
+
+
+def invalidation(ck, srv, py):
+	path = FRESH + '103'
+	get(srv, path)
+	ck.check('cached', get(srv, path).header('x-cache') == 'HIT')
+	r = et.request(srv.port, 'POST', path, body=b'x')
+	ck.check('POST passes through', r.status == 200, repr(r))
+	r = get(srv, path)
+	ck.check('after a POST the object is fetched again', r.header('x-cache') == 'MISS', repr(r))
+
+
+def restarts(ck, srv, py):
+	path = FRESH + '20000'
+	want = et.det_bytes('pyorigin', 20000)
+	get(srv, path)
+	for how in (signal.SIGTERM, signal.SIGKILL):
+		rc = srv.stop(how)
+		srv.start()
+		r = get(srv, path)
+		ck.check('after %s and a restart: a HIT, the same bytes' % how.name,
+			 r.header('x-cache') == 'HIT' and r.body == want, repr(r))
+	ck.check('the origin saw it once across both restarts', origin_hits(py, path) == 1)
+
+
+def corruption(ck, srv, py, cache_file):
+	path = FRESH + '30000'
+	want = et.det_bytes('pyorigin', 30000)
+	get(srv, path)
+	ck.check('cached', get(srv, path).header('x-cache') == 'HIT')
+	srv.stop()
+	with open(cache_file, 'r+b') as f:
+		data = f.read()
+		at = data.find(want[1000:1064])
+		ck.check('the object body is in the cache file', at >= 0)
+		f.seek(at + 10)
+		f.write(bytes([data[at + 10] ^ 0x40]))
+	srv.start()
+	r = get(srv, path)
+	ck.check('a flipped byte: a MISS with the right bytes, never the wrong ones',
+		 r.status == 200 and r.body == want and r.header('x-cache') == 'MISS', repr(r))
+	c = srv.counters()
+	ck.check('counted (cache_read_errors %d)' % c.get('cache_read_errors', 0),
+		 c.get('cache_read_errors', 0) >= 1)
+
+
+def main():
+	py = et.PyOrigin()
+	cache_dir = et.tmpdir('cachefile')
+	cache_file = os.path.join(cache_dir, 'c.dat')
+	zones = [et.zone('c', ['*'], [('o', py.url, {})], default_ttl=0)]
+	srv = et.Edgecache(zones, workers=2, cache={'path': cache_file, 'size': '64m'}).start()
+	ck = et.Checks()
+	ck.run('basics', basics, ck, srv, py)
+	ck.run('not_stored', not_stored, ck, srv, py)
+	ck.run('invalidation', invalidation, ck, srv, py)
+	ck.run('restarts', restarts, ck, srv, py)
+	ck.run('corruption', corruption, ck, srv, py, cache_file)
+	c = srv.counters()
+	print('counters: ' + ', '.join('%s %d' % (k, v) for k, v in sorted(c.items())
+				       if k.startswith('cache_')), flush=True)
+	ck.stop_and_finish(srv)
+
+
+if __name__ == '__main__':
+	main()
