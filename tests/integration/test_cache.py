@@ -26,10 +26,21 @@ def get(srv, path, method='GET', headers=()):
 	return et.request(srv.port, method, path, headers=list(headers))
 
 
+def cached(srv, path, timeout=3.0):
+	"""A store write completes after the response: wait for the HIT."""
+	deadline = time.monotonic() + timeout
+	while time.monotonic() < deadline:
+		r = get(srv, path)
+		if r.header('x-cache') == 'HIT':
+			return r
+		time.sleep(0.02)
+	return r
+
+
 def basics(ck, srv, py):
 	path = FRESH + '5000'
 	want = et.det_bytes('pyorigin', 5000)
-	r1, r2 = get(srv, path), get(srv, path)
+	r1, r2 = get(srv, path), cached(srv, path)
 	ck.check('first GET is a MISS', r1.status == 200 and r1.header('x-cache') == 'MISS' and
 		 r1.body == want, repr(r1))
 	ck.check('second GET is a HIT with the same bytes', r2.status == 200 and
@@ -65,7 +76,7 @@ def not_stored(ck, srv, py):
 			 origin_hits(py, path) == 2, '%r, origin %d' % (r, origin_hits(py, path)))
 	path = '/cc/max-age=1/102'
 	get(srv, path)
-	ck.check('max-age=1: a HIT at once', get(srv, path).header('x-cache') == 'HIT')
+	ck.check('max-age=1: a HIT at once', cached(srv, path).header('x-cache') == 'HIT')
 	time.sleep(2.2)
 	r = get(srv, path)
 	ck.check('max-age=1: refetched once stale', r.header('x-cache') != 'HIT' and
@@ -75,7 +86,7 @@ def not_stored(ck, srv, py):
 def invalidation(ck, srv, py):
 	path = FRESH + '103'
 	get(srv, path)
-	ck.check('cached', get(srv, path).header('x-cache') == 'HIT')
+	ck.check('cached', cached(srv, path).header('x-cache') == 'HIT')
 	r = et.request(srv.port, 'POST', path, body=b'x')
 	ck.check('POST passes through', r.status == 200, repr(r))
 	r = get(srv, path)
@@ -86,8 +97,14 @@ def restarts(ck, srv, py):
 	path = FRESH + '20000'
 	want = et.det_bytes('pyorigin', 20000)
 	get(srv, path)
+	cached(srv, path)
 	for how in (signal.SIGTERM, signal.SIGKILL):
+		t0 = time.monotonic()
 		rc = srv.stop(how)
+		print('stopped by %s: exit %s after %.2fs' % (how.name, rc, time.monotonic() - t0),
+		      flush=True)
+		ck.check('%s: exit as expected' % how.name, rc == (0 if how == signal.SIGTERM
+								   else -signal.SIGKILL), str(rc))
 		srv.start()
 		r = get(srv, path)
 		ck.check('after %s and a restart: a HIT, the same bytes' % how.name,
@@ -99,7 +116,7 @@ def corruption(ck, srv, py, cache_file):
 	path = FRESH + '30000'
 	want = et.det_bytes('pyorigin', 30000)
 	get(srv, path)
-	ck.check('cached', get(srv, path).header('x-cache') == 'HIT')
+	ck.check('cached', cached(srv, path).header('x-cache') == 'HIT')
 	srv.stop()
 	with open(cache_file, 'r+b') as f:
 		data = f.read()

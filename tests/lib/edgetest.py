@@ -426,6 +426,12 @@ class Edgecache(Server):
 
 	def stop(self, sig=signal.SIGTERM, timeout=15.0):
 		rc = stop_proc(self.proc, sig, timeout)
+		# After SIGKILL the kernel tears an io_uring down asynchronously: the
+		# dead process's listener can accept for a moment more. Wait until
+		# it is gone, so a restart is not mistaken for ready by wait_port.
+		deadline = time.monotonic() + 5
+		while time.monotonic() < deadline and not port_free(self.port):
+			time.sleep(0.02)
 		return 'sanitizer' if self.sanitizer_report() else rc
 
 	def sanitizer_report(self):
