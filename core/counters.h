@@ -41,6 +41,7 @@
 	X(s3_signed,               "origin requests signed with SigV4") \
 	X(s3_key_derived,          "signatures that had to derive a key (no precomputed day key)") \
 	X(cache_hits,              "responses served from the disk cache") \
+	X(cache_ram_hits,          "cache lookups answered from the shard's RAM tier") \
 	X(cache_read_errors,       "store reads that failed or did not verify (served from the origin)") \
 	X(cache_not_stored,        "origin responses RFC 9111 or this slice keeps out of the cache") \
 	X(cache_fills,             "objects written to the store and committed") \

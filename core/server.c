@@ -453,6 +453,7 @@ int server_run(struct cfg *cfg, const char *main_file)
 	srv.main_file = main_file;
 	srv.started_ms = server_now_ms();
 	unsigned want = worker_count(cfg);
+	srv.n_shards_planned = want;
 	if (check_io_uring() < 0) {
 		cfg_free(cfg);
 		return 1;

@@ -35,7 +35,8 @@ struct server {
 	struct store *store;                /* the disk cache, NULL without [cache] */
 	uint64_t generation;
 	const char *main_file;
-	unsigned n_shards;
+	unsigned n_shards;                  /* started */
+	unsigned n_shards_planned;          /* workers */
 	struct shard **shards;
 	_Atomic bool draining;              /* SIGTERM: stop accepting, finish */
 	uint64_t drain_deadline_ms;         /* CLOCK_MONOTONIC ms */

@@ -191,6 +191,9 @@ static void arm_tick(struct shard *sh)
 
 static void shard_teardown(struct shard *sh)
 {
+	if (sh->mt_on)
+		memtier_free(&sh->mt);
+	sh->mt_on = false;
 	iobuf_group_free(&sh->ring, &sh->groups[SHARD_GROUP_VISITOR]);
 	iobuf_group_free(&sh->ring, &sh->groups[SHARD_GROUP_ORIGIN]);
 	io_uring_queue_exit(&sh->ring);
@@ -212,6 +215,13 @@ static int shard_setup(struct shard *sh)
 	 * partial head per origin connection, at worst. */
 	if (ret == 0)
 		ret = iobuf_pool_init(&sh->pool, sh->n_vconns * 2 + sh->n_oconns * 2);
+	/* The RAM tier: [cache] memory split across shards. */
+	const struct cfg_cache *cc = &sh->rt->cfg->cache;
+	if (ret == 0 && sh->store && cc->memory_bytes > 0) {
+		ret = memtier_init(&sh->mt, (uint64_t)cc->memory_bytes / sh->srv->n_shards_planned,
+				   (uint32_t)cc->chunk_bytes);
+		sh->mt_on = ret == 0;
+	}
 	if (ret < 0) {
 		shard_teardown(sh);     /* each part frees only what it set up */
 		return ret;

@@ -31,6 +31,7 @@
 #include "core/log.h"
 #include "core/runtime.h"
 #include "core/wheel.h"
+#include "cache/memtier.h"
 #include "cache/store.h"
 #include "net/http1.h"
 #include "net/iobuf.h"
@@ -102,6 +103,8 @@ struct shard {
 	/* The disk cache (NULL without [cache]) and this shard's store writes
 	 * in flight: the store_io of each, kept until its completion. */
 	struct store *store;
+	struct memtier mt;                  /* RAM tier: hot objects of this shard */
+	bool mt_on;
 	struct store_io *wio;
 	uint32_t *wio_free;
 	uint32_t n_wio_free;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "cache/memtier.h"
 #include "core/config.h"
 #include "core/runtime.h"
 #include "core/shard.h"
@@ -71,6 +72,9 @@ const char *ecache_xcache(const struct vconn *vc)
 	return hcache_xcache_name((enum hcache_xcache)vc->x.cache.xcache);
 }
 
+static bool serve_stored(struct shard *sh, struct vconn *vc, const void *meta,
+			 uint32_t meta_len, const char *body, uint64_t body_len, uint64_t total);
+
 /* ---- lookup ------------------------------------------------------------------ */
 
 bool ecache_lookup(struct shard *sh, struct vconn *vc)
@@ -96,6 +100,19 @@ bool ecache_lookup(struct shard *sh, struct vconn *vc)
 	/* One entry (meta + body): the objects this slice serves. */
 	if (hit.flags & CINDEX_F_CHUNKED)
 		return false;
+	c->loc = hit.loc;
+	if (sh->mt_on && memtier_get(&sh->mt, c->key, hit.loc, MEMTIER_WHOLE, &c->mobj) == 1) {
+		/* The hot set: served from RAM, no disk read. */
+		uint32_t ml, bl;
+		const void *meta = memtier_meta(&sh->mt, c->mobj, &ml);
+		const char *body = memtier_body(&sh->mt, c->mobj, &bl);
+		COUNT(sh, cache_ram_hits);
+		if (serve_stored(sh, vc, meta, ml, body, bl, hit.total_len))
+			return true;
+		memtier_unref(&sh->mt, c->mobj);
+		c->mobj = NULL;
+		return false;
+	}
 	int n = store_read_plan(sh->store, sh->id, &hit, true, 0, hit.total_len, c->rio, 2);
 	if (n <= 0) {
 		COUNT(sh, cache_read_errors);
@@ -253,29 +270,25 @@ static void to_origin(struct shard *sh, struct vconn *vc)
 	origin_start(sh, vc);
 }
 
-void ecache_on_read(struct shard *sh, struct vconn *vc, const struct io_uring_cqe *cqe)
+/*
+ * A stored object's bytes are at hand (RAM or a verified read): decide
+ * (RFC 9111) and serve, or fall back to the origin. Returns true if it was
+ * served or answered, false to go to the origin.
+ */
+static bool serve_stored(struct shard *sh, struct vconn *vc, const void *meta,
+			 uint32_t meta_len, const char *body, uint64_t body_len, uint64_t total)
 {
 	struct ecache_x *c = &vc->x.cache;
-	struct store_view v;
 	struct ecache_meta m;
 
-	c->reading = false;
-	if (vc->state != VC_BUSY) {
-		release_reads(sh, c);       /* closing: nobody sends from it */
-		return;
-	}
-	if (store_read_verify(sh->store, &c->rio[0], cqe->res, &v) < 0 ||
-	    v.meta_len < sizeof(m)) {
+	if (meta_len < sizeof(m) || body_len != total) {
 		COUNT(sh, cache_read_errors);
-		to_origin(sh, vc);
-		return;
+		return false;
 	}
-	memcpy(&m, v.meta, sizeof(m));
-	if (m.magic != ECACHE_META_MAGIC || m.head_len > v.meta_len - sizeof(m) ||
-	    v.body_len != v.total_len) {
+	memcpy(&m, meta, sizeof(m));
+	if (m.magic != ECACHE_META_MAGIC || m.head_len > meta_len - sizeof(m)) {
 		COUNT(sh, cache_read_errors);
-		to_origin(sh, vc);
-		return;
+		return false;
 	}
 	switch (hcache_decide(&m.e, &c->req, now_s(sh))) {
 	case HCACHE_SERVE_FRESH:
@@ -286,18 +299,52 @@ void ecache_on_read(struct shard *sh, struct vconn *vc, const struct io_uring_cq
 		c->xcache = HCACHE_X_STALE;
 		break;
 	case HCACHE_GATEWAY_TIMEOUT:
-		release_reads(sh, c);
 		visitor_response_fail(sh, vc, 504);
-		return;
+		return true;
 	default:
-		to_origin(sh, vc);          /* stale / no-cache: refetch (this slice) */
+		return false;               /* stale / no-cache: refetch (this slice) */
+	}
+	if (serve_hit(sh, vc, &m.e, (const char *)meta + sizeof(m), m.head_len, body, total) < 0) {
+		c->xcache = HCACHE_X_MISS;
+		return false;
+	}
+	return true;
+}
+
+/* Offer a verified object to the shard's RAM tier (its policy admits). */
+static void admit_ram(struct shard *sh, const struct ecache_x *c, const struct store_view *v)
+{
+	if (!sh->mt_on || v->total_len > UINT32_MAX ||
+	    !memtier_fits_whole(&sh->mt, v->meta_len, v->total_len))
+		return;
+	struct memtier_obj *o = memtier_admit_begin(&sh->mt, c->key, c->loc, MEMTIER_WHOLE,
+						    v->meta_len, (uint32_t)v->total_len);
+	if (!o)
+		return;
+	char *p = memtier_fill_ptr(&sh->mt, o);
+	memcpy(p, v->meta, v->meta_len);
+	memcpy(p + v->meta_len, v->body, v->body_len);
+	memtier_admit_commit(&sh->mt, o);
+}
+
+void ecache_on_read(struct shard *sh, struct vconn *vc, const struct io_uring_cqe *cqe)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct store_view v;
+
+	c->reading = false;
+	if (vc->state != VC_BUSY) {
+		release_reads(sh, c);       /* closing: nobody sends from it */
 		return;
 	}
-	if (serve_hit(sh, vc, &m.e, (const char *)v.meta + sizeof(m), m.head_len,
-		      v.body, v.total_len) < 0) {
-		c->xcache = HCACHE_X_MISS;
+	if (store_read_verify(sh->store, &c->rio[0], cqe->res, &v) < 0) {
+		COUNT(sh, cache_read_errors);
 		to_origin(sh, vc);
+		return;
 	}
+	admit_ram(sh, c, &v);
+	if (!serve_stored(sh, vc, v.meta, v.meta_len, v.body, v.body_len, v.total_len))
+		to_origin(sh, vc);
 }
 
 void ecache_exchange_end(struct shard *sh, struct vconn *vc)
@@ -308,6 +355,10 @@ void ecache_exchange_end(struct shard *sh, struct vconn *vc)
 	ecache_fill_end(sh, vc, false);
 	if (!c->reading)
 		release_reads(sh, c);
+	if (c->mobj) {
+		memtier_unref(&sh->mt, c->mobj);
+		c->mobj = NULL;
+	}
 }
 
 /* ---- invalidation (RFC 9111 4.4) ----------------------------------------------- */

@@ -30,6 +30,7 @@
 
 struct shard;
 struct vconn;
+struct memtier_obj;
 
 /* Cache state of one exchange (inside struct vexchange). */
 struct ecache_x {
@@ -39,6 +40,8 @@ struct ecache_x {
 	uint8_t xcache;                 /* enum hcache_xcache for X-Cache */
 	uint8_t n_rio;                  /* read ios held (buffers to release) */
 	uint32_t wid;
+	uint64_t loc;                   /* the store entry found by the lookup */
+	struct memtier_obj *mobj;       /* RAM copy being served (a reference) */
 	int64_t request_time;
 	struct cindex_key key;
 	struct hcache_req_info req;
