@@ -46,6 +46,8 @@
 	X(cache_not_stored,        "origin responses RFC 9111 or this slice keeps out of the cache") \
 	X(cache_fills,             "objects written to the store and committed") \
 	X(cache_fill_dropped,      "fills dropped: store buffers or write slots busy, object too large") \
+	X(cache_revalidated,       "stale objects confirmed by a 304 and served (REVALIDATED)") \
+	X(cache_stale_if_error,    "stale objects served because the origin failed (stale-if-error)") \
 	X(cache_invalidated,       "stored objects dropped by an unsafe method's response") \
 	X(cache_write_errors,      "store writes that failed (ENOSPC, EIO)") \
 	X(no_zone,                 "requests for a Host no zone serves (404)") \

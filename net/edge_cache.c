@@ -74,6 +74,9 @@ const char *ecache_xcache(const struct vconn *vc)
 
 static bool serve_stored(struct shard *sh, struct vconn *vc, const void *meta,
 			 uint32_t meta_len, const char *body, uint64_t body_len, uint64_t total);
+static void submit_writes(struct shard *sh, const struct store_io *io, int n);
+static bool write_room(const struct shard *sh, unsigned n);
+static bool write_stored_head(struct wbuf *w, const struct http1_response *resp);
 
 /* ---- lookup ------------------------------------------------------------------ */
 
@@ -109,8 +112,10 @@ bool ecache_lookup(struct shard *sh, struct vconn *vc)
 		COUNT(sh, cache_ram_hits);
 		if (serve_stored(sh, vc, meta, ml, body, bl, hit.total_len))
 			return true;
-		memtier_unref(&sh->mt, c->mobj);
-		c->mobj = NULL;
+		if (!c->have_stored) {
+			memtier_unref(&sh->mt, c->mobj);
+			c->mobj = NULL;
+		}
 		return false;
 	}
 	int n = store_read_plan(sh->store, sh->id, &hit, true, 0, hit.total_len, c->rio, 2);
@@ -205,18 +210,16 @@ static void write_hit_head(struct shard *sh, struct vconn *vc, struct wbuf *w, i
  * head, body bytes straight from the read buffer (released when the
  * exchange ends). Returns 0, or -1 to fall back to the origin. */
 static int serve_hit(struct shard *sh, struct vconn *vc, const struct hcache_entry *e,
-		     const char *head, uint32_t head_len, const char *body, uint64_t total)
+		     const struct http1_response *stored, const char *body, uint64_t total,
+		     bool end)
 {
 	struct ecache_x *c = &vc->x.cache;
-	struct http1_response stored;
 	struct hcache_range rg = { .kind = HCACHE_RANGE_NONE };
 	char cr[64];
 	const char *content_range = NULL;
 	int64_t first = 0, len = (int64_t)total;
 	int status = e->status;
 
-	if (http1_parse_response(head, head_len, false, &stored) != (int)head_len)
-		return -1;
 	enum hcache_cond cond = hcache_eval_conditional(&c->req, e);
 	if (cond == HCACHE_COND_304) {
 		status = 304;
@@ -245,7 +248,7 @@ static int serve_hit(struct shard *sh, struct vconn *vc, const struct hcache_ent
 	}
 	struct wbuf w;
 	wbuf_init(&w, blk, IOBUF_HBUF_BYTES);
-	write_hit_head(sh, vc, &w, status, &stored, hcache_age(e, now_s(sh)), len, content_range);
+	write_hit_head(sh, vc, &w, status, stored, hcache_age(e, now_s(sh)), len, content_range);
 	if (w.overflow) {
 		iobuf_pool_put(&sh->pool, blk);
 		return -1;
@@ -259,15 +262,26 @@ static int serve_hit(struct shard *sh, struct vconn *vc, const struct hcache_ent
 		visitor_response_body(sh, vc, &seg);
 	}
 	COUNT(sh, cache_hits);
-	visitor_response_end(sh, vc);
+	if (end)
+		visitor_response_end(sh, vc);
 	return 0;
 }
 
 /* A store read did not give a servable object: ask the origin. */
 static void to_origin(struct shard *sh, struct vconn *vc)
 {
-	release_reads(sh, &vc->x.cache);
+	if (!vc->x.cache.have_stored)
+		release_reads(sh, &vc->x.cache);
 	origin_start(sh, vc);
+}
+
+/* The stored object's meta (copied out: the bytes may be unaligned). */
+static bool stored_meta(const struct ecache_x *c, struct ecache_meta *m,
+			struct http1_response *head)
+{
+	memcpy(m, c->s_meta, sizeof(*m));
+	const char *h = c->s_meta + sizeof(*m);
+	return http1_parse_response(h, m->head_len, false, head) == (int)m->head_len;
 }
 
 /*
@@ -280,13 +294,16 @@ static bool serve_stored(struct shard *sh, struct vconn *vc, const void *meta,
 {
 	struct ecache_x *c = &vc->x.cache;
 	struct ecache_meta m;
+	struct http1_response head;
 
 	if (meta_len < sizeof(m) || body_len != total) {
 		COUNT(sh, cache_read_errors);
 		return false;
 	}
 	memcpy(&m, meta, sizeof(m));
-	if (m.magic != ECACHE_META_MAGIC || m.head_len > meta_len - sizeof(m)) {
+	if (m.magic != ECACHE_META_MAGIC || m.head_len > meta_len - sizeof(m) ||
+	    http1_parse_response((const char *)meta + sizeof(m), m.head_len, false, &head) !=
+	    (int)m.head_len) {
 		COUNT(sh, cache_read_errors);
 		return false;
 	}
@@ -302,9 +319,18 @@ static bool serve_stored(struct shard *sh, struct vconn *vc, const void *meta,
 		visitor_response_fail(sh, vc, 504);
 		return true;
 	default:
-		return false;               /* stale / no-cache: refetch (this slice) */
+		/* Stale or no-cache: ask the origin, with our validators when the
+		 * entry has any, keeping the object for a 304 or stale-if-error. */
+		c->have_stored = true;
+		c->s_meta = meta;
+		c->s_meta_len = meta_len;
+		c->s_body = body;
+		c->s_total = total;
+		c->revalidating = m.e.etag_len > 0 || (m.e.flags & HCACHE_E_HAS_LM);
+		c->xcache = HCACHE_X_MISS;
+		return false;
 	}
-	if (serve_hit(sh, vc, &m.e, (const char *)meta + sizeof(m), m.head_len, body, total) < 0) {
+	if (serve_hit(sh, vc, &m.e, &head, body, total, true) < 0) {
 		c->xcache = HCACHE_X_MISS;
 		return false;
 	}
@@ -359,6 +385,153 @@ void ecache_exchange_end(struct shard *sh, struct vconn *vc)
 		memtier_unref(&sh->mt, c->mobj);
 		c->mobj = NULL;
 	}
+}
+
+/* ---- revalidation and stale-if-error ------------------------------------------- */
+
+bool ecache_drops_request_header(const struct vconn *vc, const struct http1_header *h)
+{
+	static const char *const names[] = {
+		"if-none-match", "if-modified-since", "if-match", "if-unmodified-since",
+		"if-range", "range",
+	};
+	if (!vc->x.cache.revalidating)
+		return false;
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (h->name_len == strlen(names[i]) &&
+		    strncasecmp(h->name, names[i], h->name_len) == 0)
+			return true;
+	return false;
+}
+
+void ecache_origin_headers(const struct vconn *vc, struct wbuf *w)
+{
+	const struct ecache_x *c = &vc->x.cache;
+	struct ecache_meta m;
+	char buf[160 + LIMIT_ETAG_BYTES];
+
+	if (!c->revalidating)
+		return;
+	memcpy(&m, c->s_meta, sizeof(m));
+	int n = hcache_revalidation_headers(&m.e, buf, sizeof(buf));
+	if (n > 0)
+		wbuf_put(w, buf, (size_t)n);
+}
+
+/* Write the refreshed entry (new meta, same body) back: best effort. */
+static void refresh_store(struct shard *sh, struct vconn *vc, const struct hcache_entry *e,
+			  const struct hcache_store *hs, const struct http1_response *head)
+{
+	struct ecache_x *c = &vc->x.cache;
+	char text[LIMIT_CACHE_KEY_BYTES];
+	size_t text_len;
+	struct store_io io[8];
+	size_t used = 0;
+
+	if (!write_room(sh, 12) || request_key(vc, text, sizeof(text), &text_len, &c->key) < 0)
+		return;
+	char *blk = iobuf_pool_get(&sh->pool);
+	if (!blk)
+		return;
+	struct ecache_meta m = { .magic = ECACHE_META_MAGIC, .e = *e };
+	struct wbuf w;
+	wbuf_init(&w, blk + sizeof(m), IOBUF_HBUF_BYTES - sizeof(m));
+	if (!write_stored_head(&w, head) || sizeof(m) + w.len > store_meta_max()) {
+		iobuf_pool_put(&sh->pool, blk);
+		return;
+	}
+	m.head_len = (uint32_t)w.len;
+	memcpy(blk, &m, sizeof(m));
+	struct store_obj obj = {
+		.meta = blk, .meta_len = (uint32_t)(sizeof(m) + w.len), .body_len = c->s_total,
+		.expires = (uint32_t)(hs->sie_until > hs->fresh_until ? hs->sie_until
+								       : hs->fresh_until),
+		.key_text = text, .key_text_len = text_len,
+	};
+	uint32_t wid;
+	int n = store_write_begin(sh->store, sh->id, c->key, &obj, &wid, io, 4);
+	iobuf_pool_put(&sh->pool, blk);
+	if (n < 0)
+		return;
+	submit_writes(sh, io, n);
+	if (c->s_total == 0)
+		return;
+	int k = store_write_append(sh->store, sh->id, wid, c->s_body, c->s_total, &used, io, 8);
+	if (k < 0 || used < c->s_total) {
+		if (k > 0)
+			submit_writes(sh, io, k);
+		store_write_abort(sh->store, sh->id, wid);
+		COUNT(sh, cache_fill_dropped);
+		return;
+	}
+	submit_writes(sh, io, k);
+}
+
+/* A 304 that matches: the stored object with the 304's headers merged in. */
+static bool revalidated(struct shard *sh, struct vconn *vc, const struct http1_response *r304,
+			const struct ecache_meta *m, const struct http1_response *stored)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct hcache_resp_info ri;
+	struct http1_response merged = *stored;
+	size_t n;
+
+	hcache_parse_response(r304, now_s(sh), &ri);
+	if (!hcache_304_matches(&m->e, &ri) ||
+	    hcache_merge_304(stored->headers, stored->n_headers, r304->headers, r304->n_headers,
+			     merged.headers, LIMIT_HEADER_COUNT, &n) < 0)
+		return false;
+	merged.n_headers = (uint16_t)n;
+	struct hcache_entry e = m->e;
+	struct hcache_store hs;
+	struct hcache_policy pol = zone_policy(vc->x.zone->cfg);
+	hcache_parse_response(&merged, now_s(sh), &ri);
+	hcache_storable(&pol, &c->req, &ri, c->request_time, now_s(sh), &hs, &e);
+	if (hs.store)
+		refresh_store(sh, vc, &e, &hs, &merged);
+	c->xcache = HCACHE_X_REVALIDATED;
+	vc->x.origin_status = 304;
+	return serve_hit(sh, vc, hs.store ? &e : &m->e, &merged, c->s_body, c->s_total,
+			 false) == 0;
+}
+
+bool ecache_origin_head(struct shard *sh, struct vconn *vc, const struct http1_response *resp)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct ecache_meta m;
+	struct http1_response stored;
+
+	if (!c->have_stored || !stored_meta(c, &m, &stored))
+		return false;
+	if (resp->status == 304 && c->revalidating && revalidated(sh, vc, resp, &m, &stored)) {
+		COUNT(sh, cache_revalidated);
+		return true;
+	}
+	if (resp->status >= 500 && hcache_stale_if_error(&m.e, now_s(sh))) {
+		c->xcache = HCACHE_X_STALE;
+		vc->x.origin_status = resp->status;
+		if (serve_hit(sh, vc, &m.e, &stored, c->s_body, c->s_total, false) == 0) {
+			COUNT(sh, cache_stale_if_error);
+			return true;
+		}
+	}
+	return false;
+}
+
+bool ecache_fail_stale(struct shard *sh, struct vconn *vc)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct ecache_meta m;
+	struct http1_response stored;
+
+	if (!c->have_stored || vc->x.head_queued || !stored_meta(c, &m, &stored) ||
+	    !hcache_stale_if_error(&m.e, now_s(sh)))
+		return false;
+	c->xcache = HCACHE_X_STALE;
+	if (serve_hit(sh, vc, &m.e, &stored, c->s_body, c->s_total, true) < 0)
+		return false;
+	COUNT(sh, cache_stale_if_error);
+	return true;
 }
 
 /* ---- invalidation (RFC 9111 4.4) ----------------------------------------------- */

@@ -31,6 +31,7 @@
 struct shard;
 struct vconn;
 struct memtier_obj;
+struct wbuf;
 
 /* Cache state of one exchange (inside struct vexchange). */
 struct ecache_x {
@@ -42,6 +43,14 @@ struct ecache_x {
 	uint32_t wid;
 	uint64_t loc;                   /* the store entry found by the lookup */
 	struct memtier_obj *mobj;       /* RAM copy being served (a reference) */
+	/* A stale stored object kept while the origin is asked again: its
+	 * bytes stay in rio[] / mobj until the exchange ends. */
+	bool have_stored;
+	bool revalidating;              /* our validators went to the origin */
+	const char *s_meta;
+	uint32_t s_meta_len;
+	const char *s_body;
+	uint64_t s_total;
 	int64_t request_time;
 	struct cindex_key key;
 	struct hcache_req_info req;
@@ -69,6 +78,20 @@ void ecache_invalidate(struct shard *sh, struct vconn *vc, const struct http1_re
 void ecache_on_write(struct shard *sh, uint32_t slot, const struct io_uring_cqe *cqe);
 /* The exchange is over and nothing is in flight for it: release buffers. */
 void ecache_exchange_end(struct shard *sh, struct vconn *vc);
+/*
+ * Revalidation (RFC 9111 4.3): the origin request of an exchange that
+ * holds a stale object drops the visitor's conditionals and Range and
+ * carries our validators (ecache_origin_headers); when the origin answers,
+ * ecache_origin_head may answer the visitor from the stored object — a 304
+ * that matches (REVALIDATED; the entry is refreshed in the store), or a 5xx
+ * within stale-if-error (STALE) — and returns true: the caller then discards
+ * the origin's body. ecache_fail_stale does the same when the origin could
+ * not be reached at all (true: answered).
+ */
+bool ecache_drops_request_header(const struct vconn *vc, const struct http1_header *h);
+void ecache_origin_headers(const struct vconn *vc, struct wbuf *w);
+bool ecache_origin_head(struct shard *sh, struct vconn *vc, const struct http1_response *resp);
+bool ecache_fail_stale(struct shard *sh, struct vconn *vc);
 /* X-Cache value for a response built from the origin ("MISS"/"BYPASS"). */
 const char *ecache_xcache(const struct vconn *vc);
 

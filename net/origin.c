@@ -202,9 +202,10 @@ static void write_forwarded_headers(struct wbuf *w, const struct vconn *vc, bool
 		const struct http1_header *h = &r->headers[i];
 		if (h->name_len == 15 && strncasecmp(h->name, "x-forwarded-for", 15) == 0)
 			xff = h;
-		if (!drop_request_header(h, s3))
+		if (!drop_request_header(h, s3) && !ecache_drops_request_header(vc, h))
 			wbuf_header(w, h->name, h->name_len, h->value, h->value_len);
 	}
+	ecache_origin_headers(vc, w);
 	wbuf_str(w, "X-Forwarded-For: ");
 	if (xff) {
 		wbuf_put(w, xff->value, xff->value_len);
@@ -521,6 +522,8 @@ static bool forward(struct shard *sh, struct oconn *oc, const char *p, size_t n,
 		    uint16_t bid)
 {
 	struct iobuf_group *g = shard_group(sh, SHARD_GROUP_ORIGIN);
+	if (oc->vc->x.discard_origin_body)
+		return true;                /* answered from the cache instead */
 	iobuf_group_ref(g, bid);
 	struct iobuf_seg seg = { .ptr = p, .len = (uint32_t)n, .kind = IOBUF_SEG_PBUF,
 				 .bid = bid, .group = g };

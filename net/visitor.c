@@ -923,6 +923,14 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 		COUNT(sh, buffers_exhausted);
 		return -ENOBUFS;
 	}
+	if (ecache_origin_head(sh, vc, resp)) {
+		/* A 304 to our validators, or a 5xx within stale-if-error: the
+		 * stored object answered; the origin's body is dropped. */
+		iobuf_pool_put(&sh->pool, blk);
+		x->discard_origin_body = true;
+		x->keep_alive = x->keep_alive && resp->keep_alive;
+		return 0;
+	}
 	ecache_fill_begin(sh, vc, resp);
 	ecache_invalidate(sh, vc, resp);
 	x->resp_mode = (uint8_t)response_mode(vc, resp);
@@ -1017,6 +1025,8 @@ void visitor_response_end(struct shard *sh, struct vconn *vc)
 void visitor_response_fail(struct shard *sh, struct vconn *vc, int status)
 {
 	vc->x.oc = NULL;
+	if (status >= 500 && ecache_fail_stale(sh, vc))
+		return;                     /* a stale copy, where stale-if-error allows */
 	/* An unread request body would be taken for the next request. */
 	send_local(sh, vc, status, !vc->x.body_done);
 }

@@ -60,6 +60,7 @@ struct vexchange {
 	bool resp_done;                     /* last response byte queued */
 	bool body_sent;                     /* request body bytes reached an origin */
 	bool must_linger;                   /* refused mid-request: input may follow */
+	bool discard_origin_body;           /* answered from the cache: drop it */
 	/* request body (pass-through methods) */
 	bool has_body;
 	bool body_chunked;

@@ -3,7 +3,9 @@
 origin's access log counting what reached it: hit after miss (any shard
 serves any key), Age and X-Cache, 304 for If-None-Match, 206 for a Range,
 HEAD from cache; no-store, no freshness (default_ttl 0), 404 and expired
-responses not served from cache; an unsafe method invalidates; restart
+responses not served from cache; a stale entry with an ETag is revalidated
+(304 → REVALIDATED, refreshed) and served stale while the origin is down
+(stale-if-error); an unsafe method invalidates; restart
 after SIGTERM and after SIGKILL keeps the hits; a flipped byte in the
 cache file is a miss with the right bytes, never wrong bytes."""
 import os
@@ -140,6 +142,39 @@ def corruption(ck, srv, py, cache_file):
 		 c.get('cache_read_errors', 0) >= 1)
 
 
+def revalidation(ck, srv, py):
+	path = '/cc/max-age=1/104'
+	want = et.det_bytes('pyorigin', 104)
+	miss_then_cached(srv, path)
+	time.sleep(1.5)
+	n0 = fills(srv)
+	r = get(srv, path)
+	ck.check('stale with an ETag: revalidated by a 304, the stored bytes served',
+		 r.status == 200 and r.header('x-cache') == 'REVALIDATED' and r.body == want,
+		 repr(r))
+	statuses = [ln[3] for ln in py.log() if ln[2] == path]
+	ck.check('the origin answered 304 to our If-None-Match (%s)' % statuses,
+		 statuses[-1:] == [304])
+	deadline = time.monotonic() + 5
+	while fills(srv) <= n0 and time.monotonic() < deadline:
+		time.sleep(0.02)
+	r = get(srv, path)
+	ck.check('the refreshed entry is fresh again: a HIT', r.header('x-cache') == 'HIT', repr(r))
+
+
+def stale_if_error(ck, srv, py):
+	path = '/cc/max-age=1,stale-if-error=60/105'
+	want = et.det_bytes('pyorigin', 105)
+	miss_then_cached(srv, path)
+	py.stop()
+	time.sleep(1.5)
+	r = get(srv, path)
+	ck.check('origin down, stale-if-error: the stale copy is served',
+		 r.status == 200 and r.header('x-cache') == 'STALE' and r.body == want, repr(r))
+	r = get(srv, FRESH + '999999')
+	ck.check('origin down, nothing stored: 503', r.status == 503, repr(r))
+
+
 def main():
 	py = et.PyOrigin()
 	cache_dir = et.tmpdir('cachefile')
@@ -152,6 +187,8 @@ def main():
 	ck.run('invalidation', invalidation, ck, srv, py)
 	ck.run('restarts', restarts, ck, srv, py)
 	ck.run('corruption', corruption, ck, srv, py, cache_file)
+	ck.run('revalidation', revalidation, ck, srv, py)
+	ck.run('stale_if_error', stale_if_error, ck, srv, py)      # stops the origin
 	c = srv.counters()
 	print('counters: ' + ', '.join('%s %d' % (k, v) for k, v in sorted(c.items())
 				       if k.startswith('cache_')), flush=True)

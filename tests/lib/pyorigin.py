@@ -15,7 +15,8 @@ Paths (keep-alive unless said):
   /reset              close with RST (SO_LINGER 0) before any response
   /status/CODE        that status, body "status CODE\n"
   /cc/CC/N[/tag]      N bytes with Cache-Control CC ('_' for space, '-' none),
-                      ETag "tag-N" (or "v-N") and a Last-Modified
+                      ETag "tag-N" (or "v-N") and a Last-Modified; a matching
+                      If-None-Match gets 304
   POST/PUT any path   echo the request body (Content-Length or chunked,
                       de-chunked) with Content-Length; X-Echo-Framing says
                       which framing the request used
@@ -142,11 +143,15 @@ def serve_one(c, method, target, hdrs):
 		cc, n = parts[1].replace('_', ' '), int(parts[2])
 		tag = parts[3] if len(parts) > 3 else ''
 		body = det_bytes('pyorigin' + tag, n)
-		hdrs = [('Content-Length', len(body)), ('ETag', '"%s-%d"' % (tag or 'v', n)),
-			('Last-Modified', 'Sat, 01 Jan 2022 00:00:00 GMT')]
+		etag = '"%s-%d"' % (tag or 'v', n)
+		out = [('ETag', etag), ('Last-Modified', 'Sat, 01 Jan 2022 00:00:00 GMT')]
 		if cc != '-':
-			hdrs.append(('Cache-Control', cc))
-		c.send_head(200, hdrs)
+			out.append(('Cache-Control', cc))
+		if hdrs.get('if-none-match') == etag:     # a revalidation that matches
+			c.send_head(304, out)
+			c.logline(method, target, 304)
+			return True
+		c.send_head(200, [('Content-Length', len(body))] + out)
 		if not head:
 			c.sock.sendall(body)
 		c.logline(method, target, 200)
