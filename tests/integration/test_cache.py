@@ -95,10 +95,15 @@ def not_stored(ck, srv, py):
 def invalidation(ck, srv, py):
 	path = FRESH + '103'
 	ck.check('cached', miss_then_cached(srv, path)[1].header('x-cache') == 'HIT')
+	c0 = srv.counters()
 	r = et.request(srv.port, 'POST', path, body=b'x')
 	ck.check('POST passes through', r.status == 200, repr(r))
 	r = get(srv, path)
-	ck.check('after a POST the object is fetched again', r.header('x-cache') == 'MISS', repr(r))
+	c1 = srv.counters()
+	diag = {k: c1.get(k, 0) - c0.get(k, 0) for k in ('cache_invalidated', 'cache_fills',
+							   'cache_hits', 'cache_ram_hits')}
+	ck.check('after a POST the object is fetched again', r.header('x-cache') == 'MISS',
+		 '%r; counters %s; origin saw %s' % (r, diag, [ln for ln in py.log() if ln[2] == path]))
 
 
 def restarts(ck, srv, py):
