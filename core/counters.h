@@ -48,6 +48,8 @@
 	X(cache_fill_dropped,      "fills dropped: store buffers or write slots busy, object too large") \
 	X(cache_revalidated,       "stale objects confirmed by a 304 and served (REVALIDATED)") \
 	X(cache_stale_if_error,    "stale objects served because the origin failed (stale-if-error)") \
+	X(collapsed_followers,     "misses that streamed a same-shard leader's origin response") \
+	X(collapsed_parked,        "misses that waited for another exchange's fetch to land") \
 	X(cache_invalidated,       "stored objects dropped by an unsafe method's response") \
 	X(cache_write_errors,      "store writes that failed (ENOSPC, EIO)") \
 	X(no_zone,                 "requests for a Host no zone serves (404)") \

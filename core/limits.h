@@ -261,4 +261,15 @@
  * prefix; a deeper prefix purges at this depth (more, never less). */
 #define LIMIT_CINDEX_PREFIX_DEPTH       4
 
+/* ---- request collapsing (FIXED; net/collapse.h) --------------------------- */
+
+/* Keys with an origin fetch in flight, all shards together; a key that
+ * finds no slot is simply not collapsed. */
+#define LIMIT_COLLAPSE_KEYS           8192
+/* Slots looked at from a key's hash. */
+#define LIMIT_COLLAPSE_PROBE          8
+/* A parked follower (another shard leads) gives up waiting after this and
+ * fetches itself: a leader that never finishes must not hold it forever. */
+#define LIMIT_COLLAPSE_WAIT_MS        30000
+
 #endif /* EDGECACHE_CORE_LIMITS_H */

@@ -26,6 +26,7 @@
 #include "core/shard.h"
 #include "net/http1.h"
 #include "cache/store.h"
+#include "net/collapse.h"
 #include "core/runtime.h"
 
 #define CONTROL_POLL_MS     100
@@ -363,6 +364,10 @@ static int open_store(struct server *srv, const struct cfg *cfg, unsigned shards
 		fprintf(stderr, "edgecache: cache: %s\n", err);
 		return -1;
 	}
+	if (collapse_init(&srv->collapse, LIMIT_COLLAPSE_KEYS) < 0) {
+		fprintf(stderr, "edgecache: cache: out of memory\n");
+		return -1;
+	}
 	log_info("cache: %zu file(s), %lld bytes, %llu objects recovered in %llu ms",
 		 cc->n_paths, (long long)cc->size_bytes,
 		 (unsigned long long)(store_counter(srv->store, STORE_CTR_ckpt_entries) +
@@ -502,6 +507,7 @@ int server_run(struct cfg *cfg, const char *main_file)
 	close(sfd);
 out:
 	store_close(srv.store);
+	collapse_free(srv.collapse);
 	for (unsigned s = 0; s < srv.n_shards; s++)
 		shard_destroy(srv.shards[s]);
 	free(srv.shards);

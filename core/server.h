@@ -26,6 +26,7 @@
 struct shard;
 struct runtime;
 struct store;
+struct collapse;
 
 struct server {
 	/* The snapshot shards serve from: written by the control thread only,
@@ -33,6 +34,7 @@ struct server {
 	_Atomic(struct runtime *) rt;
 	struct runtime *retired;            /* waiting for every shard to let go */
 	struct store *store;                /* the disk cache, NULL without [cache] */
+	struct collapse *collapse;          /* in-flight cache keys (with a store) */
 	uint64_t generation;
 	const char *main_file;
 	unsigned n_shards;                  /* started */

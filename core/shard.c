@@ -101,6 +101,7 @@ struct shard *shard_create(struct server *srv, unsigned id, int cpu,
 		return NULL;
 	}
 	sh->store = srv->store;
+	sh->collapse = srv->collapse;
 	sh->wio = calloc(SHARD_STORE_IOS, sizeof(*sh->wio));
 	sh->wio_free = calloc(SHARD_STORE_IOS, sizeof(*sh->wio_free));
 	if (!sh->wio || !sh->wio_free) {
@@ -328,6 +329,8 @@ static void check_drain(struct shard *sh)
 static void on_tick(struct shard *sh)
 {
 	wheel_advance(&sh->wheel, sh->now_ms, timer_fired, sh);
+	if (sh->parked)
+		visitor_parked_tick(sh);
 	if (sh->starved) {
 		sh->starved = false;
 		visitor_rearm_starved(sh);

@@ -103,6 +103,8 @@ struct shard {
 	/* The disk cache (NULL without [cache]) and this shard's store writes
 	 * in flight: the store_io of each, kept until its completion. */
 	struct store *store;
+	struct collapse *collapse;          /* in-flight keys, all shards */
+	struct vconn *parked;               /* followers waiting on another shard */
 	struct memtier mt;                  /* RAM tier: hot objects of this shard */
 	bool mt_on;
 	struct store_io *wio;

@@ -15,6 +15,7 @@
 #include "core/config.h"
 #include "core/runtime.h"
 #include "core/shard.h"
+#include "net/collapse.h"
 #include "net/origin.h"
 #include "net/visitor.h"
 #include "net/wbuf.h"
@@ -80,7 +81,46 @@ static bool write_stored_head(struct wbuf *w, const struct http1_response *resp)
 
 /* ---- lookup ------------------------------------------------------------------ */
 
+static bool lookup_store(struct shard *sh, struct vconn *vc);
+
+/* A miss of a cacheable GET: lead the fetch, follow a same-shard leader
+ * that has not answered yet, or park until the leader's object lands. */
+static bool collapse_miss(struct shard *sh, struct vconn *vc)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct collapse_leader me = { sh->id, vc->idx, vc->gen }, l;
+
+	if (!sh->collapse || vc->req.method != HTTP1_GET || c->have_stored)
+		return false;
+	int r = collapse_claim(sh->collapse, c->key, &me, &l);
+	if (r == 0) {
+		vc->x.leading = true;
+		return false;               /* we fetch */
+	}
+	if (r < 0)
+		return false;
+	if (l.shard == sh->id && l.vidx < sh->vconns_hwm) {
+		struct vconn *lvc = &sh->vconns[l.vidx];
+		if (lvc->gen == l.vgen && lvc->state == VC_BUSY && lvc->x.leading &&
+		    !lvc->x.head_queued && lvc->req.method == HTTP1_GET &&
+		    lvc->req.version_minor == vc->req.version_minor &&
+		    lvc->x.cache.key.lo == c->key.lo && lvc->x.cache.key.hi == c->key.hi) {
+			visitor_follow(sh, vc, lvc);
+			return true;
+		}
+	}
+	visitor_park(sh, vc);
+	return true;
+}
+
 bool ecache_lookup(struct shard *sh, struct vconn *vc)
+{
+	if (lookup_store(sh, vc))
+		return true;
+	return vc->x.cache.cacheable && collapse_miss(sh, vc);
+}
+
+static bool lookup_store(struct shard *sh, struct vconn *vc)
 {
 	struct ecache_x *c = &vc->x.cache;
 	const struct http1_request *r = &vc->req;
@@ -373,12 +413,21 @@ void ecache_on_read(struct shard *sh, struct vconn *vc, const struct io_uring_cq
 		to_origin(sh, vc);
 }
 
+/* The leader lets go of its key (parked followers look again). */
+static void release_claim(struct shard *sh, struct vconn *vc)
+{
+	if (vc->x.leading && !vc->x.claim_in_fill)
+		collapse_release(sh->collapse, vc->x.cache.key);
+	vc->x.leading = false;
+}
+
 void ecache_exchange_end(struct shard *sh, struct vconn *vc)
 {
 	struct ecache_x *c = &vc->x.cache;
 	if (!sh->store)
 		return;
 	ecache_fill_end(sh, vc, false);
+	release_claim(sh, vc);
 	if (!c->reading)
 		release_reads(sh, c);
 	if (c->mobj) {
@@ -662,6 +711,9 @@ void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_re
 	}
 	submit_writes(sh, io, n);
 	c->filling = true;
+	/* The claim now ends when the object is committed (or not): a parked
+	 * follower that looks again then finds it. */
+	vc->x.claim_in_fill = vc->x.leading;
 }
 
 void ecache_fill_body(struct shard *sh, struct vconn *vc, const char *p, size_t n)
@@ -696,14 +748,22 @@ void ecache_fill_end(struct shard *sh, struct vconn *vc, bool complete)
 	if (!c->filling)
 		return;
 	c->filling = false;
-	if (!complete)
+	if (!complete) {
 		store_write_abort(sh->store, sh->id, c->wid);
+		if (vc->x.claim_in_fill) {
+			collapse_release(sh->collapse, c->key);
+			vc->x.claim_in_fill = false;
+		}
+	}
 }
 
 void ecache_on_write(struct shard *sh, uint32_t slot, const struct io_uring_cqe *cqe)
 {
 	int r = store_write_done(sh->store, &sh->wio[slot], cqe->res);
 	sh->wio_free[sh->n_wio_free++] = slot;
+	/* The object landed or will not: whoever waited on its key looks again. */
+	if (r != 0 && sh->collapse)
+		collapse_release(sh->collapse, sh->wio[slot].key);
 	if (r == 1)
 		COUNT(sh, cache_fills);
 	else if (r < 0 && cqe->res < 0)

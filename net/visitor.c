@@ -23,6 +23,7 @@
 #include "core/config.h"
 #include "core/server.h"
 #include "core/shard.h"
+#include "net/collapse.h"
 #include "net/origin.h"
 #include "net/wbuf.h"
 
@@ -183,6 +184,86 @@ static void release_held(struct shard *sh, struct vconn *vc)
 
 /* ---- closing ------------------------------------------------------------- */
 
+/* ---- collapsed followers ------------------------------------------------ */
+
+static void unlink_follower(struct vconn *vc)
+{
+	struct vconn *l = vc->x.leader;
+	if (!l)
+		return;
+	struct vconn **pp = &l->x.followers;
+	while (*pp && *pp != vc)
+		pp = &(*pp)->x.next_follower;
+	if (*pp)
+		*pp = vc->x.next_follower;
+	vc->x.leader = NULL;
+	vc->x.next_follower = NULL;
+}
+
+static void unlink_parked(struct shard *sh, struct vconn *vc)
+{
+	if (!vc->x.parked)
+		return;
+	struct vconn **pp = &sh->parked;
+	while (*pp && *pp != vc)
+		pp = &(*pp)->x.next_parked;
+	if (*pp)
+		*pp = vc->x.next_parked;
+	vc->x.parked = false;
+	vc->x.next_parked = NULL;
+}
+
+/* Take a leader's followers off it (each then stands alone). */
+static struct vconn *take_followers(struct vconn *vc)
+{
+	struct vconn *list = vc->x.followers;
+	vc->x.followers = NULL;
+	for (struct vconn *f = list; f; f = f->x.next_follower)
+		f->x.leader = NULL;
+	return list;
+}
+
+void visitor_follow(struct shard *sh, struct vconn *vc, struct vconn *lvc)
+{
+	vc->x.leader = lvc;
+	vc->x.next_follower = lvc->x.followers;
+	lvc->x.followers = vc;
+	COUNT(sh, collapsed_followers);
+}
+
+void visitor_park(struct shard *sh, struct vconn *vc)
+{
+	vc->x.parked = true;
+	vc->x.parked_until_ms = sh->now_ms + LIMIT_COLLAPSE_WAIT_MS;
+	vc->x.next_parked = sh->parked;
+	sh->parked = vc;
+	COUNT(sh, collapsed_parked);
+}
+
+void visitor_parked_tick(struct shard *sh)
+{
+	struct vconn *list = sh->parked;
+	sh->parked = NULL;
+	while (list) {
+		struct vconn *vc = list;
+		list = vc->x.next_parked;
+		vc->x.next_parked = NULL;
+		vc->x.parked = false;
+		if (vc->state != VC_BUSY)
+			continue;
+		if (sh->now_ms < vc->x.parked_until_ms &&
+		    collapse_active(sh->collapse, vc->x.cache.key)) {
+			vc->x.parked = true;        /* still in flight: keep waiting */
+			vc->x.next_parked = sh->parked;
+			sh->parked = vc;
+			continue;
+		}
+		/* The leader's object landed (a hit now), or it will not come. */
+		if (!ecache_lookup(sh, vc))
+			origin_start(sh, vc);
+	}
+}
+
 /* The exchange no longer needs its snapshot. */
 static void exchange_release(struct shard *sh, struct vconn *vc)
 {
@@ -202,6 +283,16 @@ static void vc_close(struct shard *sh, struct vconn *vc)
 	}
 	exchange_release(sh, vc);
 	ecache_fill_end(sh, vc, false);
+	unlink_follower(vc);
+	unlink_parked(sh, vc);
+	for (struct vconn *f = take_followers(vc), *n; f; f = n) {
+		n = f->x.next_follower;
+		f->x.next_follower = NULL;
+		if (f->x.head_queued)
+			visitor_response_abort(sh, f);      /* the fetch it shared ends */
+		else
+			visitor_response_fail(sh, f, 502);
+	}
 	release_held(sh, vc);
 	clear_timer(sh, vc);
 	vc->state = VC_CLOSING;
@@ -923,7 +1014,7 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 		COUNT(sh, buffers_exhausted);
 		return -ENOBUFS;
 	}
-	if (ecache_origin_head(sh, vc, resp)) {
+	if (!x->leader && ecache_origin_head(sh, vc, resp)) {
 		/* A 304 to our validators, or a 5xx within stale-if-error: the
 		 * stored object answered; the origin's body is dropped. */
 		iobuf_pool_put(&sh->pool, blk);
@@ -931,8 +1022,10 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 		x->keep_alive = x->keep_alive && resp->keep_alive;
 		return 0;
 	}
-	ecache_fill_begin(sh, vc, resp);
-	ecache_invalidate(sh, vc, resp);
+	if (!x->leader) {
+		ecache_fill_begin(sh, vc, resp);
+		ecache_invalidate(sh, vc, resp);
+	}
 	x->resp_mode = (uint8_t)response_mode(vc, resp);
 	if (x->resp_mode == VR_DECHUNK || x->resp_mode == VR_CLOSE)
 		x->keep_alive = false;
@@ -983,11 +1076,18 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 	x->head_queued = true;
 	/* Not flushed here: body bytes from the same origin read join it in
 	 * one sendmsg (the origin calls visitor_flush after each read). */
+	for (struct vconn *f = x->followers, *n; f; f = n) {
+		n = f->x.next_follower;
+		if (visitor_response_head(sh, f, resp) < 0)
+			visitor_response_abort(sh, f);
+	}
 	return 0;
 }
 
 void visitor_flush(struct shard *sh, struct vconn *vc)
 {
+	for (struct vconn *f = vc->x.followers; f; f = f->x.next_follower)
+		flush(sh, f);
 	flush(sh, vc);
 }
 
@@ -1003,6 +1103,27 @@ bool visitor_queue_head_block(struct shard *sh, struct vconn *vc, char *blk, siz
 
 bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobuf_seg *seg)
 {
+	/* Followers get the same bytes first (their own reference each); one
+	 * that cannot keep up is cut off, never slows the others. */
+	for (struct vconn *f = vc->x.followers, *n; f; f = n) {
+		n = f->x.next_follower;
+		if (f->x.resp_mode == VR_NONE)
+			continue;
+		struct iobuf_seg copy = *seg;
+		if (copy.kind != IOBUF_SEG_PBUF) {
+			/* Only refcounted provided buffers can be shared. */
+			visitor_response_abort(sh, f);
+			continue;
+		}
+		iobuf_group_ref(copy.group, copy.bid);
+		if (!iobuf_outq_coalesce(&f->out, &copy, &sh->pool) &&
+		    !iobuf_outq_push(&f->out, &copy)) {
+			iobuf_seg_release(&copy, &sh->pool);
+			visitor_response_abort(sh, f);
+			continue;
+		}
+		f->x.body_bytes_out += copy.len;
+	}
 	if (!iobuf_outq_coalesce(&vc->out, seg, &sh->pool) && !iobuf_outq_push(&vc->out, seg))
 		return false;
 	vc->x.body_bytes_out += seg->len;
@@ -1011,6 +1132,11 @@ bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobu
 
 void visitor_response_end(struct shard *sh, struct vconn *vc)
 {
+	for (struct vconn *f = take_followers(vc), *n; f; f = n) {
+		n = f->x.next_follower;
+		f->x.next_follower = NULL;
+		visitor_response_end(sh, f);
+	}
 	vc->x.resp_done = true;
 	if (vc->x.oc) {
 		origin_detach(sh, vc->x.oc);
@@ -1024,6 +1150,11 @@ void visitor_response_end(struct shard *sh, struct vconn *vc)
 
 void visitor_response_fail(struct shard *sh, struct vconn *vc, int status)
 {
+	for (struct vconn *f = take_followers(vc), *n; f; f = n) {
+		n = f->x.next_follower;
+		f->x.next_follower = NULL;
+		visitor_response_fail(sh, f, status);
+	}
 	vc->x.oc = NULL;
 	if (status >= 500 && ecache_fail_stale(sh, vc))
 		return;                     /* a stale copy, where stale-if-error allows */

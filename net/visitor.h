@@ -76,6 +76,17 @@ struct vexchange {
 	uint64_t start_ns;
 	uint64_t reqid;
 	struct ecache_x cache;              /* net/edge_cache.h */
+	/* Request collapsing (net/collapse.h): a leader streams its origin
+	 * response to same-shard followers too; a parked follower waits for
+	 * another shard's leader to commit the object. */
+	bool leading;                       /* we claimed the key */
+	bool claim_in_fill;                 /* the store write releases the claim */
+	bool parked;
+	uint64_t parked_until_ms;
+	struct vconn *leader;               /* on a follower */
+	struct vconn *followers;            /* on a leader */
+	struct vconn *next_follower;
+	struct vconn *next_parked;
 };
 
 #define VCONN_MAGIC 0x56434f4eu
@@ -147,6 +158,12 @@ int64_t visitor_room(const struct vconn *vc);
 /* Queue a complete response head built in a pool block (a cache hit);
  * false if the connection had to be closed. */
 bool visitor_queue_head_block(struct shard *sh, struct vconn *vc, char *blk, size_t len);
+/* Collapsing: attach vc as a follower of lvc (same shard; lvc's response
+ * not started); park vc until its key's fetch lands elsewhere; the shard's
+ * tick retries parked exchanges. */
+void visitor_follow(struct shard *sh, struct vconn *vc, struct vconn *lvc);
+void visitor_park(struct shard *sh, struct vconn *vc);
+void visitor_parked_tick(struct shard *sh);
 /* Send what is queued (after each origin read). */
 void visitor_flush(struct shard *sh, struct vconn *vc);
 void visitor_origin_drained(struct shard *sh, struct vconn *vc);

@@ -14,6 +14,7 @@ Paths (keep-alive unless said):
   /chunked-close/N    chunked, N bytes of chunks, close without the 0-chunk
   /reset              close with RST (SO_LINGER 0) before any response
   /status/CODE        that status, body "status CODE\n"
+  /ccslow/MS/CC/N     /cc/CC/N after sleeping MS ms
   /cc/CC/N[/tag]      N bytes with Cache-Control CC ('_' for space, '-' none),
                       ETag "tag-N" (or "v-N") and a Last-Modified; a matching
                       If-None-Match gets 304
@@ -136,6 +137,11 @@ def serve_one(c, method, target, hdrs):
 			return False
 		c.sock.sendall(b'0\r\n\r\n')
 		return True
+	elif parts[0] == 'ccslow':
+		# /ccslow/MS/CC/N: like /cc/CC/N after MS of silence (a fetch that
+		# takes a while, for collapsing).
+		time.sleep(int(parts[1]) / 1000.0)
+		return serve_one(c, method, '/cc/' + '/'.join(parts[2:]), hdrs)
 	elif parts[0] == 'cc':
 		# /cc/CACHE-CONTROL/N[/tag]: N bytes with that Cache-Control ('-'
 		# for none), a strong ETag and a Last-Modified; the content (and
