@@ -50,7 +50,7 @@ struct tls_session {
 	const char *reason;
 	bool eof;                           /* the transport closed */
 	bool done;                          /* handshake finished */
-	bool kept;                          /* a resumable copy went to the cache */
+	bool fresh;                         /* a new resumable session to keep */
 	size_t in_head, in_len;             /* unread input is in[in_head..in_len) */
 	size_t out_head, out_len;           /* pending output is out[out_head..out_len) */
 	char host[LIMIT_HOST_BYTES + 1];
@@ -59,6 +59,8 @@ struct tls_session {
 };
 
 static const char alpn_http11[] = "http/1.1";
+
+static int on_new_session(WOLFSSL *ssl, WOLFSSL_SESSION *sess);
 
 /* ---- I/O callbacks: the session's buffers are wolfSSL's only transport -- */
 
@@ -261,6 +263,7 @@ int tls_client_ctx_new(const char *ca_file, unsigned flags, struct tls_ctx **out
 		return file_error(ca_file, why, "ca_file holds no usable PEM certificate");
 	}
 	wolfSSL_CTX_set_verify(c->wctx, WOLFSSL_VERIFY_PEER, NULL);
+	wolfSSL_CTX_sess_set_new_cb(c->wctx, on_new_session);
 	*out = c;
 	return 0;
 }
@@ -281,7 +284,7 @@ int tls_server_ctx_new(const char *cert_file, const char *key_file, unsigned fla
 		return file_error(cert_file, why, "no usable PEM certificate chain");
 	}
 	if (wolfSSL_CTX_use_PrivateKey_file(c->wctx, key_file, WOLFSSL_FILETYPE_PEM) !=
-	    WOLFSSL_SUCCESS) {
+	    WOLFSSL_SUCCESS || wolfSSL_CTX_check_private_key(c->wctx) != WOLFSSL_SUCCESS) {
 		tls_ctx_free(c);
 		return file_error(key_file, why, "no usable PEM key for the certificate");
 	}
@@ -358,31 +361,38 @@ static void cache_put(struct tls_ctx *c, const char *host, WOLFSSL_SESSION *sess
 }
 
 /*
- * Once per connection, when the session can resume: TLS 1.2 right after
- * the handshake (session id or ticket), TLS 1.3 once a NewSessionTicket
- * arrived (it comes after the handshake, with the first reads). The cache
- * gets a copy so no two threads ever share a WOLFSSL_SESSION.
+ * wolfSSL calls this when the connection has a new resumable session: a
+ * TLS 1.3 NewSessionTicket, a TLS 1.2 full handshake or its ticket. Only
+ * then: after a TLS 1.3 resumption the session already holds the next
+ * resumption secret but still the old ticket, a pair no server accepts.
+ * Returns 0: wolfSSL keeps (and drops) its own reference.
  */
+static int on_new_session(WOLFSSL *ssl, WOLFSSL_SESSION *sess)
+{
+	struct tls_session *s = wolfSSL_GetIOReadCtx(ssl);
+
+	(void)sess;
+	if (s != NULL && s->magic == TLS_SESSION_MAGIC)
+		s->fresh = true;
+	return 0;
+}
+
+/* A fresh session goes to the cache once the handshake is done (never one
+ * of a handshake that failed), as a copy: no two threads share one. */
 static void session_keep(struct tls_session *s)
 {
 	WOLFSSL_SESSION *cur, *copy;
-	bool ok;
 
-	if (s->kept || s->ctx->server || !s->done)
+	if (!s->fresh || !s->done)
 		return;
+	s->fresh = false;
 	cur = wolfSSL_get1_session(s->ssl);
 	if (cur == NULL)
 		return;
-	if (wolfSSL_version(s->ssl) == TLS1_3_VERSION)
-		ok = wolfSSL_SESSION_has_ticket(cur) == WOLFSSL_SUCCESS;
-	else
-		ok = wolfSSL_SESSION_is_resumable(cur) != 0;
-	copy = ok ? wolfSSL_SESSION_dup(cur) : NULL;
+	copy = wolfSSL_SESSION_dup(cur);
 	wolfSSL_SESSION_free(cur);
-	if (copy == NULL)
-		return;
-	s->kept = true;
-	cache_put(s->ctx, s->host, copy);
+	if (copy != NULL)
+		cache_put(s->ctx, s->host, copy);
 }
 
 /* ---- sessions ----------------------------------------------------------- */
