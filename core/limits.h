@@ -272,4 +272,22 @@
  * fetches itself: a leader that never finishes must not hold it forever. */
 #define LIMIT_COLLAPSE_WAIT_MS        30000
 
+/* ---- TLS sessions (net/tls.h, docs/tls.md; FIXED) ---------------------- */
+
+/* Ciphertext copied in from the ring per TLS session, not yet consumed by
+ * wolfSSL: one origin recv buffer, so a whole completion fits when the
+ * session has caught up. Full → tls_feed takes less; the caller keeps the
+ * rest (as it holds visitor input). */
+#define LIMIT_TLS_IN_BYTES            LIMIT_ORIGIN_RECV_BUF_BYTES
+/* Records waiting for the ring to send them: four full records, so one
+ * send carries 64 KiB, as an origin buffer does. */
+#define LIMIT_TLS_OUT_BYTES           65536
+/* Output room tls_write leaves free for what a read may have to answer
+ * (alerts, TLS 1.3 key updates: tens of bytes each). A peer that makes
+ * us answer more than this before we send is a fatal error. */
+#define LIMIT_TLS_OUT_RESERVE_BYTES   1024
+/* Resumable sessions kept per client context (one context per origin,
+ * one host per origin unless virtual-hosted S3 names several buckets). */
+#define LIMIT_TLS_SESSION_CACHE       8
+
 #endif /* EDGECACHE_CORE_LIMITS_H */

@@ -1,0 +1,638 @@
+/*
+ * net/tls.c — wolfSSL sessions on our buffers (see net/tls.h, docs/tls.md).
+ *
+ * wolfSSL's custom I/O callbacks are the only way bytes enter or leave a
+ * session: the receive callback copies from the session's input buffer
+ * (filled by tls_feed), the send callback appends to its output buffer
+ * (drained by the ring). Neither ever blocks: an empty input is WANT_READ,
+ * a full output is WANT_WRITE, and the caller turns those into ring work.
+ */
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/error-ssl.h>
+#include <wolfssl/wolfcrypt/error-crypt.h>
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net/tls.h"
+
+_Static_assert(LIMIT_TLS_OUT_BYTES >= TLS_RECORD_PLAIN_MAX + 2048 + LIMIT_TLS_OUT_RESERVE_BYTES,
+	       "the output buffer must hold a full record beside the reserve");
+
+struct tls_cached {
+	char host[LIMIT_HOST_BYTES + 1];
+	WOLFSSL_SESSION *sess;              /* our own copy, never shared */
+};
+
+struct tls_ctx {
+	uint32_t magic;
+	bool server;
+	WOLFSSL_CTX *wctx;
+	/* Try-lock over cache[]: shards never wait for it (net/tls.h). */
+	atomic_flag cache_lock;
+	unsigned cache_next;                /* round-robin victim */
+	struct tls_cached cache[LIMIT_TLS_SESSION_CACHE];
+};
+
+struct tls_session {
+	uint32_t magic;
+	struct tls_ctx *ctx;
+	WOLFSSL *ssl;
+	int err;                            /* sticky fatal -errno, or 0 */
+	const char *reason;
+	bool eof;                           /* the transport closed */
+	bool done;                          /* handshake finished */
+	bool fresh;                         /* a new resumable session to keep */
+	size_t in_head, in_len;             /* unread input is in[in_head..in_len) */
+	size_t out_head, out_len;           /* pending output is out[out_head..out_len) */
+	char host[LIMIT_HOST_BYTES + 1];
+	char in[LIMIT_TLS_IN_BYTES];
+	char out[LIMIT_TLS_OUT_BYTES];
+};
+
+static const char alpn_http11[] = "http/1.1";
+
+static int on_new_session(WOLFSSL *ssl, WOLFSSL_SESSION *sess);
+
+/* ---- I/O callbacks: the session's buffers are wolfSSL's only transport -- */
+
+static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
+{
+	struct tls_session *s = arg;
+	size_t n = s->in_len - s->in_head;
+
+	(void)ssl;
+	if (n == 0)
+		return s->eof ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_WANT_READ;
+	if (n > (size_t)sz)
+		n = (size_t)sz;
+	memcpy(buf, s->in + s->in_head, n);
+	s->in_head += n;
+	if (s->in_head == s->in_len)
+		s->in_head = s->in_len = 0;
+	return (int)n;
+}
+
+/* Appends only: bytes already pending may be owned by an in-flight send. */
+static int io_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
+{
+	struct tls_session *s = arg;
+	size_t room = sizeof(s->out) - s->out_len;
+	size_t n = (size_t)sz;
+
+	(void)ssl;
+	if (room == 0)
+		return WOLFSSL_CBIO_ERR_WANT_WRITE;
+	if (n > room)
+		n = room;
+	memcpy(s->out + s->out_len, buf, n);
+	s->out_len += n;
+	return (int)n;
+}
+
+/* ---- errors ------------------------------------------------------------- */
+
+/* wolfSSL's error code → -errno and words for the log. */
+static int classify(int e, const char **why)
+{
+	switch (e) {
+	case ASN_NO_SIGNER_E:
+		*why = "certificate verify failed: unknown CA";
+		return -EKEYREJECTED;
+	case ASN_SELF_SIGNED_E:
+		*why = "certificate verify failed: self-signed certificate";
+		return -EKEYREJECTED;
+	case DOMAIN_NAME_MISMATCH:
+	case IPADDR_MISMATCH:
+		*why = "certificate verify failed: host-name mismatch";
+		return -EKEYREJECTED;
+	case ASN_AFTER_DATE_E:
+		*why = "certificate verify failed: certificate expired";
+		return -EKEYREJECTED;
+	case ASN_BEFORE_DATE_E:
+		*why = "certificate verify failed: certificate not yet valid";
+		return -EKEYREJECTED;
+	case ASN_SIG_CONFIRM_E:
+		*why = "certificate verify failed: bad signature";
+		return -EKEYREJECTED;
+	case VERIFY_CERT_ERROR:
+		*why = "certificate verify failed";
+		return -EKEYREJECTED;
+	case FATAL_ERROR:
+		*why = "the peer sent a fatal alert";
+		return -EPROTO;
+	case VERIFY_MAC_ERROR:
+	case DECRYPT_ERROR:
+		*why = "bad record MAC";
+		return -EPROTO;
+	case SOCKET_PEER_CLOSED_E:
+	case SOCKET_ERROR_E:
+		*why = "the peer closed the connection without close_notify";
+		return -ECONNRESET;
+	case MEMORY_E:
+	case MEMORY_ERROR:
+		*why = "out of memory";
+		return -ENOMEM;
+	default:
+		*why = wolfSSL_ERR_reason_error_string((unsigned long)e);
+		if (*why == NULL || **why == '\0')
+			*why = "TLS protocol error";
+		return -EPROTO;
+	}
+}
+
+static int fail_with(struct tls_session *s, int err, const char *why)
+{
+	s->err = err;
+	s->reason = why;
+	return err;
+}
+
+static int fail(struct tls_session *s, int wolf_err)
+{
+	const char *why;
+	int err = classify(wolf_err, &why);
+
+	return fail_with(s, err, why);
+}
+
+/* A wolfSSL call returned ret: -EAGAIN for "needs input/output room",
+ * else the sticky fatal error. */
+static int io_result(struct tls_session *s, int ret, bool want_write_ok)
+{
+	int e = wolfSSL_get_error(s->ssl, ret);
+
+	if (e == WOLFSSL_ERROR_WANT_READ)
+		return -EAGAIN;
+	if (e == WOLFSSL_ERROR_WANT_WRITE)
+		return want_write_ok ? -EAGAIN :
+			fail_with(s, -EPROTO, "the peer made us answer more than the output reserve");
+	if (e == WOLFSSL_ERROR_ZERO_RETURN)
+		return fail_with(s, -ECONNRESET, "the peer closed during the handshake");
+	return fail(s, e);
+}
+
+/* ---- contexts ----------------------------------------------------------- */
+
+static pthread_once_t wolf_once = PTHREAD_ONCE_INIT;
+static int wolf_init_rc;
+
+static void wolf_init(void)
+{
+	wolf_init_rc = wolfSSL_Init() == WOLFSSL_SUCCESS ? 0 : -ENOMEM;
+}
+
+static WOLFSSL_METHOD *method_for(bool server, unsigned flags)
+{
+	if (flags & TLS_ONLY_12)
+		return server ? wolfTLSv1_2_server_method() : wolfTLSv1_2_client_method();
+	if (flags & TLS_ONLY_13)
+		return server ? wolfTLSv1_3_server_method() : wolfTLSv1_3_client_method();
+	return server ? wolfSSLv23_server_method() : wolfSSLv23_client_method();
+}
+
+/* The parts every context shares: method, floor at TLS 1.2, our I/O. */
+static int ctx_alloc(bool server, unsigned flags, struct tls_ctx **out, const char **why)
+{
+	struct tls_ctx *c;
+
+	*why = "";
+	if ((flags & ~(TLS_ONLY_12 | TLS_ONLY_13)) || flags == (TLS_ONLY_12 | TLS_ONLY_13)) {
+		*why = "bad TLS flags";
+		return -EINVAL;
+	}
+	pthread_once(&wolf_once, wolf_init);
+	if (wolf_init_rc) {
+		*why = "wolfSSL_Init failed";
+		return wolf_init_rc;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL || (c->wctx = wolfSSL_CTX_new(method_for(server, flags))) == NULL) {
+		free(c);
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	c->magic = TLS_CTX_MAGIC;
+	c->server = server;
+	atomic_flag_clear(&c->cache_lock);
+	if (wolfSSL_CTX_SetMinVersion(c->wctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS) {
+		tls_ctx_free(c);
+		*why = "cannot set TLS 1.2 as the minimum";
+		return -EINVAL;
+	}
+	wolfSSL_CTX_SetIORecv(c->wctx, io_recv);
+	wolfSSL_CTX_SetIOSend(c->wctx, io_send);
+	*out = c;
+	return 0;
+}
+
+/* Why a PEM file was refused: missing/unreadable, or no usable content. */
+static int file_error(const char *path, const char **why, const char *bad_content)
+{
+	if (access(path, R_OK) != 0) {
+		*why = "file missing or unreadable";
+		return -ENOENT;
+	}
+	*why = bad_content;
+	return -EBADMSG;
+}
+
+int tls_client_ctx_new(const char *ca_file, unsigned flags, struct tls_ctx **out,
+		       const char **why)
+{
+	const char *dummy;
+	struct tls_ctx *c;
+	int rc;
+
+	why = why ? why : &dummy;
+	if (ca_file == NULL)
+		ca_file = TLS_SYSTEM_CA_FILE;
+	rc = ctx_alloc(false, flags, &c, why);
+	if (rc)
+		return rc;
+	if (wolfSSL_CTX_load_verify_locations(c->wctx, ca_file, NULL) != WOLFSSL_SUCCESS) {
+		tls_ctx_free(c);
+		return file_error(ca_file, why, "ca_file holds no usable PEM certificate");
+	}
+	wolfSSL_CTX_set_verify(c->wctx, WOLFSSL_VERIFY_PEER, NULL);
+	wolfSSL_CTX_sess_set_new_cb(c->wctx, on_new_session);
+	*out = c;
+	return 0;
+}
+
+int tls_server_ctx_new(const char *cert_file, const char *key_file, unsigned flags,
+		       struct tls_ctx **out, const char **why)
+{
+	const char *dummy;
+	struct tls_ctx *c;
+	int rc;
+
+	why = why ? why : &dummy;
+	rc = ctx_alloc(true, flags, &c, why);
+	if (rc)
+		return rc;
+	if (wolfSSL_CTX_use_certificate_chain_file(c->wctx, cert_file) != WOLFSSL_SUCCESS) {
+		tls_ctx_free(c);
+		return file_error(cert_file, why, "no usable PEM certificate chain");
+	}
+	if (wolfSSL_CTX_use_PrivateKey_file(c->wctx, key_file, WOLFSSL_FILETYPE_PEM) !=
+	    WOLFSSL_SUCCESS || wolfSSL_CTX_check_private_key(c->wctx) != WOLFSSL_SUCCESS) {
+		tls_ctx_free(c);
+		return file_error(key_file, why, "no usable PEM key for the certificate");
+	}
+	wolfSSL_CTX_set_verify(c->wctx, WOLFSSL_VERIFY_NONE, NULL);
+	*out = c;
+	return 0;
+}
+
+void tls_ctx_free(struct tls_ctx *c)
+{
+	if (c == NULL)
+		return;
+	assert(c->magic == TLS_CTX_MAGIC);
+	for (unsigned i = 0; i < LIMIT_TLS_SESSION_CACHE; i++)
+		wolfSSL_SESSION_free(c->cache[i].sess);
+	wolfSSL_CTX_free(c->wctx);
+	c->magic = 0;
+	free(c);
+}
+
+/* ---- the session cache (try-lock: a busy cache is skipped, not waited) -- */
+
+static bool cache_trylock(struct tls_ctx *c)
+{
+	return !atomic_flag_test_and_set_explicit(&c->cache_lock, memory_order_acquire);
+}
+
+static void cache_unlock(struct tls_ctx *c)
+{
+	atomic_flag_clear_explicit(&c->cache_lock, memory_order_release);
+}
+
+/* Offer host's cached session to ssl (wolfSSL copies it). */
+static void cache_offer(struct tls_ctx *c, const char *host, WOLFSSL *ssl)
+{
+	if (!cache_trylock(c))
+		return;
+	for (unsigned i = 0; i < LIMIT_TLS_SESSION_CACHE; i++) {
+		struct tls_cached *e = &c->cache[i];
+
+		if (e->sess == NULL || strcmp(e->host, host) != 0)
+			continue;
+		if (wolfSSL_set_session(ssl, e->sess) != WOLFSSL_SUCCESS) {
+			wolfSSL_SESSION_free(e->sess);   /* expired */
+			e->sess = NULL;
+		}
+		break;
+	}
+	cache_unlock(c);
+}
+
+/* Keep sess (ours now) for host, replacing host's entry or the oldest. */
+static void cache_put(struct tls_ctx *c, const char *host, WOLFSSL_SESSION *sess)
+{
+	struct tls_cached *e = NULL;
+	WOLFSSL_SESSION *old;
+
+	if (!cache_trylock(c)) {
+		wolfSSL_SESSION_free(sess);
+		return;
+	}
+	for (unsigned i = 0; i < LIMIT_TLS_SESSION_CACHE && e == NULL; i++)
+		if (c->cache[i].sess != NULL && strcmp(c->cache[i].host, host) == 0)
+			e = &c->cache[i];
+	if (e == NULL) {
+		e = &c->cache[c->cache_next];
+		c->cache_next = (c->cache_next + 1) % LIMIT_TLS_SESSION_CACHE;
+		memcpy(e->host, host, strlen(host) + 1);
+	}
+	old = e->sess;
+	e->sess = sess;
+	cache_unlock(c);
+	wolfSSL_SESSION_free(old);
+}
+
+/*
+ * wolfSSL calls this when the connection has a new resumable session: a
+ * TLS 1.3 NewSessionTicket, a TLS 1.2 full handshake or its ticket. Only
+ * then: after a TLS 1.3 resumption the session already holds the next
+ * resumption secret but still the old ticket, a pair no server accepts.
+ * Returns 0: wolfSSL keeps (and drops) its own reference.
+ */
+static int on_new_session(WOLFSSL *ssl, WOLFSSL_SESSION *sess)
+{
+	struct tls_session *s = wolfSSL_GetIOReadCtx(ssl);
+
+	(void)sess;
+	if (s != NULL && s->magic == TLS_SESSION_MAGIC)
+		s->fresh = true;
+	return 0;
+}
+
+/* A fresh session goes to the cache once the handshake is done (never one
+ * of a handshake that failed), as a copy: no two threads share one. */
+static void session_keep(struct tls_session *s)
+{
+	WOLFSSL_SESSION *cur, *copy;
+
+	if (!s->fresh || !s->done)
+		return;
+	s->fresh = false;
+	cur = wolfSSL_get1_session(s->ssl);
+	if (cur == NULL)
+		return;
+	copy = wolfSSL_SESSION_dup(cur);
+	wolfSSL_SESSION_free(cur);
+	if (copy != NULL)
+		cache_put(s->ctx, s->host, copy);
+}
+
+/* ---- sessions ----------------------------------------------------------- */
+
+static bool is_ip_literal(const char *host)
+{
+	unsigned char addr[16];
+
+	return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+}
+
+/* Client side: SNI, host-name check, ALPN, resumption offer. */
+static int client_setup(struct tls_session *s, const char *host)
+{
+	char alpn[sizeof(alpn_http11)];
+	size_t n = strlen(host);
+
+	if (n == 0 || n > LIMIT_HOST_BYTES)
+		return -EINVAL;
+	memcpy(s->host, host, n + 1);
+	if (!is_ip_literal(host) &&
+	    wolfSSL_UseSNI(s->ssl, WOLFSSL_SNI_HOST_NAME, host, (unsigned short)n) != WOLFSSL_SUCCESS)
+		return -ENOMEM;
+	/* IP literals too: wolfSSL matches them against IP SANs. */
+	if (wolfSSL_check_domain_name(s->ssl, host) != WOLFSSL_SUCCESS)
+		return -ENOMEM;
+	cache_offer(s->ctx, host, s->ssl);
+	memcpy(alpn, alpn_http11, sizeof(alpn));   /* wolfSSL wants a char * */
+	if (wolfSSL_UseALPN(s->ssl, alpn, sizeof(alpn) - 1,
+			    WOLFSSL_ALPN_CONTINUE_ON_MISMATCH) != WOLFSSL_SUCCESS)
+		return -ENOMEM;
+	return 0;
+}
+
+static int server_setup(struct tls_session *s)
+{
+	char alpn[sizeof(alpn_http11)];
+
+	memcpy(alpn, alpn_http11, sizeof(alpn));
+	if (wolfSSL_UseALPN(s->ssl, alpn, sizeof(alpn) - 1,
+			    WOLFSSL_ALPN_CONTINUE_ON_MISMATCH) != WOLFSSL_SUCCESS)
+		return -ENOMEM;
+	return 0;
+}
+
+int tls_session_new(struct tls_ctx *ctx, const char *host, struct tls_session **out)
+{
+	struct tls_session *s;
+	int rc;
+
+	assert(ctx && ctx->magic == TLS_CTX_MAGIC);
+	if ((host == NULL) != ctx->server)
+		return -EINVAL;
+	s = malloc(sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	/* the buffers need no zeroing: only [head, len) is ever read */
+	memset(s, 0, offsetof(struct tls_session, in));
+	s->magic = TLS_SESSION_MAGIC;
+	s->ctx = ctx;
+	s->reason = "";
+	s->ssl = wolfSSL_new(ctx->wctx);
+	if (s->ssl == NULL) {
+		free(s);
+		return -ENOMEM;
+	}
+	wolfSSL_SetIOReadCtx(s->ssl, s);
+	wolfSSL_SetIOWriteCtx(s->ssl, s);
+	rc = ctx->server ? server_setup(s) : client_setup(s, host);
+	if (rc) {
+		tls_session_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void tls_session_free(struct tls_session *s)
+{
+	if (s == NULL)
+		return;
+	assert(s->magic == TLS_SESSION_MAGIC);
+	if (s->err == 0)
+		session_keep(s);
+	wolfSSL_free(s->ssl);
+	s->magic = 0;
+	free(s);
+}
+
+size_t tls_feed(struct tls_session *s, const void *ciphertext, size_t len)
+{
+	size_t room;
+
+	assert(s->magic == TLS_SESSION_MAGIC);
+	if (len == 0) {
+		s->eof = true;
+		return 0;
+	}
+	if (s->in_head > 0 && sizeof(s->in) - s->in_len < len) {
+		memmove(s->in, s->in + s->in_head, s->in_len - s->in_head);
+		s->in_len -= s->in_head;
+		s->in_head = 0;
+	}
+	room = sizeof(s->in) - s->in_len;
+	if (len > room)
+		len = room;
+	memcpy(s->in + s->in_len, ciphertext, len);
+	s->in_len += len;
+	return len;
+}
+
+int tls_handshake(struct tls_session *s)
+{
+	int ret;
+
+	assert(s->magic == TLS_SESSION_MAGIC);
+	if (s->err)
+		return s->err;
+	if (s->done)
+		return 0;
+	ret = wolfSSL_negotiate(s->ssl);
+	if (ret != WOLFSSL_SUCCESS)
+		return io_result(s, ret, true);   /* negotiate resumes after WANT_WRITE */
+	s->done = true;
+	session_keep(s);
+	return 0;
+}
+
+const char *tls_reason(const struct tls_session *s)
+{
+	return s->reason;
+}
+
+void tls_pending_output(const struct tls_session *s, const void **ptr, size_t *len)
+{
+	*ptr = s->out + s->out_head;
+	*len = s->out_len - s->out_head;
+}
+
+void tls_output_done(struct tls_session *s, size_t n)
+{
+	assert(n <= s->out_len - s->out_head);
+	s->out_head += n;
+	if (s->out_head == s->out_len)       /* nothing in flight: start over */
+		s->out_head = s->out_len = 0;
+}
+
+/*
+ * One record per wolfSSL_write, and only when its exact ciphertext size
+ * (wolfSSL_GetOutputSize) fits beside the reserve: our send callback then
+ * never says WANT_WRITE to a write, whose retry rules (call again with the
+ * same bytes) would leak into our callers.
+ */
+ssize_t tls_write(struct tls_session *s, const void *plain, size_t len)
+{
+	const char *p = plain;
+	size_t done = 0;
+	int max;
+
+	assert(s->magic == TLS_SESSION_MAGIC);
+	if (s->err)
+		return s->err;
+	if (!s->done)
+		return -ENOTCONN;
+	max = wolfSSL_GetMaxOutputSize(s->ssl);
+	if (max <= 0)
+		return fail(s, max);
+	while (done < len) {
+		int chunk = len - done < (size_t)max ? (int)(len - done) : max;
+		int need = wolfSSL_GetOutputSize(s->ssl, chunk), n;
+
+		if (need < 0)
+			return fail(s, need);
+		if (s->out_len + (size_t)need + LIMIT_TLS_OUT_RESERVE_BYTES > sizeof(s->out))
+			break;
+		n = wolfSSL_write(s->ssl, p + done, chunk);
+		if (n <= 0)
+			return io_result(s, n, false);
+		done += (size_t)n;
+	}
+	return done ? (ssize_t)done : -EAGAIN;
+}
+
+ssize_t tls_read(struct tls_session *s, void *buf, size_t cap)
+{
+	int n, e;
+
+	assert(s->magic == TLS_SESSION_MAGIC && cap > 0);
+	if (s->err)
+		return s->err;
+	if (!s->done)
+		return -ENOTCONN;
+	n = wolfSSL_read(s->ssl, buf, cap > INT_MAX ? INT_MAX : (int)cap);
+	session_keep(s);
+	if (n > 0)
+		return n;
+	e = wolfSSL_get_error(s->ssl, n);
+	if (e == WOLFSSL_ERROR_ZERO_RETURN)
+		return 0;
+	return io_result(s, n, false);
+}
+
+int tls_shutdown(struct tls_session *s)
+{
+	int ret;
+
+	assert(s->magic == TLS_SESSION_MAGIC);
+	if (s->err)
+		return s->err;
+	if (sizeof(s->out) - s->out_len < LIMIT_TLS_OUT_RESERVE_BYTES)
+		return -EAGAIN;
+	ret = wolfSSL_shutdown(s->ssl);
+	if (ret == WOLFSSL_SUCCESS || ret == WOLFSSL_SHUTDOWN_NOT_DONE)
+		return 0;
+	return io_result(s, ret, false);
+}
+
+bool tls_resumed(const struct tls_session *s)
+{
+	return wolfSSL_session_reused(s->ssl) == 1;
+}
+
+const char *tls_version(const struct tls_session *s)
+{
+	return wolfSSL_get_version(s->ssl);
+}
+
+const char *tls_cipher(const struct tls_session *s)
+{
+	return wolfSSL_get_cipher_name(s->ssl);
+}
+
+const char *tls_alpn(const struct tls_session *s)
+{
+	char *proto = NULL;
+	unsigned short len = 0;
+
+	if (wolfSSL_ALPN_GetProtocol(s->ssl, &proto, &len) != WOLFSSL_SUCCESS || proto == NULL)
+		return NULL;
+	/* the only protocol we offer or accept */
+	return len == sizeof(alpn_http11) - 1 && memcmp(proto, alpn_http11, len) == 0 ?
+		alpn_http11 : NULL;
+}

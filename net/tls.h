@@ -1,0 +1,162 @@
+/*
+ * net/tls.h — TLS sessions driven by buffers, for origin connections (and
+ * later visitor connections), on wolfSSL.
+ *
+ * Owns:
+ *  - struct tls_ctx: one wolfSSL context (one per HTTPS origin for clients;
+ *    one per certificate for servers), its trust store, and a small cache
+ *    of resumable sessions (LIMIT_TLS_SESSION_CACHE, TLS 1.3 tickets and
+ *    TLS 1.2 session ids/tickets) keyed by host name, so that a new
+ *    connection to the same origin resumes instead of paying for a full
+ *    handshake. Built on the control thread at start; read by shards; the
+ *    session cache is behind a try-lock that a shard never waits for (busy
+ *    = no resumption this time, or the session is not kept).
+ *  - struct tls_session: one connection's wolfSSL object plus two bounded
+ *    ciphertext buffers, allocated once in tls_session_new:
+ *      in  (LIMIT_TLS_IN_BYTES):  bytes the ring received, copied in by
+ *          tls_feed, consumed by wolfSSL through its receive callback;
+ *      out (LIMIT_TLS_OUT_BYTES): records wolfSSL produced through its send
+ *          callback, waiting for the ring to send them.
+ *    wolfSSL itself allocates a record-sized buffer (up to ~17 KiB) while a
+ *    record larger than its 5-byte static buffer is read or written, and
+ *    frees it when the record is done: about one malloc/free per record in
+ *    each direction (docs/tls.md has the count measured by the bench).
+ * Called by: a session by its owning shard thread only; tls_*_ctx_new and
+ *   tls_ctx_free by the control thread (before shards start / after they
+ *   stop).
+ * Never: touches a socket, blocks, or lets wolfSSL do I/O of its own; never
+ *   accepts an unverified peer certificate on a client context.
+ *
+ * Call sequence (client), for the shard around its ring:
+ *   tls_session_new(ctx, host, &s)
+ *   loop until tls_handshake(s) == 0:
+ *     tls_pending_output(s, &p, &n): if n, send p[0..n) through the ring and,
+ *       when the send completes with k bytes, tls_output_done(s, k);
+ *     on -EAGAIN wait for a recv, then tls_feed(s, buf, len) (it takes what
+ *       fits; keep the rest and feed it after the next call);
+ *     any other negative value is fatal: log tls_reason(s), close.
+ *   then tls_write(s, plain, len) / tls_read(s, buf, cap), sending pending
+ *   output after each call (tls_read may produce alerts or key updates);
+ *   tls_shutdown(s) queues close_notify; tls_session_free(s).
+ *
+ * Buffer ownership: the bytes tls_pending_output points at belong to the
+ * ring from the moment the caller submits them until tls_output_done; the
+ * session only appends behind them and never moves them. tls_feed copies:
+ * the caller's buffer is its own again when the call returns.
+ */
+#ifndef EDGECACHE_NET_TLS_H
+#define EDGECACHE_NET_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/limits.h"
+
+/* Largest plaintext of one TLS record (RFC 8446 5.1, RFC 5246 6.2.1). */
+#define TLS_RECORD_PLAIN_MAX   16384
+
+/* Context flags. Default: TLS 1.2 and 1.3, highest the peer offers. */
+#define TLS_ONLY_12            0x1u   /* tests, and origins that need it */
+#define TLS_ONLY_13            0x2u
+
+#define TLS_CTX_MAGIC          0x544c5343u   /* "TLSC" */
+#define TLS_SESSION_MAGIC      0x544c5353u   /* "TLSS" */
+
+struct tls_ctx;
+struct tls_session;
+
+/*
+ * A client context: peer verification against ca_file (PEM; NULL = the
+ * system bundle TLS_SYSTEM_CA_FILE), host-name verification, ALPN
+ * "http/1.1", SNI for DNS names. On failure *why (if not NULL) says what
+ * went wrong in words for the log. Returns 0 or -EINVAL (flags), -ENOENT /
+ * -EBADMSG (ca_file missing / no certificate in it), -ENOMEM.
+ */
+#define TLS_SYSTEM_CA_FILE     "/etc/ssl/certs/ca-certificates.crt"
+int tls_client_ctx_new(const char *ca_file, unsigned flags, struct tls_ctx **out,
+		       const char **why);
+
+/*
+ * A server context with one certificate chain and key (PEM files), for
+ * visitor termination later and for tests now; ALPN "http/1.1".
+ * Returns 0 or -EINVAL, -ENOENT, -EBADMSG, -ENOMEM as above.
+ */
+int tls_server_ctx_new(const char *cert_file, const char *key_file, unsigned flags,
+		       struct tls_ctx **out, const char **why);
+
+/* Frees the context and its cached sessions. No session may still use it. */
+void tls_ctx_free(struct tls_ctx *ctx);
+
+/*
+ * A session on ctx. Client: host is the origin's host name or IP literal
+ * (verified against the certificate; sent as SNI unless an IP literal;
+ * at most LIMIT_HOST_BYTES); a cached session for host is offered for
+ * resumption. Server: host must be NULL. Returns 0, -EINVAL, -ENOMEM.
+ */
+int tls_session_new(struct tls_ctx *ctx, const char *host, struct tls_session **out);
+
+/* Keeps a resumable session for the next connection, frees everything. */
+void tls_session_free(struct tls_session *s);
+
+/*
+ * Ciphertext the ring received. Copies up to the free room of the input
+ * buffer and returns the count taken (0 when full: call tls_handshake or
+ * tls_read first). len 0 means the peer closed its side (recv returned 0):
+ * later calls that need more input fail with -ECONNRESET.
+ */
+size_t tls_feed(struct tls_session *s, const void *ciphertext, size_t len);
+
+/*
+ * Drive the handshake. 0 = done (again 0 on every later call), -EAGAIN =
+ * needs input (send tls_pending_output first), else fatal:
+ *   -EKEYREJECTED  the peer's certificate failed verification (unknown CA,
+ *                  host-name mismatch, expired, ...: see tls_reason)
+ *   -EPROTO        protocol error, fatal alert from the peer, garbage
+ *   -ECONNRESET    the peer closed before the handshake finished
+ *   -ENOMEM
+ * A fatal error sticks: every later call returns it.
+ */
+int tls_handshake(struct tls_session *s);
+
+/* Why the last call failed, in a few words, for a log line ("" if none).
+ * Never contains key material. Valid until the session is freed. */
+const char *tls_reason(const struct tls_session *s);
+
+/* Ciphertext waiting to be sent: *ptr, *len (len 0 = nothing). Stable (the
+ * session appends only behind it) until tls_output_done. */
+void tls_pending_output(const struct tls_session *s, const void **ptr, size_t *len);
+
+/* n bytes of the pending output were sent (n <= pending length). */
+void tls_output_done(struct tls_session *s, size_t n);
+
+/*
+ * Encrypt up to len plaintext bytes into the output buffer, whole records
+ * while they fit (keeping LIMIT_TLS_OUT_RESERVE_BYTES free for alerts and
+ * key updates). Returns bytes accepted (> 0), -EAGAIN if the output buffer
+ * has no room for a record (send and call again), -ENOTCONN before the
+ * handshake is done, or a fatal error as tls_handshake.
+ */
+ssize_t tls_write(struct tls_session *s, const void *plain, size_t len);
+
+/*
+ * Decrypt into buf: plaintext bytes (> 0), 0 = the peer closed cleanly
+ * (close_notify), -EAGAIN = needs input, -ENOTCONN before the handshake is
+ * done, or a fatal error as tls_handshake (-ECONNRESET: the transport
+ * closed without close_notify, so the data may be truncated).
+ */
+ssize_t tls_read(struct tls_session *s, void *buf, size_t cap);
+
+/* Queue close_notify in the output buffer. 0, or -EAGAIN if it has no
+ * room, or a sticky fatal error. */
+int tls_shutdown(struct tls_session *s);
+
+/* After the handshake: was the session resumed; the protocol version
+ * ("TLSv1.3"); the cipher suite name; the ALPN protocol or NULL. */
+bool tls_resumed(const struct tls_session *s);
+const char *tls_version(const struct tls_session *s);
+const char *tls_cipher(const struct tls_session *s);
+const char *tls_alpn(const struct tls_session *s);
+
+#endif /* EDGECACHE_NET_TLS_H */

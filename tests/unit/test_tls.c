@@ -1,0 +1,430 @@
+/*
+ * tests/unit/test_tls.c — net/tls: a client session against a wolfSSL
+ * server session in memory, bytes shuttled with the buffer API only.
+ * Certificates are made with the openssl CLI (tls_certs.h); no openssl →
+ * skip (77).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/tls.h"
+#include "tests/unit/check.h"
+#include "tests/unit/tls_certs.h"
+
+#define LOOP_MAX 100000         /* bound on every shuttle loop */
+
+struct ctxs {
+	struct tls_ctx *client, *server;
+};
+
+static int ctxs_new(struct ctxs *x, const char *ca, const char *leaf, unsigned flags)
+{
+	char cert[64], key[64];
+	const char *why;
+	int rc;
+
+	snprintf(cert, sizeof(cert), "%s.pem", leaf);
+	snprintf(key, sizeof(key), "%s.key", leaf);
+	rc = tls_client_ctx_new(tlsc_path(ca), flags, &x->client, &why);
+	if (rc == 0)
+		rc = tls_server_ctx_new(tlsc_path(cert), tlsc_path(key), flags, &x->server, &why);
+	if (rc)
+		fprintf(stderr, "ctx: %s\n", why);
+	return rc;
+}
+
+static void ctxs_free(struct ctxs *x)
+{
+	tls_ctx_free(x->client);
+	tls_ctx_free(x->server);
+}
+
+/* Move what `from` has to send into `to`, as far as `to` takes it. */
+static size_t shuttle(struct tls_session *from, struct tls_session *to)
+{
+	const void *p;
+	size_t n, k = 0;
+
+	tls_pending_output(from, &p, &n);
+	if (n) {
+		k = tls_feed(to, p, n);
+		tls_output_done(from, k);
+	}
+	return k;
+}
+
+/* Handshake both ends; the client's result (or the server's error when
+ * the client has none). */
+static int handshake(struct tls_session *c, struct tls_session *s)
+{
+	int rc = -EAGAIN, rs = -EAGAIN;
+
+	for (int i = 0; i < 200; i++) {
+		rc = tls_handshake(c);
+		shuttle(c, s);
+		rs = tls_handshake(s);
+		shuttle(s, c);
+		if (rc == 0 && rs == 0)
+			return 0;
+		if (rc != 0 && rc != -EAGAIN)
+			return rc;
+		if (rs != 0 && rs != -EAGAIN && i > 10)
+			return rs;
+	}
+	return rc ? rc : rs;
+}
+
+static int connect_pair(struct ctxs *x, const char *host, struct tls_session **c,
+			struct tls_session **s)
+{
+	int rc;
+
+	CHECK_EQ_INT(tls_session_new(x->client, host, c), 0);
+	CHECK_EQ_INT(tls_session_new(x->server, NULL, s), 0);
+	rc = handshake(*c, *s);
+	return rc;
+}
+
+/* Send len pattern bytes from a to b; 0 if b read them byte-exact. */
+static int transfer(struct tls_session *a, struct tls_session *b, size_t len, uint8_t seed)
+{
+	uint8_t *src = malloc(len), *dst = malloc(len);
+	size_t sent = 0, got = 0;
+	int rc = -1;
+
+	for (size_t i = 0; i < len; i++)
+		src[i] = (uint8_t)(i * 131 + seed + (i >> 9));
+	for (long i = 0; i < LOOP_MAX && got < len; i++) {
+		ssize_t n;
+
+		if (sent < len) {
+			n = tls_write(a, src + sent, len - sent);
+			if (n > 0)
+				sent += (size_t)n;
+			else if (n != -EAGAIN)
+				break;
+		}
+		shuttle(a, b);
+		n = tls_read(b, dst + got, len - got);
+		if (n > 0)
+			got += (size_t)n;
+		else if (n != -EAGAIN)
+			break;
+		shuttle(b, a);
+	}
+	if (got == len && memcmp(src, dst, len) == 0)
+		rc = 0;
+	free(src);
+	free(dst);
+	return rc;
+}
+
+static void test_data_both_ways(unsigned flags, const char *version)
+{
+	static const size_t sizes[] = { 1, 16384, 1 << 20 };
+	struct tls_session *c, *s;
+	struct ctxs x;
+
+	if (ctxs_new(&x, "ca.pem", "origin", flags)) {
+		CHECK(0);
+		return;
+	}
+	CHECK_EQ_INT(connect_pair(&x, "origin.test", &c, &s), 0);
+	CHECK_EQ_STR(tls_version(c), version);
+	CHECK_EQ_STR(tls_version(s), version);
+	CHECK_EQ_STR(tls_alpn(c), "http/1.1");
+	CHECK(!tls_resumed(c));
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		CHECK_EQ_INT(transfer(c, s, sizes[i], (uint8_t)i), 0);
+		CHECK_EQ_INT(transfer(s, c, sizes[i], (uint8_t)(i + 7)), 0);
+	}
+	/* clean close: close_notify reads as 0, on every later call too */
+	CHECK_EQ_INT(tls_shutdown(s), 0);
+	shuttle(s, c);
+	{
+		char b[16];
+
+		CHECK_EQ_INT(tls_read(c, b, sizeof(b)), 0);
+		CHECK_EQ_INT(tls_read(c, b, sizeof(b)), 0);
+	}
+	tls_session_free(c);
+	tls_session_free(s);
+	ctxs_free(&x);
+}
+
+/* A verification failure: the client's error and its reason. */
+static void expect_reject(const char *ca, const char *leaf, const char *host,
+			  const char *reason)
+{
+	struct tls_session *c, *s;
+	struct ctxs x;
+
+	if (ctxs_new(&x, ca, leaf, 0)) {
+		CHECK(0);
+		return;
+	}
+	CHECK_EQ_INT(connect_pair(&x, host, &c, &s), -EKEYREJECTED);
+	if (strstr(tls_reason(c), reason) == NULL)
+		fprintf(stderr, "reason \"%s\", want \"%s\"\n", tls_reason(c), reason);
+	CHECK(strstr(tls_reason(c), reason) != NULL);
+	/* sticky: no later call gets anywhere */
+	CHECK_EQ_INT(tls_handshake(c), -EKEYREJECTED);
+	CHECK_EQ_INT(tls_write(c, "x", 1), -EKEYREJECTED);
+	tls_session_free(c);
+	tls_session_free(s);
+	ctxs_free(&x);
+}
+
+static void test_verification(void)
+{
+	expect_reject("ca2.pem", "origin", "origin.test", "unknown CA");
+	expect_reject("ca.pem", "other", "origin.test", "host-name mismatch");
+	expect_reject("ca.pem", "origin", "other.test", "host-name mismatch");
+	expect_reject("ca.pem", "expired", "origin.test", "expired");
+	expect_reject("ca.pem", "origin", "127.0.0.2", "host-name mismatch");
+	expect_reject("ca.pem", "wild", "a.b.origin.test", "host-name mismatch");
+}
+
+/* IP literals match IP SANs (and get no SNI); wildcards one label. */
+static void test_names_ok(void)
+{
+	static const char *const hosts[][2] = {
+		{ "origin", "127.0.0.1" }, { "wild", "x.origin.test" },
+	};
+
+	for (size_t i = 0; i < 2; i++) {
+		struct tls_session *c, *s;
+		struct ctxs x;
+
+		if (ctxs_new(&x, "ca.pem", hosts[i][0], 0)) {
+			CHECK(0);
+			continue;
+		}
+		CHECK_EQ_INT(connect_pair(&x, hosts[i][1], &c, &s), 0);
+		tls_session_free(c);
+		tls_session_free(s);
+		ctxs_free(&x);
+	}
+}
+
+/* One connection to host with a few bytes each way (the TLS 1.3 ticket
+ * comes with them); returns whether it resumed, or -1. */
+static int one_connection(struct ctxs *x, const char *host)
+{
+	struct tls_session *c, *s;
+	int resumed = -1;
+
+	int rc = connect_pair(x, host, &c, &s);
+
+	if (rc == 0 && transfer(s, c, 100, 1) == 0 && transfer(c, s, 100, 2) == 0)
+		resumed = tls_resumed(c);
+	else
+		fprintf(stderr, "%s: rc %d: %s / %s\n", host, rc, tls_reason(c), tls_reason(s));
+	tls_session_free(c);
+	tls_session_free(s);
+	return resumed;
+}
+
+static void test_resumption(unsigned flags)
+{
+	struct ctxs x;
+	char host[64];
+
+	if (ctxs_new(&x, "ca.pem", "wild", flags)) {
+		CHECK(0);
+		return;
+	}
+	CHECK_EQ_INT(one_connection(&x, "a.origin.test"), 0);
+	CHECK_EQ_INT(one_connection(&x, "a.origin.test"), 1);
+	CHECK_EQ_INT(one_connection(&x, "a.origin.test"), 1);
+	/* another host has no session of its own yet */
+	CHECK_EQ_INT(one_connection(&x, "b.origin.test"), 0);
+	/* LIMIT_TLS_SESSION_CACHE hosts fit; one more evicts the oldest */
+	for (int i = 0; i < LIMIT_TLS_SESSION_CACHE; i++) {
+		snprintf(host, sizeof(host), "h%d.origin.test", i);
+		CHECK_EQ_INT(one_connection(&x, host), 0);
+	}
+	for (int i = 0; i < LIMIT_TLS_SESSION_CACHE; i++) {
+		snprintf(host, sizeof(host), "h%d.origin.test", i);
+		CHECK_EQ_INT(one_connection(&x, host), 1);
+	}
+	CHECK_EQ_INT(one_connection(&x, "h-extra.origin.test"), 0);
+	CHECK_EQ_INT(one_connection(&x, "h0.origin.test"), 0);
+	ctxs_free(&x);
+}
+
+/* Garbage instead of the server's reply, corrupted and truncated records:
+ * a clean error each time, never a crash (ASan build too). */
+static void test_bad_input(void)
+{
+	struct tls_session *c, *s;
+	struct ctxs x;
+	uint8_t junk[4096];
+	uint32_t r = 12345;
+	char buf[64];
+
+	if (ctxs_new(&x, "ca.pem", "origin", 0)) {
+		CHECK(0);
+		return;
+	}
+	/* garbage to a client that sent its hello */
+	for (int round = 0; round < 200; round++) {
+		size_t n = 1 + round * 17 % sizeof(junk);
+		const void *p;
+		size_t len;
+		int rc;
+
+		for (size_t i = 0; i < n; i++)
+			junk[i] = (uint8_t)((r = r * 1103515245u + 12345u) >> 16);
+		if (round % 3 == 0)
+			junk[0] = 0x16, junk[1] = 3, junk[2] = 3;   /* plausible header */
+		CHECK_EQ_INT(tls_session_new(x.client, "origin.test", &c), 0);
+		CHECK_EQ_INT(tls_handshake(c), -EAGAIN);
+		tls_pending_output(c, &p, &len);
+		CHECK(len > 0);
+		tls_output_done(c, len);
+		tls_feed(c, junk, n);
+		tls_feed(c, NULL, 0);
+		rc = tls_handshake(c);
+		CHECK(rc == -EPROTO || rc == -ECONNRESET);
+		CHECK(tls_reason(c)[0] != '\0');
+		tls_session_free(c);
+	}
+	/* garbage instead of a ClientHello */
+	CHECK_EQ_INT(tls_session_new(x.server, NULL, &s), 0);
+	memset(junk, 'G', 512);
+	tls_feed(s, junk, 512);
+	CHECK_EQ_INT(tls_handshake(s), -EPROTO);
+	tls_session_free(s);
+
+	/* a flipped byte in an application record: bad MAC */
+	CHECK_EQ_INT(connect_pair(&x, "origin.test", &c, &s), 0);
+	CHECK_EQ_INT(tls_write(s, "hello", 5), 5);
+	{
+		const void *p;
+		size_t len;
+
+		tls_pending_output(s, &p, &len);
+		CHECK(len > 10 && len < sizeof(junk));
+		memcpy(junk, p, len);
+		junk[len - 3] ^= 0x40;
+		tls_output_done(s, len);
+		tls_feed(c, junk, len);
+		CHECK_EQ_INT(tls_read(c, buf, sizeof(buf)), -EPROTO);
+		CHECK(strstr(tls_reason(c), "MAC") != NULL || tls_reason(c)[0] != '\0');
+	}
+	tls_session_free(c);
+	tls_session_free(s);
+
+	/* half a record, then the transport closes: truncation, not a 0 */
+	CHECK_EQ_INT(connect_pair(&x, "origin.test", &c, &s), 0);
+	CHECK_EQ_INT(transfer(s, c, 10, 3), 0);            /* tickets out of the way */
+	CHECK_EQ_INT(tls_write(s, "hello world", 11), 11);
+	{
+		const void *p;
+		size_t len;
+
+		tls_pending_output(s, &p, &len);
+		CHECK_EQ_INT(tls_feed(c, p, len / 2), len / 2);
+		tls_output_done(s, len);
+		CHECK_EQ_INT(tls_read(c, buf, sizeof(buf)), -EAGAIN);
+		tls_feed(c, NULL, 0);
+		CHECK_EQ_INT(tls_read(c, buf, sizeof(buf)), -ECONNRESET);
+		CHECK(strstr(tls_reason(c), "close_notify") != NULL);
+	}
+	tls_session_free(c);
+	tls_session_free(s);
+	ctxs_free(&x);
+}
+
+/* Buffer limits at the limit and one past; API misuse; ctx errors. */
+static void test_limits(void)
+{
+	static char big[LIMIT_TLS_IN_BYTES + 1];
+	char host[LIMIT_HOST_BYTES + 2];
+	struct tls_session *c, *s;
+	const char *why;
+	struct tls_ctx *bad;
+	struct ctxs x;
+	char buf[8];
+	ssize_t n, total = 0;
+
+	if (ctxs_new(&x, "ca.pem", "origin", 0)) {
+		CHECK(0);
+		return;
+	}
+	memset(host, 'a', sizeof(host));
+	host[LIMIT_HOST_BYTES] = '\0';
+	CHECK_EQ_INT(tls_session_new(x.client, host, &c), 0);
+	tls_session_free(c);
+	host[LIMIT_HOST_BYTES] = 'a';
+	host[LIMIT_HOST_BYTES + 1] = '\0';
+	CHECK_EQ_INT(tls_session_new(x.client, host, &c), -EINVAL);
+	CHECK_EQ_INT(tls_session_new(x.client, NULL, &c), -EINVAL);
+	CHECK_EQ_INT(tls_session_new(x.server, "origin.test", &c), -EINVAL);
+
+	/* the input buffer takes LIMIT_TLS_IN_BYTES, not one more */
+	CHECK_EQ_INT(tls_session_new(x.client, "origin.test", &c), 0);
+	CHECK_EQ_INT(tls_read(c, buf, sizeof(buf)), -ENOTCONN);
+	CHECK_EQ_INT(tls_write(c, "x", 1), -ENOTCONN);
+	CHECK_EQ_INT(tls_feed(c, big, LIMIT_TLS_IN_BYTES + 1), LIMIT_TLS_IN_BYTES);
+	CHECK_EQ_INT(tls_feed(c, big, 1), 0);
+	tls_session_free(c);
+
+	/* output: tls_write fills up to the reserve, then -EAGAIN */
+	CHECK_EQ_INT(connect_pair(&x, "origin.test", &c, &s), 0);
+	{
+		static char plain[1 << 20];
+		const void *p;
+		size_t len;
+
+		while ((n = tls_write(c, plain, sizeof(plain))) > 0)
+			total += n;
+		CHECK_EQ_INT(n, -EAGAIN);
+		tls_pending_output(c, &p, &len);
+		CHECK(len <= LIMIT_TLS_OUT_BYTES - LIMIT_TLS_OUT_RESERVE_BYTES);
+		CHECK(len + TLS_RECORD_PLAIN_MAX + 64 > LIMIT_TLS_OUT_BYTES - LIMIT_TLS_OUT_RESERVE_BYTES);
+		CHECK(total >= 3 * TLS_RECORD_PLAIN_MAX);
+		/* a partial send frees no room: the rest may be in flight, so
+		 * it stays where it is and nothing is appended over it */
+		tls_output_done(c, 100);
+		CHECK_EQ_INT(tls_write(c, plain, TLS_RECORD_PLAIN_MAX), -EAGAIN);
+		tls_pending_output(c, &p, &len);
+		tls_output_done(c, len);
+		CHECK_EQ_INT(tls_write(c, plain, TLS_RECORD_PLAIN_MAX), TLS_RECORD_PLAIN_MAX);
+	}
+	tls_session_free(c);
+	tls_session_free(s);
+	ctxs_free(&x);
+
+	CHECK_EQ_INT(tls_client_ctx_new(tlsc_path("missing.pem"), 0, &bad, &why), -ENOENT);
+	CHECK_EQ_INT(tls_client_ctx_new(tlsc_path("origin.ext"), 0, &bad, &why), -EBADMSG);
+	CHECK_EQ_INT(tls_client_ctx_new(NULL, TLS_ONLY_12 | TLS_ONLY_13, &bad, &why), -EINVAL);
+	CHECK_EQ_INT(tls_server_ctx_new(tlsc_path("origin.pem"), tlsc_path("other.key"), 0,
+					&bad, &why), -EBADMSG);
+	/* the system bundle loads (Debian's ca-certificates) */
+	if (tls_client_ctx_new(NULL, 0, &bad, &why) == 0)
+		tls_ctx_free(bad);
+	else
+		fprintf(stderr, "note: no system CA bundle (%s)\n", why);
+}
+
+int main(void)
+{
+	int rc = tlsc_make();
+
+	if (rc)
+		return rc == 77 ? 77 : 1;
+	test_data_both_ways(TLS_ONLY_13, "TLSv1.3");
+	test_data_both_ways(TLS_ONLY_12, "TLSv1.2");
+	test_data_both_ways(0, "TLSv1.3");
+	test_verification();
+	test_names_ok();
+	test_resumption(TLS_ONLY_13);
+	test_resumption(TLS_ONLY_12);
+	test_bad_input();
+	test_limits();
+	return check_exit();
+}
