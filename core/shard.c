@@ -321,7 +321,11 @@ static void check_drain(struct shard *sh)
 	}
 	if (sh->draining && sh->vconns_used == 0) {
 		origin_close_idle(sh);
-		if (sh->oconns_used == 0)
+		/* Store writes in flight finish first (bounded by the drain
+		 * deadline): an object a visitor just got is still committed. */
+		bool writes_done = sh->n_wio_free == SHARD_STORE_IOS ||
+				   sh->now_ms >= sh->srv->drain_deadline_ms;
+		if (sh->oconns_used == 0 && writes_done)
 			__atomic_store_n(&sh->stop, true, __ATOMIC_RELEASE);
 	}
 }
