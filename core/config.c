@@ -409,6 +409,7 @@ static const struct key_def keys[] = {
 	{ "heuristic_freshness", ZON(heuristic_freshness), .type = KT_BOOL },
 
 	{ "url", .sect = SECT_ORIGIN, .type = KT_FN, .fn = set_url },
+	{ "ca_file", ORG(ca_file), .type = KT_PATH },
 	{ "host_header", ORG(host_header), .type = KT_STR, .flags = F_BLANK | F_NOSPACE,
 	  .max = LIMIT_HOST_HEADER_BYTES },
 	{ "base_path", .sect = SECT_ORIGIN, .type = KT_FN, .fn = set_base_path },
@@ -1560,6 +1561,7 @@ static void origin_free(struct cfg_origin *o)
 	free(o->url);
 	free(o->host);
 	free(o->host_header);
+	free(o->ca_file);
 	free(o->base_path);
 	free(o->s3_access_key);
 	free_secret(o->s3_secret_key);

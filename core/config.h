@@ -68,6 +68,7 @@ struct cfg_origin {
 	char *host;              /* from url, no brackets */
 	uint16_t port;           /* from url, or 80 / 443 */
 	char *host_header;       /* never empty after load: blank → host[:port] */
+	char *ca_file;           /* https: CA bundle to verify with; NULL = the system's */
 	char *base_path;         /* "" or "/seg[/seg]" — no trailing slash */
 	uint32_t connect_timeout_ms;
 	uint32_t read_timeout_ms;

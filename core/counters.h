@@ -32,6 +32,8 @@
 	X(origin_timeouts,         "origin responses not received within read_timeout_ms") \
 	X(origin_truncated,        "origin responses that ended before their framing said") \
 	X(origin_bad_response,     "origin responses that did not parse (502)") \
+	X(origin_tls_failures,     "origin TLS handshakes refused (verification, protocol): never fetched") \
+	X(origin_tls_resumed,      "origin TLS handshakes that resumed a session") \
 	X(origin_retries,          "requests retried on a fresh connection after a pooled one closed") \
 	X(origin_failovers,        "requests moved to the next origin of the zone") \
 	X(origin_unavailable,      "requests answered 503: no origin reachable") \

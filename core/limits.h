@@ -289,5 +289,9 @@
 /* Resumable sessions kept per client context (one context per origin,
  * one host per origin unless virtual-hosted S3 names several buckets). */
 #define LIMIT_TLS_SESSION_CACHE       8
+/* Decrypted origin bytes per shard: buffers of one TLS record's plaintext,
+ * shared with the visitor's send queue like provided buffers. */
+#define LIMIT_TLS_PLAIN_BUFS          256
+#define LIMIT_TLS_PLAIN_BUF_BYTES     16384
 
 #endif /* EDGECACHE_CORE_LIMITS_H */

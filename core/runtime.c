@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include "core/log.h"
+#include "net/tls.h"
 #include "sigv4/sigv4.h"
 
 bool rt_origin_addr(const struct origin_rt *o, struct sockaddr_storage *out, socklen_t *len)
@@ -103,6 +104,15 @@ static int origin_init(struct runtime *rt, struct origin_rt *o, time_t now,
 		}
 		o->creds = c;
 	}
+	if (o->cfg->scheme == CFG_SCHEME_HTTPS) {
+		const char *why = NULL;
+		int r = tls_client_ctx_new(o->cfg->ca_file, 0, &o->tls, &why);
+		if (r < 0) {
+			snprintf(err, err_len, "zone %s: origin %s: TLS: %s", o->zone->name,
+				 o->cfg->name, why ? why : strerror(-r));
+			return r;
+		}
+	}
 	rt_resolve_origin(o, false);
 	return 0;
 }
@@ -175,6 +185,7 @@ void rt_free(struct runtime *rt)
 		free(rt->origins[i].per_shard);
 		if (rt->origins[i].creds)
 			sigv4_creds_wipe(&rt->creds[i]);
+		tls_ctx_free(rt->origins[i].tls);
 	}
 	if (rt->creds)
 		munmap(rt->creds, rt->creds_bytes);

@@ -32,6 +32,7 @@
 
 struct oconn;
 struct sigv4_creds;
+struct tls_ctx;
 
 /* An origin's address, republished by the control thread (DNS refresh)
  * behind a sequence lock: shards retry a read, never wait. */
@@ -57,6 +58,7 @@ struct origin_rt {
 	size_t base_path_wire_len;
 	struct origin_addr addr;
 	const struct sigv4_creds *creds;    /* NULL unless s3_auth_enabled */
+	struct tls_ctx *tls;                /* https origins: verification, resumption */
 	struct origin_shard *per_shard;     /* [runtime.n_shards] */
 };
 

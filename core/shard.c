@@ -197,6 +197,7 @@ static void shard_teardown(struct shard *sh)
 	sh->mt_on = false;
 	iobuf_group_free(&sh->ring, &sh->groups[SHARD_GROUP_VISITOR]);
 	iobuf_group_free(&sh->ring, &sh->groups[SHARD_GROUP_ORIGIN]);
+	iobuf_group_free(&sh->ring, &sh->groups[SHARD_GROUP_PLAIN]);
 	io_uring_queue_exit(&sh->ring);
 	iobuf_pool_free(&sh->pool);
 }
@@ -212,6 +213,9 @@ static int shard_setup(struct shard *sh)
 		ret = iobuf_group_init(&sh->ring, &sh->groups[SHARD_GROUP_ORIGIN],
 				       SHARD_GROUP_ORIGIN, LIMIT_ORIGIN_RECV_BUFS,
 				       LIMIT_ORIGIN_RECV_BUF_BYTES);
+	if (ret == 0)
+		ret = iobuf_soft_init(&sh->groups[SHARD_GROUP_PLAIN], LIMIT_TLS_PLAIN_BUFS,
+				      LIMIT_TLS_PLAIN_BUF_BYTES);
 	/* Blocks: visitor input and response head per visitor, request and
 	 * partial head per origin connection, at worst. */
 	if (ret == 0)

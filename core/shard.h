@@ -58,7 +58,7 @@ enum shard_op {
 	OP_IGNORE,      /* completion carries nothing to do */
 };
 
-enum { SHARD_GROUP_VISITOR = 0, SHARD_GROUP_ORIGIN = 1 };
+enum { SHARD_GROUP_VISITOR = 0, SHARD_GROUP_ORIGIN = 1, SHARD_GROUP_PLAIN = 2 };
 
 static inline uint64_t shard_ud(enum shard_op op, uint32_t slot, uint32_t gen)
 {
@@ -97,7 +97,7 @@ struct shard {
 	uint64_t wake_buf;
 	struct __kernel_timespec tick_ts;
 
-	struct iobuf_group groups[2];
+	struct iobuf_group groups[3];       /* visitor, origin (kernel rings); plaintext */
 	struct iobuf_pool pool;
 	struct held_buf held[LIMIT_RECV_BUFS];
 	/* The disk cache (NULL without [cache]) and this shard's store writes

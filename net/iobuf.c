@@ -53,10 +53,48 @@ fail:
 	return ret;
 }
 
+int iobuf_soft_init(struct iobuf_group *g, uint32_t count, uint32_t size)
+{
+	memset(g, 0, sizeof(*g));
+	g->mem = mmap(NULL, (size_t)count * size, PROT_READ | PROT_WRITE,
+		      MAP_ANONYMOUS | MAP_PRIVATE | MAP_NORESERVE, -1, 0);
+	g->refs = calloc(count, sizeof(*g->refs));
+	g->free = calloc(count, sizeof(*g->free));
+	if (g->mem == MAP_FAILED || !g->refs || !g->free) {
+		if (g->mem != MAP_FAILED)
+			munmap(g->mem, (size_t)count * size);
+		free(g->refs);
+		free(g->free);
+		memset(g, 0, sizeof(*g));
+		return -ENOMEM;
+	}
+	g->count = count;
+	g->size = size;
+	for (uint32_t i = 0; i < count; i++)
+		g->free[g->n_free++] = (uint16_t)(count - 1 - i);
+	return 0;
+}
+
+int iobuf_soft_take(struct iobuf_group *g)
+{
+	if (g->n_free == 0)
+		return -1;
+	uint16_t bid = g->free[--g->n_free];
+	g->refs[bid] = 1;
+	return bid;
+}
+
 void iobuf_group_free(struct io_uring *ring, struct iobuf_group *g)
 {
 	if (!g->count)
 		return;
+	if (!g->br) {
+		munmap(g->mem, (size_t)g->count * g->size);
+		free(g->refs);
+		free(g->free);
+		memset(g, 0, sizeof(*g));
+		return;
+	}
 	io_uring_unregister_buf_ring(ring, g->bgid);
 	munmap(g->br, (size_t)g->count * sizeof(struct io_uring_buf));
 	munmap(g->mem, (size_t)g->count * g->size);
@@ -69,6 +107,10 @@ void iobuf_group_unref(struct iobuf_group *g, uint16_t bid)
 	assert(g->refs[bid] > 0);
 	if (--g->refs[bid] > 0)
 		return;
+	if (!g->br) {
+		g->free[g->n_free++] = bid;
+		return;
+	}
 	io_uring_buf_ring_add(g->br, iobuf_group_ptr(g, bid), g->size, bid,
 			      io_uring_buf_ring_mask(g->count), 0);
 	io_uring_buf_ring_advance(g->br, 1);

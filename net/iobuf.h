@@ -35,12 +35,16 @@
 #define IOBUF_COALESCE_BYTES 4096
 
 struct iobuf_group {
-	struct io_uring_buf_ring *br;
+	struct io_uring_buf_ring *br;       /* NULL: a software group */
 	char *mem;
 	uint16_t bgid;
 	uint32_t count;
 	uint32_t size;
 	uint16_t *refs;
+	/* Software groups (no kernel ring: decrypted TLS plaintext) keep their
+	 * free buffers on a stack; the refcounting is the same. */
+	uint16_t *free;
+	uint32_t n_free;
 };
 
 struct iobuf_pool {
@@ -97,7 +101,14 @@ static inline void iobuf_group_ref(struct iobuf_group *g, uint16_t bid)
 	g->refs[bid]++;
 }
 
-/* Drop one owner; at zero the buffer goes back to the kernel. */
+/* A group the kernel never sees: buffers are taken with iobuf_soft_take
+ * and come back on the last unref. 0 or -ENOMEM. */
+int iobuf_soft_init(struct iobuf_group *g, uint32_t count, uint32_t size);
+/* A free buffer of a software group (we are its first owner), or -1. */
+int iobuf_soft_take(struct iobuf_group *g);
+
+/* Drop one owner; at zero the buffer goes back to the kernel (or to a
+ * software group's free stack). */
 void iobuf_group_unref(struct iobuf_group *g, uint16_t bid);
 
 int iobuf_pool_init(struct iobuf_pool *p, uint32_t count);

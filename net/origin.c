@@ -22,6 +22,7 @@
 #include "core/shard.h"
 #include "net/edge_cache.h"
 #include "net/s3_path.h"
+#include "net/tls.h"
 #include "net/visitor.h"
 #include "sigv4/sigv4.h"
 #include "net/wbuf.h"
@@ -51,6 +52,9 @@ static struct oconn *oc_alloc(struct shard *sh)
 
 static void oc_free_slot(struct shard *sh, struct oconn *oc)
 {
+	tls_session_free(oc->tls);
+	oc->tls = NULL;
+	oc->tls_ready = false;
 	iobuf_outq_clear(&oc->out, &sh->pool);
 	if (oc->head) {
 		iobuf_pool_put(&sh->pool, oc->head);
@@ -108,8 +112,38 @@ static void arm_recv(struct shard *sh, struct oconn *oc)
 	oc->recv_armed = true;
 }
 
+/* https: encrypt what is queued into the session's output (the segments
+ * are released as their bytes are taken), then send that output. */
+static void tls_flush(struct shard *sh, struct oconn *oc)
+{
+	const void *p;
+	size_t n;
+
+	if (oc->out.in_flight || oc->state != OC_BUSY)
+		return;
+	while (oc->tls_ready && oc->out.n > 0) {
+		const struct iobuf_seg *seg = &oc->out.segs[oc->out.head];
+		ssize_t k = tls_write(oc->tls, seg->ptr, seg->len);
+		if (k <= 0)
+			break;                  /* output full: after this send */
+		iobuf_outq_consume(&oc->out, &sh->pool, (uint64_t)k);
+	}
+	tls_pending_output(oc->tls, &p, &n);
+	if (n == 0)
+		return;
+	struct io_uring_sqe *sqe = shard_sqe(sh);
+	io_uring_prep_send(sqe, oc->fd, p, n, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, shard_ud(OP_OSEND, oc->idx, oc->gen));
+	oc->ops++;
+	oc->out.in_flight = true;
+}
+
 static void flush(struct shard *sh, struct oconn *oc)
 {
+	if (oc->tls) {
+		tls_flush(sh, oc);
+		return;
+	}
 	if (oc->out.in_flight || oc->out.n == 0 || oc->state != OC_BUSY)
 		return;
 	struct io_uring_sqe *sqe = shard_sqe(sh);
@@ -427,7 +461,9 @@ static void try_origin(struct shard *sh, struct vconn *vc, bool allow_pool)
 		}
 		oc->origin = o;
 		oc->rt = vc->x.rt;
-		int err = open_connection(sh, oc, o);
+		int err = o->tls ? tls_session_new(o->tls, o->cfg->host, &oc->tls) : 0;
+		if (err == 0)
+			err = open_connection(sh, oc, o);
 		if (err < 0) {
 			COUNT(sh, origin_connect_failures);
 			oc->state = OC_CLOSING;
@@ -519,9 +555,8 @@ static void abort_exchange(struct shard *sh, struct oconn *oc, int status)
 }
 
 static bool forward(struct shard *sh, struct oconn *oc, const char *p, size_t n,
-		    uint16_t bid)
+		    struct iobuf_group *g, uint16_t bid)
 {
-	struct iobuf_group *g = shard_group(sh, SHARD_GROUP_ORIGIN);
 	if (oc->vc->x.discard_origin_body)
 		return true;                /* answered from the cache instead */
 	iobuf_group_ref(g, bid);
@@ -538,7 +573,7 @@ static bool forward(struct shard *sh, struct oconn *oc, const char *p, size_t n,
 
 /* Body bytes; returns false when the exchange ended (aborted). */
 static bool on_body(struct shard *sh, struct oconn *oc, const char *p, size_t len,
-		    uint16_t bid, bool *complete)
+		    struct iobuf_group *g, uint16_t bid, bool *complete)
 {
 	size_t n = len;
 	bool ok = true;
@@ -546,7 +581,7 @@ static bool on_body(struct shard *sh, struct oconn *oc, const char *p, size_t le
 	switch (oc->body_mode) {
 	case OB_LENGTH:
 		n = (uint64_t)oc->body_left < len ? (size_t)oc->body_left : len;
-		ok = n == 0 || forward(sh, oc, p, n, bid);
+		ok = n == 0 || forward(sh, oc, p, n, g, bid);
 		oc->body_left -= (int64_t)n;
 		*complete = oc->body_left == 0;
 		break;
@@ -564,9 +599,9 @@ static bool on_body(struct shard *sh, struct oconn *oc, const char *p, size_t le
 			}
 			if (oc->dechunk) {
 				for (size_t i = 0; ok && i < n_spans; i++)
-					ok = forward(sh, oc, p + done + spans[i].off, spans[i].len, bid);
+					ok = forward(sh, oc, p + done + spans[i].off, spans[i].len, g, bid);
 			} else if (c > 0) {
-				ok = forward(sh, oc, p + done, (size_t)c, bid);
+				ok = forward(sh, oc, p + done, (size_t)c, g, bid);
 			}
 			if (c == 0)
 				break;
@@ -577,7 +612,7 @@ static bool on_body(struct shard *sh, struct oconn *oc, const char *p, size_t le
 		break;
 	}
 	case OB_CLOSE:
-		ok = forward(sh, oc, p, len, bid);
+		ok = forward(sh, oc, p, len, g, bid);
 		*complete = false;
 		break;
 	default:
@@ -671,7 +706,8 @@ static ssize_t on_head(struct shard *sh, struct oconn *oc, const char *p, size_t
 	return (ssize_t)head_from_p;
 }
 
-static void on_data(struct shard *sh, struct oconn *oc, const char *p, size_t len, uint16_t bid)
+static void on_data(struct shard *sh, struct oconn *oc, const char *p, size_t len,
+		    struct iobuf_group *g, uint16_t bid)
 {
 	bool complete = false;
 
@@ -692,7 +728,7 @@ static void on_data(struct shard *sh, struct oconn *oc, const char *p, size_t le
 		response_complete(sh, oc);
 		return;
 	}
-	if (len > 0 && !on_body(sh, oc, p, len, bid, &complete))
+	if (len > 0 && !on_body(sh, oc, p, len, g, bid, &complete))
 		return;
 	if (complete)
 		response_complete(sh, oc);
@@ -726,15 +762,83 @@ static void on_eof(struct shard *sh, struct oconn *oc, int res)
 	abort_exchange(sh, oc, 502);
 }
 
+/* https: the handshake failed (verification, protocol): never an
+ * unverified fetch; the origin counts as unreachable. */
+static void tls_failed(struct shard *sh, struct oconn *oc)
+{
+	COUNT(sh, origin_tls_failures);
+	log_warn("zone %s: origin %s (%s): TLS: %s", oc->origin->zone->name,
+		 oc->origin->cfg->name, oc->origin->cfg->url, tls_reason(oc->tls));
+	if (oc->vc && !oc->got_bytes)
+		failover(sh, oc->vc);       /* closes oc */
+	else if (oc->vc)
+		abort_exchange(sh, oc, 502);
+	else
+		oc_close(sh, oc);
+}
+
+/* https: advance the handshake; at its end the queued request goes out. */
+static void tls_progress(struct shard *sh, struct oconn *oc)
+{
+	int r = tls_handshake(oc->tls);
+	if (r == 0) {
+		oc->tls_ready = true;
+		if (tls_resumed(oc->tls))
+			COUNT(sh, origin_tls_resumed);
+	} else if (r != -EAGAIN) {
+		tls_failed(sh, oc);
+		return;
+	}
+	tls_flush(sh, oc);
+	arm_recv(sh, oc);
+}
+
+/* https: ciphertext in; handshake or plaintext out to on_data. */
+static void tls_recv(struct shard *sh, struct oconn *oc, const char *p, size_t len)
+{
+	struct iobuf_group *pg = shard_group(sh, SHARD_GROUP_PLAIN);
+
+	tls_feed(oc->tls, p, len);
+	if (!oc->tls_ready) {
+		tls_progress(sh, oc);
+		return;
+	}
+	while (oc->state == OC_BUSY || oc->state == OC_IDLE) {
+		int bid = iobuf_soft_take(pg);
+		if (bid < 0) {
+			COUNT(sh, recv_nobufs);
+			break;
+		}
+		ssize_t n = tls_read(oc->tls, iobuf_group_ptr(pg, (uint16_t)bid), pg->size);
+		if (n > 0 && oc->state == OC_BUSY && oc->vc)
+			on_data(sh, oc, iobuf_group_ptr(pg, (uint16_t)bid), (size_t)n, pg,
+				(uint16_t)bid);
+		else if (n > 0 || (n < 0 && n != -EAGAIN))
+			oc_close(sh, oc);       /* idle bytes, or a TLS error */
+		iobuf_group_unref(pg, (uint16_t)bid);
+		if (n <= 0)
+			break;
+	}
+	if (oc->state == OC_BUSY || oc->state == OC_IDLE)
+		tls_flush(sh, oc);
+}
+
 static void on_recv(struct shard *sh, struct oconn *oc, const struct io_uring_cqe *cqe)
 {
 	oc->recv_armed = false;
-	if (cqe->res > 0) {
+	if (cqe->res > 0 && oc->tls) {
+		struct iobuf_group *g = shard_group(sh, SHARD_GROUP_ORIGIN);
+		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		iobuf_group_take(g, bid);
+		if (oc->state == OC_BUSY || oc->state == OC_IDLE)
+			tls_recv(sh, oc, iobuf_group_ptr(g, bid), (size_t)cqe->res);
+		iobuf_group_unref(g, bid);
+	} else if (cqe->res > 0) {
 		struct iobuf_group *g = shard_group(sh, SHARD_GROUP_ORIGIN);
 		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 		iobuf_group_take(g, bid);
 		if (oc->state == OC_BUSY && oc->vc)
-			on_data(sh, oc, iobuf_group_ptr(g, bid), (size_t)cqe->res, bid);
+			on_data(sh, oc, iobuf_group_ptr(g, bid), (size_t)cqe->res, g, bid);
 		else if (oc->state == OC_IDLE)
 			oc_close(sh, oc);       /* bytes nobody asked for */
 		iobuf_group_unref(g, bid);
@@ -750,8 +854,9 @@ static void on_recv(struct shard *sh, struct oconn *oc, const struct io_uring_cq
 			oc_close(sh, oc);
 		return;
 	}
-	if (oc->state == OC_BUSY && oc->vc && visitor_room(oc->vc) > 0)
-		arm_recv(sh, oc);
+	if ((oc->state == OC_BUSY && oc->vc && visitor_room(oc->vc) > 0) ||
+	    (oc->state == OC_IDLE && oc->tls))
+		arm_recv(sh, oc);       /* an idle TLS peer may send a ticket */
 }
 
 static void on_connect(struct shard *sh, struct oconn *oc, const struct io_uring_cqe *cqe)
@@ -772,6 +877,12 @@ static void on_connect(struct shard *sh, struct oconn *oc, const struct io_uring
 		oc_close(sh, oc);
 		return;
 	}
+	if (oc->tls) {
+		/* The read timeout bounds the handshake too. */
+		wheel_arm(&sh->wheel, &oc->timer, sh->now_ms + oc->origin->cfg->read_timeout_ms);
+		tls_progress(sh, oc);
+		return;
+	}
 	flush(sh, oc);
 	arm_recv(sh, oc);
 	wheel_arm(&sh->wheel, &oc->timer, sh->now_ms + oc->origin->cfg->read_timeout_ms);
@@ -782,6 +893,13 @@ static void on_send(struct shard *sh, struct oconn *oc, const struct io_uring_cq
 	oc->out.in_flight = false;
 	if (oc->state != OC_BUSY)
 		return;
+	if (oc->tls && cqe->res >= 0) {
+		tls_output_done(oc->tls, (size_t)cqe->res);
+		tls_flush(sh, oc);
+		if (oc->vc && oc->out.bytes < LIMIT_STREAM_WINDOW_BYTES / 2)
+			visitor_origin_drained(sh, oc->vc);
+		return;
+	}
 	if (cqe->res < 0) {
 		if (oc->vc)
 			on_eof(sh, oc, cqe->res);

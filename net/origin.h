@@ -34,6 +34,7 @@ struct shard;
 struct vconn;
 struct origin_rt;
 struct runtime;
+struct tls_session;
 
 enum oconn_state {
 	OC_FREE = 0,
@@ -62,6 +63,8 @@ struct oconn {
 	bool head_request;
 	bool dechunk;                       /* strip chunk framing for the visitor */
 	uint8_t body_mode;                  /* enum obody_mode */
+	bool tls_ready;                     /* https: handshake done */
+	struct tls_session *tls;            /* https: the session, NULL for http */
 	uint32_t ops;
 	const struct origin_rt *origin;
 	const struct runtime *rt;           /* the snapshot origin belongs to */
