@@ -12,44 +12,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 import edgetest as et  # noqa: E402
 
 
-def run(*args):
-	subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def make_ca(d):
-	"""A CA, and a server certificate for localhost signed by it."""
-	ca, srv = os.path.join(d, 'ca'), os.path.join(d, 'srv')
-	run('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', ca + '.key',
-	    '-out', ca + '.pem', '-days', '2', '-subj', '/CN=edgecache test CA')
-	run('openssl', 'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', srv + '.key',
-	    '-out', srv + '.csr', '-subj', '/CN=localhost')
-	with open(os.path.join(d, 'ext'), 'w') as f:
-		f.write('subjectAltName=DNS:localhost\n')
-	run('openssl', 'x509', '-req', '-in', srv + '.csr', '-CA', ca + '.pem', '-CAkey',
-	    ca + '.key', '-CAcreateserial', '-out', srv + '.pem', '-days', '2', '-extfile',
-	    os.path.join(d, 'ext'))
-	return ca + '.pem', srv + '.pem', srv + '.key'
-
-
-class TlsOrigin:
-	def __init__(self, d, cert, key, files):
-		self.dir, self.port = d, et.free_port()
-		root = os.path.join(d, 'html')
-		os.makedirs(root)
-		for name, size in files.items():
-			with open(os.path.join(root, name), 'wb') as f:
-				f.write(et.det_bytes(name, size))
-		conf = os.path.join(d, 'nginx.conf')
-		with open(conf, 'w') as f:
-			f.write(et.nginx_main_conf(d) + '''
-http { access_log %s/access.log; keepalive_requests 100000; %s
-  server { listen 127.0.0.1:%d ssl; ssl_certificate %s; ssl_certificate_key %s;
-           root %s; } }
-''' % (d, et.nginx_temp_paths(d), self.port, cert, key, root))
-		self.proc = et.start_proc(['nginx', '-p', d, '-c', conf], os.path.join(d, 'stderr.log'))
-		et.wait_port(self.port, self.proc)
-
-
 def wait_log(srv, text, timeout=3.0):
 	"""Shard log lines reach the file through the control thread (100 ms)."""
 	import time
@@ -68,11 +30,10 @@ def main():
 		subprocess.run(['openssl', 'version'], check=True, stdout=subprocess.DEVNULL)
 	except (OSError, subprocess.CalledProcessError):
 		et.skip('openssl (Debian package) missing: run scripts/setup')
-	d = et.tmpdir('https')
-	ca, cert, key = make_ca(d)
-	other_ca, _, _ = make_ca(et.tmpdir('otherca'))
+	ca, cert, key = et.make_test_ca(et.tmpdir('https'))
+	other_ca, _, _ = et.make_test_ca(et.tmpdir('otherca'))
 	sizes = {'f1k': 1024, 'f300k': 300000, 'f8m': 8 << 20}
-	origin = TlsOrigin(et.tmpdir('tlsorigin'), cert, key, sizes)
+	origin = et.TlsFront(cert, key, files=sizes)
 	url = 'https://localhost:%d' % origin.port
 	zones = [et.zone('good', ['good.test'], [('o', url, {'ca_file': ca})]),
 		 et.zone('badca', ['badca.test'], [('o', url, {'ca_file': other_ca})]),

@@ -5,7 +5,8 @@ checking S3 server (Swift + s3api, tests/lib/swift.py): correct credentials
 varied percent-encodings; the seed's path-mapping options A and B; wrong
 secret → 403 SignatureDoesNotMatch passed through; wrong region → 400
 AuthorizationHeaderMalformed; missing bucket → 404 NoSuchBucket; POST →
-405 with Allow; a SIGHUP with a changed secret is used by the next miss
+405 with Allow; S3 over HTTPS (a TLS front with a test CA; a wrong CA is
+refused); a SIGHUP with a changed secret is used by the next miss
 (and back); the secret never appears in a response or a log."""
 import os
 import random
@@ -152,6 +153,15 @@ def rotation(ck, srv):
 	ck.check('propagation to every shard logged for both reloads', len(lines) >= 2, log[-500:])
 
 
+def https(ck, srv, data):
+	r = et.request(srv.port, 'GET', '/path/to/file.mp4', host='tls.test')
+	ck.check('S3 over HTTPS (test CA, signed Host through a TLS front): 200 byte-exact',
+		 r.status == 200 and r.body == data['path/to/file.mp4'], repr(r))
+	r = et.request(srv.port, 'GET', '/path/to/file.mp4', host='tls-wrongca.test')
+	ck.check('S3 over HTTPS with the wrong CA: 503, never an unverified fetch',
+		 r.status == 503, repr(r))
+
+
 def no_secret(ck, srv):
 	texts = []
 	for p in (srv.error_log, srv.access_log, os.path.join(srv.dir, 'stdout.log')):
@@ -178,12 +188,22 @@ def main():
 			     zone_file(srv, 'ws', secret=WRONG, hosts=('wrong-secret.test',)),
 			     zone_file(srv, 'wr', region='eu-central-1', hosts=('wrong-region.test',)),
 			     zone_file(srv, 'nb', base_path='/no-such-bucket', hosts=('no-bucket.test',))]
+		# HTTPS: nginx terminates TLS (a test CA) in front of the same Swift.
+		ca, cert, key = et.make_test_ca(et.tmpdir('s3ca'))
+		other_ca, _, _ = et.make_test_ca(et.tmpdir('s3otherca'))
+		front = et.TlsFront(cert, key, upstream=s3.endpoint)
+		for name, host, ca_file in (('tls', 'tls.test', ca), ('tlsw', 'tls-wrongca.test', other_ca)):
+			z = zone_file(srv, name, hosts=(host,))
+			z['origins'][0] = ('bucket', 'https://localhost:%d' % front.port,
+					   dict(z['origins'][0][2], ca_file=ca_file))
+			srv.zones.append(z)
 		srv.main = srv.write_config()
 		srv.start()
 		ck = et.Checks()
 		ck.run('basics', basics, ck, srv, s3, data)
 		ck.run('errors', errors, ck, srv)
 		ck.run('hard_keys', hard_keys, ck, srv, s3, rng)
+		ck.run('https', https, ck, srv, data)
 		ck.run('rotation', rotation, ck, srv)
 		ck.run('no_secret', no_secret, ck, srv)
 		ck.stop_and_finish(srv)

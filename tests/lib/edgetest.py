@@ -294,6 +294,52 @@ def nginx_temp_paths(prefix):
 			for k in ('client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'))
 
 
+def make_test_ca(d, name='localhost'):
+	"""A CA and a server certificate for `name` (SAN DNS) signed by it, made
+	with the openssl CLI in d. Returns (ca.pem, cert.pem, key.pem)."""
+	def run(*args):
+		subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+	ca, srv = os.path.join(d, 'ca'), os.path.join(d, 'srv')
+	run('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', ca + '.key',
+	    '-out', ca + '.pem', '-days', '2', '-subj', '/CN=edgecache test CA')
+	run('openssl', 'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', srv + '.key',
+	    '-out', srv + '.csr', '-subj', '/CN=' + name)
+	with open(os.path.join(d, 'ext'), 'w') as f:
+		f.write('subjectAltName=DNS:%s\n' % name)
+	run('openssl', 'x509', '-req', '-in', srv + '.csr', '-CA', ca + '.pem', '-CAkey',
+	    ca + '.key', '-CAcreateserial', '-out', srv + '.pem', '-days', '2', '-extfile',
+	    os.path.join(d, 'ext'))
+	return ca + '.pem', srv + '.pem', srv + '.key'
+
+
+class TlsFront:
+	"""nginx terminating TLS on 127.0.0.1:port with (cert, key): either a
+	docroot (files: {name: size}) or a proxy to `upstream` that passes the
+	Host header through unchanged (what an S3 signature covers)."""
+
+	def __init__(self, cert, key, files=None, upstream=None):
+		self.dir = tmpdir('tlsfront')
+		self.port = free_port()
+		inner = 'root %s/html;' % self.dir
+		if upstream:
+			inner = ('location / { proxy_pass %s; proxy_set_header Host $http_host; '
+				 'proxy_http_version 1.1; proxy_set_header Connection ""; '
+				 'proxy_buffering off; }' % upstream)
+		os.makedirs(os.path.join(self.dir, 'html'))
+		for name, size in (files or {}).items():
+			with open(os.path.join(self.dir, 'html', name), 'wb') as f:
+				f.write(det_bytes(name, size))
+		conf = os.path.join(self.dir, 'nginx.conf')
+		with open(conf, 'w') as f:
+			f.write(nginx_main_conf(self.dir) + '''
+http { access_log %s/access.log; keepalive_requests 100000; %s
+  server { listen 127.0.0.1:%d ssl; ssl_certificate %s; ssl_certificate_key %s; %s } }
+''' % (self.dir, nginx_temp_paths(self.dir), self.port, cert, key, inner))
+		self.proc = start_proc(['nginx', '-p', self.dir, '-c', conf],
+				       os.path.join(self.dir, 'stderr.log'))
+		wait_port(self.port, self.proc)
+
+
 class PyOrigin:
 	"""tests/lib/pyorigin.py in its own process (see its docstring for paths)."""
 
