@@ -261,6 +261,9 @@
  * prefix; a deeper prefix purges at this depth (more, never less). */
 #define LIMIT_CINDEX_PREFIX_DEPTH       4
 
+/* An S3 origin error <Code> is logged at most once per this, per shard. */
+#define LIMIT_S3ERR_LOG_INTERVAL_MS         10000
+
 /* ---- request collapsing (FIXED; net/collapse.h) --------------------------- */
 
 /* Keys with an origin fetch in flight, all shards together; a key that

@@ -59,6 +59,10 @@ struct origin_rt {
 	struct origin_addr addr;
 	const struct sigv4_creds *creds;    /* NULL unless s3_auth_enabled */
 	struct tls_ctx *tls;                /* https origins: verification, resumption */
+	/* S3: server clock minus ours, learned from a RequestTimeTooSkewed
+	 * answer's Date (as the AWS SDKs do); signing adds it. Written by any
+	 * shard, read by all: one atomic word. */
+	_Atomic int64_t clock_offset_s;
 	struct origin_shard *per_shard;     /* [runtime.n_shards] */
 };
 

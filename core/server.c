@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/shard.h"
 #include "net/http1.h"
+#include "net/s3_error.h"
 #include "cache/store.h"
 #include "net/collapse.h"
 #include "core/runtime.h"
@@ -159,6 +160,18 @@ static void write_counters(struct server *srv)
 			sum += counter_get(srv->shards[s]->parse_err, (unsigned)e);
 		fprintf(f, "parse_error_%s %llu\n", http1_err_name(e), (unsigned long long)sum);
 	}
+	for (int e = 0; e < S3ERR_CODE__COUNT; e++) {
+		uint64_t sum = 0;
+		for (unsigned s = 0; s < srv->n_shards; s++)
+			sum += counter_get(srv->shards[s]->s3err, (unsigned)e);
+		fprintf(f, "s3_error_%s %llu\n", s3err_code_name(e), (unsigned long long)sum);
+	}
+	struct runtime *rt = srv_rt(srv);
+	for (uint32_t i = 0; i < rt->n_origins; i++)
+		if (rt->origins[i].creds)
+			fprintf(f, "s3_clock_offset_s{zone=\"%s\",origin=\"%s\"} %lld\n",
+				rt->origins[i].zone->name, rt->origins[i].cfg->name,
+				(long long)atomic_load(&rt->origins[i].clock_offset_s));
 	fprintf(f, "shards %u\nuptime_ms %llu\n", srv->n_shards,
 		(unsigned long long)(server_now_ms() - srv->started_ms));
 	if (fclose(f) != 0 || rename(tmp, path) != 0)

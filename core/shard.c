@@ -101,6 +101,9 @@ struct shard *shard_create(struct server *srv, unsigned id, int cpu,
 		return NULL;
 	}
 	sh->store = srv->store;
+	/* Tests only: sign as if this host's clock were off by this much. */
+	const char *skew = getenv("EDGECACHE_TEST_CLOCK_SKEW_S");
+	sh->test_clock_skew_s = skew ? strtoll(skew, NULL, 10) : 0;
 	sh->collapse = srv->collapse;
 	sh->wio = calloc(SHARD_STORE_IOS, sizeof(*sh->wio));
 	sh->wio_free = calloc(SHARD_STORE_IOS, sizeof(*sh->wio_free));

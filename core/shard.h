@@ -36,6 +36,7 @@
 #include "net/http1.h"
 #include "net/iobuf.h"
 #include "net/origin.h"
+#include "net/s3_error.h"
 #include "net/visitor.h"
 
 struct server;
@@ -136,6 +137,9 @@ struct shard {
 
 	uint64_t ctr[CTR__COUNT];
 	uint64_t parse_err[HTTP1_E__COUNT];
+	uint64_t s3err[S3ERR_CODE__COUNT];  /* S3 origin errors by <Code> */
+	uint64_t s3err_logged_ms[S3ERR_CODE__COUNT];   /* once per interval */
+	int64_t test_clock_skew_s;          /* EDGECACHE_TEST_CLOCK_SKEW_S (tests) */
 	struct log_ring log_err;
 	struct log_ring log_access;
 	int start_error;                    /* set by the thread if setup failed */

@@ -15,12 +15,15 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "core/config.h"
 #include "core/server.h"
 #include "core/shard.h"
 #include "net/edge_cache.h"
+#include "cache/http_cache.h"
+#include "net/s3_error.h"
 #include "net/s3_path.h"
 #include "net/tls.h"
 #include "net/visitor.h"
@@ -54,6 +57,11 @@ static void oc_free_slot(struct shard *sh, struct oconn *oc)
 {
 	tls_session_free(oc->tls);
 	oc->tls = NULL;
+	if (oc->s3_body) {
+		iobuf_pool_put(&sh->pool, oc->s3_body);
+		oc->s3_body = NULL;
+	}
+	oc->s3_status = 0;
 	oc->tls_ready = false;
 	iobuf_outq_clear(&oc->out, &sh->pool);
 	if (oc->head) {
@@ -301,7 +309,9 @@ static int write_s3_request(struct shard *sh, struct wbuf *w, const struct vconn
 		.path = path, .path_len = m.path_len,
 		.query = r->query, .query_len = r->query ? r->query_len : 0,
 		.unsigned_payload = o->cfg->s3_payload == CFG_S3_PAYLOAD_UNSIGNED,
-		.now = (time_t)(sh->unix_ms / 1000),
+		.now = (time_t)((int64_t)(sh->unix_ms / 1000) + sh->test_clock_skew_s +
+				atomic_load_explicit(&((struct origin_rt *)o)->clock_offset_s,
+						     memory_order_relaxed)),
 	};
 	rc = sigv4_s3_sign(o->creds, &sr, &sig, NULL);
 	if (rc < 0)
@@ -524,12 +534,74 @@ uint64_t origin_request_queued(const struct oconn *oc)
 
 /* ---- the response ---------------------------------------------------------- */
 
+/* ---- S3 origin errors ------------------------------------------------------- */
+
+/* An S3 origin answered an error: keep its first bytes (the XML document)
+ * and the clock difference its Date shows. */
+static void s3_error_begin(struct shard *sh, struct oconn *oc, const struct http1_response *resp)
+{
+	if (!oc->origin->creds || resp->status < 300 || oc->head_request)
+		return;
+	oc->s3_status = resp->status;
+	oc->s3_body_len = 0;
+	oc->s3_skew_s = 0;
+	/* Measured against the clock we sign with, not the host's alone. */
+	int64_t signing_now = (int64_t)(sh->unix_ms / 1000) + sh->test_clock_skew_s +
+			      atomic_load(&((struct origin_rt *)oc->origin)->clock_offset_s);
+	const struct http1_header *d = http1_find_header(resp->headers, resp->n_headers, "date");
+	int64_t t;
+	if (d && hcache_parse_date(d->value, d->value_len, signing_now, &t) == 0)
+		oc->s3_skew_s = t - signing_now;
+	if (!oc->s3_body)
+		oc->s3_body = iobuf_pool_get(&sh->pool);
+}
+
+static void s3_error_body(struct oconn *oc, const char *p, size_t n)
+{
+	if (!oc->s3_status || !oc->s3_body)
+		return;
+	size_t room = IOBUF_HBUF_BYTES - oc->s3_body_len;
+	n = n < room ? n : room;
+	memcpy(oc->s3_body + oc->s3_body_len, p, n);
+	oc->s3_body_len += (uint32_t)n;
+}
+
+/* The error response ended: count it by <Code>, log it (once per 10 s per
+ * Code and shard) in check-origin's words, learn a clock offset. */
+static void s3_error_end(struct shard *sh, struct oconn *oc)
+{
+	struct s3err_result res;
+
+	if (!oc->s3_status)
+		return;
+	s3err_parse(oc->s3_status, NULL, 0, oc->s3_body, oc->s3_body_len, oc->s3_skew_s, &res);
+	oc->s3_status = 0;
+	counter_add(sh->s3err, (enum counter_id)res.code, 1);
+	struct origin_rt *o = (struct origin_rt *)oc->origin;
+	if (res.code == S3ERR_CODE_REQUEST_TIME_TOO_SKEWED && oc->s3_skew_s != 0) {
+		int64_t off = atomic_load(&o->clock_offset_s) + oc->s3_skew_s;
+		atomic_store(&o->clock_offset_s, off);
+		log_warn("zone %s: origin %s: RequestTimeTooSkewed: our clock is %lld s off the "
+			 "origin's Date; signing with that offset from now on", o->zone->name,
+			 o->cfg->name, (long long)-oc->s3_skew_s);
+	}
+	if (sh->now_ms - sh->s3err_logged_ms[res.code] < LIMIT_S3ERR_LOG_INTERVAL_MS &&
+	    sh->s3err_logged_ms[res.code] != 0)
+		return;
+	sh->s3err_logged_ms[res.code] = sh->now_ms;
+	const struct s3err_advice *a = s3err_advice(res.verdict);
+	log_warn("zone %s: origin %s: %u %s: %s %s", o->zone->name, o->cfg->name,
+		 res.status, s3err_code_name(res.code), a ? a->meaning : "",
+		 a ? a->fix : "");
+}
+
 /* The whole response is read: hand the connection back, then tell the
  * visitor (which may start its next pipelined request at once). */
 static void response_complete(struct shard *sh, struct oconn *oc)
 {
 	struct vconn *vc = oc->vc;
 
+	s3_error_end(sh, oc);
 	oc->vc = NULL;
 	vc->x.oc = NULL;
 	oc->requests++;
@@ -557,6 +629,7 @@ static void abort_exchange(struct shard *sh, struct oconn *oc, int status)
 static bool forward(struct shard *sh, struct oconn *oc, const char *p, size_t n,
 		    struct iobuf_group *g, uint16_t bid)
 {
+	s3_error_body(oc, p, n);
 	if (oc->vc->x.discard_origin_body)
 		return true;                /* answered from the cache instead */
 	iobuf_group_ref(g, bid);
@@ -692,6 +765,7 @@ static ssize_t on_head(struct shard *sh, struct oconn *oc, const char *p, size_t
 	if (!interim) {
 		oc->head_done = true;
 		set_framing(oc, &resp);
+		s3_error_begin(sh, oc, &resp);
 		if (visitor_response_head(sh, oc->vc, &resp) < 0) {
 			abort_exchange(sh, oc, 502);
 			return -1;

@@ -64,6 +64,10 @@ struct oconn {
 	bool dechunk;                       /* strip chunk framing for the visitor */
 	uint8_t body_mode;                  /* enum obody_mode */
 	bool tls_ready;                     /* https: handshake done */
+	uint16_t s3_status;                 /* S3 error response being read, else 0 */
+	int64_t s3_skew_s;                  /* its Date minus our clock */
+	char *s3_body;                      /* its first bytes (a pool block) */
+	uint32_t s3_body_len;
 	struct tls_session *tls;            /* https: the session, NULL for http */
 	uint32_t ops;
 	const struct origin_rt *origin;

@@ -6,7 +6,10 @@ varied percent-encodings; the seed's path-mapping options A and B; wrong
 secret → 403 SignatureDoesNotMatch passed through; wrong region → 400
 AuthorizationHeaderMalformed; missing bucket → 404 NoSuchBucket; POST →
 405 with Allow; S3 over HTTPS (a TLS front with a test CA; a wrong CA is
-refused); a SIGHUP with a changed secret is used by the next miss
+refused); errors counted by S3 Code and logged in the guide's words; a
+host clock 30 min off heals after one RequestTimeTooSkewed (the offset is
+learned from the origin's Date); a SIGHUP with a changed secret is used by
+the next miss
 (and back); the secret never appears in a response or a log."""
 import os
 import random
@@ -153,6 +156,47 @@ def rotation(ck, srv):
 	ck.check('propagation to every shard logged for both reloads', len(lines) >= 2, log[-500:])
 
 
+def error_counters(ck, srv):
+	c = srv.counters()
+	for code in ('SignatureDoesNotMatch', 'AuthorizationHeaderMalformed', 'NoSuchBucket',
+		     'NoSuchKey'):
+		ck.check('counted by S3 Code: s3_error_%s = %d' % (code, c.get('s3_error_' + code, 0)),
+			 c.get('s3_error_' + code, 0) >= 1)
+	log = ''
+	deadline = time.monotonic() + 3
+	while time.monotonic() < deadline and 'SignatureDoesNotMatch' not in log:
+		time.sleep(0.05)
+		log = open(srv.error_log).read()
+	ck.check('logged in the words of the guide ("The signature math itself is wrong")',
+		 'SignatureDoesNotMatch' in log and 'signature math' in log, log[-800:])
+
+
+def clock_skew(ck, s3):
+	"""A host clock 30 minutes behind: the first miss is refused with
+	RequestTimeTooSkewed (passed through), the edge learns the offset from
+	the origin's Date, and the next miss is signed right."""
+	os.environ['EDGECACHE_TEST_CLOCK_SKEW_S'] = '-1800'
+	try:
+		srv = et.Edgecache([])
+		srv.s3 = s3
+		srv.zones = [zone_file(srv, 'b', hosts=('b.test',))]
+		srv.main = srv.write_config()
+		srv.start()
+	finally:
+		del os.environ['EDGECACHE_TEST_CLOCK_SKEW_S']
+	r1 = et.request(srv.port, 'GET', '/path/to/file.mp4', host='b.test')
+	ck.check('clock 30 min behind: 403 RequestTimeTooSkewed passed through',
+		 r1.status == 403 and b'RequestTimeTooSkewed' in r1.body, repr(r1))
+	r2 = et.request(srv.port, 'GET', '/path/to/file.mp4', host='b.test')
+	ck.check('the next miss is signed with the learned offset: 200', r2.status == 200, repr(r2))
+	c = srv.counters()
+	off = [v for k, v in c.items() if k.startswith('s3_clock_offset_s')]
+	ck.check('the offset is exported (%s)' % off, off and 1700 <= max(off) <= 1900)
+	ck.check('s3_error_RequestTimeTooSkewed = 1',
+		 c.get('s3_error_RequestTimeTooSkewed', 0) == 1, str(c.get('s3_error_RequestTimeTooSkewed')))
+	ck.check('skew: exit 0', srv.stop() == 0)
+
+
 def https(ck, srv, data):
 	r = et.request(srv.port, 'GET', '/path/to/file.mp4', host='tls.test')
 	ck.check('S3 over HTTPS (test CA, signed Host through a TLS front): 200 byte-exact',
@@ -203,9 +247,11 @@ def main():
 		ck.run('basics', basics, ck, srv, s3, data)
 		ck.run('errors', errors, ck, srv)
 		ck.run('hard_keys', hard_keys, ck, srv, s3, rng)
+		ck.run('error_counters', error_counters, ck, srv)
 		ck.run('https', https, ck, srv, data)
 		ck.run('rotation', rotation, ck, srv)
 		ck.run('no_secret', no_secret, ck, srv)
+		ck.run('clock_skew', clock_skew, ck, s3)
 		ck.stop_and_finish(srv)
 
 
