@@ -24,6 +24,7 @@ import swift  # noqa: E402
 
 PORT_BASE = 21100
 ACCESS, SECRET = 'edge:s3reader', 'Sekr3t-s3origin-5d1e'
+ACCESS2, SECRET2 = 'edge:s3reader2', 'Sekr3t-s3origin-7a2b'     # the rotated pair
 WRONG = 'Wr0ng-secret-a7b3c9'
 BUCKET = 'my-media'
 KEYS = 200
@@ -63,9 +64,9 @@ def visitor_quote(key, rng):
 
 
 def zone_file(srv, name, secret=SECRET, region='us-east-1', base_path='/' + BUCKET,
-	      hosts=('*',)):
+	      hosts=('*',), access=ACCESS):
 	return et.zone(name, list(hosts), [('bucket', srv.s3.endpoint, {
-		's3_auth_enabled': 'true', 's3_access_key': ACCESS,
+		's3_auth_enabled': 'true', 's3_access_key': access,
 		's3_secret_key_file': srv.secret_file(secret), 's3_region': region,
 		'base_path': base_path})])
 
@@ -206,12 +207,36 @@ def https(ck, srv, data):
 		 r.status == 503, repr(r))
 
 
+def rotation_under_load(ck, srv):
+	"""wrk runs misses (every request signed) while SIGHUP switches between
+	two valid key pairs every half second: not one non-2xx."""
+	import shutil
+	import subprocess
+	if not shutil.which('wrk'):
+		ck.skip('rotation under load', 'wrk missing: run scripts/setup')
+		return
+	pairs = [(ACCESS2, SECRET2), (ACCESS, SECRET)] * 3
+	p = subprocess.Popen(['wrk', '-t1', '-c4', '-d4s', '-H', 'Host: b.test',
+			      'http://127.0.0.1:%d/path/to/file.mp4' % srv.port],
+			     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+	for access, secret in pairs:
+		time.sleep(0.5)
+		srv.rewrite_zone(zone_file(srv, 'b', secret=secret, access=access, hosts=('b.test',)))
+		srv.proc.send_signal(signal.SIGHUP)
+	out = p.communicate(timeout=30)[0]
+	reqs = [ln for ln in out.splitlines() if 'requests in' in ln]
+	print('wrk: ' + ' | '.join(reqs), flush=True)
+	ck.check('%d SIGHUPs between two key pairs under wrk load: no non-2xx, no errors (%s)' %
+		 (len(pairs), reqs[0].strip() if reqs else '?'),
+		 'Non-2xx' not in out and 'Socket errors' not in out and reqs, out[-600:])
+
+
 def no_secret(ck, srv):
 	texts = []
 	for p in (srv.error_log, srv.access_log, os.path.join(srv.dir, 'stdout.log')):
 		if os.path.exists(p):
 			texts.append(open(p, 'rb').read())
-	leaked = [s for s in (SECRET, WRONG) if any(s.encode() in t for t in texts)]
+	leaked = [s for s in (SECRET, SECRET2, WRONG) if any(s.encode() in t for t in texts)]
 	ck.check('no secret in any log', not leaked, repr(leaked))
 
 
@@ -220,7 +245,7 @@ def main():
 	if missing:
 		et.skip('Swift + s3api not installed (%s): run scripts/setup' % ' '.join(missing))
 	rng = random.Random(20261128)
-	with swift.Swift(port_base=PORT_BASE, users=[(ACCESS, SECRET)]) as s3:
+	with swift.Swift(port_base=PORT_BASE, users=[(ACCESS, SECRET), (ACCESS2, SECRET2)]) as s3:
 		s3.create_bucket(BUCKET, access_key=ACCESS, secret_key=SECRET)
 		data = {'path/to/file.mp4': rng.randbytes(100000)}
 		for k, v in data.items():
@@ -250,6 +275,7 @@ def main():
 		ck.run('error_counters', error_counters, ck, srv)
 		ck.run('https', https, ck, srv, data)
 		ck.run('rotation', rotation, ck, srv)
+		ck.run('rotation_under_load', rotation_under_load, ck, srv)
 		ck.run('no_secret', no_secret, ck, srv)
 		ck.run('clock_skew', clock_skew, ck, s3)
 		ck.stop_and_finish(srv)
