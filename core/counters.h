@@ -52,6 +52,7 @@
 	X(cache_stale_if_error,    "stale objects served because the origin failed (stale-if-error)") \
 	X(collapsed_followers,     "misses that streamed a same-shard leader's origin response") \
 	X(collapsed_parked,        "misses that waited for another exchange's fetch to land") \
+	X(cache_fill_invalidated,  "fills dropped as they landed: their key was invalidated meanwhile") \
 	X(cache_invalidated,       "stored objects dropped by an unsafe method's response") \
 	X(cache_write_errors,      "store writes that failed (ENOSPC, EIO)") \
 	X(no_zone,                 "requests for a Host no zone serves (404)") \

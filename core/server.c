@@ -377,7 +377,8 @@ static int open_store(struct server *srv, const struct cfg *cfg, unsigned shards
 		fprintf(stderr, "edgecache: cache: %s\n", err);
 		return -1;
 	}
-	if (collapse_init(&srv->collapse, LIMIT_COLLAPSE_KEYS) < 0) {
+	if (collapse_init(&srv->collapse, LIMIT_COLLAPSE_KEYS) < 0 ||
+	    collapse_init(&srv->invalidated, LIMIT_COLLAPSE_KEYS) < 0) {
 		fprintf(stderr, "edgecache: cache: out of memory\n");
 		return -1;
 	}
@@ -521,6 +522,7 @@ int server_run(struct cfg *cfg, const char *main_file)
 out:
 	store_close(srv.store);
 	collapse_free(srv.collapse);
+	collapse_free(srv.invalidated);
 	for (unsigned s = 0; s < srv.n_shards; s++)
 		shard_destroy(srv.shards[s]);
 	free(srv.shards);

@@ -35,6 +35,7 @@ struct server {
 	struct runtime *retired;            /* waiting for every shard to let go */
 	struct store *store;                /* the disk cache, NULL without [cache] */
 	struct collapse *collapse;          /* in-flight cache keys (with a store) */
+	struct collapse *invalidated;       /* invalidation stamps (with a store) */
 	uint64_t generation;
 	const char *main_file;
 	unsigned n_shards;                  /* started */

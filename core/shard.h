@@ -105,6 +105,8 @@ struct shard {
 	 * in flight: the store_io of each, kept until its completion. */
 	struct store *store;
 	struct collapse *collapse;          /* in-flight keys, all shards */
+	struct collapse *invalidated;       /* invalidation stamps, all shards */
+	uint64_t fill_began_ms[LIMIT_STORE_WRITES];   /* per store write slot */
 	struct vconn *parked;               /* followers waiting on another shard */
 	struct memtier mt;                  /* RAM tier: hot objects of this shard */
 	bool mt_on;

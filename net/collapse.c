@@ -13,6 +13,7 @@ struct slot {
 	bool used;
 	struct cindex_key key;
 	struct collapse_leader leader;
+	uint64_t stamp;                     /* invalidation tables */
 };
 
 struct collapse {
@@ -102,6 +103,43 @@ void collapse_release(struct collapse *t, struct cindex_key key)
 		}
 		unlock(s);
 	}
+}
+
+void collapse_stamp(struct collapse *t, struct cindex_key key, uint64_t ms)
+{
+	struct slot *oldest = NULL;
+
+	for (uint32_t i = 0; i < LIMIT_COLLAPSE_PROBE; i++) {
+		struct slot *s = &t->s[(key.lo + i) & t->mask];
+		lock(s);
+		if (!s->used || same(s->key, key)) {
+			s->used = true;
+			s->key = key;
+			s->stamp = ms;
+			unlock(s);
+			return;
+		}
+		if (!oldest || s->stamp < oldest->stamp)
+			oldest = s;
+		unlock(s);
+	}
+	lock(oldest);
+	oldest->key = key;
+	oldest->stamp = ms;
+	unlock(oldest);
+}
+
+bool collapse_stamped_since(struct collapse *t, struct cindex_key key, uint64_t ms)
+{
+	for (uint32_t i = 0; i < LIMIT_COLLAPSE_PROBE; i++) {
+		struct slot *s = &t->s[(key.lo + i) & t->mask];
+		lock(s);
+		bool hit = s->used && same(s->key, key) && s->stamp >= ms;
+		unlock(s);
+		if (hit)
+			return true;
+	}
+	return false;
 }
 
 bool collapse_active(struct collapse *t, struct cindex_key key)

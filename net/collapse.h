@@ -42,4 +42,14 @@ void collapse_release(struct collapse *t, struct cindex_key key);
 /* Is key in flight? (parked followers ask on every tick) */
 bool collapse_active(struct collapse *t, struct cindex_key key);
 
+/*
+ * The same table kept as invalidation stamps (a second instance): when
+ * each key was last invalidated (ms, CLOCK_MONOTONIC). A full probe
+ * window loses its oldest stamp: only a fill older than every stamp kept
+ * could then slip through.
+ */
+void collapse_stamp(struct collapse *t, struct cindex_key key, uint64_t ms);
+/* Was key invalidated at or after `ms`? */
+bool collapse_stamped_since(struct collapse *t, struct cindex_key key, uint64_t ms);
+
 #endif

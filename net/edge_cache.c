@@ -502,6 +502,7 @@ static void refresh_store(struct shard *sh, struct vconn *vc, const struct hcach
 	iobuf_pool_put(&sh->pool, blk);
 	if (n < 0)
 		return;
+	sh->fill_began_ms[wid % LIMIT_STORE_WRITES] = sh->now_ms;
 	submit_writes(sh, io, n);
 	if (c->s_total == 0)
 		return;
@@ -598,7 +599,11 @@ static void drop_path(struct shard *sh, const struct vconn *vc, const char *path
 		       q ? q + 1 : NULL, q ? len - (size_t)(q - path) - 1 : 0,
 		       (enum hcache_qs)z->query_string, text, sizeof(text), &text_len, &k) < 0)
 		return;
-	if (store_delete(sh->store, (struct cindex_key){ .lo = k.lo, .hi = k.hi }) == 0)
+	struct cindex_key key = { .lo = k.lo, .hi = k.hi };
+	/* Stamped even when nothing is stored: a fill of this key may be on
+	 * its way, and must not land after us (ecache_on_write). */
+	collapse_stamp(sh->invalidated, key, sh->now_ms);
+	if (store_delete(sh->store, key) == 0)
 		COUNT(sh, cache_invalidated);
 }
 
@@ -709,6 +714,7 @@ void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_re
 		COUNT(sh, cache_fill_dropped);
 		return;
 	}
+	sh->fill_began_ms[c->wid % LIMIT_STORE_WRITES] = sh->now_ms;
 	submit_writes(sh, io, n);
 	c->filling = true;
 	/* The claim now ends when the object is committed (or not): a parked
@@ -759,12 +765,22 @@ void ecache_fill_end(struct shard *sh, struct vconn *vc, bool complete)
 
 void ecache_on_write(struct shard *sh, uint32_t slot, const struct io_uring_cqe *cqe)
 {
-	int r = store_write_done(sh->store, &sh->wio[slot], cqe->res);
+	const struct store_io *io = &sh->wio[slot];
+	struct cindex_key key = io->key;
+	uint64_t began = sh->fill_began_ms[io->wslot % LIMIT_STORE_WRITES];
+	int r = store_write_done(sh->store, io, cqe->res);
 	sh->wio_free[sh->n_wio_free++] = slot;
+	/* RFC 9111 4.4: an object fetched before an unsafe method invalidated
+	 * its key must not be served after it: drop what just landed. */
+	bool dropped = r == 1 && collapse_stamped_since(sh->invalidated, key, began);
+	if (dropped) {
+		store_delete(sh->store, key);
+		COUNT(sh, cache_fill_invalidated);
+	}
 	/* The object landed or will not: whoever waited on its key looks again. */
 	if (r != 0 && sh->collapse)
-		collapse_release(sh->collapse, sh->wio[slot].key);
-	if (r == 1)
+		collapse_release(sh->collapse, key);
+	if (r == 1 && !dropped)
 		COUNT(sh, cache_fills);
 	else if (r < 0 && cqe->res < 0)
 		COUNT(sh, cache_write_errors);

@@ -106,6 +106,32 @@ def invalidation(ck, srv, py):
 		 '%r; counters %s; origin saw %s' % (r, diag, [ln for ln in py.log() if ln[2] == path]))
 
 
+def invalidation_race(ck, srv, py):
+	"""A POST lands while a GET of the same object is still being fetched
+	and written: what that fill writes must not be served afterwards."""
+	import threading
+	path = '/ccdrip/600/max-age=3600/40000'
+	got = {}
+	t = threading.Thread(target=lambda: got.setdefault('r', get(srv, path)))
+	n0 = fills(srv)
+	t.start()
+	time.sleep(0.25)                     # the head and half the body are in
+	r = et.request(srv.port, 'POST', path, body=b'x')
+	ck.check('POST during the fill passes through', r.status == 200, repr(r))
+	t.join(10)
+	c = srv.counters()
+	ck.check('the GET got its bytes', got.get('r') is not None and
+		 got['r'].body == et.det_bytes('pyorigin', 40000), repr(got.get('r')))
+	deadline = time.monotonic() + 5
+	while c.get('cache_fill_invalidated', 0) < 1 and time.monotonic() < deadline:
+		time.sleep(0.05)
+		c = srv.counters()
+	r = get(srv, path)
+	ck.check('the fill that landed after the POST is not served (a MISS)',
+		 r.header('x-cache') == 'MISS', '%r, cache_fill_invalidated %d' %
+		 (r, c.get('cache_fill_invalidated', 0)))
+
+
 def restarts(ck, srv, py):
 	path = FRESH + '20000'
 	want = et.det_bytes('pyorigin', 20000)
@@ -224,6 +250,7 @@ def main():
 	ck.run('basics', basics, ck, srv, py)
 	ck.run('not_stored', not_stored, ck, srv, py)
 	ck.run('invalidation', invalidation, ck, srv, py)
+	ck.run('invalidation_race', invalidation_race, ck, srv, py)
 	ck.run('restarts', restarts, ck, srv, py)
 	ck.run('corruption', corruption, ck, srv, py, cache_file)
 	ck.run('collapsing', collapsing, ck, srv, py)

@@ -15,6 +15,7 @@ Paths (keep-alive unless said):
   /reset              close with RST (SO_LINGER 0) before any response
   /status/CODE        that status, body "status CODE\n"
   /ccslow/MS/CC/N     /cc/CC/N after sleeping MS ms
+  /ccdrip/MS/CC/N     /cc/CC/N whose second half of body comes MS ms later
   /cc/CC/N[/tag]      N bytes with Cache-Control CC ('_' for space, '-' none),
                       ETag "tag-N" (or "v-N") and a Last-Modified; a matching
                       If-None-Match gets 304
@@ -142,6 +143,20 @@ def serve_one(c, method, target, hdrs):
 		# takes a while, for collapsing).
 		time.sleep(int(parts[1]) / 1000.0)
 		return serve_one(c, method, '/cc/' + '/'.join(parts[2:]), hdrs)
+	elif parts[0] == 'ccdrip':
+		# /ccdrip/MS/CC/N: like /cc/CC/N, but the body's second half comes
+		# MS after the head and first half (a fill still in flight).
+		ms, cc, n = int(parts[1]), parts[2].replace('_', ' '), int(parts[3])
+		body = det_bytes('pyorigin', n)
+		out = [('Content-Length', len(body)), ('ETag', '"v-%d"' % n)]
+		if cc != '-':
+			out.append(('Cache-Control', cc))
+		c.send_head(200, out)
+		c.sock.sendall(body[:n // 2])
+		time.sleep(ms / 1000.0)
+		c.sock.sendall(body[n // 2:])
+		c.logline(method, target, 200)
+		return True
 	elif parts[0] == 'cc':
 		# /cc/CACHE-CONTROL/N[/tag]: N bytes with that Cache-Control ('-'
 		# for none), a strong ETag and a Last-Modified; the content (and
