@@ -34,11 +34,16 @@
 #define COUNTERS_EVERY_MS   1000
 #define LISTEN_BACKLOG      4096
 
-uint64_t server_now_ms(void)
+uint64_t server_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t server_now_ms(void)
+{
+	return server_now_ns() / 1000000;
 }
 
 uint64_t server_unix_ms(void)
@@ -251,19 +256,12 @@ static int start_shards(struct server *srv, unsigned want)
 
 /* ---- snapshots: publish, reload, key roll, reclaim ------------------------- */
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Make rt current; the old one is retired until every shard lets go. */
 static void publish(struct server *srv, struct runtime *rt)
 {
 	struct runtime *old = srv_rt(srv);
 
-	rt->published_ns = mono_ns();
+	rt->published_ns = server_now_ns();
 	atomic_store(&old->pending, (int)srv->n_shards);
 	atomic_store_explicit(&srv->rt, rt, memory_order_release);
 	old->next_retired = srv->retired;

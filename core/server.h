@@ -53,6 +53,7 @@ struct server {
 int server_run(struct cfg *cfg, const char *main_file);
 
 uint64_t server_now_ms(void);           /* CLOCK_MONOTONIC, ms */
+uint64_t server_now_ns(void);           /* CLOCK_MONOTONIC, ns (vDSO: any thread) */
 uint64_t server_unix_ms(void);          /* CLOCK_REALTIME, ms */
 
 #endif

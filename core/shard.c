@@ -247,13 +247,6 @@ static int shard_setup(struct shard *sh)
 
 /* ---- snapshots ---------------------------------------------------------------- */
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void shard_rt_unref(struct shard *sh, struct runtime *rt)
 {
 	assert(rt->shard_refs[sh->id] > 0);
@@ -273,7 +266,7 @@ static void sync_runtime(struct shard *sh)
 	origin_close_idle(sh);          /* pooled connections belong to old */
 	sh->rt = rt;
 	sh->scfg = &rt->cfg->server;
-	uint64_t delay = mono_ns() - rt->published_ns;
+	uint64_t delay = server_now_ns() - rt->published_ns;
 	uint64_t max = atomic_load(&rt->max_switch_ns);
 	while (delay > max && !atomic_compare_exchange_weak(&rt->max_switch_ns, &max, delay))
 		;

@@ -39,13 +39,6 @@ static void pump(struct shard *sh, struct vconn *vc);
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void set_timer(struct shard *sh, struct vconn *vc, enum vconn_timer kind,
 		      uint32_t ms)
 {
@@ -430,7 +423,7 @@ static void reject(struct shard *sh, struct vconn *vc, int err)
 		sh->parse_err[e]++;
 	memset(&vc->x, 0, sizeof(vc->x));
 	vc->x.start_ms = sh->unix_ms;
-	vc->x.start_ns = mono_ns();
+	vc->x.start_ns = server_now_ns();
 	vc->req.method = HTTP1_OTHER;
 	vc->req.target = NULL;
 	vc->state = VC_BUSY;
@@ -563,7 +556,7 @@ static void start_exchange(struct shard *sh, struct vconn *vc, uint32_t head_len
 	memset(x, 0, sizeof(*x));
 	x->head_len = head_len;
 	x->start_ms = sh->unix_ms;
-	x->start_ns = mono_ns();
+	x->start_ns = server_now_ns();
 	x->reqid = ((uint64_t)sh->id << 48) | ++sh->req_seq;
 	x->keep_alive = r->keep_alive && !sh->draining;
 	vc->state = VC_BUSY;
@@ -635,7 +628,7 @@ static void write_access_log(struct shard *sh, struct vconn *vc)
 	else
 		wbuf_put(&w, "-", 1);
 	wbuf_str(&w, " PASS ");
-	wbuf_u64(&w, (mono_ns() - x->start_ns) / 1000);
+	wbuf_u64(&w, (server_now_ns() - x->start_ns) / 1000);
 	char id[20];
 	snprintf(id, sizeof(id), " %016llx", (unsigned long long)x->reqid);
 	wbuf_str(&w, id);
