@@ -178,6 +178,16 @@ static bool lookup_store(struct shard *sh, struct vconn *vc)
 
 /* ---- hits ----------------------------------------------------------------------- */
 
+/* Is h one of names[0..n) (lower case)? */
+static bool header_named(const struct http1_header *h, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (h->name_len == strlen(names[i]) &&
+		    strncasecmp(h->name, names[i], h->name_len) == 0)
+			return true;
+	return false;
+}
+
 /* Headers a 304 carries (RFC 9110 15.4.5); the others describe a body. */
 static bool kept_in_304(const struct http1_header *h)
 {
@@ -185,11 +195,7 @@ static bool kept_in_304(const struct http1_header *h)
 		"etag", "cache-control", "expires", "vary", "content-location",
 		"last-modified",
 	};
-	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (h->name_len == strlen(names[i]) &&
-		    strncasecmp(h->name, names[i], h->name_len) == 0)
-			return true;
-	return false;
+	return header_named(h, names, sizeof(names) / sizeof(names[0]));
 }
 
 /* Stored headers the edge replaces when it serves a hit. */
@@ -199,11 +205,7 @@ static bool replaced_on_hit(const struct http1_header *h)
 		"content-length", "content-range", "date", "server", "age", "x-cache",
 		"connection", "transfer-encoding",
 	};
-	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (h->name_len == strlen(names[i]) &&
-		    strncasecmp(h->name, names[i], h->name_len) == 0)
-			return true;
-	return false;
+	return header_named(h, names, sizeof(names) / sizeof(names[0]));
 }
 
 static void write_hit_head(struct shard *sh, struct vconn *vc, struct wbuf *w, int status,
@@ -446,11 +448,7 @@ bool ecache_drops_request_header(const struct vconn *vc, const struct http1_head
 	};
 	if (!vc->x.cache.revalidating)
 		return false;
-	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (h->name_len == strlen(names[i]) &&
-		    strncasecmp(h->name, names[i], h->name_len) == 0)
-			return true;
-	return false;
+	return header_named(h, names, sizeof(names) / sizeof(names[0]));
 }
 
 void ecache_origin_headers(const struct vconn *vc, struct wbuf *w)
