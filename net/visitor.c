@@ -629,9 +629,8 @@ static void write_access_log(struct shard *sh, struct vconn *vc)
 		wbuf_put(&w, "-", 1);
 	wbuf_str(&w, " PASS ");
 	wbuf_u64(&w, (server_now_ns() - x->start_ns) / 1000);
-	char id[20];
-	snprintf(id, sizeof(id), " %016llx", (unsigned long long)x->reqid);
-	wbuf_str(&w, id);
+	wbuf_put(&w, " ", 1);
+	wbuf_hex64(&w, x->reqid);
 	if (w.overflow)
 		w.len = sizeof(line) - 1;
 	line[w.len++] = '\n';

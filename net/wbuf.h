@@ -55,6 +55,16 @@ static inline void wbuf_u64(struct wbuf *w, uint64_t v)
 	wbuf_put(w, tmp + sizeof(tmp) - n, n);
 }
 
+/* 16 lower-case hex digits, zero-padded (request ids). */
+static inline void wbuf_hex64(struct wbuf *w, uint64_t v)
+{
+	static const char digits[] = "0123456789abcdef";
+	char tmp[16];
+	for (int i = 15; i >= 0; i--, v >>= 4)
+		tmp[i] = digits[v & 15];
+	wbuf_put(w, tmp, sizeof(tmp));
+}
+
 /* "Name: value\r\n" */
 static inline void wbuf_header(struct wbuf *w, const char *name, size_t name_len,
 			       const char *value, size_t value_len)
