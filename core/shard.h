@@ -9,8 +9,9 @@
  * Called by: its own thread only, except shard_create / shard_start /
  * shard_wake / shard_join and reading counters (control thread).
  * Never: blocks. Every socket operation goes through the ring; the only
- * direct syscalls are socket(2)/setsockopt(2) for a new origin connection
- * and clock reads (vDSO).
+ * direct syscalls are socket(2)/setsockopt(2) for a new origin connection,
+ * setsockopt(2)/getpeername(2) once per accepted connection, and clock
+ * reads (vDSO).
  *
  * Completion routing (liburing's examples/proxy.c): user_data = op (8 bits)
  * | slot (24 bits) | slot generation (32 bits), never a pointer, so a late
