@@ -55,6 +55,11 @@
 	X(cache_fill_invalidated,  "fills dropped as they landed: their key was invalidated meanwhile") \
 	X(cache_invalidated,       "stored objects dropped by an unsafe method's response") \
 	X(cache_write_errors,      "store writes that failed (ENOSPC, EIO)") \
+	X(cache_large_hits,        "responses served from a large object's record and chunks") \
+	X(cache_large_fetches,     "chunk-aligned Range requests sent to the origin for missing chunks") \
+	X(cache_large_mismatch,    "large objects dropped: a fetched chunk's validator or length changed") \
+	X(cache_large_bad_chunks,  "stored chunks that failed verification (dropped, fetched again)") \
+	X(cache_large_waits,       "large-object sends that waited for a free store buffer") \
 	X(no_zone,                 "requests for a Host no zone serves (404)") \
 	X(bad_path,                "request paths that do not percent-decode (400)") \
 	X(body_too_large,          "request bodies over max_body_bytes (413)") \

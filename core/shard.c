@@ -336,6 +336,8 @@ static void on_tick(struct shard *sh)
 	wheel_advance(&sh->wheel, sh->now_ms, timer_fired, sh);
 	if (sh->parked)
 		visitor_parked_tick(sh);
+	if (sh->large_wait)
+		elarge_tick(sh);
 	if (sh->starved) {
 		sh->starved = false;
 		visitor_rearm_starved(sh);

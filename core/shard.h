@@ -109,6 +109,7 @@ struct shard {
 	struct collapse *invalidated;       /* invalidation stamps, all shards */
 	uint64_t fill_began_ms[LIMIT_STORE_WRITES];   /* per store write slot */
 	struct vconn *parked;               /* followers waiting on another shard */
+	struct vconn *large_wait;           /* large-object sends waiting for a store buffer */
 	struct memtier mt;                  /* RAM tier: hot objects of this shard */
 	bool mt_on;
 	struct store_io *wio;

@@ -7,6 +7,7 @@
  * without framing headers: the body length is the store's.
  */
 #include "net/edge_cache.h"
+#include "net/edge_cache_int.h"
 
 #include <errno.h>
 #include <string.h>
@@ -28,12 +29,12 @@ struct ecache_meta {
 	struct hcache_entry e;
 };
 
-static int64_t now_s(const struct shard *sh)
+int64_t ecache_now_s(const struct shard *sh)
 {
 	return (int64_t)(sh->unix_ms / 1000);
 }
 
-static struct hcache_policy zone_policy(const struct cfg_zone *z)
+struct hcache_policy ecache_zone_policy(const struct cfg_zone *z)
 {
 	struct hcache_policy p = {
 		.default_ttl_s = z->default_ttl_s,
@@ -47,7 +48,7 @@ static struct hcache_policy zone_policy(const struct cfg_zone *z)
 }
 
 /* The cache key of vc's request; its text into text[cap) when wanted. */
-static int request_key(const struct vconn *vc, char *text, size_t cap, size_t *text_len,
+int ecache_request_key(const struct vconn *vc, char *text, size_t cap, size_t *text_len,
 		       struct cindex_key *key)
 {
 	const struct cfg_zone *z = vc->x.zone->cfg;
@@ -75,9 +76,6 @@ const char *ecache_xcache(const struct vconn *vc)
 
 static bool serve_stored(struct shard *sh, struct vconn *vc, const void *meta,
 			 uint32_t meta_len, const char *body, uint64_t body_len, uint64_t total);
-static void submit_writes(struct shard *sh, const struct store_io *io, int n);
-static bool write_room(const struct shard *sh, unsigned n);
-static bool write_stored_head(struct wbuf *w, const struct http1_response *resp);
 
 /* ---- lookup ------------------------------------------------------------------ */
 
@@ -117,6 +115,8 @@ bool ecache_lookup(struct shard *sh, struct vconn *vc)
 {
 	if (lookup_store(sh, vc))
 		return true;
+	if (elarge_miss(sh, vc))
+		return true;                /* a Range miss fetches its chunks */
 	return vc->x.cache.cacheable && collapse_miss(sh, vc);
 }
 
@@ -132,12 +132,12 @@ static bool lookup_store(struct shard *sh, struct vconn *vc)
 	c->xcache = HCACHE_X_BYPASS;
 	if (!sh->store || (r->method != HTTP1_GET && r->method != HTTP1_HEAD))
 		return false;
-	if (request_key(vc, text, sizeof(text), &text_len, &c->key) < 0)
+	if (ecache_request_key(vc, text, sizeof(text), &text_len, &c->key) < 0)
 		return false;
-	hcache_parse_request(r, now_s(sh), &c->req);
+	hcache_parse_request(r, ecache_now_s(sh), &c->req);
 	c->cacheable = true;
 	c->xcache = HCACHE_X_MISS;
-	c->request_time = now_s(sh);
+	c->request_time = ecache_now_s(sh);
 	if (store_lookup(sh->store, sh->id, c->key, &hit) < 0)
 		return false;
 	/* One entry (meta + body): the objects this slice serves. */
@@ -208,7 +208,7 @@ static bool replaced_on_hit(const struct http1_header *h)
 	return header_named(h, names, sizeof(names) / sizeof(names[0]));
 }
 
-static void write_hit_head(struct shard *sh, struct vconn *vc, struct wbuf *w, int status,
+void ecache_write_hit_head(struct shard *sh, struct vconn *vc, struct wbuf *w, int status,
 			   const struct http1_response *stored, int64_t age,
 			   int64_t body_len, const char *content_range)
 {
@@ -290,7 +290,7 @@ static int serve_hit(struct shard *sh, struct vconn *vc, const struct hcache_ent
 	}
 	struct wbuf w;
 	wbuf_init(&w, blk, IOBUF_HBUF_BYTES);
-	write_hit_head(sh, vc, &w, status, stored, hcache_age(e, now_s(sh)), len, content_range);
+	ecache_write_hit_head(sh, vc, &w, status, stored, hcache_age(e, ecache_now_s(sh)), len, content_range);
 	if (w.overflow) {
 		iobuf_pool_put(&sh->pool, blk);
 		return -1;
@@ -314,7 +314,8 @@ static void to_origin(struct shard *sh, struct vconn *vc)
 {
 	if (!vc->x.cache.have_stored)
 		release_reads(sh, &vc->x.cache);
-	origin_start(sh, vc);
+	if (!elarge_miss(sh, vc))
+		origin_start(sh, vc);
 }
 
 /* The stored object's meta (copied out: the bytes may be unaligned). */
@@ -338,6 +339,18 @@ static bool serve_stored(struct shard *sh, struct vconn *vc, const void *meta,
 	struct ecache_meta m;
 	struct http1_response head;
 
+	if (elarge_is_record(meta, meta_len)) {
+		/* A large object: its record's buffer is not needed any more. */
+		if (!elarge_serve(sh, vc, meta, meta_len))
+			return false;
+		release_reads(sh, c);
+		if (c->mobj) {
+			memtier_unref(&sh->mt, c->mobj);
+			c->mobj = NULL;
+		}
+		elarge_start(sh, vc);
+		return true;
+	}
 	if (meta_len < sizeof(m) || body_len != total) {
 		COUNT(sh, cache_read_errors);
 		return false;
@@ -349,7 +362,7 @@ static bool serve_stored(struct shard *sh, struct vconn *vc, const void *meta,
 		COUNT(sh, cache_read_errors);
 		return false;
 	}
-	switch (hcache_decide(&m.e, &c->req, now_s(sh))) {
+	switch (hcache_decide(&m.e, &c->req, ecache_now_s(sh))) {
 	case HCACHE_SERVE_FRESH:
 		c->xcache = HCACHE_X_HIT;
 		break;
@@ -400,6 +413,10 @@ void ecache_on_read(struct shard *sh, struct vconn *vc, const struct io_uring_cq
 	struct ecache_x *c = &vc->x.cache;
 	struct store_view v;
 
+	if (c->large.on) {
+		elarge_on_read(sh, vc, cqe);
+		return;
+	}
 	c->reading = false;
 	if (vc->state != VC_BUSY) {
 		release_reads(sh, c);       /* closing: nobody sends from it */
@@ -429,6 +446,7 @@ void ecache_exchange_end(struct shard *sh, struct vconn *vc)
 	if (!sh->store)
 		return;
 	ecache_fill_end(sh, vc, false);
+	elarge_end(sh, vc);
 	release_claim(sh, vc);
 	if (!c->reading)
 		release_reads(sh, c);
@@ -446,6 +464,8 @@ bool ecache_drops_request_header(const struct vconn *vc, const struct http1_head
 		"if-none-match", "if-modified-since", "if-match", "if-unmodified-since",
 		"if-range", "range",
 	};
+	if (vc->x.cache.large.fetching)
+		return elarge_drops_request_header(vc, h);
 	if (!vc->x.cache.revalidating)
 		return false;
 	return header_named(h, names, sizeof(names) / sizeof(names[0]));
@@ -457,6 +477,8 @@ void ecache_origin_headers(const struct vconn *vc, struct wbuf *w)
 	struct ecache_meta m;
 	char buf[160 + LIMIT_ETAG_BYTES];
 
+	if (c->large.fetching)
+		elarge_origin_headers(vc, w);
 	if (!c->revalidating)
 		return;
 	memcpy(&m, c->s_meta, sizeof(m));
@@ -475,7 +497,7 @@ static void refresh_store(struct shard *sh, struct vconn *vc, const struct hcach
 	struct store_io io[8];
 	size_t used = 0;
 
-	if (!write_room(sh, 12) || request_key(vc, text, sizeof(text), &text_len, &c->key) < 0)
+	if (!ecache_write_room(sh, 12) || ecache_request_key(vc, text, sizeof(text), &text_len, &c->key) < 0)
 		return;
 	char *blk = iobuf_pool_get(&sh->pool);
 	if (!blk)
@@ -483,7 +505,7 @@ static void refresh_store(struct shard *sh, struct vconn *vc, const struct hcach
 	struct ecache_meta m = { .magic = ECACHE_META_MAGIC, .e = *e };
 	struct wbuf w;
 	wbuf_init(&w, blk + sizeof(m), IOBUF_HBUF_BYTES - sizeof(m));
-	if (!write_stored_head(&w, head) || sizeof(m) + w.len > store_meta_max()) {
+	if (!ecache_write_stored_head(&w, head) || sizeof(m) + w.len > store_meta_max()) {
 		iobuf_pool_put(&sh->pool, blk);
 		return;
 	}
@@ -501,18 +523,18 @@ static void refresh_store(struct shard *sh, struct vconn *vc, const struct hcach
 	if (n < 0)
 		return;
 	sh->fill_began_ms[wid % LIMIT_STORE_WRITES] = sh->now_ms;
-	submit_writes(sh, io, n);
+	ecache_submit_writes(sh, io, n);
 	if (c->s_total == 0)
 		return;
 	int k = store_write_append(sh->store, sh->id, wid, c->s_body, c->s_total, &used, io, 8);
 	if (k < 0 || used < c->s_total) {
 		if (k > 0)
-			submit_writes(sh, io, k);
+			ecache_submit_writes(sh, io, k);
 		store_write_abort(sh->store, sh->id, wid);
 		COUNT(sh, cache_fill_dropped);
 		return;
 	}
-	submit_writes(sh, io, k);
+	ecache_submit_writes(sh, io, k);
 }
 
 /* A 304 that matches: the stored object with the 304's headers merged in. */
@@ -524,7 +546,7 @@ static bool revalidated(struct shard *sh, struct vconn *vc, const struct http1_r
 	struct http1_response merged = *stored;
 	size_t n;
 
-	hcache_parse_response(r304, now_s(sh), &ri);
+	hcache_parse_response(r304, ecache_now_s(sh), &ri);
 	if (!hcache_304_matches(&m->e, &ri) ||
 	    hcache_merge_304(stored->headers, stored->n_headers, r304->headers, r304->n_headers,
 			     merged.headers, LIMIT_HEADER_COUNT, &n) < 0)
@@ -532,9 +554,9 @@ static bool revalidated(struct shard *sh, struct vconn *vc, const struct http1_r
 	merged.n_headers = (uint16_t)n;
 	struct hcache_entry e = m->e;
 	struct hcache_store hs;
-	struct hcache_policy pol = zone_policy(vc->x.zone->cfg);
-	hcache_parse_response(&merged, now_s(sh), &ri);
-	hcache_storable(&pol, &c->req, &ri, c->request_time, now_s(sh), &hs, &e);
+	struct hcache_policy pol = ecache_zone_policy(vc->x.zone->cfg);
+	hcache_parse_response(&merged, ecache_now_s(sh), &ri);
+	hcache_storable(&pol, &c->req, &ri, c->request_time, ecache_now_s(sh), &hs, &e);
 	if (hs.store)
 		refresh_store(sh, vc, &e, &hs, &merged);
 	c->xcache = HCACHE_X_REVALIDATED;
@@ -555,7 +577,7 @@ bool ecache_origin_head(struct shard *sh, struct vconn *vc, const struct http1_r
 		COUNT(sh, cache_revalidated);
 		return true;
 	}
-	if (resp->status >= 500 && hcache_stale_if_error(&m.e, now_s(sh))) {
+	if (resp->status >= 500 && hcache_stale_if_error(&m.e, ecache_now_s(sh))) {
 		c->xcache = HCACHE_X_STALE;
 		vc->x.origin_status = resp->status;
 		if (serve_hit(sh, vc, &m.e, &stored, c->s_body, c->s_total, false) == 0) {
@@ -573,7 +595,7 @@ bool ecache_fail_stale(struct shard *sh, struct vconn *vc)
 	struct http1_response stored;
 
 	if (!c->have_stored || vc->x.head_queued || !stored_meta(c, &m, &stored) ||
-	    !hcache_stale_if_error(&m.e, now_s(sh)))
+	    !hcache_stale_if_error(&m.e, ecache_now_s(sh)))
 		return false;
 	c->xcache = HCACHE_X_STALE;
 	if (serve_hit(sh, vc, &m.e, &stored, c->s_body, c->s_total, true) < 0)
@@ -626,7 +648,7 @@ void ecache_invalidate(struct shard *sh, struct vconn *vc, const struct http1_re
 
 /* ---- fills ------------------------------------------------------------------------ */
 
-static void submit_writes(struct shard *sh, const struct store_io *io, int n)
+void ecache_submit_writes(struct shard *sh, const struct store_io *io, int n)
 {
 	for (int i = 0; i < n; i++) {
 		uint32_t slot = sh->wio_free[--sh->n_wio_free];
@@ -638,14 +660,14 @@ static void submit_writes(struct shard *sh, const struct store_io *io, int n)
 }
 
 /* Room for n more write ios in the shard's table. */
-static bool write_room(const struct shard *sh, unsigned n)
+bool ecache_write_room(const struct shard *sh, unsigned n)
 {
 	return sh->n_wio_free >= n;
 }
 
 /* The stored head: status line and the headers a cache stores, minus
  * framing (the store knows the body length). */
-static bool write_stored_head(struct wbuf *w, const struct http1_response *resp)
+bool ecache_write_stored_head(struct wbuf *w, const struct http1_response *resp)
 {
 	wbuf_str(w, "HTTP/1.1 ");
 	wbuf_u64(w, resp->status);
@@ -675,23 +697,29 @@ void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_re
 	if (!c->cacheable || vc->req.method != HTTP1_GET || resp->chunked ||
 	    resp->content_length < 0 || resp->close_delimited)
 		return;
-	hcache_parse_response(resp, now_s(sh), &ri);
+	hcache_parse_response(resp, ecache_now_s(sh), &ri);
 	memset(&m, 0, sizeof(m));
-	struct hcache_policy pol = zone_policy(vc->x.zone->cfg);
-	hcache_storable(&pol, &c->req, &ri, c->request_time, now_s(sh), &hs, &m.e);
+	struct hcache_policy pol = ecache_zone_policy(vc->x.zone->cfg);
+	hcache_storable(&pol, &c->req, &ri, c->request_time, ecache_now_s(sh), &hs, &m.e);
 	if (!hs.store || ri.vary.n > 0 || ri.vary.star) {
 		COUNT(sh, cache_not_stored);
 		return;
 	}
-	if ((uint64_t)resp->content_length > store_max_object(sh->store) || !write_room(sh, 4) ||
-	    request_key(vc, text, sizeof(text), &text_len, &c->key) < 0)
+	if ((uint64_t)resp->content_length > store_chunk_bytes(sh->store)) {
+		/* Larger than a chunk: kept as slices (net/edge_large.c). */
+		elarge_fill_begin(sh, vc, resp, &m.e, hs.sie_until > hs.fresh_until ?
+				  (uint32_t)hs.sie_until : (uint32_t)hs.fresh_until);
+		return;
+	}
+	if (!ecache_write_room(sh, 4) ||
+	    ecache_request_key(vc, text, sizeof(text), &text_len, &c->key) < 0)
 		return;
 	char *blk = iobuf_pool_get(&sh->pool);
 	if (!blk)
 		return;
 	struct wbuf w;
 	wbuf_init(&w, blk + sizeof(m), IOBUF_HBUF_BYTES - sizeof(m));
-	if (!write_stored_head(&w, resp) || sizeof(m) + w.len > store_meta_max()) {
+	if (!ecache_write_stored_head(&w, resp) || sizeof(m) + w.len > store_meta_max()) {
 		iobuf_pool_put(&sh->pool, blk);
 		return;
 	}
@@ -713,7 +741,7 @@ void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_re
 		return;
 	}
 	sh->fill_began_ms[c->wid % LIMIT_STORE_WRITES] = sh->now_ms;
-	submit_writes(sh, io, n);
+	ecache_submit_writes(sh, io, n);
 	c->filling = true;
 	/* The claim now ends when the object is committed (or not): a parked
 	 * follower that looks again then finds it. */
@@ -725,9 +753,13 @@ void ecache_fill_body(struct shard *sh, struct vconn *vc, const char *p, size_t 
 	struct ecache_x *c = &vc->x.cache;
 	struct store_io io[8];
 
+	if (c->filling && c->large.fill) {
+		elarge_fill_body(sh, vc, p, n);
+		return;
+	}
 	while (c->filling && n > 0) {
 		size_t used = 0;
-		if (!write_room(sh, 8)) {
+		if (!ecache_write_room(sh, 8)) {
 			ecache_fill_end(sh, vc, false);
 			COUNT(sh, cache_fill_dropped);
 			return;
@@ -740,7 +772,7 @@ void ecache_fill_body(struct shard *sh, struct vconn *vc, const char *p, size_t 
 			COUNT(sh, cache_fill_dropped);
 			return;
 		}
-		submit_writes(sh, io, k);
+		ecache_submit_writes(sh, io, k);
 		p += used;
 		n -= used;
 	}
@@ -752,6 +784,10 @@ void ecache_fill_end(struct shard *sh, struct vconn *vc, bool complete)
 	if (!c->filling)
 		return;
 	c->filling = false;
+	if (c->large.fill) {
+		elarge_fill_end(sh, vc, complete);
+		return;
+	}
 	if (!complete) {
 		store_write_abort(sh->store, sh->id, c->wid);
 		if (vc->x.claim_in_fill) {

@@ -26,6 +26,7 @@
 
 #include "cache/http_cache.h"
 #include "cache/store.h"
+#include "net/edge_large.h"
 #include "net/http1.h"
 
 struct shard;
@@ -55,6 +56,7 @@ struct ecache_x {
 	struct cindex_key key;
 	struct hcache_req_info req;
 	struct store_io rio[2];
+	struct elarge_x large;           /* net/edge_large.h */
 };
 
 /*

@@ -867,6 +867,8 @@ static void on_send(struct shard *sh, struct vconn *vc, const struct io_uring_cq
 	iobuf_outq_consume(&vc->out, &sh->pool, (uint64_t)cqe->res);
 	if (vc->timer_kind == VT_SEND)
 		clear_timer(sh, vc);
+	if (vc->state == VC_BUSY && vc->x.cache.large.on && !vc->x.resp_done)
+		elarge_on_sent(sh, vc, (uint64_t)cqe->res);   /* frees chunk buffers, reads on */
 	if (vc->out.n > 0) {
 		flush(sh, vc);
 	} else if (vc->state == VC_BUSY && vc->x.resp_done) {
@@ -1006,6 +1008,14 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 		COUNT(sh, buffers_exhausted);
 		return -ENOBUFS;
 	}
+	if (x->cache.large.fetching) {
+		/* A chunk-aligned Range fetch of a large object. */
+		int r = elarge_origin_head(sh, vc, resp);
+		if (r != 0) {
+			iobuf_pool_put(&sh->pool, blk);
+			return r < 0 ? r : 0;
+		}
+	}
 	if (!x->leader && ecache_origin_head(sh, vc, resp)) {
 		/* A 304 to our validators, or a 5xx within stale-if-error: the
 		 * stored object answered; the origin's body is dropped. */
@@ -1095,6 +1105,8 @@ bool visitor_queue_head_block(struct shard *sh, struct vconn *vc, char *blk, siz
 
 bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobuf_seg *seg)
 {
+	if (vc->x.cache.large.fetching)
+		return elarge_origin_body(sh, vc, seg);
 	/* Followers get the same bytes first (their own reference each); one
 	 * that cannot keep up is cut off, never slows the others. */
 	for (struct vconn *f = vc->x.followers, *n; f; f = n) {
@@ -1124,6 +1136,10 @@ bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobu
 
 void visitor_response_end(struct shard *sh, struct vconn *vc)
 {
+	if (vc->x.cache.large.fetching) {
+		elarge_origin_end(sh, vc);  /* more chunks may follow */
+		return;
+	}
 	for (struct vconn *f = take_followers(vc), *n; f; f = n) {
 		n = f->x.next_follower;
 		f->x.next_follower = NULL;
@@ -1142,6 +1158,11 @@ void visitor_response_end(struct shard *sh, struct vconn *vc)
 
 void visitor_response_fail(struct shard *sh, struct vconn *vc, int status)
 {
+	if (vc->x.head_queued) {
+		/* A large object's later fetch failed: only a close ends it. */
+		visitor_response_abort(sh, vc);
+		return;
+	}
 	for (struct vconn *f = take_followers(vc), *n; f; f = n) {
 		n = f->x.next_follower;
 		f->x.next_follower = NULL;

@@ -1,0 +1,277 @@
+#!/usr/bin/python3
+"""Large objects (bigger than one chunk) through the real binary, against
+an nginx origin whose access log says every request's Range and the bytes
+it sent: a Range miss on a 64 MiB object fetches only the chunk it covers
+(a chunk-aligned Range) and serves the exact slice; a second Range in that
+chunk is a HIT with no origin request; a full GET is a MISS, then a HIT
+byte-exact with no origin request, served chunk by chunk from the disk
+(the RAM tier is off in the first server, on in the second); HEAD, a Range
+across chunks, If-None-Match and an unsatisfiable Range from the record;
+the origin changing the object (new ETag) between two Range misses of
+different chunks gives the new bytes, never a stitch of both versions; a
+flipped byte in a stored chunk is never served (the chunk is fetched
+again); a restart (SIGTERM, SIGKILL) keeps large objects."""
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+import edgetest as et  # noqa: E402
+
+MiB = 1 << 20
+CHUNK = MiB
+FILES = {'big': 64 * MiB, 'full': 24 * MiB, 'etag': 8 * MiB, 'flip': 6 * MiB,
+	 'keep': 5 * MiB + 123, 'ram': 16 * MiB}
+
+
+class RangeOrigin:
+	"""nginx serving det_bytes files; each log line: uri status bytes "range"."""
+
+	def __init__(self, files):
+		self.dir = et.tmpdir('origin')
+		self.port = et.free_port()
+		self.root = os.path.join(self.dir, 'html')
+		os.makedirs(self.root)
+		self.files = dict(files)
+		for name, size in files.items():
+			self.write(name, et.det_bytes(name, size))
+		self.access_log = os.path.join(self.dir, 'access.log')
+		conf = os.path.join(self.dir, 'nginx.conf')
+		with open(conf, 'w') as f:
+			f.write(et.nginx_main_conf(self.dir) + '''
+http {
+	%s
+	log_format r '$uri $status $body_bytes_sent "$http_range"';
+	access_log %s r;
+	keepalive_requests 100000;
+	sendfile on;
+	server {
+		listen 127.0.0.1:%d;
+		root %s;
+		location / { }
+	}
+}
+''' % (et.nginx_temp_paths(self.dir), self.access_log, self.port, self.root))
+		self.proc = et.start_proc([et.NGINX, '-p', self.dir, '-c', conf],
+					  os.path.join(self.dir, 'stderr.log'), signal.SIGQUIT)
+		et.wait_port(self.port, self.proc, log=os.path.join(self.dir, 'error.log'))
+		self.url = 'http://127.0.0.1:%d' % self.port
+
+	def write(self, name, data, mtime=None):
+		path = os.path.join(self.root, name)
+		with open(path, 'wb') as f:
+			f.write(data)
+		if mtime:
+			os.utime(path, (mtime, mtime))
+
+	def log(self, name=None):
+		"""[(uri, status, bytes, range)] in log order (after nginx wrote them)."""
+		time.sleep(0.1)
+		out = []
+		for ln in et.read_log(self.access_log):
+			uri, status, nbytes, rng = ln.split(' ', 3)
+			if name is None or uri == '/' + name:
+				out.append((uri, int(status), int(nbytes), rng.strip('"')))
+		return out
+
+	def stop(self):
+		return et.stop_proc(self.proc, signal.SIGQUIT)
+
+
+def get(srv, path, method='GET', headers=()):
+	return et.request(srv.port, method, path, headers=list(headers), timeout=60)
+
+
+def wait_fills(srv, n0, n, timeout=20.0):
+	"""Wait until n more objects (a record, chunks) are committed."""
+	deadline = time.monotonic() + timeout
+	c = srv.counters().get('cache_fills', 0)
+	while c < n0 + n and time.monotonic() < deadline:
+		time.sleep(0.05)
+		c = srv.counters().get('cache_fills', 0)
+	return c - n0
+
+
+def aligned(first, last):
+	return 'bytes=%d-%d' % (first // CHUNK * CHUNK, (last // CHUNK + 1) * CHUNK - 1)
+
+
+def range_miss(ck, srv, org):
+	want = et.det_bytes('big', FILES['big'])
+	n0 = srv.counters().get('cache_fills', 0)
+	r = get(srv, '/big', headers=[('Range', 'bytes=40000000-40000999')])
+	ck.check('Range miss on 64 MiB: 206 with the exact bytes',
+		 r.status == 206 and r.body == want[40000000:40001000] and
+		 r.header('content-range') == 'bytes 40000000-40000999/%d' % FILES['big'] and
+		 r.header('x-cache') == 'MISS', repr(r) + str(r.headers))
+	log = org.log('big')
+	ck.check('the origin got one chunk-aligned Range and sent one chunk (%s)' % log,
+		 log == [('/big', 206, CHUNK, aligned(40000000, 40000999))])
+	ck.check('record + chunk committed', wait_fills(srv, n0, 2) >= 2)
+	r = get(srv, '/big', headers=[('Range', 'bytes=40100000-40100099')])
+	ck.check('a second Range in the same chunk: HIT, exact bytes',
+		 r.status == 206 and r.body == want[40100000:40100100] and
+		 r.header('x-cache') == 'HIT', repr(r) + str(r.headers))
+	ck.check('no origin request for it', len(org.log('big')) == 1, str(org.log('big')))
+	r = get(srv, '/big', headers=[('Range', 'bytes=40800000-40900000')])
+	ck.check('a Range across the stored chunk and the next (missing): exact bytes',
+		 r.status == 206 and r.body == want[40800000:40900001], repr(r))
+	log = org.log('big')
+	ck.check('the origin got only the missing chunk (%s)' % log[1:],
+		 log[1:] == [('/big', 206, CHUNK, aligned(40894464, 40894464))])
+	r = get(srv, '/big', headers=[('Range', 'bytes=%d-' % (FILES['big'] + 10))])
+	ck.check('unsatisfiable Range (record known) → 416', r.status == 416 and
+		 r.header('content-range') == 'bytes */%d' % FILES['big'], repr(r))
+
+
+def full_get(ck, srv, org, name='full', first_xcache='MISS'):
+	want = et.det_bytes(name, FILES[name])
+	n0 = srv.counters().get('cache_fills', 0)
+	r = get(srv, '/' + name)
+	ck.check('%s: full GET → 200 %s, byte-exact' % (name, first_xcache),
+		 r.status == 200 and r.body == want and r.header('x-cache') == first_xcache,
+		 repr(r))
+	nchunks = (FILES[name] + CHUNK - 1) // CHUNK
+	got = wait_fills(srv, n0, 1 + nchunks)
+	ck.check('%s: record + %d chunks committed (%d)' % (name, nchunks, got),
+		 got >= 1 + nchunks)
+	before = len(org.log(name))
+	for i in range(2):
+		r = get(srv, '/' + name)
+		ck.check('%s: full GET %d → HIT, byte-exact' % (name, i + 1),
+			 r.status == 200 and r.body == want and r.header('x-cache') == 'HIT' and
+			 r.header('content-length') == str(FILES[name]), repr(r))
+	ck.check('%s: no origin request for the hits' % name, len(org.log(name)) == before,
+		 str(org.log(name)))
+	return want
+
+
+def record_answers(ck, srv, org):
+	want = et.det_bytes('full', FILES['full'])
+	before = len(org.log('full'))
+	r = get(srv, '/full', method='HEAD')
+	ck.check('HEAD: 200, the length, no body, HIT', r.status == 200 and not r.body and
+		 r.header('content-length') == str(FILES['full']) and r.header('x-cache') == 'HIT',
+		 repr(r))
+	r = get(srv, '/full', headers=[('Range', 'bytes=1048000-3146000')])
+	ck.check('Range across three chunks from cache: exact', r.status == 206 and
+		 r.body == want[1048000:3146001] and r.header('x-cache') == 'HIT', repr(r))
+	r = get(srv, '/full', headers=[('Range', 'bytes=-1000')])
+	ck.check('suffix Range from cache', r.status == 206 and r.body == want[-1000:], repr(r))
+	etag = get(srv, '/full', method='HEAD').header('etag')
+	r = get(srv, '/full', headers=[('If-None-Match', etag or '"x"')])
+	ck.check('If-None-Match → 304', r.status == 304 and not r.body, repr(r))
+	r = get(srv, '/full', headers=[('Range', 'bytes=%d-' % FILES['full'])])
+	ck.check('unsatisfiable Range → 416', r.status == 416, repr(r))
+	ck.check('none of these reached the origin', len(org.log('full')) == before,
+		 str(org.log('full')[before:]))
+
+
+def etag_change(ck, srv, org):
+	old = et.det_bytes('etag', FILES['etag'])
+	new = et.det_bytes('etag-v2', FILES['etag'])
+	n0 = srv.counters().get('cache_fills', 0)
+	r = get(srv, '/etag', headers=[('Range', 'bytes=2100000-2100099')])
+	ck.check('v1: Range miss, exact', r.status == 206 and r.body == old[2100000:2100100], repr(r))
+	wait_fills(srv, n0, 2)
+	etag1 = r.header('etag')
+	org.write('etag', new, mtime=time.time() + 100)
+	m0 = srv.counters().get('cache_large_mismatch', 0)
+	r = get(srv, '/etag', headers=[('Range', 'bytes=5300000-5300099')])
+	etag2 = r.header('etag')
+	ck.check('after the origin changed: another chunk has the new bytes and ETag',
+		 r.status == 206 and r.body == new[5300000:5300100] and etag2 != etag1,
+		 '%r %s→%s' % (r, etag1, etag2))
+	ck.check('the mismatch was seen and counted', srv.counters().get(
+		'cache_large_mismatch', 0) > m0)
+	n = len(org.log('etag'))
+	r = get(srv, '/etag', headers=[('Range', 'bytes=2100000-2100099')])
+	ck.check('the first chunk again: new bytes (refetched), never the stored old ones',
+		 r.status == 206 and r.body == new[2100000:2100100] and r.header('etag') == etag2,
+		 repr(r))
+	ck.check('it was fetched from the origin', len(org.log('etag')) == n + 1,
+		 str(org.log('etag')))
+	r = get(srv, '/etag')
+	ck.check('a full GET now: all new bytes', r.status == 200 and r.body == new, repr(r))
+
+
+def flipped_byte(ck, srv, org, cache_file):
+	name = 'flip'
+	want = et.det_bytes(name, FILES[name])
+	n0 = srv.counters().get('cache_fills', 0)
+	get(srv, '/' + name)
+	wait_fills(srv, n0, 1 + 6)
+	srv.stop()
+	at3 = 3 * CHUNK + 5000
+	copies = et.flip_copies(cache_file, want[at3:at3 + 64])
+	ck.check('chunk 3 is in the cache file (%d copies)' % copies, copies >= 1)
+	srv.start()
+	n = len(org.log(name))
+	r = get(srv, '/' + name, headers=[('Range', 'bytes=%d-%d' % (at3, at3 + 99))])
+	ck.check('a Range in the damaged chunk: the right bytes', r.status == 206 and
+		 r.body == want[at3:at3 + 100], repr(r))
+	r = get(srv, '/' + name)
+	ck.check('a full GET: the right bytes', r.status == 200 and r.body == want, repr(r))
+	c = srv.counters()
+	ck.check('the bad chunk was counted (cache_large_bad_chunks %d)' %
+		 c.get('cache_large_bad_chunks', 0), c.get('cache_large_bad_chunks', 0) >= 1)
+	ck.check('and fetched again from the origin', len(org.log(name)) > n, str(org.log(name)))
+
+
+def restarts(ck, srv, org):
+	name = 'keep'
+	want = et.det_bytes(name, FILES[name])
+	n0 = srv.counters().get('cache_fills', 0)
+	get(srv, '/' + name)
+	wait_fills(srv, n0, 1 + 6)
+	n = len(org.log(name))
+	for how in (signal.SIGTERM, signal.SIGKILL):
+		srv.stop(how)
+		srv.start()
+		r = get(srv, '/' + name)
+		ck.check('after %s and a restart: a HIT, the same bytes' % how.name,
+			 r.status == 200 and r.header('x-cache') == 'HIT' and r.body == want, repr(r))
+		r = get(srv, '/' + name, headers=[('Range', 'bytes=4000000-4000009')])
+		ck.check('after %s: a Range HIT' % how.name, r.status == 206 and
+			 r.body == want[4000000:4000010] and r.header('x-cache') == 'HIT', repr(r))
+	ck.check('no origin request across the restarts', len(org.log(name)) == n,
+		 str(org.log(name)))
+
+
+def main():
+	org = RangeOrigin(FILES)
+	cache_dir = et.tmpdir('cachefile')
+	cache_file = os.path.join(cache_dir, 'c.dat')
+	zones = [et.zone('c', ['*'], [('o', org.url, {})], default_ttl=3600)]
+	srv = et.Edgecache(zones, workers=2, cache={'path': cache_file, 'size': '512m',
+						    'chunk_size': '1m'}).start()
+	ck = et.Checks()
+	ck.run('range_miss', range_miss, ck, srv, org)
+	ck.run('full_get', full_get, ck, srv, org)
+	ck.run('record_answers', record_answers, ck, srv, org)
+	ck.run('etag_change', etag_change, ck, srv, org)
+	ck.run('flipped_byte', flipped_byte, ck, srv, org, cache_file)
+	ck.run('restarts', restarts, ck, srv, org)
+	c = srv.counters()
+	print('counters: ' + ', '.join('%s %d' % (k, v) for k, v in sorted(c.items())
+				       if k.startswith('cache_')), flush=True)
+	srv.stop()
+	# The RAM tier on: chunks served from memory after the first disk read.
+	ram_file = os.path.join(cache_dir, 'r.dat')
+	srv2 = et.Edgecache(zones, workers=1, cache={'path': ram_file, 'size': '256m',
+						     'chunk_size': '1m', 'memory': '64m'}).start()
+	ck.run('ram_tier', full_get, ck, srv2, org, 'ram')
+	want = et.det_bytes('ram', FILES['ram'])
+	r0 = srv2.counters().get('cache_ram_hits', 0)
+	r = get(srv2, '/ram')
+	ck.check('ram: another HIT byte-exact', r.body == want and r.header('x-cache') == 'HIT')
+	ck.check('ram: chunks came from the RAM tier (%d)' %
+		 (srv2.counters().get('cache_ram_hits', 0) - r0),
+		 srv2.counters().get('cache_ram_hits', 0) - r0 >= 16)
+	org.stop()
+	ck.stop_and_finish(srv2)
+
+
+if __name__ == '__main__':
+	main()
