@@ -705,12 +705,6 @@ void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_re
 		COUNT(sh, cache_not_stored);
 		return;
 	}
-	if ((uint64_t)resp->content_length > store_chunk_bytes(sh->store)) {
-		/* Larger than a chunk: kept as slices (net/edge_large.c). */
-		elarge_fill_begin(sh, vc, resp, &m.e, hs.sie_until > hs.fresh_until ?
-				  (uint32_t)hs.sie_until : (uint32_t)hs.fresh_until);
-		return;
-	}
 	if (!ecache_write_room(sh, 4) ||
 	    ecache_request_key(vc, text, sizeof(text), &text_len, &c->key) < 0)
 		return;
@@ -721,6 +715,14 @@ void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_re
 	wbuf_init(&w, blk + sizeof(m), IOBUF_HBUF_BYTES - sizeof(m));
 	if (!ecache_write_stored_head(&w, resp) || sizeof(m) + w.len > store_meta_max()) {
 		iobuf_pool_put(&sh->pool, blk);
+		return;
+	}
+	if (sizeof(m) + w.len + (uint64_t)resp->content_length > store_chunk_bytes(sh->store)) {
+		/* Head and body do not fit one chunk (nor one RAM-tier block):
+		 * kept as slices (net/edge_large.c). */
+		iobuf_pool_put(&sh->pool, blk);
+		elarge_fill_begin(sh, vc, resp, &m.e, hs.sie_until > hs.fresh_until ?
+				  (uint32_t)hs.sie_until : (uint32_t)hs.fresh_until);
 		return;
 	}
 	m.magic = ECACHE_META_MAGIC;

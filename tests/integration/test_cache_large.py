@@ -202,7 +202,7 @@ def flipped_byte(ck, srv, org, cache_file):
 	n0 = srv.counters().get('cache_fills', 0)
 	get(srv, '/' + name)
 	wait_fills(srv, n0, 1 + 6)
-	srv.stop()
+	ck.check('stopped cleanly', srv.stop() == 0)
 	at3 = 3 * CHUNK + 5000
 	copies = et.flip_copies(cache_file, want[at3:at3 + 64])
 	ck.check('chunk 3 is in the cache file (%d copies)' % copies, copies >= 1)
@@ -227,7 +227,9 @@ def restarts(ck, srv, org):
 	wait_fills(srv, n0, 1 + 6)
 	n = len(org.log(name))
 	for how in (signal.SIGTERM, signal.SIGKILL):
-		srv.stop(how)
+		rc = srv.stop(how)
+		ck.check('%s: exit as expected (%s)' % (how.name, rc),
+			 rc == (0 if how == signal.SIGTERM else -signal.SIGKILL))
 		srv.start()
 		r = get(srv, '/' + name)
 		ck.check('after %s and a restart: a HIT, the same bytes' % how.name,
@@ -256,7 +258,7 @@ def main():
 	c = srv.counters()
 	print('counters: ' + ', '.join('%s %d' % (k, v) for k, v in sorted(c.items())
 				       if k.startswith('cache_')), flush=True)
-	srv.stop()
+	ck.check('first server exits 0', srv.stop() == 0)
 	# The RAM tier on: chunks served from memory after the first disk read.
 	ram_file = os.path.join(cache_dir, 'r.dat')
 	srv2 = et.Edgecache(zones, workers=1, cache={'path': ram_file, 'size': '256m',
