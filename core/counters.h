@@ -59,7 +59,7 @@
 	X(cache_large_fetches,     "chunk-aligned Range requests sent to the origin for missing chunks") \
 	X(cache_large_mismatch,    "large objects dropped: a fetched chunk's validator or length changed") \
 	X(cache_large_bad_chunks,  "stored chunks that failed verification (dropped, fetched again)") \
-	X(cache_large_waits,       "large-object sends that waited for a free store buffer") \
+	X(cache_large_waits,       "large-object sends that waited: no free store buffer, or another exchange is fetching the chunk") \
 	X(no_zone,                 "requests for a Host no zone serves (404)") \
 	X(bad_path,                "request paths that do not percent-decode (400)") \
 	X(body_too_large,          "request bodies over max_body_bytes (413)") \

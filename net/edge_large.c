@@ -25,6 +25,7 @@
 #include "core/runtime.h"
 #include "core/server.h"
 #include "core/shard.h"
+#include "net/collapse.h"
 #include "net/edge_cache_int.h"
 #include "net/origin.h"
 #include "net/visitor.h"
@@ -96,6 +97,41 @@ static void drop_object(struct shard *sh, struct cindex_key key, uint64_t gen, u
 	uint64_t n = chunk ? (total + chunk - 1) / chunk : 0;
 	for (uint64_t i = 0; i < n && i < LIMIT_STORE_OBJECT_CHUNKS; i++)
 		store_delete(sh->store, elarge_chunk_key(key, gen, (uint32_t)i));
+}
+
+/* ---- chunk claims (collapsing) -------------------------------------------------- */
+
+/* Claim chunk idx for this exchange: false if another holds it. */
+static bool claim_chunk(struct shard *sh, struct vconn *vc, uint32_t idx)
+{
+	struct collapse_leader me = { sh->id, vc->idx, vc->gen }, l;
+	struct elarge_x *L = &vc->x.cache.large;
+	if (!sh->collapse)
+		return true;
+	int r = collapse_claim(sh->collapse, elarge_chunk_key(vc->x.cache.key, L->gen, idx), &me,
+			       &l);
+	return r != 1 || (l.shard == me.shard && l.vidx == me.vidx && l.vgen == me.vgen);
+}
+
+/* Let go of the claims no store write took over. */
+static void release_claims(struct shard *sh, struct vconn *vc)
+{
+	struct elarge_x *L = &vc->x.cache.large;
+	for (; L->cl_from < L->cl_to && sh->collapse; L->cl_from++)
+		collapse_release(sh->collapse,
+				 elarge_chunk_key(vc->x.cache.key, L->gen, L->cl_from));
+	L->cl_from = L->cl_to = 0;
+}
+
+/* A chunk's claim now ends with its store write (or it was skipped). */
+static void claim_done(struct shard *sh, struct vconn *vc, uint32_t idx, bool written)
+{
+	struct elarge_x *L = &vc->x.cache.large;
+	if (idx != L->cl_from || idx >= L->cl_to)
+		return;
+	if (!written && sh->collapse)
+		collapse_release(sh->collapse, elarge_chunk_key(vc->x.cache.key, L->gen, idx));
+	L->cl_from++;
 }
 
 /* ---- buffers and the wait list ---------------------------------------------- */
@@ -389,8 +425,14 @@ static bool cw_begin(struct shard *sh, struct vconn *vc, uint32_t idx)
 	struct chk_meta m = { .magic = CHK_MAGIC, .idx = idx, .gen = L->gen, .total = L->total };
 
 	if (!begin_write(sh, vc, elarge_chunk_key(vc->x.cache.key, L->gen, idx), &m, sizeof(m),
-			 chunk_len(L, idx), &L->cw_wid))
+			 chunk_len(L, idx), &L->cw_wid)) {
+		claim_done(sh, vc, idx, false);
 		return false;
+	}
+	/* Claimed until the write lands (ecache_on_write releases it): a
+	 * concurrent miss of this chunk waits for it instead of fetching. */
+	claim_chunk(sh, vc, idx);
+	claim_done(sh, vc, idx, true);
 	L->cw_active = true;
 	L->cw_left = chunk_len(L, idx);
 	return true;
@@ -493,10 +535,16 @@ static void start_fetch(struct shard *sh, struct vconn *vc, uint32_t idx)
 	uint32_t n = 1;
 	struct cindex_entry hit;
 
+	if (L->storing)
+		claim_chunk(sh, vc, idx);
 	while (idx + n <= lastc && n < ELARGE_FETCH_CHUNKS &&
-	       !(L->storing && store_lookup(sh->store, sh->id,
-					    elarge_chunk_key(c->key, L->gen, idx + n), &hit) == 0))
+	       !(L->storing && (store_lookup(sh->store, sh->id,
+					     elarge_chunk_key(c->key, L->gen, idx + n), &hit) == 0 ||
+				!claim_chunk(sh, vc, idx + n))))
 		n++;
+	L->cl_from = idx;
+	L->cl_to = L->storing ? idx + n : idx;
+	L->wait_ms = 0;
 	L->o_off = (uint64_t)idx * L->chunk;
 	L->o_end = L->o_off + (uint64_t)n * L->chunk;
 	if (L->have_id && L->o_end > L->total)
@@ -691,6 +739,7 @@ void elarge_origin_end(struct shard *sh, struct vconn *vc)
 
 	L->fetching = false;
 	cw_abort(sh, L);                    /* a chunk the response did not finish */
+	release_claims(sh, vc);
 	L->rd = (uint32_t)(L->next / L->chunk);
 	if (L->o_off != L->o_end) {
 		visitor_response_abort(sh, vc);
@@ -759,9 +808,19 @@ static int acquire(struct shard *sh, struct vconn *vc)
 		}
 		COUNT(sh, cache_read_errors);
 	}
-	/* Missing: fetched once every chunk before it is queued. */
-	if (L->rd == ci && slots_idle(L) && vc->req.method == HTTP1_GET)
-		start_fetch(sh, vc, ci);
+	/* Missing: fetched once every chunk before it is queued — unless
+	 * another exchange is fetching it (then wait, up to a bound). */
+	if (L->rd != ci || !slots_idle(L) || vc->req.method != HTTP1_GET)
+		return 0;
+	if (L->storing && sh->collapse && collapse_active(sh->collapse, k)) {
+		if (!L->wait_ms)
+			L->wait_ms = sh->now_ms;
+		if (sh->now_ms - L->wait_ms < ELARGE_CLAIM_WAIT_MS) {
+			wait_add(sh, vc);
+			return 0;
+		}
+	}
+	start_fetch(sh, vc, ci);
 	return 0;
 }
 
@@ -882,6 +941,7 @@ void elarge_end(struct shard *sh, struct vconn *vc)
 
 	wait_remove(sh, vc);
 	cw_abort(sh, L);
+	release_claims(sh, vc);
 	for (unsigned i = 0; i < ELARGE_SLOTS; i++)
 		if (L->s[i].st != ELS_READING)
 			slot_release(sh, &L->s[i]);

@@ -43,6 +43,9 @@ struct iobuf_seg;
 /* Chunks one origin fetch asks for at most (a Range miss on a 4 GiB
  * object pulls this much at a time, not the rest of the file). */
 #define ELARGE_FETCH_CHUNKS 8
+/* How long a missing chunk another exchange is fetching is waited for
+ * before fetching it anyway (its fetch may have stalled). */
+#define ELARGE_CLAIM_WAIT_MS 2000
 
 enum elarge_slot_state { ELS_FREE = 0, ELS_READING, ELS_READY, ELS_SENDING };
 
@@ -79,6 +82,12 @@ struct elarge_x {
 	uint32_t rd;                        /* next chunk to acquire */
 	uint64_t o_off, o_end;              /* origin body bytes being received */
 	uint64_t sent;                      /* bytes sent to the visitor */
+	/* Chunks [cl_from, cl_to) claimed in the collapse table for our
+	 * fetch and not yet handed to a store write (whose completion
+	 * releases its claim); a missing chunk someone else claimed is
+	 * waited for (since wait_ms), not fetched twice. */
+	uint32_t cl_from, cl_to;
+	uint64_t wait_ms;
 	char *hblk;                         /* head built, not queued yet */
 	uint32_t hlen;
 	struct hcache_entry e;              /* the record's validator/freshness */

@@ -25,7 +25,8 @@ import edgetest as et  # noqa: E402
 MiB = 1 << 20
 CHUNK = MiB
 FILES = {'big': 64 * MiB, 'full': 24 * MiB, 'etag': 8 * MiB, 'flip': 6 * MiB,
-	 'keep': 5 * MiB + 123, 'ram': 16 * MiB, 'mid': 4 * MiB, 'many': 3 * MiB}
+	 'keep': 5 * MiB + 123, 'ram': 16 * MiB, 'mid': 4 * MiB, 'many': 3 * MiB,
+	 'coll': 8 * MiB}
 
 
 class RangeOrigin:
@@ -281,6 +282,34 @@ def many_readers(ck, srv, org):
 	print('cache_large_waits %d' % srv.counters().get('cache_large_waits', 0), flush=True)
 
 
+def concurrent_misses(ck, srv, org):
+	"""20 concurrent GETs of a new 8 MiB object: collapsed (same-shard
+	followers, other shards parked, chunk claims), so the origin sends
+	about the object once, not 20 times."""
+	import threading
+	name = 'coll'
+	want = et.det_bytes(name, FILES[name])
+	got = [None] * 20
+
+	def one(i):
+		try:
+			got[i] = get(srv, '/' + name)
+		except Exception as e:          # noqa: BLE001 - reported below
+			got[i] = e
+	ts = [threading.Thread(target=one, args=(i,)) for i in range(len(got))]
+	for t in ts:
+		t.start()
+	for t in ts:
+		t.join(60)
+	good = sum(1 for r in got if isinstance(r, et.Response) and r.status == 200 and
+		   r.body == want)
+	ck.check('20 concurrent misses: all byte-exact (%d)' % good, good == 20)
+	log = org.log(name)
+	sent = sum(b for _, _, b, _ in log)
+	ck.check('the origin sent %.2f× the object in %d requests (bound: 2×)' %
+		 (sent / FILES[name], len(log)), sent <= 2 * FILES[name], str(log))
+
+
 def slow_visitor(ck, srv, org):
 	"""A visitor that stops reading holds its two chunks, nothing more, and
 	slows nobody else."""
@@ -336,6 +365,7 @@ def main():
 	ck.run('flipped_byte', flipped_byte, ck, srv, org, cache_file)
 	ck.run('many_readers', many_readers, ck, srv, org)
 	ck.run('slow_visitor', slow_visitor, ck, srv, org)
+	ck.run('concurrent_misses', concurrent_misses, ck, srv, org)
 	ck.run('restarts', restarts, ck, srv, org)
 	# Last on this server: the connection it closes leaves the server's
 	# port in TIME_WAIT, which makes the harness's next stop wait 5 s.
