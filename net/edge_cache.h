@@ -11,11 +11,11 @@
  * lets a store failure fail a request (a failed read is a miss, a failed
  * write is an object not cached; both counted).
  *
- * First slice: whole objects that fit one store entry are served (with
+ * Whole objects that fit one chunk are served from one store entry (with
  * Age, X-Cache, 304 for conditionals, 206 for one range); responses with a
  * Content-Length that RFC 9111 lets us store are written while they stream
- * to the visitor. Stale entries, Vary and chunked (large) objects go to the
- * origin (revalidation, variants and chunk reads are the next slices).
+ * to the visitor. Larger objects, and Range misses, are slices: see
+ * net/edge_large.h. Vary goes to the origin.
  */
 #ifndef EDGECACHE_NET_EDGE_CACHE_H
 #define EDGECACHE_NET_EDGE_CACHE_H
