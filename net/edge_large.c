@@ -80,13 +80,18 @@ static bool has_validator(const struct hcache_entry *e)
 	return e->etag_len ? !e->etag_weak : (e->flags & HCACHE_E_HAS_LM) != 0;
 }
 
+/* Does a later response carry the version's validators? Without any
+ * (then nothing was stored: has_validator) only the length, compared by
+ * the caller, ties the next fetch of one response to the first — as
+ * nginx's slice module does. */
 static bool same_validator(const struct hcache_entry *e, const struct hcache_resp_info *ri)
 {
 	if (e->etag_len)
-		return ri->etag.p && !ri->etag_weak && ri->etag.len == e->etag_len &&
-		       memcmp(ri->etag.p, e->etag, e->etag_len) == 0;
-	return !ri->etag.p && (e->flags & HCACHE_E_HAS_LM) &&
-	       ri->last_modified == e->last_modified;
+		return ri->etag.p && ri->etag_weak == e->etag_weak &&
+		       ri->etag.len == e->etag_len && memcmp(ri->etag.p, e->etag, e->etag_len) == 0;
+	if (e->flags & HCACHE_E_HAS_LM)
+		return !ri->etag.p && ri->last_modified == e->last_modified;
+	return !ri->etag.p && ri->last_modified == HCACHE_TIME_NONE;
 }
 
 /* Drop a version: its record and its chunks' index entries. */

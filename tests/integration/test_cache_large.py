@@ -124,6 +124,15 @@ def range_miss(ck, srv, org):
 	log = org.log('big')
 	ck.check('the origin got only the missing chunk (%s)' % log[1:],
 		 log[1:] == [('/big', 206, CHUNK, aligned(40894464, 40894464))])
+	n = len(log)
+	r = get(srv, '/big', headers=[('Range', 'bytes=30000000-')])
+	ck.check('an open Range (bytes=30000000-, 34 MiB) across stored and missing chunks: exact',
+		 r.status == 206 and r.body == want[30000000:] and r.header('content-range') ==
+		 'bytes 30000000-%d/%d' % (FILES['big'] - 1, FILES['big']), repr(r))
+	log = org.log('big')[n:]
+	ck.check('fetched in chunk-aligned runs of at most 8 chunks, never the 2 stored ones (%d)' %
+		 len(log), all(st == 206 and b <= 8 * CHUNK and b % CHUNK == 0 for _, st, b, _ in log)
+		 and sum(b for _, _, b, _ in log) == FILES['big'] - 30 * CHUNK, str(log))
 	r = get(srv, '/big', headers=[('Range', 'bytes=%d-' % (FILES['big'] + 10))])
 	ck.check('unsatisfiable Range (record known) → 416', r.status == 416 and
 		 r.header('content-range') == 'bytes */%d' % FILES['big'], repr(r))
