@@ -13,7 +13,10 @@ flipped byte in a stored chunk is never served (the chunk is fetched
 again); when the head is already out and a chunk fetched again is of
 another version, the connection is closed; more concurrent readers than
 store buffers all get their bytes; a visitor that stops reading holds up
-nobody; a restart (SIGTERM, SIGKILL) keeps large objects."""
+nobody; 20 concurrent misses make one origin request; objects without a
+strong validator (a Python origin that honours Range) are served across
+several fetches but never stored; a restart (SIGTERM, SIGKILL) keeps large
+objects."""
 import os
 import signal
 import sys
@@ -83,8 +86,8 @@ http {
 		return et.stop_proc(self.proc, signal.SIGQUIT)
 
 
-def get(srv, path, method='GET', headers=()):
-	return et.request(srv.port, method, path, headers=list(headers), timeout=60)
+def get(srv, path, method='GET', headers=(), host='localhost'):
+	return et.request(srv.port, method, path, host=host, headers=list(headers), timeout=60)
 
 
 def wait_fills(srv, n0, n, timeout=20.0):
@@ -319,6 +322,30 @@ def concurrent_misses(ck, srv, org):
 		 (sent / FILES[name], len(log)), sent <= 2 * FILES[name], str(log))
 
 
+def validators(ck, srv, py):
+	"""An object with no validator, or only a weak ETag, cannot be checked
+	across fetches: served (a 20 MiB open Range takes three fetches), never
+	stored; with a strong ETag it is stored."""
+	n = 20 * MiB
+	want = et.det_bytes('pyorigin', n)
+	for v, stored in (('none', False), ('weak', False), ('etag', True)):
+		path = '/ranged/%s/%d' % (v, n)
+		for i in range(2):
+			before = sum(1 for ln in py.log() if ln[2] == path)
+			r = get(srv, path, headers=[('Range', 'bytes=1000-')], host='py.test')
+			time.sleep(0.3)
+			after = sum(1 for ln in py.log() if ln[2] == path)
+			ck.check('%s, GET %d: 206 with all %d bytes' % (v, i + 1, n - 1000),
+				 r.status == 206 and r.body == want[1000:], repr(r))
+			if i == 0:
+				ck.check('%s: fetched in 3 chunk-aligned requests (%d)' % (v, after - before),
+					 after - before == 3)
+			else:
+				ck.check('%s: %s' % (v, 'stored: no origin request' if stored else
+						     'not stored: fetched again'),
+					 (after == before) == stored, '%d → %d' % (before, after))
+
+
 def slow_visitor(ck, srv, org):
 	"""A visitor that stops reading holds its two chunks, nothing more, and
 	slows nobody else."""
@@ -363,7 +390,9 @@ def main():
 	org = RangeOrigin(FILES)
 	cache_dir = et.tmpdir('cachefile')
 	cache_file = os.path.join(cache_dir, 'c.dat')
-	zones = [et.zone('c', ['*'], [('o', org.url, {})], default_ttl=3600)]
+	py = et.PyOrigin()
+	zones = [et.zone('c', ['*'], [('o', org.url, {})], default_ttl=3600),
+		 et.zone('p', ['py.test'], [('o', py.url, {})], default_ttl=3600)]
 	srv = et.Edgecache(zones, workers=2, cache={'path': cache_file, 'size': '512m',
 						    'chunk_size': '1m'}).start()
 	ck = et.Checks()
@@ -375,6 +404,7 @@ def main():
 	ck.run('many_readers', many_readers, ck, srv, org)
 	ck.run('slow_visitor', slow_visitor, ck, srv, org)
 	ck.run('concurrent_misses', concurrent_misses, ck, srv, org)
+	ck.run('validators', validators, ck, srv, py)
 	ck.run('restarts', restarts, ck, srv, org)
 	# Last on this server: the connection it closes leaves the server's
 	# port in TIME_WAIT, which makes the harness's next stop wait 5 s.
