@@ -582,7 +582,8 @@ bool elarge_miss(struct shard *sh, struct vconn *vc)
 	memset(&probe, 0, sizeof(probe));
 	probe.status = 200;
 	probe.last_modified = HCACHE_TIME_NONE;
-	if (hcache_range(&c->req, &probe, INT64_MAX, &rg) < 0 || rg.kind != HCACHE_RANGE_PARTIAL)
+	if (hcache_range(&c->req, &probe, INT64_MAX, &rg) < 0 || rg.kind != HCACHE_RANGE_PARTIAL ||
+	    (uint64_t)rg.first / store_chunk_bytes(sh->store) >= LIMIT_STORE_OBJECT_CHUNKS)
 		return false;
 	memset(L, 0, sizeof(*L));
 	L->on = true;
@@ -663,9 +664,12 @@ int elarge_origin_head(struct shard *sh, struct vconn *vc, const struct http1_re
 	ok = ok && s <= L->o_off && L->o_off < e1;
 	if (!ok) {
 		/* Not a slice of the object (an error, 416, a changed framing):
-		 * before our head it goes to the visitor as it is. */
+		 * before our head it goes to the visitor as it is. Gone, or
+		 * shorter than we knew: the stored object goes too (a 5xx may
+		 * pass: it says nothing about the object). */
 		L->fetching = false;
-		if (L->have_id)
+		if (L->have_id && (resp->status == 404 || resp->status == 410 ||
+				   resp->status == 416 || resp->status < 300))
 			drop_object(sh, c->key, L->gen, L->total, L->chunk);
 		if (L->head_sent)
 			return -EIO;
