@@ -15,7 +15,8 @@ another version, the connection is closed; more concurrent readers than
 store buffers all get their bytes; a visitor that stops reading holds up
 nobody; 20 concurrent misses make one origin request; objects without a
 strong validator (a Python origin that honours Range) are served across
-several fetches but never stored; a restart (SIGTERM, SIGKILL) keeps large
+several fetches but never stored; a POST's 2xx drops a large object (as a
+purge by key does); a restart (SIGTERM, SIGKILL) keeps large
 objects."""
 import os
 import signal
@@ -382,6 +383,29 @@ def validators(ck, srv, py):
 					 (after == before) == stored, '%d → %d' % (before, after))
 
 
+def invalidation(ck, srv, py):
+	"""An unsafe method's 2xx drops a large object (its record: every
+	chunk becomes unreachable at once, as a purge by key does)."""
+	n = 6 * MiB + 7
+	path = '/ranged/etag/%d' % n
+	want = et.det_bytes('pyorigin', n)
+	f0 = srv.counters().get('cache_fills', 0)
+	r = get(srv, path, host='py.test')
+	wait_fills(srv, f0, 1 + 7)
+	r = get(srv, path, host='py.test')
+	ck.check('cached: a HIT', r.header('x-cache') == 'HIT' and r.body == want, repr(r))
+	r = et.request(srv.port, 'POST', path, host='py.test', body=b'x')
+	ck.check('POST passes through', r.status == 200, repr(r))
+	before = sum(1 for ln in py.log() if ln[2] == path)
+	r = get(srv, path, host='py.test')
+	ck.check('after the POST: a MISS, fetched again, byte-exact',
+		 r.header('x-cache') == 'MISS' and r.body == want and
+		 sum(1 for ln in py.log() if ln[2] == path) == before + 1, repr(r))
+	r = get(srv, path, headers=[('Range', 'bytes=3000000-3000009')], host='py.test')
+	ck.check('and a Range of it: right bytes', r.status == 206 and
+		 r.body == want[3000000:3000010], repr(r))
+
+
 def slow_visitor(ck, srv, org):
 	"""A visitor that stops reading holds its two chunks, nothing more, and
 	slows nobody else."""
@@ -442,6 +466,7 @@ def main():
 	ck.run('aborted_and_pipelined', aborted_and_pipelined, ck, srv, org)
 	ck.run('concurrent_misses', concurrent_misses, ck, srv, org)
 	ck.run('validators', validators, ck, srv, py)
+	ck.run('invalidation', invalidation, ck, srv, py)
 	ck.run('restarts', restarts, ck, srv, org)
 	# Last on this server: the connection it closes leaves the server's
 	# port in TIME_WAIT, which makes the harness's next stop wait 5 s.
