@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -324,11 +325,48 @@ static char *list_next(char **cur)
 	return trim(s);
 }
 
-static void free_secret(char *s)
+static void free_wiped(char *s)
 {
 	if (s) {
 		explicit_bzero(s, strlen(s));
 		free(s);
+	}
+}
+
+/*
+ * The S3 secret and session token (F_SECRET keys) get pages of their own,
+ * kept out of core dumps like the snapshot's credentials (core/runtime.c):
+ * the cfg outlives many snapshots (key rolls derive from it), so a heap
+ * copy would put the secret in every core dump. The string is never
+ * changed once stored, so its length gives the mapping's size back.
+ */
+static size_t secret_span(size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (len + 1 + page - 1) / page * page;
+}
+
+static char *secret_dup(const char *s, size_t len)
+{
+	char *p = mmap(NULL, secret_span(len), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, secret_span(len), MADV_DONTDUMP);
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+static void secret_free(char *s)
+{
+	if (s) {
+		size_t len = strlen(s);
+
+		explicit_bzero(s, len);
+		munmap(s, secret_span(len));
 	}
 }
 
@@ -340,6 +378,7 @@ enum ktype { KT_U32, KT_SIZE, KT_SECONDS, KT_STR, KT_PATH, KT_BOOL, KT_ENUM, KT_
 #define F_NOSPACE 2u             /* KT_STR: no space inside */
 #define F_OFF     4u             /* KT_PATH: "off" is kept as is */
 #define F_LIST    8u             /* indented lines continue the list */
+#define F_SECRET  16u            /* KT_STR, KT_FILE: kept in no-dump pages */
 
 struct key_def {
 	const char *name;
@@ -418,17 +457,18 @@ static const struct key_def keys[] = {
 	{ "s3_auth_enabled", ORG(s3_auth_enabled), .type = KT_BOOL },
 	{ "s3_access_key", ORG(s3_access_key), .type = KT_STR, .flags = F_NOSPACE,
 	  .max = LIMIT_ACCESS_KEY_BYTES },
-	{ "s3_secret_key", ORG(s3_secret_key), .type = KT_STR,
+	{ "s3_secret_key", ORG(s3_secret_key), .type = KT_STR, .flags = F_SECRET,
 	  .max = LIMIT_SECRET_BYTES, .excl = "s3_secret_key_file" },
-	{ "s3_secret_key_file", ORG(s3_secret_key), .type = KT_FILE,
+	{ "s3_secret_key_file", ORG(s3_secret_key), .type = KT_FILE, .flags = F_SECRET,
 	  .max = LIMIT_SECRET_BYTES, .excl = "s3_secret_key" },
 	{ "s3_region", ORG(s3_region), .type = KT_STR, .flags = F_BLANK | F_NOSPACE,
 	  .max = LIMIT_REGION_BYTES },
 	{ "s3_service", ORG(s3_service), .type = KT_STR, .flags = F_BLANK | F_NOSPACE,
 	  .max = LIMIT_SERVICE_BYTES },
-	{ "s3_session_token", ORG(s3_session_token), .type = KT_STR, .flags = F_BLANK,
-	  .max = LIMIT_SESSION_TOKEN_BYTES, .excl = "s3_session_token_file" },
-	{ "s3_session_token_file", ORG(s3_session_token), .type = KT_FILE,
+	{ "s3_session_token", ORG(s3_session_token), .type = KT_STR,
+	  .flags = F_BLANK | F_SECRET, .max = LIMIT_SESSION_TOKEN_BYTES,
+	  .excl = "s3_session_token_file" },
+	{ "s3_session_token_file", ORG(s3_session_token), .type = KT_FILE, .flags = F_SECRET,
 	  .max = LIMIT_SESSION_TOKEN_BYTES, .excl = "s3_session_token" },
 	{ "s3_payload", ORG(s3_payload), .type = KT_ENUM, .names = payloads },
 	{ "s3_addressing", ORG(s3_addressing), .type = KT_ENUM, .names = addressings },
@@ -488,7 +528,7 @@ static int store(struct parse *p, char **field, char *v)
 {
 	if (!v)
 		return pfail_oom(p);
-	free_secret(*field);
+	free_wiped(*field);
 	*field = v;
 	return 0;
 }
@@ -496,6 +536,20 @@ static int store(struct parse *p, char **field, char *v)
 static int store_str(struct parse *p, char **field, const char *s, size_t len)
 {
 	return store(p, field, strndup(s, len));
+}
+
+/* store_str for an F_SECRET key: its own no-dump pages. */
+static int store_key_str(struct parse *p, const struct key_def *k, char **field,
+			 const char *s, size_t len)
+{
+	if (!(k->flags & F_SECRET))
+		return store_str(p, field, s, len);
+	char *v = secret_dup(s, len);
+	if (!v)
+		return pfail_oom(p);
+	secret_free(*field);
+	*field = v;
+	return 0;
 }
 
 static int set_num(struct parse *p, const struct key_def *k, void *field,
@@ -629,7 +683,7 @@ static int set_file(struct parse *p, const struct key_def *k, char **field,
 	if (!rc)
 		rc = check_str(p, k, buf, n);
 	if (!rc)
-		rc = store_str(p, field, buf, n);
+		rc = store_key_str(p, k, field, buf, n);
 	explicit_bzero(buf, sizeof(buf));
 	free(path);
 	return rc;
@@ -648,7 +702,7 @@ static int set_key(struct parse *p, const struct key_def *k, const char *val)
 	case KT_STR:
 		if (len == 0 && (k->flags & F_BLANK))
 			return 0;
-		return check_str(p, k, val, len) ?: store_str(p, field, val, len);
+		return check_str(p, k, val, len) ?: store_key_str(p, k, field, val, len);
 	case KT_PATH:
 		return set_path(p, k, field, val);
 	case KT_BOOL:
@@ -1564,10 +1618,10 @@ static void origin_free(struct cfg_origin *o)
 	free(o->ca_file);
 	free(o->base_path);
 	free(o->s3_access_key);
-	free_secret(o->s3_secret_key);
+	secret_free(o->s3_secret_key);
 	free(o->s3_region);
 	free(o->s3_service);
-	free_secret(o->s3_session_token);
+	secret_free(o->s3_session_token);
 }
 
 static void zone_free(struct cfg_zone *z)

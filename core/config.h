@@ -75,10 +75,11 @@ struct cfg_origin {
 
 	bool s3_auth_enabled;
 	char *s3_access_key;     /* NULL unless set */
-	char *s3_secret_key;     /* from s3_secret_key or s3_secret_key_file; wiped on free */
+	char *s3_secret_key;     /* from s3_secret_key or s3_secret_key_file; in no-dump
+				  * pages of its own, wiped on free */
 	char *s3_region;         /* never NULL after load when s3_auth_enabled: blank → "auto" */
 	char *s3_service;        /* default "s3" */
-	char *s3_session_token;  /* NULL unless set (blank = unset); wiped on free */
+	char *s3_session_token;  /* NULL unless set (blank = unset); no-dump pages, wiped */
 	enum cfg_s3_payload s3_payload;
 	enum cfg_s3_addressing s3_addressing;
 
