@@ -16,7 +16,8 @@ Cache across a credential change (zone default_ttl = 1h, disk cache):
 GET MISS then HIT; SIGHUP with a WRONG secret → the cached object is still
 a HIT 200 with the right bytes and no origin request; a key never fetched
 is 403 SignatureDoesNotMatch, twice, each time from the origin (never
-cached); SIGHUP back → that key and others are 200 byte-exact.
+cached); each SignatureDoesNotMatch counted, logged at most once per shard
+in 10 s; SIGHUP back → that key and others are 200 byte-exact.
 
 Settings no other test sends through the serving path to Swift:
 s3_addressing = virtual (bucket in the Host) and s3_payload = unsigned; a
@@ -259,6 +260,17 @@ def credential_change(ck, srv, objs):
 	ck.check('... the second one from the origin again: a 403 is never cached',
 		 signed(srv) == s1 + 1 and r2.header('x-cache') != 'HIT',
 		 '%d signed, X-Cache %s' % (signed(srv) - s1, r2.header('x-cache')))
+	# Three SignatureDoesNotMatch within a second or two: counted each
+	# time, logged at most once per shard (once per 10 s per Code and shard).
+	deadline = time.monotonic() + 3
+	lines = []
+	while not lines and time.monotonic() < deadline:
+		time.sleep(0.05)
+		lines = [ln for ln in et.read_log(srv.error_log)
+			 if '403 SignatureDoesNotMatch' in ln and 'zone kept' in ln]
+	n = srv.counters().get('s3_error_SignatureDoesNotMatch', 0)
+	ck.check('%d SignatureDoesNotMatch counted, logged %d time(s): at most once per shard '
+		 'per 10 s' % (n, len(lines)), n >= 3 and 1 <= len(lines) <= 2, repr(lines))
 	gone(ck, srv, 'the replaced secret', SECRET)
 	memory_dd(ck, srv, WRONG)
 
