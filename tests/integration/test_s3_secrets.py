@@ -21,8 +21,9 @@ in 10 s; SIGHUP back → that key and others are 200 byte-exact.
 
 Settings no other test sends through the serving path to Swift:
 s3_addressing = virtual (bucket in the Host) and s3_payload = unsigned; a
-SIGHUP that breaks the S3 zone rule is refused naming both origins, and the
-old snapshot keeps signing. No secret in any response, log line (debug
+400 (wrong region) in a zone that caches is never stored; a SIGHUP that
+breaks the S3 zone rule is refused naming both origins, and the old
+snapshot keeps signing. Both reloads go live on both shards (logged). No secret in any response, log line (debug
 level) or process command line; the session token only where S3 itself
 echoes it (a SignatureDoesNotMatch <CanonicalRequest>, passed through)."""
 import os
@@ -297,6 +298,15 @@ def settings(ck, srv, objs):
 	r = get(srv, '/obj-b', host='unsigned-payload.test')
 	ck.check('s3_payload = unsigned (x-amz-content-sha256: UNSIGNED-PAYLOAD): 200 byte-exact',
 		 r.status == 200 and r.body == objs['obj-b'], repr(r))
+	# A 400 from S3 in a zone that caches 200s for an hour: never stored.
+	r1 = get(srv, '/obj-b', host='bad-region.test')
+	s1 = signed(srv)
+	r2 = get(srv, '/obj-b', host='bad-region.test')
+	ck.check('wrong region, zone with default_ttl = 1h: 400 AuthorizationHeaderMalformed '
+		 'twice, the second from the origin again (a 400 is never cached)',
+		 r1.status == 400 and r2.status == 400 and b'AuthorizationHeaderMalformed' in r2.body
+		 and signed(srv) == s1 + 1 and r2.header('x-cache') != 'HIT',
+		 '%r %r %s' % (r1, r2, r2.header('x-cache')))
 	# Two S3 origins with different access keys in one zone: the reload is
 	# refused with the rule's error naming both, and the old snapshot serves.
 	before = len(et.read_log(srv.error_log))
@@ -366,7 +376,10 @@ def main():
 				     srv, SECRET2, access=ACCESS2, s3_addressing='virtual',
 				     host_header='s3.amazonaws.com')]),
 			     et.zone('unsig', ['unsigned-payload.test'], [s3_origin(
-				     srv, SECRET2, access=ACCESS2, s3_payload='unsigned')])]
+				     srv, SECRET2, access=ACCESS2, s3_payload='unsigned')]),
+			     et.zone('badregion', ['bad-region.test'], [s3_origin(
+				     srv, SECRET2, access=ACCESS2, s3_region='eu-central-1')],
+				     default_ttl='1h')]
 		srv.main = srv.write_config()
 		srv.start()
 		ck = et.Checks()
