@@ -21,6 +21,8 @@ Paths (keep-alive unless said):
                       If-None-Match gets 304
   /ccfail/CC/N        /cc/CC/N, but a conditional request (If-None-Match)
                       gets 503: a revalidation that fails
+  /ccnew/CC/N         /cc/CC/N, but a conditional request gets /cc/CC/N/new
+                      (a 200 with new bytes and ETag): the object changed
   /vary/NAMES/CC/N    N bytes that depend on the request's values of the
                       header fields NAMES (comma-separated; '-': the names
                       the request's X-Set-Vary lists), with Vary: NAMES,
@@ -196,6 +198,9 @@ def serve_one(c, method, target, hdrs):
 			c.logline(method, target, 503)
 			return True
 		return serve_one(c, method, '/cc/' + '/'.join(parts[1:]), hdrs)
+	elif parts[0] == 'ccnew':
+		tail = '/new' if 'if-none-match' in hdrs else ''
+		return serve_one(c, method, '/cc/' + '/'.join(parts[1:]) + tail, hdrs)
 	elif parts[0] == 'vary':
 		names = parts[1] if parts[1] != '-' else hdrs.get('x-set-vary', '')
 		cc, n = parts[2].replace('_', ' '), int(parts[3])
