@@ -1281,8 +1281,10 @@ void visitor_response_fail(struct shard *sh, struct vconn *vc, int status)
 void visitor_response_abort(struct shard *sh, struct vconn *vc)
 {
 	vc->x.status = vc->x.status ? vc->x.status : 502;
-	count_status(sh, vc->x.status);
-	write_access_log(sh, vc);
+	if (!vc->x.background) {            /* no visitor asked for it */
+		count_status(sh, vc->x.status);
+		write_access_log(sh, vc);
+	}
 	vc_close(sh, vc);
 }
 

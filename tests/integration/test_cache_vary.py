@@ -12,7 +12,8 @@ method drops every variant; concurrent misses of two variants each get
 their own bytes. stale-while-revalidate: the stale copy is served at once
 while one background conditional request refreshes the entry (304), after
 which a GET is a HIT; a refresh that gets a 200 replaces the object; a
-refresh that fails (503) keeps the stale copy and is counted."""
+stale variant is refreshed under its own key; a refresh that fails (503)
+keeps the stale copy and is counted."""
 import os
 import sys
 import threading
@@ -255,6 +256,33 @@ def swr_replaced(ck, srv, py):
 		 and r.header('etag') == '"new-4200"', repr(r))
 
 
+def swr_variant(ck, srv, py):
+	"""A stale variant is refreshed under its own key; the other variant
+	is left as it was."""
+	path = '/vary/Accept-Encoding/max-age=2,stale-while-revalidate=60/4300'
+	gz, ident = [('Accept-Encoding', 'gzip')], [('Accept-Encoding', 'identity')]
+	f0 = counter(srv, 'cache_fills')
+	get(srv, path, gz)
+	wait_counter(srv, 'cache_fills', f0 + 2)
+	get(srv, path, ident)
+	wait_counter(srv, 'cache_fills', f0 + 4)
+	time.sleep(2.6)
+	f1 = counter(srv, 'cache_fills')
+	r = get(srv, path, gz)
+	ck.check('stale gzip variant served STALE', r.header('x-cache') == 'STALE' and
+		 r.body == vbody('gzip', 4300), repr(r))
+	wait_counter(srv, 'cache_fills', f1 + 1)
+	r = get(srv, path, gz)
+	ck.check('refreshed gzip variant: a HIT, its own bytes', r.header('x-cache') == 'HIT' and
+		 r.body == vbody('gzip', 4300), repr(r))
+	log = origin_log(py, path)
+	ck.check('the refresh asked for the gzip variant and got a 304 (%s)' % log,
+		 log[-1:] == [(path + '#gzip', 304)])
+	r = get(srv, path, ident)
+	ck.check('the identity variant is still stale (its own entry)',
+		 r.header('x-cache') == 'STALE' and r.body == vbody('identity', 4300), repr(r))
+
+
 def swr_failed(ck, srv, py):
 	path = '/ccfail/max-age=1,stale-while-revalidate=60/4100'
 	want = et.det_bytes('pyorigin', 4100)
@@ -286,7 +314,7 @@ def main():
 						   'size': '64m'}).start()
 	ck = et.Checks()
 	for group in (accept_encoding, vary_change, vary_star, variant_bound, vary_collapsing,
-		      swr_refresh, swr_replaced, swr_failed):
+		      swr_refresh, swr_replaced, swr_variant, swr_failed):
 		ck.run(group.__name__, group, ck, srv, py)
 	c = srv.counters()
 	print('counters: ' + ', '.join('%s %d' % (k, v) for k, v in sorted(c.items())
