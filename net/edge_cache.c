@@ -181,10 +181,10 @@ static bool lookup_key(struct shard *sh, struct vconn *vc)
 		const char *body = memtier_body(&sh->mt, c->mobj, &bl);
 		COUNT(sh, cache_ram_hits);
 		if (evary_is_marker(meta, ml)) {
-			bool r = false;
+			/* The marker's bytes stay referenced while they are read. */
 			struct memtier_obj *marker = c->mobj;
 			c->mobj = NULL;
-			r = lookup_variant(sh, vc, meta, ml);
+			bool r = lookup_variant(sh, vc, meta, ml);
 			memtier_unref(&sh->mt, marker);
 			return r;
 		}
