@@ -13,7 +13,8 @@ their own bytes. stale-while-revalidate: the stale copy is served at once
 while one background conditional request refreshes the entry (304), after
 which a GET is a HIT; a refresh that gets a 200 replaces the object; a
 stale variant is refreshed under its own key; a refresh that fails (503)
-keeps the stale copy and is counted."""
+keeps the stale copy and is counted; SIGTERM with a refresh in flight
+still exits 0."""
 import os
 import sys
 import threading
@@ -306,6 +307,21 @@ def swr_failed(ck, srv, py):
 		 statuses, statuses == [503, 503])
 
 
+def swr_in_flight_at_exit(ck, srv, py):
+	"""Leave a background refresh in flight (a 1.5 s origin): the SIGTERM
+	that ends the test must still give exit 0, the refresh's slot drained
+	like any exchange."""
+	path = '/ccslow/1500/max-age=1,stale-while-revalidate=60/4400'
+	f0 = counter(srv, 'cache_fills')
+	get(srv, path)
+	wait_counter(srv, 'cache_fills', f0 + 1)
+	time.sleep(1.6)
+	s0 = counter(srv, 'cache_swr_refreshes')
+	r = get(srv, path)
+	ck.check('stale served, a refresh in flight', r.header('x-cache') == 'STALE' and
+		 counter(srv, 'cache_swr_refreshes') == s0 + 1, repr(r))
+
+
 def main():
 	py = et.PyOrigin()
 	cache_dir = et.tmpdir('cachefile')
@@ -314,7 +330,7 @@ def main():
 						   'size': '64m'}).start()
 	ck = et.Checks()
 	for group in (accept_encoding, vary_change, vary_star, variant_bound, vary_collapsing,
-		      swr_refresh, swr_replaced, swr_variant, swr_failed):
+		      swr_refresh, swr_replaced, swr_variant, swr_failed, swr_in_flight_at_exit):
 		ck.run(group.__name__, group, ck, srv, py)
 	c = srv.counters()
 	print('counters: ' + ', '.join('%s %d' % (k, v) for k, v in sorted(c.items())
