@@ -48,6 +48,16 @@ def wait_counter(srv, name, at_least, timeout=5.0):
 	return counter(srv, name)
 
 
+def stored_then_stale(srv, path, stale_after_s, fills=1, headers=()):
+	"""GET path (a MISS that stores `fills` entries), wait for the writes
+	to land, then until the entry is stale; returns cache_fills then."""
+	f0 = counter(srv, 'cache_fills')
+	get(srv, path, headers)
+	wait_counter(srv, 'cache_fills', f0 + fills)
+	time.sleep(stale_after_s)
+	return counter(srv, 'cache_fills')
+
+
 def vbody(values, n):
 	return et.det_bytes('pyorigin-vary|' + values, n)
 
@@ -208,12 +218,8 @@ def swr_refresh(ck, srv, py):
 	path = '/ccslow/1000/max-age=4,stale-while-revalidate=60/4000'
 	opath = '/cc/max-age=4,stale-while-revalidate=60/4000'
 	want = et.det_bytes('pyorigin', 4000)
-	f0 = counter(srv, 'cache_fills')
-	get(srv, path)
-	wait_counter(srv, 'cache_fills', f0 + 1)
-	time.sleep(4.6)                      # stale, inside the swr window
+	f1 = stored_then_stale(srv, path, 4.6)   # stale, inside the swr window
 	s0 = counter(srv, 'cache_swr_refreshes')
-	f1 = counter(srv, 'cache_fills')
 	t0 = time.monotonic()
 	r = get(srv, path)
 	dt = time.monotonic() - t0
@@ -242,11 +248,7 @@ def swr_replaced(ck, srv, py):
 	"""The background refresh gets a 200 (the object changed): it
 	replaces the stored one."""
 	path = '/ccnew/max-age=2,stale-while-revalidate=60/4200'
-	f0 = counter(srv, 'cache_fills')
-	get(srv, path)
-	wait_counter(srv, 'cache_fills', f0 + 1)
-	time.sleep(2.6)
-	f1 = counter(srv, 'cache_fills')
+	f1 = stored_then_stale(srv, path, 2.6)
 	r = get(srv, path)
 	ck.check('stale served, the old bytes', r.header('x-cache') == 'STALE' and
 		 r.body == et.det_bytes('pyorigin', 4200), repr(r))
@@ -263,12 +265,9 @@ def swr_variant(ck, srv, py):
 	path = '/vary/Accept-Encoding/max-age=2,stale-while-revalidate=60/4300'
 	gz, ident = [('Accept-Encoding', 'gzip')], [('Accept-Encoding', 'identity')]
 	f0 = counter(srv, 'cache_fills')
-	get(srv, path, gz)
-	wait_counter(srv, 'cache_fills', f0 + 2)
 	get(srv, path, ident)
-	wait_counter(srv, 'cache_fills', f0 + 4)
-	time.sleep(2.6)
-	f1 = counter(srv, 'cache_fills')
+	wait_counter(srv, 'cache_fills', f0 + 2)
+	f1 = stored_then_stale(srv, path, 2.6, fills=2, headers=gz)
 	r = get(srv, path, gz)
 	ck.check('stale gzip variant served STALE', r.header('x-cache') == 'STALE' and
 		 r.body == vbody('gzip', 4300), repr(r))
@@ -287,10 +286,7 @@ def swr_variant(ck, srv, py):
 def swr_failed(ck, srv, py):
 	path = '/ccfail/max-age=1,stale-while-revalidate=60/4100'
 	want = et.det_bytes('pyorigin', 4100)
-	f0 = counter(srv, 'cache_fills')
-	get(srv, path)
-	wait_counter(srv, 'cache_fills', f0 + 1)
-	time.sleep(1.6)
+	stored_then_stale(srv, path, 1.6)
 	fail0 = counter(srv, 'cache_swr_refresh_failed')
 	r = get(srv, path)
 	ck.check('stale served while the refresh runs', r.header('x-cache') == 'STALE' and
@@ -312,10 +308,7 @@ def swr_in_flight_at_exit(ck, srv, py):
 	that ends the test must still give exit 0, the refresh's slot drained
 	like any exchange."""
 	path = '/ccslow/1500/max-age=1,stale-while-revalidate=60/4400'
-	f0 = counter(srv, 'cache_fills')
-	get(srv, path)
-	wait_counter(srv, 'cache_fills', f0 + 1)
-	time.sleep(1.6)
+	stored_then_stale(srv, path, 1.6)
 	s0 = counter(srv, 'cache_swr_refreshes')
 	r = get(srv, path)
 	ck.check('stale served, a refresh in flight', r.header('x-cache') == 'STALE' and
