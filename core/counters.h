@@ -55,6 +55,12 @@
 	X(cache_fill_invalidated,  "fills dropped as they landed: their key was invalidated meanwhile") \
 	X(cache_invalidated,       "stored objects dropped by an unsafe method's response") \
 	X(cache_write_errors,      "store writes that failed (ENOSPC, EIO)") \
+	X(cache_vary_markers,      "Vary markers written (a URL's Vary names, new or changed, or one more variant)") \
+	X(cache_vary_refused,      "variants not stored: the URL has LIMIT_VARY_VARIANTS already") \
+	X(cache_vary_unshared,     "collapsed followers sent to the origin: the leader's response varies on their headers") \
+	X(cache_swr_refreshes,     "background revalidations started for stale-while-revalidate") \
+	X(cache_swr_skipped,       "stale-while-revalidate hits that started no refresh: one in flight, or no slot") \
+	X(cache_swr_refresh_failed, "background revalidations that failed (5xx, timeout, unreachable): stale kept") \
 	X(no_zone,                 "requests for a Host no zone serves (404)") \
 	X(bad_path,                "request paths that do not percent-decode (400)") \
 	X(body_too_large,          "request bodies over max_body_bytes (413)") \

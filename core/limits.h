@@ -180,6 +180,14 @@
 /* Field names in a stored response's Vary. Real origins vary on 1-3
  * (Accept-Encoding, Origin, Accept); over → the response is not stored. */
 #define LIMIT_VARY_FIELDS             16
+/* Stored variants of one URL (distinct values of its Vary fields). An
+ * Accept-Encoding URL has 2-4; a URL varying on User-Agent or Cookie would
+ * fill the store with copies nobody shares. Over → the new variant is
+ * served from the origin, not stored (cache_vary_refused). */
+#define LIMIT_VARY_VARIANTS           16
+/* The Vary field names a variant marker keeps (lower-cased, sorted,
+ * comma-joined): 16 names of 31 bytes. Over → not stored. */
+#define LIMIT_VARY_NAMES_BYTES        512
 /* A stored ETag (quotes and W/ included). S3's are 34 bytes (multipart
  * "...-N" a few more); over → the response is not stored, since a chunk
  * of it could not be checked against its object. */
