@@ -378,9 +378,9 @@ static int set_cache_size(struct parse *p, const char *val);
 static int set_chunk_size(struct parse *p, const char *val);
 
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
-static const char *const payloads[] = { "empty-hash", "unsigned", NULL };
-static const char *const addressings[] = { "path", "virtual", NULL };
-static const char *const query_strings[] = { "ignore", "include", "sorted", NULL };
+const char *const cfg_payload_names[] = { "empty-hash", "unsigned", NULL };
+const char *const cfg_addressing_names[] = { "path", "virtual", NULL };
+const char *const cfg_query_string_names[] = { "ignore", "include", "sorted", NULL };
 
 #define SRV(f) .sect = SECT_SERVER, .off = offsetof(struct cfg_server, f)
 #define ORG(f) .sect = SECT_ORIGIN, .off = offsetof(struct cfg_origin, f)
@@ -418,7 +418,7 @@ static const struct key_def keys[] = {
 	{ "negative_ttl", ZON(negative_ttl_s), TTL },
 	{ "stale_while_revalidate", ZON(stale_while_revalidate_s), TTL },
 	{ "stale_if_error", ZON(stale_if_error_s), TTL },
-	{ "query_string", ZON(query_string), .type = KT_ENUM, .names = query_strings },
+	{ "query_string", ZON(query_string), .type = KT_ENUM, .names = cfg_query_string_names },
 	{ "heuristic_freshness", ZON(heuristic_freshness), .type = KT_BOOL },
 
 	{ "url", .sect = SECT_ORIGIN, .type = KT_FN, .fn = set_url },
@@ -445,8 +445,8 @@ static const struct key_def keys[] = {
 	{ "s3_session_token_file", ORG(s3_session_token), .type = KT_FILE,
 	  .max = LIMIT_SESSION_TOKEN_BYTES, .excl = "s3_session_token",
 	  OPATH(s3_session_token_file) },
-	{ "s3_payload", ORG(s3_payload), .type = KT_ENUM, .names = payloads },
-	{ "s3_addressing", ORG(s3_addressing), .type = KT_ENUM, .names = addressings },
+	{ "s3_payload", ORG(s3_payload), .type = KT_ENUM, .names = cfg_payload_names },
+	{ "s3_addressing", ORG(s3_addressing), .type = KT_ENUM, .names = cfg_addressing_names },
 
 	{ "path", .sect = SECT_CACHE, .type = KT_FN, .flags = F_LIST, .fn = set_cache_path },
 	{ "size", .sect = SECT_CACHE, .type = KT_FN, .fn = set_cache_size },

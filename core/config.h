@@ -214,6 +214,11 @@ int cfg_load_replacing(const char *path, const char *zone_file, const char *repl
  * restarts until a write persists it (docs/CONFIG.md). out: 37 bytes. */
 void cfg_origin_uuid(const char *zone_uuid, const char *origin_name, char out[37]);
 
+/* The values of the enum keys, in enum order, NULL-terminated. */
+extern const char *const cfg_payload_names[];
+extern const char *const cfg_addressing_names[];
+extern const char *const cfg_query_string_names[];
+
 /* Zone and origin names: 1..LIMIT_NAME_BYTES of [A-Za-z0-9._-]. */
 bool cfg_valid_name(const char *s);
 /* Canonical 8-4-4-4-12 hex (any case). */
