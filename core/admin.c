@@ -19,6 +19,7 @@
 #include "cache/store.h"
 #include "core/admin_req.h"
 #include "core/admin_zone.h"
+#include "core/cli.h"
 #include "core/counters.h"
 #include "core/log.h"
 #include "core/server.h"
@@ -67,9 +68,11 @@ static json_t *origin_json(const struct cfg_origin *o)
 	if (o->s3_secret_key)
 		sigv4_sha256_hex(o->s3_secret_key, strlen(o->s3_secret_key), hex);
 	hex[8] = '\0';           /* a fingerprint, not the hash */
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s?,s:I,s:I,s:b,s:s?,s:b,s:s?,s:s,s:s,s:b,s:s,s:s}",
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s?,s:s?,s:I,s:I,s:b,s:s?,s:b,s:s?,s:s,s:s,s:b,"
+			 "s:s,s:s}",
 			 "uuid", o->uuid, "name", o->name, "url", o->url,
 			 "host_header", o->host_header, "base_path", o->base_path,
+			 "probe_path", o->probe_path,
 			 "ca_file", o->ca_file,
 			 "connect_timeout_ms", (json_int_t)o->connect_timeout_ms,
 			 "read_timeout_ms", (json_int_t)o->read_timeout_ms,
@@ -218,6 +221,98 @@ static int metrics_text(struct admin *a, struct reply *r)
 
 /* ---- changes ---------------------------------------------------------------------- */
 
+/* Probes and tests talk to an origin from the control thread: bounded. */
+#define PROBE_TIMEOUT_MS 5000
+
+/* Does the body change what signing depends on? */
+static bool changes_signing(const struct admin_origin_in *in)
+{
+	return in->set[ADMIN_F_s3_auth_enabled] || in->set[ADMIN_F_s3_access_key] ||
+	       (in->set[ADMIN_F_s3_secret_key] && *in->val[ADMIN_F_s3_secret_key]) ||
+	       in->set[ADMIN_F_s3_region] || in->set[ADMIN_F_url] ||
+	       in->set[ADMIN_F_s3_service];
+}
+
+/*
+ * Before a credential change goes live: a signed HEAD of the candidate
+ * origin's probe_path with the new settings (check-origin's diagnosis).
+ * Anything but 2xx refuses the change with 422 and the S3 Code, unless
+ * the body says "force": true. No probe_path, S3 off: nothing to probe.
+ */
+static int probe(struct admin *a, const struct admin_commit *c, const struct admin_origin_in *in,
+		 const char *zone_uuid, struct admin_err *e)
+{
+	const struct cfg_zone *z;
+	const struct cfg_origin *o = NULL;
+	struct check_origin_result res;
+	char *text = NULL;
+	size_t text_len = 0, zi, oi;
+
+	if (!(z = find_zone(c->cfg, zone_uuid, &zi)))
+		return 0;        /* cannot happen: the loader kept the zone */
+	for (oi = 0; oi < z->n_origins; oi++)
+		if (strcmp(z->origins[oi].uuid, c->origin_uuid) == 0)
+			o = &z->origins[oi];
+	if (!o || !o->probe_path || !o->s3_auth_enabled || !changes_signing(in) ||
+	    (in->set[ADMIN_F_force] && strcmp(in->val[ADMIN_F_force], "true") == 0))
+		return 0;
+	FILE *f = open_memstream(&text, &text_len);
+	if (!f)
+		return admin_fail(e, 500, NULL, "out of memory");
+	check_origin_run(z, o, o->probe_path, PROBE_TIMEOUT_MS, f, &res);
+	fclose(f);
+	free(text);              /* the report is for POST .../test */
+	log_info("admin: probe of zone %s origin %s %s with the new credentials: %u %s",
+		 z->name, o->name, o->probe_path, res.status, res.code[0] ? res.code : "-");
+	if (res.result == 0)
+		return 0;
+	(void)a;
+	const char *field = strcmp(res.code, "InvalidAccessKeyId") == 0 ? "s3_access_key" :
+			    strcmp(res.code, "AuthorizationHeaderMalformed") == 0 ? "s3_region" :
+			    "s3_secret_key";
+	admin_fail(e, 422, field, "probe HEAD %s with the new settings: %u %s: %s "
+		   "(\"force\": true applies it anyway)", o->probe_path, res.status,
+		   res.code[0] ? res.code : "-", res.meaning);
+	snprintf(e->s3_code, sizeof(e->s3_code), "%s", res.code);
+	return 422;
+}
+
+/* POST .../test: check-origin's diagnosis of one origin as JSON. */
+static int test_origin(struct admin *a, const struct admin_req *q, const struct cfg_zone *z,
+		       const struct cfg_origin *o, struct reply *r, struct admin_err *e)
+{
+	struct check_origin_result res;
+	const char *path;
+	json_t *root;
+	char *text = NULL;
+	size_t text_len = 0;
+	static const char *const results[] = { "OK", "FAILED", "NOT CHECKED" };
+
+	(void)a;
+	if (admin_test_decode(q->body, q->body_len, &root, &path, e)) {
+		json_decref(root);
+		return e->status;
+	}
+	path = path ? path : o->probe_path ? o->probe_path : "/";
+	FILE *f = open_memstream(&text, &text_len);
+	if (!f) {
+		json_decref(root);
+		return admin_fail(e, 500, NULL, "out of memory");
+	}
+	check_origin_run(z, o, path, PROBE_TIMEOUT_MS, f, &res);
+	fclose(f);
+	r->json = json_pack("{s:s,s:s,s:I,s:s?,s:s?,s:s,s:s,s:s}",
+			    "result", results[res.result < 0 || res.result > 2 ? 2 : res.result],
+			    "path", path, "status", (json_int_t)res.status,
+			    "s3_code", res.code[0] ? res.code : NULL,
+			    "s3_message", res.message[0] ? res.message : NULL,
+			    "verdict", res.meaning, "fix", res.fix, "report", text ? text : "");
+	free(text);
+	json_decref(root);
+	r->status = 200;
+	return r->json ? 0 : admin_fail(e, 500, NULL, "out of memory");
+}
+
 /* Candidate validated: build its snapshot, replace the file, publish. */
 static int apply(struct admin *a, struct admin_commit *c, struct admin_err *e)
 {
@@ -260,6 +355,8 @@ static int change_origin(struct admin *a, const struct admin_req *q, enum admin_
 	}
 	rc = admin_zone_prepare(cfg, a->srv->main_file, zi, op, oi,
 				op == ADMIN_OP_DELETE ? NULL : &in, &c, e);
+	if (!rc && op != ADMIN_OP_DELETE && (rc = probe(a, &c, &in, q->zone, e)))
+		admin_zone_abort(&c);
 	admin_origin_in_free(&in);
 	if (rc || (rc = apply(a, &c, e)))
 		return rc;
@@ -366,6 +463,8 @@ static int dispatch(struct admin *a, const struct admin_req *q, struct reply *r,
 		break;
 	case ADMIN_R_PURGE:
 		return purge(a, q, r, e);
+	case ADMIN_R_TEST:
+		return test_origin(a, q, z, o, r, e);
 	case ADMIN_R_METRICS:
 		if (metrics_text(a, r) < 0)
 			return admin_fail(e, 500, NULL, "out of memory");
@@ -418,6 +517,8 @@ static void conn_reply(struct aconn *c, struct reply *r, const struct admin_err 
 		json_decref(r->json);
 		r->json = json_pack("{s:s,s:s?}", "error", e->msg, "field",
 				    e->field[0] ? e->field : NULL);
+		if (r->json && e->s3_code[0])
+			json_object_set_new(r->json, "s3_code", json_string(e->s3_code));
 		r->status = e->status;
 	}
 	if (r->text) {

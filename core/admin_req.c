@@ -142,9 +142,9 @@ static bool seg_is(const char *s, size_t len, const char *lit)
 
 int admin_req_route(struct admin_req *r, struct admin_err *e)
 {
-	const char *seg[6];
-	size_t sl[6];
-	int n = split(r->http.path, r->http.path_len, seg, sl, 6);
+	const char *seg[7];
+	size_t sl[7];
+	int n = split(r->http.path, r->http.path_len, seg, sl, 7);
 	enum http1_method m = r->http.method;
 	const char *allow;
 
@@ -163,11 +163,14 @@ int admin_req_route(struct admin_req *r, struct admin_err *e)
 			r->route = ADMIN_R_ORIGINS;
 		else if (n == 4 && seg_is(seg[3], sl[3], "purge"))
 			r->route = ADMIN_R_PURGE;
-		else if (n == 5 && seg_is(seg[3], sl[3], "origins") &&
+		else if ((n == 5 || n == 6) && seg_is(seg[3], sl[3], "origins") &&
 			 !seg_uuid(seg[4], sl[4], r->origin))
 			return admin_fail(e, 404, "origin_uuid", "no such origin");
 		else if (n == 5 && seg_is(seg[3], sl[3], "origins"))
 			r->route = ADMIN_R_ORIGIN;
+		else if (n == 6 && seg_is(seg[3], sl[3], "origins") &&
+			 seg_is(seg[5], sl[5], "test"))
+			r->route = ADMIN_R_TEST;
 	}
 	switch (r->route) {
 	case ADMIN_R_NONE:
@@ -183,6 +186,7 @@ int admin_req_route(struct admin_req *r, struct admin_err *e)
 			return 0;
 		break;
 	case ADMIN_R_PURGE:
+	case ADMIN_R_TEST:
 		allow = "POST";
 		if (m == HTTP1_POST)
 			return 0;
@@ -392,6 +396,28 @@ int admin_purge_decode(const char *body, size_t len, struct admin_purge_in *in,
 		if (purge_path(json_array_get(paths, i), "paths", e))
 			return e->status;
 		in->paths[in->n_paths++] = json_string_value(json_array_get(paths, i));
+	}
+	return 0;
+}
+
+int admin_test_decode(const char *body, size_t len, json_t **root, const char **path,
+		      struct admin_err *e)
+{
+	const char *key;
+	json_t *v;
+
+	*root = NULL;
+	*path = NULL;
+	if (len == 0)
+		return 0;
+	if (!(*root = load_object(body, len, e)))
+		return e->status;
+	json_object_foreach(*root, key, v) {
+		if (strcmp(key, "path") != 0)
+			return admin_fail(e, 422, "", "unknown field (path)");
+		if (purge_path(v, "path", e))
+			return e->status;
+		*path = json_string_value(v);
 	}
 	return 0;
 }

@@ -28,6 +28,7 @@ struct admin_err {
 	int status;              /* 400, 401, 404, 405, 409, 411, 413, 422, 431, 500, 503 */
 	char msg[256];           /* never holds a secret */
 	char field[64];          /* "" = none */
+	char s3_code[128];       /* a failed probe's S3 <Code>, "" = none */
 };
 
 enum admin_route {
@@ -37,6 +38,7 @@ enum admin_route {
 	ADMIN_R_ORIGINS,         /* /cdn/zones/{uuid}/origins */
 	ADMIN_R_ORIGIN,          /* /cdn/zones/{uuid}/origins/{origin_uuid} */
 	ADMIN_R_PURGE,           /* /cdn/zones/{uuid}/purge */
+	ADMIN_R_TEST,            /* /cdn/zones/{uuid}/origins/{origin_uuid}/test */
 	ADMIN_R_METRICS,         /* /metrics */
 };
 
@@ -78,6 +80,7 @@ int admin_req_route(struct admin_req *r, struct admin_err *e);
 	X(url,                ADMIN_T_STR) \
 	X(host_header,        ADMIN_T_STR) \
 	X(base_path,          ADMIN_T_STR) \
+	X(probe_path,         ADMIN_T_STR) \
 	X(ca_file,            ADMIN_T_STR) \
 	X(connect_timeout_ms, ADMIN_T_INT) \
 	X(read_timeout_ms,    ADMIN_T_INT) \
@@ -87,7 +90,8 @@ int admin_req_route(struct admin_req *r, struct admin_err *e);
 	X(s3_region,          ADMIN_T_STR) \
 	X(s3_service,         ADMIN_T_STR) \
 	X(s3_payload,         ADMIN_T_STR) \
-	X(s3_addressing,      ADMIN_T_STR)
+	X(s3_addressing,      ADMIN_T_STR) \
+	X(force,              ADMIN_T_BOOL)   /* not a setting: skip the probe */
 
 enum admin_ftype { ADMIN_T_STR, ADMIN_T_INT, ADMIN_T_BOOL, ADMIN_T_SECRET };
 
@@ -138,6 +142,12 @@ struct admin_purge_in {
 int admin_purge_decode(const char *body, size_t len, struct admin_purge_in *in,
 		       struct admin_err *e);
 void admin_purge_in_free(struct admin_purge_in *in);
+
+/* POST .../test: an empty body, or {"path": "/visitor/path"}. 0 and
+ * *path (NULL = none given; points into *root, json_decref it), or the
+ * status with e filled. */
+int admin_test_decode(const char *body, size_t len, json_t **root, const char **path,
+		      struct admin_err *e);
 
 /* Fill e (printf-style message); returns status. */
 int admin_fail(struct admin_err *e, int status, const char *field, const char *fmt, ...)

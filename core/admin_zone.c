@@ -15,14 +15,14 @@
 
 /* The keys of an [origin NAME] section in the order we write them. */
 enum okey {
-	K_uuid, K_url, K_host_header, K_base_path, K_ca_file, K_connect_timeout_ms,
+	K_uuid, K_url, K_host_header, K_base_path, K_probe_path, K_ca_file, K_connect_timeout_ms,
 	K_read_timeout_ms, K_s3_auth_enabled, K_s3_access_key, K_s3_secret_key_file,
 	K_s3_region, K_s3_service, K_s3_session_token_file, K_s3_payload, K_s3_addressing,
 	K__COUNT
 };
 
 static const char *const okey_names[K__COUNT] = {
-	"uuid", "url", "host_header", "base_path", "ca_file", "connect_timeout_ms",
+	"uuid", "url", "host_header", "base_path", "probe_path", "ca_file", "connect_timeout_ms",
 	"read_timeout_ms", "s3_auth_enabled", "s3_access_key", "s3_secret_key_file",
 	"s3_region", "s3_service", "s3_session_token_file", "s3_payload", "s3_addressing",
 };
@@ -100,6 +100,8 @@ static int draft_from(struct draft *d, const struct cfg_origin *o)
 		d->kv[K_host_header] = strdup(o->host_header);
 	if (o->base_path[0])
 		d->kv[K_base_path] = strdup(o->base_path);
+	if (o->probe_path)
+		d->kv[K_probe_path] = strdup(o->probe_path);
 	if (o->ca_file)
 		d->kv[K_ca_file] = path_out(o->ca_file);
 	d->kv[K_connect_timeout_ms] = num(o->connect_timeout_ms);

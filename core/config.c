@@ -373,6 +373,7 @@ static int set_admin_listen(struct parse *p, const char *val);
 static int set_hosts(struct parse *p, const char *val);
 static int set_url(struct parse *p, const char *val);
 static int set_base_path(struct parse *p, const char *val);
+static int set_probe_path(struct parse *p, const char *val);
 static int set_cache_path(struct parse *p, const char *val);
 static int set_cache_size(struct parse *p, const char *val);
 static int set_chunk_size(struct parse *p, const char *val);
@@ -423,6 +424,7 @@ static const struct key_def keys[] = {
 
 	{ "url", .sect = SECT_ORIGIN, .type = KT_FN, .fn = set_url },
 	{ "uuid", .sect = SECT_ORIGIN, .type = KT_FN, .fn = set_origin_uuid },
+	{ "probe_path", .sect = SECT_ORIGIN, .type = KT_FN, .fn = set_probe_path },
 	{ "ca_file", ORG(ca_file), .type = KT_PATH },
 	{ "host_header", ORG(host_header), .type = KT_STR, .flags = F_BLANK | F_NOSPACE,
 	  .max = LIMIT_HOST_HEADER_BYTES },
@@ -1029,6 +1031,20 @@ static int set_base_path(struct parse *p, const char *val)
 	while (len && val[len - 1] == '/')
 		len--;
 	return store_str(p, &p->origin->base_path, val, len);
+}
+
+/* A visitor path: '/' first, no space or control character. Blank = none. */
+static int set_probe_path(struct parse *p, const char *val)
+{
+	size_t len = strlen(val);
+
+	if (!len)
+		return 0;
+	if (val[0] != '/')
+		return pfail(p, "probe_path", "\"%.*s\" does not start with \"/\"", ECHO_MAX, val);
+	if (has_ctl(val, len) || strchr(val, ' '))
+		return pfail(p, "probe_path", "contains a space or a control character");
+	return store_str(p, &p->origin->probe_path, val, len);
 }
 
 /* ---- [cache] ------------------------------------------------------------ */
@@ -1729,6 +1745,7 @@ static void origin_free(struct cfg_origin *o)
 	free(o->host_header);
 	free(o->ca_file);
 	free(o->base_path);
+	free(o->probe_path);
 	free(o->s3_access_key);
 	free_secret(o->s3_secret_key);
 	free(o->s3_region);

@@ -28,7 +28,8 @@
  *            stale_if_error (seconds, s/m/h/d suffix),
  *            query_string = ignore | include | sorted, heuristic_freshness
  *   [origin NAME] url = http[s]://host[:port]   (no path)
- *            uuid (absent: derived from the zone's uuid and NAME), host_header, base_path, connect_timeout_ms, read_timeout_ms,
+ *            uuid (absent: derived from the zone's uuid and NAME), probe_path,
+ *            host_header, base_path, connect_timeout_ms, read_timeout_ms,
  *            s3_auth_enabled, s3_access_key, s3_secret_key | s3_secret_key_file,
  *            s3_region (blank → auto), s3_service (default s3),
  *            s3_session_token | s3_session_token_file,
@@ -74,6 +75,8 @@ struct cfg_origin {
 	char *host_header;       /* never empty after load: blank → host[:port] */
 	char *ca_file;           /* https: CA bundle to verify with; NULL = the system's */
 	char *base_path;         /* "" or "/seg[/seg]" — no trailing slash */
+	char *probe_path;        /* a visitor path the admin API HEADs before a
+				  * credential change; NULL = no probe */
 	uint32_t connect_timeout_ms;
 	uint32_t read_timeout_ms;
 

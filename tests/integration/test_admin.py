@@ -203,10 +203,12 @@ def reads(ck, srv, py):
 	st, j = api(srv, 'GET', '/cdn/zones/%s/origins' % ZUUID)
 	ck.check('GET the origins', st == 200 and j == {'origins': z['origins']}, j)
 	for path, field in (('/cdn/zones/00000000-0000-4000-8000-000000000000', 'uuid'),
-			    ('/cdn/zones/../../../etc/passwd', None),
+			    ('/cdn/zones/../../../etc/passwd', 'uuid'),
 			    ('/cdn/zones/..', 'uuid'),
 			    ('/cdn/zones/%2e%2e/origins', 'uuid'),
 			    ('/cdn/zones/' + ZUUID + '/origins/../../x', None),
+			    ('/cdn/zones/' + ZUUID + '/origins/../test', 'origin_uuid'),
+			    ('/cdn/zones/a/b/c/d/e/f/g/h', None),
 			    ('/cdn/zones/' + ZUUID + '/origins/..%2f..%2fx', 'origin_uuid'),
 			    ('/cdn/zones/' + ZUUID + '/origins/00000000-0000-4000-8000-000000000000',
 			     'origin_uuid')):
