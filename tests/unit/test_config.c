@@ -1109,6 +1109,12 @@ static void test_origin_uuid(void)
 		CHECK(strcmp(c->zones[0].origins[1].uuid, u) != 0);
 		cfg_free(c);
 	}
+	ORG_ERR("probe_path = nope\n", "zones/a.ini:7: probe_path: \"nope\" does not start with \"/\"");
+	c = OK(MAIN, ZONE "probe_path = /bucket/key\n");
+	if (c) {
+		CHECK_EQ_STR(c->zones[0].origins[0].probe_path, "/bucket/key");
+		cfg_free(c);
+	}
 	ORG_ERR("uuid = nope\n", "zones/a.ini:7: uuid: \"nope\" is not a UUID "
 		"(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, hex)");
 	ORG_ERR("uuid = 11111111-2222-4333-8444-55555555555a\n[origin p]\n"
