@@ -43,6 +43,9 @@ struct aconn {
 struct admin {
 	struct server *srv;
 	int lfd;
+	/* Started with a token: a reload that drops token_file must not open
+	 * the API (the listen address may not be loopback); it locks it. */
+	bool need_token;
 	struct aconn c[LIMIT_ADMIN_CONNS];
 };
 
@@ -564,7 +567,8 @@ static void conn_input(struct admin *a, struct aconn *c)
 	if (rc < 0)
 		return;              /* more to come */
 	bool framed = rc == 0;
-	if (framed && !admin_req_authorized(&q, cur_rt(a)->cfg->admin.token))
+	const char *token = cur_rt(a)->cfg->admin.token;
+	if (framed && ((a->need_token && !token) || !admin_req_authorized(&q, token)))
 		rc = admin_fail(&e, 401, NULL, "a valid bearer token is required");
 	if (framed && !rc)
 		rc = admin_req_route(&q, &e);
@@ -710,6 +714,7 @@ int admin_open(struct server *srv, struct admin **out)
 	}
 	a->srv = srv;
 	a->lfd = -1;
+	a->need_token = ac->token != NULL;
 	for (int i = 0; i < LIMIT_ADMIN_CONNS; i++) {
 		a->c[i].fd = -1;
 		a->c[i].in = malloc(IN_CAP);

@@ -331,6 +331,11 @@ static void reload(struct server *srv)
 		log_warn("reload: workers changed: takes effect at the next restart");
 	if (cfg->server.n_listens != cur->cfg->server.n_listens)
 		log_warn("reload: listen changed: takes effect at the next restart");
+	if (cfg->admin.enabled != cur->cfg->admin.enabled ||
+	    (cfg->admin.enabled && (cfg->admin.listen.port != cur->cfg->admin.listen.port ||
+				    strcmp(cfg->admin.listen.host, cur->cfg->admin.listen.host))))
+		log_warn("reload: [admin] listen changed: takes effect at the next restart "
+			 "(token_file is re-read now)");
 	if (server_build(srv, cfg, &rt, err, sizeof(err)) < 0) {
 		log_error("reload: %s; still serving snapshot %llu", err,
 			  (unsigned long long)cur->generation);

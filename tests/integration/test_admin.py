@@ -14,6 +14,7 @@ S3 secrets: PATCH with a blank or absent secret keeps the fingerprint, a
 new secret changes it, the secret file is 0600 and the secret appears in
 no response, log or zone file. A flood of token-less and idle
 connections leaves the edge serving and the API answering afterwards.
+SIGHUP re-reads the token file; a reload that drops it locks the API.
 Restart gives the same GET output; SIGKILL during a burst of PATCHes
 leaves a zone file that loads and an edge that starts.
 """
@@ -485,6 +486,43 @@ def flood(ck, srv):
 	ck.check('the API answers after the flood', st == 200, st)
 
 
+def wait_status(srv, token, want, timeout=5.0):
+	deadline = time.monotonic() + timeout
+	st = None
+	while time.monotonic() < deadline:
+		st, _ = api(srv, 'GET', '/cdn/zones', token=token)
+		if st == want:
+			return True
+		time.sleep(0.05)
+	return False
+
+
+def reload_token(ck, srv):
+	"""SIGHUP re-reads token_file; dropping it locks the API instead of
+	opening it."""
+	tok = os.path.join(srv.dir, 'admin.token')
+	new = 'adm-tok-rotated-0f9e8d7c6b'
+	with open(tok, 'w') as f:
+		f.write(new + '\n')
+	srv.proc.send_signal(signal.SIGHUP)
+	ck.check('SIGHUP: the new token works', wait_status(srv, new, 200))
+	ck.check('...and the old one is 401', api(srv, 'GET', '/cdn/zones')[0] == 401)
+	main = open(srv.main).read()
+	with open(srv.main, 'w') as f:
+		f.write(''.join(ln for ln in main.splitlines(True) if not ln.startswith('token_file')))
+	srv.proc.send_signal(signal.SIGHUP)
+	time.sleep(0.5)
+	ck.check('SIGHUP without token_file: locked (401 without a token), not open',
+		 api(srv, 'GET', '/cdn/zones', token=None)[0] == 401 and
+		 api(srv, 'GET', '/cdn/zones', token=new)[0] == 401)
+	with open(srv.main, 'w') as f:
+		f.write(main)
+	with open(tok, 'w') as f:
+		f.write(TOKEN + '\n')
+	srv.proc.send_signal(signal.SIGHUP)
+	ck.check('SIGHUP back: the first token works again', wait_status(srv, TOKEN, 200))
+
+
 def restart_same(ck, srv):
 	st, before = api(srv, 'GET', '/cdn/zones')
 	rc = srv.stop()
@@ -541,7 +579,8 @@ def no_secret_anywhere(ck, srv):
 			if os.path.getsize(p) < 64 << 20:
 				with open(p, 'rb') as f:
 					blobs.append(f.read())
-	found = [s for s in SECRETS if any(s.encode() in b for b in blobs)]
+	found = [s for s in SECRETS + ('adm-tok-rotated-0f9e8d7c6b',)
+		 if any(s.encode() in b for b in blobs)]
 	ck.check('no secret or token in any response, log, zone or counters file', not found, found)
 	log = open(srv.error_log).read()
 	ck.check('every admin action is logged with peer, method, path and status',
@@ -569,6 +608,7 @@ def main():
 	ck.run('purge', purge, ck, srv, py)
 	ck.run('metrics', metrics, ck, srv)
 	ck.run('flood', flood, ck, srv)
+	ck.run('reload', reload_token, ck, srv)
 	ck.run('restart', restart_same, ck, srv)
 	ck.run('SIGKILL during PATCHes', kill_during_patches, ck, srv)
 	ck.run('secrets', no_secret_anywhere, ck, srv)
