@@ -546,6 +546,7 @@ static void conn_reply(struct aconn *c, struct reply *r, const struct admin_err 
 	r->text = NULL;
 }
 
+/* framed: the head parsed (also for a 411 / 413 refused after it). */
 static void log_action(const struct aconn *c, const struct admin_req *q, bool framed,
 		       int status, const struct admin_err *e)
 {
@@ -562,7 +563,10 @@ static void conn_input(struct admin *a, struct aconn *c)
 	struct admin_req q;
 	struct admin_err e = { 0 };
 	struct reply r = { 0 };
-	int rc = admin_req_frame(c->in, c->in_len, &q, &e);
+	int rc;
+
+	q.head_len = 0;
+	rc = admin_req_frame(c->in, c->in_len, &q, &e);
 
 	if (rc < 0)
 		return;              /* more to come */
@@ -574,7 +578,7 @@ static void conn_input(struct admin *a, struct aconn *c)
 		rc = admin_req_route(&q, &e);
 	if (framed && !rc)
 		rc = dispatch(a, &q, &r, &e);
-	log_action(c, &q, framed, rc ? e.status : r.status, rc ? &e : NULL);
+	log_action(c, &q, q.head_len > 0, rc ? e.status : r.status, rc ? &e : NULL);
 	conn_reply(c, &r, rc ? &e : NULL);
 	if (!c->out)
 		conn_close(c);

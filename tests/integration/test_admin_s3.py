@@ -6,7 +6,8 @@ tests/lib/swift.py on 127.0.0.1:21200..21204) holding two valid key pairs.
 POST .../test gives check-origin's diagnosis as JSON (OK; NoSuchKey for a
 missing path); a PATCH to a wrong secret is refused by the probe_path HEAD
 with 422 and the S3 Code, and changes nothing; rotation under load: wrk
-runs misses (an object without freshness: every request signed) and hits
+runs misses (50 objects without freshness, round-robin: every request
+signed, concurrent ones different keys) and hits
 (an object with Cache-Control) for ADMIN_ROTATION_SECONDS (default 30)
 while the access key and secret are PATCHed between the two pairs every
 second → zero non-2xx, zero socket errors, and the propagation of every
@@ -36,6 +37,7 @@ WRONG = 'Rot-wrong-secret-93f1'
 BUCKET = 'media'
 ZUUID = ta.ZUUID
 SECONDS = int(os.environ.get('ADMIN_ROTATION_SECONDS', '30'))
+MISSES = 50          # objects without freshness: /miss-0.bin .. /miss-49.bin
 
 
 def opath(srv):
@@ -71,15 +73,24 @@ def probe_refuses(ck, srv):
 	ck.check('misses still served with the old credentials', r.status == 200, repr(r))
 
 
-def wrk(srv, path, seconds, paced=False):
+def wrk(srv, path, seconds, paced=False, spread=False):
 	"""wrk on one path. paced: each connection waits 1 ms between requests,
 	so hits (answered in microseconds) do not take the CPU the misses'
-	S3 server needs on a small machine."""
+	S3 server needs on a small machine. spread: round-robin over the MISSES
+	objects (path is then a prefix), so concurrent misses are different
+	keys: misses of one key would be collapsed, and collapsing is not what
+	this test measures."""
 	args = ['wrk', '-t1', '-c4', '-d%ds' % seconds, '--timeout', '10s']
+	lua = ''
 	if paced:
-		script = os.path.join(srv.dir, 'paced.lua')
+		lua += 'function delay()\n  return 1\nend\n'
+	if spread:
+		lua += ('n = 0\nrequest = function()\n  n = n + 1\n'
+			'  return wrk.format(nil, "%s" .. (n %% %d) .. ".bin")\nend\n' % (path, MISSES))
+	if lua:
+		script = os.path.join(srv.dir, 'wrk-%d.lua' % len(os.listdir(srv.dir)))
 		with open(script, 'w') as f:
-			f.write('function delay()\n  return 1\nend\n')
+			f.write(lua)
 		args += ['-s', script]
 	return subprocess.Popen(args + ['http://127.0.0.1:%d%s' % (srv.port, path)],
 				stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -91,7 +102,8 @@ def rotation_under_load(ck, srv):
 	r = et.request(srv.port, 'GET', '/hit.bin')
 	ck.check('the hit object is cached', r.header('x-cache') == 'HIT', repr(r))
 	log0 = len(open(srv.error_log).read())
-	misses, hits = wrk(srv, '/miss.bin', SECONDS), wrk(srv, '/hit.bin', SECONDS, paced=True)
+	misses = wrk(srv, '/miss-', SECONDS, spread=True)
+	hits = wrk(srv, '/hit.bin', SECONDS, paced=True)
 	pairs = [(ACCESS2, SECRET2), (ACCESS, SECRET)]
 	statuses = []
 	t0 = time.monotonic()
@@ -165,6 +177,9 @@ def main():
 	with swift.Swift(port_base=PORT_BASE, users=[(ACCESS, SECRET), (ACCESS2, SECRET2)]) as s3:
 		s3.create_bucket(BUCKET, access_key=ACCESS, secret_key=SECRET)
 		s3.put(BUCKET, 'miss.bin', os.urandom(2000), access_key=ACCESS, secret_key=SECRET)
+		for i in range(MISSES):
+			s3.put(BUCKET, 'miss-%d.bin' % i, os.urandom(2000), access_key=ACCESS,
+			       secret_key=SECRET)
 		s3.put(BUCKET, 'hit.bin', os.urandom(2000), access_key=ACCESS, secret_key=SECRET,
 		       headers={'Cache-Control': 'max-age=3600'})
 		cache_dir = et.tmpdir('admin-s3-cache')
