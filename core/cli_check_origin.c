@@ -637,6 +637,11 @@ int check_origin_run(const struct cfg_zone *z, const struct cfg_origin *o, const
 	a = s3err_advice(res->result == 0 ? S3ERR_V_OK : check.err.verdict);
 	res->meaning = a->meaning;
 	res->fix = a->fix;
+	if (res->result == 2) {
+		res->meaning = "not checked: an https origin (check-origin speaks plain HTTP), "
+			       "or a path that does not map";
+		res->fix = "see the report";
+	}
 	memset(&check, 0, sizeof(check));       /* the request held a signature */
 	co_out = stdout;
 	co_err = stderr;
