@@ -47,6 +47,10 @@ struct admin {
 	 * the API (the listen address may not be loopback); it locks it. */
 	bool need_token;
 	struct aconn c[LIMIT_ADMIN_CONNS];
+	/* Counted here, exported by GET /metrics (control thread only). */
+	uint64_t by_status[600];         /* answers by HTTP status */
+	uint64_t busy;                   /* connections refused: every slot taken */
+	uint64_t timeouts;               /* connections closed at their deadline */
 };
 
 /* One response: status, JSON or text body. */
@@ -214,6 +218,17 @@ static int metrics_text(struct admin *a, struct reply *r)
 				(unsigned long long)store_counter(srv->store, c));
 		}
 	}
+	metric_head(f, "admin_requests_total", "counter", "admin API answers by status");
+	for (int st = 100; st < 600; st++)
+		if (a->by_status[st])
+			fprintf(f, "edgecache_admin_requests_total{status=\"%d\"} %llu\n", st,
+				(unsigned long long)a->by_status[st]);
+	metric_head(f, "admin_busy_total", "counter",
+		    "admin connections refused with 503: every slot taken");
+	fprintf(f, "edgecache_admin_busy_total %llu\n", (unsigned long long)a->busy);
+	metric_head(f, "admin_timeouts_total", "counter",
+		    "admin connections closed: request or response not done in time");
+	fprintf(f, "edgecache_admin_timeouts_total %llu\n", (unsigned long long)a->timeouts);
 	metric_head(f, "shards", "gauge", "shard threads serving");
 	fprintf(f, "edgecache_shards %u\n", srv->n_shards);
 	metric_head(f, "uptime_seconds", "gauge", "seconds since start");
@@ -578,7 +593,10 @@ static void conn_input(struct admin *a, struct aconn *c)
 		rc = admin_req_route(&q, &e);
 	if (framed && !rc)
 		rc = dispatch(a, &q, &r, &e);
-	log_action(c, &q, q.head_len > 0, rc ? e.status : r.status, rc ? &e : NULL);
+	int status = rc ? e.status : r.status;
+	if (status >= 100 && status < 600)
+		a->by_status[status]++;
+	log_action(c, &q, q.head_len > 0, status, rc ? &e : NULL);
 	conn_reply(c, &r, rc ? &e : NULL);
 	if (!c->out)
 		conn_close(c);
@@ -649,6 +667,7 @@ static void accept_all(struct admin *a, uint64_t now)
 		if (!c) {
 			ssize_t ignored = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL);
 			(void)ignored;
+			a->busy++;
 			close(fd);
 			continue;
 		}
@@ -696,6 +715,7 @@ void admin_poll(struct admin *a, const struct pollfd *pfd, unsigned n, uint64_t 
 
 		if (c->fd >= 0 && now_ms >= c->deadline_ms) {
 			log_info("admin: %s timed out after %d ms", c->peer, LIMIT_ADMIN_TIMEOUT_MS);
+			a->timeouts++;
 			conn_close(c);
 		}
 	}

@@ -484,6 +484,29 @@ def flood(ck, srv):
 		st, _ = api(srv, 'GET', '/cdn/zones')
 		time.sleep(0.2)
 	ck.check('the API answers after the flood', st == 200, st)
+	m = api(srv, 'GET', '/metrics')[1]
+	n401 = re.search(r'^edgecache_admin_requests_total\{status="401"\} (\d+)$', m, re.M)
+	busy = re.search(r'^edgecache_admin_busy_total (\d+)$', m, re.M)
+	tmo = re.search(r'^edgecache_admin_timeouts_total (\d+)$', m, re.M)
+	ck.check('the flood is counted: 401s and busy refusals',
+		 n401 and int(n401.group(1)) >= answers.get(401, 0) and busy and
+		 int(busy.group(1)) >= answers.get(503, 0) and tmo,
+		 (answers, n401 and n401.group(0), busy and busy.group(0), tmo and tmo.group(0)))
+	# a slow client: half a head, then nothing; closed at the deadline
+	s = socket.create_connection(('127.0.0.1', srv.admin_port), timeout=10)
+	s.sendall(b'GET /cdn/zones HTTP/1.1\r\nHost: a\r\n')
+	t0 = time.monotonic()
+	try:
+		closed = s.recv(100) == b''
+	except OSError:
+		closed = True
+	took = time.monotonic() - t0
+	s.close()
+	ck.check('a slow client is closed at the 5 s deadline', closed and 4.5 < took < 7, took)
+	m = api(srv, 'GET', '/metrics')[1]
+	tmo2 = re.search(r'^edgecache_admin_timeouts_total (\d+)$', m, re.M)
+	ck.check('...and counted', tmo2 and int(tmo2.group(1)) == int(tmo.group(1)) + 1,
+		 tmo2 and tmo2.group(0))
 
 
 def wait_status(srv, token, want, timeout=5.0):
