@@ -196,6 +196,11 @@ static int metrics_text(struct admin *a, struct reply *r)
 	for (unsigned i = 0; i < srv->n_shards; i++)
 		fprintf(f, "edgecache_shard_loop_iterations_total{shard=\"%u\"} %llu\n", i,
 			(unsigned long long)counter_get(srv->shards[i]->ctr, CTR_loop_iterations));
+	metric_head(f, "shard_loop_busy_seconds_total", "counter",
+		    "time each shard spent handling completions, not waiting for them");
+	for (unsigned i = 0; i < srv->n_shards; i++)
+		fprintf(f, "edgecache_shard_loop_busy_seconds_total{shard=\"%u\"} %.6f\n", i,
+			(double)counter_get(srv->shards[i]->ctr, CTR_loop_busy_ns) / 1e9);
 	metric_head(f, "snapshot_generation", "gauge",
 		    "generation of the snapshot (config and S3 credentials) shards serve from");
 	fprintf(f, "edgecache_snapshot_generation %llu\n", (unsigned long long)rt->generation);

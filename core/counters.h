@@ -62,6 +62,7 @@
 	X(recv_nobufs,             "recv stopped: provided buffer ring empty (re-armed)") \
 	X(pipeline_paused,         "visitor recv paused: pipelined input buffer full") \
 	X(log_dropped,             "log lines dropped: shard log ring full") \
+	X(loop_busy_ns,            "ns shards spent handling completions (loop time minus waiting)") \
 	X(loop_iterations,         "shard event-loop iterations")
 
 enum counter_id {

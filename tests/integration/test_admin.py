@@ -425,6 +425,7 @@ def metrics(ck, srv):
 		'edgecache_s3_signed_total ', 'edgecache_snapshot_generation ',
 		'edgecache_snapshot_swap_seconds ', 'edgecache_cache_fills_total ',
 		'edgecache_store_evicted_total ', 'edgecache_shard_loop_iterations_total{shard="1"} ',
+		'edgecache_shard_loop_busy_seconds_total{shard="0"} ',
 		'# TYPE edgecache_conns_open gauge']
 	missing = [w for w in want if w not in m]
 	ck.check('GET /metrics: Prometheus text with the figures', st == 200 and not missing, missing)
