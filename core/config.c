@@ -401,6 +401,8 @@ static const struct key_def keys[] = {
 	{ "drain_timeout_ms", SRV(drain_timeout_ms), MS },
 	{ "origin_backoff_ms", SRV(origin_backoff_ms), MS },
 	{ "dns_refresh_ms", SRV(dns_refresh_ms), MS },
+	{ "credential_overlap_ms", SRV(credential_overlap_ms), .type = KT_U32,
+	  .min = 0, .max = LIMIT_CREDENTIAL_OVERLAP_MS_MAX },
 	{ "max_conns", SRV(max_conns), .type = KT_U32,
 	  .min = LIMIT_MAX_CONNS_MIN, .max = LIMIT_MAX_CONNS_MAX },
 	{ "max_body_bytes", SRV(max_body_bytes), .type = KT_SIZE,
@@ -1654,6 +1656,7 @@ static void server_defaults(struct cfg_server *s)
 	s->drain_timeout_ms = LIMIT_DRAIN_TIMEOUT_MS_DEFAULT;
 	s->origin_backoff_ms = LIMIT_ORIGIN_BACKOFF_MS_DEFAULT;
 	s->dns_refresh_ms = LIMIT_DNS_REFRESH_MS_DEFAULT;
+	s->credential_overlap_ms = LIMIT_CREDENTIAL_OVERLAP_MS_DEFAULT;
 	s->max_conns = LIMIT_MAX_CONNS_DEFAULT;
 	s->max_body_bytes = LIMIT_MAX_BODY_BYTES_DEFAULT;
 	s->origin_pool = LIMIT_ORIGIN_POOL_DEFAULT;

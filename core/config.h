@@ -15,6 +15,7 @@
  *            zones = GLOB  (e.g. zones/\*.ini; relative to the main file)
  *            header_timeout_ms, idle_timeout_ms, send_timeout_ms,
  *            drain_timeout_ms, max_conns, max_body_bytes, origin_pool,
+ *            credential_overlap_ms,
  *            origin_backoff_ms, dns_refresh_ms, access_log, error_log,
  *            counters_file, log_level = error | warn | info | debug
  *   [cache]  path = /var/cache/edge/a, /dev/nvme1n1   (one or more)
@@ -124,6 +125,7 @@ struct cfg_server {
 	uint32_t drain_timeout_ms;
 	uint32_t origin_backoff_ms;
 	uint32_t dns_refresh_ms;
+	uint32_t credential_overlap_ms;  /* 0 = off (runtime.h rt_inherit_creds) */
 	uint32_t max_conns;      /* per shard */
 	int64_t max_body_bytes;
 	uint32_t origin_pool;    /* idle connections per origin per shard */

@@ -67,6 +67,12 @@
 /* Every timeout above is checked against this range when configured. */
 #define LIMIT_TIMEOUT_MS_MIN              1
 #define LIMIT_TIMEOUT_MS_MAX              3600000
+/* After a snapshot changes an S3 origin's credentials, a miss answered
+ * 400 or 403 is retried once with the previous ones for this long (a key
+ * the provider has not activated yet, a secret typed wrong): 0 = off, the
+ * default, so a wrong secret shows at once. [server] credential_overlap_ms. */
+#define LIMIT_CREDENTIAL_OVERLAP_MS_DEFAULT 0
+#define LIMIT_CREDENTIAL_OVERLAP_MS_MAX     3600000
 /* A failing origin is skipped for this long (passive health). */
 #define LIMIT_ORIGIN_BACKOFF_MS_DEFAULT   5000
 /* DNS names of origins are resolved again this often (control thread). */

@@ -310,8 +310,13 @@ static void log_propagation(struct server *srv)
 int server_build(struct server *srv, struct cfg *cfg, struct runtime **out, char *err,
 		 size_t err_len)
 {
-	return rt_build(cfg, NULL, srv->n_shards, ++srv->generation, time(NULL), out, err,
-			err_len);
+	int rc = rt_build(cfg, NULL, srv->n_shards, ++srv->generation, time(NULL), out, err,
+			  err_len);
+
+	if (rc == 0)
+		rt_inherit_creds(*out, srv_rt(srv), server_now_ms(),
+				 cfg->server.credential_overlap_ms);
+	return rc;
 }
 
 /* SIGHUP: re-read the config; on any error keep serving the old one. */
@@ -362,6 +367,7 @@ static void roll_keys(struct server *srv)
 		log_error("signing keys: %s", err);
 		return;
 	}
+	rt_inherit_creds(rt, cur, server_now_ms(), cur->cfg->server.credential_overlap_ms);
 	log_info("signing keys derived for the new UTC day: snapshot %llu",
 		 (unsigned long long)rt->generation);
 	server_publish(srv, rt);

@@ -11,8 +11,10 @@ signed, concurrent ones different keys) and hits
 (an object with Cache-Control) for ADMIN_ROTATION_SECONDS (default 30)
 while the access key and secret are PATCHed between the two pairs every
 second → zero non-2xx, zero socket errors, and the propagation of every
-swap is measured; then a wrong secret with "force": true → the next miss
-is 403 while the hit keeps serving. No secret in any response or log.
+swap is measured; then a wrong secret with "force": true → within
+credential_overlap_ms (3 s here) a miss is retried with the previous
+pair and served (counted), after it the next miss is 403 while the hit
+keeps serving. No secret in any response or log.
 Exits 77 when Swift's packages or wrk are missing.
 """
 import json
@@ -37,6 +39,7 @@ WRONG = 'Rot-wrong-secret-93f1'
 BUCKET = 'media'
 ZUUID = ta.ZUUID
 SECONDS = int(os.environ.get('ADMIN_ROTATION_SECONDS', '30'))
+OVERLAP_MS = 3000   # [server] credential_overlap_ms
 MISSES = 50          # objects without freshness: /miss-0.bin .. /miss-49.bin
 
 
@@ -143,11 +146,19 @@ def rotation_under_load(ck, srv):
 
 def forced_wrong(ck, srv):
 	path, o = opath(srv)
+	retries0 = srv.counters().get('s3_overlap_retries', 0)
 	st, j = ta.api(srv, 'PATCH', path, {'s3_secret_key': WRONG, 'force': True})
+	t0 = time.monotonic()
 	ck.check('a wrong secret with "force": true is applied', st == 200 and
 		 j['s3_secret_key_sha256_8'] == ta.fp(WRONG), j)
 	r = et.request(srv.port, 'GET', '/miss.bin')
-	ck.check('the next miss is 403', r.status == 403, repr(r))
+	ok = r.status == 200 and time.monotonic() - t0 < OVERLAP_MS / 1000 - 0.5
+	ck.check('within credential_overlap_ms a miss is retried with the previous '
+		 'credentials: 200', ok, repr(r))
+	ck.check('...and counted', srv.counters().get('s3_overlap_retries', 0) > retries0)
+	time.sleep(max(0.0, OVERLAP_MS / 1000 + 0.3 - (time.monotonic() - t0)))
+	r = et.request(srv.port, 'GET', '/miss.bin')
+	ck.check('after the window the next miss is 403', r.status == 403, repr(r))
 	r = et.request(srv.port, 'GET', '/hit.bin')
 	ck.check('the hit keeps serving', r.status == 200 and r.header('x-cache') == 'HIT', repr(r))
 	st, j = ta.api(srv, 'POST', path + '/test')
@@ -184,7 +195,8 @@ def main():
 		       headers={'Cache-Control': 'max-age=3600'})
 		cache_dir = et.tmpdir('admin-s3-cache')
 		srv = ta.AdminEdge([], workers=2, cache={'path': os.path.join(cache_dir, 'c.dat'),
-							 'size': '64m'})
+							 'size': '64m'},
+				   credential_overlap_ms=OVERLAP_MS)
 		srv.zones = [et.zone('z', ['*'], [('bucket', s3.endpoint, {
 			's3_auth_enabled': 'true', 's3_access_key': ACCESS,
 			's3_secret_key_file': srv.secret_file(SECRET), 's3_region': 'us-east-1',

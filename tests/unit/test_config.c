@@ -1091,6 +1091,25 @@ static void test_admin(void)
 	expect_load_err(__LINE__, -EINVAL, "edge.ini:4: token_file: the token is shorter than 16 bytes");
 }
 
+/* credential_overlap_ms: 0 (off) by default, 0..1 h. */
+static void test_overlap(void)
+{
+	struct cfg *c = OK(MAIN, ZONE);
+
+	if (c) {
+		CHECK_EQ_INT(c->server.credential_overlap_ms, 0);
+		cfg_free(c);
+	}
+	c = OK(MAIN "credential_overlap_ms = 30000\n", ZONE);
+	if (c) {
+		CHECK_EQ_INT(c->server.credential_overlap_ms, 30000);
+		cfg_free(c);
+	}
+	OK_ONLY(MAIN "credential_overlap_ms = 3600000\n", ZONE);
+	SRV_ERR("credential_overlap_ms = 3600001\n", "edge.ini:4: credential_overlap_ms: "
+		"3600001 is above the maximum 3600000");
+}
+
 /* Origin uuids: derived when absent (stable), kept when given, unique. */
 static void test_origin_uuid(void)
 {
@@ -1178,6 +1197,7 @@ int main(void)
 	test_example();
 	test_cache();
 	test_admin();
+	test_overlap();
 	test_origin_uuid();
 	test_admin_support();
 	if (chdir("/") == 0)
