@@ -603,6 +603,8 @@ static void conn_input(struct admin *a, struct aconn *c)
 		a->by_status[status]++;
 	log_action(c, &q, q.head_len > 0, status, rc ? &e : NULL);
 	conn_reply(c, &r, rc ? &e : NULL);
+	/* a probe or test may have taken seconds: the answer gets its own time */
+	c->deadline_ms = server_now_ms() + LIMIT_ADMIN_TIMEOUT_MS;
 	if (!c->out)
 		conn_close(c);
 }
