@@ -41,6 +41,7 @@
 	X(timeouts_idle,           "keep-alive connections closed after idle_timeout_ms") \
 	X(timeouts_send,           "visitor connections closed: no send progress in send_timeout_ms") \
 	X(s3_signed,               "origin requests signed with SigV4") \
+	X(s3_overlap_retries,      "misses answered 400/403 retried once with the previous credentials (credential_overlap_ms)") \
 	X(s3_key_derived,          "signatures that had to derive a key (no precomputed day key)") \
 	X(cache_hits,              "responses served from the disk cache") \
 	X(cache_ram_hits,          "cache lookups answered from the shard's RAM tier") \
@@ -68,6 +69,7 @@
 	X(recv_nobufs,             "recv stopped: provided buffer ring empty (re-armed)") \
 	X(pipeline_paused,         "visitor recv paused: pipelined input buffer full") \
 	X(log_dropped,             "log lines dropped: shard log ring full") \
+	X(loop_busy_ns,            "ns shards spent handling completions (loop time minus waiting)") \
 	X(loop_iterations,         "shard event-loop iterations")
 
 enum counter_id {

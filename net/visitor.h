@@ -55,6 +55,7 @@ struct vexchange {
 	uint32_t attempt;                   /* index in zone->origins being tried */
 	uint8_t tries;                      /* origins tried */
 	bool retried;                       /* a pooled connection failed once */
+	bool prev_creds;                    /* retried with the previous credentials */
 	bool keep_alive;                    /* the connection survives this exchange */
 	bool head_queued;                   /* response head is in the send queue */
 	bool resp_done;                     /* last response byte queued */
