@@ -41,6 +41,7 @@
 	X(timeouts_idle,           "keep-alive connections closed after idle_timeout_ms") \
 	X(timeouts_send,           "visitor connections closed: no send progress in send_timeout_ms") \
 	X(s3_signed,               "origin requests signed with SigV4") \
+	X(s3_overlap_retries,      "misses answered 400/403 retried once with the previous credentials (credential_overlap_ms)") \
 	X(s3_key_derived,          "signatures that had to derive a key (no precomputed day key)") \
 	X(cache_hits,              "responses served from the disk cache") \
 	X(cache_ram_hits,          "cache lookups answered from the shard's RAM tier") \
@@ -60,6 +61,12 @@
 	X(cache_large_mismatch,    "large objects dropped: a fetched chunk's validator or length changed") \
 	X(cache_large_bad_chunks,  "stored chunks that failed verification (dropped, fetched again)") \
 	X(cache_large_waits,       "large-object sends that waited: no free store buffer, or another exchange is fetching the chunk") \
+	X(cache_vary_markers,      "Vary markers written (a URL's Vary names, new or changed, or one more variant)") \
+	X(cache_vary_refused,      "variants not stored: the URL has LIMIT_VARY_VARIANTS already") \
+	X(cache_vary_unshared,     "collapsed followers sent to the origin: the leader's response varies on their headers") \
+	X(cache_swr_refreshes,     "background revalidations started for stale-while-revalidate") \
+	X(cache_swr_skipped,       "stale-while-revalidate hits that started no refresh: one in flight, or no slot") \
+	X(cache_swr_refresh_failed, "background revalidations that failed (5xx, timeout, unreachable): stale kept") \
 	X(no_zone,                 "requests for a Host no zone serves (404)") \
 	X(bad_path,                "request paths that do not percent-decode (400)") \
 	X(body_too_large,          "request bodies over max_body_bytes (413)") \
@@ -67,6 +74,7 @@
 	X(recv_nobufs,             "recv stopped: provided buffer ring empty (re-armed)") \
 	X(pipeline_paused,         "visitor recv paused: pipelined input buffer full") \
 	X(log_dropped,             "log lines dropped: shard log ring full") \
+	X(loop_busy_ns,            "ns shards spent handling completions (loop time minus waiting)") \
 	X(loop_iterations,         "shard event-loop iterations")
 
 enum counter_id {

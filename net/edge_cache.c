@@ -29,12 +29,12 @@ struct ecache_meta {
 	struct hcache_entry e;
 };
 
-int64_t ecache_now_s(const struct shard *sh)
+static int64_t now_s(const struct shard *sh)
 {
 	return (int64_t)(sh->unix_ms / 1000);
 }
 
-struct hcache_policy ecache_zone_policy(const struct cfg_zone *z)
+static struct hcache_policy zone_policy(const struct cfg_zone *z)
 {
 	struct hcache_policy p = {
 		.default_ttl_s = z->default_ttl_s,
@@ -48,7 +48,7 @@ struct hcache_policy ecache_zone_policy(const struct cfg_zone *z)
 }
 
 /* The cache key of vc's request; its text into text[cap) when wanted. */
-int ecache_request_key(const struct vconn *vc, char *text, size_t cap, size_t *text_len,
+static int request_key(const struct vconn *vc, char *text, size_t cap, size_t *text_len,
 		       struct cindex_key *key)
 {
 	const struct cfg_zone *z = vc->x.zone->cfg;
@@ -76,6 +76,9 @@ const char *ecache_xcache(const struct vconn *vc)
 
 static bool serve_stored(struct shard *sh, struct vconn *vc, const void *meta,
 			 uint32_t meta_len, const char *body, uint64_t body_len, uint64_t total);
+static void submit_writes(struct shard *sh, const struct store_io *io, int n);
+static bool write_room(const struct shard *sh, unsigned n);
+static bool write_stored_head(struct wbuf *w, const struct http1_response *resp);
 
 /* ---- lookup ------------------------------------------------------------------ */
 
@@ -88,11 +91,13 @@ static bool collapse_miss(struct shard *sh, struct vconn *vc)
 	struct ecache_x *c = &vc->x.cache;
 	struct collapse_leader me = { sh->id, vc->idx, vc->gen }, l;
 
-	if (!sh->collapse || vc->req.method != HTTP1_GET || c->have_stored)
+	/* A background refresh claimed its key before it started. */
+	if (!sh->collapse || vc->req.method != HTTP1_GET || c->have_stored || vc->x.background)
 		return false;
 	int r = collapse_claim(sh->collapse, c->key, &me, &l);
 	if (r == 0) {
 		vc->x.leading = true;
+		c->ckey = c->key;
 		return false;               /* we fetch */
 	}
 	if (r < 0)
@@ -100,9 +105,9 @@ static bool collapse_miss(struct shard *sh, struct vconn *vc)
 	if (l.shard == sh->id && l.vidx < sh->vconns_hwm) {
 		struct vconn *lvc = &sh->vconns[l.vidx];
 		if (lvc->gen == l.vgen && lvc->state == VC_BUSY && lvc->x.leading &&
-		    !lvc->x.head_queued && lvc->req.method == HTTP1_GET &&
+		    !lvc->x.background && !lvc->x.head_queued && lvc->req.method == HTTP1_GET &&
 		    lvc->req.version_minor == vc->req.version_minor &&
-		    lvc->x.cache.key.lo == c->key.lo && lvc->x.cache.key.hi == c->key.hi) {
+		    lvc->x.cache.ckey.lo == c->key.lo && lvc->x.cache.ckey.hi == c->key.hi) {
 			visitor_follow(sh, vc, lvc);
 			return true;
 		}
@@ -120,24 +125,52 @@ bool ecache_lookup(struct shard *sh, struct vconn *vc)
 	return vc->x.cache.cacheable && collapse_miss(sh, vc);
 }
 
+static bool lookup_key(struct shard *sh, struct vconn *vc);
+
+/* The primary key held a Vary marker: look up the variant the visitor's
+ * headers select (once: a marker under a variant key is a miss). */
+static bool lookup_variant(struct shard *sh, struct vconn *vc, const void *meta,
+			   uint32_t meta_len)
+{
+	struct ecache_x *c = &vc->x.cache;
+
+	if (c->vary.variant ||
+	    evary_from_marker(&c->vary, meta, meta_len, c->pkey, &vc->req, &c->key) < 0) {
+		COUNT(sh, cache_read_errors);
+		return false;
+	}
+	return lookup_key(sh, vc);
+}
+
 static bool lookup_store(struct shard *sh, struct vconn *vc)
 {
 	struct ecache_x *c = &vc->x.cache;
 	const struct http1_request *r = &vc->req;
 	char text[LIMIT_CACHE_KEY_BYTES];
 	size_t text_len;
-	struct cindex_entry hit;
 
+	struct cindex_key ckey = c->ckey;   /* a background refresh's claim */
 	memset(c, 0, sizeof(*c));
+	c->ckey = ckey;
 	c->xcache = HCACHE_X_BYPASS;
 	if (!sh->store || (r->method != HTTP1_GET && r->method != HTTP1_HEAD))
 		return false;
-	if (ecache_request_key(vc, text, sizeof(text), &text_len, &c->key) < 0)
+	if (request_key(vc, text, sizeof(text), &text_len, &c->key) < 0)
 		return false;
-	hcache_parse_request(r, ecache_now_s(sh), &c->req);
+	hcache_parse_request(r, now_s(sh), &c->req);
 	c->cacheable = true;
 	c->xcache = HCACHE_X_MISS;
-	c->request_time = ecache_now_s(sh);
+	c->request_time = now_s(sh);
+	c->pkey = c->key;
+	return lookup_key(sh, vc);
+}
+
+/* Look c->key up: serve from RAM, start a store read (true), or miss. */
+static bool lookup_key(struct shard *sh, struct vconn *vc)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct cindex_entry hit;
+
 	if (store_lookup(sh->store, sh->id, c->key, &hit) < 0)
 		return false;
 	/* One entry (meta + body): the objects this slice serves. */
@@ -150,6 +183,14 @@ static bool lookup_store(struct shard *sh, struct vconn *vc)
 		const void *meta = memtier_meta(&sh->mt, c->mobj, &ml);
 		const char *body = memtier_body(&sh->mt, c->mobj, &bl);
 		COUNT(sh, cache_ram_hits);
+		if (evary_is_marker(meta, ml)) {
+			/* The marker's bytes stay referenced while they are read. */
+			struct memtier_obj *marker = c->mobj;
+			c->mobj = NULL;
+			bool r = lookup_variant(sh, vc, meta, ml);
+			memtier_unref(&sh->mt, marker);
+			return r;
+		}
 		if (serve_stored(sh, vc, meta, ml, body, bl, hit.total_len))
 			return true;
 		if (!c->have_stored) {
@@ -208,7 +249,7 @@ static bool replaced_on_hit(const struct http1_header *h)
 	return header_named(h, names, sizeof(names) / sizeof(names[0]));
 }
 
-void ecache_write_hit_head(struct shard *sh, struct vconn *vc, struct wbuf *w, int status,
+static void write_hit_head(struct shard *sh, struct vconn *vc, struct wbuf *w, int status,
 			   const struct http1_response *stored, int64_t age,
 			   int64_t body_len, const char *content_range)
 {
@@ -290,7 +331,7 @@ static int serve_hit(struct shard *sh, struct vconn *vc, const struct hcache_ent
 	}
 	struct wbuf w;
 	wbuf_init(&w, blk, IOBUF_HBUF_BYTES);
-	ecache_write_hit_head(sh, vc, &w, status, stored, hcache_age(e, ecache_now_s(sh)), len, content_range);
+	write_hit_head(sh, vc, &w, status, stored, hcache_age(e, now_s(sh)), len, content_range);
 	if (w.overflow) {
 		iobuf_pool_put(&sh->pool, blk);
 		return -1;
@@ -362,12 +403,20 @@ static bool serve_stored(struct shard *sh, struct vconn *vc, const void *meta,
 		COUNT(sh, cache_read_errors);
 		return false;
 	}
-	switch (hcache_decide(&m.e, &c->req, ecache_now_s(sh))) {
+	enum hcache_action act = hcache_decide(&m.e, &c->req, now_s(sh));
+	if (vc->x.background && act != HCACHE_SERVE_FRESH)
+		act = HCACHE_REVALIDATE;    /* what a background refresh is for */
+	switch (act) {
 	case HCACHE_SERVE_FRESH:
 		c->xcache = HCACHE_X_HIT;
 		break;
-	case HCACHE_SERVE_STALE:
 	case HCACHE_SERVE_STALE_REVALIDATE_IN_BACKGROUND:
+		/* Before serving: serving may end this exchange and start
+		 * the next pipelined request, whose head replaces ours. */
+		if (vc->req.method == HTTP1_GET)
+			visitor_background(sh, vc);
+		/* fall through */
+	case HCACHE_SERVE_STALE:
 		c->xcache = HCACHE_X_STALE;
 		break;
 	case HCACHE_GATEWAY_TIMEOUT:
@@ -428,6 +477,20 @@ void ecache_on_read(struct shard *sh, struct vconn *vc, const struct io_uring_cq
 		return;
 	}
 	admit_ram(sh, c, &v);
+	if (evary_is_marker(v.meta, v.meta_len)) {
+		/* The variant is looked up with the marker's bytes released:
+		 * it may need the same read buffers. */
+		char m[EVARY_MARKER_MAX_BYTES];
+		uint32_t ml = v.meta_len;
+		memcpy(m, v.meta, ml);
+		release_reads(sh, c);
+		if (lookup_variant(sh, vc, m, ml))
+			return;
+		if (!c->have_stored && c->cacheable && collapse_miss(sh, vc))
+			return;             /* collapsed on the variant's key */
+		origin_start(sh, vc);
+		return;
+	}
 	if (!serve_stored(sh, vc, v.meta, v.meta_len, v.body, v.body_len, v.total_len))
 		to_origin(sh, vc);
 }
@@ -436,7 +499,7 @@ void ecache_on_read(struct shard *sh, struct vconn *vc, const struct io_uring_cq
 static void release_claim(struct shard *sh, struct vconn *vc)
 {
 	if (vc->x.leading && !vc->x.claim_in_fill)
-		collapse_release(sh->collapse, vc->x.cache.key);
+		collapse_release(sh->collapse, vc->x.cache.ckey);
 	vc->x.leading = false;
 }
 
@@ -456,6 +519,17 @@ void ecache_exchange_end(struct shard *sh, struct vconn *vc)
 	}
 }
 
+void ecache_background_end(struct shard *sh, struct vconn *vc)
+{
+	const struct vexchange *x = &vc->x;
+
+	/* Found fresh: someone refreshed it first, nothing was asked. */
+	if (x->cache.xcache == HCACHE_X_HIT)
+		return;
+	if (x->origin_status == 0 || x->origin_status >= 500)
+		COUNT(sh, cache_swr_refresh_failed);
+}
+
 /* ---- revalidation and stale-if-error ------------------------------------------- */
 
 bool ecache_drops_request_header(const struct vconn *vc, const struct http1_header *h)
@@ -466,7 +540,9 @@ bool ecache_drops_request_header(const struct vconn *vc, const struct http1_head
 	};
 	if (vc->x.cache.large.fetching)
 		return elarge_drops_request_header(vc, h);
-	if (!vc->x.cache.revalidating)
+	/* A background refresh copies the visitor's head: its conditionals
+	 * and Range were the visitor's, not the refresh's. */
+	if (!vc->x.cache.revalidating && !vc->x.background)
 		return false;
 	return header_named(h, names, sizeof(names) / sizeof(names[0]));
 }
@@ -487,8 +563,9 @@ void ecache_origin_headers(const struct vconn *vc, struct wbuf *w)
 		wbuf_put(w, buf, (size_t)n);
 }
 
-/* Write the refreshed entry (new meta, same body) back: best effort. */
-static void refresh_store(struct shard *sh, struct vconn *vc, const struct hcache_entry *e,
+/* Write the refreshed entry (new meta, same body) back: best effort.
+ * True when every write was submitted (its completion commits it). */
+static bool refresh_store(struct shard *sh, struct vconn *vc, const struct hcache_entry *e,
 			  const struct hcache_store *hs, const struct http1_response *head)
 {
 	struct ecache_x *c = &vc->x.cache;
@@ -496,18 +573,21 @@ static void refresh_store(struct shard *sh, struct vconn *vc, const struct hcach
 	size_t text_len;
 	struct store_io io[8];
 	size_t used = 0;
+	struct cindex_key pkey;
 
-	if (!ecache_write_room(sh, 12) || ecache_request_key(vc, text, sizeof(text), &text_len, &c->key) < 0)
-		return;
+	/* Under the key it was found under (a variant's, for Vary); the
+	 * primary's text, for purge by prefix. */
+	if (!write_room(sh, 12) || request_key(vc, text, sizeof(text), &text_len, &pkey) < 0)
+		return false;
 	char *blk = iobuf_pool_get(&sh->pool);
 	if (!blk)
-		return;
+		return false;
 	struct ecache_meta m = { .magic = ECACHE_META_MAGIC, .e = *e };
 	struct wbuf w;
 	wbuf_init(&w, blk + sizeof(m), IOBUF_HBUF_BYTES - sizeof(m));
-	if (!ecache_write_stored_head(&w, head) || sizeof(m) + w.len > store_meta_max()) {
+	if (!write_stored_head(&w, head) || sizeof(m) + w.len > store_meta_max()) {
 		iobuf_pool_put(&sh->pool, blk);
-		return;
+		return false;
 	}
 	m.head_len = (uint32_t)w.len;
 	memcpy(blk, &m, sizeof(m));
@@ -521,20 +601,21 @@ static void refresh_store(struct shard *sh, struct vconn *vc, const struct hcach
 	int n = store_write_begin(sh->store, sh->id, c->key, &obj, &wid, io, 4);
 	iobuf_pool_put(&sh->pool, blk);
 	if (n < 0)
-		return;
+		return false;
 	sh->fill_began_ms[wid % LIMIT_STORE_WRITES] = sh->now_ms;
-	ecache_submit_writes(sh, io, n);
+	submit_writes(sh, io, n);
 	if (c->s_total == 0)
-		return;
+		return true;
 	int k = store_write_append(sh->store, sh->id, wid, c->s_body, c->s_total, &used, io, 8);
 	if (k < 0 || used < c->s_total) {
 		if (k > 0)
-			ecache_submit_writes(sh, io, k);
+			submit_writes(sh, io, k);
 		store_write_abort(sh->store, sh->id, wid);
 		COUNT(sh, cache_fill_dropped);
-		return;
+		return false;
 	}
-	ecache_submit_writes(sh, io, k);
+	submit_writes(sh, io, k);
+	return true;
 }
 
 /* A 304 that matches: the stored object with the 304's headers merged in. */
@@ -546,7 +627,7 @@ static bool revalidated(struct shard *sh, struct vconn *vc, const struct http1_r
 	struct http1_response merged = *stored;
 	size_t n;
 
-	hcache_parse_response(r304, ecache_now_s(sh), &ri);
+	hcache_parse_response(r304, now_s(sh), &ri);
 	if (!hcache_304_matches(&m->e, &ri) ||
 	    hcache_merge_304(stored->headers, stored->n_headers, r304->headers, r304->n_headers,
 			     merged.headers, LIMIT_HEADER_COUNT, &n) < 0)
@@ -554,11 +635,13 @@ static bool revalidated(struct shard *sh, struct vconn *vc, const struct http1_r
 	merged.n_headers = (uint16_t)n;
 	struct hcache_entry e = m->e;
 	struct hcache_store hs;
-	struct hcache_policy pol = ecache_zone_policy(vc->x.zone->cfg);
-	hcache_parse_response(&merged, ecache_now_s(sh), &ri);
-	hcache_storable(&pol, &c->req, &ri, c->request_time, ecache_now_s(sh), &hs, &e);
-	if (hs.store)
-		refresh_store(sh, vc, &e, &hs, &merged);
+	struct hcache_policy pol = zone_policy(vc->x.zone->cfg);
+	hcache_parse_response(&merged, now_s(sh), &ri);
+	hcache_storable(&pol, &c->req, &ri, c->request_time, now_s(sh), &hs, &e);
+	/* A background refresh keeps its claim until the refreshed entry
+	 * lands: a stale hit meanwhile must not start a second one. */
+	if (hs.store && refresh_store(sh, vc, &e, &hs, &merged) && vc->x.background)
+		vc->x.claim_in_fill = vc->x.leading;
 	c->xcache = HCACHE_X_REVALIDATED;
 	vc->x.origin_status = 304;
 	return serve_hit(sh, vc, hs.store ? &e : &m->e, &merged, c->s_body, c->s_total,
@@ -577,7 +660,7 @@ bool ecache_origin_head(struct shard *sh, struct vconn *vc, const struct http1_r
 		COUNT(sh, cache_revalidated);
 		return true;
 	}
-	if (resp->status >= 500 && hcache_stale_if_error(&m.e, ecache_now_s(sh))) {
+	if (resp->status >= 500 && hcache_stale_if_error(&m.e, now_s(sh))) {
 		c->xcache = HCACHE_X_STALE;
 		vc->x.origin_status = resp->status;
 		if (serve_hit(sh, vc, &m.e, &stored, c->s_body, c->s_total, false) == 0) {
@@ -595,7 +678,7 @@ bool ecache_fail_stale(struct shard *sh, struct vconn *vc)
 	struct http1_response stored;
 
 	if (!c->have_stored || vc->x.head_queued || !stored_meta(c, &m, &stored) ||
-	    !hcache_stale_if_error(&m.e, ecache_now_s(sh)))
+	    !hcache_stale_if_error(&m.e, now_s(sh)))
 		return false;
 	c->xcache = HCACHE_X_STALE;
 	if (serve_hit(sh, vc, &m.e, &stored, c->s_body, c->s_total, true) < 0)
@@ -648,7 +731,7 @@ void ecache_invalidate(struct shard *sh, struct vconn *vc, const struct http1_re
 
 /* ---- fills ------------------------------------------------------------------------ */
 
-void ecache_submit_writes(struct shard *sh, const struct store_io *io, int n)
+static void submit_writes(struct shard *sh, const struct store_io *io, int n)
 {
 	for (int i = 0; i < n; i++) {
 		uint32_t slot = sh->wio_free[--sh->n_wio_free];
@@ -660,14 +743,54 @@ void ecache_submit_writes(struct shard *sh, const struct store_io *io, int n)
 }
 
 /* Room for n more write ios in the shard's table. */
-bool ecache_write_room(const struct shard *sh, unsigned n)
+static bool write_room(const struct shard *sh, unsigned n)
 {
 	return sh->n_wio_free >= n;
 }
 
+void ecache_submit_writes(struct shard *sh, const struct store_io *io, int n)
+{
+	submit_writes(sh, io, n);
+}
+
+bool ecache_write_room(const struct shard *sh, unsigned n)
+{
+	return write_room(sh, n);
+}
+
+/* ---- for net/edge_large.c (net/edge_cache_int.h) --------------------------------- */
+
+int64_t ecache_now_s(const struct shard *sh)
+{
+	return now_s(sh);
+}
+
+struct hcache_policy ecache_zone_policy(const struct cfg_zone *z)
+{
+	return zone_policy(z);
+}
+
+int ecache_request_key(const struct vconn *vc, char *text, size_t cap, size_t *text_len,
+		       struct cindex_key *key)
+{
+	return request_key(vc, text, cap, text_len, key);
+}
+
+void ecache_write_hit_head(struct shard *sh, struct vconn *vc, struct wbuf *w, int status,
+			   const struct http1_response *stored, int64_t age,
+			   int64_t body_len, const char *content_range)
+{
+	write_hit_head(sh, vc, w, status, stored, age, body_len, content_range);
+}
+
+bool ecache_write_stored_head(struct wbuf *w, const struct http1_response *resp)
+{
+	return write_stored_head(w, resp);
+}
+
 /* The stored head: status line and the headers a cache stores, minus
  * framing (the store knows the body length). */
-bool ecache_write_stored_head(struct wbuf *w, const struct http1_response *resp)
+static bool write_stored_head(struct wbuf *w, const struct http1_response *resp)
 {
 	wbuf_str(w, "HTTP/1.1 ");
 	wbuf_u64(w, resp->status);
@@ -697,32 +820,46 @@ void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_re
 	if (!c->cacheable || vc->req.method != HTTP1_GET || resp->chunked ||
 	    resp->content_length < 0 || resp->close_delimited)
 		return;
-	hcache_parse_response(resp, ecache_now_s(sh), &ri);
+	hcache_parse_response(resp, now_s(sh), &ri);
 	memset(&m, 0, sizeof(m));
-	struct hcache_policy pol = ecache_zone_policy(vc->x.zone->cfg);
-	hcache_storable(&pol, &c->req, &ri, c->request_time, ecache_now_s(sh), &hs, &m.e);
-	if (!hs.store || ri.vary.n > 0 || ri.vary.star) {
+	struct hcache_policy pol = zone_policy(vc->x.zone->cfg);
+	hcache_storable(&pol, &c->req, &ri, c->request_time, now_s(sh), &hs, &m.e);
+	if (ri.vary.star && (c->vary.have || c->have_stored))
+		store_delete(sh->store, c->pkey);   /* now Vary: *: no stored variant fits */
+	if (!hs.store) {
 		COUNT(sh, cache_not_stored);
 		return;
 	}
-	if (!ecache_write_room(sh, 4) ||
-	    ecache_request_key(vc, text, sizeof(text), &text_len, &c->key) < 0)
+	uint32_t expires = hs.sie_until > hs.fresh_until ? (uint32_t)hs.sie_until
+							  : (uint32_t)hs.fresh_until;
+	struct cindex_key pkey, okey;
+	bool marker = false;
+	if ((ri.vary.n > 0 && (uint64_t)resp->content_length > store_max_object(sh->store)) ||
+	    !write_room(sh, 8) ||
+	    request_key(vc, text, sizeof(text), &text_len, &pkey) < 0)
 		return;
+	okey = pkey;
+	if (ri.vary.n > 0 &&
+	    evary_fill(sh, vc, &ri, pkey, text, text_len, expires, &okey, &marker) < 0) {
+		COUNT(sh, cache_not_stored);
+		return;
+	}
+	c->key = okey;
 	char *blk = iobuf_pool_get(&sh->pool);
 	if (!blk)
 		return;
 	struct wbuf w;
 	wbuf_init(&w, blk + sizeof(m), IOBUF_HBUF_BYTES - sizeof(m));
-	if (!ecache_write_stored_head(&w, resp) || sizeof(m) + w.len > store_meta_max()) {
+	if (!write_stored_head(&w, resp) || sizeof(m) + w.len > store_meta_max()) {
 		iobuf_pool_put(&sh->pool, blk);
 		return;
 	}
-	if (sizeof(m) + w.len + (uint64_t)resp->content_length > store_chunk_bytes(sh->store)) {
+	if (!marker && ri.vary.n == 0 &&
+	    sizeof(m) + w.len + (uint64_t)resp->content_length > store_chunk_bytes(sh->store)) {
 		/* Head and body do not fit one chunk (nor one RAM-tier block):
 		 * kept as slices (net/edge_large.c). */
 		iobuf_pool_put(&sh->pool, blk);
-		elarge_fill_begin(sh, vc, resp, &m.e, hs.sie_until > hs.fresh_until ?
-				  (uint32_t)hs.sie_until : (uint32_t)hs.fresh_until);
+		elarge_fill_begin(sh, vc, resp, &m.e, expires);
 		return;
 	}
 	m.magic = ECACHE_META_MAGIC;
@@ -731,8 +868,7 @@ void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_re
 	struct store_obj obj = {
 		.meta = blk, .meta_len = (uint32_t)(sizeof(m) + w.len),
 		.body_len = (uint64_t)resp->content_length,
-		.expires = hs.sie_until > hs.fresh_until ? (uint32_t)hs.sie_until
-							  : (uint32_t)hs.fresh_until,
+		.expires = expires,
 		.key_text = text, .key_text_len = text_len,
 	};
 	struct store_io io[4];
@@ -743,11 +879,14 @@ void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_re
 		return;
 	}
 	sh->fill_began_ms[c->wid % LIMIT_STORE_WRITES] = sh->now_ms;
-	ecache_submit_writes(sh, io, n);
+	submit_writes(sh, io, n);
 	c->filling = true;
 	/* The claim now ends when the object is committed (or not): a parked
-	 * follower that looks again then finds it. */
-	vc->x.claim_in_fill = vc->x.leading;
+	 * follower that looks again then finds it. A first Vary response was
+	 * claimed under the primary key: the marker's write releases it. */
+	vc->x.claim_in_fill = vc->x.leading &&
+		((c->ckey.lo == okey.lo && c->ckey.hi == okey.hi) ||
+		 (marker && c->ckey.lo == pkey.lo && c->ckey.hi == pkey.hi));
 }
 
 void ecache_fill_body(struct shard *sh, struct vconn *vc, const char *p, size_t n)
@@ -761,7 +900,7 @@ void ecache_fill_body(struct shard *sh, struct vconn *vc, const char *p, size_t 
 	}
 	while (c->filling && n > 0) {
 		size_t used = 0;
-		if (!ecache_write_room(sh, 8)) {
+		if (!write_room(sh, 8)) {
 			ecache_fill_end(sh, vc, false);
 			COUNT(sh, cache_fill_dropped);
 			return;
@@ -774,7 +913,7 @@ void ecache_fill_body(struct shard *sh, struct vconn *vc, const char *p, size_t 
 			COUNT(sh, cache_fill_dropped);
 			return;
 		}
-		ecache_submit_writes(sh, io, k);
+		submit_writes(sh, io, k);
 		p += used;
 		n -= used;
 	}
@@ -793,7 +932,7 @@ void ecache_fill_end(struct shard *sh, struct vconn *vc, bool complete)
 	if (!complete) {
 		store_write_abort(sh->store, sh->id, c->wid);
 		if (vc->x.claim_in_fill) {
-			collapse_release(sh->collapse, c->key);
+			collapse_release(sh->collapse, c->ckey);
 			vc->x.claim_in_fill = false;
 		}
 	}

@@ -22,8 +22,5 @@ void ecache_write_hit_head(struct shard *sh, struct vconn *vc, struct wbuf *w, i
 /* The stored head: status line and the headers a cache stores, minus
  * framing. False if it did not fit. */
 bool ecache_write_stored_head(struct wbuf *w, const struct http1_response *resp);
-/* Store writes: room for n more in the shard's table; submit n ios. */
-bool ecache_write_room(const struct shard *sh, unsigned n);
-void ecache_submit_writes(struct shard *sh, const struct store_io *io, int n);
 
 #endif

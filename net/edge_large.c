@@ -306,6 +306,8 @@ bool elarge_serve(struct shard *sh, struct vconn *vc, const void *meta, uint32_t
 	struct rec_meta m;
 	struct http1_response head;
 
+	if (vc->x.background)
+		return false;               /* a refresh fetches the whole object */
 	memcpy(&m, meta, sizeof(m));
 	if (m.head_len > meta_len - sizeof(m) || m.chunk == 0 ||
 	    http1_parse_response((const char *)meta + sizeof(m), m.head_len, false, &head) !=
@@ -569,7 +571,8 @@ bool elarge_miss(struct shard *sh, struct vconn *vc)
 	struct hcache_range rg;
 	struct hcache_entry probe;
 
-	if (!c->cacheable || c->have_stored || vc->req.method != HTTP1_GET || !c->req.range.p)
+	if (!c->cacheable || c->have_stored || vc->req.method != HTTP1_GET || !c->req.range.p ||
+	    vc->x.background)
 		return false;
 	/* "bytes=first-" or "bytes=first-last": where it starts is known
 	 * before the length. A suffix or several ranges go to the origin. */
