@@ -1282,7 +1282,7 @@ void visitor_response_end(struct shard *sh, struct vconn *vc)
 
 void visitor_response_fail(struct shard *sh, struct vconn *vc, int status)
 {
-	if (vc->x.head_queued) {
+	if (vc->x.head_queued && vc->x.cache.large.on) {
 		/* A large object's later fetch failed: only a close ends it. */
 		visitor_response_abort(sh, vc);
 		return;
