@@ -15,9 +15,11 @@ another version, the connection is closed; more concurrent readers than
 store buffers all get their bytes; a visitor that stops reading holds up
 nobody; 20 concurrent misses make one origin request; objects without a
 strong validator (a Python origin that honours Range) are served across
-several fetches but never stored; a POST's 2xx drops a large object (as a
-purge by key does); a restart (SIGTERM, SIGKILL) keeps large
+several fetches but never stored; a POST's 2xx drops a large object; the
+admin API's purge by path drops one and purge by prefix removes its record
+and every chunk; a restart (SIGTERM, SIGKILL) keeps large
 objects."""
+import json
 import os
 import signal
 import sys
@@ -30,7 +32,8 @@ MiB = 1 << 20
 CHUNK = MiB
 FILES = {'big': 64 * MiB, 'full': 24 * MiB, 'etag': 8 * MiB, 'flip': 6 * MiB,
 	 'keep': 5 * MiB + 123, 'ram': 16 * MiB, 'mid': 4 * MiB, 'many': 3 * MiB,
-	 'coll': 8 * MiB}
+	 'coll': 8 * MiB, 'gone': 5 * MiB, 'pfx/a': 3 * MiB}
+TOKEN = 'slices-admin-token-0123456789abcdef'
 
 
 class RangeOrigin:
@@ -68,6 +71,7 @@ http {
 
 	def write(self, name, data, mtime=None):
 		path = os.path.join(self.root, name)
+		os.makedirs(os.path.dirname(path), exist_ok=True)
 		with open(path, 'wb') as f:
 			f.write(data)
 		if mtime:
@@ -85,6 +89,31 @@ http {
 
 	def stop(self):
 		return et.stop_proc(self.proc, signal.SIGQUIT)
+
+
+class AdminEdge(et.Edgecache):
+	"""edgecache with the admin API on loopback (purge, docs/ADMIN.md)."""
+
+	def __init__(self, zones, **kw):
+		self.admin_port = et.free_port()
+		super().__init__(zones, **kw)
+
+	def write_config(self):
+		main = super().write_config()
+		tok = os.path.join(self.dir, 'admin.token')
+		fd = os.open(tok, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+		with os.fdopen(fd, 'w') as f:
+			f.write(TOKEN + '\n')
+		with open(main, 'a') as f:
+			f.write('[admin]\nlisten = 127.0.0.1:%d\ntoken_file = %s\n' % (self.admin_port, tok))
+		return main
+
+	def purge(self, zone_uuid, what):
+		r = et.request(self.admin_port, 'POST', '/cdn/zones/%s/purge' % zone_uuid,
+			       host='admin', headers=[('Authorization', 'Bearer ' + TOKEN),
+						      ('Content-Type', 'application/json')],
+			       body=json.dumps(what).encode())
+		return r.status, (json.loads(r.body) if r.body else None)
 
 
 def get(srv, path, method='GET', headers=(), host='localhost'):
@@ -406,6 +435,31 @@ def invalidation(ck, srv, py):
 		 r.body == want[3000000:3000010], repr(r))
 
 
+def purge(ck, srv, org, zone_uuid):
+	"""The admin API's purge by path drops a large object (its record: no
+	chunk can be found again); purge by prefix removes the record and every
+	chunk's index entry."""
+	for name, nchunks in (('gone', 5), ('pfx/a', 3)):
+		f0 = srv.counters().get('cache_fills', 0)
+		get(srv, '/' + name)
+		wait_fills(srv, f0, 1 + nchunks)
+		ck.check('%s cached' % name, get(srv, '/' + name).header('x-cache') == 'HIT')
+	st, j = srv.purge(zone_uuid, {'paths': ['/gone']})
+	ck.check('purge by path: 200, the record purged (%s)' % j, st == 200 and j == {'purged': 1})
+	n = len(org.log('gone'))
+	r = get(srv, '/gone', headers=[('Range', 'bytes=2000000-2000009')])
+	ck.check('after it: a Range is a MISS with the right bytes, from the origin',
+		 r.status == 206 and r.header('x-cache') == 'MISS' and
+		 r.body == et.det_bytes('gone', FILES['gone'])[2000000:2000010] and
+		 len(org.log('gone')) == n + 1, repr(r))
+	st, j = srv.purge(zone_uuid, {'prefix': '/pfx/'})
+	ck.check('purge by prefix: the record and its 3 chunks (%s)' % j,
+		 st == 200 and j.get('purged', 0) >= 4)
+	r = get(srv, '/pfx/a')
+	ck.check('under the prefix: a MISS, byte-exact', r.header('x-cache') == 'MISS' and
+		 r.body == et.det_bytes('pfx/a', FILES['pfx/a']), repr(r))
+
+
 def slow_visitor(ck, srv, org):
 	"""A visitor that stops reading holds its two chunks, nothing more, and
 	slows nobody else."""
@@ -453,7 +507,7 @@ def main():
 	py = et.PyOrigin()
 	zones = [et.zone('c', ['*'], [('o', org.url, {})], default_ttl=3600),
 		 et.zone('p', ['py.test'], [('o', py.url, {})], default_ttl=3600)]
-	srv = et.Edgecache(zones, workers=2, cache={'path': cache_file, 'size': '512m',
+	srv = AdminEdge(zones, workers=2, cache={'path': cache_file, 'size': '512m',
 						    'chunk_size': '1m'}).start()
 	ck = et.Checks()
 	ck.run('range_miss', range_miss, ck, srv, org)
@@ -467,6 +521,7 @@ def main():
 	ck.run('concurrent_misses', concurrent_misses, ck, srv, org)
 	ck.run('validators', validators, ck, srv, py)
 	ck.run('invalidation', invalidation, ck, srv, py)
+	ck.run('purge', purge, ck, srv, org, zones[0]['uuid'])
 	ck.run('restarts', restarts, ck, srv, org)
 	# Last on this server: the connection it closes leaves the server's
 	# port in TIME_WAIT, which makes the harness's next stop wait 5 s.
