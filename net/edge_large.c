@@ -441,16 +441,22 @@ static bool cw_begin(struct shard *sh, struct vconn *vc, uint32_t idx)
 	claim_chunk(sh, vc, idx);
 	claim_done(sh, vc, idx, true);
 	L->cw_active = true;
+	L->cw_idx = idx;
 	L->cw_left = chunk_len(L, idx);
 	return true;
 }
 
-static void cw_abort(struct shard *sh, struct elarge_x *L)
+static void cw_abort(struct shard *sh, struct vconn *vc)
 {
+	struct elarge_x *L = &vc->x.cache.large;
 	if (!L->cw_active)
 		return;
 	store_write_abort(sh->store, sh->id, L->cw_wid);
 	L->cw_active = false;
+	/* Its claim: a write with no io in flight has no completion to
+	 * release it (one that has releases it again: harmless). */
+	if (sh->collapse)
+		collapse_release(sh->collapse, elarge_chunk_key(vc->x.cache.key, L->gen, L->cw_idx));
 }
 
 /* Object bytes [off, off + n) passing by: each whole chunk becomes a store
@@ -475,7 +481,7 @@ static void cw_feed(struct shard *sh, struct vconn *vc, uint64_t off, const char
 			if (k > 0)
 				ecache_submit_writes(sh, io, k);
 			if (k < 0 || used < step) {
-				cw_abort(sh, L);
+				cw_abort(sh, vc);
 				COUNT(sh, cache_fill_dropped);
 			} else if ((L->cw_left -= used) == 0) {
 				L->cw_active = false;   /* sealed: it commits as it lands */
@@ -525,7 +531,7 @@ void elarge_fill_end(struct shard *sh, struct vconn *vc, bool complete)
 {
 	struct elarge_x *L = &vc->x.cache.large;
 	(void)complete;                     /* a whole chunk is complete as it is */
-	cw_abort(sh, L);
+	cw_abort(sh, vc);
 	L->fill = false;
 }
 
@@ -750,7 +756,7 @@ void elarge_origin_end(struct shard *sh, struct vconn *vc)
 	struct elarge_x *L = &vc->x.cache.large;
 
 	L->fetching = false;
-	cw_abort(sh, L);                    /* a chunk the response did not finish */
+	cw_abort(sh, vc);                    /* a chunk the response did not finish */
 	release_claims(sh, vc);
 	L->rd = (uint32_t)(L->next / L->chunk);
 	if (L->o_off != L->o_end) {
@@ -952,7 +958,7 @@ void elarge_end(struct shard *sh, struct vconn *vc)
 	struct elarge_x *L = &vc->x.cache.large;
 
 	wait_remove(sh, vc);
-	cw_abort(sh, L);
+	cw_abort(sh, vc);
 	release_claims(sh, vc);
 	for (unsigned i = 0; i < ELARGE_SLOTS; i++)
 		if (L->s[i].st != ELS_READING)

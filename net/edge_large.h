@@ -74,7 +74,7 @@ struct elarge_x {
 	uint16_t status;                    /* visitor response status */
 	uint32_t chunk;                     /* chunk bytes */
 	uint32_t expires;
-	uint32_t cw_wid;
+	uint32_t cw_wid, cw_idx;
 	uint64_t cw_left;
 	uint64_t gen, total;
 	uint64_t first, last1;              /* visitor body bytes [first, last1) */
