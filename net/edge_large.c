@@ -677,6 +677,7 @@ int elarge_origin_head(struct shard *sh, struct vconn *vc, const struct http1_re
 		 * shorter than we knew: the stored object goes too (a 5xx may
 		 * pass: it says nothing about the object). */
 		L->fetching = false;
+		release_claims(sh, vc);
 		if (L->have_id && (resp->status == 404 || resp->status == 410 ||
 				   resp->status == 416 || resp->status < 300))
 			drop_object(sh, c->key, L->gen, L->total, L->chunk);
@@ -702,8 +703,10 @@ int elarge_origin_head(struct shard *sh, struct vconn *vc, const struct http1_re
 		struct hcache_resp_info ri;
 		hcache_parse_response(&head, ecache_now_s(sh), &ri);
 		if (total != L->total || !same_validator(&L->e, &ri)) {
-			/* Another version: never stitched to the stored one. */
+			/* Another version: never stitched to the stored one. The
+			 * claims were taken under the old generation's keys. */
 			COUNT(sh, cache_large_mismatch);
+			release_claims(sh, vc);
 			drop_object(sh, c->key, L->gen, L->total, L->chunk);
 			L->have_id = L->storing = false;
 			if (L->head_sent)
