@@ -1,6 +1,7 @@
 /*
  * net/edge_large.h — large objects in the request path: every object
- * bigger than one store chunk, and every object a Range miss fetched, is
+ * whose head and body do not fit one store chunk, and every object a
+ * single-range miss fetched, is
  * kept as *slices* (docs/cache-store.md "Large objects"): a record under
  * the object's key (the stored head, the total length, the validator and
  * a generation) and one small store object per chunk under a key derived
@@ -13,7 +14,9 @@
  * Owns, per exchange: struct elarge_x (at most ELARGE_SLOTS chunks held:
  * being read, ready, or queued to the visitor until sent; one store read
  * or one origin fetch in flight; the chunk being written to the store).
- * Per shard: the list of exchanges waiting for a store buffer.
+ * Per shard: the list of exchanges waiting for a store buffer or for a
+ * chunk another exchange is fetching. In the collapse table: a claim per
+ * chunk being fetched or written (released when its write lands).
  * Called by: net/edge_cache.c (lookup, read completions, fills, exchange
  * end), net/visitor.c (origin response hooks while fetching, sends), the
  * shard tick. All on the shard thread.
