@@ -56,6 +56,15 @@
 #define LIMIT_HEADER_TIMEOUT_MS_DEFAULT   10000
 /* Keep-alive connection with no request in progress. */
 #define LIMIT_IDLE_TIMEOUT_MS_DEFAULT     60000
+/* A visitor TLS handshake, from accept to Finished: a client that stalls
+ * mid-handshake holds its slot (and its ~130 KiB session) no longer. */
+#define LIMIT_TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT 10000
+/* Session-ticket keys (net/tls.h): a new key every this many seconds; the
+ * previous one still decrypts for one more period, so a ticket lives
+ * between one and two periods. */
+#define LIMIT_TLS_TICKET_ROTATE_S_DEFAULT 3600
+#define LIMIT_TLS_TICKET_ROTATE_S_MIN     1
+#define LIMIT_TLS_TICKET_ROTATE_S_MAX     86400
 /* A visitor that stops reading our response (send makes no progress). */
 #define LIMIT_SEND_TIMEOUT_MS_DEFAULT     30000
 /* SIGTERM: in-flight requests get this long to finish. */

@@ -11,6 +11,7 @@
 #include <wolfssl/ssl.h>
 #include <wolfssl/error-ssl.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfcrypt/aes.h>
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -20,6 +21,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "net/tls.h"
@@ -268,6 +271,180 @@ int tls_client_ctx_new(const char *ca_file, unsigned flags, struct tls_ctx **out
 	return 0;
 }
 
+/* ---- session-ticket keys (one set per process, see net/tls.h) ---------- */
+
+#define TICKET_KEY_BYTES 32                 /* AES-256-GCM */
+#define TICKET_NONCE_BYTES 12
+
+struct ticket_key {
+	unsigned char name[WOLFSSL_TICKET_NAME_SZ];
+	unsigned char key[TICKET_KEY_BYTES];
+};
+
+struct ticket_keys {
+	_Atomic uint32_t seq;               /* odd while the control thread writes */
+	bool have_prev;
+	struct ticket_key cur, prev;
+};
+
+/* A page of its own, so that it can be kept out of core dumps. */
+static union {
+	struct ticket_keys k;
+	char page[4096];
+} tickets __attribute__((aligned(4096)));
+static pthread_once_t tickets_once = PTHREAD_ONCE_INIT;
+/* Nonces: 4 random bytes per process + a counter, unique under one key
+ * (keys never outlive the process). */
+static unsigned char nonce_salt[4];
+static _Atomic uint64_t nonce_ctr;
+
+static void fill_random(void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = getrandom(p, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		assert(n > 0);                   /* the kernel's CSPRNG does not fail */
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static void tickets_init(void)
+{
+	madvise(&tickets, sizeof(tickets), MADV_DONTDUMP);
+	fill_random(&tickets.k.cur, sizeof(tickets.k.cur));
+	fill_random(nonce_salt, sizeof(nonce_salt));
+}
+
+void tls_tickets_rotate(void)
+{
+	struct ticket_keys *t = &tickets.k;
+	struct ticket_key fresh;
+
+	pthread_once(&tickets_once, tickets_init);
+	fill_random(&fresh, sizeof(fresh));
+	atomic_fetch_add_explicit(&t->seq, 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	t->prev = t->cur;
+	t->have_prev = true;
+	t->cur = fresh;
+	atomic_fetch_add_explicit(&t->seq, 1, memory_order_release);
+	explicit_bzero(&fresh, sizeof(fresh));
+}
+
+/* A consistent copy of the keys (sequence lock: retry, never wait). */
+static void tickets_read(struct ticket_keys *out)
+{
+	const struct ticket_keys *t = &tickets.k;
+	uint32_t s0, s1;
+
+	do {
+		s0 = atomic_load_explicit(&t->seq, memory_order_acquire);
+		out->have_prev = t->have_prev;
+		out->cur = t->cur;
+		out->prev = t->prev;
+		atomic_thread_fence(memory_order_acquire);
+		s1 = atomic_load_explicit(&t->seq, memory_order_relaxed);
+	} while ((s0 & 1) || s0 != s1);
+}
+
+/*
+ * wolfSSL's ticket callback: seal (enc) or open a ticket in place with
+ * AES-256-GCM; name || nonce || length is the associated data. A ticket
+ * under the previous key is accepted and re-issued (RET_CREATE); an
+ * unknown name or a failed tag means a full handshake (RET_REJECT).
+ */
+static int ticket_cb(WOLFSSL *ssl, unsigned char name[WOLFSSL_TICKET_NAME_SZ],
+		     unsigned char iv[WOLFSSL_TICKET_IV_SZ], unsigned char mac[WOLFSSL_TICKET_MAC_SZ],
+		     int enc, unsigned char *ticket, int in_len, int *out_len, void *arg)
+{
+	struct ticket_keys keys;
+	const struct ticket_key *k = NULL;
+	unsigned char aad[WOLFSSL_TICKET_NAME_SZ + WOLFSSL_TICKET_IV_SZ + 2];
+	int rc = enc ? WOLFSSL_TICKET_RET_FATAL : WOLFSSL_TICKET_RET_REJECT;
+	Aes aes;
+
+	(void)ssl;
+	(void)arg;
+	tickets_read(&keys);
+	if (enc) {
+		uint64_t c = atomic_fetch_add_explicit(&nonce_ctr, 1, memory_order_relaxed);
+
+		k = &keys.cur;
+		memcpy(name, k->name, WOLFSSL_TICKET_NAME_SZ);
+		memset(iv, 0, WOLFSSL_TICKET_IV_SZ);
+		memcpy(iv, nonce_salt, sizeof(nonce_salt));
+		memcpy(iv + sizeof(nonce_salt), &c, sizeof(c));
+	} else if (memcmp(name, keys.cur.name, WOLFSSL_TICKET_NAME_SZ) == 0) {
+		k = &keys.cur;
+	} else if (keys.have_prev && memcmp(name, keys.prev.name, WOLFSSL_TICKET_NAME_SZ) == 0) {
+		k = &keys.prev;
+	}
+	if (k != NULL && in_len >= 0 && in_len <= 0xffff &&
+	    wc_AesInit(&aes, NULL, INVALID_DEVID) == 0) {
+		memcpy(aad, name, WOLFSSL_TICKET_NAME_SZ);
+		memcpy(aad + WOLFSSL_TICKET_NAME_SZ, iv, WOLFSSL_TICKET_IV_SZ);
+		aad[sizeof(aad) - 2] = (unsigned char)(in_len >> 8);
+		aad[sizeof(aad) - 1] = (unsigned char)in_len;
+		if (wc_AesGcmSetKey(&aes, k->key, TICKET_KEY_BYTES) == 0 &&
+		    (enc ? wc_AesGcmEncrypt(&aes, ticket, ticket, (word32)in_len, iv,
+					    TICKET_NONCE_BYTES, mac, AES_BLOCK_SIZE, aad, sizeof(aad))
+			 : wc_AesGcmDecrypt(&aes, ticket, ticket, (word32)in_len, iv,
+					    TICKET_NONCE_BYTES, mac, AES_BLOCK_SIZE, aad,
+					    sizeof(aad))) == 0) {
+			*out_len = in_len;
+			rc = enc || k == &keys.cur ? WOLFSSL_TICKET_RET_OK : WOLFSSL_TICKET_RET_CREATE;
+		}
+		wc_AesFree(&aes);
+	}
+	explicit_bzero(&keys, sizeof(keys));
+	explicit_bzero(&aes, sizeof(aes));
+	return rc;
+}
+
+void tls_tickets_lifetime(struct tls_ctx *ctx, uint32_t lifetime_s)
+{
+	assert(ctx->magic == TLS_CTX_MAGIC && ctx->server);
+	wolfSSL_CTX_set_TicketHint(ctx->wctx, (int)lifetime_s);
+	wolfSSL_CTX_set_timeout(ctx->wctx, lifetime_s);
+}
+
+int tls_sni_peek(const void *buf, size_t len, char *name, size_t cap)
+{
+	const unsigned char *b = buf;
+	size_t rec;
+	word32 sz;
+	int r;
+
+	if (len >= 1 && b[0] != 0x16)       /* not a handshake record */
+		return -EPROTO;
+	if (len < 5)
+		return -EAGAIN;
+	rec = (size_t)b[3] << 8 | b[4];
+	if (rec == 0 || rec > TLS_RECORD_PLAIN_MAX)
+		return -EPROTO;
+	if (len < 5 + rec)
+		return -EAGAIN;
+	assert(cap > 1);
+	sz = (word32)cap - 1;
+	r = wolfSSL_SNI_GetFromBuffer(b, (word32)(5 + rec), WOLFSSL_SNI_HOST_NAME,
+				      (unsigned char *)name, &sz);
+	if (r == 0)
+		return 0;
+	if (r != WOLFSSL_SUCCESS)
+		return -EPROTO;
+	if (sz >= cap - 1)
+		return -ENAMETOOLONG;
+	name[sz] = '\0';
+	return (int)sz;
+}
+
+static const char key_refused[] = "no usable PEM key for the certificate";
+
 int tls_server_ctx_new(const char *cert_file, const char *key_file, unsigned flags,
 		       struct tls_ctx **out, const char **why)
 {
@@ -286,11 +463,28 @@ int tls_server_ctx_new(const char *cert_file, const char *key_file, unsigned fla
 	if (wolfSSL_CTX_use_PrivateKey_file(c->wctx, key_file, WOLFSSL_FILETYPE_PEM) !=
 	    WOLFSSL_SUCCESS || wolfSSL_CTX_check_private_key(c->wctx) != WOLFSSL_SUCCESS) {
 		tls_ctx_free(c);
-		return file_error(key_file, why, "no usable PEM key for the certificate");
+		return file_error(key_file, why, key_refused);
 	}
 	wolfSSL_CTX_set_verify(c->wctx, WOLFSSL_VERIFY_NONE, NULL);
+	pthread_once(&tickets_once, tickets_init);
+	wolfSSL_CTX_set_TicketEncCb(c->wctx, ticket_cb);
+	tls_tickets_lifetime(c, 2 * LIMIT_TLS_TICKET_ROTATE_S_DEFAULT);
 	*out = c;
 	return 0;
+}
+
+int tls_check_pair(const char *cert_file, const char *key_file, const char **why)
+{
+	struct tls_ctx *c;
+	int rc = tls_server_ctx_new(cert_file, key_file, 0, &c, why);
+
+	if (rc == 0)
+		tls_ctx_free(c);
+	else if (*why == key_refused || (rc == -ENOENT && access(key_file, R_OK) != 0))
+		rc = -ENOKEY;               /* the chain loaded: the key is at fault */
+	else if (rc != -ENOMEM)
+		rc = -EBADMSG;
+	return rc;
 }
 
 void tls_ctx_free(struct tls_ctx *c)
@@ -519,6 +713,11 @@ int tls_handshake(struct tls_session *s)
 	s->done = true;
 	session_keep(s);
 	return 0;
+}
+
+size_t tls_input_pending(const struct tls_session *s)
+{
+	return s->in_len - s->in_head;
 }
 
 const char *tls_reason(const struct tls_session *s)
