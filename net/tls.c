@@ -56,6 +56,10 @@ struct tls_session {
 	bool fresh;                         /* a new resumable session to keep */
 	size_t in_head, in_len;             /* unread input is in[in_head..in_len) */
 	size_t out_head, out_len;           /* pending output is out[out_head..out_len) */
+	/* Record framing of the input stream (tls_input_mid_record). */
+	unsigned char rec_hdr[5];
+	uint8_t rec_hdr_len;
+	uint32_t rec_body_left;
 	char host[LIMIT_HOST_BYTES + 1];
 	char in[LIMIT_TLS_IN_BYTES];
 	char out[LIMIT_TLS_OUT_BYTES];
@@ -64,6 +68,7 @@ struct tls_session {
 static const char alpn_http11[] = "http/1.1";
 
 static int on_new_session(WOLFSSL *ssl, WOLFSSL_SESSION *sess);
+static void track_records(struct tls_session *s, const unsigned char *p, size_t len);
 
 /* ---- I/O callbacks: the session's buffers are wolfSSL's only transport -- */
 
@@ -695,6 +700,7 @@ size_t tls_feed(struct tls_session *s, const void *ciphertext, size_t len)
 		len = room;
 	memcpy(s->in + s->in_len, ciphertext, len);
 	s->in_len += len;
+	track_records(s, ciphertext, len);
 	return len;
 }
 
@@ -715,9 +721,31 @@ int tls_handshake(struct tls_session *s)
 	return 0;
 }
 
-size_t tls_input_pending(const struct tls_session *s)
+bool tls_input_mid_record(const struct tls_session *s)
 {
-	return s->in_len - s->in_head;
+	return s->rec_hdr_len > 0 || s->rec_body_left > 0;
+}
+
+/* Follow record boundaries over bytes fed: headers byte by byte, bodies
+ * skipped whole. */
+static void track_records(struct tls_session *s, const unsigned char *p, size_t len)
+{
+	while (len > 0) {
+		if (s->rec_body_left > 0) {
+			size_t k = len < s->rec_body_left ? len : s->rec_body_left;
+
+			s->rec_body_left -= (uint32_t)k;
+			p += k;
+			len -= k;
+			continue;
+		}
+		s->rec_hdr[s->rec_hdr_len++] = *p++;
+		len--;
+		if (s->rec_hdr_len == sizeof(s->rec_hdr)) {
+			s->rec_body_left = (uint32_t)s->rec_hdr[3] << 8 | s->rec_hdr[4];
+			s->rec_hdr_len = 0;
+		}
+	}
 }
 
 const char *tls_reason(const struct tls_session *s)

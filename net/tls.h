@@ -158,8 +158,9 @@ int tls_handshake(struct tls_session *s);
  * Never contains key material. Valid until the session is freed. */
 const char *tls_reason(const struct tls_session *s);
 
-/* Ciphertext fed in and not consumed by wolfSSL yet (a partial record). */
-size_t tls_input_pending(const struct tls_session *s);
+/* Does the ciphertext fed so far end inside a record? (Framing is
+ * tracked as bytes are fed; at EOF this means the record was cut.) */
+bool tls_input_mid_record(const struct tls_session *s);
 
 /* Ciphertext waiting to be sent: *ptr, *len (len 0 = nothing). Stable (the
  * session appends only behind it) until tls_output_done. */

@@ -1061,7 +1061,7 @@ static void tls_eof(struct shard *sh, struct vconn *vc)
 {
 	/* Bytes of a record the session holds with no more to come, or a
 	 * first record (the hello) still incomplete. */
-	bool partial = vc->tls ? tls_input_pending(vc->tls) > 0 && vc->cheld_head < 0 &&
+	bool partial = vc->tls ? tls_input_mid_record(vc->tls) && vc->cheld_head < 0 &&
 				 !vc->recv_paused
 			       : vc->cheld_head >= 0;
 
