@@ -303,6 +303,38 @@ def tls_server(p, origin_url, cache=None, **kw):
 	return srv
 
 
+def check_rotation(ck, p, d, origin_url):
+	"""tls_ticket_rotate = 1s: a ticket resumes while its key is current
+	or previous, and not once two newer keys were made. The control thread
+	logs each rotation (debug), which is what the test times against."""
+	srv = tls_server(p, origin_url, tls_ticket_rotate='1s', log_level='debug').start()
+	ca, sess = p('ca.pem'), os.path.join(d, 'sess-rot.pem')
+	base = ['s_client', '-connect', '127.0.0.1:%d' % srv.tls_port, '-servername', 'a.test',
+		'-CAfile', ca, '-ign_eof', '-tls1_3']
+	req = b'GET /files/10 HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n'
+
+	def rotations():
+		return open(srv.error_log).read().count('TLS ticket keys rotated')
+
+	def next_rotation():
+		n, deadline = rotations(), time.monotonic() + 5
+		while rotations() == n and time.monotonic() < deadline:
+			time.sleep(0.02)
+		return rotations() > n
+
+	def resumed():
+		return b'\nReused, TLS' in openssl(*base, '-sess_in', sess, inp=req).stdout
+	ck.check('a rotation is logged', next_rotation())
+	openssl(*base, '-sess_out', sess, inp=req)
+	ck.check('a ticket under the current key resumes', resumed())
+	ck.check('the next rotation comes', next_rotation())
+	ck.check('after one rotation the ticket (previous key) still resumes', resumed())
+	ck.check('another rotation comes', next_rotation())
+	ck.check('after two rotations the ticket no longer resumes (full handshake)',
+		 not resumed())
+	ck.check('rotation server stops cleanly', srv.stop() == 0)
+
+
 def check_config(ck, p, d, origin_url):
 	"""edgecache -t: file:line: key: what, for each refusal."""
 	def check_t(name, zones, want, **server):
@@ -359,6 +391,7 @@ def main():
 		 c['tls_handshakes'] > 50 and c['tls_resumed'] >= 48)
 	ck.check('server stops cleanly', srv.stop() == 0)
 	ck.run('tls_unknown_sni = reject', check_reject, ck, p, origin.url)
+	ck.run('ticket key rotation', check_rotation, ck, p, d, origin.url)
 	ck.run('edgecache -t', check_config, ck, p, d, origin.url)
 	ck.finish()
 
