@@ -14,11 +14,11 @@ edgecache -t refuses a missing file, a key that does not match, a key
 others can read, and listen_tls without a certificate to fall back on."""
 import os
 import re
+import signal
 import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
@@ -204,6 +204,34 @@ def check_bodies(ck, srv, ca):
 	c.close()
 
 
+def check_reload(ck, srv, ca, sess):
+	"""SIGHUP builds new certificate contexts; a connection made before
+	keeps working on its session (wolfSSL keeps its context alive), new
+	ones and resumption go on."""
+	c = TlsConn(srv.tls_port, 'a.test', ca)
+	c.send(et.build('GET', '/files/500', 'a.test'))
+	ck.check('before SIGHUP', c.read_response().status == 200)
+	for i in range(2):
+		srv.proc.send_signal(signal.SIGHUP)
+		deadline = time.monotonic() + 5
+		while time.monotonic() < deadline and \
+			open(srv.error_log).read().count('reload:') < i + 1:
+			time.sleep(0.05)
+		time.sleep(0.3)                 # the old snapshot is reclaimed
+	c.send(et.build('GET', '/files/600', 'a.test'))
+	r = c.read_response()
+	ck.check('a connection from before two reloads still served',
+		 r.status == 200 and r.body == et.det_bytes('pyorigin', 600))
+	c.close()
+	rc, body, err = curl(srv.tls_port, 'b.test', ca, '/files/10')
+	ck.check('new connections after the reloads', rc == 0 and
+		 body == et.det_bytes('pyorigin', 10), err[-300:])
+	r = openssl('s_client', '-connect', '127.0.0.1:%d' % srv.tls_port, '-servername', 'a.test',
+		    '-CAfile', ca, '-tls1_3', '-sess_in', sess, inp=b'')
+	ck.check('a ticket from before the reloads resumes (keys are per process)',
+		 b'\nReused, TLS' in r.stdout, r.stdout[-300:])
+
+
 def bad_input(ck, srv, ca, p):
 	"""Each bad connection is closed alone and counted; a good one stays."""
 	good = TlsConn(srv.tls_port, 'a.test', ca)
@@ -385,6 +413,8 @@ def main():
 	ck.run('TLS 1.2 resumption across shards', check_resumption, ck, srv, ca, d, True)
 	ck.run('bodies, cache, upload, pipelining over TLS', check_bodies, ck, srv, ca)
 	ck.run('bad input closes only its connection', bad_input, ck, srv, ca, p)
+	ck.run('SIGHUP with HTTPS connections open', check_reload, ck, srv, ca,
+	       os.path.join(d, 'sess-13.pem'))
 	c = srv.counters()
 	ck.check('tls_handshakes and tls_resumed count (%d, %d)' %
 		 (c['tls_handshakes'], c['tls_resumed']),
