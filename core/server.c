@@ -518,8 +518,9 @@ int server_run(struct cfg *cfg, const char *main_file)
 		close(sfd);
 		goto out;
 	}
-	log_info("edgecache %s: %u shard(s), %zu zone(s), %u origin(s), listening on %zu address(es)",
-		 "0.1.0", srv.n_shards, cfg->n_zones, rt->n_origins, cfg->server.n_listens);
+	log_info("edgecache %s: %u shard(s), %zu zone(s), %u origin(s), listening on %zu address(es)"
+		 " + %zu for HTTPS", "0.1.0", srv.n_shards, cfg->n_zones, rt->n_origins,
+		 cfg->server.n_listens, cfg->server.n_listens_tls);
 	drain_logs(&srv);
 	status = control_loop(&srv, sfd);
 	for (unsigned s = 0; s < srv.n_shards; s++)
