@@ -721,6 +721,11 @@ int tls_handshake(struct tls_session *s)
 	return 0;
 }
 
+size_t tls_input_unread(const struct tls_session *s)
+{
+	return s->in_len - s->in_head;
+}
+
 bool tls_input_mid_record(const struct tls_session *s)
 {
 	return s->rec_hdr_len > 0 || s->rec_body_left > 0;

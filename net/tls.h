@@ -161,6 +161,9 @@ const char *tls_reason(const struct tls_session *s);
 /* Does the ciphertext fed so far end inside a record? (Framing is
  * tracked as bytes are fed; at EOF this means the record was cut.) */
 bool tls_input_mid_record(const struct tls_session *s);
+/* Ciphertext fed in that wolfSSL has not taken yet. (wolfSSL takes one
+ * record at a time: 0 after a read means everything fed was returned.) */
+size_t tls_input_unread(const struct tls_session *s);
 
 /* Ciphertext waiting to be sent: *ptr, *len (len 0 = nothing). Stable (the
  * session appends only behind it) until tls_output_done. */

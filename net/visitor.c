@@ -1032,6 +1032,10 @@ static bool tls_decrypt(struct shard *sh, struct vconn *vc)
 
 	if (!vc->tls_ready || (vc->state != VC_READING && vc->state != VC_BUSY))
 		return false;
+	/* After the visitor's EOF a read with nothing left would fail, and the
+	 * failure sticks: the response still being sent could not be. */
+	if (vc->peer_closed && vc->cheld_head < 0 && tls_input_unread(vc->tls) == 0)
+		return false;
 	tls_fill(sh, vc);
 	int bid = iobuf_soft_take(pg);
 	if (bid < 0) {
@@ -1093,6 +1097,7 @@ static void tls_send(struct shard *sh, struct vconn *vc)
 			break;                  /* output full: after this send */
 		if (k < 0) {
 			COUNT(sh, tls_errors);
+			log_debug("visitor %s: TLS write: %s", vc->peer_ip, tls_reason(vc->tls));
 			vc_close(sh, vc);
 			return;
 		}

@@ -110,7 +110,7 @@ def handshaken_bio(port, host, ca):
 				raise RuntimeError('closed during the handshake')
 			inc.write(d)
 	sock.sendall(out.read())
-	return sock, obj, out
+	return sock, obj, out, inc
 
 
 def shard_of(line):
@@ -202,6 +202,35 @@ def check_bodies(ck, srv, ca):
 	ok = all(c.read_response().body == et.det_bytes('pyorigin', 1000 + i) for i in range(10))
 	ck.check('10 pipelined requests over TLS answered in order, byte-exact', ok)
 	c.close()
+	# an upload whose last part comes with the visitor's TCP half-close:
+	# the origin drains the body after the EOF was seen, and the echoed
+	# response must still go out (a read after the EOF would fail, and a
+	# failure in the session sticks: its writes would fail too)
+	e0 = srv.counters()['tls_errors']
+	body = et.det_bytes('halfclose', 200000)
+	sock, obj, out, inc = handshaken_bio(srv.tls_port, 'a.test', ca)
+	req = et.build('POST', '/echo', 'a.test', body=body)
+	obj.write(req[:-100000])
+	sock.sendall(out.read())
+	time.sleep(0.3)
+	obj.write(req[-100000:])
+	sock.sendall(out.read())
+	sock.shutdown(socket.SHUT_WR)
+	plain, deadline = bytearray(), time.monotonic() + 20
+	while time.monotonic() < deadline:
+		d = sock.recv(1 << 20)
+		if not d:
+			break
+		inc.write(d)
+		try:
+			while True:
+				plain += obj.read(1 << 20)
+		except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+			pass
+	sock.close()
+	ck.check('upload ending with a half-close: the echo arrives whole',
+		 bytes(plain).endswith(body), '%d bytes' % len(plain))
+	ck.check('  and counts no TLS error', srv.counters()['tls_errors'] == e0)
 
 
 def check_reload(ck, srv, ca, sess):
@@ -249,14 +278,14 @@ def bad_input(ck, srv, ca, p):
 	s.shutdown(socket.SHUT_WR)
 	ck.check('a truncated ClientHello then EOF: closed', et_closed(s))
 
-	sock, obj, out = handshaken_bio(srv.tls_port, 'a.test', ca)
+	sock, obj, out, _ = handshaken_bio(srv.tls_port, 'a.test', ca)
 	obj.write(et.build('GET', '/files/100', 'a.test'))
 	rec = out.read()
 	sock.sendall(rec[:len(rec) // 2])
 	sock.shutdown(socket.SHUT_WR)
 	ck.check('a truncated record after the handshake then EOF: closed', et_closed(sock))
 
-	sock, obj, out = handshaken_bio(srv.tls_port, 'a.test', ca)
+	sock, obj, out, _ = handshaken_bio(srv.tls_port, 'a.test', ca)
 	obj.write(et.build('GET', '/files/100', 'a.test'))
 	rec = bytearray(out.read())
 	rec[-3] ^= 0x55                     # a flipped byte: the record fails its tag
