@@ -57,7 +57,7 @@
 /* Keep-alive connection with no request in progress. */
 #define LIMIT_IDLE_TIMEOUT_MS_DEFAULT     60000
 /* A visitor TLS handshake, from accept to Finished: a client that stalls
- * mid-handshake holds its slot (and its ~130 KiB session) no longer. */
+ * mid-handshake holds its slot (and its ~82 KiB session) no longer. */
 #define LIMIT_TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT 10000
 /* Session-ticket keys (net/tls.h): a new key every this many seconds; the
  * previous one still decrypts for one more period, so a ticket lives
@@ -291,6 +291,11 @@
  * session has caught up. Full → tls_feed takes less; the caller keeps the
  * rest (as it holds visitor input). */
 #define LIMIT_TLS_IN_BYTES            LIMIT_ORIGIN_RECV_BUF_BYTES
+/* The same for an HTTPS visitor's session: one visitor recv buffer.
+ * wolfSSL assembles a record in its own buffer, so a record larger than
+ * this is fed in parts (the shard feeds again after each read); 48 KiB
+ * less per visitor than an origin session. */
+#define LIMIT_TLS_SERVER_IN_BYTES     LIMIT_RECV_BUF_BYTES
 /* Records waiting for the ring to send them: four full records, so one
  * send carries 64 KiB, as an origin buffer does. */
 #define LIMIT_TLS_OUT_BYTES           65536

@@ -61,8 +61,9 @@ struct tls_session {
 	uint8_t rec_hdr_len;
 	uint32_t rec_body_left;
 	char host[LIMIT_HOST_BYTES + 1];
-	char in[LIMIT_TLS_IN_BYTES];
+	size_t in_cap;                      /* LIMIT_TLS_IN_BYTES, servers: _SERVER_ */
 	char out[LIMIT_TLS_OUT_BYTES];
+	char in[];                          /* [in_cap] */
 };
 
 static const char alpn_http11[] = "http/1.1";
@@ -640,16 +641,19 @@ static int server_setup(struct tls_session *s)
 int tls_session_new(struct tls_ctx *ctx, const char *host, struct tls_session **out)
 {
 	struct tls_session *s;
+	size_t in_cap;
 	int rc;
 
 	assert(ctx && ctx->magic == TLS_CTX_MAGIC);
 	if ((host == NULL) != ctx->server)
 		return -EINVAL;
-	s = malloc(sizeof(*s));
+	in_cap = ctx->server ? LIMIT_TLS_SERVER_IN_BYTES : LIMIT_TLS_IN_BYTES;
+	s = malloc(sizeof(*s) + in_cap);
 	if (s == NULL)
 		return -ENOMEM;
 	/* the buffers need no zeroing: only [head, len) is ever read */
-	memset(s, 0, offsetof(struct tls_session, in));
+	memset(s, 0, offsetof(struct tls_session, out));
+	s->in_cap = in_cap;
 	s->magic = TLS_SESSION_MAGIC;
 	s->ctx = ctx;
 	s->reason = "";
@@ -690,12 +694,12 @@ size_t tls_feed(struct tls_session *s, const void *ciphertext, size_t len)
 		s->eof = true;
 		return 0;
 	}
-	if (s->in_head > 0 && sizeof(s->in) - s->in_len < len) {
+	if (s->in_head > 0 && s->in_cap - s->in_len < len) {
 		memmove(s->in, s->in + s->in_head, s->in_len - s->in_head);
 		s->in_len -= s->in_head;
 		s->in_head = 0;
 	}
-	room = sizeof(s->in) - s->in_len;
+	room = s->in_cap - s->in_len;
 	if (len > room)
 		len = room;
 	memcpy(s->in + s->in_len, ciphertext, len);

@@ -13,8 +13,10 @@
  *    = no resumption this time, or the session is not kept).
  *  - struct tls_session: one connection's wolfSSL object plus two bounded
  *    ciphertext buffers, allocated once in tls_session_new:
- *      in  (LIMIT_TLS_IN_BYTES):  bytes the ring received, copied in by
- *          tls_feed, consumed by wolfSSL through its receive callback;
+ *      in  (LIMIT_TLS_IN_BYTES; server sessions LIMIT_TLS_SERVER_IN_BYTES,
+ *          less than a record: feed again when a call needs input): bytes
+ *          the ring received, copied in by tls_feed, consumed by wolfSSL
+ *          through its receive callback;
  *      out (LIMIT_TLS_OUT_BYTES): records wolfSSL produced through its send
  *          callback, waiting for the ring to send them.
  *    wolfSSL itself allocates a record-sized buffer (up to ~17 KiB) while a

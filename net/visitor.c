@@ -887,21 +887,26 @@ static void on_peer_eof(struct shard *sh, struct vconn *vc)
 /* Fatal unrecognized_name alert (RFC 6066 3), in the clear: no session. */
 static const char alert_unrecognized_name[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70 };
 
-/* Held ciphertext into the session, while it has room. */
-static void tls_fill(struct shard *sh, struct vconn *vc)
+/* Held ciphertext into the session, while it has room; false if none
+ * went in. The session's input is smaller than a record can be, so a
+ * caller told "needs input" feeds again while this says it fed some. */
+static bool tls_fill(struct shard *sh, struct vconn *vc)
 {
 	struct iobuf_group *g = shard_group(sh, SHARD_GROUP_VISITOR);
+	bool fed = false;
 
 	while (vc->cheld_head >= 0) {
 		struct held_buf *h = &sh->held[vc->cheld_head];
 		size_t n = tls_feed(vc->tls, iobuf_group_ptr(g, (uint16_t)vc->cheld_head) + h->off,
 				    h->len);
+		fed = fed || n > 0;
 		h->off = (uint16_t)(h->off + n);
 		h->len = (uint16_t)(h->len - n);
 		if (h->len > 0)
-			return;
+			break;
 		cipher_pop(sh, vc);
 	}
+	return fed;
 }
 
 /* Is `name` listed in z's hosts (not only matched as the default)? */
@@ -1000,8 +1005,10 @@ static void tls_input(struct shard *sh, struct vconn *vc)
 	if (!vc->tls && !tls_start(sh, vc))
 		return;
 	if (!vc->tls_ready) {
+		int r;
 		tls_fill(sh, vc);
-		int r = tls_handshake(vc->tls);
+		while ((r = tls_handshake(vc->tls)) == -EAGAIN && tls_fill(sh, vc))
+			;
 		if (r == -EAGAIN) {
 			tls_send(sh, vc);
 			return;
@@ -1044,7 +1051,10 @@ static bool tls_decrypt(struct shard *sh, struct vconn *vc)
 		sh->starved = true;
 		return false;
 	}
-	ssize_t n = tls_read(vc->tls, iobuf_group_ptr(pg, (uint16_t)bid), pg->size);
+	ssize_t n;
+	while ((n = tls_read(vc->tls, iobuf_group_ptr(pg, (uint16_t)bid), pg->size)) == -EAGAIN &&
+	       tls_fill(sh, vc))
+		;
 	if (n > 0)
 		held_push(sh, vc, (uint16_t)bid, (size_t)n);
 	iobuf_group_unref(pg, (uint16_t)bid);

@@ -439,6 +439,12 @@ static void test_limits(void)
 	CHECK_EQ_INT(tls_feed(c, big, LIMIT_TLS_IN_BYTES + 1), LIMIT_TLS_IN_BYTES);
 	CHECK_EQ_INT(tls_feed(c, big, 1), 0);
 	tls_session_free(c);
+	/* a server (visitor) session's: LIMIT_TLS_SERVER_IN_BYTES */
+	CHECK_EQ_INT(tls_session_new(x.server, NULL, &c), 0);
+	CHECK_EQ_INT(tls_feed(c, big, LIMIT_TLS_SERVER_IN_BYTES + 1), LIMIT_TLS_SERVER_IN_BYTES);
+	CHECK_EQ_INT(tls_feed(c, big, 1), 0);
+	CHECK((size_t)tls_input_unread(c) == LIMIT_TLS_SERVER_IN_BYTES);
+	tls_session_free(c);
 
 	/* output: tls_write fills up to the reserve, then -EAGAIN */
 	CHECK_EQ_INT(connect_pair(&x, "origin.test", &c, &s), 0);
