@@ -296,6 +296,12 @@
  * this is fed in parts (the shard feeds again after each read); 48 KiB
  * less per visitor than an origin session. */
 #define LIMIT_TLS_SERVER_IN_BYTES     LIMIT_RECV_BUF_BYTES
+/* Until its ClientHello is whole (its SNI picks the session's context) a
+ * visitor's ciphertext stays in the provided buffers it came in. Clients
+ * send a hello in one write (one or two segments); one that arrives in
+ * more pieces than this is refused, so that dribbling it cannot pin the
+ * shard's recv buffers (LIMIT_RECV_BUFS). */
+#define LIMIT_TLS_HELLO_PIECES        8
 /* Records waiting for the ring to send them: four full records, so one
  * send carries 64 KiB, as an origin buffer does. */
 #define LIMIT_TLS_OUT_BYTES           65536

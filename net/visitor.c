@@ -959,6 +959,7 @@ static bool tls_start(struct shard *sh, struct vconn *vc)
 	struct iobuf_group *g = shard_group(sh, SHARD_GROUP_VISITOR);
 	char rec[5 + TLS_RECORD_PLAIN_MAX], name[LIMIT_HOST_BYTES + 2];
 	size_t n = 0;
+	unsigned pieces = 0;
 	struct tls_ctx *ctx;
 	int r;
 
@@ -967,9 +968,10 @@ static bool tls_start(struct shard *sh, struct vconn *vc)
 		size_t k = h->len < sizeof(rec) - n ? h->len : sizeof(rec) - n;
 		memcpy(rec + n, iobuf_group_ptr(g, (uint16_t)b) + h->off, k);
 		n += k;
+		pieces++;
 	}
 	r = tls_sni_peek(rec, n, name, sizeof(name));
-	if (r == -EAGAIN)
+	if (r == -EAGAIN && pieces < LIMIT_TLS_HELLO_PIECES)
 		return false;
 	if (r < 0) {
 		COUNT(sh, tls_handshake_failures);   /* not a TLS hello */

@@ -292,6 +292,24 @@ def bad_input(ck, srv, ca, p):
 	sock.sendall(bytes(rec))
 	ck.check('a record with a bad tag: closed', et_closed(sock))
 
+	# a hello in 3 pieces is fine; dribbled in more than
+	# LIMIT_TLS_HELLO_PIECES (8) it is refused (each piece pins a recv buffer)
+	for pieces, ok in ((3, True), (12, False)):
+		s = socket.create_connection(('127.0.0.1', srv.tls_port), timeout=5)
+		s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+		step = len(hello) // pieces + 1
+		try:
+			for i in range(0, len(hello), step):
+				s.sendall(hello[i:i + step])
+				time.sleep(0.05)
+			s.settimeout(2)
+			answer = s.recv(5)
+		except (ConnectionResetError, BrokenPipeError, socket.timeout):
+			answer = b''
+		s.close()
+		ck.check('a hello in %d pieces: %s' % (pieces, 'answered' if ok else 'refused'),
+			 (answer[:1] == b'\x16') == ok, repr(answer))
+
 	stall = socket.create_connection(('127.0.0.1', srv.tls_port), timeout=5)
 	stall.sendall(hello[:100])
 	t0 = time.monotonic()
@@ -311,8 +329,8 @@ def bad_input(ck, srv, ca, p):
 	good.close()
 	c1 = srv.counters()
 	d = {k: c1[k] - c0.get(k, 0) for k in c1 if k.startswith('tls_')}
-	ck.check('tls_handshake_failures counted (%d: garbage, truncated hello)' %
-		 d['tls_handshake_failures'], d['tls_handshake_failures'] == 2, repr(d))
+	ck.check('tls_handshake_failures counted (%d: garbage, truncated hello, dribbled hello)' %
+		 d['tls_handshake_failures'], d['tls_handshake_failures'] == 3, repr(d))
 	ck.check('tls_truncated counted (%d: hello, record)' % d['tls_truncated'],
 		 d['tls_truncated'] == 2, repr(d))
 	ck.check('tls_errors counted (%d: bad tag)' % d['tls_errors'], d['tls_errors'] == 1, repr(d))
