@@ -1,6 +1,6 @@
 /*
- * net/tls.h — TLS sessions driven by buffers, for origin connections (and
- * later visitor connections), on wolfSSL.
+ * net/tls.h — TLS sessions driven by buffers, for origin connections and
+ * HTTPS visitors, on wolfSSL.
  *
  * Owns:
  *  - struct tls_ctx: one wolfSSL context (one per HTTPS origin for clients;
@@ -23,9 +23,10 @@
  *    record larger than its 5-byte static buffer is read or written, and
  *    frees it when the record is done: about one malloc/free per record in
  *    each direction (docs/tls.md has the count measured by the bench).
- * Called by: a session by its owning shard thread only; tls_*_ctx_new and
- *   tls_ctx_free by the control thread (before shards start / after they
- *   stop).
+ * Called by: a session by its owning shard thread only; tls_*_ctx_new,
+ *   tls_ctx_free and tls_tickets_rotate by the control thread (a retired
+ *   snapshot's contexts are freed while shards run: see tls_ctx_free);
+ *   tls_sni_peek by anyone (pure).
  * Never: touches a socket, blocks, or lets wolfSSL do I/O of its own; never
  *   accepts an unverified peer certificate on a client context.
  *
@@ -122,7 +123,9 @@ void tls_tickets_lifetime(struct tls_ctx *ctx, uint32_t lifetime_s);
  */
 int tls_sni_peek(const void *buf, size_t len, char *name, size_t cap);
 
-/* Frees the context and its cached sessions. No session may still use it. */
+/* Frees the context and its cached sessions. A client context: no session
+ * may still use it. A server context: sessions still open keep wolfSSL's
+ * context alive (it is refcounted) and never touch ours again. */
 void tls_ctx_free(struct tls_ctx *ctx);
 
 /*
