@@ -76,6 +76,12 @@
 /* Every timeout above is checked against this range when configured. */
 #define LIMIT_TIMEOUT_MS_MIN              1
 #define LIMIT_TIMEOUT_MS_MAX              3600000
+/* After a snapshot changes an S3 origin's credentials, a miss answered
+ * 400 or 403 is retried once with the previous ones for this long (a key
+ * the provider has not activated yet, a secret typed wrong): 0 = off, the
+ * default, so a wrong secret shows at once. [server] credential_overlap_ms. */
+#define LIMIT_CREDENTIAL_OVERLAP_MS_DEFAULT 0
+#define LIMIT_CREDENTIAL_OVERLAP_MS_MAX     3600000
 /* A failing origin is skipped for this long (passive health). */
 #define LIMIT_ORIGIN_BACKOFF_MS_DEFAULT   5000
 /* DNS names of origins are resolved again this often (control thread). */
@@ -189,6 +195,14 @@
 /* Field names in a stored response's Vary. Real origins vary on 1-3
  * (Accept-Encoding, Origin, Accept); over → the response is not stored. */
 #define LIMIT_VARY_FIELDS             16
+/* Stored variants of one URL (distinct values of its Vary fields). An
+ * Accept-Encoding URL has 2-4; a URL varying on User-Agent or Cookie would
+ * fill the store with copies nobody shares. Over → the new variant is
+ * served from the origin, not stored (cache_vary_refused). */
+#define LIMIT_VARY_VARIANTS           16
+/* The Vary field names a variant marker keeps (lower-cased, sorted,
+ * comma-joined): 16 names of 31 bytes. Over → not stored. */
+#define LIMIT_VARY_NAMES_BYTES        512
 /* A stored ETag (quotes and W/ included). S3's are 34 bytes (multipart
  * "...-N" a few more); over → the response is not stored, since a chunk
  * of it could not be checked against its object. */
@@ -316,5 +330,28 @@
  * shared with the visitor's send queue like provided buffers. */
 #define LIMIT_TLS_PLAIN_BUFS          256
 #define LIMIT_TLS_PLAIN_BUF_BYTES     16384
+
+/* ---- the admin API (core/admin.h; FIXED) -------------------------------- */
+
+/* [admin] listen when the section gives none: loopback only, a port no
+ * other default of ours uses. */
+#define LIMIT_ADMIN_PORT_DEFAULT      9180
+/* Connections served at once; past it a new one gets 503 and is closed,
+ * so a flood holds at most this many slots for at most the timeout. */
+#define LIMIT_ADMIN_CONNS             16
+/* A whole request (head and body) must arrive, and its response leave,
+ * within this; a slow client loses its slot. */
+#define LIMIT_ADMIN_TIMEOUT_MS        5000
+/* Request head (the visitor parser's own limit is larger): over → 431. */
+#define LIMIT_ADMIN_HEAD_BYTES        8192
+/* Request body: over → 413 before a byte of it is read. An origin object
+ * with a full session token is under 8 KiB; a purge list is the big one. */
+#define LIMIT_ADMIN_BODY_BYTES        65536
+/* Paths in one purge request. */
+#define LIMIT_ADMIN_PURGE_PATHS       1000
+/* Bearer token (token_file): long enough to be unguessable, short enough
+ * to compare in one go. */
+#define LIMIT_ADMIN_TOKEN_MIN_BYTES   16
+#define LIMIT_ADMIN_TOKEN_MAX_BYTES   256
 
 #endif /* EDGECACHE_CORE_LIMITS_H */

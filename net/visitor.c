@@ -92,6 +92,14 @@ static void resume_recv(struct shard *sh, struct vconn *vc)
 
 static void flush(struct shard *sh, struct vconn *vc)
 {
+	if (vc->x.background) {
+		/* Nothing is queued for a background refresh (queue_block and
+		 * visitor_response_body drop it): it ends when its last byte
+		 * would have been sent. */
+		if (vc->state == VC_BUSY && vc->x.resp_done)
+			finish_exchange(sh, vc);
+		return;
+	}
 	if (vc->is_tls) {
 		tls_send(sh, vc);
 		return;
@@ -110,6 +118,10 @@ static bool queue_block(struct shard *sh, struct vconn *vc, char *block, size_t 
 {
 	struct iobuf_seg seg = { .ptr = block, .len = (uint32_t)len,
 				 .kind = IOBUF_SEG_HBUF, .block = block };
+	if (vc->x.background) {
+		iobuf_pool_put(&sh->pool, block);   /* nobody to send it to */
+		return true;
+	}
 	if (!iobuf_outq_push(&vc->out, &seg)) {
 		iobuf_pool_put(&sh->pool, block);
 		return false;
@@ -134,6 +146,9 @@ static void count_status(struct shard *sh, int status)
 
 static void vc_free_slot(struct shard *sh, struct vconn *vc)
 {
+	bool background = vc->x.background;
+	if (background)
+		ecache_background_end(sh, vc);
 	ecache_exchange_end(sh, vc);        /* sends from its buffers are done */
 	iobuf_outq_clear(&vc->out, &sh->pool);
 	release_held(sh, vc);
@@ -148,7 +163,8 @@ static void vc_free_slot(struct shard *sh, struct vconn *vc)
 	vc->next = sh->vfree;
 	sh->vfree = vc;
 	sh->vconns_used--;
-	counter_add(sh->ctr, CTR_conns_open, (uint64_t)-1);
+	if (!background)
+		counter_add(sh->ctr, CTR_conns_open, (uint64_t)-1);
 }
 
 static void vc_maybe_free(struct shard *sh, struct vconn *vc)
@@ -299,6 +315,86 @@ void visitor_parked_tick(struct shard *sh)
 	}
 }
 
+/* A slot just taken: cleared, its index and generation kept. */
+static void slot_init(struct vconn *vc, int fd)
+{
+	uint32_t gen = vc->gen, idx = vc->idx;
+	memset(vc, 0, offsetof(struct vconn, req));
+	memset(&vc->x, 0, sizeof(vc->x));
+	iobuf_outq_init(&vc->out);
+	vc->magic = VCONN_MAGIC;
+	vc->gen = gen;
+	vc->idx = idx;
+	vc->fd = fd;
+	vc->held_head = vc->held_tail = -1;
+	vc->cheld_head = vc->cheld_tail = -1;
+}
+
+/* ---- background refresh (stale-while-revalidate) -------------------------- */
+
+/* A slot taken for a refresh that will not start goes back. */
+static void background_give_back(struct shard *sh, struct vconn *vc, char *in)
+{
+	iobuf_pool_put(&sh->pool, in);
+	vc->next = sh->vfree;
+	sh->vfree = vc;
+	COUNT(sh, cache_swr_skipped);
+}
+
+void visitor_background(struct shard *sh, struct vconn *pv)
+{
+	char *in = sh->draining || !sh->collapse ? NULL : iobuf_pool_get(&sh->pool);
+	struct vconn *vc = in ? shard_vconn_take(sh) : NULL;
+	struct collapse_leader l;
+
+	if (!vc) {
+		if (in)
+			iobuf_pool_put(&sh->pool, in);
+		COUNT(sh, cache_swr_skipped);
+		return;
+	}
+	/* One refresh per key: the claim is what concurrent stale hits
+	 * find (and then start none); it is released when the refresh's
+	 * write lands or it ends. */
+	struct collapse_leader me = { sh->id, vc->idx, vc->gen };
+	if (collapse_claim(sh->collapse, pv->x.cache.key, &me, &l) != 0) {
+		background_give_back(sh, vc, in);
+		return;
+	}
+	slot_init(vc, -1);
+	memcpy(vc->peer_ip, pv->peer_ip, sizeof(vc->peer_ip));
+	/* Its own copy of the visitor's head: the visitor's input block
+	 * moves on to its next request while the refresh runs. */
+	memcpy(in, pv->in, pv->x.head_len);
+	vc->in = in;
+	vc->in_len = pv->x.head_len;
+	if (http1_parse_request(vc->in, vc->in_len, &vc->req) != (int)vc->in_len) {
+		collapse_release(sh->collapse, pv->x.cache.key);
+		vc->in = NULL;
+		background_give_back(sh, vc, in);
+		return;
+	}
+	struct vexchange *x = &vc->x;
+	x->background = true;
+	x->head_len = vc->in_len;
+	x->start_ms = sh->unix_ms;
+	x->start_ns = server_now_ns();
+	x->reqid = ((uint64_t)sh->id << 48) | ++sh->req_seq;
+	x->body_done = true;
+	x->rt = pv->x.rt;
+	shard_rt_ref(sh, x->rt);
+	x->zone = pv->x.zone;
+	x->leading = true;
+	x->cache.ckey = pv->x.cache.key;
+	vc->state = VC_BUSY;
+	sh->vconns_used++;
+	COUNT(sh, cache_swr_refreshes);
+	/* Looks the object up again (its own reference or read), finds it
+	 * stale and asks the origin with its validators. */
+	if (!ecache_lookup(sh, vc))
+		origin_start(sh, vc);
+}
+
 /* The exchange no longer needs its snapshot. */
 static void exchange_release(struct shard *sh, struct vconn *vc)
 {
@@ -331,6 +427,10 @@ static void vc_close(struct shard *sh, struct vconn *vc)
 	release_held(sh, vc);
 	clear_timer(sh, vc);
 	vc->state = VC_CLOSING;
+	if (vc->x.background) {
+		vc_maybe_free(sh, vc);      /* no socket: free once no read is in flight */
+		return;
+	}
 	/* Cancel whatever is pending on the fd (the multishot recv, a send),
 	 * then close; HARDLINK so the close runs even if nothing was found. */
 	struct io_uring_sqe *sqe = shard_sqe(sh);
@@ -380,16 +480,7 @@ void visitor_accept(struct shard *sh, int fd, bool tls)
 	COUNT(sh, conns_accepted);
 	COUNT(sh, conns_open);
 
-	uint32_t gen = vc->gen, idx = vc->idx;
-	memset(vc, 0, offsetof(struct vconn, req));
-	memset(&vc->x, 0, sizeof(vc->x));
-	iobuf_outq_init(&vc->out);
-	vc->magic = VCONN_MAGIC;
-	vc->gen = gen;
-	vc->idx = idx;
-	vc->fd = fd;
-	vc->held_head = vc->held_tail = -1;
-	vc->cheld_head = vc->cheld_tail = -1;
+	slot_init(vc, fd);
 	vc->is_tls = tls;
 	vc->state = VC_READING;
 	if (tls)
@@ -693,6 +784,10 @@ static void finish_exchange(struct shard *sh, struct vconn *vc)
 {
 	struct vexchange *x = &vc->x;
 
+	if (x->background) {
+		vc_close(sh, vc);           /* the slot was only for this refresh */
+		return;
+	}
 	count_status(sh, x->status);
 	write_access_log(sh, vc);
 	if (x->oc) {
@@ -1332,6 +1427,29 @@ static enum vresp_mode response_mode(struct vconn *vc, const struct http1_respon
 	return VR_CLOSE;
 }
 
+/*
+ * Collapsing on a URL with Vary: a follower that selects another variant
+ * than the leader must not get the leader's response. It parks until the
+ * leader's marker lands and then looks up its own variant (collapsing on
+ * that variant's key); for Vary: * it fetches on its own.
+ */
+static void unshare_followers(struct shard *sh, struct vconn *vc,
+			      const struct http1_response *resp)
+{
+	for (struct vconn *f = vc->x.followers, *n; f; f = n) {
+		n = f->x.next_follower;
+		int r = evary_shares(resp, &vc->req, &f->req);
+		if (r == 1)
+			continue;
+		unlink_follower(f);
+		COUNT(sh, cache_vary_unshared);
+		if (r == 0)
+			visitor_park(sh, f);
+		else
+			origin_start(sh, f);
+	}
+}
+
 int visitor_response_head(struct shard *sh, struct vconn *vc,
 			  const struct http1_response *resp)
 {
@@ -1406,6 +1524,8 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 	x->head_queued = true;
 	/* Not flushed here: body bytes from the same origin read join it in
 	 * one sendmsg (the origin calls visitor_flush after each read). */
+	if (x->followers)
+		unshare_followers(sh, vc, resp);
 	for (struct vconn *f = x->followers, *n; f; f = n) {
 		n = f->x.next_follower;
 		if (visitor_response_head(sh, f, resp) < 0)
@@ -1433,6 +1553,10 @@ bool visitor_queue_head_block(struct shard *sh, struct vconn *vc, char *blk, siz
 
 bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobuf_seg *seg)
 {
+	if (vc->x.background) {
+		iobuf_seg_release(seg, &sh->pool);  /* the store fill copied it */
+		return true;
+	}
 	/* Followers get the same bytes first (their own reference each); one
 	 * that cannot keep up is cut off, never slows the others. */
 	for (struct vconn *f = vc->x.followers, *n; f; f = n) {
@@ -1495,8 +1619,10 @@ void visitor_response_fail(struct shard *sh, struct vconn *vc, int status)
 void visitor_response_abort(struct shard *sh, struct vconn *vc)
 {
 	vc->x.status = vc->x.status ? vc->x.status : 502;
-	count_status(sh, vc->x.status);
-	write_access_log(sh, vc);
+	if (!vc->x.background) {            /* no visitor asked for it */
+		count_status(sh, vc->x.status);
+		write_access_log(sh, vc);
+	}
 	vc_close(sh, vc);
 }
 

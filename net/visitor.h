@@ -56,12 +56,16 @@ struct vexchange {
 	uint32_t attempt;                   /* index in zone->origins being tried */
 	uint8_t tries;                      /* origins tried */
 	bool retried;                       /* a pooled connection failed once */
+	bool prev_creds;                    /* retried with the previous credentials */
 	bool keep_alive;                    /* the connection survives this exchange */
 	bool head_queued;                   /* response head is in the send queue */
 	bool resp_done;                     /* last response byte queued */
 	bool body_sent;                     /* request body bytes reached an origin */
 	bool must_linger;                   /* refused mid-request: input may follow */
 	bool discard_origin_body;           /* answered from the cache: drop it */
+	/* A stale-while-revalidate refresh: a slot with no socket whose
+	 * response only refreshes the cache (visitor_background). */
+	bool background;
 	/* request body (pass-through methods) */
 	bool has_body;
 	bool body_chunked;
@@ -175,6 +179,16 @@ bool visitor_queue_head_block(struct shard *sh, struct vconn *vc, char *blk, siz
 void visitor_follow(struct shard *sh, struct vconn *vc, struct vconn *lvc);
 void visitor_park(struct shard *sh, struct vconn *vc);
 void visitor_parked_tick(struct shard *sh);
+/*
+ * stale-while-revalidate: start one background refresh of what vc's
+ * request looked up (a copy of its head in a slot of its own, fd -1, that
+ * claims the key in the collapse table so concurrent stale hits start no
+ * second one). Its response goes to the cache only: a 304 refreshes the
+ * entry, a 200 replaces it, anything else leaves it (counted). Counted
+ * cache_swr_refreshes, or cache_swr_skipped when one is in flight or no
+ * slot is free. Never delays vc.
+ */
+void visitor_background(struct shard *sh, struct vconn *vc);
 /* Send what is queued (after each origin read). */
 void visitor_flush(struct shard *sh, struct vconn *vc);
 void visitor_origin_drained(struct shard *sh, struct vconn *vc);

@@ -12,6 +12,7 @@ handshake, a client that stops mid-handshake (tls_handshake_timeout_ms).
 tls_unknown_sni = reject answers an unknown name with a fatal alert.
 edgecache -t refuses a missing file, a key that does not match, a key
 others can read, and listen_tls without a certificate to fall back on."""
+import json
 import os
 import re
 import signal
@@ -410,6 +411,37 @@ def check_rotation(ck, p, d, origin_url):
 	ck.check('rotation server stops cleanly', srv.stop() == 0)
 
 
+def check_admin(ck, p, origin_url):
+	"""An admin API change to an HTTPS zone rewrites its file: the zone
+	keeps its certificate."""
+	srv = tls_server(p, origin_url)
+	admin_port = et.free_port()
+	with open(srv.main, 'a') as f:
+		f.write('[admin]\nlisten = 127.0.0.1:%d\n' % admin_port)
+	srv.start()
+	zone_a = tls_zones(p, origin_url)[0]
+	body = json.dumps({'name': 'o2', 'url': origin_url}).encode()
+	s = socket.create_connection(('127.0.0.1', admin_port), timeout=10)
+	s.sendall(b'POST /cdn/zones/%s/origins HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n'
+		  b'Content-Length: %d\r\n\r\n%s' % (zone_a['uuid'].encode(), len(body), body))
+	answer = b''
+	while True:
+		d = s.recv(65536)
+		if not d:
+			break
+		answer += d
+	s.close()
+	ck.check('admin API: an origin added to the HTTPS zone (201)',
+		 answer.startswith(b'HTTP/1.1 201'), answer[:300])
+	text = open(os.path.join(srv.dir, 'zones', 'a.ini')).read()
+	ck.check('the rewritten zone file keeps tls_cert and tls_key',
+		 'tls_cert = ' in text and 'tls_key = ' in text, text)
+	rc, body, err = curl(srv.tls_port, 'a.test', p('ca.pem'), '/files/10')
+	ck.check('after the change a.test still gets its own certificate',
+		 rc == 0 and re.search(r'subject: CN=a\.test\b', err) is not None, err[-600:])
+	ck.check('admin server stops cleanly', srv.stop() == 0)
+
+
 def check_config(ck, p, d, origin_url):
 	"""edgecache -t: file:line: key: what, for each refusal."""
 	def check_t(name, zones, want, **server):
@@ -469,6 +501,7 @@ def main():
 	ck.check('server stops cleanly', srv.stop() == 0)
 	ck.run('tls_unknown_sni = reject', check_reject, ck, p, origin.url)
 	ck.run('ticket key rotation', check_rotation, ck, p, d, origin.url)
+	ck.run('admin API change to an HTTPS zone', check_admin, ck, p, origin.url)
 	ck.run('edgecache -t', check_config, ck, p, d, origin.url)
 	ck.finish()
 
