@@ -516,7 +516,7 @@ static const struct key_def keys[] = {
 
 	{ "listen", .sect = SECT_ADMIN, .type = KT_FN, .fn = set_admin_listen },
 	{ "token_file", .sect = SECT_ADMIN, .off = offsetof(struct cfg_admin, token),
-	  .type = KT_FILE, .flags = F_NOSPACE, .max = LIMIT_ADMIN_TOKEN_MAX_BYTES,
+	  .type = KT_FILE, .flags = F_NOSPACE | F_SECRET, .max = LIMIT_ADMIN_TOKEN_MAX_BYTES,
 	  .path_off = offsetof(struct cfg_admin, token_file) },
 };
 
@@ -1980,7 +1980,7 @@ void cfg_free(struct cfg *cfg)
 	for (size_t i = 0; i < cfg->cache.n_paths; i++)
 		free(cfg->cache.paths[i]);
 	free(cfg->admin.listen.host);
-	free_wiped(cfg->admin.token);
+	secret_free(cfg->admin.token);
 	free(cfg->admin.token_file);
 	free(cfg->cache.paths);
 	for (size_t i = 0; i < cfg->n_zones; i++)
