@@ -238,6 +238,21 @@ static char *zone_text(const struct cfg_zone *z, const struct draft *d, size_t n
 		z->default_ttl_s, z->negative_ttl_s, z->stale_while_revalidate_s,
 		z->stale_if_error_s, cfg_query_string_names[z->query_string],
 		z->heuristic_freshness ? "true" : "false");
+	if (z->tls_cert) {
+		/* HTTPS visitors: the zone keeps its certificate (not settable
+		 * through the API) */
+		char *cert = path_out(z->tls_cert), *key = path_out(z->tls_key);
+
+		if (cert && key)
+			fprintf(f, "tls_cert = %s\ntls_key = %s\n", cert, key);
+		free(cert);
+		free(key);
+		if (!cert || !key) {
+			fclose(f);
+			free(buf);
+			return NULL;
+		}
+	}
 	for (size_t i = 0; i < n; i++) {
 		fprintf(f, "\n[origin %s]\n", d[i].name);
 		for (int k = 0; k < K__COUNT; k++)

@@ -32,6 +32,7 @@
 #include <wolfssl/wolfcrypt/hash.h>
 
 #include "core/config.h"
+#include "net/tls.h"
 #include "core/log.h"
 #include "sigv4/sigv4.h"
 
@@ -55,7 +56,7 @@ enum sect { SECT_NONE, SECT_SERVER, SECT_ZONE, SECT_ORIGIN, SECT_CACHE, SECT_ADM
 
 /* Lines of the zone keys that cross-zone errors point back to. */
 struct zone_lines {
-	int name, uuid, hosts;
+	int name, uuid, hosts, tls_cert, tls_key;
 };
 
 /* One cfg_load call. */
@@ -63,7 +64,7 @@ struct load {
 	struct cfg *cfg;
 	struct cfg_error *err;
 	int rc;                  /* first error, 0 = none */
-	int server_line, listen_line, zones_line, cache_line, cache_size_line, cache_path_line;
+	int server_line, listen_line, listen_tls_line, zones_line, cache_line, cache_size_line, cache_path_line;
 	int admin_line, admin_listen_line;
 	const char *replace_file;        /* cfg_load_replacing: this zone file... */
 	const char *replacement;         /* ...is read from this one */
@@ -416,11 +417,15 @@ static int set_probe_path(struct parse *p, const char *val);
 static int set_cache_path(struct parse *p, const char *val);
 static int set_cache_size(struct parse *p, const char *val);
 static int set_chunk_size(struct parse *p, const char *val);
+static int set_listen_tls(struct parse *p, const char *val);
+static int set_tls_cert(struct parse *p, const char *val);
+static int set_tls_key(struct parse *p, const char *val);
 
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 const char *const cfg_payload_names[] = { "empty-hash", "unsigned", NULL };
 const char *const cfg_addressing_names[] = { "path", "virtual", NULL };
 const char *const cfg_query_string_names[] = { "ignore", "include", "sorted", NULL };
+static const char *const unknown_snis[] = { "default", "reject", NULL };
 
 #define SRV(f) .sect = SECT_SERVER, .off = offsetof(struct cfg_server, f)
 #define ORG(f) .sect = SECT_ORIGIN, .off = offsetof(struct cfg_origin, f)
@@ -452,6 +457,11 @@ static const struct key_def keys[] = {
 	{ "error_log", SRV(error_log), .type = KT_PATH },
 	{ "counters_file", SRV(counters_file), .type = KT_PATH },
 	{ "log_level", SRV(log_level), .type = KT_ENUM, .names = log_levels },
+	{ "listen_tls", .sect = SECT_SERVER, .type = KT_FN, .flags = F_LIST, .fn = set_listen_tls },
+	{ "tls_unknown_sni", SRV(tls_unknown_sni), .type = KT_ENUM, .names = unknown_snis },
+	{ "tls_handshake_timeout_ms", SRV(tls_handshake_timeout_ms), MS },
+	{ "tls_ticket_rotate", SRV(tls_ticket_rotate_s), .type = KT_SECONDS,
+	  .min = LIMIT_TLS_TICKET_ROTATE_S_MIN, .max = LIMIT_TLS_TICKET_ROTATE_S_MAX },
 
 	{ "name", .sect = SECT_ZONE, .type = KT_FN, .fn = set_zone_name },
 	{ "uuid", .sect = SECT_ZONE, .type = KT_FN, .fn = set_uuid },
@@ -462,6 +472,8 @@ static const struct key_def keys[] = {
 	{ "stale_if_error", ZON(stale_if_error_s), TTL },
 	{ "query_string", ZON(query_string), .type = KT_ENUM, .names = cfg_query_string_names },
 	{ "heuristic_freshness", ZON(heuristic_freshness), .type = KT_BOOL },
+	{ "tls_cert", .sect = SECT_ZONE, .type = KT_FN, .fn = set_tls_cert },
+	{ "tls_key", .sect = SECT_ZONE, .type = KT_FN, .fn = set_tls_key },
 
 	{ "url", .sect = SECT_ORIGIN, .type = KT_FN, .fn = set_url },
 	{ "uuid", .sect = SECT_ORIGIN, .type = KT_FN, .fn = set_origin_uuid },
@@ -802,34 +814,59 @@ static int for_each_item(struct parse *p, const char *val,
 	return rc;
 }
 
-static int add_listen(struct parse *p, char *item)
+static bool listed(const struct cfg_listen *l, size_t n, const char *host, int64_t port)
+{
+	for (size_t i = 0; i < n; i++)
+		if (l[i].port == port && strcasecmp(l[i].host, host) == 0)
+			return true;
+	return false;
+}
+
+/* One address of `listen` (tls false) or `listen_tls` (tls true); an
+ * address may be in only one of the two lists. */
+static int add_listen_to(struct parse *p, char *item, bool tls)
 {
 	struct cfg_server *s = &p->ld->cfg->server;
+	const char *key = tls ? "listen_tls" : "listen";
+	struct cfg_listen *arr = tls ? s->listens_tls : s->listens;
+	size_t *n = tls ? &s->n_listens_tls : &s->n_listens;
 	char echo[ECHO_MAX + 1], why[160], *host, *port;
 	const char *bad;
 	int64_t v;
 	bool v6;
 
 	snprintf(echo, sizeof(echo), "%.*s", ECHO_MAX, item);
-	if (s->n_listens == LIMIT_LISTEN_ADDRS)
-		return pfail(p, "listen", "more than %d addresses", LIMIT_LISTEN_ADDRS);
+	if (*n == LIMIT_LISTEN_ADDRS)
+		return pfail(p, key, "more than %d addresses", LIMIT_LISTEN_ADDRS);
 	bad = split_hostport(item, &host, &port, &v6);
 	if (!bad && !port)
 		bad = "has no port (host:port)";
 	if (!bad && !v6 && strcmp(host, "*") != 0 && !valid_host(host))
 		bad = "is not an IP address, \"*\" or a host name";
 	if (bad)
-		return pfail(p, "listen", "\"%s\" %s", echo, bad);
+		return pfail(p, key, "\"%s\" %s", echo, bad);
 	if (parse_int(port, 1, 65535, UNIT_NONE, &v, why, sizeof(why)))
-		return pfail(p, "listen", "\"%s\": port %s", echo, why);
-	for (size_t i = 0; i < s->n_listens; i++)
-		if (s->listens[i].port == v && strcasecmp(s->listens[i].host, host) == 0)
-			return pfail(p, "listen", "\"%s\" is listed twice", echo);
-	s->listens[s->n_listens].host = strdup(host);
-	if (!s->listens[s->n_listens].host)
+		return pfail(p, key, "\"%s\": port %s", echo, why);
+	if (listed(arr, *n, host, v))
+		return pfail(p, key, "\"%s\" is listed twice", echo);
+	if (listed(tls ? s->listens : s->listens_tls, tls ? s->n_listens : s->n_listens_tls,
+		   host, v))
+		return pfail(p, key, "\"%s\" is also in %s", echo, tls ? "listen" : "listen_tls");
+	arr[*n].host = strdup(host);
+	if (!arr[*n].host)
 		return pfail_oom(p);
-	s->listens[s->n_listens++].port = (uint16_t)v;
+	arr[(*n)++].port = (uint16_t)v;
 	return 0;
+}
+
+static int add_listen(struct parse *p, char *item)
+{
+	return add_listen_to(p, item, false);
+}
+
+static int add_listen_tls(struct parse *p, char *item)
+{
+	return add_listen_to(p, item, true);
 }
 
 /*
@@ -852,6 +889,27 @@ static int set_listen(struct parse *p, const char *val)
 
 	return set_list(p, val, (void **)&s->listens, LIMIT_LISTEN_ADDRS,
 			sizeof(*s->listens), &p->ld->listen_line, add_listen);
+}
+
+static int set_listen_tls(struct parse *p, const char *val)
+{
+	struct cfg_server *s = &p->ld->cfg->server;
+
+	return set_list(p, val, (void **)&s->listens_tls, LIMIT_LISTEN_ADDRS,
+			sizeof(*s->listens_tls), &p->ld->listen_tls_line, add_listen_tls);
+}
+
+/* tls_cert / tls_key: paths; checked with the zone (tls_check_zone). */
+static int set_tls_cert(struct parse *p, const char *val)
+{
+	p->zl->tls_cert = p->line;
+	return set_path(p, &keys[find_key(SECT_ZONE, "tls_cert")], &p->zone->tls_cert, val);
+}
+
+static int set_tls_key(struct parse *p, const char *val)
+{
+	p->zl->tls_key = p->line;
+	return set_path(p, &keys[find_key(SECT_ZONE, "tls_key")], &p->zone->tls_key, val);
 }
 
 static int set_workers(struct parse *p, const char *val)
@@ -1296,7 +1354,7 @@ static bool has_separator(const char *s)
 }
 
 static const char not_continued[] =
-	"indented line: only listen, hosts and path continue on indented lines";
+	"indented line: only listen, listen_tls, hosts and path continue on indented lines";
 
 /* What inih would take wrong or silently: checked before it sees a line. */
 static int check_line(struct parse *p, const char *s)
@@ -1339,6 +1397,7 @@ static int fail_long_line(struct parse *p, size_t max)
 		{ "s3_secret_key", ": put the secret in s3_secret_key_file" },
 		{ "s3_session_token", ": put the token in s3_session_token_file" },
 		{ "listen", ": continue the list on indented lines" },
+		{ "listen_tls", ": continue the list on indented lines" },
 		{ "hosts", ": continue the list on indented lines" },
 		{ "path", ": continue the list on indented lines" },
 	};
@@ -1699,6 +1758,78 @@ static int check_zones(struct load *ld)
 	return ld->rc;
 }
 
+/* ---- HTTPS visitors: certificates per zone --------------------------------- */
+
+/*
+ * A zone's tls_cert and tls_key: both or neither; the key a regular file
+ * that group and others cannot read (like s3_secret_key_file); the pair
+ * loads and matches (net/tls.c, the same code the server runs).
+ */
+static int tls_check_zone(struct load *ld, const struct cfg_zone *z, const struct zone_lines *zl)
+{
+	struct stat st;
+	const char *why;
+
+	if (!z->tls_cert && !z->tls_key)
+		return 0;
+	if (!z->tls_key)
+		return load_fail(ld, -EINVAL, z->file, zl->tls_cert, "tls_cert",
+				 "tls_key is required with it");
+	if (!z->tls_cert)
+		return load_fail(ld, -EINVAL, z->file, zl->tls_key, "tls_key",
+				 "tls_cert is required with it");
+	if (stat(z->tls_cert, &st) != 0 || access(z->tls_cert, R_OK) != 0)
+		return load_fail(ld, -errno, z->file, zl->tls_cert, "tls_cert", "\"%s\": %s",
+				 z->tls_cert, strerror(errno));
+	if (stat(z->tls_key, &st) != 0 || access(z->tls_key, R_OK) != 0)
+		return load_fail(ld, -errno, z->file, zl->tls_key, "tls_key", "\"%s\": %s",
+				 z->tls_key, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return load_fail(ld, -EINVAL, z->file, zl->tls_key, "tls_key",
+				 "\"%s\" is not a regular file", z->tls_key);
+	if (st.st_mode & 077)
+		return load_fail(ld, -EINVAL, z->file, zl->tls_key, "tls_key",
+				 "\"%s\" is accessible by group or others (mode %04o): chmod 600 it",
+				 z->tls_key, (unsigned)(st.st_mode & 07777));
+	switch (tls_check_pair(z->tls_cert, z->tls_key, &why)) {
+	case 0:
+		return 0;
+	case -ENOMEM:
+		return load_fail(ld, -ENOMEM, z->file, zl->tls_cert, NULL, "out of memory");
+	case -ENOKEY:
+		return load_fail(ld, -EINVAL, z->file, zl->tls_key, "tls_key", "\"%s\": %s",
+				 z->tls_key, why);
+	default:
+		return load_fail(ld, -EINVAL, z->file, zl->tls_cert, "tls_cert", "\"%s\": %s",
+				 z->tls_cert, why);
+	}
+}
+
+/* listen_tls needs a certificate to serve, and unknown SNI a fallback. */
+static int tls_finish(struct load *ld)
+{
+	const struct cfg *cfg = ld->cfg;
+	const struct cfg_zone *d = cfg->default_zone;
+	bool any = false;
+
+	for (size_t i = 0; i < cfg->n_zones; i++) {
+		if (tls_check_zone(ld, &cfg->zones[i], &ld->zl[i]))
+			return ld->rc;
+		any = any || cfg->zones[i].tls_cert;
+	}
+	if (cfg->server.n_listens_tls == 0)
+		return 0;
+	if (!any)
+		return load_fail(ld, -EINVAL, cfg->main_file, ld->listen_tls_line, "listen_tls",
+				 "no zone has tls_cert and tls_key");
+	if (cfg->server.tls_unknown_sni == CFG_SNI_DEFAULT && (!d || !d->tls_cert))
+		return load_fail(ld, -EINVAL, cfg->main_file, ld->listen_tls_line, "listen_tls",
+				 "unknown SNI gets the default zone's certificate, but %s: give it "
+				 "tls_cert and tls_key, or set tls_unknown_sni = reject",
+				 d ? "the default zone has none" : "no zone has hosts = *");
+	return 0;
+}
+
 /* ---- load, free, look up ------------------------------------------------- */
 
 static void server_defaults(struct cfg_server *s)
@@ -1715,6 +1846,9 @@ static void server_defaults(struct cfg_server *s)
 	s->max_body_bytes = LIMIT_MAX_BODY_BYTES_DEFAULT;
 	s->origin_pool = LIMIT_ORIGIN_POOL_DEFAULT;
 	s->log_level = LOG_INFO;
+	s->tls_unknown_sni = CFG_SNI_DEFAULT;
+	s->tls_handshake_timeout_ms = LIMIT_TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT;
+	s->tls_ticket_rotate_s = LIMIT_TLS_TICKET_ROTATE_S_DEFAULT;
 }
 
 static void cache_defaults(struct cfg_cache *c)
@@ -1775,8 +1909,8 @@ int cfg_load_replacing(const char *path, const char *zone_file, const char *repl
 	cache_defaults(&cfg->cache);
 	ld.cfg = cfg;
 	if (!parse_file(&ld, cfg->main_file, NULL, NULL) && !server_finish(&ld) &&
-	    !cache_finish(&ld) && !admin_finish(&ld) && !load_zones(&ld))
-		check_zones(&ld);
+	    !cache_finish(&ld) && !admin_finish(&ld) && !load_zones(&ld) && !check_zones(&ld))
+		tls_finish(&ld);
 	if (!ld.rc && zone_file && !ld.replaced)
 		load_fail(&ld, -ENOENT, zone_file, 0, NULL,
 			  "no longer matched by the zones glob");
@@ -1817,6 +1951,8 @@ static void zone_free(struct cfg_zone *z)
 	for (size_t i = 0; i < z->n_hosts; i++)
 		free(z->hosts[i]);
 	free(z->hosts);
+	free(z->tls_cert);
+	free(z->tls_key);
 	for (size_t i = 0; i < z->n_origins; i++)
 		origin_free(&z->origins[i]);
 	free(z->origins);
@@ -1834,6 +1970,9 @@ void cfg_free(struct cfg *cfg)
 	for (size_t i = 0; i < s->n_listens; i++)
 		free(s->listens[i].host);
 	free(s->listens);
+	for (size_t i = 0; i < s->n_listens_tls; i++)
+		free(s->listens_tls[i].host);
+	free(s->listens_tls);
 	free(s->zones_glob);
 	free(s->access_log);
 	free(s->error_log);

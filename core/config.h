@@ -11,6 +11,9 @@
  *
  * Main file:
  *   [server] listen = 127.0.0.1:8080, [::1]:8080   (one or more host:port)
+ *            listen_tls = 127.0.0.1:8443   (HTTPS visitors; zones' tls_cert)
+ *            tls_unknown_sni = default | reject, tls_handshake_timeout_ms,
+ *            tls_ticket_rotate (seconds, s/m/h/d suffix)
  *            workers = auto | N
  *            zones = GLOB  (e.g. zones/\*.ini; relative to the main file)
  *            header_timeout_ms, idle_timeout_ms, send_timeout_ms,
@@ -27,6 +30,7 @@
  *   [zone]   name, uuid, hosts = a.example, b.example   ("*" = default zone)
  *            default_ttl, negative_ttl, stale_while_revalidate,
  *            stale_if_error (seconds, s/m/h/d suffix),
+ *            tls_cert, tls_key (PEM; the key chmod 600; chosen by SNI = hosts)
  *            query_string = ignore | include | sorted, heuristic_freshness
  *   [origin NAME] url = http[s]://host[:port]   (no path)
  *            uuid (absent: derived from the zone's uuid and NAME), probe_path,
@@ -64,6 +68,9 @@ enum cfg_s3_payload { CFG_S3_PAYLOAD_EMPTY_HASH, CFG_S3_PAYLOAD_UNSIGNED };
 enum cfg_s3_addressing { CFG_S3_ADDRESSING_PATH, CFG_S3_ADDRESSING_VIRTUAL };
 /* Same order as enum hcache_qs (cache/http_cache.h). */
 enum cfg_query_string { CFG_QS_IGNORE, CFG_QS_INCLUDE, CFG_QS_SORTED };
+/* A TLS visitor whose SNI names no zone: the default zone's certificate,
+ * or a fatal unrecognized_name alert. */
+enum cfg_unknown_sni { CFG_SNI_DEFAULT, CFG_SNI_REJECT };
 
 struct cfg_origin {
 	char *name;              /* [origin NAME] */
@@ -109,6 +116,8 @@ struct cfg_zone {
 	uint32_t stale_if_error_s;         /* when the response has none */
 	enum cfg_query_string query_string;  /* default include */
 	bool heuristic_freshness;          /* default off */
+	char *tls_cert;          /* PEM chain for HTTPS visitors, or NULL */
+	char *tls_key;           /* its key (checked at load: matches, mode 600) */
 	struct cfg_origin *origins;  /* in file order: the failover order */
 	size_t n_origins;
 	char *file;              /* absolute or as globbed */
@@ -118,6 +127,11 @@ struct cfg_zone {
 struct cfg_server {
 	struct cfg_listen *listens;
 	size_t n_listens;
+	struct cfg_listen *listens_tls;   /* HTTPS visitors; may be empty */
+	size_t n_listens_tls;
+	enum cfg_unknown_sni tls_unknown_sni;
+	uint32_t tls_handshake_timeout_ms;
+	uint32_t tls_ticket_rotate_s;
 	unsigned workers;        /* 0 = auto: one per online CPU */
 	char *zones_glob;        /* resolved against the main file's directory */
 	uint32_t header_timeout_ms;

@@ -40,6 +40,15 @@
 	X(timeouts_header,         "visitor connections closed: head not complete in header_timeout_ms") \
 	X(timeouts_idle,           "keep-alive connections closed after idle_timeout_ms") \
 	X(timeouts_send,           "visitor connections closed: no send progress in send_timeout_ms") \
+	X(tls_accepted,            "visitor connections accepted on a listen_tls address") \
+	X(tls_handshakes,          "visitor TLS handshakes completed") \
+	X(tls_resumed,             "visitor TLS handshakes that resumed a session (ticket or id)") \
+	X(tls_handshake_failures,  "visitor TLS handshakes failed: garbage, protocol error, peer gave up") \
+	X(tls_handshake_timeouts,  "visitor TLS handshakes not done in tls_handshake_timeout_ms") \
+	X(tls_sni_unknown,         "visitor TLS hellos whose SNI names no zone with a certificate") \
+	X(tls_sni_rejected,        "of those, refused with unrecognized_name (tls_unknown_sni = reject)") \
+	X(tls_truncated,           "visitor TLS connections that ended inside a record") \
+	X(tls_errors,              "visitor TLS connections closed on a record error (bad MAC, alert)") \
 	X(s3_signed,               "origin requests signed with SigV4") \
 	X(s3_overlap_retries,      "misses answered 400/403 retried once with the previous credentials (credential_overlap_ms)") \
 	X(s3_key_derived,          "signatures that had to derive a key (no precomputed day key)") \

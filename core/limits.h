@@ -56,6 +56,15 @@
 #define LIMIT_HEADER_TIMEOUT_MS_DEFAULT   10000
 /* Keep-alive connection with no request in progress. */
 #define LIMIT_IDLE_TIMEOUT_MS_DEFAULT     60000
+/* A visitor TLS handshake, from accept to Finished: a client that stalls
+ * mid-handshake holds its slot (and its ~82 KiB session) no longer. */
+#define LIMIT_TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT 10000
+/* Session-ticket keys (net/tls.h): a new key every this many seconds; the
+ * previous one still decrypts for one more period, so a ticket lives
+ * between one and two periods. */
+#define LIMIT_TLS_TICKET_ROTATE_S_DEFAULT 3600
+#define LIMIT_TLS_TICKET_ROTATE_S_MIN     1
+#define LIMIT_TLS_TICKET_ROTATE_S_MAX     86400
 /* A visitor that stops reading our response (send makes no progress). */
 #define LIMIT_SEND_TIMEOUT_MS_DEFAULT     30000
 /* SIGTERM: in-flight requests get this long to finish. */
@@ -296,6 +305,17 @@
  * session has caught up. Full → tls_feed takes less; the caller keeps the
  * rest (as it holds visitor input). */
 #define LIMIT_TLS_IN_BYTES            LIMIT_ORIGIN_RECV_BUF_BYTES
+/* The same for an HTTPS visitor's session: one visitor recv buffer.
+ * wolfSSL assembles a record in its own buffer, so a record larger than
+ * this is fed in parts (the shard feeds again after each read); 48 KiB
+ * less per visitor than an origin session. */
+#define LIMIT_TLS_SERVER_IN_BYTES     LIMIT_RECV_BUF_BYTES
+/* Until its ClientHello is whole (its SNI picks the session's context) a
+ * visitor's ciphertext stays in the provided buffers it came in. Clients
+ * send a hello in one write (one or two segments); one that arrives in
+ * more pieces than this is refused, so that dribbling it cannot pin the
+ * shard's recv buffers (LIMIT_RECV_BUFS). */
+#define LIMIT_TLS_HELLO_PIECES        8
 /* Records waiting for the ring to send them: four full records, so one
  * send carries 64 KiB, as an origin buffer does. */
 #define LIMIT_TLS_OUT_BYTES           65536

@@ -120,6 +120,26 @@ static int origin_init(struct runtime *rt, struct origin_rt *o, time_t now,
 	return 0;
 }
 
+/* A zone's certificate for HTTPS visitors (checked at load already; a
+ * file changed since is caught here). */
+static int zone_tls_init(const struct runtime *rt, struct zone_rt *zr, char *err, size_t err_len)
+{
+	const struct cfg_zone *zc = zr->cfg;
+	const char *why = NULL;
+	int r;
+
+	if (!zc->tls_cert)
+		return 0;
+	r = tls_server_ctx_new(zc->tls_cert, zc->tls_key, 0, &zr->tls, &why);
+	if (r < 0) {
+		snprintf(err, err_len, "zone %s: tls_cert %s: %s", zc->name, zc->tls_cert,
+			 why ? why : strerror(-r));
+		return r;
+	}
+	tls_tickets_lifetime(zr->tls, 2 * rt->cfg->server.tls_ticket_rotate_s);
+	return 0;
+}
+
 int rt_build(struct cfg *cfg, unsigned *cfg_refs, unsigned n_shards, uint64_t generation,
 	     time_t now, struct runtime **out, char *err, size_t err_len)
 {
@@ -155,6 +175,11 @@ int rt_build(struct cfg *cfg, unsigned *cfg_refs, unsigned n_shards, uint64_t ge
 		struct zone_rt *zr = &rt->zones[z];
 		zr->cfg = zc;
 		zr->n_origins = (uint32_t)zc->n_origins;
+		ret = zone_tls_init(rt, zr, err, err_len);
+		if (ret < 0)
+			goto fail;
+		if (zc == cfg->default_zone)
+			rt->tls_default = zr->tls;
 		zr->origins = calloc(zc->n_origins ? zc->n_origins : 1, sizeof(*zr->origins));
 		if (!zr->origins)
 			goto fail;
@@ -233,8 +258,11 @@ void rt_free(struct runtime *rt)
 	if (!rt)
 		return;
 	if (rt->zones)
-		for (size_t z = 0; z < rt->cfg->n_zones; z++)
+		for (size_t z = 0; z < rt->cfg->n_zones; z++) {
 			free(rt->zones[z].origins);
+			/* sessions still open keep wolfSSL's context (refcounted) */
+			tls_ctx_free(rt->zones[z].tls);
+		}
 	for (uint32_t i = 0; rt->origins && i < rt->n_origins; i++) {
 		free(rt->origins[i].base_path_wire);
 		free(rt->origins[i].per_shard);

@@ -73,6 +73,7 @@ struct origin_rt {
 
 struct zone_rt {
 	const struct cfg_zone *cfg;
+	struct tls_ctx *tls;                /* HTTPS visitors: its certificate, or NULL */
 	struct origin_rt **origins;         /* failover order */
 	uint32_t n_origins;
 };
@@ -87,6 +88,9 @@ struct runtime {
 	struct zone_rt *zones;              /* parallel to cfg->zones */
 	struct origin_rt *origins;
 	uint32_t n_origins;
+	/* HTTPS visitors whose SNI names no zone with a certificate: the
+	 * default zone's context, or NULL (tls_unknown_sni = reject). */
+	struct tls_ctx *tls_default;
 	unsigned n_shards;
 	uint32_t *shard_refs;               /* [n_shards]: exchanges per shard */
 	struct sigv4_creds *creds;          /* [n_origins] in a no-dump mapping */

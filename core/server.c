@@ -30,6 +30,7 @@
 #include "cache/store.h"
 #include "net/collapse.h"
 #include "core/runtime.h"
+#include "net/tls.h"
 
 #define CONTROL_POLL_MS     100
 #define COUNTERS_EVERY_MS   1000
@@ -227,19 +228,22 @@ static int start_shards(struct server *srv, unsigned want)
 	srv->shards = calloc(want, sizeof(*srv->shards));
 	if (!srv->shards)
 		return -ENOMEM;
+	size_t n_fds = sc->n_listens + sc->n_listens_tls;
 	for (unsigned i = 0; i < want; i++) {
-		int fds[LIMIT_LISTEN_ADDRS];
-		for (size_t l = 0; l < sc->n_listens; l++) {
-			fds[l] = server_listen(&sc->listens[l], true);
+		int fds[2 * LIMIT_LISTEN_ADDRS];
+		for (size_t l = 0; l < n_fds; l++) {
+			fds[l] = server_listen(l < sc->n_listens ? &sc->listens[l] :
+					       &sc->listens_tls[l - sc->n_listens], true);
 			if (fds[l] < 0) {
 				while (l-- > 0)
 					close(fds[l]);
 				return -1;
 			}
 		}
-		struct shard *sh = shard_create(srv, i, cpu_for(i), fds, (unsigned)sc->n_listens);
+		struct shard *sh = shard_create(srv, i, cpu_for(i), fds, (unsigned)n_fds,
+						(unsigned)sc->n_listens);
 		if (!sh) {
-			for (size_t l = 0; l < sc->n_listens; l++)
+			for (size_t l = 0; l < n_fds; l++)
 				close(fds[l]);
 			fprintf(stderr, "edgecache: out of memory creating shard %u\n", i);
 			return -ENOMEM;
@@ -334,7 +338,8 @@ static void reload(struct server *srv)
 	}
 	if (worker_count(cfg) != srv->n_shards)
 		log_warn("reload: workers changed: takes effect at the next restart");
-	if (cfg->server.n_listens != cur->cfg->server.n_listens)
+	if (cfg->server.n_listens != cur->cfg->server.n_listens ||
+	    cfg->server.n_listens_tls != cur->cfg->server.n_listens_tls)
 		log_warn("reload: listen changed: takes effect at the next restart");
 	if (cfg->admin.enabled != cur->cfg->admin.enabled ||
 	    (cfg->admin.enabled && (cfg->admin.listen.port != cur->cfg->admin.listen.port ||
@@ -443,6 +448,7 @@ static void on_signal(struct server *srv, const struct signalfd_siginfo *si, uin
 static int control_loop(struct server *srv, int sfd)
 {
 	uint64_t last_counters = 0, last_dns = server_now_ms(), last_ckpt = last_dns;
+	uint64_t last_tickets = last_dns;
 
 	for (;;) {
 		struct pollfd pfd[2 + LIMIT_ADMIN_CONNS] = { { .fd = sfd, .events = POLLIN } };
@@ -466,6 +472,13 @@ static int control_loop(struct server *srv, int sfd)
 			for (uint32_t i = 0; i < rt->n_origins; i++)
 				rt_resolve_origin(&rt->origins[i], true);
 			last_dns = now;
+		}
+		/* A new ticket key; the previous one still opens tickets for one
+		 * more period (net/tls.h). Every shard sees it on its next hello. */
+		if (now - last_tickets >= (uint64_t)rt->cfg->server.tls_ticket_rotate_s * 1000) {
+			tls_tickets_rotate();
+			last_tickets = now;
+			log_debug("TLS ticket keys rotated");
 		}
 		log_propagation(srv);
 		reclaim(srv);
@@ -527,8 +540,9 @@ int server_run(struct cfg *cfg, const char *main_file)
 		close(sfd);
 		goto out;
 	}
-	log_info("edgecache %s: %u shard(s), %zu zone(s), %u origin(s), listening on %zu address(es)",
-		 "0.1.0", srv.n_shards, cfg->n_zones, rt->n_origins, cfg->server.n_listens);
+	log_info("edgecache %s: %u shard(s), %zu zone(s), %u origin(s), listening on %zu address(es)"
+		 " + %zu for HTTPS", "0.1.0", srv.n_shards, cfg->n_zones, rt->n_origins,
+		 cfg->server.n_listens, cfg->server.n_listens_tls);
 	drain_logs(&srv);
 	status = control_loop(&srv, sfd);
 	for (unsigned s = 0; s < srv.n_shards; s++)

@@ -73,7 +73,7 @@ static void slots_unmap(void *p, size_t bytes)
 }
 
 struct shard *shard_create(struct server *srv, unsigned id, int cpu,
-			   const int *listen_fds, unsigned n_listen)
+			   const int *listen_fds, unsigned n_listen, unsigned n_plain)
 {
 	struct shard *sh = calloc(1, sizeof(*sh));
 	if (!sh)
@@ -89,6 +89,7 @@ struct shard *shard_create(struct server *srv, unsigned id, int cpu,
 	for (unsigned i = 0; i < n_listen; i++)
 		sh->listen_fds[i] = listen_fds[i];
 	sh->n_listen = n_listen;
+	sh->n_listen_plain = n_plain;
 	sh->n_vconns = sh->scfg->max_conns;
 	/* One origin connection per busy visitor, plus the keep-alive pools. */
 	sh->n_oconns = sh->scfg->max_conns + sh->rt->n_origins * sh->scfg->origin_pool;
@@ -365,7 +366,7 @@ static void dispatch(struct shard *sh, const struct io_uring_cqe *cqe)
 	switch (op) {
 	case OP_ACCEPT:
 		if (cqe->res >= 0)
-			visitor_accept(sh, cqe->res);
+			visitor_accept(sh, cqe->res, slot >= sh->n_listen_plain);
 		else if (cqe->res != -ECANCELED)
 			COUNT(sh, accept_errors);
 		if (!(cqe->flags & IORING_CQE_F_MORE) && sh->listening)

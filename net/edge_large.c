@@ -276,6 +276,7 @@ static bool queue_head(struct shard *sh, struct vconn *vc)
 	char *blk = L->hblk;
 	L->hblk = NULL;
 	L->head_sent = true;
+	L->pushed += L->hlen;
 	return visitor_queue_head_block(sh, vc, blk, L->hlen);
 }
 
@@ -285,6 +286,7 @@ static bool put_body(struct shard *sh, struct vconn *vc, const struct iobuf_seg 
 	if (!iobuf_outq_coalesce(&vc->out, seg, &sh->pool) && !iobuf_outq_push(&vc->out, seg))
 		return false;
 	vc->x.body_bytes_out += seg->len;
+	vc->x.cache.large.pushed += seg->len;
 	return true;
 }
 
@@ -413,6 +415,18 @@ static void new_version(struct shard *sh, struct vconn *vc, const struct http1_r
 	hcache_parse_response(head, ecache_now_s(sh), &ri);
 	memset(&L->e, 0, sizeof(L->e));
 	hcache_storable(&pol, &c->req, &ri, c->request_time, ecache_now_s(sh), &hs, &L->e);
+	if (!hs.store) {
+		/* Not stored, but served: what the response's conditionals,
+		 * its Range and its next fetches are checked against. */
+		L->e.status = 200;
+		L->e.last_modified = ri.last_modified;
+		L->e.flags = ri.last_modified != HCACHE_TIME_NONE ? HCACHE_E_HAS_LM : 0;
+		if (ri.etag.p && ri.etag.len <= sizeof(L->e.etag)) {
+			L->e.etag_len = (uint8_t)ri.etag.len;
+			L->e.etag_weak = ri.etag_weak;
+			memcpy(L->e.etag, ri.etag.p, ri.etag.len);
+		}
+	}
 	L->total = total;
 	L->gen = new_gen(sh, vc);
 	L->have_id = true;
@@ -929,7 +943,7 @@ static void advance(struct shard *sh, struct vconn *vc, bool in_send)
 				return;
 			}
 			s->st = ELS_SENDING;
-			s->release_at = L->sent + vc->out.bytes;
+			s->release_at = L->pushed;
 			L->next = end;
 			queued = true;
 		}
@@ -944,13 +958,13 @@ static void advance(struct shard *sh, struct vconn *vc, bool in_send)
 		visitor_flush(sh, vc);
 }
 
-void elarge_on_sent(struct shard *sh, struct vconn *vc, uint64_t n)
+void elarge_on_sent(struct shard *sh, struct vconn *vc)
 {
 	struct elarge_x *L = &vc->x.cache.large;
+	uint64_t consumed = L->pushed - vc->out.bytes;
 
-	L->sent += n;
 	for (unsigned i = 0; i < ELARGE_SLOTS; i++)
-		if (L->s[i].st == ELS_SENDING && L->s[i].release_at <= L->sent)
+		if (L->s[i].st == ELS_SENDING && L->s[i].release_at <= consumed)
 			slot_release(sh, &L->s[i]);
 	if (!L->fetching && !L->reading && !vc->x.resp_done)
 		advance(sh, vc, true);

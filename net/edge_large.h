@@ -61,7 +61,7 @@ struct elarge_slot {
 	struct memtier_obj *mobj;           /* RAM copy (a reference) */
 	const char *body;
 	uint32_t len;
-	uint64_t release_at;                /* sent bytes after which it is free */
+	uint64_t release_at;                /* consumed bytes after which it is free */
 };
 
 struct elarge_x {
@@ -84,7 +84,10 @@ struct elarge_x {
 	uint64_t next;                      /* next visitor byte to queue */
 	uint32_t rd;                        /* next chunk to acquire */
 	uint64_t o_off, o_end;              /* origin body bytes being received */
-	uint64_t sent;                      /* bytes sent to the visitor */
+	/* Bytes this exchange queued to the visitor: what the queue no longer
+	 * holds (pushed - out.bytes) was sent, or encrypted (TLS), so a
+	 * chunk's buffer is free once that passes its last byte. */
+	uint64_t pushed;
 	/* Chunks [cl_from, cl_to) claimed in the collapse table for our
 	 * fetch and not yet handed to a store write (whose completion
 	 * releases its claim); a missing chunk someone else claimed is
@@ -124,8 +127,9 @@ void elarge_origin_headers(const struct vconn *vc, struct wbuf *w);
 int elarge_origin_head(struct shard *sh, struct vconn *vc, const struct http1_response *resp);
 bool elarge_origin_body(struct shard *sh, struct vconn *vc, const struct iobuf_seg *seg);
 void elarge_origin_end(struct shard *sh, struct vconn *vc);
-/* `n` bytes of vc's send queue went out (send completion). */
-void elarge_on_sent(struct shard *sh, struct vconn *vc, uint64_t n);
+/* A send of vc's completed: release the chunks whose bytes left the
+ * queue, and go on. */
+void elarge_on_sent(struct shard *sh, struct vconn *vc);
 /* Exchange over (nothing in flight for it): release everything. */
 void elarge_end(struct shard *sh, struct vconn *vc);
 /* Shard tick: exchanges that waited for a store buffer try again. */

@@ -291,12 +291,17 @@ static int write_plain_request(struct wbuf *w, const struct vconn *vc, const str
  * the snapshot's credentials. Returns 0, or -EINVAL (bad %-escape: 400),
  * -ENOSPC (414).
  */
+/* The credentials vc's request is signed with: the overlap retry signs
+ * with those of the snapshot before. */
+static const struct sigv4_creds *signing_creds(const struct vconn *vc, const struct origin_rt *o)
+{
+	return vc->x.prev_creds && o->prev_creds ? o->prev_creds : o->creds;
+}
+
 static int write_s3_request(struct shard *sh, struct wbuf *w, const struct vconn *vc,
 			    const struct origin_rt *o)
 {
-	/* the overlap retry signs with the credentials of the snapshot before */
-	const struct sigv4_creds *creds = vc->x.prev_creds && o->prev_creds ? o->prev_creds
-									     : o->creds;
+	const struct sigv4_creds *creds = signing_creds(vc, o);
 	const struct http1_request *r = &vc->req;
 	char path[LIMIT_S3_WIRE_PATH_BYTES + 1], host[LIMIT_S3_HOST_BYTES + 1];
 	struct s3path_out m = { .path = path, .path_cap = sizeof(path),
@@ -557,11 +562,17 @@ static void s3_error_begin(struct shard *sh, struct oconn *oc, const struct http
 		oc->s3_skew_s = t - signing_now;
 	if (!oc->s3_body)
 		oc->s3_body = iobuf_pool_get(&sh->pool);
+	s3err_mask_init(&oc->s3_mask, signing_creds(oc->vc, oc->origin)->session_token);
 }
 
+/* Body bytes of an S3 error: the session token masked in place (the
+ * bytes are ours until sent), the first ones kept for s3_error_end. */
 static void s3_error_body(struct oconn *oc, const char *p, size_t n)
 {
-	if (!oc->s3_status || !oc->s3_body)
+	if (!oc->s3_status)
+		return;
+	s3err_mask(&oc->s3_mask, (char *)p, n);
+	if (!oc->s3_body)
 		return;
 	size_t room = IOBUF_HBUF_BYTES - oc->s3_body_len;
 	n = n < room ? n : room;

@@ -24,6 +24,7 @@
 
 struct shard;
 struct oconn;
+struct tls_session;
 struct zone_rt;
 struct runtime;
 
@@ -35,7 +36,7 @@ enum vconn_state {
 	VC_CLOSING,         /* close submitted; freed when ops reaches 0 */
 };
 
-enum vconn_timer { VT_NONE = 0, VT_HEADER, VT_IDLE, VT_SEND, VT_LINGER };
+enum vconn_timer { VT_NONE = 0, VT_HEADER, VT_IDLE, VT_SEND, VT_LINGER, VT_HANDSHAKE };
 
 /* How the response body is framed towards the visitor. */
 enum vresp_mode {
@@ -114,6 +115,15 @@ struct vconn {
 	 * a FIFO of provided-buffer ids linked through shard->held; -1 = empty.
 	 * While it is not empty recv is paused and new input queues behind. */
 	int32_t held_head, held_tail;
+	/* HTTPS (accepted on listen_tls): the held FIFO above holds decrypted
+	 * bytes (SHARD_GROUP_PLAIN, shard->held_plain); ciphertext not fed to
+	 * the session yet waits in this one (provided buffers, shard->held).
+	 * The session is made at the ClientHello (its SNI picks the
+	 * certificate) and freed with the slot. */
+	bool is_tls;
+	bool tls_ready;                     /* handshake done */
+	struct tls_session *tls;
+	int32_t cheld_head, cheld_tail;
 	char peer_ip[48];
 	struct http1_request req;           /* parsed head of the current request */
 	struct vexchange x;
@@ -121,8 +131,9 @@ struct vconn {
 	struct vconn *next;                 /* free list / starved list */
 };
 
-/* A new connection accepted on this shard. Takes ownership of fd. */
-void visitor_accept(struct shard *sh, int fd);
+/* A new connection accepted on this shard (tls: on a listen_tls
+ * address). Takes ownership of fd. */
+void visitor_accept(struct shard *sh, int fd, bool tls);
 /* Completion for one of the visitor ops (OP_VRECV, OP_VSEND, OP_VCLOSE). */
 void visitor_on_cqe(struct shard *sh, struct vconn *vc, int op,
 		    const struct io_uring_cqe *cqe);

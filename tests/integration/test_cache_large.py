@@ -120,6 +120,24 @@ def get(srv, path, method='GET', headers=(), host='localhost'):
 	return et.request(srv.port, method, path, host=host, headers=list(headers), timeout=60)
 
 
+def concurrently(n, fn, timeout):
+	"""fn() in n threads at once: their results (or exceptions), in order."""
+	import threading
+	got = [None] * n
+
+	def one(i):
+		try:
+			got[i] = fn()
+		except Exception as e:          # noqa: BLE001 - the caller reports it
+			got[i] = e
+	ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+	for t in ts:
+		t.start()
+	for t in ts:
+		t.join(timeout)
+	return got
+
+
 def wait_fills(srv, n0, n, timeout=20.0):
 	"""Wait until n more objects (a record, chunks) are committed."""
 	deadline = time.monotonic() + timeout
@@ -297,25 +315,13 @@ def mid_mismatch(ck, srv, org, cache_file):
 def many_readers(ck, srv, org):
 	"""More concurrent readers than store buffers (2 each, 64 per shard;
 	the RAM tier is off): they wait for buffers, never fail or mix bytes."""
-	import threading
 	name = 'many'
 	want = et.det_bytes(name, FILES[name])
 	n0 = srv.counters().get('cache_fills', 0)
 	get(srv, '/' + name)
 	wait_fills(srv, n0, 1 + 3)
 	before = len(org.log(name))
-	got = [None] * 80
-
-	def one(i):
-		try:
-			got[i] = get(srv, '/' + name)
-		except Exception as e:          # noqa: BLE001 - reported below
-			got[i] = e
-	ts = [threading.Thread(target=one, args=(i,)) for i in range(len(got))]
-	for t in ts:
-		t.start()
-	for t in ts:
-		t.join(60)
+	got = concurrently(80, lambda: get(srv, '/' + name), 60)
 	good = sum(1 for r in got if isinstance(r, et.Response) and r.status == 200 and
 		   r.body == want and r.header('x-cache') == 'HIT')
 	ck.check('80 concurrent HITs of a 3 MiB object: all byte-exact (%d)' % good, good == 80,
@@ -364,21 +370,9 @@ def concurrent_misses(ck, srv, org):
 	"""20 concurrent GETs of a new 8 MiB object: collapsed (same-shard
 	followers, other shards parked, chunk claims), so the origin sends
 	about the object once, not 20 times."""
-	import threading
 	name = 'coll'
 	want = et.det_bytes(name, FILES[name])
-	got = [None] * 20
-
-	def one(i):
-		try:
-			got[i] = get(srv, '/' + name)
-		except Exception as e:          # noqa: BLE001 - reported below
-			got[i] = e
-	ts = [threading.Thread(target=one, args=(i,)) for i in range(len(got))]
-	for t in ts:
-		t.start()
-	for t in ts:
-		t.join(60)
+	got = concurrently(20, lambda: get(srv, '/' + name), 60)
 	good = sum(1 for r in got if isinstance(r, et.Response) and r.status == 200 and
 		   r.body == want)
 	ck.check('20 concurrent misses: all byte-exact (%d)' % good, good == 20)
@@ -500,6 +494,49 @@ def restarts(ck, srv, org):
 		 str(org.log(name)))
 
 
+def over_tls(ck, org, cache_dir):
+	"""HTTPS visitors: chunk buffers are released once their bytes are
+	encrypted, never before (8 concurrent readers from disk, byte-exact)."""
+	import test_visitor_tls as vt
+	d = et.tmpdir('certs')
+	p = vt.make_certs(d)
+	# a.test stores nothing (no default_ttl): its large objects are only
+	# served; b.test caches them.
+	zones = [et.zone('a', ['a.test'], [('o', org.url, {})], tls_cert=p('a.pem'),
+			 tls_key=p('a.key')),
+		 et.zone('b', ['b.test', '*'], [('o', org.url, {})], tls_cert=p('b.pem'),
+			 tls_key=p('b.key'), default_ttl=3600)]
+	port = et.free_port()
+	srv = et.Edgecache(zones, workers=2, listen_tls='127.0.0.1:%d' % port,
+			   cache={'path': os.path.join(cache_dir, 't.dat'), 'size': '256m',
+				  'chunk_size': '1m'}).start()
+	want = et.det_bytes('full', FILES['full'])
+
+	def tls_get(headers=(), host='b.test'):
+		c = vt.TlsConn(port, host, p('ca.pem'), timeout=60)
+		try:
+			c.send(et.build('GET', '/full', host=host, headers=list(headers)))
+			return c.read_response()
+		finally:
+			c.close()
+	r = tls_get([('Range', 'bytes=1000-20000000')], host='a.test')
+	ck.check('TLS, not storable: a Range over three fetches, exact', r.status == 206 and
+		 r.body == want[1000:20000001] and r.header('x-cache') == 'MISS', repr(r))
+	f0 = srv.counters().get('cache_fills', 0)
+	r = tls_get()
+	ck.check('TLS: full GET MISS byte-exact', r.status == 200 and r.body == want, repr(r))
+	wait_fills(srv, f0, 1 + 24)
+	got = concurrently(8, tls_get, 120)
+	good = sum(1 for r in got if isinstance(r, et.Response) and r.body == want and
+		   r.header('x-cache') == 'HIT')
+	ck.check('TLS: 8 concurrent HITs from disk, byte-exact (%d)' % good, good == 8,
+		 str(got[:2]))
+	r = tls_get([('Range', 'bytes=7000000-9000000')])
+	ck.check('TLS: a Range across chunks, exact', r.status == 206 and
+		 r.body == want[7000000:9000001], repr(r))
+	ck.check('TLS server exits 0', srv.stop() == 0)
+
+
 def main():
 	org = RangeOrigin(FILES)
 	cache_dir = et.tmpdir('cachefile')
@@ -534,6 +571,7 @@ def main():
 	ram_file = os.path.join(cache_dir, 'r.dat')
 	srv2 = et.Edgecache(zones, workers=1, cache={'path': ram_file, 'size': '256m',
 						     'chunk_size': '1m', 'memory': '64m'}).start()
+	ck.run('over_tls', over_tls, ck, org, cache_dir)
 	ck.run('ram_tier', full_get, ck, srv2, org, 'ram')
 	want = et.det_bytes('ram', FILES['ram'])
 	r0 = srv2.counters().get('cache_ram_hits', 0)

@@ -269,10 +269,50 @@ static void test_listen(void)
 				     3 + LIMIT_LISTEN_ADDRS, LIMIT_LISTEN_ADDRS));
 }
 
+/* HTTPS visitors: the keys the loader checks without certificates (the
+ * certificate checks run in tests/integration/test_visitor_tls.py). */
+static void test_tls_keys(void)
+{
+	struct cfg *c = OK(MAIN, ZONE);
+
+	if (c) {
+		CHECK(c->server.n_listens_tls == 0);
+		CHECK(c->server.tls_unknown_sni == CFG_SNI_DEFAULT);
+		CHECK(c->server.tls_ticket_rotate_s == LIMIT_TLS_TICKET_ROTATE_S_DEFAULT);
+		CHECK(c->server.tls_handshake_timeout_ms == LIMIT_TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT);
+		cfg_free(c);
+	}
+	SRV_ERR("listen_tls = 127.0.0.1\n",
+		"edge.ini:4: listen_tls: \"127.0.0.1\" has no port (host:port)");
+	SRV_ERR("listen_tls = 127.0.0.1:8080\n",
+		"edge.ini:4: listen_tls: \"127.0.0.1:8080\" is also in listen");
+	SRV_ERR("listen_tls = 127.0.0.1:8443, 127.0.0.1:8443\n",
+		"edge.ini:4: listen_tls: \"127.0.0.1:8443\" is listed twice");
+	SRV_ERR("listen_tls = 127.0.0.1:8443\n",
+		"edge.ini:4: listen_tls: no zone has tls_cert and tls_key");
+	SRV_ERR("tls_unknown_sni = maybe\n",
+		"edge.ini:4: tls_unknown_sni: \"maybe\" is not default or reject");
+	OK_ONLY(MAIN "tls_unknown_sni = reject\n", ZONE);
+	OK_ONLY(MAIN "tls_ticket_rotate = 1\n", ZONE);
+	OK_ONLY(MAIN "tls_ticket_rotate = 1d\n", ZONE);
+	SRV_ERR("tls_ticket_rotate = 0\n", "edge.ini:4: tls_ticket_rotate: 0 is below the minimum 1");
+	SRV_ERR("tls_ticket_rotate = 86401\n",
+		"edge.ini:4: tls_ticket_rotate: 86401 is above the maximum 86400");
+#define ZONE_TLS(k) "[zone]\nname = a\nuuid = 00000000-0000-0000-0000-00000000000a\n" \
+	"hosts = a.example\n" k "\n[origin o]\nurl = http://127.0.0.1:8081\n"
+	ERR(MAIN, ZONE_TLS("tls_cert = a.pem"), -EINVAL,
+	    "zones/a.ini:5: tls_cert: tls_key is required with it");
+	ERR(MAIN, ZONE_TLS("tls_key = a.key"), -EINVAL,
+	    "zones/a.ini:5: tls_key: tls_cert is required with it");
+	ERR(MAIN, ZONE_TLS("tls_cert ="), -EINVAL, "zones/a.ini:5: tls_cert: is empty");
+#undef ZONE_TLS
+}
+
 static void test_server_keys(void)
 {
 	static const char *const ms[] = { "header_timeout_ms", "idle_timeout_ms",
-		"send_timeout_ms", "drain_timeout_ms", "origin_backoff_ms", "dns_refresh_ms" };
+		"send_timeout_ms", "drain_timeout_ms", "origin_backoff_ms", "dns_refresh_ms",
+		"tls_handshake_timeout_ms" };
 
 	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
 		OK_ONLY(fmt(MAIN "%s = 1\n", ms[i]), ZONE);
@@ -348,11 +388,11 @@ static void test_syntax(void)
 	SRV_ERR("[server] x\n", "edge.ini:4: text after the section header");
 	/* continuation lines: only lists; inih would glue them to any key */
 	SRV_ERR("workers = 1\n  2\n", "edge.ini:5: workers: indented line: "
-		"only listen, hosts and path continue on indented lines");
+		"only listen, listen_tls, hosts and path continue on indented lines");
 	SRV_ERR("workers = 1\n\tmax_conns = 16\n", "edge.ini:5: workers: indented line: "
-		"only listen, hosts and path continue on indented lines");
+		"only listen, listen_tls, hosts and path continue on indented lines");
 	ERR("[server]\n  listen = 127.0.0.1:1\nzones = zones/*.ini\n", ZONE, -EINVAL,
-	    "edge.ini:2: indented line: only listen, hosts and path continue on indented lines");
+	    "edge.ini:2: indented line: only listen, listen_tls, hosts and path continue on indented lines");
 	SRV_ERR("workers = 1\n  [x]\n", "edge.ini:5: indented section header");
 	/* a line inih would cut: LIMIT_CONFIG_LINE_BYTES and one more */
 	snprintf(line, sizeof(line), MAIN "error_log = /%0*d\n",
@@ -1182,6 +1222,7 @@ int main(void)
 	test_server_values();
 	test_listen();
 	test_server_keys();
+	test_tls_keys();
 	test_syntax();
 	test_zone();
 	test_origin();
