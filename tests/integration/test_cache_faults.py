@@ -47,6 +47,11 @@ def sh(*cmd, check=True):
 
 
 def undo_all():
+	# A server still running (a failed check, meson's SIGTERM) holds the
+	# loop device open, and then the filesystem under it cannot unmount.
+	if _undo:
+		for p, sig in reversed(et._procs):
+			et.stop_proc(p, sig)
 	while _undo:
 		fn = _undo.pop()
 		try:
