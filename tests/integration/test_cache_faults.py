@@ -8,8 +8,11 @@ here), i.e. a thin-provisioned disk.
   the cache device fail with ENOSPC. Every response is the origin's bytes,
   exact; the failures are counted (cache_write_errors, store_writes_failed)
   and logged once per interval, not per request; what was committed is
-  served; with the space back, objects are cached again; after a restart no
-  wrong bytes are served.
+  served, except the object that straddled the full point, which the loop
+  driver acknowledged though its backing file took only part of it (a short
+  buffered write counts as success there): its checksum catches it, a miss;
+  with the space back, objects are cached again; after a restart no wrong
+  bytes are served.
 - read errors: the small filesystem is shut down (EXT4_IOC_SHUTDOWN), so
   every read of the cache device fails with EIO: hits become misses served
   from the origin, exact, counted (cache_read_errors, store_reads_failed) and
@@ -225,10 +228,18 @@ def disk_full(ck, py, disk):
 			 1 <= len(lines) <= 2 and 'No space left on device' in lines[0], str(lines))
 		served = [get(srv, i) for i in range(n_obj)]
 		hits = sum(1 for r, _ in served if r.header('x-cache') == 'HIT')
-		ck.check('again: every response exact (%d HITs = what was committed)' % hits,
+		c2 = srv.counters()
+		bad = c2.get('store_reads_bad', 0) - c.get('store_reads_bad', 0)
+		ck.check('again: every response exact (%d HITs)' % hits,
 			 all(ok for _, ok in served), str([ok for _, ok in served]))
-		ck.check('what was committed is served from the cache', 1 <= hits <= c.get('cache_fills', 0),
-			 'hits %d, fills %d' % (hits, c.get('cache_fills', 0)))
+		# Linux's loop driver acknowledges a write that its backing file took
+		# only in part (a short buffered write at ENOSPC): the object that
+		# straddled the full point is committed but not all on disk. Its
+		# checksum must catch it: every committed object is a HIT or a
+		# detected bad read (a miss), never wrong bytes.
+		ck.check('every committed object is a HIT or caught by its checksum '
+			 '(fills %d = %d HITs + %d reads_bad)' % (c.get('cache_fills', 0), hits, bad),
+			 hits >= 1 and hits + bad == c.get('cache_fills', 0))
 		# The fault clears: the space comes back; new objects are cached.
 		disk.unfill()
 		f0 = c.get('cache_fills', 0)
