@@ -377,6 +377,26 @@ int hcache_key(const char *zone, size_t zone_len, const char *path, size_t path_
 int hcache_vary_key(const struct hcache_vary *v, const struct http1_header *h,
 		    size_t n, uint64_t *out);
 
+/*
+ * The canonical form of a Vary list, as a variant marker keeps it: names
+ * lower-cased, sorted bytewise, duplicates dropped, joined by "," (no
+ * spaces), into buf[0..cap). Returns 0 and *len, -EINVAL for "*" or too
+ * many names, -ENOSPC past cap. hcache_vary_parse_names reads it back
+ * into *v (spans into names); -EINVAL if it holds more than
+ * LIMIT_VARY_FIELDS names.
+ */
+int hcache_vary_names(const struct hcache_vary *v, char *buf, size_t cap, size_t *len);
+int hcache_vary_parse_names(const char *names, size_t len, struct hcache_vary *v);
+
+/*
+ * The store key of one variant: XXH3-128 over the primary key, the
+ * marker's epoch (a new one each time a URL's Vary names change or its
+ * marker is dropped, so older variants become unreachable) and the
+ * request's hcache_vary_key.
+ */
+void hcache_variant_key(const struct hcache_key *primary, uint64_t epoch, uint64_t vary,
+			struct hcache_key *out);
+
 /* ---- invalidation (RFC 9111 4.4) ----------------------------------------- */
 
 /*

@@ -173,3 +173,56 @@ int hcache_vary_key(const struct hcache_vary *v, const struct http1_header *h,
 	*out = XXH3_64bits_digest(&st);
 	return 0;
 }
+
+/* ---- variant markers -------------------------------------------------------- */
+
+int hcache_vary_names(const struct hcache_vary *v, char *buf, size_t cap, size_t *len)
+{
+	struct hcache_span names[LIMIT_VARY_FIELDS];
+	struct text t = { buf, 0, cap, false };
+
+	if (v->star || v->too_many || v->n > LIMIT_VARY_FIELDS)
+		return -EINVAL;
+	memcpy(names, v->names, v->n * sizeof(names[0]));
+	qsort(names, v->n, sizeof(names[0]), name_cmp);
+	for (size_t i = 0; i < v->n; i++) {
+		if (i > 0 && name_cmp(&names[i - 1], &names[i]) == 0)
+			continue;           /* "Vary: A, a" varies on one field */
+		if (t.len)
+			put(&t, ",", 1);
+		for (size_t k = 0; k < names[i].len && !t.over; k++) {
+			char c = hc_lower(names[i].p[k]);
+			put(&t, &c, 1);
+		}
+	}
+	if (t.over)
+		return -ENOSPC;
+	*len = t.len;
+	return 0;
+}
+
+int hcache_vary_parse_names(const char *names, size_t len, struct hcache_vary *v)
+{
+	const char *cur = names, *end = names + len;
+	struct hcache_span it;
+
+	memset(v, 0, sizeof(*v));
+	while (hc_list_next(&cur, end, &it)) {
+		if (it.len == 0)
+			continue;
+		if (v->n == LIMIT_VARY_FIELDS)
+			return -EINVAL;
+		v->names[v->n++] = it;
+	}
+	return 0;
+}
+
+void hcache_variant_key(const struct hcache_key *primary, uint64_t epoch, uint64_t vary,
+			struct hcache_key *out)
+{
+	uint64_t in[4] = { primary->hi, primary->lo, epoch, vary };
+	XXH128_hash_t h = XXH3_128bits(in, sizeof(in));
+
+	out->hi = h.high64;
+	out->lo = h.low64;
+}

@@ -9,10 +9,30 @@
 #ifndef EDGECACHE_CORE_CLI_H
 #define EDGECACHE_CORE_CLI_H
 
+#include <stdint.h>
+#include <stdio.h>
+
 /* edgecache sign ... METHOD URL   (core/cli_sign.c) */
 int cli_sign_main(int argc, char **argv);
 
 /* edgecache check-origin -c FILE ZONE [PATH]   (core/cli_check_origin.c) */
 int cli_check_origin_main(int argc, char **argv);
+
+/* The same diagnosis of one origin for the admin API (POST .../test, the
+ * probe before a credential change): the report text to `out`, the
+ * outcome in *res. Blocks on a plain socket with connect and read
+ * timeouts capped at timeout_ms (control thread); not reentrant. */
+struct cfg_zone;
+struct cfg_origin;
+struct check_origin_result {
+	int result;              /* 0 OK (2xx), 1 FAILED, 2 NOT CHECKED */
+	unsigned status;         /* the origin's HTTP status, 0 = no answer */
+	char code[128];          /* S3 <Code>, "" if none */
+	char message[256];       /* S3 <Message>, cut to fit */
+	const char *meaning;     /* the guide's words (static) */
+	const char *fix;
+};
+int check_origin_run(const struct cfg_zone *z, const struct cfg_origin *o, const char *path,
+		     uint32_t timeout_ms, FILE *out, struct check_origin_result *res);
 
 #endif

@@ -52,6 +52,10 @@ struct co_resp {
 	struct http1_chunked chunked;
 };
 
+/* Where the report goes: stdout and stderr for the CLI, one memory
+ * stream for the admin API (check_origin_run). */
+static FILE *co_out, *co_err;
+
 /* What one check of one origin needs; big, so static (CLI only). */
 struct co_check {
 	const struct cfg_origin *o;
@@ -356,12 +360,12 @@ static void co_show(const char *prefix, const char *line, int len, const char *s
 		int tl = (int)strlen(tok[i]);
 
 		if (len >= tl && memcmp(line, tok[i], (size_t)tl) == 0) {
-			printf("%s%s%s<redacted>%s", prefix, tok[i],
+			fprintf(co_out, "%s%s%s<redacted>%s", prefix, tok[i],
 			       len > tl && line[tl] == ' ' ? " " : "", suffix);
 			return;
 		}
 	}
-	printf("%s%.*s%s", prefix, len, line, suffix);
+	fprintf(co_out, "%s%.*s%s", prefix, len, line, suffix);
 }
 
 /* The request as sent, one "> " line per header line. */
@@ -384,7 +388,7 @@ static int co_side_by_side(const char *title, const char *ours, const char *thei
 	while (co_line(&p, &la, &wa))
 		width = wa > width ? wa : width;
 	width = width > 72 ? 72 : width;
-	printf("%s, ours | server's (* = differs):\n", title);
+	fprintf(co_out, "%s, ours | server's (* = differs):\n", title);
 	for (;;) {
 		more_a = co_line(&a, &la, &na);
 		more_b = co_line(&b, &lb, &nb);
@@ -398,16 +402,16 @@ static int co_side_by_side(const char *title, const char *ours, const char *thei
 		bool same = more_a == more_b && na == nb && memcmp(la, lb, (size_t)na) == 0;
 		if (!same && !first)
 			first = line;
-		printf("%c ", same ? ' ' : '*');
+		fprintf(co_out, "%c ", same ? ' ' : '*');
 		co_show("", la, na, "");
-		printf("%*s| ", na < width ? width - na + 1 : 1, "");
+		fprintf(co_out, "%*s| ", na < width ? width - na + 1 : 1, "");
 		co_show("", lb, nb, "\n");
 	}
 	if (!first) {
-		printf("%s: identical\n", title);
+		fprintf(co_out, "%s: identical\n", title);
 		return 0;
 	}
-	printf("first difference: %s line %d\n", title, first);
+	fprintf(co_out, "first difference: %s line %d\n", title, first);
 	return 1;
 }
 
@@ -418,7 +422,7 @@ static void co_compare_signing(const struct co_check *c)
 	int diff = 0;
 
 	if (!f->canonical_request[0] && !f->string_to_sign[0]) {
-		printf("the server did not send its canonical request; ours:\n");
+		fprintf(co_out, "the server did not send its canonical request; ours:\n");
 		co_side_by_side("canonical request", c->canonical, "");
 		return;
 	}
@@ -427,7 +431,7 @@ static void co_compare_signing(const struct co_check *c)
 	if (f->string_to_sign[0])
 		diff += co_side_by_side("string to sign", c->sts, f->string_to_sign);
 	if (!diff)
-		printf("both sides signed the same texts: the key differs — the secret "
+		fprintf(co_out, "both sides signed the same texts: the key differs — the secret "
 		       "access key (or the date / region of its scope)\n");
 }
 
@@ -460,27 +464,27 @@ static void co_details(const struct co_check *c, bool have_skew, int64_t skew)
 		co_compare_signing(c);
 		break;
 	case S3ERR_V_REGION:
-		printf("the server expects region '%s'; this origin signs for '%s' (s3_region)\n",
+		fprintf(co_out, "the server expects region '%s'; this origin signs for '%s' (s3_region)\n",
 		       e->f.region[0] ? e->f.region : "(not named)", c->creds.region);
 		break;
 	case S3ERR_V_CLOCK_SKEW:
 		if (have_skew)
-			printf("clock skew: the server's Date is %+lld s from this host's clock\n",
+			fprintf(co_out, "clock skew: the server's Date is %+lld s from this host's clock\n",
 			       (long long)skew);
 		break;
 	case S3ERR_V_REDIRECT:
-		printf("the server names endpoint '%s', region '%s'\n",
+		fprintf(co_out, "the server names endpoint '%s', region '%s'\n",
 		       e->f.endpoint[0] ? e->f.endpoint : "(none)",
 		       e->f.region[0] ? e->f.region : "(none)");
 		break;
 	case S3ERR_V_NO_SUCH_BUCKET:
-		printf("asked for %s%s (base_path '%s'); the bucket is its first segment\n",
+		fprintf(co_out, "asked for %s%s (base_path '%s'); the bucket is its first segment\n",
 		       c->o->s3_addressing == CFG_S3_ADDRESSING_VIRTUAL ? "host " : "",
 		       c->o->s3_addressing == CFG_S3_ADDRESSING_VIRTUAL ? c->host : c->path,
 		       c->o->base_path ? c->o->base_path : "");
 		break;
 	case S3ERR_V_NO_SUCH_KEY:
-		printf("key: %s\n", e->f.key[0] ? e->f.key : c->path);
+		fprintf(co_out, "key: %s\n", e->f.key[0] ? e->f.key : c->path);
 		break;
 	default:
 		break;
@@ -495,17 +499,17 @@ static void co_explain(const struct co_check *c, time_t now)
 	bool have_skew = co_skew(&c->resp, now, &skew);
 
 	if (e->f.code[0])
-		printf("S3 Code: %s\nS3 Message: %s\n", e->f.code, e->f.message);
+		fprintf(co_out, "S3 Code: %s\nS3 Message: %s\n", e->f.code, e->f.message);
 	else if (e->html)
-		printf("body: HTML, no S3 XML error document\n");
+		fprintf(co_out, "body: HTML, no S3 XML error document\n");
 	else if (e->verdict != S3ERR_V_OK)
-		printf("body: no S3 XML error document\n");
+		fprintf(co_out, "body: no S3 XML error document\n");
 	if (e->truncated)
-		printf("(some fields of the error document were cut to their size)\n");
-	printf("verdict: %s\nfix: %s\n", a->meaning, a->fix);
+		fprintf(co_out, "(some fields of the error document were cut to their size)\n");
+	fprintf(co_out, "verdict: %s\nfix: %s\n", a->meaning, a->fix);
 	co_details(c, have_skew, skew);
 	if (have_skew && e->verdict != S3ERR_V_CLOCK_SKEW && (skew > 300 || skew < -300))
-		printf("note: the server's clock is %+lld s from this host's\n", (long long)skew);
+		fprintf(co_out, "note: the server's clock is %+lld s from this host's\n", (long long)skew);
 }
 
 /* ---- one origin ------------------------------------------------------------ */
@@ -531,7 +535,7 @@ static int co_round(struct co_check *c, const char *method, const char *unsigned
 	close(fd);
 	if (rc < 0)
 		return rc;
-	printf("< HTTP/1.%u %u %.*s (%zu body bytes%s)\n", c->resp.parsed.version_minor,
+	fprintf(co_out, "< HTTP/1.%u %u %.*s (%zu body bytes%s)\n", c->resp.parsed.version_minor,
 	       c->resp.parsed.status, (int)c->resp.parsed.reason_len, c->resp.parsed.reason,
 	       c->resp.body_len, c->resp.body_cut ? ", cut" : "");
 	return 0;
@@ -541,12 +545,12 @@ static void co_unreachable(const struct co_check *c, const char *what, int rc)
 {
 	const struct s3err_advice *a = s3err_advice(S3ERR_V_UNREACHABLE);
 
-	printf("no answer: %s to %s port %u failed: %s\n", what, c->o->host,
+	fprintf(co_out, "no answer: %s to %s port %u failed: %s\n", what, c->o->host,
 	       (unsigned)c->o->port,
 	       rc == -EPROTO && c->resp.parse_err ? c->resp.parse_err :
 	       rc == -EHOSTUNREACH && strcmp(what, "DNS lookup") == 0 ? "name not resolved" :
 	       strerror(-rc));
-	printf("verdict: %s\nfix: %s\n", a->meaning, a->fix);
+	fprintf(co_out, "verdict: %s\nfix: %s\n", a->meaning, a->fix);
 }
 
 /* Map the path and load the credentials; 0 or an exit status (2). */
@@ -557,7 +561,7 @@ static int co_prepare(struct co_check *c, const char *raw, time_t now)
 	int rc = s3path_map(o, raw, strlen(raw), &out);
 
 	if (rc < 0) {
-		fprintf(stderr, "check-origin: PATH '%s' cannot be mapped: %s\n", raw,
+		fprintf(co_err, "check-origin: PATH '%s' cannot be mapped: %s\n", raw,
 			rc == -EINVAL ? "bad %-escape, no leading '/', or no bucket segment "
 			"for virtual addressing" : "too long");
 		return 2;
@@ -568,7 +572,7 @@ static int co_prepare(struct co_check *c, const char *raw, time_t now)
 			      o->s3_secret_key ? o->s3_secret_key : "", o->s3_region,
 			      o->s3_service, o->s3_session_token, now);
 	if (rc < 0) {
-		fprintf(stderr, "check-origin: %s:%d: origin %s: the S3 credentials are "
+		fprintf(co_err, "check-origin: %s:%d: origin %s: the S3 credentials are "
 			"unusable (%s)\n", o->where.file, o->where.line, o->name, strerror(-rc));
 		return 2;
 	}
@@ -585,9 +589,10 @@ static int co_origin(const struct cfg_zone *z, const struct cfg_origin *o, const
 
 	memset(c, 0, sizeof(*c));
 	c->o = o;
-	printf("== zone %s, origin %s (%s), path %s\n", z->name, o->name, o->url, raw);
+	c->err.verdict = S3ERR_V_UNREACHABLE;
+	fprintf(co_out, "== zone %s, origin %s (%s), path %s\n", z->name, o->name, o->url, raw);
 	if (o->scheme == CFG_SCHEME_HTTPS) {
-		printf("https origins are not supported by check-origin yet\n");
+		fprintf(co_out, "https origins are not supported by check-origin yet\n");
 		return 2;
 	}
 	if ((rc = co_prepare(c, raw, now)) != 0)
@@ -595,7 +600,7 @@ static int co_origin(const struct cfg_zone *z, const struct cfg_origin *o, const
 	rc = co_round(c, "HEAD", NULL, now, &what);
 	if (rc == 0 && (c->resp.parsed.status < 200 || c->resp.parsed.status > 299) &&
 	    c->resp.body_len == 0) {
-		printf("HEAD answered %u without a body; repeating as a signed GET with "
+		fprintf(co_out, "HEAD answered %u without a body; repeating as a signed GET with "
 		       "an unsigned Range: bytes=0-0 to read the error document\n",
 		       c->resp.parsed.status);
 		rc = co_round(c, "GET", "Range: bytes=0-0", now, &what);
@@ -612,6 +617,37 @@ static int co_origin(const struct cfg_zone *z, const struct cfg_origin *o, const
 	return c->err.verdict == S3ERR_V_OK ? 0 : 1;
 }
 
+int check_origin_run(const struct cfg_zone *z, const struct cfg_origin *o, const char *path,
+		     uint32_t timeout_ms, FILE *out, struct check_origin_result *res)
+{
+	struct cfg_origin capped = *o;   /* shallow: only the timeouts differ */
+	const struct s3err_advice *a;
+
+	if (capped.connect_timeout_ms > timeout_ms)
+		capped.connect_timeout_ms = timeout_ms;
+	if (capped.read_timeout_ms > timeout_ms)
+		capped.read_timeout_ms = timeout_ms;
+	co_out = co_err = out;
+	memset(res, 0, sizeof(*res));
+	res->result = co_origin(z, &capped, path);
+	fflush(out);
+	res->status = check.resp.parsed.status;
+	snprintf(res->code, sizeof(res->code), "%.127s", check.err.f.code);
+	snprintf(res->message, sizeof(res->message), "%.255s", check.err.f.message);
+	a = s3err_advice(res->result == 0 ? S3ERR_V_OK : check.err.verdict);
+	res->meaning = a->meaning;
+	res->fix = a->fix;
+	if (res->result == 2) {
+		res->meaning = "not checked: an https origin (check-origin speaks plain HTTP), "
+			       "or a path that does not map";
+		res->fix = "see the report";
+	}
+	memset(&check, 0, sizeof(check));       /* the request held a signature */
+	co_out = stdout;
+	co_err = stderr;
+	return res->result;
+}
+
 static void co_usage(FILE *f)
 {
 	fputs("usage: edgecache check-origin -c FILE ZONE [PATH]\n"
@@ -626,6 +662,8 @@ int cli_check_origin_main(int argc, char **argv)
 	struct cfg *cfg;
 	int opt, worst = 0;
 
+	co_out = stdout;
+	co_err = stderr;
 	optind = 1;
 	while ((opt = getopt(argc, argv, "c:h")) != -1) {
 		if (opt == 'c') {
@@ -654,7 +692,7 @@ int cli_check_origin_main(int argc, char **argv)
 	for (size_t i = 0; i < z->n_origins; i++) {
 		int rc = co_origin(z, &z->origins[i], raw);
 
-		printf("result: %s\n", rc == 0 ? "OK" : rc == 1 ? "FAILED" : "NOT CHECKED");
+		fprintf(co_out, "result: %s\n", rc == 0 ? "OK" : rc == 1 ? "FAILED" : "NOT CHECKED");
 		worst = rc > worst ? rc : worst;
 	}
 	fflush(stdout);

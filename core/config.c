@@ -22,12 +22,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <ini.h>
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/sha256.h>
+#include <wolfssl/wolfcrypt/hash.h>
 
 #include "core/config.h"
+#include "net/tls.h"
 #include "core/log.h"
 #include "sigv4/sigv4.h"
 
@@ -47,11 +52,11 @@ struct cfg_host_slot {
 	uint32_t zone;           /* index into cfg->zones */
 };
 
-enum sect { SECT_NONE, SECT_SERVER, SECT_ZONE, SECT_ORIGIN, SECT_CACHE };
+enum sect { SECT_NONE, SECT_SERVER, SECT_ZONE, SECT_ORIGIN, SECT_CACHE, SECT_ADMIN };
 
 /* Lines of the zone keys that cross-zone errors point back to. */
 struct zone_lines {
-	int name, uuid, hosts;
+	int name, uuid, hosts, tls_cert, tls_key;
 };
 
 /* One cfg_load call. */
@@ -59,7 +64,11 @@ struct load {
 	struct cfg *cfg;
 	struct cfg_error *err;
 	int rc;                  /* first error, 0 = none */
-	int server_line, listen_line, zones_line, cache_line, cache_size_line, cache_path_line;
+	int server_line, listen_line, listen_tls_line, zones_line, cache_line, cache_size_line, cache_path_line;
+	int admin_line, admin_listen_line;
+	const char *replace_file;        /* cfg_load_replacing: this zone file... */
+	const char *replacement;         /* ...is read from this one */
+	bool replaced;
 	glob_t zones;
 	bool globbed;
 	struct zone_lines *zl;   /* one per zone file */
@@ -99,10 +108,13 @@ static void msg_v(struct cfg_error *err, const char *file, int line,
 	else
 		w = snprintf(err->msg, cap, "%s: ", file);
 	n = w < 0 ? 0 : ((size_t)w < cap ? (size_t)w : cap - 1);
+	snprintf(err->key, sizeof(err->key), "%s", key ? key : "");
 	if (key) {
 		w = snprintf(err->msg + n, cap - n, "%s: ", key);
 		n += w < 0 ? 0 : ((size_t)w < cap - n ? (size_t)w : cap - n - 1);
 	}
+	err->detail = n;
+	err->s3_conflict = false;
 	vsnprintf(err->msg + n, cap - n, fmt, ap);
 }
 
@@ -155,8 +167,7 @@ static char *trim(char *s)
 	return s;
 }
 
-/* Zone and origin names: 1..LIMIT_NAME_BYTES of [A-Za-z0-9._-]. */
-static bool valid_name(const char *s)
+bool cfg_valid_name(const char *s)
 {
 	size_t len = strlen(s);
 
@@ -324,11 +335,48 @@ static char *list_next(char **cur)
 	return trim(s);
 }
 
-static void free_secret(char *s)
+static void free_wiped(char *s)
 {
 	if (s) {
 		explicit_bzero(s, strlen(s));
 		free(s);
+	}
+}
+
+/*
+ * The S3 secret and session token (F_SECRET keys) get pages of their own,
+ * kept out of core dumps like the snapshot's credentials (core/runtime.c):
+ * the cfg outlives many snapshots (key rolls derive from it), so a heap
+ * copy would put the secret in every core dump. The string is never
+ * changed once stored, so its length gives the mapping's size back.
+ */
+static size_t secret_span(size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (len + 1 + page - 1) / page * page;
+}
+
+static char *secret_dup(const char *s, size_t len)
+{
+	char *p = mmap(NULL, secret_span(len), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, secret_span(len), MADV_DONTDUMP);
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+static void secret_free(char *s)
+{
+	if (s) {
+		size_t len = strlen(s);
+
+		explicit_bzero(s, len);
+		munmap(s, secret_span(len));
 	}
 }
 
@@ -340,6 +388,7 @@ enum ktype { KT_U32, KT_SIZE, KT_SECONDS, KT_STR, KT_PATH, KT_BOOL, KT_ENUM, KT_
 #define F_NOSPACE 2u             /* KT_STR: no space inside */
 #define F_OFF     4u             /* KT_PATH: "off" is kept as is */
 #define F_LIST    8u             /* indented lines continue the list */
+#define F_SECRET  16u            /* KT_STR, KT_FILE: kept in no-dump pages */
 
 struct key_def {
 	const char *name;
@@ -350,6 +399,7 @@ struct key_def {
 	int64_t min, max;        /* numbers: range; strings and files: bytes */
 	const char *const *names;/* KT_ENUM: the values, in enum order */
 	const char *excl;        /* KT_STR/KT_FILE: the other way to set it */
+	size_t path_off;         /* KT_FILE: where the resolved path goes */
 	int (*fn)(struct parse *p, const char *val);
 };
 
@@ -358,23 +408,31 @@ static int set_workers(struct parse *p, const char *val);
 static int set_zones(struct parse *p, const char *val);
 static int set_zone_name(struct parse *p, const char *val);
 static int set_uuid(struct parse *p, const char *val);
+static int set_origin_uuid(struct parse *p, const char *val);
+static int set_admin_listen(struct parse *p, const char *val);
 static int set_hosts(struct parse *p, const char *val);
 static int set_url(struct parse *p, const char *val);
 static int set_base_path(struct parse *p, const char *val);
+static int set_probe_path(struct parse *p, const char *val);
 static int set_cache_path(struct parse *p, const char *val);
 static int set_cache_size(struct parse *p, const char *val);
 static int set_chunk_size(struct parse *p, const char *val);
+static int set_listen_tls(struct parse *p, const char *val);
+static int set_tls_cert(struct parse *p, const char *val);
+static int set_tls_key(struct parse *p, const char *val);
 
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
-static const char *const payloads[] = { "empty-hash", "unsigned", NULL };
-static const char *const addressings[] = { "path", "virtual", NULL };
-static const char *const query_strings[] = { "ignore", "include", "sorted", NULL };
+const char *const cfg_payload_names[] = { "empty-hash", "unsigned", NULL };
+const char *const cfg_addressing_names[] = { "path", "virtual", NULL };
+const char *const cfg_query_string_names[] = { "ignore", "include", "sorted", NULL };
+static const char *const unknown_snis[] = { "default", "reject", NULL };
 
 #define SRV(f) .sect = SECT_SERVER, .off = offsetof(struct cfg_server, f)
 #define ORG(f) .sect = SECT_ORIGIN, .off = offsetof(struct cfg_origin, f)
 #define ZON(f) .sect = SECT_ZONE, .off = offsetof(struct cfg_zone, f)
 #define TTL    .type = KT_SECONDS, .min = LIMIT_TTL_S_MIN, .max = LIMIT_TTL_S_MAX
 #define CCH(f) .sect = SECT_CACHE, .off = offsetof(struct cfg_cache, f)
+#define OPATH(f) .path_off = offsetof(struct cfg_origin, f)
 #define MS     .type = KT_U32, .min = LIMIT_TIMEOUT_MS_MIN, .max = LIMIT_TIMEOUT_MS_MAX
 
 static const struct key_def keys[] = {
@@ -387,6 +445,8 @@ static const struct key_def keys[] = {
 	{ "drain_timeout_ms", SRV(drain_timeout_ms), MS },
 	{ "origin_backoff_ms", SRV(origin_backoff_ms), MS },
 	{ "dns_refresh_ms", SRV(dns_refresh_ms), MS },
+	{ "credential_overlap_ms", SRV(credential_overlap_ms), .type = KT_U32,
+	  .min = 0, .max = LIMIT_CREDENTIAL_OVERLAP_MS_MAX },
 	{ "max_conns", SRV(max_conns), .type = KT_U32,
 	  .min = LIMIT_MAX_CONNS_MIN, .max = LIMIT_MAX_CONNS_MAX },
 	{ "max_body_bytes", SRV(max_body_bytes), .type = KT_SIZE,
@@ -397,6 +457,11 @@ static const struct key_def keys[] = {
 	{ "error_log", SRV(error_log), .type = KT_PATH },
 	{ "counters_file", SRV(counters_file), .type = KT_PATH },
 	{ "log_level", SRV(log_level), .type = KT_ENUM, .names = log_levels },
+	{ "listen_tls", .sect = SECT_SERVER, .type = KT_FN, .flags = F_LIST, .fn = set_listen_tls },
+	{ "tls_unknown_sni", SRV(tls_unknown_sni), .type = KT_ENUM, .names = unknown_snis },
+	{ "tls_handshake_timeout_ms", SRV(tls_handshake_timeout_ms), MS },
+	{ "tls_ticket_rotate", SRV(tls_ticket_rotate_s), .type = KT_SECONDS,
+	  .min = LIMIT_TLS_TICKET_ROTATE_S_MIN, .max = LIMIT_TLS_TICKET_ROTATE_S_MAX },
 
 	{ "name", .sect = SECT_ZONE, .type = KT_FN, .fn = set_zone_name },
 	{ "uuid", .sect = SECT_ZONE, .type = KT_FN, .fn = set_uuid },
@@ -405,10 +470,14 @@ static const struct key_def keys[] = {
 	{ "negative_ttl", ZON(negative_ttl_s), TTL },
 	{ "stale_while_revalidate", ZON(stale_while_revalidate_s), TTL },
 	{ "stale_if_error", ZON(stale_if_error_s), TTL },
-	{ "query_string", ZON(query_string), .type = KT_ENUM, .names = query_strings },
+	{ "query_string", ZON(query_string), .type = KT_ENUM, .names = cfg_query_string_names },
 	{ "heuristic_freshness", ZON(heuristic_freshness), .type = KT_BOOL },
+	{ "tls_cert", .sect = SECT_ZONE, .type = KT_FN, .fn = set_tls_cert },
+	{ "tls_key", .sect = SECT_ZONE, .type = KT_FN, .fn = set_tls_key },
 
 	{ "url", .sect = SECT_ORIGIN, .type = KT_FN, .fn = set_url },
+	{ "uuid", .sect = SECT_ORIGIN, .type = KT_FN, .fn = set_origin_uuid },
+	{ "probe_path", .sect = SECT_ORIGIN, .type = KT_FN, .fn = set_probe_path },
 	{ "ca_file", ORG(ca_file), .type = KT_PATH },
 	{ "host_header", ORG(host_header), .type = KT_STR, .flags = F_BLANK | F_NOSPACE,
 	  .max = LIMIT_HOST_HEADER_BYTES },
@@ -418,20 +487,22 @@ static const struct key_def keys[] = {
 	{ "s3_auth_enabled", ORG(s3_auth_enabled), .type = KT_BOOL },
 	{ "s3_access_key", ORG(s3_access_key), .type = KT_STR, .flags = F_NOSPACE,
 	  .max = LIMIT_ACCESS_KEY_BYTES },
-	{ "s3_secret_key", ORG(s3_secret_key), .type = KT_STR,
+	{ "s3_secret_key", ORG(s3_secret_key), .type = KT_STR, .flags = F_SECRET,
 	  .max = LIMIT_SECRET_BYTES, .excl = "s3_secret_key_file" },
-	{ "s3_secret_key_file", ORG(s3_secret_key), .type = KT_FILE,
-	  .max = LIMIT_SECRET_BYTES, .excl = "s3_secret_key" },
+	{ "s3_secret_key_file", ORG(s3_secret_key), .type = KT_FILE, .flags = F_SECRET,
+	  .max = LIMIT_SECRET_BYTES, .excl = "s3_secret_key", OPATH(s3_secret_key_file) },
 	{ "s3_region", ORG(s3_region), .type = KT_STR, .flags = F_BLANK | F_NOSPACE,
 	  .max = LIMIT_REGION_BYTES },
 	{ "s3_service", ORG(s3_service), .type = KT_STR, .flags = F_BLANK | F_NOSPACE,
 	  .max = LIMIT_SERVICE_BYTES },
-	{ "s3_session_token", ORG(s3_session_token), .type = KT_STR, .flags = F_BLANK,
-	  .max = LIMIT_SESSION_TOKEN_BYTES, .excl = "s3_session_token_file" },
-	{ "s3_session_token_file", ORG(s3_session_token), .type = KT_FILE,
-	  .max = LIMIT_SESSION_TOKEN_BYTES, .excl = "s3_session_token" },
-	{ "s3_payload", ORG(s3_payload), .type = KT_ENUM, .names = payloads },
-	{ "s3_addressing", ORG(s3_addressing), .type = KT_ENUM, .names = addressings },
+	{ "s3_session_token", ORG(s3_session_token), .type = KT_STR,
+	  .flags = F_BLANK | F_SECRET, .max = LIMIT_SESSION_TOKEN_BYTES,
+	  .excl = "s3_session_token_file" },
+	{ "s3_session_token_file", ORG(s3_session_token), .type = KT_FILE, .flags = F_SECRET,
+	  .max = LIMIT_SESSION_TOKEN_BYTES, .excl = "s3_session_token",
+	  OPATH(s3_session_token_file) },
+	{ "s3_payload", ORG(s3_payload), .type = KT_ENUM, .names = cfg_payload_names },
+	{ "s3_addressing", ORG(s3_addressing), .type = KT_ENUM, .names = cfg_addressing_names },
 
 	{ "path", .sect = SECT_CACHE, .type = KT_FN, .flags = F_LIST, .fn = set_cache_path },
 	{ "size", .sect = SECT_CACHE, .type = KT_FN, .fn = set_cache_size },
@@ -442,6 +513,11 @@ static const struct key_def keys[] = {
 	  .min = LIMIT_CACHE_CHECKPOINT_S_MIN, .max = LIMIT_CACHE_CHECKPOINT_S_MAX },
 	{ "average_object_size", CCH(avg_object_bytes), .type = KT_SIZE,
 	  .min = LIMIT_CACHE_AVG_OBJECT_MIN, .max = LIMIT_CACHE_AVG_OBJECT_MAX },
+
+	{ "listen", .sect = SECT_ADMIN, .type = KT_FN, .fn = set_admin_listen },
+	{ "token_file", .sect = SECT_ADMIN, .off = offsetof(struct cfg_admin, token),
+	  .type = KT_FILE, .flags = F_NOSPACE | F_SECRET, .max = LIMIT_ADMIN_TOKEN_MAX_BYTES,
+	  .path_off = offsetof(struct cfg_admin, token_file) },
 };
 
 _Static_assert(ARRAY_LEN(keys) <= ARRAY_LEN(((struct parse *)0)->seen), "seen[]");
@@ -461,6 +537,7 @@ static void *sect_obj(struct parse *p)
 	case SECT_ZONE:   return p->zone;
 	case SECT_ORIGIN: return p->origin;
 	case SECT_CACHE:  return &p->ld->cfg->cache;
+	case SECT_ADMIN:  return &p->ld->cfg->admin;
 	default:          return NULL;
 	}
 }
@@ -488,7 +565,7 @@ static int store(struct parse *p, char **field, char *v)
 {
 	if (!v)
 		return pfail_oom(p);
-	free_secret(*field);
+	free_wiped(*field);
 	*field = v;
 	return 0;
 }
@@ -496,6 +573,20 @@ static int store(struct parse *p, char **field, char *v)
 static int store_str(struct parse *p, char **field, const char *s, size_t len)
 {
 	return store(p, field, strndup(s, len));
+}
+
+/* store_str for an F_SECRET key: its own no-dump pages. */
+static int store_key_str(struct parse *p, const struct key_def *k, char **field,
+			 const char *s, size_t len)
+{
+	if (!(k->flags & F_SECRET))
+		return store_str(p, field, s, len);
+	char *v = secret_dup(s, len);
+	if (!v)
+		return pfail_oom(p);
+	secret_free(*field);
+	*field = v;
+	return 0;
 }
 
 static int set_num(struct parse *p, const struct key_def *k, void *field,
@@ -629,8 +720,15 @@ static int set_file(struct parse *p, const struct key_def *k, char **field,
 	if (!rc)
 		rc = check_str(p, k, buf, n);
 	if (!rc)
-		rc = store_str(p, field, buf, n);
+		rc = store_key_str(p, k, field, buf, n);
 	explicit_bzero(buf, sizeof(buf));
+	if (!rc) {       /* kept so that a rewrite of the file can refer to it */
+		char **pf = (char **)((char *)sect_obj(p) + k->path_off);
+
+		free(*pf);
+		*pf = path;
+		return 0;
+	}
 	free(path);
 	return rc;
 }
@@ -648,7 +746,7 @@ static int set_key(struct parse *p, const struct key_def *k, const char *val)
 	case KT_STR:
 		if (len == 0 && (k->flags & F_BLANK))
 			return 0;
-		return check_str(p, k, val, len) ?: store_str(p, field, val, len);
+		return check_str(p, k, val, len) ?: store_key_str(p, k, field, val, len);
 	case KT_PATH:
 		return set_path(p, k, field, val);
 	case KT_BOOL:
@@ -716,34 +814,59 @@ static int for_each_item(struct parse *p, const char *val,
 	return rc;
 }
 
-static int add_listen(struct parse *p, char *item)
+static bool listed(const struct cfg_listen *l, size_t n, const char *host, int64_t port)
+{
+	for (size_t i = 0; i < n; i++)
+		if (l[i].port == port && strcasecmp(l[i].host, host) == 0)
+			return true;
+	return false;
+}
+
+/* One address of `listen` (tls false) or `listen_tls` (tls true); an
+ * address may be in only one of the two lists. */
+static int add_listen_to(struct parse *p, char *item, bool tls)
 {
 	struct cfg_server *s = &p->ld->cfg->server;
+	const char *key = tls ? "listen_tls" : "listen";
+	struct cfg_listen *arr = tls ? s->listens_tls : s->listens;
+	size_t *n = tls ? &s->n_listens_tls : &s->n_listens;
 	char echo[ECHO_MAX + 1], why[160], *host, *port;
 	const char *bad;
 	int64_t v;
 	bool v6;
 
 	snprintf(echo, sizeof(echo), "%.*s", ECHO_MAX, item);
-	if (s->n_listens == LIMIT_LISTEN_ADDRS)
-		return pfail(p, "listen", "more than %d addresses", LIMIT_LISTEN_ADDRS);
+	if (*n == LIMIT_LISTEN_ADDRS)
+		return pfail(p, key, "more than %d addresses", LIMIT_LISTEN_ADDRS);
 	bad = split_hostport(item, &host, &port, &v6);
 	if (!bad && !port)
 		bad = "has no port (host:port)";
 	if (!bad && !v6 && strcmp(host, "*") != 0 && !valid_host(host))
 		bad = "is not an IP address, \"*\" or a host name";
 	if (bad)
-		return pfail(p, "listen", "\"%s\" %s", echo, bad);
+		return pfail(p, key, "\"%s\" %s", echo, bad);
 	if (parse_int(port, 1, 65535, UNIT_NONE, &v, why, sizeof(why)))
-		return pfail(p, "listen", "\"%s\": port %s", echo, why);
-	for (size_t i = 0; i < s->n_listens; i++)
-		if (s->listens[i].port == v && strcasecmp(s->listens[i].host, host) == 0)
-			return pfail(p, "listen", "\"%s\" is listed twice", echo);
-	s->listens[s->n_listens].host = strdup(host);
-	if (!s->listens[s->n_listens].host)
+		return pfail(p, key, "\"%s\": port %s", echo, why);
+	if (listed(arr, *n, host, v))
+		return pfail(p, key, "\"%s\" is listed twice", echo);
+	if (listed(tls ? s->listens : s->listens_tls, tls ? s->n_listens : s->n_listens_tls,
+		   host, v))
+		return pfail(p, key, "\"%s\" is also in %s", echo, tls ? "listen" : "listen_tls");
+	arr[*n].host = strdup(host);
+	if (!arr[*n].host)
 		return pfail_oom(p);
-	s->listens[s->n_listens++].port = (uint16_t)v;
+	arr[(*n)++].port = (uint16_t)v;
 	return 0;
+}
+
+static int add_listen(struct parse *p, char *item)
+{
+	return add_listen_to(p, item, false);
+}
+
+static int add_listen_tls(struct parse *p, char *item)
+{
+	return add_listen_to(p, item, true);
 }
 
 /*
@@ -766,6 +889,27 @@ static int set_listen(struct parse *p, const char *val)
 
 	return set_list(p, val, (void **)&s->listens, LIMIT_LISTEN_ADDRS,
 			sizeof(*s->listens), &p->ld->listen_line, add_listen);
+}
+
+static int set_listen_tls(struct parse *p, const char *val)
+{
+	struct cfg_server *s = &p->ld->cfg->server;
+
+	return set_list(p, val, (void **)&s->listens_tls, LIMIT_LISTEN_ADDRS,
+			sizeof(*s->listens_tls), &p->ld->listen_tls_line, add_listen_tls);
+}
+
+/* tls_cert / tls_key: paths; checked with the zone (tls_check_zone). */
+static int set_tls_cert(struct parse *p, const char *val)
+{
+	p->zl->tls_cert = p->line;
+	return set_path(p, &keys[find_key(SECT_ZONE, "tls_cert")], &p->zone->tls_cert, val);
+}
+
+static int set_tls_key(struct parse *p, const char *val)
+{
+	p->zl->tls_key = p->line;
+	return set_path(p, &keys[find_key(SECT_ZONE, "tls_key")], &p->zone->tls_key, val);
 }
 
 static int set_workers(struct parse *p, const char *val)
@@ -815,35 +959,91 @@ static int set_zones(struct parse *p, const char *val)
 
 static int set_zone_name(struct parse *p, const char *val)
 {
-	if (!valid_name(val))
+	if (!cfg_valid_name(val))
 		return pfail(p, "name", "\"%.*s\" is not 1..%d of A-Z a-z 0-9 . _ -",
 			     ECHO_MAX, val, LIMIT_NAME_BYTES);
 	p->zl->name = p->line;
 	return store_str(p, &p->zone->name, val, strlen(val));
 }
 
-/* Canonical 8-4-4-4-12 hex; stored lower-case. */
-static int set_uuid(struct parse *p, const char *val)
+bool cfg_valid_uuid(const char *s)
 {
-	size_t len = strlen(val);
+	size_t len = strlen(s);
 	bool ok = len == 36;
 
 	for (size_t i = 0; ok && i < len; i++) {
-		char c = lower(val[i]);
+		char c = lower(s[i]);
 
 		if (i == 8 || i == 13 || i == 18 || i == 23)
 			ok = c == '-';
 		else
 			ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 	}
-	if (!ok)
+	return ok;
+}
+
+/* Canonical 8-4-4-4-12 hex; stored lower-case. */
+static int store_uuid(struct parse *p, char **field, const char *val)
+{
+	if (!cfg_valid_uuid(val))
 		return pfail(p, "uuid", "\"%.*s\" is not a UUID "
 			     "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, hex)", ECHO_MAX, val);
-	p->zl->uuid = p->line;
-	if (store_str(p, &p->zone->uuid, val, len))
+	if (store_str(p, field, val, strlen(val)))
 		return p->ld->rc;
-	lower_str(p->zone->uuid);
+	lower_str(*field);
 	return 0;
+}
+
+static int set_uuid(struct parse *p, const char *val)
+{
+	p->zl->uuid = p->line;
+	return store_uuid(p, &p->zone->uuid, val);
+}
+
+static int set_origin_uuid(struct parse *p, const char *val)
+{
+	return store_uuid(p, &p->origin->uuid, val);
+}
+
+void cfg_origin_uuid(const char *zone_uuid, const char *origin_name, char out[37])
+{
+	char in[64 + LIMIT_NAME_BYTES], hex[65];
+	unsigned char d[WC_SHA256_DIGEST_SIZE];
+	int n = snprintf(in, sizeof(in), "%s/%s", zone_uuid, origin_name);
+
+	/* wolfCrypt directly: core links no sigv4 in the unit tests */
+	wc_Sha256Hash((const unsigned char *)in, (word32)(n < 0 ? 0 : n), d);
+	for (size_t i = 0; i < sizeof(d); i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	hex[12] = '8';                              /* version 8: custom */
+	hex[16] = "89ab"[(hex[16] - '0') & 3];      /* RFC 9562 variant */
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
+		 hex + 20);
+}
+
+/* [admin] listen: one host:port; loopback unless token_file is set
+ * (checked in admin_finish, when both keys are known). */
+static int set_admin_listen(struct parse *p, const char *val)
+{
+	struct cfg_admin *a = &p->ld->cfg->admin;
+	char copy[LIMIT_CONFIG_LINE_BYTES + 1], why[160], *host, *port;
+	const char *bad;
+	int64_t v;
+	bool v6;
+
+	snprintf(copy, sizeof(copy), "%s", val);
+	bad = split_hostport(copy, &host, &port, &v6);
+	if (!bad && !port)
+		bad = "has no port (host:port)";
+	if (!bad && !v6 && strcmp(host, "*") != 0 && !valid_host(host))
+		bad = "is not an IP address, \"*\" or a host name";
+	if (bad)
+		return pfail(p, "listen", "\"%.*s\" %s", ECHO_MAX, val, bad);
+	if (parse_int(port, 1, 65535, UNIT_NONE, &v, why, sizeof(why)))
+		return pfail(p, "listen", "\"%.*s\": port %s", ECHO_MAX, val, why);
+	p->ld->admin_listen_line = p->line;
+	a->listen.port = (uint16_t)v;
+	return store_str(p, &a->listen.host, host, strlen(host));
 }
 
 static int add_host(struct parse *p, char *h)
@@ -947,6 +1147,20 @@ static int set_base_path(struct parse *p, const char *val)
 	return store_str(p, &p->origin->base_path, val, len);
 }
 
+/* A visitor path: '/' first, no space or control character. Blank = none. */
+static int set_probe_path(struct parse *p, const char *val)
+{
+	size_t len = strlen(val);
+
+	if (!len)
+		return 0;
+	if (val[0] != '/')
+		return pfail(p, "probe_path", "\"%.*s\" does not start with \"/\"", ECHO_MAX, val);
+	if (has_ctl(val, len) || strchr(val, ' '))
+		return pfail(p, "probe_path", "contains a space or a control character");
+	return store_str(p, &p->origin->probe_path, val, len);
+}
+
 /* ---- [cache] ------------------------------------------------------------ */
 
 static int add_cache_path(struct parse *p, char *item)
@@ -1009,6 +1223,43 @@ static int set_chunk_size(struct parse *p, const char *val)
 	return 0;
 }
 
+static bool is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return strcasecmp(host, "localhost") == 0;
+}
+
+/* [admin] given: the default address; a token unless loopback only. */
+static int admin_finish(struct load *ld)
+{
+	struct cfg_admin *a = &ld->cfg->admin;
+	const char *f = ld->cfg->main_file;
+
+	if (!ld->admin_line)
+		return 0;
+	a->enabled = true;
+	if (!a->listen.host) {
+		a->listen.port = LIMIT_ADMIN_PORT_DEFAULT;
+		if (!(a->listen.host = strdup("127.0.0.1")))
+			return load_fail(ld, -ENOMEM, f, 0, NULL, "out of memory");
+	}
+	if (!a->token && !is_loopback(a->listen.host))
+		return load_fail(ld, -EINVAL, f, ld->admin_listen_line, "listen",
+				 "%s:%u is not a loopback address: set token_file (a bearer "
+				 "token) or listen on 127.0.0.1 or [::1]", a->listen.host,
+				 a->listen.port);
+	if (a->token && strlen(a->token) < LIMIT_ADMIN_TOKEN_MIN_BYTES)
+		return load_fail(ld, -EINVAL, f, ld->admin_line, "token_file",
+				 "the token is shorter than %d bytes", LIMIT_ADMIN_TOKEN_MIN_BYTES);
+	return 0;
+}
+
 /* [cache] given: path and size are required; each file gets its share. */
 static int cache_finish(struct load *ld)
 {
@@ -1038,7 +1289,7 @@ static int begin_origin(struct parse *p, const char *name, const char *label)
 
 	if (!*name)
 		return pfail(p, label, "needs a name: [origin NAME]");
-	if (!valid_name(name))
+	if (!cfg_valid_name(name))
 		return pfail(p, label, "the name is not 1..%d of A-Z a-z 0-9 . _ -",
 			     LIMIT_NAME_BYTES);
 	for (size_t i = 0; i < z->n_origins; i++)
@@ -1072,18 +1323,21 @@ static int begin_section(struct parse *p, const char *name, const char *label)
 	p->origin = NULL;
 	if (strncmp(name, "origin", 6) == 0 && (!name[6] || name[6] == ' ' || name[6] == '\t'))
 		return p->zone ? begin_origin(p, name + 6 + strspn(name + 6, " \t"), label)
-			       : pfail(p, label, "unknown section (the main file has [server] "
-				       "and [cache])");
+			       : pfail(p, label, "unknown section (the main file has [server], "
+				       "[cache] and [admin])");
 	if (!p->zone && strcmp(name, "cache") == 0)
 		first = &p->ld->cache_line;
+	else if (!p->zone && strcmp(name, "admin") == 0)
+		first = &p->ld->admin_line;
 	else if (strcmp(name, p->zone ? "zone" : "server") != 0)
 		return pfail(p, label, "unknown section (%s)", p->zone ?
 			     "a zone file has [zone] and [origin NAME]" :
-			     "the main file has [server] and [cache]");
+			     "the main file has [server], [cache] and [admin]");
 	if (*first)
 		return pfail(p, label, "repeated (first at line %d)", *first);
 	*first = p->line;
-	p->sect = p->zone ? SECT_ZONE : first == &p->ld->cache_line ? SECT_CACHE : SECT_SERVER;
+	p->sect = p->zone ? SECT_ZONE : first == &p->ld->cache_line ? SECT_CACHE :
+		  first == &p->ld->admin_line ? SECT_ADMIN : SECT_SERVER;
 	return 0;
 }
 
@@ -1100,7 +1354,7 @@ static bool has_separator(const char *s)
 }
 
 static const char not_continued[] =
-	"indented line: only listen, hosts and path continue on indented lines";
+	"indented line: only listen, listen_tls, hosts and path continue on indented lines";
 
 /* What inih would take wrong or silently: checked before it sees a line. */
 static int check_line(struct parse *p, const char *s)
@@ -1143,6 +1397,7 @@ static int fail_long_line(struct parse *p, size_t max)
 		{ "s3_secret_key", ": put the secret in s3_secret_key_file" },
 		{ "s3_session_token", ": put the token in s3_session_token_file" },
 		{ "listen", ": continue the list on indented lines" },
+		{ "listen_tls", ": continue the list on indented lines" },
 		{ "hosts", ": continue the list on indented lines" },
 		{ "path", ": continue the list on indented lines" },
 	};
@@ -1292,7 +1547,7 @@ static int server_finish(struct load *ld)
 }
 
 /* Defaults that depend on other keys, and what s3_auth_enabled needs. */
-static int origin_finish(struct load *ld, struct cfg_origin *o)
+static int origin_finish(struct load *ld, struct cfg_origin *o, const char *z_uuid)
 {
 	char label[LIMIT_NAME_BYTES + 10], hh[LIMIT_HOST_HEADER_BYTES + 3];
 	bool v6, dflt;
@@ -1301,6 +1556,14 @@ static int origin_finish(struct load *ld, struct cfg_origin *o)
 	snprintf(label, sizeof(label), "[origin %s]", o->name);
 	if (!o->url)
 		return load_fail(ld, -EINVAL, o->where.file, line, label, "url is required");
+	if (!o->uuid) {
+		char u[37];
+
+		cfg_origin_uuid(z_uuid, o->name, u);
+		o->uuid_derived = true;
+		if (!(o->uuid = strdup(u)))
+			return load_fail(ld, -ENOMEM, o->where.file, line, label, "out of memory");
+	}
 	if (o->s3_auth_enabled && !o->s3_access_key)
 		return load_fail(ld, -EINVAL, o->where.file, line, label,
 				 "s3_access_key is required when s3_auth_enabled is true");
@@ -1320,13 +1583,18 @@ static int origin_finish(struct load *ld, struct cfg_origin *o)
 	return 0;
 }
 
-static bool same_s3(const struct cfg_origin *a, const struct cfg_origin *b)
+/* NULL when a and b sign alike, else the first setting that differs. */
+static const char *s3_differs(const struct cfg_origin *a, const struct cfg_origin *b)
 {
-	return strcmp(a->s3_access_key, b->s3_access_key) == 0 &&
-	       strcmp(a->s3_secret_key, b->s3_secret_key) == 0 &&
-	       strcmp(a->s3_region, b->s3_region) == 0 &&
-	       a->scheme == b->scheme && a->port == b->port &&
-	       strcmp(a->host, b->host) == 0;
+	if (strcmp(a->s3_access_key, b->s3_access_key) != 0)
+		return "s3_access_key";
+	if (strcmp(a->s3_secret_key, b->s3_secret_key) != 0)
+		return "s3_secret_key";
+	if (strcmp(a->s3_region, b->s3_region) != 0)
+		return "s3_region";
+	if (a->scheme != b->scheme || a->port != b->port || strcmp(a->host, b->host) != 0)
+		return "url";
+	return NULL;
 }
 
 static int zone_finish(struct load *ld, struct cfg_zone *z, struct zone_lines *zl)
@@ -1349,8 +1617,13 @@ static int zone_finish(struct load *ld, struct cfg_zone *z, struct zone_lines *z
 		struct cfg_origin *o = &z->origins[i];
 		char label[LIMIT_NAME_BYTES + 10];
 
-		if (origin_finish(ld, o))
+		if (origin_finish(ld, o, z->uuid))
 			return ld->rc;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(z->origins[j].uuid, o->uuid) == 0)
+				return load_fail(ld, -EINVAL, z->file, o->where.line, "uuid",
+						 "[origin %s] has the uuid of [origin %s]",
+						 o->name, z->origins[j].name);
 		if (!o->s3_auth_enabled)
 			continue;
 		if (!s3) {
@@ -1358,12 +1631,17 @@ static int zone_finish(struct load *ld, struct cfg_zone *z, struct zone_lines *z
 			continue;
 		}
 		snprintf(label, sizeof(label), "[origin %s]", o->name);
-		if (!same_s3(s3, o))
-			return load_fail(ld, -EINVAL, z->file, o->where.line, label,
-					 "S3 credentials differ from [origin %s] (%s:%d): "
-					 "all S3-authenticated origins of a zone must share "
-					 "access key, secret, region and endpoint",
-					 s3->name, s3->where.file, s3->where.line);
+		const char *diff = s3_differs(s3, o);
+		if (diff) {
+			load_fail(ld, -EINVAL, z->file, o->where.line, label,
+				  "S3 credentials differ from [origin %s] (%s:%d): "
+				  "all S3-authenticated origins of a zone must share "
+				  "access key, secret, region and endpoint",
+				  s3->name, s3->where.file, s3->where.line);
+			snprintf(ld->err->key, sizeof(ld->err->key), "%s", diff);
+			ld->err->s3_conflict = true;
+			return ld->rc;
+		}
 	}
 	return 0;
 }
@@ -1480,6 +1758,78 @@ static int check_zones(struct load *ld)
 	return ld->rc;
 }
 
+/* ---- HTTPS visitors: certificates per zone --------------------------------- */
+
+/*
+ * A zone's tls_cert and tls_key: both or neither; the key a regular file
+ * that group and others cannot read (like s3_secret_key_file); the pair
+ * loads and matches (net/tls.c, the same code the server runs).
+ */
+static int tls_check_zone(struct load *ld, const struct cfg_zone *z, const struct zone_lines *zl)
+{
+	struct stat st;
+	const char *why;
+
+	if (!z->tls_cert && !z->tls_key)
+		return 0;
+	if (!z->tls_key)
+		return load_fail(ld, -EINVAL, z->file, zl->tls_cert, "tls_cert",
+				 "tls_key is required with it");
+	if (!z->tls_cert)
+		return load_fail(ld, -EINVAL, z->file, zl->tls_key, "tls_key",
+				 "tls_cert is required with it");
+	if (stat(z->tls_cert, &st) != 0 || access(z->tls_cert, R_OK) != 0)
+		return load_fail(ld, -errno, z->file, zl->tls_cert, "tls_cert", "\"%s\": %s",
+				 z->tls_cert, strerror(errno));
+	if (stat(z->tls_key, &st) != 0 || access(z->tls_key, R_OK) != 0)
+		return load_fail(ld, -errno, z->file, zl->tls_key, "tls_key", "\"%s\": %s",
+				 z->tls_key, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return load_fail(ld, -EINVAL, z->file, zl->tls_key, "tls_key",
+				 "\"%s\" is not a regular file", z->tls_key);
+	if (st.st_mode & 077)
+		return load_fail(ld, -EINVAL, z->file, zl->tls_key, "tls_key",
+				 "\"%s\" is accessible by group or others (mode %04o): chmod 600 it",
+				 z->tls_key, (unsigned)(st.st_mode & 07777));
+	switch (tls_check_pair(z->tls_cert, z->tls_key, &why)) {
+	case 0:
+		return 0;
+	case -ENOMEM:
+		return load_fail(ld, -ENOMEM, z->file, zl->tls_cert, NULL, "out of memory");
+	case -ENOKEY:
+		return load_fail(ld, -EINVAL, z->file, zl->tls_key, "tls_key", "\"%s\": %s",
+				 z->tls_key, why);
+	default:
+		return load_fail(ld, -EINVAL, z->file, zl->tls_cert, "tls_cert", "\"%s\": %s",
+				 z->tls_cert, why);
+	}
+}
+
+/* listen_tls needs a certificate to serve, and unknown SNI a fallback. */
+static int tls_finish(struct load *ld)
+{
+	const struct cfg *cfg = ld->cfg;
+	const struct cfg_zone *d = cfg->default_zone;
+	bool any = false;
+
+	for (size_t i = 0; i < cfg->n_zones; i++) {
+		if (tls_check_zone(ld, &cfg->zones[i], &ld->zl[i]))
+			return ld->rc;
+		any = any || cfg->zones[i].tls_cert;
+	}
+	if (cfg->server.n_listens_tls == 0)
+		return 0;
+	if (!any)
+		return load_fail(ld, -EINVAL, cfg->main_file, ld->listen_tls_line, "listen_tls",
+				 "no zone has tls_cert and tls_key");
+	if (cfg->server.tls_unknown_sni == CFG_SNI_DEFAULT && (!d || !d->tls_cert))
+		return load_fail(ld, -EINVAL, cfg->main_file, ld->listen_tls_line, "listen_tls",
+				 "unknown SNI gets the default zone's certificate, but %s: give it "
+				 "tls_cert and tls_key, or set tls_unknown_sni = reject",
+				 d ? "the default zone has none" : "no zone has hosts = *");
+	return 0;
+}
+
 /* ---- load, free, look up ------------------------------------------------- */
 
 static void server_defaults(struct cfg_server *s)
@@ -1491,10 +1841,14 @@ static void server_defaults(struct cfg_server *s)
 	s->drain_timeout_ms = LIMIT_DRAIN_TIMEOUT_MS_DEFAULT;
 	s->origin_backoff_ms = LIMIT_ORIGIN_BACKOFF_MS_DEFAULT;
 	s->dns_refresh_ms = LIMIT_DNS_REFRESH_MS_DEFAULT;
+	s->credential_overlap_ms = LIMIT_CREDENTIAL_OVERLAP_MS_DEFAULT;
 	s->max_conns = LIMIT_MAX_CONNS_DEFAULT;
 	s->max_body_bytes = LIMIT_MAX_BODY_BYTES_DEFAULT;
 	s->origin_pool = LIMIT_ORIGIN_POOL_DEFAULT;
 	s->log_level = LOG_INFO;
+	s->tls_unknown_sni = CFG_SNI_DEFAULT;
+	s->tls_handshake_timeout_ms = LIMIT_TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT;
+	s->tls_ticket_rotate_s = LIMIT_TLS_TICKET_ROTATE_S_DEFAULT;
 }
 
 static void cache_defaults(struct cfg_cache *c)
@@ -1521,7 +1875,13 @@ static int load_zones(struct load *ld)
 		z->file = strdup(ld->zones.gl_pathv[i]);
 		if (!z->file)
 			return load_fail(ld, -ENOMEM, cfg->main_file, 0, NULL, "out of memory");
-		if (parse_file(ld, z->file, z, &ld->zl[i]) || zone_finish(ld, z, &ld->zl[i]))
+		const char *from = z->file;
+
+		if (ld->replace_file && strcmp(z->file, ld->replace_file) == 0) {
+			from = ld->replacement;
+			ld->replaced = true;
+		}
+		if (parse_file(ld, from, z, &ld->zl[i]) || zone_finish(ld, z, &ld->zl[i]))
 			return ld->rc;
 	}
 	return 0;
@@ -1529,8 +1889,15 @@ static int load_zones(struct load *ld)
 
 int cfg_load(const char *path, struct cfg **out, struct cfg_error *err)
 {
+	return cfg_load_replacing(path, NULL, NULL, out, err);
+}
+
+int cfg_load_replacing(const char *path, const char *zone_file, const char *replacement,
+		       struct cfg **out, struct cfg_error *err)
+{
 	struct cfg_error ignored;
-	struct load ld = { .err = err ? err : &ignored };
+	struct load ld = { .err = err ? err : &ignored, .replace_file = zone_file,
+			   .replacement = replacement };
 	struct cfg *cfg = calloc(1, sizeof(*cfg));
 
 	if (!cfg || !(cfg->main_file = strdup(path))) {
@@ -1542,8 +1909,11 @@ int cfg_load(const char *path, struct cfg **out, struct cfg_error *err)
 	cache_defaults(&cfg->cache);
 	ld.cfg = cfg;
 	if (!parse_file(&ld, cfg->main_file, NULL, NULL) && !server_finish(&ld) &&
-	    !cache_finish(&ld) && !load_zones(&ld))
-		check_zones(&ld);
+	    !cache_finish(&ld) && !admin_finish(&ld) && !load_zones(&ld) && !check_zones(&ld))
+		tls_finish(&ld);
+	if (!ld.rc && zone_file && !ld.replaced)
+		load_fail(&ld, -ENOENT, zone_file, 0, NULL,
+			  "no longer matched by the zones glob");
 	if (ld.globbed)
 		globfree(&ld.zones);
 	free(ld.zl);
@@ -1558,16 +1928,20 @@ int cfg_load(const char *path, struct cfg **out, struct cfg_error *err)
 static void origin_free(struct cfg_origin *o)
 {
 	free(o->name);
+	free(o->uuid);
+	free(o->s3_secret_key_file);
+	free(o->s3_session_token_file);
 	free(o->url);
 	free(o->host);
 	free(o->host_header);
 	free(o->ca_file);
 	free(o->base_path);
+	free(o->probe_path);
 	free(o->s3_access_key);
-	free_secret(o->s3_secret_key);
+	secret_free(o->s3_secret_key);
 	free(o->s3_region);
 	free(o->s3_service);
-	free_secret(o->s3_session_token);
+	secret_free(o->s3_session_token);
 }
 
 static void zone_free(struct cfg_zone *z)
@@ -1577,6 +1951,8 @@ static void zone_free(struct cfg_zone *z)
 	for (size_t i = 0; i < z->n_hosts; i++)
 		free(z->hosts[i]);
 	free(z->hosts);
+	free(z->tls_cert);
+	free(z->tls_key);
 	for (size_t i = 0; i < z->n_origins; i++)
 		origin_free(&z->origins[i]);
 	free(z->origins);
@@ -1594,12 +1970,18 @@ void cfg_free(struct cfg *cfg)
 	for (size_t i = 0; i < s->n_listens; i++)
 		free(s->listens[i].host);
 	free(s->listens);
+	for (size_t i = 0; i < s->n_listens_tls; i++)
+		free(s->listens_tls[i].host);
+	free(s->listens_tls);
 	free(s->zones_glob);
 	free(s->access_log);
 	free(s->error_log);
 	free(s->counters_file);
 	for (size_t i = 0; i < cfg->cache.n_paths; i++)
 		free(cfg->cache.paths[i]);
+	free(cfg->admin.listen.host);
+	secret_free(cfg->admin.token);
+	free(cfg->admin.token_file);
 	free(cfg->cache.paths);
 	for (size_t i = 0; i < cfg->n_zones; i++)
 		zone_free(&cfg->zones[i]);

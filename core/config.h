@@ -11,21 +11,29 @@
  *
  * Main file:
  *   [server] listen = 127.0.0.1:8080, [::1]:8080   (one or more host:port)
+ *            listen_tls = 127.0.0.1:8443   (HTTPS visitors; zones' tls_cert)
+ *            tls_unknown_sni = default | reject, tls_handshake_timeout_ms,
+ *            tls_ticket_rotate (seconds, s/m/h/d suffix)
  *            workers = auto | N
  *            zones = GLOB  (e.g. zones/\*.ini; relative to the main file)
  *            header_timeout_ms, idle_timeout_ms, send_timeout_ms,
  *            drain_timeout_ms, max_conns, max_body_bytes, origin_pool,
+ *            credential_overlap_ms,
  *            origin_backoff_ms, dns_refresh_ms, access_log, error_log,
  *            counters_file, log_level = error | warn | info | debug
  *   [cache]  path = /var/cache/edge/a, /dev/nvme1n1   (one or more)
  *            size (total, k/m/g/t), chunk_size, memory, checkpoint_interval,
  *            average_object_size
+ *   [admin]  listen = 127.0.0.1:9180 (one host:port; the default),
+ *            token_file (bearer token; required unless listen is loopback)
  * Zone file:
  *   [zone]   name, uuid, hosts = a.example, b.example   ("*" = default zone)
  *            default_ttl, negative_ttl, stale_while_revalidate,
  *            stale_if_error (seconds, s/m/h/d suffix),
+ *            tls_cert, tls_key (PEM; the key chmod 600; chosen by SNI = hosts)
  *            query_string = ignore | include | sorted, heuristic_freshness
  *   [origin NAME] url = http[s]://host[:port]   (no path)
+ *            uuid (absent: derived from the zone's uuid and NAME), probe_path,
  *            host_header, base_path, connect_timeout_ms, read_timeout_ms,
  *            s3_auth_enabled, s3_access_key, s3_secret_key | s3_secret_key_file,
  *            s3_region (blank → auto), s3_service (default s3),
@@ -60,9 +68,14 @@ enum cfg_s3_payload { CFG_S3_PAYLOAD_EMPTY_HASH, CFG_S3_PAYLOAD_UNSIGNED };
 enum cfg_s3_addressing { CFG_S3_ADDRESSING_PATH, CFG_S3_ADDRESSING_VIRTUAL };
 /* Same order as enum hcache_qs (cache/http_cache.h). */
 enum cfg_query_string { CFG_QS_IGNORE, CFG_QS_INCLUDE, CFG_QS_SORTED };
+/* A TLS visitor whose SNI names no zone: the default zone's certificate,
+ * or a fatal unrecognized_name alert. */
+enum cfg_unknown_sni { CFG_SNI_DEFAULT, CFG_SNI_REJECT };
 
 struct cfg_origin {
 	char *name;              /* [origin NAME] */
+	char *uuid;              /* lower-case; never NULL after load (derived) */
+	bool uuid_derived;       /* no uuid key: cfg_origin_uuid made it */
 	char *url;               /* as written */
 	enum cfg_scheme scheme;
 	char *host;              /* from url, no brackets */
@@ -70,15 +83,20 @@ struct cfg_origin {
 	char *host_header;       /* never empty after load: blank → host[:port] */
 	char *ca_file;           /* https: CA bundle to verify with; NULL = the system's */
 	char *base_path;         /* "" or "/seg[/seg]" — no trailing slash */
+	char *probe_path;        /* a visitor path the admin API HEADs before a
+				  * credential change; NULL = no probe */
 	uint32_t connect_timeout_ms;
 	uint32_t read_timeout_ms;
 
 	bool s3_auth_enabled;
 	char *s3_access_key;     /* NULL unless set */
-	char *s3_secret_key;     /* from s3_secret_key or s3_secret_key_file; wiped on free */
+	char *s3_secret_key;     /* from s3_secret_key or s3_secret_key_file; in no-dump
+				  * pages of its own, wiped on free */
+	char *s3_secret_key_file;/* the file it came from (resolved), NULL if inline */
 	char *s3_region;         /* never NULL after load when s3_auth_enabled: blank → "auto" */
 	char *s3_service;        /* default "s3" */
-	char *s3_session_token;  /* NULL unless set (blank = unset); wiped on free */
+	char *s3_session_token;  /* NULL unless set (blank = unset); no-dump pages, wiped */
+	char *s3_session_token_file; /* the file it came from (resolved), NULL if inline */
 	enum cfg_s3_payload s3_payload;
 	enum cfg_s3_addressing s3_addressing;
 
@@ -98,6 +116,8 @@ struct cfg_zone {
 	uint32_t stale_if_error_s;         /* when the response has none */
 	enum cfg_query_string query_string;  /* default include */
 	bool heuristic_freshness;          /* default off */
+	char *tls_cert;          /* PEM chain for HTTPS visitors, or NULL */
+	char *tls_key;           /* its key (checked at load: matches, mode 600) */
 	struct cfg_origin *origins;  /* in file order: the failover order */
 	size_t n_origins;
 	char *file;              /* absolute or as globbed */
@@ -107,6 +127,11 @@ struct cfg_zone {
 struct cfg_server {
 	struct cfg_listen *listens;
 	size_t n_listens;
+	struct cfg_listen *listens_tls;   /* HTTPS visitors; may be empty */
+	size_t n_listens_tls;
+	enum cfg_unknown_sni tls_unknown_sni;
+	uint32_t tls_handshake_timeout_ms;
+	uint32_t tls_ticket_rotate_s;
 	unsigned workers;        /* 0 = auto: one per online CPU */
 	char *zones_glob;        /* resolved against the main file's directory */
 	uint32_t header_timeout_ms;
@@ -115,6 +140,7 @@ struct cfg_server {
 	uint32_t drain_timeout_ms;
 	uint32_t origin_backoff_ms;
 	uint32_t dns_refresh_ms;
+	uint32_t credential_overlap_ms;  /* 0 = off (runtime.h rt_inherit_creds) */
 	uint32_t max_conns;      /* per shard */
 	int64_t max_body_bytes;
 	uint32_t origin_pool;    /* idle connections per origin per shard */
@@ -135,6 +161,14 @@ struct cfg_cache {
 	int64_t avg_object_bytes;/* sizes the index: size / this objects */
 };
 
+/* [admin]: the admin API (core/admin.h). Absent section: enabled false. */
+struct cfg_admin {
+	bool enabled;
+	struct cfg_listen listen;  /* default 127.0.0.1:LIMIT_ADMIN_PORT_DEFAULT */
+	char *token;             /* from token_file; NULL = none (loopback only); wiped */
+	char *token_file;        /* resolved */
+};
+
 /* Relative paths (zones, logs, counters_file, s3_*_file, cache path) are resolved
  * against the directory of the file that names them, so the tree can move. */
 
@@ -147,6 +181,7 @@ struct cfg {
 	char *main_file;
 	struct cfg_server server;
 	struct cfg_cache cache;
+	struct cfg_admin admin;
 	struct cfg_zone *zones;
 	size_t n_zones;
 	const struct cfg_zone *default_zone;   /* NULL if no zone has "*" */
@@ -161,6 +196,13 @@ struct cfg {
  */
 struct cfg_error {
 	char msg[512];
+	/* The same error for the admin API: the key or section it is about
+	 * ("url", "[origin a]"; "" when none), what is wrong without the
+	 * "file:line: key: " prefix, and whether it is the same-credentials
+	 * rule (key then names the first setting that differs). */
+	char key[72];
+	size_t detail;           /* offset into msg */
+	bool s3_conflict;
 };
 
 /*
@@ -176,6 +218,31 @@ struct cfg_error {
  * error names both origins). Blocks (file I/O): control thread only.
  */
 int cfg_load(const char *path, struct cfg **out, struct cfg_error *err);
+
+/*
+ * cfg_load, except that the zone file `zone_file` (as the zones glob
+ * names it) is read from `replacement` instead (a file in the same
+ * directory, so relative paths resolve alike): the admin API validates a
+ * candidate zone file with every rule of a load before it replaces the
+ * real one. -ENOENT if the glob no longer matches zone_file.
+ */
+int cfg_load_replacing(const char *path, const char *zone_file, const char *replacement,
+		       struct cfg **out, struct cfg_error *err);
+
+/* An origin's uuid when its section has no uuid key: a version-8 UUID
+ * made of SHA-256(zone uuid "/" origin name), so it is stable across
+ * restarts until a write persists it (docs/CONFIG.md). out: 37 bytes. */
+void cfg_origin_uuid(const char *zone_uuid, const char *origin_name, char out[37]);
+
+/* The values of the enum keys, in enum order, NULL-terminated. */
+extern const char *const cfg_payload_names[];
+extern const char *const cfg_addressing_names[];
+extern const char *const cfg_query_string_names[];
+
+/* Zone and origin names: 1..LIMIT_NAME_BYTES of [A-Za-z0-9._-]. */
+bool cfg_valid_name(const char *s);
+/* Canonical 8-4-4-4-12 hex (any case). */
+bool cfg_valid_uuid(const char *s);
 
 /* Free everything; wipes secrets first. NULL is fine. */
 void cfg_free(struct cfg *cfg);

@@ -40,7 +40,17 @@
 	X(timeouts_header,         "visitor connections closed: head not complete in header_timeout_ms") \
 	X(timeouts_idle,           "keep-alive connections closed after idle_timeout_ms") \
 	X(timeouts_send,           "visitor connections closed: no send progress in send_timeout_ms") \
+	X(tls_accepted,            "visitor connections accepted on a listen_tls address") \
+	X(tls_handshakes,          "visitor TLS handshakes completed") \
+	X(tls_resumed,             "visitor TLS handshakes that resumed a session (ticket or id)") \
+	X(tls_handshake_failures,  "visitor TLS handshakes failed: garbage, protocol error, peer gave up") \
+	X(tls_handshake_timeouts,  "visitor TLS handshakes not done in tls_handshake_timeout_ms") \
+	X(tls_sni_unknown,         "visitor TLS hellos whose SNI names no zone with a certificate") \
+	X(tls_sni_rejected,        "of those, refused with unrecognized_name (tls_unknown_sni = reject)") \
+	X(tls_truncated,           "visitor TLS connections that ended inside a record") \
+	X(tls_errors,              "visitor TLS connections closed on a record error (bad MAC, alert)") \
 	X(s3_signed,               "origin requests signed with SigV4") \
+	X(s3_overlap_retries,      "misses answered 400/403 retried once with the previous credentials (credential_overlap_ms)") \
 	X(s3_key_derived,          "signatures that had to derive a key (no precomputed day key)") \
 	X(cache_hits,              "responses served from the disk cache") \
 	X(cache_ram_hits,          "cache lookups answered from the shard's RAM tier") \
@@ -55,6 +65,12 @@
 	X(cache_fill_invalidated,  "fills dropped as they landed: their key was invalidated meanwhile") \
 	X(cache_invalidated,       "stored objects dropped by an unsafe method's response") \
 	X(cache_write_errors,      "store writes that failed (ENOSPC, EIO)") \
+	X(cache_vary_markers,      "Vary markers written (a URL's Vary names, new or changed, or one more variant)") \
+	X(cache_vary_refused,      "variants not stored: the URL has LIMIT_VARY_VARIANTS already") \
+	X(cache_vary_unshared,     "collapsed followers sent to the origin: the leader's response varies on their headers") \
+	X(cache_swr_refreshes,     "background revalidations started for stale-while-revalidate") \
+	X(cache_swr_skipped,       "stale-while-revalidate hits that started no refresh: one in flight, or no slot") \
+	X(cache_swr_refresh_failed, "background revalidations that failed (5xx, timeout, unreachable): stale kept") \
 	X(no_zone,                 "requests for a Host no zone serves (404)") \
 	X(bad_path,                "request paths that do not percent-decode (400)") \
 	X(body_too_large,          "request bodies over max_body_bytes (413)") \
@@ -62,6 +78,7 @@
 	X(recv_nobufs,             "recv stopped: provided buffer ring empty (re-armed)") \
 	X(pipeline_paused,         "visitor recv paused: pipelined input buffer full") \
 	X(log_dropped,             "log lines dropped: shard log ring full") \
+	X(loop_busy_ns,            "ns shards spent handling completions (loop time minus waiting)") \
 	X(loop_iterations,         "shard event-loop iterations")
 
 enum counter_id {

@@ -56,6 +56,15 @@
 #define LIMIT_HEADER_TIMEOUT_MS_DEFAULT   10000
 /* Keep-alive connection with no request in progress. */
 #define LIMIT_IDLE_TIMEOUT_MS_DEFAULT     60000
+/* A visitor TLS handshake, from accept to Finished: a client that stalls
+ * mid-handshake holds its slot (and its ~82 KiB session) no longer. */
+#define LIMIT_TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT 10000
+/* Session-ticket keys (net/tls.h): a new key every this many seconds; the
+ * previous one still decrypts for one more period, so a ticket lives
+ * between one and two periods. */
+#define LIMIT_TLS_TICKET_ROTATE_S_DEFAULT 3600
+#define LIMIT_TLS_TICKET_ROTATE_S_MIN     1
+#define LIMIT_TLS_TICKET_ROTATE_S_MAX     86400
 /* A visitor that stops reading our response (send makes no progress). */
 #define LIMIT_SEND_TIMEOUT_MS_DEFAULT     30000
 /* SIGTERM: in-flight requests get this long to finish. */
@@ -67,6 +76,12 @@
 /* Every timeout above is checked against this range when configured. */
 #define LIMIT_TIMEOUT_MS_MIN              1
 #define LIMIT_TIMEOUT_MS_MAX              3600000
+/* After a snapshot changes an S3 origin's credentials, a miss answered
+ * 400 or 403 is retried once with the previous ones for this long (a key
+ * the provider has not activated yet, a secret typed wrong): 0 = off, the
+ * default, so a wrong secret shows at once. [server] credential_overlap_ms. */
+#define LIMIT_CREDENTIAL_OVERLAP_MS_DEFAULT 0
+#define LIMIT_CREDENTIAL_OVERLAP_MS_MAX     3600000
 /* A failing origin is skipped for this long (passive health). */
 #define LIMIT_ORIGIN_BACKOFF_MS_DEFAULT   5000
 /* DNS names of origins are resolved again this often (control thread). */
@@ -180,6 +195,14 @@
 /* Field names in a stored response's Vary. Real origins vary on 1-3
  * (Accept-Encoding, Origin, Accept); over → the response is not stored. */
 #define LIMIT_VARY_FIELDS             16
+/* Stored variants of one URL (distinct values of its Vary fields). An
+ * Accept-Encoding URL has 2-4; a URL varying on User-Agent or Cookie would
+ * fill the store with copies nobody shares. Over → the new variant is
+ * served from the origin, not stored (cache_vary_refused). */
+#define LIMIT_VARY_VARIANTS           16
+/* The Vary field names a variant marker keeps (lower-cased, sorted,
+ * comma-joined): 16 names of 31 bytes. Over → not stored. */
+#define LIMIT_VARY_NAMES_BYTES        512
 /* A stored ETag (quotes and W/ included). S3's are 34 bytes (multipart
  * "...-N" a few more); over → the response is not stored, since a chunk
  * of it could not be checked against its object. */
@@ -285,6 +308,17 @@
  * session has caught up. Full → tls_feed takes less; the caller keeps the
  * rest (as it holds visitor input). */
 #define LIMIT_TLS_IN_BYTES            LIMIT_ORIGIN_RECV_BUF_BYTES
+/* The same for an HTTPS visitor's session: one visitor recv buffer.
+ * wolfSSL assembles a record in its own buffer, so a record larger than
+ * this is fed in parts (the shard feeds again after each read); 48 KiB
+ * less per visitor than an origin session. */
+#define LIMIT_TLS_SERVER_IN_BYTES     LIMIT_RECV_BUF_BYTES
+/* Until its ClientHello is whole (its SNI picks the session's context) a
+ * visitor's ciphertext stays in the provided buffers it came in. Clients
+ * send a hello in one write (one or two segments); one that arrives in
+ * more pieces than this is refused, so that dribbling it cannot pin the
+ * shard's recv buffers (LIMIT_RECV_BUFS). */
+#define LIMIT_TLS_HELLO_PIECES        8
 /* Records waiting for the ring to send them: four full records, so one
  * send carries 64 KiB, as an origin buffer does. */
 #define LIMIT_TLS_OUT_BYTES           65536
@@ -299,5 +333,28 @@
  * shared with the visitor's send queue like provided buffers. */
 #define LIMIT_TLS_PLAIN_BUFS          256
 #define LIMIT_TLS_PLAIN_BUF_BYTES     16384
+
+/* ---- the admin API (core/admin.h; FIXED) -------------------------------- */
+
+/* [admin] listen when the section gives none: loopback only, a port no
+ * other default of ours uses. */
+#define LIMIT_ADMIN_PORT_DEFAULT      9180
+/* Connections served at once; past it a new one gets 503 and is closed,
+ * so a flood holds at most this many slots for at most the timeout. */
+#define LIMIT_ADMIN_CONNS             16
+/* A whole request (head and body) must arrive, and its response leave,
+ * within this; a slow client loses its slot. */
+#define LIMIT_ADMIN_TIMEOUT_MS        5000
+/* Request head (the visitor parser's own limit is larger): over → 431. */
+#define LIMIT_ADMIN_HEAD_BYTES        8192
+/* Request body: over → 413 before a byte of it is read. An origin object
+ * with a full session token is under 8 KiB; a purge list is the big one. */
+#define LIMIT_ADMIN_BODY_BYTES        65536
+/* Paths in one purge request. */
+#define LIMIT_ADMIN_PURGE_PATHS       1000
+/* Bearer token (token_file): long enough to be unguessable, short enough
+ * to compare in one go. */
+#define LIMIT_ADMIN_TOKEN_MIN_BYTES   16
+#define LIMIT_ADMIN_TOKEN_MAX_BYTES   256
 
 #endif /* EDGECACHE_CORE_LIMITS_H */

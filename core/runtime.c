@@ -66,7 +66,9 @@ int rt_resolve_origin(struct origin_rt *o, bool quiet)
 /* Credentials sit in their own mapping, kept out of core dumps. */
 static int creds_map(struct runtime *rt)
 {
-	rt->creds_bytes = (size_t)(rt->n_origins ? rt->n_origins : 1) * sizeof(struct sigv4_creds);
+	/* the current credentials, then room for the previous ones */
+	rt->creds_bytes = 2 * (size_t)(rt->n_origins ? rt->n_origins : 1) *
+			  sizeof(struct sigv4_creds);
 	void *p = mmap(NULL, rt->creds_bytes, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED) {
@@ -75,6 +77,7 @@ static int creds_map(struct runtime *rt)
 	}
 	madvise(p, rt->creds_bytes, MADV_DONTDUMP);
 	rt->creds = p;
+	rt->prev = rt->creds + (rt->n_origins ? rt->n_origins : 1);
 	return 0;
 }
 
@@ -117,6 +120,26 @@ static int origin_init(struct runtime *rt, struct origin_rt *o, time_t now,
 	return 0;
 }
 
+/* A zone's certificate for HTTPS visitors (checked at load already; a
+ * file changed since is caught here). */
+static int zone_tls_init(const struct runtime *rt, struct zone_rt *zr, char *err, size_t err_len)
+{
+	const struct cfg_zone *zc = zr->cfg;
+	const char *why = NULL;
+	int r;
+
+	if (!zc->tls_cert)
+		return 0;
+	r = tls_server_ctx_new(zc->tls_cert, zc->tls_key, 0, &zr->tls, &why);
+	if (r < 0) {
+		snprintf(err, err_len, "zone %s: tls_cert %s: %s", zc->name, zc->tls_cert,
+			 why ? why : strerror(-r));
+		return r;
+	}
+	tls_tickets_lifetime(zr->tls, 2 * rt->cfg->server.tls_ticket_rotate_s);
+	return 0;
+}
+
 int rt_build(struct cfg *cfg, unsigned *cfg_refs, unsigned n_shards, uint64_t generation,
 	     time_t now, struct runtime **out, char *err, size_t err_len)
 {
@@ -152,6 +175,11 @@ int rt_build(struct cfg *cfg, unsigned *cfg_refs, unsigned n_shards, uint64_t ge
 		struct zone_rt *zr = &rt->zones[z];
 		zr->cfg = zc;
 		zr->n_origins = (uint32_t)zc->n_origins;
+		ret = zone_tls_init(rt, zr, err, err_len);
+		if (ret < 0)
+			goto fail;
+		if (zc == cfg->default_zone)
+			rt->tls_default = zr->tls;
 		zr->origins = calloc(zc->n_origins ? zc->n_origins : 1, sizeof(*zr->origins));
 		if (!zr->origins)
 			goto fail;
@@ -166,6 +194,10 @@ int rt_build(struct cfg *cfg, unsigned *cfg_refs, unsigned n_shards, uint64_t ge
 				goto fail;
 		}
 	}
+	/* The address only (never the content): lets a test find the mapping
+	 * in /proc/PID/smaps and check it is excluded from core dumps. */
+	log_debug("snapshot %llu: credentials in a no-dump mapping at %p, %zu bytes",
+		  (unsigned long long)generation, (void *)rt->creds, rt->creds_bytes);
 	*out = rt;
 	return 0;
 fail:
@@ -173,18 +205,71 @@ fail:
 	return ret;
 }
 
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool same_creds(const struct cfg_origin *a, const struct cfg_origin *b)
+{
+	return same_str(a->s3_access_key, b->s3_access_key) &&
+	       same_str(a->s3_secret_key, b->s3_secret_key) &&
+	       same_str(a->s3_region, b->s3_region) &&
+	       same_str(a->s3_session_token, b->s3_session_token);
+}
+
+void rt_inherit_creds(struct runtime *rt, const struct runtime *old, uint64_t now_ms,
+		      uint32_t overlap_ms)
+{
+	if (!old || overlap_ms == 0)
+		return;
+	for (uint32_t i = 0; i < rt->n_origins; i++) {
+		struct origin_rt *o = &rt->origins[i];
+
+		if (!o->creds)
+			continue;
+		for (uint32_t j = 0; j < old->n_origins; j++) {
+			const struct origin_rt *p = &old->origins[j];
+			const struct sigv4_creds *from = NULL;
+			uint64_t until = 0;
+
+			if (!p->creds || strcmp(p->zone->uuid, o->zone->uuid) != 0 ||
+			    strcmp(p->cfg->uuid, o->cfg->uuid) != 0)
+				continue;
+			if (!same_creds(p->cfg, o->cfg)) {
+				from = p->creds;
+				until = now_ms + overlap_ms;
+			} else if (p->prev_creds && p->prev_until_ms > now_ms) {
+				from = p->prev_creds;
+				until = p->prev_until_ms;
+			}
+			if (from) {
+				memcpy(&rt->prev[i], from, sizeof(*from));
+				o->prev_creds = &rt->prev[i];
+				o->prev_until_ms = until;
+			}
+			break;
+		}
+	}
+}
+
 void rt_free(struct runtime *rt)
 {
 	if (!rt)
 		return;
 	if (rt->zones)
-		for (size_t z = 0; z < rt->cfg->n_zones; z++)
+		for (size_t z = 0; z < rt->cfg->n_zones; z++) {
 			free(rt->zones[z].origins);
+			/* sessions still open keep wolfSSL's context (refcounted) */
+			tls_ctx_free(rt->zones[z].tls);
+		}
 	for (uint32_t i = 0; rt->origins && i < rt->n_origins; i++) {
 		free(rt->origins[i].base_path_wire);
 		free(rt->origins[i].per_shard);
 		if (rt->origins[i].creds)
 			sigv4_creds_wipe(&rt->creds[i]);
+		if (rt->origins[i].prev_creds)
+			sigv4_creds_wipe(&rt->prev[i]);
 		tls_ctx_free(rt->origins[i].tls);
 	}
 	if (rt->creds)

@@ -58,6 +58,11 @@ struct origin_rt {
 	size_t base_path_wire_len;
 	struct origin_addr addr;
 	const struct sigv4_creds *creds;    /* NULL unless s3_auth_enabled */
+	/* The credentials of the snapshot before, when this one changed them,
+	 * until prev_until_ms (CLOCK_MONOTONIC): a miss answered 400/403 is
+	 * retried once with them (rt_inherit_creds). NULL = none. */
+	const struct sigv4_creds *prev_creds;
+	uint64_t prev_until_ms;
 	struct tls_ctx *tls;                /* https origins: verification, resumption */
 	/* S3: server clock minus ours, learned from a RequestTimeTooSkewed
 	 * answer's Date (as the AWS SDKs do); signing adds it. Written by any
@@ -68,6 +73,7 @@ struct origin_rt {
 
 struct zone_rt {
 	const struct cfg_zone *cfg;
+	struct tls_ctx *tls;                /* HTTPS visitors: its certificate, or NULL */
 	struct origin_rt **origins;         /* failover order */
 	uint32_t n_origins;
 };
@@ -82,9 +88,13 @@ struct runtime {
 	struct zone_rt *zones;              /* parallel to cfg->zones */
 	struct origin_rt *origins;
 	uint32_t n_origins;
+	/* HTTPS visitors whose SNI names no zone with a certificate: the
+	 * default zone's context, or NULL (tls_unknown_sni = reject). */
+	struct tls_ctx *tls_default;
 	unsigned n_shards;
 	uint32_t *shard_refs;               /* [n_shards]: exchanges per shard */
 	struct sigv4_creds *creds;          /* [n_origins] in a no-dump mapping */
+	struct sigv4_creds *prev;           /* [n_origins] after them, same mapping */
 	size_t creds_bytes;
 	uint32_t key_day;                   /* UTC day the keys were derived for */
 	/* Publication and retirement (atomics: shards write, control reads). */
@@ -105,6 +115,17 @@ struct runtime {
  */
 int rt_build(struct cfg *cfg, unsigned *cfg_refs, unsigned n_shards, uint64_t generation,
 	     time_t now, struct runtime **out, char *err, size_t err_len);
+
+/*
+ * The overlap window (control thread, before rt is published): each S3
+ * origin of rt whose credentials (access key, secret, region, token)
+ * differ from those of the same origin (zone uuid + origin uuid) in `old`
+ * keeps old's as prev_creds until now_ms + overlap_ms; an origin whose
+ * credentials did not change keeps old's unexpired prev_creds. overlap_ms
+ * 0: nothing.
+ */
+void rt_inherit_creds(struct runtime *rt, const struct runtime *old, uint64_t now_ms,
+		      uint32_t overlap_ms);
 
 /* Free (control thread; no shard may hold it): wipes the credentials;
  * frees cfg when this was its last runtime. */

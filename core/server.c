@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/admin.h"
 #include "core/counters.h"
 #include "core/log.h"
 #include "core/shard.h"
@@ -29,6 +30,7 @@
 #include "cache/store.h"
 #include "net/collapse.h"
 #include "core/runtime.h"
+#include "net/tls.h"
 
 #define CONTROL_POLL_MS     100
 #define COUNTERS_EVERY_MS   1000
@@ -55,7 +57,7 @@ uint64_t server_unix_ms(void)
 
 /* ---- listening sockets -------------------------------------------------------- */
 
-static int open_listener(const struct cfg_listen *l)
+int server_listen(const struct cfg_listen *l, bool reuseport)
 {
 	struct addrinfo hints, *res = NULL;
 	char port[8];
@@ -76,7 +78,7 @@ static int open_listener(const struct cfg_listen *l)
 	int one = 1;
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
 	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
 	    listen(fd, LISTEN_BACKLOG) < 0) {
 		int e = errno;
@@ -231,19 +233,22 @@ static int start_shards(struct server *srv, unsigned want)
 	srv->shards = calloc(want, sizeof(*srv->shards));
 	if (!srv->shards)
 		return -ENOMEM;
+	size_t n_fds = sc->n_listens + sc->n_listens_tls;
 	for (unsigned i = 0; i < want; i++) {
-		int fds[LIMIT_LISTEN_ADDRS];
-		for (size_t l = 0; l < sc->n_listens; l++) {
-			fds[l] = open_listener(&sc->listens[l]);
+		int fds[2 * LIMIT_LISTEN_ADDRS];
+		for (size_t l = 0; l < n_fds; l++) {
+			fds[l] = server_listen(l < sc->n_listens ? &sc->listens[l] :
+					       &sc->listens_tls[l - sc->n_listens], true);
 			if (fds[l] < 0) {
 				while (l-- > 0)
 					close(fds[l]);
 				return -1;
 			}
 		}
-		struct shard *sh = shard_create(srv, i, cpu_for(i), fds, (unsigned)sc->n_listens);
+		struct shard *sh = shard_create(srv, i, cpu_for(i), fds, (unsigned)n_fds,
+						(unsigned)sc->n_listens);
 		if (!sh) {
-			for (size_t l = 0; l < sc->n_listens; l++)
+			for (size_t l = 0; l < n_fds; l++)
 				close(fds[l]);
 			fprintf(stderr, "edgecache: out of memory creating shard %u\n", i);
 			return -ENOMEM;
@@ -262,7 +267,7 @@ static int start_shards(struct server *srv, unsigned want)
 /* ---- snapshots: publish, reload, key roll, reclaim ------------------------- */
 
 /* Make rt current; the old one is retired until every shard lets go. */
-static void publish(struct server *srv, struct runtime *rt)
+void server_publish(struct server *srv, struct runtime *rt)
 {
 	struct runtime *old = srv_rt(srv);
 
@@ -297,6 +302,8 @@ static void log_propagation_of(struct server *srv, struct runtime *rt)
 	    atomic_load(&rt->switched) < srv->n_shards)
 		return;
 	rt->propagation_logged = true;
+	srv->swaps++;
+	srv->last_swap_ns = atomic_load(&rt->max_switch_ns);
 	log_info("snapshot %llu live on all %u shards %.3f ms after the swap",
 		 (unsigned long long)rt->generation, srv->n_shards,
 		 (double)atomic_load(&rt->max_switch_ns) / 1e6);
@@ -307,6 +314,18 @@ static void log_propagation(struct server *srv)
 	for (struct runtime *rt = srv->retired; rt; rt = rt->next_retired)
 		log_propagation_of(srv, rt);
 	log_propagation_of(srv, srv_rt(srv));
+}
+
+int server_build(struct server *srv, struct cfg *cfg, struct runtime **out, char *err,
+		 size_t err_len)
+{
+	int rc = rt_build(cfg, NULL, srv->n_shards, ++srv->generation, time(NULL), out, err,
+			  err_len);
+
+	if (rc == 0)
+		rt_inherit_creds(*out, srv_rt(srv), server_now_ms(),
+				 cfg->server.credential_overlap_ms);
+	return rc;
 }
 
 /* SIGHUP: re-read the config; on any error keep serving the old one. */
@@ -324,17 +343,22 @@ static void reload(struct server *srv)
 	}
 	if (worker_count(cfg) != srv->n_shards)
 		log_warn("reload: workers changed: takes effect at the next restart");
-	if (cfg->server.n_listens != cur->cfg->server.n_listens)
+	if (cfg->server.n_listens != cur->cfg->server.n_listens ||
+	    cfg->server.n_listens_tls != cur->cfg->server.n_listens_tls)
 		log_warn("reload: listen changed: takes effect at the next restart");
-	if (rt_build(cfg, NULL, srv->n_shards, ++srv->generation, time(NULL), &rt,
-		     err, sizeof(err)) < 0) {
+	if (cfg->admin.enabled != cur->cfg->admin.enabled ||
+	    (cfg->admin.enabled && (cfg->admin.listen.port != cur->cfg->admin.listen.port ||
+				    strcmp(cfg->admin.listen.host, cur->cfg->admin.listen.host))))
+		log_warn("reload: [admin] listen changed: takes effect at the next restart "
+			 "(token_file is re-read now)");
+	if (server_build(srv, cfg, &rt, err, sizeof(err)) < 0) {
 		log_error("reload: %s; still serving snapshot %llu", err,
 			  (unsigned long long)cur->generation);
 		return;
 	}
 	log_info("reload: %s: %zu zone(s), snapshot %llu", srv->main_file, cfg->n_zones,
 		 (unsigned long long)rt->generation);
-	publish(srv, rt);
+	server_publish(srv, rt);
 }
 
 /* A new UTC day: a snapshot of the same config with keys for the new day
@@ -353,9 +377,10 @@ static void roll_keys(struct server *srv)
 		log_error("signing keys: %s", err);
 		return;
 	}
+	rt_inherit_creds(rt, cur, server_now_ms(), cur->cfg->server.credential_overlap_ms);
 	log_info("signing keys derived for the new UTC day: snapshot %llu",
 		 (unsigned long long)rt->generation);
-	publish(srv, rt);
+	server_publish(srv, rt);
 }
 
 /* ---- the disk cache -------------------------------------------------------------------- */
@@ -428,16 +453,19 @@ static void on_signal(struct server *srv, const struct signalfd_siginfo *si, uin
 static int control_loop(struct server *srv, int sfd)
 {
 	uint64_t last_counters = 0, last_dns = server_now_ms(), last_ckpt = last_dns;
+	uint64_t last_tickets = last_dns;
 
 	for (;;) {
-		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
-		int r = poll(&pfd, 1, CONTROL_POLL_MS);
+		struct pollfd pfd[2 + LIMIT_ADMIN_CONNS] = { { .fd = sfd, .events = POLLIN } };
+		unsigned na = admin_pollfds(srv->admin, pfd + 1);
+		int r = poll(pfd, 1 + na, CONTROL_POLL_MS);
 		uint64_t now = server_now_ms();
-		if (r > 0) {
+		if (r > 0 && pfd[0].revents) {
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 				on_signal(srv, &si, now, &last_counters);
 		}
+		admin_poll(srv->admin, pfd + 1, r > 0 ? na : 0, now);
 		struct runtime *rt = srv_rt(srv);
 		drain_logs(srv);
 		if (now - last_counters >= COUNTERS_EVERY_MS) {
@@ -449,6 +477,13 @@ static int control_loop(struct server *srv, int sfd)
 			for (uint32_t i = 0; i < rt->n_origins; i++)
 				rt_resolve_origin(&rt->origins[i], true);
 			last_dns = now;
+		}
+		/* A new ticket key; the previous one still opens tickets for one
+		 * more period (net/tls.h). Every shard sees it on its next hello. */
+		if (now - last_tickets >= (uint64_t)rt->cfg->server.tls_ticket_rotate_s * 1000) {
+			tls_tickets_rotate();
+			last_tickets = now;
+			log_debug("TLS ticket keys rotated");
 		}
 		log_propagation(srv);
 		reclaim(srv);
@@ -485,7 +520,7 @@ int server_run(struct cfg *cfg, const char *main_file)
 		return 1;
 	}
 	atomic_store(&srv.rt, rt);
-	if (open_store(&srv, cfg, want) < 0)
+	if (open_store(&srv, cfg, want) < 0 || admin_open(&srv, &srv.admin) < 0)
 		goto out;
 	/* Signals go to the control thread's signalfd; shards inherit the mask. */
 	sigemptyset(&mask);
@@ -510,8 +545,9 @@ int server_run(struct cfg *cfg, const char *main_file)
 		close(sfd);
 		goto out;
 	}
-	log_info("edgecache %s: %u shard(s), %zu zone(s), %u origin(s), listening on %zu address(es)",
-		 "0.1.0", srv.n_shards, cfg->n_zones, rt->n_origins, cfg->server.n_listens);
+	log_info("edgecache %s: %u shard(s), %zu zone(s), %u origin(s), listening on %zu address(es)"
+		 " + %zu for HTTPS", "0.1.0", srv.n_shards, cfg->n_zones, rt->n_origins,
+		 cfg->server.n_listens, cfg->server.n_listens_tls);
 	drain_logs(&srv);
 	status = control_loop(&srv, sfd);
 	for (unsigned s = 0; s < srv.n_shards; s++)
@@ -523,6 +559,7 @@ int server_run(struct cfg *cfg, const char *main_file)
 	log_info("drained, exiting");
 	close(sfd);
 out:
+	admin_close(srv.admin);
 	store_close(srv.store);
 	collapse_free(srv.collapse);
 	collapse_free(srv.invalidated);

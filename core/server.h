@@ -44,6 +44,9 @@ struct server {
 	_Atomic bool draining;              /* SIGTERM: stop accepting, finish */
 	uint64_t drain_deadline_ms;         /* CLOCK_MONOTONIC ms */
 	uint64_t started_ms;
+	struct admin *admin;                /* the admin API, NULL without [admin] */
+	uint64_t swaps;                     /* snapshots published after the first */
+	uint64_t last_swap_ns;              /* the last one's publication to all shards */
 };
 
 /* Serve `cfg` (ownership moves in, also on failure) loaded from
@@ -51,6 +54,17 @@ struct server {
  * (0). SIGHUP reloads main_file and its zones through a snapshot swap.
  * Returns 1 with a message on stderr if it cannot start. */
 int server_run(struct cfg *cfg, const char *main_file);
+
+/* Open a listening socket on l (SO_REUSEPORT when `reuseport`: one per
+ * shard). The fd, or -errno with the reason on stderr. */
+int server_listen(const struct cfg_listen *l, bool reuseport);
+
+/* Control thread: a snapshot of cfg (ownership moves in, also on
+ * failure) for the running shards, and making one current, as SIGHUP
+ * does. server_build: 0 or -errno with err set (never a secret). */
+int server_build(struct server *srv, struct cfg *cfg, struct runtime **out, char *err,
+		 size_t err_len);
+void server_publish(struct server *srv, struct runtime *rt);
 
 uint64_t server_now_ms(void);           /* CLOCK_MONOTONIC, ms */
 uint64_t server_now_ns(void);           /* CLOCK_MONOTONIC, ns (vDSO: any thread) */

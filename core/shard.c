@@ -73,7 +73,7 @@ static void slots_unmap(void *p, size_t bytes)
 }
 
 struct shard *shard_create(struct server *srv, unsigned id, int cpu,
-			   const int *listen_fds, unsigned n_listen)
+			   const int *listen_fds, unsigned n_listen, unsigned n_plain)
 {
 	struct shard *sh = calloc(1, sizeof(*sh));
 	if (!sh)
@@ -89,6 +89,7 @@ struct shard *shard_create(struct server *srv, unsigned id, int cpu,
 	for (unsigned i = 0; i < n_listen; i++)
 		sh->listen_fds[i] = listen_fds[i];
 	sh->n_listen = n_listen;
+	sh->n_listen_plain = n_plain;
 	sh->n_vconns = sh->scfg->max_conns;
 	/* One origin connection per busy visitor, plus the keep-alive pools. */
 	sh->n_oconns = sh->scfg->max_conns + sh->rt->n_origins * sh->scfg->origin_pool;
@@ -363,7 +364,7 @@ static void dispatch(struct shard *sh, const struct io_uring_cqe *cqe)
 	switch (op) {
 	case OP_ACCEPT:
 		if (cqe->res >= 0)
-			visitor_accept(sh, cqe->res);
+			visitor_accept(sh, cqe->res, slot >= sh->n_listen_plain);
 		else if (cqe->res != -ECANCELED)
 			COUNT(sh, accept_errors);
 		if (!(cqe->flags & IORING_CQE_F_MORE) && sh->listening)
@@ -442,6 +443,8 @@ static void *shard_main(void *arg)
 			break;
 		}
 		update_clocks(sh);
+		/* the coarse clocks above cannot time a loop: two vDSO reads */
+		uint64_t busy_from = server_now_ns();
 		unsigned head, n = 0;
 		struct io_uring_cqe *cqe;
 		io_uring_for_each_cqe(&sh->ring, head, cqe) {
@@ -452,6 +455,7 @@ static void *shard_main(void *arg)
 		last = n;
 		sync_runtime(sh);
 		COUNT(sh, loop_iterations);
+		counter_add(sh->ctr, CTR_loop_busy_ns, server_now_ns() - busy_from);
 	}
 	shard_teardown(sh);
 	return NULL;

@@ -92,8 +92,10 @@ struct shard {
 
 	struct io_uring ring;
 	unsigned ring_flags;
-	int listen_fds[LIMIT_LISTEN_ADDRS];
+	/* listen addresses, then listen_tls addresses (index >= n_listen_plain) */
+	int listen_fds[2 * LIMIT_LISTEN_ADDRS];
 	unsigned n_listen;
+	unsigned n_listen_plain;
 	bool listening;
 	int wake_fd;
 	uint64_t wake_buf;
@@ -102,6 +104,8 @@ struct shard {
 	struct iobuf_group groups[3];       /* visitor, origin (kernel rings); plaintext */
 	struct iobuf_pool pool;
 	struct held_buf held[LIMIT_RECV_BUFS];
+	/* The same links for decrypted visitor input (SHARD_GROUP_PLAIN). */
+	struct held_buf held_plain[LIMIT_TLS_PLAIN_BUFS];
 	/* The disk cache (NULL without [cache]) and this shard's store writes
 	 * in flight: the store_io of each, kept until its completion. */
 	struct store *store;
@@ -155,9 +159,10 @@ struct shard {
 #define COUNT_N(sh, name, n)   counter_add((sh)->ctr, CTR_##name, (n))
 
 /* Control thread: allocate a shard (nothing started). Returns NULL on
- * ENOMEM. The listening fds are handed over and closed by the shard. */
+ * ENOMEM. The listening fds are handed over and closed by the shard; the
+ * first n_plain are plain HTTP, the rest HTTPS (listen_tls). */
 struct shard *shard_create(struct server *srv, unsigned id, int cpu,
-			   const int *listen_fds, unsigned n_listen);
+			   const int *listen_fds, unsigned n_listen, unsigned n_plain);
 /* Start its thread and wait until its ring is up; 0 or -errno. */
 int shard_start(struct shard *sh);
 /* Ask it to look at srv->draining (eventfd write; never blocks). */

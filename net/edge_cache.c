@@ -110,11 +110,13 @@ static bool collapse_miss(struct shard *sh, struct vconn *vc)
 	struct ecache_x *c = &vc->x.cache;
 	struct collapse_leader me = { sh->id, vc->idx, vc->gen }, l;
 
-	if (!sh->collapse || vc->req.method != HTTP1_GET || c->have_stored)
+	/* A background refresh claimed its key before it started. */
+	if (!sh->collapse || vc->req.method != HTTP1_GET || c->have_stored || vc->x.background)
 		return false;
 	int r = collapse_claim(sh->collapse, c->key, &me, &l);
 	if (r == 0) {
 		vc->x.leading = true;
+		c->ckey = c->key;
 		return false;               /* we fetch */
 	}
 	if (r < 0)
@@ -122,9 +124,9 @@ static bool collapse_miss(struct shard *sh, struct vconn *vc)
 	if (l.shard == sh->id && l.vidx < sh->vconns_hwm) {
 		struct vconn *lvc = &sh->vconns[l.vidx];
 		if (lvc->gen == l.vgen && lvc->state == VC_BUSY && lvc->x.leading &&
-		    !lvc->x.head_queued && lvc->req.method == HTTP1_GET &&
+		    !lvc->x.background && !lvc->x.head_queued && lvc->req.method == HTTP1_GET &&
 		    lvc->req.version_minor == vc->req.version_minor &&
-		    lvc->x.cache.key.lo == c->key.lo && lvc->x.cache.key.hi == c->key.hi) {
+		    lvc->x.cache.ckey.lo == c->key.lo && lvc->x.cache.ckey.hi == c->key.hi) {
 			visitor_follow(sh, vc, lvc);
 			return true;
 		}
@@ -140,15 +142,33 @@ bool ecache_lookup(struct shard *sh, struct vconn *vc)
 	return vc->x.cache.cacheable && collapse_miss(sh, vc);
 }
 
+static bool lookup_key(struct shard *sh, struct vconn *vc);
+
+/* The primary key held a Vary marker: look up the variant the visitor's
+ * headers select (once: a marker under a variant key is a miss). */
+static bool lookup_variant(struct shard *sh, struct vconn *vc, const void *meta,
+			   uint32_t meta_len)
+{
+	struct ecache_x *c = &vc->x.cache;
+
+	if (c->vary.variant ||
+	    evary_from_marker(&c->vary, meta, meta_len, c->pkey, &vc->req, &c->key) < 0) {
+		COUNT(sh, cache_read_errors);
+		return false;
+	}
+	return lookup_key(sh, vc);
+}
+
 static bool lookup_store(struct shard *sh, struct vconn *vc)
 {
 	struct ecache_x *c = &vc->x.cache;
 	const struct http1_request *r = &vc->req;
 	char text[LIMIT_CACHE_KEY_BYTES];
 	size_t text_len;
-	struct cindex_entry hit;
 
+	struct cindex_key ckey = c->ckey;   /* a background refresh's claim */
 	memset(c, 0, sizeof(*c));
+	c->ckey = ckey;
 	c->xcache = HCACHE_X_BYPASS;
 	if (!sh->store || (r->method != HTTP1_GET && r->method != HTTP1_HEAD))
 		return false;
@@ -158,6 +178,16 @@ static bool lookup_store(struct shard *sh, struct vconn *vc)
 	c->cacheable = true;
 	c->xcache = HCACHE_X_MISS;
 	c->request_time = now_s(sh);
+	c->pkey = c->key;
+	return lookup_key(sh, vc);
+}
+
+/* Look c->key up: serve from RAM, start a store read (true), or miss. */
+static bool lookup_key(struct shard *sh, struct vconn *vc)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct cindex_entry hit;
+
 	if (store_lookup(sh->store, sh->id, c->key, &hit) < 0)
 		return false;
 	/* One entry (meta + body): the objects this slice serves. */
@@ -170,6 +200,14 @@ static bool lookup_store(struct shard *sh, struct vconn *vc)
 		const void *meta = memtier_meta(&sh->mt, c->mobj, &ml);
 		const char *body = memtier_body(&sh->mt, c->mobj, &bl);
 		COUNT(sh, cache_ram_hits);
+		if (evary_is_marker(meta, ml)) {
+			/* The marker's bytes stay referenced while they are read. */
+			struct memtier_obj *marker = c->mobj;
+			c->mobj = NULL;
+			bool r = lookup_variant(sh, vc, meta, ml);
+			memtier_unref(&sh->mt, marker);
+			return r;
+		}
 		if (serve_stored(sh, vc, meta, ml, body, bl, hit.total_len))
 			return true;
 		if (!c->have_stored) {
@@ -369,12 +407,20 @@ static bool serve_stored(struct shard *sh, struct vconn *vc, const void *meta,
 		COUNT(sh, cache_read_errors);
 		return false;
 	}
-	switch (hcache_decide(&m.e, &c->req, now_s(sh))) {
+	enum hcache_action act = hcache_decide(&m.e, &c->req, now_s(sh));
+	if (vc->x.background && act != HCACHE_SERVE_FRESH)
+		act = HCACHE_REVALIDATE;    /* what a background refresh is for */
+	switch (act) {
 	case HCACHE_SERVE_FRESH:
 		c->xcache = HCACHE_X_HIT;
 		break;
-	case HCACHE_SERVE_STALE:
 	case HCACHE_SERVE_STALE_REVALIDATE_IN_BACKGROUND:
+		/* Before serving: serving may end this exchange and start
+		 * the next pipelined request, whose head replaces ours. */
+		if (vc->req.method == HTTP1_GET)
+			visitor_background(sh, vc);
+		/* fall through */
+	case HCACHE_SERVE_STALE:
 		c->xcache = HCACHE_X_STALE;
 		break;
 	case HCACHE_GATEWAY_TIMEOUT:
@@ -433,6 +479,20 @@ void ecache_on_read(struct shard *sh, struct vconn *vc, const struct io_uring_cq
 		return;
 	}
 	admit_ram(sh, c, &v);
+	if (evary_is_marker(v.meta, v.meta_len)) {
+		/* The variant is looked up with the marker's bytes released:
+		 * it may need the same read buffers. */
+		char m[EVARY_MARKER_MAX_BYTES];
+		uint32_t ml = v.meta_len;
+		memcpy(m, v.meta, ml);
+		release_reads(sh, c);
+		if (lookup_variant(sh, vc, m, ml))
+			return;
+		if (!c->have_stored && c->cacheable && collapse_miss(sh, vc))
+			return;             /* collapsed on the variant's key */
+		origin_start(sh, vc);
+		return;
+	}
 	if (!serve_stored(sh, vc, v.meta, v.meta_len, v.body, v.body_len, v.total_len))
 		to_origin(sh, vc);
 }
@@ -441,7 +501,7 @@ void ecache_on_read(struct shard *sh, struct vconn *vc, const struct io_uring_cq
 static void release_claim(struct shard *sh, struct vconn *vc)
 {
 	if (vc->x.leading && !vc->x.claim_in_fill)
-		collapse_release(sh->collapse, vc->x.cache.key);
+		collapse_release(sh->collapse, vc->x.cache.ckey);
 	vc->x.leading = false;
 }
 
@@ -460,6 +520,17 @@ void ecache_exchange_end(struct shard *sh, struct vconn *vc)
 	}
 }
 
+void ecache_background_end(struct shard *sh, struct vconn *vc)
+{
+	const struct vexchange *x = &vc->x;
+
+	/* Found fresh: someone refreshed it first, nothing was asked. */
+	if (x->cache.xcache == HCACHE_X_HIT)
+		return;
+	if (x->origin_status == 0 || x->origin_status >= 500)
+		COUNT(sh, cache_swr_refresh_failed);
+}
+
 /* ---- revalidation and stale-if-error ------------------------------------------- */
 
 bool ecache_drops_request_header(const struct vconn *vc, const struct http1_header *h)
@@ -468,7 +539,9 @@ bool ecache_drops_request_header(const struct vconn *vc, const struct http1_head
 		"if-none-match", "if-modified-since", "if-match", "if-unmodified-since",
 		"if-range", "range",
 	};
-	if (!vc->x.cache.revalidating)
+	/* A background refresh copies the visitor's head: its conditionals
+	 * and Range were the visitor's, not the refresh's. */
+	if (!vc->x.cache.revalidating && !vc->x.background)
 		return false;
 	return header_named(h, names, sizeof(names) / sizeof(names[0]));
 }
@@ -487,8 +560,9 @@ void ecache_origin_headers(const struct vconn *vc, struct wbuf *w)
 		wbuf_put(w, buf, (size_t)n);
 }
 
-/* Write the refreshed entry (new meta, same body) back: best effort. */
-static void refresh_store(struct shard *sh, struct vconn *vc, const struct hcache_entry *e,
+/* Write the refreshed entry (new meta, same body) back: best effort.
+ * True when every write was submitted (its completion commits it). */
+static bool refresh_store(struct shard *sh, struct vconn *vc, const struct hcache_entry *e,
 			  const struct hcache_store *hs, const struct http1_response *head)
 {
 	struct ecache_x *c = &vc->x.cache;
@@ -496,18 +570,21 @@ static void refresh_store(struct shard *sh, struct vconn *vc, const struct hcach
 	size_t text_len;
 	struct store_io io[8];
 	size_t used = 0;
+	struct cindex_key pkey;
 
-	if (!write_room(sh, 12) || request_key(vc, text, sizeof(text), &text_len, &c->key) < 0)
-		return;
+	/* Under the key it was found under (a variant's, for Vary); the
+	 * primary's text, for purge by prefix. */
+	if (!write_room(sh, 12) || request_key(vc, text, sizeof(text), &text_len, &pkey) < 0)
+		return false;
 	char *blk = iobuf_pool_get(&sh->pool);
 	if (!blk)
-		return;
+		return false;
 	struct ecache_meta m = { .magic = ECACHE_META_MAGIC, .e = *e };
 	struct wbuf w;
 	wbuf_init(&w, blk + sizeof(m), IOBUF_HBUF_BYTES - sizeof(m));
 	if (!write_stored_head(&w, head) || sizeof(m) + w.len > store_meta_max()) {
 		iobuf_pool_put(&sh->pool, blk);
-		return;
+		return false;
 	}
 	m.head_len = (uint32_t)w.len;
 	memcpy(blk, &m, sizeof(m));
@@ -521,20 +598,21 @@ static void refresh_store(struct shard *sh, struct vconn *vc, const struct hcach
 	int n = store_write_begin(sh->store, sh->id, c->key, &obj, &wid, io, 4);
 	iobuf_pool_put(&sh->pool, blk);
 	if (n < 0)
-		return;
+		return false;
 	sh->fill_began_ms[wid % LIMIT_STORE_WRITES] = sh->now_ms;
 	submit_writes(sh, io, n);
 	if (c->s_total == 0)
-		return;
+		return true;
 	int k = store_write_append(sh->store, sh->id, wid, c->s_body, c->s_total, &used, io, 8);
 	if (k < 0 || used < c->s_total) {
 		if (k > 0)
 			submit_writes(sh, io, k);
 		store_write_abort(sh->store, sh->id, wid);
 		COUNT(sh, cache_fill_dropped);
-		return;
+		return false;
 	}
 	submit_writes(sh, io, k);
+	return true;
 }
 
 /* A 304 that matches: the stored object with the 304's headers merged in. */
@@ -557,8 +635,10 @@ static bool revalidated(struct shard *sh, struct vconn *vc, const struct http1_r
 	struct hcache_policy pol = zone_policy(vc->x.zone->cfg);
 	hcache_parse_response(&merged, now_s(sh), &ri);
 	hcache_storable(&pol, &c->req, &ri, c->request_time, now_s(sh), &hs, &e);
-	if (hs.store)
-		refresh_store(sh, vc, &e, &hs, &merged);
+	/* A background refresh keeps its claim until the refreshed entry
+	 * lands: a stale hit meanwhile must not start a second one. */
+	if (hs.store && refresh_store(sh, vc, &e, &hs, &merged) && vc->x.background)
+		vc->x.claim_in_fill = vc->x.leading;
 	c->xcache = HCACHE_X_REVALIDATED;
 	vc->x.origin_status = 304;
 	return serve_hit(sh, vc, hs.store ? &e : &m->e, &merged, c->s_body, c->s_total,
@@ -665,6 +745,16 @@ static bool write_room(const struct shard *sh, unsigned n)
 	return sh->n_wio_free >= n;
 }
 
+void ecache_submit_writes(struct shard *sh, const struct store_io *io, int n)
+{
+	submit_writes(sh, io, n);
+}
+
+bool ecache_write_room(const struct shard *sh, unsigned n)
+{
+	return write_room(sh, n);
+}
+
 /* The stored head: status line and the headers a cache stores, minus
  * framing (the store knows the body length). */
 static bool write_stored_head(struct wbuf *w, const struct http1_response *resp)
@@ -701,13 +791,26 @@ void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_re
 	memset(&m, 0, sizeof(m));
 	struct hcache_policy pol = zone_policy(vc->x.zone->cfg);
 	hcache_storable(&pol, &c->req, &ri, c->request_time, now_s(sh), &hs, &m.e);
-	if (!hs.store || ri.vary.n > 0 || ri.vary.star) {
+	if (ri.vary.star && (c->vary.have || c->have_stored))
+		store_delete(sh->store, c->pkey);   /* now Vary: *: no stored variant fits */
+	if (!hs.store) {
 		COUNT(sh, cache_not_stored);
 		return;
 	}
-	if ((uint64_t)resp->content_length > store_max_object(sh->store) || !write_room(sh, 4) ||
-	    request_key(vc, text, sizeof(text), &text_len, &c->key) < 0)
+	uint32_t expires = hs.sie_until > hs.fresh_until ? (uint32_t)hs.sie_until
+							  : (uint32_t)hs.fresh_until;
+	struct cindex_key pkey, okey;
+	bool marker = false;
+	if ((uint64_t)resp->content_length > store_max_object(sh->store) || !write_room(sh, 8) ||
+	    request_key(vc, text, sizeof(text), &text_len, &pkey) < 0)
 		return;
+	okey = pkey;
+	if (ri.vary.n > 0 &&
+	    evary_fill(sh, vc, &ri, pkey, text, text_len, expires, &okey, &marker) < 0) {
+		COUNT(sh, cache_not_stored);
+		return;
+	}
+	c->key = okey;
 	char *blk = iobuf_pool_get(&sh->pool);
 	if (!blk)
 		return;
@@ -723,8 +826,7 @@ void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_re
 	struct store_obj obj = {
 		.meta = blk, .meta_len = (uint32_t)(sizeof(m) + w.len),
 		.body_len = (uint64_t)resp->content_length,
-		.expires = hs.sie_until > hs.fresh_until ? (uint32_t)hs.sie_until
-							  : (uint32_t)hs.fresh_until,
+		.expires = expires,
 		.key_text = text, .key_text_len = text_len,
 	};
 	struct store_io io[4];
@@ -738,8 +840,11 @@ void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_re
 	submit_writes(sh, io, n);
 	c->filling = true;
 	/* The claim now ends when the object is committed (or not): a parked
-	 * follower that looks again then finds it. */
-	vc->x.claim_in_fill = vc->x.leading;
+	 * follower that looks again then finds it. A first Vary response was
+	 * claimed under the primary key: the marker's write releases it. */
+	vc->x.claim_in_fill = vc->x.leading &&
+		((c->ckey.lo == okey.lo && c->ckey.hi == okey.hi) ||
+		 (marker && c->ckey.lo == pkey.lo && c->ckey.hi == pkey.hi));
 }
 
 void ecache_fill_body(struct shard *sh, struct vconn *vc, const char *p, size_t n)
@@ -777,7 +882,7 @@ void ecache_fill_end(struct shard *sh, struct vconn *vc, bool complete)
 	if (!complete) {
 		store_write_abort(sh->store, sh->id, c->wid);
 		if (vc->x.claim_in_fill) {
-			collapse_release(sh->collapse, c->key);
+			collapse_release(sh->collapse, c->ckey);
 			vc->x.claim_in_fill = false;
 		}
 	}

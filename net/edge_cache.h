@@ -14,8 +14,10 @@
  * First slice: whole objects that fit one store entry are served (with
  * Age, X-Cache, 304 for conditionals, 206 for one range); responses with a
  * Content-Length that RFC 9111 lets us store are written while they stream
- * to the visitor. Stale entries, Vary and chunked (large) objects go to the
- * origin (revalidation, variants and chunk reads are the next slices).
+ * to the visitor. Stale entries are revalidated; responses with Vary are
+ * stored as variants (net/edge_vary.h); a stale-while-revalidate hit starts
+ * one background refresh (visitor_background). Chunked (large) objects go
+ * to the origin (chunk reads are the next slice).
  */
 #ifndef EDGECACHE_NET_EDGE_CACHE_H
 #define EDGECACHE_NET_EDGE_CACHE_H
@@ -26,6 +28,7 @@
 
 #include "cache/http_cache.h"
 #include "cache/store.h"
+#include "net/edge_vary.h"
 #include "net/http1.h"
 
 struct shard;
@@ -52,7 +55,10 @@ struct ecache_x {
 	const char *s_body;
 	uint64_t s_total;
 	int64_t request_time;
-	struct cindex_key key;
+	struct cindex_key key;              /* the object's: primary or variant */
+	struct cindex_key pkey;             /* the URL's primary key */
+	struct cindex_key ckey;             /* the key claimed for collapsing */
+	struct evary_state vary;            /* a Vary marker found (edge_vary.h) */
 	struct hcache_req_info req;
 	struct store_io rio[2];
 };
@@ -94,5 +100,14 @@ bool ecache_origin_head(struct shard *sh, struct vconn *vc, const struct http1_r
 bool ecache_fail_stale(struct shard *sh, struct vconn *vc);
 /* X-Cache value for a response built from the origin ("MISS"/"BYPASS"). */
 const char *ecache_xcache(const struct vconn *vc);
+/*
+ * A background refresh (vc->x.background) ends: count it as failed when
+ * the origin could not be asked or answered 5xx (the stale object stays).
+ */
+void ecache_background_end(struct shard *sh, struct vconn *vc);
+
+/* For net/edge_vary.c: store write ios to submit, and room for n more. */
+void ecache_submit_writes(struct shard *sh, const struct store_io *io, int n);
+bool ecache_write_room(const struct shard *sh, unsigned n);
 
 #endif

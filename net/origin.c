@@ -291,9 +291,17 @@ static int write_plain_request(struct wbuf *w, const struct vconn *vc, const str
  * the snapshot's credentials. Returns 0, or -EINVAL (bad %-escape: 400),
  * -ENOSPC (414).
  */
+/* The credentials vc's request is signed with: the overlap retry signs
+ * with those of the snapshot before. */
+static const struct sigv4_creds *signing_creds(const struct vconn *vc, const struct origin_rt *o)
+{
+	return vc->x.prev_creds && o->prev_creds ? o->prev_creds : o->creds;
+}
+
 static int write_s3_request(struct shard *sh, struct wbuf *w, const struct vconn *vc,
 			    const struct origin_rt *o)
 {
+	const struct sigv4_creds *creds = signing_creds(vc, o);
 	const struct http1_request *r = &vc->req;
 	char path[LIMIT_S3_WIRE_PATH_BYTES + 1], host[LIMIT_S3_HOST_BYTES + 1];
 	struct s3path_out m = { .path = path, .path_cap = sizeof(path),
@@ -313,7 +321,7 @@ static int write_s3_request(struct shard *sh, struct wbuf *w, const struct vconn
 				atomic_load_explicit(&((struct origin_rt *)o)->clock_offset_s,
 						     memory_order_relaxed)),
 	};
-	rc = sigv4_s3_sign(o->creds, &sr, &sig, NULL);
+	rc = sigv4_s3_sign(creds, &sr, &sig, NULL);
 	if (rc < 0)
 		return rc == -ENOSPC ? -ENOSPC : -EINVAL;
 	COUNT(sh, s3_signed);
@@ -330,9 +338,9 @@ static int write_s3_request(struct shard *sh, struct wbuf *w, const struct vconn
 	wbuf_header(w, "Host", 4, host, m.host_len);
 	wbuf_header(w, "X-Amz-Date", 10, sig.amz_date, SIGV4_AMZ_DATE_LEN);
 	wbuf_header(w, "X-Amz-Content-SHA256", 20, sig.payload_hash, strlen(sig.payload_hash));
-	if (o->creds->session_token[0])
-		wbuf_header(w, "X-Amz-Security-Token", 20, o->creds->session_token,
-			    strlen(o->creds->session_token));
+	if (creds->session_token[0])
+		wbuf_header(w, "X-Amz-Security-Token", 20, creds->session_token,
+			    strlen(creds->session_token));
 	wbuf_header(w, "Authorization", 13, sig.authorization, sig.authorization_len);
 	write_forwarded_headers(w, vc, true);
 	return 0;
@@ -554,11 +562,17 @@ static void s3_error_begin(struct shard *sh, struct oconn *oc, const struct http
 		oc->s3_skew_s = t - signing_now;
 	if (!oc->s3_body)
 		oc->s3_body = iobuf_pool_get(&sh->pool);
+	s3err_mask_init(&oc->s3_mask, signing_creds(oc->vc, oc->origin)->session_token);
 }
 
+/* Body bytes of an S3 error: the session token masked in place (the
+ * bytes are ours until sent), the first ones kept for s3_error_end. */
 static void s3_error_body(struct oconn *oc, const char *p, size_t n)
 {
-	if (!oc->s3_status || !oc->s3_body)
+	if (!oc->s3_status)
+		return;
+	s3err_mask(&oc->s3_mask, (char *)p, n);
+	if (!oc->s3_body)
 		return;
 	size_t room = IOBUF_HBUF_BYTES - oc->s3_body_len;
 	n = n < room ? n : room;
@@ -720,6 +734,32 @@ static void set_framing(struct oconn *oc, const struct http1_response *resp)
 }
 
 /*
+ * Within credential_overlap_ms of a snapshot that changed this origin's
+ * credentials, a 400 or 403 (SignatureDoesNotMatch, InvalidAccessKeyId,
+ * ExpiredToken: the Code is in a body not read yet, and another 4xx is
+ * only retried once) is dropped before the visitor sees it, and the
+ * request is sent again, once, signed with the previous credentials.
+ * True if it was.
+ */
+static bool overlap_retry(struct shard *sh, struct oconn *oc, uint16_t status)
+{
+	struct vconn *vc = oc->vc;
+	const struct origin_rt *o = oc->origin;
+
+	if ((status != 400 && status != 403) || !o->prev_creds || vc->x.prev_creds ||
+	    sh->now_ms >= o->prev_until_ms || vc->x.body_sent)
+		return false;
+	COUNT(sh, s3_overlap_retries);
+	vc->x.prev_creds = true;
+	oc->vc = NULL;
+	vc->x.oc = NULL;
+	oc_close(sh, oc);        /* the answer is not read: the connection goes */
+	vc->x.tries--;
+	try_origin(sh, vc, true);
+	return true;
+}
+
+/*
  * Response head bytes. Parses in place when the whole head is in this
  * buffer (the common case); otherwise accumulates in a head block.
  * Returns bytes of p consumed by the head, or -1 if the exchange ended.
@@ -762,6 +802,8 @@ static ssize_t on_head(struct shard *sh, struct oconn *oc, const char *p, size_t
 	 * is still there in p: the block is not needed any more. */
 	size_t head_from_p = oc->head ? taken - (src_len - (size_t)r) : (size_t)r;
 	bool interim = resp.status >= 100 && resp.status < 200;
+	if (!interim && overlap_retry(sh, oc, resp.status))
+		return -1;
 	if (!interim) {
 		oc->head_done = true;
 		set_framing(oc, &resp);

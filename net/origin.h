@@ -29,6 +29,7 @@
 #include "core/wheel.h"
 #include "net/http1.h"
 #include "net/iobuf.h"
+#include "net/s3_error.h"
 
 struct shard;
 struct vconn;
@@ -68,6 +69,7 @@ struct oconn {
 	int64_t s3_skew_s;                  /* its Date minus our clock */
 	char *s3_body;                      /* its first bytes (a pool block) */
 	uint32_t s3_body_len;
+	struct s3err_masker s3_mask;        /* the session token, out of its body */
 	struct tls_session *tls;            /* https: the session, NULL for http */
 	uint32_t ops;
 	const struct origin_rt *origin;

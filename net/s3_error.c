@@ -436,3 +436,107 @@ int s3err_parse(uint16_t status, const struct http1_header *headers,
 	out->verdict = s3err_classify(status, out->code, out->html, arg_auth);
 	return 0;
 }
+
+/* ---- masking a secret in a passed-through body -------------------------- */
+
+/* Byte j of the secret in a form: itself, or "hh hh hh" (lower-case hex). */
+static char mask_pat(const struct s3err_masker *m, int form, size_t j)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (form == S3ERR_MASK_TEXT)
+		return m->secret[j];
+	unsigned char b = (unsigned char)m->secret[j / 3];
+	switch (j % 3) {
+	case 0: return hex[b >> 4];
+	case 1: return hex[b & 15];
+	default: return ' ';
+	}
+}
+
+static size_t mask_len(const struct s3err_masker *m, int form)
+{
+	return form == S3ERR_MASK_TEXT ? m->len : 3 * m->len - 1;
+}
+
+/* Does p[0..n) equal the form's bytes [at, at + n)? Hex matches any case. */
+static bool mask_eq(const struct s3err_masker *m, int form, const char *p, size_t n, size_t at)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i], pc = mask_pat(m, form, at + i);
+		if (form == S3ERR_MASK_HEX && c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (c != pc)
+			return false;
+	}
+	return true;
+}
+
+/* Is the form's prefix of length k also the suffix of its prefix of length mt? */
+static bool mask_border(const struct s3err_masker *m, int form, size_t k, size_t mt)
+{
+	for (size_t i = 0; i < k; i++)
+		if (mask_pat(m, form, i) != mask_pat(m, form, mt - k + i))
+			return false;
+	return true;
+}
+
+/* Match the form in src[0..n) (the piece as it came), mask in dst. */
+static void mask_form(struct s3err_masker *m, int form, const char *src, char *dst, size_t n)
+{
+	size_t len = mask_len(m, form), s = 0;
+	size_t mt = m->matched[form];
+
+	m->matched[form] = 0;
+	/* The last piece ended with mt bytes of the secret (masked): go on
+	 * with the longest of those that this piece continues. */
+	for (size_t k = mt; k > 0; k--) {
+		if (k != mt && !mask_border(m, form, k, mt))
+			continue;
+		size_t need = len - k, c = need < n ? need : n;
+		if (!mask_eq(m, form, src, c, k))
+			continue;
+		memset(dst, '*', c);
+		if (c < need) {
+			m->matched[form] = (uint32_t)(k + c);
+			return;
+		}
+		s = c;
+		break;
+	}
+	for (; s < n; s++) {
+		size_t c = len < n - s ? len : n - s;
+		if (!mask_eq(m, form, src + s, c, 0))
+			continue;
+		memset(dst + s, '*', c);
+		if (c < len) {              /* cut by the piece's end */
+			m->matched[form] = (uint32_t)c;
+			return;
+		}
+		s += len - 1;
+	}
+}
+
+void s3err_mask_init(struct s3err_masker *m, const char *secret)
+{
+	memset(m, 0, sizeof(*m));
+	m->secret = secret ? secret : "";
+	m->len = strlen(m->secret);
+}
+
+void s3err_mask(struct s3err_masker *m, char *p, size_t n)
+{
+	char src[1024];
+
+	if (m->len == 0)
+		return;
+	/* Each form is matched in the bytes as they came, so that one form's
+	 * stars never hide the other form's match; windows of the piece are
+	 * just smaller pieces to the streaming match. */
+	for (size_t at = 0; at < n; at += sizeof(src)) {
+		size_t w = n - at < sizeof(src) ? n - at : sizeof(src);
+		memcpy(src, p + at, w);
+		for (int form = 0; form < S3ERR_MASK__FORMS; form++)
+			mask_form(m, form, src, p + at, w);
+	}
+}

@@ -147,4 +147,29 @@ const struct s3err_advice *s3err_advice(enum s3err_verdict v);
 ssize_t s3err_tag(const char *body, size_t len, const char *tag,
 		  char *out, size_t cap);
 
+/*
+ * Masking a secret in an error body that passes through to a visitor.
+ * An S3 SignatureDoesNotMatch document echoes the request it checked
+ * (<CanonicalRequest>, and from AWS also <CanonicalRequestBytes> as
+ * space-separated hex), which holds the signed X-Amz-Security-Token: the
+ * body goes to the visitor unchanged except that every occurrence of the
+ * token, in either form, becomes '*' of the same length (framing and
+ * Content-Length stay right). The body arrives in pieces, each sent on as
+ * it comes, so a piece that ends with a prefix of the token has that
+ * prefix masked on suspicion and the match goes on in the next piece: a
+ * token cut by a piece boundary is masked on both sides. At worst a few
+ * innocent bytes at a boundary become '*'; never a token byte leaks.
+ */
+enum { S3ERR_MASK_TEXT, S3ERR_MASK_HEX, S3ERR_MASK__FORMS };
+
+struct s3err_masker {
+	const char *secret;             /* NUL-terminated; "" masks nothing */
+	size_t len;
+	uint32_t matched[S3ERR_MASK__FORMS];    /* carried from the last piece */
+};
+
+void s3err_mask_init(struct s3err_masker *m, const char *secret);
+/* Mask p[0..n), the next piece of the body, in place. */
+void s3err_mask(struct s3err_masker *m, char *p, size_t n);
+
 #endif /* EDGECACHE_NET_S3_ERROR_H */

@@ -11,6 +11,7 @@
 #include <wolfssl/ssl.h>
 #include <wolfssl/error-ssl.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfcrypt/aes.h>
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -20,6 +21,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "net/tls.h"
@@ -53,14 +56,20 @@ struct tls_session {
 	bool fresh;                         /* a new resumable session to keep */
 	size_t in_head, in_len;             /* unread input is in[in_head..in_len) */
 	size_t out_head, out_len;           /* pending output is out[out_head..out_len) */
+	/* Record framing of the input stream (tls_input_mid_record). */
+	unsigned char rec_hdr[5];
+	uint8_t rec_hdr_len;
+	uint32_t rec_body_left;
 	char host[LIMIT_HOST_BYTES + 1];
-	char in[LIMIT_TLS_IN_BYTES];
+	size_t in_cap;                      /* LIMIT_TLS_IN_BYTES, servers: _SERVER_ */
 	char out[LIMIT_TLS_OUT_BYTES];
+	char in[];                          /* [in_cap] */
 };
 
 static const char alpn_http11[] = "http/1.1";
 
 static int on_new_session(WOLFSSL *ssl, WOLFSSL_SESSION *sess);
+static void track_records(struct tls_session *s, const unsigned char *p, size_t len);
 
 /* ---- I/O callbacks: the session's buffers are wolfSSL's only transport -- */
 
@@ -268,6 +277,180 @@ int tls_client_ctx_new(const char *ca_file, unsigned flags, struct tls_ctx **out
 	return 0;
 }
 
+/* ---- session-ticket keys (one set per process, see net/tls.h) ---------- */
+
+#define TICKET_KEY_BYTES 32                 /* AES-256-GCM */
+#define TICKET_NONCE_BYTES 12
+
+struct ticket_key {
+	unsigned char name[WOLFSSL_TICKET_NAME_SZ];
+	unsigned char key[TICKET_KEY_BYTES];
+};
+
+struct ticket_keys {
+	_Atomic uint32_t seq;               /* odd while the control thread writes */
+	bool have_prev;
+	struct ticket_key cur, prev;
+};
+
+/* A page of its own, so that it can be kept out of core dumps. */
+static union {
+	struct ticket_keys k;
+	char page[4096];
+} tickets __attribute__((aligned(4096)));
+static pthread_once_t tickets_once = PTHREAD_ONCE_INIT;
+/* Nonces: 4 random bytes per process + a counter, unique under one key
+ * (keys never outlive the process). */
+static unsigned char nonce_salt[4];
+static _Atomic uint64_t nonce_ctr;
+
+static void fill_random(void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = getrandom(p, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		assert(n > 0);                   /* the kernel's CSPRNG does not fail */
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static void tickets_init(void)
+{
+	madvise(&tickets, sizeof(tickets), MADV_DONTDUMP);
+	fill_random(&tickets.k.cur, sizeof(tickets.k.cur));
+	fill_random(nonce_salt, sizeof(nonce_salt));
+}
+
+void tls_tickets_rotate(void)
+{
+	struct ticket_keys *t = &tickets.k;
+	struct ticket_key fresh;
+
+	pthread_once(&tickets_once, tickets_init);
+	fill_random(&fresh, sizeof(fresh));
+	atomic_fetch_add_explicit(&t->seq, 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	t->prev = t->cur;
+	t->have_prev = true;
+	t->cur = fresh;
+	atomic_fetch_add_explicit(&t->seq, 1, memory_order_release);
+	explicit_bzero(&fresh, sizeof(fresh));
+}
+
+/* A consistent copy of the keys (sequence lock: retry, never wait). */
+static void tickets_read(struct ticket_keys *out)
+{
+	const struct ticket_keys *t = &tickets.k;
+	uint32_t s0, s1;
+
+	do {
+		s0 = atomic_load_explicit(&t->seq, memory_order_acquire);
+		out->have_prev = t->have_prev;
+		out->cur = t->cur;
+		out->prev = t->prev;
+		atomic_thread_fence(memory_order_acquire);
+		s1 = atomic_load_explicit(&t->seq, memory_order_relaxed);
+	} while ((s0 & 1) || s0 != s1);
+}
+
+/*
+ * wolfSSL's ticket callback: seal (enc) or open a ticket in place with
+ * AES-256-GCM; name || nonce || length is the associated data. A ticket
+ * under the previous key is accepted and re-issued (RET_CREATE); an
+ * unknown name or a failed tag means a full handshake (RET_REJECT).
+ */
+static int ticket_cb(WOLFSSL *ssl, unsigned char name[WOLFSSL_TICKET_NAME_SZ],
+		     unsigned char iv[WOLFSSL_TICKET_IV_SZ], unsigned char mac[WOLFSSL_TICKET_MAC_SZ],
+		     int enc, unsigned char *ticket, int in_len, int *out_len, void *arg)
+{
+	struct ticket_keys keys;
+	const struct ticket_key *k = NULL;
+	unsigned char aad[WOLFSSL_TICKET_NAME_SZ + WOLFSSL_TICKET_IV_SZ + 2];
+	int rc = enc ? WOLFSSL_TICKET_RET_FATAL : WOLFSSL_TICKET_RET_REJECT;
+	Aes aes;
+
+	(void)ssl;
+	(void)arg;
+	tickets_read(&keys);
+	if (enc) {
+		uint64_t c = atomic_fetch_add_explicit(&nonce_ctr, 1, memory_order_relaxed);
+
+		k = &keys.cur;
+		memcpy(name, k->name, WOLFSSL_TICKET_NAME_SZ);
+		memset(iv, 0, WOLFSSL_TICKET_IV_SZ);
+		memcpy(iv, nonce_salt, sizeof(nonce_salt));
+		memcpy(iv + sizeof(nonce_salt), &c, sizeof(c));
+	} else if (memcmp(name, keys.cur.name, WOLFSSL_TICKET_NAME_SZ) == 0) {
+		k = &keys.cur;
+	} else if (keys.have_prev && memcmp(name, keys.prev.name, WOLFSSL_TICKET_NAME_SZ) == 0) {
+		k = &keys.prev;
+	}
+	if (k != NULL && in_len >= 0 && in_len <= 0xffff &&
+	    wc_AesInit(&aes, NULL, INVALID_DEVID) == 0) {
+		memcpy(aad, name, WOLFSSL_TICKET_NAME_SZ);
+		memcpy(aad + WOLFSSL_TICKET_NAME_SZ, iv, WOLFSSL_TICKET_IV_SZ);
+		aad[sizeof(aad) - 2] = (unsigned char)(in_len >> 8);
+		aad[sizeof(aad) - 1] = (unsigned char)in_len;
+		if (wc_AesGcmSetKey(&aes, k->key, TICKET_KEY_BYTES) == 0 &&
+		    (enc ? wc_AesGcmEncrypt(&aes, ticket, ticket, (word32)in_len, iv,
+					    TICKET_NONCE_BYTES, mac, AES_BLOCK_SIZE, aad, sizeof(aad))
+			 : wc_AesGcmDecrypt(&aes, ticket, ticket, (word32)in_len, iv,
+					    TICKET_NONCE_BYTES, mac, AES_BLOCK_SIZE, aad,
+					    sizeof(aad))) == 0) {
+			*out_len = in_len;
+			rc = enc || k == &keys.cur ? WOLFSSL_TICKET_RET_OK : WOLFSSL_TICKET_RET_CREATE;
+		}
+		wc_AesFree(&aes);
+	}
+	explicit_bzero(&keys, sizeof(keys));
+	explicit_bzero(&aes, sizeof(aes));
+	return rc;
+}
+
+void tls_tickets_lifetime(struct tls_ctx *ctx, uint32_t lifetime_s)
+{
+	assert(ctx->magic == TLS_CTX_MAGIC && ctx->server);
+	wolfSSL_CTX_set_TicketHint(ctx->wctx, (int)lifetime_s);
+	wolfSSL_CTX_set_timeout(ctx->wctx, lifetime_s);
+}
+
+int tls_sni_peek(const void *buf, size_t len, char *name, size_t cap)
+{
+	const unsigned char *b = buf;
+	size_t rec;
+	word32 sz;
+	int r;
+
+	if (len >= 1 && b[0] != 0x16)       /* not a handshake record */
+		return -EPROTO;
+	if (len < 5)
+		return -EAGAIN;
+	rec = (size_t)b[3] << 8 | b[4];
+	if (rec == 0 || rec > TLS_RECORD_PLAIN_MAX)
+		return -EPROTO;
+	if (len < 5 + rec)
+		return -EAGAIN;
+	assert(cap > 1);
+	sz = (word32)cap - 1;
+	r = wolfSSL_SNI_GetFromBuffer(b, (word32)(5 + rec), WOLFSSL_SNI_HOST_NAME,
+				      (unsigned char *)name, &sz);
+	if (r == 0)
+		return 0;
+	if (r != WOLFSSL_SUCCESS)
+		return -EPROTO;
+	if (sz >= cap - 1)
+		return -ENAMETOOLONG;
+	name[sz] = '\0';
+	return (int)sz;
+}
+
+static const char key_refused[] = "no usable PEM key for the certificate";
+
 int tls_server_ctx_new(const char *cert_file, const char *key_file, unsigned flags,
 		       struct tls_ctx **out, const char **why)
 {
@@ -286,11 +469,28 @@ int tls_server_ctx_new(const char *cert_file, const char *key_file, unsigned fla
 	if (wolfSSL_CTX_use_PrivateKey_file(c->wctx, key_file, WOLFSSL_FILETYPE_PEM) !=
 	    WOLFSSL_SUCCESS || wolfSSL_CTX_check_private_key(c->wctx) != WOLFSSL_SUCCESS) {
 		tls_ctx_free(c);
-		return file_error(key_file, why, "no usable PEM key for the certificate");
+		return file_error(key_file, why, key_refused);
 	}
 	wolfSSL_CTX_set_verify(c->wctx, WOLFSSL_VERIFY_NONE, NULL);
+	pthread_once(&tickets_once, tickets_init);
+	wolfSSL_CTX_set_TicketEncCb(c->wctx, ticket_cb);
+	tls_tickets_lifetime(c, 2 * LIMIT_TLS_TICKET_ROTATE_S_DEFAULT);
 	*out = c;
 	return 0;
+}
+
+int tls_check_pair(const char *cert_file, const char *key_file, const char **why)
+{
+	struct tls_ctx *c;
+	int rc = tls_server_ctx_new(cert_file, key_file, 0, &c, why);
+
+	if (rc == 0)
+		tls_ctx_free(c);
+	else if (*why == key_refused || (rc == -ENOENT && access(key_file, R_OK) != 0))
+		rc = -ENOKEY;               /* the chain loaded: the key is at fault */
+	else if (rc != -ENOMEM)
+		rc = -EBADMSG;
+	return rc;
 }
 
 void tls_ctx_free(struct tls_ctx *c)
@@ -441,16 +641,19 @@ static int server_setup(struct tls_session *s)
 int tls_session_new(struct tls_ctx *ctx, const char *host, struct tls_session **out)
 {
 	struct tls_session *s;
+	size_t in_cap;
 	int rc;
 
 	assert(ctx && ctx->magic == TLS_CTX_MAGIC);
 	if ((host == NULL) != ctx->server)
 		return -EINVAL;
-	s = malloc(sizeof(*s));
+	in_cap = ctx->server ? LIMIT_TLS_SERVER_IN_BYTES : LIMIT_TLS_IN_BYTES;
+	s = malloc(sizeof(*s) + in_cap);
 	if (s == NULL)
 		return -ENOMEM;
 	/* the buffers need no zeroing: only [head, len) is ever read */
-	memset(s, 0, offsetof(struct tls_session, in));
+	memset(s, 0, offsetof(struct tls_session, out));
+	s->in_cap = in_cap;
 	s->magic = TLS_SESSION_MAGIC;
 	s->ctx = ctx;
 	s->reason = "";
@@ -491,16 +694,17 @@ size_t tls_feed(struct tls_session *s, const void *ciphertext, size_t len)
 		s->eof = true;
 		return 0;
 	}
-	if (s->in_head > 0 && sizeof(s->in) - s->in_len < len) {
+	if (s->in_head > 0 && s->in_cap - s->in_len < len) {
 		memmove(s->in, s->in + s->in_head, s->in_len - s->in_head);
 		s->in_len -= s->in_head;
 		s->in_head = 0;
 	}
-	room = sizeof(s->in) - s->in_len;
+	room = s->in_cap - s->in_len;
 	if (len > room)
 		len = room;
 	memcpy(s->in + s->in_len, ciphertext, len);
 	s->in_len += len;
+	track_records(s, ciphertext, len);
 	return len;
 }
 
@@ -519,6 +723,38 @@ int tls_handshake(struct tls_session *s)
 	s->done = true;
 	session_keep(s);
 	return 0;
+}
+
+size_t tls_input_unread(const struct tls_session *s)
+{
+	return s->in_len - s->in_head;
+}
+
+bool tls_input_mid_record(const struct tls_session *s)
+{
+	return s->rec_hdr_len > 0 || s->rec_body_left > 0;
+}
+
+/* Follow record boundaries over bytes fed: headers byte by byte, bodies
+ * skipped whole. */
+static void track_records(struct tls_session *s, const unsigned char *p, size_t len)
+{
+	while (len > 0) {
+		if (s->rec_body_left > 0) {
+			size_t k = len < s->rec_body_left ? len : s->rec_body_left;
+
+			s->rec_body_left -= (uint32_t)k;
+			p += k;
+			len -= k;
+			continue;
+		}
+		s->rec_hdr[s->rec_hdr_len++] = *p++;
+		len--;
+		if (s->rec_hdr_len == sizeof(s->rec_hdr)) {
+			s->rec_body_left = (uint32_t)s->rec_hdr[3] << 8 | s->rec_hdr[4];
+			s->rec_hdr_len = 0;
+		}
+	}
 }
 
 const char *tls_reason(const struct tls_session *s)

@@ -1,6 +1,6 @@
 /*
- * net/tls.h — TLS sessions driven by buffers, for origin connections (and
- * later visitor connections), on wolfSSL.
+ * net/tls.h — TLS sessions driven by buffers, for origin connections and
+ * HTTPS visitors, on wolfSSL.
  *
  * Owns:
  *  - struct tls_ctx: one wolfSSL context (one per HTTPS origin for clients;
@@ -13,17 +13,20 @@
  *    = no resumption this time, or the session is not kept).
  *  - struct tls_session: one connection's wolfSSL object plus two bounded
  *    ciphertext buffers, allocated once in tls_session_new:
- *      in  (LIMIT_TLS_IN_BYTES):  bytes the ring received, copied in by
- *          tls_feed, consumed by wolfSSL through its receive callback;
+ *      in  (LIMIT_TLS_IN_BYTES; server sessions LIMIT_TLS_SERVER_IN_BYTES,
+ *          less than a record: feed again when a call needs input): bytes
+ *          the ring received, copied in by tls_feed, consumed by wolfSSL
+ *          through its receive callback;
  *      out (LIMIT_TLS_OUT_BYTES): records wolfSSL produced through its send
  *          callback, waiting for the ring to send them.
  *    wolfSSL itself allocates a record-sized buffer (up to ~17 KiB) while a
  *    record larger than its 5-byte static buffer is read or written, and
  *    frees it when the record is done: about one malloc/free per record in
  *    each direction (docs/tls.md has the count measured by the bench).
- * Called by: a session by its owning shard thread only; tls_*_ctx_new and
- *   tls_ctx_free by the control thread (before shards start / after they
- *   stop).
+ * Called by: a session by its owning shard thread only; tls_*_ctx_new,
+ *   tls_ctx_free and tls_tickets_rotate by the control thread (a retired
+ *   snapshot's contexts are freed while shards run: see tls_ctx_free);
+ *   tls_sni_peek by anyone (pure).
  * Never: touches a socket, blocks, or lets wolfSSL do I/O of its own; never
  *   accepts an unverified peer certificate on a client context.
  *
@@ -79,14 +82,50 @@ int tls_client_ctx_new(const char *ca_file, unsigned flags, struct tls_ctx **out
 		       const char **why);
 
 /*
- * A server context with one certificate chain and key (PEM files), for
- * visitor termination later and for tests now; ALPN "http/1.1".
+ * A server context with one certificate chain and key (PEM files, ECDSA or
+ * RSA), for HTTPS visitors (one per zone with tls_cert); ALPN "http/1.1"
+ * (h2 joins the list with HTTP/2). Session tickets are sealed with the
+ * process's ticket keys (below), shared by every server context, so a
+ * ticket from any shard, any zone's context, any config generation
+ * resumes wherever its key is still kept.
  * Returns 0 or -EINVAL, -ENOENT, -EBADMSG, -ENOMEM as above.
  */
 int tls_server_ctx_new(const char *cert_file, const char *key_file, unsigned flags,
 		       struct tls_ctx **out, const char **why);
 
-/* Frees the context and its cached sessions. No session may still use it. */
+/*
+ * Config check (edgecache -t): does the chain load and does the key match
+ * it? 0, -EBADMSG (the certificate file: *why says what), -ENOKEY (the key
+ * file: unreadable, not PEM, or not the certificate's key), -ENOMEM.
+ */
+int tls_check_pair(const char *cert_file, const char *key_file, const char **why);
+
+/*
+ * Session-ticket keys (AES-256-GCM, 16-byte names), one set per process:
+ * the current key seals new tickets; the previous one still opens tickets
+ * (they are then re-issued under the current key); older tickets fall back
+ * to a full handshake. Made at the first server context; rotated by the
+ * control thread (tls_tickets_rotate: the previous key is dropped, the
+ * current one becomes previous). Shards read the keys through a sequence
+ * lock and never wait. The keys live in a page kept out of core dumps.
+ * lifetime_s is what tickets announce (and how long wolfSSL accepts a
+ * session): two rotation periods.
+ */
+void tls_tickets_rotate(void);
+void tls_tickets_lifetime(struct tls_ctx *ctx, uint32_t lifetime_s);
+
+/*
+ * The SNI host name of a ClientHello at the front of buf (the first TLS
+ * record, which must be whole). Returns its length (copied into name,
+ * NUL-terminated; longer than cap-1 is -ENAMETOOLONG), 0 when the hello
+ * has no SNI, -EAGAIN when the record is not complete yet (and could
+ * still be), -EPROTO when buf does not start a handshake record.
+ */
+int tls_sni_peek(const void *buf, size_t len, char *name, size_t cap);
+
+/* Frees the context and its cached sessions. A client context: no session
+ * may still use it. A server context: sessions still open keep wolfSSL's
+ * context alive (it is refcounted) and never touch ours again. */
 void tls_ctx_free(struct tls_ctx *ctx);
 
 /*
@@ -123,6 +162,13 @@ int tls_handshake(struct tls_session *s);
 /* Why the last call failed, in a few words, for a log line ("" if none).
  * Never contains key material. Valid until the session is freed. */
 const char *tls_reason(const struct tls_session *s);
+
+/* Does the ciphertext fed so far end inside a record? (Framing is
+ * tracked as bytes are fed; at EOF this means the record was cut.) */
+bool tls_input_mid_record(const struct tls_session *s);
+/* Ciphertext fed in that wolfSSL has not taken yet. (wolfSSL takes one
+ * record at a time: 0 after a read means everything fed was returned.) */
+size_t tls_input_unread(const struct tls_session *s);
 
 /* Ciphertext waiting to be sent: *ptr, *len (len 0 = nothing). Stable (the
  * session appends only behind it) until tls_output_done. */

@@ -25,6 +25,7 @@
 #include "core/shard.h"
 #include "net/collapse.h"
 #include "net/origin.h"
+#include "net/tls.h"
 #include "net/wbuf.h"
 
 #define LINGER_MS 2000
@@ -36,6 +37,9 @@ static void process_input(struct shard *sh, struct vconn *vc);
 static void finish_exchange(struct shard *sh, struct vconn *vc);
 static void release_held(struct shard *sh, struct vconn *vc);
 static void pump(struct shard *sh, struct vconn *vc);
+static void tls_send(struct shard *sh, struct vconn *vc);
+static bool tls_decrypt(struct shard *sh, struct vconn *vc);
+static void tls_goodbye(struct shard *sh, struct vconn *vc);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -88,6 +92,18 @@ static void resume_recv(struct shard *sh, struct vconn *vc)
 
 static void flush(struct shard *sh, struct vconn *vc)
 {
+	if (vc->x.background) {
+		/* Nothing is queued for a background refresh (queue_block and
+		 * visitor_response_body drop it): it ends when its last byte
+		 * would have been sent. */
+		if (vc->state == VC_BUSY && vc->x.resp_done)
+			finish_exchange(sh, vc);
+		return;
+	}
+	if (vc->is_tls) {
+		tls_send(sh, vc);
+		return;
+	}
 	if (vc->out.in_flight || vc->out.n == 0 || vc->state == VC_CLOSING)
 		return;
 	struct io_uring_sqe *sqe = shard_sqe(sh);
@@ -102,6 +118,10 @@ static bool queue_block(struct shard *sh, struct vconn *vc, char *block, size_t 
 {
 	struct iobuf_seg seg = { .ptr = block, .len = (uint32_t)len,
 				 .kind = IOBUF_SEG_HBUF, .block = block };
+	if (vc->x.background) {
+		iobuf_pool_put(&sh->pool, block);   /* nobody to send it to */
+		return true;
+	}
 	if (!iobuf_outq_push(&vc->out, &seg)) {
 		iobuf_pool_put(&sh->pool, block);
 		return false;
@@ -126,9 +146,14 @@ static void count_status(struct shard *sh, int status)
 
 static void vc_free_slot(struct shard *sh, struct vconn *vc)
 {
+	bool background = vc->x.background;
+	if (background)
+		ecache_background_end(sh, vc);
 	ecache_exchange_end(sh, vc);        /* sends from its buffers are done */
 	iobuf_outq_clear(&vc->out, &sh->pool);
 	release_held(sh, vc);
+	tls_session_free(vc->tls);          /* no send from its output is in flight */
+	vc->tls = NULL;
 	if (vc->in) {
 		iobuf_pool_put(&sh->pool, vc->in);
 		vc->in = NULL;
@@ -138,7 +163,8 @@ static void vc_free_slot(struct shard *sh, struct vconn *vc)
 	vc->next = sh->vfree;
 	sh->vfree = vc;
 	sh->vconns_used--;
-	counter_add(sh->ctr, CTR_conns_open, (uint64_t)-1);
+	if (!background)
+		counter_add(sh->ctr, CTR_conns_open, (uint64_t)-1);
 }
 
 static void vc_maybe_free(struct shard *sh, struct vconn *vc)
@@ -149,30 +175,62 @@ static void vc_maybe_free(struct shard *sh, struct vconn *vc)
 
 /* ---- held input ---------------------------------------------------------- */
 
+/* A FIFO of buffers of group g linked through tab (one per group: a
+ * buffer is in at most one FIFO); each entry holds a reference. */
+static void fifo_push(struct held_buf *tab, struct iobuf_group *g, int32_t *head,
+		      int32_t *tail, uint16_t bid, size_t len)
+{
+	iobuf_group_ref(g, bid);
+	tab[bid] = (struct held_buf){ .next = -1, .off = 0, .len = (uint16_t)len };
+	if (*tail >= 0)
+		tab[*tail].next = bid;
+	else
+		*head = bid;
+	*tail = bid;
+}
+
+static void fifo_pop(struct held_buf *tab, struct iobuf_group *g, int32_t *head, int32_t *tail)
+{
+	uint16_t bid = (uint16_t)*head;
+	*head = tab[bid].next;
+	if (*head < 0)
+		*tail = -1;
+	iobuf_group_unref(g, bid);
+}
+
+/* What the parser and uploads consume: provided buffers for plain HTTP,
+ * decrypted buffers of the software group for HTTPS. */
+static struct iobuf_group *in_group(struct shard *sh, const struct vconn *vc)
+{
+	return shard_group(sh, vc->is_tls ? SHARD_GROUP_PLAIN : SHARD_GROUP_VISITOR);
+}
+
+static struct held_buf *in_held(struct shard *sh, const struct vconn *vc)
+{
+	return vc->is_tls ? sh->held_plain : sh->held;
+}
+
 static void held_push(struct shard *sh, struct vconn *vc, uint16_t bid, size_t len)
 {
-	iobuf_group_ref(shard_group(sh, SHARD_GROUP_VISITOR), bid);
-	sh->held[bid] = (struct held_buf){ .next = -1, .off = 0, .len = (uint16_t)len };
-	if (vc->held_tail >= 0)
-		sh->held[vc->held_tail].next = bid;
-	else
-		vc->held_head = bid;
-	vc->held_tail = bid;
+	fifo_push(in_held(sh, vc), in_group(sh, vc), &vc->held_head, &vc->held_tail, bid, len);
 }
 
 static void held_pop(struct shard *sh, struct vconn *vc)
 {
-	uint16_t bid = (uint16_t)vc->held_head;
-	vc->held_head = sh->held[bid].next;
-	if (vc->held_head < 0)
-		vc->held_tail = -1;
-	iobuf_group_unref(shard_group(sh, SHARD_GROUP_VISITOR), bid);
+	fifo_pop(in_held(sh, vc), in_group(sh, vc), &vc->held_head, &vc->held_tail);
+}
+
+static void cipher_pop(struct shard *sh, struct vconn *vc)
+{
+	fifo_pop(sh->held, shard_group(sh, SHARD_GROUP_VISITOR), &vc->cheld_head, &vc->cheld_tail);
 }
 
 static void release_held(struct shard *sh, struct vconn *vc)
 {
 	while (vc->held_head >= 0)
 		held_pop(sh, vc);
+	while (vc->cheld_head >= 0)
+		cipher_pop(sh, vc);
 }
 
 /* ---- closing ------------------------------------------------------------- */
@@ -257,6 +315,86 @@ void visitor_parked_tick(struct shard *sh)
 	}
 }
 
+/* A slot just taken: cleared, its index and generation kept. */
+static void slot_init(struct vconn *vc, int fd)
+{
+	uint32_t gen = vc->gen, idx = vc->idx;
+	memset(vc, 0, offsetof(struct vconn, req));
+	memset(&vc->x, 0, sizeof(vc->x));
+	iobuf_outq_init(&vc->out);
+	vc->magic = VCONN_MAGIC;
+	vc->gen = gen;
+	vc->idx = idx;
+	vc->fd = fd;
+	vc->held_head = vc->held_tail = -1;
+	vc->cheld_head = vc->cheld_tail = -1;
+}
+
+/* ---- background refresh (stale-while-revalidate) -------------------------- */
+
+/* A slot taken for a refresh that will not start goes back. */
+static void background_give_back(struct shard *sh, struct vconn *vc, char *in)
+{
+	iobuf_pool_put(&sh->pool, in);
+	vc->next = sh->vfree;
+	sh->vfree = vc;
+	COUNT(sh, cache_swr_skipped);
+}
+
+void visitor_background(struct shard *sh, struct vconn *pv)
+{
+	char *in = sh->draining || !sh->collapse ? NULL : iobuf_pool_get(&sh->pool);
+	struct vconn *vc = in ? shard_vconn_take(sh) : NULL;
+	struct collapse_leader l;
+
+	if (!vc) {
+		if (in)
+			iobuf_pool_put(&sh->pool, in);
+		COUNT(sh, cache_swr_skipped);
+		return;
+	}
+	/* One refresh per key: the claim is what concurrent stale hits
+	 * find (and then start none); it is released when the refresh's
+	 * write lands or it ends. */
+	struct collapse_leader me = { sh->id, vc->idx, vc->gen };
+	if (collapse_claim(sh->collapse, pv->x.cache.key, &me, &l) != 0) {
+		background_give_back(sh, vc, in);
+		return;
+	}
+	slot_init(vc, -1);
+	memcpy(vc->peer_ip, pv->peer_ip, sizeof(vc->peer_ip));
+	/* Its own copy of the visitor's head: the visitor's input block
+	 * moves on to its next request while the refresh runs. */
+	memcpy(in, pv->in, pv->x.head_len);
+	vc->in = in;
+	vc->in_len = pv->x.head_len;
+	if (http1_parse_request(vc->in, vc->in_len, &vc->req) != (int)vc->in_len) {
+		collapse_release(sh->collapse, pv->x.cache.key);
+		vc->in = NULL;
+		background_give_back(sh, vc, in);
+		return;
+	}
+	struct vexchange *x = &vc->x;
+	x->background = true;
+	x->head_len = vc->in_len;
+	x->start_ms = sh->unix_ms;
+	x->start_ns = server_now_ns();
+	x->reqid = ((uint64_t)sh->id << 48) | ++sh->req_seq;
+	x->body_done = true;
+	x->rt = pv->x.rt;
+	shard_rt_ref(sh, x->rt);
+	x->zone = pv->x.zone;
+	x->leading = true;
+	x->cache.ckey = pv->x.cache.key;
+	vc->state = VC_BUSY;
+	sh->vconns_used++;
+	COUNT(sh, cache_swr_refreshes);
+	/* Looks the object up again (its own reference or read), finds it
+	 * stale and asks the origin with its validators. */
+	if (!ecache_lookup(sh, vc))
+		origin_start(sh, vc);
+}
+
 /* The exchange no longer needs its snapshot. */
 static void exchange_release(struct shard *sh, struct vconn *vc)
 {
@@ -289,6 +427,10 @@ static void vc_close(struct shard *sh, struct vconn *vc)
 	release_held(sh, vc);
 	clear_timer(sh, vc);
 	vc->state = VC_CLOSING;
+	if (vc->x.background) {
+		vc_maybe_free(sh, vc);      /* no socket: free once no read is in flight */
+		return;
+	}
 	/* Cancel whatever is pending on the fd (the multishot recv, a send),
 	 * then close; HARDLINK so the close runs even if nothing was found. */
 	struct io_uring_sqe *sqe = shard_sqe(sh);
@@ -310,6 +452,8 @@ static void vc_linger(struct shard *sh, struct vconn *vc)
 		return;
 	}
 	vc->state = VC_LINGER;
+	if (vc->is_tls)
+		tls_goodbye(sh, vc);        /* close_notify, linked before the shutdown */
 	struct io_uring_sqe *sqe = shard_sqe(sh);
 	io_uring_prep_shutdown(sqe, vc->fd, SHUT_WR);
 	io_uring_sqe_set_data64(sqe, shard_ud(OP_VCLOSE, vc->idx, vc->gen));
@@ -320,7 +464,7 @@ static void vc_linger(struct shard *sh, struct vconn *vc)
 
 /* ---- accept ------------------------------------------------------------- */
 
-void visitor_accept(struct shard *sh, int fd)
+void visitor_accept(struct shard *sh, int fd, bool tls)
 {
 	struct vconn *vc = sh->draining ? NULL : shard_vconn_take(sh);
 
@@ -336,16 +480,11 @@ void visitor_accept(struct shard *sh, int fd)
 	COUNT(sh, conns_accepted);
 	COUNT(sh, conns_open);
 
-	uint32_t gen = vc->gen, idx = vc->idx;
-	memset(vc, 0, offsetof(struct vconn, req));
-	memset(&vc->x, 0, sizeof(vc->x));
-	iobuf_outq_init(&vc->out);
-	vc->magic = VCONN_MAGIC;
-	vc->gen = gen;
-	vc->idx = idx;
-	vc->fd = fd;
-	vc->held_head = vc->held_tail = -1;
+	slot_init(vc, fd);
+	vc->is_tls = tls;
 	vc->state = VC_READING;
+	if (tls)
+		COUNT(sh, tls_accepted);
 
 	/* Responses go out in as few sends as we can make them, and a small
 	 * last segment must not wait for the peer's delayed ACK. */
@@ -363,7 +502,10 @@ void visitor_accept(struct shard *sh, int fd)
 				  vc->peer_ip, sizeof(vc->peer_ip));
 	}
 	arm_recv(sh, vc);
-	set_timer(sh, vc, VT_HEADER, sh->scfg->header_timeout_ms);
+	if (tls)
+		set_timer(sh, vc, VT_HANDSHAKE, sh->scfg->tls_handshake_timeout_ms);
+	else
+		set_timer(sh, vc, VT_HEADER, sh->scfg->header_timeout_ms);
 }
 
 /* ---- local responses ---------------------------------------------------- */
@@ -642,6 +784,10 @@ static void finish_exchange(struct shard *sh, struct vconn *vc)
 {
 	struct vexchange *x = &vc->x;
 
+	if (x->background) {
+		vc_close(sh, vc);           /* the slot was only for this refresh */
+		return;
+	}
 	count_status(sh, x->status);
 	write_access_log(sh, vc);
 	if (x->oc) {
@@ -654,7 +800,7 @@ static void finish_exchange(struct shard *sh, struct vconn *vc)
 		/* Linger only where unread input may be waiting (an RST would
 		 * destroy our response); a visitor that asked to close and sent
 		 * nothing more is closed at once, as nginx does. */
-		if (x->must_linger || !x->body_done || sh->draining ||
+		if (x->must_linger || !x->body_done || sh->draining || vc->is_tls ||
 		    vc->in_len > x->head_len || vc->held_head >= 0)
 			vc_linger(sh, vc);
 		else
@@ -734,7 +880,7 @@ static ssize_t upload(struct shard *sh, struct vconn *vc, const char *p, size_t 
 		return -1;
 	}
 	if (n > 0) {
-		struct iobuf_group *g = shard_group(sh, SHARD_GROUP_VISITOR);
+		struct iobuf_group *g = in_group(sh, vc);
 		iobuf_group_ref(g, bid);
 		struct iobuf_seg seg = { .ptr = p, .len = (uint32_t)n,
 					 .kind = IOBUF_SEG_PBUF, .bid = bid, .group = g };
@@ -777,9 +923,11 @@ static size_t append_input(struct shard *sh, struct vconn *vc, const char *p, si
  */
 static void pump(struct shard *sh, struct vconn *vc)
 {
-	struct iobuf_group *g = shard_group(sh, SHARD_GROUP_VISITOR);
+	struct iobuf_group *g = in_group(sh, vc);
+	struct held_buf *tab = in_held(sh, vc);
 
-	while (vc->held_head >= 0) {
+	/* HTTPS: one record is decrypted when the last one is consumed. */
+	while (vc->held_head >= 0 || (vc->is_tls && tls_decrypt(sh, vc))) {
 		if (vc->state == VC_LINGER) {
 			held_pop(sh, vc);           /* input after our last response */
 			continue;
@@ -787,7 +935,7 @@ static void pump(struct shard *sh, struct vconn *vc)
 		if (vc->state != VC_READING && vc->state != VC_BUSY)
 			return;
 		uint16_t bid = (uint16_t)vc->held_head;
-		struct held_buf *h = &sh->held[bid];
+		struct held_buf *h = &tab[bid];
 		const char *p = iobuf_group_ptr(g, bid) + h->off;
 		size_t n;
 		if (vc->state == VC_BUSY && vc->x.has_body && !vc->x.body_done) {
@@ -817,6 +965,278 @@ static void pump(struct shard *sh, struct vconn *vc)
 		resume_recv(sh, vc);
 }
 
+/* The visitor closed its side (TCP EOF, or TLS close_notify). */
+static void on_peer_eof(struct shard *sh, struct vconn *vc)
+{
+	vc->peer_closed = true;
+	if (vc->state == VC_READING || vc->state == VC_LINGER)
+		vc_close(sh, vc);
+	else if (vc->state == VC_BUSY && !vc->x.body_done)
+		visitor_response_abort(sh, vc);
+	else if (vc->state == VC_BUSY)
+		vc->x.keep_alive = false;
+}
+
+/* ---- HTTPS visitors ------------------------------------------------------ */
+
+/* Fatal unrecognized_name alert (RFC 6066 3), in the clear: no session. */
+static const char alert_unrecognized_name[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70 };
+
+/* Held ciphertext into the session, while it has room; false if none
+ * went in. The session's input is smaller than a record can be, so a
+ * caller told "needs input" feeds again while this says it fed some. */
+static bool tls_fill(struct shard *sh, struct vconn *vc)
+{
+	struct iobuf_group *g = shard_group(sh, SHARD_GROUP_VISITOR);
+	bool fed = false;
+
+	while (vc->cheld_head >= 0) {
+		struct held_buf *h = &sh->held[vc->cheld_head];
+		size_t n = tls_feed(vc->tls, iobuf_group_ptr(g, (uint16_t)vc->cheld_head) + h->off,
+				    h->len);
+		fed = fed || n > 0;
+		h->off = (uint16_t)(h->off + n);
+		h->len = (uint16_t)(h->len - n);
+		if (h->len > 0)
+			break;
+		cipher_pop(sh, vc);
+	}
+	return fed;
+}
+
+/* Is `name` listed in z's hosts (not only matched as the default)? */
+static bool zone_lists(const struct cfg_zone *z, const char *name, size_t len)
+{
+	for (size_t i = 0; i < z->n_hosts; i++)
+		if (strlen(z->hosts[i]) == len && strncasecmp(z->hosts[i], name, len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The certificate for SNI `name`: its zone's (the same host table as the
+ * Host header), else the default zone's, or NULL to refuse
+ * (tls_unknown_sni = reject). A hello without SNI gets the default.
+ */
+static struct tls_ctx *tls_ctx_for(struct shard *sh, const char *name, size_t len)
+{
+	const struct runtime *rt = sh->rt;
+	const struct cfg *cfg = rt->cfg;
+	const struct cfg_zone *z;
+
+	if (len == 0)
+		return rt->tls_default;
+	z = cfg_zone_by_host(cfg, name, len);
+	if (z && (z != cfg->default_zone || zone_lists(z, name, len)) && rt_zone(rt, z)->tls)
+		return rt_zone(rt, z)->tls;
+	COUNT(sh, tls_sni_unknown);
+	return cfg->server.tls_unknown_sni == CFG_SNI_REJECT ? NULL : rt->tls_default;
+}
+
+/* Send raw bytes linked to what follows (the shutdown of vc_linger). */
+static void send_linked(struct shard *sh, struct vconn *vc, const void *p, size_t n)
+{
+	struct io_uring_sqe *sqe = shard_sqe(sh);
+	io_uring_prep_send(sqe, vc->fd, p, n, MSG_NOSIGNAL);
+	sqe->flags |= IOSQE_IO_LINK;
+	io_uring_sqe_set_data64(sqe, shard_ud(OP_VSEND, vc->idx, vc->gen));
+	vc->ops++;
+	vc->out.in_flight = true;
+}
+
+/*
+ * The first record (the ClientHello) is in: its SNI picks the zone's
+ * certificate, and the session is made on that context. False while the
+ * record is incomplete, or when the connection was refused.
+ */
+static bool tls_start(struct shard *sh, struct vconn *vc)
+{
+	struct iobuf_group *g = shard_group(sh, SHARD_GROUP_VISITOR);
+	char rec[5 + TLS_RECORD_PLAIN_MAX], name[LIMIT_HOST_BYTES + 2];
+	size_t n = 0;
+	unsigned pieces = 0;
+	struct tls_ctx *ctx;
+	int r;
+
+	for (int32_t b = vc->cheld_head; b >= 0 && n < sizeof(rec); b = sh->held[b].next) {
+		const struct held_buf *h = &sh->held[b];
+		size_t k = h->len < sizeof(rec) - n ? h->len : sizeof(rec) - n;
+		memcpy(rec + n, iobuf_group_ptr(g, (uint16_t)b) + h->off, k);
+		n += k;
+		pieces++;
+	}
+	r = tls_sni_peek(rec, n, name, sizeof(name));
+	if (r == -EAGAIN && pieces < LIMIT_TLS_HELLO_PIECES)
+		return false;
+	if (r < 0) {
+		COUNT(sh, tls_handshake_failures);   /* not a TLS hello */
+		vc_close(sh, vc);
+		return false;
+	}
+	ctx = tls_ctx_for(sh, name, (size_t)r);
+	if (!ctx) {
+		COUNT(sh, tls_sni_rejected);
+		send_linked(sh, vc, alert_unrecognized_name, sizeof(alert_unrecognized_name));
+		vc_linger(sh, vc);
+		return false;
+	}
+	if (tls_session_new(ctx, NULL, &vc->tls) < 0) {
+		COUNT(sh, buffers_exhausted);
+		vc_close(sh, vc);
+		return false;
+	}
+	return true;
+}
+
+static void tls_failed(struct shard *sh, struct vconn *vc)
+{
+	COUNT(sh, tls_handshake_failures);
+	log_debug("visitor %s: TLS handshake failed: %s", vc->peer_ip, tls_reason(vc->tls));
+	vc_close(sh, vc);
+}
+
+/* Ciphertext arrived: the handshake, then plaintext into the same path
+ * as plain visitors' input (pump), then whatever wolfSSL has to say. */
+static void tls_input(struct shard *sh, struct vconn *vc)
+{
+	if (!vc->tls && !tls_start(sh, vc))
+		return;
+	if (!vc->tls_ready) {
+		int r;
+		tls_fill(sh, vc);
+		while ((r = tls_handshake(vc->tls)) == -EAGAIN && tls_fill(sh, vc))
+			;
+		if (r == -EAGAIN) {
+			tls_send(sh, vc);
+			return;
+		}
+		if (r < 0) {
+			tls_failed(sh, vc);
+			return;
+		}
+		vc->tls_ready = true;
+		COUNT(sh, tls_handshakes);
+		if (tls_resumed(vc->tls))
+			COUNT(sh, tls_resumed);
+		/* From here on a request head is due, as after a plain accept. */
+		set_timer(sh, vc, VT_HEADER, sh->scfg->header_timeout_ms);
+	}
+	pump(sh, vc);
+	tls_send(sh, vc);
+}
+
+/*
+ * One record's plaintext into the input FIFO. False when there is none
+ * now: more ciphertext needed, no plaintext buffer free (retried on the
+ * tick), or the connection ended (close_notify, a record error).
+ */
+static bool tls_decrypt(struct shard *sh, struct vconn *vc)
+{
+	struct iobuf_group *pg = shard_group(sh, SHARD_GROUP_PLAIN);
+
+	if (!vc->tls_ready || (vc->state != VC_READING && vc->state != VC_BUSY))
+		return false;
+	/* After the visitor's EOF a read with nothing left would fail, and the
+	 * failure sticks: the response still being sent could not be. */
+	if (vc->peer_closed && vc->cheld_head < 0 && tls_input_unread(vc->tls) == 0)
+		return false;
+	tls_fill(sh, vc);
+	int bid = iobuf_soft_take(pg);
+	if (bid < 0) {
+		COUNT(sh, recv_nobufs);
+		vc->recv_starved = true;
+		sh->starved = true;
+		return false;
+	}
+	ssize_t n;
+	while ((n = tls_read(vc->tls, iobuf_group_ptr(pg, (uint16_t)bid), pg->size)) == -EAGAIN &&
+	       tls_fill(sh, vc))
+		;
+	if (n > 0)
+		held_push(sh, vc, (uint16_t)bid, (size_t)n);
+	iobuf_group_unref(pg, (uint16_t)bid);
+	if (n > 0)
+		return true;
+	if (n == 0)
+		on_peer_eof(sh, vc);        /* close_notify */
+	else if (n != -EAGAIN && n != -ECONNRESET) {
+		COUNT(sh, tls_errors);      /* bad MAC, fatal alert, ... */
+		log_debug("visitor %s: TLS: %s", vc->peer_ip, tls_reason(vc->tls));
+		vc_close(sh, vc);
+	}
+	return false;                       /* -ECONNRESET: the TCP EOF path decides */
+}
+
+/* TCP EOF on an HTTPS connection: count what it cut short. */
+static void tls_eof(struct shard *sh, struct vconn *vc)
+{
+	/* Bytes of a record the session holds with no more to come, or a
+	 * first record (the hello) still incomplete. */
+	bool partial = vc->tls ? tls_input_mid_record(vc->tls) && vc->cheld_head < 0 &&
+				 !vc->recv_paused
+			       : vc->cheld_head >= 0;
+
+	if (vc->tls)
+		tls_feed(vc->tls, NULL, 0);
+	if (partial)
+		COUNT(sh, tls_truncated);
+	if (!vc->tls_ready && (vc->tls || vc->cheld_head >= 0))
+		COUNT(sh, tls_handshake_failures);   /* gave up mid-handshake */
+}
+
+/*
+ * Encrypt queued response bytes into the session's output and send that:
+ * one send in flight; queue segments are released as they are encrypted,
+ * so out.bytes (the backpressure) counts only what is not encrypted yet,
+ * plus at most LIMIT_TLS_OUT_BYTES in the session.
+ */
+static void tls_send(struct shard *sh, struct vconn *vc)
+{
+	const void *p;
+	size_t n;
+
+	if (!vc->tls || vc->out.in_flight || (vc->state != VC_READING && vc->state != VC_BUSY))
+		return;
+	while (vc->tls_ready && vc->out.n > 0) {
+		const struct iobuf_seg *seg = &vc->out.segs[vc->out.head];
+		ssize_t k = seg->len ? tls_write(vc->tls, seg->ptr, seg->len) : 0;
+		if (k == -EAGAIN)
+			break;                  /* output full: after this send */
+		if (k < 0) {
+			COUNT(sh, tls_errors);
+			log_debug("visitor %s: TLS write: %s", vc->peer_ip, tls_reason(vc->tls));
+			vc_close(sh, vc);
+			return;
+		}
+		iobuf_outq_consume(&vc->out, &sh->pool, (uint64_t)k);
+	}
+	tls_pending_output(vc->tls, &p, &n);
+	if (n == 0)
+		return;
+	struct io_uring_sqe *sqe = shard_sqe(sh);
+	io_uring_prep_send(sqe, vc->fd, p, n, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, shard_ud(OP_VSEND, vc->idx, vc->gen));
+	vc->ops++;
+	vc->out.in_flight = true;
+	/* Only a response has a send deadline; the handshake and the head
+	 * deadlines keep running under a ticket or an alert. */
+	if (vc->state == VC_BUSY)
+		set_timer(sh, vc, VT_SEND, sh->scfg->send_timeout_ms);
+}
+
+/* Before the write side is shut: close_notify, sent linked to it. */
+static void tls_goodbye(struct shard *sh, struct vconn *vc)
+{
+	const void *p;
+	size_t n;
+
+	if (!vc->tls || !vc->tls_ready || vc->out.in_flight || tls_shutdown(vc->tls) < 0)
+		return;
+	tls_pending_output(vc->tls, &p, &n);
+	if (n > 0)
+		send_linked(sh, vc, p, n);
+}
+
 static void on_recv(struct shard *sh, struct vconn *vc, const struct io_uring_cqe *cqe)
 {
 	if (!(cqe->flags & IORING_CQE_F_MORE))
@@ -827,8 +1247,14 @@ static void on_recv(struct shard *sh, struct vconn *vc, const struct io_uring_cq
 		iobuf_group_take(g, bid);
 		if (vc->state != VC_CLOSING) {
 			COUNT_N(sh, bytes_in, (uint64_t)cqe->res);
-			held_push(sh, vc, bid, (size_t)cqe->res);
-			pump(sh, vc);
+			if (!vc->is_tls) {
+				held_push(sh, vc, bid, (size_t)cqe->res);
+				pump(sh, vc);
+			} else if (vc->state != VC_LINGER) {
+				fifo_push(sh->held, g, &vc->cheld_head, &vc->cheld_tail, bid,
+					  (size_t)cqe->res);
+				tls_input(sh, vc);
+			}
 		}
 		iobuf_group_unref(g, bid);
 	} else if (cqe->res == -ENOBUFS) {
@@ -839,13 +1265,9 @@ static void on_recv(struct shard *sh, struct vconn *vc, const struct io_uring_cq
 			sh->starved = true;
 		}
 	} else if (cqe->res == 0) {
-		vc->peer_closed = true;
-		if (vc->state == VC_READING || vc->state == VC_LINGER)
-			vc_close(sh, vc);
-		else if (vc->state == VC_BUSY && !vc->x.body_done)
-			visitor_response_abort(sh, vc);
-		else if (vc->state == VC_BUSY)
-			vc->x.keep_alive = false;
+		if (vc->is_tls)
+			tls_eof(sh, vc);
+		on_peer_eof(sh, vc);
 	} else if (cqe->res != -ECANCELED) {
 		vc_close(sh, vc);           /* reset by peer, etc. */
 	}
@@ -864,12 +1286,18 @@ static void on_send(struct shard *sh, struct vconn *vc, const struct io_uring_cq
 		return;
 	}
 	COUNT_N(sh, bytes_out, (uint64_t)cqe->res);
-	iobuf_outq_consume(&vc->out, &sh->pool, (uint64_t)cqe->res);
+	if (vc->is_tls) {
+		if (vc->tls)
+			tls_output_done(vc->tls, (size_t)cqe->res);
+	} else {
+		iobuf_outq_consume(&vc->out, &sh->pool, (uint64_t)cqe->res);
+	}
 	if (vc->timer_kind == VT_SEND)
 		clear_timer(sh, vc);
-	if (vc->out.n > 0) {
-		flush(sh, vc);
-	} else if (vc->state == VC_BUSY && vc->x.resp_done) {
+	flush(sh, vc);
+	if (vc->state == VC_CLOSING)
+		return;
+	if (!vc->out.in_flight && vc->out.n == 0 && vc->state == VC_BUSY && vc->x.resp_done) {
 		finish_exchange(sh, vc);
 		return;
 	}
@@ -912,6 +1340,9 @@ void visitor_on_timer(struct shard *sh, struct vconn *vc)
 	case VT_SEND:
 		COUNT(sh, timeouts_send);
 		break;
+	case VT_HANDSHAKE:
+		COUNT(sh, tls_handshake_timeouts);
+		break;
 	default:
 		break;
 	}
@@ -928,6 +1359,8 @@ void visitor_rearm_starved(struct shard *sh)
 		vc->recv_starved = false;
 		if (vc->state != VC_FREE && vc->state != VC_CLOSING)
 			resume_recv(sh, vc);
+		if (vc->is_tls && (vc->state == VC_READING || vc->state == VC_BUSY))
+			pump(sh, vc);           /* plaintext waiting for a buffer */
 	}
 }
 
@@ -992,6 +1425,29 @@ static enum vresp_mode response_mode(struct vconn *vc, const struct http1_respon
 	if (resp->content_length >= 0)
 		return VR_LENGTH;
 	return VR_CLOSE;
+}
+
+/*
+ * Collapsing on a URL with Vary: a follower that selects another variant
+ * than the leader must not get the leader's response. It parks until the
+ * leader's marker lands and then looks up its own variant (collapsing on
+ * that variant's key); for Vary: * it fetches on its own.
+ */
+static void unshare_followers(struct shard *sh, struct vconn *vc,
+			      const struct http1_response *resp)
+{
+	for (struct vconn *f = vc->x.followers, *n; f; f = n) {
+		n = f->x.next_follower;
+		int r = evary_shares(resp, &vc->req, &f->req);
+		if (r == 1)
+			continue;
+		unlink_follower(f);
+		COUNT(sh, cache_vary_unshared);
+		if (r == 0)
+			visitor_park(sh, f);
+		else
+			origin_start(sh, f);
+	}
 }
 
 int visitor_response_head(struct shard *sh, struct vconn *vc,
@@ -1068,6 +1524,8 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 	x->head_queued = true;
 	/* Not flushed here: body bytes from the same origin read join it in
 	 * one sendmsg (the origin calls visitor_flush after each read). */
+	if (x->followers)
+		unshare_followers(sh, vc, resp);
 	for (struct vconn *f = x->followers, *n; f; f = n) {
 		n = f->x.next_follower;
 		if (visitor_response_head(sh, f, resp) < 0)
@@ -1095,6 +1553,10 @@ bool visitor_queue_head_block(struct shard *sh, struct vconn *vc, char *blk, siz
 
 bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobuf_seg *seg)
 {
+	if (vc->x.background) {
+		iobuf_seg_release(seg, &sh->pool);  /* the store fill copied it */
+		return true;
+	}
 	/* Followers get the same bytes first (their own reference each); one
 	 * that cannot keep up is cut off, never slows the others. */
 	for (struct vconn *f = vc->x.followers, *n; f; f = n) {
@@ -1157,8 +1619,10 @@ void visitor_response_fail(struct shard *sh, struct vconn *vc, int status)
 void visitor_response_abort(struct shard *sh, struct vconn *vc)
 {
 	vc->x.status = vc->x.status ? vc->x.status : 502;
-	count_status(sh, vc->x.status);
-	write_access_log(sh, vc);
+	if (!vc->x.background) {            /* no visitor asked for it */
+		count_status(sh, vc->x.status);
+		write_access_log(sh, vc);
+	}
 	vc_close(sh, vc);
 }
 

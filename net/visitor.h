@@ -24,6 +24,7 @@
 
 struct shard;
 struct oconn;
+struct tls_session;
 struct zone_rt;
 struct runtime;
 
@@ -35,7 +36,7 @@ enum vconn_state {
 	VC_CLOSING,         /* close submitted; freed when ops reaches 0 */
 };
 
-enum vconn_timer { VT_NONE = 0, VT_HEADER, VT_IDLE, VT_SEND, VT_LINGER };
+enum vconn_timer { VT_NONE = 0, VT_HEADER, VT_IDLE, VT_SEND, VT_LINGER, VT_HANDSHAKE };
 
 /* How the response body is framed towards the visitor. */
 enum vresp_mode {
@@ -55,12 +56,16 @@ struct vexchange {
 	uint32_t attempt;                   /* index in zone->origins being tried */
 	uint8_t tries;                      /* origins tried */
 	bool retried;                       /* a pooled connection failed once */
+	bool prev_creds;                    /* retried with the previous credentials */
 	bool keep_alive;                    /* the connection survives this exchange */
 	bool head_queued;                   /* response head is in the send queue */
 	bool resp_done;                     /* last response byte queued */
 	bool body_sent;                     /* request body bytes reached an origin */
 	bool must_linger;                   /* refused mid-request: input may follow */
 	bool discard_origin_body;           /* answered from the cache: drop it */
+	/* A stale-while-revalidate refresh: a slot with no socket whose
+	 * response only refreshes the cache (visitor_background). */
+	bool background;
 	/* request body (pass-through methods) */
 	bool has_body;
 	bool body_chunked;
@@ -110,6 +115,15 @@ struct vconn {
 	 * a FIFO of provided-buffer ids linked through shard->held; -1 = empty.
 	 * While it is not empty recv is paused and new input queues behind. */
 	int32_t held_head, held_tail;
+	/* HTTPS (accepted on listen_tls): the held FIFO above holds decrypted
+	 * bytes (SHARD_GROUP_PLAIN, shard->held_plain); ciphertext not fed to
+	 * the session yet waits in this one (provided buffers, shard->held).
+	 * The session is made at the ClientHello (its SNI picks the
+	 * certificate) and freed with the slot. */
+	bool is_tls;
+	bool tls_ready;                     /* handshake done */
+	struct tls_session *tls;
+	int32_t cheld_head, cheld_tail;
 	char peer_ip[48];
 	struct http1_request req;           /* parsed head of the current request */
 	struct vexchange x;
@@ -117,8 +131,9 @@ struct vconn {
 	struct vconn *next;                 /* free list / starved list */
 };
 
-/* A new connection accepted on this shard. Takes ownership of fd. */
-void visitor_accept(struct shard *sh, int fd);
+/* A new connection accepted on this shard (tls: on a listen_tls
+ * address). Takes ownership of fd. */
+void visitor_accept(struct shard *sh, int fd, bool tls);
 /* Completion for one of the visitor ops (OP_VRECV, OP_VSEND, OP_VCLOSE). */
 void visitor_on_cqe(struct shard *sh, struct vconn *vc, int op,
 		    const struct io_uring_cqe *cqe);
@@ -164,6 +179,16 @@ bool visitor_queue_head_block(struct shard *sh, struct vconn *vc, char *blk, siz
 void visitor_follow(struct shard *sh, struct vconn *vc, struct vconn *lvc);
 void visitor_park(struct shard *sh, struct vconn *vc);
 void visitor_parked_tick(struct shard *sh);
+/*
+ * stale-while-revalidate: start one background refresh of what vc's
+ * request looked up (a copy of its head in a slot of its own, fd -1, that
+ * claims the key in the collapse table so concurrent stale hits start no
+ * second one). Its response goes to the cache only: a 304 refreshes the
+ * entry, a 200 replaces it, anything else leaves it (counted). Counted
+ * cache_swr_refreshes, or cache_swr_skipped when one is in flight or no
+ * slot is free. Never delays vc.
+ */
+void visitor_background(struct shard *sh, struct vconn *vc);
 /* Send what is queued (after each origin read). */
 void visitor_flush(struct shard *sh, struct vconn *vc);
 void visitor_origin_drained(struct shard *sh, struct vconn *vc);

@@ -8,11 +8,12 @@ AuthorizationHeaderMalformed; missing bucket → 404 NoSuchBucket; POST →
 405 with Allow; S3 over HTTPS (a TLS front with a test CA; a wrong CA is
 refused); errors counted by S3 Code and logged in the guide's words; a
 host clock 30 min off heals after one RequestTimeTooSkewed (the offset is
-learned from the origin's Date); a SIGHUP with a changed secret is used by
+learned from the origin's Date, the measured skew logged); a SIGHUP with a changed secret is used by
 the next miss
 (and back); the secret never appears in a response or a log."""
 import os
 import random
+import re
 import signal
 import sys
 import time
@@ -195,6 +196,15 @@ def clock_skew(ck, s3):
 	ck.check('the offset is exported (%s)' % off, off and 1700 <= max(off) <= 1900)
 	ck.check('s3_error_RequestTimeTooSkewed = 1',
 		 c.get('s3_error_RequestTimeTooSkewed', 0) == 1, str(c.get('s3_error_RequestTimeTooSkewed')))
+	skew = []
+	deadline = time.monotonic() + 3
+	while not skew and time.monotonic() < deadline:
+		time.sleep(0.05)
+		skew = [int(m.group(1)) for m in map(
+			re.compile(r'RequestTimeTooSkewed: our clock is (-?\d+) s off').search,
+			open(srv.error_log).read().splitlines()) if m]
+	ck.check('the measured skew is logged (%s s)' % skew,
+		 len(skew) == 1 and 1700 <= abs(skew[0]) <= 1900, repr(skew))
 	ck.check('skew: exit 0', srv.stop() == 0)
 
 

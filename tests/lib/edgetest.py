@@ -317,9 +317,9 @@ class TlsFront:
 	docroot (files: {name: size}) or a proxy to `upstream` that passes the
 	Host header through unchanged (what an S3 signature covers)."""
 
-	def __init__(self, cert, key, files=None, upstream=None):
+	def __init__(self, cert, key, files=None, upstream=None, port=None):
 		self.dir = tmpdir('tlsfront')
-		self.port = free_port()
+		self.port = port or free_port()
 		inner = 'root %s/html;' % self.dir
 		if upstream:
 			inner = ('location / { proxy_pass %s; proxy_set_header Host $http_host; '

@@ -19,6 +19,18 @@ Paths (keep-alive unless said):
   /cc/CC/N[/tag]      N bytes with Cache-Control CC ('_' for space, '-' none),
                       ETag "tag-N" (or "v-N") and a Last-Modified; a matching
                       If-None-Match gets 304
+  /ccfail/CC/N        /cc/CC/N, but a conditional request (If-None-Match)
+                      gets 503: a revalidation that fails
+  /ccnew/CC/N         /cc/CC/N, but a conditional request gets /cc/CC/N/new
+                      (a 200 with new bytes and ETag): the object changed
+  /vary/NAMES/CC/N    N bytes that depend on the request's values of the
+                      header fields NAMES (comma-separated; '-': the names
+                      the request's X-Set-Vary lists), with Vary: NAMES,
+                      Cache-Control CC, an ETag per variant (a matching
+                      If-None-Match gets 304) and Content-Encoding: gzip
+                      when those values name gzip; logged as
+                      TARGET#VALUES (values joined by '|', absent = '-',
+                      spaces as '_')
   POST/PUT any path   echo the request body (Content-Length or chunked,
                       de-chunked) with Content-Length; X-Echo-Framing says
                       which framing the request used
@@ -32,6 +44,7 @@ import struct
 import sys
 import threading
 import time
+import zlib
 
 MAX_HEAD = 65536
 
@@ -176,6 +189,37 @@ def serve_one(c, method, target, hdrs):
 		if not head:
 			c.sock.sendall(body)
 		c.logline(method, target, 200)
+		return True
+	elif parts[0] == 'ccfail':
+		if 'if-none-match' in hdrs:
+			body = b'down\n'
+			c.send_head(503, [('Content-Length', len(body))])
+			c.sock.sendall(body)
+			c.logline(method, target, 503)
+			return True
+		return serve_one(c, method, '/cc/' + '/'.join(parts[1:]), hdrs)
+	elif parts[0] == 'ccnew':
+		tail = '/new' if 'if-none-match' in hdrs else ''
+		return serve_one(c, method, '/cc/' + '/'.join(parts[1:]) + tail, hdrs)
+	elif parts[0] == 'vary':
+		names = parts[1] if parts[1] != '-' else hdrs.get('x-set-vary', '')
+		cc, n = parts[2].replace('_', ' '), int(parts[3])
+		fields = [f.strip().lower() for f in names.split(',') if f.strip()]
+		values = '|'.join(hdrs.get(f, '-') for f in fields)
+		body = det_bytes('pyorigin-vary|' + values, n)
+		etag = '"%08x-%d"' % (zlib.crc32(values.encode()), n)
+		out = [('Vary', names), ('ETag', etag), ('Cache-Control', cc),
+		       ('X-Variant', values or '-')]
+		if 'gzip' in values:
+			out.append(('Content-Encoding', 'gzip'))
+		if hdrs.get('if-none-match') == etag:
+			c.send_head(304, out)
+			c.logline(method, target + '#' + values.replace(' ', '_'), 304)
+			return True
+		c.send_head(200, [('Content-Length', len(body))] + out)
+		if not head:
+			c.sock.sendall(body)
+		c.logline(method, target + '#' + values.replace(' ', '_'), 200)
 		return True
 	elif parts[0] == 'reset':
 		c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))

@@ -59,7 +59,7 @@ static void new_case(const char *main_text, const char *zone_text)
 static void expect_load_err(int line, int rc, const char *msg)
 {
 	struct cfg *cfg = NULL;
-	struct cfg_error err = { "" };
+	struct cfg_error err = { 0 };
 	int got = cfg_load("edge.ini", &cfg, &err);
 
 	check_count += 2;
@@ -79,7 +79,7 @@ static void expect_load_err(int line, int rc, const char *msg)
 static struct cfg *expect_load_ok(int line)
 {
 	struct cfg *cfg = NULL;
-	struct cfg_error err = { "" };
+	struct cfg_error err = { 0 };
 	int rc = cfg_load("edge.ini", &cfg, &err);
 
 	check_count++;
@@ -269,10 +269,50 @@ static void test_listen(void)
 				     3 + LIMIT_LISTEN_ADDRS, LIMIT_LISTEN_ADDRS));
 }
 
+/* HTTPS visitors: the keys the loader checks without certificates (the
+ * certificate checks run in tests/integration/test_visitor_tls.py). */
+static void test_tls_keys(void)
+{
+	struct cfg *c = OK(MAIN, ZONE);
+
+	if (c) {
+		CHECK(c->server.n_listens_tls == 0);
+		CHECK(c->server.tls_unknown_sni == CFG_SNI_DEFAULT);
+		CHECK(c->server.tls_ticket_rotate_s == LIMIT_TLS_TICKET_ROTATE_S_DEFAULT);
+		CHECK(c->server.tls_handshake_timeout_ms == LIMIT_TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT);
+		cfg_free(c);
+	}
+	SRV_ERR("listen_tls = 127.0.0.1\n",
+		"edge.ini:4: listen_tls: \"127.0.0.1\" has no port (host:port)");
+	SRV_ERR("listen_tls = 127.0.0.1:8080\n",
+		"edge.ini:4: listen_tls: \"127.0.0.1:8080\" is also in listen");
+	SRV_ERR("listen_tls = 127.0.0.1:8443, 127.0.0.1:8443\n",
+		"edge.ini:4: listen_tls: \"127.0.0.1:8443\" is listed twice");
+	SRV_ERR("listen_tls = 127.0.0.1:8443\n",
+		"edge.ini:4: listen_tls: no zone has tls_cert and tls_key");
+	SRV_ERR("tls_unknown_sni = maybe\n",
+		"edge.ini:4: tls_unknown_sni: \"maybe\" is not default or reject");
+	OK_ONLY(MAIN "tls_unknown_sni = reject\n", ZONE);
+	OK_ONLY(MAIN "tls_ticket_rotate = 1\n", ZONE);
+	OK_ONLY(MAIN "tls_ticket_rotate = 1d\n", ZONE);
+	SRV_ERR("tls_ticket_rotate = 0\n", "edge.ini:4: tls_ticket_rotate: 0 is below the minimum 1");
+	SRV_ERR("tls_ticket_rotate = 86401\n",
+		"edge.ini:4: tls_ticket_rotate: 86401 is above the maximum 86400");
+#define ZONE_TLS(k) "[zone]\nname = a\nuuid = 00000000-0000-0000-0000-00000000000a\n" \
+	"hosts = a.example\n" k "\n[origin o]\nurl = http://127.0.0.1:8081\n"
+	ERR(MAIN, ZONE_TLS("tls_cert = a.pem"), -EINVAL,
+	    "zones/a.ini:5: tls_cert: tls_key is required with it");
+	ERR(MAIN, ZONE_TLS("tls_key = a.key"), -EINVAL,
+	    "zones/a.ini:5: tls_key: tls_cert is required with it");
+	ERR(MAIN, ZONE_TLS("tls_cert ="), -EINVAL, "zones/a.ini:5: tls_cert: is empty");
+#undef ZONE_TLS
+}
+
 static void test_server_keys(void)
 {
 	static const char *const ms[] = { "header_timeout_ms", "idle_timeout_ms",
-		"send_timeout_ms", "drain_timeout_ms", "origin_backoff_ms", "dns_refresh_ms" };
+		"send_timeout_ms", "drain_timeout_ms", "origin_backoff_ms", "dns_refresh_ms",
+		"tls_handshake_timeout_ms" };
 
 	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
 		OK_ONLY(fmt(MAIN "%s = 1\n", ms[i]), ZONE);
@@ -335,9 +375,9 @@ static void test_syntax(void)
 	SRV_ERR("name = x\n", "edge.ini:4: name: unknown key in [server]");
 	SRV_ERR("Workers = 1\n", "edge.ini:4: Workers: unknown key in [server]");
 	SRV_ERR("[storage]\n", "edge.ini:4: [storage]: unknown section "
-		"(the main file has [server] and [cache])");
+		"(the main file has [server], [cache] and [admin])");
 	SRV_ERR("[origin x]\n", "edge.ini:4: [origin x]: unknown section "
-		"(the main file has [server] and [cache])");
+		"(the main file has [server], [cache] and [admin])");
 	SRV_ERR("[server]\n", "edge.ini:4: [server]: repeated (first at line 1)");
 	SRV_ERR("workers = 1\nworkers = 2\n", "edge.ini:5: workers: repeated (first at line 4)");
 	ERR("workers = 1\n" MAIN, ZONE, -EINVAL, "edge.ini:1: workers: key outside of any section");
@@ -348,11 +388,11 @@ static void test_syntax(void)
 	SRV_ERR("[server] x\n", "edge.ini:4: text after the section header");
 	/* continuation lines: only lists; inih would glue them to any key */
 	SRV_ERR("workers = 1\n  2\n", "edge.ini:5: workers: indented line: "
-		"only listen, hosts and path continue on indented lines");
+		"only listen, listen_tls, hosts and path continue on indented lines");
 	SRV_ERR("workers = 1\n\tmax_conns = 16\n", "edge.ini:5: workers: indented line: "
-		"only listen, hosts and path continue on indented lines");
+		"only listen, listen_tls, hosts and path continue on indented lines");
 	ERR("[server]\n  listen = 127.0.0.1:1\nzones = zones/*.ini\n", ZONE, -EINVAL,
-	    "edge.ini:2: indented line: only listen, hosts and path continue on indented lines");
+	    "edge.ini:2: indented line: only listen, listen_tls, hosts and path continue on indented lines");
 	SRV_ERR("workers = 1\n  [x]\n", "edge.ini:5: indented section header");
 	/* a line inih would cut: LIMIT_CONFIG_LINE_BYTES and one more */
 	snprintf(line, sizeof(line), MAIN "error_log = /%0*d\n",
@@ -891,7 +931,7 @@ static void test_zone_limit(void)
 static void test_example(void)
 {
 	const char *src = getenv("EDGECACHE_SRC");
-	struct cfg_error err = { "" };
+	struct cfg_error err = { 0 };
 	struct cfg *c = NULL;
 
 	if (!src)
@@ -1056,6 +1096,122 @@ static void test_zone_cache(void)
 	SRV_ERR("max_conns = 1m\n", "edge.ini:4: max_conns: \"1m\" is not a number");
 }
 
+/* [admin]: the default address, loopback without a token, the token file. */
+static void test_admin(void)
+{
+	struct cfg *c = OK(MAIN "[admin]\n", ZONE);
+
+	if (c) {
+		CHECK(c->admin.enabled);
+		CHECK_EQ_STR(c->admin.listen.host, "127.0.0.1");
+		CHECK_EQ_INT(c->admin.listen.port, LIMIT_ADMIN_PORT_DEFAULT);
+		CHECK(c->admin.token == NULL);
+		cfg_free(c);
+	}
+	c = OK(MAIN, ZONE);
+	if (c) {
+		CHECK(!c->admin.enabled);
+		cfg_free(c);
+	}
+	OK_ONLY(MAIN "[admin]\nlisten = [::1]:9000\n", ZONE);
+	SRV_ERR("[admin]\nlisten = 0.0.0.0:9000\n", "edge.ini:5: listen: 0.0.0.0:9000 is not "
+		"a loopback address: set token_file (a bearer token) or listen on 127.0.0.1 or [::1]");
+	SRV_ERR("[admin]\nlisten = 9000\n", "edge.ini:5: listen: \"9000\" has no port (host:port)");
+	new_case(MAIN "[admin]\nlisten = 0.0.0.0:9000\ntoken_file = tok\n", ZONE);
+	put("tok", "0123456789abcdef0123\n", 0600);
+	c = expect_load_ok(__LINE__);
+	if (c) {
+		CHECK_EQ_STR(c->admin.token, "0123456789abcdef0123");
+		cfg_free(c);
+	}
+	put("tok", "0123456789abcdef0123\n", 0640);
+	expect_load_err(__LINE__, -EINVAL, fmt("edge.ini:6: token_file: \"tok\" is "
+		"accessible by group or others (mode 0640): chmod 600 it"));
+	put("tok", "short\n", 0600);
+	expect_load_err(__LINE__, -EINVAL, "edge.ini:4: token_file: the token is shorter than 16 bytes");
+}
+
+/* credential_overlap_ms: 0 (off) by default, 0..1 h. */
+static void test_overlap(void)
+{
+	struct cfg *c = OK(MAIN, ZONE);
+
+	if (c) {
+		CHECK_EQ_INT(c->server.credential_overlap_ms, 0);
+		cfg_free(c);
+	}
+	c = OK(MAIN "credential_overlap_ms = 30000\n", ZONE);
+	if (c) {
+		CHECK_EQ_INT(c->server.credential_overlap_ms, 30000);
+		cfg_free(c);
+	}
+	OK_ONLY(MAIN "credential_overlap_ms = 3600000\n", ZONE);
+	SRV_ERR("credential_overlap_ms = 3600001\n", "edge.ini:4: credential_overlap_ms: "
+		"3600001 is above the maximum 3600000");
+}
+
+/* Origin uuids: derived when absent (stable), kept when given, unique. */
+static void test_origin_uuid(void)
+{
+	struct cfg *c = OK(MAIN, ZONE "uuid = 11111111-2222-4333-8444-55555555555A\n"
+			   "[origin p]\nurl = http://127.0.0.1:8082\n");
+	char u[37];
+
+	if (c) {
+		CHECK_EQ_STR(c->zones[0].origins[0].uuid, "11111111-2222-4333-8444-55555555555a");
+		CHECK(!c->zones[0].origins[0].uuid_derived);
+		cfg_origin_uuid(c->zones[0].uuid, "p", u);
+		CHECK_EQ_STR(c->zones[0].origins[1].uuid, u);
+		CHECK(c->zones[0].origins[1].uuid_derived);
+		CHECK(cfg_valid_uuid(u) && u[14] == '8' && strchr("89ab", u[19]));
+		cfg_origin_uuid(c->zones[0].uuid, "q", u);
+		CHECK(strcmp(c->zones[0].origins[1].uuid, u) != 0);
+		cfg_free(c);
+	}
+	ORG_ERR("probe_path = nope\n", "zones/a.ini:7: probe_path: \"nope\" does not start with \"/\"");
+	c = OK(MAIN, ZONE "probe_path = /bucket/key\n");
+	if (c) {
+		CHECK_EQ_STR(c->zones[0].origins[0].probe_path, "/bucket/key");
+		cfg_free(c);
+	}
+	ORG_ERR("uuid = nope\n", "zones/a.ini:7: uuid: \"nope\" is not a UUID "
+		"(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, hex)");
+	ORG_ERR("uuid = 11111111-2222-4333-8444-55555555555a\n[origin p]\n"
+		"url = http://127.0.0.1:8082\nuuid = 11111111-2222-4333-8444-55555555555a\n",
+		"zones/a.ini:8: uuid: [origin p] has the uuid of [origin o]");
+}
+
+/* What the admin API gets from an error, and the replacement load. */
+static void test_admin_support(void)
+{
+	struct cfg_error err = { 0 };
+	struct cfg *c = NULL;
+
+	new_case(MAIN, ZONE S3 "s3_secret_key = " SECRET "\n[origin p]\nurl = http://127.0.0.1:8081\n"
+		 S3 "s3_secret_key = other\n");
+	CHECK(cfg_load("edge.ini", &c, &err) == -EINVAL && !c);
+	CHECK(err.s3_conflict);
+	CHECK_EQ_STR(err.key, "s3_secret_key");
+	CHECK(strncmp(err.msg + err.detail, "S3 credentials differ", 21) == 0);
+	new_case(MAIN, ZONE "connect_timeout_ms = 0\n");
+	CHECK(cfg_load("edge.ini", &c, &err) == -EINVAL && !err.s3_conflict);
+	CHECK_EQ_STR(err.key, "connect_timeout_ms");
+	CHECK_EQ_STR(err.msg + err.detail, "0 is below the minimum 1");
+	/* the zone read from another file, named as the real one */
+	put("zones/.a.ini.new", "[zone]\nname = a\nuuid = 00000000-0000-0000-0000-00000000000a\n"
+	    "hosts = b.example\n[origin o]\nurl = http://127.0.0.1:8081\n", 0644);
+	CHECK(cfg_load_replacing("edge.ini", "zones/a.ini", "zones/.a.ini.new", &c, &err) == 0);
+	if (c) {
+		CHECK_EQ_STR(c->zones[0].hosts[0], "b.example");
+		CHECK_EQ_STR(c->zones[0].file, "zones/a.ini");
+		cfg_free(c);
+		c = NULL;
+	}
+	put("zones/a.ini", ZONE, 0644);
+	CHECK(cfg_load_replacing("edge.ini", "zones/gone.ini", "zones/.a.ini.new", &c, &err)
+	      == -ENOENT && !c);
+}
+
 int main(void)
 {
 	if (!mkdtemp(root)) {
@@ -1066,6 +1222,7 @@ int main(void)
 	test_server_values();
 	test_listen();
 	test_server_keys();
+	test_tls_keys();
 	test_syntax();
 	test_zone();
 	test_origin();
@@ -1080,6 +1237,10 @@ int main(void)
 	test_zone_cache();
 	test_example();
 	test_cache();
+	test_admin();
+	test_overlap();
+	test_origin_uuid();
+	test_admin_support();
 	if (chdir("/") == 0)
 		nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return check_exit();

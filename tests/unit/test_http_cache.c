@@ -938,6 +938,52 @@ static void test_vary(void)
 	CHECK_EQ_INT(hcache_vary_key(&r.vary, rq.headers, rq.n_headers, &k), -EINVAL);
 }
 
+/* The canonical names a variant marker keeps, and the variant key. */
+static void test_vary_marker(void)
+{
+	char buf[LIMIT_VARY_NAMES_BYTES];
+	struct hcache_resp_info r = resp(200, "Vary: Foo, accept-encoding\r\nVary: FOO\r\n");
+	struct hcache_vary v;
+	size_t n = 0;
+
+	CHECK_EQ_INT(hcache_vary_names(&r.vary, buf, sizeof(buf), &n), 0);
+	CHECK(n == 19 && memcmp(buf, "accept-encoding,foo", 19) == 0);
+	CHECK_EQ_INT(hcache_vary_parse_names(buf, n, &v), 0);
+	CHECK(v.n == 2 && v.names[1].len == 3);
+	/* the names read back give the key the response's own list gives */
+	req("GET", "Accept-Encoding: gzip\r\nFoo: 1\r\n");
+	uint64_t a = 0, b = 0;
+	CHECK_EQ_INT(hcache_vary_key(&v, rq.headers, rq.n_headers, &a), 0);
+	struct hcache_resp_info r2 = resp(200, "Vary: accept-encoding, foo\r\n");
+	req("GET", "Accept-Encoding: gzip\r\nFoo: 1\r\n");
+	CHECK_EQ_INT(hcache_vary_key(&r2.vary, rq.headers, rq.n_headers, &b), 0);
+	CHECK(a == b);
+	r = resp(200, "Vary: *\r\n");
+	CHECK_EQ_INT(hcache_vary_names(&r.vary, buf, sizeof(buf), &n), -EINVAL);
+	/* LIMIT_VARY_NAMES_BYTES at the limit (exactly) and one past it */
+	r = resp(200, "Vary: abcdefghij\r\n");
+	CHECK_EQ_INT(hcache_vary_names(&r.vary, buf, 10, &n), 0);
+	CHECK_EQ_INT(hcache_vary_names(&r.vary, buf, 9, &n), -ENOSPC);
+	/* LIMIT_VARY_FIELDS names read back, and one more refused */
+	{
+		char names[256] = "";
+		size_t len = 0;
+		for (int i = 0; i < LIMIT_VARY_FIELDS; i++)
+			len += (size_t)snprintf(names + len, sizeof(names) - len, "%sf%d",
+						i ? "," : "", i);
+		CHECK_EQ_INT(hcache_vary_parse_names(names, len, &v), 0);
+		CHECK(v.n == LIMIT_VARY_FIELDS);
+		len += (size_t)snprintf(names + len, sizeof(names) - len, ",g");
+		CHECK_EQ_INT(hcache_vary_parse_names(names, len, &v), -EINVAL);
+	}
+	/* variant keys: another epoch or another variant is another key */
+	struct hcache_key p = { 1, 2 }, k1, k2, k3;
+	hcache_variant_key(&p, 7, a, &k1);
+	hcache_variant_key(&p, 8, a, &k2);
+	hcache_variant_key(&p, 7, a + 1, &k3);
+	CHECK(k1.hi != k2.hi && k1.hi != k3.hi);
+}
+
 static struct hcache_key key(const char *q, enum hcache_qs mode, char *text)
 {
 	static char buf[LIMIT_CACHE_KEY_BYTES];
@@ -1064,6 +1110,7 @@ int main(void)
 	test_304();
 	test_range();
 	test_vary();
+	test_vary_marker();
 	test_key();
 	test_misc();
 	return check_exit();

@@ -5,6 +5,8 @@
  * error documents.
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -315,8 +317,73 @@ static void test_names(void)
 	CHECK_EQ_INT(s3err_classify(403, S3ERR_CODE_NONE, false, false), S3ERR_V_OTHER);
 }
 
+/* ---- masking the session token in a passed-through body ----------------- */
+
+static const char mask_token[] = "FwoGZXIvYXdzEXAMPLE+token/with=base64//chars";
+
+/* A SignatureDoesNotMatch body echoing the token in both forms. */
+static size_t mask_body(char *out, size_t cap, char *expect)
+{
+	char hex[3 * sizeof(mask_token)];
+	size_t h = 0;
+	for (size_t i = 0; mask_token[i]; i++)
+		h += (size_t)snprintf(hex + h, sizeof(hex) - h, i ? " %02X" : "%02x",
+				      (unsigned char)mask_token[i]);
+	int n = snprintf(out, cap, "<Error><Code>SignatureDoesNotMatch</Code><CanonicalRequest>"
+			 "GET\n/b/k\nx-amz-security-token:%s\n</CanonicalRequest>"
+			 "<CanonicalRequestBytes>47 45 54 0a %s 0a</CanonicalRequestBytes></Error>",
+			 mask_token, hex);
+	memcpy(expect, out, (size_t)n);
+	memset(strstr(expect, mask_token), '*', strlen(mask_token));
+	char *x = expect + (strstr(out, hex) - out);
+	memset(x, '*', h);
+	return (size_t)n;
+}
+
+static void test_mask(void)
+{
+	char body[1024], expect[1024], work[1024];
+	size_t n = mask_body(body, sizeof(body), expect);
+	struct s3err_masker m;
+
+	/* whole, then cut once at every point, then in pieces of every size */
+	for (size_t cut = 0; cut <= n; cut++) {
+		for (size_t piece = 1; piece <= n; piece = piece < 8 ? piece + 1 : piece * 2) {
+			memcpy(work, body, n);
+			s3err_mask_init(&m, mask_token);
+			if (piece == 1 && cut > 0) {        /* one cut */
+				s3err_mask(&m, work, cut);
+				s3err_mask(&m, work + cut, n - cut);
+			} else {
+				for (size_t at = 0; at < n; at += piece)
+					s3err_mask(&m, work + at, at + piece < n ? piece : n - at);
+			}
+			bool only_stars = true;
+			size_t extra = 0;
+			for (size_t i = 0; i < n; i++) {
+				if (work[i] == expect[i])
+					continue;
+				extra++;
+				only_stars &= work[i] == '*';
+			}
+			CHECK(memmem(work, n, mask_token, strlen(mask_token)) == NULL);
+			CHECK(memmem(work, n, "46 77 6f 47", 11) == NULL);   /* "FwoG" in hex */
+			CHECK(only_stars);
+			CHECK(extra <= 3 * strlen(mask_token));
+			if (cut == 0 && piece >= n)
+				CHECK(memcmp(work, expect, n) == 0);     /* one piece: exact */
+		}
+	}
+	/* no token: nothing changes */
+	memcpy(work, body, n);
+	s3err_mask_init(&m, "");
+	s3err_mask(&m, work, n);
+	CHECK(memcmp(work, body, n) == 0);
+}
+
 int main(void)
 {
+	test_mask();
 	test_swift_bodies();
 	test_html();
 	test_aws_bodies();

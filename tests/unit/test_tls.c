@@ -255,6 +255,73 @@ static void test_resumption(unsigned flags)
 	ctxs_free(&x);
 }
 
+/*
+ * Server tickets: a second server context (another zone, another config
+ * generation) opens the first one's tickets (one key set per process);
+ * after one rotation the previous key still does; after two it does not.
+ */
+static void test_ticket_keys(unsigned flags)
+{
+	struct ctxs x, y;
+	const char *why;
+
+	if (ctxs_new(&x, "ca.pem", "wild", flags) ||
+	    tls_server_ctx_new(tlsc_path("wild.pem"), tlsc_path("wild.key"), flags, &y.server,
+			       &why)) {
+		CHECK(0);
+		return;
+	}
+	y.client = x.client;
+	CHECK_EQ_INT(one_connection(&x, "t.origin.test"), 0);
+	CHECK_EQ_INT(one_connection(&y, "t.origin.test"), 1);    /* other context */
+	tls_tickets_rotate();
+	CHECK_EQ_INT(one_connection(&y, "t.origin.test"), 1);    /* previous key, re-issued */
+	tls_tickets_rotate();
+	CHECK_EQ_INT(one_connection(&x, "t.origin.test"), 1);    /* the re-issued one */
+	CHECK_EQ_INT(one_connection(&x, "u.origin.test"), 0);
+	tls_tickets_rotate();
+	tls_tickets_rotate();
+	/* Two keys later the ticket is refused. TLS 1.2 also offers the
+	 * session id, which wolfSSL's own (process-wide) cache still resumes
+	 * within the session lifetime (2 x tls_ticket_rotate): docs/tls.md. */
+	CHECK_EQ_INT(one_connection(&x, "u.origin.test"), flags == TLS_ONLY_12 ? 1 : 0);
+	tls_ctx_free(y.server);
+	ctxs_free(&x);
+}
+
+/* tls_sni_peek on a real ClientHello, cut short, and not a hello. */
+static void test_sni_peek(void)
+{
+	struct ctxs x;
+	struct tls_session *c;
+	const void *p;
+	size_t n;
+	char name[64];
+
+	if (ctxs_new(&x, "ca.pem", "wild", 0)) {
+		CHECK(0);
+		return;
+	}
+	CHECK_EQ_INT(tls_session_new(x.client, "a.origin.test", &c), 0);
+	CHECK_EQ_INT(tls_handshake(c), -EAGAIN);
+	tls_pending_output(c, &p, &n);
+	CHECK(n > 5);
+	CHECK_EQ_INT(tls_sni_peek(p, n, name, sizeof(name)), 13);
+	CHECK_EQ_STR(name, "a.origin.test");
+	CHECK_EQ_INT(tls_sni_peek(p, n - 1, name, sizeof(name)), -EAGAIN);
+	CHECK_EQ_INT(tls_sni_peek(p, 3, name, sizeof(name)), -EAGAIN);
+	CHECK_EQ_INT(tls_sni_peek(p, n, name, 13), -ENAMETOOLONG);
+	CHECK_EQ_INT(tls_sni_peek("GET / HTTP/1.1\r\n", 16, name, sizeof(name)), -EPROTO);
+	tls_session_free(c);
+	/* an IP literal sends no SNI */
+	CHECK_EQ_INT(tls_session_new(x.client, "127.0.0.1", &c), 0);
+	CHECK_EQ_INT(tls_handshake(c), -EAGAIN);
+	tls_pending_output(c, &p, &n);
+	CHECK_EQ_INT(tls_sni_peek(p, n, name, sizeof(name)), 0);
+	tls_session_free(c);
+	ctxs_free(&x);
+}
+
 /* Garbage instead of the server's reply, corrupted and truncated records:
  * a clean error each time, never a crash (ASan build too). */
 static void test_bad_input(void)
@@ -372,6 +439,12 @@ static void test_limits(void)
 	CHECK_EQ_INT(tls_feed(c, big, LIMIT_TLS_IN_BYTES + 1), LIMIT_TLS_IN_BYTES);
 	CHECK_EQ_INT(tls_feed(c, big, 1), 0);
 	tls_session_free(c);
+	/* a server (visitor) session's: LIMIT_TLS_SERVER_IN_BYTES */
+	CHECK_EQ_INT(tls_session_new(x.server, NULL, &c), 0);
+	CHECK_EQ_INT(tls_feed(c, big, LIMIT_TLS_SERVER_IN_BYTES + 1), LIMIT_TLS_SERVER_IN_BYTES);
+	CHECK_EQ_INT(tls_feed(c, big, 1), 0);
+	CHECK((size_t)tls_input_unread(c) == LIMIT_TLS_SERVER_IN_BYTES);
+	tls_session_free(c);
 
 	/* output: tls_write fills up to the reserve, then -EAGAIN */
 	CHECK_EQ_INT(connect_pair(&x, "origin.test", &c, &s), 0);
@@ -424,6 +497,9 @@ int main(void)
 	test_names_ok();
 	test_resumption(TLS_ONLY_13);
 	test_resumption(TLS_ONLY_12);
+	test_ticket_keys(TLS_ONLY_13);
+	test_ticket_keys(TLS_ONLY_12);
+	test_sni_peek();
 	test_bad_input();
 	test_limits();
 	return check_exit();

@@ -1,0 +1,106 @@
+/*
+ * tests/unit/test_runtime_wipe.c — a credential snapshot's secrets are
+ * wiped before their pages go back to the kernel: rt_free (the snapshot's
+ * signing credentials) and the cfg_free it ends with (the config's no-dump
+ * copies of the secret and the session token).
+ *
+ * munmap is wrapped (-Wl,--wrap=munmap, so only calls from our objects):
+ * each region is searched for the secret and the token before it is
+ * unmapped. Unmapped memory cannot be read afterwards, so this is the one
+ * place the wipe is observable.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "core/config.h"
+#include "core/runtime.h"
+#include "sigv4/sigv4.h"
+
+#define SECRET "wJalrXUtnFEMI/K7MDENG/wipe-me-before-munmap"
+#define TOKEN  "FwoGZXIvYXdzEXAMPLE-token-wipe-me-too"
+
+int __real_munmap(void *addr, size_t len);
+int __wrap_munmap(void *addr, size_t len);
+
+static int unmapped, unmapped_with_secret;
+
+int __wrap_munmap(void *addr, size_t len)
+{
+	unmapped++;
+	if (memmem(addr, len, SECRET, strlen(SECRET)) || memmem(addr, len, TOKEN, strlen(TOKEN)))
+		unmapped_with_secret++;
+	return __real_munmap(addr, len);
+}
+
+static void put(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	CHECK_EQ_INT(write(fd, text, strlen(text)), (long long)strlen(text));
+	close(fd);
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/test_runtime_wipe.XXXXXX";
+	struct cfg_error cerr;
+	struct cfg *cfg = NULL;
+	struct runtime *rt = NULL;
+	char err[256];
+
+	if (!mkdtemp(dir) || chdir(dir) != 0 || mkdir("zones", 0700) != 0) {
+		perror("test_runtime_wipe: temp dir");
+		return 1;
+	}
+	put("edge.ini", "[server]\nlisten = 127.0.0.1:8080\nzones = zones/*.ini\n");
+	put("secret", SECRET "\n");
+	put("token", TOKEN "\n");
+	put("zones/a.ini", "[zone]\nname = a\nuuid = 00000000-0000-0000-0000-00000000000a\n"
+	    "hosts = *\n[origin o]\nurl = http://127.0.0.1:8081\nbase_path = /bucket\n"
+	    "s3_auth_enabled = true\ns3_access_key = AKIDEXAMPLE\n"
+	    "s3_secret_key_file = ../secret\ns3_session_token_file = ../token\n"
+	    "s3_region = us-east-1\n");
+	int rc = cfg_load("edge.ini", &cfg, &cerr);
+	CHECK_EQ_INT(rc, 0);
+	if (rc != 0)
+		fprintf(stderr, "cfg_load: %s\n", cerr.msg);
+	if (rc == 0) {
+		rc = rt_build(cfg, NULL, 2, 1, time(NULL), &rt, err, sizeof(err));
+		CHECK_EQ_INT(rc, 0);
+		if (rc != 0)
+			fprintf(stderr, "rt_build: %s\n", err);
+	}
+	if (rc == 0) {
+		/* The secrets are where the wipe has to find them. */
+		const struct sigv4_creds *c = rt->origins[0].creds;
+		CHECK(c != NULL);
+		CHECK(memmem(rt->creds, rt->creds_bytes, SECRET, strlen(SECRET)) != NULL);
+		CHECK(memmem(rt->creds, rt->creds_bytes, TOKEN, strlen(TOKEN)) != NULL);
+		CHECK_EQ_STR(cfg->zones[0].origins[0].s3_secret_key, SECRET);
+		CHECK_EQ_STR(cfg->zones[0].origins[0].s3_session_token, TOKEN);
+		rt_free(rt);    /* the only runtime of cfg: frees cfg too */
+		/* the snapshot's creds, the config's secret, its token */
+		CHECK(unmapped >= 3);
+		CHECK_EQ_INT(unmapped_with_secret, 0);
+		fprintf(stderr, "%d regions unmapped, %d still holding a secret\n", unmapped,
+			unmapped_with_secret);
+	}
+	unlink("zones/a.ini");
+	rmdir("zones");
+	unlink("token");
+	unlink("secret");
+	unlink("edge.ini");
+	if (chdir("/") == 0)
+		rmdir(dir);
+	return check_exit();
+}
