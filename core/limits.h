@@ -286,6 +286,9 @@
 
 /* An S3 origin error <Code> is logged at most once per this, per shard. */
 #define LIMIT_S3ERR_LOG_INTERVAL_MS         10000
+/* A disk-cache read or write error (ENOSPC, EIO) likewise: a full or failing
+ * disk must not turn every request into a log line. */
+#define LIMIT_CACHE_IOERR_LOG_INTERVAL_MS   10000
 
 /* ---- request collapsing (FIXED; net/collapse.h) --------------------------- */
 

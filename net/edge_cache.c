@@ -62,6 +62,26 @@ static int request_key(const struct vconn *vc, char *text, size_t cap, size_t *t
 	return rc;
 }
 
+/* A store read or write failed (res: the I/O's -errno, or a short count):
+ * one error-log line per interval per shard, saying how many were not
+ * logged; the counters count each one. */
+static void log_io_error(struct shard *sh, bool write, int res)
+{
+	uint64_t *last = &sh->cache_ioerr_logged_ms[write];
+	uint64_t *quiet = &sh->cache_ioerr_unlogged[write];
+
+	if (*last != 0 && sh->now_ms - *last < LIMIT_CACHE_IOERR_LOG_INTERVAL_MS) {
+		(*quiet)++;
+		return;
+	}
+	log_error("cache: store %s failed: %s (%llu more since the last such line); %s",
+		  write ? "write" : "read", res < 0 ? strerror(-res) : "short transfer",
+		  (unsigned long long)*quiet, write ? "the object is not cached" :
+		  "served from the origin");
+	*last = sh->now_ms;
+	*quiet = 0;
+}
+
 static void release_reads(struct shard *sh, struct ecache_x *c)
 {
 	for (unsigned i = 0; i < c->n_rio; i++)
@@ -473,6 +493,8 @@ void ecache_on_read(struct shard *sh, struct vconn *vc, const struct io_uring_cq
 	}
 	if (store_read_verify(sh->store, &c->rio[0], cqe->res, &v) < 0) {
 		COUNT(sh, cache_read_errors);
+		if (cqe->res < 0 || (uint32_t)cqe->res != c->rio[0].len)
+			log_io_error(sh, false, cqe->res);
 		to_origin(sh, vc);
 		return;
 	}
@@ -957,6 +979,8 @@ void ecache_on_write(struct shard *sh, uint32_t slot, const struct io_uring_cqe 
 		collapse_release(sh->collapse, key);
 	if (r == 1 && !dropped)
 		COUNT(sh, cache_fills);
-	else if (r < 0 && cqe->res < 0)
+	else if (r < 0 && cqe->res < 0) {
 		COUNT(sh, cache_write_errors);
+		log_io_error(sh, true, cqe->res);
+	}
 }
