@@ -300,6 +300,11 @@
 /* A parked follower (another shard leads) gives up waiting after this and
  * fetches itself: a leader that never finishes must not hold it forever. */
 #define LIMIT_COLLAPSE_WAIT_MS        30000
+/* A key whose response could not be shared (not storable) is not collapsed
+ * for this long after: its misses fetch side by side (Varnish keeps such a
+ * hit-for-miss for 120 s; shorter here, so a key that becomes cacheable
+ * again collapses again soon). */
+#define LIMIT_COLLAPSE_PASS_MS        10000
 
 /* ---- TLS sessions (net/tls.h, docs/tls.md; FIXED) ---------------------- */
 

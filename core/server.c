@@ -406,7 +406,8 @@ static int open_store(struct server *srv, const struct cfg *cfg, unsigned shards
 		return -1;
 	}
 	if (collapse_init(&srv->collapse, LIMIT_COLLAPSE_KEYS) < 0 ||
-	    collapse_init(&srv->invalidated, LIMIT_COLLAPSE_KEYS) < 0) {
+	    collapse_init(&srv->invalidated, LIMIT_COLLAPSE_KEYS) < 0 ||
+	    collapse_init(&srv->passes, LIMIT_COLLAPSE_KEYS) < 0) {
 		fprintf(stderr, "edgecache: cache: out of memory\n");
 		return -1;
 	}
@@ -563,6 +564,7 @@ out:
 	store_close(srv.store);
 	collapse_free(srv.collapse);
 	collapse_free(srv.invalidated);
+	collapse_free(srv.passes);
 	for (unsigned s = 0; s < srv.n_shards; s++)
 		shard_destroy(srv.shards[s]);
 	free(srv.shards);

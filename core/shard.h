@@ -111,6 +111,7 @@ struct shard {
 	struct store *store;
 	struct collapse *collapse;          /* in-flight keys, all shards */
 	struct collapse *invalidated;       /* invalidation stamps, all shards */
+	struct collapse *passes;            /* keys last answered not storable (stamps) */
 	uint64_t fill_began_ms[LIMIT_STORE_WRITES];   /* per store write slot */
 	struct vconn *parked;               /* followers waiting on another shard */
 	struct vconn *large_wait;           /* large-object sends waiting for a store buffer */

@@ -114,6 +114,12 @@ static bool collapse_miss(struct shard *sh, struct vconn *vc)
 	/* A background refresh claimed its key before it started. */
 	if (!sh->collapse || vc->req.method != HTTP1_GET || c->have_stored || vc->x.background)
 		return false;
+	/* Its last response could not be shared: fetch side by side. */
+	if (sh->now_ms > LIMIT_COLLAPSE_PASS_MS &&
+	    collapse_stamped_since(sh->passes, c->key, sh->now_ms - LIMIT_COLLAPSE_PASS_MS)) {
+		COUNT(sh, collapse_passed);
+		return false;
+	}
 	int r = collapse_claim(sh->collapse, c->key, &me, &l);
 	if (r == 0) {
 		vc->x.leading = true;
@@ -525,6 +531,15 @@ static void release_claim(struct shard *sh, struct vconn *vc)
 	vc->x.leading = false;
 }
 
+bool ecache_pass(struct shard *sh, struct vconn *vc)
+{
+	if (!vc->x.leading || vc->x.cache.shareable)
+		return false;
+	collapse_stamp(sh->passes, vc->x.cache.ckey, sh->now_ms);
+	release_claim(sh, vc);
+	return true;
+}
+
 void ecache_exchange_end(struct shard *sh, struct vconn *vc)
 {
 	struct ecache_x *c = &vc->x.cache;
@@ -839,13 +854,15 @@ void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_re
 	char text[LIMIT_CACHE_KEY_BYTES];
 	size_t text_len;
 
-	if (!c->cacheable || vc->req.method != HTTP1_GET || resp->chunked ||
-	    resp->content_length < 0 || resp->close_delimited)
+	if (!c->cacheable || vc->req.method != HTTP1_GET)
 		return;
 	hcache_parse_response(resp, now_s(sh), &ri);
 	memset(&m, 0, sizeof(m));
 	struct hcache_policy pol = zone_policy(vc->x.zone->cfg);
 	hcache_storable(&pol, &c->req, &ri, c->request_time, now_s(sh), &hs, &m.e);
+	c->shareable = hs.store;
+	if (resp->chunked || resp->content_length < 0 || resp->close_delimited)
+		return;
 	if (ri.vary.star && (c->vary.have || c->have_stored))
 		store_delete(sh->store, c->pkey);   /* now Vary: *: no stored variant fits */
 	if (!hs.store) {

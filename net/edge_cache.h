@@ -50,6 +50,8 @@ struct ecache_x {
 	/* A stale stored object kept while the origin is asked again: its
 	 * bytes stay in rio[] / mobj until the exchange ends. */
 	bool have_stored;
+	bool shareable;                 /* the origin's response may be stored (RFC 9111 3),
+					 * so followers may have it too */
 	bool revalidating;              /* our validators went to the origin */
 	const char *s_meta;
 	uint32_t s_meta_len;
@@ -64,6 +66,16 @@ struct ecache_x {
 	struct store_io rio[2];
 	struct elarge_x large;           /* net/edge_large.h */
 };
+
+/*
+ * The leader's origin response may not be stored (private, no-store, no
+ * freshness, an error): then nobody else may have it either. Lets go of
+ * the key at once and remembers it as a pass for LIMIT_COLLAPSE_PASS_MS
+ * (Varnish's hit-for-miss), so the next misses on it fetch side by side
+ * instead of queueing one behind the other. True: the caller sends its
+ * followers to the origin on their own.
+ */
+bool ecache_pass(struct shard *sh, struct vconn *vc);
 
 /*
  * start_exchange: try the cache. Returns true if the exchange is taken

@@ -1483,6 +1483,13 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 	if (!x->leader) {
 		ecache_fill_begin(sh, vc, resp);
 		ecache_invalidate(sh, vc, resp);
+		if (ecache_pass(sh, vc))
+			for (struct vconn *f = take_followers(vc), *n; f; f = n) {
+				n = f->x.next_follower;
+				f->x.next_follower = NULL;
+				COUNT(sh, collapse_unshared);
+				origin_start(sh, f);
+			}
 	}
 	x->resp_mode = (uint8_t)response_mode(vc, resp);
 	if (x->resp_mode == VR_DECHUNK || x->resp_mode == VR_CLOSE)
