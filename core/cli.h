@@ -20,8 +20,9 @@ int cli_check_origin_main(int argc, char **argv);
 
 /* The same diagnosis of one origin for the admin API (POST .../test, the
  * probe before a credential change): the report text to `out`, the
- * outcome in *res. Blocks on a plain socket with connect and read
- * timeouts capped at timeout_ms (control thread); not reentrant. */
+ * outcome in *res. Blocks on a socket (TLS for an https origin, verified
+ * as the serving path does) with connect, handshake and read timeouts
+ * capped at timeout_ms (control thread); not reentrant. */
 struct cfg_zone;
 struct cfg_origin;
 struct check_origin_result {
