@@ -30,6 +30,8 @@ struct check_origin_result {
 	unsigned status;         /* the origin's HTTP status, 0 = no answer */
 	char code[128];          /* S3 <Code>, "" if none */
 	char message[256];       /* S3 <Message>, cut to fit */
+	char tls_error[128];     /* https: why TLS failed ("certificate verify
+				  * failed: unknown CA"), "" if it did not */
 	const char *meaning;     /* the guide's words (static) */
 	const char *fix;
 };

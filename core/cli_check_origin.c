@@ -831,6 +831,7 @@ int check_origin_run(const struct cfg_zone *z, const struct cfg_origin *o, const
 	res->status = check.resp.parsed.status;
 	snprintf(res->code, sizeof(res->code), "%.127s", check.err.f.code);
 	snprintf(res->message, sizeof(res->message), "%.255s", check.err.f.message);
+	snprintf(res->tls_error, sizeof(res->tls_error), "%.127s", check.tls_why);
 	a = s3err_advice(res->result == 0 ? S3ERR_V_OK : check.err.verdict);
 	res->meaning = a->meaning;
 	res->fix = a->fix;
