@@ -378,6 +378,7 @@ static int build_request(struct shard *sh, struct vconn *vc, const struct origin
 		iobuf_pool_put(&sh->pool, blk);
 		return rc;
 	}
+	vc->x.creds_gen = 0;     /* a failover to a plain origin signs nothing */
 	if (o->creds)
 		tag_generation(sh, vc, o);
 	*out = blk;
