@@ -215,6 +215,27 @@ static int metrics_text(struct admin *a, struct reply *r)
 			fprintf(f, "edgecache_s3_clock_offset_seconds{zone=\"%s\",origin=\"%s\"} %lld\n",
 				rt->origins[i].zone->name, rt->origins[i].cfg->name,
 				(long long)atomic_load(&rt->origins[i].clock_offset_s));
+	metric_head(f, "s3_credential_generation", "gauge",
+		    "snapshot generation in which each S3 origin's credentials were last set");
+	for (uint32_t i = 0; i < rt->n_origins; i++)
+		if (rt->origins[i].creds)
+			fprintf(f, "edgecache_s3_credential_generation{zone=\"%s\",origin=\"%s\"} "
+				"%llu\n", rt->origins[i].zone->name, rt->origins[i].cfg->name,
+				(unsigned long long)rt->origins[i].creds_gen);
+	metric_head(f, "s3_signatures_total", "counter",
+		    "origin requests signed, per credential generation (the current one and, "
+		    "after a change, the previous one: the overlap retry signs with it)");
+	for (uint32_t i = 0; i < rt->n_origins; i++) {
+		const struct origin_rt *o = &rt->origins[i];
+		uint64_t gens[2] = { o->creds_gen, o->prev_creds_gen };
+
+		for (int g = 0; g < 2 && o->creds; g++)
+			if (gens[g])
+				fprintf(f, "edgecache_s3_signatures_total{zone=\"%s\",origin=\"%s\","
+					"generation=\"%llu\"} %llu\n", o->zone->name, o->cfg->name,
+					(unsigned long long)gens[g],
+					(unsigned long long)rt_signed(rt, o, gens[g]));
+	}
 	if (srv->store) {
 		for (unsigned c = 0; c < STORE_CTR__COUNT; c++) {
 			snprintf(name, sizeof(name), "store_%s_total", store_ctr_names[c]);
@@ -247,13 +268,14 @@ static int metrics_text(struct admin *a, struct reply *r)
 /* Probes and tests talk to an origin from the control thread: bounded. */
 #define PROBE_TIMEOUT_MS 5000
 
-/* Does the body change what signing depends on? */
+/* Does the body change what signing depends on (or, ca_file, whether
+ * the origin is reached at all)? */
 static bool changes_signing(const struct admin_origin_in *in)
 {
 	return in->set[ADMIN_F_s3_auth_enabled] || in->set[ADMIN_F_s3_access_key] ||
 	       (in->set[ADMIN_F_s3_secret_key] && *in->val[ADMIN_F_s3_secret_key]) ||
 	       in->set[ADMIN_F_s3_region] || in->set[ADMIN_F_url] ||
-	       in->set[ADMIN_F_s3_service];
+	       in->set[ADMIN_F_s3_service] || in->set[ADMIN_F_ca_file];
 }
 
 /*
@@ -285,11 +307,18 @@ static int probe(struct admin *a, const struct admin_commit *c, const struct adm
 	check_origin_run(z, o, o->probe_path, PROBE_TIMEOUT_MS, f, &res);
 	fclose(f);
 	free(text);              /* the report is for POST .../test */
-	log_info("admin: probe of zone %s origin %s %s with the new credentials: %u %s",
-		 z->name, o->name, o->probe_path, res.status, res.code[0] ? res.code : "-");
+	log_info("admin: probe of zone %s origin %s %s with the new credentials: %u %s%s%s",
+		 z->name, o->name, o->probe_path, res.status, res.code[0] ? res.code : "-",
+		 res.tls_error[0] ? ", TLS: " : "", res.tls_error);
 	if (res.result == 0)
 		return 0;
 	(void)a;
+	if (res.tls_error[0]) {
+		admin_fail(e, 422, in->set[ADMIN_F_ca_file] ? "ca_file" : "url",
+			   "probe HEAD %s with the new settings: TLS: %s (\"force\": true applies "
+			   "it anyway)", o->probe_path, res.tls_error);
+		return 422;
+	}
 	const char *field = strcmp(res.code, "InvalidAccessKeyId") == 0 ? "s3_access_key" :
 			    strcmp(res.code, "AuthorizationHeaderMalformed") == 0 ? "s3_region" :
 			    "s3_secret_key";
@@ -324,11 +353,12 @@ static int test_origin(struct admin *a, const struct admin_req *q, const struct 
 	}
 	check_origin_run(z, o, path, PROBE_TIMEOUT_MS, f, &res);
 	fclose(f);
-	r->json = json_pack("{s:s,s:s,s:I,s:s?,s:s?,s:s,s:s,s:s}",
+	r->json = json_pack("{s:s,s:s,s:I,s:s?,s:s?,s:s?,s:s,s:s,s:s}",
 			    "result", results[res.result < 0 || res.result > 2 ? 2 : res.result],
 			    "path", path, "status", (json_int_t)res.status,
 			    "s3_code", res.code[0] ? res.code : NULL,
 			    "s3_message", res.message[0] ? res.message : NULL,
+			    "tls_error", res.tls_error[0] ? res.tls_error : NULL,
 			    "verdict", res.meaning, "fix", res.fix, "report", text ? text : "");
 	free(text);
 	json_decref(root);

@@ -20,8 +20,9 @@ int cli_check_origin_main(int argc, char **argv);
 
 /* The same diagnosis of one origin for the admin API (POST .../test, the
  * probe before a credential change): the report text to `out`, the
- * outcome in *res. Blocks on a plain socket with connect and read
- * timeouts capped at timeout_ms (control thread); not reentrant. */
+ * outcome in *res. Blocks on a socket (TLS for an https origin, verified
+ * as the serving path does) with connect, handshake and read timeouts
+ * capped at timeout_ms (control thread); not reentrant. */
 struct cfg_zone;
 struct cfg_origin;
 struct check_origin_result {
@@ -29,6 +30,8 @@ struct check_origin_result {
 	unsigned status;         /* the origin's HTTP status, 0 = no answer */
 	char code[128];          /* S3 <Code>, "" if none */
 	char message[256];       /* S3 <Message>, cut to fit */
+	char tls_error[128];     /* https: why TLS failed ("certificate verify
+				  * failed: unknown CA"), "" if it did not */
 	const char *meaning;     /* the guide's words (static) */
 	const char *fix;
 };

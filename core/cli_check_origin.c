@@ -7,13 +7,19 @@
  * Every origin of the zone is checked, in failover order, each with its
  * own report: one origin that works does not hide another that does not.
  * Exit status: 0 when every origin answered 2xx, 1 when one answered
- * anything else or could not be reached, 2 for bad usage, a bad config,
- * a bad PATH or an https origin (not supported here yet).
+ * anything else or could not be reached (a certificate that does not
+ * verify included), 2 for bad usage, a bad config or a bad PATH.
  *
  * A blocking client on purpose: this is a one-shot CLI on the main
- * thread, and a plain socket with poll() timeouts is easier to read than
- * the shards' ring. It never prints the secret key or the session token
- * (a token line in a canonical request is shown redacted).
+ * thread (and the admin API's control thread), and a plain socket with
+ * poll() timeouts is easier to read than the shards' ring. An https
+ * origin goes through the serving path's own TLS code (net/tls.h): a
+ * client context from tls_client_ctx_new with the origin's ca_file (or
+ * the system bundle), SNI and host-name verification against the
+ * origin's host, TLS 1.2/1.3; this file only moves its ciphertext over
+ * the socket. An unverified peer is never sent the request. It never
+ * prints the secret key or the session token (a token line in a
+ * canonical request is shown redacted).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -34,6 +40,7 @@
 #include "net/http1.h"
 #include "net/s3_error.h"
 #include "net/s3_path.h"
+#include "net/tls.h"
 #include "sigv4/sigv4.h"
 
 #define CO_REQUEST_BYTES  (LIMIT_S3_WIRE_PATH_BYTES + SIGV4_AUTH_MAX + SIGV4_TOKEN_MAX + 1024)
@@ -52,6 +59,16 @@ struct co_resp {
 	struct http1_chunked chunked;
 };
 
+/* One connection to the origin: the socket, and for https its TLS
+ * session with ciphertext received but not yet taken by tls_feed. */
+struct co_conn {
+	int fd;
+	struct tls_session *tls;         /* NULL: plain HTTP */
+	char raw[16384];
+	size_t raw_off, raw_len;
+	bool eof;                        /* the socket said 0 (fed to the session) */
+};
+
 /* Where the report goes: stdout and stderr for the CLI, one memory
  * stream for the admin API (check_origin_run). */
 static FILE *co_out, *co_err;
@@ -68,6 +85,8 @@ struct co_check {
 	size_t req_len;
 	struct co_resp resp;
 	struct s3err_result err;
+	struct tls_ctx *tls;             /* https: this check's client context */
+	char tls_why[128];               /* why TLS failed ("" if it did not) */
 };
 
 static struct co_check check;
@@ -131,7 +150,7 @@ static int co_connect(const struct cfg_origin *o, const char **what)
 	return fd;
 }
 
-static int co_send_all(int fd, const char *p, size_t len, uint32_t timeout_ms)
+static int co_send_plain(int fd, const char *p, size_t len, uint32_t timeout_ms)
 {
 	while (len > 0) {
 		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
@@ -152,7 +171,7 @@ static int co_send_all(int fd, const char *p, size_t len, uint32_t timeout_ms)
 }
 
 /* Read what is there within timeout_ms; bytes read (0 = closed) or -errno. */
-static ssize_t co_recv(int fd, char *buf, size_t cap, uint32_t timeout_ms)
+static ssize_t co_recv_plain(int fd, char *buf, size_t cap, uint32_t timeout_ms)
 {
 	int rc = co_wait(fd, POLLIN, timeout_ms);
 	ssize_t n;
@@ -163,6 +182,117 @@ static ssize_t co_recv(int fd, char *buf, size_t cap, uint32_t timeout_ms)
 		n = recv(fd, buf, cap, 0);
 	while (n < 0 && errno == EINTR);
 	return n < 0 ? -errno : n;
+}
+
+/* Send whatever ciphertext the session has queued. */
+static int co_tls_flush(struct co_conn *c, uint32_t timeout_ms)
+{
+	const void *p;
+	size_t n;
+	int rc;
+
+	tls_pending_output(c->tls, &p, &n);
+	if (n == 0)
+		return 0;
+	if ((rc = co_send_plain(c->fd, p, n, timeout_ms)) < 0)
+		return rc;
+	tls_output_done(c->tls, n);
+	return 0;
+}
+
+/* The session wants input: flush, then feed it what the socket has
+ * (leftovers first). 0, or -errno (-ETIMEDOUT, -ECONNRESET after EOF). */
+static int co_tls_input(struct co_conn *c, uint32_t timeout_ms)
+{
+	int rc = co_tls_flush(c, timeout_ms);
+	size_t took;
+
+	if (rc < 0)
+		return rc;
+	if (c->raw_off == c->raw_len) {
+		ssize_t n;
+
+		if (c->eof)
+			return -ECONNRESET;
+		n = co_recv_plain(c->fd, c->raw, sizeof(c->raw), timeout_ms);
+		if (n < 0)
+			return (int)n;
+		c->raw_off = 0;
+		c->raw_len = (size_t)n;
+		if (n == 0) {
+			c->eof = true;
+			tls_feed(c->tls, c->raw, 0);
+			return 0;
+		}
+	}
+	took = tls_feed(c->tls, c->raw + c->raw_off, c->raw_len - c->raw_off);
+	c->raw_off += took;
+	return took > 0 ? 0 : -EPROTO;  /* full and still wanting more: stuck */
+}
+
+/* Keep tls_reason's words for the report (the session goes first). */
+static void co_tls_fail(struct co_check *k, const struct co_conn *c, int rc)
+{
+	const char *why = c->tls ? tls_reason(c->tls) : "";
+
+	snprintf(k->tls_why, sizeof(k->tls_why), "%s", why[0] ? why : strerror(-rc));
+}
+
+/* The handshake, bounded by timeout_ms per wait. */
+static int co_tls_handshake(struct co_conn *c, uint32_t timeout_ms)
+{
+	for (;;) {
+		int rc = tls_handshake(c->tls);
+
+		if (rc == 0)
+			return co_tls_flush(c, timeout_ms);
+		if (rc != -EAGAIN)
+			return rc;
+		if ((rc = co_tls_input(c, timeout_ms)) < 0)
+			return rc;
+	}
+}
+
+static int co_send_all(struct co_conn *c, const char *p, size_t len, uint32_t timeout_ms)
+{
+	if (!c->tls)
+		return co_send_plain(c->fd, p, len, timeout_ms);
+	while (len > 0) {
+		ssize_t n = tls_write(c->tls, p, len);
+		int rc;
+
+		if (n < 0 && n != -EAGAIN)
+			return (int)n;
+		if ((rc = co_tls_flush(c, timeout_ms)) < 0)
+			return rc;
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+/* Plaintext within timeout_ms (per wait); bytes (0 = closed) or -errno.
+ * A TLS peer that closes without close_notify reads as closed too: the
+ * answer is a diagnosis, and a cut body only shortens the error text. */
+static ssize_t co_recv(struct co_conn *c, char *buf, size_t cap, uint32_t timeout_ms)
+{
+	if (!c->tls)
+		return co_recv_plain(c->fd, buf, cap, timeout_ms);
+	for (;;) {
+		ssize_t n = tls_read(c->tls, buf, cap);
+		int rc;
+
+		if (n >= 0)
+			return n;
+		if (n == -ECONNRESET && c->eof)
+			return 0;
+		if (n != -EAGAIN)
+			return n;
+		if ((rc = co_tls_input(c, timeout_ms)) < 0)
+			return rc == -ECONNRESET ? 0 : rc;
+	}
 }
 
 /* Keep what fits of the body; the rest is counted, not kept. */
@@ -211,7 +341,7 @@ static bool co_body(struct co_resp *r, const char *p, size_t len, int *err)
 }
 
 /* Read the head; its length, or -errno (-EPROTO: see r->parse_err). */
-static int co_read_head(int fd, struct co_resp *r, bool head_req, uint32_t timeout_ms)
+static int co_read_head(struct co_conn *c, struct co_resp *r, bool head_req, uint32_t timeout_ms)
 {
 	for (;;) {
 		int hl;
@@ -221,7 +351,7 @@ static int co_read_head(int fd, struct co_resp *r, bool head_req, uint32_t timeo
 			r->parse_err = "response head too large";
 			return -EPROTO;
 		}
-		n = co_recv(fd, r->head + r->head_len, sizeof(r->head) - r->head_len, timeout_ms);
+		n = co_recv(c, r->head + r->head_len, sizeof(r->head) - r->head_len, timeout_ms);
 		if (n < 0)
 			return (int)n;
 		if (n == 0)
@@ -239,7 +369,7 @@ static int co_read_head(int fd, struct co_resp *r, bool head_req, uint32_t timeo
 }
 
 /* One exchange on fd: send req, read the head and up to the body cap. */
-static int co_exchange(int fd, const struct cfg_origin *o, const char *req,
+static int co_exchange(struct co_conn *c, const struct cfg_origin *o, const char *req,
 		       size_t req_len, bool head_req, struct co_resp *r)
 {
 	char buf[16384];
@@ -248,16 +378,16 @@ static int co_exchange(int fd, const struct cfg_origin *o, const char *req,
 
 	memset(r, 0, sizeof(*r));
 	http1_chunked_init(&r->chunked);
-	if ((hl = co_send_all(fd, req, req_len, o->read_timeout_ms)) < 0)
+	if ((hl = co_send_all(c, req, req_len, o->read_timeout_ms)) < 0)
 		return hl;
-	hl = co_read_head(fd, r, head_req, o->read_timeout_ms);
+	hl = co_read_head(c, r, head_req, o->read_timeout_ms);
 	if (hl < 0)
 		return hl;
 	if (r->parsed.no_body)
 		return 0;
 	done = co_body(r, r->head + hl, r->head_len - (size_t)hl, &err);
 	while (!done) {
-		ssize_t n = co_recv(fd, buf, sizeof(buf), o->read_timeout_ms);
+		ssize_t n = co_recv(c, buf, sizeof(buf), o->read_timeout_ms);
 
 		/* Close ends a close-delimited body; otherwise what came is
 		 * enough: the status is known, the error document may be cut. */
@@ -514,6 +644,19 @@ static void co_explain(const struct co_check *c, time_t now)
 
 /* ---- one origin ------------------------------------------------------------ */
 
+/* close_notify when it can go out at once, then the socket. */
+static void co_close(struct co_conn *c)
+{
+	if (c->tls) {
+		if (tls_shutdown(c->tls) == 0)
+			(void)co_tls_flush(c, 100);
+		tls_session_free(c->tls);
+		c->tls = NULL;
+	}
+	close(c->fd);
+	c->fd = -1;
+}
+
 /*
  * Send one request and read the answer into c->resp. Returns 0 or -errno;
  * *what names the step that failed (DNS lookup, connect, exchange).
@@ -521,18 +664,38 @@ static void co_explain(const struct co_check *c, time_t now)
 static int co_round(struct co_check *c, const char *method, const char *unsigned_hdr,
 		    time_t now, const char **what)
 {
-	int fd, rc;
+	static struct co_conn conn_mem;
+	struct co_conn *conn = &conn_mem;
+	int rc;
+
+	memset(conn, 0, sizeof(*conn));
 
 	*what = "sign";
 	if ((rc = co_build(c, method, unsigned_hdr, now)) < 0)
 		return rc;
 	co_print_request(c);
-	fd = co_connect(c->o, what);
-	if (fd < 0)
-		return fd;
+	conn->fd = co_connect(c->o, what);
+	if (conn->fd < 0)
+		return conn->fd;
+	if (c->tls) {
+		*what = "TLS handshake";
+		rc = tls_session_new(c->tls, c->o->host, &conn->tls);
+		if (rc == 0)
+			rc = co_tls_handshake(conn, c->o->connect_timeout_ms);
+		if (rc < 0) {
+			co_tls_fail(c, conn, rc);
+			co_close(conn);
+			return rc;
+		}
+		fprintf(co_out, "* TLS: %s %s, certificate verified for %s%s\n",
+			tls_version(conn->tls), tls_cipher(conn->tls), c->o->host,
+			tls_resumed(conn->tls) ? " (resumed)" : "");
+	}
 	*what = "exchange";
-	rc = co_exchange(fd, c->o, c->req, c->req_len, strcmp(method, "HEAD") == 0, &c->resp);
-	close(fd);
+	rc = co_exchange(conn, c->o, c->req, c->req_len, strcmp(method, "HEAD") == 0, &c->resp);
+	if (rc < 0 && conn->tls)
+		co_tls_fail(c, conn, rc);
+	co_close(conn);
 	if (rc < 0)
 		return rc;
 	fprintf(co_out, "< HTTP/1.%u %u %.*s (%zu body bytes%s)\n", c->resp.parsed.version_minor,
@@ -541,10 +704,25 @@ static int co_round(struct co_check *c, const char *method, const char *unsigned
 	return 0;
 }
 
+/* A TLS failure in the guide's manner: s3_error.h's verdicts are about
+ * answers; this one is about the channel, and nothing was asked. */
+static const char co_tls_meaning[] =
+	"TLS with the origin failed: its certificate did not verify or the handshake was "
+	"refused (nothing was sent; the edge answers 503 Service Unavailable)";
+static const char co_tls_fix[] =
+	"Set ca_file to the CA bundle that signed the origin's certificate (default: the "
+	"system bundle), and use in url the host name the certificate names";
+
 static void co_unreachable(const struct co_check *c, const char *what, int rc)
 {
 	const struct s3err_advice *a = s3err_advice(S3ERR_V_UNREACHABLE);
 
+	if (c->tls_why[0]) {
+		fprintf(co_out, "no answer: %s with %s port %u failed: %s\nverdict: %s\nfix: %s\n",
+			what, c->o->host, (unsigned)c->o->port, c->tls_why, co_tls_meaning,
+			co_tls_fix);
+		return;
+	}
 	fprintf(co_out, "no answer: %s to %s port %u failed: %s\n", what, c->o->host,
 	       (unsigned)c->o->port,
 	       rc == -EPROTO && c->resp.parse_err ? c->resp.parse_err :
@@ -579,6 +757,25 @@ static int co_prepare(struct co_check *c, const char *raw, time_t now)
 	return 0;
 }
 
+/* https: the serving path's trust settings (tls_client_ctx_new with the
+ * origin's ca_file), made per check so an admin candidate's ca_file is
+ * the one tried. 0 or -errno with c->tls_why set. */
+static int co_tls_ctx(struct co_check *c, const char **what)
+{
+	const char *why = NULL;
+	int rc;
+
+	if (c->o->scheme != CFG_SCHEME_HTTPS)
+		return 0;
+	*what = "TLS setup";
+	rc = tls_client_ctx_new(c->o->ca_file, 0, &c->tls, &why);
+	if (rc < 0)
+		snprintf(c->tls_why, sizeof(c->tls_why), "ca_file %s: %s",
+			 c->o->ca_file ? c->o->ca_file : TLS_SYSTEM_CA_FILE,
+			 why ? why : strerror(-rc));
+	return rc;
+}
+
 /* Check one origin; returns its exit status (0, 1 or 2). */
 static int co_origin(const struct cfg_zone *z, const struct cfg_origin *o, const char *raw)
 {
@@ -591,13 +788,11 @@ static int co_origin(const struct cfg_zone *z, const struct cfg_origin *o, const
 	c->o = o;
 	c->err.verdict = S3ERR_V_UNREACHABLE;
 	fprintf(co_out, "== zone %s, origin %s (%s), path %s\n", z->name, o->name, o->url, raw);
-	if (o->scheme == CFG_SCHEME_HTTPS) {
-		fprintf(co_out, "https origins are not supported by check-origin yet\n");
-		return 2;
-	}
 	if ((rc = co_prepare(c, raw, now)) != 0)
 		return rc;
-	rc = co_round(c, "HEAD", NULL, now, &what);
+	rc = co_tls_ctx(c, &what);
+	if (rc == 0)
+		rc = co_round(c, "HEAD", NULL, now, &what);
 	if (rc == 0 && (c->resp.parsed.status < 200 || c->resp.parsed.status > 299) &&
 	    c->resp.body_len == 0) {
 		fprintf(co_out, "HEAD answered %u without a body; repeating as a signed GET with "
@@ -605,6 +800,8 @@ static int co_origin(const struct cfg_zone *z, const struct cfg_origin *o, const
 		       c->resp.parsed.status);
 		rc = co_round(c, "GET", "Range: bytes=0-0", now, &what);
 	}
+	tls_ctx_free(c->tls);
+	c->tls = NULL;
 	if (rc < 0) {
 		co_unreachable(c, what, rc);
 		sigv4_creds_wipe(&c->creds);
@@ -634,12 +831,16 @@ int check_origin_run(const struct cfg_zone *z, const struct cfg_origin *o, const
 	res->status = check.resp.parsed.status;
 	snprintf(res->code, sizeof(res->code), "%.127s", check.err.f.code);
 	snprintf(res->message, sizeof(res->message), "%.255s", check.err.f.message);
+	snprintf(res->tls_error, sizeof(res->tls_error), "%.127s", check.tls_why);
 	a = s3err_advice(res->result == 0 ? S3ERR_V_OK : check.err.verdict);
 	res->meaning = a->meaning;
 	res->fix = a->fix;
+	if (res->result == 1 && check.tls_why[0]) {
+		res->meaning = co_tls_meaning;
+		res->fix = co_tls_fix;
+	}
 	if (res->result == 2) {
-		res->meaning = "not checked: an https origin (check-origin speaks plain HTTP), "
-			       "or a path that does not map";
+		res->meaning = "not checked: a path that does not map, or unusable credentials";
 		res->fix = "see the report";
 	}
 	memset(&check, 0, sizeof(check));       /* the request held a signature */

@@ -106,6 +106,7 @@ static int origin_init(struct runtime *rt, struct origin_rt *o, time_t now,
 			return r;
 		}
 		o->creds = c;
+		o->creds_gen = rt->generation;
 	}
 	if (o->cfg->scheme == CFG_SCHEME_HTTPS) {
 		const char *why = NULL;
@@ -218,10 +219,29 @@ static bool same_creds(const struct cfg_origin *a, const struct cfg_origin *b)
 	       same_str(a->s3_session_token, b->s3_session_token);
 }
 
+static uint64_t signed_sum(const struct runtime *rt, const struct origin_rt *o, bool prev)
+{
+	uint64_t n = prev ? o->prev_signed_base : o->signed_base;
+
+	for (unsigned i = 0; i < rt->n_shards; i++)
+		n += atomic_load_explicit(prev ? &o->per_shard[i].signed_prev :
+					  &o->per_shard[i].signed_cur, memory_order_relaxed);
+	return n;
+}
+
+uint64_t rt_signed(const struct runtime *rt, const struct origin_rt *o, uint64_t gen)
+{
+	if (gen && gen == o->creds_gen)
+		return signed_sum(rt, o, false);
+	if (gen && gen == o->prev_creds_gen)
+		return signed_sum(rt, o, true);
+	return 0;
+}
+
 void rt_inherit_creds(struct runtime *rt, const struct runtime *old, uint64_t now_ms,
 		      uint32_t overlap_ms)
 {
-	if (!old || overlap_ms == 0)
+	if (!old)
 		return;
 	for (uint32_t i = 0; i < rt->n_origins; i++) {
 		struct origin_rt *o = &rt->origins[i];
@@ -236,10 +256,27 @@ void rt_inherit_creds(struct runtime *rt, const struct runtime *old, uint64_t no
 			if (!p->creds || strcmp(p->zone->uuid, o->zone->uuid) != 0 ||
 			    strcmp(p->cfg->uuid, o->cfg->uuid) != 0)
 				continue;
-			if (!same_creds(p->cfg, o->cfg)) {
+			bool changed = !same_creds(p->cfg, o->cfg);
+			bool keep_prev = !changed && p->prev_creds && p->prev_until_ms > now_ms;
+
+			/* The generations, and the counts they had so far. */
+			if (changed) {
+				o->prev_creds_gen = p->creds_gen;
+				o->prev_signed_base = signed_sum(old, p, false);
+			} else {
+				o->creds_gen = p->creds_gen;
+				o->signed_base = signed_sum(old, p, false);
+				if (keep_prev) {
+					o->prev_creds_gen = p->prev_creds_gen;
+					o->prev_signed_base = signed_sum(old, p, true);
+				}
+			}
+			if (overlap_ms == 0)
+				break;
+			if (changed) {
 				from = p->creds;
 				until = now_ms + overlap_ms;
-			} else if (p->prev_creds && p->prev_until_ms > now_ms) {
+			} else if (keep_prev) {
 				from = p->prev_creds;
 				until = p->prev_until_ms;
 			}

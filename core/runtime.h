@@ -48,6 +48,10 @@ struct origin_shard {
 	struct oconn *idle;                 /* keep-alive pool, most recent first */
 	uint32_t n_idle;
 	uint64_t backoff_until_ms;          /* skip this origin until then */
+	/* Requests signed with creds / prev_creds: written by this shard
+	 * only (relaxed load + store), summed by the control thread for
+	 * GET /metrics (rt_signed). */
+	_Atomic uint64_t signed_cur, signed_prev;
 };
 
 struct origin_rt {
@@ -63,6 +67,13 @@ struct origin_rt {
 	 * retried once with them (rt_inherit_creds). NULL = none. */
 	const struct sigv4_creds *prev_creds;
 	uint64_t prev_until_ms;
+	/* Credential generations (the access log and GET /metrics tag each
+	 * signed request with one): the generation of the snapshot in which
+	 * creds were last set or changed, and that of prev_creds (0: none).
+	 * signed_base / prev_signed_base carry the counts a generation had
+	 * in the snapshots before this one (control thread only). */
+	uint64_t creds_gen, prev_creds_gen;
+	uint64_t signed_base, prev_signed_base;
 	struct tls_ctx *tls;                /* https origins: verification, resumption */
 	/* S3: server clock minus ours, learned from a RequestTimeTooSkewed
 	 * answer's Date (as the AWS SDKs do); signing adds it. Written by any
@@ -122,10 +133,17 @@ int rt_build(struct cfg *cfg, unsigned *cfg_refs, unsigned n_shards, uint64_t ge
  * differ from those of the same origin (zone uuid + origin uuid) in `old`
  * keeps old's as prev_creds until now_ms + overlap_ms; an origin whose
  * credentials did not change keeps old's unexpired prev_creds. overlap_ms
- * 0: nothing.
+ * 0: no prev_creds. Either way the credential generations carry over:
+ * unchanged credentials keep old's creds_gen (and its signature count),
+ * changed ones get rt's generation, old's becoming prev_creds_gen.
  */
 void rt_inherit_creds(struct runtime *rt, const struct runtime *old, uint64_t now_ms,
 		      uint32_t overlap_ms);
+
+/* Requests o signed with its credentials of generation `gen` (creds_gen
+ * or prev_creds_gen), over every snapshot that carried them (control
+ * thread; shards' latest increments may not be seen yet). */
+uint64_t rt_signed(const struct runtime *rt, const struct origin_rt *o, uint64_t gen);
 
 /* Free (control thread; no shard may hold it): wipes the credentials;
  * frees cfg when this was its last runtime. */

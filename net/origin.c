@@ -346,6 +346,19 @@ static int write_s3_request(struct shard *sh, struct wbuf *w, const struct vconn
 	return 0;
 }
 
+/* The request is signed: tag the exchange (access log) and count the
+ * signature for its credential generation (GET /metrics). */
+static void tag_generation(struct shard *sh, struct vconn *vc, const struct origin_rt *o)
+{
+	bool prev = signing_creds(vc, o) != o->creds;
+	struct origin_shard *os = oshard(sh, o);
+	_Atomic uint64_t *n = prev ? &os->signed_prev : &os->signed_cur;
+
+	vc->x.creds_gen = prev ? o->prev_creds_gen : o->creds_gen;
+	atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
 /* Build the origin request head for vc's request into a block. Returns
  * 0, -ENOBUFS (no block), -ENOSPC (too long), -EINVAL (bad path). */
 static int build_request(struct shard *sh, struct vconn *vc, const struct origin_rt *o,
@@ -365,6 +378,9 @@ static int build_request(struct shard *sh, struct vconn *vc, const struct origin
 		iobuf_pool_put(&sh->pool, blk);
 		return rc;
 	}
+	vc->x.creds_gen = 0;     /* a failover to a plain origin signs nothing */
+	if (o->creds)
+		tag_generation(sh, vc, o);
 	*out = blk;
 	*out_len = w.len;
 	return 0;

@@ -772,6 +772,13 @@ static void write_access_log(struct shard *sh, struct vconn *vc)
 	wbuf_str(&w, " PASS ");
 	wbuf_u64(&w, (server_now_ns() - x->start_ns) / 1000);
 	wbuf_put(&w, " ", 1);
+	/* The credential generation the origin request was signed with
+	 * (the overlap retry's: the previous one); - when none was signed. */
+	if (x->creds_gen)
+		wbuf_u64(&w, x->creds_gen);
+	else
+		wbuf_put(&w, "-", 1);
+	wbuf_put(&w, " ", 1);
 	wbuf_hex64(&w, x->reqid);
 	if (w.overflow)
 		w.len = sizeof(line) - 1;

@@ -57,6 +57,8 @@ struct vexchange {
 	uint8_t tries;                      /* origins tried */
 	bool retried;                       /* a pooled connection failed once */
 	bool prev_creds;                    /* retried with the previous credentials */
+	uint64_t creds_gen;                 /* credential generation of the last signed
+					     * origin request (0: none; access log) */
 	bool keep_alive;                    /* the connection survives this exchange */
 	bool head_queued;                   /* response head is in the send queue */
 	bool resp_done;                     /* last response byte queued */

@@ -12,7 +12,7 @@ import edgetest as et  # noqa: E402
 
 SIZES = {'f1k': 1024, 'f16k': 16384, 'f1m': 1 << 20, 'f64m': 64 << 20}
 LOG_RE = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \S+ [A-Z]+ \S+ \d{3} \d+ '
-		    r'(\d{3}|-) PASS \d+ [0-9a-f]{16}$')
+		    r'(\d{3}|-) PASS \d+ (\d+|-) [0-9a-f]{16}$')
 
 
 def bodies(ck, srv, origin):
@@ -125,7 +125,7 @@ def access_log(ck, srv):
 		time.sleep(0.05)
 	lines = srv.access()
 	bad = [ln for ln in lines if not LOG_RE.match(ln)]
-	ck.check('access log: every line has the 10 fields', lines and not bad, str(bad[:3]))
+	ck.check('access log: every line has the 11 fields', lines and not bad, str(bad[:3]))
 	f = lines[-1].split(' ') if lines else []
 	ck.check('access log: last line is our GET /f1k?q=1 (zone demo, 200, 1024, origin 200)',
 		 f[1:7] == ['demo', 'GET', '/f1k?q=1', '200', '1024', '200'], str(f))
