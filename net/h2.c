@@ -285,6 +285,20 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	return 0;
 }
 
+/* nghttp2 ends a connection on a protocol error with its own GOAWAY. */
+static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+	struct h2conn *h = ud;
+
+	(void)s;
+	if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR &&
+	    !h->ending) {
+		h->ending = true;
+		COUNT(h->sh, h2_protocol_errors);
+	}
+	return 0;
+}
+
 static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t err, void *ud)
 {
 	struct h2conn *h = ud;
@@ -332,8 +346,10 @@ static ssize_t read_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t l
 		st->deferred = true;
 		return NGHTTP2_ERR_DEFERRED;
 	}
-	/* As after a send to an HTTP/1.1 visitor: the origin reads on. */
-	if (svc->x.oc && q->bytes < LIMIT_STREAM_WINDOW_BYTES / 2)
+	/* As after a send to an HTTP/1.1 visitor: the origin reads on. That
+	 * send empties the queue; a pull takes at most a frame, so the free
+	 * segments are checked too (a de-chunked read makes one per chunk). */
+	if (svc->x.oc && visitor_room(svc) > LIMIT_STREAM_WINDOW_BYTES / 2)
 		origin_visitor_drained(h->sh, svc->x.oc);
 	return (ssize_t)n;
 }
@@ -490,6 +506,7 @@ bool h2_start(struct shard *sh, struct vconn *vc, const char *pre, size_t n)
 	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
 	nghttp2_option_set_max_settings(opt, LIMIT_H2_SETTINGS_ENTRIES);
 	nghttp2_option_set_max_continuations(opt, LIMIT_H2_CONTINUATIONS + 1);
 	nghttp2_option_set_max_outbound_ack(opt, LIMIT_H2_PING_PER_S + LIMIT_H2_SETTINGS_PER_S);

@@ -1726,6 +1726,27 @@ bool visitor_queue_head_block(struct shard *sh, struct vconn *vc, char *blk, siz
 	return true;
 }
 
+/*
+ * A small segment when the queue is nearly out of segments: copied into a
+ * block of its own, which the next small ones join (iobuf_outq_coalesce).
+ * A de-chunked body (HTTP/1.0 and HTTP/2 visitors) makes one segment per
+ * chunk: a 64 KiB origin read of 1000-byte chunks is 65 of them.
+ */
+static bool copy_small(struct shard *sh, struct vconn *vc, const struct iobuf_seg *seg)
+{
+	if (seg->len > IOBUF_COALESCE_BYTES || IOBUF_OUTQ_SEGS - vc->out.n > 8 ||
+	    iobuf_outq_full(&vc->out))
+		return false;
+	char *blk = iobuf_pool_get(&sh->pool);
+	if (!blk)
+		return false;
+	memcpy(blk, seg->ptr, seg->len);
+	struct iobuf_seg copy = { .ptr = blk, .len = seg->len, .kind = IOBUF_SEG_HBUF, .block = blk };
+	iobuf_outq_push(&vc->out, &copy);
+	iobuf_seg_release(seg, &sh->pool);
+	return true;
+}
+
 bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobuf_seg *seg)
 {
 	if (vc->x.background) {
@@ -1753,7 +1774,8 @@ bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobu
 		}
 		f->x.body_bytes_out += copy.len;
 	}
-	if (!iobuf_outq_coalesce(&vc->out, seg, &sh->pool) && !iobuf_outq_push(&vc->out, seg))
+	if (!iobuf_outq_coalesce(&vc->out, seg, &sh->pool) && !copy_small(sh, vc, seg) &&
+	    !iobuf_outq_push(&vc->out, seg))
 		return false;
 	vc->x.body_bytes_out += seg->len;
 	return true;
