@@ -249,9 +249,11 @@ static void start_stream(struct h2conn *h, struct h2s *st, bool end_stream)
 	size_t pre = st->m_len + 1 + st->p_len + 11 + (st->a_len ? 8 + st->a_len : 0);
 
 	if (pre + st->hlen + 2 > st->top) {
-		nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, st->sid,
-					  NGHTTP2_REFUSED_STREAM);
-		visitor_stream_closed(h->sh, st->vc, false);
+		struct vconn *svc = st->vc;
+		int32_t sid = st->sid;
+		stream_drop(h, st);
+		refuse(h, sid);             /* the head does not fit a block */
+		visitor_stream_closed(h->sh, svc, false);
 		return;
 	}
 	memmove(in + pre, in, st->hlen);
