@@ -51,6 +51,10 @@ struct h2conn {
 	/* Flood accounting: frames in the current second of the shard clock. */
 	uint64_t win_ms;
 	uint32_t n_rst, n_settings, n_ping, n_cont;
+	/* Streams waiting for the peer's window (h2_stall_deadline): DATA
+	 * bytes pulled so far, the count when last looked at, and since when
+	 * none were (0: nothing waits). */
+	uint64_t pulled, pulled_seen, stall_since_ms;
 	/* Serialised frames not yet copied into obuf (nghttp2 keeps them
 	 * valid until its next mem_send). */
 	const uint8_t *pend;
@@ -341,6 +345,7 @@ static ssize_t read_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t l
 		n += k;
 		iobuf_outq_consume(q, &h->sh->pool, k);
 	}
+	h->pulled += n;
 	if (q->n == 0 && svc->x.resp_done) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 		st->eof = true;
@@ -426,6 +431,8 @@ void h2_stream_flush(struct shard *sh, struct vconn *svc)
 		nghttp2_session_resume_data(h->s, st->sid);
 	}
 	h2_send(h);
+	if (!h->busy && !h->closed)
+		visitor_h2_timers(sh, h->vc);   /* bytes may now wait for the peer */
 }
 
 void h2_stream_gone(struct shard *sh, struct vconn *svc)
@@ -580,6 +587,26 @@ bool h2_on_sent(struct shard *sh, struct vconn *vc)
 bool h2_idle(const struct vconn *vc)
 {
 	return vc->h2->n_streams == 0;
+}
+
+uint64_t h2_stall_deadline(struct vconn *vc, uint32_t timeout_ms)
+{
+	struct h2conn *h = vc->h2;
+	bool waiting = false;
+
+	for (unsigned i = 0; i < LIMIT_H2_MAX_STREAMS && !waiting; i++) {
+		const struct h2s *st = &h->st[i];
+		waiting = st->vc && st->submitted && !st->eof && st->vc->out.n > 0;
+	}
+	if (!waiting) {
+		h->stall_since_ms = 0;
+		return 0;
+	}
+	if (h->stall_since_ms == 0 || h->pulled != h->pulled_seen) {
+		h->pulled_seen = h->pulled;
+		h->stall_since_ms = h->sh->now_ms;
+	}
+	return h->stall_since_ms + timeout_ms;
 }
 
 void h2_drain(struct shard *sh, struct vconn *vc)

@@ -27,6 +27,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct shard;
 struct vconn;
@@ -46,6 +47,14 @@ bool h2_recv(struct shard *sh, struct vconn *vc, const char *p, size_t n);
 bool h2_on_sent(struct shard *sh, struct vconn *vc);
 /* No stream open: the connection is idle (its idle timer runs). */
 bool h2_idle(const struct vconn *vc);
+/*
+ * The send deadline (shard clock, ms) of a connection whose streams have
+ * response bytes the peer's window does not let out: timeout_ms after
+ * the last DATA byte went out; 0 when nothing waits. A peer that never
+ * opens its window (while it pings, say) is cut like an HTTP/1.1 visitor
+ * that stops reading (timeouts_send).
+ */
+uint64_t h2_stall_deadline(struct vconn *vc, uint32_t timeout_ms);
 /* SIGTERM: GOAWAY; the connection ends when its open streams have. */
 void h2_drain(struct shard *sh, struct vconn *vc);
 /* The connection closes: every stream's slot is closed. */

@@ -926,7 +926,8 @@ static void h2_close(struct shard *sh, struct vconn *vc)
 	vc_linger(sh, vc);
 }
 
-/* An HTTP/2 connection with no stream open runs the idle timer. */
+/* An HTTP/2 connection with no stream open runs the idle timer; one
+ * whose streams wait for the peer's window, the send deadline. */
 static void h2_timer(struct shard *sh, struct vconn *vc)
 {
 	if (vc->state != VC_BUSY || !vc->h2)
@@ -934,9 +935,19 @@ static void h2_timer(struct shard *sh, struct vconn *vc)
 	if (h2_idle(vc)) {
 		if (vc->timer_kind != VT_SEND)
 			set_timer(sh, vc, VT_IDLE, sh->scfg->idle_timeout_ms);
-	} else if (vc->timer_kind == VT_IDLE || vc->timer_kind == VT_HEADER) {
-		clear_timer(sh, vc);
+		return;
 	}
+	uint64_t dl = h2_stall_deadline(vc, sh->scfg->send_timeout_ms);
+	if (dl)
+		set_timer(sh, vc, VT_SEND, dl > sh->now_ms ? (uint32_t)(dl - sh->now_ms) : 1);
+	else if (vc->timer_kind == VT_IDLE || vc->timer_kind == VT_HEADER ||
+		 (vc->timer_kind == VT_SEND && !vc->out.in_flight))
+		clear_timer(sh, vc);    /* a send in flight keeps its own deadline */
+}
+
+void visitor_h2_timers(struct shard *sh, struct vconn *conn)
+{
+	h2_timer(sh, conn);
 }
 
 struct vconn *visitor_stream_new(struct shard *sh, struct vconn *conn)

@@ -210,6 +210,9 @@ void visitor_background(struct shard *sh, struct vconn *vc);
 struct vconn *visitor_stream_new(struct shard *sh, struct vconn *conn);
 void visitor_stream_start(struct shard *sh, struct vconn *svc, uint32_t head_len, bool has_body);
 void visitor_stream_closed(struct shard *sh, struct vconn *svc, bool complete);
+/* An HTTP/2 connection's deadlines: idle with no stream open, the send
+ * deadline while streams wait for the peer's window (h2_stall_deadline). */
+void visitor_h2_timers(struct shard *sh, struct vconn *conn);
 /* Send what is queued (after each origin read). */
 void visitor_flush(struct shard *sh, struct vconn *vc);
 void visitor_origin_drained(struct shard *sh, struct vconn *vc);

@@ -8,7 +8,8 @@ HTTP/1.1 over TLS still chosen by ALPN http/1.1. Floods from small
 raw-frame clients (the socket module, HPACK by hand) — rapid reset
 (HEADERS + RST_STREAM), CONTINUATION, SETTINGS, PING — each end their own
 connection with GOAWAY(ENHANCE_YOUR_CALM) and are counted (h2_flood_*),
-while another connection keeps being served byte-exact."""
+while another connection keeps being served byte-exact. A peer that never
+opens its flow-control window is cut at send_timeout_ms."""
 import os
 import socket
 import struct
@@ -268,6 +269,49 @@ def check_reset_midbody(ck, srv, ca, d):
 		 c1['h2_streams_reset'] - c0['h2_streams_reset'] == 1)
 
 
+def check_stalled_window(ck, origin, d):
+	"""A peer that never opens its window (SETTINGS_INITIAL_WINDOW_SIZE 0)
+	but pings every 300 ms is cut at send_timeout_ms, like an HTTP/1.1
+	visitor that stops reading, and counted (timeouts_send)."""
+	srv = et.Edgecache([et.zone('a', ['*'], [('o', origin.url, {})])], send_timeout_ms=1000)
+	srv.start()
+	try:
+		c0 = srv.counters()
+		s = socket.create_connection(('127.0.0.1', srv.port), timeout=5)
+		s.sendall(PREFACE + frame(SETTINGS, 0, 0, struct.pack('>HI', 4, 0)) +
+			  frame(HEADERS, END_STREAM | END_HEADERS, 1, hpack_get('/files/100000')))
+		t0, eof, got, last_ping = time.monotonic(), False, b'', 0.0
+		s.settimeout(0.1)
+		while time.monotonic() - t0 < 6 and not eof:
+			try:
+				d = s.recv(65536)
+				eof = not d
+				got += d
+			except socket.timeout:
+				pass
+			except ConnectionResetError:
+				eof = True
+			if not eof and time.monotonic() - last_ping >= 0.3:
+				last_ping = time.monotonic()
+				try:
+					s.sendall(frame(PING, 0, 0, bytes(8)))
+				except (BrokenPipeError, ConnectionResetError):
+					eof = True
+		took = time.monotonic() - t0
+		s.close()
+		c1 = srv.counters()
+		ck.check('window never opened, pings every 300 ms: closed after send_timeout_ms '
+			 '(%.1f s)' % took, eof and 0.9 < took < 3.5)
+		ck.check('counted (timeouts_send +%d)' % (c1['timeouts_send'] - c0['timeouts_send']),
+			 c1['timeouts_send'] - c0['timeouts_send'] == 1)
+		rc, body, err = h2c(srv, '/files/%d' % (1 << 20))
+		ck.check('a reader that keeps up is not cut', rc == 0 and
+			 body == et.det_bytes('pyorigin', 1 << 20), err[-300:])
+		ck.check('no slot left behind', srv.counters()['conns_open'] == 0)
+	finally:
+		ck.check('stalled-window server stops cleanly', srv.stop() == 0)
+
+
 def main():
 	for tool in (['curl', '--version'], ['openssl', 'version']):
 		try:
@@ -295,6 +339,7 @@ def main():
 	ck.run('a stream reset mid-body', check_reset_midbody, ck, srv, ca, d)
 	ck.run('floods', check_floods, ck, srv, ca, d)
 	ck.check('server stops cleanly', srv.stop() == 0)
+	ck.run('a peer that never opens its window', check_stalled_window, ck, origin, d)
 	origin.stop()
 	ck.finish()
 
