@@ -54,7 +54,7 @@
 	X(h2_streams_refused,      "HTTP/2 streams refused (REFUSED_STREAM): no visitor slot or block free") \
 	X(h2_streams_reset,        "HTTP/2 streams reset by the visitor before their response ended") \
 	X(h2_streams_aborted,      "HTTP/2 streams we reset: the response failed mid-body") \
-	X(h2_bodies_refused,       "HTTP/2 requests with a body, answered 501 (not supported yet)") \
+	X(h2_bodies_refused,       "HTTP/2 requests with a body but no content-length, answered 411") \
 	X(h2_protocol_errors,      "HTTP/2 connections closed on a protocol error") \
 	X(h2_flood_rst,            "HTTP/2 connections ended: RST_STREAM flood (rapid reset)") \
 	X(h2_flood_settings,       "HTTP/2 connections ended: SETTINGS flood") \

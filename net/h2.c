@@ -37,6 +37,9 @@ struct h2s {
 	uint32_t hlen, top, list_bytes;
 	uint32_t m_off, m_len, p_off, p_len, a_off, a_len;
 	int32_t cookie_end;                 /* end of the Cookie line's value, -1 */
+	/* Request body bytes received but not yet given back to the peer's
+	 * window (nghttp2_session_consume): they wait for the origin. */
+	uint32_t credit;
 };
 
 struct h2conn {
@@ -125,6 +128,10 @@ static struct h2s *stream_of(struct h2conn *h, int32_t sid)
 /* The entry no longer has a slot (the slot closes or goes on alone). */
 static void stream_drop(struct h2conn *h, struct h2s *st)
 {
+	/* Bytes no one will take: the connection's window gets them back. */
+	if (st->credit)
+		nghttp2_session_consume_connection(h->s, st->credit);
+	st->credit = 0;
 	nghttp2_session_set_stream_user_data(h->s, st->sid, NULL);
 	st->vc->h2 = NULL;
 	st->vc = NULL;
@@ -236,7 +243,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 		ok = stash(st, v, vl, &st->a_off, &st->a_len);
 	else if (nl > 0 && n[0] == ':')
 		;                           /* :scheme: nghttp2 checked it */
-	else if (!name_is(n, nl, "host") && !name_is(n, nl, "te"))
+	else if (!name_is(n, nl, "host") && !name_is(n, nl, "te") && !name_is(n, nl, "expect"))
 		ok = add_field(st, n, nl, v, vl);
 	if (!ok) {
 		st->bad = true;
@@ -289,6 +296,45 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	if (st && !st->bad)
 		start_stream(h, st, f->hd.flags & NGHTTP2_FLAG_END_STREAM);
 	return 0;
+}
+
+/* Request body: to the origin; the peer's window is given back only
+ * while the origin's request queue has room (upload backpressure). */
+static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t *d,
+			 size_t len, void *ud)
+{
+	struct h2conn *h = ud;
+	struct h2s *st = stream_of(h, sid);
+
+	(void)flags;
+	if (!st) {
+		nghttp2_session_consume_connection(s, len);
+		return 0;
+	}
+	struct vconn *svc = st->vc;
+	if (!visitor_stream_body(h->sh, svc, (const char *)d, len)) {
+		nghttp2_session_consume_connection(s, len);
+		return 0;                   /* the stream was reset (stream_drop) */
+	}
+	st->credit += (uint32_t)len;
+	if (visitor_stream_upload_room(svc)) {
+		nghttp2_session_consume(s, sid, st->credit);
+		st->credit = 0;
+	}
+	return 0;
+}
+
+void h2_stream_drained(struct shard *sh, struct vconn *svc)
+{
+	struct h2conn *h = svc->h2;
+	struct h2s *st = &h->st[svc->h2_idx];
+
+	(void)sh;
+	if (st->vc != svc || st->credit == 0 || !visitor_stream_upload_room(svc))
+		return;
+	nghttp2_session_consume(h->s, st->sid, st->credit);
+	st->credit = 0;
+	h2_send(h);
 }
 
 /* nghttp2 ends a connection on a protocol error with its own GOAWAY. */
@@ -516,6 +562,8 @@ bool h2_start(struct shard *sh, struct vconn *vc, const char *pre, size_t n)
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
 	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
+	nghttp2_option_set_no_auto_window_update(opt, 1);
 	nghttp2_option_set_max_settings(opt, LIMIT_H2_SETTINGS_ENTRIES);
 	nghttp2_option_set_max_continuations(opt, LIMIT_H2_CONTINUATIONS + 1);
 	nghttp2_option_set_max_outbound_ack(opt, LIMIT_H2_PING_PER_S + LIMIT_H2_SETTINGS_PER_S);

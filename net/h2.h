@@ -64,6 +64,8 @@ void h2_conn_free(struct vconn *vc);
 
 /* A stream's response has new bytes on its send queue, or has ended. */
 void h2_stream_flush(struct shard *sh, struct vconn *svc);
+/* The origin took queued request body of a stream: give the peer window. */
+void h2_stream_drained(struct shard *sh, struct vconn *svc);
 /* A stream's slot closes before nghttp2 closed the stream: reset it. */
 void h2_stream_gone(struct shard *sh, struct vconn *svc);
 

@@ -43,6 +43,7 @@ static bool tls_decrypt(struct shard *sh, struct vconn *vc);
 static void tls_goodbye(struct shard *sh, struct vconn *vc);
 static void h2_timer(struct shard *sh, struct vconn *vc);
 static void switch_h2(struct shard *sh, struct vconn *vc);
+static size_t upload_room(const struct vconn *vc);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -980,17 +981,54 @@ void visitor_stream_start(struct shard *sh, struct vconn *vc, uint32_t head_len,
 	/* HTTP/2 frames the body itself: de-chunked like an HTTP/1.0
 	 * visitor's, which is also who it may share a collapsed fetch with. */
 	vc->req.version_minor = 0;
-	if (has_body) {
+	if (has_body && vc->req.content_length < 0) {
+		/* DATA frames become an upload of content-length bytes; a body
+		 * of unknown length is not re-chunked (yet). */
 		COUNT(sh, h2_bodies_refused);
 		memset(&vc->x, 0, sizeof(vc->x));
 		vc->x.start_ms = sh->unix_ms;
 		vc->x.start_ns = server_now_ns();
 		vc->state = VC_BUSY;
 		COUNT(sh, requests);
-		send_local(sh, vc, 501, true);
+		send_local(sh, vc, 411, true);
 		return;
 	}
 	start_exchange(sh, vc, head_len);
+}
+
+bool visitor_stream_body(struct shard *sh, struct vconn *vc, const char *p, size_t n)
+{
+	struct vexchange *x = &vc->x;
+
+	if (vc->state != VC_BUSY || !x->has_body || x->body_done || !x->oc || x->resp_done)
+		return true;                /* answered already: the rest is dropped */
+	ssize_t k = body_take(sh, vc, p, n);
+	if (k < 0) {
+		body_failed(sh, vc, k);
+		return false;
+	}
+	if (k == 0)
+		return true;
+	char *blk = iobuf_pool_get(&sh->pool);
+	if (!blk) {
+		COUNT(sh, buffers_exhausted);
+		visitor_response_abort(sh, vc);
+		return false;
+	}
+	memcpy(blk, p, (size_t)k);
+	struct iobuf_seg seg = { .ptr = blk, .len = (uint32_t)k, .kind = IOBUF_SEG_HBUF,
+				 .block = blk };
+	x->body_sent = true;
+	if (!origin_request_body(sh, x->oc, &seg, x->body_done)) {
+		visitor_response_abort(sh, vc);   /* more small DATA frames than segments */
+		return false;
+	}
+	return true;
+}
+
+bool visitor_stream_upload_room(const struct vconn *vc)
+{
+	return !vc->x.oc || vc->state != VC_BUSY || upload_room(vc) >= LIMIT_STREAM_WINDOW_BYTES / 2;
 }
 
 void visitor_stream_closed(struct shard *sh, struct vconn *vc, bool complete)
@@ -1843,6 +1881,8 @@ int64_t visitor_room(const struct vconn *vc)
 
 void visitor_origin_drained(struct shard *sh, struct vconn *vc)
 {
-	if (vc->state == VC_BUSY)
+	if (vc->h2_sid && vc->h2)
+		h2_stream_drained(sh, vc);  /* the peer may send more DATA */
+	else if (vc->state == VC_BUSY)
 		pump(sh, vc);
 }

@@ -203,13 +203,19 @@ void visitor_background(struct shard *sh, struct vconn *vc);
  *   conn, or NULL (none free: the stream is refused).
  * - visitor_stream_start: its request head (head_len bytes of HTTP/1.1 in
  *   the input block) is complete: run the exchange. has_body: the stream
- *   carries a request body (answered 501: not supported yet).
+ *   carries a request body (DATA: visitor_stream_body; without a
+ *   content-length it is answered 411).
  * - visitor_stream_closed: nghttp2 closed the stream (complete: the whole
  *   response went to nghttp2), or the connection closed: end the slot.
  */
 struct vconn *visitor_stream_new(struct shard *sh, struct vconn *conn);
 void visitor_stream_start(struct shard *sh, struct vconn *svc, uint32_t head_len, bool has_body);
 void visitor_stream_closed(struct shard *sh, struct vconn *svc, bool complete);
+/* A stream's DATA (request body, content-length bytes) to its origin as
+ * an upload; false when that ended the exchange. upload_room: the origin
+ * queue has room for another window's worth (WINDOW_UPDATE may go). */
+bool visitor_stream_body(struct shard *sh, struct vconn *svc, const char *p, size_t n);
+bool visitor_stream_upload_room(const struct vconn *svc);
 /* An HTTP/2 connection's deadlines: idle with no stream open, the send
  * deadline while streams wait for the peer's window (h2_stall_deadline). */
 void visitor_h2_timers(struct shard *sh, struct vconn *conn);
