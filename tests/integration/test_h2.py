@@ -220,6 +220,27 @@ def flood(srv, frames):
 	return code, eof
 
 
+def check_limits(ck, srv, ca, d):
+	"""SETTINGS_MAX_CONCURRENT_STREAMS 128: the 129th and 130th streams
+	open at once are refused (RST_STREAM), the 128 are answered; a header
+	list over LIMIT_H2_HEADER_LIST_BYTES resets only its stream."""
+	s = socket.create_connection(('127.0.0.1', srv.port), timeout=5)
+	s.sendall(PREFACE + frame(SETTINGS, 0, 0) + b''.join(
+		frame(HEADERS, END_STREAM | END_HEADERS, sid, hpack_get('/sleep/700'))
+		for sid in range(1, 2 * 130, 2)))
+	got, _ = read_frames(s, 3.0)
+	s.close()
+	rst = sorted(f[2] for f in got if f[0] == RST)
+	done = {f[2] for f in got if f[0] in (DATA, HEADERS) and f[1] & END_STREAM}
+	ck.check('130 streams at once: 128 answered, the last 2 reset (%d answered, reset %s)' %
+		 (len(done), rst), len(done) == 128 and rst == [257, 259])
+	rc, body, err = h2c(srv, '/files/10', '-H', 'x-big: ' + 'a' * 20000)
+	ck.check('a 20 KB header: its stream is reset', rc != 0 and body == b'', err[-200:])
+	rc, body, err = h2c(srv, '/files/10', '-H', 'x-big: ' + 'a' * 8000)
+	ck.check('an 8 KB header is served', rc == 0 and body == et.det_bytes('pyorigin', 10),
+		 err[-200:])
+
+
 def check_floods(ck, srv, ca, d):
 	stop = threading.Event()
 	served, failed = [0], []
@@ -361,6 +382,7 @@ def main():
 	ck.run('many streams on one connection', check_many_streams, ck, srv, ca, d)
 	ck.run('HEAD, Range, 304, ALPN', check_semantics, ck, srv, ca, d)
 	ck.run('a stream reset mid-body', check_reset_midbody, ck, srv, ca, d)
+	ck.run('concurrent streams and header list limits', check_limits, ck, srv, ca, d)
 	ck.run('floods', check_floods, ck, srv, ca, d)
 	ck.check('server stops cleanly', srv.stop() == 0)
 	ck.run('a peer that never opens its window', check_stalled_window, ck, origin, d)
