@@ -43,6 +43,11 @@ uint64_t store_max_object(const struct store *st)
 	return half > 1 ? (half - 1) * st->chunk_bytes : st->chunk_bytes;
 }
 
+uint32_t store_chunk_bytes(const struct store *st)
+{
+	return st->chunk_bytes;
+}
+
 uint64_t store_counter(const struct store *st, enum store_ctr c)
 {
 	uint64_t sum = __atomic_load_n(&st->ctl_ctr[c], __ATOMIC_RELAXED);

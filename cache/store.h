@@ -146,6 +146,8 @@ unsigned store_n_stripes(const struct store *st);
 uint64_t store_stripe_bytes(const struct store *st);
 /* Largest object body the store accepts. */
 uint64_t store_max_object(const struct store *st);
+/* chunk_size: the largest body a chunk entry holds. */
+uint32_t store_chunk_bytes(const struct store *st);
 uint64_t store_counter(const struct store *st, enum store_ctr c);
 const struct cindex *store_index(const struct store *st);
 

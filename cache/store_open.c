@@ -89,7 +89,9 @@ static int file_open(struct store_file *f, uint64_t file_bytes, bool *fresh,
 	}
 	if (fstat(f->fd, &st) != 0 || fstatfs(f->fd, &sf) != 0)
 		return -errno;
-	if (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC) {
+	/* A block device's node lives on devtmpfs: only a regular file's
+	 * filesystem says where its bytes are. */
+	if (S_ISREG(st.st_mode) && (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC)) {
 		if (*fresh)
 			unlink(f->path);
 		return fail(err, cap, "%s: is on tmpfs/ramfs, which has no real O_DIRECT "

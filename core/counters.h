@@ -73,9 +73,16 @@
 	X(cache_stale_if_error,    "stale objects served because the origin failed (stale-if-error)") \
 	X(collapsed_followers,     "misses that streamed a same-shard leader's origin response") \
 	X(collapsed_parked,        "misses that waited for another exchange's fetch to land") \
+	X(collapse_unshared,       "followers sent to fetch alone: the leader's response was not storable") \
+	X(collapse_passed,         "misses not collapsed: the key's last response was not storable") \
 	X(cache_fill_invalidated,  "fills dropped as they landed: their key was invalidated meanwhile") \
 	X(cache_invalidated,       "stored objects dropped by an unsafe method's response") \
 	X(cache_write_errors,      "store writes that failed (ENOSPC, EIO)") \
+	X(cache_large_hits,        "responses served from a large object's record and chunks") \
+	X(cache_large_fetches,     "chunk-aligned Range requests sent to the origin for missing chunks") \
+	X(cache_large_mismatch,    "large objects dropped: a fetched chunk's validator or length changed") \
+	X(cache_large_bad_chunks,  "stored chunks that failed verification (dropped, fetched again)") \
+	X(cache_large_waits,       "large-object sends that waited: no free store buffer, or another exchange is fetching the chunk") \
 	X(cache_vary_markers,      "Vary markers written (a URL's Vary names, new or changed, or one more variant)") \
 	X(cache_vary_refused,      "variants not stored: the URL has LIMIT_VARY_VARIANTS already") \
 	X(cache_vary_unshared,     "collapsed followers sent to the origin: the leader's response varies on their headers") \

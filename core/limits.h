@@ -286,6 +286,9 @@
 
 /* An S3 origin error <Code> is logged at most once per this, per shard. */
 #define LIMIT_S3ERR_LOG_INTERVAL_MS         10000
+/* A disk-cache read or write error (ENOSPC, EIO) likewise: a full or failing
+ * disk must not turn every request into a log line. */
+#define LIMIT_CACHE_IOERR_LOG_INTERVAL_MS   10000
 
 /* ---- request collapsing (FIXED; net/collapse.h) --------------------------- */
 
@@ -297,6 +300,11 @@
 /* A parked follower (another shard leads) gives up waiting after this and
  * fetches itself: a leader that never finishes must not hold it forever. */
 #define LIMIT_COLLAPSE_WAIT_MS        30000
+/* A key whose response could not be shared (not storable) is not collapsed
+ * for this long after: its misses fetch side by side (Varnish keeps such a
+ * hit-for-miss for 120 s; shorter here, so a key that becomes cacheable
+ * again collapses again soon). */
+#define LIMIT_COLLAPSE_PASS_MS        10000
 
 /* ---- TLS sessions (net/tls.h, docs/tls.md; FIXED) ---------------------- */
 

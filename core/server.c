@@ -179,6 +179,11 @@ static void write_counters(struct server *srv)
 			fprintf(f, "s3_clock_offset_s{zone=\"%s\",origin=\"%s\"} %lld\n",
 				rt->origins[i].zone->name, rt->origins[i].cfg->name,
 				(long long)atomic_load(&rt->origins[i].clock_offset_s));
+	/* The disk store's own counters (why a hit became a miss: nobufs,
+	 * reads_failed, reads_bad, stale; writes_failed for ENOSPC/EIO). */
+	for (unsigned c = 0; srv->store && c < STORE_CTR__COUNT; c++)
+		fprintf(f, "store_%s %llu\n", store_ctr_names[c],
+			(unsigned long long)store_counter(srv->store, (enum store_ctr)c));
 	fprintf(f, "shards %u\nuptime_ms %llu\n", srv->n_shards,
 		(unsigned long long)(server_now_ms() - srv->started_ms));
 	if (fclose(f) != 0 || rename(tmp, path) != 0)
@@ -401,7 +406,8 @@ static int open_store(struct server *srv, const struct cfg *cfg, unsigned shards
 		return -1;
 	}
 	if (collapse_init(&srv->collapse, LIMIT_COLLAPSE_KEYS) < 0 ||
-	    collapse_init(&srv->invalidated, LIMIT_COLLAPSE_KEYS) < 0) {
+	    collapse_init(&srv->invalidated, LIMIT_COLLAPSE_KEYS) < 0 ||
+	    collapse_init(&srv->passes, LIMIT_COLLAPSE_KEYS) < 0) {
 		fprintf(stderr, "edgecache: cache: out of memory\n");
 		return -1;
 	}
@@ -558,6 +564,7 @@ out:
 	store_close(srv.store);
 	collapse_free(srv.collapse);
 	collapse_free(srv.invalidated);
+	collapse_free(srv.passes);
 	for (unsigned s = 0; s < srv.n_shards; s++)
 		shard_destroy(srv.shards[s]);
 	free(srv.shards);

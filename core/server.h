@@ -36,6 +36,7 @@ struct server {
 	struct store *store;                /* the disk cache, NULL without [cache] */
 	struct collapse *collapse;          /* in-flight cache keys (with a store) */
 	struct collapse *invalidated;       /* invalidation stamps (with a store) */
+	struct collapse *passes;            /* not-storable stamps (with a store) */
 	uint64_t generation;
 	const char *main_file;
 	unsigned n_shards;                  /* started */

@@ -107,6 +107,7 @@ struct shard *shard_create(struct server *srv, unsigned id, int cpu,
 	sh->test_clock_skew_s = skew ? strtoll(skew, NULL, 10) : 0;
 	sh->collapse = srv->collapse;
 	sh->invalidated = srv->invalidated;
+	sh->passes = srv->passes;
 	sh->wio = calloc(SHARD_STORE_IOS, sizeof(*sh->wio));
 	sh->wio_free = calloc(SHARD_STORE_IOS, sizeof(*sh->wio_free));
 	if (!sh->wio || !sh->wio_free) {
@@ -337,6 +338,8 @@ static void on_tick(struct shard *sh)
 	wheel_advance(&sh->wheel, sh->now_ms, timer_fired, sh);
 	if (sh->parked)
 		visitor_parked_tick(sh);
+	if (sh->large_wait)
+		elarge_tick(sh);
 	if (sh->starved) {
 		sh->starved = false;
 		visitor_rearm_starved(sh);

@@ -111,8 +111,10 @@ struct shard {
 	struct store *store;
 	struct collapse *collapse;          /* in-flight keys, all shards */
 	struct collapse *invalidated;       /* invalidation stamps, all shards */
+	struct collapse *passes;            /* keys last answered not storable (stamps) */
 	uint64_t fill_began_ms[LIMIT_STORE_WRITES];   /* per store write slot */
 	struct vconn *parked;               /* followers waiting on another shard */
+	struct vconn *large_wait;           /* large-object sends waiting for a store buffer */
 	struct memtier mt;                  /* RAM tier: hot objects of this shard */
 	bool mt_on;
 	struct store_io *wio;
@@ -146,6 +148,8 @@ struct shard {
 	uint64_t parse_err[HTTP1_E__COUNT];
 	uint64_t s3err[S3ERR_CODE__COUNT];  /* S3 origin errors by <Code> */
 	uint64_t s3err_logged_ms[S3ERR_CODE__COUNT];   /* once per interval */
+	uint64_t cache_ioerr_logged_ms[2];  /* store read, write errors: once per interval */
+	uint64_t cache_ioerr_unlogged[2];   /* errors since that line */
 	int64_t test_clock_skew_s;          /* EDGECACHE_TEST_CLOCK_SKEW_S (tests) */
 	struct log_ring log_err;
 	struct log_ring log_access;

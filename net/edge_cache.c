@@ -7,6 +7,7 @@
  * without framing headers: the body length is the store's.
  */
 #include "net/edge_cache.h"
+#include "net/edge_cache_int.h"
 
 #include <errno.h>
 #include <string.h>
@@ -61,6 +62,26 @@ static int request_key(const struct vconn *vc, char *text, size_t cap, size_t *t
 	return rc;
 }
 
+/* A store read or write failed (res: the I/O's -errno, or a short count):
+ * one error-log line per interval per shard, saying how many were not
+ * logged; the counters count each one. */
+static void log_io_error(struct shard *sh, bool write, int res)
+{
+	uint64_t *last = &sh->cache_ioerr_logged_ms[write];
+	uint64_t *quiet = &sh->cache_ioerr_unlogged[write];
+
+	if (*last != 0 && sh->now_ms - *last < LIMIT_CACHE_IOERR_LOG_INTERVAL_MS) {
+		(*quiet)++;
+		return;
+	}
+	log_error("cache: store %s failed: %s (%llu more since the last such line); %s",
+		  write ? "write" : "read", res < 0 ? strerror(-res) : "short transfer",
+		  (unsigned long long)*quiet, write ? "the object is not cached" :
+		  "served from the origin");
+	*last = sh->now_ms;
+	*quiet = 0;
+}
+
 static void release_reads(struct shard *sh, struct ecache_x *c)
 {
 	for (unsigned i = 0; i < c->n_rio; i++)
@@ -93,6 +114,12 @@ static bool collapse_miss(struct shard *sh, struct vconn *vc)
 	/* A background refresh claimed its key before it started. */
 	if (!sh->collapse || vc->req.method != HTTP1_GET || c->have_stored || vc->x.background)
 		return false;
+	/* Its last response could not be shared: fetch side by side. */
+	if (sh->now_ms > LIMIT_COLLAPSE_PASS_MS &&
+	    collapse_stamped_since(sh->passes, c->key, sh->now_ms - LIMIT_COLLAPSE_PASS_MS)) {
+		COUNT(sh, collapse_passed);
+		return false;
+	}
 	int r = collapse_claim(sh->collapse, c->key, &me, &l);
 	if (r == 0) {
 		vc->x.leading = true;
@@ -119,6 +146,8 @@ bool ecache_lookup(struct shard *sh, struct vconn *vc)
 {
 	if (lookup_store(sh, vc))
 		return true;
+	if (elarge_miss(sh, vc))
+		return true;                /* a Range miss fetches its chunks */
 	return vc->x.cache.cacheable && collapse_miss(sh, vc);
 }
 
@@ -352,7 +381,8 @@ static void to_origin(struct shard *sh, struct vconn *vc)
 {
 	if (!vc->x.cache.have_stored)
 		release_reads(sh, &vc->x.cache);
-	origin_start(sh, vc);
+	if (!elarge_miss(sh, vc))
+		origin_start(sh, vc);
 }
 
 /* The stored object's meta (copied out: the bytes may be unaligned). */
@@ -376,6 +406,18 @@ static bool serve_stored(struct shard *sh, struct vconn *vc, const void *meta,
 	struct ecache_meta m;
 	struct http1_response head;
 
+	if (elarge_is_record(meta, meta_len)) {
+		/* A large object: its record's buffer is not needed any more. */
+		if (!elarge_serve(sh, vc, meta, meta_len))
+			return false;
+		release_reads(sh, c);
+		if (c->mobj) {
+			memtier_unref(&sh->mt, c->mobj);
+			c->mobj = NULL;
+		}
+		elarge_start(sh, vc);
+		return true;
+	}
 	if (meta_len < sizeof(m) || body_len != total) {
 		COUNT(sh, cache_read_errors);
 		return false;
@@ -446,6 +488,10 @@ void ecache_on_read(struct shard *sh, struct vconn *vc, const struct io_uring_cq
 	struct ecache_x *c = &vc->x.cache;
 	struct store_view v;
 
+	if (c->large.on) {
+		elarge_on_read(sh, vc, cqe);
+		return;
+	}
 	c->reading = false;
 	if (vc->state != VC_BUSY) {
 		release_reads(sh, c);       /* closing: nobody sends from it */
@@ -453,6 +499,8 @@ void ecache_on_read(struct shard *sh, struct vconn *vc, const struct io_uring_cq
 	}
 	if (store_read_verify(sh->store, &c->rio[0], cqe->res, &v) < 0) {
 		COUNT(sh, cache_read_errors);
+		if (cqe->res < 0 || (uint32_t)cqe->res != c->rio[0].len)
+			log_io_error(sh, false, cqe->res);
 		to_origin(sh, vc);
 		return;
 	}
@@ -483,12 +531,22 @@ static void release_claim(struct shard *sh, struct vconn *vc)
 	vc->x.leading = false;
 }
 
+bool ecache_pass(struct shard *sh, struct vconn *vc)
+{
+	if (!vc->x.leading || vc->x.cache.shareable)
+		return false;
+	collapse_stamp(sh->passes, vc->x.cache.ckey, sh->now_ms);
+	release_claim(sh, vc);
+	return true;
+}
+
 void ecache_exchange_end(struct shard *sh, struct vconn *vc)
 {
 	struct ecache_x *c = &vc->x.cache;
 	if (!sh->store)
 		return;
 	ecache_fill_end(sh, vc, false);
+	elarge_end(sh, vc);
 	release_claim(sh, vc);
 	if (!c->reading)
 		release_reads(sh, c);
@@ -517,6 +575,8 @@ bool ecache_drops_request_header(const struct vconn *vc, const struct http1_head
 		"if-none-match", "if-modified-since", "if-match", "if-unmodified-since",
 		"if-range", "range",
 	};
+	if (vc->x.cache.large.fetching)
+		return elarge_drops_request_header(vc, h);
 	/* A background refresh copies the visitor's head: its conditionals
 	 * and Range were the visitor's, not the refresh's. */
 	if (!vc->x.cache.revalidating && !vc->x.background)
@@ -530,6 +590,8 @@ void ecache_origin_headers(const struct vconn *vc, struct wbuf *w)
 	struct ecache_meta m;
 	char buf[160 + LIMIT_ETAG_BYTES];
 
+	if (c->large.fetching)
+		elarge_origin_headers(vc, w);
 	if (!c->revalidating)
 		return;
 	memcpy(&m, c->s_meta, sizeof(m));
@@ -733,6 +795,36 @@ bool ecache_write_room(const struct shard *sh, unsigned n)
 	return write_room(sh, n);
 }
 
+/* ---- for net/edge_large.c (net/edge_cache_int.h) --------------------------------- */
+
+int64_t ecache_now_s(const struct shard *sh)
+{
+	return now_s(sh);
+}
+
+struct hcache_policy ecache_zone_policy(const struct cfg_zone *z)
+{
+	return zone_policy(z);
+}
+
+int ecache_request_key(const struct vconn *vc, char *text, size_t cap, size_t *text_len,
+		       struct cindex_key *key)
+{
+	return request_key(vc, text, cap, text_len, key);
+}
+
+void ecache_write_hit_head(struct shard *sh, struct vconn *vc, struct wbuf *w, int status,
+			   const struct http1_response *stored, int64_t age,
+			   int64_t body_len, const char *content_range)
+{
+	write_hit_head(sh, vc, w, status, stored, age, body_len, content_range);
+}
+
+bool ecache_write_stored_head(struct wbuf *w, const struct http1_response *resp)
+{
+	return write_stored_head(w, resp);
+}
+
 /* The stored head: status line and the headers a cache stores, minus
  * framing (the store knows the body length). */
 static bool write_stored_head(struct wbuf *w, const struct http1_response *resp)
@@ -762,13 +854,15 @@ void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_re
 	char text[LIMIT_CACHE_KEY_BYTES];
 	size_t text_len;
 
-	if (!c->cacheable || vc->req.method != HTTP1_GET || resp->chunked ||
-	    resp->content_length < 0 || resp->close_delimited)
+	if (!c->cacheable || vc->req.method != HTTP1_GET)
 		return;
 	hcache_parse_response(resp, now_s(sh), &ri);
 	memset(&m, 0, sizeof(m));
 	struct hcache_policy pol = zone_policy(vc->x.zone->cfg);
 	hcache_storable(&pol, &c->req, &ri, c->request_time, now_s(sh), &hs, &m.e);
+	c->shareable = hs.store;
+	if (resp->chunked || resp->content_length < 0 || resp->close_delimited)
+		return;
 	if (ri.vary.star && (c->vary.have || c->have_stored))
 		store_delete(sh->store, c->pkey);   /* now Vary: *: no stored variant fits */
 	if (!hs.store) {
@@ -779,7 +873,8 @@ void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_re
 							  : (uint32_t)hs.fresh_until;
 	struct cindex_key pkey, okey;
 	bool marker = false;
-	if ((uint64_t)resp->content_length > store_max_object(sh->store) || !write_room(sh, 8) ||
+	if ((ri.vary.n > 0 && (uint64_t)resp->content_length > store_max_object(sh->store)) ||
+	    !write_room(sh, 8) ||
 	    request_key(vc, text, sizeof(text), &text_len, &pkey) < 0)
 		return;
 	okey = pkey;
@@ -796,6 +891,14 @@ void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_re
 	wbuf_init(&w, blk + sizeof(m), IOBUF_HBUF_BYTES - sizeof(m));
 	if (!write_stored_head(&w, resp) || sizeof(m) + w.len > store_meta_max()) {
 		iobuf_pool_put(&sh->pool, blk);
+		return;
+	}
+	if (!marker && ri.vary.n == 0 &&
+	    sizeof(m) + w.len + (uint64_t)resp->content_length > store_chunk_bytes(sh->store)) {
+		/* Head and body do not fit one chunk (nor one RAM-tier block):
+		 * kept as slices (net/edge_large.c). */
+		iobuf_pool_put(&sh->pool, blk);
+		elarge_fill_begin(sh, vc, resp, &m.e, expires);
 		return;
 	}
 	m.magic = ECACHE_META_MAGIC;
@@ -830,6 +933,10 @@ void ecache_fill_body(struct shard *sh, struct vconn *vc, const char *p, size_t 
 	struct ecache_x *c = &vc->x.cache;
 	struct store_io io[8];
 
+	if (c->filling && c->large.fill) {
+		elarge_fill_body(sh, vc, p, n);
+		return;
+	}
 	while (c->filling && n > 0) {
 		size_t used = 0;
 		if (!write_room(sh, 8)) {
@@ -857,6 +964,10 @@ void ecache_fill_end(struct shard *sh, struct vconn *vc, bool complete)
 	if (!c->filling)
 		return;
 	c->filling = false;
+	if (c->large.fill) {
+		elarge_fill_end(sh, vc, complete);
+		return;
+	}
 	if (!complete) {
 		store_write_abort(sh->store, sh->id, c->wid);
 		if (vc->x.claim_in_fill) {
@@ -885,6 +996,8 @@ void ecache_on_write(struct shard *sh, uint32_t slot, const struct io_uring_cqe 
 		collapse_release(sh->collapse, key);
 	if (r == 1 && !dropped)
 		COUNT(sh, cache_fills);
-	else if (r < 0 && cqe->res < 0)
+	else if (r < 0 && cqe->res < 0) {
 		COUNT(sh, cache_write_errors);
+		log_io_error(sh, true, cqe->res);
+	}
 }

@@ -11,13 +11,13 @@
  * lets a store failure fail a request (a failed read is a miss, a failed
  * write is an object not cached; both counted).
  *
- * First slice: whole objects that fit one store entry are served (with
+ * Whole objects that fit one chunk are served from one store entry (with
  * Age, X-Cache, 304 for conditionals, 206 for one range); responses with a
  * Content-Length that RFC 9111 lets us store are written while they stream
  * to the visitor. Stale entries are revalidated; responses with Vary are
  * stored as variants (net/edge_vary.h); a stale-while-revalidate hit starts
- * one background refresh (visitor_background). Chunked (large) objects go
- * to the origin (chunk reads are the next slice).
+ * one background refresh (visitor_background). Objects whose head and body
+ * do not fit one chunk, and Range misses, are slices (net/edge_large.h).
  */
 #ifndef EDGECACHE_NET_EDGE_CACHE_H
 #define EDGECACHE_NET_EDGE_CACHE_H
@@ -28,6 +28,7 @@
 
 #include "cache/http_cache.h"
 #include "cache/store.h"
+#include "net/edge_large.h"
 #include "net/edge_vary.h"
 #include "net/http1.h"
 
@@ -49,6 +50,8 @@ struct ecache_x {
 	/* A stale stored object kept while the origin is asked again: its
 	 * bytes stay in rio[] / mobj until the exchange ends. */
 	bool have_stored;
+	bool shareable;                 /* the origin's response may be stored (RFC 9111 3),
+					 * so followers may have it too */
 	bool revalidating;              /* our validators went to the origin */
 	const char *s_meta;
 	uint32_t s_meta_len;
@@ -61,7 +64,18 @@ struct ecache_x {
 	struct evary_state vary;            /* a Vary marker found (edge_vary.h) */
 	struct hcache_req_info req;
 	struct store_io rio[2];
+	struct elarge_x large;           /* net/edge_large.h */
 };
+
+/*
+ * The leader's origin response may not be stored (private, no-store, no
+ * freshness, an error): then nobody else may have it either. Lets go of
+ * the key at once and remembers it as a pass for LIMIT_COLLAPSE_PASS_MS
+ * (Varnish's hit-for-miss), so the next misses on it fetch side by side
+ * instead of queueing one behind the other. True: the caller sends its
+ * followers to the origin on their own.
+ */
+bool ecache_pass(struct shard *sh, struct vconn *vc);
 
 /*
  * start_exchange: try the cache. Returns true if the exchange is taken

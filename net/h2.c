@@ -399,11 +399,9 @@ static ssize_t read_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t l
 		st->deferred = true;
 		return NGHTTP2_ERR_DEFERRED;
 	}
-	/* As after a send to an HTTP/1.1 visitor: the origin reads on. That
-	 * send empties the queue; a pull takes at most a frame, so the free
-	 * segments are checked too (a de-chunked read makes one per chunk). */
-	if (svc->x.oc && visitor_room(svc) > LIMIT_STREAM_WINDOW_BYTES / 2)
-		origin_visitor_drained(h->sh, svc->x.oc);
+	/* As after a send to an HTTP/1.1 visitor: the origin reads on, a
+	 * large object's sent chunks are released (svc may end in there). */
+	visitor_stream_pulled(h->sh, svc);
 	return (ssize_t)n;
 }
 

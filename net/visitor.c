@@ -1026,6 +1026,17 @@ bool visitor_stream_body(struct shard *sh, struct vconn *vc, const char *p, size
 	return true;
 }
 
+void visitor_stream_pulled(struct shard *sh, struct vconn *vc)
+{
+	if (vc->state == VC_BUSY && vc->x.cache.large.on && !vc->x.resp_done)
+		elarge_on_sent(sh, vc);
+	/* That send empties the queue; a pull takes at most a frame, so the
+	 * free segments are checked too (a de-chunked read makes one per
+	 * chunk). */
+	if (vc->state == VC_BUSY && vc->x.oc && visitor_room(vc) > LIMIT_STREAM_WINDOW_BYTES / 2)
+		origin_visitor_drained(sh, vc->x.oc);
+}
+
 bool visitor_stream_upload_room(const struct vconn *vc)
 {
 	return !vc->x.oc || vc->state != VC_BUSY || upload_room(vc) >= LIMIT_STREAM_WINDOW_BYTES / 2;
@@ -1507,6 +1518,8 @@ static void on_send(struct shard *sh, struct vconn *vc, const struct io_uring_cq
 	}
 	if (vc->timer_kind == VT_SEND)
 		clear_timer(sh, vc);
+	if (vc->state == VC_BUSY && vc->x.cache.large.on && !vc->x.resp_done)
+		elarge_on_sent(sh, vc);     /* frees sent chunk buffers, reads on */
 	flush(sh, vc);
 	if (vc->state == VC_CLOSING)
 		return;
@@ -1686,6 +1699,14 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 		COUNT(sh, buffers_exhausted);
 		return -ENOBUFS;
 	}
+	if (x->cache.large.fetching) {
+		/* A chunk-aligned Range fetch of a large object. */
+		int r = elarge_origin_head(sh, vc, resp);
+		if (r != 0) {
+			iobuf_pool_put(&sh->pool, blk);
+			return r < 0 ? r : 0;
+		}
+	}
 	if (!x->leader && ecache_origin_head(sh, vc, resp)) {
 		/* A 304 to our validators, or a 5xx within stale-if-error: the
 		 * stored object answered; the origin's body is dropped. */
@@ -1697,6 +1718,13 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 	if (!x->leader) {
 		ecache_fill_begin(sh, vc, resp);
 		ecache_invalidate(sh, vc, resp);
+		if (ecache_pass(sh, vc))
+			for (struct vconn *f = take_followers(vc), *n; f; f = n) {
+				n = f->x.next_follower;
+				f->x.next_follower = NULL;
+				COUNT(sh, collapse_unshared);
+				origin_start(sh, f);
+			}
 	}
 	x->resp_mode = (uint8_t)response_mode(vc, resp);
 	if (x->resp_mode == VR_DECHUNK || x->resp_mode == VR_CLOSE)
@@ -1802,6 +1830,8 @@ bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobu
 		iobuf_seg_release(seg, &sh->pool);  /* the store fill copied it */
 		return true;
 	}
+	if (vc->x.cache.large.fetching)
+		return elarge_origin_body(sh, vc, seg);
 	/* Followers get the same bytes first (their own reference each); one
 	 * that cannot keep up is cut off, never slows the others. */
 	for (struct vconn *f = vc->x.followers, *n; f; f = n) {
@@ -1832,6 +1862,10 @@ bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobu
 
 void visitor_response_end(struct shard *sh, struct vconn *vc)
 {
+	if (vc->x.cache.large.fetching) {
+		elarge_origin_end(sh, vc);  /* more chunks may follow */
+		return;
+	}
 	for (struct vconn *f = take_followers(vc), *n; f; f = n) {
 		n = f->x.next_follower;
 		f->x.next_follower = NULL;
@@ -1850,6 +1884,11 @@ void visitor_response_end(struct shard *sh, struct vconn *vc)
 
 void visitor_response_fail(struct shard *sh, struct vconn *vc, int status)
 {
+	if (vc->x.head_queued && vc->x.cache.large.on) {
+		/* A large object's later fetch failed: only a close ends it. */
+		visitor_response_abort(sh, vc);
+		return;
+	}
 	for (struct vconn *f = take_followers(vc), *n; f; f = n) {
 		n = f->x.next_follower;
 		f->x.next_follower = NULL;

@@ -216,6 +216,10 @@ void visitor_stream_closed(struct shard *sh, struct vconn *svc, bool complete);
  * queue has room for another window's worth (WINDOW_UPDATE may go). */
 bool visitor_stream_body(struct shard *sh, struct vconn *svc, const char *p, size_t n);
 bool visitor_stream_upload_room(const struct vconn *svc);
+/* nghttp2 took bytes off a stream's send queue: what a completed send
+ * does for HTTP/1.1 (the origin reads on; a large object's sent chunks
+ * are released and the next read). */
+void visitor_stream_pulled(struct shard *sh, struct vconn *svc);
 /* An HTTP/2 connection's deadlines: idle with no stream open, the send
  * deadline while streams wait for the peer's window (h2_stall_deadline). */
 void visitor_h2_timers(struct shard *sh, struct vconn *conn);

@@ -196,6 +196,20 @@ def det_bytes(name, n):
 	return random.Random('%s:%d' % (name, n)).randbytes(n)
 
 
+def flip_copies(path, marker, at=10):
+	"""Flip one bit `at` bytes into every copy of `marker` in the file at
+	path (a cache file: whichever copy the index names). Returns the count."""
+	with open(path, 'r+b') as f:
+		data = f.read()
+		pos, copies = data.find(marker), 0
+		while pos >= 0:
+			f.seek(pos + at)
+			f.write(bytes([data[pos + at] ^ 0x40]))
+			copies += 1
+			pos = data.find(marker, pos + 1)
+	return copies
+
+
 def sha256(b):
 	return hashlib.sha256(b).hexdigest()
 

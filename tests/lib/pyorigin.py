@@ -19,6 +19,9 @@ Paths (keep-alive unless said):
   /cc/CC/N[/tag]      N bytes with Cache-Control CC ('_' for space, '-' none),
                       ETag "tag-N" (or "v-N") and a Last-Modified; a matching
                       If-None-Match gets 304
+  /ranged/V/N         N bytes honouring one "Range: bytes=a-b" / "a-" (206 +
+                      Content-Range); V says the validator: etag (ETag "r-N"),
+                      weak (W/"r-N"), none (neither ETag nor Last-Modified)
   /ccfail/CC/N        /cc/CC/N, but a conditional request (If-None-Match)
                       gets 503: a revalidation that fails
   /ccnew/CC/N         /cc/CC/N, but a conditional request gets /cc/CC/N/new
@@ -189,6 +192,26 @@ def serve_one(c, method, target, hdrs):
 		if not head:
 			c.sock.sendall(body)
 		c.logline(method, target, 200)
+		return True
+	elif parts[0] == 'ranged':
+		n = int(parts[2])
+		body = det_bytes('pyorigin', n)
+		out = {'etag': [('ETag', '"r-%d"' % n)], 'weak': [('ETag', 'W/"r-%d"' % n)],
+		       'none': []}[parts[1]]
+		status, rng = 200, hdrs.get('range', '')
+		if rng.startswith('bytes=') and ',' not in rng and not rng[6:].startswith('-'):
+			a, _, b = rng[6:].partition('-')
+			first, last = int(a), min(int(b) if b else n - 1, n - 1)
+			if first >= n:
+				c.send_head(416, [('Content-Range', 'bytes */%d' % n), ('Content-Length', 0)])
+				c.logline(method, target, 416)
+				return True
+			status, body = 206, body[first:last + 1]
+			out.append(('Content-Range', 'bytes %d-%d/%d' % (first, last, n)))
+		c.send_head(status, [('Content-Length', len(body))] + out)
+		if not head:
+			c.sock.sendall(body)
+		c.logline(method, target, status)
 		return True
 	elif parts[0] == 'ccfail':
 		if 'if-none-match' in hdrs:
