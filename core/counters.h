@@ -49,6 +49,17 @@
 	X(tls_sni_rejected,        "of those, refused with unrecognized_name (tls_unknown_sni = reject)") \
 	X(tls_truncated,           "visitor TLS connections that ended inside a record") \
 	X(tls_errors,              "visitor TLS connections closed on a record error (bad MAC, alert)") \
+	X(h2_conns,                "visitor connections that speak HTTP/2 (ALPN h2, or h2c with prior knowledge)") \
+	X(h2_streams,              "HTTP/2 streams started (each is also counted in requests)") \
+	X(h2_streams_refused,      "HTTP/2 streams refused (REFUSED_STREAM): no visitor slot or block free") \
+	X(h2_streams_reset,        "HTTP/2 streams reset by the visitor before their response ended") \
+	X(h2_streams_aborted,      "HTTP/2 streams we reset: the response failed mid-body") \
+	X(h2_bodies_refused,       "HTTP/2 requests with a body but no content-length, answered 411") \
+	X(h2_protocol_errors,      "HTTP/2 connections closed on a protocol error") \
+	X(h2_flood_rst,            "HTTP/2 connections ended: RST_STREAM flood (rapid reset)") \
+	X(h2_flood_settings,       "HTTP/2 connections ended: SETTINGS flood") \
+	X(h2_flood_ping,           "HTTP/2 connections ended: PING flood") \
+	X(h2_flood_continuation,   "HTTP/2 connections ended: CONTINUATION flood") \
 	X(s3_signed,               "origin requests signed with SigV4") \
 	X(s3_overlap_retries,      "misses answered 400/403 retried once with the previous credentials (credential_overlap_ms)") \
 	X(s3_key_derived,          "signatures that had to derive a key (no precomputed day key)") \

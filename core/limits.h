@@ -362,4 +362,34 @@
 #define LIMIT_ADMIN_TOKEN_MIN_BYTES   16
 #define LIMIT_ADMIN_TOKEN_MAX_BYTES   256
 
+/* ---- HTTP/2 visitors (net/h2.h, FIXED) ---------------------------------- */
+
+/* Concurrent streams per HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS).
+ * Each open stream is a visitor slot of its own (max_conns), so this is
+ * also how many slots one connection can hold; 128 is nginx's default. */
+#define LIMIT_H2_MAX_STREAMS          128
+/* Request header list (RFC 9113 6.5.2 SETTINGS_MAX_HEADER_LIST_SIZE: names
+ * + values + 32 per field). It is rebuilt as an HTTP/1.1 head, which must
+ * fit LIMIT_HEADER_BYTES; a larger list resets the stream. */
+#define LIMIT_H2_HEADER_LIST_BYTES    LIMIT_HEADER_BYTES
+/* Largest frame payload we accept (SETTINGS_MAX_FRAME_SIZE): the RFC's
+ * minimum, which every client handles. */
+#define LIMIT_H2_FRAME_BYTES          16384
+/* Bytes of frames serialised per connection before they are sent: one
+ * buffer, refilled when the previous one has gone to the socket (or to
+ * the TLS session). Four maximal DATA frames. */
+#define LIMIT_H2_OUT_BYTES            (4 * (LIMIT_H2_FRAME_BYTES + 9))
+/* Floods (RFC 9113 10.5, CVE-2023-44487 rapid reset, CVE-2024-27316
+ * CONTINUATION): per connection and per second of the shard's clock,
+ * RST_STREAM, SETTINGS and PING frames past these end the connection with
+ * GOAWAY(ENHANCE_YOUR_CALM), counted. Real clients send a few per second. */
+#define LIMIT_H2_RST_PER_S            100
+#define LIMIT_H2_SETTINGS_PER_S       32
+#define LIMIT_H2_PING_PER_S           32
+/* CONTINUATION frames in one header block (a header block that needs more
+ * than 8 frames of 16 KiB is past the header list limit anyway). */
+#define LIMIT_H2_CONTINUATIONS        8
+/* Settings in one SETTINGS frame (there are 7 defined). */
+#define LIMIT_H2_SETTINGS_ENTRIES     32
+
 #endif /* EDGECACHE_CORE_LIMITS_H */

@@ -67,6 +67,9 @@ struct tls_session {
 };
 
 static const char alpn_http11[] = "http/1.1";
+static const char alpn_h2[] = "h2";
+/* What HTTPS visitors are offered, in our order of preference. */
+static const char alpn_server[] = "h2,http/1.1";
 
 static int on_new_session(WOLFSSL *ssl, WOLFSSL_SESSION *sess);
 static void track_records(struct tls_session *s, const unsigned char *p, size_t len);
@@ -629,9 +632,9 @@ static int client_setup(struct tls_session *s, const char *host)
 
 static int server_setup(struct tls_session *s)
 {
-	char alpn[sizeof(alpn_http11)];
+	char alpn[sizeof(alpn_server)];
 
-	memcpy(alpn, alpn_http11, sizeof(alpn));
+	memcpy(alpn, alpn_server, sizeof(alpn));
 	if (wolfSSL_UseALPN(s->ssl, alpn, sizeof(alpn) - 1,
 			    WOLFSSL_ALPN_CONTINUE_ON_MISMATCH) != WOLFSSL_SUCCESS)
 		return -ENOMEM;
@@ -868,7 +871,9 @@ const char *tls_alpn(const struct tls_session *s)
 
 	if (wolfSSL_ALPN_GetProtocol(s->ssl, &proto, &len) != WOLFSSL_SUCCESS || proto == NULL)
 		return NULL;
-	/* the only protocol we offer or accept */
+	/* the only protocols we offer or accept */
+	if (len == sizeof(alpn_h2) - 1 && memcmp(proto, alpn_h2, len) == 0)
+		return alpn_h2;
 	return len == sizeof(alpn_http11) - 1 && memcmp(proto, alpn_http11, len) == 0 ?
 		alpn_http11 : NULL;
 }

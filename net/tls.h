@@ -83,8 +83,8 @@ int tls_client_ctx_new(const char *ca_file, unsigned flags, struct tls_ctx **out
 
 /*
  * A server context with one certificate chain and key (PEM files, ECDSA or
- * RSA), for HTTPS visitors (one per zone with tls_cert); ALPN "http/1.1"
- * (h2 joins the list with HTTP/2). Session tickets are sealed with the
+ * RSA), for HTTPS visitors (one per zone with tls_cert); ALPN "h2" and
+ * "http/1.1" (net/h2.h takes an h2 connection). Session tickets are sealed with the
  * process's ticket keys (below), shared by every server context, so a
  * ticket from any shard, any zone's context, any config generation
  * resumes wherever its key is still kept.
@@ -199,7 +199,7 @@ ssize_t tls_read(struct tls_session *s, void *buf, size_t cap);
 int tls_shutdown(struct tls_session *s);
 
 /* After the handshake: was the session resumed; the protocol version
- * ("TLSv1.3"); the cipher suite name; the ALPN protocol or NULL. */
+ * ("TLSv1.3"); the cipher suite name; the ALPN protocol ("h2", "http/1.1") or NULL. */
 bool tls_resumed(const struct tls_session *s);
 const char *tls_version(const struct tls_session *s);
 const char *tls_cipher(const struct tls_session *s);

@@ -24,6 +24,7 @@
 #include "core/server.h"
 #include "core/shard.h"
 #include "net/collapse.h"
+#include "net/h2.h"
 #include "net/origin.h"
 #include "net/tls.h"
 #include "net/wbuf.h"
@@ -40,6 +41,9 @@ static void pump(struct shard *sh, struct vconn *vc);
 static void tls_send(struct shard *sh, struct vconn *vc);
 static bool tls_decrypt(struct shard *sh, struct vconn *vc);
 static void tls_goodbye(struct shard *sh, struct vconn *vc);
+static void h2_timer(struct shard *sh, struct vconn *vc);
+static void switch_h2(struct shard *sh, struct vconn *vc);
+static size_t upload_room(const struct vconn *vc);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -100,6 +104,12 @@ static void flush(struct shard *sh, struct vconn *vc)
 			finish_exchange(sh, vc);
 		return;
 	}
+	if (vc->h2_sid) {
+		/* An HTTP/2 stream: its connection takes the queued bytes. */
+		if (vc->h2)
+			h2_stream_flush(sh, vc);
+		return;
+	}
 	if (vc->is_tls) {
 		tls_send(sh, vc);
 		return;
@@ -147,8 +157,11 @@ static void count_status(struct shard *sh, int status)
 static void vc_free_slot(struct shard *sh, struct vconn *vc)
 {
 	bool background = vc->x.background;
+	bool socketless = background || vc->h2_sid;
 	if (background)
 		ecache_background_end(sh, vc);
+	if (vc->h2 && !vc->h2_sid)
+		h2_conn_free(vc);           /* no send from its frame buffer in flight */
 	ecache_exchange_end(sh, vc);        /* sends from its buffers are done */
 	iobuf_outq_clear(&vc->out, &sh->pool);
 	release_held(sh, vc);
@@ -163,7 +176,7 @@ static void vc_free_slot(struct shard *sh, struct vconn *vc)
 	vc->next = sh->vfree;
 	sh->vfree = vc;
 	sh->vconns_used--;
-	if (!background)
+	if (!socketless)
 		counter_add(sh->ctr, CTR_conns_open, (uint64_t)-1);
 }
 
@@ -408,6 +421,10 @@ static void vc_close(struct shard *sh, struct vconn *vc)
 {
 	if (vc->state == VC_CLOSING || vc->state == VC_FREE)
 		return;
+	if (vc->h2 && vc->h2_sid)
+		h2_stream_gone(sh, vc);     /* RST_STREAM: the response is cut */
+	else if (vc->h2)
+		h2_conn_end(sh, vc);        /* its streams' slots close */
 	if (vc->x.oc) {
 		origin_detach(sh, vc->x.oc);
 		vc->x.oc = NULL;
@@ -427,7 +444,7 @@ static void vc_close(struct shard *sh, struct vconn *vc)
 	release_held(sh, vc);
 	clear_timer(sh, vc);
 	vc->state = VC_CLOSING;
-	if (vc->x.background) {
+	if (vc->x.background || vc->h2_sid) {
 		vc_maybe_free(sh, vc);      /* no socket: free once no read is in flight */
 		return;
 	}
@@ -795,8 +812,18 @@ static void finish_exchange(struct shard *sh, struct vconn *vc)
 		vc_close(sh, vc);           /* the slot was only for this refresh */
 		return;
 	}
+	if (vc->h2) {
+		/* All of an HTTP/2 response is queued: it ends when nghttp2 has
+		 * taken the last byte and closes the stream (visitor_stream_closed). */
+		flush(sh, vc);
+		return;
+	}
 	count_status(sh, x->status);
 	write_access_log(sh, vc);
+	if (vc->h2_sid) {
+		vc_close(sh, vc);           /* the slot was only for this stream */
+		return;
+	}
 	if (x->oc) {
 		origin_detach(sh, x->oc);
 		x->oc = NULL;
@@ -839,6 +866,21 @@ static void process_input(struct shard *sh, struct vconn *vc)
 		set_timer(sh, vc, VT_IDLE, sh->scfg->idle_timeout_ms);
 		return;
 	}
+	/* h2c with prior knowledge (RFC 9113 3.3): the client preface. */
+	if (!vc->is_tls && vc->in[0] == 'P') {
+		size_t k = vc->in_len < H2_PREFACE_LEN ? vc->in_len : H2_PREFACE_LEN;
+		if (memcmp(vc->in, H2_PREFACE, k) == 0) {
+			if (k == H2_PREFACE_LEN) {
+				switch_h2(sh, vc);
+				return;
+			}
+			if (vc->timer_kind != VT_HEADER)
+				set_timer(sh, vc, VT_HEADER, sh->scfg->header_timeout_ms);
+			if (vc->peer_closed)
+				vc_close(sh, vc);
+			return;
+		}
+	}
 	int n = http1_parse_request(vc->in, vc->in_len, &vc->req);
 	if (n == -HTTP1_E_AGAIN) {
 		/* The deadline runs from the first byte of the head: more bytes
@@ -854,6 +896,165 @@ static void process_input(struct shard *sh, struct vconn *vc)
 		return;
 	}
 	start_exchange(sh, vc, (uint32_t)n);
+}
+
+/* ---- HTTP/2 (net/h2.h) ------------------------------------------------------ */
+
+/* The connection speaks HTTP/2 from now on: the bytes already in its
+ * input block (the preface and what followed) go to nghttp2. */
+static void switch_h2(struct shard *sh, struct vconn *vc)
+{
+	char *in = vc->in;
+	uint32_t n = vc->in_len;
+
+	vc->in = NULL;
+	vc->in_len = 0;
+	memset(&vc->x, 0, sizeof(vc->x));
+	vc->state = VC_BUSY;                /* until it closes: streams are the exchanges */
+	clear_timer(sh, vc);
+	bool ok = h2_start(sh, vc, in, n);
+	if (in)
+		iobuf_pool_put(&sh->pool, in);
+	if (vc->state != VC_BUSY)
+		return;
+	if (!ok) {
+		if (!vc->h2)
+			COUNT(sh, buffers_exhausted);
+		vc_close(sh, vc);
+		return;
+	}
+	h2_timer(sh, vc);
+}
+
+/* The session is over: its streams' slots close, then the connection
+ * lingers like an HTTP/1.1 one after its last response. */
+static void h2_close(struct shard *sh, struct vconn *vc)
+{
+	h2_conn_end(sh, vc);
+	vc_linger(sh, vc);
+}
+
+/* An HTTP/2 connection with no stream open runs the idle timer; one
+ * whose streams wait for the peer's window, the send deadline. */
+static void h2_timer(struct shard *sh, struct vconn *vc)
+{
+	if (vc->state != VC_BUSY || !vc->h2)
+		return;
+	if (h2_idle(vc)) {
+		if (vc->timer_kind != VT_SEND)
+			set_timer(sh, vc, VT_IDLE, sh->scfg->idle_timeout_ms);
+		return;
+	}
+	uint64_t dl = h2_stall_deadline(vc, sh->scfg->send_timeout_ms);
+	if (dl)
+		set_timer(sh, vc, VT_SEND, dl > sh->now_ms ? (uint32_t)(dl - sh->now_ms) : 1);
+	else if (vc->timer_kind == VT_IDLE || vc->timer_kind == VT_HEADER ||
+		 (vc->timer_kind == VT_SEND && !vc->out.in_flight))
+		clear_timer(sh, vc);    /* a send in flight keeps its own deadline */
+}
+
+void visitor_h2_timers(struct shard *sh, struct vconn *conn)
+{
+	h2_timer(sh, conn);
+}
+
+struct vconn *visitor_stream_new(struct shard *sh, struct vconn *conn)
+{
+	char *in = sh->draining ? NULL : iobuf_pool_get(&sh->pool);
+	struct vconn *vc = in ? shard_vconn_take(sh) : NULL;
+
+	if (!vc) {
+		if (in)
+			iobuf_pool_put(&sh->pool, in);
+		return NULL;
+	}
+	slot_init(vc, -1);
+	memcpy(vc->peer_ip, conn->peer_ip, sizeof(vc->peer_ip));
+	vc->in = in;
+	vc->in_len = 0;
+	vc->state = VC_READING;
+	sh->vconns_used++;
+	return vc;
+}
+
+void visitor_stream_start(struct shard *sh, struct vconn *vc, uint32_t head_len, bool has_body)
+{
+	vc->in_len = head_len;
+	int n = http1_parse_request(vc->in, head_len, &vc->req);
+	if (n != (int)head_len) {
+		reject(sh, vc, n < 0 ? n : -HTTP1_E_HEADER_NAME);
+		return;
+	}
+	/* HTTP/2 frames the body itself: de-chunked like an HTTP/1.0
+	 * visitor's, which is also who it may share a collapsed fetch with. */
+	vc->req.version_minor = 0;
+	if (has_body && vc->req.content_length < 0) {
+		/* DATA frames become an upload of content-length bytes; a body
+		 * of unknown length is not re-chunked (yet). */
+		COUNT(sh, h2_bodies_refused);
+		memset(&vc->x, 0, sizeof(vc->x));
+		vc->x.start_ms = sh->unix_ms;
+		vc->x.start_ns = server_now_ns();
+		vc->state = VC_BUSY;
+		COUNT(sh, requests);
+		send_local(sh, vc, 411, true);
+		return;
+	}
+	start_exchange(sh, vc, head_len);
+}
+
+bool visitor_stream_body(struct shard *sh, struct vconn *vc, const char *p, size_t n)
+{
+	struct vexchange *x = &vc->x;
+
+	if (vc->state != VC_BUSY || !x->has_body || x->body_done || !x->oc || x->resp_done)
+		return true;                /* answered already: the rest is dropped */
+	ssize_t k = body_take(sh, vc, p, n);
+	if (k < 0) {
+		body_failed(sh, vc, k);
+		return false;
+	}
+	if (k == 0)
+		return true;
+	char *blk = iobuf_pool_get(&sh->pool);
+	if (!blk) {
+		COUNT(sh, buffers_exhausted);
+		visitor_response_abort(sh, vc);
+		return false;
+	}
+	memcpy(blk, p, (size_t)k);
+	struct iobuf_seg seg = { .ptr = blk, .len = (uint32_t)k, .kind = IOBUF_SEG_HBUF,
+				 .block = blk };
+	x->body_sent = true;
+	if (!origin_request_body(sh, x->oc, &seg, x->body_done)) {
+		visitor_response_abort(sh, vc);   /* more small DATA frames than segments */
+		return false;
+	}
+	return true;
+}
+
+void visitor_stream_pulled(struct shard *sh, struct vconn *vc)
+{
+	if (vc->state == VC_BUSY && vc->x.cache.large.on && !vc->x.resp_done)
+		elarge_on_sent(sh, vc);
+	/* That send empties the queue; a pull takes at most a frame, so the
+	 * free segments are checked too (a de-chunked read makes one per
+	 * chunk). */
+	if (vc->state == VC_BUSY && vc->x.oc && visitor_room(vc) > LIMIT_STREAM_WINDOW_BYTES / 2)
+		origin_visitor_drained(sh, vc->x.oc);
+}
+
+bool visitor_stream_upload_room(const struct vconn *vc)
+{
+	return !vc->x.oc || vc->state != VC_BUSY || upload_room(vc) >= LIMIT_STREAM_WINDOW_BYTES / 2;
+}
+
+void visitor_stream_closed(struct shard *sh, struct vconn *vc, bool complete)
+{
+	if (complete && vc->state == VC_BUSY)
+		finish_exchange(sh, vc);    /* logged and counted, then closed */
+	else
+		vc_close(sh, vc);
 }
 
 /* ---- input ---------------------------------------------------------------- */
@@ -945,6 +1146,19 @@ static void pump(struct shard *sh, struct vconn *vc)
 		struct held_buf *h = &tab[bid];
 		const char *p = iobuf_group_ptr(g, bid) + h->off;
 		size_t n;
+		if (vc->h2) {
+			/* HTTP/2: nghttp2 takes every byte (streams are bounded
+			 * by LIMIT_H2_MAX_STREAMS, not by this FIFO). */
+			bool ok = h2_recv(sh, vc, p, h->len);
+			if (vc->state == VC_CLOSING)
+				return;
+			held_pop(sh, vc);
+			if (!ok) {
+				h2_close(sh, vc);
+				return;
+			}
+			continue;
+		}
 		if (vc->state == VC_BUSY && vc->x.has_body && !vc->x.body_done) {
 			ssize_t r = upload(sh, vc, p, h->len, bid);
 			if (r < 0)
@@ -968,6 +1182,8 @@ static void pump(struct shard *sh, struct vconn *vc)
 		if (vc->state == VC_READING)
 			process_input(sh, vc);
 	}
+	if (vc->h2)
+		h2_timer(sh, vc);
 	if (vc->recv_paused)
 		resume_recv(sh, vc);
 }
@@ -976,7 +1192,9 @@ static void pump(struct shard *sh, struct vconn *vc)
 static void on_peer_eof(struct shard *sh, struct vconn *vc)
 {
 	vc->peer_closed = true;
-	if (vc->state == VC_READING || vc->state == VC_LINGER)
+	if (vc->h2 && vc->state == VC_BUSY)
+		vc_close(sh, vc);           /* its streams end with it */
+	else if (vc->state == VC_READING || vc->state == VC_LINGER)
 		vc_close(sh, vc);
 	else if (vc->state == VC_BUSY && !vc->x.body_done)
 		visitor_response_abort(sh, vc);
@@ -1127,6 +1345,12 @@ static void tls_input(struct shard *sh, struct vconn *vc)
 			COUNT(sh, tls_resumed);
 		/* From here on a request head is due, as after a plain accept. */
 		set_timer(sh, vc, VT_HEADER, sh->scfg->header_timeout_ms);
+		const char *alpn = tls_alpn(vc->tls);
+		if (alpn && strcmp(alpn, "h2") == 0) {
+			switch_h2(sh, vc);
+			if (vc->state != VC_BUSY)
+				return;
+		}
 	}
 	pump(sh, vc);
 	tls_send(sh, vc);
@@ -1306,6 +1530,15 @@ static void on_send(struct shard *sh, struct vconn *vc, const struct io_uring_cq
 	flush(sh, vc);
 	if (vc->state == VC_CLOSING)
 		return;
+	if (vc->h2) {
+		if (vc->state != VC_BUSY)
+			return;
+		if (!h2_on_sent(sh, vc))
+			h2_close(sh, vc);       /* GOAWAY sent, or nothing left to do */
+		else
+			h2_timer(sh, vc);
+		return;
+	}
 	if (!vc->out.in_flight && vc->out.n == 0 && vc->state == VC_BUSY && vc->x.resp_done) {
 		finish_exchange(sh, vc);
 		return;
@@ -1379,6 +1612,8 @@ void visitor_drain(struct shard *sh)
 		struct vconn *vc = &sh->vconns[i];
 		if (vc->state == VC_READING && vc->in_len == 0)
 			vc_close(sh, vc);
+		else if (vc->state == VC_BUSY && vc->h2 && !vc->h2_sid)
+			h2_drain(sh, vc);
 		else if (vc->state == VC_BUSY)
 			vc->x.keep_alive = false;
 	}
@@ -1575,6 +1810,27 @@ bool visitor_queue_head_block(struct shard *sh, struct vconn *vc, char *blk, siz
 	return true;
 }
 
+/*
+ * A small segment when the queue is nearly out of segments: copied into a
+ * block of its own, which the next small ones join (iobuf_outq_coalesce).
+ * A de-chunked body (HTTP/1.0 and HTTP/2 visitors) makes one segment per
+ * chunk: a 64 KiB origin read of 1000-byte chunks is 65 of them.
+ */
+static bool copy_small(struct shard *sh, struct vconn *vc, const struct iobuf_seg *seg)
+{
+	if (seg->len > IOBUF_COALESCE_BYTES || IOBUF_OUTQ_SEGS - vc->out.n > 8 ||
+	    iobuf_outq_full(&vc->out))
+		return false;
+	char *blk = iobuf_pool_get(&sh->pool);
+	if (!blk)
+		return false;
+	memcpy(blk, seg->ptr, seg->len);
+	struct iobuf_seg copy = { .ptr = blk, .len = seg->len, .kind = IOBUF_SEG_HBUF, .block = blk };
+	iobuf_outq_push(&vc->out, &copy);
+	iobuf_seg_release(seg, &sh->pool);
+	return true;
+}
+
 bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobuf_seg *seg)
 {
 	if (vc->x.background) {
@@ -1604,7 +1860,8 @@ bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobu
 		}
 		f->x.body_bytes_out += copy.len;
 	}
-	if (!iobuf_outq_coalesce(&vc->out, seg, &sh->pool) && !iobuf_outq_push(&vc->out, seg))
+	if (!iobuf_outq_coalesce(&vc->out, seg, &sh->pool) && !copy_small(sh, vc, seg) &&
+	    !iobuf_outq_push(&vc->out, seg))
 		return false;
 	vc->x.body_bytes_out += seg->len;
 	return true;
@@ -1670,6 +1927,8 @@ int64_t visitor_room(const struct vconn *vc)
 
 void visitor_origin_drained(struct shard *sh, struct vconn *vc)
 {
-	if (vc->state == VC_BUSY)
+	if (vc->h2_sid && vc->h2)
+		h2_stream_drained(sh, vc);  /* the peer may send more DATA */
+	else if (vc->state == VC_BUSY)
 		pump(sh, vc);
 }

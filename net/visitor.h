@@ -127,6 +127,14 @@ struct vconn {
 	struct tls_session *tls;
 	int32_t cheld_head, cheld_tail;
 	char peer_ip[48];
+	/* HTTP/2 (net/h2.h): on the connection, its session (owned, freed
+	 * with the slot); on a stream's slot (fd -1, no socket) the
+	 * connection's, borrowed until nghttp2 closes the stream, with the
+	 * stream id (kept after: it marks the slot as a stream's) and its
+	 * entry in the connection's stream table. */
+	struct h2conn *h2;
+	int32_t h2_sid;
+	uint16_t h2_idx;
 	struct http1_request req;           /* parsed head of the current request */
 	struct vexchange x;
 	struct iobuf_outq out;
@@ -191,6 +199,32 @@ void visitor_parked_tick(struct shard *sh);
  * slot is free. Never delays vc.
  */
 void visitor_background(struct shard *sh, struct vconn *vc);
+/*
+ * HTTP/2 streams (net/h2.c), each a slot with no socket:
+ * - visitor_stream_new: a slot with an input block for a new stream of
+ *   conn, or NULL (none free: the stream is refused).
+ * - visitor_stream_start: its request head (head_len bytes of HTTP/1.1 in
+ *   the input block) is complete: run the exchange. has_body: the stream
+ *   carries a request body (DATA: visitor_stream_body; without a
+ *   content-length it is answered 411).
+ * - visitor_stream_closed: nghttp2 closed the stream (complete: the whole
+ *   response went to nghttp2), or the connection closed: end the slot.
+ */
+struct vconn *visitor_stream_new(struct shard *sh, struct vconn *conn);
+void visitor_stream_start(struct shard *sh, struct vconn *svc, uint32_t head_len, bool has_body);
+void visitor_stream_closed(struct shard *sh, struct vconn *svc, bool complete);
+/* A stream's DATA (request body, content-length bytes) to its origin as
+ * an upload; false when that ended the exchange. upload_room: the origin
+ * queue has room for another window's worth (WINDOW_UPDATE may go). */
+bool visitor_stream_body(struct shard *sh, struct vconn *svc, const char *p, size_t n);
+bool visitor_stream_upload_room(const struct vconn *svc);
+/* nghttp2 took bytes off a stream's send queue: what a completed send
+ * does for HTTP/1.1 (the origin reads on; a large object's sent chunks
+ * are released and the next read). */
+void visitor_stream_pulled(struct shard *sh, struct vconn *svc);
+/* An HTTP/2 connection's deadlines: idle with no stream open, the send
+ * deadline while streams wait for the peer's window (h2_stall_deadline). */
+void visitor_h2_timers(struct shard *sh, struct vconn *conn);
 /* Send what is queued (after each origin read). */
 void visitor_flush(struct shard *sh, struct vconn *vc);
 void visitor_origin_drained(struct shard *sh, struct vconn *vc);
