@@ -312,10 +312,10 @@ def main():
 	ck.run('not_stored', not_stored, ck, srv, py)
 	ck.run('invalidation', invalidation, ck, srv, py)
 	ck.run('invalidation_race', invalidation_race, ck, srv, py)
+	ck.run('disk_hits_concurrent', disk_hits_concurrent, ck, py)
 	ck.run('restarts', restarts, ck, srv, py)
 	ck.run('corruption', corruption, ck, srv, py, cache_file)
 	ck.run('collapsing', collapsing, ck, srv, py)
-	ck.run('disk_hits_concurrent', disk_hits_concurrent, ck, py)
 	ck.run('revalidation', revalidation, ck, srv, py)
 	ck.run('stale_if_error', stale_if_error, ck, srv, py)      # stops the origin
 	c = srv.counters()
