@@ -43,6 +43,13 @@ uint64_t store_max_object(const struct store *st)
 	return half > 1 ? (half - 1) * st->chunk_bytes : st->chunk_bytes;
 }
 
+void *store_shard_mem(const struct store *st, unsigned shard, size_t *bytes)
+{
+	const struct store_shard *sh = &st->shards[shard];
+	*bytes = sh->mem ? (size_t)sh->n_bufs * st->buf_bytes : 0;
+	return sh->mem;
+}
+
 uint32_t store_chunk_bytes(const struct store *st)
 {
 	return st->chunk_bytes;

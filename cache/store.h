@@ -150,6 +150,10 @@ uint64_t store_max_object(const struct store *st);
 uint32_t store_chunk_bytes(const struct store *st);
 uint64_t store_counter(const struct store *st, enum store_ctr c);
 const struct cindex *store_index(const struct store *st);
+/* The shard's buffer pool as one range, for io_uring_register_buffers:
+ * every read io planned for `shard` (and every write io but a lap-end
+ * pad) has its buf inside it. NULL and *bytes 0 in sim mode. */
+void *store_shard_mem(const struct store *st, unsigned shard, size_t *bytes);
 
 /* Shard: the live entry of key (access bit set), or -ENOENT (absent, or
  * stale: then counted and dropped). Lock-free; counted on `shard`. */

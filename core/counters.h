@@ -97,6 +97,7 @@
 	X(pipeline_paused,         "visitor recv paused: pipelined input buffer full") \
 	X(log_dropped,             "log lines dropped: shard log ring full") \
 	X(loop_busy_ns,            "ns shards spent handling completions (loop time minus waiting)") \
+	X(loop_early_submits,      "loop iterations that submitted their store reads before the hits' sends") \
 	X(loop_iterations,         "shard event-loop iterations")
 
 enum counter_id {

@@ -33,6 +33,8 @@
 #include "core/runtime.h"
 #include "core/wheel.h"
 #include "cache/memtier.h"
+
+struct store_io;
 #include "cache/store.h"
 #include "net/http1.h"
 #include "net/iobuf.h"
@@ -141,6 +143,12 @@ struct shard {
 	char date[30];                      /* cached IMF-fixdate */
 	uint64_t req_seq;
 	bool starved;                       /* a recv ran out of buffers: re-arm on tick */
+	/* The store's buffer pool of this shard, registered with the ring
+	 * (fixed buffer 0) so O_DIRECT reads/writes skip per-I/O page pinning;
+	 * NULL when registration failed (then plain READ/WRITE). */
+	char *store_fixed;
+	size_t store_fixed_bytes;
+	bool reads_queued;                  /* store reads prepared, not submitted yet */
 	bool draining;
 	bool stop;
 
@@ -212,6 +220,11 @@ static inline struct origin_shard *shard_origin(struct shard *sh, const struct o
 
 /* Shard thread: an SQE, submitting first if the queue is full. */
 struct io_uring_sqe *shard_sqe(struct shard *sh);
+/* Shard thread: an SQE for store io `io` (a read or write the store
+ * planned for this shard), tagged with ud: READ_FIXED/WRITE_FIXED when its
+ * buffer lies in the registered pool, else READ/WRITE. A read also marks
+ * the loop to submit it early (core/shard.c, shard_main). */
+void shard_prep_store_io(struct shard *sh, const struct store_io *io, uint64_t ud);
 
 /* Visitor and origin modules: return a buffer to its group, etc. */
 static inline struct iobuf_group *shard_group(struct shard *sh, int g)

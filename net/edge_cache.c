@@ -235,9 +235,7 @@ static bool lookup_key(struct shard *sh, struct vconn *vc)
 		release_reads(sh, c);
 		return false;
 	}
-	struct io_uring_sqe *sqe = shard_sqe(sh);
-	io_uring_prep_read(sqe, c->rio[0].fd, c->rio[0].buf, c->rio[0].len, c->rio[0].off);
-	io_uring_sqe_set_data64(sqe, shard_ud(OP_CREAD, vc->idx, vc->gen));
+	shard_prep_store_io(sh, &c->rio[0], shard_ud(OP_CREAD, vc->idx, vc->gen));
 	vc->ops++;
 	c->reading = true;
 	return true;
@@ -773,9 +771,7 @@ static void submit_writes(struct shard *sh, const struct store_io *io, int n)
 	for (int i = 0; i < n; i++) {
 		uint32_t slot = sh->wio_free[--sh->n_wio_free];
 		sh->wio[slot] = io[i];
-		struct io_uring_sqe *sqe = shard_sqe(sh);
-		io_uring_prep_write(sqe, io[i].fd, io[i].buf, io[i].len, io[i].off);
-		io_uring_sqe_set_data64(sqe, shard_ud(OP_CWRITE, slot, 0));
+		shard_prep_store_io(sh, &io[i], shard_ud(OP_CWRITE, slot, 0));
 	}
 }
 

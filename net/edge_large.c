@@ -830,9 +830,7 @@ static int acquire(struct shard *sh, struct vconn *vc)
 			s->st = ELS_READING;
 			L->rd++;
 			L->reading = true;
-			struct io_uring_sqe *sqe = shard_sqe(sh);
-			io_uring_prep_read(sqe, s->io.fd, s->io.buf, s->io.len, s->io.off);
-			io_uring_sqe_set_data64(sqe, shard_ud(OP_CREAD, vc->idx, vc->gen));
+			shard_prep_store_io(sh, &s->io, shard_ud(OP_CREAD, vc->idx, vc->gen));
 			vc->ops++;
 			return 0;
 		}

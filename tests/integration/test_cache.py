@@ -2,7 +2,8 @@
 """The disk cache through the real binary (2 shards, one cache file), the
 origin's access log counting what reached it: hit after miss (any shard
 serves any key), Age and X-Cache, 304 for If-None-Match, 206 for a Range,
-HEAD from cache; no-store, no freshness (default_ttl 0), 404 and expired
+HEAD from cache; 64 concurrent connections on disk hits (RAM tier off:
+store reads submitted ahead of sends, registered buffers); no-store, no freshness (default_ttl 0), 404 and expired
 responses not served from cache; a stale entry with an ETag is revalidated
 (304 → REVALIDATED, refreshed) and served stale while the origin is down
 (stale-if-error); an unsafe method invalidates; restart
@@ -276,6 +277,73 @@ def stale_if_error(ck, srv, py):
 	ck.check('origin down, nothing stored: 503', r.status == 503, repr(r))
 
 
+def disk_hits_concurrent(ck, py):
+	"""64 keep-alive connections asking for 64 objects at once, the RAM
+	tier off (every hit an O_DIRECT read): all bytes right, all from disk,
+	and the loop submitted new requests' store reads ahead of hits' sends
+	(loop_early_submits) — the store buffers registered with the ring."""
+	import selectors
+	import socket
+	d = et.tmpdir('cachefile-conc')
+	zones = [et.zone('c', ['*'], [('o', py.url, {})], default_ttl=0)]
+	srv = et.Edgecache(zones, workers=1, cache={'path': os.path.join(d, 'c.dat'),
+						    'size': '64m', 'memory': 0}).start()
+	try:
+		paths = [FRESH + str(3000 + i) for i in range(64)]
+		for p in paths:
+			miss_then_cached(srv, p)
+		c0 = srv.counters()
+		sel = selectors.DefaultSelector()
+		state = {}
+		for i, p in enumerate(paths):
+			s = socket.create_connection(('127.0.0.1', srv.port), timeout=5)
+			s.setblocking(False)
+			state[s] = {'i': i, 'buf': b''}
+			s.sendall(('GET %s HTTP/1.1\r\nHost: x\r\n\r\n' % p).encode())
+			sel.register(s, selectors.EVENT_READ)
+		done, bad = 0, []
+		deadline = time.monotonic() + 2.0
+		while time.monotonic() < deadline and len(bad) < 5:
+			for key, _ in sel.select(0.5):
+				s, st = key.fileobj, state[key.fileobj]
+				st['buf'] += s.recv(65536)
+				head, sep, rest = st['buf'].partition(b'\r\n\r\n')
+				if not sep:
+					continue
+				lines = head.decode('latin-1').split('\r\n')
+				h = dict((k.strip().lower(), v.strip()) for k, _, v in
+					 (ln.partition(':') for ln in lines[1:]))
+				n = int(h.get('content-length', '-1'))
+				if len(rest) < n:
+					continue
+				size = 3000 + st['i']
+				if (not lines[0].startswith('HTTP/1.1 200') or h.get('x-cache') != 'HIT'
+				    or rest[:n] != et.det_bytes('pyorigin', size)):
+					bad.append('%s: %s x-cache %s, %d bytes' % (paths[st['i']], lines[0],
+										   h.get('x-cache'), n))
+				done += 1
+				st['i'] = (st['i'] + 7) % 64
+				st['buf'] = rest[n:]
+				s.sendall(('GET %s HTTP/1.1\r\nHost: x\r\n\r\n' %
+					   paths[st['i']]).encode())
+		for s in state:
+			sel.unregister(s)
+			s.close()
+		c1 = srv.counters()
+		dc = {k: c1.get(k, 0) - c0.get(k, 0) for k in ('cache_hits', 'cache_ram_hits',
+							       'cache_read_errors', 'loop_early_submits')}
+		ck.check('concurrent disk hits: right bytes, all HITs', done >= 64 and not bad,
+			 '%d responses; %s' % (done, bad[:3]))
+		ck.check('all from disk, no read error', dc['cache_ram_hits'] == 0 and
+			 dc['cache_read_errors'] == 0 and dc['cache_hits'] >= done, str(dc))
+		ck.check('store reads submitted ahead of sends', dc['loop_early_submits'] > 0, str(dc))
+		ck.check('no "not registered" fallback (root)', os.geteuid() != 0 or
+			 'not registered' not in open(srv.error_log).read(), '')
+	finally:
+		rc = srv.stop()
+	ck.check('that server exits 0 on SIGTERM', rc == 0, 'exit %s' % rc)
+
+
 def main():
 	py = et.PyOrigin()
 	cache_dir = et.tmpdir('cachefile')
@@ -287,6 +355,7 @@ def main():
 	ck.run('not_stored', not_stored, ck, srv, py)
 	ck.run('invalidation', invalidation, ck, srv, py)
 	ck.run('invalidation_race', invalidation_race, ck, srv, py)
+	ck.run('disk_hits_concurrent', disk_hits_concurrent, ck, py)
 	ck.run('restarts', restarts, ck, srv, py)
 	ck.run('corruption', corruption, ck, srv, py, cache_file)
 	ck.run('collapsing', collapsing, ck, srv, py)
