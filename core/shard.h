@@ -141,6 +141,7 @@ struct shard {
 	char date[30];                      /* cached IMF-fixdate */
 	uint64_t req_seq;
 	bool starved;                       /* a recv ran out of buffers: re-arm on tick */
+	bool zc_off;                        /* the kernel refused a zero-copy send */
 	bool draining;
 	bool stop;
 
