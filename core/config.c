@@ -451,6 +451,8 @@ static const struct key_def keys[] = {
 	  .min = LIMIT_MAX_CONNS_MIN, .max = LIMIT_MAX_CONNS_MAX },
 	{ "max_body_bytes", SRV(max_body_bytes), .type = KT_SIZE,
 	  .min = LIMIT_MAX_BODY_BYTES_MIN, .max = LIMIT_MAX_BODY_BYTES_MAX },
+	{ "send_zerocopy_bytes", SRV(send_zerocopy_bytes), .type = KT_SIZE,
+	  .min = 0, .max = LIMIT_SEND_ZEROCOPY_BYTES_MAX },
 	{ "origin_pool", SRV(origin_pool), .type = KT_U32,
 	  .min = LIMIT_ORIGIN_POOL_MIN, .max = LIMIT_ORIGIN_POOL_MAX },
 	{ "access_log", SRV(access_log), .type = KT_PATH, .flags = F_OFF },
@@ -1838,6 +1840,7 @@ static void server_defaults(struct cfg_server *s)
 	s->header_timeout_ms = LIMIT_HEADER_TIMEOUT_MS_DEFAULT;
 	s->idle_timeout_ms = LIMIT_IDLE_TIMEOUT_MS_DEFAULT;
 	s->send_timeout_ms = LIMIT_SEND_TIMEOUT_MS_DEFAULT;
+	s->send_zerocopy_bytes = LIMIT_SEND_ZEROCOPY_BYTES_DEFAULT;
 	s->drain_timeout_ms = LIMIT_DRAIN_TIMEOUT_MS_DEFAULT;
 	s->origin_backoff_ms = LIMIT_ORIGIN_BACKOFF_MS_DEFAULT;
 	s->dns_refresh_ms = LIMIT_DNS_REFRESH_MS_DEFAULT;

@@ -143,6 +143,7 @@ struct cfg_server {
 	uint32_t credential_overlap_ms;  /* 0 = off (runtime.h rt_inherit_creds) */
 	uint32_t max_conns;      /* per shard */
 	int64_t max_body_bytes;
+	int64_t send_zerocopy_bytes;  /* 0 = off (net/iobuf.h IOBUF zero-copy) */
 	uint32_t origin_pool;    /* idle connections per origin per shard */
 	char *access_log;        /* path, "off", or NULL = stdout */
 	char *error_log;         /* path or NULL = stderr */

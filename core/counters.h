@@ -39,6 +39,9 @@
 	X(origin_unavailable,      "requests answered 503: no origin reachable") \
 	X(timeouts_header,         "visitor connections closed: head not complete in header_timeout_ms") \
 	X(timeouts_idle,           "keep-alive connections closed after idle_timeout_ms") \
+	X(send_zc,                 "visitor sends submitted zero-copy (send_zerocopy_bytes)") \
+	X(send_zc_copied,          "of those, the kernel copied the bytes anyway (loopback, no SG)") \
+	X(send_zc_fallbacks,       "zero-copy sends the kernel refused: sent again by copy, zero-copy off on the shard") \
 	X(timeouts_send,           "visitor connections closed: no send progress in send_timeout_ms") \
 	X(tls_accepted,            "visitor connections accepted on a listen_tls address") \
 	X(tls_handshakes,          "visitor TLS handshakes completed") \

@@ -67,6 +67,10 @@
 #define LIMIT_TLS_TICKET_ROTATE_S_MAX     86400
 /* A visitor that stops reading our response (send makes no progress). */
 #define LIMIT_SEND_TIMEOUT_MS_DEFAULT     30000
+/* Plain-HTTP visitor sends carrying a body segment of at least this many
+ * bytes go out zero-copy (IORING_OP_SEND[MSG]_ZC); 0 = never. */
+#define LIMIT_SEND_ZEROCOPY_BYTES_DEFAULT 0
+#define LIMIT_SEND_ZEROCOPY_BYTES_MAX     (1 << 30)
 /* SIGTERM: in-flight requests get this long to finish. */
 #define LIMIT_DRAIN_TIMEOUT_MS_DEFAULT    10000
 /* Origin TCP connect; per origin ([origin] connect_timeout_ms). */

@@ -149,6 +149,7 @@ struct shard {
 	char *store_fixed;
 	size_t store_fixed_bytes;
 	bool reads_queued;                  /* store reads prepared, not submitted yet */
+	bool zc_off;                        /* the kernel refused a zero-copy send */
 	bool draining;
 	bool stop;
 

@@ -166,6 +166,7 @@ void iobuf_outq_init(struct iobuf_outq *q)
 {
 	q->head = q->n = 0;
 	q->in_flight = false;
+	q->zc = q->zc_wait = q->zc_never = false;
 	q->bytes = 0;
 }
 
@@ -205,6 +206,31 @@ void iobuf_outq_prep_send(struct iobuf_outq *q, struct io_uring_sqe *sqe, int fd
 	}
 	iobuf_outq_prepare(q);
 	io_uring_prep_sendmsg(sqe, fd, &q->msg, MSG_NOSIGNAL);
+}
+
+bool iobuf_outq_prep_send_zc(struct iobuf_outq *q, struct io_uring_sqe *sqe, int fd,
+			     uint64_t zc_min)
+{
+	unsigned n = q->n < IOBUF_OUTQ_IOV ? q->n : IOBUF_OUTQ_IOV;
+	bool big = false;
+
+	for (unsigned i = 0; zc_min && i < n && !big; i++)
+		big = q->segs[(q->head + i) % IOBUF_OUTQ_SEGS].len >= zc_min;
+	if (!big) {
+		iobuf_outq_prep_send(q, sqe, fd);
+		return false;
+	}
+	if (q->n == 1) {
+		const struct iobuf_seg *s = &q->segs[q->head];
+		io_uring_prep_send_zc(sqe, fd, s->ptr, s->len, MSG_NOSIGNAL,
+				      IORING_SEND_ZC_REPORT_USAGE);
+		return true;
+	}
+	iobuf_outq_prepare(q);
+	io_uring_prep_sendmsg_zc(sqe, fd, &q->msg, MSG_NOSIGNAL);
+	/* liburing 2.3 takes no zc flags for sendmsg: they live in ioprio. */
+	sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
+	return true;
 }
 
 bool iobuf_outq_coalesce(struct iobuf_outq *q, const struct iobuf_seg *s,

@@ -25,6 +25,14 @@
 
 #include "core/limits.h"
 
+/* liburing 2.3's copy of the uapi header predates these (Linux 6.2). */
+#ifndef IORING_SEND_ZC_REPORT_USAGE
+#define IORING_SEND_ZC_REPORT_USAGE  (1U << 3)
+#endif
+#ifndef IORING_NOTIF_USAGE_ZC_COPIED
+#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
+#endif
+
 /* Head buffer block: room for the largest origin response head plus the
  * headers we add, or a visitor head plus pipelined requests behind it. */
 #define IOBUF_HBUF_BYTES   (LIMIT_RESPONSE_HEADER_BYTES + 8192)
@@ -74,6 +82,15 @@ struct iobuf_outq {
 	uint16_t head;                      /* index of the first queued segment */
 	uint16_t n;                         /* queued segments */
 	bool in_flight;                     /* a sendmsg is submitted */
+	/* The send in flight is zero-copy; zc_res is its result, kept until
+	 * its notification says the kernel let go of the bytes. */
+	bool zc;
+	bool zc_wait;
+	/* The kernel reported copying a zero-copy send (a loopback or a
+	 * device without scatter-gather): the rest of this connection's sends
+	 * are copies, as the pinning then only adds cost. */
+	bool zc_never;
+	int32_t zc_res;
 	uint64_t bytes;                     /* queued, not yet sent */
 	struct msghdr msg;                  /* stable while in flight */
 	struct iovec iov[IOBUF_OUTQ_IOV];
@@ -131,6 +148,17 @@ uint64_t iobuf_outq_prepare(struct iobuf_outq *q);
 /* Prepare sqe to send what is queued on fd: IORING_OP_SEND for one
  * segment (no msghdr to copy in), SENDMSG for several. */
 void iobuf_outq_prep_send(struct iobuf_outq *q, struct io_uring_sqe *sqe, int fd);
+/*
+ * Zero-copy variant: when a queued segment among those the next send
+ * covers is at least zc_min bytes (0 = never), prepare SEND_ZC/SENDMSG_ZC
+ * asking for a usage report and return true. The kernel then posts two
+ * completions: the result (IORING_CQE_F_MORE) and, once it no longer
+ * reads our pages, the notification (IORING_CQE_F_NOTIF). Every segment
+ * of that send must stay queued (unreleased) until the notification, so
+ * the caller consumes only then. False: prepared as iobuf_outq_prep_send.
+ */
+bool iobuf_outq_prep_send_zc(struct iobuf_outq *q, struct io_uring_sqe *sqe, int fd,
+			     uint64_t zc_min);
 /*
  * Copy a small segment into the block of the last queued segment when
  * that block has room and nothing is in flight, so head and body leave

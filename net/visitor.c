@@ -117,7 +117,12 @@ static void flush(struct shard *sh, struct vconn *vc)
 	if (vc->out.in_flight || vc->out.n == 0 || vc->state == VC_CLOSING)
 		return;
 	struct io_uring_sqe *sqe = shard_sqe(sh);
-	iobuf_outq_prep_send(&vc->out, sqe, vc->fd);
+	/* Not the HTTP/2 connection: its frame buffer is rewritten per send. */
+	uint64_t zc_min = vc->h2 || sh->zc_off || vc->out.zc_never ? 0 :
+			  (uint64_t)sh->scfg->send_zerocopy_bytes;
+	vc->out.zc = iobuf_outq_prep_send_zc(&vc->out, sqe, vc->fd, zc_min);
+	if (vc->out.zc)
+		COUNT(sh, send_zc);
 	io_uring_sqe_set_data64(sqe, shard_ud(OP_VSEND, vc->idx, vc->gen));
 	vc->ops++;
 	vc->out.in_flight = true;
@@ -1507,21 +1512,63 @@ static void on_recv(struct shard *sh, struct vconn *vc, const struct io_uring_cq
 		arm_recv(sh, vc);
 }
 
+static void on_sent(struct shard *sh, struct vconn *vc, int res);
+
+/*
+ * A zero-copy send completes twice: its result (F_MORE) and then its
+ * notification (F_NOTIF), after which the kernel no longer reads the
+ * queued bytes. Only then is the send treated as done, so the segments
+ * (and the cache blocks and chunk buffers behind them, released from
+ * on_sent) outlive it; a closing connection's slot is not freed before
+ * either, as vc->ops counts the notification (visitor_on_cqe).
+ */
 static void on_send(struct shard *sh, struct vconn *vc, const struct io_uring_cqe *cqe)
 {
+	if (cqe->flags & IORING_CQE_F_NOTIF) {
+		assert(vc->out.zc_wait);
+		if ((uint32_t)cqe->res & IORING_NOTIF_USAGE_ZC_COPIED) {
+			COUNT(sh, send_zc_copied);
+			vc->out.zc_never = true;
+		}
+		vc->out.zc_wait = false;
+		on_sent(sh, vc, vc->out.zc_res);
+		return;
+	}
+	if (cqe->flags & IORING_CQE_F_MORE) {
+		vc->out.zc_wait = true;
+		vc->out.zc_res = cqe->res;
+		return;
+	}
+	on_sent(sh, vc, cqe->res);
+}
+
+static void on_sent(struct shard *sh, struct vconn *vc, int res)
+{
+	bool zc = vc->out.zc;
 	vc->out.in_flight = false;
+	vc->out.zc = false;
 	if (vc->state == VC_CLOSING)
 		return;
-	if (cqe->res < 0) {
+	if (zc && (res == -EOPNOTSUPP || res == -EINVAL)) {
+		/* Nothing went out: the queue is intact; send it by copy. */
+		if (!sh->zc_off)
+			log_warn("net: zero-copy send refused (%s); sending by copy on this shard",
+				 strerror(-res));
+		sh->zc_off = true;
+		COUNT(sh, send_zc_fallbacks);
+		flush(sh, vc);
+		return;
+	}
+	if (res < 0) {
 		vc_close(sh, vc);
 		return;
 	}
-	COUNT_N(sh, bytes_out, (uint64_t)cqe->res);
+	COUNT_N(sh, bytes_out, (uint64_t)res);
 	if (vc->is_tls) {
 		if (vc->tls)
-			tls_output_done(vc->tls, (size_t)cqe->res);
+			tls_output_done(vc->tls, (size_t)res);
 	} else {
-		iobuf_outq_consume(&vc->out, &sh->pool, (uint64_t)cqe->res);
+		iobuf_outq_consume(&vc->out, &sh->pool, (uint64_t)res);
 	}
 	if (vc->timer_kind == VT_SEND)
 		clear_timer(sh, vc);

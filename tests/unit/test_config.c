@@ -138,6 +138,7 @@ static void test_defaults(void)
 	CHECK_EQ_INT(c->server.dns_refresh_ms, LIMIT_DNS_REFRESH_MS_DEFAULT);
 	CHECK_EQ_INT(c->server.max_conns, LIMIT_MAX_CONNS_DEFAULT);
 	CHECK_EQ_INT(c->server.max_body_bytes, LIMIT_MAX_BODY_BYTES_DEFAULT);
+	CHECK_EQ_INT(c->server.send_zerocopy_bytes, 0);
 	CHECK_EQ_INT(c->server.origin_pool, LIMIT_ORIGIN_POOL_DEFAULT);
 	CHECK(c->server.access_log == NULL && c->server.error_log == NULL);
 	CHECK(c->server.counters_file == NULL);
@@ -333,6 +334,10 @@ static void test_server_keys(void)
 	SRV_ERR("max_conns = 15\n", "edge.ini:4: max_conns: 15 is below the minimum 16");
 	SRV_ERR("max_conns = 1048577\n",
 		"edge.ini:4: max_conns: 1048577 is above the maximum 1048576");
+	OK_ONLY(MAIN "send_zerocopy_bytes = 0\n", ZONE);
+	OK_ONLY(MAIN "send_zerocopy_bytes = 1g\n", ZONE);
+	SRV_ERR("send_zerocopy_bytes = 1073741825\n", "edge.ini:4: send_zerocopy_bytes: "
+		"1073741825 is above the maximum 1073741824");
 	OK_ONLY(MAIN "max_body_bytes = 0\n", ZONE);
 	OK_ONLY(MAIN "max_body_bytes = 1099511627776\n", ZONE);
 	OK_ONLY(MAIN "max_body_bytes = 1024G\n", ZONE);
