@@ -35,21 +35,13 @@ struct draft {
 	char *token;             /* the same for an inline session token */
 };
 
-static void wipe_free(char *s)
-{
-	if (s) {
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
-}
-
 static void draft_free(struct draft *d)
 {
 	free(d->name);
 	for (int k = 0; k < K__COUNT; k++)
 		free(d->kv[k]);
-	wipe_free(d->secret);
-	wipe_free(d->token);
+	cfg_free_wiped(d->secret);
+	cfg_free_wiped(d->token);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -155,7 +147,7 @@ static int draft_apply(struct draft *d, const struct admin_origin_in *in, struct
 		} else if (f == ADMIN_F_s3_secret_key) {
 			if (!*v)
 				continue;        /* blank: keep the current secret */
-			wipe_free(d->secret);
+			cfg_free_wiped(d->secret);
 			d->secret = strdup(v);
 			free(d->kv[K_s3_secret_key_file]);
 			d->kv[K_s3_secret_key_file] = NULL;

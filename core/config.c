@@ -335,7 +335,7 @@ static char *list_next(char **cur)
 	return trim(s);
 }
 
-static void free_wiped(char *s)
+void cfg_free_wiped(char *s)
 {
 	if (s) {
 		explicit_bzero(s, strlen(s));
@@ -567,7 +567,7 @@ static int store(struct parse *p, char **field, char *v)
 {
 	if (!v)
 		return pfail_oom(p);
-	free_wiped(*field);
+	cfg_free_wiped(*field);
 	*field = v;
 	return 0;
 }

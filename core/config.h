@@ -248,6 +248,9 @@ bool cfg_valid_uuid(const char *s);
 /* Free everything; wipes secrets first. NULL is fine. */
 void cfg_free(struct cfg *cfg);
 
+/* free(s) after zeroing it (NULL is fine): a heap string that held a secret. */
+void cfg_free_wiped(char *s);
+
 /*
  * The zone serving `host` (a Host header value: case-insensitive, a
  * ":port" suffix ignored, "[v6]:port" kept as "[v6]", one trailing dot
