@@ -161,15 +161,39 @@ static void flush(struct shard *sh, struct oconn *oc)
 	oc->out.in_flight = true;
 }
 
+/*
+ * Every byte of the request is on its way to the origin: the head and
+ * every body byte the request's framing announced were queued, and none
+ * is still queued, being sent, or waiting in the TLS session's output.
+ */
+static bool request_sent(const struct oconn *oc)
+{
+	const void *p;
+	size_t n = 0;
+
+	if (oc->body_pending || oc->out.n > 0 || oc->out.in_flight)
+		return false;
+	if (oc->tls)
+		tls_pending_output(oc->tls, &p, &n);
+	return n == 0;
+}
+
 /* A finished exchange: keep the connection for the next request. */
 static void pool_put(struct shard *sh, struct oconn *oc)
 {
 	struct origin_shard *os = oshard(sh, oc->origin);
 
 	wheel_disarm(&sh->wheel, &oc->timer);
+	if (!request_sent(oc)) {
+		/* The origin answered before it had the whole request: it
+		 * would read what is missing from the next request (desync). */
+		COUNT(sh, origin_conns_not_reused);
+		oc_close(sh, oc);
+		return;
+	}
 	/* A connection of an older snapshot is not pooled: the shard is
 	 * letting go of that snapshot. */
-	if (!oc->keep_alive || oc->out.n > 0 || os->n_idle >= sh->scfg->origin_pool ||
+	if (!oc->keep_alive || os->n_idle >= sh->scfg->origin_pool ||
 	    sh->draining || oc->rt != sh->rt) {
 		oc_close(sh, oc);
 		return;
@@ -508,6 +532,7 @@ static void try_origin(struct shard *sh, struct vconn *vc, bool allow_pool)
 	}
 	oc->vc = vc;
 	oc->got_bytes = oc->head_done = false;
+	oc->body_pending = !vc->x.body_done;
 	oc->head_request = vc->req.method == HTTP1_HEAD;
 	oc->dechunk = vc->req.version_minor == 0;
 	x->oc = oc;
@@ -542,11 +567,12 @@ void origin_start(struct shard *sh, struct vconn *vc)
 bool origin_request_body(struct shard *sh, struct oconn *oc,
 			 const struct iobuf_seg *seg, bool last)
 {
-	(void)last;
 	if (!iobuf_outq_push(&oc->out, seg)) {
 		iobuf_seg_release(seg, &sh->pool);     /* ownership was ours */
 		return false;
 	}
+	if (last)
+		oc->body_pending = false;
 	flush(sh, oc);
 	return true;
 }
@@ -821,6 +847,12 @@ static ssize_t on_head(struct shard *sh, struct oconn *oc, const char *p, size_t
 	if (!interim && overlap_retry(sh, oc, resp.status))
 		return -1;
 	if (!interim) {
+		/* An early answer: passed on, and the upload may go on while
+		 * the response streams (an origin may read and answer at once),
+		 * but pool_put closes the connection unless the request was
+		 * all sent by the time the response ends. */
+		if (!request_sent(oc))
+			COUNT(sh, origin_early_responses);
 		oc->head_done = true;
 		set_framing(oc, &resp);
 		s3_error_begin(sh, oc, &resp);

@@ -17,6 +17,16 @@
  * mid-body → the visitor connection is closed (never a short response that
  * looks complete). A pooled connection that turns out closed before any
  * response byte is retried once on a fresh one when the request has no body.
+ *
+ * Reuse (the desync rule): a connection goes back to the keep-alive pool
+ * only when the whole request was sent — head and every body byte its
+ * framing announced — and the whole response was read. An origin may
+ * answer before it has read the body (nginx does for `return` and for a
+ * POST to a static file); it then reads the rest of the body as its next
+ * request, so a pooled connection would let one visitor's bytes become
+ * another's request. Such an early answer is passed on, the upload ends
+ * with the response and the connection is closed (origin_early_responses,
+ * origin_conns_not_reused).
  */
 #ifndef EDGECACHE_NET_ORIGIN_H
 #define EDGECACHE_NET_ORIGIN_H
@@ -61,6 +71,9 @@ struct oconn {
 	bool got_bytes;                     /* any response byte arrived */
 	bool head_done;
 	bool keep_alive;                    /* reusable after this response */
+	/* Request body bytes the request's framing announced are still to
+	 * come from the visitor (origin_request_body's `last` clears it). */
+	bool body_pending;
 	bool head_request;
 	bool dechunk;                       /* strip chunk framing for the visitor */
 	uint8_t body_mode;                  /* enum obody_mode */
@@ -96,7 +109,9 @@ struct oconn {
  */
 void origin_start(struct shard *sh, struct vconn *vc);
 /* Request body bytes from the visitor (ownership of seg moves here).
- * `last` marks the final bytes. False when the queue is full. */
+ * `last` marks the final bytes of the body the request's framing
+ * announced: only then may the connection be reused. False when the
+ * queue is full. */
 bool origin_request_body(struct shard *sh, struct oconn *oc,
 			 const struct iobuf_seg *seg, bool last);
 /* Bytes of request body queued to the origin, not yet sent. */

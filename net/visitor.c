@@ -1783,6 +1783,12 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 	x->resp_mode = (uint8_t)response_mode(vc, resp);
 	if (x->resp_mode == VR_DECHUNK || x->resp_mode == VR_CLOSE)
 		x->keep_alive = false;
+	/* An early answer (the body is not all read): the rest of the body
+	 * is not forwarded once the response ends, and rather than skip it
+	 * to find the next request, the connection closes after this
+	 * response, as nginx does (the linger drains what still comes). */
+	if (!x->body_done)
+		x->keep_alive = false;
 	x->status = resp->status;
 	x->origin_status = resp->status;
 
