@@ -381,6 +381,40 @@ def check_h2(ck, srv, origin, mode, target):
 
 # ---- visitors that go away mid-upload (Python origin) ---------------------------
 
+def check_reuse_kept(ck, srv):
+	"""No false alarm: uploads the origin reads whole before it answers
+	(pyorigin echoes them), by length and chunked, and GETs keep their
+	origin connection."""
+	c0 = counters(srv)
+	c = srv.conn(timeout=10)
+	bad = []
+	try:
+		for i in range(40):
+			body = et.det_bytes('up', 1000 * (i + 1))
+			if i % 4 == 3:
+				c.send(et.build('GET', '/files/%d' % (10 + i), host='p'))
+				want = et.det_bytes('pyorigin', 10 + i)
+			elif i % 4 == 2:
+				c.send(et.build('POST', '/echo', host='p',
+						headers=[('Transfer-Encoding', 'chunked')]) + et.chunk(body, 700))
+				want = body
+			else:
+				c.send(et.build('PUT', '/echo', host='p', body=body))
+				want = body
+			r = c.read_response()
+			if r.status != 200 or r.body != want:
+				bad.append('%d: %r' % (i, r))
+	finally:
+		c.close()
+	ck.check('40 uploads and GETs on one connection, byte-exact', not bad, '; '.join(bad[:3]))
+	if c0 is not None:
+		c1 = counters(srv)
+		d = {k: delta(c0, c1, k) for k in ('origin_early_responses', 'origin_conns_not_reused',
+						   'origin_reuses', 'origin_connects')}
+		ck.check('uploads read whole keep their origin connection (%r)' % d,
+			 d['origin_early_responses'] == 0 and d['origin_conns_not_reused'] == 0 and
+			 d['origin_reuses'] >= 39 and d['origin_connects'] <= 1)
+
 def check_gone_midupload(ck, py):
 	"""A visitor that disconnects mid-upload, and an h2 stream reset
 	mid-upload: the origin connection is not reused (the origin would
@@ -388,6 +422,7 @@ def check_gone_midupload(ck, py):
 	srv = et.server([et.zone('p', ['p', '*'], [('o', py.url, {'read_timeout_ms': 3000})])])
 	srv.start()
 	try:
+		check_reuse_kept(ck, srv)
 		for how in ('close', 'h2 rst'):
 			if how == 'close':
 				a = srv.conn(timeout=5)
