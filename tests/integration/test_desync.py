@@ -23,11 +23,13 @@ Each shape goes through the real binary in front of real nginx:
   - Expect: 100-continue with the body withheld;
   - a slow 1 MiB upload (100 KB/s) to a static file while another client's
     GETs use the same origin pool;
-and, against the Python origin, a visitor or an h2 stream that goes away
-mid-upload. The nginx origin's log must never show a request the edge
+and, against the Python origin, uploads it reads whole keep their pooled
+connection, and a visitor or an h2 stream that goes away mid-upload does
+not leave one behind. The nginx origin's log must never show a request the edge
 did not accept.
 """
 import os
+import signal
 import socket
 import struct
 import sys
@@ -77,7 +79,6 @@ http {
 }
 ''' % (et.nginx_temp_paths(self.dir), self.access_log, self.port, self.tls_port, cert, key,
        self.root))
-		import signal
 		self.proc = et.start_proc([et.NGINX, '-p', self.dir, '-c', conf],
 					  os.path.join(self.dir, 'stderr.log'), signal.SIGQUIT)
 		et.wait_port(self.port, self.proc, log=os.path.join(self.dir, 'error.log'))
