@@ -4,6 +4,7 @@
  */
 #include "net/req_hygiene.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
@@ -188,15 +189,18 @@ void reqh_filter_headers(struct http1_request *r, char *const *pass, size_t n_pa
 			 struct reqh_drops *d)
 {
 	unsigned keep = 0;
+	bool conn = false, drop[LIMIT_HEADER_COUNT];
 
+	assert(r->n_headers <= LIMIT_HEADER_COUNT);
+	for (unsigned i = 0; i < r->n_headers && !conn; i++)
+		conn = name_eq(r->headers[i].name, r->headers[i].name_len, "connection");
 	/* Decide on the whole list first: dropping Connection itself must
 	 * not hide what it names from the fields after it. */
-	bool drop[LIMIT_HEADER_COUNT];
 	for (unsigned i = 0; i < r->n_headers; i++) {
 		const struct http1_header *h = &r->headers[i];
 		drop[i] = true;
 		if (in_list(h->name, h->name_len, hop_names, N_OF(hop_names)) ||
-		    connection_names(r, h->name, h->name_len))
+		    (conn && connection_names(r, h->name, h->name_len)))
 			d->hop++;
 		else if (passed(h->name, h->name_len, pass, n_pass))
 			drop[i] = false;
