@@ -43,7 +43,6 @@ static void tls_send(struct shard *sh, struct vconn *vc);
 static bool tls_decrypt(struct shard *sh, struct vconn *vc);
 static void tls_goodbye(struct shard *sh, struct vconn *vc);
 static void h2_timer(struct shard *sh, struct vconn *vc);
-static void filter_fields(struct shard *sh, struct vconn *vc);
 static void switch_h2(struct shard *sh, struct vconn *vc);
 static size_t upload_room(const struct vconn *vc);
 
@@ -404,7 +403,10 @@ void visitor_background(struct shard *sh, struct vconn *pv)
 	x->rt = pv->x.rt;
 	shard_rt_ref(sh, x->rt);
 	x->zone = pv->x.zone;
-	filter_fields(sh, vc);              /* the head was parsed again */
+	/* The head was parsed again: the same fields go (counted once, for
+	 * the visitor's exchange). */
+	struct reqh_drops d = { 0 };
+	reqh_filter_headers(&vc->req, x->zone->cfg->pass_headers, x->zone->cfg->n_pass_headers, &d);
 	x->leading = true;
 	x->cache.ckey = pv->x.cache.key;
 	vc->state = VC_BUSY;

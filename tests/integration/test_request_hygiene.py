@@ -97,6 +97,7 @@ def escapes(ck, srv, py, host, label):
 
 
 def dot_segments(ck, srv, py, host, label, base):
+	c0 = srv.counters()
 	p = '/echohead/%s/%s-x/../%s-y' % (CC, label, label)
 	r = et.request(srv.port, 'GET', p, host=host)
 	ck.check('%s: /x/../y answered 200 from the origin' % label,
@@ -110,6 +111,10 @@ def dot_segments(ck, srv, py, host, label, base):
 	r = et.request(srv.port, 'GET', '/echohead/%s/%s-z/%%2e/%%2E%%2e/w' % (CC, label), host=host)
 	ck.check('%s: /z/%%2e/%%2E%%2e/w reaches the origin as /w' % label,
 		 r.status == 200 and target(r.body) == '%s/echohead/%s/w' % (base, CC), repr(r.body[:200]))
+	c1 = srv.counters()
+	ck.check('%s: normalised paths counted (paths_normalized +2)' % label,
+		 c1.get('paths_normalized', 0) - c0.get('paths_normalized', 0) == 2,
+		 repr(c1.get('paths_normalized')))
 
 
 def sorted_query(ck, srv, py):
