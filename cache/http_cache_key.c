@@ -31,20 +31,34 @@ static void put(struct text *t, const char *s, size_t n)
 	t->len += n;
 }
 
-/* Name, then value, bytewise; a prefix sorts first. */
-static int param_cmp(const void *pa, const void *pb)
+/* By name only (the bytes before '='), bytewise; a prefix sorts first. */
+static int param_name_cmp(const struct hcache_span *a, const struct hcache_span *b)
 {
-	const struct hcache_span *a = pa, *b = pb;
 	const char *ea = memchr(a->p, '=', a->len), *eb = memchr(b->p, '=', b->len);
 	size_t na = ea ? (size_t)(ea - a->p) : a->len, nb = eb ? (size_t)(eb - b->p) : b->len;
-	size_t m = na < nb ? na : nb;
-	int c = memcmp(a->p, b->p, m);
+	int c = memcmp(a->p, b->p, na < nb ? na : nb);
 
-	if (c || na != nb)
-		return c ? c : na < nb ? -1 : 1;
-	m = a->len < b->len ? a->len : b->len;
-	c = memcmp(a->p + na, b->p + nb, m - na);
-	return c ? c : a->len < b->len ? -1 : a->len > b->len;
+	return c ? c : na < nb ? -1 : na > nb;
+}
+
+/*
+ * Stable insertion sort by name: parameters of one name keep their order,
+ * because "x=1&x=2" and "x=2&x=1" are different requests to most origins
+ * (the last or the first one wins, or the list is read in order). At most
+ * LIMIT_CACHE_QUERY_PARAMS entries, in place, no allocation.
+ */
+static void sort_params(struct hcache_span *ps, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		struct hcache_span cur = ps[i];
+		size_t j = i;
+
+		while (j > 0 && param_name_cmp(&ps[j - 1], &cur) > 0) {
+			ps[j] = ps[j - 1];
+			j--;
+		}
+		ps[j] = cur;
+	}
 }
 
 static int put_sorted_query(struct text *t, const char *q, size_t qlen)
@@ -62,7 +76,7 @@ static int put_sorted_query(struct text *t, const char *q, size_t qlen)
 			ps[n++] = (struct hcache_span){ q + i, (uint32_t)(end - i) };
 		i = end + 1;
 	}
-	qsort(ps, n, sizeof(ps[0]), param_cmp);   /* in place, no allocation */
+	sort_params(ps, n);
 	for (size_t a = 0; a < n; a++) {
 		put(t, a ? "&" : "?", 1);
 		put(t, ps[a].p, ps[a].len);

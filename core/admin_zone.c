@@ -230,6 +230,10 @@ static char *zone_text(const struct cfg_zone *z, const struct draft *d, size_t n
 		z->default_ttl_s, z->negative_ttl_s, z->stale_while_revalidate_s,
 		z->stale_if_error_s, cfg_query_string_names[z->query_string],
 		z->heuristic_freshness ? "true" : "false");
+	for (size_t h = 0; h < z->n_pass_headers; h++)   /* kept: not settable through the API */
+		fprintf(f, "%s%s", h ? ", " : "pass_request_headers = ", z->pass_headers[h]);
+	if (z->n_pass_headers)
+		fprintf(f, "\n");
 	if (z->tls_cert) {
 		/* HTTPS visitors: the zone keeps its certificate (not settable
 		 * through the API) */

@@ -32,6 +32,7 @@
 #include <wolfssl/wolfcrypt/hash.h>
 
 #include "core/config.h"
+#include "net/req_hygiene.h"
 #include "net/tls.h"
 #include "core/log.h"
 #include "sigv4/sigv4.h"
@@ -420,6 +421,7 @@ static int set_chunk_size(struct parse *p, const char *val);
 static int set_listen_tls(struct parse *p, const char *val);
 static int set_tls_cert(struct parse *p, const char *val);
 static int set_tls_key(struct parse *p, const char *val);
+static int set_pass_headers(struct parse *p, const char *val);
 
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 const char *const cfg_payload_names[] = { "empty-hash", "unsigned", NULL };
@@ -474,6 +476,7 @@ static const struct key_def keys[] = {
 	{ "stale_if_error", ZON(stale_if_error_s), TTL },
 	{ "query_string", ZON(query_string), .type = KT_ENUM, .names = cfg_query_string_names },
 	{ "heuristic_freshness", ZON(heuristic_freshness), .type = KT_BOOL },
+	{ "pass_request_headers", .sect = SECT_ZONE, .type = KT_FN, .fn = set_pass_headers },
 	{ "tls_cert", .sect = SECT_ZONE, .type = KT_FN, .fn = set_tls_cert },
 	{ "tls_key", .sect = SECT_ZONE, .type = KT_FN, .fn = set_tls_key },
 
@@ -1072,6 +1075,44 @@ static int set_hosts(struct parse *p, const char *val)
 {
 	return set_list(p, val, (void **)&p->zone->hosts, LIMIT_ZONE_HOSTS,
 			sizeof(*p->zone->hosts), &p->zl->hosts, add_host);
+}
+
+/* One name of pass_request_headers: a field the edge drops by default
+ * and may forward (never a hop-by-hop one). */
+static int add_pass_header(struct parse *p, char *h)
+{
+	struct cfg_zone *z = p->zone;
+	size_t len = strlen(h);
+
+	lower_str(h);
+	if (len > LIMIT_PASS_HEADER_NAME_BYTES || strspn(h, "abcdefghijklmnopqrstuvwxyz0123456789"
+							"!#$%&'*+-.^_`|~") != len)
+		return pfail(p, "pass_request_headers", "\"%.*s\" is not a header name of at most %d bytes",
+			     ECHO_MAX, h, LIMIT_PASS_HEADER_NAME_BYTES);
+	if (!reqh_passable(h, len))
+		return pfail(p, "pass_request_headers", "\"%s\" is not a field the edge drops "
+			     "(a name with \"_\" or a routing override such as x-forwarded-host); "
+			     "hop-by-hop fields are never forwarded", h);
+	for (size_t i = 0; i < z->n_pass_headers; i++)
+		if (strcmp(z->pass_headers[i], h) == 0)
+			return pfail(p, "pass_request_headers", "\"%s\" is listed twice", h);
+	if (z->n_pass_headers == LIMIT_PASS_REQUEST_HEADERS)
+		return pfail(p, "pass_request_headers", "more than %d names", LIMIT_PASS_REQUEST_HEADERS);
+	z->pass_headers[z->n_pass_headers] = strdup(h);
+	if (!z->pass_headers[z->n_pass_headers])
+		return pfail_oom(p);
+	z->n_pass_headers++;
+	return 0;
+}
+
+static int set_pass_headers(struct parse *p, const char *val)
+{
+	struct cfg_zone *z = p->zone;
+
+	if (!z->pass_headers &&
+	    !(z->pass_headers = calloc(LIMIT_PASS_REQUEST_HEADERS, sizeof(*z->pass_headers))))
+		return pfail_oom(p);
+	return for_each_item(p, val, add_pass_header);
 }
 
 /* scheme://host[:port][/]: no userinfo, path, query or fragment. */
@@ -1954,6 +1995,9 @@ static void zone_free(struct cfg_zone *z)
 	for (size_t i = 0; i < z->n_hosts; i++)
 		free(z->hosts[i]);
 	free(z->hosts);
+	for (size_t i = 0; i < z->n_pass_headers; i++)
+		free(z->pass_headers[i]);
+	free(z->pass_headers);
 	free(z->tls_cert);
 	free(z->tls_key);
 	for (size_t i = 0; i < z->n_origins; i++)

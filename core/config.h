@@ -116,6 +116,10 @@ struct cfg_zone {
 	uint32_t stale_if_error_s;         /* when the response has none */
 	enum cfg_query_string query_string;  /* default include */
 	bool heuristic_freshness;          /* default off */
+	/* Request fields forwarded though dropped by default (underscore
+	 * names, unkeyed overrides: net/req_hygiene.h), lower case. */
+	char **pass_headers;
+	size_t n_pass_headers;
 	char *tls_cert;          /* PEM chain for HTTPS visitors, or NULL */
 	char *tls_key;           /* its key (checked at load: matches, mode 600) */
 	struct cfg_origin *origins;  /* in file order: the failover order */

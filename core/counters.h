@@ -96,6 +96,11 @@
 	X(cache_swr_refresh_failed, "background revalidations that failed (5xx, timeout, unreachable): stale kept") \
 	X(no_zone,                 "requests for a Host no zone serves (404)") \
 	X(bad_path,                "request paths that do not percent-decode (400)") \
+	X(path_refused,            "request paths with a dot segment above \"/\" or next to \\, %2F or %5C (400)") \
+	X(paths_normalized,        "request paths whose dot segments were removed (\"/a/../b\" is \"/b\")") \
+	X(req_hop_dropped,         "request fields not forwarded: hop-by-hop, or named by the request's Connection") \
+	X(req_underscore_dropped,  "request fields not forwarded: a name with \"_\"") \
+	X(req_unkeyed_dropped,     "request fields not forwarded: routing overrides the key does not cover (X-Forwarded-Host, ...)") \
 	X(body_too_large,          "request bodies over max_body_bytes (413)") \
 	X(buffers_exhausted,       "requests refused: no head buffer free (503)") \
 	X(recv_nobufs,             "recv stopped: provided buffer ring empty (re-armed)") \

@@ -115,6 +115,10 @@
 #define LIMIT_ZONES                   4096   /* zone files per server */
 #define LIMIT_ZONE_HOSTS              64     /* hosts = per zone */
 #define LIMIT_ZONE_ORIGINS            16     /* [origin NAME] per zone */
+/* pass_request_headers = per zone: field names compared on every request
+ * field, so a short list. */
+#define LIMIT_PASS_REQUEST_HEADERS    16
+#define LIMIT_PASS_HEADER_NAME_BYTES  64
 #define LIMIT_WORKERS                 256    /* workers = N */
 #define LIMIT_NAME_BYTES              128    /* zone / origin names */
 #define LIMIT_HOST_BYTES              253    /* DNS name length */

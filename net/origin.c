@@ -24,6 +24,7 @@
 #include "net/edge_cache.h"
 #include "cache/http_cache.h"
 #include "net/s3_error.h"
+#include "net/req_hygiene.h"
 #include "net/s3_path.h"
 #include "net/tls.h"
 #include "net/visitor.h"
@@ -395,6 +396,9 @@ static int build_request(struct shard *sh, struct vconn *vc, const struct origin
 	if (!blk)
 		return -ENOBUFS;
 	wbuf_init(&w, blk, IOBUF_HBUF_BYTES);
+	/* The visitor's path stays under base_path: the exchange removed or
+	 * refused its dot segments (net/req_hygiene.h). */
+	assert(reqh_path_clean(vc->req.path, vc->req.path_len));
 	rc = o->creds ? write_s3_request(sh, &w, vc, o) : write_plain_request(&w, vc, o);
 	if (rc == 0 && w.overflow)
 		rc = -ENOSPC;

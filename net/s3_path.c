@@ -49,6 +49,25 @@ static int split_bucket(const struct cfg_origin *o, char *dec, size_t *len,
 	return 0;
 }
 
+/* No "." or ".." segment in the decoded dec[0..len), "/" or "\\" around
+ * it: what the bucket gets stays under base_path whatever it takes for a
+ * separator. */
+static bool dot_free(const char *dec, size_t len)
+{
+	size_t s = 0;
+
+	while (s <= len) {
+		size_t e = s;
+
+		while (e < len && dec[e] != '/' && dec[e] != '\\')
+			e++;
+		if ((e - s == 1 && dec[s] == '.') || (e - s == 2 && dec[s] == '.' && dec[s + 1] == '.'))
+			return false;
+		s = e + 1;
+	}
+	return true;
+}
+
 int s3path_map(const struct cfg_origin *o, const char *raw, size_t raw_len,
 	       struct s3path_out *out)
 {
@@ -70,6 +89,8 @@ int s3path_map(const struct cfg_origin *o, const char *raw, size_t raw_len,
 	n = sigv4_uri_decode(raw, raw_len, dec + base_len, sizeof(dec) - base_len);
 	if (n < 0)
 		return (int)n;
+	if (!dot_free(dec + base_len, (size_t)n))
+		return -EINVAL;
 	len = base_len + (size_t)n;
 	if (o->s3_addressing == CFG_S3_ADDRESSING_VIRTUAL) {
 		rc = split_bucket(o, dec, &len, out);

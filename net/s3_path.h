@@ -5,9 +5,12 @@
  *
  * Owns: nothing; writes into caller buffers.
  * Called by: any thread (shards on a miss; `edgecache check-origin`).
- * Never: allocates, blocks, logs, or normalises the path: "//", "." and
- * ".." segments are kept, because S3 keys may contain them and the
- * signature covers the path exactly as sent.
+ * Never: allocates, blocks, logs, or normalises the path: "//" is kept,
+ * because S3 keys may contain it and the signature covers the path
+ * exactly as sent; a "." or ".." segment (decoded, "/" or "\\" around it)
+ * is refused, so the mapped path always stays under base_path. The shard
+ * removed or refused those before (net/req_hygiene.h): keys with such a
+ * segment cannot be reached through the edge (docs/CONFIG.md).
  *
  * Mapping: decode the visitor path once (sigv4_uri_decode), prepend the
  * origin's base_path (a decoded prefix), encode once the S3 way
@@ -38,7 +41,8 @@ struct s3path_out {
 /*
  * Map raw[0..raw_len) — the visitor's path as it arrived, percent-encoded,
  * without the query — for origin o. Returns 0 and fills out->path /
- * out->host; -EINVAL for a path not starting with "/", a bad %-escape or
+ * out->host; -EINVAL for a path not starting with "/", a bad %-escape, a
+ * "." or ".." segment once decoded, or
  * (virtual addressing) a missing or non-DNS bucket segment — the edge
  * answers 400; -ENOSPC when a buffer is too small (the edge answers 414).
  * On error the buffers hold no valid result.

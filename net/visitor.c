@@ -26,6 +26,7 @@
 #include "net/collapse.h"
 #include "net/h2.h"
 #include "net/origin.h"
+#include "net/req_hygiene.h"
 #include "net/tls.h"
 #include "net/wbuf.h"
 
@@ -402,6 +403,10 @@ void visitor_background(struct shard *sh, struct vconn *pv)
 	x->rt = pv->x.rt;
 	shard_rt_ref(sh, x->rt);
 	x->zone = pv->x.zone;
+	/* The head was parsed again: the same fields go (counted once, for
+	 * the visitor's exchange). */
+	struct reqh_drops d = { 0 };
+	reqh_filter_headers(&vc->req, x->zone->cfg->pass_headers, x->zone->cfg->n_pass_headers, &d);
 	x->leading = true;
 	x->cache.ckey = pv->x.cache.key;
 	vc->state = VC_BUSY;
@@ -712,6 +717,55 @@ static void body_from_block(struct shard *sh, struct vconn *vc)
 	vc->in_len -= (uint32_t)n;
 }
 
+/*
+ * Dot segments: removed in the head itself, so that the cache key, the
+ * origin request and a background refresh's copy of the head all read one
+ * path; or refused (400). The head shrinks: what follows it in the block
+ * moves up and the head is parsed again. False when answered.
+ */
+static bool clean_path(struct shard *sh, struct vconn *vc)
+{
+	struct vexchange *x = &vc->x;
+	struct http1_request *r = &vc->req;
+	char *path = (char *)r->path;      /* in vc->in, or a static "/" left alone */
+	size_t n;
+
+	if (reqh_path_normalize(path, r->path_len, &n) < 0) {
+		COUNT(sh, path_refused);
+		x->must_linger = true;
+		send_local(sh, vc, 400, true);
+		return false;
+	}
+	if (n == r->path_len)
+		return true;
+	COUNT(sh, paths_normalized);
+	uint32_t gap = r->path_len - (uint32_t)n;
+	char *tail = path + r->path_len;
+	memmove(path + n, tail, (size_t)(vc->in + vc->in_len - tail));
+	vc->in_len -= gap;
+	x->head_len -= gap;
+	int rc = http1_parse_request(vc->in, x->head_len, r);
+	assert(rc == (int)x->head_len && reqh_path_clean(r->path, r->path_len));
+	(void)rc;
+	return true;
+}
+
+/* Fields the origin must not see leave the request before the cache
+ * reads it (net/req_hygiene.h). */
+static void filter_fields(struct shard *sh, struct vconn *vc)
+{
+	const struct cfg_zone *z = vc->x.zone->cfg;
+	struct reqh_drops d = { 0 };
+
+	reqh_filter_headers(&vc->req, z->pass_headers, z->n_pass_headers, &d);
+	if (d.hop)
+		counter_add(sh->ctr, CTR_req_hop_dropped, d.hop);
+	if (d.underscore)
+		counter_add(sh->ctr, CTR_req_underscore_dropped, d.underscore);
+	if (d.unkeyed)
+		counter_add(sh->ctr, CTR_req_unkeyed_dropped, d.unkeyed);
+}
+
 static void start_exchange(struct shard *sh, struct vconn *vc, uint32_t head_len)
 {
 	struct vexchange *x = &vc->x;
@@ -741,6 +795,9 @@ static void start_exchange(struct shard *sh, struct vconn *vc, uint32_t head_len
 		send_local(sh, vc, 405, true);
 		return;
 	}
+	if (!clean_path(sh, vc))
+		return;
+	filter_fields(sh, vc);
 	if (!body_setup(sh, vc))
 		return;
 	if (x->has_body && r->expect_continue) {

@@ -37,7 +37,9 @@ def random_key(rng):
 	for _ in range(rng.randint(1, 4)):
 		seg = ''.join(rng.choice('abcXYZ019-_.' + HARD + 'äé€中🙂')
 			      for _ in range(rng.randint(1, 12)))
-		parts.append(rng.choice([seg, seg, seg, '', '.', '..']))
+		if seg in ('.', '..'):
+			seg += 'x'           # dot segments never reach a bucket (test_request_hygiene)
+		parts.append(rng.choice([seg, seg, seg, '', '.x', '..x']))
 	key = '/'.join(parts)
 	if rng.random() < 0.1:
 		key = '/' + key                  # a leading slash: "//" in the URL

@@ -34,6 +34,11 @@ Paths (keep-alive unless said):
                       when those values name gzip; logged as
                       TARGET#VALUES (values joined by '|', absent = '-',
                       spaces as '_')
+  .../echohead/CC/... the request head exactly as received (request line,
+                      fields, blank line) as the body, Cache-Control CC ('_'
+                      for space, '-' none); any path segments may come before
+                      it (a base_path, an S3 bucket). A POST/PUT reads its
+                      body and appends "--body--\n" and the body.
   POST/PUT any path   echo the request body (Content-Length or chunked,
                       de-chunked) with Content-Length; X-Echo-Framing says
                       which framing the request used
@@ -111,6 +116,22 @@ def serve_one(c, method, target, hdrs):
 	"""Answer one request; returns False when the connection must end."""
 	parts = target.split('?')[0].strip('/').split('/')
 	head = method == 'HEAD'
+	if 'echohead' in parts:
+		cc = parts[parts.index('echohead') + 1:][:1] or ['-']
+		body = c.head
+		if method in ('POST', 'PUT'):
+			if 'chunked' in hdrs.get('transfer-encoding', ''):
+				body += b'--body--\n' + c.read_chunked()
+			else:
+				body += b'--body--\n' + c.read_n(int(hdrs.get('content-length', '0')))
+		out = [('Content-Length', len(body)), ('Content-Type', 'text/plain')]
+		if cc[0] != '-':
+			out.append(('Cache-Control', cc[0].replace('_', ' ')))
+		c.send_head(200, out)
+		if not head:
+			c.sock.sendall(body)
+		c.logline(method, target, 200)
+		return True
 	if method in ('POST', 'PUT'):
 		if 'chunked' in hdrs.get('transfer-encoding', ''):
 			body, framing = c.read_chunked(), 'chunked'
@@ -265,7 +286,8 @@ def handle(sock, connid, log):
 	c = Conn(sock, connid, log)
 	try:
 		while True:
-			head = c.read_until(b'\r\n\r\n').decode('latin-1')
+			c.head = c.read_until(b'\r\n\r\n')
+			head = c.head.decode('latin-1')
 			lines = head.split('\r\n')
 			method, target, _ = lines[0].split(' ', 2)
 			hdrs = {}

@@ -1101,6 +1101,57 @@ static void test_zone_cache(void)
 	SRV_ERR("max_conns = 1m\n", "edge.ini:4: max_conns: \"1m\" is not a number");
 }
 
+/* pass_request_headers: names the edge drops by default, up to the limit. */
+static void test_pass_headers(void)
+{
+	struct cfg *c = OK(MAIN, ZONE);
+	char list[LIMIT_PASS_REQUEST_HEADERS * 8 + 64], zone[512], msg[256];
+	size_t m = 0;
+
+	if (c) {
+		CHECK_EQ_INT(c->zones[0].n_pass_headers, 0);
+		cfg_free(c);
+	}
+	c = OK(MAIN, ZONE_C("pass_request_headers = X-Forwarded-Host, x_user ,forwarded\n"));
+	if (c) {
+		CHECK_EQ_INT(c->zones[0].n_pass_headers, 3);
+		CHECK_EQ_STR(c->zones[0].pass_headers[0], "x-forwarded-host");
+		CHECK_EQ_STR(c->zones[0].pass_headers[1], "x_user");
+		CHECK_EQ_STR(c->zones[0].pass_headers[2], "forwarded");
+		cfg_free(c);
+	}
+	/* at the limit and one past it */
+	m += (size_t)snprintf(list + m, sizeof(list) - m, "pass_request_headers = ");
+	for (int i = 0; i < LIMIT_PASS_REQUEST_HEADERS; i++)
+		m += (size_t)snprintf(list + m, sizeof(list) - m, "%sx_%d", i ? "," : "", i);
+	snprintf(zone, sizeof(zone), ZONE_C("%s\n"), list);
+	OK_ONLY(MAIN, zone);
+	snprintf(zone, sizeof(zone), ZONE_C("%s,x_last\n"), list);
+	ERR(MAIN, zone, -EINVAL, "zones/a.ini:5: pass_request_headers: more than 16 names");
+	ZONE_CACHE_ERR("pass_request_headers = connection\n",
+		  "zones/a.ini:5: pass_request_headers: \"connection\" is not a field the edge drops "
+		  "(a name with \"_\" or a routing override such as x-forwarded-host); "
+		  "hop-by-hop fields are never forwarded");
+	ZONE_CACHE_ERR("pass_request_headers = accept\n",
+		  "zones/a.ini:5: pass_request_headers: \"accept\" is not a field the edge drops "
+		  "(a name with \"_\" or a routing override such as x-forwarded-host); "
+		  "hop-by-hop fields are never forwarded");
+	ZONE_CACHE_ERR("pass_request_headers = x forwarded\n",
+		  "zones/a.ini:5: pass_request_headers: \"x forwarded\" is not a header name "
+		  "of at most 64 bytes");
+	ZONE_CACHE_ERR("pass_request_headers = x_a, X_A\n",
+		  "zones/a.ini:5: pass_request_headers: \"x_a\" is listed twice");
+	/* a name at 64 bytes, and one at 65 */
+	memset(list, 'a', 65);
+	list[1] = '_';
+	snprintf(zone, sizeof(zone), ZONE_C("pass_request_headers = %.64s\n"), list);
+	OK_ONLY(MAIN, zone);
+	snprintf(zone, sizeof(zone), ZONE_C("pass_request_headers = %.65s\n"), list);
+	snprintf(msg, sizeof(msg), "zones/a.ini:5: pass_request_headers: \"%.64s\" is not a "
+		 "header name of at most 64 bytes", list);
+	ERR(MAIN, zone, -EINVAL, msg);
+}
+
 /* [admin]: the default address, loopback without a token, the token file. */
 static void test_admin(void)
 {
@@ -1240,6 +1291,7 @@ int main(void)
 	test_lookup();
 	test_zone_limit();
 	test_zone_cache();
+	test_pass_headers();
 	test_example();
 	test_cache();
 	test_admin();

@@ -1015,8 +1015,14 @@ static void test_key(void)
 	CHECK_EQ_STR(t, "z\n/p?b=1&a=2");
 	key("b=1&a=2", HCACHE_QS_IGNORE, t);
 	CHECK_EQ_STR(t, "z\n/p");
+	/* By name only, stably: one name's parameters keep their order. */
 	key("b=1&&a=2&a=1&a&a0=1&", HCACHE_QS_SORTED, t);
-	CHECK_EQ_STR(t, "z\n/p?a&a=1&a=2&a0=1&b=1");
+	CHECK_EQ_STR(t, "z\n/p?a=2&a=1&a&a0=1&b=1");
+	key("x=2&y=1&x=1", HCACHE_QS_SORTED, t);
+	CHECK_EQ_STR(t, "z\n/p?x=2&x=1&y=1");
+	CHECK(!key_eq(key("x=1&x=2", HCACHE_QS_SORTED, NULL), key("x=2&x=1", HCACHE_QS_SORTED, NULL)));
+	CHECK(key_eq(key("x=1&y=0&x=2", HCACHE_QS_SORTED, NULL),
+		     key("y=0&x=1&x=2", HCACHE_QS_SORTED, NULL)));
 	key("", HCACHE_QS_INCLUDE, t);
 	CHECK_EQ_STR(t, "z\n/p");
 	key("&&", HCACHE_QS_SORTED, t);
