@@ -230,6 +230,8 @@ static char *zone_text(const struct cfg_zone *z, const struct draft *d, size_t n
 		z->default_ttl_s, z->negative_ttl_s, z->stale_while_revalidate_s,
 		z->stale_if_error_s, cfg_query_string_names[z->query_string],
 		z->heuristic_freshness ? "true" : "false");
+	/* Kept across an edit through the API: strip is an operator's choice. */
+	fprintf(f, "set_cookie = %s\n", cfg_set_cookie_names[z->set_cookie]);
 	if (z->tls_cert) {
 		/* HTTPS visitors: the zone keeps its certificate (not settable
 		 * through the API) */
