@@ -46,7 +46,7 @@ class CookieOrigin:
 		self.dir = et.tmpdir('origin')
 		self.port = et.free_port()
 		self.root = os.path.join(self.dir, 'html')
-		for d in ('r', 'odd', 'cookie', 'c304', 'vary', 'short', 'swr'):
+		for d in ('r', 'odd', 'cookie', 'c304', 'vary', 'varyc', 'short', 'swr'):
 			os.makedirs(os.path.join(self.root, d))
 		self.access_log = os.path.join(self.dir, 'access.log')
 		odd = ''.join('if ($http_x_odd = "%d") { return %d; } ' % (s, s)
@@ -69,11 +69,14 @@ http {
 		location /c304/ { add_header Cache-Control "max-age=1" always;
 				  add_header Set-Cookie $cookie304 always; }
 		location /vary/ { %s add_header Vary "Accept-Language" always; }
+		location /varyc/ { %s add_header Vary "Accept-Language" always;
+				   add_header Set-Cookie "sid=$request_id; Path=/" always; }
 		location /short/ { add_header Cache-Control "max-age=1" always; }
 		location /swr/ { add_header Cache-Control "max-age=1, stale-while-revalidate=60" always; }
 	}
 }
-''' % (et.nginx_temp_paths(self.dir), self.access_log, self.port, self.root, CC, odd, CC, CC))
+''' % (et.nginx_temp_paths(self.dir), self.access_log, self.port, self.root, CC, odd, CC, CC,
+       CC))
 		self.proc = et.start_proc([et.NGINX, '-p', self.dir, '-c',
 					   os.path.join(self.dir, 'nginx.conf')],
 					  os.path.join(self.dir, 'stderr.log'))
@@ -228,6 +231,14 @@ def set_cookie_pass(ck, srv, org):
 	if getattr(srv, 'has_counters', False):
 		ck.check('counted (cache_set_cookie_passed +2)',
 			 counter(srv, 'cache_set_cookie_passed') - p0 == 2)
+	# A Vary URL: each variant is passed the same way.
+	want = org.put('/varyc/a')
+	lang = [('Accept-Language', 'de')]
+	r1, r2 = get(srv, '/varyc/a', lang), get(srv, '/varyc/a', lang)
+	ck.check('a Vary variant with Set-Cookie: two MISSes, two cookies (%s / %s)' %
+		 (cookie(r1), cookie(r2)), ok200(r1, want) and ok200(r2, want) and
+		 r2.header('x-cache') == 'MISS' and cookie(r2) and cookie(r2) != cookie(r1),
+		 '%r %s' % (r2, r2.header('x-cache')))
 	# Large (sliced) object, and a Range miss of one.
 	want = org.put('/cookie/big', BIG)
 	r1, r2 = get(srv, '/cookie/big'), get(srv, '/cookie/big')
@@ -295,6 +306,12 @@ def set_cookie_strip(ck, org, slow, cache_dir):
 		ck.check('visitor 2: a HIT without Set-Cookie', ok200(r2, want) and
 			 r2.header('x-cache') == 'HIT' and cookie(r2) is None,
 			 '%r %s %s' % (r2, r2.header('x-cache'), cookie(r2)))
+		want = org.put('/varyc/s')
+		lang = [('Accept-Language', 'de')]
+		r1, r2 = get(srv, '/varyc/s', lang), get(srv, '/varyc/s', lang)
+		ck.check('strip, a Vary variant: HIT without Set-Cookie', cookie(r1) and
+			 ok200(r2, want) and r2.header('x-cache') == 'HIT' and cookie(r2) is None,
+			 '%r %s %s' % (r2, r2.header('x-cache'), cookie(r2)))
 		want = org.put('/cookie/sbig', BIG)
 		r1, r2 = get(srv, '/cookie/sbig'), get(srv, '/cookie/sbig')
 		ck.check('strip, a sliced object: HIT without Set-Cookie', cookie(r1) and
@@ -308,7 +325,7 @@ def set_cookie_strip(ck, org, slow, cache_dir):
 			 len(cookies) <= 1, repr(rs[:3]))
 		c = srv.counters()
 		ck.check('counted (cache_set_cookie_stripped %d)' %
-			 c.get('cache_set_cookie_stripped', 0), c.get('cache_set_cookie_stripped', 0) >= 2)
+			 c.get('cache_set_cookie_stripped', 0), c.get('cache_set_cookie_stripped', 0) >= 3)
 	finally:
 		ck.check('strip server exits 0', srv.stop() == 0)
 
