@@ -155,6 +155,22 @@ def counter(srv, name):
 	return srv.counters().get(name, 0) if getattr(srv, 'has_counters', False) else 0
 
 
+def settle(srv, timeout=5.0):
+	"""Wait until the fills in flight have landed: cache_fills unchanged
+	for 0.3 s (a store write commits after the response was sent; a
+	loaded ASan run takes a while)."""
+	if not getattr(srv, 'has_counters', False):
+		time.sleep(0.3)
+		return
+	deadline = time.monotonic() + timeout
+	last, since = counter(srv, 'cache_fills'), time.monotonic()
+	while time.monotonic() < deadline and time.monotonic() - since < 0.3:
+		time.sleep(0.05)
+		n = counter(srv, 'cache_fills')
+		if n != last:
+			last, since = n, time.monotonic()
+
+
 # ---- finding 10: CPDoS ------------------------------------------------------
 
 def poison_then_clean(ck, srv, org, path, bad, what, want=None, clean=()):
@@ -195,8 +211,10 @@ def cpdos(ck, srv, org):
 	# Vary URL whose marker is known: a new variant's miss with a bad Range.
 	want = org.put('/vary/warm')
 	get(srv, '/vary/warm', [('Accept-Language', 'en')])
+	settle(srv)
 	poison_then_clean(ck, srv, org, '/vary/warm', [('Range', 'bytes=-0')] + lang,
 			  'Range: bytes=-0 on a new variant of a Vary URL', want=want, clean=lang)
+	settle(srv)
 	r = get(srv, '/vary/warm', lang)
 	ck.check('the variant is stored by the clean GET: a HIT',
 		 ok200(r, want) and r.header('x-cache') == 'HIT', repr(r))
@@ -208,6 +226,7 @@ def cpdos(ck, srv, org):
 	# A plain GET after all that still stores and hits.
 	want = org.put('/r/plain')
 	get(srv, '/r/plain')
+	settle(srv)
 	r = get(srv, '/r/plain')
 	ck.check('a clean URL: MISS then HIT', ok200(r, want) and r.header('x-cache') == 'HIT',
 		 repr(r))
@@ -300,7 +319,9 @@ def set_cookie_strip(ck, org, slow, cache_dir):
 				      'chunk_size': '64k'}).start()
 	try:
 		want = org.put('/cookie/s')
-		r1, r2 = get(srv, '/cookie/s'), get(srv, '/cookie/s')
+		r1 = get(srv, '/cookie/s')
+		settle(srv)
+		r2 = get(srv, '/cookie/s')
 		ck.check('set_cookie = strip: visitor 1 gets its cookie (MISS)',
 			 ok200(r1, want) and r1.header('x-cache') == 'MISS' and cookie(r1), repr(r1))
 		ck.check('visitor 2: a HIT without Set-Cookie', ok200(r2, want) and
@@ -308,12 +329,16 @@ def set_cookie_strip(ck, org, slow, cache_dir):
 			 '%r %s %s' % (r2, r2.header('x-cache'), cookie(r2)))
 		want = org.put('/varyc/s')
 		lang = [('Accept-Language', 'de')]
-		r1, r2 = get(srv, '/varyc/s', lang), get(srv, '/varyc/s', lang)
+		r1 = get(srv, '/varyc/s', lang)
+		settle(srv)
+		r2 = get(srv, '/varyc/s', lang)
 		ck.check('strip, a Vary variant: HIT without Set-Cookie', cookie(r1) and
 			 ok200(r2, want) and r2.header('x-cache') == 'HIT' and cookie(r2) is None,
 			 '%r %s %s' % (r2, r2.header('x-cache'), cookie(r2)))
 		want = org.put('/cookie/sbig', BIG)
-		r1, r2 = get(srv, '/cookie/sbig'), get(srv, '/cookie/sbig')
+		r1 = get(srv, '/cookie/sbig')
+		settle(srv)
+		r2 = get(srv, '/cookie/sbig')
 		ck.check('strip, a sliced object: HIT without Set-Cookie', cookie(r1) and
 			 ok200(r2, want) and r2.header('x-cache') == 'HIT' and cookie(r2) is None,
 			 '%r %s %s' % (r2, r2.header('x-cache'), cookie(r2)))
@@ -354,6 +379,7 @@ def outcomes(ck, srv, org):
 		return r
 	org.put('/r/o1')
 	ck.check('MISS', req('/r/o1').header('x-cache') == 'MISS')
+	settle(srv)
 	ck.check('HIT', req('/r/o1').header('x-cache') == 'HIT')
 	# A POST on the connection that just had a HIT: passed, and says so.
 	c = srv.conn()
