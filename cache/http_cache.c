@@ -18,11 +18,14 @@ static const char *const reason_names[HCACHE_R__COUNT] = {
 	[HCACHE_R_STATUS] = "status",
 	[HCACHE_R_PARTIAL] = "partial",
 	[HCACHE_R_AUTH_STATUS] = "auth_status",
+	[HCACHE_R_REQUEST_ERROR] = "request_error",
 	[HCACHE_R_SERVER_ERROR] = "server_error",
+	[HCACHE_R_RANGE] = "range",
 	[HCACHE_R_MUST_UNDERSTAND] = "must_understand",
 	[HCACHE_R_NO_STORE_REQUEST] = "no_store_request",
 	[HCACHE_R_NO_STORE] = "no_store",
 	[HCACHE_R_PRIVATE] = "private",
+	[HCACHE_R_SET_COOKIE] = "set_cookie",
 	[HCACHE_R_AUTHORIZATION] = "authorization",
 	[HCACHE_R_VARY_STAR] = "vary_star",
 	[HCACHE_R_VARY_TOO_MANY] = "vary_too_many",
@@ -47,9 +50,14 @@ const char *hcache_action_name(enum hcache_action a)
 
 const char *hcache_xcache_name(enum hcache_xcache x)
 {
-	static const char *const n[] = { "HIT", "MISS", "STALE", "REVALIDATED", "BYPASS" };
+	static const char *const n[HCACHE_X__COUNT] = {
+		[HCACHE_X_NONE] = "-", [HCACHE_X_HIT] = "HIT", [HCACHE_X_MISS] = "MISS",
+		[HCACHE_X_EXPIRED] = "EXPIRED", [HCACHE_X_STALE] = "STALE",
+		[HCACHE_X_UPDATING] = "UPDATING", [HCACHE_X_REVALIDATED] = "REVALIDATED",
+		[HCACHE_X_PASS] = "PASS", [HCACHE_X_BYPASS] = "BYPASS",
+	};
 
-	return (unsigned)x < sizeof(n) / sizeof(n[0]) ? n[x] : "BYPASS";
+	return (unsigned)x < HCACHE_X__COUNT ? n[x] : "-";
 }
 
 /* ---- status classes ------------------------------------------------------- */
@@ -72,7 +80,15 @@ static bool understood_status(uint16_t s)
 	return heuristic_status(s) || s == 302 || s == 303 || s == 307 || s == 400;
 }
 
-/* Why the status alone keeps a response out, else HCACHE_R__COUNT. */
+/*
+ * Why the status alone keeps a response out, else HCACHE_R__COUNT. The
+ * key is the URL, never the request's headers, so a status caused by one
+ * request's headers would be every visitor's answer: of the 4xx only 404
+ * and 410 (the resource is not there) are about the URL; 400, 412, 413,
+ * 414, 416, 417, 431, 429, ... are about this request (CPDoS). A 5xx
+ * says the origin failed, maybe on this request (a header it chokes on):
+ * never stored either, whatever its Cache-Control.
+ */
 static enum hcache_reason status_reason(uint16_t s, uint32_t cc_flags)
 {
 	if (s < 200 || s == 304)
@@ -81,6 +97,8 @@ static enum hcache_reason status_reason(uint16_t s, uint32_t cc_flags)
 		return HCACHE_R_PARTIAL;
 	if (s == 401 || s == 403 || s == 407)
 		return HCACHE_R_AUTH_STATUS;
+	if (s >= 400 && s < 500 && s != 404 && s != 410)
+		return HCACHE_R_REQUEST_ERROR;
 	if (s >= 500)
 		return HCACHE_R_SERVER_ERROR;
 	if ((cc_flags & HCACHE_CC_MUST_UNDERSTAND) && !understood_status(s))
@@ -89,7 +107,8 @@ static enum hcache_reason status_reason(uint16_t s, uint32_t cc_flags)
 }
 
 /* RFC 9111 3 and 3.5: the directives and fields that keep it out. */
-static enum hcache_reason directive_reason(const struct hcache_req_info *req,
+static enum hcache_reason directive_reason(const struct hcache_policy *pol,
+					   const struct hcache_req_info *req,
 					   const struct hcache_resp_info *r)
 {
 	uint32_t f = r->cc.flags;
@@ -102,10 +121,17 @@ static enum hcache_reason directive_reason(const struct hcache_req_info *req,
 		return HCACHE_R_NO_STORE_REQUEST;
 	if (status_reason(r->status, f) != HCACHE_R__COUNT)
 		return status_reason(r->status, f);
+	/* A 200 to a Range request is the whole representation (RFC 9110
+	 * 14.2: the origin ignored the Range); anything else answers that
+	 * Range (a 416, an error a WAF gave an odd Range) and not the URL. */
+	if (req->range.p && r->status != 200)
+		return HCACHE_R_RANGE;
 	if ((f & HCACHE_CC_NO_STORE) && !understood)
 		return HCACHE_R_NO_STORE;
 	if (f & HCACHE_CC_PRIVATE)
 		return HCACHE_R_PRIVATE;
+	if (r->set_cookie && pol->set_cookie != HCACHE_SC_STRIP)
+		return HCACHE_R_SET_COOKIE;
 	if (req->authorization && !(f & (HCACHE_CC_PUBLIC | HCACHE_CC_MUST_REVALIDATE)) &&
 	    r->cc.s_maxage < 0)
 		return HCACHE_R_AUTHORIZATION;
@@ -207,7 +233,7 @@ int hcache_storable(const struct hcache_policy *pol,
 	int64_t life = 0;
 
 	memset(st, 0, sizeof(*st));
-	st->reason = directive_reason(req, resp);
+	st->reason = directive_reason(pol, req, resp);
 	if (st->reason == HCACHE_R__COUNT)
 		st->reason = lifetime(pol, resp, date, &life);
 	st->store = st->reason <= HCACHE_R_NEGATIVE_TTL;

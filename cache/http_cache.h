@@ -109,6 +109,7 @@ struct hcache_resp_info {
 	struct hcache_span etag; /* the whole value, W/ and quotes included */
 	bool etag_weak;
 	bool etag_invalid;       /* present but not an entity-tag: ignored */
+	bool set_cookie;         /* a Set-Cookie line: personal, see hcache_policy */
 	struct hcache_vary vary;
 };
 
@@ -133,6 +134,15 @@ int hcache_parse_request(const struct http1_request *r, int64_t now_s,
 
 enum hcache_qs { HCACHE_QS_IGNORE, HCACHE_QS_INCLUDE, HCACHE_QS_SORTED };
 
+/*
+ * A response that sets a cookie: PASS (the default) delivers it to the
+ * visitor whose request fetched it and stores nothing; STRIP stores it
+ * without its Set-Cookie lines (the caller drops them from the stored
+ * head: ecache's write_stored_head). Set-Cookie is one visitor's session:
+ * stored as is, every later visitor would be handed it.
+ */
+enum hcache_set_cookie { HCACHE_SC_PASS, HCACHE_SC_STRIP };
+
 /* A zone's caching keys (core/config.h struct cfg_zone, docs/CONFIG.md). */
 struct hcache_policy {
 	uint32_t default_ttl_s;          /* 0 = no freshness → not stored */
@@ -140,6 +150,7 @@ struct hcache_policy {
 	uint32_t stale_while_revalidate_s;
 	uint32_t stale_if_error_s;
 	enum hcache_qs query_string;
+	enum hcache_set_cookie set_cookie;
 	bool heuristic_freshness;
 };
 
@@ -156,11 +167,16 @@ enum hcache_reason {
 	HCACHE_R_STATUS,             /* 1xx, 304, or not cacheable without freshness */
 	HCACHE_R_PARTIAL,            /* 206: the edge stores whole objects */
 	HCACHE_R_AUTH_STATUS,        /* 401, 403, 407 */
+	/* any other 4xx but 404 and 410: it tells about this request (its
+	 * size, syntax, Range, preconditions, rate), not the URL's resource */
+	HCACHE_R_REQUEST_ERROR,
 	HCACHE_R_SERVER_ERROR,       /* 5xx */
+	HCACHE_R_RANGE,              /* the request had a Range: only a 200 is stored */
 	HCACHE_R_MUST_UNDERSTAND,    /* must-understand with a status we do not know */
 	HCACHE_R_NO_STORE_REQUEST,
 	HCACHE_R_NO_STORE,
 	HCACHE_R_PRIVATE,
+	HCACHE_R_SET_COOKIE,         /* Set-Cookie, zone set_cookie = pass */
 	HCACHE_R_AUTHORIZATION,      /* request had Authorization, no public etc. */
 	HCACHE_R_VARY_STAR,
 	HCACHE_R_VARY_TOO_MANY,
@@ -215,10 +231,14 @@ struct hcache_store {
  * RFC 9111 3: may the response to `req` (a GET; HEAD is never stored) be
  * stored, and for how long. request_time/response_time: when the origin
  * request was sent and its response head arrived. Fills *st always and
- * *e when st->store. Freshness: s-maxage > max-age > Expires - Date >
+ * *e when st->store. Never stored, whatever the freshness: a 4xx other
+ * than 404 and 410 (it is about the request: stored under the URL's key,
+ * one visitor's odd headers would deny the URL to everyone), any 5xx,
+ * anything but a 200 answering a request with Range, Set-Cookie unless
+ * the policy strips it. Freshness: s-maxage > max-age > Expires - Date >
  * heuristic (zone on, Last-Modified, heuristically cacheable status) >
- * default_ttl (200, 203, 204, 300, 301, 308, 405, 414) or negative_ttl
- * (404, 410). Returns 0.
+ * default_ttl (200, 203, 204, 300, 301, 308) or negative_ttl (404, 410).
+ * Returns 0.
  */
 int hcache_storable(const struct hcache_policy *pol,
 		    const struct hcache_req_info *req,
@@ -260,12 +280,31 @@ enum hcache_action hcache_decide(const struct hcache_entry *e,
  */
 bool hcache_stale_if_error(const struct hcache_entry *e, int64_t now_s);
 
+/*
+ * What the cache did for one request: the X-Cache header and the access
+ * log's cache field, set where the decision is taken (docs/http-cache.md
+ * "X-Cache"). Zero is NONE: an exchange starts with no outcome, never
+ * with a HIT left over.
+ */
 enum hcache_xcache {
-	HCACHE_X_HIT, HCACHE_X_MISS, HCACHE_X_STALE, HCACHE_X_REVALIDATED,
-	HCACHE_X_BYPASS,
+	HCACHE_X_NONE = 0,           /* no cache decision: answered locally */
+	HCACHE_X_HIT,                /* fresh from the cache */
+	HCACHE_X_MISS,               /* looked up, nothing stored: from the origin */
+	HCACHE_X_EXPIRED,            /* a stored copy could not be used as is; the
+				      * origin's new response was served */
+	HCACHE_X_STALE,              /* served stale: max-stale, stale-if-error */
+	HCACHE_X_UPDATING,           /* served stale, refreshed in the background
+				      * (stale-while-revalidate) */
+	HCACHE_X_REVALIDATED,        /* a 304 from the origin confirmed the copy */
+	HCACHE_X_PASS,               /* a request the cache never answers (POST, PUT,
+				      * DELETE, a body): straight to the origin */
+	HCACHE_X_BYPASS,             /* a GET/HEAD the cache could not take: no
+				      * store, key too long, too many parameters */
+	HCACHE_X__COUNT
 };
 
-/* "HIT", "MISS", "STALE", "REVALIDATED", "BYPASS"; never NULL. */
+/* "-", "HIT", "MISS", "EXPIRED", "STALE", "UPDATING", "REVALIDATED", "PASS",
+ * "BYPASS"; never NULL (out of range: "-"). */
 const char *hcache_xcache_name(enum hcache_xcache x);
 
 /* ---- conditional requests (RFC 9110 13) ---------------------------------- */

@@ -412,6 +412,7 @@ int hcache_parse_response(const struct http1_response *r, int64_t now_s,
 	else
 		o->etag_invalid = f != NULL;
 	parse_vary(h, n, &o->vary);
+	o->set_cookie = field(h, n, "set-cookie", &count) != NULL;
 	return 0;
 }
 

@@ -108,7 +108,7 @@ static json_t *zone_json(const struct cfg_zone *z)
 
 	for (size_t i = 0; hosts && i < z->n_hosts; i++)
 		json_array_append_new(hosts, json_string(z->hosts[i]));
-	return json_pack("{s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:s,s:b,s:o}",
+	return json_pack("{s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:s,s:b,s:s,s:o}",
 			 "uuid", z->uuid, "name", z->name, "hosts", hosts,
 			 "default_ttl", (json_int_t)z->default_ttl_s,
 			 "negative_ttl", (json_int_t)z->negative_ttl_s,
@@ -116,6 +116,7 @@ static json_t *zone_json(const struct cfg_zone *z)
 			 "stale_if_error", (json_int_t)z->stale_if_error_s,
 			 "query_string", cfg_query_string_names[z->query_string],
 			 "heuristic_freshness", z->heuristic_freshness,
+			 "set_cookie", cfg_set_cookie_names[z->set_cookie],
 			 "origins", origins_json(z));
 }
 

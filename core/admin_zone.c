@@ -234,6 +234,8 @@ static char *zone_text(const struct cfg_zone *z, const struct draft *d, size_t n
 		fprintf(f, "%s%s", h ? ", " : "pass_request_headers = ", z->pass_headers[h]);
 	if (z->n_pass_headers)
 		fprintf(f, "\n");
+	/* Kept across an edit through the API: strip is an operator's choice. */
+	fprintf(f, "set_cookie = %s\n", cfg_set_cookie_names[z->set_cookie]);
 	if (z->tls_cert) {
 		/* HTTPS visitors: the zone keeps its certificate (not settable
 		 * through the API) */

@@ -427,6 +427,7 @@ static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL
 const char *const cfg_payload_names[] = { "empty-hash", "unsigned", NULL };
 const char *const cfg_addressing_names[] = { "path", "virtual", NULL };
 const char *const cfg_query_string_names[] = { "ignore", "include", "sorted", NULL };
+const char *const cfg_set_cookie_names[] = { "pass", "strip", NULL };
 static const char *const unknown_snis[] = { "default", "reject", NULL };
 
 #define SRV(f) .sect = SECT_SERVER, .off = offsetof(struct cfg_server, f)
@@ -477,6 +478,7 @@ static const struct key_def keys[] = {
 	{ "query_string", ZON(query_string), .type = KT_ENUM, .names = cfg_query_string_names },
 	{ "heuristic_freshness", ZON(heuristic_freshness), .type = KT_BOOL },
 	{ "pass_request_headers", .sect = SECT_ZONE, .type = KT_FN, .fn = set_pass_headers },
+	{ "set_cookie", ZON(set_cookie), .type = KT_ENUM, .names = cfg_set_cookie_names },
 	{ "tls_cert", .sect = SECT_ZONE, .type = KT_FN, .fn = set_tls_cert },
 	{ "tls_key", .sect = SECT_ZONE, .type = KT_FN, .fn = set_tls_key },
 

@@ -32,6 +32,7 @@
  *            stale_if_error (seconds, s/m/h/d suffix),
  *            tls_cert, tls_key (PEM; the key chmod 600; chosen by SNI = hosts)
  *            query_string = ignore | include | sorted, heuristic_freshness
+ *            set_cookie = pass | strip
  *   [origin NAME] url = http[s]://host[:port]   (no path)
  *            uuid (absent: derived from the zone's uuid and NAME), probe_path,
  *            host_header, base_path, connect_timeout_ms, read_timeout_ms,
@@ -68,6 +69,9 @@ enum cfg_s3_payload { CFG_S3_PAYLOAD_EMPTY_HASH, CFG_S3_PAYLOAD_UNSIGNED };
 enum cfg_s3_addressing { CFG_S3_ADDRESSING_PATH, CFG_S3_ADDRESSING_VIRTUAL };
 /* Same order as enum hcache_qs (cache/http_cache.h). */
 enum cfg_query_string { CFG_QS_IGNORE, CFG_QS_INCLUDE, CFG_QS_SORTED };
+/* Same order as enum hcache_set_cookie: a response with Set-Cookie is
+ * passed to its visitor and not stored (default), or stored without it. */
+enum cfg_set_cookie { CFG_SC_PASS, CFG_SC_STRIP };
 /* A TLS visitor whose SNI names no zone: the default zone's certificate,
  * or a fatal unrecognized_name alert. */
 enum cfg_unknown_sni { CFG_SNI_DEFAULT, CFG_SNI_REJECT };
@@ -120,6 +124,7 @@ struct cfg_zone {
 	 * names, unkeyed overrides: net/req_hygiene.h), lower case. */
 	char **pass_headers;
 	size_t n_pass_headers;
+	enum cfg_set_cookie set_cookie;    /* default pass */
 	char *tls_cert;          /* PEM chain for HTTPS visitors, or NULL */
 	char *tls_key;           /* its key (checked at load: matches, mode 600) */
 	struct cfg_origin *origins;  /* in file order: the failover order */
@@ -243,6 +248,7 @@ void cfg_origin_uuid(const char *zone_uuid, const char *origin_name, char out[37
 extern const char *const cfg_payload_names[];
 extern const char *const cfg_addressing_names[];
 extern const char *const cfg_query_string_names[];
+extern const char *const cfg_set_cookie_names[];
 
 /* Zone and origin names: 1..LIMIT_NAME_BYTES of [A-Za-z0-9._-]. */
 bool cfg_valid_name(const char *s);

@@ -72,6 +72,10 @@
 	X(cache_ram_hits,          "cache lookups answered from the shard's RAM tier") \
 	X(cache_read_errors,       "store reads that failed or did not verify (served from the origin)") \
 	X(cache_not_stored,        "origin responses RFC 9111 or this slice keeps out of the cache") \
+	X(cache_set_cookie_passed, "responses with Set-Cookie given to their visitor only, not stored (set_cookie = pass)") \
+	X(cache_set_cookie_stripped, "responses stored without their Set-Cookie (set_cookie = strip)") \
+	X(cache_request_error_passed, "4xx about the request (400, 412, 413, 416, 431, ...) not stored under the URL") \
+	X(cache_range_passed,      "responses to a Range the origin answered (not a 200) not stored under the URL") \
 	X(cache_fills,             "objects written to the store and committed") \
 	X(cache_fill_dropped,      "fills dropped: store buffers or write slots busy, object too large") \
 	X(cache_revalidated,       "stale objects confirmed by a 304 and served (REVALIDATED)") \

@@ -42,6 +42,7 @@ static struct hcache_policy zone_policy(const struct cfg_zone *z)
 		.stale_while_revalidate_s = z->stale_while_revalidate_s,
 		.stale_if_error_s = z->stale_if_error_s,
 		.query_string = (enum hcache_qs)z->query_string,
+		.set_cookie = (enum hcache_set_cookie)z->set_cookie,
 		.heuristic_freshness = z->heuristic_freshness,
 	};
 	return p;
@@ -111,8 +112,12 @@ static bool collapse_miss(struct shard *sh, struct vconn *vc)
 	struct ecache_x *c = &vc->x.cache;
 	struct collapse_leader me = { sh->id, vc->idx, vc->gen }, l;
 
-	/* A background refresh claimed its key before it started. */
-	if (!sh->collapse || vc->req.method != HTTP1_GET || c->have_stored || vc->x.background)
+	/* A background refresh claimed its key before it started. A Range
+	 * that goes to the origin as is (a suffix, several ranges, a Vary
+	 * URL's) asks for part of the object, or an error: its answer is
+	 * nobody else's, so it neither leads nor follows. */
+	if (!sh->collapse || vc->req.method != HTTP1_GET || c->have_stored || vc->x.background ||
+	    c->req.range.p)
 		return false;
 	/* Its last response could not be shared: fetch side by side. */
 	if (sh->now_ms > LIMIT_COLLAPSE_PASS_MS &&
@@ -178,10 +183,12 @@ static bool lookup_store(struct shard *sh, struct vconn *vc)
 	struct cindex_key ckey = c->ckey;   /* a background refresh's claim */
 	memset(c, 0, sizeof(*c));
 	c->ckey = ckey;
-	c->xcache = HCACHE_X_BYPASS;
-	if (!sh->store || (r->method != HTTP1_GET && r->method != HTTP1_HEAD))
+	/* Methods the cache never answers, and requests with a body, pass. */
+	c->xcache = HCACHE_X_PASS;
+	if (vc->x.has_body || (r->method != HTTP1_GET && r->method != HTTP1_HEAD))
 		return false;
-	if (request_key(vc, text, sizeof(text), &text_len, &c->key) < 0)
+	c->xcache = HCACHE_X_BYPASS;
+	if (!sh->store || request_key(vc, text, sizeof(text), &text_len, &c->key) < 0)
 		return false;
 	hcache_parse_request(r, now_s(sh), &c->req);
 	c->cacheable = true;
@@ -439,7 +446,8 @@ static bool serve_stored(struct shard *sh, struct vconn *vc, const void *meta,
 		 * the next pipelined request, whose head replaces ours. */
 		if (vc->req.method == HTTP1_GET)
 			visitor_background(sh, vc);
-		/* fall through */
+		c->xcache = HCACHE_X_UPDATING;
+		break;
 	case HCACHE_SERVE_STALE:
 		c->xcache = HCACHE_X_STALE;
 		break;
@@ -455,7 +463,7 @@ static bool serve_stored(struct shard *sh, struct vconn *vc, const void *meta,
 		c->s_body = body;
 		c->s_total = total;
 		c->revalidating = m.e.etag_len > 0 || (m.e.flags & HCACHE_E_HAS_LM);
-		c->xcache = HCACHE_X_MISS;
+		c->xcache = HCACHE_X_EXPIRED;   /* REVALIDATED or STALE if it is used */
 		return false;
 	}
 	if (serve_hit(sh, vc, &m.e, &head, body, total, true) < 0) {
@@ -673,6 +681,10 @@ static bool revalidated(struct shard *sh, struct vconn *vc, const struct http1_r
 	struct hcache_policy pol = zone_policy(vc->x.zone->cfg);
 	hcache_parse_response(&merged, now_s(sh), &ri);
 	hcache_storable(&pol, &c->req, &ri, c->request_time, now_s(sh), &hs, &e);
+	/* A 304 that sets a cookie: this visitor gets it (merged), the
+	 * entry is refreshed only if the zone strips it (else it stays
+	 * stale, and the next request asks again). */
+	ecache_count_storable(sh, &ri, &hs);
 	/* A background refresh keeps its claim until the refreshed entry
 	 * lands: a stale hit meanwhile must not start a second one. */
 	if (hs.store && refresh_store(sh, vc, &e, &hs, &merged) && vc->x.background)
@@ -793,6 +805,19 @@ bool ecache_write_room(const struct shard *sh, unsigned n)
 
 /* ---- for net/edge_large.c (net/edge_cache_int.h) --------------------------------- */
 
+void ecache_count_storable(struct shard *sh, const struct hcache_resp_info *ri,
+			   const struct hcache_store *hs)
+{
+	if (hs->store && ri->set_cookie)
+		COUNT(sh, cache_set_cookie_stripped);
+	else if (hs->reason == HCACHE_R_SET_COOKIE)
+		COUNT(sh, cache_set_cookie_passed);
+	else if (hs->reason == HCACHE_R_REQUEST_ERROR)
+		COUNT(sh, cache_request_error_passed);
+	else if (hs->reason == HCACHE_R_RANGE)
+		COUNT(sh, cache_range_passed);
+}
+
 int64_t ecache_now_s(const struct shard *sh)
 {
 	return now_s(sh);
@@ -822,7 +847,9 @@ bool ecache_write_stored_head(struct wbuf *w, const struct http1_response *resp)
 }
 
 /* The stored head: status line and the headers a cache stores, minus
- * framing (the store knows the body length). */
+ * framing (the store knows the body length) and minus Set-Cookie: a
+ * response with one is stored only when the zone strips it
+ * (hcache_storable), and a stored head is every visitor's. */
 static bool write_stored_head(struct wbuf *w, const struct http1_response *resp)
 {
 	wbuf_str(w, "HTTP/1.1 ");
@@ -833,7 +860,8 @@ static bool write_stored_head(struct wbuf *w, const struct http1_response *resp)
 	for (unsigned i = 0; i < resp->n_headers; i++) {
 		const struct http1_header *h = &resp->headers[i];
 		if (!hcache_header_stored(h, resp->headers, resp->n_headers) ||
-		    (h->name_len == 14 && strncasecmp(h->name, "content-length", 14) == 0))
+		    (h->name_len == 14 && strncasecmp(h->name, "content-length", 14) == 0) ||
+		    (h->name_len == 10 && strncasecmp(h->name, "set-cookie", 10) == 0))
 			continue;
 		wbuf_header(w, h->name, h->name_len, h->value, h->value_len);
 	}
@@ -857,6 +885,7 @@ void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_re
 	struct hcache_policy pol = zone_policy(vc->x.zone->cfg);
 	hcache_storable(&pol, &c->req, &ri, c->request_time, now_s(sh), &hs, &m.e);
 	c->shareable = hs.store;
+	ecache_count_storable(sh, &ri, &hs);
 	if (resp->chunked || resp->content_length < 0 || resp->close_delimited)
 		return;
 	if (ri.vary.star && (c->vary.have || c->have_stored))

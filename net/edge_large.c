@@ -325,6 +325,7 @@ bool elarge_serve(struct shard *sh, struct vconn *vc, const void *meta, uint32_t
 		plain.if_modified_since = plain.if_unmodified_since = HCACHE_TIME_NONE;
 		if (hcache_decide(&m.e, &plain, ecache_now_s(sh)) != HCACHE_SERVE_FRESH)
 			drop_object(sh, c->key, m.gen, m.total, m.chunk);
+		c->xcache = HCACHE_X_EXPIRED;
 		return false;
 	}
 	memset(L, 0, sizeof(*L));
@@ -415,6 +416,7 @@ static void new_version(struct shard *sh, struct vconn *vc, const struct http1_r
 	hcache_parse_response(head, ecache_now_s(sh), &ri);
 	memset(&L->e, 0, sizeof(L->e));
 	hcache_storable(&pol, &c->req, &ri, c->request_time, ecache_now_s(sh), &hs, &L->e);
+	ecache_count_storable(sh, &ri, &hs);
 	if (!hs.store) {
 		/* Not stored, but served: what the response's conditionals,
 		 * its Range and its next fetches are checked against. */
@@ -701,7 +703,8 @@ int elarge_origin_head(struct shard *sh, struct vconn *vc, const struct http1_re
 			iobuf_pool_put(&sh->pool, L->hblk);
 		L->hblk = NULL;
 		L->on = false;
-		c->xcache = HCACHE_X_MISS;
+		if (c->xcache == HCACHE_X_HIT)
+			c->xcache = HCACHE_X_MISS;  /* a hit's missing chunk: the origin answers */
 		return 0;
 	}
 	struct http1_response head = *resp;
@@ -729,7 +732,8 @@ int elarge_origin_head(struct shard *sh, struct vconn *vc, const struct http1_re
 	}
 	if (!L->have_id) {
 		new_version(sh, vc, &head, total);
-		c->xcache = HCACHE_X_MISS;
+		if (c->xcache == HCACHE_X_HIT)
+			c->xcache = HCACHE_X_MISS;  /* another version than the record's */
 		if (plan_response(sh, vc, &head, 0) < 0)
 			return -ENOBUFS;
 	}

@@ -806,7 +806,8 @@ static void start_exchange(struct shard *sh, struct vconn *vc, uint32_t head_len
 		iobuf_outq_push(&vc->out, &seg);
 		flush(sh, vc);
 	}
-	if (!x->has_body && ecache_lookup(sh, vc))
+	/* Also with a body: the lookup records the PASS (X-Cache, log). */
+	if (ecache_lookup(sh, vc))
 		return;                     /* a store read decides */
 	origin_start(sh, vc);
 	if (vc->state == VC_BUSY && !x->resp_done)
@@ -848,7 +849,9 @@ static void write_access_log(struct shard *sh, struct vconn *vc)
 		wbuf_u64(&w, x->origin_status);
 	else
 		wbuf_put(&w, "-", 1);
-	wbuf_str(&w, " PASS ");
+	wbuf_put(&w, " ", 1);
+	wbuf_str(&w, ecache_xcache(vc));    /* what the X-Cache header said */
+	wbuf_put(&w, " ", 1);
 	wbuf_u64(&w, (server_now_ns() - x->start_ns) / 1000);
 	wbuf_put(&w, " ", 1);
 	/* The credential generation the origin request was signed with
@@ -1861,6 +1864,10 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 	for (unsigned i = 0; i < resp->n_headers; i++) {
 		const struct http1_header *h = &resp->headers[i];
 		if (drop_response_header(resp, h))
+			continue;
+		/* A follower shares the leader's response only when it may be
+		 * stored (set_cookie = strip): the cookie is the leader's. */
+		if (x->leader && h->name_len == 10 && strncasecmp(h->name, "set-cookie", 10) == 0)
 			continue;
 		if (h->name_len == 4 && strncasecmp(h->name, "date", 4) == 0)
 			have_date = true;

@@ -223,11 +223,11 @@ def swr_refresh(ck, srv, py):
 	t0 = time.monotonic()
 	r = get(srv, path)
 	dt = time.monotonic() - t0
-	ck.check('stale inside stale-while-revalidate: served STALE at once (%.3f s)' % dt,
-		 r.status == 200 and r.header('x-cache') == 'STALE' and r.body == want and
+	ck.check('stale inside stale-while-revalidate: served UPDATING at once (%.3f s)' % dt,
+		 r.status == 200 and r.header('x-cache') == 'UPDATING' and r.body == want and
 		 dt < 0.5, repr(r))
 	more = [get(srv, path).header('x-cache') for _ in range(5)]
-	ck.check('more stale hits during the refresh are STALE too', more == ['STALE'] * 5,
+	ck.check('more stale hits during the refresh are UPDATING too', more == ['UPDATING'] * 5,
 		 str(more))
 	ck.check('one background refresh started',
 		 counter(srv, 'cache_swr_refreshes') == s0 + 1,
@@ -250,7 +250,7 @@ def swr_replaced(ck, srv, py):
 	path = '/ccnew/max-age=2,stale-while-revalidate=60/4200'
 	f1 = stored_then_stale(srv, path, 2.6)
 	r = get(srv, path)
-	ck.check('stale served, the old bytes', r.header('x-cache') == 'STALE' and
+	ck.check('stale served, the old bytes', r.header('x-cache') == 'UPDATING' and
 		 r.body == et.det_bytes('pyorigin', 4200), repr(r))
 	wait_counter(srv, 'cache_fills', f1 + 1)
 	r = get(srv, path)
@@ -269,7 +269,7 @@ def swr_variant(ck, srv, py):
 	wait_counter(srv, 'cache_fills', f0 + 2)
 	f1 = stored_then_stale(srv, path, 2.6, fills=2, headers=gz)
 	r = get(srv, path, gz)
-	ck.check('stale gzip variant served STALE', r.header('x-cache') == 'STALE' and
+	ck.check('stale gzip variant served UPDATING', r.header('x-cache') == 'UPDATING' and
 		 r.body == vbody('gzip', 4300), repr(r))
 	wait_counter(srv, 'cache_fills', f1 + 1)
 	r = get(srv, path, gz)
@@ -280,7 +280,7 @@ def swr_variant(ck, srv, py):
 		 log[-1:] == [(path + '#gzip', 304)])
 	r = get(srv, path, ident)
 	ck.check('the identity variant is still stale (its own entry)',
-		 r.header('x-cache') == 'STALE' and r.body == vbody('identity', 4300), repr(r))
+		 r.header('x-cache') == 'UPDATING' and r.body == vbody('identity', 4300), repr(r))
 
 
 def swr_failed(ck, srv, py):
@@ -289,13 +289,13 @@ def swr_failed(ck, srv, py):
 	stored_then_stale(srv, path, 1.6)
 	fail0 = counter(srv, 'cache_swr_refresh_failed')
 	r = get(srv, path)
-	ck.check('stale served while the refresh runs', r.header('x-cache') == 'STALE' and
+	ck.check('stale served while the refresh runs', r.header('x-cache') == 'UPDATING' and
 		 r.body == want, repr(r))
 	got = wait_counter(srv, 'cache_swr_refresh_failed', fail0 + 1)
 	ck.check('the refresh got a 503: counted (cache_swr_refresh_failed)', got == fail0 + 1,
 		 str(got - fail0))
 	r = get(srv, path)
-	ck.check('the stale copy is kept and served again', r.header('x-cache') == 'STALE' and
+	ck.check('the stale copy is kept and served again', r.header('x-cache') == 'UPDATING' and
 		 r.body == want, repr(r))
 	# pyorigin logs the first (unconditional) fetch under /cc/.
 	statuses = [st for _, st in origin_log(py, path)]
@@ -311,7 +311,7 @@ def swr_in_flight_at_exit(ck, srv, py):
 	stored_then_stale(srv, path, 1.6)
 	s0 = counter(srv, 'cache_swr_refreshes')
 	r = get(srv, path)
-	ck.check('stale served, a refresh in flight', r.header('x-cache') == 'STALE' and
+	ck.check('stale served, a refresh in flight', r.header('x-cache') == 'UPDATING' and
 		 counter(srv, 'cache_swr_refreshes') == s0 + 1, repr(r))
 
 

@@ -12,7 +12,8 @@ import edgetest as et  # noqa: E402
 
 SIZES = {'f1k': 1024, 'f16k': 16384, 'f1m': 1 << 20, 'f64m': 64 << 20}
 LOG_RE = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \S+ [A-Z]+ \S+ \d{3} \d+ '
-		    r'(\d{3}|-) PASS \d+ (\d+|-) [0-9a-f]{16}$')
+		    r'(\d{3}|-) (HIT|MISS|EXPIRED|STALE|UPDATING|REVALIDATED|PASS|BYPASS|-) \d+ '
+		    r'(\d+|-) [0-9a-f]{16}$')
 
 
 def bodies(ck, srv, origin):

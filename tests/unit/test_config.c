@@ -1059,8 +1059,23 @@ static void test_zone_cache(void)
 		CHECK_EQ_INT(c->zones[0].stale_if_error_s, 0);
 		CHECK_EQ_INT(c->zones[0].query_string, CFG_QS_INCLUDE);
 		CHECK(!c->zones[0].heuristic_freshness);
+		CHECK_EQ_INT(c->zones[0].set_cookie, CFG_SC_PASS);
 		cfg_free(c);
 	}
+	/* set_cookie: pass (the default) or strip, nothing else */
+	c = OK(MAIN, ZONE_C("set_cookie = strip\n"));
+	if (c) {
+		CHECK_EQ_INT(c->zones[0].set_cookie, CFG_SC_STRIP);
+		cfg_free(c);
+	}
+	c = OK(MAIN, ZONE_C("set_cookie = pass\n"));
+	if (c) {
+		CHECK_EQ_INT(c->zones[0].set_cookie, CFG_SC_PASS);
+		cfg_free(c);
+	}
+	ZONE_CACHE_ERR("set_cookie = store\n",
+		  "zones/a.ini:5: set_cookie: \"store\" is not pass or strip");
+	ZONE_CACHE_ERR("set_cookie = \n", "zones/a.ini:5: set_cookie: \"\" is not pass or strip");
 	c = OK(MAIN, ZONE_C("default_ttl = 1h\nnegative_ttl = 30\nstale_while_revalidate = 2m\n"
 			    "stale_if_error = 1D\nquery_string = sorted\nheuristic_freshness = on\n"));
 	if (c) {

@@ -70,7 +70,8 @@ static struct hcache_req_info req(const char *method, const char *headers)
 	return r;
 }
 
-static const struct hcache_policy off = { 0, 0, 0, 0, HCACHE_QS_INCLUDE, false };
+/* Designated: a policy field added later is 0 (its default) here. */
+static const struct hcache_policy off = { .query_string = HCACHE_QS_INCLUDE };
 
 /* Store a GET's response received at T0 (sent at T0); returns reason. */
 static enum hcache_reason store(const struct hcache_policy *p, const char *rqh,
@@ -376,6 +377,72 @@ static void test_storable(void)
 	CHECK_EQ_STR(hcache_reason_name(HCACHE_R_NO_STORE), "no_store");
 }
 
+/* CPDoS: what one visitor's request caused is never the URL's object. */
+static void test_request_caused(void)
+{
+	struct hcache_policy ttl = off;
+	struct hcache_entry e;
+	const char *fresh = "Cache-Control: public, max-age=3600\r\n";
+	static const int mine[] = { 400, 405, 406, 411, 412, 413, 414, 416, 417, 421, 429,
+				    431, 451, 499 };
+
+	ttl.default_ttl_s = 3600;
+	ttl.heuristic_freshness = true;
+	for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++) {
+		CHECK_EQ_INT(store(&off, "", mine[i], fresh, &e), HCACHE_R_REQUEST_ERROR);
+		CHECK_EQ_INT(store(&ttl, "", mine[i], fmt("Last-Modified: %s\r\n",
+							   date(T0 - 86400)), &e),
+			     HCACHE_R_REQUEST_ERROR);
+	}
+	/* the resource is not there: about the URL */
+	CHECK_EQ_INT(store(&off, "", 404, fresh, &e), HCACHE_R_EXPLICIT);
+	CHECK_EQ_INT(store(&off, "", 410, fresh, &e), HCACHE_R_EXPLICIT);
+	/* an explicitly fresh 5xx neither */
+	CHECK_EQ_INT(store(&off, "", 501, fresh, &e), HCACHE_R_SERVER_ERROR);
+	/* a request with Range: only a 200 (the whole object) is stored */
+	CHECK_EQ_INT(store(&off, "Range: bytes=-0\r\n", 200, fresh, &e), HCACHE_R_EXPLICIT);
+	CHECK_EQ_INT(store(&off, "Range: bytes=-0\r\n", 416, fresh, &e),
+		     HCACHE_R_REQUEST_ERROR);
+	CHECK_EQ_INT(store(&off, "Range: bytes=0-1,5-6\r\n", 206, fresh, &e),
+		     HCACHE_R_PARTIAL);
+	CHECK_EQ_INT(store(&off, "Range: x\r\n", 404, fresh, &e), HCACHE_R_RANGE);
+	CHECK_EQ_INT(store(&off, "Range: x\r\n", 301, fresh, &e), HCACHE_R_RANGE);
+	CHECK_EQ_INT(store(&off, "Range: x\r\n", 204, fresh, &e), HCACHE_R_RANGE);
+}
+
+/* Set-Cookie: passed (not stored) unless the zone strips it. */
+static void test_set_cookie(void)
+{
+	struct hcache_policy strip = off;
+	struct hcache_entry e;
+	struct hcache_resp_info r;
+	const char *fresh = "Cache-Control: max-age=3600\r\n";
+
+	CHECK_EQ_INT(store(&off, "", 200, fmt("%sSet-Cookie: sid=1\r\n", fresh), &e),
+		     HCACHE_R_SET_COOKIE);
+	CHECK_EQ_INT(store(&off, "", 200, fmt("set-cookie: a=1\r\n%sSET-COOKIE: b=2\r\n", fresh),
+			   &e), HCACHE_R_SET_COOKIE);
+	CHECK_EQ_INT(store(&off, "", 404, fmt("%sSet-Cookie: sid=1\r\n", fresh), &e),
+		     HCACHE_R_SET_COOKIE);
+	/* a more precise reason first; Set-Cookie2 sets nothing in a browser */
+	CHECK_EQ_INT(store(&off, "", 200, "Cache-Control: private, max-age=9\r\nSet-Cookie: a=1\r\n",
+			   &e), HCACHE_R_PRIVATE);
+	CHECK_EQ_INT(store(&off, "", 200, fmt("%sSet-Cookie2: a=1\r\n", fresh), &e),
+		     HCACHE_R_EXPLICIT);
+	CHECK_EQ_INT(store(&off, "", 200, fmt("%sX-Set-Cookie: a=1\r\n", fresh), &e),
+		     HCACHE_R_EXPLICIT);
+	strip.set_cookie = HCACHE_SC_STRIP;
+	CHECK_EQ_INT(store(&strip, "", 200, fmt("%sSet-Cookie: sid=1\r\n", fresh), &e),
+		     HCACHE_R_EXPLICIT);
+	r = resp(200, "Set-Cookie: a=1\r\n");
+	CHECK(r.set_cookie);
+	r = resp(200, fresh);
+	CHECK(!r.set_cookie);
+	CHECK_EQ_STR(hcache_reason_name(HCACHE_R_SET_COOKIE), "set_cookie");
+	CHECK_EQ_STR(hcache_reason_name(HCACHE_R_REQUEST_ERROR), "request_error");
+	CHECK_EQ_STR(hcache_reason_name(HCACHE_R_RANGE), "range");
+}
+
 static void test_heuristic(void)
 {
 	struct hcache_policy h = off;
@@ -544,10 +611,11 @@ static void test_decide(void)
 			       "Cache-Control: no-cache\r\n", T0 + 1), HCACHE_SERVE_FRESH);
 	CHECK_EQ_INT(decide_at(&off, "Cache-Control: max-age=100, immutable\r\n",
 			       "Cache-Control: no-cache\r\n", T0 + 100), HCACHE_REVALIDATE);
-	/* ct: status-*-stale: a stale stored 3xx/4xx is not reused */
+	/* ct: status-*-stale: a stale stored 3xx/4xx is not reused (400 and
+	 * 499 are never stored: test_request_caused) */
 	{
-		static const int codes[] = { 200, 203, 204, 299, 301, 302, 303, 307, 308, 400,
-					     404, 410, 499 };
+		static const int codes[] = { 200, 203, 204, 299, 301, 302, 303, 307, 308,
+					     404, 410 };
 		struct hcache_entry e;
 
 		for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
@@ -771,10 +839,15 @@ static void test_304(void)
 		"Expires: Mon, 11 Jan 2038 11:11:11 GMT\r\nConnection: close, X-Hop\r\n"
 		"X-Hop: h\r\nDate: %s\r\n", date(T0 + 100));
 
+	/* Set-Cookie in both: stored only by a zone that strips it (the
+	 * merged head keeps the 304's for the visitor that asked) */
+	struct hcache_policy strip = off;
+	strip.set_cookie = HCACHE_SC_STRIP;
 	resp(200, stored_text);
 	memcpy(copy_hdrs[0], rs.headers, rs.n_headers * sizeof(rs.headers[0]));
 	copy_n[0] = rs.n_headers;
-	store(&off, "", 200, stored_text, &e);
+	CHECK_EQ_INT(store(&off, "", 200, stored_text, &e), HCACHE_R_SET_COOKIE);
+	store(&strip, "", 200, stored_text, &e);
 	r = resp(304, fresh_text);
 	memcpy(copy_hdrs[1], rs.headers, rs.n_headers * sizeof(rs.headers[0]));
 	copy_n[1] = rs.n_headers;
@@ -803,6 +876,8 @@ static void test_304(void)
 	rs.status = 200;
 	hcache_parse_response(&rs, T0, &r);
 	hcache_storable(&off, &q, &r, T0 + 100, T0 + 100, &st, &e);
+	CHECK(!st.store && st.reason == HCACHE_R_SET_COOKIE);
+	hcache_storable(&strip, &q, &r, T0 + 100, T0 + 100, &st, &e);
 	CHECK(st.store && e.lifetime_s == 3600);
 	CHECK_EQ_INT(hcache_decide(&e, &q, T0 + 200), HCACHE_SERVE_FRESH);
 	/* too many headers: -ENOSPC, nothing written past cap */
@@ -1094,11 +1169,18 @@ static void test_misc(void)
 		     -EINVAL);
 	CHECK_EQ_INT(hcache_same_origin_path("//b.example/q", 13, "a.example", 9, &p), -EINVAL);
 	CHECK_EQ_INT(hcache_same_origin_path("q", 1, "a.example", 9, &p), -EINVAL);
+	CHECK_EQ_STR(hcache_xcache_name(HCACHE_X_NONE), "-");
 	CHECK_EQ_STR(hcache_xcache_name(HCACHE_X_HIT), "HIT");
 	CHECK_EQ_STR(hcache_xcache_name(HCACHE_X_MISS), "MISS");
+	CHECK_EQ_STR(hcache_xcache_name(HCACHE_X_EXPIRED), "EXPIRED");
 	CHECK_EQ_STR(hcache_xcache_name(HCACHE_X_STALE), "STALE");
+	CHECK_EQ_STR(hcache_xcache_name(HCACHE_X_UPDATING), "UPDATING");
 	CHECK_EQ_STR(hcache_xcache_name(HCACHE_X_REVALIDATED), "REVALIDATED");
+	CHECK_EQ_STR(hcache_xcache_name(HCACHE_X_PASS), "PASS");
 	CHECK_EQ_STR(hcache_xcache_name(HCACHE_X_BYPASS), "BYPASS");
+	CHECK_EQ_STR(hcache_xcache_name(HCACHE_X__COUNT), "-");
+	/* zero is no outcome: a cleared exchange never says HIT */
+	CHECK_EQ_INT(HCACHE_X_NONE, 0);
 }
 
 int main(void)
@@ -1107,6 +1189,8 @@ int main(void)
 	test_dates();
 	test_fields();
 	test_storable();
+	test_request_caused();
+	test_set_cookie();
 	test_heuristic();
 	test_freshness();
 	test_decide();
