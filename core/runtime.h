@@ -158,6 +158,18 @@ void rt_inherit_creds(struct runtime *rt, const struct runtime *old, uint64_t no
  * thread; shards' latest increments may not be seen yet). */
 uint64_t rt_signed(const struct runtime *rt, const struct origin_rt *o, uint64_t gen);
 
+/* Control thread, before rt is published in old's place: old is retired
+ * until each of the n_shards shards acknowledges it (pending), and rt
+ * links to it (replaced). */
+void rt_retire(struct runtime *old, struct runtime *rt, unsigned n_shards);
+
+/* Shard `shard`, which moved from old to rt: acknowledge every snapshot
+ * published between them (skipped: the shard never used them). Each may
+ * be freed by the control thread as soon as it is acknowledged. Returns
+ * how many were skipped. */
+unsigned rt_release_skipped(const struct runtime *rt, const struct runtime *old,
+			    unsigned shard);
+
 /* Free (control thread; no shard may hold it): wipes the credentials;
  * frees cfg when this was its last runtime. */
 void rt_free(struct runtime *rt);

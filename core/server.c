@@ -273,8 +273,7 @@ void server_publish(struct server *srv, struct runtime *rt)
 	struct runtime *old = srv_rt(srv);
 
 	rt->published_ns = server_now_ns();
-	rt->replaced = old;
-	atomic_store(&old->pending, (int)srv->n_shards);
+	rt_retire(old, rt, srv->n_shards);
 	atomic_store_explicit(&srv->rt, rt, memory_order_release);
 	old->next_retired = srv->retired;
 	srv->retired = old;
