@@ -237,6 +237,25 @@ def flood(srv, frames):
 	return code, eof
 
 
+def at_budget(srv, frames, get_sid):
+	"""frames, then GET /files/10 on stream get_sid: (GOAWAY code or None,
+	whether the GET was answered in full)."""
+	s = socket.create_connection(('127.0.0.1', srv.port), timeout=5)
+	try:
+		s.sendall(PREFACE + frame(SETTINGS, 0, 0) + frames +
+			  frame(HEADERS, END_STREAM | END_HEADERS, get_sid, hpack_get('/files/10')))
+		got, _ = read_frames(s, 1.5)
+	except (BrokenPipeError, ConnectionResetError):
+		got = []
+	finally:
+		s.close()
+	goaway = [f for f in got if f[0] == GOAWAY]
+	code = int.from_bytes(goaway[0][3][4:8], 'big') if goaway else None
+	body = b''.join(f[3] for f in got if f[0] == DATA and f[2] == get_sid)
+	done = any(f[2] == get_sid and f[1] & END_STREAM for f in got if f[0] in (DATA, HEADERS))
+	return code, done and body == et.det_bytes('pyorigin', 10)
+
+
 def id_order(srv, sids):
 	"""HEADERS (GET /files/10) on each stream id of sids in turn; None:
 	wait for the answers so far. (GOAWAY code or None, EOF seen)"""
@@ -331,6 +350,31 @@ def check_floods(ck, srv, ca, d):
 				 code == 11 and eof)
 			ck.check('%s: counted (%s +%d)' % (name, ctr, c1.get(ctr, 0) - c0.get(ctr, 0)),
 				 c1.get(ctr, 0) - c0.get(ctr, 0) == 1)
+		# Each budget at its limit (the connection goes on: a GET after the
+		# frames is answered) and one past it (GOAWAY), on a fresh connection:
+		# LIMIT_H2_PRIORITY_BASE 100, LIMIT_H2_WINDOW_UPDATE_BASE 100 (stream
+		# 0, no stream opened), LIMIT_H2_EMPTY_DATA_BASE 16 + 2 for the one
+		# upload stream opened.
+		post = b'\x83\x86' + hpack_get('/sleep/1000')[2:] + b'\x0f\x0d\x03100'
+		budgets = (
+			('PRIORITY', 'h2_flood_priority', 100, b'',
+			 lambda i: frame(PRIORITY, 0, 2 * i + 101, struct.pack('>IB', 0, 15)), 1),
+			('WINDOW_UPDATE', 'h2_flood_window_update', 100, b'',
+			 lambda i: frame(WINDOW_UPDATE, 0, 0, struct.pack('>I', 1)), 1),
+			('empty DATA', 'h2_flood_empty_data', 18, frame(HEADERS, END_HEADERS, 1, post),
+			 lambda i: frame(DATA, 0, 1), 3))
+		for name, ctr, limit, pre, one, get_sid in budgets:
+			for n, over in ((limit, False), (limit + 1, True)):
+				c0 = srv.counters()
+				code, answered = at_budget(srv, pre + b''.join(one(i) for i in range(n)),
+							   get_sid)
+				c1 = srv.counters()
+				moved = c1.get(ctr, 0) - c0.get(ctr, 0)
+				ck.check('%d %s frames: %s (GOAWAY %s, GET answered %s, %s +%d)' %
+					 (n, name, 'cut off' if over else 'still served', code, answered,
+					  ctr, moved),
+					 (code == 11 and moved == 1) if over else
+					 (code is None and answered and moved == 0))
 		# RFC 9113 5.1.1: a new stream's id is above every earlier one.
 		ids = (('a decreasing stream id (5, then 3)', (5, 3)),
 		       ('a reused stream id (5, answered, then 5 again)', (5, None, 5)))
