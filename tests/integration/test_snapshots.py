@@ -166,7 +166,7 @@ def skipped(ck, srv):
 	ck.check('at rest: runtime_snapshots_live 1 (%s), GET /metrics agrees (%s)' %
 		 (n, metric_live(srv)), n == 1 and metric_live(srv) == 1)
 	tids = shard_threads(pid)
-	ck.check('two shard threads found (%s)' % tids, len(tids) == 2)
+	ck.check('the shard threads found (%s; workers = 2)' % tids, len(tids) >= 2)
 	try:
 		stop_threads(tids)
 	except OSError as e:
