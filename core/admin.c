@@ -210,6 +210,9 @@ static int metrics_text(struct admin *a, struct reply *r)
 	fprintf(f, "edgecache_snapshot_swap_seconds %.9f\n", (double)srv->last_swap_ns / 1e9);
 	metric_head(f, "snapshot_swaps_total", "counter", "snapshots published after the first");
 	fprintf(f, "edgecache_snapshot_swaps_total %llu\n", (unsigned long long)srv->swaps);
+	metric_head(f, "runtime_snapshots_live", "gauge",
+		    "snapshots not yet freed, the current one included (1 at rest)");
+	fprintf(f, "edgecache_runtime_snapshots_live %u\n", server_snapshots_live(srv));
 	metric_head(f, "s3_clock_offset_seconds", "gauge", "S3 server clock minus ours, per origin");
 	for (uint32_t i = 0; i < rt->n_origins; i++)
 		if (rt->origins[i].creds)

@@ -65,6 +65,9 @@
 	X(h2_flood_settings,       "HTTP/2 connections ended: SETTINGS flood") \
 	X(h2_flood_ping,           "HTTP/2 connections ended: PING flood") \
 	X(h2_flood_continuation,   "HTTP/2 connections ended: CONTINUATION flood") \
+	X(h2_flood_priority,       "HTTP/2 connections ended: PRIORITY flood (CVE-2019-9513)") \
+	X(h2_flood_window_update,  "HTTP/2 connections ended: WINDOW_UPDATE flood") \
+	X(h2_flood_empty_data,     "HTTP/2 connections ended: empty DATA flood (CVE-2019-9518)") \
 	X(s3_signed,               "origin requests signed with SigV4") \
 	X(s3_overlap_retries,      "misses answered 400/403 retried once with the previous credentials (credential_overlap_ms)") \
 	X(s3_key_derived,          "signatures that had to derive a key (no precomputed day key)") \

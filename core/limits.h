@@ -399,5 +399,31 @@
 #define LIMIT_H2_CONTINUATIONS        8
 /* Settings in one SETTINGS frame (there are 7 defined). */
 #define LIMIT_H2_SETTINGS_ENTRIES     32
+/* Frames that make us work but carry no request or data (CVE-2019-9513
+ * PRIORITY resource loop, CVE-2019-9518 empty frames, WINDOW_UPDATE
+ * floods): counted over the connection's life against an allowance that
+ * grows with the work the peer legitimately causes — streams it opened and
+ * DATA frames we sent it (the shape nginx and h2o use) — so a long, busy
+ * connection never runs out while a flood of these frames does at once.
+ * Past it: GOAWAY(ENHANCE_YOUR_CALM), counted (h2_flood_*).
+ * PRIORITY: Firefox's RFC 7540 tree opens with ~6 (idle streams), then a
+ * reprioritisation or two per stream (a tab switch). */
+#define LIMIT_H2_PRIORITY_BASE        100
+#define LIMIT_H2_PRIORITY_PER_STREAM  4
+/* WINDOW_UPDATE (stream 0 or a stream): a receiver gives window back as it
+ * consumes DATA, at most once for the stream and once for the connection
+ * per DATA frame; plus a stream's opening update (curl, Chrome). */
+#define LIMIT_H2_WINDOW_UPDATE_BASE       100
+#define LIMIT_H2_WINDOW_UPDATE_PER_STREAM 2
+#define LIMIT_H2_WINDOW_UPDATE_PER_DATA   2
+/* DATA frames with no payload and no END_STREAM: the only DATA frames flow
+ * control does not bound (padding counts against the window). Clients
+ * have no use for them; a few per stream are tolerated. */
+#define LIMIT_H2_EMPTY_DATA_BASE          16
+#define LIMIT_H2_EMPTY_DATA_PER_STREAM    2
+/* Streams we reset whose late HEADERS (trailers sent before our RST_STREAM
+ * arrived) are still ignored rather than taken for a reused stream id: a
+ * peer rarely has more than a few such frames in flight. */
+#define LIMIT_H2_RESET_SIDS               4
 
 #endif /* EDGECACHE_CORE_LIMITS_H */

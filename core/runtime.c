@@ -1,6 +1,7 @@
 /* core/runtime.c — building and freeing run-time snapshots (see runtime.h). */
 #include "core/runtime.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -288,6 +289,28 @@ void rt_inherit_creds(struct runtime *rt, const struct runtime *old, uint64_t no
 			break;
 		}
 	}
+}
+
+void rt_retire(struct runtime *old, struct runtime *rt, unsigned n_shards)
+{
+	rt->replaced = old;
+	atomic_store(&old->pending, (int)n_shards);
+}
+
+unsigned rt_release_skipped(const struct runtime *rt, const struct runtime *old,
+			    unsigned shard)
+{
+	unsigned n = 0;
+
+	for (struct runtime *r = rt->replaced; r != old; n++) {
+		assert(r && r->magic == RUNTIME_MAGIC && r->generation > old->generation);
+		assert(r->shard_refs[shard] == 0);
+		/* read before the acknowledgement: r may be freed right after */
+		struct runtime *next = r->replaced;
+		atomic_fetch_sub(&r->pending, 1);
+		r = next;
+	}
+	return n;
 }
 
 void rt_free(struct runtime *rt)

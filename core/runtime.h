@@ -17,6 +17,15 @@
  * its count on an older one reaches zero, it acknowledges the older one
  * (one atomic decrement). The control thread frees a retired snapshot
  * when every shard has acknowledged it.
+ *
+ * Skipped snapshots: several may be published between two turns of a
+ * shard's loop (a burst of reloads, a shard busy in one long batch). Each
+ * snapshot links to the one it replaced (`replaced`, set before it is
+ * published), so a shard moving from `old` to the current one walks that
+ * chain back to `old` and acknowledges every snapshot in between, which it
+ * never used: each is freed once no shard uses it, however many were
+ * skipped. The walk only touches snapshots this shard has not yet
+ * acknowledged, which the control thread therefore cannot have freed.
  */
 #ifndef EDGECACHE_CORE_RUNTIME_H
 #define EDGECACHE_CORE_RUNTIME_H
@@ -115,6 +124,10 @@ struct runtime {
 	_Atomic int pending;                /* shards yet to release it, once retired */
 	bool propagation_logged;
 	struct runtime *next_retired;
+	/* The snapshot this one replaced (server_publish), for shards that
+	 * skip snapshots; may dangle once that one is freed, but is then only
+	 * followed by shards that never reach it (see the top). */
+	struct runtime *replaced;
 };
 
 /*
@@ -144,6 +157,18 @@ void rt_inherit_creds(struct runtime *rt, const struct runtime *old, uint64_t no
  * or prev_creds_gen), over every snapshot that carried them (control
  * thread; shards' latest increments may not be seen yet). */
 uint64_t rt_signed(const struct runtime *rt, const struct origin_rt *o, uint64_t gen);
+
+/* Control thread, before rt is published in old's place: old is retired
+ * until each of the n_shards shards acknowledges it (pending), and rt
+ * links to it (replaced). */
+void rt_retire(struct runtime *old, struct runtime *rt, unsigned n_shards);
+
+/* Shard `shard`, which moved from old to rt: acknowledge every snapshot
+ * published between them (skipped: the shard never used them). Each may
+ * be freed by the control thread as soon as it is acknowledged. Returns
+ * how many were skipped. */
+unsigned rt_release_skipped(const struct runtime *rt, const struct runtime *old,
+			    unsigned shard);
 
 /* Free (control thread; no shard may hold it): wipes the credentials;
  * frees cfg when this was its last runtime. */

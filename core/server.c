@@ -184,6 +184,7 @@ static void write_counters(struct server *srv)
 	for (unsigned c = 0; srv->store && c < STORE_CTR__COUNT; c++)
 		fprintf(f, "store_%s %llu\n", store_ctr_names[c],
 			(unsigned long long)store_counter(srv->store, (enum store_ctr)c));
+	fprintf(f, "runtime_snapshots_live %u\n", server_snapshots_live(srv));
 	fprintf(f, "shards %u\nuptime_ms %llu\n", srv->n_shards,
 		(unsigned long long)(server_now_ms() - srv->started_ms));
 	if (fclose(f) != 0 || rename(tmp, path) != 0)
@@ -272,12 +273,21 @@ void server_publish(struct server *srv, struct runtime *rt)
 	struct runtime *old = srv_rt(srv);
 
 	rt->published_ns = server_now_ns();
-	atomic_store(&old->pending, (int)srv->n_shards);
+	rt_retire(old, rt, srv->n_shards);
 	atomic_store_explicit(&srv->rt, rt, memory_order_release);
 	old->next_retired = srv->retired;
 	srv->retired = old;
 	for (unsigned s = 0; s < srv->n_shards; s++)
 		shard_wake(srv->shards[s]);
+}
+
+unsigned server_snapshots_live(const struct server *srv)
+{
+	unsigned n = 1;                     /* the current one */
+
+	for (const struct runtime *rt = srv->retired; rt; rt = rt->next_retired)
+		n++;
+	return n;
 }
 
 static void reclaim(struct server *srv)

@@ -66,6 +66,9 @@ int server_listen(const struct cfg_listen *l, bool reuseport);
 int server_build(struct server *srv, struct cfg *cfg, struct runtime **out, char *err,
 		 size_t err_len);
 void server_publish(struct server *srv, struct runtime *rt);
+/* Control thread: snapshots not yet freed, the current one included (1
+ * once every shard has moved to it and let go of the ones before). */
+unsigned server_snapshots_live(const struct server *srv);
 
 uint64_t server_now_ms(void);           /* CLOCK_MONOTONIC, ms */
 uint64_t server_now_ns(void);           /* CLOCK_MONOTONIC, ns (vDSO: any thread) */

@@ -303,7 +303,8 @@ void shard_rt_unref(struct shard *sh, struct runtime *rt)
 }
 
 /* Move new exchanges to the published snapshot; let go of the old one at
- * once if nothing of ours uses it, else when its last exchange ends. */
+ * once if nothing of ours uses it, else when its last exchange ends; and
+ * of every snapshot published in between at once (we never used them). */
 static void sync_runtime(struct shard *sh)
 {
 	struct runtime *rt = atomic_load_explicit(&sh->srv->rt, memory_order_acquire);
@@ -319,6 +320,7 @@ static void sync_runtime(struct shard *sh)
 	while (delay > max && !atomic_compare_exchange_weak(&rt->max_switch_ns, &max, delay))
 		;
 	atomic_fetch_add(&rt->switched, 1);
+	rt_release_skipped(rt, old, sh->id);
 	if (old->shard_refs[sh->id] == 0)
 		atomic_fetch_sub(&old->pending, 1);
 }

@@ -54,6 +54,17 @@ struct h2conn {
 	/* Flood accounting: frames in the current second of the shard clock. */
 	uint64_t win_ms;
 	uint32_t n_rst, n_settings, n_ping, n_cont;
+	/* Frames that do no work, over the connection's life, against what
+	 * the peer earned (LIMIT_H2_PRIORITY_BASE and the rest): the streams
+	 * it opened and the DATA frames we sent. */
+	uint32_t n_priority, n_window_update, n_empty_data, n_opened;
+	uint64_t n_data_sent;
+	/* Stream ids: the highest one a HEADERS opened (a lower one that is
+	 * not an open stream is a connection error), and the last ones we
+	 * reset (RFC 9113 5.4.2: the peer may not have seen it yet). */
+	int32_t max_sid;
+	int32_t reset_sids[LIMIT_H2_RESET_SIDS];
+	uint32_t n_reset_sids;
 	/* Streams waiting for the peer's window (h2_stall_deadline): DATA
 	 * bytes pulled so far, the count when last looked at, and since when
 	 * none were (0: nothing waits). */
@@ -70,15 +81,59 @@ static void h2_send(struct h2conn *h);
 
 /* ---- floods ------------------------------------------------------------- */
 
-/* End the connection politely: GOAWAY(ENHANCE_YOUR_CALM), counted once;
- * input after it is dropped and the connection closes once it is sent. */
-static void flood(struct h2conn *h, enum counter_id c)
+/* End the connection politely: GOAWAY(code), counted once; input after it
+ * is dropped and the connection closes once it is sent. */
+static void conn_error(struct h2conn *h, enum counter_id c, uint32_t code)
 {
 	if (h->ending)
 		return;
 	h->ending = true;
 	counter_add(h->sh->ctr, c, 1);
-	nghttp2_session_terminate_session(h->s, NGHTTP2_ENHANCE_YOUR_CALM);
+	nghttp2_session_terminate_session(h->s, code);
+}
+
+static void flood(struct h2conn *h, enum counter_id c)
+{
+	conn_error(h, c, NGHTTP2_ENHANCE_YOUR_CALM);
+}
+
+/* One more frame of a kind that does no work: over its allowance (a base
+ * plus what the streams opened and DATA frames sent earned) is a flood. */
+static void spend(struct h2conn *h, uint32_t *n, uint64_t allowance, enum counter_id c)
+{
+	if (++*n > allowance)
+		flood(h, c);
+}
+
+/* A HEADERS frame on a stream id not above every one opened before: the
+ * trailers of a stream the peer may still send on, or a frame racing our
+ * RST_STREAM, are fine; anything else is a decreasing or reused id (RFC
+ * 9113 5.1.1: PROTOCOL_ERROR). nghttp2 itself ignores such a HEADERS when
+ * it has forgotten the stream. */
+static bool headers_allowed(struct h2conn *h, int32_t sid)
+{
+	nghttp2_stream *st = nghttp2_session_find_stream(h->s, sid);
+	int state = st ? (int)nghttp2_stream_get_state(st) : NGHTTP2_STREAM_STATE_CLOSED;
+
+	if (state == NGHTTP2_STREAM_STATE_OPEN || state == NGHTTP2_STREAM_STATE_HALF_CLOSED_LOCAL)
+		return true;
+	for (unsigned i = 0; i < LIMIT_H2_RESET_SIDS && i < h->n_reset_sids; i++)
+		if (h->reset_sids[i] == sid)
+			return true;
+	return false;
+}
+
+static void on_headers_begin(struct h2conn *h, int32_t sid)
+{
+	h->n_cont = 0;
+	if (sid <= 0 || !(sid & 1))
+		return;                     /* nghttp2 refuses these itself */
+	if (sid > h->max_sid) {
+		h->max_sid = sid;
+		h->n_opened++;
+	} else if (!headers_allowed(h, sid)) {
+		conn_error(h, CTR_h2_protocol_errors, NGHTTP2_PROTOCOL_ERROR);
+	}
 }
 
 static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *ud)
@@ -105,11 +160,28 @@ static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *
 			flood(h, CTR_h2_flood_ping);
 		break;
 	case NGHTTP2_HEADERS:
-		h->n_cont = 0;
+		on_headers_begin(h, hd->stream_id);
 		break;
 	case NGHTTP2_CONTINUATION:
 		if (++h->n_cont > LIMIT_H2_CONTINUATIONS)
 			flood(h, CTR_h2_flood_continuation);
+		break;
+	case NGHTTP2_PRIORITY:
+		spend(h, &h->n_priority, LIMIT_H2_PRIORITY_BASE +
+		      (uint64_t)LIMIT_H2_PRIORITY_PER_STREAM * h->n_opened, CTR_h2_flood_priority);
+		break;
+	case NGHTTP2_WINDOW_UPDATE:
+		spend(h, &h->n_window_update, LIMIT_H2_WINDOW_UPDATE_BASE +
+		      (uint64_t)LIMIT_H2_WINDOW_UPDATE_PER_STREAM * h->n_opened +
+		      LIMIT_H2_WINDOW_UPDATE_PER_DATA * h->n_data_sent, CTR_h2_flood_window_update);
+		break;
+	case NGHTTP2_DATA:
+		/* Payload and padding count against our window; only an empty
+		 * frame (not ending its stream) escapes flow control. */
+		if (hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM))
+			spend(h, &h->n_empty_data, LIMIT_H2_EMPTY_DATA_BASE +
+			      (uint64_t)LIMIT_H2_EMPTY_DATA_PER_STREAM * h->n_opened,
+			      CTR_h2_flood_empty_data);
 		break;
 	default:
 		break;
@@ -343,6 +415,10 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	struct h2conn *h = ud;
 
 	(void)s;
+	if (f->hd.type == NGHTTP2_DATA)
+		h->n_data_sent++;           /* earns the peer WINDOW_UPDATEs */
+	if (f->hd.type == NGHTTP2_RST_STREAM)
+		h->reset_sids[h->n_reset_sids++ % LIMIT_H2_RESET_SIDS] = f->hd.stream_id;
 	if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR &&
 	    !h->ending) {
 		h->ending = true;

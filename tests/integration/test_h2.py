@@ -7,9 +7,12 @@ connection (curl --parallel, h2load); bodies of 1 KiB, 16 KiB, 1 MiB and
 parallel over TLS), a body without content-length (411);
 HTTP/1.1 over TLS still chosen by ALPN http/1.1. Floods from small
 raw-frame clients (the socket module, HPACK by hand) — rapid reset
-(HEADERS + RST_STREAM), CONTINUATION, SETTINGS, PING — each end their own
-connection with GOAWAY(ENHANCE_YOUR_CALM) and are counted (h2_flood_*),
-while another connection keeps being served byte-exact. A peer that never
+(HEADERS + RST_STREAM), CONTINUATION, SETTINGS, PING, PRIORITY,
+WINDOW_UPDATE, empty DATA — each end their own connection with
+GOAWAY(ENHANCE_YOUR_CALM) and are counted (h2_flood_*), a decreasing or
+reused stream id with GOAWAY(PROTOCOL_ERROR) (h2_protocol_errors), while
+another connection keeps being served byte-exact; curl's 60 streams and
+h2load (also with 16 KiB windows) trip none of them. A peer that never
 opens its flow-control window is cut at send_timeout_ms."""
 import os
 import socket
@@ -93,8 +96,20 @@ def check_many_streams(ck, srv, ca, d):
 		out = r.stdout.decode()
 		ck.check('h2load: 2000 requests, 32 streams at a time, all 2xx',
 			 '2000 succeeded' in out and '2000 2xx' in out, out[-600:])
+		# Small windows (16 KiB stream and connection): a WINDOW_UPDATE for
+		# nearly every DATA frame, the heaviest legitimate rate.
+		r = subprocess.run(['h2load', '-n', '64', '-c', '2', '-m', '8', '-w', '14', '-W', '14',
+				    srv.url('/cc/max-age=600/1048576/h2loadw')],
+				   capture_output=True, timeout=60)
+		out = r.stdout.decode()
+		ck.check('h2load with 16 KiB windows: 64 MiB in 64 requests, all 2xx',
+			 '64 succeeded' in out and '64 2xx' in out, out[-600:])
 	except FileNotFoundError:
 		ck.skip('h2load', 'nghttp2-client missing')
+	c2 = srv.counters()
+	trips = {k: c2[k] - c0[k] for k in c2 if k.startswith('h2_flood_') or k == 'h2_protocol_errors'}
+	ck.check('these legitimate heavy clients tripped no flood or protocol error (%s)' %
+		 {k: v for k, v in trips.items() if v}, not any(trips.values()))
 
 
 def check_semantics(ck, srv, ca, d):
@@ -164,7 +179,8 @@ def check_semantics(ck, srv, ca, d):
 # ---- raw frames ----------------------------------------------------------------
 
 PREFACE = b'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'
-DATA, HEADERS, RST, SETTINGS, PING, GOAWAY, WINDOW_UPDATE, CONT = 0, 1, 3, 4, 6, 7, 8, 9
+DATA, HEADERS, PRIORITY, RST, SETTINGS, PING, GOAWAY, WINDOW_UPDATE, CONT = \
+	0, 1, 2, 3, 4, 6, 7, 8, 9
 END_STREAM, END_HEADERS, ACK = 1, 4, 1
 
 
@@ -221,6 +237,47 @@ def flood(srv, frames):
 	return code, eof
 
 
+def at_budget(srv, frames, get_sid):
+	"""frames, then GET /files/10 on stream get_sid: (GOAWAY code or None,
+	whether the GET was answered in full)."""
+	s = socket.create_connection(('127.0.0.1', srv.port), timeout=5)
+	try:
+		s.sendall(PREFACE + frame(SETTINGS, 0, 0) + frames +
+			  frame(HEADERS, END_STREAM | END_HEADERS, get_sid, hpack_get('/files/10')))
+		got, _ = read_frames(s, 1.5)
+	except (BrokenPipeError, ConnectionResetError):
+		got = []
+	finally:
+		s.close()
+	goaway = [f for f in got if f[0] == GOAWAY]
+	code = int.from_bytes(goaway[0][3][4:8], 'big') if goaway else None
+	body = b''.join(f[3] for f in got if f[0] == DATA and f[2] == get_sid)
+	done = any(f[2] == get_sid and f[1] & END_STREAM for f in got if f[0] in (DATA, HEADERS))
+	return code, done and body == et.det_bytes('pyorigin', 10)
+
+
+def id_order(srv, sids):
+	"""HEADERS (GET /files/10) on each stream id of sids in turn; None:
+	wait for the answers so far. (GOAWAY code or None, EOF seen)"""
+	s = socket.create_connection(('127.0.0.1', srv.port), timeout=5)
+	try:
+		s.sendall(PREFACE + frame(SETTINGS, 0, 0))
+		for sid in sids:
+			if sid is None:
+				got, _ = read_frames(s, 1.0)
+				continue
+			try:
+				s.sendall(frame(HEADERS, END_STREAM | END_HEADERS, sid, hpack_get('/files/10')))
+			except (BrokenPipeError, ConnectionResetError):
+				pass
+		got, eof = read_frames(s, 3.0)
+	finally:
+		s.close()
+	goaway = [f for f in got if f[0] == GOAWAY]
+	code = int.from_bytes(goaway[0][3][4:8], 'big') if goaway else None
+	return code, eof
+
+
 def check_limits(ck, srv, ca, d):
 	"""SETTINGS_MAX_CONCURRENT_STREAMS 128: the 129th and 130th streams
 	open at once are refused (RST_STREAM), the 128 are answered; a header
@@ -269,14 +326,65 @@ def check_floods(ck, srv, ca, d):
 		cases.append(('SETTINGS flood (500 frames)', 'h2_flood_settings', sets))
 		pings = b''.join(frame(PING, 0, 0, struct.pack('>Q', i)) for i in range(500))
 		cases.append(('PING flood (500 frames)', 'h2_flood_ping', pings))
+		# CVE-2019-9513: PRIORITY frames reshaping the tree, over idle streams.
+		prio = b''.join(frame(PRIORITY, 0, sid, struct.pack('>IB', sid - 2 if sid > 1 else 0, 15))
+				for sid in range(1, 2 * 1000, 2))
+		cases.append(('PRIORITY flood (1000 frames)', 'h2_flood_priority', prio))
+		# WINDOW_UPDATE of 1 byte, on stream 0 and on an open stream (a slow
+		# response keeps it open), no DATA received in between.
+		wu = frame(HEADERS, END_STREAM | END_HEADERS, 1, hpack_get('/sleep/1000')) + \
+			b''.join(frame(WINDOW_UPDATE, 0, sid, struct.pack('>I', 1))
+				 for _ in range(500) for sid in (0, 1))
+		cases.append(('WINDOW_UPDATE flood (1000 frames, stream 0 and 1)',
+			      'h2_flood_window_update', wu))
+		# CVE-2019-9518: empty DATA frames without END_STREAM on an upload.
+		post = b'\x83\x86' + hpack_get('/sleep/1000')[2:] + b'\x0f\x0d\x03100'
+		empty = frame(HEADERS, END_HEADERS, 1, post) + \
+			b''.join(frame(DATA, 0, 1) for _ in range(500))
+		cases.append(('empty DATA flood (500 frames)', 'h2_flood_empty_data', empty))
 		for name, ctr, data in cases:
 			c0 = srv.counters()
 			code, eof = flood(srv, data)
 			c1 = srv.counters()
 			ck.check('%s: GOAWAY(ENHANCE_YOUR_CALM), closed (%s, eof %s)' % (name, code, eof),
 				 code == 11 and eof)
-			ck.check('%s: counted (%s +%d)' % (name, ctr, c1[ctr] - c0[ctr]),
-				 c1[ctr] - c0[ctr] == 1)
+			ck.check('%s: counted (%s +%d)' % (name, ctr, c1.get(ctr, 0) - c0.get(ctr, 0)),
+				 c1.get(ctr, 0) - c0.get(ctr, 0) == 1)
+		# Each budget at its limit (the connection goes on: a GET after the
+		# frames is answered) and one past it (GOAWAY), on a fresh connection:
+		# LIMIT_H2_PRIORITY_BASE 100, LIMIT_H2_WINDOW_UPDATE_BASE 100 (stream
+		# 0, no stream opened), LIMIT_H2_EMPTY_DATA_BASE 16 + 2 for the one
+		# upload stream opened.
+		post = b'\x83\x86' + hpack_get('/sleep/1000')[2:] + b'\x0f\x0d\x03100'
+		budgets = (
+			('PRIORITY', 'h2_flood_priority', 100, b'',
+			 lambda i: frame(PRIORITY, 0, 2 * i + 101, struct.pack('>IB', 0, 15)), 1),
+			('WINDOW_UPDATE', 'h2_flood_window_update', 100, b'',
+			 lambda i: frame(WINDOW_UPDATE, 0, 0, struct.pack('>I', 1)), 1),
+			('empty DATA', 'h2_flood_empty_data', 18, frame(HEADERS, END_HEADERS, 1, post),
+			 lambda i: frame(DATA, 0, 1), 3))
+		for name, ctr, limit, pre, one, get_sid in budgets:
+			for n, over in ((limit, False), (limit + 1, True)):
+				c0 = srv.counters()
+				code, answered = at_budget(srv, pre + b''.join(one(i) for i in range(n)),
+							   get_sid)
+				c1 = srv.counters()
+				moved = c1.get(ctr, 0) - c0.get(ctr, 0)
+				ck.check('%d %s frames: %s (GOAWAY %s, GET answered %s, %s +%d)' %
+					 (n, name, 'cut off' if over else 'still served', code, answered,
+					  ctr, moved),
+					 (code == 11 and moved == 1) if over else
+					 (code is None and answered and moved == 0))
+		# RFC 9113 5.1.1: a new stream's id is above every earlier one.
+		ids = (('a decreasing stream id (5, then 3)', (5, 3)),
+		       ('a reused stream id (5, answered, then 5 again)', (5, None, 5)))
+		for name, sids in ids:
+			c0 = srv.counters()
+			code, eof = id_order(srv, sids)
+			c1 = srv.counters()
+			n = c1['h2_protocol_errors'] - c0['h2_protocol_errors']
+			ck.check('%s: GOAWAY(PROTOCOL_ERROR), closed, h2_protocol_errors +%d (%s, eof %s)' %
+				 (name, n, code, eof), code == 1 and eof and n == 1)
 		c0 = srv.counters()
 		code, eof = flood(srv, b'this is not a frame at all, nor a settings frame......')
 		c1 = srv.counters()
@@ -288,8 +396,20 @@ def check_floods(ck, srv, ca, d):
 		t.join(60)
 	ck.check('a bystander connection kept being served (%d ok, %d failed)' %
 		 (served[0], len(failed)), served[0] >= 3 and not failed, '; '.join(failed[:2]))
-	c = srv.counters()
-	ck.check('no slot left behind (conns_open %d)' % c['conns_open'], c['conns_open'] == 0)
+	# A flood's streams on /sleep/1000 end with their origin exchange.
+	n = conns_open_settled(srv)
+	ck.check('no slot left behind (conns_open %d)' % n, n == 0)
+
+
+def conns_open_settled(srv, timeout=5.0):
+	"""conns_open once it reaches 0 or the deadline passes: a client's
+	close reaches the shard a moment after the client has exited."""
+	deadline = time.monotonic() + timeout
+	n = srv.counters()['conns_open']
+	while n and time.monotonic() < deadline:
+		time.sleep(0.1)
+		n = srv.counters()['conns_open']
+	return n
 
 
 def check_reset_midbody(ck, srv, ca, d):
@@ -375,7 +495,8 @@ def check_stalled_window(ck, origin, d):
 		rc, body, err = h2c(srv, '/files/%d' % (1 << 20))
 		ck.check('a reader that keeps up is not cut', rc == 0 and
 			 body == et.det_bytes('pyorigin', 1 << 20), err[-300:])
-		ck.check('no slot left behind', srv.counters()['conns_open'] == 0)
+		n = conns_open_settled(srv)
+		ck.check('no slot left behind (conns_open %d)' % n, n == 0)
 	finally:
 		ck.check('stalled-window server stops cleanly', srv.stop() == 0)
 
