@@ -97,8 +97,9 @@ class V:
 	either). after: the branch whose merge makes it pass."""
 
 	def __init__(self, family, name, pieces, expect, closed=False, after=None, info=None,
-		     forbid=()):
+		     forbid=(), n_info=None):
 		self.family, self.name, self.expect, self.closed = family, name, expect, closed
+		self.n_info = n_info      # 1xx responses the client must get (None: any)
 		self.forbid = forbid      # never in a forwarded head (lower case)
 		self.pieces = pieces if isinstance(pieces, list) else [pieces]
 		self.after, self.info = after, info
@@ -353,6 +354,8 @@ def h1_vectors():
 	rl('version_lower', b'GET /TT/g http/1.1', [505], True)
 	rl('query', b'GET /TT/g?a=1&b=%20 HTTP/1.1', [('GET', '/TT/g?a=1&b=%20', b'')])
 	rl('fragment', b'GET /TT/g#frag HTTP/1.1', [('GET', '/TT/g#frag', b'')])
+	rl('raw_utf8_target', b'GET /TT/caf\xc3\xa9 HTTP/1.1', [('GET', '/TT/caf\xc3\xa9', b'')])
+	rl('del_in_target', b'GET /TT/g\x7f HTTP/1.1', [400], True)
 	rl('lower_case_method', b'get /TT/g HTTP/1.1', [('get', '/TT/g', b'')])
 	rl('odd_method', b'M-SEARCH /TT/g HTTP/1.1', [('M-SEARCH', '/TT/g', b'')])
 	rl('bad_method_byte', b'G(T /TT/g HTTP/1.1', [400], True)
@@ -408,7 +411,13 @@ def h1_vectors():
 	add('continue', 'body_without_waiting', exp + b'hello', [P5])
 	add('continue', 'chunked', [head(b'POST /TT/p HTTP/1.1', b'Transfer-Encoding: chunked',
 					 b'Expect: 100-continue'), 'info', chunk5], [P5])
-	add('continue', 'no_body', get(b'/TT/g', b'Expect: 100-continue'), [G])
+	add('continue', 'no_body', get(b'/TT/g', b'Expect: 100-continue'), [G], n_info=0)
+	add('continue', 'over_max_body', head(b'POST /TT/p HTTP/1.1', b'Expect: 100-continue',
+					      b'Content-Length: %d' % (BODY_MAX + 1)), [413], True, n_info=0,
+	    info='refused before the body: no 100 Continue invites it')
+	add('continue', 'te_and_cl', head(b'POST /TT/p HTTP/1.1', b'Expect: 100-continue',
+					  b'Content-Length: 5', b'Transfer-Encoding: chunked'), [400], True,
+	    n_info=0)
 	add('continue', 'unknown_expectation', post(b'hello', b'Content-Length: 5',
 						    b'Expect: 100-continuex'), [P5])
 	add('continue', 'then_pipelined', [exp, 'info', b'hello' + get()], [P5, G])
@@ -420,6 +429,9 @@ def h1_vectors():
 	add('pipeline', 'cl_body_then_get', pipe, [P5, G])
 	add('pipeline', 'chunked_then_get', te(chunk5) + get(), [P5, G])
 	add('pipeline', 'post_post_get', cl(b'hello') + te(chunk5) + get(), [P5, P5, G])
+	add('pipeline', 'origin_closes_after_body', cl(b'hello', b'/close/TT') + te(chunk5, b'/close/TT') +
+	    get(), [('POST', '/close/TT', b'hello'), ('POST', '/close/TT', b'hello'), G],
+	    info='the origin answers "Connection: close": the next request goes on a new connection')
 	hend = pipe.index(b'\r\n\r\n') + 4
 	for at in (hend - 2, hend - 1, hend, hend + 1, hend + 5, hend + 6, hend + 9, len(pipe) - 1):
 		add('pipeline', 'cl_split_at_%d' % at, splits(pipe, [at]), [P5, G])
@@ -544,6 +556,8 @@ def run_h1(ck, srv, tap, i, vec):
 			   (body is not None and r.body != body):
 				problems.append('response %d: want %d %r, got %r %r' %
 						(n, status, body, r, getattr(r, 'body', b'')[:80]))
+		if vec.n_info is not None and c.n_info != vec.n_info:
+			problems.append('%d 1xx responses, want %d' % (c.n_info, vec.n_info))
 		if vec.closed is True and not c.closed(2.0):
 			problems.append('the edge kept the connection open')
 		elif vec.closed is False:
@@ -749,6 +763,14 @@ def h2_vectors():
 	add('value_cr', [H(req_fields(extra=[(b'x-a', b'a\rX-Smug: 1')]))], 'reset')
 	add('value_nul', [H(req_fields(extra=[(b'x-a', b'a\x00smug')]))], 'reset')
 	add('value_leading_space', [H(req_fields(extra=[(b'x-a', b' a')]))], 'reset')
+	add('value_ctl', [H(req_fields(extra=[(b'x-a', b'a\x01b')]))], 'reset')
+	add('value_del', [H(req_fields(extra=[(b'x-a', b'a\x7fb')]))], 'reset')
+	add('authority_userinfo', [H(req_fields(authority=b'smug@tap.test'))], 'reset')
+	add('duplicate_authority', [H(req_fields() + [(b':authority', b'smug.test')])], 'reset')
+	add('pseudo_after_regular', [H([(b':method', b'GET'), (b':scheme', b'http'), (b'x-a', b'1'),
+					(b':path', b'/TT/g'), (b':authority', HOST)])], 'reset')
+	add('host_twice', [H(req_fields(authority=None, extra=[(b'host', HOST), (b'host', b'other.test')]))],
+	    'reset')
 	add('value_obs_text', [H(req_fields(extra=[(b'x-a', b'caf\xc3\xa9')]))], G)
 	add('name_upper', [H(req_fields(extra=[(b'X-Smug', b'1')]))], 'reset')
 	add('name_colon', [H(req_fields(extra=[(b'x-a:x-smug', b'1')]))], 'reset')
@@ -764,8 +786,9 @@ def h2_vectors():
 	add('trailers_with_pseudo', [H(post((b'content-length', b'5')), False), D(b'hello', False),
 				     H([(b':path', b'/TT/smug')])], 'reset', cut_ok=True,
 	    info='the body was sent whole, the stream is reset: the origin answer is not read')
-	add('data_after_end_stream', [H(post((b'content-length', b'5')), False), D(b'hello'), 0.05,
+	add('data_after_end_stream', [H(post((b'content-length', b'5')), False), D(b'hello'), READ,
 				      D(SMUG)], P5)
+	add('connect', [H([(b':method', b'CONNECT'), (b':authority', b'tap.test:80')])], 'reset')
 	add('early_partial_body', [H(req_fields(b'POST', b'/early/TT', [(b'content-length', b'40')]), False),
 				   D(b'hello', False), READ, D(SMUG, False), 0.1], 'early', cut_ok=True,
 	    after='desync')

@@ -19,6 +19,7 @@ request it saw: "METHOD TARGET BODYLEN SHA256[:16]\n". Paths:
                   the body is read (the body is then read and discarded,
                   as nginx does), body "early METHOD TARGET\n"
   /continue/...   an unsolicited "100 Continue" before reading the body
+  /close/...      the answer says Connection: close, then the tap closes
 A parse error is logged, answered 400 and the connection closed.
 
 Events: {"conn", "seq", "start", "head_end", "end", "method", "target",
@@ -37,7 +38,9 @@ import time
 
 MAX_HEAD = 65536
 TCHAR = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
-REQ_LINE = re.compile(rb'(' + TCHAR + rb'+) ([\x21-\x7e]+) HTTP/1\.1\r\n')
+# The target may hold raw bytes >= 0x80 (as nginx reads them): the edge
+# passes UTF-8 paths on as they came.
+REQ_LINE = re.compile(rb'(' + TCHAR + rb'+) ([\x21-\x7e\x80-\xff]+) HTTP/1\.1\r\n')
 FIELD = re.compile(rb'(' + TCHAR + rb'+):[ \t]*((?:[\x21-\x7e\x80-\xff](?:[ \t]*[\x21-\x7e\x80-\xff])*)?)[ \t]*\r\n')
 CHUNK_EXT = re.compile(rb'(?:[ \t]*;[ \t]*' + TCHAR + rb'+(?:[ \t]*=[ \t]*(?:' + TCHAR +
 		       rb'+|"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"))?)*')
@@ -253,11 +256,12 @@ class Conn:
 		body, end = got
 		ev.update(end=end, body_len=len(body), body_sha=hashlib.sha256(body).hexdigest())
 		self.tap.event(ev)
+		close = path.startswith('/close/')
 		if not ev['early']:
 			self.answer(200, b'%s %s %d %s\n' % (method.encode(), target.encode('latin-1'),
 							   len(body), ev['body_sha'][:16].encode()),
-				    method=method)
-		return end
+				    close=close, method=method)
+		return None if close else end
 
 
 def main():
