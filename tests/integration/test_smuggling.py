@@ -335,6 +335,12 @@ def h1_vectors():
 	    b'\r\n\r\n', b'\r\nHost: tap.test/smug\r\n\r\n'), [400], True)
 	add('field', 'other_host', head(b'GET /TT/g HTTP/1.1', host=False).replace(
 	    b'\r\n\r\n', b'\r\nHost: other.test\r\n\r\n'), [404], None)
+	add('field', 'other_host_with_body', head(b'POST /TT/p HTTP/1.1', b'Content-Length: %d' % len(SMUG),
+						  host=False).replace(b'\r\n\r\n', b'\r\nHost: other.test\r\n\r\n')
+	    + SMUG, [404], True, info='answered without reading the body: the connection must close')
+	add('field', 'other_host_chunked', head(b'POST /TT/p HTTP/1.1', b'Transfer-Encoding: chunked',
+						host=False).replace(b'\r\n\r\n', b'\r\nHost: other.test\r\n\r\n')
+	    + b'%x\r\n' % len(SMUG) + SMUG + b'\r\n0\r\n\r\n', [404], True)
 
 	# -- request line and targets
 	def rl(name, line, expect, closed=False, fields=()):
@@ -361,6 +367,8 @@ def h1_vectors():
 	rl('bad_method_byte', b'G(T /TT/g HTTP/1.1', [400], True)
 	rl('connect', b'CONNECT tap.test:80 HTTP/1.1', [400], True)
 	rl('trace', b'TRACE /TT/g HTTP/1.1', [405], True)
+	add('target', 'trace_with_body', head(b'TRACE /TT/g HTTP/1.1', b'Content-Length: %d' % len(SMUG)) +
+	    SMUG, [405], True)
 
 	# -- HTTP/1.0 and persistence
 	add('persist', 'http10_keep_alive_pipeline',
@@ -429,6 +437,19 @@ def h1_vectors():
 	add('pipeline', 'cl_body_then_get', pipe, [P5, G])
 	add('pipeline', 'chunked_then_get', te(chunk5) + get(), [P5, G])
 	add('pipeline', 'post_post_get', cl(b'hello') + te(chunk5) + get(), [P5, P5, G])
+	big = bytes(range(256)) * 1200
+	add('pipeline', 'large_cl_body_then_get', cl(big) + get(), [('POST', '/TT/p', big), G])
+	add('pipeline', 'large_chunked_body_then_get',
+	    te(b''.join(b'%x;n=%d\r\n%s\r\n' % (len(big[k:k + 997]), k, big[k:k + 997])
+			for k in range(0, len(big), 997)) + b'0\r\nX-T: 1\r\n\r\n') + get(),
+	    [('POST', '/TT/p', big), G])
+	add('pipeline', 'origin_304_with_length', get(b'/s304/TT') + get(),
+	    [('GET', '/s304/TT', b'', 304), G],
+	    info='a 304 has no body whatever its Content-Length says: the next response is framed '
+	    'after its head')
+	add('pipeline', 'origin_204', get(b'/s204/TT') + cl(b'hello'), [('GET', '/s204/TT', b'', 204), P5])
+	add('pipeline', 'head_origin_length', head(b'HEAD /TT/h HTTP/1.1') + head(b'HEAD /TT/i HTTP/1.1') +
+	    get(), [('HEAD', '/TT/h', b''), ('HEAD', '/TT/i', b''), G])
 	add('pipeline', 'origin_closes_after_body', cl(b'hello', b'/close/TT') + te(chunk5, b'/close/TT') +
 	    get(), [('POST', '/close/TT', b'hello'), ('POST', '/close/TT', b'hello'), G],
 	    info='the origin answers "Connection: close": the next request goes on a new connection')
@@ -456,6 +477,10 @@ def h1_vectors():
 	add('early', 'expect_100_no_body', [head(b'POST /early/TT HTTP/1.1', b'Content-Length: 40',
 						 b'Expect: 100-continue'), READ, 0.2], [E], True,
 	    after='desync')
+	add('early', 'visitor_gone_mid_body', [head(b'POST /TT/p HTTP/1.1', b'Content-Length: 100') +
+					       b'hello', 0.2, 'close'], [CUT], None)
+	add('early', 'visitor_gone_mid_chunk', [head(b'POST /TT/p HTTP/1.1', b'Transfer-Encoding: chunked') +
+						b'64\r\nhello', 0.2, 'close'], [CUT], None)
 	add('early', 'whole_body_at_once', ehead + b'hello' + SMUG, [E], None,
 	    info='the whole body may be sent before the answer: then the connection may stay')
 	return v
@@ -503,6 +528,9 @@ def send_pieces(c, pieces, i, problems, got):
 			time.sleep(p)
 		elif p == READ:
 			got.append(read_one(c))
+		elif p == 'close':        # the visitor goes away: nothing more to read
+			c.sock.close()
+			return True
 		elif p == 'info':
 			try:
 				c.sock.settimeout(2.0)
@@ -534,6 +562,8 @@ def expect_resp(e, i):
 	if isinstance(e, int):
 		return e, None
 	m, t = e[0], e[1].replace('/TT', vid(i))
+	if len(e) == 4:           # ('GET', '/s304/TT', b'', 304): that status, no body
+		return e[3], b''
 	if t.startswith('/early/'):
 		return 200, b'early %s %s\n' % (m.encode(), t.encode())
 	return 200, b'' if m == 'HEAD' else naming(m, t, e[2])
@@ -545,9 +575,9 @@ def run_h1(ck, srv, tap, i, vec):
 	c = Client(srv.port, 4.0)
 	got = []
 	try:
-		send_pieces(c, vec.pieces, i, problems, got)
-		resp = [e for e in vec.expect if isinstance(e, int) or len(e) == 3]
-		while len(got) < len(resp):
+		gone = send_pieces(c, vec.pieces, i, problems, got)
+		resp = [e for e in vec.expect if isinstance(e, int) or e[3:] != ('cut',)]
+		while len(got) < len(resp) and not gone:
 			e = resp[len(got)]
 			got.append(read_one(c, head_request=not isinstance(e, int) and e[0] == 'HEAD'))
 		for n, (e, r) in enumerate(zip(resp, got)):
@@ -556,7 +586,9 @@ def run_h1(ck, srv, tap, i, vec):
 			   (body is not None and r.body != body):
 				problems.append('response %d: want %d %r, got %r %r' %
 						(n, status, body, r, getattr(r, 'body', b'')[:80]))
-		if vec.n_info is not None and c.n_info != vec.n_info:
+		if gone:
+			pass
+		elif vec.n_info is not None and c.n_info != vec.n_info:
 			problems.append('%d 1xx responses, want %d' % (c.n_info, vec.n_info))
 		if vec.closed is True and not c.closed(2.0):
 			problems.append('the edge kept the connection open')
@@ -788,6 +820,9 @@ def h2_vectors():
 	    info='the body was sent whole, the stream is reset: the origin answer is not read')
 	add('data_after_end_stream', [H(post((b'content-length', b'5')), False), D(b'hello'), READ,
 				      D(SMUG)], P5)
+	add('rst_mid_upload', [H(post((b'content-length', b'100')), False), D(b'hello', False), 0.1,
+			       frame(RST, 0, 1, struct.pack('>I', 8))], 'open', cut_ok=True,
+	    info='the stream is cancelled mid-body: the origin connection must close')
 	add('connect', [H([(b':method', b'CONNECT'), (b':authority', b'tap.test:80')])], 'reset')
 	add('early_partial_body', [H(req_fields(b'POST', b'/early/TT', [(b'content-length', b'40')]), False),
 				   D(b'hello', False), READ, D(SMUG, False), 0.1], 'early', cut_ok=True,

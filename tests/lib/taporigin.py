@@ -20,6 +20,9 @@ request it saw: "METHOD TARGET BODYLEN SHA256[:16]\n". Paths:
                   as nginx does), body "early METHOD TARGET\n"
   /continue/...   an unsolicited "100 Continue" before reading the body
   /close/...      the answer says Connection: close, then the tap closes
+  /s204/..., /s304/...  that status and no body (the 304 with the
+                  Content-Length a 200 would have: framing that must not be
+                  read as a body)
 A parse error is logged, answered 400 and the connection closed.
 
 Events: {"conn", "seq", "start", "head_end", "end", "method", "target",
@@ -257,7 +260,11 @@ class Conn:
 		ev.update(end=end, body_len=len(body), body_sha=hashlib.sha256(body).hexdigest())
 		self.tap.event(ev)
 		close = path.startswith('/close/')
-		if not ev['early']:
+		if path.startswith('/s204/'):
+			self.send(b'HTTP/1.1 204 No Content\r\nX-Tap-Conn: %d\r\n\r\n' % self.id)
+		elif path.startswith('/s304/'):
+			self.send(b'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\nContent-Length: 50\r\n\r\n')
+		elif not ev['early']:
 			self.answer(200, b'%s %s %d %s\n' % (method.encode(), target.encode('latin-1'),
 							   len(body), ev['body_sha'][:16].encode()),
 				    close=close, method=method)
