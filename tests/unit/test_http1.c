@@ -485,6 +485,9 @@ static void test_connection_expect(void)
 	CHECK(rq.expect_continue);
 	REQ_OK("PUT / HTTP/1.1\r\nHost: h\r\nExpect: 200-ok\r\n\r\n");
 	CHECK(!rq.expect_continue);
+	/* HTTP/1.0 has no 1xx: its expectation is ignored (RFC 9110 10.1.1). */
+	REQ_OK("PUT / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n");
+	CHECK(!rq.expect_continue);
 
 	CHECK_EQ_INT(http1_connection_has_token("a, Foo ,b", 9, "foo"), 1);
 	CHECK_EQ_INT(http1_connection_has_token("a, Foob", 7, "foo"), 0);
