@@ -420,6 +420,11 @@ def h1_vectors():
 	add('continue', 'chunked', [head(b'POST /TT/p HTTP/1.1', b'Transfer-Encoding: chunked',
 					 b'Expect: 100-continue'), 'info', chunk5], [P5])
 	add('continue', 'no_body', get(b'/TT/g', b'Expect: 100-continue'), [G], n_info=0)
+	add('continue', 'http10_ignored', head(b'POST /TT/p HTTP/1.0', b'Connection: keep-alive',
+					       b'Content-Length: 5', b'Expect: 100-continue') + b'hello' +
+	    head(b'GET /TT/g HTTP/1.0', b'Connection: keep-alive'), [P5, G], n_info=0,
+	    info='RFC 9110 10.1.1: an HTTP/1.0 request\'s 100-continue is ignored; a 1.0 client '
+	    'takes a 100 for the final response, and every later one for the request after')
 	add('continue', 'over_max_body', head(b'POST /TT/p HTTP/1.1', b'Expect: 100-continue',
 					      b'Content-Length: %d' % (BODY_MAX + 1)), [413], True, n_info=0,
 	    info='refused before the body: no 100 Continue invites it')
@@ -443,6 +448,15 @@ def h1_vectors():
 	    te(b''.join(b'%x;n=%d\r\n%s\r\n' % (len(big[k:k + 997]), k, big[k:k + 997])
 			for k in range(0, len(big), 997)) + b'0\r\nX-T: 1\r\n\r\n') + get(),
 	    [('POST', '/TT/p', big), G])
+	# The visitor's input block is 40 KiB: the next head straddles its end.
+	for d in (-7, 0, 9):
+		h = cl(b'')
+		n = 40960 - len(h) - len(str(40960)) + d
+		add('pipeline', 'head_across_input_block_%+d' % d, cl(b'b' * n) + get(b'/TT/g', b'X-P: ' + b'p' * 60),
+		    [('POST', '/TT/p', b'b' * n), G])
+	pad = b'X-Pad: ' + b'p' * 200
+	add('pipeline', 'many_gets_past_input_block', b''.join(get(b'/TT/%d' % k, pad) for k in range(200)),
+	    [('GET', '/TT/%d' % k, b'') for k in range(200)])
 	add('pipeline', 'origin_304_with_length', get(b'/s304/TT') + get(),
 	    [('GET', '/s304/TT', b'', 304), G],
 	    info='a 304 has no body whatever its Content-Length says: the next response is framed '
