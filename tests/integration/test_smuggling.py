@@ -90,11 +90,16 @@ def naming(method, target, body):
 # ---- vectors --------------------------------------------------------------------
 
 class V:
-	"""expect: in order, ('METHOD', '/T...', body) forwarded and answered by
-	the origin, ('METHOD', '/early/T...', None) answered early by the
-	origin (body may be cut), or an int: the edge's own answer, nothing
-	forwarded. closed: the edge closes the connection after them (None:
-	either). after: the branch whose merge makes it pass."""
+	"""pieces: bytes sent in order ('/TT' stands for the vector's own path
+	prefix), floats (pauses), READ (read a response first), 'info' (wait
+	for a 100 Continue), 'close' (the visitor goes away).
+	expect, in order: ('METHOD', '/TT...', body) forwarded and answered by
+	the origin; ('METHOD', '/early/TT...', None) answered early by the
+	origin (its body may be cut); ('METHOD', '/s304/TT', b'', 304) answered
+	with that status and no body; CUT: reached the origin cut short, no
+	answer from it; an int: the edge's own answer, nothing forwarded.
+	closed: the edge closes the connection after them (None: either).
+	after: the branch whose merge makes it pass."""
 
 	def __init__(self, family, name, pieces, expect, closed=False, after=None, info=None,
 		     forbid=(), n_info=None):
