@@ -20,6 +20,7 @@ request it saw: "METHOD TARGET BODYLEN SHA256[:16]\n". Paths:
                   as nginx does), body "early METHOD TARGET\n"
   /continue/...   an unsolicited "100 Continue" before reading the body
   /close/...      the answer says Connection: close, then the tap closes
+  /drop/...       no answer: the tap closes once it read the request
   /s204/..., /s304/...  that status and no body (the 304 with the
                   Content-Length a 200 would have: framing that must not be
                   read as a body)
@@ -260,6 +261,8 @@ class Conn:
 		ev.update(end=end, body_len=len(body), body_sha=hashlib.sha256(body).hexdigest())
 		self.tap.event(ev)
 		close = path.startswith('/close/')
+		if path.startswith('/drop/'):
+			return None
 		if path.startswith('/s204/'):
 			self.send(b'HTTP/1.1 204 No Content\r\nX-Tap-Conn: %d\r\n\r\n' % self.id)
 		elif path.startswith('/s304/'):
