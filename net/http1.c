@@ -323,7 +323,9 @@ static int note_field(struct h1_fields *f, const struct http1_header *h)
 	case 4:
 		return h1_eq_lower(h->name, "host", 4) ? note_host(f, h) : 0;
 	case 6:
-		if (f->request && h1_eq_lower(h->name, "expect", 6) &&
+		/* RFC 9110 10.1.1: HTTP/1.0 has no 1xx; its client would read a
+		 * 100 as the final response and be one response off after. */
+		if (f->request && f->version_minor == 1 && h1_eq_lower(h->name, "expect", 6) &&
 		    n == 12 && h1_eq_lower(v, "100-continue", 12))
 			f->expect_continue = true;
 		return 0;

@@ -177,11 +177,14 @@ int http1_connection_has_token(const char *v, size_t len, const char *tok);
  * Incremental chunked-body decoder. Feed it the body bytes as they arrive;
  * it reports where the chunk data lies (for the cache) and when the message
  * ends (for pass-through framing).
- * Accepts: chunk-size (hex, at most 2^63 - 1), optional chunk-ext (BWS ';'
- * ...: skipped) with the whole size line, line end included, at most
- * LIMIT_CHUNK_LINE_BYTES; CR LF or bare LF after the size line and after
- * the data; trailer fields (name ':' value, no obs-fold) whose section,
- * final empty line included, is at most LIMIT_TRAILER_BYTES.
+ * Accepts: chunk-size (hex, at most 2^63 - 1), optional chunk-ext (RFC
+ * 9112 7.1.1 grammar: BWS ';' BWS name [BWS '=' BWS token/quoted-string],
+ * skipped) with the whole size line, line end included, at most
+ * LIMIT_CHUNK_LINE_BYTES; CR LF (never a bare LF) after the size line,
+ * the data, each trailer line and the final empty line; trailer fields
+ * (name ':' value, no obs-fold) whose section, final empty line included,
+ * is at most LIMIT_TRAILER_BYTES. Strict because a request body's framing
+ * is forwarded byte for byte: it must read the same to any origin.
  */
 struct http1_chunked {
 	uint8_t state;                      /* internal */

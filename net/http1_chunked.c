@@ -15,7 +15,15 @@
 enum {
 	CK_SIZE0,       /* first hex digit of a chunk-size */
 	CK_SIZE,        /* more hex digits, or ext / line end */
-	CK_EXT,         /* chunk-ext: skipped, bounded by the line limit */
+	CK_EXT_BWS,     /* BWS after the size or a value: ';' must follow */
+	CK_EXT_NAME0,   /* after ';': BWS, then an ext name */
+	CK_EXT_NAME,
+	CK_EXT_NAME_BWS, /* BWS after a name: '=' or ';' must follow */
+	CK_EXT_VAL0,    /* after '=': BWS, then a token or a quoted-string */
+	CK_EXT_VAL,     /* in a token value */
+	CK_EXT_QS,      /* in a quoted-string value */
+	CK_EXT_QP,      /* after a backslash in it */
+	CK_EXT_QEND,    /* after the closing quote */
 	CK_SIZE_LF,     /* CR seen on the size line */
 	CK_DATA,        /* `remaining` data bytes */
 	CK_DATA_END,    /* CRLF after the data */
@@ -56,39 +64,83 @@ static int size_line_done(struct http1_chunked *c)
 	return 0;
 }
 
-/* chunk-size [ chunk-ext ] line-end, within LIMIT_CHUNK_LINE_BYTES. */
+/* The state after ch in a chunk-ext (RFC 9112 7.1.1), or -1:
+ *   *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ) */
+static int ext_next(int state, char ch)
+{
+	bool ows = h1_ows(ch), tok = h1_is(ch, H1_TCHAR);
+
+	switch (state) {
+	case CK_EXT_NAME0:
+	case CK_EXT_VAL0:
+		if (ows)
+			return state;
+		if (tok)
+			return state == CK_EXT_NAME0 ? CK_EXT_NAME : CK_EXT_VAL;
+		return state == CK_EXT_VAL0 && ch == '"' ? CK_EXT_QS : -1;
+	case CK_EXT_NAME:
+	case CK_EXT_NAME_BWS:
+		if (ch == '=')
+			return CK_EXT_VAL0;
+		if (tok && state == CK_EXT_NAME)
+			return CK_EXT_NAME;
+		if (ows)
+			return CK_EXT_NAME_BWS;
+		if (ch == ';')
+			return CK_EXT_NAME0;
+		return ch == '\r' && state == CK_EXT_NAME ? CK_SIZE_LF : -1;
+	case CK_EXT_QS:         /* qdtext, or a quoted-pair's backslash */
+		if (ch == '"')
+			return CK_EXT_QEND;
+		if (ch == '\\')
+			return CK_EXT_QP;
+		return h1_is(ch, H1_VALUE) ? CK_EXT_QS : -1;
+	case CK_EXT_QP:
+		return h1_is(ch, H1_VALUE) ? CK_EXT_QS : -1;
+	case CK_EXT_BWS:
+		if (ows)
+			return CK_EXT_BWS;
+		return ch == ';' ? CK_EXT_NAME0 : -1;
+	default:                /* CK_SIZE, CK_EXT_VAL, CK_EXT_QEND */
+		if (tok && state == CK_EXT_VAL)
+			return CK_EXT_VAL;
+		if (ows)
+			return CK_EXT_BWS;
+		if (ch == ';')
+			return CK_EXT_NAME0;
+		return ch == '\r' ? CK_SIZE_LF : -1;
+	}
+}
+
+/*
+ * chunk-size [ chunk-ext ] CRLF, within LIMIT_CHUNK_LINE_BYTES. Only what
+ * RFC 9112 allows, CR LF included: the edge forwards a request body's
+ * framing bytes as they came, so a size line must not have two readings
+ * (a bare LF, a BWS without ';', an open quote is where a lenient and a
+ * strict origin part ways).
+ */
 static int step_size_line(struct http1_chunked *c, char ch)
 {
+	int next;
+
 	if (++c->line_len > LIMIT_CHUNK_LINE_BYTES)
 		return -1;
-	switch (c->state) {
-	case CK_SIZE0:
-	case CK_SIZE:
-		if (h1_is(ch, H1_HEX)) {
-			if (c->remaining > (CK_SIZE_MAX >> 4))
-				return -1;
-			c->remaining = (c->remaining << 4) | (uint64_t)hex_val(ch);
-			c->state = CK_SIZE;
-			return 0;
-		}
-		if (c->state == CK_SIZE0)
-			return -1;
-		if (ch != ';' && !h1_ows(ch))
-			break;
-		c->state = CK_EXT;
-		return 0;
-	case CK_EXT:
-		if (h1_is(ch, H1_VALUE))
-			return 0;
-		break;
-	default:        /* CK_SIZE_LF */
+	if (c->state == CK_SIZE_LF)
 		return ch == '\n' ? size_line_done(c) : -1;
-	}
-	if (ch == '\r') {
-		c->state = CK_SIZE_LF;
+	if ((c->state == CK_SIZE0 || c->state == CK_SIZE) && h1_is(ch, H1_HEX)) {
+		if (c->remaining > (CK_SIZE_MAX >> 4))
+			return -1;
+		c->remaining = (c->remaining << 4) | (uint64_t)hex_val(ch);
+		c->state = CK_SIZE;
 		return 0;
 	}
-	return ch == '\n' ? size_line_done(c) : -1;
+	if (c->state == CK_SIZE0)
+		return -1;
+	next = ext_next(c->state, ch);
+	if (next < 0)
+		return -1;
+	c->state = (uint8_t)next;
+	return 0;
 }
 
 /* trailer-section: field lines then the final empty line. */
@@ -98,8 +150,8 @@ static int step_trailer(struct http1_chunked *c, char ch)
 		return -1;
 	switch (c->state) {
 	case CK_TR_BOL:
-		if (ch == '\r' || ch == '\n') {
-			c->state = ch == '\r' ? CK_LAST_LF : CK_DONE;
+		if (ch == '\r') {
+			c->state = CK_LAST_LF;
 			return 0;
 		}
 		c->state = CK_TR_NAME;
@@ -111,9 +163,9 @@ static int step_trailer(struct http1_chunked *c, char ch)
 	case CK_TR_VALUE:
 		if (h1_is(ch, H1_VALUE))
 			return 0;
-		if (ch != '\r' && ch != '\n')
+		if (ch != '\r')
 			return -1;
-		c->state = ch == '\r' ? CK_TR_LF : CK_TR_BOL;
+		c->state = CK_TR_LF;
 		return 0;
 	case CK_TR_LF:
 		c->state = CK_TR_BOL;
@@ -129,17 +181,22 @@ static int step(struct http1_chunked *c, char ch)
 {
 	switch (c->state) {
 	case CK_DATA_END:
-		if (ch == '\r') {
-			c->state = CK_DATA_LF;
-			return 0;
-		}
-		__attribute__((fallthrough));   /* bare LF after the data */
+		c->state = CK_DATA_LF;
+		return ch == '\r' ? 0 : -1;
 	case CK_DATA_LF:
 		c->state = CK_SIZE0;
 		return ch == '\n' ? 0 : -1;
 	case CK_SIZE0:
 	case CK_SIZE:
-	case CK_EXT:
+	case CK_EXT_BWS:
+	case CK_EXT_NAME0:
+	case CK_EXT_NAME:
+	case CK_EXT_NAME_BWS:
+	case CK_EXT_VAL0:
+	case CK_EXT_VAL:
+	case CK_EXT_QS:
+	case CK_EXT_QP:
+	case CK_EXT_QEND:
 	case CK_SIZE_LF:
 		return step_size_line(c, ch);
 	default:

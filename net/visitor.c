@@ -672,6 +672,8 @@ static void body_failed(struct shard *sh, struct vconn *vc, ssize_t err)
 	struct vexchange *x = &vc->x;
 	if (err == -EFBIG)
 		COUNT(sh, body_too_large);
+	else
+		sh->parse_err[HTTP1_E_CHUNK]++;     /* parse_error_bad_chunk */
 	x->must_linger = true;
 	if (x->head_queued) {
 		visitor_response_abort(sh, vc);

@@ -485,6 +485,9 @@ static void test_connection_expect(void)
 	CHECK(rq.expect_continue);
 	REQ_OK("PUT / HTTP/1.1\r\nHost: h\r\nExpect: 200-ok\r\n\r\n");
 	CHECK(!rq.expect_continue);
+	/* HTTP/1.0 has no 1xx: its expectation is ignored (RFC 9110 10.1.1). */
+	REQ_OK("PUT / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n");
+	CHECK(!rq.expect_continue);
 
 	CHECK_EQ_INT(http1_connection_has_token("a, Foo ,b", 9, "foo"), 1);
 	CHECK_EQ_INT(http1_connection_has_token("a, Foob", 7, "foo"), 0);
@@ -888,16 +891,15 @@ static void test_chunked_basic(void)
 {
 	CHUNK_OK("5\r\nhello\r\n0\r\n\r\n", "hello", 15);
 	CHUNK_OK("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", "hello world", 26);
-	CHUNK_OK("5\nhello\n0\n\n", "hello", 11);
 	CHUNK_OK("A\r\n0123456789\r\n0\r\n\r\n", "0123456789", 20);
 	CHUNK_OK("a\r\n0123456789\r\n00\r\n\r\n", "0123456789", 21);
 	CHUNK_OK("0000000000000000000000005\r\nhello\r\n0\r\n\r\n", "hello", 39);
 	CHUNK_OK("5;name=val\r\nhello\r\n0;x\r\n\r\n", "hello", 26);
 	CHUNK_OK("5 ;a=\"b c\"\r\nhello\r\n0\r\n\r\n", "hello", 24);
-	CHUNK_OK("5\t\r\nhello\r\n0\r\n\r\n", "hello", 16);
+	CHUNK_OK("5 ; a = b ;c\t=\t\"x\\\"y\"\r\nhello\r\n0\r\n\r\n", "hello", 35);
+	CHUNK_OK("5;a=\"\"\r\nhello\r\n0\r\n\r\n", "hello", 20);
 	CHUNK_OK("0\r\n\r\n", "", 5);
 	CHUNK_OK("0\r\nX-Sum: abc\r\nY:\r\n\r\n", "", 21);
-	CHUNK_OK("0\nX-Sum: abc\n\n", "", 14);
 	/* Stops after the final CRLF: the rest is the next message. */
 	CHUNK_OK("3\r\nabc\r\n0\r\n\r\nGET / HTTP/1.1\r\n", "abc", 13);
 	CHUNK_OK("3\r\nabc\r\n0\r\n\r\n\r\n", "abc", 13);
@@ -924,6 +926,25 @@ static void test_chunked_errors(void)
 	CHUNK_ERR("0\r\nX a\r\n\r\n");           /* no colon */
 	CHUNK_ERR("0\r\n: a\r\n\r\n");
 	CHUNK_ERR("0\r\nX: a\x01\r\n\r\n");
+	/* Framing a strict origin reads another way: never forwarded. */
+	CHUNK_ERR("5\nhello\r\n0\r\n\r\n");       /* bare LF after the size */
+	CHUNK_ERR("5\r\nhello\n0\r\n\r\n");       /* ... after the data */
+	CHUNK_ERR("5\r\nhello\r\n0\n\r\n");
+	CHUNK_ERR("5\r\nhello\r\n0\r\n\n");       /* ... as the final line */
+	CHUNK_ERR("0\r\nX: a\n\r\n");               /* ... after a trailer */
+	CHUNK_ERR("5;a\nhello\r\n0\r\n\r\n");
+	CHUNK_ERR("5 \r\nhello\r\n0\r\n\r\n");      /* BWS without ';' */
+	CHUNK_ERR("5\t\r\nhello\r\n0\r\n\r\n");
+	CHUNK_ERR("5 x\r\nhello\r\n0\r\n\r\n");
+	CHUNK_ERR("5;\r\nhello\r\n0\r\n\r\n");        /* no ext name */
+	CHUNK_ERR("5;=v\r\nhello\r\n0\r\n\r\n");
+	CHUNK_ERR("5;a=\r\nhello\r\n0\r\n\r\n");       /* no value */
+	CHUNK_ERR("5;a \r\nhello\r\n0\r\n\r\n");
+	CHUNK_ERR("5;a=b c\r\nhello\r\n0\r\n\r\n");
+	CHUNK_ERR("5;a=\"b\r\nhello\r\n0\r\n\r\n");    /* open quote */
+	CHUNK_ERR("5;a=\"b\"c\r\nhello\r\n0\r\n\r\n");
+	CHUNK_ERR("5;a=\"b\\\r\nhello\r\n0\r\n\r\n");
+	CHUNK_ERR("5;a=b\"\r\nhello\r\n0\r\n\r\n");
 	/* 2^63 overflows, 2^63 - 1 is the largest size. */
 	CHUNK_ERR("8000000000000000\r\n");
 	CHUNK_ERR("10000000000000000\r\n");
@@ -1038,7 +1059,7 @@ static void test_chunked_random(void)
 			size_t sz = (seed = seed * 1103515245u + 12345u) >> 16 & 63;
 
 			n += (size_t)snprintf(enc + n, sizeof(enc) - n,
-					      round & 1 ? "%zx\r\n" : "%zX;e=1\n", sz + 1);
+					      round & 1 ? "%zx\r\n" : "%zX;e=1\r\n", sz + 1);
 			for (size_t i = 0; i <= sz; i++, p++)
 				enc[n++] = plain[p] = (char)('a' + (p * 7 + (size_t)round) % 26);
 			enc[n++] = '\r';
