@@ -16,6 +16,7 @@ enum {
 	CK_SIZE0,       /* first hex digit of a chunk-size */
 	CK_SIZE,        /* more hex digits, or ext / line end */
 	CK_EXT,         /* chunk-ext: skipped, bounded by the line limit */
+	CK_BWS,         /* whitespace after the size: only ';' or the line end next */
 	CK_SIZE_LF,     /* CR seen on the size line */
 	CK_DATA,        /* `remaining` data bytes */
 	CK_DATA_END,    /* CRLF after the data */
@@ -73,9 +74,12 @@ static int step_size_line(struct http1_chunked *c, char ch)
 		}
 		if (c->state == CK_SIZE0)
 			return -1;
+		__attribute__((fallthrough));
+	case CK_BWS:
+		/* "3 x" is not a size line: a peer may read it otherwise */
 		if (ch != ';' && !h1_ows(ch))
 			break;
-		c->state = CK_EXT;
+		c->state = ch == ';' ? CK_EXT : CK_BWS;
 		return 0;
 	case CK_EXT:
 		if (h1_is(ch, H1_VALUE))
@@ -140,6 +144,7 @@ static int step(struct http1_chunked *c, char ch)
 	case CK_SIZE0:
 	case CK_SIZE:
 	case CK_EXT:
+	case CK_BWS:
 	case CK_SIZE_LF:
 		return step_size_line(c, ch);
 	default:
