@@ -14,7 +14,9 @@
  *     quoted in the message (bytes of it that are there must be the
  *     message's own words: they stay when the secret's letters change).
  * Inputs naming /dev, /proc, /sys or /run are skipped: a glob or secret
- * file there could block (a FIFO, /dev/zero) and say nothing of the loader.
+ * file there could block (a FIFO, /dev/zero) and say nothing of the loader;
+ * so are zones globs outside the directory (absolute, or with ".."): they
+ * would read the host's files.
  * A broken promise aborts.
  *
  * Built with clang -fsanitize=fuzzer when meson's `fuzz` option is on;
@@ -137,6 +139,30 @@ static bool quoted_secret(const uint8_t *all, size_t all_n, const uint8_t *p, si
 	return false;
 }
 
+/* A line "zones = VALUE" (any spacing, '=' or ':') whose value is
+ * absolute or climbs with "..". */
+static bool glob_outside(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; ) {
+		const uint8_t *nl = memchr(p + i, '\n', n - i);
+		size_t end = nl ? (size_t)(nl - p) : n, at = i;
+		while (at < end && (p[at] == ' ' || p[at] == '\t'))
+			at++;
+		if (end - at > 5 && memcmp(p + at, "zones", 5) == 0) {
+			for (at += 5; at < end && (p[at] == ' ' || p[at] == '\t'); at++)
+				;
+			if (at < end && (p[at] == '=' || p[at] == ':')) {
+				for (at++; at < end && (p[at] == ' ' || p[at] == '\t'); at++)
+					;
+				if ((at < end && p[at] == '/') || memmem(p + at, end - at, "..", 2))
+					return true;
+			}
+		}
+		i = end + 1;
+	}
+	return false;
+}
+
 /* "file:line: key: detail" with file one of ours and line in it. */
 static void check_msg(const struct cfg_error *e, const uint8_t *mp, size_t mn,
 		      const uint8_t *zp, size_t zn)
@@ -228,8 +254,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *mp, *zp;
 	size_t mn, zn, off, len;
 
+	const uint8_t *nul = memchr(data, 0, size);
+
 	if (has(data, size, "/dev") || has(data, size, "/proc") ||
-	    has(data, size, "/sys") || has(data, size, "/run"))
+	    has(data, size, "/sys") || has(data, size, "/run") ||
+	    (nul && glob_outside(data, (size_t)(nul - data))))
 		return 0;
 	if (!ready) {
 		setup();
