@@ -117,6 +117,14 @@ static void msg_v(struct cfg_error *err, const char *file, int line,
 	err->detail = n;
 	err->s3_conflict = false;
 	vsnprintf(err->msg + n, cap - n, fmt, ap);
+	/* A quoted section name or value may hold a CR or other control
+	 * byte (inih splits lines at LF only): the message is one log line. */
+	for (char *c = err->msg; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	for (char *c = err->key; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 }
 
 /* Record the first error of a load; returns ld->rc (the first one's). */

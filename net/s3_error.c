@@ -481,15 +481,19 @@ static bool mask_border(const struct s3err_masker *m, int form, size_t k, size_t
 	return true;
 }
 
-/* Match the form in src[0..n) (the piece as it came), mask in dst. */
+/* Match the form in src[0..n) (the piece as it came), mask in dst. Every
+ * occurrence is masked whole, overlapping ones too (a token with a border,
+ * "abXab", occurs twice in "abXabXab"). */
 static void mask_form(struct s3err_masker *m, int form, const char *src, char *dst, size_t n)
 {
-	size_t len = mask_len(m, form), s = 0;
+	size_t len = mask_len(m, form);
 	size_t mt = m->matched[form];
 
 	m->matched[form] = 0;
-	/* The last piece ended with mt bytes of the secret (masked): go on
-	 * with the longest of those that this piece continues. */
+	/* The last piece ended with mt bytes of the secret (masked): each of
+	 * those suffixes that is also a prefix (mt itself, then its borders,
+	 * longest first) may go on in this piece. One this piece is too short
+	 * to finish is carried on; the whole piece is masked then. */
 	for (size_t k = mt; k > 0; k--) {
 		if (k != mt && !mask_border(m, form, k, mt))
 			continue;
@@ -501,10 +505,8 @@ static void mask_form(struct s3err_masker *m, int form, const char *src, char *d
 			m->matched[form] = (uint32_t)(k + c);
 			return;
 		}
-		s = c;
-		break;
 	}
-	for (; s < n; s++) {
+	for (size_t s = 0; s < n; s++) {
 		size_t c = len < n - s ? len : n - s;
 		if (!mask_eq(m, form, src + s, c, 0))
 			continue;
@@ -513,7 +515,6 @@ static void mask_form(struct s3err_masker *m, int form, const char *src, char *d
 			m->matched[form] = (uint32_t)c;
 			return;
 		}
-		s += len - 1;
 	}
 }
 

@@ -3,16 +3,22 @@
  * (gcc builds): replays every corpus file given on the command line, then
  * mutates each one (bit flips, byte changes, inserts of HTTP-ish bytes,
  * cuts, splices) with a fixed seed for a bounded time, so every run is
- * reproducible and the test ends. A broken invariant aborts (test fails).
+ * reproducible and the test ends. A broken invariant aborts (test fails);
+ * the input that broke it is written to fuzz-crash-PID in the current
+ * directory first, to replay (give it as the only FILE) and to add to the
+ * corpus once fixed. Every target (fuzz_*.c) uses this driver.
  *
- * Usage: fuzz_http1_replay [-t seconds] [-s seed] FILE|DIR...
+ * Usage: fuzz_X_replay [-t seconds] [-s seed] FILE|DIR...
  */
 #include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,6 +29,41 @@ static uint8_t *seeds[FUZZ_MAX_SEEDS];
 static size_t seed_len[FUZZ_MAX_SEEDS];
 static size_t n_seeds;
 static uint64_t rng;
+static const uint8_t *cur;      /* the input being run */
+static size_t cur_len;
+
+/* SIGABRT (a broken invariant, a sanitizer report): save the input. */
+static void on_abort(int sig)
+{
+	char name[32] = "fuzz-crash-";
+	int pid = (int)getpid(), k = 11, fd;
+	char digits[12];
+	int nd = 0;
+
+	do
+		digits[nd++] = (char)('0' + pid % 10);
+	while ((pid /= 10) && nd < 11);
+	while (nd)
+		name[k++] = digits[--nd];
+	name[k] = 0;
+	fd = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd >= 0 && cur) {
+		(void)!write(fd, cur, cur_len);
+		close(fd);
+		(void)!write(2, "fuzz: input saved to ", 21);
+		(void)!write(2, name, (size_t)k);
+		(void)!write(2, "\n", 1);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void run(const uint8_t *p, size_t n)
+{
+	cur = p;
+	cur_len = n;
+	LLVMFuzzerTestOneInput(p, n);
+}
 
 static uint64_t next(void)
 {
@@ -145,8 +186,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fuzz: no corpus given\n");
 		return 1;
 	}
+	signal(SIGABRT, on_abort);
 	for (size_t s = 0; s < n_seeds; s++, runs++)
-		LLVMFuzzerTestOneInput(seeds[s], seed_len[s]);
+		run(seeds[s], seed_len[s]);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		size_t s = next() % n_seeds, n = seed_len[s];
@@ -155,7 +197,7 @@ int main(int argc, char **argv)
 		memcpy(buf, seeds[s], n);
 		while (edits--)
 			mutate(buf, &n);
-		LLVMFuzzerTestOneInput(buf, n);
+		run(buf, n);
 		if (++runs % 64)
 			continue;
 		clock_gettime(CLOCK_MONOTONIC, &t);

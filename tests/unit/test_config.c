@@ -383,6 +383,11 @@ static void test_syntax(void)
 		"(the main file has [server], [cache] and [admin])");
 	SRV_ERR("[origin x]\n", "edge.ini:4: [origin x]: unknown section "
 		"(the main file has [server], [cache] and [admin])");
+	/* a control byte quoted from the file is '?': the message is one line
+	 * (found by fuzz_ini) */
+	SRV_ERR("[st\rorage]\n", "edge.ini:4: [st?orage]: unknown section "
+		"(the main file has [server], [cache] and [admin])");
+	SRV_ERR("work\x01" "ers = 1\n", "edge.ini:4: work?ers: unknown key in [server]");
 	SRV_ERR("[server]\n", "edge.ini:4: [server]: repeated (first at line 1)");
 	SRV_ERR("workers = 1\nworkers = 2\n", "edge.ini:5: workers: repeated (first at line 4)");
 	ERR("workers = 1\n" MAIN, ZONE, -EINVAL, "edge.ini:1: workers: key outside of any section");
