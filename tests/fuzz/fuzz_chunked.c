@@ -71,15 +71,11 @@ static int ref_hex(uint8_t c)
 /* Parse results inside a window p[0..m): ok (*at moved), bad, or short. */
 enum { R_OK, R_BAD, R_SHORT };
 
-/* CR LF or a bare LF at *at. */
+/* CR LF at *at (never a bare LF: RFC 9112, strict for forwarded framing). */
 static int ref_eol(const uint8_t *p, size_t m, size_t *at)
 {
 	if (*at == m)
 		return R_SHORT;
-	if (p[*at] == '\n') {
-		(*at)++;
-		return R_OK;
-	}
 	if (p[*at] != '\r')
 		return R_BAD;
 	if (*at + 1 == m)
@@ -90,10 +86,45 @@ static int ref_eol(const uint8_t *p, size_t m, size_t *at)
 	return R_OK;
 }
 
-/* chunk-size OWS [ ';' value-bytes ] eol, all within p[0..m). */
+static size_t ref_skip_ows(const uint8_t *p, size_t m, size_t i)
+{
+	while (i < m && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	return i;
+}
+
+static size_t ref_skip_token(const uint8_t *p, size_t m, size_t i)
+{
+	while (i < m && ref_tchar(p[i]))
+		i++;
+	return i;
+}
+
+/* quoted-string from the opening quote at p[i]: the index after the closing
+ * quote, or m (short), or SIZE_MAX (bad). */
+static size_t ref_quoted(const uint8_t *p, size_t m, size_t i)
+{
+	for (i++; i < m; i++) {
+		if (p[i] == '"')
+			return i + 1;
+		if (p[i] == '\\') {
+			if (++i == m)
+				return m;
+		}
+		if (!ref_value(p[i]))
+			return SIZE_MAX;
+	}
+	return m;
+}
+
+/*
+ * chunk-size *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )
+ * CRLF, all within p[0..m) (RFC 9112 7.1.1). BWS only where the grammar
+ * puts it: "3 \r\n" and "3;a \r\n" are bad.
+ */
 static int ref_size_line(const uint8_t *p, size_t m, size_t *at, uint64_t *size)
 {
-	size_t i = *at;
+	size_t i = *at, j;
 	uint64_t v = 0;
 
 	if (i == m)
@@ -107,11 +138,43 @@ static int ref_size_line(const uint8_t *p, size_t m, size_t *at, uint64_t *size)
 		if (v > (uint64_t)INT64_MAX)
 			return R_BAD;
 	}
-	while (i < m && (p[i] == ' ' || p[i] == '\t'))
-		i++;
-	if (i < m && p[i] == ';')
-		for (i++; i < m && ref_value(p[i]); i++)
-			;
+	for (;;) {
+		if (i == m)
+			return R_SHORT;
+		if (p[i] == '\r')
+			break;
+		i = ref_skip_ows(p, m, i);          /* BWS ";" */
+		if (i == m)
+			return R_SHORT;
+		if (p[i] != ';')
+			return R_BAD;
+		i = ref_skip_ows(p, m, i + 1);      /* BWS name */
+		if (i == m)
+			return R_SHORT;
+		if (!ref_tchar(p[i]))
+			return R_BAD;
+		i = ref_skip_token(p, m, i);
+		j = ref_skip_ows(p, m, i);          /* BWS "=" */
+		if (j == m)
+			return R_SHORT;
+		if (p[j] != '=') {
+			if (j > i && p[j] != ';')
+				return R_BAD;       /* BWS after a name, then no '=' or ';' */
+			i = j;
+			continue;
+		}
+		i = ref_skip_ows(p, m, j + 1);      /* BWS value */
+		if (i == m)
+			return R_SHORT;
+		if (ref_tchar(p[i]))
+			i = ref_skip_token(p, m, i);
+		else if (p[i] == '"')
+			i = ref_quoted(p, m, i);
+		else
+			return R_BAD;
+		if (i == SIZE_MAX)
+			return R_BAD;
+	}
 	int r = ref_eol(p, m, &i);
 	if (r == R_OK) {
 		*at = i;
