@@ -386,10 +386,18 @@ static void on_tick(struct shard *sh)
 		visitor_parked_tick(sh);
 	if (sh->large_wait)
 		elarge_tick(sh);
+	/* Reclaim first, so the re-armed reads find what it gave back
+	 * (it lands when the closed connections' sends are cancelled). */
+	if (shard_bufs_low(sh))
+		visitor_reclaim(sh);
 	if (sh->starved) {
 		sh->starved = false;
 		visitor_rearm_starved(sh);
 		origin_rearm_starved(sh);
+	}
+	if (sh->now_ms - sh->trim_ms >= LIMIT_HBUF_TRIM_MS) {
+		sh->trim_ms = sh->now_ms;
+		COUNT_N(sh, hbuf_trimmed, iobuf_pool_trim(&sh->pool, LIMIT_HBUF_TRIM_BLOCKS));
 	}
 	check_drain(sh);
 	arm_tick(sh);

@@ -143,6 +143,7 @@ struct shard {
 	char date[30];                      /* cached IMF-fixdate */
 	uint64_t req_seq;
 	bool starved;                       /* a recv ran out of buffers: re-arm on tick */
+	uint64_t trim_ms;                   /* last head-pool trim (LIMIT_HBUF_TRIM_MS) */
 	/* The store's buffer pool of this shard, registered with the ring
 	 * (fixed buffer 0) so O_DIRECT reads/writes skip per-I/O page pinning;
 	 * NULL when registration failed (then plain READ/WRITE). */
@@ -231,6 +232,18 @@ void shard_prep_store_io(struct shard *sh, const struct store_io *io, uint64_t u
 static inline struct iobuf_group *shard_group(struct shard *sh, int g)
 {
 	return &sh->groups[g];
+}
+
+/* A group that origin response bytes land in (origin ring, decrypted
+ * plaintext) has fewer than count / LIMIT_RECV_RESERVE_DIV buffers left
+ * for reads: the reserve is kept for exchanges that keep up, and stalled
+ * holders are reclaimed on the tick (visitor_reclaim). */
+static inline bool shard_bufs_low(const struct shard *sh)
+{
+	for (int g = SHARD_GROUP_ORIGIN; g <= SHARD_GROUP_PLAIN; g++)
+		if (iobuf_group_avail(&sh->groups[g]) < sh->groups[g].count / LIMIT_RECV_RESERVE_DIV)
+			return true;
+	return false;
 }
 
 #endif

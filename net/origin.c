@@ -111,6 +111,15 @@ static void arm_recv(struct shard *sh, struct oconn *oc)
 {
 	if (oc->recv_armed || oc->recv_starved || oc->state == OC_CLOSING)
 		return;
+	/* The ring is low: what is left goes to exchanges whose visitor
+	 * pins none of it (keeping up); this one waits for the tick, when
+	 * stalled holders are reclaimed (docs/ARCHITECTURE.md). */
+	if (oc->vc && oc->vc->out.n_pbuf > 0 && shard_bufs_low(sh)) {
+		COUNT(sh, recv_share_paused);
+		oc->recv_starved = true;
+		sh->starved = true;
+		return;
+	}
 	struct io_uring_sqe *sqe = shard_sqe(sh);
 	io_uring_prep_recv(sqe, oc->fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
