@@ -108,11 +108,12 @@
  * the rings above are shared by every connection of a shard, so a few
  * hundred visitors that stop reading must not be able to empty them.
  * - A connection pins at most LIMIT_RECV_SHARE_BUFS buffers of a group
- *   (held input, or response bytes in its send queue that point into
- *   origin / plaintext buffers): past it its reads pause (recv_share_paused).
- *   8 of 256 origin buffers: 32 stalled exchanges take an eighth... at most
- *   their share each; a recv of a few bytes pins a whole buffer, so the
- *   share counts buffers, not bytes (LIMIT_STREAM_WINDOW_BYTES does that).
+ *   (held input, upload pieces queued to its origin, or response bytes in
+ *   its send queue that point into origin / plaintext buffers): past it
+ *   its reads pause (recv_share_paused). A recv of a few bytes pins a
+ *   whole buffer, so the share counts buffers, not bytes (the stream
+ *   window, LIMIT_STREAM_WINDOW_BYTES, bounds bytes); 8 of the origin
+ *   ring's 256 is 512 KiB, twice the window.
  * - A group is low when fewer than count / LIMIT_RECV_RESERVE_DIV of its
  *   buffers are left: then an origin read is armed only for an exchange
  *   whose queue pins none (it is keeping up), so the reserve goes to
@@ -354,10 +355,11 @@
  * less per visitor than an origin session. */
 #define LIMIT_TLS_SERVER_IN_BYTES     LIMIT_RECV_BUF_BYTES
 /* Until its ClientHello is whole (its SNI picks the session's context) a
- * visitor's ciphertext stays in the provided buffers it came in. Clients
- * send a hello in one write (one or two segments); one that arrives in
- * more pieces than this is refused, so that dribbling it cannot pin the
- * shard's recv buffers (LIMIT_RECV_BUFS). */
+ * visitor's ciphertext is copied into its own input block (the provided
+ * buffers go back at once: 400 hellos dribbled in 10-byte pieces once
+ * pinned the whole visitor ring). Clients send a hello in one write (one
+ * or two segments); one that arrives in more pieces than this, or longer
+ * than a record, is refused: nothing real is that slow. */
 #define LIMIT_TLS_HELLO_PIECES        8
 /* Records waiting for the ring to send them: four full records, so one
  * send carries 64 KiB, as an origin buffer does. */

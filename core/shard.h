@@ -129,6 +129,10 @@ struct shard {
 	struct vconn *vfree;
 	uint32_t n_vconns;
 	uint32_t vconns_hwm;
+	/* Free slots above the highest one in use are given back to the
+	 * kernel each trim period (hwm lowered); a slot taken from the tail
+	 * again starts at this generation, above every one it had. */
+	uint32_t vgen_floor;
 	uint32_t vconns_used;
 	struct oconn *oconns;
 	struct oconn *ofree;
@@ -191,6 +195,7 @@ static inline struct vconn *shard_vconn_take(struct shard *sh)
 	} else if (sh->vconns_hwm < sh->n_vconns) {
 		vc = &sh->vconns[sh->vconns_hwm];
 		vc->idx = sh->vconns_hwm++;
+		vc->gen = sh->vgen_floor;   /* past any gen a retired slot had */
 	}
 	return vc;
 }

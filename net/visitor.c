@@ -1733,22 +1733,15 @@ static bool stalled_holder(const struct shard *sh, const struct vconn *vc)
 
 unsigned visitor_reclaim(struct shard *sh)
 {
-	/* Buffers to win back: the largest shortfall of a low group. */
-	int64_t need = 0;
 	unsigned closed = 0;
 
-	for (int g = SHARD_GROUP_ORIGIN; g <= SHARD_GROUP_PLAIN; g++) {
-		const struct iobuf_group *grp = shard_group(sh, g);
-		int64_t d = (int64_t)(grp->count / LIMIT_RECV_RESERVE_DIV) -
-			    (int64_t)iobuf_group_avail(grp);
-		if (d > need)
-			need = d;
-	}
-	for (uint32_t i = 0; i < sh->vconns_hwm && need > 0; i++) {
+	/* Every stalled holder, not just enough of them: while the pool is
+	 * low no one sits on it without moving, and a second look one tick
+	 * later would only find the next ones. */
+	for (uint32_t i = 0; i < sh->vconns_hwm; i++) {
 		struct vconn *vc = &sh->vconns[i];
 		if (!stalled_holder(sh, vc))
 			continue;
-		need -= vc->out.n_pbuf;
 		COUNT(sh, recv_share_closed);
 		log_debug("visitor %s: closed: its send has pinned %u receive buffers for %llu ms "
 			  "while the shard was short of them", vc->peer_ip, vc->out.n_pbuf,

@@ -164,8 +164,7 @@ void visitor_on_timer(struct shard *sh, struct vconn *vc);
 void visitor_rearm_starved(struct shard *sh);
 /* Shard tick while a buffer group is low (shard_bufs_low): close the
  * visitors (reset the HTTP/2 streams) whose send queues have pinned
- * provided buffers without moving for LIMIT_RECV_SHARE_STALL_MS, until
- * what they pin would lift the group over its reserve; counted
+ * provided buffers without moving for LIMIT_RECV_SHARE_STALL_MS; counted
  * recv_share_closed. Never from inside a completion handler (it closes
  * exchanges other than the one being handled). Returns how many. */
 unsigned visitor_reclaim(struct shard *sh);

@@ -176,8 +176,9 @@ def starvation(ck, srv):
 		x.close()
 	under = {k: p99(v) for k, v in s2.lat.items()}
 	n = {k: len(v) for k, v in s2.lat.items()}
-	print('under attack p99: miss %.1f ms, hit %.1f ms (%s samples)' %
-	      (under['miss'] * 1e3, under['hit'] * 1e3, n), flush=True)
+	print('under attack p99: miss %.1f ms, hit %.1f ms (%s samples; over 1 s: %s)' %
+	      (under['miss'] * 1e3, under['hit'] * 1e3, n,
+	       {k: sum(x > 1 for x in v) for k, v in s2.lat.items()}), flush=True)
 	d = {k: c1.get(k, 0) - c0.get(k, 0) for k in
 	     ('recv_nobufs', 'recv_share_paused', 'recv_share_closed', 'timeouts_send',
 	      'tls_handshake_failures', 'h2_streams_aborted')}
