@@ -115,7 +115,9 @@ struct shard *shard_create(struct server *srv, unsigned id, int cpu,
 	sh->n_oconns = sh->scfg->max_conns + sh->rt->n_origins * sh->scfg->origin_pool;
 	sh->vconns = slots_map((size_t)sh->n_vconns * sizeof(*sh->vconns));
 	sh->oconns = slots_map((size_t)sh->n_oconns * sizeof(*sh->oconns));
-	if (!sh->vconns || !sh->oconns ||
+	sh->owait_cap = 2 * sh->n_oconns;
+	sh->owait = malloc((size_t)sh->owait_cap * sizeof(*sh->owait));
+	if (!sh->vconns || !sh->oconns || !sh->owait ||
 	    log_ring_init(&sh->log_err, SHARD_LOG_RING_BYTES, &sh->ctr[CTR_log_dropped]) < 0 ||
 	    log_ring_init(&sh->log_access, SHARD_LOG_RING_BYTES, &sh->ctr[CTR_log_dropped]) < 0) {
 		shard_destroy(sh);
@@ -155,6 +157,7 @@ void shard_destroy(struct shard *sh)
 			close(sh->listen_fds[i]);
 	slots_unmap(sh->vconns, (size_t)sh->n_vconns * sizeof(*sh->vconns));
 	slots_unmap(sh->oconns, (size_t)sh->n_oconns * sizeof(*sh->oconns));
+	free(sh->owait);
 	free(sh->wio);
 	free(sh->wio_free);
 	log_ring_free(&sh->log_err);
@@ -579,6 +582,8 @@ static void *shard_main(void *arg)
 		unsigned n = dispatch_batch(sh);
 		io_uring_cq_advance(&sh->ring, n);
 		last = n;
+		if (sh->owait_n)
+			origin_serve_waiting(sh);   /* buffers that batch gave back */
 		sync_runtime(sh);
 		COUNT(sh, loop_iterations);
 		counter_add(sh->ctr, CTR_loop_busy_ns, server_now_ns() - busy_from);

@@ -147,6 +147,13 @@ struct shard {
 	char date[30];                      /* cached IMF-fixdate */
 	uint64_t req_seq;
 	bool starved;                       /* a recv ran out of buffers: re-arm on tick */
+	/* Origin reads waiting their turn while the ring is low: a FIFO of
+	 * (slot << 32 | gen), 2 × n_oconns (an entry goes stale when its
+	 * connection closes; full → the tick's starved re-arm instead); and
+	 * the exchanges' reads armed now, one buffer promised to each. */
+	uint64_t *owait;
+	uint32_t owait_head, owait_n, owait_cap;
+	uint32_t orecv_armed;
 	uint64_t trim_ms;                   /* last head-pool trim (LIMIT_HBUF_TRIM_MS) */
 	/* The store's buffer pool of this shard, registered with the ring
 	 * (fixed buffer 0) so O_DIRECT reads/writes skip per-I/O page pinning;

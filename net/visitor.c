@@ -1759,7 +1759,9 @@ void visitor_drain(struct shard *sh)
 {
 	for (uint32_t i = 0; i < sh->vconns_hwm; i++) {
 		struct vconn *vc = &sh->vconns[i];
-		if (vc->state == VC_READING && vc->in_len == 0)
+		/* A hello in `in` is no request yet: idle, as before it was
+		 * copied there. */
+		if (vc->state == VC_READING && (vc->in_len == 0 || vc->hello_in))
 			vc_close(sh, vc);
 		else if (vc->state == VC_BUSY && vc->h2 && !vc->h2_sid)
 			h2_drain(sh, vc);
