@@ -135,10 +135,10 @@ static bool wait_turn(struct shard *sh, struct oconn *oc)
 
 	if (!oc->vc || oc->state != OC_BUSY || !shard_bufs_low(sh))
 		return false;
-	COUNT(sh, recv_share_paused);
 	if (oc->vc->out.n_pbuf == 0 && sh->owait_n == 0 &&
 	    iobuf_group_avail(g) > sh->orecv_armed)
 		return false;
+	COUNT(sh, recv_share_paused);
 	if (oc->vc->out.n_pbuf > 0 || sh->owait_n == sh->owait_cap) {
 		oc->recv_starved = true;
 		sh->starved = true;
