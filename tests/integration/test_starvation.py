@@ -2,7 +2,9 @@
 """Visitors that hold the shared receive buffers must not starve anyone else
 (issue 16, findings 2, 3 and the RSS part of 8).
 
-One shard (workers = 1), nginx as origin, a disk cache. A good client
+One shard (workers = 1), nginx as origin, a disk cache. First the stalled
+hellos alone: plain-HTTP hits must be answered at once and no recv may find
+the visitor ring empty (recv_nobufs). Then a good client
 measures its own misses (a fresh URL each time) and hits, first alone (the
 baseline, in this run), then while, all at once:
  - 400 TLS connections send a ClientHello in 10-byte pieces (7 of them, under
@@ -206,6 +208,42 @@ def open_attack(srv):
 	return socks
 
 
+def hellos_alone(ck, srv):
+	"""Finding 3 by itself: 400 hellos stalled after 7 pieces of 10 bytes
+	(2,800 pieces, the visitor ring has 1,024 buffers); plain-HTTP hits go
+	on being read and answered at once, and no recv finds the ring empty."""
+	hello = hello_bytes('localhost')
+	c0 = srv.counters()
+	tls = []
+	for _ in range(N_TLS):
+		s = socket.create_connection(('127.0.0.1', srv.tls_port), timeout=5)
+		s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+		tls.append(s)
+	for p in range(TLS_PIECES):
+		for s in tls:
+			s.send(hello[10 * p:10 * p + 10])
+		time.sleep(0.05)
+	time.sleep(0.2)
+	worst, bad = 0.0, []
+	for _ in range(20):
+		t0 = time.monotonic()
+		try:
+			r = et.request(srv.port, 'GET', '/hot', host='hot.test', timeout=5)
+			if r.status != 200:
+				bad.append(repr(r))
+		except (OSError, et.Closed) as e:
+			bad.append(repr(e))
+		worst = max(worst, time.monotonic() - t0)
+	c1 = srv.counters()
+	for s in tls:
+		s.close()
+	nobufs = c1['recv_nobufs'] - c0['recv_nobufs']
+	ck.check('400 stalled hellos: 20 plain hits all answered (%d failed), the slowest in %.3f s'
+		 % (len(bad), worst), not bad and worst < 1.0, bad[:3])
+	ck.check('400 stalled hellos: no recv found the visitor ring empty (recv_nobufs +%d)' %
+		 nobufs, nobufs == 0)
+
+
 def starvation(ck, srv):
 	s = Sampler(srv.port)
 	for _ in range(3):
@@ -306,6 +344,8 @@ def main():
 	srv.tls_port = tls_port
 	srv.start()
 	ck = et.Checks()
+	ck.run('stalled TLS hellos', hellos_alone, ck, srv)
+	time.sleep(0.5)
 	ck.run('starvation', starvation, ck, srv)
 	with open('/proc/%d/maps' % srv.proc.pid) as f:
 		asan = 'libasan' in f.read()
