@@ -112,6 +112,9 @@
 	X(buffers_exhausted,       "requests refused: no head buffer free (503)") \
 	X(recv_nobufs,             "recv stopped: provided buffer ring empty (re-armed)") \
 	X(pipeline_paused,         "visitor recv paused: pipelined input buffer full") \
+	X(recv_share_paused,       "reads paused: a visitor at its share of receive buffers (LIMIT_RECV_SHARE_BUFS), or, while the origin ring is low, an origin read deferred to the tick (its visitor pins buffers) or queued for its turn") \
+	X(recv_share_closed,       "visitor connections closed (HTTP/2 streams reset) to give back receive buffers their stalled sends pinned while the pool was low") \
+	X(hbuf_trimmed,            "head-buffer blocks given back to the kernel after staying free a whole trim period") \
 	X(log_dropped,             "log lines dropped: shard log ring full") \
 	X(loop_busy_ns,            "ns shards spent handling completions (loop time minus waiting)") \
 	X(loop_early_submits,      "loop iterations that submitted their store reads before the hits' sends") \

@@ -103,6 +103,38 @@
  * completion costs the same whatever its size: fewer, larger buffers. */
 #define LIMIT_ORIGIN_RECV_BUFS        256
 #define LIMIT_ORIGIN_RECV_BUF_BYTES   65536
+/*
+ * Sharing the receive buffers (docs/ARCHITECTURE.md "Receive buffers"):
+ * the rings above are shared by every connection of a shard, so a few
+ * hundred visitors that stop reading must not be able to empty them.
+ * - A connection pins at most LIMIT_RECV_SHARE_BUFS buffers of a group
+ *   (held input, upload pieces queued to its origin, or response bytes in
+ *   its send queue that point into origin / plaintext buffers): past it
+ *   its reads pause (recv_share_paused). A recv of a few bytes pins a
+ *   whole buffer, so the share counts buffers, not bytes (the stream
+ *   window, LIMIT_STREAM_WINDOW_BYTES, bounds bytes); 8 of the origin
+ *   ring's 256 is 512 KiB, twice the window.
+ * - A group is low when fewer than count / LIMIT_RECV_RESERVE_DIV of its
+ *   buffers are left: then an origin read is armed only for an exchange
+ *   whose queue pins none (it is keeping up), so the reserve goes to
+ *   exchanges that give buffers back at once.
+ * - While a group is low, a visitor whose send queue pins buffers and has
+ *   not moved for LIMIT_RECV_SHARE_STALL_MS is closed (an HTTP/2 stream is
+ *   reset), counted recv_share_closed: origin reads never wait on a
+ *   visitor giving buffers back for longer than that. A reader that moves
+ *   at all, however slowly, is never closed for it (send_timeout_ms is
+ *   its limit). Looked at at most once per LIMIT_RECV_RECLAIM_MS.
+ */
+#define LIMIT_RECV_SHARE_BUFS         8
+#define LIMIT_RECV_RESERVE_DIV        4
+#define LIMIT_RECV_SHARE_STALL_MS     200
+#define LIMIT_RECV_RECLAIM_MS         25
+/* Head-buffer blocks (net/iobuf.h) that stayed free for a whole period of
+ * this are given back to the kernel (MADV_DONTNEED), at most
+ * LIMIT_HBUF_TRIM_BLOCKS (160 MiB) per period so one tick stays short:
+ * 8,000 partial heads once grew RSS by 150 MiB for good. */
+#define LIMIT_HBUF_TRIM_MS            1000
+#define LIMIT_HBUF_TRIM_BLOCKS        4096
 /* Bytes of an origin response body in flight per request: the body
  * streams through this window, so a 1 GiB object needs only this much. */
 #define LIMIT_STREAM_WINDOW_BYTES     (256 * 1024)
@@ -327,10 +359,11 @@
  * less per visitor than an origin session. */
 #define LIMIT_TLS_SERVER_IN_BYTES     LIMIT_RECV_BUF_BYTES
 /* Until its ClientHello is whole (its SNI picks the session's context) a
- * visitor's ciphertext stays in the provided buffers it came in. Clients
- * send a hello in one write (one or two segments); one that arrives in
- * more pieces than this is refused, so that dribbling it cannot pin the
- * shard's recv buffers (LIMIT_RECV_BUFS). */
+ * visitor's ciphertext is copied into its own input block (the provided
+ * buffers go back at once: 400 hellos dribbled in 10-byte pieces once
+ * pinned the whole visitor ring). Clients send a hello in one write (one
+ * or two segments); one that arrives in more pieces than this, or longer
+ * than a record, is refused: nothing real is that slow. */
 #define LIMIT_TLS_HELLO_PIECES        8
 /* Records waiting for the ring to send them: four full records, so one
  * send carries 64 KiB, as an origin buffer does. */

@@ -129,6 +129,10 @@ struct shard {
 	struct vconn *vfree;
 	uint32_t n_vconns;
 	uint32_t vconns_hwm;
+	/* Free slots above the highest one in use are given back to the
+	 * kernel each trim period (hwm lowered); a slot taken from the tail
+	 * again starts at this generation, above every one it had. */
+	uint32_t vgen_floor;
 	uint32_t vconns_used;
 	struct oconn *oconns;
 	struct oconn *ofree;
@@ -143,6 +147,14 @@ struct shard {
 	char date[30];                      /* cached IMF-fixdate */
 	uint64_t req_seq;
 	bool starved;                       /* a recv ran out of buffers: re-arm on tick */
+	/* Origin reads waiting their turn while the ring is low: a FIFO of
+	 * (slot << 32 | gen), 2 × n_oconns (an entry goes stale when its
+	 * connection closes; full → the tick's starved re-arm instead); and
+	 * the exchanges' reads armed now, one buffer promised to each. */
+	uint64_t *owait;
+	uint32_t owait_head, owait_n, owait_cap;
+	uint32_t orecv_armed;
+	uint64_t trim_ms;                   /* last head-pool trim (LIMIT_HBUF_TRIM_MS) */
 	/* The store's buffer pool of this shard, registered with the ring
 	 * (fixed buffer 0) so O_DIRECT reads/writes skip per-I/O page pinning;
 	 * NULL when registration failed (then plain READ/WRITE). */
@@ -190,6 +202,7 @@ static inline struct vconn *shard_vconn_take(struct shard *sh)
 	} else if (sh->vconns_hwm < sh->n_vconns) {
 		vc = &sh->vconns[sh->vconns_hwm];
 		vc->idx = sh->vconns_hwm++;
+		vc->gen = sh->vgen_floor;   /* past any gen a retired slot had */
 	}
 	return vc;
 }
@@ -231,6 +244,18 @@ void shard_prep_store_io(struct shard *sh, const struct store_io *io, uint64_t u
 static inline struct iobuf_group *shard_group(struct shard *sh, int g)
 {
 	return &sh->groups[g];
+}
+
+/* A group that origin response bytes land in (origin ring, decrypted
+ * plaintext) has fewer than count / LIMIT_RECV_RESERVE_DIV buffers left
+ * for reads: the reserve is kept for exchanges that keep up, and stalled
+ * holders are reclaimed on the tick (visitor_reclaim). */
+static inline bool shard_bufs_low(const struct shard *sh)
+{
+	for (int g = SHARD_GROUP_ORIGIN; g <= SHARD_GROUP_PLAIN; g++)
+		if (iobuf_group_avail(&sh->groups[g]) < sh->groups[g].count / LIMIT_RECV_RESERVE_DIV)
+			return true;
+	return false;
 }
 
 #endif

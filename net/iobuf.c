@@ -81,6 +81,7 @@ int iobuf_soft_take(struct iobuf_group *g)
 		return -1;
 	uint16_t bid = g->free[--g->n_free];
 	g->refs[bid] = 1;
+	g->n_out++;
 	return bid;
 }
 
@@ -107,6 +108,8 @@ void iobuf_group_unref(struct iobuf_group *g, uint16_t bid)
 	assert(g->refs[bid] > 0);
 	if (--g->refs[bid] > 0)
 		return;
+	assert(g->n_out > 0);
+	g->n_out--;
 	if (!g->br) {
 		g->free[g->n_free++] = bid;
 		return;
@@ -127,15 +130,19 @@ int iobuf_pool_init(struct iobuf_pool *p, uint32_t count)
 		return -ENOMEM;
 	}
 	p->free = malloc((size_t)count * sizeof(*p->free));
-	if (!p->free) {
+	p->dirty = calloc(count, 1);
+	if (!p->free || !p->dirty) {
 		munmap(p->mem, (size_t)count * IOBUF_HBUF_BYTES);
-		p->mem = NULL;
+		free(p->free);
+		free(p->dirty);
+		memset(p, 0, sizeof(*p));
 		return -ENOMEM;
 	}
 	p->count = count;
 	for (uint32_t i = 0; i < count; i++)
 		p->free[i] = count - 1 - i;     /* block 0 on top */
 	p->n_free = count;
+	p->low = count;
 	return 0;
 }
 
@@ -144,6 +151,7 @@ void iobuf_pool_free(struct iobuf_pool *p)
 	if (p->mem)
 		munmap(p->mem, (size_t)p->count * IOBUF_HBUF_BYTES);
 	free(p->free);
+	free(p->dirty);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -151,7 +159,32 @@ void *iobuf_pool_get(struct iobuf_pool *p)
 {
 	if (p->n_free == 0)
 		return NULL;
-	return p->mem + (size_t)p->free[--p->n_free] * IOBUF_HBUF_BYTES;
+	uint32_t i = p->free[--p->n_free];
+	if (p->n_free < p->low)
+		p->low = p->n_free;
+	p->dirty[i] = 1;
+	return p->mem + (size_t)i * IOBUF_HBUF_BYTES;
+}
+
+/*
+ * The free stack is LIFO: positions below the period's low-water mark
+ * were never taken during the period, so those blocks are cold. Only the
+ * ones touched since their last trim cost a syscall.
+ */
+uint32_t iobuf_pool_trim(struct iobuf_pool *p, uint32_t max_blocks)
+{
+	uint32_t done = 0;
+
+	for (uint32_t pos = 0; pos < p->low && done < max_blocks; pos++) {
+		uint32_t i = p->free[pos];
+		if (!p->dirty[i])
+			continue;
+		madvise(p->mem + (size_t)i * IOBUF_HBUF_BYTES, IOBUF_HBUF_BYTES, MADV_DONTNEED);
+		p->dirty[i] = 0;
+		done++;
+	}
+	p->low = p->n_free;
+	return done;
 }
 
 void iobuf_pool_put(struct iobuf_pool *p, void *block)
@@ -164,7 +197,7 @@ void iobuf_pool_put(struct iobuf_pool *p, void *block)
 
 void iobuf_outq_init(struct iobuf_outq *q)
 {
-	q->head = q->n = 0;
+	q->head = q->n = q->n_pbuf = 0;
 	q->in_flight = false;
 	q->zc = q->zc_wait = q->zc_never = false;
 	q->bytes = 0;
@@ -176,6 +209,8 @@ bool iobuf_outq_push(struct iobuf_outq *q, const struct iobuf_seg *s)
 		return false;
 	q->segs[(q->head + q->n) % IOBUF_OUTQ_SEGS] = *s;
 	q->n++;
+	if (s->kind == IOBUF_SEG_PBUF)
+		q->n_pbuf++;
 	q->bytes += s->len;
 	return true;
 }
@@ -271,6 +306,8 @@ void iobuf_outq_consume(struct iobuf_outq *q, struct iobuf_pool *pool, uint64_t 
 			return;
 		}
 		sent -= s->len;
+		if (s->kind == IOBUF_SEG_PBUF)
+			q->n_pbuf--;
 		iobuf_seg_release(s, pool);
 		q->head = (uint16_t)((q->head + 1) % IOBUF_OUTQ_SEGS);
 		q->n--;
@@ -279,6 +316,7 @@ void iobuf_outq_consume(struct iobuf_outq *q, struct iobuf_pool *pool, uint64_t 
 
 void iobuf_outq_clear(struct iobuf_outq *q, struct iobuf_pool *pool)
 {
+	q->n_pbuf = 0;
 	while (q->n > 0) {
 		iobuf_seg_release(&q->segs[q->head], pool);
 		q->head = (uint16_t)((q->head + 1) % IOBUF_OUTQ_SEGS);

@@ -6,9 +6,11 @@
  *    buffer for each multishot recv completion; the buffer then has one or
  *    more owners counted in refs[] (the handler, plus each queued send
  *    segment that points into it) and goes back to the kernel at zero.
- *  - a pool of head buffers (fixed blocks, LIFO so hot blocks are reused
- *    and RSS stays at the peak of concurrent use): visitor input, built
- *    response heads, origin request heads, partial origin response heads.
+ *  - a pool of head buffers (fixed blocks, LIFO so hot blocks are reused):
+ *    visitor input, built response heads, origin request heads, partial
+ *    origin response heads. Blocks no one took for a whole trim period
+ *    are given back to the kernel (iobuf_pool_trim), so RSS follows the
+ *    load down instead of staying at its peak.
  *  - send queues: an ordered list of segments sent with one sendmsg at a
  *    time; each segment says who owns its bytes and is released when sent.
  * Called by: the owning shard thread only.
@@ -53,13 +55,28 @@ struct iobuf_group {
 	 * free buffers on a stack; the refcounting is the same. */
 	uint16_t *free;
 	uint32_t n_free;
+	/* Buffers out of the ring (or off the free stack): held by us. The
+	 * kernel can pick only from count - n_out (docs/ARCHITECTURE.md,
+	 * "Receive buffers"). */
+	uint32_t n_out;
 };
+
+/* Buffers a group still has for recvs to pick. */
+static inline uint32_t iobuf_group_avail(const struct iobuf_group *g)
+{
+	return g->count - g->n_out;
+}
 
 struct iobuf_pool {
 	char *mem;
 	uint32_t count;
 	uint32_t n_free;
 	uint32_t *free;                     /* stack of free block indices */
+	/* Trimming: the lowest n_free since the last trim (stack positions
+	 * below it were not taken all period), and which blocks were
+	 * touched since they were last given back. */
+	uint32_t low;
+	uint8_t *dirty;
 };
 
 enum iobuf_seg_kind {
@@ -81,6 +98,7 @@ struct iobuf_outq {
 	struct iobuf_seg segs[IOBUF_OUTQ_SEGS];
 	uint16_t head;                      /* index of the first queued segment */
 	uint16_t n;                         /* queued segments */
+	uint16_t n_pbuf;                    /* of them, IOBUF_SEG_PBUF: pinned buffers */
 	bool in_flight;                     /* a sendmsg is submitted */
 	/* The send in flight is zero-copy; zc_res is its result, kept until
 	 * its notification says the kernel let go of the bytes. */
@@ -111,6 +129,7 @@ static inline char *iobuf_group_ptr(const struct iobuf_group *g, uint16_t bid)
 static inline void iobuf_group_take(struct iobuf_group *g, uint16_t bid)
 {
 	g->refs[bid] = 1;
+	g->n_out++;
 }
 
 static inline void iobuf_group_ref(struct iobuf_group *g, uint16_t bid)
@@ -133,6 +152,10 @@ void iobuf_pool_free(struct iobuf_pool *p);
 /* A block of IOBUF_HBUF_BYTES, or NULL when all are in use. */
 void *iobuf_pool_get(struct iobuf_pool *p);
 void iobuf_pool_put(struct iobuf_pool *p, void *block);
+/* Give back to the kernel (MADV_DONTNEED) the pages of blocks that stayed
+ * free since the last call, at most max_blocks of them; call once per
+ * trim period. Returns blocks given back. Their bytes read as zero after. */
+uint32_t iobuf_pool_trim(struct iobuf_pool *p, uint32_t max_blocks);
 
 void iobuf_outq_init(struct iobuf_outq *q);
 /* Queue a segment; false if the queue is full (caller must wait for a

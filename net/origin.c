@@ -108,10 +108,8 @@ static struct oconn *idle_pop(struct shard *sh, const struct origin_rt *o)
 	return oc;
 }
 
-static void arm_recv(struct shard *sh, struct oconn *oc)
+static void submit_recv(struct shard *sh, struct oconn *oc)
 {
-	if (oc->recv_armed || oc->recv_starved || oc->state == OC_CLOSING)
-		return;
 	struct io_uring_sqe *sqe = shard_sqe(sh);
 	io_uring_prep_recv(sqe, oc->fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
@@ -119,6 +117,69 @@ static void arm_recv(struct shard *sh, struct oconn *oc)
 	io_uring_sqe_set_data64(sqe, shard_ud(OP_ORECV, oc->idx, oc->gen));
 	oc->ops++;
 	oc->recv_armed = true;
+	if (oc->vc && oc->state == OC_BUSY) {
+		oc->recv_counted = true;
+		sh->orecv_armed++;
+	}
+}
+
+/*
+ * The ring is low (shard_bufs_low; docs/ARCHITECTURE.md "Receive
+ * buffers"): an exchange whose visitor pins buffers waits for the tick,
+ * when stalled holders are reclaimed; one that pins none reads now if a
+ * buffer is there for every read armed and nobody waits before it, else
+ * takes its turn in the FIFO. True when it must not arm now.
+ */
+static bool wait_turn(struct shard *sh, struct oconn *oc)
+{
+	const struct iobuf_group *g = shard_group(sh, SHARD_GROUP_ORIGIN);
+
+	if (!oc->vc || oc->state != OC_BUSY || !shard_bufs_low(sh))
+		return false;
+	if (oc->vc->out.n_pbuf == 0 && sh->owait_n == 0 &&
+	    iobuf_group_avail(g) > sh->orecv_armed)
+		return false;
+	COUNT(sh, recv_share_paused);
+	if (oc->vc->out.n_pbuf > 0 || sh->owait_n == sh->owait_cap) {
+		oc->recv_starved = true;
+		sh->starved = true;
+		return true;
+	}
+	sh->owait[(sh->owait_head + sh->owait_n++) % sh->owait_cap] =
+		(uint64_t)oc->idx << 32 | oc->gen;
+	oc->recv_waiting = true;
+	return true;
+}
+
+static void arm_recv(struct shard *sh, struct oconn *oc)
+{
+	if (oc->recv_armed || oc->recv_starved || oc->recv_waiting || oc->state == OC_CLOSING)
+		return;
+	if (!wait_turn(sh, oc))
+		submit_recv(sh, oc);
+}
+
+void origin_serve_waiting(struct shard *sh)
+{
+	const struct iobuf_group *g = shard_group(sh, SHARD_GROUP_ORIGIN);
+
+	while (sh->owait_n > 0) {
+		if (shard_bufs_low(sh) && iobuf_group_avail(g) <= sh->orecv_armed)
+			return;
+		uint64_t e = sh->owait[sh->owait_head];
+		sh->owait_head = (sh->owait_head + 1) % sh->owait_cap;
+		sh->owait_n--;
+		struct oconn *oc = &sh->oconns[e >> 32];
+		if (oc->gen != (uint32_t)e || !oc->recv_waiting)
+			continue;               /* closed since it queued */
+		oc->recv_waiting = false;
+		if (oc->recv_armed)
+			continue;
+		if (oc->state == OC_IDLE ||  /* pooled meanwhile: watch it close */
+		    (oc->state == OC_BUSY && oc->vc &&
+		     (!oc->head_done || visitor_room(oc->vc) > 0)))
+			submit_recv(sh, oc);
+	}
 }
 
 /* https: encrypt what is queued into the session's output (the segments
@@ -994,6 +1055,10 @@ static void tls_recv(struct shard *sh, struct oconn *oc, const char *p, size_t l
 static void on_recv(struct shard *sh, struct oconn *oc, const struct io_uring_cqe *cqe)
 {
 	oc->recv_armed = false;
+	if (oc->recv_counted) {
+		oc->recv_counted = false;
+		sh->orecv_armed--;
+	}
 	if (cqe->res > 0 && oc->tls) {
 		struct iobuf_group *g = shard_group(sh, SHARD_GROUP_ORIGIN);
 		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);

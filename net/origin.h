@@ -67,6 +67,8 @@ struct oconn {
 	uint8_t state;                      /* enum oconn_state */
 	bool recv_armed;
 	bool recv_starved;
+	bool recv_waiting;                  /* in the shard's FIFO for a read (origin_serve_waiting) */
+	bool recv_counted;                  /* its armed read is in shard.orecv_armed */
 	bool reused;                        /* came from the keep-alive pool */
 	bool got_bytes;                     /* any response byte arrived */
 	bool head_done;
@@ -126,6 +128,11 @@ void origin_on_cqe(struct shard *sh, struct oconn *oc, int op,
 		   const struct io_uring_cqe *cqe);
 void origin_on_timer(struct shard *sh, struct oconn *oc);
 void origin_rearm_starved(struct shard *sh);
+/* While the origin ring is low, exchanges wait their turn for a read in
+ * a FIFO (first come, first served; no lottery between a new miss and
+ * hundreds of re-arming streams): arm as many as there are buffers for.
+ * Called by the shard loop after each batch of completions. */
+void origin_serve_waiting(struct shard *sh);
 /* Close every idle pooled connection (drain, reload). */
 void origin_close_idle(struct shard *sh);
 

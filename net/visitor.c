@@ -95,6 +95,18 @@ static void resume_recv(struct shard *sh, struct vconn *vc)
 		arm_recv(sh, vc);
 }
 
+/* A connection whose held input pins its share of the provided buffers
+ * reads no more until it consumed some (pump and tls_input resume it):
+ * the rings are the shard's, not one visitor's. */
+static void share_check(struct shard *sh, struct vconn *vc)
+{
+	if (vc->held_n < LIMIT_RECV_SHARE_BUFS || vc->recv_paused ||
+	    vc->state == VC_CLOSING || vc->state == VC_FREE)
+		return;
+	COUNT(sh, recv_share_paused);
+	pause_recv(sh, vc);
+}
+
 static void flush(struct shard *sh, struct vconn *vc)
 {
 	if (vc->x.background) {
@@ -195,9 +207,10 @@ static void vc_maybe_free(struct shard *sh, struct vconn *vc)
 /* ---- held input ---------------------------------------------------------- */
 
 /* A FIFO of buffers of group g linked through tab (one per group: a
- * buffer is in at most one FIFO); each entry holds a reference. */
+ * buffer is in at most one FIFO); each entry holds a reference, counted
+ * in *n (the connection's held_n). */
 static void fifo_push(struct held_buf *tab, struct iobuf_group *g, int32_t *head,
-		      int32_t *tail, uint16_t bid, size_t len)
+		      int32_t *tail, uint16_t *n, uint16_t bid, size_t len)
 {
 	iobuf_group_ref(g, bid);
 	tab[bid] = (struct held_buf){ .next = -1, .off = 0, .len = (uint16_t)len };
@@ -206,14 +219,18 @@ static void fifo_push(struct held_buf *tab, struct iobuf_group *g, int32_t *head
 	else
 		*head = bid;
 	*tail = bid;
+	(*n)++;
 }
 
-static void fifo_pop(struct held_buf *tab, struct iobuf_group *g, int32_t *head, int32_t *tail)
+static void fifo_pop(struct held_buf *tab, struct iobuf_group *g, int32_t *head, int32_t *tail,
+		     uint16_t *n)
 {
 	uint16_t bid = (uint16_t)*head;
 	*head = tab[bid].next;
 	if (*head < 0)
 		*tail = -1;
+	assert(*n > 0);
+	(*n)--;
 	iobuf_group_unref(g, bid);
 }
 
@@ -231,17 +248,25 @@ static struct held_buf *in_held(struct shard *sh, const struct vconn *vc)
 
 static void held_push(struct shard *sh, struct vconn *vc, uint16_t bid, size_t len)
 {
-	fifo_push(in_held(sh, vc), in_group(sh, vc), &vc->held_head, &vc->held_tail, bid, len);
+	fifo_push(in_held(sh, vc), in_group(sh, vc), &vc->held_head, &vc->held_tail,
+		  &vc->held_n, bid, len);
 }
 
 static void held_pop(struct shard *sh, struct vconn *vc)
 {
-	fifo_pop(in_held(sh, vc), in_group(sh, vc), &vc->held_head, &vc->held_tail);
+	fifo_pop(in_held(sh, vc), in_group(sh, vc), &vc->held_head, &vc->held_tail, &vc->held_n);
+}
+
+static void cipher_push(struct shard *sh, struct vconn *vc, uint16_t bid, size_t len)
+{
+	fifo_push(sh->held, shard_group(sh, SHARD_GROUP_VISITOR), &vc->cheld_head,
+		  &vc->cheld_tail, &vc->held_n, bid, len);
 }
 
 static void cipher_pop(struct shard *sh, struct vconn *vc)
 {
-	fifo_pop(sh->held, shard_group(sh, SHARD_GROUP_VISITOR), &vc->cheld_head, &vc->cheld_tail);
+	fifo_pop(sh->held, shard_group(sh, SHARD_GROUP_VISITOR), &vc->cheld_head, &vc->cheld_tail,
+		 &vc->held_n);
 }
 
 static void release_held(struct shard *sh, struct vconn *vc)
@@ -1102,6 +1127,7 @@ bool visitor_stream_body(struct shard *sh, struct vconn *vc, const char *p, size
 
 void visitor_stream_pulled(struct shard *sh, struct vconn *vc)
 {
+	vc->out_moved_ms = sh->now_ms;
 	if (vc->state == VC_BUSY && vc->x.cache.large.on && !vc->x.resp_done)
 		elarge_on_sent(sh, vc);
 	/* That send empties the queue; a pull takes at most a frame, so the
@@ -1131,7 +1157,10 @@ static size_t upload_room(const struct vconn *vc)
 {
 	const struct oconn *oc = vc->x.oc;
 	uint64_t queued = origin_request_queued(oc);
-	if (queued >= LIMIT_STREAM_WINDOW_BYTES || oc->out.n >= IOBUF_OUTQ_SEGS - 2)
+	/* Upload pieces wait in the provided buffers they came in: its
+	 * share of those, whatever their size (LIMIT_RECV_SHARE_BUFS). */
+	if (queued >= LIMIT_STREAM_WINDOW_BYTES || oc->out.n >= IOBUF_OUTQ_SEGS - 2 ||
+	    oc->out.n_pbuf >= LIMIT_RECV_SHARE_BUFS)
 		return 0;
 	return (size_t)(LIMIT_STREAM_WINDOW_BYTES - queued);
 }
@@ -1282,6 +1311,18 @@ static bool tls_fill(struct shard *sh, struct vconn *vc)
 	struct iobuf_group *g = shard_group(sh, SHARD_GROUP_VISITOR);
 	bool fed = false;
 
+	if (vc->hello_in) {
+		/* The hello (and what came with it) first, from our own copy. */
+		size_t n = tls_feed(vc->tls, vc->in, vc->in_len);
+		fed = n > 0;
+		memmove(vc->in, vc->in + n, vc->in_len - n);
+		vc->in_len -= (uint32_t)n;
+		if (vc->in_len > 0)
+			return fed;
+		iobuf_pool_put(&sh->pool, vc->in);
+		vc->in = NULL;
+		vc->hello_in = false;
+	}
 	while (vc->cheld_head >= 0) {
 		struct held_buf *h = &sh->held[vc->cheld_head];
 		size_t n = tls_feed(vc->tls, iobuf_group_ptr(g, (uint16_t)vc->cheld_head) + h->off,
@@ -1337,28 +1378,49 @@ static void send_linked(struct shard *sh, struct vconn *vc, const void *p, size_
 }
 
 /*
+ * Ciphertext before the session exists (the ClientHello, whose SNI picks
+ * the certificate) is copied into the connection's input block, so a
+ * hello dribbled in pieces pins one block of its own, never the shard's
+ * provided buffers (a 10-byte piece used to hold a 16 KiB one). False
+ * when the connection was closed (no block free, or past a record).
+ */
+static bool hello_append(struct shard *sh, struct vconn *vc, const char *p, size_t len)
+{
+	if (!vc->in) {
+		vc->in = iobuf_pool_get(&sh->pool);
+		if (!vc->in) {
+			COUNT(sh, buffers_exhausted);
+			vc_close(sh, vc);
+			return false;
+		}
+		vc->in_len = 0;
+	}
+	if (len > IOBUF_HBUF_BYTES - vc->in_len) {
+		COUNT(sh, tls_handshake_failures);   /* no hello is this long */
+		vc_close(sh, vc);
+		return false;
+	}
+	memcpy(vc->in + vc->in_len, p, len);
+	vc->in_len += (uint32_t)len;
+	vc->hello_in = true;
+	vc->hello_pieces++;
+	return true;
+}
+
+/*
  * The first record (the ClientHello) is in: its SNI picks the zone's
  * certificate, and the session is made on that context. False while the
  * record is incomplete, or when the connection was refused.
  */
 static bool tls_start(struct shard *sh, struct vconn *vc)
 {
-	struct iobuf_group *g = shard_group(sh, SHARD_GROUP_VISITOR);
-	char rec[5 + TLS_RECORD_PLAIN_MAX], name[LIMIT_HOST_BYTES + 2];
-	size_t n = 0;
-	unsigned pieces = 0;
+	char name[LIMIT_HOST_BYTES + 2];
 	struct tls_ctx *ctx;
 	int r;
 
-	for (int32_t b = vc->cheld_head; b >= 0 && n < sizeof(rec); b = sh->held[b].next) {
-		const struct held_buf *h = &sh->held[b];
-		size_t k = h->len < sizeof(rec) - n ? h->len : sizeof(rec) - n;
-		memcpy(rec + n, iobuf_group_ptr(g, (uint16_t)b) + h->off, k);
-		n += k;
-		pieces++;
-	}
-	r = tls_sni_peek(rec, n, name, sizeof(name));
-	if (r == -EAGAIN && pieces < LIMIT_TLS_HELLO_PIECES)
+	r = tls_sni_peek(vc->in, vc->in_len, name, sizeof(name));
+	if (r == -EAGAIN && vc->hello_pieces < LIMIT_TLS_HELLO_PIECES &&
+	    vc->in_len < 5 + TLS_RECORD_PLAIN_MAX)
 		return false;
 	if (r < 0) {
 		COUNT(sh, tls_handshake_failures);   /* not a TLS hello */
@@ -1398,11 +1460,15 @@ static void tls_input(struct shard *sh, struct vconn *vc)
 		tls_fill(sh, vc);
 		while ((r = tls_handshake(vc->tls)) == -EAGAIN && tls_fill(sh, vc))
 			;
+		if (vc->recv_paused && vc->held_n < LIMIT_RECV_SHARE_BUFS)
+			resume_recv(sh, vc);        /* share_check paused it */
 		if (r == -EAGAIN) {
 			tls_send(sh, vc);
 			return;
 		}
-		if (r < 0) {
+		if (r < 0 || vc->hello_in) {
+			/* hello_in: bytes sent before our ServerHello that the
+			 * session did not take; no client does that. */
 			tls_failed(sh, vc);
 			return;
 		}
@@ -1472,13 +1538,13 @@ static void tls_eof(struct shard *sh, struct vconn *vc)
 	 * first record (the hello) still incomplete. */
 	bool partial = vc->tls ? tls_input_mid_record(vc->tls) && vc->cheld_head < 0 &&
 				 !vc->recv_paused
-			       : vc->cheld_head >= 0;
+			       : vc->in_len > 0;
 
 	if (vc->tls)
 		tls_feed(vc->tls, NULL, 0);
 	if (partial)
 		COUNT(sh, tls_truncated);
-	if (!vc->tls_ready && (vc->tls || vc->cheld_head >= 0))
+	if (!vc->tls_ready && (vc->tls || vc->in_len > 0))
 		COUNT(sh, tls_handshake_failures);   /* gave up mid-handshake */
 }
 
@@ -1507,6 +1573,7 @@ static void tls_send(struct shard *sh, struct vconn *vc)
 			return;
 		}
 		iobuf_outq_consume(&vc->out, &sh->pool, (uint64_t)k);
+		vc->out_moved_ms = sh->now_ms;
 	}
 	tls_pending_output(vc->tls, &p, &n);
 	if (n == 0)
@@ -1549,10 +1616,13 @@ static void on_recv(struct shard *sh, struct vconn *vc, const struct io_uring_cq
 				held_push(sh, vc, bid, (size_t)cqe->res);
 				pump(sh, vc);
 			} else if (vc->state != VC_LINGER) {
-				fifo_push(sh->held, g, &vc->cheld_head, &vc->cheld_tail, bid,
-					  (size_t)cqe->res);
-				tls_input(sh, vc);
+				if (vc->tls)
+					cipher_push(sh, vc, bid, (size_t)cqe->res);
+				if (vc->tls || hello_append(sh, vc, iobuf_group_ptr(g, bid),
+							    (size_t)cqe->res))
+					tls_input(sh, vc);
 			}
+			share_check(sh, vc);
 		}
 		iobuf_group_unref(g, bid);
 	} else if (cqe->res == -ENOBUFS) {
@@ -1626,6 +1696,7 @@ static void on_sent(struct shard *sh, struct vconn *vc, int res)
 		return;
 	}
 	COUNT_N(sh, bytes_out, (uint64_t)res);
+	vc->out_moved_ms = sh->now_ms;
 	if (vc->is_tls) {
 		if (vc->tls)
 			tls_output_done(vc->tls, (size_t)res);
@@ -1715,11 +1786,44 @@ void visitor_rearm_starved(struct shard *sh)
 	}
 }
 
+/* Is vc's send queue pinning provided buffers without moving? */
+static bool stalled_holder(const struct shard *sh, const struct vconn *vc)
+{
+	return (vc->state == VC_BUSY || vc->state == VC_READING) && vc->out.n_pbuf > 0 &&
+	       sh->now_ms - vc->out_moved_ms >= LIMIT_RECV_SHARE_STALL_MS;
+}
+
+unsigned visitor_reclaim(struct shard *sh)
+{
+	unsigned closed = 0;
+
+	/* Every stalled holder, not just enough of them: while the pool is
+	 * low no one sits on it without moving, and a second look one tick
+	 * later would only find the next ones. */
+	for (uint32_t i = 0; i < sh->vconns_hwm; i++) {
+		struct vconn *vc = &sh->vconns[i];
+		if (!stalled_holder(sh, vc))
+			continue;
+		COUNT(sh, recv_share_closed);
+		log_debug("visitor %s: closed: its send has pinned %u receive buffers for %llu ms "
+			  "while the shard was short of them", vc->peer_ip, vc->out.n_pbuf,
+			  (unsigned long long)(sh->now_ms - vc->out_moved_ms));
+		if (vc->state == VC_BUSY)
+			visitor_response_abort(sh, vc);   /* logged; a stream: RST_STREAM */
+		else
+			vc_close(sh, vc);
+		closed++;
+	}
+	return closed;
+}
+
 void visitor_drain(struct shard *sh)
 {
 	for (uint32_t i = 0; i < sh->vconns_hwm; i++) {
 		struct vconn *vc = &sh->vconns[i];
-		if (vc->state == VC_READING && vc->in_len == 0)
+		/* A hello in `in` is no request yet: idle, as before it was
+		 * copied there. */
+		if (vc->state == VC_READING && (vc->in_len == 0 || vc->hello_in))
 			vc_close(sh, vc);
 		else if (vc->state == VC_BUSY && vc->h2 && !vc->h2_sid)
 			h2_drain(sh, vc);
@@ -1971,6 +2075,8 @@ bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobu
 			continue;
 		}
 		iobuf_group_ref(copy.group, copy.bid);
+		if (f->out.n_pbuf == 0)
+			f->out_moved_ms = sh->now_ms;   /* starts pinning now */
 		if (!iobuf_outq_coalesce(&f->out, &copy, &sh->pool) &&
 		    !iobuf_outq_push(&f->out, &copy)) {
 			iobuf_seg_release(&copy, &sh->pool);
@@ -1979,6 +2085,8 @@ bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobu
 		}
 		f->x.body_bytes_out += copy.len;
 	}
+	if (vc->out.n_pbuf == 0)
+		vc->out_moved_ms = sh->now_ms;
 	if (!iobuf_outq_coalesce(&vc->out, seg, &sh->pool) && !copy_small(sh, vc, seg) &&
 	    !iobuf_outq_push(&vc->out, seg))
 		return false;
@@ -2039,7 +2147,10 @@ void visitor_response_abort(struct shard *sh, struct vconn *vc)
 
 int64_t visitor_room(const struct vconn *vc)
 {
-	if (IOBUF_OUTQ_SEGS - vc->out.n < IOBUF_OUTQ_SEGS / 2)
+	/* Its share of the origin's (or plaintext) buffers: a recv of a few
+	 * bytes pins a whole buffer, so bytes alone do not bound it. */
+	if (IOBUF_OUTQ_SEGS - vc->out.n < IOBUF_OUTQ_SEGS / 2 ||
+	    vc->out.n_pbuf >= LIMIT_RECV_SHARE_BUFS)
 		return 0;
 	return (int64_t)LIMIT_STREAM_WINDOW_BYTES - (int64_t)vc->out.bytes;
 }

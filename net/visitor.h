@@ -117,6 +117,13 @@ struct vconn {
 	 * a FIFO of provided-buffer ids linked through shard->held; -1 = empty.
 	 * While it is not empty recv is paused and new input queues behind. */
 	int32_t held_head, held_tail;
+	/* Provided buffers in both FIFOs (held, cheld): its share of the
+	 * recv groups is LIMIT_RECV_SHARE_BUFS; past it recv pauses. */
+	uint16_t held_n;
+	/* Last time its send queue moved (a send completed, nghttp2 pulled,
+	 * TLS took bytes), or began to pin provided buffers: how long it has
+	 * been stalled holding them (visitor_reclaim). */
+	uint64_t out_moved_ms;
 	/* HTTPS (accepted on listen_tls): the held FIFO above holds decrypted
 	 * bytes (SHARD_GROUP_PLAIN, shard->held_plain); ciphertext not fed to
 	 * the session yet waits in this one (provided buffers, shard->held).
@@ -124,6 +131,11 @@ struct vconn {
 	 * certificate) and freed with the slot. */
 	bool is_tls;
 	bool tls_ready;                     /* handshake done */
+	/* Until the session exists, the ciphertext (the hello) is copied into
+	 * the input block `in`, not held in provided buffers; hello_in says
+	 * `in` holds ciphertext, fed to the session first. */
+	bool hello_in;
+	uint8_t hello_pieces;
 	struct tls_session *tls;
 	int32_t cheld_head, cheld_tail;
 	char peer_ip[48];
@@ -150,6 +162,12 @@ void visitor_on_cqe(struct shard *sh, struct vconn *vc, int op,
 void visitor_on_timer(struct shard *sh, struct vconn *vc);
 /* Re-arm recv on connections that ran out of provided buffers. */
 void visitor_rearm_starved(struct shard *sh);
+/* Shard tick while a buffer group is low (shard_bufs_low): close the
+ * visitors (reset the HTTP/2 streams) whose send queues have pinned
+ * provided buffers without moving for LIMIT_RECV_SHARE_STALL_MS; counted
+ * recv_share_closed. Never from inside a completion handler (it closes
+ * exchanges other than the one being handled). Returns how many. */
+unsigned visitor_reclaim(struct shard *sh);
 /* SIGTERM: close idle connections now, the others after their response. */
 void visitor_drain(struct shard *sh);
 /* Drain deadline passed: close every connection. */
