@@ -231,12 +231,15 @@ static char *zone_text(const struct cfg_zone *z, const struct draft *d, size_t n
 		z->stale_if_error_s, cfg_query_string_names[z->query_string],
 		z->heuristic_freshness ? "true" : "false");
 	if (z->tls_cert) {
-		/* HTTPS visitors: the zone keeps its certificate (not settable
-		 * through the API) */
+		/* HTTPS visitors: the zone keeps its certificate and cipher
+		 * policy (not settable through the API) */
 		char *cert = path_out(z->tls_cert), *key = path_out(z->tls_key);
 
 		if (cert && key)
-			fprintf(f, "tls_cert = %s\ntls_key = %s\n", cert, key);
+			fprintf(f, "tls_cert = %s\ntls_key = %s\ntls_min_version = %s\n", cert,
+				key, cfg_tls_min_names[z->tls_min_version]);
+		if (z->tls_ciphers)
+			fprintf(f, "tls_ciphers = %s\n", z->tls_ciphers);
 		free(cert);
 		free(key);
 		if (!cert || !key) {
