@@ -39,6 +39,7 @@ struct tls_cached {
 struct tls_ctx {
 	uint32_t magic;
 	bool server;
+	bool only_12;                       /* TLS_ONLY_12 */
 	WOLFSSL_CTX *wctx;
 	/* Try-lock over cache[]: shards never wait for it (net/tls.h). */
 	atomic_flag cache_lock;
@@ -235,6 +236,7 @@ static int ctx_alloc(bool server, unsigned flags, struct tls_ctx **out, const ch
 	}
 	c->magic = TLS_CTX_MAGIC;
 	c->server = server;
+	c->only_12 = flags & TLS_ONLY_12;
 	atomic_flag_clear(&c->cache_lock);
 	if (wolfSSL_CTX_SetMinVersion(c->wctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS) {
 		tls_ctx_free(c);
@@ -502,6 +504,15 @@ int tls_ctx_policy(struct tls_ctx *c, const char *list, bool min_13, const char 
 	if (wolfSSL_CTX_SetMinVersion(c->wctx, min_13 ? WOLFSSL_TLSV1_3 : WOLFSSL_TLSV1_2) !=
 	    WOLFSSL_SUCCESS) {
 		*why = "cannot set the minimum TLS version";
+		return -EINVAL;
+	}
+	/* TLS 1.2 curves and TLS 1.3 groups, both. wolfSSL 5.5.4 refuses a
+	 * group list on a TLS 1.2-only method (TLS_ONLY_12: tests, bench),
+	 * which keeps its default curves. */
+	if (!c->only_12 &&
+	    wolfSSL_CTX_set1_curves_list(c->wctx, c->server ? TLS_SERVER_GROUPS :
+					 TLS_CLIENT_GROUPS) != WOLFSSL_SUCCESS) {
+		*why = "cannot set the key-exchange groups";
 		return -EINVAL;
 	}
 	return 0;

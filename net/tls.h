@@ -116,6 +116,14 @@ int tls_server_ctx_new(const char *cert_file, const char *key_file, unsigned fla
 	"ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384:" \
 	"ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES256-SHA"
 
+/* Key-exchange groups (ECDHE; TLS 1.3 key shares), in order of
+ * preference: the curves our wolfSSL computes in constant-time assembly.
+ * Not the others it has compiled in (secp256k1, brainpool, X448, the
+ * ffdhe groups): no client needs them, and its generic ECC code keeps a
+ * per-thread fixed-point cache for them (FP_ECC) that nothing frees. */
+#define TLS_SERVER_GROUPS      "X25519:P-256:P-384"
+#define TLS_CLIENT_GROUPS      "X25519:P-256:P-384:P-521"
+
 /*
  * Is list a cipher list this edge may use? Every ':'-separated item must
  * be the exact name of a suite in our wolfSSL (its keywords and operators
@@ -132,8 +140,9 @@ int tls_ciphers_check(const char *list, char *why, size_t why_len);
 /*
  * Set a context's policy: list (NULL = the default: TLS_SERVER_CIPHERS_DEFAULT,
  * or TLS_CLIENT_CIPHERS_DEFAULT for a client context;
- * it must pass tls_ciphers_check) and the lowest version (min_13: TLS 1.3,
- * else 1.2). 0 or -EINVAL (*why says what wolfSSL refused).
+ * it must pass tls_ciphers_check), the lowest version (min_13: TLS 1.3,
+ * else 1.2) and the groups (TLS_SERVER_GROUPS / TLS_CLIENT_GROUPS).
+ * 0 or -EINVAL (*why says what wolfSSL refused), -ENOMEM.
  */
 int tls_ctx_policy(struct tls_ctx *ctx, const char *list, bool min_13, const char **why);
 

@@ -7,7 +7,8 @@ Server A has the default policy: zone e (ECDSA P-256, e.test and *) and
 zone r (RSA, r.test). testssl -p -e -f on e.test: no SSLv2/3, TLS 1.0,
 1.1; TLS 1.2 and 1.3; every offered suite AEAD (AES-GCM, ChaCha20-
 Poly1305) with forward secrecy, none NULL, export, anonymous, RC4, 3DES,
-CBC, CCM or CCM-8, PSK — exactly the six the policy lists for ECDSA.
+CBC, CCM or CCM-8, PSK — exactly the six the policy lists for ECDSA —
+and key exchange on X25519, P-256 and P-384 only.
 s_client is refused ECDHE-ECDSA-NULL-SHA (negotiated in clear text by the
 old build), TLS_AES_128_CCM_8_SHA256, CBC-SHA1 and DHE suites, each
 refusal counted in tls_handshake_failures, and gets the AEAD suites.
@@ -15,7 +16,8 @@ Server B has the zone keys: zone m (tls_min_version = 1.3): testssl -p
 finds no TLS 1.2; zone c (tls_ciphers = two suites): testssl -e finds
 those two only, and s_client gets neither another TLS 1.2 suite nor
 another TLS 1.3 one. edgecache -t refuses a NULL suite and a keyword in
-tls_ciphers with file:line: key: why.
+tls_ciphers with file:line: key: why. An admin API change to zones m
+and c (their files rewritten) keeps both keys in force.
 
 testssl runs are bounded (SCAN_TIMEOUT each, run side by side, killed as
 a process group past it); without testssl the test skips (77)."""
@@ -23,6 +25,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -159,6 +162,41 @@ def direct_zones(ck, srv):
 		ck.check('%s: %s' % (host, name), ok, '%s:\n%s' % (suite, text[-800:]))
 
 
+def admin_add_origin(port, zone, url):
+	"""POST an origin to a zone through the admin API: the answer's bytes."""
+	body = json.dumps({'name': 'o2', 'url': url}).encode()
+	s = socket.create_connection(('127.0.0.1', port), timeout=10)
+	s.sendall(b'POST /cdn/zones/%s/origins HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n'
+		  b'Content-Length: %d\r\n\r\n%s' % (zone['uuid'].encode(), len(body), body))
+	answer = b''
+	while True:
+		d = s.recv(65536)
+		if not d:
+			break
+		answer += d
+	s.close()
+	return answer
+
+
+def admin_keeps_policy(ck, srv, zones, url):
+	"""An admin API change rewrites a zone's file from the running config:
+	the zone keeps its tls_ciphers and tls_min_version, and still enforces them."""
+	for z, key in ((zones['c'], 'tls_ciphers = ' + ZONE_C_CIPHERS),
+		       (zones['m'], 'tls_min_version = 1.3')):
+		answer = admin_add_origin(srv.admin_port, z, url)
+		ck.check('admin API: an origin added to zone %s (201)' % z['name'],
+			 answer.startswith(b'HTTP/1.1 201'), answer[:300])
+		text = open(os.path.join(srv.dir, 'zones', z['name'] + '.ini')).read()
+		ck.check('zone %s\'s rewritten file keeps "%s"' % (z['name'], key), key in text, text)
+	suite, text = s_client(srv.tls_port, 'c.test', '-tls1_2', '-cipher',
+			       'ECDHE-RSA-AES128-GCM-SHA256')
+	ck.check('after the change c.test still refuses a suite it does not list', suite is None,
+		 '%s:\n%s' % (suite, text[-600:]))
+	suite, text = s_client(srv.tls_port, 'm.test', '-tls1_2')
+	ck.check('after the change m.test still refuses TLS 1.2', suite is None,
+		 '%s:\n%s' % (suite, text[-600:]))
+
+
 # ---- testssl.sh -----------------------------------------------------------------
 
 class Scan:
@@ -288,13 +326,17 @@ def main():
 			tls_key=p('ec.key')),
 		et.zone('r', ['r.test'], [('o', url, {})], tls_cert=p('rsa.pem'),
 			tls_key=p('rsa.key'))]).start()
-	srv_b = tls_edge([
-		et.zone('m', ['m.test', '*'], [('o', url, {})], tls_cert=p('ec.pem'),
-			tls_key=p('ec.key'), tls_min_version='1.3'),
-		et.zone('c', ['c.test'], [('o', url, {})], tls_cert=p('rsa.pem'),
-			tls_key=p('rsa.key'), tls_ciphers=ZONE_C_CIPHERS),
-		et.zone('e', ['e.test'], [('o', url, {})], tls_cert=p('ec.pem'),
-			tls_key=p('ec.key'))])
+	zones_b = {
+		'm': et.zone('m', ['m.test', '*'], [('o', url, {})], tls_cert=p('ec.pem'),
+			     tls_key=p('ec.key'), tls_min_version='1.3'),
+		'c': et.zone('c', ['c.test'], [('o', url, {})], tls_cert=p('rsa.pem'),
+			     tls_key=p('rsa.key'), tls_ciphers=ZONE_C_CIPHERS),
+		'e': et.zone('e', ['e.test'], [('o', url, {})], tls_cert=p('ec.pem'),
+			     tls_key=p('ec.key'))}
+	srv_b = tls_edge(list(zones_b.values()))
+	srv_b.admin_port = et.free_port()
+	with open(srv_b.main, 'a') as f:
+		f.write('[admin]\nlisten = 127.0.0.1:%d\n' % srv_b.admin_port)
 	try:
 		srv_b.start()
 	except RuntimeError as e:
@@ -305,6 +347,8 @@ def main():
 	ck.run('default policy, s_client', direct_default, ck, srv_a)
 	if b_up:
 		ck.run('zone policies, s_client', direct_zones, ck, srv_b)
+		ck.run('admin API change to zones with a policy', admin_keeps_policy, ck, srv_b,
+		       zones_b, url)
 	ck.run('edgecache -t', check_config, ck, p, url)
 
 	# the scans, side by side, each bounded
@@ -313,8 +357,8 @@ def main():
 		scans.append(Scan(d, 'zone-ciphers', srv_b.tls_port, 'c.test', ['-e']))
 		scans.append(Scan(d, 'zone-min13', srv_b.tls_port, 'm.test', ['-p']))
 	deadline = time.monotonic() + SCAN_TIMEOUT
-	while time.monotonic() < deadline and not all(s.done() for s in scans):
-		time.sleep(0.5)
+	while time.monotonic() < deadline and not all([s.done() for s in scans]):
+		time.sleep(0.5)     # (a list: every scan's end is seen when it comes)
 	results = {s.name: s.result() for s in scans}
 	for name, res in results.items():
 		ck.check('testssl %s finished within %ds with JSON' % (name, SCAN_TIMEOUT),
@@ -326,6 +370,11 @@ def main():
 		ids = by_id(res)
 		ck.check('default policy: testssl says forward secrecy offered',
 			 ids.get('PFS', ids.get('FS', '')).startswith('offered'), ids.get('PFS'))
+		curves = set(ids.get('PFS_ECDHE_curves', ids.get('FS_ECDHE_curves', '')).split())
+		ck.check('default policy: key exchange on X25519, P-256, P-384 only',
+			 curves == {'X25519', 'prime256v1', 'secp384r1'}, curves)
+		ck.check('default policy: no finite-field (ffdhe) group', 'DH_groups' not in ids,
+			 ids.get('DH_groups'))
 	if results.get('zone-ciphers'):
 		check_suites(ck, 'zone tls_ciphers', results['zone-ciphers'], ZONE_C_IANA)
 	if results.get('zone-min13'):
