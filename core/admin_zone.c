@@ -238,8 +238,18 @@ static char *zone_text(const struct cfg_zone *z, const struct draft *d, size_t n
 		if (cert && key)
 			fprintf(f, "tls_cert = %s\ntls_key = %s\ntls_min_version = %s\n", cert,
 				key, cfg_tls_min_names[z->tls_min_version]);
-		if (z->tls_ciphers)
-			fprintf(f, "tls_ciphers = %s\n", z->tls_ciphers);
+		if (z->tls_ciphers) {
+			/* one suite a line: a list of up to LIMIT_TLS_CIPHERS_BYTES
+			 * does not fit the loader's line limit on one */
+			fputs("tls_ciphers = ", f);
+			for (const char *c = z->tls_ciphers; *c; c++) {
+				if (*c == ':')
+					fputs("\n\t", f);
+				else
+					fputc(*c, f);
+			}
+			fputc('\n', f);
+		}
 		free(cert);
 		free(key);
 		if (!cert || !key) {

@@ -181,7 +181,7 @@ def admin_add_origin(port, zone, url):
 def admin_keeps_policy(ck, srv, zones, url):
 	"""An admin API change rewrites a zone's file from the running config:
 	the zone keeps its tls_ciphers and tls_min_version, and still enforces them."""
-	for z, key in ((zones['c'], 'tls_ciphers = ' + ZONE_C_CIPHERS),
+	for z, key in ((zones['c'], 'tls_ciphers = ' + ZONE_C_CIPHERS.replace(':', '\n\t')),
 		       (zones['m'], 'tls_min_version = 1.3')):
 		answer = admin_add_origin(srv.admin_port, z, url)
 		ck.check('admin API: an origin added to zone %s (201)' % z['name'],
