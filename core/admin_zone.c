@@ -230,19 +230,32 @@ static char *zone_text(const struct cfg_zone *z, const struct draft *d, size_t n
 		z->default_ttl_s, z->negative_ttl_s, z->stale_while_revalidate_s,
 		z->stale_if_error_s, cfg_query_string_names[z->query_string],
 		z->heuristic_freshness ? "true" : "false");
-	for (size_t h = 0; h < z->n_pass_headers; h++)   /* kept: not settable through the API */
-		fprintf(f, "%s%s", h ? ", " : "pass_request_headers = ", z->pass_headers[h]);
-	if (z->n_pass_headers)
-		fprintf(f, "\n");
+	/* kept: not settable through the API; one name a line, as a list of
+	 * LIMIT_PASS_REQUEST_HEADERS names does not fit the loader's line limit */
+	for (size_t h = 0; h < z->n_pass_headers; h++)
+		fprintf(f, "%s%s\n", h ? "\t" : "pass_request_headers = ", z->pass_headers[h]);
 	/* Kept across an edit through the API: strip is an operator's choice. */
 	fprintf(f, "set_cookie = %s\n", cfg_set_cookie_names[z->set_cookie]);
 	if (z->tls_cert) {
-		/* HTTPS visitors: the zone keeps its certificate (not settable
-		 * through the API) */
+		/* HTTPS visitors: the zone keeps its certificate and cipher
+		 * policy (not settable through the API) */
 		char *cert = path_out(z->tls_cert), *key = path_out(z->tls_key);
 
 		if (cert && key)
-			fprintf(f, "tls_cert = %s\ntls_key = %s\n", cert, key);
+			fprintf(f, "tls_cert = %s\ntls_key = %s\ntls_min_version = %s\n", cert,
+				key, cfg_tls_min_names[z->tls_min_version]);
+		if (z->tls_ciphers) {
+			/* one suite a line: a list of up to LIMIT_TLS_CIPHERS_BYTES
+			 * does not fit the loader's line limit on one */
+			fputs("tls_ciphers = ", f);
+			for (const char *c = z->tls_ciphers; *c; c++) {
+				if (*c == ':')
+					fputs("\n\t", f);
+				else
+					fputc(*c, f);
+			}
+			fputc('\n', f);
+		}
 		free(cert);
 		free(key);
 		if (!cert || !key) {

@@ -57,7 +57,7 @@ enum sect { SECT_NONE, SECT_SERVER, SECT_ZONE, SECT_ORIGIN, SECT_CACHE, SECT_ADM
 
 /* Lines of the zone keys that cross-zone errors point back to. */
 struct zone_lines {
-	int name, uuid, hosts, tls_cert, tls_key;
+	int name, uuid, hosts, tls_cert, tls_key, tls_ciphers, tls_min_version;
 };
 
 /* One cfg_load call. */
@@ -430,6 +430,8 @@ static int set_listen_tls(struct parse *p, const char *val);
 static int set_tls_cert(struct parse *p, const char *val);
 static int set_tls_key(struct parse *p, const char *val);
 static int set_pass_headers(struct parse *p, const char *val);
+static int set_tls_ciphers(struct parse *p, const char *val);
+static int set_tls_min_version(struct parse *p, const char *val);
 
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 const char *const cfg_payload_names[] = { "empty-hash", "unsigned", NULL };
@@ -437,6 +439,7 @@ const char *const cfg_addressing_names[] = { "path", "virtual", NULL };
 const char *const cfg_query_string_names[] = { "ignore", "include", "sorted", NULL };
 const char *const cfg_set_cookie_names[] = { "pass", "strip", NULL };
 static const char *const unknown_snis[] = { "default", "reject", NULL };
+const char *const cfg_tls_min_names[] = { "1.2", "1.3", NULL };
 
 #define SRV(f) .sect = SECT_SERVER, .off = offsetof(struct cfg_server, f)
 #define ORG(f) .sect = SECT_ORIGIN, .off = offsetof(struct cfg_origin, f)
@@ -485,10 +488,15 @@ static const struct key_def keys[] = {
 	{ "stale_if_error", ZON(stale_if_error_s), TTL },
 	{ "query_string", ZON(query_string), .type = KT_ENUM, .names = cfg_query_string_names },
 	{ "heuristic_freshness", ZON(heuristic_freshness), .type = KT_BOOL },
-	{ "pass_request_headers", .sect = SECT_ZONE, .type = KT_FN, .fn = set_pass_headers },
+	{ "pass_request_headers", .sect = SECT_ZONE, .type = KT_FN, .flags = F_LIST,
+	  .fn = set_pass_headers },
 	{ "set_cookie", ZON(set_cookie), .type = KT_ENUM, .names = cfg_set_cookie_names },
 	{ "tls_cert", .sect = SECT_ZONE, .type = KT_FN, .fn = set_tls_cert },
 	{ "tls_key", .sect = SECT_ZONE, .type = KT_FN, .fn = set_tls_key },
+	{ "tls_ciphers", .sect = SECT_ZONE, .type = KT_FN, .flags = F_LIST,
+	  .fn = set_tls_ciphers },
+	{ "tls_min_version", .sect = SECT_ZONE, .type = KT_FN, .fn = set_tls_min_version,
+	  .names = cfg_tls_min_names },
 
 	{ "url", .sect = SECT_ORIGIN, .type = KT_FN, .fn = set_url },
 	{ "uuid", .sect = SECT_ORIGIN, .type = KT_FN, .fn = set_origin_uuid },
@@ -925,6 +933,44 @@ static int set_tls_key(struct parse *p, const char *val)
 {
 	p->zl->tls_key = p->line;
 	return set_path(p, &keys[find_key(SECT_ZONE, "tls_key")], &p->zone->tls_key, val);
+}
+
+/*
+ * tls_ciphers: suite names separated by ':' (or ','), continued on
+ * indented lines; kept as one ':'-separated string. Checked with the
+ * zone's certificate and tls_min_version (tls_check_zone), which may
+ * come after it.
+ */
+static int set_tls_ciphers(struct parse *p, const char *val)
+{
+	char *old = p->zone->tls_ciphers, *v;
+	size_t n = strlen(val), have = old && p->indented ? strlen(old) : 0;
+
+	if (!p->indented)
+		p->zl->tls_ciphers = p->line;
+	if (n == 0)
+		return pfail(p, "tls_ciphers", "is empty");
+	if (has_ctl(val, n))
+		return pfail(p, "tls_ciphers", "contains a control character");
+	if (strpbrk(val, " \t"))
+		return pfail(p, "tls_ciphers", "contains a space: separate suites with ':'");
+	if (have + !!have + n > LIMIT_TLS_CIPHERS_BYTES)
+		return pfail(p, "tls_ciphers", "is longer than %d bytes", LIMIT_TLS_CIPHERS_BYTES);
+	v = malloc(have + 1 + n + 1);
+	if (!v)
+		return pfail_oom(p);
+	snprintf(v, have + 1 + n + 1, "%s%s%s", have ? old : "", have ? ":" : "", val);
+	for (char *c = v; (c = strchr(c, ',')); )
+		*c = ':';
+	return store(p, &p->zone->tls_ciphers, v);
+}
+
+static int set_tls_min_version(struct parse *p, const char *val)
+{
+	const struct key_def *k = &keys[find_key(SECT_ZONE, "tls_min_version")];
+
+	p->zl->tls_min_version = p->line;
+	return set_enum(p, k, (int *)&p->zone->tls_min_version, val);
 }
 
 static int set_workers(struct parse *p, const char *val)
@@ -1407,7 +1453,8 @@ static bool has_separator(const char *s)
 }
 
 static const char not_continued[] =
-	"indented line: only listen, listen_tls, hosts and path continue on indented lines";
+	"indented line: only listen, listen_tls, hosts, path and tls_ciphers continue on "
+	"indented lines";
 
 /* What inih would take wrong or silently: checked before it sees a line. */
 static int check_line(struct parse *p, const char *s)
@@ -1453,6 +1500,7 @@ static int fail_long_line(struct parse *p, size_t max)
 		{ "listen_tls", ": continue the list on indented lines" },
 		{ "hosts", ": continue the list on indented lines" },
 		{ "path", ": continue the list on indented lines" },
+		{ "tls_ciphers", ": continue the list on indented lines" },
 	};
 	size_t n = strspn(p->buf, "abcdefghijklmnopqrstuvwxyz0123456789_");
 	char key[32];
@@ -1814,6 +1862,32 @@ static int check_zones(struct load *ld)
 /* ---- HTTPS visitors: certificates per zone --------------------------------- */
 
 /*
+ * A zone's cipher policy: only with a certificate to serve it with, and a
+ * list net/tls.c accepts (never a NULL, anonymous or export suite, nor a
+ * keyword that wolfSSL would expand to its whole list).
+ */
+static int tls_policy_check(struct load *ld, const struct cfg_zone *z,
+			    const struct zone_lines *zl)
+{
+	char why[256];
+	int rc;
+
+	if (!z->tls_cert && (z->tls_ciphers || zl->tls_min_version)) {
+		bool c = z->tls_ciphers != NULL;
+
+		return load_fail(ld, -EINVAL, z->file, c ? zl->tls_ciphers : zl->tls_min_version,
+				 c ? "tls_ciphers" : "tls_min_version",
+				 "the zone has no tls_cert for it to apply to");
+	}
+	if (!z->tls_ciphers)
+		return 0;
+	rc = tls_ciphers_check(z->tls_ciphers, why, sizeof(why));
+	if (rc)
+		return load_fail(ld, rc, z->file, zl->tls_ciphers, "tls_ciphers", "%s", why);
+	return 0;
+}
+
+/*
  * A zone's tls_cert and tls_key: both or neither; the key a regular file
  * that group and others cannot read (like s3_secret_key_file); the pair
  * loads and matches (net/tls.c, the same code the server runs).
@@ -1823,6 +1897,8 @@ static int tls_check_zone(struct load *ld, const struct cfg_zone *z, const struc
 	struct stat st;
 	const char *why;
 
+	if (tls_policy_check(ld, z, zl))
+		return ld->rc;
 	if (!z->tls_cert && !z->tls_key)
 		return 0;
 	if (!z->tls_key)
@@ -2010,6 +2086,7 @@ static void zone_free(struct cfg_zone *z)
 	free(z->pass_headers);
 	free(z->tls_cert);
 	free(z->tls_key);
+	free(z->tls_ciphers);
 	for (size_t i = 0; i < z->n_origins; i++)
 		origin_free(&z->origins[i]);
 	free(z->origins);

@@ -31,6 +31,7 @@
  *            default_ttl, negative_ttl, stale_while_revalidate,
  *            stale_if_error (seconds, s/m/h/d suffix),
  *            tls_cert, tls_key (PEM; the key chmod 600; chosen by SNI = hosts)
+ *            tls_ciphers (suite names, ':'-separated), tls_min_version = 1.2 | 1.3
  *            query_string = ignore | include | sorted, heuristic_freshness
  *            set_cookie = pass | strip
  *   [origin NAME] url = http[s]://host[:port]   (no path)
@@ -75,6 +76,9 @@ enum cfg_set_cookie { CFG_SC_PASS, CFG_SC_STRIP };
 /* A TLS visitor whose SNI names no zone: the default zone's certificate,
  * or a fatal unrecognized_name alert. */
 enum cfg_unknown_sni { CFG_SNI_DEFAULT, CFG_SNI_REJECT };
+/* A zone's lowest TLS version for visitors (tls_min_version). */
+enum cfg_tls_min { CFG_TLS_MIN_12, CFG_TLS_MIN_13 };
+extern const char *const cfg_tls_min_names[];
 
 struct cfg_origin {
 	char *name;              /* [origin NAME] */
@@ -127,6 +131,9 @@ struct cfg_zone {
 	enum cfg_set_cookie set_cookie;    /* default pass */
 	char *tls_cert;          /* PEM chain for HTTPS visitors, or NULL */
 	char *tls_key;           /* its key (checked at load: matches, mode 600) */
+	char *tls_ciphers;       /* the zone's cipher list (tls_ciphers_check), NULL =
+				  * TLS_SERVER_CIPHERS_DEFAULT */
+	enum cfg_tls_min tls_min_version;  /* default 1.2 */
 	struct cfg_origin *origins;  /* in file order: the failover order */
 	size_t n_origins;
 	char *file;              /* absolute or as globbed */

@@ -65,6 +65,9 @@
 #define LIMIT_TLS_TICKET_ROTATE_S_DEFAULT 3600
 #define LIMIT_TLS_TICKET_ROTATE_S_MIN     1
 #define LIMIT_TLS_TICKET_ROTATE_S_MAX     86400
+/* A zone's tls_ciphers: about 40 suite names, more than wolfSSL has
+ * suites an operator may list (net/tls.h, tls_ciphers_check). */
+#define LIMIT_TLS_CIPHERS_BYTES           1024
 /* A visitor that stops reading our response (send makes no progress). */
 #define LIMIT_SEND_TIMEOUT_MS_DEFAULT     30000
 /* Plain-HTTP visitor sends carrying a body segment of at least this many

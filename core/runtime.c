@@ -138,6 +138,12 @@ static int zone_tls_init(const struct runtime *rt, struct zone_rt *zr, char *err
 			 why ? why : strerror(-r));
 		return r;
 	}
+	/* the list passed tls_ciphers_check at load */
+	r = tls_ctx_policy(zr->tls, zc->tls_ciphers, zc->tls_min_version == CFG_TLS_MIN_13, &why);
+	if (r < 0) {
+		snprintf(err, err_len, "zone %s: tls_ciphers: %s", zc->name, why);
+		return r;
+	}
 	tls_tickets_lifetime(zr->tls, 2 * rt->cfg->server.tls_ticket_rotate_s);
 	return 0;
 }

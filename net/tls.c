@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -38,6 +39,7 @@ struct tls_cached {
 struct tls_ctx {
 	uint32_t magic;
 	bool server;
+	bool only_12;                       /* TLS_ONLY_12 */
 	WOLFSSL_CTX *wctx;
 	/* Try-lock over cache[]: shards never wait for it (net/tls.h). */
 	atomic_flag cache_lock;
@@ -234,6 +236,7 @@ static int ctx_alloc(bool server, unsigned flags, struct tls_ctx **out, const ch
 	}
 	c->magic = TLS_CTX_MAGIC;
 	c->server = server;
+	c->only_12 = flags & TLS_ONLY_12;
 	atomic_flag_clear(&c->cache_lock);
 	if (wolfSSL_CTX_SetMinVersion(c->wctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS) {
 		tls_ctx_free(c);
@@ -276,7 +279,242 @@ int tls_client_ctx_new(const char *ca_file, unsigned flags, struct tls_ctx **out
 	}
 	wolfSSL_CTX_set_verify(c->wctx, WOLFSSL_VERIFY_PEER, NULL);
 	wolfSSL_CTX_sess_set_new_cb(c->wctx, on_new_session);
+	rc = tls_ctx_policy(c, NULL, flags & TLS_ONLY_13, why);
+	if (rc) {
+		tls_ctx_free(c);
+		return rc;
+	}
 	*out = c;
+	return 0;
+}
+
+/* ---- cipher policy (docs/tls.md, "Cipher policy") ----------------------- */
+
+/* Room for wolfSSL_get_ciphers(_iana): every suite compiled in, by name. */
+#define CIPHER_NAMES_BYTES 16384
+#define CIPHER_ITEM_MAX    64           /* longer is no suite name */
+#define TLS13_SUITE_BYTE   0x13         /* RFC 8446 B.4: TLS 1.3 suites are 0x13,0xNN */
+
+_Static_assert(sizeof(TLS_CLIENT_CIPHERS_DEFAULT) <= LIMIT_TLS_CIPHERS_BYTES + 1 &&
+	       sizeof(TLS_SERVER_CIPHERS_DEFAULT) <= LIMIT_TLS_CIPHERS_BYTES + 1,
+	       "the default lists pass the length check");
+
+/* Parts of a suite name (wolfSSL's, OpenSSL's or IANA's; any case) that
+ * make it unusable whatever an operator wants. */
+static const struct {
+	const char *part, *why;
+} cipher_banned[] = {
+	{ "NULL", "a NULL cipher: records are not encrypted" },
+	{ "SHA256-SHA256", "integrity only: records are not encrypted" },
+	{ "SHA384-SHA384", "integrity only: records are not encrypted" },
+	{ "SHA256_SHA256", "integrity only: records are not encrypted" },
+	{ "SHA384_SHA384", "integrity only: records are not encrypted" },
+	{ "ADH", "anonymous: no certificate, anyone can pose as the edge" },
+	{ "AECDH", "anonymous: no certificate, anyone can pose as the edge" },
+	{ "anon", "anonymous: no certificate, anyone can pose as the edge" },
+	{ "EXP", "export grade" },
+	{ "PSK", "pre-shared keys: the edge has none" },
+	{ "RC4", "RC4 (prohibited by RFC 7465)" },
+	{ "DES", "DES/3DES: 64-bit blocks (Sweet32)" },
+	{ "MD5", "MD5 MAC" },
+	{ "RENEGOTIATION", "a signalling value, not a cipher suite" },
+	{ "SCSV", "a signalling value, not a cipher suite" },
+};
+
+/* Every suite of this wolfSSL by name, wolfSSL's and IANA's, each list
+ * ':'-separated and in the same order (both walk wolfSSL's one table). */
+struct suite_names {
+	char *names, *iana;
+};
+
+static int suite_names_get(struct suite_names *sn)
+{
+	pthread_once(&wolf_once, wolf_init);
+	sn->names = malloc(CIPHER_NAMES_BYTES);
+	sn->iana = malloc(CIPHER_NAMES_BYTES);
+	if (wolf_init_rc || !sn->names || !sn->iana ||
+	    wolfSSL_get_ciphers(sn->names, CIPHER_NAMES_BYTES) != WOLFSSL_SUCCESS ||
+	    wolfSSL_get_ciphers_iana(sn->iana, CIPHER_NAMES_BYTES) != WOLFSSL_SUCCESS)
+		return -ENOMEM;
+	return 0;
+}
+
+static void suite_names_free(struct suite_names *sn)
+{
+	free(sn->names);
+	free(sn->iana);
+}
+
+static bool has_part(const char *s, size_t len, const char *part)
+{
+	size_t n = strlen(part);
+
+	for (size_t i = 0; i + n <= len; i++)
+		if (strncasecmp(s + i, part, n) == 0)
+			return true;
+	return false;
+}
+
+/* The position of s[0..len) among the ':'-separated items of all, or -1;
+ * with out (cap > CIPHER_ITEM_MAX), the item at position want instead. */
+static int item_index(const char *all, const char *s, size_t len, int want, char *out)
+{
+	int i = 0;
+
+	for (const char *p = all; *p; i++) {
+		const char *end = strchr(p, ':');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+
+		if (out && i == want && n <= CIPHER_ITEM_MAX) {
+			memcpy(out, p, n);
+			out[n] = '\0';
+			return i;
+		}
+		if (!out && n == len && memcmp(p, s, len) == 0)
+			return i;
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	return -1;
+}
+
+/* One item of a list: its two bytes (wolfSSL's name of it first), or
+ * -EINVAL with why. */
+static int cipher_item(const struct suite_names *sn, const char *s, size_t len,
+		       unsigned char cs[2], char *why, size_t why_len)
+{
+	char name[CIPHER_ITEM_MAX + 1];
+	int i, flags;
+
+	if (len == 0) {
+		snprintf(why, why_len, "an empty item (two ':' in a row, or one at an end)");
+		return -EINVAL;
+	}
+	for (size_t k = 0; k < len; k++) {
+		if (!(s[k] == '-' || s[k] == '_' || (s[k] >= '0' && s[k] <= '9') ||
+		      (s[k] >= 'A' && s[k] <= 'Z') || (s[k] >= 'a' && s[k] <= 'z'))) {
+			snprintf(why, why_len, "\"%.*s\": operators (!, +, @) are not "
+				 "supported: list the suites to allow by name",
+				 (int)(len < CIPHER_ITEM_MAX ? len : CIPHER_ITEM_MAX), s);
+			return -EINVAL;
+		}
+	}
+	for (size_t k = 0; k < sizeof(cipher_banned) / sizeof(cipher_banned[0]); k++) {
+		if (has_part(s, len, cipher_banned[k].part)) {
+			snprintf(why, why_len, "\"%.*s\" is refused: %s",
+				 (int)(len < CIPHER_ITEM_MAX ? len : CIPHER_ITEM_MAX), s,
+				 cipher_banned[k].why);
+			return -EINVAL;
+		}
+	}
+	i = item_index(sn->names, s, len, 0, NULL);
+	if (i < 0)
+		i = item_index(sn->iana, s, len, 0, NULL);
+	if (len > CIPHER_ITEM_MAX || i < 0 || item_index(sn->names, NULL, 0, i, name) != i ||
+	    wolfSSL_get_cipher_suite_from_name(name, &cs[0], &cs[1], &flags) != 0) {
+		snprintf(why, why_len, "\"%.*s%s\" is not the name of a cipher suite in this "
+			 "wolfSSL (keywords such as HIGH are not accepted: list suites by name)",
+			 (int)(len < CIPHER_ITEM_MAX ? len : CIPHER_ITEM_MAX), s,
+			 len > CIPHER_ITEM_MAX ? "..." : "");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * The suites of list as wolfSSL's two-byte values, in order, into out
+ * (cap >= LIMIT_TLS_CIPHERS_BYTES + 1: two bytes per item of at least one
+ * byte and a ':'); *any13 = a TLS 1.3 suite is among them. Bytes, not
+ * names, go to wolfSSL: its OpenSSL-compatible wolfSSL_CTX_set_cipher_list
+ * keeps the TLS 1.3 suites it had when the list's first suite is TLS 1.2
+ * (and the reverse), so a name list would not be the whole policy.
+ */
+static int cipher_list_parse(const char *list, unsigned char *out, size_t *n, bool *any13,
+			     char *why, size_t why_len)
+{
+	struct suite_names sn;
+	int rc = 0;
+
+	*n = 0;
+	*any13 = false;
+	if (strlen(list) > LIMIT_TLS_CIPHERS_BYTES) {
+		snprintf(why, why_len, "is longer than %d bytes", LIMIT_TLS_CIPHERS_BYTES);
+		return -EINVAL;
+	}
+	rc = suite_names_get(&sn);
+	if (rc)
+		snprintf(why, why_len, "out of memory");
+	for (const char *p = list; rc == 0; ) {
+		const char *end = strchr(p, ':');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		rc = cipher_item(&sn, p, len, out + *n, why, why_len);
+		if (rc == 0) {
+			*any13 = *any13 || out[*n] == TLS13_SUITE_BYTE;
+			*n += 2;
+		}
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	suite_names_free(&sn);
+	return rc;
+}
+
+int tls_ciphers_check(const char *list, char *why, size_t why_len)
+{
+	unsigned char cs[LIMIT_TLS_CIPHERS_BYTES + 1];
+	size_t n;
+	bool any13;
+	int rc;
+
+	snprintf(why, why_len, "%s", "");
+	rc = cipher_list_parse(list, cs, &n, &any13, why, why_len);
+	if (rc == 0 && !any13) {
+		snprintf(why, why_len, "has no TLS 1.3 suite: every client that offers TLS 1.3 "
+			 "would fail (wolfSSL does not fall back to TLS 1.2 for want of one)");
+		rc = -EINVAL;
+	}
+	return rc;
+}
+
+int tls_ctx_policy(struct tls_ctx *c, const char *list, bool min_13, const char **why)
+{
+	unsigned char cs[LIMIT_TLS_CIPHERS_BYTES + 1];
+	char detail[256];
+	const char *dummy;
+	size_t n;
+	bool any13;
+	int rc;
+
+	assert(c->magic == TLS_CTX_MAGIC);
+	why = why ? why : &dummy;
+	if (list == NULL)
+		list = c->server ? TLS_SERVER_CIPHERS_DEFAULT : TLS_CLIENT_CIPHERS_DEFAULT;
+	rc = cipher_list_parse(list, cs, &n, &any13, detail, sizeof(detail));
+	if (rc) {
+		*why = rc == -ENOMEM ? "out of memory" : "the cipher list fails tls_ciphers_check";
+		return rc;
+	}
+	if (wolfSSL_CTX_set_cipher_list_bytes(c->wctx, cs, (int)n) != WOLFSSL_SUCCESS) {
+		*why = "wolfSSL refused the cipher list";
+		return -EINVAL;
+	}
+	if (wolfSSL_CTX_SetMinVersion(c->wctx, min_13 ? WOLFSSL_TLSV1_3 : WOLFSSL_TLSV1_2) !=
+	    WOLFSSL_SUCCESS) {
+		*why = "cannot set the minimum TLS version";
+		return -EINVAL;
+	}
+	/* TLS 1.2 curves and TLS 1.3 groups, both. wolfSSL 5.5.4 refuses a
+	 * group list on a TLS 1.2-only method (TLS_ONLY_12: tests, bench),
+	 * which keeps its default curves. */
+	if (!c->only_12 &&
+	    wolfSSL_CTX_set1_curves_list(c->wctx, c->server ? TLS_SERVER_GROUPS :
+					 TLS_CLIENT_GROUPS) != WOLFSSL_SUCCESS) {
+		*why = "cannot set the key-exchange groups";
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -473,6 +711,12 @@ int tls_server_ctx_new(const char *cert_file, const char *key_file, unsigned fla
 	    WOLFSSL_SUCCESS || wolfSSL_CTX_check_private_key(c->wctx) != WOLFSSL_SUCCESS) {
 		tls_ctx_free(c);
 		return file_error(key_file, why, key_refused);
+	}
+	/* after the key: wolfSSL fits the suites' signature algorithms to it */
+	rc = tls_ctx_policy(c, NULL, flags & TLS_ONLY_13, why);
+	if (rc) {
+		tls_ctx_free(c);
+		return rc;
 	}
 	wolfSSL_CTX_set_verify(c->wctx, WOLFSSL_VERIFY_NONE, NULL);
 	pthread_once(&tickets_once, tickets_init);

@@ -73,7 +73,7 @@ struct tls_session;
 /*
  * A client context: peer verification against ca_file (PEM; NULL = the
  * system bundle TLS_SYSTEM_CA_FILE), host-name verification, ALPN
- * "http/1.1", SNI for DNS names. On failure *why (if not NULL) says what
+ * "http/1.1", SNI for DNS names, TLS_CLIENT_CIPHERS_DEFAULT. On failure *why (if not NULL) says what
  * went wrong in words for the log. Returns 0 or -EINVAL (flags), -ENOENT /
  * -EBADMSG (ca_file missing / no certificate in it), -ENOMEM.
  */
@@ -83,7 +83,8 @@ int tls_client_ctx_new(const char *ca_file, unsigned flags, struct tls_ctx **out
 
 /*
  * A server context with one certificate chain and key (PEM files, ECDSA or
- * RSA), for HTTPS visitors (one per zone with tls_cert); ALPN "h2" and
+ * RSA), for HTTPS visitors (one per zone with tls_cert), with the default
+ * cipher policy (tls_ctx_policy sets the zone's); ALPN "h2" and
  * "http/1.1" (net/h2.h takes an h2 connection). Session tickets are sealed with the
  * process's ticket keys (below), shared by every server context, so a
  * ticket from any shard, any zone's context, any config generation
@@ -92,6 +93,58 @@ int tls_client_ctx_new(const char *ca_file, unsigned flags, struct tls_ctx **out
  */
 int tls_server_ctx_new(const char *cert_file, const char *key_file, unsigned flags,
 		       struct tls_ctx **out, const char **why);
+
+/*
+ * Cipher policy (docs/tls.md, "Cipher policy"). Lists are wolfSSL cipher
+ * lists: suite names (wolfSSL's/OpenSSL's or IANA's) joined by ':', in
+ * order of preference; TLS 1.3 and 1.2 suites in one list.
+ * Server default: TLS 1.3 AES-GCM and ChaCha20-Poly1305; TLS 1.2 ECDHE
+ * (ECDSA or RSA) with AES-GCM or ChaCha20-Poly1305 only: forward secrecy
+ * and AEAD everywhere. Client (origins) default: the same first, then for
+ * older origins DHE-RSA with AES-GCM and ECDHE with AES-CBC: still forward
+ * secret (our wolfSSL has no static-RSA suites), never a suite
+ * tls_ciphers_check refuses.
+ */
+#define TLS_SERVER_CIPHERS_DEFAULT \
+	"TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256:" \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#define TLS_CLIENT_CIPHERS_DEFAULT TLS_SERVER_CIPHERS_DEFAULT ":" \
+	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-AES128-SHA256:ECDHE-RSA-AES128-SHA256:" \
+	"ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384:" \
+	"ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES256-SHA"
+
+/* Key-exchange groups (ECDHE; TLS 1.3 key shares), in order of
+ * preference: the curves our wolfSSL computes in constant-time assembly.
+ * Not the others it has compiled in (secp256k1, brainpool, X448, the
+ * ffdhe groups): no client needs them, and its generic ECC code keeps a
+ * per-thread fixed-point cache for them (FP_ECC) that nothing frees. */
+#define TLS_SERVER_GROUPS      "X25519:P-256:P-384"
+#define TLS_CLIENT_GROUPS      "X25519:P-256:P-384:P-521"
+
+/*
+ * Is list a cipher list this edge may use? Every ':'-separated item must
+ * be the exact name of a suite in our wolfSSL (its keywords and operators
+ * — HIGH, ALL, !X, X+Y, @STRENGTH — are refused: wolfSSL expands a keyword
+ * to its whole default list, and adds a "!"-ed name instead of removing
+ * it); never a NULL (integrity-only), anonymous, export, PSK, RC4,
+ * DES/3DES or MD5 suite nor a signalling value; at least one TLS 1.3
+ * suite (a wolfSSL server without one fails TLS 1.3 clients rather than
+ * fall back to 1.2); at most LIMIT_TLS_CIPHERS_BYTES.
+ * 0, or -EINVAL with the reason in why (naming the item), or -ENOMEM.
+ */
+int tls_ciphers_check(const char *list, char *why, size_t why_len);
+
+/*
+ * Set a context's policy: list (NULL = the default: TLS_SERVER_CIPHERS_DEFAULT,
+ * or TLS_CLIENT_CIPHERS_DEFAULT for a client context;
+ * it must pass tls_ciphers_check), the lowest version (min_13: TLS 1.3,
+ * else 1.2) and the groups (TLS_SERVER_GROUPS / TLS_CLIENT_GROUPS).
+ * 0 or -EINVAL (*why says what wolfSSL refused), -ENOMEM.
+ */
+int tls_ctx_policy(struct tls_ctx *ctx, const char *list, bool min_13, const char **why);
 
 /*
  * Config check (edgecache -t): does the chain load and does the key match

@@ -309,6 +309,108 @@ static void test_tls_keys(void)
 #undef ZONE_TLS
 }
 
+/* A zone with an ECDSA certificate made by the openssl CLI in root
+ * (tls_cert and tls_key at absolute paths) and the keys k from line 7. */
+static const char *zone_cert(const char *k)
+{
+	return fmt("[zone]\nname = a\nuuid = 00000000-0000-0000-0000-00000000000a\n"
+		   "hosts = a.example\ntls_cert = %s/t.pem\ntls_key = %s/t.key\n%s\n"
+		   "[origin o]\nurl = http://127.0.0.1:8081\n", root, root, k);
+}
+
+/* tls_ciphers, tls_min_version: the policy of a zone's HTTPS visitors
+ * (what each suite is refused for: tests/unit/test_tls.c). */
+static void test_tls_policy(void)
+{
+	char list[LIMIT_TLS_CIPHERS_BYTES + 64];
+	struct cfg *c;
+	size_t n = 0, kept = 0;
+
+#define ZONE_TLS(k) "[zone]\nname = a\nuuid = 00000000-0000-0000-0000-00000000000a\n" \
+	"hosts = a.example\n" k "\n[origin o]\nurl = http://127.0.0.1:8081\n"
+	ERR(MAIN, ZONE_TLS("tls_min_version = 1.1"), -EINVAL,
+	    "zones/a.ini:5: tls_min_version: \"1.1\" is not 1.2 or 1.3");
+	ERR(MAIN, ZONE_TLS("tls_min_version = 1.3"), -EINVAL,
+	    "zones/a.ini:5: tls_min_version: the zone has no tls_cert for it to apply to");
+	ERR(MAIN, ZONE_TLS("tls_ciphers = TLS13-AES128-GCM-SHA256"), -EINVAL,
+	    "zones/a.ini:5: tls_ciphers: the zone has no tls_cert for it to apply to");
+	ERR(MAIN, ZONE_TLS("tls_ciphers ="), -EINVAL, "zones/a.ini:5: tls_ciphers: is empty");
+	ERR(MAIN, ZONE_TLS("tls_ciphers = A B"), -EINVAL,
+	    "zones/a.ini:5: tls_ciphers: contains a space: separate suites with ':'");
+#undef ZONE_TLS
+	if (system(fmt("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		       "-keyout %s/t.key -out %s/t.pem -days 2 -subj /CN=a.example "
+		       ">/dev/null 2>&1", root, root)) != 0 ||
+	    chmod(fmt("%s/t.key", root), 0600) != 0) {
+		fprintf(stderr, "SKIP test_tls_policy's cases with a certificate: no openssl CLI\n");
+		return;
+	}
+	c = OK(MAIN, zone_cert(""));
+	if (c) {
+		CHECK(c->zones[0].tls_ciphers == NULL);
+		CHECK(c->zones[0].tls_min_version == CFG_TLS_MIN_12);
+		cfg_free(c);
+	}
+	c = OK(MAIN, zone_cert("tls_min_version = 1.3\n"
+			       "tls_ciphers = TLS_AES_256_GCM_SHA384:ECDHE-ECDSA-AES256-GCM-SHA384"));
+	if (c) {
+		CHECK(strcmp(c->zones[0].tls_ciphers,
+			     "TLS_AES_256_GCM_SHA384:ECDHE-ECDSA-AES256-GCM-SHA384") == 0);
+		CHECK(c->zones[0].tls_min_version == CFG_TLS_MIN_13);
+		cfg_free(c);
+	}
+	OK_ONLY(MAIN, zone_cert("tls_min_version = 1.2"));
+	/* CBC: the operator's call */
+	OK_ONLY(MAIN, zone_cert("tls_ciphers = TLS13-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-SHA"));
+	ERR(MAIN, zone_cert("tls_ciphers = ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-NULL-SHA"),
+	    -EINVAL, "zones/a.ini:7: tls_ciphers: \"ECDHE-ECDSA-NULL-SHA\" is refused: a NULL "
+	    "cipher: records are not encrypted");
+	ERR(MAIN, zone_cert("tls_ciphers = ADH-AES128-SHA"), -EINVAL,
+	    "zones/a.ini:7: tls_ciphers: \"ADH-AES128-SHA\" is refused: anonymous: no "
+	    "certificate, anyone can pose as the edge");
+	ERR(MAIN, zone_cert("tls_ciphers = EXP-RC4-MD5"), -EINVAL,
+	    "zones/a.ini:7: tls_ciphers: \"EXP-RC4-MD5\" is refused: export grade");
+	ERR(MAIN, zone_cert("tls_ciphers = HIGH"), -EINVAL,
+	    "zones/a.ini:7: tls_ciphers: \"HIGH\" is not the name of a cipher suite in this "
+	    "wolfSSL (keywords such as HIGH are not accepted: list suites by name)");
+	ERR(MAIN, zone_cert("tls_ciphers = HIGH:!aNULL"), -EINVAL,
+	    "zones/a.ini:7: tls_ciphers: \"HIGH\" is not the name of a cipher suite in this "
+	    "wolfSSL (keywords such as HIGH are not accepted: list suites by name)");
+	ERR(MAIN, zone_cert("tls_ciphers = !ECDHE-ECDSA-NULL-SHA"), -EINVAL,
+	    "zones/a.ini:7: tls_ciphers: \"!ECDHE-ECDSA-NULL-SHA\": operators (!, +, @) are "
+	    "not supported: list the suites to allow by name");
+	ERR(MAIN, zone_cert("tls_min_version = 1.3\ntls_ciphers = ECDHE-ECDSA-AES128-GCM-SHA256"),
+	    -EINVAL, "zones/a.ini:8: tls_ciphers: has no TLS 1.3 suite: every client that offers "
+	    "TLS 1.3 would fail (wolfSSL does not fall back to TLS 1.2 for want of one)");
+	/* continued on indented lines (',' separates too), kept as one list */
+	c = OK(MAIN, zone_cert("tls_ciphers = TLS13-AES128-GCM-SHA256\n"
+			       "\tECDHE-ECDSA-AES128-GCM-SHA256,ECDHE-ECDSA-AES256-GCM-SHA384\n"
+			       "\tECDHE-ECDSA-CHACHA20-POLY1305 ; a comment"));
+	if (c) {
+		CHECK(strcmp(c->zones[0].tls_ciphers, "TLS13-AES128-GCM-SHA256:"
+			     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+			     "ECDHE-ECDSA-CHACHA20-POLY1305") == 0);
+		cfg_free(c);
+	}
+	ERR(MAIN, zone_cert("tls_ciphers = TLS13-AES128-GCM-SHA256\n\tADH-AES128-SHA"), -EINVAL,
+	    "zones/a.ini:7: tls_ciphers: \"ADH-AES128-SHA\" is refused: anonymous: no "
+	    "certificate, anyone can pose as the edge");
+	/* the length at the limit and one past: 23 + 35 x 20 + 14 x 18 bytes of
+	 * names and 49 ':', 5 names a line */
+	for (int i = 0; i < 50; i++) {
+		const char *name = i == 0 ? "TLS13-AES128-GCM-SHA256" :
+				   i <= 35 ? "ECDHE-RSA-AES128-SHA" : "DHE-RSA-AES128-SHA";
+
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s",
+				      i == 0 ? "" : i % 5 ? ":" : "\n\t", name);
+		kept += (i > 0) + strlen(name);
+	}
+	CHECK_EQ_INT(kept, LIMIT_TLS_CIPHERS_BYTES);
+	OK_ONLY(MAIN, zone_cert(fmt("tls_ciphers = %s", list)));
+	ERR(MAIN, zone_cert(fmt("tls_ciphers = %sX", list)), -EINVAL,
+	    fmt("zones/a.ini:16: tls_ciphers: is longer than %d bytes", LIMIT_TLS_CIPHERS_BYTES));
+}
+
 static void test_server_keys(void)
 {
 	static const char *const ms[] = { "header_timeout_ms", "idle_timeout_ms",
@@ -398,11 +500,11 @@ static void test_syntax(void)
 	SRV_ERR("[server] x\n", "edge.ini:4: text after the section header");
 	/* continuation lines: only lists; inih would glue them to any key */
 	SRV_ERR("workers = 1\n  2\n", "edge.ini:5: workers: indented line: "
-		"only listen, listen_tls, hosts and path continue on indented lines");
+		"only listen, listen_tls, hosts, path and tls_ciphers continue on indented lines");
 	SRV_ERR("workers = 1\n\tmax_conns = 16\n", "edge.ini:5: workers: indented line: "
-		"only listen, listen_tls, hosts and path continue on indented lines");
+		"only listen, listen_tls, hosts, path and tls_ciphers continue on indented lines");
 	ERR("[server]\n  listen = 127.0.0.1:1\nzones = zones/*.ini\n", ZONE, -EINVAL,
-	    "edge.ini:2: indented line: only listen, listen_tls, hosts and path continue on indented lines");
+	    "edge.ini:2: indented line: only listen, listen_tls, hosts, path and tls_ciphers continue on indented lines");
 	SRV_ERR("workers = 1\n  [x]\n", "edge.ini:5: indented section header");
 	/* a line inih would cut: LIMIT_CONFIG_LINE_BYTES and one more */
 	snprintf(line, sizeof(line), MAIN "error_log = /%0*d\n",
@@ -1140,6 +1242,13 @@ static void test_pass_headers(void)
 		CHECK_EQ_STR(c->zones[0].pass_headers[2], "forwarded");
 		cfg_free(c);
 	}
+	/* indented lines continue the list (how the admin API writes it back) */
+	c = OK(MAIN, ZONE_C("pass_request_headers = x-forwarded-host\n\tx_user\n"));
+	if (c) {
+		CHECK_EQ_INT(c->zones[0].n_pass_headers, 2);
+		CHECK_EQ_STR(c->zones[0].pass_headers[1], "x_user");
+		cfg_free(c);
+	}
 	/* at the limit and one past it */
 	m += (size_t)snprintf(list + m, sizeof(list) - m, "pass_request_headers = ");
 	for (int i = 0; i < LIMIT_PASS_REQUEST_HEADERS; i++)
@@ -1299,6 +1408,7 @@ int main(void)
 	test_listen();
 	test_server_keys();
 	test_tls_keys();
+	test_tls_policy();
 	test_syntax();
 	test_zone();
 	test_origin();

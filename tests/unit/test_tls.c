@@ -5,6 +5,7 @@
  * skip (77).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -491,6 +492,120 @@ static void test_limits(void)
 		fprintf(stderr, "note: no system CA bundle (%s)\n", why);
 }
 
+/* tls_ciphers_check: its verdict and a word of its reason. */
+static void expect_ciphers(const char *list, int rc, const char *why_part)
+{
+	char why[256];
+
+	CHECK_EQ_INT(tls_ciphers_check(list, why, sizeof(why)), rc);
+	if (why_part && !strstr(why, why_part))
+		fprintf(stderr, "  %s: why \"%s\" lacks \"%s\"\n", list, why, why_part);
+	CHECK(why_part ? strstr(why, why_part) != NULL : why[0] == '\0');
+}
+
+/* A client with list (or the default) against a server with slist and
+ * min_13: the handshake's result; on success the suite and version. */
+static int policy_pair(const char *list, unsigned cflags, const char *slist, bool min_13,
+		       const char *cipher, const char *version)
+{
+	struct tls_session *c = NULL, *s = NULL;
+	struct ctxs x = { 0 };
+	const char *why = "";
+	int rc;
+
+	if (tls_client_ctx_new(tlsc_path("ca.pem"), cflags, &x.client, &why) ||
+	    tls_server_ctx_new(tlsc_path("origin.pem"), tlsc_path("origin.key"), 0, &x.server,
+			       &why) ||
+	    tls_ctx_policy(x.client, list, cflags & TLS_ONLY_13, &why) ||
+	    tls_ctx_policy(x.server, slist, min_13, &why)) {
+		fprintf(stderr, "policy ctx: %s\n", why);
+		CHECK(0);
+		ctxs_free(&x);
+		return -1;
+	}
+	rc = connect_pair(&x, "origin.test", &c, &s);
+	if (rc == 0 && cipher) {
+		CHECK_EQ_STR(tls_cipher(s), cipher);
+		CHECK_EQ_STR(tls_version(s), version);
+	}
+	tls_session_free(c);
+	tls_session_free(s);
+	ctxs_free(&x);
+	return rc;
+}
+
+/* The cipher policy (docs/tls.md): what the check refuses, and what a
+ * server with the default or a zone's policy negotiates or refuses. */
+static void test_policy(void)
+{
+	char why[256], at_limit[LIMIT_TLS_CIPHERS_BYTES + 1];
+
+	expect_ciphers(TLS_SERVER_CIPHERS_DEFAULT, 0, NULL);
+	expect_ciphers(TLS_CLIENT_CIPHERS_DEFAULT, 0, NULL);
+	expect_ciphers("TLS_AES_128_GCM_SHA256:TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", 0, NULL);
+	expect_ciphers("TLS13-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-SHA", 0, NULL); /* allowed */
+	expect_ciphers("ECDHE-ECDSA-NULL-SHA", -EINVAL, "NULL cipher");
+	expect_ciphers("TLS_ECDHE_ECDSA_WITH_NULL_SHA", -EINVAL, "NULL cipher");
+	expect_ciphers("TLS13-SHA256-SHA256", -EINVAL, "integrity only");
+	expect_ciphers("TLS_SHA384_SHA384", -EINVAL, "integrity only");
+	expect_ciphers("ADH-AES128-SHA", -EINVAL, "anonymous");
+	expect_ciphers("TLS_DH_anon_WITH_AES_128_CBC_SHA", -EINVAL, "anonymous");
+	expect_ciphers("AECDH-AES128-SHA", -EINVAL, "anonymous");
+	expect_ciphers("EXP-RC4-MD5", -EINVAL, "export");
+	expect_ciphers("PSK-AES128-GCM-SHA256", -EINVAL, "pre-shared");
+	expect_ciphers("ECDHE-RSA-RC4-SHA", -EINVAL, "RC4");
+	expect_ciphers("DES-CBC3-SHA", -EINVAL, "3DES");
+	expect_ciphers("RENEGOTIATION-INFO", -EINVAL, "signalling");
+	expect_ciphers("TLS13-AES128-GCM-SHA256:ECDHE-ECDSA-NULL-SHA", -EINVAL,
+		       "\"ECDHE-ECDSA-NULL-SHA\"");
+	expect_ciphers("HIGH", -EINVAL, "keywords such as HIGH");
+	expect_ciphers("ALL", -EINVAL, "keywords such as HIGH");
+	expect_ciphers("ecdhe-rsa-aes128-gcm-sha256", -EINVAL, "not the name");
+	expect_ciphers("!aNULL", -EINVAL, "operators");
+	expect_ciphers("ECDHE+AESGCM", -EINVAL, "operators");
+	expect_ciphers("ECDHE-RSA-AES128-GCM-SHA256:", -EINVAL, "empty item");
+	expect_ciphers("", -EINVAL, "empty item");
+	expect_ciphers("ECDHE-RSA-AES128-GCM-SHA256", -EINVAL, "no TLS 1.3 suite");
+	expect_ciphers("TLS13-AES128-CCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256", 0, NULL);
+	expect_ciphers("ECDHE-RSA-AES128-GCM-SHA256XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+		       -EINVAL, "XXX...\" is not the name");
+	memset(at_limit, 'A', LIMIT_TLS_CIPHERS_BYTES);
+	at_limit[LIMIT_TLS_CIPHERS_BYTES] = '\0';
+	CHECK_EQ_INT(tls_ciphers_check(at_limit, why, sizeof(why)), -EINVAL);
+	CHECK(strlen(why) < sizeof(why) - 1);
+
+	/* the server's default: AEAD suites only, the client's first pick */
+	CHECK_EQ_INT(policy_pair(NULL, 0, NULL, false, "TLS13-AES128-GCM-SHA256", "TLSv1.3"), 0);
+	CHECK_EQ_INT(policy_pair(NULL, TLS_ONLY_12, NULL, false, "ECDHE-ECDSA-AES128-GCM-SHA256",
+				 "TLSv1.2"), 0);
+	CHECK_EQ_INT(policy_pair("ECDHE-ECDSA-CHACHA20-POLY1305", TLS_ONLY_12, NULL, false,
+				 "ECDHE-ECDSA-CHACHA20-POLY1305", "TLSv1.2"), 0);
+	CHECK_EQ_INT(policy_pair("TLS13-CHACHA20-POLY1305-SHA256", TLS_ONLY_13, NULL, false,
+				 "TLS13-CHACHA20-POLY1305-SHA256", "TLSv1.3"), 0);
+	/* ... and nothing else: CBC, CCM, CCM-8, static RSA (no forward secrecy) */
+	CHECK(policy_pair("ECDHE-ECDSA-AES128-SHA", TLS_ONLY_12, NULL, false, NULL, NULL) != 0);
+	CHECK(policy_pair("ECDHE-ECDSA-AES128-SHA256", TLS_ONLY_12, NULL, false, NULL, NULL) != 0);
+	CHECK(policy_pair("ECDHE-ECDSA-AES128-CCM-8", TLS_ONLY_12, NULL, false, NULL, NULL) != 0);
+	CHECK(policy_pair("TLS13-AES128-CCM-8-SHA256", TLS_ONLY_13, NULL, false, NULL, NULL) != 0);
+	CHECK(policy_pair("TLS13-AES128-CCM-SHA256", TLS_ONLY_13, NULL, false, NULL, NULL) != 0);
+	/* a zone's policy: its list only, its lowest version */
+	CHECK_EQ_INT(policy_pair(NULL, 0, "TLS13-AES256-GCM-SHA384:ECDHE-ECDSA-AES256-GCM-SHA384",
+				 false, "TLS13-AES256-GCM-SHA384", "TLSv1.3"), 0);
+	CHECK_EQ_INT(policy_pair(NULL, TLS_ONLY_12,
+				 "TLS13-AES256-GCM-SHA384:ECDHE-ECDSA-AES256-GCM-SHA384", false,
+				 "ECDHE-ECDSA-AES256-GCM-SHA384", "TLSv1.2"), 0);
+	CHECK(policy_pair("ECDHE-ECDSA-AES128-GCM-SHA256", TLS_ONLY_12,
+			  "TLS13-AES256-GCM-SHA384:ECDHE-ECDSA-AES256-GCM-SHA384", false, NULL,
+			  NULL) != 0);
+	CHECK(policy_pair(NULL, TLS_ONLY_12, NULL, true, NULL, NULL) != 0);
+	CHECK_EQ_INT(policy_pair(NULL, 0, NULL, true, "TLS13-AES128-GCM-SHA256", "TLSv1.3"), 0);
+	/* why a list needs a TLS 1.3 suite: without one, a client that offers
+	 * TLS 1.3 and 1.2 fails instead of getting 1.2 */
+	CHECK(policy_pair(NULL, 0, "ECDHE-ECDSA-AES256-GCM-SHA384", false, NULL, NULL) != 0);
+	/* a TLS 1.3-only list: TLS 1.2 clients find no suite */
+	CHECK(policy_pair(NULL, TLS_ONLY_12, "TLS13-AES256-GCM-SHA384", false, NULL, NULL) != 0);
+}
+
 int main(void)
 {
 	int rc = tlsc_make();
@@ -509,5 +624,6 @@ int main(void)
 	test_sni_peek();
 	test_bad_input();
 	test_limits();
+	test_policy();
 	return check_exit();
 }
