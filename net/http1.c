@@ -11,6 +11,7 @@
 
 #include <assert.h>
 #include <string.h>
+#include <strings.h>
 
 #include "net/http1_int.h"
 
@@ -189,15 +190,26 @@ bool http1_list_next(const char **pp, const char *end, const char **tok,
 	return true;
 }
 
-int http1_connection_has_token(const char *v, size_t len, const char *tok)
+bool http1_fields_list(const struct http1_header *h, size_t n, const char *field,
+		       const char *tok, size_t tok_len)
 {
-	const char *p = v, *t;
-	size_t n, want = strlen(tok);
+	size_t field_len = strlen(field);
 
-	while (http1_list_next(&p, v + len, &t, &n))
-		if (n == want && h1_eq_lower(t, tok, n))
-			return 1;
-	return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (h[i].name_len != field_len || strncasecmp(h[i].name, field, field_len) != 0)
+			continue;
+		const char *v = h[i].value, *end = v + h[i].value_len;
+		while (v < end) {
+			while (v < end && (*v == ',' || h1_ows(*v)))
+				v++;
+			const char *t = v;
+			while (v < end && *v != ',' && !h1_ows(*v))
+				v++;
+			if ((size_t)(v - t) == tok_len && tok_len && strncasecmp(t, tok, tok_len) == 0)
+				return true;
+		}
+	}
+	return false;
 }
 
 /* ---- what the field lines said ------------------------------------------- */

@@ -167,11 +167,14 @@ const struct http1_header *http1_find_header(const struct http1_header *h,
 					     size_t n, const char *name);
 
 /*
- * 1 if the comma-separated token list v[0..len) (a Connection value)
- * holds `tok` (lower-case, compared ignoring case), else 0. The proxy uses
- * it to drop the fields a Connection header names.
+ * Does a field named `field` among h[0..n) list the token tok[0..tok_len)
+ * (names and tokens compared ignoring case)? The value is split at commas
+ * and at white space, so "Connection: a b" names both a and b: a list the
+ * edge reads to drop fields errs towards dropping. The proxy uses it for
+ * the fields a request's or a response's Connection header names.
  */
-int http1_connection_has_token(const char *v, size_t len, const char *tok);
+bool http1_fields_list(const struct http1_header *h, size_t n, const char *field,
+		       const char *tok, size_t tok_len);
 
 /*
  * Incremental chunked-body decoder. Feed it the body bytes as they arrive;

@@ -152,22 +152,7 @@ static bool connection_names(const struct http1_request *r, const char *name, si
 {
 	if (name_eq(name, len, "host") || name_eq(name, len, "content-length"))
 		return false;
-	for (unsigned i = 0; i < r->n_headers; i++) {
-		const struct http1_header *h = &r->headers[i];
-		if (!name_eq(h->name, h->name_len, "connection"))
-			continue;
-		const char *v = h->value, *end = h->value + h->value_len;
-		while (v < end) {
-			while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
-				v++;
-			const char *t = v;
-			while (v < end && *v != ',' && *v != ' ' && *v != '\t')
-				v++;
-			if ((size_t)(v - t) == len && strncasecmp(t, name, len) == 0)
-				return true;
-		}
-	}
-	return false;
+	return http1_fields_list(r->headers, r->n_headers, "connection", name, len);
 }
 
 static bool passed(const char *name, size_t len, char *const *pass, size_t n_pass)

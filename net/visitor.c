@@ -1843,22 +1843,7 @@ void visitor_close_all(struct shard *sh)
 /* Is `name` one of the tokens of a Connection header value? */
 static bool connection_lists(const struct http1_response *resp, const char *name, size_t len)
 {
-	for (unsigned i = 0; i < resp->n_headers; i++) {
-		const struct http1_header *h = &resp->headers[i];
-		if (h->name_len != 10 || strncasecmp(h->name, "connection", 10) != 0)
-			continue;
-		const char *v = h->value, *end = h->value + h->value_len;
-		while (v < end) {
-			while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
-				v++;
-			const char *t = v;
-			while (v < end && *v != ',' && *v != ' ' && *v != '\t')
-				v++;
-			if ((size_t)(v - t) == len && strncasecmp(t, name, len) == 0)
-				return true;
-		}
-	}
-	return false;
+	return http1_fields_list(resp->headers, resp->n_headers, "connection", name, len);
 }
 
 static bool drop_response_header(const struct http1_response *resp,

@@ -489,11 +489,20 @@ static void test_connection_expect(void)
 	REQ_OK("PUT / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n");
 	CHECK(!rq.expect_continue);
 
-	CHECK_EQ_INT(http1_connection_has_token("a, Foo ,b", 9, "foo"), 1);
-	CHECK_EQ_INT(http1_connection_has_token("a, Foob", 7, "foo"), 0);
-	CHECK_EQ_INT(http1_connection_has_token("", 0, "foo"), 0);
-	CHECK_EQ_INT(http1_connection_has_token(" , ,", 4, "foo"), 0);
-	CHECK_EQ_INT(http1_connection_has_token("fo", 2, "foo"), 0);
+	{
+		struct http1_header hs[] = {
+			{ .name = "Via", .name_len = 3, .value = "foo", .value_len = 3 },
+			{ .name = "CONNECTION", .name_len = 10, .value = "a, Foo ,b", .value_len = 9 },
+			{ .name = "Connection", .name_len = 10, .value = " , ,x y", .value_len = 7 },
+		};
+		CHECK(http1_fields_list(hs, 3, "connection", "foo", 3));
+		CHECK(http1_fields_list(hs, 3, "connection", "FOO", 3));
+		CHECK(http1_fields_list(hs, 3, "connection", "y", 1));     /* split at white space too */
+		CHECK(!http1_fields_list(hs, 3, "connection", "fo", 2));
+		CHECK(!http1_fields_list(hs, 3, "connection", "foob", 4));
+		CHECK(!http1_fields_list(hs, 3, "connection", "", 0));
+		CHECK(!http1_fields_list(hs, 1, "connection", "foo", 3)); /* only fields of that name */
+	}
 }
 
 /* ---- framing and smuggling --------------------------------------------------- */
