@@ -24,15 +24,7 @@
 #include "core/limits.h"
 #include "net/http1.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_ASSERT(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "fuzz_chunked: %s:%d: broken: %s\n", \
-			__FILE__, __LINE__, #cond); \
-		abort(); \
-	} \
-} while (0)
+#include "tests/fuzz/fuzz.h"
 
 enum { OUT_MORE, OUT_DONE, OUT_ERR };
 

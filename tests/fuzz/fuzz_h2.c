@@ -37,15 +37,7 @@
 #include "net/iobuf.h"
 #include "net/visitor.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_ASSERT(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "fuzz_h2: %s:%d: broken: %s\n", \
-			__FILE__, __LINE__, #cond); \
-		abort(); \
-	} \
-} while (0)
+#include "tests/fuzz/fuzz.h"
 
 #define FAKE_MAGIC   0x66616b65u     /* "fake": a live stream slot */
 #define MAX_SLOTS    (LIMIT_H2_MAX_STREAMS + 8)

@@ -20,15 +20,7 @@
 #include "net/http1.h"
 #include "tests/lib/http1_feed.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_ASSERT(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "fuzz_http1: %s:%d: broken: %s\n", \
-			__FILE__, __LINE__, #cond); \
-		abort(); \
-	} \
-} while (0)
+#include "tests/fuzz/fuzz.h"
 
 /* Prefixes checked per head: all of them for small heads, a sample else. */
 #define FUZZ_PREFIXES 512

@@ -35,15 +35,7 @@
 #include "core/config.h"
 #include "core/log.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_ASSERT(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "fuzz_ini: %s:%d: broken: %s\n", \
-			__FILE__, __LINE__, #cond); \
-		abort(); \
-	} \
-} while (0)
+#include "tests/fuzz/fuzz.h"
 
 #define MAIN_DEFAULT "[server]\nlisten = 127.0.0.1:8080\nzones = zones/*.ini\n"
 

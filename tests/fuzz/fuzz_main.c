@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "tests/fuzz/fuzz.h"
 
 #define FUZZ_MAX_INPUT  (64 * 1024)
 #define FUZZ_MAX_SEEDS  256

@@ -30,15 +30,7 @@
 #include "core/limits.h"
 #include "sigv4/sigv4.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_ASSERT(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "fuzz_sigv4uri: %s:%d: broken: %s\n", \
-			__FILE__, __LINE__, #cond); \
-		abort(); \
-	} \
-} while (0)
+#include "tests/fuzz/fuzz.h"
 
 #define IN_MAX  4096                     /* longer inputs are cut */
 #define Q_CAP   (3 * LIMIT_SIGV4_CANONICAL_BYTES)
