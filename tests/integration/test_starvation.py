@@ -75,18 +75,6 @@ def status_bytes(pid, field):
 	return 0
 
 
-def hello_bytes(host):
-	import ssl
-	ctx = ssl.create_default_context()
-	inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-	obj = ctx.wrap_bio(inc, out, server_hostname=host)
-	try:
-		obj.do_handshake()
-	except ssl.SSLWantReadError:
-		pass
-	return out.read()
-
-
 class Sampler:
 	"""The good client: alternately a miss (a URL never asked before) and a
 	hit, one at a time, each on a fresh connection; latencies per kind."""
@@ -174,7 +162,7 @@ def p99(xs):
 def open_attack(srv):
 	"""The three attacks, all at once; returns their sockets."""
 	socks = []
-	hello = hello_bytes('localhost')
+	hello = et.tls_hello_bytes('localhost')
 	tls = []
 	for _ in range(N_TLS):
 		s = socket.create_connection(('127.0.0.1', srv.tls_port), timeout=5)
@@ -212,7 +200,7 @@ def hellos_alone(ck, srv):
 	"""Finding 3 by itself: 400 hellos stalled after 7 pieces of 10 bytes
 	(2,800 pieces, the visitor ring has 1,024 buffers); plain-HTTP hits go
 	on being read and answered at once, and no recv finds the ring empty."""
-	hello = hello_bytes('localhost')
+	hello = et.tls_hello_bytes('localhost')
 	c0 = srv.counters()
 	tls = []
 	for _ in range(N_TLS):

@@ -25,7 +25,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -162,28 +161,13 @@ def direct_zones(ck, srv):
 		ck.check('%s: %s' % (host, name), ok, '%s:\n%s' % (suite, text[-800:]))
 
 
-def admin_add_origin(port, zone, url):
-	"""POST an origin to a zone through the admin API: the answer's bytes."""
-	body = json.dumps({'name': 'o2', 'url': url}).encode()
-	s = socket.create_connection(('127.0.0.1', port), timeout=10)
-	s.sendall(b'POST /cdn/zones/%s/origins HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n'
-		  b'Content-Length: %d\r\n\r\n%s' % (zone['uuid'].encode(), len(body), body))
-	answer = b''
-	while True:
-		d = s.recv(65536)
-		if not d:
-			break
-		answer += d
-	s.close()
-	return answer
-
-
 def admin_keeps_policy(ck, srv, zones, url):
 	"""An admin API change rewrites a zone's file from the running config:
 	the zone keeps its tls_ciphers and tls_min_version, and still enforces them."""
 	for z, key in ((zones['c'], 'tls_ciphers = ' + ZONE_C_CIPHERS.replace(':', '\n\t')),
 		       (zones['m'], 'tls_min_version = 1.3')):
-		answer = admin_add_origin(srv.admin_port, z, url)
+		answer = et.admin_post_raw(srv.admin_port, '/cdn/zones/%s/origins' % z['uuid'],
+					   {'name': 'o2', 'url': url})
 		ck.check('admin API: an origin added to zone %s (201)' % z['name'],
 			 answer.startswith(b'HTTP/1.1 201'), answer[:300])
 		text = open(os.path.join(srv.dir, 'zones', z['name'] + '.ini')).read()

@@ -13,7 +13,6 @@ handshake, a client that stops mid-handshake (tls_handshake_timeout_ms).
 tls_unknown_sni = reject answers an unknown name with a fatal alert.
 edgecache -t refuses a missing file, a key that does not match, a key
 others can read, and listen_tls without a certificate to fall back on."""
-import json
 import os
 import re
 import signal
@@ -81,18 +80,6 @@ def curl(port, host, ca, path, *opts):
 			    '%s:%d:127.0.0.1' % (host, port), *opts,
 			    'https://%s:%d%s' % (host, port, path)], capture_output=True, timeout=60)
 	return r.returncode, r.stdout, r.stderr.decode('latin-1')
-
-
-def hello_bytes(host):
-	"""A real ClientHello for host (Python's ssl through memory BIOs)."""
-	ctx = ssl.create_default_context()
-	inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-	obj = ctx.wrap_bio(inc, out, server_hostname=host)
-	try:
-		obj.do_handshake()
-	except ssl.SSLWantReadError:
-		pass
-	return out.read()
 
 
 def handshaken_bio(port, host, ca):
@@ -304,7 +291,7 @@ def bad_input(ck, srv, ca, p):
 	s.sendall(b'GET / HTTP/1.1\r\nHost: a.test\r\n\r\n')
 	ck.check('garbage instead of a ClientHello: closed', et_closed(s))
 
-	hello = hello_bytes('a.test')
+	hello = et.tls_hello_bytes('a.test')
 	s = socket.create_connection(('127.0.0.1', srv.tls_port), timeout=5)
 	s.sendall(hello[:len(hello) // 2])
 	s.shutdown(socket.SHUT_WR)
@@ -451,17 +438,8 @@ def check_admin(ck, p, origin_url):
 		f.write('[admin]\nlisten = 127.0.0.1:%d\n' % admin_port)
 	srv.start()
 	zone_a = tls_zones(p, origin_url)[0]
-	body = json.dumps({'name': 'o2', 'url': origin_url}).encode()
-	s = socket.create_connection(('127.0.0.1', admin_port), timeout=10)
-	s.sendall(b'POST /cdn/zones/%s/origins HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n'
-		  b'Content-Length: %d\r\n\r\n%s' % (zone_a['uuid'].encode(), len(body), body))
-	answer = b''
-	while True:
-		d = s.recv(65536)
-		if not d:
-			break
-		answer += d
-	s.close()
+	answer = et.admin_post_raw(admin_port, '/cdn/zones/%s/origins' % zone_a['uuid'],
+				   {'name': 'o2', 'url': origin_url})
 	ck.check('admin API: an origin added to the HTTPS zone (201)',
 		 answer.startswith(b'HTTP/1.1 201'), answer[:300])
 	text = open(os.path.join(srv.dir, 'zones', 'a.ini')).read()

@@ -747,6 +747,38 @@ class RawConn:
 			return False
 
 
+def tls_hello_bytes(host):
+	"""A real TLS ClientHello for host (Python's ssl through memory BIOs),
+	to send by hand: in pieces, or stalled."""
+	import ssl
+	ctx = ssl.create_default_context()
+	inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+	obj = ctx.wrap_bio(inc, out, server_hostname=host)
+	try:
+		obj.do_handshake()
+	except ssl.SSLWantReadError:
+		pass
+	return out.read()
+
+
+def admin_post_raw(port, path, obj, timeout=10.0):
+	"""POST obj as JSON to the admin API (no token) with Connection: close;
+	the whole answer's bytes."""
+	import json
+	body = json.dumps(obj).encode()
+	s = socket.create_connection(('127.0.0.1', port), timeout=timeout)
+	s.sendall(b'POST %s HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n'
+		  b'Content-Length: %d\r\n\r\n%s' % (path.encode(), len(body), body))
+	answer = b''
+	while True:
+		d = s.recv(65536)
+		if not d:
+			break
+		answer += d
+	s.close()
+	return answer
+
+
 def request(port, method, path, host='localhost', headers=(), body=None, timeout=10.0):
 	"""One request on a fresh connection, read, close."""
 	c = RawConn(port, timeout)
