@@ -155,6 +155,9 @@ static const char *const unkeyed_names[] = {
 	"x-http-method", "x-method-override", "x-host", "x-forwarded-server",
 	"x-forwarded-scheme", "x-forwarded-proto", "x-forwarded-port", "x-forwarded-prefix",
 	"forwarded",
+	/* the same scheme and host overrides under other names (Spring's
+	 * X-Forwarded-Ssl, IIS's Front-End-Https, ARR's X-Original-Host) */
+	"x-forwarded-ssl", "front-end-https", "x-url-scheme", "x-original-host",
 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
