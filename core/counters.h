@@ -36,7 +36,7 @@
 	X(origin_tls_resumed,      "origin TLS handshakes that resumed a session") \
 	X(origin_retries,          "requests retried on a fresh connection after a pooled one closed") \
 	X(origin_early_responses,  "origin final responses that began before the whole request was sent (an early answer)") \
-	X(origin_conns_not_reused, "origin connections closed after their response, not pooled: the request was not all sent") \
+	X(origin_conns_not_reused, "origin connections closed after their response, not pooled: the request was not all sent, or had a body its method gives no meaning (CL.0)") \
 	X(origin_failovers,        "requests moved to the next origin of the zone") \
 	X(origin_unavailable,      "requests answered 503: no origin reachable") \
 	X(timeouts_header,         "visitor connections closed: head not complete in header_timeout_ms") \

@@ -425,7 +425,8 @@
 #define LIMIT_H2_OUT_BYTES            (4 * (LIMIT_H2_FRAME_BYTES + 9))
 /* Floods (RFC 9113 10.5, CVE-2023-44487 rapid reset, CVE-2024-27316
  * CONTINUATION): per connection and per second of the shard's clock,
- * RST_STREAM, SETTINGS and PING frames past these end the connection with
+ * RST_STREAM (the peer's, and ours for its stream errors: CVE-2025-8671),
+ * SETTINGS and PING frames past these end the connection with
  * GOAWAY(ENHANCE_YOUR_CALM), counted. Real clients send a few per second. */
 #define LIMIT_H2_RST_PER_S            100
 #define LIMIT_H2_SETTINGS_PER_S       32

@@ -417,8 +417,17 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	(void)s;
 	if (f->hd.type == NGHTTP2_DATA)
 		h->n_data_sent++;           /* earns the peer WINDOW_UPDATEs */
-	if (f->hd.type == NGHTTP2_RST_STREAM)
+	if (f->hd.type == NGHTTP2_RST_STREAM) {
 		h->reset_sids[h->n_reset_sids++ % LIMIT_H2_RESET_SIDS] = f->hd.stream_id;
+		/* A reset the peer's frames forced on us (a window overflow,
+		 * DATA past content-length) ends a started exchange just as
+		 * its own RST_STREAM does (CVE-2025-8671 "MadeYouReset"): same
+		 * budget. Ours for an origin failure or over concurrency not. */
+		uint32_t code = f->rst_stream.error_code;
+		if (code != NGHTTP2_INTERNAL_ERROR && code != NGHTTP2_REFUSED_STREAM &&
+		    ++h->n_rst > LIMIT_H2_RST_PER_S)
+			flood(h, CTR_h2_flood_rst);
+	}
 	if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR &&
 	    !h->ending) {
 		h->ending = true;

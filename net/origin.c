@@ -240,15 +240,26 @@ static bool request_sent(const struct oconn *oc)
 	return n == 0;
 }
 
+/* RFC 9110 9.3: content on these has no defined meaning, and many origins
+ * (static handlers) answer without reading it: it stays in their input as
+ * the start of the next request on that connection (CL.0 desync). */
+static bool method_ignores_body(enum http1_method m)
+{
+	return m == HTTP1_GET || m == HTTP1_HEAD || m == HTTP1_DELETE ||
+	       m == HTTP1_OPTIONS || m == HTTP1_TRACE;
+}
+
 /* A finished exchange: keep the connection for the next request. */
 static void pool_put(struct shard *sh, struct oconn *oc)
 {
 	struct origin_shard *os = oshard(sh, oc->origin);
 
 	wheel_disarm(&sh->wheel, &oc->timer);
-	if (!request_sent(oc)) {
+	if (!request_sent(oc) || oc->body_unsafe) {
 		/* The origin answered before it had the whole request: it
-		 * would read what is missing from the next request (desync). */
+		 * would read what is missing from the next request (desync).
+		 * Or the body was one that origins may ignore and so read as
+		 * their next request (CL.0). */
 		COUNT(sh, origin_conns_not_reused);
 		oc_close(sh, oc);
 		return;
@@ -599,6 +610,7 @@ static void try_origin(struct shard *sh, struct vconn *vc, bool allow_pool)
 	oc->got_bytes = oc->head_done = false;
 	oc->body_pending = !vc->x.body_done;
 	oc->head_request = vc->req.method == HTTP1_HEAD;
+	oc->body_unsafe = vc->x.has_body && method_ignores_body(vc->req.method);
 	oc->dechunk = vc->req.version_minor == 0;
 	x->oc = oc;
 	int rc = build_request(sh, vc, o, &blk, &len);

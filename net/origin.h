@@ -77,6 +77,7 @@ struct oconn {
 	 * come from the visitor (origin_request_body's `last` clears it). */
 	bool body_pending;
 	bool head_request;
+	bool body_unsafe;                   /* a body its method gives no meaning: never reused */
 	bool dechunk;                       /* strip chunk framing for the visitor */
 	uint8_t body_mode;                  /* enum obody_mode */
 	bool tls_ready;                     /* https: handshake done */

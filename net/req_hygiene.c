@@ -41,6 +41,17 @@ static int dot_kind(const char *p, size_t n)
 	return dots <= 2 ? dots : 0;
 }
 
+/* Dots then ";" ("..;", "%2e%2e;jsessionid=1"): servlet origins (Tomcat,
+ * Jetty, Spring) strip such a path parameter before they remove dot
+ * segments, so "/base/..;/x" is "/x" to them. Refused like a dot segment
+ * touching a separator other than "/". */
+static bool dot_param(const char *p, size_t n)
+{
+	const char *semi = memchr(p, ';', n);
+
+	return semi && dot_kind(p, (size_t)(semi - p)) != 0;
+}
+
 /* The end of the segment starting at s: the next separator or len. */
 static size_t seg_end(const char *p, size_t s, size_t len)
 {
@@ -76,6 +87,8 @@ int reqh_path_normalize(char *p, size_t len, size_t *out_len)
 		size_t s = i + sep_len(p + i, len - i), e = seg_end(p, s, len);
 		int dk = dot_kind(p + s, e - s);
 
+		if (dot_param(p + s, e - s))
+			return -EINVAL;
 		if (dk == 0) {
 			memmove(p + o, p + i, e - i);   /* o <= i */
 			o += e - i;
@@ -105,7 +118,7 @@ bool reqh_path_clean(const char *p, size_t len)
 	for (;;) {
 		size_t e = seg_end(p, s, len);
 
-		if (dot_kind(p + s, e - s))
+		if (dot_kind(p + s, e - s) || dot_param(p + s, e - s))
 			return false;
 		if (e >= len)
 			return true;
@@ -142,6 +155,9 @@ static const char *const unkeyed_names[] = {
 	"x-http-method", "x-method-override", "x-host", "x-forwarded-server",
 	"x-forwarded-scheme", "x-forwarded-proto", "x-forwarded-port", "x-forwarded-prefix",
 	"forwarded",
+	/* the same scheme and host overrides under other names (Spring's
+	 * X-Forwarded-Ssl, IIS's Front-End-Https, ARR's X-Original-Host) */
+	"x-forwarded-ssl", "front-end-https", "x-url-scheme", "x-original-host",
 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))

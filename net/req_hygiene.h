@@ -12,7 +12,8 @@
  * each dot raw or "%2E" (any case). RFC 3986 5.2.4 removes the dot
  * segments that sit between plain "/" separators ("/a/./b/../c" is
  * "/a/c", as nginx does); one that climbs above "/" ("/..", "/a/../..")
- * or that touches another separator ("/..%2f", "/a\..") is refused: no
+ * or that touches another separator ("/..%2f", "/a\..") or a ";" path
+ * parameter ("/..;/", which servlet origins read as "/../") is refused: no
  * origin, whatever it takes for a separator, may read the forwarded path
  * as above its base_path. After a successful reqh_path_normalize the
  * path is reqh_path_clean.

@@ -416,6 +416,37 @@ def check_reuse_kept(ck, srv):
 			 d['origin_early_responses'] == 0 and d['origin_conns_not_reused'] == 0 and
 			 d['origin_reuses'] >= 39 and d['origin_connects'] <= 1)
 
+def check_cl0(ck, srv, py):
+	"""CL.0: an origin that ignores the body of a GET (pyorigin's /files
+	does, as many static handlers do) reads it as the start of its next
+	request. The edge sent the whole request and read the whole response,
+	yet that origin connection must not be reused: the next visitor's GET
+	would complete the smuggled head and get /files/33."""
+	smug = b'GET /files/33 HTTP/1.1\r\nX-Pad: '
+	n0 = len(py.log())
+	a = srv.conn(timeout=5)
+	try:
+		a.send(b'GET /files/7 HTTP/1.1\r\nHost: p\r\nContent-Length: %d\r\n\r\n' % len(smug) +
+		       smug)
+		r = a.read_response()
+	finally:
+		a.close()
+	ck.check('CL.0: a GET with a body is answered (%r)' % r,
+		 r.status == 200 and r.body == et.det_bytes('pyorigin', 7))
+	time.sleep(0.2)
+	bad = []
+	for i in range(3):
+		try:
+			v = et.request(srv.port, 'GET', '/files/%d' % (120 + i), host='p', timeout=6)
+			if v.status != 200 or v.body != et.det_bytes('pyorigin', 120 + i):
+				bad.append(repr(v))
+		except (et.Closed, socket.timeout, OSError) as e:
+			bad.append(repr(e))
+	ck.check('CL.0: the next GETs get their own bytes', not bad, '; '.join(bad))
+	seen = [e for e in py.log()[n0:] if '/files/33' in e[2]]
+	ck.check('CL.0: the origin never saw the smuggled /files/33', not seen, repr(seen))
+
+
 def check_gone_midupload(ck, py):
 	"""A visitor that disconnects mid-upload, and an h2 stream reset
 	mid-upload: the origin connection is not reused (the origin would
@@ -424,6 +455,7 @@ def check_gone_midupload(ck, py):
 	srv.start()
 	try:
 		check_reuse_kept(ck, srv)
+		check_cl0(ck, srv, py)
 		for how in ('close', 'h2 rst'):
 			if how == 'close':
 				a = srv.conn(timeout=5)

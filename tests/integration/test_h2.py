@@ -319,6 +319,19 @@ def check_floods(ck, srv, ca, d):
 		rr = b''.join(frame(HEADERS, END_STREAM | END_HEADERS, sid, hpack_get('/files/10')) +
 			      frame(RST, 0, sid, struct.pack('>I', 8)) for sid in range(1, 2 * 1000, 2))
 		cases.append(('rapid reset (1000 HEADERS + RST_STREAM)', 'h2_flood_rst', rr))
+		# CVE-2025-8671 "MadeYouReset": the edge resets each stream itself
+		# (a WINDOW_UPDATE overflowing the stream's window; DATA past the
+		# stream's content-length) once its origin exchange has started.
+		wu_over = struct.pack('>I', 0x7fffffff)
+		myr = b''.join(frame(HEADERS, END_STREAM | END_HEADERS, sid, hpack_get('/sleep/1000')) +
+			       frame(WINDOW_UPDATE, 0, sid, wu_over) * 2 for sid in range(1, 2 * 1000, 2))
+		cases.append(('server-side resets (1000 streams, WINDOW_UPDATE overflow)',
+			      'h2_flood_rst', myr))
+		post1 = b'\x83\x86' + hpack_get('/sleep/1000')[2:] + b'\x0f\x0d\x011'
+		myr = b''.join(frame(HEADERS, END_HEADERS, sid, post1) + frame(DATA, END_STREAM, sid, b'xy')
+			       for sid in range(1, 2 * 1000, 2))
+		cases.append(('server-side resets (1000 streams, DATA past content-length)',
+			      'h2_flood_rst', myr))
 		cont = frame(HEADERS, 0, 1, hpack_get('/files/10')) + \
 			b''.join(frame(CONT, 0, 1, b'') for _ in range(200))
 		cases.append(('CONTINUATION flood (200 empty frames)', 'h2_flood_continuation', cont))

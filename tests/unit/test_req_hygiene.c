@@ -53,6 +53,14 @@ static void test_climbs(void)
 	REFUSED("/a\\..\\b");
 	REFUSED("/a/.%5cb");
 	REFUSED("/a%5C.");
+	/* Dots with a ";" parameter: "/..;/" is "/../" to servlet origins. */
+	REFUSED("/..;/x");
+	REFUSED("/a/..;/b");
+	REFUSED("/a/%2e%2e;jsessionid=1/b");
+	REFUSED("/a/.;x/b");
+	NORM("/a/...;/b", "/a/...;/b");
+	NORM("/a/x..;/b", "/a/x..;/b");
+	NORM("/a/;../b", "/a/;../b");
 }
 
 static void test_normalised(void)
