@@ -103,7 +103,7 @@
 	X(cache_swr_refresh_failed, "background revalidations that failed (5xx, timeout, unreachable): stale kept") \
 	X(no_zone,                 "requests for a Host no zone serves (404)") \
 	X(bad_path,                "request paths that do not percent-decode (400)") \
-	X(path_refused,            "request paths with a dot segment above \"/\" or next to \\, %2F or %5C (400)") \
+	X(path_refused,            "request paths with a dot segment above \"/\", next to \\, %2F, %5C or \";\", or with %00 (400)") \
 	X(paths_normalized,        "request paths whose dot segments were removed (\"/a/../b\" is \"/b\")") \
 	X(req_hop_dropped,         "request fields not forwarded: hop-by-hop, or named by the request's Connection") \
 	X(req_underscore_dropped,  "request fields not forwarded: a name with \"_\"") \

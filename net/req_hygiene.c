@@ -76,11 +76,23 @@ static bool plain_slash(const char *p, size_t i, size_t len)
 	return i >= len || (p[i] == '/');
 }
 
+/* "%00" anywhere: an origin that decodes, then stops at the NUL (C
+ * strings), would read "/a/..%00/x" as "/a/.." — a dot segment we never saw. */
+static bool has_encoded_nul(const char *p, size_t len)
+{
+	for (const char *q = p; (q = memchr(q, '%', len - (size_t)(q - p))) != NULL; q++)
+		if (len - (size_t)(q - p) >= 3 && q[1] == '0' && q[2] == '0')
+			return true;
+	return false;
+}
+
 int reqh_path_normalize(char *p, size_t len, size_t *out_len)
 {
 	size_t i = 0, o = 0;
 
 	*out_len = len;
+	if (has_encoded_nul(p, len))
+		return -EINVAL;
 	if (len == 0 || p[0] != '/' || reqh_path_clean(p, len))
 		return 0;                   /* nothing written: p may be read-only */
 	while (i < len) {               /* p[i] starts a separator */

@@ -35,7 +35,7 @@
  * Remove path[0..len)'s dot segments in place. Returns 0 and the new
  * length in *out_len (== len: nothing was changed, nothing was written);
  * -EINVAL when a dot segment climbs above "/" or touches a separator other
- * than "/" (the edge answers 400). A path not starting with "/" ("*") is
+ * than "/", or the path holds "%00" (the edge answers 400). A path not starting with "/" ("*") is
  * left as it is. Never lengthens the path.
  */
 int reqh_path_normalize(char *path, size_t len, size_t *out_len);

@@ -41,7 +41,7 @@ ESCAPES = ['/../secret', '/%2e%2e/secret', '/%2E%2E/secret', '/.%2e/secret', '/.
 	   '/..%2Fsecret', '/..%5csecret', '/..\\secret', '/a/../../secret',
 	   '/echohead/%s/../../../secret' % CC, '/a/..%2fb', '/a\\..\\b', '/..',
 	   '/..?q=1', '/..;/secret', '/a/..;/..;/secret', '/%2e%2e;jsessionid=1/secret',
-	   '/.;/..;/secret']
+	   '/.;/..;/secret', '/a/..%00/secret', '/..%00']
 DROPPED = [('X-Forwarded-Host', 'evil.example'), ('X-Original-URL', '/admin'),
 	   ('X-Rewrite-URL', '/admin'), ('X-HTTP-Method-Override', 'DELETE'),
 	   ('X_User', 'admin'), ('Keep-Alive', 'timeout=5'), ('Proxy-Connection', 'keep-alive'),

@@ -61,6 +61,12 @@ static void test_climbs(void)
 	NORM("/a/...;/b", "/a/...;/b");
 	NORM("/a/x..;/b", "/a/x..;/b");
 	NORM("/a/;../b", "/a/;../b");
+	/* "%00": an origin that decodes and stops at the NUL reads "/a/.." */
+	REFUSED("/a/..%00/b");
+	REFUSED("/%00");
+	REFUSED("/a/b%00");
+	NORM("/a/%0/b", "/a/%0/b");
+	NORM("/a/%10/b", "/a/%10/b");
 }
 
 static void test_normalised(void)
