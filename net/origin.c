@@ -911,7 +911,9 @@ static ssize_t on_head(struct shard *sh, struct oconn *oc, const char *p, size_t
 		}
 		return (ssize_t)len;
 	}
-	if (r < 0) {
+	/* 101: the edge never asks to switch protocols (Upgrade is not
+	 * forwarded), so what follows is not HTTP we may read, store or pool. */
+	if (r < 0 || resp.status == 101) {
 		COUNT(sh, origin_bad_response);
 		abort_exchange(sh, oc, 502);
 		return -1;

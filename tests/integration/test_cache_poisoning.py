@@ -434,13 +434,29 @@ def bypass(ck, org):
 		ck.check('no-cache server exits 0', srv.stop() == 0)
 
 
+def unasked_switch(ck, srv):
+	"""A broken origin's 101 to a request that never asked to switch (the
+	edge forwards no Upgrade), then a cacheable 200: a 502, never the 200
+	stored as the URL."""
+	for i in range(2):
+		b0 = counter(srv, 'origin_bad_response')
+		r = get(srv, '/switch', host='broken.example')
+		ck.check('unasked 101 (request %d): 502, never the bytes after it' % (i + 1),
+			 r.status == 502 and b'POISON' not in r.body, '%s %r' % (r.status, r.body[:80]))
+		if getattr(srv, 'has_counters', False):
+			ck.check('unasked 101 (request %d): origin_bad_response +1' % (i + 1),
+				 counter(srv, 'origin_bad_response') - b0 == 1)
+
+
 def main():
 	ck = et.Checks()
 	org = CookieOrigin()
 	slow = SlowCookieOrigin()
+	broken = et.PyOrigin()
 	cache_dir = et.tmpdir('cache')
 	zones = [et.zone('p', ['localhost'], [('o', org.url, {})]),
-		 et.zone('slow', ['slow.example'], [('o', slow.url, {})])]
+		 et.zone('slow', ['slow.example'], [('o', slow.url, {})]),
+		 et.zone('broken', ['broken.example'], [('o', broken.url, {})])]
 	srv = et.server(zones, cache={'path': os.path.join(cache_dir, 'p.dat'), 'size': '64m',
 				      'chunk_size': '64k'}).start()
 	ck.run('CPDoS: an error one request caused is never the URL\'s object', cpdos, ck, srv,
@@ -451,6 +467,7 @@ def main():
 	ck.run('X-Cache and the access log tell the outcome', outcomes, ck, srv, org)
 	ck.run('set_cookie = strip', set_cookie_strip, ck, org, slow, cache_dir)
 	ck.run('BYPASS', bypass, ck, org)
+	ck.run('a 101 nobody asked for is a 502, never stored', unasked_switch, ck, srv)
 	slow.stop = True
 	ck.stop_and_finish(srv)
 

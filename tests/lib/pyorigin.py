@@ -265,6 +265,14 @@ def serve_one(c, method, target, hdrs):
 			c.sock.sendall(body)
 		c.logline(method, target + '#' + values.replace(' ', '_'), 200)
 		return True
+	elif parts[0] == 'switch':
+		# a 101 nobody asked for, then a cacheable response: a broken origin
+		c.send_head(101, [('Upgrade', 'x'), ('Connection', 'upgrade')])
+		body = b'POISON'
+		c.send_head(200, [('Content-Length', len(body)), ('Cache-Control', 'max-age=600')])
+		c.sock.sendall(body)
+		c.logline(method, target, 101)
+		return False
 	elif parts[0] == 'reset':
 		c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
 		c.logline(method, target, 0)
