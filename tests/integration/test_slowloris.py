@@ -109,9 +109,14 @@ def main():
 		 len(times) == SLOW)
 	if times:
 		print('slow conns closed after %.2f..%.2f s of dribbling' % (times[0], times[-1]))
-		# Opened before dribbling started; the bound is from accept.
-		ck.check('closed after ~2 s (%.2f..%.2f s), not at once, not late' %
-			 (times[0], times[-1]), times[0] >= 1.0 and times[-1] <= 4.0)
+		# Opened before dribbling started; the bound is from accept. Late
+		# is 3x the timeout: on some runs (after proxy_memory, minutes
+		# after) closes come 1-3 s late in whole seconds, the old build's
+		# as ours (tests/README.md); timeouts_header below still counts
+		# every one.
+		late_s = 3 * HEADER_TIMEOUT_MS / 1000.0
+		ck.check('closed after ~2 s (%.2f..%.2f s), not at once, not after %.0f s' %
+			 (times[0], times[-1], late_s), times[0] >= 1.0 and times[-1] <= late_s)
 	if c0 is not None:
 		c1 = srv.counters()
 		d = c1.get('timeouts_header', 0) - c0.get('timeouts_header', 0)
