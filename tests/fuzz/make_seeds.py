@@ -110,8 +110,8 @@ for case in ("get-utf8", "get-vanilla-query-order-encoded", "get-vanilla-query-u
              "get-space-unnormalized", "get-vanilla-utf8-query",
              "get-slash-dot-slash-unnormalized", "get-vanilla-empty-query-key",
              "get-vanilla-query-order-key-case"):
-    shared = os.environ.get("SHARED_DIR", "/work/shared")
-    p = os.path.join(shared, "testdata/sigv4/aws-c-auth/v4", case, "request.txt")
+    vectors = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "sigv4")
+    p = os.path.join(vectors, "aws-c-auth/v4", case, "request.txt")
     if not os.path.exists(p):
         continue
     with open(p, "rb") as f:
