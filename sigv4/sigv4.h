@@ -11,7 +11,7 @@
  * credential snapshot in core/ does that).
  * Never: does I/O, allocates, or reads the clock (callers pass the time).
  *
- * The S3 rules (see ../shared/testdata/sigv4/README.md, "S3 relevance"):
+ * The S3 rules (see tests/data/sigv4/README.md, "S3 relevance"):
  * the canonical URI is the decoded path percent-encoded exactly once
  * (everything but A-Z a-z 0-9 - . _ ~ / becomes %XX, upper-case hex), with
  * no normalisation of "//", "." or "..". The edge sends that same encoding
