@@ -49,17 +49,6 @@ static bool ref_value(uint8_t c)
 	return c == ' ' || c == '\t' || (c > 0x20 && c != 0x7f);
 }
 
-static int ref_hex(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Parse results inside a window p[0..m): ok (*at moved), bad, or short. */
 enum { R_OK, R_BAD, R_SHORT };
 
@@ -121,12 +110,12 @@ static int ref_size_line(const uint8_t *p, size_t m, size_t *at, uint64_t *size)
 
 	if (i == m)
 		return R_SHORT;
-	if (ref_hex(p[i]) < 0)
+	if (fuzz_hex_val(p[i]) < 0)
 		return R_BAD;
-	for (; i < m && ref_hex(p[i]) >= 0; i++) {
+	for (; i < m && fuzz_hex_val(p[i]) >= 0; i++) {
 		if (v > (uint64_t)INT64_MAX / 16)
 			return R_BAD;
-		v = v * 16 + (uint64_t)ref_hex(p[i]);
+		v = v * 16 + (uint64_t)fuzz_hex_val(p[i]);
 		if (v > (uint64_t)INT64_MAX)
 			return R_BAD;
 	}

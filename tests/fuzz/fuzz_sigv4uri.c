@@ -41,22 +41,11 @@ static bool unreserved(unsigned char c)
 	       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-static int hexv(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool escapes_ok(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (s[i] == '%' && (n - i < 3 || hexv((unsigned char)s[i + 1]) < 0 ||
-				    hexv((unsigned char)s[i + 2]) < 0))
+		if (s[i] == '%' && (n - i < 3 || fuzz_hex_val((unsigned char)s[i + 1]) < 0 ||
+				    fuzz_hex_val((unsigned char)s[i + 2]) < 0))
 			return false;
 	return true;
 }
@@ -71,9 +60,9 @@ static void check_canonical(const char *s, size_t n, const char *extra)
 			continue;
 		FUZZ_ASSERT(c == '%' && n - i >= 3);
 		unsigned char h = (unsigned char)s[i + 1], l = (unsigned char)s[i + 2];
-		FUZZ_ASSERT(hexv(h) >= 0 && !(h >= 'a' && h <= 'f'));
-		FUZZ_ASSERT(hexv(l) >= 0 && !(l >= 'a' && l <= 'f'));
-		unsigned char b = (unsigned char)(hexv(h) << 4 | hexv(l));
+		FUZZ_ASSERT(fuzz_hex_val(h) >= 0 && !(h >= 'a' && h <= 'f'));
+		FUZZ_ASSERT(fuzz_hex_val(l) >= 0 && !(l >= 'a' && l <= 'f'));
+		unsigned char b = (unsigned char)(fuzz_hex_val(h) << 4 | fuzz_hex_val(l));
 		FUZZ_ASSERT(!unreserved(b) && !(b == '/' && strchr(extra, '/')));
 		i += 2;
 	}
