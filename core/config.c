@@ -129,8 +129,8 @@ static void msg_v(struct cfg_error *err, const char *file, int line,
 
 /* Record the first error of a load; returns ld->rc (the first one's). */
 __attribute__((format(printf, 6, 7)))
-static int load_fail(struct load *ld, int rc, const char *file, int line,
-		     const char *key, const char *fmt, ...)
+static int cfg_load_fail(struct load *ld, int rc, const char *file, int line,
+			 const char *key, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -145,9 +145,9 @@ static int load_fail(struct load *ld, int rc, const char *file, int line,
 
 /* An -EINVAL at the current line of the file being read. */
 #define pfail(p, key, ...) \
-	load_fail((p)->ld, -EINVAL, (p)->file, (p)->line, (key), __VA_ARGS__)
+	cfg_load_fail((p)->ld, -EINVAL, (p)->file, (p)->line, (key), __VA_ARGS__)
 #define pfail_oom(p) \
-	load_fail((p)->ld, -ENOMEM, (p)->file, (p)->line, NULL, "out of memory")
+	cfg_load_fail((p)->ld, -ENOMEM, (p)->file, (p)->line, NULL, "out of memory")
 
 /* ---- small pure helpers ------------------------------------------------- */
 
@@ -248,8 +248,8 @@ static const struct { const char *chars; int64_t mult[4]; const char *hint; } un
  * with `why` saying what is wrong (the value as written, the bound it
  * passes).
  */
-static int parse_int(const char *s, int64_t min, int64_t max, enum unit unit,
-		     int64_t *out, char *why, size_t why_cap)
+static int cfg_parse_int(const char *s, int64_t min, int64_t max, enum unit unit,
+			 int64_t *out, char *why, size_t why_cap)
 {
 	const char *d = s + (*s == '-'), *suf, *k = NULL;
 	size_t nd = strspn(d, "0123456789");
@@ -296,7 +296,7 @@ static int parse_int(const char *s, int64_t min, int64_t max, enum unit unit,
  * glob characters are escaped so only the user's pattern is a pattern.
  * Returns a malloc'd string or NULL.
  */
-static char *resolve_path(const char *dir, const char *rel, bool glob_escape)
+static char *cfg_resolve_path(const char *dir, const char *rel, bool glob_escape)
 {
 	size_t dl = strlen(dir), rl = strlen(rel), n = 0;
 	char *out;
@@ -379,7 +379,7 @@ static char *secret_dup(const char *s, size_t len)
 	return p;
 }
 
-static void secret_free(char *s)
+static void cfg_secret_free(char *s)
 {
 	if (s) {
 		size_t len = strlen(s);
@@ -412,21 +412,21 @@ struct key_def {
 	int (*fn)(struct parse *p, const char *val);
 };
 
-static int set_listen(struct parse *p, const char *val);
+static int cfg_set_listen(struct parse *p, const char *val);
 static int set_workers(struct parse *p, const char *val);
 static int set_zones(struct parse *p, const char *val);
 static int set_zone_name(struct parse *p, const char *val);
 static int set_uuid(struct parse *p, const char *val);
 static int set_origin_uuid(struct parse *p, const char *val);
-static int set_admin_listen(struct parse *p, const char *val);
-static int set_hosts(struct parse *p, const char *val);
-static int set_url(struct parse *p, const char *val);
+static int cfg_set_admin_listen(struct parse *p, const char *val);
+static int cfg_set_hosts(struct parse *p, const char *val);
+static int cfg_set_url(struct parse *p, const char *val);
 static int set_base_path(struct parse *p, const char *val);
 static int set_probe_path(struct parse *p, const char *val);
 static int set_cache_path(struct parse *p, const char *val);
 static int set_cache_size(struct parse *p, const char *val);
 static int set_chunk_size(struct parse *p, const char *val);
-static int set_listen_tls(struct parse *p, const char *val);
+static int cfg_set_listen_tls(struct parse *p, const char *val);
 static int set_tls_cert(struct parse *p, const char *val);
 static int set_tls_key(struct parse *p, const char *val);
 static int set_pass_headers(struct parse *p, const char *val);
@@ -450,7 +450,7 @@ const char *const cfg_tls_min_names[] = { "1.2", "1.3", NULL };
 #define MS     .type = KT_U32, .min = LIMIT_TIMEOUT_MS_MIN, .max = LIMIT_TIMEOUT_MS_MAX
 
 static const struct key_def keys[] = {
-	{ "listen", .sect = SECT_SERVER, .type = KT_FN, .flags = F_LIST, .fn = set_listen },
+	{ "listen", .sect = SECT_SERVER, .type = KT_FN, .flags = F_LIST, .fn = cfg_set_listen },
 	{ "workers", .sect = SECT_SERVER, .type = KT_FN, .fn = set_workers },
 	{ "zones", .sect = SECT_SERVER, .type = KT_FN, .fn = set_zones },
 	{ "header_timeout_ms", SRV(header_timeout_ms), MS },
@@ -473,7 +473,7 @@ static const struct key_def keys[] = {
 	{ "error_log", SRV(error_log), .type = KT_PATH },
 	{ "counters_file", SRV(counters_file), .type = KT_PATH },
 	{ "log_level", SRV(log_level), .type = KT_ENUM, .names = log_levels },
-	{ "listen_tls", .sect = SECT_SERVER, .type = KT_FN, .flags = F_LIST, .fn = set_listen_tls },
+	{ "listen_tls", .sect = SECT_SERVER, .type = KT_FN, .flags = F_LIST, .fn = cfg_set_listen_tls },
 	{ "tls_unknown_sni", SRV(tls_unknown_sni), .type = KT_ENUM, .names = unknown_snis },
 	{ "tls_handshake_timeout_ms", SRV(tls_handshake_timeout_ms), MS },
 	{ "tls_ticket_rotate", SRV(tls_ticket_rotate_s), .type = KT_SECONDS,
@@ -481,7 +481,7 @@ static const struct key_def keys[] = {
 
 	{ "name", .sect = SECT_ZONE, .type = KT_FN, .fn = set_zone_name },
 	{ "uuid", .sect = SECT_ZONE, .type = KT_FN, .fn = set_uuid },
-	{ "hosts", .sect = SECT_ZONE, .type = KT_FN, .flags = F_LIST, .fn = set_hosts },
+	{ "hosts", .sect = SECT_ZONE, .type = KT_FN, .flags = F_LIST, .fn = cfg_set_hosts },
 	{ "default_ttl", ZON(default_ttl_s), TTL },
 	{ "negative_ttl", ZON(negative_ttl_s), TTL },
 	{ "stale_while_revalidate", ZON(stale_while_revalidate_s), TTL },
@@ -498,7 +498,7 @@ static const struct key_def keys[] = {
 	{ "tls_min_version", .sect = SECT_ZONE, .type = KT_FN, .fn = set_tls_min_version,
 	  .names = cfg_tls_min_names },
 
-	{ "url", .sect = SECT_ORIGIN, .type = KT_FN, .fn = set_url },
+	{ "url", .sect = SECT_ORIGIN, .type = KT_FN, .fn = cfg_set_url },
 	{ "uuid", .sect = SECT_ORIGIN, .type = KT_FN, .fn = set_origin_uuid },
 	{ "probe_path", .sect = SECT_ORIGIN, .type = KT_FN, .fn = set_probe_path },
 	{ "ca_file", ORG(ca_file), .type = KT_PATH },
@@ -537,7 +537,7 @@ static const struct key_def keys[] = {
 	{ "average_object_size", CCH(avg_object_bytes), .type = KT_SIZE,
 	  .min = LIMIT_CACHE_AVG_OBJECT_MIN, .max = LIMIT_CACHE_AVG_OBJECT_MAX },
 
-	{ "listen", .sect = SECT_ADMIN, .type = KT_FN, .fn = set_admin_listen },
+	{ "listen", .sect = SECT_ADMIN, .type = KT_FN, .fn = cfg_set_admin_listen },
 	{ "token_file", .sect = SECT_ADMIN, .off = offsetof(struct cfg_admin, token),
 	  .type = KT_FILE, .flags = F_NOSPACE | F_SECRET, .max = LIMIT_ADMIN_TOKEN_MAX_BYTES,
 	  .path_off = offsetof(struct cfg_admin, token_file) },
@@ -553,7 +553,7 @@ static int find_key(enum sect sect, const char *name)
 	return -1;
 }
 
-static void *sect_obj(struct parse *p)
+static void *cfg_sect_obj(struct parse *p)
 {
 	switch (p->sect) {
 	case SECT_SERVER: return &p->ld->cfg->server;
@@ -569,8 +569,8 @@ static void *sect_obj(struct parse *p)
 
 /* Length, control characters and spaces of a string value (never echoed:
  * it may be a secret). */
-static int check_str(struct parse *p, const struct key_def *k, const char *s,
-		     size_t len)
+static int cfg_check_str(struct parse *p, const struct key_def *k, const char *s,
+			 size_t len)
 {
 	if (len == 0)
 		return pfail(p, k->name, "is empty");
@@ -593,21 +593,21 @@ static int store(struct parse *p, char **field, char *v)
 	return 0;
 }
 
-static int store_str(struct parse *p, char **field, const char *s, size_t len)
+static int cfg_store_str(struct parse *p, char **field, const char *s, size_t len)
 {
 	return store(p, field, strndup(s, len));
 }
 
-/* store_str for an F_SECRET key: its own no-dump pages. */
-static int store_key_str(struct parse *p, const struct key_def *k, char **field,
-			 const char *s, size_t len)
+/* cfg_store_str for an F_SECRET key: its own no-dump pages. */
+static int cfg_store_key_str(struct parse *p, const struct key_def *k, char **field,
+			     const char *s, size_t len)
 {
 	if (!(k->flags & F_SECRET))
-		return store_str(p, field, s, len);
+		return cfg_store_str(p, field, s, len);
 	char *v = secret_dup(s, len);
 	if (!v)
 		return pfail_oom(p);
-	secret_free(*field);
+	cfg_secret_free(*field);
 	*field = v;
 	return 0;
 }
@@ -621,7 +621,7 @@ static int set_num(struct parse *p, const struct key_def *k, void *field,
 	enum unit unit = k->type == KT_SIZE ? UNIT_SIZE :
 			 k->type == KT_SECONDS ? UNIT_SECONDS : UNIT_NONE;
 
-	if (parse_int(val, k->min, k->max, unit, &v, why, sizeof why))
+	if (cfg_parse_int(val, k->min, k->max, unit, &v, why, sizeof why))
 		return pfail(p, k->name, "%s", why);
 	if (k->type == KT_SIZE)
 		*(int64_t *)field = v;
@@ -639,7 +639,7 @@ static int set_path(struct parse *p, const struct key_def *k, char **field,
 		return pfail(p, k->name, "contains a control character");
 	if ((k->flags & F_OFF) && strcmp(val, "off") == 0)
 		return store(p, field, strdup(val));
-	return store(p, field, resolve_path(p->dir, val, false));
+	return store(p, field, cfg_resolve_path(p->dir, val, false));
 }
 
 static int set_bool(struct parse *p, const struct key_def *k, bool *field,
@@ -693,8 +693,8 @@ static int read_all(struct parse *p, const struct key_def *k, int fd, char *buf,
 		if (r < 0) {
 			int e = errno;
 
-			return load_fail(p->ld, -e, p->file, p->line, k->name,
-					 "cannot read: %s", strerror(e));
+			return cfg_load_fail(p->ld, -e, p->file, p->line, k->name,
+					     "cannot read: %s", strerror(e));
 		}
 		if (r == 0)
 			break;
@@ -707,8 +707,8 @@ static int read_all(struct parse *p, const struct key_def *k, int fd, char *buf,
  * s3_*_file: a regular file that group and others cannot access (it holds
  * a secret); the content, minus one trailing newline, is the value.
  */
-static int set_file(struct parse *p, const struct key_def *k, char **field,
-		    const char *val)
+static int cfg_set_file(struct parse *p, const struct key_def *k, char **field,
+			const char *val)
 {
 	char buf[LIMIT_SESSION_TOKEN_BYTES + 2], *path;
 	struct stat st;
@@ -717,15 +717,15 @@ static int set_file(struct parse *p, const struct key_def *k, char **field,
 
 	if (!*val)
 		return pfail(p, k->name, "is empty");
-	path = resolve_path(p->dir, val, false);
+	path = cfg_resolve_path(p->dir, val, false);
 	if (!path)
 		return pfail_oom(p);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		int e = errno;
 
-		rc = load_fail(p->ld, -e, p->file, p->line, k->name, "\"%s\": %s",
-			       path, strerror(e));
+		rc = cfg_load_fail(p->ld, -e, p->file, p->line, k->name, "\"%s\": %s",
+				   path, strerror(e));
 	} else if (!S_ISREG(st.st_mode)) {
 		rc = pfail(p, k->name, "\"%s\" is not a regular file", path);
 	} else if (st.st_mode & 077) {
@@ -741,12 +741,12 @@ static int set_file(struct parse *p, const struct key_def *k, char **field,
 	if (!rc && n == 0)
 		rc = pfail(p, k->name, "\"%s\" is empty", path);
 	if (!rc)
-		rc = check_str(p, k, buf, n);
+		rc = cfg_check_str(p, k, buf, n);
 	if (!rc)
-		rc = store_key_str(p, k, field, buf, n);
+		rc = cfg_store_key_str(p, k, field, buf, n);
 	explicit_bzero(buf, sizeof(buf));
 	if (!rc) {       /* kept so that a rewrite of the file can refer to it */
-		char **pf = (char **)((char *)sect_obj(p) + k->path_off);
+		char **pf = (char **)((char *)cfg_sect_obj(p) + k->path_off);
 
 		free(*pf);
 		*pf = path;
@@ -758,7 +758,7 @@ static int set_file(struct parse *p, const struct key_def *k, char **field,
 
 static int set_key(struct parse *p, const struct key_def *k, const char *val)
 {
-	void *field = (char *)sect_obj(p) + k->off;
+	void *field = (char *)cfg_sect_obj(p) + k->off;
 	size_t len = strlen(val);
 
 	switch (k->type) {
@@ -769,7 +769,7 @@ static int set_key(struct parse *p, const struct key_def *k, const char *val)
 	case KT_STR:
 		if (len == 0 && (k->flags & F_BLANK))
 			return 0;
-		return check_str(p, k, val, len) ?: store_key_str(p, k, field, val, len);
+		return cfg_check_str(p, k, val, len) ?: cfg_store_key_str(p, k, field, val, len);
 	case KT_PATH:
 		return set_path(p, k, field, val);
 	case KT_BOOL:
@@ -777,7 +777,7 @@ static int set_key(struct parse *p, const struct key_def *k, const char *val)
 	case KT_ENUM:
 		return set_enum(p, k, field, val);
 	case KT_FILE:
-		return set_file(p, k, field, val);
+		return cfg_set_file(p, k, field, val);
 	case KT_FN:
 		return k->fn(p, val);
 	}
@@ -868,7 +868,7 @@ static int add_listen_to(struct parse *p, char *item, bool tls)
 		bad = "is not an IP address, \"*\" or a host name";
 	if (bad)
 		return pfail(p, key, "\"%s\" %s", echo, bad);
-	if (parse_int(port, 1, 65535, UNIT_NONE, &v, why, sizeof(why)))
+	if (cfg_parse_int(port, 1, 65535, UNIT_NONE, &v, why, sizeof(why)))
 		return pfail(p, key, "\"%s\": port %s", echo, why);
 	if (listed(arr, *n, host, v))
 		return pfail(p, key, "\"%s\" is listed twice", echo);
@@ -896,8 +896,8 @@ static int add_listen_tls(struct parse *p, char *item)
  * A list key's line (or continuation line): the array gets its LIMIT
  * slots on first use; *line remembers the key line for later errors.
  */
-static int set_list(struct parse *p, const char *val, void **arr, size_t n,
-		    size_t size, int *line, int (*add)(struct parse *p, char *item))
+static int cfg_set_list(struct parse *p, const char *val, void **arr, size_t n,
+			size_t size, int *line, int (*add)(struct parse *p, char *item))
 {
 	if (!*arr && !(*arr = calloc(n, size)))
 		return pfail_oom(p);
@@ -906,20 +906,20 @@ static int set_list(struct parse *p, const char *val, void **arr, size_t n,
 	return for_each_item(p, val, add);
 }
 
-static int set_listen(struct parse *p, const char *val)
+static int cfg_set_listen(struct parse *p, const char *val)
 {
 	struct cfg_server *s = &p->ld->cfg->server;
 
-	return set_list(p, val, (void **)&s->listens, LIMIT_LISTEN_ADDRS,
-			sizeof(*s->listens), &p->ld->listen_line, add_listen);
+	return cfg_set_list(p, val, (void **)&s->listens, LIMIT_LISTEN_ADDRS,
+			    sizeof(*s->listens), &p->ld->listen_line, add_listen);
 }
 
-static int set_listen_tls(struct parse *p, const char *val)
+static int cfg_set_listen_tls(struct parse *p, const char *val)
 {
 	struct cfg_server *s = &p->ld->cfg->server;
 
-	return set_list(p, val, (void **)&s->listens_tls, LIMIT_LISTEN_ADDRS,
-			sizeof(*s->listens_tls), &p->ld->listen_tls_line, add_listen_tls);
+	return cfg_set_list(p, val, (void **)&s->listens_tls, LIMIT_LISTEN_ADDRS,
+			    sizeof(*s->listens_tls), &p->ld->listen_tls_line, add_listen_tls);
 }
 
 /* tls_cert / tls_key: paths; checked with the zone (tls_check_zone). */
@@ -982,7 +982,7 @@ static int set_workers(struct parse *p, const char *val)
 		p->ld->cfg->server.workers = 0;
 		return 0;
 	}
-	if (parse_int(val, 1, LIMIT_WORKERS, UNIT_NONE, &v, why, sizeof(why)))
+	if (cfg_parse_int(val, 1, LIMIT_WORKERS, UNIT_NONE, &v, why, sizeof(why)))
 		return pfail(p, "workers", "\"%.*s\" is not \"auto\" or a number 1..%d",
 			     ECHO_MAX, val, LIMIT_WORKERS);
 	p->ld->cfg->server.workers = (unsigned)v;
@@ -997,7 +997,7 @@ static int set_zones(struct parse *p, const char *val)
 
 	if (!*val)
 		return pfail(p, "zones", "is empty");
-	pat = resolve_path(p->dir, val, true);
+	pat = cfg_resolve_path(p->dir, val, true);
 	if (!pat)
 		return pfail_oom(p);
 	ld->cfg->server.zones_glob = pat;
@@ -1005,13 +1005,13 @@ static int set_zones(struct parse *p, const char *val)
 	g = glob(pat, 0, NULL, &ld->zones);    /* a missing directory: no match */
 	ld->globbed = true;
 	if (g == GLOB_NOMATCH)
-		return load_fail(ld, -ENOENT, p->file, p->line, "zones",
-				 "\"%.*s\" matches no file", ECHO_MAX, val);
+		return cfg_load_fail(ld, -ENOENT, p->file, p->line, "zones",
+				     "\"%.*s\" matches no file", ECHO_MAX, val);
 	if (g == GLOB_NOSPACE)
 		return pfail_oom(p);
 	if (g)
-		return load_fail(ld, -EIO, p->file, p->line, "zones",
-				 "cannot read \"%.*s\"", ECHO_MAX, val);
+		return cfg_load_fail(ld, -EIO, p->file, p->line, "zones",
+				     "cannot read \"%.*s\"", ECHO_MAX, val);
 	if (ld->zones.gl_pathc > LIMIT_ZONES)
 		return pfail(p, "zones", "\"%.*s\" matches %zu files, more than %d",
 			     ECHO_MAX, val, ld->zones.gl_pathc, LIMIT_ZONES);
@@ -1024,7 +1024,7 @@ static int set_zone_name(struct parse *p, const char *val)
 		return pfail(p, "name", "\"%.*s\" is not 1..%d of A-Z a-z 0-9 . _ -",
 			     ECHO_MAX, val, LIMIT_NAME_BYTES);
 	p->zl->name = p->line;
-	return store_str(p, &p->zone->name, val, strlen(val));
+	return cfg_store_str(p, &p->zone->name, val, strlen(val));
 }
 
 bool cfg_valid_uuid(const char *s)
@@ -1049,7 +1049,7 @@ static int store_uuid(struct parse *p, char **field, const char *val)
 	if (!cfg_valid_uuid(val))
 		return pfail(p, "uuid", "\"%.*s\" is not a UUID "
 			     "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, hex)", ECHO_MAX, val);
-	if (store_str(p, field, val, strlen(val)))
+	if (cfg_store_str(p, field, val, strlen(val)))
 		return p->ld->rc;
 	lower_str(*field);
 	return 0;
@@ -1083,8 +1083,8 @@ void cfg_origin_uuid(const char *zone_uuid, const char *origin_name, char out[37
 }
 
 /* [admin] listen: one host:port; loopback unless token_file is set
- * (checked in admin_finish, when both keys are known). */
-static int set_admin_listen(struct parse *p, const char *val)
+ * (checked in cfg_admin_finish, when both keys are known). */
+static int cfg_set_admin_listen(struct parse *p, const char *val)
 {
 	struct cfg_admin *a = &p->ld->cfg->admin;
 	char copy[LIMIT_CONFIG_LINE_BYTES + 1], why[160], *host, *port;
@@ -1100,11 +1100,11 @@ static int set_admin_listen(struct parse *p, const char *val)
 		bad = "is not an IP address, \"*\" or a host name";
 	if (bad)
 		return pfail(p, "listen", "\"%.*s\" %s", ECHO_MAX, val, bad);
-	if (parse_int(port, 1, 65535, UNIT_NONE, &v, why, sizeof(why)))
+	if (cfg_parse_int(port, 1, 65535, UNIT_NONE, &v, why, sizeof(why)))
 		return pfail(p, "listen", "\"%.*s\": port %s", ECHO_MAX, val, why);
 	p->ld->admin_listen_line = p->line;
 	a->listen.port = (uint16_t)v;
-	return store_str(p, &a->listen.host, host, strlen(host));
+	return cfg_store_str(p, &a->listen.host, host, strlen(host));
 }
 
 static int add_host(struct parse *p, char *h)
@@ -1127,10 +1127,10 @@ static int add_host(struct parse *p, char *h)
 	return 0;
 }
 
-static int set_hosts(struct parse *p, const char *val)
+static int cfg_set_hosts(struct parse *p, const char *val)
 {
-	return set_list(p, val, (void **)&p->zone->hosts, LIMIT_ZONE_HOSTS,
-			sizeof(*p->zone->hosts), &p->zl->hosts, add_host);
+	return cfg_set_list(p, val, (void **)&p->zone->hosts, LIMIT_ZONE_HOSTS,
+			    sizeof(*p->zone->hosts), &p->zl->hosts, add_host);
 }
 
 /* One name of pass_request_headers: a field the edge drops by default
@@ -1172,7 +1172,7 @@ static int set_pass_headers(struct parse *p, const char *val)
 }
 
 /* scheme://host[:port][/]: no userinfo, path, query or fragment. */
-static int set_url(struct parse *p, const char *val)
+static int cfg_set_url(struct parse *p, const char *val)
 {
 	struct cfg_origin *o = p->origin;
 	char auth[LIMIT_CONFIG_LINE_BYTES + 1], echo[ECHO_MAX + 1], why[160];
@@ -1209,12 +1209,12 @@ static int set_url(struct parse *p, const char *val)
 		bad = "is not an IP address or a host name";
 	if (bad)
 		return pfail(p, "url", "host \"%s\" %s", echo, bad);
-	if (port && parse_int(port, 1, 65535, UNIT_NONE, &v, why, sizeof(why)))
+	if (port && cfg_parse_int(port, 1, 65535, UNIT_NONE, &v, why, sizeof(why)))
 		return pfail(p, "url", "port %s", why);
 	if (port)
 		o->port = (uint16_t)v;
-	if (store_str(p, &o->url, val, strlen(val)) ||
-	    store_str(p, &o->host, host, strlen(host)))
+	if (cfg_store_str(p, &o->url, val, strlen(val)) ||
+	    cfg_store_str(p, &o->host, host, strlen(host)))
 		return p->ld->rc;
 	lower_str(o->host);
 	return 0;
@@ -1243,7 +1243,7 @@ static int set_base_path(struct parse *p, const char *val)
 	}
 	while (len && val[len - 1] == '/')
 		len--;
-	return store_str(p, &p->origin->base_path, val, len);
+	return cfg_store_str(p, &p->origin->base_path, val, len);
 }
 
 /* A visitor path: '/' first, no space or control character. Blank = none. */
@@ -1257,7 +1257,7 @@ static int set_probe_path(struct parse *p, const char *val)
 		return pfail(p, "probe_path", "\"%.*s\" does not start with \"/\"", ECHO_MAX, val);
 	if (has_ctl(val, len) || strchr(val, ' '))
 		return pfail(p, "probe_path", "contains a space or a control character");
-	return store_str(p, &p->origin->probe_path, val, len);
+	return cfg_store_str(p, &p->origin->probe_path, val, len);
 }
 
 /* ---- [cache] ------------------------------------------------------------ */
@@ -1271,7 +1271,7 @@ static int add_cache_path(struct parse *p, char *item)
 		return pfail(p, "path", "contains a control character");
 	if (c->n_paths == LIMIT_CACHE_PATHS)
 		return pfail(p, "path", "more than %d paths", LIMIT_CACHE_PATHS);
-	path = resolve_path(p->dir, item, false);
+	path = cfg_resolve_path(p->dir, item, false);
 	if (!path)
 		return pfail_oom(p);
 	for (size_t i = 0; i < c->n_paths; i++) {
@@ -1288,8 +1288,8 @@ static int set_cache_path(struct parse *p, const char *val)
 {
 	struct cfg_cache *c = &p->ld->cfg->cache;
 
-	return set_list(p, val, (void **)&c->paths, LIMIT_CACHE_PATHS, sizeof(*c->paths),
-			&p->ld->cache_path_line, add_cache_path);
+	return cfg_set_list(p, val, (void **)&c->paths, LIMIT_CACHE_PATHS, sizeof(*c->paths),
+			    &p->ld->cache_path_line, add_cache_path);
 }
 
 /* A byte size key of [cache] with its own bounds. */
@@ -1298,7 +1298,7 @@ static int cache_bytes(struct parse *p, const char *key, const char *val, int64_
 {
 	char why[160];
 
-	if (parse_int(val, min, max, UNIT_SIZE, out, why, sizeof(why)))
+	if (cfg_parse_int(val, min, max, UNIT_SIZE, out, why, sizeof(why)))
 		return pfail(p, key, "%s", why);
 	return 0;
 }
@@ -1322,7 +1322,7 @@ static int set_chunk_size(struct parse *p, const char *val)
 	return 0;
 }
 
-static bool is_loopback(const char *host)
+static bool cfg_is_loopback(const char *host)
 {
 	struct in_addr a4;
 	struct in6_addr a6;
@@ -1335,7 +1335,7 @@ static bool is_loopback(const char *host)
 }
 
 /* [admin] given: the default address; a token unless loopback only. */
-static int admin_finish(struct load *ld)
+static int cfg_admin_finish(struct load *ld)
 {
 	struct cfg_admin *a = &ld->cfg->admin;
 	const char *f = ld->cfg->main_file;
@@ -1346,21 +1346,21 @@ static int admin_finish(struct load *ld)
 	if (!a->listen.host) {
 		a->listen.port = LIMIT_ADMIN_PORT_DEFAULT;
 		if (!(a->listen.host = strdup("127.0.0.1")))
-			return load_fail(ld, -ENOMEM, f, 0, NULL, "out of memory");
+			return cfg_load_fail(ld, -ENOMEM, f, 0, NULL, "out of memory");
 	}
-	if (!a->token && !is_loopback(a->listen.host))
-		return load_fail(ld, -EINVAL, f, ld->admin_listen_line, "listen",
-				 "%s:%u is not a loopback address: set token_file (a bearer "
-				 "token) or listen on 127.0.0.1 or [::1]", a->listen.host,
-				 a->listen.port);
+	if (!a->token && !cfg_is_loopback(a->listen.host))
+		return cfg_load_fail(ld, -EINVAL, f, ld->admin_listen_line, "listen",
+				     "%s:%u is not a loopback address: set token_file (a bearer "
+				     "token) or listen on 127.0.0.1 or [::1]", a->listen.host,
+				     a->listen.port);
 	if (a->token && strlen(a->token) < LIMIT_ADMIN_TOKEN_MIN_BYTES)
-		return load_fail(ld, -EINVAL, f, ld->admin_line, "token_file",
-				 "the token is shorter than %d bytes", LIMIT_ADMIN_TOKEN_MIN_BYTES);
+		return cfg_load_fail(ld, -EINVAL, f, ld->admin_line, "token_file",
+				     "the token is shorter than %d bytes", LIMIT_ADMIN_TOKEN_MIN_BYTES);
 	return 0;
 }
 
 /* [cache] given: path and size are required; each file gets its share. */
-static int cache_finish(struct load *ld)
+static int cfg_cache_finish(struct load *ld)
 {
 	const struct cfg_cache *c = &ld->cfg->cache;
 	const char *f = ld->cfg->main_file;
@@ -1368,14 +1368,14 @@ static int cache_finish(struct load *ld)
 	if (!ld->cache_line)
 		return 0;
 	if (!c->n_paths)
-		return load_fail(ld, -EINVAL, f, ld->cache_line, "[cache]", "path is required");
+		return cfg_load_fail(ld, -EINVAL, f, ld->cache_line, "[cache]", "path is required");
 	if (!ld->cache_size_line)
-		return load_fail(ld, -EINVAL, f, ld->cache_line, "[cache]", "size is required");
+		return cfg_load_fail(ld, -EINVAL, f, ld->cache_line, "[cache]", "size is required");
 	if (c->size_bytes / (int64_t)c->n_paths < LIMIT_CACHE_SIZE_MIN)
-		return load_fail(ld, -EINVAL, f, ld->cache_size_line, "size",
-				 "%lld bytes over %zu paths is below the minimum %lld per path",
-				 (long long)c->size_bytes, c->n_paths,
-				 (long long)LIMIT_CACHE_SIZE_MIN);
+		return cfg_load_fail(ld, -EINVAL, f, ld->cache_size_line, "size",
+				     "%lld bytes over %zu paths is below the minimum %lld per path",
+				     (long long)c->size_bytes, c->n_paths,
+				     (long long)LIMIT_CACHE_SIZE_MIN);
 	return 0;
 }
 
@@ -1408,7 +1408,7 @@ static int begin_origin(struct parse *p, const char *name, const char *label)
 	o->where = (struct cfg_where){ z->file, p->line };
 	p->origin = o;
 	p->sect = SECT_ORIGIN;
-	return store_str(p, &o->name, name, strlen(name));
+	return cfg_store_str(p, &o->name, name, strlen(name));
 }
 
 /* A "[name]" line: which section, and is it allowed in this file. */
@@ -1527,7 +1527,7 @@ static char *read_line(char *str, int num, void *stream)
 	n = getline(&p->buf, &p->buf_cap, p->f);
 	if (n < 0) {
 		if (ferror(p->f))
-			load_fail(p->ld, -EIO, p->file, p->line + 1, NULL, "read error");
+			cfg_load_fail(p->ld, -EIO, p->file, p->line + 1, NULL, "read error");
 		return NULL;
 	}
 	p->line++;
@@ -1598,26 +1598,26 @@ static int on_key(void *user, const char *section, const char *name, const char 
 /* ---- files -------------------------------------------------------------- */
 
 /* Read one file into ld->cfg (zone == NULL: the main file). */
-static int parse_file(struct load *ld, const char *file, struct cfg_zone *zone,
-		      struct zone_lines *zl)
+static int cfg_parse_file(struct load *ld, const char *file, struct cfg_zone *zone,
+			  struct zone_lines *zl)
 {
 	struct parse *p = calloc(1, sizeof(*p));
 	int rc;
 
 	if (!p)
-		return load_fail(ld, -ENOMEM, file, 0, NULL, "out of memory");
+		return cfg_load_fail(ld, -ENOMEM, file, 0, NULL, "out of memory");
 	*p = (struct parse){ .ld = ld, .file = file, .zone = zone, .zl = zl,
 			     .last_key = -1, .dir = dir_of(file) };
 	p->f = p->dir ? fopen(file, "re") : NULL;
 	if (!p->f) {
 		int e = p->dir ? errno : ENOMEM;
 
-		load_fail(ld, -e, file, 0, NULL, "cannot open: %s", strerror(e));
+		cfg_load_fail(ld, -e, file, 0, NULL, "cannot open: %s", strerror(e));
 	} else {
 		setvbuf(p->f, p->iobuf, _IOFBF, sizeof(p->iobuf));
 		rc = ini_parse_stream(read_line, p, on_key, p);
 		if (rc > 0)      /* a line inih refused that check_line let by */
-			load_fail(ld, -EINVAL, file, rc, NULL, "syntax error");
+			cfg_load_fail(ld, -EINVAL, file, rc, NULL, "syntax error");
 		fclose(p->f);
 	}
 	if (p->buf)
@@ -1629,21 +1629,21 @@ static int parse_file(struct load *ld, const char *file, struct cfg_zone *zone,
 	return ld->rc;
 }
 
-static int server_finish(struct load *ld)
+static int cfg_server_finish(struct load *ld)
 {
 	const char *f = ld->cfg->main_file;
 
 	if (!ld->server_line)
-		return load_fail(ld, -EINVAL, f, 0, "[server]", "section missing");
+		return cfg_load_fail(ld, -EINVAL, f, 0, "[server]", "section missing");
 	if (!ld->listen_line)
-		return load_fail(ld, -EINVAL, f, ld->server_line, "[server]",
-				 "listen is required");
+		return cfg_load_fail(ld, -EINVAL, f, ld->server_line, "[server]",
+				     "listen is required");
 	if (ld->cfg->server.n_listens == 0)
-		return load_fail(ld, -EINVAL, f, ld->listen_line, "listen",
-				 "no address given");
+		return cfg_load_fail(ld, -EINVAL, f, ld->listen_line, "listen",
+				     "no address given");
 	if (!ld->zones_line)
-		return load_fail(ld, -EINVAL, f, ld->server_line, "[server]",
-				 "zones is required");
+		return cfg_load_fail(ld, -EINVAL, f, ld->server_line, "[server]",
+				     "zones is required");
 	return 0;
 }
 
@@ -1656,22 +1656,22 @@ static int origin_finish(struct load *ld, struct cfg_origin *o, const char *z_uu
 
 	snprintf(label, sizeof(label), "[origin %s]", o->name);
 	if (!o->url)
-		return load_fail(ld, -EINVAL, o->where.file, line, label, "url is required");
+		return cfg_load_fail(ld, -EINVAL, o->where.file, line, label, "url is required");
 	if (!o->uuid) {
 		char u[37];
 
 		cfg_origin_uuid(z_uuid, o->name, u);
 		o->uuid_derived = true;
 		if (!(o->uuid = strdup(u)))
-			return load_fail(ld, -ENOMEM, o->where.file, line, label, "out of memory");
+			return cfg_load_fail(ld, -ENOMEM, o->where.file, line, label, "out of memory");
 	}
 	if (o->s3_auth_enabled && !o->s3_access_key)
-		return load_fail(ld, -EINVAL, o->where.file, line, label,
-				 "s3_access_key is required when s3_auth_enabled is true");
+		return cfg_load_fail(ld, -EINVAL, o->where.file, line, label,
+				     "s3_access_key is required when s3_auth_enabled is true");
 	if (o->s3_auth_enabled && !o->s3_secret_key)
-		return load_fail(ld, -EINVAL, o->where.file, line, label,
-				 "s3_secret_key or s3_secret_key_file is required "
-				 "when s3_auth_enabled is true");
+		return cfg_load_fail(ld, -EINVAL, o->where.file, line, label,
+				     "s3_secret_key or s3_secret_key_file is required "
+				     "when s3_auth_enabled is true");
 	v6 = strchr(o->host, ':') != NULL;
 	dflt = o->port == (o->scheme == CFG_SCHEME_HTTP ? 80 : 443);
 	snprintf(hh, sizeof(hh), dflt ? "%s%s%s" : "%s%s%s:%u", v6 ? "[" : "",
@@ -1680,7 +1680,7 @@ static int origin_finish(struct load *ld, struct cfg_origin *o, const char *z_uu
 	    (!o->base_path && !(o->base_path = strdup(""))) ||
 	    (!o->s3_region && !(o->s3_region = strdup("auto"))) ||
 	    (!o->s3_service && !(o->s3_service = strdup("s3"))))
-		return load_fail(ld, -ENOMEM, o->where.file, line, label, "out of memory");
+		return cfg_load_fail(ld, -ENOMEM, o->where.file, line, label, "out of memory");
 	return 0;
 }
 
@@ -1698,22 +1698,22 @@ static const char *s3_differs(const struct cfg_origin *a, const struct cfg_origi
 	return NULL;
 }
 
-static int zone_finish(struct load *ld, struct cfg_zone *z, struct zone_lines *zl)
+static int cfg_zone_finish(struct load *ld, struct cfg_zone *z, struct zone_lines *zl)
 {
 	const struct cfg_origin *s3 = NULL;
 	const char *missing = !z->name ? "name" : !z->uuid ? "uuid" :
 			      !zl->hosts ? "hosts" : NULL;
 
 	if (!z->where.line)
-		return load_fail(ld, -EINVAL, z->file, 0, "[zone]", "section missing");
+		return cfg_load_fail(ld, -EINVAL, z->file, 0, "[zone]", "section missing");
 	if (missing)
-		return load_fail(ld, -EINVAL, z->file, z->where.line, "[zone]",
-				 "%s is required", missing);
+		return cfg_load_fail(ld, -EINVAL, z->file, z->where.line, "[zone]",
+				     "%s is required", missing);
 	if (z->n_hosts == 0)
-		return load_fail(ld, -EINVAL, z->file, zl->hosts, "hosts", "no host given");
+		return cfg_load_fail(ld, -EINVAL, z->file, zl->hosts, "hosts", "no host given");
 	if (z->n_origins == 0)
-		return load_fail(ld, -EINVAL, z->file, z->where.line, "[zone]",
-				 "at least one [origin NAME] is required");
+		return cfg_load_fail(ld, -EINVAL, z->file, z->where.line, "[zone]",
+				     "at least one [origin NAME] is required");
 	for (size_t i = 0; i < z->n_origins; i++) {
 		struct cfg_origin *o = &z->origins[i];
 		char label[LIMIT_NAME_BYTES + 10];
@@ -1722,9 +1722,9 @@ static int zone_finish(struct load *ld, struct cfg_zone *z, struct zone_lines *z
 			return ld->rc;
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(z->origins[j].uuid, o->uuid) == 0)
-				return load_fail(ld, -EINVAL, z->file, o->where.line, "uuid",
-						 "[origin %s] has the uuid of [origin %s]",
-						 o->name, z->origins[j].name);
+				return cfg_load_fail(ld, -EINVAL, z->file, o->where.line, "uuid",
+						     "[origin %s] has the uuid of [origin %s]",
+						     o->name, z->origins[j].name);
 		if (!o->s3_auth_enabled)
 			continue;
 		if (!s3) {
@@ -1734,11 +1734,11 @@ static int zone_finish(struct load *ld, struct cfg_zone *z, struct zone_lines *z
 		snprintf(label, sizeof(label), "[origin %s]", o->name);
 		const char *diff = s3_differs(s3, o);
 		if (diff) {
-			load_fail(ld, -EINVAL, z->file, o->where.line, label,
-				  "S3 credentials differ from [origin %s] (%s:%d): "
-				  "all S3-authenticated origins of a zone must share "
-				  "access key, secret, region and endpoint",
-				  s3->name, s3->where.file, s3->where.line);
+			cfg_load_fail(ld, -EINVAL, z->file, o->where.line, label,
+				      "S3 credentials differ from [origin %s] (%s:%d): "
+				      "all S3-authenticated origins of a zone must share "
+				      "access key, secret, region and endpoint",
+				      s3->name, s3->where.file, s3->where.line);
 			snprintf(ld->err->key, sizeof(ld->err->key), "%s", diff);
 			ld->err->s3_conflict = true;
 			return ld->rc;
@@ -1764,8 +1764,8 @@ static uint64_t hash_lower(const char *s, size_t len)
 }
 
 /* The slot holding s (any case), or the free slot where it would go. */
-static struct cfg_host_slot *slot_find(struct cfg_host_slot *t, size_t mask,
-				       const char *s, size_t len)
+static struct cfg_host_slot *cfg_slot_find(struct cfg_host_slot *t, size_t mask,
+					   const char *s, size_t len)
 {
 	for (size_t i = hash_lower(s, len) & mask;; i = (i + 1) & mask) {
 		size_t j = 0;
@@ -1781,7 +1781,7 @@ static struct cfg_host_slot *slot_find(struct cfg_host_slot *t, size_t mask,
 	}
 }
 
-static struct cfg_host_slot *table_new(size_t n, size_t *mask)
+static struct cfg_host_slot *cfg_table_new(size_t n, size_t *mask)
 {
 	size_t cap = 16;
 
@@ -1798,7 +1798,7 @@ static int unique_add(struct load *ld, struct cfg_host_slot *t, size_t mask,
 		      uint32_t zi, const char *s, const char *key, size_t off,
 		      const char *what)
 {
-	struct cfg_host_slot *sl = slot_find(t, mask, s, strlen(s));
+	struct cfg_host_slot *sl = cfg_slot_find(t, mask, s, strlen(s));
 	const struct cfg_zone *o;
 
 	if (!sl->key) {
@@ -1806,9 +1806,9 @@ static int unique_add(struct load *ld, struct cfg_host_slot *t, size_t mask,
 		return 0;
 	}
 	o = &ld->cfg->zones[sl->zone];
-	return load_fail(ld, -EINVAL, ld->cfg->zones[zi].file, ZL_LINE(ld, zi, off), key,
-			 "\"%.*s\" is also %s zone \"%s\" (%s:%d)", ECHO_MAX, s, what,
-			 o->name, o->file, ZL_LINE(ld, sl->zone, off));
+	return cfg_load_fail(ld, -EINVAL, ld->cfg->zones[zi].file, ZL_LINE(ld, zi, off), key,
+			     "\"%.*s\" is also %s zone \"%s\" (%s:%d)", ECHO_MAX, s, what,
+			     o->name, o->file, ZL_LINE(ld, sl->zone, off));
 }
 
 static int zone_unique(struct load *ld, struct cfg_host_slot *names,
@@ -1828,9 +1828,9 @@ static int zone_unique(struct load *ld, struct cfg_host_slot *names,
 				       "hosts", offsetof(struct zone_lines, hosts), "a host of"))
 				return ld->rc;
 		} else if (d) {
-			return load_fail(ld, -EINVAL, z->file, ld->zl[zi].hosts, "hosts",
-					 "\"*\": zone \"%s\" (%s:%d) is the default zone already",
-					 d->name, d->file, ld->zl[d - cfg->zones].hosts);
+			return cfg_load_fail(ld, -EINVAL, z->file, ld->zl[zi].hosts, "hosts",
+					     "\"*\": zone \"%s\" (%s:%d) is the default zone already",
+					     d->name, d->file, ld->zl[d - cfg->zones].hosts);
 		} else {
 			cfg->default_zone = d = z;
 		}
@@ -1839,7 +1839,7 @@ static int zone_unique(struct load *ld, struct cfg_host_slot *names,
 }
 
 /* Names, uuids and hosts unique across zones; one default; the table. */
-static int check_zones(struct load *ld)
+static int cfg_check_zones(struct load *ld)
 {
 	struct cfg *cfg = ld->cfg;
 	struct cfg_host_slot *names, *uuids;
@@ -1847,11 +1847,11 @@ static int check_zones(struct load *ld)
 
 	for (size_t i = 0; i < cfg->n_zones; i++)
 		n_hosts += cfg->zones[i].n_hosts;
-	cfg->host_slots = table_new(n_hosts, &cfg->host_mask);
-	names = table_new(cfg->n_zones, &mask);
-	uuids = table_new(cfg->n_zones, &mask);
+	cfg->host_slots = cfg_table_new(n_hosts, &cfg->host_mask);
+	names = cfg_table_new(cfg->n_zones, &mask);
+	uuids = cfg_table_new(cfg->n_zones, &mask);
 	if (!cfg->host_slots || !names || !uuids)
-		load_fail(ld, -ENOMEM, cfg->main_file, 0, NULL, "out of memory");
+		cfg_load_fail(ld, -ENOMEM, cfg->main_file, 0, NULL, "out of memory");
 	for (size_t i = 0; !ld->rc && i < cfg->n_zones; i++)
 		zone_unique(ld, names, uuids, mask, (uint32_t)i);
 	free(names);
@@ -1875,15 +1875,15 @@ static int tls_policy_check(struct load *ld, const struct cfg_zone *z,
 	if (!z->tls_cert && (z->tls_ciphers || zl->tls_min_version)) {
 		bool c = z->tls_ciphers != NULL;
 
-		return load_fail(ld, -EINVAL, z->file, c ? zl->tls_ciphers : zl->tls_min_version,
-				 c ? "tls_ciphers" : "tls_min_version",
-				 "the zone has no tls_cert for it to apply to");
+		return cfg_load_fail(ld, -EINVAL, z->file, c ? zl->tls_ciphers : zl->tls_min_version,
+				     c ? "tls_ciphers" : "tls_min_version",
+				     "the zone has no tls_cert for it to apply to");
 	}
 	if (!z->tls_ciphers)
 		return 0;
 	rc = tls_ciphers_check(z->tls_ciphers, why, sizeof(why));
 	if (rc)
-		return load_fail(ld, rc, z->file, zl->tls_ciphers, "tls_ciphers", "%s", why);
+		return cfg_load_fail(ld, rc, z->file, zl->tls_ciphers, "tls_ciphers", "%s", why);
 	return 0;
 }
 
@@ -1902,40 +1902,40 @@ static int tls_check_zone(struct load *ld, const struct cfg_zone *z, const struc
 	if (!z->tls_cert && !z->tls_key)
 		return 0;
 	if (!z->tls_key)
-		return load_fail(ld, -EINVAL, z->file, zl->tls_cert, "tls_cert",
-				 "tls_key is required with it");
+		return cfg_load_fail(ld, -EINVAL, z->file, zl->tls_cert, "tls_cert",
+				     "tls_key is required with it");
 	if (!z->tls_cert)
-		return load_fail(ld, -EINVAL, z->file, zl->tls_key, "tls_key",
-				 "tls_cert is required with it");
+		return cfg_load_fail(ld, -EINVAL, z->file, zl->tls_key, "tls_key",
+				     "tls_cert is required with it");
 	if (stat(z->tls_cert, &st) != 0 || access(z->tls_cert, R_OK) != 0)
-		return load_fail(ld, -errno, z->file, zl->tls_cert, "tls_cert", "\"%s\": %s",
-				 z->tls_cert, strerror(errno));
+		return cfg_load_fail(ld, -errno, z->file, zl->tls_cert, "tls_cert", "\"%s\": %s",
+				     z->tls_cert, strerror(errno));
 	if (stat(z->tls_key, &st) != 0 || access(z->tls_key, R_OK) != 0)
-		return load_fail(ld, -errno, z->file, zl->tls_key, "tls_key", "\"%s\": %s",
-				 z->tls_key, strerror(errno));
+		return cfg_load_fail(ld, -errno, z->file, zl->tls_key, "tls_key", "\"%s\": %s",
+				     z->tls_key, strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return load_fail(ld, -EINVAL, z->file, zl->tls_key, "tls_key",
-				 "\"%s\" is not a regular file", z->tls_key);
+		return cfg_load_fail(ld, -EINVAL, z->file, zl->tls_key, "tls_key",
+				     "\"%s\" is not a regular file", z->tls_key);
 	if (st.st_mode & 077)
-		return load_fail(ld, -EINVAL, z->file, zl->tls_key, "tls_key",
-				 "\"%s\" is accessible by group or others (mode %04o): chmod 600 it",
-				 z->tls_key, (unsigned)(st.st_mode & 07777));
+		return cfg_load_fail(ld, -EINVAL, z->file, zl->tls_key, "tls_key",
+				     "\"%s\" is accessible by group or others (mode %04o): chmod 600 it",
+				     z->tls_key, (unsigned)(st.st_mode & 07777));
 	switch (tls_check_pair(z->tls_cert, z->tls_key, &why)) {
 	case 0:
 		return 0;
 	case -ENOMEM:
-		return load_fail(ld, -ENOMEM, z->file, zl->tls_cert, NULL, "out of memory");
+		return cfg_load_fail(ld, -ENOMEM, z->file, zl->tls_cert, NULL, "out of memory");
 	case -ENOKEY:
-		return load_fail(ld, -EINVAL, z->file, zl->tls_key, "tls_key", "\"%s\": %s",
-				 z->tls_key, why);
+		return cfg_load_fail(ld, -EINVAL, z->file, zl->tls_key, "tls_key", "\"%s\": %s",
+				     z->tls_key, why);
 	default:
-		return load_fail(ld, -EINVAL, z->file, zl->tls_cert, "tls_cert", "\"%s\": %s",
-				 z->tls_cert, why);
+		return cfg_load_fail(ld, -EINVAL, z->file, zl->tls_cert, "tls_cert", "\"%s\": %s",
+				     z->tls_cert, why);
 	}
 }
 
 /* listen_tls needs a certificate to serve, and unknown SNI a fallback. */
-static int tls_finish(struct load *ld)
+static int cfg_tls_finish(struct load *ld)
 {
 	const struct cfg *cfg = ld->cfg;
 	const struct cfg_zone *d = cfg->default_zone;
@@ -1949,13 +1949,13 @@ static int tls_finish(struct load *ld)
 	if (cfg->server.n_listens_tls == 0)
 		return 0;
 	if (!any)
-		return load_fail(ld, -EINVAL, cfg->main_file, ld->listen_tls_line, "listen_tls",
-				 "no zone has tls_cert and tls_key");
+		return cfg_load_fail(ld, -EINVAL, cfg->main_file, ld->listen_tls_line, "listen_tls",
+				     "no zone has tls_cert and tls_key");
 	if (cfg->server.tls_unknown_sni == CFG_SNI_DEFAULT && (!d || !d->tls_cert))
-		return load_fail(ld, -EINVAL, cfg->main_file, ld->listen_tls_line, "listen_tls",
-				 "unknown SNI gets the default zone's certificate, but %s: give it "
-				 "tls_cert and tls_key, or set tls_unknown_sni = reject",
-				 d ? "the default zone has none" : "no zone has hosts = *");
+		return cfg_load_fail(ld, -EINVAL, cfg->main_file, ld->listen_tls_line, "listen_tls",
+				     "unknown SNI gets the default zone's certificate, but %s: give it "
+				     "tls_cert and tls_key, or set tls_unknown_sni = reject",
+				     d ? "the default zone has none" : "no zone has hosts = *");
 	return 0;
 }
 
@@ -1997,21 +1997,21 @@ static int load_zones(struct load *ld)
 	cfg->zones = calloc(n, sizeof(*cfg->zones));
 	ld->zl = calloc(n, sizeof(*ld->zl));
 	if (!cfg->zones || !ld->zl)
-		return load_fail(ld, -ENOMEM, cfg->main_file, 0, NULL, "out of memory");
+		return cfg_load_fail(ld, -ENOMEM, cfg->main_file, 0, NULL, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		struct cfg_zone *z = &cfg->zones[cfg->n_zones++];
 
 		z->query_string = CFG_QS_INCLUDE;
 		z->file = strdup(ld->zones.gl_pathv[i]);
 		if (!z->file)
-			return load_fail(ld, -ENOMEM, cfg->main_file, 0, NULL, "out of memory");
+			return cfg_load_fail(ld, -ENOMEM, cfg->main_file, 0, NULL, "out of memory");
 		const char *from = z->file;
 
 		if (ld->replace_file && strcmp(z->file, ld->replace_file) == 0) {
 			from = ld->replacement;
 			ld->replaced = true;
 		}
-		if (parse_file(ld, from, z, &ld->zl[i]) || zone_finish(ld, z, &ld->zl[i]))
+		if (cfg_parse_file(ld, from, z, &ld->zl[i]) || cfg_zone_finish(ld, z, &ld->zl[i]))
 			return ld->rc;
 	}
 	return 0;
@@ -2032,18 +2032,19 @@ int cfg_load_replacing(const char *path, const char *zone_file, const char *repl
 
 	if (!cfg || !(cfg->main_file = strdup(path))) {
 		free(cfg);
-		return load_fail(&ld, -ENOMEM, path, 0, NULL, "out of memory");
+		return cfg_load_fail(&ld, -ENOMEM, path, 0, NULL, "out of memory");
 	}
 	cfg->magic = CFG_MAGIC;
 	server_defaults(&cfg->server);
 	cache_defaults(&cfg->cache);
 	ld.cfg = cfg;
-	if (!parse_file(&ld, cfg->main_file, NULL, NULL) && !server_finish(&ld) &&
-	    !cache_finish(&ld) && !admin_finish(&ld) && !load_zones(&ld) && !check_zones(&ld))
-		tls_finish(&ld);
+	if (!cfg_parse_file(&ld, cfg->main_file, NULL, NULL) && !cfg_server_finish(&ld) &&
+	    !cfg_cache_finish(&ld) && !cfg_admin_finish(&ld) && !load_zones(&ld) &&
+	    !cfg_check_zones(&ld))
+		cfg_tls_finish(&ld);
 	if (!ld.rc && zone_file && !ld.replaced)
-		load_fail(&ld, -ENOENT, zone_file, 0, NULL,
-			  "no longer matched by the zones glob");
+		cfg_load_fail(&ld, -ENOENT, zone_file, 0, NULL,
+			      "no longer matched by the zones glob");
 	if (ld.globbed)
 		globfree(&ld.zones);
 	free(ld.zl);
@@ -2068,10 +2069,10 @@ static void origin_free(struct cfg_origin *o)
 	free(o->base_path);
 	free(o->probe_path);
 	free(o->s3_access_key);
-	secret_free(o->s3_secret_key);
+	cfg_secret_free(o->s3_secret_key);
 	free(o->s3_region);
 	free(o->s3_service);
-	secret_free(o->s3_session_token);
+	cfg_secret_free(o->s3_session_token);
 }
 
 static void zone_free(struct cfg_zone *z)
@@ -2114,7 +2115,7 @@ void cfg_free(struct cfg *cfg)
 	for (size_t i = 0; i < cfg->cache.n_paths; i++)
 		free(cfg->cache.paths[i]);
 	free(cfg->admin.listen.host);
-	secret_free(cfg->admin.token);
+	cfg_secret_free(cfg->admin.token);
 	free(cfg->admin.token_file);
 	free(cfg->cache.paths);
 	for (size_t i = 0; i < cfg->n_zones; i++)
@@ -2150,7 +2151,7 @@ const struct cfg_zone *cfg_zone_by_host(const struct cfg *cfg,
 	len = host ? host_only(host, host_len) : 0;
 	if (len == 0 || len > LIMIT_HOST_BYTES || !cfg->host_slots)
 		return cfg->default_zone;
-	sl = slot_find(cfg->host_slots, cfg->host_mask, host, len);
+	sl = cfg_slot_find(cfg->host_slots, cfg->host_mask, host, len);
 	return sl->key ? &cfg->zones[sl->zone] : cfg->default_zone;
 }
 
