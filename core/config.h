@@ -9,6 +9,17 @@
  * reload builds a new one.
  * Never: resolves DNS, opens sockets, logs (errors go to the caller).
  *
+ * The code (shared internals in config_int.h, for these files only):
+ *   config.c        cfg_load's order (read, then check), cfg_free, cfg_zone_by_name
+ *   config_read.c   the INI files (main, each zone file of the zones glob), the
+ *                   key table and value parsers, "file:line: key: what" errors
+ *   config_keys.c   secrets: S3 secret / session token (inline or from a file)
+ *                   and admin token; files owner-only, no-dump pages, wiped
+ *   config_check.c  rules across keys, origins and zones (the S3 same-credentials
+ *                   rule, unique names, uuids, hosts) and the zones' TLS files
+ *   config_hosts.c  listen addresses, hosts, origin urls; the host → zone table
+ *                   (cfg_zone_by_host)
+ *
  * Main file:
  *   [server] listen = 127.0.0.1:8080, [::1]:8080   (one or more host:port)
  *            listen_tls = 127.0.0.1:8443   (HTTPS visitors; zones' tls_cert)
@@ -189,7 +200,7 @@ struct cfg_admin {
 /* Relative paths (zones, logs, counters_file, s3_*_file, cache path) are resolved
  * against the directory of the file that names them, so the tree can move. */
 
-struct cfg_host_slot;        /* core/config.c: the host → zone hash table */
+struct cfg_host_slot;        /* core/config_hosts.c: the host → zone hash table */
 
 #define CFG_MAGIC 0x43464731u   /* "CFG1": checked at every entry point */
 

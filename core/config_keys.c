@@ -1,0 +1,160 @@
+/*
+ * core/config_keys.c — the config's secrets: the S3 secret key and session
+ * token (inline or from s3_*_file) and the admin token (token_file) —
+ * read from files that group and others cannot access, kept in no-dump
+ * pages of their own, wiped before they are freed. Contract in
+ * core/config.h; the keys that name them are in config_read.c's table.
+ * Never puts a secret's value in an error message.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/config_int.h"
+#include "sigv4/sigv4.h"
+
+/* What a key allows fits what sigv4 signs with. */
+_Static_assert(LIMIT_ACCESS_KEY_BYTES <= SIGV4_ACCESS_KEY_MAX, "access key");
+_Static_assert(LIMIT_SECRET_BYTES <= SIGV4_SECRET_MAX, "secret");
+_Static_assert(LIMIT_SESSION_TOKEN_BYTES <= SIGV4_TOKEN_MAX, "token");
+_Static_assert(LIMIT_REGION_BYTES <= SIGV4_REGION_MAX, "region");
+_Static_assert(LIMIT_SERVICE_BYTES <= SIGV4_SERVICE_MAX, "service");
+
+void cfg_free_wiped(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/*
+ * The S3 secret and session token (F_SECRET keys) get pages of their own,
+ * kept out of core dumps like the snapshot's credentials (core/runtime.c):
+ * the cfg outlives many snapshots (key rolls derive from it), so a heap
+ * copy would put the secret in every core dump. The string is never
+ * changed once stored, so its length gives the mapping's size back.
+ */
+static size_t secret_span(size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (len + 1 + page - 1) / page * page;
+}
+
+static char *secret_dup(const char *s, size_t len)
+{
+	char *p = mmap(NULL, secret_span(len), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, secret_span(len), MADV_DONTDUMP);
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+void cfg_secret_free(char *s)
+{
+	if (s) {
+		size_t len = strlen(s);
+
+		explicit_bzero(s, len);
+		munmap(s, secret_span(len));
+	}
+}
+
+/* cfg_store_str for an F_SECRET key: its own no-dump pages. */
+int cfg_store_key_str(struct parse *p, const struct key_def *k, char **field,
+		      const char *s, size_t len)
+{
+	if (!(k->flags & F_SECRET))
+		return cfg_store_str(p, field, s, len);
+	char *v = secret_dup(s, len);
+	if (!v)
+		return pfail_oom(p);
+	cfg_secret_free(*field);
+	*field = v;
+	return 0;
+}
+
+/* Read a whole secret file into buf[0..cap); *n = bytes read. */
+static int read_all(struct parse *p, const struct key_def *k, int fd, char *buf,
+		    size_t cap, size_t *n)
+{
+	*n = 0;
+	while (*n < cap) {
+		ssize_t r = read(fd, buf + *n, cap - *n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+
+			return cfg_load_fail(p->ld, -e, p->file, p->line, k->name,
+					     "cannot read: %s", strerror(e));
+		}
+		if (r == 0)
+			break;
+		*n += (size_t)r;
+	}
+	return 0;
+}
+
+/*
+ * s3_*_file: a regular file that group and others cannot access (it holds
+ * a secret); the content, minus one trailing newline, is the value.
+ */
+int cfg_set_file(struct parse *p, const struct key_def *k, char **field,
+		 const char *val)
+{
+	char buf[LIMIT_SESSION_TOKEN_BYTES + 2], *path;
+	struct stat st;
+	size_t n = 0;
+	int fd, rc;
+
+	if (!*val)
+		return pfail(p, k->name, "is empty");
+	path = cfg_resolve_path(p->dir, val, false);
+	if (!path)
+		return pfail_oom(p);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		int e = errno;
+
+		rc = cfg_load_fail(p->ld, -e, p->file, p->line, k->name, "\"%s\": %s",
+				   path, strerror(e));
+	} else if (!S_ISREG(st.st_mode)) {
+		rc = pfail(p, k->name, "\"%s\" is not a regular file", path);
+	} else if (st.st_mode & 077) {
+		rc = pfail(p, k->name, "\"%s\" is accessible by group or others "
+			   "(mode %04o): chmod 600 it", path, (unsigned)(st.st_mode & 07777));
+	} else {
+		rc = read_all(p, k, fd, buf, (size_t)k->max + 2, &n);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (!rc && n && buf[n - 1] == '\n')
+		n--;
+	if (!rc && n == 0)
+		rc = pfail(p, k->name, "\"%s\" is empty", path);
+	if (!rc)
+		rc = cfg_check_str(p, k, buf, n);
+	if (!rc)
+		rc = cfg_store_key_str(p, k, field, buf, n);
+	explicit_bzero(buf, sizeof(buf));
+	if (!rc) {       /* kept so that a rewrite of the file can refer to it */
+		char **pf = (char **)((char *)cfg_sect_obj(p) + k->path_off);
+
+		free(*pf);
+		*pf = path;
+		return 0;
+	}
+	free(path);
+	return rc;
+}
