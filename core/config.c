@@ -5,7 +5,8 @@
  * sections (config_check.c), reads and checks each zone file the zones
  * glob matched, then checks across zones (names, uuids, hosts: the host
  * table of config_hosts.c) and the zones' certificates. The first error
- * stops it and frees what was built. Secrets: config_keys.c.
+ * stops it and frees what was built. Secrets: config_keys.c. Also
+ * cfg_zone_by_name (a linear scan, for the CLI tools).
  */
 #include <assert.h>
 #include <errno.h>
