@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #include "core/limits.h"
-#include "net/http1.h"
+#include "core/http_msg.h"
 
 /* "No such time": an absent or invalid Date, Last-Modified, ... */
 #define HCACHE_TIME_NONE INT64_MIN

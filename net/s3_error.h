@@ -22,7 +22,7 @@
 #include <sys/types.h>
 
 #include "core/limits.h"
-#include "net/http1.h"
+#include "core/http_msg.h"
 
 /* The S3 <Code> values we count apart; the rest is S3ERR_CODE_OTHER. */
 enum s3err_code {

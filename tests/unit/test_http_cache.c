@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cache/http_cache.h"
+#include "net/http1.h"
 #include "check.h"
 
 #define T0 1700000000LL          /* 2023-11-14 22:13:20 UTC */
