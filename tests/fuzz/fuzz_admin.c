@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/admin_req.h"
+#include "control/admin_req.h"
 #include "core/config.h"
 
 #include "tests/fuzz/fuzz.h"

@@ -31,11 +31,11 @@
 
 #include "core/limits.h"
 #include "core/log.h"
-#include "core/shard.h"
-#include "net/h2.h"
+#include "edge/shard.h"
+#include "edge/h2.h"
 #include "net/http1.h"
 #include "net/iobuf.h"
-#include "net/visitor.h"
+#include "edge/visitor.h"
 
 #include "tests/fuzz/fuzz.h"
 

@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/s3_error.h"
+#include "sigv4/s3_error.h"
 
 #include "tests/fuzz/fuzz.h"
 

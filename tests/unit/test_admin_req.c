@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/admin_req.h"
+#include "control/admin_req.h"
 #include "core/limits.h"
 #include "check.h"
 

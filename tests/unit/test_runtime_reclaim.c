@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "core/runtime.h"
+#include "edge/runtime.h"
 
 #define SHARDS 3
 #define ROUNDS 20000

@@ -1,0 +1,77 @@
+/*
+ * control/server.h — the process: configuration at run time, the shard
+ * threads, and the control thread that starts, watches and stops them.
+ *
+ * Owns: the loaded struct cfg, the per-origin run-time state that all
+ * shards read (resolved addresses, encoded base paths), the listening
+ * sockets (created here so bind errors are reported before serving), the
+ * shard threads, signals, the counters file and the draining of shard logs.
+ * Called by: main (server_run) on the main thread, which becomes the
+ * control thread. Shards only read struct server and its origins.
+ * Never: runs on a shard thread; shards never block on anything it does.
+ */
+#ifndef EDGECACHE_CONTROL_SERVER_H
+#define EDGECACHE_CONTROL_SERVER_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/config.h"
+#include "edge/runtime.h"
+
+struct shard;
+struct runtime;
+struct store;
+struct collapse;
+
+struct server {
+	/* The snapshot shards serve from: written by the control thread only,
+	 * read by shards with one acquire load per loop iteration. */
+	_Atomic(struct runtime *) rt;
+	struct runtime *retired;            /* waiting for every shard to let go */
+	struct store *store;                /* the disk cache, NULL without [cache] */
+	struct collapse *collapse;          /* in-flight cache keys (with a store) */
+	struct collapse *invalidated;       /* invalidation stamps (with a store) */
+	struct collapse *passes;            /* not-storable stamps (with a store) */
+	uint64_t generation;
+	const char *main_file;
+	unsigned n_shards;                  /* started */
+	unsigned n_shards_planned;          /* workers */
+	struct shard **shards;
+	_Atomic bool draining;              /* SIGTERM: stop accepting, finish */
+	uint64_t drain_deadline_ms;         /* CLOCK_MONOTONIC ms */
+	uint64_t started_ms;
+	struct admin *admin;                /* the admin API, NULL without [admin] */
+	uint64_t swaps;                     /* snapshots published after the first */
+	uint64_t last_swap_ns;              /* the last one's publication to all shards */
+};
+
+/* Serve `cfg` (ownership moves in, also on failure) loaded from
+ * main_file until SIGTERM/SIGINT, then drain and return the exit status
+ * (0). SIGHUP reloads main_file and its zones through a snapshot swap.
+ * Returns 1 with a message on stderr if it cannot start. */
+int server_run(struct cfg *cfg, const char *main_file);
+
+/* Open a listening socket on l (SO_REUSEPORT when `reuseport`: one per
+ * shard). The fd, or -errno with the reason on stderr. */
+int server_listen(const struct cfg_listen *l, bool reuseport);
+
+/* Control thread: a snapshot of cfg (ownership moves in, also on
+ * failure) for the running shards, and making one current, as SIGHUP
+ * does. server_build: 0 or -errno with err set (never a secret). */
+int server_build(struct server *srv, struct cfg *cfg, struct runtime **out, char *err,
+		 size_t err_len);
+void server_publish(struct server *srv, struct runtime *rt);
+/* Control thread: snapshots not yet freed, the current one included (1
+ * once every shard has moved to it and let go of the ones before). */
+unsigned server_snapshots_live(const struct server *srv);
+
+uint64_t server_now_ms(void);           /* CLOCK_MONOTONIC, ms */
+uint64_t server_now_ns(void);           /* CLOCK_MONOTONIC, ns (vDSO: any thread) */
+uint64_t server_unix_ms(void);          /* CLOCK_REALTIME, ms */
+
+#endif
