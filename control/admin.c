@@ -148,7 +148,7 @@ static uint64_t sum_ctr(struct server *srv, unsigned c)
 	uint64_t s = 0;
 
 	for (unsigned i = 0; i < srv->n_shards; i++)
-		s += counter_get(srv->shards[i]->ctr, c);
+		s += counter_get(srv->shards[i]->lp.ctr, c);
 	return s;
 }
 
@@ -192,16 +192,16 @@ static int metrics_text(struct admin *a, struct reply *r)
 	metric_head(f, "shard_requests_total", "counter", "visitor requests per shard");
 	for (unsigned i = 0; i < srv->n_shards; i++)
 		fprintf(f, "edgecache_shard_requests_total{shard=\"%u\"} %llu\n", i,
-			(unsigned long long)counter_get(srv->shards[i]->ctr, CTR_requests));
+			(unsigned long long)counter_get(srv->shards[i]->lp.ctr, CTR_requests));
 	metric_head(f, "shard_loop_iterations_total", "counter", "event-loop iterations per shard");
 	for (unsigned i = 0; i < srv->n_shards; i++)
 		fprintf(f, "edgecache_shard_loop_iterations_total{shard=\"%u\"} %llu\n", i,
-			(unsigned long long)counter_get(srv->shards[i]->ctr, CTR_loop_iterations));
+			(unsigned long long)counter_get(srv->shards[i]->lp.ctr, CTR_loop_iterations));
 	metric_head(f, "shard_loop_busy_seconds_total", "counter",
 		    "time each shard spent handling completions, not waiting for them");
 	for (unsigned i = 0; i < srv->n_shards; i++)
 		fprintf(f, "edgecache_shard_loop_busy_seconds_total{shard=\"%u\"} %.6f\n", i,
-			(double)counter_get(srv->shards[i]->ctr, CTR_loop_busy_ns) / 1e9);
+			(double)counter_get(srv->shards[i]->lp.ctr, CTR_loop_busy_ns) / 1e9);
 	metric_head(f, "snapshot_generation", "gauge",
 		    "generation of the snapshot (config and S3 credentials) shards serve from");
 	fprintf(f, "edgecache_snapshot_generation %llu\n", (unsigned long long)rt->generation);
@@ -263,7 +263,7 @@ static int metrics_text(struct admin *a, struct reply *r)
 	fprintf(f, "edgecache_shards %u\n", srv->n_shards);
 	metric_head(f, "uptime_seconds", "gauge", "seconds since start");
 	fprintf(f, "edgecache_uptime_seconds %.3f\n",
-		(double)(server_now_ms() - srv->started_ms) / 1e3);
+		(double)(loop_now_ms() - srv->started_ms) / 1e3);
 	return fclose(f) == 0 ? 0 : -ENOMEM;
 }
 
@@ -466,7 +466,7 @@ static int purge(struct admin *a, const struct admin_req *q, struct reply *r,
 			       (enum hcache_qs)z->query_string, text, sizeof(text), &tl, &k) < 0)
 			continue;
 		struct cindex_key key = { .lo = k.lo, .hi = k.hi };
-		collapse_stamp(srv->invalidated, key, server_now_ms());
+		collapse_stamp(srv->invalidated, key, loop_now_ms());
 		n += store_delete(srv->store, key) == 0;
 	}
 	/* a scan after a crash could bring purged entries back: checkpoint */
@@ -638,7 +638,7 @@ static void conn_input(struct admin *a, struct aconn *c)
 	log_action(c, &q, q.head_len > 0, status, rc ? &e : NULL);
 	conn_reply(c, &r, rc ? &e : NULL);
 	/* a probe or test may have taken seconds: the answer gets its own time */
-	c->deadline_ms = server_now_ms() + LIMIT_ADMIN_TIMEOUT_MS;
+	c->deadline_ms = loop_now_ms() + LIMIT_ADMIN_TIMEOUT_MS;
 	if (!c->out)
 		conn_close(c);
 }

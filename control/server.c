@@ -24,6 +24,7 @@
 #include "control/admin.h"
 #include "core/counters.h"
 #include "core/log.h"
+#include "core/loop.h"
 #include "edge/shard.h"
 #include "net/http1.h"
 #include "sigv4/s3_error.h"
@@ -35,25 +36,6 @@
 #define CONTROL_POLL_MS     100
 #define COUNTERS_EVERY_MS   1000
 #define LISTEN_BACKLOG      4096
-
-uint64_t server_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t server_now_ms(void)
-{
-	return server_now_ns() / 1000000;
-}
-
-uint64_t server_unix_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- listening sockets -------------------------------------------------------- */
 
@@ -158,7 +140,7 @@ static void write_counters(struct server *srv)
 	for (unsigned c = 0; c < CTR__COUNT; c++) {
 		uint64_t sum = 0;
 		for (unsigned s = 0; s < srv->n_shards; s++)
-			sum += counter_get(srv->shards[s]->ctr, c);
+			sum += counter_get(srv->shards[s]->lp.ctr, c);
 		fprintf(f, "%s %llu\n", counter_names[c], (unsigned long long)sum);
 	}
 	for (int e = HTTP1_E_AGAIN + 1; e < HTTP1_E__COUNT; e++) {
@@ -186,7 +168,7 @@ static void write_counters(struct server *srv)
 			(unsigned long long)store_counter(srv->store, (enum store_ctr)c));
 	fprintf(f, "runtime_snapshots_live %u\n", server_snapshots_live(srv));
 	fprintf(f, "shards %u\nuptime_ms %llu\n", srv->n_shards,
-		(unsigned long long)(server_now_ms() - srv->started_ms));
+		(unsigned long long)(loop_now_ms() - srv->started_ms));
 	if (fclose(f) != 0 || rename(tmp, path) != 0)
 		log_warn("counters_file %s: %s", path, strerror(errno));
 }
@@ -194,8 +176,8 @@ static void write_counters(struct server *srv)
 static void drain_logs(struct server *srv)
 {
 	for (unsigned s = 0; s < srv->n_shards; s++) {
-		log_ring_drain_error(&srv->shards[s]->log_err);
-		log_ring_drain_access(&srv->shards[s]->log_access);
+		log_ring_drain_error(&srv->shards[s]->lp.log_err);
+		log_ring_drain_access(&srv->shards[s]->lp.log_access);
 	}
 }
 
@@ -235,6 +217,12 @@ static int start_shards(struct server *srv, unsigned want)
 	if (!srv->shards)
 		return -ENOMEM;
 	size_t n_fds = sc->n_listens + sc->n_listens_tls;
+	const struct shard_env env = {
+		.rt = &srv->rt, .draining = &srv->draining,
+		.drain_deadline_ms = &srv->drain_deadline_ms, .store = srv->store,
+		.collapse = srv->collapse, .invalidated = srv->invalidated,
+		.passes = srv->passes, .n_shards_planned = srv->n_shards_planned,
+	};
 	for (unsigned i = 0; i < want; i++) {
 		int fds[2 * LIMIT_LISTEN_ADDRS];
 		for (size_t l = 0; l < n_fds; l++) {
@@ -246,7 +234,7 @@ static int start_shards(struct server *srv, unsigned want)
 				return -1;
 			}
 		}
-		struct shard *sh = shard_create(srv, i, cpu_for(i), fds, (unsigned)n_fds,
+		struct shard *sh = shard_create(&env, i, cpu_for(i), fds, (unsigned)n_fds,
 						(unsigned)sc->n_listens);
 		if (!sh) {
 			for (size_t l = 0; l < n_fds; l++)
@@ -272,7 +260,7 @@ void server_publish(struct server *srv, struct runtime *rt)
 {
 	struct runtime *old = srv_rt(srv);
 
-	rt->published_ns = server_now_ns();
+	rt->published_ns = loop_now_ns();
 	rt_retire(old, rt, srv->n_shards);
 	atomic_store_explicit(&srv->rt, rt, memory_order_release);
 	old->next_retired = srv->retired;
@@ -333,7 +321,7 @@ int server_build(struct server *srv, struct cfg *cfg, struct runtime **out, char
 			  err_len);
 
 	if (rc == 0)
-		rt_inherit_creds(*out, srv_rt(srv), server_now_ms(),
+		rt_inherit_creds(*out, srv_rt(srv), loop_now_ms(),
 				 cfg->server.credential_overlap_ms);
 	return rc;
 }
@@ -387,7 +375,7 @@ static void roll_keys(struct server *srv)
 		log_error("signing keys: %s", err);
 		return;
 	}
-	rt_inherit_creds(rt, cur, server_now_ms(), cur->cfg->server.credential_overlap_ms);
+	rt_inherit_creds(rt, cur, loop_now_ms(), cur->cfg->server.credential_overlap_ms);
 	log_info("signing keys derived for the new UTC day: snapshot %llu",
 		 (unsigned long long)rt->generation);
 	server_publish(srv, rt);
@@ -410,7 +398,7 @@ static int open_store(struct server *srv, const struct cfg *cfg, unsigned shards
 		.stripes = shards, .shards = shards,
 		.avg_object_bytes = (uint64_t)cc->avg_object_bytes,
 	};
-	uint64_t t0 = server_now_ms();
+	uint64_t t0 = loop_now_ms();
 	if (store_open(&so, &srv->store, err, sizeof(err)) < 0) {
 		fprintf(stderr, "edgecache: cache: %s\n", err);
 		return -1;
@@ -425,7 +413,7 @@ static int open_store(struct server *srv, const struct cfg *cfg, unsigned shards
 		 cc->n_paths, (long long)cc->size_bytes,
 		 (unsigned long long)(store_counter(srv->store, STORE_CTR_ckpt_entries) +
 				      store_counter(srv->store, STORE_CTR_scan_entries)),
-		 (unsigned long long)(server_now_ms() - t0));
+		 (unsigned long long)(loop_now_ms() - t0));
 	return 0;
 }
 
@@ -463,14 +451,14 @@ static void on_signal(struct server *srv, const struct signalfd_siginfo *si, uin
 
 static int control_loop(struct server *srv, int sfd)
 {
-	uint64_t last_counters = 0, last_dns = server_now_ms(), last_ckpt = last_dns;
+	uint64_t last_counters = 0, last_dns = loop_now_ms(), last_ckpt = last_dns;
 	uint64_t last_tickets = last_dns;
 
 	for (;;) {
 		struct pollfd pfd[2 + LIMIT_ADMIN_CONNS] = { { .fd = sfd, .events = POLLIN } };
 		unsigned na = admin_pollfds(srv->admin, pfd + 1);
 		int r = poll(pfd, 1 + na, CONTROL_POLL_MS);
-		uint64_t now = server_now_ms();
+		uint64_t now = loop_now_ms();
 		if (r > 0 && pfd[0].revents) {
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
@@ -502,7 +490,7 @@ static int control_loop(struct server *srv, int sfd)
 		if (atomic_load(&srv->draining)) {
 			bool all = true;
 			for (unsigned s = 0; s < srv->n_shards; s++)
-				all = all && __atomic_load_n(&srv->shards[s]->stop, __ATOMIC_ACQUIRE);
+				all = all && __atomic_load_n(&srv->shards[s]->lp.stop, __ATOMIC_ACQUIRE);
 			if (all)
 				return 0;
 		}
@@ -519,7 +507,7 @@ int server_run(struct cfg *cfg, const char *main_file)
 
 	memset(&srv, 0, sizeof(srv));
 	srv.main_file = main_file;
-	srv.started_ms = server_now_ms();
+	srv.started_ms = loop_now_ms();
 	unsigned want = worker_count(cfg);
 	srv.n_shards_planned = want;
 	if (check_io_uring() < 0) {

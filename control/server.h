@@ -70,8 +70,4 @@ void server_publish(struct server *srv, struct runtime *rt);
  * once every shard has moved to it and let go of the ones before). */
 unsigned server_snapshots_live(const struct server *srv);
 
-uint64_t server_now_ms(void);           /* CLOCK_MONOTONIC, ms */
-uint64_t server_now_ns(void);           /* CLOCK_MONOTONIC, ns (vDSO: any thread) */
-uint64_t server_unix_ms(void);          /* CLOCK_REALTIME, ms */
-
 #endif

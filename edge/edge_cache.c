@@ -31,7 +31,7 @@ struct ecache_meta {
 
 static int64_t now_s(const struct shard *sh)
 {
-	return (int64_t)(sh->unix_ms / 1000);
+	return (int64_t)(sh->lp.unix_ms / 1000);
 }
 
 static struct hcache_policy zone_policy(const struct cfg_zone *z)
@@ -71,7 +71,7 @@ static void log_io_error(struct shard *sh, bool write, int res)
 	uint64_t *last = &sh->cache_ioerr_logged_ms[write];
 	uint64_t *quiet = &sh->cache_ioerr_unlogged[write];
 
-	if (*last != 0 && sh->now_ms - *last < LIMIT_CACHE_IOERR_LOG_INTERVAL_MS) {
+	if (*last != 0 && sh->lp.now_ms - *last < LIMIT_CACHE_IOERR_LOG_INTERVAL_MS) {
 		(*quiet)++;
 		return;
 	}
@@ -79,7 +79,7 @@ static void log_io_error(struct shard *sh, bool write, int res)
 		  write ? "write" : "read", res < 0 ? strerror(-res) : "short transfer",
 		  (unsigned long long)*quiet, write ? "the object is not cached" :
 		  "served from the origin");
-	*last = sh->now_ms;
+	*last = sh->lp.now_ms;
 	*quiet = 0;
 }
 
@@ -120,8 +120,8 @@ static bool collapse_miss(struct shard *sh, struct vconn *vc)
 	    c->req.range.p)
 		return false;
 	/* Its last response could not be shared: fetch side by side. */
-	if (sh->now_ms > LIMIT_COLLAPSE_PASS_MS &&
-	    collapse_stamped_since(sh->passes, c->key, sh->now_ms - LIMIT_COLLAPSE_PASS_MS)) {
+	if (sh->lp.now_ms > LIMIT_COLLAPSE_PASS_MS &&
+	    collapse_stamped_since(sh->passes, c->key, sh->lp.now_ms - LIMIT_COLLAPSE_PASS_MS)) {
 		COUNT(sh, collapse_passed);
 		return false;
 	}
@@ -300,7 +300,7 @@ static void write_hit_head(struct shard *sh, struct vconn *vc, struct wbuf *w, i
 			continue;
 		wbuf_header(w, h->name, h->name_len, h->value, h->value_len);
 	}
-	wbuf_header(w, "Date", 4, sh->date, 29);
+	wbuf_header(w, "Date", 4, sh->lp.date, 29);
 	wbuf_str(w, "Server: edgecache\r\nVia: 1.1 edgecache\r\nAge: ");
 	wbuf_u64(w, (uint64_t)age);
 	wbuf_str(w, "\r\nX-Cache: ");
@@ -541,7 +541,7 @@ bool ecache_pass(struct shard *sh, struct vconn *vc)
 {
 	if (!vc->x.leading || vc->x.cache.shareable)
 		return false;
-	collapse_stamp(sh->passes, vc->x.cache.ckey, sh->now_ms);
+	collapse_stamp(sh->passes, vc->x.cache.ckey, sh->lp.now_ms);
 	release_claim(sh, vc);
 	return true;
 }
@@ -645,7 +645,7 @@ static bool refresh_store(struct shard *sh, struct vconn *vc, const struct hcach
 	iobuf_pool_put(&sh->pool, blk);
 	if (n < 0)
 		return false;
-	sh->fill_began_ms[wid % LIMIT_STORE_WRITES] = sh->now_ms;
+	sh->fill_began_ms[wid % LIMIT_STORE_WRITES] = sh->lp.now_ms;
 	submit_writes(sh, io, n);
 	if (c->s_total == 0)
 		return true;
@@ -752,7 +752,7 @@ static void drop_path(struct shard *sh, const struct vconn *vc, const char *path
 	struct cindex_key key = { .lo = k.lo, .hi = k.hi };
 	/* Stamped even when nothing is stored: a fill of this key may be on
 	 * its way, and must not land after us (ecache_on_write). */
-	collapse_stamp(sh->invalidated, key, sh->now_ms);
+	collapse_stamp(sh->invalidated, key, sh->lp.now_ms);
 	if (store_delete(sh->store, key) == 0)
 		COUNT(sh, cache_invalidated);
 }
@@ -942,7 +942,7 @@ void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_re
 		COUNT(sh, cache_fill_dropped);
 		return;
 	}
-	sh->fill_began_ms[c->wid % LIMIT_STORE_WRITES] = sh->now_ms;
+	sh->fill_began_ms[c->wid % LIMIT_STORE_WRITES] = sh->lp.now_ms;
 	submit_writes(sh, io, n);
 	c->filling = true;
 	/* The claim now ends when the object is committed (or not): a parked

@@ -23,7 +23,7 @@
 #include "cache/memtier.h"
 #include "core/config.h"
 #include "edge/runtime.h"
-#include "control/server.h"
+#include "core/loop.h"
 #include "edge/shard.h"
 #include "cache/collapse.h"
 #include "edge/edge_cache_int.h"
@@ -62,7 +62,7 @@ struct cindex_key elarge_chunk_key(struct cindex_key key, uint64_t gen, uint32_t
 
 static uint64_t new_gen(const struct shard *sh, const struct vconn *vc)
 {
-	uint64_t in[2] = { server_now_ns(), vc->x.reqid };
+	uint64_t in[2] = { loop_now_ns(), vc->x.reqid };
 	(void)sh;
 	return XXH3_64bits(in, sizeof(in)) | 1;
 }
@@ -373,7 +373,7 @@ static bool begin_write(struct shard *sh, struct vconn *vc, struct cindex_key ke
 		COUNT(sh, cache_fill_dropped);
 		return false;
 	}
-	sh->fill_began_ms[*wid % LIMIT_STORE_WRITES] = sh->now_ms;
+	sh->fill_began_ms[*wid % LIMIT_STORE_WRITES] = sh->lp.now_ms;
 	ecache_submit_writes(sh, io, n);
 	return true;
 }
@@ -851,8 +851,8 @@ static int acquire(struct shard *sh, struct vconn *vc)
 		return 0;
 	if (L->storing && sh->collapse && collapse_active(sh->collapse, k)) {
 		if (!L->wait_ms)
-			L->wait_ms = sh->now_ms;
-		if (sh->now_ms - L->wait_ms < ELARGE_CLAIM_WAIT_MS) {
+			L->wait_ms = sh->lp.now_ms;
+		if (sh->lp.now_ms - L->wait_ms < ELARGE_CLAIM_WAIT_MS) {
 			wait_add(sh, vc);
 			return 0;
 		}

@@ -11,7 +11,7 @@
 
 #include <xxhash.h>
 
-#include "control/server.h"
+#include "core/loop.h"
 #include "edge/shard.h"
 #include "edge/edge_cache.h"
 #include "edge/visitor.h"
@@ -85,7 +85,7 @@ int evary_from_marker(struct evary_state *s, const void *meta, uint32_t meta_len
  * that variants of an older marker are never reached again. */
 static uint64_t new_epoch(const struct shard *sh, const struct vconn *vc)
 {
-	uint64_t in[3] = { sh->unix_ms, vc->x.reqid, server_now_ns() };
+	uint64_t in[3] = { sh->lp.unix_ms, vc->x.reqid, loop_now_ns() };
 	return XXH3_64bits(in, sizeof(in));
 }
 
@@ -114,7 +114,7 @@ static int write_marker(struct shard *sh, const struct evary_state *s, const cha
 	int n = store_write_begin(sh->store, sh->id, primary, &obj, &wid, io, 4);
 	if (n < 0)
 		return -EBUSY;
-	sh->fill_began_ms[wid % LIMIT_STORE_WRITES] = sh->now_ms;
+	sh->fill_began_ms[wid % LIMIT_STORE_WRITES] = sh->lp.now_ms;
 	ecache_submit_writes(sh, io, n);
 	COUNT(sh, cache_vary_markers);
 	return 0;

@@ -88,7 +88,7 @@ static void conn_error(struct h2conn *h, enum counter_id c, uint32_t code)
 	if (h->ending)
 		return;
 	h->ending = true;
-	counter_add(h->sh->ctr, c, 1);
+	counter_add(h->sh->lp.ctr, c, 1);
 	nghttp2_session_terminate_session(h->s, code);
 }
 
@@ -139,7 +139,7 @@ static void on_headers_begin(struct h2conn *h, int32_t sid)
 static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *ud)
 {
 	struct h2conn *h = ud;
-	uint64_t now = h->sh->now_ms;
+	uint64_t now = h->sh->lp.now_ms;
 
 	(void)s;
 	if (now - h->win_ms >= 1000) {
@@ -638,7 +638,7 @@ bool h2_start(struct shard *sh, struct vconn *vc, const char *pre, size_t n)
 		goto fail;
 	h->sh = sh;
 	h->vc = vc;
-	h->win_ms = sh->now_ms;
+	h->win_ms = sh->lp.now_ms;
 	nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
@@ -735,7 +735,7 @@ uint64_t h2_stall_deadline(struct vconn *vc, uint32_t timeout_ms)
 	}
 	if (h->stall_since_ms == 0 || h->pulled != h->pulled_seen) {
 		h->pulled_seen = h->pulled;
-		h->stall_since_ms = h->sh->now_ms;
+		h->stall_since_ms = h->sh->lp.now_ms;
 	}
 	return h->stall_since_ms + timeout_ms;
 }

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
-#include "control/server.h"
+#include "core/loop.h"
 #include "edge/shard.h"
 #include "edge/edge_cache.h"
 #include "cache/http_cache.h"
@@ -254,7 +254,7 @@ static void pool_put(struct shard *sh, struct oconn *oc)
 {
 	struct origin_shard *os = oshard(sh, oc->origin);
 
-	wheel_disarm(&sh->wheel, &oc->timer);
+	wheel_disarm(&sh->lp.wheel, &oc->timer);
 	if (!request_sent(oc) || oc->body_unsafe) {
 		/* The origin answered before it had the whole request: it
 		 * would read what is missing from the next request (desync).
@@ -289,7 +289,7 @@ static void oc_close(struct shard *sh, struct oconn *oc)
 		return;
 	if (oc->state == OC_IDLE)
 		idle_remove(sh, oc);
-	wheel_disarm(&sh->wheel, &oc->timer);
+	wheel_disarm(&sh->lp.wheel, &oc->timer);
 	oc->state = OC_CLOSING;
 	oc->vc = NULL;
 	if (oc->fd >= 0) {
@@ -414,7 +414,7 @@ static int write_s3_request(struct shard *sh, struct wbuf *w, const struct vconn
 		.path = path, .path_len = m.path_len,
 		.query = r->query, .query_len = r->query ? r->query_len : 0,
 		.unsigned_payload = o->cfg->s3_payload == CFG_S3_PAYLOAD_UNSIGNED,
-		.now = (time_t)((int64_t)(sh->unix_ms / 1000) + sh->test_clock_skew_s +
+		.now = (time_t)((int64_t)(sh->lp.unix_ms / 1000) + sh->test_clock_skew_s +
 				atomic_load_explicit(&((struct origin_rt *)o)->clock_offset_s,
 						     memory_order_relaxed)),
 	};
@@ -493,7 +493,7 @@ static int build_request(struct shard *sh, struct vconn *vc, const struct origin
 static int pick_origin(struct shard *sh, const struct zone_rt *z, uint32_t from)
 {
 	for (uint32_t i = from; i < z->n_origins; i++)
-		if (oshard(sh, z->origins[i])->backoff_until_ms <= sh->now_ms)
+		if (oshard(sh, z->origins[i])->backoff_until_ms <= sh->lp.now_ms)
 			return (int)i;
 	return from < z->n_origins ? (int)from : -1;
 }
@@ -515,7 +515,7 @@ static void failover(struct shard *sh, struct vconn *vc)
 	struct vexchange *x = &vc->x;
 	const struct origin_rt *o = x->zone->origins[x->attempt];
 
-	oshard(sh, o)->backoff_until_ms = sh->now_ms + sh->scfg->origin_backoff_ms;
+	oshard(sh, o)->backoff_until_ms = sh->lp.now_ms + sh->scfg->origin_backoff_ms;
 	log_warn("zone %s: origin %s (%s) unreachable, backing off %u ms",
 		 x->zone->cfg->name, o->cfg->name, o->cfg->url, sh->scfg->origin_backoff_ms);
 	if (x->oc) {
@@ -626,7 +626,7 @@ static void try_origin(struct shard *sh, struct vconn *vc, bool allow_pool)
 	if (oc->state == OC_BUSY) {
 		flush(sh, oc);
 		arm_recv(sh, oc);
-		wheel_arm(&sh->wheel, &oc->timer, sh->now_ms + o->cfg->read_timeout_ms);
+		wheel_arm(&sh->lp.wheel, &oc->timer, sh->lp.now_ms + o->cfg->read_timeout_ms);
 	}
 }
 
@@ -673,7 +673,7 @@ static void s3_error_begin(struct shard *sh, struct oconn *oc, const struct http
 	oc->s3_body_len = 0;
 	oc->s3_skew_s = 0;
 	/* Measured against the clock we sign with, not the host's alone. */
-	int64_t signing_now = (int64_t)(sh->unix_ms / 1000) + sh->test_clock_skew_s +
+	int64_t signing_now = (int64_t)(sh->lp.unix_ms / 1000) + sh->test_clock_skew_s +
 			      atomic_load(&((struct origin_rt *)oc->origin)->clock_offset_s);
 	const struct http1_header *d = http1_find_header(resp->headers, resp->n_headers, "date");
 	int64_t t;
@@ -718,10 +718,10 @@ static void s3_error_end(struct shard *sh, struct oconn *oc)
 			 "origin's Date; signing with that offset from now on", o->zone->name,
 			 o->cfg->name, (long long)-oc->s3_skew_s);
 	}
-	if (sh->now_ms - sh->s3err_logged_ms[res.code] < LIMIT_S3ERR_LOG_INTERVAL_MS &&
+	if (sh->lp.now_ms - sh->s3err_logged_ms[res.code] < LIMIT_S3ERR_LOG_INTERVAL_MS &&
 	    sh->s3err_logged_ms[res.code] != 0)
 		return;
-	sh->s3err_logged_ms[res.code] = sh->now_ms;
+	sh->s3err_logged_ms[res.code] = sh->lp.now_ms;
 	const struct s3err_advice *a = s3err_advice(res.verdict);
 	log_warn("zone %s: origin %s: %u %s: %s %s", o->zone->name, o->cfg->name,
 		 res.status, s3err_code_name(res.code), a ? a->meaning : "",
@@ -866,7 +866,7 @@ static bool overlap_retry(struct shard *sh, struct oconn *oc, uint16_t status)
 	const struct origin_rt *o = oc->origin;
 
 	if ((status != 400 && status != 403) || !o->prev_creds || vc->x.prev_creds ||
-	    sh->now_ms >= o->prev_until_ms || vc->x.body_sent)
+	    sh->lp.now_ms >= o->prev_until_ms || vc->x.body_sent)
 		return false;
 	COUNT(sh, s3_overlap_retries);
 	vc->x.prev_creds = true;
@@ -955,7 +955,7 @@ static void on_data(struct shard *sh, struct oconn *oc, const char *p, size_t le
 	bool complete = false;
 
 	oc->got_bytes = true;
-	wheel_arm(&sh->wheel, &oc->timer, sh->now_ms + oc->origin->cfg->read_timeout_ms);
+	wheel_arm(&sh->lp.wheel, &oc->timer, sh->lp.now_ms + oc->origin->cfg->read_timeout_ms);
 	while (len > 0 && !oc->head_done) {
 		ssize_t n = on_head(sh, oc, p, len);
 		if (n < 0)
@@ -1126,13 +1126,13 @@ static void on_connect(struct shard *sh, struct oconn *oc, const struct io_uring
 	}
 	if (oc->tls) {
 		/* The read timeout bounds the handshake too. */
-		wheel_arm(&sh->wheel, &oc->timer, sh->now_ms + oc->origin->cfg->read_timeout_ms);
+		wheel_arm(&sh->lp.wheel, &oc->timer, sh->lp.now_ms + oc->origin->cfg->read_timeout_ms);
 		tls_progress(sh, oc);
 		return;
 	}
 	flush(sh, oc);
 	arm_recv(sh, oc);
-	wheel_arm(&sh->wheel, &oc->timer, sh->now_ms + oc->origin->cfg->read_timeout_ms);
+	wheel_arm(&sh->lp.wheel, &oc->timer, sh->lp.now_ms + oc->origin->cfg->read_timeout_ms);
 }
 
 static void on_send(struct shard *sh, struct oconn *oc, const struct io_uring_cqe *cqe)

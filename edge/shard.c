@@ -1,7 +1,8 @@
 /*
- * edge/shard.c — a shard's thread: ring set-up and the event loop (see
- * shard.h). Everything here is dispatch; the protocol work is in
- * net/visitor.c and net/origin.c.
+ * edge/shard.c — a shard's thread: its slots, buffers and store writes,
+ * and the handlers it registers with its loop (see shard.h; the ring and
+ * the dispatch are core/loop.c). The protocol work is in edge/visitor.c
+ * and edge/origin.c.
  */
 #include "edge/shard.h"
 
@@ -10,39 +11,15 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "control/server.h"
 #include "cache/store.h"
 #include "edge/edge_cache.h"
 
-#define SHARD_LOG_RING_BYTES (1u << 20)
 /* Store write ios in flight per shard: each write slot holds a few. */
 #define SHARD_STORE_IOS      (LIMIT_STORE_WRITES * 4)
-/*
- * Adaptive wait. With DEFER_TASKRUN the kernel wakes a waiter only once
- * `wait_nr` completions are ready. After a busy iteration (many
- * completions) we ask for a few at a time, bounded by a short timeout, so
- * a loaded shard sleeps and wakes less per request; an idle one waits for
- * one completion and adds no latency.
- */
-#define SHARD_BUSY_CQES       4
-#define SHARD_BATCH_CQES      8
-#define SHARD_BATCH_WAIT_NS   50000
-
-struct io_uring_sqe *shard_sqe(struct shard *sh)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&sh->ring);
-	while (!sqe) {
-		io_uring_submit(&sh->ring);
-		sqe = io_uring_get_sqe(&sh->ring);
-	}
-	return sqe;
-}
-
 void shard_prep_store_io(struct shard *sh, const struct store_io *io, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = shard_sqe(sh);
@@ -59,20 +36,8 @@ void shard_prep_store_io(struct shard *sh, const struct store_io *io, uint64_t u
 	else
 		io_uring_prep_write(sqe, io->fd, io->buf, io->len, io->off);
 	io_uring_sqe_set_data64(sqe, ud);
-	sh->reads_queued |= rd;
-}
-
-static void update_clocks(struct shard *sh)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	sh->now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	sh->unix_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	if (ts.tv_sec != sh->date_sec) {
-		sh->date_sec = ts.tv_sec;
-		http1_format_date(ts.tv_sec, sh->date);
-	}
+	if (rd)
+		loop_read_queued(&sh->lp);
 }
 
 /* ---- creation (control thread) -------------------------------------------- */
@@ -92,7 +57,7 @@ static void slots_unmap(void *p, size_t bytes)
 		munmap(p, bytes);
 }
 
-struct shard *shard_create(struct server *srv, unsigned id, int cpu,
+struct shard *shard_create(const struct shard_env *env, unsigned id, int cpu,
 			   const int *listen_fds, unsigned n_listen, unsigned n_plain)
 {
 	struct shard *sh = calloc(1, sizeof(*sh));
@@ -101,11 +66,11 @@ struct shard *shard_create(struct server *srv, unsigned id, int cpu,
 	sh->magic = SHARD_MAGIC;
 	sh->id = id;
 	sh->cpu = cpu;
-	sh->srv = srv;
-	sh->rt = atomic_load(&srv->rt);
+	sh->env = *env;
+	sh->rt = atomic_load(env->rt);
 	sh->scfg = &sh->rt->cfg->server;
 	atomic_fetch_add(&sh->rt->switched, 1);
-	sh->wake_fd = -1;
+	sh->lp.wake_fd = -1;
 	for (unsigned i = 0; i < n_listen; i++)
 		sh->listen_fds[i] = listen_fds[i];
 	sh->n_listen = n_listen;
@@ -117,19 +82,17 @@ struct shard *shard_create(struct server *srv, unsigned id, int cpu,
 	sh->oconns = slots_map((size_t)sh->n_oconns * sizeof(*sh->oconns));
 	sh->owait_cap = 2 * sh->n_oconns;
 	sh->owait = malloc((size_t)sh->owait_cap * sizeof(*sh->owait));
-	if (!sh->vconns || !sh->oconns || !sh->owait ||
-	    log_ring_init(&sh->log_err, SHARD_LOG_RING_BYTES, &sh->ctr[CTR_log_dropped]) < 0 ||
-	    log_ring_init(&sh->log_access, SHARD_LOG_RING_BYTES, &sh->ctr[CTR_log_dropped]) < 0) {
+	if (!sh->vconns || !sh->oconns || !sh->owait || loop_create(&sh->lp, id) < 0) {
 		shard_destroy(sh);
 		return NULL;
 	}
-	sh->store = srv->store;
+	sh->store = env->store;
 	/* Tests only: sign as if this host's clock were off by this much. */
 	const char *skew = getenv("EDGECACHE_TEST_CLOCK_SKEW_S");
 	sh->test_clock_skew_s = skew ? strtoll(skew, NULL, 10) : 0;
-	sh->collapse = srv->collapse;
-	sh->invalidated = srv->invalidated;
-	sh->passes = srv->passes;
+	sh->collapse = env->collapse;
+	sh->invalidated = env->invalidated;
+	sh->passes = env->passes;
 	sh->wio = calloc(SHARD_STORE_IOS, sizeof(*sh->wio));
 	sh->wio_free = calloc(SHARD_STORE_IOS, sizeof(*sh->wio_free));
 	if (!sh->wio || !sh->wio_free) {
@@ -138,11 +101,6 @@ struct shard *shard_create(struct server *srv, unsigned id, int cpu,
 	}
 	for (uint32_t i = 0; i < SHARD_STORE_IOS; i++)
 		sh->wio_free[sh->n_wio_free++] = i;
-	sh->wake_fd = eventfd(0, EFD_CLOEXEC);
-	if (sh->wake_fd < 0) {
-		shard_destroy(sh);
-		return NULL;
-	}
 	return sh;
 }
 
@@ -150,8 +108,7 @@ void shard_destroy(struct shard *sh)
 {
 	if (!sh)
 		return;
-	if (sh->wake_fd >= 0)
-		close(sh->wake_fd);
+	loop_destroy(&sh->lp);
 	for (unsigned i = 0; i < sh->n_listen; i++)
 		if (sh->listen_fds[i] >= 0)
 			close(sh->listen_fds[i]);
@@ -160,63 +117,18 @@ void shard_destroy(struct shard *sh)
 	free(sh->owait);
 	free(sh->wio);
 	free(sh->wio_free);
-	log_ring_free(&sh->log_err);
-	log_ring_free(&sh->log_access);
 	free(sh);
 }
 
 /* ---- ring set-up (shard thread) ------------------------------------------ */
 
-static int ring_init(struct shard *sh)
-{
-	/* Best first; older kernels lack DEFER_TASKRUN (6.1) or SINGLE_ISSUER. */
-	static const struct { unsigned flags; const char *name; } tries[] = {
-		{ IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-		  IORING_SETUP_SUBMIT_ALL, "SINGLE_ISSUER|DEFER_TASKRUN" },
-		{ IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN |
-		  IORING_SETUP_SUBMIT_ALL, "SINGLE_ISSUER|COOP_TASKRUN" },
-		{ IORING_SETUP_SUBMIT_ALL, "plain" },
-	};
-	int ret = -ENOSYS;
-	for (unsigned i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
-		struct io_uring_params p;
-		memset(&p, 0, sizeof(p));
-		p.flags = tries[i].flags | IORING_SETUP_CQSIZE;
-		p.cq_entries = LIMIT_RING_ENTRIES * 4;
-		ret = io_uring_queue_init_params(LIMIT_RING_ENTRIES, &sh->ring, &p);
-		if (ret == 0) {
-			sh->ring_flags = tries[i].flags;
-			if (sh->id == 0)
-				log_info("io_uring: %s, %u entries", tries[i].name, LIMIT_RING_ENTRIES);
-			return 0;
-		}
-		if (ret != -EINVAL)
-			break;
-	}
-	return ret;
-}
+/* ---- ring set-up (shard thread) ------------------------------------------ */
 
 static void arm_accept(struct shard *sh, unsigned i)
 {
 	struct io_uring_sqe *sqe = shard_sqe(sh);
 	io_uring_prep_multishot_accept(sqe, sh->listen_fds[i], NULL, NULL, SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, shard_ud(OP_ACCEPT, i, 0));
-}
-
-static void arm_wake(struct shard *sh)
-{
-	struct io_uring_sqe *sqe = shard_sqe(sh);
-	io_uring_prep_read(sqe, sh->wake_fd, &sh->wake_buf, sizeof(sh->wake_buf), 0);
-	io_uring_sqe_set_data64(sqe, shard_ud(OP_WAKE, 0, 0));
-}
-
-static void arm_tick(struct shard *sh)
-{
-	struct io_uring_sqe *sqe = shard_sqe(sh);
-	sh->tick_ts.tv_sec = 0;
-	sh->tick_ts.tv_nsec = WHEEL_TICK_MS * 1000000LL;
-	io_uring_prep_timeout(sqe, &sh->tick_ts, 0, 0);
-	io_uring_sqe_set_data64(sqe, shard_ud(OP_TICK, 0, 0));
 }
 
 /*
@@ -233,7 +145,7 @@ static void register_store_bufs(struct shard *sh)
 	if (!mem)
 		return;
 	struct iovec iov = { .iov_base = mem, .iov_len = bytes };
-	int r = io_uring_register_buffers(&sh->ring, &iov, 1);
+	int r = io_uring_register_buffers(&sh->lp.ring, &iov, 1);
 	if (r < 0) {
 		if (sh->id == 0)
 			log_info("io_uring: store buffers not registered (%s): plain reads",
@@ -249,22 +161,24 @@ static void shard_teardown(struct shard *sh)
 	if (sh->mt_on)
 		memtier_free(&sh->mt);
 	sh->mt_on = false;
-	iobuf_group_free(&sh->ring, &sh->groups[SHARD_GROUP_VISITOR]);
-	iobuf_group_free(&sh->ring, &sh->groups[SHARD_GROUP_ORIGIN]);
-	iobuf_group_free(&sh->ring, &sh->groups[SHARD_GROUP_PLAIN]);
-	io_uring_queue_exit(&sh->ring);
+	iobuf_group_free(&sh->lp.ring, &sh->groups[SHARD_GROUP_VISITOR]);
+	iobuf_group_free(&sh->lp.ring, &sh->groups[SHARD_GROUP_ORIGIN]);
+	iobuf_group_free(&sh->lp.ring, &sh->groups[SHARD_GROUP_PLAIN]);
+	loop_close(&sh->lp);
 	iobuf_pool_free(&sh->pool);
 }
 
+static void register_handlers(struct shard *sh);
+
 static int shard_setup(struct shard *sh)
 {
-	int ret = ring_init(sh);
+	int ret = loop_open(&sh->lp);
 	if (ret < 0)
 		return ret;
-	ret = iobuf_group_init(&sh->ring, &sh->groups[SHARD_GROUP_VISITOR],
+	ret = iobuf_group_init(&sh->lp.ring, &sh->groups[SHARD_GROUP_VISITOR],
 			       SHARD_GROUP_VISITOR, LIMIT_RECV_BUFS, LIMIT_RECV_BUF_BYTES);
 	if (ret == 0)
-		ret = iobuf_group_init(&sh->ring, &sh->groups[SHARD_GROUP_ORIGIN],
+		ret = iobuf_group_init(&sh->lp.ring, &sh->groups[SHARD_GROUP_ORIGIN],
 				       SHARD_GROUP_ORIGIN, LIMIT_ORIGIN_RECV_BUFS,
 				       LIMIT_ORIGIN_RECV_BUF_BYTES);
 	if (ret == 0)
@@ -277,7 +191,7 @@ static int shard_setup(struct shard *sh)
 	/* The RAM tier: [cache] memory split across shards. */
 	const struct cfg_cache *cc = &sh->rt->cfg->cache;
 	if (ret == 0 && sh->store && cc->memory_bytes > 0) {
-		ret = memtier_init(&sh->mt, (uint64_t)cc->memory_bytes / sh->srv->n_shards_planned,
+		ret = memtier_init(&sh->mt, (uint64_t)cc->memory_bytes / sh->env.n_shards_planned,
 				   (uint32_t)cc->chunk_bytes);
 		sh->mt_on = ret == 0;
 	}
@@ -286,13 +200,10 @@ static int shard_setup(struct shard *sh)
 		return ret;
 	}
 	register_store_bufs(sh);
-	update_clocks(sh);
-	wheel_init(&sh->wheel, sh->now_ms);
 	for (unsigned i = 0; i < sh->n_listen; i++)
 		arm_accept(sh, i);
 	sh->listening = true;
-	arm_wake(sh);
-	arm_tick(sh);
+	register_handlers(sh);
 	return 0;
 }
 
@@ -310,7 +221,7 @@ void shard_rt_unref(struct shard *sh, struct runtime *rt)
  * of every snapshot published in between at once (we never used them). */
 static void sync_runtime(struct shard *sh)
 {
-	struct runtime *rt = atomic_load_explicit(&sh->srv->rt, memory_order_acquire);
+	struct runtime *rt = atomic_load_explicit(sh->env.rt, memory_order_acquire);
 	struct runtime *old = sh->rt;
 
 	if (rt == old)
@@ -318,7 +229,7 @@ static void sync_runtime(struct shard *sh)
 	origin_close_idle(sh);          /* pooled connections belong to old */
 	sh->rt = rt;
 	sh->scfg = &rt->cfg->server;
-	uint64_t delay = server_now_ns() - rt->published_ns;
+	uint64_t delay = loop_now_ns() - rt->published_ns;
 	uint64_t max = atomic_load(&rt->max_switch_ns);
 	while (delay > max && !atomic_compare_exchange_weak(&rt->max_switch_ns, &max, delay))
 		;
@@ -363,13 +274,13 @@ static void stop_listening(struct shard *sh)
 
 static void check_drain(struct shard *sh)
 {
-	if (!sh->draining && atomic_load(&sh->srv->draining)) {
+	if (!sh->draining && atomic_load(sh->env.draining)) {
 		sh->draining = true;
 		stop_listening(sh);
 		visitor_drain(sh);
 		origin_close_idle(sh);
 	}
-	if (sh->draining && sh->now_ms >= sh->srv->drain_deadline_ms) {
+	if (sh->draining && sh->lp.now_ms >= *sh->env.drain_deadline_ms) {
 		visitor_close_all(sh);
 		origin_close_idle(sh);
 	}
@@ -378,9 +289,9 @@ static void check_drain(struct shard *sh)
 		/* Store writes in flight finish first (bounded by the drain
 		 * deadline): an object a visitor just got is still committed. */
 		bool writes_done = sh->n_wio_free == SHARD_STORE_IOS ||
-				   sh->now_ms >= sh->srv->drain_deadline_ms;
+				   sh->lp.now_ms >= *sh->env.drain_deadline_ms;
 		if (sh->oconns_used == 0 && writes_done)
-			__atomic_store_n(&sh->stop, true, __ATOMIC_RELEASE);
+			__atomic_store_n(&sh->lp.stop, true, __ATOMIC_RELEASE);
 	}
 }
 
@@ -416,9 +327,11 @@ static void trim_slots(struct shard *sh)
 	sh->vconns_hwm = top;
 }
 
-static void on_tick(struct shard *sh)
+/* The shard's tick hook, after the loop advanced the wheel. */
+static void on_tick(void *arg)
 {
-	wheel_advance(&sh->wheel, sh->now_ms, timer_fired, sh);
+	struct shard *sh = arg;
+
 	if (sh->parked)
 		visitor_parked_tick(sh);
 	if (sh->large_wait)
@@ -432,13 +345,12 @@ static void on_tick(struct shard *sh)
 		visitor_rearm_starved(sh);
 		origin_rearm_starved(sh);
 	}
-	if (sh->now_ms - sh->trim_ms >= LIMIT_HBUF_TRIM_MS) {
-		sh->trim_ms = sh->now_ms;
+	if (sh->lp.now_ms - sh->trim_ms >= LIMIT_HBUF_TRIM_MS) {
+		sh->trim_ms = sh->lp.now_ms;
 		COUNT_N(sh, hbuf_trimmed, iobuf_pool_trim(&sh->pool, LIMIT_HBUF_TRIM_BLOCKS));
 		trim_slots(sh);
 	}
 	check_drain(sh);
-	arm_tick(sh);
 }
 
 static void recycle_stale(struct shard *sh, const struct io_uring_cqe *cqe, int group)
@@ -450,98 +362,112 @@ static void recycle_stale(struct shard *sh, const struct io_uring_cqe *cqe, int 
 	}
 }
 
-static void dispatch(struct shard *sh, const struct io_uring_cqe *cqe)
-{
-	uint64_t ud = cqe->user_data;
-	enum shard_op op = shard_ud_op(ud);
-	uint32_t slot = shard_ud_slot(ud), gen = shard_ud_gen(ud);
+/* ---- the handlers this shard registers with its loop --------------------------- */
 
-	switch (op) {
-	case OP_ACCEPT:
-		if (cqe->res >= 0)
-			visitor_accept(sh, cqe->res, slot >= sh->n_listen_plain);
-		else if (cqe->res != -ECANCELED)
-			COUNT(sh, accept_errors);
-		if (!(cqe->flags & IORING_CQE_F_MORE) && sh->listening)
-			arm_accept(sh, slot);
-		break;
-	case OP_WAKE:
-		sync_runtime(sh);
-		check_drain(sh);
-		if (!sh->stop)
-			arm_wake(sh);
-		break;
-	case OP_TICK:
-		on_tick(sh);
-		break;
-	case OP_CWRITE:
-		ecache_on_write(sh, slot, cqe);
-		break;
-	case OP_VRECV: case OP_VSEND: case OP_VCLOSE: case OP_CREAD: {
-		struct vconn *vc = &sh->vconns[slot];
-		assert(slot < sh->n_vconns);
-		if (vc->gen != gen || vc->state == VC_FREE) {
-			recycle_stale(sh, cqe, SHARD_GROUP_VISITOR);
-			break;
-		}
-		visitor_on_cqe(sh, vc, op, cqe);
-		break;
-	}
-	case OP_ORECV: case OP_OSEND: case OP_OCONNECT: case OP_OLINKTO: case OP_OCLOSE: {
-		struct oconn *oc = &sh->oconns[slot];
-		assert(slot < sh->n_oconns);
-		if (oc->gen != gen || oc->state == OC_FREE) {
-			recycle_stale(sh, cqe, SHARD_GROUP_ORIGIN);
-			break;
-		}
-		origin_on_cqe(sh, oc, op, cqe);
-		break;
-	}
-	default:
-		recycle_stale(sh, cqe, SHARD_GROUP_VISITOR);
-		break;
-	}
+static void stale_visitor(void *arg, const struct io_uring_cqe *cqe)
+{
+	recycle_stale(arg, cqe, SHARD_GROUP_VISITOR);
 }
 
-/*
- * Dispatch the completions ready now; returns how many. Two passes: first
- * everything but store reads (new requests prepare their store reads),
- * then the store reads (their hits prepare sends). When both happen, the
- * reads are submitted between the passes. Why: io_uring holds a
- * submission's block I/O in one plug until the whole submission is done,
- * and a send to a loopback client runs the client's receive inline, so
- * reads queued with a batch of sends reached the device only after them
- * (0.9 ms device time per read against fio's 0.3, bench/README.md). One
- * extra io_uring_enter per loop, only in a loop that has both.
- */
-static unsigned dispatch_batch(struct shard *sh)
+static void stale_origin(void *arg, const struct io_uring_cqe *cqe)
 {
-	/* Completions posted meanwhile (an inline send during the early
-	 * submit) wait for the next loop: count the batch once. */
-	unsigned n = io_uring_cq_ready(&sh->ring), head = *sh->ring.cq.khead, later = 0;
-	struct io_uring_cqe *cqes = sh->ring.cq.cqes;
-	unsigned mask = sh->ring.cq.ring_mask;
+	recycle_stale(arg, cqe, SHARD_GROUP_ORIGIN);
+}
 
-	sh->reads_queued = false;
-	for (unsigned i = 0; i < n; i++) {
-		struct io_uring_cqe *cqe = &cqes[(head + i) & mask];
-		if (shard_ud_op(cqe->user_data) == OP_CREAD)
-			later++;
-		else
-			dispatch(sh, cqe);
-	}
-	if (later == 0)
-		return n;
-	if (sh->reads_queued) {
-		io_uring_submit(&sh->ring);
-		COUNT(sh, loop_early_submits);
-	}
-	for (unsigned i = 0; i < n; i++) {
-		struct io_uring_cqe *cqe = &cqes[(head + i) & mask];
-		if (shard_ud_op(cqe->user_data) == OP_CREAD)
-			dispatch(sh, cqe);
-	}
-	return n;
+static void on_accept(void *arg, unsigned op, uint32_t slot, const struct io_uring_cqe *cqe)
+{
+	struct shard *sh = arg;
+
+	if (cqe->res >= 0)
+		visitor_accept(sh, cqe->res, slot >= sh->n_listen_plain);
+	else if (cqe->res != -ECANCELED)
+		COUNT(sh, accept_errors);
+	if (!(cqe->flags & IORING_CQE_F_MORE) && sh->listening)
+		arm_accept(sh, slot);
+}
+
+static void on_store_write(void *arg, unsigned op, uint32_t slot, const struct io_uring_cqe *cqe)
+{
+	ecache_on_write(arg, slot, cqe);
+}
+
+static bool visitor_live(void *arg, uint32_t slot, uint32_t gen)
+{
+	struct shard *sh = arg;
+	assert(slot < sh->n_vconns);
+	return sh->vconns[slot].gen == gen && sh->vconns[slot].state != VC_FREE;
+}
+
+static void on_visitor(void *arg, unsigned op, uint32_t slot, const struct io_uring_cqe *cqe)
+{
+	struct shard *sh = arg;
+	visitor_on_cqe(sh, &sh->vconns[slot], (enum shard_op)op, cqe);
+}
+
+static bool origin_live(void *arg, uint32_t slot, uint32_t gen)
+{
+	struct shard *sh = arg;
+	assert(slot < sh->n_oconns);
+	return sh->oconns[slot].gen == gen && sh->oconns[slot].state != OC_FREE;
+}
+
+static void on_origin(void *arg, unsigned op, uint32_t slot, const struct io_uring_cqe *cqe)
+{
+	struct shard *sh = arg;
+	origin_on_cqe(sh, &sh->oconns[slot], (enum shard_op)op, cqe);
+}
+
+/* An op nobody handles (OP_IGNORE, OP_NONE): only a buffer to give back. */
+static void on_other(void *arg, unsigned op, uint32_t slot, const struct io_uring_cqe *cqe)
+{
+	recycle_stale(arg, cqe, SHARD_GROUP_VISITOR);
+}
+
+/* The loop's eventfd fired: a new snapshot, or the drain began. */
+static void on_wake(void *arg)
+{
+	struct shard *sh = arg;
+	sync_runtime(sh);
+	check_drain(sh);
+}
+
+/* After each batch of completions. */
+static void on_batch(void *arg)
+{
+	struct shard *sh = arg;
+	if (sh->owait_n)
+		origin_serve_waiting(sh);   /* buffers that batch gave back */
+	sync_runtime(sh);
+}
+
+static void register_handlers(struct shard *sh)
+{
+	struct loop *lp = &sh->lp;
+	const struct loop_handler other = { .on_cqe = on_other, .arg = sh };
+	const struct loop_handler accept = { .on_cqe = on_accept, .arg = sh };
+	const struct loop_handler cwrite = { .on_cqe = on_store_write, .arg = sh };
+	struct loop_handler vis = { .on_cqe = on_visitor, .live = visitor_live,
+				    .on_stale = stale_visitor, .arg = sh };
+	const struct loop_handler orig = { .on_cqe = on_origin, .live = origin_live,
+					   .on_stale = stale_origin, .arg = sh };
+
+	loop_register(lp, OP_NONE, &other);
+	loop_register(lp, OP_ACCEPT, &accept);
+	loop_register(lp, OP_CWRITE, &cwrite);
+	loop_register(lp, OP_VRECV, &vis);
+	loop_register(lp, OP_VSEND, &vis);
+	loop_register(lp, OP_VCLOSE, &vis);
+	vis.late = true;            /* store reads: after the batch's new requests */
+	loop_register(lp, OP_CREAD, &vis);
+	loop_register(lp, OP_ORECV, &orig);
+	loop_register(lp, OP_OSEND, &orig);
+	loop_register(lp, OP_OCONNECT, &orig);
+	loop_register(lp, OP_OLINKTO, &orig);
+	loop_register(lp, OP_OCLOSE, &orig);
+	loop_on_timer(lp, timer_fired, sh);
+	loop_add_tick(lp, on_tick, sh);
+	loop_add_wake(lp, on_wake, sh);
+	loop_add_batch(lp, on_batch, sh);
 }
 
 static void *shard_main(void *arg)
@@ -554,7 +480,7 @@ static void *shard_main(void *arg)
 		CPU_SET(sh->cpu, &set);
 		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	}
-	log_bind_thread(&sh->log_err);
+	log_bind_thread(&sh->lp.log_err);
 	int ret = shard_setup(sh);
 	if (ret < 0) {
 		sh->start_error = ret;
@@ -562,34 +488,7 @@ static void *shard_main(void *arg)
 		return NULL;
 	}
 	atomic_store(&sh->started, 1);
-
-	unsigned last = 0;
-	while (!sh->stop) {
-		int r;
-		if (last >= SHARD_BUSY_CQES) {
-			struct __kernel_timespec ts = { 0, SHARD_BATCH_WAIT_NS };
-			struct io_uring_cqe *first;
-			r = io_uring_submit_and_wait_timeout(&sh->ring, &first, SHARD_BATCH_CQES,
-							     &ts, NULL);
-		} else {
-			r = io_uring_submit_and_wait(&sh->ring, 1);
-		}
-		if (r < 0 && r != -EINTR && r != -ETIME && r != -EBUSY) {
-			log_error("shard %u: io_uring_submit_and_wait: %s", sh->id, strerror(-r));
-			break;
-		}
-		update_clocks(sh);
-		/* the coarse clocks above cannot time a loop: two vDSO reads */
-		uint64_t busy_from = server_now_ns();
-		unsigned n = dispatch_batch(sh);
-		io_uring_cq_advance(&sh->ring, n);
-		last = n;
-		if (sh->owait_n)
-			origin_serve_waiting(sh);   /* buffers that batch gave back */
-		sync_runtime(sh);
-		COUNT(sh, loop_iterations);
-		counter_add(sh->ctr, CTR_loop_busy_ns, server_now_ns() - busy_from);
-	}
+	loop_run(&sh->lp);
 	shard_teardown(sh);
 	return NULL;
 }
@@ -612,9 +511,7 @@ int shard_start(struct shard *sh)
 
 void shard_wake(struct shard *sh)
 {
-	uint64_t one = 1;
-	ssize_t n = write(sh->wake_fd, &one, sizeof(one));
-	(void)n;
+	loop_wake(&sh->lp);
 }
 
 void shard_join(struct shard *sh)

@@ -1,21 +1,23 @@
 /*
- * edge/shard.h — one shard: a pinned thread, its io_uring ring, and every
- * connection it serves.
+ * edge/shard.h — one shard: a pinned thread, its event loop (core/loop.h,
+ * embedded), and every connection it serves.
  *
- * Owns: the ring; its SO_REUSEPORT listening sockets (after start); the
+ * Owns: the loop (ring, wheel, clocks, counters, log rings); its SO_REUSEPORT listening sockets (after start); the
  * provided-buffer groups and head-buffer pool (net/iobuf.h); the visitor
  * and origin connection slots and the origin keep-alive pools; the timer
- * wheel; its counters and log rings.
+ * the RAM tier and the store writes in flight.
  * Called by: its own thread only, except shard_create / shard_start /
  * shard_wake / shard_join and reading counters (control thread).
+ * Registers with its loop the handlers of its ops (visitor, origin, store),
+ * the wheel's timer callback and its tick, wake and batch hooks: core/
+ * calls nothing here by name.
  * Never: blocks. Every socket operation goes through the ring; the only
  * direct syscalls are socket(2)/setsockopt(2) for a new origin connection,
  * setsockopt(2)/getpeername(2) once per accepted connection, and clock
  * reads (vDSO).
  *
- * Completion routing (liburing's examples/proxy.c): user_data = op (8 bits)
- * | slot (24 bits) | slot generation (32 bits), never a pointer, so a late
- * completion for a reused slot is recognised. Every submitted operation is
+ * Completion routing: core/loop.h (op | slot | generation in user_data);
+ * the ops below are numbered from LOOP_OP__FIRST. Every submitted operation is
  * counted on its slot (ops); a closing slot is freed only when ops is 0,
  * so the kernel never writes into, or sends from, memory we reused.
  */
@@ -30,6 +32,7 @@
 #include "core/counters.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "core/loop.h"
 #include "edge/runtime.h"
 #include "core/wheel.h"
 #include "cache/memtier.h"
@@ -42,13 +45,14 @@ struct store_io;
 #include "sigv4/s3_error.h"
 #include "edge/visitor.h"
 
-struct server;
+struct collapse;
 
 enum shard_op {
-	OP_NONE = 0,
-	OP_ACCEPT,      /* slot = listener index */
-	OP_WAKE,        /* eventfd read */
-	OP_TICK,        /* timer wheel tick */
+	OP_NONE = LOOP_OP_NONE,
+	OP_WAKE = LOOP_OP_WAKE,     /* eventfd read (the loop's) */
+	OP_TICK = LOOP_OP_TICK,     /* timer wheel tick (the loop's) */
+	OP_IGNORE = LOOP_OP_IGNORE, /* completion carries nothing to do */
+	OP_ACCEPT = LOOP_OP__FIRST, /* slot = listener index */
 	OP_VRECV,       /* visitor multishot recv */
 	OP_VSEND,       /* visitor sendmsg */
 	OP_VCLOSE,      /* visitor cancel / close */
@@ -59,18 +63,36 @@ enum shard_op {
 	OP_OCLOSE,      /* origin cancel / close */
 	OP_CREAD,       /* store read for a visitor exchange */
 	OP_CWRITE,      /* store write (slot = index in the write table) */
-	OP_IGNORE,      /* completion carries nothing to do */
+	OP_SHARD__END,
 };
+_Static_assert((unsigned)OP_SHARD__END <= (unsigned)LOOP_OPS, "shard ops fit the loop's table");
 
 enum { SHARD_GROUP_VISITOR = 0, SHARD_GROUP_ORIGIN = 1, SHARD_GROUP_PLAIN = 2 };
 
 static inline uint64_t shard_ud(enum shard_op op, uint32_t slot, uint32_t gen)
 {
-	return (uint64_t)op << 56 | (uint64_t)(slot & 0xffffff) << 32 | gen;
+	return loop_ud(op, slot, gen);
 }
-static inline enum shard_op shard_ud_op(uint64_t ud) { return (enum shard_op)(ud >> 56); }
-static inline uint32_t shard_ud_slot(uint64_t ud) { return (uint32_t)(ud >> 32) & 0xffffff; }
-static inline uint32_t shard_ud_gen(uint64_t ud) { return (uint32_t)ud; }
+static inline enum shard_op shard_ud_op(uint64_t ud) { return (enum shard_op)loop_ud_op(ud); }
+static inline uint32_t shard_ud_slot(uint64_t ud) { return loop_ud_slot(ud); }
+static inline uint32_t shard_ud_gen(uint64_t ud) { return loop_ud_gen(ud); }
+
+/*
+ * What all shards share with the control thread, which owns it
+ * (control/server.c points these into its struct server): the published
+ * snapshot, the drain flag and deadline, the disk cache and the
+ * cross-shard key tables. Shards only read through it.
+ */
+struct shard_env {
+	_Atomic(struct runtime *) *rt;
+	const _Atomic bool *draining;       /* SIGTERM: stop accepting, finish */
+	const uint64_t *drain_deadline_ms;  /* CLOCK_MONOTONIC ms */
+	struct store *store;                /* NULL without [cache] */
+	struct collapse *collapse;
+	struct collapse *invalidated;
+	struct collapse *passes;
+	unsigned n_shards_planned;          /* splits the RAM tier's budget */
+};
 
 /* Visitor bytes received but not consumed yet, per provided-buffer id:
  * the links of each connection's FIFO of held buffers (net/visitor.c).
@@ -88,20 +110,16 @@ struct shard {
 	unsigned id;
 	int cpu;                            /* -1: not pinned */
 	pthread_t thread;
-	struct server *srv;
+	struct loop lp;                     /* ring, wheel, clocks, counters, logs */
+	struct shard_env env;
 	struct runtime *rt;                 /* the snapshot new exchanges use */
 	const struct cfg_server *scfg;      /* &rt->cfg->server */
 
-	struct io_uring ring;
-	unsigned ring_flags;
 	/* listen addresses, then listen_tls addresses (index >= n_listen_plain) */
 	int listen_fds[2 * LIMIT_LISTEN_ADDRS];
 	unsigned n_listen;
 	unsigned n_listen_plain;
 	bool listening;
-	int wake_fd;
-	uint64_t wake_buf;
-	struct __kernel_timespec tick_ts;
 
 	struct iobuf_group groups[3];       /* visitor, origin (kernel rings); plaintext */
 	struct iobuf_pool pool;
@@ -140,11 +158,6 @@ struct shard {
 	uint32_t oconns_hwm;
 	uint32_t oconns_used;
 
-	struct wheel wheel;
-	uint64_t now_ms;                    /* monotonic, updated per loop */
-	uint64_t unix_ms;                   /* realtime, updated per loop */
-	int64_t date_sec;
-	char date[30];                      /* cached IMF-fixdate */
 	uint64_t req_seq;
 	bool starved;                       /* a recv ran out of buffers: re-arm on tick */
 	/* Origin reads waiting their turn while the ring is low: a FIFO of
@@ -160,35 +173,31 @@ struct shard {
 	 * NULL when registration failed (then plain READ/WRITE). */
 	char *store_fixed;
 	size_t store_fixed_bytes;
-	bool reads_queued;                  /* store reads prepared, not submitted yet */
 	bool zc_off;                        /* the kernel refused a zero-copy send */
 	bool draining;
-	bool stop;
 
-	uint64_t ctr[CTR__COUNT];
 	uint64_t parse_err[HTTP1_E__COUNT];
 	uint64_t s3err[S3ERR_CODE__COUNT];  /* S3 origin errors by <Code> */
 	uint64_t s3err_logged_ms[S3ERR_CODE__COUNT];   /* once per interval */
 	uint64_t cache_ioerr_logged_ms[2];  /* store read, write errors: once per interval */
 	uint64_t cache_ioerr_unlogged[2];   /* errors since that line */
 	int64_t test_clock_skew_s;          /* EDGECACHE_TEST_CLOCK_SKEW_S (tests) */
-	struct log_ring log_err;
-	struct log_ring log_access;
 	int start_error;                    /* set by the thread if setup failed */
 	_Atomic int started;                /* 1 ready, -1 failed */
 };
 
-#define COUNT(sh, name)        counter_add((sh)->ctr, CTR_##name, 1)
-#define COUNT_N(sh, name, n)   counter_add((sh)->ctr, CTR_##name, (n))
+#define COUNT(sh, name)        counter_add((sh)->lp.ctr, CTR_##name, 1)
+#define COUNT_N(sh, name, n)   counter_add((sh)->lp.ctr, CTR_##name, (n))
 
-/* Control thread: allocate a shard (nothing started). Returns NULL on
- * ENOMEM. The listening fds are handed over and closed by the shard; the
- * first n_plain are plain HTTP, the rest HTTPS (listen_tls). */
-struct shard *shard_create(struct server *srv, unsigned id, int cpu,
+/* Control thread: allocate a shard (nothing started) serving from what
+ * env points at (copied; *env's targets outlive the shard). Returns NULL
+ * on ENOMEM. The listening fds are handed over and closed by the shard;
+ * the first n_plain are plain HTTP, the rest HTTPS (listen_tls). */
+struct shard *shard_create(const struct shard_env *env, unsigned id, int cpu,
 			   const int *listen_fds, unsigned n_listen, unsigned n_plain);
 /* Start its thread and wait until its ring is up; 0 or -errno. */
 int shard_start(struct shard *sh);
-/* Ask it to look at srv->draining (eventfd write; never blocks). */
+/* Ask it to look at *env.draining and *env.rt (eventfd write; never blocks). */
 void shard_wake(struct shard *sh);
 void shard_join(struct shard *sh);
 void shard_destroy(struct shard *sh);
@@ -233,11 +242,14 @@ static inline struct origin_shard *shard_origin(struct shard *sh, const struct o
 }
 
 /* Shard thread: an SQE, submitting first if the queue is full. */
-struct io_uring_sqe *shard_sqe(struct shard *sh);
+static inline struct io_uring_sqe *shard_sqe(struct shard *sh)
+{
+	return loop_sqe(&sh->lp);
+}
 /* Shard thread: an SQE for store io `io` (a read or write the store
  * planned for this shard), tagged with ud: READ_FIXED/WRITE_FIXED when its
  * buffer lies in the registered pool, else READ/WRITE. A read also marks
- * the loop to submit it early (core/shard.c, shard_main). */
+ * the loop to submit it early (loop_dispatch in core/loop.c). */
 void shard_prep_store_io(struct shard *sh, const struct store_io *io, uint64_t ud);
 
 /* Visitor and origin modules: return a buffer to its group, etc. */

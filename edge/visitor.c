@@ -21,7 +21,7 @@
 #include <time.h>
 
 #include "core/config.h"
-#include "control/server.h"
+#include "core/loop.h"
 #include "edge/shard.h"
 #include "cache/collapse.h"
 #include "edge/h2.h"
@@ -52,13 +52,13 @@ static void set_timer(struct shard *sh, struct vconn *vc, enum vconn_timer kind,
 		      uint32_t ms)
 {
 	vc->timer_kind = (uint8_t)kind;
-	wheel_arm(&sh->wheel, &vc->timer, sh->now_ms + ms);
+	wheel_arm(&sh->lp.wheel, &vc->timer, sh->lp.now_ms + ms);
 }
 
 static void clear_timer(struct shard *sh, struct vconn *vc)
 {
 	vc->timer_kind = VT_NONE;
-	wheel_disarm(&sh->wheel, &vc->timer);
+	wheel_disarm(&sh->lp.wheel, &vc->timer);
 }
 
 static void arm_recv(struct shard *sh, struct vconn *vc)
@@ -167,7 +167,7 @@ static void count_status(struct shard *sh, int status)
 	if (c > 5)
 		c = 5;          /* RFC 9110 15: an unknown class counts as 5xx */
 	if (c >= 1)
-		counter_add(sh->ctr, by_class[c], 1);
+		counter_add(sh->lp.ctr, by_class[c], 1);
 }
 
 /* ---- slots ---------------------------------------------------------------- */
@@ -195,7 +195,7 @@ static void vc_free_slot(struct shard *sh, struct vconn *vc)
 	sh->vfree = vc;
 	sh->vconns_used--;
 	if (!socketless)
-		counter_add(sh->ctr, CTR_conns_open, (uint64_t)-1);
+		counter_add(sh->lp.ctr, CTR_conns_open, (uint64_t)-1);
 }
 
 static void vc_maybe_free(struct shard *sh, struct vconn *vc)
@@ -329,7 +329,7 @@ void visitor_follow(struct shard *sh, struct vconn *vc, struct vconn *lvc)
 void visitor_park(struct shard *sh, struct vconn *vc)
 {
 	vc->x.parked = true;
-	vc->x.parked_until_ms = sh->now_ms + LIMIT_COLLAPSE_WAIT_MS;
+	vc->x.parked_until_ms = sh->lp.now_ms + LIMIT_COLLAPSE_WAIT_MS;
 	vc->x.next_parked = sh->parked;
 	sh->parked = vc;
 	COUNT(sh, collapsed_parked);
@@ -346,7 +346,7 @@ void visitor_parked_tick(struct shard *sh)
 		vc->x.parked = false;
 		if (vc->state != VC_BUSY)
 			continue;
-		if (sh->now_ms < vc->x.parked_until_ms &&
+		if (sh->lp.now_ms < vc->x.parked_until_ms &&
 		    collapse_active(sh->collapse, vc->x.cache.key)) {
 			vc->x.parked = true;        /* still in flight: keep waiting */
 			vc->x.next_parked = sh->parked;
@@ -421,8 +421,8 @@ void visitor_background(struct shard *sh, struct vconn *pv)
 	struct vexchange *x = &vc->x;
 	x->background = true;
 	x->head_len = vc->in_len;
-	x->start_ms = sh->unix_ms;
-	x->start_ns = server_now_ns();
+	x->start_ms = sh->lp.unix_ms;
+	x->start_ns = loop_now_ns();
 	x->reqid = ((uint64_t)sh->id << 48) | ++sh->req_seq;
 	x->body_done = true;
 	x->rt = pv->x.rt;
@@ -588,7 +588,7 @@ static void send_local(struct shard *sh, struct vconn *vc, int status, bool clos
 	wbuf_str(&w, " ");
 	wbuf_str(&w, reason);
 	wbuf_str(&w, "\r\nDate: ");
-	wbuf_str(&w, sh->date);
+	wbuf_str(&w, sh->lp.date);
 	wbuf_str(&w, "\r\nServer: edgecache\r\nContent-Type: text/plain\r\nContent-Length: ");
 	wbuf_u64(&w, (uint64_t)blen);
 	if (status == 405)
@@ -616,8 +616,8 @@ static void reject(struct shard *sh, struct vconn *vc, int err)
 	if (e > 0 && e < HTTP1_E__COUNT)
 		sh->parse_err[e]++;
 	memset(&vc->x, 0, sizeof(vc->x));
-	vc->x.start_ms = sh->unix_ms;
-	vc->x.start_ns = server_now_ns();
+	vc->x.start_ms = sh->lp.unix_ms;
+	vc->x.start_ns = loop_now_ns();
 	vc->req.method = HTTP1_OTHER;
 	vc->req.target = NULL;
 	vc->state = VC_BUSY;
@@ -786,11 +786,11 @@ static void filter_fields(struct shard *sh, struct vconn *vc)
 
 	reqh_filter_headers(&vc->req, z->pass_headers, z->n_pass_headers, &d);
 	if (d.hop)
-		counter_add(sh->ctr, CTR_req_hop_dropped, d.hop);
+		counter_add(sh->lp.ctr, CTR_req_hop_dropped, d.hop);
 	if (d.underscore)
-		counter_add(sh->ctr, CTR_req_underscore_dropped, d.underscore);
+		counter_add(sh->lp.ctr, CTR_req_underscore_dropped, d.underscore);
 	if (d.unkeyed)
-		counter_add(sh->ctr, CTR_req_unkeyed_dropped, d.unkeyed);
+		counter_add(sh->lp.ctr, CTR_req_unkeyed_dropped, d.unkeyed);
 }
 
 static void start_exchange(struct shard *sh, struct vconn *vc, uint32_t head_len)
@@ -800,8 +800,8 @@ static void start_exchange(struct shard *sh, struct vconn *vc, uint32_t head_len
 
 	memset(x, 0, sizeof(*x));
 	x->head_len = head_len;
-	x->start_ms = sh->unix_ms;
-	x->start_ns = server_now_ns();
+	x->start_ms = sh->lp.unix_ms;
+	x->start_ns = loop_now_ns();
 	x->reqid = ((uint64_t)sh->id << 48) | ++sh->req_seq;
 	x->keep_alive = r->keep_alive && !sh->draining;
 	vc->state = VC_BUSY;
@@ -879,7 +879,7 @@ static void write_access_log(struct shard *sh, struct vconn *vc)
 	wbuf_put(&w, " ", 1);
 	wbuf_str(&w, ecache_xcache(vc));    /* what the X-Cache header said */
 	wbuf_put(&w, " ", 1);
-	wbuf_u64(&w, (server_now_ns() - x->start_ns) / 1000);
+	wbuf_u64(&w, (loop_now_ns() - x->start_ns) / 1000);
 	wbuf_put(&w, " ", 1);
 	/* The credential generation the origin request was signed with
 	 * (the overlap retry's: the previous one); - when none was signed. */
@@ -892,7 +892,7 @@ static void write_access_log(struct shard *sh, struct vconn *vc)
 	if (w.overflow)
 		w.len = sizeof(line) - 1;
 	line[w.len++] = '\n';
-	log_ring_push(&sh->log_access, line, w.len);
+	log_ring_push(&sh->lp.log_access, line, w.len);
 }
 
 /* The response is completely sent: log it, then next request or close. */
@@ -1039,7 +1039,7 @@ static void h2_timer(struct shard *sh, struct vconn *vc)
 	}
 	uint64_t dl = h2_stall_deadline(vc, sh->scfg->send_timeout_ms);
 	if (dl)
-		set_timer(sh, vc, VT_SEND, dl > sh->now_ms ? (uint32_t)(dl - sh->now_ms) : 1);
+		set_timer(sh, vc, VT_SEND, dl > sh->lp.now_ms ? (uint32_t)(dl - sh->lp.now_ms) : 1);
 	else if (vc->timer_kind == VT_IDLE || vc->timer_kind == VT_HEADER ||
 		 (vc->timer_kind == VT_SEND && !vc->out.in_flight))
 		clear_timer(sh, vc);    /* a send in flight keeps its own deadline */
@@ -1085,8 +1085,8 @@ void visitor_stream_start(struct shard *sh, struct vconn *vc, uint32_t head_len,
 		 * of unknown length is not re-chunked (yet). */
 		COUNT(sh, h2_bodies_refused);
 		memset(&vc->x, 0, sizeof(vc->x));
-		vc->x.start_ms = sh->unix_ms;
-		vc->x.start_ns = server_now_ns();
+		vc->x.start_ms = sh->lp.unix_ms;
+		vc->x.start_ns = loop_now_ns();
 		vc->state = VC_BUSY;
 		COUNT(sh, requests);
 		send_local(sh, vc, 411, true);
@@ -1127,7 +1127,7 @@ bool visitor_stream_body(struct shard *sh, struct vconn *vc, const char *p, size
 
 void visitor_stream_pulled(struct shard *sh, struct vconn *vc)
 {
-	vc->out_moved_ms = sh->now_ms;
+	vc->out_moved_ms = sh->lp.now_ms;
 	if (vc->state == VC_BUSY && vc->x.cache.large.on && !vc->x.resp_done)
 		elarge_on_sent(sh, vc);
 	/* That send empties the queue; a pull takes at most a frame, so the
@@ -1573,7 +1573,7 @@ static void tls_send(struct shard *sh, struct vconn *vc)
 			return;
 		}
 		iobuf_outq_consume(&vc->out, &sh->pool, (uint64_t)k);
-		vc->out_moved_ms = sh->now_ms;
+		vc->out_moved_ms = sh->lp.now_ms;
 	}
 	tls_pending_output(vc->tls, &p, &n);
 	if (n == 0)
@@ -1696,7 +1696,7 @@ static void on_sent(struct shard *sh, struct vconn *vc, int res)
 		return;
 	}
 	COUNT_N(sh, bytes_out, (uint64_t)res);
-	vc->out_moved_ms = sh->now_ms;
+	vc->out_moved_ms = sh->lp.now_ms;
 	if (vc->is_tls) {
 		if (vc->tls)
 			tls_output_done(vc->tls, (size_t)res);
@@ -1790,7 +1790,7 @@ void visitor_rearm_starved(struct shard *sh)
 static bool stalled_holder(const struct shard *sh, const struct vconn *vc)
 {
 	return (vc->state == VC_BUSY || vc->state == VC_READING) && vc->out.n_pbuf > 0 &&
-	       sh->now_ms - vc->out_moved_ms >= LIMIT_RECV_SHARE_STALL_MS;
+	       sh->lp.now_ms - vc->out_moved_ms >= LIMIT_RECV_SHARE_STALL_MS;
 }
 
 unsigned visitor_reclaim(struct shard *sh)
@@ -1807,7 +1807,7 @@ unsigned visitor_reclaim(struct shard *sh)
 		COUNT(sh, recv_share_closed);
 		log_debug("visitor %s: closed: its send has pinned %u receive buffers for %llu ms "
 			  "while the shard was short of them", vc->peer_ip, vc->out.n_pbuf,
-			  (unsigned long long)(sh->now_ms - vc->out_moved_ms));
+			  (unsigned long long)(sh->lp.now_ms - vc->out_moved_ms));
 		if (vc->state == VC_BUSY)
 			visitor_response_abort(sh, vc);   /* logged; a stream: RST_STREAM */
 		else
@@ -1965,7 +1965,7 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 		wbuf_header(&w, h->name, h->name_len, h->value, h->value_len);
 	}
 	if (!have_date)
-		wbuf_header(&w, "Date", 4, sh->date, 29);
+		wbuf_header(&w, "Date", 4, sh->lp.date, 29);
 	wbuf_str(&w, "Server: edgecache\r\nVia: 1.1 edgecache\r\nX-Cache: ");
 	wbuf_str(&w, ecache_xcache(vc));
 	wbuf_put(&w, "\r\n", 2);
@@ -2061,7 +2061,7 @@ bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobu
 		}
 		iobuf_group_ref(copy.group, copy.bid);
 		if (f->out.n_pbuf == 0)
-			f->out_moved_ms = sh->now_ms;   /* starts pinning now */
+			f->out_moved_ms = sh->lp.now_ms;   /* starts pinning now */
 		if (!iobuf_outq_coalesce(&f->out, &copy, &sh->pool) &&
 		    !iobuf_outq_push(&f->out, &copy)) {
 			iobuf_seg_release(&copy, &sh->pool);
@@ -2071,7 +2071,7 @@ bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobu
 		f->x.body_bytes_out += copy.len;
 	}
 	if (vc->out.n_pbuf == 0)
-		vc->out_moved_ms = sh->now_ms;
+		vc->out_moved_ms = sh->lp.now_ms;
 	if (!iobuf_outq_coalesce(&vc->out, seg, &sh->pool) && !copy_small(sh, vc, seg) &&
 	    !iobuf_outq_push(&vc->out, seg))
 		return false;

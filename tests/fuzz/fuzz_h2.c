@@ -262,7 +262,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		h = (h ^ data[i]) * 1099511628211ULL;
 	rng = h | 1;
 	mode = next();
-	sh->now_ms = 1000000;
+	sh->lp.now_ms = 1000000;
 	memset(&conn, 0, sizeof(conn));
 	iobuf_outq_init(&conn.out);
 	conn.fd = 7;
@@ -280,7 +280,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char *piece = malloc(len);
 		FUZZ_ASSERT(piece);
 		memcpy(piece, buf + at, len);
-		sh->now_ms += next() % 300;
+		sh->lp.now_ms += next() % 300;
 		alive = h2_recv(sh, &conn, piece, len);
 		free(piece);
 		at += len;
