@@ -813,3 +813,32 @@ void admin_close(struct admin *a)
 		close(a->lfd);
 	free(a);
 }
+
+/* ---- the service server_run drives ------------------------------------------ */
+
+static int svc_open(struct server *srv, void **state)
+{
+	struct admin *a = NULL;
+	int r = admin_open(srv, &a);
+	*state = a;
+	return r;
+}
+
+static unsigned svc_pollfds(void *state, struct pollfd *pfd)
+{
+	return admin_pollfds(state, pfd);
+}
+
+static void svc_poll(void *state, const struct pollfd *pfd, unsigned n, uint64_t now_ms)
+{
+	admin_poll(state, pfd, n, now_ms);
+}
+
+static void svc_close(void *state)
+{
+	admin_close(state);
+}
+
+const struct server_service admin_service = {
+	.open = svc_open, .pollfds = svc_pollfds, .poll = svc_poll, .close = svc_close,
+};

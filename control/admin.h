@@ -5,8 +5,9 @@
  *
  * Owns: the admin listening socket, LIMIT_ADMIN_CONNS connection slots
  * with their buffers (allocated at admin_open), and the responses.
- * Called by: the control thread only (core/server.c): its poll loop
- * waits on admin_pollfds too and hands the results to admin_poll. Shards
+ * Called by: the control thread only (control/server.c, through
+ * admin_service): its poll loop waits on admin_pollfds too and hands the
+ * results to admin_poll. Shards
  * never see it; a change reaches them as a new snapshot through the same
  * publish a SIGHUP reload uses.
  * Never: blocks on a client (sockets are non-blocking, every connection
@@ -22,8 +23,9 @@
 #include <poll.h>
 #include <stdint.h>
 
+#include "control/server.h"
+
 struct admin;
-struct server;
 
 /* Bind [admin] listen (when enabled) before the shards start. 0 (with
  * *out NULL when the section is absent), or -1 with the reason on stderr. */
@@ -34,5 +36,9 @@ void admin_close(struct admin *a);
 unsigned admin_pollfds(struct admin *a, struct pollfd *pfd);
 /* Serve what poll reported on those fds, and expire slow connections. */
 void admin_poll(struct admin *a, const struct pollfd *pfd, unsigned n, uint64_t now_ms);
+
+/* The calls above as the service main.c hands to server_run: the server
+ * drives the admin API without naming it (admin → server, one way). */
+extern const struct server_service admin_service;
 
 #endif /* EDGECACHE_CONTROL_ADMIN_H */

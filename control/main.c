@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "control/admin.h"
 #include "control/cli.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -77,7 +78,7 @@ int main(int argc, char **argv)
 		cfg_free(cfg);
 		return 1;
 	}
-	int status = server_run(cfg, file);     /* takes cfg */
+	int status = server_run(cfg, file, &admin_service);   /* takes cfg */
 	log_close();
 	return status;
 }

@@ -21,7 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "control/admin.h"
 #include "core/counters.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -455,8 +454,8 @@ static int control_loop(struct server *srv, int sfd)
 	uint64_t last_tickets = last_dns;
 
 	for (;;) {
-		struct pollfd pfd[2 + LIMIT_ADMIN_CONNS] = { { .fd = sfd, .events = POLLIN } };
-		unsigned na = admin_pollfds(srv->admin, pfd + 1);
+		struct pollfd pfd[1 + SERVER_SERVICE_FDS] = { { .fd = sfd, .events = POLLIN } };
+		unsigned na = srv->svc_state ? srv->svc->pollfds(srv->svc_state, pfd + 1) : 0;
 		int r = poll(pfd, 1 + na, CONTROL_POLL_MS);
 		uint64_t now = loop_now_ms();
 		if (r > 0 && pfd[0].revents) {
@@ -464,7 +463,8 @@ static int control_loop(struct server *srv, int sfd)
 			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 				on_signal(srv, &si, now, &last_counters);
 		}
-		admin_poll(srv->admin, pfd + 1, r > 0 ? na : 0, now);
+		if (srv->svc_state)
+			srv->svc->poll(srv->svc_state, pfd + 1, r > 0 ? na : 0, now);
 		struct runtime *rt = srv_rt(srv);
 		drain_logs(srv);
 		if (now - last_counters >= COUNTERS_EVERY_MS) {
@@ -497,7 +497,7 @@ static int control_loop(struct server *srv, int sfd)
 	}
 }
 
-int server_run(struct cfg *cfg, const char *main_file)
+int server_run(struct cfg *cfg, const char *main_file, const struct server_service *svc)
 {
 	struct server srv;
 	struct runtime *rt = NULL;
@@ -507,6 +507,7 @@ int server_run(struct cfg *cfg, const char *main_file)
 
 	memset(&srv, 0, sizeof(srv));
 	srv.main_file = main_file;
+	srv.svc = svc;
 	srv.started_ms = loop_now_ms();
 	unsigned want = worker_count(cfg);
 	srv.n_shards_planned = want;
@@ -519,7 +520,7 @@ int server_run(struct cfg *cfg, const char *main_file)
 		return 1;
 	}
 	atomic_store(&srv.rt, rt);
-	if (open_store(&srv, cfg, want) < 0 || admin_open(&srv, &srv.admin) < 0)
+	if (open_store(&srv, cfg, want) < 0 || (svc && svc->open(&srv, &srv.svc_state) < 0))
 		goto out;
 	/* Signals go to the control thread's signalfd; shards inherit the mask. */
 	sigemptyset(&mask);
@@ -558,7 +559,8 @@ int server_run(struct cfg *cfg, const char *main_file)
 	log_info("drained, exiting");
 	close(sfd);
 out:
-	admin_close(srv.admin);
+	if (srv.svc_state)
+		svc->close(srv.svc_state);
 	store_close(srv.store);
 	collapse_free(srv.collapse);
 	collapse_free(srv.invalidated);

@@ -7,8 +7,10 @@
  * sockets (created here so bind errors are reported before serving), the
  * shard threads, signals, the counters file and the draining of shard logs.
  * Called by: main (server_run) on the main thread, which becomes the
- * control thread. Shards only read struct server and its origins.
- * Never: runs on a shard thread; shards never block on anything it does.
+ * control thread; the admin API (publish, build). Shards only read what
+ * struct shard_env points at (edge/shard.h).
+ * Never: runs on a shard thread; shards never block on anything it does;
+ * names the admin API (it drives a struct server_service it is handed).
  */
 #ifndef EDGECACHE_CONTROL_SERVER_H
 #define EDGECACHE_CONTROL_SERVER_H
@@ -23,10 +25,30 @@
 #include "core/config.h"
 #include "edge/runtime.h"
 
+struct pollfd;
 struct shard;
 struct runtime;
 struct store;
 struct collapse;
+struct server;
+
+/*
+ * A service the control loop drives beside its signals (the admin API:
+ * admin_service in control/admin.h). The server knows it only through
+ * these calls, so the dependency goes one way: the service may call the
+ * server_* functions below, the server never names it.
+ * open: before the shards start; 0 (state may be NULL: nothing to serve),
+ * or -1 with the reason on stderr. pollfds: at most SERVER_SERVICE_FDS.
+ * poll: what poll(2) reported on those fds (n = 0: a timeout), every
+ * CONTROL_POLL_MS at least. close: at exit, also after a failed start.
+ */
+struct server_service {
+	int (*open)(struct server *srv, void **state);
+	unsigned (*pollfds)(void *state, struct pollfd *pfd);
+	void (*poll)(void *state, const struct pollfd *pfd, unsigned n, uint64_t now_ms);
+	void (*close)(void *state);
+};
+#define SERVER_SERVICE_FDS (1 + LIMIT_ADMIN_CONNS)
 
 struct server {
 	/* The snapshot shards serve from: written by the control thread only,
@@ -45,16 +67,18 @@ struct server {
 	_Atomic bool draining;              /* SIGTERM: stop accepting, finish */
 	uint64_t drain_deadline_ms;         /* CLOCK_MONOTONIC ms */
 	uint64_t started_ms;
-	struct admin *admin;                /* the admin API, NULL without [admin] */
+	const struct server_service *svc;   /* NULL: none */
+	void *svc_state;                    /* its open's, NULL when it serves nothing */
 	uint64_t swaps;                     /* snapshots published after the first */
 	uint64_t last_swap_ns;              /* the last one's publication to all shards */
 };
 
 /* Serve `cfg` (ownership moves in, also on failure) loaded from
  * main_file until SIGTERM/SIGINT, then drain and return the exit status
- * (0). SIGHUP reloads main_file and its zones through a snapshot swap.
- * Returns 1 with a message on stderr if it cannot start. */
-int server_run(struct cfg *cfg, const char *main_file);
+ * (0), driving svc (may be NULL) from the control loop. SIGHUP reloads
+ * main_file and its zones through a snapshot swap. Returns 1 with a
+ * message on stderr if it cannot start. */
+int server_run(struct cfg *cfg, const char *main_file, const struct server_service *svc);
 
 /* Open a listening socket on l (SO_REUSEPORT when `reuseport`: one per
  * shard). The fd, or -errno with the reason on stderr. */
