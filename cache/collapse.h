@@ -8,7 +8,7 @@
  * Called by: shards (claim on a miss, release when the fetch's store write
  * commits or fails, or when nothing will be stored); lookups by any shard.
  * Never: blocks beyond a slot's spin, allocates, or decides anything about
- * HTTP: net/edge_cache.c does.
+ * HTTP: edge/edge_cache.c does.
  */
 #ifndef EDGECACHE_CACHE_COLLAPSE_H
 #define EDGECACHE_CACHE_COLLAPSE_H

@@ -6,7 +6,7 @@
  * caller's structs and buffers; results point into the caller's message
  * buffers (struct http1_request / http1_response) or are copied into
  * fixed-size fields bounded by core/limits.h.
- * Called by: any thread; the serving core (net/visitor.c, net/origin.c) on
+ * Called by: any thread; the serving core (edge/visitor.c, edge/origin.c) on
  * the hot path, the store when it persists struct hcache_entry.
  * Never: does I/O, reads a clock (times are passed in, seconds since the
  * epoch), allocates, logs, or keeps state between calls.

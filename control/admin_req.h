@@ -7,7 +7,7 @@
  *
  * Owns: nothing beyond the json_t a decode returns in its struct (freed by
  * the matching _free).
- * Called by: core/admin.c on the control thread; the fuzz target.
+ * Called by: control/admin.c on the control thread; the fuzz target.
  * Never: logs, blocks, or copies a secret anywhere but the decoded struct
  * (whose json_t holds it until _free).
  *

@@ -7,7 +7,7 @@
  *
  * Owns: the candidate files until commit or abort, and the candidate
  * struct cfg until the caller takes it.
- * Called by: core/admin.c on the control thread (blocks on file I/O and
+ * Called by: control/admin.c on the control thread (blocks on file I/O and
  * fsync, as a SIGHUP reload does).
  * Never: writes a secret into the zone file, a message or a log.
  *

@@ -12,10 +12,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* edgecache sign ... METHOD URL   (core/cli_sign.c) */
+/* edgecache sign ... METHOD URL   (control/cli_sign.c) */
 int cli_sign_main(int argc, char **argv);
 
-/* edgecache check-origin -c FILE ZONE [PATH]   (core/cli_check_origin.c) */
+/* edgecache check-origin -c FILE ZONE [PATH]   (control/cli_check_origin.c) */
 int cli_check_origin_main(int argc, char **argv);
 
 /* The same diagnosis of one origin for the admin API (POST .../test, the

@@ -2,7 +2,7 @@
  * control/cli_check_origin.c — `edgecache check-origin -c FILE ZONE [PATH]`:
  * ask each origin of a zone for PATH the way the edge would (mapped path,
  * SigV4-signed HEAD) and explain the answer in the words of the user
- * guide's error table (net/s3_error.h).
+ * guide's error table (sigv4/s3_error.h).
  *
  * Every origin of the zone is checked, in failover order, each with its
  * own report: one origin that works does not hide another that does not.

@@ -803,7 +803,7 @@ bool ecache_write_room(const struct shard *sh, unsigned n)
 	return write_room(sh, n);
 }
 
-/* ---- for net/edge_large.c (net/edge_cache_int.h) --------------------------------- */
+/* ---- for edge/edge_large.c (edge/edge_cache_int.h) --------------------------------- */
 
 void ecache_count_storable(struct shard *sh, const struct hcache_resp_info *ri,
 			   const struct hcache_store *hs)
@@ -921,7 +921,7 @@ void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_re
 	if (!marker && ri.vary.n == 0 &&
 	    sizeof(m) + w.len + (uint64_t)resp->content_length > store_chunk_bytes(sh->store)) {
 		/* Head and body do not fit one chunk (nor one RAM-tier block):
-		 * kept as slices (net/edge_large.c). */
+		 * kept as slices (edge/edge_large.c). */
 		iobuf_pool_put(&sh->pool, blk);
 		elarge_fill_begin(sh, vc, resp, &m.e, expires);
 		return;

@@ -5,7 +5,7 @@
  * Owns, per exchange: the cache state of one request (its key, parsed
  * cache directives, the store reads in flight or being sent, the store
  * write being filled); per shard: the table of store writes in flight.
- * Called by: net/visitor.c (lookup, exchange end) and net/origin.c (fill)
+ * Called by: edge/visitor.c (lookup, exchange end) and edge/origin.c (fill)
  * on the shard thread; completions of OP_CREAD / OP_CWRITE.
  * Never: blocks (store I/O goes through the shard's ring, O_DIRECT), or
  * lets a store failure fail a request (a failed read is a miss, a failed
@@ -15,9 +15,9 @@
  * Age, X-Cache, 304 for conditionals, 206 for one range); responses with a
  * Content-Length that RFC 9111 lets us store are written while they stream
  * to the visitor. Stale entries are revalidated; responses with Vary are
- * stored as variants (net/edge_vary.h); a stale-while-revalidate hit starts
+ * stored as variants (edge/edge_vary.h); a stale-while-revalidate hit starts
  * one background refresh (visitor_background). Objects whose head and body
- * do not fit one chunk, and Range misses, are slices (net/edge_large.h).
+ * do not fit one chunk, and Range misses, are slices (edge/edge_large.h).
  */
 #ifndef EDGECACHE_EDGE_EDGE_CACHE_H
 #define EDGECACHE_EDGE_EDGE_CACHE_H
@@ -64,7 +64,7 @@ struct ecache_x {
 	struct evary_state vary;            /* a Vary marker found (edge_vary.h) */
 	struct hcache_req_info req;
 	struct store_io rio[2];
-	struct elarge_x large;           /* net/edge_large.h */
+	struct elarge_x large;           /* edge/edge_large.h */
 };
 
 /*
@@ -120,7 +120,7 @@ const char *ecache_xcache(const struct vconn *vc);
  */
 void ecache_background_end(struct shard *sh, struct vconn *vc);
 
-/* For net/edge_vary.c: store write ios to submit, and room for n more. */
+/* For edge/edge_vary.c: store write ios to submit, and room for n more. */
 void ecache_submit_writes(struct shard *sh, const struct store_io *io, int n);
 bool ecache_write_room(const struct shard *sh, unsigned n);
 

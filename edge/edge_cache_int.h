@@ -1,7 +1,7 @@
 /*
- * edge/edge_cache_int.h — what net/edge_cache.c shares with net/edge_large.c
+ * edge/edge_cache_int.h — what edge/edge_cache.c shares with edge/edge_large.c
  * (the large-object half of the cache in the request path). Not for other
- * modules: they use net/edge_cache.h.
+ * modules: they use edge/edge_cache.h.
  */
 #ifndef EDGECACHE_EDGE_EDGE_CACHE_INT_H
 #define EDGECACHE_EDGE_EDGE_CACHE_INT_H

@@ -17,8 +17,8 @@
  * Per shard: the list of exchanges waiting for a store buffer or for a
  * chunk another exchange is fetching. In the collapse table: a claim per
  * chunk being fetched or written (released when its write lands).
- * Called by: net/edge_cache.c (lookup, read completions, fills, exchange
- * end), net/visitor.c (origin response hooks while fetching, sends), the
+ * Called by: edge/edge_cache.c (lookup, read completions, fills, exchange
+ * end), edge/visitor.c (origin response hooks while fetching, sends), the
  * shard tick. All on the shard thread.
  * Never: blocks, holds more than ELARGE_SLOTS chunk buffers per exchange,
  * sends a byte whose chunk did not verify, or sends bytes of two versions

@@ -1,6 +1,6 @@
 /*
  * edge/edge_vary.h — Vary with stored variants, for the cache in the
- * request path (net/edge_cache.c).
+ * request path (edge/edge_cache.c).
  *
  * A response with Vary is stored as two objects: under the URL's primary
  * key a small *marker* (meta only, no body: the canonical Vary names, an
@@ -15,7 +15,7 @@
  * purge by prefix finds them too.
  *
  * Owns: nothing beyond struct evary_state in each exchange's cache state.
- * Called by: net/edge_cache.c and net/visitor.c on the shard thread.
+ * Called by: edge/edge_cache.c and edge/visitor.c on the shard thread.
  * Never: blocks or allocates; the marker write is best effort like every
  * fill (a busy store drops it, and then the variant is not stored).
  */

@@ -1,5 +1,5 @@
 /*
- * edge/h2.h — HTTP/2 for visitors (libnghttp2), on top of net/visitor.c.
+ * edge/h2.h — HTTP/2 for visitors (libnghttp2), on top of edge/visitor.c.
  *
  * Owns, per HTTP/2 connection: the nghttp2 session (HPACK, flow control,
  * stream states), the table of its open streams, and one buffer of
@@ -17,7 +17,7 @@
  * by nghttp2's data source within the peer's window. A stream whose window
  * is closed is not pulled, its queue fills, and its origin pauses exactly
  * as for a slow HTTP/1.1 visitor.
- * Called by: net/visitor.c on the shard thread that owns the connection.
+ * Called by: edge/visitor.c on the shard thread that owns the connection.
  * Never: blocks; closes the connection itself (it returns false and the
  * visitor closes it); lets one connection hold more than
  * LIMIT_H2_MAX_STREAMS slots.

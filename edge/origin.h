@@ -4,7 +4,7 @@
  * Owns, per origin connection slot: the socket, the request being sent
  * (head block + body segments), the response head being read, the body
  * framing state, and the per-shard keep-alive pool of each origin.
- * Called by: the shard thread; net/visitor.c starts an exchange with
+ * Called by: the shard thread; edge/visitor.c starts an exchange with
  * origin_start and feeds request bodies with origin_request_body.
  * Never: blocks (connect and I/O go through the ring; addresses come
  * resolved from the control thread), or keeps more than

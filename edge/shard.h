@@ -95,7 +95,7 @@ struct shard_env {
 };
 
 /* Visitor bytes received but not consumed yet, per provided-buffer id:
- * the links of each connection's FIFO of held buffers (net/visitor.c).
+ * the links of each connection's FIFO of held buffers (edge/visitor.c).
  * A buffer id is in at most one FIFO, so one table serves all. */
 struct held_buf {
 	int32_t next;                       /* next buffer id, -1 = last */
@@ -228,7 +228,7 @@ static inline struct oconn *shard_oconn_take(struct shard *sh)
 	return oc;
 }
 
-/* An exchange starts / ends on snapshot rt (see core/runtime.h). */
+/* An exchange starts / ends on snapshot rt (see edge/runtime.h). */
 static inline void shard_rt_ref(struct shard *sh, struct runtime *rt)
 {
 	rt->shard_refs[sh->id]++;

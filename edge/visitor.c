@@ -990,7 +990,7 @@ static void process_input(struct shard *sh, struct vconn *vc)
 	start_exchange(sh, vc, (uint32_t)n);
 }
 
-/* ---- HTTP/2 (net/h2.h) ------------------------------------------------------ */
+/* ---- HTTP/2 (edge/h2.h) ------------------------------------------------------ */
 
 /* The connection speaks HTTP/2 from now on: the bytes already in its
  * input block (the preface and what followed) go to nghttp2. */

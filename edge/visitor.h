@@ -5,7 +5,7 @@
  * block (request head, then pipelined requests behind it), the current
  * exchange (one request at a time: responses go out in request order),
  * and the send queue to the visitor.
- * Called by: the shard thread that accepted the connection; net/origin.c
+ * Called by: the shard thread that accepted the connection; edge/origin.c
  * calls the visitor_response_* functions to stream a response in.
  * Never: blocks; reads more than one pipelined request ahead of the one
  * being answered (input beyond the input block pauses recv).
@@ -82,8 +82,8 @@ struct vexchange {
 	uint64_t start_ms;
 	uint64_t start_ns;
 	uint64_t reqid;
-	struct ecache_x cache;              /* net/edge_cache.h */
-	/* Request collapsing (net/collapse.h): a leader streams its origin
+	struct ecache_x cache;              /* edge/edge_cache.h */
+	/* Request collapsing (cache/collapse.h): a leader streams its origin
 	 * response to same-shard followers too; a parked follower waits for
 	 * another shard's leader to commit the object. */
 	bool leading;                       /* we claimed the key */
@@ -139,7 +139,7 @@ struct vconn {
 	struct tls_session *tls;
 	int32_t cheld_head, cheld_tail;
 	char peer_ip[48];
-	/* HTTP/2 (net/h2.h): on the connection, its session (owned, freed
+	/* HTTP/2 (edge/h2.h): on the connection, its session (owned, freed
 	 * with the slot); on a stream's slot (fd -1, no socket) the
 	 * connection's, borrowed until nghttp2 closes the stream, with the
 	 * stream id (kept after: it marks the slot as a stream's) and its
@@ -174,7 +174,7 @@ void visitor_drain(struct shard *sh);
 void visitor_close_all(struct shard *sh);
 
 /*
- * Called by net/origin.c for the exchange of vc:
+ * Called by edge/origin.c for the exchange of vc:
  * - visitor_response_head: the origin's response head parsed; build ours
  *   and queue it. Returns 0, or -ENOBUFS (no head block: caller fails
  *   the exchange with 503).
@@ -218,7 +218,7 @@ void visitor_parked_tick(struct shard *sh);
  */
 void visitor_background(struct shard *sh, struct vconn *vc);
 /*
- * HTTP/2 streams (net/h2.c), each a slot with no socket:
+ * HTTP/2 streams (edge/h2.c), each a slot with no socket:
  * - visitor_stream_new: a slot with an input block for a new stream of
  *   conn, or NULL (none free: the stream is refused).
  * - visitor_stream_start: its request head (head_len bytes of HTTP/1.1 in

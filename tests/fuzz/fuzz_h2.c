@@ -1,10 +1,10 @@
 /*
- * tests/fuzz/fuzz_h2.c — target for the HTTP/2 glue (net/h2.c): the input
+ * tests/fuzz/fuzz_h2.c — target for the HTTP/2 glue (edge/h2.c): the input
  * is what a client sends after the connection preface, fed in pieces to a
- * server-side session exactly as net/visitor.c does (h2_start, h2_recv,
+ * server-side session exactly as edge/visitor.c does (h2_start, h2_recv,
  * h2_on_sent, h2_conn_end, h2_conn_free).
  *
- * The seam is the link: net/h2.c is compiled in as is, and the visitor
+ * The seam is the link: edge/h2.c is compiled in as is, and the visitor
  * functions it calls (visitor_stream_new/start/body/closed/pulled,
  * visitor_flush, ...) are played here by a fake visitor layer with no ring
  * and no socket. A stream's request, rebuilt by h2.c as an HTTP/1.1 head,
