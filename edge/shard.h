@@ -2,24 +2,26 @@
  * edge/shard.h — one shard: a pinned thread, its event loop (core/loop.h,
  * embedded), and every connection it serves.
  *
- * Owns: the loop (ring, wheel, clocks, counters, log rings); its SO_REUSEPORT listening sockets (after start); the
- * provided-buffer groups and head-buffer pool (net/iobuf.h); the visitor
- * and origin connection slots and the origin keep-alive pools; the timer
- * the RAM tier and the store writes in flight.
+ * Owns: its loop (ring, wheel, clocks, counters, log rings); its
+ * SO_REUSEPORT listening sockets (after start); the provided-buffer groups
+ * and head-buffer pool (net/iobuf.h); the visitor and origin connection
+ * slots and the origin keep-alive pools; the RAM tier and the store
+ * writes in flight.
+ * Never: blocks. Every socket operation goes through the ring; the only
+ * direct syscalls are socket(2)/setsockopt(2) for a new origin connection,
+ * setsockopt(2)/getpeername(2) once per accepted connection, clock reads
+ * (vDSO) and madvise(2) of idle slots once per trim period.
  * Called by: its own thread only, except shard_create / shard_start /
  * shard_wake / shard_join and reading counters (control thread).
  * Registers with its loop the handlers of its ops (visitor, origin, store),
  * the wheel's timer callback and its tick, wake and batch hooks: core/
  * calls nothing here by name.
- * Never: blocks. Every socket operation goes through the ring; the only
- * direct syscalls are socket(2)/setsockopt(2) for a new origin connection,
- * setsockopt(2)/getpeername(2) once per accepted connection, and clock
- * reads (vDSO).
  *
  * Completion routing: core/loop.h (op | slot | generation in user_data);
- * the ops below are numbered from LOOP_OP__FIRST. Every submitted operation is
- * counted on its slot (ops); a closing slot is freed only when ops is 0,
- * so the kernel never writes into, or sends from, memory we reused.
+ * the ops below are numbered from LOOP_OP__FIRST. Every submitted
+ * operation is counted on its slot (ops); a closing slot is freed only
+ * when ops is 0, so the kernel never writes into, or sends from, memory
+ * we reused.
  */
 #ifndef EDGECACHE_EDGE_SHARD_H
 #define EDGECACHE_EDGE_SHARD_H
