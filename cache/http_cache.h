@@ -281,6 +281,23 @@ enum hcache_action hcache_decide(const struct hcache_entry *e,
 bool hcache_stale_if_error(const struct hcache_entry *e, int64_t now_s);
 
 /*
+ * What an origin's response head means for the stored entry an exchange
+ * holds (stored NULL: none): the entry answers the visitor — a 304 to our
+ * revalidation (HCACHE_HEAD_REVALIDATED: the caller still checks that it
+ * matches, hcache_304_matches) or a 5xx while stale-if-error covers the
+ * entry at now_s (HCACHE_HEAD_STALE, RFC 5861 4) — or the response goes to
+ * the visitor (HCACHE_HEAD_FORWARD; whether it is stored is
+ * hcache_storable's answer).
+ */
+enum hcache_head {
+	HCACHE_HEAD_FORWARD = 0,
+	HCACHE_HEAD_REVALIDATED,
+	HCACHE_HEAD_STALE,
+};
+enum hcache_head hcache_origin_head(const struct hcache_entry *stored, bool revalidating,
+				   uint16_t status, int64_t now_s);
+
+/*
  * What the cache did for one request: the X-Cache header and the access
  * log's cache field, set where the decision is taken (docs/http-cache.md
  * "X-Cache"). Zero is NONE: an exchange starts with no outcome, never

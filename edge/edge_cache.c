@@ -703,19 +703,33 @@ bool ecache_origin_head(struct shard *sh, struct vconn *vc, const struct http1_r
 
 	if (!c->have_stored || !stored_meta(c, &m, &stored))
 		return false;
-	if (resp->status == 304 && c->revalidating && revalidated(sh, vc, resp, &m, &stored)) {
+	switch (hcache_origin_head(&m.e, c->revalidating, resp->status, now_s(sh))) {
+	case HCACHE_HEAD_FORWARD:
+		return false;
+	case HCACHE_HEAD_REVALIDATED:
+		if (!revalidated(sh, vc, resp, &m, &stored))
+			return false;
 		COUNT(sh, cache_revalidated);
 		return true;
-	}
-	if (resp->status >= 500 && hcache_stale_if_error(&m.e, now_s(sh))) {
+	case HCACHE_HEAD_STALE:
 		c->xcache = HCACHE_X_STALE;
 		vc->x.origin_status = resp->status;
-		if (serve_hit(sh, vc, &m.e, &stored, c->s_body, c->s_total, false) == 0) {
-			COUNT(sh, cache_stale_if_error);
-			return true;
-		}
+		if (serve_hit(sh, vc, &m.e, &stored, c->s_body, c->s_total, false) != 0)
+			return false;
+		COUNT(sh, cache_stale_if_error);
+		return true;
 	}
 	return false;
+}
+
+enum ecache_head ecache_response_head(struct shard *sh, struct vconn *vc,
+				      const struct http1_response *resp)
+{
+	if (ecache_origin_head(sh, vc, resp))
+		return ECACHE_HEAD_STORED;
+	ecache_fill_begin(sh, vc, resp);
+	ecache_invalidate(sh, vc, resp);
+	return ecache_pass(sh, vc) ? ECACHE_HEAD_PASS : ECACHE_HEAD_FORWARD;
 }
 
 bool ecache_fail_stale(struct shard *sh, struct vconn *vc)

@@ -112,6 +112,19 @@ bool ecache_drops_request_header(const struct vconn *vc, const struct http1_head
 void ecache_origin_headers(const struct vconn *vc, struct wbuf *w);
 bool ecache_origin_head(struct shard *sh, struct vconn *vc, const struct http1_response *resp);
 bool ecache_fail_stale(struct shard *sh, struct vconn *vc);
+
+/*
+ * The cache's part of an origin response head for an exchange that leads
+ * (or fetches alone), in one call the visitor makes: the stored object
+ * answered (ECACHE_HEAD_STORED: drop the origin's body; the rule is
+ * hcache_origin_head), else the fill starts if the response may be stored
+ * and what it invalidates is dropped; ECACHE_HEAD_PASS: not shareable,
+ * the caller sends its followers to the origin on their own
+ * (ecache_pass), ECACHE_HEAD_FORWARD: they share this response.
+ */
+enum ecache_head { ECACHE_HEAD_FORWARD, ECACHE_HEAD_STORED, ECACHE_HEAD_PASS };
+enum ecache_head ecache_response_head(struct shard *sh, struct vconn *vc,
+				      const struct http1_response *resp);
 /* X-Cache value for a response built from the origin ("MISS"/"BYPASS"). */
 const char *ecache_xcache(const struct vconn *vc);
 /*

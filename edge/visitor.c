@@ -1912,7 +1912,10 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 			return r < 0 ? r : 0;
 		}
 	}
-	if (!x->leader && ecache_origin_head(sh, vc, resp)) {
+	/* Followers get the leader's head as it is sent: only the leader (or
+	 * an exchange alone) asks the cache what the response means. */
+	enum ecache_head ch = x->leader ? ECACHE_HEAD_FORWARD : ecache_response_head(sh, vc, resp);
+	if (ch == ECACHE_HEAD_STORED) {
 		/* A 304 to our validators, or a 5xx within stale-if-error: the
 		 * stored object answered; the origin's body is dropped. */
 		iobuf_pool_put(&sh->pool, blk);
@@ -1920,17 +1923,13 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 		x->keep_alive = x->keep_alive && resp->keep_alive;
 		return 0;
 	}
-	if (!x->leader) {
-		ecache_fill_begin(sh, vc, resp);
-		ecache_invalidate(sh, vc, resp);
-		if (ecache_pass(sh, vc))
-			for (struct vconn *f = take_followers(vc), *n; f; f = n) {
-				n = f->x.next_follower;
-				f->x.next_follower = NULL;
-				COUNT(sh, collapse_unshared);
-				origin_start(sh, f);
-			}
-	}
+	if (ch == ECACHE_HEAD_PASS)
+		for (struct vconn *f = take_followers(vc), *n; f; f = n) {
+			n = f->x.next_follower;
+			f->x.next_follower = NULL;
+			COUNT(sh, collapse_unshared);
+			origin_start(sh, f);
+		}
 	x->resp_mode = (uint8_t)response_mode(vc, resp);
 	if (x->resp_mode == VR_DECHUNK || x->resp_mode == VR_CLOSE)
 		x->keep_alive = false;
