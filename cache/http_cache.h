@@ -18,6 +18,8 @@
  *              hcache_age, hcache_xcache_name
  *   response → hcache_parse_response → hcache_storable → struct hcache_entry
  *              (headers kept: hcache_header_stored)
+ *   origin   → hcache_origin_head: the stored entry answers (304, 5xx with
+ *              stale-if-error) or the response is forwarded
  *   304      → hcache_304_matches, hcache_merge_304, then storable again
  */
 #ifndef EDGECACHE_CACHE_HTTP_CACHE_H
