@@ -321,6 +321,18 @@ bool hcache_stale_if_error(const struct hcache_entry *e, int64_t now_s)
 	return staleness < 0 || staleness < e->stale_if_error_s;
 }
 
+enum hcache_head hcache_origin_head(const struct hcache_entry *stored, bool revalidating,
+				   uint16_t status, int64_t now_s)
+{
+	if (!stored)
+		return HCACHE_HEAD_FORWARD;
+	if (status == 304 && revalidating)
+		return HCACHE_HEAD_REVALIDATED;
+	if (status >= 500 && hcache_stale_if_error(stored, now_s))
+		return HCACHE_HEAD_STALE;
+	return HCACHE_HEAD_FORWARD;
+}
+
 /* ---- invalidation (RFC 9111 4.4) ----------------------------------------- */
 
 bool hcache_invalidates(enum http1_method m, uint16_t status)

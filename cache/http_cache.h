@@ -6,7 +6,7 @@
  * caller's structs and buffers; results point into the caller's message
  * buffers (struct http1_request / http1_response) or are copied into
  * fixed-size fields bounded by core/limits.h.
- * Called by: any thread; the serving core (net/visitor.c, net/origin.c) on
+ * Called by: any thread; the serving core (edge/visitor.c, edge/origin.c) on
  * the hot path, the store when it persists struct hcache_entry.
  * Never: does I/O, reads a clock (times are passed in, seconds since the
  * epoch), allocates, logs, or keeps state between calls.
@@ -18,6 +18,8 @@
  *              hcache_age, hcache_xcache_name
  *   response → hcache_parse_response → hcache_storable → struct hcache_entry
  *              (headers kept: hcache_header_stored)
+ *   origin   → hcache_origin_head: the stored entry answers (304, 5xx with
+ *              stale-if-error) or the response is forwarded
  *   304      → hcache_304_matches, hcache_merge_304, then storable again
  */
 #ifndef EDGECACHE_CACHE_HTTP_CACHE_H
@@ -28,7 +30,7 @@
 #include <stdint.h>
 
 #include "core/limits.h"
-#include "net/http1.h"
+#include "core/http_msg.h"
 
 /* "No such time": an absent or invalid Date, Last-Modified, ... */
 #define HCACHE_TIME_NONE INT64_MIN
@@ -279,6 +281,23 @@ enum hcache_action hcache_decide(const struct hcache_entry *e,
  * s-maxage).
  */
 bool hcache_stale_if_error(const struct hcache_entry *e, int64_t now_s);
+
+/*
+ * What an origin's response head means for the stored entry an exchange
+ * holds (stored NULL: none): the entry answers the visitor — a 304 to our
+ * revalidation (HCACHE_HEAD_REVALIDATED: the caller still checks that it
+ * matches, hcache_304_matches) or a 5xx while stale-if-error covers the
+ * entry at now_s (HCACHE_HEAD_STALE, RFC 5861 4) — or the response goes to
+ * the visitor (HCACHE_HEAD_FORWARD; whether it is stored is
+ * hcache_storable's answer).
+ */
+enum hcache_head {
+	HCACHE_HEAD_FORWARD = 0,
+	HCACHE_HEAD_REVALIDATED,
+	HCACHE_HEAD_STALE,
+};
+enum hcache_head hcache_origin_head(const struct hcache_entry *stored, bool revalidating,
+				   uint16_t status, int64_t now_s);
 
 /*
  * What the cache did for one request: the X-Cache header and the access

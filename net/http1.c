@@ -755,22 +755,3 @@ int http1_parse_response(const char *buf, size_t len, bool head_request,
 		err = finish_response(resp, &f, head_request);
 	return err ? err : (int)(p - buf);
 }
-
-const struct http1_header *http1_find_header(const struct http1_header *h,
-					     size_t n, const char *name)
-{
-	size_t len = strlen(name);
-
-	for (size_t i = 0; i < n; i++) {
-		if (h[i].name_len != len)
-			continue;
-		size_t j = 0;
-
-		while (j < len && h1_lower((unsigned char)h[i].name[j]) ==
-				  h1_lower((unsigned char)name[j]))
-			j++;
-		if (j == len)
-			return &h[i];
-	}
-	return NULL;
-}

@@ -34,12 +34,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "core/http_msg.h"
 #include "core/limits.h"
 
-enum http1_method {
-	HTTP1_OTHER = 0, HTTP1_GET, HTTP1_HEAD, HTTP1_POST, HTTP1_PUT,
-	HTTP1_DELETE, HTTP1_OPTIONS, HTTP1_PATCH, HTTP1_CONNECT, HTTP1_TRACE,
-};
 
 /*
  * Parse errors. Each is returned negated by the parsers; http1_err_status
@@ -78,58 +75,6 @@ enum http1_err {
 int http1_err_status(int err);          /* err positive or negative */
 const char *http1_err_name(int err);    /* static string, never NULL */
 
-struct http1_header {
-	const char *name;
-	const char *value;                  /* leading/trailing OWS removed */
-	uint16_t name_len;
-	uint32_t value_len;
-};
-
-struct http1_request {
-	enum http1_method method;
-	const char *method_str;
-	uint16_t method_len;
-	uint8_t version_minor;              /* 0 or 1 */
-	const char *target;                 /* whole request-target */
-	uint32_t target_len;
-	/* target up to '?' (still %-encoded); "*" for OPTIONS *; for the
-	 * absolute-form the part from the first '/' after the authority, or a
-	 * static "/" when there is none (the only pointer not into buf). */
-	const char *path;
-	uint32_t path_len;
-	const char *query;                  /* after '?', NULL if no '?' */
-	uint32_t query_len;
-	/* Host value, NULL if absent (HTTP/1.0); the authority of an
-	 * absolute-form target instead (RFC 9112 3.2.2), though HTTP/1.1 still
-	 * needs exactly one Host field. Only authority bytes (RFC 3986
-	 * unreserved, sub-delims, '%', ':', '[', ']'), may be empty. */
-	const char *host;
-	uint32_t host_len;
-	int64_t content_length;             /* -1 if none */
-	bool chunked;                       /* Transfer-Encoding: chunked */
-	bool keep_alive;                    /* after version default and Connection */
-	bool expect_continue;               /* Expect: 100-continue */
-	uint16_t n_headers;
-	struct http1_header headers[LIMIT_HEADER_COUNT];
-};
-
-struct http1_response {
-	uint16_t status;
-	uint8_t version_minor;
-	const char *reason;
-	uint16_t reason_len;
-	/* -1 if none; as the field said even when no_body (a HEAD response's
-	 * length), -1 when chunked overrides it. Framing: look at no_body,
-	 * then chunked, then close_delimited, then content_length. */
-	int64_t content_length;
-	bool chunked;
-	bool keep_alive;                    /* the origin connection can be reused */
-	bool no_body;                       /* 1xx, 204, 304, or response to HEAD */
-	bool close_delimited;               /* body ends when the origin closes */
-	uint16_t n_headers;
-	struct http1_header headers[LIMIT_HEADER_COUNT];
-};
-
 /*
  * Parse a request head from buf[0..len). Returns the head's length in
  * bytes (through the blank line) and fills *req; -HTTP1_E_AGAIN if the
@@ -161,10 +106,6 @@ int http1_parse_request(const char *buf, size_t len, struct http1_request *req);
  */
 int http1_parse_response(const char *buf, size_t len, bool head_request,
 			 struct http1_response *resp);
-
-/* Case-insensitive lookup; returns the first header named `name`, or NULL. */
-const struct http1_header *http1_find_header(const struct http1_header *h,
-					     size_t n, const char *name);
 
 /*
  * Does a field named `field` among h[0..n) list the token tok[0..tok_len)
@@ -218,17 +159,5 @@ ssize_t http1_chunked_feed(struct http1_chunked *c, const char *buf, size_t len,
 
 /* "200 OK" style reason phrase for a status code ("Unknown" if none). */
 const char *http1_reason(int status);
-
-/*
- * IMF-fixdate for `t` ("Sun, 06 Nov 1994 08:49:37 GMT"), 29 bytes + NUL,
- * into out[30]. Shards cache it per second. No locale, no time zone, no
- * libc time calls; t is clamped to 1970-01-01 .. 9999-12-31T23:59:59Z.
- */
-void http1_format_date(int64_t t, char out[30]);
-
-/* True for hop-by-hop header names a proxy never forwards: Connection,
- * Keep-Alive, Proxy-Connection, Proxy-Authenticate, Proxy-Authorization,
- * TE, Trailer, Transfer-Encoding, Upgrade. */
-bool http1_is_hop_by_hop(const char *name, size_t len);
 
 #endif /* EDGECACHE_NET_HTTP1_H */

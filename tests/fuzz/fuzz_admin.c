@@ -1,6 +1,6 @@
 /*
  * tests/fuzz/fuzz_admin.c — libFuzzer target for the admin API's request
- * side (core/admin_req.h): framing, token, routing, origin and purge body
+ * side (control/admin_req.h): framing, token, routing, origin and purge body
  * decoding, on one input taken as a whole admin request.
  *
  * Beyond "does not crash" (ASan/UBSan), it checks what admin_req.h
@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/admin_req.h"
+#include "control/admin_req.h"
 #include "core/config.h"
 
 #include "tests/fuzz/fuzz.h"

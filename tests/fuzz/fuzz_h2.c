@@ -1,10 +1,10 @@
 /*
- * tests/fuzz/fuzz_h2.c — target for the HTTP/2 glue (net/h2.c): the input
+ * tests/fuzz/fuzz_h2.c — target for the HTTP/2 glue (edge/h2.c): the input
  * is what a client sends after the connection preface, fed in pieces to a
- * server-side session exactly as net/visitor.c does (h2_start, h2_recv,
+ * server-side session exactly as edge/visitor.c does (h2_start, h2_recv,
  * h2_on_sent, h2_conn_end, h2_conn_free).
  *
- * The seam is the link: net/h2.c is compiled in as is, and the visitor
+ * The seam is the link: edge/h2.c is compiled in as is, and the visitor
  * functions it calls (visitor_stream_new/start/body/closed/pulled,
  * visitor_flush, ...) are played here by a fake visitor layer with no ring
  * and no socket. A stream's request, rebuilt by h2.c as an HTTP/1.1 head,
@@ -31,11 +31,11 @@
 
 #include "core/limits.h"
 #include "core/log.h"
-#include "core/shard.h"
-#include "net/h2.h"
+#include "edge/shard.h"
+#include "edge/h2.h"
 #include "net/http1.h"
 #include "net/iobuf.h"
-#include "net/visitor.h"
+#include "edge/visitor.h"
 
 #include "tests/fuzz/fuzz.h"
 
@@ -262,7 +262,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		h = (h ^ data[i]) * 1099511628211ULL;
 	rng = h | 1;
 	mode = next();
-	sh->now_ms = 1000000;
+	sh->lp.now_ms = 1000000;
 	memset(&conn, 0, sizeof(conn));
 	iobuf_outq_init(&conn.out);
 	conn.fd = 7;
@@ -280,7 +280,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char *piece = malloc(len);
 		FUZZ_ASSERT(piece);
 		memcpy(piece, buf + at, len);
-		sh->now_ms += next() % 300;
+		sh->lp.now_ms += next() % 300;
 		alive = h2_recv(sh, &conn, piece, len);
 		free(piece);
 		at += len;

@@ -1,6 +1,6 @@
 /*
  * tests/fuzz/fuzz_s3mask.c — target for the streaming token masker
- * (net/s3_error.c, s3err_mask) that hides the session token in an S3 error
+ * (sigv4/s3_error.c, s3err_mask) that hides the session token in an S3 error
  * body passed through to a visitor.
  *
  * Input: byte 0 sets the token's length, the next bytes its characters
@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/s3_error.h"
+#include "sigv4/s3_error.h"
 
 #include "tests/fuzz/fuzz.h"
 

@@ -112,7 +112,7 @@ def where(pid, needle):
 
 def creds_address(srv, generation=None):
 	"""(generation, address, bytes) of the newest snapshot's credential
-	mapping, from the debug log line core/runtime.c writes."""
+	mapping, from the debug log line edge/runtime.c writes."""
 	pat = re.compile(r'snapshot (\d+): credentials in a no-dump mapping at (0x[0-9a-f]+), (\d+) bytes')
 	best = None
 	for ln in et.read_log(srv.error_log):

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Snapshot reclamation (core/runtime.h, core/shard.c sync_runtime) through
+"""Snapshot reclamation (edge/runtime.h, edge/shard.c sync_runtime) through
 the real binary: every retired snapshot is freed, its S3 secret wiped, once
 no shard uses it — also the ones a shard skipped.
 

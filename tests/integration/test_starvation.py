@@ -45,7 +45,7 @@ P99_FLOOR_S = 0.05
 ATTACK_S = 6.0
 # The slowest single request. At the attack's onset 700 exchanges start
 # at once and a new miss takes its turn behind them for origin buffers
-# (the FIFO of net/origin.c), served as stalled holders are reclaimed
+# (the FIFO of edge/origin.c), served as stalled holders are reclaimed
 # (LIMIT_RECV_SHARE_STALL_MS): a few hundred ms here, about 1 s on a
 # loaded machine. Starvation was 10-30 s (the request timeouts).
 WORST_S = 3.0

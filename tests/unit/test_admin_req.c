@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_admin_req.c — core/admin_req: framing at the admin
+ * tests/unit/test_admin_req.c — control/admin_req: framing at the admin
  * limits (head and body at the limit and one past), the bearer token,
  * routing (every path, methods, uuids), and the body decoders' statuses
  * and fields.
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/admin_req.h"
+#include "control/admin_req.h"
 #include "core/limits.h"
 #include "check.h"
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cache/http_cache.h"
+#include "net/http1.h"
 #include "check.h"
 
 #define T0 1700000000LL          /* 2023-11-14 22:13:20 UTC */
@@ -1183,6 +1184,28 @@ static void test_misc(void)
 	CHECK_EQ_INT(HCACHE_X_NONE, 0);
 }
 
+/* What an origin head means for the stored entry (edge/edge_cache.c asks
+ * for every head of an exchange that holds one). */
+static void test_origin_head(void)
+{
+	struct hcache_entry e;
+
+	store(&off, "", 200, "Cache-Control: max-age=100, stale-if-error=60\r\n", &e);
+	CHECK_EQ_INT(hcache_origin_head(NULL, true, 304, T0), HCACHE_HEAD_FORWARD);
+	CHECK_EQ_INT(hcache_origin_head(NULL, false, 503, T0), HCACHE_HEAD_FORWARD);
+	CHECK_EQ_INT(hcache_origin_head(&e, true, 304, T0 + 200), HCACHE_HEAD_REVALIDATED);
+	/* a 304 we did not ask for (the visitor's own conditional) is forwarded */
+	CHECK_EQ_INT(hcache_origin_head(&e, false, 304, T0 + 50), HCACHE_HEAD_FORWARD);
+	CHECK_EQ_INT(hcache_origin_head(&e, true, 200, T0 + 50), HCACHE_HEAD_FORWARD);
+	/* 5xx: stale-if-error up to its last second, not one past it */
+	CHECK_EQ_INT(hcache_origin_head(&e, true, 500, T0 + 159), HCACHE_HEAD_STALE);
+	CHECK_EQ_INT(hcache_origin_head(&e, false, 503, T0 + 159), HCACHE_HEAD_STALE);
+	CHECK_EQ_INT(hcache_origin_head(&e, true, 503, T0 + 160), HCACHE_HEAD_FORWARD);
+	CHECK_EQ_INT(hcache_origin_head(&e, true, 499, T0 + 50), HCACHE_HEAD_FORWARD);
+	store(&off, "", 200, "Cache-Control: max-age=100, must-revalidate, stale-if-error=60\r\n", &e);
+	CHECK_EQ_INT(hcache_origin_head(&e, true, 502, T0 + 101), HCACHE_HEAD_FORWARD);
+}
+
 int main(void)
 {
 	test_cc();
@@ -1195,6 +1218,7 @@ int main(void)
 	test_freshness();
 	test_decide();
 	test_stale_if_error();
+	test_origin_head();
 	test_conditional();
 	test_stored_headers();
 	test_304();

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_runtime_reclaim.c — snapshot reclamation (core/runtime.h):
+ * tests/unit/test_runtime_reclaim.c — snapshot reclamation (edge/runtime.h):
  * every retired snapshot is acknowledged by every shard exactly once, and
  * so can be freed, however many a shard skipped between two turns of its
  * loop.
@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "core/runtime.h"
+#include "edge/runtime.h"
 
 #define SHARDS 3
 #define ROUNDS 20000

@@ -20,7 +20,7 @@
 
 #include "check.h"
 #include "core/config.h"
-#include "core/runtime.h"
+#include "edge/runtime.h"
 #include "sigv4/sigv4.h"
 
 #define SECRET "wJalrXUtnFEMI/K7MDENG/wipe-me-before-munmap"

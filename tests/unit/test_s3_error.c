@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/s3_error.h"
+#include "sigv4/s3_error.h"
 #include "tests/unit/check.h"
 
 /* Captured from Swift 2.30 s3api: GET signed with a wrong secret. */

@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "net/s3_path.h"
+#include "sigv4/s3_path.h"
 #include "tests/unit/check.h"
 
 static char path[LIMIT_S3_WIRE_PATH_BYTES + 1];

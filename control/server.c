@@ -1,0 +1,578 @@
+/*
+ * control/server.c — the control thread (see server.h): start-up checks,
+ * listening sockets, shard threads, signals, counters file, log draining,
+ * DNS refresh, and the drain on SIGTERM.
+ */
+#include "control/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/counters.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "edge/shard.h"
+#include "net/http1.h"
+#include "sigv4/s3_error.h"
+#include "cache/store.h"
+#include "cache/collapse.h"
+#include "edge/runtime.h"
+#include "net/tls.h"
+
+#define CONTROL_POLL_MS     100
+#define COUNTERS_EVERY_MS   1000
+#define LISTEN_BACKLOG      4096
+
+/* ---- listening sockets -------------------------------------------------------- */
+
+int server_listen(const struct cfg_listen *l, bool reuseport)
+{
+	struct addrinfo hints, *res = NULL;
+	char port[8];
+	const char *host = strcmp(l->host, "*") == 0 ? NULL : l->host;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if (!host)
+		hints.ai_family = AF_INET;
+	snprintf(port, sizeof(port), "%u", l->port);
+	int r = getaddrinfo(host, port, &hints, &res);
+	if (r != 0 || !res) {
+		fprintf(stderr, "edgecache: listen %s:%u: %s\n", l->host, l->port, gai_strerror(r));
+		return -EINVAL;
+	}
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
+	    listen(fd, LISTEN_BACKLOG) < 0) {
+		int e = errno;
+		fprintf(stderr, "edgecache: listen %s:%u: %s\n", l->host, l->port, strerror(e));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(res);
+		return -e;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* ---- start-up checks ------------------------------------------------------------ */
+
+/* io_uring must work, with the features we rely on; say what to change. */
+static int check_io_uring(void)
+{
+	struct io_uring ring;
+	int ret = io_uring_queue_init(8, &ring, 0);
+	if (ret == -ENOSYS || ret == -EPERM) {
+		fprintf(stderr, "edgecache: io_uring is unavailable (%s): it needs Linux >= 6.0 "
+			"with io_uring enabled (sysctl kernel.io_uring_disabled=0; not blocked "
+			"by seccomp in containers)\n", strerror(-ret));
+		return -1;
+	}
+	if (ret == -ENOMEM) {
+		struct rlimit rl;
+		getrlimit(RLIMIT_MEMLOCK, &rl);
+		fprintf(stderr, "edgecache: io_uring ring setup failed: out of locked memory "
+			"(RLIMIT_MEMLOCK is %llu KiB): raise it with `ulimit -l unlimited` or "
+			"LimitMEMLOCK=infinity in the systemd unit\n",
+			(unsigned long long)rl.rlim_cur / 1024);
+		return -1;
+	}
+	if (ret < 0) {
+		fprintf(stderr, "edgecache: io_uring setup failed: %s\n", strerror(-ret));
+		return -1;
+	}
+	struct io_uring_probe *probe = io_uring_get_probe_ring(&ring);
+	bool ok = probe && io_uring_opcode_supported(probe, IORING_OP_ACCEPT) &&
+		  io_uring_opcode_supported(probe, IORING_OP_RECV) &&
+		  io_uring_opcode_supported(probe, IORING_OP_SENDMSG) &&
+		  io_uring_opcode_supported(probe, IORING_OP_CONNECT) &&
+		  io_uring_opcode_supported(probe, IORING_OP_LINK_TIMEOUT) &&
+		  io_uring_opcode_supported(probe, IORING_OP_SHUTDOWN);
+	if (probe)
+		io_uring_free_probe(probe);
+	io_uring_queue_exit(&ring);
+	if (!ok) {
+		fprintf(stderr, "edgecache: this kernel's io_uring lacks accept/recv/sendmsg/"
+			"connect/link-timeout/shutdown: Linux >= 6.0 is required\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- counters ----------------------------------------------------------------------- */
+
+static struct runtime *srv_rt(struct server *srv)
+{
+	return atomic_load_explicit(&srv->rt, memory_order_acquire);
+}
+
+static void write_counters(struct server *srv)
+{
+	const char *path = srv_rt(srv)->cfg->server.counters_file;
+	if (!path)
+		return;
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		log_warn("counters_file %s: %s", tmp, strerror(errno));
+		return;
+	}
+	for (unsigned c = 0; c < CTR__COUNT; c++) {
+		uint64_t sum = 0;
+		for (unsigned s = 0; s < srv->n_shards; s++)
+			sum += counter_get(srv->shards[s]->lp.ctr, c);
+		fprintf(f, "%s %llu\n", counter_names[c], (unsigned long long)sum);
+	}
+	for (int e = HTTP1_E_AGAIN + 1; e < HTTP1_E__COUNT; e++) {
+		uint64_t sum = 0;
+		for (unsigned s = 0; s < srv->n_shards; s++)
+			sum += counter_get(srv->shards[s]->parse_err, (unsigned)e);
+		fprintf(f, "parse_error_%s %llu\n", http1_err_name(e), (unsigned long long)sum);
+	}
+	for (int e = 0; e < S3ERR_CODE__COUNT; e++) {
+		uint64_t sum = 0;
+		for (unsigned s = 0; s < srv->n_shards; s++)
+			sum += counter_get(srv->shards[s]->s3err, (unsigned)e);
+		fprintf(f, "s3_error_%s %llu\n", s3err_code_name(e), (unsigned long long)sum);
+	}
+	struct runtime *rt = srv_rt(srv);
+	for (uint32_t i = 0; i < rt->n_origins; i++)
+		if (rt->origins[i].creds)
+			fprintf(f, "s3_clock_offset_s{zone=\"%s\",origin=\"%s\"} %lld\n",
+				rt->origins[i].zone->name, rt->origins[i].cfg->name,
+				(long long)atomic_load(&rt->origins[i].clock_offset_s));
+	/* The disk store's own counters (why a hit became a miss: nobufs,
+	 * reads_failed, reads_bad, stale; writes_failed for ENOSPC/EIO). */
+	for (unsigned c = 0; srv->store && c < STORE_CTR__COUNT; c++)
+		fprintf(f, "store_%s %llu\n", store_ctr_names[c],
+			(unsigned long long)store_counter(srv->store, (enum store_ctr)c));
+	fprintf(f, "runtime_snapshots_live %u\n", server_snapshots_live(srv));
+	fprintf(f, "shards %u\nuptime_ms %llu\n", srv->n_shards,
+		(unsigned long long)(loop_now_ms() - srv->started_ms));
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		log_warn("counters_file %s: %s", path, strerror(errno));
+}
+
+static void drain_logs(struct server *srv)
+{
+	for (unsigned s = 0; s < srv->n_shards; s++) {
+		log_ring_drain_error(&srv->shards[s]->lp.log_err);
+		log_ring_drain_access(&srv->shards[s]->lp.log_access);
+	}
+}
+
+/* ---- shards -------------------------------------------------------------------------- */
+
+static unsigned worker_count(const struct cfg *cfg)
+{
+	if (cfg->server.workers)
+		return cfg->server.workers;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+/* CPUs this process may run on, in order: shard i is pinned to the i-th. */
+static int cpu_for(unsigned i)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		return -1;
+	int n = CPU_COUNT(&set);
+	if (n <= 0)
+		return -1;
+	unsigned want = i % (unsigned)n;
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &set) && want-- == 0)
+			return c;
+	return -1;
+}
+
+static int start_shards(struct server *srv, unsigned want)
+{
+	const struct cfg_server *sc = &srv_rt(srv)->cfg->server;
+
+	/* n_shards counts only shards that run, so cleanup touches no other. */
+	srv->n_shards = 0;
+	srv->shards = calloc(want, sizeof(*srv->shards));
+	if (!srv->shards)
+		return -ENOMEM;
+	size_t n_fds = sc->n_listens + sc->n_listens_tls;
+	const struct shard_env env = {
+		.rt = &srv->rt, .draining = &srv->draining,
+		.drain_deadline_ms = &srv->drain_deadline_ms, .store = srv->store,
+		.collapse = srv->collapse, .invalidated = srv->invalidated,
+		.passes = srv->passes, .n_shards_planned = srv->n_shards_planned,
+	};
+	for (unsigned i = 0; i < want; i++) {
+		int fds[2 * LIMIT_LISTEN_ADDRS];
+		for (size_t l = 0; l < n_fds; l++) {
+			fds[l] = server_listen(l < sc->n_listens ? &sc->listens[l] :
+					       &sc->listens_tls[l - sc->n_listens], true);
+			if (fds[l] < 0) {
+				while (l-- > 0)
+					close(fds[l]);
+				return -1;
+			}
+		}
+		struct shard *sh = shard_create(&env, i, cpu_for(i), fds, (unsigned)n_fds,
+						(unsigned)sc->n_listens);
+		if (!sh) {
+			for (size_t l = 0; l < n_fds; l++)
+				close(fds[l]);
+			fprintf(stderr, "edgecache: out of memory creating shard %u\n", i);
+			return -ENOMEM;
+		}
+		int ret = shard_start(sh);
+		if (ret < 0) {
+			fprintf(stderr, "edgecache: shard %u failed to start: %s\n", i, strerror(-ret));
+			shard_destroy(sh);
+			return ret;
+		}
+		srv->shards[srv->n_shards++] = sh;
+	}
+	return 0;
+}
+
+/* ---- snapshots: publish, reload, key roll, reclaim ------------------------- */
+
+/* Make rt current; the old one is retired until every shard lets go. */
+void server_publish(struct server *srv, struct runtime *rt)
+{
+	struct runtime *old = srv_rt(srv);
+
+	rt->published_ns = loop_now_ns();
+	rt_retire(old, rt, srv->n_shards);
+	atomic_store_explicit(&srv->rt, rt, memory_order_release);
+	old->next_retired = srv->retired;
+	srv->retired = old;
+	for (unsigned s = 0; s < srv->n_shards; s++)
+		shard_wake(srv->shards[s]);
+}
+
+unsigned server_snapshots_live(const struct server *srv)
+{
+	unsigned n = 1;                     /* the current one */
+
+	for (const struct runtime *rt = srv->retired; rt; rt = rt->next_retired)
+		n++;
+	return n;
+}
+
+static void reclaim(struct server *srv)
+{
+	struct runtime **pp = &srv->retired;
+	while (*pp) {
+		struct runtime *rt = *pp;
+		if (atomic_load(&rt->pending) > 0) {
+			pp = &rt->next_retired;
+			continue;
+		}
+		*pp = rt->next_retired;
+		rt_free(rt);
+	}
+}
+
+/* The delay from publication to the last shard serving from it, once per
+ * snapshot (also one already replaced by a newer one). */
+static void log_propagation_of(struct server *srv, struct runtime *rt)
+{
+	if (rt->propagation_logged || rt->generation == 1 ||
+	    atomic_load(&rt->switched) < srv->n_shards)
+		return;
+	rt->propagation_logged = true;
+	srv->swaps++;
+	srv->last_swap_ns = atomic_load(&rt->max_switch_ns);
+	log_info("snapshot %llu live on all %u shards %.3f ms after the swap",
+		 (unsigned long long)rt->generation, srv->n_shards,
+		 (double)atomic_load(&rt->max_switch_ns) / 1e6);
+}
+
+static void log_propagation(struct server *srv)
+{
+	for (struct runtime *rt = srv->retired; rt; rt = rt->next_retired)
+		log_propagation_of(srv, rt);
+	log_propagation_of(srv, srv_rt(srv));
+}
+
+int server_build(struct server *srv, struct cfg *cfg, struct runtime **out, char *err,
+		 size_t err_len)
+{
+	int rc = rt_build(cfg, NULL, srv->n_shards, ++srv->generation, time(NULL), out, err,
+			  err_len);
+
+	if (rc == 0)
+		rt_inherit_creds(*out, srv_rt(srv), loop_now_ms(),
+				 cfg->server.credential_overlap_ms);
+	return rc;
+}
+
+/* SIGHUP: re-read the config; on any error keep serving the old one. */
+static void reload(struct server *srv)
+{
+	struct cfg *cfg = NULL;
+	struct cfg_error cerr;
+	struct runtime *rt, *cur = srv_rt(srv);
+	char err[256];
+
+	if (cfg_load(srv->main_file, &cfg, &cerr) < 0) {
+		log_error("reload: %s; still serving snapshot %llu", cerr.msg,
+			  (unsigned long long)cur->generation);
+		return;
+	}
+	if (worker_count(cfg) != srv->n_shards)
+		log_warn("reload: workers changed: takes effect at the next restart");
+	if (cfg->server.n_listens != cur->cfg->server.n_listens ||
+	    cfg->server.n_listens_tls != cur->cfg->server.n_listens_tls)
+		log_warn("reload: listen changed: takes effect at the next restart");
+	if (cfg->admin.enabled != cur->cfg->admin.enabled ||
+	    (cfg->admin.enabled && (cfg->admin.listen.port != cur->cfg->admin.listen.port ||
+				    strcmp(cfg->admin.listen.host, cur->cfg->admin.listen.host))))
+		log_warn("reload: [admin] listen changed: takes effect at the next restart "
+			 "(token_file is re-read now)");
+	if (server_build(srv, cfg, &rt, err, sizeof(err)) < 0) {
+		log_error("reload: %s; still serving snapshot %llu", err,
+			  (unsigned long long)cur->generation);
+		return;
+	}
+	log_info("reload: %s: %zu zone(s), snapshot %llu", srv->main_file, cfg->n_zones,
+		 (unsigned long long)rt->generation);
+	server_publish(srv, rt);
+}
+
+/* A new UTC day: a snapshot of the same config with keys for the new day
+ * and the next (signing never waits for it: a missing key is derived on
+ * the stack, this only keeps signing at one SHA-256 and one HMAC). */
+static void roll_keys(struct server *srv)
+{
+	struct runtime *cur = srv_rt(srv), *rt;
+	time_t now = time(NULL);
+	char err[256];
+
+	if (rt_utc_day(now) == cur->key_day)
+		return;
+	if (rt_build(cur->cfg, cur->cfg_refs, srv->n_shards, ++srv->generation, now, &rt,
+		     err, sizeof(err)) < 0) {
+		log_error("signing keys: %s", err);
+		return;
+	}
+	rt_inherit_creds(rt, cur, loop_now_ms(), cur->cfg->server.credential_overlap_ms);
+	log_info("signing keys derived for the new UTC day: snapshot %llu",
+		 (unsigned long long)rt->generation);
+	server_publish(srv, rt);
+}
+
+/* ---- the disk cache -------------------------------------------------------------------- */
+
+/* Open (and recover) the store before any shard runs. 0, or -1 with the
+ * reason on stderr: the process refuses to start on a bad cache file. */
+static int open_store(struct server *srv, const struct cfg *cfg, unsigned shards)
+{
+	const struct cfg_cache *cc = &cfg->cache;
+	char err[256];
+
+	if (cc->n_paths == 0)
+		return 0;
+	struct store_opts so = {
+		.paths = (const char *const *)cc->paths, .n_paths = (unsigned)cc->n_paths,
+		.size_bytes = (uint64_t)cc->size_bytes, .chunk_bytes = (uint32_t)cc->chunk_bytes,
+		.stripes = shards, .shards = shards,
+		.avg_object_bytes = (uint64_t)cc->avg_object_bytes,
+	};
+	uint64_t t0 = loop_now_ms();
+	if (store_open(&so, &srv->store, err, sizeof(err)) < 0) {
+		fprintf(stderr, "edgecache: cache: %s\n", err);
+		return -1;
+	}
+	if (collapse_init(&srv->collapse, LIMIT_COLLAPSE_KEYS) < 0 ||
+	    collapse_init(&srv->invalidated, LIMIT_COLLAPSE_KEYS) < 0 ||
+	    collapse_init(&srv->passes, LIMIT_COLLAPSE_KEYS) < 0) {
+		fprintf(stderr, "edgecache: cache: out of memory\n");
+		return -1;
+	}
+	log_info("cache: %zu file(s), %lld bytes, %llu objects recovered in %llu ms",
+		 cc->n_paths, (long long)cc->size_bytes,
+		 (unsigned long long)(store_counter(srv->store, STORE_CTR_ckpt_entries) +
+				      store_counter(srv->store, STORE_CTR_scan_entries)),
+		 (unsigned long long)(loop_now_ms() - t0));
+	return 0;
+}
+
+static void checkpoint_store(struct server *srv, uint64_t now, uint64_t *last)
+{
+	const struct cfg_cache *cc = &srv_rt(srv)->cfg->cache;
+	if (!srv->store || now - *last < (uint64_t)cc->checkpoint_interval_s * 1000)
+		return;
+	*last = now;
+	if (store_checkpoint(srv->store) < 0)
+		log_error("cache: checkpoint failed");
+}
+
+/* ---- the control loop ----------------------------------------------------------------- */
+
+static void on_signal(struct server *srv, const struct signalfd_siginfo *si, uint64_t now,
+		      uint64_t *last_counters)
+{
+	const struct cfg_server *sc = &srv_rt(srv)->cfg->server;
+
+	if (si->ssi_signo == SIGUSR1) {
+		*last_counters = 0;
+	} else if (si->ssi_signo == SIGHUP) {
+		if (!atomic_load(&srv->draining))
+			reload(srv);
+	} else if ((si->ssi_signo == SIGTERM || si->ssi_signo == SIGINT) &&
+		   !atomic_load(&srv->draining)) {
+		log_info("signal %u: draining (up to %u ms)", si->ssi_signo, sc->drain_timeout_ms);
+		srv->drain_deadline_ms = now + sc->drain_timeout_ms;
+		atomic_store(&srv->draining, true);
+		for (unsigned s = 0; s < srv->n_shards; s++)
+			shard_wake(srv->shards[s]);
+	}
+}
+
+static int control_loop(struct server *srv, int sfd)
+{
+	uint64_t last_counters = 0, last_dns = loop_now_ms(), last_ckpt = last_dns;
+	uint64_t last_tickets = last_dns;
+
+	for (;;) {
+		struct pollfd pfd[1 + SERVER_SERVICE_FDS] = { { .fd = sfd, .events = POLLIN } };
+		unsigned na = srv->svc_state ? srv->svc->pollfds(srv->svc_state, pfd + 1) : 0;
+		int r = poll(pfd, 1 + na, CONTROL_POLL_MS);
+		uint64_t now = loop_now_ms();
+		if (r > 0 && pfd[0].revents) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				on_signal(srv, &si, now, &last_counters);
+		}
+		if (srv->svc_state)
+			srv->svc->poll(srv->svc_state, pfd + 1, r > 0 ? na : 0, now);
+		struct runtime *rt = srv_rt(srv);
+		drain_logs(srv);
+		if (now - last_counters >= COUNTERS_EVERY_MS) {
+			write_counters(srv);
+			last_counters = now;
+			roll_keys(srv);
+		}
+		if (now - last_dns >= rt->cfg->server.dns_refresh_ms) {
+			for (uint32_t i = 0; i < rt->n_origins; i++)
+				rt_resolve_origin(&rt->origins[i], true);
+			last_dns = now;
+		}
+		/* A new ticket key; the previous one still opens tickets for one
+		 * more period (net/tls.h). Every shard sees it on its next hello. */
+		if (now - last_tickets >= (uint64_t)rt->cfg->server.tls_ticket_rotate_s * 1000) {
+			tls_tickets_rotate();
+			last_tickets = now;
+			log_debug("TLS ticket keys rotated");
+		}
+		log_propagation(srv);
+		reclaim(srv);
+		checkpoint_store(srv, now, &last_ckpt);
+		if (atomic_load(&srv->draining)) {
+			bool all = true;
+			for (unsigned s = 0; s < srv->n_shards; s++)
+				all = all && __atomic_load_n(&srv->shards[s]->lp.stop, __ATOMIC_ACQUIRE);
+			if (all)
+				return 0;
+		}
+	}
+}
+
+int server_run(struct cfg *cfg, const char *main_file, const struct server_service *svc)
+{
+	struct server srv;
+	struct runtime *rt = NULL;
+	sigset_t mask;
+	int status = 1;
+	char err[256];
+
+	memset(&srv, 0, sizeof(srv));
+	srv.main_file = main_file;
+	srv.svc = svc;
+	srv.started_ms = loop_now_ms();
+	unsigned want = worker_count(cfg);
+	srv.n_shards_planned = want;
+	if (check_io_uring() < 0) {
+		cfg_free(cfg);
+		return 1;
+	}
+	if (rt_build(cfg, NULL, want, ++srv.generation, time(NULL), &rt, err, sizeof(err)) < 0) {
+		fprintf(stderr, "edgecache: %s\n", err);
+		return 1;
+	}
+	atomic_store(&srv.rt, rt);
+	if (open_store(&srv, cfg, want) < 0 || (svc && svc->open(&srv, &srv.svc_state) < 0))
+		goto out;
+	/* Signals go to the control thread's signalfd; shards inherit the mask. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		perror("edgecache: signalfd");
+		goto out;
+	}
+	if (start_shards(&srv, want) < 0) {
+		atomic_store(&srv.draining, true);
+		srv.drain_deadline_ms = 0;
+		for (unsigned s = 0; s < srv.n_shards; s++)
+			shard_wake(srv.shards[s]);
+		for (unsigned s = 0; s < srv.n_shards; s++)
+			shard_join(srv.shards[s]);
+		close(sfd);
+		goto out;
+	}
+	log_info("edgecache %s: %u shard(s), %zu zone(s), %u origin(s), listening on %zu address(es)"
+		 " + %zu for HTTPS", "0.1.0", srv.n_shards, cfg->n_zones, rt->n_origins,
+		 cfg->server.n_listens, cfg->server.n_listens_tls);
+	drain_logs(&srv);
+	status = control_loop(&srv, sfd);
+	for (unsigned s = 0; s < srv.n_shards; s++)
+		shard_join(srv.shards[s]);
+	drain_logs(&srv);
+	write_counters(&srv);
+	if (srv.store && store_checkpoint(srv.store) < 0)
+		log_error("cache: checkpoint at exit failed");
+	log_info("drained, exiting");
+	close(sfd);
+out:
+	if (srv.svc_state)
+		svc->close(srv.svc_state);
+	store_close(srv.store);
+	collapse_free(srv.collapse);
+	collapse_free(srv.invalidated);
+	collapse_free(srv.passes);
+	for (unsigned s = 0; s < srv.n_shards; s++)
+		shard_destroy(srv.shards[s]);
+	free(srv.shards);
+	while (srv.retired) {
+		struct runtime *r = srv.retired;
+		srv.retired = r->next_retired;
+		rt_free(r);
+	}
+	rt_free(srv_rt(&srv));
+	return status;
+}

@@ -1,0 +1,97 @@
+/*
+ * control/server.h — the process: configuration at run time, the shard
+ * threads, and the control thread that starts, watches and stops them.
+ *
+ * Owns: the loaded struct cfg, the per-origin run-time state that all
+ * shards read (resolved addresses, encoded base paths), the listening
+ * sockets (created here so bind errors are reported before serving), the
+ * shard threads, signals, the counters file and the draining of shard logs.
+ * Called by: main (server_run) on the main thread, which becomes the
+ * control thread; the admin API (publish, build). Shards only read what
+ * struct shard_env points at (edge/shard.h).
+ * Never: runs on a shard thread; shards never block on anything it does;
+ * names the admin API (it drives a struct server_service it is handed).
+ */
+#ifndef EDGECACHE_CONTROL_SERVER_H
+#define EDGECACHE_CONTROL_SERVER_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/config.h"
+#include "edge/runtime.h"
+
+struct pollfd;
+struct shard;
+struct runtime;
+struct store;
+struct collapse;
+struct server;
+
+/*
+ * A service the control loop drives beside its signals (the admin API:
+ * admin_service in control/admin.h). The server knows it only through
+ * these calls, so the dependency goes one way: the service may call the
+ * server_* functions below, the server never names it.
+ * open: before the shards start; 0 (state may be NULL: nothing to serve),
+ * or -1 with the reason on stderr. pollfds: at most SERVER_SERVICE_FDS.
+ * poll: what poll(2) reported on those fds (n = 0: a timeout), every
+ * CONTROL_POLL_MS at least. close: at exit, also after a failed start.
+ */
+struct server_service {
+	int (*open)(struct server *srv, void **state);
+	unsigned (*pollfds)(void *state, struct pollfd *pfd);
+	void (*poll)(void *state, const struct pollfd *pfd, unsigned n, uint64_t now_ms);
+	void (*close)(void *state);
+};
+#define SERVER_SERVICE_FDS (1 + LIMIT_ADMIN_CONNS)
+
+struct server {
+	/* The snapshot shards serve from: written by the control thread only,
+	 * read by shards with one acquire load per loop iteration. */
+	_Atomic(struct runtime *) rt;
+	struct runtime *retired;            /* waiting for every shard to let go */
+	struct store *store;                /* the disk cache, NULL without [cache] */
+	struct collapse *collapse;          /* in-flight cache keys (with a store) */
+	struct collapse *invalidated;       /* invalidation stamps (with a store) */
+	struct collapse *passes;            /* not-storable stamps (with a store) */
+	uint64_t generation;
+	const char *main_file;
+	unsigned n_shards;                  /* started */
+	unsigned n_shards_planned;          /* workers */
+	struct shard **shards;
+	_Atomic bool draining;              /* SIGTERM: stop accepting, finish */
+	uint64_t drain_deadline_ms;         /* CLOCK_MONOTONIC ms */
+	uint64_t started_ms;
+	const struct server_service *svc;   /* NULL: none */
+	void *svc_state;                    /* its open's, NULL when it serves nothing */
+	uint64_t swaps;                     /* snapshots published after the first */
+	uint64_t last_swap_ns;              /* the last one's publication to all shards */
+};
+
+/* Serve `cfg` (ownership moves in, also on failure) loaded from
+ * main_file until SIGTERM/SIGINT, then drain and return the exit status
+ * (0), driving svc (may be NULL) from the control loop. SIGHUP reloads
+ * main_file and its zones through a snapshot swap. Returns 1 with a
+ * message on stderr if it cannot start. */
+int server_run(struct cfg *cfg, const char *main_file, const struct server_service *svc);
+
+/* Open a listening socket on l (SO_REUSEPORT when `reuseport`: one per
+ * shard). The fd, or -errno with the reason on stderr. */
+int server_listen(const struct cfg_listen *l, bool reuseport);
+
+/* Control thread: a snapshot of cfg (ownership moves in, also on
+ * failure) for the running shards, and making one current, as SIGHUP
+ * does. server_build: 0 or -errno with err set (never a secret). */
+int server_build(struct server *srv, struct cfg *cfg, struct runtime **out, char *err,
+		 size_t err_len);
+void server_publish(struct server *srv, struct runtime *rt);
+/* Control thread: snapshots not yet freed, the current one included (1
+ * once every shard has moved to it and let go of the ones before). */
+unsigned server_snapshots_live(const struct server *srv);
+
+#endif

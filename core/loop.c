@@ -1,0 +1,321 @@
+/*
+ * core/loop.c — the ring, its set-up, the wait and the dispatch through
+ * the registered handlers (see loop.h). Everything here is generic: the
+ * protocol work is in the handlers (edge/shard.c registers them).
+ */
+#include "core/loop.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/http_msg.h"
+#include "core/limits.h"
+
+#define LOOP_LOG_RING_BYTES (1u << 20)
+/*
+ * Adaptive wait. With DEFER_TASKRUN the kernel wakes a waiter only once
+ * `wait_nr` completions are ready. After a busy iteration (many
+ * completions) we ask for a few at a time, bounded by a short timeout, so
+ * a loaded loop sleeps and wakes less per request; an idle one waits for
+ * one completion and adds no latency.
+ */
+#define LOOP_BUSY_CQES       4
+#define LOOP_BATCH_CQES      8
+#define LOOP_BATCH_WAIT_NS   50000
+
+uint64_t loop_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t loop_now_ms(void)
+{
+	return loop_now_ns() / 1000000;
+}
+
+uint64_t loop_unix_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct io_uring_sqe *loop_sqe(struct loop *lp)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&lp->ring);
+	while (!sqe) {
+		io_uring_submit(&lp->ring);
+		sqe = io_uring_get_sqe(&lp->ring);
+	}
+	return sqe;
+}
+
+static void update_clocks(struct loop *lp)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	lp->now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	lp->unix_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (ts.tv_sec != lp->date_sec) {
+		lp->date_sec = ts.tv_sec;
+		http1_format_date(ts.tv_sec, lp->date);
+	}
+}
+
+/* ---- creation (control thread) -------------------------------------------- */
+
+int loop_create(struct loop *lp, unsigned id)
+{
+	lp->magic = LOOP_MAGIC;
+	lp->id = id;
+	lp->wake_fd = eventfd(0, EFD_CLOEXEC);
+	if (lp->wake_fd < 0)
+		return -errno;
+	if (log_ring_init(&lp->log_err, LOOP_LOG_RING_BYTES, &lp->ctr[CTR_log_dropped]) < 0 ||
+	    log_ring_init(&lp->log_access, LOOP_LOG_RING_BYTES, &lp->ctr[CTR_log_dropped]) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+void loop_destroy(struct loop *lp)
+{
+	if (lp->magic != LOOP_MAGIC)
+		return;                 /* never created */
+	if (lp->wake_fd >= 0)
+		close(lp->wake_fd);
+	lp->wake_fd = -1;
+	log_ring_free(&lp->log_err);
+	log_ring_free(&lp->log_access);
+}
+
+/* ---- ring set-up (loop thread) ------------------------------------------- */
+
+int loop_open(struct loop *lp)
+{
+	assert(lp->magic == LOOP_MAGIC);
+	/* Best first; older kernels lack DEFER_TASKRUN (6.1) or SINGLE_ISSUER. */
+	static const struct { unsigned flags; const char *name; } tries[] = {
+		{ IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+		  IORING_SETUP_SUBMIT_ALL, "SINGLE_ISSUER|DEFER_TASKRUN" },
+		{ IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN |
+		  IORING_SETUP_SUBMIT_ALL, "SINGLE_ISSUER|COOP_TASKRUN" },
+		{ IORING_SETUP_SUBMIT_ALL, "plain" },
+	};
+	int ret = -ENOSYS;
+	for (unsigned i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		struct io_uring_params p;
+		memset(&p, 0, sizeof(p));
+		p.flags = tries[i].flags | IORING_SETUP_CQSIZE;
+		p.cq_entries = LIMIT_RING_ENTRIES * 4;
+		ret = io_uring_queue_init_params(LIMIT_RING_ENTRIES, &lp->ring, &p);
+		if (ret == 0) {
+			lp->ring_flags = tries[i].flags;
+			if (lp->id == 0)
+				log_info("io_uring: %s, %u entries", tries[i].name, LIMIT_RING_ENTRIES);
+			update_clocks(lp);
+			wheel_init(&lp->wheel, lp->now_ms);
+			return 0;
+		}
+		if (ret != -EINVAL)
+			break;
+	}
+	return ret;
+}
+
+void loop_close(struct loop *lp)
+{
+	io_uring_queue_exit(&lp->ring);
+}
+
+/* ---- registration ------------------------------------------------------------ */
+
+void loop_register(struct loop *lp, unsigned op, const struct loop_handler *h)
+{
+	assert(op < LOOP_OPS && h->on_cqe);
+	lp->handlers[op] = *h;
+}
+
+void loop_on_timer(struct loop *lp, void (*fn)(struct wheel_entry *, void *), void *arg)
+{
+	lp->on_timer = fn;
+	lp->timer_arg = arg;
+}
+
+static void add_hook(struct loop_hook *hooks, unsigned *n, void (*fn)(void *), void *arg)
+{
+	assert(*n < LOOP_HOOKS);
+	hooks[*n].fn = fn;
+	hooks[(*n)++].arg = arg;
+}
+
+void loop_add_tick(struct loop *lp, void (*fn)(void *), void *arg)
+{
+	add_hook(lp->tick, &lp->n_tick, fn, arg);
+}
+
+void loop_add_wake(struct loop *lp, void (*fn)(void *), void *arg)
+{
+	add_hook(lp->wake, &lp->n_wake, fn, arg);
+}
+
+void loop_add_batch(struct loop *lp, void (*fn)(void *), void *arg)
+{
+	add_hook(lp->batch, &lp->n_batch, fn, arg);
+}
+
+static void run_hooks(const struct loop_hook *hooks, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		hooks[i].fn(hooks[i].arg);
+}
+
+/* ---- the loop --------------------------------------------------------------- */
+
+static void arm_wake(struct loop *lp)
+{
+	struct io_uring_sqe *sqe = loop_sqe(lp);
+	io_uring_prep_read(sqe, lp->wake_fd, &lp->wake_buf, sizeof(lp->wake_buf), 0);
+	io_uring_sqe_set_data64(sqe, loop_ud(LOOP_OP_WAKE, 0, 0));
+}
+
+static void arm_tick(struct loop *lp)
+{
+	struct io_uring_sqe *sqe = loop_sqe(lp);
+	lp->tick_ts.tv_sec = 0;
+	lp->tick_ts.tv_nsec = WHEEL_TICK_MS * 1000000LL;
+	io_uring_prep_timeout(sqe, &lp->tick_ts, 0, 0);
+	io_uring_sqe_set_data64(sqe, loop_ud(LOOP_OP_TICK, 0, 0));
+}
+
+static void on_tick(struct loop *lp)
+{
+	if (lp->on_timer)
+		wheel_advance(&lp->wheel, lp->now_ms, lp->on_timer, lp->timer_arg);
+	run_hooks(lp->tick, lp->n_tick);
+	arm_tick(lp);
+}
+
+static void dispatch(struct loop *lp, const struct io_uring_cqe *cqe)
+{
+	uint64_t ud = cqe->user_data;
+	unsigned op = loop_ud_op(ud);
+	uint32_t slot = loop_ud_slot(ud);
+
+	switch (op) {
+	case LOOP_OP_WAKE:
+		run_hooks(lp->wake, lp->n_wake);
+		if (!lp->stop)
+			arm_wake(lp);
+		return;
+	case LOOP_OP_TICK:
+		on_tick(lp);
+		return;
+	default:
+		break;
+	}
+	const struct loop_handler *h = op < LOOP_OPS ? &lp->handlers[op] : NULL;
+	if (!h || !h->on_cqe)
+		h = &lp->handlers[LOOP_OP_NONE];
+	if (!h->on_cqe)
+		return;
+	if (h->live && !h->live(h->arg, slot, loop_ud_gen(ud))) {
+		if (h->on_stale)
+			h->on_stale(h->arg, cqe);
+		return;
+	}
+	h->on_cqe(h->arg, op, slot, cqe);
+}
+
+static bool is_late(const struct loop *lp, const struct io_uring_cqe *cqe)
+{
+	unsigned op = loop_ud_op(cqe->user_data);
+	return op < LOOP_OPS && lp->handlers[op].late;
+}
+
+/*
+ * Dispatch the completions ready now; returns how many. Two passes: first
+ * everything but the late ops (new requests prepare their store reads),
+ * then the late ones (store reads: their hits prepare sends). When both
+ * happen, the reads are submitted between the passes. Why: io_uring holds
+ * a submission's block I/O in one plug until the whole submission is done,
+ * and a send to a loopback client runs the client's receive inline, so
+ * reads queued with a batch of sends reached the device only after them
+ * (0.9 ms device time per read against fio's 0.3, bench/README.md). One
+ * extra io_uring_enter per loop, only in a loop that has both.
+ */
+static unsigned loop_dispatch(struct loop *lp)
+{
+	/* Completions posted meanwhile (an inline send during the early
+	 * submit) wait for the next loop: count the batch once. */
+	unsigned n = io_uring_cq_ready(&lp->ring), head = *lp->ring.cq.khead, later = 0;
+	struct io_uring_cqe *cqes = lp->ring.cq.cqes;
+	unsigned mask = lp->ring.cq.ring_mask;
+
+	lp->reads_queued = false;
+	for (unsigned i = 0; i < n; i++) {
+		struct io_uring_cqe *cqe = &cqes[(head + i) & mask];
+		if (is_late(lp, cqe))
+			later++;
+		else
+			dispatch(lp, cqe);
+	}
+	if (later == 0)
+		return n;
+	if (lp->reads_queued) {
+		io_uring_submit(&lp->ring);
+		counter_add(lp->ctr, CTR_loop_early_submits, 1);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct io_uring_cqe *cqe = &cqes[(head + i) & mask];
+		if (is_late(lp, cqe))
+			dispatch(lp, cqe);
+	}
+	return n;
+}
+
+int loop_run(struct loop *lp)
+{
+	unsigned last = 0;
+
+	arm_wake(lp);
+	arm_tick(lp);
+	while (!lp->stop) {
+		int r;
+		if (last >= LOOP_BUSY_CQES) {
+			struct __kernel_timespec ts = { 0, LOOP_BATCH_WAIT_NS };
+			struct io_uring_cqe *first;
+			r = io_uring_submit_and_wait_timeout(&lp->ring, &first, LOOP_BATCH_CQES,
+							     &ts, NULL);
+		} else {
+			r = io_uring_submit_and_wait(&lp->ring, 1);
+		}
+		if (r < 0 && r != -EINTR && r != -ETIME && r != -EBUSY) {
+			log_error("loop %u: io_uring_submit_and_wait: %s", lp->id, strerror(-r));
+			return r;
+		}
+		update_clocks(lp);
+		/* the coarse clocks above cannot time a loop: two vDSO reads */
+		uint64_t busy_from = loop_now_ns();
+		unsigned n = loop_dispatch(lp);
+		io_uring_cq_advance(&lp->ring, n);
+		last = n;
+		run_hooks(lp->batch, lp->n_batch);
+		counter_add(lp->ctr, CTR_loop_iterations, 1);
+		counter_add(lp->ctr, CTR_loop_busy_ns, loop_now_ns() - busy_from);
+	}
+	return 0;
+}
+
+void loop_wake(struct loop *lp)
+{
+	uint64_t one = 1;
+	ssize_t n = write(lp->wake_fd, &one, sizeof(one));
+	(void)n;
+}

@@ -1,0 +1,1042 @@
+/*
+ * edge/edge_cache.c — the cache in the request path (see edge_cache.h).
+ *
+ * What the store keeps as an object's meta: struct ecache_meta (a magic,
+ * the stored head's length, the RFC 9111 entry), then the stored response
+ * head ("HTTP/1.1 200 OK\r\n" + the headers a cache stores + "\r\n"),
+ * without framing headers: the body length is the store's.
+ */
+#include "edge/edge_cache.h"
+#include "edge/edge_cache_int.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "cache/memtier.h"
+#include "core/config.h"
+#include "edge/runtime.h"
+#include "edge/shard.h"
+#include "cache/collapse.h"
+#include "edge/origin.h"
+#include "edge/visitor.h"
+#include "net/wbuf.h"
+
+#define ECACHE_META_MAGIC 0x45434d31u       /* "ECM1" */
+
+struct ecache_meta {
+	uint32_t magic;
+	uint32_t head_len;
+	struct hcache_entry e;
+};
+
+static int64_t now_s(const struct shard *sh)
+{
+	return (int64_t)(sh->lp.unix_ms / 1000);
+}
+
+static struct hcache_policy zone_policy(const struct cfg_zone *z)
+{
+	struct hcache_policy p = {
+		.default_ttl_s = z->default_ttl_s,
+		.negative_ttl_s = z->negative_ttl_s,
+		.stale_while_revalidate_s = z->stale_while_revalidate_s,
+		.stale_if_error_s = z->stale_if_error_s,
+		.query_string = (enum hcache_qs)z->query_string,
+		.set_cookie = (enum hcache_set_cookie)z->set_cookie,
+		.heuristic_freshness = z->heuristic_freshness,
+	};
+	return p;
+}
+
+/* The cache key of vc's request; its text into text[cap) when wanted. */
+static int request_key(const struct vconn *vc, char *text, size_t cap, size_t *text_len,
+		       struct cindex_key *key)
+{
+	const struct cfg_zone *z = vc->x.zone->cfg;
+	const struct http1_request *r = &vc->req;
+	struct hcache_key k;
+	int rc = hcache_key(z->name, strlen(z->name), r->path, r->path_len,
+			    r->query, r->query ? r->query_len : 0,
+			    (enum hcache_qs)z->query_string, text, cap, text_len, &k);
+	if (rc == 0)
+		*key = (struct cindex_key){ .lo = k.lo, .hi = k.hi };
+	return rc;
+}
+
+/* A store read or write failed (res: the I/O's -errno, or a short count):
+ * one error-log line per interval per shard, saying how many were not
+ * logged; the counters count each one. */
+static void log_io_error(struct shard *sh, bool write, int res)
+{
+	uint64_t *last = &sh->cache_ioerr_logged_ms[write];
+	uint64_t *quiet = &sh->cache_ioerr_unlogged[write];
+
+	if (*last != 0 && sh->lp.now_ms - *last < LIMIT_CACHE_IOERR_LOG_INTERVAL_MS) {
+		(*quiet)++;
+		return;
+	}
+	log_error("cache: store %s failed: %s (%llu more since the last such line); %s",
+		  write ? "write" : "read", res < 0 ? strerror(-res) : "short transfer",
+		  (unsigned long long)*quiet, write ? "the object is not cached" :
+		  "served from the origin");
+	*last = sh->lp.now_ms;
+	*quiet = 0;
+}
+
+static void release_reads(struct shard *sh, struct ecache_x *c)
+{
+	for (unsigned i = 0; i < c->n_rio; i++)
+		store_io_release(sh->store, &c->rio[i]);
+	c->n_rio = 0;
+}
+
+const char *ecache_xcache(const struct vconn *vc)
+{
+	return hcache_xcache_name((enum hcache_xcache)vc->x.cache.xcache);
+}
+
+static bool serve_stored(struct shard *sh, struct vconn *vc, const void *meta,
+			 uint32_t meta_len, const char *body, uint64_t body_len, uint64_t total);
+static void submit_writes(struct shard *sh, const struct store_io *io, int n);
+static bool write_room(const struct shard *sh, unsigned n);
+static bool write_stored_head(struct wbuf *w, const struct http1_response *resp);
+
+/* ---- lookup ------------------------------------------------------------------ */
+
+static bool lookup_store(struct shard *sh, struct vconn *vc);
+
+/* A miss of a cacheable GET: lead the fetch, follow a same-shard leader
+ * that has not answered yet, or park until the leader's object lands. */
+static bool collapse_miss(struct shard *sh, struct vconn *vc)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct collapse_leader me = { sh->id, vc->idx, vc->gen }, l;
+
+	/* A background refresh claimed its key before it started. A Range
+	 * that goes to the origin as is (a suffix, several ranges, a Vary
+	 * URL's) asks for part of the object, or an error: its answer is
+	 * nobody else's, so it neither leads nor follows. */
+	if (!sh->collapse || vc->req.method != HTTP1_GET || c->have_stored || vc->x.background ||
+	    c->req.range.p)
+		return false;
+	/* Its last response could not be shared: fetch side by side. */
+	if (sh->lp.now_ms > LIMIT_COLLAPSE_PASS_MS &&
+	    collapse_stamped_since(sh->passes, c->key, sh->lp.now_ms - LIMIT_COLLAPSE_PASS_MS)) {
+		COUNT(sh, collapse_passed);
+		return false;
+	}
+	int r = collapse_claim(sh->collapse, c->key, &me, &l);
+	if (r == 0) {
+		vc->x.leading = true;
+		c->ckey = c->key;
+		return false;               /* we fetch */
+	}
+	if (r < 0)
+		return false;
+	if (l.shard == sh->id && l.vidx < sh->vconns_hwm) {
+		struct vconn *lvc = &sh->vconns[l.vidx];
+		if (lvc->gen == l.vgen && lvc->state == VC_BUSY && lvc->x.leading &&
+		    !lvc->x.background && !lvc->x.head_queued && lvc->req.method == HTTP1_GET &&
+		    lvc->req.version_minor == vc->req.version_minor &&
+		    lvc->x.cache.ckey.lo == c->key.lo && lvc->x.cache.ckey.hi == c->key.hi) {
+			visitor_follow(sh, vc, lvc);
+			return true;
+		}
+	}
+	visitor_park(sh, vc);
+	return true;
+}
+
+bool ecache_lookup(struct shard *sh, struct vconn *vc)
+{
+	if (lookup_store(sh, vc))
+		return true;
+	if (elarge_miss(sh, vc))
+		return true;                /* a Range miss fetches its chunks */
+	return vc->x.cache.cacheable && collapse_miss(sh, vc);
+}
+
+static bool lookup_key(struct shard *sh, struct vconn *vc);
+
+/* The primary key held a Vary marker: look up the variant the visitor's
+ * headers select (once: a marker under a variant key is a miss). */
+static bool lookup_variant(struct shard *sh, struct vconn *vc, const void *meta,
+			   uint32_t meta_len)
+{
+	struct ecache_x *c = &vc->x.cache;
+
+	if (c->vary.variant ||
+	    evary_from_marker(&c->vary, meta, meta_len, c->pkey, &vc->req, &c->key) < 0) {
+		COUNT(sh, cache_read_errors);
+		return false;
+	}
+	return lookup_key(sh, vc);
+}
+
+static bool lookup_store(struct shard *sh, struct vconn *vc)
+{
+	struct ecache_x *c = &vc->x.cache;
+	const struct http1_request *r = &vc->req;
+	char text[LIMIT_CACHE_KEY_BYTES];
+	size_t text_len;
+
+	struct cindex_key ckey = c->ckey;   /* a background refresh's claim */
+	memset(c, 0, sizeof(*c));
+	c->ckey = ckey;
+	/* Methods the cache never answers, and requests with a body, pass. */
+	c->xcache = HCACHE_X_PASS;
+	if (vc->x.has_body || (r->method != HTTP1_GET && r->method != HTTP1_HEAD))
+		return false;
+	c->xcache = HCACHE_X_BYPASS;
+	if (!sh->store || request_key(vc, text, sizeof(text), &text_len, &c->key) < 0)
+		return false;
+	hcache_parse_request(r, now_s(sh), &c->req);
+	c->cacheable = true;
+	c->xcache = HCACHE_X_MISS;
+	c->request_time = now_s(sh);
+	c->pkey = c->key;
+	return lookup_key(sh, vc);
+}
+
+/* Look c->key up: serve from RAM, start a store read (true), or miss. */
+static bool lookup_key(struct shard *sh, struct vconn *vc)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct cindex_entry hit;
+
+	if (store_lookup(sh->store, sh->id, c->key, &hit) < 0)
+		return false;
+	/* One entry (meta + body): the objects this slice serves. */
+	if (hit.flags & CINDEX_F_CHUNKED)
+		return false;
+	c->loc = hit.loc;
+	if (sh->mt_on && memtier_get(&sh->mt, c->key, hit.loc, MEMTIER_WHOLE, &c->mobj) == 1) {
+		/* The hot set: served from RAM, no disk read. */
+		uint32_t ml, bl;
+		const void *meta = memtier_meta(&sh->mt, c->mobj, &ml);
+		const char *body = memtier_body(&sh->mt, c->mobj, &bl);
+		COUNT(sh, cache_ram_hits);
+		if (evary_is_marker(meta, ml)) {
+			/* The marker's bytes stay referenced while they are read. */
+			struct memtier_obj *marker = c->mobj;
+			c->mobj = NULL;
+			bool r = lookup_variant(sh, vc, meta, ml);
+			memtier_unref(&sh->mt, marker);
+			return r;
+		}
+		if (serve_stored(sh, vc, meta, ml, body, bl, hit.total_len))
+			return true;
+		if (!c->have_stored) {
+			memtier_unref(&sh->mt, c->mobj);
+			c->mobj = NULL;
+		}
+		return false;
+	}
+	int n = store_read_plan(sh->store, sh->id, &hit, true, 0, hit.total_len, c->rio, 2);
+	if (n <= 0) {
+		COUNT(sh, cache_read_errors);
+		return false;
+	}
+	c->n_rio = (uint8_t)n;
+	if (n != 1) {
+		release_reads(sh, c);
+		return false;
+	}
+	shard_prep_store_io(sh, &c->rio[0], shard_ud(OP_CREAD, vc->idx, vc->gen));
+	vc->ops++;
+	c->reading = true;
+	return true;
+}
+
+/* ---- hits ----------------------------------------------------------------------- */
+
+/* Is h one of names[0..n) (lower case)? */
+static bool header_named(const struct http1_header *h, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (h->name_len == strlen(names[i]) &&
+		    strncasecmp(h->name, names[i], h->name_len) == 0)
+			return true;
+	return false;
+}
+
+/* Headers a 304 carries (RFC 9110 15.4.5); the others describe a body. */
+static bool kept_in_304(const struct http1_header *h)
+{
+	static const char *const names[] = {
+		"etag", "cache-control", "expires", "vary", "content-location",
+		"last-modified",
+	};
+	return header_named(h, names, sizeof(names) / sizeof(names[0]));
+}
+
+/* Stored headers the edge replaces when it serves a hit. */
+static bool replaced_on_hit(const struct http1_header *h)
+{
+	static const char *const names[] = {
+		"content-length", "content-range", "date", "server", "age", "x-cache",
+		"connection", "transfer-encoding",
+	};
+	return header_named(h, names, sizeof(names) / sizeof(names[0]));
+}
+
+static void write_hit_head(struct shard *sh, struct vconn *vc, struct wbuf *w, int status,
+			   const struct http1_response *stored, int64_t age,
+			   int64_t body_len, const char *content_range)
+{
+	const char *reason = status == (int)stored->status && stored->reason_len ? NULL
+			     : http1_reason(status);
+	wbuf_str(w, "HTTP/1.1 ");
+	wbuf_u64(w, (uint64_t)status);
+	wbuf_put(w, " ", 1);
+	if (reason)
+		wbuf_str(w, reason);
+	else
+		wbuf_put(w, stored->reason, stored->reason_len);
+	wbuf_put(w, "\r\n", 2);
+	for (unsigned i = 0; i < stored->n_headers; i++) {
+		const struct http1_header *h = &stored->headers[i];
+		if (replaced_on_hit(h) || (status == 304 && !kept_in_304(h)))
+			continue;
+		wbuf_header(w, h->name, h->name_len, h->value, h->value_len);
+	}
+	wbuf_header(w, "Date", 4, sh->lp.date, 29);
+	wbuf_str(w, "Server: edgecache\r\nVia: 1.1 edgecache\r\nAge: ");
+	wbuf_u64(w, (uint64_t)age);
+	wbuf_str(w, "\r\nX-Cache: ");
+	wbuf_str(w, hcache_xcache_name((enum hcache_xcache)vc->x.cache.xcache));
+	wbuf_put(w, "\r\n", 2);
+	if (content_range)
+		wbuf_header(w, "Content-Range", 13, content_range, strlen(content_range));
+	if (status != 304) {
+		wbuf_str(w, "Content-Length: ");
+		wbuf_u64(w, (uint64_t)body_len);
+		wbuf_put(w, "\r\n", 2);
+	}
+	if (!vc->x.keep_alive)
+		wbuf_str(w, "Connection: close\r\n");
+	else if (vc->req.version_minor == 0)
+		wbuf_str(w, "Connection: keep-alive\r\n");
+	wbuf_put(w, "\r\n", 2);
+}
+
+/* Serve a stored object: 200, 206, 304, 412 or 416, head from the stored
+ * head, body bytes straight from the read buffer (released when the
+ * exchange ends). Returns 0, or -1 to fall back to the origin. */
+static int serve_hit(struct shard *sh, struct vconn *vc, const struct hcache_entry *e,
+		     const struct http1_response *stored, const char *body, uint64_t total,
+		     bool end)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct hcache_range rg = { .kind = HCACHE_RANGE_NONE };
+	char cr[64];
+	const char *content_range = NULL;
+	int64_t first = 0, len = (int64_t)total;
+	int status = e->status;
+
+	enum hcache_cond cond = hcache_eval_conditional(&c->req, e);
+	if (cond == HCACHE_COND_304) {
+		status = 304;
+		len = 0;
+	} else if (cond == HCACHE_COND_412) {
+		status = 412;
+		len = 0;
+	} else if (e->status == 200) {
+		hcache_range(&c->req, e, (int64_t)total, &rg);
+		if (rg.kind != HCACHE_RANGE_NONE &&
+		    hcache_content_range(&rg, (int64_t)total, cr, sizeof(cr)) > 0)
+			content_range = cr;
+		if (rg.kind == HCACHE_RANGE_PARTIAL) {
+			status = 206;
+			first = rg.first;
+			len = rg.last - rg.first + 1;
+		} else if (rg.kind == HCACHE_RANGE_UNSATISFIABLE) {
+			status = 416;
+			len = 0;
+		}
+	}
+	char *blk = iobuf_pool_get(&sh->pool);
+	if (!blk) {
+		COUNT(sh, buffers_exhausted);
+		return -1;
+	}
+	struct wbuf w;
+	wbuf_init(&w, blk, IOBUF_HBUF_BYTES);
+	write_hit_head(sh, vc, &w, status, stored, hcache_age(e, now_s(sh)), len, content_range);
+	if (w.overflow) {
+		iobuf_pool_put(&sh->pool, blk);
+		return -1;
+	}
+	vc->x.status = (uint16_t)status;
+	if (!visitor_queue_head_block(sh, vc, blk, w.len))
+		return 0;                   /* closed */
+	if (len > 0 && vc->req.method != HTTP1_HEAD) {
+		struct iobuf_seg seg = { .ptr = body + first, .len = (uint32_t)len,
+					 .kind = IOBUF_SEG_STATIC };
+		visitor_response_body(sh, vc, &seg);
+	}
+	COUNT(sh, cache_hits);
+	if (end)
+		visitor_response_end(sh, vc);
+	return 0;
+}
+
+/* A store read did not give a servable object: ask the origin. */
+static void to_origin(struct shard *sh, struct vconn *vc)
+{
+	if (!vc->x.cache.have_stored)
+		release_reads(sh, &vc->x.cache);
+	if (!elarge_miss(sh, vc))
+		origin_start(sh, vc);
+}
+
+/* The stored object's meta (copied out: the bytes may be unaligned). */
+static bool stored_meta(const struct ecache_x *c, struct ecache_meta *m,
+			struct http1_response *head)
+{
+	memcpy(m, c->s_meta, sizeof(*m));
+	const char *h = c->s_meta + sizeof(*m);
+	return http1_parse_response(h, m->head_len, false, head) == (int)m->head_len;
+}
+
+/*
+ * A stored object's bytes are at hand (RAM or a verified read): decide
+ * (RFC 9111) and serve, or fall back to the origin. Returns true if it was
+ * served or answered, false to go to the origin.
+ */
+static bool serve_stored(struct shard *sh, struct vconn *vc, const void *meta,
+			 uint32_t meta_len, const char *body, uint64_t body_len, uint64_t total)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct ecache_meta m;
+	struct http1_response head;
+
+	if (elarge_is_record(meta, meta_len)) {
+		/* A large object: its record's buffer is not needed any more. */
+		if (!elarge_serve(sh, vc, meta, meta_len))
+			return false;
+		release_reads(sh, c);
+		if (c->mobj) {
+			memtier_unref(&sh->mt, c->mobj);
+			c->mobj = NULL;
+		}
+		elarge_start(sh, vc);
+		return true;
+	}
+	if (meta_len < sizeof(m) || body_len != total) {
+		COUNT(sh, cache_read_errors);
+		return false;
+	}
+	memcpy(&m, meta, sizeof(m));
+	if (m.magic != ECACHE_META_MAGIC || m.head_len > meta_len - sizeof(m) ||
+	    http1_parse_response((const char *)meta + sizeof(m), m.head_len, false, &head) !=
+	    (int)m.head_len) {
+		COUNT(sh, cache_read_errors);
+		return false;
+	}
+	enum hcache_action act = hcache_decide(&m.e, &c->req, now_s(sh));
+	if (vc->x.background && act != HCACHE_SERVE_FRESH)
+		act = HCACHE_REVALIDATE;    /* what a background refresh is for */
+	switch (act) {
+	case HCACHE_SERVE_FRESH:
+		c->xcache = HCACHE_X_HIT;
+		break;
+	case HCACHE_SERVE_STALE_REVALIDATE_IN_BACKGROUND:
+		/* Before serving: serving may end this exchange and start
+		 * the next pipelined request, whose head replaces ours. */
+		if (vc->req.method == HTTP1_GET)
+			visitor_background(sh, vc);
+		c->xcache = HCACHE_X_UPDATING;
+		break;
+	case HCACHE_SERVE_STALE:
+		c->xcache = HCACHE_X_STALE;
+		break;
+	case HCACHE_GATEWAY_TIMEOUT:
+		visitor_response_fail(sh, vc, 504);
+		return true;
+	default:
+		/* Stale or no-cache: ask the origin, with our validators when the
+		 * entry has any, keeping the object for a 304 or stale-if-error. */
+		c->have_stored = true;
+		c->s_meta = meta;
+		c->s_meta_len = meta_len;
+		c->s_body = body;
+		c->s_total = total;
+		c->revalidating = m.e.etag_len > 0 || (m.e.flags & HCACHE_E_HAS_LM);
+		c->xcache = HCACHE_X_EXPIRED;   /* REVALIDATED or STALE if it is used */
+		return false;
+	}
+	if (serve_hit(sh, vc, &m.e, &head, body, total, true) < 0) {
+		c->xcache = HCACHE_X_MISS;
+		return false;
+	}
+	return true;
+}
+
+/* Offer a verified object to the shard's RAM tier (its policy admits). */
+static void admit_ram(struct shard *sh, const struct ecache_x *c, const struct store_view *v)
+{
+	if (!sh->mt_on || v->total_len > UINT32_MAX ||
+	    !memtier_fits_whole(&sh->mt, v->meta_len, v->total_len))
+		return;
+	struct memtier_obj *o = memtier_admit_begin(&sh->mt, c->key, c->loc, MEMTIER_WHOLE,
+						    v->meta_len, (uint32_t)v->total_len);
+	if (!o)
+		return;
+	char *p = memtier_fill_ptr(&sh->mt, o);
+	memcpy(p, v->meta, v->meta_len);
+	memcpy(p + v->meta_len, v->body, v->body_len);
+	memtier_admit_commit(&sh->mt, o);
+}
+
+void ecache_on_read(struct shard *sh, struct vconn *vc, const struct io_uring_cqe *cqe)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct store_view v;
+
+	if (c->large.on) {
+		elarge_on_read(sh, vc, cqe);
+		return;
+	}
+	c->reading = false;
+	if (vc->state != VC_BUSY) {
+		release_reads(sh, c);       /* closing: nobody sends from it */
+		return;
+	}
+	if (store_read_verify(sh->store, &c->rio[0], cqe->res, &v) < 0) {
+		COUNT(sh, cache_read_errors);
+		if (cqe->res < 0 || (uint32_t)cqe->res != c->rio[0].len)
+			log_io_error(sh, false, cqe->res);
+		to_origin(sh, vc);
+		return;
+	}
+	admit_ram(sh, c, &v);
+	if (evary_is_marker(v.meta, v.meta_len)) {
+		/* The variant is looked up with the marker's bytes released:
+		 * it may need the same read buffers. */
+		char m[EVARY_MARKER_MAX_BYTES];
+		uint32_t ml = v.meta_len;
+		memcpy(m, v.meta, ml);
+		release_reads(sh, c);
+		if (lookup_variant(sh, vc, m, ml))
+			return;
+		if (!c->have_stored && c->cacheable && collapse_miss(sh, vc))
+			return;             /* collapsed on the variant's key */
+		origin_start(sh, vc);
+		return;
+	}
+	if (!serve_stored(sh, vc, v.meta, v.meta_len, v.body, v.body_len, v.total_len))
+		to_origin(sh, vc);
+}
+
+/* The leader lets go of its key (parked followers look again). */
+static void release_claim(struct shard *sh, struct vconn *vc)
+{
+	if (vc->x.leading && !vc->x.claim_in_fill)
+		collapse_release(sh->collapse, vc->x.cache.ckey);
+	vc->x.leading = false;
+}
+
+bool ecache_pass(struct shard *sh, struct vconn *vc)
+{
+	if (!vc->x.leading || vc->x.cache.shareable)
+		return false;
+	collapse_stamp(sh->passes, vc->x.cache.ckey, sh->lp.now_ms);
+	release_claim(sh, vc);
+	return true;
+}
+
+void ecache_exchange_end(struct shard *sh, struct vconn *vc)
+{
+	struct ecache_x *c = &vc->x.cache;
+	if (!sh->store)
+		return;
+	ecache_fill_end(sh, vc, false);
+	elarge_end(sh, vc);
+	release_claim(sh, vc);
+	if (!c->reading)
+		release_reads(sh, c);
+	if (c->mobj) {
+		memtier_unref(&sh->mt, c->mobj);
+		c->mobj = NULL;
+	}
+}
+
+void ecache_background_end(struct shard *sh, struct vconn *vc)
+{
+	const struct vexchange *x = &vc->x;
+
+	/* Found fresh: someone refreshed it first, nothing was asked. */
+	if (x->cache.xcache == HCACHE_X_HIT)
+		return;
+	if (x->origin_status == 0 || x->origin_status >= 500)
+		COUNT(sh, cache_swr_refresh_failed);
+}
+
+/* ---- revalidation and stale-if-error ------------------------------------------- */
+
+bool ecache_drops_request_header(const struct vconn *vc, const struct http1_header *h)
+{
+	static const char *const names[] = {
+		"if-none-match", "if-modified-since", "if-match", "if-unmodified-since",
+		"if-range", "range",
+	};
+	if (vc->x.cache.large.fetching)
+		return elarge_drops_request_header(vc, h);
+	/* A background refresh copies the visitor's head: its conditionals
+	 * and Range were the visitor's, not the refresh's. */
+	if (!vc->x.cache.revalidating && !vc->x.background)
+		return false;
+	return header_named(h, names, sizeof(names) / sizeof(names[0]));
+}
+
+void ecache_origin_headers(const struct vconn *vc, struct wbuf *w)
+{
+	const struct ecache_x *c = &vc->x.cache;
+	struct ecache_meta m;
+	char buf[160 + LIMIT_ETAG_BYTES];
+
+	if (c->large.fetching)
+		elarge_origin_headers(vc, w);
+	if (!c->revalidating)
+		return;
+	memcpy(&m, c->s_meta, sizeof(m));
+	int n = hcache_revalidation_headers(&m.e, buf, sizeof(buf));
+	if (n > 0)
+		wbuf_put(w, buf, (size_t)n);
+}
+
+/* Write the refreshed entry (new meta, same body) back: best effort.
+ * True when every write was submitted (its completion commits it). */
+static bool refresh_store(struct shard *sh, struct vconn *vc, const struct hcache_entry *e,
+			  const struct hcache_store *hs, const struct http1_response *head)
+{
+	struct ecache_x *c = &vc->x.cache;
+	char text[LIMIT_CACHE_KEY_BYTES];
+	size_t text_len;
+	struct store_io io[8];
+	size_t used = 0;
+	struct cindex_key pkey;
+
+	/* Under the key it was found under (a variant's, for Vary); the
+	 * primary's text, for purge by prefix. */
+	if (!write_room(sh, 12) || request_key(vc, text, sizeof(text), &text_len, &pkey) < 0)
+		return false;
+	char *blk = iobuf_pool_get(&sh->pool);
+	if (!blk)
+		return false;
+	struct ecache_meta m = { .magic = ECACHE_META_MAGIC, .e = *e };
+	struct wbuf w;
+	wbuf_init(&w, blk + sizeof(m), IOBUF_HBUF_BYTES - sizeof(m));
+	if (!write_stored_head(&w, head) || sizeof(m) + w.len > store_meta_max()) {
+		iobuf_pool_put(&sh->pool, blk);
+		return false;
+	}
+	m.head_len = (uint32_t)w.len;
+	memcpy(blk, &m, sizeof(m));
+	struct store_obj obj = {
+		.meta = blk, .meta_len = (uint32_t)(sizeof(m) + w.len), .body_len = c->s_total,
+		.expires = (uint32_t)(hs->sie_until > hs->fresh_until ? hs->sie_until
+								       : hs->fresh_until),
+		.key_text = text, .key_text_len = text_len,
+	};
+	uint32_t wid;
+	int n = store_write_begin(sh->store, sh->id, c->key, &obj, &wid, io, 4);
+	iobuf_pool_put(&sh->pool, blk);
+	if (n < 0)
+		return false;
+	sh->fill_began_ms[wid % LIMIT_STORE_WRITES] = sh->lp.now_ms;
+	submit_writes(sh, io, n);
+	if (c->s_total == 0)
+		return true;
+	int k = store_write_append(sh->store, sh->id, wid, c->s_body, c->s_total, &used, io, 8);
+	if (k < 0 || used < c->s_total) {
+		if (k > 0)
+			submit_writes(sh, io, k);
+		store_write_abort(sh->store, sh->id, wid);
+		COUNT(sh, cache_fill_dropped);
+		return false;
+	}
+	submit_writes(sh, io, k);
+	return true;
+}
+
+/* A 304 that matches: the stored object with the 304's headers merged in. */
+static bool revalidated(struct shard *sh, struct vconn *vc, const struct http1_response *r304,
+			const struct ecache_meta *m, const struct http1_response *stored)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct hcache_resp_info ri;
+	struct http1_response merged = *stored;
+	size_t n;
+
+	hcache_parse_response(r304, now_s(sh), &ri);
+	if (!hcache_304_matches(&m->e, &ri) ||
+	    hcache_merge_304(stored->headers, stored->n_headers, r304->headers, r304->n_headers,
+			     merged.headers, LIMIT_HEADER_COUNT, &n) < 0)
+		return false;
+	merged.n_headers = (uint16_t)n;
+	struct hcache_entry e = m->e;
+	struct hcache_store hs;
+	struct hcache_policy pol = zone_policy(vc->x.zone->cfg);
+	hcache_parse_response(&merged, now_s(sh), &ri);
+	hcache_storable(&pol, &c->req, &ri, c->request_time, now_s(sh), &hs, &e);
+	/* A 304 that sets a cookie: this visitor gets it (merged), the
+	 * entry is refreshed only if the zone strips it (else it stays
+	 * stale, and the next request asks again). */
+	ecache_count_storable(sh, &ri, &hs);
+	/* A background refresh keeps its claim until the refreshed entry
+	 * lands: a stale hit meanwhile must not start a second one. */
+	if (hs.store && refresh_store(sh, vc, &e, &hs, &merged) && vc->x.background)
+		vc->x.claim_in_fill = vc->x.leading;
+	c->xcache = HCACHE_X_REVALIDATED;
+	vc->x.origin_status = 304;
+	return serve_hit(sh, vc, hs.store ? &e : &m->e, &merged, c->s_body, c->s_total,
+			 false) == 0;
+}
+
+bool ecache_origin_head(struct shard *sh, struct vconn *vc, const struct http1_response *resp)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct ecache_meta m;
+	struct http1_response stored;
+
+	if (!c->have_stored || !stored_meta(c, &m, &stored))
+		return false;
+	switch (hcache_origin_head(&m.e, c->revalidating, resp->status, now_s(sh))) {
+	case HCACHE_HEAD_FORWARD:
+		return false;
+	case HCACHE_HEAD_REVALIDATED:
+		if (!revalidated(sh, vc, resp, &m, &stored))
+			return false;
+		COUNT(sh, cache_revalidated);
+		return true;
+	case HCACHE_HEAD_STALE:
+		c->xcache = HCACHE_X_STALE;
+		vc->x.origin_status = resp->status;
+		if (serve_hit(sh, vc, &m.e, &stored, c->s_body, c->s_total, false) != 0)
+			return false;
+		COUNT(sh, cache_stale_if_error);
+		return true;
+	}
+	return false;
+}
+
+enum ecache_head ecache_response_head(struct shard *sh, struct vconn *vc,
+				      const struct http1_response *resp)
+{
+	if (ecache_origin_head(sh, vc, resp))
+		return ECACHE_HEAD_STORED;
+	ecache_fill_begin(sh, vc, resp);
+	ecache_invalidate(sh, vc, resp);
+	return ecache_pass(sh, vc) ? ECACHE_HEAD_PASS : ECACHE_HEAD_FORWARD;
+}
+
+bool ecache_fail_stale(struct shard *sh, struct vconn *vc)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct ecache_meta m;
+	struct http1_response stored;
+
+	if (!c->have_stored || vc->x.head_queued || !stored_meta(c, &m, &stored) ||
+	    !hcache_stale_if_error(&m.e, now_s(sh)))
+		return false;
+	c->xcache = HCACHE_X_STALE;
+	if (serve_hit(sh, vc, &m.e, &stored, c->s_body, c->s_total, true) < 0)
+		return false;
+	COUNT(sh, cache_stale_if_error);
+	return true;
+}
+
+/* ---- invalidation (RFC 9111 4.4) ----------------------------------------------- */
+
+/* Drop the stored object of zone + path[?query]. */
+static void drop_path(struct shard *sh, const struct vconn *vc, const char *path, size_t len)
+{
+	const struct cfg_zone *z = vc->x.zone->cfg;
+	const char *q = memchr(path, '?', len);
+	char text[LIMIT_CACHE_KEY_BYTES];
+	size_t text_len;
+	struct hcache_key k;
+
+	if (hcache_key(z->name, strlen(z->name), path, q ? (size_t)(q - path) : len,
+		       q ? q + 1 : NULL, q ? len - (size_t)(q - path) - 1 : 0,
+		       (enum hcache_qs)z->query_string, text, sizeof(text), &text_len, &k) < 0)
+		return;
+	struct cindex_key key = { .lo = k.lo, .hi = k.hi };
+	/* Stamped even when nothing is stored: a fill of this key may be on
+	 * its way, and must not land after us (ecache_on_write). */
+	collapse_stamp(sh->invalidated, key, sh->lp.now_ms);
+	if (store_delete(sh->store, key) == 0)
+		COUNT(sh, cache_invalidated);
+}
+
+void ecache_invalidate(struct shard *sh, struct vconn *vc, const struct http1_response *resp)
+{
+	const struct http1_request *r = &vc->req;
+
+	if (!sh->store || !hcache_invalidates(r->method, resp->status))
+		return;
+	drop_path(sh, vc, r->target[0] == '/' ? r->target : r->path,
+		  r->target[0] == '/' ? r->target_len : r->path_len);
+	static const char *const names[] = { "location", "content-location" };
+	for (unsigned i = 0; i < 2; i++) {
+		const struct http1_header *h = http1_find_header(resp->headers, resp->n_headers,
+								 names[i]);
+		struct hcache_span p;
+		if (h && r->host && hcache_same_origin_path(h->value, h->value_len, r->host,
+							     r->host_len, &p) == 0)
+			drop_path(sh, vc, p.p, p.len);
+	}
+}
+
+/* ---- fills ------------------------------------------------------------------------ */
+
+static void submit_writes(struct shard *sh, const struct store_io *io, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint32_t slot = sh->wio_free[--sh->n_wio_free];
+		sh->wio[slot] = io[i];
+		shard_prep_store_io(sh, &io[i], shard_ud(OP_CWRITE, slot, 0));
+	}
+}
+
+/* Room for n more write ios in the shard's table. */
+static bool write_room(const struct shard *sh, unsigned n)
+{
+	return sh->n_wio_free >= n;
+}
+
+void ecache_submit_writes(struct shard *sh, const struct store_io *io, int n)
+{
+	submit_writes(sh, io, n);
+}
+
+bool ecache_write_room(const struct shard *sh, unsigned n)
+{
+	return write_room(sh, n);
+}
+
+/* ---- for edge/edge_large.c (edge/edge_cache_int.h) --------------------------------- */
+
+void ecache_count_storable(struct shard *sh, const struct hcache_resp_info *ri,
+			   const struct hcache_store *hs)
+{
+	if (hs->store && ri->set_cookie)
+		COUNT(sh, cache_set_cookie_stripped);
+	else if (hs->reason == HCACHE_R_SET_COOKIE)
+		COUNT(sh, cache_set_cookie_passed);
+	else if (hs->reason == HCACHE_R_REQUEST_ERROR)
+		COUNT(sh, cache_request_error_passed);
+	else if (hs->reason == HCACHE_R_RANGE)
+		COUNT(sh, cache_range_passed);
+}
+
+int64_t ecache_now_s(const struct shard *sh)
+{
+	return now_s(sh);
+}
+
+struct hcache_policy ecache_zone_policy(const struct cfg_zone *z)
+{
+	return zone_policy(z);
+}
+
+int ecache_request_key(const struct vconn *vc, char *text, size_t cap, size_t *text_len,
+		       struct cindex_key *key)
+{
+	return request_key(vc, text, cap, text_len, key);
+}
+
+void ecache_write_hit_head(struct shard *sh, struct vconn *vc, struct wbuf *w, int status,
+			   const struct http1_response *stored, int64_t age,
+			   int64_t body_len, const char *content_range)
+{
+	write_hit_head(sh, vc, w, status, stored, age, body_len, content_range);
+}
+
+bool ecache_write_stored_head(struct wbuf *w, const struct http1_response *resp)
+{
+	return write_stored_head(w, resp);
+}
+
+/* The stored head: status line and the headers a cache stores, minus
+ * framing (the store knows the body length) and minus Set-Cookie: a
+ * response with one is stored only when the zone strips it
+ * (hcache_storable), and a stored head is every visitor's. */
+static bool write_stored_head(struct wbuf *w, const struct http1_response *resp)
+{
+	wbuf_str(w, "HTTP/1.1 ");
+	wbuf_u64(w, resp->status);
+	wbuf_put(w, " ", 1);
+	wbuf_put(w, resp->reason, resp->reason_len);
+	wbuf_put(w, "\r\n", 2);
+	for (unsigned i = 0; i < resp->n_headers; i++) {
+		const struct http1_header *h = &resp->headers[i];
+		if (!hcache_header_stored(h, resp->headers, resp->n_headers) ||
+		    (h->name_len == 14 && strncasecmp(h->name, "content-length", 14) == 0) ||
+		    (h->name_len == 10 && strncasecmp(h->name, "set-cookie", 10) == 0))
+			continue;
+		wbuf_header(w, h->name, h->name_len, h->value, h->value_len);
+	}
+	wbuf_put(w, "\r\n", 2);
+	return !w->overflow;
+}
+
+void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_response *resp)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct hcache_resp_info ri;
+	struct hcache_store hs;
+	struct ecache_meta m;
+	char text[LIMIT_CACHE_KEY_BYTES];
+	size_t text_len;
+
+	if (!c->cacheable || vc->req.method != HTTP1_GET)
+		return;
+	hcache_parse_response(resp, now_s(sh), &ri);
+	memset(&m, 0, sizeof(m));
+	struct hcache_policy pol = zone_policy(vc->x.zone->cfg);
+	hcache_storable(&pol, &c->req, &ri, c->request_time, now_s(sh), &hs, &m.e);
+	c->shareable = hs.store;
+	ecache_count_storable(sh, &ri, &hs);
+	if (resp->chunked || resp->content_length < 0 || resp->close_delimited)
+		return;
+	if (ri.vary.star && (c->vary.have || c->have_stored))
+		store_delete(sh->store, c->pkey);   /* now Vary: *: no stored variant fits */
+	if (!hs.store) {
+		COUNT(sh, cache_not_stored);
+		return;
+	}
+	uint32_t expires = hs.sie_until > hs.fresh_until ? (uint32_t)hs.sie_until
+							  : (uint32_t)hs.fresh_until;
+	struct cindex_key pkey, okey;
+	bool marker = false;
+	if ((ri.vary.n > 0 && (uint64_t)resp->content_length > store_max_object(sh->store)) ||
+	    !write_room(sh, 8) ||
+	    request_key(vc, text, sizeof(text), &text_len, &pkey) < 0)
+		return;
+	okey = pkey;
+	if (ri.vary.n > 0 &&
+	    evary_fill(sh, vc, &ri, pkey, text, text_len, expires, &okey, &marker) < 0) {
+		COUNT(sh, cache_not_stored);
+		return;
+	}
+	c->key = okey;
+	char *blk = iobuf_pool_get(&sh->pool);
+	if (!blk)
+		return;
+	struct wbuf w;
+	wbuf_init(&w, blk + sizeof(m), IOBUF_HBUF_BYTES - sizeof(m));
+	if (!write_stored_head(&w, resp) || sizeof(m) + w.len > store_meta_max()) {
+		iobuf_pool_put(&sh->pool, blk);
+		return;
+	}
+	if (!marker && ri.vary.n == 0 &&
+	    sizeof(m) + w.len + (uint64_t)resp->content_length > store_chunk_bytes(sh->store)) {
+		/* Head and body do not fit one chunk (nor one RAM-tier block):
+		 * kept as slices (edge/edge_large.c). */
+		iobuf_pool_put(&sh->pool, blk);
+		elarge_fill_begin(sh, vc, resp, &m.e, expires);
+		return;
+	}
+	m.magic = ECACHE_META_MAGIC;
+	m.head_len = (uint32_t)w.len;
+	memcpy(blk, &m, sizeof(m));
+	struct store_obj obj = {
+		.meta = blk, .meta_len = (uint32_t)(sizeof(m) + w.len),
+		.body_len = (uint64_t)resp->content_length,
+		.expires = expires,
+		.key_text = text, .key_text_len = text_len,
+	};
+	struct store_io io[4];
+	int n = store_write_begin(sh->store, sh->id, c->key, &obj, &c->wid, io, 4);
+	iobuf_pool_put(&sh->pool, blk);     /* the store copied the meta */
+	if (n < 0) {
+		COUNT(sh, cache_fill_dropped);
+		return;
+	}
+	sh->fill_began_ms[c->wid % LIMIT_STORE_WRITES] = sh->lp.now_ms;
+	submit_writes(sh, io, n);
+	c->filling = true;
+	/* The claim now ends when the object is committed (or not): a parked
+	 * follower that looks again then finds it. A first Vary response was
+	 * claimed under the primary key: the marker's write releases it. */
+	vc->x.claim_in_fill = vc->x.leading &&
+		((c->ckey.lo == okey.lo && c->ckey.hi == okey.hi) ||
+		 (marker && c->ckey.lo == pkey.lo && c->ckey.hi == pkey.hi));
+}
+
+void ecache_fill_body(struct shard *sh, struct vconn *vc, const char *p, size_t n)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct store_io io[8];
+
+	if (c->filling && c->large.fill) {
+		elarge_fill_body(sh, vc, p, n);
+		return;
+	}
+	while (c->filling && n > 0) {
+		size_t used = 0;
+		if (!write_room(sh, 8)) {
+			ecache_fill_end(sh, vc, false);
+			COUNT(sh, cache_fill_dropped);
+			return;
+		}
+		int k = store_write_append(sh->store, sh->id, c->wid, p, n, &used, io, 8);
+		if (k < 0 || (k == 0 && used == 0)) {
+			/* Best effort: a full buffer pool drops the fill, never
+			 * slows the visitor. */
+			ecache_fill_end(sh, vc, false);
+			COUNT(sh, cache_fill_dropped);
+			return;
+		}
+		submit_writes(sh, io, k);
+		p += used;
+		n -= used;
+	}
+}
+
+void ecache_fill_end(struct shard *sh, struct vconn *vc, bool complete)
+{
+	struct ecache_x *c = &vc->x.cache;
+	if (!c->filling)
+		return;
+	c->filling = false;
+	if (c->large.fill) {
+		elarge_fill_end(sh, vc, complete);
+		return;
+	}
+	if (!complete) {
+		store_write_abort(sh->store, sh->id, c->wid);
+		if (vc->x.claim_in_fill) {
+			collapse_release(sh->collapse, c->ckey);
+			vc->x.claim_in_fill = false;
+		}
+	}
+}
+
+void ecache_on_write(struct shard *sh, uint32_t slot, const struct io_uring_cqe *cqe)
+{
+	const struct store_io *io = &sh->wio[slot];
+	struct cindex_key key = io->key;
+	uint64_t began = sh->fill_began_ms[io->wslot % LIMIT_STORE_WRITES];
+	int r = store_write_done(sh->store, io, cqe->res);
+	sh->wio_free[sh->n_wio_free++] = slot;
+	/* RFC 9111 4.4: an object fetched before an unsafe method invalidated
+	 * its key must not be served after it: drop what just landed. */
+	bool dropped = r == 1 && collapse_stamped_since(sh->invalidated, key, began);
+	if (dropped) {
+		store_delete(sh->store, key);
+		COUNT(sh, cache_fill_invalidated);
+	}
+	/* The object landed or will not: whoever waited on its key looks again. */
+	if (r != 0 && sh->collapse)
+		collapse_release(sh->collapse, key);
+	if (r == 1 && !dropped)
+		COUNT(sh, cache_fills);
+	else if (r < 0 && cqe->res < 0) {
+		COUNT(sh, cache_write_errors);
+		log_io_error(sh, true, cqe->res);
+	}
+}

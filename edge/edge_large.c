@@ -1,0 +1,990 @@
+/*
+ * edge/edge_large.c — large objects in the request path (see edge_large.h).
+ *
+ * What the store keeps for a large object:
+ *  - under the object's key, a *record*: struct rec_meta (magic, the
+ *    stored head's length, a generation, the total length, the expiry and
+ *    the RFC 9111 entry with the validator), then the stored 200 head;
+ *    no body. It is written when the first bytes of a new version arrive.
+ *  - under elarge_chunk_key(key, gen, i), chunk i: struct chk_meta (magic,
+ *    index, generation, total) and the chunk's bytes, one store entry.
+ * The generation is new for every version the edge sees, so a chunk of
+ * another version can never be found through this record: a changed
+ * validator drops the record (and deletes the old chunks' index entries),
+ * and dropping the record (purge, invalidation) makes every chunk
+ * unreachable at once.
+ */
+#include "edge/edge_large.h"
+
+#include <errno.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "cache/memtier.h"
+#include "core/config.h"
+#include "edge/runtime.h"
+#include "core/loop.h"
+#include "edge/shard.h"
+#include "cache/collapse.h"
+#include "edge/edge_cache_int.h"
+#include "edge/origin.h"
+#include "edge/visitor.h"
+#include "net/wbuf.h"
+
+#define REC_MAGIC 0x45434c31u               /* "ECL1" */
+#define CHK_MAGIC 0x45434331u               /* "ECC1" */
+
+struct rec_meta {
+	uint32_t magic;
+	uint32_t head_len;
+	uint64_t gen;
+	uint64_t total;
+	uint32_t expires;
+	uint32_t chunk;
+	struct hcache_entry e;
+};
+
+struct chk_meta {
+	uint32_t magic;
+	uint32_t idx;
+	uint64_t gen;
+	uint64_t total;
+};
+
+static void advance(struct shard *sh, struct vconn *vc, bool in_send);
+
+struct cindex_key elarge_chunk_key(struct cindex_key key, uint64_t gen, uint32_t idx)
+{
+	uint64_t in[4] = { key.lo, key.hi, gen, idx };
+	XXH128_hash_t h = XXH3_128bits(in, sizeof(in));
+	return (struct cindex_key){ .lo = h.low64, .hi = h.high64 };
+}
+
+static uint64_t new_gen(const struct shard *sh, const struct vconn *vc)
+{
+	uint64_t in[2] = { loop_now_ns(), vc->x.reqid };
+	(void)sh;
+	return XXH3_64bits(in, sizeof(in)) | 1;
+}
+
+static uint32_t chunk_len(const struct elarge_x *L, uint32_t idx)
+{
+	uint64_t rest = L->total - (uint64_t)idx * L->chunk;
+	return rest < L->chunk ? (uint32_t)rest : L->chunk;
+}
+
+/* A validator that makes chunks fetched at different times comparable:
+ * a strong ETag, else Last-Modified (RFC 9110 8.8.1). */
+static bool has_validator(const struct hcache_entry *e)
+{
+	return e->etag_len ? !e->etag_weak : (e->flags & HCACHE_E_HAS_LM) != 0;
+}
+
+/* Does a later response carry the version's validators? Without any
+ * (then nothing was stored: has_validator) only the length, compared by
+ * the caller, ties the next fetch of one response to the first — as
+ * nginx's slice module does. */
+static bool same_validator(const struct hcache_entry *e, const struct hcache_resp_info *ri)
+{
+	if (e->etag_len)
+		return ri->etag.p && ri->etag_weak == e->etag_weak &&
+		       ri->etag.len == e->etag_len && memcmp(ri->etag.p, e->etag, e->etag_len) == 0;
+	if (e->flags & HCACHE_E_HAS_LM)
+		return !ri->etag.p && ri->last_modified == e->last_modified;
+	return !ri->etag.p && ri->last_modified == HCACHE_TIME_NONE;
+}
+
+/* Drop a version: its record and its chunks' index entries. */
+static void drop_object(struct shard *sh, struct cindex_key key, uint64_t gen, uint64_t total,
+			uint32_t chunk)
+{
+	store_delete(sh->store, key);
+	uint64_t n = chunk ? (total + chunk - 1) / chunk : 0;
+	for (uint64_t i = 0; i < n && i < LIMIT_STORE_OBJECT_CHUNKS; i++)
+		store_delete(sh->store, elarge_chunk_key(key, gen, (uint32_t)i));
+}
+
+/* ---- chunk claims (collapsing) -------------------------------------------------- */
+
+/* Claim chunk idx for this exchange: false if another holds it. */
+static bool claim_chunk(struct shard *sh, struct vconn *vc, uint32_t idx)
+{
+	struct collapse_leader me = { sh->id, vc->idx, vc->gen }, l;
+	struct elarge_x *L = &vc->x.cache.large;
+	if (!sh->collapse)
+		return true;
+	int r = collapse_claim(sh->collapse, elarge_chunk_key(vc->x.cache.key, L->gen, idx), &me,
+			       &l);
+	return r != 1 || (l.shard == me.shard && l.vidx == me.vidx && l.vgen == me.vgen);
+}
+
+/* Let go of the claims no store write took over. */
+static void release_claims(struct shard *sh, struct vconn *vc)
+{
+	struct elarge_x *L = &vc->x.cache.large;
+	for (; L->cl_from < L->cl_to && sh->collapse; L->cl_from++)
+		collapse_release(sh->collapse,
+				 elarge_chunk_key(vc->x.cache.key, L->gen, L->cl_from));
+	L->cl_from = L->cl_to = 0;
+}
+
+/* A chunk's claim now ends with its store write (or it was skipped). */
+static void claim_done(struct shard *sh, struct vconn *vc, uint32_t idx, bool written)
+{
+	struct elarge_x *L = &vc->x.cache.large;
+	if (idx != L->cl_from || idx >= L->cl_to)
+		return;
+	if (!written && sh->collapse)
+		collapse_release(sh->collapse, elarge_chunk_key(vc->x.cache.key, L->gen, idx));
+	L->cl_from++;
+}
+
+/* ---- buffers and the wait list ---------------------------------------------- */
+
+static void slot_release(struct shard *sh, struct elarge_slot *s)
+{
+	if (s->has_io)
+		store_io_release(sh->store, &s->io);
+	if (s->mobj)
+		memtier_unref(&sh->mt, s->mobj);
+	s->has_io = false;
+	s->mobj = NULL;
+	s->st = ELS_FREE;
+}
+
+static struct elarge_slot *slot_find(struct elarge_x *L, uint32_t idx, uint8_t st)
+{
+	for (unsigned i = 0; i < ELARGE_SLOTS; i++)
+		if (L->s[i].st == st && L->s[i].idx == idx)
+			return &L->s[i];
+	return NULL;
+}
+
+static bool slots_idle(const struct elarge_x *L)
+{
+	for (unsigned i = 0; i < ELARGE_SLOTS; i++)
+		if (L->s[i].st != ELS_FREE && L->s[i].st != ELS_SENDING)
+			return false;
+	return true;
+}
+
+static void wait_add(struct shard *sh, struct vconn *vc)
+{
+	struct elarge_x *L = &vc->x.cache.large;
+	if (L->waiting)
+		return;
+	L->waiting = true;
+	L->next_wait = sh->large_wait;
+	sh->large_wait = vc;
+	COUNT(sh, cache_large_waits);
+}
+
+static void wait_remove(struct shard *sh, struct vconn *vc)
+{
+	struct elarge_x *L = &vc->x.cache.large;
+	if (!L->waiting)
+		return;
+	for (struct vconn **p = &sh->large_wait; *p; p = &(*p)->x.cache.large.next_wait)
+		if (*p == vc) {
+			*p = L->next_wait;
+			break;
+		}
+	L->waiting = false;
+	L->next_wait = NULL;
+}
+
+void elarge_tick(struct shard *sh)
+{
+	struct vconn *list = sh->large_wait;
+	sh->large_wait = NULL;
+	while (list) {
+		struct vconn *vc = list;
+		list = vc->x.cache.large.next_wait;
+		vc->x.cache.large.waiting = false;
+		vc->x.cache.large.next_wait = NULL;
+		if (vc->state == VC_BUSY && vc->x.cache.large.on && !vc->x.resp_done)
+			advance(sh, vc, false);
+	}
+}
+
+/* ---- the response head ------------------------------------------------------ */
+
+/* Decide the visitor's response against the object (conditionals, one
+ * range) and build its head; it is queued with the first body bytes. */
+static int plan_response(struct shard *sh, struct vconn *vc, const struct http1_response *stored,
+			 int64_t age)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct elarge_x *L = &c->large;
+	struct hcache_range rg = { .kind = HCACHE_RANGE_NONE };
+	char cr[64];
+	const char *content_range = NULL;
+	int status = 200;
+	uint64_t first = 0, last1 = L->total;
+
+	enum hcache_cond cond = hcache_eval_conditional(&c->req, &L->e);
+	if (cond != HCACHE_COND_PROCEED) {
+		status = cond == HCACHE_COND_304 ? 304 : 412;
+		last1 = 0;
+	} else {
+		hcache_range(&c->req, &L->e, (int64_t)L->total, &rg);
+		if (rg.kind != HCACHE_RANGE_NONE &&
+		    hcache_content_range(&rg, (int64_t)L->total, cr, sizeof(cr)) > 0)
+			content_range = cr;
+		if (rg.kind == HCACHE_RANGE_PARTIAL) {
+			status = 206;
+			first = (uint64_t)rg.first;
+			last1 = (uint64_t)rg.last + 1;
+		} else if (rg.kind == HCACHE_RANGE_UNSATISFIABLE) {
+			status = 416;
+			last1 = 0;
+		}
+	}
+	char *blk = iobuf_pool_get(&sh->pool);
+	if (!blk) {
+		COUNT(sh, buffers_exhausted);
+		return -ENOBUFS;
+	}
+	struct wbuf w;
+	wbuf_init(&w, blk, IOBUF_HBUF_BYTES);
+	ecache_write_hit_head(sh, vc, &w, status, stored, age, (int64_t)(last1 - first),
+			      content_range);
+	if (w.overflow) {
+		iobuf_pool_put(&sh->pool, blk);
+		return -ENOSPC;
+	}
+	if (L->hblk)
+		iobuf_pool_put(&sh->pool, L->hblk);
+	L->hblk = blk;
+	L->hlen = (uint32_t)w.len;
+	L->status = (uint16_t)status;
+	vc->x.status = (uint16_t)status;
+	if (vc->req.method == HTTP1_HEAD)
+		last1 = first;
+	L->first = L->next = first;
+	L->last1 = last1;
+	L->rd = (uint32_t)(first / L->chunk);
+	return 0;
+}
+
+/* Queue the planned head (once). False: the connection was closed. */
+static bool queue_head(struct shard *sh, struct vconn *vc)
+{
+	struct elarge_x *L = &vc->x.cache.large;
+	if (L->head_sent)
+		return true;
+	char *blk = L->hblk;
+	L->hblk = NULL;
+	L->head_sent = true;
+	L->pushed += L->hlen;
+	return visitor_queue_head_block(sh, vc, blk, L->hlen);
+}
+
+/* Body bytes to the visitor's queue (no followers: slices never collapse). */
+static bool put_body(struct shard *sh, struct vconn *vc, const struct iobuf_seg *seg)
+{
+	if (!iobuf_outq_coalesce(&vc->out, seg, &sh->pool) && !iobuf_outq_push(&vc->out, seg))
+		return false;
+	vc->x.body_bytes_out += seg->len;
+	vc->x.cache.large.pushed += seg->len;
+	return true;
+}
+
+/* ---- records ------------------------------------------------------------------ */
+
+bool elarge_is_record(const void *meta, uint32_t meta_len)
+{
+	uint32_t magic;
+	if (meta_len < sizeof(struct rec_meta))
+		return false;
+	memcpy(&magic, meta, sizeof(magic));
+	return magic == REC_MAGIC;
+}
+
+bool elarge_serve(struct shard *sh, struct vconn *vc, const void *meta, uint32_t meta_len)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct elarge_x *L = &c->large;
+	struct rec_meta m;
+	struct http1_response head;
+
+	if (vc->x.background)
+		return false;               /* a refresh fetches the whole object */
+	memcpy(&m, meta, sizeof(m));
+	if (m.head_len > meta_len - sizeof(m) || m.chunk == 0 ||
+	    http1_parse_response((const char *)meta + sizeof(m), m.head_len, false, &head) !=
+	    (int)m.head_len) {
+		COUNT(sh, cache_read_errors);
+		return false;
+	}
+	if (hcache_decide(&m.e, &c->req, ecache_now_s(sh)) != HCACHE_SERVE_FRESH) {
+		/* Not usable for this request: a miss. Stale for every request:
+		 * dropped, the next fetch starts a new version (revalidating a
+		 * sliced object is not done yet). */
+		struct hcache_req_info plain = { .method = HTTP1_GET };
+		plain.if_modified_since = plain.if_unmodified_since = HCACHE_TIME_NONE;
+		if (hcache_decide(&m.e, &plain, ecache_now_s(sh)) != HCACHE_SERVE_FRESH)
+			drop_object(sh, c->key, m.gen, m.total, m.chunk);
+		c->xcache = HCACHE_X_EXPIRED;
+		return false;
+	}
+	memset(L, 0, sizeof(*L));
+	L->on = L->have_id = L->storing = true;
+	L->gen = m.gen;
+	L->total = m.total;
+	L->chunk = m.chunk;
+	L->expires = m.expires;
+	L->e = m.e;
+	c->xcache = HCACHE_X_HIT;
+	if (plan_response(sh, vc, &head, hcache_age(&m.e, ecache_now_s(sh))) < 0) {
+		L->on = false;
+		c->xcache = HCACHE_X_MISS;
+		return false;
+	}
+	COUNT(sh, cache_hits);
+	COUNT(sh, cache_large_hits);
+	return true;
+}
+
+void elarge_start(struct shard *sh, struct vconn *vc)
+{
+	advance(sh, vc, false);
+}
+
+/* Start a store write of one object of this version (a record: body 0;
+ * a chunk): its key text gives the prefix-purge hashes. */
+static bool begin_write(struct shard *sh, struct vconn *vc, struct cindex_key key,
+			const void *meta, uint32_t meta_len, uint64_t body_len, uint32_t *wid)
+{
+	char text[LIMIT_CACHE_KEY_BYTES];
+	size_t text_len;
+	struct cindex_key k;
+	struct store_io io[4];
+
+	if (!ecache_write_room(sh, 4) ||
+	    ecache_request_key(vc, text, sizeof(text), &text_len, &k) < 0)
+		return false;
+	struct store_obj obj = {
+		.meta = meta, .meta_len = meta_len, .body_len = body_len,
+		.expires = vc->x.cache.large.expires, .key_text = text, .key_text_len = text_len,
+	};
+	int n = store_write_begin(sh->store, sh->id, key, &obj, wid, io, 4);
+	if (n < 0) {
+		COUNT(sh, cache_fill_dropped);
+		return false;
+	}
+	sh->fill_began_ms[*wid % LIMIT_STORE_WRITES] = sh->lp.now_ms;
+	ecache_submit_writes(sh, io, n);
+	return true;
+}
+
+/* Write the record of a new version (best effort). */
+static bool write_record(struct shard *sh, struct vconn *vc, const struct http1_response *resp)
+{
+	struct elarge_x *L = &vc->x.cache.large;
+	uint32_t wid;
+
+	char *blk = iobuf_pool_get(&sh->pool);
+	if (!blk)
+		return false;
+	struct rec_meta m = { .magic = REC_MAGIC, .gen = L->gen, .total = L->total,
+			      .expires = L->expires, .chunk = L->chunk, .e = L->e };
+	struct wbuf w;
+	wbuf_init(&w, blk + sizeof(m), IOBUF_HBUF_BYTES - sizeof(m));
+	bool ok = ecache_write_stored_head(&w, resp) && sizeof(m) + w.len <= store_meta_max();
+	if (ok) {
+		m.head_len = (uint32_t)w.len;
+		memcpy(blk, &m, sizeof(m));
+		ok = begin_write(sh, vc, vc->x.cache.key, blk, (uint32_t)(sizeof(m) + w.len), 0,
+				 &wid);
+	}
+	iobuf_pool_put(&sh->pool, blk);     /* the store copied the meta */
+	return ok;
+}
+
+/* A new version seen in an origin response (`head`: its 200 form):
+ * RFC 9111 says whether it may be stored; with a validator it is. */
+static void new_version(struct shard *sh, struct vconn *vc, const struct http1_response *head,
+			uint64_t total)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct elarge_x *L = &c->large;
+	struct hcache_resp_info ri;
+	struct hcache_store hs;
+	struct hcache_policy pol = ecache_zone_policy(vc->x.zone->cfg);
+
+	hcache_parse_response(head, ecache_now_s(sh), &ri);
+	memset(&L->e, 0, sizeof(L->e));
+	hcache_storable(&pol, &c->req, &ri, c->request_time, ecache_now_s(sh), &hs, &L->e);
+	ecache_count_storable(sh, &ri, &hs);
+	if (!hs.store) {
+		/* Not stored, but served: what the response's conditionals,
+		 * its Range and its next fetches are checked against. */
+		L->e.status = 200;
+		L->e.last_modified = ri.last_modified;
+		L->e.flags = ri.last_modified != HCACHE_TIME_NONE ? HCACHE_E_HAS_LM : 0;
+		if (ri.etag.p && ri.etag.len <= sizeof(L->e.etag)) {
+			L->e.etag_len = (uint8_t)ri.etag.len;
+			L->e.etag_weak = ri.etag_weak;
+			memcpy(L->e.etag, ri.etag.p, ri.etag.len);
+		}
+	}
+	L->total = total;
+	L->gen = new_gen(sh, vc);
+	L->have_id = true;
+	L->expires = hs.sie_until > hs.fresh_until ? (uint32_t)hs.sie_until
+						    : (uint32_t)hs.fresh_until;
+	L->storing = hs.store && ri.vary.n == 0 && !ri.vary.star && has_validator(&L->e) &&
+		     write_record(sh, vc, head);
+	if (!L->storing)
+		COUNT(sh, cache_not_stored);
+}
+
+/* ---- chunk writes -------------------------------------------------------------- */
+
+static bool cw_begin(struct shard *sh, struct vconn *vc, uint32_t idx)
+{
+	struct elarge_x *L = &vc->x.cache.large;
+	struct chk_meta m = { .magic = CHK_MAGIC, .idx = idx, .gen = L->gen, .total = L->total };
+
+	if (!begin_write(sh, vc, elarge_chunk_key(vc->x.cache.key, L->gen, idx), &m, sizeof(m),
+			 chunk_len(L, idx), &L->cw_wid)) {
+		claim_done(sh, vc, idx, false);
+		return false;
+	}
+	/* Claimed until the write lands (ecache_on_write releases it): a
+	 * concurrent miss of this chunk waits for it instead of fetching. */
+	claim_chunk(sh, vc, idx);
+	claim_done(sh, vc, idx, true);
+	L->cw_active = true;
+	L->cw_idx = idx;
+	L->cw_left = chunk_len(L, idx);
+	return true;
+}
+
+static void cw_abort(struct shard *sh, struct vconn *vc)
+{
+	struct elarge_x *L = &vc->x.cache.large;
+	if (!L->cw_active)
+		return;
+	store_write_abort(sh->store, sh->id, L->cw_wid);
+	L->cw_active = false;
+	/* Its claim: a write with no io in flight has no completion to
+	 * release it (one that has releases it again: harmless). */
+	if (sh->collapse)
+		collapse_release(sh->collapse, elarge_chunk_key(vc->x.cache.key, L->gen, L->cw_idx));
+}
+
+/* Object bytes [off, off + n) passing by: each whole chunk becomes a store
+ * object (best effort: a busy store skips a chunk, never slows anyone). */
+static void cw_feed(struct shard *sh, struct vconn *vc, uint64_t off, const char *p, size_t n)
+{
+	struct elarge_x *L = &vc->x.cache.large;
+	struct store_io io[8];
+
+	while (n > 0) {
+		uint32_t idx = (uint32_t)(off / L->chunk);
+		uint64_t coff = off % L->chunk;
+		uint64_t rest = chunk_len(L, idx) - coff;   /* to the chunk's end */
+		size_t step = rest < n ? (size_t)rest : n;
+		/* A write runs from a chunk's start, so cw_left == rest: the
+		 * step is the same whether the bytes are written or skipped. */
+		if (L->cw_active || (coff == 0 && cw_begin(sh, vc, idx))) {
+			size_t used = 0;
+			int k = ecache_write_room(sh, 8) ?
+				store_write_append(sh->store, sh->id, L->cw_wid, p, step, &used,
+						   io, 8) : -1;
+			if (k > 0)
+				ecache_submit_writes(sh, io, k);
+			if (k < 0 || used < step) {
+				cw_abort(sh, vc);
+				COUNT(sh, cache_fill_dropped);
+			} else if ((L->cw_left -= used) == 0) {
+				L->cw_active = false;   /* sealed: it commits as it lands */
+			}
+		}
+		off += step;
+		p += step;
+		n -= step;
+	}
+}
+
+/* ---- a plain GET miss larger than a chunk ------------------------------------- */
+
+bool elarge_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_response *resp,
+		       const struct hcache_entry *e, uint32_t expires)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct elarge_x *L = &c->large;
+
+	if (!has_validator(e)) {
+		COUNT(sh, cache_not_stored);
+		return true;                /* chunks could not be checked later */
+	}
+	memset(L, 0, sizeof(*L));
+	L->chunk = store_chunk_bytes(sh->store);
+	L->e = *e;
+	L->total = (uint64_t)resp->content_length;
+	L->gen = new_gen(sh, vc);
+	L->expires = expires;
+	L->have_id = true;
+	if (!write_record(sh, vc, resp))
+		return true;
+	L->fill = L->storing = true;
+	L->o_off = 0;
+	c->filling = true;
+	return true;
+}
+
+void elarge_fill_body(struct shard *sh, struct vconn *vc, const char *p, size_t n)
+{
+	struct elarge_x *L = &vc->x.cache.large;
+	cw_feed(sh, vc, L->o_off, p, n);
+	L->o_off += n;
+}
+
+void elarge_fill_end(struct shard *sh, struct vconn *vc, bool complete)
+{
+	struct elarge_x *L = &vc->x.cache.large;
+	(void)complete;                     /* a whole chunk is complete as it is */
+	cw_abort(sh, vc);
+	L->fill = false;
+}
+
+/* ---- misses --------------------------------------------------------------------- */
+
+/* Fetch chunks [idx, ...] from the origin: up to ELARGE_FETCH_CHUNKS,
+ * up to the last one the visitor needs, stopping before a stored one. */
+static void start_fetch(struct shard *sh, struct vconn *vc, uint32_t idx)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct elarge_x *L = &c->large;
+	uint64_t lastc64 = (L->last1 - 1) / L->chunk;
+	uint32_t lastc = lastc64 > UINT32_MAX ? UINT32_MAX : (uint32_t)lastc64;
+	uint32_t n = 1;
+	struct cindex_entry hit;
+
+	if (L->storing)
+		claim_chunk(sh, vc, idx);
+	while (idx + n <= lastc && n < ELARGE_FETCH_CHUNKS &&
+	       !(L->storing && (store_lookup(sh->store, sh->id,
+					     elarge_chunk_key(c->key, L->gen, idx + n), &hit) == 0 ||
+				!claim_chunk(sh, vc, idx + n))))
+		n++;
+	L->cl_from = idx;
+	L->cl_to = L->storing ? idx + n : idx;
+	L->wait_ms = 0;
+	L->o_off = (uint64_t)idx * L->chunk;
+	L->o_end = L->o_off + (uint64_t)n * L->chunk;
+	if (L->have_id && L->o_end > L->total)
+		L->o_end = L->total;
+	L->fetching = true;
+	L->rd = idx + n;
+	vc->x.tries = 0;
+	vc->x.retried = false;
+	COUNT(sh, cache_large_fetches);
+	origin_start(sh, vc);
+}
+
+bool elarge_miss(struct shard *sh, struct vconn *vc)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct elarge_x *L = &c->large;
+	struct hcache_range rg;
+	struct hcache_entry probe;
+
+	if (!c->cacheable || c->have_stored || vc->req.method != HTTP1_GET || !c->req.range.p ||
+	    vc->x.background)
+		return false;
+	/* "bytes=first-" or "bytes=first-last": where it starts is known
+	 * before the length. A suffix or several ranges go to the origin. */
+	const char *eq = memchr(c->req.range.p, '=', c->req.range.len);
+	const char *end = c->req.range.p + c->req.range.len;
+	while (eq && ++eq < end && *eq == ' ')
+		;
+	if (!eq || eq >= end || *eq == '-')
+		return false;
+	memset(&probe, 0, sizeof(probe));
+	probe.status = 200;
+	probe.last_modified = HCACHE_TIME_NONE;
+	if (hcache_range(&c->req, &probe, INT64_MAX, &rg) < 0 || rg.kind != HCACHE_RANGE_PARTIAL ||
+	    (uint64_t)rg.first / store_chunk_bytes(sh->store) >= LIMIT_STORE_OBJECT_CHUNKS)
+		return false;
+	memset(L, 0, sizeof(*L));
+	L->on = true;
+	L->chunk = store_chunk_bytes(sh->store);
+	L->next = L->first = (uint64_t)rg.first;
+	L->last1 = (uint64_t)rg.last + 1;   /* until the length is known */
+	start_fetch(sh, vc, (uint32_t)(L->next / L->chunk));
+	return true;
+}
+
+bool elarge_drops_request_header(const struct vconn *vc, const struct http1_header *h)
+{
+	static const char *const names[] = {
+		"range", "if-range", "if-match", "if-none-match", "if-modified-since",
+		"if-unmodified-since",
+	};
+	(void)vc;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (h->name_len == strlen(names[i]) &&
+		    strncasecmp(h->name, names[i], h->name_len) == 0)
+			return true;
+	return false;
+}
+
+void elarge_origin_headers(const struct vconn *vc, struct wbuf *w)
+{
+	const struct elarge_x *L = &vc->x.cache.large;
+	wbuf_str(w, "Range: bytes=");
+	wbuf_u64(w, L->o_off);
+	wbuf_put(w, "-", 1);
+	wbuf_u64(w, L->o_end - 1);
+	wbuf_put(w, "\r\n", 2);
+}
+
+/* "bytes first-last/total" → [first, last + 1) and total. */
+static bool parse_content_range(const struct http1_response *resp, uint64_t *first,
+				uint64_t *end, uint64_t *total)
+{
+	const struct http1_header *h = http1_find_header(resp->headers, resp->n_headers,
+							 "content-range");
+	uint64_t v[3] = { 0, 0, 0 };
+	size_t i = 0;
+	int k = 0;
+
+	if (!h || h->value_len < 6 || strncasecmp(h->value, "bytes ", 6) != 0)
+		return false;
+	for (i = 6; i < h->value_len && k < 3; k++) {
+		size_t d = i;
+		while (i < h->value_len && h->value[i] >= '0' && h->value[i] <= '9' && i - d < 19)
+			v[k] = v[k] * 10 + (uint64_t)(h->value[i++] - '0');
+		if (i == d)
+			return false;
+		if (k < 2 && (i >= h->value_len || h->value[i] != (k == 0 ? '-' : '/')))
+			return false;
+		i++;
+	}
+	if (k != 3 || i != h->value_len + 1 || v[1] < v[0] || v[1] >= v[2])
+		return false;
+	*first = v[0];
+	*end = v[1] + 1;
+	*total = v[2];
+	return true;
+}
+
+int elarge_origin_head(struct shard *sh, struct vconn *vc, const struct http1_response *resp)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct elarge_x *L = &c->large;
+	uint64_t s = 0, e1 = 0, total = 0;
+	bool ok;
+
+	if (resp->status == 206)
+		ok = parse_content_range(resp, &s, &e1, &total) &&
+		     resp->content_length == (int64_t)(e1 - s);
+	else
+		ok = resp->status == 200 && resp->content_length > 0 && !resp->chunked &&
+		     (total = e1 = (uint64_t)resp->content_length) > 0;
+	ok = ok && s <= L->o_off && L->o_off < e1;
+	if (!ok) {
+		/* Not a slice of the object (an error, 416, a changed framing):
+		 * before our head it goes to the visitor as it is. Gone, or
+		 * shorter than we knew: the stored object goes too (a 5xx may
+		 * pass: it says nothing about the object). */
+		L->fetching = false;
+		release_claims(sh, vc);
+		if (L->have_id && (resp->status == 404 || resp->status == 410 ||
+				   resp->status == 416 || resp->status < 300))
+			drop_object(sh, c->key, L->gen, L->total, L->chunk);
+		if (L->head_sent)
+			return -EIO;
+		if (L->hblk)
+			iobuf_pool_put(&sh->pool, L->hblk);
+		L->hblk = NULL;
+		L->on = false;
+		if (c->xcache == HCACHE_X_HIT)
+			c->xcache = HCACHE_X_MISS;  /* a hit's missing chunk: the origin answers */
+		return 0;
+	}
+	struct http1_response head = *resp;
+	head.status = 200;
+	head.reason = "OK";
+	head.reason_len = 2;
+	head.content_length = (int64_t)total;
+	for (unsigned i = 0; i < head.n_headers; i++)
+		if (head.headers[i].name_len == 13 &&
+		    strncasecmp(head.headers[i].name, "content-range", 13) == 0)
+			head.headers[i--] = head.headers[--head.n_headers];
+	if (L->have_id) {
+		struct hcache_resp_info ri;
+		hcache_parse_response(&head, ecache_now_s(sh), &ri);
+		if (total != L->total || !same_validator(&L->e, &ri)) {
+			/* Another version: never stitched to the stored one. The
+			 * claims were taken under the old generation's keys. */
+			COUNT(sh, cache_large_mismatch);
+			release_claims(sh, vc);
+			drop_object(sh, c->key, L->gen, L->total, L->chunk);
+			L->have_id = L->storing = false;
+			if (L->head_sent)
+				return -EIO;
+		}
+	}
+	if (!L->have_id) {
+		new_version(sh, vc, &head, total);
+		if (c->xcache == HCACHE_X_HIT)
+			c->xcache = HCACHE_X_MISS;  /* another version than the record's */
+		if (plan_response(sh, vc, &head, 0) < 0)
+			return -ENOBUFS;
+	}
+	L->o_off = s;
+	L->o_end = e1;
+	vc->x.origin_status = resp->status;
+	return 1;
+}
+
+bool elarge_origin_body(struct shard *sh, struct vconn *vc, const struct iobuf_seg *seg)
+{
+	struct elarge_x *L = &vc->x.cache.large;
+	uint64_t off = L->o_off, n = seg->len;
+
+	if (n > L->o_end - off)
+		n = L->o_end - off;
+	if (L->storing)
+		cw_feed(sh, vc, off, seg->ptr, (size_t)n);
+	L->o_off += n;
+	if (off <= L->next && L->next < off + n && L->next < L->last1) {
+		uint64_t a = L->next - off;
+		uint64_t b = (off + n < L->last1 ? off + n : L->last1) - off;
+		struct iobuf_seg t = *seg;
+		t.ptr += a;
+		t.len = (uint32_t)(b - a);
+		if (!queue_head(sh, vc)) {
+			iobuf_seg_release(seg, &sh->pool);
+			return true;            /* closed */
+		}
+		if (!put_body(sh, vc, &t))
+			return false;
+		L->next += b - a;
+		return true;
+	}
+	iobuf_seg_release(seg, &sh->pool);
+	return true;
+}
+
+void elarge_origin_end(struct shard *sh, struct vconn *vc)
+{
+	struct elarge_x *L = &vc->x.cache.large;
+
+	L->fetching = false;
+	cw_abort(sh, vc);                    /* a chunk the response did not finish */
+	release_claims(sh, vc);
+	L->rd = (uint32_t)(L->next / L->chunk);
+	if (L->o_off != L->o_end) {
+		visitor_response_abort(sh, vc);
+		return;
+	}
+	advance(sh, vc, false);
+}
+
+/* ---- hits: chunks from RAM or disk, in order ------------------------------------ */
+
+/* Get the next chunk: 1 = ready (RAM), 0 = a read or a fetch is running
+ * or nothing can start now. */
+static int acquire(struct shard *sh, struct vconn *vc)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct elarge_x *L = &c->large;
+	uint32_t ci = (uint32_t)(L->next / L->chunk);
+	uint32_t lastc = (uint32_t)((L->last1 - 1) / L->chunk);
+	struct cindex_entry hit;
+	struct elarge_slot *s = NULL;
+
+	/* Chunks [ci, rd) are being read or ready; none: start at ci. */
+	if (L->rd < ci || slots_idle(L))
+		L->rd = ci;
+	if (L->rd > lastc)
+		return 0;
+	for (unsigned i = 0; i < ELARGE_SLOTS && !s; i++)
+		if (L->s[i].st == ELS_FREE)
+			s = &L->s[i];
+	if (!s)
+		return 0;
+	struct cindex_key k = elarge_chunk_key(c->key, L->gen, L->rd);
+	if (L->storing && store_lookup(sh->store, sh->id, k, &hit) == 0) {
+		uint32_t want = chunk_len(L, L->rd);
+		s->idx = L->rd;
+		s->loc = hit.loc;
+		if (sh->mt_on && memtier_get(&sh->mt, k, hit.loc, 0, &s->mobj) == 1) {
+			uint32_t bl;
+			s->body = memtier_body(&sh->mt, s->mobj, &bl);
+			if (bl == want) {
+				s->len = bl;
+				s->st = ELS_READY;
+				L->rd++;
+				COUNT(sh, cache_ram_hits);
+				return 1;
+			}
+			memtier_unref(&sh->mt, s->mobj);
+			s->mobj = NULL;
+		}
+		int n = store_read_plan(sh->store, sh->id, &hit, true, 0, hit.total_len, &s->io, 1);
+		if (n == 1) {
+			s->has_io = true;
+			s->st = ELS_READING;
+			L->rd++;
+			L->reading = true;
+			shard_prep_store_io(sh, &s->io, shard_ud(OP_CREAD, vc->idx, vc->gen));
+			vc->ops++;
+			return 0;
+		}
+		if (n == -ENOBUFS) {
+			/* Pool empty: wait for a buffer (a send of ours, or the tick). */
+			wait_add(sh, vc);
+			return 0;
+		}
+		COUNT(sh, cache_read_errors);
+	}
+	/* Missing: fetched once every chunk before it is queued — unless
+	 * another exchange is fetching it (then wait, up to a bound). */
+	if (L->rd != ci || !slots_idle(L) || vc->req.method != HTTP1_GET)
+		return 0;
+	if (L->storing && sh->collapse && collapse_active(sh->collapse, k)) {
+		if (!L->wait_ms)
+			L->wait_ms = sh->lp.now_ms;
+		if (sh->lp.now_ms - L->wait_ms < ELARGE_CLAIM_WAIT_MS) {
+			wait_add(sh, vc);
+			return 0;
+		}
+	}
+	start_fetch(sh, vc, ci);
+	return 0;
+}
+
+void elarge_on_read(struct shard *sh, struct vconn *vc, const struct io_uring_cqe *cqe)
+{
+	struct ecache_x *c = &vc->x.cache;
+	struct elarge_x *L = &c->large;
+	struct elarge_slot *s = NULL;
+	struct store_view v;
+	struct chk_meta m;
+
+	L->reading = false;
+	for (unsigned i = 0; i < ELARGE_SLOTS && !s; i++)
+		if (L->s[i].st == ELS_READING)
+			s = &L->s[i];
+	if (!s)
+		return;
+	if (vc->state != VC_BUSY) {
+		slot_release(sh, s);        /* closing: nobody sends from it */
+		return;
+	}
+	bool good = store_read_verify(sh->store, &s->io, cqe->res, &v) == 0 &&
+		    v.meta_len == sizeof(m) && v.body_len == chunk_len(L, s->idx) &&
+		    v.total_len == v.body_len;
+	if (good) {
+		memcpy(&m, v.meta, sizeof(m));
+		good = m.magic == CHK_MAGIC && m.idx == s->idx && m.gen == L->gen &&
+		       m.total == L->total;
+	}
+	if (!good) {
+		/* Never served: dropped, and fetched again from the origin. */
+		COUNT(sh, cache_large_bad_chunks);
+		store_delete(sh->store, elarge_chunk_key(c->key, L->gen, s->idx));
+		L->rd = s->idx;
+		slot_release(sh, s);
+		advance(sh, vc, false);
+		return;
+	}
+	s->body = v.body;
+	s->len = v.body_len;
+	s->st = ELS_READY;
+	/* The RAM tier sees the chunk as one entry of its own key. */
+	struct cindex_key k = elarge_chunk_key(c->key, L->gen, s->idx);
+	if (sh->mt_on) {
+		struct memtier_obj *o = memtier_admit_begin(&sh->mt, k, s->loc, 0, 0, v.body_len);
+		if (o) {
+			memcpy(memtier_fill_ptr(&sh->mt, o), v.body, v.body_len);
+			memtier_admit_commit(&sh->mt, o);
+		}
+	}
+	advance(sh, vc, false);
+}
+
+/* Everything the visitor gets is queued: end the response. */
+static void finish(struct shard *sh, struct vconn *vc, bool in_send)
+{
+	if (vc->x.resp_done || !queue_head(sh, vc))
+		return;
+	if (in_send)
+		vc->x.resp_done = true;     /* the send completion finishes it */
+	else
+		visitor_response_end(sh, vc);
+}
+
+static void advance(struct shard *sh, struct vconn *vc, bool in_send)
+{
+	struct elarge_x *L = &vc->x.cache.large;
+	bool queued = false;
+
+	for (;;) {
+		while (L->next < L->last1) {
+			uint32_t ci = (uint32_t)(L->next / L->chunk);
+			struct elarge_slot *s = slot_find(L, ci, ELS_READY);
+			if (!s)
+				break;
+			if (!queue_head(sh, vc))
+				return;
+			uint64_t start = (uint64_t)ci * L->chunk;
+			uint64_t end = start + s->len < L->last1 ? start + s->len : L->last1;
+			struct iobuf_seg seg = { .ptr = s->body + (L->next - start),
+						 .len = (uint32_t)(end - L->next),
+						 .kind = IOBUF_SEG_STATIC };
+			if (!put_body(sh, vc, &seg)) {
+				visitor_response_abort(sh, vc);
+				return;
+			}
+			s->st = ELS_SENDING;
+			s->release_at = L->pushed;
+			L->next = end;
+			queued = true;
+		}
+		if (L->next >= L->last1) {
+			finish(sh, vc, in_send);
+			return;
+		}
+		if (L->fetching || L->reading || acquire(sh, vc) != 1)
+			break;
+	}
+	if (queued && !in_send)
+		visitor_flush(sh, vc);
+}
+
+void elarge_on_sent(struct shard *sh, struct vconn *vc)
+{
+	struct elarge_x *L = &vc->x.cache.large;
+	uint64_t consumed = L->pushed - vc->out.bytes;
+
+	for (unsigned i = 0; i < ELARGE_SLOTS; i++)
+		if (L->s[i].st == ELS_SENDING && L->s[i].release_at <= consumed)
+			slot_release(sh, &L->s[i]);
+	if (!L->fetching && !L->reading && !vc->x.resp_done)
+		advance(sh, vc, true);
+}
+
+void elarge_end(struct shard *sh, struct vconn *vc)
+{
+	struct elarge_x *L = &vc->x.cache.large;
+
+	wait_remove(sh, vc);
+	cw_abort(sh, vc);
+	release_claims(sh, vc);
+	for (unsigned i = 0; i < ELARGE_SLOTS; i++)
+		if (L->s[i].st != ELS_READING)
+			slot_release(sh, &L->s[i]);
+	if (L->hblk) {
+		iobuf_pool_put(&sh->pool, L->hblk);
+		L->hblk = NULL;
+	}
+	L->on = L->fetching = L->fill = false;
+}

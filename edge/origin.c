@@ -1,0 +1,1232 @@
+/*
+ * edge/origin.c — origin connections (see origin.h).
+ *
+ * Receives use single-shot recv with buffer selection from the origin
+ * buffer group, re-armed only while the visitor has room: that is the
+ * backpressure that bounds a response in flight to about
+ * LIMIT_STREAM_WINDOW_BYTES, whatever the object size. Body bytes are not
+ * copied: the visitor's send queue points into the provided buffers.
+ */
+#include "edge/origin.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/loop.h"
+#include "edge/shard.h"
+#include "edge/edge_cache.h"
+#include "cache/http_cache.h"
+#include "sigv4/s3_error.h"
+#include "net/req_hygiene.h"
+#include "sigv4/s3_path.h"
+#include "net/tls.h"
+#include "edge/visitor.h"
+#include "sigv4/sigv4.h"
+#include "net/wbuf.h"
+
+static void oc_close(struct shard *sh, struct oconn *oc);
+static void try_origin(struct shard *sh, struct vconn *vc, bool allow_pool);
+
+/* ---- slots and pools ----------------------------------------------------- */
+
+static struct oconn *oc_alloc(struct shard *sh)
+{
+	struct oconn *oc = shard_oconn_take(sh);
+	if (!oc)
+		return NULL;
+	sh->oconns_used++;
+	uint32_t gen = oc->gen, idx = oc->idx;
+	memset(oc, 0, offsetof(struct oconn, out));
+	oc->magic = OCONN_MAGIC;
+	oc->gen = gen;
+	oc->idx = idx;
+	oc->fd = -1;
+	iobuf_outq_init(&oc->out);
+	oc->head = NULL;
+	oc->head_len = 0;
+	return oc;
+}
+
+static void oc_free_slot(struct shard *sh, struct oconn *oc)
+{
+	tls_session_free(oc->tls);
+	oc->tls = NULL;
+	if (oc->s3_body) {
+		iobuf_pool_put(&sh->pool, oc->s3_body);
+		oc->s3_body = NULL;
+	}
+	oc->s3_status = 0;
+	oc->tls_ready = false;
+	iobuf_outq_clear(&oc->out, &sh->pool);
+	if (oc->head) {
+		iobuf_pool_put(&sh->pool, oc->head);
+		oc->head = NULL;
+	}
+	oc->state = OC_FREE;
+	oc->gen++;
+	oc->next = sh->ofree;
+	sh->ofree = oc;
+	sh->oconns_used--;
+}
+
+static void oc_maybe_free(struct shard *sh, struct oconn *oc)
+{
+	if (oc->state == OC_CLOSING && oc->ops == 0)
+		oc_free_slot(sh, oc);
+}
+
+static struct origin_shard *oshard(struct shard *sh, const struct origin_rt *o)
+{
+	return shard_origin(sh, o);
+}
+
+static void idle_remove(struct shard *sh, struct oconn *oc)
+{
+	struct origin_shard *os = oshard(sh, oc->origin);
+	if (oc->prev)
+		oc->prev->next = oc->next;
+	else
+		os->idle = oc->next;
+	if (oc->next)
+		oc->next->prev = oc->prev;
+	oc->next = oc->prev = NULL;
+	os->n_idle--;
+}
+
+static struct oconn *idle_pop(struct shard *sh, const struct origin_rt *o)
+{
+	struct oconn *oc = oshard(sh, o)->idle;
+	if (oc)
+		idle_remove(sh, oc);
+	return oc;
+}
+
+static void submit_recv(struct shard *sh, struct oconn *oc)
+{
+	struct io_uring_sqe *sqe = shard_sqe(sh);
+	io_uring_prep_recv(sqe, oc->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = SHARD_GROUP_ORIGIN;
+	io_uring_sqe_set_data64(sqe, shard_ud(OP_ORECV, oc->idx, oc->gen));
+	oc->ops++;
+	oc->recv_armed = true;
+	if (oc->vc && oc->state == OC_BUSY) {
+		oc->recv_counted = true;
+		sh->orecv_armed++;
+	}
+}
+
+/*
+ * The ring is low (shard_bufs_low; docs/ARCHITECTURE.md "Receive
+ * buffers"): an exchange whose visitor pins buffers waits for the tick,
+ * when stalled holders are reclaimed; one that pins none reads now if a
+ * buffer is there for every read armed and nobody waits before it, else
+ * takes its turn in the FIFO. True when it must not arm now.
+ */
+static bool wait_turn(struct shard *sh, struct oconn *oc)
+{
+	const struct iobuf_group *g = shard_group(sh, SHARD_GROUP_ORIGIN);
+
+	if (!oc->vc || oc->state != OC_BUSY || !shard_bufs_low(sh))
+		return false;
+	if (oc->vc->out.n_pbuf == 0 && sh->owait_n == 0 &&
+	    iobuf_group_avail(g) > sh->orecv_armed)
+		return false;
+	COUNT(sh, recv_share_paused);
+	if (oc->vc->out.n_pbuf > 0 || sh->owait_n == sh->owait_cap) {
+		oc->recv_starved = true;
+		sh->starved = true;
+		return true;
+	}
+	sh->owait[(sh->owait_head + sh->owait_n++) % sh->owait_cap] =
+		(uint64_t)oc->idx << 32 | oc->gen;
+	oc->recv_waiting = true;
+	return true;
+}
+
+static void arm_recv(struct shard *sh, struct oconn *oc)
+{
+	if (oc->recv_armed || oc->recv_starved || oc->recv_waiting || oc->state == OC_CLOSING)
+		return;
+	if (!wait_turn(sh, oc))
+		submit_recv(sh, oc);
+}
+
+void origin_serve_waiting(struct shard *sh)
+{
+	const struct iobuf_group *g = shard_group(sh, SHARD_GROUP_ORIGIN);
+
+	while (sh->owait_n > 0) {
+		if (shard_bufs_low(sh) && iobuf_group_avail(g) <= sh->orecv_armed)
+			return;
+		uint64_t e = sh->owait[sh->owait_head];
+		sh->owait_head = (sh->owait_head + 1) % sh->owait_cap;
+		sh->owait_n--;
+		struct oconn *oc = &sh->oconns[e >> 32];
+		if (oc->gen != (uint32_t)e || !oc->recv_waiting)
+			continue;               /* closed since it queued */
+		oc->recv_waiting = false;
+		if (oc->recv_armed)
+			continue;
+		if (oc->state == OC_IDLE ||  /* pooled meanwhile: watch it close */
+		    (oc->state == OC_BUSY && oc->vc &&
+		     (!oc->head_done || visitor_room(oc->vc) > 0)))
+			submit_recv(sh, oc);
+	}
+}
+
+/* https: encrypt what is queued into the session's output (the segments
+ * are released as their bytes are taken), then send that output. */
+static void tls_flush(struct shard *sh, struct oconn *oc)
+{
+	const void *p;
+	size_t n;
+
+	if (oc->out.in_flight || oc->state != OC_BUSY)
+		return;
+	while (oc->tls_ready && oc->out.n > 0) {
+		const struct iobuf_seg *seg = &oc->out.segs[oc->out.head];
+		ssize_t k = tls_write(oc->tls, seg->ptr, seg->len);
+		if (k <= 0)
+			break;                  /* output full: after this send */
+		iobuf_outq_consume(&oc->out, &sh->pool, (uint64_t)k);
+	}
+	tls_pending_output(oc->tls, &p, &n);
+	if (n == 0)
+		return;
+	struct io_uring_sqe *sqe = shard_sqe(sh);
+	io_uring_prep_send(sqe, oc->fd, p, n, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, shard_ud(OP_OSEND, oc->idx, oc->gen));
+	oc->ops++;
+	oc->out.in_flight = true;
+}
+
+static void flush(struct shard *sh, struct oconn *oc)
+{
+	if (oc->tls) {
+		tls_flush(sh, oc);
+		return;
+	}
+	if (oc->out.in_flight || oc->out.n == 0 || oc->state != OC_BUSY)
+		return;
+	struct io_uring_sqe *sqe = shard_sqe(sh);
+	iobuf_outq_prep_send(&oc->out, sqe, oc->fd);
+	io_uring_sqe_set_data64(sqe, shard_ud(OP_OSEND, oc->idx, oc->gen));
+	oc->ops++;
+	oc->out.in_flight = true;
+}
+
+/*
+ * Every byte of the request is on its way to the origin: the head and
+ * every body byte the request's framing announced were queued, and none
+ * is still queued, being sent, or waiting in the TLS session's output.
+ */
+static bool request_sent(const struct oconn *oc)
+{
+	const void *p;
+	size_t n = 0;
+
+	if (oc->body_pending || oc->out.n > 0 || oc->out.in_flight)
+		return false;
+	if (oc->tls)
+		tls_pending_output(oc->tls, &p, &n);
+	return n == 0;
+}
+
+/* RFC 9110 9.3: content on these has no defined meaning, and many origins
+ * (static handlers) answer without reading it: it stays in their input as
+ * the start of the next request on that connection (CL.0 desync). */
+static bool method_ignores_body(enum http1_method m)
+{
+	return m == HTTP1_GET || m == HTTP1_HEAD || m == HTTP1_DELETE ||
+	       m == HTTP1_OPTIONS || m == HTTP1_TRACE;
+}
+
+/* A finished exchange: keep the connection for the next request. */
+static void pool_put(struct shard *sh, struct oconn *oc)
+{
+	struct origin_shard *os = oshard(sh, oc->origin);
+
+	wheel_disarm(&sh->lp.wheel, &oc->timer);
+	if (!request_sent(oc) || oc->body_unsafe) {
+		/* The origin answered before it had the whole request: it
+		 * would read what is missing from the next request (desync).
+		 * Or the body was one that origins may ignore and so read as
+		 * their next request (CL.0). */
+		COUNT(sh, origin_conns_not_reused);
+		oc_close(sh, oc);
+		return;
+	}
+	/* A connection of an older snapshot is not pooled: the shard is
+	 * letting go of that snapshot. */
+	if (!oc->keep_alive || os->n_idle >= sh->scfg->origin_pool ||
+	    sh->draining || oc->rt != sh->rt) {
+		oc_close(sh, oc);
+		return;
+	}
+	oc->state = OC_IDLE;
+	oc->vc = NULL;
+	oc->next = os->idle;
+	oc->prev = NULL;
+	if (os->idle)
+		os->idle->prev = oc;
+	os->idle = oc;
+	os->n_idle++;
+	/* An armed recv on an idle connection notices the origin closing it. */
+	arm_recv(sh, oc);
+}
+
+static void oc_close(struct shard *sh, struct oconn *oc)
+{
+	if (oc->state == OC_CLOSING || oc->state == OC_FREE)
+		return;
+	if (oc->state == OC_IDLE)
+		idle_remove(sh, oc);
+	wheel_disarm(&sh->lp.wheel, &oc->timer);
+	oc->state = OC_CLOSING;
+	oc->vc = NULL;
+	if (oc->fd >= 0) {
+		struct io_uring_sqe *sqe = shard_sqe(sh);
+		io_uring_prep_cancel_fd(sqe, oc->fd, IORING_ASYNC_CANCEL_ALL);
+		sqe->flags |= IOSQE_IO_HARDLINK;
+		io_uring_sqe_set_data64(sqe, shard_ud(OP_OCLOSE, oc->idx, oc->gen));
+		sqe = shard_sqe(sh);
+		io_uring_prep_close(sqe, oc->fd);
+		io_uring_sqe_set_data64(sqe, shard_ud(OP_OCLOSE, oc->idx, oc->gen));
+		oc->ops += 2;
+		oc->fd = -1;
+	}
+	oc_maybe_free(sh, oc);
+}
+
+/* ---- the request ---------------------------------------------------------- */
+
+static bool drop_request_header(const struct http1_header *h, bool s3)
+{
+	if (http1_is_hop_by_hop(h->name, h->name_len))
+		return true;
+	/* S3: the visitor's credentials and x-amz-* headers never reach the
+	 * bucket; the edge's signature is the only authority. */
+	if (s3 && ((h->name_len >= 6 && strncasecmp(h->name, "x-amz-", 6) == 0) ||
+		   (h->name_len == 13 && strncasecmp(h->name, "authorization", 13) == 0)))
+		return true;
+	switch (h->name_len) {
+	case 4:
+		return strncasecmp(h->name, "host", 4) == 0;
+	case 6:
+		return strncasecmp(h->name, "expect", 6) == 0;
+	case 14:
+		return strncasecmp(h->name, "content-length", 14) == 0;
+	case 15:
+		return strncasecmp(h->name, "x-forwarded-for", 15) == 0;
+	default:
+		return false;
+	}
+}
+
+/* The visitor's headers we pass on, then ours, then the blank line. */
+static void write_forwarded_headers(struct wbuf *w, const struct vconn *vc, bool s3)
+{
+	const struct http1_request *r = &vc->req;
+	const struct http1_header *xff = NULL;
+
+	for (unsigned i = 0; i < r->n_headers; i++) {
+		const struct http1_header *h = &r->headers[i];
+		if (h->name_len == 15 && strncasecmp(h->name, "x-forwarded-for", 15) == 0)
+			xff = h;
+		if (!drop_request_header(h, s3) && !ecache_drops_request_header(vc, h))
+			wbuf_header(w, h->name, h->name_len, h->value, h->value_len);
+	}
+	ecache_origin_headers(vc, w);
+	wbuf_str(w, "X-Forwarded-For: ");
+	if (xff) {
+		wbuf_put(w, xff->value, xff->value_len);
+		wbuf_put(w, ", ", 2);
+	}
+	wbuf_str(w, vc->peer_ip[0] ? vc->peer_ip : "unknown");
+	wbuf_str(w, "\r\nVia: 1.1 edgecache\r\n");
+	if (vc->x.body_chunked) {
+		wbuf_str(w, "Transfer-Encoding: chunked\r\n");
+	} else if (vc->x.has_body) {
+		wbuf_str(w, "Content-Length: ");
+		wbuf_u64(w, (uint64_t)r->content_length);
+		wbuf_put(w, "\r\n", 2);
+	}
+	wbuf_put(w, "\r\n", 2);
+}
+
+/* A plain origin: base path + the visitor's path as it came. */
+static int write_plain_request(struct wbuf *w, const struct vconn *vc, const struct origin_rt *o)
+{
+	const struct http1_request *r = &vc->req;
+
+	wbuf_put(w, r->method_str, r->method_len);
+	wbuf_put(w, " ", 1);
+	wbuf_put(w, o->base_path_wire, o->base_path_wire_len);
+	wbuf_put(w, r->path, r->path_len);
+	if (r->query) {
+		wbuf_put(w, "?", 1);
+		wbuf_put(w, r->query, r->query_len);
+	}
+	wbuf_str(w, " HTTP/1.1\r\nHost: ");
+	wbuf_str(w, o->cfg->host_header);
+	wbuf_put(w, "\r\n", 2);
+	write_forwarded_headers(w, vc, false);
+	return 0;
+}
+
+/*
+ * An S3 origin: the path mapped the S3 way (decode once, base_path,
+ * encode once: what is signed is what is sent), then SigV4 headers from
+ * the snapshot's credentials. Returns 0, or -EINVAL (bad %-escape: 400),
+ * -ENOSPC (414).
+ */
+/* The credentials vc's request is signed with: the overlap retry signs
+ * with those of the snapshot before. */
+static const struct sigv4_creds *signing_creds(const struct vconn *vc, const struct origin_rt *o)
+{
+	return vc->x.prev_creds && o->prev_creds ? o->prev_creds : o->creds;
+}
+
+static int write_s3_request(struct shard *sh, struct wbuf *w, const struct vconn *vc,
+			    const struct origin_rt *o)
+{
+	const struct sigv4_creds *creds = signing_creds(vc, o);
+	const struct http1_request *r = &vc->req;
+	char path[LIMIT_S3_WIRE_PATH_BYTES + 1], host[LIMIT_S3_HOST_BYTES + 1];
+	struct s3path_out m = { .path = path, .path_cap = sizeof(path),
+				.host = host, .host_cap = sizeof(host) };
+	struct sigv4_s3_signed sig;
+
+	int rc = s3path_map(o->cfg, r->path, r->path_len, &m);
+	if (rc < 0)
+		return rc;
+	const char *method = r->method == HTTP1_HEAD ? "HEAD" : "GET";
+	struct sigv4_s3_request sr = {
+		.method = method, .host = host, .host_len = m.host_len,
+		.path = path, .path_len = m.path_len,
+		.query = r->query, .query_len = r->query ? r->query_len : 0,
+		.unsigned_payload = o->cfg->s3_payload == CFG_S3_PAYLOAD_UNSIGNED,
+		.now = (time_t)((int64_t)(sh->lp.unix_ms / 1000) + sh->test_clock_skew_s +
+				atomic_load_explicit(&((struct origin_rt *)o)->clock_offset_s,
+						     memory_order_relaxed)),
+	};
+	rc = sigv4_s3_sign(creds, &sr, &sig, NULL);
+	if (rc < 0)
+		return rc == -ENOSPC ? -ENOSPC : -EINVAL;
+	COUNT(sh, s3_signed);
+	if (!sig.used_precomputed_key)
+		COUNT(sh, s3_key_derived);
+	wbuf_str(w, method);
+	wbuf_put(w, " ", 1);
+	wbuf_put(w, path, m.path_len);
+	if (r->query) {
+		wbuf_put(w, "?", 1);
+		wbuf_put(w, r->query, r->query_len);
+	}
+	wbuf_str(w, " HTTP/1.1\r\n");
+	wbuf_header(w, "Host", 4, host, m.host_len);
+	wbuf_header(w, "X-Amz-Date", 10, sig.amz_date, SIGV4_AMZ_DATE_LEN);
+	wbuf_header(w, "X-Amz-Content-SHA256", 20, sig.payload_hash, strlen(sig.payload_hash));
+	if (creds->session_token[0])
+		wbuf_header(w, "X-Amz-Security-Token", 20, creds->session_token,
+			    strlen(creds->session_token));
+	wbuf_header(w, "Authorization", 13, sig.authorization, sig.authorization_len);
+	write_forwarded_headers(w, vc, true);
+	return 0;
+}
+
+/* The request is signed: tag the exchange (access log) and count the
+ * signature for its credential generation (GET /metrics). */
+static void tag_generation(struct shard *sh, struct vconn *vc, const struct origin_rt *o)
+{
+	bool prev = signing_creds(vc, o) != o->creds;
+	struct origin_shard *os = oshard(sh, o);
+	_Atomic uint64_t *n = prev ? &os->signed_prev : &os->signed_cur;
+
+	vc->x.creds_gen = prev ? o->prev_creds_gen : o->creds_gen;
+	atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+/* Build the origin request head for vc's request into a block. Returns
+ * 0, -ENOBUFS (no block), -ENOSPC (too long), -EINVAL (bad path). */
+static int build_request(struct shard *sh, struct vconn *vc, const struct origin_rt *o,
+			 char **out, size_t *out_len)
+{
+	char *blk = iobuf_pool_get(&sh->pool);
+	struct wbuf w;
+	int rc;
+
+	if (!blk)
+		return -ENOBUFS;
+	wbuf_init(&w, blk, IOBUF_HBUF_BYTES);
+	/* The visitor's path stays under base_path: the exchange removed or
+	 * refused its dot segments (net/req_hygiene.h). */
+	assert(reqh_path_clean(vc->req.path, vc->req.path_len));
+	rc = o->creds ? write_s3_request(sh, &w, vc, o) : write_plain_request(&w, vc, o);
+	if (rc == 0 && w.overflow)
+		rc = -ENOSPC;
+	if (rc < 0) {
+		iobuf_pool_put(&sh->pool, blk);
+		return rc;
+	}
+	vc->x.creds_gen = 0;     /* a failover to a plain origin signs nothing */
+	if (o->creds)
+		tag_generation(sh, vc, o);
+	*out = blk;
+	*out_len = w.len;
+	return 0;
+}
+
+/* ---- choosing an origin --------------------------------------------------- */
+
+/* The first origin at or after `from` not in back-off; if all are, `from`
+ * itself (a recovered origin must be found again). -1 past the end. */
+static int pick_origin(struct shard *sh, const struct zone_rt *z, uint32_t from)
+{
+	for (uint32_t i = from; i < z->n_origins; i++)
+		if (oshard(sh, z->origins[i])->backoff_until_ms <= sh->lp.now_ms)
+			return (int)i;
+	return from < z->n_origins ? (int)from : -1;
+}
+
+static void fail_visitor(struct shard *sh, struct vconn *vc, int status)
+{
+	if (vc->x.oc) {
+		struct oconn *oc = vc->x.oc;
+		vc->x.oc = NULL;
+		oc->vc = NULL;
+		oc_close(sh, oc);
+	}
+	visitor_response_fail(sh, vc, status);
+}
+
+/* Connecting to the current origin failed: back it off, try the next. */
+static void failover(struct shard *sh, struct vconn *vc)
+{
+	struct vexchange *x = &vc->x;
+	const struct origin_rt *o = x->zone->origins[x->attempt];
+
+	oshard(sh, o)->backoff_until_ms = sh->lp.now_ms + sh->scfg->origin_backoff_ms;
+	log_warn("zone %s: origin %s (%s) unreachable, backing off %u ms",
+		 x->zone->cfg->name, o->cfg->name, o->cfg->url, sh->scfg->origin_backoff_ms);
+	if (x->oc) {
+		struct oconn *oc = x->oc;
+		x->oc = NULL;
+		oc->vc = NULL;
+		oc_close(sh, oc);
+	}
+	/* A body already read from the visitor cannot be replayed. */
+	int next = x->body_sent ? -1 : pick_origin(sh, x->zone, x->attempt + 1);
+	if (next < 0 || x->tries >= x->zone->n_origins) {
+		COUNT(sh, origin_unavailable);
+		visitor_response_fail(sh, vc, 503);
+		return;
+	}
+	COUNT(sh, origin_failovers);
+	x->attempt = (uint32_t)next;
+	try_origin(sh, vc, true);
+}
+
+static int open_connection(struct shard *sh, struct oconn *oc, const struct origin_rt *o)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	if (!rt_origin_addr(o, &ss, &sl))
+		return -EHOSTUNREACH;
+	/* socket(2) and setsockopt(2) never block; connect goes through the ring. */
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	oc->fd = fd;
+	oc->state = OC_CONNECTING;
+	/* The address and timeout are read when the SQEs are submitted, which
+	 * may be after we return: they live in the slot. */
+	oc->addr = ss;
+	oc->connect_ts.tv_sec = o->cfg->connect_timeout_ms / 1000;
+	oc->connect_ts.tv_nsec = (long long)(o->cfg->connect_timeout_ms % 1000) * 1000000;
+	struct io_uring_sqe *sqe = shard_sqe(sh);
+	io_uring_prep_connect(sqe, fd, (struct sockaddr *)&oc->addr, sl);
+	sqe->flags |= IOSQE_IO_LINK;
+	io_uring_sqe_set_data64(sqe, shard_ud(OP_OCONNECT, oc->idx, oc->gen));
+	sqe = shard_sqe(sh);
+	io_uring_prep_link_timeout(sqe, &oc->connect_ts, 0);
+	io_uring_sqe_set_data64(sqe, shard_ud(OP_OLINKTO, oc->idx, oc->gen));
+	oc->ops += 2;
+	COUNT(sh, origin_connects);
+	return 0;
+}
+
+static void try_origin(struct shard *sh, struct vconn *vc, bool allow_pool)
+{
+	struct vexchange *x = &vc->x;
+	const struct origin_rt *o = x->zone->origins[x->attempt];
+	char *blk;
+	size_t len;
+
+	x->tries++;
+	if (o->creds && vc->req.method != HTTP1_GET && vc->req.method != HTTP1_HEAD) {
+		/* The seed: S3 origins take GET and HEAD only. */
+		visitor_response_fail(sh, vc, 405);
+		return;
+	}
+	struct oconn *oc = allow_pool ? idle_pop(sh, o) : NULL;
+	if (oc) {
+		COUNT(sh, origin_reuses);
+		oc->reused = true;
+		oc->state = OC_BUSY;
+	} else {
+		oc = oc_alloc(sh);
+		if (!oc) {
+			COUNT(sh, buffers_exhausted);
+			visitor_response_fail(sh, vc, 503);
+			return;
+		}
+		oc->origin = o;
+		oc->rt = vc->x.rt;
+		int err = o->tls ? tls_session_new(o->tls, o->cfg->host, &oc->tls) : 0;
+		if (err == 0)
+			err = open_connection(sh, oc, o);
+		if (err < 0) {
+			COUNT(sh, origin_connect_failures);
+			oc->state = OC_CLOSING;
+			oc_maybe_free(sh, oc);
+			failover(sh, vc);
+			return;
+		}
+	}
+	oc->vc = vc;
+	oc->got_bytes = oc->head_done = false;
+	oc->body_pending = !vc->x.body_done;
+	oc->head_request = vc->req.method == HTTP1_HEAD;
+	oc->body_unsafe = vc->x.has_body && method_ignores_body(vc->req.method);
+	oc->dechunk = vc->req.version_minor == 0;
+	x->oc = oc;
+	int rc = build_request(sh, vc, o, &blk, &len);
+	if (rc < 0) {
+		if (rc == -EINVAL)
+			COUNT(sh, bad_path);
+		fail_visitor(sh, vc, rc == -EINVAL ? 400 : rc == -ENOSPC ? 414 : 503);
+		return;
+	}
+	struct iobuf_seg seg = { .ptr = blk, .len = (uint32_t)len,
+				 .kind = IOBUF_SEG_HBUF, .block = blk };
+	iobuf_outq_push(&oc->out, &seg);
+	if (oc->state == OC_BUSY) {
+		flush(sh, oc);
+		arm_recv(sh, oc);
+		wheel_arm(&sh->lp.wheel, &oc->timer, sh->lp.now_ms + o->cfg->read_timeout_ms);
+	}
+}
+
+void origin_start(struct shard *sh, struct vconn *vc)
+{
+	int first = pick_origin(sh, vc->x.zone, 0);
+	if (first < 0) {
+		visitor_response_fail(sh, vc, 503);
+		return;
+	}
+	vc->x.attempt = (uint32_t)first;
+	try_origin(sh, vc, true);
+}
+
+bool origin_request_body(struct shard *sh, struct oconn *oc,
+			 const struct iobuf_seg *seg, bool last)
+{
+	if (!iobuf_outq_push(&oc->out, seg)) {
+		iobuf_seg_release(seg, &sh->pool);     /* ownership was ours */
+		return false;
+	}
+	if (last)
+		oc->body_pending = false;
+	flush(sh, oc);
+	return true;
+}
+
+uint64_t origin_request_queued(const struct oconn *oc)
+{
+	return oc->out.bytes;
+}
+
+/* ---- the response ---------------------------------------------------------- */
+
+/* ---- S3 origin errors ------------------------------------------------------- */
+
+/* An S3 origin answered an error: keep its first bytes (the XML document)
+ * and the clock difference its Date shows. */
+static void s3_error_begin(struct shard *sh, struct oconn *oc, const struct http1_response *resp)
+{
+	if (!oc->origin->creds || resp->status < 300 || oc->head_request)
+		return;
+	oc->s3_status = resp->status;
+	oc->s3_body_len = 0;
+	oc->s3_skew_s = 0;
+	/* Measured against the clock we sign with, not the host's alone. */
+	int64_t signing_now = (int64_t)(sh->lp.unix_ms / 1000) + sh->test_clock_skew_s +
+			      atomic_load(&((struct origin_rt *)oc->origin)->clock_offset_s);
+	const struct http1_header *d = http1_find_header(resp->headers, resp->n_headers, "date");
+	int64_t t;
+	if (d && hcache_parse_date(d->value, d->value_len, signing_now, &t) == 0)
+		oc->s3_skew_s = t - signing_now;
+	if (!oc->s3_body)
+		oc->s3_body = iobuf_pool_get(&sh->pool);
+	s3err_mask_init(&oc->s3_mask, signing_creds(oc->vc, oc->origin)->session_token);
+}
+
+/* Body bytes of an S3 error: the session token masked in place (the
+ * bytes are ours until sent), the first ones kept for s3_error_end. */
+static void s3_error_body(struct oconn *oc, const char *p, size_t n)
+{
+	if (!oc->s3_status)
+		return;
+	s3err_mask(&oc->s3_mask, (char *)p, n);
+	if (!oc->s3_body)
+		return;
+	size_t room = IOBUF_HBUF_BYTES - oc->s3_body_len;
+	n = n < room ? n : room;
+	memcpy(oc->s3_body + oc->s3_body_len, p, n);
+	oc->s3_body_len += (uint32_t)n;
+}
+
+/* The error response ended: count it by <Code>, log it (once per 10 s per
+ * Code and shard) in check-origin's words, learn a clock offset. */
+static void s3_error_end(struct shard *sh, struct oconn *oc)
+{
+	struct s3err_result res;
+
+	if (!oc->s3_status)
+		return;
+	s3err_parse(oc->s3_status, NULL, 0, oc->s3_body, oc->s3_body_len, oc->s3_skew_s, &res);
+	oc->s3_status = 0;
+	counter_add(sh->s3err, (enum counter_id)res.code, 1);
+	struct origin_rt *o = (struct origin_rt *)oc->origin;
+	if (res.code == S3ERR_CODE_REQUEST_TIME_TOO_SKEWED && oc->s3_skew_s != 0) {
+		int64_t off = atomic_load(&o->clock_offset_s) + oc->s3_skew_s;
+		atomic_store(&o->clock_offset_s, off);
+		log_warn("zone %s: origin %s: RequestTimeTooSkewed: our clock is %lld s off the "
+			 "origin's Date; signing with that offset from now on", o->zone->name,
+			 o->cfg->name, (long long)-oc->s3_skew_s);
+	}
+	if (sh->lp.now_ms - sh->s3err_logged_ms[res.code] < LIMIT_S3ERR_LOG_INTERVAL_MS &&
+	    sh->s3err_logged_ms[res.code] != 0)
+		return;
+	sh->s3err_logged_ms[res.code] = sh->lp.now_ms;
+	const struct s3err_advice *a = s3err_advice(res.verdict);
+	log_warn("zone %s: origin %s: %u %s: %s %s", o->zone->name, o->cfg->name,
+		 res.status, s3err_code_name(res.code), a ? a->meaning : "",
+		 a ? a->fix : "");
+}
+
+/* The whole response is read: hand the connection back, then tell the
+ * visitor (which may start its next pipelined request at once). */
+static void response_complete(struct shard *sh, struct oconn *oc)
+{
+	struct vconn *vc = oc->vc;
+
+	s3_error_end(sh, oc);
+	oc->vc = NULL;
+	vc->x.oc = NULL;
+	oc->requests++;
+	pool_put(sh, oc);
+	ecache_fill_end(sh, vc, true);
+	visitor_response_end(sh, vc);
+}
+
+static void abort_exchange(struct shard *sh, struct oconn *oc, int status)
+{
+	struct vconn *vc = oc->vc;
+
+	oc->vc = NULL;
+	vc->x.oc = NULL;
+	oc_close(sh, oc);
+	ecache_fill_end(sh, vc, false);
+	if (vc->x.head_queued) {
+		COUNT(sh, origin_truncated);
+		visitor_response_abort(sh, vc);
+	} else {
+		visitor_response_fail(sh, vc, status);
+	}
+}
+
+static bool forward(struct shard *sh, struct oconn *oc, const char *p, size_t n,
+		    struct iobuf_group *g, uint16_t bid)
+{
+	s3_error_body(oc, p, n);
+	if (oc->vc->x.discard_origin_body)
+		return true;                /* answered from the cache instead */
+	iobuf_group_ref(g, bid);
+	struct iobuf_seg seg = { .ptr = p, .len = (uint32_t)n, .kind = IOBUF_SEG_PBUF,
+				 .bid = bid, .group = g };
+	if (!visitor_response_body(sh, oc->vc, &seg)) {
+		iobuf_group_unref(g, bid);
+		return false;
+	}
+	if (oc->vc->x.cache.filling)
+		ecache_fill_body(sh, oc->vc, p, n);
+	return true;
+}
+
+/* Body bytes; returns false when the exchange ended (aborted). */
+static bool on_body(struct shard *sh, struct oconn *oc, const char *p, size_t len,
+		    struct iobuf_group *g, uint16_t bid, bool *complete)
+{
+	size_t n = len;
+	bool ok = true;
+
+	switch (oc->body_mode) {
+	case OB_LENGTH:
+		n = (uint64_t)oc->body_left < len ? (size_t)oc->body_left : len;
+		ok = n == 0 || forward(sh, oc, p, n, g, bid);
+		oc->body_left -= (int64_t)n;
+		*complete = oc->body_left == 0;
+		break;
+	case OB_CHUNKED: {
+		struct http1_span spans[16];
+		size_t done = 0;
+		while (ok && done < len && !oc->chunk.done) {
+			size_t n_spans = 0;
+			ssize_t c = http1_chunked_feed(&oc->chunk, p + done, len - done,
+						       spans, 16, &n_spans);
+			if (c < 0) {
+				COUNT(sh, origin_bad_response);
+				abort_exchange(sh, oc, 502);
+				return false;
+			}
+			if (oc->dechunk) {
+				for (size_t i = 0; ok && i < n_spans; i++)
+					ok = forward(sh, oc, p + done + spans[i].off, spans[i].len, g, bid);
+			} else if (c > 0) {
+				ok = forward(sh, oc, p + done, (size_t)c, g, bid);
+			}
+			if (c == 0)
+				break;
+			done += (size_t)c;
+		}
+		n = done;
+		*complete = oc->chunk.done;
+		break;
+	}
+	case OB_CLOSE:
+		ok = forward(sh, oc, p, len, g, bid);
+		*complete = false;
+		break;
+	default:
+		n = 0;
+		*complete = true;
+		break;
+	}
+	if (!ok) {
+		abort_exchange(sh, oc, 502);
+		return false;
+	}
+	if (n < len)
+		oc->keep_alive = false;     /* bytes past the message: do not reuse */
+	return true;
+}
+
+static void set_framing(struct oconn *oc, const struct http1_response *resp)
+{
+	oc->keep_alive = resp->keep_alive;
+	if (resp->no_body || oc->head_request) {
+		oc->body_mode = OB_NONE;
+	} else if (resp->chunked) {
+		oc->body_mode = OB_CHUNKED;
+		http1_chunked_init(&oc->chunk);
+	} else if (resp->content_length >= 0) {
+		oc->body_mode = OB_LENGTH;
+		oc->body_left = resp->content_length;
+	} else {
+		oc->body_mode = OB_CLOSE;
+		oc->keep_alive = false;
+	}
+}
+
+/*
+ * Within credential_overlap_ms of a snapshot that changed this origin's
+ * credentials, a 400 or 403 (SignatureDoesNotMatch, InvalidAccessKeyId,
+ * ExpiredToken: the Code is in a body not read yet, and another 4xx is
+ * only retried once) is dropped before the visitor sees it, and the
+ * request is sent again, once, signed with the previous credentials.
+ * True if it was.
+ */
+static bool overlap_retry(struct shard *sh, struct oconn *oc, uint16_t status)
+{
+	struct vconn *vc = oc->vc;
+	const struct origin_rt *o = oc->origin;
+
+	if ((status != 400 && status != 403) || !o->prev_creds || vc->x.prev_creds ||
+	    sh->lp.now_ms >= o->prev_until_ms || vc->x.body_sent)
+		return false;
+	COUNT(sh, s3_overlap_retries);
+	vc->x.prev_creds = true;
+	oc->vc = NULL;
+	vc->x.oc = NULL;
+	oc_close(sh, oc);        /* the answer is not read: the connection goes */
+	vc->x.tries--;
+	try_origin(sh, vc, true);
+	return true;
+}
+
+/*
+ * Response head bytes. Parses in place when the whole head is in this
+ * buffer (the common case); otherwise accumulates in a head block.
+ * Returns bytes of p consumed by the head, or -1 if the exchange ended.
+ */
+static ssize_t on_head(struct shard *sh, struct oconn *oc, const char *p, size_t len)
+{
+	struct http1_response resp;
+	const char *src = p;
+	size_t src_len = len, taken = len;
+
+	if (oc->head) {
+		size_t room = IOBUF_HBUF_BYTES - oc->head_len;
+		taken = len < room ? len : room;
+		memcpy(oc->head + oc->head_len, p, taken);
+		oc->head_len += (uint32_t)taken;
+		src = oc->head;
+		src_len = oc->head_len;
+	}
+	int r = http1_parse_response(src, src_len, oc->head_request, &resp);
+	if (r == -HTTP1_E_AGAIN) {
+		if (!oc->head) {
+			oc->head = iobuf_pool_get(&sh->pool);
+			if (!oc->head) {
+				COUNT(sh, buffers_exhausted);
+				abort_exchange(sh, oc, 503);
+				return -1;
+			}
+			memcpy(oc->head, p, len);
+			oc->head_len = (uint32_t)len;
+		}
+		return (ssize_t)len;
+	}
+	/* 101: the edge never asks to switch protocols (Upgrade is not
+	 * forwarded), so what follows is not HTTP we may read, store or pool. */
+	if (r < 0 || resp.status == 101) {
+		COUNT(sh, origin_bad_response);
+		abort_exchange(sh, oc, 502);
+		return -1;
+	}
+	/* Bytes of p that belong to the head. The head ended inside what we
+	 * just appended, so whatever follows it in the block came from p and
+	 * is still there in p: the block is not needed any more. */
+	size_t head_from_p = oc->head ? taken - (src_len - (size_t)r) : (size_t)r;
+	bool interim = resp.status >= 100 && resp.status < 200;
+	if (!interim && overlap_retry(sh, oc, resp.status))
+		return -1;
+	if (!interim) {
+		/* An early answer: passed on, and the upload may go on while
+		 * the response streams (an origin may read and answer at once),
+		 * but pool_put closes the connection unless the request was
+		 * all sent by the time the response ends. */
+		if (!request_sent(oc))
+			COUNT(sh, origin_early_responses);
+		oc->head_done = true;
+		set_framing(oc, &resp);
+		s3_error_begin(sh, oc, &resp);
+		if (visitor_response_head(sh, oc->vc, &resp) < 0) {
+			abort_exchange(sh, oc, 502);
+			return -1;
+		}
+	}
+	/* Interim responses (103 Early Hints, a stray 100) are skipped. */
+	if (oc->head) {
+		iobuf_pool_put(&sh->pool, oc->head);
+		oc->head = NULL;
+		oc->head_len = 0;
+	}
+	return (ssize_t)head_from_p;
+}
+
+static void on_data(struct shard *sh, struct oconn *oc, const char *p, size_t len,
+		    struct iobuf_group *g, uint16_t bid)
+{
+	bool complete = false;
+
+	oc->got_bytes = true;
+	wheel_arm(&sh->lp.wheel, &oc->timer, sh->lp.now_ms + oc->origin->cfg->read_timeout_ms);
+	while (len > 0 && !oc->head_done) {
+		ssize_t n = on_head(sh, oc, p, len);
+		if (n < 0)
+			return;
+		p += n;
+		len -= (size_t)n;
+	}
+	if (!oc->head_done)
+		return;
+	if (oc->body_mode == OB_NONE) {
+		if (len > 0)
+			oc->keep_alive = false;
+		response_complete(sh, oc);
+		return;
+	}
+	if (len > 0 && !on_body(sh, oc, p, len, g, bid, &complete))
+		return;
+	if (complete)
+		response_complete(sh, oc);
+	else
+		visitor_flush(sh, oc->vc);
+}
+
+/* EOF or an error on a busy connection. */
+static void on_eof(struct shard *sh, struct oconn *oc, int res)
+{
+	struct vconn *vc = oc->vc;
+
+	if (!oc->got_bytes && oc->reused && !vc->x.retried && !vc->x.body_sent) {
+		/* The origin closed a pooled connection as we reused it. */
+		COUNT(sh, origin_retries);
+		vc->x.retried = true;
+		oc->vc = NULL;
+		vc->x.oc = NULL;
+		oc_close(sh, oc);
+		vc->x.tries--;
+		try_origin(sh, vc, false);
+		return;
+	}
+	if (oc->head_done && oc->body_mode == OB_CLOSE && res == 0) {
+		oc->keep_alive = false;
+		response_complete(sh, oc);
+		return;
+	}
+	if (!oc->head_done)
+		COUNT(sh, origin_bad_response);
+	abort_exchange(sh, oc, 502);
+}
+
+/* https: the handshake failed (verification, protocol): never an
+ * unverified fetch; the origin counts as unreachable. */
+static void tls_failed(struct shard *sh, struct oconn *oc)
+{
+	COUNT(sh, origin_tls_failures);
+	log_warn("zone %s: origin %s (%s): TLS: %s", oc->origin->zone->name,
+		 oc->origin->cfg->name, oc->origin->cfg->url, tls_reason(oc->tls));
+	if (oc->vc && !oc->got_bytes)
+		failover(sh, oc->vc);       /* closes oc */
+	else if (oc->vc)
+		abort_exchange(sh, oc, 502);
+	else
+		oc_close(sh, oc);
+}
+
+/* https: advance the handshake; at its end the queued request goes out. */
+static void tls_progress(struct shard *sh, struct oconn *oc)
+{
+	int r = tls_handshake(oc->tls);
+	if (r == 0) {
+		oc->tls_ready = true;
+		if (tls_resumed(oc->tls))
+			COUNT(sh, origin_tls_resumed);
+	} else if (r != -EAGAIN) {
+		tls_failed(sh, oc);
+		return;
+	}
+	tls_flush(sh, oc);
+	arm_recv(sh, oc);
+}
+
+/* https: ciphertext in; handshake or plaintext out to on_data. */
+static void tls_recv(struct shard *sh, struct oconn *oc, const char *p, size_t len)
+{
+	struct iobuf_group *pg = shard_group(sh, SHARD_GROUP_PLAIN);
+
+	tls_feed(oc->tls, p, len);
+	if (!oc->tls_ready) {
+		tls_progress(sh, oc);
+		return;
+	}
+	while (oc->state == OC_BUSY || oc->state == OC_IDLE) {
+		int bid = iobuf_soft_take(pg);
+		if (bid < 0) {
+			COUNT(sh, recv_nobufs);
+			break;
+		}
+		ssize_t n = tls_read(oc->tls, iobuf_group_ptr(pg, (uint16_t)bid), pg->size);
+		if (n > 0 && oc->state == OC_BUSY && oc->vc)
+			on_data(sh, oc, iobuf_group_ptr(pg, (uint16_t)bid), (size_t)n, pg,
+				(uint16_t)bid);
+		else if (n > 0 || (n < 0 && n != -EAGAIN))
+			oc_close(sh, oc);       /* idle bytes, or a TLS error */
+		iobuf_group_unref(pg, (uint16_t)bid);
+		if (n <= 0)
+			break;
+	}
+	if (oc->state == OC_BUSY || oc->state == OC_IDLE)
+		tls_flush(sh, oc);
+}
+
+static void on_recv(struct shard *sh, struct oconn *oc, const struct io_uring_cqe *cqe)
+{
+	oc->recv_armed = false;
+	if (oc->recv_counted) {
+		oc->recv_counted = false;
+		sh->orecv_armed--;
+	}
+	if (cqe->res > 0 && oc->tls) {
+		struct iobuf_group *g = shard_group(sh, SHARD_GROUP_ORIGIN);
+		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		iobuf_group_take(g, bid);
+		if (oc->state == OC_BUSY || oc->state == OC_IDLE)
+			tls_recv(sh, oc, iobuf_group_ptr(g, bid), (size_t)cqe->res);
+		iobuf_group_unref(g, bid);
+	} else if (cqe->res > 0) {
+		struct iobuf_group *g = shard_group(sh, SHARD_GROUP_ORIGIN);
+		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		iobuf_group_take(g, bid);
+		if (oc->state == OC_BUSY && oc->vc)
+			on_data(sh, oc, iobuf_group_ptr(g, bid), (size_t)cqe->res, g, bid);
+		else if (oc->state == OC_IDLE)
+			oc_close(sh, oc);       /* bytes nobody asked for */
+		iobuf_group_unref(g, bid);
+	} else if (cqe->res == -ENOBUFS) {
+		COUNT(sh, recv_nobufs);
+		oc->recv_starved = true;
+		sh->starved = true;
+		return;
+	} else if (cqe->res != -ECANCELED || oc->state == OC_BUSY) {
+		if (oc->state == OC_BUSY && oc->vc)
+			on_eof(sh, oc, cqe->res);
+		else
+			oc_close(sh, oc);
+		return;
+	}
+	if ((oc->state == OC_BUSY && oc->vc && visitor_room(oc->vc) > 0) ||
+	    (oc->state == OC_IDLE && oc->tls))
+		arm_recv(sh, oc);       /* an idle TLS peer may send a ticket */
+}
+
+static void on_connect(struct shard *sh, struct oconn *oc, const struct io_uring_cqe *cqe)
+{
+	if (oc->state != OC_CONNECTING)
+		return;
+	if (cqe->res < 0) {
+		COUNT(sh, origin_connect_failures);
+		struct vconn *vc = oc->vc;
+		if (vc)
+			failover(sh, vc);   /* closes oc */
+		else
+			oc_close(sh, oc);
+		return;
+	}
+	oc->state = OC_BUSY;
+	if (!oc->vc) {
+		oc_close(sh, oc);
+		return;
+	}
+	if (oc->tls) {
+		/* The read timeout bounds the handshake too. */
+		wheel_arm(&sh->lp.wheel, &oc->timer, sh->lp.now_ms + oc->origin->cfg->read_timeout_ms);
+		tls_progress(sh, oc);
+		return;
+	}
+	flush(sh, oc);
+	arm_recv(sh, oc);
+	wheel_arm(&sh->lp.wheel, &oc->timer, sh->lp.now_ms + oc->origin->cfg->read_timeout_ms);
+}
+
+static void on_send(struct shard *sh, struct oconn *oc, const struct io_uring_cqe *cqe)
+{
+	oc->out.in_flight = false;
+	if (oc->state != OC_BUSY)
+		return;
+	if (oc->tls && cqe->res >= 0) {
+		tls_output_done(oc->tls, (size_t)cqe->res);
+		tls_flush(sh, oc);
+		if (oc->vc && oc->out.bytes < LIMIT_STREAM_WINDOW_BYTES / 2)
+			visitor_origin_drained(sh, oc->vc);
+		return;
+	}
+	if (cqe->res < 0) {
+		if (oc->vc)
+			on_eof(sh, oc, cqe->res);
+		else
+			oc_close(sh, oc);
+		return;
+	}
+	iobuf_outq_consume(&oc->out, &sh->pool, (uint64_t)cqe->res);
+	flush(sh, oc);
+	if (oc->vc && oc->out.bytes < LIMIT_STREAM_WINDOW_BYTES / 2)
+		visitor_origin_drained(sh, oc->vc);
+}
+
+void origin_on_cqe(struct shard *sh, struct oconn *oc, int op, const struct io_uring_cqe *cqe)
+{
+	assert(oc->ops > 0);
+	oc->ops--;
+	switch (op) {
+	case OP_ORECV:
+		on_recv(sh, oc, cqe);
+		break;
+	case OP_OSEND:
+		on_send(sh, oc, cqe);
+		break;
+	case OP_OCONNECT:
+		on_connect(sh, oc, cqe);
+		break;
+	default:
+		break;                      /* linked timeout, cancel, close */
+	}
+	oc_maybe_free(sh, oc);
+}
+
+void origin_on_timer(struct shard *sh, struct oconn *oc)
+{
+	if (oc->state != OC_BUSY || !oc->vc) {
+		oc_close(sh, oc);
+		return;
+	}
+	COUNT(sh, origin_timeouts);
+	log_warn("zone %s: origin %s: no response within %u ms",
+		 oc->vc->x.zone->cfg->name, oc->origin->cfg->name,
+		 oc->origin->cfg->read_timeout_ms);
+	abort_exchange(sh, oc, 504);
+}
+
+void origin_visitor_drained(struct shard *sh, struct oconn *oc)
+{
+	if (oc->state == OC_BUSY && oc->head_done && oc->vc)
+		arm_recv(sh, oc);
+}
+
+void origin_detach(struct shard *sh, struct oconn *oc)
+{
+	if (oc->vc) {
+		oc->vc->x.oc = NULL;
+		oc->vc = NULL;
+	}
+	if (oc->state != OC_IDLE)
+		oc_close(sh, oc);
+}
+
+void origin_rearm_starved(struct shard *sh)
+{
+	for (uint32_t i = 0; i < sh->oconns_hwm; i++) {
+		struct oconn *oc = &sh->oconns[i];
+		if (!oc->recv_starved)
+			continue;
+		oc->recv_starved = false;
+		if (oc->state == OC_IDLE || (oc->state == OC_BUSY && oc->vc &&
+					     visitor_room(oc->vc) > 0))
+			arm_recv(sh, oc);
+	}
+}
+
+void origin_close_idle(struct shard *sh)
+{
+	for (uint32_t i = 0; i < sh->rt->n_origins; i++) {
+		struct origin_shard *os = shard_origin(sh, &sh->rt->origins[i]);
+		while (os->idle)
+			oc_close(sh, os->idle);
+	}
+}

@@ -1,0 +1,275 @@
+/*
+ * edge/shard.h — one shard: a pinned thread, its event loop (core/loop.h,
+ * embedded), and every connection it serves.
+ *
+ * Owns: its loop (ring, wheel, clocks, counters, log rings); its
+ * SO_REUSEPORT listening sockets (after start); the provided-buffer groups
+ * and head-buffer pool (net/iobuf.h); the visitor and origin connection
+ * slots and the origin keep-alive pools; the RAM tier and the store
+ * writes in flight.
+ * Never: blocks. Every socket operation goes through the ring; the only
+ * direct syscalls are socket(2)/setsockopt(2) for a new origin connection,
+ * setsockopt(2)/getpeername(2) once per accepted connection, clock reads
+ * (vDSO) and madvise(2) of idle slots once per trim period.
+ * Called by: its own thread only, except shard_create / shard_start /
+ * shard_wake / shard_join and reading counters (control thread).
+ * Registers with its loop the handlers of its ops (visitor, origin, store),
+ * the wheel's timer callback and its tick, wake and batch hooks: core/
+ * calls nothing here by name.
+ *
+ * Completion routing: core/loop.h (op | slot | generation in user_data);
+ * the ops below are numbered from LOOP_OP__FIRST. Every submitted
+ * operation is counted on its slot (ops); a closing slot is freed only
+ * when ops is 0, so the kernel never writes into, or sends from, memory
+ * we reused.
+ */
+#ifndef EDGECACHE_EDGE_SHARD_H
+#define EDGECACHE_EDGE_SHARD_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/counters.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "edge/runtime.h"
+#include "core/wheel.h"
+#include "cache/memtier.h"
+
+struct store_io;
+#include "cache/store.h"
+#include "net/http1.h"
+#include "net/iobuf.h"
+#include "edge/origin.h"
+#include "sigv4/s3_error.h"
+#include "edge/visitor.h"
+
+struct collapse;
+
+enum shard_op {
+	OP_NONE = LOOP_OP_NONE,
+	OP_WAKE = LOOP_OP_WAKE,     /* eventfd read (the loop's) */
+	OP_TICK = LOOP_OP_TICK,     /* timer wheel tick (the loop's) */
+	OP_IGNORE = LOOP_OP_IGNORE, /* completion carries nothing to do */
+	OP_ACCEPT = LOOP_OP__FIRST, /* slot = listener index */
+	OP_VRECV,       /* visitor multishot recv */
+	OP_VSEND,       /* visitor sendmsg */
+	OP_VCLOSE,      /* visitor cancel / close */
+	OP_ORECV,       /* origin recv */
+	OP_OSEND,       /* origin sendmsg */
+	OP_OCONNECT,    /* origin connect */
+	OP_OLINKTO,     /* linked timeout of a connect */
+	OP_OCLOSE,      /* origin cancel / close */
+	OP_CREAD,       /* store read for a visitor exchange */
+	OP_CWRITE,      /* store write (slot = index in the write table) */
+	OP_SHARD__END,
+};
+_Static_assert((unsigned)OP_SHARD__END <= (unsigned)LOOP_OPS, "shard ops fit the loop's table");
+
+enum { SHARD_GROUP_VISITOR = 0, SHARD_GROUP_ORIGIN = 1, SHARD_GROUP_PLAIN = 2 };
+
+static inline uint64_t shard_ud(enum shard_op op, uint32_t slot, uint32_t gen)
+{
+	return loop_ud(op, slot, gen);
+}
+static inline enum shard_op shard_ud_op(uint64_t ud) { return (enum shard_op)loop_ud_op(ud); }
+static inline uint32_t shard_ud_slot(uint64_t ud) { return loop_ud_slot(ud); }
+static inline uint32_t shard_ud_gen(uint64_t ud) { return loop_ud_gen(ud); }
+
+/*
+ * What all shards share with the control thread, which owns it
+ * (control/server.c points these into its struct server): the published
+ * snapshot, the drain flag and deadline, the disk cache and the
+ * cross-shard key tables. Shards only read through it.
+ */
+struct shard_env {
+	_Atomic(struct runtime *) *rt;
+	const _Atomic bool *draining;       /* SIGTERM: stop accepting, finish */
+	const uint64_t *drain_deadline_ms;  /* CLOCK_MONOTONIC ms */
+	struct store *store;                /* NULL without [cache] */
+	struct collapse *collapse;
+	struct collapse *invalidated;
+	struct collapse *passes;
+	unsigned n_shards_planned;          /* splits the RAM tier's budget */
+};
+
+/* Visitor bytes received but not consumed yet, per provided-buffer id:
+ * the links of each connection's FIFO of held buffers (edge/visitor.c).
+ * A buffer id is in at most one FIFO, so one table serves all. */
+struct held_buf {
+	int32_t next;                       /* next buffer id, -1 = last */
+	uint16_t off;
+	uint16_t len;
+};
+
+#define SHARD_MAGIC 0x53484152u
+
+struct shard {
+	uint32_t magic;
+	unsigned id;
+	int cpu;                            /* -1: not pinned */
+	pthread_t thread;
+	struct loop lp;                     /* ring, wheel, clocks, counters, logs */
+	struct shard_env env;
+	struct runtime *rt;                 /* the snapshot new exchanges use */
+	const struct cfg_server *scfg;      /* &rt->cfg->server */
+
+	/* listen addresses, then listen_tls addresses (index >= n_listen_plain) */
+	int listen_fds[2 * LIMIT_LISTEN_ADDRS];
+	unsigned n_listen;
+	unsigned n_listen_plain;
+	bool listening;
+
+	struct iobuf_group groups[3];       /* visitor, origin (kernel rings); plaintext */
+	struct iobuf_pool pool;
+	struct held_buf held[LIMIT_RECV_BUFS];
+	/* The same links for decrypted visitor input (SHARD_GROUP_PLAIN). */
+	struct held_buf held_plain[LIMIT_TLS_PLAIN_BUFS];
+	/* The disk cache (NULL without [cache]) and this shard's store writes
+	 * in flight: the store_io of each, kept until its completion. */
+	struct store *store;
+	struct collapse *collapse;          /* in-flight keys, all shards */
+	struct collapse *invalidated;       /* invalidation stamps, all shards */
+	struct collapse *passes;            /* keys last answered not storable (stamps) */
+	uint64_t fill_began_ms[LIMIT_STORE_WRITES];   /* per store write slot */
+	struct vconn *parked;               /* followers waiting on another shard */
+	struct vconn *large_wait;           /* large-object sends waiting for a store buffer */
+	struct memtier mt;                  /* RAM tier: hot objects of this shard */
+	bool mt_on;
+	struct store_io *wio;
+	uint32_t *wio_free;
+	uint32_t n_wio_free;
+
+	/* Slots come from the free list, else from the never-used tail at
+	 * *_hwm: a slot's memory is touched only once traffic needs it. */
+	struct vconn *vconns;
+	struct vconn *vfree;
+	uint32_t n_vconns;
+	uint32_t vconns_hwm;
+	/* Free slots above the highest one in use are given back to the
+	 * kernel each trim period (hwm lowered); a slot taken from the tail
+	 * again starts at this generation, above every one it had. */
+	uint32_t vgen_floor;
+	uint32_t vconns_used;
+	struct oconn *oconns;
+	struct oconn *ofree;
+	uint32_t n_oconns;
+	uint32_t oconns_hwm;
+	uint32_t oconns_used;
+
+	uint64_t req_seq;
+	bool starved;                       /* a recv ran out of buffers: re-arm on tick */
+	/* Origin reads waiting their turn while the ring is low: a FIFO of
+	 * (slot << 32 | gen), 2 × n_oconns (an entry goes stale when its
+	 * connection closes; full → the tick's starved re-arm instead); and
+	 * the exchanges' reads armed now, one buffer promised to each. */
+	uint64_t *owait;
+	uint32_t owait_head, owait_n, owait_cap;
+	uint32_t orecv_armed;
+	uint64_t trim_ms;                   /* last head-pool trim (LIMIT_HBUF_TRIM_MS) */
+	/* The store's buffer pool of this shard, registered with the ring
+	 * (fixed buffer 0) so O_DIRECT reads/writes skip per-I/O page pinning;
+	 * NULL when registration failed (then plain READ/WRITE). */
+	char *store_fixed;
+	size_t store_fixed_bytes;
+	bool zc_off;                        /* the kernel refused a zero-copy send */
+	bool draining;
+
+	uint64_t parse_err[HTTP1_E__COUNT];
+	uint64_t s3err[S3ERR_CODE__COUNT];  /* S3 origin errors by <Code> */
+	uint64_t s3err_logged_ms[S3ERR_CODE__COUNT];   /* once per interval */
+	uint64_t cache_ioerr_logged_ms[2];  /* store read, write errors: once per interval */
+	uint64_t cache_ioerr_unlogged[2];   /* errors since that line */
+	int64_t test_clock_skew_s;          /* EDGECACHE_TEST_CLOCK_SKEW_S (tests) */
+	int start_error;                    /* set by the thread if setup failed */
+	_Atomic int started;                /* 1 ready, -1 failed */
+};
+
+#define COUNT(sh, name)        counter_add((sh)->lp.ctr, CTR_##name, 1)
+#define COUNT_N(sh, name, n)   counter_add((sh)->lp.ctr, CTR_##name, (n))
+
+/* Control thread: allocate a shard (nothing started) serving from what
+ * env points at (copied; *env's targets outlive the shard). Returns NULL
+ * on ENOMEM. The listening fds are handed over and closed by the shard;
+ * the first n_plain are plain HTTP, the rest HTTPS (listen_tls). */
+struct shard *shard_create(const struct shard_env *env, unsigned id, int cpu,
+			   const int *listen_fds, unsigned n_listen, unsigned n_plain);
+/* Start its thread and wait until its ring is up; 0 or -errno. */
+int shard_start(struct shard *sh);
+/* Ask it to look at *env.draining and *env.rt (eventfd write; never blocks). */
+void shard_wake(struct shard *sh);
+void shard_join(struct shard *sh);
+void shard_destroy(struct shard *sh);
+
+/* A free visitor / origin slot (idx and gen set), or NULL at the limit. */
+static inline struct vconn *shard_vconn_take(struct shard *sh)
+{
+	struct vconn *vc = sh->vfree;
+	if (vc) {
+		sh->vfree = vc->next;
+	} else if (sh->vconns_hwm < sh->n_vconns) {
+		vc = &sh->vconns[sh->vconns_hwm];
+		vc->idx = sh->vconns_hwm++;
+		vc->gen = sh->vgen_floor;   /* past any gen a retired slot had */
+	}
+	return vc;
+}
+
+static inline struct oconn *shard_oconn_take(struct shard *sh)
+{
+	struct oconn *oc = sh->ofree;
+	if (oc) {
+		sh->ofree = oc->next;
+	} else if (sh->oconns_hwm < sh->n_oconns) {
+		oc = &sh->oconns[sh->oconns_hwm];
+		oc->idx = sh->oconns_hwm++;
+	}
+	return oc;
+}
+
+/* An exchange starts / ends on snapshot rt (see edge/runtime.h). */
+static inline void shard_rt_ref(struct shard *sh, struct runtime *rt)
+{
+	rt->shard_refs[sh->id]++;
+}
+void shard_rt_unref(struct shard *sh, struct runtime *rt);
+
+/* Per shard, per origin state of origin o. */
+static inline struct origin_shard *shard_origin(struct shard *sh, const struct origin_rt *o)
+{
+	return &o->per_shard[sh->id];
+}
+
+/* Shard thread: an SQE, submitting first if the queue is full. */
+static inline struct io_uring_sqe *shard_sqe(struct shard *sh)
+{
+	return loop_sqe(&sh->lp);
+}
+/* Shard thread: an SQE for store io `io` (a read or write the store
+ * planned for this shard), tagged with ud: READ_FIXED/WRITE_FIXED when its
+ * buffer lies in the registered pool, else READ/WRITE. A read also marks
+ * the loop to submit it early (loop_dispatch in core/loop.c). */
+void shard_prep_store_io(struct shard *sh, const struct store_io *io, uint64_t ud);
+
+/* Visitor and origin modules: return a buffer to its group, etc. */
+static inline struct iobuf_group *shard_group(struct shard *sh, int g)
+{
+	return &sh->groups[g];
+}
+
+/* A group that origin response bytes land in (origin ring, decrypted
+ * plaintext) has fewer than count / LIMIT_RECV_RESERVE_DIV buffers left
+ * for reads: the reserve is kept for exchanges that keep up, and stalled
+ * holders are reclaimed on the tick (visitor_reclaim). */
+static inline bool shard_bufs_low(const struct shard *sh)
+{
+	for (int g = SHARD_GROUP_ORIGIN; g <= SHARD_GROUP_PLAIN; g++)
+		if (iobuf_group_avail(&sh->groups[g]) < sh->groups[g].count / LIMIT_RECV_RESERVE_DIV)
+			return true;
+	return false;
+}
+
+#endif
