@@ -12,6 +12,7 @@
 #include <xxhash.h>
 
 #include "cache/store_int.h"
+#include "core/counters.h"
 
 const char *const store_ctr_names[STORE_CTR__COUNT] = {
 #define STORE_CTR_NAME(name, doc) #name,
@@ -63,6 +64,16 @@ uint64_t store_counter(const struct store *st, enum store_ctr c)
 		sum += __atomic_load_n(&st->shards[i].ctr[c], __ATOMIC_RELAXED);
 	return sum;
 }
+
+static uint64_t store_ctr_sum(const void *st, unsigned i)
+{
+	return store_counter(st, (enum store_ctr)i);
+}
+
+struct counter_block store_counters = {
+	.prefix = "store_", .names = store_ctr_names, .docs = store_ctr_docs,
+	.n = STORE_CTR__COUNT, .sum = store_ctr_sum,
+};
 
 uint64_t store_round(uint64_t n)
 {

@@ -66,6 +66,12 @@ enum store_ctr {
 };
 extern const char *const store_ctr_names[STORE_CTR__COUNT];
 extern const char *const store_ctr_docs[STORE_CTR__COUNT];
+/* Those counters as a block of the registry (core/counters.h): store_<name>.
+ * Values are kept here (per store shard, plus the control thread's) and
+ * summed by store_counter over the store in ctx, which the owner of the
+ * open store sets (NULL: no store, the block is left out). */
+struct counter_block;
+extern struct counter_block store_counters;
 
 struct store_opts {
 	const char *const *paths;           /* files or block devices */

@@ -162,33 +162,14 @@ static int metrics_text(struct admin *a, struct reply *r)
 {
 	struct server *srv = a->srv;
 	struct runtime *rt = cur_rt(a);
-	char name[96];
 	FILE *f = open_memstream(&r->text, &r->text_len);
 
 	if (!f)
 		return -ENOMEM;
-	for (unsigned c = 0; c < CTR__COUNT; c++) {
-		bool gauge = c == CTR_conns_open;
-		const char *doc = counter_docs[c];
-
-		snprintf(name, sizeof(name), "%s%s", counter_names[c], gauge ? "" : "_total");
-		if (!*doc && strncmp(counter_names[c], "status_", 7) == 0)
-			doc = "responses to visitors by status class";
-		metric_head(f, name, gauge ? "gauge" : "counter", doc);
-		fprintf(f, "edgecache_%s %llu\n", name, (unsigned long long)sum_ctr(srv, c));
-	}
+	server_counters_write(srv, f, COUNTERS_PROMETHEUS);
 	uint64_t req = sum_ctr(srv, CTR_requests), hits = sum_ctr(srv, CTR_cache_hits);
 	metric_head(f, "cache_hit_ratio", "gauge", "cache_hits_total / requests_total");
 	fprintf(f, "edgecache_cache_hit_ratio %.6f\n", req ? (double)hits / (double)req : 0.0);
-	metric_head(f, "s3_errors_total", "counter", "S3 origin errors by <Code>");
-	for (int e = 0; e < S3ERR_CODE__COUNT; e++) {
-		uint64_t s = 0;
-
-		for (unsigned i = 0; i < srv->n_shards; i++)
-			s += counter_get(srv->shards[i]->s3err, (unsigned)e);
-		fprintf(f, "edgecache_s3_errors_total{code=\"%s\"} %llu\n", s3err_code_name(e),
-			(unsigned long long)s);
-	}
 	metric_head(f, "shard_requests_total", "counter", "visitor requests per shard");
 	for (unsigned i = 0; i < srv->n_shards; i++)
 		fprintf(f, "edgecache_shard_requests_total{shard=\"%u\"} %llu\n", i,
@@ -239,14 +220,6 @@ static int metrics_text(struct admin *a, struct reply *r)
 					"generation=\"%llu\"} %llu\n", o->zone->name, o->cfg->name,
 					(unsigned long long)gens[g],
 					(unsigned long long)rt_signed(rt, o, gens[g]));
-	}
-	if (srv->store) {
-		for (unsigned c = 0; c < STORE_CTR__COUNT; c++) {
-			snprintf(name, sizeof(name), "store_%s_total", store_ctr_names[c]);
-			metric_head(f, name, "counter", store_ctr_docs[c]);
-			fprintf(f, "edgecache_%s %llu\n", name,
-				(unsigned long long)store_counter(srv->store, c));
-		}
 	}
 	metric_head(f, "admin_requests_total", "counter", "admin API answers by status");
 	for (int st = 100; st < 600; st++)

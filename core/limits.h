@@ -349,6 +349,18 @@
  * again collapses again soon). */
 #define LIMIT_COLLAPSE_PASS_MS        10000
 
+/* ---- counters (core/counters.h; FIXED) --------------------------------- */
+
+/* Slots of a shard's counter array: the core block and every registered
+ * block kept in the shards (about 160 today). 8 bytes each per shard;
+ * past it counters_register refuses the block (-ENOSPC) and start-up fails. */
+#define LIMIT_COUNTERS                512
+/* Blocks in the registry (one per counting subsystem: 5 today). */
+#define LIMIT_COUNTER_BLOCKS          32
+/* An output name, prefix + name, with its NUL (the longest today is
+ * cache_request_error_passed); longer → -EINVAL at registration. */
+#define LIMIT_COUNTER_NAME_BYTES      64
+
 /* ---- TLS sessions (net/tls.h, docs/tls.md; FIXED) ---------------------- */
 
 /* Ciphertext copied in from the ring per TLS session, not yet consumed by

@@ -5,6 +5,7 @@
  */
 #include "core/server.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -143,6 +144,37 @@ static struct runtime *srv_rt(struct server *srv)
 	return atomic_load_explicit(&srv->rt, memory_order_acquire);
 }
 
+void server_counters_write(struct server *srv, FILE *f, enum counters_format fmt)
+{
+	const uint64_t *arrs[LIMIT_WORKERS];
+
+	assert(srv->n_shards <= LIMIT_WORKERS);
+	for (unsigned s = 0; s < srv->n_shards; s++)
+		arrs[s] = srv->shards[s]->ctr;
+	counters_write(f, fmt, arrs, srv->n_shards);
+}
+
+/* Every subsystem's counter block, in the order the outputs list them
+ * (the core block is always first). Before any shard runs: their arrays
+ * are sized for all of them. */
+static int register_counters(struct server *srv)
+{
+	struct counter_block *const blocks[] = {
+		&http1_counters, &s3err_counters, &store_counters,
+	};
+
+	for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++) {
+		int ret = counters_register(blocks[i]);
+		if (ret < 0) {
+			fprintf(stderr, "edgecache: counter block %s: %s\n", blocks[i]->prefix,
+				strerror(-ret));
+			return ret;
+		}
+	}
+	store_counters.ctx = srv->store;    /* the disk store's (none: left out) */
+	return 0;
+}
+
 static void write_counters(struct server *srv)
 {
 	const char *path = srv_rt(srv)->cfg->server.counters_file;
@@ -155,35 +187,13 @@ static void write_counters(struct server *srv)
 		log_warn("counters_file %s: %s", tmp, strerror(errno));
 		return;
 	}
-	for (unsigned c = 0; c < CTR__COUNT; c++) {
-		uint64_t sum = 0;
-		for (unsigned s = 0; s < srv->n_shards; s++)
-			sum += counter_get(srv->shards[s]->ctr, c);
-		fprintf(f, "%s %llu\n", counter_names[c], (unsigned long long)sum);
-	}
-	for (int e = HTTP1_E_AGAIN + 1; e < HTTP1_E__COUNT; e++) {
-		uint64_t sum = 0;
-		for (unsigned s = 0; s < srv->n_shards; s++)
-			sum += counter_get(srv->shards[s]->parse_err, (unsigned)e);
-		fprintf(f, "parse_error_%s %llu\n", http1_err_name(e), (unsigned long long)sum);
-	}
-	for (int e = 0; e < S3ERR_CODE__COUNT; e++) {
-		uint64_t sum = 0;
-		for (unsigned s = 0; s < srv->n_shards; s++)
-			sum += counter_get(srv->shards[s]->s3err, (unsigned)e);
-		fprintf(f, "s3_error_%s %llu\n", s3err_code_name(e), (unsigned long long)sum);
-	}
+	server_counters_write(srv, f, COUNTERS_FILE);
 	struct runtime *rt = srv_rt(srv);
 	for (uint32_t i = 0; i < rt->n_origins; i++)
 		if (rt->origins[i].creds)
 			fprintf(f, "s3_clock_offset_s{zone=\"%s\",origin=\"%s\"} %lld\n",
 				rt->origins[i].zone->name, rt->origins[i].cfg->name,
 				(long long)atomic_load(&rt->origins[i].clock_offset_s));
-	/* The disk store's own counters (why a hit became a miss: nobufs,
-	 * reads_failed, reads_bad, stale; writes_failed for ENOSPC/EIO). */
-	for (unsigned c = 0; srv->store && c < STORE_CTR__COUNT; c++)
-		fprintf(f, "store_%s %llu\n", store_ctr_names[c],
-			(unsigned long long)store_counter(srv->store, (enum store_ctr)c));
 	fprintf(f, "runtime_snapshots_live %u\n", server_snapshots_live(srv));
 	fprintf(f, "shards %u\nuptime_ms %llu\n", srv->n_shards,
 		(unsigned long long)(server_now_ms() - srv->started_ms));
@@ -205,8 +215,9 @@ static unsigned worker_count(const struct cfg *cfg)
 {
 	if (cfg->server.workers)
 		return cfg->server.workers;
+	/* auto: one per CPU, up to the ceiling the config key has. */
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (unsigned)n : 1;
+	return n <= 0 ? 1 : n > LIMIT_WORKERS ? LIMIT_WORKERS : (unsigned)n;
 }
 
 /* CPUs this process may run on, in order: shard i is pinned to the i-th. */
@@ -531,7 +542,8 @@ int server_run(struct cfg *cfg, const char *main_file)
 		return 1;
 	}
 	atomic_store(&srv.rt, rt);
-	if (open_store(&srv, cfg, want) < 0 || admin_open(&srv, &srv.admin) < 0)
+	if (open_store(&srv, cfg, want) < 0 || register_counters(&srv) < 0 ||
+	    admin_open(&srv, &srv.admin) < 0)
 		goto out;
 	/* Signals go to the control thread's signalfd; shards inherit the mask. */
 	sigemptyset(&mask);
@@ -571,6 +583,7 @@ int server_run(struct cfg *cfg, const char *main_file)
 	close(sfd);
 out:
 	admin_close(srv.admin);
+	store_counters.ctx = NULL;
 	store_close(srv.store);
 	collapse_free(srv.collapse);
 	collapse_free(srv.invalidated);

@@ -165,9 +165,7 @@ struct shard {
 	bool draining;
 	bool stop;
 
-	uint64_t ctr[CTR__COUNT];
-	uint64_t parse_err[HTTP1_E__COUNT];
-	uint64_t s3err[S3ERR_CODE__COUNT];  /* S3 origin errors by <Code> */
+	uint64_t ctr[LIMIT_COUNTERS];       /* every registered block (core/counters.h) */
 	uint64_t s3err_logged_ms[S3ERR_CODE__COUNT];   /* once per interval */
 	uint64_t cache_ioerr_logged_ms[2];  /* store read, write errors: once per interval */
 	uint64_t cache_ioerr_unlogged[2];   /* errors since that line */
@@ -180,6 +178,8 @@ struct shard {
 
 #define COUNT(sh, name)        counter_add((sh)->ctr, CTR_##name, 1)
 #define COUNT_N(sh, name, n)   counter_add((sh)->ctr, CTR_##name, (n))
+/* Counter i of another module's block (struct counter_block). */
+#define COUNT_IN(sh, block, i) counter_add((sh)->ctr, counter_block_slot(&(block), (i)), 1)
 
 /* Control thread: allocate a shard (nothing started). Returns NULL on
  * ENOMEM. The listening fds are handed over and closed by the shard; the

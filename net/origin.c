@@ -709,7 +709,7 @@ static void s3_error_end(struct shard *sh, struct oconn *oc)
 		return;
 	s3err_parse(oc->s3_status, NULL, 0, oc->s3_body, oc->s3_body_len, oc->s3_skew_s, &res);
 	oc->s3_status = 0;
-	counter_add(sh->s3err, (enum counter_id)res.code, 1);
+	COUNT_IN(sh, s3err_counters, res.code);
 	struct origin_rt *o = (struct origin_rt *)oc->origin;
 	if (res.code == S3ERR_CODE_REQUEST_TIME_TOO_SKEWED && oc->s3_skew_s != 0) {
 		int64_t off = atomic_load(&o->clock_offset_s) + oc->s3_skew_s;

@@ -613,8 +613,8 @@ static void send_local(struct shard *sh, struct vconn *vc, int status, bool clos
 static void reject(struct shard *sh, struct vconn *vc, int err)
 {
 	int e = err < 0 ? -err : err;
-	if (e > 0 && e < HTTP1_E__COUNT)
-		sh->parse_err[e]++;
+	if (e >= HTTP1_E_METHOD && e < HTTP1_E__COUNT)
+		COUNT_IN(sh, http1_counters, e - HTTP1_E_METHOD);
 	memset(&vc->x, 0, sizeof(vc->x));
 	vc->x.start_ms = sh->unix_ms;
 	vc->x.start_ns = server_now_ns();
@@ -698,7 +698,7 @@ static void body_failed(struct shard *sh, struct vconn *vc, ssize_t err)
 	if (err == -EFBIG)
 		COUNT(sh, body_too_large);
 	else
-		sh->parse_err[HTTP1_E_CHUNK]++;     /* parse_error_bad_chunk */
+		COUNT_IN(sh, http1_counters, HTTP1_E_CHUNK - HTTP1_E_METHOD);
 	x->must_linger = true;
 	if (x->head_queued) {
 		visitor_response_abort(sh, vc);
