@@ -12,8 +12,8 @@
  * and is its only writer (relaxed stores, no lock, no shared cache line).
  * The core block sits at index 0, so COUNT(sh, name) is a constant index;
  * another block's counter i is at its base + i (COUNT_IN). A block whose
- * module keeps its own counters (the store, the RAM tier: unit tests use
- * them without shards) gives a sum function instead and takes no room.
+ * module keeps its own counters (the store: unit tests and benches use it
+ * without shards) gives a sum function instead and takes no room.
  * Called by: shards (COUNT, COUNT_IN), the control thread (counters_register,
  * counters_sum, counters_write: GET /metrics and counters_file).
  * Never: allocates, blocks or locks.

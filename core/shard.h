@@ -10,8 +10,9 @@
  * shard_wake / shard_join and reading counters (control thread).
  * Never: blocks. Every socket operation goes through the ring; the only
  * direct syscalls are socket(2)/setsockopt(2) for a new origin connection,
- * setsockopt(2)/getpeername(2) once per accepted connection, and clock
- * reads (vDSO).
+ * setsockopt(2)/getpeername(2) once per accepted connection, clock reads
+ * (vDSO), and madvise(MADV_DONTNEED) at most once a trim period
+ * (LIMIT_HBUF_TRIM_MS) for idle head blocks and visitor slots.
  *
  * Completion routing (liburing's examples/proxy.c): user_data = op (8 bits)
  * | slot (24 bits) | slot generation (32 bits), never a pointer, so a late
