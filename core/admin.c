@@ -242,8 +242,6 @@ static int metrics_text(struct admin *a, struct reply *r)
 
 /* ---- changes ---------------------------------------------------------------------- */
 
-/* Probes and tests talk to an origin from the control thread: bounded. */
-#define PROBE_TIMEOUT_MS 5000
 
 /* Does the body change what signing depends on (or, ca_file, whether
  * the origin is reached at all)? */
@@ -281,7 +279,7 @@ static int probe(struct admin *a, const struct admin_commit *c, const struct adm
 	FILE *f = open_memstream(&text, &text_len);
 	if (!f)
 		return admin_fail(e, 500, NULL, "out of memory");
-	check_origin_run(z, o, o->probe_path, PROBE_TIMEOUT_MS, f, &res);
+	check_origin_run(z, o, o->probe_path, LIMIT_ADMIN_PROBE_TIMEOUT_MS, f, &res);
 	fclose(f);
 	free(text);              /* the report is for POST .../test */
 	log_info("admin: probe of zone %s origin %s %s with the new credentials: %u %s%s%s",
@@ -328,7 +326,7 @@ static int test_origin(struct admin *a, const struct admin_req *q, const struct 
 		json_decref(root);
 		return admin_fail(e, 500, NULL, "out of memory");
 	}
-	check_origin_run(z, o, path, PROBE_TIMEOUT_MS, f, &res);
+	check_origin_run(z, o, path, LIMIT_ADMIN_PROBE_TIMEOUT_MS, f, &res);
 	fclose(f);
 	r->json = json_pack("{s:s,s:s,s:I,s:s?,s:s?,s:s?,s:s,s:s,s:s}",
 			    "result", results[res.result < 0 || res.result > 2 ? 2 : res.result],
@@ -577,7 +575,8 @@ static void conn_reply(struct aconn *c, struct reply *r, const struct admin_err 
 static void log_action(const struct aconn *c, const struct admin_req *q, bool framed,
 		       int status, const struct admin_err *e)
 {
-	int pl = framed ? (int)(q->http.path_len < 200 ? q->http.path_len : 200) : 1;
+	int pl = !framed ? 1 : q->http.path_len < LIMIT_ADMIN_LOG_PATH_BYTES ?
+		 (int)q->http.path_len : LIMIT_ADMIN_LOG_PATH_BYTES;
 
 	log_info("admin: %s %.*s %.*s -> %d%s%s", c->peer,
 		 framed ? (int)q->http.method_len : 1, framed ? q->http.method_str : "-",

@@ -255,7 +255,7 @@ static int decode_member(struct admin_origin_in *in, const char *key, json_t *v,
 	int f = find_field(key);
 
 	if (f < 0) {
-		char k[48];
+		char k[LIMIT_ADMIN_FIELD_ECHO_BYTES];
 
 		/* named back only when it is a plain identifier */
 		snprintf(k, sizeof(k), "%s", strspn(key, "abcdefghijklmnopqrstuvwxyz"

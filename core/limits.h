@@ -54,6 +54,10 @@
 
 /* A visitor must send a complete request head within this (slow loris). */
 #define LIMIT_HEADER_TIMEOUT_MS_DEFAULT   10000
+/* After the last response of a connection we close (an error, Connection:
+ * close), its input is read and dropped until EOF or this long, so the
+ * visitor sees our response rather than a reset (RFC 9112 9.6). */
+#define LIMIT_LINGER_MS                   2000
 /* Keep-alive connection with no request in progress. */
 #define LIMIT_IDLE_TIMEOUT_MS_DEFAULT     60000
 /* A visitor TLS handshake, from accept to Finished: a client that stalls
@@ -160,8 +164,7 @@
 #define LIMIT_PATH_BYTES              1024   /* base_path */
 /* Host header sent to an origin: a DNS name plus ":65535". */
 #define LIMIT_HOST_HEADER_BYTES       (LIMIT_HOST_BYTES + 6)
-/* S3 credentials: the same bounds as sigv4/sigv4.h (SIGV4_*_MAX), which
- * the loader asserts at compile time. A session token is not a secret
+/* S3 credentials: sigv4/sigv4.h's SIGV4_*_MAX are these. A session token is not a secret
  * key: STS tokens run to ~1000-2000 bytes, hence its own row. */
 #define LIMIT_ACCESS_KEY_BYTES        128
 #define LIMIT_SECRET_BYTES            256    /* S3 secret access key */
@@ -349,6 +352,18 @@
  * again collapses again soon). */
 #define LIMIT_COLLAPSE_PASS_MS        10000
 
+/* ---- logs (core/log.h; FIXED) ------------------------------------------ */
+
+/* Room for one error-log line: a line is at most this less one byte, its
+ * newline included; a longer message is cut (the line stays one line). */
+#define LIMIT_LOG_LINE_BYTES          2048
+/* Bytes of a visitor's request-target in its access-log line: a longer
+ * one is cut, so one request cannot make a line of LIMIT_REQUEST_LINE_BYTES. */
+#define LIMIT_ACCESS_LOG_TARGET_BYTES 1024
+/* Bytes of an admin request's path in its error-log line (the API's own
+ * paths are under 100: a longer one is a probe or a mistake). */
+#define LIMIT_ADMIN_LOG_PATH_BYTES    200
+
 /* ---- counters (core/counters.h; FIXED) --------------------------------- */
 
 /* Slots of a shard's counter array: the core block and every registered
@@ -413,6 +428,12 @@
 #define LIMIT_ADMIN_BODY_BYTES        65536
 /* Paths in one purge request. */
 #define LIMIT_ADMIN_PURGE_PATHS       1000
+/* An unknown field of an origin body is named back in the 422 (field)
+ * only when it is a plain identifier shorter than this; else "". */
+#define LIMIT_ADMIN_FIELD_ECHO_BYTES  48
+/* A probe of an origin (POST .../test, or a PATCH that changes signing):
+ * connect, TLS and the whole answer within this, on the control thread. */
+#define LIMIT_ADMIN_PROBE_TIMEOUT_MS  5000
 /* Bearer token (token_file): long enough to be unguessable, short enough
  * to compare in one go. */
 #define LIMIT_ADMIN_TOKEN_MIN_BYTES   16

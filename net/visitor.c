@@ -30,7 +30,6 @@
 #include "net/tls.h"
 #include "net/wbuf.h"
 
-#define LINGER_MS 2000
 
 static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -496,7 +495,7 @@ static void vc_close(struct shard *sh, struct vconn *vc)
 	vc->fd = -1;
 }
 
-/* Last response is out: shut our side, read until EOF or LINGER_MS. */
+/* Last response is out: shut our side, read until EOF or LIMIT_LINGER_MS. */
 static void vc_linger(struct shard *sh, struct vconn *vc)
 {
 	if (vc->peer_closed) {
@@ -511,7 +510,7 @@ static void vc_linger(struct shard *sh, struct vconn *vc)
 	io_uring_sqe_set_data64(sqe, shard_ud(OP_VCLOSE, vc->idx, vc->gen));
 	vc->ops++;
 	resume_recv(sh, vc);
-	set_timer(sh, vc, VT_LINGER, LINGER_MS);
+	set_timer(sh, vc, VT_LINGER, LIMIT_LINGER_MS);
 }
 
 /* ---- accept ------------------------------------------------------------- */
@@ -862,7 +861,8 @@ static void write_access_log(struct shard *sh, struct vconn *vc)
 		wbuf_put(&w, vc->req.method_str, vc->req.method_len);
 		wbuf_put(&w, " ", 1);
 		/* Bounded: a long target is cut, the line stays one line. */
-		size_t tl = vc->req.target_len < 1024 ? vc->req.target_len : 1024;
+		size_t tl = vc->req.target_len < LIMIT_ACCESS_LOG_TARGET_BYTES ?
+			    vc->req.target_len : LIMIT_ACCESS_LOG_TARGET_BYTES;
 		wbuf_put(&w, vc->req.target, tl);
 	} else {
 		wbuf_put(&w, "- -", 3);

@@ -181,6 +181,17 @@ static void test_origin_body(void)
 	CHECK_EQ_INT(origin(big, NULL), 0);
 	snprintf(big, sizeof(big), "{\"s3_secret_key\": \"%0*d\"}", LIMIT_SECRET_BYTES + 1, 0);
 	CHECK_EQ_INT(origin(big, "s3_secret_key"), 422);
+	/* an unknown field named back up to LIMIT_ADMIN_FIELD_ECHO_BYTES - 1
+	 * bytes, and not at all one past */
+	char key[LIMIT_ADMIN_FIELD_ECHO_BYTES + 1];
+	memset(key, 'k', sizeof(key) - 1);
+	key[LIMIT_ADMIN_FIELD_ECHO_BYTES - 1] = '\0';
+	snprintf(big, sizeof(big), "{\"%s\": 1}", key);
+	CHECK_EQ_INT(origin(big, key), 422);
+	key[LIMIT_ADMIN_FIELD_ECHO_BYTES - 1] = 'k';
+	key[LIMIT_ADMIN_FIELD_ECHO_BYTES] = '\0';
+	snprintf(big, sizeof(big), "{\"%s\": 1}", key);
+	CHECK_EQ_INT(origin(big, ""), 422);
 }
 
 static int purge(const char *body, const char *field)
