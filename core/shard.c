@@ -150,6 +150,7 @@ void shard_destroy(struct shard *sh)
 {
 	if (!sh)
 		return;
+	assert(sh->magic == SHARD_MAGIC);
 	if (sh->wake_fd >= 0)
 		close(sh->wake_fd);
 	for (unsigned i = 0; i < sh->n_listen; i++)
@@ -162,6 +163,7 @@ void shard_destroy(struct shard *sh)
 	free(sh->wio_free);
 	log_ring_free(&sh->log_err);
 	log_ring_free(&sh->log_access);
+	sh->magic = 0;
 	free(sh);
 }
 
@@ -300,6 +302,7 @@ static int shard_setup(struct shard *sh)
 
 void shard_rt_unref(struct shard *sh, struct runtime *rt)
 {
+	assert(sh->magic == SHARD_MAGIC);
 	assert(rt->shard_refs[sh->id] > 0);
 	if (--rt->shard_refs[sh->id] == 0 && rt != sh->rt)
 		atomic_fetch_sub(&rt->pending, 1);
@@ -548,6 +551,8 @@ static void *shard_main(void *arg)
 {
 	struct shard *sh = arg;
 
+	assert(sh->magic == SHARD_MAGIC);
+
 	if (sh->cpu >= 0) {
 		cpu_set_t set;
 		CPU_ZERO(&set);
@@ -596,6 +601,7 @@ static void *shard_main(void *arg)
 
 int shard_start(struct shard *sh)
 {
+	assert(sh->magic == SHARD_MAGIC);
 	int ret = pthread_create(&sh->thread, NULL, shard_main, sh);
 	if (ret != 0)
 		return -ret;
@@ -612,6 +618,7 @@ int shard_start(struct shard *sh)
 
 void shard_wake(struct shard *sh)
 {
+	assert(sh->magic == SHARD_MAGIC);
 	uint64_t one = 1;
 	ssize_t n = write(sh->wake_fd, &one, sizeof(one));
 	(void)n;
@@ -619,5 +626,6 @@ void shard_wake(struct shard *sh)
 
 void shard_join(struct shard *sh)
 {
+	assert(sh->magic == SHARD_MAGIC);
 	pthread_join(sh->thread, NULL);
 }

@@ -319,6 +319,7 @@ static struct vconn *take_followers(struct vconn *vc)
 
 void visitor_follow(struct shard *sh, struct vconn *vc, struct vconn *lvc)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	vc->x.leader = lvc;
 	vc->x.next_follower = lvc->x.followers;
 	lvc->x.followers = vc;
@@ -327,6 +328,7 @@ void visitor_follow(struct shard *sh, struct vconn *vc, struct vconn *lvc)
 
 void visitor_park(struct shard *sh, struct vconn *vc)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	vc->x.parked = true;
 	vc->x.parked_until_ms = sh->now_ms + LIMIT_COLLAPSE_WAIT_MS;
 	vc->x.next_parked = sh->parked;
@@ -386,6 +388,7 @@ static void background_give_back(struct shard *sh, struct vconn *vc, char *in)
 
 void visitor_background(struct shard *sh, struct vconn *pv)
 {
+	assert(pv->magic == VCONN_MAGIC);
 	char *in = sh->draining || !sh->collapse ? NULL : iobuf_pool_get(&sh->pool);
 	struct vconn *vc = in ? shard_vconn_take(sh) : NULL;
 	struct collapse_leader l;
@@ -1047,6 +1050,7 @@ static void h2_timer(struct shard *sh, struct vconn *vc)
 
 void visitor_h2_timers(struct shard *sh, struct vconn *conn)
 {
+	assert(conn->magic == VCONN_MAGIC);
 	h2_timer(sh, conn);
 }
 
@@ -1071,6 +1075,7 @@ struct vconn *visitor_stream_new(struct shard *sh, struct vconn *conn)
 
 void visitor_stream_start(struct shard *sh, struct vconn *vc, uint32_t head_len, bool has_body)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	vc->in_len = head_len;
 	int n = http1_parse_request(vc->in, head_len, &vc->req);
 	if (n != (int)head_len) {
@@ -1097,6 +1102,7 @@ void visitor_stream_start(struct shard *sh, struct vconn *vc, uint32_t head_len,
 
 bool visitor_stream_body(struct shard *sh, struct vconn *vc, const char *p, size_t n)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	struct vexchange *x = &vc->x;
 
 	if (vc->state != VC_BUSY || !x->has_body || x->body_done || !x->oc || x->resp_done)
@@ -1127,6 +1133,7 @@ bool visitor_stream_body(struct shard *sh, struct vconn *vc, const char *p, size
 
 void visitor_stream_pulled(struct shard *sh, struct vconn *vc)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	vc->out_moved_ms = sh->now_ms;
 	if (vc->state == VC_BUSY && vc->x.cache.large.on && !vc->x.resp_done)
 		elarge_on_sent(sh, vc);
@@ -1144,6 +1151,7 @@ bool visitor_stream_upload_room(const struct vconn *vc)
 
 void visitor_stream_closed(struct shard *sh, struct vconn *vc, bool complete)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	if (complete && vc->state == VC_BUSY)
 		finish_exchange(sh, vc);    /* logged and counted, then closed */
 	else
@@ -1730,6 +1738,7 @@ static void on_sent(struct shard *sh, struct vconn *vc, int res)
 void visitor_on_cqe(struct shard *sh, struct vconn *vc, int op,
 		    const struct io_uring_cqe *cqe)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
 		assert(vc->ops > 0);
 		vc->ops--;
@@ -1752,6 +1761,7 @@ void visitor_on_cqe(struct shard *sh, struct vconn *vc, int op,
 
 void visitor_on_timer(struct shard *sh, struct vconn *vc)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	switch (vc->timer_kind) {
 	case VT_HEADER:
 		COUNT(sh, timeouts_header);
@@ -1895,6 +1905,7 @@ static void unshare_followers(struct shard *sh, struct vconn *vc,
 int visitor_response_head(struct shard *sh, struct vconn *vc,
 			  const struct http1_response *resp)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	struct vexchange *x = &vc->x;
 	char *blk = iobuf_pool_get(&sh->pool);
 	bool have_date = false;
@@ -2003,6 +2014,7 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 
 void visitor_flush(struct shard *sh, struct vconn *vc)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	for (struct vconn *f = vc->x.followers; f; f = f->x.next_follower)
 		flush(sh, f);
 	flush(sh, vc);
@@ -2010,6 +2022,7 @@ void visitor_flush(struct shard *sh, struct vconn *vc)
 
 bool visitor_queue_head_block(struct shard *sh, struct vconn *vc, char *blk, size_t len)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	if (!queue_block(sh, vc, blk, len)) {
 		vc_close(sh, vc);
 		return false;
@@ -2041,6 +2054,7 @@ static bool copy_small(struct shard *sh, struct vconn *vc, const struct iobuf_se
 
 bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobuf_seg *seg)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	if (vc->x.background) {
 		iobuf_seg_release(seg, &sh->pool);  /* the store fill copied it */
 		return true;
@@ -2081,6 +2095,7 @@ bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobu
 
 void visitor_response_end(struct shard *sh, struct vconn *vc)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	if (vc->x.cache.large.fetching) {
 		elarge_origin_end(sh, vc);  /* more chunks may follow */
 		return;
@@ -2103,6 +2118,7 @@ void visitor_response_end(struct shard *sh, struct vconn *vc)
 
 void visitor_response_fail(struct shard *sh, struct vconn *vc, int status)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	if (vc->x.head_queued && vc->x.cache.large.on) {
 		/* A large object's later fetch failed: only a close ends it. */
 		visitor_response_abort(sh, vc);
@@ -2122,6 +2138,7 @@ void visitor_response_fail(struct shard *sh, struct vconn *vc, int status)
 
 void visitor_response_abort(struct shard *sh, struct vconn *vc)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	vc->x.status = vc->x.status ? vc->x.status : 502;
 	if (!vc->x.background) {            /* no visitor asked for it */
 		count_status(sh, vc->x.status);
@@ -2142,6 +2159,7 @@ int64_t visitor_room(const struct vconn *vc)
 
 void visitor_origin_drained(struct shard *sh, struct vconn *vc)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	if (vc->h2_sid && vc->h2)
 		h2_stream_drained(sh, vc);  /* the peer may send more DATA */
 	else if (vc->state == VC_BUSY)
