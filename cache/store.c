@@ -71,7 +71,7 @@ static uint64_t store_ctr_sum(const void *st, unsigned i)
 	return store_counter(st, (enum store_ctr)i);
 }
 
-struct counter_block store_counters = {
+struct counters_block store_counters = {
 	.prefix = "store_", .names = store_ctr_names, .docs = store_ctr_docs,
 	.n = STORE_CTR__COUNT, .sum = store_ctr_sum,
 };

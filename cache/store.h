@@ -72,8 +72,8 @@ extern const char *const store_ctr_docs[STORE_CTR__COUNT];
  * Values are kept here (per store shard, plus the control thread's) and
  * summed by store_counter over the store in ctx, which the owner of the
  * open store sets (NULL: no store, the block is left out). */
-struct counter_block;
-extern struct counter_block store_counters;
+struct counters_block;
+extern struct counters_block store_counters;
 
 struct store_opts {
 	const char *const *paths;           /* files or block devices */

@@ -16,13 +16,13 @@ static const char *const core_docs[CTR__COUNT] = {
 #undef COUNTER_DOC
 };
 
-struct counter_block counters_core = {
+struct counters_block counters_core = {
 	.prefix = "", .names = core_names, .docs = core_docs, .n = CTR__COUNT,
 	.base = 0, .registered = true,
 };
 
 /* Written by the control thread before shards start, read-only after. */
-static struct counter_block *blocks[LIMIT_COUNTER_BLOCKS] = { &counters_core };
+static struct counters_block *blocks[LIMIT_COUNTER_BLOCKS] = { &counters_core };
 static unsigned n_blocks = 1;
 static unsigned n_used = CTR__COUNT;
 
@@ -53,7 +53,7 @@ static bool family_taken(const char *family)
 	return false;
 }
 
-int counters_register(struct counter_block *b)
+int counters_register(struct counters_block *b)
 {
 	for (unsigned k = 0; k < n_blocks; k++)
 		if (blocks[k] == b)
@@ -86,7 +86,7 @@ unsigned counters_used(void)
 	return n_used;
 }
 
-uint64_t counters_sum(const struct counter_block *b, unsigned i,
+uint64_t counters_sum(const struct counters_block *b, unsigned i,
 		      const uint64_t *const *arrs, unsigned n)
 {
 	uint64_t s = 0;
@@ -94,7 +94,7 @@ uint64_t counters_sum(const struct counter_block *b, unsigned i,
 	if (b->sum)
 		return b->ctx ? b->sum(b->ctx, i) : 0;
 	for (unsigned k = 0; k < n; k++)
-		s += counter_get(arrs[k], counter_block_slot(b, i));
+		s += counter_get(arrs[k], counters_slot(b, i));
 	return s;
 }
 
@@ -112,7 +112,7 @@ static void prom_head(FILE *f, const char *name, const char *suffix, bool gauge,
 		help && *help ? help : name, name, suffix, gauge ? "gauge" : "counter");
 }
 
-static void write_block(FILE *f, enum counters_format fmt, const struct counter_block *b,
+static void write_block(FILE *f, enum counters_format fmt, const struct counters_block *b,
 			const uint64_t *const *arrs, unsigned n)
 {
 	const char *doc = "";

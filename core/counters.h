@@ -152,7 +152,7 @@ enum counter_id {
  * block with a family, one family edgecache_<family> whose samples carry
  * <label>="<names[i]>" (s3_errors_total{code="AccessDenied"}).
  */
-struct counter_block {
+struct counters_block {
 	const char *prefix;                 /* "" (core), "store_", "parse_error_" */
 	const char *const *names;           /* n names */
 	const char *const *docs;            /* n docs; NULL for a family block */
@@ -171,7 +171,7 @@ struct counter_block {
 };
 
 /* The core block (always registered, at base 0). */
-extern struct counter_block counters_core;
+extern struct counters_block counters_core;
 
 /* Control thread, before shards start: add block b to the registry. Its
  * array counters (if it has no sum) are placed after those registered
@@ -180,13 +180,13 @@ extern struct counter_block counters_core;
  * another block's, -ENOSPC past LIMIT_COUNTER_BLOCKS blocks or
  * LIMIT_COUNTERS array slots, -EINVAL for a block without names (or a
  * family without a label, or docs). The registry is unchanged on error. */
-int counters_register(struct counter_block *b);
+int counters_register(struct counters_block *b);
 
 /* Array slots in use (the core block's and every registered block's). */
 unsigned counters_used(void);
 
 /* Counter i of block b summed over the n shard arrays (or b->sum). */
-uint64_t counters_sum(const struct counter_block *b, unsigned i,
+uint64_t counters_sum(const struct counters_block *b, unsigned i,
 		      const uint64_t *const *arrs, unsigned n);
 
 enum counters_format {
@@ -214,7 +214,7 @@ static inline uint64_t counter_get(const uint64_t *arr, unsigned id)
 
 /* Index in a shard's array of counter i of block b, which must be a
  * registered block without a sum (a programmer error otherwise). */
-static inline unsigned counter_block_slot(const struct counter_block *b, unsigned i)
+static inline unsigned counters_slot(const struct counters_block *b, unsigned i)
 {
 	assert(b->registered && !b->sum && i < b->n);
 	return b->base + i;

@@ -159,7 +159,7 @@ void server_counters_write(struct server *srv, FILE *f, enum counters_format fmt
  * are sized for all of them. */
 static int register_counters(struct server *srv)
 {
-	struct counter_block *const blocks[] = {
+	struct counters_block *const blocks[] = {
 		&http1_counters, &s3err_counters, &store_counters,
 	};
 

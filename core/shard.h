@@ -179,8 +179,8 @@ struct shard {
 
 #define COUNT(sh, name)        counter_add((sh)->ctr, CTR_##name, 1)
 #define COUNT_N(sh, name, n)   counter_add((sh)->ctr, CTR_##name, (n))
-/* Counter i of another module's block (struct counter_block). */
-#define COUNT_IN(sh, block, i) counter_add((sh)->ctr, counter_block_slot(&(block), (i)), 1)
+/* Counter i of another module's block (struct counters_block). */
+#define COUNT_IN(sh, block, i) counter_add((sh)->ctr, counters_slot(&(block), (i)), 1)
 
 /* Control thread: allocate a shard (nothing started). Returns NULL on
  * ENOMEM. The listening fds are handed over and closed by the shard; the

@@ -32,7 +32,7 @@ static const char *const err_names[HTTP1_E__COUNT] = {
 	[HTTP1_E_CHUNK]             = "bad_chunk",
 };
 
-struct counter_block http1_counters = {
+struct counters_block http1_counters = {
 	.prefix = "parse_error_",
 	.names = err_names + HTTP1_E_METHOD,
 	.n = HTTP1_E__COUNT - HTTP1_E_METHOD,

@@ -13,7 +13,7 @@
 /* Indexed by enum s3err_code. */
 static const char *const code_names[S3ERR_CODE__COUNT];
 
-struct counter_block s3err_counters = {
+struct counters_block s3err_counters = {
 	.prefix = "s3_error_", .names = code_names, .n = S3ERR_CODE__COUNT,
 	.family = "s3_errors_total", .label = "code",
 	.family_doc = "S3 origin errors by <Code>",

@@ -52,8 +52,8 @@ enum s3err_code {
 /* Origin errors counted by code (S3ERR_CODE_NONE: an error answer with no
  * S3 document): s3_error_<Code> in counters_file, s3_errors_total{code=}
  * in /metrics. Code c is counter c (COUNT_IN). */
-struct counter_block;
-extern struct counter_block s3err_counters;
+struct counters_block;
+extern struct counters_block s3err_counters;
 
 /* What to tell the user: one row of the guide's table each. */
 enum s3err_verdict {

@@ -15,12 +15,12 @@
 static const char *const a_names[] = { "one", "two", "three" };
 static const char *const a_docs[] = { "the first (gauge)", "the second", "" };
 
-static struct counter_block blk_a = {
+static struct counters_block blk_a = {
 	.prefix = "a_", .names = a_names, .docs = a_docs, .n = 3,
 };
 
 static const char *const f_names[] = { "Red", "" };
-static struct counter_block blk_f = {
+static struct counters_block blk_f = {
 	.prefix = "f_", .names = f_names, .n = 2,
 	.family = "f_total", .label = "colour", .family_doc = "things by colour",
 };
@@ -31,7 +31,7 @@ static uint64_t mod_sum(const void *ctx, unsigned i)
 }
 static const char *const m_names[] = { "x" };
 static const char *const m_docs[] = { "kept by its module" };
-static struct counter_block blk_m = {
+static struct counters_block blk_m = {
 	.prefix = "m_", .names = m_names, .docs = m_docs, .n = 1, .sum = mod_sum,
 };
 
@@ -59,15 +59,15 @@ static void test_register_and_sum(void)
 	CHECK_EQ_INT(blk_f.base, CTR__COUNT + 3);
 	CHECK_EQ_INT(counters_register(&blk_m), 0);
 	CHECK_EQ_INT(counters_used(), CTR__COUNT + 5);           /* a sum block takes no slot */
-	CHECK_EQ_INT(counter_block_slot(&blk_a, 2), CTR__COUNT + 2);
+	CHECK_EQ_INT(counters_slot(&blk_a, 2), CTR__COUNT + 2);
 
 	static uint64_t s0[LIMIT_COUNTERS], s1[LIMIT_COUNTERS];
 	const uint64_t *arrs[] = { s0, s1 };
 	counter_add(s0, CTR_requests, 2);
 	counter_add(s1, CTR_requests, 3);
-	counter_add(s0, counter_block_slot(&blk_a, 1), 7);
-	counter_add(s1, counter_block_slot(&blk_a, 1), 1);
-	counter_add(s1, counter_block_slot(&blk_f, 0), 4);
+	counter_add(s0, counters_slot(&blk_a, 1), 7);
+	counter_add(s1, counters_slot(&blk_a, 1), 1);
+	counter_add(s1, counters_slot(&blk_f, 0), 4);
 	CHECK_EQ_INT(counters_sum(&counters_core, CTR_requests, arrs, 2), 5);
 	CHECK_EQ_INT(counters_sum(&blk_a, 1, arrs, 2), 8);
 	CHECK_EQ_INT(counters_sum(&blk_a, 0, arrs, 2), 0);
@@ -109,15 +109,15 @@ static void test_collisions(void)
 	unsigned used = counters_used();
 	/* "a_" + "two" is taken; so is "a" + "_two" (the printed name counts). */
 	static const char *const dup[] = { "fresh", "two" };
-	static struct counter_block b1 = { .prefix = "a_", .names = dup, .docs = dup, .n = 2 };
+	static struct counters_block b1 = { .prefix = "a_", .names = dup, .docs = dup, .n = 2 };
 	static const char *const dup2[] = { "_two" };
-	static struct counter_block b2 = { .prefix = "a", .names = dup2, .docs = dup2, .n = 1 };
+	static struct counters_block b2 = { .prefix = "a", .names = dup2, .docs = dup2, .n = 1 };
 	static const char *const core_dup[] = { "requests" };
-	static struct counter_block b3 = { .prefix = "", .names = core_dup, .docs = core_dup, .n = 1 };
+	static struct counters_block b3 = { .prefix = "", .names = core_dup, .docs = core_dup, .n = 1 };
 	static const char *const self_dup[] = { "q", "q" };
-	static struct counter_block b4 = { .prefix = "q_", .names = self_dup, .docs = self_dup, .n = 2 };
+	static struct counters_block b4 = { .prefix = "q_", .names = self_dup, .docs = self_dup, .n = 2 };
 	static const char *const fam[] = { "z" };
-	static struct counter_block b5 = { .prefix = "g_", .names = fam, .n = 1,
+	static struct counters_block b5 = { .prefix = "g_", .names = fam, .n = 1,
 					   .family = "f_total", .label = "k" };
 
 	CHECK_EQ_INT(counters_register(&b1), -EEXIST);
@@ -129,10 +129,10 @@ static void test_collisions(void)
 	      !b5.registered);
 	CHECK_EQ_INT(counters_used(), used);                     /* nothing changed */
 
-	static struct counter_block no_docs = { .prefix = "nd_", .names = fam, .n = 1 };
-	static struct counter_block no_label = { .prefix = "nl_", .names = fam, .n = 1,
+	static struct counters_block no_docs = { .prefix = "nd_", .names = fam, .n = 1 };
+	static struct counters_block no_label = { .prefix = "nl_", .names = fam, .n = 1,
 						 .family = "nl_total" };
-	static struct counter_block empty = { .prefix = "e_", .names = fam, .n = 0, .docs = fam };
+	static struct counters_block empty = { .prefix = "e_", .names = fam, .n = 0, .docs = fam };
 	CHECK_EQ_INT(counters_register(&no_docs), -EINVAL);
 	CHECK_EQ_INT(counters_register(&no_label), -EINVAL);
 	CHECK_EQ_INT(counters_register(&empty), -EINVAL);
@@ -144,8 +144,8 @@ static void test_name_limit(void)
 {
 	static char at[LIMIT_COUNTER_NAME_BYTES], past[LIMIT_COUNTER_NAME_BYTES + 1];
 	static const char *n_at[1], *n_past[1];
-	static struct counter_block b_at = { .prefix = "L", .names = n_at, .docs = n_at, .n = 1 };
-	static struct counter_block b_past = { .prefix = "M", .names = n_past, .docs = n_past,
+	static struct counters_block b_at = { .prefix = "L", .names = n_at, .docs = n_at, .n = 1 };
+	static struct counters_block b_past = { .prefix = "M", .names = n_past, .docs = n_past,
 					       .n = 1 };
 
 	memset(at, 'x', LIMIT_COUNTER_NAME_BYTES - 2);           /* + "L" = NAME_BYTES - 1 */
@@ -169,25 +169,25 @@ static void test_capacity(void)
 		ptrs[i] = names[i];
 	}
 	unsigned room = LIMIT_COUNTERS - counters_used();
-	static struct counter_block big_past = { .prefix = "bp_", .names = ptrs, .docs = ptrs };
-	static struct counter_block big = { .prefix = "b_", .names = ptrs, .docs = ptrs };
-	static struct counter_block one = { .prefix = "o_", .names = ptrs, .docs = ptrs, .n = 1 };
+	static struct counters_block big_past = { .prefix = "bp_", .names = ptrs, .docs = ptrs };
+	static struct counters_block big = { .prefix = "b_", .names = ptrs, .docs = ptrs };
+	static struct counters_block one = { .prefix = "o_", .names = ptrs, .docs = ptrs, .n = 1 };
 	big_past.n = room + 1;
 	big.n = room;
 	CHECK_EQ_INT(counters_register(&big_past), -ENOSPC);
 	CHECK_EQ_INT(counters_register(&big), 0);
 	CHECK_EQ_INT(counters_used(), LIMIT_COUNTERS);
-	CHECK_EQ_INT(counter_block_slot(&big, room - 1), LIMIT_COUNTERS - 1);
+	CHECK_EQ_INT(counters_slot(&big, room - 1), LIMIT_COUNTERS - 1);
 	CHECK_EQ_INT(counters_register(&one), -ENOSPC);
 
 	/* Sum blocks take no slot: fill the block table with them. */
-	static struct counter_block sums[LIMIT_COUNTER_BLOCKS];
+	static struct counters_block sums[LIMIT_COUNTER_BLOCKS];
 	static char pfx[LIMIT_COUNTER_BLOCKS][8];
 	int ret = 0;
 	unsigned added = 0;
 	for (unsigned i = 0; i < LIMIT_COUNTER_BLOCKS && ret == 0; i++) {
 		snprintf(pfx[i], sizeof(pfx[i]), "s%u_", i);
-		sums[i] = (struct counter_block){ .prefix = pfx[i], .names = ptrs, .docs = ptrs,
+		sums[i] = (struct counters_block){ .prefix = pfx[i], .names = ptrs, .docs = ptrs,
 						  .n = 1, .sum = mod_sum };
 		ret = counters_register(&sums[i]);
 		added += ret == 0;
