@@ -69,6 +69,10 @@
 #define LIMIT_TLS_TICKET_ROTATE_S_DEFAULT 3600
 #define LIMIT_TLS_TICKET_ROTATE_S_MIN     1
 #define LIMIT_TLS_TICKET_ROTATE_S_MAX     86400
+/* One item of a tls_ciphers list: the longest suite name (IANA's) is 50
+ * bytes. A longer item is no suite name; its error quotes this many bytes
+ * and "...". */
+#define LIMIT_TLS_CIPHER_NAME_BYTES       64
 /* A zone's tls_ciphers: about 40 suite names, more than wolfSSL has
  * suites an operator may list (net/tls.h, tls_ciphers_check). */
 #define LIMIT_TLS_CIPHERS_BYTES           1024
@@ -151,6 +155,9 @@
 /* ---- config (FIXED) ----------------------------------------------------- */
 
 #define LIMIT_LISTEN_ADDRS            16     /* listen = a, b, ... */
+/* Connections the kernel queues per listening socket before a shard
+ * accepts them (listen(2); capped by net.core.somaxconn). */
+#define LIMIT_LISTEN_BACKLOG          4096
 #define LIMIT_ZONES                   4096   /* zone files per server */
 #define LIMIT_ZONE_HOSTS              64     /* hosts = per zone */
 #define LIMIT_ZONE_ORIGINS            16     /* [origin NAME] per zone */
@@ -428,6 +435,9 @@
 #define LIMIT_ADMIN_BODY_BYTES        65536
 /* Paths in one purge request. */
 #define LIMIT_ADMIN_PURGE_PATHS       1000
+/* Segments of an admin request path: the longest route,
+ * /cdn/zones/{uuid}/origins/{uuid}/test, has 6. More → 404 unread. */
+#define LIMIT_ADMIN_PATH_SEGMENTS     7
 /* An unknown field of an origin body is named back in the 422 (field)
  * only when it is a plain identifier shorter than this; else "". */
 #define LIMIT_ADMIN_FIELD_ECHO_BYTES  48

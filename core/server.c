@@ -35,7 +35,6 @@
 
 #define CONTROL_POLL_MS     100
 #define COUNTERS_EVERY_MS   1000
-#define LISTEN_BACKLOG      4096
 
 uint64_t server_now_ns(void)
 {
@@ -81,7 +80,7 @@ int server_listen(const struct cfg_listen *l, bool reuseport)
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
 	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
-	    listen(fd, LISTEN_BACKLOG) < 0) {
+	    listen(fd, LIMIT_LISTEN_BACKLOG) < 0) {
 		int e = errno;
 		fprintf(stderr, "edgecache: listen %s:%u: %s\n", l->host, l->port, strerror(e));
 		if (fd >= 0)

@@ -8,7 +8,8 @@ connection is read and dropped until then: still open just before, closed
 just after), LIMIT_ADMIN_PROBE_TIMEOUT_MS (an origin that answers a probe
 just inside it is OK, one that answers just past it FAILED, at the limit).
 Pure ones have unit tests: LIMIT_LOG_LINE_BYTES (test_log),
-LIMIT_ADMIN_FIELD_ECHO_BYTES (test_admin_req), LIMIT_COUNTER* (test_counters)."""
+LIMIT_ADMIN_FIELD_ECHO_BYTES and LIMIT_ADMIN_PATH_SEGMENTS (test_admin_req),
+LIMIT_TLS_CIPHER_NAME_BYTES (test_tls), LIMIT_COUNTER* (test_counters)."""
 import json
 import os
 import re
