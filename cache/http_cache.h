@@ -6,8 +6,10 @@
  * caller's structs and buffers; results point into the caller's message
  * buffers (struct http1_request / http1_response) or are copied into
  * fixed-size fields bounded by core/limits.h.
- * Called by: any thread; the serving core (net/visitor.c, net/origin.c) on
- * the hot path, the store when it persists struct hcache_entry.
+ * Called by: any thread; the serving core on the hot path (net/edge_cache.c,
+ * which also persists struct hcache_entry in a stored object's meta,
+ * net/edge_large.c, net/edge_vary.c, net/origin.c), and the admin API for
+ * the key of a purged path (core/admin.c).
  * Never: does I/O, reads a clock (times are passed in, seconds since the
  * epoch), allocates, logs, or keeps state between calls.
  *
