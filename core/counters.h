@@ -16,7 +16,8 @@
  * without shards) gives a sum function instead and takes no room.
  * Called by: shards (COUNT, COUNT_IN), the control thread (counters_register,
  * counters_sum, counters_write: GET /metrics and counters_file).
- * Never: allocates, blocks or locks.
+ * Never: allocates or locks; the only I/O is counters_write's, into the
+ * caller's FILE on the control thread. Shards never wait on the registry.
  */
 #ifndef EDGECACHE_CORE_COUNTERS_H
 #define EDGECACHE_CORE_COUNTERS_H
