@@ -54,9 +54,10 @@
 
 /* A visitor must send a complete request head within this (slow loris). */
 #define LIMIT_HEADER_TIMEOUT_MS_DEFAULT   10000
-/* After the last response of a connection we close (an error, Connection:
- * close), its input is read and dropped until EOF or this long, so the
- * visitor sees our response rather than a reset (RFC 9112 9.6). */
+/* When we close a connection whose visitor may still be sending (after an
+ * error, a body not read, over TLS), its input is read and dropped until
+ * EOF or this long, so the visitor sees our last response rather than a
+ * reset (RFC 9112 9.6). */
 #define LIMIT_LINGER_MS                   2000
 /* Keep-alive connection with no request in progress. */
 #define LIMIT_IDLE_TIMEOUT_MS_DEFAULT     60000
@@ -171,8 +172,9 @@
 #define LIMIT_PATH_BYTES              1024   /* base_path */
 /* Host header sent to an origin: a DNS name plus ":65535". */
 #define LIMIT_HOST_HEADER_BYTES       (LIMIT_HOST_BYTES + 6)
-/* S3 credentials: sigv4/sigv4.h's SIGV4_*_MAX are these. A session token is not a secret
- * key: STS tokens run to ~1000-2000 bytes, hence its own row. */
+/* S3 credentials: sigv4/sigv4.h's SIGV4_*_MAX are these. A session
+ * token is not a secret key: STS tokens run to ~1000-2000 bytes, hence
+ * its own row. */
 #define LIMIT_ACCESS_KEY_BYTES        128
 #define LIMIT_SECRET_BYTES            256    /* S3 secret access key */
 #define LIMIT_SESSION_TOKEN_BYTES     4096   /* S3 session token */
@@ -374,10 +376,10 @@
 /* ---- counters (core/counters.h; FIXED) --------------------------------- */
 
 /* Slots of a shard's counter array: the core block and every registered
- * block kept in the shards (about 160 today). 8 bytes each per shard;
+ * block kept in the shards (143 today). 8 bytes each per shard;
  * past it counters_register refuses the block (-ENOSPC) and start-up fails. */
 #define LIMIT_COUNTERS                512
-/* Blocks in the registry (one per counting subsystem: 5 today). */
+/* Blocks in the registry (one per counting subsystem: 4 today). */
 #define LIMIT_COUNTER_BLOCKS          32
 /* An output name, prefix + name, with its NUL (the longest today is
  * cache_request_error_passed); longer → -EINVAL at registration. */
@@ -441,8 +443,10 @@
 /* An unknown field of an origin body is named back in the 422 (field)
  * only when it is a plain identifier shorter than this; else "". */
 #define LIMIT_ADMIN_FIELD_ECHO_BYTES  48
-/* A probe of an origin (POST .../test, or a PATCH that changes signing):
- * connect, TLS and the whole answer within this, on the control thread. */
+/* A probe of an origin (POST .../test, or a PATCH that changes signing)
+ * runs on the control thread: each of its waits (TLS handshake, send,
+ * each read of the answer) ends after this; the connect after the
+ * origin's connect_timeout_ms. */
 #define LIMIT_ADMIN_PROBE_TIMEOUT_MS  5000
 /* Bearer token (token_file): long enough to be unguessable, short enough
  * to compare in one go. */
