@@ -242,7 +242,6 @@ static int metrics_text(struct admin *a, struct reply *r)
 
 /* ---- changes ---------------------------------------------------------------------- */
 
-
 /* Does the body change what signing depends on (or, ca_file, whether
  * the origin is reached at all)? */
 static bool changes_signing(const struct admin_origin_in *in)

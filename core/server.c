@@ -154,8 +154,8 @@ void server_counters_write(struct server *srv, FILE *f, enum counters_format fmt
 }
 
 /* Every subsystem's counter block, in the order the outputs list them
- * (the core block is always first). Before any shard runs: their arrays
- * are sized for all of them. */
+ * (the core block is always first). Before any shard runs: a block's
+ * slots are placed before anyone counts in them. */
 static int register_counters(struct server *srv)
 {
 	struct counters_block *const blocks[] = {
