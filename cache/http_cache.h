@@ -6,8 +6,10 @@
  * caller's structs and buffers; results point into the caller's message
  * buffers (struct http1_request / http1_response) or are copied into
  * fixed-size fields bounded by core/limits.h.
- * Called by: any thread; the serving core (edge/visitor.c, edge/origin.c) on
- * the hot path, the store when it persists struct hcache_entry.
+ * Called by: any thread; the serving core on the hot path (edge/edge_cache.c,
+ * which also persists struct hcache_entry in a stored object's meta,
+ * edge/edge_large.c, edge/edge_vary.c, edge/origin.c), and the admin API for
+ * the key of a purged path (control/admin.c).
  * Never: does I/O, reads a clock (times are passed in, seconds since the
  * epoch), allocates, logs, or keeps state between calls.
  *

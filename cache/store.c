@@ -12,6 +12,7 @@
 #include <xxhash.h>
 
 #include "cache/store_int.h"
+#include "core/counters.h"
 
 const char *const store_ctr_names[STORE_CTR__COUNT] = {
 #define STORE_CTR_NAME(name, doc) #name,
@@ -57,12 +58,23 @@ uint32_t store_chunk_bytes(const struct store *st)
 
 uint64_t store_counter(const struct store *st, enum store_ctr c)
 {
+	assert(st->magic == STORE_MAGIC);
 	uint64_t sum = __atomic_load_n(&st->ctl_ctr[c], __ATOMIC_RELAXED);
 
 	for (unsigned i = 0; i < st->n_shards; i++)
 		sum += __atomic_load_n(&st->shards[i].ctr[c], __ATOMIC_RELAXED);
 	return sum;
 }
+
+static uint64_t store_ctr_sum(const void *st, unsigned i)
+{
+	return store_counter(st, (enum store_ctr)i);
+}
+
+struct counters_block store_counters = {
+	.prefix = "store_", .names = store_ctr_names, .docs = store_ctr_docs,
+	.n = STORE_CTR__COUNT, .sum = store_ctr_sum,
+};
 
 uint64_t store_round(uint64_t n)
 {
@@ -454,6 +466,7 @@ int store_write_append(struct store *st, unsigned shard, uint32_t wid,
 		       const void *data, size_t len, size_t *used,
 		       struct store_io *io, unsigned io_cap)
 {
+	assert(st->magic == STORE_MAGIC);
 	struct store_shard *sh = &st->shards[shard];
 	struct store_wr *w = wr_get(sh, wid);
 	const char *p = data;
@@ -497,6 +510,7 @@ static void wr_finish(struct store *st, struct store_shard *sh, struct store_wr 
 
 int store_write_done(struct store *st, const struct store_io *io, int res)
 {
+	assert(st->magic == STORE_MAGIC);
 	struct store_shard *sh = &st->shards[io->shard];
 	struct store_wr *w = &sh->w[io->wslot];
 
@@ -522,6 +536,7 @@ int store_write_done(struct store *st, const struct store_io *io, int res)
 
 void store_write_abort(struct store *st, unsigned shard, uint32_t wid)
 {
+	assert(st->magic == STORE_MAGIC);
 	struct store_shard *sh = &st->shards[shard];
 	struct store_wr *w = wr_get(sh, wid);
 
@@ -538,6 +553,7 @@ void store_write_abort(struct store *st, unsigned shard, uint32_t wid)
 int store_lookup(struct store *st, unsigned shard, struct cindex_key key,
 		 struct cindex_entry *hit)
 {
+	assert(st->magic == STORE_MAGIC);
 	uint64_t *ctr = st->shards[shard].ctr;
 
 	ctr_add(&ctr[STORE_CTR_lookups], 1);
@@ -619,6 +635,7 @@ static bool read_ok(const struct store_io *io, const struct store_hdr *h)
 int store_read_verify(struct store *st, const struct store_io *io, int res,
 		      struct store_view *v)
 {
+	assert(st->magic == STORE_MAGIC);
 	uint64_t *ctr = st->shards[io->shard].ctr;
 	const struct store_hdr *h = io->buf;
 	const char *p = (const char *)io->buf + STORE_HDR_BYTES;
@@ -650,6 +667,7 @@ int store_read_verify(struct store *st, const struct store_io *io, int res,
 
 void store_io_release(struct store *st, const struct store_io *io)
 {
+	assert(st->magic == STORE_MAGIC);
 	buf_put(&st->shards[io->shard], io->buf_id);
 }
 
@@ -657,6 +675,7 @@ void store_io_release(struct store *st, const struct store_io *io)
 
 int store_delete(struct store *st, struct cindex_key key)
 {
+	assert(st->magic == STORE_MAGIC);
 	int rc = cindex_del(&st->ix, key, CINDEX_LOC_ANY);
 
 	if (rc == 0)
@@ -666,6 +685,7 @@ int store_delete(struct store *st, struct cindex_key key)
 
 long store_purge_prefix(struct store *st, const char *prefix, size_t len)
 {
+	assert(st->magic == STORE_MAGIC);
 	long n = cindex_purge_prefix(&st->ix, prefix, len);
 
 	if (n > 0)
@@ -706,6 +726,7 @@ static int exec_one(const struct store_io *io)
 
 void store_exec(struct store *st, const struct store_io *io, unsigned n, int *res)
 {
+	assert(st->magic == STORE_MAGIC);
 	for (unsigned i = 0; i < n; i++) {
 		if (st->fault_nth && --st->fault_nth == 0) {
 			res[i] = -st->fault_err;

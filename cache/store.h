@@ -10,7 +10,9 @@
  * buffers and write slots (all allocated by store_open).
  * Called by:
  *  - the control thread: store_open, store_checkpoint, store_close,
- *    store_delete, store_purge_prefix, store_counter (may block);
+ *    store_purge_prefix (walks the whole index), store_counter (may block);
+ *  - any thread: store_delete (two bucket spinlocks of the index: shards
+ *    drop invalidated and mismatched objects with it, the admin API purges);
  *  - a shard: store_lookup (any shard, any key), and for its own stripes
  *    and buffers the plan / done / verify calls. They never block and
  *    never allocate: they decide what to read or write and where, and
@@ -66,6 +68,12 @@ enum store_ctr {
 };
 extern const char *const store_ctr_names[STORE_CTR__COUNT];
 extern const char *const store_ctr_docs[STORE_CTR__COUNT];
+/* Those counters as a block of the registry (core/counters.h): store_<name>.
+ * Values are kept here (per store shard, plus the control thread's) and
+ * summed by store_counter over the store in ctx, which the owner of the
+ * open store sets (NULL: no store, the block is left out). */
+struct counters_block;
+extern struct counters_block store_counters;
 
 struct store_opts {
 	const char *const *paths;           /* files or block devices */
@@ -213,9 +221,10 @@ void store_io_release(struct store *st, const struct store_io *io);
  * it again), or -ENOENT. */
 int store_reinsert_next(struct store *st, unsigned stripe, struct cindex_entry *out);
 
-/* Any thread: drop key / every key under a prefix ("zone/dir/"). A scan
- * after a crash can bring back what was purged since the last checkpoint,
- * so the caller checkpoints after a purge. */
+/* Drop key (any thread) / every key under a prefix ("zone/dir/": the
+ * control thread, it walks the whole index). 0 or -ENOENT / the count
+ * dropped or -EINVAL. A scan after a crash can bring back what was purged
+ * since the last checkpoint, so the caller checkpoints after a purge. */
 int store_delete(struct store *st, struct cindex_key key);
 long store_purge_prefix(struct store *st, const char *prefix, size_t len);
 

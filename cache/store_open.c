@@ -3,6 +3,7 @@
  * create cache files, check their superblocks, allocate everything,
  * checkpoints (write and load) and the start-up scan. All of it blocks.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -296,6 +297,7 @@ static int ckpt_write(struct store *st, unsigned fi)
 
 int store_checkpoint(struct store *st)
 {
+	assert(st->magic == STORE_MAGIC);
 	int rc = 0;
 
 	if (st->sim)

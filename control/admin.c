@@ -162,33 +162,14 @@ static int metrics_text(struct admin *a, struct reply *r)
 {
 	struct server *srv = a->srv;
 	struct runtime *rt = cur_rt(a);
-	char name[96];
 	FILE *f = open_memstream(&r->text, &r->text_len);
 
 	if (!f)
 		return -ENOMEM;
-	for (unsigned c = 0; c < CTR__COUNT; c++) {
-		bool gauge = c == CTR_conns_open;
-		const char *doc = counter_docs[c];
-
-		snprintf(name, sizeof(name), "%s%s", counter_names[c], gauge ? "" : "_total");
-		if (!*doc && strncmp(counter_names[c], "status_", 7) == 0)
-			doc = "responses to visitors by status class";
-		metric_head(f, name, gauge ? "gauge" : "counter", doc);
-		fprintf(f, "edgecache_%s %llu\n", name, (unsigned long long)sum_ctr(srv, c));
-	}
+	server_counters_write(srv, f, COUNTERS_PROMETHEUS);
 	uint64_t req = sum_ctr(srv, CTR_requests), hits = sum_ctr(srv, CTR_cache_hits);
 	metric_head(f, "cache_hit_ratio", "gauge", "cache_hits_total / requests_total");
 	fprintf(f, "edgecache_cache_hit_ratio %.6f\n", req ? (double)hits / (double)req : 0.0);
-	metric_head(f, "s3_errors_total", "counter", "S3 origin errors by <Code>");
-	for (int e = 0; e < S3ERR_CODE__COUNT; e++) {
-		uint64_t s = 0;
-
-		for (unsigned i = 0; i < srv->n_shards; i++)
-			s += counter_get(srv->shards[i]->s3err, (unsigned)e);
-		fprintf(f, "edgecache_s3_errors_total{code=\"%s\"} %llu\n", s3err_code_name(e),
-			(unsigned long long)s);
-	}
 	metric_head(f, "shard_requests_total", "counter", "visitor requests per shard");
 	for (unsigned i = 0; i < srv->n_shards; i++)
 		fprintf(f, "edgecache_shard_requests_total{shard=\"%u\"} %llu\n", i,
@@ -240,14 +221,6 @@ static int metrics_text(struct admin *a, struct reply *r)
 					(unsigned long long)gens[g],
 					(unsigned long long)rt_signed(rt, o, gens[g]));
 	}
-	if (srv->store) {
-		for (unsigned c = 0; c < STORE_CTR__COUNT; c++) {
-			snprintf(name, sizeof(name), "store_%s_total", store_ctr_names[c]);
-			metric_head(f, name, "counter", store_ctr_docs[c]);
-			fprintf(f, "edgecache_%s %llu\n", name,
-				(unsigned long long)store_counter(srv->store, c));
-		}
-	}
 	metric_head(f, "admin_requests_total", "counter", "admin API answers by status");
 	for (int st = 100; st < 600; st++)
 		if (a->by_status[st])
@@ -268,9 +241,6 @@ static int metrics_text(struct admin *a, struct reply *r)
 }
 
 /* ---- changes ---------------------------------------------------------------------- */
-
-/* Probes and tests talk to an origin from the control thread: bounded. */
-#define PROBE_TIMEOUT_MS 5000
 
 /* Does the body change what signing depends on (or, ca_file, whether
  * the origin is reached at all)? */
@@ -308,7 +278,7 @@ static int probe(struct admin *a, const struct admin_commit *c, const struct adm
 	FILE *f = open_memstream(&text, &text_len);
 	if (!f)
 		return admin_fail(e, 500, NULL, "out of memory");
-	check_origin_run(z, o, o->probe_path, PROBE_TIMEOUT_MS, f, &res);
+	check_origin_run(z, o, o->probe_path, LIMIT_ADMIN_PROBE_TIMEOUT_MS, f, &res);
 	fclose(f);
 	free(text);              /* the report is for POST .../test */
 	log_info("admin: probe of zone %s origin %s %s with the new credentials: %u %s%s%s",
@@ -355,7 +325,7 @@ static int test_origin(struct admin *a, const struct admin_req *q, const struct 
 		json_decref(root);
 		return admin_fail(e, 500, NULL, "out of memory");
 	}
-	check_origin_run(z, o, path, PROBE_TIMEOUT_MS, f, &res);
+	check_origin_run(z, o, path, LIMIT_ADMIN_PROBE_TIMEOUT_MS, f, &res);
 	fclose(f);
 	r->json = json_pack("{s:s,s:s,s:I,s:s?,s:s?,s:s?,s:s,s:s,s:s}",
 			    "result", results[res.result < 0 || res.result > 2 ? 2 : res.result],
@@ -604,7 +574,8 @@ static void conn_reply(struct aconn *c, struct reply *r, const struct admin_err 
 static void log_action(const struct aconn *c, const struct admin_req *q, bool framed,
 		       int status, const struct admin_err *e)
 {
-	int pl = framed ? (int)(q->http.path_len < 200 ? q->http.path_len : 200) : 1;
+	int pl = !framed ? 1 : q->http.path_len < LIMIT_ADMIN_LOG_PATH_BYTES ?
+		 (int)q->http.path_len : LIMIT_ADMIN_LOG_PATH_BYTES;
 
 	log_info("admin: %s %.*s %.*s -> %d%s%s", c->peer,
 		 framed ? (int)q->http.method_len : 1, framed ? q->http.method_str : "-",

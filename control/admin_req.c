@@ -142,9 +142,9 @@ static bool seg_is(const char *s, size_t len, const char *lit)
 
 int admin_req_route(struct admin_req *r, struct admin_err *e)
 {
-	const char *seg[7];
-	size_t sl[7];
-	int n = split(r->http.path, r->http.path_len, seg, sl, 7);
+	const char *seg[LIMIT_ADMIN_PATH_SEGMENTS];
+	size_t sl[LIMIT_ADMIN_PATH_SEGMENTS];
+	int n = split(r->http.path, r->http.path_len, seg, sl, LIMIT_ADMIN_PATH_SEGMENTS);
 	enum http1_method m = r->http.method;
 	const char *allow;
 
@@ -255,7 +255,7 @@ static int decode_member(struct admin_origin_in *in, const char *key, json_t *v,
 	int f = find_field(key);
 
 	if (f < 0) {
-		char k[48];
+		char k[LIMIT_ADMIN_FIELD_ECHO_BYTES];
 
 		/* named back only when it is a plain identifier */
 		snprintf(k, sizeof(k), "%s", strspn(key, "abcdefghijklmnopqrstuvwxyz"

@@ -5,6 +5,7 @@
  */
 #include "control/server.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -34,7 +35,6 @@
 
 #define CONTROL_POLL_MS     100
 #define COUNTERS_EVERY_MS   1000
-#define LISTEN_BACKLOG      4096
 
 /* ---- listening sockets -------------------------------------------------------- */
 
@@ -61,7 +61,7 @@ int server_listen(const struct cfg_listen *l, bool reuseport)
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
 	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
-	    listen(fd, LISTEN_BACKLOG) < 0) {
+	    listen(fd, LIMIT_LISTEN_BACKLOG) < 0) {
 		int e = errno;
 		fprintf(stderr, "edgecache: listen %s:%u: %s\n", l->host, l->port, strerror(e));
 		if (fd >= 0)
@@ -124,6 +124,37 @@ static struct runtime *srv_rt(struct server *srv)
 	return atomic_load_explicit(&srv->rt, memory_order_acquire);
 }
 
+void server_counters_write(struct server *srv, FILE *f, enum counters_format fmt)
+{
+	const uint64_t *arrs[LIMIT_WORKERS];
+
+	assert(srv->n_shards <= LIMIT_WORKERS);
+	for (unsigned s = 0; s < srv->n_shards; s++)
+		arrs[s] = srv->shards[s]->lp.ctr;
+	counters_write(f, fmt, arrs, srv->n_shards);
+}
+
+/* Every subsystem's counter block, in the order the outputs list them
+ * (the core block is always first). Before any shard runs: a block's
+ * slots are placed before anyone counts in them. */
+static int register_counters(struct server *srv)
+{
+	struct counters_block *const blocks[] = {
+		&http1_counters, &s3err_counters, &store_counters,
+	};
+
+	for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++) {
+		int ret = counters_register(blocks[i]);
+		if (ret < 0) {
+			fprintf(stderr, "edgecache: counter block %s: %s\n", blocks[i]->prefix,
+				strerror(-ret));
+			return ret;
+		}
+	}
+	store_counters.ctx = srv->store;    /* the disk store's (none: left out) */
+	return 0;
+}
+
 static void write_counters(struct server *srv)
 {
 	const char *path = srv_rt(srv)->cfg->server.counters_file;
@@ -136,35 +167,13 @@ static void write_counters(struct server *srv)
 		log_warn("counters_file %s: %s", tmp, strerror(errno));
 		return;
 	}
-	for (unsigned c = 0; c < CTR__COUNT; c++) {
-		uint64_t sum = 0;
-		for (unsigned s = 0; s < srv->n_shards; s++)
-			sum += counter_get(srv->shards[s]->lp.ctr, c);
-		fprintf(f, "%s %llu\n", counter_names[c], (unsigned long long)sum);
-	}
-	for (int e = HTTP1_E_AGAIN + 1; e < HTTP1_E__COUNT; e++) {
-		uint64_t sum = 0;
-		for (unsigned s = 0; s < srv->n_shards; s++)
-			sum += counter_get(srv->shards[s]->parse_err, (unsigned)e);
-		fprintf(f, "parse_error_%s %llu\n", http1_err_name(e), (unsigned long long)sum);
-	}
-	for (int e = 0; e < S3ERR_CODE__COUNT; e++) {
-		uint64_t sum = 0;
-		for (unsigned s = 0; s < srv->n_shards; s++)
-			sum += counter_get(srv->shards[s]->s3err, (unsigned)e);
-		fprintf(f, "s3_error_%s %llu\n", s3err_code_name(e), (unsigned long long)sum);
-	}
+	server_counters_write(srv, f, COUNTERS_FILE);
 	struct runtime *rt = srv_rt(srv);
 	for (uint32_t i = 0; i < rt->n_origins; i++)
 		if (rt->origins[i].creds)
 			fprintf(f, "s3_clock_offset_s{zone=\"%s\",origin=\"%s\"} %lld\n",
 				rt->origins[i].zone->name, rt->origins[i].cfg->name,
 				(long long)atomic_load(&rt->origins[i].clock_offset_s));
-	/* The disk store's own counters (why a hit became a miss: nobufs,
-	 * reads_failed, reads_bad, stale; writes_failed for ENOSPC/EIO). */
-	for (unsigned c = 0; srv->store && c < STORE_CTR__COUNT; c++)
-		fprintf(f, "store_%s %llu\n", store_ctr_names[c],
-			(unsigned long long)store_counter(srv->store, (enum store_ctr)c));
 	fprintf(f, "runtime_snapshots_live %u\n", server_snapshots_live(srv));
 	fprintf(f, "shards %u\nuptime_ms %llu\n", srv->n_shards,
 		(unsigned long long)(loop_now_ms() - srv->started_ms));
@@ -186,8 +195,9 @@ static unsigned worker_count(const struct cfg *cfg)
 {
 	if (cfg->server.workers)
 		return cfg->server.workers;
+	/* auto: one per CPU, up to the ceiling the config key has. */
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (unsigned)n : 1;
+	return n <= 0 ? 1 : n > LIMIT_WORKERS ? LIMIT_WORKERS : (unsigned)n;
 }
 
 /* CPUs this process may run on, in order: shard i is pinned to the i-th. */
@@ -520,7 +530,8 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 		return 1;
 	}
 	atomic_store(&srv.rt, rt);
-	if (open_store(&srv, cfg, want) < 0 || (svc && svc->open(&srv, &srv.svc_state) < 0))
+	if (open_store(&srv, cfg, want) < 0 || register_counters(&srv) < 0 ||
+	    (svc && svc->open(&srv, &srv.svc_state) < 0))
 		goto out;
 	/* Signals go to the control thread's signalfd; shards inherit the mask. */
 	sigemptyset(&mask);
@@ -561,6 +572,7 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 out:
 	if (srv.svc_state)
 		svc->close(srv.svc_state);
+	store_counters.ctx = NULL;
 	store_close(srv.store);
 	collapse_free(srv.collapse);
 	collapse_free(srv.invalidated);

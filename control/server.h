@@ -20,9 +20,11 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include "core/config.h"
+#include "core/counters.h"
 #include "edge/runtime.h"
 
 struct pollfd;
@@ -93,5 +95,10 @@ void server_publish(struct server *srv, struct runtime *rt);
 /* Control thread: snapshots not yet freed, the current one included (1
  * once every shard has moved to it and let go of the ones before). */
 unsigned server_snapshots_live(const struct server *srv);
+
+/* Control thread: every registered counter block summed over the shards
+ * (core/counters.h), to f: counters_file and GET /metrics. */
+void server_counters_write(struct server *srv, FILE *f, enum counters_format fmt);
+
 
 #endif

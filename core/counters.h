@@ -1,18 +1,37 @@
 /*
- * core/counters.h — every counter of edgecache, declared once with its
- * meaning (Varnish's VSC_main.vsc).
+ * core/counters.h — the counter registry: every counter of edgecache,
+ * declared once with its meaning (Varnish's VSC_*.vsc), in blocks.
  *
- * Owns: the counter table. Each shard has its own array and is its only
- * writer (relaxed stores, no lock, no shared cache line); the control
- * thread sums the arrays on demand and writes them to counters_file.
- * Called by: shards (COUNT), the control thread (counters_sum).
+ * Owns: the registry (which blocks exist, where each block's counters sit
+ * in a shard's array) and the core block below. Every other subsystem
+ * declares its block (a name prefix, names, help text) in its own module
+ * and registers it once with counters_register, on the control thread,
+ * before the first shard is created; the registry does not change while
+ * shards run.
+ * Values: each shard has one array of LIMIT_COUNTERS (core/loop.h `ctr`)
+ * and is its only writer (relaxed stores, no lock, no shared cache line).
+ * The core block sits at index 0, so COUNT(sh, name) is a constant index;
+ * another block's counter i is at its base + i (COUNT_IN). A block whose
+ * module keeps its own counters (the store: unit tests and benches use it
+ * without shards) gives a sum function instead and takes no room.
+ * Called by: shards (COUNT, COUNT_IN), the control thread (counters_register,
+ * counters_sum, counters_write: GET /metrics and counters_file).
+ * Never: allocates or locks; the only I/O is counters_write's, into the
+ * caller's FILE on the control thread. Shards never wait on the registry.
  */
 #ifndef EDGECACHE_CORE_COUNTERS_H
 #define EDGECACHE_CORE_COUNTERS_H
 
+#include <assert.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/limits.h"
+
+/* The core block: counters of the shard loop and the request pipeline.
+ * An empty doc repeats the one above; a doc ending in "(gauge)" marks a
+ * gauge (a level, not a count: no _total in /metrics). */
 #define COUNTERS(X) \
 	X(requests,                "visitor requests whose head parsed") \
 	X(status_1xx,              "responses to visitors by status class") \
@@ -127,12 +146,63 @@ enum counter_id {
 	CTR__COUNT
 };
 
-extern const char *const counter_names[CTR__COUNT];
-extern const char *const counter_docs[CTR__COUNT];
+/*
+ * A block of counters, declared by the module that counts them. Output
+ * names are prefix + names[i]: counters_file writes "<name> <value>";
+ * /metrics writes edgecache_<name>_total (a gauge: no _total), or, for a
+ * block with a family, one family edgecache_<family> whose samples carry
+ * <label>="<names[i]>" (s3_errors_total{code="AccessDenied"}).
+ */
+struct counters_block {
+	const char *prefix;                 /* "" (core), "store_", "parse_error_" */
+	const char *const *names;           /* n names */
+	const char *const *docs;            /* n docs; NULL for a family block */
+	unsigned n;
+	const char *family;                 /* NULL: one metric per name */
+	const char *label;
+	const char *family_doc;
+	/* The module keeps the values: sum(ctx, i) is counter i over all its
+	 * writers; ctx NULL = not there now (no store), the block is left out.
+	 * NULL: the values live in the shards' arrays at base. */
+	uint64_t (*sum)(const void *ctx, unsigned i);
+	const void *ctx;
+	/* Set by counters_register. */
+	unsigned base;
+	bool registered;
+};
+
+/* The core block (always registered, at base 0). */
+extern struct counters_block counters_core;
+
+/* Control thread, before shards start: add block b to the registry. Its
+ * array counters (if it has no sum) are placed after those registered
+ * before. Registering the same block again is a no-op. Returns 0;
+ * -EEXIST if an output name (prefix + name, or the family) is already
+ * another block's, -ENOSPC past LIMIT_COUNTER_BLOCKS blocks or
+ * LIMIT_COUNTERS array slots, -EINVAL for a block without names (or a
+ * family without a label, or docs). The registry is unchanged on error. */
+int counters_register(struct counters_block *b);
+
+/* Array slots in use (the core block's and every registered block's). */
+unsigned counters_used(void);
+
+/* Counter i of block b summed over the n shard arrays (or b->sum). */
+uint64_t counters_sum(const struct counters_block *b, unsigned i,
+		      const uint64_t *const *arrs, unsigned n);
+
+enum counters_format {
+	COUNTERS_FILE,                      /* "name value" lines (counters_file) */
+	COUNTERS_PROMETHEUS,                /* # HELP / # TYPE / samples (GET /metrics) */
+};
+
+/* Control thread: every registered block, in registration order, summed
+ * over the n shard arrays. */
+void counters_write(FILE *f, enum counters_format fmt, const uint64_t *const *arrs,
+		    unsigned n);
 
 /* Single writer per array: a relaxed load+store is enough and compiles to
  * a plain add; readers on other threads see a torn-free 64-bit value. */
-static inline void counter_add(uint64_t *arr, enum counter_id id, uint64_t n)
+static inline void counter_add(uint64_t *arr, unsigned id, uint64_t n)
 {
 	__atomic_store_n(&arr[id], __atomic_load_n(&arr[id], __ATOMIC_RELAXED) + n,
 			 __ATOMIC_RELAXED);
@@ -141,6 +211,14 @@ static inline void counter_add(uint64_t *arr, enum counter_id id, uint64_t n)
 static inline uint64_t counter_get(const uint64_t *arr, unsigned id)
 {
 	return __atomic_load_n(&arr[id], __ATOMIC_RELAXED);
+}
+
+/* Index in a shard's array of counter i of block b, which must be a
+ * registered block without a sum (a programmer error otherwise). */
+static inline unsigned counters_slot(const struct counters_block *b, unsigned i)
+{
+	assert(b->registered && !b->sum && i < b->n);
+	return b->base + i;
 }
 
 #endif

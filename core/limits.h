@@ -54,6 +54,11 @@
 
 /* A visitor must send a complete request head within this (slow loris). */
 #define LIMIT_HEADER_TIMEOUT_MS_DEFAULT   10000
+/* When we close a connection whose visitor may still be sending (after an
+ * error, a body not read, over TLS), its input is read and dropped until
+ * EOF or this long, so the visitor sees our last response rather than a
+ * reset (RFC 9112 9.6). */
+#define LIMIT_LINGER_MS                   2000
 /* Keep-alive connection with no request in progress. */
 #define LIMIT_IDLE_TIMEOUT_MS_DEFAULT     60000
 /* A visitor TLS handshake, from accept to Finished: a client that stalls
@@ -65,6 +70,10 @@
 #define LIMIT_TLS_TICKET_ROTATE_S_DEFAULT 3600
 #define LIMIT_TLS_TICKET_ROTATE_S_MIN     1
 #define LIMIT_TLS_TICKET_ROTATE_S_MAX     86400
+/* One item of a tls_ciphers list: the longest suite name (IANA's) is 50
+ * bytes. A longer item is no suite name; its error quotes this many bytes
+ * and "...". */
+#define LIMIT_TLS_CIPHER_NAME_BYTES       64
 /* A zone's tls_ciphers: about 40 suite names, more than wolfSSL has
  * suites an operator may list (net/tls.h, tls_ciphers_check). */
 #define LIMIT_TLS_CIPHERS_BYTES           1024
@@ -147,6 +156,9 @@
 /* ---- config (FIXED) ----------------------------------------------------- */
 
 #define LIMIT_LISTEN_ADDRS            16     /* listen = a, b, ... */
+/* Connections the kernel queues per listening socket before a shard
+ * accepts them (listen(2); capped by net.core.somaxconn). */
+#define LIMIT_LISTEN_BACKLOG          4096
 #define LIMIT_ZONES                   4096   /* zone files per server */
 #define LIMIT_ZONE_HOSTS              64     /* hosts = per zone */
 #define LIMIT_ZONE_ORIGINS            16     /* [origin NAME] per zone */
@@ -160,9 +172,9 @@
 #define LIMIT_PATH_BYTES              1024   /* base_path */
 /* Host header sent to an origin: a DNS name plus ":65535". */
 #define LIMIT_HOST_HEADER_BYTES       (LIMIT_HOST_BYTES + 6)
-/* S3 credentials: the same bounds as sigv4/sigv4.h (SIGV4_*_MAX), which
- * the loader asserts at compile time. A session token is not a secret
- * key: STS tokens run to ~1000-2000 bytes, hence its own row. */
+/* S3 credentials: sigv4/sigv4.h's SIGV4_*_MAX are these. A session
+ * token is not a secret key: STS tokens run to ~1000-2000 bytes, hence
+ * its own row. */
 #define LIMIT_ACCESS_KEY_BYTES        128
 #define LIMIT_SECRET_BYTES            256    /* S3 secret access key */
 #define LIMIT_SESSION_TOKEN_BYTES     4096   /* S3 session token */
@@ -349,6 +361,30 @@
  * again collapses again soon). */
 #define LIMIT_COLLAPSE_PASS_MS        10000
 
+/* ---- logs (core/log.h; FIXED) ------------------------------------------ */
+
+/* Room for one error-log line: a line is at most this less one byte, its
+ * newline included; a longer message is cut (the line stays one line). */
+#define LIMIT_LOG_LINE_BYTES          2048
+/* Bytes of a visitor's request-target in its access-log line: a longer
+ * one is cut, so one request cannot make a line of LIMIT_REQUEST_LINE_BYTES. */
+#define LIMIT_ACCESS_LOG_TARGET_BYTES 1024
+/* Bytes of an admin request's path in its error-log line (the API's own
+ * paths are under 100: a longer one is a probe or a mistake). */
+#define LIMIT_ADMIN_LOG_PATH_BYTES    200
+
+/* ---- counters (core/counters.h; FIXED) --------------------------------- */
+
+/* Slots of a shard's counter array: the core block and every registered
+ * block kept in the shards (143 today). 8 bytes each per shard;
+ * past it counters_register refuses the block (-ENOSPC) and start-up fails. */
+#define LIMIT_COUNTERS                512
+/* Blocks in the registry (one per counting subsystem: 4 today). */
+#define LIMIT_COUNTER_BLOCKS          32
+/* An output name, prefix + name, with its NUL (the longest today is
+ * cache_request_error_passed); longer → -EINVAL at registration. */
+#define LIMIT_COUNTER_NAME_BYTES      64
+
 /* ---- TLS sessions (net/tls.h, docs/tls.md; FIXED) ---------------------- */
 
 /* Ciphertext copied in from the ring per TLS session, not yet consumed by
@@ -401,6 +437,17 @@
 #define LIMIT_ADMIN_BODY_BYTES        65536
 /* Paths in one purge request. */
 #define LIMIT_ADMIN_PURGE_PATHS       1000
+/* Segments of an admin request path: the longest route,
+ * /cdn/zones/{uuid}/origins/{uuid}/test, has 6. More → 404 unread. */
+#define LIMIT_ADMIN_PATH_SEGMENTS     7
+/* An unknown field of an origin body is named back in the 422 (field)
+ * only when it is a plain identifier shorter than this; else "". */
+#define LIMIT_ADMIN_FIELD_ECHO_BYTES  48
+/* A probe of an origin (POST .../test, or a PATCH that changes signing)
+ * runs on the control thread: each of its waits (TLS handshake, send,
+ * each read of the answer) ends after this; the connect after the
+ * origin's connect_timeout_ms. */
+#define LIMIT_ADMIN_PROBE_TIMEOUT_MS  5000
 /* Bearer token (token_file): long enough to be unguessable, short enough
  * to compare in one go. */
 #define LIMIT_ADMIN_TOKEN_MIN_BYTES   16

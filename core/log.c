@@ -4,6 +4,7 @@
  * thread writes them with plain write(2) (it may block; shards never do).
  */
 #include "core/log.h"
+#include "core/limits.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,8 +14,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#define LOG_LINE_MAX 2048
 
 int log_level_max = LOG_INFO;
 
@@ -163,7 +162,7 @@ void log_format_time(uint64_t unix_ms, char out[25])
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
-	char line[LOG_LINE_MAX];
+	char line[LIMIT_LOG_LINE_BYTES];
 	struct timespec ts;
 	va_list ap;
 

@@ -100,7 +100,7 @@ struct loop {
 	struct loop_hook batch[LOOP_HOOKS]; /* after each batch of completions */
 	unsigned n_batch;
 
-	uint64_t ctr[CTR__COUNT];
+	uint64_t ctr[LIMIT_COUNTERS];        /* every registered block (core/counters.h) */
 	struct log_ring log_err;
 	struct log_ring log_access;
 };

@@ -632,6 +632,7 @@ static void try_origin(struct shard *sh, struct vconn *vc, bool allow_pool)
 
 void origin_start(struct shard *sh, struct vconn *vc)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	int first = pick_origin(sh, vc->x.zone, 0);
 	if (first < 0) {
 		visitor_response_fail(sh, vc, 503);
@@ -644,6 +645,7 @@ void origin_start(struct shard *sh, struct vconn *vc)
 bool origin_request_body(struct shard *sh, struct oconn *oc,
 			 const struct iobuf_seg *seg, bool last)
 {
+	assert(oc->magic == OCONN_MAGIC);
 	if (!iobuf_outq_push(&oc->out, seg)) {
 		iobuf_seg_release(seg, &sh->pool);     /* ownership was ours */
 		return false;
@@ -709,7 +711,7 @@ static void s3_error_end(struct shard *sh, struct oconn *oc)
 		return;
 	s3err_parse(oc->s3_status, NULL, 0, oc->s3_body, oc->s3_body_len, oc->s3_skew_s, &res);
 	oc->s3_status = 0;
-	counter_add(sh->s3err, (enum counter_id)res.code, 1);
+	COUNT_IN(sh, s3err_counters, res.code);
 	struct origin_rt *o = (struct origin_rt *)oc->origin;
 	if (res.code == S3ERR_CODE_REQUEST_TIME_TOO_SKEWED && oc->s3_skew_s != 0) {
 		int64_t off = atomic_load(&o->clock_offset_s) + oc->s3_skew_s;
@@ -1162,6 +1164,7 @@ static void on_send(struct shard *sh, struct oconn *oc, const struct io_uring_cq
 
 void origin_on_cqe(struct shard *sh, struct oconn *oc, int op, const struct io_uring_cqe *cqe)
 {
+	assert(oc->magic == OCONN_MAGIC);
 	assert(oc->ops > 0);
 	oc->ops--;
 	switch (op) {
@@ -1182,6 +1185,7 @@ void origin_on_cqe(struct shard *sh, struct oconn *oc, int op, const struct io_u
 
 void origin_on_timer(struct shard *sh, struct oconn *oc)
 {
+	assert(oc->magic == OCONN_MAGIC);
 	if (oc->state != OC_BUSY || !oc->vc) {
 		oc_close(sh, oc);
 		return;
@@ -1195,12 +1199,14 @@ void origin_on_timer(struct shard *sh, struct oconn *oc)
 
 void origin_visitor_drained(struct shard *sh, struct oconn *oc)
 {
+	assert(oc->magic == OCONN_MAGIC);
 	if (oc->state == OC_BUSY && oc->head_done && oc->vc)
 		arm_recv(sh, oc);
 }
 
 void origin_detach(struct shard *sh, struct oconn *oc)
 {
+	assert(oc->magic == OCONN_MAGIC);
 	if (oc->vc) {
 		oc->vc->x.oc = NULL;
 		oc->vc = NULL;

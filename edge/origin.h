@@ -5,7 +5,9 @@
  * (head block + body segments), the response head being read, the body
  * framing state, and the per-shard keep-alive pool of each origin.
  * Called by: the shard thread; edge/visitor.c starts an exchange with
- * origin_start and feeds request bodies with origin_request_body.
+ * origin_start (as do edge/edge_cache.c and edge/edge_large.c for misses,
+ * revalidations and chunk fetches) and feeds request bodies with
+ * origin_request_body.
  * Never: blocks (connect and I/O go through the ring; addresses come
  * resolved from the control thread), or keeps more than
  * LIMIT_STREAM_WINDOW_BYTES of a response queued to a slow visitor.

@@ -299,6 +299,7 @@ void rt_inherit_creds(struct runtime *rt, const struct runtime *old, uint64_t no
 
 void rt_retire(struct runtime *old, struct runtime *rt, unsigned n_shards)
 {
+	assert(old->magic == RUNTIME_MAGIC && rt->magic == RUNTIME_MAGIC);
 	rt->replaced = old;
 	atomic_store(&old->pending, (int)n_shards);
 }
@@ -323,6 +324,7 @@ void rt_free(struct runtime *rt)
 {
 	if (!rt)
 		return;
+	assert(rt->magic == RUNTIME_MAGIC);
 	if (rt->zones)
 		for (size_t z = 0; z < rt->cfg->n_zones; z++) {
 			free(rt->zones[z].origins);
@@ -347,5 +349,6 @@ void rt_free(struct runtime *rt)
 	free(rt->origins);
 	free(rt->zones);
 	free(rt->shard_refs);
+	rt->magic = 0;
 	free(rt);
 }

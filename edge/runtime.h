@@ -12,7 +12,7 @@
  *
  * Lifetime (quiescent-state reclamation): a shard takes the current
  * snapshot at the top of its loop; each exchange counts itself on the
- * snapshot it started with (rt_shard_ref / rt_shard_unref: per-shard
+ * snapshot it started with (shard_rt_ref / shard_rt_unref: per-shard
  * counters, no atomics). When a shard has moved to a newer snapshot and
  * its count on an older one reaches zero, it acknowledges the older one
  * (one atomic decrement). The control thread frees a retired snapshot

@@ -108,6 +108,7 @@ void shard_destroy(struct shard *sh)
 {
 	if (!sh)
 		return;
+	assert(sh->magic == SHARD_MAGIC);
 	loop_destroy(&sh->lp);
 	for (unsigned i = 0; i < sh->n_listen; i++)
 		if (sh->listen_fds[i] >= 0)
@@ -117,6 +118,7 @@ void shard_destroy(struct shard *sh)
 	free(sh->owait);
 	free(sh->wio);
 	free(sh->wio_free);
+	sh->magic = 0;
 	free(sh);
 }
 
@@ -211,6 +213,7 @@ static int shard_setup(struct shard *sh)
 
 void shard_rt_unref(struct shard *sh, struct runtime *rt)
 {
+	assert(sh->magic == SHARD_MAGIC);
 	assert(rt->shard_refs[sh->id] > 0);
 	if (--rt->shard_refs[sh->id] == 0 && rt != sh->rt)
 		atomic_fetch_sub(&rt->pending, 1);
@@ -474,6 +477,8 @@ static void *shard_main(void *arg)
 {
 	struct shard *sh = arg;
 
+	assert(sh->magic == SHARD_MAGIC);
+
 	if (sh->cpu >= 0) {
 		cpu_set_t set;
 		CPU_ZERO(&set);
@@ -495,6 +500,7 @@ static void *shard_main(void *arg)
 
 int shard_start(struct shard *sh)
 {
+	assert(sh->magic == SHARD_MAGIC);
 	int ret = pthread_create(&sh->thread, NULL, shard_main, sh);
 	if (ret != 0)
 		return -ret;
@@ -511,10 +517,12 @@ int shard_start(struct shard *sh)
 
 void shard_wake(struct shard *sh)
 {
+	assert(sh->magic == SHARD_MAGIC);
 	loop_wake(&sh->lp);
 }
 
 void shard_join(struct shard *sh)
 {
+	assert(sh->magic == SHARD_MAGIC);
 	pthread_join(sh->thread, NULL);
 }

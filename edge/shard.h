@@ -10,7 +10,8 @@
  * Never: blocks. Every socket operation goes through the ring; the only
  * direct syscalls are socket(2)/setsockopt(2) for a new origin connection,
  * setsockopt(2)/getpeername(2) once per accepted connection, clock reads
- * (vDSO) and madvise(2) of idle slots once per trim period.
+ * (vDSO), and madvise(MADV_DONTNEED) at most once a trim period
+ * (LIMIT_HBUF_TRIM_MS) for idle head blocks and visitor slots.
  * Called by: its own thread only, except shard_create / shard_start /
  * shard_wake / shard_join and reading counters (control thread).
  * Registers with its loop the handlers of its ops (visitor, origin, store),
@@ -178,8 +179,6 @@ struct shard {
 	bool zc_off;                        /* the kernel refused a zero-copy send */
 	bool draining;
 
-	uint64_t parse_err[HTTP1_E__COUNT];
-	uint64_t s3err[S3ERR_CODE__COUNT];  /* S3 origin errors by <Code> */
 	uint64_t s3err_logged_ms[S3ERR_CODE__COUNT];   /* once per interval */
 	uint64_t cache_ioerr_logged_ms[2];  /* store read, write errors: once per interval */
 	uint64_t cache_ioerr_unlogged[2];   /* errors since that line */
@@ -190,6 +189,8 @@ struct shard {
 
 #define COUNT(sh, name)        counter_add((sh)->lp.ctr, CTR_##name, 1)
 #define COUNT_N(sh, name, n)   counter_add((sh)->lp.ctr, CTR_##name, (n))
+/* Counter i of another module's block (struct counters_block). */
+#define COUNT_IN(sh, block, i) counter_add((sh)->lp.ctr, counters_slot(&(block), (i)), 1)
 
 /* Control thread: allocate a shard (nothing started) serving from what
  * env points at (copied; *env's targets outlive the shard). Returns NULL

@@ -30,7 +30,6 @@
 #include "net/tls.h"
 #include "net/wbuf.h"
 
-#define LINGER_MS 2000
 
 static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -320,6 +319,7 @@ static struct vconn *take_followers(struct vconn *vc)
 
 void visitor_follow(struct shard *sh, struct vconn *vc, struct vconn *lvc)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	vc->x.leader = lvc;
 	vc->x.next_follower = lvc->x.followers;
 	lvc->x.followers = vc;
@@ -328,6 +328,7 @@ void visitor_follow(struct shard *sh, struct vconn *vc, struct vconn *lvc)
 
 void visitor_park(struct shard *sh, struct vconn *vc)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	vc->x.parked = true;
 	vc->x.parked_until_ms = sh->lp.now_ms + LIMIT_COLLAPSE_WAIT_MS;
 	vc->x.next_parked = sh->parked;
@@ -387,6 +388,7 @@ static void background_give_back(struct shard *sh, struct vconn *vc, char *in)
 
 void visitor_background(struct shard *sh, struct vconn *pv)
 {
+	assert(pv->magic == VCONN_MAGIC);
 	char *in = sh->draining || !sh->collapse ? NULL : iobuf_pool_get(&sh->pool);
 	struct vconn *vc = in ? shard_vconn_take(sh) : NULL;
 	struct collapse_leader l;
@@ -496,7 +498,7 @@ static void vc_close(struct shard *sh, struct vconn *vc)
 	vc->fd = -1;
 }
 
-/* Last response is out: shut our side, read until EOF or LINGER_MS. */
+/* Last response is out: shut our side, read until EOF or LIMIT_LINGER_MS. */
 static void vc_linger(struct shard *sh, struct vconn *vc)
 {
 	if (vc->peer_closed) {
@@ -511,7 +513,7 @@ static void vc_linger(struct shard *sh, struct vconn *vc)
 	io_uring_sqe_set_data64(sqe, shard_ud(OP_VCLOSE, vc->idx, vc->gen));
 	vc->ops++;
 	resume_recv(sh, vc);
-	set_timer(sh, vc, VT_LINGER, LINGER_MS);
+	set_timer(sh, vc, VT_LINGER, LIMIT_LINGER_MS);
 }
 
 /* ---- accept ------------------------------------------------------------- */
@@ -613,8 +615,8 @@ static void send_local(struct shard *sh, struct vconn *vc, int status, bool clos
 static void reject(struct shard *sh, struct vconn *vc, int err)
 {
 	int e = err < 0 ? -err : err;
-	if (e > 0 && e < HTTP1_E__COUNT)
-		sh->parse_err[e]++;
+	if (e >= HTTP1_E_METHOD && e < HTTP1_E__COUNT)
+		COUNT_IN(sh, http1_counters, e - HTTP1_E_METHOD);
 	memset(&vc->x, 0, sizeof(vc->x));
 	vc->x.start_ms = sh->lp.unix_ms;
 	vc->x.start_ns = loop_now_ns();
@@ -698,7 +700,7 @@ static void body_failed(struct shard *sh, struct vconn *vc, ssize_t err)
 	if (err == -EFBIG)
 		COUNT(sh, body_too_large);
 	else
-		sh->parse_err[HTTP1_E_CHUNK]++;     /* parse_error_bad_chunk */
+		COUNT_IN(sh, http1_counters, HTTP1_E_CHUNK - HTTP1_E_METHOD);
 	x->must_linger = true;
 	if (x->head_queued) {
 		visitor_response_abort(sh, vc);
@@ -862,7 +864,8 @@ static void write_access_log(struct shard *sh, struct vconn *vc)
 		wbuf_put(&w, vc->req.method_str, vc->req.method_len);
 		wbuf_put(&w, " ", 1);
 		/* Bounded: a long target is cut, the line stays one line. */
-		size_t tl = vc->req.target_len < 1024 ? vc->req.target_len : 1024;
+		size_t tl = vc->req.target_len < LIMIT_ACCESS_LOG_TARGET_BYTES ?
+			    vc->req.target_len : LIMIT_ACCESS_LOG_TARGET_BYTES;
 		wbuf_put(&w, vc->req.target, tl);
 	} else {
 		wbuf_put(&w, "- -", 3);
@@ -1047,6 +1050,7 @@ static void h2_timer(struct shard *sh, struct vconn *vc)
 
 void visitor_h2_timers(struct shard *sh, struct vconn *conn)
 {
+	assert(conn->magic == VCONN_MAGIC);
 	h2_timer(sh, conn);
 }
 
@@ -1071,6 +1075,7 @@ struct vconn *visitor_stream_new(struct shard *sh, struct vconn *conn)
 
 void visitor_stream_start(struct shard *sh, struct vconn *vc, uint32_t head_len, bool has_body)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	vc->in_len = head_len;
 	int n = http1_parse_request(vc->in, head_len, &vc->req);
 	if (n != (int)head_len) {
@@ -1097,6 +1102,7 @@ void visitor_stream_start(struct shard *sh, struct vconn *vc, uint32_t head_len,
 
 bool visitor_stream_body(struct shard *sh, struct vconn *vc, const char *p, size_t n)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	struct vexchange *x = &vc->x;
 
 	if (vc->state != VC_BUSY || !x->has_body || x->body_done || !x->oc || x->resp_done)
@@ -1127,6 +1133,7 @@ bool visitor_stream_body(struct shard *sh, struct vconn *vc, const char *p, size
 
 void visitor_stream_pulled(struct shard *sh, struct vconn *vc)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	vc->out_moved_ms = sh->lp.now_ms;
 	if (vc->state == VC_BUSY && vc->x.cache.large.on && !vc->x.resp_done)
 		elarge_on_sent(sh, vc);
@@ -1144,6 +1151,7 @@ bool visitor_stream_upload_room(const struct vconn *vc)
 
 void visitor_stream_closed(struct shard *sh, struct vconn *vc, bool complete)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	if (complete && vc->state == VC_BUSY)
 		finish_exchange(sh, vc);    /* logged and counted, then closed */
 	else
@@ -1730,6 +1738,7 @@ static void on_sent(struct shard *sh, struct vconn *vc, int res)
 void visitor_on_cqe(struct shard *sh, struct vconn *vc, int op,
 		    const struct io_uring_cqe *cqe)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
 		assert(vc->ops > 0);
 		vc->ops--;
@@ -1752,6 +1761,7 @@ void visitor_on_cqe(struct shard *sh, struct vconn *vc, int op,
 
 void visitor_on_timer(struct shard *sh, struct vconn *vc)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	switch (vc->timer_kind) {
 	case VT_HEADER:
 		COUNT(sh, timeouts_header);
@@ -1895,6 +1905,7 @@ static void unshare_followers(struct shard *sh, struct vconn *vc,
 int visitor_response_head(struct shard *sh, struct vconn *vc,
 			  const struct http1_response *resp)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	struct vexchange *x = &vc->x;
 	char *blk = iobuf_pool_get(&sh->pool);
 	bool have_date = false;
@@ -2002,6 +2013,7 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 
 void visitor_flush(struct shard *sh, struct vconn *vc)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	for (struct vconn *f = vc->x.followers; f; f = f->x.next_follower)
 		flush(sh, f);
 	flush(sh, vc);
@@ -2009,6 +2021,7 @@ void visitor_flush(struct shard *sh, struct vconn *vc)
 
 bool visitor_queue_head_block(struct shard *sh, struct vconn *vc, char *blk, size_t len)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	if (!queue_block(sh, vc, blk, len)) {
 		vc_close(sh, vc);
 		return false;
@@ -2040,6 +2053,7 @@ static bool copy_small(struct shard *sh, struct vconn *vc, const struct iobuf_se
 
 bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobuf_seg *seg)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	if (vc->x.background) {
 		iobuf_seg_release(seg, &sh->pool);  /* the store fill copied it */
 		return true;
@@ -2080,6 +2094,7 @@ bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobu
 
 void visitor_response_end(struct shard *sh, struct vconn *vc)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	if (vc->x.cache.large.fetching) {
 		elarge_origin_end(sh, vc);  /* more chunks may follow */
 		return;
@@ -2102,6 +2117,7 @@ void visitor_response_end(struct shard *sh, struct vconn *vc)
 
 void visitor_response_fail(struct shard *sh, struct vconn *vc, int status)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	if (vc->x.head_queued && vc->x.cache.large.on) {
 		/* A large object's later fetch failed: only a close ends it. */
 		visitor_response_abort(sh, vc);
@@ -2121,6 +2137,7 @@ void visitor_response_fail(struct shard *sh, struct vconn *vc, int status)
 
 void visitor_response_abort(struct shard *sh, struct vconn *vc)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	vc->x.status = vc->x.status ? vc->x.status : 502;
 	if (!vc->x.background) {            /* no visitor asked for it */
 		count_status(sh, vc->x.status);
@@ -2141,6 +2158,7 @@ int64_t visitor_room(const struct vconn *vc)
 
 void visitor_origin_drained(struct shard *sh, struct vconn *vc)
 {
+	assert(vc->magic == VCONN_MAGIC);
 	if (vc->h2_sid && vc->h2)
 		h2_stream_drained(sh, vc);  /* the peer may send more DATA */
 	else if (vc->state == VC_BUSY)

@@ -5,8 +5,10 @@
  * block (request head, then pipelined requests behind it), the current
  * exchange (one request at a time: responses go out in request order),
  * and the send queue to the visitor.
- * Called by: the shard thread that accepted the connection; edge/origin.c
- * calls the visitor_response_* functions to stream a response in.
+ * Called by: the shard thread that accepted the connection; edge/origin.c,
+ * edge/edge_cache.c and edge/edge_large.c call the visitor_response_*
+ * functions to stream a response in (from the origin or the store), and
+ * edge/h2.c the visitor_stream_* ones for each HTTP/2 stream.
  * Never: blocks; reads more than one pipelined request ahead of the one
  * being answered (input beyond the input block pauses recv).
  */

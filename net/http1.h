@@ -66,6 +66,12 @@ enum http1_err {
 	HTTP1_E__COUNT
 };
 
+/* The parse errors' counters, one per error from HTTP1_E_METHOD on:
+ * parse_error_<name> in counters_file, parse_errors_total{error="<name>"}
+ * in /metrics. Error e is counter e - HTTP1_E_METHOD (COUNT_IN). */
+struct counters_block;
+extern struct counters_block http1_counters;
+
 /*
  * The status for the visitor: 414, 431, 505, 502 (STATUS, CHUNK:
  * origin faults), 400 for the rest, and 0 for HTTP1_E_AGAIN (and 0), which

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "net/http1_int.h"
+#include "core/counters.h"
 
 static const char *const err_names[HTTP1_E__COUNT] = {
 	[0]                         = "ok",
@@ -30,6 +31,15 @@ static const char *const err_names[HTTP1_E__COUNT] = {
 	[HTTP1_E_HOST]              = "bad_host",
 	[HTTP1_E_STATUS]            = "bad_status",
 	[HTTP1_E_CHUNK]             = "bad_chunk",
+};
+
+struct counters_block http1_counters = {
+	.prefix = "parse_error_",
+	.names = err_names + HTTP1_E_METHOD,
+	.n = HTTP1_E__COUNT - HTTP1_E_METHOD,
+	.family = "parse_errors_total",
+	.label = "error",
+	.family_doc = "visitor requests refused because their head or chunked body did not parse",
 };
 
 const char *http1_err_name(int err)

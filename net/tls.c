@@ -292,7 +292,6 @@ int tls_client_ctx_new(const char *ca_file, unsigned flags, struct tls_ctx **out
 
 /* Room for wolfSSL_get_ciphers(_iana): every suite compiled in, by name. */
 #define CIPHER_NAMES_BYTES 16384
-#define CIPHER_ITEM_MAX    64           /* longer is no suite name */
 #define TLS13_SUITE_BYTE   0x13         /* RFC 8446 B.4: TLS 1.3 suites are 0x13,0xNN */
 
 _Static_assert(sizeof(TLS_CLIENT_CIPHERS_DEFAULT) <= LIMIT_TLS_CIPHERS_BYTES + 1 &&
@@ -356,7 +355,7 @@ static bool has_part(const char *s, size_t len, const char *part)
 }
 
 /* The position of s[0..len) among the ':'-separated items of all, or -1;
- * with out (cap > CIPHER_ITEM_MAX), the item at position want instead. */
+ * with out (cap > LIMIT_TLS_CIPHER_NAME_BYTES), the item at position want instead. */
 static int item_index(const char *all, const char *s, size_t len, int want, char *out)
 {
 	int i = 0;
@@ -365,7 +364,7 @@ static int item_index(const char *all, const char *s, size_t len, int want, char
 		const char *end = strchr(p, ':');
 		size_t n = end ? (size_t)(end - p) : strlen(p);
 
-		if (out && i == want && n <= CIPHER_ITEM_MAX) {
+		if (out && i == want && n <= LIMIT_TLS_CIPHER_NAME_BYTES) {
 			memcpy(out, p, n);
 			out[n] = '\0';
 			return i;
@@ -384,7 +383,7 @@ static int item_index(const char *all, const char *s, size_t len, int want, char
 static int cipher_item(const struct suite_names *sn, const char *s, size_t len,
 		       unsigned char cs[2], char *why, size_t why_len)
 {
-	char name[CIPHER_ITEM_MAX + 1];
+	char name[LIMIT_TLS_CIPHER_NAME_BYTES + 1];
 	int i, flags;
 
 	if (len == 0) {
@@ -396,14 +395,14 @@ static int cipher_item(const struct suite_names *sn, const char *s, size_t len,
 		      (s[k] >= 'A' && s[k] <= 'Z') || (s[k] >= 'a' && s[k] <= 'z'))) {
 			snprintf(why, why_len, "\"%.*s\": operators (!, +, @) are not "
 				 "supported: list the suites to allow by name",
-				 (int)(len < CIPHER_ITEM_MAX ? len : CIPHER_ITEM_MAX), s);
+				 (int)(len < LIMIT_TLS_CIPHER_NAME_BYTES ? len : LIMIT_TLS_CIPHER_NAME_BYTES), s);
 			return -EINVAL;
 		}
 	}
 	for (size_t k = 0; k < sizeof(cipher_banned) / sizeof(cipher_banned[0]); k++) {
 		if (has_part(s, len, cipher_banned[k].part)) {
 			snprintf(why, why_len, "\"%.*s\" is refused: %s",
-				 (int)(len < CIPHER_ITEM_MAX ? len : CIPHER_ITEM_MAX), s,
+				 (int)(len < LIMIT_TLS_CIPHER_NAME_BYTES ? len : LIMIT_TLS_CIPHER_NAME_BYTES), s,
 				 cipher_banned[k].why);
 			return -EINVAL;
 		}
@@ -411,12 +410,12 @@ static int cipher_item(const struct suite_names *sn, const char *s, size_t len,
 	i = item_index(sn->names, s, len, 0, NULL);
 	if (i < 0)
 		i = item_index(sn->iana, s, len, 0, NULL);
-	if (len > CIPHER_ITEM_MAX || i < 0 || item_index(sn->names, NULL, 0, i, name) != i ||
+	if (len > LIMIT_TLS_CIPHER_NAME_BYTES || i < 0 || item_index(sn->names, NULL, 0, i, name) != i ||
 	    wolfSSL_get_cipher_suite_from_name(name, &cs[0], &cs[1], &flags) != 0) {
 		snprintf(why, why_len, "\"%.*s%s\" is not the name of a cipher suite in this "
 			 "wolfSSL (keywords such as HIGH are not accepted: list suites by name)",
-			 (int)(len < CIPHER_ITEM_MAX ? len : CIPHER_ITEM_MAX), s,
-			 len > CIPHER_ITEM_MAX ? "..." : "");
+			 (int)(len < LIMIT_TLS_CIPHER_NAME_BYTES ? len : LIMIT_TLS_CIPHER_NAME_BYTES), s,
+			 len > LIMIT_TLS_CIPHER_NAME_BYTES ? "..." : "");
 		return -EINVAL;
 	}
 	return 0;

@@ -8,8 +8,17 @@
 #include <strings.h>
 
 #include "sigv4/s3_error.h"
+#include "core/counters.h"
 
 /* Indexed by enum s3err_code. */
+static const char *const code_names[S3ERR_CODE__COUNT];
+
+struct counters_block s3err_counters = {
+	.prefix = "s3_error_", .names = code_names, .n = S3ERR_CODE__COUNT,
+	.family = "s3_errors_total", .label = "code",
+	.family_doc = "S3 origin errors by <Code>",
+};
+
 static const char *const code_names[S3ERR_CODE__COUNT] = {
 	[S3ERR_CODE_NONE] = "",
 	[S3ERR_CODE_OTHER] = "Other",

@@ -3,7 +3,7 @@
  * the user guide's "Common errors and what they mean" table
  * (shared/seed/s3-origin-auth.txt).
  *
- * Owns: nothing. s3err_parse fills a caller-provided struct with
+ * Owns: the counter block of S3 error codes (s3err_counters). s3err_parse fills a caller-provided struct with
  * fixed-size fields copied out of the body (the body can be freed after).
  * It reads the S3 XML error document with a tiny bounded tag extractor —
  * first <Tag>...</Tag> inside <Error>, entities unescaped — not a general
@@ -48,6 +48,12 @@ enum s3err_code {
 	S3ERR_CODE_SERVICE_UNAVAILABLE,
 	S3ERR_CODE__COUNT
 };
+
+/* Origin errors counted by code (S3ERR_CODE_NONE: an error answer with no
+ * S3 document): s3_error_<Code> in counters_file, s3_errors_total{code=}
+ * in /metrics. Code c is counter c (COUNT_IN). */
+struct counters_block;
+extern struct counters_block s3err_counters;
 
 /* What to tell the user: one row of the guide's table each. */
 enum s3err_verdict {

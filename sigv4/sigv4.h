@@ -28,11 +28,12 @@
 
 #include "core/limits.h"
 
-#define SIGV4_ACCESS_KEY_MAX     128
-#define SIGV4_SECRET_MAX         256
-#define SIGV4_REGION_MAX         64
-#define SIGV4_SERVICE_MAX        32
-#define SIGV4_TOKEN_MAX          4096
+/* Input bounds: the rows of core/limits.h (one value each, tested there). */
+#define SIGV4_ACCESS_KEY_MAX     LIMIT_ACCESS_KEY_BYTES
+#define SIGV4_SECRET_MAX         LIMIT_SECRET_BYTES
+#define SIGV4_REGION_MAX         LIMIT_REGION_BYTES
+#define SIGV4_SERVICE_MAX        LIMIT_SERVICE_BYTES
+#define SIGV4_TOKEN_MAX          LIMIT_SESSION_TOKEN_BYTES
 #define SIGV4_AUTH_MAX           1024    /* Authorization header value */
 #define SIGV4_EMPTY_SHA256 \
 	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -129,6 +129,13 @@ static void test_route(void)
 	CHECK_EQ_INT(route("GET", "/cdn/zones/6f1c2b9e-3a4d-4e5f-8a7b-00000000a0aZ", &r), 404);
 	CHECK_EQ_INT(route("GET", "//cdn/zones", &r), 404);
 	CHECK_EQ_INT(route("GET", "/cdn/zones/" Z "/origins/" O "/test/x/y", &r), 404);
+	/* LIMIT_ADMIN_PATH_SEGMENTS segments are split (the longest route has
+	 * one less), one more is refused before routing: both 404, in bounds */
+	_Static_assert(LIMIT_ADMIN_PATH_SEGMENTS == 7, "the two paths below");
+	CHECK(route("POST", "/cdn/zones/" Z "/origins/" O "/test/", &r) == 404 &&
+	      r.route == ADMIN_R_NONE);
+	CHECK(route("POST", "/cdn/zones/" Z "/origins/" O "/test/x/", &r) == 404 &&
+	      r.route == ADMIN_R_NONE);
 }
 
 static int origin(const char *body, const char *field)
@@ -181,6 +188,17 @@ static void test_origin_body(void)
 	CHECK_EQ_INT(origin(big, NULL), 0);
 	snprintf(big, sizeof(big), "{\"s3_secret_key\": \"%0*d\"}", LIMIT_SECRET_BYTES + 1, 0);
 	CHECK_EQ_INT(origin(big, "s3_secret_key"), 422);
+	/* an unknown field named back up to LIMIT_ADMIN_FIELD_ECHO_BYTES - 1
+	 * bytes, and not at all one past */
+	char key[LIMIT_ADMIN_FIELD_ECHO_BYTES + 1];
+	memset(key, 'k', sizeof(key) - 1);
+	key[LIMIT_ADMIN_FIELD_ECHO_BYTES - 1] = '\0';
+	snprintf(big, sizeof(big), "{\"%s\": 1}", key);
+	CHECK_EQ_INT(origin(big, key), 422);
+	key[LIMIT_ADMIN_FIELD_ECHO_BYTES - 1] = 'k';
+	key[LIMIT_ADMIN_FIELD_ECHO_BYTES] = '\0';
+	snprintf(big, sizeof(big), "{\"%s\": 1}", key);
+	CHECK_EQ_INT(origin(big, ""), 422);
 }
 
 static int purge(const char *body, const char *field)

@@ -558,6 +558,17 @@ static void test_policy(void)
 	expect_ciphers("RENEGOTIATION-INFO", -EINVAL, "signalling");
 	expect_ciphers("TLS13-AES128-GCM-SHA256:ECDHE-ECDSA-NULL-SHA", -EINVAL,
 		       "\"ECDHE-ECDSA-NULL-SHA\"");
+	/* an item at LIMIT_TLS_CIPHER_NAME_BYTES is quoted whole, one past is
+	 * cut to it and marked */
+	char item[LIMIT_TLS_CIPHER_NAME_BYTES + 2], want[LIMIT_TLS_CIPHER_NAME_BYTES + 32];
+	memset(item, 'A', sizeof(item) - 1);
+	item[LIMIT_TLS_CIPHER_NAME_BYTES] = '\0';
+	snprintf(want, sizeof(want), "\"%s\" is not", item);
+	expect_ciphers(item, -EINVAL, want);
+	item[LIMIT_TLS_CIPHER_NAME_BYTES] = 'A';
+	item[LIMIT_TLS_CIPHER_NAME_BYTES + 1] = '\0';
+	snprintf(want, sizeof(want), "\"%.*s...\" is not", LIMIT_TLS_CIPHER_NAME_BYTES, item);
+	expect_ciphers(item, -EINVAL, want);
 	expect_ciphers("HIGH", -EINVAL, "keywords such as HIGH");
 	expect_ciphers("ALL", -EINVAL, "keywords such as HIGH");
 	expect_ciphers("ecdhe-rsa-aes128-gcm-sha256", -EINVAL, "not the name");
