@@ -579,6 +579,9 @@ static void *shard_main(void *arg)
 			break;
 		}
 		update_clocks(sh);
+		/* Before any handler loads a credentials object: those retired
+		 * before this turn may be freed once every shard is past them. */
+		snap_reader_enter(&sh->srv->creds_epochs, sh->id);
 		/* the coarse clocks above cannot time a loop: two vDSO reads */
 		uint64_t busy_from = server_now_ns();
 		unsigned n = dispatch_batch(sh);
