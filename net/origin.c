@@ -370,16 +370,15 @@ static time_t signing_clock(const struct shard *sh)
 }
 
 /*
- * The credentials vc's request is signed with, from o's object as loaded
- * in this completion handler (never kept: core/runtime.h): the current
- * set, or for the overlap retry the previous one. *gen gets its
- * generation. NULL for a plain origin.
+ * The credentials vc's request is signed with, from c, o's object as
+ * loaded in this completion handler (never kept: core/runtime.h): the
+ * current set, or for the overlap retry the previous one. *gen gets its
+ * generation. NULL for a plain origin (c NULL).
  */
-static const struct sigv4_creds *signing_creds(const struct vconn *vc, const struct origin_rt *o,
-					       uint64_t *gen, bool *prev)
+static const struct sigv4_creds *signing_creds(const struct vconn *vc,
+					       const struct origin_creds *c, uint64_t *gen,
+					       bool *prev)
 {
-	const struct origin_creds *c = rt_creds(o);
-
 	*gen = 0;
 	*prev = false;
 	if (!c)
@@ -395,12 +394,12 @@ static const struct sigv4_creds *signing_creds(const struct vconn *vc, const str
 }
 
 /* The request is signed: count the signature for its credential
- * generation (GET /metrics), on the object that signed it. */
-static void count_signature(struct shard *sh, const struct origin_rt *o, bool prev)
+ * generation (GET /metrics), on the object c that signed it. */
+static void count_signature(struct shard *sh, const struct origin_creds *c, bool prev)
 {
-	struct origin_creds *c = (struct origin_creds *)rt_creds(o);
-	_Atomic uint64_t *n = prev ? &c->per_shard[sh->id].signed_prev :
-			      &c->per_shard[sh->id].signed_cur;
+	/* per-shard words of an immutable object: this shard's alone */
+	_Atomic uint64_t *n = prev ? (_Atomic uint64_t *)&c->per_shard[sh->id].signed_prev :
+			      (_Atomic uint64_t *)&c->per_shard[sh->id].signed_cur;
 
 	atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
@@ -427,7 +426,8 @@ static int build_request(struct shard *sh, struct vconn *vc, const struct origin
 	/* The visitor's path stays under base_path: the exchange removed or
 	 * refused its dot segments (net/req_hygiene.h). */
 	assert(reqh_path_clean(vc->req.path, vc->req.path_len));
-	const struct sigv4_creds *creds = signing_creds(vc, o, &gen, &prev);
+	const struct origin_creds *c = rt_creds(o);      /* this handler only */
+	const struct sigv4_creds *creds = signing_creds(vc, c, &gen, &prev);
 	oreq_for_visitor(o, creds, &vc->req, signing_clock(sh), &q);
 	rc = oreq_write(&q, &w, NULL, &res);
 	if (rc == 0)
@@ -444,7 +444,7 @@ static int build_request(struct shard *sh, struct vconn *vc, const struct origin
 		COUNT(sh, s3_signed);
 		if (res.key_derived)
 			COUNT(sh, s3_key_derived);
-		count_signature(sh, o, prev);
+		count_signature(sh, c, prev);
 	}
 	*out = blk;
 	*out_len = w.len;
