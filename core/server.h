@@ -2,10 +2,11 @@
  * core/server.h — the process: configuration at run time, the shard
  * threads, and the control thread that starts, watches and stops them.
  *
- * Owns: the loaded struct cfg, the per-origin run-time state that all
- * shards read (resolved addresses, encoded base paths), the listening
- * sockets (created here so bind errors are reported before serving), the
- * shard threads, signals, the counters file and the draining of shard logs.
+ * Owns: the current snapshot (core/runtime.h) and the retired ones, the
+ * latest applied struct cfg, the epoch domain that frees replaced S3
+ * credentials objects (core/snapshot.h), the listening sockets (created
+ * here so bind errors are reported before serving), the shard threads,
+ * signals, the counters file and the draining of shard logs.
  * Called by: main (server_run) on the main thread, which becomes the
  * control thread. Shards only read struct server and its origins.
  * Never: runs on a shard thread; shards never block on anything it does.

@@ -663,7 +663,7 @@ static void s3_error_begin(struct shard *sh, struct oconn *oc, const struct http
 
 /* Body bytes of an S3 error: the session token masked in place (the
  * bytes are ours until sent), the first ones kept for s3_error_end. */
-static void s3_error_body(struct oconn *oc, const char *p, size_t n)
+static void s3_error_body(struct shard *sh, struct oconn *oc, const char *p, size_t n)
 {
 	if (!oc->s3_status)
 		return;
@@ -677,6 +677,7 @@ static void s3_error_body(struct oconn *oc, const char *p, size_t n)
 		s3err_mask(&oc->s3_mask, (char *)p, n);
 	} else if (oc->s3_mask_lost || oc->s3_mask.len) {
 		memset((char *)p, '*', n);
+		COUNT_N(sh, s3_error_bytes_masked_whole, n);
 	}
 	if (!oc->s3_body)
 		return;
@@ -755,7 +756,7 @@ static void abort_exchange(struct shard *sh, struct oconn *oc, int status)
 static bool forward(struct shard *sh, struct oconn *oc, const char *p, size_t n,
 		    struct iobuf_group *g, uint16_t bid)
 {
-	s3_error_body(oc, p, n);
+	s3_error_body(sh, oc, p, n);
 	if (oc->vc->x.discard_origin_body)
 		return true;                /* answered from the cache instead */
 	iobuf_group_ref(g, bid);

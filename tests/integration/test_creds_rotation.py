@@ -63,6 +63,7 @@ http { %s
   access_log %s auth;
   keepalive_requests 1000000; keepalive_timeout 300s;
   server { listen 127.0.0.1:%d ssl; ssl_certificate %s; ssl_certificate_key %s;
+    ssl_session_cache shared:rot:1m;
     root %s/html;
     location = /%s/hit.bin { add_header Cache-Control "max-age=3600"; } } }
 ''' % (et.nginx_temp_paths(self.dir), self.log_path, self.port, cert, key, self.dir, BUCKET))
