@@ -340,14 +340,15 @@ void rt_inherit_creds(struct runtime *rt, const struct runtime *old, uint64_t no
 
 		for (uint32_t j = 0; c && j < old->n_origins; j++) {
 			const struct origin_rt *p = &old->origins[j];
-			const struct origin_creds *pc = atomic_load(&((struct origin_rt *)p)->creds);
+			const struct origin_creds *pc = rt_creds(p);
 
 			if (!pc || strcmp(p->zone->uuid, o->zone->uuid) != 0 ||
 			    strcmp(p->cfg->uuid, o->cfg->uuid) != 0)
 				continue;
 			rt_creds_follow(c, pc, now_ms, overlap_ms);
 			/* the origin's clock did not change with the config */
-			atomic_store(&o->clock_offset_s, atomic_load(&((struct origin_rt *)p)->clock_offset_s));
+			atomic_store(&o->clock_offset_s,
+				     atomic_load(&((struct origin_rt *)p)->clock_offset_s));
 			break;
 		}
 	}

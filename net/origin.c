@@ -707,8 +707,8 @@ static void s3_error_end(struct shard *sh, struct oconn *oc)
 		int64_t was = atomic_exchange(&o->clock_offset_s, off);
 		if (was != off) {
 			COUNT(sh, s3_clock_offset_learned);
-			log_warn("zone %s: origin %s: RequestTimeTooSkewed: our clock is %lld s off "
-				 "the origin's Date; signing with that offset from now on",
+			log_warn("zone %s: origin %s: RequestTimeTooSkewed: our clock is %lld s "
+				 "off the origin's Date; signing with that offset from now on",
 				 o->zone->name, o->cfg->name, (long long)-off);
 		}
 	}
