@@ -66,6 +66,12 @@ static struct runtime *cur_rt(struct admin *a)
 	return atomic_load_explicit(&a->srv->rt, memory_order_acquire);
 }
 
+/* The latest applied config: the snapshot's, or newer credentials. */
+static const struct cfg *cur_cfg(struct admin *a)
+{
+	return server_cfg(a->srv);
+}
+
 /* ---- JSON views of the config ------------------------------------------------ */
 
 static json_t *origin_json(const struct cfg_origin *o)
@@ -184,8 +190,9 @@ static int metrics_text(struct admin *a, struct reply *r)
 		fprintf(f, "edgecache_shard_loop_busy_seconds_total{shard=\"%u\"} %.6f\n", i,
 			(double)counter_get(srv->shards[i]->lp.ctr, CTR_loop_busy_ns) / 1e9);
 	metric_head(f, "snapshot_generation", "gauge",
-		    "generation of the snapshot (config and S3 credentials) shards serve from");
-	fprintf(f, "edgecache_snapshot_generation %llu\n", (unsigned long long)rt->generation);
+		    "generation of the last publication: a snapshot, or S3 credentials swapped "
+		    "in place");
+	fprintf(f, "edgecache_snapshot_generation %llu\n", (unsigned long long)srv->generation);
 	metric_head(f, "snapshot_swap_seconds", "gauge",
 		    "publication to the last shard serving it, of the last snapshot swapped in");
 	fprintf(f, "edgecache_snapshot_swap_seconds %.9f\n", (double)srv->last_swap_ns / 1e9);
@@ -194,32 +201,43 @@ static int metrics_text(struct admin *a, struct reply *r)
 	metric_head(f, "runtime_snapshots_live", "gauge",
 		    "snapshots not yet freed, the current one included (1 at rest)");
 	fprintf(f, "edgecache_runtime_snapshots_live %u\n", server_snapshots_live(srv));
+	metric_head(f, "credential_swaps_total", "counter",
+		    "S3 credentials objects published in place (changes, daily key rolls): no "
+		    "new snapshot, pooled origin connections kept");
+	fprintf(f, "edgecache_credential_swaps_total %llu\n",
+		(unsigned long long)srv->creds_swaps);
+	metric_head(f, "credentials_retired_live", "gauge",
+		    "replaced credentials objects not yet freed (a shard has not passed them)");
+	fprintf(f, "edgecache_credentials_retired_live %llu\n",
+		(unsigned long long)snap_pending(&srv->creds_epochs));
 	metric_head(f, "s3_clock_offset_seconds", "gauge", "S3 server clock minus ours, per origin");
 	for (uint32_t i = 0; i < rt->n_origins; i++)
-		if (rt->origins[i].creds)
+		if (rt->origins[i].cfg->s3_auth_enabled)
 			fprintf(f, "edgecache_s3_clock_offset_seconds{zone=\"%s\",origin=\"%s\"} %lld\n",
 				rt->origins[i].zone->name, rt->origins[i].cfg->name,
 				(long long)atomic_load(&rt->origins[i].clock_offset_s));
 	metric_head(f, "s3_credential_generation", "gauge",
 		    "snapshot generation in which each S3 origin's credentials were last set");
+	/* The control thread frees credentials objects: it may read them. */
 	for (uint32_t i = 0; i < rt->n_origins; i++)
-		if (rt->origins[i].creds)
+		if (rt_creds(&rt->origins[i]))
 			fprintf(f, "edgecache_s3_credential_generation{zone=\"%s\",origin=\"%s\"} "
 				"%llu\n", rt->origins[i].zone->name, rt->origins[i].cfg->name,
-				(unsigned long long)rt->origins[i].creds_gen);
+				(unsigned long long)rt_creds(&rt->origins[i])->gen);
 	metric_head(f, "s3_signatures_total", "counter",
 		    "origin requests signed, per credential generation (the current one and, "
 		    "after a change, the previous one: the overlap retry signs with it)");
 	for (uint32_t i = 0; i < rt->n_origins; i++) {
 		const struct origin_rt *o = &rt->origins[i];
-		uint64_t gens[2] = { o->creds_gen, o->prev_creds_gen };
+		const struct origin_creds *c = rt_creds(o);
+		uint64_t gens[2] = { c ? c->gen : 0, c ? c->prev_gen : 0 };
 
-		for (int g = 0; g < 2 && o->creds; g++)
+		for (int g = 0; g < 2; g++)
 			if (gens[g])
 				fprintf(f, "edgecache_s3_signatures_total{zone=\"%s\",origin=\"%s\","
 					"generation=\"%llu\"} %llu\n", o->zone->name, o->cfg->name,
 					(unsigned long long)gens[g],
-					(unsigned long long)rt_signed(rt, o, gens[g]));
+					(unsigned long long)rt_creds_signed(c, g == 1));
 	}
 	metric_head(f, "admin_requests_total", "counter", "admin API answers by status");
 	for (int st = 100; st < 600; st++)
@@ -241,6 +259,21 @@ static int metrics_text(struct admin *a, struct reply *r)
 }
 
 /* ---- changes ---------------------------------------------------------------------- */
+
+/* The clock offset the shards learned for this origin (zone and origin
+ * uuid) of the current snapshot: a probe signs as a miss would. */
+static int64_t learned_offset(struct admin *a, const char *zone_uuid, const char *origin_uuid)
+{
+	const struct runtime *rt = cur_rt(a);
+
+	for (uint32_t i = 0; i < rt->n_origins; i++) {
+		const struct origin_rt *o = &rt->origins[i];
+
+		if (strcmp(o->zone->uuid, zone_uuid) == 0 && strcmp(o->cfg->uuid, origin_uuid) == 0)
+			return atomic_load(&((struct origin_rt *)o)->clock_offset_s);
+	}
+	return 0;
+}
 
 /* Does the body change what signing depends on (or, ca_file, whether
  * the origin is reached at all)? */
@@ -278,7 +311,8 @@ static int probe(struct admin *a, const struct admin_commit *c, const struct adm
 	FILE *f = open_memstream(&text, &text_len);
 	if (!f)
 		return admin_fail(e, 500, NULL, "out of memory");
-	check_origin_run(z, o, o->probe_path, LIMIT_ADMIN_PROBE_TIMEOUT_MS, f, &res);
+	check_origin_run(z, o, o->probe_path, learned_offset(a, z->uuid, o->uuid),
+			 LIMIT_ADMIN_PROBE_TIMEOUT_MS, f, &res);
 	fclose(f);
 	free(text);              /* the report is for POST .../test */
 	log_info("admin: probe of zone %s origin %s %s with the new credentials: %u %s%s%s",
@@ -286,7 +320,6 @@ static int probe(struct admin *a, const struct admin_commit *c, const struct adm
 		 res.tls_error[0] ? ", TLS: " : "", res.tls_error);
 	if (res.result == 0)
 		return 0;
-	(void)a;
 	if (res.tls_error[0]) {
 		admin_fail(e, 422, in->set[ADMIN_F_ca_file] ? "ca_file" : "url",
 			   "probe HEAD %s with the new settings: TLS: %s (\"force\": true applies "
@@ -325,7 +358,8 @@ static int test_origin(struct admin *a, const struct admin_req *q, const struct 
 		json_decref(root);
 		return admin_fail(e, 500, NULL, "out of memory");
 	}
-	check_origin_run(z, o, path, LIMIT_ADMIN_PROBE_TIMEOUT_MS, f, &res);
+	check_origin_run(z, o, path, learned_offset(a, z->uuid, o->uuid), LIMIT_ADMIN_PROBE_TIMEOUT_MS, f,
+			 &res);
 	fclose(f);
 	r->json = json_pack("{s:s,s:s,s:I,s:s?,s:s?,s:s?,s:s,s:s,s:s}",
 			    "result", results[res.result < 0 || res.result > 2 ? 2 : res.result],
@@ -340,13 +374,59 @@ static int test_origin(struct admin *a, const struct admin_req *q, const struct 
 	return r->json ? 0 : admin_fail(e, 500, NULL, "out of memory");
 }
 
-/* Candidate validated: build its snapshot, replace the file, publish. */
-static int apply(struct admin *a, struct admin_commit *c, struct admin_err *e)
+/* Does the body set S3 credentials and nothing else (a rotation)? */
+static bool sets_only_creds(const struct admin_origin_in *in)
+{
+	bool any = false;
+
+	for (int f = 0; f < ADMIN_F__COUNT; f++) {
+		bool cred = f == ADMIN_F_s3_access_key || f == ADMIN_F_s3_secret_key ||
+			    f == ADMIN_F_s3_region;
+		if (in->set[f] && !cred && f != ADMIN_F_force)
+			return false;
+		any |= in->set[f] && cred;
+	}
+	return any;
+}
+
+/*
+ * A rotation: new credentials objects swapped in place (server.h,
+ * server_creds_prepare): the snapshot, TLS sessions, addresses and pooled
+ * origin connections stay. The file is replaced between making and
+ * publishing them, as for a snapshot.
+ */
+static int apply_creds(struct admin *a, struct admin_commit *c, struct admin_err *e)
+{
+	struct server_creds_change ch;
+	char err[256];
+
+	if (server_creds_prepare(a->srv, c->cfg, &ch, err, sizeof(err)) < 0) {
+		admin_zone_abort(c);
+		return admin_fail(e, 500, NULL, "%s", err);
+	}
+	if (admin_zone_commit(c, e)) {
+		server_creds_discard(&ch);
+		admin_zone_abort(c);
+		return e->status;
+	}
+	struct cfg *cfg = c->cfg;
+	c->cfg = NULL;           /* the server's latest config from here */
+	server_creds_publish(a->srv, cfg, &ch);
+	log_info("admin: credentials of generation %llu published in place",
+		 (unsigned long long)a->srv->generation);
+	return 0;
+}
+
+/* Candidate validated: build its snapshot (or, for a rotation, only new
+ * credentials), replace the file, publish. */
+static int apply(struct admin *a, struct admin_commit *c, bool creds_only, struct admin_err *e)
 {
 	struct runtime *rt;
 	struct cfg *cfg = c->cfg;
 	char err[256];
 
+	if (creds_only && rt_cfg_creds_only(cur_rt(a), cfg))
+		return apply_creds(a, c, e);
 	c->cfg = NULL;           /* the snapshot owns it from here, also on failure */
 	if (server_build(a->srv, cfg, &rt, err, sizeof(err)) < 0) {
 		admin_zone_abort(c);
@@ -366,7 +446,7 @@ static int apply(struct admin *a, struct admin_commit *c, struct admin_err *e)
 static int change_origin(struct admin *a, const struct admin_req *q, enum admin_op op,
 			 struct reply *r, struct admin_err *e)
 {
-	const struct cfg *cfg = cur_rt(a)->cfg;
+	const struct cfg *cfg = cur_cfg(a);
 	struct admin_origin_in in = { 0 };
 	struct admin_commit c;
 	size_t zi, oi = 0;
@@ -384,11 +464,12 @@ static int change_origin(struct admin *a, const struct admin_req *q, enum admin_
 				op == ADMIN_OP_DELETE ? NULL : &in, &c, e);
 	if (!rc && op != ADMIN_OP_DELETE && (rc = probe(a, &c, &in, q->zone, e)))
 		admin_zone_abort(&c);
+	bool creds_only = op == ADMIN_OP_UPDATE && sets_only_creds(&in);
 	admin_origin_in_free(&in);
-	if (rc || (rc = apply(a, &c, e)))
+	if (rc || (rc = apply(a, &c, creds_only, e)))
 		return rc;
 	/* answered from what is live now */
-	const struct cfg_zone *z = find_zone(cur_rt(a)->cfg, q->zone, &zi);
+	const struct cfg_zone *z = find_zone(cur_cfg(a), q->zone, &zi);
 	const struct cfg_origin *o = z ? find_origin(z, c.origin_uuid, &oi) : NULL;
 	if (op == ADMIN_OP_DELETE) {
 		r->json = json_pack("{s:s}", "deleted", q->origin);
@@ -414,7 +495,7 @@ static int purge(struct admin *a, const struct admin_req *q, struct reply *r,
 	size_t zi, tl;
 	long n = 0;
 
-	if (!(z = find_zone(cur_rt(a)->cfg, q->zone, &zi)))
+	if (!(z = find_zone(cur_cfg(a), q->zone, &zi)))
 		return admin_fail(e, 404, "uuid", "no such zone");
 	if (admin_purge_decode(q->body, q->body_len, &in, e)) {
 		admin_purge_in_free(&in);
@@ -453,7 +534,7 @@ static int purge(struct admin *a, const struct admin_req *q, struct reply *r,
 static int dispatch(struct admin *a, const struct admin_req *q, struct reply *r,
 		    struct admin_err *e)
 {
-	const struct cfg *cfg = cur_rt(a)->cfg;
+	const struct cfg *cfg = cur_cfg(a);
 	const struct cfg_zone *z = NULL;
 	const struct cfg_origin *o = NULL;
 	enum http1_method m = q->http.method;
@@ -596,7 +677,7 @@ static void conn_input(struct admin *a, struct aconn *c)
 	if (rc < 0)
 		return;              /* more to come */
 	bool framed = rc == 0;
-	const char *token = cur_rt(a)->cfg->admin.token;
+	const char *token = cur_cfg(a)->admin.token;
 	if (framed && ((a->need_token && !token) || !admin_req_authorized(&q, token)))
 		rc = admin_fail(&e, 401, NULL, "a valid bearer token is required");
 	if (framed && !rc)

@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 /* edgecache sign ... METHOD URL   (control/cli_sign.c) */
 int cli_sign_main(int argc, char **argv);
@@ -36,6 +37,21 @@ struct check_origin_result {
 	const char *fix;
 };
 int check_origin_run(const struct cfg_zone *z, const struct cfg_origin *o, const char *path,
-		     uint32_t timeout_ms, FILE *out, struct check_origin_result *res);
+		     int64_t clock_offset_s, uint32_t timeout_ms, FILE *out,
+		     struct check_origin_result *res);
+
+/*
+ * The request line and headers check-origin sends for `method` of the
+ * visitor path `raw` (with any ?query) to origin o, signed with creds at
+ * our clock `now` plus clock_offset_s: edge/origin_request.h's writer fed
+ * as the serving path feeds it (the unit test origin_request compares the
+ * two). 0 or -errno; a short w sets w->overflow.
+ */
+struct sigv4_creds;
+struct sigv4_trace;
+struct wbuf;
+int check_origin_request(const struct cfg_origin *o, const struct sigv4_creds *creds,
+			 int64_t clock_offset_s, const char *method, const char *raw, time_t now,
+			 struct wbuf *w, struct sigv4_trace *trace);
 
 #endif

@@ -37,6 +37,7 @@
 #include "control/cli.h"
 #include "core/config.h"
 #include "core/limits.h"
+#include "edge/origin_request.h"
 #include "net/http1.h"
 #include "sigv4/s3_error.h"
 #include "sigv4/s3_path.h"
@@ -76,6 +77,8 @@ static FILE *co_out, *co_err;
 /* What one check of one origin needs; big, so static (CLI only). */
 struct co_check {
 	const struct cfg_origin *o;
+	const char *raw;                 /* the visitor path asked for (with any ?query) */
+	int64_t clock_offset_s;          /* the origin's clock minus ours, learned by the edge */
 	struct sigv4_creds creds;
 	char path[LIMIT_S3_WIRE_PATH_BYTES + 1];
 	char host[LIMIT_S3_HOST_BYTES + 1];
@@ -424,43 +427,59 @@ static void co_terminate(char *buf, size_t cap, size_t len)
 	buf[len < cap ? len : cap - 1] = '\0';
 }
 
+int check_origin_request(const struct cfg_origin *o, const struct sigv4_creds *creds,
+			 int64_t clock_offset_s, const char *method, const char *raw, time_t now,
+			 struct wbuf *w, struct sigv4_trace *trace)
+{
+	char base[3 * LIMIT_S3_WIRE_PATH_BYTES + 1];
+	const char *q = strchr(raw, '?');
+	size_t bl = strlen(o->base_path);
+	ssize_t el = bl * 3 < sizeof(base) ?
+		     sigv4_uri_encode_path(o->base_path, bl, base, sizeof(base)) : -ENOSPC;
+
+	if (el < 0)
+		return (int)el;
+	struct oreq r = {
+		.cfg = o, .base_path_wire = base, .base_path_wire_len = (size_t)el,
+		.creds = o->s3_auth_enabled ? creds : NULL,
+		.method = method, .method_len = strlen(method),
+		.path = raw, .path_len = q ? (size_t)(q - raw) : strlen(raw),
+		.query = q ? q + 1 : NULL, .query_len = q ? strlen(q + 1) : 0,
+		.now = now, .clock_offset_s = clock_offset_s,
+	};
+	return oreq_write(&r, w, trace, NULL);
+}
+
 /*
- * Write `method` for c->path into c->req, signed when the origin signs;
- * `unsigned_hdr` (may be NULL) is added after signing, as the guide's
- * Range probe does. Returns 0, or -errno from the signer / -ENOSPC.
+ * Write `method` for c->raw into c->req the way the edge would (the
+ * serving path's writer, with the learned clock offset), signed when the
+ * origin signs; `unsigned_hdr` (may be NULL) is added after signing, as
+ * the guide's Range probe does. Returns 0, or -errno from the signer /
+ * -ENOSPC.
  */
 static int co_build(struct co_check *c, const char *method, const char *unsigned_hdr,
 		    time_t now)
 {
-	const struct cfg_origin *o = c->o;
-	struct sigv4_s3_request r = {
-		.method = method, .host = c->host, .host_len = strlen(c->host),
-		.path = c->path, .path_len = strlen(c->path),
-		.unsigned_payload = o->s3_payload == CFG_S3_PAYLOAD_UNSIGNED, .now = now,
-	};
 	struct sigv4_trace tr = { c->canonical, sizeof(c->canonical), 0,
 				  c->sts, sizeof(c->sts), 0 };
-	struct sigv4_s3_signed sig;
+	struct wbuf w;
 	bool ok;
-	int rc;
 
-	c->req_len = 0;
-	ok = co_add(c, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, c->path, c->host);
-	if (o->s3_auth_enabled) {
-		rc = sigv4_s3_sign(&c->creds, &r, &sig, &tr);
-		if (rc < 0)
-			return rc;
+	wbuf_init(&w, c->req, sizeof(c->req));
+	int rc = check_origin_request(c->o, &c->creds, c->clock_offset_s, method, c->raw, now,
+				      &w, &tr);
+	if (rc < 0)
+		return rc;
+	if (w.overflow)
+		return -ENOSPC;
+	c->req_len = w.len;
+	if (c->o->s3_auth_enabled) {
 		co_terminate(c->canonical, sizeof(c->canonical), tr.canonical_request_len);
 		co_terminate(c->sts, sizeof(c->sts), tr.string_to_sign_len);
-		ok = ok && co_add(c, "X-Amz-Date: %s\r\nX-Amz-Content-SHA256: %s\r\n",
-				  sig.amz_date, sig.payload_hash);
-		if (c->creds.session_token[0])
-			ok = ok && co_add(c, "X-Amz-Security-Token: %s\r\n", c->creds.session_token);
-		ok = ok && co_add(c, "Authorization: %.*s\r\n", (int)sig.authorization_len,
-				  sig.authorization);
 	}
+	ok = true;
 	if (unsigned_hdr)
-		ok = ok && co_add(c, "%s\r\n", unsigned_hdr);
+		ok = co_add(c, "%s\r\n", unsigned_hdr);
 	ok = ok && co_add(c, "User-Agent: edgecache-check-origin\r\nConnection: close\r\n\r\n");
 	return ok ? 0 : -ENOSPC;
 }
@@ -736,7 +755,8 @@ static int co_prepare(struct co_check *c, const char *raw, time_t now)
 {
 	const struct cfg_origin *o = c->o;
 	struct s3path_out out = { c->path, sizeof(c->path), 0, c->host, sizeof(c->host), 0 };
-	int rc = s3path_map(o, raw, strlen(raw), &out);
+	const char *q = strchr(raw, '?');
+	int rc = s3path_map(o, raw, q ? (size_t)(q - raw) : strlen(raw), &out);
 
 	if (rc < 0) {
 		fprintf(co_err, "check-origin: PATH '%s' cannot be mapped: %s\n", raw,
@@ -777,7 +797,8 @@ static int co_tls_ctx(struct co_check *c, const char **what)
 }
 
 /* Check one origin; returns its exit status (0, 1 or 2). */
-static int co_origin(const struct cfg_zone *z, const struct cfg_origin *o, const char *raw)
+static int co_origin(const struct cfg_zone *z, const struct cfg_origin *o, const char *raw,
+		     int64_t clock_offset_s)
 {
 	struct co_check *c = &check;
 	time_t now = time(NULL);
@@ -786,6 +807,8 @@ static int co_origin(const struct cfg_zone *z, const struct cfg_origin *o, const
 
 	memset(c, 0, sizeof(*c));
 	c->o = o;
+	c->raw = raw;
+	c->clock_offset_s = clock_offset_s;
 	c->err.verdict = S3ERR_V_UNREACHABLE;
 	fprintf(co_out, "== zone %s, origin %s (%s), path %s\n", z->name, o->name, o->url, raw);
 	if ((rc = co_prepare(c, raw, now)) != 0)
@@ -815,7 +838,8 @@ static int co_origin(const struct cfg_zone *z, const struct cfg_origin *o, const
 }
 
 int check_origin_run(const struct cfg_zone *z, const struct cfg_origin *o, const char *path,
-		     uint32_t timeout_ms, FILE *out, struct check_origin_result *res)
+		     int64_t clock_offset_s, uint32_t timeout_ms, FILE *out,
+		     struct check_origin_result *res)
 {
 	struct cfg_origin capped = *o;   /* shallow: only the timeouts differ */
 	const struct s3err_advice *a;
@@ -826,7 +850,7 @@ int check_origin_run(const struct cfg_zone *z, const struct cfg_origin *o, const
 		capped.read_timeout_ms = timeout_ms;
 	co_out = co_err = out;
 	memset(res, 0, sizeof(*res));
-	res->result = co_origin(z, &capped, path);
+	res->result = co_origin(z, &capped, path, clock_offset_s);
 	fflush(out);
 	res->status = check.resp.parsed.status;
 	snprintf(res->code, sizeof(res->code), "%.127s", check.err.f.code);
@@ -891,7 +915,8 @@ int cli_check_origin_main(int argc, char **argv)
 		return 2;
 	}
 	for (size_t i = 0; i < z->n_origins; i++) {
-		int rc = co_origin(z, &z->origins[i], raw);
+		/* no edge running here: no offset learned yet */
+		int rc = co_origin(z, &z->origins[i], raw, 0);
 
 		fprintf(co_out, "result: %s\n", rc == 0 ? "OK" : rc == 1 ? "FAILED" : "NOT CHECKED");
 		worst = rc > worst ? rc : worst;

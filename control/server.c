@@ -170,7 +170,7 @@ static void write_counters(struct server *srv)
 	server_counters_write(srv, f, COUNTERS_FILE);
 	struct runtime *rt = srv_rt(srv);
 	for (uint32_t i = 0; i < rt->n_origins; i++)
-		if (rt->origins[i].creds)
+		if (rt->origins[i].cfg->s3_auth_enabled)
 			fprintf(f, "s3_clock_offset_s{zone=\"%s\",origin=\"%s\"} %lld\n",
 				rt->origins[i].zone->name, rt->origins[i].cfg->name,
 				(long long)atomic_load(&rt->origins[i].clock_offset_s));
@@ -231,6 +231,7 @@ static int start_shards(struct server *srv, unsigned want)
 		.drain_deadline_ms = &srv->drain_deadline_ms, .store = srv->store,
 		.collapse = srv->collapse, .invalidated = srv->invalidated,
 		.passes = srv->passes, .n_shards_planned = srv->n_shards_planned,
+		.creds_epochs = &srv->creds_epochs,
 	};
 	for (unsigned i = 0; i < want; i++) {
 		int fds[2 * LIMIT_LISTEN_ADDRS];
@@ -264,10 +265,22 @@ static int start_shards(struct server *srv, unsigned want)
 
 /* ---- snapshots: publish, reload, key roll, reclaim ------------------------- */
 
+/* The config a snapshot replaced was the latest or, after credential
+ * changes, older than it: either way the latest is now rt's. */
+static void adopt_cfg(struct server *srv, struct cfg *cfg, bool own)
+{
+	if (srv->cfg_own)
+		cfg_free(srv->cfg);
+	srv->cfg = cfg;
+	srv->cfg_own = own;
+}
+
 /* Make rt current; the old one is retired until every shard lets go. */
 void server_publish(struct server *srv, struct runtime *rt)
 {
 	struct runtime *old = srv_rt(srv);
+
+	adopt_cfg(srv, rt->cfg, false);
 
 	rt->published_ns = loop_now_ns();
 	rt_retire(old, rt, srv->n_shards);
@@ -287,6 +300,116 @@ unsigned server_snapshots_live(const struct server *srv)
 	return n;
 }
 
+static void creds_node_free(struct snap_node *n)
+{
+	rt_creds_free((struct origin_creds *)n);     /* node is its first member */
+}
+
+/* Swap o's credentials for c; the old object is freed once every shard
+ * has begun a loop turn after this (they are woken so they do). */
+static void publish_creds(struct server *srv, struct origin_rt *o, struct origin_creds *c)
+{
+	struct origin_creds *old = rt_creds_swap(o, c);
+
+	if (old)
+		snap_retire(&srv->creds_epochs, &old->node, creds_node_free);
+	srv->creds_swaps++;
+}
+
+static void wake_shards(struct server *srv)
+{
+	for (unsigned s = 0; s < srv->n_shards; s++)
+		shard_wake(srv->shards[s]);
+}
+
+/* The S3 origin of cfg at rt's origin index i (rt_cfg_creds_only: the
+ * same zones and origins in the same order). */
+static const struct cfg_origin *cfg_origin_at(const struct runtime *rt, const struct cfg *cfg,
+					      uint32_t i)
+{
+	const struct origin_rt *o = &rt->origins[i];
+	const struct cfg_zone *z = &cfg->zones[o->zone - rt->cfg->zones];
+
+	return &z->origins[o->cfg - o->zone->origins];
+}
+
+int server_creds_prepare(struct server *srv, const struct cfg *cfg,
+			 struct server_creds_change *ch, char *err, size_t err_len)
+{
+	struct runtime *rt = srv_rt(srv);
+	uint64_t gen = ++srv->generation;
+	time_t now = time(NULL);
+
+	ch->rt = rt;
+	ch->next = calloc(rt->n_origins ? rt->n_origins : 1, sizeof(*ch->next));
+	if (!ch->next) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < rt->n_origins; i++) {
+		const struct cfg_origin *oc = cfg_origin_at(rt, cfg, i);
+		const struct origin_creds *cur = rt_creds(&rt->origins[i]);
+		char why[160];
+
+		if (!oc->s3_auth_enabled || !cur)
+			continue;
+		int r = rt_creds_new(oc, srv->n_shards, gen, now, &ch->next[i], why, sizeof(why));
+		if (r < 0) {
+			snprintf(err, err_len, "zone %s: %s", rt->origins[i].zone->name, why);
+			server_creds_discard(ch);
+			return r;
+		}
+		if (!rt_creds_follow(ch->next[i], cur, loop_now_ms(),
+				     cfg->server.credential_overlap_ms)) {
+			rt_creds_free(ch->next[i]);       /* unchanged: the object stays */
+			ch->next[i] = NULL;
+		}
+	}
+	return 0;
+}
+
+/* The snapshot's config keeps what it was built with but its credential
+ * strings, which nothing reads any more once newer ones are published:
+ * wiped now rather than kept until the snapshot goes. */
+static void wipe_cfg_creds(struct cfg *cfg)
+{
+	for (size_t z = 0; z < cfg->n_zones; z++)
+		for (size_t i = 0; i < cfg->zones[z].n_origins; i++) {
+			struct cfg_origin *o = &cfg->zones[z].origins[i];
+
+			if (o->s3_secret_key)
+				explicit_bzero(o->s3_secret_key, strlen(o->s3_secret_key));
+			if (o->s3_session_token)
+				explicit_bzero(o->s3_session_token, strlen(o->s3_session_token));
+		}
+}
+
+void server_creds_publish(struct server *srv, struct cfg *cfg, struct server_creds_change *ch)
+{
+	struct runtime *rt = ch->rt;
+
+	assert(rt == srv_rt(srv));
+	for (uint32_t i = 0; i < rt->n_origins; i++)
+		if (ch->next[i]) {
+			publish_creds(srv, &rt->origins[i], ch->next[i]);
+			ch->next[i] = NULL;
+		}
+	if (!srv->cfg_own)
+		wipe_cfg_creds(srv->cfg);           /* rt->cfg */
+	adopt_cfg(srv, cfg, true);
+	wake_shards(srv);
+	free(ch->next);
+	ch->next = NULL;
+}
+
+void server_creds_discard(struct server_creds_change *ch)
+{
+	for (uint32_t i = 0; ch->next && i < ch->rt->n_origins; i++)
+		rt_creds_free(ch->next[i]);
+	free(ch->next);
+	ch->next = NULL;
+}
+
 static void reclaim(struct server *srv)
 {
 	struct runtime **pp = &srv->retired;
@@ -299,6 +422,7 @@ static void reclaim(struct server *srv)
 		*pp = rt->next_retired;
 		rt_free(rt);
 	}
+	snap_reclaim(&srv->creds_epochs);
 }
 
 /* The delay from publication to the last shard serving from it, once per
@@ -368,26 +492,41 @@ static void reload(struct server *srv)
 	server_publish(srv, rt);
 }
 
-/* A new UTC day: a snapshot of the same config with keys for the new day
- * and the next (signing never waits for it: a missing key is derived on
- * the stack, this only keeps signing at one SHA-256 and one HMAC). */
+/* A new UTC day: each S3 origin gets a copy of its credentials object
+ * with keys for the new day and the next, published in place (signing
+ * never waits for it: a missing key is derived on the stack, this only
+ * keeps signing at one SHA-256 and one HMAC). An expired overlap set is
+ * dropped the same way. */
 static void roll_keys(struct server *srv)
 {
-	struct runtime *cur = srv_rt(srv), *rt;
+	struct runtime *rt = srv_rt(srv);
 	time_t now = time(NULL);
-	char err[256];
+	unsigned n = 0;
 
-	if (rt_utc_day(now) == cur->key_day)
+	if (rt_utc_day(now) == rt->key_day)
 		return;
-	if (rt_build(cur->cfg, cur->cfg_refs, srv->n_shards, ++srv->generation, now, &rt,
-		     err, sizeof(err)) < 0) {
-		log_error("signing keys: %s", err);
-		return;
+	for (uint32_t i = 0; i < rt->n_origins; i++) {
+		const struct origin_creds *cur = rt_creds(&rt->origins[i]);
+		struct origin_creds *c;
+
+		if (!cur)
+			continue;
+		int r = rt_creds_rolled(cur, now, loop_now_ms(), &c);
+		if (r < 0) {
+			log_error("signing keys: zone %s origin %s: out of memory; retrying",
+				  rt->origins[i].zone->name, rt->origins[i].cfg->name);
+			return;                     /* key_day unchanged: the next tick retries */
+		}
+		if (r == 1) {
+			publish_creds(srv, &rt->origins[i], c);
+			n++;
+		}
 	}
-	rt_inherit_creds(rt, cur, loop_now_ms(), cur->cfg->server.credential_overlap_ms);
-	log_info("signing keys derived for the new UTC day: snapshot %llu",
-		 (unsigned long long)rt->generation);
-	server_publish(srv, rt);
+	rt->key_day = rt_utc_day(now);
+	if (n) {
+		wake_shards(srv);
+		log_info("signing keys derived for the new UTC day: %u origin(s), in place", n);
+	}
 }
 
 /* ---- the disk cache -------------------------------------------------------------------- */
@@ -530,6 +669,12 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 		return 1;
 	}
 	atomic_store(&srv.rt, rt);
+	srv.cfg = cfg;
+	if (snap_domain_init(&srv.creds_epochs, want) < 0) {
+		fprintf(stderr, "edgecache: out of memory\n");
+		rt_free(rt);
+		return 1;
+	}
 	if (open_store(&srv, cfg, want) < 0 || register_counters(&srv) < 0 ||
 	    (svc && svc->open(&srv, &srv.svc_state) < 0))
 		goto out;
@@ -585,6 +730,9 @@ out:
 		srv.retired = r->next_retired;
 		rt_free(r);
 	}
+	snap_domain_free(&srv.creds_epochs);
+	if (srv.cfg_own)
+		cfg_free(srv.cfg);
 	rt_free(srv_rt(&srv));
 	return status;
 }

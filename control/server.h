@@ -2,10 +2,11 @@
  * control/server.h — the process: configuration at run time, the shard
  * threads, and the control thread that starts, watches and stops them.
  *
- * Owns: the loaded struct cfg, the per-origin run-time state that all
- * shards read (resolved addresses, encoded base paths), the listening
- * sockets (created here so bind errors are reported before serving), the
- * shard threads, signals, the counters file and the draining of shard logs.
+ * Owns: the current snapshot (core/runtime.h) and the retired ones, the
+ * latest applied struct cfg, the epoch domain that frees replaced S3
+ * credentials objects (core/snapshot.h), the listening sockets (created
+ * here so bind errors are reported before serving), the shard threads,
+ * signals, the counters file and the draining of shard logs.
  * Called by: main (server_run) on the main thread, which becomes the
  * control thread; the admin API (publish, build). Shards only read what
  * struct shard_env points at (edge/shard.h).
@@ -57,6 +58,14 @@ struct server {
 	 * read by shards with one acquire load per loop iteration. */
 	_Atomic(struct runtime *) rt;
 	struct runtime *retired;            /* waiting for every shard to let go */
+	/* The latest applied config (control thread: the admin API's views
+	 * and the base of its next change): rt->cfg, or a newer one that
+	 * differs from it only in S3 credentials (cfg_own: then ours). */
+	struct cfg *cfg;
+	bool cfg_own;
+	/* Retired credentials objects (core/runtime.h), freed by epochs: each
+	 * shard announces the epoch at the top of its loop. */
+	struct snap_domain creds_epochs;
 	struct store *store;                /* the disk cache, NULL without [cache] */
 	struct collapse *collapse;          /* in-flight cache keys (with a store) */
 	struct collapse *invalidated;       /* invalidation stamps (with a store) */
@@ -72,6 +81,7 @@ struct server {
 	const struct server_service *svc;   /* NULL: none */
 	void *svc_state;                    /* its open's, NULL when it serves nothing */
 	uint64_t swaps;                     /* snapshots published after the first */
+	uint64_t creds_swaps;               /* credentials objects published in place */
 	uint64_t last_swap_ns;              /* the last one's publication to all shards */
 };
 
@@ -92,6 +102,30 @@ int server_listen(const struct cfg_listen *l, bool reuseport);
 int server_build(struct server *srv, struct cfg *cfg, struct runtime **out, char *err,
 		 size_t err_len);
 void server_publish(struct server *srv, struct runtime *rt);
+
+/*
+ * Control thread: a change of S3 credentials alone, applied without a new
+ * snapshot. server_creds_prepare makes the new credentials objects for
+ * cfg (a freshly loaded config that differs from the current snapshot's
+ * only in S3 credentials: rt_cfg_creds_only), unpublished: 0 or -errno
+ * with err set (never a secret). server_creds_publish swaps them in (the
+ * old ones retired to creds_epochs) and makes cfg (ownership moves in) the
+ * latest config; server_creds_discard drops them.
+ */
+struct server_creds_change {
+	struct runtime *rt;                 /* the snapshot they are for */
+	struct origin_creds **next;         /* [rt->n_origins]: NULL = unchanged */
+};
+int server_creds_prepare(struct server *srv, const struct cfg *cfg,
+			 struct server_creds_change *ch, char *err, size_t err_len);
+void server_creds_publish(struct server *srv, struct cfg *cfg, struct server_creds_change *ch);
+void server_creds_discard(struct server_creds_change *ch);
+
+/* Control thread: the latest applied config (see struct server). */
+static inline const struct cfg *server_cfg(const struct server *srv)
+{
+	return srv->cfg;
+}
 /* Control thread: snapshots not yet freed, the current one included (1
  * once every shard has moved to it and let go of the ones before). */
 unsigned server_snapshots_live(const struct server *srv);

@@ -53,6 +53,7 @@
 	X(origin_bad_response,     "origin responses that did not parse (502)") \
 	X(origin_tls_failures,     "origin TLS handshakes refused (verification, protocol): never fetched") \
 	X(origin_tls_resumed,      "origin TLS handshakes that resumed a session") \
+	X(origin_tls_full_handshakes, "origin TLS handshakes that did not resume: a full one") \
 	X(origin_retries,          "requests retried on a fresh connection after a pooled one closed") \
 	X(origin_early_responses,  "origin final responses that began before the whole request was sent (an early answer)") \
 	X(origin_conns_not_reused, "origin connections closed after their response, not pooled: the request was not all sent, or had a body its method gives no meaning (CL.0)") \
@@ -90,6 +91,8 @@
 	X(s3_signed,               "origin requests signed with SigV4") \
 	X(s3_overlap_retries,      "misses answered 400/403 retried once with the previous credentials (credential_overlap_ms)") \
 	X(s3_key_derived,          "signatures that had to derive a key (no precomputed day key)") \
+	X(s3_clock_offset_learned, "RequestTimeTooSkewed answers that changed an origin's clock offset") \
+	X(s3_error_bytes_masked_whole, "S3 error body bytes starred whole: the credentials that signed were replaced twice before the body came, so their token could not be matched") \
 	X(cache_hits,              "responses served from the disk cache") \
 	X(cache_ram_hits,          "cache lookups answered from the shard's RAM tier") \
 	X(cache_read_errors,       "store reads that failed or did not verify (served from the origin)") \

@@ -301,6 +301,8 @@ int loop_run(struct loop *lp)
 			return r;
 		}
 		update_clocks(lp);
+		if (lp->snap)
+			snap_reader_enter(lp->snap, lp->id);
 		/* the coarse clocks above cannot time a loop: two vDSO reads */
 		uint64_t busy_from = loop_now_ns();
 		unsigned n = loop_dispatch(lp);

@@ -29,6 +29,7 @@
 
 #include "core/counters.h"
 #include "core/log.h"
+#include "core/snapshot.h"
 #include "core/wheel.h"
 
 enum loop_op {
@@ -87,6 +88,10 @@ struct loop {
 	char date[30];                      /* cached IMF-fixdate */
 	bool reads_queued;                  /* reads prepared, not submitted yet */
 	bool stop;                          /* set by a hook: loop_run returns */
+	/* The reclamation domain this loop reads from (core/snapshot.h), or
+	 * NULL: the loop announces its epoch at the top of every turn, before
+	 * any handler can load a published pointer. */
+	struct snap_domain *snap;
 
 	struct loop_handler handlers[LOOP_OPS];
 	/* Wheel entries are embedded in modules' slots: the one timer

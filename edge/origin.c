@@ -26,6 +26,7 @@
 #include "sigv4/s3_error.h"
 #include "net/req_hygiene.h"
 #include "sigv4/s3_path.h"
+#include "edge/origin_request.h"
 #include "net/tls.h"
 #include "edge/visitor.h"
 #include "sigv4/sigv4.h"
@@ -362,107 +363,62 @@ static void write_forwarded_headers(struct wbuf *w, const struct vconn *vc, bool
 	wbuf_put(w, "\r\n", 2);
 }
 
-/* A plain origin: base path + the visitor's path as it came. */
-static int write_plain_request(struct wbuf *w, const struct vconn *vc, const struct origin_rt *o)
+/* Our clock as signing sees it (the test hook skews it; the learned
+ * offset is added by the writer). */
+static time_t signing_clock(const struct shard *sh)
 {
-	const struct http1_request *r = &vc->req;
-
-	wbuf_put(w, r->method_str, r->method_len);
-	wbuf_put(w, " ", 1);
-	wbuf_put(w, o->base_path_wire, o->base_path_wire_len);
-	wbuf_put(w, r->path, r->path_len);
-	if (r->query) {
-		wbuf_put(w, "?", 1);
-		wbuf_put(w, r->query, r->query_len);
-	}
-	wbuf_str(w, " HTTP/1.1\r\nHost: ");
-	wbuf_str(w, o->cfg->host_header);
-	wbuf_put(w, "\r\n", 2);
-	write_forwarded_headers(w, vc, false);
-	return 0;
+	return (time_t)((int64_t)(sh->lp.unix_ms / 1000) + sh->test_clock_skew_s);
 }
 
 /*
- * An S3 origin: the path mapped the S3 way (decode once, base_path,
- * encode once: what is signed is what is sent), then SigV4 headers from
- * the snapshot's credentials. Returns 0, or -EINVAL (bad %-escape: 400),
- * -ENOSPC (414).
+ * The credentials vc's request is signed with, from c, o's object as
+ * loaded in this completion handler (never kept: core/runtime.h): the
+ * current set, or for the overlap retry the previous one. *gen gets its
+ * generation. NULL for a plain origin (c NULL).
  */
-/* The credentials vc's request is signed with: the overlap retry signs
- * with those of the snapshot before. */
-static const struct sigv4_creds *signing_creds(const struct vconn *vc, const struct origin_rt *o)
+static const struct sigv4_creds *signing_creds(const struct vconn *vc,
+					       const struct origin_creds *c, uint64_t *gen,
+					       bool *prev)
 {
-	return vc->x.prev_creds && o->prev_creds ? o->prev_creds : o->creds;
-}
-
-static int write_s3_request(struct shard *sh, struct wbuf *w, const struct vconn *vc,
-			    const struct origin_rt *o)
-{
-	const struct sigv4_creds *creds = signing_creds(vc, o);
-	const struct http1_request *r = &vc->req;
-	char path[LIMIT_S3_WIRE_PATH_BYTES + 1], host[LIMIT_S3_HOST_BYTES + 1];
-	struct s3path_out m = { .path = path, .path_cap = sizeof(path),
-				.host = host, .host_cap = sizeof(host) };
-	struct sigv4_s3_signed sig;
-
-	int rc = s3path_map(o->cfg, r->path, r->path_len, &m);
-	if (rc < 0)
-		return rc;
-	const char *method = r->method == HTTP1_HEAD ? "HEAD" : "GET";
-	struct sigv4_s3_request sr = {
-		.method = method, .host = host, .host_len = m.host_len,
-		.path = path, .path_len = m.path_len,
-		.query = r->query, .query_len = r->query ? r->query_len : 0,
-		.unsigned_payload = o->cfg->s3_payload == CFG_S3_PAYLOAD_UNSIGNED,
-		.now = (time_t)((int64_t)(sh->lp.unix_ms / 1000) + sh->test_clock_skew_s +
-				atomic_load_explicit(&((struct origin_rt *)o)->clock_offset_s,
-						     memory_order_relaxed)),
-	};
-	rc = sigv4_s3_sign(creds, &sr, &sig, NULL);
-	if (rc < 0)
-		return rc == -ENOSPC ? -ENOSPC : -EINVAL;
-	COUNT(sh, s3_signed);
-	if (!sig.used_precomputed_key)
-		COUNT(sh, s3_key_derived);
-	wbuf_str(w, method);
-	wbuf_put(w, " ", 1);
-	wbuf_put(w, path, m.path_len);
-	if (r->query) {
-		wbuf_put(w, "?", 1);
-		wbuf_put(w, r->query, r->query_len);
+	*gen = 0;
+	*prev = false;
+	if (!c)
+		return NULL;
+	assert(c->magic == ORIGIN_CREDS_MAGIC);
+	if (vc->x.prev_creds && c->has_prev) {
+		*gen = c->prev_gen;
+		*prev = true;
+		return &c->prev;
 	}
-	wbuf_str(w, " HTTP/1.1\r\n");
-	wbuf_header(w, "Host", 4, host, m.host_len);
-	wbuf_header(w, "X-Amz-Date", 10, sig.amz_date, SIGV4_AMZ_DATE_LEN);
-	wbuf_header(w, "X-Amz-Content-SHA256", 20, sig.payload_hash, strlen(sig.payload_hash));
-	if (creds->session_token[0])
-		wbuf_header(w, "X-Amz-Security-Token", 20, creds->session_token,
-			    strlen(creds->session_token));
-	wbuf_header(w, "Authorization", 13, sig.authorization, sig.authorization_len);
-	write_forwarded_headers(w, vc, true);
-	return 0;
+	*gen = c->gen;
+	return &c->cur;
 }
 
-/* The request is signed: tag the exchange (access log) and count the
- * signature for its credential generation (GET /metrics). */
-static void tag_generation(struct shard *sh, struct vconn *vc, const struct origin_rt *o)
+/* The request is signed: count the signature for its credential
+ * generation (GET /metrics), on the object c that signed it. */
+static void count_signature(struct shard *sh, const struct origin_creds *c, bool prev)
 {
-	bool prev = signing_creds(vc, o) != o->creds;
-	struct origin_shard *os = oshard(sh, o);
-	_Atomic uint64_t *n = prev ? &os->signed_prev : &os->signed_cur;
+	/* per-shard words of an immutable object: this shard's alone */
+	_Atomic uint64_t *n = prev ? (_Atomic uint64_t *)&c->per_shard[sh->id].signed_prev :
+			      (_Atomic uint64_t *)&c->per_shard[sh->id].signed_cur;
 
-	vc->x.creds_gen = prev ? o->prev_creds_gen : o->creds_gen;
 	atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
 }
 
-/* Build the origin request head for vc's request into a block. Returns
- * 0, -ENOBUFS (no block), -ENOSPC (too long), -EINVAL (bad path). */
+/* Build the origin request head for vc's request into a block: the head
+ * from edge/origin_request.h (the one writer the admin probe and
+ * check-origin share), then the forwarded headers. Returns 0, -ENOBUFS
+ * (no block), -ENOSPC (too long), -EINVAL (bad path). */
 static int build_request(struct shard *sh, struct vconn *vc, const struct origin_rt *o,
 			 char **out, size_t *out_len)
 {
 	char *blk = iobuf_pool_get(&sh->pool);
+	struct oreq_result res;
+	struct oreq q;
 	struct wbuf w;
+	uint64_t gen;
+	bool prev;
 	int rc;
 
 	if (!blk)
@@ -471,16 +427,26 @@ static int build_request(struct shard *sh, struct vconn *vc, const struct origin
 	/* The visitor's path stays under base_path: the exchange removed or
 	 * refused its dot segments (net/req_hygiene.h). */
 	assert(reqh_path_clean(vc->req.path, vc->req.path_len));
-	rc = o->creds ? write_s3_request(sh, &w, vc, o) : write_plain_request(&w, vc, o);
+	const struct origin_creds *c = rt_creds(o);      /* this handler only */
+	const struct sigv4_creds *creds = signing_creds(vc, c, &gen, &prev);
+	oreq_for_visitor(o, creds, &vc->req, signing_clock(sh), &q);
+	rc = oreq_write(&q, &w, NULL, &res);
+	if (rc == 0)
+		write_forwarded_headers(&w, vc, creds != NULL);
 	if (rc == 0 && w.overflow)
 		rc = -ENOSPC;
 	if (rc < 0) {
 		iobuf_pool_put(&sh->pool, blk);
 		return rc;
 	}
-	vc->x.creds_gen = 0;     /* a failover to a plain origin signs nothing */
-	if (o->creds)
-		tag_generation(sh, vc, o);
+	/* the access log's generation; a failover to a plain origin signs nothing */
+	vc->x.creds_gen = gen;
+	if (res.signed_s3) {
+		COUNT(sh, s3_signed);
+		if (res.key_derived)
+			COUNT(sh, s3_key_derived);
+		count_signature(sh, c, prev);
+	}
 	*out = blk;
 	*out_len = w.len;
 	return 0;
@@ -576,7 +542,8 @@ static void try_origin(struct shard *sh, struct vconn *vc, bool allow_pool)
 	size_t len;
 
 	x->tries++;
-	if (o->creds && vc->req.method != HTTP1_GET && vc->req.method != HTTP1_HEAD) {
+	if (o->cfg->s3_auth_enabled && vc->req.method != HTTP1_GET &&
+	    vc->req.method != HTTP1_HEAD) {
 		/* The seed: S3 origins take GET and HEAD only. */
 		visitor_response_fail(sh, vc, 405);
 		return;
@@ -669,30 +636,52 @@ uint64_t origin_request_queued(const struct oconn *oc)
  * and the clock difference its Date shows. */
 static void s3_error_begin(struct shard *sh, struct oconn *oc, const struct http1_response *resp)
 {
-	if (!oc->origin->creds || resp->status < 300 || oc->head_request)
+	if (!oc->origin->cfg->s3_auth_enabled || resp->status < 300 || oc->head_request)
 		return;
 	oc->s3_status = resp->status;
 	oc->s3_body_len = 0;
 	oc->s3_skew_s = 0;
-	/* Measured against the clock we sign with, not the host's alone. */
-	int64_t signing_now = (int64_t)(sh->lp.unix_ms / 1000) + sh->test_clock_skew_s +
-			      atomic_load(&((struct origin_rt *)oc->origin)->clock_offset_s);
+	oc->s3_date_offset_s = 0;
+	oc->s3_has_date = false;
+	/* Our clock (with the test hook), and the one we sign with. */
+	int64_t ours = (int64_t)signing_clock(sh);
+	int64_t signing_now = ours + atomic_load_explicit(&oc->origin->clock_offset_s,
+							  memory_order_relaxed);
 	const struct http1_header *d = http1_find_header(resp->headers, resp->n_headers, "date");
 	int64_t t;
-	if (d && hcache_parse_date(d->value, d->value_len, signing_now, &t) == 0)
+	if (d && hcache_parse_date(d->value, d->value_len, signing_now, &t) == 0) {
+		oc->s3_has_date = true;
 		oc->s3_skew_s = t - signing_now;
+		oc->s3_date_offset_s = t - ours;
+	}
 	if (!oc->s3_body)
 		oc->s3_body = iobuf_pool_get(&sh->pool);
-	s3err_mask_init(&oc->s3_mask, signing_creds(oc->vc, oc->origin)->session_token);
+	/* The token of the set that signed (by generation: the object may be
+	 * replaced before the body has come). */
+	oc->s3_gen = oc->vc->x.creds_gen;
+	const struct sigv4_creds *set = rt_creds_of_gen(rt_creds(oc->origin), oc->s3_gen);
+	oc->s3_mask_lost = !set;
+	s3err_mask_init(&oc->s3_mask, set ? set->session_token : NULL);
 }
 
 /* Body bytes of an S3 error: the session token masked in place (the
  * bytes are ours until sent), the first ones kept for s3_error_end. */
-static void s3_error_body(struct oconn *oc, const char *p, size_t n)
+static void s3_error_body(struct shard *sh, struct oconn *oc, const char *p, size_t n)
 {
 	if (!oc->s3_status)
 		return;
-	s3err_mask(&oc->s3_mask, (char *)p, n);
+	/* The masker's token pointer is taken again from the object loaded in
+	 * this handler: one from an earlier turn may have been freed. When no
+	 * object carries that generation any more (two swaps during one error
+	 * body), the token cannot be matched: the whole piece is masked. */
+	const struct sigv4_creds *set = rt_creds_of_gen(rt_creds(oc->origin), oc->s3_gen);
+	if (set && !oc->s3_mask_lost) {
+		oc->s3_mask.secret = set->session_token;
+		s3err_mask(&oc->s3_mask, (char *)p, n);
+	} else if (oc->s3_mask_lost || oc->s3_mask.len) {
+		memset((char *)p, '*', n);
+		COUNT_N(sh, s3_error_bytes_masked_whole, n);
+	}
 	if (!oc->s3_body)
 		return;
 	size_t room = IOBUF_HBUF_BYTES - oc->s3_body_len;
@@ -713,12 +702,18 @@ static void s3_error_end(struct shard *sh, struct oconn *oc)
 	oc->s3_status = 0;
 	COUNT_IN(sh, s3err_counters, res.code);
 	struct origin_rt *o = (struct origin_rt *)oc->origin;
-	if (res.code == S3ERR_CODE_REQUEST_TIME_TOO_SKEWED && oc->s3_skew_s != 0) {
-		int64_t off = atomic_load(&o->clock_offset_s) + oc->s3_skew_s;
-		atomic_store(&o->clock_offset_s, off);
-		log_warn("zone %s: origin %s: RequestTimeTooSkewed: our clock is %lld s off the "
-			 "origin's Date; signing with that offset from now on", o->zone->name,
-			 o->cfg->name, (long long)-oc->s3_skew_s);
+	if (res.code == S3ERR_CODE_REQUEST_TIME_TOO_SKEWED && oc->s3_has_date) {
+		/* Absolute: the origin's Date minus our clock, one store. Two
+		 * answers to requests signed before either was learned store the
+		 * same value (a second apart at most), never the sum. */
+		int64_t off = oc->s3_date_offset_s;
+		int64_t was = atomic_exchange(&o->clock_offset_s, off);
+		if (was != off) {
+			COUNT(sh, s3_clock_offset_learned);
+			log_warn("zone %s: origin %s: RequestTimeTooSkewed: our clock is %lld s "
+				 "off the origin's Date; signing with that offset from now on",
+				 o->zone->name, o->cfg->name, (long long)-off);
+		}
 	}
 	if (sh->lp.now_ms - sh->s3err_logged_ms[res.code] < LIMIT_S3ERR_LOG_INTERVAL_MS &&
 	    sh->s3err_logged_ms[res.code] != 0)
@@ -764,7 +759,7 @@ static void abort_exchange(struct shard *sh, struct oconn *oc, int status)
 static bool forward(struct shard *sh, struct oconn *oc, const char *p, size_t n,
 		    struct iobuf_group *g, uint16_t bid)
 {
-	s3_error_body(oc, p, n);
+	s3_error_body(sh, oc, p, n);
 	if (oc->vc->x.discard_origin_body)
 		return true;                /* answered from the cache instead */
 	iobuf_group_ref(g, bid);
@@ -855,20 +850,22 @@ static void set_framing(struct oconn *oc, const struct http1_response *resp)
 }
 
 /*
- * Within credential_overlap_ms of a snapshot that changed this origin's
- * credentials, a 400 or 403 (SignatureDoesNotMatch, InvalidAccessKeyId,
- * ExpiredToken: the Code is in a body not read yet, and another 4xx is
- * only retried once) is dropped before the visitor sees it, and the
- * request is sent again, once, signed with the previous credentials.
- * True if it was.
+ * Within credential_overlap_ms of a change of this origin's credentials,
+ * a 400 or 403 (SignatureDoesNotMatch, InvalidAccessKeyId, ExpiredToken:
+ * the Code is in a body not read yet, and another 4xx is only retried
+ * once) to a request signed with the current set is dropped before the
+ * visitor sees it, and the request is sent again, once, signed with the
+ * previous set. The credentials object is loaded here and the retry is
+ * signed in this same handler (try_origin → build_request), so no
+ * pointer to it outlives the loop turn. True if it was retried.
  */
 static bool overlap_retry(struct shard *sh, struct oconn *oc, uint16_t status)
 {
 	struct vconn *vc = oc->vc;
-	const struct origin_rt *o = oc->origin;
+	const struct origin_creds *c = rt_creds(oc->origin);
 
-	if ((status != 400 && status != 403) || !o->prev_creds || vc->x.prev_creds ||
-	    sh->lp.now_ms >= o->prev_until_ms || vc->x.body_sent)
+	if ((status != 400 && status != 403) || !c || !c->has_prev || vc->x.prev_creds ||
+	    vc->x.creds_gen != c->gen || sh->lp.now_ms >= c->prev_until_ms || vc->x.body_sent)
 		return false;
 	COUNT(sh, s3_overlap_retries);
 	vc->x.prev_creds = true;
@@ -1030,6 +1027,8 @@ static void tls_progress(struct shard *sh, struct oconn *oc)
 		oc->tls_ready = true;
 		if (tls_resumed(oc->tls))
 			COUNT(sh, origin_tls_resumed);
+		else
+			COUNT(sh, origin_tls_full_handshakes);
 	} else if (r != -EAGAIN) {
 		tls_failed(sh, oc);
 		return;

@@ -84,7 +84,11 @@ struct oconn {
 	uint8_t body_mode;                  /* enum obody_mode */
 	bool tls_ready;                     /* https: handshake done */
 	uint16_t s3_status;                 /* S3 error response being read, else 0 */
-	int64_t s3_skew_s;                  /* its Date minus our clock */
+	bool s3_has_date;                   /* it had a Date we could parse */
+	bool s3_mask_lost;                  /* the signing set is gone: mask all */
+	int64_t s3_skew_s;                  /* its Date minus our signing clock */
+	int64_t s3_date_offset_s;           /* its Date minus our clock (no offset) */
+	uint64_t s3_gen;                    /* credential generation that signed */
 	char *s3_body;                      /* its first bytes (a pool block) */
 	uint32_t s3_body_len;
 	struct s3err_masker s3_mask;        /* the session token, out of its body */

@@ -64,22 +64,144 @@ int rt_resolve_origin(struct origin_rt *o, bool quiet)
 	return 0;
 }
 
-/* Credentials sit in their own mapping, kept out of core dumps. */
-static int creds_map(struct runtime *rt)
+/* ---- credentials objects ------------------------------------------------ */
+
+/* Each object sits in a mapping of its own, kept out of core dumps. */
+static struct origin_creds *creds_map(unsigned n_shards)
 {
-	/* the current credentials, then room for the previous ones */
-	rt->creds_bytes = 2 * (size_t)(rt->n_origins ? rt->n_origins : 1) *
-			  sizeof(struct sigv4_creds);
-	void *p = mmap(NULL, rt->creds_bytes, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		rt->creds = NULL;
+	size_t bytes = sizeof(struct origin_creds) +
+		       (size_t)(n_shards ? n_shards : 1) * sizeof(struct origin_creds_shard);
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, bytes, MADV_DONTDUMP);
+	struct origin_creds *c = p;         /* zero-filled by the kernel */
+	c->magic = ORIGIN_CREDS_MAGIC;
+	c->n_shards = n_shards;
+	c->map_bytes = bytes;
+	return c;
+}
+
+void rt_creds_free(struct origin_creds *c)
+{
+	if (!c)
+		return;
+	assert(c->magic == ORIGIN_CREDS_MAGIC);
+	sigv4_creds_wipe(&c->cur);
+	sigv4_creds_wipe(&c->prev);
+	size_t bytes = c->map_bytes;
+	explicit_bzero(c, sizeof(*c));
+	munmap(c, bytes);
+}
+
+int rt_creds_new(const struct cfg_origin *oc, unsigned n_shards, uint64_t gen, time_t now,
+		 struct origin_creds **out, char *err, size_t err_len)
+{
+	struct origin_creds *c = creds_map(n_shards);
+
+	if (!c) {
+		snprintf(err, err_len, "origin %s: S3 credentials: out of memory", oc->name);
 		return -ENOMEM;
 	}
-	madvise(p, rt->creds_bytes, MADV_DONTDUMP);
-	rt->creds = p;
-	rt->prev = rt->creds + (rt->n_origins ? rt->n_origins : 1);
+	int r = sigv4_creds_init(&c->cur, oc->s3_access_key, oc->s3_secret_key, oc->s3_region,
+				 oc->s3_service, oc->s3_session_token, now);
+	if (r < 0) {
+		snprintf(err, err_len, "origin %s: S3 credentials: %s", oc->name, strerror(-r));
+		rt_creds_free(c);
+		return r;
+	}
+	c->gen = gen;
+	/* The address only (never the content): lets a test find the mapping
+	 * in /proc/PID/smaps and check it is excluded from core dumps. */
+	log_debug("snapshot %llu: credentials in a no-dump mapping at %p, %zu bytes",
+		  (unsigned long long)gen, (void *)c, c->map_bytes);
+	*out = c;
 	return 0;
+}
+
+static bool same_sigv4(const struct sigv4_creds *a, const struct sigv4_creds *b)
+{
+	return strcmp(a->access_key, b->access_key) == 0 && strcmp(a->secret, b->secret) == 0 &&
+	       strcmp(a->region, b->region) == 0 && strcmp(a->service, b->service) == 0 &&
+	       strcmp(a->session_token, b->session_token) == 0;
+}
+
+uint64_t rt_creds_signed(const struct origin_creds *c, bool prev)
+{
+	uint64_t n = prev ? c->prev_signed_base : c->signed_base;
+
+	for (unsigned i = 0; i < c->n_shards; i++)
+		n += atomic_load_explicit(prev ? &c->per_shard[i].signed_prev :
+					  &c->per_shard[i].signed_cur, memory_order_relaxed);
+	return n;
+}
+
+bool rt_creds_follow(struct origin_creds *n, const struct origin_creds *old, uint64_t now_ms,
+		     uint32_t overlap_ms)
+{
+	bool changed = !same_sigv4(&n->cur, &old->cur);
+	bool keep_prev = !changed && old->has_prev && old->prev_until_ms > now_ms;
+
+	if (changed) {
+		n->prev_gen = old->gen;
+		n->prev_signed_base = rt_creds_signed(old, false);
+		if (overlap_ms) {
+			memcpy(&n->prev, &old->cur, sizeof(n->prev));
+			n->has_prev = true;
+			n->prev_until_ms = now_ms + overlap_ms;
+		}
+		return true;
+	}
+	n->gen = old->gen;
+	n->signed_base = rt_creds_signed(old, false);
+	if (old->prev_gen) {
+		n->prev_gen = old->prev_gen;
+		n->prev_signed_base = rt_creds_signed(old, true);
+	}
+	if (keep_prev) {
+		memcpy(&n->prev, &old->prev, sizeof(n->prev));
+		n->has_prev = true;
+		n->prev_until_ms = old->prev_until_ms;
+	}
+	return false;
+}
+
+int rt_creds_rolled(const struct origin_creds *old, time_t now, uint64_t now_ms,
+		    struct origin_creds **out)
+{
+	int64_t today = sigv4_day(now), tomorrow = sigv4_day(now + 86400);
+	bool have = false, have_next = false;
+
+	for (int k = 0; k < 2; k++) {
+		have |= old->cur.keys[k].day == (uint32_t)today;
+		have_next |= old->cur.keys[k].day == (uint32_t)tomorrow;
+	}
+	bool prev_expired = old->has_prev && old->prev_until_ms <= now_ms;
+	if (have && have_next && !prev_expired)
+		return 0;
+	struct origin_creds *c = creds_map(old->n_shards);
+	if (!c)
+		return -ENOMEM;
+	memcpy(&c->cur, &old->cur, sizeof(c->cur));
+	sigv4_creds_roll(&c->cur, now);
+	c->gen = old->gen;
+	c->signed_base = rt_creds_signed(old, false);
+	c->prev_gen = old->prev_gen;
+	c->prev_signed_base = rt_creds_signed(old, true);
+	if (old->has_prev && !prev_expired) {
+		memcpy(&c->prev, &old->prev, sizeof(c->prev));
+		sigv4_creds_roll(&c->prev, now);
+		c->has_prev = true;
+		c->prev_until_ms = old->prev_until_ms;
+	}
+	*out = c;
+	return 1;
+}
+
+struct origin_creds *rt_creds_swap(struct origin_rt *o, struct origin_creds *c)
+{
+	return atomic_exchange_explicit(&o->creds, c, memory_order_acq_rel);
 }
 
 static int origin_init(struct runtime *rt, struct origin_rt *o, time_t now,
@@ -97,17 +219,15 @@ static int origin_init(struct runtime *rt, struct origin_rt *o, time_t now,
 	o->base_path_wire[el] = '\0';
 	o->base_path_wire_len = (size_t)el;
 	if (o->cfg->s3_auth_enabled) {
-		struct sigv4_creds *c = &rt->creds[o->id];
-		int r = sigv4_creds_init(c, o->cfg->s3_access_key, o->cfg->s3_secret_key,
-					 o->cfg->s3_region, o->cfg->s3_service,
-					 o->cfg->s3_session_token, now);
+		struct origin_creds *c;
+		char why[160];
+		int r = rt_creds_new(o->cfg, rt->n_shards, rt->generation, now, &c, why,
+				     sizeof(why));
 		if (r < 0) {
-			snprintf(err, err_len, "zone %s: origin %s: S3 credentials: %s",
-				 o->zone->name, o->cfg->name, strerror(-r));
+			snprintf(err, err_len, "zone %s: %s", o->zone->name, why);
 			return r;
 		}
-		o->creds = c;
-		o->creds_gen = rt->generation;
+		atomic_init(&o->creds, c);
 	}
 	if (o->cfg->scheme == CFG_SCHEME_HTTPS) {
 		const char *why = NULL;
@@ -175,7 +295,7 @@ int rt_build(struct cfg *cfg, unsigned *cfg_refs, unsigned n_shards, uint64_t ge
 	rt->origins = calloc(n ? n : 1, sizeof(*rt->origins));
 	rt->zones = calloc(cfg->n_zones ? cfg->n_zones : 1, sizeof(*rt->zones));
 	rt->shard_refs = calloc(n_shards ? n_shards : 1, sizeof(*rt->shard_refs));
-	if (!rt->origins || !rt->zones || !rt->shard_refs || creds_map(rt) < 0)
+	if (!rt->origins || !rt->zones || !rt->shard_refs)
 		goto fail;
 	n = 0;
 	for (size_t z = 0; z < cfg->n_zones; z++) {
@@ -202,47 +322,11 @@ int rt_build(struct cfg *cfg, unsigned *cfg_refs, unsigned n_shards, uint64_t ge
 				goto fail;
 		}
 	}
-	/* The address only (never the content): lets a test find the mapping
-	 * in /proc/PID/smaps and check it is excluded from core dumps. */
-	log_debug("snapshot %llu: credentials in a no-dump mapping at %p, %zu bytes",
-		  (unsigned long long)generation, (void *)rt->creds, rt->creds_bytes);
 	*out = rt;
 	return 0;
 fail:
 	rt_free(rt);
 	return ret;
-}
-
-static bool same_str(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-static bool same_creds(const struct cfg_origin *a, const struct cfg_origin *b)
-{
-	return same_str(a->s3_access_key, b->s3_access_key) &&
-	       same_str(a->s3_secret_key, b->s3_secret_key) &&
-	       same_str(a->s3_region, b->s3_region) &&
-	       same_str(a->s3_session_token, b->s3_session_token);
-}
-
-static uint64_t signed_sum(const struct runtime *rt, const struct origin_rt *o, bool prev)
-{
-	uint64_t n = prev ? o->prev_signed_base : o->signed_base;
-
-	for (unsigned i = 0; i < rt->n_shards; i++)
-		n += atomic_load_explicit(prev ? &o->per_shard[i].signed_prev :
-					  &o->per_shard[i].signed_cur, memory_order_relaxed);
-	return n;
-}
-
-uint64_t rt_signed(const struct runtime *rt, const struct origin_rt *o, uint64_t gen)
-{
-	if (gen && gen == o->creds_gen)
-		return signed_sum(rt, o, false);
-	if (gen && gen == o->prev_creds_gen)
-		return signed_sum(rt, o, true);
-	return 0;
 }
 
 void rt_inherit_creds(struct runtime *rt, const struct runtime *old, uint64_t now_ms,
@@ -252,49 +336,58 @@ void rt_inherit_creds(struct runtime *rt, const struct runtime *old, uint64_t no
 		return;
 	for (uint32_t i = 0; i < rt->n_origins; i++) {
 		struct origin_rt *o = &rt->origins[i];
+		struct origin_creds *c = atomic_load(&o->creds);
 
-		if (!o->creds)
-			continue;
-		for (uint32_t j = 0; j < old->n_origins; j++) {
+		for (uint32_t j = 0; c && j < old->n_origins; j++) {
 			const struct origin_rt *p = &old->origins[j];
-			const struct sigv4_creds *from = NULL;
-			uint64_t until = 0;
+			const struct origin_creds *pc = rt_creds(p);
 
-			if (!p->creds || strcmp(p->zone->uuid, o->zone->uuid) != 0 ||
+			if (!pc || strcmp(p->zone->uuid, o->zone->uuid) != 0 ||
 			    strcmp(p->cfg->uuid, o->cfg->uuid) != 0)
 				continue;
-			bool changed = !same_creds(p->cfg, o->cfg);
-			bool keep_prev = !changed && p->prev_creds && p->prev_until_ms > now_ms;
-
-			/* The generations, and the counts they had so far. */
-			if (changed) {
-				o->prev_creds_gen = p->creds_gen;
-				o->prev_signed_base = signed_sum(old, p, false);
-			} else {
-				o->creds_gen = p->creds_gen;
-				o->signed_base = signed_sum(old, p, false);
-				if (keep_prev) {
-					o->prev_creds_gen = p->prev_creds_gen;
-					o->prev_signed_base = signed_sum(old, p, true);
-				}
-			}
-			if (overlap_ms == 0)
-				break;
-			if (changed) {
-				from = p->creds;
-				until = now_ms + overlap_ms;
-			} else if (keep_prev) {
-				from = p->prev_creds;
-				until = p->prev_until_ms;
-			}
-			if (from) {
-				memcpy(&rt->prev[i], from, sizeof(*from));
-				o->prev_creds = &rt->prev[i];
-				o->prev_until_ms = until;
-			}
+			rt_creds_follow(c, pc, now_ms, overlap_ms);
+			/* the origin's clock did not change with the config */
+			atomic_store(&o->clock_offset_s,
+				     atomic_load(&((struct origin_rt *)p)->clock_offset_s));
 			break;
 		}
 	}
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Everything of an origin but its credentials. */
+static bool same_origin_but_creds(const struct cfg_origin *a, const struct cfg_origin *b)
+{
+	return same_str(a->uuid, b->uuid) && same_str(a->name, b->name) &&
+	       same_str(a->url, b->url) && same_str(a->host_header, b->host_header) &&
+	       same_str(a->ca_file, b->ca_file) && same_str(a->base_path, b->base_path) &&
+	       a->connect_timeout_ms == b->connect_timeout_ms &&
+	       a->read_timeout_ms == b->read_timeout_ms &&
+	       a->s3_auth_enabled == b->s3_auth_enabled &&
+	       same_str(a->s3_service, b->s3_service) && a->s3_payload == b->s3_payload &&
+	       a->s3_addressing == b->s3_addressing;
+}
+
+bool rt_cfg_creds_only(const struct runtime *rt, const struct cfg *cfg)
+{
+	const struct cfg *old = rt->cfg;
+
+	if (old->n_zones != cfg->n_zones)
+		return false;
+	for (size_t z = 0; z < cfg->n_zones; z++) {
+		const struct cfg_zone *a = &old->zones[z], *b = &cfg->zones[z];
+
+		if (!same_str(a->uuid, b->uuid) || a->n_origins != b->n_origins)
+			return false;
+		for (size_t i = 0; i < a->n_origins; i++)
+			if (!same_origin_but_creds(&a->origins[i], &b->origins[i]))
+				return false;
+	}
+	return true;
 }
 
 void rt_retire(struct runtime *old, struct runtime *rt, unsigned n_shards)
@@ -334,14 +427,9 @@ void rt_free(struct runtime *rt)
 	for (uint32_t i = 0; rt->origins && i < rt->n_origins; i++) {
 		free(rt->origins[i].base_path_wire);
 		free(rt->origins[i].per_shard);
-		if (rt->origins[i].creds)
-			sigv4_creds_wipe(&rt->creds[i]);
-		if (rt->origins[i].prev_creds)
-			sigv4_creds_wipe(&rt->prev[i]);
+		rt_creds_free(atomic_load(&rt->origins[i].creds));
 		tls_ctx_free(rt->origins[i].tls);
 	}
-	if (rt->creds)
-		munmap(rt->creds, rt->creds_bytes);
 	if (rt->cfg_refs && --*rt->cfg_refs == 0) {
 		cfg_free(rt->cfg);
 		free(rt->cfg_refs);

@@ -1,22 +1,21 @@
 /*
  * edge/runtime.h — the run-time snapshot shards serve from: the loaded
  * config, each zone's origins in failover order, each origin's resolved
- * address, per-shard origin state (keep-alive pool, back-off), and the S3
- * credentials with their signing keys for today and tomorrow derived.
+ * address, per-shard origin state (keep-alive pool, back-off), and, per
+ * S3 origin, one atomic pointer to its credentials object (below).
  *
  * Owns: everything in struct runtime, including the struct cfg it was
- * built from (shared between generations that only roll keys). Secrets
- * live in pages excluded from core dumps and are wiped when freed.
+ * built from, and the current credentials object of each origin.
  * Called by: the control thread builds, publishes and frees snapshots;
  * shards read the current one through one atomic pointer, never lock.
  *
  * Lifetime (quiescent-state reclamation): a shard takes the current
  * snapshot at the top of its loop; each exchange counts itself on the
- * snapshot it started with (shard_rt_ref / shard_rt_unref: per-shard
- * counters, no atomics). When a shard has moved to a newer snapshot and
- * its count on an older one reaches zero, it acknowledges the older one
- * (one atomic decrement). The control thread frees a retired snapshot
- * when every shard has acknowledged it.
+ * snapshot it started with (shard_rt_ref / shard_rt_unref in edge/shard.h:
+ * per-shard counters, no atomics). When a shard has moved to a newer
+ * snapshot and its count on an older one reaches zero, it acknowledges the
+ * older one (one atomic decrement). The control thread frees a retired
+ * snapshot when every shard has acknowledged it.
  *
  * Skipped snapshots: several may be published between two turns of a
  * shard's loop (a burst of reloads, a shard busy in one long batch). Each
@@ -26,6 +25,18 @@
  * never used: each is freed once no shard uses it, however many were
  * skipped. The walk only touches snapshots this shard has not yet
  * acknowledged, which the control thread therefore cannot have freed.
+ *
+ * Credentials apart (struct origin_creds): a change of an origin's S3
+ * credentials, or the daily key roll, publishes a new immutable object in
+ * place of the old (rt_creds_swap) — the snapshot, its TLS client
+ * contexts and session caches, addresses and every shard's pooled
+ * connections stay. The old object is retired to the server's epoch
+ * domain (core/snapshot.h) and freed once every shard has started a loop
+ * turn after the swap. That is safe because a shard reads a credentials
+ * object only inside one completion handler (signing a request, the
+ * 400/403 overlap retry, masking the token out of an error body), never
+ * keeping the pointer across loop turns: what an exchange keeps is the
+ * generation number it signed with (vexchange.creds_gen).
  */
 #ifndef EDGECACHE_EDGE_RUNTIME_H
 #define EDGECACHE_EDGE_RUNTIME_H
@@ -38,9 +49,10 @@
 #include <time.h>
 
 #include "core/config.h"
+#include "core/snapshot.h"
+#include "sigv4/sigv4.h"
 
 struct oconn;
-struct sigv4_creds;
 struct tls_ctx;
 
 /* An origin's address, republished by the control thread (DNS refresh)
@@ -57,10 +69,38 @@ struct origin_shard {
 	struct oconn *idle;                 /* keep-alive pool, most recent first */
 	uint32_t n_idle;
 	uint64_t backoff_until_ms;          /* skip this origin until then */
-	/* Requests signed with creds / prev_creds: written by this shard
-	 * only (relaxed load + store), summed by the control thread for
-	 * GET /metrics (rt_signed). */
+};
+
+/* Requests one shard signed with an object's cur / prev credentials:
+ * written by that shard only (relaxed load + store), summed by the
+ * control thread for GET /metrics (rt_creds_signed). */
+struct origin_creds_shard {
 	_Atomic uint64_t signed_cur, signed_prev;
+};
+
+#define ORIGIN_CREDS_MAGIC 0x43524544u    /* "CRED" */
+
+/*
+ * One S3 origin's credentials, immutable once published: the set in use
+ * with its signing keys for today and tomorrow, and the set before it
+ * with the deadline of the 400/403 overlap retry. Lives in a mapping of
+ * its own excluded from core dumps, wiped before it is unmapped.
+ */
+struct origin_creds {
+	struct snap_node node;              /* retirement; first member */
+	uint32_t magic;
+	uint32_t n_shards;
+	size_t map_bytes;                   /* the whole mapping, this struct included */
+	/* Credential generations (the access log and GET /metrics tag each
+	 * signed request with one): the publication in which cur was set or
+	 * changed, and that of prev (0: none). A key roll keeps them. */
+	uint64_t gen, prev_gen;
+	bool has_prev;                      /* prev signs the overlap retry ... */
+	uint64_t prev_until_ms;             /* ... until then (CLOCK_MONOTONIC) */
+	/* Signatures counted on the objects before this one, per generation. */
+	uint64_t signed_base, prev_signed_base;
+	struct sigv4_creds cur, prev;
+	struct origin_creds_shard per_shard[];   /* [n_shards] */
 };
 
 struct origin_rt {
@@ -70,23 +110,15 @@ struct origin_rt {
 	char *base_path_wire;               /* base_path percent-encoded once */
 	size_t base_path_wire_len;
 	struct origin_addr addr;
-	const struct sigv4_creds *creds;    /* NULL unless s3_auth_enabled */
-	/* The credentials of the snapshot before, when this one changed them,
-	 * until prev_until_ms (CLOCK_MONOTONIC): a miss answered 400/403 is
-	 * retried once with them (rt_inherit_creds). NULL = none. */
-	const struct sigv4_creds *prev_creds;
-	uint64_t prev_until_ms;
-	/* Credential generations (the access log and GET /metrics tag each
-	 * signed request with one): the generation of the snapshot in which
-	 * creds were last set or changed, and that of prev_creds (0: none).
-	 * signed_base / prev_signed_base carry the counts a generation had
-	 * in the snapshots before this one (control thread only). */
-	uint64_t creds_gen, prev_creds_gen;
-	uint64_t signed_base, prev_signed_base;
+	/* NULL unless s3_auth_enabled. Shards: rt_creds, used within one
+	 * completion handler. Control thread: rt_creds_swap. */
+	_Atomic(struct origin_creds *) creds;
 	struct tls_ctx *tls;                /* https origins: verification, resumption */
 	/* S3: server clock minus ours, learned from a RequestTimeTooSkewed
-	 * answer's Date (as the AWS SDKs do); signing adds it. Written by any
-	 * shard, read by all: one atomic word. */
+	 * answer's Date (as the AWS SDKs do); signing adds it. An absolute
+	 * value (origin Date minus our unskewed clock), stored with one
+	 * atomic store, so two answers learning it at once store the same
+	 * value instead of adding the difference twice. */
 	_Atomic int64_t clock_offset_s;
 	struct origin_shard *per_shard;     /* [runtime.n_shards] */
 };
@@ -113,10 +145,7 @@ struct runtime {
 	struct tls_ctx *tls_default;
 	unsigned n_shards;
 	uint32_t *shard_refs;               /* [n_shards]: exchanges per shard */
-	struct sigv4_creds *creds;          /* [n_origins] in a no-dump mapping */
-	struct sigv4_creds *prev;           /* [n_origins] after them, same mapping */
-	size_t creds_bytes;
-	uint32_t key_day;                   /* UTC day the keys were derived for */
+	uint32_t key_day;                   /* UTC day the keys were derived for (control) */
 	/* Publication and retirement (atomics: shards write, control reads). */
 	uint64_t published_ns;              /* CLOCK_MONOTONIC when made current */
 	_Atomic unsigned switched;          /* shards serving from it */
@@ -132,8 +161,9 @@ struct runtime {
 
 /*
  * Build a snapshot of cfg for n_shards shards: resolve origin names
- * (blocking: control thread only), encode base paths, derive S3 signing
- * keys for the UTC day of `now` and the next. Takes a reference on cfg
+ * (blocking: control thread only), encode base paths, make each S3
+ * origin's credentials object (rt_creds_new, generation `generation`).
+ * Takes a reference on cfg
  * (pass cfg_refs NULL for a fresh cfg: the runtime then owns it).
  * Returns 0 or -errno with err set (never containing a secret).
  */
@@ -141,22 +171,68 @@ int rt_build(struct cfg *cfg, unsigned *cfg_refs, unsigned n_shards, uint64_t ge
 	     time_t now, struct runtime **out, char *err, size_t err_len);
 
 /*
- * The overlap window (control thread, before rt is published): each S3
- * origin of rt whose credentials (access key, secret, region, token)
- * differ from those of the same origin (zone uuid + origin uuid) in `old`
- * keeps old's as prev_creds until now_ms + overlap_ms; an origin whose
- * credentials did not change keeps old's unexpired prev_creds. overlap_ms
- * 0: no prev_creds. Either way the credential generations carry over:
- * unchanged credentials keep old's creds_gen (and its signature count),
- * changed ones get rt's generation, old's becoming prev_creds_gen.
+ * Before rt is published (control thread): each S3 origin of rt follows
+ * the same origin (zone uuid + origin uuid) of `old` as rt_creds_follow
+ * says, and keeps its learned clock offset.
  */
 void rt_inherit_creds(struct runtime *rt, const struct runtime *old, uint64_t now_ms,
 		      uint32_t overlap_ms);
 
-/* Requests o signed with its credentials of generation `gen` (creds_gen
- * or prev_creds_gen), over every snapshot that carried them (control
- * thread; shards' latest increments may not be seen yet). */
-uint64_t rt_signed(const struct runtime *rt, const struct origin_rt *o, uint64_t gen);
+/*
+ * A credentials object for origin c (s3_auth_enabled) with keys for the
+ * UTC day of `now` and the next, generation gen, in a fresh no-dump
+ * mapping. 0 or -errno with err set (never containing a secret).
+ */
+int rt_creds_new(const struct cfg_origin *c, unsigned n_shards, uint64_t gen, time_t now,
+		 struct origin_creds **out, char *err, size_t err_len);
+
+/*
+ * The overlap window and the generations, for n (new, unpublished) made to
+ * replace old: credentials equal to old's (access key, secret, region,
+ * service, token) keep old's generation, signature count and unexpired
+ * previous set; changed ones keep old's current set as prev until now_ms
+ * + overlap_ms (overlap_ms 0: no retry), old's generation becoming
+ * prev_gen, and n keeps its own generation. True if they changed.
+ */
+bool rt_creds_follow(struct origin_creds *n, const struct origin_creds *old, uint64_t now_ms,
+		     uint32_t overlap_ms);
+
+/*
+ * The daily key roll: a copy of old with keys for the UTC day of `now`
+ * and the next (an expired previous set dropped). 1 with *out set when
+ * anything changed, 0 when old already has them, -ENOMEM.
+ */
+int rt_creds_rolled(const struct origin_creds *old, time_t now, uint64_t now_ms,
+		    struct origin_creds **out);
+
+/* Signatures counted for c's cur (prev false) or prev set, over every
+ * object that carried that generation (control thread). */
+uint64_t rt_creds_signed(const struct origin_creds *c, bool prev);
+
+/* Wipe and unmap (no shard may hold it: rt_free, or the epoch domain). */
+void rt_creds_free(struct origin_creds *c);
+
+/* Publish c as o's credentials (control thread); returns the object it
+ * replaces, which the caller retires (core/snapshot.h), or NULL. */
+struct origin_creds *rt_creds_swap(struct origin_rt *o, struct origin_creds *c);
+
+/* Shards: o's credentials object for this completion handler only. */
+static inline const struct origin_creds *rt_creds(const struct origin_rt *o)
+{
+	return atomic_load_explicit(&((struct origin_rt *)o)->creds, memory_order_acquire);
+}
+
+/* The set that signed generation gen in c (cur or prev), or NULL if c no
+ * longer carries it. */
+static inline const struct sigv4_creds *rt_creds_of_gen(const struct origin_creds *c,
+							  uint64_t gen)
+{
+	if (c && gen == c->gen)
+		return &c->cur;
+	if (c && c->has_prev && gen == c->prev_gen)
+		return &c->prev;
+	return NULL;
+}
 
 /* Control thread, before rt is published in old's place: old is retired
  * until each of the n_shards shards acknowledges it (pending), and rt
@@ -170,8 +246,8 @@ void rt_retire(struct runtime *old, struct runtime *rt, unsigned n_shards);
 unsigned rt_release_skipped(const struct runtime *rt, const struct runtime *old,
 			    unsigned shard);
 
-/* Free (control thread; no shard may hold it): wipes the credentials;
- * frees cfg when this was its last runtime. */
+/* Free (control thread; no shard may hold it): wipes and unmaps each
+ * origin's current credentials; frees cfg when this was its last runtime. */
 void rt_free(struct runtime *rt);
 
 /* The zone_rt for a zone of rt->cfg. */
@@ -180,6 +256,15 @@ static inline const struct zone_rt *rt_zone(const struct runtime *rt,
 {
 	return &rt->zones[z - rt->cfg->zones];
 }
+
+/*
+ * Does cfg differ from rt's config in S3 credentials alone (access key,
+ * secret, region, session token of some origins), so that a change to it
+ * can be applied by swapping credentials objects? Compares the zones and
+ * origins (identities, order and every origin setting but those); the
+ * callers reach it only from a change that set nothing else.
+ */
+bool rt_cfg_creds_only(const struct runtime *rt, const struct cfg *cfg);
 
 /* Copy an origin's current address; false if it is not resolved. */
 bool rt_origin_addr(const struct origin_rt *o, struct sockaddr_storage *out, socklen_t *len);

@@ -87,6 +87,7 @@ struct shard *shard_create(const struct shard_env *env, unsigned id, int cpu,
 		return NULL;
 	}
 	sh->store = env->store;
+	sh->lp.snap = env->creds_epochs;
 	/* Tests only: sign as if this host's clock were off by this much. */
 	const char *skew = getenv("EDGECACHE_TEST_CLOCK_SKEW_S");
 	sh->test_clock_skew_s = skew ? strtoll(skew, NULL, 10) : 0;

@@ -95,6 +95,9 @@ struct shard_env {
 	struct collapse *invalidated;
 	struct collapse *passes;
 	unsigned n_shards_planned;          /* splits the RAM tier's budget */
+	/* Where retired S3 credentials objects wait for every shard to pass
+	 * (edge/runtime.h "Credentials apart"); the loop announces to it. */
+	struct snap_domain *creds_epochs;
 };
 
 /* Visitor bytes received but not consumed yet, per provided-buffer id:

@@ -110,16 +110,18 @@ def where(pid, needle):
 	return found
 
 
-def creds_address(srv, generation=None):
-	"""(generation, address, bytes) of the newest snapshot's credential
-	mapping, from the debug log line edge/runtime.c writes."""
+def creds_addresses(srv, generation=None):
+	"""Every (generation, address, bytes) logged for the newest generation
+	(or the one given): one per S3 origin built in it, from the debug
+	log line edge/runtime.c writes."""
 	pat = re.compile(r'snapshot (\d+): credentials in a no-dump mapping at (0x[0-9a-f]+), (\d+) bytes')
-	best = None
+	found = []
 	for ln in et.read_log(srv.error_log):
 		m = pat.search(ln)
 		if m and (generation is None or int(m.group(1)) == generation):
-			best = (int(m.group(1)), int(m.group(2), 16), int(m.group(3)))
-	return best
+			found.append((int(m.group(1)), int(m.group(2), 16), int(m.group(3))))
+	newest = max((f[0] for f in found), default=None)
+	return [f for f in found if f[0] == newest]
 
 
 def memory(ck, srv):
@@ -127,24 +129,25 @@ def memory(ck, srv):
 	if not os.access('/proc/%d/mem' % pid, os.R_OK):
 		ck.skip('memory checks', 'cannot read /proc/%d/mem (not root?)' % pid)
 		return
-	a = creds_address(srv)
-	ck.check('the debug log gives the credential mapping\'s address (%s)' %
-		 (hex(a[1]) if a else None), a is not None)
-	if not a:
+	objs = creds_addresses(srv)
+	ck.check('the debug log gives the credential mappings\' addresses (%s)' %
+		 [hex(a[1]) for a in objs], bool(objs))
+	if not objs:
 		return
-	_, addr, size = a
-	m = [x for x in mappings(pid) if x['start'] <= addr < x['end']]
-	ck.check('a mapping holds that address', len(m) == 1, repr(m))
-	if not m:
-		return
-	m = m[0]
-	print('credential mapping: %x-%x %s VmFlags: %s' % (m['start'], m['end'], m['perms'],
-							      ' '.join(m['flags'])))
-	ck.check('the credential mapping has dd in VmFlags (MADV_DONTDUMP)', 'dd' in m['flags'],
-		 ' '.join(m['flags']))
-	data = read_mem(pid, addr, addr + size) or b''
-	ck.check('it holds the credentials (access key, secret, token)',
-		 ACCESS.encode() in data and SECRET.encode() in data and TOKEN.encode() in data)
+	holds = False
+	for _, addr, size in objs:
+		m = [x for x in mappings(pid) if x['start'] <= addr < x['end']]
+		ck.check('a mapping holds address %x' % addr, len(m) == 1, repr(m))
+		if not m:
+			return
+		m = m[0]
+		print('credential mapping: %x-%x %s VmFlags: %s' % (m['start'], m['end'], m['perms'],
+								      ' '.join(m['flags'])))
+		ck.check('the credential mapping at %x has dd in VmFlags (MADV_DONTDUMP)' % addr,
+			 'dd' in m['flags'], ' '.join(m['flags']))
+		data = read_mem(pid, addr, addr + size) or b''
+		holds |= ACCESS.encode() in data and SECRET.encode() in data and TOKEN.encode() in data
+	ck.check('one of them holds the credentials (access key, secret, token)', holds)
 	if sanitized(pid):
 		ck.skip('no secret in dumpable memory', 'an ASan build: its terabyte reservations '
 			'cannot be scanned (the release build runs this check)')

@@ -1,7 +1,8 @@
 /*
  * tests/unit/test_runtime_wipe.c — a credential snapshot's secrets are
- * wiped before their pages go back to the kernel: rt_free (the snapshot's
- * signing credentials) and the cfg_free it ends with (the config's no-dump
+ * wiped before their pages go back to the kernel: rt_creds_free (a
+ * credentials object replaced by a rotation), rt_free (each origin's
+ * current credentials object) and the cfg_free it ends with (the config's no-dump
  * copies of the secret and the session token).
  *
  * munmap is wrapped (-Wl,--wrap=munmap, so only calls from our objects):
@@ -82,10 +83,21 @@ int main(void)
 	}
 	if (rc == 0) {
 		/* The secrets are where the wipe has to find them. */
-		const struct sigv4_creds *c = rt->origins[0].creds;
+		const struct origin_creds *c = rt_creds(&rt->origins[0]);
 		CHECK(c != NULL);
-		CHECK(memmem(rt->creds, rt->creds_bytes, SECRET, strlen(SECRET)) != NULL);
-		CHECK(memmem(rt->creds, rt->creds_bytes, TOKEN, strlen(TOKEN)) != NULL);
+		if (!c)
+			return check_exit();
+		CHECK(memmem(c, c->map_bytes, SECRET, strlen(SECRET)) != NULL);
+		CHECK(memmem(c, c->map_bytes, TOKEN, strlen(TOKEN)) != NULL);
+		/* A credentials object freed alone (as the epoch domain frees a
+		 * replaced one) is wiped too. */
+		struct origin_creds *other;
+		CHECK_EQ_INT(rt_creds_new(&cfg->zones[0].origins[0], 2, 2, time(NULL), &other, err,
+					  sizeof(err)), 0);
+		CHECK(memmem(other, other->map_bytes, SECRET, strlen(SECRET)) != NULL);
+		rt_creds_free(other);
+		CHECK_EQ_INT(unmapped, 1);
+		CHECK_EQ_INT(unmapped_with_secret, 0);
 		CHECK_EQ_STR(cfg->zones[0].origins[0].s3_secret_key, SECRET);
 		CHECK_EQ_STR(cfg->zones[0].origins[0].s3_session_token, TOKEN);
 		rt_free(rt);    /* the only runtime of cfg: frees cfg too */
