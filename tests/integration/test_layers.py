@@ -71,8 +71,9 @@ def resolve(root, rel, name):
 
 
 def scan(root):
-	"""-> (files, edges): every .c/.h under the layers' folders (and any
-	other file they include from there), edges[file] = [(line, target)]."""
+	"""-> (files, edges, missing): every .c/.h under the layers' folders
+	(and any other file they include from there), edges[file] = [(line,
+	target)], missing = [(file, line, name)] for includes found nowhere."""
 	todo = []
 	for top in LAYERS:
 		for dirpath, dirnames, filenames in os.walk(os.path.join(root, top)):
@@ -236,7 +237,8 @@ def header_faults(root, files):
 
 
 def check_tree(root):
-	"""-> {kind: [(file, line, message)]} for the four rules."""
+	"""-> {rule: [(file, line, message)]} for each rule (line 0: a cycle),
+	plus 'files' and 'edges' as read."""
 	files, edges, missing = scan(root)
 	mods = cycle_faults(edges, module_of)
 	return {
