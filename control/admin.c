@@ -20,6 +20,7 @@
 #include "control/admin_req.h"
 #include "control/admin_zone.h"
 #include "control/cli.h"
+#include "control/config_load.h"
 #include "core/counters.h"
 #include "core/log.h"
 #include "control/server.h"

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/config.h"
+#include "control/config_load.h"
 #include "core/limits.h"
 
 const char *const admin_field_names[ADMIN_F__COUNT] = {

@@ -26,7 +26,7 @@
 #include <stddef.h>
 
 #include "control/admin_req.h"
-#include "core/config.h"
+#include "control/config_load.h"
 
 enum admin_op { ADMIN_OP_CREATE, ADMIN_OP_UPDATE, ADMIN_OP_DELETE };
 

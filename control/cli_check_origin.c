@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 #include "control/cli.h"
-#include "core/config.h"
+#include "control/config_load.h"
 #include "core/limits.h"
 #include "edge/origin_request.h"
 #include "net/http1.h"

@@ -12,7 +12,7 @@
 
 #include "control/admin.h"
 #include "control/cli.h"
-#include "core/config.h"
+#include "control/config_load.h"
 #include "core/log.h"
 #include "control/server.h"
 

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "control/config_load.h"
 #include "core/counters.h"
 #include "core/log.h"
 #include "core/loop.h"

@@ -1,119 +1,71 @@
 /*
- * core/config.c — cfg_load and cfg_free: the order a load runs in and the
- * end of the tree it builds (contract in core/config.h, every key in
- * docs/CONFIG.md). A load reads the main file (config_read.c), checks its
- * sections (config_check.c), reads and checks each zone file the zones
- * glob matched, then checks across zones (names, uuids, hosts: the host
- * table of config_hosts.c) and the zones' certificates. The first error
- * stops it and frees what was built. Secrets: config_keys.c. Also
- * cfg_zone_by_name (a linear scan, for the CLI tools).
+ * core/config.c — what every layer may do with a loaded struct cfg: free
+ * it (secrets wiped first), find a zone by Host or by name, and the
+ * no-dump memory secrets are kept in. Loading it is control/'s
+ * (control/config_load.h): a layer below never reads a file.
  */
 #include <assert.h>
-#include <errno.h>
-#include <glob.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
-#include "core/config_int.h"
-#include "core/log.h"
+#include "core/config.h"
 
-/* ---- load, free, look up ------------------------------------------------- */
-
-static void server_defaults(struct cfg_server *s)
+static inline char lower(char c)
 {
-	s->workers = 0;
-	s->header_timeout_ms = LIMIT_HEADER_TIMEOUT_MS_DEFAULT;
-	s->idle_timeout_ms = LIMIT_IDLE_TIMEOUT_MS_DEFAULT;
-	s->send_timeout_ms = LIMIT_SEND_TIMEOUT_MS_DEFAULT;
-	s->send_zerocopy_bytes = LIMIT_SEND_ZEROCOPY_BYTES_DEFAULT;
-	s->drain_timeout_ms = LIMIT_DRAIN_TIMEOUT_MS_DEFAULT;
-	s->origin_backoff_ms = LIMIT_ORIGIN_BACKOFF_MS_DEFAULT;
-	s->dns_refresh_ms = LIMIT_DNS_REFRESH_MS_DEFAULT;
-	s->credential_overlap_ms = LIMIT_CREDENTIAL_OVERLAP_MS_DEFAULT;
-	s->max_conns = LIMIT_MAX_CONNS_DEFAULT;
-	s->max_body_bytes = LIMIT_MAX_BODY_BYTES_DEFAULT;
-	s->origin_pool = LIMIT_ORIGIN_POOL_DEFAULT;
-	s->log_level = LOG_INFO;
-	s->tls_unknown_sni = CFG_SNI_DEFAULT;
-	s->tls_handshake_timeout_ms = LIMIT_TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT;
-	s->tls_ticket_rotate_s = LIMIT_TLS_TICKET_ROTATE_S_DEFAULT;
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-static void cache_defaults(struct cfg_cache *c)
+/* ---- secrets' memory ----------------------------------------------------- */
+
+void cfg_free_wiped(char *s)
 {
-	c->chunk_bytes = LIMIT_CACHE_CHUNK_DEFAULT;
-	c->memory_bytes = LIMIT_CACHE_MEMORY_DEFAULT;
-	c->checkpoint_interval_s = LIMIT_CACHE_CHECKPOINT_S_DEFAULT;
-	c->avg_object_bytes = LIMIT_CACHE_AVG_OBJECT_DEFAULT;
-}
-
-static int load_zones(struct load *ld)
-{
-	struct cfg *cfg = ld->cfg;
-	size_t n = ld->zones.gl_pathc;
-
-	cfg->zones = calloc(n, sizeof(*cfg->zones));
-	ld->zl = calloc(n, sizeof(*ld->zl));
-	if (!cfg->zones || !ld->zl)
-		return cfg_load_fail(ld, -ENOMEM, cfg->main_file, 0, NULL, "out of memory");
-	for (size_t i = 0; i < n; i++) {
-		struct cfg_zone *z = &cfg->zones[cfg->n_zones++];
-
-		z->query_string = CFG_QS_INCLUDE;
-		z->file = strdup(ld->zones.gl_pathv[i]);
-		if (!z->file)
-			return cfg_load_fail(ld, -ENOMEM, cfg->main_file, 0, NULL, "out of memory");
-		const char *from = z->file;
-
-		if (ld->replace_file && strcmp(z->file, ld->replace_file) == 0) {
-			from = ld->replacement;
-			ld->replaced = true;
-		}
-		if (cfg_parse_file(ld, from, z, &ld->zl[i]) || cfg_zone_finish(ld, z, &ld->zl[i]))
-			return ld->rc;
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
 	}
-	return 0;
 }
 
-int cfg_load(const char *path, struct cfg **out, struct cfg_error *err)
+/*
+ * The S3 secret and session token (F_SECRET keys) get pages of their own,
+ * kept out of core dumps like the snapshot's credentials (core/runtime.c):
+ * the cfg outlives many snapshots (key rolls derive from it), so a heap
+ * copy would put the secret in every core dump. The string is never
+ * changed once stored, so its length gives the mapping's size back.
+ */
+static size_t secret_span(size_t len)
 {
-	return cfg_load_replacing(path, NULL, NULL, out, err);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (len + 1 + page - 1) / page * page;
 }
 
-int cfg_load_replacing(const char *path, const char *zone_file, const char *replacement,
-		       struct cfg **out, struct cfg_error *err)
+char *cfg_secret_dup(const char *s, size_t len)
 {
-	struct cfg_error ignored;
-	struct load ld = { .err = err ? err : &ignored, .replace_file = zone_file,
-			   .replacement = replacement };
-	struct cfg *cfg = calloc(1, sizeof(*cfg));
+	char *p = mmap(NULL, secret_span(len), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	if (!cfg || !(cfg->main_file = strdup(path))) {
-		free(cfg);
-		return cfg_load_fail(&ld, -ENOMEM, path, 0, NULL, "out of memory");
-	}
-	cfg->magic = CFG_MAGIC;
-	server_defaults(&cfg->server);
-	cache_defaults(&cfg->cache);
-	ld.cfg = cfg;
-	if (!cfg_parse_file(&ld, cfg->main_file, NULL, NULL) && !cfg_server_finish(&ld) &&
-	    !cfg_cache_finish(&ld) && !cfg_admin_finish(&ld) && !load_zones(&ld) &&
-	    !cfg_check_zones(&ld))
-		cfg_tls_finish(&ld);
-	if (!ld.rc && zone_file && !ld.replaced)
-		cfg_load_fail(&ld, -ENOENT, zone_file, 0, NULL,
-			      "no longer matched by the zones glob");
-	if (ld.globbed)
-		globfree(&ld.zones);
-	free(ld.zl);
-	if (ld.rc) {
-		cfg_free(cfg);
-		return ld.rc;
-	}
-	*out = cfg;
-	return 0;
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, secret_span(len), MADV_DONTDUMP);
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
 }
+
+void cfg_secret_free(char *s)
+{
+	if (s) {
+		size_t len = strlen(s);
+
+		explicit_bzero(s, len);
+		munmap(s, secret_span(len));
+	}
+}
+
+/* ---- free ---------------------------------------------------------------- */
 
 static void origin_free(struct cfg_origin *o)
 {
@@ -194,4 +146,66 @@ const struct cfg_zone *cfg_zone_by_name(const struct cfg *cfg, const char *key)
 		    strcasecmp(cfg->zones[i].uuid, key) == 0)
 			return &cfg->zones[i];
 	return NULL;
+}
+
+/* ---- zone by Host --------------------------------------------------------- */
+
+/*
+ * FNV-1a over the lower-cased bytes. The table is built from the config,
+ * not from visitors, and kept at most half full, so whatever Host a
+ * visitor sends, a lookup is one hash and a short probe.
+ */
+static uint64_t hash_lower(const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)lower(s[i])) * 0x100000001b3ull;
+	return h;
+}
+
+/* The slot holding s (any case), or the free slot where it would go. */
+struct cfg_host_slot *cfg_slot_find(struct cfg_host_slot *t, size_t mask,
+				    const char *s, size_t len)
+{
+	for (size_t i = hash_lower(s, len) & mask;; i = (i + 1) & mask) {
+		size_t j = 0;
+
+		if (!t[i].key)
+			return &t[i];
+		if (t[i].len != len)
+			continue;
+		while (j < len && t[i].key[j] == lower(s[j]))
+			j++;
+		if (j == len)
+			return &t[i];
+	}
+}
+
+/* A Host value without its port: "a.example:80" → "a.example", "[::1]:80"
+ * → "[::1]"; one trailing dot dropped (an FQDN names the same host). */
+static size_t host_only(const char *host, size_t len)
+{
+	const char *end = host[0] == '[' ? memchr(host, ']', len) : NULL;
+	const char *colon;
+
+	if (end)
+		return (size_t)(end - host) + 1;
+	colon = memchr(host, ':', len);
+	len = colon ? (size_t)(colon - host) : len;
+	return len && host[len - 1] == '.' ? len - 1 : len;
+}
+
+const struct cfg_zone *cfg_zone_by_host(const struct cfg *cfg,
+					 const char *host, size_t host_len)
+{
+	const struct cfg_host_slot *sl;
+	size_t len;
+
+	assert(cfg && cfg->magic == CFG_MAGIC);
+	len = host ? host_only(host, host_len) : 0;
+	if (len == 0 || len > LIMIT_HOST_BYTES || !cfg->host_slots)
+		return cfg->default_zone;
+	sl = cfg_slot_find(cfg->host_slots, cfg->host_mask, host, len);
+	return sl->key ? &cfg->zones[sl->zone] : cfg->default_zone;
 }

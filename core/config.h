@@ -4,13 +4,15 @@
  *
  * Owns: struct cfg and every string and array hanging off it (one tree,
  * freed by cfg_free; secrets are wiped before they are freed).
- * Called by: the control thread (load, validate, reload) and the CLI tools.
- * A loaded struct cfg is immutable: shards read it, nobody writes it; a
- * reload builds a new one.
+ * Called by: every layer reads it; control/ loads it (control/config_load.h:
+ * cfg_load, the validators, cfg_error). A loaded struct cfg is immutable:
+ * shards read it, nobody writes it; a reload builds a new one.
  * Never: resolves DNS, opens sockets, logs (errors go to the caller).
  *
- * The code (shared internals in config_int.h, for these files only):
- *   config.c        cfg_load's order (read, then check), cfg_free, cfg_zone_by_name
+ * The code: core/config.c frees a cfg, finds zones (by Host, by name) and
+ * keeps secrets in no-dump pages; loading is control/'s (shared internals
+ * in control/config_int.h, for those files only):
+ *   config_load.c   cfg_load's order (read, then check)
  *   config_read.c   the INI files (main, each zone file of the zones glob), the
  *                   key table and value parsers, "file:line: key: what" errors
  *   config_keys.c   secrets: S3 secret / session token (inline or from a file)
@@ -217,67 +219,28 @@ struct cfg {
 	size_t host_mask;                      /* slots - 1 (a power of two) */
 };
 
-/*
- * The first error found: "file:line: key: what is wrong" (like nginx -t).
- * "key" is a key name or a section ("[origin a]"); ":line" is left out when
- * the error is about a whole file. Never holds a secret value.
- */
-struct cfg_error {
-	char msg[512];
-	/* The same error for the admin API: the key or section it is about
-	 * ("url", "[origin a]"; "" when none), what is wrong without the
-	 * "file:line: key: " prefix, and whether it is the same-credentials
-	 * rule (key then names the first setting that differs). */
-	char key[72];
-	size_t detail;           /* offset into msg */
-	bool s3_conflict;
-};
-
-/*
- * Read and validate the main file at `path` and every zone file its
- * `zones` glob matches. Returns 0 and sets *out (caller frees with
- * cfg_free), or a negative errno with err->msg set and *out untouched:
- * -EINVAL a bad value or syntax, -ENOENT a missing file (main, zone glob
- * matching nothing, secret file), -ENOMEM, or the -errno of a failed
- * open/read (-EACCES, -EIO). Validation covers unknown sections and keys,
- * repeated keys, bad values, limits (core/limits.h), duplicate zone
- * names, uuids and hosts, and the S3 constraint that all S3-authenticated
- * origins of one zone share access key, secret, region and endpoint (the
- * error names both origins). Blocks (file I/O): control thread only.
- */
-int cfg_load(const char *path, struct cfg **out, struct cfg_error *err);
-
-/*
- * cfg_load, except that the zone file `zone_file` (as the zones glob
- * names it) is read from `replacement` instead (a file in the same
- * directory, so relative paths resolve alike): the admin API validates a
- * candidate zone file with every rule of a load before it replaces the
- * real one. -ENOENT if the glob no longer matches zone_file.
- */
-int cfg_load_replacing(const char *path, const char *zone_file, const char *replacement,
-		       struct cfg **out, struct cfg_error *err);
-
-/* An origin's uuid when its section has no uuid key: a version-8 UUID
- * made of SHA-256(zone uuid "/" origin name), so it is stable across
- * restarts until a write persists it (docs/CONFIG.md). out: 37 bytes. */
-void cfg_origin_uuid(const char *zone_uuid, const char *origin_name, char out[37]);
-
-/* The values of the enum keys, in enum order, NULL-terminated. */
-extern const char *const cfg_payload_names[];
-extern const char *const cfg_addressing_names[];
-extern const char *const cfg_query_string_names[];
-extern const char *const cfg_set_cookie_names[];
-
-/* Zone and origin names: 1..LIMIT_NAME_BYTES of [A-Za-z0-9._-]. */
-bool cfg_valid_name(const char *s);
-/* Canonical 8-4-4-4-12 hex (any case). */
-bool cfg_valid_uuid(const char *s);
-
 /* Free everything; wipes secrets first. NULL is fine. */
 void cfg_free(struct cfg *cfg);
 
 /* free(s) after zeroing it (NULL is fine): a heap string that held a secret. */
 void cfg_free_wiped(char *s);
+
+/* A secret's copy in no-dump pages of its own (the cfg outlives many
+ * snapshots, so a heap copy would put it in every core dump); NULL on
+ * ENOMEM. cfg_secret_free wipes and unmaps it (NULL is fine). */
+char *cfg_secret_dup(const char *s, size_t len);
+void cfg_secret_free(char *s);
+
+/* The host table (open addressing, lower-case keys, at most half full):
+ * the slot holding s (any case), or the free slot where it would go. */
+struct cfg_host_slot {
+	const char *key;         /* NULL = free slot; lower-case */
+	uint32_t len;
+	uint32_t zone;           /* index into cfg->zones */
+};
+
+struct cfg_host_slot *cfg_slot_find(struct cfg_host_slot *t, size_t mask,
+				    const char *s, size_t len);
 
 /*
  * The zone serving `host` (a Host header value: case-insensitive, a

@@ -92,7 +92,7 @@
 	X(s3_overlap_retries,      "misses answered 400/403 retried once with the previous credentials (credential_overlap_ms)") \
 	X(s3_key_derived,          "signatures that had to derive a key (no precomputed day key)") \
 	X(s3_clock_offset_learned, "RequestTimeTooSkewed answers that changed an origin's clock offset") \
-	X(s3_error_bytes_masked_whole, "S3 error body bytes starred whole: the credentials that signed were replaced twice before the body came, so their token could not be matched") \
+	X(s3_body_bytes_masked_whole, "S3 error body bytes starred whole: the credentials that signed were replaced twice before the body came, so their token could not be matched") \
 	X(cache_hits,              "responses served from the disk cache") \
 	X(cache_ram_hits,          "cache lookups answered from the shard's RAM tier") \
 	X(cache_read_errors,       "store reads that failed or did not verify (served from the origin)") \

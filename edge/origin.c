@@ -680,7 +680,7 @@ static void s3_error_body(struct shard *sh, struct oconn *oc, const char *p, siz
 		s3err_mask(&oc->s3_mask, (char *)p, n);
 	} else if (oc->s3_mask_lost || oc->s3_mask.len) {
 		memset((char *)p, '*', n);
-		COUNT_N(sh, s3_error_bytes_masked_whole, n);
+		COUNT_N(sh, s3_body_bytes_masked_whole, n);
 	}
 	if (!oc->s3_body)
 		return;

@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "control/admin_req.h"
-#include "core/config.h"
+#include "control/config_load.h"
 
 #include "tests/fuzz/fuzz.h"
 

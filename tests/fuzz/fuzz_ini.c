@@ -32,7 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/config.h"
+#include "control/config_load.h"
 #include "core/log.h"
 
 #include "tests/fuzz/fuzz.h"

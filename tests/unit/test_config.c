@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/config.h"
+#include "control/config_load.h"
 #include "core/log.h"
 #include "check.h"
 

@@ -20,7 +20,7 @@
 
 #include "check.h"
 #include "control/cli.h"
-#include "core/config.h"
+#include "control/config_load.h"
 #include "edge/runtime.h"
 #include "edge/origin_request.h"
 #include "net/http1.h"

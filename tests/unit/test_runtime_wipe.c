@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core/config.h"
+#include "control/config_load.h"
 #include "edge/runtime.h"
 #include "sigv4/sigv4.h"
 

@@ -1,5 +1,5 @@
 /*
- * core/config_check.c — what a load checks once the keys are read: the
+ * control/config_check.c — what a load checks once the keys are read: the
  * rules that tie keys together ([server], [cache], [admin], each zone and
  * origin, the S3 same-credentials rule), defaults that depend on other
  * keys, names, uuids and hosts unique across zones (building the host
@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/config_int.h"
+#include "control/config_int.h"
 #include "net/tls.h"
 
 /* ---- the main file's sections -------------------------------------------- */

@@ -1,5 +1,5 @@
 /*
- * core/config_hosts.c — host names and addresses in the config: the
+ * control/config_hosts.c — host names and addresses in the config: the
  * listen, listen_tls and [admin] listen addresses, a zone's hosts, an
  * origin's url; and the host → zone table that cfg_zone_by_host reads
  * (built by config_check.c's cross-zone check). Contract in
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/config_int.h"
+#include "control/config_int.h"
 
 /* ---- names and addresses ------------------------------------------------ */
 
@@ -278,38 +278,6 @@ int cfg_set_url(struct parse *p, const char *val)
 
 /* ---- the host table ------------------------------------------------------ */
 
-/*
- * FNV-1a over the lower-cased bytes. The table is built from the config,
- * not from visitors, and kept at most half full, so whatever Host a
- * visitor sends, a lookup is one hash and a short probe.
- */
-static uint64_t hash_lower(const char *s, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)lower(s[i])) * 0x100000001b3ull;
-	return h;
-}
-
-/* The slot holding s (any case), or the free slot where it would go. */
-struct cfg_host_slot *cfg_slot_find(struct cfg_host_slot *t, size_t mask,
-				    const char *s, size_t len)
-{
-	for (size_t i = hash_lower(s, len) & mask;; i = (i + 1) & mask) {
-		size_t j = 0;
-
-		if (!t[i].key)
-			return &t[i];
-		if (t[i].len != len)
-			continue;
-		while (j < len && t[i].key[j] == lower(s[j]))
-			j++;
-		if (j == len)
-			return &t[i];
-	}
-}
-
 struct cfg_host_slot *cfg_table_new(size_t n, size_t *mask)
 {
 	size_t cap = 16;
@@ -318,32 +286,4 @@ struct cfg_host_slot *cfg_table_new(size_t n, size_t *mask)
 		cap <<= 1;
 	*mask = cap - 1;
 	return calloc(cap, sizeof(struct cfg_host_slot));
-}
-
-/* A Host value without its port: "a.example:80" → "a.example", "[::1]:80"
- * → "[::1]"; one trailing dot dropped (an FQDN names the same host). */
-static size_t host_only(const char *host, size_t len)
-{
-	const char *end = host[0] == '[' ? memchr(host, ']', len) : NULL;
-	const char *colon;
-
-	if (end)
-		return (size_t)(end - host) + 1;
-	colon = memchr(host, ':', len);
-	len = colon ? (size_t)(colon - host) : len;
-	return len && host[len - 1] == '.' ? len - 1 : len;
-}
-
-const struct cfg_zone *cfg_zone_by_host(const struct cfg *cfg,
-					 const char *host, size_t host_len)
-{
-	const struct cfg_host_slot *sl;
-	size_t len;
-
-	assert(cfg && cfg->magic == CFG_MAGIC);
-	len = host ? host_only(host, host_len) : 0;
-	if (len == 0 || len > LIMIT_HOST_BYTES || !cfg->host_slots)
-		return cfg->default_zone;
-	sl = cfg_slot_find(cfg->host_slots, cfg->host_mask, host, len);
-	return sl->key ? &cfg->zones[sl->zone] : cfg->default_zone;
 }

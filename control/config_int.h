@@ -1,14 +1,14 @@
 /*
- * core/config_int.h — what the core/config*.c files share and nobody else
- * may use (other modules include core/config.h): the state of one load
- * (struct load) and of one file being read (struct parse), the key
+ * control/config_int.h — what the control/config*.c files share and nobody
+ * else may use (other modules include control/config_load.h): the state of
+ * one load (struct load) and of one file being read (struct parse), the key
  * table's types, the error helpers, and the functions one of those files
  * calls in another, listed below by the file that defines them.
  * Called on the control thread only (a load blocks on file I/O); like the
  * rest of the config code it never logs: errors go into struct cfg_error.
  */
-#ifndef EDGECACHE_CORE_CONFIG_INT_H
-#define EDGECACHE_CORE_CONFIG_INT_H
+#ifndef EDGECACHE_CONTROL_CONFIG_INT_H
+#define EDGECACHE_CONTROL_CONFIG_INT_H
 
 #include <errno.h>
 #include <glob.h>
@@ -18,16 +18,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/config.h"
+#include "control/config_load.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define ECHO_MAX 64              /* bytes of a bad value quoted in an error */
-
-struct cfg_host_slot {
-	const char *key;         /* NULL = free slot; lower-case */
-	uint32_t len;
-	uint32_t zone;           /* index into cfg->zones */
-};
 
 enum sect { SECT_NONE, SECT_SERVER, SECT_ZONE, SECT_ORIGIN, SECT_CACHE, SECT_ADMIN };
 
@@ -171,8 +165,6 @@ int cfg_set_list(struct parse *p, const char *val, void **arr, size_t n,
 
 /* ---- config_keys.c: secrets ---------------------------------------------- */
 
-/* Wipe and unmap a secret that cfg_store_key_str stored (NULL is fine). */
-void cfg_secret_free(char *s);
 /* cfg_store_str, except that an F_SECRET key gets no-dump pages of its own. */
 int cfg_store_key_str(struct parse *p, const struct key_def *k, char **field,
 		      const char *s, size_t len);
@@ -190,11 +182,9 @@ int cfg_set_hosts(struct parse *p, const char *val);
 int cfg_set_url(struct parse *p, const char *val);
 /* 127.0.0.0/8, ::1 or "localhost". */
 bool cfg_is_loopback(const char *host);
-/* The host table (open addressing, lower-case keys, at most half full):
- * the slot holding s (any case) or the free slot where it would go; a new
- * zeroed table for n keys, its mask in *mask (NULL: out of memory). */
-struct cfg_host_slot *cfg_slot_find(struct cfg_host_slot *t, size_t mask,
-				    const char *s, size_t len);
+/* A new zeroed host table for n keys (open addressing, lower-case keys,
+ * at most half full; cfg_slot_find in core/config.h), its mask in *mask
+ * (NULL: out of memory). */
 struct cfg_host_slot *cfg_table_new(size_t n, size_t *mask);
 
 /* ---- config_check.c: checks once a file, or every file, is read ------------ */
@@ -207,4 +197,4 @@ int cfg_zone_finish(struct load *ld, struct cfg_zone *z, struct zone_lines *zl);
 int cfg_check_zones(struct load *ld);
 int cfg_tls_finish(struct load *ld);
 
-#endif /* EDGECACHE_CORE_CONFIG_INT_H */
+#endif /* EDGECACHE_CONTROL_CONFIG_INT_H */

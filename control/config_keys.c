@@ -1,5 +1,5 @@
 /*
- * core/config_keys.c — the config's secrets: the S3 secret key and session
+ * control/config_keys.c — the config's secrets: the S3 secret key and session
  * token (inline or from s3_*_file) and the admin token (token_file) —
  * read from files that group and others cannot access, kept in no-dump
  * pages of their own, wiped before they are freed. Contract in
@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/config_int.h"
+#include "control/config_int.h"
 #include "sigv4/sigv4.h"
 
 /* What a key allows fits what sigv4 signs with. */
@@ -24,58 +24,13 @@ _Static_assert(LIMIT_SESSION_TOKEN_BYTES <= SIGV4_TOKEN_MAX, "token");
 _Static_assert(LIMIT_REGION_BYTES <= SIGV4_REGION_MAX, "region");
 _Static_assert(LIMIT_SERVICE_BYTES <= SIGV4_SERVICE_MAX, "service");
 
-void cfg_free_wiped(char *s)
-{
-	if (s) {
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
-}
-
-/*
- * The S3 secret and session token (F_SECRET keys) get pages of their own,
- * kept out of core dumps like the snapshot's credentials (core/runtime.c):
- * the cfg outlives many snapshots (key rolls derive from it), so a heap
- * copy would put the secret in every core dump. The string is never
- * changed once stored, so its length gives the mapping's size back.
- */
-static size_t secret_span(size_t len)
-{
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-
-	return (len + 1 + page - 1) / page * page;
-}
-
-static char *secret_dup(const char *s, size_t len)
-{
-	char *p = mmap(NULL, secret_span(len), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		return NULL;
-	madvise(p, secret_span(len), MADV_DONTDUMP);
-	memcpy(p, s, len);
-	p[len] = '\0';
-	return p;
-}
-
-void cfg_secret_free(char *s)
-{
-	if (s) {
-		size_t len = strlen(s);
-
-		explicit_bzero(s, len);
-		munmap(s, secret_span(len));
-	}
-}
-
 /* cfg_store_str for an F_SECRET key: its own no-dump pages. */
 int cfg_store_key_str(struct parse *p, const struct key_def *k, char **field,
 		      const char *s, size_t len)
 {
 	if (!(k->flags & F_SECRET))
 		return cfg_store_str(p, field, s, len);
-	char *v = secret_dup(s, len);
+	char *v = cfg_secret_dup(s, len);
 	if (!v)
 		return pfail_oom(p);
 	cfg_secret_free(*field);

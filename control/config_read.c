@@ -1,9 +1,9 @@
 /*
- * core/config_read.c — reading the INI files: the main file and each zone
+ * control/config_read.c — reading the INI files: the main file and each zone
  * file (the zones glob is expanded here), the key table and the value
  * parsers, and the "file:line: key: what" errors (contract in
  * core/config.h, every key in docs/CONFIG.md, shared internals in
- * core/config_int.h). Keys that name hosts are parsed in config_hosts.c,
+ * control/config_int.h). Keys that name hosts are parsed in config_hosts.c,
  * secrets stored in config_keys.c; what needs more than one key is
  * checked in config_check.c once a file is read.
  *
@@ -30,7 +30,7 @@
 #include <wolfssl/wolfcrypt/sha256.h>
 #include <wolfssl/wolfcrypt/hash.h>
 
-#include "core/config_int.h"
+#include "control/config_int.h"
 #include "net/req_hygiene.h"
 
 _Static_assert(LIMIT_CONFIG_LINE_BYTES < INI_MAX_LINE, "inih line buffer");

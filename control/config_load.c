@@ -1,0 +1,116 @@
+/*
+ * control/config_load.c — cfg_load: the order a load runs in (contract in
+ * control/config_load.h, every key in docs/CONFIG.md). A load reads the
+ * main file (config_read.c), checks its sections (config_check.c), reads
+ * and checks each zone file the zones glob matched, then checks across zones (names, uuids, hosts: the host
+ * table of config_hosts.c) and the zones' certificates. The first error
+ * stops it and frees what was built (cfg_free, core/config.c). Secrets:
+ * config_keys.c.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <glob.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "control/config_int.h"
+#include "core/log.h"
+
+/* ---- load ---------------------------------------------------------------- */
+
+static void server_defaults(struct cfg_server *s)
+{
+	s->workers = 0;
+	s->header_timeout_ms = LIMIT_HEADER_TIMEOUT_MS_DEFAULT;
+	s->idle_timeout_ms = LIMIT_IDLE_TIMEOUT_MS_DEFAULT;
+	s->send_timeout_ms = LIMIT_SEND_TIMEOUT_MS_DEFAULT;
+	s->send_zerocopy_bytes = LIMIT_SEND_ZEROCOPY_BYTES_DEFAULT;
+	s->drain_timeout_ms = LIMIT_DRAIN_TIMEOUT_MS_DEFAULT;
+	s->origin_backoff_ms = LIMIT_ORIGIN_BACKOFF_MS_DEFAULT;
+	s->dns_refresh_ms = LIMIT_DNS_REFRESH_MS_DEFAULT;
+	s->credential_overlap_ms = LIMIT_CREDENTIAL_OVERLAP_MS_DEFAULT;
+	s->max_conns = LIMIT_MAX_CONNS_DEFAULT;
+	s->max_body_bytes = LIMIT_MAX_BODY_BYTES_DEFAULT;
+	s->origin_pool = LIMIT_ORIGIN_POOL_DEFAULT;
+	s->log_level = LOG_INFO;
+	s->tls_unknown_sni = CFG_SNI_DEFAULT;
+	s->tls_handshake_timeout_ms = LIMIT_TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT;
+	s->tls_ticket_rotate_s = LIMIT_TLS_TICKET_ROTATE_S_DEFAULT;
+}
+
+static void cache_defaults(struct cfg_cache *c)
+{
+	c->chunk_bytes = LIMIT_CACHE_CHUNK_DEFAULT;
+	c->memory_bytes = LIMIT_CACHE_MEMORY_DEFAULT;
+	c->checkpoint_interval_s = LIMIT_CACHE_CHECKPOINT_S_DEFAULT;
+	c->avg_object_bytes = LIMIT_CACHE_AVG_OBJECT_DEFAULT;
+}
+
+static int load_zones(struct load *ld)
+{
+	struct cfg *cfg = ld->cfg;
+	size_t n = ld->zones.gl_pathc;
+
+	cfg->zones = calloc(n, sizeof(*cfg->zones));
+	ld->zl = calloc(n, sizeof(*ld->zl));
+	if (!cfg->zones || !ld->zl)
+		return cfg_load_fail(ld, -ENOMEM, cfg->main_file, 0, NULL, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		struct cfg_zone *z = &cfg->zones[cfg->n_zones++];
+
+		z->query_string = CFG_QS_INCLUDE;
+		z->file = strdup(ld->zones.gl_pathv[i]);
+		if (!z->file)
+			return cfg_load_fail(ld, -ENOMEM, cfg->main_file, 0, NULL, "out of memory");
+		const char *from = z->file;
+
+		if (ld->replace_file && strcmp(z->file, ld->replace_file) == 0) {
+			from = ld->replacement;
+			ld->replaced = true;
+		}
+		if (cfg_parse_file(ld, from, z, &ld->zl[i]) || cfg_zone_finish(ld, z, &ld->zl[i]))
+			return ld->rc;
+	}
+	return 0;
+}
+
+int cfg_load(const char *path, struct cfg **out, struct cfg_error *err)
+{
+	return cfg_load_replacing(path, NULL, NULL, out, err);
+}
+
+int cfg_load_replacing(const char *path, const char *zone_file, const char *replacement,
+		       struct cfg **out, struct cfg_error *err)
+{
+	struct cfg_error ignored;
+	struct load ld = { .err = err ? err : &ignored, .replace_file = zone_file,
+			   .replacement = replacement };
+	struct cfg *cfg = calloc(1, sizeof(*cfg));
+
+	if (!cfg || !(cfg->main_file = strdup(path))) {
+		free(cfg);
+		return cfg_load_fail(&ld, -ENOMEM, path, 0, NULL, "out of memory");
+	}
+	cfg->magic = CFG_MAGIC;
+	server_defaults(&cfg->server);
+	cache_defaults(&cfg->cache);
+	ld.cfg = cfg;
+	if (!cfg_parse_file(&ld, cfg->main_file, NULL, NULL) && !cfg_server_finish(&ld) &&
+	    !cfg_cache_finish(&ld) && !cfg_admin_finish(&ld) && !load_zones(&ld) &&
+	    !cfg_check_zones(&ld))
+		cfg_tls_finish(&ld);
+	if (!ld.rc && zone_file && !ld.replaced)
+		cfg_load_fail(&ld, -ENOENT, zone_file, 0, NULL,
+			      "no longer matched by the zones glob");
+	if (ld.globbed)
+		globfree(&ld.zones);
+	free(ld.zl);
+	if (ld.rc) {
+		cfg_free(cfg);
+		return ld.rc;
+	}
+	*out = cfg;
+	return 0;
+}
+

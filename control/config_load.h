@@ -1,0 +1,76 @@
+/*
+ * control/config_load.h — loading the configuration (struct cfg, whose
+ * types are core/config.h's): read the main file and the zone files,
+ * validate, report the first error as "file:line: key: what".
+ *
+ * Owns: nothing after a call returns (the struct cfg it builds is the
+ * caller's, freed with cfg_free).
+ * Called by: the control thread (start, SIGHUP reload, the admin API's
+ * candidate zone files) and the CLI tools (-t, sign, check-origin).
+ * Never: called from a shard (it blocks on file I/O); logs.
+ */
+#ifndef EDGECACHE_CONTROL_CONFIG_LOAD_H
+#define EDGECACHE_CONTROL_CONFIG_LOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/config.h"
+
+/*
+ * The first error found: "file:line: key: what is wrong" (like nginx -t).
+ * "key" is a key name or a section ("[origin a]"); ":line" is left out when
+ * the error is about a whole file. Never holds a secret value.
+ */
+struct cfg_error {
+	char msg[512];
+	/* The same error for the admin API: the key or section it is about
+	 * ("url", "[origin a]"; "" when none), what is wrong without the
+	 * "file:line: key: " prefix, and whether it is the same-credentials
+	 * rule (key then names the first setting that differs). */
+	char key[72];
+	size_t detail;           /* offset into msg */
+	bool s3_conflict;
+};
+
+/*
+ * Read and validate the main file at `path` and every zone file its
+ * `zones` glob matches. Returns 0 and sets *out (caller frees with
+ * cfg_free), or a negative errno with err->msg set and *out untouched:
+ * -EINVAL a bad value or syntax, -ENOENT a missing file (main, zone glob
+ * matching nothing, secret file), -ENOMEM, or the -errno of a failed
+ * open/read (-EACCES, -EIO). Validation covers unknown sections and keys,
+ * repeated keys, bad values, limits (core/limits.h), duplicate zone
+ * names, uuids and hosts, and the S3 constraint that all S3-authenticated
+ * origins of one zone share access key, secret, region and endpoint (the
+ * error names both origins). Blocks (file I/O): control thread only.
+ */
+int cfg_load(const char *path, struct cfg **out, struct cfg_error *err);
+
+/*
+ * cfg_load, except that the zone file `zone_file` (as the zones glob
+ * names it) is read from `replacement` instead (a file in the same
+ * directory, so relative paths resolve alike): the admin API validates a
+ * candidate zone file with every rule of a load before it replaces the
+ * real one. -ENOENT if the glob no longer matches zone_file.
+ */
+int cfg_load_replacing(const char *path, const char *zone_file, const char *replacement,
+		       struct cfg **out, struct cfg_error *err);
+
+/* An origin's uuid when its section has no uuid key: a version-8 UUID
+ * made of SHA-256(zone uuid "/" origin name), so it is stable across
+ * restarts until a write persists it (docs/CONFIG.md). out: 37 bytes. */
+void cfg_origin_uuid(const char *zone_uuid, const char *origin_name, char out[37]);
+
+/* The values of the enum keys, in enum order, NULL-terminated. */
+extern const char *const cfg_payload_names[];
+extern const char *const cfg_addressing_names[];
+extern const char *const cfg_query_string_names[];
+extern const char *const cfg_set_cookie_names[];
+
+/* Zone and origin names: 1..LIMIT_NAME_BYTES of [A-Za-z0-9._-]. */
+bool cfg_valid_name(const char *s);
+/* Canonical 8-4-4-4-12 hex (any case). */
+bool cfg_valid_uuid(const char *s);
+
+#endif /* EDGECACHE_CONTROL_CONFIG_LOAD_H */
