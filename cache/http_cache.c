@@ -346,8 +346,8 @@ bool hcache_invalidates(enum http1_method m, uint16_t status)
 int hcache_same_origin_path(const char *v, size_t len, const char *host,
 			    size_t host_len, struct hcache_span *path)
 {
-	size_t skip = hc_eq(v, len < 7 ? len : 7, "http://") ? 7 :
-		      hc_eq(v, len < 8 ? len : 8, "https://") ? 8 : 0;
+	size_t skip = hcache_eq(v, len < 7 ? len : 7, "http://") ? 7 :
+		      hcache_eq(v, len < 8 ? len : 8, "https://") ? 8 : 0;
 	const char *slash;
 
 	if (skip) {
@@ -355,7 +355,7 @@ int hcache_same_origin_path(const char *v, size_t len, const char *host,
 		if (!slash || (size_t)(slash - v - skip) != host_len)
 			return -EINVAL;
 		for (size_t i = 0; i < host_len; i++)
-			if (hc_lower(v[skip + i]) != hc_lower(host[i]))
+			if (hcache_lower(v[skip + i]) != hcache_lower(host[i]))
 				return -EINVAL;
 		len -= (size_t)(slash - v);
 		v = slash;

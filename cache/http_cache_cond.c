@@ -28,14 +28,14 @@ static bool etag_eq(const char *a, size_t alen, const char *b, size_t blen, bool
 	return alen == blen && memcmp(a, b, alen) == 0;
 }
 
-bool hc_etag_list_match(const char *a, size_t alen, const char *t, size_t tlen,
+bool hcache_etag_list_match(const char *a, size_t alen, const char *t, size_t tlen,
 			bool strong)
 {
 	const char *cur = a;
 	struct hcache_span it;
 	int seen = 0;
 
-	while (seen < LIMIT_ETAG_LIST && hc_list_next(&cur, a + alen, &it)) {
+	while (seen < LIMIT_ETAG_LIST && hcache_list_next(&cur, a + alen, &it)) {
 		if (it.len == 0)
 			continue;
 		seen++;
@@ -54,7 +54,7 @@ static bool write_preconditions_hold(const struct hcache_req_info *req,
 				     const struct hcache_entry *e)
 {
 	if (req->if_match.p)
-		return hc_etag_list_match(req->if_match.p, req->if_match.len,
+		return hcache_etag_list_match(req->if_match.p, req->if_match.len,
 					  e->etag, e->etag_len, true);
 	if (req->if_unmodified_since != HCACHE_TIME_NONE &&
 	    e->last_modified != HCACHE_TIME_NONE)
@@ -74,7 +74,7 @@ enum hcache_cond hcache_eval_conditional(const struct hcache_req_info *req,
 	if (!write_preconditions_hold(req, e))
 		return HCACHE_COND_412;
 	if (req->if_none_match.p) {
-		if (!hc_etag_list_match(req->if_none_match.p, req->if_none_match.len,
+		if (!hcache_etag_list_match(req->if_none_match.p, req->if_none_match.len,
 					e->etag, e->etag_len, false))
 			return HCACHE_COND_PROCEED;
 		return get_head ? HCACHE_COND_304 : HCACHE_COND_412;
@@ -110,9 +110,9 @@ bool hcache_header_stored(const struct http1_header *h,
 			  const struct http1_header *all, size_t n)
 {
 	if (http1_is_hop_by_hop(h->name, h->name_len) ||
-	    hc_eq(h->name, h->name_len, "proxy-authentication-info"))
+	    hcache_eq(h->name, h->name_len, "proxy-authentication-info"))
 		return false;
-	return !hc_field_has(all, n, "connection", h->name, h->name_len);
+	return !hcache_field_has(all, n, "connection", h->name, h->name_len);
 }
 
 /* Fields a 304 never changes: they describe the stored body itself. */
@@ -123,7 +123,7 @@ static bool kept_from_stored(const struct http1_header *h)
 	};
 
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
-		if (hc_eq(h->name, h->name_len, keep[i]))
+		if (hcache_eq(h->name, h->name_len, keep[i]))
 			return true;
 	return false;
 }
@@ -145,7 +145,7 @@ int hcache_merge_304(const struct http1_header *stored, size_t n_stored,
 
 		for (size_t j = 0; j < n_fresh && !replaced; j++)
 			replaced = updates(&fresh[j], fresh, n_fresh) &&
-				   hc_eq_ci(stored[i].name, stored[i].name_len,
+				   hcache_eq_ci(stored[i].name, stored[i].name_len,
 					      fresh[j].name, fresh[j].name_len);
 		if (replaced)
 			continue;
@@ -239,13 +239,13 @@ int hcache_range(const struct hcache_req_info *req, const struct hcache_entry *e
 
 	*out = (struct hcache_range){ HCACHE_RANGE_NONE, 0, 0 };
 	if (req->method != HTTP1_GET || !req->range.p || e->status != 200 ||
-	    req->range.len < 6 || !hc_eq(req->range.p, 6, "bytes="))
+	    req->range.len < 6 || !hcache_eq(req->range.p, 6, "bytes="))
 		return 0;
 	if (req->if_range.p && !if_range_holds(&req->if_range, e))
 		return 0;
 	cur = req->range.p + 6;
 	end = req->range.p + req->range.len;
-	while (hc_list_next(&cur, end, &it)) {
+	while (hcache_list_next(&cur, end, &it)) {
 		if (it.len && ++specs == 1)
 			spec = it;
 	}

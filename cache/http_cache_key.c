@@ -120,7 +120,7 @@ static int name_cmp(const void *pa, const void *pb)
 	size_t m = a->len < b->len ? a->len : b->len;
 
 	for (size_t i = 0; i < m; i++) {
-		char x = hc_lower(a->p[i]), y = hc_lower(b->p[i]);
+		char x = hcache_lower(a->p[i]), y = hcache_lower(b->p[i]);
 
 		if (x != y)
 			return x < y ? -1 : 1;
@@ -136,7 +136,7 @@ static void update_lower(XXH3_state_t *st, const char *s, size_t n)
 		size_t k = n < sizeof(buf) ? n : sizeof(buf);
 
 		for (size_t i = 0; i < k; i++)
-			buf[i] = hc_lower(s[i]);
+			buf[i] = hcache_lower(s[i]);
 		XXH3_64bits_update(st, buf, k);
 		s += k;
 		n -= k;
@@ -158,7 +158,7 @@ static void update_field(XXH3_state_t *st, const struct hcache_span *name,
 		if (!present)
 			XXH3_64bits_update(st, "\x02", 1);
 		present = true;
-		while (hc_list_next(&cur, end, &it)) {
+		while (hcache_list_next(&cur, end, &it)) {
 			if (!first)
 				XXH3_64bits_update(st, ",", 1);
 			first = false;
@@ -205,7 +205,7 @@ int hcache_vary_names(const struct hcache_vary *v, char *buf, size_t cap, size_t
 		if (t.len)
 			put(&t, ",", 1);
 		for (size_t k = 0; k < names[i].len && !t.over; k++) {
-			char c = hc_lower(names[i].p[k]);
+			char c = hcache_lower(names[i].p[k]);
 			put(&t, &c, 1);
 		}
 	}
@@ -221,7 +221,7 @@ int hcache_vary_parse_names(const char *names, size_t len, struct hcache_vary *v
 	struct hcache_span it;
 
 	memset(v, 0, sizeof(*v));
-	while (hc_list_next(&cur, end, &it)) {
+	while (hcache_list_next(&cur, end, &it)) {
 		if (it.len == 0)
 			continue;
 		if (v->n == LIMIT_VARY_FIELDS)

@@ -12,12 +12,12 @@
 #include "cache/http_cache.h"
 #include "cache/http_cache_int.h"
 
-bool hc_eq(const char *s, size_t len, const char *lit)
+bool hcache_eq(const char *s, size_t len, const char *lit)
 {
 	size_t i;
 
 	for (i = 0; i < len && lit[i]; i++)
-		if (hc_lower(s[i]) != lit[i])
+		if (hcache_lower(s[i]) != lit[i])
 			return false;
 	return i == len && !lit[i];
 }
@@ -27,7 +27,7 @@ static bool is_ows(char c)
 	return c == ' ' || c == '\t';
 }
 
-bool hc_list_next(const char **cur, const char *end, struct hcache_span *item)
+bool hcache_list_next(const char **cur, const char *end, struct hcache_span *item)
 {
 	const char *s = *cur, *e;
 	bool quoted = false;
@@ -50,33 +50,33 @@ bool hc_list_next(const char **cur, const char *end, struct hcache_span *item)
 	return true;
 }
 
-bool hc_eq_ci(const char *a, size_t alen, const char *b, size_t blen)
+bool hcache_eq_ci(const char *a, size_t alen, const char *b, size_t blen)
 {
 	if (alen != blen)
 		return false;
 	for (size_t i = 0; i < alen; i++)
-		if (hc_lower(a[i]) != hc_lower(b[i]))
+		if (hcache_lower(a[i]) != hcache_lower(b[i]))
 			return false;
 	return true;
 }
 
-bool hc_field_has(const struct http1_header *h, size_t n, const char *field,
+bool hcache_field_has(const struct http1_header *h, size_t n, const char *field,
 		  const char *tok, size_t tok_len)
 {
 	for (size_t i = 0; i < n; i++) {
 		const char *cur = h[i].value, *end = cur + h[i].value_len;
 		struct hcache_span it;
 
-		if (!hc_eq(h[i].name, h[i].name_len, field))
+		if (!hcache_eq(h[i].name, h[i].name_len, field))
 			continue;
-		while (hc_list_next(&cur, end, &it))
-			if (hc_eq_ci(it.p, it.len, tok, tok_len))
+		while (hcache_list_next(&cur, end, &it))
+			if (hcache_eq_ci(it.p, it.len, tok, tok_len))
 				return true;
 	}
 	return false;
 }
 
-int64_t hc_delta_seconds(const char *s, size_t len)
+int64_t hcache_delta_seconds(const char *s, size_t len)
 {
 	int64_t v = 0;
 
@@ -108,17 +108,17 @@ static int64_t *cc_number(struct hcache_cc *cc, const char *n, size_t len,
 			  int64_t *if_invalid)
 {
 	*if_invalid = -1;
-	if (hc_eq(n, len, "max-age") || hc_eq(n, len, "s-maxage")) {
+	if (hcache_eq(n, len, "max-age") || hcache_eq(n, len, "s-maxage")) {
 		*if_invalid = 0;       /* invalid freshness → stale */
 		return n[0] == 'm' || n[0] == 'M' ? &cc->max_age : &cc->s_maxage;
 	}
-	if (hc_eq(n, len, "max-stale"))
+	if (hcache_eq(n, len, "max-stale"))
 		return &cc->max_stale;
-	if (hc_eq(n, len, "min-fresh"))
+	if (hcache_eq(n, len, "min-fresh"))
 		return &cc->min_fresh;
-	if (hc_eq(n, len, "stale-while-revalidate"))
+	if (hcache_eq(n, len, "stale-while-revalidate"))
 		return &cc->stale_while_revalidate;
-	if (hc_eq(n, len, "stale-if-error"))
+	if (hcache_eq(n, len, "stale-if-error"))
 		return &cc->stale_if_error;
 	return NULL;
 }
@@ -146,7 +146,7 @@ static void cc_directive(struct hcache_cc *cc, struct hcache_span it, uint32_t *
 	int64_t *num, bad, v;
 
 	for (size_t i = 0; i < sizeof(cc_flags) / sizeof(cc_flags[0]); i++)
-		if (hc_eq(it.p, nlen, cc_flags[i].name))
+		if (hcache_eq(it.p, nlen, cc_flags[i].name))
 			cc->flags |= cc_flags[i].flag;  /* no-cache="f" is no-cache */
 	num = cc_number(cc, it.p, nlen, &bad);
 	if (!num)
@@ -159,7 +159,7 @@ static void cc_directive(struct hcache_cc *cc, struct hcache_span it, uint32_t *
 		return;
 	}
 	v = eq && cc_value(eq + 1, it.len - nlen - 1, &val) ?
-	    hc_delta_seconds(val.p, val.len) : -1;
+	    hcache_delta_seconds(val.p, val.len) : -1;
 	if (v < 0)
 		cc->flags |= HCACHE_CC_INVALID;
 	*num = v < 0 ? bad : v;
@@ -175,10 +175,10 @@ int hcache_parse_cc(const struct http1_header *h, size_t n, struct hcache_cc *cc
 		const char *cur = h[i].value, *end = cur + h[i].value_len;
 		struct hcache_span it;
 
-		if (!hc_eq(h[i].name, h[i].name_len, "cache-control"))
+		if (!hcache_eq(h[i].name, h[i].name_len, "cache-control"))
 			continue;
 		lines++;
-		while (hc_list_next(&cur, end, &it))
+		while (hcache_list_next(&cur, end, &it))
 			if (it.len)
 				cc_directive(cc, it, &seen);
 	}
@@ -192,8 +192,9 @@ static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
 static int month_of(const char *s)
 {
 	for (int m = 0; m < 12; m++)
-		if (hc_lower(s[0]) == months[3 * m] && hc_lower(s[1]) == months[3 * m + 1] &&
-		    hc_lower(s[2]) == months[3 * m + 2])
+		if (hcache_lower(s[0]) == months[3 * m] &&
+		    hcache_lower(s[1]) == months[3 * m + 1] &&
+		    hcache_lower(s[2]) == months[3 * m + 2])
 			return m + 1;
 	return -1;
 }
@@ -314,7 +315,7 @@ static const struct http1_header *field(const struct http1_header *h, size_t n,
 
 	*count = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (!hc_eq(h[i].name, h[i].name_len, name))
+		if (!hcache_eq(h[i].name, h[i].name_len, name))
 			continue;
 		if (!first)
 			first = &h[i];
@@ -361,9 +362,9 @@ static void parse_vary(const struct http1_header *h, size_t n, struct hcache_var
 		const char *cur = h[i].value, *end = cur + h[i].value_len;
 		struct hcache_span it;
 
-		if (!hc_eq(h[i].name, h[i].name_len, "vary"))
+		if (!hcache_eq(h[i].name, h[i].name_len, "vary"))
 			continue;
-		while (hc_list_next(&cur, end, &it)) {
+		while (hcache_list_next(&cur, end, &it)) {
 			if (it.len == 1 && it.p[0] == '*')
 				v->star = true;
 			else if (it.len && v->n == LIMIT_VARY_FIELDS)
@@ -383,7 +384,7 @@ static void parse_age(const struct http1_header *h, size_t n, struct hcache_resp
 	o->age_invalid = false;
 	if (!f)
 		return;
-	o->age = count == 1 ? hc_delta_seconds(f->value, f->value_len) : -1;
+	o->age = count == 1 ? hcache_delta_seconds(f->value, f->value_len) : -1;
 	o->age_invalid = o->age < 0;
 	if (o->age_invalid)
 		o->age = LIMIT_DELTA_SECONDS_MAX;
@@ -435,7 +436,7 @@ int hcache_parse_request(const struct http1_request *r, int64_t now_s,
 	memset(o, 0, sizeof(*o));
 	o->method = r->method;
 	/* RFC 9111 5.4: Pragma: no-cache only where Cache-Control is absent */
-	if (hcache_parse_cc(h, n, &o->cc) == 0 && hc_field_has(h, n, "pragma", "no-cache", 8))
+	if (hcache_parse_cc(h, n, &o->cc) == 0 && hcache_field_has(h, n, "pragma", "no-cache", 8))
 		o->cc.flags |= HCACHE_CC_NO_CACHE;
 	o->authorization = field(h, n, "authorization", &count) != NULL;
 	o->if_match = span_of(h, n, "if-match");

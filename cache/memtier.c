@@ -294,14 +294,14 @@ static void table_unlink(struct memtier *mt, struct memtier_obj *o)
 
 /* ---- FIFOs ---------------------------------------------------------------- */
 
-static struct mt_fifo *fifo_of(struct memtier *mt, const struct memtier_obj *o)
+static struct memtier_fifo *fifo_of(struct memtier *mt, const struct memtier_obj *o)
 {
 	return o->state == MT_S_SMALL ? &mt->small : &mt->main;
 }
 
 static void fifo_push(struct memtier *mt, struct memtier_obj *o, enum mt_state q)
 {
-	struct mt_fifo *f;
+	struct memtier_fifo *f;
 	uint32_t i = rec_index(mt, o);
 
 	o->state = (uint8_t)q;
@@ -320,7 +320,7 @@ static void fifo_push(struct memtier *mt, struct memtier_obj *o, enum mt_state q
 
 static void fifo_remove(struct memtier *mt, struct memtier_obj *o)
 {
-	struct mt_fifo *f = fifo_of(mt, o);
+	struct memtier_fifo *f = fifo_of(mt, o);
 
 	if (o->qprev != MT_NIL)
 		mt->obj[o->qprev].qnext = o->qnext;
@@ -749,7 +749,7 @@ struct mt_sums {
 };
 
 /* A FIFO's links both ways, its byte count, and every member findable. */
-static int check_fifo(const struct memtier *mt, const struct mt_fifo *f, uint8_t state,
+static int check_fifo(const struct memtier *mt, const struct memtier_fifo *f, uint8_t state,
 		      struct mt_sums *s)
 {
 	uint64_t bytes = 0, n = 0;

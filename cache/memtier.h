@@ -77,7 +77,7 @@ struct memtier_obj;                     /* a handle: see memtier_get */
 struct mt_ghost;
 
 /* A FIFO of entries (record indices), linked through the records. */
-struct mt_fifo {
+struct memtier_fifo {
 	uint32_t head, tail;                /* newest, oldest; MT_NIL = empty */
 	uint64_t bytes;                     /* block bytes queued */
 };
@@ -103,7 +103,7 @@ struct memtier {
 	uint32_t *bnext, *bprev;            /* free lists, per order */
 	uint32_t free_head[32];
 	uint32_t top_bump;                  /* largest blocks never used start here */
-	struct mt_fifo small, main;
+	struct memtier_fifo small, main;
 	struct mt_ghost *ghost;             /* fingerprint + eviction time */
 	uint32_t ghost_mask;
 	uint64_t ghost_clock;               /* min blocks sent to the ghost */

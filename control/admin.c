@@ -155,7 +155,7 @@ static uint64_t sum_ctr(struct server *srv, unsigned c)
 	uint64_t s = 0;
 
 	for (unsigned i = 0; i < srv->n_shards; i++)
-		s += counter_get(srv->shards[i]->lp.ctr, c);
+		s += counters_get(srv->shards[i]->lp.ctr, c);
 	return s;
 }
 
@@ -180,16 +180,17 @@ static int metrics_text(struct admin *a, struct reply *r)
 	metric_head(f, "shard_requests_total", "counter", "visitor requests per shard");
 	for (unsigned i = 0; i < srv->n_shards; i++)
 		fprintf(f, "edgecache_shard_requests_total{shard=\"%u\"} %llu\n", i,
-			(unsigned long long)counter_get(srv->shards[i]->lp.ctr, CTR_requests));
+			(unsigned long long)counters_get(srv->shards[i]->lp.ctr, CTR_requests));
 	metric_head(f, "shard_loop_iterations_total", "counter", "event-loop iterations per shard");
 	for (unsigned i = 0; i < srv->n_shards; i++)
 		fprintf(f, "edgecache_shard_loop_iterations_total{shard=\"%u\"} %llu\n", i,
-			(unsigned long long)counter_get(srv->shards[i]->lp.ctr, CTR_loop_iterations));
+			(unsigned long long)counters_get(srv->shards[i]->lp.ctr,
+			 CTR_loop_iterations));
 	metric_head(f, "shard_loop_busy_seconds_total", "counter",
 		    "time each shard spent handling completions, not waiting for them");
 	for (unsigned i = 0; i < srv->n_shards; i++)
 		fprintf(f, "edgecache_shard_loop_busy_seconds_total{shard=\"%u\"} %.6f\n", i,
-			(double)counter_get(srv->shards[i]->lp.ctr, CTR_loop_busy_ns) / 1e9);
+			(double)counters_get(srv->shards[i]->lp.ctr, CTR_loop_busy_ns) / 1e9);
 	metric_head(f, "snapshot_generation", "gauge",
 		    "generation of the last publication: a snapshot, or S3 credentials swapped "
 		    "in place");
@@ -229,7 +230,7 @@ static int metrics_text(struct admin *a, struct reply *r)
 		    "origin requests signed, per credential generation (the current one and, "
 		    "after a change, the previous one: the overlap retry signs with it)");
 	for (uint32_t i = 0; i < rt->n_origins; i++) {
-		const struct origin_rt *o = &rt->origins[i];
+		const struct rt_origin *o = &rt->origins[i];
 		const struct origin_creds *c = rt_creds(o);
 		uint64_t gens[2] = { c ? c->gen : 0, c ? c->prev_gen : 0 };
 
@@ -268,10 +269,10 @@ static int64_t learned_offset(struct admin *a, const char *zone_uuid, const char
 	const struct runtime *rt = cur_rt(a);
 
 	for (uint32_t i = 0; i < rt->n_origins; i++) {
-		const struct origin_rt *o = &rt->origins[i];
+		const struct rt_origin *o = &rt->origins[i];
 
 		if (strcmp(o->zone->uuid, zone_uuid) == 0 && strcmp(o->cfg->uuid, origin_uuid) == 0)
-			return atomic_load(&((struct origin_rt *)o)->clock_offset_s);
+			return atomic_load(&((struct rt_origin *)o)->clock_offset_s);
 	}
 	return 0;
 }
@@ -297,7 +298,7 @@ static int probe(struct admin *a, const struct admin_commit *c, const struct adm
 {
 	const struct cfg_zone *z;
 	const struct cfg_origin *o = NULL;
-	struct check_origin_result res;
+	struct cli_check_origin_result res;
 	char *text = NULL;
 	size_t text_len = 0, zi, oi;
 
@@ -312,7 +313,7 @@ static int probe(struct admin *a, const struct admin_commit *c, const struct adm
 	FILE *f = open_memstream(&text, &text_len);
 	if (!f)
 		return admin_fail(e, 500, NULL, "out of memory");
-	check_origin_run(z, o, o->probe_path, learned_offset(a, z->uuid, o->uuid),
+	cli_check_origin_run(z, o, o->probe_path, learned_offset(a, z->uuid, o->uuid),
 			 LIMIT_ADMIN_PROBE_TIMEOUT_MS, f, &res);
 	fclose(f);
 	free(text);              /* the report is for POST .../test */
@@ -341,7 +342,7 @@ static int probe(struct admin *a, const struct admin_commit *c, const struct adm
 static int test_origin(struct admin *a, const struct admin_req *q, const struct cfg_zone *z,
 		       const struct cfg_origin *o, struct reply *r, struct admin_err *e)
 {
-	struct check_origin_result res;
+	struct cli_check_origin_result res;
 	const char *path;
 	json_t *root;
 	char *text = NULL;
@@ -359,7 +360,8 @@ static int test_origin(struct admin *a, const struct admin_req *q, const struct 
 		json_decref(root);
 		return admin_fail(e, 500, NULL, "out of memory");
 	}
-	check_origin_run(z, o, path, learned_offset(a, z->uuid, o->uuid), LIMIT_ADMIN_PROBE_TIMEOUT_MS, f,
+	cli_check_origin_run(z, o, path, learned_offset(a, z->uuid, o->uuid),
+			     LIMIT_ADMIN_PROBE_TIMEOUT_MS, f,
 			 &res);
 	fclose(f);
 	r->json = json_pack("{s:s,s:s,s:I,s:s?,s:s?,s:s?,s:s,s:s,s:s}",

@@ -26,7 +26,7 @@ int cli_check_origin_main(int argc, char **argv);
  * capped at timeout_ms (control thread); not reentrant. */
 struct cfg_zone;
 struct cfg_origin;
-struct check_origin_result {
+struct cli_check_origin_result {
 	int result;              /* 0 OK (2xx), 1 FAILED, 2 NOT CHECKED */
 	unsigned status;         /* the origin's HTTP status, 0 = no answer */
 	char code[128];          /* S3 <Code>, "" if none */
@@ -36,9 +36,9 @@ struct check_origin_result {
 	const char *meaning;     /* the guide's words (static) */
 	const char *fix;
 };
-int check_origin_run(const struct cfg_zone *z, const struct cfg_origin *o, const char *path,
+int cli_check_origin_run(const struct cfg_zone *z, const struct cfg_origin *o, const char *path,
 		     int64_t clock_offset_s, uint32_t timeout_ms, FILE *out,
-		     struct check_origin_result *res);
+		     struct cli_check_origin_result *res);
 
 /*
  * The request line and headers check-origin sends for `method` of the

@@ -71,7 +71,7 @@ struct co_conn {
 };
 
 /* Where the report goes: stdout and stderr for the CLI, one memory
- * stream for the admin API (check_origin_run). */
+ * stream for the admin API (cli_check_origin_run). */
 static FILE *co_out, *co_err;
 
 /* What one check of one origin needs; big, so static (CLI only). */
@@ -837,9 +837,9 @@ static int co_origin(const struct cfg_zone *z, const struct cfg_origin *o, const
 	return c->err.verdict == S3ERR_V_OK ? 0 : 1;
 }
 
-int check_origin_run(const struct cfg_zone *z, const struct cfg_origin *o, const char *path,
+int cli_check_origin_run(const struct cfg_zone *z, const struct cfg_origin *o, const char *path,
 		     int64_t clock_offset_s, uint32_t timeout_ms, FILE *out,
-		     struct check_origin_result *res)
+		     struct cli_check_origin_result *res)
 {
 	struct cfg_origin capped = *o;   /* shallow: only the timeouts differ */
 	const struct s3err_advice *a;

@@ -308,7 +308,7 @@ static void creds_node_free(struct snap_node *n)
 
 /* Swap o's credentials for c; the old object is freed once every shard
  * has begun a loop turn after this (they are woken so they do). */
-static void publish_creds(struct server *srv, struct origin_rt *o, struct origin_creds *c)
+static void publish_creds(struct server *srv, struct rt_origin *o, struct origin_creds *c)
 {
 	struct origin_creds *old = rt_creds_swap(o, c);
 
@@ -328,7 +328,7 @@ static void wake_shards(struct server *srv)
 static const struct cfg_origin *cfg_origin_at(const struct runtime *rt, const struct cfg *cfg,
 					      uint32_t i)
 {
-	const struct origin_rt *o = &rt->origins[i];
+	const struct rt_origin *o = &rt->origins[i];
 	const struct cfg_zone *z = &cfg->zones[o->zone - rt->cfg->zones];
 
 	return &z->origins[o->cfg - o->zone->origins];

@@ -94,7 +94,7 @@ uint64_t counters_sum(const struct counters_block *b, unsigned i,
 	if (b->sum)
 		return b->ctx ? b->sum(b->ctx, i) : 0;
 	for (unsigned k = 0; k < n; k++)
-		s += counter_get(arrs[k], counters_slot(b, i));
+		s += counters_get(arrs[k], counters_slot(b, i));
 	return s;
 }
 

@@ -142,7 +142,7 @@
 	X(loop_early_submits,      "loop iterations that submitted their store reads before the hits' sends") \
 	X(loop_iterations,         "shard event-loop iterations")
 
-enum counter_id {
+enum counters_id {
 #define COUNTER_ENUM(name, doc) CTR_##name,
 	COUNTERS(COUNTER_ENUM)
 #undef COUNTER_ENUM
@@ -205,13 +205,13 @@ void counters_write(FILE *f, enum counters_format fmt, const uint64_t *const *ar
 
 /* Single writer per array: a relaxed load+store is enough and compiles to
  * a plain add; readers on other threads see a torn-free 64-bit value. */
-static inline void counter_add(uint64_t *arr, unsigned id, uint64_t n)
+static inline void counters_add(uint64_t *arr, unsigned id, uint64_t n)
 {
 	__atomic_store_n(&arr[id], __atomic_load_n(&arr[id], __ATOMIC_RELAXED) + n,
 			 __ATOMIC_RELAXED);
 }
 
-static inline uint64_t counter_get(const uint64_t *arr, unsigned id)
+static inline uint64_t counters_get(const uint64_t *arr, unsigned id)
 {
 	return __atomic_load_n(&arr[id], __ATOMIC_RELAXED);
 }

@@ -270,7 +270,7 @@ static unsigned loop_dispatch(struct loop *lp)
 		return n;
 	if (lp->reads_queued) {
 		io_uring_submit(&lp->ring);
-		counter_add(lp->ctr, CTR_loop_early_submits, 1);
+		counters_add(lp->ctr, CTR_loop_early_submits, 1);
 	}
 	for (unsigned i = 0; i < n; i++) {
 		struct io_uring_cqe *cqe = &cqes[(head + i) & mask];
@@ -309,8 +309,8 @@ int loop_run(struct loop *lp)
 		io_uring_cq_advance(&lp->ring, n);
 		last = n;
 		run_hooks(lp->batch, lp->n_batch);
-		counter_add(lp->ctr, CTR_loop_iterations, 1);
-		counter_add(lp->ctr, CTR_loop_busy_ns, loop_now_ns() - busy_from);
+		counters_add(lp->ctr, CTR_loop_iterations, 1);
+		counters_add(lp->ctr, CTR_loop_busy_ns, loop_now_ns() - busy_from);
 	}
 	return 0;
 }

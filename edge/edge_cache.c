@@ -49,7 +49,7 @@ static struct hcache_policy zone_policy(const struct cfg_zone *z)
 }
 
 /* The cache key of vc's request; its text into text[cap) when wanted. */
-static int request_key(const struct vconn *vc, char *text, size_t cap, size_t *text_len,
+static int request_key(const struct visitor_conn *vc, char *text, size_t cap, size_t *text_len,
 		       struct cindex_key *key)
 {
 	const struct cfg_zone *z = vc->x.zone->cfg;
@@ -90,12 +90,12 @@ static void release_reads(struct shard *sh, struct ecache_x *c)
 	c->n_rio = 0;
 }
 
-const char *ecache_xcache(const struct vconn *vc)
+const char *ecache_xcache(const struct visitor_conn *vc)
 {
 	return hcache_xcache_name((enum hcache_xcache)vc->x.cache.xcache);
 }
 
-static bool serve_stored(struct shard *sh, struct vconn *vc, const void *meta,
+static bool serve_stored(struct shard *sh, struct visitor_conn *vc, const void *meta,
 			 uint32_t meta_len, const char *body, uint64_t body_len, uint64_t total);
 static void submit_writes(struct shard *sh, const struct store_io *io, int n);
 static bool write_room(const struct shard *sh, unsigned n);
@@ -103,11 +103,11 @@ static bool write_stored_head(struct wbuf *w, const struct http1_response *resp)
 
 /* ---- lookup ------------------------------------------------------------------ */
 
-static bool lookup_store(struct shard *sh, struct vconn *vc);
+static bool lookup_store(struct shard *sh, struct visitor_conn *vc);
 
 /* A miss of a cacheable GET: lead the fetch, follow a same-shard leader
  * that has not answered yet, or park until the leader's object lands. */
-static bool collapse_miss(struct shard *sh, struct vconn *vc)
+static bool collapse_miss(struct shard *sh, struct visitor_conn *vc)
 {
 	struct ecache_x *c = &vc->x.cache;
 	struct collapse_leader me = { sh->id, vc->idx, vc->gen }, l;
@@ -134,7 +134,7 @@ static bool collapse_miss(struct shard *sh, struct vconn *vc)
 	if (r < 0)
 		return false;
 	if (l.shard == sh->id && l.vidx < sh->vconns_hwm) {
-		struct vconn *lvc = &sh->vconns[l.vidx];
+		struct visitor_conn *lvc = &sh->vconns[l.vidx];
 		if (lvc->gen == l.vgen && lvc->state == VC_BUSY && lvc->x.leading &&
 		    !lvc->x.background && !lvc->x.head_queued && lvc->req.method == HTTP1_GET &&
 		    lvc->req.version_minor == vc->req.version_minor &&
@@ -147,7 +147,7 @@ static bool collapse_miss(struct shard *sh, struct vconn *vc)
 	return true;
 }
 
-bool ecache_lookup(struct shard *sh, struct vconn *vc)
+bool ecache_lookup(struct shard *sh, struct visitor_conn *vc)
 {
 	if (lookup_store(sh, vc))
 		return true;
@@ -156,11 +156,11 @@ bool ecache_lookup(struct shard *sh, struct vconn *vc)
 	return vc->x.cache.cacheable && collapse_miss(sh, vc);
 }
 
-static bool lookup_key(struct shard *sh, struct vconn *vc);
+static bool lookup_key(struct shard *sh, struct visitor_conn *vc);
 
 /* The primary key held a Vary marker: look up the variant the visitor's
  * headers select (once: a marker under a variant key is a miss). */
-static bool lookup_variant(struct shard *sh, struct vconn *vc, const void *meta,
+static bool lookup_variant(struct shard *sh, struct visitor_conn *vc, const void *meta,
 			   uint32_t meta_len)
 {
 	struct ecache_x *c = &vc->x.cache;
@@ -173,7 +173,7 @@ static bool lookup_variant(struct shard *sh, struct vconn *vc, const void *meta,
 	return lookup_key(sh, vc);
 }
 
-static bool lookup_store(struct shard *sh, struct vconn *vc)
+static bool lookup_store(struct shard *sh, struct visitor_conn *vc)
 {
 	struct ecache_x *c = &vc->x.cache;
 	const struct http1_request *r = &vc->req;
@@ -199,7 +199,7 @@ static bool lookup_store(struct shard *sh, struct vconn *vc)
 }
 
 /* Look c->key up: serve from RAM, start a store read (true), or miss. */
-static bool lookup_key(struct shard *sh, struct vconn *vc)
+static bool lookup_key(struct shard *sh, struct visitor_conn *vc)
 {
 	struct ecache_x *c = &vc->x.cache;
 	struct cindex_entry hit;
@@ -280,7 +280,7 @@ static bool replaced_on_hit(const struct http1_header *h)
 	return header_named(h, names, sizeof(names) / sizeof(names[0]));
 }
 
-static void write_hit_head(struct shard *sh, struct vconn *vc, struct wbuf *w, int status,
+static void write_hit_head(struct shard *sh, struct visitor_conn *vc, struct wbuf *w, int status,
 			   const struct http1_response *stored, int64_t age,
 			   int64_t body_len, const char *content_range)
 {
@@ -323,7 +323,7 @@ static void write_hit_head(struct shard *sh, struct vconn *vc, struct wbuf *w, i
 /* Serve a stored object: 200, 206, 304, 412 or 416, head from the stored
  * head, body bytes straight from the read buffer (released when the
  * exchange ends). Returns 0, or -1 to fall back to the origin. */
-static int serve_hit(struct shard *sh, struct vconn *vc, const struct hcache_entry *e,
+static int serve_hit(struct shard *sh, struct visitor_conn *vc, const struct hcache_entry *e,
 		     const struct http1_response *stored, const char *body, uint64_t total,
 		     bool end)
 {
@@ -382,7 +382,7 @@ static int serve_hit(struct shard *sh, struct vconn *vc, const struct hcache_ent
 }
 
 /* A store read did not give a servable object: ask the origin. */
-static void to_origin(struct shard *sh, struct vconn *vc)
+static void to_origin(struct shard *sh, struct visitor_conn *vc)
 {
 	if (!vc->x.cache.have_stored)
 		release_reads(sh, &vc->x.cache);
@@ -404,7 +404,7 @@ static bool stored_meta(const struct ecache_x *c, struct ecache_meta *m,
  * (RFC 9111) and serve, or fall back to the origin. Returns true if it was
  * served or answered, false to go to the origin.
  */
-static bool serve_stored(struct shard *sh, struct vconn *vc, const void *meta,
+static bool serve_stored(struct shard *sh, struct visitor_conn *vc, const void *meta,
 			 uint32_t meta_len, const char *body, uint64_t body_len, uint64_t total)
 {
 	struct ecache_x *c = &vc->x.cache;
@@ -489,7 +489,7 @@ static void admit_ram(struct shard *sh, const struct ecache_x *c, const struct s
 	memtier_admit_commit(&sh->mt, o);
 }
 
-void ecache_on_read(struct shard *sh, struct vconn *vc, const struct io_uring_cqe *cqe)
+void ecache_on_read(struct shard *sh, struct visitor_conn *vc, const struct io_uring_cqe *cqe)
 {
 	struct ecache_x *c = &vc->x.cache;
 	struct store_view v;
@@ -530,14 +530,14 @@ void ecache_on_read(struct shard *sh, struct vconn *vc, const struct io_uring_cq
 }
 
 /* The leader lets go of its key (parked followers look again). */
-static void release_claim(struct shard *sh, struct vconn *vc)
+static void release_claim(struct shard *sh, struct visitor_conn *vc)
 {
 	if (vc->x.leading && !vc->x.claim_in_fill)
 		collapse_release(sh->collapse, vc->x.cache.ckey);
 	vc->x.leading = false;
 }
 
-bool ecache_pass(struct shard *sh, struct vconn *vc)
+bool ecache_pass(struct shard *sh, struct visitor_conn *vc)
 {
 	if (!vc->x.leading || vc->x.cache.shareable)
 		return false;
@@ -546,7 +546,7 @@ bool ecache_pass(struct shard *sh, struct vconn *vc)
 	return true;
 }
 
-void ecache_exchange_end(struct shard *sh, struct vconn *vc)
+void ecache_exchange_end(struct shard *sh, struct visitor_conn *vc)
 {
 	struct ecache_x *c = &vc->x.cache;
 	if (!sh->store)
@@ -562,9 +562,9 @@ void ecache_exchange_end(struct shard *sh, struct vconn *vc)
 	}
 }
 
-void ecache_background_end(struct shard *sh, struct vconn *vc)
+void ecache_background_end(struct shard *sh, struct visitor_conn *vc)
 {
-	const struct vexchange *x = &vc->x;
+	const struct visitor_exchange *x = &vc->x;
 
 	/* Found fresh: someone refreshed it first, nothing was asked. */
 	if (x->cache.xcache == HCACHE_X_HIT)
@@ -575,7 +575,7 @@ void ecache_background_end(struct shard *sh, struct vconn *vc)
 
 /* ---- revalidation and stale-if-error ------------------------------------------- */
 
-bool ecache_drops_request_header(const struct vconn *vc, const struct http1_header *h)
+bool ecache_drops_request_header(const struct visitor_conn *vc, const struct http1_header *h)
 {
 	static const char *const names[] = {
 		"if-none-match", "if-modified-since", "if-match", "if-unmodified-since",
@@ -590,7 +590,7 @@ bool ecache_drops_request_header(const struct vconn *vc, const struct http1_head
 	return header_named(h, names, sizeof(names) / sizeof(names[0]));
 }
 
-void ecache_origin_headers(const struct vconn *vc, struct wbuf *w)
+void ecache_origin_headers(const struct visitor_conn *vc, struct wbuf *w)
 {
 	const struct ecache_x *c = &vc->x.cache;
 	struct ecache_meta m;
@@ -608,7 +608,7 @@ void ecache_origin_headers(const struct vconn *vc, struct wbuf *w)
 
 /* Write the refreshed entry (new meta, same body) back: best effort.
  * True when every write was submitted (its completion commits it). */
-static bool refresh_store(struct shard *sh, struct vconn *vc, const struct hcache_entry *e,
+static bool refresh_store(struct shard *sh, struct visitor_conn *vc, const struct hcache_entry *e,
 			  const struct hcache_store *hs, const struct http1_response *head)
 {
 	struct ecache_x *c = &vc->x.cache;
@@ -662,7 +662,8 @@ static bool refresh_store(struct shard *sh, struct vconn *vc, const struct hcach
 }
 
 /* A 304 that matches: the stored object with the 304's headers merged in. */
-static bool revalidated(struct shard *sh, struct vconn *vc, const struct http1_response *r304,
+static bool revalidated(struct shard *sh, struct visitor_conn *vc,
+			const struct http1_response *r304,
 			const struct ecache_meta *m, const struct http1_response *stored)
 {
 	struct ecache_x *c = &vc->x.cache;
@@ -695,7 +696,8 @@ static bool revalidated(struct shard *sh, struct vconn *vc, const struct http1_r
 			 false) == 0;
 }
 
-bool ecache_origin_head(struct shard *sh, struct vconn *vc, const struct http1_response *resp)
+bool ecache_origin_head(struct shard *sh, struct visitor_conn *vc,
+			const struct http1_response *resp)
 {
 	struct ecache_x *c = &vc->x.cache;
 	struct ecache_meta m;
@@ -722,7 +724,7 @@ bool ecache_origin_head(struct shard *sh, struct vconn *vc, const struct http1_r
 	return false;
 }
 
-enum ecache_head ecache_response_head(struct shard *sh, struct vconn *vc,
+enum ecache_head ecache_response_head(struct shard *sh, struct visitor_conn *vc,
 				      const struct http1_response *resp)
 {
 	if (ecache_origin_head(sh, vc, resp))
@@ -732,7 +734,7 @@ enum ecache_head ecache_response_head(struct shard *sh, struct vconn *vc,
 	return ecache_pass(sh, vc) ? ECACHE_HEAD_PASS : ECACHE_HEAD_FORWARD;
 }
 
-bool ecache_fail_stale(struct shard *sh, struct vconn *vc)
+bool ecache_fail_stale(struct shard *sh, struct visitor_conn *vc)
 {
 	struct ecache_x *c = &vc->x.cache;
 	struct ecache_meta m;
@@ -751,7 +753,7 @@ bool ecache_fail_stale(struct shard *sh, struct vconn *vc)
 /* ---- invalidation (RFC 9111 4.4) ----------------------------------------------- */
 
 /* Drop the stored object of zone + path[?query]. */
-static void drop_path(struct shard *sh, const struct vconn *vc, const char *path, size_t len)
+static void drop_path(struct shard *sh, const struct visitor_conn *vc, const char *path, size_t len)
 {
 	const struct cfg_zone *z = vc->x.zone->cfg;
 	const char *q = memchr(path, '?', len);
@@ -771,7 +773,7 @@ static void drop_path(struct shard *sh, const struct vconn *vc, const char *path
 		COUNT(sh, cache_invalidated);
 }
 
-void ecache_invalidate(struct shard *sh, struct vconn *vc, const struct http1_response *resp)
+void ecache_invalidate(struct shard *sh, struct visitor_conn *vc, const struct http1_response *resp)
 {
 	const struct http1_request *r = &vc->req;
 
@@ -842,13 +844,13 @@ struct hcache_policy ecache_zone_policy(const struct cfg_zone *z)
 	return zone_policy(z);
 }
 
-int ecache_request_key(const struct vconn *vc, char *text, size_t cap, size_t *text_len,
+int ecache_request_key(const struct visitor_conn *vc, char *text, size_t cap, size_t *text_len,
 		       struct cindex_key *key)
 {
 	return request_key(vc, text, cap, text_len, key);
 }
 
-void ecache_write_hit_head(struct shard *sh, struct vconn *vc, struct wbuf *w, int status,
+void ecache_write_hit_head(struct shard *sh, struct visitor_conn *vc, struct wbuf *w, int status,
 			   const struct http1_response *stored, int64_t age,
 			   int64_t body_len, const char *content_range)
 {
@@ -883,7 +885,7 @@ static bool write_stored_head(struct wbuf *w, const struct http1_response *resp)
 	return !w->overflow;
 }
 
-void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_response *resp)
+void ecache_fill_begin(struct shard *sh, struct visitor_conn *vc, const struct http1_response *resp)
 {
 	struct ecache_x *c = &vc->x.cache;
 	struct hcache_resp_info ri;
@@ -967,7 +969,7 @@ void ecache_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_re
 		 (marker && c->ckey.lo == pkey.lo && c->ckey.hi == pkey.hi));
 }
 
-void ecache_fill_body(struct shard *sh, struct vconn *vc, const char *p, size_t n)
+void ecache_fill_body(struct shard *sh, struct visitor_conn *vc, const char *p, size_t n)
 {
 	struct ecache_x *c = &vc->x.cache;
 	struct store_io io[8];
@@ -997,7 +999,7 @@ void ecache_fill_body(struct shard *sh, struct vconn *vc, const char *p, size_t 
 	}
 }
 
-void ecache_fill_end(struct shard *sh, struct vconn *vc, bool complete)
+void ecache_fill_end(struct shard *sh, struct visitor_conn *vc, bool complete)
 {
 	struct ecache_x *c = &vc->x.cache;
 	if (!c->filling)

@@ -51,7 +51,7 @@ struct chk_meta {
 	uint64_t total;
 };
 
-static void advance(struct shard *sh, struct vconn *vc, bool in_send);
+static void advance(struct shard *sh, struct visitor_conn *vc, bool in_send);
 
 struct cindex_key elarge_chunk_key(struct cindex_key key, uint64_t gen, uint32_t idx)
 {
@@ -60,7 +60,7 @@ struct cindex_key elarge_chunk_key(struct cindex_key key, uint64_t gen, uint32_t
 	return (struct cindex_key){ .lo = h.low64, .hi = h.high64 };
 }
 
-static uint64_t new_gen(const struct shard *sh, const struct vconn *vc)
+static uint64_t new_gen(const struct shard *sh, const struct visitor_conn *vc)
 {
 	uint64_t in[2] = { loop_now_ns(), vc->x.reqid };
 	(void)sh;
@@ -107,7 +107,7 @@ static void drop_object(struct shard *sh, struct cindex_key key, uint64_t gen, u
 /* ---- chunk claims (collapsing) -------------------------------------------------- */
 
 /* Claim chunk idx for this exchange: false if another holds it. */
-static bool claim_chunk(struct shard *sh, struct vconn *vc, uint32_t idx)
+static bool claim_chunk(struct shard *sh, struct visitor_conn *vc, uint32_t idx)
 {
 	struct collapse_leader me = { sh->id, vc->idx, vc->gen }, l;
 	struct elarge_x *L = &vc->x.cache.large;
@@ -119,7 +119,7 @@ static bool claim_chunk(struct shard *sh, struct vconn *vc, uint32_t idx)
 }
 
 /* Let go of the claims no store write took over. */
-static void release_claims(struct shard *sh, struct vconn *vc)
+static void release_claims(struct shard *sh, struct visitor_conn *vc)
 {
 	struct elarge_x *L = &vc->x.cache.large;
 	for (; L->cl_from < L->cl_to && sh->collapse; L->cl_from++)
@@ -129,7 +129,7 @@ static void release_claims(struct shard *sh, struct vconn *vc)
 }
 
 /* A chunk's claim now ends with its store write (or it was skipped). */
-static void claim_done(struct shard *sh, struct vconn *vc, uint32_t idx, bool written)
+static void claim_done(struct shard *sh, struct visitor_conn *vc, uint32_t idx, bool written)
 {
 	struct elarge_x *L = &vc->x.cache.large;
 	if (idx != L->cl_from || idx >= L->cl_to)
@@ -168,7 +168,7 @@ static bool slots_idle(const struct elarge_x *L)
 	return true;
 }
 
-static void wait_add(struct shard *sh, struct vconn *vc)
+static void wait_add(struct shard *sh, struct visitor_conn *vc)
 {
 	struct elarge_x *L = &vc->x.cache.large;
 	if (L->waiting)
@@ -179,12 +179,12 @@ static void wait_add(struct shard *sh, struct vconn *vc)
 	COUNT(sh, cache_large_waits);
 }
 
-static void wait_remove(struct shard *sh, struct vconn *vc)
+static void wait_remove(struct shard *sh, struct visitor_conn *vc)
 {
 	struct elarge_x *L = &vc->x.cache.large;
 	if (!L->waiting)
 		return;
-	for (struct vconn **p = &sh->large_wait; *p; p = &(*p)->x.cache.large.next_wait)
+	for (struct visitor_conn **p = &sh->large_wait; *p; p = &(*p)->x.cache.large.next_wait)
 		if (*p == vc) {
 			*p = L->next_wait;
 			break;
@@ -195,10 +195,10 @@ static void wait_remove(struct shard *sh, struct vconn *vc)
 
 void elarge_tick(struct shard *sh)
 {
-	struct vconn *list = sh->large_wait;
+	struct visitor_conn *list = sh->large_wait;
 	sh->large_wait = NULL;
 	while (list) {
-		struct vconn *vc = list;
+		struct visitor_conn *vc = list;
 		list = vc->x.cache.large.next_wait;
 		vc->x.cache.large.waiting = false;
 		vc->x.cache.large.next_wait = NULL;
@@ -211,7 +211,8 @@ void elarge_tick(struct shard *sh)
 
 /* Decide the visitor's response against the object (conditionals, one
  * range) and build its head; it is queued with the first body bytes. */
-static int plan_response(struct shard *sh, struct vconn *vc, const struct http1_response *stored,
+static int plan_response(struct shard *sh, struct visitor_conn *vc,
+			 const struct http1_response *stored,
 			 int64_t age)
 {
 	struct ecache_x *c = &vc->x.cache;
@@ -268,7 +269,7 @@ static int plan_response(struct shard *sh, struct vconn *vc, const struct http1_
 }
 
 /* Queue the planned head (once). False: the connection was closed. */
-static bool queue_head(struct shard *sh, struct vconn *vc)
+static bool queue_head(struct shard *sh, struct visitor_conn *vc)
 {
 	struct elarge_x *L = &vc->x.cache.large;
 	if (L->head_sent)
@@ -281,7 +282,7 @@ static bool queue_head(struct shard *sh, struct vconn *vc)
 }
 
 /* Body bytes to the visitor's queue (no followers: slices never collapse). */
-static bool put_body(struct shard *sh, struct vconn *vc, const struct iobuf_seg *seg)
+static bool put_body(struct shard *sh, struct visitor_conn *vc, const struct iobuf_seg *seg)
 {
 	if (!iobuf_outq_coalesce(&vc->out, seg, &sh->pool) && !iobuf_outq_push(&vc->out, seg))
 		return false;
@@ -301,7 +302,7 @@ bool elarge_is_record(const void *meta, uint32_t meta_len)
 	return magic == REC_MAGIC;
 }
 
-bool elarge_serve(struct shard *sh, struct vconn *vc, const void *meta, uint32_t meta_len)
+bool elarge_serve(struct shard *sh, struct visitor_conn *vc, const void *meta, uint32_t meta_len)
 {
 	struct ecache_x *c = &vc->x.cache;
 	struct elarge_x *L = &c->large;
@@ -346,14 +347,14 @@ bool elarge_serve(struct shard *sh, struct vconn *vc, const void *meta, uint32_t
 	return true;
 }
 
-void elarge_start(struct shard *sh, struct vconn *vc)
+void elarge_start(struct shard *sh, struct visitor_conn *vc)
 {
 	advance(sh, vc, false);
 }
 
 /* Start a store write of one object of this version (a record: body 0;
  * a chunk): its key text gives the prefix-purge hashes. */
-static bool begin_write(struct shard *sh, struct vconn *vc, struct cindex_key key,
+static bool begin_write(struct shard *sh, struct visitor_conn *vc, struct cindex_key key,
 			const void *meta, uint32_t meta_len, uint64_t body_len, uint32_t *wid)
 {
 	char text[LIMIT_CACHE_KEY_BYTES];
@@ -379,7 +380,8 @@ static bool begin_write(struct shard *sh, struct vconn *vc, struct cindex_key ke
 }
 
 /* Write the record of a new version (best effort). */
-static bool write_record(struct shard *sh, struct vconn *vc, const struct http1_response *resp)
+static bool write_record(struct shard *sh, struct visitor_conn *vc,
+			 const struct http1_response *resp)
 {
 	struct elarge_x *L = &vc->x.cache.large;
 	uint32_t wid;
@@ -404,7 +406,8 @@ static bool write_record(struct shard *sh, struct vconn *vc, const struct http1_
 
 /* A new version seen in an origin response (`head`: its 200 form):
  * RFC 9111 says whether it may be stored; with a validator it is. */
-static void new_version(struct shard *sh, struct vconn *vc, const struct http1_response *head,
+static void new_version(struct shard *sh, struct visitor_conn *vc,
+			const struct http1_response *head,
 			uint64_t total)
 {
 	struct ecache_x *c = &vc->x.cache;
@@ -442,7 +445,7 @@ static void new_version(struct shard *sh, struct vconn *vc, const struct http1_r
 
 /* ---- chunk writes -------------------------------------------------------------- */
 
-static bool cw_begin(struct shard *sh, struct vconn *vc, uint32_t idx)
+static bool cw_begin(struct shard *sh, struct visitor_conn *vc, uint32_t idx)
 {
 	struct elarge_x *L = &vc->x.cache.large;
 	struct chk_meta m = { .magic = CHK_MAGIC, .idx = idx, .gen = L->gen, .total = L->total };
@@ -462,7 +465,7 @@ static bool cw_begin(struct shard *sh, struct vconn *vc, uint32_t idx)
 	return true;
 }
 
-static void cw_abort(struct shard *sh, struct vconn *vc)
+static void cw_abort(struct shard *sh, struct visitor_conn *vc)
 {
 	struct elarge_x *L = &vc->x.cache.large;
 	if (!L->cw_active)
@@ -477,7 +480,8 @@ static void cw_abort(struct shard *sh, struct vconn *vc)
 
 /* Object bytes [off, off + n) passing by: each whole chunk becomes a store
  * object (best effort: a busy store skips a chunk, never slows anyone). */
-static void cw_feed(struct shard *sh, struct vconn *vc, uint64_t off, const char *p, size_t n)
+static void cw_feed(struct shard *sh, struct visitor_conn *vc, uint64_t off, const char *p,
+		    size_t n)
 {
 	struct elarge_x *L = &vc->x.cache.large;
 	struct store_io io[8];
@@ -511,7 +515,7 @@ static void cw_feed(struct shard *sh, struct vconn *vc, uint64_t off, const char
 
 /* ---- a plain GET miss larger than a chunk ------------------------------------- */
 
-bool elarge_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_response *resp,
+bool elarge_fill_begin(struct shard *sh, struct visitor_conn *vc, const struct http1_response *resp,
 		       const struct hcache_entry *e, uint32_t expires)
 {
 	struct ecache_x *c = &vc->x.cache;
@@ -536,14 +540,14 @@ bool elarge_fill_begin(struct shard *sh, struct vconn *vc, const struct http1_re
 	return true;
 }
 
-void elarge_fill_body(struct shard *sh, struct vconn *vc, const char *p, size_t n)
+void elarge_fill_body(struct shard *sh, struct visitor_conn *vc, const char *p, size_t n)
 {
 	struct elarge_x *L = &vc->x.cache.large;
 	cw_feed(sh, vc, L->o_off, p, n);
 	L->o_off += n;
 }
 
-void elarge_fill_end(struct shard *sh, struct vconn *vc, bool complete)
+void elarge_fill_end(struct shard *sh, struct visitor_conn *vc, bool complete)
 {
 	struct elarge_x *L = &vc->x.cache.large;
 	(void)complete;                     /* a whole chunk is complete as it is */
@@ -555,7 +559,7 @@ void elarge_fill_end(struct shard *sh, struct vconn *vc, bool complete)
 
 /* Fetch chunks [idx, ...] from the origin: up to ELARGE_FETCH_CHUNKS,
  * up to the last one the visitor needs, stopping before a stored one. */
-static void start_fetch(struct shard *sh, struct vconn *vc, uint32_t idx)
+static void start_fetch(struct shard *sh, struct visitor_conn *vc, uint32_t idx)
 {
 	struct ecache_x *c = &vc->x.cache;
 	struct elarge_x *L = &c->large;
@@ -586,7 +590,7 @@ static void start_fetch(struct shard *sh, struct vconn *vc, uint32_t idx)
 	origin_start(sh, vc);
 }
 
-bool elarge_miss(struct shard *sh, struct vconn *vc)
+bool elarge_miss(struct shard *sh, struct visitor_conn *vc)
 {
 	struct ecache_x *c = &vc->x.cache;
 	struct elarge_x *L = &c->large;
@@ -619,7 +623,7 @@ bool elarge_miss(struct shard *sh, struct vconn *vc)
 	return true;
 }
 
-bool elarge_drops_request_header(const struct vconn *vc, const struct http1_header *h)
+bool elarge_drops_request_header(const struct visitor_conn *vc, const struct http1_header *h)
 {
 	static const char *const names[] = {
 		"range", "if-range", "if-match", "if-none-match", "if-modified-since",
@@ -633,7 +637,7 @@ bool elarge_drops_request_header(const struct vconn *vc, const struct http1_head
 	return false;
 }
 
-void elarge_origin_headers(const struct vconn *vc, struct wbuf *w)
+void elarge_origin_headers(const struct visitor_conn *vc, struct wbuf *w)
 {
 	const struct elarge_x *L = &vc->x.cache.large;
 	wbuf_str(w, "Range: bytes=");
@@ -673,7 +677,7 @@ static bool parse_content_range(const struct http1_response *resp, uint64_t *fir
 	return true;
 }
 
-int elarge_origin_head(struct shard *sh, struct vconn *vc, const struct http1_response *resp)
+int elarge_origin_head(struct shard *sh, struct visitor_conn *vc, const struct http1_response *resp)
 {
 	struct ecache_x *c = &vc->x.cache;
 	struct elarge_x *L = &c->large;
@@ -743,7 +747,7 @@ int elarge_origin_head(struct shard *sh, struct vconn *vc, const struct http1_re
 	return 1;
 }
 
-bool elarge_origin_body(struct shard *sh, struct vconn *vc, const struct iobuf_seg *seg)
+bool elarge_origin_body(struct shard *sh, struct visitor_conn *vc, const struct iobuf_seg *seg)
 {
 	struct elarge_x *L = &vc->x.cache.large;
 	uint64_t off = L->o_off, n = seg->len;
@@ -772,7 +776,7 @@ bool elarge_origin_body(struct shard *sh, struct vconn *vc, const struct iobuf_s
 	return true;
 }
 
-void elarge_origin_end(struct shard *sh, struct vconn *vc)
+void elarge_origin_end(struct shard *sh, struct visitor_conn *vc)
 {
 	struct elarge_x *L = &vc->x.cache.large;
 
@@ -791,7 +795,7 @@ void elarge_origin_end(struct shard *sh, struct vconn *vc)
 
 /* Get the next chunk: 1 = ready (RAM), 0 = a read or a fetch is running
  * or nothing can start now. */
-static int acquire(struct shard *sh, struct vconn *vc)
+static int acquire(struct shard *sh, struct visitor_conn *vc)
 {
 	struct ecache_x *c = &vc->x.cache;
 	struct elarge_x *L = &c->large;
@@ -861,7 +865,7 @@ static int acquire(struct shard *sh, struct vconn *vc)
 	return 0;
 }
 
-void elarge_on_read(struct shard *sh, struct vconn *vc, const struct io_uring_cqe *cqe)
+void elarge_on_read(struct shard *sh, struct visitor_conn *vc, const struct io_uring_cqe *cqe)
 {
 	struct ecache_x *c = &vc->x.cache;
 	struct elarge_x *L = &c->large;
@@ -912,7 +916,7 @@ void elarge_on_read(struct shard *sh, struct vconn *vc, const struct io_uring_cq
 }
 
 /* Everything the visitor gets is queued: end the response. */
-static void finish(struct shard *sh, struct vconn *vc, bool in_send)
+static void finish(struct shard *sh, struct visitor_conn *vc, bool in_send)
 {
 	if (vc->x.resp_done || !queue_head(sh, vc))
 		return;
@@ -922,7 +926,7 @@ static void finish(struct shard *sh, struct vconn *vc, bool in_send)
 		visitor_response_end(sh, vc);
 }
 
-static void advance(struct shard *sh, struct vconn *vc, bool in_send)
+static void advance(struct shard *sh, struct visitor_conn *vc, bool in_send)
 {
 	struct elarge_x *L = &vc->x.cache.large;
 	bool queued = false;
@@ -960,7 +964,7 @@ static void advance(struct shard *sh, struct vconn *vc, bool in_send)
 		visitor_flush(sh, vc);
 }
 
-void elarge_on_sent(struct shard *sh, struct vconn *vc)
+void elarge_on_sent(struct shard *sh, struct visitor_conn *vc)
 {
 	struct elarge_x *L = &vc->x.cache.large;
 	uint64_t consumed = L->pushed - vc->out.bytes;
@@ -972,7 +976,7 @@ void elarge_on_sent(struct shard *sh, struct vconn *vc)
 		advance(sh, vc, true);
 }
 
-void elarge_end(struct shard *sh, struct vconn *vc)
+void elarge_end(struct shard *sh, struct visitor_conn *vc)
 {
 	struct elarge_x *L = &vc->x.cache.large;
 

@@ -83,7 +83,7 @@ int evary_from_marker(struct evary_state *s, const void *meta, uint32_t meta_len
 
 /* A new epoch: unique per marker written (shard, request, clocks), so
  * that variants of an older marker are never reached again. */
-static uint64_t new_epoch(const struct shard *sh, const struct vconn *vc)
+static uint64_t new_epoch(const struct shard *sh, const struct visitor_conn *vc)
 {
 	uint64_t in[3] = { sh->lp.unix_ms, vc->x.reqid, loop_now_ns() };
 	return XXH3_64bits(in, sizeof(in));
@@ -120,7 +120,7 @@ static int write_marker(struct shard *sh, const struct evary_state *s, const cha
 	return 0;
 }
 
-int evary_fill(struct shard *sh, struct vconn *vc, const struct hcache_resp_info *ri,
+int evary_fill(struct shard *sh, struct visitor_conn *vc, const struct hcache_resp_info *ri,
 	       struct cindex_key primary, const char *key_text, size_t key_text_len,
 	       uint32_t expires, struct cindex_key *okey, bool *marker_written)
 {

@@ -31,7 +31,7 @@
 #include "net/http1.h"
 
 struct shard;
-struct vconn;
+struct visitor_conn;
 
 /* What an exchange learnt from a marker (inside struct ecache_x). */
 struct evary_state {
@@ -67,7 +67,7 @@ int evary_from_marker(struct evary_state *s, const void *meta, uint32_t meta_len
  * -EINVAL when the names do not fit a marker, -EBUSY when the marker
  * could not be written: the response is then not stored.
  */
-int evary_fill(struct shard *sh, struct vconn *vc, const struct hcache_resp_info *ri,
+int evary_fill(struct shard *sh, struct visitor_conn *vc, const struct hcache_resp_info *ri,
 	       struct cindex_key primary, const char *key_text, size_t key_text_len,
 	       uint32_t expires, struct cindex_key *okey, bool *marker_written);
 

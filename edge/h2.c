@@ -25,7 +25,7 @@
 
 /* One open stream: its slot and how its request head is being rebuilt. */
 struct h2s {
-	struct vconn *vc;                   /* NULL: entry free */
+	struct visitor_conn *vc;            /* NULL: entry free */
 	int32_t sid;
 	bool submitted;                     /* response HEADERS submitted */
 	bool deferred;                      /* the data source waits for bytes */
@@ -45,7 +45,7 @@ struct h2s {
 struct h2conn {
 	nghttp2_session *s;
 	struct shard *sh;
-	struct vconn *vc;
+	struct visitor_conn *vc;
 	bool busy;                          /* inside nghttp2 (see the top) */
 	bool ending;                        /* GOAWAY submitted for an error or flood */
 	bool failed;                        /* nghttp2 cannot go on: close now */
@@ -83,23 +83,23 @@ static void h2_send(struct h2conn *h);
 
 /* End the connection politely: GOAWAY(code), counted once; input after it
  * is dropped and the connection closes once it is sent. */
-static void conn_error(struct h2conn *h, enum counter_id c, uint32_t code)
+static void conn_error(struct h2conn *h, enum counters_id c, uint32_t code)
 {
 	if (h->ending)
 		return;
 	h->ending = true;
-	counter_add(h->sh->lp.ctr, c, 1);
+	counters_add(h->sh->lp.ctr, c, 1);
 	nghttp2_session_terminate_session(h->s, code);
 }
 
-static void flood(struct h2conn *h, enum counter_id c)
+static void flood(struct h2conn *h, enum counters_id c)
 {
 	conn_error(h, c, NGHTTP2_ENHANCE_YOUR_CALM);
 }
 
 /* One more frame of a kind that does no work: over its allowance (a base
  * plus what the streams opened and DATA frames sent earned) is a flood. */
-static void spend(struct h2conn *h, uint32_t *n, uint64_t allowance, enum counter_id c)
+static void spend(struct h2conn *h, uint32_t *n, uint64_t allowance, enum counters_id c)
 {
 	if (++*n > allowance)
 		flood(h, c);
@@ -229,7 +229,7 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
 	for (unsigned i = 0; i < LIMIT_H2_MAX_STREAMS && !st; i++)
 		if (!h->st[i].vc)
 			st = &h->st[i];
-	struct vconn *svc = st ? visitor_stream_new(h->sh, h->vc) : NULL;
+	struct visitor_conn *svc = st ? visitor_stream_new(h->sh, h->vc) : NULL;
 	if (!svc) {
 		refuse(h, f->hd.stream_id);
 		return 0;
@@ -332,7 +332,7 @@ static void start_stream(struct h2conn *h, struct h2s *st, bool end_stream)
 	size_t pre = st->m_len + 1 + st->p_len + 11 + (st->a_len ? 8 + st->a_len : 0);
 
 	if (pre + st->hlen + 2 > st->top) {
-		struct vconn *svc = st->vc;
+		struct visitor_conn *svc = st->vc;
 		int32_t sid = st->sid;
 		stream_drop(h, st);
 		refuse(h, sid);             /* the head does not fit a block */
@@ -383,7 +383,7 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const u
 		nghttp2_session_consume_connection(s, len);
 		return 0;
 	}
-	struct vconn *svc = st->vc;
+	struct visitor_conn *svc = st->vc;
 	if (!visitor_stream_body(h->sh, svc, (const char *)d, len)) {
 		nghttp2_session_consume_connection(s, len);
 		return 0;                   /* the stream was reset (stream_drop) */
@@ -396,7 +396,7 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const u
 	return 0;
 }
 
-void h2_stream_drained(struct shard *sh, struct vconn *svc)
+void h2_stream_drained(struct shard *sh, struct visitor_conn *svc)
 {
 	struct h2conn *h = svc->h2;
 	struct h2s *st = &h->st[svc->h2_idx];
@@ -444,7 +444,7 @@ static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t err, void *
 	(void)s;
 	if (!st)
 		return 0;
-	struct vconn *svc = st->vc;
+	struct visitor_conn *svc = st->vc;
 	bool complete = st->eof && err == NGHTTP2_NO_ERROR;
 	stream_drop(h, st);
 	if (!complete)
@@ -467,7 +467,7 @@ static ssize_t read_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t l
 	(void)s;
 	if (!st->vc || st->sid != sid)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-	struct vconn *svc = st->vc;
+	struct visitor_conn *svc = st->vc;
 	struct iobuf_outq *q = &svc->out;
 	while (n < len && q->n > 0) {
 		const struct iobuf_seg *seg = &q->segs[q->head];
@@ -494,7 +494,7 @@ static ssize_t read_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t l
  * segment) as HTTP/2 fields; the body follows through read_body. */
 static bool submit_head(struct h2conn *h, struct h2s *st)
 {
-	struct vconn *svc = st->vc;
+	struct visitor_conn *svc = st->vc;
 	struct iobuf_outq *q = &svc->out;
 	const struct iobuf_seg *seg = &q->segs[q->head];
 	struct http1_response resp;
@@ -540,7 +540,7 @@ static bool submit_head(struct h2conn *h, struct h2s *st)
 	return true;
 }
 
-void h2_stream_flush(struct shard *sh, struct vconn *svc)
+void h2_stream_flush(struct shard *sh, struct visitor_conn *svc)
 {
 	struct h2conn *h = svc->h2;
 	struct h2s *st = &h->st[svc->h2_idx];
@@ -564,7 +564,7 @@ void h2_stream_flush(struct shard *sh, struct vconn *svc)
 		visitor_h2_timers(sh, h->vc);   /* bytes may now wait for the peer */
 }
 
-void h2_stream_gone(struct shard *sh, struct vconn *svc)
+void h2_stream_gone(struct shard *sh, struct visitor_conn *svc)
 {
 	struct h2conn *h = svc->h2;
 	struct h2s *st = &h->st[svc->h2_idx];
@@ -586,7 +586,7 @@ void h2_stream_gone(struct shard *sh, struct vconn *svc)
  * queue, and send them. */
 static void h2_send(struct h2conn *h)
 {
-	struct vconn *vc = h->vc;
+	struct visitor_conn *vc = h->vc;
 	size_t len = 0;
 
 	if (h->busy || h->closed || h->failed || vc->out.n > 0)
@@ -628,7 +628,7 @@ static bool alive(const struct h2conn *h)
 	       (!h->ending && nghttp2_session_want_read(h->s));
 }
 
-bool h2_start(struct shard *sh, struct vconn *vc, const char *pre, size_t n)
+bool h2_start(struct shard *sh, struct visitor_conn *vc, const char *pre, size_t n)
 {
 	struct h2conn *h = calloc(1, sizeof(*h));
 	nghttp2_session_callbacks *cb = NULL;
@@ -682,7 +682,7 @@ fail:
 	return false;
 }
 
-bool h2_recv(struct shard *sh, struct vconn *vc, const char *p, size_t n)
+bool h2_recv(struct shard *sh, struct visitor_conn *vc, const char *p, size_t n)
 {
 	struct h2conn *h = vc->h2;
 
@@ -706,7 +706,7 @@ bool h2_recv(struct shard *sh, struct vconn *vc, const char *p, size_t n)
 	return alive(h);
 }
 
-bool h2_on_sent(struct shard *sh, struct vconn *vc)
+bool h2_on_sent(struct shard *sh, struct visitor_conn *vc)
 {
 	struct h2conn *h = vc->h2;
 
@@ -715,12 +715,12 @@ bool h2_on_sent(struct shard *sh, struct vconn *vc)
 	return alive(h);
 }
 
-bool h2_idle(const struct vconn *vc)
+bool h2_idle(const struct visitor_conn *vc)
 {
 	return vc->h2->n_streams == 0;
 }
 
-uint64_t h2_stall_deadline(struct vconn *vc, uint32_t timeout_ms)
+uint64_t h2_stall_deadline(struct visitor_conn *vc, uint32_t timeout_ms)
 {
 	struct h2conn *h = vc->h2;
 	bool waiting = false;
@@ -740,7 +740,7 @@ uint64_t h2_stall_deadline(struct vconn *vc, uint32_t timeout_ms)
 	return h->stall_since_ms + timeout_ms;
 }
 
-void h2_drain(struct shard *sh, struct vconn *vc)
+void h2_drain(struct shard *sh, struct visitor_conn *vc)
 {
 	struct h2conn *h = vc->h2;
 
@@ -751,7 +751,7 @@ void h2_drain(struct shard *sh, struct vconn *vc)
 	h2_send(h);
 }
 
-void h2_conn_end(struct shard *sh, struct vconn *vc)
+void h2_conn_end(struct shard *sh, struct visitor_conn *vc)
 {
 	struct h2conn *h = vc->h2;
 
@@ -760,13 +760,13 @@ void h2_conn_end(struct shard *sh, struct vconn *vc)
 		struct h2s *st = &h->st[i];
 		if (!st->vc)
 			continue;
-		struct vconn *svc = st->vc;
+		struct visitor_conn *svc = st->vc;
 		stream_drop(h, st);
 		visitor_stream_closed(sh, svc, false);
 	}
 }
 
-void h2_conn_free(struct vconn *vc)
+void h2_conn_free(struct visitor_conn *vc)
 {
 	struct h2conn *h = vc->h2;
 

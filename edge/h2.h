@@ -30,7 +30,7 @@
 #include <stdint.h>
 
 struct shard;
-struct vconn;
+struct visitor_conn;
 struct h2conn;
 
 /* The client connection preface (RFC 9113 3.4). */
@@ -39,14 +39,14 @@ struct h2conn;
 
 /* vc speaks HTTP/2 from now on; `pre` bytes were already read (the
  * preface, and what followed it). False: no memory (the caller closes). */
-bool h2_start(struct shard *sh, struct vconn *vc, const char *pre, size_t n);
+bool h2_start(struct shard *sh, struct visitor_conn *vc, const char *pre, size_t n);
 /* Bytes from the visitor. False: the connection must close now. */
-bool h2_recv(struct shard *sh, struct vconn *vc, const char *p, size_t n);
+bool h2_recv(struct shard *sh, struct visitor_conn *vc, const char *p, size_t n);
 /* The connection's send queue moved (a send completed): serialise more.
  * False when the session is over (GOAWAY sent, or both sides done). */
-bool h2_on_sent(struct shard *sh, struct vconn *vc);
+bool h2_on_sent(struct shard *sh, struct visitor_conn *vc);
 /* No stream open: the connection is idle (its idle timer runs). */
-bool h2_idle(const struct vconn *vc);
+bool h2_idle(const struct visitor_conn *vc);
 /*
  * The send deadline (shard clock, ms) of a connection whose streams have
  * response bytes the peer's window does not let out: timeout_ms after
@@ -54,19 +54,19 @@ bool h2_idle(const struct vconn *vc);
  * opens its window (while it pings, say) is cut like an HTTP/1.1 visitor
  * that stops reading (timeouts_send).
  */
-uint64_t h2_stall_deadline(struct vconn *vc, uint32_t timeout_ms);
+uint64_t h2_stall_deadline(struct visitor_conn *vc, uint32_t timeout_ms);
 /* SIGTERM: GOAWAY; the connection ends when its open streams have. */
-void h2_drain(struct shard *sh, struct vconn *vc);
+void h2_drain(struct shard *sh, struct visitor_conn *vc);
 /* The connection closes: every stream's slot is closed. */
-void h2_conn_end(struct shard *sh, struct vconn *vc);
+void h2_conn_end(struct shard *sh, struct visitor_conn *vc);
 /* Its slot is freed (no send from its buffer in flight): the session too. */
-void h2_conn_free(struct vconn *vc);
+void h2_conn_free(struct visitor_conn *vc);
 
 /* A stream's response has new bytes on its send queue, or has ended. */
-void h2_stream_flush(struct shard *sh, struct vconn *svc);
+void h2_stream_flush(struct shard *sh, struct visitor_conn *svc);
 /* The origin took queued request body of a stream: give the peer window. */
-void h2_stream_drained(struct shard *sh, struct vconn *svc);
+void h2_stream_drained(struct shard *sh, struct visitor_conn *svc);
 /* A stream's slot closes before nghttp2 closed the stream: reset it. */
-void h2_stream_gone(struct shard *sh, struct vconn *svc);
+void h2_stream_gone(struct shard *sh, struct visitor_conn *svc);
 
 #endif

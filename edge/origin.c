@@ -32,19 +32,19 @@
 #include "sigv4/sigv4.h"
 #include "net/wbuf.h"
 
-static void oc_close(struct shard *sh, struct oconn *oc);
-static void try_origin(struct shard *sh, struct vconn *vc, bool allow_pool);
+static void oc_close(struct shard *sh, struct origin_conn *oc);
+static void try_origin(struct shard *sh, struct visitor_conn *vc, bool allow_pool);
 
 /* ---- slots and pools ----------------------------------------------------- */
 
-static struct oconn *oc_alloc(struct shard *sh)
+static struct origin_conn *oc_alloc(struct shard *sh)
 {
-	struct oconn *oc = shard_oconn_take(sh);
+	struct origin_conn *oc = shard_oconn_take(sh);
 	if (!oc)
 		return NULL;
 	sh->oconns_used++;
 	uint32_t gen = oc->gen, idx = oc->idx;
-	memset(oc, 0, offsetof(struct oconn, out));
+	memset(oc, 0, offsetof(struct origin_conn, out));
 	oc->magic = OCONN_MAGIC;
 	oc->gen = gen;
 	oc->idx = idx;
@@ -55,7 +55,7 @@ static struct oconn *oc_alloc(struct shard *sh)
 	return oc;
 }
 
-static void oc_free_slot(struct shard *sh, struct oconn *oc)
+static void oc_free_slot(struct shard *sh, struct origin_conn *oc)
 {
 	tls_session_free(oc->tls);
 	oc->tls = NULL;
@@ -77,20 +77,20 @@ static void oc_free_slot(struct shard *sh, struct oconn *oc)
 	sh->oconns_used--;
 }
 
-static void oc_maybe_free(struct shard *sh, struct oconn *oc)
+static void oc_maybe_free(struct shard *sh, struct origin_conn *oc)
 {
 	if (oc->state == OC_CLOSING && oc->ops == 0)
 		oc_free_slot(sh, oc);
 }
 
-static struct origin_shard *oshard(struct shard *sh, const struct origin_rt *o)
+static struct rt_origin_shard *oshard(struct shard *sh, const struct rt_origin *o)
 {
 	return shard_origin(sh, o);
 }
 
-static void idle_remove(struct shard *sh, struct oconn *oc)
+static void idle_remove(struct shard *sh, struct origin_conn *oc)
 {
-	struct origin_shard *os = oshard(sh, oc->origin);
+	struct rt_origin_shard *os = oshard(sh, oc->origin);
 	if (oc->prev)
 		oc->prev->next = oc->next;
 	else
@@ -101,15 +101,15 @@ static void idle_remove(struct shard *sh, struct oconn *oc)
 	os->n_idle--;
 }
 
-static struct oconn *idle_pop(struct shard *sh, const struct origin_rt *o)
+static struct origin_conn *idle_pop(struct shard *sh, const struct rt_origin *o)
 {
-	struct oconn *oc = oshard(sh, o)->idle;
+	struct origin_conn *oc = oshard(sh, o)->idle;
 	if (oc)
 		idle_remove(sh, oc);
 	return oc;
 }
 
-static void submit_recv(struct shard *sh, struct oconn *oc)
+static void submit_recv(struct shard *sh, struct origin_conn *oc)
 {
 	struct io_uring_sqe *sqe = shard_sqe(sh);
 	io_uring_prep_recv(sqe, oc->fd, NULL, 0, 0);
@@ -131,7 +131,7 @@ static void submit_recv(struct shard *sh, struct oconn *oc)
  * buffer is there for every read armed and nobody waits before it, else
  * takes its turn in the FIFO. True when it must not arm now.
  */
-static bool wait_turn(struct shard *sh, struct oconn *oc)
+static bool wait_turn(struct shard *sh, struct origin_conn *oc)
 {
 	const struct iobuf_group *g = shard_group(sh, SHARD_GROUP_ORIGIN);
 
@@ -152,7 +152,7 @@ static bool wait_turn(struct shard *sh, struct oconn *oc)
 	return true;
 }
 
-static void arm_recv(struct shard *sh, struct oconn *oc)
+static void arm_recv(struct shard *sh, struct origin_conn *oc)
 {
 	if (oc->recv_armed || oc->recv_starved || oc->recv_waiting || oc->state == OC_CLOSING)
 		return;
@@ -170,7 +170,7 @@ void origin_serve_waiting(struct shard *sh)
 		uint64_t e = sh->owait[sh->owait_head];
 		sh->owait_head = (sh->owait_head + 1) % sh->owait_cap;
 		sh->owait_n--;
-		struct oconn *oc = &sh->oconns[e >> 32];
+		struct origin_conn *oc = &sh->oconns[e >> 32];
 		if (oc->gen != (uint32_t)e || !oc->recv_waiting)
 			continue;               /* closed since it queued */
 		oc->recv_waiting = false;
@@ -185,7 +185,7 @@ void origin_serve_waiting(struct shard *sh)
 
 /* https: encrypt what is queued into the session's output (the segments
  * are released as their bytes are taken), then send that output. */
-static void tls_flush(struct shard *sh, struct oconn *oc)
+static void tls_flush(struct shard *sh, struct origin_conn *oc)
 {
 	const void *p;
 	size_t n;
@@ -209,7 +209,7 @@ static void tls_flush(struct shard *sh, struct oconn *oc)
 	oc->out.in_flight = true;
 }
 
-static void flush(struct shard *sh, struct oconn *oc)
+static void flush(struct shard *sh, struct origin_conn *oc)
 {
 	if (oc->tls) {
 		tls_flush(sh, oc);
@@ -229,7 +229,7 @@ static void flush(struct shard *sh, struct oconn *oc)
  * every body byte the request's framing announced were queued, and none
  * is still queued, being sent, or waiting in the TLS session's output.
  */
-static bool request_sent(const struct oconn *oc)
+static bool request_sent(const struct origin_conn *oc)
 {
 	const void *p;
 	size_t n = 0;
@@ -251,9 +251,9 @@ static bool method_ignores_body(enum http1_method m)
 }
 
 /* A finished exchange: keep the connection for the next request. */
-static void pool_put(struct shard *sh, struct oconn *oc)
+static void pool_put(struct shard *sh, struct origin_conn *oc)
 {
-	struct origin_shard *os = oshard(sh, oc->origin);
+	struct rt_origin_shard *os = oshard(sh, oc->origin);
 
 	wheel_disarm(&sh->lp.wheel, &oc->timer);
 	if (!request_sent(oc) || oc->body_unsafe) {
@@ -284,7 +284,7 @@ static void pool_put(struct shard *sh, struct oconn *oc)
 	arm_recv(sh, oc);
 }
 
-static void oc_close(struct shard *sh, struct oconn *oc)
+static void oc_close(struct shard *sh, struct origin_conn *oc)
 {
 	if (oc->state == OC_CLOSING || oc->state == OC_FREE)
 		return;
@@ -333,7 +333,7 @@ static bool drop_request_header(const struct http1_header *h, bool s3)
 }
 
 /* The visitor's headers we pass on, then ours, then the blank line. */
-static void write_forwarded_headers(struct wbuf *w, const struct vconn *vc, bool s3)
+static void write_forwarded_headers(struct wbuf *w, const struct visitor_conn *vc, bool s3)
 {
 	const struct http1_request *r = &vc->req;
 	const struct http1_header *xff = NULL;
@@ -376,7 +376,7 @@ static time_t signing_clock(const struct shard *sh)
  * current set, or for the overlap retry the previous one. *gen gets its
  * generation. NULL for a plain origin (c NULL).
  */
-static const struct sigv4_creds *signing_creds(const struct vconn *vc,
+static const struct sigv4_creds *signing_creds(const struct visitor_conn *vc,
 					       const struct origin_creds *c, uint64_t *gen,
 					       bool *prev)
 {
@@ -410,7 +410,7 @@ static void count_signature(struct shard *sh, const struct origin_creds *c, bool
  * from edge/origin_request.h (the one writer the admin probe and
  * check-origin share), then the forwarded headers. Returns 0, -ENOBUFS
  * (no block), -ENOSPC (too long), -EINVAL (bad path). */
-static int build_request(struct shard *sh, struct vconn *vc, const struct origin_rt *o,
+static int build_request(struct shard *sh, struct visitor_conn *vc, const struct rt_origin *o,
 			 char **out, size_t *out_len)
 {
 	char *blk = iobuf_pool_get(&sh->pool);
@@ -456,7 +456,7 @@ static int build_request(struct shard *sh, struct vconn *vc, const struct origin
 
 /* The first origin at or after `from` not in back-off; if all are, `from`
  * itself (a recovered origin must be found again). -1 past the end. */
-static int pick_origin(struct shard *sh, const struct zone_rt *z, uint32_t from)
+static int pick_origin(struct shard *sh, const struct rt_zone_state *z, uint32_t from)
 {
 	for (uint32_t i = from; i < z->n_origins; i++)
 		if (oshard(sh, z->origins[i])->backoff_until_ms <= sh->lp.now_ms)
@@ -464,10 +464,10 @@ static int pick_origin(struct shard *sh, const struct zone_rt *z, uint32_t from)
 	return from < z->n_origins ? (int)from : -1;
 }
 
-static void fail_visitor(struct shard *sh, struct vconn *vc, int status)
+static void fail_visitor(struct shard *sh, struct visitor_conn *vc, int status)
 {
 	if (vc->x.oc) {
-		struct oconn *oc = vc->x.oc;
+		struct origin_conn *oc = vc->x.oc;
 		vc->x.oc = NULL;
 		oc->vc = NULL;
 		oc_close(sh, oc);
@@ -476,16 +476,16 @@ static void fail_visitor(struct shard *sh, struct vconn *vc, int status)
 }
 
 /* Connecting to the current origin failed: back it off, try the next. */
-static void failover(struct shard *sh, struct vconn *vc)
+static void failover(struct shard *sh, struct visitor_conn *vc)
 {
-	struct vexchange *x = &vc->x;
-	const struct origin_rt *o = x->zone->origins[x->attempt];
+	struct visitor_exchange *x = &vc->x;
+	const struct rt_origin *o = x->zone->origins[x->attempt];
 
 	oshard(sh, o)->backoff_until_ms = sh->lp.now_ms + sh->scfg->origin_backoff_ms;
 	log_warn("zone %s: origin %s (%s) unreachable, backing off %u ms",
 		 x->zone->cfg->name, o->cfg->name, o->cfg->url, sh->scfg->origin_backoff_ms);
 	if (x->oc) {
-		struct oconn *oc = x->oc;
+		struct origin_conn *oc = x->oc;
 		x->oc = NULL;
 		oc->vc = NULL;
 		oc_close(sh, oc);
@@ -502,7 +502,7 @@ static void failover(struct shard *sh, struct vconn *vc)
 	try_origin(sh, vc, true);
 }
 
-static int open_connection(struct shard *sh, struct oconn *oc, const struct origin_rt *o)
+static int open_connection(struct shard *sh, struct origin_conn *oc, const struct rt_origin *o)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -534,10 +534,10 @@ static int open_connection(struct shard *sh, struct oconn *oc, const struct orig
 	return 0;
 }
 
-static void try_origin(struct shard *sh, struct vconn *vc, bool allow_pool)
+static void try_origin(struct shard *sh, struct visitor_conn *vc, bool allow_pool)
 {
-	struct vexchange *x = &vc->x;
-	const struct origin_rt *o = x->zone->origins[x->attempt];
+	struct visitor_exchange *x = &vc->x;
+	const struct rt_origin *o = x->zone->origins[x->attempt];
 	char *blk;
 	size_t len;
 
@@ -548,7 +548,7 @@ static void try_origin(struct shard *sh, struct vconn *vc, bool allow_pool)
 		visitor_response_fail(sh, vc, 405);
 		return;
 	}
-	struct oconn *oc = allow_pool ? idle_pop(sh, o) : NULL;
+	struct origin_conn *oc = allow_pool ? idle_pop(sh, o) : NULL;
 	if (oc) {
 		COUNT(sh, origin_reuses);
 		oc->reused = true;
@@ -597,7 +597,7 @@ static void try_origin(struct shard *sh, struct vconn *vc, bool allow_pool)
 	}
 }
 
-void origin_start(struct shard *sh, struct vconn *vc)
+void origin_start(struct shard *sh, struct visitor_conn *vc)
 {
 	assert(vc->magic == VCONN_MAGIC);
 	int first = pick_origin(sh, vc->x.zone, 0);
@@ -609,7 +609,7 @@ void origin_start(struct shard *sh, struct vconn *vc)
 	try_origin(sh, vc, true);
 }
 
-bool origin_request_body(struct shard *sh, struct oconn *oc,
+bool origin_request_body(struct shard *sh, struct origin_conn *oc,
 			 const struct iobuf_seg *seg, bool last)
 {
 	assert(oc->magic == OCONN_MAGIC);
@@ -623,7 +623,7 @@ bool origin_request_body(struct shard *sh, struct oconn *oc,
 	return true;
 }
 
-uint64_t origin_request_queued(const struct oconn *oc)
+uint64_t origin_request_queued(const struct origin_conn *oc)
 {
 	return oc->out.bytes;
 }
@@ -634,7 +634,8 @@ uint64_t origin_request_queued(const struct oconn *oc)
 
 /* An S3 origin answered an error: keep its first bytes (the XML document)
  * and the clock difference its Date shows. */
-static void s3_error_begin(struct shard *sh, struct oconn *oc, const struct http1_response *resp)
+static void s3_error_begin(struct shard *sh, struct origin_conn *oc,
+			   const struct http1_response *resp)
 {
 	if (!oc->origin->cfg->s3_auth_enabled || resp->status < 300 || oc->head_request)
 		return;
@@ -666,7 +667,7 @@ static void s3_error_begin(struct shard *sh, struct oconn *oc, const struct http
 
 /* Body bytes of an S3 error: the session token masked in place (the
  * bytes are ours until sent), the first ones kept for s3_error_end. */
-static void s3_error_body(struct shard *sh, struct oconn *oc, const char *p, size_t n)
+static void s3_error_body(struct shard *sh, struct origin_conn *oc, const char *p, size_t n)
 {
 	if (!oc->s3_status)
 		return;
@@ -692,7 +693,7 @@ static void s3_error_body(struct shard *sh, struct oconn *oc, const char *p, siz
 
 /* The error response ended: count it by <Code>, log it (once per 10 s per
  * Code and shard) in check-origin's words, learn a clock offset. */
-static void s3_error_end(struct shard *sh, struct oconn *oc)
+static void s3_error_end(struct shard *sh, struct origin_conn *oc)
 {
 	struct s3err_result res;
 
@@ -701,7 +702,7 @@ static void s3_error_end(struct shard *sh, struct oconn *oc)
 	s3err_parse(oc->s3_status, NULL, 0, oc->s3_body, oc->s3_body_len, oc->s3_skew_s, &res);
 	oc->s3_status = 0;
 	COUNT_IN(sh, s3err_counters, res.code);
-	struct origin_rt *o = (struct origin_rt *)oc->origin;
+	struct rt_origin *o = (struct rt_origin *)oc->origin;
 	if (res.code == S3ERR_CODE_REQUEST_TIME_TOO_SKEWED && oc->s3_has_date) {
 		/* Absolute: the origin's Date minus our clock, one store. Two
 		 * answers to requests signed before either was learned store the
@@ -727,9 +728,9 @@ static void s3_error_end(struct shard *sh, struct oconn *oc)
 
 /* The whole response is read: hand the connection back, then tell the
  * visitor (which may start its next pipelined request at once). */
-static void response_complete(struct shard *sh, struct oconn *oc)
+static void response_complete(struct shard *sh, struct origin_conn *oc)
 {
-	struct vconn *vc = oc->vc;
+	struct visitor_conn *vc = oc->vc;
 
 	s3_error_end(sh, oc);
 	oc->vc = NULL;
@@ -740,9 +741,9 @@ static void response_complete(struct shard *sh, struct oconn *oc)
 	visitor_response_end(sh, vc);
 }
 
-static void abort_exchange(struct shard *sh, struct oconn *oc, int status)
+static void abort_exchange(struct shard *sh, struct origin_conn *oc, int status)
 {
-	struct vconn *vc = oc->vc;
+	struct visitor_conn *vc = oc->vc;
 
 	oc->vc = NULL;
 	vc->x.oc = NULL;
@@ -756,7 +757,7 @@ static void abort_exchange(struct shard *sh, struct oconn *oc, int status)
 	}
 }
 
-static bool forward(struct shard *sh, struct oconn *oc, const char *p, size_t n,
+static bool forward(struct shard *sh, struct origin_conn *oc, const char *p, size_t n,
 		    struct iobuf_group *g, uint16_t bid)
 {
 	s3_error_body(sh, oc, p, n);
@@ -775,7 +776,7 @@ static bool forward(struct shard *sh, struct oconn *oc, const char *p, size_t n,
 }
 
 /* Body bytes; returns false when the exchange ended (aborted). */
-static bool on_body(struct shard *sh, struct oconn *oc, const char *p, size_t len,
+static bool on_body(struct shard *sh, struct origin_conn *oc, const char *p, size_t len,
 		    struct iobuf_group *g, uint16_t bid, bool *complete)
 {
 	size_t n = len;
@@ -832,7 +833,7 @@ static bool on_body(struct shard *sh, struct oconn *oc, const char *p, size_t le
 	return true;
 }
 
-static void set_framing(struct oconn *oc, const struct http1_response *resp)
+static void set_framing(struct origin_conn *oc, const struct http1_response *resp)
 {
 	oc->keep_alive = resp->keep_alive;
 	if (resp->no_body || oc->head_request) {
@@ -859,9 +860,9 @@ static void set_framing(struct oconn *oc, const struct http1_response *resp)
  * signed in this same handler (try_origin → build_request), so no
  * pointer to it outlives the loop turn. True if it was retried.
  */
-static bool overlap_retry(struct shard *sh, struct oconn *oc, uint16_t status)
+static bool overlap_retry(struct shard *sh, struct origin_conn *oc, uint16_t status)
 {
-	struct vconn *vc = oc->vc;
+	struct visitor_conn *vc = oc->vc;
 	const struct origin_creds *c = rt_creds(oc->origin);
 
 	if ((status != 400 && status != 403) || !c || !c->has_prev || vc->x.prev_creds ||
@@ -882,7 +883,7 @@ static bool overlap_retry(struct shard *sh, struct oconn *oc, uint16_t status)
  * buffer (the common case); otherwise accumulates in a head block.
  * Returns bytes of p consumed by the head, or -1 if the exchange ended.
  */
-static ssize_t on_head(struct shard *sh, struct oconn *oc, const char *p, size_t len)
+static ssize_t on_head(struct shard *sh, struct origin_conn *oc, const char *p, size_t len)
 {
 	struct http1_response resp;
 	const char *src = p;
@@ -948,7 +949,7 @@ static ssize_t on_head(struct shard *sh, struct oconn *oc, const char *p, size_t
 	return (ssize_t)head_from_p;
 }
 
-static void on_data(struct shard *sh, struct oconn *oc, const char *p, size_t len,
+static void on_data(struct shard *sh, struct origin_conn *oc, const char *p, size_t len,
 		    struct iobuf_group *g, uint16_t bid)
 {
 	bool complete = false;
@@ -979,9 +980,9 @@ static void on_data(struct shard *sh, struct oconn *oc, const char *p, size_t le
 }
 
 /* EOF or an error on a busy connection. */
-static void on_eof(struct shard *sh, struct oconn *oc, int res)
+static void on_eof(struct shard *sh, struct origin_conn *oc, int res)
 {
-	struct vconn *vc = oc->vc;
+	struct visitor_conn *vc = oc->vc;
 
 	if (!oc->got_bytes && oc->reused && !vc->x.retried && !vc->x.body_sent) {
 		/* The origin closed a pooled connection as we reused it. */
@@ -1006,7 +1007,7 @@ static void on_eof(struct shard *sh, struct oconn *oc, int res)
 
 /* https: the handshake failed (verification, protocol): never an
  * unverified fetch; the origin counts as unreachable. */
-static void tls_failed(struct shard *sh, struct oconn *oc)
+static void tls_failed(struct shard *sh, struct origin_conn *oc)
 {
 	COUNT(sh, origin_tls_failures);
 	log_warn("zone %s: origin %s (%s): TLS: %s", oc->origin->zone->name,
@@ -1020,7 +1021,7 @@ static void tls_failed(struct shard *sh, struct oconn *oc)
 }
 
 /* https: advance the handshake; at its end the queued request goes out. */
-static void tls_progress(struct shard *sh, struct oconn *oc)
+static void tls_progress(struct shard *sh, struct origin_conn *oc)
 {
 	int r = tls_handshake(oc->tls);
 	if (r == 0) {
@@ -1038,7 +1039,7 @@ static void tls_progress(struct shard *sh, struct oconn *oc)
 }
 
 /* https: ciphertext in; handshake or plaintext out to on_data. */
-static void tls_recv(struct shard *sh, struct oconn *oc, const char *p, size_t len)
+static void tls_recv(struct shard *sh, struct origin_conn *oc, const char *p, size_t len)
 {
 	struct iobuf_group *pg = shard_group(sh, SHARD_GROUP_PLAIN);
 
@@ -1067,7 +1068,7 @@ static void tls_recv(struct shard *sh, struct oconn *oc, const char *p, size_t l
 		tls_flush(sh, oc);
 }
 
-static void on_recv(struct shard *sh, struct oconn *oc, const struct io_uring_cqe *cqe)
+static void on_recv(struct shard *sh, struct origin_conn *oc, const struct io_uring_cqe *cqe)
 {
 	oc->recv_armed = false;
 	if (oc->recv_counted) {
@@ -1107,13 +1108,13 @@ static void on_recv(struct shard *sh, struct oconn *oc, const struct io_uring_cq
 		arm_recv(sh, oc);       /* an idle TLS peer may send a ticket */
 }
 
-static void on_connect(struct shard *sh, struct oconn *oc, const struct io_uring_cqe *cqe)
+static void on_connect(struct shard *sh, struct origin_conn *oc, const struct io_uring_cqe *cqe)
 {
 	if (oc->state != OC_CONNECTING)
 		return;
 	if (cqe->res < 0) {
 		COUNT(sh, origin_connect_failures);
-		struct vconn *vc = oc->vc;
+		struct visitor_conn *vc = oc->vc;
 		if (vc)
 			failover(sh, vc);   /* closes oc */
 		else
@@ -1136,7 +1137,7 @@ static void on_connect(struct shard *sh, struct oconn *oc, const struct io_uring
 	wheel_arm(&sh->lp.wheel, &oc->timer, sh->lp.now_ms + oc->origin->cfg->read_timeout_ms);
 }
 
-static void on_send(struct shard *sh, struct oconn *oc, const struct io_uring_cqe *cqe)
+static void on_send(struct shard *sh, struct origin_conn *oc, const struct io_uring_cqe *cqe)
 {
 	oc->out.in_flight = false;
 	if (oc->state != OC_BUSY)
@@ -1161,7 +1162,7 @@ static void on_send(struct shard *sh, struct oconn *oc, const struct io_uring_cq
 		visitor_origin_drained(sh, oc->vc);
 }
 
-void origin_on_cqe(struct shard *sh, struct oconn *oc, int op, const struct io_uring_cqe *cqe)
+void origin_on_cqe(struct shard *sh, struct origin_conn *oc, int op, const struct io_uring_cqe *cqe)
 {
 	assert(oc->magic == OCONN_MAGIC);
 	assert(oc->ops > 0);
@@ -1182,7 +1183,7 @@ void origin_on_cqe(struct shard *sh, struct oconn *oc, int op, const struct io_u
 	oc_maybe_free(sh, oc);
 }
 
-void origin_on_timer(struct shard *sh, struct oconn *oc)
+void origin_on_timer(struct shard *sh, struct origin_conn *oc)
 {
 	assert(oc->magic == OCONN_MAGIC);
 	if (oc->state != OC_BUSY || !oc->vc) {
@@ -1196,14 +1197,14 @@ void origin_on_timer(struct shard *sh, struct oconn *oc)
 	abort_exchange(sh, oc, 504);
 }
 
-void origin_visitor_drained(struct shard *sh, struct oconn *oc)
+void origin_visitor_drained(struct shard *sh, struct origin_conn *oc)
 {
 	assert(oc->magic == OCONN_MAGIC);
 	if (oc->state == OC_BUSY && oc->head_done && oc->vc)
 		arm_recv(sh, oc);
 }
 
-void origin_detach(struct shard *sh, struct oconn *oc)
+void origin_detach(struct shard *sh, struct origin_conn *oc)
 {
 	assert(oc->magic == OCONN_MAGIC);
 	if (oc->vc) {
@@ -1217,7 +1218,7 @@ void origin_detach(struct shard *sh, struct oconn *oc)
 void origin_rearm_starved(struct shard *sh)
 {
 	for (uint32_t i = 0; i < sh->oconns_hwm; i++) {
-		struct oconn *oc = &sh->oconns[i];
+		struct origin_conn *oc = &sh->oconns[i];
 		if (!oc->recv_starved)
 			continue;
 		oc->recv_starved = false;
@@ -1230,7 +1231,7 @@ void origin_rearm_starved(struct shard *sh)
 void origin_close_idle(struct shard *sh)
 {
 	for (uint32_t i = 0; i < sh->rt->n_origins; i++) {
-		struct origin_shard *os = shard_origin(sh, &sh->rt->origins[i]);
+		struct rt_origin_shard *os = shard_origin(sh, &sh->rt->origins[i]);
 		while (os->idle)
 			oc_close(sh, os->idle);
 	}

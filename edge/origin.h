@@ -44,12 +44,12 @@
 #include "sigv4/s3_error.h"
 
 struct shard;
-struct vconn;
-struct origin_rt;
+struct visitor_conn;
+struct rt_origin;
 struct runtime;
 struct tls_session;
 
-enum oconn_state {
+enum origin_conn_state {
 	OC_FREE = 0,
 	OC_CONNECTING,
 	OC_BUSY,            /* request sent or being sent, response being read */
@@ -57,16 +57,16 @@ enum oconn_state {
 	OC_CLOSING,
 };
 
-enum obody_mode { OB_NONE = 0, OB_LENGTH, OB_CHUNKED, OB_CLOSE };
+enum origin_body_mode { OB_NONE = 0, OB_LENGTH, OB_CHUNKED, OB_CLOSE };
 
 #define OCONN_MAGIC 0x4f434f4eu
 
-struct oconn {
+struct origin_conn {
 	uint32_t magic;
 	uint32_t gen;
 	uint32_t idx;
 	int fd;
-	uint8_t state;                      /* enum oconn_state */
+	uint8_t state;                      /* enum origin_conn_state */
 	bool recv_armed;
 	bool recv_starved;
 	bool recv_waiting;                  /* in the shard's FIFO for a read (origin_serve_waiting) */
@@ -81,7 +81,7 @@ struct oconn {
 	bool head_request;
 	bool body_unsafe;                   /* a body its method gives no meaning: never reused */
 	bool dechunk;                       /* strip chunk framing for the visitor */
-	uint8_t body_mode;                  /* enum obody_mode */
+	uint8_t body_mode;                  /* enum origin_body_mode */
 	bool tls_ready;                     /* https: handshake done */
 	uint16_t s3_status;                 /* S3 error response being read, else 0 */
 	bool s3_has_date;                   /* it had a Date we could parse */
@@ -94,9 +94,9 @@ struct oconn {
 	struct s3err_masker s3_mask;        /* the session token, out of its body */
 	struct tls_session *tls;            /* https: the session, NULL for http */
 	uint32_t ops;
-	const struct origin_rt *origin;
+	const struct rt_origin *origin;
 	const struct runtime *rt;           /* the snapshot origin belongs to */
-	struct vconn *vc;                   /* the exchange it serves, or NULL */
+	struct visitor_conn *vc;            /* the exchange it serves, or NULL */
 	struct wheel_entry timer;
 	struct iobuf_outq out;              /* request bytes to the origin */
 	char *head;                         /* partial response head block, or NULL */
@@ -106,8 +106,8 @@ struct oconn {
 	uint64_t requests;
 	struct sockaddr_storage addr;       /* read by the kernel at submission */
 	struct __kernel_timespec connect_ts;
-	struct oconn *next;                 /* free / idle / starved list */
-	struct oconn *prev;                 /* idle list */
+	struct origin_conn *next;           /* free / idle / starved list */
+	struct origin_conn *prev;           /* idle list */
 };
 
 /*
@@ -116,24 +116,24 @@ struct oconn {
  * queue the request head. On failure the visitor is answered through
  * visitor_response_fail, so the caller need not check anything.
  */
-void origin_start(struct shard *sh, struct vconn *vc);
+void origin_start(struct shard *sh, struct visitor_conn *vc);
 /* Request body bytes from the visitor (ownership of seg moves here).
  * `last` marks the final bytes of the body the request's framing
  * announced: only then may the connection be reused. False when the
  * queue is full. */
-bool origin_request_body(struct shard *sh, struct oconn *oc,
+bool origin_request_body(struct shard *sh, struct origin_conn *oc,
 			 const struct iobuf_seg *seg, bool last);
 /* Bytes of request body queued to the origin, not yet sent. */
-uint64_t origin_request_queued(const struct oconn *oc);
+uint64_t origin_request_queued(const struct origin_conn *oc);
 /* The visitor drained its queue below the window: read more response. */
-void origin_visitor_drained(struct shard *sh, struct oconn *oc);
+void origin_visitor_drained(struct shard *sh, struct origin_conn *oc);
 /* The visitor went away: drop the exchange (the connection is closed
  * unless the response had been read completely). */
-void origin_detach(struct shard *sh, struct oconn *oc);
+void origin_detach(struct shard *sh, struct origin_conn *oc);
 
-void origin_on_cqe(struct shard *sh, struct oconn *oc, int op,
+void origin_on_cqe(struct shard *sh, struct origin_conn *oc, int op,
 		   const struct io_uring_cqe *cqe);
-void origin_on_timer(struct shard *sh, struct oconn *oc);
+void origin_on_timer(struct shard *sh, struct origin_conn *oc);
 void origin_rearm_starved(struct shard *sh);
 /* While the origin ring is low, exchanges wait their turn for a read in
  * a FIFO (first come, first served; no lottery between a new miss and

@@ -87,7 +87,7 @@ int oreq_write(const struct oreq *r, struct wbuf *w, struct sigv4_trace *trace,
 	return r->creds ? write_s3(r, w, trace, res) : write_plain(r, w);
 }
 
-void oreq_for_visitor(const struct origin_rt *o, const struct sigv4_creds *creds,
+void oreq_for_visitor(const struct rt_origin *o, const struct sigv4_creds *creds,
 		      const struct http1_request *req, time_t now, struct oreq *out)
 {
 	bool head = req->method == HTTP1_HEAD;
@@ -101,7 +101,7 @@ void oreq_for_visitor(const struct origin_rt *o, const struct sigv4_creds *creds
 		.path = req->path, .path_len = req->path_len,
 		.query = req->query, .query_len = req->query ? req->query_len : 0,
 		.now = now,
-		.clock_offset_s = atomic_load_explicit(&((struct origin_rt *)o)->clock_offset_s,
+		.clock_offset_s = atomic_load_explicit(&((struct rt_origin *)o)->clock_offset_s,
 						       memory_order_relaxed),
 	};
 }

@@ -27,11 +27,11 @@
 #include "sigv4/sigv4.h"
 
 struct http1_request;
-struct origin_rt;
+struct rt_origin;
 
 struct oreq {
 	const struct cfg_origin *cfg;        /* host_header, base_path, s3_* settings */
-	/* Plain origins: base_path percent-encoded once (origin_rt's copy). */
+	/* Plain origins: base_path percent-encoded once (rt_origin's copy). */
 	const char *base_path_wire;
 	size_t base_path_wire_len;
 	const struct sigv4_creds *creds;     /* S3: the set to sign with; NULL = plain */
@@ -67,7 +67,7 @@ int oreq_write(const struct oreq *r, struct wbuf *w, struct sigv4_trace *trace,
  * GET or HEAD for S3, the visitor's otherwise; the offset is o's learned
  * one (one atomic load).
  */
-void oreq_for_visitor(const struct origin_rt *o, const struct sigv4_creds *creds,
+void oreq_for_visitor(const struct rt_origin *o, const struct sigv4_creds *creds,
 		      const struct http1_request *req, time_t now, struct oreq *out);
 
 #endif /* EDGECACHE_EDGE_ORIGIN_REQUEST_H */

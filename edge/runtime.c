@@ -13,9 +13,9 @@
 #include "net/tls.h"
 #include "sigv4/sigv4.h"
 
-bool rt_origin_addr(const struct origin_rt *o, struct sockaddr_storage *out, socklen_t *len)
+bool rt_origin_addr(const struct rt_origin *o, struct sockaddr_storage *out, socklen_t *len)
 {
-	const struct origin_addr *a = &o->addr;
+	const struct rt_addr *a = &o->addr;
 	uint32_t s1, s2;
 	bool valid;
 
@@ -30,7 +30,7 @@ bool rt_origin_addr(const struct origin_rt *o, struct sockaddr_storage *out, soc
 	return valid;
 }
 
-static void publish_addr(struct origin_addr *a, const struct sockaddr *sa, socklen_t len)
+static void publish_addr(struct rt_addr *a, const struct sockaddr *sa, socklen_t len)
 {
 	atomic_fetch_add_explicit(&a->seq, 1, memory_order_acq_rel);
 	memcpy(&a->addr, sa, len);
@@ -39,7 +39,7 @@ static void publish_addr(struct origin_addr *a, const struct sockaddr *sa, sockl
 	atomic_fetch_add_explicit(&a->seq, 1, memory_order_release);
 }
 
-int rt_resolve_origin(struct origin_rt *o, bool quiet)
+int rt_resolve_origin(struct rt_origin *o, bool quiet)
 {
 	struct addrinfo hints, *res = NULL;
 	char port[8];
@@ -199,12 +199,12 @@ int rt_creds_rolled(const struct origin_creds *old, time_t now, uint64_t now_ms,
 	return 1;
 }
 
-struct origin_creds *rt_creds_swap(struct origin_rt *o, struct origin_creds *c)
+struct origin_creds *rt_creds_swap(struct rt_origin *o, struct origin_creds *c)
 {
 	return atomic_exchange_explicit(&o->creds, c, memory_order_acq_rel);
 }
 
-static int origin_init(struct runtime *rt, struct origin_rt *o, time_t now,
+static int origin_init(struct runtime *rt, struct rt_origin *o, time_t now,
 		       char *err, size_t err_len)
 {
 	/* base_path is a decoded prefix: encoded once, like a key. */
@@ -244,7 +244,8 @@ static int origin_init(struct runtime *rt, struct origin_rt *o, time_t now,
 
 /* A zone's certificate for HTTPS visitors (checked at load already; a
  * file changed since is caught here). */
-static int zone_tls_init(const struct runtime *rt, struct zone_rt *zr, char *err, size_t err_len)
+static int zone_tls_init(const struct runtime *rt, struct rt_zone_state *zr, char *err,
+			 size_t err_len)
 {
 	const struct cfg_zone *zc = zr->cfg;
 	const char *why = NULL;
@@ -300,7 +301,7 @@ int rt_build(struct cfg *cfg, unsigned *cfg_refs, unsigned n_shards, uint64_t ge
 	n = 0;
 	for (size_t z = 0; z < cfg->n_zones; z++) {
 		const struct cfg_zone *zc = &cfg->zones[z];
-		struct zone_rt *zr = &rt->zones[z];
+		struct rt_zone_state *zr = &rt->zones[z];
 		zr->cfg = zc;
 		zr->n_origins = (uint32_t)zc->n_origins;
 		ret = zone_tls_init(rt, zr, err, err_len);
@@ -312,7 +313,7 @@ int rt_build(struct cfg *cfg, unsigned *cfg_refs, unsigned n_shards, uint64_t ge
 		if (!zr->origins)
 			goto fail;
 		for (size_t i = 0; i < zc->n_origins; i++) {
-			struct origin_rt *o = &rt->origins[n];
+			struct rt_origin *o = &rt->origins[n];
 			o->id = n++;
 			o->zone = zc;
 			o->cfg = &zc->origins[i];
@@ -335,11 +336,11 @@ void rt_inherit_creds(struct runtime *rt, const struct runtime *old, uint64_t no
 	if (!old)
 		return;
 	for (uint32_t i = 0; i < rt->n_origins; i++) {
-		struct origin_rt *o = &rt->origins[i];
+		struct rt_origin *o = &rt->origins[i];
 		struct origin_creds *c = atomic_load(&o->creds);
 
 		for (uint32_t j = 0; c && j < old->n_origins; j++) {
-			const struct origin_rt *p = &old->origins[j];
+			const struct rt_origin *p = &old->origins[j];
 			const struct origin_creds *pc = rt_creds(p);
 
 			if (!pc || strcmp(p->zone->uuid, o->zone->uuid) != 0 ||
@@ -348,7 +349,7 @@ void rt_inherit_creds(struct runtime *rt, const struct runtime *old, uint64_t no
 			rt_creds_follow(c, pc, now_ms, overlap_ms);
 			/* the origin's clock did not change with the config */
 			atomic_store(&o->clock_offset_s,
-				     atomic_load(&((struct origin_rt *)p)->clock_offset_s));
+				     atomic_load(&((struct rt_origin *)p)->clock_offset_s));
 			break;
 		}
 	}

@@ -36,7 +36,7 @@
  * object only inside one completion handler (signing a request, the
  * 400/403 overlap retry, masking the token out of an error body), never
  * keeping the pointer across loop turns: what an exchange keeps is the
- * generation number it signed with (vexchange.creds_gen).
+ * generation number it signed with (visitor_exchange.creds_gen).
  */
 #ifndef EDGECACHE_EDGE_RUNTIME_H
 #define EDGECACHE_EDGE_RUNTIME_H
@@ -52,12 +52,12 @@
 #include "core/snapshot.h"
 #include "sigv4/sigv4.h"
 
-struct oconn;
+struct origin_conn;
 struct tls_ctx;
 
 /* An origin's address, republished by the control thread (DNS refresh)
  * behind a sequence lock: shards retry a read, never wait. */
-struct origin_addr {
+struct rt_addr {
 	_Atomic uint32_t seq;               /* odd while being written */
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
@@ -65,8 +65,8 @@ struct origin_addr {
 };
 
 /* Per shard, per origin: touched only by that shard. */
-struct origin_shard {
-	struct oconn *idle;                 /* keep-alive pool, most recent first */
+struct rt_origin_shard {
+	struct origin_conn *idle;           /* keep-alive pool, most recent first */
 	uint32_t n_idle;
 	uint64_t backoff_until_ms;          /* skip this origin until then */
 };
@@ -103,13 +103,13 @@ struct origin_creds {
 	struct origin_creds_shard per_shard[];   /* [n_shards] */
 };
 
-struct origin_rt {
+struct rt_origin {
 	uint32_t id;                        /* index in runtime.origins */
 	const struct cfg_zone *zone;
 	const struct cfg_origin *cfg;
 	char *base_path_wire;               /* base_path percent-encoded once */
 	size_t base_path_wire_len;
-	struct origin_addr addr;
+	struct rt_addr addr;
 	/* NULL unless s3_auth_enabled. Shards: rt_creds, used within one
 	 * completion handler. Control thread: rt_creds_swap. */
 	_Atomic(struct origin_creds *) creds;
@@ -120,13 +120,13 @@ struct origin_rt {
 	 * atomic store, so two answers learning it at once store the same
 	 * value instead of adding the difference twice. */
 	_Atomic int64_t clock_offset_s;
-	struct origin_shard *per_shard;     /* [runtime.n_shards] */
+	struct rt_origin_shard *per_shard;  /* [runtime.n_shards] */
 };
 
-struct zone_rt {
+struct rt_zone_state {
 	const struct cfg_zone *cfg;
 	struct tls_ctx *tls;                /* HTTPS visitors: its certificate, or NULL */
-	struct origin_rt **origins;         /* failover order */
+	struct rt_origin **origins;         /* failover order */
 	uint32_t n_origins;
 };
 
@@ -137,8 +137,8 @@ struct runtime {
 	uint64_t generation;
 	struct cfg *cfg;
 	unsigned *cfg_refs;                 /* runtimes sharing cfg (control thread) */
-	struct zone_rt *zones;              /* parallel to cfg->zones */
-	struct origin_rt *origins;
+	struct rt_zone_state *zones;        /* parallel to cfg->zones */
+	struct rt_origin *origins;
 	uint32_t n_origins;
 	/* HTTPS visitors whose SNI names no zone with a certificate: the
 	 * default zone's context, or NULL (tls_unknown_sni = reject). */
@@ -214,12 +214,12 @@ void rt_creds_free(struct origin_creds *c);
 
 /* Publish c as o's credentials (control thread); returns the object it
  * replaces, which the caller retires (core/snapshot.h), or NULL. */
-struct origin_creds *rt_creds_swap(struct origin_rt *o, struct origin_creds *c);
+struct origin_creds *rt_creds_swap(struct rt_origin *o, struct origin_creds *c);
 
 /* Shards: o's credentials object for this completion handler only. */
-static inline const struct origin_creds *rt_creds(const struct origin_rt *o)
+static inline const struct origin_creds *rt_creds(const struct rt_origin *o)
 {
-	return atomic_load_explicit(&((struct origin_rt *)o)->creds, memory_order_acquire);
+	return atomic_load_explicit(&((struct rt_origin *)o)->creds, memory_order_acquire);
 }
 
 /* The set that signed generation gen in c (cur or prev), or NULL if c no
@@ -250,8 +250,8 @@ unsigned rt_release_skipped(const struct runtime *rt, const struct runtime *old,
  * origin's current credentials; frees cfg when this was its last runtime. */
 void rt_free(struct runtime *rt);
 
-/* The zone_rt for a zone of rt->cfg. */
-static inline const struct zone_rt *rt_zone(const struct runtime *rt,
+/* The rt_zone_state for a zone of rt->cfg. */
+static inline const struct rt_zone_state *rt_zone(const struct runtime *rt,
 					    const struct cfg_zone *z)
 {
 	return &rt->zones[z - rt->cfg->zones];
@@ -267,11 +267,11 @@ static inline const struct zone_rt *rt_zone(const struct runtime *rt,
 bool rt_cfg_creds_only(const struct runtime *rt, const struct cfg *cfg);
 
 /* Copy an origin's current address; false if it is not resolved. */
-bool rt_origin_addr(const struct origin_rt *o, struct sockaddr_storage *out, socklen_t *len);
+bool rt_origin_addr(const struct rt_origin *o, struct sockaddr_storage *out, socklen_t *len);
 
 /* Resolve o's host again and publish the address if it changed
  * (control thread). 0 or -EHOSTUNREACH. */
-int rt_resolve_origin(struct origin_rt *o, bool quiet);
+int rt_resolve_origin(struct rt_origin *o, bool quiet);
 
 /* UTC day number (days since the epoch) of t. */
 static inline uint32_t rt_utc_day(time_t t)

@@ -251,10 +251,10 @@ static void timer_fired(struct wheel_entry *e, void *arg)
 	char *p = (char *)e;
 
 	if (p >= (char *)sh->vconns && p < (char *)(sh->vconns + sh->n_vconns)) {
-		size_t i = (size_t)(p - (char *)sh->vconns) / sizeof(struct vconn);
+		size_t i = (size_t)(p - (char *)sh->vconns) / sizeof(struct visitor_conn);
 		visitor_on_timer(sh, &sh->vconns[i]);
 	} else {
-		size_t i = (size_t)(p - (char *)sh->oconns) / sizeof(struct oconn);
+		size_t i = (size_t)(p - (char *)sh->oconns) / sizeof(struct origin_conn);
 		assert(i < sh->n_oconns);
 		origin_on_timer(sh, &sh->oconns[i]);
 	}
@@ -317,7 +317,7 @@ static void trim_slots(struct shard *sh)
 			sh->vgen_floor = sh->vconns[i].gen + 1;
 	sh->vfree = NULL;
 	for (uint32_t i = top; i-- > 0;) {
-		struct vconn *vc = &sh->vconns[i];
+		struct visitor_conn *vc = &sh->vconns[i];
 		if (vc->state == VC_FREE) {
 			vc->next = sh->vfree;
 			sh->vfree = vc;

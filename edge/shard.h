@@ -103,7 +103,7 @@ struct shard_env {
 /* Visitor bytes received but not consumed yet, per provided-buffer id:
  * the links of each connection's FIFO of held buffers (edge/visitor.c).
  * A buffer id is in at most one FIFO, so one table serves all. */
-struct held_buf {
+struct shard_held_buf {
 	int32_t next;                       /* next buffer id, -1 = last */
 	uint16_t off;
 	uint16_t len;
@@ -129,9 +129,9 @@ struct shard {
 
 	struct iobuf_group groups[3];       /* visitor, origin (kernel rings); plaintext */
 	struct iobuf_pool pool;
-	struct held_buf held[LIMIT_RECV_BUFS];
+	struct shard_held_buf held[LIMIT_RECV_BUFS];
 	/* The same links for decrypted visitor input (SHARD_GROUP_PLAIN). */
-	struct held_buf held_plain[LIMIT_TLS_PLAIN_BUFS];
+	struct shard_held_buf held_plain[LIMIT_TLS_PLAIN_BUFS];
 	/* The disk cache (NULL without [cache]) and this shard's store writes
 	 * in flight: the store_io of each, kept until its completion. */
 	struct store *store;
@@ -139,8 +139,8 @@ struct shard {
 	struct collapse *invalidated;       /* invalidation stamps, all shards */
 	struct collapse *passes;            /* keys last answered not storable (stamps) */
 	uint64_t fill_began_ms[LIMIT_STORE_WRITES];   /* per store write slot */
-	struct vconn *parked;               /* followers waiting on another shard */
-	struct vconn *large_wait;           /* large-object sends waiting for a store buffer */
+	struct visitor_conn *parked;        /* followers waiting on another shard */
+	struct visitor_conn *large_wait;    /* large-object sends waiting for a store buffer */
 	struct memtier mt;                  /* RAM tier: hot objects of this shard */
 	bool mt_on;
 	struct store_io *wio;
@@ -149,8 +149,8 @@ struct shard {
 
 	/* Slots come from the free list, else from the never-used tail at
 	 * *_hwm: a slot's memory is touched only once traffic needs it. */
-	struct vconn *vconns;
-	struct vconn *vfree;
+	struct visitor_conn *vconns;
+	struct visitor_conn *vfree;
 	uint32_t n_vconns;
 	uint32_t vconns_hwm;
 	/* Free slots above the highest one in use are given back to the
@@ -158,8 +158,8 @@ struct shard {
 	 * again starts at this generation, above every one it had. */
 	uint32_t vgen_floor;
 	uint32_t vconns_used;
-	struct oconn *oconns;
-	struct oconn *ofree;
+	struct origin_conn *oconns;
+	struct origin_conn *ofree;
 	uint32_t n_oconns;
 	uint32_t oconns_hwm;
 	uint32_t oconns_used;
@@ -190,10 +190,10 @@ struct shard {
 	_Atomic int started;                /* 1 ready, -1 failed */
 };
 
-#define COUNT(sh, name)        counter_add((sh)->lp.ctr, CTR_##name, 1)
-#define COUNT_N(sh, name, n)   counter_add((sh)->lp.ctr, CTR_##name, (n))
+#define COUNT(sh, name)        counters_add((sh)->lp.ctr, CTR_##name, 1)
+#define COUNT_N(sh, name, n)   counters_add((sh)->lp.ctr, CTR_##name, (n))
 /* Counter i of another module's block (struct counters_block). */
-#define COUNT_IN(sh, block, i) counter_add((sh)->lp.ctr, counters_slot(&(block), (i)), 1)
+#define COUNT_IN(sh, block, i) counters_add((sh)->lp.ctr, counters_slot(&(block), (i)), 1)
 
 /* Control thread: allocate a shard (nothing started) serving from what
  * env points at (copied; *env's targets outlive the shard). Returns NULL
@@ -209,9 +209,9 @@ void shard_join(struct shard *sh);
 void shard_destroy(struct shard *sh);
 
 /* A free visitor / origin slot (idx and gen set), or NULL at the limit. */
-static inline struct vconn *shard_vconn_take(struct shard *sh)
+static inline struct visitor_conn *shard_vconn_take(struct shard *sh)
 {
-	struct vconn *vc = sh->vfree;
+	struct visitor_conn *vc = sh->vfree;
 	if (vc) {
 		sh->vfree = vc->next;
 	} else if (sh->vconns_hwm < sh->n_vconns) {
@@ -222,9 +222,9 @@ static inline struct vconn *shard_vconn_take(struct shard *sh)
 	return vc;
 }
 
-static inline struct oconn *shard_oconn_take(struct shard *sh)
+static inline struct origin_conn *shard_oconn_take(struct shard *sh)
 {
-	struct oconn *oc = sh->ofree;
+	struct origin_conn *oc = sh->ofree;
 	if (oc) {
 		sh->ofree = oc->next;
 	} else if (sh->oconns_hwm < sh->n_oconns) {
@@ -242,7 +242,7 @@ static inline void shard_rt_ref(struct shard *sh, struct runtime *rt)
 void shard_rt_unref(struct shard *sh, struct runtime *rt);
 
 /* Per shard, per origin state of origin o. */
-static inline struct origin_shard *shard_origin(struct shard *sh, const struct origin_rt *o)
+static inline struct rt_origin_shard *shard_origin(struct shard *sh, const struct rt_origin *o)
 {
 	return &o->per_shard[sh->id];
 }

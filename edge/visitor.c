@@ -33,34 +33,34 @@
 
 static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
-static void vc_close(struct shard *sh, struct vconn *vc);
-static void process_input(struct shard *sh, struct vconn *vc);
-static void finish_exchange(struct shard *sh, struct vconn *vc);
-static void release_held(struct shard *sh, struct vconn *vc);
-static void pump(struct shard *sh, struct vconn *vc);
-static void tls_send(struct shard *sh, struct vconn *vc);
-static bool tls_decrypt(struct shard *sh, struct vconn *vc);
-static void tls_goodbye(struct shard *sh, struct vconn *vc);
-static void h2_timer(struct shard *sh, struct vconn *vc);
-static void switch_h2(struct shard *sh, struct vconn *vc);
-static size_t upload_room(const struct vconn *vc);
+static void vc_close(struct shard *sh, struct visitor_conn *vc);
+static void process_input(struct shard *sh, struct visitor_conn *vc);
+static void finish_exchange(struct shard *sh, struct visitor_conn *vc);
+static void release_held(struct shard *sh, struct visitor_conn *vc);
+static void pump(struct shard *sh, struct visitor_conn *vc);
+static void tls_send(struct shard *sh, struct visitor_conn *vc);
+static bool tls_decrypt(struct shard *sh, struct visitor_conn *vc);
+static void tls_goodbye(struct shard *sh, struct visitor_conn *vc);
+static void h2_timer(struct shard *sh, struct visitor_conn *vc);
+static void switch_h2(struct shard *sh, struct visitor_conn *vc);
+static size_t upload_room(const struct visitor_conn *vc);
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void set_timer(struct shard *sh, struct vconn *vc, enum vconn_timer kind,
+static void set_timer(struct shard *sh, struct visitor_conn *vc, enum visitor_timer kind,
 		      uint32_t ms)
 {
 	vc->timer_kind = (uint8_t)kind;
 	wheel_arm(&sh->lp.wheel, &vc->timer, sh->lp.now_ms + ms);
 }
 
-static void clear_timer(struct shard *sh, struct vconn *vc)
+static void clear_timer(struct shard *sh, struct visitor_conn *vc)
 {
 	vc->timer_kind = VT_NONE;
 	wheel_disarm(&sh->lp.wheel, &vc->timer);
 }
 
-static void arm_recv(struct shard *sh, struct vconn *vc)
+static void arm_recv(struct shard *sh, struct visitor_conn *vc)
 {
 	struct io_uring_sqe *sqe = shard_sqe(sh);
 
@@ -73,7 +73,7 @@ static void arm_recv(struct shard *sh, struct vconn *vc)
 }
 
 /* Cancel the multishot recv: input is arriving faster than we can hold. */
-static void pause_recv(struct shard *sh, struct vconn *vc)
+static void pause_recv(struct shard *sh, struct visitor_conn *vc)
 {
 	if (vc->recv_paused)
 		return;
@@ -86,7 +86,7 @@ static void pause_recv(struct shard *sh, struct vconn *vc)
 	vc->ops++;
 }
 
-static void resume_recv(struct shard *sh, struct vconn *vc)
+static void resume_recv(struct shard *sh, struct visitor_conn *vc)
 {
 	vc->recv_paused = false;
 	if (!vc->recv_armed && !vc->peer_closed && !vc->recv_starved &&
@@ -97,7 +97,7 @@ static void resume_recv(struct shard *sh, struct vconn *vc)
 /* A connection whose held input pins its share of the provided buffers
  * reads no more until it consumed some (pump and tls_input resume it):
  * the rings are the shard's, not one visitor's. */
-static void share_check(struct shard *sh, struct vconn *vc)
+static void share_check(struct shard *sh, struct visitor_conn *vc)
 {
 	if (vc->held_n < LIMIT_RECV_SHARE_BUFS || vc->recv_paused ||
 	    vc->state == VC_CLOSING || vc->state == VC_FREE)
@@ -106,7 +106,7 @@ static void share_check(struct shard *sh, struct vconn *vc)
 	pause_recv(sh, vc);
 }
 
-static void flush(struct shard *sh, struct vconn *vc)
+static void flush(struct shard *sh, struct visitor_conn *vc)
 {
 	if (vc->x.background) {
 		/* Nothing is queued for a background refresh (queue_block and
@@ -141,7 +141,7 @@ static void flush(struct shard *sh, struct vconn *vc)
 	set_timer(sh, vc, VT_SEND, sh->scfg->send_timeout_ms);
 }
 
-static bool queue_block(struct shard *sh, struct vconn *vc, char *block, size_t len)
+static bool queue_block(struct shard *sh, struct visitor_conn *vc, char *block, size_t len)
 {
 	struct iobuf_seg seg = { .ptr = block, .len = (uint32_t)len,
 				 .kind = IOBUF_SEG_HBUF, .block = block };
@@ -158,7 +158,7 @@ static bool queue_block(struct shard *sh, struct vconn *vc, char *block, size_t 
 
 static void count_status(struct shard *sh, int status)
 {
-	static const enum counter_id by_class[] = {
+	static const enum counters_id by_class[] = {
 		CTR_status_1xx, CTR_status_1xx, CTR_status_2xx, CTR_status_3xx,
 		CTR_status_4xx, CTR_status_5xx,
 	};
@@ -166,12 +166,12 @@ static void count_status(struct shard *sh, int status)
 	if (c > 5)
 		c = 5;          /* RFC 9110 15: an unknown class counts as 5xx */
 	if (c >= 1)
-		counter_add(sh->lp.ctr, by_class[c], 1);
+		counters_add(sh->lp.ctr, by_class[c], 1);
 }
 
 /* ---- slots ---------------------------------------------------------------- */
 
-static void vc_free_slot(struct shard *sh, struct vconn *vc)
+static void vc_free_slot(struct shard *sh, struct visitor_conn *vc)
 {
 	bool background = vc->x.background;
 	bool socketless = background || vc->h2_sid;
@@ -194,10 +194,10 @@ static void vc_free_slot(struct shard *sh, struct vconn *vc)
 	sh->vfree = vc;
 	sh->vconns_used--;
 	if (!socketless)
-		counter_add(sh->lp.ctr, CTR_conns_open, (uint64_t)-1);
+		counters_add(sh->lp.ctr, CTR_conns_open, (uint64_t)-1);
 }
 
-static void vc_maybe_free(struct shard *sh, struct vconn *vc)
+static void vc_maybe_free(struct shard *sh, struct visitor_conn *vc)
 {
 	if (vc->state == VC_CLOSING && vc->ops == 0)
 		vc_free_slot(sh, vc);
@@ -208,11 +208,11 @@ static void vc_maybe_free(struct shard *sh, struct vconn *vc)
 /* A FIFO of buffers of group g linked through tab (one per group: a
  * buffer is in at most one FIFO); each entry holds a reference, counted
  * in *n (the connection's held_n). */
-static void fifo_push(struct held_buf *tab, struct iobuf_group *g, int32_t *head,
+static void fifo_push(struct shard_held_buf *tab, struct iobuf_group *g, int32_t *head,
 		      int32_t *tail, uint16_t *n, uint16_t bid, size_t len)
 {
 	iobuf_group_ref(g, bid);
-	tab[bid] = (struct held_buf){ .next = -1, .off = 0, .len = (uint16_t)len };
+	tab[bid] = (struct shard_held_buf){ .next = -1, .off = 0, .len = (uint16_t)len };
 	if (*tail >= 0)
 		tab[*tail].next = bid;
 	else
@@ -221,7 +221,8 @@ static void fifo_push(struct held_buf *tab, struct iobuf_group *g, int32_t *head
 	(*n)++;
 }
 
-static void fifo_pop(struct held_buf *tab, struct iobuf_group *g, int32_t *head, int32_t *tail,
+static void fifo_pop(struct shard_held_buf *tab, struct iobuf_group *g, int32_t *head,
+		     int32_t *tail,
 		     uint16_t *n)
 {
 	uint16_t bid = (uint16_t)*head;
@@ -235,40 +236,40 @@ static void fifo_pop(struct held_buf *tab, struct iobuf_group *g, int32_t *head,
 
 /* What the parser and uploads consume: provided buffers for plain HTTP,
  * decrypted buffers of the software group for HTTPS. */
-static struct iobuf_group *in_group(struct shard *sh, const struct vconn *vc)
+static struct iobuf_group *in_group(struct shard *sh, const struct visitor_conn *vc)
 {
 	return shard_group(sh, vc->is_tls ? SHARD_GROUP_PLAIN : SHARD_GROUP_VISITOR);
 }
 
-static struct held_buf *in_held(struct shard *sh, const struct vconn *vc)
+static struct shard_held_buf *in_held(struct shard *sh, const struct visitor_conn *vc)
 {
 	return vc->is_tls ? sh->held_plain : sh->held;
 }
 
-static void held_push(struct shard *sh, struct vconn *vc, uint16_t bid, size_t len)
+static void held_push(struct shard *sh, struct visitor_conn *vc, uint16_t bid, size_t len)
 {
 	fifo_push(in_held(sh, vc), in_group(sh, vc), &vc->held_head, &vc->held_tail,
 		  &vc->held_n, bid, len);
 }
 
-static void held_pop(struct shard *sh, struct vconn *vc)
+static void held_pop(struct shard *sh, struct visitor_conn *vc)
 {
 	fifo_pop(in_held(sh, vc), in_group(sh, vc), &vc->held_head, &vc->held_tail, &vc->held_n);
 }
 
-static void cipher_push(struct shard *sh, struct vconn *vc, uint16_t bid, size_t len)
+static void cipher_push(struct shard *sh, struct visitor_conn *vc, uint16_t bid, size_t len)
 {
 	fifo_push(sh->held, shard_group(sh, SHARD_GROUP_VISITOR), &vc->cheld_head,
 		  &vc->cheld_tail, &vc->held_n, bid, len);
 }
 
-static void cipher_pop(struct shard *sh, struct vconn *vc)
+static void cipher_pop(struct shard *sh, struct visitor_conn *vc)
 {
 	fifo_pop(sh->held, shard_group(sh, SHARD_GROUP_VISITOR), &vc->cheld_head, &vc->cheld_tail,
 		 &vc->held_n);
 }
 
-static void release_held(struct shard *sh, struct vconn *vc)
+static void release_held(struct shard *sh, struct visitor_conn *vc)
 {
 	while (vc->held_head >= 0)
 		held_pop(sh, vc);
@@ -280,12 +281,12 @@ static void release_held(struct shard *sh, struct vconn *vc)
 
 /* ---- collapsed followers ------------------------------------------------ */
 
-static void unlink_follower(struct vconn *vc)
+static void unlink_follower(struct visitor_conn *vc)
 {
-	struct vconn *l = vc->x.leader;
+	struct visitor_conn *l = vc->x.leader;
 	if (!l)
 		return;
-	struct vconn **pp = &l->x.followers;
+	struct visitor_conn **pp = &l->x.followers;
 	while (*pp && *pp != vc)
 		pp = &(*pp)->x.next_follower;
 	if (*pp)
@@ -294,11 +295,11 @@ static void unlink_follower(struct vconn *vc)
 	vc->x.next_follower = NULL;
 }
 
-static void unlink_parked(struct shard *sh, struct vconn *vc)
+static void unlink_parked(struct shard *sh, struct visitor_conn *vc)
 {
 	if (!vc->x.parked)
 		return;
-	struct vconn **pp = &sh->parked;
+	struct visitor_conn **pp = &sh->parked;
 	while (*pp && *pp != vc)
 		pp = &(*pp)->x.next_parked;
 	if (*pp)
@@ -308,16 +309,16 @@ static void unlink_parked(struct shard *sh, struct vconn *vc)
 }
 
 /* Take a leader's followers off it (each then stands alone). */
-static struct vconn *take_followers(struct vconn *vc)
+static struct visitor_conn *take_followers(struct visitor_conn *vc)
 {
-	struct vconn *list = vc->x.followers;
+	struct visitor_conn *list = vc->x.followers;
 	vc->x.followers = NULL;
-	for (struct vconn *f = list; f; f = f->x.next_follower)
+	for (struct visitor_conn *f = list; f; f = f->x.next_follower)
 		f->x.leader = NULL;
 	return list;
 }
 
-void visitor_follow(struct shard *sh, struct vconn *vc, struct vconn *lvc)
+void visitor_follow(struct shard *sh, struct visitor_conn *vc, struct visitor_conn *lvc)
 {
 	assert(vc->magic == VCONN_MAGIC);
 	vc->x.leader = lvc;
@@ -326,7 +327,7 @@ void visitor_follow(struct shard *sh, struct vconn *vc, struct vconn *lvc)
 	COUNT(sh, collapsed_followers);
 }
 
-void visitor_park(struct shard *sh, struct vconn *vc)
+void visitor_park(struct shard *sh, struct visitor_conn *vc)
 {
 	assert(vc->magic == VCONN_MAGIC);
 	vc->x.parked = true;
@@ -338,10 +339,10 @@ void visitor_park(struct shard *sh, struct vconn *vc)
 
 void visitor_parked_tick(struct shard *sh)
 {
-	struct vconn *list = sh->parked;
+	struct visitor_conn *list = sh->parked;
 	sh->parked = NULL;
 	while (list) {
-		struct vconn *vc = list;
+		struct visitor_conn *vc = list;
 		list = vc->x.next_parked;
 		vc->x.next_parked = NULL;
 		vc->x.parked = false;
@@ -361,10 +362,10 @@ void visitor_parked_tick(struct shard *sh)
 }
 
 /* A slot just taken: cleared, its index and generation kept. */
-static void slot_init(struct vconn *vc, int fd)
+static void slot_init(struct visitor_conn *vc, int fd)
 {
 	uint32_t gen = vc->gen, idx = vc->idx;
-	memset(vc, 0, offsetof(struct vconn, req));
+	memset(vc, 0, offsetof(struct visitor_conn, req));
 	memset(&vc->x, 0, sizeof(vc->x));
 	iobuf_outq_init(&vc->out);
 	vc->magic = VCONN_MAGIC;
@@ -378,7 +379,7 @@ static void slot_init(struct vconn *vc, int fd)
 /* ---- background refresh (stale-while-revalidate) -------------------------- */
 
 /* A slot taken for a refresh that will not start goes back. */
-static void background_give_back(struct shard *sh, struct vconn *vc, char *in)
+static void background_give_back(struct shard *sh, struct visitor_conn *vc, char *in)
 {
 	iobuf_pool_put(&sh->pool, in);
 	vc->next = sh->vfree;
@@ -386,11 +387,11 @@ static void background_give_back(struct shard *sh, struct vconn *vc, char *in)
 	COUNT(sh, cache_swr_skipped);
 }
 
-void visitor_background(struct shard *sh, struct vconn *pv)
+void visitor_background(struct shard *sh, struct visitor_conn *pv)
 {
 	assert(pv->magic == VCONN_MAGIC);
 	char *in = sh->draining || !sh->collapse ? NULL : iobuf_pool_get(&sh->pool);
-	struct vconn *vc = in ? shard_vconn_take(sh) : NULL;
+	struct visitor_conn *vc = in ? shard_vconn_take(sh) : NULL;
 	struct collapse_leader l;
 
 	if (!vc) {
@@ -420,7 +421,7 @@ void visitor_background(struct shard *sh, struct vconn *pv)
 		background_give_back(sh, vc, in);
 		return;
 	}
-	struct vexchange *x = &vc->x;
+	struct visitor_exchange *x = &vc->x;
 	x->background = true;
 	x->head_len = vc->in_len;
 	x->start_ms = sh->lp.unix_ms;
@@ -446,7 +447,7 @@ void visitor_background(struct shard *sh, struct vconn *pv)
 }
 
 /* The exchange no longer needs its snapshot. */
-static void exchange_release(struct shard *sh, struct vconn *vc)
+static void exchange_release(struct shard *sh, struct visitor_conn *vc)
 {
 	if (vc->x.rt) {
 		shard_rt_unref(sh, vc->x.rt);
@@ -454,7 +455,7 @@ static void exchange_release(struct shard *sh, struct vconn *vc)
 	}
 }
 
-static void vc_close(struct shard *sh, struct vconn *vc)
+static void vc_close(struct shard *sh, struct visitor_conn *vc)
 {
 	if (vc->state == VC_CLOSING || vc->state == VC_FREE)
 		return;
@@ -470,7 +471,7 @@ static void vc_close(struct shard *sh, struct vconn *vc)
 	ecache_fill_end(sh, vc, false);
 	unlink_follower(vc);
 	unlink_parked(sh, vc);
-	for (struct vconn *f = take_followers(vc), *n; f; f = n) {
+	for (struct visitor_conn *f = take_followers(vc), *n; f; f = n) {
 		n = f->x.next_follower;
 		f->x.next_follower = NULL;
 		if (f->x.head_queued)
@@ -499,7 +500,7 @@ static void vc_close(struct shard *sh, struct vconn *vc)
 }
 
 /* Last response is out: shut our side, read until EOF or LIMIT_LINGER_MS. */
-static void vc_linger(struct shard *sh, struct vconn *vc)
+static void vc_linger(struct shard *sh, struct visitor_conn *vc)
 {
 	if (vc->peer_closed) {
 		vc_close(sh, vc);
@@ -520,7 +521,7 @@ static void vc_linger(struct shard *sh, struct vconn *vc)
 
 void visitor_accept(struct shard *sh, int fd, bool tls)
 {
-	struct vconn *vc = sh->draining ? NULL : shard_vconn_take(sh);
+	struct visitor_conn *vc = sh->draining ? NULL : shard_vconn_take(sh);
 
 	if (!vc) {
 		/* Over max_conns: close at once; counted, never queued. */
@@ -565,9 +566,9 @@ void visitor_accept(struct shard *sh, int fd, bool tls)
 /* ---- local responses ---------------------------------------------------- */
 
 /* Answer `status` ourselves; `close` ends the connection after it. */
-static void send_local(struct shard *sh, struct vconn *vc, int status, bool close)
+static void send_local(struct shard *sh, struct visitor_conn *vc, int status, bool close)
 {
-	struct vexchange *x = &vc->x;
+	struct visitor_exchange *x = &vc->x;
 	char *blk = iobuf_pool_get(&sh->pool);
 	struct wbuf w;
 
@@ -612,7 +613,7 @@ static void send_local(struct shard *sh, struct vconn *vc, int status, bool clos
 
 /* A request head that did not parse: answer and close (RFC 9112: after a
  * framing error the rest of the stream cannot be trusted). */
-static void reject(struct shard *sh, struct vconn *vc, int err)
+static void reject(struct shard *sh, struct visitor_conn *vc, int err)
 {
 	int e = err < 0 ? -err : err;
 	if (e >= HTTP1_E_METHOD && e < HTTP1_E__COUNT)
@@ -630,9 +631,9 @@ static void reject(struct shard *sh, struct vconn *vc, int err)
 
 /* ---- exchanges ---------------------------------------------------------- */
 
-static bool body_setup(struct shard *sh, struct vconn *vc)
+static bool body_setup(struct shard *sh, struct visitor_conn *vc)
 {
-	struct vexchange *x = &vc->x;
+	struct visitor_exchange *x = &vc->x;
 	const struct http1_request *r = &vc->req;
 
 	if (r->chunked) {
@@ -657,9 +658,9 @@ static bool body_setup(struct shard *sh, struct vconn *vc)
  * to the current request body, -EPROTO for bad chunk framing, -EFBIG when
  * a chunked body grows past max_body_bytes.
  */
-static ssize_t body_take(struct shard *sh, struct vconn *vc, const char *p, size_t len)
+static ssize_t body_take(struct shard *sh, struct visitor_conn *vc, const char *p, size_t len)
 {
-	struct vexchange *x = &vc->x;
+	struct visitor_exchange *x = &vc->x;
 	size_t n;
 
 	if (x->body_chunked) {
@@ -694,9 +695,9 @@ static ssize_t body_take(struct shard *sh, struct vconn *vc, const char *p, size
 
 /* The request body cannot be passed on: 413 / 400 if nothing was
  * answered yet, else cut the connection. */
-static void body_failed(struct shard *sh, struct vconn *vc, ssize_t err)
+static void body_failed(struct shard *sh, struct visitor_conn *vc, ssize_t err)
 {
-	struct vexchange *x = &vc->x;
+	struct visitor_exchange *x = &vc->x;
 	if (err == -EFBIG)
 		COUNT(sh, body_too_large);
 	else
@@ -714,9 +715,9 @@ static void body_failed(struct shard *sh, struct vconn *vc, ssize_t err)
 }
 
 /* Forward body bytes already in the input block (after the head). */
-static void body_from_block(struct shard *sh, struct vconn *vc)
+static void body_from_block(struct shard *sh, struct visitor_conn *vc)
 {
-	struct vexchange *x = &vc->x;
+	struct visitor_exchange *x = &vc->x;
 	uint32_t avail = vc->in_len - x->head_len;
 	if (!x->has_body || avail == 0)
 		return;
@@ -752,9 +753,9 @@ static void body_from_block(struct shard *sh, struct vconn *vc)
  * path; or refused (400). The head shrinks: what follows it in the block
  * moves up and the head is parsed again. False when answered.
  */
-static bool clean_path(struct shard *sh, struct vconn *vc)
+static bool clean_path(struct shard *sh, struct visitor_conn *vc)
 {
-	struct vexchange *x = &vc->x;
+	struct visitor_exchange *x = &vc->x;
 	struct http1_request *r = &vc->req;
 	char *path = (char *)r->path;      /* in vc->in, or a static "/" left alone */
 	size_t n;
@@ -781,23 +782,23 @@ static bool clean_path(struct shard *sh, struct vconn *vc)
 
 /* Fields the origin must not see leave the request before the cache
  * reads it (net/req_hygiene.h). */
-static void filter_fields(struct shard *sh, struct vconn *vc)
+static void filter_fields(struct shard *sh, struct visitor_conn *vc)
 {
 	const struct cfg_zone *z = vc->x.zone->cfg;
 	struct reqh_drops d = { 0 };
 
 	reqh_filter_headers(&vc->req, z->pass_headers, z->n_pass_headers, &d);
 	if (d.hop)
-		counter_add(sh->lp.ctr, CTR_req_hop_dropped, d.hop);
+		counters_add(sh->lp.ctr, CTR_req_hop_dropped, d.hop);
 	if (d.underscore)
-		counter_add(sh->lp.ctr, CTR_req_underscore_dropped, d.underscore);
+		counters_add(sh->lp.ctr, CTR_req_underscore_dropped, d.underscore);
 	if (d.unkeyed)
-		counter_add(sh->lp.ctr, CTR_req_unkeyed_dropped, d.unkeyed);
+		counters_add(sh->lp.ctr, CTR_req_unkeyed_dropped, d.unkeyed);
 }
 
-static void start_exchange(struct shard *sh, struct vconn *vc, uint32_t head_len)
+static void start_exchange(struct shard *sh, struct visitor_conn *vc, uint32_t head_len)
 {
-	struct vexchange *x = &vc->x;
+	struct visitor_exchange *x = &vc->x;
 	const struct http1_request *r = &vc->req;
 
 	memset(x, 0, sizeof(*x));
@@ -843,9 +844,9 @@ static void start_exchange(struct shard *sh, struct vconn *vc, uint32_t head_len
 		body_from_block(sh, vc);
 }
 
-static void write_access_log(struct shard *sh, struct vconn *vc)
+static void write_access_log(struct shard *sh, struct visitor_conn *vc)
 {
-	const struct vexchange *x = &vc->x;
+	const struct visitor_exchange *x = &vc->x;
 	char line[2048], ts[25];
 	struct wbuf w;
 
@@ -899,9 +900,9 @@ static void write_access_log(struct shard *sh, struct vconn *vc)
 }
 
 /* The response is completely sent: log it, then next request or close. */
-static void finish_exchange(struct shard *sh, struct vconn *vc)
+static void finish_exchange(struct shard *sh, struct visitor_conn *vc)
 {
-	struct vexchange *x = &vc->x;
+	struct visitor_exchange *x = &vc->x;
 
 	if (x->background) {
 		vc_close(sh, vc);           /* the slot was only for this refresh */
@@ -946,7 +947,7 @@ static void finish_exchange(struct shard *sh, struct vconn *vc)
 	pump(sh, vc);
 }
 
-static void process_input(struct shard *sh, struct vconn *vc)
+static void process_input(struct shard *sh, struct visitor_conn *vc)
 {
 	assert(vc->state == VC_READING);
 	if (vc->in_len == 0) {
@@ -997,7 +998,7 @@ static void process_input(struct shard *sh, struct vconn *vc)
 
 /* The connection speaks HTTP/2 from now on: the bytes already in its
  * input block (the preface and what followed) go to nghttp2. */
-static void switch_h2(struct shard *sh, struct vconn *vc)
+static void switch_h2(struct shard *sh, struct visitor_conn *vc)
 {
 	char *in = vc->in;
 	uint32_t n = vc->in_len;
@@ -1023,7 +1024,7 @@ static void switch_h2(struct shard *sh, struct vconn *vc)
 
 /* The session is over: its streams' slots close, then the connection
  * lingers like an HTTP/1.1 one after its last response. */
-static void h2_close(struct shard *sh, struct vconn *vc)
+static void h2_close(struct shard *sh, struct visitor_conn *vc)
 {
 	h2_conn_end(sh, vc);
 	vc_linger(sh, vc);
@@ -1031,7 +1032,7 @@ static void h2_close(struct shard *sh, struct vconn *vc)
 
 /* An HTTP/2 connection with no stream open runs the idle timer; one
  * whose streams wait for the peer's window, the send deadline. */
-static void h2_timer(struct shard *sh, struct vconn *vc)
+static void h2_timer(struct shard *sh, struct visitor_conn *vc)
 {
 	if (vc->state != VC_BUSY || !vc->h2)
 		return;
@@ -1048,16 +1049,16 @@ static void h2_timer(struct shard *sh, struct vconn *vc)
 		clear_timer(sh, vc);    /* a send in flight keeps its own deadline */
 }
 
-void visitor_h2_timers(struct shard *sh, struct vconn *conn)
+void visitor_h2_timers(struct shard *sh, struct visitor_conn *conn)
 {
 	assert(conn->magic == VCONN_MAGIC);
 	h2_timer(sh, conn);
 }
 
-struct vconn *visitor_stream_new(struct shard *sh, struct vconn *conn)
+struct visitor_conn *visitor_stream_new(struct shard *sh, struct visitor_conn *conn)
 {
 	char *in = sh->draining ? NULL : iobuf_pool_get(&sh->pool);
-	struct vconn *vc = in ? shard_vconn_take(sh) : NULL;
+	struct visitor_conn *vc = in ? shard_vconn_take(sh) : NULL;
 
 	if (!vc) {
 		if (in)
@@ -1073,7 +1074,8 @@ struct vconn *visitor_stream_new(struct shard *sh, struct vconn *conn)
 	return vc;
 }
 
-void visitor_stream_start(struct shard *sh, struct vconn *vc, uint32_t head_len, bool has_body)
+void visitor_stream_start(struct shard *sh, struct visitor_conn *vc, uint32_t head_len,
+			  bool has_body)
 {
 	assert(vc->magic == VCONN_MAGIC);
 	vc->in_len = head_len;
@@ -1100,10 +1102,10 @@ void visitor_stream_start(struct shard *sh, struct vconn *vc, uint32_t head_len,
 	start_exchange(sh, vc, head_len);
 }
 
-bool visitor_stream_body(struct shard *sh, struct vconn *vc, const char *p, size_t n)
+bool visitor_stream_body(struct shard *sh, struct visitor_conn *vc, const char *p, size_t n)
 {
 	assert(vc->magic == VCONN_MAGIC);
-	struct vexchange *x = &vc->x;
+	struct visitor_exchange *x = &vc->x;
 
 	if (vc->state != VC_BUSY || !x->has_body || x->body_done || !x->oc || x->resp_done)
 		return true;                /* answered already: the rest is dropped */
@@ -1131,7 +1133,7 @@ bool visitor_stream_body(struct shard *sh, struct vconn *vc, const char *p, size
 	return true;
 }
 
-void visitor_stream_pulled(struct shard *sh, struct vconn *vc)
+void visitor_stream_pulled(struct shard *sh, struct visitor_conn *vc)
 {
 	assert(vc->magic == VCONN_MAGIC);
 	vc->out_moved_ms = sh->lp.now_ms;
@@ -1144,12 +1146,12 @@ void visitor_stream_pulled(struct shard *sh, struct vconn *vc)
 		origin_visitor_drained(sh, vc->x.oc);
 }
 
-bool visitor_stream_upload_room(const struct vconn *vc)
+bool visitor_stream_upload_room(const struct visitor_conn *vc)
 {
 	return !vc->x.oc || vc->state != VC_BUSY || upload_room(vc) >= LIMIT_STREAM_WINDOW_BYTES / 2;
 }
 
-void visitor_stream_closed(struct shard *sh, struct vconn *vc, bool complete)
+void visitor_stream_closed(struct shard *sh, struct visitor_conn *vc, bool complete)
 {
 	assert(vc->magic == VCONN_MAGIC);
 	if (complete && vc->state == VC_BUSY)
@@ -1161,9 +1163,9 @@ void visitor_stream_closed(struct shard *sh, struct vconn *vc, bool complete)
 /* ---- input ---------------------------------------------------------------- */
 
 /* Bytes the origin's request queue can take now (upload backpressure). */
-static size_t upload_room(const struct vconn *vc)
+static size_t upload_room(const struct visitor_conn *vc)
 {
-	const struct oconn *oc = vc->x.oc;
+	const struct origin_conn *oc = vc->x.oc;
 	uint64_t queued = origin_request_queued(oc);
 	/* Upload pieces wait in the provided buffers they came in: its
 	 * share of those, whatever their size (LIMIT_RECV_SHARE_BUFS). */
@@ -1175,10 +1177,10 @@ static size_t upload_room(const struct vconn *vc)
 
 /* Request body bytes from a held buffer to the origin. Returns bytes
  * consumed (0: the origin queue is full), or -1 if the exchange ended. */
-static ssize_t upload(struct shard *sh, struct vconn *vc, const char *p, size_t len,
+static ssize_t upload(struct shard *sh, struct visitor_conn *vc, const char *p, size_t len,
 		      uint16_t bid)
 {
-	struct vexchange *x = &vc->x;
+	struct visitor_exchange *x = &vc->x;
 	/* Answered already (an origin error, our 413): the connection closes
 	 * after the response, so the rest of the body is only drained. */
 	if (!x->oc || x->resp_done)
@@ -1207,7 +1209,7 @@ static ssize_t upload(struct shard *sh, struct vconn *vc, const char *p, size_t 
 
 /* Head and pipelined bytes into the input block; returns bytes taken
  * (0: the block is full, or the connection was closed). */
-static size_t append_input(struct shard *sh, struct vconn *vc, const char *p, size_t len)
+static size_t append_input(struct shard *sh, struct visitor_conn *vc, const char *p, size_t len)
 {
 	if (!vc->in) {
 		vc->in = iobuf_pool_get(&sh->pool);
@@ -1233,10 +1235,10 @@ static size_t append_input(struct shard *sh, struct vconn *vc, const char *p, si
  * (and pauses recv) when neither can take more; called again when the
  * origin drains or the exchange finishes.
  */
-static void pump(struct shard *sh, struct vconn *vc)
+static void pump(struct shard *sh, struct visitor_conn *vc)
 {
 	struct iobuf_group *g = in_group(sh, vc);
-	struct held_buf *tab = in_held(sh, vc);
+	struct shard_held_buf *tab = in_held(sh, vc);
 
 	/* HTTPS: one record is decrypted when the last one is consumed. */
 	while (vc->held_head >= 0 || (vc->is_tls && tls_decrypt(sh, vc))) {
@@ -1247,7 +1249,7 @@ static void pump(struct shard *sh, struct vconn *vc)
 		if (vc->state != VC_READING && vc->state != VC_BUSY)
 			return;
 		uint16_t bid = (uint16_t)vc->held_head;
-		struct held_buf *h = &tab[bid];
+		struct shard_held_buf *h = &tab[bid];
 		const char *p = iobuf_group_ptr(g, bid) + h->off;
 		size_t n;
 		if (vc->h2) {
@@ -1293,7 +1295,7 @@ static void pump(struct shard *sh, struct vconn *vc)
 }
 
 /* The visitor closed its side (TCP EOF, or TLS close_notify). */
-static void on_peer_eof(struct shard *sh, struct vconn *vc)
+static void on_peer_eof(struct shard *sh, struct visitor_conn *vc)
 {
 	vc->peer_closed = true;
 	if (vc->h2 && vc->state == VC_BUSY)
@@ -1314,7 +1316,7 @@ static const char alert_unrecognized_name[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x
 /* Held ciphertext into the session, while it has room; false if none
  * went in. The session's input is smaller than a record can be, so a
  * caller told "needs input" feeds again while this says it fed some. */
-static bool tls_fill(struct shard *sh, struct vconn *vc)
+static bool tls_fill(struct shard *sh, struct visitor_conn *vc)
 {
 	struct iobuf_group *g = shard_group(sh, SHARD_GROUP_VISITOR);
 	bool fed = false;
@@ -1332,7 +1334,7 @@ static bool tls_fill(struct shard *sh, struct vconn *vc)
 		vc->hello_in = false;
 	}
 	while (vc->cheld_head >= 0) {
-		struct held_buf *h = &sh->held[vc->cheld_head];
+		struct shard_held_buf *h = &sh->held[vc->cheld_head];
 		size_t n = tls_feed(vc->tls, iobuf_group_ptr(g, (uint16_t)vc->cheld_head) + h->off,
 				    h->len);
 		fed = fed || n > 0;
@@ -1375,7 +1377,7 @@ static struct tls_ctx *tls_ctx_for(struct shard *sh, const char *name, size_t le
 }
 
 /* Send raw bytes linked to what follows (the shutdown of vc_linger). */
-static void send_linked(struct shard *sh, struct vconn *vc, const void *p, size_t n)
+static void send_linked(struct shard *sh, struct visitor_conn *vc, const void *p, size_t n)
 {
 	struct io_uring_sqe *sqe = shard_sqe(sh);
 	io_uring_prep_send(sqe, vc->fd, p, n, MSG_NOSIGNAL);
@@ -1392,7 +1394,7 @@ static void send_linked(struct shard *sh, struct vconn *vc, const void *p, size_
  * provided buffers (a 10-byte piece used to hold a 16 KiB one). False
  * when the connection was closed (no block free, or past a record).
  */
-static bool hello_append(struct shard *sh, struct vconn *vc, const char *p, size_t len)
+static bool hello_append(struct shard *sh, struct visitor_conn *vc, const char *p, size_t len)
 {
 	if (!vc->in) {
 		vc->in = iobuf_pool_get(&sh->pool);
@@ -1420,7 +1422,7 @@ static bool hello_append(struct shard *sh, struct vconn *vc, const char *p, size
  * certificate, and the session is made on that context. False while the
  * record is incomplete, or when the connection was refused.
  */
-static bool tls_start(struct shard *sh, struct vconn *vc)
+static bool tls_start(struct shard *sh, struct visitor_conn *vc)
 {
 	char name[LIMIT_HOST_BYTES + 2];
 	struct tls_ctx *ctx;
@@ -1450,7 +1452,7 @@ static bool tls_start(struct shard *sh, struct vconn *vc)
 	return true;
 }
 
-static void tls_failed(struct shard *sh, struct vconn *vc)
+static void tls_failed(struct shard *sh, struct visitor_conn *vc)
 {
 	COUNT(sh, tls_handshake_failures);
 	log_debug("visitor %s: TLS handshake failed: %s", vc->peer_ip, tls_reason(vc->tls));
@@ -1459,7 +1461,7 @@ static void tls_failed(struct shard *sh, struct vconn *vc)
 
 /* Ciphertext arrived: the handshake, then plaintext into the same path
  * as plain visitors' input (pump), then whatever wolfSSL has to say. */
-static void tls_input(struct shard *sh, struct vconn *vc)
+static void tls_input(struct shard *sh, struct visitor_conn *vc)
 {
 	if (!vc->tls && !tls_start(sh, vc))
 		return;
@@ -1502,7 +1504,7 @@ static void tls_input(struct shard *sh, struct vconn *vc)
  * now: more ciphertext needed, no plaintext buffer free (retried on the
  * tick), or the connection ended (close_notify, a record error).
  */
-static bool tls_decrypt(struct shard *sh, struct vconn *vc)
+static bool tls_decrypt(struct shard *sh, struct visitor_conn *vc)
 {
 	struct iobuf_group *pg = shard_group(sh, SHARD_GROUP_PLAIN);
 
@@ -1540,7 +1542,7 @@ static bool tls_decrypt(struct shard *sh, struct vconn *vc)
 }
 
 /* TCP EOF on an HTTPS connection: count what it cut short. */
-static void tls_eof(struct shard *sh, struct vconn *vc)
+static void tls_eof(struct shard *sh, struct visitor_conn *vc)
 {
 	/* Bytes of a record the session holds with no more to come, or a
 	 * first record (the hello) still incomplete. */
@@ -1562,7 +1564,7 @@ static void tls_eof(struct shard *sh, struct vconn *vc)
  * so out.bytes (the backpressure) counts only what is not encrypted yet,
  * plus at most LIMIT_TLS_OUT_BYTES in the session.
  */
-static void tls_send(struct shard *sh, struct vconn *vc)
+static void tls_send(struct shard *sh, struct visitor_conn *vc)
 {
 	const void *p;
 	size_t n;
@@ -1598,7 +1600,7 @@ static void tls_send(struct shard *sh, struct vconn *vc)
 }
 
 /* Before the write side is shut: close_notify, sent linked to it. */
-static void tls_goodbye(struct shard *sh, struct vconn *vc)
+static void tls_goodbye(struct shard *sh, struct visitor_conn *vc)
 {
 	const void *p;
 	size_t n;
@@ -1610,7 +1612,7 @@ static void tls_goodbye(struct shard *sh, struct vconn *vc)
 		send_linked(sh, vc, p, n);
 }
 
-static void on_recv(struct shard *sh, struct vconn *vc, const struct io_uring_cqe *cqe)
+static void on_recv(struct shard *sh, struct visitor_conn *vc, const struct io_uring_cqe *cqe)
 {
 	if (!(cqe->flags & IORING_CQE_F_MORE))
 		vc->recv_armed = false;
@@ -1652,7 +1654,7 @@ static void on_recv(struct shard *sh, struct vconn *vc, const struct io_uring_cq
 		arm_recv(sh, vc);
 }
 
-static void on_sent(struct shard *sh, struct vconn *vc, int res);
+static void on_sent(struct shard *sh, struct visitor_conn *vc, int res);
 
 /*
  * A zero-copy send completes twice: its result (F_MORE) and then its
@@ -1662,7 +1664,7 @@ static void on_sent(struct shard *sh, struct vconn *vc, int res);
  * on_sent) outlive it; a closing connection's slot is not freed before
  * either, as vc->ops counts the notification (visitor_on_cqe).
  */
-static void on_send(struct shard *sh, struct vconn *vc, const struct io_uring_cqe *cqe)
+static void on_send(struct shard *sh, struct visitor_conn *vc, const struct io_uring_cqe *cqe)
 {
 	if (cqe->flags & IORING_CQE_F_NOTIF) {
 		assert(vc->out.zc_wait);
@@ -1682,7 +1684,7 @@ static void on_send(struct shard *sh, struct vconn *vc, const struct io_uring_cq
 	on_sent(sh, vc, cqe->res);
 }
 
-static void on_sent(struct shard *sh, struct vconn *vc, int res)
+static void on_sent(struct shard *sh, struct visitor_conn *vc, int res)
 {
 	bool zc = vc->out.zc;
 	vc->out.in_flight = false;
@@ -1735,7 +1737,7 @@ static void on_sent(struct shard *sh, struct vconn *vc, int res)
 		origin_visitor_drained(sh, vc->x.oc);
 }
 
-void visitor_on_cqe(struct shard *sh, struct vconn *vc, int op,
+void visitor_on_cqe(struct shard *sh, struct visitor_conn *vc, int op,
 		    const struct io_uring_cqe *cqe)
 {
 	assert(vc->magic == VCONN_MAGIC);
@@ -1759,7 +1761,7 @@ void visitor_on_cqe(struct shard *sh, struct vconn *vc, int op,
 	vc_maybe_free(sh, vc);
 }
 
-void visitor_on_timer(struct shard *sh, struct vconn *vc)
+void visitor_on_timer(struct shard *sh, struct visitor_conn *vc)
 {
 	assert(vc->magic == VCONN_MAGIC);
 	switch (vc->timer_kind) {
@@ -1785,7 +1787,7 @@ void visitor_on_timer(struct shard *sh, struct vconn *vc)
 void visitor_rearm_starved(struct shard *sh)
 {
 	for (uint32_t i = 0; i < sh->vconns_hwm; i++) {
-		struct vconn *vc = &sh->vconns[i];
+		struct visitor_conn *vc = &sh->vconns[i];
 		if (!vc->recv_starved)
 			continue;
 		vc->recv_starved = false;
@@ -1797,7 +1799,7 @@ void visitor_rearm_starved(struct shard *sh)
 }
 
 /* Is vc's send queue pinning provided buffers without moving? */
-static bool stalled_holder(const struct shard *sh, const struct vconn *vc)
+static bool stalled_holder(const struct shard *sh, const struct visitor_conn *vc)
 {
 	return (vc->state == VC_BUSY || vc->state == VC_READING) && vc->out.n_pbuf > 0 &&
 	       sh->lp.now_ms - vc->out_moved_ms >= LIMIT_RECV_SHARE_STALL_MS;
@@ -1811,7 +1813,7 @@ unsigned visitor_reclaim(struct shard *sh)
 	 * low no one sits on it without moving, and a second look one tick
 	 * later would only find the next ones. */
 	for (uint32_t i = 0; i < sh->vconns_hwm; i++) {
-		struct vconn *vc = &sh->vconns[i];
+		struct visitor_conn *vc = &sh->vconns[i];
 		if (!stalled_holder(sh, vc))
 			continue;
 		COUNT(sh, recv_share_closed);
@@ -1830,7 +1832,7 @@ unsigned visitor_reclaim(struct shard *sh)
 void visitor_drain(struct shard *sh)
 {
 	for (uint32_t i = 0; i < sh->vconns_hwm; i++) {
-		struct vconn *vc = &sh->vconns[i];
+		struct visitor_conn *vc = &sh->vconns[i];
 		/* A hello in `in` is no request yet: idle, as before it was
 		 * copied there. */
 		if (vc->state == VC_READING && (vc->in_len == 0 || vc->hello_in))
@@ -1868,7 +1870,8 @@ static bool drop_response_header(const struct http1_response *resp,
 	return connection_lists(resp, h->name, h->name_len);
 }
 
-static enum vresp_mode response_mode(struct vconn *vc, const struct http1_response *resp)
+static enum visitor_resp_mode response_mode(struct visitor_conn *vc,
+					    const struct http1_response *resp)
 {
 	if (resp->no_body || vc->req.method == HTTP1_HEAD)
 		return VR_NONE;
@@ -1885,10 +1888,10 @@ static enum vresp_mode response_mode(struct vconn *vc, const struct http1_respon
  * leader's marker lands and then looks up its own variant (collapsing on
  * that variant's key); for Vary: * it fetches on its own.
  */
-static void unshare_followers(struct shard *sh, struct vconn *vc,
+static void unshare_followers(struct shard *sh, struct visitor_conn *vc,
 			      const struct http1_response *resp)
 {
-	for (struct vconn *f = vc->x.followers, *n; f; f = n) {
+	for (struct visitor_conn *f = vc->x.followers, *n; f; f = n) {
 		n = f->x.next_follower;
 		int r = evary_shares(resp, &vc->req, &f->req);
 		if (r == 1)
@@ -1902,11 +1905,11 @@ static void unshare_followers(struct shard *sh, struct vconn *vc,
 	}
 }
 
-int visitor_response_head(struct shard *sh, struct vconn *vc,
+int visitor_response_head(struct shard *sh, struct visitor_conn *vc,
 			  const struct http1_response *resp)
 {
 	assert(vc->magic == VCONN_MAGIC);
-	struct vexchange *x = &vc->x;
+	struct visitor_exchange *x = &vc->x;
 	char *blk = iobuf_pool_get(&sh->pool);
 	bool have_date = false;
 	struct wbuf w;
@@ -1935,7 +1938,7 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 		return 0;
 	}
 	if (ch == ECACHE_HEAD_PASS)
-		for (struct vconn *f = take_followers(vc), *n; f; f = n) {
+		for (struct visitor_conn *f = take_followers(vc), *n; f; f = n) {
 			n = f->x.next_follower;
 			f->x.next_follower = NULL;
 			COUNT(sh, collapse_unshared);
@@ -2003,7 +2006,7 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 	 * one sendmsg (the origin calls visitor_flush after each read). */
 	if (x->followers)
 		unshare_followers(sh, vc, resp);
-	for (struct vconn *f = x->followers, *n; f; f = n) {
+	for (struct visitor_conn *f = x->followers, *n; f; f = n) {
 		n = f->x.next_follower;
 		if (visitor_response_head(sh, f, resp) < 0)
 			visitor_response_abort(sh, f);
@@ -2011,15 +2014,15 @@ int visitor_response_head(struct shard *sh, struct vconn *vc,
 	return 0;
 }
 
-void visitor_flush(struct shard *sh, struct vconn *vc)
+void visitor_flush(struct shard *sh, struct visitor_conn *vc)
 {
 	assert(vc->magic == VCONN_MAGIC);
-	for (struct vconn *f = vc->x.followers; f; f = f->x.next_follower)
+	for (struct visitor_conn *f = vc->x.followers; f; f = f->x.next_follower)
 		flush(sh, f);
 	flush(sh, vc);
 }
 
-bool visitor_queue_head_block(struct shard *sh, struct vconn *vc, char *blk, size_t len)
+bool visitor_queue_head_block(struct shard *sh, struct visitor_conn *vc, char *blk, size_t len)
 {
 	assert(vc->magic == VCONN_MAGIC);
 	if (!queue_block(sh, vc, blk, len)) {
@@ -2036,7 +2039,7 @@ bool visitor_queue_head_block(struct shard *sh, struct vconn *vc, char *blk, siz
  * A de-chunked body (HTTP/1.0 and HTTP/2 visitors) makes one segment per
  * chunk: a 64 KiB origin read of 1000-byte chunks is 65 of them.
  */
-static bool copy_small(struct shard *sh, struct vconn *vc, const struct iobuf_seg *seg)
+static bool copy_small(struct shard *sh, struct visitor_conn *vc, const struct iobuf_seg *seg)
 {
 	if (seg->len > IOBUF_COALESCE_BYTES || IOBUF_OUTQ_SEGS - vc->out.n > 8 ||
 	    iobuf_outq_full(&vc->out))
@@ -2051,7 +2054,7 @@ static bool copy_small(struct shard *sh, struct vconn *vc, const struct iobuf_se
 	return true;
 }
 
-bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobuf_seg *seg)
+bool visitor_response_body(struct shard *sh, struct visitor_conn *vc, const struct iobuf_seg *seg)
 {
 	assert(vc->magic == VCONN_MAGIC);
 	if (vc->x.background) {
@@ -2062,7 +2065,7 @@ bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobu
 		return elarge_origin_body(sh, vc, seg);
 	/* Followers get the same bytes first (their own reference each); one
 	 * that cannot keep up is cut off, never slows the others. */
-	for (struct vconn *f = vc->x.followers, *n; f; f = n) {
+	for (struct visitor_conn *f = vc->x.followers, *n; f; f = n) {
 		n = f->x.next_follower;
 		if (f->x.resp_mode == VR_NONE)
 			continue;
@@ -2092,14 +2095,14 @@ bool visitor_response_body(struct shard *sh, struct vconn *vc, const struct iobu
 	return true;
 }
 
-void visitor_response_end(struct shard *sh, struct vconn *vc)
+void visitor_response_end(struct shard *sh, struct visitor_conn *vc)
 {
 	assert(vc->magic == VCONN_MAGIC);
 	if (vc->x.cache.large.fetching) {
 		elarge_origin_end(sh, vc);  /* more chunks may follow */
 		return;
 	}
-	for (struct vconn *f = take_followers(vc), *n; f; f = n) {
+	for (struct visitor_conn *f = take_followers(vc), *n; f; f = n) {
 		n = f->x.next_follower;
 		f->x.next_follower = NULL;
 		visitor_response_end(sh, f);
@@ -2115,7 +2118,7 @@ void visitor_response_end(struct shard *sh, struct vconn *vc)
 		flush(sh, vc);
 }
 
-void visitor_response_fail(struct shard *sh, struct vconn *vc, int status)
+void visitor_response_fail(struct shard *sh, struct visitor_conn *vc, int status)
 {
 	assert(vc->magic == VCONN_MAGIC);
 	if (vc->x.head_queued && vc->x.cache.large.on) {
@@ -2123,7 +2126,7 @@ void visitor_response_fail(struct shard *sh, struct vconn *vc, int status)
 		visitor_response_abort(sh, vc);
 		return;
 	}
-	for (struct vconn *f = take_followers(vc), *n; f; f = n) {
+	for (struct visitor_conn *f = take_followers(vc), *n; f; f = n) {
 		n = f->x.next_follower;
 		f->x.next_follower = NULL;
 		visitor_response_fail(sh, f, status);
@@ -2135,7 +2138,7 @@ void visitor_response_fail(struct shard *sh, struct vconn *vc, int status)
 	send_local(sh, vc, status, !vc->x.body_done);
 }
 
-void visitor_response_abort(struct shard *sh, struct vconn *vc)
+void visitor_response_abort(struct shard *sh, struct visitor_conn *vc)
 {
 	assert(vc->magic == VCONN_MAGIC);
 	vc->x.status = vc->x.status ? vc->x.status : 502;
@@ -2146,7 +2149,7 @@ void visitor_response_abort(struct shard *sh, struct vconn *vc)
 	vc_close(sh, vc);
 }
 
-int64_t visitor_room(const struct vconn *vc)
+int64_t visitor_room(const struct visitor_conn *vc)
 {
 	/* Its share of the origin's (or plaintext) buffers: a recv of a few
 	 * bytes pins a whole buffer, so bytes alone do not bound it. */
@@ -2156,7 +2159,7 @@ int64_t visitor_room(const struct vconn *vc)
 	return (int64_t)LIMIT_STREAM_WINDOW_BYTES - (int64_t)vc->out.bytes;
 }
 
-void visitor_origin_drained(struct shard *sh, struct vconn *vc)
+void visitor_origin_drained(struct shard *sh, struct visitor_conn *vc)
 {
 	assert(vc->magic == VCONN_MAGIC);
 	if (vc->h2_sid && vc->h2)

@@ -25,12 +25,12 @@
 #include "net/iobuf.h"
 
 struct shard;
-struct oconn;
+struct origin_conn;
 struct tls_session;
-struct zone_rt;
+struct rt_zone_state;
 struct runtime;
 
-enum vconn_state {
+enum visitor_conn_state {
 	VC_FREE = 0,
 	VC_READING,         /* waiting for (the rest of) a request head */
 	VC_BUSY,            /* an exchange is in progress */
@@ -38,10 +38,10 @@ enum vconn_state {
 	VC_CLOSING,         /* close submitted; freed when ops reaches 0 */
 };
 
-enum vconn_timer { VT_NONE = 0, VT_HEADER, VT_IDLE, VT_SEND, VT_LINGER, VT_HANDSHAKE };
+enum visitor_timer { VT_NONE = 0, VT_HEADER, VT_IDLE, VT_SEND, VT_LINGER, VT_HANDSHAKE };
 
 /* How the response body is framed towards the visitor. */
-enum vresp_mode {
+enum visitor_resp_mode {
 	VR_NONE = 0,        /* no body (HEAD, 204, 304) */
 	VR_LENGTH,          /* Content-Length: pass bytes through */
 	VR_CHUNKED,         /* chunked from the origin, passed through as is */
@@ -50,10 +50,10 @@ enum vresp_mode {
 };
 
 /* One request and its response. */
-struct vexchange {
+struct visitor_exchange {
 	struct runtime *rt;                 /* snapshot it runs on (counted) */
-	const struct zone_rt *zone;
-	struct oconn *oc;                   /* origin connection serving it */
+	const struct rt_zone_state *zone;
+	struct origin_conn *oc;             /* origin connection serving it */
 	uint32_t head_len;                  /* request head bytes at the front of in */
 	uint32_t attempt;                   /* index in zone->origins being tried */
 	uint8_t tries;                      /* origins tried */
@@ -77,7 +77,7 @@ struct vexchange {
 	int64_t body_left;                  /* Content-Length bytes still to read */
 	int64_t body_seen;                  /* chunked: decoded bytes so far */
 	struct http1_chunked body_chunk;
-	uint8_t resp_mode;                  /* enum vresp_mode */
+	uint8_t resp_mode;                  /* enum visitor_resp_mode */
 	uint16_t status;
 	uint16_t origin_status;
 	uint64_t body_bytes_out;
@@ -92,21 +92,21 @@ struct vexchange {
 	bool claim_in_fill;                 /* the store write releases the claim */
 	bool parked;
 	uint64_t parked_until_ms;
-	struct vconn *leader;               /* on a follower */
-	struct vconn *followers;            /* on a leader */
-	struct vconn *next_follower;
-	struct vconn *next_parked;
+	struct visitor_conn *leader;        /* on a follower */
+	struct visitor_conn *followers;     /* on a leader */
+	struct visitor_conn *next_follower;
+	struct visitor_conn *next_parked;
 };
 
 #define VCONN_MAGIC 0x56434f4eu
 
-struct vconn {
+struct visitor_conn {
 	uint32_t magic;
 	uint32_t gen;
 	uint32_t idx;
 	int fd;
-	uint8_t state;                      /* enum vconn_state */
-	uint8_t timer_kind;                 /* enum vconn_timer */
+	uint8_t state;                      /* enum visitor_conn_state */
+	uint8_t timer_kind;                 /* enum visitor_timer */
 	bool recv_armed;
 	bool recv_paused;                   /* input block full: recv cancelled */
 	bool recv_starved;                  /* ENOBUFS: re-arm on the next tick */
@@ -150,18 +150,18 @@ struct vconn {
 	int32_t h2_sid;
 	uint16_t h2_idx;
 	struct http1_request req;           /* parsed head of the current request */
-	struct vexchange x;
+	struct visitor_exchange x;
 	struct iobuf_outq out;
-	struct vconn *next;                 /* free list / starved list */
+	struct visitor_conn *next;          /* free list / starved list */
 };
 
 /* A new connection accepted on this shard (tls: on a listen_tls
  * address). Takes ownership of fd. */
 void visitor_accept(struct shard *sh, int fd, bool tls);
 /* Completion for one of the visitor ops (OP_VRECV, OP_VSEND, OP_VCLOSE). */
-void visitor_on_cqe(struct shard *sh, struct vconn *vc, int op,
+void visitor_on_cqe(struct shard *sh, struct visitor_conn *vc, int op,
 		    const struct io_uring_cqe *cqe);
-void visitor_on_timer(struct shard *sh, struct vconn *vc);
+void visitor_on_timer(struct shard *sh, struct visitor_conn *vc);
 /* Re-arm recv on connections that ran out of provided buffers. */
 void visitor_rearm_starved(struct shard *sh);
 /* Shard tick while a buffer group is low (shard_bufs_low): close the
@@ -192,22 +192,22 @@ void visitor_close_all(struct shard *sh);
  * - visitor_origin_drained: the origin consumed queued request body; the
  *   visitor may read more.
  */
-int visitor_response_head(struct shard *sh, struct vconn *vc,
+int visitor_response_head(struct shard *sh, struct visitor_conn *vc,
 			  const struct http1_response *resp);
-bool visitor_response_body(struct shard *sh, struct vconn *vc,
+bool visitor_response_body(struct shard *sh, struct visitor_conn *vc,
 			   const struct iobuf_seg *seg);
-void visitor_response_end(struct shard *sh, struct vconn *vc);
-void visitor_response_fail(struct shard *sh, struct vconn *vc, int status);
-void visitor_response_abort(struct shard *sh, struct vconn *vc);
-int64_t visitor_room(const struct vconn *vc);
+void visitor_response_end(struct shard *sh, struct visitor_conn *vc);
+void visitor_response_fail(struct shard *sh, struct visitor_conn *vc, int status);
+void visitor_response_abort(struct shard *sh, struct visitor_conn *vc);
+int64_t visitor_room(const struct visitor_conn *vc);
 /* Queue a complete response head built in a pool block (a cache hit);
  * false if the connection had to be closed. */
-bool visitor_queue_head_block(struct shard *sh, struct vconn *vc, char *blk, size_t len);
+bool visitor_queue_head_block(struct shard *sh, struct visitor_conn *vc, char *blk, size_t len);
 /* Collapsing: attach vc as a follower of lvc (same shard; lvc's response
  * not started); park vc until its key's fetch lands elsewhere; the shard's
  * tick retries parked exchanges. */
-void visitor_follow(struct shard *sh, struct vconn *vc, struct vconn *lvc);
-void visitor_park(struct shard *sh, struct vconn *vc);
+void visitor_follow(struct shard *sh, struct visitor_conn *vc, struct visitor_conn *lvc);
+void visitor_park(struct shard *sh, struct visitor_conn *vc);
 void visitor_parked_tick(struct shard *sh);
 /*
  * stale-while-revalidate: start one background refresh of what vc's
@@ -218,7 +218,7 @@ void visitor_parked_tick(struct shard *sh);
  * cache_swr_refreshes, or cache_swr_skipped when one is in flight or no
  * slot is free. Never delays vc.
  */
-void visitor_background(struct shard *sh, struct vconn *vc);
+void visitor_background(struct shard *sh, struct visitor_conn *vc);
 /*
  * HTTP/2 streams (edge/h2.c), each a slot with no socket:
  * - visitor_stream_new: a slot with an input block for a new stream of
@@ -230,23 +230,24 @@ void visitor_background(struct shard *sh, struct vconn *vc);
  * - visitor_stream_closed: nghttp2 closed the stream (complete: the whole
  *   response went to nghttp2), or the connection closed: end the slot.
  */
-struct vconn *visitor_stream_new(struct shard *sh, struct vconn *conn);
-void visitor_stream_start(struct shard *sh, struct vconn *svc, uint32_t head_len, bool has_body);
-void visitor_stream_closed(struct shard *sh, struct vconn *svc, bool complete);
+struct visitor_conn *visitor_stream_new(struct shard *sh, struct visitor_conn *conn);
+void visitor_stream_start(struct shard *sh, struct visitor_conn *svc, uint32_t head_len,
+			  bool has_body);
+void visitor_stream_closed(struct shard *sh, struct visitor_conn *svc, bool complete);
 /* A stream's DATA (request body, content-length bytes) to its origin as
  * an upload; false when that ended the exchange. upload_room: the origin
  * queue has room for another window's worth (WINDOW_UPDATE may go). */
-bool visitor_stream_body(struct shard *sh, struct vconn *svc, const char *p, size_t n);
-bool visitor_stream_upload_room(const struct vconn *svc);
+bool visitor_stream_body(struct shard *sh, struct visitor_conn *svc, const char *p, size_t n);
+bool visitor_stream_upload_room(const struct visitor_conn *svc);
 /* nghttp2 took bytes off a stream's send queue: what a completed send
  * does for HTTP/1.1 (the origin reads on; a large object's sent chunks
  * are released and the next read). */
-void visitor_stream_pulled(struct shard *sh, struct vconn *svc);
+void visitor_stream_pulled(struct shard *sh, struct visitor_conn *svc);
 /* An HTTP/2 connection's deadlines: idle with no stream open, the send
  * deadline while streams wait for the peer's window (h2_stall_deadline). */
-void visitor_h2_timers(struct shard *sh, struct vconn *conn);
+void visitor_h2_timers(struct shard *sh, struct visitor_conn *conn);
 /* Send what is queued (after each origin read). */
-void visitor_flush(struct shard *sh, struct vconn *vc);
-void visitor_origin_drained(struct shard *sh, struct vconn *vc);
+void visitor_flush(struct shard *sh, struct visitor_conn *vc);
+void visitor_origin_drained(struct shard *sh, struct visitor_conn *vc);
 
 #endif

@@ -58,17 +58,17 @@ static inline const char *scan_class(const char *p, const char *end,
 				     uint8_t cls)
 {
 	while (end - p >= 4) {
-		if (!h1_is(p[0], cls))
+		if (!http1_is(p[0], cls))
 			return p;
-		if (!h1_is(p[1], cls))
+		if (!http1_is(p[1], cls))
 			return p + 1;
-		if (!h1_is(p[2], cls))
+		if (!http1_is(p[2], cls))
 			return p + 2;
-		if (!h1_is(p[3], cls))
+		if (!http1_is(p[3], cls))
 			return p + 3;
 		p += 4;
 	}
-	while (p < end && h1_is(*p, cls))
+	while (p < end && http1_is(*p, cls))
 		p++;
 	return p;
 }
@@ -173,7 +173,7 @@ bool http1_list_next(const char **pp, const char *end, const char **tok,
 {
 	const char *p = *pp, *e;
 
-	while (p < end && (*p == ',' || h1_ows(*p)))
+	while (p < end && (*p == ',' || http1_ows(*p)))
 		p++;
 	if (p == end) {
 		*pp = p;
@@ -183,7 +183,7 @@ bool http1_list_next(const char **pp, const char *end, const char **tok,
 	if (!e)
 		e = end;
 	*pp = e;
-	while (e > p && h1_ows(e[-1]))
+	while (e > p && http1_ows(e[-1]))
 		e--;
 	*tok = p;
 	*tok_len = (size_t)(e - p);
@@ -200,10 +200,10 @@ bool http1_fields_list(const struct http1_header *h, size_t n, const char *field
 			continue;
 		const char *v = h[i].value, *end = v + h[i].value_len;
 		while (v < end) {
-			while (v < end && (*v == ',' || h1_ows(*v)))
+			while (v < end && (*v == ',' || http1_ows(*v)))
 				v++;
 			const char *t = v;
-			while (v < end && *v != ',' && !h1_ows(*v))
+			while (v < end && *v != ',' && !http1_ows(*v))
 				v++;
 			if ((size_t)(v - t) == tok_len && tok_len && strncasecmp(t, tok, tok_len) == 0)
 				return true;
@@ -249,13 +249,13 @@ static int parse_cl(const char *v, size_t n, int64_t *out)
 		if (val >= 0 && x != val)
 			return -HTTP1_E_CL_CONFLICT;
 		val = x;
-		while (p < end && h1_ows(*p))
+		while (p < end && http1_ows(*p))
 			p++;
 		if (p == end)
 			break;
 		if (*p++ != ',')
 			return -HTTP1_E_CL_INVALID;
-		while (p < end && h1_ows(*p))
+		while (p < end && http1_ows(*p))
 			p++;
 	}
 	*out = val;
@@ -288,11 +288,11 @@ static int note_te(struct h1_fields *f, const struct http1_header *h)
 	f->n_te++;
 	if (f->request && (f->version_minor == 0 || f->n_te > 1 ||
 			   h->value_len != 7 ||
-			   !h1_eq_lower(h->value, "chunked", 7)))
+			   !http1_eq_lower(h->value, "chunked", 7)))
 		return -HTTP1_E_TE_UNSUPPORTED;
 	while (http1_list_next(&p, h->value + h->value_len, &t, &n)) {
 		f->n_codings++;
-		f->te_last_chunked = n == 7 && h1_eq_lower(t, "chunked", 7);
+		f->te_last_chunked = n == 7 && http1_eq_lower(t, "chunked", 7);
 	}
 	return 0;
 }
@@ -318,9 +318,9 @@ static void note_connection(struct h1_fields *f, const char *v, size_t n)
 	size_t len;
 
 	while (http1_list_next(&p, v + n, &t, &len)) {
-		if (len == 5 && h1_eq_lower(t, "close", 5))
+		if (len == 5 && http1_eq_lower(t, "close", 5))
 			f->conn_close = true;
-		else if (len == 10 && h1_eq_lower(t, "keep-alive", 10))
+		else if (len == 10 && http1_eq_lower(t, "keep-alive", 10))
 			f->conn_keep_alive = true;
 	}
 }
@@ -333,25 +333,25 @@ static int note_field(struct h1_fields *f, const struct http1_header *h)
 
 	switch (h->name_len) {
 	case 4:
-		return h1_eq_lower(h->name, "host", 4) ? note_host(f, h) : 0;
+		return http1_eq_lower(h->name, "host", 4) ? note_host(f, h) : 0;
 	case 6:
 		/* RFC 9110 10.1.1: HTTP/1.0 has no 1xx; its client would read a
 		 * 100 as the final response and be one response off after. */
-		if (f->request && f->version_minor == 1 && h1_eq_lower(h->name, "expect", 6) &&
-		    n == 12 && h1_eq_lower(v, "100-continue", 12))
+		if (f->request && f->version_minor == 1 && http1_eq_lower(h->name, "expect", 6) &&
+		    n == 12 && http1_eq_lower(v, "100-continue", 12))
 			f->expect_continue = true;
 		return 0;
 	case 10:
-		if (h1_eq_lower(h->name, "connection", 10))
+		if (http1_eq_lower(h->name, "connection", 10))
 			note_connection(f, v, n);
 		return 0;
 	case 14:
-		if (!h1_eq_lower(h->name, "content-length", 14))
+		if (!http1_eq_lower(h->name, "content-length", 14))
 			return 0;
 		err = note_cl(f, h);
 		break;
 	case 17:
-		if (!h1_eq_lower(h->name, "transfer-encoding", 17))
+		if (!http1_eq_lower(h->name, "transfer-encoding", 17))
 			return 0;
 		err = note_te(f, h);
 		break;
@@ -380,7 +380,7 @@ static int parse_field(const struct h1_scan *s, const char **pp,
 		return bad_byte(s, p, HTTP1_E_HEADER_NAME);
 	h->name = *pp;
 	h->name_len = (uint16_t)(p - *pp);
-	for (p++; p < s->end && h1_ows(*p); p++)
+	for (p++; p < s->end && http1_ows(*p); p++)
 		;
 	v = p;
 	p = scan_value(p, s->end);
@@ -390,7 +390,7 @@ static int parse_field(const struct h1_scan *s, const char **pp,
 	err = line_end(s, &p, HTTP1_E_HEADER_VALUE);
 	if (err)
 		return err;
-	while (ve > v && h1_ows(ve[-1]))
+	while (ve > v && http1_ows(ve[-1]))
 		ve--;
 	h->value = v;
 	h->value_len = (uint32_t)(ve - v);
@@ -415,7 +415,7 @@ static int parse_fields(const struct h1_scan *s, const char **pp,
 			*pp = p;
 			return err;
 		}
-		if (h1_ows(*p))
+		if (http1_ows(*p))
 			return -HTTP1_E_OBS_FOLD;
 		if (*n_headers == LIMIT_HEADER_COUNT)
 			return -HTTP1_E_TOO_MANY_HEADERS;
@@ -471,9 +471,9 @@ static int split_absolute(struct http1_request *req, const char *t, size_t n,
 	size_t skip = 0;
 	const char *a, *ae, *end = t + n;
 
-	if (n > 7 && h1_eq_lower(t, "http://", 7))
+	if (n > 7 && http1_eq_lower(t, "http://", 7))
 		skip = 7;
-	else if (n > 8 && h1_eq_lower(t, "https://", 8))
+	else if (n > 8 && http1_eq_lower(t, "https://", 8))
 		skip = 8;
 	else
 		return -HTTP1_E_TARGET;

@@ -53,7 +53,7 @@ static int hex_val(char ch)
 {
 	if (ch >= '0' && ch <= '9')
 		return ch - '0';
-	return (h1_lower((unsigned char)ch) - 'a') + 10;
+	return (http1_lower((unsigned char)ch) - 'a') + 10;
 }
 
 /* The size line ended: data follows, or the last chunk's trailers. */
@@ -68,7 +68,7 @@ static int size_line_done(struct http1_chunked *c)
  *   *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ) */
 static int ext_next(int state, char ch)
 {
-	bool ows = h1_ows(ch), tok = h1_is(ch, H1_TCHAR);
+	bool ows = http1_ows(ch), tok = http1_is(ch, H1_TCHAR);
 
 	switch (state) {
 	case CK_EXT_NAME0:
@@ -94,9 +94,9 @@ static int ext_next(int state, char ch)
 			return CK_EXT_QEND;
 		if (ch == '\\')
 			return CK_EXT_QP;
-		return h1_is(ch, H1_VALUE) ? CK_EXT_QS : -1;
+		return http1_is(ch, H1_VALUE) ? CK_EXT_QS : -1;
 	case CK_EXT_QP:
-		return h1_is(ch, H1_VALUE) ? CK_EXT_QS : -1;
+		return http1_is(ch, H1_VALUE) ? CK_EXT_QS : -1;
 	case CK_EXT_BWS:
 		if (ows)
 			return CK_EXT_BWS;
@@ -127,7 +127,7 @@ static int step_size_line(struct http1_chunked *c, char ch)
 		return -1;
 	if (c->state == CK_SIZE_LF)
 		return ch == '\n' ? size_line_done(c) : -1;
-	if ((c->state == CK_SIZE0 || c->state == CK_SIZE) && h1_is(ch, H1_HEX)) {
+	if ((c->state == CK_SIZE0 || c->state == CK_SIZE) && http1_is(ch, H1_HEX)) {
 		if (c->remaining > (CK_SIZE_MAX >> 4))
 			return -1;
 		c->remaining = (c->remaining << 4) | (uint64_t)hex_val(ch);
@@ -155,13 +155,13 @@ static int step_trailer(struct http1_chunked *c, char ch)
 			return 0;
 		}
 		c->state = CK_TR_NAME;
-		return h1_is(ch, H1_TCHAR) ? 0 : -1;   /* obs-fold too */
+		return http1_is(ch, H1_TCHAR) ? 0 : -1; /* obs-fold too */
 	case CK_TR_NAME:
 		if (ch == ':')
 			c->state = CK_TR_VALUE;
-		return ch == ':' || h1_is(ch, H1_TCHAR) ? 0 : -1;
+		return ch == ':' || http1_is(ch, H1_TCHAR) ? 0 : -1;
 	case CK_TR_VALUE:
-		if (h1_is(ch, H1_VALUE))
+		if (http1_is(ch, H1_VALUE))
 			return 0;
 		if (ch != '\r')
 			return -1;

@@ -21,26 +21,26 @@
 
 extern const uint8_t http1_ctab[256];
 
-static inline bool h1_is(char c, uint8_t cls)
+static inline bool http1_is(char c, uint8_t cls)
 {
 	return http1_ctab[(uint8_t)c] & cls;
 }
 
-static inline bool h1_ows(char c)
+static inline bool http1_ows(char c)
 {
 	return c == ' ' || c == '\t';
 }
 
-static inline unsigned char h1_lower(unsigned char c)
+static inline unsigned char http1_lower(unsigned char c)
 {
 	return (unsigned char)(c - 'A') < 26u ? (unsigned char)(c | 0x20) : c;
 }
 
 /* s[0..n) equals the lower-case literal `lc` ignoring ASCII case. */
-static inline bool h1_eq_lower(const char *s, const char *lc, size_t n)
+static inline bool http1_eq_lower(const char *s, const char *lc, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (h1_lower((unsigned char)s[i]) != (unsigned char)lc[i])
+		if (http1_lower((unsigned char)s[i]) != (unsigned char)lc[i])
 			return false;
 	return true;
 }

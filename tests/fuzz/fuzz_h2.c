@@ -45,8 +45,8 @@
 /* ---- the fake visitor layer ------------------------------------------------ */
 
 static struct shard *sh;
-static struct vconn conn;
-static struct vconn *slots[MAX_SLOTS];
+static struct visitor_conn conn;
+static struct visitor_conn *slots[MAX_SLOTS];
 static bool slot_later[MAX_SLOTS];      /* body queued after the input */
 static unsigned n_live;
 static bool conn_sent;                  /* visitor_flush was called */
@@ -67,7 +67,7 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	(void)fmt;
 }
 
-static int slot_of(const struct vconn *svc)
+static int slot_of(const struct visitor_conn *svc)
 {
 	for (int i = 0; i < MAX_SLOTS; i++)
 		if (slots[i] == svc)
@@ -75,7 +75,7 @@ static int slot_of(const struct vconn *svc)
 	return -1;
 }
 
-static void slot_free(struct vconn *svc)
+static void slot_free(struct visitor_conn *svc)
 {
 	int i = slot_of(svc);
 
@@ -88,7 +88,7 @@ static void slot_free(struct vconn *svc)
 	free(svc);
 }
 
-struct vconn *visitor_stream_new(struct shard *s, struct vconn *c)
+struct visitor_conn *visitor_stream_new(struct shard *s, struct visitor_conn *c)
 {
 	FUZZ_ASSERT(s == sh && c == &conn);
 	/* one refusal in 16 inputs: no slot (the pool is empty) */
@@ -97,7 +97,7 @@ struct vconn *visitor_stream_new(struct shard *s, struct vconn *c)
 	for (int i = 0; i < MAX_SLOTS; i++) {
 		if (slots[i])
 			continue;
-		struct vconn *svc = calloc(1, sizeof(*svc));
+		struct visitor_conn *svc = calloc(1, sizeof(*svc));
 		FUZZ_ASSERT(svc);
 		svc->in = malloc(IOBUF_HBUF_BYTES);
 		FUZZ_ASSERT(svc->in);
@@ -113,7 +113,7 @@ struct vconn *visitor_stream_new(struct shard *s, struct vconn *c)
 	return NULL;
 }
 
-static void push(struct vconn *svc, const char *p, size_t n)
+static void push(struct visitor_conn *svc, const char *p, size_t n)
 {
 	struct iobuf_seg seg = { .ptr = p, .len = (uint32_t)n, .kind = IOBUF_SEG_STATIC };
 
@@ -150,7 +150,8 @@ static void check_head(const char *in, uint32_t len, struct http1_request *req)
 	FUZZ_ASSERT(req->n_headers + 2u == lines);
 }
 
-void visitor_stream_start(struct shard *s, struct vconn *svc, uint32_t head_len, bool has_body)
+void visitor_stream_start(struct shard *s, struct visitor_conn *svc, uint32_t head_len,
+			  bool has_body)
 {
 	int i = slot_of(svc);
 
@@ -179,14 +180,14 @@ void visitor_stream_start(struct shard *s, struct vconn *svc, uint32_t head_len,
 	h2_stream_flush(sh, svc);
 }
 
-void visitor_stream_closed(struct shard *s, struct vconn *svc, bool complete)
+void visitor_stream_closed(struct shard *s, struct visitor_conn *svc, bool complete)
 {
 	(void)complete;
 	FUZZ_ASSERT(s == sh && svc->h2 == NULL);
 	slot_free(svc);
 }
 
-bool visitor_stream_body(struct shard *s, struct vconn *svc, const char *p, size_t n)
+bool visitor_stream_body(struct shard *s, struct visitor_conn *svc, const char *p, size_t n)
 {
 	FUZZ_ASSERT(s == sh && svc->magic == FAKE_MAGIC && (p || !n));
 	/* some uploads fail at the origin: the stream is reset, the slot goes */
@@ -199,22 +200,22 @@ bool visitor_stream_body(struct shard *s, struct vconn *svc, const char *p, size
 	return true;
 }
 
-bool visitor_stream_upload_room(const struct vconn *svc)
+bool visitor_stream_upload_room(const struct visitor_conn *svc)
 {
 	return ((mode >> 12) + (uint64_t)svc->h2_sid) % 3 != 0;
 }
 
-void visitor_stream_pulled(struct shard *s, struct vconn *svc)
+void visitor_stream_pulled(struct shard *s, struct visitor_conn *svc)
 {
 	FUZZ_ASSERT(s == sh && svc->magic == FAKE_MAGIC);
 }
 
-void visitor_h2_timers(struct shard *s, struct vconn *c)
+void visitor_h2_timers(struct shard *s, struct visitor_conn *c)
 {
 	FUZZ_ASSERT(s == sh && c == &conn);
 }
 
-void visitor_flush(struct shard *s, struct vconn *vc)
+void visitor_flush(struct shard *s, struct visitor_conn *vc)
 {
 	FUZZ_ASSERT(s == sh && vc == &conn);
 	conn_sent = true;
@@ -288,7 +289,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* Bodies that came later; streams still open keep their slots. */
 	for (int i = 0; alive && conn.h2 && i < MAX_SLOTS; i++) {
-		struct vconn *svc = slots[i];
+		struct visitor_conn *svc = slots[i];
 		if (!svc || !slot_later[i] || !svc->h2)
 			continue;
 		slot_later[i] = false;

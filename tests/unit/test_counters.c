@@ -63,11 +63,11 @@ static void test_register_and_sum(void)
 
 	static uint64_t s0[LIMIT_COUNTERS], s1[LIMIT_COUNTERS];
 	const uint64_t *arrs[] = { s0, s1 };
-	counter_add(s0, CTR_requests, 2);
-	counter_add(s1, CTR_requests, 3);
-	counter_add(s0, counters_slot(&blk_a, 1), 7);
-	counter_add(s1, counters_slot(&blk_a, 1), 1);
-	counter_add(s1, counters_slot(&blk_f, 0), 4);
+	counters_add(s0, CTR_requests, 2);
+	counters_add(s1, CTR_requests, 3);
+	counters_add(s0, counters_slot(&blk_a, 1), 7);
+	counters_add(s1, counters_slot(&blk_a, 1), 1);
+	counters_add(s1, counters_slot(&blk_f, 0), 4);
 	CHECK_EQ_INT(counters_sum(&counters_core, CTR_requests, arrs, 2), 5);
 	CHECK_EQ_INT(counters_sum(&blk_a, 1, arrs, 2), 8);
 	CHECK_EQ_INT(counters_sum(&blk_a, 0, arrs, 2), 0);

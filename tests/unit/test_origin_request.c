@@ -44,7 +44,7 @@ static void put(const char *path, const char *text)
 
 /* The serving path's head for `raw_request` to o (signed with its current
  * credentials when it has any). */
-static size_t serving(const struct origin_rt *o, const char *raw_request, char *out, size_t cap)
+static size_t serving(const struct rt_origin *o, const char *raw_request, char *out, size_t cap)
 {
 	struct http1_request req;
 	struct wbuf w;
@@ -60,7 +60,7 @@ static size_t serving(const struct origin_rt *o, const char *raw_request, char *
 }
 
 /* check-origin's (and the admin probe's) head for the same request. */
-static size_t probe(const struct origin_rt *o, const char *method, const char *raw, int64_t off,
+static size_t probe(const struct rt_origin *o, const char *method, const char *raw, int64_t off,
 		    char *out, size_t cap)
 {
 	const struct origin_creds *c = rt_creds(o);
@@ -73,7 +73,7 @@ static size_t probe(const struct origin_rt *o, const char *method, const char *r
 	return w.len;
 }
 
-static void same(const struct origin_rt *o, const char *method, const char *raw)
+static void same(const struct rt_origin *o, const char *method, const char *raw)
 {
 	char req[512], a[8192], b[8192];
 
@@ -86,7 +86,7 @@ static void same(const struct origin_rt *o, const char *method, const char *raw)
 		fprintf(stderr, "serving:\n%.*s\nprobe:\n%.*s\n", (int)la, a, (int)lb, b);
 }
 
-static const struct origin_rt *by_name(const struct runtime *rt, const char *name)
+static const struct rt_origin *by_name(const struct runtime *rt, const char *name)
 {
 	for (uint32_t i = 0; i < rt->n_origins; i++)
 		if (strcmp(rt->origins[i].cfg->name, name) == 0)
@@ -135,7 +135,7 @@ int main(void)
 	}
 	for (uint32_t i = 0; i < rt->n_origins; i++)
 		atomic_store(&rt->origins[i].clock_offset_s, OFFSET);
-	const struct origin_rt *path = by_name(rt, "path"), *virt = by_name(rt, "virt"),
+	const struct rt_origin *path = by_name(rt, "path"), *virt = by_name(rt, "virt"),
 			       *plain = by_name(rt, "plain");
 	CHECK(path && virt && plain);
 	if (!path || !virt || !plain)
