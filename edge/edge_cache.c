@@ -166,7 +166,7 @@ static bool lookup_variant(struct shard *sh, struct visitor_conn *vc, const void
 	struct ecache_x *c = &vc->x.cache;
 
 	if (c->vary.variant ||
-	    evary_from_marker(&c->vary, meta, meta_len, c->pkey, &vc->req, &c->key) < 0) {
+	    vary_from_marker(&c->vary, meta, meta_len, c->pkey, &vc->req, &c->key) < 0) {
 		COUNT(sh, cache_read_errors);
 		return false;
 	}
@@ -216,7 +216,7 @@ static bool lookup_key(struct shard *sh, struct visitor_conn *vc)
 		const void *meta = memtier_meta(&sh->mt, c->mobj, &ml);
 		const char *body = memtier_body(&sh->mt, c->mobj, &bl);
 		COUNT(sh, cache_ram_hits);
-		if (evary_is_marker(meta, ml)) {
+		if (vary_is_marker(meta, ml)) {
 			/* The marker's bytes stay referenced while they are read. */
 			struct memtier_obj *marker = c->mobj;
 			c->mobj = NULL;
@@ -511,10 +511,10 @@ void ecache_on_read(struct shard *sh, struct visitor_conn *vc, const struct io_u
 		return;
 	}
 	admit_ram(sh, c, &v);
-	if (evary_is_marker(v.meta, v.meta_len)) {
+	if (vary_is_marker(v.meta, v.meta_len)) {
 		/* The variant is looked up with the marker's bytes released:
 		 * it may need the same read buffers. */
-		char m[EVARY_MARKER_MAX_BYTES];
+		char m[VARY_MARKER_MAX_BYTES];
 		uint32_t ml = v.meta_len;
 		memcpy(m, v.meta, ml);
 		release_reads(sh, c);
