@@ -16,7 +16,8 @@
  *
  * The flow, and every decision taken here, is in docs/http-cache.md:
  *   request  → hcache_parse_request → hcache_key (+ hcache_vary_key)
- *   lookup   → hcache_decide → serve / revalidate / miss / 504
+ *   lookup   → hcache_decide (hcache_decide_lookup) → serve / revalidate /
+ *              miss / 504
  *   serve    → hcache_hit_plan (hcache_eval_conditional 304/412,
  *              hcache_range 206/416), hcache_age, hcache_xcache_name; the
  *              head: hcache_header_replaced_on_hit, hcache_header_kept_in_304
@@ -25,6 +26,7 @@
  *              the store entry's expiry: hcache_store_expires)
  *   origin   → hcache_origin_head: the stored entry answers (304, 5xx with
  *              stale-if-error) or the response is forwarded
+ *   unsafe   → hcache_invalidates, hcache_invalidated_paths
  *   304      → hcache_304_matches, hcache_merge_304, then storable again
  *              (the origin request: hcache_revalidation_headers, the
  *              visitor's own dropped: hcache_header_conditional)
@@ -374,6 +376,33 @@ bool hcache_header_replaced_on_hit(const struct http1_header *h);
  * visitor's; such a response is stored only when the zone strips it). */
 bool hcache_header_in_stored_head(const struct http1_header *h, const struct http1_header *all,
 				  size_t n);
+
+/*
+ * A lookup found e: hcache_decide, except that a background refresh
+ * (stale-while-revalidate's) asks the origin for anything not fresh —
+ * that is what it is for.
+ */
+enum hcache_action hcache_decide_lookup(const struct hcache_entry *e,
+					const struct hcache_req_info *req, int64_t now_s,
+					bool background);
+
+/* Does e have validators (an ETag or Last-Modified) to revalidate with?
+ * Without, the origin request for a stale e is unconditional. */
+bool hcache_has_validators(const struct hcache_entry *e);
+
+/* Is a response's body delimited by a Content-Length (not chunked, not
+ * ended by the close)? Only such a body is stored while it streams. */
+bool hcache_fill_framed(const struct http1_response *resp);
+
+/*
+ * RFC 9111 4.4: the paths the response to an unsafe method invalidates
+ * (none when hcache_invalidates says no): the request's own (its target
+ * in origin-form, else its path), then its Location and Content-Location
+ * when they name the same host (hcache_same_origin_path). Writes
+ * out[0..n), pointing into r's and resp's buffers; returns n (0..3).
+ */
+int hcache_invalidated_paths(const struct http1_request *r, const struct http1_response *resp,
+			     struct hcache_span out[3]);
 
 /* ---- conditional requests (RFC 9110 13) ---------------------------------- */
 

@@ -92,3 +92,45 @@ bool hcache_header_in_stored_head(const struct http1_header *h, const struct htt
 	       !(h->name_len == 14 && strncasecmp(h->name, "content-length", 14) == 0) &&
 	       !(h->name_len == 10 && strncasecmp(h->name, "set-cookie", 10) == 0);
 }
+
+/* ---- the request path's other rules --------------------------------------- */
+
+enum hcache_action hcache_decide_lookup(const struct hcache_entry *e,
+					const struct hcache_req_info *req, int64_t now_s,
+					bool background)
+{
+	enum hcache_action act = hcache_decide(e, req, now_s);
+	if (background && act != HCACHE_SERVE_FRESH)
+		act = HCACHE_REVALIDATE;    /* what a background refresh is for */
+	return act;
+}
+
+bool hcache_has_validators(const struct hcache_entry *e)
+{
+	return e->etag_len > 0 || (e->flags & HCACHE_E_HAS_LM);
+}
+
+bool hcache_fill_framed(const struct http1_response *resp)
+{
+	return !(resp->chunked || resp->content_length < 0 || resp->close_delimited);
+}
+
+int hcache_invalidated_paths(const struct http1_request *r, const struct http1_response *resp,
+			     struct hcache_span out[3])
+{
+	int n = 0;
+
+	if (!hcache_invalidates(r->method, resp->status))
+		return 0;
+	out[n++] = (struct hcache_span){ r->target[0] == '/' ? r->target : r->path,
+					 r->target[0] == '/' ? r->target_len : r->path_len };
+	static const char *const names[] = { "location", "content-location" };
+	for (unsigned i = 0; i < 2; i++) {
+		const struct http1_header *h = http1_find_header(resp->headers, resp->n_headers,
+								 names[i]);
+		if (h && r->host && hcache_same_origin_path(h->value, h->value_len, r->host,
+							     r->host_len, &out[n]) == 0)
+			n++;
+	}
+	return n;
+}

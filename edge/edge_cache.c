@@ -384,9 +384,7 @@ static bool serve_stored(struct shard *sh, struct visitor_conn *vc, const void *
 		COUNT(sh, cache_read_errors);
 		return false;
 	}
-	enum hcache_action act = hcache_decide(&m.e, &c->req, now_s(sh));
-	if (vc->x.background && act != HCACHE_SERVE_FRESH)
-		act = HCACHE_REVALIDATE;    /* what a background refresh is for */
+	enum hcache_action act = hcache_decide_lookup(&m.e, &c->req, now_s(sh), vc->x.background);
 	switch (act) {
 	case HCACHE_SERVE_FRESH:
 		c->xcache = HCACHE_X_HIT;
@@ -412,7 +410,7 @@ static bool serve_stored(struct shard *sh, struct visitor_conn *vc, const void *
 		c->s_meta_len = meta_len;
 		c->s_body = body;
 		c->s_total = total;
-		c->revalidating = m.e.etag_len > 0 || (m.e.flags & HCACHE_E_HAS_LM);
+		c->revalidating = hcache_has_validators(&m.e);
 		c->xcache = HCACHE_X_EXPIRED;   /* REVALIDATED or STALE if it is used */
 		return false;
 	}
@@ -720,21 +718,13 @@ static void drop_path(struct shard *sh, const struct visitor_conn *vc, const cha
 
 void ecache_invalidate(struct shard *sh, struct visitor_conn *vc, const struct http1_response *resp)
 {
-	const struct http1_request *r = &vc->req;
+	struct hcache_span paths[3];
 
-	if (!sh->store || !hcache_invalidates(r->method, resp->status))
+	if (!sh->store)
 		return;
-	drop_path(sh, vc, r->target[0] == '/' ? r->target : r->path,
-		  r->target[0] == '/' ? r->target_len : r->path_len);
-	static const char *const names[] = { "location", "content-location" };
-	for (unsigned i = 0; i < 2; i++) {
-		const struct http1_header *h = http1_find_header(resp->headers, resp->n_headers,
-								 names[i]);
-		struct hcache_span p;
-		if (h && r->host && hcache_same_origin_path(h->value, h->value_len, r->host,
-							     r->host_len, &p) == 0)
-			drop_path(sh, vc, p.p, p.len);
-	}
+	int n = hcache_invalidated_paths(&vc->req, resp, paths);
+	for (int i = 0; i < n; i++)
+		drop_path(sh, vc, paths[i].p, paths[i].len);
 }
 
 /* ---- fills ------------------------------------------------------------------------ */
@@ -845,7 +835,7 @@ void ecache_fill_begin(struct shard *sh, struct visitor_conn *vc, const struct h
 	hcache_storable(&pol, &c->req, &ri, c->request_time, now_s(sh), &hs, &m.e);
 	c->shareable = hs.store;
 	ecache_count_storable(sh, &ri, &hs);
-	if (resp->chunked || resp->content_length < 0 || resp->close_delimited)
+	if (!hcache_fill_framed(resp))
 		return;
 	if (ri.vary.star && (c->vary.have || c->have_stored))
 		store_delete(sh->store, c->pkey);   /* now Vary: *: no stored variant fits */

@@ -2,7 +2,9 @@
  * tests/unit/test_http_cache_hit.c — cache/http_cache_hit.c: what a hit
  * answers (200, 206, 304, 412, 416: at the object's last byte and one
  * past), the store entry's expiry, and the header fields the request path
- * drops, keeps in a 304, writes itself, or stores. Heads parsed by net/http1.
+ * drops, keeps in a 304, writes itself, or stores; a background refresh's
+ * decision, validators, fill framing, the paths an unsafe method
+ * invalidates. Heads parsed by net/http1.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,10 +155,99 @@ static void test_headers(void)
 	}
 }
 
+static char rtext[4096];
+static struct http1_response rs;
+
+static struct http1_response *response(const char *status_headers)
+{
+	snprintf(rtext, sizeof(rtext), "HTTP/1.1 %s\r\n\r\n", status_headers);
+	if (http1_parse_response(rtext, strlen(rtext), false, &rs) <= 0) {
+		fprintf(stderr, "bad test response: %s\n", rtext);
+		exit(1);
+	}
+	return &rs;
+}
+
+static void test_lookup(void)
+{
+	struct hcache_entry e = { .status = 200, .request_time = T0, .response_time = T0,
+				  .date = T0, .lifetime_s = 60, .stale_while_revalidate_s = 30,
+				  .last_modified = HCACHE_TIME_NONE };
+	struct hcache_req_info r = req("GET", "");
+	static const struct { int64_t at; bool bg; enum hcache_action act; } cases[] = {
+		{ T0 + 59, false, HCACHE_SERVE_FRESH },
+		{ T0 + 59, true,  HCACHE_SERVE_FRESH },
+		{ T0 + 60, false, HCACHE_SERVE_STALE_REVALIDATE_IN_BACKGROUND },
+		{ T0 + 60, true,  HCACHE_REVALIDATE },
+		{ T0 + 89, false, HCACHE_SERVE_STALE_REVALIDATE_IN_BACKGROUND },
+		{ T0 + 90, false, HCACHE_REVALIDATE },
+		{ T0 + 90, true,  HCACHE_REVALIDATE },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		CHECK_EQ_INT(hcache_decide_lookup(&e, &r, cases[i].at, cases[i].bg), cases[i].act);
+	/* a background refresh of an entry only-if-cached would 504 for */
+	r = req("GET", "Cache-Control: only-if-cached\r\n");
+	CHECK_EQ_INT(hcache_decide_lookup(&e, &r, T0 + 90, false), HCACHE_GATEWAY_TIMEOUT);
+	CHECK_EQ_INT(hcache_decide_lookup(&e, &r, T0 + 90, true), HCACHE_REVALIDATE);
+
+	CHECK(!hcache_has_validators(&e));
+	e.flags = HCACHE_E_HAS_LM;
+	CHECK(hcache_has_validators(&e));
+	e.flags = 0;
+	e.etag_len = 1;
+	CHECK(hcache_has_validators(&e));
+
+	CHECK(hcache_fill_framed(response("200 OK\r\nContent-Length: 0")));
+	CHECK(hcache_fill_framed(response("200 OK\r\nContent-Length: 5")));
+	CHECK(!hcache_fill_framed(response("200 OK\r\nTransfer-Encoding: chunked")));
+	CHECK(!hcache_fill_framed(response("200 OK")));      /* ends with the close */
+}
+
+static void test_invalidated(void)
+{
+	static const struct {
+		const char *method, *target, *resp;
+		int n;
+		const char *paths[3];
+	} cases[] = {
+		{ "POST", "/a?x=1", "200 OK", 1, { "/a?x=1" } },
+		{ "POST", "/a", "303 S\r\nLocation: /b\r\nContent-Location: http://A/c", 3,
+		  { "/a", "/b", "/c" } },
+		{ "PUT", "/a", "201 C\r\nLocation: http://other/b\r\nContent-Location: /c", 2,
+		  { "/a", "/c" } },
+		{ "DELETE", "http://a/p?q", "204 N", 1, { "/p" } },   /* absolute-form: its path */
+		{ "POST", "/a", "399 X", 1, { "/a" } },
+		{ "POST", "/a", "400 B\r\nLocation: /b", 0, { NULL } },
+		{ "POST", "/a", "500 E", 0, { NULL } },
+		{ "POST", "/a", "199 I", 0, { NULL } },
+		{ "GET", "/a", "200 OK\r\nLocation: /b", 0, { NULL } },
+		{ "HEAD", "/a", "200 OK", 0, { NULL } },
+		{ "OPTIONS", "/a", "200 OK", 0, { NULL } },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct hcache_span out[3];
+		snprintf(text, sizeof(text), "%s %s HTTP/1.1\r\nHost: a\r\n\r\n",
+			 cases[i].method, cases[i].target);
+		if (http1_parse_request(text, strlen(text), &rq) <= 0) {
+			fprintf(stderr, "bad test request: %s\n", text);
+			exit(1);
+		}
+		int n = hcache_invalidated_paths(&rq, response(cases[i].resp), out);
+		if (n != cases[i].n)
+			fprintf(stderr, "invalidation case %zu\n", i);
+		CHECK_EQ_INT(n, cases[i].n);
+		for (int k = 0; k < n && k < cases[i].n; k++)
+			CHECK(out[k].len == strlen(cases[i].paths[k]) &&
+			      memcmp(out[k].p, cases[i].paths[k], out[k].len) == 0);
+	}
+}
+
 int main(void)
 {
 	test_plan();
 	test_expires();
 	test_headers();
+	test_lookup();
+	test_invalidated();
 	return check_exit();
 }
