@@ -8,21 +8,29 @@
  * fixed-size fields bounded by core/limits.h.
  * Called by: any thread; the serving core on the hot path (edge/edge_cache.c,
  * which also persists struct hcache_entry in a stored object's meta,
- * edge/edge_large.c, edge/edge_vary.c, edge/origin.c), and the admin API for
- * the key of a purged path (control/admin.c).
+ * edge/edge_large.c, edge/edge_vary.c, edge/origin.c), cache/vary.c and
+ * cache/slice.c, and the admin API for the key of a purged path
+ * (control/admin.c).
  * Never: does I/O, reads a clock (times are passed in, seconds since the
  * epoch), allocates, logs, or keeps state between calls.
  *
  * The flow, and every decision taken here, is in docs/http-cache.md:
  *   request  → hcache_parse_request → hcache_key (+ hcache_vary_key)
- *   lookup   → hcache_decide → serve / revalidate / miss / 504
- *   serve    → hcache_eval_conditional (304/412), hcache_range (206/416),
- *              hcache_age, hcache_xcache_name
+ *   lookup   → hcache_decide (hcache_decide_lookup) → serve / revalidate /
+ *              miss / 504
+ *   serve    → hcache_hit_plan (hcache_eval_conditional 304/412,
+ *              hcache_range 206/416), hcache_age, hcache_xcache_name; the
+ *              head: hcache_header_replaced_on_hit, hcache_header_kept_in_304
  *   response → hcache_parse_response → hcache_storable → struct hcache_entry
- *              (headers kept: hcache_header_stored)
+ *              (headers kept: hcache_header_stored, hcache_header_in_stored_head;
+ *              the store entry's expiry: hcache_store_expires)
  *   origin   → hcache_origin_head: the stored entry answers (304, 5xx with
  *              stale-if-error) or the response is forwarded
+ *   unsafe   → hcache_invalidates, hcache_invalidated_paths
  *   304      → hcache_304_matches, hcache_merge_304, then storable again
+ *              (the origin request: hcache_revalidation_headers, the
+ *              visitor's own dropped: hcache_header_conditional)
+ * Vary's variants are cache/vary.h, large objects' slices cache/slice.h.
  */
 #ifndef EDGECACHE_CACHE_HTTP_CACHE_H
 #define EDGECACHE_CACHE_HTTP_CACHE_H
@@ -327,6 +335,74 @@ enum hcache_xcache {
 /* "-", "HIT", "MISS", "EXPIRED", "STALE", "UPDATING", "REVALIDATED", "PASS",
  * "BYPASS"; never NULL (out of range: "-"). */
 const char *hcache_xcache_name(enum hcache_xcache x);
+
+/* ---- serving a stored object (cache/http_cache_hit.c) -------------------- */
+
+/*
+ * What a hit answers: the stored `status` with the whole body, unless the
+ * visitor's preconditions say 304 or 412 (no body), or — for a 200 — its
+ * one Range says 206 (body bytes [first, first + len), Content-Range) or
+ * 416 (no body, Content-Range "bytes * /total"). total: the body's length.
+ */
+struct hcache_hit_plan {
+	int status;
+	int64_t first, len;          /* body bytes sent: [first, first + len) */
+	bool has_content_range;
+	char content_range[64];      /* hcache_content_range, when has_ */
+};
+void hcache_hit_plan(const struct hcache_req_info *req, const struct hcache_entry *e,
+		     int status, int64_t total, struct hcache_hit_plan *out);
+
+/* The expiry (seconds since the epoch) of a stored entry: freshness, or
+ * the end of its stale-if-error window when that is later. */
+uint32_t hcache_store_expires(const struct hcache_store *hs);
+
+/* The visitor's conditionals and Range (If-Match, If-None-Match,
+ * If-Modified-Since, If-Unmodified-Since, If-Range, Range): not forwarded
+ * when the origin request carries our validators or asks for slices —
+ * the stored object answers the visitor's. */
+bool hcache_header_conditional(const struct http1_header *h);
+
+/* Headers a 304 carries (RFC 9110 15.4.5); the others describe a body. */
+bool hcache_header_kept_in_304(const struct http1_header *h);
+
+/* Stored headers the edge writes itself when it serves a hit: framing
+ * (Content-Length, Content-Range, Transfer-Encoding, Connection), Date,
+ * Server, Age, X-Cache. */
+bool hcache_header_replaced_on_hit(const struct http1_header *h);
+
+/* A header of the stored head: hcache_header_stored, minus Content-Length
+ * (the store knows the body length) and Set-Cookie (a stored head is every
+ * visitor's; such a response is stored only when the zone strips it). */
+bool hcache_header_in_stored_head(const struct http1_header *h, const struct http1_header *all,
+				  size_t n);
+
+/*
+ * A lookup found e: hcache_decide, except that a background refresh
+ * (stale-while-revalidate's) asks the origin for anything not fresh —
+ * that is what it is for.
+ */
+enum hcache_action hcache_decide_lookup(const struct hcache_entry *e,
+					const struct hcache_req_info *req, int64_t now_s,
+					bool background);
+
+/* Does e have validators (an ETag or Last-Modified) to revalidate with?
+ * Without, the origin request for a stale e is unconditional. */
+bool hcache_has_validators(const struct hcache_entry *e);
+
+/* Is a response's body delimited by a Content-Length (not chunked, not
+ * ended by the close)? Only such a body is stored while it streams. */
+bool hcache_fill_framed(const struct http1_response *resp);
+
+/*
+ * RFC 9111 4.4: the paths the response to an unsafe method invalidates
+ * (none when hcache_invalidates says no): the request's own (its target
+ * in origin-form, else its path), then its Location and Content-Location
+ * when they name the same host (hcache_same_origin_path). Writes
+ * out[0..n), pointing into r's and resp's buffers; returns n (0..3).
+ */
+int hcache_invalidated_paths(const struct http1_request *r, const struct http1_response *resp,
+			     struct hcache_span out[3]);
 
 /* ---- conditional requests (RFC 9110 13) ---------------------------------- */
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cache/memtier.h"
+#include "cache/slice.h"
 #include "core/config.h"
 #include "edge/runtime.h"
 #include "edge/shard.h"
@@ -166,7 +167,7 @@ static bool lookup_variant(struct shard *sh, struct visitor_conn *vc, const void
 	struct ecache_x *c = &vc->x.cache;
 
 	if (c->vary.variant ||
-	    evary_from_marker(&c->vary, meta, meta_len, c->pkey, &vc->req, &c->key) < 0) {
+	    vary_from_marker(&c->vary, meta, meta_len, c->pkey, &vc->req, &c->key) < 0) {
 		COUNT(sh, cache_read_errors);
 		return false;
 	}
@@ -216,7 +217,7 @@ static bool lookup_key(struct shard *sh, struct visitor_conn *vc)
 		const void *meta = memtier_meta(&sh->mt, c->mobj, &ml);
 		const char *body = memtier_body(&sh->mt, c->mobj, &bl);
 		COUNT(sh, cache_ram_hits);
-		if (evary_is_marker(meta, ml)) {
+		if (vary_is_marker(meta, ml)) {
 			/* The marker's bytes stay referenced while they are read. */
 			struct memtier_obj *marker = c->mobj;
 			c->mobj = NULL;
@@ -250,36 +251,6 @@ static bool lookup_key(struct shard *sh, struct visitor_conn *vc)
 
 /* ---- hits ----------------------------------------------------------------------- */
 
-/* Is h one of names[0..n) (lower case)? */
-static bool header_named(const struct http1_header *h, const char *const *names, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (h->name_len == strlen(names[i]) &&
-		    strncasecmp(h->name, names[i], h->name_len) == 0)
-			return true;
-	return false;
-}
-
-/* Headers a 304 carries (RFC 9110 15.4.5); the others describe a body. */
-static bool kept_in_304(const struct http1_header *h)
-{
-	static const char *const names[] = {
-		"etag", "cache-control", "expires", "vary", "content-location",
-		"last-modified",
-	};
-	return header_named(h, names, sizeof(names) / sizeof(names[0]));
-}
-
-/* Stored headers the edge replaces when it serves a hit. */
-static bool replaced_on_hit(const struct http1_header *h)
-{
-	static const char *const names[] = {
-		"content-length", "content-range", "date", "server", "age", "x-cache",
-		"connection", "transfer-encoding",
-	};
-	return header_named(h, names, sizeof(names) / sizeof(names[0]));
-}
-
 static void write_hit_head(struct shard *sh, struct visitor_conn *vc, struct wbuf *w, int status,
 			   const struct http1_response *stored, int64_t age,
 			   int64_t body_len, const char *content_range)
@@ -296,7 +267,7 @@ static void write_hit_head(struct shard *sh, struct visitor_conn *vc, struct wbu
 	wbuf_put(w, "\r\n", 2);
 	for (unsigned i = 0; i < stored->n_headers; i++) {
 		const struct http1_header *h = &stored->headers[i];
-		if (replaced_on_hit(h) || (status == 304 && !kept_in_304(h)))
+		if (hcache_header_replaced_on_hit(h) || (status == 304 && !hcache_header_kept_in_304(h)))
 			continue;
 		wbuf_header(w, h->name, h->name_len, h->value, h->value_len);
 	}
@@ -328,33 +299,12 @@ static int serve_hit(struct shard *sh, struct visitor_conn *vc, const struct hca
 		     bool end)
 {
 	struct ecache_x *c = &vc->x.cache;
-	struct hcache_range rg = { .kind = HCACHE_RANGE_NONE };
-	char cr[64];
-	const char *content_range = NULL;
-	int64_t first = 0, len = (int64_t)total;
-	int status = e->status;
+	struct hcache_hit_plan hp;
 
-	enum hcache_cond cond = hcache_eval_conditional(&c->req, e);
-	if (cond == HCACHE_COND_304) {
-		status = 304;
-		len = 0;
-	} else if (cond == HCACHE_COND_412) {
-		status = 412;
-		len = 0;
-	} else if (e->status == 200) {
-		hcache_range(&c->req, e, (int64_t)total, &rg);
-		if (rg.kind != HCACHE_RANGE_NONE &&
-		    hcache_content_range(&rg, (int64_t)total, cr, sizeof(cr)) > 0)
-			content_range = cr;
-		if (rg.kind == HCACHE_RANGE_PARTIAL) {
-			status = 206;
-			first = rg.first;
-			len = rg.last - rg.first + 1;
-		} else if (rg.kind == HCACHE_RANGE_UNSATISFIABLE) {
-			status = 416;
-			len = 0;
-		}
-	}
+	hcache_hit_plan(&c->req, e, e->status, (int64_t)total, &hp);
+	int64_t first = hp.first, len = hp.len;
+	int status = hp.status;
+	const char *content_range = hp.has_content_range ? hp.content_range : NULL;
 	char *blk = iobuf_pool_get(&sh->pool);
 	if (!blk) {
 		COUNT(sh, buffers_exhausted);
@@ -434,9 +384,7 @@ static bool serve_stored(struct shard *sh, struct visitor_conn *vc, const void *
 		COUNT(sh, cache_read_errors);
 		return false;
 	}
-	enum hcache_action act = hcache_decide(&m.e, &c->req, now_s(sh));
-	if (vc->x.background && act != HCACHE_SERVE_FRESH)
-		act = HCACHE_REVALIDATE;    /* what a background refresh is for */
+	enum hcache_action act = hcache_decide_lookup(&m.e, &c->req, now_s(sh), vc->x.background);
 	switch (act) {
 	case HCACHE_SERVE_FRESH:
 		c->xcache = HCACHE_X_HIT;
@@ -462,7 +410,7 @@ static bool serve_stored(struct shard *sh, struct visitor_conn *vc, const void *
 		c->s_meta_len = meta_len;
 		c->s_body = body;
 		c->s_total = total;
-		c->revalidating = m.e.etag_len > 0 || (m.e.flags & HCACHE_E_HAS_LM);
+		c->revalidating = hcache_has_validators(&m.e);
 		c->xcache = HCACHE_X_EXPIRED;   /* REVALIDATED or STALE if it is used */
 		return false;
 	}
@@ -511,10 +459,10 @@ void ecache_on_read(struct shard *sh, struct visitor_conn *vc, const struct io_u
 		return;
 	}
 	admit_ram(sh, c, &v);
-	if (evary_is_marker(v.meta, v.meta_len)) {
+	if (vary_is_marker(v.meta, v.meta_len)) {
 		/* The variant is looked up with the marker's bytes released:
 		 * it may need the same read buffers. */
-		char m[EVARY_MARKER_MAX_BYTES];
+		char m[VARY_MARKER_MAX_BYTES];
 		uint32_t ml = v.meta_len;
 		memcpy(m, v.meta, ml);
 		release_reads(sh, c);
@@ -577,17 +525,13 @@ void ecache_background_end(struct shard *sh, struct visitor_conn *vc)
 
 bool ecache_drops_request_header(const struct visitor_conn *vc, const struct http1_header *h)
 {
-	static const char *const names[] = {
-		"if-none-match", "if-modified-since", "if-match", "if-unmodified-since",
-		"if-range", "range",
-	};
 	if (vc->x.cache.large.fetching)
 		return elarge_drops_request_header(vc, h);
 	/* A background refresh copies the visitor's head: its conditionals
 	 * and Range were the visitor's, not the refresh's. */
 	if (!vc->x.cache.revalidating && !vc->x.background)
 		return false;
-	return header_named(h, names, sizeof(names) / sizeof(names[0]));
+	return hcache_header_conditional(h);
 }
 
 void ecache_origin_headers(const struct visitor_conn *vc, struct wbuf *w)
@@ -636,8 +580,7 @@ static bool refresh_store(struct shard *sh, struct visitor_conn *vc, const struc
 	memcpy(blk, &m, sizeof(m));
 	struct store_obj obj = {
 		.meta = blk, .meta_len = (uint32_t)(sizeof(m) + w.len), .body_len = c->s_total,
-		.expires = (uint32_t)(hs->sie_until > hs->fresh_until ? hs->sie_until
-								       : hs->fresh_until),
+		.expires = hcache_store_expires(hs),
 		.key_text = text, .key_text_len = text_len,
 	};
 	uint32_t wid;
@@ -775,21 +718,13 @@ static void drop_path(struct shard *sh, const struct visitor_conn *vc, const cha
 
 void ecache_invalidate(struct shard *sh, struct visitor_conn *vc, const struct http1_response *resp)
 {
-	const struct http1_request *r = &vc->req;
+	struct hcache_span paths[3];
 
-	if (!sh->store || !hcache_invalidates(r->method, resp->status))
+	if (!sh->store)
 		return;
-	drop_path(sh, vc, r->target[0] == '/' ? r->target : r->path,
-		  r->target[0] == '/' ? r->target_len : r->path_len);
-	static const char *const names[] = { "location", "content-location" };
-	for (unsigned i = 0; i < 2; i++) {
-		const struct http1_header *h = http1_find_header(resp->headers, resp->n_headers,
-								 names[i]);
-		struct hcache_span p;
-		if (h && r->host && hcache_same_origin_path(h->value, h->value_len, r->host,
-							     r->host_len, &p) == 0)
-			drop_path(sh, vc, p.p, p.len);
-	}
+	int n = hcache_invalidated_paths(&vc->req, resp, paths);
+	for (int i = 0; i < n; i++)
+		drop_path(sh, vc, paths[i].p, paths[i].len);
 }
 
 /* ---- fills ------------------------------------------------------------------------ */
@@ -875,9 +810,7 @@ static bool write_stored_head(struct wbuf *w, const struct http1_response *resp)
 	wbuf_put(w, "\r\n", 2);
 	for (unsigned i = 0; i < resp->n_headers; i++) {
 		const struct http1_header *h = &resp->headers[i];
-		if (!hcache_header_stored(h, resp->headers, resp->n_headers) ||
-		    (h->name_len == 14 && strncasecmp(h->name, "content-length", 14) == 0) ||
-		    (h->name_len == 10 && strncasecmp(h->name, "set-cookie", 10) == 0))
+		if (!hcache_header_in_stored_head(h, resp->headers, resp->n_headers))
 			continue;
 		wbuf_header(w, h->name, h->name_len, h->value, h->value_len);
 	}
@@ -902,7 +835,7 @@ void ecache_fill_begin(struct shard *sh, struct visitor_conn *vc, const struct h
 	hcache_storable(&pol, &c->req, &ri, c->request_time, now_s(sh), &hs, &m.e);
 	c->shareable = hs.store;
 	ecache_count_storable(sh, &ri, &hs);
-	if (resp->chunked || resp->content_length < 0 || resp->close_delimited)
+	if (!hcache_fill_framed(resp))
 		return;
 	if (ri.vary.star && (c->vary.have || c->have_stored))
 		store_delete(sh->store, c->pkey);   /* now Vary: *: no stored variant fits */
@@ -910,8 +843,7 @@ void ecache_fill_begin(struct shard *sh, struct visitor_conn *vc, const struct h
 		COUNT(sh, cache_not_stored);
 		return;
 	}
-	uint32_t expires = hs.sie_until > hs.fresh_until ? (uint32_t)hs.sie_until
-							  : (uint32_t)hs.fresh_until;
+	uint32_t expires = hcache_store_expires(&hs);
 	struct cindex_key pkey, okey;
 	bool marker = false;
 	if ((ri.vary.n > 0 && (uint64_t)resp->content_length > store_max_object(sh->store)) ||
@@ -934,8 +866,8 @@ void ecache_fill_begin(struct shard *sh, struct visitor_conn *vc, const struct h
 		iobuf_pool_put(&sh->pool, blk);
 		return;
 	}
-	if (!marker && ri.vary.n == 0 &&
-	    sizeof(m) + w.len + (uint64_t)resp->content_length > store_chunk_bytes(sh->store)) {
+	if (!marker && slice_is_large(&ri, sizeof(m) + w.len, (uint64_t)resp->content_length,
+				      store_chunk_bytes(sh->store))) {
 		/* Head and body do not fit one chunk (nor one RAM-tier block):
 		 * kept as slices (edge/edge_large.c). */
 		iobuf_pool_put(&sh->pool, blk);

@@ -61,7 +61,7 @@ struct ecache_x {
 	struct cindex_key key;              /* the object's: primary or variant */
 	struct cindex_key pkey;             /* the URL's primary key */
 	struct cindex_key ckey;             /* the key claimed for collapsing */
-	struct evary_state vary;            /* a Vary marker found (edge_vary.h) */
+	struct vary_state vary;             /* a Vary marker found (cache/vary.h) */
 	struct hcache_req_info req;
 	struct store_io rio[2];
 	struct elarge_x large;           /* edge/edge_large.h */

@@ -6,13 +6,16 @@
  *    stored head's length, a generation, the total length, the expiry and
  *    the RFC 9111 entry with the validator), then the stored 200 head;
  *    no body. It is written when the first bytes of a new version arrive.
- *  - under elarge_chunk_key(key, gen, i), chunk i: struct chk_meta (magic,
+ *  - under slice_chunk_key(key, gen, i), chunk i: struct chk_meta (magic,
  *    index, generation, total) and the chunk's bytes, one store entry.
  * The generation is new for every version the edge sees, so a chunk of
  * another version can never be found through this record: a changed
  * validator drops the record (and deletes the old chunks' index entries),
  * and dropping the record (purge, invalidation) makes every chunk
  * unreachable at once.
+ * The rules and arithmetic of slices (chunk keys and lengths, which Range a
+ * miss fetches, whether an origin's answer is a slice, the validator) are
+ * cache/slice.c's; this file reads, fetches, writes and sends.
  */
 #include "edge/edge_large.h"
 
@@ -26,6 +29,7 @@
 #include "core/loop.h"
 #include "edge/shard.h"
 #include "cache/collapse.h"
+#include "cache/slice.h"
 #include "edge/edge_cache_int.h"
 #include "edge/origin.h"
 #include "edge/visitor.h"
@@ -53,13 +57,6 @@ struct chk_meta {
 
 static void advance(struct shard *sh, struct visitor_conn *vc, bool in_send);
 
-struct cindex_key elarge_chunk_key(struct cindex_key key, uint64_t gen, uint32_t idx)
-{
-	uint64_t in[4] = { key.lo, key.hi, gen, idx };
-	XXH128_hash_t h = XXH3_128bits(in, sizeof(in));
-	return (struct cindex_key){ .lo = h.low64, .hi = h.high64 };
-}
-
 static uint64_t new_gen(const struct shard *sh, const struct visitor_conn *vc)
 {
 	uint64_t in[2] = { loop_now_ns(), vc->x.reqid };
@@ -69,29 +66,7 @@ static uint64_t new_gen(const struct shard *sh, const struct visitor_conn *vc)
 
 static uint32_t chunk_len(const struct elarge_x *L, uint32_t idx)
 {
-	uint64_t rest = L->total - (uint64_t)idx * L->chunk;
-	return rest < L->chunk ? (uint32_t)rest : L->chunk;
-}
-
-/* A validator that makes chunks fetched at different times comparable:
- * a strong ETag, else Last-Modified (RFC 9110 8.8.1). */
-static bool has_validator(const struct hcache_entry *e)
-{
-	return e->etag_len ? !e->etag_weak : (e->flags & HCACHE_E_HAS_LM) != 0;
-}
-
-/* Does a later response carry the version's validators? Without any
- * (then nothing was stored: has_validator) only the length, compared by
- * the caller, ties the next fetch of one response to the first — as
- * nginx's slice module does. */
-static bool same_validator(const struct hcache_entry *e, const struct hcache_resp_info *ri)
-{
-	if (e->etag_len)
-		return ri->etag.p && ri->etag_weak == e->etag_weak &&
-		       ri->etag.len == e->etag_len && memcmp(ri->etag.p, e->etag, e->etag_len) == 0;
-	if (e->flags & HCACHE_E_HAS_LM)
-		return !ri->etag.p && ri->last_modified == e->last_modified;
-	return !ri->etag.p && ri->last_modified == HCACHE_TIME_NONE;
+	return slice_chunk_len(L->total, L->chunk, idx);
 }
 
 /* Drop a version: its record and its chunks' index entries. */
@@ -99,9 +74,9 @@ static void drop_object(struct shard *sh, struct cindex_key key, uint64_t gen, u
 			uint32_t chunk)
 {
 	store_delete(sh->store, key);
-	uint64_t n = chunk ? (total + chunk - 1) / chunk : 0;
+	uint64_t n = slice_chunk_count(total, chunk);
 	for (uint64_t i = 0; i < n && i < LIMIT_STORE_OBJECT_CHUNKS; i++)
-		store_delete(sh->store, elarge_chunk_key(key, gen, (uint32_t)i));
+		store_delete(sh->store, slice_chunk_key(key, gen, (uint32_t)i));
 }
 
 /* ---- chunk claims (collapsing) -------------------------------------------------- */
@@ -113,7 +88,7 @@ static bool claim_chunk(struct shard *sh, struct visitor_conn *vc, uint32_t idx)
 	struct elarge_x *L = &vc->x.cache.large;
 	if (!sh->collapse)
 		return true;
-	int r = collapse_claim(sh->collapse, elarge_chunk_key(vc->x.cache.key, L->gen, idx), &me,
+	int r = collapse_claim(sh->collapse, slice_chunk_key(vc->x.cache.key, L->gen, idx), &me,
 			       &l);
 	return r != 1 || (l.shard == me.shard && l.vidx == me.vidx && l.vgen == me.vgen);
 }
@@ -124,7 +99,7 @@ static void release_claims(struct shard *sh, struct visitor_conn *vc)
 	struct elarge_x *L = &vc->x.cache.large;
 	for (; L->cl_from < L->cl_to && sh->collapse; L->cl_from++)
 		collapse_release(sh->collapse,
-				 elarge_chunk_key(vc->x.cache.key, L->gen, L->cl_from));
+				 slice_chunk_key(vc->x.cache.key, L->gen, L->cl_from));
 	L->cl_from = L->cl_to = 0;
 }
 
@@ -135,7 +110,7 @@ static void claim_done(struct shard *sh, struct visitor_conn *vc, uint32_t idx, 
 	if (idx != L->cl_from || idx >= L->cl_to)
 		return;
 	if (!written && sh->collapse)
-		collapse_release(sh->collapse, elarge_chunk_key(vc->x.cache.key, L->gen, idx));
+		collapse_release(sh->collapse, slice_chunk_key(vc->x.cache.key, L->gen, idx));
 	L->cl_from++;
 }
 
@@ -217,30 +192,12 @@ static int plan_response(struct shard *sh, struct visitor_conn *vc,
 {
 	struct ecache_x *c = &vc->x.cache;
 	struct elarge_x *L = &c->large;
-	struct hcache_range rg = { .kind = HCACHE_RANGE_NONE };
-	char cr[64];
-	const char *content_range = NULL;
-	int status = 200;
-	uint64_t first = 0, last1 = L->total;
+	struct hcache_hit_plan hp;
 
-	enum hcache_cond cond = hcache_eval_conditional(&c->req, &L->e);
-	if (cond != HCACHE_COND_PROCEED) {
-		status = cond == HCACHE_COND_304 ? 304 : 412;
-		last1 = 0;
-	} else {
-		hcache_range(&c->req, &L->e, (int64_t)L->total, &rg);
-		if (rg.kind != HCACHE_RANGE_NONE &&
-		    hcache_content_range(&rg, (int64_t)L->total, cr, sizeof(cr)) > 0)
-			content_range = cr;
-		if (rg.kind == HCACHE_RANGE_PARTIAL) {
-			status = 206;
-			first = (uint64_t)rg.first;
-			last1 = (uint64_t)rg.last + 1;
-		} else if (rg.kind == HCACHE_RANGE_UNSATISFIABLE) {
-			status = 416;
-			last1 = 0;
-		}
-	}
+	hcache_hit_plan(&c->req, &L->e, 200, (int64_t)L->total, &hp);
+	int status = hp.status;
+	uint64_t first = (uint64_t)hp.first, last1 = (uint64_t)(hp.first + hp.len);
+	const char *content_range = hp.has_content_range ? hp.content_range : NULL;
 	char *blk = iobuf_pool_get(&sh->pool);
 	if (!blk) {
 		COUNT(sh, buffers_exhausted);
@@ -322,9 +279,7 @@ bool elarge_serve(struct shard *sh, struct visitor_conn *vc, const void *meta, u
 		/* Not usable for this request: a miss. Stale for every request:
 		 * dropped, the next fetch starts a new version (revalidating a
 		 * sliced object is not done yet). */
-		struct hcache_req_info plain = { .method = HTTP1_GET };
-		plain.if_modified_since = plain.if_unmodified_since = HCACHE_TIME_NONE;
-		if (hcache_decide(&m.e, &plain, ecache_now_s(sh)) != HCACHE_SERVE_FRESH)
+		if (slice_record_stale(&m.e, ecache_now_s(sh)))
 			drop_object(sh, c->key, m.gen, m.total, m.chunk);
 		c->xcache = HCACHE_X_EXPIRED;
 		return false;
@@ -420,25 +375,13 @@ static void new_version(struct shard *sh, struct visitor_conn *vc,
 	memset(&L->e, 0, sizeof(L->e));
 	hcache_storable(&pol, &c->req, &ri, c->request_time, ecache_now_s(sh), &hs, &L->e);
 	ecache_count_storable(sh, &ri, &hs);
-	if (!hs.store) {
-		/* Not stored, but served: what the response's conditionals,
-		 * its Range and its next fetches are checked against. */
-		L->e.status = 200;
-		L->e.last_modified = ri.last_modified;
-		L->e.flags = ri.last_modified != HCACHE_TIME_NONE ? HCACHE_E_HAS_LM : 0;
-		if (ri.etag.p && ri.etag.len <= sizeof(L->e.etag)) {
-			L->e.etag_len = (uint8_t)ri.etag.len;
-			L->e.etag_weak = ri.etag_weak;
-			memcpy(L->e.etag, ri.etag.p, ri.etag.len);
-		}
-	}
+	if (!hs.store)
+		slice_served_entry(&ri, &L->e);  /* not stored, but served */
 	L->total = total;
 	L->gen = new_gen(sh, vc);
 	L->have_id = true;
-	L->expires = hs.sie_until > hs.fresh_until ? (uint32_t)hs.sie_until
-						    : (uint32_t)hs.fresh_until;
-	L->storing = hs.store && ri.vary.n == 0 && !ri.vary.star && has_validator(&L->e) &&
-		     write_record(sh, vc, head);
+	L->expires = hcache_store_expires(&hs);
+	L->storing = slice_stored(&hs, &ri, &L->e) && write_record(sh, vc, head);
 	if (!L->storing)
 		COUNT(sh, cache_not_stored);
 }
@@ -450,7 +393,7 @@ static bool cw_begin(struct shard *sh, struct visitor_conn *vc, uint32_t idx)
 	struct elarge_x *L = &vc->x.cache.large;
 	struct chk_meta m = { .magic = CHK_MAGIC, .idx = idx, .gen = L->gen, .total = L->total };
 
-	if (!begin_write(sh, vc, elarge_chunk_key(vc->x.cache.key, L->gen, idx), &m, sizeof(m),
+	if (!begin_write(sh, vc, slice_chunk_key(vc->x.cache.key, L->gen, idx), &m, sizeof(m),
 			 chunk_len(L, idx), &L->cw_wid)) {
 		claim_done(sh, vc, idx, false);
 		return false;
@@ -475,7 +418,7 @@ static void cw_abort(struct shard *sh, struct visitor_conn *vc)
 	/* Its claim: a write with no io in flight has no completion to
 	 * release it (one that has releases it again: harmless). */
 	if (sh->collapse)
-		collapse_release(sh->collapse, elarge_chunk_key(vc->x.cache.key, L->gen, L->cw_idx));
+		collapse_release(sh->collapse, slice_chunk_key(vc->x.cache.key, L->gen, L->cw_idx));
 }
 
 /* Object bytes [off, off + n) passing by: each whole chunk becomes a store
@@ -521,7 +464,7 @@ bool elarge_fill_begin(struct shard *sh, struct visitor_conn *vc, const struct h
 	struct ecache_x *c = &vc->x.cache;
 	struct elarge_x *L = &c->large;
 
-	if (!has_validator(e)) {
+	if (!slice_has_validator(e)) {
 		COUNT(sh, cache_not_stored);
 		return true;                /* chunks could not be checked later */
 	}
@@ -563,8 +506,7 @@ static void start_fetch(struct shard *sh, struct visitor_conn *vc, uint32_t idx)
 {
 	struct ecache_x *c = &vc->x.cache;
 	struct elarge_x *L = &c->large;
-	uint64_t lastc64 = (L->last1 - 1) / L->chunk;
-	uint32_t lastc = lastc64 > UINT32_MAX ? UINT32_MAX : (uint32_t)lastc64;
+	uint32_t lastc = slice_last_chunk(L->last1, L->chunk);
 	uint32_t n = 1;
 	struct cindex_entry hit;
 
@@ -572,16 +514,13 @@ static void start_fetch(struct shard *sh, struct visitor_conn *vc, uint32_t idx)
 		claim_chunk(sh, vc, idx);
 	while (idx + n <= lastc && n < ELARGE_FETCH_CHUNKS &&
 	       !(L->storing && (store_lookup(sh->store, sh->id,
-					     elarge_chunk_key(c->key, L->gen, idx + n), &hit) == 0 ||
+					     slice_chunk_key(c->key, L->gen, idx + n), &hit) == 0 ||
 				!claim_chunk(sh, vc, idx + n))))
 		n++;
 	L->cl_from = idx;
 	L->cl_to = L->storing ? idx + n : idx;
 	L->wait_ms = 0;
-	L->o_off = (uint64_t)idx * L->chunk;
-	L->o_end = L->o_off + (uint64_t)n * L->chunk;
-	if (L->have_id && L->o_end > L->total)
-		L->o_end = L->total;
+	slice_fetch_span(idx, n, L->chunk, L->total, L->have_id, &L->o_off, &L->o_end);
 	L->fetching = true;
 	L->rd = idx + n;
 	vc->x.tries = 0;
@@ -594,47 +533,25 @@ bool elarge_miss(struct shard *sh, struct visitor_conn *vc)
 {
 	struct ecache_x *c = &vc->x.cache;
 	struct elarge_x *L = &c->large;
-	struct hcache_range rg;
-	struct hcache_entry probe;
+	uint64_t first, last1;
 
 	if (!c->cacheable || c->have_stored || vc->req.method != HTTP1_GET || !c->req.range.p ||
-	    vc->x.background)
-		return false;
-	/* "bytes=first-" or "bytes=first-last": where it starts is known
-	 * before the length. A suffix or several ranges go to the origin. */
-	const char *eq = memchr(c->req.range.p, '=', c->req.range.len);
-	const char *end = c->req.range.p + c->req.range.len;
-	while (eq && ++eq < end && *eq == ' ')
-		;
-	if (!eq || eq >= end || *eq == '-')
-		return false;
-	memset(&probe, 0, sizeof(probe));
-	probe.status = 200;
-	probe.last_modified = HCACHE_TIME_NONE;
-	if (hcache_range(&c->req, &probe, INT64_MAX, &rg) < 0 || rg.kind != HCACHE_RANGE_PARTIAL ||
-	    (uint64_t)rg.first / store_chunk_bytes(sh->store) >= LIMIT_STORE_OBJECT_CHUNKS)
+	    vc->x.background ||
+	    !slice_range_miss(&c->req, store_chunk_bytes(sh->store), &first, &last1))
 		return false;
 	memset(L, 0, sizeof(*L));
 	L->on = true;
 	L->chunk = store_chunk_bytes(sh->store);
-	L->next = L->first = (uint64_t)rg.first;
-	L->last1 = (uint64_t)rg.last + 1;   /* until the length is known */
+	L->next = L->first = first;
+	L->last1 = last1;                   /* until the length is known */
 	start_fetch(sh, vc, (uint32_t)(L->next / L->chunk));
 	return true;
 }
 
 bool elarge_drops_request_header(const struct visitor_conn *vc, const struct http1_header *h)
 {
-	static const char *const names[] = {
-		"range", "if-range", "if-match", "if-none-match", "if-modified-since",
-		"if-unmodified-since",
-	};
 	(void)vc;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (h->name_len == strlen(names[i]) &&
-		    strncasecmp(h->name, names[i], h->name_len) == 0)
-			return true;
-	return false;
+	return hcache_header_conditional(h);
 }
 
 void elarge_origin_headers(const struct visitor_conn *vc, struct wbuf *w)
@@ -647,59 +564,20 @@ void elarge_origin_headers(const struct visitor_conn *vc, struct wbuf *w)
 	wbuf_put(w, "\r\n", 2);
 }
 
-/* "bytes first-last/total" → [first, last + 1) and total. */
-static bool parse_content_range(const struct http1_response *resp, uint64_t *first,
-				uint64_t *end, uint64_t *total)
-{
-	const struct http1_header *h = http1_find_header(resp->headers, resp->n_headers,
-							 "content-range");
-	uint64_t v[3] = { 0, 0, 0 };
-	size_t i = 0;
-	int k = 0;
-
-	if (!h || h->value_len < 6 || strncasecmp(h->value, "bytes ", 6) != 0)
-		return false;
-	for (i = 6; i < h->value_len && k < 3; k++) {
-		size_t d = i;
-		while (i < h->value_len && h->value[i] >= '0' && h->value[i] <= '9' && i - d < 19)
-			v[k] = v[k] * 10 + (uint64_t)(h->value[i++] - '0');
-		if (i == d)
-			return false;
-		if (k < 2 && (i >= h->value_len || h->value[i] != (k == 0 ? '-' : '/')))
-			return false;
-		i++;
-	}
-	if (k != 3 || i != h->value_len + 1 || v[1] < v[0] || v[1] >= v[2])
-		return false;
-	*first = v[0];
-	*end = v[1] + 1;
-	*total = v[2];
-	return true;
-}
-
 int elarge_origin_head(struct shard *sh, struct visitor_conn *vc, const struct http1_response *resp)
 {
 	struct ecache_x *c = &vc->x.cache;
 	struct elarge_x *L = &c->large;
-	uint64_t s = 0, e1 = 0, total = 0;
-	bool ok;
+	uint64_t s, e1, total;
 
-	if (resp->status == 206)
-		ok = parse_content_range(resp, &s, &e1, &total) &&
-		     resp->content_length == (int64_t)(e1 - s);
-	else
-		ok = resp->status == 200 && resp->content_length > 0 && !resp->chunked &&
-		     (total = e1 = (uint64_t)resp->content_length) > 0;
-	ok = ok && s <= L->o_off && L->o_off < e1;
-	if (!ok) {
+	if (!slice_origin_span(resp, L->o_off, &s, &e1, &total)) {
 		/* Not a slice of the object (an error, 416, a changed framing):
 		 * before our head it goes to the visitor as it is. Gone, or
 		 * shorter than we knew: the stored object goes too (a 5xx may
 		 * pass: it says nothing about the object). */
 		L->fetching = false;
 		release_claims(sh, vc);
-		if (L->have_id && (resp->status == 404 || resp->status == 410 ||
-				   resp->status == 416 || resp->status < 300))
+		if (L->have_id && slice_drops_object(resp->status))
 			drop_object(sh, c->key, L->gen, L->total, L->chunk);
 		if (L->head_sent)
 			return -EIO;
@@ -711,19 +589,12 @@ int elarge_origin_head(struct shard *sh, struct visitor_conn *vc, const struct h
 			c->xcache = HCACHE_X_MISS;  /* a hit's missing chunk: the origin answers */
 		return 0;
 	}
-	struct http1_response head = *resp;
-	head.status = 200;
-	head.reason = "OK";
-	head.reason_len = 2;
-	head.content_length = (int64_t)total;
-	for (unsigned i = 0; i < head.n_headers; i++)
-		if (head.headers[i].name_len == 13 &&
-		    strncasecmp(head.headers[i].name, "content-range", 13) == 0)
-			head.headers[i--] = head.headers[--head.n_headers];
+	struct http1_response head;
+	slice_whole_head(resp, total, &head);
 	if (L->have_id) {
 		struct hcache_resp_info ri;
 		hcache_parse_response(&head, ecache_now_s(sh), &ri);
-		if (total != L->total || !same_validator(&L->e, &ri)) {
+		if (total != L->total || !slice_same_validator(&L->e, &ri)) {
 			/* Another version: never stitched to the stored one. The
 			 * claims were taken under the old generation's keys. */
 			COUNT(sh, cache_large_mismatch);
@@ -814,7 +685,7 @@ static int acquire(struct shard *sh, struct visitor_conn *vc)
 			s = &L->s[i];
 	if (!s)
 		return 0;
-	struct cindex_key k = elarge_chunk_key(c->key, L->gen, L->rd);
+	struct cindex_key k = slice_chunk_key(c->key, L->gen, L->rd);
 	if (L->storing && store_lookup(sh->store, sh->id, k, &hit) == 0) {
 		uint32_t want = chunk_len(L, L->rd);
 		s->idx = L->rd;
@@ -894,7 +765,7 @@ void elarge_on_read(struct shard *sh, struct visitor_conn *vc, const struct io_u
 	if (!good) {
 		/* Never served: dropped, and fetched again from the origin. */
 		COUNT(sh, cache_large_bad_chunks);
-		store_delete(sh->store, elarge_chunk_key(c->key, L->gen, s->idx));
+		store_delete(sh->store, slice_chunk_key(c->key, L->gen, s->idx));
 		L->rd = s->idx;
 		slot_release(sh, s);
 		advance(sh, vc, false);
@@ -904,7 +775,7 @@ void elarge_on_read(struct shard *sh, struct visitor_conn *vc, const struct io_u
 	s->len = v.body_len;
 	s->st = ELS_READY;
 	/* The RAM tier sees the chunk as one entry of its own key. */
-	struct cindex_key k = elarge_chunk_key(c->key, L->gen, s->idx);
+	struct cindex_key k = slice_chunk_key(c->key, L->gen, s->idx);
 	if (sh->mt_on) {
 		struct memtier_obj *o = memtier_admit_begin(&sh->mt, k, s->loc, 0, 0, v.body_len);
 		if (o) {

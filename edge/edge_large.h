@@ -135,7 +135,5 @@ void elarge_on_sent(struct shard *sh, struct visitor_conn *vc);
 void elarge_end(struct shard *sh, struct visitor_conn *vc);
 /* Shard tick: exchanges that waited for a store buffer try again. */
 void elarge_tick(struct shard *sh);
-/* The derived key of chunk `idx` of generation `gen` of object `key`. */
-struct cindex_key elarge_chunk_key(struct cindex_key key, uint64_t gen, uint32_t idx);
 
 #endif

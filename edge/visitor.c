@@ -24,6 +24,7 @@
 #include "core/loop.h"
 #include "edge/shard.h"
 #include "cache/collapse.h"
+#include "cache/vary.h"
 #include "edge/h2.h"
 #include "edge/origin.h"
 #include "net/req_hygiene.h"
@@ -1893,7 +1894,7 @@ static void unshare_followers(struct shard *sh, struct visitor_conn *vc,
 {
 	for (struct visitor_conn *f = vc->x.followers, *n; f; f = n) {
 		n = f->x.next_follower;
-		int r = evary_shares(resp, &vc->req, &f->req);
+		int r = vary_shares(resp, &vc->req, &f->req);
 		if (r == 1)
 			continue;
 		unlink_follower(f);
