@@ -8,7 +8,6 @@ that stand still. Before the registry, /metrics had no parse errors.
 Names and labels are exactly those operators and the other tests read."""
 import os
 import re
-import socket
 import sys
 import time
 
@@ -21,31 +20,11 @@ NOT_REGISTRY = re.compile(r'^(s3_clock_offset_s\{|runtime_snapshots_live$|shards
 MOVING = re.compile(r'^(loop_|bytes_|hbuf_|recv_|log_dropped|store_lookups|cache_)')
 
 
-class Edge(et.Edgecache):
-	def __init__(self, *a, **k):
-		self.admin_port = et.free_port()
-		super().__init__(*a, **k)
-
-	def write_config(self):
-		main = super().write_config()
-		with open(main, 'a') as f:
-			f.write('[admin]\nlisten = 127.0.0.1:%d\n' % self.admin_port)
-		return main
+Edge = et.AdminEdgecache
 
 
 def metrics(srv):
-	s = socket.create_connection(('127.0.0.1', srv.admin_port), timeout=10)
-	try:
-		s.sendall(b'GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')
-		buf = b''
-		while True:
-			b = s.recv(65536)
-			if not b:
-				break
-			buf += b
-	finally:
-		s.close()
-	text = buf.partition(b'\r\n\r\n')[2].decode()
+	text = et.metrics_text(srv)
 	return {ln.rpartition(' ')[0]: float(ln.rpartition(' ')[2])
 		for ln in text.splitlines() if ln and not ln.startswith('#')}, text
 

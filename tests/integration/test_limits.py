@@ -34,18 +34,7 @@ LINGER_MS = limit('LIMIT_LINGER_MS')
 PROBE_MS = limit('LIMIT_ADMIN_PROBE_TIMEOUT_MS')
 
 
-class Edge(et.Edgecache):
-	"""With the admin API on a free loopback port (no token)."""
-
-	def __init__(self, *a, **k):
-		self.admin_port = et.free_port()
-		super().__init__(*a, **k)
-
-	def write_config(self):
-		main = super().write_config()
-		with open(main, 'a') as f:
-			f.write('[admin]\nlisten = 127.0.0.1:%d\n' % self.admin_port)
-		return main
+Edge = et.AdminEdgecache
 
 
 def wait_log(path, pattern, timeout=5.0):
@@ -64,20 +53,7 @@ def wait_log(path, pattern, timeout=5.0):
 def admin(srv, method, path, body=None):
 	"""(status, body bytes) of one admin request."""
 	data = json.dumps(body).encode() if body is not None else b''
-	s = socket.create_connection(('127.0.0.1', srv.admin_port), timeout=PROBE_MS / 1000 + 10)
-	try:
-		s.sendall(('%s %s HTTP/1.1\r\nHost: a\r\nConnection: close\r\n'
-			   'Content-Length: %d\r\n\r\n' % (method, path, len(data))).encode() + data)
-		buf = b''
-		while True:
-			b = s.recv(65536)
-			if not b:
-				break
-			buf += b
-	finally:
-		s.close()
-	head, _, rest = buf.partition(b'\r\n\r\n')
-	return int(head.split()[1]), rest
+	return et.admin_request(srv.admin_port, method, path, data, timeout=PROBE_MS / 1000 + 10)
 
 
 def access_target(ck, srv):

@@ -20,7 +20,6 @@ import ctypes
 import os
 import re
 import signal
-import socket
 import sys
 import time
 
@@ -46,18 +45,7 @@ def ptrace(req, tid):
 		raise OSError(e, 'ptrace(%#x, %d): %s' % (req, tid, os.strerror(e)))
 
 
-class AdminEdge(et.Edgecache):
-	"""edgecache with a loopback [admin] section (GET /metrics)."""
-
-	def __init__(self, zones, **kw):
-		self.admin_port = et.free_port()
-		super().__init__(zones, **kw)
-
-	def write_config(self):
-		main = super().write_config()
-		with open(main, 'a') as f:
-			f.write('[admin]\nlisten = 127.0.0.1:%d\n' % self.admin_port)
-		return main
+AdminEdge = et.AdminEdgecache
 
 
 def where_all(pid, needles):
@@ -81,18 +69,7 @@ def where_all(pid, needles):
 
 
 def metrics(srv):
-	s = socket.create_connection(('127.0.0.1', srv.admin_port), timeout=5)
-	try:
-		s.sendall(b'GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')
-		buf = b''
-		while True:
-			b = s.recv(65536)
-			if not b:
-				break
-			buf += b
-	finally:
-		s.close()
-	return buf.decode('latin-1')
+	return et.metrics_text(srv, timeout=5)
 
 
 def metric_live(srv):

@@ -533,6 +533,45 @@ class Edgecache(Server):
 		return out
 
 
+class AdminEdgecache(Edgecache):
+	"""edgecache with a loopback [admin] section on a free port (no token):
+	GET /metrics and the JSON endpoints through admin_request."""
+
+	def __init__(self, zones, **kw):
+		self.admin_port = free_port()
+		super().__init__(zones, **kw)
+
+	def write_config(self):
+		main = super().write_config()
+		with open(main, 'a') as f:
+			f.write('[admin]\nlisten = 127.0.0.1:%d\n' % self.admin_port)
+		return main
+
+
+def admin_request(port, method, path, body=b'', timeout=10.0):
+	"""(status, body bytes) of one request to the admin API on port
+	(Connection: close, read to EOF)."""
+	s = socket.create_connection(('127.0.0.1', port), timeout=timeout)
+	try:
+		s.sendall(('%s %s HTTP/1.1\r\nHost: a\r\nConnection: close\r\n'
+			   'Content-Length: %d\r\n\r\n' % (method, path, len(body))).encode() + body)
+		buf = b''
+		while True:
+			b = s.recv(65536)
+			if not b:
+				break
+			buf += b
+	finally:
+		s.close()
+	head, _, rest = buf.partition(b'\r\n\r\n')
+	return int(head.split()[1]), rest
+
+
+def metrics_text(srv, timeout=10.0):
+	"""GET /metrics of an AdminEdgecache, as text."""
+	return admin_request(srv.admin_port, 'GET', '/metrics', timeout=timeout)[1].decode('latin-1')
+
+
 class NginxProxy(Server):
 	"""nginx configured as the same reverse proxy, to validate the tests."""
 	kind = 'nginx'
