@@ -338,7 +338,7 @@ int server_creds_prepare(struct server *srv, const struct cfg *cfg,
 			 struct server_creds_change *ch, char *err, size_t err_len)
 {
 	struct runtime *rt = srv_rt(srv);
-	uint64_t gen = ++srv->generation;
+	uint64_t gen = srv->generation + 1;  /* taken only if something changes */
 	time_t now = time(NULL);
 
 	ch->rt = rt;
@@ -364,6 +364,8 @@ int server_creds_prepare(struct server *srv, const struct cfg *cfg,
 				     cfg->server.credential_overlap_ms)) {
 			rt_creds_free(ch->next[i]);       /* unchanged: the object stays */
 			ch->next[i] = NULL;
+		} else {
+			srv->generation = gen;
 		}
 	}
 	return 0;
