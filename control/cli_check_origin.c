@@ -45,7 +45,12 @@
 #include "sigv4/sigv4.h"
 
 #define CO_REQUEST_BYTES  (LIMIT_S3_WIRE_PATH_BYTES + SIGV4_AUTH_MAX + SIGV4_TOKEN_MAX + 1024)
-#define CO_STS_BYTES      1024
+
+/* The longest string to sign (algorithm, X-Amz-Date, scope with the
+ * longest region and service, a hash) fits the trace buffer. */
+_Static_assert(sizeof("AWS4-HMAC-SHA256\n") + SIGV4_AMZ_DATE_LEN + sizeof("\nYYYYMMDD/") +
+	       LIMIT_REGION_BYTES + 1 + LIMIT_SERVICE_BYTES + sizeof("/aws4_request\n") + 64 <=
+	       LIMIT_CHECK_ORIGIN_STS_BYTES, "check-origin's string to sign must fit");
 
 /* One origin answer: the raw head, and the body decoded up to the cap. */
 struct co_resp {
@@ -65,7 +70,7 @@ struct co_resp {
 struct co_conn {
 	int fd;
 	struct tls_session *tls;         /* NULL: plain HTTP */
-	char raw[16384];
+	char raw[LIMIT_CHECK_ORIGIN_IN_BYTES];
 	size_t raw_off, raw_len;
 	bool eof;                        /* the socket said 0 (fed to the session) */
 };
@@ -83,7 +88,7 @@ struct co_check {
 	char path[LIMIT_S3_WIRE_PATH_BYTES + 1];
 	char host[LIMIT_S3_HOST_BYTES + 1];
 	char canonical[LIMIT_S3ERR_TEXT_BYTES];
-	char sts[CO_STS_BYTES];
+	char sts[LIMIT_CHECK_ORIGIN_STS_BYTES];
 	char req[CO_REQUEST_BYTES];
 	size_t req_len;
 	struct co_resp resp;

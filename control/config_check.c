@@ -202,7 +202,7 @@ static int unique_add(struct load *ld, struct cfg_host_slot *t, size_t mask,
 	}
 	o = &ld->cfg->zones[sl->zone];
 	return cfg_load_fail(ld, -EINVAL, ld->cfg->zones[zi].file, ZL_LINE(ld, zi, off), key,
-			     "\"%.*s\" is also %s zone \"%s\" (%s:%d)", ECHO_MAX, s, what,
+			     "\"%.*s\" is also %s zone \"%s\" (%s:%d)", LIMIT_CFG_ECHO_BYTES, s, what,
 			     o->name, o->file, ZL_LINE(ld, sl->zone, off));
 }
 

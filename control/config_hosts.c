@@ -107,12 +107,12 @@ static int add_listen_to(struct parse *p, char *item, bool tls)
 	const char *key = tls ? "listen_tls" : "listen";
 	struct cfg_listen *arr = tls ? s->listens_tls : s->listens;
 	size_t *n = tls ? &s->n_listens_tls : &s->n_listens;
-	char echo[ECHO_MAX + 1], why[160], *host, *port;
+	char echo[LIMIT_CFG_ECHO_BYTES + 1], why[160], *host, *port;
 	const char *bad;
 	int64_t v;
 	bool v6;
 
-	snprintf(echo, sizeof(echo), "%.*s", ECHO_MAX, item);
+	snprintf(echo, sizeof(echo), "%.*s", LIMIT_CFG_ECHO_BYTES, item);
 	if (*n == LIMIT_LISTEN_ADDRS)
 		return pfail(p, key, "more than %d addresses", LIMIT_LISTEN_ADDRS);
 	bad = split_hostport(item, &host, &port, &v6);
@@ -179,9 +179,9 @@ int cfg_set_admin_listen(struct parse *p, const char *val)
 	if (!bad && !v6 && strcmp(host, "*") != 0 && !valid_host(host))
 		bad = "is not an IP address, \"*\" or a host name";
 	if (bad)
-		return pfail(p, "listen", "\"%.*s\" %s", ECHO_MAX, val, bad);
+		return pfail(p, "listen", "\"%.*s\" %s", LIMIT_CFG_ECHO_BYTES, val, bad);
 	if (cfg_parse_int(port, 1, 65535, UNIT_NONE, &v, why, sizeof(why)))
-		return pfail(p, "listen", "\"%.*s\": port %s", ECHO_MAX, val, why);
+		return pfail(p, "listen", "\"%.*s\": port %s", LIMIT_CFG_ECHO_BYTES, val, why);
 	p->ld->admin_listen_line = p->line;
 	a->listen.port = (uint16_t)v;
 	return cfg_store_str(p, &a->listen.host, host, strlen(host));
@@ -207,7 +207,7 @@ static int add_host(struct parse *p, char *h)
 
 	lower_str(h);
 	if (strcmp(h, "*") != 0 && !valid_host(h))
-		return pfail(p, "hosts", "\"%.*s\" is not a host name or \"*\"", ECHO_MAX, h);
+		return pfail(p, "hosts", "\"%.*s\" is not a host name or \"*\"", LIMIT_CFG_ECHO_BYTES, h);
 	for (size_t i = 0; i < z->n_hosts; i++)
 		if (strcmp(z->hosts[i], h) == 0)
 			return pfail(p, "hosts", "\"%s\" is listed twice", h);
@@ -231,7 +231,7 @@ int cfg_set_hosts(struct parse *p, const char *val)
 int cfg_set_url(struct parse *p, const char *val)
 {
 	struct cfg_origin *o = p->origin;
-	char auth[LIMIT_CONFIG_LINE_BYTES + 1], echo[ECHO_MAX + 1], why[160];
+	char auth[LIMIT_CONFIG_LINE_BYTES + 1], echo[LIMIT_CFG_ECHO_BYTES + 1], why[160];
 	char *host, *port;
 	const char *s, *bad;
 	size_t alen;
@@ -255,11 +255,11 @@ int cfg_set_url(struct parse *p, const char *val)
 		return pfail(p, "url", "must not have a query or a fragment");
 	if (s[alen] && strcmp(s + alen, "/") != 0)
 		return pfail(p, "url", "has a path \"%.*s\": the url is scheme://host[:port]; "
-			     "put the path in base_path", ECHO_MAX, s + alen);
+			     "put the path in base_path", LIMIT_CFG_ECHO_BYTES, s + alen);
 	assert(alen < sizeof(auth));
 	memcpy(auth, s, alen);
 	auth[alen] = '\0';
-	snprintf(echo, sizeof(echo), "%.*s", ECHO_MAX, auth);
+	snprintf(echo, sizeof(echo), "%.*s", LIMIT_CFG_ECHO_BYTES, auth);
 	bad = split_hostport(auth, &host, &port, &v6);
 	if (!bad && !v6 && !valid_host(host))
 		bad = "is not an IP address or a host name";

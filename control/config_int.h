@@ -21,7 +21,6 @@
 #include "control/config_load.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define ECHO_MAX 64              /* bytes of a bad value quoted in an error */
 
 enum sect { SECT_NONE, SECT_SERVER, SECT_ZONE, SECT_ORIGIN, SECT_CACHE, SECT_ADMIN };
 
@@ -56,7 +55,8 @@ struct parse {
 	int line;
 	bool indented;           /* the current line continues the key above */
 	enum sect sect;
-	char label[ECHO_MAX + 3];/* "[server]", "[origin a]": for messages */
+	/* "[server]", "[origin a]": for messages; a longer name is cut */
+	char label[LIMIT_CFG_ECHO_BYTES + 3];
 	int last_key;            /* key table index of the last key, -1 = none */
 	int seen[64];            /* per key: line set in this section, 0 = not */
 	struct cfg_zone *zone;   /* NULL while reading the main file */

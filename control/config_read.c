@@ -122,7 +122,7 @@ int cfg_parse_int(const char *s, int64_t min, int64_t max, enum unit unit,
 	if (unit != UNIT_NONE && *suf && !suf[1])
 		k = strchr(units[unit].chars, lower(*suf));
 	if (nd == 0 || (*suf && !k)) {
-		snprintf(why, why_cap, "\"%.*s\" is not a number%s", ECHO_MAX, s,
+		snprintf(why, why_cap, "\"%.*s\" is not a number%s", LIMIT_CFG_ECHO_BYTES, s,
 			 units[unit].hint);
 		return -EINVAL;
 	}
@@ -140,12 +140,12 @@ int cfg_parse_int(const char *s, int64_t min, int64_t max, enum unit unit,
 	}
 	v = neg ? -v : v;
 	if ((over && neg) || (!over && v < min)) {
-		snprintf(why, why_cap, "%.*s is below the minimum %lld", ECHO_MAX, s,
+		snprintf(why, why_cap, "%.*s is below the minimum %lld", LIMIT_CFG_ECHO_BYTES, s,
 			 (long long)min);
 		return -EINVAL;
 	}
 	if (over || v > max) {
-		snprintf(why, why_cap, "%.*s is above the maximum %lld", ECHO_MAX, s,
+		snprintf(why, why_cap, "%.*s is above the maximum %lld", LIMIT_CFG_ECHO_BYTES, s,
 			 (long long)max);
 		return -EINVAL;
 	}
@@ -432,7 +432,7 @@ static int set_bool(struct parse *p, const struct key_def *k, bool *field,
 		}
 	}
 	return pfail(p, k->name, "\"%.*s\" is not true or false (or yes/no, on/off, 1/0)",
-		     ECHO_MAX, val);
+		     LIMIT_CFG_ECHO_BYTES, val);
 }
 
 static int set_enum(struct parse *p, const struct key_def *k, int *field,
@@ -454,7 +454,7 @@ static int set_enum(struct parse *p, const struct key_def *k, int *field,
 
 		n += w > 0 ? (size_t)w : 0;
 	}
-	return pfail(p, k->name, "\"%.*s\" is not %s", ECHO_MAX, val, list);
+	return pfail(p, k->name, "\"%.*s\" is not %s", LIMIT_CFG_ECHO_BYTES, val, list);
 }
 
 static int set_key(struct parse *p, const struct key_def *k, const char *val)
@@ -579,7 +579,7 @@ static int set_workers(struct parse *p, const char *val)
 	}
 	if (cfg_parse_int(val, 1, LIMIT_WORKERS, UNIT_NONE, &v, why, sizeof(why)))
 		return pfail(p, "workers", "\"%.*s\" is not \"auto\" or a number 1..%d",
-			     ECHO_MAX, val, LIMIT_WORKERS);
+			     LIMIT_CFG_ECHO_BYTES, val, LIMIT_WORKERS);
 	p->ld->cfg->server.workers = (unsigned)v;
 	return 0;
 }
@@ -601,15 +601,15 @@ static int set_zones(struct parse *p, const char *val)
 	ld->globbed = true;
 	if (g == GLOB_NOMATCH)
 		return cfg_load_fail(ld, -ENOENT, p->file, p->line, "zones",
-				     "\"%.*s\" matches no file", ECHO_MAX, val);
+				     "\"%.*s\" matches no file", LIMIT_CFG_ECHO_BYTES, val);
 	if (g == GLOB_NOSPACE)
 		return pfail_oom(p);
 	if (g)
 		return cfg_load_fail(ld, -EIO, p->file, p->line, "zones",
-				     "cannot read \"%.*s\"", ECHO_MAX, val);
+				     "cannot read \"%.*s\"", LIMIT_CFG_ECHO_BYTES, val);
 	if (ld->zones.gl_pathc > LIMIT_ZONES)
 		return pfail(p, "zones", "\"%.*s\" matches %zu files, more than %d",
-			     ECHO_MAX, val, ld->zones.gl_pathc, LIMIT_ZONES);
+			     LIMIT_CFG_ECHO_BYTES, val, ld->zones.gl_pathc, LIMIT_ZONES);
 	return 0;
 }
 
@@ -617,7 +617,7 @@ static int set_zone_name(struct parse *p, const char *val)
 {
 	if (!cfg_valid_name(val))
 		return pfail(p, "name", "\"%.*s\" is not 1..%d of A-Z a-z 0-9 . _ -",
-			     ECHO_MAX, val, LIMIT_NAME_BYTES);
+			     LIMIT_CFG_ECHO_BYTES, val, LIMIT_NAME_BYTES);
 	p->zl->name = p->line;
 	return cfg_store_str(p, &p->zone->name, val, strlen(val));
 }
@@ -643,7 +643,7 @@ static int store_uuid(struct parse *p, char **field, const char *val)
 {
 	if (!cfg_valid_uuid(val))
 		return pfail(p, "uuid", "\"%.*s\" is not a UUID "
-			     "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, hex)", ECHO_MAX, val);
+			     "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, hex)", LIMIT_CFG_ECHO_BYTES, val);
 	if (cfg_store_str(p, field, val, strlen(val)))
 		return p->ld->rc;
 	lower_str(*field);
@@ -688,7 +688,7 @@ static int add_pass_header(struct parse *p, char *h)
 	if (len > LIMIT_PASS_HEADER_NAME_BYTES || strspn(h, "abcdefghijklmnopqrstuvwxyz0123456789"
 							"!#$%&'*+-.^_`|~") != len)
 		return pfail(p, "pass_request_headers", "\"%.*s\" is not a header name of at most %d bytes",
-			     ECHO_MAX, h, LIMIT_PASS_HEADER_NAME_BYTES);
+			     LIMIT_CFG_ECHO_BYTES, h, LIMIT_PASS_HEADER_NAME_BYTES);
 	if (!reqh_passable(h, len))
 		return pfail(p, "pass_request_headers", "\"%s\" is not a field the edge drops "
 			     "(a name with \"_\" or a routing override such as x-forwarded-host); "
@@ -722,7 +722,7 @@ static int set_base_path(struct parse *p, const char *val)
 
 	if (len && val[0] != '/')
 		return pfail(p, "base_path", "\"%.*s\" does not start with \"/\"",
-			     ECHO_MAX, val);
+			     LIMIT_CFG_ECHO_BYTES, val);
 	if (len > LIMIT_PATH_BYTES)
 		return pfail(p, "base_path", "is longer than %d bytes", LIMIT_PATH_BYTES);
 	if (has_ctl(val, len) || strpbrk(val, "?#"))
@@ -749,7 +749,7 @@ static int set_probe_path(struct parse *p, const char *val)
 	if (!len)
 		return 0;
 	if (val[0] != '/')
-		return pfail(p, "probe_path", "\"%.*s\" does not start with \"/\"", ECHO_MAX, val);
+		return pfail(p, "probe_path", "\"%.*s\" does not start with \"/\"", LIMIT_CFG_ECHO_BYTES, val);
 	if (has_ctl(val, len) || strchr(val, ' '))
 		return pfail(p, "probe_path", "contains a space or a control character");
 	return cfg_store_str(p, &p->origin->probe_path, val, len);
@@ -772,7 +772,7 @@ static int add_cache_path(struct parse *p, char *item)
 	for (size_t i = 0; i < c->n_paths; i++) {
 		if (strcmp(c->paths[i], path) == 0) {
 			free(path);
-			return pfail(p, "path", "\"%.*s\" is listed twice", ECHO_MAX, item);
+			return pfail(p, "path", "\"%.*s\" is listed twice", LIMIT_CFG_ECHO_BYTES, item);
 		}
 	}
 	c->paths[c->n_paths++] = path;
@@ -812,7 +812,7 @@ static int set_chunk_size(struct parse *p, const char *val)
 	if (cache_bytes(p, "chunk_size", val, LIMIT_CACHE_CHUNK_MIN, LIMIT_CACHE_CHUNK_MAX, &v))
 		return p->ld->rc;
 	if (v & (v - 1))
-		return pfail(p, "chunk_size", "%.*s is not a power of two", ECHO_MAX, val);
+		return pfail(p, "chunk_size", "%.*s is not a power of two", LIMIT_CFG_ECHO_BYTES, val);
 	p->ld->cfg->cache.chunk_bytes = v;
 	return 0;
 }
@@ -923,7 +923,7 @@ static int check_line(struct parse *p, const char *s)
 		return pfail(p, NULL, "text after the section header");
 	memcpy(name, s + 1, (size_t)(end - s - 1));
 	name[end - s - 1] = '\0';
-	snprintf(p->label, sizeof(p->label), "[%.*s]", ECHO_MAX, trim(name));
+	snprintf(p->label, sizeof(p->label), "[%.*s]", LIMIT_CFG_ECHO_BYTES, trim(name));
 	return begin_section(p, trim(name), p->label);
 }
 

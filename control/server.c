@@ -338,7 +338,7 @@ int server_creds_prepare(struct server *srv, const struct cfg *cfg,
 			 struct server_creds_change *ch, char *err, size_t err_len)
 {
 	struct runtime *rt = srv_rt(srv);
-	uint64_t gen = ++srv->generation;
+	uint64_t gen = srv->generation + 1;  /* taken only if something changes */
 	time_t now = time(NULL);
 
 	ch->rt = rt;
@@ -364,6 +364,8 @@ int server_creds_prepare(struct server *srv, const struct cfg *cfg,
 				     cfg->server.credential_overlap_ms)) {
 			rt_creds_free(ch->next[i]);       /* unchanged: the object stays */
 			ch->next[i] = NULL;
+		} else {
+			srv->generation = gen;
 		}
 	}
 	return 0;
@@ -460,7 +462,32 @@ int server_build(struct server *srv, struct cfg *cfg, struct runtime **out, char
 	return rc;
 }
 
-/* SIGHUP: re-read the config; on any error keep serving the old one. */
+/* SIGHUP whose config differs from the snapshot's in credentials alone
+ * (rt_cfg_creds_only), the files it read unchanged (rt_files_same): as a
+ * PATCH of credentials does, only the changed origins' credentials
+ * objects are swapped in place; the snapshot, its TLS client contexts
+ * and their sessions, addresses and every pooled connection stay. */
+static void reload_creds(struct server *srv, struct cfg *cfg)
+{
+	struct server_creds_change ch;
+	unsigned n = 0;
+	char err[256];
+
+	if (server_creds_prepare(srv, cfg, &ch, err, sizeof(err)) < 0) {
+		log_error("reload: %s; still serving snapshot %llu", err,
+			  (unsigned long long)ch.rt->generation);
+		cfg_free(cfg);
+		return;
+	}
+	for (uint32_t i = 0; i < ch.rt->n_origins; i++)
+		n += ch.next[i] != NULL;
+	server_creds_publish(srv, cfg, &ch);
+	log_info("reload: %s: credentials of %u origin(s) swapped in place, snapshot %llu kept",
+		 srv->main_file, n, (unsigned long long)srv_rt(srv)->generation);
+}
+
+/* SIGHUP: re-read the config; on any error keep serving the old one.
+ * Credentials alone: swapped in place (reload_creds); else a snapshot. */
 static void reload(struct server *srv)
 {
 	struct cfg *cfg = NULL;
@@ -483,6 +510,10 @@ static void reload(struct server *srv)
 				    strcmp(cfg->admin.listen.host, cur->cfg->admin.listen.host))))
 		log_warn("reload: [admin] listen changed: takes effect at the next restart "
 			 "(token_file is re-read now)");
+	if (rt_cfg_creds_only(cur, cfg) && rt_files_same(cur)) {
+		reload_creds(srv, cfg);
+		return;
+	}
 	if (server_build(srv, cfg, &rt, err, sizeof(err)) < 0) {
 		log_error("reload: %s; still serving snapshot %llu", err,
 			  (unsigned long long)cur->generation);

@@ -88,7 +88,9 @@ struct server {
 /* Serve `cfg` (ownership moves in, also on failure) loaded from
  * main_file until SIGTERM/SIGINT, then drain and return the exit status
  * (0), driving svc (may be NULL) from the control loop. SIGHUP reloads
- * main_file and its zones through a snapshot swap. Returns 1 with a
+ * main_file and its zones: through a snapshot swap, or, when only
+ * credentials changed (rt_cfg_creds_only, rt_files_same), by swapping
+ * the changed origins' credentials objects in place. Returns 1 with a
  * message on stderr if it cannot start. */
 int server_run(struct cfg *cfg, const char *main_file, const struct server_service *svc);
 
@@ -104,10 +106,11 @@ int server_build(struct server *srv, struct cfg *cfg, struct runtime **out, char
 void server_publish(struct server *srv, struct runtime *rt);
 
 /*
- * Control thread: a change of S3 credentials alone, applied without a new
- * snapshot. server_creds_prepare makes the new credentials objects for
- * cfg (a freshly loaded config that differs from the current snapshot's
- * only in S3 credentials: rt_cfg_creds_only), unpublished: 0 or -errno
+ * Control thread: a change of credentials alone (a PATCH of them, or a
+ * SIGHUP), applied without a new snapshot. server_creds_prepare makes the
+ * new credentials objects for cfg (a freshly loaded config that differs
+ * from the current snapshot's only in credentials: rt_cfg_creds_only),
+ * unpublished: 0 or -errno
  * with err set (never a secret). server_creds_publish swaps them in (the
  * old ones retired to creds_epochs) and makes cfg (ownership moves in) the
  * latest config; server_creds_discard drops them.

@@ -361,6 +361,49 @@
  * again collapses again soon). */
 #define LIMIT_COLLAPSE_PASS_MS        10000
 
+/* ---- the shard loop (core/loop.h, edge/shard.c; FIXED) ------------------ */
+
+/* Completion handlers a loop's table holds (indexed by the op in a
+ * completion's user_data, whose top 8 bits would allow 256): the loop's
+ * own 4 and the shard's 11 today, room for another transport's. An op
+ * past it is a programmer error: asserted at registration, and the
+ * shard's are checked at compile time (edge/shard.h). */
+#define LIMIT_LOOP_OPS                32
+/* Hooks of each kind (tick, wake, batch) a loop runs, in order: one per
+ * module that needs one (the shard's today); past it is a programmer
+ * error (asserted at registration). */
+#define LIMIT_LOOP_HOOKS              8
+/* shard_start waits this long for a new shard thread to say it is ready
+ * (its ring, buffers and slots allocated): milliseconds on any machine;
+ * past it start-up fails with -ETIMEDOUT rather than hanging. */
+#define LIMIT_SHARD_START_MS          5000
+
+/* ---- large objects (edge/edge_large.h; FIXED) ---------------------------- */
+
+/* Chunks one exchange holds: one being sent, one read ahead. */
+#define LIMIT_ELARGE_SLOTS            2
+/* Chunks one origin fetch asks for at most: a Range miss on a 4 GiB
+ * object pulls this much at a time, not the rest of the file. */
+#define LIMIT_ELARGE_FETCH_CHUNKS     8
+/* How long a missing chunk another exchange is fetching is waited for
+ * before fetching it anyway (its fetch may have stalled). */
+#define LIMIT_ELARGE_CLAIM_WAIT_MS    2000
+
+/* ---- config errors and check-origin (control/; FIXED) ------------------- */
+
+/* Bytes of a bad value (or a section name) quoted back in a config error:
+ * enough to recognise it, and a 10 KB line cannot make a 10 KB message. A
+ * longer value is quoted cut to this (tests/unit/test_config.c). */
+#define LIMIT_CFG_ECHO_BYTES          64
+/* check-origin's string to sign (the SigV4 trace it prints): algorithm,
+ * X-Amz-Date, scope (date, region, service) and a hash; sized from the
+ * longest region and service the config accepts (control/cli_check_origin.c
+ * checks it at compile time). */
+#define LIMIT_CHECK_ORIGIN_STS_BYTES  1024
+/* Ciphertext check-origin reads from an https origin at a time (one TLS
+ * record's worth); a longer answer is read in more pieces. */
+#define LIMIT_CHECK_ORIGIN_IN_BYTES   16384
+
 /* ---- logs (core/log.h; FIXED) ------------------------------------------ */
 
 /* Room for one error-log line: a line is at most this less one byte, its

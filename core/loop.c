@@ -138,7 +138,7 @@ void loop_close(struct loop *lp)
 
 void loop_register(struct loop *lp, unsigned op, const struct loop_handler *h)
 {
-	assert(op < LOOP_OPS && h->on_cqe);
+	assert(op < LIMIT_LOOP_OPS && h->on_cqe);
 	lp->handlers[op] = *h;
 }
 
@@ -150,7 +150,7 @@ void loop_on_timer(struct loop *lp, void (*fn)(struct wheel_entry *, void *), vo
 
 static void add_hook(struct loop_hook *hooks, unsigned *n, void (*fn)(void *), void *arg)
 {
-	assert(*n < LOOP_HOOKS);
+	assert(*n < LIMIT_LOOP_HOOKS);
 	hooks[*n].fn = fn;
 	hooks[(*n)++].arg = arg;
 }
@@ -220,7 +220,7 @@ static void dispatch(struct loop *lp, const struct io_uring_cqe *cqe)
 	default:
 		break;
 	}
-	const struct loop_handler *h = op < LOOP_OPS ? &lp->handlers[op] : NULL;
+	const struct loop_handler *h = op < LIMIT_LOOP_OPS ? &lp->handlers[op] : NULL;
 	if (!h || !h->on_cqe)
 		h = &lp->handlers[LOOP_OP_NONE];
 	if (!h->on_cqe)
@@ -236,7 +236,7 @@ static void dispatch(struct loop *lp, const struct io_uring_cqe *cqe)
 static bool is_late(const struct loop *lp, const struct io_uring_cqe *cqe)
 {
 	unsigned op = loop_ud_op(cqe->user_data);
-	return op < LOOP_OPS && lp->handlers[op].late;
+	return op < LIMIT_LOOP_OPS && lp->handlers[op].late;
 }
 
 /*

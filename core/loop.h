@@ -38,8 +38,7 @@ enum loop_op {
 	LOOP_OP_TICK,       /* the tick timeout */
 	LOOP_OP_IGNORE,     /* a completion with nothing to do (cancel, close) */
 	LOOP_OP__FIRST,     /* the first op a module may register */
-	LOOP_OPS = 32,      /* table size: modules' ops stay below it */
-};
+};                      /* modules' ops stay below LIMIT_LOOP_OPS (core/limits.h) */
 
 static inline uint64_t loop_ud(unsigned op, uint32_t slot, uint32_t gen)
 {
@@ -69,8 +68,6 @@ struct loop_hook {
 	void *arg;
 };
 
-enum { LOOP_HOOKS = 8 };
-
 #define LOOP_MAGIC 0x4c4f4f50u
 
 struct loop {
@@ -93,16 +90,16 @@ struct loop {
 	 * any handler can load a published pointer. */
 	struct snap_domain *snap;
 
-	struct loop_handler handlers[LOOP_OPS];
+	struct loop_handler handlers[LIMIT_LOOP_OPS];
 	/* Wheel entries are embedded in modules' slots: the one timer
 	 * callback finds whose entry fired. */
 	void (*on_timer)(struct wheel_entry *e, void *arg);
 	void *timer_arg;
-	struct loop_hook tick[LOOP_HOOKS];  /* each tick, after the wheel, in order */
+	struct loop_hook tick[LIMIT_LOOP_HOOKS];  /* each tick, after the wheel, in order */
 	unsigned n_tick;
-	struct loop_hook wake[LOOP_HOOKS];  /* each eventfd wake-up */
+	struct loop_hook wake[LIMIT_LOOP_HOOKS];  /* each eventfd wake-up */
 	unsigned n_wake;
-	struct loop_hook batch[LOOP_HOOKS]; /* after each batch of completions */
+	struct loop_hook batch[LIMIT_LOOP_HOOKS]; /* after each batch of completions */
 	unsigned n_batch;
 
 	uint64_t ctr[LIMIT_COUNTERS];        /* every registered block (core/counters.h) */

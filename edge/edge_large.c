@@ -129,7 +129,7 @@ static void slot_release(struct shard *sh, struct elarge_slot *s)
 
 static struct elarge_slot *slot_find(struct elarge_x *L, uint32_t idx, uint8_t st)
 {
-	for (unsigned i = 0; i < ELARGE_SLOTS; i++)
+	for (unsigned i = 0; i < LIMIT_ELARGE_SLOTS; i++)
 		if (L->s[i].st == st && L->s[i].idx == idx)
 			return &L->s[i];
 	return NULL;
@@ -137,7 +137,7 @@ static struct elarge_slot *slot_find(struct elarge_x *L, uint32_t idx, uint8_t s
 
 static bool slots_idle(const struct elarge_x *L)
 {
-	for (unsigned i = 0; i < ELARGE_SLOTS; i++)
+	for (unsigned i = 0; i < LIMIT_ELARGE_SLOTS; i++)
 		if (L->s[i].st != ELS_FREE && L->s[i].st != ELS_SENDING)
 			return false;
 	return true;
@@ -500,7 +500,7 @@ void elarge_fill_end(struct shard *sh, struct visitor_conn *vc, bool complete)
 
 /* ---- misses --------------------------------------------------------------------- */
 
-/* Fetch chunks [idx, ...] from the origin: up to ELARGE_FETCH_CHUNKS,
+/* Fetch chunks [idx, ...] from the origin: up to LIMIT_ELARGE_FETCH_CHUNKS,
  * up to the last one the visitor needs, stopping before a stored one. */
 static void start_fetch(struct shard *sh, struct visitor_conn *vc, uint32_t idx)
 {
@@ -512,7 +512,7 @@ static void start_fetch(struct shard *sh, struct visitor_conn *vc, uint32_t idx)
 
 	if (L->storing)
 		claim_chunk(sh, vc, idx);
-	while (idx + n <= lastc && n < ELARGE_FETCH_CHUNKS &&
+	while (idx + n <= lastc && n < LIMIT_ELARGE_FETCH_CHUNKS &&
 	       !(L->storing && (store_lookup(sh->store, sh->id,
 					     slice_chunk_key(c->key, L->gen, idx + n), &hit) == 0 ||
 				!claim_chunk(sh, vc, idx + n))))
@@ -680,7 +680,7 @@ static int acquire(struct shard *sh, struct visitor_conn *vc)
 		L->rd = ci;
 	if (L->rd > lastc)
 		return 0;
-	for (unsigned i = 0; i < ELARGE_SLOTS && !s; i++)
+	for (unsigned i = 0; i < LIMIT_ELARGE_SLOTS && !s; i++)
 		if (L->s[i].st == ELS_FREE)
 			s = &L->s[i];
 	if (!s)
@@ -727,7 +727,7 @@ static int acquire(struct shard *sh, struct visitor_conn *vc)
 	if (L->storing && sh->collapse && collapse_active(sh->collapse, k)) {
 		if (!L->wait_ms)
 			L->wait_ms = sh->lp.now_ms;
-		if (sh->lp.now_ms - L->wait_ms < ELARGE_CLAIM_WAIT_MS) {
+		if (sh->lp.now_ms - L->wait_ms < LIMIT_ELARGE_CLAIM_WAIT_MS) {
 			wait_add(sh, vc);
 			return 0;
 		}
@@ -745,7 +745,7 @@ void elarge_on_read(struct shard *sh, struct visitor_conn *vc, const struct io_u
 	struct chk_meta m;
 
 	L->reading = false;
-	for (unsigned i = 0; i < ELARGE_SLOTS && !s; i++)
+	for (unsigned i = 0; i < LIMIT_ELARGE_SLOTS && !s; i++)
 		if (L->s[i].st == ELS_READING)
 			s = &L->s[i];
 	if (!s)
@@ -840,7 +840,7 @@ void elarge_on_sent(struct shard *sh, struct visitor_conn *vc)
 	struct elarge_x *L = &vc->x.cache.large;
 	uint64_t consumed = L->pushed - vc->out.bytes;
 
-	for (unsigned i = 0; i < ELARGE_SLOTS; i++)
+	for (unsigned i = 0; i < LIMIT_ELARGE_SLOTS; i++)
 		if (L->s[i].st == ELS_SENDING && L->s[i].release_at <= consumed)
 			slot_release(sh, &L->s[i]);
 	if (!L->fetching && !L->reading && !vc->x.resp_done)
@@ -854,7 +854,7 @@ void elarge_end(struct shard *sh, struct visitor_conn *vc)
 	wait_remove(sh, vc);
 	cw_abort(sh, vc);
 	release_claims(sh, vc);
-	for (unsigned i = 0; i < ELARGE_SLOTS; i++)
+	for (unsigned i = 0; i < LIMIT_ELARGE_SLOTS; i++)
 		if (L->s[i].st != ELS_READING)
 			slot_release(sh, &L->s[i]);
 	if (L->hblk) {

@@ -11,7 +11,7 @@
  * missing — the origin with a chunk-aligned Range request whose validator
  * must match the record's (else the object is dropped, never stitched).
  *
- * Owns, per exchange: struct elarge_x (at most ELARGE_SLOTS chunks held:
+ * Owns, per exchange: struct elarge_x (at most LIMIT_ELARGE_SLOTS chunks held:
  * being read, ready, or queued to the visitor until sent; one store read
  * or one origin fetch in flight; the chunk being written to the store).
  * Per shard: the list of exchanges waiting for a store buffer or for a
@@ -20,7 +20,7 @@
  * Called by: edge/edge_cache.c (lookup, read completions, fills, exchange
  * end), edge/visitor.c (origin response hooks while fetching, sends), the
  * shard tick. All on the shard thread.
- * Never: blocks, holds more than ELARGE_SLOTS chunk buffers per exchange,
+ * Never: blocks, holds more than LIMIT_ELARGE_SLOTS chunk buffers per exchange,
  * sends a byte whose chunk did not verify, or sends bytes of two versions
  * of an object in one response (the connection is closed instead).
  */
@@ -41,14 +41,7 @@ struct memtier_obj;
 struct wbuf;
 struct iobuf_seg;
 
-/* Chunks held per exchange: one being sent, one read ahead. */
-#define ELARGE_SLOTS 2
-/* Chunks one origin fetch asks for at most (a Range miss on a 4 GiB
- * object pulls this much at a time, not the rest of the file). */
-#define ELARGE_FETCH_CHUNKS 8
-/* How long a missing chunk another exchange is fetching is waited for
- * before fetching it anyway (its fetch may have stalled). */
-#define ELARGE_CLAIM_WAIT_MS 2000
+/* Its limits (LIMIT_ELARGE_*) are in core/limits.h. */
 
 enum elarge_slot_state { ELS_FREE = 0, ELS_READING, ELS_READY, ELS_SENDING };
 
@@ -97,7 +90,7 @@ struct elarge_x {
 	char *hblk;                         /* head built, not queued yet */
 	uint32_t hlen;
 	struct hcache_entry e;              /* the record's validator/freshness */
-	struct elarge_slot s[ELARGE_SLOTS];
+	struct elarge_slot s[LIMIT_ELARGE_SLOTS];
 	struct visitor_conn *next_wait;
 };
 

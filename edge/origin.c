@@ -757,10 +757,12 @@ static void abort_exchange(struct shard *sh, struct origin_conn *oc, int status)
 	}
 }
 
+/* Body bytes to the visitor (and the cache fill), as they came: with a
+ * chunked body passed through, its framing too. S3 error bodies were
+ * masked before (s3_error_body, on the data only). */
 static bool forward(struct shard *sh, struct origin_conn *oc, const char *p, size_t n,
 		    struct iobuf_group *g, uint16_t bid)
 {
-	s3_error_body(sh, oc, p, n);
 	if (oc->vc->x.discard_origin_body)
 		return true;                /* answered from the cache instead */
 	iobuf_group_ref(g, bid);
@@ -785,6 +787,7 @@ static bool on_body(struct shard *sh, struct origin_conn *oc, const char *p, siz
 	switch (oc->body_mode) {
 	case OB_LENGTH:
 		n = (uint64_t)oc->body_left < len ? (size_t)oc->body_left : len;
+		s3_error_body(sh, oc, p, n);
 		ok = n == 0 || forward(sh, oc, p, n, g, bid);
 		oc->body_left -= (int64_t)n;
 		*complete = oc->body_left == 0;
@@ -801,6 +804,11 @@ static bool on_body(struct shard *sh, struct origin_conn *oc, const char *p, siz
 				abort_exchange(sh, oc, 502);
 				return false;
 			}
+			/* An S3 error body is masked in its data spans only: masking
+			 * the chunk framing passed through would leave the visitor
+			 * waiting for a chunk-size line that never ends. */
+			for (size_t i = 0; i < n_spans; i++)
+				s3_error_body(sh, oc, p + done + spans[i].off, spans[i].len);
 			if (oc->dechunk) {
 				for (size_t i = 0; ok && i < n_spans; i++)
 					ok = forward(sh, oc, p + done + spans[i].off, spans[i].len, g, bid);
@@ -816,6 +824,7 @@ static bool on_body(struct shard *sh, struct origin_conn *oc, const char *p, siz
 		break;
 	}
 	case OB_CLOSE:
+		s3_error_body(sh, oc, p, len);
 		ok = forward(sh, oc, p, len, g, bid);
 		*complete = false;
 		break;

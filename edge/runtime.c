@@ -3,11 +3,15 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
 
 #include "core/log.h"
 #include "net/tls.h"
@@ -62,6 +66,68 @@ int rt_resolve_origin(struct rt_origin *o, bool quiet)
 		publish_addr(&o->addr, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);
 	return 0;
+}
+
+/* ---- the files a snapshot reads --------------------------------------------- */
+
+/* Read path whole (certificates, keys, CA bundles: kilobytes to a few
+ * hundred) and hash it; bytes -1 if it cannot be read. The copy is wiped:
+ * a zone's key file is a secret. */
+static struct rt_file_id file_id(const char *path)
+{
+	struct rt_file_id id = { .hash = 0, .bytes = -1 };
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return id;
+	char *buf = NULL;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (buf = malloc(st.st_size + 1))) {
+		size_t len = 0;
+		ssize_t n = 1;
+		/* up to one byte past the size: a file that grew is not cut */
+		while (len <= (size_t)st.st_size &&
+		       (n = read(fd, buf + len, (size_t)st.st_size + 1 - len)) > 0)
+			len += (size_t)n;
+		if (n >= 0) {
+			id.hash = XXH3_64bits(buf, len);
+			id.bytes = (int64_t)len;
+		}
+		explicit_bzero(buf, (size_t)st.st_size + 1);
+	}
+	free(buf);
+	close(fd);
+	return id;
+}
+
+static bool file_same(const char *path, const struct rt_file_id *was)
+{
+	struct rt_file_id now = file_id(path);
+
+	return was->bytes >= 0 && now.bytes == was->bytes && now.hash == was->hash;
+}
+
+static const char *ca_path(const struct cfg_origin *c)
+{
+	return c->ca_file ? c->ca_file : TLS_SYSTEM_CA_FILE;
+}
+
+bool rt_files_same(const struct runtime *rt)
+{
+	for (size_t z = 0; z < rt->cfg->n_zones; z++) {
+		const struct rt_zone_state *zr = &rt->zones[z];
+
+		if (zr->cfg->tls_cert && (!file_same(zr->cfg->tls_cert, &zr->cert_id) ||
+					  !file_same(zr->cfg->tls_key, &zr->key_id)))
+			return false;
+	}
+	for (uint32_t i = 0; i < rt->n_origins; i++) {
+		const struct rt_origin *o = &rt->origins[i];
+
+		if (o->cfg->scheme == CFG_SCHEME_HTTPS && !file_same(ca_path(o->cfg), &o->ca_id))
+			return false;
+	}
+	return true;
 }
 
 /* ---- credentials objects ------------------------------------------------ */
@@ -231,6 +297,7 @@ static int origin_init(struct runtime *rt, struct rt_origin *o, time_t now,
 	}
 	if (o->cfg->scheme == CFG_SCHEME_HTTPS) {
 		const char *why = NULL;
+		o->ca_id = file_id(ca_path(o->cfg));     /* before the load: see rt_file_id */
 		int r = tls_client_ctx_new(o->cfg->ca_file, 0, &o->tls, &why);
 		if (r < 0) {
 			snprintf(err, err_len, "zone %s: origin %s: TLS: %s", o->zone->name,
@@ -253,6 +320,8 @@ static int zone_tls_init(const struct runtime *rt, struct rt_zone_state *zr, cha
 
 	if (!zc->tls_cert)
 		return 0;
+	zr->cert_id = file_id(zc->tls_cert);     /* before the load: see rt_file_id */
+	zr->key_id = file_id(zc->tls_key);
 	r = tls_server_ctx_new(zc->tls_cert, zc->tls_key, 0, &zr->tls, &why);
 	if (r < 0) {
 		snprintf(err, err_len, "zone %s: tls_cert %s: %s", zc->name, zc->tls_cert,
@@ -360,12 +429,54 @@ static bool same_str(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-/* Everything of an origin but its credentials. */
+static bool same_strs(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (!same_str(a[i], b[i]))
+			return false;
+	return true;
+}
+
+static bool same_listens(const struct cfg_listen *a, size_t na, const struct cfg_listen *b,
+			 size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (a[i].port != b[i].port || !same_str(a[i].host, b[i].host))
+			return false;
+	return true;
+}
+
+/*
+ * The comparisons below name every field of the config structs but the
+ * credentials, how a setting was written (`where`; `uuid_derived`: the
+ * admin API writes a derived uuid out, the same uuid) and what load
+ * derives from compared fields (the host table from the zones' hosts). A field added to one of them must be added
+ * here (or, if only the admin API reads it from the latest config, be
+ * named a credential in runtime.h): else a reload changing only that
+ * field would keep the old snapshot. The sizes catch a forgotten one
+ * (x86-64 layout; elsewhere the build does without the check).
+ */
+#if defined(__x86_64__) && defined(__LP64__)
+_Static_assert(sizeof(struct cfg_origin) == 184, "cfg_origin changed: same_origin_but_creds");
+_Static_assert(sizeof(struct cfg_zone) == 160, "cfg_zone changed: same_zone");
+_Static_assert(sizeof(struct cfg_server) == 144, "cfg_server changed: same_server");
+_Static_assert(sizeof(struct cfg_cache) == 56, "cfg_cache changed: rt_cfg_creds_only");
+_Static_assert(sizeof(struct cfg_admin) == 40, "cfg_admin changed: rt_cfg_creds_only");
+_Static_assert(sizeof(struct cfg) == 296, "cfg changed: rt_cfg_creds_only");
+#endif
+
+/* Everything of an origin but its credentials (see rt_cfg_creds_only). */
 static bool same_origin_but_creds(const struct cfg_origin *a, const struct cfg_origin *b)
 {
-	return same_str(a->uuid, b->uuid) && same_str(a->name, b->name) &&
-	       same_str(a->url, b->url) && same_str(a->host_header, b->host_header) &&
-	       same_str(a->ca_file, b->ca_file) && same_str(a->base_path, b->base_path) &&
+	return same_str(a->name, b->name) && same_str(a->uuid, b->uuid) &&
+	       same_str(a->url, b->url) &&
+	       a->scheme == b->scheme && same_str(a->host, b->host) && a->port == b->port &&
+	       same_str(a->host_header, b->host_header) && same_str(a->ca_file, b->ca_file) &&
+	       same_str(a->base_path, b->base_path) && same_str(a->probe_path, b->probe_path) &&
 	       a->connect_timeout_ms == b->connect_timeout_ms &&
 	       a->read_timeout_ms == b->read_timeout_ms &&
 	       a->s3_auth_enabled == b->s3_auth_enabled &&
@@ -373,21 +484,69 @@ static bool same_origin_but_creds(const struct cfg_origin *a, const struct cfg_o
 	       a->s3_addressing == b->s3_addressing;
 }
 
+static bool same_zone(const struct cfg_zone *a, const struct cfg_zone *b)
+{
+	if (!same_str(a->name, b->name) || !same_str(a->uuid, b->uuid) ||
+	    !same_strs(a->hosts, a->n_hosts, b->hosts, b->n_hosts) ||
+	    a->is_default != b->is_default || a->default_ttl_s != b->default_ttl_s ||
+	    a->negative_ttl_s != b->negative_ttl_s ||
+	    a->stale_while_revalidate_s != b->stale_while_revalidate_s ||
+	    a->stale_if_error_s != b->stale_if_error_s || a->query_string != b->query_string ||
+	    a->heuristic_freshness != b->heuristic_freshness ||
+	    !same_strs(a->pass_headers, a->n_pass_headers, b->pass_headers, b->n_pass_headers) ||
+	    a->set_cookie != b->set_cookie || !same_str(a->tls_cert, b->tls_cert) ||
+	    !same_str(a->tls_key, b->tls_key) || !same_str(a->tls_ciphers, b->tls_ciphers) ||
+	    a->tls_min_version != b->tls_min_version || !same_str(a->file, b->file) ||
+	    a->n_origins != b->n_origins)
+		return false;
+	for (size_t i = 0; i < a->n_origins; i++)
+		if (!same_origin_but_creds(&a->origins[i], &b->origins[i]))
+			return false;
+	return true;
+}
+
+static bool same_server(const struct cfg_server *a, const struct cfg_server *b)
+{
+	return same_listens(a->listens, a->n_listens, b->listens, b->n_listens) &&
+	       same_listens(a->listens_tls, a->n_listens_tls, b->listens_tls, b->n_listens_tls) &&
+	       a->tls_unknown_sni == b->tls_unknown_sni &&
+	       a->tls_handshake_timeout_ms == b->tls_handshake_timeout_ms &&
+	       a->tls_ticket_rotate_s == b->tls_ticket_rotate_s && a->workers == b->workers &&
+	       same_str(a->zones_glob, b->zones_glob) &&
+	       a->header_timeout_ms == b->header_timeout_ms &&
+	       a->idle_timeout_ms == b->idle_timeout_ms &&
+	       a->send_timeout_ms == b->send_timeout_ms &&
+	       a->drain_timeout_ms == b->drain_timeout_ms &&
+	       a->origin_backoff_ms == b->origin_backoff_ms &&
+	       a->dns_refresh_ms == b->dns_refresh_ms &&
+	       a->credential_overlap_ms == b->credential_overlap_ms &&
+	       a->max_conns == b->max_conns && a->max_body_bytes == b->max_body_bytes &&
+	       a->send_zerocopy_bytes == b->send_zerocopy_bytes &&
+	       a->origin_pool == b->origin_pool && same_str(a->access_log, b->access_log) &&
+	       same_str(a->error_log, b->error_log) &&
+	       same_str(a->counters_file, b->counters_file) && a->log_level == b->log_level;
+}
+
 bool rt_cfg_creds_only(const struct runtime *rt, const struct cfg *cfg)
 {
 	const struct cfg *old = rt->cfg;
+	const struct cfg_cache *ca = &old->cache, *cb = &cfg->cache;
 
-	if (old->n_zones != cfg->n_zones)
+	if (!same_str(old->main_file, cfg->main_file) || !same_server(&old->server, &cfg->server) ||
+	    !same_strs(ca->paths, ca->n_paths, cb->paths, cb->n_paths) ||
+	    ca->size_bytes != cb->size_bytes || ca->chunk_bytes != cb->chunk_bytes ||
+	    ca->memory_bytes != cb->memory_bytes ||
+	    ca->checkpoint_interval_s != cb->checkpoint_interval_s ||
+	    ca->avg_object_bytes != cb->avg_object_bytes ||
+	    old->admin.enabled != cfg->admin.enabled ||
+	    !same_listens(&old->admin.listen, 1, &cfg->admin.listen, 1) ||
+	    old->n_zones != cfg->n_zones ||
+	    (old->default_zone ? old->default_zone - old->zones : -1) !=
+	    (cfg->default_zone ? cfg->default_zone - cfg->zones : -1))
 		return false;
-	for (size_t z = 0; z < cfg->n_zones; z++) {
-		const struct cfg_zone *a = &old->zones[z], *b = &cfg->zones[z];
-
-		if (!same_str(a->uuid, b->uuid) || a->n_origins != b->n_origins)
+	for (size_t z = 0; z < cfg->n_zones; z++)
+		if (!same_zone(&old->zones[z], &cfg->zones[z]))
 			return false;
-		for (size_t i = 0; i < a->n_origins; i++)
-			if (!same_origin_but_creds(&a->origins[i], &b->origins[i]))
-				return false;
-	}
 	return true;
 }
 

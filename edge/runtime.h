@@ -103,6 +103,22 @@ struct origin_creds {
 	struct origin_creds_shard per_shard[];   /* [n_shards] */
 };
 
+/*
+ * A file a snapshot read when it was built (a zone's tls_cert and tls_key,
+ * an https origin's ca_file or the system bundle): a hash of its content
+ * (XXH3, 64 bits) and its length, taken just before the file was loaded.
+ * A reload compares them with the files as they are now (rt_files_same):
+ * a file rewritten in place, renamed over, or touched to the same bytes
+ * counts by content, not by inode or mtime, so a certificate renewed
+ * under the same name is never missed and a `touch` costs nothing. Taken
+ * before the load: a file replaced between the two reads leaves a hash
+ * older than what was loaded, which only makes the next reload rebuild.
+ */
+struct rt_file_id {
+	uint64_t hash;
+	int64_t bytes;                      /* -1: could not be read */
+};
+
 struct rt_origin {
 	uint32_t id;                        /* index in runtime.origins */
 	const struct cfg_zone *zone;
@@ -114,6 +130,7 @@ struct rt_origin {
 	 * completion handler. Control thread: rt_creds_swap. */
 	_Atomic(struct origin_creds *) creds;
 	struct tls_ctx *tls;                /* https origins: verification, resumption */
+	struct rt_file_id ca_id;            /* https: the CA file tls was made from */
 	/* S3: server clock minus ours, learned from a RequestTimeTooSkewed
 	 * answer's Date (as the AWS SDKs do); signing adds it. An absolute
 	 * value (origin Date minus our unskewed clock), stored with one
@@ -126,6 +143,7 @@ struct rt_origin {
 struct rt_zone_state {
 	const struct cfg_zone *cfg;
 	struct tls_ctx *tls;                /* HTTPS visitors: its certificate, or NULL */
+	struct rt_file_id cert_id, key_id;  /* the files tls was made from */
 	struct rt_origin **origins;         /* failover order */
 	uint32_t n_origins;
 };
@@ -258,13 +276,26 @@ static inline const struct rt_zone_state *rt_zone(const struct runtime *rt,
 }
 
 /*
- * Does cfg differ from rt's config in S3 credentials alone (access key,
- * secret, region, session token of some origins), so that a change to it
- * can be applied by swapping credentials objects? Compares the zones and
- * origins (identities, order and every origin setting but those); the
- * callers reach it only from a change that set nothing else.
+ * Does cfg differ from rt's config in credentials alone, so that it can be
+ * applied by swapping credentials objects (server_creds_prepare) instead
+ * of building a snapshot? Credentials: each origin's s3_access_key,
+ * s3_secret_key (and the s3_secret_key_file it came from), s3_region,
+ * s3_session_token (and its file); [admin] token and token_file, which
+ * only the admin API reads, from the latest config (server_cfg). Every
+ * other setting of every section, zone and origin must be equal (order
+ * included); only how a setting was written is not compared (its
+ * file:line, kept for load errors; whether a uuid was derived or written
+ * out). True also when nothing differs. The files a
+ * snapshot reads are rt_files_same's.
  */
 bool rt_cfg_creds_only(const struct runtime *rt, const struct cfg *cfg);
+
+/*
+ * Control thread (reads files, blocking): are the files rt was built from
+ * (struct rt_file_id) still what they were? False if any changed or
+ * cannot be read now: the reload then builds a snapshot, which reports it.
+ */
+bool rt_files_same(const struct runtime *rt);
 
 /* Copy an origin's current address; false if it is not resolved. */
 bool rt_origin_addr(const struct rt_origin *o, struct sockaddr_storage *out, socklen_t *len);

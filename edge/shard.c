@@ -505,7 +505,8 @@ int shard_start(struct shard *sh)
 	int ret = pthread_create(&sh->thread, NULL, shard_main, sh);
 	if (ret != 0)
 		return -ret;
-	for (int i = 0; i < 5000 && atomic_load(&sh->started) == 0; i++) {
+	/* 1 ms a turn: the thread reports ready (or its error) within milliseconds */
+	for (int i = 0; i < LIMIT_SHARD_START_MS && atomic_load(&sh->started) == 0; i++) {
 		struct timespec ts = { 0, 1000000 };
 		nanosleep(&ts, NULL);
 	}

@@ -68,7 +68,7 @@ enum shard_op {
 	OP_CWRITE,      /* store write (slot = index in the write table) */
 	OP_SHARD__END,
 };
-_Static_assert((unsigned)OP_SHARD__END <= (unsigned)LOOP_OPS, "shard ops fit the loop's table");
+_Static_assert((unsigned)OP_SHARD__END <= (unsigned)LIMIT_LOOP_OPS, "shard ops fit the loop's table");
 
 enum { SHARD_GROUP_VISITOR = 0, SHARD_GROUP_ORIGIN = 1, SHARD_GROUP_PLAIN = 2 };
 

@@ -23,7 +23,8 @@ Settings no other test sends through the serving path to Swift:
 s3_addressing = virtual (bucket in the Host) and s3_payload = unsigned; a
 400 (wrong region) in a zone that caches is never stored; a SIGHUP that
 breaks the S3 zone rule is refused naming both origins, and the old
-snapshot keeps signing. Both reloads go live on both shards (logged). No secret in any response, log line (debug
+snapshot keeps signing. Both reloads change the secret alone and swap
+credentials in place, no snapshot (logged). No secret in any response, log line (debug
 level) or process command line; where S3 itself echoes the session token
 (a SignatureDoesNotMatch <CanonicalRequest> and its hex bytes), the body
 passes through with the token masked."""
@@ -333,23 +334,17 @@ def settings(ck, srv, objs):
 
 
 def propagation(ck, srv):
-	"""Each reload's swap-to-last-shard time, as logged."""
-	pat = re.compile(r'snapshot (\d+) live on all (\d+) shards ([\d.]+) ms after the swap')
-	deadline = time.monotonic() + 3
-	got = []
-	while len(got) < 2 and time.monotonic() < deadline:
-		got = [pat.search(ln) for ln in et.read_log(srv.error_log)]
-		got = [m for m in got if m]
-		time.sleep(0.05)
-	for m in got:
-		print(m.group(0))
-	ms = [float(m.group(3)) for m in got]
-	# The target is 10 ms (measured 0.04-8.3 ms here with other jobs on
-	# both CPUs: a shard's wake-up waits for the scheduler); the check
-	# allows 100 ms so a loaded machine does not make it flaky.
-	ck.check('both credential changes went live on both shards within 100 ms of '
-		 'the swap (%s ms; target 10)' % ', '.join('%.3f' % x for x in ms),
-		 len(ms) >= 2 and all(m.group(2) == '2' for m in got) and max(ms) <= 100.0, repr(ms))
+	"""Both reloads changed the secret file alone: each swapped the origin's
+	credentials object in place (logged) and built no snapshot, so there
+	is no snapshot switch to time (test_snapshots and test_creds_rotation
+	run SIGHUPs that build one). That each went live is the 403 / 200 that
+	reload_until waited for."""
+	log = et.read_log(srv.error_log)
+	inplace = [ln for ln in log if 'credentials of 1 origin(s) swapped in place' in ln]
+	built = [ln for ln in log if re.search(r'snapshot \d+ live on all', ln)]
+	print('\n'.join(inplace + built))
+	ck.check('both credential changes by SIGHUP swapped in place (%d logged), no snapshot '
+		 'built (%d)' % (len(inplace), len(built)), len(inplace) == 2 and not built)
 
 
 def memory_dd(ck, srv, value):

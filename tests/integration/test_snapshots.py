@@ -6,7 +6,9 @@ no shard uses it — also the ones a shard skipped.
 Several snapshots published while the shards do not run: each shard
 thread is stopped with ptrace (PTRACE_SEIZE + PTRACE_INTERRUPT on its
 thread id only; the control thread keeps running), three SIGHUPs each
-publish a snapshot with a new S3 secret, and only then are the shards let
+publish a snapshot with a new S3 secret (and a new default_ttl: a SIGHUP
+that changes credentials alone swaps them in place and builds no
+snapshot, control/server.c reload_creds), and only then are the shards let
 go. They jump from the first snapshot to the last, skipping two.
 Checks: while held, `runtime_snapshots_live` (counters file) is 4 and the
 old secrets are still in memory (the scan can see them); once released,
@@ -77,12 +79,14 @@ def metric_live(srv):
 	return int(m.group(1)) if m else None
 
 
-def zone(srv, secret):
+def zone(srv, secret, gen=1):
 	o = {'s3_auth_enabled': 'true', 's3_access_key': 'edge:snap',
 	     's3_secret_key_file': srv.secret_file(secret), 's3_region': 'us-east-1',
 	     'base_path': '/bucket'}
-	# Port 9 (discard): never contacted, the test sends no S3 request.
-	return et.zone('s3', ['s3.test'], [('bucket', 'http://127.0.0.1:9', o)])
+	# Port 9 (discard): never contacted, the test sends no S3 request. The
+	# TTL changes with each reload so that each builds a snapshot.
+	return et.zone('s3', ['s3.test'], [('bucket', 'http://127.0.0.1:9', o)],
+		       default_ttl='%ds' % gen)
 
 
 def shard_threads(pid):
@@ -112,7 +116,7 @@ def release_threads(tids):
 
 def reload(ck, srv, secret, gen):
 	"""Rewrite the zone with `secret`, SIGHUP, wait for snapshot `gen`."""
-	srv.rewrite_zone(zone(srv, secret))
+	srv.rewrite_zone(zone(srv, secret, gen))
 	srv.proc.send_signal(signal.SIGHUP)
 	deadline = time.monotonic() + 10
 	pat = 'snapshot %d' % gen

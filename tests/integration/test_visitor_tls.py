@@ -252,20 +252,30 @@ def check_bodies(ck, srv, ca):
 	ck.check('  and counts no TLS error', srv.counters()['tls_errors'] == e0)
 
 
-def check_reload(ck, srv, ca, sess):
-	"""SIGHUP builds new certificate contexts; a connection made before
-	keeps working on its session (wolfSSL keeps its context alive), new
-	ones and resumption go on."""
+def check_reload(ck, srv, ca, sess, cert):
+	"""A SIGHUP after a certificate file changed (same name, new bytes)
+	builds new certificate contexts; one with nothing changed builds
+	nothing (control/server.c reload: rt_files_same). A connection made
+	before keeps working on its session (wolfSSL keeps its context alive),
+	new ones and resumption go on."""
 	c = TlsConn(srv.tls_port, 'a.test', ca)
 	c.send(et.build('GET', '/files/500', 'a.test'))
 	ck.check('before SIGHUP', c.read_response().status == 200)
+	n0 = open(srv.error_log).read().count('reload:')
+	with open(cert, 'a') as f:
+		f.write('\n')                   # the same certificate, other bytes
 	for i in range(2):
 		srv.proc.send_signal(signal.SIGHUP)
 		deadline = time.monotonic() + 5
 		while time.monotonic() < deadline and \
-			open(srv.error_log).read().count('reload:') < i + 1:
+			open(srv.error_log).read().count('reload:') < n0 + i + 1:
 			time.sleep(0.05)
 		time.sleep(0.3)                 # the old snapshot is reclaimed
+	reloads = [ln for ln in open(srv.error_log).read().splitlines() if 'reload:' in ln][n0:]
+	ck.check('the certificate file rewritten: the SIGHUP built a snapshot; the next, '
+		 'nothing changed, kept it (%s)' % reloads, len(reloads) == 2 and
+		 re.search(r'snapshot \d+$', reloads[0]) and
+		 'credentials of 0 origin(s) swapped in place' in reloads[1])
 	c.send(et.build('GET', '/files/600', 'a.test'))
 	r = c.read_response()
 	ck.check('a connection from before two reloads still served',
@@ -502,7 +512,7 @@ def main():
 	ck.run('bodies, cache, upload, pipelining over TLS', check_bodies, ck, srv, ca)
 	ck.run('bad input closes only its connection', bad_input, ck, srv, ca, p)
 	ck.run('SIGHUP with HTTPS connections open', check_reload, ck, srv, ca,
-	       os.path.join(d, 'sess-13.pem'))
+	       os.path.join(d, 'sess-13.pem'), p('a.pem'))
 	c = srv.counters()
 	ck.check('tls_handshakes and tls_resumed count (%d, %d)' %
 		 (c['tls_handshakes'], c['tls_resumed']),

@@ -411,6 +411,28 @@ static void test_tls_policy(void)
 	    fmt("zones/a.ini:16: tls_ciphers: is longer than %d bytes", LIMIT_TLS_CIPHERS_BYTES));
 }
 
+/* LIMIT_CFG_ECHO_BYTES: a bad value is quoted whole up to the limit, cut
+ * to it one past; a section name the same. */
+static void test_echo_limit(void)
+{
+	char at[LIMIT_CFG_ECHO_BYTES + 1], past[LIMIT_CFG_ECHO_BYTES + 2];
+
+	memset(at, 'x', LIMIT_CFG_ECHO_BYTES);
+	at[LIMIT_CFG_ECHO_BYTES] = '\0';
+	memset(past, 'x', LIMIT_CFG_ECHO_BYTES + 1);
+	past[LIMIT_CFG_ECHO_BYTES + 1] = '\0';
+	ERR(fmt(MAIN "origin_pool = %s\n", at), ZONE, -EINVAL,
+	    fmt("edge.ini:4: origin_pool: \"%s\" is not a number", at));
+	ERR(fmt(MAIN "origin_pool = %s\n", past), ZONE, -EINVAL,
+	    fmt("edge.ini:4: origin_pool: \"%s\" is not a number", at));
+	ERR(fmt(MAIN "[%s]\n", at), ZONE, -EINVAL,
+	    fmt("edge.ini:4: [%s]: unknown section (the main file has [server], [cache] and "
+		"[admin])", at));
+	ERR(fmt(MAIN "[%s]\n", past), ZONE, -EINVAL,
+	    fmt("edge.ini:4: [%s]: unknown section (the main file has [server], [cache] and "
+		"[admin])", at));
+}
+
 static void test_server_keys(void)
 {
 	static const char *const ms[] = { "header_timeout_ms", "idle_timeout_ms",
@@ -1407,6 +1429,7 @@ int main(void)
 	test_server_values();
 	test_listen();
 	test_server_keys();
+	test_echo_limit();
 	test_tls_keys();
 	test_tls_policy();
 	test_syntax();
