@@ -18,7 +18,6 @@ skew is logged once; the next miss is signed at the origin's time: 200.
 """
 import os
 import re
-import socket
 import sys
 import threading
 import time
@@ -37,48 +36,14 @@ SKEWED_DOC = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>RequestTime
 OK_BODY = b'fresh-bytes-' * 10
 
 
-class SkewOrigin:
+class SkewOrigin(et.HeadServer):
 	"""The S3 stand-in described at the top, on a thread per connection."""
 
 	def __init__(self, k):
-		self.sock = socket.socket()
-		self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-		self.sock.bind(('127.0.0.1', 0))
-		self.sock.listen(64)
-		self.port = self.sock.getsockname()[1]
 		self.barrier = threading.Barrier(k, timeout=5)
 		self.skewed = self.ok = 0
 		self.lock = threading.Lock()
-		self.stop = False
-		threading.Thread(target=self.accept, daemon=True).start()
-
-	def accept(self):
-		self.sock.settimeout(0.2)
-		while not self.stop:
-			try:
-				c, _ = self.sock.accept()
-			except socket.timeout:
-				continue
-			except OSError:
-				return
-			threading.Thread(target=self.serve, args=(c,), daemon=True).start()
-
-	def serve(self, c):
-		c.settimeout(10)
-		buf = b''
-		try:
-			while True:
-				while b'\r\n\r\n' not in buf:
-					d = c.recv(65536)
-					if not d:
-						return
-					buf += d
-				head, buf = buf.split(b'\r\n\r\n', 1)
-				self.answer(c, head.decode('latin-1'))
-		except OSError:
-			pass
-		finally:
-			c.close()
+		super().__init__()
 
 	def answer(self, c, head):
 		m = re.search(r'(?im)^x-amz-date: (\d{8}T\d{6}Z)', head)
@@ -100,10 +65,6 @@ class SkewOrigin:
 			self.ok += 1
 		c.sendall(('HTTP/1.1 200 OK\r\nDate: %s\r\nContent-Length: %d\r\n\r\n' %
 			   (date, len(OK_BODY))).encode() + OK_BODY)
-
-	def close(self):
-		self.stop = True
-		self.sock.close()
 
 
 def concurrent_misses(ck, srv, origin):

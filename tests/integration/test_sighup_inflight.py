@@ -19,9 +19,7 @@ s3_body_bytes_masked_whole counts those bytes; the next miss (after the
 swap) gets the document itself.
 """
 import os
-import re
 import signal
-import socket
 import sys
 import threading
 import time
@@ -35,54 +33,24 @@ DOC = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SignatureDoesNotMa
        b'provided.</Message></Error>')
 
 
-class HeldOrigin:
+class HeldOrigin(et.HeadServer):
 	"""403 chunked, sent when `release` is set (at once when not `hold`)."""
 
 	def __init__(self):
-		self.sock = socket.socket()
-		self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-		self.sock.bind(('127.0.0.1', 0))
-		self.sock.listen(16)
-		self.port = self.sock.getsockname()[1]
 		self.hold = True
 		self.received = threading.Event()
 		self.release = threading.Event()
-		threading.Thread(target=self.accept, daemon=True).start()
+		super().__init__(backlog=16)
 
-	def accept(self):
-		while True:
-			try:
-				c, _ = self.sock.accept()
-			except OSError:
-				return
-			threading.Thread(target=self.serve, args=(c,), daemon=True).start()
-
-	def serve(self, c):
-		c.settimeout(10)
-		buf = b''
-		try:
-			while True:
-				while b'\r\n\r\n' not in buf:
-					d = c.recv(65536)
-					if not d:
-						return
-					buf += d
-				_, buf = buf.split(b'\r\n\r\n', 1)
-				if self.hold:
-					self.received.set()
-					self.release.wait(10)
-				half = len(DOC) // 2
-				c.sendall(b'HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\n'
-					  b'Transfer-Encoding: chunked\r\n\r\n' +
-					  b'%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n' %
-					  (half, DOC[:half], len(DOC) - half, DOC[half:]))
-		except OSError:
-			pass
-		finally:
-			c.close()
-
-	def close(self):
-		self.sock.close()
+	def answer(self, c, head):
+		if self.hold:
+			self.received.set()
+			self.release.wait(10)
+		half = len(DOC) // 2
+		c.sendall(b'HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\n'
+			  b'Transfer-Encoding: chunked\r\n\r\n' +
+			  b'%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n' %
+			  (half, DOC[:half], len(DOC) - half, DOC[half:]))
 
 
 def inflight(ck, srv, origin, secret_path):

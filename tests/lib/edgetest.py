@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -570,6 +571,58 @@ def admin_request(port, method, path, body=b'', timeout=10.0):
 def metrics_text(srv, timeout=10.0):
 	"""GET /metrics of an AdminEdgecache, as text."""
 	return admin_request(srv.admin_port, 'GET', '/metrics', timeout=timeout)[1].decode('latin-1')
+
+
+class HeadServer:
+	"""A scripted origin on a free loopback port, a thread per connection:
+	each request head read (up to the blank line; bodies are not read) is
+	handed to answer(conn, head_text), which writes the response. For
+	tests that need an origin to hold, pace or misframe an answer."""
+
+	def __init__(self, backlog=64):
+		self.sock = socket.socket()
+		self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+		self.sock.bind(('127.0.0.1', 0))
+		self.sock.listen(backlog)
+		self.port = self.sock.getsockname()[1]
+		self.url = 'http://127.0.0.1:%d' % self.port
+		self.stop = False
+		threading.Thread(target=self._accept, daemon=True).start()
+
+	def answer(self, c, head):
+		raise NotImplementedError
+
+	def _accept(self):
+		self.sock.settimeout(0.2)
+		while not self.stop:
+			try:
+				c, _ = self.sock.accept()
+			except socket.timeout:
+				continue
+			except OSError:
+				return
+			threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+	def _serve(self, c):
+		c.settimeout(10)
+		buf = b''
+		try:
+			while True:
+				while b'\r\n\r\n' not in buf:
+					d = c.recv(65536)
+					if not d:
+						return
+					buf += d
+				head, buf = buf.split(b'\r\n\r\n', 1)
+				self.answer(c, head.decode('latin-1'))
+		except OSError:
+			pass
+		finally:
+			c.close()
+
+	def close(self):
+		self.stop = True
+		self.sock.close()
 
 
 class NginxProxy(Server):
