@@ -16,11 +16,12 @@
  *   config_read.c   the INI files (main, each zone file of the zones glob), the
  *                   key table and value parsers, "file:line: key: what" errors
  *   config_keys.c   secrets: S3 secret / session token (inline or from a file)
- *                   and admin token; files owner-only, no-dump pages, wiped
+ *                   and admin token; files owner-only, stored with
+ *                   cfg_secret_dup (no-dump pages, here in core)
  *   config_check.c  rules across keys, origins and zones (the S3 same-credentials
  *                   rule, unique names, uuids, hosts) and the zones' TLS files
- *   config_hosts.c  listen addresses, hosts, origin urls; the host → zone table
- *                   (cfg_zone_by_host)
+ *   config_hosts.c  listen addresses, hosts, origin urls; builds the host → zone
+ *                   table that cfg_zone_by_host (here in core) looks up
  *
  * Main file:
  *   [server] listen = 127.0.0.1:8080, [::1]:8080   (one or more host:port)
