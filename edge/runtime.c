@@ -455,9 +455,10 @@ static bool same_listens(const struct cfg_listen *a, size_t na, const struct cfg
  * credentials, how a setting was written (`where`; `uuid_derived`: the
  * admin API writes a derived uuid out, the same uuid) and what load
  * derives from compared fields (the host table from the zones' hosts). A
- * field added to one of them must be added here (or, if only the admin API reads it from the latest config, be
- * named a credential in runtime.h): else a reload changing only that
- * field would keep the old snapshot. The sizes catch a forgotten one
+ * field added to one of them must be added here (or, if only the admin
+ * API reads it from the latest config, be named a credential in
+ * runtime.h): else a reload changing only that field would keep the old
+ * snapshot. The sizes catch a forgotten one
  * (x86-64 layout; elsewhere the build does without the check).
  */
 #if defined(__x86_64__) && defined(__LP64__)
