@@ -22,7 +22,6 @@ EXPIRED, STALE, UPDATING, REVALIDATED, PASS (a POST after a HIT on the
 same connection, which said HIT before), BYPASS (no [cache]), "-" (no
 zone); each log line's field equals the header its response carried."""
 import os
-import socket
 import sys
 import threading
 import time
@@ -93,54 +92,24 @@ http {
 		return data
 
 
-class SlowCookieOrigin:
+class SlowCookieOrigin(et.HeadServer):
 	"""Answers every GET after `delay` s with its own cookie (sid=N, N
 	counting up), Cache-Control max-age=3600, a fixed body: collapsed
 	followers would wait on one such fetch."""
 
 	def __init__(self, delay=0.6):
-		self.port = et.free_port()
 		self.delay, self.n, self.lock = delay, 0, threading.Lock()
-		self.sock = socket.socket()
-		self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-		self.sock.bind(('127.0.0.1', self.port))
-		self.sock.listen(64)
-		self.sock.settimeout(0.2)
-		self.stop = False
-		threading.Thread(target=self.loop, daemon=True).start()
-		self.url = 'http://127.0.0.1:%d' % self.port
+		super().__init__()
 
-	def loop(self):
-		while not self.stop:
-			try:
-				c, _ = self.sock.accept()
-			except socket.timeout:
-				continue
-			threading.Thread(target=self.serve, args=(c,), daemon=True).start()
-
-	def serve(self, c):
-		c.settimeout(10)
-		buf = b''
-		try:
-			while True:
-				while b'\r\n\r\n' not in buf:
-					d = c.recv(65536)
-					if not d:
-						return
-					buf += d
-				head, _, buf = buf.partition(b'\r\n\r\n')
-				with self.lock:
-					self.n += 1
-					n = self.n
-				time.sleep(self.delay)
-				body = b'same body for everyone\n'
-				c.sendall(b'HTTP/1.1 200 OK\r\nCache-Control: max-age=3600\r\n'
-					  b'Set-Cookie: sid=%d; Path=/\r\nContent-Length: %d\r\n\r\n%s'
-					  % (n, len(body), body))
-		except OSError:
-			pass
-		finally:
-			c.close()
+	def answer(self, c, head):
+		with self.lock:
+			self.n += 1
+			n = self.n
+		time.sleep(self.delay)
+		body = b'same body for everyone\n'
+		c.sendall(b'HTTP/1.1 200 OK\r\nCache-Control: max-age=3600\r\n'
+			  b'Set-Cookie: sid=%d; Path=/\r\nContent-Length: %d\r\n\r\n%s'
+			  % (n, len(body), body))
 
 
 def get(srv, path, headers=(), method='GET', host='localhost'):
@@ -468,7 +437,7 @@ def main():
 	ck.run('set_cookie = strip', set_cookie_strip, ck, org, slow, cache_dir)
 	ck.run('BYPASS', bypass, ck, org)
 	ck.run('a 101 nobody asked for is a 502, never stored', unasked_switch, ck, srv)
-	slow.stop = True
+	slow.close()
 	ck.stop_and_finish(srv)
 
 
