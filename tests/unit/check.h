@@ -6,8 +6,11 @@
 #ifndef EDGECACHE_TESTS_CHECK_H
 #define EDGECACHE_TESTS_CHECK_H
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 static int check_failures;
 static int check_count;
@@ -40,6 +43,19 @@ static int check_count;
 			check_b_ ? check_b_ : "(null)"); \
 	} \
 } while (0)
+
+/* Write text to path (created or truncated, with mode): a config or
+ * secret file a test loads. A failure is a failed CHECK. */
+static inline void check_put(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	CHECK_EQ_INT(write(fd, text, strlen(text)), (long long)strlen(text));
+	close(fd);
+}
 
 static inline int check_exit(void)
 {

@@ -31,15 +31,10 @@
 #define NOW ((time_t)1700000000)        /* 2023-11-14T22:13:20Z */
 #define OFFSET 4000                     /* the origin's clock is 4000 s ahead */
 
+/* The test's files: owner-only, as secret files must be. */
 static void put(const char *path, const char *text)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	CHECK(fd >= 0);
-	if (fd < 0)
-		return;
-	CHECK_EQ_INT(write(fd, text, strlen(text)), (long long)strlen(text));
-	close(fd);
+	check_put(path, text, 0600);
 }
 
 /* The serving path's head for `raw_request` to o (signed with its current

@@ -37,17 +37,6 @@
 #define KEY "s3_access_key = AKIDEXAMPLE\n"
 #define REGION "s3_region = us-east-1\n"
 
-static void put(const char *path, const char *text, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
-
-	CHECK(fd >= 0);
-	if (fd < 0)
-		return;
-	CHECK_EQ_INT(write(fd, text, strlen(text)), (long long)strlen(text));
-	close(fd);
-}
-
 static struct cfg *load(int line)
 {
 	struct cfg *cfg = NULL;
@@ -64,11 +53,11 @@ static struct cfg *load(int line)
 /* The base files: one S3 origin in zone a, a plain one in zone b. */
 static void base(void)
 {
-	put("edge.ini", MAIN "[admin]\ntoken_file = token\n", 0644);
-	put("token", "admin-token-0123456789\n", 0600);
-	put("secret", "secret-one\n", 0600);
-	put("zones/a.ini", ZONE_A S3 KEY REGION, 0644);
-	put("zones/b.ini", ZONE_B, 0644);
+	check_put("edge.ini", MAIN "[admin]\ntoken_file = token\n", 0644);
+	check_put("token", "admin-token-0123456789\n", 0600);
+	check_put("secret", "secret-one\n", 0600);
+	check_put("zones/a.ini", ZONE_A S3 KEY REGION, 0644);
+	check_put("zones/b.ini", ZONE_B, 0644);
 }
 
 struct edit {
@@ -118,7 +107,7 @@ static void test_creds_only(void)
 		base();
 		struct cfg *a = load(__LINE__);
 		if (e->file)
-			put(e->file, e->text, strcmp(e->file, "secret") == 0 ||
+			check_put(e->file, e->text, strcmp(e->file, "secret") == 0 ||
 			    strcmp(e->file, "token") == 0 ? 0600 : 0644);
 		struct cfg *b = load(__LINE__);
 		if (!a || !b) {
@@ -158,13 +147,13 @@ static void test_files_same(void)
 	char zone[1024], errbuf[256];
 	struct runtime *rt = NULL;
 
-	put("ca.pem", ca, 0644);
-	put("cert.pem", cert, 0644);
-	put("cert.key", key, 0600);
+	check_put("ca.pem", ca, 0644);
+	check_put("cert.pem", cert, 0644);
+	check_put("cert.key", key, 0600);
 	snprintf(zone, sizeof(zone), ZONE_A "tls_cert = ../cert.pem\ntls_key = ../cert.key\n"
 		 "[origin o]\nurl = https://127.0.0.1:8443\nca_file = ../ca.pem\n");
-	put("edge.ini", MAIN, 0644);
-	put("zones/a.ini", zone, 0644);
+	check_put("edge.ini", MAIN, 0644);
+	check_put("zones/a.ini", zone, 0644);
 	unlink("zones/b.ini");
 	struct cfg *cfg = load(__LINE__);
 	if (!cfg || rt_build(cfg, NULL, 1, 1, time(NULL), &rt, errbuf, sizeof(errbuf)) < 0) {
@@ -173,27 +162,27 @@ static void test_files_same(void)
 		goto out;
 	}
 	CHECK(rt_files_same(rt));
-	put("ca.pem", ca, 0644);               /* rewritten, the same bytes */
-	put("cert.pem", cert, 0644);
-	put("cert.key", key, 0600);
+	check_put("ca.pem", ca, 0644);               /* rewritten, the same bytes */
+	check_put("cert.pem", cert, 0644);
+	check_put("cert.key", key, 0600);
 	CHECK(rt_files_same(rt));
-	put("ca.pem", ca2, 0644);              /* another CA */
+	check_put("ca.pem", ca2, 0644);              /* another CA */
 	CHECK(!rt_files_same(rt));
-	put("ca.pem", ca, 0644);
+	check_put("ca.pem", ca, 0644);
 	CHECK(rt_files_same(rt));
 	char *more = malloc(strlen(cert) + 2);
 	if (more) {
 		memcpy(more, cert, strlen(cert));
 		memcpy(more + strlen(cert), "\n", 2);
-		put("cert.pem", more, 0644);      /* one byte more */
+		check_put("cert.pem", more, 0644);      /* one byte more */
 		CHECK(!rt_files_same(rt));
 		free(more);
 	}
-	put("cert.pem", cert, 0644);
+	check_put("cert.pem", cert, 0644);
 	CHECK(rt_files_same(rt));
-	put("cert.key", "", 0600);             /* the key emptied */
+	check_put("cert.key", "", 0600);             /* the key emptied */
 	CHECK(!rt_files_same(rt));
-	put("cert.key", key, 0600);
+	check_put("cert.key", key, 0600);
 	unlink("ca.pem");                      /* gone */
 	CHECK(!rt_files_same(rt));
 	rt_free(rt);                           /* frees cfg */
