@@ -175,14 +175,12 @@ static enum hcache_reason lifetime(const struct hcache_policy *pol,
 	return pol->default_ttl_s ? HCACHE_R_DEFAULT_TTL : HCACHE_R_NO_FRESHNESS;
 }
 
-/* RFC 9111 4.2.3: corrected_initial_age; an unreadable Age means stale. */
+/* RFC 9111 4.2.3: corrected_initial_age (an ignored Age counts as 0). */
 static int64_t initial_age(const struct hcache_resp_info *r, int64_t request_time,
 			   int64_t response_time)
 {
 	int64_t apparent = 0, delay = response_time - request_time, corrected;
 
-	if (r->age_invalid)
-		return LIMIT_DELTA_SECONDS_MAX;
 	if (r->date != HCACHE_TIME_NONE && response_time > r->date)
 		apparent = response_time - r->date;
 	corrected = r->age + (delay > 0 ? delay : 0);

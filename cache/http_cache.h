@@ -113,10 +113,10 @@ struct hcache_resp_info {
 	int64_t date;            /* HCACHE_TIME_NONE if absent or invalid */
 	int64_t expires;         /* invalid ("0") → 0: already expired */
 	bool has_expires;
-	/* Age: exactly one line of 1*DIGIT, else invalid → age_invalid and
-	 * the response counts as stale (cache-tests age-parse-*). */
-	int64_t age;             /* 0 if absent */
-	bool age_invalid;
+	/* Age (RFC 9111 5.1): the first member of the first line; when that
+	 * is not 1*DIGIT the field is ignored (age 0, age_ignored). */
+	int64_t age;             /* 0 if absent or ignored */
+	bool age_ignored;
 	int64_t last_modified;   /* HCACHE_TIME_NONE if absent or invalid */
 	struct hcache_span etag; /* the whole value, W/ and quotes included */
 	bool etag_weak;

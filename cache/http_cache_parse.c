@@ -375,19 +375,30 @@ static void parse_vary(const struct http1_header *h, size_t n, struct hcache_var
 	}
 }
 
+/*
+ * RFC 9111 5.1: Age is a singleton, but a list (or several lines) is read
+ * by its first member; a first member that is not a non-negative integer
+ * (abc, -7200, 7200.0, 7200;p=1) makes the field ignored — age 0, as if
+ * absent, never "stale" (RFC 9111 5.1 "a cache SHOULD ignore the field").
+ * Values past LIMIT_DELTA_SECONDS_MAX are capped (stale for any lifetime).
+ */
 static void parse_age(const struct http1_header *h, size_t n, struct hcache_resp_info *o)
 {
 	int count;
 	const struct http1_header *f = field(h, n, "age", &count);
+	const char *cur;
+	struct hcache_span first;
 
 	o->age = 0;
-	o->age_invalid = false;
+	o->age_ignored = false;
 	if (!f)
 		return;
-	o->age = count == 1 ? hcache_delta_seconds(f->value, f->value_len) : -1;
-	o->age_invalid = o->age < 0;
-	if (o->age_invalid)
-		o->age = LIMIT_DELTA_SECONDS_MAX;
+	cur = f->value;
+	hcache_list_next(&cur, f->value + f->value_len, &first);
+	o->age = hcache_delta_seconds(first.p, first.len);
+	o->age_ignored = o->age < 0;
+	if (o->age_ignored)
+		o->age = 0;
 }
 
 int hcache_parse_response(const struct http1_response *r, int64_t now_s,

@@ -237,19 +237,40 @@ static void test_fields(void)
 	CHECK(!r.has_expires);
 	CHECK_EQ_INT(resp(200, "ETag: \"a\"b\"\r\n").etag.len, 0);
 	CHECK_EQ_INT(resp(200, "ETag: \"\"\r\n").etag.len, 2);
-	/* ct: age-parse-*: anything but one line of digits is invalid */
-	static const char *const bad_age[] = {
-		"Age: abc\r\n", "Age: -7200\r\n", "Age: 7200.0\r\n", "Age: 7200,0\r\n",
-		"Age: 0,7200\r\n", "Age: 7200\r\nAge: 0\r\n", "Age: 0\r\nAge: 7200\r\n",
-		"Age: 0, 0\r\n", "Age: 0\r\nAge: 0\r\n", "Age: 3600\r\nAge: 3600\r\n",
-		"Age: 7200;foo=bar\r\n", "Age: 7200;foo=111\r\n",
+	/* ct: age-parse-*: RFC 9111 5.1 — the first member counts; a first
+	 * member that is not a non-negative integer makes Age ignored (as if
+	 * absent: fresh under max-age=3600), never stale. */
+	static const char *const ignored_age[] = {
+		"Age: abc\r\n", "Age: -7200\r\n", "Age: 7200.0\r\n", "Age: 7200;foo=bar\r\n",
+		"Age: 7200;foo=111\r\n", "Age: \r\n", "Age: , 7200\r\n",
 	};
-	for (size_t i = 0; i < sizeof(bad_age) / sizeof(bad_age[0]); i++) {
-		r = resp(200, bad_age[i]);
-		CHECK(r.age_invalid);
-		CHECK_EQ_INT(decide_at(&off, fmt("Cache-Control: max-age=3600\r\n%s", bad_age[i]),
-				       "", T0), HCACHE_REVALIDATE);
+	for (size_t i = 0; i < sizeof(ignored_age) / sizeof(ignored_age[0]); i++) {
+		r = resp(200, ignored_age[i]);
+		CHECK(r.age_ignored);
+		CHECK_EQ_INT(r.age, 0);
+		CHECK_EQ_INT(decide_at(&off, fmt("Cache-Control: max-age=3600\r\n%s", ignored_age[i]),
+				       "", T0), HCACHE_SERVE_FRESH);
 	}
+	static const struct { const char *h; int64_t age; enum hcache_action act; } first_age[] = {
+		{ "Age: 0, 7200\r\n", 0, HCACHE_SERVE_FRESH },          /* age-parse-prefix */
+		{ "Age: 0\r\nAge: 7200\r\n", 0, HCACHE_SERVE_FRESH },   /* -prefix-twoline */
+		{ "Age: 0, 0\r\n", 0, HCACHE_SERVE_FRESH },             /* -dup-0 */
+		{ "Age: 0\r\nAge: 0\r\n", 0, HCACHE_SERVE_FRESH },      /* -dup-0-twoline */
+		{ "Age: 7200, 0\r\n", 7200, HCACHE_REVALIDATE },        /* -suffix */
+		{ "Age: 7200\r\nAge: 0\r\n", 7200, HCACHE_REVALIDATE }, /* -suffix-twoline */
+		{ "Age: 2147483648\r\n", LIMIT_DELTA_SECONDS_MAX, HCACHE_REVALIDATE }, /* -large */
+		{ "Age: 99999999999999999999\r\n", LIMIT_DELTA_SECONDS_MAX, HCACHE_REVALIDATE },
+	};
+	for (size_t i = 0; i < sizeof(first_age) / sizeof(first_age[0]); i++) {
+		r = resp(200, first_age[i].h);
+		CHECK(!r.age_ignored);
+		CHECK_EQ_INT(r.age, first_age[i].age);
+		CHECK_EQ_INT(decide_at(&off, fmt("Cache-Control: max-age=3600\r\n%s", first_age[i].h),
+				       "", T0), first_age[i].act);
+	}
+	/* age-parse-dup-old: Age 3600 twice under max-age=10000 is fresh */
+	CHECK_EQ_INT(decide_at(&off, "Cache-Control: max-age=10000\r\nAge: 3600\r\nAge: 3600\r\n",
+			       "", T0), HCACHE_SERVE_FRESH);
 	/* Vary */
 	r = resp(200, "Vary: Accept-Encoding, ,Origin\r\nVary: Accept\r\n");
 	CHECK(!r.vary.star && r.vary.n == 3);
