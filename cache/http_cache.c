@@ -87,10 +87,15 @@ static bool understood_status(uint16_t s)
  * and 410 (the resource is not there) are about the URL; 400, 412, 413,
  * 414, 416, 417, 431, 429, ... are about this request (CPDoS). A 5xx
  * says the origin failed, maybe on this request (a header it chokes on):
- * never stored either, whatever its Cache-Control.
+ * stored only when the origin gave it explicit freshness (s-maxage,
+ * max-age, Expires; RFC 9111 3: any status may be stored then), which an
+ * origin does for an error it means to last — never on a default_ttl or a
+ * heuristic (lifetime() has none for a 5xx).
  */
-static enum hcache_reason status_reason(uint16_t s, uint32_t cc_flags)
+static enum hcache_reason status_reason(uint16_t s, const struct hcache_resp_info *r)
 {
+	uint32_t cc_flags = r->cc.flags;
+
 	if (s < 200 || s == 304)
 		return HCACHE_R_STATUS;
 	if (s == 206)
@@ -99,7 +104,7 @@ static enum hcache_reason status_reason(uint16_t s, uint32_t cc_flags)
 		return HCACHE_R_AUTH_STATUS;
 	if (s >= 400 && s < 500 && s != 404 && s != 410)
 		return HCACHE_R_REQUEST_ERROR;
-	if (s >= 500)
+	if (s >= 500 && r->cc.s_maxage < 0 && r->cc.max_age < 0 && !r->has_expires)
 		return HCACHE_R_SERVER_ERROR;
 	if ((cc_flags & HCACHE_CC_MUST_UNDERSTAND) && !understood_status(s))
 		return HCACHE_R_MUST_UNDERSTAND;
@@ -119,8 +124,8 @@ static enum hcache_reason directive_reason(const struct hcache_policy *pol,
 		return HCACHE_R_METHOD;
 	if (req->cc.flags & HCACHE_CC_NO_STORE)
 		return HCACHE_R_NO_STORE_REQUEST;
-	if (status_reason(r->status, f) != HCACHE_R__COUNT)
-		return status_reason(r->status, f);
+	if (status_reason(r->status, r) != HCACHE_R__COUNT)
+		return status_reason(r->status, r);
 	/* A 200 to a Range request is the whole representation (RFC 9110
 	 * 14.2: the origin ignored the Range); anything else answers that
 	 * Range (a 416, an error a WAF gave an odd Range) and not the URL. */
@@ -159,8 +164,7 @@ static enum hcache_reason lifetime(const struct hcache_policy *pol,
 		return HCACHE_R_EXPLICIT;
 	}
 	if (pol->heuristic_freshness && r->last_modified != HCACHE_TIME_NONE &&
-	    (heuristic_status(s) || (r->cc.flags & HCACHE_CC_PUBLIC)) &&
-	    (s != 404 && s != 410)) {
+	    (heuristic_status(s) || (r->cc.flags & HCACHE_CC_PUBLIC)) && s < 500) {
 		*out = (date - r->last_modified) / 10;
 		*out = *out < 0 ? 0 : *out > LIMIT_HEURISTIC_S_MAX ? LIMIT_HEURISTIC_S_MAX : *out;
 		return HCACHE_R_HEURISTIC;
@@ -229,7 +233,18 @@ int hcache_storable(const struct hcache_policy *pol,
 {
 	int64_t date = resp->date != HCACHE_TIME_NONE ? resp->date : response_time;
 	int64_t life = 0;
+	struct hcache_resp_info targeted;
 
+	/* RFC 9213 2.1: a targeted field that applies is the only caching
+	 * directive: Cache-Control and Expires are ignored. */
+	if (resp->headers) {
+		targeted = *resp;
+		if (hcache_parse_targeted(pol, resp->headers, resp->n_headers, &targeted.cc)) {
+			targeted.n_cc = 1;
+			targeted.has_expires = false;
+			resp = &targeted;
+		}
+	}
 	memset(st, 0, sizeof(*st));
 	st->reason = directive_reason(pol, req, resp);
 	if (st->reason == HCACHE_R__COUNT)

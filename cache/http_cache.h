@@ -118,6 +118,10 @@ struct hcache_resp_info {
 	int64_t age;             /* 0 if absent or ignored */
 	bool age_ignored;
 	int64_t last_modified;   /* HCACHE_TIME_NONE if absent or invalid */
+	/* The parsed head, for the zone's targeted field (hcache_storable
+	 * reads it): valid as long as r's buffer is. */
+	const struct http1_header *headers;
+	size_t n_headers;
 	struct hcache_span etag; /* the whole value, W/ and quotes included */
 	bool etag_weak;
 	bool etag_invalid;       /* present but not an entity-tag: ignored */
@@ -164,7 +168,38 @@ struct hcache_policy {
 	enum hcache_qs query_string;
 	enum hcache_set_cookie set_cookie;
 	bool heuristic_freshness;
+	/* The zone's own targeted cache-control field (RFC 9213; zone key
+	 * targeted_field), obeyed before CDN-Cache-Control; NULL = none.
+	 * Points into the zone's config, which outlives every exchange. */
+	const char *targeted_field;
 };
+
+/* ---- targeted cache control (RFC 9213, cache/http_cache_targeted.c) ----- */
+
+/*
+ * The targeted field that applies to a response with headers h[0..n): the
+ * zone's own (pol->targeted_field) when present and valid, else
+ * CDN-Cache-Control when present and valid — each a Structured Field
+ * Dictionary (RFC 8941; every line of it, one list) whose directives are
+ * Cache-Control's, freshness ones as non-negative Integers. Returns 1 and
+ * *cc (then Cache-Control and Expires are ignored: hcache_storable does
+ * so), or 0: none present, or not readable (bad syntax, max-age="1"), and
+ * Cache-Control decides as if the field were not there.
+ */
+int hcache_parse_targeted(const struct hcache_policy *pol, const struct http1_header *h,
+			  size_t n, struct hcache_cc *cc);
+
+/* Is h a targeted field this edge obeys: CDN-Cache-Control, or `own` (the
+ * zone's targeted_field; NULL = none)? Such a field is addressed to us: it
+ * is never forwarded to the visitor, on a miss (edge/visitor.c) or a hit
+ * (hcache_hit_drops_header). */
+bool hcache_targeted_field(const struct http1_header *h, const char *own);
+
+/* May `name` be a zone's targeted_field? A header-name token of at most
+ * LIMIT_TARGETED_FIELD_BYTES that is not a field with a meaning of its own
+ * (Cache-Control, CDN-Cache-Control, Expires, Age, Date, Pragma, Vary,
+ * X-Cache, a hop-by-hop field). Checked when the config loads. */
+bool hcache_targeted_name_valid(const char *name, size_t len);
 
 /* ---- storability and the stored entry ----------------------------------- */
 
@@ -182,7 +217,7 @@ enum hcache_reason {
 	/* any other 4xx but 404 and 410: it tells about this request (its
 	 * size, syntax, Range, preconditions, rate), not the URL's resource */
 	HCACHE_R_REQUEST_ERROR,
-	HCACHE_R_SERVER_ERROR,       /* 5xx */
+	HCACHE_R_SERVER_ERROR,       /* 5xx without explicit freshness */
 	HCACHE_R_RANGE,              /* the request had a Range: only a 200 is stored */
 	HCACHE_R_MUST_UNDERSTAND,    /* must-understand with a status we do not know */
 	HCACHE_R_NO_STORE_REQUEST,
@@ -245,12 +280,14 @@ struct hcache_store {
  * request was sent and its response head arrived. Fills *st always and
  * *e when st->store. Never stored, whatever the freshness: a 4xx other
  * than 404 and 410 (it is about the request: stored under the URL's key,
- * one visitor's odd headers would deny the URL to everyone), any 5xx,
- * anything but a 200 answering a request with Range, Set-Cookie unless
- * the policy strips it. Freshness: s-maxage > max-age > Expires - Date >
- * heuristic (zone on, Last-Modified, heuristically cacheable status) >
+ * one visitor's odd headers would deny the URL to everyone), a 5xx
+ * without explicit freshness (s-maxage, max-age, Expires), anything but a
+ * 200 answering a request with Range, Set-Cookie unless the policy strips
+ * it. Freshness: s-maxage > max-age > Expires - Date > heuristic (zone
+ * on, Last-Modified, a heuristically cacheable status below 500) >
  * default_ttl (200, 203, 204, 300, 301, 308) or negative_ttl (404, 410).
- * Returns 0.
+ * A targeted field (hcache_parse_targeted) replaces Cache-Control and
+ * Expires in all of it. Returns 0.
  */
 int hcache_storable(const struct hcache_policy *pol,
 		    const struct hcache_req_info *req,
@@ -367,9 +404,26 @@ bool hcache_header_conditional(const struct http1_header *h);
 bool hcache_header_kept_in_304(const struct http1_header *h);
 
 /* Stored headers the edge writes itself when it serves a hit: framing
- * (Content-Length, Content-Range, Transfer-Encoding, Connection), Date,
- * Server, Age, X-Cache. */
+ * (Content-Length, Transfer-Encoding, Connection), Server, Age, X-Cache.
+ * Date is not among them: a hit keeps the stored Date (RFC 9110 6.6.1,
+ * the time the origin made the response; Age says how old it is). */
 bool hcache_header_replaced_on_hit(const struct http1_header *h);
+
+/*
+ * Is stored header h left out of a hit's head answered with `status`
+ * (hcache_hit_plan's)? The replaced ones above, a targeted cache-control
+ * field (hcache_targeted_field; own_targeted: the zone's), for a 304 all
+ * but hcache_header_kept_in_304, for a 206 or 416 the stored
+ * Content-Range (the hit writes its own; a 200 keeps the origin's).
+ */
+bool hcache_hit_drops_header(const struct http1_header *h, int status, const char *own_targeted);
+
+/* Does a hit add the edge's Date? Only when the stored head has none. */
+bool hcache_hit_adds_date(const struct http1_header *stored, size_t n);
+
+/* Does a hit answered with `status` carry Content-Length? Not a 304 (it
+ * has no body of its own) nor a 204 (RFC 9110 8.6). */
+bool hcache_hit_sends_length(int status);
 
 /* A header of the stored head: hcache_header_stored, minus Content-Length
  * (the store knows the body length) and Set-Cookie (a stored head is every

@@ -69,9 +69,11 @@ bool hcache_header_conditional(const struct http1_header *h)
 
 bool hcache_header_kept_in_304(const struct http1_header *h)
 {
+	/* RFC 9110 15.4.5: what the 200 would have carried of these; Date is
+	 * the stored one, as on any hit. */
 	static const char *const names[] = {
 		"etag", "cache-control", "expires", "vary", "content-location",
-		"last-modified",
+		"last-modified", "date",
 	};
 	return header_named(h, names, sizeof(names) / sizeof(names[0]));
 }
@@ -79,10 +81,32 @@ bool hcache_header_kept_in_304(const struct http1_header *h)
 bool hcache_header_replaced_on_hit(const struct http1_header *h)
 {
 	static const char *const names[] = {
-		"content-length", "content-range", "date", "server", "age", "x-cache",
-		"connection", "transfer-encoding",
+		"content-length", "server", "age", "x-cache", "connection", "transfer-encoding",
 	};
 	return header_named(h, names, sizeof(names) / sizeof(names[0]));
+}
+
+bool hcache_hit_drops_header(const struct http1_header *h, int status, const char *own_targeted)
+{
+	if (hcache_header_replaced_on_hit(h) || hcache_targeted_field(h, own_targeted))
+		return true;
+	if (status == 304)
+		return !hcache_header_kept_in_304(h);
+	/* A 206 or 416 of a hit carries the edge's own Content-Range; a
+	 * stored 200's Content-Range is the origin's and stays (RFC 9111
+	 * 3.1: a cache stores the header fields it received). */
+	return (status == 206 || status == 416) && h->name_len == 13 &&
+	       strncasecmp(h->name, "content-range", 13) == 0;
+}
+
+bool hcache_hit_adds_date(const struct http1_header *stored, size_t n)
+{
+	return http1_find_header(stored, n, "date") == NULL;
+}
+
+bool hcache_hit_sends_length(int status)
+{
+	return status != 304 && status != 204;  /* RFC 9110 8.6: never in a 204 */
 }
 
 bool hcache_header_in_stored_head(const struct http1_header *h, const struct http1_header *all,

@@ -410,6 +410,8 @@ int hcache_parse_response(const struct http1_response *r, int64_t now_s,
 
 	memset(o, 0, sizeof(*o));
 	o->status = r->status;
+	o->headers = h;
+	o->n_headers = n;
 	o->n_cc = hcache_parse_cc(h, n, &o->cc);
 	o->date = date_field(h, n, "date", now_s);
 	o->last_modified = date_field(h, n, "last-modified", now_s);

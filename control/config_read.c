@@ -30,6 +30,7 @@
 #include <wolfssl/wolfcrypt/sha256.h>
 #include <wolfssl/wolfcrypt/hash.h>
 
+#include "cache/http_cache.h"
 #include "control/config_int.h"
 #include "net/req_hygiene.h"
 
@@ -223,6 +224,7 @@ static int set_tls_key(struct parse *p, const char *val);
 static int set_pass_headers(struct parse *p, const char *val);
 static int set_tls_ciphers(struct parse *p, const char *val);
 static int set_tls_min_version(struct parse *p, const char *val);
+static int set_targeted_field(struct parse *p, const char *val);
 
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 const char *const cfg_payload_names[] = { "empty-hash", "unsigned", NULL };
@@ -279,6 +281,7 @@ static const struct key_def keys[] = {
 	{ "stale_if_error", ZON(stale_if_error_s), TTL },
 	{ "query_string", ZON(query_string), .type = KT_ENUM, .names = cfg_query_string_names },
 	{ "heuristic_freshness", ZON(heuristic_freshness), .type = KT_BOOL },
+	{ "targeted_field", .sect = SECT_ZONE, .type = KT_FN, .fn = set_targeted_field },
 	{ "pass_request_headers", .sect = SECT_ZONE, .type = KT_FN, .flags = F_LIST,
 	  .fn = set_pass_headers },
 	{ "set_cookie", ZON(set_cookie), .type = KT_ENUM, .names = cfg_set_cookie_names },
@@ -753,6 +756,30 @@ static int set_probe_path(struct parse *p, const char *val)
 	if (has_ctl(val, len) || strchr(val, ' '))
 		return pfail(p, "probe_path", "contains a space or a control character");
 	return cfg_store_str(p, &p->origin->probe_path, val, len);
+}
+
+/*
+ * targeted_field: the zone's own targeted cache-control field (RFC 9213),
+ * a header name; blank = none. A name that means something else (Cache-
+ * Control, Age, a hop-by-hop field, ...) would have the edge obey, and
+ * hide from visitors, a field the origin sent for them.
+ */
+static int set_targeted_field(struct parse *p, const char *val)
+{
+	size_t len = strlen(val);
+
+	if (!len) {
+		free(p->zone->targeted_field);
+		p->zone->targeted_field = NULL;
+		return 0;
+	}
+	if (!hcache_targeted_name_valid(val, len))
+		return pfail(p, "targeted_field",
+			     "\"%.*s\" is not a header name of at most %d bytes, or names a field "
+			     "with a meaning of its own (Cache-Control, CDN-Cache-Control, Expires, "
+			     "Age, Date, Pragma, Vary, X-Cache, hop-by-hop)",
+			     LIMIT_CFG_ECHO_BYTES, val, LIMIT_TARGETED_FIELD_BYTES);
+	return cfg_store_str(p, &p->zone->targeted_field, val, len);
 }
 
 /* ---- [cache] ------------------------------------------------------------ */

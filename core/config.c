@@ -99,6 +99,7 @@ static void zone_free(struct cfg_zone *z)
 	free(z->tls_cert);
 	free(z->tls_key);
 	free(z->tls_ciphers);
+	free(z->targeted_field);
 	for (size_t i = 0; i < z->n_origins; i++)
 		origin_free(&z->origins[i]);
 	free(z->origins);

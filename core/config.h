@@ -46,7 +46,8 @@
  *            stale_if_error (seconds, s/m/h/d suffix),
  *            tls_cert, tls_key (PEM; the key chmod 600; chosen by SNI = hosts)
  *            tls_ciphers (suite names, ':'-separated), tls_min_version = 1.2 | 1.3
- *            query_string = ignore | include | sorted, heuristic_freshness
+ *            query_string = ignore | include | sorted, heuristic_freshness,
+ *            targeted_field
  *            set_cookie = pass | strip
  *   [origin NAME] url = http[s]://host[:port]   (no path)
  *            uuid (absent: derived from the zone's uuid and NAME), probe_path,
@@ -138,6 +139,9 @@ struct cfg_zone {
 	uint32_t stale_if_error_s;         /* when the response has none */
 	enum cfg_query_string query_string;  /* default include */
 	bool heuristic_freshness;          /* default off */
+	/* The zone's own targeted cache-control field (RFC 9213), obeyed
+	 * before CDN-Cache-Control and never forwarded; NULL = none. */
+	char *targeted_field;
 	/* Request fields forwarded though dropped by default (underscore
 	 * names, unkeyed overrides: net/req_hygiene.h), lower case. */
 	char **pass_headers;

@@ -239,6 +239,9 @@
  * stay fresh for a year on a guess. One day, as Squid's refresh_pattern
  * and most CDNs cap their guesses. */
 #define LIMIT_HEURISTIC_S_MAX         86400
+/* A zone's own targeted cache-control field name (RFC 9213,
+ * `targeted_field`): a header name, short like CDN-Cache-Control. */
+#define LIMIT_TARGETED_FIELD_BYTES    64
 /* delta-seconds past this are this (RFC 9111 1.2.2: 2^31). */
 #define LIMIT_DELTA_SECONDS_MAX       2147483648LL
 /* Cache key text: zone name, a separator, then path and query as they

@@ -45,6 +45,7 @@ static struct hcache_policy zone_policy(const struct cfg_zone *z)
 		.query_string = (enum hcache_qs)z->query_string,
 		.set_cookie = (enum hcache_set_cookie)z->set_cookie,
 		.heuristic_freshness = z->heuristic_freshness,
+		.targeted_field = z->targeted_field,
 	};
 	return p;
 }
@@ -267,11 +268,12 @@ static void write_hit_head(struct shard *sh, struct visitor_conn *vc, struct wbu
 	wbuf_put(w, "\r\n", 2);
 	for (unsigned i = 0; i < stored->n_headers; i++) {
 		const struct http1_header *h = &stored->headers[i];
-		if (hcache_header_replaced_on_hit(h) || (status == 304 && !hcache_header_kept_in_304(h)))
+		if (hcache_hit_drops_header(h, status, vc->x.zone->cfg->targeted_field))
 			continue;
 		wbuf_header(w, h->name, h->name_len, h->value, h->value_len);
 	}
-	wbuf_header(w, "Date", 4, sh->lp.date, 29);
+	if (hcache_hit_adds_date(stored->headers, stored->n_headers))
+		wbuf_header(w, "Date", 4, sh->lp.date, 29);
 	wbuf_str(w, "Server: edgecache\r\nVia: 1.1 edgecache\r\nAge: ");
 	wbuf_u64(w, (uint64_t)age);
 	wbuf_str(w, "\r\nX-Cache: ");
@@ -279,7 +281,7 @@ static void write_hit_head(struct shard *sh, struct visitor_conn *vc, struct wbu
 	wbuf_put(w, "\r\n", 2);
 	if (content_range)
 		wbuf_header(w, "Content-Range", 13, content_range, strlen(content_range));
-	if (status != 304) {
+	if (hcache_hit_sends_length(status)) {
 		wbuf_str(w, "Content-Length: ");
 		wbuf_u64(w, (uint64_t)body_len);
 		wbuf_put(w, "\r\n", 2);

@@ -463,7 +463,7 @@ static bool same_listens(const struct cfg_listen *a, size_t na, const struct cfg
  */
 #if defined(__x86_64__) && defined(__LP64__)
 _Static_assert(sizeof(struct cfg_origin) == 184, "cfg_origin changed: same_origin_but_creds");
-_Static_assert(sizeof(struct cfg_zone) == 160, "cfg_zone changed: same_zone");
+_Static_assert(sizeof(struct cfg_zone) == 168, "cfg_zone changed: same_zone");
 _Static_assert(sizeof(struct cfg_server) == 144, "cfg_server changed: same_server");
 _Static_assert(sizeof(struct cfg_cache) == 56, "cfg_cache changed: rt_cfg_creds_only");
 _Static_assert(sizeof(struct cfg_admin) == 40, "cfg_admin changed: rt_cfg_creds_only");
@@ -494,6 +494,7 @@ static bool same_zone(const struct cfg_zone *a, const struct cfg_zone *b)
 	    a->stale_while_revalidate_s != b->stale_while_revalidate_s ||
 	    a->stale_if_error_s != b->stale_if_error_s || a->query_string != b->query_string ||
 	    a->heuristic_freshness != b->heuristic_freshness ||
+	    !same_str(a->targeted_field, b->targeted_field) ||
 	    !same_strs(a->pass_headers, a->n_pass_headers, b->pass_headers, b->n_pass_headers) ||
 	    a->set_cookie != b->set_cookie || !same_str(a->tls_cert, b->tls_cert) ||
 	    !same_str(a->tls_key, b->tls_key) || !same_str(a->tls_ciphers, b->tls_ciphers) ||

@@ -24,6 +24,7 @@
 #include "core/loop.h"
 #include "edge/shard.h"
 #include "cache/collapse.h"
+#include "cache/http_cache.h"
 #include "cache/vary.h"
 #include "edge/h2.h"
 #include "edge/origin.h"
@@ -1968,8 +1969,9 @@ int visitor_response_head(struct shard *sh, struct visitor_conn *vc,
 	wbuf_put(&w, "\r\n", 2);
 	for (unsigned i = 0; i < resp->n_headers; i++) {
 		const struct http1_header *h = &resp->headers[i];
-		if (drop_response_header(resp, h))
-			continue;
+		if (drop_response_header(resp, h) ||
+		    hcache_targeted_field(h, x->zone->cfg->targeted_field))
+			continue;           /* RFC 9213: addressed to us, not the visitor */
 		/* A follower shares the leader's response only when it may be
 		 * stored (set_cookie = strip): the cookie is the leader's. */
 		if (x->leader && h->name_len == 10 && strncasecmp(h->name, "set-cookie", 10) == 0)

@@ -715,6 +715,8 @@ static int finish_response(struct http1_response *resp,
 	resp->close_delimited = false;
 	resp->keep_alive = keep_alive(f) && !(f->n_te && f->cl >= 0);
 	resp->no_body = head_request || st < 200 || st == 204 || st == 304;
+	if (st == 204 && !head_request)
+		resp->content_length = 0;   /* RFC 9110 15.3.5: no content, and framed */
 	if (f->n_te && resp->version_minor == 0)
 		return -HTTP1_E_TE_UNSUPPORTED;
 	if (resp->no_body)

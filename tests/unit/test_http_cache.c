@@ -348,9 +348,13 @@ static void test_storable(void)
 	CHECK_EQ_INT(store(&off, "", 401, fresh, &e), HCACHE_R_AUTH_STATUS);
 	CHECK_EQ_INT(store(&off, "", 403, fresh, &e), HCACHE_R_AUTH_STATUS);
 	CHECK_EQ_INT(store(&off, "", 407, fresh, &e), HCACHE_R_AUTH_STATUS);
-	CHECK_EQ_INT(store(&off, "", 500, fresh, &e), HCACHE_R_SERVER_ERROR);
-	CHECK_EQ_INT(store(&off, "", 503, fresh, &e), HCACHE_R_SERVER_ERROR);
-	CHECK_EQ_INT(store(&off, "", 599, fresh, &e), HCACHE_R_SERVER_ERROR);
+	/* ct: status-5xx-fresh: a 5xx is stored on explicit freshness only */
+	CHECK_EQ_INT(store(&off, "", 500, fresh, &e), HCACHE_R_EXPLICIT);
+	CHECK_EQ_INT(store(&off, "", 503, "Cache-Control: s-maxage=9\r\n", &e), HCACHE_R_EXPLICIT);
+	CHECK_EQ_INT(store(&off, "", 599, fmt("Date: %s\r\nExpires: %s\r\n", date(T0),
+					      date(T0 + 60)), &e), HCACHE_R_EXPLICIT);
+	CHECK_EQ_INT(store(&off, "", 500, "", &e), HCACHE_R_SERVER_ERROR);
+	CHECK_EQ_INT(store(&off, "", 503, "Cache-Control: public\r\n", &e), HCACHE_R_SERVER_ERROR);
 	/* ct: status-599-must-understand; an understood status overrides no-store */
 	CHECK_EQ_INT(store(&off, "", 299, "Cache-Control: max-age=9, must-understand\r\n", &e),
 		     HCACHE_R_MUST_UNDERSTAND);
@@ -419,8 +423,10 @@ static void test_request_caused(void)
 	/* the resource is not there: about the URL */
 	CHECK_EQ_INT(store(&off, "", 404, fresh, &e), HCACHE_R_EXPLICIT);
 	CHECK_EQ_INT(store(&off, "", 410, fresh, &e), HCACHE_R_EXPLICIT);
-	/* an explicitly fresh 5xx neither */
-	CHECK_EQ_INT(store(&off, "", 501, fresh, &e), HCACHE_R_SERVER_ERROR);
+	/* a 5xx never on a guess: neither default_ttl nor the heuristic */
+	CHECK_EQ_INT(store(&ttl, "", 501, fmt("Last-Modified: %s\r\n", date(T0 - 86400)), &e),
+		     HCACHE_R_SERVER_ERROR);
+	CHECK_EQ_INT(store(&ttl, "", 502, "", &e), HCACHE_R_SERVER_ERROR);
 	/* a request with Range: only a 200 (the whole object) is stored */
 	CHECK_EQ_INT(store(&off, "Range: bytes=-0\r\n", 200, fresh, &e), HCACHE_R_EXPLICIT);
 	CHECK_EQ_INT(store(&off, "Range: bytes=-0\r\n", 416, fresh, &e),
