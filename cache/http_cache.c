@@ -87,12 +87,14 @@ static bool understood_status(uint16_t s)
  * and 410 (the resource is not there) are about the URL; 400, 412, 413,
  * 414, 416, 417, 431, 429, ... are about this request (CPDoS). A 5xx
  * says the origin failed, maybe on this request (a header it chokes on):
- * stored only when the origin gave it explicit freshness (s-maxage,
- * max-age, Expires; RFC 9111 3: any status may be stored then), which an
- * origin does for an error it means to last — never on a default_ttl or a
- * heuristic (lifetime() has none for a 5xx).
+ * not stored either, unless the zone says its origin's errors are about
+ * the URL (store_server_errors) and the origin gave this one explicit
+ * freshness (s-maxage, max-age, Expires; RFC 9111 3: any status may be
+ * stored then) — never on a default_ttl or a heuristic (lifetime() has
+ * none for a 5xx).
  */
-static enum hcache_reason status_reason(uint16_t s, const struct hcache_resp_info *r)
+static enum hcache_reason status_reason(const struct hcache_policy *pol, uint16_t s,
+					const struct hcache_resp_info *r)
 {
 	uint32_t cc_flags = r->cc.flags;
 
@@ -104,7 +106,8 @@ static enum hcache_reason status_reason(uint16_t s, const struct hcache_resp_inf
 		return HCACHE_R_AUTH_STATUS;
 	if (s >= 400 && s < 500 && s != 404 && s != 410)
 		return HCACHE_R_REQUEST_ERROR;
-	if (s >= 500 && r->cc.s_maxage < 0 && r->cc.max_age < 0 && !r->has_expires)
+	if (s >= 500 && (!pol->store_server_errors ||
+			 (r->cc.s_maxage < 0 && r->cc.max_age < 0 && !r->has_expires)))
 		return HCACHE_R_SERVER_ERROR;
 	if ((cc_flags & HCACHE_CC_MUST_UNDERSTAND) && !understood_status(s))
 		return HCACHE_R_MUST_UNDERSTAND;
@@ -124,8 +127,8 @@ static enum hcache_reason directive_reason(const struct hcache_policy *pol,
 		return HCACHE_R_METHOD;
 	if (req->cc.flags & HCACHE_CC_NO_STORE)
 		return HCACHE_R_NO_STORE_REQUEST;
-	if (status_reason(r->status, r) != HCACHE_R__COUNT)
-		return status_reason(r->status, r);
+	if (status_reason(pol, r->status, r) != HCACHE_R__COUNT)
+		return status_reason(pol, r->status, r);
 	/* A 200 to a Range request is the whole representation (RFC 9110
 	 * 14.2: the origin ignored the Range); anything else answers that
 	 * Range (a 416, an error a WAF gave an odd Range) and not the URL. */

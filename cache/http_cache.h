@@ -168,6 +168,9 @@ struct hcache_policy {
 	enum hcache_qs query_string;
 	enum hcache_set_cookie set_cookie;
 	bool heuristic_freshness;
+	/* A 5xx with explicit freshness is stored (zone store_server_errors;
+	 * default off: a 5xx one request caused would be the URL's, CPDoS). */
+	bool store_server_errors;
 	/* The zone's own targeted cache-control field (RFC 9213; zone key
 	 * targeted_field), obeyed before CDN-Cache-Control; NULL = none.
 	 * Points into the zone's config, which outlives every exchange. */
@@ -217,7 +220,7 @@ enum hcache_reason {
 	/* any other 4xx but 404 and 410: it tells about this request (its
 	 * size, syntax, Range, preconditions, rate), not the URL's resource */
 	HCACHE_R_REQUEST_ERROR,
-	HCACHE_R_SERVER_ERROR,       /* 5xx without explicit freshness */
+	HCACHE_R_SERVER_ERROR,       /* 5xx (store_server_errors: without explicit freshness) */
 	HCACHE_R_RANGE,              /* the request had a Range: only a 200 is stored */
 	HCACHE_R_MUST_UNDERSTAND,    /* must-understand with a status we do not know */
 	HCACHE_R_NO_STORE_REQUEST,
@@ -281,7 +284,8 @@ struct hcache_store {
  * *e when st->store. Never stored, whatever the freshness: a 4xx other
  * than 404 and 410 (it is about the request: stored under the URL's key,
  * one visitor's odd headers would deny the URL to everyone), a 5xx
- * without explicit freshness (s-maxage, max-age, Expires), anything but a
+ * (with the policy's store_server_errors: a 5xx without explicit freshness
+ * — s-maxage, max-age, Expires), anything but a
  * 200 answering a request with Range, Set-Cookie unless the policy strips
  * it. Freshness: s-maxage > max-age > Expires - Date > heuristic (zone
  * on, Last-Modified, a heuristically cacheable status below 500) >

@@ -236,8 +236,10 @@ static char *zone_text(const struct cfg_zone *z, const struct draft *d, size_t n
 		fprintf(f, "%s%s\n", h ? "\t" : "pass_request_headers = ", z->pass_headers[h]);
 	/* Kept across an edit through the API: strip is an operator's choice. */
 	fprintf(f, "set_cookie = %s\n", cfg_set_cookie_names[z->set_cookie]);
-	if (z->targeted_field)       /* kept: not settable through the API */
+	/* kept: not settable through the API */
+	if (z->targeted_field)
 		fprintf(f, "targeted_field = %s\n", z->targeted_field);
+	fprintf(f, "store_server_errors = %s\n", z->store_server_errors ? "true" : "false");
 	if (z->tls_cert) {
 		/* HTTPS visitors: the zone keeps its certificate and cipher
 		 * policy (not settable through the API) */

@@ -58,7 +58,7 @@ struct parse {
 	/* "[server]", "[origin a]": for messages; a longer name is cut */
 	char label[LIMIT_CFG_ECHO_BYTES + 3];
 	int last_key;            /* key table index of the last key, -1 = none */
-	int seen[64];            /* per key: line set in this section, 0 = not */
+	int seen[80];            /* per key: line set in this section, 0 = not */
 	struct cfg_zone *zone;   /* NULL while reading the main file */
 	struct zone_lines *zl;
 	struct cfg_origin *origin;

@@ -282,6 +282,7 @@ static const struct key_def keys[] = {
 	{ "query_string", ZON(query_string), .type = KT_ENUM, .names = cfg_query_string_names },
 	{ "heuristic_freshness", ZON(heuristic_freshness), .type = KT_BOOL },
 	{ "targeted_field", .sect = SECT_ZONE, .type = KT_FN, .fn = set_targeted_field },
+	{ "store_server_errors", ZON(store_server_errors), .type = KT_BOOL },
 	{ "pass_request_headers", .sect = SECT_ZONE, .type = KT_FN, .flags = F_LIST,
 	  .fn = set_pass_headers },
 	{ "set_cookie", ZON(set_cookie), .type = KT_ENUM, .names = cfg_set_cookie_names },

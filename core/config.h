@@ -47,7 +47,7 @@
  *            tls_cert, tls_key (PEM; the key chmod 600; chosen by SNI = hosts)
  *            tls_ciphers (suite names, ':'-separated), tls_min_version = 1.2 | 1.3
  *            query_string = ignore | include | sorted, heuristic_freshness,
- *            targeted_field
+ *            targeted_field, store_server_errors
  *            set_cookie = pass | strip
  *   [origin NAME] url = http[s]://host[:port]   (no path)
  *            uuid (absent: derived from the zone's uuid and NAME), probe_path,
@@ -139,6 +139,7 @@ struct cfg_zone {
 	uint32_t stale_if_error_s;         /* when the response has none */
 	enum cfg_query_string query_string;  /* default include */
 	bool heuristic_freshness;          /* default off */
+	bool store_server_errors;          /* default off: a 5xx is never stored */
 	/* The zone's own targeted cache-control field (RFC 9213), obeyed
 	 * before CDN-Cache-Control and never forwarded; NULL = none. */
 	char *targeted_field;

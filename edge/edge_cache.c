@@ -46,6 +46,7 @@ static struct hcache_policy zone_policy(const struct cfg_zone *z)
 		.set_cookie = (enum hcache_set_cookie)z->set_cookie,
 		.heuristic_freshness = z->heuristic_freshness,
 		.targeted_field = z->targeted_field,
+		.store_server_errors = z->store_server_errors,
 	};
 	return p;
 }

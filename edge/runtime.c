@@ -495,6 +495,7 @@ static bool same_zone(const struct cfg_zone *a, const struct cfg_zone *b)
 	    a->stale_if_error_s != b->stale_if_error_s || a->query_string != b->query_string ||
 	    a->heuristic_freshness != b->heuristic_freshness ||
 	    !same_str(a->targeted_field, b->targeted_field) ||
+	    a->store_server_errors != b->store_server_errors ||
 	    !same_strs(a->pass_headers, a->n_pass_headers, b->pass_headers, b->n_pass_headers) ||
 	    a->set_cookie != b->set_cookie || !same_str(a->tls_cert, b->tls_cert) ||
 	    !same_str(a->tls_key, b->tls_key) || !same_str(a->tls_ciphers, b->tls_ciphers) ||

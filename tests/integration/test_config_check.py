@@ -46,6 +46,14 @@ BROKEN = [
 	('zone read_timeout_ms past ceiling', None,
 	 ('read_timeout_ms = 30000', 'read_timeout_ms = 3600001'), 'a.ini', 8, 'read_timeout_ms'),
 	('unknown zone key', None, ('hosts =', 'colour = blue\nhosts ='), 'a.ini', 4, 'colour'),
+	# RFC 9213: the zone's own targeted field must be a header name with no
+	# meaning of its own (the edge obeys it and never forwards it)
+	('targeted_field naming Cache-Control', None,
+	 ('hosts =', 'targeted_field = Cache-Control\nhosts ='), 'a.ini', 4, 'targeted_field'),
+	('targeted_field not a header name', None,
+	 ('hosts =', 'targeted_field = My Field\nhosts ='), 'a.ini', 4, 'targeted_field'),
+	('store_server_errors not a boolean', None,
+	 ('hosts =', 'store_server_errors = maybe\nhosts ='), 'a.ini', 4, 'store_server_errors'),
 ]
 
 

@@ -830,6 +830,9 @@ static void test_response_no_body(void)
 {
 	RESP_OK("HTTP/1.1 204 No Content\r\n\r\n");
 	CHECK(rs.no_body && rs.keep_alive && !rs.close_delimited);
+	CHECK_EQ_INT(rs.content_length, 0);     /* framed: a 204 may be stored */
+	RESP_HEAD_OK("HTTP/1.1 204 No Content\r\n\r\n");
+	CHECK_EQ_INT(rs.content_length, -1);
 	RESP_OK("HTTP/1.1 304 Not Modified\r\nContent-Length: 100\r\n\r\n");
 	CHECK(rs.no_body && rs.keep_alive && !rs.close_delimited);
 	CHECK_EQ_INT(rs.content_length, 100);

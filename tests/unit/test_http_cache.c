@@ -348,13 +348,25 @@ static void test_storable(void)
 	CHECK_EQ_INT(store(&off, "", 401, fresh, &e), HCACHE_R_AUTH_STATUS);
 	CHECK_EQ_INT(store(&off, "", 403, fresh, &e), HCACHE_R_AUTH_STATUS);
 	CHECK_EQ_INT(store(&off, "", 407, fresh, &e), HCACHE_R_AUTH_STATUS);
-	/* ct: status-5xx-fresh: a 5xx is stored on explicit freshness only */
-	CHECK_EQ_INT(store(&off, "", 500, fresh, &e), HCACHE_R_EXPLICIT);
-	CHECK_EQ_INT(store(&off, "", 503, "Cache-Control: s-maxage=9\r\n", &e), HCACHE_R_EXPLICIT);
-	CHECK_EQ_INT(store(&off, "", 599, fmt("Date: %s\r\nExpires: %s\r\n", date(T0),
-					      date(T0 + 60)), &e), HCACHE_R_EXPLICIT);
-	CHECK_EQ_INT(store(&off, "", 500, "", &e), HCACHE_R_SERVER_ERROR);
-	CHECK_EQ_INT(store(&off, "", 503, "Cache-Control: public\r\n", &e), HCACHE_R_SERVER_ERROR);
+	/* a 5xx: never by default (CPDoS), whatever its freshness */
+	CHECK_EQ_INT(store(&off, "", 500, fresh, &e), HCACHE_R_SERVER_ERROR);
+	CHECK_EQ_INT(store(&off, "", 503, fresh, &e), HCACHE_R_SERVER_ERROR);
+	CHECK_EQ_INT(store(&off, "", 599, fresh, &e), HCACHE_R_SERVER_ERROR);
+	/* ct: status-5xx-fresh: with store_server_errors, on explicit freshness only */
+	static const struct hcache_policy errs = { .query_string = HCACHE_QS_INCLUDE,
+						   .store_server_errors = true,
+						   .default_ttl_s = 60,
+						   .heuristic_freshness = true };
+	CHECK_EQ_INT(store(&errs, "", 500, fresh, &e), HCACHE_R_EXPLICIT);
+	CHECK_EQ_INT(store(&errs, "", 503, "Cache-Control: s-maxage=9\r\n", &e), HCACHE_R_EXPLICIT);
+	CHECK_EQ_INT(store(&errs, "", 599, fmt("Date: %s\r\nExpires: %s\r\n", date(T0),
+					       date(T0 + 60)), &e), HCACHE_R_EXPLICIT);
+	CHECK_EQ_INT(store(&errs, "", 502, "CDN-Cache-Control: max-age=9\r\n", &e),
+		     HCACHE_R_EXPLICIT);
+	CHECK_EQ_INT(store(&errs, "", 500, "", &e), HCACHE_R_SERVER_ERROR);
+	CHECK_EQ_INT(store(&errs, "", 503, "Cache-Control: public\r\n", &e), HCACHE_R_SERVER_ERROR);
+	CHECK_EQ_INT(store(&errs, "", 501, fmt("Last-Modified: %s\r\n", date(T0 - 86400)), &e),
+		     HCACHE_R_SERVER_ERROR);
 	/* ct: status-599-must-understand; an understood status overrides no-store */
 	CHECK_EQ_INT(store(&off, "", 299, "Cache-Control: max-age=9, must-understand\r\n", &e),
 		     HCACHE_R_MUST_UNDERSTAND);
@@ -1233,6 +1245,120 @@ static void test_origin_head(void)
 	CHECK_EQ_INT(hcache_origin_head(&e, true, 502, T0 + 101), HCACHE_HEAD_FORWARD);
 }
 
+/* ---- targeted cache control (RFC 9213) ------------------------------------------ */
+
+/* The targeted field that applies to a response with headers rsh: 1 and *cc,
+ * or 0. */
+static int targeted(const struct hcache_policy *p, const char *rsh, struct hcache_cc *cc)
+{
+	resp(200, rsh);
+	return hcache_parse_targeted(p, rs.headers, rs.n_headers, cc);
+}
+
+static void test_targeted(void)
+{
+	static const struct hcache_policy own = { .query_string = HCACHE_QS_INCLUDE,
+						  .targeted_field = "Edge-Cache-Control" };
+	struct hcache_entry e;
+	struct hcache_cc cc;
+
+	/* Dictionaries: numbers as Integers, flags as bare keys or ?1 */
+	CHECK_EQ_INT(targeted(&off, "CDN-Cache-Control: max-age=3600\r\n", &cc), 1);
+	CHECK_EQ_INT(cc.max_age, 3600);
+	CHECK_EQ_INT(cc.s_maxage, -1);
+	CHECK_EQ_INT(targeted(&off, "CDN-Cache-Control: max-age=99999999999\r\n", &cc), 1);
+	CHECK_EQ_INT(cc.max_age, LIMIT_DELTA_SECONDS_MAX);
+	CHECK_EQ_INT(targeted(&off, "CDN-Cache-Control: no-store, private=?0, no-cache=?1\r\n",
+			      &cc), 1);
+	CHECK_EQ_INT(cc.flags, HCACHE_CC_NO_STORE | HCACHE_CC_NO_CACHE);
+	CHECK_EQ_INT(targeted(&off, "CDN-Cache-Control: private=(\"set-cookie\" x);a=1\r\n",
+			      &cc), 1);
+	CHECK_EQ_INT(cc.flags, HCACHE_CC_PRIVATE);
+	/* extensions (any type) are skipped; the last of a key wins (RFC 8941) */
+	CHECK_EQ_INT(targeted(&off, "CDN-Cache-Control: foo=\"a,b\", bar=:AQ==:, baz=1.5, "
+			      "max-age=1;p=?0, qux=tok/x, max-age=7\r\n", &cc), 1);
+	CHECK_EQ_INT(cc.max_age, 7);
+	/* several lines are one Dictionary */
+	CHECK_EQ_INT(targeted(&off, "CDN-Cache-Control: max-age=5\r\n"
+			      "CDN-Cache-Control: must-revalidate\r\n", &cc), 1);
+	CHECK(cc.max_age == 5 && cc.flags == HCACHE_CC_MUST_REVALIDATE);
+	/* not a Dictionary, or a number of the wrong type: does not apply.
+	 * ct: cdn-cc-invalid-sh-type-unknown, -wrong; cdn-max-age-space-* */
+	static const char *const bad[] = {
+		"max-age=10000, &&&&&", "max-age=\"10000\"", "max-age = 3600", "max-age= 3600",
+		"MAX-AGE=3600", "max-age=-1", "max-age=1.5", "max-age", "max-age=1,",
+		"max-age=1234567890123456", "a=\"unterminated", "a=(1 2", "a=?2", "a=:AQ==",
+		"max-age=1;", "", ",max-age=1",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (targeted(&off, fmt("CDN-Cache-Control: %s\r\n", bad[i]), &cc) != 0)
+			fprintf(stderr, "targeted bad case %s\n", bad[i]);
+		CHECK_EQ_INT(targeted(&off, fmt("CDN-Cache-Control: %s\r\n", bad[i]), &cc), 0);
+	}
+	CHECK_EQ_INT(targeted(&off, "Cache-Control: max-age=9\r\n", &cc), 0);
+	/* the zone's own field first, then CDN-Cache-Control; an unreadable own
+	 * field falls back to CDN-Cache-Control */
+	CHECK_EQ_INT(targeted(&own, "CDN-Cache-Control: max-age=1\r\n"
+			      "edge-cache-control: max-age=2\r\n", &cc), 1);
+	CHECK_EQ_INT(cc.max_age, 2);
+	CHECK_EQ_INT(targeted(&own, "CDN-Cache-Control: max-age=1\r\n"
+			      "Edge-Cache-Control: max-age=x\r\n", &cc), 1);
+	CHECK_EQ_INT(cc.max_age, 1);
+	CHECK_EQ_INT(targeted(&off, "Edge-Cache-Control: max-age=2\r\n", &cc), 0);
+
+	/* storable: the targeted field replaces Cache-Control and Expires.
+	 * ct: cdn-fresh-cc-nostore, cdn-no-store-cc-fresh, cdn-private,
+	 * cdn-no-cache, cdn-max-age-0-expires, cdn-max-age-age */
+	CHECK_EQ_INT(store(&off, "", 200, "Cache-Control: no-store\r\n"
+			   "CDN-Cache-Control: max-age=10000\r\n", &e), HCACHE_R_EXPLICIT);
+	CHECK_EQ_INT(e.lifetime_s, 10000);
+	CHECK_EQ_INT(store(&off, "", 200, "Cache-Control: max-age=10000\r\n"
+			   "CDN-Cache-Control: no-store\r\n", &e), HCACHE_R_NO_STORE);
+	CHECK_EQ_INT(store(&off, "", 200, "Cache-Control: max-age=10000\r\n"
+			   "CDN-Cache-Control: private\r\n", &e), HCACHE_R_PRIVATE);
+	CHECK_EQ_INT(store(&off, "", 200, "Cache-Control: max-age=10000\r\n"
+			   "CDN-Cache-Control: no-cache\r\n", &e), HCACHE_R_NO_FRESHNESS);
+	CHECK_EQ_INT(store(&off, "", 200, fmt("Date: %s\r\nExpires: %s\r\n"
+					      "CDN-Cache-Control: max-age=0\r\n", date(T0),
+					      date(T0 + 10000)), &e), HCACHE_R_EXPLICIT);
+	CHECK_EQ_INT(e.lifetime_s, 0);
+	CHECK_EQ_INT(decide_at(&off, "CDN-Cache-Control: max-age=3600\r\nAge: 7200\r\n", "", T0),
+		     HCACHE_REVALIDATE);
+	CHECK_EQ_INT(decide_at(&off, "Cache-Control: max-age=1\r\n"
+			       "CDN-Cache-Control: max-age=10000\r\n", "", T0 + 60),
+		     HCACHE_SERVE_FRESH);
+	/* unreadable: Cache-Control decides (cdn-cc-invalid-sh-type-wrong) */
+	CHECK_EQ_INT(store(&off, "", 200, "Cache-Control: no-store\r\n"
+			   "CDN-Cache-Control: max-age=\"10000\"\r\n", &e), HCACHE_R_NO_STORE);
+	/* the zone's own field */
+	CHECK_EQ_INT(store(&own, "", 200, "Cache-Control: no-store\r\n"
+			   "Edge-Cache-Control: max-age=60\r\n"
+			   "CDN-Cache-Control: no-store\r\n", &e), HCACHE_R_EXPLICIT);
+	CHECK_EQ_INT(e.lifetime_s, 60);
+
+	/* which fields are ours: never forwarded */
+	struct http1_header cdn = { .name = "cdn-CACHE-control", .name_len = 17 },
+			    mine = { .name = "EDGE-cache-control", .name_len = 18 },
+			    cc_h = { .name = "Cache-Control", .name_len = 13 };
+	CHECK(hcache_targeted_field(&cdn, NULL));
+	CHECK(!hcache_targeted_field(&mine, NULL));
+	CHECK(hcache_targeted_field(&mine, "Edge-Cache-Control"));
+	CHECK(!hcache_targeted_field(&cc_h, "Edge-Cache-Control"));
+
+	/* the zone key's names */
+	CHECK(hcache_targeted_name_valid("Edge-Cache-Control", 18));
+	CHECK(hcache_targeted_name_valid("Surrogate-Control", 17));
+	static const char *const bad_names[] = {
+		"", "Cache-Control", "cdn-cache-control", "Age", "Expires", "Connection",
+		"Keep-Alive", "Transfer-Encoding", "Edge Cache", "Edge:Cache", "Edge\"",
+		"0123456789012345678901234567890123456789012345678901234567890123x",
+	};
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++)
+		CHECK(!hcache_targeted_name_valid(bad_names[i], strlen(bad_names[i])));
+	CHECK(hcache_targeted_name_valid("0123456789012345678901234567890123456789012345678901234567890123",
+					 64));
+}
+
 int main(void)
 {
 	test_cc();
@@ -1254,5 +1380,6 @@ int main(void)
 	test_vary_marker();
 	test_key();
 	test_misc();
+	test_targeted();
 	return check_exit();
 }

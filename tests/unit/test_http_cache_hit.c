@@ -242,6 +242,34 @@ static void test_invalidated(void)
 	}
 }
 
+/* What a hit's head leaves out, and what it adds (ct: other-date-update,
+ * other-date-update-expires, headers-store-Content-Range, cdn-remove-header) */
+static void test_hit_head(void)
+{
+	struct http1_header date = hdr("Date"), cr = hdr("Content-Range"), ct = hdr("Content-Type"),
+			    cdn = hdr("CDN-Cache-Control"), own = hdr("Edge-CC"), age = hdr("Age"),
+			    cl = hdr("Content-Length"), etag = hdr("ETag");
+
+	for (int status = 200; status <= 416; status++) {
+		bool partial = status == 206 || status == 416;
+		CHECK(!hcache_hit_drops_header(&date, status, NULL));   /* the stored Date */
+		CHECK_EQ_INT(hcache_hit_drops_header(&cr, status, NULL), partial || status == 304);
+		CHECK_EQ_INT(hcache_hit_drops_header(&ct, status, NULL), status == 304);
+		CHECK(!hcache_hit_drops_header(&etag, status, NULL));
+		CHECK(hcache_hit_drops_header(&cdn, status, NULL));
+		CHECK(hcache_hit_drops_header(&cdn, status, "Edge-CC"));
+		CHECK_EQ_INT(hcache_hit_drops_header(&own, status, NULL), status == 304);
+		CHECK(hcache_hit_drops_header(&own, status, "edge-cc"));
+		CHECK(hcache_hit_drops_header(&age, status, NULL));
+		CHECK(hcache_hit_drops_header(&cl, status, NULL));
+		CHECK_EQ_INT(hcache_hit_sends_length(status), status != 204 && status != 304);
+	}
+	struct http1_header with[] = { hdr("Content-Type"), hdr("date") }, without[] = { hdr("Age") };
+	CHECK(!hcache_hit_adds_date(with, 2));
+	CHECK(hcache_hit_adds_date(without, 1));
+	CHECK(hcache_hit_adds_date(without, 0));
+}
+
 int main(void)
 {
 	test_plan();
@@ -249,5 +277,6 @@ int main(void)
 	test_headers();
 	test_lookup();
 	test_invalidated();
+	test_hit_head();
 	return check_exit();
 }
