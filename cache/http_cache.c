@@ -166,6 +166,14 @@ static enum hcache_reason lifetime(const struct hcache_policy *pol,
 		*out = *out < 0 ? 0 : *out;
 		return HCACHE_R_EXPLICIT;
 	}
+	/* no-cache with a validator and nothing else: the origin asks to be
+	 * asked each time (RFC 9111 5.2.2.4), so it is stored stale and
+	 * revalidated on every use — a 304 then saves the body's transfer. */
+	if ((r->cc.flags & HCACHE_CC_NO_CACHE) && heuristic_status(s) && s < 400 &&
+	    (r->etag.len || r->last_modified != HCACHE_TIME_NONE)) {
+		*out = 0;
+		return HCACHE_R_EXPLICIT;
+	}
 	if (pol->heuristic_freshness && r->last_modified != HCACHE_TIME_NONE &&
 	    (heuristic_status(s) || (r->cc.flags & HCACHE_CC_PUBLIC)) && s < 500) {
 		*out = (date - r->last_modified) / 10;

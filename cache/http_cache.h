@@ -564,9 +564,11 @@ int hcache_key(const char *zone, size_t zone_len, const char *path, size_t path_
  * The secondary key of a request for a response that has Vary: XXH3-64
  * over the field names (lower-cased, sorted) and, for each, the request's
  * lines of that field combined with "," and stripped of whitespace around
- * commas; an absent field hashes apart from an empty one. The same request
- * values give the same key whatever the order of Vary's names. Returns 0,
- * -EINVAL when v is "*" or too long (such responses are never stored).
+ * commas, lower-cased for Accept-Language and Accept-Encoding (their
+ * values are case-insensitive); an absent field hashes apart from an
+ * empty one. The same request values give the same key whatever the order
+ * of Vary's names. Returns 0, -EINVAL when v is "*" or too long (such
+ * responses are never stored).
  */
 int hcache_vary_key(const struct hcache_vary *v, const struct http1_header *h,
 		    size_t n, uint64_t *out);

@@ -143,11 +143,20 @@ static void update_lower(XXH3_state_t *st, const char *s, size_t n)
 	}
 }
 
+/* Fields whose whole value is case-insensitive (language ranges, RFC 4647
+ * 2; content codings, RFC 9110 8.4.1): "en, De" selects what "EN, de"
+ * does, so they hash as one variant. */
+static bool value_caseless(const struct hcache_span *name)
+{
+	return hcache_eq(name->p, name->len, "accept-language") ||
+	       hcache_eq(name->p, name->len, "accept-encoding");
+}
+
 /* Every line of field `name`, list items joined by ",", OWS dropped. */
 static void update_field(XXH3_state_t *st, const struct hcache_span *name,
 			 const struct http1_header *h, size_t n)
 {
-	bool present = false, first = true;
+	bool present = false, first = true, caseless = value_caseless(name);
 
 	for (size_t i = 0; i < n; i++) {
 		const char *cur = h[i].value, *end = cur + h[i].value_len;
@@ -162,7 +171,10 @@ static void update_field(XXH3_state_t *st, const struct hcache_span *name,
 			if (!first)
 				XXH3_64bits_update(st, ",", 1);
 			first = false;
-			XXH3_64bits_update(st, it.p, it.len);
+			if (caseless)
+				update_lower(st, it.p, it.len);
+			else
+				XXH3_64bits_update(st, it.p, it.len);
 		}
 	}
 	XXH3_64bits_update(st, present ? "\x03" : "\x01", 1);

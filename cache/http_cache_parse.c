@@ -253,20 +253,21 @@ static int year_of(int64_t t)
 }
 
 /* "Sun, 06 Nov 1994 08:49:37 GMT" (after "Sun,") or RFC 850
- * "Sunday, 06-Nov-94 08:49:37 GMT" (after "Sunday,"). */
+ * "Sunday, 06-Nov-94 08:49:37 GMT" (after "Sunday,"); "gmt" in any case,
+ * as month and weekday names are: it can mean nothing else. */
 static int parse_after_comma(const char *s, size_t len, int64_t now_s, int64_t *out)
 {
 	int d, mon, y;
 
 	if (len == 25 && s[0] == ' ' && s[3] == ' ' && s[7] == ' ' && s[12] == ' ' &&
-	    s[21] == ' ' && memcmp(s + 22, "GMT", 3) == 0) {
+	    s[21] == ' ' && hcache_eq(s + 22, 3, "gmt")) {
 		d = digits(s + 1, 2, false);
 		mon = month_of(s + 4);
 		y = digits(s + 8, 4, false);
 		return d < 0 || y < 0 ? -EINVAL : make_time(y, mon, d, s + 13, out);
 	}
 	if (len == 23 && s[0] == ' ' && s[3] == '-' && s[7] == '-' && s[10] == ' ' &&
-	    s[19] == ' ' && memcmp(s + 20, "GMT", 3) == 0) {
+	    s[19] == ' ' && hcache_eq(s + 20, 3, "gmt")) {
 		int now_y = year_of(now_s);
 
 		d = digits(s + 1, 2, false);

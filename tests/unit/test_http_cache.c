@@ -190,6 +190,10 @@ static void test_dates(void)
 	int64_t t = 0;
 
 	CHECK_EQ_INT(hcache_parse_date("Sun, 06 Nov 1994 08:49:37 GMT", 29, T0, &t), 0);
+	/* ct: freshness-expires-wrong-case-tz */
+	CHECK_EQ_INT(hcache_parse_date("Sun, 06 Nov 1994 08:49:37 gMT", 29, T0, &t), 0);
+	CHECK_EQ_INT(t, 784111777);
+	CHECK_EQ_INT(hcache_parse_date("Sun, 06 Nov 1994 08:49:37 UTC", 29, T0, &t), -EINVAL);
 	CHECK_EQ_INT(t, 784111777);
 	t = 0;
 	CHECK_EQ_INT(hcache_parse_date("Sunday, 06-Nov-94 08:49:37 GMT", 30, T0, &t), 0);
@@ -339,6 +343,15 @@ static void test_storable(void)
 			   &e), HCACHE_R_EXPLICIT);
 	CHECK_EQ_INT(store(&off, "Authorization: x\r\n", 200,
 			   "Cache-Control: must-revalidate, max-age=9\r\n", &e), HCACHE_R_EXPLICIT);
+	/* ct: cc-resp-no-cache-revalidate: no-cache with a validator is stored
+	 * (stale: revalidated on every use); without one it is not */
+	CHECK_EQ_INT(store(&off, "", 200, "Cache-Control: no-cache\r\nETag: \"a\"\r\n", &e),
+		     HCACHE_R_EXPLICIT);
+	CHECK(e.lifetime_s == 0 && (e.flags & HCACHE_E_NO_CACHE));
+	CHECK_EQ_INT(store(&off, "", 200, "Cache-Control: no-cache\r\n", &e),
+		     HCACHE_R_NO_FRESHNESS);
+	CHECK_EQ_INT(store(&off, "", 404, "Cache-Control: no-cache\r\nETag: \"a\"\r\n", &e),
+		     HCACHE_R_NO_FRESHNESS);
 	/* ct: vary-star */
 	CHECK_EQ_INT(store(&off, "", 200, "Cache-Control: max-age=9\r\nVary: *\r\n", &e),
 		     HCACHE_R_VARY_STAR);
@@ -1046,7 +1059,16 @@ static void test_vary(void)
 	      vkey(v, "Accept-Encoding: gzip,br\r\n"));
 	CHECK(vkey(v, "Accept-Encoding: gzip, br\r\n") ==
 	      vkey(v, "Accept-Encoding: gzip\r\nAccept-Encoding: br\r\n"));
-	CHECK(vkey(v, "Accept-Encoding: gzip\r\n") != vkey(v, "Accept-Encoding: GZIP\r\n"));
+	/* case: ignored in Accept-Encoding and Accept-Language (ct:
+	 * vary-normalise-lang-case), kept in any other field */
+	CHECK(vkey(v, "Accept-Encoding: gzip\r\nFoo: 1\r\n") ==
+	      vkey(v, "Accept-Encoding: GZIP\r\nFoo: 1\r\n"));
+	CHECK(vkey(v, "Accept-Encoding: gzip\r\nFoo: a\r\n") !=
+	      vkey(v, "Accept-Encoding: gzip\r\nFoo: A\r\n"));
+	CHECK(vkey("Vary: Accept-Language\r\n", "Accept-Language: en, de\r\n") ==
+	      vkey("Vary: Accept-Language\r\n", "Accept-Language: eN,De\r\n"));
+	CHECK(vkey("Vary: Accept-Language\r\n", "Accept-Language: en, de\r\n") !=
+	      vkey("Vary: Accept-Language\r\n", "Accept-Language: de, en\r\n"));
 	/* a different Vary list is a different key */
 	CHECK(vkey("Vary: A\r\n", "A: 1\r\n") != vkey("Vary: B\r\n", "A: 1\r\n"));
 	r = resp(200, "Vary: *\r\n");
