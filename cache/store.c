@@ -673,14 +673,24 @@ void store_io_release(struct store *st, const struct store_io *io)
 
 /* ---- purge ------------------------------------------------------------------ */
 
-int store_delete(struct store *st, struct cindex_key key)
+static int drop_key(struct store *st, struct cindex_key key, enum store_ctr ctr)
 {
 	assert(st->magic == STORE_MAGIC);
 	int rc = cindex_del(&st->ix, key, CINDEX_LOC_ANY);
 
 	if (rc == 0)
-		__atomic_fetch_add(&st->ctl_ctr[STORE_CTR_purged], 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&st->ctl_ctr[ctr], 1, __ATOMIC_RELAXED);
 	return rc;
+}
+
+int store_delete(struct store *st, struct cindex_key key)
+{
+	return drop_key(st, key, STORE_CTR_deleted);
+}
+
+int store_purge(struct store *st, struct cindex_key key)
+{
+	return drop_key(st, key, STORE_CTR_purged);
 }
 
 long store_purge_prefix(struct store *st, const char *prefix, size_t len)

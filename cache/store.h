@@ -58,7 +58,9 @@
 	X(scan_dropped,       "torn or corrupted entries skipped by the start-up scan") \
 	X(ckpt_entries,       "entries loaded from checkpoints") \
 	X(ckpt_bad,           "checkpoints ignored: unreadable, wrong file or checksum") \
-	X(purged,             "entries removed by purge")
+	X(purged,             "entries removed by a purge through the admin API (by path or prefix)") \
+	X(deleted,            "entries the cache dropped itself: invalidated by an unsafe method, " \
+			      "replaced by another version or Vary list")
 
 enum store_ctr {
 #define STORE_CTR_ENUM(name, doc) STORE_CTR_##name,
@@ -221,11 +223,15 @@ void store_io_release(struct store *st, const struct store_io *io);
  * it again), or -ENOENT. */
 int store_reinsert_next(struct store *st, unsigned stripe, struct cindex_entry *out);
 
-/* Drop key (any thread) / every key under a prefix ("zone/dir/": the
- * control thread, it walks the whole index). 0 or -ENOENT / the count
- * dropped or -EINVAL. A scan after a crash can bring back what was purged
- * since the last checkpoint, so the caller checkpoints after a purge. */
+/* Drop key (any thread): store_delete for the cache's own drops (counted
+ * `deleted`), store_purge for an operator's purge (counted `purged`: the
+ * two counters tell a purge apart from the cache's own churn) / every key
+ * under a prefix ("zone/dir/": the control thread, it walks the whole
+ * index; `purged`). 0 or -ENOENT / the count dropped or -EINVAL. A scan
+ * after a crash can bring back what was purged since the last checkpoint,
+ * so the caller checkpoints after a purge. */
 int store_delete(struct store *st, struct cindex_key key);
+int store_purge(struct store *st, struct cindex_key key);
 long store_purge_prefix(struct store *st, const char *prefix, size_t len);
 
 /*

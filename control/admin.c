@@ -521,7 +521,7 @@ static int purge(struct admin *a, const struct admin_req *q, struct reply *r,
 			continue;
 		struct cindex_key key = { .lo = k.lo, .hi = k.hi };
 		collapse_stamp(srv->invalidated, key, loop_now_ms());
-		n += store_delete(srv->store, key) == 0;
+		n += store_purge(srv->store, key) == 0;
 	}
 	/* a scan after a crash could bring purged entries back: checkpoint */
 	if (srv->store && n > 0 && store_checkpoint(srv->store) < 0)

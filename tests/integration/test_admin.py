@@ -401,10 +401,21 @@ def purge(ck, srv, py):
 	st, j = api(srv, 'PATCH', '/cdn/zones/%s/origins/%s' % (ZUUID, o['uuid']),
 		    {'s3_auth_enabled': False})
 	ck.check('S3 off: the secret stays set', st == 200 and j['s3_secret_key_set'], j)
-	a, b = FRESH + '1000', FRESH + '2000'
-	ck.check('two objects cached', cached(a) and cached(b))
+	a, b, c = FRESH + '1000', FRESH + '2000', FRESH + '3000'
+	ck.check('three objects cached', cached(a) and cached(b) and cached(c))
+	# issue 17: store_purged counts the API's purges only; the cache's own
+	# drops (here a POST's invalidation) are store_deleted
+	c0 = srv.counters()
+	et.request(srv.port, 'POST', c, body=b'x')
+	c1 = srv.counters()
+	ck.check('an invalidation counts store_deleted, not store_purged',
+		 c1.get('store_deleted', 0) - c0.get('store_deleted', 0) == 1 and
+		 c1.get('store_purged', 0) == c0.get('store_purged', 0),
+		 {k: (c0.get(k), c1.get(k)) for k in ('store_deleted', 'store_purged')})
 	st, j = api(srv, 'POST', '/cdn/zones/%s/purge' % ZUUID, {'paths': [a]})
 	ck.check('purge by path: 200, one purged', st == 200 and j == {'purged': 1}, j)
+	ck.check('... store_purged + 1', srv.counters().get('store_purged', 0) ==
+		 c1.get('store_purged', 0) + 1)
 	r = et.request(srv.port, 'GET', a)
 	ck.check('the purged path is a MISS, the other still a HIT',
 		 r.header('x-cache') == 'MISS' and
