@@ -183,7 +183,8 @@ struct hcache_policy {
  * The targeted field that applies to a response with headers h[0..n): the
  * zone's own (pol->targeted_field) when present and valid, else
  * CDN-Cache-Control when present and valid — each a Structured Field
- * Dictionary (RFC 8941; every line of it, one list) whose directives are
+ * Dictionary (RFC 8941; its lines one list, each line whole members: a
+ * member split across lines is not read) whose directives are
  * Cache-Control's, freshness ones as non-negative Integers. Returns 1 and
  * *cc (then Cache-Control and Expires are ignored: hcache_storable does
  * so), or 0: none present, or not readable (bad syntax, max-age="1"), and

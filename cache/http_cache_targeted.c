@@ -287,7 +287,10 @@ static bool parse_line(const char *s, size_t len, struct hcache_cc *cc)
 }
 
 /* Every line of field `name` as one Dictionary: 1 read, 0 absent, -1 not
- * a valid one (or a freshness directive of the wrong type). */
+ * a valid one (or a freshness directive of the wrong type). Line by line:
+ * a member split across two lines (a string with the line break in it) is
+ * not read — RFC 8941 would join the lines first; no origin splits one,
+ * and not reading it only lets Cache-Control decide. */
 static int parse_field(const struct http1_header *h, size_t n, const char *name,
 		       size_t name_len, struct hcache_cc *cc)
 {
