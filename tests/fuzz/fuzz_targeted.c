@@ -43,6 +43,15 @@ static void check_numbers(const struct hcache_cc *cc)
 	FUZZ_ASSERT((cc->flags & ~known_flags) == 0);
 }
 
+/* Field by field: the struct has padding, which no parse writes. */
+static bool same_cc(const struct hcache_cc *x, const struct hcache_cc *y)
+{
+	return x->flags == y->flags && x->max_age == y->max_age && x->s_maxage == y->s_maxage &&
+	       x->max_stale == y->max_stale && x->min_fresh == y->min_fresh &&
+	       x->stale_while_revalidate == y->stale_while_revalidate &&
+	       x->stale_if_error == y->stale_if_error;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char joined[8192];
@@ -92,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_numbers(&b);
 	if (ra) {
 		check_numbers(&a);
-		FUZZ_ASSERT(memcmp(&a, &b, sizeof(a)) == 0 && memcmp(&a, &c, sizeof(a)) == 0);
+		FUZZ_ASSERT(same_cc(&a, &b) && same_cc(&a, &c));
 	}
 	return 0;
 }
