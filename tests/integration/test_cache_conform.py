@@ -12,11 +12,14 @@ is fresh: a HIT), the first of several counts (7200 first: stale, a MISS).
 A HIT keeps the origin's Date (and Age grows from it) and a 200's own
 Content-Range; a fresh 204 is stored and its HIT has no Content-Length.
 A 500 with max-age is stored only in a zone with `store_server_errors =
-true` (never by default: CPDoS), a 500 without freshness never. Each group
+true` (never by default: CPDoS), a 500 without freshness never. A SIGHUP
+that renames the zone's field applies: the new name is obeyed and hidden,
+the old one is an ordinary field again (forwarded, not obeyed). Each group
 fails on the binary before the change (its config is refused: no
 targeted_field key)."""
 import email.utils
 import os
+import signal
 import sys
 import threading
 import time
@@ -44,6 +47,8 @@ ROUTES = {
 	'/204': (204, [('Cache-Control', 'max-age=3600')]),
 	'/500': (500, [('Cache-Control', 'max-age=3600')]),
 	'/500-plain': (500, []),
+	'/renamed': (200, [('Cache-Control', 'no-store'), ('Other-Control', 'max-age=60'),
+			   (OWN, 'no-store')]),
 }
 BODY = b'0123456789'
 
@@ -157,6 +162,24 @@ def statuses(ck, srv, o):
 		 '%d %s' % (r2.status, r2.header('x-cache')))
 
 
+def reload(ck, srv, o, zones):
+	"""targeted_field renamed by a SIGHUP: the snapshot's zone changed."""
+	srv.rewrite_zone(zones[0])
+	n0 = sum('reload:' in ln for ln in et.read_log(srv.error_log))
+	srv.proc.send_signal(signal.SIGHUP)
+	deadline = time.monotonic() + 10
+	while (sum('reload:' in ln for ln in et.read_log(srv.error_log)) <= n0 and
+	       time.monotonic() < deadline):
+		time.sleep(0.02)
+	r1, r2 = twice(srv, '/renamed')
+	ck.check('after the SIGHUP the new field is obeyed (HIT over no-store)',
+		 r2.header('x-cache') == 'HIT' and o.count('/renamed') == 1,
+		 '%s, origin saw %d' % (r2.header('x-cache'), o.count('/renamed')))
+	ck.check('... and hidden, while the old name is forwarded as any field',
+		 r1.header('other-control') is None and r2.header('other-control') is None and
+		 r1.header(OWN) == 'no-store', str(r1.headers))
+
+
 def main():
 	o = Origin()
 	d = et.tmpdir('cachefile')
@@ -169,6 +192,9 @@ def main():
 	ck.run('age', age, ck, srv, o)
 	ck.run('hit_head', hit_head, ck, srv, o)
 	ck.run('statuses', statuses, ck, srv, o)
+	zones[0] = et.zone('c', ['*'], [('o', o.url, {})], default_ttl=0,
+			   targeted_field='Other-Control', store_server_errors='true')
+	ck.run('reload', reload, ck, srv, o, zones)
 	o.close()
 	ck.stop_and_finish(srv)
 
