@@ -78,11 +78,13 @@ struct shard *shard_create(const struct shard_env *env, unsigned id, int cpu,
 	sh->n_vconns = sh->scfg->max_conns;
 	/* One origin connection per busy visitor, plus the keep-alive pools. */
 	sh->n_oconns = sh->scfg->max_conns + sh->rt->n_origins * sh->scfg->origin_pool;
+	sh->n_exchanges = sh->scfg->max_conns * LIMIT_EXCHANGES_PER_CONN;
 	sh->vconns = slots_map((size_t)sh->n_vconns * sizeof(*sh->vconns));
+	sh->exchanges = slots_map((size_t)sh->n_exchanges * sizeof(*sh->exchanges));
 	sh->oconns = slots_map((size_t)sh->n_oconns * sizeof(*sh->oconns));
 	sh->owait_cap = 2 * sh->n_oconns;
 	sh->owait = malloc((size_t)sh->owait_cap * sizeof(*sh->owait));
-	if (!sh->vconns || !sh->oconns || !sh->owait || loop_create(&sh->lp, id) < 0) {
+	if (!sh->vconns || !sh->exchanges || !sh->oconns || !sh->owait || loop_create(&sh->lp, id) < 0) {
 		shard_destroy(sh);
 		return NULL;
 	}
@@ -115,6 +117,7 @@ void shard_destroy(struct shard *sh)
 		if (sh->listen_fds[i] >= 0)
 			close(sh->listen_fds[i]);
 	slots_unmap(sh->vconns, (size_t)sh->n_vconns * sizeof(*sh->vconns));
+	slots_unmap(sh->exchanges, (size_t)sh->n_exchanges * sizeof(*sh->exchanges));
 	slots_unmap(sh->oconns, (size_t)sh->n_oconns * sizeof(*sh->oconns));
 	free(sh->owait);
 	free(sh->wio);
@@ -187,10 +190,12 @@ static int shard_setup(struct shard *sh)
 	if (ret == 0)
 		ret = iobuf_soft_init(&sh->groups[SHARD_GROUP_PLAIN], LIMIT_TLS_PLAIN_BUFS,
 				      LIMIT_TLS_PLAIN_BUF_BYTES);
-	/* Blocks: visitor input and response head per visitor, request and
-	 * partial head per origin connection, at worst. */
+	/* Blocks: visitor input per connection, request head (a stream's, a
+	 * refresh's) and response head per exchange, request and partial head
+	 * per origin connection, at worst. */
 	if (ret == 0)
-		ret = iobuf_pool_init(&sh->pool, sh->n_vconns * 2 + sh->n_oconns * 2);
+		ret = iobuf_pool_init(&sh->pool, sh->n_vconns + sh->n_exchanges * 2 +
+					  sh->n_oconns * 2);
 	/* The RAM tier: [cache] memory split across shards. */
 	const struct cfg_cache *cc = &sh->rt->cfg->cache;
 	if (ret == 0 && sh->store && cc->memory_bytes > 0) {
@@ -286,9 +291,10 @@ static void check_drain(struct shard *sh)
 	}
 	if (sh->draining && sh->lp.now_ms >= *sh->env.drain_deadline_ms) {
 		visitor_close_all(sh);
+		exchange_close_all(sh);
 		origin_close_idle(sh);
 	}
-	if (sh->draining && sh->vconns_used == 0) {
+	if (sh->draining && sh->vconns_used == 0 && sh->exchanges_used == 0) {
 		origin_close_idle(sh);
 		/* Store writes in flight finish first (bounded by the drain
 		 * deadline): an object a visitor just got is still committed. */
@@ -300,35 +306,44 @@ static void check_drain(struct shard *sh)
 }
 
 /*
- * When load ends, the visitor slots above the highest one in use go back
- * to the kernel (a slot is ~6 KiB: 8,000 connections held 46 MiB for good)
- * and leave the free list, which is rebuilt lowest index first so new
- * connections pack at the bottom and the top can go at the next period.
+ * When load ends, the slots above the highest one in use go back to the
+ * kernel (a visitor slot was ~6 KiB: 8,000 connections held 46 MiB for
+ * good) and leave the free list, which is rebuilt lowest index first so
+ * new ones pack at the bottom and the top can go at the next period.
+ * A slot taken from the tail again starts at *gen_floor, above every
+ * generation it had. One walk serves both pools (visitor connections,
+ * exchanges): each slot type has magic, gen, state (0 = free) and next.
  */
+#define TRIM_POOL(sh, arr, hwm, gen_floor, freelist, type)                          \
+	do {                                                                        \
+		uint32_t top = (sh)->hwm;                                           \
+		while (top > 0 && (sh)->arr[top - 1].state == 0)                    \
+			top--;                                                      \
+		if (top == (sh)->hwm)                                               \
+			break;                                                      \
+		for (uint32_t i = top; i < (sh)->hwm; i++)                          \
+			if ((sh)->arr[i].gen >= (sh)->gen_floor)                    \
+				(sh)->gen_floor = (sh)->arr[i].gen + 1;             \
+		(sh)->freelist = NULL;                                              \
+		for (uint32_t i = top; i-- > 0;) {                                  \
+			type *s_ = &(sh)->arr[i];                                   \
+			if (s_->state == 0) {                                       \
+				s_->next = (sh)->freelist;                          \
+				(sh)->freelist = s_;                                \
+			}                                                           \
+		}                                                                   \
+		uintptr_t a_ = ((uintptr_t)&(sh)->arr[top] + 4095) & ~(uintptr_t)4095; \
+		uintptr_t b_ = (uintptr_t)&(sh)->arr[(sh)->hwm] & ~(uintptr_t)4095; \
+		if (b_ > a_)                                                        \
+			madvise((void *)a_, b_ - a_, MADV_DONTNEED);                \
+		(sh)->hwm = top;                                                    \
+	} while (0)
+
 static void trim_slots(struct shard *sh)
 {
-	uint32_t top = sh->vconns_hwm;
-	while (top > 0 && sh->vconns[top - 1].state == VC_FREE)
-		top--;
-	if (top == sh->vconns_hwm)
-		return;
-	for (uint32_t i = top; i < sh->vconns_hwm; i++)
-		if (sh->vconns[i].gen >= sh->vgen_floor)
-			sh->vgen_floor = sh->vconns[i].gen + 1;
-	sh->vfree = NULL;
-	for (uint32_t i = top; i-- > 0;) {
-		struct visitor_conn *vc = &sh->vconns[i];
-		if (vc->state == VC_FREE) {
-			vc->next = sh->vfree;
-			sh->vfree = vc;
-		}
-	}
-	size_t page = 4096;
-	uintptr_t a = ((uintptr_t)&sh->vconns[top] + page - 1) & ~(page - 1);
-	uintptr_t b = (uintptr_t)&sh->vconns[sh->vconns_hwm] & ~(page - 1);
-	if (b > a)
-		madvise((void *)a, b - a, MADV_DONTNEED);
-	sh->vconns_hwm = top;
+	_Static_assert(VC_FREE == 0 && EX_FREE == 0, "a free slot's state is 0");
+	TRIM_POOL(sh, vconns, vconns_hwm, vgen_floor, vfree, struct visitor_conn);
+	TRIM_POOL(sh, exchanges, exchanges_hwm, xgen_floor, xfree, struct exchange);
 }
 
 /* The shard's tick hook, after the loop advanced the wheel. */
@@ -337,13 +352,15 @@ static void on_tick(void *arg)
 	struct shard *sh = arg;
 
 	if (sh->parked)
-		visitor_parked_tick(sh);
+		exchange_parked_tick(sh);
 	if (sh->large_wait)
 		elarge_tick(sh);
 	/* Reclaim first, so the re-armed reads find what it gave back
 	 * (it lands when the closed connections' sends are cancelled). */
-	if (shard_bufs_low(sh))
+	if (shard_bufs_low(sh)) {
 		visitor_reclaim(sh);
+		exchange_reclaim(sh);
+	}
 	if (sh->starved) {
 		sh->starved = false;
 		visitor_rearm_starved(sh);
@@ -408,6 +425,20 @@ static void on_visitor(void *arg, unsigned op, uint32_t slot, const struct io_ur
 	visitor_on_cqe(sh, &sh->vconns[slot], (enum shard_op)op, cqe);
 }
 
+static bool exchange_live(void *arg, uint32_t slot, uint32_t gen)
+{
+	struct shard *sh = arg;
+	assert(slot < sh->n_exchanges);
+	return sh->exchanges[slot].gen == gen && sh->exchanges[slot].state != EX_FREE;
+}
+
+static void on_exchange(void *arg, unsigned op, uint32_t slot, const struct io_uring_cqe *cqe)
+{
+	struct shard *sh = arg;
+	(void)op;
+	exchange_on_cqe(sh, &sh->exchanges[slot], cqe);
+}
+
 static bool origin_live(void *arg, uint32_t slot, uint32_t gen)
 {
 	struct shard *sh = arg;
@@ -450,8 +481,11 @@ static void register_handlers(struct shard *sh)
 	const struct loop_handler other = { .on_cqe = on_other, .arg = sh };
 	const struct loop_handler accept = { .on_cqe = on_accept, .arg = sh };
 	const struct loop_handler cwrite = { .on_cqe = on_store_write, .arg = sh };
-	struct loop_handler vis = { .on_cqe = on_visitor, .live = visitor_live,
-				    .on_stale = stale_visitor, .arg = sh };
+	const struct loop_handler vis = { .on_cqe = on_visitor, .live = visitor_live,
+					  .on_stale = stale_visitor, .arg = sh };
+	/* Store reads: after the batch's new requests. */
+	const struct loop_handler xch = { .on_cqe = on_exchange, .live = exchange_live,
+					  .late = true, .arg = sh };
 	const struct loop_handler orig = { .on_cqe = on_origin, .live = origin_live,
 					   .on_stale = stale_origin, .arg = sh };
 
@@ -461,8 +495,7 @@ static void register_handlers(struct shard *sh)
 	loop_register(lp, OP_VRECV, &vis);
 	loop_register(lp, OP_VSEND, &vis);
 	loop_register(lp, OP_VCLOSE, &vis);
-	vis.late = true;            /* store reads: after the batch's new requests */
-	loop_register(lp, OP_CREAD, &vis);
+	loop_register(lp, OP_CREAD, &xch);
 	loop_register(lp, OP_ORECV, &orig);
 	loop_register(lp, OP_OSEND, &orig);
 	loop_register(lp, OP_OCONNECT, &orig);

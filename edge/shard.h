@@ -5,8 +5,8 @@
  * Owns: its loop (ring, wheel, clocks, counters, log rings); its
  * SO_REUSEPORT listening sockets (after start); the provided-buffer groups
  * and head-buffer pool (net/iobuf.h); the visitor and origin connection
- * slots and the origin keep-alive pools; the RAM tier and the store
- * writes in flight.
+ * slots, the exchange slots (edge/exchange.h) and the origin keep-alive
+ * pools; the RAM tier and the store writes in flight.
  * Never: blocks. Every socket operation goes through the ring; the only
  * direct syscalls are socket(2)/setsockopt(2) for a new origin connection,
  * setsockopt(2)/getpeername(2) once per accepted connection, clock reads
@@ -46,6 +46,7 @@ struct store_io;
 #include "net/iobuf.h"
 #include "edge/origin.h"
 #include "sigv4/s3_error.h"
+#include "edge/exchange.h"
 #include "edge/visitor.h"
 
 struct collapse;
@@ -64,7 +65,7 @@ enum shard_op {
 	OP_OCONNECT,    /* origin connect */
 	OP_OLINKTO,     /* linked timeout of a connect */
 	OP_OCLOSE,      /* origin cancel / close */
-	OP_CREAD,       /* store read for a visitor exchange */
+	OP_CREAD,       /* store read for an exchange (slot = exchange slot) */
 	OP_CWRITE,      /* store write (slot = index in the write table) */
 	OP_SHARD__END,
 };
@@ -139,8 +140,8 @@ struct shard {
 	struct collapse *invalidated;       /* invalidation stamps, all shards */
 	struct collapse *passes;            /* keys last answered not storable (stamps) */
 	uint64_t fill_began_ms[LIMIT_STORE_WRITES];   /* per store write slot */
-	struct visitor_conn *parked;        /* followers waiting on another shard */
-	struct visitor_conn *large_wait;    /* large-object sends waiting for a store buffer */
+	struct exchange *parked;            /* followers waiting on another shard */
+	struct exchange *large_wait;        /* large-object sends waiting for a store buffer */
 	struct memtier mt;                  /* RAM tier: hot objects of this shard */
 	bool mt_on;
 	struct store_io *wio;
@@ -158,6 +159,15 @@ struct shard {
 	 * again starts at this generation, above every one it had. */
 	uint32_t vgen_floor;
 	uint32_t vconns_used;
+	/* Exchange slots, the same way (LIMIT_EXCHANGES_PER_CONN × max_conns):
+	 * an HTTP/1 connection's request, an HTTP/2 stream, a background
+	 * refresh. */
+	struct exchange *exchanges;
+	struct exchange *xfree;
+	uint32_t n_exchanges;
+	uint32_t exchanges_hwm;
+	uint32_t xgen_floor;
+	uint32_t exchanges_used;
 	struct origin_conn *oconns;
 	struct origin_conn *ofree;
 	uint32_t n_oconns;
