@@ -5,7 +5,7 @@
  * Owns, per exchange: the cache state of one request (its key, parsed
  * cache directives, the store reads in flight or being sent, the store
  * write being filled); per shard: the table of store writes in flight.
- * Called by: edge/visitor.c (lookup, exchange end) and edge/origin.c (fill)
+ * Called by: edge/exchange.c (lookup, exchange end) and edge/origin.c (fill)
  * on the shard thread; completions of OP_CREAD / OP_CWRITE.
  * Never: blocks (store I/O goes through the shard's ring, O_DIRECT), or
  * lets a store failure fail a request (a failed read is a miss, a failed

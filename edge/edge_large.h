@@ -18,8 +18,8 @@
  * chunk another exchange is fetching. In the collapse table: a claim per
  * chunk being fetched or written (released when its write lands).
  * Called by: edge/edge_cache.c (lookup, read completions, fills, exchange
- * end), edge/visitor.c (origin response hooks while fetching, sends), the
- * shard tick. All on the shard thread.
+ * end), edge/exchange.c (origin response hooks while fetching, a stream's
+ * pulls), edge/visitor.c (sends), the shard tick. All on the shard thread.
  * Never: blocks, holds more than LIMIT_ELARGE_SLOTS chunk buffers per exchange,
  * sends a byte whose chunk did not verify, or sends bytes of two versions
  * of an object in one response (the connection is closed instead).

@@ -11,7 +11,7 @@
  * direct syscalls are socket(2)/setsockopt(2) for a new origin connection,
  * setsockopt(2)/getpeername(2) once per accepted connection, clock reads
  * (vDSO), and madvise(MADV_DONTNEED) at most once a trim period
- * (LIMIT_HBUF_TRIM_MS) for idle head blocks and visitor slots.
+ * (LIMIT_HBUF_TRIM_MS) for idle head blocks, visitor and exchange slots.
  * Called by: its own thread only, except shard_create / shard_start /
  * shard_wake / shard_join and reading counters (control thread).
  * Registers with its loop the handlers of its ops (visitor, origin, store),
