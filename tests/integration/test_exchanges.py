@@ -9,9 +9,10 @@ LIMIT_EXCHANGES_PER_CONN (2) x 16 = 32 exchange slots:
     second connection is served, and all 24 streams are answered (a stream
     used to take a connection slot: 15 of 16 were left for streams, the
     other 9 were refused and the HTTP/1.1 visitor was turned away);
-  - at the limit and one past it: 33 streams at once (no other exchange
-    open) — 32 answered, the 33rd refused (RST_STREAM REFUSED_STREAM,
-    h2_streams_refused +1);
+  - at the limit and one past it: 32 streams at once (no other exchange
+    open) all answered, while an HTTP/1.1 request meanwhile finds no
+    exchange slot (its connection closed, exchanges_refused +1); 33 — the
+    33rd refused (RST_STREAM REFUSED_STREAM, h2_streams_refused +1);
   - a stale-while-revalidate hit starts a background refresh: while the
     slow origin answers it, no connection is open (conns_open 0) and one
     exchange is (exchanges_open 1);
@@ -152,8 +153,21 @@ def check_exchange_limit(ck, srv):
 	c0 = srv.counters()
 	for n, want_refused in ((EXCHANGES, 0), (EXCHANGES + 1, 1)):
 		st = Streams(srv.port, '/sleep/800', n)
+		if n == EXCHANGES:
+			# Every exchange slot is taken: an HTTP/1.1 request's
+			# connection is closed at once, counted.
+			time.sleep(0.3)
+			try:
+				status = get(srv, '/files/10')[0]
+			except OSError as e:
+				status = repr(e)
 		done, refused, reset = st.finish()
 		c1 = srv.counters()
+		if n == EXCHANGES:
+			ck.check('with all %d exchange slots taken an HTTP/1.1 request is turned away '
+				 '(%s, exchanges_refused +%d)' %
+				 (EXCHANGES, status, c1['exchanges_refused'] - c0['exchanges_refused']),
+				 status != 200 and c1['exchanges_refused'] - c0['exchanges_refused'] == 1)
 		ck.check('%d streams at once (%d exchange slots): %d answered, %d refused '
 			 '(%d answered, refused %s, reset %s)' %
 			 (n, EXCHANGES, n - want_refused, want_refused, len(done), sorted(refused),
