@@ -69,8 +69,8 @@ static int request_key(const struct exchange *ex, char *text, size_t cap, size_t
  * logged; the counters count each one. */
 static void log_io_error(struct shard *sh, bool write, int res)
 {
-	uint64_t *last = &sh->cache_ioerr_logged_ms[write];
-	uint64_t *quiet = &sh->cache_ioerr_unlogged[write];
+	uint64_t *last = &sh->cache.ioerr_logged_ms[write];
+	uint64_t *quiet = &sh->cache.ioerr_unlogged[write];
 
 	if (*last != 0 && sh->lp.now_ms - *last < LIMIT_CACHE_IOERR_LOG_INTERVAL_MS) {
 		(*quiet)++;
@@ -87,7 +87,7 @@ static void log_io_error(struct shard *sh, bool write, int res)
 static void release_reads(struct shard *sh, struct ecache_x *c)
 {
 	for (unsigned i = 0; i < c->n_rio; i++)
-		store_io_release(sh->store, &c->rio[i]);
+		store_io_release(sh->cache.store, &c->rio[i]);
 	c->n_rio = 0;
 }
 
@@ -117,16 +117,16 @@ static bool collapse_miss(struct shard *sh, struct exchange *ex)
 	 * that goes to the origin as is (a suffix, several ranges, a Vary
 	 * URL's) asks for part of the object, or an error: its answer is
 	 * nobody else's, so it neither leads nor follows. */
-	if (!sh->collapse || ex->req.method != HTTP1_GET || c->have_stored || ex->background ||
+	if (!sh->cache.collapse || ex->req.method != HTTP1_GET || c->have_stored || ex->background ||
 	    c->req.range.p)
 		return false;
 	/* Its last response could not be shared: fetch side by side. */
 	if (sh->lp.now_ms > LIMIT_COLLAPSE_PASS_MS &&
-	    collapse_stamped_since(sh->passes, c->key, sh->lp.now_ms - LIMIT_COLLAPSE_PASS_MS)) {
+	    collapse_stamped_since(sh->cache.passes, c->key, sh->lp.now_ms - LIMIT_COLLAPSE_PASS_MS)) {
 		COUNT(sh, collapse_passed);
 		return false;
 	}
-	int r = collapse_claim(sh->collapse, c->key, &me, &l);
+	int r = collapse_claim(sh->cache.collapse, c->key, &me, &l);
 	if (r == 0) {
 		ex->leading = true;
 		c->ckey = c->key;
@@ -189,7 +189,7 @@ static bool lookup_store(struct shard *sh, struct exchange *ex)
 	if (ex->has_body || (r->method != HTTP1_GET && r->method != HTTP1_HEAD))
 		return false;
 	c->xcache = HCACHE_X_BYPASS;
-	if (!sh->store || request_key(ex, text, sizeof(text), &text_len, &c->key) < 0)
+	if (!sh->cache.store || request_key(ex, text, sizeof(text), &text_len, &c->key) < 0)
 		return false;
 	hcache_parse_request(r, now_s(sh), &c->req);
 	c->cacheable = true;
@@ -205,35 +205,35 @@ static bool lookup_key(struct shard *sh, struct exchange *ex)
 	struct ecache_x *c = &ex->cache;
 	struct cindex_entry hit;
 
-	if (store_lookup(sh->store, sh->id, c->key, &hit) < 0)
+	if (store_lookup(sh->cache.store, sh->id, c->key, &hit) < 0)
 		return false;
 	/* One entry (meta + body): the objects this slice serves. */
 	if (hit.flags & CINDEX_F_CHUNKED)
 		return false;
 	c->loc = hit.loc;
-	if (sh->mt_on && memtier_get(&sh->mt, c->key, hit.loc, MEMTIER_WHOLE, &c->mobj) == 1) {
+	if (sh->cache.mt_on && memtier_get(&sh->cache.mt, c->key, hit.loc, MEMTIER_WHOLE, &c->mobj) == 1) {
 		/* The hot set: served from RAM, no disk read. */
 		uint32_t ml, bl;
-		const void *meta = memtier_meta(&sh->mt, c->mobj, &ml);
-		const char *body = memtier_body(&sh->mt, c->mobj, &bl);
+		const void *meta = memtier_meta(&sh->cache.mt, c->mobj, &ml);
+		const char *body = memtier_body(&sh->cache.mt, c->mobj, &bl);
 		COUNT(sh, cache_ram_hits);
 		if (vary_is_marker(meta, ml)) {
 			/* The marker's bytes stay referenced while they are read. */
 			struct memtier_obj *marker = c->mobj;
 			c->mobj = NULL;
 			bool r = lookup_variant(sh, ex, meta, ml);
-			memtier_unref(&sh->mt, marker);
+			memtier_unref(&sh->cache.mt, marker);
 			return r;
 		}
 		if (serve_stored(sh, ex, meta, ml, body, bl, hit.total_len))
 			return true;
 		if (!c->have_stored) {
-			memtier_unref(&sh->mt, c->mobj);
+			memtier_unref(&sh->cache.mt, c->mobj);
 			c->mobj = NULL;
 		}
 		return false;
 	}
-	int n = store_read_plan(sh->store, sh->id, &hit, true, 0, hit.total_len, c->rio, 2);
+	int n = store_read_plan(sh->cache.store, sh->id, &hit, true, 0, hit.total_len, c->rio, 2);
 	if (n <= 0) {
 		COUNT(sh, cache_read_errors);
 		return false;
@@ -367,7 +367,7 @@ static bool serve_stored(struct shard *sh, struct exchange *ex, const void *meta
 			return false;
 		release_reads(sh, c);
 		if (c->mobj) {
-			memtier_unref(&sh->mt, c->mobj);
+			memtier_unref(&sh->cache.mt, c->mobj);
 			c->mobj = NULL;
 		}
 		elarge_start(sh, ex);
@@ -424,17 +424,17 @@ static bool serve_stored(struct shard *sh, struct exchange *ex, const void *meta
 /* Offer a verified object to the shard's RAM tier (its policy admits). */
 static void admit_ram(struct shard *sh, const struct ecache_x *c, const struct store_view *v)
 {
-	if (!sh->mt_on || v->total_len > UINT32_MAX ||
-	    !memtier_fits_whole(&sh->mt, v->meta_len, v->total_len))
+	if (!sh->cache.mt_on || v->total_len > UINT32_MAX ||
+	    !memtier_fits_whole(&sh->cache.mt, v->meta_len, v->total_len))
 		return;
-	struct memtier_obj *o = memtier_admit_begin(&sh->mt, c->key, c->loc, MEMTIER_WHOLE,
+	struct memtier_obj *o = memtier_admit_begin(&sh->cache.mt, c->key, c->loc, MEMTIER_WHOLE,
 						    v->meta_len, (uint32_t)v->total_len);
 	if (!o)
 		return;
-	char *p = memtier_fill_ptr(&sh->mt, o);
+	char *p = memtier_fill_ptr(&sh->cache.mt, o);
 	memcpy(p, v->meta, v->meta_len);
 	memcpy(p + v->meta_len, v->body, v->body_len);
-	memtier_admit_commit(&sh->mt, o);
+	memtier_admit_commit(&sh->cache.mt, o);
 }
 
 void ecache_on_read(struct shard *sh, struct exchange *ex, const struct io_uring_cqe *cqe)
@@ -451,7 +451,7 @@ void ecache_on_read(struct shard *sh, struct exchange *ex, const struct io_uring
 		release_reads(sh, c);       /* closing: nobody sends from it */
 		return;
 	}
-	if (store_read_verify(sh->store, &c->rio[0], cqe->res, &v) < 0) {
+	if (store_read_verify(sh->cache.store, &c->rio[0], cqe->res, &v) < 0) {
 		COUNT(sh, cache_read_errors);
 		if (cqe->res < 0 || (uint32_t)cqe->res != c->rio[0].len)
 			log_io_error(sh, false, cqe->res);
@@ -481,7 +481,7 @@ void ecache_on_read(struct shard *sh, struct exchange *ex, const struct io_uring
 static void release_claim(struct shard *sh, struct exchange *ex)
 {
 	if (ex->leading && !ex->claim_in_fill)
-		collapse_release(sh->collapse, ex->cache.ckey);
+		collapse_release(sh->cache.collapse, ex->cache.ckey);
 	ex->leading = false;
 }
 
@@ -489,7 +489,7 @@ bool ecache_pass(struct shard *sh, struct exchange *ex)
 {
 	if (!ex->leading || ex->cache.shareable)
 		return false;
-	collapse_stamp(sh->passes, ex->cache.ckey, sh->lp.now_ms);
+	collapse_stamp(sh->cache.passes, ex->cache.ckey, sh->lp.now_ms);
 	release_claim(sh, ex);
 	return true;
 }
@@ -497,7 +497,7 @@ bool ecache_pass(struct shard *sh, struct exchange *ex)
 void ecache_exchange_end(struct shard *sh, struct exchange *ex)
 {
 	struct ecache_x *c = &ex->cache;
-	if (!sh->store)
+	if (!sh->cache.store)
 		return;
 	ecache_fill_end(sh, ex, false);
 	elarge_end(sh, ex);
@@ -505,7 +505,7 @@ void ecache_exchange_end(struct shard *sh, struct exchange *ex)
 	if (!c->reading)
 		release_reads(sh, c);
 	if (c->mobj) {
-		memtier_unref(&sh->mt, c->mobj);
+		memtier_unref(&sh->cache.mt, c->mobj);
 		c->mobj = NULL;
 	}
 }
@@ -584,19 +584,19 @@ static bool refresh_store(struct shard *sh, struct exchange *ex, const struct hc
 		.key_text = text, .key_text_len = text_len,
 	};
 	uint32_t wid;
-	int n = store_write_begin(sh->store, sh->id, c->key, &obj, &wid, io, 4);
+	int n = store_write_begin(sh->cache.store, sh->id, c->key, &obj, &wid, io, 4);
 	iobuf_pool_put(&sh->pool, blk);
 	if (n < 0)
 		return false;
-	sh->fill_began_ms[wid % LIMIT_STORE_WRITES] = sh->lp.now_ms;
+	sh->cache.fill_began_ms[wid % LIMIT_STORE_WRITES] = sh->lp.now_ms;
 	submit_writes(sh, io, n);
 	if (c->s_total == 0)
 		return true;
-	int k = store_write_append(sh->store, sh->id, wid, c->s_body, c->s_total, &used, io, 8);
+	int k = store_write_append(sh->cache.store, sh->id, wid, c->s_body, c->s_total, &used, io, 8);
 	if (k < 0 || used < c->s_total) {
 		if (k > 0)
 			submit_writes(sh, io, k);
-		store_write_abort(sh->store, sh->id, wid);
+		store_write_abort(sh->cache.store, sh->id, wid);
 		COUNT(sh, cache_fill_dropped);
 		return false;
 	}
@@ -711,8 +711,8 @@ static void drop_path(struct shard *sh, const struct exchange *ex, const char *p
 	struct cindex_key key = { .lo = k.lo, .hi = k.hi };
 	/* Stamped even when nothing is stored: a fill of this key may be on
 	 * its way, and must not land after us (ecache_on_write). */
-	collapse_stamp(sh->invalidated, key, sh->lp.now_ms);
-	if (store_delete(sh->store, key) == 0)
+	collapse_stamp(sh->cache.invalidated, key, sh->lp.now_ms);
+	if (store_delete(sh->cache.store, key) == 0)
 		COUNT(sh, cache_invalidated);
 }
 
@@ -720,7 +720,7 @@ void ecache_invalidate(struct shard *sh, struct exchange *ex, const struct http1
 {
 	struct hcache_span paths[3];
 
-	if (!sh->store)
+	if (!sh->cache.store)
 		return;
 	int n = hcache_invalidated_paths(&ex->req, resp, paths);
 	for (int i = 0; i < n; i++)
@@ -732,8 +732,8 @@ void ecache_invalidate(struct shard *sh, struct exchange *ex, const struct http1
 static void submit_writes(struct shard *sh, const struct store_io *io, int n)
 {
 	for (int i = 0; i < n; i++) {
-		uint32_t slot = sh->wio_free[--sh->n_wio_free];
-		sh->wio[slot] = io[i];
+		uint32_t slot = sh->cache.wio_free[--sh->cache.n_wio_free];
+		sh->cache.wio[slot] = io[i];
 		shard_prep_store_io(sh, &io[i], shard_ud(OP_CWRITE, slot, 0));
 	}
 }
@@ -741,7 +741,7 @@ static void submit_writes(struct shard *sh, const struct store_io *io, int n)
 /* Room for n more write ios in the shard's table. */
 static bool write_room(const struct shard *sh, unsigned n)
 {
-	return sh->n_wio_free >= n;
+	return sh->cache.n_wio_free >= n;
 }
 
 void ecache_submit_writes(struct shard *sh, const struct store_io *io, int n)
@@ -838,7 +838,7 @@ void ecache_fill_begin(struct shard *sh, struct exchange *ex, const struct http1
 	if (!hcache_fill_framed(resp))
 		return;
 	if (ri.vary.star && (c->vary.have || c->have_stored))
-		store_delete(sh->store, c->pkey);   /* now Vary: *: no stored variant fits */
+		store_delete(sh->cache.store, c->pkey);   /* now Vary: *: no stored variant fits */
 	if (!hs.store) {
 		COUNT(sh, cache_not_stored);
 		return;
@@ -846,7 +846,7 @@ void ecache_fill_begin(struct shard *sh, struct exchange *ex, const struct http1
 	uint32_t expires = hcache_store_expires(&hs);
 	struct cindex_key pkey, okey;
 	bool marker = false;
-	if ((ri.vary.n > 0 && (uint64_t)resp->content_length > store_max_object(sh->store)) ||
+	if ((ri.vary.n > 0 && (uint64_t)resp->content_length > store_max_object(sh->cache.store)) ||
 	    !write_room(sh, 8) ||
 	    request_key(ex, text, sizeof(text), &text_len, &pkey) < 0)
 		return;
@@ -867,7 +867,7 @@ void ecache_fill_begin(struct shard *sh, struct exchange *ex, const struct http1
 		return;
 	}
 	if (!marker && slice_is_large(&ri, sizeof(m) + w.len, (uint64_t)resp->content_length,
-				      store_chunk_bytes(sh->store))) {
+				      store_chunk_bytes(sh->cache.store))) {
 		/* Head and body do not fit one chunk (nor one RAM-tier block):
 		 * kept as slices (edge/edge_large.c). */
 		iobuf_pool_put(&sh->pool, blk);
@@ -884,13 +884,13 @@ void ecache_fill_begin(struct shard *sh, struct exchange *ex, const struct http1
 		.key_text = text, .key_text_len = text_len,
 	};
 	struct store_io io[4];
-	int n = store_write_begin(sh->store, sh->id, c->key, &obj, &c->wid, io, 4);
+	int n = store_write_begin(sh->cache.store, sh->id, c->key, &obj, &c->wid, io, 4);
 	iobuf_pool_put(&sh->pool, blk);     /* the store copied the meta */
 	if (n < 0) {
 		COUNT(sh, cache_fill_dropped);
 		return;
 	}
-	sh->fill_began_ms[c->wid % LIMIT_STORE_WRITES] = sh->lp.now_ms;
+	sh->cache.fill_began_ms[c->wid % LIMIT_STORE_WRITES] = sh->lp.now_ms;
 	submit_writes(sh, io, n);
 	c->filling = true;
 	/* The claim now ends when the object is committed (or not): a parked
@@ -917,7 +917,7 @@ void ecache_fill_body(struct shard *sh, struct exchange *ex, const char *p, size
 			COUNT(sh, cache_fill_dropped);
 			return;
 		}
-		int k = store_write_append(sh->store, sh->id, c->wid, p, n, &used, io, 8);
+		int k = store_write_append(sh->cache.store, sh->id, c->wid, p, n, &used, io, 8);
 		if (k < 0 || (k == 0 && used == 0)) {
 			/* Best effort: a full buffer pool drops the fill, never
 			 * slows the visitor. */
@@ -942,9 +942,9 @@ void ecache_fill_end(struct shard *sh, struct exchange *ex, bool complete)
 		return;
 	}
 	if (!complete) {
-		store_write_abort(sh->store, sh->id, c->wid);
+		store_write_abort(sh->cache.store, sh->id, c->wid);
 		if (ex->claim_in_fill) {
-			collapse_release(sh->collapse, c->ckey);
+			collapse_release(sh->cache.collapse, c->ckey);
 			ex->claim_in_fill = false;
 		}
 	}
@@ -952,21 +952,21 @@ void ecache_fill_end(struct shard *sh, struct exchange *ex, bool complete)
 
 void ecache_on_write(struct shard *sh, uint32_t slot, const struct io_uring_cqe *cqe)
 {
-	const struct store_io *io = &sh->wio[slot];
+	const struct store_io *io = &sh->cache.wio[slot];
 	struct cindex_key key = io->key;
-	uint64_t began = sh->fill_began_ms[io->wslot % LIMIT_STORE_WRITES];
-	int r = store_write_done(sh->store, io, cqe->res);
-	sh->wio_free[sh->n_wio_free++] = slot;
+	uint64_t began = sh->cache.fill_began_ms[io->wslot % LIMIT_STORE_WRITES];
+	int r = store_write_done(sh->cache.store, io, cqe->res);
+	sh->cache.wio_free[sh->cache.n_wio_free++] = slot;
 	/* RFC 9111 4.4: an object fetched before an unsafe method invalidated
 	 * its key must not be served after it: drop what just landed. */
-	bool dropped = r == 1 && collapse_stamped_since(sh->invalidated, key, began);
+	bool dropped = r == 1 && collapse_stamped_since(sh->cache.invalidated, key, began);
 	if (dropped) {
-		store_delete(sh->store, key);
+		store_delete(sh->cache.store, key);
 		COUNT(sh, cache_fill_invalidated);
 	}
 	/* The object landed or will not: whoever waited on its key looks again. */
-	if (r != 0 && sh->collapse)
-		collapse_release(sh->collapse, key);
+	if (r != 0 && sh->cache.collapse)
+		collapse_release(sh->cache.collapse, key);
 	if (r == 1 && !dropped)
 		COUNT(sh, cache_fills);
 	else if (r < 0 && cqe->res < 0) {

@@ -27,15 +27,47 @@
 #include <stdint.h>
 
 #include "cache/http_cache.h"
+#include "cache/memtier.h"
 #include "cache/store.h"
+#include "core/limits.h"
 #include "edge/edge_large.h"
 #include "edge/edge_vary.h"
 #include "net/http1.h"
 
 struct shard;
 struct exchange;
+struct collapse;
 struct memtier_obj;
 struct wbuf;
+
+/*
+ * The cache in the request path, per shard (struct shard's `cache`): the
+ * disk store and the key tables all shards share, this shard's RAM tier,
+ * its store writes in flight, the exchanges waiting for a large object's
+ * store buffer, and how often store I/O errors are logged.
+ */
+struct ecache_shard {
+	struct store *store;                /* NULL without [cache] */
+	struct collapse *collapse;          /* in-flight keys, all shards */
+	struct collapse *invalidated;       /* invalidation stamps, all shards */
+	struct collapse *passes;            /* keys last answered not storable (stamps) */
+	struct memtier mt;                  /* RAM tier: hot objects of this shard */
+	bool mt_on;
+	/* Store writes in flight: the store_io of each, kept until its
+	 * completion (a free list of indexes), and when its fill began. */
+	struct store_io *wio;
+	uint32_t *wio_free;
+	uint32_t n_wio_free;
+	uint64_t fill_began_ms[LIMIT_STORE_WRITES];   /* per store write slot */
+	/* The store's buffer pool of this shard, registered with the ring
+	 * (fixed buffer 0) so O_DIRECT reads/writes skip per-I/O page pinning;
+	 * NULL when registration failed (then plain READ/WRITE). */
+	char *store_fixed;
+	size_t store_fixed_bytes;
+	struct exchange *large_wait;        /* large-object sends waiting for a store buffer */
+	uint64_t ioerr_logged_ms[2];        /* store read, write errors: once per interval */
+	uint64_t ioerr_unlogged[2];         /* errors since that line */
+};
 
 /* Cache state of one exchange (inside struct exchange). */
 struct ecache_x {

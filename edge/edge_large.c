@@ -73,10 +73,10 @@ static uint32_t chunk_len(const struct elarge_x *L, uint32_t idx)
 static void drop_object(struct shard *sh, struct cindex_key key, uint64_t gen, uint64_t total,
 			uint32_t chunk)
 {
-	store_delete(sh->store, key);
+	store_delete(sh->cache.store, key);
 	uint64_t n = slice_chunk_count(total, chunk);
 	for (uint64_t i = 0; i < n && i < LIMIT_STORE_OBJECT_CHUNKS; i++)
-		store_delete(sh->store, slice_chunk_key(key, gen, (uint32_t)i));
+		store_delete(sh->cache.store, slice_chunk_key(key, gen, (uint32_t)i));
 }
 
 /* ---- chunk claims (collapsing) -------------------------------------------------- */
@@ -86,9 +86,9 @@ static bool claim_chunk(struct shard *sh, struct exchange *ex, uint32_t idx)
 {
 	struct collapse_leader me = { sh->id, ex->idx, ex->gen }, l;
 	struct elarge_x *L = &ex->cache.large;
-	if (!sh->collapse)
+	if (!sh->cache.collapse)
 		return true;
-	int r = collapse_claim(sh->collapse, slice_chunk_key(ex->cache.key, L->gen, idx), &me,
+	int r = collapse_claim(sh->cache.collapse, slice_chunk_key(ex->cache.key, L->gen, idx), &me,
 			       &l);
 	return r != 1 || (l.shard == me.shard && l.vidx == me.vidx && l.vgen == me.vgen);
 }
@@ -97,8 +97,8 @@ static bool claim_chunk(struct shard *sh, struct exchange *ex, uint32_t idx)
 static void release_claims(struct shard *sh, struct exchange *ex)
 {
 	struct elarge_x *L = &ex->cache.large;
-	for (; L->cl_from < L->cl_to && sh->collapse; L->cl_from++)
-		collapse_release(sh->collapse,
+	for (; L->cl_from < L->cl_to && sh->cache.collapse; L->cl_from++)
+		collapse_release(sh->cache.collapse,
 				 slice_chunk_key(ex->cache.key, L->gen, L->cl_from));
 	L->cl_from = L->cl_to = 0;
 }
@@ -109,8 +109,8 @@ static void claim_done(struct shard *sh, struct exchange *ex, uint32_t idx, bool
 	struct elarge_x *L = &ex->cache.large;
 	if (idx != L->cl_from || idx >= L->cl_to)
 		return;
-	if (!written && sh->collapse)
-		collapse_release(sh->collapse, slice_chunk_key(ex->cache.key, L->gen, idx));
+	if (!written && sh->cache.collapse)
+		collapse_release(sh->cache.collapse, slice_chunk_key(ex->cache.key, L->gen, idx));
 	L->cl_from++;
 }
 
@@ -119,9 +119,9 @@ static void claim_done(struct shard *sh, struct exchange *ex, uint32_t idx, bool
 static void slot_release(struct shard *sh, struct elarge_slot *s)
 {
 	if (s->has_io)
-		store_io_release(sh->store, &s->io);
+		store_io_release(sh->cache.store, &s->io);
 	if (s->mobj)
-		memtier_unref(&sh->mt, s->mobj);
+		memtier_unref(&sh->cache.mt, s->mobj);
 	s->has_io = false;
 	s->mobj = NULL;
 	s->st = ELS_FREE;
@@ -149,8 +149,8 @@ static void wait_add(struct shard *sh, struct exchange *ex)
 	if (L->waiting)
 		return;
 	L->waiting = true;
-	L->next_wait = sh->large_wait;
-	sh->large_wait = ex;
+	L->next_wait = sh->cache.large_wait;
+	sh->cache.large_wait = ex;
 	COUNT(sh, cache_large_waits);
 }
 
@@ -159,7 +159,7 @@ static void wait_remove(struct shard *sh, struct exchange *ex)
 	struct elarge_x *L = &ex->cache.large;
 	if (!L->waiting)
 		return;
-	for (struct exchange **p = &sh->large_wait; *p; p = &(*p)->cache.large.next_wait)
+	for (struct exchange **p = &sh->cache.large_wait; *p; p = &(*p)->cache.large.next_wait)
 		if (*p == ex) {
 			*p = L->next_wait;
 			break;
@@ -170,8 +170,8 @@ static void wait_remove(struct shard *sh, struct exchange *ex)
 
 void elarge_tick(struct shard *sh)
 {
-	struct exchange *list = sh->large_wait;
-	sh->large_wait = NULL;
+	struct exchange *list = sh->cache.large_wait;
+	sh->cache.large_wait = NULL;
 	while (list) {
 		struct exchange *ex = list;
 		list = ex->cache.large.next_wait;
@@ -324,12 +324,12 @@ static bool begin_write(struct shard *sh, struct exchange *ex, struct cindex_key
 		.meta = meta, .meta_len = meta_len, .body_len = body_len,
 		.expires = ex->cache.large.expires, .key_text = text, .key_text_len = text_len,
 	};
-	int n = store_write_begin(sh->store, sh->id, key, &obj, wid, io, 4);
+	int n = store_write_begin(sh->cache.store, sh->id, key, &obj, wid, io, 4);
 	if (n < 0) {
 		COUNT(sh, cache_fill_dropped);
 		return false;
 	}
-	sh->fill_began_ms[*wid % LIMIT_STORE_WRITES] = sh->lp.now_ms;
+	sh->cache.fill_began_ms[*wid % LIMIT_STORE_WRITES] = sh->lp.now_ms;
 	ecache_submit_writes(sh, io, n);
 	return true;
 }
@@ -413,12 +413,12 @@ static void cw_abort(struct shard *sh, struct exchange *ex)
 	struct elarge_x *L = &ex->cache.large;
 	if (!L->cw_active)
 		return;
-	store_write_abort(sh->store, sh->id, L->cw_wid);
+	store_write_abort(sh->cache.store, sh->id, L->cw_wid);
 	L->cw_active = false;
 	/* Its claim: a write with no io in flight has no completion to
 	 * release it (one that has releases it again: harmless). */
-	if (sh->collapse)
-		collapse_release(sh->collapse, slice_chunk_key(ex->cache.key, L->gen, L->cw_idx));
+	if (sh->cache.collapse)
+		collapse_release(sh->cache.collapse, slice_chunk_key(ex->cache.key, L->gen, L->cw_idx));
 }
 
 /* Object bytes [off, off + n) passing by: each whole chunk becomes a store
@@ -439,7 +439,7 @@ static void cw_feed(struct shard *sh, struct exchange *ex, uint64_t off, const c
 		if (L->cw_active || (coff == 0 && cw_begin(sh, ex, idx))) {
 			size_t used = 0;
 			int k = ecache_write_room(sh, 8) ?
-				store_write_append(sh->store, sh->id, L->cw_wid, p, step, &used,
+				store_write_append(sh->cache.store, sh->id, L->cw_wid, p, step, &used,
 						   io, 8) : -1;
 			if (k > 0)
 				ecache_submit_writes(sh, io, k);
@@ -469,7 +469,7 @@ bool elarge_fill_begin(struct shard *sh, struct exchange *ex, const struct http1
 		return true;                /* chunks could not be checked later */
 	}
 	memset(L, 0, sizeof(*L));
-	L->chunk = store_chunk_bytes(sh->store);
+	L->chunk = store_chunk_bytes(sh->cache.store);
 	L->e = *e;
 	L->total = (uint64_t)resp->content_length;
 	L->gen = new_gen(sh, ex);
@@ -513,7 +513,7 @@ static void start_fetch(struct shard *sh, struct exchange *ex, uint32_t idx)
 	if (L->storing)
 		claim_chunk(sh, ex, idx);
 	while (idx + n <= lastc && n < LIMIT_ELARGE_FETCH_CHUNKS &&
-	       !(L->storing && (store_lookup(sh->store, sh->id,
+	       !(L->storing && (store_lookup(sh->cache.store, sh->id,
 					     slice_chunk_key(c->key, L->gen, idx + n), &hit) == 0 ||
 				!claim_chunk(sh, ex, idx + n))))
 		n++;
@@ -537,11 +537,11 @@ bool elarge_miss(struct shard *sh, struct exchange *ex)
 
 	if (!c->cacheable || c->have_stored || ex->req.method != HTTP1_GET || !c->req.range.p ||
 	    ex->background ||
-	    !slice_range_miss(&c->req, store_chunk_bytes(sh->store), &first, &last1))
+	    !slice_range_miss(&c->req, store_chunk_bytes(sh->cache.store), &first, &last1))
 		return false;
 	memset(L, 0, sizeof(*L));
 	L->on = true;
-	L->chunk = store_chunk_bytes(sh->store);
+	L->chunk = store_chunk_bytes(sh->cache.store);
 	L->next = L->first = first;
 	L->last1 = last1;                   /* until the length is known */
 	start_fetch(sh, ex, (uint32_t)(L->next / L->chunk));
@@ -686,13 +686,13 @@ static int acquire(struct shard *sh, struct exchange *ex)
 	if (!s)
 		return 0;
 	struct cindex_key k = slice_chunk_key(c->key, L->gen, L->rd);
-	if (L->storing && store_lookup(sh->store, sh->id, k, &hit) == 0) {
+	if (L->storing && store_lookup(sh->cache.store, sh->id, k, &hit) == 0) {
 		uint32_t want = chunk_len(L, L->rd);
 		s->idx = L->rd;
 		s->loc = hit.loc;
-		if (sh->mt_on && memtier_get(&sh->mt, k, hit.loc, 0, &s->mobj) == 1) {
+		if (sh->cache.mt_on && memtier_get(&sh->cache.mt, k, hit.loc, 0, &s->mobj) == 1) {
 			uint32_t bl;
-			s->body = memtier_body(&sh->mt, s->mobj, &bl);
+			s->body = memtier_body(&sh->cache.mt, s->mobj, &bl);
 			if (bl == want) {
 				s->len = bl;
 				s->st = ELS_READY;
@@ -700,10 +700,10 @@ static int acquire(struct shard *sh, struct exchange *ex)
 				COUNT(sh, cache_ram_hits);
 				return 1;
 			}
-			memtier_unref(&sh->mt, s->mobj);
+			memtier_unref(&sh->cache.mt, s->mobj);
 			s->mobj = NULL;
 		}
-		int n = store_read_plan(sh->store, sh->id, &hit, true, 0, hit.total_len, &s->io, 1);
+		int n = store_read_plan(sh->cache.store, sh->id, &hit, true, 0, hit.total_len, &s->io, 1);
 		if (n == 1) {
 			s->has_io = true;
 			s->st = ELS_READING;
@@ -724,7 +724,7 @@ static int acquire(struct shard *sh, struct exchange *ex)
 	 * another exchange is fetching it (then wait, up to a bound). */
 	if (L->rd != ci || !slots_idle(L) || ex->req.method != HTTP1_GET)
 		return 0;
-	if (L->storing && sh->collapse && collapse_active(sh->collapse, k)) {
+	if (L->storing && sh->cache.collapse && collapse_active(sh->cache.collapse, k)) {
 		if (!L->wait_ms)
 			L->wait_ms = sh->lp.now_ms;
 		if (sh->lp.now_ms - L->wait_ms < LIMIT_ELARGE_CLAIM_WAIT_MS) {
@@ -754,7 +754,7 @@ void elarge_on_read(struct shard *sh, struct exchange *ex, const struct io_uring
 		slot_release(sh, s);        /* closing: nobody sends from it */
 		return;
 	}
-	bool good = store_read_verify(sh->store, &s->io, cqe->res, &v) == 0 &&
+	bool good = store_read_verify(sh->cache.store, &s->io, cqe->res, &v) == 0 &&
 		    v.meta_len == sizeof(m) && v.body_len == chunk_len(L, s->idx) &&
 		    v.total_len == v.body_len;
 	if (good) {
@@ -765,7 +765,7 @@ void elarge_on_read(struct shard *sh, struct exchange *ex, const struct io_uring
 	if (!good) {
 		/* Never served: dropped, and fetched again from the origin. */
 		COUNT(sh, cache_large_bad_chunks);
-		store_delete(sh->store, slice_chunk_key(c->key, L->gen, s->idx));
+		store_delete(sh->cache.store, slice_chunk_key(c->key, L->gen, s->idx));
 		L->rd = s->idx;
 		slot_release(sh, s);
 		advance(sh, ex, false);
@@ -776,11 +776,11 @@ void elarge_on_read(struct shard *sh, struct exchange *ex, const struct io_uring
 	s->st = ELS_READY;
 	/* The RAM tier sees the chunk as one entry of its own key. */
 	struct cindex_key k = slice_chunk_key(c->key, L->gen, s->idx);
-	if (sh->mt_on) {
-		struct memtier_obj *o = memtier_admit_begin(&sh->mt, k, s->loc, 0, 0, v.body_len);
+	if (sh->cache.mt_on) {
+		struct memtier_obj *o = memtier_admit_begin(&sh->cache.mt, k, s->loc, 0, 0, v.body_len);
 		if (o) {
-			memcpy(memtier_fill_ptr(&sh->mt, o), v.body, v.body_len);
-			memtier_admit_commit(&sh->mt, o);
+			memcpy(memtier_fill_ptr(&sh->cache.mt, o), v.body, v.body_len);
+			memtier_admit_commit(&sh->cache.mt, o);
 		}
 	}
 	advance(sh, ex, false);

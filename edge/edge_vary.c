@@ -40,10 +40,10 @@ static int write_marker(struct shard *sh, const struct vary_state *s, const char
 		.meta = buf, .meta_len = (uint32_t)len, .body_len = 0,
 		.expires = expires, .key_text = key_text, .key_text_len = key_text_len,
 	};
-	int n = store_write_begin(sh->store, sh->id, primary, &obj, &wid, io, 4);
+	int n = store_write_begin(sh->cache.store, sh->id, primary, &obj, &wid, io, 4);
 	if (n < 0)
 		return -EBUSY;
-	sh->fill_began_ms[wid % LIMIT_STORE_WRITES] = sh->lp.now_ms;
+	sh->cache.fill_began_ms[wid % LIMIT_STORE_WRITES] = sh->lp.now_ms;
 	ecache_submit_writes(sh, io, n);
 	COUNT(sh, cache_vary_markers);
 	return 0;

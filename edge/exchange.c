@@ -258,7 +258,7 @@ void exchange_parked_tick(struct shard *sh)
 		if (ex->state != EX_BUSY)
 			continue;
 		if (sh->lp.now_ms < ex->parked_until_ms &&
-		    collapse_active(sh->collapse, ex->cache.key)) {
+		    collapse_active(sh->cache.collapse, ex->cache.key)) {
 			ex->parked = true;          /* still in flight: keep waiting */
 			ex->next_parked = sh->parked;
 			sh->parked = ex;
@@ -341,7 +341,7 @@ void exchange_background(struct shard *sh, struct exchange *pv)
 	assert(pv->magic == EXCHANGE_MAGIC);
 	uint32_t *pv_len;
 	const char *pv_head = head_block(pv, &pv_len);
-	char *in = sh->draining || !sh->collapse ? NULL : iobuf_pool_get(&sh->pool);
+	char *in = sh->draining || !sh->cache.collapse ? NULL : iobuf_pool_get(&sh->pool);
 	struct exchange *ex = in ? take(sh) : NULL;
 	struct collapse_leader l;
 
@@ -356,7 +356,7 @@ void exchange_background(struct shard *sh, struct exchange *pv)
 	 * find (and then start none); it is released when the refresh's
 	 * write lands or it ends. */
 	struct collapse_leader me = { sh->id, ex->idx, ex->gen };
-	if (collapse_claim(sh->collapse, pv->cache.key, &me, &l) != 0) {
+	if (collapse_claim(sh->cache.collapse, pv->cache.key, &me, &l) != 0) {
 		COUNT(sh, cache_swr_skipped);
 		ex->state = EX_CLOSING;
 		give_back(sh, ex);
@@ -368,7 +368,7 @@ void exchange_background(struct shard *sh, struct exchange *pv)
 	memcpy(in, pv_head, pv->head_len);
 	ex->in_len = pv->head_len;
 	if (http1_parse_request(ex->in, ex->in_len, &ex->req) != (int)ex->in_len) {
-		collapse_release(sh->collapse, pv->cache.key);
+		collapse_release(sh->cache.collapse, pv->cache.key);
 		COUNT(sh, cache_swr_skipped);
 		ex->state = EX_CLOSING;
 		give_back(sh, ex);

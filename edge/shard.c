@@ -23,8 +23,8 @@
 void shard_prep_store_io(struct shard *sh, const struct store_io *io, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = shard_sqe(sh);
-	const char *b = io->buf, *base = sh->store_fixed;
-	bool fixed = base && b >= base && b + io->len <= base + sh->store_fixed_bytes;
+	const char *b = io->buf, *base = sh->cache.store_fixed;
+	bool fixed = base && b >= base && b + io->len <= base + sh->cache.store_fixed_bytes;
 	bool rd = io->kind == STORE_IO_READ;
 
 	if (rd && fixed)
@@ -88,22 +88,22 @@ struct shard *shard_create(const struct shard_env *env, unsigned id, int cpu,
 		shard_destroy(sh);
 		return NULL;
 	}
-	sh->store = env->store;
+	sh->cache.store = env->store;
 	sh->lp.snap = env->creds_epochs;
 	/* Tests only: sign as if this host's clock were off by this much. */
 	const char *skew = getenv("EDGECACHE_TEST_CLOCK_SKEW_S");
 	sh->test_clock_skew_s = skew ? strtoll(skew, NULL, 10) : 0;
-	sh->collapse = env->collapse;
-	sh->invalidated = env->invalidated;
-	sh->passes = env->passes;
-	sh->wio = calloc(SHARD_STORE_IOS, sizeof(*sh->wio));
-	sh->wio_free = calloc(SHARD_STORE_IOS, sizeof(*sh->wio_free));
-	if (!sh->wio || !sh->wio_free) {
+	sh->cache.collapse = env->collapse;
+	sh->cache.invalidated = env->invalidated;
+	sh->cache.passes = env->passes;
+	sh->cache.wio = calloc(SHARD_STORE_IOS, sizeof(*sh->cache.wio));
+	sh->cache.wio_free = calloc(SHARD_STORE_IOS, sizeof(*sh->cache.wio_free));
+	if (!sh->cache.wio || !sh->cache.wio_free) {
 		shard_destroy(sh);
 		return NULL;
 	}
 	for (uint32_t i = 0; i < SHARD_STORE_IOS; i++)
-		sh->wio_free[sh->n_wio_free++] = i;
+		sh->cache.wio_free[sh->cache.n_wio_free++] = i;
 	return sh;
 }
 
@@ -120,8 +120,8 @@ void shard_destroy(struct shard *sh)
 	slots_unmap(sh->exchanges, (size_t)sh->n_exchanges * sizeof(*sh->exchanges));
 	slots_unmap(sh->oconns, (size_t)sh->n_oconns * sizeof(*sh->oconns));
 	free(sh->owait);
-	free(sh->wio);
-	free(sh->wio_free);
+	free(sh->cache.wio);
+	free(sh->cache.wio_free);
 	sh->magic = 0;
 	free(sh);
 }
@@ -147,7 +147,7 @@ static void arm_accept(struct shard *sh, unsigned i)
 static void register_store_bufs(struct shard *sh)
 {
 	size_t bytes;
-	void *mem = sh->store ? store_shard_mem(sh->store, sh->id, &bytes) : NULL;
+	void *mem = sh->cache.store ? store_shard_mem(sh->cache.store, sh->id, &bytes) : NULL;
 	if (!mem)
 		return;
 	struct iovec iov = { .iov_base = mem, .iov_len = bytes };
@@ -158,15 +158,15 @@ static void register_store_bufs(struct shard *sh)
 				 strerror(-r));
 		return;
 	}
-	sh->store_fixed = mem;
-	sh->store_fixed_bytes = bytes;
+	sh->cache.store_fixed = mem;
+	sh->cache.store_fixed_bytes = bytes;
 }
 
 static void shard_teardown(struct shard *sh)
 {
-	if (sh->mt_on)
-		memtier_free(&sh->mt);
-	sh->mt_on = false;
+	if (sh->cache.mt_on)
+		memtier_free(&sh->cache.mt);
+	sh->cache.mt_on = false;
 	iobuf_group_free(&sh->lp.ring, &sh->groups[SHARD_GROUP_VISITOR]);
 	iobuf_group_free(&sh->lp.ring, &sh->groups[SHARD_GROUP_ORIGIN]);
 	iobuf_group_free(&sh->lp.ring, &sh->groups[SHARD_GROUP_PLAIN]);
@@ -198,10 +198,10 @@ static int shard_setup(struct shard *sh)
 					  sh->n_oconns * 2);
 	/* The RAM tier: [cache] memory split across shards. */
 	const struct cfg_cache *cc = &sh->rt->cfg->cache;
-	if (ret == 0 && sh->store && cc->memory_bytes > 0) {
-		ret = memtier_init(&sh->mt, (uint64_t)cc->memory_bytes / sh->env.n_shards_planned,
+	if (ret == 0 && sh->cache.store && cc->memory_bytes > 0) {
+		ret = memtier_init(&sh->cache.mt, (uint64_t)cc->memory_bytes / sh->env.n_shards_planned,
 				   (uint32_t)cc->chunk_bytes);
-		sh->mt_on = ret == 0;
+		sh->cache.mt_on = ret == 0;
 	}
 	if (ret < 0) {
 		shard_teardown(sh);     /* each part frees only what it set up */
@@ -298,7 +298,7 @@ static void check_drain(struct shard *sh)
 		origin_close_idle(sh);
 		/* Store writes in flight finish first (bounded by the drain
 		 * deadline): an object a visitor just got is still committed. */
-		bool writes_done = sh->n_wio_free == SHARD_STORE_IOS ||
+		bool writes_done = sh->cache.n_wio_free == SHARD_STORE_IOS ||
 				   sh->lp.now_ms >= *sh->env.drain_deadline_ms;
 		if (sh->oconns_used == 0 && writes_done)
 			__atomic_store_n(&sh->lp.stop, true, __ATOMIC_RELEASE);
@@ -353,7 +353,7 @@ static void on_tick(void *arg)
 
 	if (sh->parked)
 		exchange_parked_tick(sh);
-	if (sh->large_wait)
+	if (sh->cache.large_wait)
 		elarge_tick(sh);
 	/* Reclaim first, so the re-armed reads find what it gave back
 	 * (it lands when the closed connections' sends are cancelled). */

@@ -133,20 +133,8 @@ struct shard {
 	struct shard_held_buf held[LIMIT_RECV_BUFS];
 	/* The same links for decrypted visitor input (SHARD_GROUP_PLAIN). */
 	struct shard_held_buf held_plain[LIMIT_TLS_PLAIN_BUFS];
-	/* The disk cache (NULL without [cache]) and this shard's store writes
-	 * in flight: the store_io of each, kept until its completion. */
-	struct store *store;
-	struct collapse *collapse;          /* in-flight keys, all shards */
-	struct collapse *invalidated;       /* invalidation stamps, all shards */
-	struct collapse *passes;            /* keys last answered not storable (stamps) */
-	uint64_t fill_began_ms[LIMIT_STORE_WRITES];   /* per store write slot */
+	struct ecache_shard cache;          /* the cache in the request path (edge/edge_cache.h) */
 	struct exchange *parked;            /* followers waiting on another shard */
-	struct exchange *large_wait;        /* large-object sends waiting for a store buffer */
-	struct memtier mt;                  /* RAM tier: hot objects of this shard */
-	bool mt_on;
-	struct store_io *wio;
-	uint32_t *wio_free;
-	uint32_t n_wio_free;
 
 	/* Slots come from the free list, else from the never-used tail at
 	 * *_hwm: a slot's memory is touched only once traffic needs it. */
@@ -184,17 +172,10 @@ struct shard {
 	uint32_t owait_head, owait_n, owait_cap;
 	uint32_t orecv_armed;
 	uint64_t trim_ms;                   /* last head-pool trim (LIMIT_HBUF_TRIM_MS) */
-	/* The store's buffer pool of this shard, registered with the ring
-	 * (fixed buffer 0) so O_DIRECT reads/writes skip per-I/O page pinning;
-	 * NULL when registration failed (then plain READ/WRITE). */
-	char *store_fixed;
-	size_t store_fixed_bytes;
 	bool zc_off;                        /* the kernel refused a zero-copy send */
 	bool draining;
 
 	uint64_t s3err_logged_ms[S3ERR_CODE__COUNT];   /* once per interval */
-	uint64_t cache_ioerr_logged_ms[2];  /* store read, write errors: once per interval */
-	uint64_t cache_ioerr_unlogged[2];   /* errors since that line */
 	int64_t test_clock_skew_s;          /* EDGECACHE_TEST_CLOCK_SKEW_S (tests) */
 	int start_error;                    /* set by the thread if setup failed */
 	_Atomic int started;                /* 1 ready, -1 failed */
