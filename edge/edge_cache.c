@@ -134,8 +134,8 @@ static bool collapse_miss(struct shard *sh, struct exchange *ex)
 	}
 	if (r < 0)
 		return false;
-	if (l.shard == sh->id && l.vidx < sh->exchanges_hwm) {
-		struct exchange *lex = &sh->exchanges[l.vidx];
+	if (l.shard == sh->id && l.vidx < sh->xp.hwm) {
+		struct exchange *lex = &sh->xp.slots[l.vidx];
 		if (lex->gen == l.vgen && lex->state == EX_BUSY && lex->leading &&
 		    !lex->background && !lex->head_queued && lex->req.method == HTTP1_GET &&
 		    lex->req.version_minor == ex->req.version_minor &&

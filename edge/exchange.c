@@ -35,13 +35,13 @@ static void finish(struct shard *sh, struct exchange *ex);
 /* A free slot (idx and gen set), or NULL at the limit. */
 static struct exchange *take(struct shard *sh)
 {
-	struct exchange *ex = sh->xfree;
+	struct exchange *ex = sh->xp.free;
 	if (ex) {
-		sh->xfree = ex->next;
-	} else if (sh->exchanges_hwm < sh->n_exchanges) {
-		ex = &sh->exchanges[sh->exchanges_hwm];
-		ex->idx = sh->exchanges_hwm++;
-		ex->gen = sh->xgen_floor;   /* past any gen a retired slot had */
+		sh->xp.free = ex->next;
+	} else if (sh->xp.hwm < sh->xp.n) {
+		ex = &sh->xp.slots[sh->xp.hwm];
+		ex->idx = sh->xp.hwm++;
+		ex->gen = sh->xp.gen_floor;   /* past any gen a retired slot had */
 	}
 	if (!ex)
 		return NULL;
@@ -56,7 +56,7 @@ static struct exchange *take(struct shard *sh)
 	ex->start_ms = sh->lp.unix_ms;
 	ex->start_ns = loop_now_ns();
 	ex->reqid = ((uint64_t)sh->id << 48) | ++sh->req_seq;
-	sh->exchanges_used++;
+	sh->xp.used++;
 	COUNT(sh, exchanges_open);
 	return ex;
 }
@@ -73,9 +73,9 @@ static void give_back(struct shard *sh, struct exchange *ex)
 	}
 	ex->state = EX_FREE;
 	ex->gen++;
-	ex->next = sh->xfree;
-	sh->xfree = ex;
-	sh->exchanges_used--;
+	ex->next = sh->xp.free;
+	sh->xp.free = ex;
+	sh->xp.used--;
 	counters_add(sh->lp.ctr, CTR_exchanges_open, (uint64_t)-1);
 }
 
@@ -208,7 +208,7 @@ static void unlink_parked(struct shard *sh, struct exchange *ex)
 {
 	if (!ex->parked)
 		return;
-	struct exchange **pp = &sh->parked;
+	struct exchange **pp = &sh->xp.parked;
 	while (*pp && *pp != ex)
 		pp = &(*pp)->next_parked;
 	if (*pp)
@@ -241,15 +241,15 @@ void exchange_park(struct shard *sh, struct exchange *ex)
 	assert(ex->magic == EXCHANGE_MAGIC);
 	ex->parked = true;
 	ex->parked_until_ms = sh->lp.now_ms + LIMIT_COLLAPSE_WAIT_MS;
-	ex->next_parked = sh->parked;
-	sh->parked = ex;
+	ex->next_parked = sh->xp.parked;
+	sh->xp.parked = ex;
 	COUNT(sh, collapsed_parked);
 }
 
 void exchange_parked_tick(struct shard *sh)
 {
-	struct exchange *list = sh->parked;
-	sh->parked = NULL;
+	struct exchange *list = sh->xp.parked;
+	sh->xp.parked = NULL;
 	while (list) {
 		struct exchange *ex = list;
 		list = ex->next_parked;
@@ -260,8 +260,8 @@ void exchange_parked_tick(struct shard *sh)
 		if (sh->lp.now_ms < ex->parked_until_ms &&
 		    collapse_active(sh->cache.collapse, ex->cache.key)) {
 			ex->parked = true;          /* still in flight: keep waiting */
-			ex->next_parked = sh->parked;
-			sh->parked = ex;
+			ex->next_parked = sh->xp.parked;
+			sh->xp.parked = ex;
 			continue;
 		}
 		/* The leader's object landed (a hit now), or it will not come. */
@@ -304,9 +304,9 @@ void exchange_close(struct shard *sh, struct exchange *ex)
 
 void exchange_close_all(struct shard *sh)
 {
-	for (uint32_t i = 0; i < sh->exchanges_hwm; i++)
-		if (sh->exchanges[i].state == EX_BUSY)
-			cut(sh, &sh->exchanges[i]);
+	for (uint32_t i = 0; i < sh->xp.hwm; i++)
+		if (sh->xp.slots[i].state == EX_BUSY)
+			cut(sh, &sh->xp.slots[i]);
 }
 
 /* Is ex's queue (a stream's) pinning provided buffers without moving? */
@@ -320,8 +320,8 @@ unsigned exchange_reclaim(struct shard *sh)
 {
 	unsigned closed = 0;
 
-	for (uint32_t i = 0; i < sh->exchanges_hwm; i++) {
-		struct exchange *ex = &sh->exchanges[i];
+	for (uint32_t i = 0; i < sh->xp.hwm; i++) {
+		struct exchange *ex = &sh->xp.slots[i];
 		if (!stalled_stream(sh, ex))
 			continue;
 		COUNT(sh, recv_share_closed);

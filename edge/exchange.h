@@ -137,6 +137,24 @@ struct exchange {
 };
 
 /*
+ * A shard's exchange slots (struct shard's `xp`), LIMIT_EXCHANGES_PER_CONN
+ * x max_conns of them: an HTTP/1 connection's request, an HTTP/2 stream, a
+ * background refresh. Taken from the free list, else from the never-used
+ * tail at hwm (a slot's memory is touched only once traffic needs it);
+ * free slots above the highest in use go back to the kernel each trim
+ * period, and one taken from the tail again starts at gen_floor.
+ */
+struct exchange_pool {
+	struct exchange *slots;
+	struct exchange *free;
+	uint32_t n;
+	uint32_t hwm;
+	uint32_t gen_floor;
+	uint32_t used;
+	struct exchange *parked;            /* followers waiting on another shard */
+};
+
+/*
  * Slots and life:
  * - exchange_new: a slot for a request that arrived on HTTP/1 connection
  *   conn (its head, head_len bytes, parsed in conn's input block), or

@@ -78,13 +78,13 @@ struct shard *shard_create(const struct shard_env *env, unsigned id, int cpu,
 	sh->n_vconns = sh->scfg->max_conns;
 	/* One origin connection per busy visitor, plus the keep-alive pools. */
 	sh->n_oconns = sh->scfg->max_conns + sh->rt->n_origins * sh->scfg->origin_pool;
-	sh->n_exchanges = sh->scfg->max_conns * LIMIT_EXCHANGES_PER_CONN;
+	sh->xp.n = sh->scfg->max_conns * LIMIT_EXCHANGES_PER_CONN;
 	sh->vconns = slots_map((size_t)sh->n_vconns * sizeof(*sh->vconns));
-	sh->exchanges = slots_map((size_t)sh->n_exchanges * sizeof(*sh->exchanges));
+	sh->xp.slots = slots_map((size_t)sh->xp.n * sizeof(*sh->xp.slots));
 	sh->oconns = slots_map((size_t)sh->n_oconns * sizeof(*sh->oconns));
 	sh->owait_cap = 2 * sh->n_oconns;
 	sh->owait = malloc((size_t)sh->owait_cap * sizeof(*sh->owait));
-	if (!sh->vconns || !sh->exchanges || !sh->oconns || !sh->owait || loop_create(&sh->lp, id) < 0) {
+	if (!sh->vconns || !sh->xp.slots || !sh->oconns || !sh->owait || loop_create(&sh->lp, id) < 0) {
 		shard_destroy(sh);
 		return NULL;
 	}
@@ -117,7 +117,7 @@ void shard_destroy(struct shard *sh)
 		if (sh->listen_fds[i] >= 0)
 			close(sh->listen_fds[i]);
 	slots_unmap(sh->vconns, (size_t)sh->n_vconns * sizeof(*sh->vconns));
-	slots_unmap(sh->exchanges, (size_t)sh->n_exchanges * sizeof(*sh->exchanges));
+	slots_unmap(sh->xp.slots, (size_t)sh->xp.n * sizeof(*sh->xp.slots));
 	slots_unmap(sh->oconns, (size_t)sh->n_oconns * sizeof(*sh->oconns));
 	free(sh->owait);
 	free(sh->cache.wio);
@@ -194,7 +194,7 @@ static int shard_setup(struct shard *sh)
 	 * refresh's) and response head per exchange, request and partial head
 	 * per origin connection, at worst. */
 	if (ret == 0)
-		ret = iobuf_pool_init(&sh->pool, sh->n_vconns + sh->n_exchanges * 2 +
+		ret = iobuf_pool_init(&sh->pool, sh->n_vconns + sh->xp.n * 2 +
 					  sh->n_oconns * 2);
 	/* The RAM tier: [cache] memory split across shards. */
 	const struct cfg_cache *cc = &sh->rt->cfg->cache;
@@ -294,7 +294,7 @@ static void check_drain(struct shard *sh)
 		exchange_close_all(sh);
 		origin_close_idle(sh);
 	}
-	if (sh->draining && sh->vconns_used == 0 && sh->exchanges_used == 0) {
+	if (sh->draining && sh->vconns_used == 0 && sh->xp.used == 0) {
 		origin_close_idle(sh);
 		/* Store writes in flight finish first (bounded by the drain
 		 * deadline): an object a visitor just got is still committed. */
@@ -343,7 +343,7 @@ static void trim_slots(struct shard *sh)
 {
 	_Static_assert(VC_FREE == 0 && EX_FREE == 0, "a free slot's state is 0");
 	TRIM_POOL(sh, vconns, vconns_hwm, vgen_floor, vfree, struct visitor_conn);
-	TRIM_POOL(sh, exchanges, exchanges_hwm, xgen_floor, xfree, struct exchange);
+	TRIM_POOL(sh, xp.slots, xp.hwm, xp.gen_floor, xp.free, struct exchange);
 }
 
 /* The shard's tick hook, after the loop advanced the wheel. */
@@ -351,7 +351,7 @@ static void on_tick(void *arg)
 {
 	struct shard *sh = arg;
 
-	if (sh->parked)
+	if (sh->xp.parked)
 		exchange_parked_tick(sh);
 	if (sh->cache.large_wait)
 		elarge_tick(sh);
@@ -428,15 +428,15 @@ static void on_visitor(void *arg, unsigned op, uint32_t slot, const struct io_ur
 static bool exchange_live(void *arg, uint32_t slot, uint32_t gen)
 {
 	struct shard *sh = arg;
-	assert(slot < sh->n_exchanges);
-	return sh->exchanges[slot].gen == gen && sh->exchanges[slot].state != EX_FREE;
+	assert(slot < sh->xp.n);
+	return sh->xp.slots[slot].gen == gen && sh->xp.slots[slot].state != EX_FREE;
 }
 
 static void on_exchange(void *arg, unsigned op, uint32_t slot, const struct io_uring_cqe *cqe)
 {
 	struct shard *sh = arg;
 	(void)op;
-	exchange_on_cqe(sh, &sh->exchanges[slot], cqe);
+	exchange_on_cqe(sh, &sh->xp.slots[slot], cqe);
 }
 
 static bool origin_live(void *arg, uint32_t slot, uint32_t gen)

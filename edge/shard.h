@@ -134,7 +134,6 @@ struct shard {
 	/* The same links for decrypted visitor input (SHARD_GROUP_PLAIN). */
 	struct shard_held_buf held_plain[LIMIT_TLS_PLAIN_BUFS];
 	struct ecache_shard cache;          /* the cache in the request path (edge/edge_cache.h) */
-	struct exchange *parked;            /* followers waiting on another shard */
 
 	/* Slots come from the free list, else from the never-used tail at
 	 * *_hwm: a slot's memory is touched only once traffic needs it. */
@@ -147,15 +146,7 @@ struct shard {
 	 * again starts at this generation, above every one it had. */
 	uint32_t vgen_floor;
 	uint32_t vconns_used;
-	/* Exchange slots, the same way (LIMIT_EXCHANGES_PER_CONN × max_conns):
-	 * an HTTP/1 connection's request, an HTTP/2 stream, a background
-	 * refresh. */
-	struct exchange *exchanges;
-	struct exchange *xfree;
-	uint32_t n_exchanges;
-	uint32_t exchanges_hwm;
-	uint32_t xgen_floor;
-	uint32_t exchanges_used;
+	struct exchange_pool xp;            /* exchange slots, the same way (edge/exchange.h) */
 	struct origin_conn *oconns;
 	struct origin_conn *ofree;
 	uint32_t n_oconns;
