@@ -506,7 +506,7 @@ static void switch_h2(struct shard *sh, struct visitor_conn *vc)
 	h2_timer(sh, vc);
 }
 
-/* The session is over: its streams' slots close, then the connection
+/* The session is over: its streams' exchanges close, then the connection
  * lingers like an HTTP/1.1 one after its last response. */
 static void h2_close(struct shard *sh, struct visitor_conn *vc)
 {
