@@ -13,6 +13,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "cache/collapse.h"
@@ -46,7 +47,9 @@ static struct exchange *take(struct shard *sh)
 	if (!ex)
 		return NULL;
 	uint32_t gen = ex->gen, idx = ex->idx;
-	memset(ex, 0, sizeof(*ex));
+	memset(ex, 0, offsetof(struct exchange, req));
+	ex->req.method = HTTP1_OTHER;
+	ex->req.target = NULL;              /* logged as "- -" until parsed */
 	ex->magic = EXCHANGE_MAGIC;
 	ex->gen = gen;
 	ex->idx = idx;

@@ -84,7 +84,6 @@ struct exchange {
 	char *in;
 	uint32_t in_len;
 	char peer_ip[48];
-	struct http1_request req;           /* parsed head of the request */
 
 	struct runtime *rt;                 /* snapshot it runs on (counted) */
 	const struct rt_zone_state *zone;
@@ -132,6 +131,10 @@ struct exchange {
 	struct exchange *next_follower;
 	struct exchange *next_parked;
 
+	/* Not cleared when the slot is taken (the parser fills req, sout's
+	 * segments are written before they are read): 3.6 KiB less to zero
+	 * per request. */
+	struct http1_request req;           /* parsed head of the request */
 	struct iobuf_outq sout;             /* a stream's response (nghttp2 pulls it) */
 	struct exchange *next;              /* free list */
 };
