@@ -18,7 +18,7 @@
 
 #include "cache/index.h"
 
-/* The leader of a key: shard, and its visitor slot (index, generation). */
+/* The leader of a key: shard, and its exchange slot (index, generation). */
 struct collapse_leader {
 	uint32_t shard;
 	uint32_t vidx;

@@ -44,6 +44,8 @@
 	X(conns_accepted,          "visitor connections accepted") \
 	X(conns_refused_limit,     "visitor connections closed at once: max_conns reached") \
 	X(conns_open,              "visitor connections open now (gauge)") \
+	X(exchanges_open,          "exchanges open now: HTTP/1 requests, HTTP/2 streams and background refreshes being answered (gauge)") \
+	X(exchanges_refused,       "HTTP/1 requests whose connection was closed at once: every exchange slot taken") \
 	X(accept_errors,           "accept completions with an error") \
 	X(origin_connects,         "origin connections opened") \
 	X(origin_reuses,           "requests sent on a pooled origin connection") \

@@ -41,6 +41,14 @@
 #define LIMIT_MAX_CONNS_DEFAULT       16384
 #define LIMIT_MAX_CONNS_MIN           16
 #define LIMIT_MAX_CONNS_MAX           1048576
+/* Exchange slots per shard, per max_conns (edge/exchange.h): an HTTP/1
+ * connection answers one request at a time; the others serve HTTP/2
+ * streams and stale-while-revalidate refreshes, which take no connection
+ * slot. Mapped, not committed: unused slots cost address space only. At
+ * the limit a stream is refused (h2_streams_refused), a refresh skipped
+ * (cache_swr_skipped), an HTTP/1 request's connection closed
+ * (exchanges_refused). */
+#define LIMIT_EXCHANGES_PER_CONN      2
 /* Request body passed through to a plain origin (POST/PUT). Over → 413. */
 #define LIMIT_MAX_BODY_BYTES_DEFAULT  (64LL << 20)
 #define LIMIT_MAX_BODY_BYTES_MIN      0LL
@@ -502,8 +510,9 @@
 /* ---- HTTP/2 visitors (net/h2.h, FIXED) ---------------------------------- */
 
 /* Concurrent streams per HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS).
- * Each open stream is a visitor slot of its own (max_conns), so this is
- * also how many slots one connection can hold; 128 is nginx's default. */
+ * Each open stream is an exchange of its own (LIMIT_EXCHANGES_PER_CONN), so
+ * this is also how many exchanges one connection can hold; 128 is nginx's
+ * default. */
 #define LIMIT_H2_MAX_STREAMS          128
 /* Request header list (RFC 9113 6.5.2 SETTINGS_MAX_HEADER_LIST_SIZE: names
  * + values + 32 per field). It is rebuilt as an HTTP/1.1 head, which must

@@ -51,12 +51,12 @@ static struct hcache_policy zone_policy(const struct cfg_zone *z)
 	return p;
 }
 
-/* The cache key of vc's request; its text into text[cap) when wanted. */
-static int request_key(const struct visitor_conn *vc, char *text, size_t cap, size_t *text_len,
+/* The cache key of ex's request; its text into text[cap) when wanted. */
+static int request_key(const struct exchange *ex, char *text, size_t cap, size_t *text_len,
 		       struct cindex_key *key)
 {
-	const struct cfg_zone *z = vc->x.zone->cfg;
-	const struct http1_request *r = &vc->req;
+	const struct cfg_zone *z = ex->zone->cfg;
+	const struct http1_request *r = &ex->req;
 	struct hcache_key k;
 	int rc = hcache_key(z->name, strlen(z->name), r->path, r->path_len,
 			    r->query, r->query ? r->query_len : 0,
@@ -71,8 +71,8 @@ static int request_key(const struct visitor_conn *vc, char *text, size_t cap, si
  * logged; the counters count each one. */
 static void log_io_error(struct shard *sh, bool write, int res)
 {
-	uint64_t *last = &sh->cache_ioerr_logged_ms[write];
-	uint64_t *quiet = &sh->cache_ioerr_unlogged[write];
+	uint64_t *last = &sh->cache.ioerr_logged_ms[write];
+	uint64_t *quiet = &sh->cache.ioerr_unlogged[write];
 
 	if (*last != 0 && sh->lp.now_ms - *last < LIMIT_CACHE_IOERR_LOG_INTERVAL_MS) {
 		(*quiet)++;
@@ -89,16 +89,16 @@ static void log_io_error(struct shard *sh, bool write, int res)
 static void release_reads(struct shard *sh, struct ecache_x *c)
 {
 	for (unsigned i = 0; i < c->n_rio; i++)
-		store_io_release(sh->store, &c->rio[i]);
+		store_io_release(sh->cache.store, &c->rio[i]);
 	c->n_rio = 0;
 }
 
-const char *ecache_xcache(const struct visitor_conn *vc)
+const char *ecache_xcache(const struct exchange *ex)
 {
-	return hcache_xcache_name((enum hcache_xcache)vc->x.cache.xcache);
+	return hcache_xcache_name((enum hcache_xcache)ex->cache.xcache);
 }
 
-static bool serve_stored(struct shard *sh, struct visitor_conn *vc, const void *meta,
+static bool serve_stored(struct shard *sh, struct exchange *ex, const void *meta,
 			 uint32_t meta_len, const char *body, uint64_t body_len, uint64_t total);
 static void submit_writes(struct shard *sh, const struct store_io *io, int n);
 static bool write_room(const struct shard *sh, unsigned n);
@@ -106,80 +106,80 @@ static bool write_stored_head(struct wbuf *w, const struct http1_response *resp)
 
 /* ---- lookup ------------------------------------------------------------------ */
 
-static bool lookup_store(struct shard *sh, struct visitor_conn *vc);
+static bool lookup_store(struct shard *sh, struct exchange *ex);
 
 /* A miss of a cacheable GET: lead the fetch, follow a same-shard leader
  * that has not answered yet, or park until the leader's object lands. */
-static bool collapse_miss(struct shard *sh, struct visitor_conn *vc)
+static bool collapse_miss(struct shard *sh, struct exchange *ex)
 {
-	struct ecache_x *c = &vc->x.cache;
-	struct collapse_leader me = { sh->id, vc->idx, vc->gen }, l;
+	struct ecache_x *c = &ex->cache;
+	struct collapse_leader me = { sh->id, ex->idx, ex->gen }, l;
 
 	/* A background refresh claimed its key before it started. A Range
 	 * that goes to the origin as is (a suffix, several ranges, a Vary
 	 * URL's) asks for part of the object, or an error: its answer is
 	 * nobody else's, so it neither leads nor follows. */
-	if (!sh->collapse || vc->req.method != HTTP1_GET || c->have_stored || vc->x.background ||
+	if (!sh->cache.collapse || ex->req.method != HTTP1_GET || c->have_stored || ex->background ||
 	    c->req.range.p)
 		return false;
 	/* Its last response could not be shared: fetch side by side. */
 	if (sh->lp.now_ms > LIMIT_COLLAPSE_PASS_MS &&
-	    collapse_stamped_since(sh->passes, c->key, sh->lp.now_ms - LIMIT_COLLAPSE_PASS_MS)) {
+	    collapse_stamped_since(sh->cache.passes, c->key, sh->lp.now_ms - LIMIT_COLLAPSE_PASS_MS)) {
 		COUNT(sh, collapse_passed);
 		return false;
 	}
-	int r = collapse_claim(sh->collapse, c->key, &me, &l);
+	int r = collapse_claim(sh->cache.collapse, c->key, &me, &l);
 	if (r == 0) {
-		vc->x.leading = true;
+		ex->leading = true;
 		c->ckey = c->key;
 		return false;               /* we fetch */
 	}
 	if (r < 0)
 		return false;
-	if (l.shard == sh->id && l.vidx < sh->vconns_hwm) {
-		struct visitor_conn *lvc = &sh->vconns[l.vidx];
-		if (lvc->gen == l.vgen && lvc->state == VC_BUSY && lvc->x.leading &&
-		    !lvc->x.background && !lvc->x.head_queued && lvc->req.method == HTTP1_GET &&
-		    lvc->req.version_minor == vc->req.version_minor &&
-		    lvc->x.cache.ckey.lo == c->key.lo && lvc->x.cache.ckey.hi == c->key.hi) {
-			visitor_follow(sh, vc, lvc);
+	if (l.shard == sh->id && l.vidx < sh->xp.hwm) {
+		struct exchange *lex = &sh->xp.slots[l.vidx];
+		if (lex->gen == l.vgen && lex->state == EX_BUSY && lex->leading &&
+		    !lex->background && !lex->head_queued && lex->req.method == HTTP1_GET &&
+		    lex->req.version_minor == ex->req.version_minor &&
+		    lex->cache.ckey.lo == c->key.lo && lex->cache.ckey.hi == c->key.hi) {
+			exchange_follow(sh, ex, lex);
 			return true;
 		}
 	}
-	visitor_park(sh, vc);
+	exchange_park(sh, ex);
 	return true;
 }
 
-bool ecache_lookup(struct shard *sh, struct visitor_conn *vc)
+bool ecache_lookup(struct shard *sh, struct exchange *ex)
 {
-	if (lookup_store(sh, vc))
+	if (lookup_store(sh, ex))
 		return true;
-	if (elarge_miss(sh, vc))
+	if (elarge_miss(sh, ex))
 		return true;                /* a Range miss fetches its chunks */
-	return vc->x.cache.cacheable && collapse_miss(sh, vc);
+	return ex->cache.cacheable && collapse_miss(sh, ex);
 }
 
-static bool lookup_key(struct shard *sh, struct visitor_conn *vc);
+static bool lookup_key(struct shard *sh, struct exchange *ex);
 
 /* The primary key held a Vary marker: look up the variant the visitor's
  * headers select (once: a marker under a variant key is a miss). */
-static bool lookup_variant(struct shard *sh, struct visitor_conn *vc, const void *meta,
+static bool lookup_variant(struct shard *sh, struct exchange *ex, const void *meta,
 			   uint32_t meta_len)
 {
-	struct ecache_x *c = &vc->x.cache;
+	struct ecache_x *c = &ex->cache;
 
 	if (c->vary.variant ||
-	    vary_from_marker(&c->vary, meta, meta_len, c->pkey, &vc->req, &c->key) < 0) {
+	    vary_from_marker(&c->vary, meta, meta_len, c->pkey, &ex->req, &c->key) < 0) {
 		COUNT(sh, cache_read_errors);
 		return false;
 	}
-	return lookup_key(sh, vc);
+	return lookup_key(sh, ex);
 }
 
-static bool lookup_store(struct shard *sh, struct visitor_conn *vc)
+static bool lookup_store(struct shard *sh, struct exchange *ex)
 {
-	struct ecache_x *c = &vc->x.cache;
-	const struct http1_request *r = &vc->req;
+	struct ecache_x *c = &ex->cache;
+	const struct http1_request *r = &ex->req;
 	char text[LIMIT_CACHE_KEY_BYTES];
 	size_t text_len;
 
@@ -188,54 +188,54 @@ static bool lookup_store(struct shard *sh, struct visitor_conn *vc)
 	c->ckey = ckey;
 	/* Methods the cache never answers, and requests with a body, pass. */
 	c->xcache = HCACHE_X_PASS;
-	if (vc->x.has_body || (r->method != HTTP1_GET && r->method != HTTP1_HEAD))
+	if (ex->has_body || (r->method != HTTP1_GET && r->method != HTTP1_HEAD))
 		return false;
 	c->xcache = HCACHE_X_BYPASS;
-	if (!sh->store || request_key(vc, text, sizeof(text), &text_len, &c->key) < 0)
+	if (!sh->cache.store || request_key(ex, text, sizeof(text), &text_len, &c->key) < 0)
 		return false;
 	hcache_parse_request(r, now_s(sh), &c->req);
 	c->cacheable = true;
 	c->xcache = HCACHE_X_MISS;
 	c->request_time = now_s(sh);
 	c->pkey = c->key;
-	return lookup_key(sh, vc);
+	return lookup_key(sh, ex);
 }
 
 /* Look c->key up: serve from RAM, start a store read (true), or miss. */
-static bool lookup_key(struct shard *sh, struct visitor_conn *vc)
+static bool lookup_key(struct shard *sh, struct exchange *ex)
 {
-	struct ecache_x *c = &vc->x.cache;
+	struct ecache_x *c = &ex->cache;
 	struct cindex_entry hit;
 
-	if (store_lookup(sh->store, sh->id, c->key, &hit) < 0)
+	if (store_lookup(sh->cache.store, sh->id, c->key, &hit) < 0)
 		return false;
 	/* One entry (meta + body): the objects this slice serves. */
 	if (hit.flags & CINDEX_F_CHUNKED)
 		return false;
 	c->loc = hit.loc;
-	if (sh->mt_on && memtier_get(&sh->mt, c->key, hit.loc, MEMTIER_WHOLE, &c->mobj) == 1) {
+	if (sh->cache.mt_on && memtier_get(&sh->cache.mt, c->key, hit.loc, MEMTIER_WHOLE, &c->mobj) == 1) {
 		/* The hot set: served from RAM, no disk read. */
 		uint32_t ml, bl;
-		const void *meta = memtier_meta(&sh->mt, c->mobj, &ml);
-		const char *body = memtier_body(&sh->mt, c->mobj, &bl);
+		const void *meta = memtier_meta(&sh->cache.mt, c->mobj, &ml);
+		const char *body = memtier_body(&sh->cache.mt, c->mobj, &bl);
 		COUNT(sh, cache_ram_hits);
 		if (vary_is_marker(meta, ml)) {
 			/* The marker's bytes stay referenced while they are read. */
 			struct memtier_obj *marker = c->mobj;
 			c->mobj = NULL;
-			bool r = lookup_variant(sh, vc, meta, ml);
-			memtier_unref(&sh->mt, marker);
+			bool r = lookup_variant(sh, ex, meta, ml);
+			memtier_unref(&sh->cache.mt, marker);
 			return r;
 		}
-		if (serve_stored(sh, vc, meta, ml, body, bl, hit.total_len))
+		if (serve_stored(sh, ex, meta, ml, body, bl, hit.total_len))
 			return true;
 		if (!c->have_stored) {
-			memtier_unref(&sh->mt, c->mobj);
+			memtier_unref(&sh->cache.mt, c->mobj);
 			c->mobj = NULL;
 		}
 		return false;
 	}
-	int n = store_read_plan(sh->store, sh->id, &hit, true, 0, hit.total_len, c->rio, 2);
+	int n = store_read_plan(sh->cache.store, sh->id, &hit, true, 0, hit.total_len, c->rio, 2);
 	if (n <= 0) {
 		COUNT(sh, cache_read_errors);
 		return false;
@@ -245,15 +245,15 @@ static bool lookup_key(struct shard *sh, struct visitor_conn *vc)
 		release_reads(sh, c);
 		return false;
 	}
-	shard_prep_store_io(sh, &c->rio[0], shard_ud(OP_CREAD, vc->idx, vc->gen));
-	vc->ops++;
+	shard_prep_store_io(sh, &c->rio[0], shard_ud(OP_CREAD, ex->idx, ex->gen));
+	ex->ops++;
 	c->reading = true;
 	return true;
 }
 
 /* ---- hits ----------------------------------------------------------------------- */
 
-static void write_hit_head(struct shard *sh, struct visitor_conn *vc, struct wbuf *w, int status,
+static void write_hit_head(struct shard *sh, struct exchange *ex, struct wbuf *w, int status,
 			   const struct http1_response *stored, int64_t age,
 			   int64_t body_len, const char *content_range)
 {
@@ -269,7 +269,7 @@ static void write_hit_head(struct shard *sh, struct visitor_conn *vc, struct wbu
 	wbuf_put(w, "\r\n", 2);
 	for (unsigned i = 0; i < stored->n_headers; i++) {
 		const struct http1_header *h = &stored->headers[i];
-		if (hcache_hit_drops_header(h, status, vc->x.zone->cfg->targeted_field))
+		if (hcache_hit_drops_header(h, status, ex->zone->cfg->targeted_field))
 			continue;
 		wbuf_header(w, h->name, h->name_len, h->value, h->value_len);
 	}
@@ -278,7 +278,7 @@ static void write_hit_head(struct shard *sh, struct visitor_conn *vc, struct wbu
 	wbuf_str(w, "Server: edgecache\r\nVia: 1.1 edgecache\r\nAge: ");
 	wbuf_u64(w, (uint64_t)age);
 	wbuf_str(w, "\r\nX-Cache: ");
-	wbuf_str(w, hcache_xcache_name((enum hcache_xcache)vc->x.cache.xcache));
+	wbuf_str(w, hcache_xcache_name((enum hcache_xcache)ex->cache.xcache));
 	wbuf_put(w, "\r\n", 2);
 	if (content_range)
 		wbuf_header(w, "Content-Range", 13, content_range, strlen(content_range));
@@ -287,9 +287,9 @@ static void write_hit_head(struct shard *sh, struct visitor_conn *vc, struct wbu
 		wbuf_u64(w, (uint64_t)body_len);
 		wbuf_put(w, "\r\n", 2);
 	}
-	if (!vc->x.keep_alive)
+	if (!ex->keep_alive)
 		wbuf_str(w, "Connection: close\r\n");
-	else if (vc->req.version_minor == 0)
+	else if (ex->req.version_minor == 0)
 		wbuf_str(w, "Connection: keep-alive\r\n");
 	wbuf_put(w, "\r\n", 2);
 }
@@ -297,11 +297,11 @@ static void write_hit_head(struct shard *sh, struct visitor_conn *vc, struct wbu
 /* Serve a stored object: 200, 206, 304, 412 or 416, head from the stored
  * head, body bytes straight from the read buffer (released when the
  * exchange ends). Returns 0, or -1 to fall back to the origin. */
-static int serve_hit(struct shard *sh, struct visitor_conn *vc, const struct hcache_entry *e,
+static int serve_hit(struct shard *sh, struct exchange *ex, const struct hcache_entry *e,
 		     const struct http1_response *stored, const char *body, uint64_t total,
 		     bool end)
 {
-	struct ecache_x *c = &vc->x.cache;
+	struct ecache_x *c = &ex->cache;
 	struct hcache_hit_plan hp;
 
 	hcache_hit_plan(&c->req, e, e->status, (int64_t)total, &hp);
@@ -315,32 +315,32 @@ static int serve_hit(struct shard *sh, struct visitor_conn *vc, const struct hca
 	}
 	struct wbuf w;
 	wbuf_init(&w, blk, IOBUF_HBUF_BYTES);
-	write_hit_head(sh, vc, &w, status, stored, hcache_age(e, now_s(sh)), len, content_range);
+	write_hit_head(sh, ex, &w, status, stored, hcache_age(e, now_s(sh)), len, content_range);
 	if (w.overflow) {
 		iobuf_pool_put(&sh->pool, blk);
 		return -1;
 	}
-	vc->x.status = (uint16_t)status;
-	if (!visitor_queue_head_block(sh, vc, blk, w.len))
+	ex->status = (uint16_t)status;
+	if (!exchange_queue_head_block(sh, ex, blk, w.len))
 		return 0;                   /* closed */
-	if (len > 0 && vc->req.method != HTTP1_HEAD) {
+	if (len > 0 && ex->req.method != HTTP1_HEAD) {
 		struct iobuf_seg seg = { .ptr = body + first, .len = (uint32_t)len,
 					 .kind = IOBUF_SEG_STATIC };
-		visitor_response_body(sh, vc, &seg);
+		exchange_response_body(sh, ex, &seg);
 	}
 	COUNT(sh, cache_hits);
 	if (end)
-		visitor_response_end(sh, vc);
+		exchange_response_end(sh, ex);
 	return 0;
 }
 
 /* A store read did not give a servable object: ask the origin. */
-static void to_origin(struct shard *sh, struct visitor_conn *vc)
+static void to_origin(struct shard *sh, struct exchange *ex)
 {
-	if (!vc->x.cache.have_stored)
-		release_reads(sh, &vc->x.cache);
-	if (!elarge_miss(sh, vc))
-		origin_start(sh, vc);
+	if (!ex->cache.have_stored)
+		release_reads(sh, &ex->cache);
+	if (!elarge_miss(sh, ex))
+		origin_start(sh, ex);
 }
 
 /* The stored object's meta (copied out: the bytes may be unaligned). */
@@ -357,23 +357,23 @@ static bool stored_meta(const struct ecache_x *c, struct ecache_meta *m,
  * (RFC 9111) and serve, or fall back to the origin. Returns true if it was
  * served or answered, false to go to the origin.
  */
-static bool serve_stored(struct shard *sh, struct visitor_conn *vc, const void *meta,
+static bool serve_stored(struct shard *sh, struct exchange *ex, const void *meta,
 			 uint32_t meta_len, const char *body, uint64_t body_len, uint64_t total)
 {
-	struct ecache_x *c = &vc->x.cache;
+	struct ecache_x *c = &ex->cache;
 	struct ecache_meta m;
 	struct http1_response head;
 
 	if (elarge_is_record(meta, meta_len)) {
 		/* A large object: its record's buffer is not needed any more. */
-		if (!elarge_serve(sh, vc, meta, meta_len))
+		if (!elarge_serve(sh, ex, meta, meta_len))
 			return false;
 		release_reads(sh, c);
 		if (c->mobj) {
-			memtier_unref(&sh->mt, c->mobj);
+			memtier_unref(&sh->cache.mt, c->mobj);
 			c->mobj = NULL;
 		}
-		elarge_start(sh, vc);
+		elarge_start(sh, ex);
 		return true;
 	}
 	if (meta_len < sizeof(m) || body_len != total) {
@@ -387,7 +387,7 @@ static bool serve_stored(struct shard *sh, struct visitor_conn *vc, const void *
 		COUNT(sh, cache_read_errors);
 		return false;
 	}
-	enum hcache_action act = hcache_decide_lookup(&m.e, &c->req, now_s(sh), vc->x.background);
+	enum hcache_action act = hcache_decide_lookup(&m.e, &c->req, now_s(sh), ex->background);
 	switch (act) {
 	case HCACHE_SERVE_FRESH:
 		c->xcache = HCACHE_X_HIT;
@@ -395,15 +395,15 @@ static bool serve_stored(struct shard *sh, struct visitor_conn *vc, const void *
 	case HCACHE_SERVE_STALE_REVALIDATE_IN_BACKGROUND:
 		/* Before serving: serving may end this exchange and start
 		 * the next pipelined request, whose head replaces ours. */
-		if (vc->req.method == HTTP1_GET)
-			visitor_background(sh, vc);
+		if (ex->req.method == HTTP1_GET)
+			exchange_background(sh, ex);
 		c->xcache = HCACHE_X_UPDATING;
 		break;
 	case HCACHE_SERVE_STALE:
 		c->xcache = HCACHE_X_STALE;
 		break;
 	case HCACHE_GATEWAY_TIMEOUT:
-		visitor_response_fail(sh, vc, 504);
+		exchange_response_fail(sh, ex, 504);
 		return true;
 	default:
 		/* Stale or no-cache: ask the origin, with our validators when the
@@ -417,7 +417,7 @@ static bool serve_stored(struct shard *sh, struct visitor_conn *vc, const void *
 		c->xcache = HCACHE_X_EXPIRED;   /* REVALIDATED or STALE if it is used */
 		return false;
 	}
-	if (serve_hit(sh, vc, &m.e, &head, body, total, true) < 0) {
+	if (serve_hit(sh, ex, &m.e, &head, body, total, true) < 0) {
 		c->xcache = HCACHE_X_MISS;
 		return false;
 	}
@@ -427,38 +427,38 @@ static bool serve_stored(struct shard *sh, struct visitor_conn *vc, const void *
 /* Offer a verified object to the shard's RAM tier (its policy admits). */
 static void admit_ram(struct shard *sh, const struct ecache_x *c, const struct store_view *v)
 {
-	if (!sh->mt_on || v->total_len > UINT32_MAX ||
-	    !memtier_fits_whole(&sh->mt, v->meta_len, v->total_len))
+	if (!sh->cache.mt_on || v->total_len > UINT32_MAX ||
+	    !memtier_fits_whole(&sh->cache.mt, v->meta_len, v->total_len))
 		return;
-	struct memtier_obj *o = memtier_admit_begin(&sh->mt, c->key, c->loc, MEMTIER_WHOLE,
+	struct memtier_obj *o = memtier_admit_begin(&sh->cache.mt, c->key, c->loc, MEMTIER_WHOLE,
 						    v->meta_len, (uint32_t)v->total_len);
 	if (!o)
 		return;
-	char *p = memtier_fill_ptr(&sh->mt, o);
+	char *p = memtier_fill_ptr(&sh->cache.mt, o);
 	memcpy(p, v->meta, v->meta_len);
 	memcpy(p + v->meta_len, v->body, v->body_len);
-	memtier_admit_commit(&sh->mt, o);
+	memtier_admit_commit(&sh->cache.mt, o);
 }
 
-void ecache_on_read(struct shard *sh, struct visitor_conn *vc, const struct io_uring_cqe *cqe)
+void ecache_on_read(struct shard *sh, struct exchange *ex, const struct io_uring_cqe *cqe)
 {
-	struct ecache_x *c = &vc->x.cache;
+	struct ecache_x *c = &ex->cache;
 	struct store_view v;
 
 	if (c->large.on) {
-		elarge_on_read(sh, vc, cqe);
+		elarge_on_read(sh, ex, cqe);
 		return;
 	}
 	c->reading = false;
-	if (vc->state != VC_BUSY) {
+	if (ex->state != EX_BUSY) {
 		release_reads(sh, c);       /* closing: nobody sends from it */
 		return;
 	}
-	if (store_read_verify(sh->store, &c->rio[0], cqe->res, &v) < 0) {
+	if (store_read_verify(sh->cache.store, &c->rio[0], cqe->res, &v) < 0) {
 		COUNT(sh, cache_read_errors);
 		if (cqe->res < 0 || (uint32_t)cqe->res != c->rio[0].len)
 			log_io_error(sh, false, cqe->res);
-		to_origin(sh, vc);
+		to_origin(sh, ex);
 		return;
 	}
 	admit_ram(sh, c, &v);
@@ -469,53 +469,53 @@ void ecache_on_read(struct shard *sh, struct visitor_conn *vc, const struct io_u
 		uint32_t ml = v.meta_len;
 		memcpy(m, v.meta, ml);
 		release_reads(sh, c);
-		if (lookup_variant(sh, vc, m, ml))
+		if (lookup_variant(sh, ex, m, ml))
 			return;
-		if (!c->have_stored && c->cacheable && collapse_miss(sh, vc))
+		if (!c->have_stored && c->cacheable && collapse_miss(sh, ex))
 			return;             /* collapsed on the variant's key */
-		origin_start(sh, vc);
+		origin_start(sh, ex);
 		return;
 	}
-	if (!serve_stored(sh, vc, v.meta, v.meta_len, v.body, v.body_len, v.total_len))
-		to_origin(sh, vc);
+	if (!serve_stored(sh, ex, v.meta, v.meta_len, v.body, v.body_len, v.total_len))
+		to_origin(sh, ex);
 }
 
 /* The leader lets go of its key (parked followers look again). */
-static void release_claim(struct shard *sh, struct visitor_conn *vc)
+static void release_claim(struct shard *sh, struct exchange *ex)
 {
-	if (vc->x.leading && !vc->x.claim_in_fill)
-		collapse_release(sh->collapse, vc->x.cache.ckey);
-	vc->x.leading = false;
+	if (ex->leading && !ex->claim_in_fill)
+		collapse_release(sh->cache.collapse, ex->cache.ckey);
+	ex->leading = false;
 }
 
-bool ecache_pass(struct shard *sh, struct visitor_conn *vc)
+bool ecache_pass(struct shard *sh, struct exchange *ex)
 {
-	if (!vc->x.leading || vc->x.cache.shareable)
+	if (!ex->leading || ex->cache.shareable)
 		return false;
-	collapse_stamp(sh->passes, vc->x.cache.ckey, sh->lp.now_ms);
-	release_claim(sh, vc);
+	collapse_stamp(sh->cache.passes, ex->cache.ckey, sh->lp.now_ms);
+	release_claim(sh, ex);
 	return true;
 }
 
-void ecache_exchange_end(struct shard *sh, struct visitor_conn *vc)
+void ecache_exchange_end(struct shard *sh, struct exchange *ex)
 {
-	struct ecache_x *c = &vc->x.cache;
-	if (!sh->store)
+	struct ecache_x *c = &ex->cache;
+	if (!sh->cache.store)
 		return;
-	ecache_fill_end(sh, vc, false);
-	elarge_end(sh, vc);
-	release_claim(sh, vc);
+	ecache_fill_end(sh, ex, false);
+	elarge_end(sh, ex);
+	release_claim(sh, ex);
 	if (!c->reading)
 		release_reads(sh, c);
 	if (c->mobj) {
-		memtier_unref(&sh->mt, c->mobj);
+		memtier_unref(&sh->cache.mt, c->mobj);
 		c->mobj = NULL;
 	}
 }
 
-void ecache_background_end(struct shard *sh, struct visitor_conn *vc)
+void ecache_background_end(struct shard *sh, struct exchange *ex)
 {
-	const struct visitor_exchange *x = &vc->x;
+	const struct exchange *x = ex;
 
 	/* Found fresh: someone refreshed it first, nothing was asked. */
 	if (x->cache.xcache == HCACHE_X_HIT)
@@ -526,25 +526,25 @@ void ecache_background_end(struct shard *sh, struct visitor_conn *vc)
 
 /* ---- revalidation and stale-if-error ------------------------------------------- */
 
-bool ecache_drops_request_header(const struct visitor_conn *vc, const struct http1_header *h)
+bool ecache_drops_request_header(const struct exchange *ex, const struct http1_header *h)
 {
-	if (vc->x.cache.large.fetching)
-		return elarge_drops_request_header(vc, h);
+	if (ex->cache.large.fetching)
+		return elarge_drops_request_header(ex, h);
 	/* A background refresh copies the visitor's head: its conditionals
 	 * and Range were the visitor's, not the refresh's. */
-	if (!vc->x.cache.revalidating && !vc->x.background)
+	if (!ex->cache.revalidating && !ex->background)
 		return false;
 	return hcache_header_conditional(h);
 }
 
-void ecache_origin_headers(const struct visitor_conn *vc, struct wbuf *w)
+void ecache_origin_headers(const struct exchange *ex, struct wbuf *w)
 {
-	const struct ecache_x *c = &vc->x.cache;
+	const struct ecache_x *c = &ex->cache;
 	struct ecache_meta m;
 	char buf[160 + LIMIT_ETAG_BYTES];
 
 	if (c->large.fetching)
-		elarge_origin_headers(vc, w);
+		elarge_origin_headers(ex, w);
 	if (!c->revalidating)
 		return;
 	memcpy(&m, c->s_meta, sizeof(m));
@@ -555,10 +555,10 @@ void ecache_origin_headers(const struct visitor_conn *vc, struct wbuf *w)
 
 /* Write the refreshed entry (new meta, same body) back: best effort.
  * True when every write was submitted (its completion commits it). */
-static bool refresh_store(struct shard *sh, struct visitor_conn *vc, const struct hcache_entry *e,
+static bool refresh_store(struct shard *sh, struct exchange *ex, const struct hcache_entry *e,
 			  const struct hcache_store *hs, const struct http1_response *head)
 {
-	struct ecache_x *c = &vc->x.cache;
+	struct ecache_x *c = &ex->cache;
 	char text[LIMIT_CACHE_KEY_BYTES];
 	size_t text_len;
 	struct store_io io[8];
@@ -567,7 +567,7 @@ static bool refresh_store(struct shard *sh, struct visitor_conn *vc, const struc
 
 	/* Under the key it was found under (a variant's, for Vary); the
 	 * primary's text, for purge by prefix. */
-	if (!write_room(sh, 12) || request_key(vc, text, sizeof(text), &text_len, &pkey) < 0)
+	if (!write_room(sh, 12) || request_key(ex, text, sizeof(text), &text_len, &pkey) < 0)
 		return false;
 	char *blk = iobuf_pool_get(&sh->pool);
 	if (!blk)
@@ -587,19 +587,19 @@ static bool refresh_store(struct shard *sh, struct visitor_conn *vc, const struc
 		.key_text = text, .key_text_len = text_len,
 	};
 	uint32_t wid;
-	int n = store_write_begin(sh->store, sh->id, c->key, &obj, &wid, io, 4);
+	int n = store_write_begin(sh->cache.store, sh->id, c->key, &obj, &wid, io, 4);
 	iobuf_pool_put(&sh->pool, blk);
 	if (n < 0)
 		return false;
-	sh->fill_began_ms[wid % LIMIT_STORE_WRITES] = sh->lp.now_ms;
+	sh->cache.fill_began_ms[wid % LIMIT_STORE_WRITES] = sh->lp.now_ms;
 	submit_writes(sh, io, n);
 	if (c->s_total == 0)
 		return true;
-	int k = store_write_append(sh->store, sh->id, wid, c->s_body, c->s_total, &used, io, 8);
+	int k = store_write_append(sh->cache.store, sh->id, wid, c->s_body, c->s_total, &used, io, 8);
 	if (k < 0 || used < c->s_total) {
 		if (k > 0)
 			submit_writes(sh, io, k);
-		store_write_abort(sh->store, sh->id, wid);
+		store_write_abort(sh->cache.store, sh->id, wid);
 		COUNT(sh, cache_fill_dropped);
 		return false;
 	}
@@ -608,11 +608,11 @@ static bool refresh_store(struct shard *sh, struct visitor_conn *vc, const struc
 }
 
 /* A 304 that matches: the stored object with the 304's headers merged in. */
-static bool revalidated(struct shard *sh, struct visitor_conn *vc,
+static bool revalidated(struct shard *sh, struct exchange *ex,
 			const struct http1_response *r304,
 			const struct ecache_meta *m, const struct http1_response *stored)
 {
-	struct ecache_x *c = &vc->x.cache;
+	struct ecache_x *c = &ex->cache;
 	struct hcache_resp_info ri;
 	struct http1_response merged = *stored;
 	size_t n;
@@ -625,7 +625,7 @@ static bool revalidated(struct shard *sh, struct visitor_conn *vc,
 	merged.n_headers = (uint16_t)n;
 	struct hcache_entry e = m->e;
 	struct hcache_store hs;
-	struct hcache_policy pol = zone_policy(vc->x.zone->cfg);
+	struct hcache_policy pol = zone_policy(ex->zone->cfg);
 	hcache_parse_response(&merged, now_s(sh), &ri);
 	hcache_storable(&pol, &c->req, &ri, c->request_time, now_s(sh), &hs, &e);
 	/* A 304 that sets a cookie: this visitor gets it (merged), the
@@ -634,18 +634,18 @@ static bool revalidated(struct shard *sh, struct visitor_conn *vc,
 	ecache_count_storable(sh, &ri, &hs);
 	/* A background refresh keeps its claim until the refreshed entry
 	 * lands: a stale hit meanwhile must not start a second one. */
-	if (hs.store && refresh_store(sh, vc, &e, &hs, &merged) && vc->x.background)
-		vc->x.claim_in_fill = vc->x.leading;
+	if (hs.store && refresh_store(sh, ex, &e, &hs, &merged) && ex->background)
+		ex->claim_in_fill = ex->leading;
 	c->xcache = HCACHE_X_REVALIDATED;
-	vc->x.origin_status = 304;
-	return serve_hit(sh, vc, hs.store ? &e : &m->e, &merged, c->s_body, c->s_total,
+	ex->origin_status = 304;
+	return serve_hit(sh, ex, hs.store ? &e : &m->e, &merged, c->s_body, c->s_total,
 			 false) == 0;
 }
 
-bool ecache_origin_head(struct shard *sh, struct visitor_conn *vc,
+bool ecache_origin_head(struct shard *sh, struct exchange *ex,
 			const struct http1_response *resp)
 {
-	struct ecache_x *c = &vc->x.cache;
+	struct ecache_x *c = &ex->cache;
 	struct ecache_meta m;
 	struct http1_response stored;
 
@@ -655,14 +655,14 @@ bool ecache_origin_head(struct shard *sh, struct visitor_conn *vc,
 	case HCACHE_HEAD_FORWARD:
 		return false;
 	case HCACHE_HEAD_REVALIDATED:
-		if (!revalidated(sh, vc, resp, &m, &stored))
+		if (!revalidated(sh, ex, resp, &m, &stored))
 			return false;
 		COUNT(sh, cache_revalidated);
 		return true;
 	case HCACHE_HEAD_STALE:
 		c->xcache = HCACHE_X_STALE;
-		vc->x.origin_status = resp->status;
-		if (serve_hit(sh, vc, &m.e, &stored, c->s_body, c->s_total, false) != 0)
+		ex->origin_status = resp->status;
+		if (serve_hit(sh, ex, &m.e, &stored, c->s_body, c->s_total, false) != 0)
 			return false;
 		COUNT(sh, cache_stale_if_error);
 		return true;
@@ -670,27 +670,27 @@ bool ecache_origin_head(struct shard *sh, struct visitor_conn *vc,
 	return false;
 }
 
-enum ecache_head ecache_response_head(struct shard *sh, struct visitor_conn *vc,
+enum ecache_head ecache_response_head(struct shard *sh, struct exchange *ex,
 				      const struct http1_response *resp)
 {
-	if (ecache_origin_head(sh, vc, resp))
+	if (ecache_origin_head(sh, ex, resp))
 		return ECACHE_HEAD_STORED;
-	ecache_fill_begin(sh, vc, resp);
-	ecache_invalidate(sh, vc, resp);
-	return ecache_pass(sh, vc) ? ECACHE_HEAD_PASS : ECACHE_HEAD_FORWARD;
+	ecache_fill_begin(sh, ex, resp);
+	ecache_invalidate(sh, ex, resp);
+	return ecache_pass(sh, ex) ? ECACHE_HEAD_PASS : ECACHE_HEAD_FORWARD;
 }
 
-bool ecache_fail_stale(struct shard *sh, struct visitor_conn *vc)
+bool ecache_fail_stale(struct shard *sh, struct exchange *ex)
 {
-	struct ecache_x *c = &vc->x.cache;
+	struct ecache_x *c = &ex->cache;
 	struct ecache_meta m;
 	struct http1_response stored;
 
-	if (!c->have_stored || vc->x.head_queued || !stored_meta(c, &m, &stored) ||
+	if (!c->have_stored || ex->head_queued || !stored_meta(c, &m, &stored) ||
 	    !hcache_stale_if_error(&m.e, now_s(sh)))
 		return false;
 	c->xcache = HCACHE_X_STALE;
-	if (serve_hit(sh, vc, &m.e, &stored, c->s_body, c->s_total, true) < 0)
+	if (serve_hit(sh, ex, &m.e, &stored, c->s_body, c->s_total, true) < 0)
 		return false;
 	COUNT(sh, cache_stale_if_error);
 	return true;
@@ -699,9 +699,9 @@ bool ecache_fail_stale(struct shard *sh, struct visitor_conn *vc)
 /* ---- invalidation (RFC 9111 4.4) ----------------------------------------------- */
 
 /* Drop the stored object of zone + path[?query]. */
-static void drop_path(struct shard *sh, const struct visitor_conn *vc, const char *path, size_t len)
+static void drop_path(struct shard *sh, const struct exchange *ex, const char *path, size_t len)
 {
-	const struct cfg_zone *z = vc->x.zone->cfg;
+	const struct cfg_zone *z = ex->zone->cfg;
 	const char *q = memchr(path, '?', len);
 	char text[LIMIT_CACHE_KEY_BYTES];
 	size_t text_len;
@@ -714,20 +714,20 @@ static void drop_path(struct shard *sh, const struct visitor_conn *vc, const cha
 	struct cindex_key key = { .lo = k.lo, .hi = k.hi };
 	/* Stamped even when nothing is stored: a fill of this key may be on
 	 * its way, and must not land after us (ecache_on_write). */
-	collapse_stamp(sh->invalidated, key, sh->lp.now_ms);
-	if (store_delete(sh->store, key) == 0)
+	collapse_stamp(sh->cache.invalidated, key, sh->lp.now_ms);
+	if (store_delete(sh->cache.store, key) == 0)
 		COUNT(sh, cache_invalidated);
 }
 
-void ecache_invalidate(struct shard *sh, struct visitor_conn *vc, const struct http1_response *resp)
+void ecache_invalidate(struct shard *sh, struct exchange *ex, const struct http1_response *resp)
 {
 	struct hcache_span paths[3];
 
-	if (!sh->store)
+	if (!sh->cache.store)
 		return;
-	int n = hcache_invalidated_paths(&vc->req, resp, paths);
+	int n = hcache_invalidated_paths(&ex->req, resp, paths);
 	for (int i = 0; i < n; i++)
-		drop_path(sh, vc, paths[i].p, paths[i].len);
+		drop_path(sh, ex, paths[i].p, paths[i].len);
 }
 
 /* ---- fills ------------------------------------------------------------------------ */
@@ -735,8 +735,8 @@ void ecache_invalidate(struct shard *sh, struct visitor_conn *vc, const struct h
 static void submit_writes(struct shard *sh, const struct store_io *io, int n)
 {
 	for (int i = 0; i < n; i++) {
-		uint32_t slot = sh->wio_free[--sh->n_wio_free];
-		sh->wio[slot] = io[i];
+		uint32_t slot = sh->cache.wio_free[--sh->cache.n_wio_free];
+		sh->cache.wio[slot] = io[i];
 		shard_prep_store_io(sh, &io[i], shard_ud(OP_CWRITE, slot, 0));
 	}
 }
@@ -744,7 +744,7 @@ static void submit_writes(struct shard *sh, const struct store_io *io, int n)
 /* Room for n more write ios in the shard's table. */
 static bool write_room(const struct shard *sh, unsigned n)
 {
-	return sh->n_wio_free >= n;
+	return sh->cache.n_wio_free >= n;
 }
 
 void ecache_submit_writes(struct shard *sh, const struct store_io *io, int n)
@@ -782,17 +782,17 @@ struct hcache_policy ecache_zone_policy(const struct cfg_zone *z)
 	return zone_policy(z);
 }
 
-int ecache_request_key(const struct visitor_conn *vc, char *text, size_t cap, size_t *text_len,
+int ecache_request_key(const struct exchange *ex, char *text, size_t cap, size_t *text_len,
 		       struct cindex_key *key)
 {
-	return request_key(vc, text, cap, text_len, key);
+	return request_key(ex, text, cap, text_len, key);
 }
 
-void ecache_write_hit_head(struct shard *sh, struct visitor_conn *vc, struct wbuf *w, int status,
+void ecache_write_hit_head(struct shard *sh, struct exchange *ex, struct wbuf *w, int status,
 			   const struct http1_response *stored, int64_t age,
 			   int64_t body_len, const char *content_range)
 {
-	write_hit_head(sh, vc, w, status, stored, age, body_len, content_range);
+	write_hit_head(sh, ex, w, status, stored, age, body_len, content_range);
 }
 
 bool ecache_write_stored_head(struct wbuf *w, const struct http1_response *resp)
@@ -821,27 +821,27 @@ static bool write_stored_head(struct wbuf *w, const struct http1_response *resp)
 	return !w->overflow;
 }
 
-void ecache_fill_begin(struct shard *sh, struct visitor_conn *vc, const struct http1_response *resp)
+void ecache_fill_begin(struct shard *sh, struct exchange *ex, const struct http1_response *resp)
 {
-	struct ecache_x *c = &vc->x.cache;
+	struct ecache_x *c = &ex->cache;
 	struct hcache_resp_info ri;
 	struct hcache_store hs;
 	struct ecache_meta m;
 	char text[LIMIT_CACHE_KEY_BYTES];
 	size_t text_len;
 
-	if (!c->cacheable || vc->req.method != HTTP1_GET)
+	if (!c->cacheable || ex->req.method != HTTP1_GET)
 		return;
 	hcache_parse_response(resp, now_s(sh), &ri);
 	memset(&m, 0, sizeof(m));
-	struct hcache_policy pol = zone_policy(vc->x.zone->cfg);
+	struct hcache_policy pol = zone_policy(ex->zone->cfg);
 	hcache_storable(&pol, &c->req, &ri, c->request_time, now_s(sh), &hs, &m.e);
 	c->shareable = hs.store;
 	ecache_count_storable(sh, &ri, &hs);
 	if (!hcache_fill_framed(resp))
 		return;
 	if (ri.vary.star && (c->vary.have || c->have_stored))
-		store_delete(sh->store, c->pkey);   /* now Vary: *: no stored variant fits */
+		store_delete(sh->cache.store, c->pkey);   /* now Vary: *: no stored variant fits */
 	if (!hs.store) {
 		COUNT(sh, cache_not_stored);
 		return;
@@ -849,13 +849,13 @@ void ecache_fill_begin(struct shard *sh, struct visitor_conn *vc, const struct h
 	uint32_t expires = hcache_store_expires(&hs);
 	struct cindex_key pkey, okey;
 	bool marker = false;
-	if ((ri.vary.n > 0 && (uint64_t)resp->content_length > store_max_object(sh->store)) ||
+	if ((ri.vary.n > 0 && (uint64_t)resp->content_length > store_max_object(sh->cache.store)) ||
 	    !write_room(sh, 8) ||
-	    request_key(vc, text, sizeof(text), &text_len, &pkey) < 0)
+	    request_key(ex, text, sizeof(text), &text_len, &pkey) < 0)
 		return;
 	okey = pkey;
 	if (ri.vary.n > 0 &&
-	    evary_fill(sh, vc, &ri, pkey, text, text_len, expires, &okey, &marker) < 0) {
+	    evary_fill(sh, ex, &ri, pkey, text, text_len, expires, &okey, &marker) < 0) {
 		COUNT(sh, cache_not_stored);
 		return;
 	}
@@ -870,11 +870,11 @@ void ecache_fill_begin(struct shard *sh, struct visitor_conn *vc, const struct h
 		return;
 	}
 	if (!marker && slice_is_large(&ri, sizeof(m) + w.len, (uint64_t)resp->content_length,
-				      store_chunk_bytes(sh->store))) {
+				      store_chunk_bytes(sh->cache.store))) {
 		/* Head and body do not fit one chunk (nor one RAM-tier block):
 		 * kept as slices (edge/edge_large.c). */
 		iobuf_pool_put(&sh->pool, blk);
-		elarge_fill_begin(sh, vc, resp, &m.e, expires);
+		elarge_fill_begin(sh, ex, resp, &m.e, expires);
 		return;
 	}
 	m.magic = ECACHE_META_MAGIC;
@@ -887,44 +887,44 @@ void ecache_fill_begin(struct shard *sh, struct visitor_conn *vc, const struct h
 		.key_text = text, .key_text_len = text_len,
 	};
 	struct store_io io[4];
-	int n = store_write_begin(sh->store, sh->id, c->key, &obj, &c->wid, io, 4);
+	int n = store_write_begin(sh->cache.store, sh->id, c->key, &obj, &c->wid, io, 4);
 	iobuf_pool_put(&sh->pool, blk);     /* the store copied the meta */
 	if (n < 0) {
 		COUNT(sh, cache_fill_dropped);
 		return;
 	}
-	sh->fill_began_ms[c->wid % LIMIT_STORE_WRITES] = sh->lp.now_ms;
+	sh->cache.fill_began_ms[c->wid % LIMIT_STORE_WRITES] = sh->lp.now_ms;
 	submit_writes(sh, io, n);
 	c->filling = true;
 	/* The claim now ends when the object is committed (or not): a parked
 	 * follower that looks again then finds it. A first Vary response was
 	 * claimed under the primary key: the marker's write releases it. */
-	vc->x.claim_in_fill = vc->x.leading &&
+	ex->claim_in_fill = ex->leading &&
 		((c->ckey.lo == okey.lo && c->ckey.hi == okey.hi) ||
 		 (marker && c->ckey.lo == pkey.lo && c->ckey.hi == pkey.hi));
 }
 
-void ecache_fill_body(struct shard *sh, struct visitor_conn *vc, const char *p, size_t n)
+void ecache_fill_body(struct shard *sh, struct exchange *ex, const char *p, size_t n)
 {
-	struct ecache_x *c = &vc->x.cache;
+	struct ecache_x *c = &ex->cache;
 	struct store_io io[8];
 
 	if (c->filling && c->large.fill) {
-		elarge_fill_body(sh, vc, p, n);
+		elarge_fill_body(sh, ex, p, n);
 		return;
 	}
 	while (c->filling && n > 0) {
 		size_t used = 0;
 		if (!write_room(sh, 8)) {
-			ecache_fill_end(sh, vc, false);
+			ecache_fill_end(sh, ex, false);
 			COUNT(sh, cache_fill_dropped);
 			return;
 		}
-		int k = store_write_append(sh->store, sh->id, c->wid, p, n, &used, io, 8);
+		int k = store_write_append(sh->cache.store, sh->id, c->wid, p, n, &used, io, 8);
 		if (k < 0 || (k == 0 && used == 0)) {
 			/* Best effort: a full buffer pool drops the fill, never
 			 * slows the visitor. */
-			ecache_fill_end(sh, vc, false);
+			ecache_fill_end(sh, ex, false);
 			COUNT(sh, cache_fill_dropped);
 			return;
 		}
@@ -934,42 +934,42 @@ void ecache_fill_body(struct shard *sh, struct visitor_conn *vc, const char *p, 
 	}
 }
 
-void ecache_fill_end(struct shard *sh, struct visitor_conn *vc, bool complete)
+void ecache_fill_end(struct shard *sh, struct exchange *ex, bool complete)
 {
-	struct ecache_x *c = &vc->x.cache;
+	struct ecache_x *c = &ex->cache;
 	if (!c->filling)
 		return;
 	c->filling = false;
 	if (c->large.fill) {
-		elarge_fill_end(sh, vc, complete);
+		elarge_fill_end(sh, ex, complete);
 		return;
 	}
 	if (!complete) {
-		store_write_abort(sh->store, sh->id, c->wid);
-		if (vc->x.claim_in_fill) {
-			collapse_release(sh->collapse, c->ckey);
-			vc->x.claim_in_fill = false;
+		store_write_abort(sh->cache.store, sh->id, c->wid);
+		if (ex->claim_in_fill) {
+			collapse_release(sh->cache.collapse, c->ckey);
+			ex->claim_in_fill = false;
 		}
 	}
 }
 
 void ecache_on_write(struct shard *sh, uint32_t slot, const struct io_uring_cqe *cqe)
 {
-	const struct store_io *io = &sh->wio[slot];
+	const struct store_io *io = &sh->cache.wio[slot];
 	struct cindex_key key = io->key;
-	uint64_t began = sh->fill_began_ms[io->wslot % LIMIT_STORE_WRITES];
-	int r = store_write_done(sh->store, io, cqe->res);
-	sh->wio_free[sh->n_wio_free++] = slot;
+	uint64_t began = sh->cache.fill_began_ms[io->wslot % LIMIT_STORE_WRITES];
+	int r = store_write_done(sh->cache.store, io, cqe->res);
+	sh->cache.wio_free[sh->cache.n_wio_free++] = slot;
 	/* RFC 9111 4.4: an object fetched before an unsafe method invalidated
 	 * its key must not be served after it: drop what just landed. */
-	bool dropped = r == 1 && collapse_stamped_since(sh->invalidated, key, began);
+	bool dropped = r == 1 && collapse_stamped_since(sh->cache.invalidated, key, began);
 	if (dropped) {
-		store_delete(sh->store, key);
+		store_delete(sh->cache.store, key);
 		COUNT(sh, cache_fill_invalidated);
 	}
 	/* The object landed or will not: whoever waited on its key looks again. */
-	if (r != 0 && sh->collapse)
-		collapse_release(sh->collapse, key);
+	if (r != 0 && sh->cache.collapse)
+		collapse_release(sh->cache.collapse, key);
 	if (r == 1 && !dropped)
 		COUNT(sh, cache_fills);
 	else if (r < 0 && cqe->res < 0) {

@@ -5,7 +5,7 @@
  * Owns, per exchange: the cache state of one request (its key, parsed
  * cache directives, the store reads in flight or being sent, the store
  * write being filled); per shard: the table of store writes in flight.
- * Called by: edge/visitor.c (lookup, exchange end) and edge/origin.c (fill)
+ * Called by: edge/exchange.c (lookup, exchange end) and edge/origin.c (fill)
  * on the shard thread; completions of OP_CREAD / OP_CWRITE.
  * Never: blocks (store I/O goes through the shard's ring, O_DIRECT), or
  * lets a store failure fail a request (a failed read is a miss, a failed
@@ -16,7 +16,7 @@
  * Content-Length that RFC 9111 lets us store are written while they stream
  * to the visitor. Stale entries are revalidated; responses with Vary are
  * stored as variants (edge/edge_vary.h); a stale-while-revalidate hit starts
- * one background refresh (visitor_background). Objects whose head and body
+ * one background refresh (exchange_background). Objects whose head and body
  * do not fit one chunk, and Range misses, are slices (edge/edge_large.h).
  */
 #ifndef EDGECACHE_EDGE_EDGE_CACHE_H
@@ -27,17 +27,49 @@
 #include <stdint.h>
 
 #include "cache/http_cache.h"
+#include "cache/memtier.h"
 #include "cache/store.h"
+#include "core/limits.h"
 #include "edge/edge_large.h"
 #include "edge/edge_vary.h"
 #include "net/http1.h"
 
 struct shard;
-struct visitor_conn;
+struct exchange;
+struct collapse;
 struct memtier_obj;
 struct wbuf;
 
-/* Cache state of one exchange (inside struct visitor_exchange). */
+/*
+ * The cache in the request path, per shard (struct shard's `cache`): the
+ * disk store and the key tables all shards share, this shard's RAM tier,
+ * its store writes in flight, the exchanges waiting for a large object's
+ * store buffer, and how often store I/O errors are logged.
+ */
+struct ecache_shard {
+	struct store *store;                /* NULL without [cache] */
+	struct collapse *collapse;          /* in-flight keys, all shards */
+	struct collapse *invalidated;       /* invalidation stamps, all shards */
+	struct collapse *passes;            /* keys last answered not storable (stamps) */
+	struct memtier mt;                  /* RAM tier: hot objects of this shard */
+	bool mt_on;
+	/* Store writes in flight: the store_io of each, kept until its
+	 * completion (a free list of indexes), and when its fill began. */
+	struct store_io *wio;
+	uint32_t *wio_free;
+	uint32_t n_wio_free;
+	uint64_t fill_began_ms[LIMIT_STORE_WRITES];   /* per store write slot */
+	/* The store's buffer pool of this shard, registered with the ring
+	 * (fixed buffer 0) so O_DIRECT reads/writes skip per-I/O page pinning;
+	 * NULL when registration failed (then plain READ/WRITE). */
+	char *store_fixed;
+	size_t store_fixed_bytes;
+	struct exchange *large_wait;        /* large-object sends waiting for a store buffer */
+	uint64_t ioerr_logged_ms[2];        /* store read, write errors: once per interval */
+	uint64_t ioerr_unlogged[2];         /* errors since that line */
+};
+
+/* Cache state of one exchange (inside struct exchange). */
 struct ecache_x {
 	bool cacheable;                 /* GET/HEAD on a shard with a store */
 	bool reading;                   /* a store read is in flight */
@@ -75,31 +107,31 @@ struct ecache_x {
  * instead of queueing one behind the other. True: the caller sends its
  * followers to the origin on their own.
  */
-bool ecache_pass(struct shard *sh, struct visitor_conn *vc);
+bool ecache_pass(struct shard *sh, struct exchange *ex);
 
 /*
  * start_exchange: try the cache. Returns true if the exchange is taken
  * care of (a store read is in flight; its completion serves or falls back
  * to the origin), false to go to the origin now (X-Cache MISS/BYPASS).
  */
-bool ecache_lookup(struct shard *sh, struct visitor_conn *vc);
-/* Completion of a store read for vc. */
-void ecache_on_read(struct shard *sh, struct visitor_conn *vc, const struct io_uring_cqe *cqe);
+bool ecache_lookup(struct shard *sh, struct exchange *ex);
+/* Completion of a store read for ex. */
+void ecache_on_read(struct shard *sh, struct exchange *ex, const struct io_uring_cqe *cqe);
 /* The origin's response head: start a store write if it may be stored. */
-void ecache_fill_begin(struct shard *sh, struct visitor_conn *vc,
+void ecache_fill_begin(struct shard *sh, struct exchange *ex,
 		       const struct http1_response *resp);
 /* Origin body bytes (also streamed to the visitor). */
-void ecache_fill_body(struct shard *sh, struct visitor_conn *vc, const char *p, size_t n);
+void ecache_fill_body(struct shard *sh, struct exchange *ex, const char *p, size_t n);
 /* The response ended: complete (commit when the writes land) or not. */
-void ecache_fill_end(struct shard *sh, struct visitor_conn *vc, bool complete);
+void ecache_fill_end(struct shard *sh, struct exchange *ex, bool complete);
 /* An unsafe method's 2xx/3xx response: drop what it invalidates (the
  * request's object, its same-host Location and Content-Location). */
-void ecache_invalidate(struct shard *sh, struct visitor_conn *vc,
+void ecache_invalidate(struct shard *sh, struct exchange *ex,
 		       const struct http1_response *resp);
 /* Completion of a store write (slot = index in the shard's write table). */
 void ecache_on_write(struct shard *sh, uint32_t slot, const struct io_uring_cqe *cqe);
 /* The exchange is over and nothing is in flight for it: release buffers. */
-void ecache_exchange_end(struct shard *sh, struct visitor_conn *vc);
+void ecache_exchange_end(struct shard *sh, struct exchange *ex);
 /*
  * Revalidation (RFC 9111 4.3): the origin request of an exchange that
  * holds a stale object drops the visitor's conditionals and Range and
@@ -110,11 +142,11 @@ void ecache_exchange_end(struct shard *sh, struct visitor_conn *vc);
  * the origin's body. ecache_fail_stale does the same when the origin could
  * not be reached at all (true: answered).
  */
-bool ecache_drops_request_header(const struct visitor_conn *vc, const struct http1_header *h);
-void ecache_origin_headers(const struct visitor_conn *vc, struct wbuf *w);
-bool ecache_origin_head(struct shard *sh, struct visitor_conn *vc,
+bool ecache_drops_request_header(const struct exchange *ex, const struct http1_header *h);
+void ecache_origin_headers(const struct exchange *ex, struct wbuf *w);
+bool ecache_origin_head(struct shard *sh, struct exchange *ex,
 			const struct http1_response *resp);
-bool ecache_fail_stale(struct shard *sh, struct visitor_conn *vc);
+bool ecache_fail_stale(struct shard *sh, struct exchange *ex);
 
 /*
  * The cache's part of an origin response head for an exchange that leads
@@ -126,15 +158,15 @@ bool ecache_fail_stale(struct shard *sh, struct visitor_conn *vc);
  * (ecache_pass), ECACHE_HEAD_FORWARD: they share this response.
  */
 enum ecache_head { ECACHE_HEAD_FORWARD, ECACHE_HEAD_STORED, ECACHE_HEAD_PASS };
-enum ecache_head ecache_response_head(struct shard *sh, struct visitor_conn *vc,
+enum ecache_head ecache_response_head(struct shard *sh, struct exchange *ex,
 				      const struct http1_response *resp);
 /* X-Cache value for a response built from the origin ("MISS"/"BYPASS"). */
-const char *ecache_xcache(const struct visitor_conn *vc);
+const char *ecache_xcache(const struct exchange *ex);
 /*
- * A background refresh (vc->x.background) ends: count it as failed when
+ * A background refresh (ex->background) ends: count it as failed when
  * the origin could not be asked or answered 5xx (the stale object stays).
  */
-void ecache_background_end(struct shard *sh, struct visitor_conn *vc);
+void ecache_background_end(struct shard *sh, struct exchange *ex);
 
 /* For edge/edge_vary.c: store write ios to submit, and room for n more. */
 void ecache_submit_writes(struct shard *sh, const struct store_io *io, int n);

@@ -17,11 +17,11 @@ int64_t ecache_now_s(const struct shard *sh);
 void ecache_count_storable(struct shard *sh, const struct hcache_resp_info *ri,
 			   const struct hcache_store *hs);
 struct hcache_policy ecache_zone_policy(const struct cfg_zone *z);
-/* The cache key of vc's request; its text into text[cap). */
-int ecache_request_key(const struct visitor_conn *vc, char *text, size_t cap, size_t *text_len,
+/* The cache key of ex's request; its text into text[cap). */
+int ecache_request_key(const struct exchange *ex, char *text, size_t cap, size_t *text_len,
 		       struct cindex_key *key);
 /* A hit's response head (status, stored headers, Age, X-Cache, framing). */
-void ecache_write_hit_head(struct shard *sh, struct visitor_conn *vc, struct wbuf *w, int status,
+void ecache_write_hit_head(struct shard *sh, struct exchange *ex, struct wbuf *w, int status,
 			   const struct http1_response *stored, int64_t age,
 			   int64_t body_len, const char *content_range);
 /* The stored head: status line and the headers a cache stores, minus

@@ -55,11 +55,11 @@ struct chk_meta {
 	uint64_t total;
 };
 
-static void advance(struct shard *sh, struct visitor_conn *vc, bool in_send);
+static void advance(struct shard *sh, struct exchange *ex, bool in_send);
 
-static uint64_t new_gen(const struct shard *sh, const struct visitor_conn *vc)
+static uint64_t new_gen(const struct shard *sh, const struct exchange *ex)
 {
-	uint64_t in[2] = { loop_now_ns(), vc->x.reqid };
+	uint64_t in[2] = { loop_now_ns(), ex->reqid };
 	(void)sh;
 	return XXH3_64bits(in, sizeof(in)) | 1;
 }
@@ -73,44 +73,44 @@ static uint32_t chunk_len(const struct elarge_x *L, uint32_t idx)
 static void drop_object(struct shard *sh, struct cindex_key key, uint64_t gen, uint64_t total,
 			uint32_t chunk)
 {
-	store_delete(sh->store, key);
+	store_delete(sh->cache.store, key);
 	uint64_t n = slice_chunk_count(total, chunk);
 	for (uint64_t i = 0; i < n && i < LIMIT_STORE_OBJECT_CHUNKS; i++)
-		store_delete(sh->store, slice_chunk_key(key, gen, (uint32_t)i));
+		store_delete(sh->cache.store, slice_chunk_key(key, gen, (uint32_t)i));
 }
 
 /* ---- chunk claims (collapsing) -------------------------------------------------- */
 
 /* Claim chunk idx for this exchange: false if another holds it. */
-static bool claim_chunk(struct shard *sh, struct visitor_conn *vc, uint32_t idx)
+static bool claim_chunk(struct shard *sh, struct exchange *ex, uint32_t idx)
 {
-	struct collapse_leader me = { sh->id, vc->idx, vc->gen }, l;
-	struct elarge_x *L = &vc->x.cache.large;
-	if (!sh->collapse)
+	struct collapse_leader me = { sh->id, ex->idx, ex->gen }, l;
+	struct elarge_x *L = &ex->cache.large;
+	if (!sh->cache.collapse)
 		return true;
-	int r = collapse_claim(sh->collapse, slice_chunk_key(vc->x.cache.key, L->gen, idx), &me,
+	int r = collapse_claim(sh->cache.collapse, slice_chunk_key(ex->cache.key, L->gen, idx), &me,
 			       &l);
 	return r != 1 || (l.shard == me.shard && l.vidx == me.vidx && l.vgen == me.vgen);
 }
 
 /* Let go of the claims no store write took over. */
-static void release_claims(struct shard *sh, struct visitor_conn *vc)
+static void release_claims(struct shard *sh, struct exchange *ex)
 {
-	struct elarge_x *L = &vc->x.cache.large;
-	for (; L->cl_from < L->cl_to && sh->collapse; L->cl_from++)
-		collapse_release(sh->collapse,
-				 slice_chunk_key(vc->x.cache.key, L->gen, L->cl_from));
+	struct elarge_x *L = &ex->cache.large;
+	for (; L->cl_from < L->cl_to && sh->cache.collapse; L->cl_from++)
+		collapse_release(sh->cache.collapse,
+				 slice_chunk_key(ex->cache.key, L->gen, L->cl_from));
 	L->cl_from = L->cl_to = 0;
 }
 
 /* A chunk's claim now ends with its store write (or it was skipped). */
-static void claim_done(struct shard *sh, struct visitor_conn *vc, uint32_t idx, bool written)
+static void claim_done(struct shard *sh, struct exchange *ex, uint32_t idx, bool written)
 {
-	struct elarge_x *L = &vc->x.cache.large;
+	struct elarge_x *L = &ex->cache.large;
 	if (idx != L->cl_from || idx >= L->cl_to)
 		return;
-	if (!written && sh->collapse)
-		collapse_release(sh->collapse, slice_chunk_key(vc->x.cache.key, L->gen, idx));
+	if (!written && sh->cache.collapse)
+		collapse_release(sh->cache.collapse, slice_chunk_key(ex->cache.key, L->gen, idx));
 	L->cl_from++;
 }
 
@@ -119,9 +119,9 @@ static void claim_done(struct shard *sh, struct visitor_conn *vc, uint32_t idx, 
 static void slot_release(struct shard *sh, struct elarge_slot *s)
 {
 	if (s->has_io)
-		store_io_release(sh->store, &s->io);
+		store_io_release(sh->cache.store, &s->io);
 	if (s->mobj)
-		memtier_unref(&sh->mt, s->mobj);
+		memtier_unref(&sh->cache.mt, s->mobj);
 	s->has_io = false;
 	s->mobj = NULL;
 	s->st = ELS_FREE;
@@ -143,24 +143,24 @@ static bool slots_idle(const struct elarge_x *L)
 	return true;
 }
 
-static void wait_add(struct shard *sh, struct visitor_conn *vc)
+static void wait_add(struct shard *sh, struct exchange *ex)
 {
-	struct elarge_x *L = &vc->x.cache.large;
+	struct elarge_x *L = &ex->cache.large;
 	if (L->waiting)
 		return;
 	L->waiting = true;
-	L->next_wait = sh->large_wait;
-	sh->large_wait = vc;
+	L->next_wait = sh->cache.large_wait;
+	sh->cache.large_wait = ex;
 	COUNT(sh, cache_large_waits);
 }
 
-static void wait_remove(struct shard *sh, struct visitor_conn *vc)
+static void wait_remove(struct shard *sh, struct exchange *ex)
 {
-	struct elarge_x *L = &vc->x.cache.large;
+	struct elarge_x *L = &ex->cache.large;
 	if (!L->waiting)
 		return;
-	for (struct visitor_conn **p = &sh->large_wait; *p; p = &(*p)->x.cache.large.next_wait)
-		if (*p == vc) {
+	for (struct exchange **p = &sh->cache.large_wait; *p; p = &(*p)->cache.large.next_wait)
+		if (*p == ex) {
 			*p = L->next_wait;
 			break;
 		}
@@ -170,15 +170,15 @@ static void wait_remove(struct shard *sh, struct visitor_conn *vc)
 
 void elarge_tick(struct shard *sh)
 {
-	struct visitor_conn *list = sh->large_wait;
-	sh->large_wait = NULL;
+	struct exchange *list = sh->cache.large_wait;
+	sh->cache.large_wait = NULL;
 	while (list) {
-		struct visitor_conn *vc = list;
-		list = vc->x.cache.large.next_wait;
-		vc->x.cache.large.waiting = false;
-		vc->x.cache.large.next_wait = NULL;
-		if (vc->state == VC_BUSY && vc->x.cache.large.on && !vc->x.resp_done)
-			advance(sh, vc, false);
+		struct exchange *ex = list;
+		list = ex->cache.large.next_wait;
+		ex->cache.large.waiting = false;
+		ex->cache.large.next_wait = NULL;
+		if (ex->state == EX_BUSY && ex->cache.large.on && !ex->resp_done)
+			advance(sh, ex, false);
 	}
 }
 
@@ -186,11 +186,11 @@ void elarge_tick(struct shard *sh)
 
 /* Decide the visitor's response against the object (conditionals, one
  * range) and build its head; it is queued with the first body bytes. */
-static int plan_response(struct shard *sh, struct visitor_conn *vc,
+static int plan_response(struct shard *sh, struct exchange *ex,
 			 const struct http1_response *stored,
 			 int64_t age)
 {
-	struct ecache_x *c = &vc->x.cache;
+	struct ecache_x *c = &ex->cache;
 	struct elarge_x *L = &c->large;
 	struct hcache_hit_plan hp;
 
@@ -205,7 +205,7 @@ static int plan_response(struct shard *sh, struct visitor_conn *vc,
 	}
 	struct wbuf w;
 	wbuf_init(&w, blk, IOBUF_HBUF_BYTES);
-	ecache_write_hit_head(sh, vc, &w, status, stored, age, (int64_t)(last1 - first),
+	ecache_write_hit_head(sh, ex, &w, status, stored, age, (int64_t)(last1 - first),
 			      content_range);
 	if (w.overflow) {
 		iobuf_pool_put(&sh->pool, blk);
@@ -216,8 +216,8 @@ static int plan_response(struct shard *sh, struct visitor_conn *vc,
 	L->hblk = blk;
 	L->hlen = (uint32_t)w.len;
 	L->status = (uint16_t)status;
-	vc->x.status = (uint16_t)status;
-	if (vc->req.method == HTTP1_HEAD)
+	ex->status = (uint16_t)status;
+	if (ex->req.method == HTTP1_HEAD)
 		last1 = first;
 	L->first = L->next = first;
 	L->last1 = last1;
@@ -226,25 +226,25 @@ static int plan_response(struct shard *sh, struct visitor_conn *vc,
 }
 
 /* Queue the planned head (once). False: the connection was closed. */
-static bool queue_head(struct shard *sh, struct visitor_conn *vc)
+static bool queue_head(struct shard *sh, struct exchange *ex)
 {
-	struct elarge_x *L = &vc->x.cache.large;
+	struct elarge_x *L = &ex->cache.large;
 	if (L->head_sent)
 		return true;
 	char *blk = L->hblk;
 	L->hblk = NULL;
 	L->head_sent = true;
 	L->pushed += L->hlen;
-	return visitor_queue_head_block(sh, vc, blk, L->hlen);
+	return exchange_queue_head_block(sh, ex, blk, L->hlen);
 }
 
 /* Body bytes to the visitor's queue (no followers: slices never collapse). */
-static bool put_body(struct shard *sh, struct visitor_conn *vc, const struct iobuf_seg *seg)
+static bool put_body(struct shard *sh, struct exchange *ex, const struct iobuf_seg *seg)
 {
-	if (!iobuf_outq_coalesce(&vc->out, seg, &sh->pool) && !iobuf_outq_push(&vc->out, seg))
+	if (!iobuf_outq_coalesce(ex->out, seg, &sh->pool) && !iobuf_outq_push(ex->out, seg))
 		return false;
-	vc->x.body_bytes_out += seg->len;
-	vc->x.cache.large.pushed += seg->len;
+	ex->body_bytes_out += seg->len;
+	ex->cache.large.pushed += seg->len;
 	return true;
 }
 
@@ -259,14 +259,14 @@ bool elarge_is_record(const void *meta, uint32_t meta_len)
 	return magic == REC_MAGIC;
 }
 
-bool elarge_serve(struct shard *sh, struct visitor_conn *vc, const void *meta, uint32_t meta_len)
+bool elarge_serve(struct shard *sh, struct exchange *ex, const void *meta, uint32_t meta_len)
 {
-	struct ecache_x *c = &vc->x.cache;
+	struct ecache_x *c = &ex->cache;
 	struct elarge_x *L = &c->large;
 	struct rec_meta m;
 	struct http1_response head;
 
-	if (vc->x.background)
+	if (ex->background)
 		return false;               /* a refresh fetches the whole object */
 	memcpy(&m, meta, sizeof(m));
 	if (m.head_len > meta_len - sizeof(m) || m.chunk == 0 ||
@@ -292,7 +292,7 @@ bool elarge_serve(struct shard *sh, struct visitor_conn *vc, const void *meta, u
 	L->expires = m.expires;
 	L->e = m.e;
 	c->xcache = HCACHE_X_HIT;
-	if (plan_response(sh, vc, &head, hcache_age(&m.e, ecache_now_s(sh))) < 0) {
+	if (plan_response(sh, ex, &head, hcache_age(&m.e, ecache_now_s(sh))) < 0) {
 		L->on = false;
 		c->xcache = HCACHE_X_MISS;
 		return false;
@@ -302,14 +302,14 @@ bool elarge_serve(struct shard *sh, struct visitor_conn *vc, const void *meta, u
 	return true;
 }
 
-void elarge_start(struct shard *sh, struct visitor_conn *vc)
+void elarge_start(struct shard *sh, struct exchange *ex)
 {
-	advance(sh, vc, false);
+	advance(sh, ex, false);
 }
 
 /* Start a store write of one object of this version (a record: body 0;
  * a chunk): its key text gives the prefix-purge hashes. */
-static bool begin_write(struct shard *sh, struct visitor_conn *vc, struct cindex_key key,
+static bool begin_write(struct shard *sh, struct exchange *ex, struct cindex_key key,
 			const void *meta, uint32_t meta_len, uint64_t body_len, uint32_t *wid)
 {
 	char text[LIMIT_CACHE_KEY_BYTES];
@@ -318,27 +318,27 @@ static bool begin_write(struct shard *sh, struct visitor_conn *vc, struct cindex
 	struct store_io io[4];
 
 	if (!ecache_write_room(sh, 4) ||
-	    ecache_request_key(vc, text, sizeof(text), &text_len, &k) < 0)
+	    ecache_request_key(ex, text, sizeof(text), &text_len, &k) < 0)
 		return false;
 	struct store_obj obj = {
 		.meta = meta, .meta_len = meta_len, .body_len = body_len,
-		.expires = vc->x.cache.large.expires, .key_text = text, .key_text_len = text_len,
+		.expires = ex->cache.large.expires, .key_text = text, .key_text_len = text_len,
 	};
-	int n = store_write_begin(sh->store, sh->id, key, &obj, wid, io, 4);
+	int n = store_write_begin(sh->cache.store, sh->id, key, &obj, wid, io, 4);
 	if (n < 0) {
 		COUNT(sh, cache_fill_dropped);
 		return false;
 	}
-	sh->fill_began_ms[*wid % LIMIT_STORE_WRITES] = sh->lp.now_ms;
+	sh->cache.fill_began_ms[*wid % LIMIT_STORE_WRITES] = sh->lp.now_ms;
 	ecache_submit_writes(sh, io, n);
 	return true;
 }
 
 /* Write the record of a new version (best effort). */
-static bool write_record(struct shard *sh, struct visitor_conn *vc,
+static bool write_record(struct shard *sh, struct exchange *ex,
 			 const struct http1_response *resp)
 {
-	struct elarge_x *L = &vc->x.cache.large;
+	struct elarge_x *L = &ex->cache.large;
 	uint32_t wid;
 
 	char *blk = iobuf_pool_get(&sh->pool);
@@ -352,7 +352,7 @@ static bool write_record(struct shard *sh, struct visitor_conn *vc,
 	if (ok) {
 		m.head_len = (uint32_t)w.len;
 		memcpy(blk, &m, sizeof(m));
-		ok = begin_write(sh, vc, vc->x.cache.key, blk, (uint32_t)(sizeof(m) + w.len), 0,
+		ok = begin_write(sh, ex, ex->cache.key, blk, (uint32_t)(sizeof(m) + w.len), 0,
 				 &wid);
 	}
 	iobuf_pool_put(&sh->pool, blk);     /* the store copied the meta */
@@ -361,15 +361,15 @@ static bool write_record(struct shard *sh, struct visitor_conn *vc,
 
 /* A new version seen in an origin response (`head`: its 200 form):
  * RFC 9111 says whether it may be stored; with a validator it is. */
-static void new_version(struct shard *sh, struct visitor_conn *vc,
+static void new_version(struct shard *sh, struct exchange *ex,
 			const struct http1_response *head,
 			uint64_t total)
 {
-	struct ecache_x *c = &vc->x.cache;
+	struct ecache_x *c = &ex->cache;
 	struct elarge_x *L = &c->large;
 	struct hcache_resp_info ri;
 	struct hcache_store hs;
-	struct hcache_policy pol = ecache_zone_policy(vc->x.zone->cfg);
+	struct hcache_policy pol = ecache_zone_policy(ex->zone->cfg);
 
 	hcache_parse_response(head, ecache_now_s(sh), &ri);
 	memset(&L->e, 0, sizeof(L->e));
@@ -378,55 +378,55 @@ static void new_version(struct shard *sh, struct visitor_conn *vc,
 	if (!hs.store)
 		slice_served_entry(&ri, &L->e);  /* not stored, but served */
 	L->total = total;
-	L->gen = new_gen(sh, vc);
+	L->gen = new_gen(sh, ex);
 	L->have_id = true;
 	L->expires = hcache_store_expires(&hs);
-	L->storing = slice_stored(&hs, &ri, &L->e) && write_record(sh, vc, head);
+	L->storing = slice_stored(&hs, &ri, &L->e) && write_record(sh, ex, head);
 	if (!L->storing)
 		COUNT(sh, cache_not_stored);
 }
 
 /* ---- chunk writes -------------------------------------------------------------- */
 
-static bool cw_begin(struct shard *sh, struct visitor_conn *vc, uint32_t idx)
+static bool cw_begin(struct shard *sh, struct exchange *ex, uint32_t idx)
 {
-	struct elarge_x *L = &vc->x.cache.large;
+	struct elarge_x *L = &ex->cache.large;
 	struct chk_meta m = { .magic = CHK_MAGIC, .idx = idx, .gen = L->gen, .total = L->total };
 
-	if (!begin_write(sh, vc, slice_chunk_key(vc->x.cache.key, L->gen, idx), &m, sizeof(m),
+	if (!begin_write(sh, ex, slice_chunk_key(ex->cache.key, L->gen, idx), &m, sizeof(m),
 			 chunk_len(L, idx), &L->cw_wid)) {
-		claim_done(sh, vc, idx, false);
+		claim_done(sh, ex, idx, false);
 		return false;
 	}
 	/* Claimed until the write lands (ecache_on_write releases it): a
 	 * concurrent miss of this chunk waits for it instead of fetching. */
-	claim_chunk(sh, vc, idx);
-	claim_done(sh, vc, idx, true);
+	claim_chunk(sh, ex, idx);
+	claim_done(sh, ex, idx, true);
 	L->cw_active = true;
 	L->cw_idx = idx;
 	L->cw_left = chunk_len(L, idx);
 	return true;
 }
 
-static void cw_abort(struct shard *sh, struct visitor_conn *vc)
+static void cw_abort(struct shard *sh, struct exchange *ex)
 {
-	struct elarge_x *L = &vc->x.cache.large;
+	struct elarge_x *L = &ex->cache.large;
 	if (!L->cw_active)
 		return;
-	store_write_abort(sh->store, sh->id, L->cw_wid);
+	store_write_abort(sh->cache.store, sh->id, L->cw_wid);
 	L->cw_active = false;
 	/* Its claim: a write with no io in flight has no completion to
 	 * release it (one that has releases it again: harmless). */
-	if (sh->collapse)
-		collapse_release(sh->collapse, slice_chunk_key(vc->x.cache.key, L->gen, L->cw_idx));
+	if (sh->cache.collapse)
+		collapse_release(sh->cache.collapse, slice_chunk_key(ex->cache.key, L->gen, L->cw_idx));
 }
 
 /* Object bytes [off, off + n) passing by: each whole chunk becomes a store
  * object (best effort: a busy store skips a chunk, never slows anyone). */
-static void cw_feed(struct shard *sh, struct visitor_conn *vc, uint64_t off, const char *p,
+static void cw_feed(struct shard *sh, struct exchange *ex, uint64_t off, const char *p,
 		    size_t n)
 {
-	struct elarge_x *L = &vc->x.cache.large;
+	struct elarge_x *L = &ex->cache.large;
 	struct store_io io[8];
 
 	while (n > 0) {
@@ -436,15 +436,15 @@ static void cw_feed(struct shard *sh, struct visitor_conn *vc, uint64_t off, con
 		size_t step = rest < n ? (size_t)rest : n;
 		/* A write runs from a chunk's start, so cw_left == rest: the
 		 * step is the same whether the bytes are written or skipped. */
-		if (L->cw_active || (coff == 0 && cw_begin(sh, vc, idx))) {
+		if (L->cw_active || (coff == 0 && cw_begin(sh, ex, idx))) {
 			size_t used = 0;
 			int k = ecache_write_room(sh, 8) ?
-				store_write_append(sh->store, sh->id, L->cw_wid, p, step, &used,
+				store_write_append(sh->cache.store, sh->id, L->cw_wid, p, step, &used,
 						   io, 8) : -1;
 			if (k > 0)
 				ecache_submit_writes(sh, io, k);
 			if (k < 0 || used < step) {
-				cw_abort(sh, vc);
+				cw_abort(sh, ex);
 				COUNT(sh, cache_fill_dropped);
 			} else if ((L->cw_left -= used) == 0) {
 				L->cw_active = false;   /* sealed: it commits as it lands */
@@ -458,10 +458,10 @@ static void cw_feed(struct shard *sh, struct visitor_conn *vc, uint64_t off, con
 
 /* ---- a plain GET miss larger than a chunk ------------------------------------- */
 
-bool elarge_fill_begin(struct shard *sh, struct visitor_conn *vc, const struct http1_response *resp,
+bool elarge_fill_begin(struct shard *sh, struct exchange *ex, const struct http1_response *resp,
 		       const struct hcache_entry *e, uint32_t expires)
 {
-	struct ecache_x *c = &vc->x.cache;
+	struct ecache_x *c = &ex->cache;
 	struct elarge_x *L = &c->large;
 
 	if (!slice_has_validator(e)) {
@@ -469,13 +469,13 @@ bool elarge_fill_begin(struct shard *sh, struct visitor_conn *vc, const struct h
 		return true;                /* chunks could not be checked later */
 	}
 	memset(L, 0, sizeof(*L));
-	L->chunk = store_chunk_bytes(sh->store);
+	L->chunk = store_chunk_bytes(sh->cache.store);
 	L->e = *e;
 	L->total = (uint64_t)resp->content_length;
-	L->gen = new_gen(sh, vc);
+	L->gen = new_gen(sh, ex);
 	L->expires = expires;
 	L->have_id = true;
-	if (!write_record(sh, vc, resp))
+	if (!write_record(sh, ex, resp))
 		return true;
 	L->fill = L->storing = true;
 	L->o_off = 0;
@@ -483,18 +483,18 @@ bool elarge_fill_begin(struct shard *sh, struct visitor_conn *vc, const struct h
 	return true;
 }
 
-void elarge_fill_body(struct shard *sh, struct visitor_conn *vc, const char *p, size_t n)
+void elarge_fill_body(struct shard *sh, struct exchange *ex, const char *p, size_t n)
 {
-	struct elarge_x *L = &vc->x.cache.large;
-	cw_feed(sh, vc, L->o_off, p, n);
+	struct elarge_x *L = &ex->cache.large;
+	cw_feed(sh, ex, L->o_off, p, n);
 	L->o_off += n;
 }
 
-void elarge_fill_end(struct shard *sh, struct visitor_conn *vc, bool complete)
+void elarge_fill_end(struct shard *sh, struct exchange *ex, bool complete)
 {
-	struct elarge_x *L = &vc->x.cache.large;
+	struct elarge_x *L = &ex->cache.large;
 	(void)complete;                     /* a whole chunk is complete as it is */
-	cw_abort(sh, vc);
+	cw_abort(sh, ex);
 	L->fill = false;
 }
 
@@ -502,20 +502,20 @@ void elarge_fill_end(struct shard *sh, struct visitor_conn *vc, bool complete)
 
 /* Fetch chunks [idx, ...] from the origin: up to LIMIT_ELARGE_FETCH_CHUNKS,
  * up to the last one the visitor needs, stopping before a stored one. */
-static void start_fetch(struct shard *sh, struct visitor_conn *vc, uint32_t idx)
+static void start_fetch(struct shard *sh, struct exchange *ex, uint32_t idx)
 {
-	struct ecache_x *c = &vc->x.cache;
+	struct ecache_x *c = &ex->cache;
 	struct elarge_x *L = &c->large;
 	uint32_t lastc = slice_last_chunk(L->last1, L->chunk);
 	uint32_t n = 1;
 	struct cindex_entry hit;
 
 	if (L->storing)
-		claim_chunk(sh, vc, idx);
+		claim_chunk(sh, ex, idx);
 	while (idx + n <= lastc && n < LIMIT_ELARGE_FETCH_CHUNKS &&
-	       !(L->storing && (store_lookup(sh->store, sh->id,
+	       !(L->storing && (store_lookup(sh->cache.store, sh->id,
 					     slice_chunk_key(c->key, L->gen, idx + n), &hit) == 0 ||
-				!claim_chunk(sh, vc, idx + n))))
+				!claim_chunk(sh, ex, idx + n))))
 		n++;
 	L->cl_from = idx;
 	L->cl_to = L->storing ? idx + n : idx;
@@ -523,40 +523,40 @@ static void start_fetch(struct shard *sh, struct visitor_conn *vc, uint32_t idx)
 	slice_fetch_span(idx, n, L->chunk, L->total, L->have_id, &L->o_off, &L->o_end);
 	L->fetching = true;
 	L->rd = idx + n;
-	vc->x.tries = 0;
-	vc->x.retried = false;
+	ex->tries = 0;
+	ex->retried = false;
 	COUNT(sh, cache_large_fetches);
-	origin_start(sh, vc);
+	origin_start(sh, ex);
 }
 
-bool elarge_miss(struct shard *sh, struct visitor_conn *vc)
+bool elarge_miss(struct shard *sh, struct exchange *ex)
 {
-	struct ecache_x *c = &vc->x.cache;
+	struct ecache_x *c = &ex->cache;
 	struct elarge_x *L = &c->large;
 	uint64_t first, last1;
 
-	if (!c->cacheable || c->have_stored || vc->req.method != HTTP1_GET || !c->req.range.p ||
-	    vc->x.background ||
-	    !slice_range_miss(&c->req, store_chunk_bytes(sh->store), &first, &last1))
+	if (!c->cacheable || c->have_stored || ex->req.method != HTTP1_GET || !c->req.range.p ||
+	    ex->background ||
+	    !slice_range_miss(&c->req, store_chunk_bytes(sh->cache.store), &first, &last1))
 		return false;
 	memset(L, 0, sizeof(*L));
 	L->on = true;
-	L->chunk = store_chunk_bytes(sh->store);
+	L->chunk = store_chunk_bytes(sh->cache.store);
 	L->next = L->first = first;
 	L->last1 = last1;                   /* until the length is known */
-	start_fetch(sh, vc, (uint32_t)(L->next / L->chunk));
+	start_fetch(sh, ex, (uint32_t)(L->next / L->chunk));
 	return true;
 }
 
-bool elarge_drops_request_header(const struct visitor_conn *vc, const struct http1_header *h)
+bool elarge_drops_request_header(const struct exchange *ex, const struct http1_header *h)
 {
-	(void)vc;
+	(void)ex;
 	return hcache_header_conditional(h);
 }
 
-void elarge_origin_headers(const struct visitor_conn *vc, struct wbuf *w)
+void elarge_origin_headers(const struct exchange *ex, struct wbuf *w)
 {
-	const struct elarge_x *L = &vc->x.cache.large;
+	const struct elarge_x *L = &ex->cache.large;
 	wbuf_str(w, "Range: bytes=");
 	wbuf_u64(w, L->o_off);
 	wbuf_put(w, "-", 1);
@@ -564,9 +564,9 @@ void elarge_origin_headers(const struct visitor_conn *vc, struct wbuf *w)
 	wbuf_put(w, "\r\n", 2);
 }
 
-int elarge_origin_head(struct shard *sh, struct visitor_conn *vc, const struct http1_response *resp)
+int elarge_origin_head(struct shard *sh, struct exchange *ex, const struct http1_response *resp)
 {
-	struct ecache_x *c = &vc->x.cache;
+	struct ecache_x *c = &ex->cache;
 	struct elarge_x *L = &c->large;
 	uint64_t s, e1, total;
 
@@ -576,7 +576,7 @@ int elarge_origin_head(struct shard *sh, struct visitor_conn *vc, const struct h
 		 * shorter than we knew: the stored object goes too (a 5xx may
 		 * pass: it says nothing about the object). */
 		L->fetching = false;
-		release_claims(sh, vc);
+		release_claims(sh, ex);
 		if (L->have_id && slice_drops_object(resp->status))
 			drop_object(sh, c->key, L->gen, L->total, L->chunk);
 		if (L->head_sent)
@@ -598,7 +598,7 @@ int elarge_origin_head(struct shard *sh, struct visitor_conn *vc, const struct h
 			/* Another version: never stitched to the stored one. The
 			 * claims were taken under the old generation's keys. */
 			COUNT(sh, cache_large_mismatch);
-			release_claims(sh, vc);
+			release_claims(sh, ex);
 			drop_object(sh, c->key, L->gen, L->total, L->chunk);
 			L->have_id = L->storing = false;
 			if (L->head_sent)
@@ -606,27 +606,27 @@ int elarge_origin_head(struct shard *sh, struct visitor_conn *vc, const struct h
 		}
 	}
 	if (!L->have_id) {
-		new_version(sh, vc, &head, total);
+		new_version(sh, ex, &head, total);
 		if (c->xcache == HCACHE_X_HIT)
 			c->xcache = HCACHE_X_MISS;  /* another version than the record's */
-		if (plan_response(sh, vc, &head, 0) < 0)
+		if (plan_response(sh, ex, &head, 0) < 0)
 			return -ENOBUFS;
 	}
 	L->o_off = s;
 	L->o_end = e1;
-	vc->x.origin_status = resp->status;
+	ex->origin_status = resp->status;
 	return 1;
 }
 
-bool elarge_origin_body(struct shard *sh, struct visitor_conn *vc, const struct iobuf_seg *seg)
+bool elarge_origin_body(struct shard *sh, struct exchange *ex, const struct iobuf_seg *seg)
 {
-	struct elarge_x *L = &vc->x.cache.large;
+	struct elarge_x *L = &ex->cache.large;
 	uint64_t off = L->o_off, n = seg->len;
 
 	if (n > L->o_end - off)
 		n = L->o_end - off;
 	if (L->storing)
-		cw_feed(sh, vc, off, seg->ptr, (size_t)n);
+		cw_feed(sh, ex, off, seg->ptr, (size_t)n);
 	L->o_off += n;
 	if (off <= L->next && L->next < off + n && L->next < L->last1) {
 		uint64_t a = L->next - off;
@@ -634,11 +634,11 @@ bool elarge_origin_body(struct shard *sh, struct visitor_conn *vc, const struct 
 		struct iobuf_seg t = *seg;
 		t.ptr += a;
 		t.len = (uint32_t)(b - a);
-		if (!queue_head(sh, vc)) {
+		if (!queue_head(sh, ex)) {
 			iobuf_seg_release(seg, &sh->pool);
 			return true;            /* closed */
 		}
-		if (!put_body(sh, vc, &t))
+		if (!put_body(sh, ex, &t))
 			return false;
 		L->next += b - a;
 		return true;
@@ -647,28 +647,28 @@ bool elarge_origin_body(struct shard *sh, struct visitor_conn *vc, const struct 
 	return true;
 }
 
-void elarge_origin_end(struct shard *sh, struct visitor_conn *vc)
+void elarge_origin_end(struct shard *sh, struct exchange *ex)
 {
-	struct elarge_x *L = &vc->x.cache.large;
+	struct elarge_x *L = &ex->cache.large;
 
 	L->fetching = false;
-	cw_abort(sh, vc);                    /* a chunk the response did not finish */
-	release_claims(sh, vc);
+	cw_abort(sh, ex);                    /* a chunk the response did not finish */
+	release_claims(sh, ex);
 	L->rd = (uint32_t)(L->next / L->chunk);
 	if (L->o_off != L->o_end) {
-		visitor_response_abort(sh, vc);
+		exchange_response_abort(sh, ex);
 		return;
 	}
-	advance(sh, vc, false);
+	advance(sh, ex, false);
 }
 
 /* ---- hits: chunks from RAM or disk, in order ------------------------------------ */
 
 /* Get the next chunk: 1 = ready (RAM), 0 = a read or a fetch is running
  * or nothing can start now. */
-static int acquire(struct shard *sh, struct visitor_conn *vc)
+static int acquire(struct shard *sh, struct exchange *ex)
 {
-	struct ecache_x *c = &vc->x.cache;
+	struct ecache_x *c = &ex->cache;
 	struct elarge_x *L = &c->large;
 	uint32_t ci = (uint32_t)(L->next / L->chunk);
 	uint32_t lastc = (uint32_t)((L->last1 - 1) / L->chunk);
@@ -686,13 +686,13 @@ static int acquire(struct shard *sh, struct visitor_conn *vc)
 	if (!s)
 		return 0;
 	struct cindex_key k = slice_chunk_key(c->key, L->gen, L->rd);
-	if (L->storing && store_lookup(sh->store, sh->id, k, &hit) == 0) {
+	if (L->storing && store_lookup(sh->cache.store, sh->id, k, &hit) == 0) {
 		uint32_t want = chunk_len(L, L->rd);
 		s->idx = L->rd;
 		s->loc = hit.loc;
-		if (sh->mt_on && memtier_get(&sh->mt, k, hit.loc, 0, &s->mobj) == 1) {
+		if (sh->cache.mt_on && memtier_get(&sh->cache.mt, k, hit.loc, 0, &s->mobj) == 1) {
 			uint32_t bl;
-			s->body = memtier_body(&sh->mt, s->mobj, &bl);
+			s->body = memtier_body(&sh->cache.mt, s->mobj, &bl);
 			if (bl == want) {
 				s->len = bl;
 				s->st = ELS_READY;
@@ -700,45 +700,45 @@ static int acquire(struct shard *sh, struct visitor_conn *vc)
 				COUNT(sh, cache_ram_hits);
 				return 1;
 			}
-			memtier_unref(&sh->mt, s->mobj);
+			memtier_unref(&sh->cache.mt, s->mobj);
 			s->mobj = NULL;
 		}
-		int n = store_read_plan(sh->store, sh->id, &hit, true, 0, hit.total_len, &s->io, 1);
+		int n = store_read_plan(sh->cache.store, sh->id, &hit, true, 0, hit.total_len, &s->io, 1);
 		if (n == 1) {
 			s->has_io = true;
 			s->st = ELS_READING;
 			L->rd++;
 			L->reading = true;
-			shard_prep_store_io(sh, &s->io, shard_ud(OP_CREAD, vc->idx, vc->gen));
-			vc->ops++;
+			shard_prep_store_io(sh, &s->io, shard_ud(OP_CREAD, ex->idx, ex->gen));
+			ex->ops++;
 			return 0;
 		}
 		if (n == -ENOBUFS) {
 			/* Pool empty: wait for a buffer (a send of ours, or the tick). */
-			wait_add(sh, vc);
+			wait_add(sh, ex);
 			return 0;
 		}
 		COUNT(sh, cache_read_errors);
 	}
 	/* Missing: fetched once every chunk before it is queued — unless
 	 * another exchange is fetching it (then wait, up to a bound). */
-	if (L->rd != ci || !slots_idle(L) || vc->req.method != HTTP1_GET)
+	if (L->rd != ci || !slots_idle(L) || ex->req.method != HTTP1_GET)
 		return 0;
-	if (L->storing && sh->collapse && collapse_active(sh->collapse, k)) {
+	if (L->storing && sh->cache.collapse && collapse_active(sh->cache.collapse, k)) {
 		if (!L->wait_ms)
 			L->wait_ms = sh->lp.now_ms;
 		if (sh->lp.now_ms - L->wait_ms < LIMIT_ELARGE_CLAIM_WAIT_MS) {
-			wait_add(sh, vc);
+			wait_add(sh, ex);
 			return 0;
 		}
 	}
-	start_fetch(sh, vc, ci);
+	start_fetch(sh, ex, ci);
 	return 0;
 }
 
-void elarge_on_read(struct shard *sh, struct visitor_conn *vc, const struct io_uring_cqe *cqe)
+void elarge_on_read(struct shard *sh, struct exchange *ex, const struct io_uring_cqe *cqe)
 {
-	struct ecache_x *c = &vc->x.cache;
+	struct ecache_x *c = &ex->cache;
 	struct elarge_x *L = &c->large;
 	struct elarge_slot *s = NULL;
 	struct store_view v;
@@ -750,11 +750,11 @@ void elarge_on_read(struct shard *sh, struct visitor_conn *vc, const struct io_u
 			s = &L->s[i];
 	if (!s)
 		return;
-	if (vc->state != VC_BUSY) {
+	if (ex->state != EX_BUSY) {
 		slot_release(sh, s);        /* closing: nobody sends from it */
 		return;
 	}
-	bool good = store_read_verify(sh->store, &s->io, cqe->res, &v) == 0 &&
+	bool good = store_read_verify(sh->cache.store, &s->io, cqe->res, &v) == 0 &&
 		    v.meta_len == sizeof(m) && v.body_len == chunk_len(L, s->idx) &&
 		    v.total_len == v.body_len;
 	if (good) {
@@ -765,10 +765,10 @@ void elarge_on_read(struct shard *sh, struct visitor_conn *vc, const struct io_u
 	if (!good) {
 		/* Never served: dropped, and fetched again from the origin. */
 		COUNT(sh, cache_large_bad_chunks);
-		store_delete(sh->store, slice_chunk_key(c->key, L->gen, s->idx));
+		store_delete(sh->cache.store, slice_chunk_key(c->key, L->gen, s->idx));
 		L->rd = s->idx;
 		slot_release(sh, s);
-		advance(sh, vc, false);
+		advance(sh, ex, false);
 		return;
 	}
 	s->body = v.body;
@@ -776,30 +776,30 @@ void elarge_on_read(struct shard *sh, struct visitor_conn *vc, const struct io_u
 	s->st = ELS_READY;
 	/* The RAM tier sees the chunk as one entry of its own key. */
 	struct cindex_key k = slice_chunk_key(c->key, L->gen, s->idx);
-	if (sh->mt_on) {
-		struct memtier_obj *o = memtier_admit_begin(&sh->mt, k, s->loc, 0, 0, v.body_len);
+	if (sh->cache.mt_on) {
+		struct memtier_obj *o = memtier_admit_begin(&sh->cache.mt, k, s->loc, 0, 0, v.body_len);
 		if (o) {
-			memcpy(memtier_fill_ptr(&sh->mt, o), v.body, v.body_len);
-			memtier_admit_commit(&sh->mt, o);
+			memcpy(memtier_fill_ptr(&sh->cache.mt, o), v.body, v.body_len);
+			memtier_admit_commit(&sh->cache.mt, o);
 		}
 	}
-	advance(sh, vc, false);
+	advance(sh, ex, false);
 }
 
 /* Everything the visitor gets is queued: end the response. */
-static void finish(struct shard *sh, struct visitor_conn *vc, bool in_send)
+static void finish(struct shard *sh, struct exchange *ex, bool in_send)
 {
-	if (vc->x.resp_done || !queue_head(sh, vc))
+	if (ex->resp_done || !queue_head(sh, ex))
 		return;
 	if (in_send)
-		vc->x.resp_done = true;     /* the send completion finishes it */
+		ex->resp_done = true;     /* the send completion finishes it */
 	else
-		visitor_response_end(sh, vc);
+		exchange_response_end(sh, ex);
 }
 
-static void advance(struct shard *sh, struct visitor_conn *vc, bool in_send)
+static void advance(struct shard *sh, struct exchange *ex, bool in_send)
 {
-	struct elarge_x *L = &vc->x.cache.large;
+	struct elarge_x *L = &ex->cache.large;
 	bool queued = false;
 
 	for (;;) {
@@ -808,15 +808,15 @@ static void advance(struct shard *sh, struct visitor_conn *vc, bool in_send)
 			struct elarge_slot *s = slot_find(L, ci, ELS_READY);
 			if (!s)
 				break;
-			if (!queue_head(sh, vc))
+			if (!queue_head(sh, ex))
 				return;
 			uint64_t start = (uint64_t)ci * L->chunk;
 			uint64_t end = start + s->len < L->last1 ? start + s->len : L->last1;
 			struct iobuf_seg seg = { .ptr = s->body + (L->next - start),
 						 .len = (uint32_t)(end - L->next),
 						 .kind = IOBUF_SEG_STATIC };
-			if (!put_body(sh, vc, &seg)) {
-				visitor_response_abort(sh, vc);
+			if (!put_body(sh, ex, &seg)) {
+				exchange_response_abort(sh, ex);
 				return;
 			}
 			s->st = ELS_SENDING;
@@ -825,35 +825,35 @@ static void advance(struct shard *sh, struct visitor_conn *vc, bool in_send)
 			queued = true;
 		}
 		if (L->next >= L->last1) {
-			finish(sh, vc, in_send);
+			finish(sh, ex, in_send);
 			return;
 		}
-		if (L->fetching || L->reading || acquire(sh, vc) != 1)
+		if (L->fetching || L->reading || acquire(sh, ex) != 1)
 			break;
 	}
 	if (queued && !in_send)
-		visitor_flush(sh, vc);
+		exchange_flush(sh, ex);
 }
 
-void elarge_on_sent(struct shard *sh, struct visitor_conn *vc)
+void elarge_on_sent(struct shard *sh, struct exchange *ex)
 {
-	struct elarge_x *L = &vc->x.cache.large;
-	uint64_t consumed = L->pushed - vc->out.bytes;
+	struct elarge_x *L = &ex->cache.large;
+	uint64_t consumed = L->pushed - ex->out->bytes;
 
 	for (unsigned i = 0; i < LIMIT_ELARGE_SLOTS; i++)
 		if (L->s[i].st == ELS_SENDING && L->s[i].release_at <= consumed)
 			slot_release(sh, &L->s[i]);
-	if (!L->fetching && !L->reading && !vc->x.resp_done)
-		advance(sh, vc, true);
+	if (!L->fetching && !L->reading && !ex->resp_done)
+		advance(sh, ex, true);
 }
 
-void elarge_end(struct shard *sh, struct visitor_conn *vc)
+void elarge_end(struct shard *sh, struct exchange *ex)
 {
-	struct elarge_x *L = &vc->x.cache.large;
+	struct elarge_x *L = &ex->cache.large;
 
-	wait_remove(sh, vc);
-	cw_abort(sh, vc);
-	release_claims(sh, vc);
+	wait_remove(sh, ex);
+	cw_abort(sh, ex);
+	release_claims(sh, ex);
 	for (unsigned i = 0; i < LIMIT_ELARGE_SLOTS; i++)
 		if (L->s[i].st != ELS_READING)
 			slot_release(sh, &L->s[i]);

@@ -18,8 +18,8 @@
  * chunk another exchange is fetching. In the collapse table: a claim per
  * chunk being fetched or written (released when its write lands).
  * Called by: edge/edge_cache.c (lookup, read completions, fills, exchange
- * end), edge/visitor.c (origin response hooks while fetching, sends), the
- * shard tick. All on the shard thread.
+ * end), edge/exchange.c (origin response hooks while fetching, a stream's
+ * pulls), edge/visitor.c (sends), the shard tick. All on the shard thread.
  * Never: blocks, holds more than LIMIT_ELARGE_SLOTS chunk buffers per exchange,
  * sends a byte whose chunk did not verify, or sends bytes of two versions
  * of an object in one response (the connection is closed instead).
@@ -36,7 +36,7 @@
 #include "net/http1.h"
 
 struct shard;
-struct visitor_conn;
+struct exchange;
 struct memtier_obj;
 struct wbuf;
 struct iobuf_seg;
@@ -91,7 +91,7 @@ struct elarge_x {
 	uint32_t hlen;
 	struct hcache_entry e;              /* the record's validator/freshness */
 	struct elarge_slot s[LIMIT_ELARGE_SLOTS];
-	struct visitor_conn *next_wait;
+	struct exchange *next_wait;
 };
 
 /* Is this stored meta a large object's record? */
@@ -99,33 +99,33 @@ bool elarge_is_record(const void *meta, uint32_t meta_len);
 /* A record was found (RAM or a verified read): serve it, or false for a
  * miss (stale: the caller goes to the origin). The caller's copy of the
  * meta may be released when this returns. */
-bool elarge_serve(struct shard *sh, struct visitor_conn *vc, const void *meta, uint32_t meta_len);
+bool elarge_serve(struct shard *sh, struct exchange *ex, const void *meta, uint32_t meta_len);
 /* After elarge_serve (the record's buffer released): start sending. */
-void elarge_start(struct shard *sh, struct visitor_conn *vc);
+void elarge_start(struct shard *sh, struct exchange *ex);
 /* A miss of a single-range GET: fetch its chunks (true), or false for the
  * plain origin path. */
-bool elarge_miss(struct shard *sh, struct visitor_conn *vc);
+bool elarge_miss(struct shard *sh, struct exchange *ex);
 /* A store read of this exchange completed. */
-void elarge_on_read(struct shard *sh, struct visitor_conn *vc, const struct io_uring_cqe *cqe);
+void elarge_on_read(struct shard *sh, struct exchange *ex, const struct io_uring_cqe *cqe);
 /* A plain GET miss's response is larger than one chunk: fill slices
  * (true), or false to leave it to the whole-object path. */
-bool elarge_fill_begin(struct shard *sh, struct visitor_conn *vc, const struct http1_response *resp,
+bool elarge_fill_begin(struct shard *sh, struct exchange *ex, const struct http1_response *resp,
 		       const struct hcache_entry *e, uint32_t expires);
-void elarge_fill_body(struct shard *sh, struct visitor_conn *vc, const char *p, size_t n);
-void elarge_fill_end(struct shard *sh, struct visitor_conn *vc, bool complete);
+void elarge_fill_body(struct shard *sh, struct exchange *ex, const char *p, size_t n);
+void elarge_fill_end(struct shard *sh, struct exchange *ex, bool complete);
 /* While fetching: the origin's head (1 handled, 0 pass it through as a
  * plain response, <0 fail), body (ownership of seg moves on true), end. */
-bool elarge_drops_request_header(const struct visitor_conn *vc, const struct http1_header *h);
-void elarge_origin_headers(const struct visitor_conn *vc, struct wbuf *w);
-int elarge_origin_head(struct shard *sh, struct visitor_conn *vc,
+bool elarge_drops_request_header(const struct exchange *ex, const struct http1_header *h);
+void elarge_origin_headers(const struct exchange *ex, struct wbuf *w);
+int elarge_origin_head(struct shard *sh, struct exchange *ex,
 		       const struct http1_response *resp);
-bool elarge_origin_body(struct shard *sh, struct visitor_conn *vc, const struct iobuf_seg *seg);
-void elarge_origin_end(struct shard *sh, struct visitor_conn *vc);
-/* A send of vc's completed: release the chunks whose bytes left the
+bool elarge_origin_body(struct shard *sh, struct exchange *ex, const struct iobuf_seg *seg);
+void elarge_origin_end(struct shard *sh, struct exchange *ex);
+/* A send of ex's completed: release the chunks whose bytes left the
  * queue, and go on. */
-void elarge_on_sent(struct shard *sh, struct visitor_conn *vc);
+void elarge_on_sent(struct shard *sh, struct exchange *ex);
 /* Exchange over (nothing in flight for it): release everything. */
-void elarge_end(struct shard *sh, struct visitor_conn *vc);
+void elarge_end(struct shard *sh, struct exchange *ex);
 /* Shard tick: exchanges that waited for a store buffer try again. */
 void elarge_tick(struct shard *sh);
 

@@ -26,10 +26,10 @@
 #include "net/http1.h"
 
 struct shard;
-struct visitor_conn;
+struct exchange;
 
 /*
- * A storable response with Vary to vc's GET: the key to store it under
+ * A storable response with Vary to ex's GET: the key to store it under
  * (*okey) and, when the URL's marker must change (new or changed names,
  * or a variant not listed yet), the marker written under `primary`
  * (*marker_written). Returns 0; -ENOSPC when the URL has
@@ -37,7 +37,7 @@ struct visitor_conn;
  * -EINVAL when the names do not fit a marker, -EBUSY when the marker
  * could not be written: the response is then not stored.
  */
-int evary_fill(struct shard *sh, struct visitor_conn *vc, const struct hcache_resp_info *ri,
+int evary_fill(struct shard *sh, struct exchange *ex, const struct hcache_resp_info *ri,
 	       struct cindex_key primary, const char *key_text, size_t key_text_len,
 	       uint32_t expires, struct cindex_key *okey, bool *marker_written);
 

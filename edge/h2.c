@@ -20,18 +20,19 @@
 #include "edge/shard.h"
 #include "net/http1.h"
 #include "net/iobuf.h"
+#include "edge/exchange.h"
 #include "edge/origin.h"
 #include "edge/visitor.h"
 
-/* One open stream: its slot and how its request head is being rebuilt. */
+/* One open stream: its exchange and how its request head is being rebuilt. */
 struct h2s {
-	struct visitor_conn *vc;            /* NULL: entry free */
+	struct exchange *ex;                /* NULL: entry free */
 	int32_t sid;
 	bool submitted;                     /* response HEADERS submitted */
 	bool deferred;                      /* the data source waits for bytes */
 	bool eof;                           /* END_STREAM handed to nghttp2 */
 	bool bad;                           /* header block did not fit: reset */
-	/* The request head is built in the slot's input block: regular
+	/* The request head is built in the exchange's head block: regular
 	 * fields as "name: value\r\n" from the front (hlen bytes), pseudo
 	 * values stored down from the end (top). */
 	uint32_t hlen, top, list_bytes;
@@ -194,10 +195,10 @@ static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *
 static struct h2s *stream_of(struct h2conn *h, int32_t sid)
 {
 	struct h2s *st = nghttp2_session_get_stream_user_data(h->s, sid);
-	return st && st->vc && st->sid == sid ? st : NULL;
+	return st && st->ex && st->sid == sid ? st : NULL;
 }
 
-/* The entry no longer has a slot (the slot closes or goes on alone). */
+/* The entry no longer has an exchange (it closes or goes on alone). */
 static void stream_drop(struct h2conn *h, struct h2s *st)
 {
 	/* Bytes no one will take: the connection's window gets them back. */
@@ -205,8 +206,8 @@ static void stream_drop(struct h2conn *h, struct h2s *st)
 		nghttp2_session_consume_connection(h->s, st->credit);
 	st->credit = 0;
 	nghttp2_session_set_stream_user_data(h->s, st->sid, NULL);
-	st->vc->h2 = NULL;
-	st->vc = NULL;
+	st->ex->h2 = NULL;
+	st->ex = NULL;
 	h->n_streams--;
 }
 
@@ -227,18 +228,18 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
 	if (h->ending)
 		return 0;                   /* after our GOAWAY: ignored */
 	for (unsigned i = 0; i < LIMIT_H2_MAX_STREAMS && !st; i++)
-		if (!h->st[i].vc)
+		if (!h->st[i].ex)
 			st = &h->st[i];
-	struct visitor_conn *svc = st ? visitor_stream_new(h->sh, h->vc) : NULL;
-	if (!svc) {
+	struct exchange *sx = st ? exchange_stream_new(h->sh, h, h->vc->peer_ip) : NULL;
+	if (!sx) {
 		refuse(h, f->hd.stream_id);
 		return 0;
 	}
-	*st = (struct h2s){ .vc = svc, .sid = f->hd.stream_id, .top = IOBUF_HBUF_BYTES,
+	*st = (struct h2s){ .ex = sx, .sid = f->hd.stream_id, .top = IOBUF_HBUF_BYTES,
 			    .cookie_end = -1 };
-	svc->h2 = h;
-	svc->h2_sid = f->hd.stream_id;
-	svc->h2_idx = (uint16_t)(st - h->st);
+	sx->h2 = h;
+	sx->h2_sid = f->hd.stream_id;
+	sx->h2_idx = (uint16_t)(st - h->st);
 	h->n_streams++;
 	nghttp2_session_set_stream_user_data(h->s, st->sid, st);
 	COUNT(h->sh, h2_streams);
@@ -256,7 +257,7 @@ static bool stash(struct h2s *st, const uint8_t *v, size_t len, uint32_t *off, u
 	if (st->hlen + len + 2 > st->top)
 		return false;
 	st->top -= (uint32_t)len;
-	memcpy(st->vc->in + st->top, v, len);
+	memcpy(st->ex->in + st->top, v, len);
 	*off = st->top;
 	*olen = (uint32_t)len;
 	return true;
@@ -264,7 +265,7 @@ static bool stash(struct h2s *st, const uint8_t *v, size_t len, uint32_t *off, u
 
 static bool add_field(struct h2s *st, const uint8_t *n, size_t nl, const uint8_t *v, size_t vl)
 {
-	char *in = st->vc->in;
+	char *in = st->ex->in;
 
 	if (name_is(n, nl, "cookie") && st->cookie_end >= 0) {
 		/* RFC 9113 8.2.3: crumbs are joined with "; " for HTTP/1.1. */
@@ -328,15 +329,15 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
  * and the exchange starts as an HTTP/1.1 request would. */
 static void start_stream(struct h2conn *h, struct h2s *st, bool end_stream)
 {
-	char *in = st->vc->in;
+	char *in = st->ex->in;
 	size_t pre = st->m_len + 1 + st->p_len + 11 + (st->a_len ? 8 + st->a_len : 0);
 
 	if (pre + st->hlen + 2 > st->top) {
-		struct visitor_conn *svc = st->vc;
+		struct exchange *sx = st->ex;
 		int32_t sid = st->sid;
 		stream_drop(h, st);
 		refuse(h, sid);             /* the head does not fit a block */
-		visitor_stream_closed(h->sh, svc, false);
+		exchange_stream_closed(h->sh, sx, false);
 		return;
 	}
 	memmove(in + pre, in, st->hlen);
@@ -354,7 +355,7 @@ static void start_stream(struct h2conn *h, struct h2s *st, bool end_stream)
 		memcpy(w + 6 + st->a_len, "\r\n", 2);
 	}
 	memcpy(in + pre + st->hlen, "\r\n", 2);
-	visitor_stream_start(h->sh, st->vc, (uint32_t)(pre + st->hlen + 2), !end_stream);
+	exchange_stream_start(h->sh, st->ex, (uint32_t)(pre + st->hlen + 2), !end_stream);
 }
 
 static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
@@ -383,26 +384,26 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const u
 		nghttp2_session_consume_connection(s, len);
 		return 0;
 	}
-	struct visitor_conn *svc = st->vc;
-	if (!visitor_stream_body(h->sh, svc, (const char *)d, len)) {
+	struct exchange *sx = st->ex;
+	if (!exchange_stream_body(h->sh, sx, (const char *)d, len)) {
 		nghttp2_session_consume_connection(s, len);
 		return 0;                   /* the stream was reset (stream_drop) */
 	}
 	st->credit += (uint32_t)len;
-	if (visitor_stream_upload_room(svc)) {
+	if (exchange_stream_upload_room(sx)) {
 		nghttp2_session_consume(s, sid, st->credit);
 		st->credit = 0;
 	}
 	return 0;
 }
 
-void h2_stream_drained(struct shard *sh, struct visitor_conn *svc)
+void h2_stream_drained(struct shard *sh, struct exchange *sx)
 {
-	struct h2conn *h = svc->h2;
-	struct h2s *st = &h->st[svc->h2_idx];
+	struct h2conn *h = sx->h2;
+	struct h2s *st = &h->st[sx->h2_idx];
 
 	(void)sh;
-	if (st->vc != svc || st->credit == 0 || !visitor_stream_upload_room(svc))
+	if (st->ex != sx || st->credit == 0 || !exchange_stream_upload_room(sx))
 		return;
 	nghttp2_session_consume(h->s, st->sid, st->credit);
 	st->credit = 0;
@@ -444,12 +445,12 @@ static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t err, void *
 	(void)s;
 	if (!st)
 		return 0;
-	struct visitor_conn *svc = st->vc;
+	struct exchange *sx = st->ex;
 	bool complete = st->eof && err == NGHTTP2_NO_ERROR;
 	stream_drop(h, st);
 	if (!complete)
 		COUNT(h->sh, h2_streams_reset);
-	visitor_stream_closed(h->sh, svc, complete);
+	exchange_stream_closed(h->sh, sx, complete);
 	return 0;
 }
 
@@ -465,10 +466,10 @@ static ssize_t read_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t l
 	size_t n = 0;
 
 	(void)s;
-	if (!st->vc || st->sid != sid)
+	if (!st->ex || st->sid != sid)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-	struct visitor_conn *svc = st->vc;
-	struct iobuf_outq *q = &svc->out;
+	struct exchange *sx = st->ex;
+	struct iobuf_outq *q = &sx->sout;
 	while (n < len && q->n > 0) {
 		const struct iobuf_seg *seg = &q->segs[q->head];
 		size_t k = seg->len < len - n ? seg->len : len - n;
@@ -477,7 +478,7 @@ static ssize_t read_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t l
 		iobuf_outq_consume(q, &h->sh->pool, k);
 	}
 	h->pulled += n;
-	if (q->n == 0 && svc->x.resp_done) {
+	if (q->n == 0 && sx->resp_done) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 		st->eof = true;
 	} else if (n == 0) {
@@ -485,8 +486,8 @@ static ssize_t read_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t l
 		return NGHTTP2_ERR_DEFERRED;
 	}
 	/* As after a send to an HTTP/1.1 visitor: the origin reads on, a
-	 * large object's sent chunks are released (svc may end in there). */
-	visitor_stream_pulled(h->sh, svc);
+	 * large object's sent chunks are released (sx may end in there). */
+	exchange_stream_pulled(h->sh, sx);
 	return (ssize_t)n;
 }
 
@@ -494,14 +495,14 @@ static ssize_t read_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t l
  * segment) as HTTP/2 fields; the body follows through read_body. */
 static bool submit_head(struct h2conn *h, struct h2s *st)
 {
-	struct visitor_conn *svc = st->vc;
-	struct iobuf_outq *q = &svc->out;
+	struct exchange *sx = st->ex;
+	struct iobuf_outq *q = &sx->sout;
 	const struct iobuf_seg *seg = &q->segs[q->head];
 	struct http1_response resp;
 	nghttp2_nv nv[LIMIT_HEADER_COUNT + 1];
 	char names[LIMIT_RESPONSE_HEADER_BYTES], status[4];
 	size_t nn = 0, used = 0;
-	bool head = svc->req.method == HTTP1_HEAD;
+	bool head = sx->req.method == HTTP1_HEAD;
 
 	int r = http1_parse_response(seg->ptr, seg->len, head, &resp);
 	if (r <= 0 || resp.status < 200 || resp.status > 999)
@@ -528,7 +529,7 @@ static bool submit_head(struct h2conn *h, struct h2s *st)
 		used += f->name_len;
 	}
 	iobuf_outq_consume(q, &h->sh->pool, (uint64_t)r);
-	bool body = !resp.no_body && !head && !(q->n == 0 && svc->x.resp_done);
+	bool body = !resp.no_body && !head && !(q->n == 0 && sx->resp_done);
 	nghttp2_data_provider dp = { .source.ptr = st, .read_callback = read_body };
 	if (nghttp2_submit_response(h->s, st->sid, nv, nn, body ? &dp : NULL) != 0)
 		return false;
@@ -540,19 +541,19 @@ static bool submit_head(struct h2conn *h, struct h2s *st)
 	return true;
 }
 
-void h2_stream_flush(struct shard *sh, struct visitor_conn *svc)
+void h2_stream_flush(struct shard *sh, struct exchange *sx)
 {
-	struct h2conn *h = svc->h2;
-	struct h2s *st = &h->st[svc->h2_idx];
+	struct h2conn *h = sx->h2;
+	struct h2s *st = &h->st[sx->h2_idx];
 
 	(void)sh;
-	if (st->vc != svc || st->eof)
+	if (st->ex != sx || st->eof)
 		return;
 	if (!st->submitted) {
-		if (svc->out.n == 0)
+		if (sx->sout.n == 0)
 			return;
 		if (!submit_head(h, st)) {
-			h2_stream_gone(sh, svc);
+			h2_stream_gone(sh, sx);
 			return;
 		}
 	} else if (st->deferred) {
@@ -564,13 +565,13 @@ void h2_stream_flush(struct shard *sh, struct visitor_conn *svc)
 		visitor_h2_timers(sh, h->vc);   /* bytes may now wait for the peer */
 }
 
-void h2_stream_gone(struct shard *sh, struct visitor_conn *svc)
+void h2_stream_gone(struct shard *sh, struct exchange *sx)
 {
-	struct h2conn *h = svc->h2;
-	struct h2s *st = &h->st[svc->h2_idx];
+	struct h2conn *h = sx->h2;
+	struct h2s *st = &h->st[sx->h2_idx];
 
-	if (st->vc != svc) {
-		svc->h2 = NULL;
+	if (st->ex != sx) {
+		sx->h2 = NULL;
 		return;
 	}
 	int32_t sid = st->sid;
@@ -616,7 +617,7 @@ static void h2_send(struct h2conn *h)
 		return;
 	struct iobuf_seg seg = { .ptr = h->obuf, .len = (uint32_t)len, .kind = IOBUF_SEG_STATIC };
 	iobuf_outq_push(&vc->out, &seg);
-	visitor_flush(h->sh, vc);
+	visitor_send(h->sh, vc);
 }
 
 /* More to do on this connection: streams or frames. */
@@ -727,7 +728,7 @@ uint64_t h2_stall_deadline(struct visitor_conn *vc, uint32_t timeout_ms)
 
 	for (unsigned i = 0; i < LIMIT_H2_MAX_STREAMS && !waiting; i++) {
 		const struct h2s *st = &h->st[i];
-		waiting = st->vc && st->submitted && !st->eof && st->vc->out.n > 0;
+		waiting = st->ex && st->submitted && !st->eof && st->ex->sout.n > 0;
 	}
 	if (!waiting) {
 		h->stall_since_ms = 0;
@@ -758,11 +759,11 @@ void h2_conn_end(struct shard *sh, struct visitor_conn *vc)
 	h->closed = true;
 	for (unsigned i = 0; i < LIMIT_H2_MAX_STREAMS; i++) {
 		struct h2s *st = &h->st[i];
-		if (!st->vc)
+		if (!st->ex)
 			continue;
-		struct visitor_conn *svc = st->vc;
+		struct exchange *sx = st->ex;
 		stream_drop(h, st);
-		visitor_stream_closed(sh, svc, false);
+		exchange_stream_closed(sh, sx, false);
 	}
 }
 

@@ -7,20 +7,22 @@
  * A connection becomes HTTP/2 after ALPN "h2" (TLS) or when its first
  * bytes are the client preface (h2c with prior knowledge); from then on
  * its input goes to h2_recv instead of the HTTP/1.1 parser.
- * Each stream is a visitor slot with no socket (fd -1, like a
- * stale-while-revalidate refresh): its HEADERS are rebuilt as an HTTP/1.1
- * request head in the slot's input block, and it runs the very same
- * exchange (cache lookup, collapsing, origin) as an HTTP/1.1 request. Its
- * response (head and body) is queued on the slot's own send queue as for
- * HTTP/1.1; instead of a send, the connection takes it: the head is parsed
- * back into HTTP/2 fields (nghttp2_submit_response) and the body is pulled
- * by nghttp2's data source within the peer's window. A stream whose window
- * is closed is not pulled, its queue fills, and its origin pauses exactly
- * as for a slow HTTP/1.1 visitor.
- * Called by: edge/visitor.c on the shard thread that owns the connection.
+ * Each stream is an exchange of its own (edge/exchange.h; this file maps
+ * stream id -> exchange in the table above): its HEADERS are rebuilt as an
+ * HTTP/1.1 request head in the exchange's head block, and it runs the very
+ * same pipeline (cache lookup, collapsing, origin) as an HTTP/1.1 request.
+ * Its response (head and body) is queued on the exchange's own send queue
+ * as for HTTP/1.1; instead of a send, the connection takes it: the head is
+ * parsed back into HTTP/2 fields (nghttp2_submit_response) and the body is
+ * pulled by nghttp2's data source within the peer's window. A stream whose
+ * window is closed is not pulled, its queue fills, and its origin pauses
+ * exactly as for a slow HTTP/1.1 visitor. A stream takes no connection
+ * slot.
+ * Called by: edge/visitor.c (the connection) and edge/exchange.c (a
+ * stream's response) on the shard thread that owns the connection.
  * Never: blocks; closes the connection itself (it returns false and the
  * visitor closes it); lets one connection hold more than
- * LIMIT_H2_MAX_STREAMS slots.
+ * LIMIT_H2_MAX_STREAMS exchanges.
  */
 #ifndef EDGECACHE_EDGE_H2_H
 #define EDGECACHE_EDGE_H2_H
@@ -31,6 +33,7 @@
 
 struct shard;
 struct visitor_conn;
+struct exchange;
 struct h2conn;
 
 /* The client connection preface (RFC 9113 3.4). */
@@ -57,16 +60,17 @@ bool h2_idle(const struct visitor_conn *vc);
 uint64_t h2_stall_deadline(struct visitor_conn *vc, uint32_t timeout_ms);
 /* SIGTERM: GOAWAY; the connection ends when its open streams have. */
 void h2_drain(struct shard *sh, struct visitor_conn *vc);
-/* The connection closes: every stream's slot is closed. */
+/* The connection closes: every stream's exchange is closed. */
 void h2_conn_end(struct shard *sh, struct visitor_conn *vc);
 /* Its slot is freed (no send from its buffer in flight): the session too. */
 void h2_conn_free(struct visitor_conn *vc);
 
 /* A stream's response has new bytes on its send queue, or has ended. */
-void h2_stream_flush(struct shard *sh, struct visitor_conn *svc);
+void h2_stream_flush(struct shard *sh, struct exchange *sx);
 /* The origin took queued request body of a stream: give the peer window. */
-void h2_stream_drained(struct shard *sh, struct visitor_conn *svc);
-/* A stream's slot closes before nghttp2 closed the stream: reset it. */
-void h2_stream_gone(struct shard *sh, struct visitor_conn *svc);
+void h2_stream_drained(struct shard *sh, struct exchange *sx);
+/* A stream's exchange closes before nghttp2 closed the stream: reset it
+ * (sx->h2 is cleared). */
+void h2_stream_gone(struct shard *sh, struct exchange *sx);
 
 #endif

@@ -33,7 +33,7 @@
 #include "net/wbuf.h"
 
 static void oc_close(struct shard *sh, struct origin_conn *oc);
-static void try_origin(struct shard *sh, struct visitor_conn *vc, bool allow_pool);
+static void try_origin(struct shard *sh, struct exchange *ex, bool allow_pool);
 
 /* ---- slots and pools ----------------------------------------------------- */
 
@@ -118,7 +118,7 @@ static void submit_recv(struct shard *sh, struct origin_conn *oc)
 	io_uring_sqe_set_data64(sqe, shard_ud(OP_ORECV, oc->idx, oc->gen));
 	oc->ops++;
 	oc->recv_armed = true;
-	if (oc->vc && oc->state == OC_BUSY) {
+	if (oc->ex && oc->state == OC_BUSY) {
 		oc->recv_counted = true;
 		sh->orecv_armed++;
 	}
@@ -135,13 +135,13 @@ static bool wait_turn(struct shard *sh, struct origin_conn *oc)
 {
 	const struct iobuf_group *g = shard_group(sh, SHARD_GROUP_ORIGIN);
 
-	if (!oc->vc || oc->state != OC_BUSY || !shard_bufs_low(sh))
+	if (!oc->ex || oc->state != OC_BUSY || !shard_bufs_low(sh))
 		return false;
-	if (oc->vc->out.n_pbuf == 0 && sh->owait_n == 0 &&
+	if (oc->ex->out->n_pbuf == 0 && sh->owait_n == 0 &&
 	    iobuf_group_avail(g) > sh->orecv_armed)
 		return false;
 	COUNT(sh, recv_share_paused);
-	if (oc->vc->out.n_pbuf > 0 || sh->owait_n == sh->owait_cap) {
+	if (oc->ex->out->n_pbuf > 0 || sh->owait_n == sh->owait_cap) {
 		oc->recv_starved = true;
 		sh->starved = true;
 		return true;
@@ -177,8 +177,8 @@ void origin_serve_waiting(struct shard *sh)
 		if (oc->recv_armed)
 			continue;
 		if (oc->state == OC_IDLE ||  /* pooled meanwhile: watch it close */
-		    (oc->state == OC_BUSY && oc->vc &&
-		     (!oc->head_done || visitor_room(oc->vc) > 0)))
+		    (oc->state == OC_BUSY && oc->ex &&
+		     (!oc->head_done || exchange_room(oc->ex) > 0)))
 			submit_recv(sh, oc);
 	}
 }
@@ -273,7 +273,7 @@ static void pool_put(struct shard *sh, struct origin_conn *oc)
 		return;
 	}
 	oc->state = OC_IDLE;
-	oc->vc = NULL;
+	oc->ex = NULL;
 	oc->next = os->idle;
 	oc->prev = NULL;
 	if (os->idle)
@@ -292,7 +292,7 @@ static void oc_close(struct shard *sh, struct origin_conn *oc)
 		idle_remove(sh, oc);
 	wheel_disarm(&sh->lp.wheel, &oc->timer);
 	oc->state = OC_CLOSING;
-	oc->vc = NULL;
+	oc->ex = NULL;
 	if (oc->fd >= 0) {
 		struct io_uring_sqe *sqe = shard_sqe(sh);
 		io_uring_prep_cancel_fd(sqe, oc->fd, IORING_ASYNC_CANCEL_ALL);
@@ -333,29 +333,29 @@ static bool drop_request_header(const struct http1_header *h, bool s3)
 }
 
 /* The visitor's headers we pass on, then ours, then the blank line. */
-static void write_forwarded_headers(struct wbuf *w, const struct visitor_conn *vc, bool s3)
+static void write_forwarded_headers(struct wbuf *w, const struct exchange *ex, bool s3)
 {
-	const struct http1_request *r = &vc->req;
+	const struct http1_request *r = &ex->req;
 	const struct http1_header *xff = NULL;
 
 	for (unsigned i = 0; i < r->n_headers; i++) {
 		const struct http1_header *h = &r->headers[i];
 		if (h->name_len == 15 && strncasecmp(h->name, "x-forwarded-for", 15) == 0)
 			xff = h;
-		if (!drop_request_header(h, s3) && !ecache_drops_request_header(vc, h))
+		if (!drop_request_header(h, s3) && !ecache_drops_request_header(ex, h))
 			wbuf_header(w, h->name, h->name_len, h->value, h->value_len);
 	}
-	ecache_origin_headers(vc, w);
+	ecache_origin_headers(ex, w);
 	wbuf_str(w, "X-Forwarded-For: ");
 	if (xff) {
 		wbuf_put(w, xff->value, xff->value_len);
 		wbuf_put(w, ", ", 2);
 	}
-	wbuf_str(w, vc->peer_ip[0] ? vc->peer_ip : "unknown");
+	wbuf_str(w, ex->peer_ip[0] ? ex->peer_ip : "unknown");
 	wbuf_str(w, "\r\nVia: 1.1 edgecache\r\n");
-	if (vc->x.body_chunked) {
+	if (ex->body_chunked) {
 		wbuf_str(w, "Transfer-Encoding: chunked\r\n");
-	} else if (vc->x.has_body) {
+	} else if (ex->has_body) {
 		wbuf_str(w, "Content-Length: ");
 		wbuf_u64(w, (uint64_t)r->content_length);
 		wbuf_put(w, "\r\n", 2);
@@ -371,12 +371,12 @@ static time_t signing_clock(const struct shard *sh)
 }
 
 /*
- * The credentials vc's request is signed with, from c, o's object as
+ * The credentials ex's request is signed with, from c, o's object as
  * loaded in this completion handler (never kept: core/runtime.h): the
  * current set, or for the overlap retry the previous one. *gen gets its
  * generation. NULL for a plain origin (c NULL).
  */
-static const struct sigv4_creds *signing_creds(const struct visitor_conn *vc,
+static const struct sigv4_creds *signing_creds(const struct exchange *ex,
 					       const struct origin_creds *c, uint64_t *gen,
 					       bool *prev)
 {
@@ -385,7 +385,7 @@ static const struct sigv4_creds *signing_creds(const struct visitor_conn *vc,
 	if (!c)
 		return NULL;
 	assert(c->magic == ORIGIN_CREDS_MAGIC);
-	if (vc->x.prev_creds && c->has_prev) {
+	if (ex->prev_creds && c->has_prev) {
 		*gen = c->prev_gen;
 		*prev = true;
 		return &c->prev;
@@ -406,11 +406,11 @@ static void count_signature(struct shard *sh, const struct origin_creds *c, bool
 			      memory_order_relaxed);
 }
 
-/* Build the origin request head for vc's request into a block: the head
+/* Build the origin request head for ex's request into a block: the head
  * from edge/origin_request.h (the one writer the admin probe and
  * check-origin share), then the forwarded headers. Returns 0, -ENOBUFS
  * (no block), -ENOSPC (too long), -EINVAL (bad path). */
-static int build_request(struct shard *sh, struct visitor_conn *vc, const struct rt_origin *o,
+static int build_request(struct shard *sh, struct exchange *ex, const struct rt_origin *o,
 			 char **out, size_t *out_len)
 {
 	char *blk = iobuf_pool_get(&sh->pool);
@@ -426,13 +426,13 @@ static int build_request(struct shard *sh, struct visitor_conn *vc, const struct
 	wbuf_init(&w, blk, IOBUF_HBUF_BYTES);
 	/* The visitor's path stays under base_path: the exchange removed or
 	 * refused its dot segments (net/req_hygiene.h). */
-	assert(reqh_path_clean(vc->req.path, vc->req.path_len));
+	assert(reqh_path_clean(ex->req.path, ex->req.path_len));
 	const struct origin_creds *c = rt_creds(o);      /* this handler only */
-	const struct sigv4_creds *creds = signing_creds(vc, c, &gen, &prev);
-	oreq_for_visitor(o, creds, &vc->req, signing_clock(sh), &q);
+	const struct sigv4_creds *creds = signing_creds(ex, c, &gen, &prev);
+	oreq_for_visitor(o, creds, &ex->req, signing_clock(sh), &q);
 	rc = oreq_write(&q, &w, NULL, &res);
 	if (rc == 0)
-		write_forwarded_headers(&w, vc, creds != NULL);
+		write_forwarded_headers(&w, ex, creds != NULL);
 	if (rc == 0 && w.overflow)
 		rc = -ENOSPC;
 	if (rc < 0) {
@@ -440,7 +440,7 @@ static int build_request(struct shard *sh, struct visitor_conn *vc, const struct
 		return rc;
 	}
 	/* the access log's generation; a failover to a plain origin signs nothing */
-	vc->x.creds_gen = gen;
+	ex->creds_gen = gen;
 	if (res.signed_s3) {
 		COUNT(sh, s3_signed);
 		if (res.key_derived)
@@ -464,21 +464,21 @@ static int pick_origin(struct shard *sh, const struct rt_zone_state *z, uint32_t
 	return from < z->n_origins ? (int)from : -1;
 }
 
-static void fail_visitor(struct shard *sh, struct visitor_conn *vc, int status)
+static void fail_visitor(struct shard *sh, struct exchange *ex, int status)
 {
-	if (vc->x.oc) {
-		struct origin_conn *oc = vc->x.oc;
-		vc->x.oc = NULL;
-		oc->vc = NULL;
+	if (ex->oc) {
+		struct origin_conn *oc = ex->oc;
+		ex->oc = NULL;
+		oc->ex = NULL;
 		oc_close(sh, oc);
 	}
-	visitor_response_fail(sh, vc, status);
+	exchange_response_fail(sh, ex, status);
 }
 
 /* Connecting to the current origin failed: back it off, try the next. */
-static void failover(struct shard *sh, struct visitor_conn *vc)
+static void failover(struct shard *sh, struct exchange *ex)
 {
-	struct visitor_exchange *x = &vc->x;
+	struct exchange *x = ex;
 	const struct rt_origin *o = x->zone->origins[x->attempt];
 
 	oshard(sh, o)->backoff_until_ms = sh->lp.now_ms + sh->scfg->origin_backoff_ms;
@@ -487,19 +487,19 @@ static void failover(struct shard *sh, struct visitor_conn *vc)
 	if (x->oc) {
 		struct origin_conn *oc = x->oc;
 		x->oc = NULL;
-		oc->vc = NULL;
+		oc->ex = NULL;
 		oc_close(sh, oc);
 	}
 	/* A body already read from the visitor cannot be replayed. */
 	int next = x->body_sent ? -1 : pick_origin(sh, x->zone, x->attempt + 1);
 	if (next < 0 || x->tries >= x->zone->n_origins) {
 		COUNT(sh, origin_unavailable);
-		visitor_response_fail(sh, vc, 503);
+		exchange_response_fail(sh, ex, 503);
 		return;
 	}
 	COUNT(sh, origin_failovers);
 	x->attempt = (uint32_t)next;
-	try_origin(sh, vc, true);
+	try_origin(sh, ex, true);
 }
 
 static int open_connection(struct shard *sh, struct origin_conn *oc, const struct rt_origin *o)
@@ -534,18 +534,18 @@ static int open_connection(struct shard *sh, struct origin_conn *oc, const struc
 	return 0;
 }
 
-static void try_origin(struct shard *sh, struct visitor_conn *vc, bool allow_pool)
+static void try_origin(struct shard *sh, struct exchange *ex, bool allow_pool)
 {
-	struct visitor_exchange *x = &vc->x;
+	struct exchange *x = ex;
 	const struct rt_origin *o = x->zone->origins[x->attempt];
 	char *blk;
 	size_t len;
 
 	x->tries++;
-	if (o->cfg->s3_auth_enabled && vc->req.method != HTTP1_GET &&
-	    vc->req.method != HTTP1_HEAD) {
+	if (o->cfg->s3_auth_enabled && ex->req.method != HTTP1_GET &&
+	    ex->req.method != HTTP1_HEAD) {
 		/* The seed: S3 origins take GET and HEAD only. */
-		visitor_response_fail(sh, vc, 405);
+		exchange_response_fail(sh, ex, 405);
 		return;
 	}
 	struct origin_conn *oc = allow_pool ? idle_pop(sh, o) : NULL;
@@ -557,11 +557,11 @@ static void try_origin(struct shard *sh, struct visitor_conn *vc, bool allow_poo
 		oc = oc_alloc(sh);
 		if (!oc) {
 			COUNT(sh, buffers_exhausted);
-			visitor_response_fail(sh, vc, 503);
+			exchange_response_fail(sh, ex, 503);
 			return;
 		}
 		oc->origin = o;
-		oc->rt = vc->x.rt;
+		oc->rt = ex->rt;
 		int err = o->tls ? tls_session_new(o->tls, o->cfg->host, &oc->tls) : 0;
 		if (err == 0)
 			err = open_connection(sh, oc, o);
@@ -569,22 +569,22 @@ static void try_origin(struct shard *sh, struct visitor_conn *vc, bool allow_poo
 			COUNT(sh, origin_connect_failures);
 			oc->state = OC_CLOSING;
 			oc_maybe_free(sh, oc);
-			failover(sh, vc);
+			failover(sh, ex);
 			return;
 		}
 	}
-	oc->vc = vc;
+	oc->ex = ex;
 	oc->got_bytes = oc->head_done = false;
-	oc->body_pending = !vc->x.body_done;
-	oc->head_request = vc->req.method == HTTP1_HEAD;
-	oc->body_unsafe = vc->x.has_body && method_ignores_body(vc->req.method);
-	oc->dechunk = vc->req.version_minor == 0;
+	oc->body_pending = !ex->body_done;
+	oc->head_request = ex->req.method == HTTP1_HEAD;
+	oc->body_unsafe = ex->has_body && method_ignores_body(ex->req.method);
+	oc->dechunk = ex->req.version_minor == 0;
 	x->oc = oc;
-	int rc = build_request(sh, vc, o, &blk, &len);
+	int rc = build_request(sh, ex, o, &blk, &len);
 	if (rc < 0) {
 		if (rc == -EINVAL)
 			COUNT(sh, bad_path);
-		fail_visitor(sh, vc, rc == -EINVAL ? 400 : rc == -ENOSPC ? 414 : 503);
+		fail_visitor(sh, ex, rc == -EINVAL ? 400 : rc == -ENOSPC ? 414 : 503);
 		return;
 	}
 	struct iobuf_seg seg = { .ptr = blk, .len = (uint32_t)len,
@@ -597,16 +597,16 @@ static void try_origin(struct shard *sh, struct visitor_conn *vc, bool allow_poo
 	}
 }
 
-void origin_start(struct shard *sh, struct visitor_conn *vc)
+void origin_start(struct shard *sh, struct exchange *ex)
 {
-	assert(vc->magic == VCONN_MAGIC);
-	int first = pick_origin(sh, vc->x.zone, 0);
+	assert(ex->magic == EXCHANGE_MAGIC);
+	int first = pick_origin(sh, ex->zone, 0);
 	if (first < 0) {
-		visitor_response_fail(sh, vc, 503);
+		exchange_response_fail(sh, ex, 503);
 		return;
 	}
-	vc->x.attempt = (uint32_t)first;
-	try_origin(sh, vc, true);
+	ex->attempt = (uint32_t)first;
+	try_origin(sh, ex, true);
 }
 
 bool origin_request_body(struct shard *sh, struct origin_conn *oc,
@@ -659,7 +659,7 @@ static void s3_error_begin(struct shard *sh, struct origin_conn *oc,
 		oc->s3_body = iobuf_pool_get(&sh->pool);
 	/* The token of the set that signed (by generation: the object may be
 	 * replaced before the body has come). */
-	oc->s3_gen = oc->vc->x.creds_gen;
+	oc->s3_gen = oc->ex->creds_gen;
 	const struct sigv4_creds *set = rt_creds_of_gen(rt_creds(oc->origin), oc->s3_gen);
 	oc->s3_mask_lost = !set;
 	s3err_mask_init(&oc->s3_mask, set ? set->session_token : NULL);
@@ -730,30 +730,30 @@ static void s3_error_end(struct shard *sh, struct origin_conn *oc)
  * visitor (which may start its next pipelined request at once). */
 static void response_complete(struct shard *sh, struct origin_conn *oc)
 {
-	struct visitor_conn *vc = oc->vc;
+	struct exchange *ex = oc->ex;
 
 	s3_error_end(sh, oc);
-	oc->vc = NULL;
-	vc->x.oc = NULL;
+	oc->ex = NULL;
+	ex->oc = NULL;
 	oc->requests++;
 	pool_put(sh, oc);
-	ecache_fill_end(sh, vc, true);
-	visitor_response_end(sh, vc);
+	ecache_fill_end(sh, ex, true);
+	exchange_response_end(sh, ex);
 }
 
 static void abort_exchange(struct shard *sh, struct origin_conn *oc, int status)
 {
-	struct visitor_conn *vc = oc->vc;
+	struct exchange *ex = oc->ex;
 
-	oc->vc = NULL;
-	vc->x.oc = NULL;
+	oc->ex = NULL;
+	ex->oc = NULL;
 	oc_close(sh, oc);
-	ecache_fill_end(sh, vc, false);
-	if (vc->x.head_queued) {
+	ecache_fill_end(sh, ex, false);
+	if (ex->head_queued) {
 		COUNT(sh, origin_truncated);
-		visitor_response_abort(sh, vc);
+		exchange_response_abort(sh, ex);
 	} else {
-		visitor_response_fail(sh, vc, status);
+		exchange_response_fail(sh, ex, status);
 	}
 }
 
@@ -763,17 +763,17 @@ static void abort_exchange(struct shard *sh, struct origin_conn *oc, int status)
 static bool forward(struct shard *sh, struct origin_conn *oc, const char *p, size_t n,
 		    struct iobuf_group *g, uint16_t bid)
 {
-	if (oc->vc->x.discard_origin_body)
+	if (oc->ex->discard_origin_body)
 		return true;                /* answered from the cache instead */
 	iobuf_group_ref(g, bid);
 	struct iobuf_seg seg = { .ptr = p, .len = (uint32_t)n, .kind = IOBUF_SEG_PBUF,
 				 .bid = bid, .group = g };
-	if (!visitor_response_body(sh, oc->vc, &seg)) {
+	if (!exchange_response_body(sh, oc->ex, &seg)) {
 		iobuf_group_unref(g, bid);
 		return false;
 	}
-	if (oc->vc->x.cache.filling)
-		ecache_fill_body(sh, oc->vc, p, n);
+	if (oc->ex->cache.filling)
+		ecache_fill_body(sh, oc->ex, p, n);
 	return true;
 }
 
@@ -871,19 +871,19 @@ static void set_framing(struct origin_conn *oc, const struct http1_response *res
  */
 static bool overlap_retry(struct shard *sh, struct origin_conn *oc, uint16_t status)
 {
-	struct visitor_conn *vc = oc->vc;
+	struct exchange *ex = oc->ex;
 	const struct origin_creds *c = rt_creds(oc->origin);
 
-	if ((status != 400 && status != 403) || !c || !c->has_prev || vc->x.prev_creds ||
-	    vc->x.creds_gen != c->gen || sh->lp.now_ms >= c->prev_until_ms || vc->x.body_sent)
+	if ((status != 400 && status != 403) || !c || !c->has_prev || ex->prev_creds ||
+	    ex->creds_gen != c->gen || sh->lp.now_ms >= c->prev_until_ms || ex->body_sent)
 		return false;
 	COUNT(sh, s3_overlap_retries);
-	vc->x.prev_creds = true;
-	oc->vc = NULL;
-	vc->x.oc = NULL;
+	ex->prev_creds = true;
+	oc->ex = NULL;
+	ex->oc = NULL;
 	oc_close(sh, oc);        /* the answer is not read: the connection goes */
-	vc->x.tries--;
-	try_origin(sh, vc, true);
+	ex->tries--;
+	try_origin(sh, ex, true);
 	return true;
 }
 
@@ -944,7 +944,7 @@ static ssize_t on_head(struct shard *sh, struct origin_conn *oc, const char *p, 
 		oc->head_done = true;
 		set_framing(oc, &resp);
 		s3_error_begin(sh, oc, &resp);
-		if (visitor_response_head(sh, oc->vc, &resp) < 0) {
+		if (exchange_response_head(sh, oc->ex, &resp) < 0) {
 			abort_exchange(sh, oc, 502);
 			return -1;
 		}
@@ -985,23 +985,23 @@ static void on_data(struct shard *sh, struct origin_conn *oc, const char *p, siz
 	if (complete)
 		response_complete(sh, oc);
 	else
-		visitor_flush(sh, oc->vc);
+		exchange_flush(sh, oc->ex);
 }
 
 /* EOF or an error on a busy connection. */
 static void on_eof(struct shard *sh, struct origin_conn *oc, int res)
 {
-	struct visitor_conn *vc = oc->vc;
+	struct exchange *ex = oc->ex;
 
-	if (!oc->got_bytes && oc->reused && !vc->x.retried && !vc->x.body_sent) {
+	if (!oc->got_bytes && oc->reused && !ex->retried && !ex->body_sent) {
 		/* The origin closed a pooled connection as we reused it. */
 		COUNT(sh, origin_retries);
-		vc->x.retried = true;
-		oc->vc = NULL;
-		vc->x.oc = NULL;
+		ex->retried = true;
+		oc->ex = NULL;
+		ex->oc = NULL;
 		oc_close(sh, oc);
-		vc->x.tries--;
-		try_origin(sh, vc, false);
+		ex->tries--;
+		try_origin(sh, ex, false);
 		return;
 	}
 	if (oc->head_done && oc->body_mode == OB_CLOSE && res == 0) {
@@ -1021,9 +1021,9 @@ static void tls_failed(struct shard *sh, struct origin_conn *oc)
 	COUNT(sh, origin_tls_failures);
 	log_warn("zone %s: origin %s (%s): TLS: %s", oc->origin->zone->name,
 		 oc->origin->cfg->name, oc->origin->cfg->url, tls_reason(oc->tls));
-	if (oc->vc && !oc->got_bytes)
-		failover(sh, oc->vc);       /* closes oc */
-	else if (oc->vc)
+	if (oc->ex && !oc->got_bytes)
+		failover(sh, oc->ex);       /* closes oc */
+	else if (oc->ex)
 		abort_exchange(sh, oc, 502);
 	else
 		oc_close(sh, oc);
@@ -1064,7 +1064,7 @@ static void tls_recv(struct shard *sh, struct origin_conn *oc, const char *p, si
 			break;
 		}
 		ssize_t n = tls_read(oc->tls, iobuf_group_ptr(pg, (uint16_t)bid), pg->size);
-		if (n > 0 && oc->state == OC_BUSY && oc->vc)
+		if (n > 0 && oc->state == OC_BUSY && oc->ex)
 			on_data(sh, oc, iobuf_group_ptr(pg, (uint16_t)bid), (size_t)n, pg,
 				(uint16_t)bid);
 		else if (n > 0 || (n < 0 && n != -EAGAIN))
@@ -1095,7 +1095,7 @@ static void on_recv(struct shard *sh, struct origin_conn *oc, const struct io_ur
 		struct iobuf_group *g = shard_group(sh, SHARD_GROUP_ORIGIN);
 		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 		iobuf_group_take(g, bid);
-		if (oc->state == OC_BUSY && oc->vc)
+		if (oc->state == OC_BUSY && oc->ex)
 			on_data(sh, oc, iobuf_group_ptr(g, bid), (size_t)cqe->res, g, bid);
 		else if (oc->state == OC_IDLE)
 			oc_close(sh, oc);       /* bytes nobody asked for */
@@ -1106,13 +1106,13 @@ static void on_recv(struct shard *sh, struct origin_conn *oc, const struct io_ur
 		sh->starved = true;
 		return;
 	} else if (cqe->res != -ECANCELED || oc->state == OC_BUSY) {
-		if (oc->state == OC_BUSY && oc->vc)
+		if (oc->state == OC_BUSY && oc->ex)
 			on_eof(sh, oc, cqe->res);
 		else
 			oc_close(sh, oc);
 		return;
 	}
-	if ((oc->state == OC_BUSY && oc->vc && visitor_room(oc->vc) > 0) ||
+	if ((oc->state == OC_BUSY && oc->ex && exchange_room(oc->ex) > 0) ||
 	    (oc->state == OC_IDLE && oc->tls))
 		arm_recv(sh, oc);       /* an idle TLS peer may send a ticket */
 }
@@ -1123,15 +1123,15 @@ static void on_connect(struct shard *sh, struct origin_conn *oc, const struct io
 		return;
 	if (cqe->res < 0) {
 		COUNT(sh, origin_connect_failures);
-		struct visitor_conn *vc = oc->vc;
-		if (vc)
-			failover(sh, vc);   /* closes oc */
+		struct exchange *ex = oc->ex;
+		if (ex)
+			failover(sh, ex);   /* closes oc */
 		else
 			oc_close(sh, oc);
 		return;
 	}
 	oc->state = OC_BUSY;
-	if (!oc->vc) {
+	if (!oc->ex) {
 		oc_close(sh, oc);
 		return;
 	}
@@ -1154,12 +1154,12 @@ static void on_send(struct shard *sh, struct origin_conn *oc, const struct io_ur
 	if (oc->tls && cqe->res >= 0) {
 		tls_output_done(oc->tls, (size_t)cqe->res);
 		tls_flush(sh, oc);
-		if (oc->vc && oc->out.bytes < LIMIT_STREAM_WINDOW_BYTES / 2)
-			visitor_origin_drained(sh, oc->vc);
+		if (oc->ex && oc->out.bytes < LIMIT_STREAM_WINDOW_BYTES / 2)
+			exchange_origin_drained(sh, oc->ex);
 		return;
 	}
 	if (cqe->res < 0) {
-		if (oc->vc)
+		if (oc->ex)
 			on_eof(sh, oc, cqe->res);
 		else
 			oc_close(sh, oc);
@@ -1167,8 +1167,8 @@ static void on_send(struct shard *sh, struct origin_conn *oc, const struct io_ur
 	}
 	iobuf_outq_consume(&oc->out, &sh->pool, (uint64_t)cqe->res);
 	flush(sh, oc);
-	if (oc->vc && oc->out.bytes < LIMIT_STREAM_WINDOW_BYTES / 2)
-		visitor_origin_drained(sh, oc->vc);
+	if (oc->ex && oc->out.bytes < LIMIT_STREAM_WINDOW_BYTES / 2)
+		exchange_origin_drained(sh, oc->ex);
 }
 
 void origin_on_cqe(struct shard *sh, struct origin_conn *oc, int op, const struct io_uring_cqe *cqe)
@@ -1195,13 +1195,13 @@ void origin_on_cqe(struct shard *sh, struct origin_conn *oc, int op, const struc
 void origin_on_timer(struct shard *sh, struct origin_conn *oc)
 {
 	assert(oc->magic == OCONN_MAGIC);
-	if (oc->state != OC_BUSY || !oc->vc) {
+	if (oc->state != OC_BUSY || !oc->ex) {
 		oc_close(sh, oc);
 		return;
 	}
 	COUNT(sh, origin_timeouts);
 	log_warn("zone %s: origin %s: no response within %u ms",
-		 oc->vc->x.zone->cfg->name, oc->origin->cfg->name,
+		 oc->ex->zone->cfg->name, oc->origin->cfg->name,
 		 oc->origin->cfg->read_timeout_ms);
 	abort_exchange(sh, oc, 504);
 }
@@ -1209,16 +1209,16 @@ void origin_on_timer(struct shard *sh, struct origin_conn *oc)
 void origin_visitor_drained(struct shard *sh, struct origin_conn *oc)
 {
 	assert(oc->magic == OCONN_MAGIC);
-	if (oc->state == OC_BUSY && oc->head_done && oc->vc)
+	if (oc->state == OC_BUSY && oc->head_done && oc->ex)
 		arm_recv(sh, oc);
 }
 
 void origin_detach(struct shard *sh, struct origin_conn *oc)
 {
 	assert(oc->magic == OCONN_MAGIC);
-	if (oc->vc) {
-		oc->vc->x.oc = NULL;
-		oc->vc = NULL;
+	if (oc->ex) {
+		oc->ex->oc = NULL;
+		oc->ex = NULL;
 	}
 	if (oc->state != OC_IDLE)
 		oc_close(sh, oc);
@@ -1231,8 +1231,8 @@ void origin_rearm_starved(struct shard *sh)
 		if (!oc->recv_starved)
 			continue;
 		oc->recv_starved = false;
-		if (oc->state == OC_IDLE || (oc->state == OC_BUSY && oc->vc &&
-					     visitor_room(oc->vc) > 0))
+		if (oc->state == OC_IDLE || (oc->state == OC_BUSY && oc->ex &&
+					     exchange_room(oc->ex) > 0))
 			arm_recv(sh, oc);
 	}
 }

@@ -44,7 +44,7 @@
 #include "sigv4/s3_error.h"
 
 struct shard;
-struct visitor_conn;
+struct exchange;
 struct rt_origin;
 struct runtime;
 struct tls_session;
@@ -96,7 +96,7 @@ struct origin_conn {
 	uint32_t ops;
 	const struct rt_origin *origin;
 	const struct runtime *rt;           /* the snapshot origin belongs to */
-	struct visitor_conn *vc;            /* the exchange it serves, or NULL */
+	struct exchange *ex;            /* the exchange it serves, or NULL */
 	struct wheel_entry timer;
 	struct iobuf_outq out;              /* request bytes to the origin */
 	char *head;                         /* partial response head block, or NULL */
@@ -111,12 +111,12 @@ struct origin_conn {
 };
 
 /*
- * Start the exchange of vc (its request head is parsed in vc->req): pick
+ * Start the exchange of ex (its request head is parsed in ex->req): pick
  * an origin of the zone, take a pooled connection or open one, build and
  * queue the request head. On failure the visitor is answered through
- * visitor_response_fail, so the caller need not check anything.
+ * exchange_response_fail, so the caller need not check anything.
  */
-void origin_start(struct shard *sh, struct visitor_conn *vc);
+void origin_start(struct shard *sh, struct exchange *ex);
 /* Request body bytes from the visitor (ownership of seg moves here).
  * `last` marks the final bytes of the body the request's framing
  * announced: only then may the connection be reused. False when the

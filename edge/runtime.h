@@ -36,7 +36,7 @@
  * object only inside one completion handler (signing a request, the
  * 400/403 overlap retry, masking the token out of an error body), never
  * keeping the pointer across loop turns: what an exchange keeps is the
- * generation number it signed with (visitor_exchange.creds_gen).
+ * generation number it signed with (exchange.creds_gen).
  */
 #ifndef EDGECACHE_EDGE_RUNTIME_H
 #define EDGECACHE_EDGE_RUNTIME_H

@@ -23,8 +23,8 @@
 void shard_prep_store_io(struct shard *sh, const struct store_io *io, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = shard_sqe(sh);
-	const char *b = io->buf, *base = sh->store_fixed;
-	bool fixed = base && b >= base && b + io->len <= base + sh->store_fixed_bytes;
+	const char *b = io->buf, *base = sh->cache.store_fixed;
+	bool fixed = base && b >= base && b + io->len <= base + sh->cache.store_fixed_bytes;
 	bool rd = io->kind == STORE_IO_READ;
 
 	if (rd && fixed)
@@ -78,30 +78,32 @@ struct shard *shard_create(const struct shard_env *env, unsigned id, int cpu,
 	sh->n_vconns = sh->scfg->max_conns;
 	/* One origin connection per busy visitor, plus the keep-alive pools. */
 	sh->n_oconns = sh->scfg->max_conns + sh->rt->n_origins * sh->scfg->origin_pool;
+	sh->xp.n = sh->scfg->max_conns * LIMIT_EXCHANGES_PER_CONN;
 	sh->vconns = slots_map((size_t)sh->n_vconns * sizeof(*sh->vconns));
+	sh->xp.slots = slots_map((size_t)sh->xp.n * sizeof(*sh->xp.slots));
 	sh->oconns = slots_map((size_t)sh->n_oconns * sizeof(*sh->oconns));
 	sh->owait_cap = 2 * sh->n_oconns;
 	sh->owait = malloc((size_t)sh->owait_cap * sizeof(*sh->owait));
-	if (!sh->vconns || !sh->oconns || !sh->owait || loop_create(&sh->lp, id) < 0) {
+	if (!sh->vconns || !sh->xp.slots || !sh->oconns || !sh->owait || loop_create(&sh->lp, id) < 0) {
 		shard_destroy(sh);
 		return NULL;
 	}
-	sh->store = env->store;
+	sh->cache.store = env->store;
 	sh->lp.snap = env->creds_epochs;
 	/* Tests only: sign as if this host's clock were off by this much. */
 	const char *skew = getenv("EDGECACHE_TEST_CLOCK_SKEW_S");
 	sh->test_clock_skew_s = skew ? strtoll(skew, NULL, 10) : 0;
-	sh->collapse = env->collapse;
-	sh->invalidated = env->invalidated;
-	sh->passes = env->passes;
-	sh->wio = calloc(SHARD_STORE_IOS, sizeof(*sh->wio));
-	sh->wio_free = calloc(SHARD_STORE_IOS, sizeof(*sh->wio_free));
-	if (!sh->wio || !sh->wio_free) {
+	sh->cache.collapse = env->collapse;
+	sh->cache.invalidated = env->invalidated;
+	sh->cache.passes = env->passes;
+	sh->cache.wio = calloc(SHARD_STORE_IOS, sizeof(*sh->cache.wio));
+	sh->cache.wio_free = calloc(SHARD_STORE_IOS, sizeof(*sh->cache.wio_free));
+	if (!sh->cache.wio || !sh->cache.wio_free) {
 		shard_destroy(sh);
 		return NULL;
 	}
 	for (uint32_t i = 0; i < SHARD_STORE_IOS; i++)
-		sh->wio_free[sh->n_wio_free++] = i;
+		sh->cache.wio_free[sh->cache.n_wio_free++] = i;
 	return sh;
 }
 
@@ -115,10 +117,11 @@ void shard_destroy(struct shard *sh)
 		if (sh->listen_fds[i] >= 0)
 			close(sh->listen_fds[i]);
 	slots_unmap(sh->vconns, (size_t)sh->n_vconns * sizeof(*sh->vconns));
+	slots_unmap(sh->xp.slots, (size_t)sh->xp.n * sizeof(*sh->xp.slots));
 	slots_unmap(sh->oconns, (size_t)sh->n_oconns * sizeof(*sh->oconns));
 	free(sh->owait);
-	free(sh->wio);
-	free(sh->wio_free);
+	free(sh->cache.wio);
+	free(sh->cache.wio_free);
 	sh->magic = 0;
 	free(sh);
 }
@@ -144,7 +147,7 @@ static void arm_accept(struct shard *sh, unsigned i)
 static void register_store_bufs(struct shard *sh)
 {
 	size_t bytes;
-	void *mem = sh->store ? store_shard_mem(sh->store, sh->id, &bytes) : NULL;
+	void *mem = sh->cache.store ? store_shard_mem(sh->cache.store, sh->id, &bytes) : NULL;
 	if (!mem)
 		return;
 	struct iovec iov = { .iov_base = mem, .iov_len = bytes };
@@ -155,15 +158,15 @@ static void register_store_bufs(struct shard *sh)
 				 strerror(-r));
 		return;
 	}
-	sh->store_fixed = mem;
-	sh->store_fixed_bytes = bytes;
+	sh->cache.store_fixed = mem;
+	sh->cache.store_fixed_bytes = bytes;
 }
 
 static void shard_teardown(struct shard *sh)
 {
-	if (sh->mt_on)
-		memtier_free(&sh->mt);
-	sh->mt_on = false;
+	if (sh->cache.mt_on)
+		memtier_free(&sh->cache.mt);
+	sh->cache.mt_on = false;
 	iobuf_group_free(&sh->lp.ring, &sh->groups[SHARD_GROUP_VISITOR]);
 	iobuf_group_free(&sh->lp.ring, &sh->groups[SHARD_GROUP_ORIGIN]);
 	iobuf_group_free(&sh->lp.ring, &sh->groups[SHARD_GROUP_PLAIN]);
@@ -187,16 +190,18 @@ static int shard_setup(struct shard *sh)
 	if (ret == 0)
 		ret = iobuf_soft_init(&sh->groups[SHARD_GROUP_PLAIN], LIMIT_TLS_PLAIN_BUFS,
 				      LIMIT_TLS_PLAIN_BUF_BYTES);
-	/* Blocks: visitor input and response head per visitor, request and
-	 * partial head per origin connection, at worst. */
+	/* Blocks: visitor input per connection, request head (a stream's, a
+	 * refresh's) and response head per exchange, request and partial head
+	 * per origin connection, at worst. */
 	if (ret == 0)
-		ret = iobuf_pool_init(&sh->pool, sh->n_vconns * 2 + sh->n_oconns * 2);
+		ret = iobuf_pool_init(&sh->pool, sh->n_vconns + sh->xp.n * 2 +
+					  sh->n_oconns * 2);
 	/* The RAM tier: [cache] memory split across shards. */
 	const struct cfg_cache *cc = &sh->rt->cfg->cache;
-	if (ret == 0 && sh->store && cc->memory_bytes > 0) {
-		ret = memtier_init(&sh->mt, (uint64_t)cc->memory_bytes / sh->env.n_shards_planned,
+	if (ret == 0 && sh->cache.store && cc->memory_bytes > 0) {
+		ret = memtier_init(&sh->cache.mt, (uint64_t)cc->memory_bytes / sh->env.n_shards_planned,
 				   (uint32_t)cc->chunk_bytes);
-		sh->mt_on = ret == 0;
+		sh->cache.mt_on = ret == 0;
 	}
 	if (ret < 0) {
 		shard_teardown(sh);     /* each part frees only what it set up */
@@ -286,13 +291,14 @@ static void check_drain(struct shard *sh)
 	}
 	if (sh->draining && sh->lp.now_ms >= *sh->env.drain_deadline_ms) {
 		visitor_close_all(sh);
+		exchange_close_all(sh);
 		origin_close_idle(sh);
 	}
-	if (sh->draining && sh->vconns_used == 0) {
+	if (sh->draining && sh->vconns_used == 0 && sh->xp.used == 0) {
 		origin_close_idle(sh);
 		/* Store writes in flight finish first (bounded by the drain
 		 * deadline): an object a visitor just got is still committed. */
-		bool writes_done = sh->n_wio_free == SHARD_STORE_IOS ||
+		bool writes_done = sh->cache.n_wio_free == SHARD_STORE_IOS ||
 				   sh->lp.now_ms >= *sh->env.drain_deadline_ms;
 		if (sh->oconns_used == 0 && writes_done)
 			__atomic_store_n(&sh->lp.stop, true, __ATOMIC_RELEASE);
@@ -300,35 +306,44 @@ static void check_drain(struct shard *sh)
 }
 
 /*
- * When load ends, the visitor slots above the highest one in use go back
- * to the kernel (a slot is ~6 KiB: 8,000 connections held 46 MiB for good)
- * and leave the free list, which is rebuilt lowest index first so new
- * connections pack at the bottom and the top can go at the next period.
+ * When load ends, the slots above the highest one in use go back to the
+ * kernel (a visitor slot was ~6 KiB: 8,000 connections held 46 MiB for
+ * good) and leave the free list, which is rebuilt lowest index first so
+ * new ones pack at the bottom and the top can go at the next period.
+ * A slot taken from the tail again starts at *gen_floor, above every
+ * generation it had. One walk serves both pools (visitor connections,
+ * exchanges): each slot type has magic, gen, state (0 = free) and next.
  */
+#define TRIM_POOL(sh, arr, hwm, gen_floor, freelist, type)                          \
+	do {                                                                        \
+		uint32_t top = (sh)->hwm;                                           \
+		while (top > 0 && (sh)->arr[top - 1].state == 0)                    \
+			top--;                                                      \
+		if (top == (sh)->hwm)                                               \
+			break;                                                      \
+		for (uint32_t i = top; i < (sh)->hwm; i++)                          \
+			if ((sh)->arr[i].gen >= (sh)->gen_floor)                    \
+				(sh)->gen_floor = (sh)->arr[i].gen + 1;             \
+		(sh)->freelist = NULL;                                              \
+		for (uint32_t i = top; i-- > 0;) {                                  \
+			type *s_ = &(sh)->arr[i];                                   \
+			if (s_->state == 0) {                                       \
+				s_->next = (sh)->freelist;                          \
+				(sh)->freelist = s_;                                \
+			}                                                           \
+		}                                                                   \
+		uintptr_t a_ = ((uintptr_t)&(sh)->arr[top] + 4095) & ~(uintptr_t)4095; \
+		uintptr_t b_ = (uintptr_t)&(sh)->arr[(sh)->hwm] & ~(uintptr_t)4095; \
+		if (b_ > a_)                                                        \
+			madvise((void *)a_, b_ - a_, MADV_DONTNEED);                \
+		(sh)->hwm = top;                                                    \
+	} while (0)
+
 static void trim_slots(struct shard *sh)
 {
-	uint32_t top = sh->vconns_hwm;
-	while (top > 0 && sh->vconns[top - 1].state == VC_FREE)
-		top--;
-	if (top == sh->vconns_hwm)
-		return;
-	for (uint32_t i = top; i < sh->vconns_hwm; i++)
-		if (sh->vconns[i].gen >= sh->vgen_floor)
-			sh->vgen_floor = sh->vconns[i].gen + 1;
-	sh->vfree = NULL;
-	for (uint32_t i = top; i-- > 0;) {
-		struct visitor_conn *vc = &sh->vconns[i];
-		if (vc->state == VC_FREE) {
-			vc->next = sh->vfree;
-			sh->vfree = vc;
-		}
-	}
-	size_t page = 4096;
-	uintptr_t a = ((uintptr_t)&sh->vconns[top] + page - 1) & ~(page - 1);
-	uintptr_t b = (uintptr_t)&sh->vconns[sh->vconns_hwm] & ~(page - 1);
-	if (b > a)
-		madvise((void *)a, b - a, MADV_DONTNEED);
-	sh->vconns_hwm = top;
+	_Static_assert(VC_FREE == 0 && EX_FREE == 0, "a free slot's state is 0");
+	TRIM_POOL(sh, vconns, vconns_hwm, vgen_floor, vfree, struct visitor_conn);
+	TRIM_POOL(sh, xp.slots, xp.hwm, xp.gen_floor, xp.free, struct exchange);
 }
 
 /* The shard's tick hook, after the loop advanced the wheel. */
@@ -336,14 +351,16 @@ static void on_tick(void *arg)
 {
 	struct shard *sh = arg;
 
-	if (sh->parked)
-		visitor_parked_tick(sh);
-	if (sh->large_wait)
+	if (sh->xp.parked)
+		exchange_parked_tick(sh);
+	if (sh->cache.large_wait)
 		elarge_tick(sh);
 	/* Reclaim first, so the re-armed reads find what it gave back
 	 * (it lands when the closed connections' sends are cancelled). */
-	if (shard_bufs_low(sh))
+	if (shard_bufs_low(sh)) {
 		visitor_reclaim(sh);
+		exchange_reclaim(sh);
+	}
 	if (sh->starved) {
 		sh->starved = false;
 		visitor_rearm_starved(sh);
@@ -408,6 +425,20 @@ static void on_visitor(void *arg, unsigned op, uint32_t slot, const struct io_ur
 	visitor_on_cqe(sh, &sh->vconns[slot], (enum shard_op)op, cqe);
 }
 
+static bool exchange_live(void *arg, uint32_t slot, uint32_t gen)
+{
+	struct shard *sh = arg;
+	assert(slot < sh->xp.n);
+	return sh->xp.slots[slot].gen == gen && sh->xp.slots[slot].state != EX_FREE;
+}
+
+static void on_exchange(void *arg, unsigned op, uint32_t slot, const struct io_uring_cqe *cqe)
+{
+	struct shard *sh = arg;
+	(void)op;
+	exchange_on_cqe(sh, &sh->xp.slots[slot], cqe);
+}
+
 static bool origin_live(void *arg, uint32_t slot, uint32_t gen)
 {
 	struct shard *sh = arg;
@@ -450,8 +481,11 @@ static void register_handlers(struct shard *sh)
 	const struct loop_handler other = { .on_cqe = on_other, .arg = sh };
 	const struct loop_handler accept = { .on_cqe = on_accept, .arg = sh };
 	const struct loop_handler cwrite = { .on_cqe = on_store_write, .arg = sh };
-	struct loop_handler vis = { .on_cqe = on_visitor, .live = visitor_live,
-				    .on_stale = stale_visitor, .arg = sh };
+	const struct loop_handler vis = { .on_cqe = on_visitor, .live = visitor_live,
+					  .on_stale = stale_visitor, .arg = sh };
+	/* Store reads: after the batch's new requests. */
+	const struct loop_handler xch = { .on_cqe = on_exchange, .live = exchange_live,
+					  .late = true, .arg = sh };
 	const struct loop_handler orig = { .on_cqe = on_origin, .live = origin_live,
 					   .on_stale = stale_origin, .arg = sh };
 
@@ -461,8 +495,7 @@ static void register_handlers(struct shard *sh)
 	loop_register(lp, OP_VRECV, &vis);
 	loop_register(lp, OP_VSEND, &vis);
 	loop_register(lp, OP_VCLOSE, &vis);
-	vis.late = true;            /* store reads: after the batch's new requests */
-	loop_register(lp, OP_CREAD, &vis);
+	loop_register(lp, OP_CREAD, &xch);
 	loop_register(lp, OP_ORECV, &orig);
 	loop_register(lp, OP_OSEND, &orig);
 	loop_register(lp, OP_OCONNECT, &orig);

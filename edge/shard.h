@@ -5,13 +5,13 @@
  * Owns: its loop (ring, wheel, clocks, counters, log rings); its
  * SO_REUSEPORT listening sockets (after start); the provided-buffer groups
  * and head-buffer pool (net/iobuf.h); the visitor and origin connection
- * slots and the origin keep-alive pools; the RAM tier and the store
- * writes in flight.
+ * slots, the exchange slots (edge/exchange.h) and the origin keep-alive
+ * pools; the RAM tier and the store writes in flight.
  * Never: blocks. Every socket operation goes through the ring; the only
  * direct syscalls are socket(2)/setsockopt(2) for a new origin connection,
  * setsockopt(2)/getpeername(2) once per accepted connection, clock reads
  * (vDSO), and madvise(MADV_DONTNEED) at most once a trim period
- * (LIMIT_HBUF_TRIM_MS) for idle head blocks and visitor slots.
+ * (LIMIT_HBUF_TRIM_MS) for idle head blocks, visitor and exchange slots.
  * Called by: its own thread only, except shard_create / shard_start /
  * shard_wake / shard_join and reading counters (control thread).
  * Registers with its loop the handlers of its ops (visitor, origin, store),
@@ -46,6 +46,7 @@ struct store_io;
 #include "net/iobuf.h"
 #include "edge/origin.h"
 #include "sigv4/s3_error.h"
+#include "edge/exchange.h"
 #include "edge/visitor.h"
 
 struct collapse;
@@ -64,7 +65,7 @@ enum shard_op {
 	OP_OCONNECT,    /* origin connect */
 	OP_OLINKTO,     /* linked timeout of a connect */
 	OP_OCLOSE,      /* origin cancel / close */
-	OP_CREAD,       /* store read for a visitor exchange */
+	OP_CREAD,       /* store read for an exchange (slot = exchange slot) */
 	OP_CWRITE,      /* store write (slot = index in the write table) */
 	OP_SHARD__END,
 };
@@ -132,20 +133,7 @@ struct shard {
 	struct shard_held_buf held[LIMIT_RECV_BUFS];
 	/* The same links for decrypted visitor input (SHARD_GROUP_PLAIN). */
 	struct shard_held_buf held_plain[LIMIT_TLS_PLAIN_BUFS];
-	/* The disk cache (NULL without [cache]) and this shard's store writes
-	 * in flight: the store_io of each, kept until its completion. */
-	struct store *store;
-	struct collapse *collapse;          /* in-flight keys, all shards */
-	struct collapse *invalidated;       /* invalidation stamps, all shards */
-	struct collapse *passes;            /* keys last answered not storable (stamps) */
-	uint64_t fill_began_ms[LIMIT_STORE_WRITES];   /* per store write slot */
-	struct visitor_conn *parked;        /* followers waiting on another shard */
-	struct visitor_conn *large_wait;    /* large-object sends waiting for a store buffer */
-	struct memtier mt;                  /* RAM tier: hot objects of this shard */
-	bool mt_on;
-	struct store_io *wio;
-	uint32_t *wio_free;
-	uint32_t n_wio_free;
+	struct ecache_shard cache;          /* the cache in the request path (edge/edge_cache.h) */
 
 	/* Slots come from the free list, else from the never-used tail at
 	 * *_hwm: a slot's memory is touched only once traffic needs it. */
@@ -158,6 +146,7 @@ struct shard {
 	 * again starts at this generation, above every one it had. */
 	uint32_t vgen_floor;
 	uint32_t vconns_used;
+	struct exchange_pool xp;            /* exchange slots, the same way (edge/exchange.h) */
 	struct origin_conn *oconns;
 	struct origin_conn *ofree;
 	uint32_t n_oconns;
@@ -174,17 +163,10 @@ struct shard {
 	uint32_t owait_head, owait_n, owait_cap;
 	uint32_t orecv_armed;
 	uint64_t trim_ms;                   /* last head-pool trim (LIMIT_HBUF_TRIM_MS) */
-	/* The store's buffer pool of this shard, registered with the ring
-	 * (fixed buffer 0) so O_DIRECT reads/writes skip per-I/O page pinning;
-	 * NULL when registration failed (then plain READ/WRITE). */
-	char *store_fixed;
-	size_t store_fixed_bytes;
 	bool zc_off;                        /* the kernel refused a zero-copy send */
 	bool draining;
 
 	uint64_t s3err_logged_ms[S3ERR_CODE__COUNT];   /* once per interval */
-	uint64_t cache_ioerr_logged_ms[2];  /* store read, write errors: once per interval */
-	uint64_t cache_ioerr_unlogged[2];   /* errors since that line */
 	int64_t test_clock_skew_s;          /* EDGECACHE_TEST_CLOCK_SKEW_S (tests) */
 	int start_error;                    /* set by the thread if setup failed */
 	_Atomic int started;                /* 1 ready, -1 failed */

@@ -23,21 +23,17 @@
 #include "core/config.h"
 #include "core/loop.h"
 #include "edge/shard.h"
-#include "cache/collapse.h"
-#include "cache/http_cache.h"
-#include "cache/vary.h"
+#include "edge/exchange.h"
 #include "edge/h2.h"
 #include "edge/origin.h"
+#include "net/http1.h"
 #include "net/req_hygiene.h"
 #include "net/tls.h"
 #include "net/wbuf.h"
 
 
-static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
-
 static void vc_close(struct shard *sh, struct visitor_conn *vc);
 static void process_input(struct shard *sh, struct visitor_conn *vc);
-static void finish_exchange(struct shard *sh, struct visitor_conn *vc);
 static void release_held(struct shard *sh, struct visitor_conn *vc);
 static void pump(struct shard *sh, struct visitor_conn *vc);
 static void tls_send(struct shard *sh, struct visitor_conn *vc);
@@ -45,7 +41,6 @@ static bool tls_decrypt(struct shard *sh, struct visitor_conn *vc);
 static void tls_goodbye(struct shard *sh, struct visitor_conn *vc);
 static void h2_timer(struct shard *sh, struct visitor_conn *vc);
 static void switch_h2(struct shard *sh, struct visitor_conn *vc);
-static size_t upload_room(const struct visitor_conn *vc);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -108,22 +103,9 @@ static void share_check(struct shard *sh, struct visitor_conn *vc)
 	pause_recv(sh, vc);
 }
 
-static void flush(struct shard *sh, struct visitor_conn *vc)
+void visitor_send(struct shard *sh, struct visitor_conn *vc)
 {
-	if (vc->x.background) {
-		/* Nothing is queued for a background refresh (queue_block and
-		 * visitor_response_body drop it): it ends when its last byte
-		 * would have been sent. */
-		if (vc->state == VC_BUSY && vc->x.resp_done)
-			finish_exchange(sh, vc);
-		return;
-	}
-	if (vc->h2_sid) {
-		/* An HTTP/2 stream: its connection takes the queued bytes. */
-		if (vc->h2)
-			h2_stream_flush(sh, vc);
-		return;
-	}
+	assert(vc->magic == VCONN_MAGIC);
 	if (vc->is_tls) {
 		tls_send(sh, vc);
 		return;
@@ -143,45 +125,18 @@ static void flush(struct shard *sh, struct visitor_conn *vc)
 	set_timer(sh, vc, VT_SEND, sh->scfg->send_timeout_ms);
 }
 
-static bool queue_block(struct shard *sh, struct visitor_conn *vc, char *block, size_t len)
-{
-	struct iobuf_seg seg = { .ptr = block, .len = (uint32_t)len,
-				 .kind = IOBUF_SEG_HBUF, .block = block };
-	if (vc->x.background) {
-		iobuf_pool_put(&sh->pool, block);   /* nobody to send it to */
-		return true;
-	}
-	if (!iobuf_outq_push(&vc->out, &seg)) {
-		iobuf_pool_put(&sh->pool, block);
-		return false;
-	}
-	return true;
-}
-
-static void count_status(struct shard *sh, int status)
-{
-	static const enum counters_id by_class[] = {
-		CTR_status_1xx, CTR_status_1xx, CTR_status_2xx, CTR_status_3xx,
-		CTR_status_4xx, CTR_status_5xx,
-	};
-	int c = status / 100;
-	if (c > 5)
-		c = 5;          /* RFC 9110 15: an unknown class counts as 5xx */
-	if (c >= 1)
-		counters_add(sh->lp.ctr, by_class[c], 1);
-}
-
 /* ---- slots ---------------------------------------------------------------- */
 
 static void vc_free_slot(struct shard *sh, struct visitor_conn *vc)
 {
-	bool background = vc->x.background;
-	bool socketless = background || vc->h2_sid;
-	if (background)
-		ecache_background_end(sh, vc);
-	if (vc->h2 && !vc->h2_sid)
+	if (vc->h2)
 		h2_conn_free(vc);           /* no send from its frame buffer in flight */
-	ecache_exchange_end(sh, vc);        /* sends from its buffers are done */
+	if (vc->ex) {
+		/* No send from the exchange's buffers is in flight either. */
+		struct exchange *ex = vc->ex;
+		vc->ex = NULL;
+		exchange_detach(sh, ex);
+	}
 	iobuf_outq_clear(&vc->out, &sh->pool);
 	release_held(sh, vc);
 	tls_session_free(vc->tls);          /* no send from its output is in flight */
@@ -195,8 +150,7 @@ static void vc_free_slot(struct shard *sh, struct visitor_conn *vc)
 	vc->next = sh->vfree;
 	sh->vfree = vc;
 	sh->vconns_used--;
-	if (!socketless)
-		counters_add(sh->lp.ctr, CTR_conns_open, (uint64_t)-1);
+	counters_add(sh->lp.ctr, CTR_conns_open, (uint64_t)-1);
 }
 
 static void vc_maybe_free(struct shard *sh, struct visitor_conn *vc)
@@ -281,94 +235,11 @@ static void release_held(struct shard *sh, struct visitor_conn *vc)
 
 /* ---- closing ------------------------------------------------------------- */
 
-/* ---- collapsed followers ------------------------------------------------ */
-
-static void unlink_follower(struct visitor_conn *vc)
-{
-	struct visitor_conn *l = vc->x.leader;
-	if (!l)
-		return;
-	struct visitor_conn **pp = &l->x.followers;
-	while (*pp && *pp != vc)
-		pp = &(*pp)->x.next_follower;
-	if (*pp)
-		*pp = vc->x.next_follower;
-	vc->x.leader = NULL;
-	vc->x.next_follower = NULL;
-}
-
-static void unlink_parked(struct shard *sh, struct visitor_conn *vc)
-{
-	if (!vc->x.parked)
-		return;
-	struct visitor_conn **pp = &sh->parked;
-	while (*pp && *pp != vc)
-		pp = &(*pp)->x.next_parked;
-	if (*pp)
-		*pp = vc->x.next_parked;
-	vc->x.parked = false;
-	vc->x.next_parked = NULL;
-}
-
-/* Take a leader's followers off it (each then stands alone). */
-static struct visitor_conn *take_followers(struct visitor_conn *vc)
-{
-	struct visitor_conn *list = vc->x.followers;
-	vc->x.followers = NULL;
-	for (struct visitor_conn *f = list; f; f = f->x.next_follower)
-		f->x.leader = NULL;
-	return list;
-}
-
-void visitor_follow(struct shard *sh, struct visitor_conn *vc, struct visitor_conn *lvc)
-{
-	assert(vc->magic == VCONN_MAGIC);
-	vc->x.leader = lvc;
-	vc->x.next_follower = lvc->x.followers;
-	lvc->x.followers = vc;
-	COUNT(sh, collapsed_followers);
-}
-
-void visitor_park(struct shard *sh, struct visitor_conn *vc)
-{
-	assert(vc->magic == VCONN_MAGIC);
-	vc->x.parked = true;
-	vc->x.parked_until_ms = sh->lp.now_ms + LIMIT_COLLAPSE_WAIT_MS;
-	vc->x.next_parked = sh->parked;
-	sh->parked = vc;
-	COUNT(sh, collapsed_parked);
-}
-
-void visitor_parked_tick(struct shard *sh)
-{
-	struct visitor_conn *list = sh->parked;
-	sh->parked = NULL;
-	while (list) {
-		struct visitor_conn *vc = list;
-		list = vc->x.next_parked;
-		vc->x.next_parked = NULL;
-		vc->x.parked = false;
-		if (vc->state != VC_BUSY)
-			continue;
-		if (sh->lp.now_ms < vc->x.parked_until_ms &&
-		    collapse_active(sh->collapse, vc->x.cache.key)) {
-			vc->x.parked = true;        /* still in flight: keep waiting */
-			vc->x.next_parked = sh->parked;
-			sh->parked = vc;
-			continue;
-		}
-		/* The leader's object landed (a hit now), or it will not come. */
-		if (!ecache_lookup(sh, vc))
-			origin_start(sh, vc);
-	}
-}
-
 /* A slot just taken: cleared, its index and generation kept. */
 static void slot_init(struct visitor_conn *vc, int fd)
 {
 	uint32_t gen = vc->gen, idx = vc->idx;
-	memset(vc, 0, offsetof(struct visitor_conn, req));
-	memset(&vc->x, 0, sizeof(vc->x));
+	memset(vc, 0, sizeof(*vc));
 	iobuf_outq_init(&vc->out);
 	vc->magic = VCONN_MAGIC;
 	vc->gen = gen;
@@ -378,116 +249,17 @@ static void slot_init(struct visitor_conn *vc, int fd)
 	vc->cheld_head = vc->cheld_tail = -1;
 }
 
-/* ---- background refresh (stale-while-revalidate) -------------------------- */
-
-/* A slot taken for a refresh that will not start goes back. */
-static void background_give_back(struct shard *sh, struct visitor_conn *vc, char *in)
-{
-	iobuf_pool_put(&sh->pool, in);
-	vc->next = sh->vfree;
-	sh->vfree = vc;
-	COUNT(sh, cache_swr_skipped);
-}
-
-void visitor_background(struct shard *sh, struct visitor_conn *pv)
-{
-	assert(pv->magic == VCONN_MAGIC);
-	char *in = sh->draining || !sh->collapse ? NULL : iobuf_pool_get(&sh->pool);
-	struct visitor_conn *vc = in ? shard_vconn_take(sh) : NULL;
-	struct collapse_leader l;
-
-	if (!vc) {
-		if (in)
-			iobuf_pool_put(&sh->pool, in);
-		COUNT(sh, cache_swr_skipped);
-		return;
-	}
-	/* One refresh per key: the claim is what concurrent stale hits
-	 * find (and then start none); it is released when the refresh's
-	 * write lands or it ends. */
-	struct collapse_leader me = { sh->id, vc->idx, vc->gen };
-	if (collapse_claim(sh->collapse, pv->x.cache.key, &me, &l) != 0) {
-		background_give_back(sh, vc, in);
-		return;
-	}
-	slot_init(vc, -1);
-	memcpy(vc->peer_ip, pv->peer_ip, sizeof(vc->peer_ip));
-	/* Its own copy of the visitor's head: the visitor's input block
-	 * moves on to its next request while the refresh runs. */
-	memcpy(in, pv->in, pv->x.head_len);
-	vc->in = in;
-	vc->in_len = pv->x.head_len;
-	if (http1_parse_request(vc->in, vc->in_len, &vc->req) != (int)vc->in_len) {
-		collapse_release(sh->collapse, pv->x.cache.key);
-		vc->in = NULL;
-		background_give_back(sh, vc, in);
-		return;
-	}
-	struct visitor_exchange *x = &vc->x;
-	x->background = true;
-	x->head_len = vc->in_len;
-	x->start_ms = sh->lp.unix_ms;
-	x->start_ns = loop_now_ns();
-	x->reqid = ((uint64_t)sh->id << 48) | ++sh->req_seq;
-	x->body_done = true;
-	x->rt = pv->x.rt;
-	shard_rt_ref(sh, x->rt);
-	x->zone = pv->x.zone;
-	/* The head was parsed again: the same fields go (counted once, for
-	 * the visitor's exchange). */
-	struct reqh_drops d = { 0 };
-	reqh_filter_headers(&vc->req, x->zone->cfg->pass_headers, x->zone->cfg->n_pass_headers, &d);
-	x->leading = true;
-	x->cache.ckey = pv->x.cache.key;
-	vc->state = VC_BUSY;
-	sh->vconns_used++;
-	COUNT(sh, cache_swr_refreshes);
-	/* Looks the object up again (its own reference or read), finds it
-	 * stale and asks the origin with its validators. */
-	if (!ecache_lookup(sh, vc))
-		origin_start(sh, vc);
-}
-
-/* The exchange no longer needs its snapshot. */
-static void exchange_release(struct shard *sh, struct visitor_conn *vc)
-{
-	if (vc->x.rt) {
-		shard_rt_unref(sh, vc->x.rt);
-		vc->x.rt = NULL;
-	}
-}
-
 static void vc_close(struct shard *sh, struct visitor_conn *vc)
 {
 	if (vc->state == VC_CLOSING || vc->state == VC_FREE)
 		return;
-	if (vc->h2 && vc->h2_sid)
-		h2_stream_gone(sh, vc);     /* RST_STREAM: the response is cut */
-	else if (vc->h2)
-		h2_conn_end(sh, vc);        /* its streams' slots close */
-	if (vc->x.oc) {
-		origin_detach(sh, vc->x.oc);
-		vc->x.oc = NULL;
-	}
-	exchange_release(sh, vc);
-	ecache_fill_end(sh, vc, false);
-	unlink_follower(vc);
-	unlink_parked(sh, vc);
-	for (struct visitor_conn *f = take_followers(vc), *n; f; f = n) {
-		n = f->x.next_follower;
-		f->x.next_follower = NULL;
-		if (f->x.head_queued)
-			visitor_response_abort(sh, f);      /* the fetch it shared ends */
-		else
-			visitor_response_fail(sh, f, 502);
-	}
+	if (vc->h2)
+		h2_conn_end(sh, vc);        /* its streams end */
+	vc->state = VC_CLOSING;
+	if (vc->ex)
+		exchange_close(sh, vc->ex); /* kept until the slot is freed */
 	release_held(sh, vc);
 	clear_timer(sh, vc);
-	vc->state = VC_CLOSING;
-	if (vc->x.background || vc->h2_sid) {
-		vc_maybe_free(sh, vc);      /* no socket: free once no read is in flight */
-		return;
-	}
 	/* Cancel whatever is pending on the fd (the multishot recv, a send),
 	 * then close; HARDLINK so the close runs even if nothing was found. */
 	struct io_uring_sqe *sqe = shard_sqe(sh);
@@ -499,6 +271,12 @@ static void vc_close(struct shard *sh, struct visitor_conn *vc)
 	io_uring_sqe_set_data64(sqe, shard_ud(OP_VCLOSE, vc->idx, vc->gen));
 	vc->ops += 2;
 	vc->fd = -1;
+}
+
+void visitor_close(struct shard *sh, struct visitor_conn *vc)
+{
+	assert(vc->magic == VCONN_MAGIC);
+	vc_close(sh, vc);
 }
 
 /* Last response is out: shut our side, read until EOF or LIMIT_LINGER_MS. */
@@ -565,174 +343,25 @@ void visitor_accept(struct shard *sh, int fd, bool tls)
 		set_timer(sh, vc, VT_HEADER, sh->scfg->header_timeout_ms);
 }
 
-/* ---- local responses ---------------------------------------------------- */
-
-/* Answer `status` ourselves; `close` ends the connection after it. */
-static void send_local(struct shard *sh, struct visitor_conn *vc, int status, bool close)
-{
-	struct visitor_exchange *x = &vc->x;
-	char *blk = iobuf_pool_get(&sh->pool);
-	struct wbuf w;
-
-	if (close)
-		x->keep_alive = false;
-	x->status = (uint16_t)status;
-	x->head_queued = true;
-	x->resp_done = true;
-	if (!blk) {
-		COUNT(sh, buffers_exhausted);
-		vc_close(sh, vc);
-		return;
-	}
-	const char *reason = http1_reason(status);
-	char body[64];
-	int blen = snprintf(body, sizeof(body), "%d %s\n", status, reason);
-	wbuf_init(&w, blk, IOBUF_HBUF_BYTES);
-	wbuf_str(&w, "HTTP/1.1 ");
-	wbuf_u64(&w, (uint64_t)status);
-	wbuf_str(&w, " ");
-	wbuf_str(&w, reason);
-	wbuf_str(&w, "\r\nDate: ");
-	wbuf_str(&w, sh->lp.date);
-	wbuf_str(&w, "\r\nServer: edgecache\r\nContent-Type: text/plain\r\nContent-Length: ");
-	wbuf_u64(&w, (uint64_t)blen);
-	if (status == 405)
-		wbuf_str(&w, "\r\nAllow: GET, HEAD");
-	if (!x->keep_alive)
-		wbuf_str(&w, "\r\nConnection: close");
-	wbuf_str(&w, "\r\n\r\n");
-	if (vc->req.method != HTTP1_HEAD) {
-		wbuf_put(&w, body, (size_t)blen);
-		x->body_bytes_out = (uint64_t)blen;
-	}
-	assert(!w.overflow);
-	if (!queue_block(sh, vc, blk, w.len)) {
-		vc_close(sh, vc);
-		return;
-	}
-	flush(sh, vc);
-}
-
-/* A request head that did not parse: answer and close (RFC 9112: after a
- * framing error the rest of the stream cannot be trusted). */
-static void reject(struct shard *sh, struct visitor_conn *vc, int err)
-{
-	int e = err < 0 ? -err : err;
-	if (e >= HTTP1_E_METHOD && e < HTTP1_E__COUNT)
-		COUNT_IN(sh, http1_counters, e - HTTP1_E_METHOD);
-	memset(&vc->x, 0, sizeof(vc->x));
-	vc->x.start_ms = sh->lp.unix_ms;
-	vc->x.start_ns = loop_now_ns();
-	vc->req.method = HTTP1_OTHER;
-	vc->req.target = NULL;
-	vc->state = VC_BUSY;
-	vc->x.must_linger = true;
-	clear_timer(sh, vc);
-	send_local(sh, vc, http1_err_status(e), true);
-}
-
 /* ---- exchanges ---------------------------------------------------------- */
-
-static bool body_setup(struct shard *sh, struct visitor_conn *vc)
-{
-	struct visitor_exchange *x = &vc->x;
-	const struct http1_request *r = &vc->req;
-
-	if (r->chunked) {
-		x->has_body = true;
-		x->body_chunked = true;
-		http1_chunked_init(&x->body_chunk);
-	} else if (r->content_length > 0) {
-		if (r->content_length > sh->scfg->max_body_bytes) {
-			COUNT(sh, body_too_large);
-			send_local(sh, vc, 413, true);
-			return false;
-		}
-		x->has_body = true;
-		x->body_left = r->content_length;
-	}
-	x->body_done = !x->has_body;
-	return true;
-}
-
-/*
- * Take the body bytes at the front of [p, p+len): returns how many belong
- * to the current request body, -EPROTO for bad chunk framing, -EFBIG when
- * a chunked body grows past max_body_bytes.
- */
-static ssize_t body_take(struct shard *sh, struct visitor_conn *vc, const char *p, size_t len)
-{
-	struct visitor_exchange *x = &vc->x;
-	size_t n;
-
-	if (x->body_chunked) {
-		/* The raw chunked bytes are forwarded as they are; the spans
-		 * count the decoded size against max_body_bytes. */
-		struct http1_span spans[16];
-		size_t n_spans, total = 0;
-		while (total < len && !x->body_chunk.done) {
-			ssize_t c = http1_chunked_feed(&x->body_chunk, p + total, len - total,
-						       spans, 16, &n_spans);
-			if (c < 0)
-				return -EPROTO;
-			for (size_t i = 0; i < n_spans; i++)
-				x->body_seen += spans[i].len;
-			if (x->body_seen > sh->scfg->max_body_bytes)
-				return -EFBIG;
-			if (c == 0)
-				break;
-			total += (size_t)c;
-		}
-		n = total;
-		if (x->body_chunk.done)
-			x->body_done = true;
-	} else {
-		n = (uint64_t)x->body_left < len ? (size_t)x->body_left : len;
-		x->body_left -= (int64_t)n;
-		if (x->body_left == 0)
-			x->body_done = true;
-	}
-	return (ssize_t)n;
-}
-
-/* The request body cannot be passed on: 413 / 400 if nothing was
- * answered yet, else cut the connection. */
-static void body_failed(struct shard *sh, struct visitor_conn *vc, ssize_t err)
-{
-	struct visitor_exchange *x = &vc->x;
-	if (err == -EFBIG)
-		COUNT(sh, body_too_large);
-	else
-		COUNT_IN(sh, http1_counters, HTTP1_E_CHUNK - HTTP1_E_METHOD);
-	x->must_linger = true;
-	if (x->head_queued) {
-		visitor_response_abort(sh, vc);
-		return;
-	}
-	if (x->oc) {
-		origin_detach(sh, x->oc);
-		x->oc = NULL;
-	}
-	send_local(sh, vc, err == -EFBIG ? 413 : 400, true);
-}
 
 /* Forward body bytes already in the input block (after the head). */
 static void body_from_block(struct shard *sh, struct visitor_conn *vc)
 {
-	struct visitor_exchange *x = &vc->x;
+	struct exchange *x = vc->ex;
 	uint32_t avail = vc->in_len - x->head_len;
 	if (!x->has_body || avail == 0)
 		return;
-	ssize_t n = body_take(sh, vc, vc->in + x->head_len, avail);
+	ssize_t n = exchange_body_take(sh, x, vc->in + x->head_len, avail);
 	if (n < 0) {
-		body_failed(sh, vc, n);
+		exchange_body_failed(sh, x, n);
 		return;
 	}
 	if (n > 0 && x->oc) {
 		char *blk = iobuf_pool_get(&sh->pool);
 		if (!blk) {
 			COUNT(sh, buffers_exhausted);
-			visitor_response_abort(sh, vc);
+			exchange_response_abort(sh, x);
 			return;
 		}
 		memcpy(blk, vc->in + x->head_len, (size_t)n);
@@ -740,7 +369,7 @@ static void body_from_block(struct shard *sh, struct visitor_conn *vc)
 					 .kind = IOBUF_SEG_HBUF, .block = blk };
 		x->body_sent = true;
 		if (!origin_request_body(sh, x->oc, &seg, x->body_done)) {
-			visitor_response_abort(sh, vc);
+			exchange_response_abort(sh, x);
 			return;
 		}
 	}
@@ -749,204 +378,61 @@ static void body_from_block(struct shard *sh, struct visitor_conn *vc)
 	vc->in_len -= (uint32_t)n;
 }
 
-/*
- * Dot segments: removed in the head itself, so that the cache key, the
- * origin request and a background refresh's copy of the head all read one
- * path; or refused (400). The head shrinks: what follows it in the block
- * moves up and the head is parsed again. False when answered.
- */
-static bool clean_path(struct shard *sh, struct visitor_conn *vc)
+/* The exchange's response is completely sent: log it, then the next
+ * request or close. */
+void visitor_finish(struct shard *sh, struct visitor_conn *vc)
 {
-	struct visitor_exchange *x = &vc->x;
-	struct http1_request *r = &vc->req;
-	char *path = (char *)r->path;      /* in vc->in, or a static "/" left alone */
-	size_t n;
+	struct exchange *ex = vc->ex;
 
-	if (reqh_path_normalize(path, r->path_len, &n) < 0) {
-		COUNT(sh, path_refused);
-		x->must_linger = true;
-		send_local(sh, vc, 400, true);
-		return false;
-	}
-	if (n == r->path_len)
-		return true;
-	COUNT(sh, paths_normalized);
-	uint32_t gap = r->path_len - (uint32_t)n;
-	char *tail = path + r->path_len;
-	memmove(path + n, tail, (size_t)(vc->in + vc->in_len - tail));
-	vc->in_len -= gap;
-	x->head_len -= gap;
-	int rc = http1_parse_request(vc->in, x->head_len, r);
-	assert(rc == (int)x->head_len && reqh_path_clean(r->path, r->path_len));
-	(void)rc;
-	return true;
-}
-
-/* Fields the origin must not see leave the request before the cache
- * reads it (net/req_hygiene.h). */
-static void filter_fields(struct shard *sh, struct visitor_conn *vc)
-{
-	const struct cfg_zone *z = vc->x.zone->cfg;
-	struct reqh_drops d = { 0 };
-
-	reqh_filter_headers(&vc->req, z->pass_headers, z->n_pass_headers, &d);
-	if (d.hop)
-		counters_add(sh->lp.ctr, CTR_req_hop_dropped, d.hop);
-	if (d.underscore)
-		counters_add(sh->lp.ctr, CTR_req_underscore_dropped, d.underscore);
-	if (d.unkeyed)
-		counters_add(sh->lp.ctr, CTR_req_unkeyed_dropped, d.unkeyed);
-}
-
-static void start_exchange(struct shard *sh, struct visitor_conn *vc, uint32_t head_len)
-{
-	struct visitor_exchange *x = &vc->x;
-	const struct http1_request *r = &vc->req;
-
-	memset(x, 0, sizeof(*x));
-	x->head_len = head_len;
-	x->start_ms = sh->lp.unix_ms;
-	x->start_ns = loop_now_ns();
-	x->reqid = ((uint64_t)sh->id << 48) | ++sh->req_seq;
-	x->keep_alive = r->keep_alive && !sh->draining;
-	vc->state = VC_BUSY;
-	clear_timer(sh, vc);
-	COUNT(sh, requests);
-
-	x->rt = sh->rt;
-	shard_rt_ref(sh, x->rt);
-	const struct cfg_zone *z = cfg_zone_by_host(x->rt->cfg, r->host, r->host ? r->host_len : 0);
-	if (!z) {
-		COUNT(sh, no_zone);
-		x->keep_alive = x->keep_alive && !r->chunked && r->content_length <= 0;
-		send_local(sh, vc, 404, !x->keep_alive);
-		return;
-	}
-	x->zone = rt_zone(x->rt, z);
-	if (r->method == HTTP1_CONNECT || r->method == HTTP1_TRACE) {
-		send_local(sh, vc, 405, true);
-		return;
-	}
-	if (!clean_path(sh, vc))
-		return;
-	filter_fields(sh, vc);
-	if (!body_setup(sh, vc))
-		return;
-	if (x->has_body && r->expect_continue) {
-		struct iobuf_seg seg = { .ptr = continue_100, .len = sizeof(continue_100) - 1,
-					 .kind = IOBUF_SEG_STATIC };
-		iobuf_outq_push(&vc->out, &seg);
-		flush(sh, vc);
-	}
-	/* Also with a body: the lookup records the PASS (X-Cache, log). */
-	if (ecache_lookup(sh, vc))
-		return;                     /* a store read decides */
-	origin_start(sh, vc);
-	if (vc->state == VC_BUSY && !x->resp_done)
-		body_from_block(sh, vc);
-}
-
-static void write_access_log(struct shard *sh, struct visitor_conn *vc)
-{
-	const struct visitor_exchange *x = &vc->x;
-	char line[2048], ts[25];
-	struct wbuf w;
-
-	if (!log_access_enabled())
-		return;
-	log_format_time(x->start_ms, ts);
-	wbuf_init(&w, line, sizeof(line) - 1);
-	wbuf_put(&w, ts, 24);
-	wbuf_put(&w, " ", 1);
-	if (x->zone)
-		wbuf_str(&w, x->zone->cfg->name);
-	else
-		wbuf_put(&w, "-", 1);
-	wbuf_put(&w, " ", 1);
-	if (vc->req.target) {
-		wbuf_put(&w, vc->req.method_str, vc->req.method_len);
-		wbuf_put(&w, " ", 1);
-		/* Bounded: a long target is cut, the line stays one line. */
-		size_t tl = vc->req.target_len < LIMIT_ACCESS_LOG_TARGET_BYTES ?
-			    vc->req.target_len : LIMIT_ACCESS_LOG_TARGET_BYTES;
-		wbuf_put(&w, vc->req.target, tl);
-	} else {
-		wbuf_put(&w, "- -", 3);
-	}
-	wbuf_put(&w, " ", 1);
-	wbuf_u64(&w, x->status);
-	wbuf_put(&w, " ", 1);
-	wbuf_u64(&w, x->body_bytes_out);
-	wbuf_put(&w, " ", 1);
-	if (x->origin_status)
-		wbuf_u64(&w, x->origin_status);
-	else
-		wbuf_put(&w, "-", 1);
-	wbuf_put(&w, " ", 1);
-	wbuf_str(&w, ecache_xcache(vc));    /* what the X-Cache header said */
-	wbuf_put(&w, " ", 1);
-	wbuf_u64(&w, (loop_now_ns() - x->start_ns) / 1000);
-	wbuf_put(&w, " ", 1);
-	/* The credential generation the origin request was signed with
-	 * (the overlap retry's: the previous one); - when none was signed. */
-	if (x->creds_gen)
-		wbuf_u64(&w, x->creds_gen);
-	else
-		wbuf_put(&w, "-", 1);
-	wbuf_put(&w, " ", 1);
-	wbuf_hex64(&w, x->reqid);
-	if (w.overflow)
-		w.len = sizeof(line) - 1;
-	line[w.len++] = '\n';
-	log_ring_push(&sh->lp.log_access, line, w.len);
-}
-
-/* The response is completely sent: log it, then next request or close. */
-static void finish_exchange(struct shard *sh, struct visitor_conn *vc)
-{
-	struct visitor_exchange *x = &vc->x;
-
-	if (x->background) {
-		vc_close(sh, vc);           /* the slot was only for this refresh */
-		return;
-	}
-	if (vc->h2) {
-		/* All of an HTTP/2 response is queued: it ends when nghttp2 has
-		 * taken the last byte and closes the stream (visitor_stream_closed). */
-		flush(sh, vc);
-		return;
-	}
-	count_status(sh, x->status);
-	write_access_log(sh, vc);
-	if (vc->h2_sid) {
-		vc_close(sh, vc);           /* the slot was only for this stream */
-		return;
-	}
-	if (x->oc) {
-		origin_detach(sh, x->oc);
-		x->oc = NULL;
-	}
-	exchange_release(sh, vc);
-	ecache_exchange_end(sh, vc);
-	if (!x->keep_alive || !x->body_done || sh->draining) {
+	assert(vc->magic == VCONN_MAGIC && ex && ex->conn == vc);
+	exchange_log(sh, ex);
+	bool keep = ex->keep_alive && ex->body_done && !sh->draining;
+	bool linger = ex->must_linger || !ex->body_done || sh->draining || vc->is_tls ||
+		      vc->in_len > ex->head_len || vc->held_head >= 0;
+	uint32_t head_len = ex->head_len;
+	vc->ex = NULL;
+	exchange_close(sh, ex);
+	exchange_detach(sh, ex);            /* its queue is empty: freed now */
+	if (!keep) {
 		/* Linger only where unread input may be waiting (an RST would
 		 * destroy our response); a visitor that asked to close and sent
 		 * nothing more is closed at once, as nginx does. */
-		if (x->must_linger || !x->body_done || sh->draining || vc->is_tls ||
-		    vc->in_len > x->head_len || vc->held_head >= 0)
+		if (linger)
 			vc_linger(sh, vc);
 		else
 			vc_close(sh, vc);
 		return;
 	}
 	/* Drop the answered head; pipelined input moves to the front. */
-	uint32_t rest = vc->in_len - x->head_len;
-	memmove(vc->in, vc->in + x->head_len, rest);
+	uint32_t rest = vc->in_len - head_len;
+	memmove(vc->in, vc->in + head_len, rest);
 	vc->in_len = rest;
-	x->head_len = 0;
 	vc->state = VC_READING;
 	process_input(sh, vc);
 	pump(sh, vc);
+}
+
+/* A request head parsed (n bytes, or a parse error < 0): its exchange. */
+static void begin_exchange(struct shard *sh, struct visitor_conn *vc,
+			   const struct http1_request *req, int n)
+{
+	struct exchange *ex = exchange_new(sh, vc);
+
+	if (!ex) {
+		vc_close(sh, vc);           /* counted exchanges_refused */
+		return;
+	}
+	vc->ex = ex;
+	ex->req = *req;
+	vc->state = VC_BUSY;
+	clear_timer(sh, vc);
+	if (n < 0) {
+		exchange_reject(sh, ex, n);
+		return;
+	}
+	exchange_start(sh, ex, (uint32_t)n);
+	if (vc->state == VC_BUSY && vc->ex == ex && ex->state == EX_BUSY && !ex->resp_done)
+		body_from_block(sh, vc);
 }
 
 static void process_input(struct shard *sh, struct visitor_conn *vc)
@@ -979,7 +465,8 @@ static void process_input(struct shard *sh, struct visitor_conn *vc)
 			return;
 		}
 	}
-	int n = http1_parse_request(vc->in, vc->in_len, &vc->req);
+	struct http1_request req;
+	int n = http1_parse_request(vc->in, vc->in_len, &req);
 	if (n == -HTTP1_E_AGAIN) {
 		/* The deadline runs from the first byte of the head: more bytes
 		 * do not extend it (slow loris). */
@@ -989,11 +476,7 @@ static void process_input(struct shard *sh, struct visitor_conn *vc)
 			vc_close(sh, vc);
 		return;
 	}
-	if (n < 0) {
-		reject(sh, vc, n);
-		return;
-	}
-	start_exchange(sh, vc, (uint32_t)n);
+	begin_exchange(sh, vc, &req, n);
 }
 
 /* ---- HTTP/2 (edge/h2.h) ------------------------------------------------------ */
@@ -1007,7 +490,6 @@ static void switch_h2(struct shard *sh, struct visitor_conn *vc)
 
 	vc->in = NULL;
 	vc->in_len = 0;
-	memset(&vc->x, 0, sizeof(vc->x));
 	vc->state = VC_BUSY;                /* until it closes: streams are the exchanges */
 	clear_timer(sh, vc);
 	bool ok = h2_start(sh, vc, in, n);
@@ -1024,7 +506,7 @@ static void switch_h2(struct shard *sh, struct visitor_conn *vc)
 	h2_timer(sh, vc);
 }
 
-/* The session is over: its streams' slots close, then the connection
+/* The session is over: its streams' exchanges close, then the connection
  * lingers like an HTTP/1.1 one after its last response. */
 static void h2_close(struct shard *sh, struct visitor_conn *vc)
 {
@@ -1057,142 +539,24 @@ void visitor_h2_timers(struct shard *sh, struct visitor_conn *conn)
 	h2_timer(sh, conn);
 }
 
-struct visitor_conn *visitor_stream_new(struct shard *sh, struct visitor_conn *conn)
-{
-	char *in = sh->draining ? NULL : iobuf_pool_get(&sh->pool);
-	struct visitor_conn *vc = in ? shard_vconn_take(sh) : NULL;
-
-	if (!vc) {
-		if (in)
-			iobuf_pool_put(&sh->pool, in);
-		return NULL;
-	}
-	slot_init(vc, -1);
-	memcpy(vc->peer_ip, conn->peer_ip, sizeof(vc->peer_ip));
-	vc->in = in;
-	vc->in_len = 0;
-	vc->state = VC_READING;
-	sh->vconns_used++;
-	return vc;
-}
-
-void visitor_stream_start(struct shard *sh, struct visitor_conn *vc, uint32_t head_len,
-			  bool has_body)
-{
-	assert(vc->magic == VCONN_MAGIC);
-	vc->in_len = head_len;
-	int n = http1_parse_request(vc->in, head_len, &vc->req);
-	if (n != (int)head_len) {
-		reject(sh, vc, n < 0 ? n : -HTTP1_E_HEADER_NAME);
-		return;
-	}
-	/* HTTP/2 frames the body itself: de-chunked like an HTTP/1.0
-	 * visitor's, which is also who it may share a collapsed fetch with. */
-	vc->req.version_minor = 0;
-	if (has_body && vc->req.content_length < 0) {
-		/* DATA frames become an upload of content-length bytes; a body
-		 * of unknown length is not re-chunked (yet). */
-		COUNT(sh, h2_bodies_refused);
-		memset(&vc->x, 0, sizeof(vc->x));
-		vc->x.start_ms = sh->lp.unix_ms;
-		vc->x.start_ns = loop_now_ns();
-		vc->state = VC_BUSY;
-		COUNT(sh, requests);
-		send_local(sh, vc, 411, true);
-		return;
-	}
-	start_exchange(sh, vc, head_len);
-}
-
-bool visitor_stream_body(struct shard *sh, struct visitor_conn *vc, const char *p, size_t n)
-{
-	assert(vc->magic == VCONN_MAGIC);
-	struct visitor_exchange *x = &vc->x;
-
-	if (vc->state != VC_BUSY || !x->has_body || x->body_done || !x->oc || x->resp_done)
-		return true;                /* answered already: the rest is dropped */
-	ssize_t k = body_take(sh, vc, p, n);
-	if (k < 0) {
-		body_failed(sh, vc, k);
-		return false;
-	}
-	if (k == 0)
-		return true;
-	char *blk = iobuf_pool_get(&sh->pool);
-	if (!blk) {
-		COUNT(sh, buffers_exhausted);
-		visitor_response_abort(sh, vc);
-		return false;
-	}
-	memcpy(blk, p, (size_t)k);
-	struct iobuf_seg seg = { .ptr = blk, .len = (uint32_t)k, .kind = IOBUF_SEG_HBUF,
-				 .block = blk };
-	x->body_sent = true;
-	if (!origin_request_body(sh, x->oc, &seg, x->body_done)) {
-		visitor_response_abort(sh, vc);   /* more small DATA frames than segments */
-		return false;
-	}
-	return true;
-}
-
-void visitor_stream_pulled(struct shard *sh, struct visitor_conn *vc)
-{
-	assert(vc->magic == VCONN_MAGIC);
-	vc->out_moved_ms = sh->lp.now_ms;
-	if (vc->state == VC_BUSY && vc->x.cache.large.on && !vc->x.resp_done)
-		elarge_on_sent(sh, vc);
-	/* That send empties the queue; a pull takes at most a frame, so the
-	 * free segments are checked too (a de-chunked read makes one per
-	 * chunk). */
-	if (vc->state == VC_BUSY && vc->x.oc && visitor_room(vc) > LIMIT_STREAM_WINDOW_BYTES / 2)
-		origin_visitor_drained(sh, vc->x.oc);
-}
-
-bool visitor_stream_upload_room(const struct visitor_conn *vc)
-{
-	return !vc->x.oc || vc->state != VC_BUSY || upload_room(vc) >= LIMIT_STREAM_WINDOW_BYTES / 2;
-}
-
-void visitor_stream_closed(struct shard *sh, struct visitor_conn *vc, bool complete)
-{
-	assert(vc->magic == VCONN_MAGIC);
-	if (complete && vc->state == VC_BUSY)
-		finish_exchange(sh, vc);    /* logged and counted, then closed */
-	else
-		vc_close(sh, vc);
-}
-
 /* ---- input ---------------------------------------------------------------- */
-
-/* Bytes the origin's request queue can take now (upload backpressure). */
-static size_t upload_room(const struct visitor_conn *vc)
-{
-	const struct origin_conn *oc = vc->x.oc;
-	uint64_t queued = origin_request_queued(oc);
-	/* Upload pieces wait in the provided buffers they came in: its
-	 * share of those, whatever their size (LIMIT_RECV_SHARE_BUFS). */
-	if (queued >= LIMIT_STREAM_WINDOW_BYTES || oc->out.n >= IOBUF_OUTQ_SEGS - 2 ||
-	    oc->out.n_pbuf >= LIMIT_RECV_SHARE_BUFS)
-		return 0;
-	return (size_t)(LIMIT_STREAM_WINDOW_BYTES - queued);
-}
 
 /* Request body bytes from a held buffer to the origin. Returns bytes
  * consumed (0: the origin queue is full), or -1 if the exchange ended. */
 static ssize_t upload(struct shard *sh, struct visitor_conn *vc, const char *p, size_t len,
 		      uint16_t bid)
 {
-	struct visitor_exchange *x = &vc->x;
+	struct exchange *x = vc->ex;
 	/* Answered already (an origin error, our 413): the connection closes
 	 * after the response, so the rest of the body is only drained. */
 	if (!x->oc || x->resp_done)
 		return (ssize_t)len;
-	size_t room = upload_room(vc);
+	size_t room = exchange_upload_room(x);
 	if (room == 0)
 		return 0;
-	ssize_t n = body_take(sh, vc, p, len < room ? len : room);
+	ssize_t n = exchange_body_take(sh, x, p, len < room ? len : room);
 	if (n < 0) {
-		body_failed(sh, vc, n);
+		exchange_body_failed(sh, x, n);
 		return -1;
 	}
 	if (n > 0) {
@@ -1202,7 +566,7 @@ static ssize_t upload(struct shard *sh, struct visitor_conn *vc, const char *p, 
 					 .kind = IOBUF_SEG_PBUF, .bid = bid, .group = g };
 		x->body_sent = true;
 		if (!origin_request_body(sh, x->oc, &seg, x->body_done)) {
-			visitor_response_abort(sh, vc);
+			exchange_response_abort(sh, x);
 			return -1;
 		}
 	}
@@ -1267,7 +631,7 @@ static void pump(struct shard *sh, struct visitor_conn *vc)
 			}
 			continue;
 		}
-		if (vc->state == VC_BUSY && vc->x.has_body && !vc->x.body_done) {
+		if (vc->state == VC_BUSY && vc->ex->has_body && !vc->ex->body_done) {
 			ssize_t r = upload(sh, vc, p, h->len, bid);
 			if (r < 0)
 				return;
@@ -1304,10 +668,10 @@ static void on_peer_eof(struct shard *sh, struct visitor_conn *vc)
 		vc_close(sh, vc);           /* its streams end with it */
 	else if (vc->state == VC_READING || vc->state == VC_LINGER)
 		vc_close(sh, vc);
-	else if (vc->state == VC_BUSY && !vc->x.body_done)
-		visitor_response_abort(sh, vc);
+	else if (vc->state == VC_BUSY && !vc->ex->body_done)
+		exchange_response_abort(sh, vc->ex);
 	else if (vc->state == VC_BUSY)
-		vc->x.keep_alive = false;
+		vc->ex->keep_alive = false;
 }
 
 /* ---- HTTPS visitors ------------------------------------------------------ */
@@ -1700,7 +1064,7 @@ static void on_sent(struct shard *sh, struct visitor_conn *vc, int res)
 				 strerror(-res));
 		sh->zc_off = true;
 		COUNT(sh, send_zc_fallbacks);
-		flush(sh, vc);
+		visitor_send(sh, vc);
 		return;
 	}
 	if (res < 0) {
@@ -1717,9 +1081,10 @@ static void on_sent(struct shard *sh, struct visitor_conn *vc, int res)
 	}
 	if (vc->timer_kind == VT_SEND)
 		clear_timer(sh, vc);
-	if (vc->state == VC_BUSY && vc->x.cache.large.on && !vc->x.resp_done)
-		elarge_on_sent(sh, vc);     /* frees sent chunk buffers, reads on */
-	flush(sh, vc);
+	struct exchange *ex = vc->state == VC_BUSY ? vc->ex : NULL;
+	if (ex && ex->cache.large.on && !ex->resp_done)
+		elarge_on_sent(sh, ex);     /* frees sent chunk buffers, reads on */
+	visitor_send(sh, vc);
 	if (vc->state == VC_CLOSING)
 		return;
 	if (vc->h2) {
@@ -1731,12 +1096,13 @@ static void on_sent(struct shard *sh, struct visitor_conn *vc, int res)
 			h2_timer(sh, vc);
 		return;
 	}
-	if (!vc->out.in_flight && vc->out.n == 0 && vc->state == VC_BUSY && vc->x.resp_done) {
-		finish_exchange(sh, vc);
+	ex = vc->state == VC_BUSY ? vc->ex : NULL;
+	if (!vc->out.in_flight && vc->out.n == 0 && ex && ex->resp_done) {
+		visitor_finish(sh, vc);
 		return;
 	}
-	if (vc->state == VC_BUSY && vc->x.oc && vc->out.bytes < LIMIT_STREAM_WINDOW_BYTES / 2)
-		origin_visitor_drained(sh, vc->x.oc);
+	if (ex && ex->oc && vc->out.bytes < LIMIT_STREAM_WINDOW_BYTES / 2)
+		origin_visitor_drained(sh, ex->oc);
 }
 
 void visitor_on_cqe(struct shard *sh, struct visitor_conn *vc, int op,
@@ -1750,9 +1116,6 @@ void visitor_on_cqe(struct shard *sh, struct visitor_conn *vc, int op,
 	switch (op) {
 	case OP_VRECV:
 		on_recv(sh, vc, cqe);
-		break;
-	case OP_CREAD:
-		ecache_on_read(sh, vc, cqe);
 		break;
 	case OP_VSEND:
 		on_send(sh, vc, cqe);
@@ -1822,8 +1185,8 @@ unsigned visitor_reclaim(struct shard *sh)
 		log_debug("visitor %s: closed: its send has pinned %u receive buffers for %llu ms "
 			  "while the shard was short of them", vc->peer_ip, vc->out.n_pbuf,
 			  (unsigned long long)(sh->lp.now_ms - vc->out_moved_ms));
-		if (vc->state == VC_BUSY)
-			visitor_response_abort(sh, vc);   /* logged; a stream: RST_STREAM */
+		if (vc->state == VC_BUSY && vc->ex)
+			exchange_response_abort(sh, vc->ex);   /* logged */
 		else
 			vc_close(sh, vc);
 		closed++;
@@ -1839,10 +1202,10 @@ void visitor_drain(struct shard *sh)
 		 * copied there. */
 		if (vc->state == VC_READING && (vc->in_len == 0 || vc->hello_in))
 			vc_close(sh, vc);
-		else if (vc->state == VC_BUSY && vc->h2 && !vc->h2_sid)
+		else if (vc->state == VC_BUSY && vc->h2)
 			h2_drain(sh, vc);
-		else if (vc->state == VC_BUSY)
-			vc->x.keep_alive = false;
+		else if (vc->state == VC_BUSY && vc->ex)
+			vc->ex->keep_alive = false;
 	}
 }
 
@@ -1852,321 +1215,10 @@ void visitor_close_all(struct shard *sh)
 		vc_close(sh, &sh->vconns[i]);
 }
 
-/* ---- responses from the origin ------------------------------------------ */
 
-/* Is `name` one of the tokens of a Connection header value? */
-static bool connection_lists(const struct http1_response *resp, const char *name, size_t len)
-{
-	return http1_fields_list(resp->headers, resp->n_headers, "connection", name, len);
-}
-
-static bool drop_response_header(const struct http1_response *resp,
-				 const struct http1_header *h)
-{
-	if (http1_is_hop_by_hop(h->name, h->name_len))
-		return true;
-	if (h->name_len == 14 && strncasecmp(h->name, "content-length", 14) == 0)
-		return true;                /* we write the framing ourselves */
-	if (h->name_len == 6 && strncasecmp(h->name, "server", 6) == 0)
-		return true;
-	return connection_lists(resp, h->name, h->name_len);
-}
-
-static enum visitor_resp_mode response_mode(struct visitor_conn *vc,
-					    const struct http1_response *resp)
-{
-	if (resp->no_body || vc->req.method == HTTP1_HEAD)
-		return VR_NONE;
-	if (resp->chunked)
-		return vc->req.version_minor >= 1 ? VR_CHUNKED : VR_DECHUNK;
-	if (resp->content_length >= 0)
-		return VR_LENGTH;
-	return VR_CLOSE;
-}
-
-/*
- * Collapsing on a URL with Vary: a follower that selects another variant
- * than the leader must not get the leader's response. It parks until the
- * leader's marker lands and then looks up its own variant (collapsing on
- * that variant's key); for Vary: * it fetches on its own.
- */
-static void unshare_followers(struct shard *sh, struct visitor_conn *vc,
-			      const struct http1_response *resp)
-{
-	for (struct visitor_conn *f = vc->x.followers, *n; f; f = n) {
-		n = f->x.next_follower;
-		int r = vary_shares(resp, &vc->req, &f->req);
-		if (r == 1)
-			continue;
-		unlink_follower(f);
-		COUNT(sh, cache_vary_unshared);
-		if (r == 0)
-			visitor_park(sh, f);
-		else
-			origin_start(sh, f);
-	}
-}
-
-int visitor_response_head(struct shard *sh, struct visitor_conn *vc,
-			  const struct http1_response *resp)
+void visitor_read_on(struct shard *sh, struct visitor_conn *vc)
 {
 	assert(vc->magic == VCONN_MAGIC);
-	struct visitor_exchange *x = &vc->x;
-	char *blk = iobuf_pool_get(&sh->pool);
-	bool have_date = false;
-	struct wbuf w;
-
-	if (!blk) {
-		COUNT(sh, buffers_exhausted);
-		return -ENOBUFS;
-	}
-	if (x->cache.large.fetching) {
-		/* A chunk-aligned Range fetch of a large object. */
-		int r = elarge_origin_head(sh, vc, resp);
-		if (r != 0) {
-			iobuf_pool_put(&sh->pool, blk);
-			return r < 0 ? r : 0;
-		}
-	}
-	/* Followers get the leader's head as it is sent: only the leader (or
-	 * an exchange alone) asks the cache what the response means. */
-	enum ecache_head ch = x->leader ? ECACHE_HEAD_FORWARD : ecache_response_head(sh, vc, resp);
-	if (ch == ECACHE_HEAD_STORED) {
-		/* A 304 to our validators, or a 5xx within stale-if-error: the
-		 * stored object answered; the origin's body is dropped. */
-		iobuf_pool_put(&sh->pool, blk);
-		x->discard_origin_body = true;
-		x->keep_alive = x->keep_alive && resp->keep_alive;
-		return 0;
-	}
-	if (ch == ECACHE_HEAD_PASS)
-		for (struct visitor_conn *f = take_followers(vc), *n; f; f = n) {
-			n = f->x.next_follower;
-			f->x.next_follower = NULL;
-			COUNT(sh, collapse_unshared);
-			origin_start(sh, f);
-		}
-	x->resp_mode = (uint8_t)response_mode(vc, resp);
-	if (x->resp_mode == VR_DECHUNK || x->resp_mode == VR_CLOSE)
-		x->keep_alive = false;
-	/* An early answer (the body is not all read): the rest of the body
-	 * is not forwarded once the response ends, and rather than skip it
-	 * to find the next request, the connection closes after this
-	 * response, as nginx does (the linger drains what still comes). */
-	if (!x->body_done)
-		x->keep_alive = false;
-	x->status = resp->status;
-	x->origin_status = resp->status;
-
-	wbuf_init(&w, blk, IOBUF_HBUF_BYTES);
-	wbuf_str(&w, "HTTP/1.1 ");
-	wbuf_u64(&w, resp->status);
-	wbuf_put(&w, " ", 1);
-	if (resp->reason_len)
-		wbuf_put(&w, resp->reason, resp->reason_len);
-	else
-		wbuf_str(&w, http1_reason(resp->status));
-	wbuf_put(&w, "\r\n", 2);
-	for (unsigned i = 0; i < resp->n_headers; i++) {
-		const struct http1_header *h = &resp->headers[i];
-		if (drop_response_header(resp, h) ||
-		    hcache_targeted_field(h, x->zone->cfg->targeted_field))
-			continue;           /* RFC 9213: addressed to us, not the visitor */
-		/* A follower shares the leader's response only when it may be
-		 * stored (set_cookie = strip): the cookie is the leader's. */
-		if (x->leader && h->name_len == 10 && strncasecmp(h->name, "set-cookie", 10) == 0)
-			continue;
-		if (h->name_len == 4 && strncasecmp(h->name, "date", 4) == 0)
-			have_date = true;
-		wbuf_header(&w, h->name, h->name_len, h->value, h->value_len);
-	}
-	if (!have_date)
-		wbuf_header(&w, "Date", 4, sh->lp.date, 29);
-	wbuf_str(&w, "Server: edgecache\r\nVia: 1.1 edgecache\r\nX-Cache: ");
-	wbuf_str(&w, ecache_xcache(vc));
-	wbuf_put(&w, "\r\n", 2);
-	if (x->resp_mode == VR_LENGTH ||
-	    (resp->content_length >= 0 && (vc->req.method == HTTP1_HEAD || resp->status == 304))) {
-		wbuf_str(&w, "Content-Length: ");
-		wbuf_u64(&w, (uint64_t)resp->content_length);
-		wbuf_put(&w, "\r\n", 2);
-	} else if (x->resp_mode == VR_CHUNKED) {
-		wbuf_str(&w, "Transfer-Encoding: chunked\r\n");
-	}
-	if (!x->keep_alive)
-		wbuf_str(&w, "Connection: close\r\n");
-	else if (vc->req.version_minor == 0)
-		wbuf_str(&w, "Connection: keep-alive\r\n");
-	wbuf_put(&w, "\r\n", 2);
-	if (w.overflow) {
-		iobuf_pool_put(&sh->pool, blk);
-		return -ENOSPC;
-	}
-	if (!queue_block(sh, vc, blk, w.len))
-		return -ENOBUFS;
-	x->head_queued = true;
-	/* Not flushed here: body bytes from the same origin read join it in
-	 * one sendmsg (the origin calls visitor_flush after each read). */
-	if (x->followers)
-		unshare_followers(sh, vc, resp);
-	for (struct visitor_conn *f = x->followers, *n; f; f = n) {
-		n = f->x.next_follower;
-		if (visitor_response_head(sh, f, resp) < 0)
-			visitor_response_abort(sh, f);
-	}
-	return 0;
-}
-
-void visitor_flush(struct shard *sh, struct visitor_conn *vc)
-{
-	assert(vc->magic == VCONN_MAGIC);
-	for (struct visitor_conn *f = vc->x.followers; f; f = f->x.next_follower)
-		flush(sh, f);
-	flush(sh, vc);
-}
-
-bool visitor_queue_head_block(struct shard *sh, struct visitor_conn *vc, char *blk, size_t len)
-{
-	assert(vc->magic == VCONN_MAGIC);
-	if (!queue_block(sh, vc, blk, len)) {
-		vc_close(sh, vc);
-		return false;
-	}
-	vc->x.head_queued = true;
-	return true;
-}
-
-/*
- * A small segment when the queue is nearly out of segments: copied into a
- * block of its own, which the next small ones join (iobuf_outq_coalesce).
- * A de-chunked body (HTTP/1.0 and HTTP/2 visitors) makes one segment per
- * chunk: a 64 KiB origin read of 1000-byte chunks is 65 of them.
- */
-static bool copy_small(struct shard *sh, struct visitor_conn *vc, const struct iobuf_seg *seg)
-{
-	if (seg->len > IOBUF_COALESCE_BYTES || IOBUF_OUTQ_SEGS - vc->out.n > 8 ||
-	    iobuf_outq_full(&vc->out))
-		return false;
-	char *blk = iobuf_pool_get(&sh->pool);
-	if (!blk)
-		return false;
-	memcpy(blk, seg->ptr, seg->len);
-	struct iobuf_seg copy = { .ptr = blk, .len = seg->len, .kind = IOBUF_SEG_HBUF, .block = blk };
-	iobuf_outq_push(&vc->out, &copy);
-	iobuf_seg_release(seg, &sh->pool);
-	return true;
-}
-
-bool visitor_response_body(struct shard *sh, struct visitor_conn *vc, const struct iobuf_seg *seg)
-{
-	assert(vc->magic == VCONN_MAGIC);
-	if (vc->x.background) {
-		iobuf_seg_release(seg, &sh->pool);  /* the store fill copied it */
-		return true;
-	}
-	if (vc->x.cache.large.fetching)
-		return elarge_origin_body(sh, vc, seg);
-	/* Followers get the same bytes first (their own reference each); one
-	 * that cannot keep up is cut off, never slows the others. */
-	for (struct visitor_conn *f = vc->x.followers, *n; f; f = n) {
-		n = f->x.next_follower;
-		if (f->x.resp_mode == VR_NONE)
-			continue;
-		struct iobuf_seg copy = *seg;
-		if (copy.kind != IOBUF_SEG_PBUF) {
-			/* Only refcounted provided buffers can be shared. */
-			visitor_response_abort(sh, f);
-			continue;
-		}
-		iobuf_group_ref(copy.group, copy.bid);
-		if (f->out.n_pbuf == 0)
-			f->out_moved_ms = sh->lp.now_ms;   /* starts pinning now */
-		if (!iobuf_outq_coalesce(&f->out, &copy, &sh->pool) &&
-		    !iobuf_outq_push(&f->out, &copy)) {
-			iobuf_seg_release(&copy, &sh->pool);
-			visitor_response_abort(sh, f);
-			continue;
-		}
-		f->x.body_bytes_out += copy.len;
-	}
-	if (vc->out.n_pbuf == 0)
-		vc->out_moved_ms = sh->lp.now_ms;
-	if (!iobuf_outq_coalesce(&vc->out, seg, &sh->pool) && !copy_small(sh, vc, seg) &&
-	    !iobuf_outq_push(&vc->out, seg))
-		return false;
-	vc->x.body_bytes_out += seg->len;
-	return true;
-}
-
-void visitor_response_end(struct shard *sh, struct visitor_conn *vc)
-{
-	assert(vc->magic == VCONN_MAGIC);
-	if (vc->x.cache.large.fetching) {
-		elarge_origin_end(sh, vc);  /* more chunks may follow */
-		return;
-	}
-	for (struct visitor_conn *f = take_followers(vc), *n; f; f = n) {
-		n = f->x.next_follower;
-		f->x.next_follower = NULL;
-		visitor_response_end(sh, f);
-	}
-	vc->x.resp_done = true;
-	if (vc->x.oc) {
-		origin_detach(sh, vc->x.oc);
-		vc->x.oc = NULL;
-	}
-	if (vc->out.n == 0 && !vc->out.in_flight)
-		finish_exchange(sh, vc);
-	else
-		flush(sh, vc);
-}
-
-void visitor_response_fail(struct shard *sh, struct visitor_conn *vc, int status)
-{
-	assert(vc->magic == VCONN_MAGIC);
-	if (vc->x.head_queued && vc->x.cache.large.on) {
-		/* A large object's later fetch failed: only a close ends it. */
-		visitor_response_abort(sh, vc);
-		return;
-	}
-	for (struct visitor_conn *f = take_followers(vc), *n; f; f = n) {
-		n = f->x.next_follower;
-		f->x.next_follower = NULL;
-		visitor_response_fail(sh, f, status);
-	}
-	vc->x.oc = NULL;
-	if (status >= 500 && ecache_fail_stale(sh, vc))
-		return;                     /* a stale copy, where stale-if-error allows */
-	/* An unread request body would be taken for the next request. */
-	send_local(sh, vc, status, !vc->x.body_done);
-}
-
-void visitor_response_abort(struct shard *sh, struct visitor_conn *vc)
-{
-	assert(vc->magic == VCONN_MAGIC);
-	vc->x.status = vc->x.status ? vc->x.status : 502;
-	if (!vc->x.background) {            /* no visitor asked for it */
-		count_status(sh, vc->x.status);
-		write_access_log(sh, vc);
-	}
-	vc_close(sh, vc);
-}
-
-int64_t visitor_room(const struct visitor_conn *vc)
-{
-	/* Its share of the origin's (or plaintext) buffers: a recv of a few
-	 * bytes pins a whole buffer, so bytes alone do not bound it. */
-	if (IOBUF_OUTQ_SEGS - vc->out.n < IOBUF_OUTQ_SEGS / 2 ||
-	    vc->out.n_pbuf >= LIMIT_RECV_SHARE_BUFS)
-		return 0;
-	return (int64_t)LIMIT_STREAM_WINDOW_BYTES - (int64_t)vc->out.bytes;
-}
-
-void visitor_origin_drained(struct shard *sh, struct visitor_conn *vc)
-{
-	assert(vc->magic == VCONN_MAGIC);
-	if (vc->h2_sid && vc->h2)
-		h2_stream_drained(sh, vc);  /* the peer may send more DATA */
-	else if (vc->state == VC_BUSY)
+	if (vc->state == VC_BUSY)
 		pump(sh, vc);
 }

@@ -4,11 +4,11 @@
  * server-side session exactly as edge/visitor.c does (h2_start, h2_recv,
  * h2_on_sent, h2_conn_end, h2_conn_free).
  *
- * The seam is the link: edge/h2.c is compiled in as is, and the visitor
- * functions it calls (visitor_stream_new/start/body/closed/pulled,
- * visitor_flush, ...) are played here by a fake visitor layer with no ring
+ * The seam is the link: edge/h2.c is compiled in as is, and the exchange
+ * and visitor functions it calls (exchange_stream_new/start/body/closed/
+ * pulled, visitor_send, ...) are played here by a fake layer with no ring
  * and no socket. A stream's request, rebuilt by h2.c as an HTTP/1.1 head,
- * is checked at visitor_stream_start:
+ * is checked at exchange_stream_start:
  *   - it fits its block, has no NUL, no bare CR or LF (no line a header
  *     value could inject), and parses as exactly one request of exactly
  *     head_len bytes or not at all (the visitor answers 400 then);
@@ -17,7 +17,7 @@
  * Each stream is then answered (a 200 with a body now or after the input,
  * a 304, or an upload refused by the "origin"), so the response side runs
  * too (submit_head, read_body, deferral, resets). At the end every stream
- * slot was closed exactly once, and none is left. A broken promise aborts.
+ * exchange was closed exactly once, and none is left. A broken promise aborts.
  *
  * Built with clang -fsanitize=fuzzer when meson's `fuzz` option is on;
  * otherwise fuzz_main.c drives it as a replay + mutation test.
@@ -32,6 +32,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "edge/shard.h"
+#include "edge/exchange.h"
 #include "edge/h2.h"
 #include "net/http1.h"
 #include "net/iobuf.h"
@@ -39,17 +40,17 @@
 
 #include "tests/fuzz/fuzz.h"
 
-#define FAKE_MAGIC   0x66616b65u     /* "fake": a live stream slot */
+#define FAKE_MAGIC   0x66616b65u     /* "fake": a live stream exchange */
 #define MAX_SLOTS    (LIMIT_H2_MAX_STREAMS + 8)
 
 /* ---- the fake visitor layer ------------------------------------------------ */
 
 static struct shard *sh;
 static struct visitor_conn conn;
-static struct visitor_conn *slots[MAX_SLOTS];
+static struct exchange *slots[MAX_SLOTS];
 static bool slot_later[MAX_SLOTS];      /* body queued after the input */
 static unsigned n_live;
-static bool conn_sent;                  /* visitor_flush was called */
+static bool conn_sent;                  /* visitor_send was called */
 static uint64_t mode;                   /* per input: answers, refusals */
 
 static const char resp_200[] =
@@ -67,7 +68,7 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	(void)fmt;
 }
 
-static int slot_of(const struct visitor_conn *svc)
+static int slot_of(const struct exchange *svc)
 {
 	for (int i = 0; i < MAX_SLOTS; i++)
 		if (slots[i] == svc)
@@ -75,7 +76,7 @@ static int slot_of(const struct visitor_conn *svc)
 	return -1;
 }
 
-static void slot_free(struct visitor_conn *svc)
+static void slot_free(struct exchange *svc)
 {
 	int i = slot_of(svc);
 
@@ -83,27 +84,27 @@ static void slot_free(struct visitor_conn *svc)
 	svc->magic = 0;
 	slots[i] = NULL;
 	n_live--;
-	iobuf_outq_clear(&svc->out, &sh->pool);
+	iobuf_outq_clear(&svc->sout, &sh->pool);
 	free(svc->in);
 	free(svc);
 }
 
-struct visitor_conn *visitor_stream_new(struct shard *s, struct visitor_conn *c)
+struct exchange *exchange_stream_new(struct shard *s, struct h2conn *h, const char *peer_ip)
 {
-	FUZZ_ASSERT(s == sh && c == &conn);
+	FUZZ_ASSERT(s == sh && h == conn.h2 && peer_ip == conn.peer_ip);
 	/* one refusal in 16 inputs: no slot (the pool is empty) */
 	if ((mode & 15) == 0 && n_live == 1)
 		return NULL;
 	for (int i = 0; i < MAX_SLOTS; i++) {
 		if (slots[i])
 			continue;
-		struct visitor_conn *svc = calloc(1, sizeof(*svc));
+		struct exchange *svc = calloc(1, sizeof(*svc));
 		FUZZ_ASSERT(svc);
 		svc->in = malloc(IOBUF_HBUF_BYTES);
 		FUZZ_ASSERT(svc->in);
 		svc->magic = FAKE_MAGIC;
-		svc->fd = -1;
-		iobuf_outq_init(&svc->out);
+		svc->h2 = h;
+		iobuf_outq_init(&svc->sout);
 		slots[i] = svc;
 		slot_later[i] = false;
 		n_live++;
@@ -113,11 +114,11 @@ struct visitor_conn *visitor_stream_new(struct shard *s, struct visitor_conn *c)
 	return NULL;
 }
 
-static void push(struct visitor_conn *svc, const char *p, size_t n)
+static void push(struct exchange *svc, const char *p, size_t n)
 {
 	struct iobuf_seg seg = { .ptr = p, .len = (uint32_t)n, .kind = IOBUF_SEG_STATIC };
 
-	FUZZ_ASSERT(iobuf_outq_push(&svc->out, &seg));
+	FUZZ_ASSERT(iobuf_outq_push(&svc->sout, &seg));
 }
 
 /* What h2.c wrote: CRLF lines only, no NUL, one request of head_len bytes. */
@@ -150,7 +151,7 @@ static void check_head(const char *in, uint32_t len, struct http1_request *req)
 	FUZZ_ASSERT(req->n_headers + 2u == lines);
 }
 
-void visitor_stream_start(struct shard *s, struct visitor_conn *svc, uint32_t head_len,
+void exchange_stream_start(struct shard *s, struct exchange *svc, uint32_t head_len,
 			  bool has_body)
 {
 	int i = slot_of(svc);
@@ -160,16 +161,16 @@ void visitor_stream_start(struct shard *s, struct visitor_conn *svc, uint32_t he
 	/* The pointers in req point into the freed copy: only fields. */
 	bool head = head_len > 5 && memcmp(svc->in, "HEAD ", 5) == 0;
 	svc->req.method = head ? HTTP1_HEAD : HTTP1_GET;
-	memset(&svc->x, 0, sizeof(svc->x));
+	svc->resp_done = false;
 	switch (((mode >> 4) + (uint64_t)svc->h2_sid) & 3) {
 	case 0:                         /* a 200, body queued at once */
 		push(svc, resp_200, sizeof(resp_200) - 1);
 		push(svc, body_11, sizeof(body_11) - 1);
-		svc->x.resp_done = true;
+		svc->resp_done = true;
 		break;
 	case 1:                         /* a 304 */
 		push(svc, resp_304, sizeof(resp_304) - 1);
-		svc->x.resp_done = true;
+		svc->resp_done = true;
 		break;
 	default:                        /* the head now, the body after the input */
 		push(svc, resp_200, sizeof(resp_200) - 1);
@@ -180,14 +181,14 @@ void visitor_stream_start(struct shard *s, struct visitor_conn *svc, uint32_t he
 	h2_stream_flush(sh, svc);
 }
 
-void visitor_stream_closed(struct shard *s, struct visitor_conn *svc, bool complete)
+void exchange_stream_closed(struct shard *s, struct exchange *svc, bool complete)
 {
 	(void)complete;
 	FUZZ_ASSERT(s == sh && svc->h2 == NULL);
 	slot_free(svc);
 }
 
-bool visitor_stream_body(struct shard *s, struct visitor_conn *svc, const char *p, size_t n)
+bool exchange_stream_body(struct shard *s, struct exchange *svc, const char *p, size_t n)
 {
 	FUZZ_ASSERT(s == sh && svc->magic == FAKE_MAGIC && (p || !n));
 	/* some uploads fail at the origin: the stream is reset, the slot goes */
@@ -200,12 +201,12 @@ bool visitor_stream_body(struct shard *s, struct visitor_conn *svc, const char *
 	return true;
 }
 
-bool visitor_stream_upload_room(const struct visitor_conn *svc)
+bool exchange_stream_upload_room(const struct exchange *svc)
 {
 	return ((mode >> 12) + (uint64_t)svc->h2_sid) % 3 != 0;
 }
 
-void visitor_stream_pulled(struct shard *s, struct visitor_conn *svc)
+void exchange_stream_pulled(struct shard *s, struct exchange *svc)
 {
 	FUZZ_ASSERT(s == sh && svc->magic == FAKE_MAGIC);
 }
@@ -215,7 +216,7 @@ void visitor_h2_timers(struct shard *s, struct visitor_conn *c)
 	FUZZ_ASSERT(s == sh && c == &conn);
 }
 
-void visitor_flush(struct shard *s, struct visitor_conn *vc)
+void visitor_send(struct shard *s, struct visitor_conn *vc)
 {
 	FUZZ_ASSERT(s == sh && vc == &conn);
 	conn_sent = true;
@@ -289,12 +290,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* Bodies that came later; streams still open keep their slots. */
 	for (int i = 0; alive && conn.h2 && i < MAX_SLOTS; i++) {
-		struct visitor_conn *svc = slots[i];
+		struct exchange *svc = slots[i];
 		if (!svc || !slot_later[i] || !svc->h2)
 			continue;
 		slot_later[i] = false;
 		push(svc, body_11, sizeof(body_11) - 1);
-		svc->x.resp_done = true;
+		svc->resp_done = true;
 		h2_stream_flush(sh, svc);
 		alive = drain_sends() && alive;
 	}
