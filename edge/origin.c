@@ -50,8 +50,6 @@ static struct origin_conn *oc_alloc(struct shard *sh)
 	oc->idx = idx;
 	oc->fd = -1;
 	iobuf_outq_init(&oc->out);
-	oc->head = NULL;
-	oc->head_len = 0;
 	return oc;
 }
 
@@ -66,10 +64,7 @@ static void oc_free_slot(struct shard *sh, struct origin_conn *oc)
 	oc->s3_status = 0;
 	oc->tls_ready = false;
 	iobuf_outq_clear(&oc->out, &sh->pool);
-	if (oc->head) {
-		iobuf_pool_put(&sh->pool, oc->head);
-		oc->head = NULL;
-	}
+	oclient_reader_release(&oc->rd);
 	oc->state = OC_FREE;
 	oc->gen++;
 	oc->next = sh->ofree;
@@ -178,7 +173,7 @@ void origin_serve_waiting(struct shard *sh)
 			continue;
 		if (oc->state == OC_IDLE ||  /* pooled meanwhile: watch it close */
 		    (oc->state == OC_BUSY && oc->vc &&
-		     (!oc->head_done || visitor_room(oc->vc) > 0)))
+		     (!oc->rd.head_done || visitor_room(oc->vc) > 0)))
 			submit_recv(sh, oc);
 	}
 }
@@ -241,33 +236,23 @@ static bool request_sent(const struct origin_conn *oc)
 	return n == 0;
 }
 
-/* RFC 9110 9.3: content on these has no defined meaning, and many origins
- * (static handlers) answer without reading it: it stays in their input as
- * the start of the next request on that connection (CL.0 desync). */
-static bool method_ignores_body(enum http1_method m)
-{
-	return m == HTTP1_GET || m == HTTP1_HEAD || m == HTTP1_DELETE ||
-	       m == HTTP1_OPTIONS || m == HTTP1_TRACE;
-}
-
 /* A finished exchange: keep the connection for the next request. */
 static void pool_put(struct shard *sh, struct origin_conn *oc)
 {
 	struct rt_origin_shard *os = oshard(sh, oc->origin);
 
 	wheel_disarm(&sh->lp.wheel, &oc->timer);
-	if (!request_sent(oc) || oc->body_unsafe) {
-		/* The origin answered before it had the whole request: it
-		 * would read what is missing from the next request (desync).
-		 * Or the body was one that origins may ignore and so read as
-		 * their next request (CL.0). */
+	enum oclient_reuse reuse = oclient_reuse(&oc->rd, request_sent(oc), oc->body_unsafe);
+	if (reuse == OCLIENT_REUSE_DESYNC) {
+		/* The origin answered before it had the whole request, or the
+		 * body was one origins may ignore (net/origin_client.h). */
 		COUNT(sh, origin_conns_not_reused);
 		oc_close(sh, oc);
 		return;
 	}
 	/* A connection of an older snapshot is not pooled: the shard is
 	 * letting go of that snapshot. */
-	if (!oc->keep_alive || os->n_idle >= sh->scfg->origin_pool ||
+	if (reuse != OCLIENT_REUSE || os->n_idle >= sh->scfg->origin_pool ||
 	    sh->draining || oc->rt != sh->rt) {
 		oc_close(sh, oc);
 		return;
@@ -574,11 +559,10 @@ static void try_origin(struct shard *sh, struct visitor_conn *vc, bool allow_poo
 		}
 	}
 	oc->vc = vc;
-	oc->got_bytes = oc->head_done = false;
+	oclient_reader_start(&oc->rd, &sh->pool, vc->req.method == HTTP1_HEAD,
+			     vc->req.version_minor == 0);
 	oc->body_pending = !vc->x.body_done;
-	oc->head_request = vc->req.method == HTTP1_HEAD;
-	oc->body_unsafe = vc->x.has_body && method_ignores_body(vc->req.method);
-	oc->dechunk = vc->req.version_minor == 0;
+	oc->body_unsafe = vc->x.has_body && oclient_method_ignores_body(vc->req.method);
 	x->oc = oc;
 	int rc = build_request(sh, vc, o, &blk, &len);
 	if (rc < 0) {
@@ -637,7 +621,7 @@ uint64_t origin_request_queued(const struct origin_conn *oc)
 static void s3_error_begin(struct shard *sh, struct origin_conn *oc,
 			   const struct http1_response *resp)
 {
-	if (!oc->origin->cfg->s3_auth_enabled || resp->status < 300 || oc->head_request)
+	if (!oc->origin->cfg->s3_auth_enabled || resp->status < 300 || oc->rd.head_request)
 		return;
 	oc->s3_status = resp->status;
 	oc->s3_body_len = 0;
@@ -757,108 +741,6 @@ static void abort_exchange(struct shard *sh, struct origin_conn *oc, int status)
 	}
 }
 
-/* Body bytes to the visitor (and the cache fill), as they came: with a
- * chunked body passed through, its framing too. S3 error bodies were
- * masked before (s3_error_body, on the data only). */
-static bool forward(struct shard *sh, struct origin_conn *oc, const char *p, size_t n,
-		    struct iobuf_group *g, uint16_t bid)
-{
-	if (oc->vc->x.discard_origin_body)
-		return true;                /* answered from the cache instead */
-	iobuf_group_ref(g, bid);
-	struct iobuf_seg seg = { .ptr = p, .len = (uint32_t)n, .kind = IOBUF_SEG_PBUF,
-				 .bid = bid, .group = g };
-	if (!visitor_response_body(sh, oc->vc, &seg)) {
-		iobuf_group_unref(g, bid);
-		return false;
-	}
-	if (oc->vc->x.cache.filling)
-		ecache_fill_body(sh, oc->vc, p, n);
-	return true;
-}
-
-/* Body bytes; returns false when the exchange ended (aborted). */
-static bool on_body(struct shard *sh, struct origin_conn *oc, const char *p, size_t len,
-		    struct iobuf_group *g, uint16_t bid, bool *complete)
-{
-	size_t n = len;
-	bool ok = true;
-
-	switch (oc->body_mode) {
-	case OB_LENGTH:
-		n = (uint64_t)oc->body_left < len ? (size_t)oc->body_left : len;
-		s3_error_body(sh, oc, p, n);
-		ok = n == 0 || forward(sh, oc, p, n, g, bid);
-		oc->body_left -= (int64_t)n;
-		*complete = oc->body_left == 0;
-		break;
-	case OB_CHUNKED: {
-		struct http1_span spans[16];
-		size_t done = 0;
-		while (ok && done < len && !oc->chunk.done) {
-			size_t n_spans = 0;
-			ssize_t c = http1_chunked_feed(&oc->chunk, p + done, len - done,
-						       spans, 16, &n_spans);
-			if (c < 0) {
-				COUNT(sh, origin_bad_response);
-				abort_exchange(sh, oc, 502);
-				return false;
-			}
-			/* An S3 error body is masked in its data spans only: masking
-			 * the chunk framing passed through would leave the visitor
-			 * waiting for a chunk-size line that never ends. */
-			for (size_t i = 0; i < n_spans; i++)
-				s3_error_body(sh, oc, p + done + spans[i].off, spans[i].len);
-			if (oc->dechunk) {
-				for (size_t i = 0; ok && i < n_spans; i++)
-					ok = forward(sh, oc, p + done + spans[i].off, spans[i].len, g, bid);
-			} else if (c > 0) {
-				ok = forward(sh, oc, p + done, (size_t)c, g, bid);
-			}
-			if (c == 0)
-				break;
-			done += (size_t)c;
-		}
-		n = done;
-		*complete = oc->chunk.done;
-		break;
-	}
-	case OB_CLOSE:
-		s3_error_body(sh, oc, p, len);
-		ok = forward(sh, oc, p, len, g, bid);
-		*complete = false;
-		break;
-	default:
-		n = 0;
-		*complete = true;
-		break;
-	}
-	if (!ok) {
-		abort_exchange(sh, oc, 502);
-		return false;
-	}
-	if (n < len)
-		oc->keep_alive = false;     /* bytes past the message: do not reuse */
-	return true;
-}
-
-static void set_framing(struct origin_conn *oc, const struct http1_response *resp)
-{
-	oc->keep_alive = resp->keep_alive;
-	if (resp->no_body || oc->head_request) {
-		oc->body_mode = OB_NONE;
-	} else if (resp->chunked) {
-		oc->body_mode = OB_CHUNKED;
-		http1_chunked_init(&oc->chunk);
-	} else if (resp->content_length >= 0) {
-		oc->body_mode = OB_LENGTH;
-		oc->body_left = resp->content_length;
-	} else {
-		oc->body_mode = OB_CLOSE;
-		oc->keep_alive = false;
-	}
-}
-
 /*
  * Within credential_overlap_ms of a change of this origin's credentials,
  * a 400 or 403 (SignatureDoesNotMatch, InvalidAccessKeyId, ExpiredToken:
@@ -887,104 +769,112 @@ static bool overlap_retry(struct shard *sh, struct origin_conn *oc, uint16_t sta
 	return true;
 }
 
-/*
- * Response head bytes. Parses in place when the whole head is in this
- * buffer (the common case); otherwise accumulates in a head block.
- * Returns bytes of p consumed by the head, or -1 if the exchange ended.
- */
-static ssize_t on_head(struct shard *sh, struct origin_conn *oc, const char *p, size_t len)
-{
-	struct http1_response resp;
-	const char *src = p;
-	size_t src_len = len, taken = len;
+/* One oclient_read call's context: the bytes came in buffer bid of g. */
+struct resp_call {
+	struct shard *sh;
+	struct origin_conn *oc;
+	struct iobuf_group *g;
+	uint16_t bid;
+};
 
-	if (oc->head) {
-		size_t room = IOBUF_HBUF_BYTES - oc->head_len;
-		taken = len < room ? len : room;
-		memcpy(oc->head + oc->head_len, p, taken);
-		oc->head_len += (uint32_t)taken;
-		src = oc->head;
-		src_len = oc->head_len;
+/* The final head: the overlap retry, or on to the visitor (which asks the
+ * cache). */
+static bool resp_head(void *user, const struct http1_response *resp)
+{
+	struct resp_call *c = user;
+	struct origin_conn *oc = c->oc;
+
+	if (overlap_retry(c->sh, oc, resp->status))
+		return false;
+	/* An early answer: passed on, and the upload may go on while the
+	 * response streams (an origin may read and answer at once), but
+	 * pool_put closes the connection unless the request was all sent by
+	 * the time the response ends. */
+	if (!request_sent(oc))
+		COUNT(c->sh, origin_early_responses);
+	s3_error_begin(c->sh, oc, resp);
+	if (visitor_response_head(c->sh, oc->vc, resp) < 0) {
+		abort_exchange(c->sh, oc, 502);
+		return false;
 	}
-	int r = http1_parse_response(src, src_len, oc->head_request, &resp);
-	if (r == -HTTP1_E_AGAIN) {
-		if (!oc->head) {
-			oc->head = iobuf_pool_get(&sh->pool);
-			if (!oc->head) {
-				COUNT(sh, buffers_exhausted);
-				abort_exchange(sh, oc, 503);
-				return -1;
-			}
-			memcpy(oc->head, p, len);
-			oc->head_len = (uint32_t)len;
-		}
-		return (ssize_t)len;
-	}
-	/* 101: the edge never asks to switch protocols (Upgrade is not
-	 * forwarded), so what follows is not HTTP we may read, store or pool. */
-	if (r < 0 || resp.status == 101) {
-		COUNT(sh, origin_bad_response);
-		abort_exchange(sh, oc, 502);
-		return -1;
-	}
-	/* Bytes of p that belong to the head. The head ended inside what we
-	 * just appended, so whatever follows it in the block came from p and
-	 * is still there in p: the block is not needed any more. */
-	size_t head_from_p = oc->head ? taken - (src_len - (size_t)r) : (size_t)r;
-	bool interim = resp.status >= 100 && resp.status < 200;
-	if (!interim && overlap_retry(sh, oc, resp.status))
-		return -1;
-	if (!interim) {
-		/* An early answer: passed on, and the upload may go on while
-		 * the response streams (an origin may read and answer at once),
-		 * but pool_put closes the connection unless the request was
-		 * all sent by the time the response ends. */
-		if (!request_sent(oc))
-			COUNT(sh, origin_early_responses);
-		oc->head_done = true;
-		set_framing(oc, &resp);
-		s3_error_begin(sh, oc, &resp);
-		if (visitor_response_head(sh, oc->vc, &resp) < 0) {
-			abort_exchange(sh, oc, 502);
-			return -1;
-		}
-	}
-	/* Interim responses (103 Early Hints, a stray 100) are skipped. */
-	if (oc->head) {
-		iobuf_pool_put(&sh->pool, oc->head);
-		oc->head = NULL;
-		oc->head_len = 0;
-	}
-	return (ssize_t)head_from_p;
+	return true;
 }
 
+/* Content bytes: an S3 error body is masked in place and its first bytes
+ * kept (s3_error_body). */
+static void resp_data(void *user, char *p, size_t n)
+{
+	struct resp_call *c = user;
+
+	s3_error_body(c->sh, c->oc, p, n);
+}
+
+/* Body bytes to the visitor (and the cache fill), as they came: with a
+ * chunked body passed through, its framing too. Not copied: the
+ * visitor's send queue holds a reference to the buffer. */
+static bool resp_body(void *user, const char *p, size_t n)
+{
+	struct resp_call *c = user;
+	struct origin_conn *oc = c->oc;
+
+	if (oc->vc->x.discard_origin_body)
+		return true;                /* answered from the cache instead */
+	iobuf_group_ref(c->g, c->bid);
+	struct iobuf_seg seg = { .ptr = p, .len = (uint32_t)n, .kind = IOBUF_SEG_PBUF,
+				 .bid = c->bid, .group = c->g };
+	if (!visitor_response_body(c->sh, oc->vc, &seg)) {
+		iobuf_group_unref(c->g, c->bid);
+		abort_exchange(c->sh, oc, 502);
+		return false;
+	}
+	if (oc->vc->x.cache.filling)
+		ecache_fill_body(c->sh, oc->vc, p, n);
+	return true;
+}
+
+static void resp_end(void *user)
+{
+	struct resp_call *c = user;
+
+	response_complete(c->sh, c->oc);
+}
+
+static void resp_error(void *user, enum oclient_error err)
+{
+	struct resp_call *c = user;
+
+	switch (err) {
+	case OCLIENT_E_NOBUFS:
+		COUNT(c->sh, buffers_exhausted);
+		abort_exchange(c->sh, c->oc, 503);
+		return;
+	case OCLIENT_E_TRUNCATED:
+		abort_exchange(c->sh, c->oc, 502);
+		return;
+	default:
+		COUNT(c->sh, origin_bad_response);
+		abort_exchange(c->sh, c->oc, 502);
+		return;
+	}
+}
+
+static const struct oclient_ops resp_ops = {
+	.on_head = resp_head,
+	.on_data = resp_data,
+	.on_body = resp_body,
+	.on_end = resp_end,
+	.on_error = resp_error,
+};
+
+/* Response bytes, in buffer bid of g (the bytes are ours until sent). */
 static void on_data(struct shard *sh, struct origin_conn *oc, const char *p, size_t len,
 		    struct iobuf_group *g, uint16_t bid)
 {
-	bool complete = false;
+	struct resp_call c = { .sh = sh, .oc = oc, .g = g, .bid = bid };
 
-	oc->got_bytes = true;
 	wheel_arm(&sh->lp.wheel, &oc->timer, sh->lp.now_ms + oc->origin->cfg->read_timeout_ms);
-	while (len > 0 && !oc->head_done) {
-		ssize_t n = on_head(sh, oc, p, len);
-		if (n < 0)
-			return;
-		p += n;
-		len -= (size_t)n;
-	}
-	if (!oc->head_done)
-		return;
-	if (oc->body_mode == OB_NONE) {
-		if (len > 0)
-			oc->keep_alive = false;
-		response_complete(sh, oc);
-		return;
-	}
-	if (len > 0 && !on_body(sh, oc, p, len, g, bid, &complete))
-		return;
-	if (complete)
-		response_complete(sh, oc);
-	else
+	if (oclient_read(&oc->rd, (char *)p, len, &resp_ops, &c) == OCLIENT_MORE &&
+	    oc->rd.head_done)
 		visitor_flush(sh, oc->vc);
 }
 
@@ -992,8 +882,9 @@ static void on_data(struct shard *sh, struct origin_conn *oc, const char *p, siz
 static void on_eof(struct shard *sh, struct origin_conn *oc, int res)
 {
 	struct visitor_conn *vc = oc->vc;
+	struct resp_call c = { .sh = sh, .oc = oc };
 
-	if (!oc->got_bytes && oc->reused && !vc->x.retried && !vc->x.body_sent) {
+	if (!oc->rd.got_bytes && oc->reused && !vc->x.retried && !vc->x.body_sent) {
 		/* The origin closed a pooled connection as we reused it. */
 		COUNT(sh, origin_retries);
 		vc->x.retried = true;
@@ -1004,14 +895,7 @@ static void on_eof(struct shard *sh, struct origin_conn *oc, int res)
 		try_origin(sh, vc, false);
 		return;
 	}
-	if (oc->head_done && oc->body_mode == OB_CLOSE && res == 0) {
-		oc->keep_alive = false;
-		response_complete(sh, oc);
-		return;
-	}
-	if (!oc->head_done)
-		COUNT(sh, origin_bad_response);
-	abort_exchange(sh, oc, 502);
+	oclient_read_eof(&oc->rd, res == 0, &resp_ops, &c);
 }
 
 /* https: the handshake failed (verification, protocol): never an
@@ -1021,7 +905,7 @@ static void tls_failed(struct shard *sh, struct origin_conn *oc)
 	COUNT(sh, origin_tls_failures);
 	log_warn("zone %s: origin %s (%s): TLS: %s", oc->origin->zone->name,
 		 oc->origin->cfg->name, oc->origin->cfg->url, tls_reason(oc->tls));
-	if (oc->vc && !oc->got_bytes)
+	if (oc->vc && !oc->rd.got_bytes)
 		failover(sh, oc->vc);       /* closes oc */
 	else if (oc->vc)
 		abort_exchange(sh, oc, 502);
@@ -1209,7 +1093,7 @@ void origin_on_timer(struct shard *sh, struct origin_conn *oc)
 void origin_visitor_drained(struct shard *sh, struct origin_conn *oc)
 {
 	assert(oc->magic == OCONN_MAGIC);
-	if (oc->state == OC_BUSY && oc->head_done && oc->vc)
+	if (oc->state == OC_BUSY && oc->rd.head_done && oc->vc)
 		arm_recv(sh, oc);
 }
 

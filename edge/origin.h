@@ -41,6 +41,7 @@
 #include "core/wheel.h"
 #include "net/http1.h"
 #include "net/iobuf.h"
+#include "net/origin_client.h"
 #include "sigv4/s3_error.h"
 
 struct shard;
@@ -57,8 +58,6 @@ enum origin_conn_state {
 	OC_CLOSING,
 };
 
-enum origin_body_mode { OB_NONE = 0, OB_LENGTH, OB_CHUNKED, OB_CLOSE };
-
 #define OCONN_MAGIC 0x4f434f4eu
 
 struct origin_conn {
@@ -72,16 +71,10 @@ struct origin_conn {
 	bool recv_waiting;                  /* in the shard's FIFO for a read (origin_serve_waiting) */
 	bool recv_counted;                  /* its armed read is in shard.orecv_armed */
 	bool reused;                        /* came from the keep-alive pool */
-	bool got_bytes;                     /* any response byte arrived */
-	bool head_done;
-	bool keep_alive;                    /* reusable after this response */
 	/* Request body bytes the request's framing announced are still to
 	 * come from the visitor (origin_request_body's `last` clears it). */
 	bool body_pending;
-	bool head_request;
 	bool body_unsafe;                   /* a body its method gives no meaning: never reused */
-	bool dechunk;                       /* strip chunk framing for the visitor */
-	uint8_t body_mode;                  /* enum origin_body_mode */
 	bool tls_ready;                     /* https: handshake done */
 	uint16_t s3_status;                 /* S3 error response being read, else 0 */
 	bool s3_has_date;                   /* it had a Date we could parse */
@@ -97,12 +90,9 @@ struct origin_conn {
 	const struct rt_origin *origin;
 	const struct runtime *rt;           /* the snapshot origin belongs to */
 	struct visitor_conn *vc;            /* the exchange it serves, or NULL */
+	struct oclient_reader rd;           /* the response being read (net/origin_client.h) */
 	struct wheel_entry timer;
 	struct iobuf_outq out;              /* request bytes to the origin */
-	char *head;                         /* partial response head block, or NULL */
-	uint32_t head_len;
-	int64_t body_left;
-	struct http1_chunked chunk;
 	uint64_t requests;
 	struct sockaddr_storage addr;       /* read by the kernel at submission */
 	struct __kernel_timespec connect_ts;
