@@ -1,22 +1,19 @@
 /*
- * edge/origin.c — origin connections (see origin.h).
+ * edge/origin.c — the origin pipeline (see origin.h); the transport is
+ * net/origin_client.c.
  *
- * Receives use single-shot recv with buffer selection from the origin
- * buffer group, re-armed only while the visitor has room: that is the
- * backpressure that bounds a response in flight to about
- * LIMIT_STREAM_WINDOW_BYTES, whatever the object size. Body bytes are not
- * copied: the visitor's send queue points into the provided buffers.
+ * Receives are single-shot (oclient_recv), armed here only while the
+ * visitor has room: that is the backpressure that bounds a response in
+ * flight to about LIMIT_STREAM_WINDOW_BYTES, whatever the object size.
+ * Body bytes are not copied: the visitor's send queue points into the
+ * provided buffers.
  */
 #include "edge/origin.h"
 
 #include <assert.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <stdatomic.h>
-#include <unistd.h>
 
 #include "core/config.h"
 #include "core/loop.h"
@@ -27,7 +24,6 @@
 #include "net/req_hygiene.h"
 #include "sigv4/s3_path.h"
 #include "edge/origin_request.h"
-#include "net/tls.h"
 #include "edge/visitor.h"
 #include "sigv4/sigv4.h"
 #include "net/wbuf.h"
@@ -37,6 +33,23 @@ static void try_origin(struct shard *sh, struct visitor_conn *vc, bool allow_poo
 
 /* ---- slots and pools ----------------------------------------------------- */
 
+/* The shard's ring, ops, buffer groups and head pool, as the transport
+ * (net/origin_client.h) takes them; set before the first connection. */
+static const struct oclient_env *oenv(struct shard *sh)
+{
+	struct oclient_env *e = &sh->oenv;
+
+	if (!e->lp) {
+		*e = (struct oclient_env){
+			.lp = &sh->lp, .op_recv = OP_ORECV, .op_send = OP_OSEND,
+			.op_connect = OP_OCONNECT, .op_linkto = OP_OLINKTO, .op_close = OP_OCLOSE,
+			.recv_group = shard_group(sh, SHARD_GROUP_ORIGIN),
+			.plain_group = shard_group(sh, SHARD_GROUP_PLAIN), .pool = &sh->pool,
+		};
+	}
+	return e;
+}
+
 static struct origin_conn *oc_alloc(struct shard *sh)
 {
 	struct origin_conn *oc = shard_oconn_take(sh);
@@ -44,27 +57,22 @@ static struct origin_conn *oc_alloc(struct shard *sh)
 		return NULL;
 	sh->oconns_used++;
 	uint32_t gen = oc->gen, idx = oc->idx;
-	memset(oc, 0, offsetof(struct origin_conn, out));
+	memset(oc, 0, offsetof(struct origin_conn, cl));
 	oc->magic = OCONN_MAGIC;
 	oc->gen = gen;
 	oc->idx = idx;
-	oc->fd = -1;
-	iobuf_outq_init(&oc->out);
+	oclient_init(&oc->cl, oenv(sh), idx, gen);
 	return oc;
 }
 
 static void oc_free_slot(struct shard *sh, struct origin_conn *oc)
 {
-	tls_session_free(oc->tls);
-	oc->tls = NULL;
 	if (oc->s3_body) {
 		iobuf_pool_put(&sh->pool, oc->s3_body);
 		oc->s3_body = NULL;
 	}
 	oc->s3_status = 0;
-	oc->tls_ready = false;
-	iobuf_outq_clear(&oc->out, &sh->pool);
-	oclient_reader_release(&oc->rd);
+	oclient_release(&oc->cl);
 	oc->state = OC_FREE;
 	oc->gen++;
 	oc->next = sh->ofree;
@@ -74,7 +82,7 @@ static void oc_free_slot(struct shard *sh, struct origin_conn *oc)
 
 static void oc_maybe_free(struct shard *sh, struct origin_conn *oc)
 {
-	if (oc->state == OC_CLOSING && oc->ops == 0)
+	if (oc->state == OC_CLOSING && oc->cl.ops == 0)
 		oc_free_slot(sh, oc);
 }
 
@@ -106,13 +114,7 @@ static struct origin_conn *idle_pop(struct shard *sh, const struct rt_origin *o)
 
 static void submit_recv(struct shard *sh, struct origin_conn *oc)
 {
-	struct io_uring_sqe *sqe = shard_sqe(sh);
-	io_uring_prep_recv(sqe, oc->fd, NULL, 0, 0);
-	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = SHARD_GROUP_ORIGIN;
-	io_uring_sqe_set_data64(sqe, shard_ud(OP_ORECV, oc->idx, oc->gen));
-	oc->ops++;
-	oc->recv_armed = true;
+	oclient_recv(&oc->cl);
 	if (oc->vc && oc->state == OC_BUSY) {
 		oc->recv_counted = true;
 		sh->orecv_armed++;
@@ -149,7 +151,7 @@ static bool wait_turn(struct shard *sh, struct origin_conn *oc)
 
 static void arm_recv(struct shard *sh, struct origin_conn *oc)
 {
-	if (oc->recv_armed || oc->recv_starved || oc->recv_waiting || oc->state == OC_CLOSING)
+	if (oc->cl.recv_armed || oc->recv_starved || oc->recv_waiting || oc->state == OC_CLOSING)
 		return;
 	if (!wait_turn(sh, oc))
 		submit_recv(sh, oc);
@@ -169,71 +171,21 @@ void origin_serve_waiting(struct shard *sh)
 		if (oc->gen != (uint32_t)e || !oc->recv_waiting)
 			continue;               /* closed since it queued */
 		oc->recv_waiting = false;
-		if (oc->recv_armed)
+		if (oc->cl.recv_armed)
 			continue;
 		if (oc->state == OC_IDLE ||  /* pooled meanwhile: watch it close */
 		    (oc->state == OC_BUSY && oc->vc &&
-		     (!oc->rd.head_done || visitor_room(oc->vc) > 0)))
+		     (!oc->cl.rd.head_done || visitor_room(oc->vc) > 0)))
 			submit_recv(sh, oc);
 	}
 }
 
-/* https: encrypt what is queued into the session's output (the segments
- * are released as their bytes are taken), then send that output. */
-static void tls_flush(struct shard *sh, struct origin_conn *oc)
+/* Request bytes go out only while the connection serves a request (a
+ * pooled TLS connection's own output waits for the next one). */
+static void flush(struct origin_conn *oc)
 {
-	const void *p;
-	size_t n;
-
-	if (oc->out.in_flight || oc->state != OC_BUSY)
-		return;
-	while (oc->tls_ready && oc->out.n > 0) {
-		const struct iobuf_seg *seg = &oc->out.segs[oc->out.head];
-		ssize_t k = tls_write(oc->tls, seg->ptr, seg->len);
-		if (k <= 0)
-			break;                  /* output full: after this send */
-		iobuf_outq_consume(&oc->out, &sh->pool, (uint64_t)k);
-	}
-	tls_pending_output(oc->tls, &p, &n);
-	if (n == 0)
-		return;
-	struct io_uring_sqe *sqe = shard_sqe(sh);
-	io_uring_prep_send(sqe, oc->fd, p, n, MSG_NOSIGNAL);
-	io_uring_sqe_set_data64(sqe, shard_ud(OP_OSEND, oc->idx, oc->gen));
-	oc->ops++;
-	oc->out.in_flight = true;
-}
-
-static void flush(struct shard *sh, struct origin_conn *oc)
-{
-	if (oc->tls) {
-		tls_flush(sh, oc);
-		return;
-	}
-	if (oc->out.in_flight || oc->out.n == 0 || oc->state != OC_BUSY)
-		return;
-	struct io_uring_sqe *sqe = shard_sqe(sh);
-	iobuf_outq_prep_send(&oc->out, sqe, oc->fd);
-	io_uring_sqe_set_data64(sqe, shard_ud(OP_OSEND, oc->idx, oc->gen));
-	oc->ops++;
-	oc->out.in_flight = true;
-}
-
-/*
- * Every byte of the request is on its way to the origin: the head and
- * every body byte the request's framing announced were queued, and none
- * is still queued, being sent, or waiting in the TLS session's output.
- */
-static bool request_sent(const struct origin_conn *oc)
-{
-	const void *p;
-	size_t n = 0;
-
-	if (oc->body_pending || oc->out.n > 0 || oc->out.in_flight)
-		return false;
-	if (oc->tls)
-		tls_pending_output(oc->tls, &p, &n);
-	return n == 0;
+	if (oc->state == OC_BUSY)
+		oclient_flush(&oc->cl);
 }
 
 /* A finished exchange: keep the connection for the next request. */
@@ -242,7 +194,8 @@ static void pool_put(struct shard *sh, struct origin_conn *oc)
 	struct rt_origin_shard *os = oshard(sh, oc->origin);
 
 	wheel_disarm(&sh->lp.wheel, &oc->timer);
-	enum oclient_reuse reuse = oclient_reuse(&oc->rd, request_sent(oc), oc->body_unsafe);
+	enum oclient_reuse reuse = oclient_reuse(&oc->cl.rd, oclient_request_sent(&oc->cl),
+						 oc->body_unsafe);
 	if (reuse == OCLIENT_REUSE_DESYNC) {
 		/* The origin answered before it had the whole request, or the
 		 * body was one origins may ignore (net/origin_client.h). */
@@ -278,17 +231,7 @@ static void oc_close(struct shard *sh, struct origin_conn *oc)
 	wheel_disarm(&sh->lp.wheel, &oc->timer);
 	oc->state = OC_CLOSING;
 	oc->vc = NULL;
-	if (oc->fd >= 0) {
-		struct io_uring_sqe *sqe = shard_sqe(sh);
-		io_uring_prep_cancel_fd(sqe, oc->fd, IORING_ASYNC_CANCEL_ALL);
-		sqe->flags |= IOSQE_IO_HARDLINK;
-		io_uring_sqe_set_data64(sqe, shard_ud(OP_OCLOSE, oc->idx, oc->gen));
-		sqe = shard_sqe(sh);
-		io_uring_prep_close(sqe, oc->fd);
-		io_uring_sqe_set_data64(sqe, shard_ud(OP_OCLOSE, oc->idx, oc->gen));
-		oc->ops += 2;
-		oc->fd = -1;
-	}
+	oclient_close(&oc->cl);
 	oc_maybe_free(sh, oc);
 }
 
@@ -487,36 +430,21 @@ static void failover(struct shard *sh, struct visitor_conn *vc)
 	try_origin(sh, vc, true);
 }
 
+/* A new connection to o: its address from the snapshot (resolved by the
+ * control thread), https when o has a TLS context. 0 or -errno. */
 static int open_connection(struct shard *sh, struct origin_conn *oc, const struct rt_origin *o)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
 
+	(void)sh;
 	if (!rt_origin_addr(o, &ss, &sl))
 		return -EHOSTUNREACH;
-	/* socket(2) and setsockopt(2) never block; connect goes through the ring. */
-	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	oc->fd = fd;
-	oc->state = OC_CONNECTING;
-	/* The address and timeout are read when the SQEs are submitted, which
-	 * may be after we return: they live in the slot. */
-	oc->addr = ss;
-	oc->connect_ts.tv_sec = o->cfg->connect_timeout_ms / 1000;
-	oc->connect_ts.tv_nsec = (long long)(o->cfg->connect_timeout_ms % 1000) * 1000000;
-	struct io_uring_sqe *sqe = shard_sqe(sh);
-	io_uring_prep_connect(sqe, fd, (struct sockaddr *)&oc->addr, sl);
-	sqe->flags |= IOSQE_IO_LINK;
-	io_uring_sqe_set_data64(sqe, shard_ud(OP_OCONNECT, oc->idx, oc->gen));
-	sqe = shard_sqe(sh);
-	io_uring_prep_link_timeout(sqe, &oc->connect_ts, 0);
-	io_uring_sqe_set_data64(sqe, shard_ud(OP_OLINKTO, oc->idx, oc->gen));
-	oc->ops += 2;
-	COUNT(sh, origin_connects);
-	return 0;
+	int err = oclient_connect(&oc->cl, &ss, sl, o->cfg->connect_timeout_ms, o->tls,
+				  o->cfg->host);
+	if (err == 0)
+		oc->state = OC_CONNECTING;
+	return err;
 }
 
 static void try_origin(struct shard *sh, struct visitor_conn *vc, bool allow_pool)
@@ -547,9 +475,7 @@ static void try_origin(struct shard *sh, struct visitor_conn *vc, bool allow_poo
 		}
 		oc->origin = o;
 		oc->rt = vc->x.rt;
-		int err = o->tls ? tls_session_new(o->tls, o->cfg->host, &oc->tls) : 0;
-		if (err == 0)
-			err = open_connection(sh, oc, o);
+		int err = open_connection(sh, oc, o);
 		if (err < 0) {
 			COUNT(sh, origin_connect_failures);
 			oc->state = OC_CLOSING;
@@ -559,9 +485,6 @@ static void try_origin(struct shard *sh, struct visitor_conn *vc, bool allow_poo
 		}
 	}
 	oc->vc = vc;
-	oclient_reader_start(&oc->rd, &sh->pool, vc->req.method == HTTP1_HEAD,
-			     vc->req.version_minor == 0);
-	oc->body_pending = !vc->x.body_done;
 	oc->body_unsafe = vc->x.has_body && oclient_method_ignores_body(vc->req.method);
 	x->oc = oc;
 	int rc = build_request(sh, vc, o, &blk, &len);
@@ -573,9 +496,9 @@ static void try_origin(struct shard *sh, struct visitor_conn *vc, bool allow_poo
 	}
 	struct iobuf_seg seg = { .ptr = blk, .len = (uint32_t)len,
 				 .kind = IOBUF_SEG_HBUF, .block = blk };
-	iobuf_outq_push(&oc->out, &seg);
+	oclient_request_start(&oc->cl, &seg, vc->req.method == HTTP1_HEAD,
+			      vc->req.version_minor == 0, !vc->x.body_done);
 	if (oc->state == OC_BUSY) {
-		flush(sh, oc);
 		arm_recv(sh, oc);
 		wheel_arm(&sh->lp.wheel, &oc->timer, sh->lp.now_ms + o->cfg->read_timeout_ms);
 	}
@@ -597,19 +520,13 @@ bool origin_request_body(struct shard *sh, struct origin_conn *oc,
 			 const struct iobuf_seg *seg, bool last)
 {
 	assert(oc->magic == OCONN_MAGIC);
-	if (!iobuf_outq_push(&oc->out, seg)) {
-		iobuf_seg_release(seg, &sh->pool);     /* ownership was ours */
-		return false;
-	}
-	if (last)
-		oc->body_pending = false;
-	flush(sh, oc);
-	return true;
+	(void)sh;
+	return oclient_request_body(&oc->cl, seg, last);
 }
 
 uint64_t origin_request_queued(const struct origin_conn *oc)
 {
-	return oc->out.bytes;
+	return oc->cl.out.bytes;
 }
 
 /* ---- the response ---------------------------------------------------------- */
@@ -621,7 +538,7 @@ uint64_t origin_request_queued(const struct origin_conn *oc)
 static void s3_error_begin(struct shard *sh, struct origin_conn *oc,
 			   const struct http1_response *resp)
 {
-	if (!oc->origin->cfg->s3_auth_enabled || resp->status < 300 || oc->rd.head_request)
+	if (!oc->origin->cfg->s3_auth_enabled || resp->status < 300 || oc->cl.rd.head_request)
 		return;
 	oc->s3_status = resp->status;
 	oc->s3_body_len = 0;
@@ -769,12 +686,10 @@ static bool overlap_retry(struct shard *sh, struct origin_conn *oc, uint16_t sta
 	return true;
 }
 
-/* One oclient_read call's context: the bytes came in buffer bid of g. */
+/* One oclient_read call's context. */
 struct resp_call {
 	struct shard *sh;
 	struct origin_conn *oc;
-	struct iobuf_group *g;
-	uint16_t bid;
 };
 
 /* The final head: the overlap retry, or on to the visitor (which asks the
@@ -790,7 +705,7 @@ static bool resp_head(void *user, const struct http1_response *resp)
 	 * response streams (an origin may read and answer at once), but
 	 * pool_put closes the connection unless the request was all sent by
 	 * the time the response ends. */
-	if (!request_sent(oc))
+	if (!oclient_request_sent(&oc->cl))
 		COUNT(c->sh, origin_early_responses);
 	s3_error_begin(c->sh, oc, resp);
 	if (visitor_response_head(c->sh, oc->vc, resp) < 0) {
@@ -812,18 +727,19 @@ static void resp_data(void *user, char *p, size_t n)
 /* Body bytes to the visitor (and the cache fill), as they came: with a
  * chunked body passed through, its framing too. Not copied: the
  * visitor's send queue holds a reference to the buffer. */
-static bool resp_body(void *user, const char *p, size_t n)
+static bool resp_body(void *user, struct iobuf_group *g, uint16_t bid, const char *p,
+		      size_t n)
 {
 	struct resp_call *c = user;
 	struct origin_conn *oc = c->oc;
 
 	if (oc->vc->x.discard_origin_body)
 		return true;                /* answered from the cache instead */
-	iobuf_group_ref(c->g, c->bid);
+	iobuf_group_ref(g, bid);
 	struct iobuf_seg seg = { .ptr = p, .len = (uint32_t)n, .kind = IOBUF_SEG_PBUF,
-				 .bid = c->bid, .group = c->g };
+				 .bid = bid, .group = g };
 	if (!visitor_response_body(c->sh, oc->vc, &seg)) {
-		iobuf_group_unref(c->g, c->bid);
+		iobuf_group_unref(g, bid);
 		abort_exchange(c->sh, oc, 502);
 		return false;
 	}
@@ -870,11 +786,11 @@ static const struct oclient_ops resp_ops = {
 static void on_data(struct shard *sh, struct origin_conn *oc, const char *p, size_t len,
 		    struct iobuf_group *g, uint16_t bid)
 {
-	struct resp_call c = { .sh = sh, .oc = oc, .g = g, .bid = bid };
+	struct resp_call c = { .sh = sh, .oc = oc };
 
 	wheel_arm(&sh->lp.wheel, &oc->timer, sh->lp.now_ms + oc->origin->cfg->read_timeout_ms);
-	if (oclient_read(&oc->rd, (char *)p, len, &resp_ops, &c) == OCLIENT_MORE &&
-	    oc->rd.head_done)
+	if (oclient_read(&oc->cl.rd, (char *)p, len, g, bid, &resp_ops, &c) == OCLIENT_MORE &&
+	    oc->cl.rd.head_done)
 		visitor_flush(sh, oc->vc);
 }
 
@@ -884,7 +800,7 @@ static void on_eof(struct shard *sh, struct origin_conn *oc, int res)
 	struct visitor_conn *vc = oc->vc;
 	struct resp_call c = { .sh = sh, .oc = oc };
 
-	if (!oc->rd.got_bytes && oc->reused && !vc->x.retried && !vc->x.body_sent) {
+	if (!oc->cl.rd.got_bytes && oc->reused && !vc->x.retried && !vc->x.body_sent) {
 		/* The origin closed a pooled connection as we reused it. */
 		COUNT(sh, origin_retries);
 		vc->x.retried = true;
@@ -895,17 +811,16 @@ static void on_eof(struct shard *sh, struct origin_conn *oc, int res)
 		try_origin(sh, vc, false);
 		return;
 	}
-	oclient_read_eof(&oc->rd, res == 0, &resp_ops, &c);
+	oclient_read_eof(&oc->cl.rd, res == 0, &resp_ops, &c);
 }
 
-/* https: the handshake failed (verification, protocol): never an
- * unverified fetch; the origin counts as unreachable. */
+/* https: the handshake failed (verification, protocol; counted by the
+ * client): never an unverified fetch; the origin counts as unreachable. */
 static void tls_failed(struct shard *sh, struct origin_conn *oc)
 {
-	COUNT(sh, origin_tls_failures);
 	log_warn("zone %s: origin %s (%s): TLS: %s", oc->origin->zone->name,
-		 oc->origin->cfg->name, oc->origin->cfg->url, tls_reason(oc->tls));
-	if (oc->vc && !oc->rd.got_bytes)
+		 oc->origin->cfg->name, oc->origin->cfg->url, oclient_tls_reason(&oc->cl));
+	if (oc->vc && !oc->cl.rd.got_bytes)
 		failover(sh, oc->vc);       /* closes oc */
 	else if (oc->vc)
 		abort_exchange(sh, oc, 502);
@@ -916,88 +831,69 @@ static void tls_failed(struct shard *sh, struct origin_conn *oc)
 /* https: advance the handshake; at its end the queued request goes out. */
 static void tls_progress(struct shard *sh, struct origin_conn *oc)
 {
-	int r = tls_handshake(oc->tls);
-	if (r == 0) {
-		oc->tls_ready = true;
-		if (tls_resumed(oc->tls))
-			COUNT(sh, origin_tls_resumed);
-		else
-			COUNT(sh, origin_tls_full_handshakes);
-	} else if (r != -EAGAIN) {
+	int r = oclient_handshake(&oc->cl);
+	if (r != 0 && r != -EAGAIN) {
 		tls_failed(sh, oc);
 		return;
 	}
-	tls_flush(sh, oc);
 	arm_recv(sh, oc);
 }
 
-/* https: ciphertext in; handshake or plaintext out to on_data. */
-static void tls_recv(struct shard *sh, struct origin_conn *oc, const char *p, size_t len)
+/* Response bytes from the client (plain, or a decrypted record): to the
+ * exchange, or — on a pooled connection — bytes nobody asked for. False
+ * when the connection reads no more now. */
+static bool rx_bytes(void *user, char *p, size_t n, struct iobuf_group *g, uint16_t bid)
 {
-	struct iobuf_group *pg = shard_group(sh, SHARD_GROUP_PLAIN);
+	struct resp_call *c = user;
+	struct origin_conn *oc = c->oc;
 
-	tls_feed(oc->tls, p, len);
-	if (!oc->tls_ready) {
-		tls_progress(sh, oc);
-		return;
+	if (oc->state == OC_BUSY && oc->vc) {
+		on_data(c->sh, oc, p, n, g, bid);
+		return oc->state == OC_BUSY || oc->state == OC_IDLE;
 	}
-	while (oc->state == OC_BUSY || oc->state == OC_IDLE) {
-		int bid = iobuf_soft_take(pg);
-		if (bid < 0) {
-			COUNT(sh, recv_nobufs);
-			break;
-		}
-		ssize_t n = tls_read(oc->tls, iobuf_group_ptr(pg, (uint16_t)bid), pg->size);
-		if (n > 0 && oc->state == OC_BUSY && oc->vc)
-			on_data(sh, oc, iobuf_group_ptr(pg, (uint16_t)bid), (size_t)n, pg,
-				(uint16_t)bid);
-		else if (n > 0 || (n < 0 && n != -EAGAIN))
-			oc_close(sh, oc);       /* idle bytes, or a TLS error */
-		iobuf_group_unref(pg, (uint16_t)bid);
-		if (n <= 0)
-			break;
-	}
-	if (oc->state == OC_BUSY || oc->state == OC_IDLE)
-		tls_flush(sh, oc);
+	oc_close(c->sh, oc);                /* bytes nobody asked for */
+	return false;
 }
 
 static void on_recv(struct shard *sh, struct origin_conn *oc, const struct io_uring_cqe *cqe)
 {
-	oc->recv_armed = false;
+	struct resp_call c = { .sh = sh, .oc = oc };
+	bool open = oc->state == OC_BUSY || oc->state == OC_IDLE;
+	int res;
+
 	if (oc->recv_counted) {
 		oc->recv_counted = false;
 		sh->orecv_armed--;
 	}
-	if (cqe->res > 0 && oc->tls) {
-		struct iobuf_group *g = shard_group(sh, SHARD_GROUP_ORIGIN);
-		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-		iobuf_group_take(g, bid);
-		if (oc->state == OC_BUSY || oc->state == OC_IDLE)
-			tls_recv(sh, oc, iobuf_group_ptr(g, bid), (size_t)cqe->res);
-		iobuf_group_unref(g, bid);
-	} else if (cqe->res > 0) {
-		struct iobuf_group *g = shard_group(sh, SHARD_GROUP_ORIGIN);
-		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-		iobuf_group_take(g, bid);
-		if (oc->state == OC_BUSY && oc->vc)
-			on_data(sh, oc, iobuf_group_ptr(g, bid), (size_t)cqe->res, g, bid);
-		else if (oc->state == OC_IDLE)
-			oc_close(sh, oc);       /* bytes nobody asked for */
-		iobuf_group_unref(g, bid);
-	} else if (cqe->res == -ENOBUFS) {
-		COUNT(sh, recv_nobufs);
+	switch (oclient_on_recv(&oc->cl, cqe, open ? rx_bytes : NULL, &c, &res)) {
+	case OCLIENT_RX_HANDSHAKE:
+		tls_progress(sh, oc);
+		break;
+	case OCLIENT_RX_NOBUFS:
 		oc->recv_starved = true;
 		sh->starved = true;
 		return;
-	} else if (cqe->res != -ECANCELED || oc->state == OC_BUSY) {
+	case OCLIENT_RX_CLOSED:
+		if (res == -ECANCELED && oc->state != OC_BUSY)
+			break;
 		if (oc->state == OC_BUSY && oc->vc)
-			on_eof(sh, oc, cqe->res);
+			on_eof(sh, oc, res);
 		else
 			oc_close(sh, oc);
 		return;
+	case OCLIENT_RX_BROKEN:             /* a TLS record error */
+		if (oc->state == OC_BUSY && oc->vc)
+			on_eof(sh, oc, -EPROTO);
+		else
+			oc_close(sh, oc);
+		return;
+	case OCLIENT_RX_OK:
+		if (oc->cl.tls)
+			flush(oc);          /* tls_read may have produced output */
+		break;
 	}
 	if ((oc->state == OC_BUSY && oc->vc && visitor_room(oc->vc) > 0) ||
-	    (oc->state == OC_IDLE && oc->tls))
+	    (oc->state == OC_IDLE && oc->cl.tls))
 		arm_recv(sh, oc);       /* an idle TLS peer may send a ticket */
 }
 
@@ -1005,8 +901,7 @@ static void on_connect(struct shard *sh, struct origin_conn *oc, const struct io
 {
 	if (oc->state != OC_CONNECTING)
 		return;
-	if (cqe->res < 0) {
-		COUNT(sh, origin_connect_failures);
+	if (oclient_on_connect(&oc->cl, cqe) < 0) {
 		struct visitor_conn *vc = oc->vc;
 		if (vc)
 			failover(sh, vc);   /* closes oc */
@@ -1019,47 +914,38 @@ static void on_connect(struct shard *sh, struct origin_conn *oc, const struct io
 		oc_close(sh, oc);
 		return;
 	}
-	if (oc->tls) {
-		/* The read timeout bounds the handshake too. */
-		wheel_arm(&sh->lp.wheel, &oc->timer, sh->lp.now_ms + oc->origin->cfg->read_timeout_ms);
+	/* The read timeout bounds the handshake too. */
+	wheel_arm(&sh->lp.wheel, &oc->timer, sh->lp.now_ms + oc->origin->cfg->read_timeout_ms);
+	if (oc->cl.tls) {
 		tls_progress(sh, oc);
 		return;
 	}
-	flush(sh, oc);
+	flush(oc);
 	arm_recv(sh, oc);
-	wheel_arm(&sh->lp.wheel, &oc->timer, sh->lp.now_ms + oc->origin->cfg->read_timeout_ms);
 }
 
 static void on_send(struct shard *sh, struct origin_conn *oc, const struct io_uring_cqe *cqe)
 {
-	oc->out.in_flight = false;
+	int rc = oclient_on_send(&oc->cl, cqe, oc->state == OC_BUSY);
+
 	if (oc->state != OC_BUSY)
 		return;
-	if (oc->tls && cqe->res >= 0) {
-		tls_output_done(oc->tls, (size_t)cqe->res);
-		tls_flush(sh, oc);
-		if (oc->vc && oc->out.bytes < LIMIT_STREAM_WINDOW_BYTES / 2)
-			visitor_origin_drained(sh, oc->vc);
-		return;
-	}
-	if (cqe->res < 0) {
+	if (rc < 0) {
 		if (oc->vc)
-			on_eof(sh, oc, cqe->res);
+			on_eof(sh, oc, rc);
 		else
 			oc_close(sh, oc);
 		return;
 	}
-	iobuf_outq_consume(&oc->out, &sh->pool, (uint64_t)cqe->res);
-	flush(sh, oc);
-	if (oc->vc && oc->out.bytes < LIMIT_STREAM_WINDOW_BYTES / 2)
+	if (oc->vc && oc->cl.out.bytes < LIMIT_STREAM_WINDOW_BYTES / 2)
 		visitor_origin_drained(sh, oc->vc);
 }
 
 void origin_on_cqe(struct shard *sh, struct origin_conn *oc, int op, const struct io_uring_cqe *cqe)
 {
 	assert(oc->magic == OCONN_MAGIC);
-	assert(oc->ops > 0);
-	oc->ops--;
+	assert(oc->cl.ops > 0);
+	oc->cl.ops--;
 	switch (op) {
 	case OP_ORECV:
 		on_recv(sh, oc, cqe);
@@ -1093,7 +979,7 @@ void origin_on_timer(struct shard *sh, struct origin_conn *oc)
 void origin_visitor_drained(struct shard *sh, struct origin_conn *oc)
 {
 	assert(oc->magic == OCONN_MAGIC);
-	if (oc->state == OC_BUSY && oc->rd.head_done && oc->vc)
+	if (oc->state == OC_BUSY && oc->cl.rd.head_done && oc->vc)
 		arm_recv(sh, oc);
 }
 

@@ -160,6 +160,7 @@ struct shard {
 	uint32_t vconns_used;
 	struct origin_conn *oconns;
 	struct origin_conn *ofree;
+	struct oclient_env oenv;            /* what origin connections use of the shard */
 	uint32_t n_oconns;
 	uint32_t oconns_hwm;
 	uint32_t oconns_used;

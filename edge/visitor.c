@@ -1170,8 +1170,8 @@ static size_t upload_room(const struct visitor_conn *vc)
 	uint64_t queued = origin_request_queued(oc);
 	/* Upload pieces wait in the provided buffers they came in: its
 	 * share of those, whatever their size (LIMIT_RECV_SHARE_BUFS). */
-	if (queued >= LIMIT_STREAM_WINDOW_BYTES || oc->out.n >= IOBUF_OUTQ_SEGS - 2 ||
-	    oc->out.n_pbuf >= LIMIT_RECV_SHARE_BUFS)
+	if (queued >= LIMIT_STREAM_WINDOW_BYTES || oc->cl.out.n >= IOBUF_OUTQ_SEGS - 2 ||
+	    oc->cl.out.n_pbuf >= LIMIT_RECV_SHARE_BUFS)
 		return 0;
 	return (size_t)(LIMIT_STREAM_WINDOW_BYTES - queued);
 }

@@ -4,7 +4,16 @@
  */
 #include "net/origin_client.h"
 
+#include <assert.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/socket.h>
+
+#include "core/counters.h"
+#include "net/tls.h"
 
 void oclient_reader_release(struct oclient_reader *r)
 {
@@ -130,9 +139,10 @@ static ssize_t read_chunked(struct oclient_reader *r, char *p, size_t len,
 		if (r->dechunk) {
 			for (size_t i = 0; i < n_spans; i++)
 				if (spans[i].len > 0 &&
-				    !ops->on_body(user, p + done + spans[i].off, spans[i].len))
+				    !ops->on_body(user, r->g, r->bid, p + done + spans[i].off,
+						  spans[i].len))
 					return OCLIENT_STOPPED;
-		} else if (c > 0 && !ops->on_body(user, p + done, (size_t)c)) {
+		} else if (c > 0 && !ops->on_body(user, r->g, r->bid, p + done, (size_t)c)) {
 			return OCLIENT_STOPPED;
 		}
 		if (c == 0)
@@ -153,7 +163,7 @@ static ssize_t read_body(struct oclient_reader *r, char *p, size_t len,
 	case OCLIENT_BODY_LENGTH:
 		n = (uint64_t)r->body_left < len ? (size_t)r->body_left : len;
 		data(ops, user, p, n);
-		if (n > 0 && !ops->on_body(user, p, n))
+		if (n > 0 && !ops->on_body(user, r->g, r->bid, p, n))
 			return OCLIENT_STOPPED;
 		r->body_left -= (int64_t)n;
 		return (ssize_t)n;
@@ -161,7 +171,7 @@ static ssize_t read_body(struct oclient_reader *r, char *p, size_t len,
 		return read_chunked(r, p, len, ops, user);
 	case OCLIENT_BODY_CLOSE:
 		data(ops, user, p, len);
-		if (len > 0 && !ops->on_body(user, p, len))
+		if (len > 0 && !ops->on_body(user, r->g, r->bid, p, len))
 			return OCLIENT_STOPPED;
 		return (ssize_t)len;
 	default:
@@ -183,8 +193,8 @@ static bool body_complete(const struct oclient_reader *r)
 	}
 }
 
-int oclient_read(struct oclient_reader *r, char *p, size_t len,
-		 const struct oclient_ops *ops, void *user)
+int oclient_read(struct oclient_reader *r, char *p, size_t len, struct iobuf_group *g,
+		 uint16_t bid, const struct oclient_ops *ops, void *user)
 {
 	if (len > 0)
 		r->got_bytes = true;
@@ -197,6 +207,8 @@ int oclient_read(struct oclient_reader *r, char *p, size_t len,
 	}
 	if (!r->head_done)
 		return OCLIENT_MORE;
+	r->g = g;
+	r->bid = bid;
 	ssize_t n = len > 0 ? read_body(r, p, len, ops, user) : 0;
 	if (n < 0)
 		return OCLIENT_STOPPED;
@@ -234,4 +246,269 @@ enum oclient_reuse oclient_reuse(const struct oclient_reader *r, bool request_se
 	if (!r->head_done || !body_complete(r) || !r->keep_alive)
 		return OCLIENT_REUSE_CLOSE;
 	return OCLIENT_REUSE;
+}
+
+/* ---- the connection ------------------------------------------------------- */
+
+static void count(const struct oclient *c, unsigned id)
+{
+	counters_add(c->env->lp->ctr, id, 1);
+}
+
+/* user_data: op, slot, generation (core/loop.h); set after the prep,
+ * which may clear the SQE. Counted in ops until its completion. */
+static void tag(struct oclient *c, struct io_uring_sqe *sqe, unsigned op)
+{
+	io_uring_sqe_set_data64(sqe, loop_ud(op, c->slot, c->gen));
+	c->ops++;
+}
+
+void oclient_init(struct oclient *c, const struct oclient_env *env, uint32_t slot,
+		  uint32_t gen)
+{
+	memset(c, 0, offsetof(struct oclient, out));
+	c->env = env;
+	c->slot = slot;
+	c->gen = gen;
+	c->fd = -1;
+	iobuf_outq_init(&c->out);
+}
+
+int oclient_connect(struct oclient *c, const struct sockaddr_storage *ss, socklen_t sl,
+		    uint32_t timeout_ms, struct tls_ctx *tls, const char *host)
+{
+	if (tls) {
+		int err = tls_session_new(tls, host, &c->tls);
+		if (err < 0)
+			return err;
+	}
+	/* socket(2) and setsockopt(2) never block; connect goes through the ring. */
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->fd = fd;
+	/* The address and timeout are read when the SQEs are submitted, which
+	 * may be after we return: they live in the connection. */
+	c->addr = *ss;
+	c->connect_ts.tv_sec = timeout_ms / 1000;
+	c->connect_ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
+	struct io_uring_sqe *sqe = loop_sqe(c->env->lp);
+	io_uring_prep_connect(sqe, fd, (struct sockaddr *)&c->addr, sl);
+	sqe->flags |= IOSQE_IO_LINK;
+	tag(c, sqe, c->env->op_connect);
+	sqe = loop_sqe(c->env->lp);
+	io_uring_prep_link_timeout(sqe, &c->connect_ts, 0);
+	tag(c, sqe, c->env->op_linkto);
+	count(c, CTR_origin_connects);
+	return 0;
+}
+
+int oclient_on_connect(struct oclient *c, const struct io_uring_cqe *cqe)
+{
+	if (cqe->res < 0) {
+		count(c, CTR_origin_connect_failures);
+		return cqe->res;
+	}
+	c->connected = true;
+	return 0;
+}
+
+void oclient_close(struct oclient *c)
+{
+	c->connected = false;
+	if (c->fd < 0)
+		return;
+	struct io_uring_sqe *sqe = loop_sqe(c->env->lp);
+	io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+	sqe->flags |= IOSQE_IO_HARDLINK;
+	tag(c, sqe, c->env->op_close);
+	sqe = loop_sqe(c->env->lp);
+	io_uring_prep_close(sqe, c->fd);
+	tag(c, sqe, c->env->op_close);
+	c->fd = -1;
+}
+
+void oclient_release(struct oclient *c)
+{
+	assert(c->ops == 0);
+	tls_session_free(c->tls);
+	c->tls = NULL;
+	c->tls_ready = false;
+	iobuf_outq_clear(&c->out, c->env->pool);
+	oclient_reader_release(&c->rd);
+}
+
+void oclient_request_start(struct oclient *c, const struct iobuf_seg *head,
+			   bool head_request, bool dechunk, bool body_pending)
+{
+	oclient_reader_start(&c->rd, c->env->pool, head_request, dechunk);
+	c->body_pending = body_pending;
+	bool queued = iobuf_outq_push(&c->out, head);
+	assert(queued);                     /* the queue is empty between requests */
+	(void)queued;
+	oclient_flush(c);
+}
+
+bool oclient_request_body(struct oclient *c, const struct iobuf_seg *seg, bool last)
+{
+	if (!iobuf_outq_push(&c->out, seg)) {
+		iobuf_seg_release(seg, c->env->pool);   /* ownership was ours */
+		return false;
+	}
+	if (last)
+		c->body_pending = false;
+	oclient_flush(c);
+	return true;
+}
+
+bool oclient_request_sent(const struct oclient *c)
+{
+	const void *p;
+	size_t n = 0;
+
+	if (c->body_pending || c->out.n > 0 || c->out.in_flight)
+		return false;
+	if (c->tls)
+		tls_pending_output(c->tls, &p, &n);
+	return n == 0;
+}
+
+/* https: encrypt what is queued into the session's output (the segments
+ * are released as their bytes are taken), then send that output. */
+static void tls_flush(struct oclient *c)
+{
+	const void *p;
+	size_t n;
+
+	while (c->tls_ready && c->out.n > 0) {
+		const struct iobuf_seg *seg = &c->out.segs[c->out.head];
+		ssize_t k = tls_write(c->tls, seg->ptr, seg->len);
+		if (k <= 0)
+			break;                  /* output full: after this send */
+		iobuf_outq_consume(&c->out, c->env->pool, (uint64_t)k);
+	}
+	tls_pending_output(c->tls, &p, &n);
+	if (n == 0)
+		return;
+	struct io_uring_sqe *sqe = loop_sqe(c->env->lp);
+	io_uring_prep_send(sqe, c->fd, p, n, MSG_NOSIGNAL);
+	tag(c, sqe, c->env->op_send);
+	c->out.in_flight = true;
+}
+
+void oclient_flush(struct oclient *c)
+{
+	if (!c->connected || c->out.in_flight)
+		return;
+	if (c->tls) {
+		tls_flush(c);
+		return;
+	}
+	if (c->out.n == 0)
+		return;
+	struct io_uring_sqe *sqe = loop_sqe(c->env->lp);
+	iobuf_outq_prep_send(&c->out, sqe, c->fd);
+	tag(c, sqe, c->env->op_send);
+	c->out.in_flight = true;
+}
+
+void oclient_recv(struct oclient *c)
+{
+	struct io_uring_sqe *sqe = loop_sqe(c->env->lp);
+
+	io_uring_prep_recv(sqe, c->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = c->env->recv_group->bgid;
+	tag(c, sqe, c->env->op_recv);
+	c->recv_armed = true;
+}
+
+int oclient_handshake(struct oclient *c)
+{
+	int r = tls_handshake(c->tls);
+
+	if (r == 0) {
+		c->tls_ready = true;
+		count(c, tls_resumed(c->tls) ? CTR_origin_tls_resumed :
+					       CTR_origin_tls_full_handshakes);
+	} else if (r != -EAGAIN) {
+		count(c, CTR_origin_tls_failures);
+		return r;
+	}
+	oclient_flush(c);
+	return r;
+}
+
+const char *oclient_tls_reason(const struct oclient *c)
+{
+	return c->tls ? tls_reason(c->tls) : "";
+}
+
+/* https: ciphertext in; then each record decrypted into a buffer of the
+ * plaintext group goes to `bytes`, while it wants more. */
+static enum oclient_rx tls_input(struct oclient *c, const char *p, size_t len,
+				 oclient_bytes_fn bytes, void *user)
+{
+	struct iobuf_group *pg = c->env->plain_group;
+
+	tls_feed(c->tls, p, len);
+	if (!c->tls_ready)
+		return OCLIENT_RX_HANDSHAKE;
+	for (;;) {
+		int bid = iobuf_soft_take(pg);
+		if (bid < 0) {
+			count(c, CTR_recv_nobufs);
+			return OCLIENT_RX_OK;
+		}
+		char *buf = iobuf_group_ptr(pg, (uint16_t)bid);
+		ssize_t n = tls_read(c->tls, buf, pg->size);
+		bool more = n > 0 && bytes(user, buf, (size_t)n, pg, (uint16_t)bid);
+		iobuf_group_unref(pg, (uint16_t)bid);
+		if (n < 0 && n != -EAGAIN)
+			return OCLIENT_RX_BROKEN;
+		if (!more)
+			return OCLIENT_RX_OK;
+	}
+}
+
+enum oclient_rx oclient_on_recv(struct oclient *c, const struct io_uring_cqe *cqe,
+				oclient_bytes_fn bytes, void *user, int *res)
+{
+	struct iobuf_group *g = c->env->recv_group;
+	enum oclient_rx rx = OCLIENT_RX_OK;
+
+	c->recv_armed = false;
+	*res = cqe->res;
+	if (cqe->res == -ENOBUFS) {
+		count(c, CTR_recv_nobufs);
+		return OCLIENT_RX_NOBUFS;
+	}
+	if (cqe->res <= 0)
+		return OCLIENT_RX_CLOSED;
+	uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+	char *p = iobuf_group_ptr(g, bid);
+	iobuf_group_take(g, bid);
+	if (bytes && c->tls)
+		rx = tls_input(c, p, (size_t)cqe->res, bytes, user);
+	else if (bytes)
+		bytes(user, p, (size_t)cqe->res, g, bid);
+	iobuf_group_unref(g, bid);
+	return rx;
+}
+
+int oclient_on_send(struct oclient *c, const struct io_uring_cqe *cqe, bool more)
+{
+	c->out.in_flight = false;
+	if (!more)
+		return 0;
+	if (cqe->res < 0)
+		return cqe->res;
+	if (c->tls)
+		tls_output_done(c->tls, (size_t)cqe->res);
+	else
+		iobuf_outq_consume(&c->out, c->env->pool, (uint64_t)cqe->res);
+	oclient_flush(c);
+	return 0;
 }

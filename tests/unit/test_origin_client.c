@@ -55,11 +55,12 @@ static void on_data(void *user, char *p, size_t n)
 	}
 }
 
-static bool on_body(void *user, const char *p, size_t n)
+static bool on_body(void *user, struct iobuf_group *g, uint16_t bid, const char *p, size_t n)
 {
 	struct rec *r = user;
 
 	CHECK(n > 0);
+	CHECK(g == NULL && bid == 7);       /* the buffer oclient_read was given */
 	if (!r->in_body)
 		rec_put(r, "B:", 2);
 	r->in_body = true;
@@ -107,7 +108,7 @@ static int feed(struct oclient_reader *r, struct rec *rec, const char *in, size_
 	rec->in_body = false;
 	while (off < len && rc == OCLIENT_MORE) {
 		size_t n = step && len - off > step ? step : len - off;
-		rc = oclient_read(r, buf + off, n, &ops, rec);
+		rc = oclient_read(r, buf + off, n, NULL, 7, &ops, rec);
 		off += n;
 	}
 	return rc;
