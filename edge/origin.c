@@ -193,7 +193,7 @@ static void pool_put(struct shard *sh, struct origin_conn *oc)
 {
 	struct rt_origin_shard *os = oshard(sh, oc->origin);
 
-	wheel_disarm(&sh->lp.wheel, &oc->timer);
+	oclient_request_done(&oc->cl);
 	enum oclient_reuse reuse = oclient_reuse(&oc->cl.rd, oclient_request_sent(&oc->cl),
 						 oc->body_unsafe);
 	if (reuse == OCLIENT_REUSE_DESYNC) {
@@ -228,7 +228,6 @@ static void oc_close(struct shard *sh, struct origin_conn *oc)
 		return;
 	if (oc->state == OC_IDLE)
 		idle_remove(sh, oc);
-	wheel_disarm(&sh->lp.wheel, &oc->timer);
 	oc->state = OC_CLOSING;
 	oc->vc = NULL;
 	oclient_close(&oc->cl);
@@ -440,8 +439,8 @@ static int open_connection(struct shard *sh, struct origin_conn *oc, const struc
 	(void)sh;
 	if (!rt_origin_addr(o, &ss, &sl))
 		return -EHOSTUNREACH;
-	int err = oclient_connect(&oc->cl, &ss, sl, o->cfg->connect_timeout_ms, o->tls,
-				  o->cfg->host);
+	int err = oclient_connect(&oc->cl, &ss, sl, o->cfg->connect_timeout_ms,
+				  o->cfg->read_timeout_ms, o->tls, o->cfg->host);
 	if (err == 0)
 		oc->state = OC_CONNECTING;
 	return err;
@@ -498,10 +497,8 @@ static void try_origin(struct shard *sh, struct visitor_conn *vc, bool allow_poo
 				 .kind = IOBUF_SEG_HBUF, .block = blk };
 	oclient_request_start(&oc->cl, &seg, vc->req.method == HTTP1_HEAD,
 			      vc->req.version_minor == 0, !vc->x.body_done);
-	if (oc->state == OC_BUSY) {
+	if (oc->state == OC_BUSY)
 		arm_recv(sh, oc);
-		wheel_arm(&sh->lp.wheel, &oc->timer, sh->lp.now_ms + o->cfg->read_timeout_ms);
-	}
 }
 
 void origin_start(struct shard *sh, struct visitor_conn *vc)
@@ -788,7 +785,6 @@ static void on_data(struct shard *sh, struct origin_conn *oc, const char *p, siz
 {
 	struct resp_call c = { .sh = sh, .oc = oc };
 
-	wheel_arm(&sh->lp.wheel, &oc->timer, sh->lp.now_ms + oc->origin->cfg->read_timeout_ms);
 	if (oclient_read(&oc->cl.rd, (char *)p, len, g, bid, &resp_ops, &c) == OCLIENT_MORE &&
 	    oc->cl.rd.head_done)
 		visitor_flush(sh, oc->vc);
@@ -914,8 +910,6 @@ static void on_connect(struct shard *sh, struct origin_conn *oc, const struct io
 		oc_close(sh, oc);
 		return;
 	}
-	/* The read timeout bounds the handshake too. */
-	wheel_arm(&sh->lp.wheel, &oc->timer, sh->lp.now_ms + oc->origin->cfg->read_timeout_ms);
 	if (oc->cl.tls) {
 		tls_progress(sh, oc);
 		return;

@@ -3,12 +3,13 @@
  * origins, on the shard's ring, over net/origin_client.h's connections.
  *
  * Owns, per origin connection slot: which origin and snapshot it belongs
- * to, the exchange it serves, its read timeout, its place in the shard's
- * read FIFO while buffers are low, the S3 error being read (first bytes,
- * masker, clock difference); per shard, each origin's keep-alive pool and
- * back-off. The transport — socket, connect, TLS, the request queue,
- * receives, response framing and the desync rule — is the client's
- * (struct oclient, embedded in the slot).
+ * to, the exchange it serves, its place in the shard's read FIFO while
+ * buffers are low, the S3 error being read (first bytes, masker, clock
+ * difference); per shard, each origin's keep-alive pool and back-off. The
+ * transport — socket, connect, TLS, the request queue, receives, the read
+ * timeout, response framing and the desync rule — is the client's
+ * (struct oclient, embedded in the slot); what a timeout means (504, or a
+ * cut response) is decided here.
  * Choosing the origin, failover and back-off, the retry on a dead pooled
  * connection and the overlap retry with the previous credentials, writing
  * the request (edge/origin_request.h), S3 errors and what the visitor and
@@ -88,7 +89,6 @@ struct origin_conn {
 	const struct rt_origin *origin;
 	const struct runtime *rt;           /* the snapshot origin belongs to */
 	struct visitor_conn *vc;            /* the exchange it serves, or NULL */
-	struct wheel_entry timer;
 	/* The transport (net/origin_client.h): fd, TLS, request queue, the
 	 * response being read. Last but for the lists: oc_alloc clears what
 	 * comes before it, oclient_init the client. */

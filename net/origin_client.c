@@ -255,6 +255,14 @@ static void count(const struct oclient *c, unsigned id)
 	counters_add(c->env->lp->ctr, id, 1);
 }
 
+/* No byte from the origin for read_timeout_ms: the user's timer callback. */
+static void arm_timeout(struct oclient *c)
+{
+	struct loop *lp = c->env->lp;
+
+	wheel_arm(&lp->wheel, &c->timer, lp->now_ms + c->read_timeout_ms);
+}
+
 /* user_data: op, slot, generation (core/loop.h); set after the prep,
  * which may clear the SQE. Counted in ops until its completion. */
 static void tag(struct oclient *c, struct io_uring_sqe *sqe, unsigned op)
@@ -275,7 +283,8 @@ void oclient_init(struct oclient *c, const struct oclient_env *env, uint32_t slo
 }
 
 int oclient_connect(struct oclient *c, const struct sockaddr_storage *ss, socklen_t sl,
-		    uint32_t timeout_ms, struct tls_ctx *tls, const char *host)
+		    uint32_t connect_timeout_ms, uint32_t read_timeout_ms,
+		    struct tls_ctx *tls, const char *host)
 {
 	if (tls) {
 		int err = tls_session_new(tls, host, &c->tls);
@@ -292,8 +301,9 @@ int oclient_connect(struct oclient *c, const struct sockaddr_storage *ss, sockle
 	/* The address and timeout are read when the SQEs are submitted, which
 	 * may be after we return: they live in the connection. */
 	c->addr = *ss;
-	c->connect_ts.tv_sec = timeout_ms / 1000;
-	c->connect_ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
+	c->connect_ts.tv_sec = connect_timeout_ms / 1000;
+	c->connect_ts.tv_nsec = (long long)(connect_timeout_ms % 1000) * 1000000;
+	c->read_timeout_ms = read_timeout_ms;
 	struct io_uring_sqe *sqe = loop_sqe(c->env->lp);
 	io_uring_prep_connect(sqe, fd, (struct sockaddr *)&c->addr, sl);
 	sqe->flags |= IOSQE_IO_LINK;
@@ -312,12 +322,14 @@ int oclient_on_connect(struct oclient *c, const struct io_uring_cqe *cqe)
 		return cqe->res;
 	}
 	c->connected = true;
+	arm_timeout(c);
 	return 0;
 }
 
 void oclient_close(struct oclient *c)
 {
-	c->connected = false;
+	wheel_disarm(&c->env->lp->wheel, &c->timer);
+	c->connected = c->busy = false;
 	if (c->fd < 0)
 		return;
 	struct io_uring_sqe *sqe = loop_sqe(c->env->lp);
@@ -345,10 +357,19 @@ void oclient_request_start(struct oclient *c, const struct iobuf_seg *head,
 {
 	oclient_reader_start(&c->rd, c->env->pool, head_request, dechunk);
 	c->body_pending = body_pending;
+	c->busy = true;
 	bool queued = iobuf_outq_push(&c->out, head);
 	assert(queued);                     /* the queue is empty between requests */
 	(void)queued;
+	if (c->connected)
+		arm_timeout(c);
 	oclient_flush(c);
+}
+
+void oclient_request_done(struct oclient *c)
+{
+	c->busy = false;
+	wheel_disarm(&c->env->lp->wheel, &c->timer);
 }
 
 bool oclient_request_body(struct oclient *c, const struct iobuf_seg *seg, bool last)
@@ -464,6 +485,8 @@ static enum oclient_rx tls_input(struct oclient *c, const char *p, size_t len,
 		}
 		char *buf = iobuf_group_ptr(pg, (uint16_t)bid);
 		ssize_t n = tls_read(c->tls, buf, pg->size);
+		if (n > 0 && c->busy)
+			arm_timeout(c);
 		bool more = n > 0 && bytes(user, buf, (size_t)n, pg, (uint16_t)bid);
 		iobuf_group_unref(pg, (uint16_t)bid);
 		if (n < 0 && n != -EAGAIN)
@@ -492,8 +515,11 @@ enum oclient_rx oclient_on_recv(struct oclient *c, const struct io_uring_cqe *cq
 	iobuf_group_take(g, bid);
 	if (bytes && c->tls)
 		rx = tls_input(c, p, (size_t)cqe->res, bytes, user);
-	else if (bytes)
+	else if (bytes) {
+		if (c->busy)
+			arm_timeout(c);
 		bytes(user, p, (size_t)cqe->res, g, bid);
+	}
 	iobuf_group_unref(g, bid);
 	return rx;
 }

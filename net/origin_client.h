@@ -9,19 +9,21 @@
  * Owns, per connection (struct oclient, embedded in its user's slot): the
  * fd, the TLS session, the queue of request bytes (head block and body
  * segments, released as sent), the connect address and timeout (read by
- * the kernel at submission), the count of its submitted operations, and
+ * the kernel at submission), the read timeout (a wheel entry, re-armed by
+ * every response byte; the user's timer callback gets it, see
+ * oclient_request_start), the count of its submitted operations, and
  * per response (struct oclient_reader) the head being read (a block of
  * the head pool while the head is split across reads) and the body
  * framing and its progress.
  * Given by its user at init (struct oclient_env, one per loop): the loop
- * (ring, counters), the op numbers to put in user_data with the user's
+ * (ring, wheel, clock, counters), the op numbers to put in user_data with the user's
  * slot and generation, the provided-buffer group receives pick from, the
  * software group decrypted records go into, and the head pool. It counts
  * in the core counter block (origin_connects, origin_connect_failures,
  * origin_tls_*, recv_nobufs).
  * Called by: the thread that owns the loop (a shard thread: edge/origin.c,
- * which owns the slot, the keep-alive pools, when to read, timeouts,
- * failover and retries). Callbacks run inside oclient_read,
+ * which owns the slot, the keep-alive pools, when to read, what a
+ * timeout means, failover and retries). Callbacks run inside oclient_read,
  * oclient_read_eof and oclient_on_recv on that thread.
  * Never: blocks (socket(2)/setsockopt(2) do not; connect, send, receive
  * and close go through the ring), frees the slot (its user does, once
@@ -190,12 +192,18 @@ struct oclient {
 	int fd;                             /* -1: none (not opened, or closing) */
 	uint32_t ops;                       /* submitted, not completed */
 	bool connected;                     /* connect completed, not closed */
+	bool busy;                          /* a request's response is awaited */
 	bool recv_armed;
 	bool tls_ready;                     /* https: handshake done */
 	/* Request body bytes the request's framing announced are still to
 	 * come (oclient_request_body's `last` clears it). */
 	bool body_pending;
 	struct tls_session *tls;            /* https: the session, NULL for http */
+	uint32_t read_timeout_ms;
+	/* Armed while a handshake or a response is awaited: no byte for
+	 * read_timeout_ms. The loop's timer callback gets this entry (it lies
+	 * inside the user's slot). */
+	struct wheel_entry timer;
 	struct oclient_reader rd;           /* the response being read */
 	struct iobuf_outq out;              /* request bytes to the origin */
 	struct sockaddr_storage addr;       /* read by the kernel at submission */
@@ -206,18 +214,23 @@ struct oclient {
 void oclient_init(struct oclient *c, const struct oclient_env *env, uint32_t slot,
 		  uint32_t gen);
 /*
- * Open: a socket, and its connect with a linked timeout on the ring
- * (op_connect's completion says how it went); https when tls is not NULL
- * (a session for host, verified against tls's trust store). Returns 0 or
- * -errno (-ENOMEM: no TLS session; nothing is submitted then).
+ * Open: a socket, and its connect with a linked timeout of
+ * connect_timeout_ms on the ring (op_connect's completion says how it
+ * went); https when tls is not NULL (a session for host, verified against
+ * tls's trust store). read_timeout_ms bounds each wait for the origin
+ * after that (the handshake, each response byte). Returns 0 or -errno
+ * (-ENOMEM: no TLS session; nothing is submitted then).
  */
 int oclient_connect(struct oclient *c, const struct sockaddr_storage *ss, socklen_t sl,
-		    uint32_t timeout_ms, struct tls_ctx *tls, const char *host);
-/* The connect completion (op_connect): 0 when connected, else its
- * -errno (counted origin_connect_failures). */
+		    uint32_t connect_timeout_ms, uint32_t read_timeout_ms,
+		    struct tls_ctx *tls, const char *host);
+/* The connect completion (op_connect): 0 when connected (the read
+ * timeout armed: it bounds the handshake too), else its -errno (counted
+ * origin_connect_failures). */
 int oclient_on_connect(struct oclient *c, const struct io_uring_cqe *cqe);
-/* Cancel what is in flight and close the fd (linked on the ring). Its
- * completions still come: the slot is free again only at ops == 0. */
+/* Cancel what is in flight and close the fd (linked on the ring); the
+ * read timeout is disarmed. Its completions still come: the slot is free
+ * again only at ops == 0. */
 void oclient_close(struct oclient *c);
 /* Give back what it holds (TLS session, queued segments, head block);
  * only at ops == 0. */
@@ -226,9 +239,13 @@ void oclient_release(struct oclient *c);
 /* A new request on this connection: its head block queued (ownership
  * moves here) and sent once connected, the reader readied for its
  * response; `body_pending` when body bytes its framing announced are
- * still to come (oclient_request_body). */
+ * still to come (oclient_request_body). From now until
+ * oclient_request_done (or oclient_close) every response byte re-arms
+ * the read timeout (already connected: armed now). */
 void oclient_request_start(struct oclient *c, const struct iobuf_seg *head,
 			   bool head_request, bool dechunk, bool body_pending);
+/* The response was read (or given up): no read timeout any more. */
+void oclient_request_done(struct oclient *c);
 /* Queue request bytes (ownership of seg moves here, also on failure);
  * `last`: the final body bytes. False when the queue is full. Sends. */
 bool oclient_request_body(struct oclient *c, const struct iobuf_seg *seg, bool last);
