@@ -1,6 +1,7 @@
 /*
- * net/origin_client.c — origin responses read by their framing (see
- * origin_client.h).
+ * net/origin_client.c — the origin client (see origin_client.h): first
+ * the response reader (pure: bytes in, callbacks out), then the
+ * connection around it on the ring.
  */
 #include "net/origin_client.h"
 

@@ -16,9 +16,10 @@
  * the head pool while the head is split across reads) and the body
  * framing and its progress.
  * Given by its user at init (struct oclient_env, one per loop): the loop
- * (ring, wheel, clock, counters), the op numbers to put in user_data with the user's
- * slot and generation, the provided-buffer group receives pick from, the
- * software group decrypted records go into, and the head pool. It counts
+ * (ring, wheel, clock, counters), the op numbers to put in user_data with
+ * the user's slot and generation, the provided-buffer group receives pick
+ * from, the software group decrypted records go into, and the head pool.
+ * It counts
  * in the core counter block (origin_connects, origin_connect_failures,
  * origin_tls_*, recv_nobufs).
  * Called by: the thread that owns the loop (a shard thread: edge/origin.c,
@@ -26,8 +27,9 @@
  * timeout means, failover and retries). Callbacks run inside oclient_read,
  * oclient_read_eof and oclient_on_recv on that thread.
  * Never: blocks (socket(2)/setsockopt(2) do not; connect, send, receive
- * and close go through the ring), frees the slot (its user does, once
- * ops is 0), or decides what a response *means*: caching, S3 errors,
+ * and close go through the ring), allocates but a TLS session per https
+ * connection (net/tls.h) and head blocks from the pool, frees the slot
+ * (its user does, once ops is 0), or decides what a response *means*: caching, S3 errors,
  * retries, zones, credentials and the visitor are its user's. It reads
  * the framing and nothing else.
  *
@@ -178,7 +180,7 @@ enum oclient_reuse oclient_reuse(const struct oclient_reader *r, bool request_se
 
 /* What a loop's connections share, set once by their user. */
 struct oclient_env {
-	struct loop *lp;                    /* ring and counters */
+	struct loop *lp;                    /* ring, wheel, clock, counters */
 	/* user_data ops: loop_ud(op, slot, gen) on every SQE */
 	unsigned op_recv, op_send, op_connect, op_linkto, op_close;
 	struct iobuf_group *recv_group;     /* a kernel ring: receives pick from it */
@@ -219,7 +221,7 @@ void oclient_init(struct oclient *c, const struct oclient_env *env, uint32_t slo
  * went); https when tls is not NULL (a session for host, verified against
  * tls's trust store). read_timeout_ms bounds each wait for the origin
  * after that (the handshake, each response byte). Returns 0 or -errno
- * (-ENOMEM: no TLS session; nothing is submitted then).
+ * (no TLS session, no socket: nothing is submitted then).
  */
 int oclient_connect(struct oclient *c, const struct sockaddr_storage *ss, socklen_t sl,
 		    uint32_t connect_timeout_ms, uint32_t read_timeout_ms,
