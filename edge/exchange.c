@@ -538,8 +538,8 @@ size_t exchange_upload_room(const struct exchange *ex)
 	uint64_t queued = origin_request_queued(oc);
 	/* Upload pieces wait in the provided buffers they came in: its
 	 * share of those, whatever their size (LIMIT_RECV_SHARE_BUFS). */
-	if (queued >= LIMIT_STREAM_WINDOW_BYTES || oc->out.n >= IOBUF_OUTQ_SEGS - 2 ||
-	    oc->out.n_pbuf >= LIMIT_RECV_SHARE_BUFS)
+	if (queued >= LIMIT_STREAM_WINDOW_BYTES || oc->cl.out.n >= IOBUF_OUTQ_SEGS - 2 ||
+	    oc->cl.out.n_pbuf >= LIMIT_RECV_SHARE_BUFS)
 		return 0;
 	return (size_t)(LIMIT_STREAM_WINDOW_BYTES - queued);
 }
@@ -941,7 +941,7 @@ int exchange_response_head(struct shard *sh, struct exchange *ex,
 	for (unsigned i = 0; i < resp->n_headers; i++) {
 		const struct http1_header *h = &resp->headers[i];
 		if (drop_response_header(resp, h) ||
-		    hcache_targeted_field(h, x->zone->cfg->targeted_field))
+		    hcache_targeted_field(h, ex->zone->cfg->targeted_field))
 			continue;           /* RFC 9213: addressed to us, not the visitor */
 		/* A follower shares the leader's response only when it may be
 		 * stored (set_cookie = strip): the cookie is the leader's. */

@@ -1,22 +1,19 @@
 /*
- * edge/origin.c — origin connections (see origin.h).
+ * edge/origin.c — the origin pipeline (see origin.h); the transport is
+ * net/origin_client.c.
  *
- * Receives use single-shot recv with buffer selection from the origin
- * buffer group, re-armed only while the visitor has room: that is the
- * backpressure that bounds a response in flight to about
- * LIMIT_STREAM_WINDOW_BYTES, whatever the object size. Body bytes are not
- * copied: the visitor's send queue points into the provided buffers.
+ * Receives are single-shot (oclient_recv), armed here only while the
+ * visitor has room: that is the backpressure that bounds a response in
+ * flight to about LIMIT_STREAM_WINDOW_BYTES, whatever the object size.
+ * Body bytes are not copied: the visitor's send queue points into the
+ * provided buffers.
  */
 #include "edge/origin.h"
 
 #include <assert.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <stdatomic.h>
-#include <unistd.h>
 
 #include "core/config.h"
 #include "core/loop.h"
@@ -27,7 +24,6 @@
 #include "net/req_hygiene.h"
 #include "sigv4/s3_path.h"
 #include "edge/origin_request.h"
-#include "net/tls.h"
 #include "edge/visitor.h"
 #include "sigv4/sigv4.h"
 #include "net/wbuf.h"
@@ -37,6 +33,23 @@ static void try_origin(struct shard *sh, struct exchange *ex, bool allow_pool);
 
 /* ---- slots and pools ----------------------------------------------------- */
 
+/* The shard's ring, ops, buffer groups and head pool, as the transport
+ * (net/origin_client.h) takes them; set before the first connection. */
+static const struct oclient_env *oenv(struct shard *sh)
+{
+	struct oclient_env *e = &sh->oenv;
+
+	if (!e->lp) {
+		*e = (struct oclient_env){
+			.lp = &sh->lp, .op_recv = OP_ORECV, .op_send = OP_OSEND,
+			.op_connect = OP_OCONNECT, .op_linkto = OP_OLINKTO, .op_close = OP_OCLOSE,
+			.recv_group = shard_group(sh, SHARD_GROUP_ORIGIN),
+			.plain_group = shard_group(sh, SHARD_GROUP_PLAIN), .pool = &sh->pool,
+		};
+	}
+	return e;
+}
+
 static struct origin_conn *oc_alloc(struct shard *sh)
 {
 	struct origin_conn *oc = shard_oconn_take(sh);
@@ -44,32 +57,22 @@ static struct origin_conn *oc_alloc(struct shard *sh)
 		return NULL;
 	sh->oconns_used++;
 	uint32_t gen = oc->gen, idx = oc->idx;
-	memset(oc, 0, offsetof(struct origin_conn, out));
+	memset(oc, 0, offsetof(struct origin_conn, cl));
 	oc->magic = OCONN_MAGIC;
 	oc->gen = gen;
 	oc->idx = idx;
-	oc->fd = -1;
-	iobuf_outq_init(&oc->out);
-	oc->head = NULL;
-	oc->head_len = 0;
+	oclient_init(&oc->cl, oenv(sh), idx, gen);
 	return oc;
 }
 
 static void oc_free_slot(struct shard *sh, struct origin_conn *oc)
 {
-	tls_session_free(oc->tls);
-	oc->tls = NULL;
 	if (oc->s3_body) {
 		iobuf_pool_put(&sh->pool, oc->s3_body);
 		oc->s3_body = NULL;
 	}
 	oc->s3_status = 0;
-	oc->tls_ready = false;
-	iobuf_outq_clear(&oc->out, &sh->pool);
-	if (oc->head) {
-		iobuf_pool_put(&sh->pool, oc->head);
-		oc->head = NULL;
-	}
+	oclient_release(&oc->cl);
 	oc->state = OC_FREE;
 	oc->gen++;
 	oc->next = sh->ofree;
@@ -79,7 +82,7 @@ static void oc_free_slot(struct shard *sh, struct origin_conn *oc)
 
 static void oc_maybe_free(struct shard *sh, struct origin_conn *oc)
 {
-	if (oc->state == OC_CLOSING && oc->ops == 0)
+	if (oc->state == OC_CLOSING && oc->cl.ops == 0)
 		oc_free_slot(sh, oc);
 }
 
@@ -111,13 +114,7 @@ static struct origin_conn *idle_pop(struct shard *sh, const struct rt_origin *o)
 
 static void submit_recv(struct shard *sh, struct origin_conn *oc)
 {
-	struct io_uring_sqe *sqe = shard_sqe(sh);
-	io_uring_prep_recv(sqe, oc->fd, NULL, 0, 0);
-	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = SHARD_GROUP_ORIGIN;
-	io_uring_sqe_set_data64(sqe, shard_ud(OP_ORECV, oc->idx, oc->gen));
-	oc->ops++;
-	oc->recv_armed = true;
+	oclient_recv(&oc->cl);
 	if (oc->ex && oc->state == OC_BUSY) {
 		oc->recv_counted = true;
 		sh->orecv_armed++;
@@ -154,7 +151,7 @@ static bool wait_turn(struct shard *sh, struct origin_conn *oc)
 
 static void arm_recv(struct shard *sh, struct origin_conn *oc)
 {
-	if (oc->recv_armed || oc->recv_starved || oc->recv_waiting || oc->state == OC_CLOSING)
+	if (oc->cl.recv_armed || oc->recv_starved || oc->recv_waiting || oc->state == OC_CLOSING)
 		return;
 	if (!wait_turn(sh, oc))
 		submit_recv(sh, oc);
@@ -174,80 +171,21 @@ void origin_serve_waiting(struct shard *sh)
 		if (oc->gen != (uint32_t)e || !oc->recv_waiting)
 			continue;               /* closed since it queued */
 		oc->recv_waiting = false;
-		if (oc->recv_armed)
+		if (oc->cl.recv_armed)
 			continue;
 		if (oc->state == OC_IDLE ||  /* pooled meanwhile: watch it close */
 		    (oc->state == OC_BUSY && oc->ex &&
-		     (!oc->head_done || exchange_room(oc->ex) > 0)))
+		     (!oc->cl.rd.head_done || exchange_room(oc->ex) > 0)))
 			submit_recv(sh, oc);
 	}
 }
 
-/* https: encrypt what is queued into the session's output (the segments
- * are released as their bytes are taken), then send that output. */
-static void tls_flush(struct shard *sh, struct origin_conn *oc)
+/* Request bytes go out only while the connection serves a request (a
+ * pooled TLS connection's own output waits for the next one). */
+static void flush(struct origin_conn *oc)
 {
-	const void *p;
-	size_t n;
-
-	if (oc->out.in_flight || oc->state != OC_BUSY)
-		return;
-	while (oc->tls_ready && oc->out.n > 0) {
-		const struct iobuf_seg *seg = &oc->out.segs[oc->out.head];
-		ssize_t k = tls_write(oc->tls, seg->ptr, seg->len);
-		if (k <= 0)
-			break;                  /* output full: after this send */
-		iobuf_outq_consume(&oc->out, &sh->pool, (uint64_t)k);
-	}
-	tls_pending_output(oc->tls, &p, &n);
-	if (n == 0)
-		return;
-	struct io_uring_sqe *sqe = shard_sqe(sh);
-	io_uring_prep_send(sqe, oc->fd, p, n, MSG_NOSIGNAL);
-	io_uring_sqe_set_data64(sqe, shard_ud(OP_OSEND, oc->idx, oc->gen));
-	oc->ops++;
-	oc->out.in_flight = true;
-}
-
-static void flush(struct shard *sh, struct origin_conn *oc)
-{
-	if (oc->tls) {
-		tls_flush(sh, oc);
-		return;
-	}
-	if (oc->out.in_flight || oc->out.n == 0 || oc->state != OC_BUSY)
-		return;
-	struct io_uring_sqe *sqe = shard_sqe(sh);
-	iobuf_outq_prep_send(&oc->out, sqe, oc->fd);
-	io_uring_sqe_set_data64(sqe, shard_ud(OP_OSEND, oc->idx, oc->gen));
-	oc->ops++;
-	oc->out.in_flight = true;
-}
-
-/*
- * Every byte of the request is on its way to the origin: the head and
- * every body byte the request's framing announced were queued, and none
- * is still queued, being sent, or waiting in the TLS session's output.
- */
-static bool request_sent(const struct origin_conn *oc)
-{
-	const void *p;
-	size_t n = 0;
-
-	if (oc->body_pending || oc->out.n > 0 || oc->out.in_flight)
-		return false;
-	if (oc->tls)
-		tls_pending_output(oc->tls, &p, &n);
-	return n == 0;
-}
-
-/* RFC 9110 9.3: content on these has no defined meaning, and many origins
- * (static handlers) answer without reading it: it stays in their input as
- * the start of the next request on that connection (CL.0 desync). */
-static bool method_ignores_body(enum http1_method m)
-{
-	return m == HTTP1_GET || m == HTTP1_HEAD || m == HTTP1_DELETE ||
-	       m == HTTP1_OPTIONS || m == HTTP1_TRACE;
+	if (oc->state == OC_BUSY)
+		oclient_flush(&oc->cl);
 }
 
 /* A finished exchange: keep the connection for the next request. */
@@ -255,19 +193,19 @@ static void pool_put(struct shard *sh, struct origin_conn *oc)
 {
 	struct rt_origin_shard *os = oshard(sh, oc->origin);
 
-	wheel_disarm(&sh->lp.wheel, &oc->timer);
-	if (!request_sent(oc) || oc->body_unsafe) {
-		/* The origin answered before it had the whole request: it
-		 * would read what is missing from the next request (desync).
-		 * Or the body was one that origins may ignore and so read as
-		 * their next request (CL.0). */
+	oclient_request_done(&oc->cl);
+	enum oclient_reuse reuse = oclient_reuse(&oc->cl.rd, oclient_request_sent(&oc->cl),
+						 oc->body_unsafe);
+	if (reuse == OCLIENT_REUSE_DESYNC) {
+		/* The origin answered before it had the whole request, or the
+		 * body was one origins may ignore (net/origin_client.h). */
 		COUNT(sh, origin_conns_not_reused);
 		oc_close(sh, oc);
 		return;
 	}
 	/* A connection of an older snapshot is not pooled: the shard is
 	 * letting go of that snapshot. */
-	if (!oc->keep_alive || os->n_idle >= sh->scfg->origin_pool ||
+	if (reuse != OCLIENT_REUSE || os->n_idle >= sh->scfg->origin_pool ||
 	    sh->draining || oc->rt != sh->rt) {
 		oc_close(sh, oc);
 		return;
@@ -290,20 +228,9 @@ static void oc_close(struct shard *sh, struct origin_conn *oc)
 		return;
 	if (oc->state == OC_IDLE)
 		idle_remove(sh, oc);
-	wheel_disarm(&sh->lp.wheel, &oc->timer);
 	oc->state = OC_CLOSING;
 	oc->ex = NULL;
-	if (oc->fd >= 0) {
-		struct io_uring_sqe *sqe = shard_sqe(sh);
-		io_uring_prep_cancel_fd(sqe, oc->fd, IORING_ASYNC_CANCEL_ALL);
-		sqe->flags |= IOSQE_IO_HARDLINK;
-		io_uring_sqe_set_data64(sqe, shard_ud(OP_OCLOSE, oc->idx, oc->gen));
-		sqe = shard_sqe(sh);
-		io_uring_prep_close(sqe, oc->fd);
-		io_uring_sqe_set_data64(sqe, shard_ud(OP_OCLOSE, oc->idx, oc->gen));
-		oc->ops += 2;
-		oc->fd = -1;
-	}
+	oclient_close(&oc->cl);
 	oc_maybe_free(sh, oc);
 }
 
@@ -502,36 +429,21 @@ static void failover(struct shard *sh, struct exchange *ex)
 	try_origin(sh, ex, true);
 }
 
+/* A new connection to o: its address from the snapshot (resolved by the
+ * control thread), https when o has a TLS context. 0 or -errno. */
 static int open_connection(struct shard *sh, struct origin_conn *oc, const struct rt_origin *o)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
 
+	(void)sh;
 	if (!rt_origin_addr(o, &ss, &sl))
 		return -EHOSTUNREACH;
-	/* socket(2) and setsockopt(2) never block; connect goes through the ring. */
-	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	oc->fd = fd;
-	oc->state = OC_CONNECTING;
-	/* The address and timeout are read when the SQEs are submitted, which
-	 * may be after we return: they live in the slot. */
-	oc->addr = ss;
-	oc->connect_ts.tv_sec = o->cfg->connect_timeout_ms / 1000;
-	oc->connect_ts.tv_nsec = (long long)(o->cfg->connect_timeout_ms % 1000) * 1000000;
-	struct io_uring_sqe *sqe = shard_sqe(sh);
-	io_uring_prep_connect(sqe, fd, (struct sockaddr *)&oc->addr, sl);
-	sqe->flags |= IOSQE_IO_LINK;
-	io_uring_sqe_set_data64(sqe, shard_ud(OP_OCONNECT, oc->idx, oc->gen));
-	sqe = shard_sqe(sh);
-	io_uring_prep_link_timeout(sqe, &oc->connect_ts, 0);
-	io_uring_sqe_set_data64(sqe, shard_ud(OP_OLINKTO, oc->idx, oc->gen));
-	oc->ops += 2;
-	COUNT(sh, origin_connects);
-	return 0;
+	int err = oclient_connect(&oc->cl, &ss, sl, o->cfg->connect_timeout_ms,
+				  o->cfg->read_timeout_ms, o->tls, o->cfg->host);
+	if (err == 0)
+		oc->state = OC_CONNECTING;
+	return err;
 }
 
 static void try_origin(struct shard *sh, struct exchange *ex, bool allow_pool)
@@ -562,9 +474,7 @@ static void try_origin(struct shard *sh, struct exchange *ex, bool allow_pool)
 		}
 		oc->origin = o;
 		oc->rt = ex->rt;
-		int err = o->tls ? tls_session_new(o->tls, o->cfg->host, &oc->tls) : 0;
-		if (err == 0)
-			err = open_connection(sh, oc, o);
+		int err = open_connection(sh, oc, o);
 		if (err < 0) {
 			COUNT(sh, origin_connect_failures);
 			oc->state = OC_CLOSING;
@@ -574,11 +484,7 @@ static void try_origin(struct shard *sh, struct exchange *ex, bool allow_pool)
 		}
 	}
 	oc->ex = ex;
-	oc->got_bytes = oc->head_done = false;
-	oc->body_pending = !ex->body_done;
-	oc->head_request = ex->req.method == HTTP1_HEAD;
-	oc->body_unsafe = ex->has_body && method_ignores_body(ex->req.method);
-	oc->dechunk = ex->req.version_minor == 0;
+	oc->body_unsafe = ex->has_body && oclient_method_ignores_body(ex->req.method);
 	x->oc = oc;
 	int rc = build_request(sh, ex, o, &blk, &len);
 	if (rc < 0) {
@@ -589,12 +495,10 @@ static void try_origin(struct shard *sh, struct exchange *ex, bool allow_pool)
 	}
 	struct iobuf_seg seg = { .ptr = blk, .len = (uint32_t)len,
 				 .kind = IOBUF_SEG_HBUF, .block = blk };
-	iobuf_outq_push(&oc->out, &seg);
-	if (oc->state == OC_BUSY) {
-		flush(sh, oc);
+	oclient_request_start(&oc->cl, &seg, ex->req.method == HTTP1_HEAD,
+			      ex->req.version_minor == 0, !ex->body_done);
+	if (oc->state == OC_BUSY)
 		arm_recv(sh, oc);
-		wheel_arm(&sh->lp.wheel, &oc->timer, sh->lp.now_ms + o->cfg->read_timeout_ms);
-	}
 }
 
 void origin_start(struct shard *sh, struct exchange *ex)
@@ -613,19 +517,13 @@ bool origin_request_body(struct shard *sh, struct origin_conn *oc,
 			 const struct iobuf_seg *seg, bool last)
 {
 	assert(oc->magic == OCONN_MAGIC);
-	if (!iobuf_outq_push(&oc->out, seg)) {
-		iobuf_seg_release(seg, &sh->pool);     /* ownership was ours */
-		return false;
-	}
-	if (last)
-		oc->body_pending = false;
-	flush(sh, oc);
-	return true;
+	(void)sh;
+	return oclient_request_body(&oc->cl, seg, last);
 }
 
 uint64_t origin_request_queued(const struct origin_conn *oc)
 {
-	return oc->out.bytes;
+	return oc->cl.out.bytes;
 }
 
 /* ---- the response ---------------------------------------------------------- */
@@ -637,7 +535,7 @@ uint64_t origin_request_queued(const struct origin_conn *oc)
 static void s3_error_begin(struct shard *sh, struct origin_conn *oc,
 			   const struct http1_response *resp)
 {
-	if (!oc->origin->cfg->s3_auth_enabled || resp->status < 300 || oc->head_request)
+	if (!oc->origin->cfg->s3_auth_enabled || resp->status < 300 || oc->cl.rd.head_request)
 		return;
 	oc->s3_status = resp->status;
 	oc->s3_body_len = 0;
@@ -757,108 +655,6 @@ static void abort_exchange(struct shard *sh, struct origin_conn *oc, int status)
 	}
 }
 
-/* Body bytes to the visitor (and the cache fill), as they came: with a
- * chunked body passed through, its framing too. S3 error bodies were
- * masked before (s3_error_body, on the data only). */
-static bool forward(struct shard *sh, struct origin_conn *oc, const char *p, size_t n,
-		    struct iobuf_group *g, uint16_t bid)
-{
-	if (oc->ex->discard_origin_body)
-		return true;                /* answered from the cache instead */
-	iobuf_group_ref(g, bid);
-	struct iobuf_seg seg = { .ptr = p, .len = (uint32_t)n, .kind = IOBUF_SEG_PBUF,
-				 .bid = bid, .group = g };
-	if (!exchange_response_body(sh, oc->ex, &seg)) {
-		iobuf_group_unref(g, bid);
-		return false;
-	}
-	if (oc->ex->cache.filling)
-		ecache_fill_body(sh, oc->ex, p, n);
-	return true;
-}
-
-/* Body bytes; returns false when the exchange ended (aborted). */
-static bool on_body(struct shard *sh, struct origin_conn *oc, const char *p, size_t len,
-		    struct iobuf_group *g, uint16_t bid, bool *complete)
-{
-	size_t n = len;
-	bool ok = true;
-
-	switch (oc->body_mode) {
-	case OB_LENGTH:
-		n = (uint64_t)oc->body_left < len ? (size_t)oc->body_left : len;
-		s3_error_body(sh, oc, p, n);
-		ok = n == 0 || forward(sh, oc, p, n, g, bid);
-		oc->body_left -= (int64_t)n;
-		*complete = oc->body_left == 0;
-		break;
-	case OB_CHUNKED: {
-		struct http1_span spans[16];
-		size_t done = 0;
-		while (ok && done < len && !oc->chunk.done) {
-			size_t n_spans = 0;
-			ssize_t c = http1_chunked_feed(&oc->chunk, p + done, len - done,
-						       spans, 16, &n_spans);
-			if (c < 0) {
-				COUNT(sh, origin_bad_response);
-				abort_exchange(sh, oc, 502);
-				return false;
-			}
-			/* An S3 error body is masked in its data spans only: masking
-			 * the chunk framing passed through would leave the visitor
-			 * waiting for a chunk-size line that never ends. */
-			for (size_t i = 0; i < n_spans; i++)
-				s3_error_body(sh, oc, p + done + spans[i].off, spans[i].len);
-			if (oc->dechunk) {
-				for (size_t i = 0; ok && i < n_spans; i++)
-					ok = forward(sh, oc, p + done + spans[i].off, spans[i].len, g, bid);
-			} else if (c > 0) {
-				ok = forward(sh, oc, p + done, (size_t)c, g, bid);
-			}
-			if (c == 0)
-				break;
-			done += (size_t)c;
-		}
-		n = done;
-		*complete = oc->chunk.done;
-		break;
-	}
-	case OB_CLOSE:
-		s3_error_body(sh, oc, p, len);
-		ok = forward(sh, oc, p, len, g, bid);
-		*complete = false;
-		break;
-	default:
-		n = 0;
-		*complete = true;
-		break;
-	}
-	if (!ok) {
-		abort_exchange(sh, oc, 502);
-		return false;
-	}
-	if (n < len)
-		oc->keep_alive = false;     /* bytes past the message: do not reuse */
-	return true;
-}
-
-static void set_framing(struct origin_conn *oc, const struct http1_response *resp)
-{
-	oc->keep_alive = resp->keep_alive;
-	if (resp->no_body || oc->head_request) {
-		oc->body_mode = OB_NONE;
-	} else if (resp->chunked) {
-		oc->body_mode = OB_CHUNKED;
-		http1_chunked_init(&oc->chunk);
-	} else if (resp->content_length >= 0) {
-		oc->body_mode = OB_LENGTH;
-		oc->body_left = resp->content_length;
-	} else {
-		oc->body_mode = OB_CLOSE;
-		oc->keep_alive = false;
-	}
-}
-
 /*
  * Within credential_overlap_ms of a change of this origin's credentials,
  * a 400 or 403 (SignatureDoesNotMatch, InvalidAccessKeyId, ExpiredToken:
@@ -887,104 +683,110 @@ static bool overlap_retry(struct shard *sh, struct origin_conn *oc, uint16_t sta
 	return true;
 }
 
-/*
- * Response head bytes. Parses in place when the whole head is in this
- * buffer (the common case); otherwise accumulates in a head block.
- * Returns bytes of p consumed by the head, or -1 if the exchange ended.
- */
-static ssize_t on_head(struct shard *sh, struct origin_conn *oc, const char *p, size_t len)
-{
-	struct http1_response resp;
-	const char *src = p;
-	size_t src_len = len, taken = len;
+/* One oclient_read call's context. */
+struct resp_call {
+	struct shard *sh;
+	struct origin_conn *oc;
+};
 
-	if (oc->head) {
-		size_t room = IOBUF_HBUF_BYTES - oc->head_len;
-		taken = len < room ? len : room;
-		memcpy(oc->head + oc->head_len, p, taken);
-		oc->head_len += (uint32_t)taken;
-		src = oc->head;
-		src_len = oc->head_len;
+/* The final head: the overlap retry, or on to the visitor (which asks the
+ * cache). */
+static bool resp_head(void *user, const struct http1_response *resp)
+{
+	struct resp_call *c = user;
+	struct origin_conn *oc = c->oc;
+
+	if (overlap_retry(c->sh, oc, resp->status))
+		return false;
+	/* An early answer: passed on, and the upload may go on while the
+	 * response streams (an origin may read and answer at once), but
+	 * pool_put closes the connection unless the request was all sent by
+	 * the time the response ends. */
+	if (!oclient_request_sent(&oc->cl))
+		COUNT(c->sh, origin_early_responses);
+	s3_error_begin(c->sh, oc, resp);
+	if (exchange_response_head(c->sh, oc->ex, resp) < 0) {
+		abort_exchange(c->sh, oc, 502);
+		return false;
 	}
-	int r = http1_parse_response(src, src_len, oc->head_request, &resp);
-	if (r == -HTTP1_E_AGAIN) {
-		if (!oc->head) {
-			oc->head = iobuf_pool_get(&sh->pool);
-			if (!oc->head) {
-				COUNT(sh, buffers_exhausted);
-				abort_exchange(sh, oc, 503);
-				return -1;
-			}
-			memcpy(oc->head, p, len);
-			oc->head_len = (uint32_t)len;
-		}
-		return (ssize_t)len;
-	}
-	/* 101: the edge never asks to switch protocols (Upgrade is not
-	 * forwarded), so what follows is not HTTP we may read, store or pool. */
-	if (r < 0 || resp.status == 101) {
-		COUNT(sh, origin_bad_response);
-		abort_exchange(sh, oc, 502);
-		return -1;
-	}
-	/* Bytes of p that belong to the head. The head ended inside what we
-	 * just appended, so whatever follows it in the block came from p and
-	 * is still there in p: the block is not needed any more. */
-	size_t head_from_p = oc->head ? taken - (src_len - (size_t)r) : (size_t)r;
-	bool interim = resp.status >= 100 && resp.status < 200;
-	if (!interim && overlap_retry(sh, oc, resp.status))
-		return -1;
-	if (!interim) {
-		/* An early answer: passed on, and the upload may go on while
-		 * the response streams (an origin may read and answer at once),
-		 * but pool_put closes the connection unless the request was
-		 * all sent by the time the response ends. */
-		if (!request_sent(oc))
-			COUNT(sh, origin_early_responses);
-		oc->head_done = true;
-		set_framing(oc, &resp);
-		s3_error_begin(sh, oc, &resp);
-		if (exchange_response_head(sh, oc->ex, &resp) < 0) {
-			abort_exchange(sh, oc, 502);
-			return -1;
-		}
-	}
-	/* Interim responses (103 Early Hints, a stray 100) are skipped. */
-	if (oc->head) {
-		iobuf_pool_put(&sh->pool, oc->head);
-		oc->head = NULL;
-		oc->head_len = 0;
-	}
-	return (ssize_t)head_from_p;
+	return true;
 }
 
+/* Content bytes: an S3 error body is masked in place and its first bytes
+ * kept (s3_error_body). */
+static void resp_data(void *user, char *p, size_t n)
+{
+	struct resp_call *c = user;
+
+	s3_error_body(c->sh, c->oc, p, n);
+}
+
+/* Body bytes to the visitor (and the cache fill), as they came: with a
+ * chunked body passed through, its framing too. Not copied: the
+ * visitor's send queue holds a reference to the buffer. */
+static bool resp_body(void *user, struct iobuf_group *g, uint16_t bid, const char *p,
+		      size_t n)
+{
+	struct resp_call *c = user;
+	struct origin_conn *oc = c->oc;
+
+	if (oc->ex->discard_origin_body)
+		return true;                /* answered from the cache instead */
+	iobuf_group_ref(g, bid);
+	struct iobuf_seg seg = { .ptr = p, .len = (uint32_t)n, .kind = IOBUF_SEG_PBUF,
+				 .bid = bid, .group = g };
+	if (!exchange_response_body(c->sh, oc->ex, &seg)) {
+		iobuf_group_unref(g, bid);
+		abort_exchange(c->sh, oc, 502);
+		return false;
+	}
+	if (oc->ex->cache.filling)
+		ecache_fill_body(c->sh, oc->ex, p, n);
+	return true;
+}
+
+static void resp_end(void *user)
+{
+	struct resp_call *c = user;
+
+	response_complete(c->sh, c->oc);
+}
+
+static void resp_error(void *user, enum oclient_error err)
+{
+	struct resp_call *c = user;
+
+	switch (err) {
+	case OCLIENT_E_NOBUFS:
+		COUNT(c->sh, buffers_exhausted);
+		abort_exchange(c->sh, c->oc, 503);
+		return;
+	case OCLIENT_E_TRUNCATED:
+		abort_exchange(c->sh, c->oc, 502);
+		return;
+	default:
+		COUNT(c->sh, origin_bad_response);
+		abort_exchange(c->sh, c->oc, 502);
+		return;
+	}
+}
+
+static const struct oclient_ops resp_ops = {
+	.on_head = resp_head,
+	.on_data = resp_data,
+	.on_body = resp_body,
+	.on_end = resp_end,
+	.on_error = resp_error,
+};
+
+/* Response bytes, in buffer bid of g (the bytes are ours until sent). */
 static void on_data(struct shard *sh, struct origin_conn *oc, const char *p, size_t len,
 		    struct iobuf_group *g, uint16_t bid)
 {
-	bool complete = false;
+	struct resp_call c = { .sh = sh, .oc = oc };
 
-	oc->got_bytes = true;
-	wheel_arm(&sh->lp.wheel, &oc->timer, sh->lp.now_ms + oc->origin->cfg->read_timeout_ms);
-	while (len > 0 && !oc->head_done) {
-		ssize_t n = on_head(sh, oc, p, len);
-		if (n < 0)
-			return;
-		p += n;
-		len -= (size_t)n;
-	}
-	if (!oc->head_done)
-		return;
-	if (oc->body_mode == OB_NONE) {
-		if (len > 0)
-			oc->keep_alive = false;
-		response_complete(sh, oc);
-		return;
-	}
-	if (len > 0 && !on_body(sh, oc, p, len, g, bid, &complete))
-		return;
-	if (complete)
-		response_complete(sh, oc);
-	else
+	if (oclient_read(&oc->cl.rd, (char *)p, len, g, bid, &resp_ops, &c) == OCLIENT_MORE &&
+	    oc->cl.rd.head_done)
 		exchange_flush(sh, oc->ex);
 }
 
@@ -992,8 +794,9 @@ static void on_data(struct shard *sh, struct origin_conn *oc, const char *p, siz
 static void on_eof(struct shard *sh, struct origin_conn *oc, int res)
 {
 	struct exchange *ex = oc->ex;
+	struct resp_call c = { .sh = sh, .oc = oc };
 
-	if (!oc->got_bytes && oc->reused && !ex->retried && !ex->body_sent) {
+	if (!oc->cl.rd.got_bytes && oc->reused && !ex->retried && !ex->body_sent) {
 		/* The origin closed a pooled connection as we reused it. */
 		COUNT(sh, origin_retries);
 		ex->retried = true;
@@ -1004,24 +807,16 @@ static void on_eof(struct shard *sh, struct origin_conn *oc, int res)
 		try_origin(sh, ex, false);
 		return;
 	}
-	if (oc->head_done && oc->body_mode == OB_CLOSE && res == 0) {
-		oc->keep_alive = false;
-		response_complete(sh, oc);
-		return;
-	}
-	if (!oc->head_done)
-		COUNT(sh, origin_bad_response);
-	abort_exchange(sh, oc, 502);
+	oclient_read_eof(&oc->cl.rd, res == 0, &resp_ops, &c);
 }
 
-/* https: the handshake failed (verification, protocol): never an
- * unverified fetch; the origin counts as unreachable. */
+/* https: the handshake failed (verification, protocol; counted by the
+ * client): never an unverified fetch; the origin counts as unreachable. */
 static void tls_failed(struct shard *sh, struct origin_conn *oc)
 {
-	COUNT(sh, origin_tls_failures);
 	log_warn("zone %s: origin %s (%s): TLS: %s", oc->origin->zone->name,
-		 oc->origin->cfg->name, oc->origin->cfg->url, tls_reason(oc->tls));
-	if (oc->ex && !oc->got_bytes)
+		 oc->origin->cfg->name, oc->origin->cfg->url, oclient_tls_reason(&oc->cl));
+	if (oc->ex && !oc->cl.rd.got_bytes)
 		failover(sh, oc->ex);       /* closes oc */
 	else if (oc->ex)
 		abort_exchange(sh, oc, 502);
@@ -1032,88 +827,69 @@ static void tls_failed(struct shard *sh, struct origin_conn *oc)
 /* https: advance the handshake; at its end the queued request goes out. */
 static void tls_progress(struct shard *sh, struct origin_conn *oc)
 {
-	int r = tls_handshake(oc->tls);
-	if (r == 0) {
-		oc->tls_ready = true;
-		if (tls_resumed(oc->tls))
-			COUNT(sh, origin_tls_resumed);
-		else
-			COUNT(sh, origin_tls_full_handshakes);
-	} else if (r != -EAGAIN) {
+	int r = oclient_handshake(&oc->cl);
+	if (r != 0 && r != -EAGAIN) {
 		tls_failed(sh, oc);
 		return;
 	}
-	tls_flush(sh, oc);
 	arm_recv(sh, oc);
 }
 
-/* https: ciphertext in; handshake or plaintext out to on_data. */
-static void tls_recv(struct shard *sh, struct origin_conn *oc, const char *p, size_t len)
+/* Response bytes from the client (plain, or a decrypted record): to the
+ * exchange, or — on a pooled connection — bytes nobody asked for. False
+ * when the connection reads no more now. */
+static bool rx_bytes(void *user, char *p, size_t n, struct iobuf_group *g, uint16_t bid)
 {
-	struct iobuf_group *pg = shard_group(sh, SHARD_GROUP_PLAIN);
+	struct resp_call *c = user;
+	struct origin_conn *oc = c->oc;
 
-	tls_feed(oc->tls, p, len);
-	if (!oc->tls_ready) {
-		tls_progress(sh, oc);
-		return;
+	if (oc->state == OC_BUSY && oc->ex) {
+		on_data(c->sh, oc, p, n, g, bid);
+		return oc->state == OC_BUSY || oc->state == OC_IDLE;
 	}
-	while (oc->state == OC_BUSY || oc->state == OC_IDLE) {
-		int bid = iobuf_soft_take(pg);
-		if (bid < 0) {
-			COUNT(sh, recv_nobufs);
-			break;
-		}
-		ssize_t n = tls_read(oc->tls, iobuf_group_ptr(pg, (uint16_t)bid), pg->size);
-		if (n > 0 && oc->state == OC_BUSY && oc->ex)
-			on_data(sh, oc, iobuf_group_ptr(pg, (uint16_t)bid), (size_t)n, pg,
-				(uint16_t)bid);
-		else if (n > 0 || (n < 0 && n != -EAGAIN))
-			oc_close(sh, oc);       /* idle bytes, or a TLS error */
-		iobuf_group_unref(pg, (uint16_t)bid);
-		if (n <= 0)
-			break;
-	}
-	if (oc->state == OC_BUSY || oc->state == OC_IDLE)
-		tls_flush(sh, oc);
+	oc_close(c->sh, oc);                /* bytes nobody asked for */
+	return false;
 }
 
 static void on_recv(struct shard *sh, struct origin_conn *oc, const struct io_uring_cqe *cqe)
 {
-	oc->recv_armed = false;
+	struct resp_call c = { .sh = sh, .oc = oc };
+	bool open = oc->state == OC_BUSY || oc->state == OC_IDLE;
+	int res;
+
 	if (oc->recv_counted) {
 		oc->recv_counted = false;
 		sh->orecv_armed--;
 	}
-	if (cqe->res > 0 && oc->tls) {
-		struct iobuf_group *g = shard_group(sh, SHARD_GROUP_ORIGIN);
-		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-		iobuf_group_take(g, bid);
-		if (oc->state == OC_BUSY || oc->state == OC_IDLE)
-			tls_recv(sh, oc, iobuf_group_ptr(g, bid), (size_t)cqe->res);
-		iobuf_group_unref(g, bid);
-	} else if (cqe->res > 0) {
-		struct iobuf_group *g = shard_group(sh, SHARD_GROUP_ORIGIN);
-		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-		iobuf_group_take(g, bid);
-		if (oc->state == OC_BUSY && oc->ex)
-			on_data(sh, oc, iobuf_group_ptr(g, bid), (size_t)cqe->res, g, bid);
-		else if (oc->state == OC_IDLE)
-			oc_close(sh, oc);       /* bytes nobody asked for */
-		iobuf_group_unref(g, bid);
-	} else if (cqe->res == -ENOBUFS) {
-		COUNT(sh, recv_nobufs);
+	switch (oclient_on_recv(&oc->cl, cqe, open ? rx_bytes : NULL, &c, &res)) {
+	case OCLIENT_RX_HANDSHAKE:
+		tls_progress(sh, oc);
+		break;
+	case OCLIENT_RX_NOBUFS:
 		oc->recv_starved = true;
 		sh->starved = true;
 		return;
-	} else if (cqe->res != -ECANCELED || oc->state == OC_BUSY) {
+	case OCLIENT_RX_CLOSED:
+		if (res == -ECANCELED && oc->state != OC_BUSY)
+			break;
 		if (oc->state == OC_BUSY && oc->ex)
-			on_eof(sh, oc, cqe->res);
+			on_eof(sh, oc, res);
 		else
 			oc_close(sh, oc);
 		return;
+	case OCLIENT_RX_BROKEN:             /* a TLS record error */
+		if (oc->state == OC_BUSY && oc->ex)
+			on_eof(sh, oc, -EPROTO);
+		else
+			oc_close(sh, oc);
+		return;
+	case OCLIENT_RX_OK:
+		if (oc->cl.tls)
+			flush(oc);          /* tls_read may have produced output */
+		break;
 	}
 	if ((oc->state == OC_BUSY && oc->ex && exchange_room(oc->ex) > 0) ||
-	    (oc->state == OC_IDLE && oc->tls))
+	    (oc->state == OC_IDLE && oc->cl.tls))
 		arm_recv(sh, oc);       /* an idle TLS peer may send a ticket */
 }
 
@@ -1121,8 +897,7 @@ static void on_connect(struct shard *sh, struct origin_conn *oc, const struct io
 {
 	if (oc->state != OC_CONNECTING)
 		return;
-	if (cqe->res < 0) {
-		COUNT(sh, origin_connect_failures);
+	if (oclient_on_connect(&oc->cl, cqe) < 0) {
 		struct exchange *ex = oc->ex;
 		if (ex)
 			failover(sh, ex);   /* closes oc */
@@ -1135,47 +910,36 @@ static void on_connect(struct shard *sh, struct origin_conn *oc, const struct io
 		oc_close(sh, oc);
 		return;
 	}
-	if (oc->tls) {
-		/* The read timeout bounds the handshake too. */
-		wheel_arm(&sh->lp.wheel, &oc->timer, sh->lp.now_ms + oc->origin->cfg->read_timeout_ms);
+	if (oc->cl.tls) {
 		tls_progress(sh, oc);
 		return;
 	}
-	flush(sh, oc);
+	flush(oc);
 	arm_recv(sh, oc);
-	wheel_arm(&sh->lp.wheel, &oc->timer, sh->lp.now_ms + oc->origin->cfg->read_timeout_ms);
 }
 
 static void on_send(struct shard *sh, struct origin_conn *oc, const struct io_uring_cqe *cqe)
 {
-	oc->out.in_flight = false;
+	int rc = oclient_on_send(&oc->cl, cqe, oc->state == OC_BUSY);
+
 	if (oc->state != OC_BUSY)
 		return;
-	if (oc->tls && cqe->res >= 0) {
-		tls_output_done(oc->tls, (size_t)cqe->res);
-		tls_flush(sh, oc);
-		if (oc->ex && oc->out.bytes < LIMIT_STREAM_WINDOW_BYTES / 2)
-			exchange_origin_drained(sh, oc->ex);
-		return;
-	}
-	if (cqe->res < 0) {
+	if (rc < 0) {
 		if (oc->ex)
-			on_eof(sh, oc, cqe->res);
+			on_eof(sh, oc, rc);
 		else
 			oc_close(sh, oc);
 		return;
 	}
-	iobuf_outq_consume(&oc->out, &sh->pool, (uint64_t)cqe->res);
-	flush(sh, oc);
-	if (oc->ex && oc->out.bytes < LIMIT_STREAM_WINDOW_BYTES / 2)
+	if (oc->ex && oc->cl.out.bytes < LIMIT_STREAM_WINDOW_BYTES / 2)
 		exchange_origin_drained(sh, oc->ex);
 }
 
 void origin_on_cqe(struct shard *sh, struct origin_conn *oc, int op, const struct io_uring_cqe *cqe)
 {
 	assert(oc->magic == OCONN_MAGIC);
-	assert(oc->ops > 0);
-	oc->ops--;
+	assert(oc->cl.ops > 0);
+	oc->cl.ops--;
 	switch (op) {
 	case OP_ORECV:
 		on_recv(sh, oc, cqe);
@@ -1209,7 +973,7 @@ void origin_on_timer(struct shard *sh, struct origin_conn *oc)
 void origin_visitor_drained(struct shard *sh, struct origin_conn *oc)
 {
 	assert(oc->magic == OCONN_MAGIC);
-	if (oc->state == OC_BUSY && oc->head_done && oc->ex)
+	if (oc->state == OC_BUSY && oc->cl.rd.head_done && oc->ex)
 		arm_recv(sh, oc);
 }
 

@@ -1,13 +1,23 @@
 /*
- * edge/origin.h — the HTTP/1.1 client towards origins, on the shard's ring.
+ * edge/origin.h — the origin pipeline: an exchange's trip to its zone's
+ * origins, on the shard's ring, over net/origin_client.h's connections.
  *
- * Owns, per origin connection slot: the socket, the request being sent
- * (head block + body segments), the response head being read, the body
- * framing state, and the per-shard keep-alive pool of each origin.
- * Called by: the shard thread; edge/visitor.c starts an exchange with
- * origin_start (as do edge/edge_cache.c and edge/edge_large.c for misses,
- * revalidations and chunk fetches) and feeds request bodies with
- * origin_request_body.
+ * Owns, per origin connection slot: which origin and snapshot it belongs
+ * to, the exchange it serves, its place in the shard's read FIFO while
+ * buffers are low, the S3 error being read (first bytes, masker, clock
+ * difference); per shard, each origin's keep-alive pool and back-off. The
+ * transport — socket, connect, TLS, the request queue, receives, the read
+ * timeout, response framing and the desync rule — is the client's
+ * (struct oclient, embedded in the slot); what a timeout means (504, or a
+ * cut response) is decided here.
+ * Choosing the origin, failover and back-off, the retry on a dead pooled
+ * connection and the overlap retry with the previous credentials, writing
+ * the request (edge/origin_request.h), S3 errors and what the visitor and
+ * the cache get are decided here.
+ * Called by: the shard thread; edge/exchange.c starts an exchange's
+ * origin trip with origin_start (as do edge/edge_cache.c and
+ * edge/edge_large.c for misses, revalidations and chunk fetches) and feeds
+ * request bodies with origin_request_body.
  * Never: blocks (connect and I/O go through the ring; addresses come
  * resolved from the control thread), or keeps more than
  * LIMIT_STREAM_WINDOW_BYTES of a response queued to a slow visitor.
@@ -20,14 +30,12 @@
  * looks complete). A pooled connection that turns out closed before any
  * response byte is retried once on a fresh one when the request has no body.
  *
- * Reuse (the desync rule): a connection goes back to the keep-alive pool
- * only when the whole request was sent — head and every body byte its
- * framing announced — and the whole response was read. An origin may
- * answer before it has read the body (nginx does for `return` and for a
- * POST to a static file); it then reads the rest of the body as its next
- * request, so a pooled connection would let one visitor's bytes become
- * another's request. Such an early answer is passed on, the upload ends
- * with the response and the connection is closed (origin_early_responses,
+ * Reuse: a connection goes back to its origin's pool only when the client
+ * allows it (oclient_reuse: the desync rule, net/origin_client.h), the
+ * pool has room, the shard is not draining and the connection belongs to
+ * the current snapshot. An early answer (the origin answered before it
+ * had the whole request) is passed on, the upload ends with the response
+ * and the connection is closed (origin_early_responses,
  * origin_conns_not_reused).
  */
 #ifndef EDGECACHE_EDGE_ORIGIN_H
@@ -41,13 +49,13 @@
 #include "core/wheel.h"
 #include "net/http1.h"
 #include "net/iobuf.h"
+#include "net/origin_client.h"
 #include "sigv4/s3_error.h"
 
 struct shard;
 struct exchange;
 struct rt_origin;
 struct runtime;
-struct tls_session;
 
 enum origin_conn_state {
 	OC_FREE = 0,
@@ -57,32 +65,18 @@ enum origin_conn_state {
 	OC_CLOSING,
 };
 
-enum origin_body_mode { OB_NONE = 0, OB_LENGTH, OB_CHUNKED, OB_CLOSE };
-
 #define OCONN_MAGIC 0x4f434f4eu
 
 struct origin_conn {
 	uint32_t magic;
 	uint32_t gen;
 	uint32_t idx;
-	int fd;
 	uint8_t state;                      /* enum origin_conn_state */
-	bool recv_armed;
 	bool recv_starved;
 	bool recv_waiting;                  /* in the shard's FIFO for a read (origin_serve_waiting) */
 	bool recv_counted;                  /* its armed read is in shard.orecv_armed */
 	bool reused;                        /* came from the keep-alive pool */
-	bool got_bytes;                     /* any response byte arrived */
-	bool head_done;
-	bool keep_alive;                    /* reusable after this response */
-	/* Request body bytes the request's framing announced are still to
-	 * come from the visitor (origin_request_body's `last` clears it). */
-	bool body_pending;
-	bool head_request;
 	bool body_unsafe;                   /* a body its method gives no meaning: never reused */
-	bool dechunk;                       /* strip chunk framing for the visitor */
-	uint8_t body_mode;                  /* enum origin_body_mode */
-	bool tls_ready;                     /* https: handshake done */
 	uint16_t s3_status;                 /* S3 error response being read, else 0 */
 	bool s3_has_date;                   /* it had a Date we could parse */
 	bool s3_mask_lost;                  /* the signing set is gone: mask all */
@@ -92,20 +86,14 @@ struct origin_conn {
 	char *s3_body;                      /* its first bytes (a pool block) */
 	uint32_t s3_body_len;
 	struct s3err_masker s3_mask;        /* the session token, out of its body */
-	struct tls_session *tls;            /* https: the session, NULL for http */
-	uint32_t ops;
 	const struct rt_origin *origin;
 	const struct runtime *rt;           /* the snapshot origin belongs to */
 	struct exchange *ex;            /* the exchange it serves, or NULL */
-	struct wheel_entry timer;
-	struct iobuf_outq out;              /* request bytes to the origin */
-	char *head;                         /* partial response head block, or NULL */
-	uint32_t head_len;
-	int64_t body_left;
-	struct http1_chunked chunk;
+	/* The transport (net/origin_client.h): fd, TLS, request queue, the
+	 * response being read. Last but for the lists: oc_alloc clears what
+	 * comes before it, oclient_init the client. */
+	struct oclient cl;
 	uint64_t requests;
-	struct sockaddr_storage addr;       /* read by the kernel at submission */
-	struct __kernel_timespec connect_ts;
 	struct origin_conn *next;           /* free / idle / starved list */
 	struct origin_conn *prev;           /* idle list */
 };

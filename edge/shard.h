@@ -149,6 +149,7 @@ struct shard {
 	struct exchange_pool xp;            /* exchange slots, the same way (edge/exchange.h) */
 	struct origin_conn *oconns;
 	struct origin_conn *ofree;
+	struct oclient_env oenv;            /* what origin connections use of the shard */
 	uint32_t n_oconns;
 	uint32_t oconns_hwm;
 	uint32_t oconns_used;

@@ -3,10 +3,15 @@
 certificate a test CA (made here with openssl) signed: byte-exact bodies
 (1 KiB to 8 MiB), keep-alive reuse over TLS; a wrong CA and a wrong host
 name are refused (503, the reason logged, origin_tls_failures counted),
-never fetched unverified."""
+never fetched unverified; a TLS record that fails mid-body ends the
+visitor's response at once (closed short, origin_truncated)."""
 import os
+import socket
+import ssl
 import subprocess
 import sys
+import threading
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 import edgetest as et  # noqa: E402
@@ -25,6 +30,77 @@ def wait_log(srv, text, timeout=3.0):
 	return log
 
 
+class BadRecordOrigin:
+	"""A TLS origin (Python's ssl) that answers Content-Length: 100000, sends
+	1000 bytes, then writes a record that fails its MAC straight onto the
+	socket and holds the connection open."""
+
+	def __init__(self, cert, key):
+		self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+		self.ctx.load_cert_chain(cert, key)
+		self.sock = socket.socket()
+		self.sock.bind(('127.0.0.1', 0))
+		self.sock.listen(8)
+		self.sock.settimeout(0.2)
+		self.port = self.sock.getsockname()[1]
+		self.stop = False
+		threading.Thread(target=self._accept, daemon=True).start()
+
+	def _accept(self):
+		while not self.stop:
+			try:
+				c, _ = self.sock.accept()
+			except socket.timeout:
+				continue
+			except OSError:
+				return
+			threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+	def _serve(self, c):
+		try:
+			c.settimeout(10)
+			s = self.ctx.wrap_socket(c, server_side=True)
+			buf = b''
+			while b'\r\n\r\n' not in buf:
+				d = s.recv(4096)
+				if not d:
+					return
+				buf += d
+			s.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n'
+				  b'Cache-Control: no-store\r\n\r\n' + b'a' * 1000)
+			time.sleep(0.2)
+			os.write(s.fileno(), b'\x17\x03\x03\x00\x20' + b'\x55' * 32)
+			time.sleep(5)
+		except (OSError, ssl.SSLError):
+			pass
+		finally:
+			c.close()
+
+	def close(self):
+		self.stop = True
+		self.sock.close()
+
+
+def bad_record(ck, srv):
+	# Before: the connection was closed under the exchange, which waited
+	# (no answer, no close) for as long as the visitor did.
+	c0 = srv.counters()
+	t0 = time.monotonic()
+	c = srv.conn(timeout=5)
+	c.send(et.build('GET', '/x', 'badrec.test'))
+	try:
+		r = c.read_response()
+	except (et.Closed, OSError) as e:
+		r = e
+	took = time.monotonic() - t0
+	ck.check('a bad TLS record mid-body: the head and 1000 bytes, then a close (%.2fs)' % took,
+		 getattr(r, 'status', 0) == 200 and not r.complete and len(r.body) == 1000 and
+		 c.eof and took < 2.0, repr(r))
+	c.close()
+	c1 = srv.counters()
+	ck.check('origin_truncated counted', c1['origin_truncated'] - c0['origin_truncated'] == 1)
+
+
 def main():
 	try:
 		subprocess.run(['openssl', 'version'], check=True, stdout=subprocess.DEVNULL)
@@ -34,11 +110,14 @@ def main():
 	other_ca, _, _ = et.make_test_ca(et.tmpdir('otherca'))
 	sizes = {'f1k': 1024, 'f300k': 300000, 'f8m': 8 << 20}
 	origin = et.TlsFront(cert, key, files=sizes)
+	badrec = BadRecordOrigin(cert, key)
 	url = 'https://localhost:%d' % origin.port
 	zones = [et.zone('good', ['good.test'], [('o', url, {'ca_file': ca})]),
 		 et.zone('badca', ['badca.test'], [('o', url, {'ca_file': other_ca})]),
 		 et.zone('badname', ['badname.test'],
-			 [('o', 'https://127.0.0.1:%d' % origin.port, {'ca_file': ca})])]
+			 [('o', 'https://127.0.0.1:%d' % origin.port, {'ca_file': ca})]),
+		 et.zone('badrec', ['badrec.test'],
+			 [('o', 'https://localhost:%d' % badrec.port, {'ca_file': ca})])]
 	srv = et.server(zones).start()
 	ck = et.Checks()
 	c0 = srv.counters()
@@ -60,6 +139,8 @@ def main():
 	ck.check('origin_tls_failures counted (%d)' % (c2['origin_tls_failures'] -
 							c1['origin_tls_failures']),
 		 c2['origin_tls_failures'] - c1['origin_tls_failures'] == 2)
+	ck.run('bad_record', bad_record, ck, srv)
+	badrec.close()
 	ck.stop_and_finish(srv)
 
 

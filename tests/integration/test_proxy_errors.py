@@ -2,7 +2,8 @@
 """Origin failures as the visitor sees them: refused → 503, slow → 504,
 closed mid-body → the visitor's connection closes before the body is whole
 (Content-Length and chunked), failover to the next origin, reset → 5xx,
-unknown Host without a default zone → 404."""
+unknown Host without a default zone → 404; an empty Content-Length body
+ends the response (the connection serves the next request)."""
 import os
 import sys
 import time
@@ -101,15 +102,48 @@ def unknown_host(ck, srv):
 		ck.check('counters: no_zone (%s)' % d, d['no_zone'] == 1)
 
 
+class EmptyBody(et.HeadServer):
+	"""Content-Length: 0, head and (no) body in one write."""
+
+	def answer(self, c, head):
+		c.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nCache-Control: no-store\r\n\r\n')
+
+
+def empty_body(ck, srv):
+	# Before the fix the origin response never ended (no body byte came to
+	# end it): the next request on the visitor connection waited for
+	# read_timeout_ms and got a close (origin_timeouts, origin_truncated).
+	c0 = snap(srv)
+	c = srv.conn(timeout=5)
+	for i in range(3):
+		t0 = time.monotonic()
+		c.send(et.build('GET', '/empty%d' % i, 'empty.test'))
+		try:
+			r = c.read_response()
+		except (et.Closed, OSError) as e:
+			r = e
+		took = time.monotonic() - t0
+		ck.check('Content-Length: 0 response %d on one connection → 200, at once (%.2fs)'
+			 % (i, took), getattr(r, 'status', 0) == 200 and took < 1.0, repr(r))
+	c.close()
+	d = delta(srv, c0, 'origin_timeouts', 'origin_truncated', 'origin_reuses')
+	if d is not None:
+		ck.check('counters: the origin connection is reused, nothing timed out (%s)' % d,
+			 d['origin_timeouts'] == 0 and d['origin_truncated'] == 0 and
+			 d['origin_reuses'] >= 1)
+
+
 def main():
 	py = et.PyOrigin()
+	empty = EmptyBody()
 	# Two dead origins: backoff is per origin, the tests count each apart.
 	dead = 'http://127.0.0.1:%d' % et.free_port()
 	dead2 = 'http://127.0.0.1:%d' % et.free_port()
 	zones = [et.zone('down', ['down.test'], [('a', dead, {'connect_timeout_ms': 1000})]),
 		 et.zone('slow', ['slow.test'], [('a', py.url, {'read_timeout_ms': 500})]),
 		 et.zone('py', ['py.test'], [('a', py.url, {})]),
-		 et.zone('fo', ['fo.test'], [('dead', dead2, {}), ('live', py.url, {})])]
+		 et.zone('fo', ['fo.test'], [('dead', dead2, {}), ('live', py.url, {})]),
+		 et.zone('empty', ['empty.test'], [('a', empty.url, {'read_timeout_ms': 2000})])]
 	srv = et.server(zones, origin_backoff_ms=30000).start()
 	ck = et.Checks()
 	ck.run('origin_down', origin_down, ck, srv)
@@ -118,6 +152,8 @@ def main():
 	ck.run('failover', failover, ck, srv)
 	ck.run('reset', reset, ck, srv)
 	ck.run('unknown_host', unknown_host, ck, srv)
+	ck.run('empty_body', empty_body, ck, srv)
+	empty.close()
 	ck.stop_and_finish(srv)
 
 
