@@ -350,6 +350,11 @@
  * prefix; a deeper prefix purges at this depth (more, never less). */
 #define LIMIT_CINDEX_PREFIX_DEPTH       4
 
+/* A RequestTimeTooSkewed answer whose clock offset is within this of the
+ * offset held is the same offset (Dates have whole seconds): not stored,
+ * counted or logged again (edge/origin.c s3_error_end). */
+#define LIMIT_CLOCK_OFFSET_SLACK_S          1
+
 /* An S3 origin error <Code> is logged at most once per this, per shard. */
 #define LIMIT_S3ERR_LOG_INTERVAL_MS         10000
 /* A disk-cache read or write error (ENOSPC, EIO) likewise: a full or failing

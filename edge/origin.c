@@ -12,6 +12,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <stdatomic.h>
 
@@ -602,12 +603,17 @@ static void s3_error_end(struct shard *sh, struct origin_conn *oc)
 	COUNT_IN(sh, s3err_counters, res.code);
 	struct rt_origin *o = (struct rt_origin *)oc->origin;
 	if (res.code == S3ERR_CODE_REQUEST_TIME_TOO_SKEWED && oc->s3_has_date) {
-		/* Absolute: the origin's Date minus our clock, one store. Two
-		 * answers to requests signed before either was learned store the
-		 * same value (a second apart at most), never the sum. */
+		/* Absolute: the origin's Date minus our clock, never a sum.
+		 * Answers to requests signed before the offset was learned
+		 * carry the same offset read at whole-second Dates, so a
+		 * second apart: within LIMIT_CLOCK_OFFSET_SLACK_S it is the
+		 * offset already held, not a new one to store, count and log. */
 		int64_t off = oc->s3_date_offset_s;
-		int64_t was = atomic_exchange(&o->clock_offset_s, off);
-		if (was != off) {
+		int64_t was = atomic_load(&o->clock_offset_s);
+		bool learned = false;
+		while (!learned && llabs(was - off) > LIMIT_CLOCK_OFFSET_SLACK_S)
+			learned = atomic_compare_exchange_weak(&o->clock_offset_s, &was, off);
+		if (learned) {
 			COUNT(sh, s3_clock_offset_learned);
 			log_warn("zone %s: origin %s: RequestTimeTooSkewed: our clock is %lld s "
 				 "off the origin's Date; signing with that offset from now on",
