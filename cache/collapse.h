@@ -8,7 +8,8 @@
  * Called by: shards (claim on a miss, release when the fetch's store write
  * commits or fails, or when nothing will be stored); lookups by any shard.
  * Never: blocks beyond a slot's spin, allocates, or decides anything about
- * HTTP: edge/edge_cache.c does.
+ * HTTP: which misses collapse, on whom, and when a key is pass-stamped is
+ * cache/cache_policy.h's; edge/edge_cache.c applies it.
  */
 #ifndef EDGECACHE_CACHE_COLLAPSE_H
 #define EDGECACHE_CACHE_COLLAPSE_H

@@ -73,10 +73,26 @@ void slice_served_entry(const struct hcache_resp_info *ri, struct hcache_entry *
 
 bool slice_record_stale(const struct hcache_entry *e, int64_t now_s)
 {
-	struct hcache_req_info plain = { .method = HTTP1_GET };
-
-	plain.if_modified_since = plain.if_unmodified_since = HCACHE_TIME_NONE;
+	/* Absent is -1 (struct hcache_cc): 0 would read as max-age=0 and
+	 * drop every record older than a second. */
+	struct hcache_req_info plain = {
+		.method = HTTP1_GET,
+		.cc = { 0, -1, -1, -1, -1, -1, -1 },
+		.if_modified_since = HCACHE_TIME_NONE,
+		.if_unmodified_since = HCACHE_TIME_NONE,
+	};
 	return hcache_decide(e, &plain, now_s) != HCACHE_SERVE_FRESH;
+}
+
+enum slice_record_do slice_record_use(const struct hcache_entry *e,
+				      const struct hcache_req_info *req, int64_t now_s,
+				      bool background)
+{
+	if (background)
+		return SLICE_REC_REFRESH;
+	if (hcache_decide(e, req, now_s) == HCACHE_SERVE_FRESH)
+		return SLICE_REC_SERVE;
+	return slice_record_stale(e, now_s) ? SLICE_REC_DROP : SLICE_REC_MISS;
 }
 
 bool slice_range_miss(const struct hcache_req_info *req, uint32_t chunk, uint64_t *first,
@@ -104,6 +120,13 @@ bool slice_range_miss(const struct hcache_req_info *req, uint32_t chunk, uint64_
 	*first = (uint64_t)rg.first;
 	*last1 = (uint64_t)rg.last + 1;     /* until the length is known */
 	return true;
+}
+
+bool slice_range_miss_applies(const struct hcache_req_info *req, bool cacheable,
+			      bool have_stored, bool background)
+{
+	return cacheable && !have_stored && !background && req->method == HTTP1_GET &&
+	       req->range.p != NULL;
 }
 
 void slice_fetch_span(uint32_t idx, uint32_t n, uint32_t chunk, uint64_t total, bool have_total,

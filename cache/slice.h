@@ -72,13 +72,28 @@ void slice_served_entry(const struct hcache_resp_info *ri, struct hcache_entry *
 /*
  * A stored record that one request could not use: is it stale for every
  * request at now_s (dropped then; the next fetch starts a new version)?
- * Asked, as edge/edge_large.c always did, with a GET whose Cache-Control
- * fields are all 0 rather than absent: max-age=0 makes any age above 0
- * count as stale, so a record older than a second goes too (wider than
- * "stale for every request"; kept as it was: the fetch that follows stores
- * the object again).
+ * Asked as a plain GET would: no Cache-Control (every field absent, -1 as
+ * hcache_parse_request leaves it), no conditionals. A record that only the
+ * asking request's own max-age, min-fresh or no-cache refused stays.
  */
 bool slice_record_stale(const struct hcache_entry *e, int64_t now_s);
+
+enum slice_record_do {
+	SLICE_REC_SERVE = 0,        /* fresh for this request: a hit by chunks */
+	SLICE_REC_REFRESH,          /* a background refresh: it fetches the whole object */
+	SLICE_REC_MISS,             /* not for this request; kept for others */
+	SLICE_REC_DROP,             /* stale for every request: the version goes */
+};
+
+/*
+ * A lookup found a large object's record (entry e) for request req at
+ * now_s (background: a stale-while-revalidate refresh): what to do with it.
+ * MISS and DROP go to the origin (X-Cache EXPIRED); revalidating a sliced
+ * object is not done yet, so a stale one is dropped rather than kept.
+ */
+enum slice_record_do slice_record_use(const struct hcache_entry *e,
+				      const struct hcache_req_info *req, int64_t now_s,
+				      bool background);
 
 /*
  * A Range miss fetched by chunks: a GET with one range "bytes=first-" or
@@ -90,6 +105,14 @@ bool slice_record_stale(const struct hcache_entry *e, int64_t now_s);
  */
 bool slice_range_miss(const struct hcache_req_info *req, uint32_t chunk, uint64_t *first,
 		      uint64_t *last1);
+
+/*
+ * Does a miss try slice_range_miss at all? A cacheable GET with a Range,
+ * not revalidating a stored copy of its own, not a background refresh (a
+ * refresh fetches the whole object).
+ */
+bool slice_range_miss_applies(const struct hcache_req_info *req, bool cacheable,
+			      bool have_stored, bool background);
 
 /* One origin fetch of chunks [idx, idx + n): body bytes [*off, *end), end
  * cut to total when the length is known. */

@@ -17,7 +17,7 @@
  * caller's structs and buffers (struct vary_state lives in each exchange's
  * cache state, edge/edge_cache.h).
  * Called by: edge/edge_vary.c and edge/edge_cache.c (markers read and
- * written in the request path), edge/visitor.c (collapsing); any thread.
+ * written in the request path), edge/exchange.c (collapsing); any thread.
  * Never: does I/O, reads a clock (a new epoch is the caller's), allocates,
  * logs, or keeps state between calls.
  */

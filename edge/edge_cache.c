@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "cache/cache_policy.h"
 #include "cache/memtier.h"
 #include "cache/slice.h"
 #include "core/config.h"
@@ -114,17 +115,18 @@ static bool collapse_miss(struct shard *sh, struct exchange *ex)
 {
 	struct ecache_x *c = &ex->cache;
 	struct collapse_leader me = { sh->id, ex->idx, ex->gen }, l;
+	struct cpol_collapse_in in = {
+		.collapse_on = sh->cache.collapse != NULL, .method = ex->req.method,
+		.have_stored = c->have_stored, .background = ex->background,
+		.range = c->req.range.p != NULL,
+	};
+	uint64_t since;
 
-	/* A background refresh claimed its key before it started. A Range
-	 * that goes to the origin as is (a suffix, several ranges, a Vary
-	 * URL's) asks for part of the object, or an error: its answer is
-	 * nobody else's, so it neither leads nor follows. */
-	if (!sh->cache.collapse || ex->req.method != HTTP1_GET || c->have_stored || ex->background ||
-	    c->req.range.p)
+	if (!cpol_collapse_eligible(&in))
 		return false;
 	/* Its last response could not be shared: fetch side by side. */
-	if (sh->lp.now_ms > LIMIT_COLLAPSE_PASS_MS &&
-	    collapse_stamped_since(sh->cache.passes, c->key, sh->lp.now_ms - LIMIT_COLLAPSE_PASS_MS)) {
+	if (cpol_pass_since(sh->lp.now_ms, &since) &&
+	    collapse_stamped_since(sh->cache.passes, c->key, since)) {
 		COUNT(sh, collapse_passed);
 		return false;
 	}
@@ -138,10 +140,13 @@ static bool collapse_miss(struct shard *sh, struct exchange *ex)
 		return false;
 	if (l.shard == sh->id && l.vidx < sh->xp.hwm) {
 		struct exchange *lex = &sh->xp.slots[l.vidx];
-		if (lex->gen == l.vgen && lex->state == EX_BUSY && lex->leading &&
-		    !lex->background && !lex->head_queued && lex->req.method == HTTP1_GET &&
-		    lex->req.version_minor == ex->req.version_minor &&
-		    lex->cache.ckey.lo == c->key.lo && lex->cache.ckey.hi == c->key.hi) {
+		struct cpol_leader cl = {
+			.busy = lex->gen == l.vgen && lex->state == EX_BUSY,
+			.leading = lex->leading, .background = lex->background,
+			.head_queued = lex->head_queued, .method = lex->req.method,
+			.version_minor = lex->req.version_minor, .ckey = lex->cache.ckey,
+		};
+		if (cpol_may_follow(&cl, ex->req.version_minor, c->key)) {
 			exchange_follow(sh, ex, lex);
 			return true;
 		}
@@ -186,16 +191,14 @@ static bool lookup_store(struct shard *sh, struct exchange *ex)
 	struct cindex_key ckey = c->ckey;   /* a background refresh's claim */
 	memset(c, 0, sizeof(*c));
 	c->ckey = ckey;
-	/* Methods the cache never answers, and requests with a body, pass. */
-	c->xcache = HCACHE_X_PASS;
-	if (ex->has_body || (r->method != HTTP1_GET && r->method != HTTP1_HEAD))
-		return false;
-	c->xcache = HCACHE_X_BYPASS;
-	if (!sh->cache.store || request_key(ex, text, sizeof(text), &text_len, &c->key) < 0)
+	enum cpol_request d = cpol_request(r->method, ex->has_body, sh->cache.store != NULL);
+	if (d == CPOL_REQ_LOOKUP && request_key(ex, text, sizeof(text), &text_len, &c->key) < 0)
+		d = CPOL_REQ_NO_KEY;
+	c->xcache = cpol_request_xcache(d);
+	if (d != CPOL_REQ_LOOKUP)
 		return false;
 	hcache_parse_request(r, now_s(sh), &c->req);
 	c->cacheable = true;
-	c->xcache = HCACHE_X_MISS;
 	c->request_time = now_s(sh);
 	c->pkey = c->key;
 	return lookup_key(sh, ex);
@@ -387,38 +390,30 @@ static bool serve_stored(struct shard *sh, struct exchange *ex, const void *meta
 		COUNT(sh, cache_read_errors);
 		return false;
 	}
-	enum hcache_action act = hcache_decide_lookup(&m.e, &c->req, now_s(sh), ex->background);
-	switch (act) {
-	case HCACHE_SERVE_FRESH:
-		c->xcache = HCACHE_X_HIT;
-		break;
-	case HCACHE_SERVE_STALE_REVALIDATE_IN_BACKGROUND:
-		/* Before serving: serving may end this exchange and start
-		 * the next pipelined request, whose head replaces ours. */
-		if (ex->req.method == HTTP1_GET)
-			exchange_background(sh, ex);
-		c->xcache = HCACHE_X_UPDATING;
-		break;
-	case HCACHE_SERVE_STALE:
-		c->xcache = HCACHE_X_STALE;
-		break;
-	case HCACHE_GATEWAY_TIMEOUT:
+	struct cpol_stored d = cpol_stored(hcache_decide_lookup(&m.e, &c->req, now_s(sh),
+							       ex->background), ex->req.method);
+	c->xcache = d.xcache;
+	if (d.act == CPOL_STORED_504) {
 		exchange_response_fail(sh, ex, 504);
 		return true;
-	default:
-		/* Stale or no-cache: ask the origin, with our validators when the
-		 * entry has any, keeping the object for a 304 or stale-if-error. */
+	}
+	if (d.act == CPOL_STORED_ORIGIN) {
+		/* Kept for a 304 or stale-if-error; our validators go with the
+		 * origin request when the entry has any. */
 		c->have_stored = true;
 		c->s_meta = meta;
 		c->s_meta_len = meta_len;
 		c->s_body = body;
 		c->s_total = total;
 		c->revalidating = hcache_has_validators(&m.e);
-		c->xcache = HCACHE_X_EXPIRED;   /* REVALIDATED or STALE if it is used */
 		return false;
 	}
+	/* Before serving: serving may end this exchange and start the next
+	 * pipelined request, whose head replaces ours. */
+	if (d.refresh)
+		exchange_background(sh, ex);
 	if (serve_hit(sh, ex, &m.e, &head, body, total, true) < 0) {
-		c->xcache = HCACHE_X_MISS;
+		c->xcache = cpol_xcache_unserved((enum hcache_xcache)c->xcache);
 		return false;
 	}
 	return true;
@@ -490,7 +485,7 @@ static void release_claim(struct shard *sh, struct exchange *ex)
 
 bool ecache_pass(struct shard *sh, struct exchange *ex)
 {
-	if (!ex->leading || ex->cache.shareable)
+	if (!cpol_pass(ex->leading, ex->cache.shareable))
 		return false;
 	collapse_stamp(sh->cache.passes, ex->cache.ckey, sh->lp.now_ms);
 	release_claim(sh, ex);
@@ -515,12 +510,7 @@ void ecache_exchange_end(struct shard *sh, struct exchange *ex)
 
 void ecache_background_end(struct shard *sh, struct exchange *ex)
 {
-	const struct exchange *x = ex;
-
-	/* Found fresh: someone refreshed it first, nothing was asked. */
-	if (x->cache.xcache == HCACHE_X_HIT)
-		return;
-	if (x->origin_status == 0 || x->origin_status >= 500)
+	if (cpol_refresh_failed((enum hcache_xcache)ex->cache.xcache, ex->origin_status))
 		COUNT(sh, cache_swr_refresh_failed);
 }
 
@@ -528,13 +518,8 @@ void ecache_background_end(struct shard *sh, struct exchange *ex)
 
 bool ecache_drops_request_header(const struct exchange *ex, const struct http1_header *h)
 {
-	if (ex->cache.large.fetching)
-		return elarge_drops_request_header(ex, h);
-	/* A background refresh copies the visitor's head: its conditionals
-	 * and Range were the visitor's, not the refresh's. */
-	if (!ex->cache.revalidating && !ex->background)
-		return false;
-	return hcache_header_conditional(h);
+	return cpol_drops_conditionals(ex->cache.large.fetching, ex->cache.revalidating,
+				       ex->background) && hcache_header_conditional(h);
 }
 
 void ecache_origin_headers(const struct exchange *ex, struct wbuf *w)
@@ -762,14 +747,22 @@ bool ecache_write_room(const struct shard *sh, unsigned n)
 void ecache_count_storable(struct shard *sh, const struct hcache_resp_info *ri,
 			   const struct hcache_store *hs)
 {
-	if (hs->store && ri->set_cookie)
+	switch (cpol_storable_count(ri, hs)) {
+	case CPOL_COUNT_SET_COOKIE_STRIPPED:
 		COUNT(sh, cache_set_cookie_stripped);
-	else if (hs->reason == HCACHE_R_SET_COOKIE)
+		break;
+	case CPOL_COUNT_SET_COOKIE_PASSED:
 		COUNT(sh, cache_set_cookie_passed);
-	else if (hs->reason == HCACHE_R_REQUEST_ERROR)
+		break;
+	case CPOL_COUNT_REQUEST_ERROR_PASSED:
 		COUNT(sh, cache_request_error_passed);
-	else if (hs->reason == HCACHE_R_RANGE)
+		break;
+	case CPOL_COUNT_RANGE_PASSED:
 		COUNT(sh, cache_range_passed);
+		break;
+	case CPOL_COUNT_NONE:
+		break;
+	}
 }
 
 int64_t ecache_now_s(const struct shard *sh)
@@ -838,20 +831,23 @@ void ecache_fill_begin(struct shard *sh, struct exchange *ex, const struct http1
 	hcache_storable(&pol, &c->req, &ri, c->request_time, now_s(sh), &hs, &m.e);
 	c->shareable = hs.store;
 	ecache_count_storable(sh, &ri, &hs);
-	if (!hcache_fill_framed(resp))
-		return;
-	if (ri.vary.star && (c->vary.have || c->have_stored))
-		store_delete(sh->cache.store, c->pkey);   /* now Vary: *: no stored variant fits */
-	if (!hs.store) {
+	struct cpol_fill_in in = {
+		.framed = hcache_fill_framed(resp), .store = hs.store, .vary_star = ri.vary.star,
+		.vary_n = (uint8_t)ri.vary.n, .had_stored = c->vary.have || c->have_stored,
+		.content_length = resp->content_length,
+		.max_object = store_max_object(sh->cache.store),
+	};
+	struct cpol_fill d = cpol_fill(&in);
+	if (d.drop_primary)
+		store_delete(sh->cache.store, c->pkey);
+	if (d.what == CPOL_FILL_NOT_STORED)
 		COUNT(sh, cache_not_stored);
+	if (d.what != CPOL_FILL_STORE)
 		return;
-	}
 	uint32_t expires = hcache_store_expires(&hs);
 	struct cindex_key pkey, okey;
 	bool marker = false;
-	if ((ri.vary.n > 0 && (uint64_t)resp->content_length > store_max_object(sh->cache.store)) ||
-	    !write_room(sh, 8) ||
-	    request_key(ex, text, sizeof(text), &text_len, &pkey) < 0)
+	if (!write_room(sh, 8) || request_key(ex, text, sizeof(text), &text_len, &pkey) < 0)
 		return;
 	okey = pkey;
 	if (ri.vary.n > 0 &&

@@ -9,7 +9,10 @@
  * on the shard thread; completions of OP_CREAD / OP_CWRITE.
  * Never: blocks (store I/O goes through the shard's ring, O_DIRECT), or
  * lets a store failure fail a request (a failed read is a miss, a failed
- * write is an object not cached; both counted).
+ * write is an object not cached; both counted), or decides what to cache:
+ * pass/bypass, collapsing, what a stored object or a response leads to are
+ * cache/'s (cache_policy.h, http_cache.h, vary.h, slice.h); this file does
+ * the I/O, the counting and the queueing they call for.
  *
  * Whole objects that fit one chunk are served from one store entry (with
  * Age, X-Cache, 304 for conditionals, 206 for one range); responses with a

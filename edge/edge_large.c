@@ -28,6 +28,7 @@
 #include "edge/runtime.h"
 #include "core/loop.h"
 #include "edge/shard.h"
+#include "cache/cache_policy.h"
 #include "cache/collapse.h"
 #include "cache/slice.h"
 #include "edge/edge_cache_int.h"
@@ -266,8 +267,6 @@ bool elarge_serve(struct shard *sh, struct exchange *ex, const void *meta, uint3
 	struct rec_meta m;
 	struct http1_response head;
 
-	if (ex->background)
-		return false;               /* a refresh fetches the whole object */
 	memcpy(&m, meta, sizeof(m));
 	if (m.head_len > meta_len - sizeof(m) || m.chunk == 0 ||
 	    http1_parse_response((const char *)meta + sizeof(m), m.head_len, false, &head) !=
@@ -275,14 +274,19 @@ bool elarge_serve(struct shard *sh, struct exchange *ex, const void *meta, uint3
 		COUNT(sh, cache_read_errors);
 		return false;
 	}
-	if (hcache_decide(&m.e, &c->req, ecache_now_s(sh)) != HCACHE_SERVE_FRESH) {
-		/* Not usable for this request: a miss. Stale for every request:
-		 * dropped, the next fetch starts a new version (revalidating a
-		 * sliced object is not done yet). */
-		if (slice_record_stale(&m.e, ecache_now_s(sh)))
-			drop_object(sh, c->key, m.gen, m.total, m.chunk);
+	switch (slice_record_use(&m.e, &c->req, ecache_now_s(sh), ex->background)) {
+	case SLICE_REC_REFRESH:
+		return false;
+	case SLICE_REC_DROP:
+		/* The next fetch starts a new version. */
+		drop_object(sh, c->key, m.gen, m.total, m.chunk);
 		c->xcache = HCACHE_X_EXPIRED;
 		return false;
+	case SLICE_REC_MISS:
+		c->xcache = HCACHE_X_EXPIRED;
+		return false;
+	case SLICE_REC_SERVE:
+		break;
 	}
 	memset(L, 0, sizeof(*L));
 	L->on = L->have_id = L->storing = true;
@@ -294,7 +298,7 @@ bool elarge_serve(struct shard *sh, struct exchange *ex, const void *meta, uint3
 	c->xcache = HCACHE_X_HIT;
 	if (plan_response(sh, ex, &head, hcache_age(&m.e, ecache_now_s(sh))) < 0) {
 		L->on = false;
-		c->xcache = HCACHE_X_MISS;
+		c->xcache = cpol_xcache_unserved((enum hcache_xcache)c->xcache);
 		return false;
 	}
 	COUNT(sh, cache_hits);
@@ -535,8 +539,7 @@ bool elarge_miss(struct shard *sh, struct exchange *ex)
 	struct elarge_x *L = &c->large;
 	uint64_t first, last1;
 
-	if (!c->cacheable || c->have_stored || ex->req.method != HTTP1_GET || !c->req.range.p ||
-	    ex->background ||
+	if (!slice_range_miss_applies(&c->req, c->cacheable, c->have_stored, ex->background) ||
 	    !slice_range_miss(&c->req, store_chunk_bytes(sh->cache.store), &first, &last1))
 		return false;
 	memset(L, 0, sizeof(*L));
@@ -546,12 +549,6 @@ bool elarge_miss(struct shard *sh, struct exchange *ex)
 	L->last1 = last1;                   /* until the length is known */
 	start_fetch(sh, ex, (uint32_t)(L->next / L->chunk));
 	return true;
-}
-
-bool elarge_drops_request_header(const struct exchange *ex, const struct http1_header *h)
-{
-	(void)ex;
-	return hcache_header_conditional(h);
 }
 
 void elarge_origin_headers(const struct exchange *ex, struct wbuf *w)
@@ -585,8 +582,8 @@ int elarge_origin_head(struct shard *sh, struct exchange *ex, const struct http1
 			iobuf_pool_put(&sh->pool, L->hblk);
 		L->hblk = NULL;
 		L->on = false;
-		if (c->xcache == HCACHE_X_HIT)
-			c->xcache = HCACHE_X_MISS;  /* a hit's missing chunk: the origin answers */
+		/* A hit's missing chunk: the origin answers. */
+		c->xcache = cpol_xcache_unserved((enum hcache_xcache)c->xcache);
 		return 0;
 	}
 	struct http1_response head;
@@ -607,8 +604,8 @@ int elarge_origin_head(struct shard *sh, struct exchange *ex, const struct http1
 	}
 	if (!L->have_id) {
 		new_version(sh, ex, &head, total);
-		if (c->xcache == HCACHE_X_HIT)
-			c->xcache = HCACHE_X_MISS;  /* another version than the record's */
+		/* Another version than the record's. */
+		c->xcache = cpol_xcache_unserved((enum hcache_xcache)c->xcache);
 		if (plan_response(sh, ex, &head, 0) < 0)
 			return -ENOBUFS;
 	}

@@ -115,7 +115,6 @@ void elarge_fill_body(struct shard *sh, struct exchange *ex, const char *p, size
 void elarge_fill_end(struct shard *sh, struct exchange *ex, bool complete);
 /* While fetching: the origin's head (1 handled, 0 pass it through as a
  * plain response, <0 fail), body (ownership of seg moves on true), end. */
-bool elarge_drops_request_header(const struct exchange *ex, const struct http1_header *h);
 void elarge_origin_headers(const struct exchange *ex, struct wbuf *w);
 int elarge_origin_head(struct shard *sh, struct exchange *ex,
 		       const struct http1_response *resp);

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "cache/cache_policy.h"
 #include "cache/collapse.h"
 #include "cache/http_cache.h"
 #include "cache/vary.h"
@@ -345,7 +346,8 @@ void exchange_background(struct shard *sh, struct exchange *pv)
 	assert(pv->magic == EXCHANGE_MAGIC);
 	uint32_t *pv_len;
 	const char *pv_head = head_block(pv, &pv_len);
-	char *in = sh->draining || !sh->cache.collapse ? NULL : iobuf_pool_get(&sh->pool);
+	char *in = cpol_refresh_may_start(sh->cache.collapse != NULL, sh->draining) ?
+		   iobuf_pool_get(&sh->pool) : NULL;
 	struct exchange *ex = in ? take(sh) : NULL;
 	struct collapse_leader l;
 

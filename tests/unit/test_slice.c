@@ -174,10 +174,52 @@ static void test_record_stale(void)
 	struct hcache_entry e = { .status = 200, .request_time = T0, .response_time = T0, .date = T0,
 				  .lifetime_s = 60, .last_modified = HCACHE_TIME_NONE };
 	CHECK(!slice_record_stale(&e, T0));
+	/* Fresh to a plain GET until its lifetime: absent request
+	 * Cache-Control is not max-age=0 (it once was: dropped at T0 + 1). */
+	CHECK(!slice_record_stale(&e, T0 + 1));
+	CHECK(!slice_record_stale(&e, T0 + 59));
 	CHECK(slice_record_stale(&e, T0 + 60));
 	CHECK(slice_record_stale(&e, T0 + 61));
 	e.flags = HCACHE_E_NO_CACHE;
 	CHECK(slice_record_stale(&e, T0));
+}
+
+static void test_range_miss_applies(void)
+{
+	struct hcache_req_info r = req_info("GET", "Range: bytes=0-9\r\n");
+	struct hcache_req_info plain = req_info("GET", "");
+	struct hcache_req_info head = req_info("HEAD", "Range: bytes=0-9\r\n");
+
+	CHECK(slice_range_miss_applies(&r, true, false, false));
+	CHECK(!slice_range_miss_applies(&r, false, false, false));   /* not cacheable */
+	CHECK(!slice_range_miss_applies(&r, true, true, false));     /* its own stale copy */
+	CHECK(!slice_range_miss_applies(&r, true, false, true));     /* a refresh */
+	CHECK(!slice_range_miss_applies(&plain, true, false, false)); /* no Range */
+	CHECK(!slice_range_miss_applies(&head, true, false, false));  /* HEAD */
+}
+
+static void test_record_use(void)
+{
+	struct hcache_entry e = { .status = 200, .request_time = T0, .response_time = T0, .date = T0,
+				  .lifetime_s = 60, .last_modified = HCACHE_TIME_NONE };
+	struct hcache_req_info plain = req_info("GET", "");
+	struct hcache_req_info max0 = req_info("GET", "Cache-Control: max-age=0\r\n");
+	struct hcache_req_info noc = req_info("GET", "Cache-Control: no-cache\r\n");
+	struct hcache_req_info fresh10 = req_info("GET", "Cache-Control: min-fresh=10\r\n");
+
+	CHECK_EQ_INT(slice_record_use(&e, &plain, T0 + 1, false), SLICE_REC_SERVE);
+	CHECK_EQ_INT(slice_record_use(&e, &plain, T0 + 59, false), SLICE_REC_SERVE);
+	CHECK_EQ_INT(slice_record_use(&e, &plain, T0 + 60, false), SLICE_REC_DROP);
+	CHECK_EQ_INT(slice_record_use(&e, &plain, T0 + 1, true), SLICE_REC_REFRESH);
+	CHECK_EQ_INT(slice_record_use(&e, &plain, T0 + 60, true), SLICE_REC_REFRESH);
+	/* Refused by one request's own Cache-Control: kept for the next. */
+	CHECK_EQ_INT(slice_record_use(&e, &max0, T0, false), SLICE_REC_SERVE);
+	CHECK_EQ_INT(slice_record_use(&e, &max0, T0 + 1, false), SLICE_REC_MISS);
+	CHECK_EQ_INT(slice_record_use(&e, &max0, T0 + 59, false), SLICE_REC_MISS);
+	CHECK_EQ_INT(slice_record_use(&e, &max0, T0 + 60, false), SLICE_REC_DROP);
+	CHECK_EQ_INT(slice_record_use(&e, &noc, T0 + 1, false), SLICE_REC_MISS);
+	CHECK_EQ_INT(slice_record_use(&e, &fresh10, T0 + 50, false), SLICE_REC_SERVE);
+	CHECK_EQ_INT(slice_record_use(&e, &fresh10, T0 + 51, false), SLICE_REC_MISS);
 }
 
 static void test_range_miss(void)
@@ -307,6 +349,8 @@ int main(void)
 	test_is_large();
 	test_validators();
 	test_record_stale();
+	test_record_use();
+	test_range_miss_applies();
 	test_range_miss();
 	test_content_range();
 	test_origin_span();
