@@ -51,17 +51,6 @@ def hpack_get(path):
 	return b'\x82\x86' + lit(0x04, path.encode()) + lit(0x01, HOST.encode())
 
 
-def parse_frames(buf):
-	out = []
-	while len(buf) >= 9:
-		n = int.from_bytes(buf[:3], 'big')
-		if len(buf) < 9 + n:
-			break
-		out.append((buf[3], buf[4], int.from_bytes(buf[5:9], 'big') & 0x7fffffff, buf[9:9 + n]))
-		buf = buf[9 + n:]
-	return out
-
-
 class Streams:
 	"""n GETs of path opened at once on one h2c connection; a thread reads
 	until every stream ended or was reset (or the deadline)."""
@@ -77,7 +66,7 @@ class Streams:
 		self.thread.start()
 
 	def ends(self):
-		fr = parse_frames(self.buf)
+		fr = et.h2_frames(self.buf)[0]
 		done = {f[2] for f in fr if f[0] in (DATA, HEADERS) and f[1] & END_STREAM}
 		refused = {f[2] for f in fr if f[0] == RST and
 			   int.from_bytes(f[3][:4], 'big') == REFUSED_STREAM}

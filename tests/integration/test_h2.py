@@ -197,7 +197,7 @@ def hpack_get(path, authority=HOST):
 
 def read_frames(sock, timeout=5.0):
 	"""Frames until EOF (or the deadline): [(type, flags, sid, payload)], eof."""
-	buf, out, eof = b'', [], False
+	buf, eof = b'', False
 	deadline = time.monotonic() + timeout
 	sock.settimeout(0.2)
 	while time.monotonic() < deadline:
@@ -212,13 +212,7 @@ def read_frames(sock, timeout=5.0):
 			eof = True
 			break
 		buf += d
-	while len(buf) >= 9:
-		n = int.from_bytes(buf[:3], 'big')
-		if len(buf) < 9 + n:
-			break
-		out.append((buf[3], buf[4], int.from_bytes(buf[5:9], 'big') & 0x7fffffff, buf[9:9 + n]))
-		buf = buf[9 + n:]
-	return out, eof
+	return et.h2_frames(buf)[0], eof
 
 
 def flood(srv, frames):

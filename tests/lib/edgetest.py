@@ -839,6 +839,19 @@ class RawConn:
 			return False
 
 
+def h2_frames(buf):
+	"""Whole HTTP/2 frames at the front of buf: [(type, flags, stream id,
+	payload)], and the bytes after the last whole frame."""
+	out = []
+	while len(buf) >= 9:
+		n = int.from_bytes(buf[:3], 'big')
+		if len(buf) < 9 + n:
+			break
+		out.append((buf[3], buf[4], int.from_bytes(buf[5:9], 'big') & 0x7fffffff, buf[9:9 + n]))
+		buf = buf[9 + n:]
+	return out, buf
+
+
 def tls_hello_bytes(host):
 	"""A real TLS ClientHello for host (Python's ssl through memory BIOs),
 	to send by hand: in pieces, or stalled."""
