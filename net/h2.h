@@ -32,8 +32,10 @@
  * Never: blocks; touches a socket or TLS (bytes in, bytes on a queue
  * out); closes the connection itself (it returns false and the user
  * closes it); lets one connection hold more than LIMIT_H2_MAX_STREAMS
- * streams; writes into its user's state (the user learns a stream is gone
- * from stream_closed, or from h2_stream_flush returning false).
+ * streams; writes into its user's state beyond the two queues it is given
+ * (frames pushed on the connection's, pulled bytes consumed off a
+ * stream's): the user learns a stream is gone from stream_closed, or
+ * from h2_stream_flush returning false.
  * Re-entrancy: ops run inside nghttp2 (h2_recv, h2_start and the sends);
  * from there the user may call h2_stream_flush and h2_stream_gone (they
  * only submit or resume, and the outer call serialises).
