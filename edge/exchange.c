@@ -22,7 +22,7 @@
 #include "cache/vary.h"
 #include "core/config.h"
 #include "core/loop.h"
-#include "edge/h2.h"
+#include "net/h2.h"
 #include "edge/origin.h"
 #include "edge/shard.h"
 #include "edge/visitor.h"
@@ -147,8 +147,8 @@ static void flush(struct shard *sh, struct exchange *ex)
 	}
 	if (ex->h2_sid) {
 		/* An HTTP/2 stream: its connection takes the queued bytes. */
-		if (ex->h2)
-			h2_stream_flush(sh, ex);
+		if (ex->h2 && !h2_stream_flush(ex->h2, ex->h2_idx, ex))
+			ex->h2 = NULL;          /* reset: the response goes nowhere */
 		return;
 	}
 	if (ex->conn)
@@ -282,8 +282,10 @@ void exchange_close(struct shard *sh, struct exchange *ex)
 	assert(ex->magic == EXCHANGE_MAGIC);
 	if (ex->state != EX_BUSY)
 		return;
-	if (ex->h2)
-		h2_stream_gone(sh, ex);     /* RST_STREAM: the response is cut */
+	if (ex->h2) {
+		h2_stream_gone(ex->h2, ex->h2_idx, ex);   /* RST_STREAM: the response is cut */
+		ex->h2 = NULL;
+	}
 	if (ex->oc) {
 		origin_detach(sh, ex->oc);
 		ex->oc = NULL;
@@ -724,7 +726,7 @@ static void finish(struct shard *sh, struct exchange *ex)
 		exchange_close(sh, ex);
 }
 
-/* ---- HTTP/2 streams (edge/h2.h) ------------------------------------------- */
+/* ---- HTTP/2 streams (net/h2.h; the ops are edge/visitor.c's) -------------- */
 
 struct exchange *exchange_stream_new(struct shard *sh, struct h2conn *h, const char *peer_ip)
 {
@@ -1149,7 +1151,7 @@ void exchange_origin_drained(struct shard *sh, struct exchange *ex)
 {
 	assert(ex->magic == EXCHANGE_MAGIC);
 	if (ex->h2)
-		h2_stream_drained(sh, ex);  /* the peer may send more DATA */
+		h2_stream_drained(ex->h2, ex->h2_idx, ex);  /* the peer may send more DATA */
 	else if (ex->conn && ex->state == EX_BUSY)
 		visitor_read_on(sh, ex->conn);
 }

@@ -24,11 +24,12 @@
  * lets go with exchange_detach when its own slot is freed).
  *
  * Called by: the shard thread. edge/visitor.c starts HTTP/1 exchanges
- * and ends them; edge/h2.c runs one per stream (exchange_stream_*);
+ * and ends them, and runs one per HTTP/2 stream for net/h2.c
+ * (exchange_stream_*, from its h2 ops);
  * edge/origin.c, edge/edge_cache.c and edge/edge_large.c answer through
  * exchange_response_* and the rest below.
  * Never: blocks; touches a socket (the connection sends, edge/visitor.c;
- * a stream's bytes go through nghttp2, edge/h2.c); allocates (slots are
+ * a stream's bytes go through nghttp2, net/h2.c); allocates (slots are
  * mapped at start-up, head blocks come from the shard's pool).
  */
 #ifndef EDGECACHE_EDGE_EXCHANGE_H
@@ -75,9 +76,9 @@ struct exchange {
 	uint32_t ops;                       /* store reads in flight */
 	/* Where the response goes (see the top). */
 	struct visitor_conn *conn;          /* HTTP/1: its connection, until it is freed */
-	struct h2conn *h2;                  /* a stream: the session, until h2 drops it */
+	struct h2conn *h2;                  /* a stream: the session, until h2 lets go */
 	int32_t h2_sid;                     /* a stream's id (kept: marks a stream) */
-	uint16_t h2_idx;                    /* its entry in the session's stream table */
+	uint16_t h2_idx;                    /* its name in the session (net/h2.h) */
 	struct iobuf_outq *out;             /* &conn->out, else &sout */
 	uint64_t out_moved_ms;              /* a stream's: when nghttp2 last pulled */
 	/* A stream's or a refresh's own block with the request head. */
@@ -241,7 +242,8 @@ void exchange_parked_tick(struct shard *sh);
 void exchange_background(struct shard *sh, struct exchange *ex);
 
 /*
- * HTTP/2 streams (edge/h2.c), each an exchange of its own:
+ * HTTP/2 streams (net/h2.c, through edge/visitor.c's ops), each an exchange
+ * of its own:
  * - exchange_stream_new: an exchange with a head block for a new stream
  *   of session h, or NULL (none free: the stream is refused).
  * - exchange_stream_start: its request head (head_len bytes of HTTP/1.1

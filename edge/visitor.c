@@ -24,7 +24,7 @@
 #include "core/loop.h"
 #include "edge/shard.h"
 #include "edge/exchange.h"
-#include "edge/h2.h"
+#include "net/h2.h"
 #include "edge/origin.h"
 #include "net/http1.h"
 #include "net/req_hygiene.h"
@@ -129,8 +129,10 @@ void visitor_send(struct shard *sh, struct visitor_conn *vc)
 
 static void vc_free_slot(struct shard *sh, struct visitor_conn *vc)
 {
-	if (vc->h2)
-		h2_conn_free(vc);           /* no send from its frame buffer in flight */
+	if (vc->h2) {
+		h2_free(vc->h2);            /* no send from its frame buffer in flight */
+		vc->h2 = NULL;
+	}
 	if (vc->ex) {
 		/* No send from the exchange's buffers is in flight either. */
 		struct exchange *ex = vc->ex;
@@ -254,7 +256,7 @@ static void vc_close(struct shard *sh, struct visitor_conn *vc)
 	if (vc->state == VC_CLOSING || vc->state == VC_FREE)
 		return;
 	if (vc->h2)
-		h2_conn_end(sh, vc);        /* its streams end */
+		h2_conn_end(vc->h2);        /* its streams end */
 	vc->state = VC_CLOSING;
 	if (vc->ex)
 		exchange_close(sh, vc->ex); /* kept until the slot is freed */
@@ -479,7 +481,87 @@ static void process_input(struct shard *sh, struct visitor_conn *vc)
 	begin_exchange(sh, vc, &req, n);
 }
 
-/* ---- HTTP/2 (edge/h2.h) ------------------------------------------------------ */
+/* ---- HTTP/2 (net/h2.h) ------------------------------------------------------- */
+
+/* net/h2's ops: each stream is an exchange (edge/exchange.h), run as an
+ * HTTP/1.1 request would be; its response is pulled off the exchange's
+ * own send queue. h2 lets go of a stream by stream_closed (or by a
+ * false h2_stream_flush, or the exchange's h2_stream_gone): ex->h2 is
+ * cleared then, so an exchange calls into h2 only for a live stream. */
+static void *h2op_stream_open(void *env, void *conn, struct h2conn *h, int32_t sid,
+			      uint16_t idx, char **block)
+{
+	struct visitor_conn *vc = conn;
+	struct exchange *ex = exchange_stream_new(env, h, vc->peer_ip);
+
+	if (!ex)
+		return NULL;
+	ex->h2_sid = sid;
+	ex->h2_idx = idx;
+	*block = ex->in;
+	return ex;
+}
+
+static void h2op_stream_head(void *env, void *st, uint32_t head_len, bool has_body)
+{
+	exchange_stream_start(env, st, head_len, has_body);
+}
+
+static bool h2op_stream_body(void *env, void *st, const char *p, size_t n)
+{
+	return exchange_stream_body(env, st, p, n);
+}
+
+static bool h2op_stream_upload_room(void *env, const void *st)
+{
+	(void)env;
+	return exchange_stream_upload_room(st);
+}
+
+static struct iobuf_outq *h2op_stream_response(void *env, void *st, bool *ended, bool *head_req)
+{
+	struct exchange *ex = st;
+
+	(void)env;
+	*ended = ex->resp_done;
+	*head_req = ex->req.method == HTTP1_HEAD;
+	return &ex->sout;
+}
+
+static void h2op_stream_pulled(void *env, void *st)
+{
+	exchange_stream_pulled(env, st);
+}
+
+static void h2op_stream_closed(void *env, void *st, bool complete)
+{
+	struct exchange *ex = st;
+
+	ex->h2 = NULL;
+	exchange_stream_closed(env, ex, complete);
+}
+
+static void h2op_conn_send(void *env, void *conn)
+{
+	visitor_send(env, conn);
+}
+
+static void h2op_conn_timers(void *env, void *conn)
+{
+	h2_timer(env, conn);
+}
+
+static const struct h2_ops h2_stream_ops = {
+	.stream_open = h2op_stream_open,
+	.stream_head = h2op_stream_head,
+	.stream_body = h2op_stream_body,
+	.stream_upload_room = h2op_stream_upload_room,
+	.stream_response = h2op_stream_response,
+	.stream_pulled = h2op_stream_pulled,
+	.stream_closed = h2op_stream_closed,
+	.conn_send = h2op_conn_send,
+	.conn_timers = h2op_conn_timers,
+};
 
 /* The connection speaks HTTP/2 from now on: the bytes already in its
  * input block (the preface and what followed) go to nghttp2. */
@@ -492,7 +574,9 @@ static void switch_h2(struct shard *sh, struct visitor_conn *vc)
 	vc->in_len = 0;
 	vc->state = VC_BUSY;                /* until it closes: streams are the exchanges */
 	clear_timer(sh, vc);
-	bool ok = h2_start(sh, vc, in, n);
+	struct h2_env env = { .lp = &sh->lp, .pool = &sh->pool, .ops = &h2_stream_ops, .user = sh };
+	vc->h2 = h2_new(&env, vc, &vc->out, vc->peer_ip);
+	bool ok = vc->h2 && h2_start(vc->h2, in, n);
 	if (in)
 		iobuf_pool_put(&sh->pool, in);
 	if (vc->state != VC_BUSY)
@@ -510,7 +594,7 @@ static void switch_h2(struct shard *sh, struct visitor_conn *vc)
  * lingers like an HTTP/1.1 one after its last response. */
 static void h2_close(struct shard *sh, struct visitor_conn *vc)
 {
-	h2_conn_end(sh, vc);
+	h2_conn_end(vc->h2);
 	vc_linger(sh, vc);
 }
 
@@ -520,23 +604,17 @@ static void h2_timer(struct shard *sh, struct visitor_conn *vc)
 {
 	if (vc->state != VC_BUSY || !vc->h2)
 		return;
-	if (h2_idle(vc)) {
+	if (h2_idle(vc->h2)) {
 		if (vc->timer_kind != VT_SEND)
 			set_timer(sh, vc, VT_IDLE, sh->scfg->idle_timeout_ms);
 		return;
 	}
-	uint64_t dl = h2_stall_deadline(vc, sh->scfg->send_timeout_ms);
+	uint64_t dl = h2_stall_deadline(vc->h2, sh->scfg->send_timeout_ms);
 	if (dl)
 		set_timer(sh, vc, VT_SEND, dl > sh->lp.now_ms ? (uint32_t)(dl - sh->lp.now_ms) : 1);
 	else if (vc->timer_kind == VT_IDLE || vc->timer_kind == VT_HEADER ||
 		 (vc->timer_kind == VT_SEND && !vc->out.in_flight))
 		clear_timer(sh, vc);    /* a send in flight keeps its own deadline */
-}
-
-void visitor_h2_timers(struct shard *sh, struct visitor_conn *conn)
-{
-	assert(conn->magic == VCONN_MAGIC);
-	h2_timer(sh, conn);
 }
 
 /* ---- input ---------------------------------------------------------------- */
@@ -621,7 +699,7 @@ static void pump(struct shard *sh, struct visitor_conn *vc)
 		if (vc->h2) {
 			/* HTTP/2: nghttp2 takes every byte (streams are bounded
 			 * by LIMIT_H2_MAX_STREAMS, not by this FIFO). */
-			bool ok = h2_recv(sh, vc, p, h->len);
+			bool ok = h2_recv(vc->h2, p, h->len);
 			if (vc->state == VC_CLOSING)
 				return;
 			held_pop(sh, vc);
@@ -1090,7 +1168,7 @@ static void on_sent(struct shard *sh, struct visitor_conn *vc, int res)
 	if (vc->h2) {
 		if (vc->state != VC_BUSY)
 			return;
-		if (!h2_on_sent(sh, vc))
+		if (!h2_on_sent(vc->h2))
 			h2_close(sh, vc);       /* GOAWAY sent, or nothing left to do */
 		else
 			h2_timer(sh, vc);
@@ -1203,7 +1281,7 @@ void visitor_drain(struct shard *sh)
 		if (vc->state == VC_READING && (vc->in_len == 0 || vc->hello_in))
 			vc_close(sh, vc);
 		else if (vc->state == VC_BUSY && vc->h2)
-			h2_drain(sh, vc);
+			h2_drain(vc->h2);
 		else if (vc->state == VC_BUSY && vc->ex)
 			vc->ex->keep_alive = false;
 	}

@@ -5,16 +5,16 @@
  * Owns, per connection slot: the socket, its multishot recv, the input
  * block (request head, then pipelined requests behind it), the held
  * input FIFOs, the TLS session, the timers, the send queue to the
- * visitor and, on an HTTP/2 connection, the nghttp2 session (edge/h2.h).
+ * visitor and, on an HTTP/2 connection, the HTTP/2 session (net/h2.h).
  * A connection is never a request: an HTTP/1 connection points at its
  * current exchange (edge/exchange.h; one at a time, so responses go out
  * in request order); an HTTP/2 connection's streams are exchanges of
- * their own, mapped by edge/h2.c.
+ * their own: this file gives net/h2 its ops (a stream opens, its head is
+ * ready, body, closed → exchange_stream_*; frames to send → visitor_send;
+ * deadlines to re-read).
  * Called by: the shard thread that accepted the connection; edge/exchange.c
  * sends an HTTP/1 exchange's queued response (visitor_send), finishes it
- * (visitor_finish), reads on (visitor_read_on) or cuts it (visitor_close);
- * edge/h2.c sends its frames (visitor_send) and asks for its deadlines
- * (visitor_h2_timers).
+ * (visitor_finish), reads on (visitor_read_on) or cuts it (visitor_close).
  * Never: blocks; reads more than one pipelined request ahead of the one
  * being answered (input beyond the input block pauses recv).
  */
@@ -85,7 +85,7 @@ struct visitor_conn {
 	struct tls_session *tls;
 	int32_t cheld_head, cheld_tail;
 	char peer_ip[48];
-	/* HTTP/2 (edge/h2.h): its session (owned, freed with the slot). */
+	/* HTTP/2 (net/h2.h): its session (owned, freed with the slot). */
 	struct h2conn *h2;
 	/* HTTP/1: the exchange being answered (NULL while reading a head).
 	 * Kept while the connection closes: its send may still read the
@@ -117,20 +117,16 @@ void visitor_drain(struct shard *sh);
 void visitor_close_all(struct shard *sh);
 
 /*
- * For edge/exchange.c and edge/h2.c:
+ * For edge/exchange.c (and net/h2's ops, here):
  * - visitor_send: send what is queued on vc's send queue (plain or TLS).
  * - visitor_finish: vc's exchange is answered and every byte sent: log
  *   it, end it, then read the next request (or linger, or close).
  * - visitor_read_on: the origin took queued request body: read more.
  * - visitor_close: close vc (its exchange ends with it).
- * - visitor_h2_timers: an HTTP/2 connection's deadlines: idle with no
- *   stream open, the send deadline while streams wait for the peer's
- *   window (h2_stall_deadline).
  */
 void visitor_send(struct shard *sh, struct visitor_conn *vc);
 void visitor_finish(struct shard *sh, struct visitor_conn *vc);
 void visitor_read_on(struct shard *sh, struct visitor_conn *vc);
 void visitor_close(struct shard *sh, struct visitor_conn *vc);
-void visitor_h2_timers(struct shard *sh, struct visitor_conn *conn);
 
 #endif

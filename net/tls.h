@@ -85,7 +85,7 @@ int tls_client_ctx_new(const char *ca_file, unsigned flags, struct tls_ctx **out
  * A server context with one certificate chain and key (PEM files, ECDSA or
  * RSA), for HTTPS visitors (one per zone with tls_cert), with the default
  * cipher policy (tls_ctx_policy sets the zone's); ALPN "h2" and
- * "http/1.1" (edge/h2.h takes an h2 connection). Session tickets are sealed with the
+ * "http/1.1" (net/h2.h frames an h2 connection). Session tickets are sealed with the
  * process's ticket keys (below), shared by every server context, so a
  * ticket from any shard, any zone's context, any config generation
  * resumes wherever its key is still kept.

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""HTTP/2 visitors (edge/h2.c): h2c with prior knowledge on the plain
+"""HTTP/2 visitors (net/h2.c): h2c with prior knowledge on the plain
 listener and h2 by ALPN on listen_tls. Many streams multiplexed on one
 connection (curl --parallel, h2load); bodies of 1 KiB, 16 KiB, 1 MiB and
 16 MiB byte-exact from the origin and then from the cache; HEAD; Range

@@ -128,7 +128,7 @@ def check_certs_and_versions(ck, srv, ca):
 	r = openssl('s_client', '-connect', '127.0.0.1:%d' % srv.tls_port, '-servername', 'a.test',
 		    '-alpn', 'h2,http/1.1', inp=b'')
 	out = r.stdout.decode('latin-1')
-	ck.check('ALPN offered h2,http/1.1: h2 chosen (edge/h2.c)',
+	ck.check('ALPN offered h2,http/1.1: h2 chosen (net/h2.c)',
 		 'ALPN protocol: h2' in out, out[-600:])
 
 

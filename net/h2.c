@@ -1,52 +1,54 @@
 /*
- * edge/h2.c — HTTP/2 for visitors (see h2.h).
+ * net/h2.c — HTTP/2 framing for a server connection (see h2.h).
  *
  * Re-entrancy: nghttp2 must not be re-entered from its own callbacks
- * (mem_recv, mem_send), yet those callbacks start exchanges whose cache
- * hits queue a response at once, and pulling a stream's body lets its
- * origin read more. So `busy` marks the time inside nghttp2: a stream that
- * wants output then only submits or resumes (allowed in callbacks) and the
- * outer call serialises it when nghttp2 returns.
+ * (mem_recv, mem_send), yet those callbacks start the user's streams,
+ * whose responses may be queued at once (a cache hit), and pulling a
+ * stream's body lets its producer go on. So `busy` marks the time inside
+ * nghttp2: a stream that wants output then only submits or resumes
+ * (allowed in callbacks) and the outer call serialises it when nghttp2
+ * returns.
  */
-#include "edge/h2.h"
+#include "net/h2.h"
 
 #include <nghttp2/nghttp2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "core/counters.h"
 #include "core/limits.h"
 #include "core/log.h"
-#include "edge/shard.h"
+#include "core/loop.h"
 #include "net/http1.h"
 #include "net/iobuf.h"
-#include "edge/exchange.h"
-#include "edge/origin.h"
-#include "edge/visitor.h"
 
-/* One open stream: its exchange and how its request head is being rebuilt. */
+/* One open stream: its user and how its request head is being rebuilt. */
 struct h2s {
-	struct exchange *ex;                /* NULL: entry free */
+	void *user;                         /* NULL: entry free */
+	char *in;                           /* the user's head block */
 	int32_t sid;
 	bool submitted;                     /* response HEADERS submitted */
 	bool deferred;                      /* the data source waits for bytes */
 	bool eof;                           /* END_STREAM handed to nghttp2 */
 	bool bad;                           /* header block did not fit: reset */
-	/* The request head is built in the exchange's head block: regular
+	/* The request head is built in the user's head block: regular
 	 * fields as "name: value\r\n" from the front (hlen bytes), pseudo
 	 * values stored down from the end (top). */
 	uint32_t hlen, top, list_bytes;
 	uint32_t m_off, m_len, p_off, p_len, a_off, a_len;
 	int32_t cookie_end;                 /* end of the Cookie line's value, -1 */
 	/* Request body bytes received but not yet given back to the peer's
-	 * window (nghttp2_session_consume): they wait for the origin. */
+	 * window (nghttp2_session_consume): they wait for the user. */
 	uint32_t credit;
 };
 
 struct h2conn {
 	nghttp2_session *s;
-	struct shard *sh;
-	struct visitor_conn *vc;
+	struct h2_env env;
+	void *conn;                         /* the user's connection (ops) */
+	struct iobuf_outq *out;             /* the connection's send queue */
+	const char *peer;                   /* for logs */
 	bool busy;                          /* inside nghttp2 (see the top) */
 	bool ending;                        /* GOAWAY submitted for an error or flood */
 	bool failed;                        /* nghttp2 cannot go on: close now */
@@ -80,6 +82,11 @@ struct h2conn {
 
 static void h2_send(struct h2conn *h);
 
+static void count(struct h2conn *h, enum counters_id c)
+{
+	counters_add(h->env.lp->ctr, c, 1);
+}
+
 /* ---- floods ------------------------------------------------------------- */
 
 /* End the connection politely: GOAWAY(code), counted once; input after it
@@ -89,7 +96,7 @@ static void conn_error(struct h2conn *h, enum counters_id c, uint32_t code)
 	if (h->ending)
 		return;
 	h->ending = true;
-	counters_add(h->sh->lp.ctr, c, 1);
+	count(h, c);
 	nghttp2_session_terminate_session(h->s, code);
 }
 
@@ -140,7 +147,7 @@ static void on_headers_begin(struct h2conn *h, int32_t sid)
 static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *ud)
 {
 	struct h2conn *h = ud;
-	uint64_t now = h->sh->lp.now_ms;
+	uint64_t now = h->env.lp->now_ms;
 
 	(void)s;
 	if (now - h->win_ms >= 1000) {
@@ -195,10 +202,17 @@ static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *
 static struct h2s *stream_of(struct h2conn *h, int32_t sid)
 {
 	struct h2s *st = nghttp2_session_get_stream_user_data(h->s, sid);
-	return st && st->ex && st->sid == sid ? st : NULL;
+	return st && st->user && st->sid == sid ? st : NULL;
 }
 
-/* The entry no longer has an exchange (it closes or goes on alone). */
+/* The entry named by the user, or NULL when that name is stale. */
+static struct h2s *stream_at(struct h2conn *h, uint16_t idx, const void *user)
+{
+	struct h2s *st = idx < LIMIT_H2_MAX_STREAMS ? &h->st[idx] : NULL;
+	return st && user && st->user == user ? st : NULL;
+}
+
+/* The entry no longer has a user (it closes or goes on alone). */
 static void stream_drop(struct h2conn *h, struct h2s *st)
 {
 	/* Bytes no one will take: the connection's window gets them back. */
@@ -206,14 +220,14 @@ static void stream_drop(struct h2conn *h, struct h2s *st)
 		nghttp2_session_consume_connection(h->s, st->credit);
 	st->credit = 0;
 	nghttp2_session_set_stream_user_data(h->s, st->sid, NULL);
-	st->ex->h2 = NULL;
-	st->ex = NULL;
+	st->user = NULL;
+	st->in = NULL;
 	h->n_streams--;
 }
 
 static void refuse(struct h2conn *h, int32_t sid)
 {
-	COUNT(h->sh, h2_streams_refused);
+	count(h, CTR_h2_streams_refused);
 	nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, sid, NGHTTP2_REFUSED_STREAM);
 }
 
@@ -228,21 +242,20 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
 	if (h->ending)
 		return 0;                   /* after our GOAWAY: ignored */
 	for (unsigned i = 0; i < LIMIT_H2_MAX_STREAMS && !st; i++)
-		if (!h->st[i].ex)
+		if (!h->st[i].user)
 			st = &h->st[i];
-	struct exchange *sx = st ? exchange_stream_new(h->sh, h, h->vc->peer_ip) : NULL;
-	if (!sx) {
+	char *block = NULL;
+	void *user = st ? h->env.ops->stream_open(h->env.user, h->conn, h, f->hd.stream_id,
+						  (uint16_t)(st - h->st), &block) : NULL;
+	if (!user) {
 		refuse(h, f->hd.stream_id);
 		return 0;
 	}
-	*st = (struct h2s){ .ex = sx, .sid = f->hd.stream_id, .top = IOBUF_HBUF_BYTES,
-			    .cookie_end = -1 };
-	sx->h2 = h;
-	sx->h2_sid = f->hd.stream_id;
-	sx->h2_idx = (uint16_t)(st - h->st);
+	*st = (struct h2s){ .user = user, .in = block, .sid = f->hd.stream_id,
+			    .top = IOBUF_HBUF_BYTES, .cookie_end = -1 };
 	h->n_streams++;
 	nghttp2_session_set_stream_user_data(h->s, st->sid, st);
-	COUNT(h->sh, h2_streams);
+	count(h, CTR_h2_streams);
 	return 0;
 }
 
@@ -257,7 +270,7 @@ static bool stash(struct h2s *st, const uint8_t *v, size_t len, uint32_t *off, u
 	if (st->hlen + len + 2 > st->top)
 		return false;
 	st->top -= (uint32_t)len;
-	memcpy(st->ex->in + st->top, v, len);
+	memcpy(st->in + st->top, v, len);
 	*off = st->top;
 	*olen = (uint32_t)len;
 	return true;
@@ -265,7 +278,7 @@ static bool stash(struct h2s *st, const uint8_t *v, size_t len, uint32_t *off, u
 
 static bool add_field(struct h2s *st, const uint8_t *n, size_t nl, const uint8_t *v, size_t vl)
 {
-	char *in = st->ex->in;
+	char *in = st->in;
 
 	if (name_is(n, nl, "cookie") && st->cookie_end >= 0) {
 		/* RFC 9113 8.2.3: crumbs are joined with "; " for HTTP/1.1. */
@@ -326,18 +339,18 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 }
 
 /* The header block is complete: "METHOD path HTTP/1.1", Host, the fields,
- * and the exchange starts as an HTTP/1.1 request would. */
+ * and the user runs it as it would an HTTP/1.1 request. */
 static void start_stream(struct h2conn *h, struct h2s *st, bool end_stream)
 {
-	char *in = st->ex->in;
+	char *in = st->in;
 	size_t pre = st->m_len + 1 + st->p_len + 11 + (st->a_len ? 8 + st->a_len : 0);
 
 	if (pre + st->hlen + 2 > st->top) {
-		struct exchange *sx = st->ex;
+		void *user = st->user;
 		int32_t sid = st->sid;
 		stream_drop(h, st);
 		refuse(h, sid);             /* the head does not fit a block */
-		exchange_stream_closed(h->sh, sx, false);
+		h->env.ops->stream_closed(h->env.user, user, false);
 		return;
 	}
 	memmove(in + pre, in, st->hlen);
@@ -355,7 +368,7 @@ static void start_stream(struct h2conn *h, struct h2s *st, bool end_stream)
 		memcpy(w + 6 + st->a_len, "\r\n", 2);
 	}
 	memcpy(in + pre + st->hlen, "\r\n", 2);
-	exchange_stream_start(h->sh, st->ex, (uint32_t)(pre + st->hlen + 2), !end_stream);
+	h->env.ops->stream_head(h->env.user, st->user, (uint32_t)(pre + st->hlen + 2), !end_stream);
 }
 
 static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
@@ -371,8 +384,8 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	return 0;
 }
 
-/* Request body: to the origin; the peer's window is given back only
- * while the origin's request queue has room (upload backpressure). */
+/* Request body: to the user; the peer's window is given back only while
+ * the user has room (upload backpressure). */
 static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t *d,
 			 size_t len, void *ud)
 {
@@ -384,26 +397,24 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const u
 		nghttp2_session_consume_connection(s, len);
 		return 0;
 	}
-	struct exchange *sx = st->ex;
-	if (!exchange_stream_body(h->sh, sx, (const char *)d, len)) {
+	void *user = st->user;
+	if (!h->env.ops->stream_body(h->env.user, user, (const char *)d, len)) {
 		nghttp2_session_consume_connection(s, len);
 		return 0;                   /* the stream was reset (stream_drop) */
 	}
 	st->credit += (uint32_t)len;
-	if (exchange_stream_upload_room(sx)) {
+	if (h->env.ops->stream_upload_room(h->env.user, user)) {
 		nghttp2_session_consume(s, sid, st->credit);
 		st->credit = 0;
 	}
 	return 0;
 }
 
-void h2_stream_drained(struct shard *sh, struct exchange *sx)
+void h2_stream_drained(struct h2conn *h, uint16_t idx, void *user)
 {
-	struct h2conn *h = sx->h2;
-	struct h2s *st = &h->st[sx->h2_idx];
+	struct h2s *st = stream_at(h, idx, user);
 
-	(void)sh;
-	if (st->ex != sx || st->credit == 0 || !exchange_stream_upload_room(sx))
+	if (!st || st->credit == 0 || !h->env.ops->stream_upload_room(h->env.user, user))
 		return;
 	nghttp2_session_consume(h->s, st->sid, st->credit);
 	st->credit = 0;
@@ -421,7 +432,7 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	if (f->hd.type == NGHTTP2_RST_STREAM) {
 		h->reset_sids[h->n_reset_sids++ % LIMIT_H2_RESET_SIDS] = f->hd.stream_id;
 		/* A reset the peer's frames forced on us (a window overflow,
-		 * DATA past content-length) ends a started exchange just as
+		 * DATA past content-length) ends a started stream just as
 		 * its own RST_STREAM does (CVE-2025-8671 "MadeYouReset"): same
 		 * budget. Ours for an origin failure or over concurrency not. */
 		uint32_t code = f->rst_stream.error_code;
@@ -432,7 +443,7 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR &&
 	    !h->ending) {
 		h->ending = true;
-		COUNT(h->sh, h2_protocol_errors);
+		count(h, CTR_h2_protocol_errors);
 	}
 	return 0;
 }
@@ -445,12 +456,12 @@ static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t err, void *
 	(void)s;
 	if (!st)
 		return 0;
-	struct exchange *sx = st->ex;
+	void *user = st->user;
 	bool complete = st->eof && err == NGHTTP2_NO_ERROR;
 	stream_drop(h, st);
 	if (!complete)
-		COUNT(h->sh, h2_streams_reset);
-	exchange_stream_closed(h->sh, sx, complete);
+		count(h, CTR_h2_streams_reset);
+	h->env.ops->stream_closed(h->env.user, user, complete);
 	return 0;
 }
 
@@ -464,45 +475,44 @@ static ssize_t read_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t l
 	struct h2conn *h = ud;
 	struct h2s *st = src->ptr;
 	size_t n = 0;
+	bool ended = false, head_req = false;
 
 	(void)s;
-	if (!st->ex || st->sid != sid)
+	if (!st->user || st->sid != sid)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-	struct exchange *sx = st->ex;
-	struct iobuf_outq *q = &sx->sout;
+	void *user = st->user;
+	struct iobuf_outq *q = h->env.ops->stream_response(h->env.user, user, &ended, &head_req);
 	while (n < len && q->n > 0) {
 		const struct iobuf_seg *seg = &q->segs[q->head];
 		size_t k = seg->len < len - n ? seg->len : len - n;
 		memcpy(buf + n, seg->ptr, k);
 		n += k;
-		iobuf_outq_consume(q, &h->sh->pool, k);
+		iobuf_outq_consume(q, h->env.pool, k);
 	}
 	h->pulled += n;
-	if (q->n == 0 && sx->resp_done) {
+	if (q->n == 0 && ended) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 		st->eof = true;
 	} else if (n == 0) {
 		st->deferred = true;
 		return NGHTTP2_ERR_DEFERRED;
 	}
-	/* As after a send to an HTTP/1.1 visitor: the origin reads on, a
-	 * large object's sent chunks are released (sx may end in there). */
-	exchange_stream_pulled(h->sh, sx);
+	/* As after a send to an HTTP/1.1 visitor: the producer goes on
+	 * (the user's stream may end in there). */
+	h->env.ops->stream_pulled(h->env.user, user);
 	return (ssize_t)n;
 }
 
-/* The response head the exchange queued (HTTP/1.1 text, the first
- * segment) as HTTP/2 fields; the body follows through read_body. */
-static bool submit_head(struct h2conn *h, struct h2s *st)
+/* The response head the user queued (HTTP/1.1 text, the first segment)
+ * as HTTP/2 fields; the body follows through read_body. */
+static bool submit_head(struct h2conn *h, struct h2s *st, struct iobuf_outq *q, bool ended,
+			bool head)
 {
-	struct exchange *sx = st->ex;
-	struct iobuf_outq *q = &sx->sout;
 	const struct iobuf_seg *seg = &q->segs[q->head];
 	struct http1_response resp;
 	nghttp2_nv nv[LIMIT_HEADER_COUNT + 1];
 	char names[LIMIT_RESPONSE_HEADER_BYTES], status[4];
 	size_t nn = 0, used = 0;
-	bool head = sx->req.method == HTTP1_HEAD;
 
 	int r = http1_parse_response(seg->ptr, seg->len, head, &resp);
 	if (r <= 0 || resp.status < 200 || resp.status > 999)
@@ -528,33 +538,34 @@ static bool submit_head(struct h2conn *h, struct h2s *st)
 					  f->name_len, f->value_len, NGHTTP2_NV_FLAG_NONE };
 		used += f->name_len;
 	}
-	iobuf_outq_consume(q, &h->sh->pool, (uint64_t)r);
-	bool body = !resp.no_body && !head && !(q->n == 0 && sx->resp_done);
+	iobuf_outq_consume(q, h->env.pool, (uint64_t)r);
+	bool body = !resp.no_body && !head && !(q->n == 0 && ended);
 	nghttp2_data_provider dp = { .source.ptr = st, .read_callback = read_body };
 	if (nghttp2_submit_response(h->s, st->sid, nv, nn, body ? &dp : NULL) != 0)
 		return false;
 	st->submitted = true;
 	if (!body) {
 		st->eof = true;
-		iobuf_outq_clear(q, &h->sh->pool);   /* HEAD: the body is not sent */
+		iobuf_outq_clear(q, h->env.pool);    /* HEAD: the body is not sent */
 	}
 	return true;
 }
 
-void h2_stream_flush(struct shard *sh, struct exchange *sx)
+bool h2_stream_flush(struct h2conn *h, uint16_t idx, void *user)
 {
-	struct h2conn *h = sx->h2;
-	struct h2s *st = &h->st[sx->h2_idx];
+	struct h2s *st = stream_at(h, idx, user);
 
-	(void)sh;
-	if (st->ex != sx || st->eof)
-		return;
+	if (!st || st->eof)
+		return true;
 	if (!st->submitted) {
-		if (sx->sout.n == 0)
-			return;
-		if (!submit_head(h, st)) {
-			h2_stream_gone(sh, sx);
-			return;
+		bool ended = false, head_req = false;
+		struct iobuf_outq *q = h->env.ops->stream_response(h->env.user, user, &ended,
+								   &head_req);
+		if (q->n == 0)
+			return true;
+		if (!submit_head(h, st, q, ended, head_req)) {
+			h2_stream_gone(h, idx, user);
+			return false;
 		}
 	} else if (st->deferred) {
 		st->deferred = false;
@@ -562,21 +573,19 @@ void h2_stream_flush(struct shard *sh, struct exchange *sx)
 	}
 	h2_send(h);
 	if (!h->busy && !h->closed)
-		visitor_h2_timers(sh, h->vc);   /* bytes may now wait for the peer */
+		h->env.ops->conn_timers(h->env.user, h->conn);  /* bytes may wait for the peer */
+	return true;
 }
 
-void h2_stream_gone(struct shard *sh, struct exchange *sx)
+void h2_stream_gone(struct h2conn *h, uint16_t idx, void *user)
 {
-	struct h2conn *h = sx->h2;
-	struct h2s *st = &h->st[sx->h2_idx];
+	struct h2s *st = stream_at(h, idx, user);
 
-	if (st->ex != sx) {
-		sx->h2 = NULL;
+	if (!st)
 		return;
-	}
 	int32_t sid = st->sid;
 	stream_drop(h, st);
-	COUNT(sh, h2_streams_aborted);
+	count(h, CTR_h2_streams_aborted);
 	nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, sid, NGHTTP2_INTERNAL_ERROR);
 	h2_send(h);
 }
@@ -584,13 +593,12 @@ void h2_stream_gone(struct shard *sh, struct exchange *sx)
 /* ---- the connection -------------------------------------------------------- */
 
 /* Serialise frames into obuf when the last batch has left the send
- * queue, and send them. */
+ * queue, and have the user send them. */
 static void h2_send(struct h2conn *h)
 {
-	struct visitor_conn *vc = h->vc;
 	size_t len = 0;
 
-	if (h->busy || h->closed || h->failed || vc->out.n > 0)
+	if (h->busy || h->closed || h->failed || h->out->n > 0)
 		return;                     /* after nghttp2 returns / the send completes */
 	h->busy = true;
 	while (len < sizeof(h->obuf)) {
@@ -616,8 +624,8 @@ static void h2_send(struct h2conn *h)
 	if (len == 0)
 		return;
 	struct iobuf_seg seg = { .ptr = h->obuf, .len = (uint32_t)len, .kind = IOBUF_SEG_STATIC };
-	iobuf_outq_push(&vc->out, &seg);
-	visitor_send(h->sh, vc);
+	iobuf_outq_push(h->out, &seg);
+	h->env.ops->conn_send(h->env.user, h->conn);
 }
 
 /* More to do on this connection: streams or frames. */
@@ -625,11 +633,12 @@ static bool alive(const struct h2conn *h)
 {
 	if (h->failed)
 		return false;
-	return h->vc->out.n > 0 || h->pend_len > 0 || nghttp2_session_want_write(h->s) ||
+	return h->out->n > 0 || h->pend_len > 0 || nghttp2_session_want_write(h->s) ||
 	       (!h->ending && nghttp2_session_want_read(h->s));
 }
 
-bool h2_start(struct shard *sh, struct visitor_conn *vc, const char *pre, size_t n)
+struct h2conn *h2_new(const struct h2_env *env, void *conn, struct iobuf_outq *out,
+		      const char *peer)
 {
 	struct h2conn *h = calloc(1, sizeof(*h));
 	nghttp2_session_callbacks *cb = NULL;
@@ -637,9 +646,11 @@ bool h2_start(struct shard *sh, struct visitor_conn *vc, const char *pre, size_t
 
 	if (!h || nghttp2_session_callbacks_new(&cb) != 0 || nghttp2_option_new(&opt) != 0)
 		goto fail;
-	h->sh = sh;
-	h->vc = vc;
-	h->win_ms = sh->lp.now_ms;
+	h->env = *env;
+	h->conn = conn;
+	h->out = out;
+	h->peer = peer;
+	h->win_ms = env->lp->now_ms;
 	nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
@@ -665,12 +676,8 @@ bool h2_start(struct shard *sh, struct visitor_conn *vc, const char *pre, size_t
 	};
 	if (nghttp2_submit_settings(h->s, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0])) != 0)
 		goto fail;
-	vc->h2 = h;
-	COUNT(sh, h2_conns);
-	if (n > 0)
-		return h2_recv(sh, vc, pre, n);
-	h2_send(h);
-	return true;
+	count(h, CTR_h2_conns);
+	return h;
 fail:
 	if (cb)
 		nghttp2_session_callbacks_del(cb);
@@ -679,14 +686,19 @@ fail:
 	if (h && h->s)
 		nghttp2_session_del(h->s);
 	free(h);
-	vc->h2 = NULL;
-	return false;
+	return NULL;
 }
 
-bool h2_recv(struct shard *sh, struct visitor_conn *vc, const char *p, size_t n)
+bool h2_start(struct h2conn *h, const char *pre, size_t n)
 {
-	struct h2conn *h = vc->h2;
+	if (n > 0)
+		return h2_recv(h, pre, n);
+	h2_send(h);
+	return true;
+}
 
+bool h2_recv(struct h2conn *h, const char *p, size_t n)
+{
 	if (h->ending)
 		return alive(h);            /* GOAWAY is out or going: input dropped */
 	h->busy = true;
@@ -701,34 +713,34 @@ bool h2_recv(struct shard *sh, struct visitor_conn *vc, const char *p, size_t n)
 			flood(h, CTR_h2_flood_ping);
 		else
 			flood(h, CTR_h2_protocol_errors);
-		log_debug("visitor %s: HTTP/2: %s", vc->peer_ip, nghttp2_strerror((int)r));
+		log_debug("visitor %s: HTTP/2: %s", h->peer, nghttp2_strerror((int)r));
 	}
 	h2_send(h);
 	return alive(h);
 }
 
-bool h2_on_sent(struct shard *sh, struct visitor_conn *vc)
+bool h2_on_sent(struct h2conn *h)
 {
-	struct h2conn *h = vc->h2;
-
-	(void)sh;
 	h2_send(h);
 	return alive(h);
 }
 
-bool h2_idle(const struct visitor_conn *vc)
+bool h2_idle(const struct h2conn *h)
 {
-	return vc->h2->n_streams == 0;
+	return h->n_streams == 0;
 }
 
-uint64_t h2_stall_deadline(struct visitor_conn *vc, uint32_t timeout_ms)
+uint64_t h2_stall_deadline(struct h2conn *h, uint32_t timeout_ms)
 {
-	struct h2conn *h = vc->h2;
 	bool waiting = false;
 
 	for (unsigned i = 0; i < LIMIT_H2_MAX_STREAMS && !waiting; i++) {
-		const struct h2s *st = &h->st[i];
-		waiting = st->ex && st->submitted && !st->eof && st->ex->sout.n > 0;
+		struct h2s *st = &h->st[i];
+		if (!st->user || !st->submitted || st->eof)
+			continue;
+		bool ended = false, head_req = false;
+		waiting = h->env.ops->stream_response(h->env.user, st->user, &ended,
+						      &head_req)->n > 0;
 	}
 	if (!waiting) {
 		h->stall_since_ms = 0;
@@ -736,42 +748,34 @@ uint64_t h2_stall_deadline(struct visitor_conn *vc, uint32_t timeout_ms)
 	}
 	if (h->stall_since_ms == 0 || h->pulled != h->pulled_seen) {
 		h->pulled_seen = h->pulled;
-		h->stall_since_ms = h->sh->lp.now_ms;
+		h->stall_since_ms = h->env.lp->now_ms;
 	}
 	return h->stall_since_ms + timeout_ms;
 }
 
-void h2_drain(struct shard *sh, struct visitor_conn *vc)
+void h2_drain(struct h2conn *h)
 {
-	struct h2conn *h = vc->h2;
-
-	(void)sh;
 	/* Not `ending`: the open streams finish, then want_read goes false. */
 	nghttp2_submit_goaway(h->s, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->s),
 			      NGHTTP2_NO_ERROR, NULL, 0);
 	h2_send(h);
 }
 
-void h2_conn_end(struct shard *sh, struct visitor_conn *vc)
+void h2_conn_end(struct h2conn *h)
 {
-	struct h2conn *h = vc->h2;
-
 	h->closed = true;
 	for (unsigned i = 0; i < LIMIT_H2_MAX_STREAMS; i++) {
 		struct h2s *st = &h->st[i];
-		if (!st->ex)
+		if (!st->user)
 			continue;
-		struct exchange *sx = st->ex;
+		void *user = st->user;
 		stream_drop(h, st);
-		exchange_stream_closed(sh, sx, false);
+		h->env.ops->stream_closed(h->env.user, user, false);
 	}
 }
 
-void h2_conn_free(struct visitor_conn *vc)
+void h2_free(struct h2conn *h)
 {
-	struct h2conn *h = vc->h2;
-
-	vc->h2 = NULL;
 	nghttp2_session_del(h->s);
 	free(h);
 }
