@@ -99,8 +99,8 @@ struct exchange *exchange_new(struct shard *sh, struct visitor_conn *conn)
 		return NULL;
 	}
 	ex->conn = conn;
-	ex->out = &conn->out;
-	memcpy(ex->peer_ip, conn->peer_ip, sizeof(ex->peer_ip));
+	ex->out = &conn->t.out;
+	memcpy(ex->peer_ip, conn->t.peer_ip, sizeof(ex->peer_ip));
 	return ex;
 }
 
@@ -126,8 +126,8 @@ void exchange_on_cqe(struct shard *sh, struct exchange *ex, const struct io_urin
 static char *head_block(struct exchange *ex, uint32_t **len)
 {
 	if (ex->conn && !ex->in) {
-		*len = &ex->conn->in_len;
-		return ex->conn->in;
+		*len = &ex->conn->t.in_len;
+		return ex->conn->t.in;
 	}
 	*len = &ex->in_len;
 	return ex->in;
@@ -1015,8 +1015,8 @@ bool exchange_queue_head_block(struct shard *sh, struct exchange *ex, char *blk,
  * visitor_reclaim / exchange_reclaim runs from here. */
 static void mark_moved(struct shard *sh, struct exchange *ex)
 {
-	if (ex->conn && ex->out == &ex->conn->out)
-		ex->conn->out_moved_ms = sh->lp.now_ms;
+	if (ex->conn && ex->out == &ex->conn->t.out)
+		ex->conn->t.out_moved_ms = sh->lp.now_ms;
 	else
 		ex->out_moved_ms = sh->lp.now_ms;
 }

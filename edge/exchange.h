@@ -79,7 +79,7 @@ struct exchange {
 	struct h2conn *h2;                  /* a stream: the session, until h2 lets go */
 	int32_t h2_sid;                     /* a stream's id (kept: marks a stream) */
 	uint16_t h2_idx;                    /* its name in the session (net/h2.h) */
-	struct iobuf_outq *out;             /* &conn->out, else &sout */
+	struct iobuf_outq *out;             /* &conn->t.out, else &sout */
 	uint64_t out_moved_ms;              /* a stream's: when nghttp2 last pulled */
 	/* A stream's or a refresh's own block with the request head. */
 	char *in;

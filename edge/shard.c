@@ -312,22 +312,23 @@ static void check_drain(struct shard *sh)
  * new ones pack at the bottom and the top can go at the next period.
  * A slot taken from the tail again starts at *gen_floor, above every
  * generation it had. One walk serves both pools (visitor connections,
- * exchanges): each slot type has magic, gen, state (0 = free) and next.
+ * exchanges): each slot type has a generation and a state (0 = free), named
+ * by gn and st (a visitor slot's are in its transport), and next.
  */
-#define TRIM_POOL(sh, arr, hwm, gen_floor, freelist, type)                          \
+#define TRIM_POOL(sh, arr, hwm, gen_floor, freelist, type, st, gn)                  \
 	do {                                                                        \
 		uint32_t top = (sh)->hwm;                                           \
-		while (top > 0 && (sh)->arr[top - 1].state == 0)                    \
+		while (top > 0 && (sh)->arr[top - 1].st == 0)                       \
 			top--;                                                      \
 		if (top == (sh)->hwm)                                               \
 			break;                                                      \
 		for (uint32_t i = top; i < (sh)->hwm; i++)                          \
-			if ((sh)->arr[i].gen >= (sh)->gen_floor)                    \
-				(sh)->gen_floor = (sh)->arr[i].gen + 1;             \
+			if ((sh)->arr[i].gn >= (sh)->gen_floor)                     \
+				(sh)->gen_floor = (sh)->arr[i].gn + 1;              \
 		(sh)->freelist = NULL;                                              \
 		for (uint32_t i = top; i-- > 0;) {                                  \
 			type *s_ = &(sh)->arr[i];                                   \
-			if (s_->state == 0) {                                       \
+			if (s_->st == 0) {                                          \
 				s_->next = (sh)->freelist;                          \
 				(sh)->freelist = s_;                                \
 			}                                                           \
@@ -342,8 +343,8 @@ static void check_drain(struct shard *sh)
 static void trim_slots(struct shard *sh)
 {
 	_Static_assert(VC_FREE == 0 && EX_FREE == 0, "a free slot's state is 0");
-	TRIM_POOL(sh, vconns, vconns_hwm, vgen_floor, vfree, struct visitor_conn);
-	TRIM_POOL(sh, xp.slots, xp.hwm, xp.gen_floor, xp.free, struct exchange);
+	TRIM_POOL(sh, vconns, vconns_hwm, vgen_floor, vfree, struct visitor_conn, t.state, t.gen);
+	TRIM_POOL(sh, xp.slots, xp.hwm, xp.gen_floor, xp.free, struct exchange, state, gen);
 }
 
 /* The shard's tick hook, after the loop advanced the wheel. */
@@ -416,7 +417,7 @@ static bool visitor_live(void *arg, uint32_t slot, uint32_t gen)
 {
 	struct shard *sh = arg;
 	assert(slot < sh->n_vconns);
-	return sh->vconns[slot].gen == gen && sh->vconns[slot].state != VC_FREE;
+	return sh->vconns[slot].t.gen == gen && sh->vconns[slot].t.state != VC_FREE;
 }
 
 static void on_visitor(void *arg, unsigned op, uint32_t slot, const struct io_uring_cqe *cqe)

@@ -101,15 +101,6 @@ struct shard_env {
 	struct snap_domain *creds_epochs;
 };
 
-/* Visitor bytes received but not consumed yet, per provided-buffer id:
- * the links of each connection's FIFO of held buffers (edge/visitor.c).
- * A buffer id is in at most one FIFO, so one table serves all. */
-struct shard_held_buf {
-	int32_t next;                       /* next buffer id, -1 = last */
-	uint16_t off;
-	uint16_t len;
-};
-
 #define SHARD_MAGIC 0x53484152u
 
 struct shard {
@@ -130,9 +121,9 @@ struct shard {
 
 	struct iobuf_group groups[3];       /* visitor, origin (kernel rings); plaintext */
 	struct iobuf_pool pool;
-	struct shard_held_buf held[LIMIT_RECV_BUFS];
+	struct vconn_held held[LIMIT_RECV_BUFS];   /* links of held visitor input (net/vconn.h) */
 	/* The same links for decrypted visitor input (SHARD_GROUP_PLAIN). */
-	struct shard_held_buf held_plain[LIMIT_TLS_PLAIN_BUFS];
+	struct vconn_held held_plain[LIMIT_TLS_PLAIN_BUFS];
 	struct ecache_shard cache;          /* the cache in the request path (edge/edge_cache.h) */
 
 	/* Slots come from the free list, else from the never-used tail at
@@ -150,6 +141,7 @@ struct shard {
 	struct origin_conn *oconns;
 	struct origin_conn *ofree;
 	struct oclient_env oenv;            /* what origin connections use of the shard */
+	struct vconn_env venv;              /* what visitor connections use of it (net/vconn.h) */
 	uint32_t n_oconns;
 	uint32_t oconns_hwm;
 	uint32_t oconns_used;
@@ -199,8 +191,8 @@ static inline struct visitor_conn *shard_vconn_take(struct shard *sh)
 		sh->vfree = vc->next;
 	} else if (sh->vconns_hwm < sh->n_vconns) {
 		vc = &sh->vconns[sh->vconns_hwm];
-		vc->idx = sh->vconns_hwm++;
-		vc->gen = sh->vgen_floor;   /* past any gen a retired slot had */
+		vc->t.idx = sh->vconns_hwm++;
+		vc->t.gen = sh->vgen_floor;   /* past any gen a retired slot had */
 	}
 	return vc;
 }
