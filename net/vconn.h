@@ -16,8 +16,10 @@
  * index and generation, the receive group and the software group for
  * decrypted records, their held tables, the head pool, where the server
  * settings are, the loop's "starved" and "zero-copy off" flags, and the
- * ops. It counts in the core counter block (conns_*, bytes_*, send_zc*,
- * recv_*, timeouts_*, tls_*).
+ * ops. It counts in the core counter block (conns_accepted, bytes_in,
+ * bytes_out, send_zc*, recv_nobufs, recv_share_paused, timeouts_*,
+ * buffers_exhausted, tls_* but tls_sni_unknown); conns_open and the
+ * slots are its user's.
  * Reports to its user through struct vconn_ops: input to consume, a send
  * completed, the visitor's EOF, the TLS context for an SNI, the handshake
  * done (its ALPN), the connection closing. Each op gets env->user.
