@@ -195,7 +195,7 @@ int hcache_parse_targeted(const struct hcache_policy *pol, const struct http1_he
 
 /* Is h a targeted field this edge obeys: CDN-Cache-Control, or `own` (the
  * zone's targeted_field; NULL = none)? Such a field is addressed to us: it
- * is never forwarded to the visitor, on a miss (edge/visitor.c) or a hit
+ * is never forwarded to the visitor, on a miss (edge/exchange.c) or a hit
  * (hcache_hit_drops_header). */
 bool hcache_targeted_field(const struct http1_header *h, const char *own);
 
