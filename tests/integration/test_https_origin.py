@@ -6,11 +6,9 @@ name are refused (503, the reason logged, origin_tls_failures counted),
 never fetched unverified; a TLS record that fails mid-body ends the
 visitor's response at once (closed short, origin_truncated)."""
 import os
-import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
@@ -30,7 +28,7 @@ def wait_log(srv, text, timeout=3.0):
 	return log
 
 
-class BadRecordOrigin:
+class BadRecordOrigin(et.HeadServer):
 	"""A TLS origin (Python's ssl) that answers Content-Length: 100000, sends
 	1000 bytes, then writes a record that fails its MAC straight onto the
 	socket and holds the connection open."""
@@ -38,47 +36,17 @@ class BadRecordOrigin:
 	def __init__(self, cert, key):
 		self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 		self.ctx.load_cert_chain(cert, key)
-		self.sock = socket.socket()
-		self.sock.bind(('127.0.0.1', 0))
-		self.sock.listen(8)
-		self.sock.settimeout(0.2)
-		self.port = self.sock.getsockname()[1]
-		self.stop = False
-		threading.Thread(target=self._accept, daemon=True).start()
+		super().__init__(backlog=8)
 
-	def _accept(self):
-		while not self.stop:
-			try:
-				c, _ = self.sock.accept()
-			except socket.timeout:
-				continue
-			except OSError:
-				return
-			threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+	def wrap(self, c):
+		return self.ctx.wrap_socket(c, server_side=True)
 
-	def _serve(self, c):
-		try:
-			c.settimeout(10)
-			s = self.ctx.wrap_socket(c, server_side=True)
-			buf = b''
-			while b'\r\n\r\n' not in buf:
-				d = s.recv(4096)
-				if not d:
-					return
-				buf += d
-			s.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n'
-				  b'Cache-Control: no-store\r\n\r\n' + b'a' * 1000)
-			time.sleep(0.2)
-			os.write(s.fileno(), b'\x17\x03\x03\x00\x20' + b'\x55' * 32)
-			time.sleep(5)
-		except (OSError, ssl.SSLError):
-			pass
-		finally:
-			c.close()
-
-	def close(self):
-		self.stop = True
-		self.sock.close()
+	def answer(self, s, head):
+		s.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n'
+			  b'Cache-Control: no-store\r\n\r\n' + b'a' * 1000)
+		time.sleep(0.2)
+		os.write(s.fileno(), b'\x17\x03\x03\x00\x20' + b'\x55' * 32)
+		time.sleep(5)
 
 
 def bad_record(ck, srv):

@@ -592,6 +592,10 @@ class HeadServer:
 	def answer(self, c, head):
 		raise NotImplementedError
 
+	def wrap(self, c):
+		"""The socket answer() gets: c itself, or a TLS one (an https origin)."""
+		return c
+
 	def _accept(self):
 		self.sock.settimeout(0.2)
 		while not self.stop:
@@ -607,6 +611,7 @@ class HeadServer:
 		c.settimeout(10)
 		buf = b''
 		try:
+			c = self.wrap(c)
 			while True:
 				while b'\r\n\r\n' not in buf:
 					d = c.recv(65536)
