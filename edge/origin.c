@@ -35,7 +35,7 @@ static void try_origin(struct shard *sh, struct exchange *ex, bool allow_pool);
 /* ---- slots and pools ----------------------------------------------------- */
 
 /* The shard's ring, ops, buffer groups and head pool, as the transport
- * (net/origin_client.h) takes them; set before the first connection. */
+ * (net/origin_client.h) takes them; filled at the first connection. */
 static const struct oclient_env *oenv(struct shard *sh)
 {
 	struct oclient_env *e = &sh->oenv;
@@ -406,27 +406,26 @@ static void fail_visitor(struct shard *sh, struct exchange *ex, int status)
 /* Connecting to the current origin failed: back it off, try the next. */
 static void failover(struct shard *sh, struct exchange *ex)
 {
-	struct exchange *x = ex;
-	const struct rt_origin *o = x->zone->origins[x->attempt];
+	const struct rt_origin *o = ex->zone->origins[ex->attempt];
 
 	oshard(sh, o)->backoff_until_ms = sh->lp.now_ms + sh->scfg->origin_backoff_ms;
 	log_warn("zone %s: origin %s (%s) unreachable, backing off %u ms",
-		 x->zone->cfg->name, o->cfg->name, o->cfg->url, sh->scfg->origin_backoff_ms);
-	if (x->oc) {
-		struct origin_conn *oc = x->oc;
-		x->oc = NULL;
+		 ex->zone->cfg->name, o->cfg->name, o->cfg->url, sh->scfg->origin_backoff_ms);
+	if (ex->oc) {
+		struct origin_conn *oc = ex->oc;
+		ex->oc = NULL;
 		oc->ex = NULL;
 		oc_close(sh, oc);
 	}
 	/* A body already read from the visitor cannot be replayed. */
-	int next = x->body_sent ? -1 : pick_origin(sh, x->zone, x->attempt + 1);
-	if (next < 0 || x->tries >= x->zone->n_origins) {
+	int next = ex->body_sent ? -1 : pick_origin(sh, ex->zone, ex->attempt + 1);
+	if (next < 0 || ex->tries >= ex->zone->n_origins) {
 		COUNT(sh, origin_unavailable);
 		exchange_response_fail(sh, ex, 503);
 		return;
 	}
 	COUNT(sh, origin_failovers);
-	x->attempt = (uint32_t)next;
+	ex->attempt = (uint32_t)next;
 	try_origin(sh, ex, true);
 }
 
@@ -449,12 +448,11 @@ static int open_connection(struct shard *sh, struct origin_conn *oc, const struc
 
 static void try_origin(struct shard *sh, struct exchange *ex, bool allow_pool)
 {
-	struct exchange *x = ex;
-	const struct rt_origin *o = x->zone->origins[x->attempt];
+	const struct rt_origin *o = ex->zone->origins[ex->attempt];
 	char *blk;
 	size_t len;
 
-	x->tries++;
+	ex->tries++;
 	if (o->cfg->s3_auth_enabled && ex->req.method != HTTP1_GET &&
 	    ex->req.method != HTTP1_HEAD) {
 		/* The seed: S3 origins take GET and HEAD only. */
@@ -486,7 +484,7 @@ static void try_origin(struct shard *sh, struct exchange *ex, bool allow_pool)
 	}
 	oc->ex = ex;
 	oc->body_unsafe = ex->has_body && oclient_method_ignores_body(ex->req.method);
-	x->oc = oc;
+	ex->oc = oc;
 	int rc = build_request(sh, ex, o, &blk, &len);
 	if (rc < 0) {
 		if (rc == -EINVAL)
@@ -639,7 +637,6 @@ static void response_complete(struct shard *sh, struct origin_conn *oc)
 	s3_error_end(sh, oc);
 	oc->ex = NULL;
 	ex->oc = NULL;
-	oc->requests++;
 	pool_put(sh, oc);
 	ecache_fill_end(sh, ex, true);
 	exchange_response_end(sh, ex);

@@ -44,10 +44,7 @@
 #include <liburing.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/socket.h>
 
-#include "core/wheel.h"
-#include "net/http1.h"
 #include "net/iobuf.h"
 #include "net/origin_client.h"
 #include "sigv4/s3_error.h"
@@ -93,7 +90,6 @@ struct origin_conn {
 	 * response being read. Last but for the lists: oc_alloc clears what
 	 * comes before it, oclient_init the client. */
 	struct oclient cl;
-	uint64_t requests;
 	struct origin_conn *next;           /* free / idle / starved list */
 	struct origin_conn *prev;           /* idle list */
 };

@@ -38,7 +38,6 @@
 #include "core/loop.h"
 #include "edge/runtime.h"
 #include "core/wheel.h"
-#include "cache/memtier.h"
 
 struct store_io;
 #include "cache/store.h"

@@ -11,7 +11,6 @@
 #include "edge/visitor.h"
 
 #include <assert.h>
-#include <errno.h>
 #include <string.h>
 #include <strings.h>
 
@@ -22,9 +21,7 @@
 #include "net/h2.h"
 #include "edge/origin.h"
 #include "net/http1.h"
-#include "net/req_hygiene.h"
 #include "net/tls.h"
-#include "net/wbuf.h"
 
 
 static void process_input(struct shard *sh, struct visitor_conn *vc);
@@ -42,7 +39,7 @@ void visitor_send(struct shard *sh, struct visitor_conn *vc)
 /* ---- slots ---------------------------------------------------------------- */
 
 /* The shard's ring, ops, buffer groups, held tables and pool, as the
- * transport (net/vconn.h) takes them; set before the first connection. */
+ * transport (net/vconn.h) takes them; filled at the first connection. */
 static const struct vconn_env *venv(struct shard *sh)
 {
 	struct vconn_env *e = &sh->venv;

@@ -10,7 +10,8 @@
  * fd, the TLS session, the queue of request bytes (head block and body
  * segments, released as sent), the connect address and timeout (read by
  * the kernel at submission), the read timeout (a wheel entry, re-armed by
- * every response byte; the user's timer callback gets it, see
+ * every read that brings response bytes — a decrypted record on https;
+ * the user's timer callback gets it, see
  * oclient_request_start), the count of its submitted operations, and
  * per response (struct oclient_reader) the head being read (a block of
  * the head pool while the head is split across reads) and the body
@@ -66,7 +67,6 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "core/http_msg.h"
 #include "core/loop.h"
 #include "net/http1.h"
 #include "net/iobuf.h"

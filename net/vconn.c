@@ -264,10 +264,9 @@ void vconn_release(struct vconn *vc)
 
 void vconn_close(struct vconn *vc)
 {
-	const struct vconn_ops *ops = vc->env->ops;
-
 	if (vc->state == VC_CLOSING || vc->state == VC_FREE)
 		return;
+	const struct vconn_ops *ops = vc->env->ops;
 	ops->closing(vc->env->user, vc);
 	vc->state = VC_CLOSING;
 	ops->closed(vc->env->user, vc);

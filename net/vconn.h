@@ -9,8 +9,11 @@
  * Owns, per connection (struct vconn, embedded first in its user's slot):
  * the fd, the count of submitted operations, the timer (a wheel entry:
  * the loop's timer callback gets it, inside the user's slot), the input
- * block (iobuf pool), the held FIFOs (links in env's tables), the TLS
- * session, the send queue.
+ * block (iobuf pool; its user may take it, as edge/visitor.c does when a
+ * connection turns HTTP/2), the held FIFOs (links in env's tables), the
+ * TLS session, the send queue. The state is set by its user too
+ * (VC_READING / VC_BUSY, as a request starts and ends); vconn moves it to
+ * LINGER, CLOSING and FREE.
  * Given by its user (struct vconn_env, one per loop): the loop (ring,
  * wheel, clock, counters), the op numbers for user_data with the slot's
  * index and generation, the receive group and the software group for
@@ -26,7 +29,9 @@
  * Called by: the thread that owns the loop (edge/visitor.c, which owns
  * the slots, parses, starts exchanges, pipelining, uploads, HTTP/2, and
  * decides what the visitor's EOF and a drain mean; edge/exchange.c sends
- * through vconn_send).
+ * through visitor_send → vconn_send, and still reads a few fields of
+ * struct vconn itself: the send queue it queues on, the input block a
+ * request head lives in, the peer address and out_moved_ms).
  * Never: blocks (setsockopt/getpeername do not; recv, send, shutdown,
  * cancel and close go through the ring), parses a request, knows an
  * exchange, a zone or the config file, or frees the slot (its user does,
@@ -178,7 +183,7 @@ void vconn_close(struct vconn *vc);
 void vconn_linger(struct vconn *vc);
 /* Input: the next held buffer's bytes (decrypting one record on HTTPS
  * when the FIFO is empty), false if none now. vconn_input_take consumes
- * n of them; vconn_input_ref keeps the buffer for a queued segment. */
+ * n of them; vconn_input_seg keeps the buffer for a queued segment. */
 bool vconn_input_next(struct vconn *vc, const char **p, size_t *len);
 void vconn_input_take(struct vconn *vc, size_t n);
 struct iobuf_seg vconn_input_seg(struct vconn *vc, const char *p, size_t n);
