@@ -100,6 +100,7 @@ struct ecache_x {
 	struct hcache_req_info req;
 	struct store_io rio[2];
 	struct elarge_x large;           /* edge/edge_large.h */
+	struct elarge_old large_old;     /* idem: kept, until a new version lands */
 };
 
 /*

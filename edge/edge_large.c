@@ -70,14 +70,21 @@ static uint32_t chunk_len(const struct elarge_x *L, uint32_t idx)
 	return slice_chunk_len(L->total, L->chunk, idx);
 }
 
+/* Drop a version's chunks' index entries. */
+static void drop_chunks(struct shard *sh, struct cindex_key key, uint64_t gen, uint64_t total,
+			uint32_t chunk)
+{
+	uint64_t n = slice_chunk_count(total, chunk);
+	for (uint64_t i = 0; i < n && i < LIMIT_STORE_OBJECT_CHUNKS; i++)
+		store_delete(sh->cache.store, slice_chunk_key(key, gen, (uint32_t)i));
+}
+
 /* Drop a version: its record and its chunks' index entries. */
 static void drop_object(struct shard *sh, struct cindex_key key, uint64_t gen, uint64_t total,
 			uint32_t chunk)
 {
 	store_delete(sh->cache.store, key);
-	uint64_t n = slice_chunk_count(total, chunk);
-	for (uint64_t i = 0; i < n && i < LIMIT_STORE_OBJECT_CHUNKS; i++)
-		store_delete(sh->cache.store, slice_chunk_key(key, gen, (uint32_t)i));
+	drop_chunks(sh, key, gen, total, chunk);
 }
 
 /* ---- chunk claims (collapsing) -------------------------------------------------- */
@@ -283,6 +290,8 @@ bool elarge_serve(struct shard *sh, struct exchange *ex, const void *meta, uint3
 		c->xcache = HCACHE_X_EXPIRED;
 		return false;
 	case SLICE_REC_MISS:
+		c->large_old = (struct elarge_old){ .set = true, .chunk = m.chunk, .gen = m.gen,
+						    .total = m.total };
 		c->xcache = HCACHE_X_EXPIRED;
 		return false;
 	case SLICE_REC_SERVE:
@@ -360,6 +369,11 @@ static bool write_record(struct shard *sh, struct exchange *ex,
 				 &wid);
 	}
 	iobuf_pool_put(&sh->pool, blk);     /* the store copied the meta */
+	struct elarge_old *old = &ex->cache.large_old;
+	if (ok && old->set && old->gen != L->gen) {
+		drop_chunks(sh, ex->cache.key, old->gen, old->total, old->chunk);
+		old->set = false;
+	}
 	return ok;
 }
 

@@ -57,6 +57,16 @@ struct elarge_slot {
 	uint64_t release_at;                /* consumed bytes after which it is free */
 };
 
+/* A sliced version one request refused (slice_record_use: MISS) but kept
+ * for others: once this exchange writes a new version's record under the
+ * same key, that version's chunks are dropped (their keys carry its gen:
+ * nothing would reach them again). */
+struct elarge_old {
+	bool set;
+	uint32_t chunk;
+	uint64_t gen, total;
+};
+
 struct elarge_x {
 	bool on;                            /* this exchange serves slices */
 	bool have_id;                       /* gen/total/validator known */
