@@ -44,7 +44,8 @@
 /* Exchange slots per shard, per max_conns (edge/exchange.h): an HTTP/1
  * connection answers one request at a time; the others serve HTTP/2
  * streams and stale-while-revalidate refreshes, which take no connection
- * slot. Mapped, not committed: unused slots cost address space only. At
+ * slot. Origin connection slots are one per exchange slot, plus the
+ * keep-alive pools. Mapped, not committed: unused slots cost address space only. At
  * the limit a stream is refused (h2_streams_refused), a refresh skipped
  * (cache_swr_skipped), an HTTP/1 request's connection closed
  * (exchanges_refused). */

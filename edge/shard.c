@@ -76,9 +76,11 @@ struct shard *shard_create(const struct shard_env *env, unsigned id, int cpu,
 	sh->n_listen = n_listen;
 	sh->n_listen_plain = n_plain;
 	sh->n_vconns = sh->scfg->max_conns;
-	/* One origin connection per busy visitor, plus the keep-alive pools. */
-	sh->n_oconns = sh->scfg->max_conns + sh->rt->n_origins * sh->scfg->origin_pool;
 	sh->xp.n = sh->scfg->max_conns * LIMIT_EXCHANGES_PER_CONN;
+	/* One origin connection per busy exchange (HTTP/2 streams and
+	 * refreshes included: they hold no connection slot), plus the
+	 * keep-alive pools. */
+	sh->n_oconns = sh->xp.n + sh->rt->n_origins * sh->scfg->origin_pool;
 	sh->vconns = slots_map((size_t)sh->n_vconns * sizeof(*sh->vconns));
 	sh->xp.slots = slots_map((size_t)sh->xp.n * sizeof(*sh->xp.slots));
 	sh->oconns = slots_map((size_t)sh->n_oconns * sizeof(*sh->oconns));

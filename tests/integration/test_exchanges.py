@@ -2,7 +2,10 @@
 """Exchanges apart from connections (edge/exchange.h, issue 11 point 4).
 
 One shard, max_conns = 16 (the minimum), so 16 connection slots and
-LIMIT_EXCHANGES_PER_CONN (2) x 16 = 32 exchange slots:
+LIMIT_EXCHANGES_PER_CONN (2) x 16 = 32 exchange slots; origin_pool = 0, so
+every busy exchange needs an origin connection slot of its own (one per
+exchange slot: 32 streams on the origin at once get 32, never a 503
+counted buffers_exhausted):
   - one HTTP/2 connection opens 24 streams at once on a slow origin path:
     while they run, /metrics-style counters show 1 connection open
     (conns_open) and 24 exchanges (exchanges_open), an HTTP/1.1 request on a
@@ -164,6 +167,11 @@ def check_exchange_limit(ck, srv):
 			 len(done) == n - want_refused and len(refused) == want_refused and not reset)
 		ck.check('h2_streams_refused +%d' % want_refused,
 			 c1['h2_streams_refused'] - c0['h2_streams_refused'] == want_refused)
+		# origin_pool = 0: every busy exchange needs an origin slot of
+		# its own, none is ever short of one (503, buffers_exhausted).
+		ck.check('an origin connection slot for every exchange (buffers_exhausted +%d)' %
+			 (c1['buffers_exhausted'] - c0['buffers_exhausted']),
+			 c1['buffers_exhausted'] == c0['buffers_exhausted'])
 		c0 = c1
 		c = settled(srv, ('exchanges_open', 'conns_open'))
 	ck.check('every exchange slot given back (exchanges_open %s)' % c.get('exchanges_open'),
@@ -200,7 +208,7 @@ def main():
 	ck = et.Checks()
 	srv = et.Edgecache([et.zone('a', [HOST, '*'], [('o', origin.url, {})])],
 			   cache={'path': os.path.join(d, 'cache.dat'), 'size': '64m'},
-			   workers=1, max_conns=MAX_CONNS)
+			   workers=1, max_conns=MAX_CONNS, origin_pool=0)
 	srv.start()
 	ck.run('HTTP/2 streams take no connection slot', check_streams_take_no_conn_slot, ck, srv)
 	ck.run('the exchange pool at its limit and one past it', check_exchange_limit, ck, srv)
