@@ -132,9 +132,10 @@ struct exchange {
 	struct exchange *next_follower;
 	struct exchange *next_parked;
 
-	/* Not cleared when the slot is taken (the parser fills req, sout's
-	 * segments are written before they are read): 3.6 KiB less to zero
-	 * per request. */
+	/* Not cleared when the slot is taken (req is filled up to its last
+	 * header field by the parser or edge/visitor.c's copy of the parsed
+	 * head; sout's segments are written before they are read): 3.6 KiB
+	 * less to zero per request. */
 	struct http1_request req;           /* parsed head of the request */
 	struct iobuf_outq sout;             /* a stream's response (nghttp2 pulls it) */
 	struct exchange *next;              /* free list */
