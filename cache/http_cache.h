@@ -83,6 +83,10 @@ struct hcache_cc {
  */
 int hcache_parse_cc(const struct http1_header *h, size_t n, struct hcache_cc *cc);
 
+/* No Cache-Control at all: no flag, every number absent (-1). */
+#define HCACHE_CC_ABSENT ((struct hcache_cc){ .flags = 0, .max_age = -1, .s_maxage = -1, \
+	.max_stale = -1, .min_fresh = -1, .stale_while_revalidate = -1, .stale_if_error = -1 })
+
 /* ---- dates and validators ----------------------------------------------- */
 
 /*

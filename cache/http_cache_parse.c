@@ -170,7 +170,7 @@ int hcache_parse_cc(const struct http1_header *h, size_t n, struct hcache_cc *cc
 	uint32_t seen = 0;
 	int lines = 0;
 
-	*cc = (struct hcache_cc){ 0, -1, -1, -1, -1, -1, -1 };
+	*cc = HCACHE_CC_ABSENT;
 	for (size_t i = 0; i < n; i++) {
 		const char *cur = h[i].value, *end = cur + h[i].value_len;
 		struct hcache_span it;

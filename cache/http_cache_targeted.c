@@ -296,7 +296,7 @@ static int parse_field(const struct http1_header *h, size_t n, const char *name,
 {
 	int lines = 0;
 
-	*cc = (struct hcache_cc){ 0, -1, -1, -1, -1, -1, -1 };
+	*cc = HCACHE_CC_ABSENT;
 	for (size_t i = 0; i < n; i++) {
 		if (!hcache_eq_ci(h[i].name, h[i].name_len, name, name_len))
 			continue;

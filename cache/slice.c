@@ -77,7 +77,7 @@ bool slice_record_stale(const struct hcache_entry *e, int64_t now_s)
 	 * drop every record older than a second. */
 	struct hcache_req_info plain = {
 		.method = HTTP1_GET,
-		.cc = { 0, -1, -1, -1, -1, -1, -1 },
+		.cc = HCACHE_CC_ABSENT,
 		.if_modified_since = HCACHE_TIME_NONE,
 		.if_unmodified_since = HCACHE_TIME_NONE,
 	};
