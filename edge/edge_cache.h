@@ -114,7 +114,7 @@ struct ecache_x {
 bool ecache_pass(struct shard *sh, struct exchange *ex);
 
 /*
- * start_exchange: try the cache. Returns true if the exchange is taken
+ * exchange_start: try the cache. Returns true if the exchange is taken
  * care of (a store read is in flight; its completion serves or falls back
  * to the origin), false to go to the origin now (X-Cache MISS/BYPASS).
  */

@@ -185,8 +185,9 @@ void exchange_on_cqe(struct shard *sh, struct exchange *ex, const struct io_urin
 /*
  * Called by edge/origin.c (and the cache) for ex:
  * - exchange_response_head: the origin's response head parsed; build ours
- *   and queue it. Returns 0, or -ENOBUFS (no head block: caller fails
- *   the exchange with 503).
+ *   and queue it. Returns 0, or -errno (-ENOBUFS: no head block; -ENOSPC:
+ *   the head does not fit one; -EIO: a large object's head refused): the
+ *   caller fails the exchange with 502.
  * - exchange_response_body: queue body bytes (the segment's ownership
  *   moves to the exchange); false if the send queue is full (caller
  *   pauses). Head and body go out on exchange_flush / _end.
@@ -238,7 +239,9 @@ void exchange_parked_tick(struct shard *sh);
  * hits start no second one. Its response goes to the cache only: a 304
  * refreshes the entry, a 200 replaces it, anything else leaves it
  * (counted). Counted cache_swr_refreshes, or cache_swr_skipped when one
- * is in flight or no exchange slot or head block is free. Never delays ex.
+ * is in flight, no exchange slot or head block is free, there is no
+ * disk cache, the shard drains, or the copied head does not parse again.
+ * Never delays ex.
  */
 void exchange_background(struct shard *sh, struct exchange *ex);
 
@@ -246,7 +249,8 @@ void exchange_background(struct shard *sh, struct exchange *ex);
  * HTTP/2 streams (net/h2.c, through edge/visitor.c's ops), each an exchange
  * of its own:
  * - exchange_stream_new: an exchange with a head block for a new stream
- *   of session h, or NULL (none free: the stream is refused).
+ *   of session h, or NULL (none free, or the shard drains: the stream is
+ *   refused).
  * - exchange_stream_start: its request head (head_len bytes of HTTP/1.1
  *   in its block) is complete: run it. has_body: the stream carries a
  *   request body (DATA: exchange_stream_body; without a content-length it
