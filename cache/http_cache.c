@@ -245,16 +245,17 @@ int hcache_storable(const struct hcache_policy *pol,
 	int64_t date = resp->date != HCACHE_TIME_NONE ? resp->date : response_time;
 	int64_t life = 0;
 	struct hcache_resp_info targeted;
+	struct hcache_cc tcc;
 
 	/* RFC 9213 2.1: a targeted field that applies is the only caching
-	 * directive: Cache-Control and Expires are ignored. */
-	if (resp->headers) {
+	 * directive: Cache-Control and Expires are ignored. The response is
+	 * copied only then. */
+	if (resp->headers && hcache_parse_targeted(pol, resp->headers, resp->n_headers, &tcc)) {
 		targeted = *resp;
-		if (hcache_parse_targeted(pol, resp->headers, resp->n_headers, &targeted.cc)) {
-			targeted.n_cc = 1;
-			targeted.has_expires = false;
-			resp = &targeted;
-		}
+		targeted.cc = tcc;
+		targeted.n_cc = 1;
+		targeted.has_expires = false;
+		resp = &targeted;
 	}
 	memset(st, 0, sizeof(*st));
 	st->reason = directive_reason(pol, req, resp);
