@@ -337,23 +337,30 @@ enum hcache_action hcache_decide(const struct hcache_entry *e,
 	return a == HCACHE_REVALIDATE && oic ? HCACHE_GATEWAY_TIMEOUT : a;
 }
 
-bool hcache_stale_if_error(const struct hcache_entry *e, int64_t now_s)
+bool hcache_stale_if_error(const struct hcache_entry *e, const struct hcache_req_info *req,
+			   int64_t now_s)
 {
 	int64_t staleness = hcache_age(e, now_s) - e->lifetime_s;
+	int64_t window = e->stale_if_error_s;
 
 	if (e->flags & (HCACHE_E_NO_STALE | HCACHE_E_NO_CACHE))
 		return false;
-	return staleness < 0 || staleness < e->stale_if_error_s;
+	/* RFC 5861 4: the visitor's own stale-if-error is a permission too
+	 * (RFC 9111 4.2.4: the client or the origin may allow stale). */
+	if (req && req->cc.stale_if_error > window)
+		window = req->cc.stale_if_error;
+	return staleness < 0 || staleness < window;
 }
 
-enum hcache_head hcache_origin_head(const struct hcache_entry *stored, bool revalidating,
+enum hcache_head hcache_origin_head(const struct hcache_entry *stored,
+				   const struct hcache_req_info *req, bool revalidating,
 				   uint16_t status, int64_t now_s)
 {
 	if (!stored)
 		return HCACHE_HEAD_FORWARD;
 	if (status == 304 && revalidating)
 		return HCACHE_HEAD_REVALIDATED;
-	if (status >= 500 && hcache_stale_if_error(stored, now_s))
+	if (status >= 500 && hcache_stale_if_error(stored, req, now_s))
 		return HCACHE_HEAD_STALE;
 	return HCACHE_HEAD_FORWARD;
 }

@@ -331,19 +331,22 @@ enum hcache_action hcache_decide(const struct hcache_entry *e,
 				 const struct hcache_req_info *req, int64_t now_s);
 
 /*
- * The origin failed (connect error, timeout, 5xx) while revalidating e at
- * now_s: true if e may be served stale (stale-if-error window, response's
- * else the zone's; never for no-cache, must-revalidate, proxy-revalidate,
- * s-maxage).
+ * The origin failed (connect error, timeout, a close or reset before a
+ * response head, 5xx) while revalidating e at now_s for request req (NULL:
+ * none): true if e may be served stale — within the stale-if-error window
+ * (the response's else the zone's, widened by the request's own
+ * stale-if-error, RFC 5861 4); never for no-cache, must-revalidate,
+ * proxy-revalidate, s-maxage.
  */
-bool hcache_stale_if_error(const struct hcache_entry *e, int64_t now_s);
+bool hcache_stale_if_error(const struct hcache_entry *e, const struct hcache_req_info *req,
+			   int64_t now_s);
 
 /*
  * What an origin's response head means for the stored entry an exchange
  * holds (stored NULL: none): the entry answers the visitor — a 304 to our
  * revalidation (HCACHE_HEAD_REVALIDATED: the caller still checks that it
  * matches, hcache_304_matches) or a 5xx while stale-if-error covers the
- * entry at now_s (HCACHE_HEAD_STALE, RFC 5861 4) — or the response goes to
+ * entry at now_s for req (HCACHE_HEAD_STALE, RFC 5861 4) — or the response goes to
  * the visitor (HCACHE_HEAD_FORWARD; whether it is stored is
  * hcache_storable's answer).
  */
@@ -352,7 +355,8 @@ enum hcache_head {
 	HCACHE_HEAD_REVALIDATED,
 	HCACHE_HEAD_STALE,
 };
-enum hcache_head hcache_origin_head(const struct hcache_entry *stored, bool revalidating,
+enum hcache_head hcache_origin_head(const struct hcache_entry *stored,
+				   const struct hcache_req_info *req, bool revalidating,
 				   uint16_t status, int64_t now_s);
 
 /*

@@ -636,7 +636,7 @@ bool ecache_origin_head(struct shard *sh, struct exchange *ex,
 
 	if (!c->have_stored || !stored_meta(c, &m, &stored))
 		return false;
-	switch (hcache_origin_head(&m.e, c->revalidating, resp->status, now_s(sh))) {
+	switch (hcache_origin_head(&m.e, &c->req, c->revalidating, resp->status, now_s(sh))) {
 	case HCACHE_HEAD_FORWARD:
 		return false;
 	case HCACHE_HEAD_REVALIDATED:
@@ -672,7 +672,7 @@ bool ecache_fail_stale(struct shard *sh, struct exchange *ex)
 	struct http1_response stored;
 
 	if (!c->have_stored || ex->head_queued || !stored_meta(c, &m, &stored) ||
-	    !hcache_stale_if_error(&m.e, now_s(sh)))
+	    !hcache_stale_if_error(&m.e, &c->req, now_s(sh)))
 		return false;
 	c->xcache = HCACHE_X_STALE;
 	if (serve_hit(sh, ex, &m.e, &stored, c->s_body, c->s_total, true) < 0)

@@ -688,14 +688,24 @@ static void test_stale_if_error(void)
 	struct hcache_entry e;
 
 	store(&off, "", 200, "Cache-Control: max-age=100, stale-if-error=60\r\n", &e);
-	CHECK(hcache_stale_if_error(&e, T0 + 50));
-	CHECK(hcache_stale_if_error(&e, T0 + 159));
-	CHECK(!hcache_stale_if_error(&e, T0 + 160));
+	CHECK(hcache_stale_if_error(&e, NULL, T0 + 50));
+	CHECK(hcache_stale_if_error(&e, NULL, T0 + 159));
+	CHECK(!hcache_stale_if_error(&e, NULL, T0 + 160));
 	store(&off, "", 200, "Cache-Control: max-age=100\r\n", &e);
-	CHECK(!hcache_stale_if_error(&e, T0 + 101));
+	CHECK(!hcache_stale_if_error(&e, NULL, T0 + 101));
 	z.stale_if_error_s = 3600;
 	store(&z, "", 200, "Cache-Control: max-age=100\r\n", &e);
-	CHECK(hcache_stale_if_error(&e, T0 + 3000));
+	CHECK(hcache_stale_if_error(&e, NULL, T0 + 3000));
+	/* RFC 5861 4: the request's stale-if-error allows it too (the wider
+	 * window wins), but never past must-revalidate (below) */
+	store(&off, "", 200, "Cache-Control: max-age=100\r\n", &e);
+	{
+		struct hcache_req_info q = req("GET", "Cache-Control: stale-if-error=60\r\n");
+		CHECK(hcache_stale_if_error(&e, &q, T0 + 159));
+		CHECK(!hcache_stale_if_error(&e, &q, T0 + 160));
+		CHECK_EQ_INT(hcache_origin_head(&e, &q, true, 502, T0 + 150), HCACHE_HEAD_STALE);
+		CHECK_EQ_INT(hcache_origin_head(&e, NULL, true, 502, T0 + 150), HCACHE_HEAD_FORWARD);
+	}
 	/* ct: stale-close-*: never for these, whatever the zone says */
 	static const char *const no[] = {
 		"Cache-Control: max-age=2, must-revalidate\r\n",
@@ -711,7 +721,9 @@ static void test_stale_if_error(void)
 
 		hcache_storable(&z, &q, &r, T0, T0, &st, &e);
 		CHECK(st.store);
-		CHECK(!hcache_stale_if_error(&e, T0 + 3));
+		CHECK(!hcache_stale_if_error(&e, NULL, T0 + 3));
+		struct hcache_req_info qs = req("GET", "Cache-Control: stale-if-error=60\r\n");
+		CHECK(!hcache_stale_if_error(&e, &qs, T0 + 3));
 		CHECK_EQ_INT(st.sie_until, st.fresh_until);
 		CHECK_EQ_INT(st.swr_until, st.fresh_until);
 	}
@@ -1252,19 +1264,19 @@ static void test_origin_head(void)
 	struct hcache_entry e;
 
 	store(&off, "", 200, "Cache-Control: max-age=100, stale-if-error=60\r\n", &e);
-	CHECK_EQ_INT(hcache_origin_head(NULL, true, 304, T0), HCACHE_HEAD_FORWARD);
-	CHECK_EQ_INT(hcache_origin_head(NULL, false, 503, T0), HCACHE_HEAD_FORWARD);
-	CHECK_EQ_INT(hcache_origin_head(&e, true, 304, T0 + 200), HCACHE_HEAD_REVALIDATED);
+	CHECK_EQ_INT(hcache_origin_head(NULL, NULL, true, 304, T0), HCACHE_HEAD_FORWARD);
+	CHECK_EQ_INT(hcache_origin_head(NULL, NULL, false, 503, T0), HCACHE_HEAD_FORWARD);
+	CHECK_EQ_INT(hcache_origin_head(&e, NULL, true, 304, T0 + 200), HCACHE_HEAD_REVALIDATED);
 	/* a 304 we did not ask for (the visitor's own conditional) is forwarded */
-	CHECK_EQ_INT(hcache_origin_head(&e, false, 304, T0 + 50), HCACHE_HEAD_FORWARD);
-	CHECK_EQ_INT(hcache_origin_head(&e, true, 200, T0 + 50), HCACHE_HEAD_FORWARD);
+	CHECK_EQ_INT(hcache_origin_head(&e, NULL, false, 304, T0 + 50), HCACHE_HEAD_FORWARD);
+	CHECK_EQ_INT(hcache_origin_head(&e, NULL, true, 200, T0 + 50), HCACHE_HEAD_FORWARD);
 	/* 5xx: stale-if-error up to its last second, not one past it */
-	CHECK_EQ_INT(hcache_origin_head(&e, true, 500, T0 + 159), HCACHE_HEAD_STALE);
-	CHECK_EQ_INT(hcache_origin_head(&e, false, 503, T0 + 159), HCACHE_HEAD_STALE);
-	CHECK_EQ_INT(hcache_origin_head(&e, true, 503, T0 + 160), HCACHE_HEAD_FORWARD);
-	CHECK_EQ_INT(hcache_origin_head(&e, true, 499, T0 + 50), HCACHE_HEAD_FORWARD);
+	CHECK_EQ_INT(hcache_origin_head(&e, NULL, true, 500, T0 + 159), HCACHE_HEAD_STALE);
+	CHECK_EQ_INT(hcache_origin_head(&e, NULL, false, 503, T0 + 159), HCACHE_HEAD_STALE);
+	CHECK_EQ_INT(hcache_origin_head(&e, NULL, true, 503, T0 + 160), HCACHE_HEAD_FORWARD);
+	CHECK_EQ_INT(hcache_origin_head(&e, NULL, true, 499, T0 + 50), HCACHE_HEAD_FORWARD);
 	store(&off, "", 200, "Cache-Control: max-age=100, must-revalidate, stale-if-error=60\r\n", &e);
-	CHECK_EQ_INT(hcache_origin_head(&e, true, 502, T0 + 101), HCACHE_HEAD_FORWARD);
+	CHECK_EQ_INT(hcache_origin_head(&e, NULL, true, 502, T0 + 101), HCACHE_HEAD_FORWARD);
 }
 
 /* ---- targeted cache control (RFC 9213) ------------------------------------------ */
