@@ -53,6 +53,8 @@
 	X(origin_timeouts,         "origin responses not received within read_timeout_ms") \
 	X(origin_truncated,        "origin responses that ended before their framing said") \
 	X(origin_bad_response,     "origin responses that did not parse (502)") \
+	X(origin_interim_forwarded, "interim (1xx) response heads forwarded to visitors (103 Early Hints)") \
+	X(origin_interim_excess,   "origin responses with more than LIMIT_ORIGIN_INTERIM_HEADS interim (1xx) heads or LIMIT_ORIGIN_INTERIM_BYTES of them (502)") \
 	X(origin_tls_failures,     "origin TLS handshakes refused (verification, protocol): never fetched") \
 	X(origin_tls_resumed,      "origin TLS handshakes that resumed a session") \
 	X(origin_tls_full_handshakes, "origin TLS handshakes that did not resume: a full one") \

@@ -161,6 +161,14 @@
 #define LIMIT_STREAM_WINDOW_BYTES     (256 * 1024)
 /* Origin response buffer per origin connection. */
 #define LIMIT_ORIGIN_BUF_BYTES        65536
+/* Interim (1xx) responses an origin may send before its final one, per
+ * request, and their head bytes in all (net/origin_client.h): each is
+ * forwarded (103 Early Hints) or skipped, and an origin sending them
+ * without end would hold the exchange with no final response and no read
+ * timeout (every byte re-arms it). Beyond either: 502,
+ * origin_interim_excess. A page's Early Hints are one or two heads. */
+#define LIMIT_ORIGIN_INTERIM_HEADS    8
+#define LIMIT_ORIGIN_INTERIM_BYTES    16384
 
 /* ---- config (FIXED) ----------------------------------------------------- */
 

@@ -992,6 +992,63 @@ int exchange_response_head(struct shard *sh, struct exchange *ex,
 	return 0;
 }
 
+void exchange_response_interim(struct shard *sh, struct exchange *ex,
+			       const struct http1_response *resp)
+{
+	assert(ex->magic == EXCHANGE_MAGIC);
+	/* 100: the edge answered Expect itself (origin.c drops the field), so
+	 * the origin's is a stray; HTTP/1.0 has no 1xx (RFC 9110 15.2). */
+	if (resp->status == 100 || ex->background || ex->head_queued || ex->state != EX_BUSY)
+		return;
+	if (ex->h2_sid ? !ex->h2 : !ex->conn || ex->req.version_minor == 0)
+		return;
+	/* The head as it goes to an HTTP/1.1 visitor; a stream gets it parsed
+	 * back into fields, as the final head (one rule for what is dropped). */
+	char *blk = iobuf_pool_get(&sh->pool);
+	struct wbuf w;
+	if (!blk) {
+		COUNT(sh, buffers_exhausted);
+		return;
+	}
+	wbuf_init(&w, blk, IOBUF_HBUF_BYTES);
+	wbuf_str(&w, "HTTP/1.1 ");
+	wbuf_u64(&w, resp->status);
+	wbuf_put(&w, " ", 1);
+	if (resp->reason_len)
+		wbuf_put(&w, resp->reason, resp->reason_len);
+	else
+		wbuf_str(&w, http1_reason(resp->status));
+	wbuf_put(&w, "\r\n", 2);
+	for (unsigned i = 0; i < resp->n_headers; i++) {
+		const struct http1_header *h = &resp->headers[i];
+		if (!drop_response_header(resp, h))
+			wbuf_header(&w, h->name, h->name_len, h->value, h->value_len);
+	}
+	wbuf_put(&w, "\r\n", 2);
+	/* The origin's head fit one block, so ours does (fields only dropped);
+	 * an overflow is a head the parser should not have taken. */
+	if (w.overflow) {
+		iobuf_pool_put(&sh->pool, blk);
+		COUNT(sh, origin_bad_response);
+		return;
+	}
+	if (ex->h2_sid) {
+		struct http1_response r2;
+		bool sent = http1_parse_response(blk, w.len, false, &r2) == (int)w.len &&
+			    h2_stream_interim(ex->h2, ex->h2_idx, ex, &r2);
+		iobuf_pool_put(&sh->pool, blk);     /* nghttp2 copied the fields */
+		if (sent)
+			COUNT(sh, origin_interim_forwarded);
+		return;
+	}
+	if (!queue_block(sh, ex, blk, w.len)) {
+		COUNT(sh, buffers_exhausted);
+		return;
+	}
+	COUNT(sh, origin_interim_forwarded);
+	flush(sh, ex);
+}
+
 void exchange_flush(struct shard *sh, struct exchange *ex)
 {
 	assert(ex->magic == EXCHANGE_MAGIC);

@@ -188,6 +188,14 @@ void exchange_on_cqe(struct shard *sh, struct exchange *ex, const struct io_urin
  *   and queue it. Returns 0, or -errno (-ENOBUFS: no head block; -ENOSPC:
  *   the head does not fit one; -EIO: a large object's head refused): the
  *   caller fails the exchange with 502.
+ * - exchange_response_interim: an interim (1xx) head from the origin,
+ *   before the final one: forwarded as it came (hop-by-hop fields
+ *   dropped) to an HTTP/1.1 visitor, as a HEADERS frame to an HTTP/2
+ *   stream; not to an HTTP/1.0 visitor (RFC 9110 15.2), a background
+ *   refresh, or once the final head is queued; never a 100 (the edge
+ *   answers Expect itself, the origin never sees one). Only this exchange
+ *   gets it: collapsed followers attach to the final response only.
+ *   Never stored. Counted origin_interim_forwarded.
  * - exchange_response_body: queue body bytes (the segment's ownership
  *   moves to the exchange); false if the send queue is full (caller
  *   pauses). Head and body go out on exchange_flush / _end.
@@ -202,6 +210,8 @@ void exchange_on_cqe(struct shard *sh, struct exchange *ex, const struct io_urin
  */
 int exchange_response_head(struct shard *sh, struct exchange *ex,
 			   const struct http1_response *resp);
+void exchange_response_interim(struct shard *sh, struct exchange *ex,
+			       const struct http1_response *resp);
 bool exchange_response_body(struct shard *sh, struct exchange *ex, const struct iobuf_seg *seg);
 void exchange_response_end(struct shard *sh, struct exchange *ex);
 void exchange_response_fail(struct shard *sh, struct exchange *ex, int status);

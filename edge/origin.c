@@ -692,6 +692,16 @@ struct resp_call {
 	struct origin_conn *oc;
 };
 
+/* An interim head (103 Early Hints): to the visitor, which decides
+ * whether it goes on (exchange_response_interim). */
+static bool resp_interim(void *user, const struct http1_response *resp)
+{
+	struct resp_call *c = user;
+
+	exchange_response_interim(c->sh, c->oc->ex, resp);
+	return true;
+}
+
 /* The final head: the overlap retry, or on to the visitor (which asks the
  * cache). */
 static bool resp_head(void *user, const struct http1_response *resp)
@@ -767,6 +777,10 @@ static void resp_error(void *user, enum oclient_error err)
 	case OCLIENT_E_TRUNCATED:
 		abort_exchange(c->sh, c->oc, 502);
 		return;
+	case OCLIENT_E_INTERIM:
+		COUNT(c->sh, origin_interim_excess);
+		abort_exchange(c->sh, c->oc, 502);
+		return;
 	default:
 		COUNT(c->sh, origin_bad_response);
 		abort_exchange(c->sh, c->oc, 502);
@@ -775,6 +789,7 @@ static void resp_error(void *user, enum oclient_error err)
 }
 
 static const struct oclient_ops resp_ops = {
+	.on_interim = resp_interim,
 	.on_head = resp_head,
 	.on_data = resp_data,
 	.on_body = resp_body,

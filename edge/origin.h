@@ -25,10 +25,17 @@
  * Failure policy (the seed's table): connect refused / unreachable / timed
  * out → next origin of the zone (an origin that failed is skipped for
  * origin_backoff_ms), none left → 503; no response head within
- * read_timeout_ms → 504; a malformed head → 502; the origin closing
- * mid-body → the visitor connection is closed (never a short response that
- * looks complete). A pooled connection that turns out closed before any
- * response byte is retried once on a fresh one when the request has no body.
+ * read_timeout_ms → 504; a malformed head, or the origin closing or
+ * resetting before its final head → 502; more interim (1xx) heads than
+ * LIMIT_ORIGIN_INTERIM_HEADS (or their bytes) → 502. Each of these answers
+ * goes through exchange_response_fail, which serves a stale copy instead
+ * where stale-if-error allows (the stored response's, the zone's, the
+ * request's). The origin closing mid-body → the visitor connection is
+ * closed (never a short response that looks complete; the fill is
+ * dropped). A pooled connection that turns out closed before any response
+ * byte is retried once on a fresh one when the request has no body.
+ * Interim heads go to the exchange (exchange_response_interim: forwarded
+ * to the visitor that leads the fetch, never stored).
  *
  * Reuse: a connection goes back to its origin's pool only when the client
  * allows it (oclient_reuse: the desync rule, net/origin_client.h), the

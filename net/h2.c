@@ -503,6 +503,42 @@ static ssize_t read_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t l
 	return (ssize_t)n;
 }
 
+/* A response head's fields as HTTP/2 fields (lower-case names into
+ * `names`, the status into `status`): how many, or -1 when the names do
+ * not fit. The values point into resp (nghttp2 copies them on submit). */
+struct h2_head_nv {
+	nghttp2_nv nv[LIMIT_HEADER_COUNT + 1];
+	char names[LIMIT_RESPONSE_HEADER_BYTES], status[4];
+};
+
+static int head_nv(const struct http1_response *resp, struct h2_head_nv *o)
+{
+	size_t nn = 0, used = 0;
+
+	o->status[0] = (char)('0' + resp->status / 100);
+	o->status[1] = (char)('0' + resp->status / 10 % 10);
+	o->status[2] = (char)('0' + resp->status % 10);
+	o->nv[nn++] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)o->status, 7, 3,
+				     NGHTTP2_NV_FLAG_NONE };
+	for (unsigned i = 0; i < resp->n_headers && nn < sizeof(o->nv) / sizeof(o->nv[0]); i++) {
+		const struct http1_header *f = &resp->headers[i];
+		/* Connection-specific fields are not allowed in HTTP/2. */
+		if (http1_is_hop_by_hop(f->name, f->name_len) ||
+		    (f->name_len == 16 && strncasecmp(f->name, "proxy-connection", 16) == 0))
+			continue;
+		if (used + f->name_len > sizeof(o->names))
+			return -1;
+		for (size_t k = 0; k < f->name_len; k++) {
+			char c = f->name[k];
+			o->names[used + k] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+		}
+		o->nv[nn++] = (nghttp2_nv){ (uint8_t *)o->names + used, (uint8_t *)f->value,
+					     f->name_len, f->value_len, NGHTTP2_NV_FLAG_NONE };
+		used += f->name_len;
+	}
+	return (int)nn;
+}
+
 /* The response head the user queued (HTTP/1.1 text, the first segment)
  * as HTTP/2 fields; the body follows through read_body. */
 static bool submit_head(struct h2conn *h, struct h2s *st, struct iobuf_outq *q, bool ended,
@@ -510,38 +546,18 @@ static bool submit_head(struct h2conn *h, struct h2s *st, struct iobuf_outq *q, 
 {
 	const struct iobuf_seg *seg = &q->segs[q->head];
 	struct http1_response resp;
-	nghttp2_nv nv[LIMIT_HEADER_COUNT + 1];
-	char names[LIMIT_RESPONSE_HEADER_BYTES], status[4];
-	size_t nn = 0, used = 0;
+	struct h2_head_nv o;
 
 	int r = http1_parse_response(seg->ptr, seg->len, head, &resp);
 	if (r <= 0 || resp.status < 200 || resp.status > 999)
 		return false;
-	status[0] = (char)('0' + resp.status / 100);
-	status[1] = (char)('0' + resp.status / 10 % 10);
-	status[2] = (char)('0' + resp.status % 10);
-	nv[nn++] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7, 3,
-				  NGHTTP2_NV_FLAG_NONE };
-	for (unsigned i = 0; i < resp.n_headers && nn < sizeof(nv) / sizeof(nv[0]); i++) {
-		const struct http1_header *f = &resp.headers[i];
-		/* Connection-specific fields are not allowed in HTTP/2. */
-		if (http1_is_hop_by_hop(f->name, f->name_len) ||
-		    (f->name_len == 16 && strncasecmp(f->name, "proxy-connection", 16) == 0))
-			continue;
-		if (used + f->name_len > sizeof(names))
-			return false;
-		for (size_t k = 0; k < f->name_len; k++) {
-			char c = f->name[k];
-			names[used + k] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
-		}
-		nv[nn++] = (nghttp2_nv){ (uint8_t *)names + used, (uint8_t *)f->value,
-					  f->name_len, f->value_len, NGHTTP2_NV_FLAG_NONE };
-		used += f->name_len;
-	}
+	int nn = head_nv(&resp, &o);
+	if (nn < 0)
+		return false;
 	iobuf_outq_consume(q, h->env.pool, (uint64_t)r);
 	bool body = !resp.no_body && !head && !(q->n == 0 && ended);
 	nghttp2_data_provider dp = { .source.ptr = st, .read_callback = read_body };
-	if (nghttp2_submit_response(h->s, st->sid, nv, nn, body ? &dp : NULL) != 0)
+	if (nghttp2_submit_response(h->s, st->sid, o.nv, (size_t)nn, body ? &dp : NULL) != 0)
 		return false;
 	st->submitted = true;
 	if (!body) {
@@ -574,6 +590,23 @@ bool h2_stream_flush(struct h2conn *h, uint16_t idx, void *user)
 	h2_send(h);
 	if (!h->busy && !h->closed)
 		h->env.ops->conn_timers(h->env.user, h->conn);  /* bytes may wait for the peer */
+	return true;
+}
+
+bool h2_stream_interim(struct h2conn *h, uint16_t idx, void *user,
+		       const struct http1_response *resp)
+{
+	struct h2s *st = stream_at(h, idx, user);
+	struct h2_head_nv o;
+
+	/* After the final head a HEADERS frame would be trailers. */
+	if (!st || st->submitted || st->eof || resp->status < 102 || resp->status > 199)
+		return false;
+	int nn = head_nv(resp, &o);
+	if (nn < 0 || nghttp2_submit_headers(h->s, NGHTTP2_FLAG_NONE, st->sid, NULL, o.nv,
+					     (size_t)nn, NULL) != 0)
+		return false;
+	h2_send(h);
 	return true;
 }
 

@@ -51,6 +51,7 @@ struct loop;
 struct iobuf_pool;
 struct iobuf_outq;
 struct h2conn;
+struct http1_response;
 
 /* The client connection preface (RFC 9113 3.4). */
 #define H2_PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -140,12 +141,18 @@ void h2_free(struct h2conn *h);
  *   h2_streams_aborted, the stream reset): the user lets go of it.
  * - h2_stream_drained: the user took queued request body: give the peer
  *   back the window stream_upload_room held.
+ * - h2_stream_interim: an interim (1xx but 100, 101) response head, as a
+ *   HEADERS frame before the final response's (RFC 9113 8.1); false when
+ *   it was not sent (the final head went, the stream is gone, the fields
+ *   do not convert, nghttp2 refused it): the stream goes on regardless.
  * - h2_stream_gone: the user is done with the stream before it closed
  *   (RST_STREAM INTERNAL_ERROR, counted h2_streams_aborted); no
  *   stream_closed follows.
  */
 bool h2_stream_flush(struct h2conn *h, uint16_t idx, void *st);
 void h2_stream_drained(struct h2conn *h, uint16_t idx, void *st);
+bool h2_stream_interim(struct h2conn *h, uint16_t idx, void *st,
+		       const struct http1_response *resp);
 void h2_stream_gone(struct h2conn *h, uint16_t idx, void *st);
 
 #endif

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "core/counters.h"
+#include "core/limits.h"
 #include "net/tls.h"
 
 void oclient_reader_release(struct oclient_reader *r)
@@ -100,14 +101,23 @@ static ssize_t read_head(struct oclient_reader *r, const char *p, size_t len,
 	 * just appended, so whatever follows it in the block came from p and
 	 * is still there in p: the block is not needed any more. */
 	size_t head_from_p = r->head ? taken - (src_len - (size_t)rc) : (size_t)rc;
+	/* resp points into the block: it goes back after the call */
 	if (resp.status >= 200) {
 		r->head_done = true;
 		set_framing(r, &resp);
-		/* resp points into the block: it goes back after the call */
 		if (!ops->on_head(user, &resp))
 			return OCLIENT_STOPPED;
+	} else {
+		/* An interim response (103 Early Hints, a stray 100): a head
+		 * alone, whatever Content-Length it has (RFC 9110 15.2).
+		 * Bounded: each one re-arms the read timeout. */
+		r->interim_bytes += (uint32_t)rc;
+		if (++r->interim_n > LIMIT_ORIGIN_INTERIM_HEADS ||
+		    r->interim_bytes > LIMIT_ORIGIN_INTERIM_BYTES)
+			return fail(r, ops, user, OCLIENT_E_INTERIM);
+		if (ops->on_interim && !ops->on_interim(user, &resp))
+			return OCLIENT_STOPPED;
 	}
-	/* Interim responses (103 Early Hints, a stray 100) are skipped. */
 	oclient_reader_release(r);
 	return (ssize_t)head_from_p;
 }

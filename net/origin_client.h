@@ -35,7 +35,10 @@
  * the framing and nothing else.
  *
  * Response rules (RFC 9112 6.3; the parser is net/http1.h):
- *  - interim responses (1xx: 100, 103) are skipped; 101 is an error (the
+ *  - interim responses (1xx: 103, a stray 100) go to on_interim, each as
+ *    a head with no body whatever its Content-Length says, at most
+ *    LIMIT_ORIGIN_INTERIM_HEADS of them and LIMIT_ORIGIN_INTERIM_BYTES in
+ *    all per response (beyond: OCLIENT_E_INTERIM); 101 is an error (the
  *    edge never asks to switch protocols: what follows is not HTTP);
  *  - a response to HEAD, a 204 and a 304 have no body whatever their
  *    Content-Length says; bytes after such a head end reuse;
@@ -88,6 +91,7 @@ enum oclient_error {
 	OCLIENT_E_NOBUFS,           /* no head block for a head split across reads */
 	OCLIENT_E_CLOSED,           /* input ended before the head did */
 	OCLIENT_E_TRUNCATED,        /* input ended inside the body */
+	OCLIENT_E_INTERIM,          /* too many interim (1xx) heads, or too many bytes of them */
 };
 
 /*
@@ -97,6 +101,10 @@ enum oclient_error {
  * and touches nothing more; oclient_read returns OCLIENT_STOPPED.
  */
 struct oclient_ops {
+	/* An interim response head (1xx but 101), before the final one; it
+	 * has no body. Valid during the call only, like on_head's. Optional
+	 * (NULL: skipped). */
+	bool (*on_interim)(void *user, const struct http1_response *resp);
 	/* The final response head (the fields point into the bytes fed, or
 	 * into the reader's head block: valid during the call only). */
 	bool (*on_head)(void *user, const struct http1_response *resp);
@@ -124,6 +132,8 @@ struct oclient_reader {
 	bool dechunk;                       /* pass chunked content without framing */
 	bool got_bytes;                     /* any response byte arrived */
 	bool head_done;                     /* the final head was read */
+	uint8_t interim_n;                  /* interim heads read before it */
+	uint32_t interim_bytes;             /* and their bytes */
 	bool keep_alive;                    /* the response allows another request */
 	uint8_t body_mode;                  /* enum oclient_body_mode */
 	int64_t body_left;                  /* OCLIENT_BODY_LENGTH */
@@ -147,8 +157,8 @@ void oclient_reader_start(struct oclient_reader *r, struct iobuf_pool *pool,
 void oclient_reader_release(struct oclient_reader *r);
 /*
  * Response bytes as they came, in buffer bid of group g (NULL, 0 when
- * they lie in no group). Calls on_head once, then on_data/on_body for the
- * body, then on_end — or on_error. p may be overwritten by on_data.
+ * they lie in no group). Calls on_interim for each interim head, on_head
+ * once, then on_data/on_body for the body, then on_end — or on_error. p may be overwritten by on_data.
  * Returns OCLIENT_MORE, OCLIENT_DONE or OCLIENT_STOPPED.
  */
 int oclient_read(struct oclient_reader *r, char *p, size_t len, struct iobuf_group *g,
