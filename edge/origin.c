@@ -777,6 +777,13 @@ static void resp_error(void *user, enum oclient_error err)
 	case OCLIENT_E_TRUNCATED:
 		abort_exchange(c->sh, c->oc, 502);
 		return;
+	case OCLIENT_E_CLOSED:
+		/* Accepted and closed, closed mid-head, reset: an origin error
+		 * like a 5xx (stale where stale-if-error allows), not a head
+		 * that did not parse. */
+		COUNT(c->sh, origin_closed_before_head);
+		abort_exchange(c->sh, c->oc, 502);
+		return;
 	case OCLIENT_E_INTERIM:
 		COUNT(c->sh, origin_interim_excess);
 		abort_exchange(c->sh, c->oc, 502);

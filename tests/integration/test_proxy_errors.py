@@ -3,9 +3,21 @@
 closed mid-body → the visitor's connection closes before the body is whole
 (Content-Length and chunked), failover to the next origin, reset → 5xx,
 unknown Host without a default zone → 404; an empty Content-Length body
-ends the response (the connection serves the next request)."""
+ends the response (the connection serves the next request).
+
+close_stale (edgecache only, its own server with a disk cache; issue 17
+defect 3): an origin that accepts and closes, closes mid-head or resets is
+an origin error like a 5xx: a stale copy is served (200, X-Cache STALE,
+cache_stale_if_error) where stale-if-error allows it — the stored
+response's, the zone's `stale_if_error`, the request's own
+`Cache-Control: stale-if-error` (RFC 5861 4) — else 502; each counted
+origin_closed_before_head. A close mid-body closes the visitor connection
+and stores nothing (the next request goes to the origin)."""
 import os
+import socket
+import struct
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
@@ -133,6 +145,137 @@ def empty_body(ck, srv):
 			 d['origin_reuses'] >= 1)
 
 
+class CloseOrigin:
+	"""A raw origin. mode 'ok': a 100-byte cacheable 200 (max-age=1, and
+	stale-if-error=60 under /sie/), Connection: close, so every request
+	comes on a fresh connection; 'accept_close': closes each connection as
+	it accepts it, before reading; 'mid_head': reads the request, sends
+	half a head, closes; 'rst': reads the request, resets (SO_LINGER 0);
+	'mid_body': a head for 100000 bytes, 1000 of them, closes."""
+
+	def __init__(self):
+		self.sock = socket.socket()
+		self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+		self.sock.bind(('127.0.0.1', 0))
+		self.sock.listen(64)
+		self.url = 'http://127.0.0.1:%d' % self.sock.getsockname()[1]
+		self.mode = 'ok'
+		self.requests = []
+		self.stop = False
+		threading.Thread(target=self._accept, daemon=True).start()
+
+	def _accept(self):
+		self.sock.settimeout(0.2)
+		while not self.stop:
+			try:
+				c, _ = self.sock.accept()
+			except socket.timeout:
+				continue
+			except OSError:
+				return
+			threading.Thread(target=self._serve, args=(c, self.mode), daemon=True).start()
+
+	def _serve(self, c, mode):
+		try:
+			if mode == 'accept_close':
+				return
+			c.settimeout(10)
+			buf = b''
+			while b'\r\n\r\n' not in buf:
+				d = c.recv(65536)
+				if not d:
+					return
+				buf += d
+			path = buf.split(b' ', 2)[1].decode()
+			self.requests.append(path)
+			if mode == 'mid_head':
+				c.sendall(b'HTTP/1.1 200 OK\r\nContent-Le')
+			elif mode == 'rst':
+				c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+			elif mode == 'mid_body':
+				c.sendall(b'HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\n'
+					  b'Content-Length: 100000\r\n\r\n' + b'b' * 1000)
+			else:
+				cc = 'max-age=1, stale-if-error=60' if path.startswith('/sie/') else 'max-age=1'
+				c.sendall(('HTTP/1.1 200 OK\r\nCache-Control: %s\r\nETag: "v1"\r\n'
+					   'Connection: close\r\nContent-Length: 100\r\n\r\n' % cc).encode() +
+					  b'o' * 100)
+		except OSError:
+			pass
+		finally:
+			c.close()
+
+	def close(self):
+		self.stop = True
+		self.sock.close()
+
+
+def close_stale(ck):
+	if et.TARGET != 'edgecache':
+		ck.skip('close_stale', 'edgecache only (stale-if-error needs its cache)')
+		return
+	o = CloseOrigin()
+	zones = [et.zone('st', ['st.test'], [('a', o.url, {})]),
+		 et.zone('zst', ['zst.test'], [('a', o.url, {})], stale_if_error=60)]
+	srv = et.Edgecache(zones, cache={'path': os.path.join(et.tmpdir('cs'), 'c.dat'),
+					 'size': '64m'}).start()
+	sie_req = [('Cache-Control', 'stale-if-error=60')]
+	modes = ('accept_close', 'mid_head', 'rst')
+	# (host, path, request headers, a stale copy allowed)
+	cases = [(h, p + m, hd, ok) for m in modes for h, p, hd, ok in (
+		('st.test', '/sie/', [], True),           # the stored response's
+		('zst.test', '/zone/', [], True),         # the zone's stale_if_error
+		('st.test', '/req/', sie_req, True),      # the request's (RFC 5861 4)
+		('st.test', '/none/', [], False))]
+	try:
+		for h, p, _, _ in cases:
+			r = et.request(srv.port, 'GET', p, host=h)
+			ck.check('stored %s%s: 200 MISS' % (h, p),
+				 r.status == 200 and r.header('x-cache') == 'MISS', repr(r))
+		time.sleep(2.2)                     # max-age=1: all stale now
+		for m in modes:
+			o.mode = m
+			c0 = srv.counters()
+			for h, p, hd, ok in [c for c in cases if c[1].endswith(m)]:
+				r = et.request(srv.port, 'GET', p, host=h, headers=hd)
+				if ok:
+					ck.check('%s, %s%s: the stale copy, 200 STALE' % (m, h, p),
+						 r.status == 200 and r.header('x-cache') == 'STALE' and
+						 r.body == b'o' * 100, '%r %s' % (r, r.header('x-cache')))
+				else:
+					ck.check('%s, %s%s, no stale permission: 502' % (m, h, p),
+						 r.status == 502, repr(r))
+			d = delta(srv, c0, 'cache_stale_if_error', 'origin_closed_before_head',
+				  'status_5xx')
+			ck.check('%s: counters cache_stale_if_error 3, origin_closed_before_head 4, '
+				 'status_5xx 1 (%s)' % (m, d),
+				 d == {'cache_stale_if_error': 3, 'origin_closed_before_head': 4,
+				       'status_5xx': 1})
+		# (d) a close after the head went out cannot become stale: the
+		# visitor's connection closes short, nothing is stored.
+		o.mode = 'mid_body'
+		c0 = srv.counters()
+		c = srv.conn()
+		c.send(et.build('GET', '/body/d', 'st.test'))
+		r = c.read_response()
+		ck.check('mid_body: the head, 1000 of 100000 bytes, then the connection closes',
+			 r.status == 200 and not r.complete and len(r.body) == 1000 and c.eof, repr(r))
+		c.close()
+		d = delta(srv, c0, 'origin_truncated')
+		ck.check('mid_body: origin_truncated +1 (%s)' % d, d['origin_truncated'] == 1)
+		o.mode = 'ok'
+		n0 = len(o.requests)
+		r = et.request(srv.port, 'GET', '/body/d', host='st.test')
+		ck.check('after mid_body nothing was stored: the next GET is a MISS from the origin',
+			 r.status == 200 and r.header('x-cache') == 'MISS' and r.body == b'o' * 100 and
+			 o.requests[n0:] == ['/body/d'], '%r %s %s' % (r, r.header('x-cache'),
+								  o.requests[n0:]))
+	finally:
+		o.close()
+		rc = srv.stop()
+		ck.check('close_stale server exits 0 (%s)' % rc, rc == 0)
+
+
 def main():
 	py = et.PyOrigin()
 	empty = EmptyBody()
@@ -153,6 +296,7 @@ def main():
 	ck.run('reset', reset, ck, srv)
 	ck.run('unknown_host', unknown_host, ck, srv)
 	ck.run('empty_body', empty_body, ck, srv)
+	ck.run('close_stale', close_stale, ck)
 	empty.close()
 	ck.stop_and_finish(srv)
 
