@@ -166,9 +166,10 @@
  * forwarded (103 Early Hints) or skipped, and an origin sending them
  * without end would hold the exchange with no final response and no read
  * timeout (every byte re-arms it). Beyond either: 502,
- * origin_interim_excess. A page's Early Hints are one or two heads. */
+ * origin_interim_excess. A page's Early Hints are one or two heads; all of
+ * them together get one final head's worth of bytes. */
 #define LIMIT_ORIGIN_INTERIM_HEADS    8
-#define LIMIT_ORIGIN_INTERIM_BYTES    16384
+#define LIMIT_ORIGIN_INTERIM_BYTES    LIMIT_RESPONSE_HEADER_BYTES
 
 /* ---- config (FIXED) ----------------------------------------------------- */
 

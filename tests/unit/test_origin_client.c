@@ -9,7 +9,7 @@
 #include "check.h"
 #include "net/origin_client.h"
 
-/* What the callbacks saw, as text: "H200 " per head, the body bytes
+/* What the callbacks saw, as text: "I103 " per interim head, "H200 " per head, the body bytes
  * after "B:", "E" for the end, "X<err>" for an error. */
 struct rec {
 	char log[8192];
@@ -41,6 +41,17 @@ static bool on_head(void *user, const struct http1_response *resp)
 	r->in_body = false;
 	r->heads++;
 	return !r->stop_at_head;
+}
+
+static bool on_interim(void *user, const struct http1_response *resp)
+{
+	struct rec *r = user;
+	char s[16];
+
+	CHECK(resp->no_body);
+	snprintf(s, sizeof(s), "I%u ", resp->status);
+	rec_put(r, s, strlen(s));
+	return true;
 }
 
 static void on_data(void *user, char *p, size_t n)
@@ -82,7 +93,7 @@ static void on_error(void *user, enum oclient_error err)
 }
 
 static const struct oclient_ops ops = {
-	.on_head = on_head, .on_data = on_data, .on_body = on_body,
+	.on_interim = on_interim, .on_head = on_head, .on_data = on_data, .on_body = on_body,
 	.on_end = on_end, .on_error = on_error,
 };
 
@@ -227,7 +238,48 @@ static void test_interim(void)
 {
 	expect("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
 	       "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false, false, OCLIENT_DONE,
-	       "H200 B:okE", OCLIENT_REUSE);
+	       "I100 I103 H200 B:okE", OCLIENT_REUSE);
+	/* a 1xx has no body, whatever its Content-Length says (RFC 9110 15.2) */
+	expect("HTTP/1.1 103 Early Hints\r\nContent-Length: 5\r\n\r\n"
+	       "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false, false, OCLIENT_DONE,
+	       "I103 H200 B:okE", OCLIENT_REUSE);
+	/* LIMIT_ORIGIN_INTERIM_HEADS of them, then one more: OCLIENT_E_INTERIM */
+	static char in[2 * LIMIT_RESPONSE_HEADER_BYTES], want[256];
+	static const char eh[] = "HTTP/1.1 103 Early Hints\r\n\r\n";
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	for (int extra = 0; extra <= 1; extra++) {
+		size_t n = 0, w = 0;
+		for (int i = 0; i < LIMIT_ORIGIN_INTERIM_HEADS + extra; i++) {
+			memcpy(in + n, eh, sizeof(eh) - 1);
+			n += sizeof(eh) - 1;
+			if (i < LIMIT_ORIGIN_INTERIM_HEADS)
+				w += (size_t)snprintf(want + w, sizeof(want) - w, "I103 ");
+		}
+		memcpy(in + n, ok, sizeof(ok));
+		snprintf(want + w, sizeof(want) - w, extra ? "X%d" : "H200 B:okE",
+			 OCLIENT_E_INTERIM);
+		expect(in, false, false, extra ? OCLIENT_STOPPED : OCLIENT_DONE, want,
+		       OCLIENT_REUSE);
+	}
+	/* LIMIT_ORIGIN_INTERIM_BYTES in four heads, then one byte more */
+	for (int extra = 0; extra <= 1; extra++) {
+		static const char pre[] = "HTTP/1.1 103 Early Hints\r\nLink: <";
+		size_t n = 0, each = LIMIT_ORIGIN_INTERIM_BYTES / 4;
+		for (int i = 0; i < 4; i++) {
+			size_t k = each - (sizeof(pre) - 1) - 5 + (i == 3 ? (size_t)extra : 0);
+			memcpy(in + n, pre, sizeof(pre) - 1);
+			n += sizeof(pre) - 1;
+			memset(in + n, 'x', k);
+			n += k;
+			memcpy(in + n, ">\r\n\r\n", 5);
+			n += 5;
+		}
+		memcpy(in + n, ok, sizeof(ok));
+		snprintf(want, sizeof(want), extra ? "I103 I103 I103 X%d" : "I103 I103 I103 I103 H200 B:okE",
+			 OCLIENT_E_INTERIM);
+		expect(in, false, false, extra ? OCLIENT_STOPPED : OCLIENT_DONE, want,
+		       OCLIENT_REUSE);
+	}
 	/* 101: what follows is not HTTP */
 	expect("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", false, false,
 	       OCLIENT_STOPPED, "X1", OCLIENT_REUSE);
