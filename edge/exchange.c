@@ -1000,7 +1000,7 @@ void exchange_response_interim(struct shard *sh, struct exchange *ex,
 	 * the origin's is a stray; HTTP/1.0 has no 1xx (RFC 9110 15.2). */
 	if (resp->status == 100 || ex->background || ex->head_queued || ex->state != EX_BUSY)
 		return;
-	if (ex->h2_sid ? !ex->h2 : !ex->conn || ex->req.version_minor == 0)
+	if (ex->h2_sid ? !ex->h2 : (!ex->conn || ex->req.version_minor == 0))
 		return;
 	/* The head as it goes to an HTTP/1.1 visitor; a stream gets it parsed
 	 * back into fields, as the final head (one rule for what is dropped). */
