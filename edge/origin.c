@@ -821,8 +821,12 @@ static void on_eof(struct shard *sh, struct origin_conn *oc, int res)
 	struct exchange *ex = oc->ex;
 	struct resp_call c = { .sh = sh, .oc = oc };
 
-	if (!oc->cl.rd.got_bytes && oc->reused && !ex->retried && !ex->body_sent) {
-		/* The origin closed a pooled connection as we reused it. */
+	if (!oc->cl.rd.got_bytes && oc->reused && !ex->retried && !ex->body_sent &&
+	    oclient_method_idempotent(ex->req.method)) {
+		/* The origin closed a pooled connection as we reused it (its
+		 * keep-alive timeout): maybe before it read our request, maybe
+		 * after it acted on it, so only an idempotent one goes again
+		 * (RFC 9110 9.2.2: a proxy never retries the others). */
 		COUNT(sh, origin_retries);
 		ex->retried = true;
 		oc->ex = NULL;

@@ -33,7 +33,9 @@
  * request's). The origin closing mid-body → the visitor connection is
  * closed (never a short response that looks complete; the fill is
  * dropped). A pooled connection that turns out closed before any response
- * byte is retried once on a fresh one when the request has no body.
+ * byte is retried once on a fresh one when the request's method is
+ * idempotent and no body was sent (RFC 9110 9.2.2); otherwise that close is
+ * an origin error like the others.
  * Interim heads go to the exchange (exchange_response_interim: forwarded
  * to the visitor that leads the fetch, never stored).
  *

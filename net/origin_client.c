@@ -249,6 +249,12 @@ bool oclient_method_ignores_body(enum http1_method m)
 	       m == HTTP1_OPTIONS || m == HTTP1_TRACE;
 }
 
+bool oclient_method_idempotent(enum http1_method m)
+{
+	return m == HTTP1_GET || m == HTTP1_HEAD || m == HTTP1_PUT || m == HTTP1_DELETE ||
+	       m == HTTP1_OPTIONS || m == HTTP1_TRACE;
+}
+
 enum oclient_reuse oclient_reuse(const struct oclient_reader *r, bool request_sent,
 				 bool body_unsafe)
 {

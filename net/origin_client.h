@@ -171,6 +171,9 @@ int oclient_read_eof(struct oclient_reader *r, bool clean, const struct oclient_
 
 /* RFC 9110 9.3: content on these methods has no defined meaning. */
 bool oclient_method_ignores_body(enum http1_method m);
+/* RFC 9110 9.2.2: idempotent methods, the only ones a proxy may retry
+ * on its own. */
+bool oclient_method_idempotent(enum http1_method m);
 /* Whether the connection may carry another request after this response. */
 enum oclient_reuse {
 	OCLIENT_REUSE = 0,          /* yes: it may go back to a keep-alive pool */

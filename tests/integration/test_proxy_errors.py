@@ -12,7 +12,12 @@ cache_stale_if_error) where stale-if-error allows it — the stored
 response's, the zone's `stale_if_error`, the request's own
 `Cache-Control: stale-if-error` (RFC 5861 4) — else 502; each counted
 origin_closed_before_head. A close mid-body closes the visitor connection
-and stores nothing (the next request goes to the origin)."""
+and stores nothing (the next request goes to the origin).
+
+pooled_close (edgecache only): an origin that closes a keep-alive
+connection when a second request comes on it: a GET is retried once on a
+fresh connection (200, origin_retries), a POST is not (RFC 9110 9.2.2: a
+proxy never retries a non-idempotent request) — 502, the origin saw it once."""
 import os
 import socket
 import struct
@@ -276,6 +281,53 @@ def close_stale(ck):
 		ck.check('close_stale server exits 0 (%s)' % rc, rc == 0)
 
 
+class SecondCloses(et.HeadServer):
+	"""Answers the first request on each connection (keep-alive), closes
+	at the second without a byte: a pooled connection the origin let go."""
+
+	def __init__(self):
+		super().__init__()
+		self.seen = {}
+		self.requests = []
+
+	def answer(self, c, head):
+		self.requests.append(head.split('\r\n', 1)[0])
+		self.seen[c] = self.seen.get(c, 0) + 1
+		if self.seen[c] > 1:
+			c.shutdown(socket.SHUT_RDWR)
+			return
+		c.sendall(b'HTTP/1.1 200 OK\r\nCache-Control: no-store\r\nContent-Length: 2\r\n\r\nok')
+
+
+def pooled_close(ck):
+	if et.TARGET != 'edgecache':
+		ck.skip('pooled_close', 'edgecache only')
+		return
+	o = SecondCloses()
+	srv = et.Edgecache([et.zone('pc', ['pc.test'], [('a', o.url, {})])]).start()
+	try:
+		r = et.request(srv.port, 'GET', '/g1', host='pc.test')
+		ck.check('first GET on a new origin connection: 200', r.status == 200, repr(r))
+		c0 = srv.counters()
+		r = et.request(srv.port, 'GET', '/g2', host='pc.test')
+		d = delta(srv, c0, 'origin_reuses', 'origin_retries')
+		ck.check('GET on the pooled connection the origin closes: retried, 200 (%s)' % d,
+			 r.status == 200 and d == {'origin_reuses': 1, 'origin_retries': 1}, repr(r))
+		c0 = srv.counters()
+		r = et.request(srv.port, 'POST', '/p3', host='pc.test', body=b'')
+		d = delta(srv, c0, 'origin_reuses', 'origin_retries', 'origin_closed_before_head')
+		n = o.requests.count('POST /p3 HTTP/1.1')
+		ck.check('POST (no body) on the pooled connection the origin closes: not retried, '
+			 '502, the origin saw it once (%d; %s)' % (n, d),
+			 r.status == 502 and n == 1 and
+			 d == {'origin_reuses': 1, 'origin_retries': 0, 'origin_closed_before_head': 1},
+			 repr(r))
+	finally:
+		o.close()
+		rc = srv.stop()
+		ck.check('pooled_close server exits 0 (%s)' % rc, rc == 0)
+
+
 def main():
 	py = et.PyOrigin()
 	empty = EmptyBody()
@@ -297,6 +349,7 @@ def main():
 	ck.run('unknown_host', unknown_host, ck, srv)
 	ck.run('empty_body', empty_body, ck, srv)
 	ck.run('close_stale', close_stale, ck)
+	ck.run('pooled_close', pooled_close, ck)
 	empty.close()
 	ck.stop_and_finish(srv)
 
