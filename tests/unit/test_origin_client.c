@@ -375,6 +375,15 @@ static void test_reuse_rule(void)
 	CHECK(oclient_method_ignores_body(HTTP1_TRACE));
 	CHECK(!oclient_method_ignores_body(HTTP1_POST));
 	CHECK(!oclient_method_ignores_body(HTTP1_PUT));
+	/* RFC 9110 9.2.2: what a dead pooled connection may retry */
+	static const enum http1_method idem[] = { HTTP1_GET, HTTP1_HEAD, HTTP1_PUT,
+						  HTTP1_DELETE, HTTP1_OPTIONS, HTTP1_TRACE };
+	for (size_t i = 0; i < sizeof(idem) / sizeof(idem[0]); i++)
+		CHECK(oclient_method_idempotent(idem[i]));
+	CHECK(!oclient_method_idempotent(HTTP1_POST));
+	CHECK(!oclient_method_idempotent(HTTP1_PATCH));
+	CHECK(!oclient_method_idempotent(HTTP1_CONNECT));
+	CHECK(!oclient_method_idempotent(HTTP1_OTHER));
 	oclient_reader_release(&r);
 }
 
