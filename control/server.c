@@ -31,6 +31,7 @@
 #include "sigv4/s3_error.h"
 #include "cache/store.h"
 #include "cache/collapse.h"
+#include "cache/refreshed.h"
 #include "edge/runtime.h"
 #include "net/tls.h"
 
@@ -231,7 +232,8 @@ static int start_shards(struct server *srv, unsigned want)
 		.rt = &srv->rt, .draining = &srv->draining,
 		.drain_deadline_ms = &srv->drain_deadline_ms, .store = srv->store,
 		.collapse = srv->collapse, .invalidated = srv->invalidated,
-		.passes = srv->passes, .n_shards_planned = srv->n_shards_planned,
+		.passes = srv->passes, .refreshed = srv->refreshed,
+		.n_shards_planned = srv->n_shards_planned,
 		.creds_epochs = &srv->creds_epochs,
 	};
 	for (unsigned i = 0; i < want; i++) {
@@ -585,7 +587,8 @@ static int open_store(struct server *srv, const struct cfg *cfg, unsigned shards
 	}
 	if (collapse_init(&srv->collapse, LIMIT_COLLAPSE_KEYS) < 0 ||
 	    collapse_init(&srv->invalidated, LIMIT_COLLAPSE_KEYS) < 0 ||
-	    collapse_init(&srv->passes, LIMIT_COLLAPSE_KEYS) < 0) {
+	    collapse_init(&srv->passes, LIMIT_COLLAPSE_KEYS) < 0 ||
+	    refreshed_init(&srv->refreshed, LIMIT_REFRESHED_SLOTS, store_meta_max()) < 0) {
 		fprintf(stderr, "edgecache: cache: out of memory\n");
 		return -1;
 	}
@@ -754,6 +757,7 @@ out:
 	collapse_free(srv.collapse);
 	collapse_free(srv.invalidated);
 	collapse_free(srv.passes);
+	refreshed_free(srv.refreshed);
 	for (unsigned s = 0; s < srv.n_shards; s++)
 		shard_destroy(srv.shards[s]);
 	free(srv.shards);

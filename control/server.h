@@ -33,6 +33,7 @@ struct shard;
 struct runtime;
 struct store;
 struct collapse;
+struct refreshed;
 struct server;
 
 /*
@@ -70,6 +71,7 @@ struct server {
 	struct collapse *collapse;          /* in-flight cache keys (with a store) */
 	struct collapse *invalidated;       /* invalidation stamps (with a store) */
 	struct collapse *passes;            /* not-storable stamps (with a store) */
+	struct refreshed *refreshed;        /* 304 rewrites in flight (with a store) */
 	uint64_t generation;
 	const char *main_file;
 	unsigned n_shards;                  /* started */

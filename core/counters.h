@@ -106,6 +106,8 @@
 	X(cache_fills,             "objects written to the store and committed") \
 	X(cache_fill_dropped,      "fills dropped: store buffers or write slots busy, object too large") \
 	X(cache_revalidated,       "stale objects confirmed by a 304 and served (REVALIDATED)") \
+	X(cache_refreshed_hits,    "hits served under a 304's refreshed head while the object's rewrite had not landed (cache/refreshed.h)") \
+	X(cache_refresh_unlisted,  "304 refreshes whose rewrite found no slot in the refreshed table: the stale copy is found until it lands") \
 	X(cache_stale_if_error,    "stale objects served because the origin failed (stale-if-error)") \
 	X(collapsed_followers,     "misses that streamed a same-shard leader's origin response") \
 	X(collapsed_parked,        "misses that waited for another exchange's fetch to land") \

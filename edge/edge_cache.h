@@ -40,6 +40,7 @@
 struct shard;
 struct exchange;
 struct collapse;
+struct refreshed;
 struct memtier_obj;
 struct wbuf;
 
@@ -54,6 +55,7 @@ struct ecache_shard {
 	struct collapse *collapse;          /* in-flight keys, all shards */
 	struct collapse *invalidated;       /* invalidation stamps, all shards */
 	struct collapse *passes;            /* keys last answered not storable (stamps) */
+	struct refreshed *refreshed;        /* 304 rewrites in flight, all shards */
 	struct memtier mt;                  /* RAM tier: hot objects of this shard */
 	bool mt_on;
 	/* Store writes in flight: the store_io of each, kept until its
@@ -62,6 +64,9 @@ struct ecache_shard {
 	uint32_t *wio_free;
 	uint32_t n_wio_free;
 	uint64_t fill_began_ms[LIMIT_STORE_WRITES];   /* per store write slot */
+	/* Per store write slot: it rewrites a 304-refreshed object listed
+	 * in `refreshed`, told when the write lands or fails. */
+	bool rewriting[LIMIT_STORE_WRITES];
 	/* The store's buffer pool of this shard, registered with the ring
 	 * (fixed buffer 0) so O_DIRECT reads/writes skip per-I/O page pinning;
 	 * NULL when registration failed (then plain READ/WRITE). */

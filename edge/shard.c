@@ -98,6 +98,7 @@ struct shard *shard_create(const struct shard_env *env, unsigned id, int cpu,
 	sh->cache.collapse = env->collapse;
 	sh->cache.invalidated = env->invalidated;
 	sh->cache.passes = env->passes;
+	sh->cache.refreshed = env->refreshed;
 	sh->cache.wio = calloc(SHARD_STORE_IOS, sizeof(*sh->cache.wio));
 	sh->cache.wio_free = calloc(SHARD_STORE_IOS, sizeof(*sh->cache.wio_free));
 	if (!sh->cache.wio || !sh->cache.wio_free) {

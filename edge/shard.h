@@ -49,6 +49,7 @@ struct store_io;
 #include "edge/visitor.h"
 
 struct collapse;
+struct refreshed;
 
 enum shard_op {
 	OP_NONE = LOOP_OP_NONE,
@@ -94,6 +95,7 @@ struct shard_env {
 	struct collapse *collapse;
 	struct collapse *invalidated;
 	struct collapse *passes;
+	struct refreshed *refreshed;        /* 304 rewrites in flight (cache/refreshed.h) */
 	unsigned n_shards_planned;          /* splits the RAM tier's budget */
 	/* Where retired S3 credentials objects wait for every shard to pass
 	 * (edge/runtime.h "Credentials apart"); the loop announces to it. */
