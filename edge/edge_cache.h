@@ -17,7 +17,9 @@
  * Whole objects that fit one chunk are served from one store entry (with
  * Age, X-Cache, 304 for conditionals, 206 for one range); responses with a
  * Content-Length that RFC 9111 lets us store are written while they stream
- * to the visitor. Stale entries are revalidated; responses with Vary are
+ * to the visitor. Stale entries are revalidated (a 304's rewrite is listed
+ * in cache/refreshed.h until it lands: lookups meanwhile, on any shard, serve
+ * the stale copy under the refreshed head); responses with Vary are
  * stored as variants (edge/edge_vary.h); a stale-while-revalidate hit starts
  * one background refresh (exchange_background). Objects whose head and body
  * do not fit one chunk, and Range misses, are slices (edge/edge_large.h).
