@@ -60,6 +60,8 @@
 	X(origin_early_responses,  "origin final responses that began before the whole request was sent (an early answer)") \
 	X(origin_conns_not_reused, "origin connections closed after their response, not pooled: the request was not all sent, or had a body its method gives no meaning (CL.0)") \
 	X(origin_failovers,        "requests moved to the next origin of the zone") \
+	X(origin_not_modified,     "origin 304 answers to a conditional request (a revalidation's or a visitor's): not errors") \
+	X(origin_precondition_failed, "origin 412 answers to a conditional request (If-Match, If-Unmodified-Since): not errors") \
 	X(origin_unavailable,      "requests answered 503: no origin reachable") \
 	X(timeouts_header,         "visitor connections closed: head not complete in header_timeout_ms") \
 	X(timeouts_idle,           "keep-alive connections closed after idle_timeout_ms") \
