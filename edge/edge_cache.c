@@ -393,13 +393,10 @@ static bool serve_refreshed(struct shard *sh, struct exchange *ex, const char *b
 								       ex->background),
 						   ex->req.method);
 		if (d.act == CPOL_STORED_SERVE && d.xcache == HCACHE_X_HIT) {
-			uint8_t was = c->xcache;
-			c->xcache = d.xcache;
+			c->xcache = d.xcache;   /* unserved: the caller sets its own */
 			served = serve_hit(sh, ex, &m.e, &head, body, total, true) == 0;
 			if (served)
 				COUNT(sh, cache_refreshed_hits);
-			else
-				c->xcache = was;
 		}
 	}
 	/* serve_hit copied the head out; the body is the stale copy's. */
