@@ -33,6 +33,7 @@ struct shard;
 struct runtime;
 struct store;
 struct collapse;
+struct refreshed;
 struct server;
 
 /*
@@ -70,10 +71,12 @@ struct server {
 	struct collapse *collapse;          /* in-flight cache keys (with a store) */
 	struct collapse *invalidated;       /* invalidation stamps (with a store) */
 	struct collapse *passes;            /* not-storable stamps (with a store) */
+	struct refreshed *refreshed;        /* 304 rewrites in flight (with a store) */
 	uint64_t generation;
 	const char *main_file;
 	unsigned n_shards;                  /* started */
 	unsigned n_shards_planned;          /* workers */
+	uint32_t test_store_write_delay_ms; /* the test hook (edge/shard.h), 0 = off */
 	struct shard **shards;
 	_Atomic bool draining;              /* SIGTERM: stop accepting, finish */
 	uint64_t drain_deadline_ms;         /* CLOCK_MONOTONIC ms */

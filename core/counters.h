@@ -63,6 +63,8 @@
 	X(origin_early_responses,  "origin final responses that began before the whole request was sent (an early answer)") \
 	X(origin_conns_not_reused, "origin connections closed after their response, not pooled: the request was not all sent, or had a body its method gives no meaning (CL.0)") \
 	X(origin_failovers,        "requests moved to the next origin of the zone") \
+	X(origin_not_modified,     "origin 304 answers to a conditional request (a revalidation's or a visitor's): not errors") \
+	X(origin_precondition_failed, "origin 412 answers to a conditional request (If-Match, If-Unmodified-Since): not errors") \
 	X(origin_unavailable,      "requests answered 503: no origin reachable") \
 	X(timeouts_header,         "visitor connections closed: head not complete in header_timeout_ms") \
 	X(timeouts_idle,           "keep-alive connections closed after idle_timeout_ms") \
@@ -109,6 +111,8 @@
 	X(cache_fills,             "objects written to the store and committed") \
 	X(cache_fill_dropped,      "fills dropped: store buffers or write slots busy, object too large") \
 	X(cache_revalidated,       "stale objects confirmed by a 304 and served (REVALIDATED)") \
+	X(cache_refreshed_hits,    "hits served under a 304's refreshed head while the object's rewrite had not landed (cache/refreshed.h)") \
+	X(cache_refresh_unlisted,  "304 refreshes whose rewrite found no slot in the refreshed table: the stale copy is found until it lands") \
 	X(cache_stale_if_error,    "stale objects served because the origin failed (stale-if-error)") \
 	X(collapsed_followers,     "misses that streamed a same-shard leader's origin response") \
 	X(collapsed_parked,        "misses that waited for another exchange's fetch to land") \

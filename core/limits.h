@@ -387,6 +387,16 @@
  * again collapses again soon). */
 #define LIMIT_COLLAPSE_PASS_MS        10000
 
+/* Objects refreshed by a 304 whose rewrite has not landed, all shards
+ * together (cache/refreshed.h): each slot holds one refreshed meta (up to
+ * LIMIT_STORE_META_BYTES), so 64 slots are at most 2.6 MiB. A rewrite that
+ * finds no slot near its key is counted (cache_refresh_unlisted) and its
+ * object is found stale until it lands, as before the table. A rewrite
+ * lands in a disk write's time: 64 in flight at once is a busy cache. */
+#define LIMIT_REFRESHED_SLOTS         64
+/* Slots looked at from a key's hash. */
+#define LIMIT_REFRESHED_PROBE         8
+
 /* ---- the shard loop (core/loop.h, edge/shard.c; FIXED) ------------------ */
 
 /* Completion handlers a loop's table holds (indexed by the op in a
@@ -403,6 +413,11 @@
  * (its ring, buffers and slots allocated): milliseconds on any machine;
  * past it start-up fails with -ETIMEDOUT rather than hanging. */
 #define LIMIT_SHARD_START_MS          5000
+/* Tests only: EDGECACHE_TEST_STORE_WRITE_DELAY_MS holds back each store
+ * write's completion handling by up to this much (edge/shard.c): enough to
+ * widen a race window, never so much that a drain waits past its deadline
+ * for long. Past it start-up is refused. */
+#define LIMIT_TEST_STORE_WRITE_DELAY_MS 5000
 
 /* ---- large objects (edge/edge_large.h; FIXED) ---------------------------- */
 

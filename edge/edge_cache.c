@@ -14,6 +14,7 @@
 
 #include "cache/cache_policy.h"
 #include "cache/memtier.h"
+#include "cache/refreshed.h"
 #include "cache/slice.h"
 #include "core/config.h"
 #include "edge/runtime.h"
@@ -346,13 +347,61 @@ static void to_origin(struct shard *sh, struct exchange *ex)
 		origin_start(sh, ex);
 }
 
-/* The stored object's meta (copied out: the bytes may be unaligned). */
+/* A whole object's meta: its fixed part copied out (the bytes may be
+ * unaligned) and its stored head parsed. False: not one of ours, or torn. */
+static bool parse_meta(const void *meta, uint32_t meta_len, struct ecache_meta *m,
+		       struct http1_response *head)
+{
+	if (meta_len < sizeof(*m))
+		return false;
+	memcpy(m, meta, sizeof(*m));
+	return m->magic == ECACHE_META_MAGIC && m->head_len <= meta_len - sizeof(*m) &&
+	       http1_parse_response((const char *)meta + sizeof(*m), m->head_len, false, head) ==
+	       (int)m->head_len;
+}
+
+/* The stored object's meta, kept by the exchange. */
 static bool stored_meta(const struct ecache_x *c, struct ecache_meta *m,
 			struct http1_response *head)
 {
-	memcpy(m, c->s_meta, sizeof(*m));
-	const char *h = c->s_meta + sizeof(*m);
-	return http1_parse_response(h, m->head_len, false, head) == (int)m->head_len;
+	return parse_meta(c->s_meta, c->s_meta_len, m, head);
+}
+
+/*
+ * The stored copy is not fresh, but a 304 refreshed it and its rewrite has
+ * not landed (cache/refreshed.h, any shard's): the refreshed meta with
+ * this copy's body (a 304 confirms the same bytes) answers when it is
+ * fresh for this request. True if served; false leaves the exchange as it
+ * was (the stale copy decides).
+ */
+static bool serve_refreshed(struct shard *sh, struct exchange *ex, const char *body,
+			    uint64_t total)
+{
+	struct ecache_x *c = &ex->cache;
+	struct ecache_meta m;
+	struct http1_response head;
+
+	if (!sh->cache.refreshed)
+		return false;
+	char *blk = iobuf_pool_get(&sh->pool);
+	if (!blk)
+		return false;
+	int n = refreshed_get(sh->cache.refreshed, c->key, c->loc, blk, IOBUF_HBUF_BYTES);
+	bool served = false;
+	if (n > 0 && parse_meta(blk, (uint32_t)n, &m, &head)) {
+		struct cpol_stored d = cpol_stored(hcache_decide_lookup(&m.e, &c->req, now_s(sh),
+								       ex->background),
+						   ex->req.method);
+		if (d.act == CPOL_STORED_SERVE && d.xcache == HCACHE_X_HIT) {
+			c->xcache = d.xcache;   /* unserved: the caller sets its own */
+			served = serve_hit(sh, ex, &m.e, &head, body, total, true) == 0;
+			if (served)
+				COUNT(sh, cache_refreshed_hits);
+		}
+	}
+	/* serve_hit copied the head out; the body is the stale copy's. */
+	iobuf_pool_put(&sh->pool, blk);
+	return served;
 }
 
 /*
@@ -379,19 +428,16 @@ static bool serve_stored(struct shard *sh, struct exchange *ex, const void *meta
 		elarge_start(sh, ex);
 		return true;
 	}
-	if (meta_len < sizeof(m) || body_len != total) {
-		COUNT(sh, cache_read_errors);
-		return false;
-	}
-	memcpy(&m, meta, sizeof(m));
-	if (m.magic != ECACHE_META_MAGIC || m.head_len > meta_len - sizeof(m) ||
-	    http1_parse_response((const char *)meta + sizeof(m), m.head_len, false, &head) !=
-	    (int)m.head_len) {
+	if (body_len != total || !parse_meta(meta, meta_len, &m, &head)) {
 		COUNT(sh, cache_read_errors);
 		return false;
 	}
 	struct cpol_stored d = cpol_stored(hcache_decide_lookup(&m.e, &c->req, now_s(sh),
 							       ex->background), ex->req.method);
+	/* Not fresh: it may be a copy that a 304 has just refreshed. */
+	if ((d.act != CPOL_STORED_SERVE || d.xcache != HCACHE_X_HIT) &&
+	    serve_refreshed(sh, ex, body, total))
+		return true;
 	c->xcache = d.xcache;
 	if (d.act == CPOL_STORED_504) {
 		exchange_response_fail(sh, ex, 504);
@@ -538,6 +584,21 @@ void ecache_origin_headers(const struct exchange *ex, struct wbuf *w)
 		wbuf_put(w, buf, (size_t)n);
 }
 
+/* Until the rewrite of c's stale copy lands, lookups of that copy on any
+ * shard find the refreshed meta (cache/refreshed.h): the object stays
+ * findable, and fresh, through its rewrite. */
+static void list_rewrite(struct shard *sh, const struct ecache_x *c, uint32_t wid,
+			 const void *meta, uint32_t meta_len)
+{
+	if (!sh->cache.refreshed)
+		return;
+	if (refreshed_put(sh->cache.refreshed, c->key, c->loc, sh->id, wid, meta, meta_len) < 0) {
+		COUNT(sh, cache_refresh_unlisted);
+		return;
+	}
+	sh->cache.rewriting[wid % LIMIT_STORE_WRITES] = true;
+}
+
 /* Write the refreshed entry (new meta, same body) back: best effort.
  * True when every write was submitted (its completion commits it). */
 static bool refresh_store(struct shard *sh, struct exchange *ex, const struct hcache_entry *e,
@@ -573,22 +634,29 @@ static bool refresh_store(struct shard *sh, struct exchange *ex, const struct hc
 	};
 	uint32_t wid;
 	int n = store_write_begin(sh->cache.store, sh->id, c->key, &obj, &wid, io, 4);
-	iobuf_pool_put(&sh->pool, blk);
-	if (n < 0)
+	if (n < 0) {
+		iobuf_pool_put(&sh->pool, blk);
 		return false;
+	}
 	sh->cache.fill_began_ms[wid % LIMIT_STORE_WRITES] = sh->lp.now_ms;
 	submit_writes(sh, io, n);
-	if (c->s_total == 0)
-		return true;
-	int k = store_write_append(sh->cache.store, sh->id, wid, c->s_body, c->s_total, &used, io, 8);
+	int k = 0;
+	if (c->s_total > 0)
+		k = store_write_append(sh->cache.store, sh->id, wid, c->s_body, c->s_total, &used,
+				       io, 8);
 	if (k < 0 || used < c->s_total) {
 		if (k > 0)
 			submit_writes(sh, io, k);
 		store_write_abort(sh->cache.store, sh->id, wid);
+		iobuf_pool_put(&sh->pool, blk);
 		COUNT(sh, cache_fill_dropped);
 		return false;
 	}
 	submit_writes(sh, io, k);
+	/* Listed once every write is on its way: their last completion
+	 * (ecache_on_write) is what takes it off. */
+	list_rewrite(sh, c, wid, blk, obj.meta_len);
+	iobuf_pool_put(&sh->pool, blk);
 	return true;
 }
 
@@ -953,7 +1021,9 @@ void ecache_on_write(struct shard *sh, uint32_t slot, const struct io_uring_cqe 
 {
 	const struct store_io *io = &sh->cache.wio[slot];
 	struct cindex_key key = io->key;
-	uint64_t began = sh->cache.fill_began_ms[io->wslot % LIMIT_STORE_WRITES];
+	uint32_t ws = io->wslot % LIMIT_STORE_WRITES;
+	uint32_t wid = io->wgen * LIMIT_STORE_WRITES + io->wslot;
+	uint64_t began = sh->cache.fill_began_ms[ws];
 	int r = store_write_done(sh->cache.store, io, cqe->res);
 	sh->cache.wio_free[sh->cache.n_wio_free++] = slot;
 	/* RFC 9111 4.4: an object fetched before an unsafe method invalidated
@@ -962,6 +1032,12 @@ void ecache_on_write(struct shard *sh, uint32_t slot, const struct io_uring_cqe 
 	if (dropped) {
 		store_delete(sh->cache.store, key);
 		COUNT(sh, cache_fill_invalidated);
+	}
+	/* A 304's rewrite ended: landed, its listing stays for reads of the
+	 * old copy still in flight; failed, the old copy is stale again. */
+	if (r != 0 && sh->cache.rewriting[ws]) {
+		sh->cache.rewriting[ws] = false;
+		refreshed_done(sh->cache.refreshed, key, sh->id, wid, r == 1 && !dropped);
 	}
 	/* The object landed or will not: whoever waited on its key looks again. */
 	if (r != 0 && sh->cache.collapse)

@@ -17,7 +17,9 @@
  * Whole objects that fit one chunk are served from one store entry (with
  * Age, X-Cache, 304 for conditionals, 206 for one range); responses with a
  * Content-Length that RFC 9111 lets us store are written while they stream
- * to the visitor. Stale entries are revalidated; responses with Vary are
+ * to the visitor. Stale entries are revalidated (a 304's rewrite is listed
+ * in cache/refreshed.h until it lands: lookups meanwhile, on any shard, serve
+ * the stale copy under the refreshed head); responses with Vary are
  * stored as variants (edge/edge_vary.h); a stale-while-revalidate hit starts
  * one background refresh (exchange_background). Objects whose head and body
  * do not fit one chunk, and Range misses, are slices (edge/edge_large.h).
@@ -40,6 +42,7 @@
 struct shard;
 struct exchange;
 struct collapse;
+struct refreshed;
 struct memtier_obj;
 struct wbuf;
 
@@ -54,6 +57,7 @@ struct ecache_shard {
 	struct collapse *collapse;          /* in-flight keys, all shards */
 	struct collapse *invalidated;       /* invalidation stamps, all shards */
 	struct collapse *passes;            /* keys last answered not storable (stamps) */
+	struct refreshed *refreshed;        /* 304 rewrites in flight, all shards */
 	struct memtier mt;                  /* RAM tier: hot objects of this shard */
 	bool mt_on;
 	/* Store writes in flight: the store_io of each, kept until its
@@ -62,6 +66,9 @@ struct ecache_shard {
 	uint32_t *wio_free;
 	uint32_t n_wio_free;
 	uint64_t fill_began_ms[LIMIT_STORE_WRITES];   /* per store write slot */
+	/* Per store write slot: it rewrites a 304-refreshed object listed
+	 * in `refreshed`, told when the write lands or fails. */
+	bool rewriting[LIMIT_STORE_WRITES];
 	/* The store's buffer pool of this shard, registered with the ring
 	 * (fixed buffer 0) so O_DIRECT reads/writes skip per-I/O page pinning;
 	 * NULL when registration failed (then plain READ/WRITE). */

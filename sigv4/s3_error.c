@@ -20,7 +20,10 @@ struct counters_block s3err_counters = {
 };
 
 static const char *const code_names[S3ERR_CODE__COUNT] = {
-	[S3ERR_CODE_NONE] = "",
+	/* An error answer without a readable <Code> (no S3 document, an HTML
+	 * page from a layer in front, a body cut short): a named bucket, so
+	 * the counter is never the bare prefix `s3_error_`. */
+	[S3ERR_CODE_NONE] = "unparsed",
 	[S3ERR_CODE_OTHER] = "Other",
 	[S3ERR_CODE_ACCESS_DENIED] = "AccessDenied",
 	[S3ERR_CODE_SIGNATURE_DOES_NOT_MATCH] = "SignatureDoesNotMatch",

@@ -50,8 +50,10 @@ enum s3err_code {
 };
 
 /* Origin errors counted by code (S3ERR_CODE_NONE: an error answer with no
- * S3 document): s3_error_<Code> in counters_file, s3_errors_total{code=}
- * in /metrics. Code c is counter c (COUNT_IN). */
+ * readable <Code>, counted as s3_error_unparsed): s3_error_<Code> in
+ * counters_file, s3_errors_total{code=} in /metrics. Code c is counter c
+ * (COUNT_IN). A conditional request's 304 or 412 is no error: the caller
+ * never counts it here (edge/origin.c). */
 struct counters_block;
 extern struct counters_block s3err_counters;
 
@@ -132,7 +134,8 @@ int s3err_parse(uint16_t status, const struct http1_header *headers,
 enum s3err_verdict s3err_classify(uint16_t status, enum s3err_code code,
 				  bool html, bool argument_is_authorization);
 
-/* "SignatureDoesNotMatch" for a code; "" for NONE, "Other" for OTHER. */
+/* "SignatureDoesNotMatch" for a code; "unparsed" for NONE, "Other" for
+ * OTHER: never empty (each is a counter's name). */
 const char *s3err_code_name(enum s3err_code code);
 
 /* The code whose name is s[0..len) (exact case), else S3ERR_CODE_OTHER;

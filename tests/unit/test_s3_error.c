@@ -296,8 +296,10 @@ static void test_garbage(void)
 static void test_names(void)
 {
 	CHECK_EQ_STR(s3err_code_name(S3ERR_CODE_NO_SUCH_KEY), "NoSuchKey");
-	CHECK_EQ_STR(s3err_code_name(S3ERR_CODE_NONE), "");
+	CHECK_EQ_STR(s3err_code_name(S3ERR_CODE_NONE), "unparsed");
 	CHECK_EQ_STR(s3err_code_name((enum s3err_code)999), "Other");
+	for (int c = 0; c < S3ERR_CODE__COUNT; c++)      /* each a counter's name */
+		CHECK(s3err_code_name((enum s3err_code)c)[0] != '\0');
 	for (int c = S3ERR_CODE_ACCESS_DENIED; c < S3ERR_CODE__COUNT; c++) {
 		const char *n = s3err_code_name((enum s3err_code)c);
 
