@@ -55,6 +55,7 @@
 	X(origin_bad_response,     "origin responses that did not parse (502)") \
 	X(origin_closed_before_head, "origin connections closed or reset before a final response head (502, or stale where stale-if-error allows)") \
 	X(origin_interim_forwarded, "interim (1xx) response heads forwarded to visitors (103 Early Hints)") \
+	X(origin_interim_dropped,  "interim (1xx) heads not forwarded: an earlier one still queued, no head block, or the HTTP/2 stream refused it (the response goes on)") \
 	X(origin_interim_excess,   "origin responses with more than LIMIT_ORIGIN_INTERIM_HEADS interim (1xx) heads or LIMIT_ORIGIN_INTERIM_BYTES of them (502)") \
 	X(origin_tls_failures,     "origin TLS handshakes refused (verification, protocol): never fetched") \
 	X(origin_tls_resumed,      "origin TLS handshakes that resumed a session") \

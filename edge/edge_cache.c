@@ -704,7 +704,10 @@ bool ecache_origin_head(struct shard *sh, struct exchange *ex,
 
 	if (!c->have_stored || !stored_meta(c, &m, &stored))
 		return false;
-	switch (hcache_origin_head(&m.e, &c->req, c->revalidating, resp->status, now_s(sh))) {
+	/* A background refresh is shared: the request it copied does not
+	 * widen the stale window for everyone (RFC 5861 4 is per request). */
+	switch (hcache_origin_head(&m.e, ex->background ? NULL : &c->req, c->revalidating,
+				   resp->status, now_s(sh))) {
 	case HCACHE_HEAD_FORWARD:
 		return false;
 	case HCACHE_HEAD_REVALIDATED:

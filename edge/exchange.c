@@ -848,6 +848,41 @@ static bool drop_response_header(const struct http1_response *resp,
 	return connection_lists(resp, h->name, h->name_len);
 }
 
+/*
+ * The status line and the origin's fields as this visitor gets them, final
+ * or interim head alike: hop-by-hop and framing fields dropped, and a
+ * targeted field (RFC 9213: addressed to us, not the visitor). True if a
+ * Date was among them.
+ */
+static bool put_status_fields(struct wbuf *w, const struct exchange *ex,
+			      const struct http1_response *resp)
+{
+	bool have_date = false;
+
+	wbuf_str(w, "HTTP/1.1 ");
+	wbuf_u64(w, resp->status);
+	wbuf_put(w, " ", 1);
+	if (resp->reason_len)
+		wbuf_put(w, resp->reason, resp->reason_len);
+	else
+		wbuf_str(w, http1_reason(resp->status));
+	wbuf_put(w, "\r\n", 2);
+	for (unsigned i = 0; i < resp->n_headers; i++) {
+		const struct http1_header *h = &resp->headers[i];
+		if (drop_response_header(resp, h) ||
+		    hcache_targeted_field(h, ex->zone->cfg->targeted_field))
+			continue;
+		/* A follower shares the leader's response only when it may be
+		 * stored (set_cookie = strip): the cookie is the leader's. */
+		if (ex->leader && h->name_len == 10 && strncasecmp(h->name, "set-cookie", 10) == 0)
+			continue;
+		if (h->name_len == 4 && strncasecmp(h->name, "date", 4) == 0)
+			have_date = true;
+		wbuf_header(w, h->name, h->name_len, h->value, h->value_len);
+	}
+	return have_date;
+}
+
 static enum exchange_resp_mode response_mode(struct exchange *ex,
 					     const struct http1_response *resp)
 {
@@ -934,27 +969,7 @@ int exchange_response_head(struct shard *sh, struct exchange *ex,
 	ex->origin_status = resp->status;
 
 	wbuf_init(&w, blk, IOBUF_HBUF_BYTES);
-	wbuf_str(&w, "HTTP/1.1 ");
-	wbuf_u64(&w, resp->status);
-	wbuf_put(&w, " ", 1);
-	if (resp->reason_len)
-		wbuf_put(&w, resp->reason, resp->reason_len);
-	else
-		wbuf_str(&w, http1_reason(resp->status));
-	wbuf_put(&w, "\r\n", 2);
-	for (unsigned i = 0; i < resp->n_headers; i++) {
-		const struct http1_header *h = &resp->headers[i];
-		if (drop_response_header(resp, h) ||
-		    hcache_targeted_field(h, ex->zone->cfg->targeted_field))
-			continue;           /* RFC 9213: addressed to us, not the visitor */
-		/* A follower shares the leader's response only when it may be
-		 * stored (set_cookie = strip): the cookie is the leader's. */
-		if (ex->leader && h->name_len == 10 && strncasecmp(h->name, "set-cookie", 10) == 0)
-			continue;
-		if (h->name_len == 4 && strncasecmp(h->name, "date", 4) == 0)
-			have_date = true;
-		wbuf_header(&w, h->name, h->name_len, h->value, h->value_len);
-	}
+	have_date = put_status_fields(&w, ex, resp);
 	if (!have_date)
 		wbuf_header(&w, "Date", 4, sh->lp.date, 29);
 	wbuf_str(&w, "Server: edgecache\r\nVia: 1.1 edgecache\r\nX-Cache: ");
@@ -1002,51 +1017,38 @@ void exchange_response_interim(struct shard *sh, struct exchange *ex,
 		return;
 	if (ex->h2_sid ? !ex->h2 : (!ex->conn || ex->req.version_minor == 0))
 		return;
+	/* Not while an earlier one is still queued: the shard's head blocks
+	 * are budgeted at two per exchange (edge/shard.c), and a hint that
+	 * waits behind another is no earlier than the final head anyway. */
+	if (!ex->h2_sid && ex->out->n > 0) {
+		COUNT(sh, origin_interim_dropped);
+		return;
+	}
 	/* The head as it goes to an HTTP/1.1 visitor; a stream gets it parsed
-	 * back into fields, as the final head (one rule for what is dropped). */
+	 * back into fields, as the final head (one rule for what is dropped).
+	 * The origin's head fit one block, so ours does (fields only dropped). */
 	char *blk = iobuf_pool_get(&sh->pool);
 	struct wbuf w;
-	if (!blk) {
-		COUNT(sh, buffers_exhausted);
-		return;
+	bool queued = false;
+	if (blk) {
+		wbuf_init(&w, blk, IOBUF_HBUF_BYTES);
+		put_status_fields(&w, ex, resp);
+		wbuf_put(&w, "\r\n", 2);
 	}
-	wbuf_init(&w, blk, IOBUF_HBUF_BYTES);
-	wbuf_str(&w, "HTTP/1.1 ");
-	wbuf_u64(&w, resp->status);
-	wbuf_put(&w, " ", 1);
-	if (resp->reason_len)
-		wbuf_put(&w, resp->reason, resp->reason_len);
-	else
-		wbuf_str(&w, http1_reason(resp->status));
-	wbuf_put(&w, "\r\n", 2);
-	for (unsigned i = 0; i < resp->n_headers; i++) {
-		const struct http1_header *h = &resp->headers[i];
-		if (!drop_response_header(resp, h))
-			wbuf_header(&w, h->name, h->name_len, h->value, h->value_len);
-	}
-	wbuf_put(&w, "\r\n", 2);
-	/* The origin's head fit one block, so ours does (fields only dropped);
-	 * an overflow is a head the parser should not have taken. */
-	if (w.overflow) {
-		iobuf_pool_put(&sh->pool, blk);
-		COUNT(sh, origin_bad_response);
-		return;
-	}
-	if (ex->h2_sid) {
+	if (!blk || w.overflow) {
+		/* not queued */
+	} else if (ex->h2_sid) {
 		struct http1_response r2;
-		bool sent = http1_parse_response(blk, w.len, false, &r2) == (int)w.len &&
-			    h2_stream_interim(ex->h2, ex->h2_idx, ex, &r2);
+		queued = http1_parse_response(blk, w.len, false, &r2) == (int)w.len &&
+			 h2_stream_interim(ex->h2, ex->h2_idx, ex, &r2);
+	} else {
+		queued = queue_block(sh, ex, blk, w.len);   /* takes blk, even failing */
+		blk = NULL;
+	}
+	if (blk)
 		iobuf_pool_put(&sh->pool, blk);     /* nghttp2 copied the fields */
-		if (sent)
-			COUNT(sh, origin_interim_forwarded);
-		return;
-	}
-	if (!queue_block(sh, ex, blk, w.len)) {
-		COUNT(sh, buffers_exhausted);
-		return;
-	}
-	COUNT(sh, origin_interim_forwarded);
-	flush(sh, ex);
+	/* Sent by the origin's flush after its read (edge/origin.c on_data). */
+	counters_add(sh->lp.ctr, queued ? CTR_origin_interim_forwarded : CTR_origin_interim_dropped, 1);
 }
 
 void exchange_flush(struct shard *sh, struct exchange *ex)

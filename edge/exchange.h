@@ -189,13 +189,16 @@ void exchange_on_cqe(struct shard *sh, struct exchange *ex, const struct io_urin
  *   the head does not fit one; -EIO: a large object's head refused): the
  *   caller fails the exchange with 502.
  * - exchange_response_interim: an interim (1xx) head from the origin,
- *   before the final one: forwarded as it came (hop-by-hop fields
- *   dropped) to an HTTP/1.1 visitor, as a HEADERS frame to an HTTP/2
- *   stream; not to an HTTP/1.0 visitor (RFC 9110 15.2), a background
- *   refresh, or once the final head is queued; never a 100 (the edge
- *   answers Expect itself, the origin never sees one). Only this exchange
- *   gets it: collapsed followers attach to the final response only.
- *   Never stored. Counted origin_interim_forwarded.
+ *   before the final one: its fields filtered as the final head's
+ *   (hop-by-hop, Connection-listed, Content-Length, Server, the targeted
+ *   field), queued for an HTTP/1.1 visitor or as a HEADERS frame for an
+ *   HTTP/2 stream, sent by the caller's next exchange_flush (never from
+ *   here: the caller is reading the origin). Not to an HTTP/1.0 visitor
+ *   (RFC 9110 15.2), a background refresh, or once the final head is
+ *   queued; never a 100 (the edge answers Expect itself). Only this
+ *   exchange gets it: collapsed followers attach to the final response.
+ *   Never stored. Counted origin_interim_forwarded, or
+ *   origin_interim_dropped (an earlier one still queued, no block).
  * - exchange_response_body: queue body bytes (the segment's ownership
  *   moves to the exchange); false if the send queue is full (caller
  *   pauses). Head and body go out on exchange_flush / _end.

@@ -710,7 +710,7 @@ static bool resp_interim(void *user, const struct http1_response *resp)
 	struct resp_call *c = user;
 
 	exchange_response_interim(c->sh, c->oc->ex, resp);
-	return true;
+	return c->oc->ex != NULL;   /* never sends here, but stay safe if it went */
 }
 
 /* The final head: the overlap retry, or on to the visitor (which asks the
@@ -821,8 +821,10 @@ static void on_data(struct shard *sh, struct origin_conn *oc, const char *p, siz
 {
 	struct resp_call c = { .sh = sh, .oc = oc };
 
+	/* Sent once the read is done, never from inside it: a send can close
+	 * the visitor (TLS), and with it the exchange the reader reports to. */
 	if (oclient_read(&oc->cl.rd, (char *)p, len, g, bid, &resp_ops, &c) == OCLIENT_MORE &&
-	    oc->cl.rd.head_done)
+	    oc->ex && (oc->cl.rd.head_done || oc->cl.rd.interim_n))
 		exchange_flush(sh, oc->ex);
 }
 

@@ -577,8 +577,10 @@ bool h2_stream_flush(struct h2conn *h, uint16_t idx, void *user)
 		bool ended = false, head_req = false;
 		struct iobuf_outq *q = h->env.ops->stream_response(h->env.user, user, &ended,
 								   &head_req);
-		if (q->n == 0)
+		if (q->n == 0) {
+			h2_send(h);         /* an interim head may wait */
 			return true;
+		}
 		if (!submit_head(h, st, q, ended, head_req)) {
 			h2_stream_gone(h, idx, user);
 			return false;
@@ -603,11 +605,10 @@ bool h2_stream_interim(struct h2conn *h, uint16_t idx, void *user,
 	if (!st || st->submitted || st->eof || resp->status < 102 || resp->status > 199)
 		return false;
 	int nn = head_nv(resp, &o);
-	if (nn < 0 || nghttp2_submit_headers(h->s, NGHTTP2_FLAG_NONE, st->sid, NULL, o.nv,
-					     (size_t)nn, NULL) != 0)
-		return false;
-	h2_send(h);
-	return true;
+	/* Sent by the next h2_stream_flush, not here: the caller may be in
+	 * the middle of reading the origin. */
+	return nn >= 0 && nghttp2_submit_headers(h->s, NGHTTP2_FLAG_NONE, st->sid, NULL, o.nv,
+						 (size_t)nn, NULL) == 0;
 }
 
 void h2_stream_gone(struct h2conn *h, uint16_t idx, void *user)

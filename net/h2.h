@@ -142,9 +142,11 @@ void h2_free(struct h2conn *h);
  * - h2_stream_drained: the user took queued request body: give the peer
  *   back the window stream_upload_room held.
  * - h2_stream_interim: an interim (1xx but 100, 101) response head, as a
- *   HEADERS frame before the final response's (RFC 9113 8.1); false when
- *   it was not sent (the final head went, the stream is gone, the fields
- *   do not convert, nghttp2 refused it): the stream goes on regardless.
+ *   HEADERS frame before the final response's (RFC 9113 8.1), queued:
+ *   the next h2_stream_flush sends it (never sends itself, so a caller
+ *   reading the origin is not re-entered); false when it was not queued
+ *   (the final head went, the stream is gone, the fields do not convert,
+ *   nghttp2 refused it): the stream goes on regardless.
  * - h2_stream_gone: the user is done with the stream before it closed
  *   (RST_STREAM INTERNAL_ERROR, counted h2_streams_aborted); no
  *   stream_closed follows.

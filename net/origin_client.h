@@ -70,6 +70,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "core/limits.h"
 #include "core/loop.h"
 #include "net/http1.h"
 #include "net/iobuf.h"
@@ -123,6 +124,8 @@ struct oclient_ops {
 	/* The response failed; nothing more comes for it. */
 	void (*on_error)(void *user, enum oclient_error err);
 };
+
+_Static_assert(LIMIT_ORIGIN_INTERIM_HEADS < 255, "oclient_reader.interim_n is a uint8_t");
 
 struct oclient_reader {
 	struct iobuf_pool *pool;            /* for a head split across reads */

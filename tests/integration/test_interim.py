@@ -196,6 +196,15 @@ def hostile(ck, srv, o):
 		d = delta(srv, c0, 'origin_interim_excess', 'status_5xx')
 		ck.check('%s: origin_interim_excess +1, status_5xx +1 (%s)' % (what, d),
 			 d == {'origin_interim_excess': 1, 'status_5xx': 1})
+		# Within the limit, each head is forwarded or, while an earlier
+		# one still waits in the queue, dropped (head blocks are
+		# budgeted per exchange): never more queued than the visitor got.
+		d = delta(srv, c0, 'origin_interim_forwarded', 'origin_interim_dropped')
+		n_ok = 8 if path.startswith('/many') else 5
+		ck.check('%s: forwarded (%d, as many as the visitor got) + dropped = %d (%s)'
+			 % (what, len(hs) - 1, n_ok, d),
+			 d['origin_interim_forwarded'] == len(hs) - 1 and
+			 d['origin_interim_forwarded'] + d['origin_interim_dropped'] == n_ok)
 
 
 def main():
