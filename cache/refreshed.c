@@ -60,7 +60,7 @@ void refreshed_free(struct refreshed *t)
 static void lock(struct slot *s)
 {
 	while (__atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE))
-		;
+		__builtin_ia32_pause();     /* held for a meta copy: spin politely */
 }
 
 static void unlock(struct slot *s)

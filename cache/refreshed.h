@@ -41,7 +41,9 @@ void refreshed_free(struct refreshed *t);
 
 /*
  * The copy of `key` at `loc` is being rewritten by write `wid` of `shard`
- * with this meta. Replaces an earlier entry of the same key. Returns 0,
+ * with this meta. Replaces the first entry of the key it finds (two
+ * shards putting one key at once may add two: harmless, one body, and
+ * refreshed_done matches on shard and wid). Returns 0,
  * -E2BIG (meta longer than meta_cap), or -ENOSPC (every slot near the key
  * holds a rewrite still in flight: the caller counts it; lookups then
  * find the stale copy until the rewrite lands).

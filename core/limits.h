@@ -389,7 +389,8 @@
 
 /* Objects refreshed by a 304 whose rewrite has not landed, all shards
  * together (cache/refreshed.h): each slot holds one refreshed meta (up to
- * LIMIT_STORE_META_BYTES), so 64 slots are at most 2.6 MiB. A rewrite that
+ * LIMIT_STORE_META_BYTES), so 64 slots reserve 2.6 MiB of address space,
+ * touched only as far as each meta goes (calloc'd). A rewrite that
  * finds no slot near its key is counted (cache_refresh_unlisted) and its
  * object is found stale until it lands, as before the table. A rewrite
  * lands in a disk write's time: 64 in flight at once is a busy cache. */

@@ -384,8 +384,10 @@ static bool serve_refreshed(struct shard *sh, struct exchange *ex, const char *b
 	if (!sh->cache.refreshed)
 		return false;
 	char *blk = iobuf_pool_get(&sh->pool);
-	if (!blk)
+	if (!blk) {
+		COUNT(sh, buffers_exhausted);
 		return false;
+	}
 	int n = refreshed_get(sh->cache.refreshed, c->key, c->loc, blk, IOBUF_HBUF_BYTES);
 	bool served = false;
 	if (n > 0 && parse_meta(blk, (uint32_t)n, &m, &head)) {
@@ -434,8 +436,10 @@ static bool serve_stored(struct shard *sh, struct exchange *ex, const void *meta
 	}
 	struct cpol_stored d = cpol_stored(hcache_decide_lookup(&m.e, &c->req, now_s(sh),
 							       ex->background), ex->req.method);
-	/* Not fresh: it may be a copy that a 304 has just refreshed. */
+	/* Not fresh: it may be a copy that a 304 has just refreshed (not
+	 * when no-cache, stored or asked, revalidates it whatever its age). */
 	if ((d.act != CPOL_STORED_SERVE || d.xcache != HCACHE_X_HIT) &&
+	    !(m.e.flags & HCACHE_E_NO_CACHE) && !(c->req.cc.flags & HCACHE_CC_NO_CACHE) &&
 	    serve_refreshed(sh, ex, body, total))
 		return true;
 	c->xcache = d.xcache;
@@ -655,7 +659,8 @@ static bool refresh_store(struct shard *sh, struct exchange *ex, const struct hc
 	submit_writes(sh, io, k);
 	/* Listed once every write is on its way: their last completion
 	 * (ecache_on_write) is what takes it off. */
-	list_rewrite(sh, c, wid, blk, obj.meta_len);
+	if (!(e->flags & HCACHE_E_NO_CACHE))        /* never served unrevalidated */
+		list_rewrite(sh, c, wid, blk, obj.meta_len);
 	iobuf_pool_put(&sh->pool, blk);
 	return true;
 }

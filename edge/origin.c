@@ -531,20 +531,10 @@ uint64_t origin_request_queued(const struct origin_conn *oc)
 
 /* An S3 origin answered an error: keep its first bytes (the XML document)
  * and the clock difference its Date shows. A conditional request's answer
- * — 304 Not Modified, 412 Precondition Failed — is no error, from any
- * origin: the request was understood and allowed, the object is (not) as
- * its validators say. Counted as such, never as an S3 error nor logged as
- * a refusal (a soak counted 4,198 revalidations as `s3_error_`). */
+ * (304, 412) is no error: resp_head counts it and never calls this. */
 static void s3_error_begin(struct shard *sh, struct origin_conn *oc,
 			   const struct http1_response *resp)
 {
-	if (resp->status == 304 || resp->status == 412) {
-		if (resp->status == 304)
-			COUNT(sh, origin_not_modified);
-		else
-			COUNT(sh, origin_precondition_failed);
-		return;
-	}
 	if (!oc->origin->cfg->s3_auth_enabled || resp->status < 300 || oc->cl.rd.head_request)
 		return;
 	oc->s3_status = resp->status;
@@ -728,7 +718,16 @@ static bool resp_head(void *user, const struct http1_response *resp)
 	 * the time the response ends. */
 	if (!oclient_request_sent(&oc->cl))
 		COUNT(c->sh, origin_early_responses);
-	s3_error_begin(c->sh, oc, resp);
+	/* A conditional request's answer — 304 Not Modified, 412 Precondition
+	 * Failed — is no error, from any origin: the object is (not) as its
+	 * validators say. Counted as such, never as an S3 error nor logged as
+	 * a refusal (a soak counted 4,198 revalidations as `s3_error_`). */
+	if (resp->status == 304)
+		COUNT(c->sh, origin_not_modified);
+	else if (resp->status == 412)
+		COUNT(c->sh, origin_precondition_failed);
+	else
+		s3_error_begin(c->sh, oc, resp);
 	if (exchange_response_head(c->sh, oc->ex, resp) < 0) {
 		abort_exchange(c->sh, oc, 502);
 		return false;
