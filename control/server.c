@@ -233,6 +233,7 @@ static int start_shards(struct server *srv, unsigned want)
 		.collapse = srv->collapse, .invalidated = srv->invalidated,
 		.passes = srv->passes, .n_shards_planned = srv->n_shards_planned,
 		.creds_epochs = &srv->creds_epochs,
+		.test_store_write_delay_ms = srv->test_store_write_delay_ms,
 	};
 	for (unsigned i = 0; i < want; i++) {
 		int fds[2 * LIMIT_LISTEN_ADDRS];
@@ -696,6 +697,11 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 		cfg_free(cfg);
 		return 1;
 	}
+	if (shard_test_write_delay(&srv.test_store_write_delay_ms, err, sizeof(err)) < 0) {
+		fprintf(stderr, "edgecache: %s\n", err);
+		cfg_free(cfg);
+		return 1;
+	}
 	if (rt_build(cfg, NULL, want, ++srv.generation, time(NULL), &rt, err, sizeof(err)) < 0) {
 		fprintf(stderr, "edgecache: %s\n", err);
 		return 1;
@@ -736,6 +742,9 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 	log_info("edgecache %s: %u shard(s), %zu zone(s), %u origin(s), listening on %zu address(es)"
 		 " + %zu for HTTPS", "0.1.0", srv.n_shards, cfg->n_zones, rt->n_origins,
 		 cfg->server.n_listens, cfg->server.n_listens_tls);
+	if (srv.test_store_write_delay_ms)
+		log_warn("test hook EDGECACHE_TEST_STORE_WRITE_DELAY_MS=%u set: store writes are "
+			 "delayed (tests only; unset it in production)", srv.test_store_write_delay_ms);
 	drain_logs(&srv);
 	status = control_loop(&srv, sfd);
 	for (unsigned s = 0; s < srv.n_shards; s++)

@@ -74,6 +74,7 @@ struct server {
 	const char *main_file;
 	unsigned n_shards;                  /* started */
 	unsigned n_shards_planned;          /* workers */
+	uint32_t test_store_write_delay_ms; /* the test hook (edge/shard.h), 0 = off */
 	struct shard **shards;
 	_Atomic bool draining;              /* SIGTERM: stop accepting, finish */
 	uint64_t drain_deadline_ms;         /* CLOCK_MONOTONIC ms */

@@ -394,6 +394,11 @@
  * (its ring, buffers and slots allocated): milliseconds on any machine;
  * past it start-up fails with -ETIMEDOUT rather than hanging. */
 #define LIMIT_SHARD_START_MS          5000
+/* Tests only: EDGECACHE_TEST_STORE_WRITE_DELAY_MS holds back each store
+ * write's completion handling by up to this much (edge/shard.c): enough to
+ * widen a race window, never so much that a drain waits past its deadline
+ * for long. Past it start-up is refused. */
+#define LIMIT_TEST_STORE_WRITE_DELAY_MS 5000
 
 /* ---- large objects (edge/edge_large.h; FIXED) ---------------------------- */
 

@@ -9,6 +9,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -38,6 +39,50 @@ void shard_prep_store_io(struct shard *sh, const struct store_io *io, uint64_t u
 	io_uring_sqe_set_data64(sqe, ud);
 	if (rd)
 		loop_read_queued(&sh->lp);
+}
+
+/* ---- the store-write-delay test hook ------------------------------------- */
+
+/* A store write completion held back (EDGECACHE_TEST_STORE_WRITE_DELAY_MS). */
+struct shard_wdelay {
+	uint32_t slot;
+	int32_t res;
+	uint64_t due_ms;
+};
+
+int shard_test_write_delay(uint32_t *ms, char *err, size_t cap)
+{
+	const char *v = getenv("EDGECACHE_TEST_STORE_WRITE_DELAY_MS");
+	char *end;
+
+	*ms = 0;
+	if (!v)
+		return 0;
+	errno = 0;
+	unsigned long n = strtoul(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end != '\0' || errno || n > LIMIT_TEST_STORE_WRITE_DELAY_MS) {
+		snprintf(err, cap, "EDGECACHE_TEST_STORE_WRITE_DELAY_MS=\"%.32s\": a test hook; "
+			 "it must be a whole number of ms from 0 to %d", v,
+			 LIMIT_TEST_STORE_WRITE_DELAY_MS);
+		return -EINVAL;
+	}
+	*ms = (uint32_t)n;
+	return 0;
+}
+
+/* Hand on the held-back completions that are due (all of them when the
+ * shard stops waiting for writes: its drain deadline passed). */
+static void wdelay_run(struct shard *sh, bool all)
+{
+	while (sh->wdelay_n > 0) {
+		struct shard_wdelay *d = &sh->wdelay[sh->wdelay_head];
+		if (!all && d->due_ms > sh->lp.now_ms)
+			break;
+		struct io_uring_cqe cqe = { .res = d->res };
+		sh->wdelay_head = (sh->wdelay_head + 1) % SHARD_STORE_IOS;
+		sh->wdelay_n--;
+		ecache_on_write(sh, d->slot, &cqe);
+	}
 }
 
 /* ---- creation (control thread) -------------------------------------------- */
@@ -100,7 +145,10 @@ struct shard *shard_create(const struct shard_env *env, unsigned id, int cpu,
 	sh->cache.passes = env->passes;
 	sh->cache.wio = calloc(SHARD_STORE_IOS, sizeof(*sh->cache.wio));
 	sh->cache.wio_free = calloc(SHARD_STORE_IOS, sizeof(*sh->cache.wio_free));
-	if (!sh->cache.wio || !sh->cache.wio_free) {
+	if (env->test_store_write_delay_ms)
+		sh->wdelay = calloc(SHARD_STORE_IOS, sizeof(*sh->wdelay));
+	if (!sh->cache.wio || !sh->cache.wio_free ||
+	    (env->test_store_write_delay_ms && !sh->wdelay)) {
 		shard_destroy(sh);
 		return NULL;
 	}
@@ -124,6 +172,7 @@ void shard_destroy(struct shard *sh)
 	free(sh->owait);
 	free(sh->cache.wio);
 	free(sh->cache.wio_free);
+	free(sh->wdelay);
 	sh->magic = 0;
 	free(sh);
 }
@@ -302,8 +351,10 @@ static void check_drain(struct shard *sh)
 		 * deadline): an object a visitor just got is still committed. */
 		bool writes_done = sh->cache.n_wio_free == SHARD_STORE_IOS ||
 				   sh->lp.now_ms >= *sh->env.drain_deadline_ms;
-		if (sh->oconns_used == 0 && writes_done)
+		if (sh->oconns_used == 0 && writes_done) {
+			wdelay_run(sh, true);   /* the test hook's: landed, so commit */
 			__atomic_store_n(&sh->lp.stop, true, __ATOMIC_RELEASE);
+		}
 	}
 }
 
@@ -356,6 +407,8 @@ static void on_tick(void *arg)
 
 	if (sh->xp.parked)
 		exchange_parked_tick(sh);
+	if (sh->wdelay_n)
+		wdelay_run(sh, false);
 	if (sh->cache.large_wait)
 		elarge_tick(sh);
 	/* Reclaim first, so the re-armed reads find what it gave back
@@ -412,7 +465,19 @@ static void on_accept(void *arg, unsigned op, uint32_t slot, const struct io_uri
 
 static void on_store_write(void *arg, unsigned op, uint32_t slot, const struct io_uring_cqe *cqe)
 {
-	ecache_on_write(arg, slot, cqe);
+	struct shard *sh = arg;
+	uint32_t delay = sh->env.test_store_write_delay_ms;
+
+	if (delay == 0) {
+		ecache_on_write(sh, slot, cqe);
+		return;
+	}
+	/* The test hook: handled by the tick once due. Each write io is in
+	 * the table until handled, so the FIFO never holds more than it. */
+	assert(sh->wdelay_n < SHARD_STORE_IOS);
+	sh->wdelay[(sh->wdelay_head + sh->wdelay_n++) % SHARD_STORE_IOS] = (struct shard_wdelay){
+		.slot = slot, .res = cqe->res, .due_ms = sh->lp.now_ms + delay,
+	};
 }
 
 static bool visitor_live(void *arg, uint32_t slot, uint32_t gen)

@@ -98,6 +98,9 @@ struct shard_env {
 	/* Where retired S3 credentials objects wait for every shard to pass
 	 * (edge/runtime.h "Credentials apart"); the loop announces to it. */
 	struct snap_domain *creds_epochs;
+	/* Tests only (EDGECACHE_TEST_STORE_WRITE_DELAY_MS, 0 = off): a store
+	 * write's completion is handled this many ms after it arrives. */
+	uint32_t test_store_write_delay_ms;
 };
 
 #define SHARD_MAGIC 0x53484152u
@@ -160,6 +163,11 @@ struct shard {
 
 	uint64_t s3err_logged_ms[S3ERR_CODE__COUNT];   /* once per interval */
 	int64_t test_clock_skew_s;          /* EDGECACHE_TEST_CLOCK_SKEW_S (tests) */
+	/* Store write completions held back by the test hook, a FIFO (the
+	 * delay is one constant, so due times are in order; one entry per
+	 * write io at most: SHARD_STORE_IOS), handed on by the tick. */
+	struct shard_wdelay *wdelay;
+	uint32_t wdelay_head, wdelay_n;
 	int start_error;                    /* set by the thread if setup failed */
 	_Atomic int started;                /* 1 ready, -1 failed */
 };
@@ -175,6 +183,14 @@ struct shard {
  * the first n_plain are plain HTTP, the rest HTTPS (listen_tls). */
 struct shard *shard_create(const struct shard_env *env, unsigned id, int cpu,
 			   const int *listen_fds, unsigned n_listen, unsigned n_plain);
+/*
+ * Control thread, at start: the test hook EDGECACHE_TEST_STORE_WRITE_DELAY_MS
+ * (unset = 0; else a whole number of ms, 0..LIMIT_TEST_STORE_WRITE_DELAY_MS),
+ * for shard_env.test_store_write_delay_ms. Tests use it to hold the window
+ * between a store write's last byte and its commit open (the claim on its
+ * key stays until then). -EINVAL with the reason in err: start-up is refused.
+ */
+int shard_test_write_delay(uint32_t *ms, char *err, size_t cap);
 /* Start its thread and wait until its ring is up; 0 or -errno. */
 int shard_start(struct shard *sh);
 /* Ask it to look at *env.draining and *env.rt (eventfd write; never blocks). */
