@@ -239,6 +239,14 @@ static bool lookup_key(struct shard *sh, struct exchange *ex)
 		return false;
 	}
 	int n = store_read_plan(sh->cache.store, sh->id, &hit, true, 0, hit.total_len, c->rio, 2);
+	if (n == -ENOBUFS && sh->cache.collapse && !ex->background) {
+		/* The object is there, the shard's store buffers are all out
+		 * (sends give them back): look again at the next tick rather
+		 * than fetch a stored object again (a large one: a version). */
+		COUNT(sh, cache_read_waits);
+		exchange_park(sh, ex);
+		return true;
+	}
 	if (n <= 0) {
 		COUNT(sh, cache_read_errors);
 		return false;

@@ -77,6 +77,9 @@ struct elarge_x {
 	bool fill;                          /* a plain GET miss fills slices */
 	bool waiting;                       /* on the shard's buffer wait list */
 	bool cw_active;                     /* a chunk write is being filled */
+	bool fill_claim;                    /* holds the version's fill key (slice_fill_key) */
+	bool obj_claim;                     /* holds the object's key: its first fetch (a Range miss) */
+	bool store_wait;                    /* origin reads paused: no store buffer for our chunks */
 	uint16_t status;                    /* visitor response status */
 	uint32_t chunk;                     /* chunk bytes */
 	uint32_t expires;
@@ -93,8 +96,9 @@ struct elarge_x {
 	uint64_t pushed;
 	/* Chunks [cl_from, cl_to) claimed in the collapse table for our
 	 * fetch and not yet handed to a store write (whose completion
-	 * releases its claim); a missing chunk someone else claimed is
-	 * waited for (since wait_ms), not fetched twice. */
+	 * releases its claim); a missing chunk someone else claimed, or that
+	 * the version's fill has not reached yet, is waited for (since
+	 * wait_ms, the last chunk this exchange got), not fetched twice. */
 	uint32_t cl_from, cl_to;
 	uint64_t wait_ms;
 	char *hblk;                         /* head built, not queued yet */
@@ -135,7 +139,10 @@ void elarge_origin_end(struct shard *sh, struct exchange *ex);
 void elarge_on_sent(struct shard *sh, struct exchange *ex);
 /* Exchange over (nothing in flight for it): release everything. */
 void elarge_end(struct shard *sh, struct exchange *ex);
-/* Shard tick: exchanges that waited for a store buffer try again. */
+/* Shard tick: exchanges that waited for a store buffer or a chunk try
+ * again; fills paused for a store buffer read from the origin again. */
 void elarge_tick(struct shard *sh);
+/* Must ex's origin reads pause (its chunks have no store buffer to go to)? */
+bool elarge_paused(const struct exchange *ex);
 
 #endif
