@@ -90,14 +90,19 @@ enum slice_record_do {
 	SLICE_REC_SERVE = 0,        /* fresh for this request: a hit by chunks */
 	SLICE_REC_REFRESH,          /* a background refresh: it fetches the whole object */
 	SLICE_REC_MISS,             /* not for this request; kept for others */
-	SLICE_REC_DROP,             /* stale for every request: the version goes */
+	SLICE_REC_REVALIDATE,       /* stale for every request: one conditional GET
+				     * with its validator; a 304 keeps its chunks */
+	SLICE_REC_DROP,             /* stale for every request, no validator (or a
+				     * HEAD): the version goes */
 };
 
 /*
  * A lookup found a large object's record (entry e) for request req at
  * now_s (background: a stale-while-revalidate refresh): what to do with it.
- * MISS and DROP go to the origin (X-Cache EXPIRED); revalidating a sliced
- * object is not done yet, so a stale one is dropped rather than kept.
+ * MISS and DROP go to the origin (X-Cache EXPIRED). REVALIDATE (a GET, the
+ * record has a strong ETag or Last-Modified, slice_has_validator): the
+ * origin is asked with it (RFC 9111 4.3.1); a 304 refreshes the record
+ * (4.3.4) and the same chunks answer, a 200 is a new version.
  */
 enum slice_record_do slice_record_use(const struct hcache_entry *e,
 				      const struct hcache_req_info *req, int64_t now_s,

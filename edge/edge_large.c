@@ -57,6 +57,8 @@ struct chk_meta {
 };
 
 static void advance(struct shard *sh, struct exchange *ex, bool in_send);
+static bool write_record(struct shard *sh, struct exchange *ex,
+			 const struct http1_response *resp);
 
 static uint64_t new_gen(const struct shard *sh, const struct exchange *ex)
 {
@@ -335,6 +337,94 @@ bool elarge_is_record(const void *meta, uint32_t meta_len)
 	return magic == REC_MAGIC;
 }
 
+/* ---- revalidation (RFC 9111 4.3) ---------------------------------------------- */
+
+/* A stale record with a validator: keep a copy of its stored head (the
+ * record's buffer goes when elarge_serve returns) and let elarge_start ask
+ * the origin. False (a miss: fetched whole) when no block is free. */
+static bool revalidate_begin(struct shard *sh, struct exchange *ex, const char *head,
+			     uint32_t len)
+{
+	struct elarge_x *L = &ex->cache.large;
+	char *blk = len <= IOBUF_HBUF_BYTES ? iobuf_pool_get(&sh->pool) : NULL;
+
+	if (!blk) {
+		COUNT(sh, buffers_exhausted);
+		L->on = false;
+		ex->cache.xcache = HCACHE_X_EXPIRED;
+		return false;
+	}
+	memcpy(blk, head, len);
+	L->sblk = blk;
+	L->slen = len;
+	L->reval = true;
+	ex->cache.xcache = HCACHE_X_EXPIRED;
+	return true;
+}
+
+/* One conditional GET for the whole object: our validator, no Range (a
+ * 200 is the new version, taken by chunks as a Range miss's answer is). */
+static void revalidate_start(struct shard *sh, struct exchange *ex)
+{
+	struct elarge_x *L = &ex->cache.large;
+
+	L->fetching = true;
+	L->o_off = 0;
+	L->o_end = L->total;
+	ex->tries = 0;
+	ex->retried = false;
+	origin_start(sh, ex);
+}
+
+/*
+ * The origin's 304 to our validator (RFC 9111 4.3.4): the stored head with
+ * the 304's fields merged in, the record rewritten with the new freshness
+ * (same generation: every chunk stays), and the visitor served from the
+ * chunks. 1, or -EIO when the 304 is not for our version (then a 502: a
+ * 304 cannot go to a visitor that sent no conditional).
+ */
+static int revalidated(struct shard *sh, struct exchange *ex, const struct http1_response *r304)
+{
+	struct ecache_x *c = &ex->cache;
+	struct elarge_x *L = &c->large;
+	struct http1_response stored, merged;
+	struct hcache_resp_info ri;
+	struct hcache_store hs;
+	size_t n;
+
+	hcache_parse_response(r304, ecache_now_s(sh), &ri);
+	if (http1_parse_response(L->sblk, L->slen, false, &stored) != (int)L->slen ||
+	    !hcache_304_matches(&L->e, &ri)) {
+		COUNT(sh, cache_large_mismatch);
+		return -EIO;
+	}
+	merged = stored;
+	if (hcache_merge_304(stored.headers, stored.n_headers, r304->headers, r304->n_headers,
+			     merged.headers, LIMIT_HEADER_COUNT, &n) < 0)
+		return -EIO;
+	merged.n_headers = (uint16_t)n;
+	struct hcache_entry e = L->e;
+	struct hcache_policy pol = ecache_zone_policy(ex->zone->cfg);
+	hcache_parse_response(&merged, ecache_now_s(sh), &ri);
+	hcache_storable(&pol, &c->req, &ri, c->request_time, ecache_now_s(sh), &hs, &e);
+	ecache_count_storable(sh, &ri, &hs);
+	/* Best effort, as every write: not written, the record stays stale
+	 * and the next request asks again. */
+	if (hs.store && slice_same_validator(&L->e, &ri)) {
+		L->e = e;
+		L->expires = hcache_store_expires(&hs);
+		write_record(sh, ex, &merged);
+	}
+	COUNT(sh, cache_revalidated);
+	c->xcache = HCACHE_X_REVALIDATED;
+	ex->origin_status = 304;
+	L->o_off = L->o_end = 0;            /* no body: the chunks answer */
+	if (plan_response(sh, ex, &merged, hcache_age(&L->e, ecache_now_s(sh))) < 0)
+		return -ENOBUFS;
+	COUNT(sh, cache_large_hits);
+	return 1;
+}
+
 bool elarge_serve(struct shard *sh, struct exchange *ex, const void *meta, uint32_t meta_len)
 {
 	struct ecache_x *c = &ex->cache;
@@ -349,7 +439,8 @@ bool elarge_serve(struct shard *sh, struct exchange *ex, const void *meta, uint3
 		COUNT(sh, cache_read_errors);
 		return false;
 	}
-	switch (slice_record_use(&m.e, &c->req, ecache_now_s(sh), ex->background)) {
+	enum slice_record_do d = slice_record_use(&m.e, &c->req, ecache_now_s(sh), ex->background);
+	switch (d) {
 	case SLICE_REC_REFRESH:
 		return false;
 	case SLICE_REC_DROP:
@@ -362,6 +453,7 @@ bool elarge_serve(struct shard *sh, struct exchange *ex, const void *meta, uint3
 						    .total = m.total };
 		c->xcache = HCACHE_X_EXPIRED;
 		return false;
+	case SLICE_REC_REVALIDATE:
 	case SLICE_REC_SERVE:
 		break;
 	}
@@ -372,6 +464,8 @@ bool elarge_serve(struct shard *sh, struct exchange *ex, const void *meta, uint3
 	L->chunk = m.chunk;
 	L->expires = m.expires;
 	L->e = m.e;
+	if (d == SLICE_REC_REVALIDATE)
+		return revalidate_begin(sh, ex, (const char *)meta + sizeof(m), m.head_len);
 	c->xcache = HCACHE_X_HIT;
 	if (plan_response(sh, ex, &head, hcache_age(&m.e, ecache_now_s(sh))) < 0) {
 		L->on = false;
@@ -385,7 +479,10 @@ bool elarge_serve(struct shard *sh, struct exchange *ex, const void *meta, uint3
 
 void elarge_start(struct shard *sh, struct exchange *ex)
 {
-	advance(sh, ex, false);
+	if (ex->cache.large.reval)
+		revalidate_start(sh, ex);
+	else
+		advance(sh, ex, false);
 }
 
 /* Start a store write of one object of this version (a record: body 0;
@@ -679,6 +776,13 @@ bool elarge_miss(struct shard *sh, struct exchange *ex)
 void elarge_origin_headers(const struct exchange *ex, struct wbuf *w)
 {
 	const struct elarge_x *L = &ex->cache.large;
+	if (L->reval) {
+		char buf[160 + LIMIT_ETAG_BYTES];
+		int n = hcache_revalidation_headers(&L->e, buf, sizeof(buf));
+		if (n > 0)
+			wbuf_put(w, buf, (size_t)n);
+		return;
+	}
 	wbuf_str(w, "Range: bytes=");
 	wbuf_u64(w, L->o_off);
 	wbuf_put(w, "-", 1);
@@ -691,6 +795,20 @@ int elarge_origin_head(struct shard *sh, struct exchange *ex, const struct http1
 	struct ecache_x *c = &ex->cache;
 	struct elarge_x *L = &c->large;
 	uint64_t s, e1, total;
+
+	if (L->reval) {
+		/* A 304 keeps the version; anything else is taken below as the
+		 * answer to a fetch from byte 0 (a 200: the new version). */
+		L->reval = false;
+		if (resp->status == 304)
+			return revalidated(sh, ex, resp);
+		/* Anything else is not our version's: a 200 becomes a new
+		 * version (its record replaces ours, whose chunks then go),
+		 * an error passes as it is and the record stays stale. */
+		c->large_old = (struct elarge_old){ .set = true, .chunk = L->chunk, .gen = L->gen,
+						    .total = L->total };
+		L->have_id = L->storing = false;
+	}
 
 	if (!slice_origin_span(resp, L->o_off, &s, &e1, &total)) {
 		/* Not a slice of the object (an error, 416, a changed framing):
@@ -734,9 +852,12 @@ int elarge_origin_head(struct shard *sh, struct exchange *ex, const struct http1
 		if (plan_response(sh, ex, &head, 0) < 0)
 			return -ENOBUFS;
 		/* Its record lands before its chunks may: whoever finds it
-		 * then waits for the chunks this fetch brings. */
-		if (L->storing && L->cl_from == L->cl_to) {
-			uint64_t a = s > L->o_off ? s : L->o_off, b = e1 < L->o_end ? e1 : L->o_end;
+		 * then waits for the chunks this fetch brings — claimed one by
+		 * one, or, for a longer answer (a whole object), as a fill. */
+		uint64_t a = s > L->o_off ? s : L->o_off, b = e1 < L->o_end ? e1 : L->o_end;
+		if (L->storing && b > a && b - a > (uint64_t)LIMIT_ELARGE_FETCH_CHUNKS * L->chunk) {
+			L->fill_claim = claim_key(sh, ex, slice_fill_key(c->key, L->gen));
+		} else if (L->storing && L->cl_from == L->cl_to) {
 			L->cl_from = L->cl_to = (uint32_t)(a / L->chunk);
 			while (a < b && (uint64_t)L->cl_to * L->chunk < b && claim_chunk(sh, ex, L->cl_to))
 				L->cl_to++;
@@ -786,6 +907,10 @@ void elarge_origin_end(struct shard *sh, struct exchange *ex)
 	L->fetching = false;
 	cw_abort(sh, ex);                    /* a chunk the response did not finish */
 	release_claims(sh, ex);
+	if (L->fill_claim) {                 /* its chunks' writes hold their own */
+		release_mine(sh, ex, slice_fill_key(ex->cache.key, L->gen));
+		L->fill_claim = false;
+	}
 	L->rd = (uint32_t)(L->next / L->chunk);
 	if (L->o_off != L->o_end) {
 		exchange_response_abort(sh, ex);
@@ -1007,5 +1132,9 @@ void elarge_end(struct shard *sh, struct exchange *ex)
 		iobuf_pool_put(&sh->pool, L->hblk);
 		L->hblk = NULL;
 	}
-	L->on = L->fetching = L->fill = false;
+	if (L->sblk) {
+		iobuf_pool_put(&sh->pool, L->sblk);
+		L->sblk = NULL;
+	}
+	L->on = L->fetching = L->fill = L->reval = false;
 }

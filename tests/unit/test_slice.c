@@ -223,6 +223,17 @@ static void test_record_use(void)
 	CHECK_EQ_INT(slice_record_use(&e, &max0, T0 + 59, false), SLICE_REC_MISS);
 	CHECK_EQ_INT(slice_record_use(&e, &max0, T0 + 60, false), SLICE_REC_DROP);
 	CHECK_EQ_INT(slice_record_use(&e, &noc, T0 + 1, false), SLICE_REC_MISS);
+	/* with a strong ETag: a stale record is revalidated by a GET */
+	struct hcache_entry v = e;
+	memcpy(v.etag, "\"abc\"", 5);
+	v.etag_len = 5;
+	struct hcache_req_info hd = req_info("HEAD", "");
+	CHECK_EQ_INT(slice_record_use(&v, &plain, T0 + 59, false), SLICE_REC_SERVE);
+	CHECK_EQ_INT(slice_record_use(&v, &plain, T0 + 60, false), SLICE_REC_REVALIDATE);
+	CHECK_EQ_INT(slice_record_use(&v, &max0, T0 + 60, false), SLICE_REC_REVALIDATE);
+	CHECK_EQ_INT(slice_record_use(&v, &max0, T0 + 1, false), SLICE_REC_MISS);
+	CHECK_EQ_INT(slice_record_use(&v, &hd, T0 + 60, false), SLICE_REC_DROP);
+	CHECK_EQ_INT(slice_record_use(&v, &plain, T0 + 60, true), SLICE_REC_REFRESH);
 	CHECK_EQ_INT(slice_record_use(&e, &fresh10, T0 + 50, false), SLICE_REC_SERVE);
 	CHECK_EQ_INT(slice_record_use(&e, &fresh10, T0 + 51, false), SLICE_REC_MISS);
 }
