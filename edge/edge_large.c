@@ -566,7 +566,9 @@ static void new_version(struct shard *sh, struct exchange *ex,
 	L->expires = hcache_store_expires(&hs);
 	bool stored = slice_stored(&hs, &ri, &L->e);
 	L->storing = stored && write_record(sh, ex, head);
-	if (!L->storing) {
+	if (L->storing) {
+		L->obj_claim = false;   /* the record's write lets go of the key as it lands */
+	} else {
 		COUNT(sh, cache_not_stored);
 		/* Nothing to wait for: the Range misses parked on our first
 		 * fetch look again (one leads), and while the object is not
@@ -670,6 +672,10 @@ bool elarge_fill_begin(struct shard *sh, struct exchange *ex, const struct http1
 	L->fill = L->storing = true;
 	L->o_off = 0;
 	c->filling = true;
+	/* The leader's claim on the object's key ends when the record lands
+	 * (ecache_on_write), not with the leader: a miss parked on it must
+	 * find the record when it looks again. */
+	ex->claim_in_fill = ex->leading && c->ckey.lo == c->key.lo && c->ckey.hi == c->key.hi;
 	/* Until the fill ends, every chunk of this version not yet stored is
 	 * on its way: whoever finds the record waits for it (chunk_coming).
 	 * So do the followers: they read the slices as they land instead of
