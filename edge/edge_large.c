@@ -339,26 +339,34 @@ bool elarge_is_record(const void *meta, uint32_t meta_len)
 
 /* ---- revalidation (RFC 9111 4.3) ---------------------------------------------- */
 
+static bool park_behind(struct shard *sh, struct exchange *ex, bool lead);
+
 /* A stale record with a validator: keep a copy of its stored head (the
  * record's buffer goes when elarge_serve returns) and let elarge_start ask
- * the origin. False (a miss: fetched whole) when no block is free. */
+ * the origin — one exchange per object: the others park until its record
+ * lands (a 304 rewrites it, a 200 replaces it) and read that. False (a
+ * miss: fetched whole) when no block is free. */
 static bool revalidate_begin(struct shard *sh, struct exchange *ex, const char *head,
 			     uint32_t len)
 {
 	struct elarge_x *L = &ex->cache.large;
 	char *blk = len <= IOBUF_HBUF_BYTES ? iobuf_pool_get(&sh->pool) : NULL;
 
+	ex->cache.xcache = HCACHE_X_EXPIRED;
 	if (!blk) {
 		COUNT(sh, buffers_exhausted);
 		L->on = false;
-		ex->cache.xcache = HCACHE_X_EXPIRED;
 		return false;
+	}
+	if (park_behind(sh, ex, true)) {
+		iobuf_pool_put(&sh->pool, blk);
+		L->on = false;
+		return true;                /* elarge_start leaves it parked */
 	}
 	memcpy(blk, head, len);
 	L->sblk = blk;
 	L->slen = len;
 	L->reval = true;
-	ex->cache.xcache = HCACHE_X_EXPIRED;
 	return true;
 }
 
@@ -413,7 +421,8 @@ static int revalidated(struct shard *sh, struct exchange *ex, const struct http1
 	if (hs.store && slice_same_validator(&L->e, &ri)) {
 		L->e = e;
 		L->expires = hcache_store_expires(&hs);
-		write_record(sh, ex, &merged);
+		if (write_record(sh, ex, &merged))
+			L->obj_claim = false;   /* its write lets go of the key as it lands */
 	}
 	COUNT(sh, cache_revalidated);
 	c->xcache = HCACHE_X_REVALIDATED;
@@ -479,6 +488,8 @@ bool elarge_serve(struct shard *sh, struct exchange *ex, const void *meta, uint3
 
 void elarge_start(struct shard *sh, struct exchange *ex)
 {
+	if (ex->parked)
+		return;                     /* behind another's revalidation */
 	if (ex->cache.large.reval)
 		revalidate_start(sh, ex);
 	else

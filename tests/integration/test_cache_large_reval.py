@@ -12,7 +12,8 @@ origin body byte (the record's freshness refreshed, its chunks kept). Then the f
 once stale, a GET → one conditional request answered 200 with the new
 bytes, the visitor gets the new bytes byte-exact, and the next GET has them
 from the cache (HIT, or a 304-revalidation once a second went by: never an
-origin body byte). A Range GET of a stale object is revalidated the same way and gets
+origin body byte). 10 concurrent GETs of the stale object: one conditional
+request (the others wait for its record). A Range GET of a stale object is revalidated the same way and gets
 its 206 from the kept chunks. Before the fix a stale sliced object was
 dropped and fetched whole: 4 MiB from the origin for each refresh."""
 import os
@@ -129,6 +130,30 @@ def revalidations(ck, srv, org, v1):
 			 repr(r) + str(r.headers) + str(org.log()[n0:]))
 
 
+def concurrent(ck, srv, org, v1):
+	"""10 GETs of the stale object at once: one revalidation, the others
+	wait for its record and are served from the chunks."""
+	import threading
+	stale_wait()
+	n0 = len(org.log())
+	got = [None] * 10
+
+	def one(i):
+		got[i] = get(srv)
+	ts = [threading.Thread(target=one, args=(i,)) for i in range(10)]
+	for t in ts:
+		t.start()
+	for t in ts:
+		t.join(30)
+	log = org.log()[n0:]
+	good = sum(1 for r in got if r is not None and r.status == 200 and r.body == v1 and
+		   r.header('x-cache') in ('REVALIDATED', 'HIT'))
+	ck.check('10 concurrent stale GETs: all byte-exact from the chunks (%d)' % good, good == 10,
+		 str([(r.status, r.header('x-cache')) for r in got if r is not None]))
+	ck.check('10 concurrent stale GETs: one conditional request, 304 (%s)' % log,
+		 len(log) == 1 and log[0][0] == 304 and log[0][1] == 0)
+
+
 def range_revalidation(ck, srv, org, v1):
 	stale_wait()
 	n0 = len(org.log())
@@ -175,6 +200,7 @@ def main():
 						   'size': '64m', 'chunk_size': '1m'}).start()
 	ck = et.Checks()
 	ck.run('revalidations', revalidations, ck, srv, org, v1)
+	ck.run('concurrent', concurrent, ck, srv, org, v1)
 	ck.run('range_revalidation', range_revalidation, ck, srv, org, v1)
 	ck.run('changed', changed, ck, srv, org, v1)
 	org.stop()
