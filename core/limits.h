@@ -407,10 +407,11 @@
 /* Chunks one origin fetch asks for at most: a Range miss on a 4 GiB
  * object pulls this much at a time, not the rest of the file. */
 #define LIMIT_ELARGE_FETCH_CHUNKS     8
-/* Store buffers of a shard that a large object's chunk read leaves free
- * for the fills writing chunks: a fill that finds no buffer for its next
- * bytes pauses its origin reads until one is free (the tick looks), rather
- * than drop a chunk that would then be fetched from the origin again. */
+/* Store buffers of a shard that a read (a lookup's, a large object's
+ * chunk's) leaves free for the writers of large objects' chunks: a fill or
+ * fetch that finds half of it or less pauses its origin reads until more
+ * are free (the tick looks), rather than drop a chunk that would then be
+ * fetched from the origin again (#17 defect 1). */
 #define LIMIT_ELARGE_WRITE_RESERVE    4
 /* How long an exchange waits for a missing chunk that is on its way (the
  * version's fill streams it, or another exchange fetches or writes it),

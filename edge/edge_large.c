@@ -218,12 +218,15 @@ static void wait_remove(struct shard *sh, struct exchange *ex)
 }
 
 /* After origin bytes went into our chunk writes: the next ones may need a
- * store buffer; none free → pause the origin reads (exchange_room is 0)
- * until the tick finds one. */
+ * store buffer (a chunk's write takes one as it begins); too few free →
+ * pause the origin reads (exchange_room is 0) until the tick finds some. */
 static void pause_check(struct shard *sh, struct exchange *ex)
 {
 	struct elarge_x *L = &ex->cache.large;
-	if (L->storing && store_bufs_free(sh->cache.store, sh->id) == 0) {
+	/* Half the reserve reads leave: a few writers may each begin a chunk
+	 * before the next look. */
+	if (L->storing &&
+	    store_bufs_free(sh->cache.store, sh->id) <= LIMIT_ELARGE_WRITE_RESERVE / 2) {
 		L->store_wait = true;
 		wait_add(sh, ex);
 	}
@@ -247,7 +250,8 @@ void elarge_tick(struct shard *sh)
 		if (ex->state != EX_BUSY)
 			continue;
 		if (L->store_wait) {
-			if (store_bufs_free(sh->cache.store, sh->id) == 0) {
+			if (store_bufs_free(sh->cache.store, sh->id) <=
+			    LIMIT_ELARGE_WRITE_RESERVE / 2) {
 				wait_add(sh, ex);
 				continue;
 			}

@@ -13,7 +13,7 @@ once stale, a GET → one conditional request answered 200 with the new
 bytes, the visitor gets the new bytes byte-exact, and the next GET has them
 from the cache (HIT, or a 304-revalidation once a second went by: never an
 origin body byte). 10 concurrent GETs of the stale object: one conditional
-request (the others wait for its record). A Range GET of a stale object is revalidated the same way and gets
+request (two at most: see there), the others wait for its record. A Range GET of a stale object is revalidated the same way and gets
 its 206 from the kept chunks. Before the fix a stale sliced object was
 dropped and fetched whole: 4 MiB from the origin for each refresh."""
 import os
@@ -150,8 +150,12 @@ def concurrent(ck, srv, org, v1):
 		   r.header('x-cache') in ('REVALIDATED', 'HIT'))
 	ck.check('10 concurrent stale GETs: all byte-exact from the chunks (%d)' % good, good == 10,
 		 str([(r.status, r.header('x-cache')) for r in got if r is not None]))
-	ck.check('10 concurrent stale GETs: one conditional request, 304 (%s)' % log,
-		 len(log) == 1 and log[0][0] == 304 and log[0][1] == 0)
+	# One revalidation for all; a second at most, when the refreshed record
+	# is stale again within the same run (max-age=1 and Date, Age in whole
+	# seconds: it may be stale a few ms after it landed, as seen under ASan).
+	ck.check('10 concurrent stale GETs: one conditional request (two at most), each '
+		 'a 304 with no body (%s)' % log,
+		 1 <= len(log) <= 2 and all(x[0] == 304 and x[1] == 0 for x in log))
 
 
 def range_revalidation(ck, srv, org, v1):
