@@ -10,11 +10,11 @@ First with every store write's completion held back 200 ms
 committed when the next requests arrive), then without the delay on another
 new object; then the leader's visitor of a third new object reads 2 MiB
 and goes away while 10 GETs wait for its fill: they fetch what is missing
-(each chunk once, < 1.5× in all) and all get it byte-exact. Before the fix the origin sent 12.8× the object in the
-delayed run and 11.8× without the delay (each Range miss before the record
+(each chunk once, < 1.5× in all) and all get it byte-exact. Before the fix the origin sent 12.8–18.6× the object in
+the delayed run and 11.8–12.4× without the delay (two runs) (each Range miss before the record
 fetched a version of its own, a visitor that found the record fetched
-chunks the leader's fill had not reached), and about 15 GETs that followed
-the leader were cut short. About 25 s (release) and 50 s (ASan) on 2 cores."""
+chunks the leader's fill had not reached), and 6–17 GETs that followed the
+leader were cut short. About 25 s (release) and 50 s (ASan) on 2 cores."""
 import hashlib
 import os
 import random
