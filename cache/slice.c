@@ -92,7 +92,12 @@ enum slice_record_do slice_record_use(const struct hcache_entry *e,
 		return SLICE_REC_REFRESH;
 	if (hcache_decide(e, req, now_s) == HCACHE_SERVE_FRESH)
 		return SLICE_REC_SERVE;
-	return slice_record_stale(e, now_s) ? SLICE_REC_DROP : SLICE_REC_MISS;
+	if (!slice_record_stale(e, now_s))
+		return SLICE_REC_MISS;
+	/* Stale for everyone: asked again with the validator that ties its
+	 * chunks together (a GET: its answer may be the whole new version). */
+	return slice_has_validator(e) && req->method == HTTP1_GET ? SLICE_REC_REVALIDATE :
+								   SLICE_REC_DROP;
 }
 
 bool slice_range_miss(const struct hcache_req_info *req, uint32_t chunk, uint64_t *first,
@@ -109,16 +114,23 @@ bool slice_range_miss(const struct hcache_req_info *req, uint32_t chunk, uint64_
 	const char *end = req->range.p + req->range.len;
 	while (eq && ++eq < end && *eq == ' ')
 		;
-	if (!eq || eq >= end || *eq == '-')
+	if (!eq || eq >= end)
 		return false;
 	memset(&probe, 0, sizeof(probe));
 	probe.status = 200;
 	probe.last_modified = HCACHE_TIME_NONE;
-	if (hcache_range(req, &probe, INT64_MAX, &rg) < 0 || rg.kind != HCACHE_RANGE_PARTIAL ||
-	    (uint64_t)rg.first / chunk >= LIMIT_STORE_OBJECT_CHUNKS)
+	/* A suffix "bytes=-N" (N > 0): where it starts is known only with the
+	 * length, so chunk 0 is fetched first — its answer says the length, and
+	 * the suffix's chunks follow, by chunks like any other (as nginx's slice
+	 * module starts from a slice). Its first bytes are never fetched twice:
+	 * chunk 0 is stored for the next request. */
+	bool suffix = *eq == '-';
+	if (hcache_range(req, &probe, suffix ? (int64_t)1 << 62 : INT64_MAX, &rg) < 0 ||
+	    rg.kind != HCACHE_RANGE_PARTIAL ||
+	    (!suffix && (uint64_t)rg.first / chunk >= LIMIT_STORE_OBJECT_CHUNKS))
 		return false;
-	*first = (uint64_t)rg.first;
-	*last1 = (uint64_t)rg.last + 1;     /* until the length is known */
+	*first = suffix ? 0 : (uint64_t)rg.first;
+	*last1 = suffix ? 1 : (uint64_t)rg.last + 1;  /* until the length is known */
 	return true;
 }
 
@@ -203,4 +215,10 @@ void slice_whole_head(const struct http1_response *resp, uint64_t total,
 		if (head->headers[i].name_len == 13 &&
 		    strncasecmp(head->headers[i].name, "content-range", 13) == 0)
 			head->headers[i--] = head->headers[--head->n_headers];
+}
+
+struct cindex_key slice_fill_key(struct cindex_key key, uint64_t gen)
+{
+	/* A chunk index no object reaches (at most LIMIT_STORE_OBJECT_CHUNKS). */
+	return slice_chunk_key(key, gen, UINT32_MAX);
 }

@@ -28,6 +28,14 @@
 /* The derived key of chunk `idx` of generation `gen` of object `key`. */
 struct cindex_key slice_chunk_key(struct cindex_key key, uint64_t gen, uint32_t idx);
 
+/*
+ * The key a version's fill (a plain GET's whole response, streaming into
+ * chunks) is claimed under in the collapse table while it runs: a chunk of
+ * that version that is neither stored nor claimed will still come from it,
+ * so an exchange that needs it waits instead of fetching it again.
+ */
+struct cindex_key slice_fill_key(struct cindex_key key, uint64_t gen);
+
 /* Bytes of chunk idx of a total-byte object cut in `chunk`-byte chunks
  * (the last one is shorter). idx must be below slice_chunk_count. */
 uint32_t slice_chunk_len(uint64_t total, uint32_t chunk, uint32_t idx);
@@ -82,26 +90,32 @@ enum slice_record_do {
 	SLICE_REC_SERVE = 0,        /* fresh for this request: a hit by chunks */
 	SLICE_REC_REFRESH,          /* a background refresh: it fetches the whole object */
 	SLICE_REC_MISS,             /* not for this request; kept for others */
-	SLICE_REC_DROP,             /* stale for every request: the version goes */
+	SLICE_REC_REVALIDATE,       /* stale for every request: one conditional GET
+				     * with its validator; a 304 keeps its chunks */
+	SLICE_REC_DROP,             /* stale for every request, no validator (or a
+				     * HEAD): the version goes */
 };
 
 /*
  * A lookup found a large object's record (entry e) for request req at
  * now_s (background: a stale-while-revalidate refresh): what to do with it.
- * MISS and DROP go to the origin (X-Cache EXPIRED); revalidating a sliced
- * object is not done yet, so a stale one is dropped rather than kept.
+ * MISS and DROP go to the origin (X-Cache EXPIRED). REVALIDATE (a GET, the
+ * record has a strong ETag or Last-Modified, slice_has_validator): the
+ * origin is asked with it (RFC 9111 4.3.1); a 304 refreshes the record
+ * (4.3.4) and the same chunks answer, a 200 is a new version.
  */
 enum slice_record_do slice_record_use(const struct hcache_entry *e,
 				      const struct hcache_req_info *req, int64_t now_s,
 				      bool background);
 
 /*
- * A Range miss fetched by chunks: a GET with one range "bytes=first-" or
- * "bytes=first-last" (where it starts is known before the length), no
- * If-Range, starting below chunk LIMIT_STORE_OBJECT_CHUNKS. True and the
- * visitor's bytes [*first, *last1) (last1 bounded by the length once
- * known); false: a suffix, several ranges, a bad one — it goes to the
- * origin as it is.
+ * A Range miss fetched by chunks: a GET with one range "bytes=first-",
+ * "bytes=first-last" (starting below chunk LIMIT_STORE_OBJECT_CHUNKS) or
+ * "bytes=-N" (N > 0), no If-Range. True and the bytes [*first, *last1) its
+ * first fetch starts from (last1 bounded by the length once known); for a
+ * suffix [0, 1): chunk 0 first, whose answer tells the length and so where
+ * the suffix starts (the visitor's bytes are planned then). False: several
+ * ranges, an empty suffix, a bad one — it goes to the origin as it is.
  */
 bool slice_range_miss(const struct hcache_req_info *req, uint32_t chunk, uint64_t *first,
 		      uint64_t *last1);

@@ -56,6 +56,12 @@ uint32_t store_chunk_bytes(const struct store *st)
 	return st->chunk_bytes;
 }
 
+uint32_t store_bufs_free(const struct store *st, unsigned shard)
+{
+	assert(st->magic == STORE_MAGIC && shard < st->n_shards);
+	return st->shards[shard].n_free;
+}
+
 uint64_t store_counter(const struct store *st, enum store_ctr c)
 {
 	assert(st->magic == STORE_MAGIC);

@@ -158,6 +158,8 @@ uint64_t store_stripe_bytes(const struct store *st);
 uint64_t store_max_object(const struct store *st);
 /* chunk_size: the largest body a chunk entry holds. */
 uint32_t store_chunk_bytes(const struct store *st);
+/* Shard: buffers free in its pool now (writes and reads take them). */
+uint32_t store_bufs_free(const struct store *st, unsigned shard);
 uint64_t store_counter(const struct store *st, enum store_ctr c);
 const struct cindex *store_index(const struct store *st);
 /* The shard's buffer pool as one range, for io_uring_register_buffers:

@@ -427,9 +427,19 @@
 /* Chunks one origin fetch asks for at most: a Range miss on a 4 GiB
  * object pulls this much at a time, not the rest of the file. */
 #define LIMIT_ELARGE_FETCH_CHUNKS     8
-/* How long a missing chunk another exchange is fetching is waited for
- * before fetching it anyway (its fetch may have stalled). */
-#define LIMIT_ELARGE_CLAIM_WAIT_MS    2000
+/* Store buffers of a shard that a read (a lookup's, a large object's
+ * chunk's) leaves free for the writers of large objects' chunks: a fill or
+ * fetch that finds half of it or less pauses its origin reads until more
+ * are free (the tick looks), rather than drop a chunk that would then be
+ * fetched from the origin again (#17 defect 1). */
+#define LIMIT_ELARGE_WRITE_RESERVE    4
+/* How long an exchange waits for a missing chunk that is on its way (the
+ * version's fill streams it, or another exchange fetches or writes it),
+ * counted from the last chunk it got, before fetching it anyway: a safety
+ * net, as LIMIT_COLLAPSE_WAIT_MS is for parked followers — the fill or
+ * fetch it waits for ends by its own timeouts (the origin's read timeout,
+ * its visitor's send timeout), and then the waiter fetches at once. */
+#define LIMIT_ELARGE_CLAIM_WAIT_MS    30000
 
 /* ---- config errors and check-origin (control/; FIXED) ------------------- */
 

@@ -239,7 +239,20 @@ static bool lookup_key(struct shard *sh, struct exchange *ex)
 		}
 		return false;
 	}
-	int n = store_read_plan(sh->cache.store, sh->id, &hit, true, 0, hit.total_len, c->rio, 2);
+	bool park = sh->cache.collapse && !ex->background;
+	/* Reads leave the fills writing large objects' chunks their reserve
+	 * (edge/edge_large.h): a fill without a buffer pauses. */
+	int n = park && store_bufs_free(sh->cache.store, sh->id) <= LIMIT_ELARGE_WRITE_RESERVE ?
+		-ENOBUFS :
+		store_read_plan(sh->cache.store, sh->id, &hit, true, 0, hit.total_len, c->rio, 2);
+	if (n == -ENOBUFS && park) {
+		/* The object is there, the shard's store buffers are out (sends
+		 * give them back): look again at the next tick rather than
+		 * fetch a stored object again (a large one: a new version). */
+		COUNT(sh, cache_read_waits);
+		exchange_park(sh, ex);
+		return true;
+	}
 	if (n <= 0) {
 		COUNT(sh, cache_read_errors);
 		return false;

@@ -57,6 +57,8 @@ struct chk_meta {
 };
 
 static void advance(struct shard *sh, struct exchange *ex, bool in_send);
+static bool write_record(struct shard *sh, struct exchange *ex,
+			 const struct http1_response *resp);
 
 static uint64_t new_gen(const struct shard *sh, const struct exchange *ex)
 {
@@ -89,25 +91,64 @@ static void drop_object(struct shard *sh, struct cindex_key key, uint64_t gen, u
 
 /* ---- chunk claims (collapsing) -------------------------------------------------- */
 
+/* Claim key for this exchange: false if another holds it. */
+static bool claim_key(struct shard *sh, struct exchange *ex, struct cindex_key key)
+{
+	struct collapse_leader me = { sh->id, ex->idx, ex->gen }, l;
+	if (!sh->cache.collapse)
+		return true;
+	int r = collapse_claim(sh->cache.collapse, key, &me, &l);
+	return r != 1 || (l.shard == me.shard && l.vidx == me.vidx && l.vgen == me.vgen);
+}
+
+/* Let go of key if this exchange holds it (a store write's completion
+ * may have released it already, and someone else claimed it since). */
+static void release_mine(struct shard *sh, struct exchange *ex, struct cindex_key key)
+{
+	if (sh->cache.collapse && claim_key(sh, ex, key))
+		collapse_release(sh->cache.collapse, key);
+}
+
 /* Claim chunk idx for this exchange: false if another holds it. */
 static bool claim_chunk(struct shard *sh, struct exchange *ex, uint32_t idx)
 {
-	struct collapse_leader me = { sh->id, ex->idx, ex->gen }, l;
+	return claim_key(sh, ex, slice_chunk_key(ex->cache.key, ex->cache.large.gen, idx));
+}
+
+/* The version's fill or the object's first fetch is over: let go of its
+ * claims (parked misses and waiters look again). */
+static void release_lead(struct shard *sh, struct exchange *ex)
+{
 	struct elarge_x *L = &ex->cache.large;
-	if (!sh->cache.collapse)
-		return true;
-	int r = collapse_claim(sh->cache.collapse, slice_chunk_key(ex->cache.key, L->gen, idx), &me,
-			       &l);
-	return r != 1 || (l.shard == me.shard && l.vidx == me.vidx && l.vgen == me.vgen);
+	if (L->fill_claim)
+		release_mine(sh, ex, slice_fill_key(ex->cache.key, L->gen));
+	if (L->obj_claim)
+		release_mine(sh, ex, ex->cache.key);
+	L->fill_claim = L->obj_claim = false;
+}
+
+/*
+ * Chunk idx of this version was not in the store: is it on its way — the
+ * version's fill still streams (it writes every chunk it reaches), or a
+ * fetch or store write holds the chunk's claim? The claims are asked
+ * before the index is asked again: a write commits before its claim goes,
+ * and the fill claims a chunk before it lets go of the fill's key.
+ */
+static bool chunk_coming(struct shard *sh, const struct exchange *ex, uint32_t idx)
+{
+	const struct elarge_x *L = &ex->cache.large;
+	struct collapse *t = sh->cache.collapse;
+	return t && L->storing &&
+	       (collapse_active(t, slice_fill_key(ex->cache.key, L->gen)) ||
+		collapse_active(t, slice_chunk_key(ex->cache.key, L->gen, idx)));
 }
 
 /* Let go of the claims no store write took over. */
 static void release_claims(struct shard *sh, struct exchange *ex)
 {
 	struct elarge_x *L = &ex->cache.large;
-	for (; L->cl_from < L->cl_to && sh->cache.collapse; L->cl_from++)
-		collapse_release(sh->cache.collapse,
-				 slice_chunk_key(ex->cache.key, L->gen, L->cl_from));
+	for (; L->cl_from < L->cl_to; L->cl_from++)
+		release_mine(sh, ex, slice_chunk_key(ex->cache.key, L->gen, L->cl_from));
 	L->cl_from = L->cl_to = 0;
 }
 
@@ -117,8 +158,8 @@ static void claim_done(struct shard *sh, struct exchange *ex, uint32_t idx, bool
 	struct elarge_x *L = &ex->cache.large;
 	if (idx != L->cl_from || idx >= L->cl_to)
 		return;
-	if (!written && sh->cache.collapse)
-		collapse_release(sh->cache.collapse, slice_chunk_key(ex->cache.key, L->gen, idx));
+	if (!written)
+		release_mine(sh, ex, slice_chunk_key(ex->cache.key, L->gen, idx));
 	L->cl_from++;
 }
 
@@ -176,17 +217,50 @@ static void wait_remove(struct shard *sh, struct exchange *ex)
 	L->next_wait = NULL;
 }
 
+/* After origin bytes went into our chunk writes: the next ones may need a
+ * store buffer (a chunk's write takes one as it begins); too few free →
+ * pause the origin reads (exchange_room is 0) until the tick finds some. */
+static void pause_check(struct shard *sh, struct exchange *ex)
+{
+	struct elarge_x *L = &ex->cache.large;
+	/* Half the reserve reads leave: a few writers may each begin a chunk
+	 * before the next look. */
+	if (L->storing &&
+	    store_bufs_free(sh->cache.store, sh->id) <= LIMIT_ELARGE_WRITE_RESERVE / 2) {
+		L->store_wait = true;
+		wait_add(sh, ex);
+	}
+}
+
+bool elarge_paused(const struct exchange *ex)
+{
+	return ex->cache.large.store_wait;
+}
+
 void elarge_tick(struct shard *sh)
 {
 	struct exchange *list = sh->cache.large_wait;
 	sh->cache.large_wait = NULL;
 	while (list) {
 		struct exchange *ex = list;
-		list = ex->cache.large.next_wait;
-		ex->cache.large.waiting = false;
-		ex->cache.large.next_wait = NULL;
-		if (ex->state == EX_BUSY && ex->cache.large.on && !ex->resp_done)
+		struct elarge_x *L = &ex->cache.large;
+		list = L->next_wait;
+		L->waiting = false;
+		L->next_wait = NULL;
+		if (ex->state != EX_BUSY)
+			continue;
+		if (L->store_wait) {
+			if (store_bufs_free(sh->cache.store, sh->id) <=
+			    LIMIT_ELARGE_WRITE_RESERVE / 2) {
+				wait_add(sh, ex);
+				continue;
+			}
+			L->store_wait = false;
+			if (ex->oc)
+				origin_visitor_drained(sh, ex->oc);
+		} else if (L->on && !ex->resp_done) {
 			advance(sh, ex, false);
+		}
 	}
 }
 
@@ -267,6 +341,103 @@ bool elarge_is_record(const void *meta, uint32_t meta_len)
 	return magic == REC_MAGIC;
 }
 
+/* ---- revalidation (RFC 9111 4.3) ---------------------------------------------- */
+
+static bool park_behind(struct shard *sh, struct exchange *ex, bool lead);
+
+/* A stale record with a validator: keep a copy of its stored head (the
+ * record's buffer goes when elarge_serve returns) and let elarge_start ask
+ * the origin — one exchange per object: the others park until its record
+ * lands (a 304 rewrites it, a 200 replaces it) and read that. False (a
+ * miss: fetched whole) when no block is free. */
+static bool revalidate_begin(struct shard *sh, struct exchange *ex, const char *head,
+			     uint32_t len)
+{
+	struct elarge_x *L = &ex->cache.large;
+	char *blk = len <= IOBUF_HBUF_BYTES ? iobuf_pool_get(&sh->pool) : NULL;
+
+	ex->cache.xcache = HCACHE_X_EXPIRED;
+	if (!blk) {
+		COUNT(sh, buffers_exhausted);
+		L->on = false;
+		return false;
+	}
+	if (park_behind(sh, ex, true)) {
+		iobuf_pool_put(&sh->pool, blk);
+		L->on = false;
+		return true;                /* elarge_start leaves it parked */
+	}
+	memcpy(blk, head, len);
+	L->sblk = blk;
+	L->slen = len;
+	L->reval = true;
+	return true;
+}
+
+/* One conditional GET for the whole object: our validator, no Range (a
+ * 200 is the new version, taken by chunks as a Range miss's answer is). */
+static void revalidate_start(struct shard *sh, struct exchange *ex)
+{
+	struct elarge_x *L = &ex->cache.large;
+
+	L->fetching = true;
+	L->o_off = 0;
+	L->o_end = L->total;
+	ex->tries = 0;
+	ex->retried = false;
+	origin_start(sh, ex);
+}
+
+/*
+ * The origin's 304 to our validator (RFC 9111 4.3.4): the stored head with
+ * the 304's fields merged in, the record rewritten with the new freshness
+ * (same generation: every chunk stays), and the visitor served from the
+ * chunks. 1, or -EIO when the 304 is not for our version (then a 502: a
+ * 304 cannot go to a visitor that sent no conditional).
+ */
+static int revalidated(struct shard *sh, struct exchange *ex, const struct http1_response *r304)
+{
+	struct ecache_x *c = &ex->cache;
+	struct elarge_x *L = &c->large;
+	struct http1_response stored, merged;
+	struct hcache_resp_info ri;
+	struct hcache_store hs;
+	size_t n;
+
+	hcache_parse_response(r304, ecache_now_s(sh), &ri);
+	if (http1_parse_response(L->sblk, L->slen, false, &stored) != (int)L->slen ||
+	    !hcache_304_matches(&L->e, &ri)) {
+		COUNT(sh, cache_large_mismatch);
+		return -EIO;
+	}
+	merged = stored;
+	if (hcache_merge_304(stored.headers, stored.n_headers, r304->headers, r304->n_headers,
+			     merged.headers, LIMIT_HEADER_COUNT, &n) < 0)
+		return -EIO;
+	merged.n_headers = (uint16_t)n;
+	struct hcache_entry e = L->e;
+	struct hcache_policy pol = ecache_zone_policy(ex->zone->cfg);
+	hcache_parse_response(&merged, ecache_now_s(sh), &ri);
+	hcache_storable(&pol, &c->req, &ri, c->request_time, ecache_now_s(sh), &hs, &e);
+	ecache_count_storable(sh, &ri, &hs);
+	/* Best effort, as every write: not written, the record stays stale
+	 * and the next request asks again. */
+	if (hs.store && slice_same_validator(&L->e, &ri)) {
+		L->e = e;
+		L->expires = hcache_store_expires(&hs);
+		if (write_record(sh, ex, &merged))
+			L->obj_claim = false;   /* its write lets go of the key as it lands */
+	}
+	COUNT(sh, cache_revalidated);
+	c->xcache = HCACHE_X_REVALIDATED;
+	ex->origin_status = 304;
+	L->o_off = L->o_end = 0;            /* no body: the chunks answer */
+	if (plan_response(sh, ex, &merged, hcache_age(&L->e, ecache_now_s(sh))) < 0)
+		return -ENOBUFS;
+	COUNT(sh, cache_large_hits);
+	return 1;
+}
+
 bool elarge_serve(struct shard *sh, struct exchange *ex, const void *meta, uint32_t meta_len)
 {
 	struct ecache_x *c = &ex->cache;
@@ -281,7 +452,8 @@ bool elarge_serve(struct shard *sh, struct exchange *ex, const void *meta, uint3
 		COUNT(sh, cache_read_errors);
 		return false;
 	}
-	switch (slice_record_use(&m.e, &c->req, ecache_now_s(sh), ex->background)) {
+	enum slice_record_do d = slice_record_use(&m.e, &c->req, ecache_now_s(sh), ex->background);
+	switch (d) {
 	case SLICE_REC_REFRESH:
 		return false;
 	case SLICE_REC_DROP:
@@ -294,6 +466,7 @@ bool elarge_serve(struct shard *sh, struct exchange *ex, const void *meta, uint3
 						    .total = m.total };
 		c->xcache = HCACHE_X_EXPIRED;
 		return false;
+	case SLICE_REC_REVALIDATE:
 	case SLICE_REC_SERVE:
 		break;
 	}
@@ -304,6 +477,8 @@ bool elarge_serve(struct shard *sh, struct exchange *ex, const void *meta, uint3
 	L->chunk = m.chunk;
 	L->expires = m.expires;
 	L->e = m.e;
+	if (d == SLICE_REC_REVALIDATE)
+		return revalidate_begin(sh, ex, (const char *)meta + sizeof(m), m.head_len);
 	c->xcache = HCACHE_X_HIT;
 	if (plan_response(sh, ex, &head, hcache_age(&m.e, ecache_now_s(sh))) < 0) {
 		L->on = false;
@@ -317,7 +492,12 @@ bool elarge_serve(struct shard *sh, struct exchange *ex, const void *meta, uint3
 
 void elarge_start(struct shard *sh, struct exchange *ex)
 {
-	advance(sh, ex, false);
+	if (ex->parked)
+		return;                     /* behind another's revalidation */
+	if (ex->cache.large.reval)
+		revalidate_start(sh, ex);
+	else
+		advance(sh, ex, false);
 }
 
 /* Start a store write of one object of this version (a record: body 0;
@@ -399,9 +579,19 @@ static void new_version(struct shard *sh, struct exchange *ex,
 	L->gen = new_gen(sh, ex);
 	L->have_id = true;
 	L->expires = hcache_store_expires(&hs);
-	L->storing = slice_stored(&hs, &ri, &L->e) && write_record(sh, ex, head);
-	if (!L->storing)
+	bool stored = slice_stored(&hs, &ri, &L->e);
+	L->storing = stored && write_record(sh, ex, head);
+	if (L->storing) {
+		L->obj_claim = false;   /* the record's write lets go of the key as it lands */
+	} else {
 		COUNT(sh, cache_not_stored);
+		/* Nothing to wait for: the Range misses parked on our first
+		 * fetch look again (one leads), and while the object is not
+		 * storable the next ones do not park at all. */
+		if (!stored && L->obj_claim && sh->cache.collapse)
+			collapse_stamp(sh->cache.passes, c->key, sh->lp.now_ms);
+		release_lead(sh, ex);
+	}
 }
 
 /* ---- chunk writes -------------------------------------------------------------- */
@@ -435,8 +625,7 @@ static void cw_abort(struct shard *sh, struct exchange *ex)
 	L->cw_active = false;
 	/* Its claim: a write with no io in flight has no completion to
 	 * release it (one that has releases it again: harmless). */
-	if (sh->cache.collapse)
-		collapse_release(sh->cache.collapse, slice_chunk_key(ex->cache.key, L->gen, L->cw_idx));
+	release_mine(sh, ex, slice_chunk_key(ex->cache.key, L->gen, L->cw_idx));
 }
 
 /* Object bytes [off, off + n) passing by: each whole chunk becomes a store
@@ -498,6 +687,16 @@ bool elarge_fill_begin(struct shard *sh, struct exchange *ex, const struct http1
 	L->fill = L->storing = true;
 	L->o_off = 0;
 	c->filling = true;
+	/* The leader's claim on the object's key ends when the record lands
+	 * (ecache_on_write), not with the leader: a miss parked on it must
+	 * find the record when it looks again. */
+	ex->claim_in_fill = ex->leading && c->ckey.lo == c->key.lo && c->ckey.hi == c->key.hi;
+	/* Until the fill ends, every chunk of this version not yet stored is
+	 * on its way: whoever finds the record waits for it (chunk_coming).
+	 * So do the followers: they read the slices as they land instead of
+	 * sharing our bytes, where a slow one would be cut off. */
+	L->fill_claim = claim_key(sh, ex, slice_fill_key(c->key, L->gen));
+	exchange_park_followers(sh, ex);
 	return true;
 }
 
@@ -506,6 +705,7 @@ void elarge_fill_body(struct shard *sh, struct exchange *ex, const char *p, size
 	struct elarge_x *L = &ex->cache.large;
 	cw_feed(sh, ex, L->o_off, p, n);
 	L->o_off += n;
+	pause_check(sh, ex);
 }
 
 void elarge_fill_end(struct shard *sh, struct exchange *ex, bool complete)
@@ -514,6 +714,8 @@ void elarge_fill_end(struct shard *sh, struct exchange *ex, bool complete)
 	(void)complete;                     /* a whole chunk is complete as it is */
 	cw_abort(sh, ex);
 	L->fill = false;
+	/* Its chunks' writes hold their own claims until they land. */
+	release_lead(sh, ex);
 }
 
 /* ---- misses --------------------------------------------------------------------- */
@@ -547,16 +749,43 @@ static void start_fetch(struct shard *sh, struct exchange *ex, uint32_t idx)
 	origin_start(sh, ex);
 }
 
+/* Another exchange fetches this object for the first time (a GET's fill,
+ * or a Range miss that will write its record) and its answer may be
+ * stored: wait for it (true), then take the range from the record. */
+static bool park_behind(struct shard *sh, struct exchange *ex, bool lead)
+{
+	struct collapse *t = sh->cache.collapse;
+	uint64_t since;
+
+	if (!t || (cpol_pass_since(sh->lp.now_ms, &since) &&
+		   collapse_stamped_since(sh->cache.passes, ex->cache.key, since)))
+		return false;
+	if (lead ? claim_key(sh, ex, ex->cache.key) : !collapse_active(t, ex->cache.key)) {
+		ex->cache.large.obj_claim = lead;
+		return false;
+	}
+	COUNT(sh, cache_large_parked);
+	exchange_park(sh, ex);
+	return true;
+}
+
 bool elarge_miss(struct shard *sh, struct exchange *ex)
 {
 	struct ecache_x *c = &ex->cache;
 	struct elarge_x *L = &c->large;
 	uint64_t first, last1;
 
-	if (!slice_range_miss_applies(&c->req, c->cacheable, c->have_stored, ex->background) ||
-	    !slice_range_miss(&c->req, store_chunk_bytes(sh->cache.store), &first, &last1))
+	if (!slice_range_miss_applies(&c->req, c->cacheable, c->have_stored, ex->background))
 		return false;
 	memset(L, 0, sizeof(*L));
+	/* A range goes by chunks, or to the origin as it is; either way not
+	 * beside a first fetch of the object already running. The one that
+	 * goes by chunks leads: the others wait for its record. */
+	bool chunks = slice_range_miss(&c->req, store_chunk_bytes(sh->cache.store), &first, &last1);
+	if (park_behind(sh, ex, chunks))
+		return true;
+	if (!chunks)
+		return false;
 	L->on = true;
 	L->chunk = store_chunk_bytes(sh->cache.store);
 	L->next = L->first = first;
@@ -568,6 +797,13 @@ bool elarge_miss(struct shard *sh, struct exchange *ex)
 void elarge_origin_headers(const struct exchange *ex, struct wbuf *w)
 {
 	const struct elarge_x *L = &ex->cache.large;
+	if (L->reval) {
+		char buf[160 + LIMIT_ETAG_BYTES];
+		int n = hcache_revalidation_headers(&L->e, buf, sizeof(buf));
+		if (n > 0)
+			wbuf_put(w, buf, (size_t)n);
+		return;
+	}
 	wbuf_str(w, "Range: bytes=");
 	wbuf_u64(w, L->o_off);
 	wbuf_put(w, "-", 1);
@@ -580,6 +816,20 @@ int elarge_origin_head(struct shard *sh, struct exchange *ex, const struct http1
 	struct ecache_x *c = &ex->cache;
 	struct elarge_x *L = &c->large;
 	uint64_t s, e1, total;
+
+	if (L->reval) {
+		/* A 304 keeps the version; anything else is taken below as the
+		 * answer to a fetch from byte 0 (a 200: the new version). */
+		L->reval = false;
+		if (resp->status == 304)
+			return revalidated(sh, ex, resp);
+		/* Anything else is not our version's: a 200 becomes a new
+		 * version (its record replaces ours, whose chunks then go),
+		 * an error passes as it is and the record stays stale. */
+		c->large_old = (struct elarge_old){ .set = true, .chunk = L->chunk, .gen = L->gen,
+						    .total = L->total };
+		L->have_id = L->storing = false;
+	}
 
 	if (!slice_origin_span(resp, L->o_off, &s, &e1, &total)) {
 		/* Not a slice of the object (an error, 416, a changed framing):
@@ -622,6 +872,17 @@ int elarge_origin_head(struct shard *sh, struct exchange *ex, const struct http1
 		c->xcache = cpol_xcache_unserved((enum hcache_xcache)c->xcache);
 		if (plan_response(sh, ex, &head, 0) < 0)
 			return -ENOBUFS;
+		/* Its record lands before its chunks may: whoever finds it
+		 * then waits for the chunks this fetch brings — claimed one by
+		 * one, or, for a longer answer (a whole object), as a fill. */
+		uint64_t a = s > L->o_off ? s : L->o_off, b = e1 < L->o_end ? e1 : L->o_end;
+		if (L->storing && b > a && b - a > (uint64_t)LIMIT_ELARGE_FETCH_CHUNKS * L->chunk) {
+			L->fill_claim = claim_key(sh, ex, slice_fill_key(c->key, L->gen));
+		} else if (L->storing && L->cl_from == L->cl_to) {
+			L->cl_from = L->cl_to = (uint32_t)(a / L->chunk);
+			while (a < b && (uint64_t)L->cl_to * L->chunk < b && claim_chunk(sh, ex, L->cl_to))
+				L->cl_to++;
+		}
 	}
 	L->o_off = s;
 	L->o_end = e1;
@@ -636,8 +897,10 @@ bool elarge_origin_body(struct shard *sh, struct exchange *ex, const struct iobu
 
 	if (n > L->o_end - off)
 		n = L->o_end - off;
-	if (L->storing)
+	if (L->storing) {
 		cw_feed(sh, ex, off, seg->ptr, (size_t)n);
+		pause_check(sh, ex);
+	}
 	L->o_off += n;
 	if (off <= L->next && L->next < off + n && L->next < L->last1) {
 		uint64_t a = L->next - off;
@@ -665,6 +928,10 @@ void elarge_origin_end(struct shard *sh, struct exchange *ex)
 	L->fetching = false;
 	cw_abort(sh, ex);                    /* a chunk the response did not finish */
 	release_claims(sh, ex);
+	if (L->fill_claim) {                 /* its chunks' writes hold their own */
+		release_mine(sh, ex, slice_fill_key(ex->cache.key, L->gen));
+		L->fill_claim = false;
+	}
 	L->rd = (uint32_t)(L->next / L->chunk);
 	if (L->o_off != L->o_end) {
 		exchange_response_abort(sh, ex);
@@ -697,8 +964,17 @@ static int acquire(struct shard *sh, struct exchange *ex)
 	if (!s)
 		return 0;
 	struct cindex_key k = slice_chunk_key(c->key, L->gen, L->rd);
-	if (L->storing && store_lookup(sh->cache.store, sh->id, k, &hit) == 0) {
+	bool coming = false;
+	int found = -ENOENT;
+	if (L->storing) {
+		found = store_lookup(sh->cache.store, sh->id, k, &hit);
+		/* Not there: on its way, or it landed since we looked. */
+		if (found < 0 && !(coming = chunk_coming(sh, ex, L->rd)))
+			found = store_lookup(sh->cache.store, sh->id, k, &hit);
+	}
+	if (found == 0) {
 		uint32_t want = chunk_len(L, L->rd);
+		L->wait_ms = 0;
 		s->idx = L->rd;
 		s->loc = hit.loc;
 		if (sh->cache.mt_on && memtier_get(&sh->cache.mt, k, hit.loc, 0, &s->mobj) == 1) {
@@ -714,7 +990,9 @@ static int acquire(struct shard *sh, struct exchange *ex)
 			memtier_unref(&sh->cache.mt, s->mobj);
 			s->mobj = NULL;
 		}
-		int n = store_read_plan(sh->cache.store, sh->id, &hit, true, 0, hit.total_len, &s->io, 1);
+		int n = store_bufs_free(sh->cache.store, sh->id) <= LIMIT_ELARGE_WRITE_RESERVE ?
+			-ENOBUFS :
+			store_read_plan(sh->cache.store, sh->id, &hit, true, 0, hit.total_len, &s->io, 1);
 		if (n == 1) {
 			s->has_io = true;
 			s->st = ELS_READING;
@@ -731,17 +1009,19 @@ static int acquire(struct shard *sh, struct exchange *ex)
 		}
 		COUNT(sh, cache_read_errors);
 	}
-	/* Missing: fetched once every chunk before it is queued — unless
-	 * another exchange is fetching it (then wait, up to a bound). */
+	/* Missing: fetched once every chunk before it is queued — unless it
+	 * is on its way, or another exchange claims it first (then wait, up
+	 * to a bound). */
 	if (L->rd != ci || !slots_idle(L) || ex->req.method != HTTP1_GET)
 		return 0;
-	if (L->storing && sh->cache.collapse && collapse_active(sh->cache.collapse, k)) {
+	if (coming || (L->storing && !claim_chunk(sh, ex, ci))) {
 		if (!L->wait_ms)
 			L->wait_ms = sh->lp.now_ms;
 		if (sh->lp.now_ms - L->wait_ms < LIMIT_ELARGE_CLAIM_WAIT_MS) {
 			wait_add(sh, ex);
 			return 0;
 		}
+		COUNT(sh, cache_large_wait_expired);
 	}
 	start_fetch(sh, ex, ci);
 	return 0;
@@ -865,6 +1145,7 @@ void elarge_end(struct shard *sh, struct exchange *ex)
 	wait_remove(sh, ex);
 	cw_abort(sh, ex);
 	release_claims(sh, ex);
+	release_lead(sh, ex);
 	for (unsigned i = 0; i < LIMIT_ELARGE_SLOTS; i++)
 		if (L->s[i].st != ELS_READING)
 			slot_release(sh, &L->s[i]);
@@ -872,5 +1153,9 @@ void elarge_end(struct shard *sh, struct exchange *ex)
 		iobuf_pool_put(&sh->pool, L->hblk);
 		L->hblk = NULL;
 	}
-	L->on = L->fetching = L->fill = false;
+	if (L->sblk) {
+		iobuf_pool_put(&sh->pool, L->sblk);
+		L->sblk = NULL;
+	}
+	L->on = L->fetching = L->fill = L->reval = false;
 }

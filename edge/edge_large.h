@@ -10,13 +10,20 @@
  * needs, each from the RAM tier, the disk (O_DIRECT, verified) or — when
  * missing — the origin with a chunk-aligned Range request whose validator
  * must match the record's (else the object is dropped, never stitched).
+ * A stale record is revalidated (one conditional GET with its validator:
+ * a 304 rewrites the record under the same generation and the chunks
+ * answer; a 200 is a new version). Misses collapse on any shard: a chunk
+ * that is on its way (claimed: a fetch or write of it, the version's fill,
+ * the object's first fetch) is waited for, never fetched twice.
  *
  * Owns, per exchange: struct elarge_x (at most LIMIT_ELARGE_SLOTS chunks held:
  * being read, ready, or queued to the visitor until sent; one store read
  * or one origin fetch in flight; the chunk being written to the store).
  * Per shard: the list of exchanges waiting for a store buffer or for a
  * chunk another exchange is fetching. In the collapse table: a claim per
- * chunk being fetched or written (released when its write lands).
+ * chunk being fetched or written (released when its write lands), the
+ * fill key of a version a GET's response is filling (until it ends), the
+ * object's key for a Range miss's first fetch (until its record lands).
  * Called by: edge/edge_cache.c (lookup, read completions, fills, exchange
  * end), edge/exchange.c (origin response hooks while fetching, a stream's
  * pulls), edge/visitor.c (sends), the shard tick. All on the shard thread.
@@ -77,6 +84,10 @@ struct elarge_x {
 	bool fill;                          /* a plain GET miss fills slices */
 	bool waiting;                       /* on the shard's buffer wait list */
 	bool cw_active;                     /* a chunk write is being filled */
+	bool fill_claim;                    /* holds the version's fill key (slice_fill_key) */
+	bool obj_claim;                     /* holds the object's key: its first fetch (a Range miss) */
+	bool store_wait;                    /* origin reads paused: no store buffer for our chunks */
+	bool reval;                         /* asking the origin with the stale record's validator */
 	uint16_t status;                    /* visitor response status */
 	uint32_t chunk;                     /* chunk bytes */
 	uint32_t expires;
@@ -93,12 +104,15 @@ struct elarge_x {
 	uint64_t pushed;
 	/* Chunks [cl_from, cl_to) claimed in the collapse table for our
 	 * fetch and not yet handed to a store write (whose completion
-	 * releases its claim); a missing chunk someone else claimed is
-	 * waited for (since wait_ms), not fetched twice. */
+	 * releases its claim); a missing chunk someone else claimed, or that
+	 * the version's fill has not reached yet, is waited for (since
+	 * wait_ms, the last chunk this exchange got), not fetched twice. */
 	uint32_t cl_from, cl_to;
 	uint64_t wait_ms;
 	char *hblk;                         /* head built, not queued yet */
 	uint32_t hlen;
+	char *sblk;                         /* revalidating: the record's stored head (a copy) */
+	uint32_t slen;
 	struct hcache_entry e;              /* the record's validator/freshness */
 	struct elarge_slot s[LIMIT_ELARGE_SLOTS];
 	struct exchange *next_wait;
@@ -135,7 +149,10 @@ void elarge_origin_end(struct shard *sh, struct exchange *ex);
 void elarge_on_sent(struct shard *sh, struct exchange *ex);
 /* Exchange over (nothing in flight for it): release everything. */
 void elarge_end(struct shard *sh, struct exchange *ex);
-/* Shard tick: exchanges that waited for a store buffer try again. */
+/* Shard tick: exchanges that waited for a store buffer or a chunk try
+ * again; fills paused for a store buffer read from the origin again. */
 void elarge_tick(struct shard *sh);
+/* Must ex's origin reads pause (its chunks have no store buffer to go to)? */
+bool elarge_paused(const struct exchange *ex);
 
 #endif

@@ -251,6 +251,16 @@ void exchange_park(struct shard *sh, struct exchange *ex)
 	COUNT(sh, collapsed_parked);
 }
 
+void exchange_park_followers(struct shard *sh, struct exchange *ex)
+{
+	assert(ex->magic == EXCHANGE_MAGIC);
+	for (struct exchange *f = take_followers(ex), *n; f; f = n) {
+		n = f->next_follower;
+		f->next_follower = NULL;
+		exchange_park(sh, f);
+	}
+}
+
 void exchange_parked_tick(struct shard *sh)
 {
 	struct exchange *list = sh->xp.parked;
@@ -1201,7 +1211,7 @@ int64_t exchange_room(const struct exchange *ex)
 	/* Its share of the origin's (or plaintext) buffers: a recv of a few
 	 * bytes pins a whole buffer, so bytes alone do not bound it. */
 	if (IOBUF_OUTQ_SEGS - ex->out->n < IOBUF_OUTQ_SEGS / 2 ||
-	    ex->out->n_pbuf >= LIMIT_RECV_SHARE_BUFS)
+	    ex->out->n_pbuf >= LIMIT_RECV_SHARE_BUFS || elarge_paused(ex))
 		return 0;
 	return (int64_t)LIMIT_STREAM_WINDOW_BYTES - (int64_t)ex->out->bytes;
 }

@@ -207,7 +207,8 @@ void exchange_on_cqe(struct shard *sh, struct exchange *ex, const struct io_urin
  *   (502/503/504) ourselves.
  * - exchange_response_abort: the origin failed mid-body: close the
  *   connection (reset the stream) so the visitor sees a truncated response.
- * - exchange_room: bytes the visitor can take before the origin must pause.
+ * - exchange_room: bytes the visitor can take before the origin must pause
+ *   (0 also while a large object's fill waits for a store buffer).
  * - exchange_origin_drained: the origin consumed queued request body; the
  *   visitor may send more.
  */
@@ -244,6 +245,10 @@ size_t exchange_upload_room(const struct exchange *ex);
  * tick retries parked exchanges. */
 void exchange_follow(struct shard *sh, struct exchange *ex, struct exchange *lex);
 void exchange_park(struct shard *sh, struct exchange *ex);
+/* The leader's response will not be shared byte for byte (a large
+ * object's fill: edge/edge_large.h): each of its followers parks on its
+ * key instead, and reads the object from the store once it lands. */
+void exchange_park_followers(struct shard *sh, struct exchange *ex);
 void exchange_parked_tick(struct shard *sh);
 /*
  * stale-while-revalidate: start one background refresh of what ex's

@@ -529,7 +529,7 @@ static void vop_sent(void *user, struct vconn *t)
 		visitor_finish(sh, vc);
 		return;
 	}
-	if (ex && ex->oc && t->out.bytes < LIMIT_STREAM_WINDOW_BYTES / 2)
+	if (ex && ex->oc && t->out.bytes < LIMIT_STREAM_WINDOW_BYTES / 2 && !elarge_paused(ex))
 		origin_visitor_drained(sh, ex->oc);
 }
 

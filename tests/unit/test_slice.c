@@ -90,6 +90,11 @@ static void test_chunks(void)
 	struct cindex_key c = slice_chunk_key(k, 3, 1), d = slice_chunk_key(k, 5, 0);
 	CHECK(!(a.lo == c.lo && a.hi == c.hi) && !(a.lo == d.lo && a.hi == d.hi));
 	CHECK(!(a.lo == k.lo && a.hi == k.hi));
+	/* the fill's key: per generation, no chunk's, not the object's */
+	struct cindex_key f = slice_fill_key(k, 3), g = slice_fill_key(k, 5);
+	struct cindex_key last = slice_chunk_key(k, 3, LIMIT_STORE_OBJECT_CHUNKS - 1);
+	CHECK(!(f.lo == g.lo && f.hi == g.hi) && !(f.lo == k.lo && f.hi == k.hi));
+	CHECK(!(f.lo == a.lo && f.hi == a.hi) && !(f.lo == last.lo && f.hi == last.hi));
 }
 
 static void test_is_large(void)
@@ -218,6 +223,17 @@ static void test_record_use(void)
 	CHECK_EQ_INT(slice_record_use(&e, &max0, T0 + 59, false), SLICE_REC_MISS);
 	CHECK_EQ_INT(slice_record_use(&e, &max0, T0 + 60, false), SLICE_REC_DROP);
 	CHECK_EQ_INT(slice_record_use(&e, &noc, T0 + 1, false), SLICE_REC_MISS);
+	/* with a strong ETag: a stale record is revalidated by a GET */
+	struct hcache_entry v = e;
+	memcpy(v.etag, "\"abc\"", 5);
+	v.etag_len = 5;
+	struct hcache_req_info hd = req_info("HEAD", "");
+	CHECK_EQ_INT(slice_record_use(&v, &plain, T0 + 59, false), SLICE_REC_SERVE);
+	CHECK_EQ_INT(slice_record_use(&v, &plain, T0 + 60, false), SLICE_REC_REVALIDATE);
+	CHECK_EQ_INT(slice_record_use(&v, &max0, T0 + 60, false), SLICE_REC_REVALIDATE);
+	CHECK_EQ_INT(slice_record_use(&v, &max0, T0 + 1, false), SLICE_REC_MISS);
+	CHECK_EQ_INT(slice_record_use(&v, &hd, T0 + 60, false), SLICE_REC_DROP);
+	CHECK_EQ_INT(slice_record_use(&v, &plain, T0 + 60, true), SLICE_REC_REFRESH);
 	CHECK_EQ_INT(slice_record_use(&e, &fresh10, T0 + 50, false), SLICE_REC_SERVE);
 	CHECK_EQ_INT(slice_record_use(&e, &fresh10, T0 + 51, false), SLICE_REC_MISS);
 }
@@ -229,8 +245,9 @@ static void test_range_miss(void)
 		{ "Range: bytes=100-199\r\n",         true, 100, 200 },
 		{ "Range: bytes= 100-199\r\n",        true, 100, 200 },
 		{ "Range: bytes=4096-\r\n",           true, 4096, INT64_MAX },
-		{ "Range: bytes=-500\r\n",            false, 0, 0 },    /* suffix */
-		{ "Range: bytes= -500\r\n",           false, 0, 0 },
+		{ "Range: bytes=-500\r\n",            true, 0, 1 },     /* suffix: chunk 0 first */
+		{ "Range: bytes= -500\r\n",           true, 0, 1 },
+		{ "Range: bytes=-0\r\n",              false, 0, 0 },    /* empty suffix */
 		{ "Range: bytes=0-1,5-6\r\n",         false, 0, 0 },    /* several */
 		{ "Range: bytes=9-3\r\n",             false, 0, 0 },    /* invalid */
 		{ "Range: items=0-1\r\n",             false, 0, 0 },    /* unit */
