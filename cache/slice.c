@@ -96,8 +96,9 @@ enum slice_record_do slice_record_use(const struct hcache_entry *e,
 		return SLICE_REC_MISS;
 	/* Stale for everyone: asked again with the validator that ties its
 	 * chunks together (a GET: its answer may be the whole new version). */
-	return slice_has_validator(e) && req->method == HTTP1_GET ? SLICE_REC_REVALIDATE :
-								   SLICE_REC_DROP;
+	if (req->method != HTTP1_GET)
+		return SLICE_REC_MISS;      /* a HEAD says nothing of the chunks */
+	return slice_has_validator(e) ? SLICE_REC_REVALIDATE : SLICE_REC_DROP;
 }
 
 bool slice_range_miss(const struct hcache_req_info *req, uint32_t chunk, uint64_t *first,

@@ -92,8 +92,8 @@ enum slice_record_do {
 	SLICE_REC_MISS,             /* not for this request; kept for others */
 	SLICE_REC_REVALIDATE,       /* stale for every request: one conditional GET
 				     * with its validator; a 304 keeps its chunks */
-	SLICE_REC_DROP,             /* stale for every request, no validator (or a
-				     * HEAD): the version goes */
+	SLICE_REC_DROP,             /* a GET; stale for every request, no validator:
+				     * the version goes (a HEAD never drops it) */
 };
 
 /*

@@ -124,7 +124,7 @@
 	X(cache_write_errors,      "store writes that failed (ENOSPC, EIO)") \
 	X(cache_large_hits,        "responses served from a large object's record and chunks") \
 	X(cache_large_fetches,     "chunk-aligned Range requests sent to the origin for missing chunks") \
-	X(cache_large_mismatch,    "large objects dropped: a fetched chunk's validator or length changed") \
+	X(cache_large_mismatch,    "large objects dropped: a fetched chunk's validator or length changed, or a 304 named another version (502)") \
 	X(cache_large_bad_chunks,  "stored chunks that failed verification (dropped, fetched again)") \
 	X(cache_large_waits,       "large-object sends that waited: no free store buffer, or another exchange is fetching the chunk") \
 	X(cache_read_waits,        "lookups that found their object with every store buffer of the shard out: parked, looked up again at the next tick") \

@@ -152,6 +152,8 @@ static bool collapse_miss(struct shard *sh, struct exchange *ex)
 			return true;
 		}
 	}
+	if (!exchange_may_park(sh, ex))
+		return false;               /* waited long enough: fetch */
 	exchange_park(sh, ex);
 	return true;
 }
@@ -239,7 +241,7 @@ static bool lookup_key(struct shard *sh, struct exchange *ex)
 		}
 		return false;
 	}
-	bool park = sh->cache.collapse && !ex->background;
+	bool park = sh->cache.collapse && !ex->background && exchange_may_park(sh, ex);
 	/* Reads leave the fills writing large objects' chunks their reserve
 	 * (edge/edge_large.h): a fill without a buffer pauses. */
 	int n = park && store_bufs_free(sh->cache.store, sh->id) <= LIMIT_ELARGE_WRITE_RESERVE ?

@@ -258,9 +258,11 @@ void elarge_tick(struct shard *sh)
 			L->store_wait = false;
 			if (ex->oc)
 				origin_visitor_drained(sh, ex->oc);
-		} else if (L->on && !ex->resp_done) {
-			advance(sh, ex, false);
 		}
+		/* Also after a store wait: a read or chunk wait that found
+		 * the exchange already listed (wait_add) is this one. */
+		if (ex->state == EX_BUSY && L->on && !ex->resp_done)
+			advance(sh, ex, false);
 	}
 }
 
@@ -407,13 +409,19 @@ static int revalidated(struct shard *sh, struct exchange *ex, const struct http1
 	hcache_parse_response(r304, ecache_now_s(sh), &ri);
 	if (http1_parse_response(L->sblk, L->slen, false, &stored) != (int)L->slen ||
 	    !hcache_304_matches(&L->e, &ri)) {
+		/* A 304 for another version (a broken origin): ours cannot be
+		 * trusted either; the next request fetches it whole. */
 		COUNT(sh, cache_large_mismatch);
+		drop_object(sh, c->key, L->gen, L->total, L->chunk);
+		release_lead(sh, ex);
 		return -EIO;
 	}
 	merged = stored;
 	if (hcache_merge_304(stored.headers, stored.n_headers, r304->headers, r304->n_headers,
-			     merged.headers, LIMIT_HEADER_COUNT, &n) < 0)
+			     merged.headers, LIMIT_HEADER_COUNT, &n) < 0) {
+		release_lead(sh, ex);
 		return -EIO;
+	}
 	merged.n_headers = (uint16_t)n;
 	struct hcache_entry e = L->e;
 	struct hcache_policy pol = ecache_zone_policy(ex->zone->cfg);
@@ -428,6 +436,10 @@ static int revalidated(struct shard *sh, struct exchange *ex, const struct http1
 		if (write_record(sh, ex, &merged))
 			L->obj_claim = false;   /* its write lets go of the key as it lands */
 	}
+	/* Not rewritten (not storable for this request, another validator, no
+	 * room): the others parked on the key look again now, not when this
+	 * visitor has read the whole object. */
+	release_lead(sh, ex);
 	COUNT(sh, cache_revalidated);
 	c->xcache = HCACHE_X_REVALIDATED;
 	ex->origin_status = 304;
@@ -757,7 +769,7 @@ static bool park_behind(struct shard *sh, struct exchange *ex, bool lead)
 	struct collapse *t = sh->cache.collapse;
 	uint64_t since;
 
-	if (!t || (cpol_pass_since(sh->lp.now_ms, &since) &&
+	if (!t || !exchange_may_park(sh, ex) || (cpol_pass_since(sh->lp.now_ms, &since) &&
 		   collapse_stamped_since(sh->cache.passes, ex->cache.key, since)))
 		return false;
 	if (lead ? claim_key(sh, ex, ex->cache.key) : !collapse_active(t, ex->cache.key)) {
@@ -838,6 +850,10 @@ int elarge_origin_head(struct shard *sh, struct exchange *ex, const struct http1
 		 * pass: it says nothing about the object). */
 		L->fetching = false;
 		release_claims(sh, ex);
+		/* No record of ours will land from this answer: whoever parked
+		 * on the object (a revalidation's, a Range miss's) looks again
+		 * now, not when this visitor has read it all. */
+		release_lead(sh, ex);
 		if (L->have_id && slice_drops_object(resp->status))
 			drop_object(sh, c->key, L->gen, L->total, L->chunk);
 		if (L->head_sent)

@@ -245,10 +245,18 @@ void exchange_park(struct shard *sh, struct exchange *ex)
 {
 	assert(ex->magic == EXCHANGE_MAGIC);
 	ex->parked = true;
-	ex->parked_until_ms = sh->lp.now_ms + LIMIT_COLLAPSE_WAIT_MS;
+	/* From the first park: a request that parks again (a read that finds
+	 * no buffer, a revalidation behind another) never waits longer. */
+	if (!ex->parked_until_ms)
+		ex->parked_until_ms = sh->lp.now_ms + LIMIT_COLLAPSE_WAIT_MS;
 	ex->next_parked = sh->xp.parked;
 	sh->xp.parked = ex;
 	COUNT(sh, collapsed_parked);
+}
+
+bool exchange_may_park(const struct shard *sh, const struct exchange *ex)
+{
+	return !ex->parked_until_ms || sh->lp.now_ms < ex->parked_until_ms;
 }
 
 void exchange_park_followers(struct shard *sh, struct exchange *ex)

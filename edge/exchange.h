@@ -126,7 +126,7 @@ struct exchange {
 	bool leading;                       /* we claimed the key */
 	bool claim_in_fill;                 /* the store write releases the claim */
 	bool parked;
-	uint64_t parked_until_ms;
+	uint64_t parked_until_ms;           /* set at the first park, never moved */
 	struct exchange *leader;            /* on a follower */
 	struct exchange *followers;         /* on a leader */
 	struct exchange *next_follower;
@@ -245,6 +245,10 @@ size_t exchange_upload_room(const struct exchange *ex);
  * tick retries parked exchanges. */
 void exchange_follow(struct shard *sh, struct exchange *ex, struct exchange *lex);
 void exchange_park(struct shard *sh, struct exchange *ex);
+/* May ex park (again)? A request waits LIMIT_COLLAPSE_WAIT_MS in all,
+ * counted from its first park, however often it parks: past that it
+ * fetches (or reads) itself. */
+bool exchange_may_park(const struct shard *sh, const struct exchange *ex);
 /* The leader's response will not be shared byte for byte (a large
  * object's fill: edge/edge_large.h): each of its followers parks on its
  * key instead, and reads the object from the store once it lands. */

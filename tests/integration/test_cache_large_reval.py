@@ -14,7 +14,7 @@ bytes, the visitor gets the new bytes byte-exact, and the next GET has them
 from the cache (HIT, or a 304-revalidation once a second went by: never an
 origin body byte). 10 concurrent GETs of the stale object: one conditional
 request (two at most: see there), the others wait for its record. A Range GET of a stale object is revalidated the same way and gets
-its 206 from the kept chunks. Before the fix a stale sliced object was
+its 206 from the kept chunks; a HEAD on a stale object drops nothing. Before the fix a stale sliced object was
 dropped and fetched whole: 4 MiB from the origin for each refresh."""
 import os
 import signal
@@ -171,6 +171,22 @@ def range_revalidation(ck, srv, org, v1):
 		 repr(r) + str(r.headers))
 
 
+def head_keeps(ck, srv, org, v1):
+	"""A HEAD on a stale object (a download manager's first request) goes
+	to the origin but never drops the version: the GET after it is still
+	one 304 with no body byte, served from the kept chunks."""
+	stale_wait()
+	n0 = len(org.log())
+	r = et.request(srv.port, 'HEAD', '/obj', timeout=30)
+	ck.check('stale, a HEAD: 200, no body', r.status == 200 and not r.body, repr(r))
+	r = get(srv)
+	log = org.log()[n0:]
+	ck.check('then a GET: REVALIDATED, byte-exact', r.status == 200 and r.body == v1 and
+		 r.header('x-cache') == 'REVALIDATED', repr(r) + str(r.headers))
+	ck.check('the HEAD dropped nothing: no origin body byte, the GET a 304 (%s)' % log,
+		 sum(x[1] for x in log) == 0 and log and log[-1][0] == 304)
+
+
 def changed(ck, srv, org, v1):
 	v2 = et.det_bytes('obj-v2', SIZE)
 	org.write('obj', v2, time.time() - 100)     # another Last-Modified: another ETag
@@ -206,6 +222,7 @@ def main():
 	ck.run('revalidations', revalidations, ck, srv, org, v1)
 	ck.run('concurrent', concurrent, ck, srv, org, v1)
 	ck.run('range_revalidation', range_revalidation, ck, srv, org, v1)
+	ck.run('head_keeps', head_keeps, ck, srv, org, v1)
 	ck.run('changed', changed, ck, srv, org, v1)
 	org.stop()
 	ck.stop_and_finish(srv)
