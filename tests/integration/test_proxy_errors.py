@@ -150,7 +150,7 @@ def empty_body(ck, srv):
 			 d['origin_reuses'] >= 1)
 
 
-class CloseOrigin:
+class CloseOrigin(et.HeadServer):
 	"""A raw origin. mode 'ok': a 100-byte cacheable 200 (max-age=1, and
 	stale-if-error=60 under /sie/), Connection: close, so every request
 	comes on a fresh connection; 'accept_close': closes each connection as
@@ -159,60 +159,31 @@ class CloseOrigin:
 	'mid_body': a head for 100000 bytes, 1000 of them, closes."""
 
 	def __init__(self):
-		self.sock = socket.socket()
-		self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-		self.sock.bind(('127.0.0.1', 0))
-		self.sock.listen(64)
-		self.url = 'http://127.0.0.1:%d' % self.sock.getsockname()[1]
 		self.mode = 'ok'
 		self.requests = []
-		self.stop = False
-		threading.Thread(target=self._accept, daemon=True).start()
+		super().__init__()
 
-	def _accept(self):
-		self.sock.settimeout(0.2)
-		while not self.stop:
-			try:
-				c, _ = self.sock.accept()
-			except socket.timeout:
-				continue
-			except OSError:
-				return
-			threading.Thread(target=self._serve, args=(c, self.mode), daemon=True).start()
+	def wrap(self, c):
+		if self.mode == 'accept_close':
+			raise OSError('closed as accepted')     # HeadServer closes it
+		return c
 
-	def _serve(self, c, mode):
-		try:
-			if mode == 'accept_close':
-				return
-			c.settimeout(10)
-			buf = b''
-			while b'\r\n\r\n' not in buf:
-				d = c.recv(65536)
-				if not d:
-					return
-				buf += d
-			path = buf.split(b' ', 2)[1].decode()
-			self.requests.append(path)
-			if mode == 'mid_head':
-				c.sendall(b'HTTP/1.1 200 OK\r\nContent-Le')
-			elif mode == 'rst':
-				c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
-			elif mode == 'mid_body':
-				c.sendall(b'HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\n'
-					  b'Content-Length: 100000\r\n\r\n' + b'b' * 1000)
-			else:
-				cc = 'max-age=1, stale-if-error=60' if path.startswith('/sie/') else 'max-age=1'
-				c.sendall(('HTTP/1.1 200 OK\r\nCache-Control: %s\r\nETag: "v1"\r\n'
-					   'Connection: close\r\nContent-Length: 100\r\n\r\n' % cc).encode() +
-					  b'o' * 100)
-		except OSError:
-			pass
-		finally:
-			c.close()
-
-	def close(self):
-		self.stop = True
-		self.sock.close()
+	def answer(self, c, head):
+		path = head.split(' ', 2)[1]
+		self.requests.append(path)
+		if self.mode == 'mid_head':
+			c.sendall(b'HTTP/1.1 200 OK\r\nContent-Le')
+		elif self.mode == 'rst':
+			c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+		elif self.mode == 'mid_body':
+			c.sendall(b'HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\n'
+				  b'Content-Length: 100000\r\n\r\n' + b'b' * 1000)
+		else:
+			cc = 'max-age=1, stale-if-error=60' if path.startswith('/sie/') else 'max-age=1'
+			c.sendall(('HTTP/1.1 200 OK\r\nCache-Control: %s\r\nETag: "v1"\r\n'
+				   'Connection: close\r\nContent-Length: 100\r\n\r\n' % cc).encode() +
+				  b'o' * 100)
+		raise OSError('done')       # every mode closes after its answer
 
 
 def close_stale(ck):
