@@ -56,17 +56,13 @@ class Origin(et.HeadServer):
 
 def raw(srv, path, version='1.1'):
 	"""Every byte of the answer to one GET (Connection: close)."""
-	s = socket.create_connection(('127.0.0.1', srv.port), timeout=10)
-	s.sendall(('GET %s HTTP/%s\r\nHost: i.test\r\nConnection: close\r\n\r\n' %
-		   (path, version)).encode())
-	out = b''
-	while True:
-		d = s.recv(65536)
-		if not d:
-			break
-		out += d
-	s.close()
-	return out
+	c = et.RawConn(srv.port)
+	try:
+		c.send(('GET %s HTTP/%s\r\nHost: i.test\r\nConnection: close\r\n\r\n' %
+			(path, version)).encode())
+		return c.read_all()
+	finally:
+		c.close()
 
 
 def heads(b):

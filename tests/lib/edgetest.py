@@ -758,6 +758,13 @@ class RawConn:
 		self.buf += d
 		return True
 
+	def read_all(self, timeout=None):
+		"""Every byte until the peer closes (what is buffered, then the rest)."""
+		deadline = time.monotonic() + (timeout or self.timeout)
+		while self._fill(deadline):
+			pass
+		return self._take(len(self.buf))
+
 	def _take(self, n):
 		out = bytes(self.buf[:n])
 		del self.buf[:n]
@@ -876,17 +883,13 @@ def admin_post_raw(port, path, obj, timeout=10.0):
 	the whole answer's bytes."""
 	import json
 	body = json.dumps(obj).encode()
-	s = socket.create_connection(('127.0.0.1', port), timeout=timeout)
-	s.sendall(b'POST %s HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n'
-		  b'Content-Length: %d\r\n\r\n%s' % (path.encode(), len(body), body))
-	answer = b''
-	while True:
-		d = s.recv(65536)
-		if not d:
-			break
-		answer += d
-	s.close()
-	return answer
+	c = RawConn(port, timeout)
+	try:
+		c.send(b'POST %s HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n'
+		       b'Content-Length: %d\r\n\r\n%s' % (path.encode(), len(body), body))
+		return c.read_all()
+	finally:
+		c.close()
 
 
 def request(port, method, path, host='localhost', headers=(), body=None, timeout=10.0):
