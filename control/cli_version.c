@@ -7,8 +7,12 @@
  * build's own values come from control/build_info.h, written by meson;
  * run-time versions come from each library where it has a call for it.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/utsname.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -45,6 +49,21 @@ static const char *sha256_path(void)
 #endif
 }
 
+/* SHA extensions (CPUID.7.0:EBX bit 29): wolfSSL 5.5.4 has no transform
+ * for them, so saying the CPU has them tells an operator what a wolfSSL
+ * upgrade could buy (said only for wolfSSL before 5.6, which we know). */
+static bool sha_ni_unused(void)
+{
+#if defined(__x86_64__)
+	unsigned a, b, c, d;
+
+	return LIBWOLFSSL_VERSION_HEX < 0x05006000 &&
+	       __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29));
+#else
+	return false;
+#endif
+}
+
 void cli_version_print(FILE *f)
 {
 	const nghttp2_info *h2 = nghttp2_version(0);
@@ -62,7 +81,8 @@ void cli_version_print(FILE *f)
 	fprintf(f, "wolfSSL: compiled %s, running %s, %s\n", LIBWOLFSSL_VERSION_STRING,
 		wolfSSL_lib_version(),
 		BUILD_WOLFSSL_STATIC ? "static from " BUILD_WOLFSSL_PREFIX : "shared (system)");
-	fprintf(f, "wolfCrypt SHA-256: %s\n", sha256_path());
+	fprintf(f, "wolfCrypt SHA-256: %s%s\n", sha256_path(),
+		sha_ni_unused() ? "; the CPU has SHA-NI, which this wolfSSL does not use" : "");
 	/* liburing has io_uring_major_version() from 2.4 on; Debian 12 ships 2.3. */
 	fprintf(f, "liburing: compiled %s, running - (no version call before 2.4)", BUILD_LIBURING_VERSION);
 	if (uname(&u) == 0)
