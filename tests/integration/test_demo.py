@@ -126,6 +126,8 @@ def run_once(ck, d, ports):
 	ck.check('access log: / MISS then HIT', root[:2] == ['MISS', 'HIT'], root)
 	gens = sorted({l[9] for l in log if len(l) > 9 and l[1] == 'bucket' and l[9] != '-'})
 	ck.check('access log: bucket misses signed with two generations', len(gens) == 2, gens)
+	ck.check('no sanitizer report', not any(w in out for w in (
+		'AddressSanitizer', 'LeakSanitizer', 'runtime error:')), out[-3000:])
 	leaked = [i for i, s in enumerate(secrets(d)) if s and s in out]
 	ck.check('no secret in the demo\'s output', not leaked, 'key%s' % leaked)
 	check_clean(ck, 'DEMO_EXIT=1', d, ports)
