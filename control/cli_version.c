@@ -4,7 +4,7 @@
  * An operator comparing two hosts (or filing a bug) needs the version, the
  * libraries the binary was compiled against and runs with, and the build
  * flags that change behaviour (sanitizers, optimisation, asserts). The
- * build's own values come from control/build_info.h, written by meson;
+ * build's own values come as BUILD_* -D flags from control/meson.build;
  * run-time versions come from each library where it has a call for it.
  */
 #include <stdbool.h>
@@ -22,7 +22,6 @@
 #include <nghttp2/nghttp2.h>
 #include <xxhash.h>
 
-#include "control/build_info.h"
 #include "control/cli.h"
 
 /* Which SHA-256 transform wolfCrypt runs on this CPU (every SigV4 miss
