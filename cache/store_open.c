@@ -85,6 +85,14 @@ static int file_open(struct store_file *f, uint64_t file_bytes, bool *fresh,
 		if (e == EINVAL)
 			return fail(err, cap, "%s: the filesystem does not support O_DIRECT "
 				    "(tmpfs?): put cache files on a disk filesystem", f->path);
+		/* The one a first run meets: a relative path in a copied
+		 * example config whose directory is not there. */
+		if (e == ENOENT && *fresh) {
+			snprintf(err, cap, "%s: cannot create: its directory does not exist "
+				 "(create it, or set [cache] path to a file in an existing "
+				 "directory on a disk filesystem)", f->path);
+			return -e;
+		}
 		snprintf(err, cap, "%s: cannot open: %s", f->path, strerror(e));
 		return -e;
 	}

@@ -13,6 +13,10 @@
 #include <stdio.h>
 #include <time.h>
 
+/* edgecache -v: version, libraries (compiled and running), build flags,
+ * wolfCrypt's SHA-256 path, one per line to f   (control/cli_version.c) */
+void cli_version_print(FILE *f);
+
 /* edgecache sign ... METHOD URL   (control/cli_sign.c) */
 int cli_sign_main(int argc, char **argv);
 

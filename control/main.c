@@ -3,9 +3,11 @@
  *
  *   edgecache -c FILE          serve
  *   edgecache -t -c FILE       validate the config and exit (like nginx -t)
+ *   edgecache -v | -h          version and build / usage (like nginx -v, -h)
  *   edgecache sign ...         print SigV4 headers for one request
  *   edgecache check-origin ... diagnose a zone's origin
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,17 +18,39 @@
 #include "core/log.h"
 #include "control/server.h"
 
-static void usage(FILE *f)
-{
-	fputs("usage: edgecache [-t] -c FILE\n"
-	      "       edgecache sign --access-key AK (--secret-key SK | --secret-key-file F)\n"
-	      "                 [--region R] [--service S] [--session-token T] [--time T]\n"
-	      "                 [--unsigned-payload] [-H 'Name: value']... [-v] METHOD URL\n"
-	      "       edgecache check-origin -c FILE ZONE [PATH]\n", f);
-}
+/* Bad usage: the synopsis only, on stderr, exit 2 (like nginx). */
+static const char synopsis[] =
+	"usage: edgecache [-h] [-v] [-t] -c FILE\n"
+	"       edgecache sign --access-key AK (--secret-key SK | --secret-key-file F)\n"
+	"                 [--region R] [--service S] [--session-token T] [--time T]\n"
+	"                 [--unsigned-payload] [-H 'Name: value']... [-v] METHOD URL\n"
+	"       edgecache check-origin -c FILE ZONE [PATH]\n";
+
+/* -h: the synopsis, then one line per option, subcommand and signal. */
+static const char help[] =
+	"\n"
+	"options:\n"
+	"  -c FILE        the main config file (docs/CONFIG.md); serve in the foreground\n"
+	"  -t             check the config (zones, secrets, certificates) and exit\n"
+	"  -v, --version  version, libraries, build flags, and exit (-V: the same)\n"
+	"  -h, --help     this text, and exit\n"
+	"\n"
+	"subcommands:\n"
+	"  sign           print the SigV4 headers for one request (docs/sigv4.md)\n"
+	"  check-origin   diagnose a zone's origin for a path (docs/check-origin.md)\n"
+	"\n"
+	"signals:\n"
+	"  TERM, INT      stop accepting, finish requests for up to drain_timeout_ms, exit\n"
+	"  HUP            reload the config; on any error keep serving the old one\n"
+	"  USR1           write counters_file now\n";
 
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "version", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *file = NULL;
 	bool test_only = false;
 	int opt;
@@ -36,7 +60,7 @@ int main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "check-origin") == 0)
 		return cli_check_origin_main(argc - 1, argv + 1);
 
-	while ((opt = getopt(argc, argv, "c:thV")) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:thvV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			file = optarg;
@@ -44,19 +68,21 @@ int main(int argc, char **argv)
 		case 't':
 			test_only = true;
 			break;
+		case 'v':
 		case 'V':
-			puts("edgecache 0.1.0");
+			cli_version_print(stdout);
 			return 0;
 		case 'h':
-			usage(stdout);
+			fputs(synopsis, stdout);
+			fputs(help, stdout);
 			return 0;
-		default:
-			usage(stderr);
+		default:   /* getopt has said which option on stderr */
+			fputs(synopsis, stderr);
 			return 2;
 		}
 	}
 	if (!file || optind != argc) {
-		usage(stderr);
+		fputs(synopsis, stderr);
 		return 2;
 	}
 

@@ -2,7 +2,13 @@
 """`edgecache -t -c FILE`: exit 0 on config.ini.example and on a generated
 valid config; exit 1 and a `file:line: key: what is wrong` line on stderr
 for each broken config (bad keys and values, limits one past the bound,
-bad origin URL, duplicate hosts)."""
+bad origin URL, duplicate hosts). config.ini.example caches: a [cache]
+whose relative path's directory is in the tree; a [cache] path in a missing
+directory stops the start with a message that says what to do.
+`-v`/`--version` (version, libraries compiled and running, build flags),
+`-h`/`--help` (options, subcommands, signals) exit 0 on stdout; an unknown
+option gives the synopsis on stderr and exit 2."""
+import configparser
 import os
 import re
 import subprocess
@@ -78,6 +84,77 @@ def write(d, main_edit=None, zone_edit=None, dup_host=False):
 	return os.path.join(d, 'main.ini')
 
 
+def example_caches(ck, example):
+	"""The shipped example is what people copy: it must cache, in a file
+	whose directory a fresh checkout has (relative to the example)."""
+	ini = configparser.ConfigParser(comment_prefixes=(';', '#'), inline_comment_prefixes=(' ;',),
+					interpolation=None, strict=False)
+	ini.read(example)
+	ck.check('config.ini.example has a [cache] with path and size', ini.has_section('cache') and
+		 ini.has_option('cache', 'path') and ini.has_option('cache', 'size'), ini.sections())
+	if not ini.has_section('cache'):
+		return
+	path = ini.get('cache', 'path', fallback='')
+	where = os.path.join(os.path.dirname(example), os.path.dirname(path))
+	ck.check('[cache] path is relative, its directory is in the tree', not path.startswith('/')
+		 and os.path.isdir(where), '%s (dir %s)' % (path, where))
+
+
+def missing_cache_dir(ck, binary, d):
+	main = write(os.path.join(d, 'nocachedir'))
+	with open(main, 'a') as f:
+		f.write('\n[cache]\npath = no-such-dir/edgecache.dat\nsize = 16m\n')
+	try:
+		r = subprocess.run([binary, '-c', main], capture_output=True, text=True, timeout=10)
+	except subprocess.TimeoutExpired:
+		ck.check('[cache] path in a missing directory → exit 1', False, 'still running after 10 s')
+		return
+	ck.check('[cache] path in a missing directory → exit 1, "does not exist (create it"',
+		 r.returncode == 1 and 'no-such-dir/edgecache.dat' in r.stderr and
+		 'does not exist (create it' in r.stderr, 'exit %d: %r' % (r.returncode, r.stderr[-400:]))
+
+
+def version_and_help(ck, binary):
+	def run(*args):
+		return subprocess.run([binary] + list(args), capture_output=True, text=True, timeout=10)
+	for flag in ('-v', '--version'):
+		r = run(flag)
+		lines = r.stdout.splitlines()
+		ck.check('%s → exit 0, "edgecache N.N.N" first' % flag, r.returncode == 0 and lines and
+			 re.fullmatch(r'edgecache \d+\.\d+\.\d+', lines[0]) is not None, r.stdout[:200])
+		for lib in ('wolfSSL', 'liburing', 'nghttp2'):
+			ck.check('%s names %s compiled version' % (flag, lib),
+				 re.search(r'^%s: compiled \d+\.\d+' % lib, r.stdout, re.M) is not None,
+				 r.stdout)
+		ck.check('%s: build type, asserts, sanitizers' % flag,
+			 re.search(r'^build: \w+, -O\w+, asserts (on|off), sanitizers \S+', r.stdout,
+				   re.M) is not None, r.stdout)
+		m = re.search(r'^wolfSSL: compiled (\S+), running (\S+),', r.stdout, re.M)
+		ck.check('%s: wolfSSL compiled = running (linked statically)' % flag,
+			 m is not None and m.group(1) == m.group(2), r.stdout)
+		ck.check('%s: wolfCrypt SHA-256 path named' % flag,
+			 re.search(r'^wolfCrypt SHA-256: (AVX2\+RORX|AVX2|AVX1|C) ', r.stdout, re.M)
+			 is not None, r.stdout)
+	r = run('-v')
+	asan = re.search(r'sanitizers (\S+),', r.stdout)
+	# The ASan build (scripts/build asan) must say so; a release build must not.
+	in_asan = os.path.basename(os.path.dirname(os.path.abspath(binary))) == 'build-asan'
+	ck.check('-v: sanitizers match the build dir (%s)' % ('asan' if in_asan else 'release'),
+		 asan is not None and ('address' in asan.group(1)) == in_asan, r.stdout)
+	for flag in ('-h', '--help'):
+		r = run(flag)
+		ck.check('%s → exit 0 on stdout: usage, options, subcommands, signals' % flag,
+			 r.returncode == 0 and r.stdout.startswith('usage:') and
+			 all(w in r.stdout for w in ('-c FILE', '-t ', '--version', 'check-origin',
+						     'sign ', 'signals:', 'HUP', 'USR1', 'TERM')),
+			 r.stdout)
+	for bad in ('-x', '--bogus'):
+		r = run(bad)
+		ck.check('unknown option %s → exit 2, synopsis on stderr, stdout empty' % bad,
+			 r.returncode == 2 and 'usage: edgecache' in r.stderr and bad.lstrip('-') in
+			 r.stderr and r.stdout == '', 'exit %d: %r' % (r.returncode, r.stderr))
+
+
 def main():
 	if et.TARGET != 'edgecache':
 		et.skip('-t is edgecache\'s own (nginx -t has another format)')
@@ -96,6 +173,9 @@ def main():
 		ck.check('config.ini.example → exit 0', rc == 0, 'exit %d: %s' % (rc, err.strip()))
 	else:
 		ck.skip('config.ini.example', 'not in the tree yet (%s)' % example)
+	example_caches(ck, example)
+	missing_cache_dir(ck, binary, d)
+	version_and_help(ck, binary)
 	for i, (name, medit, zedit, fname, line, key) in enumerate(BROKEN):
 		rc, err = run_t(binary, write(os.path.join(d, 'b%d' % i), medit, zedit))
 		want = re.compile(r'(^|/)%s:%d: %s: \S' % (re.escape(fname), line, re.escape(key)), re.M)
