@@ -32,7 +32,7 @@
  */
 #define LOOP_BUSY_CQES       4
 #define LOOP_BATCH_CQES      64
-#define LOOP_BATCH_WAIT_NS   100000
+#define LOOP_BATCH_WAIT_NS   200000
 
 uint64_t loop_now_ns(void)
 {
