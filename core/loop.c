@@ -321,6 +321,7 @@ int loop_run(struct loop *lp)
 	arm_wake(lp);
 	arm_tick(lp);
 	lp->batch_at_ns = loop_now_ns();
+	lp->batch_expect16 = 0;
 	while (!lp->stop) {
 		int r;
 		if (want >= LOOP_BUSY_CQES) {
