@@ -22,7 +22,7 @@
  * completed the I/O and a cache gone cold; with DEFER_TASKRUN the kernel
  * wakes a waiter only once `wait_nr` completions are ready. So the loop
  * asks for the completions it expects within LOOP_BATCH_WAIT_NS at the
- * rate they have been arriving (a moving average), at most one per four
+ * rate they have been arriving (a moving average), at most one per two
  * open visitor connections and LOOP_BATCH_CQES, and waits at most that
  * long; expecting fewer than LOOP_BUSY_CQES it waits for one,
  * with no timer: a quiet loop adds no latency. The rate, not the size of
@@ -34,12 +34,12 @@
 #define LOOP_BUSY_CQES       4
 #define LOOP_BATCH_CQES      64
 #define LOOP_BATCH_WAIT_NS   100000
-/* Why a quarter: clients that wait on us send nothing more, so asking for
- * a completion per connection waits out the window, and the shard and its
+/* Why half: clients that wait on us send nothing more, so asking for a
+ * completion per connection waits out the window, and the shard and its
  * peers then run in lock-step waves (4 connections: half the requests per
- * second, p50 +150 µs with a 200 µs window); a quarter keeps most of the
- * pipeline moving. */
-#define LOOP_BATCH_CONNS_DIV 4
+ * second, p50 +150 µs with a 200 µs window); half keeps the other half of
+ * the pipeline moving, and below 8 connections the loop waits for one. */
+#define LOOP_BATCH_CONNS_DIV 2
 
 uint64_t loop_now_ns(void)
 {
