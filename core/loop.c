@@ -24,8 +24,8 @@
  * asks for the completions it expects within LOOP_BATCH_WAIT_NS at the
  * rate they have been arriving (a moving average), at most one per two
  * open visitor connections and LOOP_BATCH_CQES, and waits at most that
- * long; expecting fewer than LOOP_BUSY_CQES it waits for one,
- * with no timer: a quiet loop adds no latency. The rate, not the size of
+ * long; expecting fewer than LOOP_BUSY_CQES it waits for one, with no
+ * timer: a quiet loop adds no latency. The rate, not the size of
  * the last batch, decides: a loop that keeps up sees small batches at any
  * load, and the former rule (batch after an iteration of >= 4) woke it for
  * nearly every completion at 64 busy connections — up to 1.7 waits per
@@ -310,8 +310,9 @@ static unsigned batch_want(struct loop *lp, unsigned n, uint64_t now_ns)
 	if (x16 > cap16)
 		x16 = cap16;
 	lp->batch_expect16 = (uint32_t)(((uint64_t)lp->batch_expect16 * 3 + x16) / 4);
-	uint64_t want = lp->batch_expect16 / 16, conns = lp->ctr[CTR_conns_open] / LOOP_BATCH_CONNS_DIV;
-	return (unsigned)(want < conns ? want : conns);
+	uint64_t want = lp->batch_expect16 / 16;
+	uint64_t bound = lp->ctr[CTR_conns_open] / LOOP_BATCH_CONNS_DIV;
+	return (unsigned)(want < bound ? want : bound);
 }
 
 int loop_run(struct loop *lp)
