@@ -23,7 +23,8 @@
  * wakes a waiter only once `wait_nr` completions are ready. So the loop
  * asks for the completions it expects within LOOP_BATCH_WAIT_NS at the
  * rate they have been arriving (a moving average), at most one per two
- * open visitor connections and LOOP_BATCH_CQES, and waits at most that
+ * open visitor connections (or open exchanges, when HTTP/2 streams
+ * outnumber them) and LOOP_BATCH_CQES, and waits at most that
  * long; expecting fewer than LOOP_BUSY_CQES it waits for one, with no
  * timer: a quiet loop adds no latency. The rate, not the size of
  * the last batch, decides: a loop that keeps up sees small batches at any
@@ -298,7 +299,8 @@ static unsigned loop_dispatch(struct loop *lp)
  * How many completions to wait for: those expected within one batch window
  * at the rate of this batch (n since the last began), averaged over the
  * last few (x16 fixed point, weight 1/4), at most one per
- * LOOP_BATCH_CONNS_DIV open visitor connections.
+ * LOOP_BATCH_CONNS_DIV open visitor connections or exchanges, whichever
+ * are more.
  */
 static unsigned batch_want(struct loop *lp, unsigned n, uint64_t now_ns)
 {
@@ -311,7 +313,8 @@ static unsigned batch_want(struct loop *lp, unsigned n, uint64_t now_ns)
 		x16 = cap16;
 	lp->batch_expect16 = (uint32_t)(((uint64_t)lp->batch_expect16 * 3 + x16) / 4);
 	uint64_t want = lp->batch_expect16 / 16;
-	uint64_t bound = lp->ctr[CTR_conns_open] / LOOP_BATCH_CONNS_DIV;
+	uint64_t conns = lp->ctr[CTR_conns_open], exchanges = lp->ctr[CTR_exchanges_open];
+	uint64_t bound = (conns > exchanges ? conns : exchanges) / LOOP_BATCH_CONNS_DIV;
 	return (unsigned)(want < bound ? want : bound);
 }
 
