@@ -17,15 +17,30 @@
 
 #define LOOP_LOG_RING_BYTES (1u << 20)
 /*
- * Adaptive wait. With DEFER_TASKRUN the kernel wakes a waiter only once
- * `wait_nr` completions are ready. After a busy iteration (many
- * completions) we ask for a few at a time, bounded by a short timeout, so
- * a loaded loop sleeps and wakes less per request; an idle one waits for
- * one completion and adds no latency.
+ * Adaptive wait: interrupt coalescing, as a NIC does it. Every wake-up of
+ * the shard costs a context switch, a cross-CPU wake from the core that
+ * completed the I/O and a cache gone cold; with DEFER_TASKRUN the kernel
+ * wakes a waiter only once `wait_nr` completions are ready. So the loop
+ * asks for the completions it expects within LOOP_BATCH_WAIT_NS at the
+ * rate they have been arriving (a moving average), at most one per two
+ * open visitor connections (or open exchanges, when HTTP/2 streams
+ * outnumber them) and LOOP_BATCH_CQES, and waits at most that
+ * long; expecting fewer than LOOP_BUSY_CQES it waits for one, with no
+ * timer: a quiet loop adds no latency. The rate, not the size of
+ * the last batch, decides: a loop that keeps up sees small batches at any
+ * load, and the former rule (batch after an iteration of >= 4) woke it for
+ * nearly every completion at 64 busy connections — up to 1.7 waits per
+ * pass-through request (bench/results/2026-12-07-passthrough.md).
  */
 #define LOOP_BUSY_CQES       4
-#define LOOP_BATCH_CQES      8
-#define LOOP_BATCH_WAIT_NS   50000
+#define LOOP_BATCH_CQES      64
+#define LOOP_BATCH_WAIT_NS   100000
+/* Why half: clients that wait on us send nothing more, so asking for a
+ * completion per connection waits out the window, and the shard and its
+ * peers then run in lock-step waves (4 connections: half the requests per
+ * second, p50 +150 µs with a 200 µs window); half keeps the other half of
+ * the pipeline moving, and below 8 connections the loop waits for one. */
+#define LOOP_BATCH_CONNS_DIV 2
 
 uint64_t loop_now_ns(void)
 {
@@ -280,19 +295,43 @@ static unsigned loop_dispatch(struct loop *lp)
 	return n;
 }
 
+/*
+ * How many completions to wait for: those expected within one batch window
+ * at the rate of this batch (n since the last began), averaged over the
+ * last few (x16 fixed point, weight 1/4), at most one per
+ * LOOP_BATCH_CONNS_DIV open visitor connections or exchanges, whichever
+ * are more.
+ */
+static unsigned batch_want(struct loop *lp, unsigned n, uint64_t now_ns)
+{
+	uint64_t dt = now_ns - lp->batch_at_ns;
+	uint64_t cap16 = 16 * (uint64_t)LOOP_BATCH_CQES;
+	uint64_t x16 = dt > 0 ? 16 * (uint64_t)n * LOOP_BATCH_WAIT_NS / dt : cap16;
+
+	lp->batch_at_ns = now_ns;
+	if (x16 > cap16)
+		x16 = cap16;
+	lp->batch_expect16 = (uint32_t)(((uint64_t)lp->batch_expect16 * 3 + x16) / 4);
+	uint64_t want = lp->batch_expect16 / 16;
+	uint64_t conns = lp->ctr[CTR_conns_open], exchanges = lp->ctr[CTR_exchanges_open];
+	uint64_t bound = (conns > exchanges ? conns : exchanges) / LOOP_BATCH_CONNS_DIV;
+	return (unsigned)(want < bound ? want : bound);
+}
+
 int loop_run(struct loop *lp)
 {
-	unsigned last = 0;
+	unsigned want = 1;
 
 	arm_wake(lp);
 	arm_tick(lp);
+	lp->batch_at_ns = loop_now_ns();
+	lp->batch_expect16 = 0;
 	while (!lp->stop) {
 		int r;
-		if (last >= LOOP_BUSY_CQES) {
+		if (want >= LOOP_BUSY_CQES) {
 			struct __kernel_timespec ts = { 0, LOOP_BATCH_WAIT_NS };
 			struct io_uring_cqe *first;
-			r = io_uring_submit_and_wait_timeout(&lp->ring, &first, LOOP_BATCH_CQES,
-							     &ts, NULL);
+			r = io_uring_submit_and_wait_timeout(&lp->ring, &first, want, &ts, NULL);
 		} else {
 			r = io_uring_submit_and_wait(&lp->ring, 1);
 		}
@@ -307,7 +346,7 @@ int loop_run(struct loop *lp)
 		uint64_t busy_from = loop_now_ns();
 		unsigned n = loop_dispatch(lp);
 		io_uring_cq_advance(&lp->ring, n);
-		last = n;
+		want = batch_want(lp, n, busy_from);
 		run_hooks(lp->batch, lp->n_batch);
 		counters_add(lp->ctr, CTR_loop_iterations, 1);
 		counters_add(lp->ctr, CTR_loop_busy_ns, loop_now_ns() - busy_from);

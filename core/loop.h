@@ -84,6 +84,10 @@ struct loop {
 	int64_t date_sec;
 	char date[30];                      /* cached IMF-fixdate */
 	bool reads_queued;                  /* reads prepared, not submitted yet */
+	/* Adaptive wait (loop.c): when the last batch began, and the
+	 * completions expected per batch window at the recent rate, x16. */
+	uint64_t batch_at_ns;
+	uint32_t batch_expect16;
 	bool stop;                          /* set by a hook: loop_run returns */
 	/* The reclamation domain this loop reads from (core/snapshot.h), or
 	 * NULL: the loop announces its epoch at the top of every turn, before

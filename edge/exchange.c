@@ -854,8 +854,10 @@ static bool connection_lists(const struct http1_response *resp, const char *name
 	return http1_fields_list(resp->headers, resp->n_headers, "connection", name, len);
 }
 
+/* conn_names: a Connection field lists more than keep-alive (asked once
+ * per response, not once per field). */
 static bool drop_response_header(const struct http1_response *resp,
-				 const struct http1_header *h)
+				 const struct http1_header *h, bool conn_names)
 {
 	if (http1_is_hop_by_hop(h->name, h->name_len))
 		return true;
@@ -863,7 +865,7 @@ static bool drop_response_header(const struct http1_response *resp,
 		return true;                /* we write the framing ourselves */
 	if (h->name_len == 6 && strncasecmp(h->name, "server", 6) == 0)
 		return true;
-	return connection_lists(resp, h->name, h->name_len);
+	return conn_names && connection_lists(resp, h->name, h->name_len);
 }
 
 /*
@@ -885,9 +887,13 @@ static bool put_status_fields(struct wbuf *w, const struct exchange *ex,
 	else
 		wbuf_str(w, http1_reason(resp->status));
 	wbuf_put(w, "\r\n", 2);
+	/* Read once per head: does Connection name any field beyond the
+	 * hop-by-hop ones we drop anyway? */
+	bool conn_names = http1_fields_list_other(resp->headers, resp->n_headers, "connection",
+						  "keep-alive");
 	for (unsigned i = 0; i < resp->n_headers; i++) {
 		const struct http1_header *h = &resp->headers[i];
-		if (drop_response_header(resp, h) ||
+		if (drop_response_header(resp, h, conn_names) ||
 		    hcache_targeted_field(h, ex->zone->cfg->targeted_field))
 			continue;
 		/* A follower shares the leader's response only when it may be

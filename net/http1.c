@@ -190,6 +190,22 @@ bool http1_list_next(const char **pp, const char *end, const char **tok,
 	return true;
 }
 
+/* The next token of a list value, split at commas and white space as
+ * http1_fields_list says; false at the end. */
+static bool next_token(const char **vp, const char *end, const char **tok, size_t *len)
+{
+	const char *v = *vp;
+
+	while (v < end && (*v == ',' || http1_ows(*v)))
+		v++;
+	*tok = v;
+	while (v < end && *v != ',' && !http1_ows(*v))
+		v++;
+	*vp = v;
+	*len = (size_t)(v - *tok);
+	return *len > 0;
+}
+
 bool http1_fields_list(const struct http1_header *h, size_t n, const char *field,
 		       const char *tok, size_t tok_len)
 {
@@ -198,16 +214,28 @@ bool http1_fields_list(const struct http1_header *h, size_t n, const char *field
 	for (size_t i = 0; i < n; i++) {
 		if (h[i].name_len != field_len || strncasecmp(h[i].name, field, field_len) != 0)
 			continue;
-		const char *v = h[i].value, *end = v + h[i].value_len;
-		while (v < end) {
-			while (v < end && (*v == ',' || http1_ows(*v)))
-				v++;
-			const char *t = v;
-			while (v < end && *v != ',' && !http1_ows(*v))
-				v++;
-			if ((size_t)(v - t) == tok_len && tok_len && strncasecmp(t, tok, tok_len) == 0)
+		const char *v = h[i].value, *end = v + h[i].value_len, *t;
+		size_t len;
+		while (next_token(&v, end, &t, &len))
+			if (len == tok_len && strncasecmp(t, tok, tok_len) == 0)
 				return true;
-		}
+	}
+	return false;
+}
+
+bool http1_fields_list_other(const struct http1_header *h, size_t n, const char *field,
+			     const char *except)
+{
+	size_t field_len = strlen(field), except_len = strlen(except);
+
+	for (size_t i = 0; i < n; i++) {
+		if (h[i].name_len != field_len || strncasecmp(h[i].name, field, field_len) != 0)
+			continue;
+		const char *v = h[i].value, *end = v + h[i].value_len, *t;
+		size_t len;
+		while (next_token(&v, end, &t, &len))
+			if (len != except_len || strncasecmp(t, except, except_len) != 0)
+				return true;
 	}
 	return false;
 }

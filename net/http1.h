@@ -124,6 +124,15 @@ bool http1_fields_list(const struct http1_header *h, size_t n, const char *field
 		       const char *tok, size_t tok_len);
 
 /*
+ * Does a field named `field` list any token but `except` (split and
+ * compared as above)? One pass, for a caller about to ask
+ * http1_fields_list once per field: with no Connection field, or only
+ * "Connection: keep-alive" (Keep-Alive is hop-by-hop anyway), it need not.
+ */
+bool http1_fields_list_other(const struct http1_header *h, size_t n, const char *field,
+			     const char *except);
+
+/*
  * Incremental chunked-body decoder. Feed it the body bytes as they arrive;
  * it reports where the chunk data lies (for the cache) and when the message
  * ends (for pass-through framing).

@@ -145,31 +145,41 @@ static bool name_eq(const char *name, size_t len, const char *lit)
 	return strlen(lit) == len && strncasecmp(name, lit, len) == 0;
 }
 
-static bool in_list(const char *name, size_t len, const char *const *list, size_t n)
+/* A name with its length: the lists below are read for every field of
+ * every request, and strlen of each entry was nearly half of that. */
+struct reqh_name {
+	const char *s;
+	size_t len;
+};
+#define NAME(lit) { lit, sizeof(lit) - 1 }
+
+static bool in_list(const char *name, size_t len, const struct reqh_name *list, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (name_eq(name, len, list[i]))
+		if (list[i].len == len && strncasecmp(name, list[i].s, len) == 0)
 			return true;
 	return false;
 }
 
-static const char *const hop_names[] = {
-	"connection", "keep-alive", "proxy-connection", "te", "trailer",
-	"transfer-encoding", "upgrade", "http2-settings", "proxy-authenticate",
-	"proxy-authorization",
+static const struct reqh_name hop_names[] = {
+	NAME("connection"), NAME("keep-alive"), NAME("proxy-connection"), NAME("te"),
+	NAME("trailer"), NAME("transfer-encoding"), NAME("upgrade"), NAME("http2-settings"),
+	NAME("proxy-authenticate"), NAME("proxy-authorization"),
 };
 
 /* Fields by which a visitor could make the origin answer for another
  * host, URL, scheme or method than the cache key says: a poisoned entry
  * (the published cache-poisoning headers). */
-static const char *const unkeyed_names[] = {
-	"x-forwarded-host", "x-original-url", "x-rewrite-url", "x-http-method-override",
-	"x-http-method", "x-method-override", "x-host", "x-forwarded-server",
-	"x-forwarded-scheme", "x-forwarded-proto", "x-forwarded-port", "x-forwarded-prefix",
-	"forwarded",
+static const struct reqh_name unkeyed_names[] = {
+	NAME("x-forwarded-host"), NAME("x-original-url"), NAME("x-rewrite-url"),
+	NAME("x-http-method-override"), NAME("x-http-method"), NAME("x-method-override"),
+	NAME("x-host"), NAME("x-forwarded-server"), NAME("x-forwarded-scheme"),
+	NAME("x-forwarded-proto"), NAME("x-forwarded-port"), NAME("x-forwarded-prefix"),
+	NAME("forwarded"),
 	/* the same scheme and host overrides under other names (Spring's
 	 * X-Forwarded-Ssl, IIS's Front-End-Https, ARR's X-Original-Host) */
-	"x-forwarded-ssl", "front-end-https", "x-url-scheme", "x-original-host",
+	NAME("x-forwarded-ssl"), NAME("front-end-https"), NAME("x-url-scheme"),
+	NAME("x-original-host"),
 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -202,11 +212,12 @@ void reqh_filter_headers(struct http1_request *r, char *const *pass, size_t n_pa
 			 struct reqh_drops *d)
 {
 	unsigned keep = 0;
-	bool conn = false, drop[LIMIT_HEADER_COUNT];
+	bool conn, drop[LIMIT_HEADER_COUNT];
 
 	assert(r->n_headers <= LIMIT_HEADER_COUNT);
-	for (unsigned i = 0; i < r->n_headers && !conn; i++)
-		conn = name_eq(r->headers[i].name, r->headers[i].name_len, "connection");
+	/* Keep-Alive, which "Connection: keep-alive" names, is dropped as
+	 * hop-by-hop: only other names need a look at each field. */
+	conn = http1_fields_list_other(r->headers, r->n_headers, "connection", "keep-alive");
 	/* Decide on the whole list first: dropping Connection itself must
 	 * not hide what it names from the fields after it. */
 	for (unsigned i = 0; i < r->n_headers; i++) {

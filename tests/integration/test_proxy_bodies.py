@@ -115,6 +115,31 @@ def headers(ck, srv):
 	ck.check('Via: 1.1 edgecache', r.header('via') == '1.1 edgecache', str(r.headers))
 
 
+class HopOrigin(et.HeadServer):
+	"""Answers /named with a Connection field that names a field, /ka with
+	only "Connection: keep-alive"; both with a Keep-Alive field."""
+
+	def answer(self, c, head):
+		named = head.split(' ', 2)[1] == '/named'
+		c.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n' +
+			  (b'Connection: keep-alive, X-Origin-Hop\r\nX-Origin-Hop: secret\r\n'
+			   if named else b'Connection: keep-alive\r\n') +
+			  b'Keep-Alive: timeout=5\r\nX-Kept: yes\r\n\r\nok')
+
+
+def hop_fields(ck, srv):
+	# RFC 9110 7.6.1: the fields a response's Connection names, and the
+	# hop-by-hop ones, are not forwarded (edge/exchange.c reads the
+	# Connection list once per response).
+	for path in ('/named', '/ka'):
+		r = et.request(srv.port, 'GET', path, 'hop.test')
+		ck.check('%s: 200 ok, X-Kept forwarded' % path,
+			 r.status == 200 and r.body == b'ok' and r.header('x-kept') == 'yes', repr(r))
+		ck.check('%s: Keep-Alive and the named X-Origin-Hop dropped' % path,
+			 r.header('keep-alive') is None and r.header('x-origin-hop') is None,
+			 str(r.headers))
+
+
 def access_log(ck, srv):
 	if srv.kind != 'edgecache':
 		ck.skip('access log format', 'edgecache-only')
@@ -137,8 +162,10 @@ def access_log(ck, srv):
 def main():
 	origin = et.NginxOrigin(SIZES)
 	py = et.PyOrigin()
+	hop = HopOrigin()
 	zones = [et.zone('demo', ['localhost', '*'], [('primary', origin.url, {})]),
-		 et.zone('py', ['py.test'], [('primary', py.url, {})])]
+		 et.zone('py', ['py.test'], [('primary', py.url, {})]),
+		 et.zone('hop', ['hop.test'], [('primary', hop.url, {})])]
 	srv = et.server(zones).start()
 	ck = et.Checks()
 	ck.run('bodies', bodies, ck, srv, origin)
@@ -148,6 +175,7 @@ def main():
 	ck.run('request_bodies', request_bodies, ck, srv)
 	ck.run('statuses', statuses, ck, srv)
 	ck.run('headers', headers, ck, srv)
+	ck.run('hop_fields', hop_fields, ck, srv)
 	ck.run('access_log', access_log, ck, srv)
 	ck.stop_and_finish(srv)
 

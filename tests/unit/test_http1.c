@@ -503,6 +503,22 @@ static void test_connection_expect(void)
 		CHECK(!http1_fields_list(hs, 3, "connection", "", 0));
 		CHECK(!http1_fields_list(hs, 1, "connection", "foo", 3)); /* only fields of that name */
 	}
+	{
+		/* http1_fields_list_other: anything listed but the exception? */
+		const struct http1_header ka[] = {
+			{ .name = "Host", .name_len = 4, .value = "a", .value_len = 1 },
+			{ .name = "Connection", .name_len = 10, .value = "Keep-Alive", .value_len = 10 },
+			{ .name = "connection", .name_len = 10, .value = " , keep-alive,", .value_len = 14 },
+			{ .name = "Connection", .name_len = 10, .value = "keep-alive x", .value_len = 12 },
+			{ .name = "Connection", .name_len = 10, .value = "close", .value_len = 5 },
+		};
+		CHECK(!http1_fields_list_other(ka, 0, "connection", "keep-alive"));
+		CHECK(!http1_fields_list_other(ka, 1, "connection", "keep-alive"));  /* none */
+		CHECK(!http1_fields_list_other(ka, 3, "connection", "keep-alive"));  /* only it */
+		CHECK(http1_fields_list_other(ka, 4, "connection", "keep-alive"));   /* and x */
+		CHECK(http1_fields_list_other(ka + 4, 1, "connection", "keep-alive"));
+		CHECK(!http1_fields_list_other(ka, 5, "keep-alive", "keep-alive"));  /* no such field */
+	}
 }
 
 /* ---- framing and smuggling --------------------------------------------------- */
