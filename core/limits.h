@@ -433,6 +433,9 @@
  * are free (the tick looks), rather than drop a chunk that would then be
  * fetched from the origin again (#17 defect 1). */
 #define LIMIT_ELARGE_WRITE_RESERVE    4
+/* Store write slots of a shard a fill must find free to go on reading
+ * the origin (two origin reads' worth of appends, 8 each). */
+#define LIMIT_ELARGE_WRITE_SLOTS      16
 /* How long an exchange waits for a missing chunk that is on its way (the
  * version's fill streams it, or another exchange fetches or writes it),
  * counted from when it began waiting for that chunk, before fetching it

@@ -217,16 +217,23 @@ static void wait_remove(struct shard *sh, struct exchange *ex)
 	L->next_wait = NULL;
 }
 
+/* Too little left for chunk writes: store buffers (half the reserve
+ * reads leave: a few writers may each begin a chunk before the next look),
+ * or the shard's write slots (a write that finds none drops its chunk,
+ * which is then fetched from the origin again: seen under ASan). */
+static bool writers_short(const struct shard *sh)
+{
+	return store_bufs_free(sh->cache.store, sh->id) <= LIMIT_ELARGE_WRITE_RESERVE / 2 ||
+	       !ecache_write_room(sh, LIMIT_ELARGE_WRITE_SLOTS);
+}
+
 /* After origin bytes went into our chunk writes: the next ones may need a
- * store buffer (a chunk's write takes one as it begins); too few free →
- * pause the origin reads (exchange_room is 0) until the tick finds some. */
+ * store buffer or write slots; too few free → pause the origin reads
+ * (exchange_room is 0) until the tick finds some. */
 static void pause_check(struct shard *sh, struct exchange *ex)
 {
 	struct elarge_x *L = &ex->cache.large;
-	/* Half the reserve reads leave: a few writers may each begin a chunk
-	 * before the next look. */
-	if (L->storing &&
-	    store_bufs_free(sh->cache.store, sh->id) <= LIMIT_ELARGE_WRITE_RESERVE / 2) {
+	if (L->storing && writers_short(sh)) {
 		L->store_wait = true;
 		wait_add(sh, ex);
 	}
@@ -250,8 +257,7 @@ void elarge_tick(struct shard *sh)
 		if (ex->state != EX_BUSY)
 			continue;
 		if (L->store_wait) {
-			if (store_bufs_free(sh->cache.store, sh->id) <=
-			    LIMIT_ELARGE_WRITE_RESERVE / 2) {
+			if (writers_short(sh)) {
 				wait_add(sh, ex);
 				continue;
 			}
