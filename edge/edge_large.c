@@ -115,6 +115,24 @@ static bool claim_chunk(struct shard *sh, struct exchange *ex, uint32_t idx)
 	return claim_key(sh, ex, slice_chunk_key(ex->cache.key, ex->cache.large.gen, idx));
 }
 
+/* Claim chunk idx to fetch it: false if another holds it, or it is stored.
+ * The claim first, then the index: another shard's write commits, then
+ * lets go of its claim, so a chunk absent at our last look may have landed
+ * by the time our claim succeeds (it was fetched twice under load). */
+static bool claim_missing(struct shard *sh, struct exchange *ex, uint32_t idx)
+{
+	struct cindex_key k = slice_chunk_key(ex->cache.key, ex->cache.large.gen, idx);
+	struct cindex_entry hit;
+
+	if (!claim_key(sh, ex, k))
+		return false;
+	if (store_lookup(sh->cache.store, sh->id, k, &hit) == 0) {
+		release_mine(sh, ex, k);
+		return false;
+	}
+	return true;
+}
+
 /* The version's fill or the object's first fetch is over: let go of its
  * claims (parked misses and waiters look again). */
 static void release_lead(struct shard *sh, struct exchange *ex)
@@ -601,6 +619,14 @@ static void new_version(struct shard *sh, struct exchange *ex,
 	L->storing = stored && write_record(sh, ex, head);
 	if (L->storing) {
 		L->obj_claim = false;   /* the record's write lets go of the key as it lands */
+		/* This fetch's chunks are on their way from now: claimed before
+		 * the record can land (its write completes in a later turn), or
+		 * whoever finds the record first fetches them too (seen under
+		 * load: a chunk fetched twice). New generation: nobody holds them. */
+		uint64_t end = L->o_end < total ? L->o_end : total;
+		L->cl_from = L->cl_to = (uint32_t)(L->o_off / L->chunk);
+		while ((uint64_t)L->cl_to * L->chunk < end && claim_chunk(sh, ex, L->cl_to))
+			L->cl_to++;
 	} else {
 		COUNT(sh, cache_not_stored);
 		/* Nothing to wait for: the Range misses parked on our first
@@ -746,14 +772,11 @@ static void start_fetch(struct shard *sh, struct exchange *ex, uint32_t idx)
 	struct elarge_x *L = &c->large;
 	uint32_t lastc = slice_last_chunk(L->last1, L->chunk);
 	uint32_t n = 1;
-	struct cindex_entry hit;
 
 	if (L->storing)
 		claim_chunk(sh, ex, idx);
 	while (idx + n <= lastc && n < LIMIT_ELARGE_FETCH_CHUNKS &&
-	       !(L->storing && (store_lookup(sh->cache.store, sh->id,
-					     slice_chunk_key(c->key, L->gen, idx + n), &hit) == 0 ||
-				!claim_chunk(sh, ex, idx + n))))
+	       (!L->storing || claim_missing(sh, ex, idx + n)))
 		n++;
 	L->cl_from = idx;
 	L->cl_to = L->storing ? idx + n : idx;
@@ -1036,7 +1059,7 @@ static int acquire(struct shard *sh, struct exchange *ex)
 	 * to a bound). */
 	if (L->rd != ci || !slots_idle(L) || ex->req.method != HTTP1_GET)
 		return 0;
-	if (coming || (L->storing && !claim_chunk(sh, ex, ci))) {
+	if (coming || (L->storing && !claim_missing(sh, ex, ci))) {
 		if (!L->wait_ms)
 			L->wait_ms = sh->lp.now_ms;
 		if (sh->lp.now_ms - L->wait_ms < LIMIT_ELARGE_CLAIM_WAIT_MS) {
