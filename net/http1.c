@@ -206,8 +206,10 @@ static bool next_token(const char **vp, const char *end, const char **tok, size_
 	return *len > 0;
 }
 
-bool http1_fields_list(const struct http1_header *h, size_t n, const char *field,
-		       const char *tok, size_t tok_len)
+/* Is there, in the lists of every `field` line, a token that equals tok
+ * (same = true) or one that does not (same = false)? */
+static bool fields_scan(const struct http1_header *h, size_t n, const char *field,
+			const char *tok, size_t tok_len, bool same)
 {
 	size_t field_len = strlen(field);
 
@@ -217,27 +219,22 @@ bool http1_fields_list(const struct http1_header *h, size_t n, const char *field
 		const char *v = h[i].value, *end = v + h[i].value_len, *t;
 		size_t len;
 		while (next_token(&v, end, &t, &len))
-			if (len == tok_len && strncasecmp(t, tok, tok_len) == 0)
+			if ((len == tok_len && strncasecmp(t, tok, tok_len) == 0) == same)
 				return true;
 	}
 	return false;
 }
 
+bool http1_fields_list(const struct http1_header *h, size_t n, const char *field,
+		       const char *tok, size_t tok_len)
+{
+	return fields_scan(h, n, field, tok, tok_len, true);
+}
+
 bool http1_fields_list_other(const struct http1_header *h, size_t n, const char *field,
 			     const char *except)
 {
-	size_t field_len = strlen(field), except_len = strlen(except);
-
-	for (size_t i = 0; i < n; i++) {
-		if (h[i].name_len != field_len || strncasecmp(h[i].name, field, field_len) != 0)
-			continue;
-		const char *v = h[i].value, *end = v + h[i].value_len, *t;
-		size_t len;
-		while (next_token(&v, end, &t, &len))
-			if (len != except_len || strncasecmp(t, except, except_len) != 0)
-				return true;
-	}
-	return false;
+	return fields_scan(h, n, field, except, strlen(except), false);
 }
 
 /* ---- what the field lines said ------------------------------------------- */
