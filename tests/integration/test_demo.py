@@ -139,25 +139,34 @@ def reader(stream, q):
 	q.put(None)
 
 
+def take_lines(q, seen, within_s, until=None, quiet_s=None):
+	"""Append the demo's lines from q to seen, for at most within_s: True
+	once a line matches until; False at its end of output, past within_s,
+	or after quiet_s seconds without a line (when given)."""
+	deadline = time.monotonic() + within_s
+	while time.monotonic() < deadline:
+		try:
+			line = q.get(timeout=quiet_s or 1)
+		except queue.Empty:
+			if quiet_s:
+				return False
+			continue
+		if line is None:
+			return False
+		seen.append(line)
+		if until and until(line):
+			return True
+	return False
+
+
 def run_ctrl_c(ck, d, ports):
 	p = subprocess.Popen([os.path.join(et.SRC, 'scripts', 'demo')], env=env_for(d, ports, True),
 			     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
 			     stdin=subprocess.DEVNULL, start_new_session=True)
 	q = queue.Queue()
 	threading.Thread(target=reader, args=(p.stdout, q), daemon=True).start()
-	seen, ready = [], False
-	deadline = time.monotonic() + RUN_TIMEOUT_S
-	while time.monotonic() < deadline:
-		try:
-			line = q.get(timeout=1)
-		except queue.Empty:
-			continue
-		if line is None:
-			break
-		seen.append(line)
-		if line.startswith('Press Ctrl-C'):
-			ready = True
-			break
+	seen = []
+	ready = take_lines(q, seen, RUN_TIMEOUT_S, lambda l: l.startswith('Press Ctrl-C'))
 	ck.check('interactive: all checks held, then "Press Ctrl-C"', ready and
 		 any('demo: all checks held' in l for l in seen), ''.join(seen[-40:]))
 	time.sleep(0.5)
@@ -172,14 +181,7 @@ def run_ctrl_c(ck, d, ports):
 		os.killpg(p.pid, signal.SIGKILL)
 		rc = p.wait()
 		ck.check('Ctrl-C: the demo exits within 30 s', False)
-	while True:
-		try:
-			line = q.get(timeout=2)
-		except queue.Empty:
-			break
-		if line is None:
-			break
-		seen.append(line)
+	take_lines(q, seen, 30, quiet_s=2)
 	ck.check('Ctrl-C: exit 130, "stopped everything it started"', rc == 130 and
 		 any('stopped everything it started' in l for l in seen), 'exit %d' % rc)
 	check_clean(ck, 'Ctrl-C', d, ports)
