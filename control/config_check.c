@@ -79,6 +79,12 @@ int cfg_server_finish(struct load *ld)
 	if (!ld->zones_line)
 		return cfg_load_fail(ld, -EINVAL, f, ld->server_line, "[server]",
 				     "zones is required");
+	if (ld->cfg->server.upgrade_socket &&
+	    strlen(ld->cfg->server.upgrade_socket) > LIMIT_UPGRADE_SOCKET_PATH_BYTES)
+		return cfg_load_fail(ld, -EINVAL, f, ld->server_line, "upgrade_socket",
+				     "%zu bytes once resolved, over the %d a Unix socket "
+				     "address holds", strlen(ld->cfg->server.upgrade_socket),
+				     LIMIT_UPGRADE_SOCKET_PATH_BYTES);
 	return 0;
 }
 

@@ -265,6 +265,7 @@ static const struct key_def keys[] = {
 	{ "access_log", SRV(access_log), .type = KT_PATH, .flags = F_OFF },
 	{ "error_log", SRV(error_log), .type = KT_PATH },
 	{ "counters_file", SRV(counters_file), .type = KT_PATH },
+	{ "upgrade_socket", SRV(upgrade_socket), .type = KT_PATH },
 	{ "log_level", SRV(log_level), .type = KT_ENUM, .names = log_levels },
 	{ "listen_tls", .sect = SECT_SERVER, .type = KT_FN, .flags = F_LIST, .fn = cfg_set_listen_tls },
 	{ "tls_unknown_sni", SRV(tls_unknown_sni), .type = KT_ENUM, .names = unknown_snis },

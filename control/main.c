@@ -6,6 +6,8 @@
  *   edgecache -v | -h          version and build / usage (like nginx -v, -h)
  *   edgecache sign ...         print SigV4 headers for one request
  *   edgecache check-origin ... diagnose a zone's origin
+ *   edgecache upgrade -c FILE  start the new binary in the running one's
+ *                              place (control/upgrade.h), like SIGUSR2
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include "control/config_load.h"
 #include "core/log.h"
 #include "control/server.h"
+#include "control/upgrade.h"
 
 /* Bad usage: the synopsis only, on stderr, exit 2 (like nginx). */
 static const char synopsis[] =
@@ -24,7 +27,8 @@ static const char synopsis[] =
 	"       edgecache sign --access-key AK (--secret-key SK | --secret-key-file F)\n"
 	"                 [--region R] [--service S] [--session-token T] [--time T]\n"
 	"                 [--unsigned-payload] [-H 'Name: value']... [-v] METHOD URL\n"
-	"       edgecache check-origin -c FILE ZONE [PATH]\n";
+	"       edgecache check-origin -c FILE ZONE [PATH]\n"
+	"       edgecache upgrade -c FILE\n";
 
 /* -h: the synopsis, then one line per option, subcommand and signal. */
 static const char help[] =
@@ -38,11 +42,15 @@ static const char help[] =
 	"subcommands:\n"
 	"  sign           print the SigV4 headers for one request (docs/sigv4.md)\n"
 	"  check-origin   diagnose a zone's origin for a path (docs/check-origin.md)\n"
+	"  upgrade        have the process serving FILE start the installed binary in its\n"
+	"                 place, without a refused connection (upgrade_socket; docs/ADMIN.md)\n"
 	"\n"
 	"signals:\n"
 	"  TERM, INT      stop accepting, finish requests for up to drain_timeout_ms, exit\n"
 	"  HUP            reload the config; on any error keep serving the old one\n"
-	"  USR1           write counters_file now\n";
+	"  USR1           write counters_file now\n"
+	"  USR2           upgrade: start the installed binary, hand it the listening sockets\n"
+	"                 and the cache, drain and exit (a failed start: keep serving)\n";
 
 int main(int argc, char **argv)
 {
@@ -59,6 +67,10 @@ int main(int argc, char **argv)
 		return cli_sign_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "check-origin") == 0)
 		return cli_check_origin_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "upgrade") == 0)
+		return upgrade_cli_main(argc - 1, argv + 1);
+	if (upgrade_init(argc, argv) < 0)
+		return 1;
 
 	while ((opt = getopt_long(argc, argv, "c:thvV", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -90,6 +102,7 @@ int main(int argc, char **argv)
 	struct cfg_error err;
 	if (cfg_load(file, &cfg, &err) < 0) {
 		fprintf(stderr, "%s\n", err.msg);
+		upgrade_child_fail(err.msg);
 		if (test_only)
 			fprintf(stderr, "edgecache: configuration file %s test failed\n", file);
 		return 1;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "control/config_load.h"
+#include "control/upgrade.h"
 #include "core/counters.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -57,7 +58,13 @@ int server_listen(const struct cfg_listen *l, bool reuseport)
 		fprintf(stderr, "edgecache: listen %s:%u: %s\n", l->host, l->port, gai_strerror(r));
 		return -EINVAL;
 	}
-	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = upgrade_listener_take(res->ai_addr, res->ai_addrlen, reuseport);
+	if (fd >= 0) {
+		freeaddrinfo(res);
+		upgrade_listener_note(fd);
+		return fd;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int one = 1;
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
@@ -72,6 +79,7 @@ int server_listen(const struct cfg_listen *l, bool reuseport)
 		return -e;
 	}
 	freeaddrinfo(res);
+	upgrade_listener_note(fd);
 	return fd;
 }
 
@@ -142,7 +150,7 @@ void server_counters_write(struct server *srv, FILE *f, enum counters_format fmt
 static int register_counters(struct server *srv)
 {
 	struct counters_block *const blocks[] = {
-		&http1_counters, &s3err_counters, &store_counters,
+		&http1_counters, &s3err_counters, &store_counters, &upgrade_counters,
 	};
 
 	for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++) {
@@ -593,18 +601,22 @@ static int open_store(struct server *srv, const struct cfg *cfg, unsigned shards
 		fprintf(stderr, "edgecache: cache: out of memory\n");
 		return -1;
 	}
-	log_info("cache: %zu file(s), %lld bytes, %llu objects recovered in %llu ms",
+	log_info("cache: %zu file(s), %lld bytes, %llu objects recovered in %llu ms "
+		 "(%llu from the checkpoint, %llu by scan)",
 		 cc->n_paths, (long long)cc->size_bytes,
 		 (unsigned long long)(store_counter(srv->store, STORE_CTR_ckpt_entries) +
 				      store_counter(srv->store, STORE_CTR_scan_entries)),
-		 (unsigned long long)(loop_now_ms() - t0));
+		 (unsigned long long)(loop_now_ms() - t0),
+		 (unsigned long long)store_counter(srv->store, STORE_CTR_ckpt_entries),
+		 (unsigned long long)store_counter(srv->store, STORE_CTR_scan_entries));
 	return 0;
 }
 
 static void checkpoint_store(struct server *srv, uint64_t now, uint64_t *last)
 {
 	const struct cfg_cache *cc = &srv_rt(srv)->cfg->cache;
-	if (!srv->store || now - *last < (uint64_t)cc->checkpoint_interval_s * 1000)
+	if (!srv->store || srv->store_handed_over ||
+	    now - *last < (uint64_t)cc->checkpoint_interval_s * 1000)
 		return;
 	*last = now;
 	if (store_checkpoint(srv->store) < 0)
@@ -613,23 +625,46 @@ static void checkpoint_store(struct server *srv, uint64_t now, uint64_t *last)
 
 /* ---- the control loop ----------------------------------------------------------------- */
 
-static void on_signal(struct server *srv, const struct signalfd_siginfo *si, uint64_t now,
-		      uint64_t *last_counters)
+bool server_draining(const struct server *srv)
+{
+	return atomic_load(&srv->draining);
+}
+
+void server_drain_begin(struct server *srv, uint64_t now, const char *why)
 {
 	const struct cfg_server *sc = &srv_rt(srv)->cfg->server;
 
+	if (atomic_load(&srv->draining))
+		return;
+	log_info("%s: draining (up to %u ms)", why, sc->drain_timeout_ms);
+	srv->drain_deadline_ms = now + sc->drain_timeout_ms;
+	atomic_store(&srv->draining, true);
+	for (unsigned s = 0; s < srv->n_shards; s++)
+		shard_wake(srv->shards[s]);
+}
+
+void server_hand_over(struct server *srv, uint64_t now)
+{
+	srv->store_handed_over = true;
+	if (srv->svc_state) {
+		srv->svc->close(srv->svc_state);
+		srv->svc_state = NULL;
+	}
+	server_drain_begin(srv, now, "upgrade done");
+}
+
+static void on_signal(struct server *srv, const struct signalfd_siginfo *si, uint64_t now,
+		      uint64_t *last_counters)
+{
 	if (si->ssi_signo == SIGUSR1) {
 		*last_counters = 0;
 	} else if (si->ssi_signo == SIGHUP) {
 		if (!atomic_load(&srv->draining))
 			reload(srv);
-	} else if ((si->ssi_signo == SIGTERM || si->ssi_signo == SIGINT) &&
-		   !atomic_load(&srv->draining)) {
-		log_info("signal %u: draining (up to %u ms)", si->ssi_signo, sc->drain_timeout_ms);
-		srv->drain_deadline_ms = now + sc->drain_timeout_ms;
-		atomic_store(&srv->draining, true);
-		for (unsigned s = 0; s < srv->n_shards; s++)
-			shard_wake(srv->shards[s]);
+	} else if (si->ssi_signo == SIGUSR2) {
+		upgrade_signal(srv->up, now);
+	} else if (si->ssi_signo == SIGTERM || si->ssi_signo == SIGINT) {
+		server_drain_begin(srv, now, si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 	}
 }
 
@@ -639,9 +674,11 @@ static int control_loop(struct server *srv, int sfd)
 	uint64_t last_tickets = last_dns;
 
 	for (;;) {
-		struct pollfd pfd[1 + SERVER_SERVICE_FDS] = { { .fd = sfd, .events = POLLIN } };
+		struct pollfd pfd[1 + SERVER_SERVICE_FDS + UPGRADE_POLLFDS] = {
+			{ .fd = sfd, .events = POLLIN } };
 		unsigned na = srv->svc_state ? srv->svc->pollfds(srv->svc_state, pfd + 1) : 0;
-		int r = poll(pfd, 1 + na, CONTROL_POLL_MS);
+		unsigned nu = upgrade_pollfds(srv->up, pfd + 1 + na);
+		int r = poll(pfd, 1 + na + nu, CONTROL_POLL_MS);
 		uint64_t now = loop_now_ms();
 		if (r > 0 && pfd[0].revents) {
 			struct signalfd_siginfo si;
@@ -650,6 +687,7 @@ static int control_loop(struct server *srv, int sfd)
 		}
 		if (srv->svc_state)
 			srv->svc->poll(srv->svc_state, pfd + 1, r > 0 ? na : 0, now);
+		upgrade_poll(srv->up, pfd + 1 + na, r > 0 ? nu : 0, now);
 		struct runtime *rt = srv_rt(srv);
 		drain_logs(srv);
 		if (now - last_counters >= COUNTERS_EVERY_MS) {
@@ -716,8 +754,11 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 		rt_free(rt);
 		return 1;
 	}
-	if (open_store(&srv, cfg, want) < 0 || register_counters(&srv) < 0 ||
-	    (svc && svc->open(&srv, &srv.svc_state) < 0))
+	/* Started by an upgrade: the old process's sockets, and its store
+	 * checkpointed, before we open the store (control/upgrade.h). */
+	if ((upgrade_is_child() && upgrade_child_takeover() < 0) ||
+	    open_store(&srv, cfg, want) < 0 || register_counters(&srv) < 0 ||
+	    (svc && svc->open(&srv, &srv.svc_state) < 0) || upgrade_open(&srv, &srv.up) < 0)
 		goto out;
 	/* Signals go to the control thread's signalfd; shards inherit the mask. */
 	sigemptyset(&mask);
@@ -725,6 +766,7 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -745,6 +787,9 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 	log_info("edgecache %s: %u shard(s), %zu zone(s), %u origin(s), listening on %zu address(es)"
 		 " + %zu for HTTPS", "0.1.0", srv.n_shards, cfg->n_zones, rt->n_origins,
 		 cfg->server.n_listens, cfg->server.n_listens_tls);
+	/* Serving: an upgrade's old process may drain now. (The package's
+	 * sd_notify MAINPID= and READY=1 belong right after this line.) */
+	upgrade_child_ready();
 	if (srv.test_store_write_delay_ms)
 		log_warn("test hook EDGECACHE_TEST_STORE_WRITE_DELAY_MS=%u set: store writes are "
 			 "delayed (tests only; unset it in production)", srv.test_store_write_delay_ms);
@@ -754,11 +799,12 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 		shard_join(srv.shards[s]);
 	drain_logs(&srv);
 	write_counters(&srv);
-	if (srv.store && store_checkpoint(srv.store) < 0)
+	if (srv.store && !srv.store_handed_over && store_checkpoint(srv.store) < 0)
 		log_error("cache: checkpoint at exit failed");
 	log_info("drained, exiting");
 	close(sfd);
 out:
+	upgrade_close(srv.up);
 	if (srv.svc_state)
 		svc->close(srv.svc_state);
 	store_counters.ctx = NULL;

@@ -86,6 +86,10 @@ struct server {
 	uint64_t swaps;                     /* snapshots published after the first */
 	uint64_t creds_swaps;               /* credentials objects published in place */
 	uint64_t last_swap_ns;              /* the last one's publication to all shards */
+	struct upgrade *up;                 /* control/upgrade.h */
+	/* An upgrade's new process owns the store now: no checkpoint of ours
+	 * (it would replace the new one's with our older index). */
+	bool store_handed_over;
 };
 
 /* Serve `cfg` (ownership moves in, also on failure) loaded from
@@ -98,8 +102,20 @@ struct server {
 int server_run(struct cfg *cfg, const char *main_file, const struct server_service *svc);
 
 /* Open a listening socket on l (SO_REUSEPORT when `reuseport`: one per
- * shard). The fd, or -errno with the reason on stderr. */
+ * shard), or take the one an upgrade handed over for that address
+ * (control/upgrade.h); either way noted, to be handed over in turn. The
+ * fd, or -errno with the reason on stderr. */
 int server_listen(const struct cfg_listen *l, bool reuseport);
+
+/* Control thread: draining (SIGTERM, or an upgrade done). */
+bool server_draining(const struct server *srv);
+/* Control thread: stop accepting, finish what we hold within
+ * drain_timeout_ms, then server_run returns. `why` for the log. */
+void server_drain_begin(struct server *srv, uint64_t now_ms, const char *why);
+/* Control thread: an upgrade's new process serves: it owns the store
+ * (we write no checkpoint) and the admin API's socket (ours closed, its
+ * connections cut), and we drain. */
+void server_hand_over(struct server *srv, uint64_t now_ms);
 
 /* Control thread: a snapshot of cfg (ownership moves in, also on
  * failure) for the running shards, and making one current, as SIGHUP

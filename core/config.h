@@ -34,7 +34,8 @@
  *            drain_timeout_ms, max_conns, max_body_bytes, origin_pool,
  *            credential_overlap_ms,
  *            origin_backoff_ms, dns_refresh_ms, access_log, error_log,
- *            counters_file, log_level = error | warn | info | debug
+ *            counters_file, log_level = error | warn | info | debug,
+ *            upgrade_socket (the control socket of `edgecache upgrade`)
  *   [cache]  path = /var/cache/edge/a, /dev/nvme1n1   (one or more)
  *            size (total, k/m/g/t), chunk_size, memory, checkpoint_interval,
  *            average_object_size
@@ -183,6 +184,7 @@ struct cfg_server {
 	char *access_log;        /* path, "off", or NULL = stdout */
 	char *error_log;         /* path or NULL = stderr */
 	char *counters_file;     /* path the server writes its counters to, or NULL */
+	char *upgrade_socket;    /* `edgecache upgrade`'s socket (control/upgrade.h), or NULL */
 	int log_level;           /* LOG_ERROR..LOG_DEBUG (core/log.h) */
 };
 /* [cache]: the disk store (cache/store.h). Absent section: n_paths 0,

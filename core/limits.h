@@ -527,6 +527,35 @@
 /* Connections served at once; past it a new one gets 503 and is closed,
  * so a flood holds at most this many slots for at most the timeout. */
 #define LIMIT_ADMIN_CONNS             16
+
+/* ---- upgrade (control/upgrade.h) (FIXED) ------------------------------------ */
+
+/* upgrade_socket: what sockaddr_un.sun_path holds, less its NUL. */
+#define LIMIT_UPGRADE_SOCKET_PATH_BYTES 107
+/* A new binary must be serving this long after it was started (its config
+ * loaded and checked, the old one's checkpoint loaded, its shards up), or
+ * it is killed (SIGKILL) and the old one keeps serving. A checkpoint of
+ * 1M objects loads in under 0.5 s (docs/cache-store.md); 30 s leaves room
+ * for a large cache on a slow disk and a loaded machine. */
+#define LIMIT_UPGRADE_READY_MS        30000
+/* The hand-over waits this long for the store's writes in flight to land
+ * before the checkpoint (they are frozen: no new one starts; what is left
+ * after this is left uncommitted). Each is one chunk's write at most. */
+#define LIMIT_UPGRADE_WRITES_MS       2000
+/* Listening sockets handed over in one SCM_RIGHTS message (the kernel's
+ * SCM_MAX_FD is 253); more go in more messages. */
+#define LIMIT_UPGRADE_FDS_PER_MSG     200
+/* Sockets one process can hand over: every shard's socket of every
+ * listen and listen_tls address, the admin API's, the upgrade socket. */
+#define LIMIT_UPGRADE_FDS             (2 * LIMIT_LISTEN_ADDRS * LIMIT_WORKERS + 2)
+/* Clients of the upgrade socket at a time: one asks, a second is told
+ * "already running"; more wait in the backlog. */
+#define LIMIT_UPGRADE_CLIENTS         4
+/* A keep-alive connection with no request in progress when a drain
+ * begins is closed after this long, not at once: a request already on
+ * its way (the client cannot know we are closing) is answered, with
+ * Connection: close, instead of meeting a reset. */
+#define LIMIT_DRAIN_IDLE_GRACE_MS     1000
 /* A whole request (head and body) must arrive, and its response leave,
  * within this; a slow client loses its slot. */
 #define LIMIT_ADMIN_TIMEOUT_MS        5000

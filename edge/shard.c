@@ -187,6 +187,7 @@ static void arm_accept(struct shard *sh, unsigned i)
 	struct io_uring_sqe *sqe = shard_sqe(sh);
 	io_uring_prep_multishot_accept(sqe, sh->listen_fds[i], NULL, NULL, SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, shard_ud(OP_ACCEPT, i, 0));
+	sh->accepts_armed++;
 }
 
 /*
@@ -352,7 +353,11 @@ static void check_drain(struct shard *sh)
 		 * deadline): an object a visitor just got is still committed. */
 		bool writes_done = sh->cache.n_wio_free == SHARD_STORE_IOS ||
 				   sh->lp.now_ms >= *sh->env.drain_deadline_ms;
-		if (sh->oconns_used == 0 && writes_done) {
+		/* And every accept has ended (its cancel's last completion): one
+		 * that completed before the cancel is a connection we serve
+		 * (visitor_accept), not one left unseen in the ring — the
+		 * listening socket lives on in an upgrade's new process. */
+		if (sh->oconns_used == 0 && writes_done && sh->accepts_armed == 0) {
 			wdelay_run(sh, true);   /* the test hook's: landed, so commit */
 			__atomic_store_n(&sh->lp.stop, true, __ATOMIC_RELEASE);
 		}
@@ -460,8 +465,11 @@ static void on_accept(void *arg, unsigned op, uint32_t slot, const struct io_uri
 		visitor_accept(sh, cqe->res, slot >= sh->n_listen_plain);
 	else if (cqe->res != -ECANCELED)
 		COUNT(sh, accept_errors);
-	if (!(cqe->flags & IORING_CQE_F_MORE) && sh->listening)
-		arm_accept(sh, slot);
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		sh->accepts_armed--;
+		if (sh->listening)
+			arm_accept(sh, slot);
+	}
 }
 
 static void on_store_write(void *arg, unsigned op, uint32_t slot, const struct io_uring_cqe *cqe)

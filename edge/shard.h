@@ -122,6 +122,7 @@ struct shard {
 	unsigned n_listen;
 	unsigned n_listen_plain;
 	bool listening;
+	unsigned accepts_armed;             /* multishot accepts not yet ended */
 
 	struct iobuf_group groups[3];       /* visitor, origin (kernel rings); plaintext */
 	struct iobuf_pool pool;
