@@ -167,6 +167,8 @@ static int msg_recv(int fd, struct upg_msg *m, int *fds, unsigned *n_fds, unsign
 /* ---- how we were started ----------------------------------------------------- */
 
 static char exe_path[PATH_MAX];         /* "": cannot tell */
+/* LIMIT_UPGRADE_READY_MS, or the test hook's (upgrade_open). */
+static uint32_t ready_ms = LIMIT_UPGRADE_READY_MS;
 static char **start_argv;
 static int child_chan = -1;             /* new process until READY */
 static int inherited[LIMIT_UPGRADE_FDS];
@@ -290,7 +292,7 @@ int upgrade_listener_take(const struct sockaddr *sa, socklen_t len, bool reusepo
 
 int upgrade_child_takeover(void)
 {
-	struct timeval tv = { .tv_sec = LIMIT_UPGRADE_READY_MS / 1000 };
+	struct timeval tv = { .tv_sec = ready_ms / 1000, .tv_usec = ready_ms % 1000 * 1000 };
 	struct upg_msg m;
 	int r;
 
@@ -614,7 +616,7 @@ static void start(struct upgrade *u, int client, uint64_t now)
 	UCOUNT(started);
 	u->st = UP_SPAWNED;
 	u->started_ms = now;
-	u->deadline_ms = now + LIMIT_UPGRADE_READY_MS;
+	u->deadline_ms = now + ready_ms;
 	log_info("upgrade: started %s as pid %d", exe_path, (int)u->pid);
 }
 
@@ -682,8 +684,7 @@ void upgrade_poll(struct upgrade *u, const struct pollfd *pfd, unsigned n, uint6
 		UCOUNT(timeouts);
 		kill(u->pid, SIGKILL);
 		char why[96];
-		snprintf(why, sizeof(why), "not serving within %u ms: killed",
-			 LIMIT_UPGRADE_READY_MS);
+		snprintf(why, sizeof(why), "not serving within %u ms: killed", ready_ms);
 		fail(u, why);
 	}
 }
@@ -746,6 +747,30 @@ static int bind_socket(struct upgrade *u, const struct sockaddr_un *sa)
 	return fd;
 }
 
+/* EDGECACHE_TEST_UPGRADE_READY_MS (tests only): a shorter bound for a new
+ * process to be serving, so a test can see one killed. 0, or -EINVAL
+ * with the reason on stderr: start-up is refused. */
+static int test_ready_ms(void)
+{
+	const char *v = getenv("EDGECACHE_TEST_UPGRADE_READY_MS");
+	char *end;
+
+	if (!v)
+		return 0;
+	errno = 0;
+	unsigned long n = strtoul(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end || errno || n < 1 || n > LIMIT_UPGRADE_READY_MS) {
+		fprintf(stderr, "edgecache: EDGECACHE_TEST_UPGRADE_READY_MS=\"%.32s\": a test "
+			"hook; it must be a whole number of ms from 1 to %d\n", v,
+			LIMIT_UPGRADE_READY_MS);
+		return -EINVAL;
+	}
+	ready_ms = (uint32_t)n;
+	log_warn("test hook EDGECACHE_TEST_UPGRADE_READY_MS=%u set: a new binary must serve "
+		 "within it (tests only; unset it in production)", ready_ms);
+	return 0;
+}
+
 int upgrade_open(struct server *srv, struct upgrade **out)
 {
 	const char *path = server_cfg(srv)->server.upgrade_socket;
@@ -757,6 +782,8 @@ int upgrade_open(struct server *srv, struct upgrade **out)
 	}
 	*u = (struct upgrade){ .srv = srv, .lfd = -1, .chan = -1, .client = -1, .pid = -1 };
 	*out = u;
+	if (test_ready_ms() < 0)
+		return -1;
 	if (!path)
 		return 0;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };

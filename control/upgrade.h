@@ -26,7 +26,8 @@
  * The store is never written by both: O's writes stop before its
  * checkpoint, N opens the store only after it.
  * Anything else — N exits or crashes, says FAIL, or is not READY within
- * LIMIT_UPGRADE_READY_MS (killed) — and O thaws its store and goes on as
+ * LIMIT_UPGRADE_READY_MS (killed; tests shorten it with
+ * EDGECACHE_TEST_UPGRADE_READY_MS) — and O thaws its store and goes on as
  * before: logged, counted (upgrade_failed, upgrade_timeouts).
  *
  * Owns: the upgrade socket (a Unix socket, 0600, in a directory only our
