@@ -27,6 +27,7 @@
 #include "cache/store.h"
 #include "control/config_load.h"
 #include "control/server.h"
+#include "core/config.h"
 #include "core/counters.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -752,23 +753,16 @@ static int bind_socket(struct upgrade *u, const struct sockaddr_un *sa)
  * with the reason on stderr: start-up is refused. */
 static int test_ready_ms(void)
 {
-	const char *v = getenv("EDGECACHE_TEST_UPGRADE_READY_MS");
-	char *end;
+	char err[160];
+	int r = cfg_env_ms("EDGECACHE_TEST_UPGRADE_READY_MS", 1, LIMIT_UPGRADE_READY_MS,
+			   &ready_ms, err, sizeof(err));
 
-	if (!v)
-		return 0;
-	errno = 0;
-	unsigned long n = strtoul(v, &end, 10);
-	if (*v < '0' || *v > '9' || *end || errno || n < 1 || n > LIMIT_UPGRADE_READY_MS) {
-		fprintf(stderr, "edgecache: EDGECACHE_TEST_UPGRADE_READY_MS=\"%.32s\": a test "
-			"hook; it must be a whole number of ms from 1 to %d\n", v,
-			LIMIT_UPGRADE_READY_MS);
-		return -EINVAL;
-	}
-	ready_ms = (uint32_t)n;
-	log_warn("test hook EDGECACHE_TEST_UPGRADE_READY_MS=%u set: a new binary must serve "
-		 "within it (tests only; unset it in production)", ready_ms);
-	return 0;
+	if (r < 0)
+		fprintf(stderr, "edgecache: %s\n", err);
+	else if (r == 1)
+		log_warn("test hook EDGECACHE_TEST_UPGRADE_READY_MS=%u set: a new binary must "
+			 "serve within it (tests only; unset it in production)", ready_ms);
+	return r < 0 ? r : 0;
 }
 
 int upgrade_open(struct server *srv, struct upgrade **out)

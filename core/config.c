@@ -1,10 +1,12 @@
 /*
  * core/config.c — what every layer may do with a loaded struct cfg: free
- * it (secrets wiped first), find a zone by Host or by name, and the
- * no-dump memory secrets are kept in. Loading it is control/'s
+ * it (secrets wiped first), find a zone by Host or by name, the
+ * no-dump memory secrets are kept in, and test hooks' values. Loading it is control/'s
  * (control/config_load.h): a layer below never reads a file.
  */
 #include <assert.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -210,4 +212,23 @@ const struct cfg_zone *cfg_zone_by_host(const struct cfg *cfg,
 		return cfg->default_zone;
 	sl = cfg_slot_find(cfg->host_slots, cfg->host_mask, host, len);
 	return sl->key ? &cfg->zones[sl->zone] : cfg->default_zone;
+}
+
+int cfg_env_ms(const char *name, uint32_t min, uint32_t max, uint32_t *ms, char *err,
+	       size_t cap)
+{
+	const char *v = getenv(name);
+	char *end;
+
+	if (!v)
+		return 0;
+	errno = 0;
+	unsigned long n = strtoul(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end != '\0' || errno || n < min || n > max) {
+		snprintf(err, cap, "%s=\"%.32s\": a test hook; it must be a whole number of "
+			 "ms from %u to %u", name, v, min, max);
+		return -EINVAL;
+	}
+	*ms = (uint32_t)n;
+	return 1;
 }

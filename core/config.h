@@ -263,4 +263,13 @@ const struct cfg_zone *cfg_zone_by_host(const struct cfg *cfg,
  * (CLI tools: a linear scan). */
 const struct cfg_zone *cfg_zone_by_name(const struct cfg *cfg, const char *key);
 
+/*
+ * A test hook's value: the environment variable `name`, a whole number of
+ * ms in [min, max] (hooks shorten or stretch a bound so a test can reach
+ * it; they are not config keys). 0 when unset (*ms untouched), 1 when set
+ * (*ms filled), or -EINVAL with the reason in err: start-up is refused.
+ */
+int cfg_env_ms(const char *name, uint32_t min, uint32_t max, uint32_t *ms, char *err,
+	       size_t cap);
+
 #endif /* EDGECACHE_CORE_CONFIG_H */

@@ -52,22 +52,10 @@ struct shard_wdelay {
 
 int shard_test_write_delay(uint32_t *ms, char *err, size_t cap)
 {
-	const char *v = getenv("EDGECACHE_TEST_STORE_WRITE_DELAY_MS");
-	char *end;
-
 	*ms = 0;
-	if (!v)
-		return 0;
-	errno = 0;
-	unsigned long n = strtoul(v, &end, 10);
-	if (*v < '0' || *v > '9' || *end != '\0' || errno || n > LIMIT_TEST_STORE_WRITE_DELAY_MS) {
-		snprintf(err, cap, "EDGECACHE_TEST_STORE_WRITE_DELAY_MS=\"%.32s\": a test hook; "
-			 "it must be a whole number of ms from 0 to %d", v,
-			 LIMIT_TEST_STORE_WRITE_DELAY_MS);
-		return -EINVAL;
-	}
-	*ms = (uint32_t)n;
-	return 0;
+	int r = cfg_env_ms("EDGECACHE_TEST_STORE_WRITE_DELAY_MS", 0,
+			   LIMIT_TEST_STORE_WRITE_DELAY_MS, ms, err, cap);
+	return r < 0 ? r : 0;
 }
 
 /* Hand on the held-back completions that are due (all of them when the
