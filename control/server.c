@@ -58,7 +58,7 @@ int server_listen(const struct cfg_listen *l, bool reuseport)
 		fprintf(stderr, "edgecache: listen %s:%u: %s\n", l->host, l->port, gai_strerror(r));
 		return -EINVAL;
 	}
-	int fd = upgrade_listener_take(res->ai_addr, res->ai_addrlen, reuseport);
+	int fd = upgrade_listener_take(res->ai_addr, reuseport);
 	if (fd >= 0) {
 		freeaddrinfo(res);
 		upgrade_listener_note(fd);

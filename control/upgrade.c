@@ -267,9 +267,8 @@ static bool same_addr(const struct sockaddr *a, const struct sockaddr_storage *b
 	}
 }
 
-int upgrade_listener_take(const struct sockaddr *sa, socklen_t len, bool reuseport)
+int upgrade_listener_take(const struct sockaddr *sa, bool reuseport)
 {
-	(void)len;
 	for (unsigned i = 0; i < n_inherited; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
@@ -377,14 +376,12 @@ struct upgrade {
 };
 
 /* The outcome to whoever asked, one line, and the connection closed. */
-static void reply(struct upgrade *u, int *fd, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void reply(struct upgrade *u, int *fd, const char *fmt, ...)
+static void reply(int *fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reply(int *fd, const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
 
-	(void)u;
 	if (*fd < 0)
 		return;
 	va_start(ap, fmt);
@@ -433,7 +430,7 @@ static void fail(struct upgrade *u, const char *why)
 	UCOUNT(failed);
 	log_error("upgrade failed: new process %d: %s (%s); still serving as pid %d",
 		  (int)u->pid, why, how, (int)getpid());
-	reply(u, &u->client, "error: new process %d: %s (%s); pid %d still serving",
+	reply(&u->client, "error: new process %d: %s (%s); pid %d still serving",
 	      (int)u->pid, why, how, (int)getpid());
 	u->st = UP_IDLE;
 }
@@ -497,7 +494,7 @@ static void done(struct upgrade *u, uint64_t now)
 	UCOUNT(done);
 	log_info("upgrade: new process %d serving %llu ms after it started; pid %d drains "
 		 "and exits", (int)u->pid, (unsigned long long)(now - u->started_ms), (int)getpid());
-	reply(u, &u->client, "ok: new process %d serving; pid %d drains and exits", (int)u->pid,
+	reply(&u->client, "ok: new process %d serving; pid %d drains and exits", (int)u->pid,
 	      (int)getpid());
 	close(u->chan);
 	u->chan = -1;
@@ -599,19 +596,23 @@ static void start(struct upgrade *u, int client, uint64_t now)
 	char err[PATH_MAX + 64];
 
 	if (u->st != UP_IDLE || server_draining(u->srv)) {
+		char why[160];
 		UCOUNT(refused);
-		const char *why = u->st == UP_DONE || server_draining(u->srv) ?
-			"this process is draining (an upgrade finished, or SIGTERM)" :
-			"an upgrade is already running";
-		log_warn("upgrade refused: %s (new process %d)", why, (int)u->pid);
-		reply(u, &client, "error: %s (new process %d)", why, (int)u->pid);
+		if (u->st == UP_DONE || server_draining(u->srv))
+			snprintf(why, sizeof(why), "this process is draining (%s)",
+				 u->st == UP_DONE ? "an upgrade finished" : "SIGTERM");
+		else
+			snprintf(why, sizeof(why), "an upgrade is already running (new process %d)",
+				 (int)u->pid);
+		log_warn("upgrade refused: %s", why);
+		reply(&client, "error: %s", why);
 		return;
 	}
 	u->client = client;
 	if (spawn(u, err, sizeof(err)) < 0) {
 		UCOUNT(failed);
 		log_error("upgrade failed: %s; still serving as pid %d", err, (int)getpid());
-		reply(u, &u->client, "error: %s; pid %d still serving", err, (int)getpid());
+		reply(&u->client, "error: %s; pid %d still serving", err, (int)getpid());
 		return;
 	}
 	UCOUNT(started);
@@ -649,7 +650,7 @@ static void on_listener(struct upgrade *u, uint64_t now)
 		if (!peer_ok(fd, &uid)) {
 			UCOUNT(peer_refused);
 			log_warn("upgrade socket: uid %d may not ask for an upgrade", (int)uid);
-			reply(u, &fd, "error: uid %d may not ask for an upgrade", (int)uid);
+			reply(&fd, "error: uid %d may not ask for an upgrade", (int)uid);
 			continue;
 		}
 		start(u, fd, now);
@@ -744,7 +745,6 @@ static int bind_socket(struct upgrade *u, const struct sockaddr_un *sa)
 			close(fd);
 		return -1;
 	}
-	u->own_path = true;
 	return fd;
 }
 
@@ -785,7 +785,7 @@ int upgrade_open(struct server *srv, struct upgrade **out)
 	snprintf(u->path, sizeof(u->path), "%s", path);
 	if (private_dir(path) < 0)
 		return -1;
-	u->lfd = upgrade_listener_take((const struct sockaddr *)&sa, sizeof(sa), false);
+	u->lfd = upgrade_listener_take((const struct sockaddr *)&sa, false);
 	if (u->lfd < 0 && (u->lfd = bind_socket(u, &sa)) < 0)
 		return -1;
 	u->own_path = true;
@@ -803,7 +803,7 @@ void upgrade_close(struct upgrade *u)
 		kill(u->pid, SIGKILL);
 		waitpid(u->pid, NULL, 0);
 		close(u->chan);
-		reply(u, &u->client, "error: pid %d stopped before the upgrade was done",
+		reply(&u->client, "error: pid %d stopped before the upgrade was done",
 		      (int)getpid());
 	}
 	if (u->lfd >= 0)

@@ -77,7 +77,7 @@ void upgrade_child_fail(const char *why);
 /* server_listen: an inherited listening socket bound to sa (the same
  * SO_REUSEPORT setting), taken (once: the next call for the same address
  * gets the next shard's), or -ENOENT. */
-int upgrade_listener_take(const struct sockaddr *sa, socklen_t len, bool reuseport);
+int upgrade_listener_take(const struct sockaddr *sa, bool reuseport);
 /* server_listen: fd listens now, to be handed over by an upgrade. */
 void upgrade_listener_note(int fd);
 
