@@ -6,7 +6,7 @@ wrk with keep-alive (plain HTTP and HTTPS), wrk with `Connection: close` and
 h2load (h2c) run while the process is upgraded 3 times in a row — by
 SIGUSR2, then twice by `edgecache upgrade -c FILE`, the third with one more
 `listen` address in the config: 0 connect/write/timeout errors, 0 non-2xx,
-0 read errors with keep-alive (with `Connection: close`, at most 0.1%: wrk
+0 read errors with keep-alive (with `Connection: close` at most 5: wrk
 beside h2load reads a few EOFs on main without any upgrade too, see
 load_results), 0 failed or errored streams (h2load in runs whose clients
 open all their streams at once: it never reconnects after a GOAWAY). A
@@ -33,7 +33,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 import edgetest as et  # noqa: E402
 
 FILES = {'f%d' % i: 1024 + i for i in range(8)}
-LOAD_S = 20          # every load run's bound; the three upgrades must fit in it
+LOAD_S = 30          # every load run's bound; the three upgrades must fit in it
+AFTER_S = 1.5        # load kept on after the last upgrade, then stopped (SIGINT)
 
 
 def pid_alive(pid):
@@ -129,6 +130,15 @@ def start_load(srv, tls_port):
 	return procs
 
 
+def stop_load(procs):
+	"""wrk prints its results on SIGINT; the h2load loop ends its run."""
+	for name, (p, out) in procs.items():
+		if name.startswith('h2load'):
+			out['stop'] = time.monotonic()
+		elif p.poll() is None:
+			p.send_signal(signal.SIGINT)
+
+
 def h2load_loop(url, h2):
 	"""h2load runs back to back until h2['stop']: each client opens all its
 	streams at once (-n 64 -c 2 -m 32). h2load never reconnects: a client
@@ -165,16 +175,16 @@ def load_results(ck, procs):
 			e = re.search(r'Socket errors: connect (\d+), read (\d+), write (\d+), '
 				      r'timeout (\d+)', text)
 			errs = [int(x) for x in e.groups()] if e else [0, 0, 0, 0]
-			# wrk -H 'Connection: close' beside h2load sees a few reads
-			# of EOF on a connection that never carried its request, on
-			# main without any upgrade too (1-4 in ~20,000; the server
-			# saw the client's FIN first, no counter moves): not an
+			# wrk -H 'Connection: close' beside h2load reads EOF on a few
+			# connections that never carried their request, on main
+			# without any upgrade too (1-4 per 6 s run; the server saw
+			# the client's FIN first, no counter moves): not an
 			# upgrade's, bounded here, not hidden. Every other error is 0.
-			reads_ok = errs[1] == 0 or ('close' in name and errs[1] * 1000 <= n)
+			reads_ok = errs[1] == 0 or ('close' in name and errs[1] <= 5)
 			ok = (p.returncode == 0 and n > 0 and errs[0] == errs[2] == errs[3] == 0 and
 			      reads_ok and 'Non-2xx' not in text)
 			ck.check('%s across the upgrades: %d requests, 0 connect/write/timeout errors, '
-				 '%d read errors%s, no non-2xx' % (name, n, errs[1], ' (<= 0.1%)'
+				 '%d read errors%s, no non-2xx' % (name, n, errs[1], ' (<= 5)'
 								   if 'close' in name else ''),
 				 ok, text[-700:])
 
@@ -260,7 +270,9 @@ def main():
 			pids.append(new_pid(text))
 		took = time.monotonic() - t0
 		ck.check('the 3 upgrades took %.1f s, all while the load ran' % took,
-			 took < LOAD_S - 2, '')
+			 took < LOAD_S - 2 * AFTER_S, '')
+		time.sleep(AFTER_S)
+		stop_load(procs)
 		load_results(ck, procs)
 		last = pids[-1]
 		for p in pids[:-1]:
