@@ -43,7 +43,7 @@ static const char help[] =
 	"  sign           print the SigV4 headers for one request (docs/sigv4.md)\n"
 	"  check-origin   diagnose a zone's origin for a path (docs/check-origin.md)\n"
 	"  upgrade        have the process serving FILE start the installed binary in its\n"
-	"                 place, without a refused connection (upgrade_socket; docs/ADMIN.md)\n"
+	"                 place, without a refused connection (upgrade_socket; docs/OPERATIONS.md)\n"
 	"\n"
 	"signals:\n"
 	"  TERM, INT      stop accepting, finish requests for up to drain_timeout_ms, exit\n"

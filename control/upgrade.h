@@ -1,6 +1,6 @@
 /*
  * control/upgrade.h — a new binary takes over without a refused
- * connection, a failed request or a cold cache (docs/ADMIN.md "Upgrading",
+ * connection, a failed request or a cold cache (docs/OPERATIONS.md "Upgrading",
  * docs/ARCHITECTURE.md "Upgrade").
  *
  * The flow, old process (O) and new one (N):

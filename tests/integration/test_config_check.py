@@ -146,7 +146,7 @@ def version_and_help(ck, binary):
 		ck.check('%s → exit 0 on stdout: usage, options, subcommands, signals' % flag,
 			 r.returncode == 0 and r.stdout.startswith('usage:') and
 			 all(w in r.stdout for w in ('-c FILE', '-t ', '--version', 'check-origin',
-						     'sign ', 'signals:', 'HUP', 'USR1', 'TERM')),
+						     'sign ', 'signals:', 'HUP', 'USR1', 'TERM', 'upgrade', 'USR2')),
 			 r.stdout)
 	for bad in ('-x', '--bogus'):
 		r = run(bad)
