@@ -114,7 +114,7 @@ def start_load(srv, tls_port):
 	runs = {
 		'wrk keep-alive': ['wrk', '-t1', '-c4', '-d%ds' % LOAD_S, '--timeout', '10s',
 				   plain + '/f1'],
-		'wrk Connection: close': ['wrk', '-t1', '-c4', '-d%ds' % LOAD_S, '--timeout', '10s',
+		'wrk Connection: close': ['wrk', '-t1', '-c2', '-d%ds' % LOAD_S, '--timeout', '10s',
 					  '-H', 'Connection: close', plain + '/f2'],
 		'wrk keep-alive https': ['wrk', '-t1', '-c2', '-d%ds' % LOAD_S, '--timeout', '10s',
 					 'https://127.0.0.1:%d/f3' % tls_port],
