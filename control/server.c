@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #include "control/config_load.h"
+#include "control/privdrop.h"
+#include "control/sdnotify.h"
 #include "core/counters.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -142,7 +144,8 @@ void server_counters_write(struct server *srv, FILE *f, enum counters_format fmt
 static int register_counters(struct server *srv)
 {
 	struct counters_block *const blocks[] = {
-		&http1_counters, &s3err_counters, &store_counters,
+		&http1_counters, &s3err_counters, &store_counters, &log_counters,
+		&sdnotify_counters,
 	};
 
 	for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++) {
@@ -611,6 +614,20 @@ static void checkpoint_store(struct server *srv, uint64_t now, uint64_t *last)
 		log_error("cache: checkpoint failed");
 }
 
+/* ---- privileges -------------------------------------------------------------------------- */
+
+static int drop_privileges(const struct cfg *cfg)
+{
+	char err[256];
+	int r = privdrop_to(cfg->server.user, cfg->server.group, err, sizeof(err));
+
+	if (r < 0)
+		fprintf(stderr, "edgecache: %s\n", err);
+	else if (cfg->server.user)
+		log_info("running as user %s", cfg->server.user);
+	return r;
+}
+
 /* ---- the control loop ----------------------------------------------------------------- */
 
 static void on_signal(struct server *srv, const struct signalfd_siginfo *si, uint64_t now,
@@ -618,7 +635,9 @@ static void on_signal(struct server *srv, const struct signalfd_siginfo *si, uin
 {
 	const struct cfg_server *sc = &srv_rt(srv)->cfg->server;
 
-	if (si->ssi_signo == SIGUSR1) {
+	if (si->ssi_signo == SIGUSR1) {     /* logrotate's postrotate; counters now too */
+		if (log_reopen() == 0)
+			log_info("signal USR1: log files reopened");
 		*last_counters = 0;
 	} else if (si->ssi_signo == SIGHUP) {
 		if (!atomic_load(&srv->draining))
@@ -630,7 +649,22 @@ static void on_signal(struct server *srv, const struct signalfd_siginfo *si, uin
 		atomic_store(&srv->draining, true);
 		for (unsigned s = 0; s < srv->n_shards; s++)
 			shard_wake(srv->shards[s]);
+		sdnotify_stopping("draining");
 	}
+}
+
+/* The watchdog's proof of life: every shard still running turned its
+ * loop (it does at least every WHEEL_TICK_MS) within the last max_ms. */
+static bool shards_turning(const struct server *srv, uint64_t now, uint64_t max_ms)
+{
+	for (unsigned s = 0; s < srv->n_shards; s++) {
+		const struct loop *lp = &srv->shards[s]->lp;
+		uint64_t at = __atomic_load_n(&lp->now_ms, __ATOMIC_RELAXED);
+
+		if (!__atomic_load_n(&lp->stop, __ATOMIC_ACQUIRE) && at < now && now - at > max_ms)
+			return false;
+	}
+	return true;
 }
 
 static int control_loop(struct server *srv, int sfd)
@@ -672,6 +706,7 @@ static int control_loop(struct server *srv, int sfd)
 		log_propagation(srv);
 		reclaim(srv);
 		checkpoint_store(srv, now, &last_ckpt);
+		sdnotify_watchdog(now, shards_turning(srv, now, sdnotify_watchdog_period_ms()));
 		if (atomic_load(&srv->draining)) {
 			bool all = true;
 			for (unsigned s = 0; s < srv->n_shards; s++)
@@ -732,7 +767,9 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 		perror("edgecache: signalfd");
 		goto out;
 	}
-	if (start_shards(&srv, want) < 0) {
+	/* Listeners bound, cache and logs open, shards running: root is no
+	 * longer needed, and the manager may route traffic to us. */
+	if (start_shards(&srv, want) < 0 || drop_privileges(cfg) < 0) {
 		atomic_store(&srv.draining, true);
 		srv.drain_deadline_ms = 0;
 		for (unsigned s = 0; s < srv.n_shards; s++)
@@ -749,6 +786,7 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 		log_warn("test hook EDGECACHE_TEST_STORE_WRITE_DELAY_MS=%u set: store writes are "
 			 "delayed (tests only; unset it in production)", srv.test_store_write_delay_ms);
 	drain_logs(&srv);
+	sdnotify_ready("serving");
 	status = control_loop(&srv, sfd);
 	for (unsigned s = 0; s < srv.n_shards; s++)
 		shard_join(srv.shards[s]);

@@ -124,6 +124,8 @@ void cfg_free(struct cfg *cfg)
 	free(s->access_log);
 	free(s->error_log);
 	free(s->counters_file);
+	free(s->user);
+	free(s->group);
 	for (size_t i = 0; i < cfg->cache.n_paths; i++)
 		free(cfg->cache.paths[i]);
 	free(cfg->admin.listen.host);
