@@ -12,20 +12,18 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-struct ids {
-	uid_t uid;
-	gid_t gid;
-};
-
 /* getpwnam_r/getgrnam_r with buffers on the stack: no allocation to leak
  * on the start-up path's error branches. */
-static int resolve(const char *user, const char *group, struct ids *ids, char *err,
-		   size_t err_len)
+int privdrop_resolve(const char *user, const char *group, struct privdrop_ids *ids,
+		     char *err, size_t err_len)
 {
 	char buf[4096];
 	struct passwd pw, *pwp = NULL;
 	struct group gr, *grp = NULL;
 
+	ids->user = user;
+	if (!user)
+		return 0;
 	int r = getpwnam_r(user, &pw, buf, sizeof(buf), &pwp);
 	if (!pwp) {
 		snprintf(err, err_len, "[server] user = %s: %s", user,
@@ -46,19 +44,17 @@ static int resolve(const char *user, const char *group, struct ids *ids, char *e
 	return 0;
 }
 
-static bool already(const struct ids *ids)
+static bool already(const struct privdrop_ids *ids)
 {
 	return geteuid() == ids->uid && getuid() == ids->uid && getegid() == ids->gid;
 }
 
 int privdrop_check(const char *user, const char *group, char *err, size_t err_len)
 {
-	struct ids ids;
+	struct privdrop_ids ids;
 
-	if (!user)
-		return 0;
-	int r = resolve(user, group, &ids, err, err_len);
-	if (r < 0)
+	int r = privdrop_resolve(user, group, &ids, err, err_len);
+	if (r < 0 || !user)
 		return r;
 	if (geteuid() != 0 && !already(&ids)) {
 		snprintf(err, err_len, "[server] user = %s: only root can become another user "
@@ -70,7 +66,7 @@ int privdrop_check(const char *user, const char *group, char *err, size_t err_le
 }
 
 /* The proof: no id is root's any more and asking for root back fails. */
-static int cannot_regain(const struct ids *ids, char *err, size_t err_len)
+static int cannot_regain(const struct privdrop_ids *ids, char *err, size_t err_len)
 {
 	uid_t ru, eu, su;
 	gid_t rg, eg, sg;
@@ -88,23 +84,16 @@ static int cannot_regain(const struct ids *ids, char *err, size_t err_len)
 	return 0;
 }
 
-int privdrop_to(const char *user, const char *group, char *err, size_t err_len)
+int privdrop_to(const struct privdrop_ids *ids, char *err, size_t err_len)
 {
-	struct ids ids;
-
-	if (!user)
-		return 0;
-	int r = resolve(user, group, &ids, err, err_len);
-	if (r < 0)
-		return r;
-	if (already(&ids))
+	if (!ids->user || already(ids))
 		return 0;
 	/* Groups before the uid: only root may change them. */
-	if (initgroups(user, ids.gid) < 0 || setresgid(ids.gid, ids.gid, ids.gid) < 0 ||
-	    setresuid(ids.uid, ids.uid, ids.uid) < 0) {
-		r = errno;
-		snprintf(err, err_len, "privilege drop to %s: %s", user, strerror(r));
-		return -r;
+	if (initgroups(ids->user, ids->gid) < 0 || setresgid(ids->gid, ids->gid, ids->gid) < 0 ||
+	    setresuid(ids->uid, ids->uid, ids->uid) < 0) {
+		int e = errno;
+		snprintf(err, err_len, "privilege drop to %s: %s", ids->user, strerror(e));
+		return -e;
 	}
-	return cannot_regain(&ids, err, err_len);
+	return cannot_regain(ids, err, err_len);
 }

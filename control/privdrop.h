@@ -15,16 +15,27 @@
 #define EDGECACHE_CONTROL_PRIVDROP_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
-/* user NULL: nothing to drop, 0. Else 0 when user (and group, NULL = the
- * user's own) exist and this process can become them: it runs as root,
- * or as that user already; -ENOENT / -EPERM with the reason in err. */
+struct privdrop_ids {
+	const char *user;                   /* NULL: nothing to drop */
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Look user and group (NULL = the user's own) up. 0 (user NULL: ids->user
+ * NULL), or -ENOENT with "[server] user = NAME: no such user" in err. */
+int privdrop_resolve(const char *user, const char *group, struct privdrop_ids *ids,
+		     char *err, size_t err_len);
+
+/* privdrop_resolve, and this process can become them: it runs as root,
+ * or as that user already. 0, -ENOENT or -EPERM with the reason in err. */
 int privdrop_check(const char *user, const char *group, char *err, size_t err_len);
 
-/* Become user:group for good: the user's supplementary groups
- * (initgroups), then gid, then uid (all three ids each), then proof that
- * root cannot be regained. 0 (also user NULL, or already that user), or
- * -errno with the reason in err. */
-int privdrop_to(const char *user, const char *group, char *err, size_t err_len);
+/* Become ids for good: the user's supplementary groups (initgroups), then
+ * gid, then uid (all three ids each), then proof that root cannot be
+ * regained. 0 (also ids->user NULL, or already that user), or -errno with
+ * the reason in err. ids->user must outlive the call only. */
+int privdrop_to(const struct privdrop_ids *ids, char *err, size_t err_len);
 
 #endif

@@ -616,15 +616,23 @@ static void checkpoint_store(struct server *srv, uint64_t now, uint64_t *last)
 
 /* ---- privileges -------------------------------------------------------------------------- */
 
+/* The log files were opened as root: given to the user first, as nginx
+ * does, so that SIGUSR1 can still open them (logrotate's create mode
+ * makes the new ones). */
 static int drop_privileges(const struct cfg *cfg)
 {
+	struct privdrop_ids ids;
 	char err[256];
-	int r = privdrop_to(cfg->server.user, cfg->server.group, err, sizeof(err));
+	int r = privdrop_resolve(cfg->server.user, cfg->server.group, &ids, err, sizeof(err));
 
+	if (r == 0 && ids.user && (r = log_chown(ids.uid, ids.gid)) < 0)
+		snprintf(err, sizeof(err), "chown of the log files: %s", strerror(-r));
+	if (r == 0)
+		r = privdrop_to(&ids, err, sizeof(err));
 	if (r < 0)
 		fprintf(stderr, "edgecache: %s\n", err);
-	else if (cfg->server.user)
-		log_info("running as user %s", cfg->server.user);
+	else if (ids.user)
+		log_info("running as user %s", ids.user);
 	return r;
 }
 

@@ -91,6 +91,15 @@ static int reopen_one(const char *path, int fd)
 	return 0;
 }
 
+int log_chown(uid_t uid, gid_t gid)
+{
+	if (error_path && fchown(error_fd, uid, gid) < 0)
+		return -errno;
+	if (access_path && access_fd >= 0 && fchown(access_fd, uid, gid) < 0)
+		return -errno;
+	return 0;
+}
+
 int log_reopen(void)
 {
 	int r = reopen_one(error_path, error_fd);

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/counters.h"
 
@@ -43,6 +44,9 @@ void log_close(void);
  * stderr/stdout or "off" is left alone. 0, or the first -errno (that log
  * keeps writing to its old file; counted in log_reopen_failures). */
 int log_reopen(void);
+/* Control thread, before a privilege drop: the open log files (not
+ * stderr/stdout) become the user's. 0 or -errno. */
+int log_chown(uid_t uid, gid_t gid);
 extern struct counters_block log_counters;
 bool log_access_enabled(void);
 
