@@ -172,11 +172,6 @@ void sdnotify_stopping(const char *status)
 	send_with_status("STOPPING=1\n", status);
 }
 
-void sdnotify_status(const char *status)
-{
-	send_with_status("", status);
-}
-
 void sdnotify_watchdog(uint64_t now_ms, bool shards_alive)
 {
 	if (sdnotify_watchdog_period_ms() == 0 || now_ms - sdn.last_ping_ms < sdn.period_ms)

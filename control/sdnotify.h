@@ -40,8 +40,6 @@ uint64_t sdnotify_watchdog_period_ms(void);
 void sdnotify_ready(const char *status);
 /* STOPPING=1 and STATUS=status: the drain has begun. */
 void sdnotify_stopping(const char *status);
-/* STATUS=status alone. */
-void sdnotify_status(const char *status);
 
 /* Each control-loop turn: sends WATCHDOG=1 when a period has passed since
  * the last ping and shards_alive says every running shard turned its

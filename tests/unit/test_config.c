@@ -488,6 +488,15 @@ static void test_server_keys(void)
 	SRV_ERR("access_log =\n", "edge.ini:4: access_log: is empty");
 	SRV_ERR("error_log =\n", "edge.ini:4: error_log: is empty");
 	SRV_ERR("counters_file =\n", "edge.ini:4: counters_file: is empty");
+	/* user / group: names (control/privdrop.h looks them up), at the limit and one past */
+	OK_ONLY(fmt(MAIN "user = %0*d\ngroup = %0*d\n", LIMIT_USER_NAME_BYTES, 0,
+		    LIMIT_USER_NAME_BYTES, 0), ZONE);
+	ERR(fmt(MAIN "user = %0*d\n", LIMIT_USER_NAME_BYTES + 1, 0), ZONE, -EINVAL,
+	    "edge.ini:4: user: is longer than 32 bytes");
+	ERR(fmt(MAIN "group = %0*d\n", LIMIT_USER_NAME_BYTES + 1, 0), ZONE, -EINVAL,
+	    "edge.ini:4: group: is longer than 32 bytes");
+	SRV_ERR("user = a b\n", "edge.ini:4: user: contains a space");
+	SRV_ERR("user =\n", "edge.ini:4: user: is empty");
 	SRV_ERR("zones = zones/*.ini\n", "edge.ini:4: zones: repeated (first at line 3)");
 	ERR("[server]\nlisten = 127.0.0.1:1\n", ZONE, -EINVAL,
 	    "edge.ini:1: [server]: zones is required");
