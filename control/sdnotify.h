@@ -38,7 +38,9 @@ uint64_t sdnotify_watchdog_period_ms(void);
 /* READY=1 with our MAINPID (so a process started by the old one during
  * an upgrade becomes the main one) and STATUS=status. */
 void sdnotify_ready(const char *status);
-/* STOPPING=1 and STATUS=status: the drain has begun. */
+/* STOPPING=1 and STATUS=status: the service is stopping (SIGTERM/INT).
+ * Not for an upgrade's old process handing over: with NotifyAccess=all
+ * systemd would stop the unit, the new main process with it. */
 void sdnotify_stopping(const char *status);
 
 /* Each control-loop turn: sends WATCHDOG=1 when a period has passed since
