@@ -4,6 +4,8 @@
 #include "control/privdrop.h"
 
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <grp.h>
 #include <pwd.h>
@@ -11,6 +13,8 @@
 #include <string.h>
 #include <sys/types.h>
 #include <unistd.h>
+
+#include "core/log.h"
 
 /* getpwnam_r/getgrnam_r with buffers on the stack: no allocation to leak
  * on the start-up path's error branches. */
@@ -96,4 +100,16 @@ int privdrop_to(const struct privdrop_ids *ids, char *err, size_t err_len)
 		return -e;
 	}
 	return cannot_regain(ids, err, err_len);
+}
+
+void privdrop_warn_unwritable(const char *key, const char *path, const char *fails)
+{
+	char copy[PATH_MAX];
+
+	if (!path || snprintf(copy, sizeof(copy), "%s", path) >= (int)sizeof(copy))
+		return;
+	const char *dir = dirname(copy);
+	if (access(dir, W_OK | X_OK) < 0)
+		log_warn("%s %s: directory %s is not writable by this user (uid %u): %s will fail",
+			 key, path, dir, (unsigned)geteuid(), fails);
 }

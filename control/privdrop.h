@@ -38,4 +38,9 @@ int privdrop_check(const char *user, const char *group, char *err, size_t err_le
  * the reason in err. ids->user must outlive the call only. */
 int privdrop_to(const struct privdrop_ids *ids, char *err, size_t err_len);
 
+/* After the drop: a warning (error log) naming key when the directory of
+ * path is not writable by us now — what will fail later (`fails`: a
+ * checkpoint, the counters file), said at start. path NULL: nothing. */
+void privdrop_warn_unwritable(const char *key, const char *path, const char *fails);
+
 #endif

@@ -629,11 +629,17 @@ static int drop_privileges(const struct cfg *cfg)
 		snprintf(err, sizeof(err), "chown of the log files: %s", strerror(-r));
 	if (r == 0)
 		r = privdrop_to(&ids, err, sizeof(err));
-	if (r < 0)
+	if (r < 0) {
 		fprintf(stderr, "edgecache: %s\n", err);
-	else if (ids.user)
-		log_info("running as user %s", ids.user);
-	return r;
+		return r;
+	}
+	if (!ids.user)
+		return 0;
+	log_info("running as user %s", ids.user);
+	for (size_t i = 0; i < cfg->cache.n_paths; i++)
+		privdrop_warn_unwritable("[cache] path", cfg->cache.paths[i], "its checkpoint");
+	privdrop_warn_unwritable("counters_file", cfg->server.counters_file, "writing it");
+	return 0;
 }
 
 /* ---- the control loop ----------------------------------------------------------------- */

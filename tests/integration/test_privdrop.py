@@ -9,6 +9,8 @@ saved ids are what a way back to root would use), no supplementary group
 of root's and no capability left; it still serves from the privileged
 port, fills and hits its cache, reopens its logs on SIGUSR1 in a
 directory nobody may write, and writes its checkpoint at exit (exit 0).
+A cache or counters file in a directory the user cannot write is said at
+start (the checkpoint, the counters would fail later).
 An unknown user or group refuses start (and `-t`) with an error naming
 the key; without the key nothing changes (uid 0). Needs root: skips (77)
 otherwise."""
@@ -61,6 +63,8 @@ def dropped(ck):
 	while time.monotonic() < deadline and not running_as(srv):
 		time.sleep(0.02)
 	ck.check('logged: running as user nobody', running_as(srv))
+	ck.check('no "not writable" warning: the directory is nobody\'s to write',
+		 not any('not writable' in ln for ln in et.read_log(srv.error_log)))
 	pid = srv.proc.pid
 	tids = sorted(int(t) for t in os.listdir('/proc/%d/task' % pid))
 	want_u, want_g = [str(nobody)] * 4, [str(nogroup)] * 4
@@ -95,6 +99,28 @@ def dropped(ck):
 	origin.stop()
 
 
+def warned(ck):
+	"""A cache and a counters file in a directory only root may write."""
+	zones = [et.zone('py', ['py.test'], [('o1', 'http://127.0.0.1:9', {})])]
+	srv = et.Edgecache(zones, workers=1, user='nobody')
+	os.chmod(srv.dir, 0o755)
+	srv.cache = {'path': os.path.join(srv.dir, 'c.dat'), 'size': '64m'}
+	srv.main = srv.write_config()
+	srv.start()
+	deadline = time.monotonic() + 10
+	want = ['[cache] path %s: directory %s is not writable by this user (uid 65534): '
+		'its checkpoint will fail' % (os.path.join(srv.dir, 'c.dat'), srv.dir),
+		'counters_file %s: directory %s is not writable by this user (uid 65534): '
+		'writing it will fail' % (srv.counters_file, srv.dir)]
+	while time.monotonic() < deadline and not all(
+			any(w in ln for ln in et.read_log(srv.error_log)) for w in want):
+		time.sleep(0.05)
+	log = et.read_log(srv.error_log)
+	ck.check('said at start: the cache\'s checkpoint and the counters file will fail',
+		 all(any(w in ln for ln in log) for w in want), log[-4:])
+	ck.check('exit 0', srv.stop() == 0)
+
+
 def refused(ck):
 	zones = [et.zone('py', ['py.test'], [('o1', 'http://127.0.0.1:9', {})])]
 	for key, val in (('user', 'edgetest-no-such-user'), ('group', 'edgetest-no-such-group')):
@@ -121,6 +147,7 @@ def main():
 		et.skip('needs root: a privileged port and a user to drop to')
 	ck = et.Checks()
 	ck.run('dropped', dropped, ck)
+	ck.run('warned', warned, ck)
 	ck.run('refused', refused, ck)
 	ck.finish()
 
