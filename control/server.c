@@ -196,15 +196,6 @@ static void drain_logs(struct server *srv)
 
 /* ---- shards -------------------------------------------------------------------------- */
 
-static unsigned worker_count(const struct cfg *cfg)
-{
-	if (cfg->server.workers)
-		return cfg->server.workers;
-	/* auto: one per CPU, up to the ceiling the config key has. */
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n <= 0 ? 1 : n > LIMIT_WORKERS ? LIMIT_WORKERS : (unsigned)n;
-}
-
 /* CPUs this process may run on, in order: shard i is pinned to the i-th. */
 static int cpu_for(unsigned i)
 {
@@ -506,7 +497,7 @@ static void reload(struct server *srv)
 			  (unsigned long long)cur->generation);
 		return;
 	}
-	if (worker_count(cfg) != srv->n_shards)
+	if (cfg_worker_count(cfg) != srv->n_shards)
 		log_warn("reload: workers changed: takes effect at the next restart");
 	if (cfg->server.n_listens != cur->cfg->server.n_listens ||
 	    cfg->server.n_listens_tls != cur->cfg->server.n_listens_tls)
@@ -743,7 +734,7 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 	srv.main_file = main_file;
 	srv.svc = svc;
 	srv.started_ms = loop_now_ms();
-	unsigned want = worker_count(cfg);
+	unsigned want = cfg_worker_count(cfg);
 	srv.n_shards_planned = want;
 	if (check_io_uring() < 0) {
 		cfg_free(cfg);

@@ -230,6 +230,9 @@ struct cfg {
 
 /* Free everything; wipes secrets first. NULL is fine. */
 void cfg_free(struct cfg *cfg);
+/* The shards `workers` asks for: its number, or (auto, 0) one per online
+ * CPU up to LIMIT_WORKERS. Config checks and the server use the same count. */
+unsigned cfg_worker_count(const struct cfg *cfg);
 
 /* free(s) after zeroing it (NULL is fine): a heap string that held a secret. */
 void cfg_free_wiped(char *s);

@@ -159,7 +159,13 @@ def free_port():
 	raise RuntimeError('no free port in %d-%d' % (PORT_LO, PORT_HI))
 
 
-def wait_port(port, proc=None, timeout=10.0, log=None):
+# How long a server may take to listen. It returns at the first accept, so a
+# long bound costs nothing; under a loaded machine (two tests at a time, and
+# ASan) a start has taken more than 10 s.
+START_TIMEOUT = 30.0
+
+
+def wait_port(port, proc=None, timeout=START_TIMEOUT, log=None):
 	"""Wait until 127.0.0.1:port accepts; fail early if proc exited."""
 	deadline = time.monotonic() + timeout
 	while time.monotonic() < deadline:
@@ -471,7 +477,7 @@ class Edgecache(Server):
 					f.write(''.join('%s = %s\n' % kv for kv in opts.items()))
 		return main
 
-	def start(self, timeout=10.0):
+	def start(self, timeout=START_TIMEOUT):
 		log = os.path.join(self.dir, 'stdout.log')
 		self.proc = start_proc([self.bin, '-c', self.main], log)
 		try:
@@ -678,7 +684,7 @@ class NginxProxy(Server):
 			 ' '.join(names) or '_', i,
 			 int(o.get('connect_timeout_ms', 3000)), int(o.get('read_timeout_ms', 30000))))
 
-	def start(self, timeout=10.0):
+	def start(self, timeout=START_TIMEOUT):
 		log = os.path.join(self.dir, 'stderr.log')
 		self.proc = start_proc([NGINX, '-p', self.dir, '-c', self.conf], log, signal.SIGQUIT)
 		wait_port(self.port, self.proc, timeout, log=log)
