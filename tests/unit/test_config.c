@@ -1095,6 +1095,8 @@ static void test_example(void)
 /* [cache]: 3 main lines, "[cache]" at line 4, the case's keys from line 5. */
 #define CACHE MAIN "[cache]\n"
 #define CACHE_ERR(extra, msg) ERR(CACHE extra, ZONE, -EINVAL, msg)
+/* one shard: the store's stripes (one per worker) do not depend on the CPUs */
+#define CACHE1 MAIN "workers = 1\n[cache]\n"
 
 static void test_cache(void)
 {
@@ -1140,7 +1142,12 @@ static void test_cache(void)
 	/* limits at the limit (above) and one past */
 	CACHE_ERR("path = a\nsize = 4194303\n",
 		  "edge.ini:6: size: 4194303 is below the minimum 4194304");
-	OK_ONLY(CACHE "path = a\nsize = 4m\n", ZONE);
+	OK_ONLY(CACHE1 "path = a\nsize = 4m\nchunk_size = 64k\n", ZONE);
+	/* each stripe holds four of the largest entries (1 MiB chunk + meta) */
+	ERR(CACHE1 "path = a\nsize = 4m\n", ZONE, -EINVAL,
+	    "edge.ini:7: size: cache: size 4194304 gives 4190208-byte stripes (1 per file): "
+	    "each needs at least 4358144 (4 of the largest entry at this chunk_size) (workers = 1)");
+	OK_ONLY(CACHE1 "path = a\nsize = 5m\n", ZONE);
 	OK_ONLY(CACHE "path = a\nsize = 1048576g\n", ZONE);
 	CACHE_ERR("path = a\nsize = 1048577g\n",
 		  "edge.ini:6: size: 1048577g is above the maximum 1125899906842624");
