@@ -29,6 +29,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'lib'))
 import edgetest as et  # noqa: E402
+sys.path.insert(0, HERE)
+from test_privdrop import wait_dropped  # noqa: E402
 
 SRC = os.path.abspath(os.path.join(HERE, '..', '..'))
 DIST = os.path.join(SRC, 'dist')
@@ -142,10 +144,7 @@ def logrotate(ck):
 	shutil.chown(os.path.dirname(srv.counters_file), 'nobody')
 	srv.main = srv.write_config()
 	srv.start()
-	deadline = time.monotonic() + 10
-	while time.monotonic() < deadline and not any(
-			'running as user nobody' in ln for ln in et.read_log(srv.error_log)):
-		time.sleep(0.02)
+	wait_dropped(srv)
 	et.request(srv.port, 'GET', '/cc/max-age=60/100?before', host='py.test')
 	conf = open(os.path.join(DIST, 'edgecache.logrotate')).read()
 	ck.check('the snippet sends USR1 in postrotate and does not copytruncate',

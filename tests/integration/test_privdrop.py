@@ -41,6 +41,14 @@ def running_as(srv):
 	return any('running as user nobody' in ln for ln in et.read_log(srv.error_log))
 
 
+def wait_dropped(srv, timeout=10.0):
+	"""The port accepts before the shards run and the drop: wait for it."""
+	deadline = time.monotonic() + timeout
+	while time.monotonic() < deadline and not running_as(srv):
+		time.sleep(0.02)
+	return running_as(srv)
+
+
 def low_port():
 	"""A free privileged port (only root may bind it)."""
 	for _ in range(200):
@@ -59,10 +67,7 @@ def dropped(ck):
 	srv.cache = {'path': os.path.join(srv.dir, 'c.dat'), 'size': '64m'}
 	srv.main = srv.write_config()
 	srv.start()
-	deadline = time.monotonic() + 10     # the port accepts before the shards run
-	while time.monotonic() < deadline and not running_as(srv):
-		time.sleep(0.02)
-	ck.check('logged: running as user nobody', running_as(srv))
+	ck.check('logged: running as user nobody', wait_dropped(srv))
 	ck.check('no "not writable" warning: the directory is nobody\'s to write',
 		 not any('not writable' in ln for ln in et.read_log(srv.error_log)))
 	pid = srv.proc.pid
