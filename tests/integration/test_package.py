@@ -14,8 +14,9 @@ maintainer scripts installs it: the files in place, the system user
 the cache and zone directories its own, the log directory root's; remove
 leaves the conffiles, purge takes them, the cache and the logs; this
 machine's user database and systemd state are untouched.
-Skips (77) when there is no package (run scripts/build-deb), no lintian,
-or not root."""
+scripts/test builds the package first (EDGECACHE_DEB_BUILT=1: then a
+missing one fails). Run by hand, it skips (77) when there is no package
+(run scripts/build-deb), no lintian, or not root."""
 import glob
 import gzip
 import hashlib
@@ -166,6 +167,10 @@ def install_remove(ck, deb):
 
 def main():
 	debs = sorted(glob.glob(os.path.join(SRC, 'build-deb', 'edgecache_*_amd64.deb')))
+	if not debs and os.environ.get('EDGECACHE_DEB_BUILT'):
+		# scripts/test built it: a missing package is a failure, not a skip
+		print('FAIL scripts/test built the package, but build-deb/ has none')
+		sys.exit(1)
 	if not debs:
 		et.skip('no package in build-deb/: run scripts/build-deb first (2-3 min)')
 	if os.geteuid() != 0:
