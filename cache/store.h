@@ -146,6 +146,10 @@ struct store;
  * Blocks: control thread, at start.
  */
 int store_open(const struct store_opts *o, struct store **out, char *err, size_t err_cap);
+/* What store_open checks of `o` before it touches a file (paths, chunk
+ * size, each stripe big enough for its entries): 0, or -EINVAL with `err`
+ * saying why. For `edgecache -t`, which must refuse what a start would. */
+int store_opts_check(const struct store_opts *o, char *err, size_t err_cap);
 /*
  * Control thread: freeze (or thaw) the store's writes — the hand-over of
  * an upgrade (control/upgrade.h). Frozen, store_write_begin refuses

@@ -783,10 +783,10 @@ int upgrade_open(struct server *srv, struct upgrade **out)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	snprintf(u->path, sizeof(u->path), "%s", path);
-	if (private_dir(path) < 0)
-		return -1;
+	/* An inherited socket was checked by the process that made it (as
+	 * root, maybe, before it dropped to the user we may be now). */
 	u->lfd = upgrade_listener_take((const struct sockaddr *)&sa, false);
-	if (u->lfd < 0 && (u->lfd = bind_socket(u, &sa)) < 0)
+	if (u->lfd < 0 && (private_dir(path) < 0 || (u->lfd = bind_socket(u, &sa)) < 0))
 		return -1;
 	u->own_path = true;
 	fcntl(u->lfd, F_SETFL, O_NONBLOCK);
