@@ -149,6 +149,7 @@ static int classify(int e, const char **why)
 		return -EPROTO;
 	case SOCKET_PEER_CLOSED_E:
 	case SOCKET_ERROR_E:
+	case WOLFSSL_ERROR_SYSCALL:     /* wolfSSL_get_error's name for the first */
 		*why = "the peer closed the connection without close_notify";
 		return -ECONNRESET;
 	case MEMORY_E:
