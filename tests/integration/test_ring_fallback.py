@@ -8,10 +8,10 @@ buffers or plain), a 300 KB hit (zero-copy send above send_zerocopy_bytes,
 or a copy), pipelined keep-alive requests and 8 connections at once, every
 body byte-exact; the zero-copy counter says which send path ran. An
 unknown feature name is refused at start with a clear error."""
+import concurrent.futures
 import os
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
@@ -66,19 +66,14 @@ def traffic(ck, srv, tag):
 	ck.check('%s: 6 pipelined HITs on one connection byte-exact' % tag,
 		 all(x.status == 200 for x in rs) and all(x.body == want_s for x in rs[:5]) and
 		 rs[5].body == want_b, str([x.status for x in rs]))
-	out = [None] * 8
-
 	def one(i):
 		try:
 			x = et.request(srv.port, 'GET', big if i % 2 else small)
-			out[i] = x.status == 200 and x.body == (want_b if i % 2 else want_s)
+			return x.status == 200 and x.body == (want_b if i % 2 else want_s)
 		except Exception as e:  # noqa: BLE001 — reported as a failed check
-			out[i] = repr(e)
-	ts = [threading.Thread(target=one, args=(i,)) for i in range(8)]
-	for t in ts:
-		t.start()
-	for t in ts:
-		t.join(30)
+			return repr(e)
+	with concurrent.futures.ThreadPoolExecutor(8) as pool:
+		out = list(pool.map(one, range(8), timeout=30))
 	ck.check('%s: 8 connections at once, byte-exact' % tag, out == [True] * 8, str(out))
 	c = srv.counters()
 	ck.check('%s: no read error, no refused zero-copy send' % tag,
