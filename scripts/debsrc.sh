@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/debsrc.sh — sourced by scripts/build-wolfssl and scripts/build-liburing.
 #
 # Contract: debsrc_prefix NAME VERSION HASH BUILD_FN prints (only stdout line)
