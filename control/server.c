@@ -28,6 +28,7 @@
 #include "core/counters.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/ring.h"
 #include "edge/shard.h"
 #include "net/http1.h"
 #include "sigv4/s3_error.h"
@@ -737,6 +738,11 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 	unsigned want = cfg_worker_count(cfg);
 	srv.n_shards_planned = want;
 	if (check_io_uring() < 0) {
+		cfg_free(cfg);
+		return 1;
+	}
+	if (ring_detect(err, sizeof(err)) < 0) {
+		fprintf(stderr, "edgecache: %s\n", err);
 		cfg_free(cfg);
 		return 1;
 	}
