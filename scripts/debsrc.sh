@@ -55,11 +55,23 @@ debsrc_fetch() {
 	o=(-o "Dir::Etc::SourceList=$apt/none.list" -o "Dir::Etc::SourceParts=$apt/parts"
 		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache")
 	apt-get "${o[@]}" update -qq >>"$log" 2>&1 || return 1
-	(cd "$work" && apt-get "${o[@]}" source -qq "$name=$ver") >>"$log" 2>&1 || {
-		echo "$DEBSRC_SUITE has no source package $name=$ver (superseded by a" \
-		     "security update? pin the suite's current version in $0)" >>"$log"
-		return 1
-	}
+	(cd "$work" && apt-get "${o[@]}" source -qq "$name=$ver") >>"$log" 2>&1 && return 0
+	# Debian's mirrors keep only a suite's current version: a security
+	# update (…+deb13u3) makes the pinned one vanish. The same upstream
+	# version with Debian's newer patches is what we want then, not a
+	# failed fresh set-up; BUILD-INFO records the revision built.
+	local cur
+	cur=$(apt-get "${o[@]}" source --print-uris -qq "$name" 2>/dev/null |
+		sed -n "s/^'[^']*' ${name}_\(.*\)\.dsc .*/\1/p" | head -n 1)
+	if [ -n "$cur" ] && [ "${cur%-*}" = "${ver%-*}" ]; then
+		echo "$DEBSRC_SUITE has $name $cur, not the pinned $ver: building $cur" \
+		     "(same upstream version; bump the pin in $0)" | tee -a "$log" >&2
+		echo "$cur" >"$work/BUILT-VERSION"
+		(cd "$work" && apt-get "${o[@]}" source -qq "$name=$cur") >>"$log" 2>&1 && return 0
+	fi
+	echo "$DEBSRC_SUITE has no source package $name=$ver, nor one of its upstream" \
+	     "version (it has ${cur:-none}): pin the suite's current version in $0" >>"$log"
+	return 1
 }
 
 # Copy the staged tree next to its final place, then rename it there.
@@ -107,7 +119,7 @@ debsrc_prefix() {
 		fi
 		info="$debsrc_work/BUILD-INFO"
 		{
-			echo "source:   $name $ver (apt-get source, Debian $DEBSRC_SUITE, $DEBSRC_MIRROR)"
+			echo "source:   $name $(cat "$debsrc_work/BUILT-VERSION" 2>/dev/null || echo "$ver") (apt-get source, Debian $DEBSRC_SUITE, $DEBSRC_MIRROR)"
 			build_info
 			echo "built:    $(date -u +%FT%TZ) on $(nproc) CPUs in $(($(date +%s) - t0)) s"
 		} >"$info"
