@@ -611,4 +611,38 @@
  * peer rarely has more than a few such frames in flight. */
 #define LIMIT_H2_RESET_SIDS               4
 
+/* ---- fleet (control/fleet*.c, docs/FLEET.md) ---- */
+/* etcd endpoints in [fleet] etcd: a cluster has 3 or 5 members; a few
+ * more for a proxy in front of them. */
+#define LIMIT_FLEET_ENDPOINTS         8
+#define LIMIT_FLEET_URL_BYTES         256
+/* The fleet key: AES-256. */
+#define LIMIT_FLEET_KEY_BYTES         32
+/* prefix, pop, node: parts of etcd keys, kept short and printable. */
+#define LIMIT_FLEET_PREFIX_BYTES      128
+#define LIMIT_FLEET_NAME_BYTES        64
+#define LIMIT_FLEET_PASSWORD_BYTES    256
+/* One etcd request (range, txn, lease) of the control thread: etcd answers
+ * in milliseconds on a LAN; a member that does not is skipped for the
+ * next one (failover) rather than stalling the admin API for long. */
+#define LIMIT_FLEET_REQUEST_MS        2000
+#define LIMIT_FLEET_CONNECT_MS        500
+/* A range answer (the whole fleet state): 256 zones x 8 origins x ~1 KiB
+ * fits with room; a bigger answer is refused, not buffered without end. */
+#define LIMIT_FLEET_RESPONSE_BYTES    (16 << 20)
+/* Reconnect back-off of the watch: doubles from MIN to MAX, +-50% jitter
+ * (a fleet that lost etcd does not come back in lockstep). */
+#define LIMIT_FLEET_BACKOFF_MIN_MS    100
+#define LIMIT_FLEET_BACKOFF_MAX_MS    5000
+/* The node key's lease: kept alive every TTL/3; a node that died drops
+ * out of GET /cdn/fleet after at most TTL. */
+#define LIMIT_FLEET_LEASE_TTL_S       10
+/* A watch that says nothing for this long (no event, no progress
+ * notification, which etcd sends every ~10 min by default but every
+ * --experimental-watch-progress-notify-interval in tests) is taken for
+ * dead and reconnected. */
+#define LIMIT_FLEET_WATCH_IDLE_MS     (11 * 60 * 1000)
+/* ?wait=all: the longest an admin write waits for every live node. */
+#define LIMIT_FLEET_WAIT_MS           10000
+
 #endif /* EDGECACHE_CORE_LIMITS_H */
