@@ -21,6 +21,7 @@
 #include "control/admin_zone.h"
 #include "control/cli.h"
 #include "control/config_load.h"
+#include "control/fleet.h"
 #include "core/counters.h"
 #include "core/log.h"
 #include "control/server.h"
@@ -52,7 +53,13 @@ struct admin {
 	uint64_t by_status[600];         /* answers by HTTP status */
 	uint64_t busy;                   /* connections refused: every slot taken */
 	uint64_t timeouts;               /* connections closed at their deadline */
+	struct fleet *fleet;             /* fleet mode: writes go to etcd; NULL = files */
 };
+
+void admin_set_fleet(void *admin, struct fleet *f)
+{
+	((struct admin *)admin)->fleet = f;
+}
 
 /* One response: status, JSON or text body. */
 struct reply {
@@ -257,6 +264,8 @@ static int metrics_text(struct admin *a, struct reply *r)
 	metric_head(f, "uptime_seconds", "gauge", "seconds since start");
 	fprintf(f, "edgecache_uptime_seconds %.3f\n",
 		(double)(loop_now_ms() - srv->started_ms) / 1e3);
+	if (a->fleet)
+		fleet_metrics(a->fleet, f);
 	return fclose(f) == 0 ? 0 : -ENOMEM;
 }
 
@@ -446,22 +455,75 @@ static int apply(struct admin *a, struct admin_commit *c, bool creds_only, struc
 	return 0;
 }
 
+/*
+ * Fleet mode: validated as in file mode (the decoder, every rule of a
+ * load, the probe), then written to etcd in a txn on the key's
+ * mod_revision (409 when another node's write came first). Every node,
+ * this one too, applies it from its watch; ?wait=all answers once every
+ * live node reports it (504 when that takes longer than
+ * LIMIT_FLEET_WAIT_MS: the change is in etcd and will arrive).
+ */
+static int change_origin_fleet(struct admin *a, const struct admin_req *q, enum admin_op op,
+			       struct admin_origin_in *in, struct reply *r, struct admin_err *e)
+{
+	struct admin_commit c;
+	struct fleet_change ch;
+	int64_t rev = 0;
+	size_t zi, oi;
+	unsigned pending = 0;
+	int rc;
+
+	rc = fleet_prepare(a->fleet, q->zone, op, op == ADMIN_OP_CREATE ? NULL : q->origin, in,
+			   &c, &ch, e);
+	if (!rc && op != ADMIN_OP_DELETE && (rc = probe(a, &c, in, q->zone, e)))
+		fleet_change_free(&ch);
+	if (!rc)
+		rc = fleet_commit(a->fleet, &ch, &rev, e);
+	if (rc) {
+		admin_zone_abort(&c);
+		return rc;
+	}
+	const struct cfg_zone *z = find_zone(c.cfg, q->zone, &zi);
+	const struct cfg_origin *o = z ? find_origin(z, c.origin_uuid, &oi) : NULL;
+	r->json = op == ADMIN_OP_DELETE ? json_pack("{s:s}", "deleted", q->origin) :
+		  o ? origin_json(o) : NULL;
+	admin_zone_abort(&c);
+	if (!r->json)
+		return admin_fail(e, 500, NULL, "the change is in etcd but its answer is not");
+	json_object_set_new(r->json, "revision", json_integer(rev));
+	log_info("admin: fleet: %s written at etcd revision %lld", ch.key, (long long)rev);
+	if (q->wait_all && fleet_wait_all(a->fleet, rev, &pending) < 0) {
+		json_decref(r->json);
+		r->json = NULL;
+		return admin_fail(e, 504, NULL, "written at revision %lld; %u node(s) have not "
+				  "applied it after %d ms", (long long)rev, pending,
+				  LIMIT_FLEET_WAIT_MS);
+	}
+	r->status = op == ADMIN_OP_CREATE ? 201 : 200;
+	return 0;
+}
+
 static int change_origin(struct admin *a, const struct admin_req *q, enum admin_op op,
 			 struct reply *r, struct admin_err *e)
 {
 	const struct cfg *cfg = cur_cfg(a);
 	struct admin_origin_in in = { 0 };
 	struct admin_commit c;
-	size_t zi, oi = 0;
+	size_t zi = 0, oi = 0;
 	int rc;
 
-	if (!find_zone(cfg, q->zone, &zi))
+	if (!a->fleet && !find_zone(cfg, q->zone, &zi))
 		return admin_fail(e, 404, "uuid", "no such zone");
-	if (op != ADMIN_OP_CREATE && !find_origin(&cfg->zones[zi], q->origin, &oi))
+	if (!a->fleet && op != ADMIN_OP_CREATE && !find_origin(&cfg->zones[zi], q->origin, &oi))
 		return admin_fail(e, 404, "origin_uuid", "no such origin");
 	if (op != ADMIN_OP_DELETE && admin_origin_decode(q->body, q->body_len, &in, e)) {
 		admin_origin_in_free(&in);
 		return e->status;
+	}
+	if (a->fleet) {
+		rc = change_origin_fleet(a, q, op, &in, r, e);
+		admin_origin_in_free(&in);
+		return rc;
 	}
 	rc = admin_zone_prepare(cfg, a->srv->main_file, zi, op, oi,
 				op == ADMIN_OP_DELETE ? NULL : &in, &c, e);
@@ -543,6 +605,10 @@ static int dispatch(struct admin *a, const struct admin_req *q, struct reply *r,
 	enum http1_method m = q->http.method;
 	size_t zi, oi;
 
+	/* fleet mode: a zone in etcd with no origin yet is not served, but
+	 * takes its first one (fleet_prepare looks the zone up in etcd's state) */
+	if (a->fleet && q->route == ADMIN_R_ORIGINS && m == HTTP1_POST)
+		return change_origin(a, q, ADMIN_OP_CREATE, r, e);
 	if (q->zone[0] && !(z = find_zone(cfg, q->zone, &zi)))
 		return admin_fail(e, 404, "uuid", "no such zone");
 	if (q->origin[0] && !(o = find_origin(z, q->origin, &oi)))
@@ -576,6 +642,12 @@ static int dispatch(struct admin *a, const struct admin_req *q, struct reply *r,
 		return purge(a, q, r, e);
 	case ADMIN_R_TEST:
 		return test_origin(a, q, z, o, r, e);
+	case ADMIN_R_FLEET:
+		if (!a->fleet)
+			return admin_fail(e, 404, NULL, "not in fleet mode (no [fleet] section)");
+		if (!(r->json = fleet_nodes_json(a->fleet, e)))
+			return e->status;
+		break;
 	case ADMIN_R_METRICS:
 		if (metrics_text(a, r) < 0)
 			return admin_fail(e, 500, NULL, "out of memory");
@@ -603,6 +675,7 @@ static const char *reason(int status)
 	case 422: return "Unprocessable Content";
 	case 431: return "Request Header Fields Too Large";
 	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
 	default:  return "Internal Server Error";
 	}
 }

@@ -144,14 +144,22 @@ int admin_req_route(struct admin_req *r, struct admin_err *e)
 {
 	const char *seg[LIMIT_ADMIN_PATH_SEGMENTS];
 	size_t sl[LIMIT_ADMIN_PATH_SEGMENTS];
-	int n = split(r->http.path, r->http.path_len, seg, sl, LIMIT_ADMIN_PATH_SEGMENTS);
+	const char *qm = memchr(r->http.path, '?', r->http.path_len);
+	size_t plen = qm ? (size_t)(qm - r->http.path) : r->http.path_len;
+	int n = split(r->http.path, plen, seg, sl, LIMIT_ADMIN_PATH_SEGMENTS);
 	enum http1_method m = r->http.method;
 	const char *allow;
 
 	r->route = ADMIN_R_NONE;
 	r->zone[0] = r->origin[0] = '\0';
+	/* one query: ?wait=all (fleet mode: wait until every node applied) */
+	r->wait_all = qm && r->http.path_len - plen == 9 && memcmp(qm, "?wait=all", 9) == 0;
+	if (qm && !r->wait_all)
+		return admin_fail(e, 400, NULL, "the only query is ?wait=all");
 	if (n == 1 && seg_is(seg[0], sl[0], "metrics")) {
 		r->route = ADMIN_R_METRICS;
+	} else if (n == 2 && seg_is(seg[0], sl[0], "cdn") && seg_is(seg[1], sl[1], "fleet")) {
+		r->route = ADMIN_R_FLEET;
 	} else if (n >= 2 && seg_is(seg[0], sl[0], "cdn") && seg_is(seg[1], sl[1], "zones")) {
 		if (n == 2)
 			r->route = ADMIN_R_ZONES;
@@ -294,6 +302,14 @@ static int decode_member(struct admin_origin_in *in, const char *key, json_t *v,
 	case ADMIN_T_STR:
 		break;
 	}
+	if (admin_ini_string(v, name, e))
+		return e->status;
+	in->val[f] = json_string_value(v);
+	return 0;
+}
+
+int admin_ini_string(const json_t *v, const char *name, struct admin_err *e)
+{
 	if (!json_is_string(v))
 		return admin_fail(e, 422, name, "must be a string");
 	const char *s = json_string_value(v);
@@ -307,7 +323,6 @@ static int decode_member(struct admin_origin_in *in, const char *key, json_t *v,
 	if (len > LIMIT_CONFIG_LINE_BYTES)
 		return admin_fail(e, 422, name, "is longer than %d bytes",
 				  LIMIT_CONFIG_LINE_BYTES);
-	in->val[f] = s;
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #include "control/admin.h"
 #include "control/cli.h"
 #include "control/config_load.h"
+#include "control/fleet.h"
 #include "core/log.h"
 #include "control/server.h"
 
@@ -104,7 +105,17 @@ int main(int argc, char **argv)
 		cfg_free(cfg);
 		return 1;
 	}
-	int status = server_run(cfg, file, &admin_service);   /* takes cfg */
+	/* fleet mode: the zones are etcd's (or the last known good state's) */
+	const struct server_service *svc = &admin_service;
+	if (cfg->fleet.enabled) {
+		if (fleet_boot(file, &cfg) < 0) {
+			cfg_free(cfg);
+			log_close();
+			return 1;
+		}
+		svc = &fleet_service;
+	}
+	int status = server_run(cfg, file, svc);   /* takes cfg */
 	log_close();
 	return status;
 }
