@@ -144,18 +144,16 @@ int admin_req_route(struct admin_req *r, struct admin_err *e)
 {
 	const char *seg[LIMIT_ADMIN_PATH_SEGMENTS];
 	size_t sl[LIMIT_ADMIN_PATH_SEGMENTS];
-	const char *qm = memchr(r->http.path, '?', r->http.path_len);
-	size_t plen = qm ? (size_t)(qm - r->http.path) : r->http.path_len;
-	int n = split(r->http.path, plen, seg, sl, LIMIT_ADMIN_PATH_SEGMENTS);
+	int n = split(r->http.path, r->http.path_len, seg, sl, LIMIT_ADMIN_PATH_SEGMENTS);
 	enum http1_method m = r->http.method;
 	const char *allow;
 
 	r->route = ADMIN_R_NONE;
 	r->zone[0] = r->origin[0] = '\0';
-	/* one query: ?wait=all (fleet mode: wait until every node applied) */
-	r->wait_all = qm && r->http.path_len - plen == 9 && memcmp(qm, "?wait=all", 9) == 0;
-	if (qm && !r->wait_all)
-		return admin_fail(e, 400, NULL, "the only query is ?wait=all");
+	/* the one query that means something: ?wait=all (fleet mode: answer
+	 * once every node applied the change); others are ignored, as before */
+	r->wait_all = r->http.query && r->http.query_len == 8 &&
+		      memcmp(r->http.query, "wait=all", 8) == 0;
 	if (n == 1 && seg_is(seg[0], sl[0], "metrics")) {
 		r->route = ADMIN_R_METRICS;
 	} else if (n == 2 && seg_is(seg[0], sl[0], "cdn") && seg_is(seg[1], sl[1], "fleet")) {

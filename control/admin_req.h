@@ -68,10 +68,10 @@ int admin_req_frame(const char *buf, size_t len, struct admin_req *r, struct adm
 bool admin_req_authorized(const struct admin_req *r, const char *token);
 
 /*
- * Route r's path: 0 and r->route/zone/origin/wait_all, or 400 (a query
- * other than ?wait=all), 404 (unknown path, or a segment that is not a
- * canonical uuid: nothing but [0-9a-f-] reaches a lookup) / 405 (known
- * path, other method) in e.
+ * Route r's path: 0 and r->route/zone/origin/wait_all (the query is
+ * exactly "wait=all"; any other query is ignored), or 404 (unknown path,
+ * or a segment that is not a canonical uuid: nothing but [0-9a-f-]
+ * reaches a lookup) / 405 (known path, other method) in e.
  */
 int admin_req_route(struct admin_req *r, struct admin_err *e);
 

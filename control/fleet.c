@@ -834,6 +834,10 @@ int fleet_boot(const char *main_file, struct cfg **cfg)
 		fleet_free(f);
 		return -1;
 	}
+	/* in the node list before the admin API answers: a write's
+	 * ?wait=all counts this node from its first moment */
+	if (!f->need_range)
+		node_report(f, mono_ms());
 	cfg_free(*cfg);
 	*cfg = next;
 	log_info("fleet: %zu zone(s) at revision %lld, node %s/%s", next->n_zones,
@@ -920,15 +924,31 @@ int fleet_prepare(struct fleet *f, const char *zone_uuid, enum admin_op op,
 			return admin_fail(e, 500, NULL, "no random bytes");
 	}
 	snprintf(ch->key, sizeof(ch->key), "%s%s/%s", f->origins_pfx, zone_uuid, uuid);
-	old = json_object_get(f->kvs, ch->key);
-	if (op != ADMIN_OP_CREATE && !old)
+	/* The change applies to the origin as etcd has it now, not as this
+	 * node last applied it (its watch may be a few ms behind, its own
+	 * previous write included): the txn then fails only if another
+	 * write comes between this read and it. */
+	struct fetcd_kvs now = { 0 };
+	if (op != ADMIN_OP_CREATE && (rc = fetcd_get(f->etcd, ch->key, &now)) < 0)
+		return admin_fail(e, 503, NULL, "etcd: %s", fetcd_error(f->etcd));
+	if (op != ADMIN_OP_CREATE && now.n == 0) {
+		fetcd_kvs_free(&now);
 		return admin_fail(e, 404, "origin_uuid", "no such origin");
-	if (op == ADMIN_OP_DELETE && zone_origins(f, zone_uuid) == 1)
+	}
+	if (op == ADMIN_OP_DELETE && zone_origins(f, zone_uuid) == 1) {
+		fetcd_kvs_free(&now);
 		return admin_fail(e, 409, NULL, "a zone keeps at least one origin");
-	ch->expect = old ? json_integer_value(json_object_get(old, "mod")) : 0;
+	}
 	cand = json_deep_copy(f->kvs);
-	if (!cand)
+	if (!cand) {
+		fetcd_kvs_free(&now);
 		return admin_fail(e, 500, NULL, "out of memory");
+	}
+	if (now.n)
+		state_set(cand, &now.kv[0], true);
+	fetcd_kvs_free(&now);
+	old = json_object_get(cand, ch->key);
+	ch->expect = old ? json_integer_value(json_object_get(old, "mod")) : 0;
 	if (op == ADMIN_OP_DELETE) {
 		json_object_del(cand, ch->key);
 	} else {

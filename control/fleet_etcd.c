@@ -689,7 +689,8 @@ int fetcd_watch_poll(struct fetcd *e, const struct pollfd *pfd, unsigned n)
 		fetcd_watch_stop(e);
 		return rc;
 	}
-	if (e->wh && now - e->wlast_ms > LIMIT_FLEET_WATCH_IDLE_MS) {
+	now = now_ms();          /* the messages above moved wlast_ms */
+	if (e->wh && now > e->wlast_ms && now - e->wlast_ms > LIMIT_FLEET_WATCH_IDLE_MS) {
 		set_err(e, "watch on %s silent for %d ms", e->ep[e->cur], LIMIT_FLEET_WATCH_IDLE_MS);
 		e->cur = (e->cur + 1) % e->n_ep;
 		fetcd_watch_stop(e);
