@@ -92,10 +92,11 @@ class Etcd:
 		return False
 
 	def leader(self):
-		rc, out, _ = self.ctl('endpoint', 'status', '-w', 'json')
-		for st in json.loads(out) if rc == 0 else []:
-			if st['Status']['leader'] == st['Status']['header']['member_id']:
-				return [self.url(i) for i in range(3)].index(st['Endpoint'])
+		for i in range(3):
+			rc, out, _ = self.ctl('endpoint', 'status', '-w', 'json', eps=self.url(i))
+			for st in json.loads(out) if rc == 0 else []:
+				if st['Status']['leader'] == st['Status']['header']['member_id']:
+					return i
 		return None
 
 
@@ -121,7 +122,9 @@ class Node:
 
 	def start(self):
 		self.proc = et.start_proc([BIN, '-c', self.main], os.path.join(self.dir, 'out.log'))
+		# the admin API listens before the shards do: wait for both
 		et.wait_port(self.admin_port, self.proc, 15, log=self.error_log)
+		et.wait_port(self.port, self.proc, 15, log=self.error_log)
 		return self
 
 	def stop(self):
