@@ -1105,6 +1105,207 @@ void fleet_metrics(struct fleet *f, FILE *out)
 			f->keys.pop, f->keys.node, (unsigned long long)v[i]);
 }
 
+/* ---- import and export -------------------------------------------------------------- */
+
+static void set_list(json_t *o, const char *k, char *const *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	if (a && n)
+		json_object_set_new(o, k, a);
+	else
+		json_decref(a);
+}
+
+/* A zone's [zone] keys as a zone value (the INI key names). */
+static json_t *zone_value(const struct cfg_zone *z)
+{
+	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:s,s:b,s:s,s:b}", "uuid", z->uuid,
+			      "name", z->name, "default_ttl", (json_int_t)z->default_ttl_s,
+			      "negative_ttl", (json_int_t)z->negative_ttl_s,
+			      "stale_while_revalidate", (json_int_t)z->stale_while_revalidate_s,
+			      "stale_if_error", (json_int_t)z->stale_if_error_s,
+			      "query_string", cfg_query_string_names[z->query_string],
+			      "heuristic_freshness", z->heuristic_freshness,
+			      "set_cookie", cfg_set_cookie_names[z->set_cookie],
+			      "store_server_errors", z->store_server_errors);
+
+	if (!o)
+		return NULL;
+	set_list(o, "hosts", z->hosts, z->n_hosts);
+	set_list(o, "pass_request_headers", z->pass_headers, z->n_pass_headers);
+	if (z->targeted_field)
+		json_object_set_new(o, "targeted_field", json_string(z->targeted_field));
+	if (z->tls_cert) {
+		json_object_set_new(o, "tls_cert", json_string(z->tls_cert));
+		json_object_set_new(o, "tls_key", json_string(z->tls_key));
+		json_object_set_new(o, "tls_min_version",
+				    json_string(cfg_tls_min_names[z->tls_min_version]));
+	}
+	return o;
+}
+
+/* An origin as an origin value: the admin API's field names, the
+ * secrets sealed for this key. */
+static json_t *origin_value(struct fleet *f, const char *key, const struct cfg_origin *o)
+{
+	char aad[600];
+	json_t *v = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:b,s:s,s:s,s:s,s:s}", "uuid", o->uuid,
+			      "name", o->name, "url", o->url, "host_header", o->host_header,
+			      "connect_timeout_ms", (json_int_t)o->connect_timeout_ms,
+			      "read_timeout_ms", (json_int_t)o->read_timeout_ms,
+			      "s3_auth_enabled", o->s3_auth_enabled, "s3_region", o->s3_region,
+			      "s3_service", o->s3_service,
+			      "s3_payload", cfg_payload_names[o->s3_payload],
+			      "s3_addressing", cfg_addressing_names[o->s3_addressing]);
+	const char *secrets[2][2] = { { "s3_secret_key", o->s3_secret_key },
+				      { "s3_session_token", o->s3_session_token } };
+
+	if (!v)
+		return NULL;
+	if (o->base_path[0])
+		json_object_set_new(v, "base_path", json_string(o->base_path));
+	if (o->probe_path)
+		json_object_set_new(v, "probe_path", json_string(o->probe_path));
+	if (o->ca_file)
+		json_object_set_new(v, "ca_file", json_string(o->ca_file));
+	if (o->s3_access_key)
+		json_object_set_new(v, "s3_access_key", json_string(o->s3_access_key));
+	for (int i = 0; i < 2; i++) {
+		json_t *sealed;
+
+		if (!secrets[i][1])
+			continue;
+		snprintf(aad, sizeof(aad), "%s#%s", key, secrets[i][0]);
+		if (fleet_seal(&f->keys, aad, secrets[i][1], strlen(secrets[i][1]), &sealed) < 0) {
+			json_decref(v);
+			return NULL;
+		}
+		json_object_set_new(v, secrets[i][0], sealed);
+	}
+	return v;
+}
+
+static int put_json(struct fleet *f, const char *key, json_t *v, FILE *err)
+{
+	char *text = v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	int64_t rev;
+	int rc = text ? fetcd_put(f->etcd, key, text, 0, &rev) : -ENOMEM;
+
+	json_decref(v);
+	free(text);
+	if (rc < 0)
+		fprintf(err, "edgecache: fleet import: %s: %s\n", key,
+			rc == -ENOMEM ? "out of memory" : fetcd_error(f->etcd));
+	return rc;
+}
+
+int fleet_import(const char *main_file, FILE *err)
+{
+	struct cfg *cfg = NULL;
+	struct cfg_error ce;
+	struct fleet *f;
+	char key[LIMIT_FLEET_PREFIX_BYTES + 128];
+	int rc = 0;
+
+	if (cfg_load(main_file, &cfg, &ce) < 0) {
+		fprintf(err, "%s\n", ce.msg);
+		return -EINVAL;
+	}
+	if (!cfg->fleet.enabled || !cfg->server.zones_glob) {
+		fprintf(err, "edgecache: fleet import: %s needs [fleet] and zones\n", main_file);
+		cfg_free(cfg);
+		return -EINVAL;
+	}
+	if (!(f = fleet_new(main_file, &cfg->fleet))) {
+		cfg_free(cfg);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; !rc && i < cfg->n_zones; i++) {
+		const struct cfg_zone *z = &cfg->zones[i];
+
+		snprintf(key, sizeof(key), "%s%s", f->zones_pfx, z->uuid);
+		rc = put_json(f, key, zone_value(z), err);
+		for (size_t j = 0; !rc && j < z->n_origins; j++) {
+			snprintf(key, sizeof(key), "%s%s/%s", f->origins_pfx, z->uuid,
+				 z->origins[j].uuid);
+			rc = put_json(f, key, origin_value(f, key, &z->origins[j]), err);
+		}
+		if (!rc)
+			fprintf(err, "edgecache: fleet import: zone %s: %zu origin(s)\n", z->name,
+				z->n_origins);
+	}
+	fleet_free(f);
+	cfg_free(cfg);
+	return rc;
+}
+
+int fleet_export(const char *main_file, const char *dir, FILE *err)
+{
+	struct cfg *cfg = NULL;
+	struct cfg_error ce;
+	struct fleet *f;
+	struct render r = { 0 };
+	char path[PATH_MAX], *bad = NULL;
+	const char *k;
+	json_t *rec;
+	int rc;
+
+	if (cfg_load(main_file, &cfg, &ce) < 0) {
+		fprintf(err, "%s\n", ce.msg);
+		return -EINVAL;
+	}
+	f = cfg->fleet.enabled ? fleet_new(main_file, &cfg->fleet) : NULL;
+	cfg_free(cfg);
+	if (!f) {
+		fprintf(err, "edgecache: fleet export: %s has no [fleet] (or no memory)\n",
+			main_file);
+		return -EINVAL;
+	}
+	if ((rc = range_all(f)) < 0) {
+		fprintf(err, "edgecache: fleet export: etcd: %s\n", fetcd_error(f->etcd));
+		fleet_free(f);
+		return rc;
+	}
+	size_t nz = json_object_size(f->kvs) + 1;
+	r.texts = calloc(nz, sizeof(*r.texts));
+	r.bufs = calloc(nz, sizeof(*r.bufs));
+	r.lens = calloc(nz, sizeof(*r.lens));
+	rc = r.texts && r.bufs && r.lens ? 0 : -ENOMEM;
+	if (!rc && mkdir(dir, 0700) != 0 && errno != EEXIST)
+		rc = -errno;
+	json_object_foreach(f->kvs, k, rec) {
+		if (rc || !has_prefix(k, f->zones_pfx))
+			continue;
+		size_t before = r.n;
+		if (!render_one(f, f->kvs, k, &r, &bad)) {
+			fprintf(err, "edgecache: fleet export: %s: %s\n", bad ? bad : k, r.err);
+			free(bad);
+			rc = -EINVAL;
+			break;
+		}
+		if (r.n == before)
+			continue;        /* no origin yet: nothing a zone file can say */
+		snprintf(path, sizeof(path), "%s/%s.ini", dir, k + strlen(f->zones_pfx));
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		const struct cfg_zone_text *t = &r.texts[r.n - 1];
+		if (fd < 0 || write(fd, t->text, t->len) != (ssize_t)t->len || fsync(fd) != 0)
+			rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		if (rc)
+			fprintf(err, "edgecache: fleet export: %s: %s\n", path, strerror(-rc));
+	}
+	if (!rc)
+		fprintf(err, "edgecache: fleet export: %zu zone(s) at revision %lld into %s\n", r.n,
+			(long long)f->rev, dir);
+	render_free(&r);
+	fleet_free(f);
+	return rc;
+}
+
 /* ---- the service: the admin API and the fleet ---------------------------------------- */
 
 static int svc_open(struct server *srv, void **state)

@@ -89,6 +89,19 @@ json_t *fleet_nodes_json(struct fleet *f, struct admin_err *e);
  * reconnects, invalid values), appended to GET /metrics. */
 void fleet_metrics(struct fleet *f, FILE *out);
 
+/* ---- edgecache fleet import / export (control/cli_fleet.c) ------------------- */
+
+/* Seed etcd from the zone files of main_file's zones glob: one key per
+ * zone and per origin (secrets sealed), written in file order (the
+ * failover order is the order of creation). Existing keys are replaced.
+ * 0, or -errno with the reason on err. */
+int fleet_import(const char *main_file, FILE *err);
+
+/* Write etcd's zones as zone files into dir (created 0700; files 0600:
+ * they hold the secrets, opened), one per zone, loadable by -t. 0, or
+ * -errno with the reason on err. */
+int fleet_export(const char *main_file, const char *dir, FILE *err);
+
 /* The admin API's handle on the fleet (set by fleet_service, NULL in
  * file mode). */
 void admin_set_fleet(void *admin, struct fleet *f);

@@ -5,6 +5,7 @@
  *   edgecache -t -c FILE       validate the config and exit (like nginx -t)
  *   edgecache -v | -h          version and build / usage (like nginx -v, -h)
  *   edgecache sign ...         print SigV4 headers for one request
+ *   edgecache fleet ...        import zone files into etcd / export them
  *   edgecache check-origin ... diagnose a zone's origin
  */
 #include <getopt.h>
@@ -25,7 +26,8 @@ static const char synopsis[] =
 	"       edgecache sign --access-key AK (--secret-key SK | --secret-key-file F)\n"
 	"                 [--region R] [--service S] [--session-token T] [--time T]\n"
 	"                 [--unsigned-payload] [-H 'Name: value']... [-v] METHOD URL\n"
-	"       edgecache check-origin -c FILE ZONE [PATH]\n";
+	"       edgecache check-origin -c FILE ZONE [PATH]\n"
+	"       edgecache fleet import -c FILE | fleet export -c FILE -d DIR\n";
 
 /* -h: the synopsis, then one line per option, subcommand and signal. */
 static const char help[] =
@@ -39,6 +41,7 @@ static const char help[] =
 	"subcommands:\n"
 	"  sign           print the SigV4 headers for one request (docs/sigv4.md)\n"
 	"  check-origin   diagnose a zone's origin for a path (docs/check-origin.md)\n"
+	"  fleet          import zone files into etcd, export etcd's zones (docs/FLEET.md)\n"
 	"\n"
 	"signals:\n"
 	"  TERM, INT      stop accepting, finish requests for up to drain_timeout_ms, exit\n"
@@ -60,6 +63,8 @@ int main(int argc, char **argv)
 		return cli_sign_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "check-origin") == 0)
 		return cli_check_origin_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "fleet") == 0)
+		return cli_fleet_main(argc - 1, argv + 1);
 
 	while ((opt = getopt_long(argc, argv, "c:thvV", longopts, NULL)) != -1) {
 		switch (opt) {
