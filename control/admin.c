@@ -550,30 +550,20 @@ static int change_origin(struct admin *a, const struct admin_req *q, enum admin_
 /* Drop stored objects of a zone: each path (with its query, as the cache
  * keys it), or every key under a prefix. A stamp per path keeps a fill
  * already on its way from landing after the purge. */
-static int purge(struct admin *a, const struct admin_req *q, struct reply *r,
-		 struct admin_err *e)
+long admin_purge_run(struct server *srv, const struct cfg_zone *z, const struct admin_purge_in *in)
 {
-	struct server *srv = a->srv;
-	const struct cfg_zone *z;
-	struct admin_purge_in in;
 	char text[LIMIT_CACHE_KEY_BYTES];
-	size_t zi, tl;
+	size_t tl;
 	long n = 0;
 
-	if (!(z = find_zone(cur_cfg(a), q->zone, &zi)))
-		return admin_fail(e, 404, "uuid", "no such zone");
-	if (admin_purge_decode(q->body, q->body_len, &in, e)) {
-		admin_purge_in_free(&in);
-		return e->status;
-	}
-	if (srv->store && in.prefix) {
-		int w = snprintf(text, sizeof(text), "%s\n%s", z->name, in.prefix);
+	if (srv->store && in->prefix) {
+		int w = snprintf(text, sizeof(text), "%s\n%s", z->name, in->prefix);
 
 		n = w > 0 && (size_t)w < sizeof(text) ?
 		    store_purge_prefix(srv->store, text, (size_t)w) : -ENOSPC;
 	}
-	for (size_t i = 0; srv->store && i < in.n_paths; i++) {
-		const char *p = in.paths[i], *qm = strchr(p, '?');
+	for (size_t i = 0; srv->store && n >= 0 && i < in->n_paths; i++) {
+		const char *p = in->paths[i], *qm = strchr(p, '?');
 		size_t len = strlen(p);
 		struct hcache_key k;
 
@@ -588,12 +578,47 @@ static int purge(struct admin *a, const struct admin_req *q, struct reply *r,
 	/* a scan after a crash could bring purged entries back: checkpoint */
 	if (srv->store && n > 0 && store_checkpoint(srv->store) < 0)
 		log_error("admin: checkpoint after a purge failed");
-	r->json = json_pack("{s:I}", "purged", (json_int_t)(n < 0 ? 0 : n));
+	return n;
+}
+
+static int purge(struct admin *a, const struct admin_req *q, struct reply *r,
+		 struct admin_err *e)
+{
+	const struct cfg_zone *z;
+	struct admin_purge_in in;
+	size_t zi;
+	int64_t rev = 0;
+	long n;
+
+	if (!(z = find_zone(cur_cfg(a), q->zone, &zi)))
+		return admin_fail(e, 404, "uuid", "no such zone");
+	if (admin_purge_decode(q->body, q->body_len, &in, e)) {
+		admin_purge_in_free(&in);
+		return e->status;
+	}
+	/* fleet mode: every other node purges when the event reaches it;
+	 * this one now (the count is this node's) */
+	if (a->fleet && fleet_purge(a->fleet, q->zone, q->body, q->body_len, &rev, e)) {
+		admin_purge_in_free(&in);
+		return e->status;
+	}
+	n = admin_purge_run(a->srv, z, &in);
 	admin_purge_in_free(&in);
 	if (n < 0)
 		return admin_fail(e, 422, "prefix", "cannot purge this prefix: %s", strerror((int)-n));
+	r->json = json_pack("{s:I}", "purged", (json_int_t)n);
+	if (r->json && a->fleet)
+		json_object_set_new(r->json, "revision", json_integer(rev));
+	unsigned pending = 0;
+	if (r->json && a->fleet && q->wait_all && fleet_wait_all(a->fleet, rev, &pending) < 0) {
+		json_decref(r->json);
+		r->json = NULL;
+		return admin_fail(e, 504, NULL, "purge written at revision %lld; %u node(s) have "
+				  "not applied it after %d ms", (long long)rev, pending,
+				  LIMIT_FLEET_WAIT_MS);
+	}
 	r->status = 200;
-	return 0;
+	return r->json ? 0 : admin_fail(e, 500, NULL, "out of memory");
 }
 
 static int dispatch(struct admin *a, const struct admin_req *q, struct reply *r,

@@ -37,6 +37,14 @@ unsigned admin_pollfds(struct admin *a, struct pollfd *pfd);
 /* Serve what poll reported on those fds, and expire slow connections. */
 void admin_poll(struct admin *a, const struct pollfd *pfd, unsigned n, uint64_t now_ms);
 
+/* Purge a zone's stored objects as POST .../purge does (in, decoded by
+ * admin_purge_decode): the count dropped, or -errno for a prefix that
+ * cannot be purged. control/fleet.c runs it for a purge event. */
+struct cfg_zone;
+struct admin_purge_in;
+long admin_purge_run(struct server *srv, const struct cfg_zone *z,
+		     const struct admin_purge_in *in);
+
 /* The calls above as the service main.c hands to server_run: the server
  * drives the admin API without naming it (admin → server, one way). */
 extern const struct server_service admin_service;

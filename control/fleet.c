@@ -38,6 +38,8 @@ struct fleet {
 	char origins_pfx[LIMIT_FLEET_PREFIX_BYTES + 16]; /* "<prefix>/origins/" */
 	char watch_end[LIMIT_FLEET_PREFIX_BYTES + 16];   /* "<prefix>/zones0" */
 	char nodes_pfx[LIMIT_FLEET_PREFIX_BYTES + 16];   /* "<prefix>/nodes/" */
+	char purges_pfx[LIMIT_FLEET_PREFIX_BYTES + 16];  /* "<prefix>/purges/" */
+	char own_purge[LIMIT_FLEET_PREFIX_BYTES + 64];   /* ours: run by the admin API */
 	char node_key[LIMIT_FLEET_PREFIX_BYTES + 2 * LIMIT_FLEET_NAME_BYTES + 16];
 	/* The applied state: key -> {"value": text, "mod": n, "create": n} */
 	json_t *kvs;
@@ -570,6 +572,42 @@ static void adopt(struct fleet *f, json_t *cand, const char *why)
 	f->applied++;
 }
 
+/* A purge event from any node: checked as the admin API checks a purge
+ * body, run on this node's store; a bad one is counted and logged. */
+static void run_purge(struct fleet *f, const struct fetcd_kv *kv)
+{
+	json_t *j = json_loads(kv->value, 0, NULL);
+	const char *zone = json_string_value(json_object_get(j, "zone"));
+	json_t *body = json_object_get(j, "purge");
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	struct admin_purge_in in = { 0 };
+	struct admin_err e = { 0 };
+	const struct cfg_zone *z = NULL;
+	const struct cfg *cfg = f->srv ? server_cfg(f->srv) : NULL;
+
+	if (strcmp(kv->key, f->own_purge) == 0) {
+		json_decref(j);
+		free(text);
+		return;          /* the admin API ran it here already */
+	}
+	for (size_t i = 0; cfg && zone && i < cfg->n_zones && !z; i++)
+		if (strcmp(cfg->zones[i].uuid, zone) == 0)
+			z = &cfg->zones[i];
+	if (!z || !text || admin_purge_decode(text, strlen(text), &in, &e)) {
+		f->invalid++;
+		log_error("fleet: purge %s refused: %s", kv->key, !z ? "no such zone here" :
+			  e.msg[0] ? e.msg : "not {\"zone\", \"purge\"}");
+	} else {
+		long n = admin_purge_run(f->srv, z, &in);
+
+		log_info("fleet: purge %s of zone %s: %ld object(s) dropped here", kv->key, z->name,
+			 n < 0 ? 0 : n);
+	}
+	admin_purge_in_free(&in);
+	free(text);
+	json_decref(j);
+}
+
 /* The watch's messages (called inside fetcd_watch_poll). */
 static int on_msg(void *arg, const struct fetcd_watch_msg *m)
 {
@@ -603,6 +641,10 @@ static int on_msg(void *arg, const struct fetcd_watch_msg *m)
 				top = kv->mod_revision;
 		}
 		adopt(f, cand, "fleet");
+		/* after the state: a purge for a zone created in the same batch */
+		for (size_t i = 0; i < m->n_ev; i++)
+			if (m->ev[i].put && has_prefix(m->ev[i].kv.key, f->purges_pfx))
+				run_purge(f, &m->ev[i].kv);
 		f->rev = m->revision > top ? m->revision : top;
 		f->applied_rev = top;
 		state_write(f);
@@ -771,6 +813,7 @@ static struct fleet *fleet_new(const char *main_file, const struct cfg_fleet *fl
 	 * [origins/, zones0) and so never see the node keys' churn */
 	snprintf(f->watch_end, sizeof(f->watch_end), "%s/zones0", fl->prefix);
 	snprintf(f->nodes_pfx, sizeof(f->nodes_pfx), "%s/nodes/", fl->prefix);
+	snprintf(f->purges_pfx, sizeof(f->purges_pfx), "%s/purges/", fl->prefix);
 	snprintf(f->node_key, sizeof(f->node_key), "%s/nodes/%s/%s", fl->prefix, fl->pop,
 		 fl->node);
 	if (!f->main_file || !f->keys.prefix || !f->keys.pop || !f->keys.node ||
@@ -997,6 +1040,32 @@ int fleet_commit(struct fleet *f, struct fleet_change *ch, int64_t *rev, struct 
 	if (rc == -EEXIST)
 		return admin_fail(e, 409, NULL, "the origin changed in etcd since this node's "
 				  "revision %lld: read it again and retry", (long long)f->rev);
+	if (rc < 0)
+		return admin_fail(e, 503, NULL, "etcd: %s", fetcd_error(f->etcd));
+	return 0;
+}
+
+int fleet_purge(struct fleet *f, const char *zone_uuid, const char *body, size_t len,
+		int64_t *rev, struct admin_err *e)
+{
+	char key[LIMIT_FLEET_PREFIX_BYTES + 64], id[37];
+	json_t *b = json_loadb(body, len, 0, NULL);
+	json_t *v = b ? json_pack("{s:s,s:o}", "zone", zone_uuid, "purge", b) : NULL;
+	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+	int64_t lease = 0;
+	int rc;
+
+	json_decref(v);
+	if (!text || admin_new_uuid(id) < 0) {
+		free(text);
+		return admin_fail(e, 500, NULL, "out of memory or no random bytes");
+	}
+	snprintf(key, sizeof(key), "%s%s", f->purges_pfx, id);
+	snprintf(f->own_purge, sizeof(f->own_purge), "%s", key);
+	rc = fetcd_lease_grant(f->etcd, LIMIT_FLEET_PURGE_TTL_S, &lease);
+	if (rc == 0)
+		rc = fetcd_put(f->etcd, key, text, lease, rev);
+	free(text);
 	if (rc < 0)
 		return admin_fail(e, 503, NULL, "etcd: %s", fetcd_error(f->etcd));
 	return 0;

@@ -76,6 +76,13 @@ int fleet_prepare(struct fleet *f, const char *zone_uuid, enum admin_op op,
 int fleet_commit(struct fleet *f, struct fleet_change *ch, int64_t *rev, struct admin_err *e);
 void fleet_change_free(struct fleet_change *ch);
 
+/* A purge for every node: <prefix>/purges/<id> = {"zone", and the body
+ * (already checked by admin_purge_decode)} on a lease of
+ * LIMIT_FLEET_PURGE_TTL_S; each node runs it when its watch brings it.
+ * 0 and *rev, or 503 in e. */
+int fleet_purge(struct fleet *f, const char *zone_uuid, const char *body, size_t len,
+		int64_t *rev, struct admin_err *e);
+
 /* Wait (bounded by LIMIT_FLEET_WAIT_MS, blocking the control thread as a
  * probe does) until every live node reports rev applied. 0, or -ETIMEDOUT
  * / -EHOSTUNREACH; *pending = nodes not there yet. */

@@ -642,6 +642,10 @@
  * --experimental-watch-progress-notify-interval in tests) is taken for
  * dead and reconnected. */
 #define LIMIT_FLEET_WATCH_IDLE_MS     (11 * 60 * 1000)
+/* A purge event's lease: long enough for a node cut off for a moment to
+ * see it when its watch resumes (a node cut off longer misses it: its
+ * full range does not replay events; purge again, docs/FLEET.md). */
+#define LIMIT_FLEET_PURGE_TTL_S       60
 /* ?wait=all: the longest an admin write waits for every live node. */
 #define LIMIT_FLEET_WAIT_MS           10000
 

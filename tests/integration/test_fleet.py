@@ -115,9 +115,10 @@ class Node:
 			# is not retried with the previous one (the check is strict)
 			f.write('[server]\nlisten = 127.0.0.1:%d\nworkers = 1\nerror_log = %s\n'
 				'access_log = off\ncredential_overlap_ms = 0\n[admin]\nlisten = 127.0.0.1:%d\n[fleet]\netcd = %s\n'
-				'pop = test\nnode = %s\nsecrets_key_file = %s\nstate_dir = %s\n' %
+				'pop = test\nnode = %s\nsecrets_key_file = %s\nstate_dir = %s\n'
+				'[cache]\npath = %s\nsize = 8m\nmemory = 0\n' %
 				(self.port, self.error_log, self.admin_port, endpoints, name, key,
-				 self.state_dir))
+				 self.state_dir, os.path.join(self.dir, 'cache.dat')))
 		self.proc = None
 
 	def start(self):
@@ -139,12 +140,13 @@ class Node:
 		except ValueError:
 			return st, {'raw': b.decode('latin-1')}
 
-	def get(self, path='/obj.bin'):
+	def get(self, path='/obj.bin', xcache=False):
 		c = http.client.HTTPConnection('127.0.0.1', self.port, timeout=10)
 		try:
 			c.request('GET', path, headers={'Host': 'fleet.test'})
 			r = c.getresponse()
-			return r.status, r.read()
+			out = (r.status, r.read())
+			return out + (r.getheader('X-Cache'),) if xcache else out
 		finally:
 			c.close()
 
@@ -188,6 +190,8 @@ def main():
 		body = os.urandom(3000)
 		for name in ('obj.bin', 'miss.bin'):
 			s3.put(BUCKET, name, body, access_key=ACCESS, secret_key=SECRET)
+		s3.put(BUCKET, 'hit.bin', body, access_key=ACCESS, secret_key=SECRET,
+		       headers={'Cache-Control': 'max-age=3600'})
 		rc, _, err = etcd.ctl('put', '%s/zones/%s' % (PREFIX, ZUUID),
 				      json.dumps({'name': 'z', 'hosts': ['*']}))
 		c.check('zone key put with etcdctl', rc == 0, err)
@@ -199,6 +203,7 @@ def main():
 		c.run('create and rotate', create_and_rotate, c, nodes, s3, body, state)
 		c.run('no secret in etcd or state_dir', no_secret, c, etcd, nodes)
 		c.run('concurrent PATCHes', concurrent, c, nodes, state)
+		c.run('purge across the fleet', purge, c, nodes)
 		c.run('node cut from etcd, compaction, back', cut_and_back, c, etcd, nodes, body,
 		      state)
 		c.run('leader killed mid-rotations', leader_kill, c, etcd, nodes, body, state)
@@ -279,6 +284,21 @@ def concurrent(c, nodes, state):
 		str(out))
 	time.sleep(0.5)
 	c.check('every node serves with the winner\'s key', all_get(nodes, 200))
+
+
+def purge(c, nodes):
+	for n in nodes:
+		n.get('/hit.bin')
+	hits = {n.name: n.get('/hit.bin', True)[2] for n in nodes}
+	c.check('hit.bin cached on every node', set(hits.values()) == {'HIT'}, str(hits))
+	st, j = nodes[1].admin('POST', '/cdn/zones/%s/purge?wait=all' % ZUUID,
+			       {'paths': ['/hit.bin']})
+	c.check('purge on node 2 ?wait=all: 200, purged here, a revision',
+		st == 200 and j.get('purged') == 1 and j.get('revision', 0) > 0, '%s %s' % (st, j))
+	after = {n.name: n.get('/hit.bin', True)[2] for n in nodes}
+	c.check('no node serves it from its cache after', 'HIT' not in after.values(), str(after))
+	c.check('each other node logged the purge', all(
+		'fleet: purge ' in n.log() for n in (nodes[0], nodes[2])))
 
 
 def wait_applied(nodes, rev, timeout):
