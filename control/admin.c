@@ -116,13 +116,13 @@ static json_t *origins_json(const struct cfg_zone *z)
 	return arr;
 }
 
-static json_t *zone_json(const struct cfg_zone *z)
+json_t *admin_zone_fields(const struct cfg_zone *z)
 {
 	json_t *hosts = json_array();
 
 	for (size_t i = 0; hosts && i < z->n_hosts; i++)
 		json_array_append_new(hosts, json_string(z->hosts[i]));
-	return json_pack("{s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:s,s:b,s:s,s:o}",
+	return json_pack("{s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:s,s:b,s:s}",
 			 "uuid", z->uuid, "name", z->name, "hosts", hosts,
 			 "default_ttl", (json_int_t)z->default_ttl_s,
 			 "negative_ttl", (json_int_t)z->negative_ttl_s,
@@ -130,8 +130,16 @@ static json_t *zone_json(const struct cfg_zone *z)
 			 "stale_if_error", (json_int_t)z->stale_if_error_s,
 			 "query_string", cfg_query_string_names[z->query_string],
 			 "heuristic_freshness", z->heuristic_freshness,
-			 "set_cookie", cfg_set_cookie_names[z->set_cookie],
-			 "origins", origins_json(z));
+			 "set_cookie", cfg_set_cookie_names[z->set_cookie]);
+}
+
+static json_t *zone_json(const struct cfg_zone *z)
+{
+	json_t *j = admin_zone_fields(z);
+
+	if (j)
+		json_object_set_new(j, "origins", origins_json(z));
+	return j;
 }
 
 static const struct cfg_zone *find_zone(const struct cfg *cfg, const char *uuid, size_t *zi)

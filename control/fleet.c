@@ -139,21 +139,30 @@ bad:
 	return false;
 }
 
+/* A zone or origin value is an object whose uuid, if it names one, is
+ * its key's. */
+static bool value_is_for(const json_t *v, const char *uuid, struct render *r)
+{
+	if (!json_is_object(v)) {
+		snprintf(r->err, sizeof(r->err), "not a JSON object");
+		return false;
+	}
+	const char *ju = json_string_value(json_object_get(v, "uuid"));
+	if (ju && strcasecmp(ju, uuid) != 0) {
+		snprintf(r->err, sizeof(r->err), "uuid: differs from the key's");
+		return false;
+	}
+	return true;
+}
+
 /* The [zone] section of a zone value (uuid from its key). */
 static bool render_zone(FILE *out, const char *uuid, const json_t *z, struct render *r)
 {
 	const char *k;
 	json_t *v;
 
-	if (!json_is_object(z)) {
-		snprintf(r->err, sizeof(r->err), "not a JSON object");
+	if (!value_is_for(z, uuid, r))
 		return false;
-	}
-	const char *ju = json_string_value(json_object_get(z, "uuid"));
-	if (ju && strcasecmp(ju, uuid) != 0) {
-		snprintf(r->err, sizeof(r->err), "uuid: differs from the key's");
-		return false;
-	}
 	fprintf(out, "[zone]\nuuid = %s\n", uuid);
 	json_object_foreach((json_t *)z, k, v) {
 		if (strcmp(k, "uuid") == 0 || strcmp(k, "origins") == 0)
@@ -205,15 +214,8 @@ static bool render_origin(struct fleet *f, FILE *out, const char *key, const cha
 	char *secret = NULL, *token = NULL, *body = NULL;
 	bool ok = false;
 
-	if (!json_is_object(o)) {
-		snprintf(r->err, sizeof(r->err), "not a JSON object");
+	if (!value_is_for(o, uuid, r))
 		return false;
-	}
-	const char *ju = json_string_value(json_object_get(o, "uuid"));
-	if (ju && strcasecmp(ju, uuid) != 0) {
-		snprintf(r->err, sizeof(r->err), "uuid: differs from the key's");
-		return false;
-	}
 	if (!open_secret(f, key, o, "s3_secret_key", &secret, r) ||
 	    !open_secret(f, key, o, "s3_session_token", &token, r))
 		goto out;
@@ -490,6 +492,33 @@ static void state_set(json_t *kvs, const struct fetcd_kv *kv, bool put)
 						    (json_int_t)kv->create_revision));
 }
 
+/* One change (rec NULL: the key deleted) over *good, kept if the result
+ * builds; else refused: counted, logged (the loader's message, never a
+ * secret), *good unchanged. */
+static void try_one(struct fleet *f, json_t **good, const char *k, json_t *rec)
+{
+	json_t *try = json_deep_copy(*good);
+	struct cfg *c = NULL;
+	char msg[600], *bad = NULL;
+
+	if (rec)
+		json_object_set(try, k, rec);
+	else
+		json_object_del(try, k);
+	if (build(f, try, &c, msg, sizeof(msg), &bad) == 0) {
+		json_decref(*good);
+		*good = try;
+	} else {
+		json_decref(try);
+		f->invalid++;
+		log_error("fleet: %s %s at revision %lld refused: %s; the last good value kept",
+			  rec ? "value of" : "deleting", k, rec ? (long long)json_integer_value(
+			  json_object_get(rec, "mod")) : (long long)f->seen_rev, msg);
+	}
+	cfg_free(c);
+	free(bad);
+}
+
 /*
  * Make cand the applied state if it builds; else try its changes (keys
  * whose record differs from the applied one) one at a time, keeping each
@@ -509,43 +538,12 @@ static void adopt(struct fleet *f, json_t *cand, const char *why)
 
 		free(bad);
 		/* deleted keys first, then changed ones */
-		json_object_foreach_safe(good, tmp, k, rec) {
-			if (json_object_get(cand, k))
-				continue;
-			json_t *try = json_deep_copy(good);
-			json_object_del(try, k);
-			struct cfg *c = NULL;
-			if (build(f, try, &c, msg, sizeof(msg), &bad) == 0) {
-				json_decref(good);
-				good = try;
-			} else {
-				json_decref(try);
-				f->invalid++;
-				log_error("fleet: deleting %s refused: %s; the last good state kept", k,
-					  msg);
-			}
-			cfg_free(c);
-			free(bad);
-		}
-		json_object_foreach(cand, k, rec) {
-			if (json_equal(json_object_get(good, k), rec))
-				continue;
-			json_t *try = json_deep_copy(good);
-			json_object_set(try, k, rec);
-			struct cfg *c = NULL;
-			if (build(f, try, &c, msg, sizeof(msg), &bad) == 0) {
-				json_decref(good);
-				good = try;
-			} else {
-				json_decref(try);
-				f->invalid++;
-				log_error("fleet: %s at revision %lld refused: %s; the last good value "
-					  "kept", k, (long long)json_integer_value(json_object_get(rec,
-					  "mod")), msg);
-			}
-			cfg_free(c);
-			free(bad);
-		}
+		json_object_foreach_safe(good, tmp, k, rec)
+			if (!json_object_get(cand, k))
+				try_one(f, &good, k, NULL);
+		json_object_foreach(cand, k, rec)
+			if (!json_equal(json_object_get(good, k), rec))
+				try_one(f, &good, k, rec);
 		json_decref(cand);
 		cand = good;
 		if (build(f, cand, &cfg, msg, sizeof(msg), &bad) < 0) {
@@ -1188,22 +1186,15 @@ static void set_list(json_t *o, const char *k, char *const *v, size_t n)
 		json_decref(a);
 }
 
-/* A zone's [zone] keys as a zone value (the INI key names). */
+/* A zone's [zone] keys as a zone value (the INI key names): the admin
+ * API's view of a zone and the keys it does not show. */
 static json_t *zone_value(const struct cfg_zone *z)
 {
-	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:s,s:b,s:s,s:b}", "uuid", z->uuid,
-			      "name", z->name, "default_ttl", (json_int_t)z->default_ttl_s,
-			      "negative_ttl", (json_int_t)z->negative_ttl_s,
-			      "stale_while_revalidate", (json_int_t)z->stale_while_revalidate_s,
-			      "stale_if_error", (json_int_t)z->stale_if_error_s,
-			      "query_string", cfg_query_string_names[z->query_string],
-			      "heuristic_freshness", z->heuristic_freshness,
-			      "set_cookie", cfg_set_cookie_names[z->set_cookie],
-			      "store_server_errors", z->store_server_errors);
+	json_t *o = admin_zone_fields(z);
 
 	if (!o)
 		return NULL;
-	set_list(o, "hosts", z->hosts, z->n_hosts);
+	json_object_set_new(o, "store_server_errors", json_boolean(z->store_server_errors));
 	set_list(o, "pass_request_headers", z->pass_headers, z->n_pass_headers);
 	if (z->targeted_field)
 		json_object_set_new(o, "targeted_field", json_string(z->targeted_field));

@@ -22,9 +22,7 @@ signature.
 import http.client
 import json
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -32,6 +30,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 import edgetest as et  # noqa: E402
 import swift  # noqa: E402
+from etcd import Etcd, skip_unless_ready  # noqa: E402
 
 PORT_BASE = 21600          # Swift: 21600-21604 (tests/README.md)
 ACCESS, SECRET = 'edge:fleet1', 'Fleet-secret-one-5d2c8a'
@@ -41,63 +40,6 @@ BUCKET = 'media'
 ZUUID = '6f1c2b9e-3a4d-4e5f-8a7b-00000000f1ee'
 PREFIX = '/edgecache'
 BIN = os.environ.get('EDGECACHE_BIN') or os.path.join(et.SRC, 'build', 'edgecache')
-
-
-class Etcd:
-	"""A 3-member cluster; member i can be stopped and started again."""
-
-	def __init__(self, d):
-		self.d = d
-		self.client = [et.free_port() for _ in range(3)]
-		self.peer = [et.free_port() for _ in range(3)]
-		self.procs = [None] * 3
-		self.cluster = ','.join('m%d=http://127.0.0.1:%d' % (i, self.peer[i]) for i in range(3))
-
-	def url(self, i):
-		return 'http://127.0.0.1:%d' % self.client[i]
-
-	def endpoints(self):
-		return ','.join(self.url(i) for i in range(3))
-
-	def start(self, i):
-		log = os.path.join(self.d, 'etcd%d.log' % i)
-		self.procs[i] = et.start_proc([
-			'etcd', '--name', 'm%d' % i, '--data-dir', os.path.join(self.d, 'm%d' % i),
-			'--listen-client-urls', self.url(i), '--advertise-client-urls', self.url(i),
-			'--listen-peer-urls', 'http://127.0.0.1:%d' % self.peer[i],
-			'--initial-advertise-peer-urls', 'http://127.0.0.1:%d' % self.peer[i],
-			'--initial-cluster', self.cluster, '--initial-cluster-state', 'new',
-			'--initial-cluster-token', 'edgetest', '--heartbeat-interval', '50',
-			'--election-timeout', '500', '--snapshot-count', '1000',
-			'--experimental-watch-progress-notify-interval', '500ms',
-			'--log-level', 'warn'], log)
-		return self.procs[i]
-
-	def stop(self, i, sig=signal.SIGTERM):
-		et.stop_proc(self.procs[i], sig)
-
-	def ctl(self, *args, eps=None, timeout=10):
-		p = subprocess.run(['etcdctl', '--endpoints', eps or self.endpoints(),
-				    '--command-timeout=5s'] + list(args),
-				   capture_output=True, timeout=timeout,
-				   env=dict(os.environ, ETCDCTL_API='3'))
-		return p.returncode, p.stdout.decode('latin-1'), p.stderr.decode('latin-1')
-
-	def healthy(self, i, timeout=15):
-		deadline = time.monotonic() + timeout
-		while time.monotonic() < deadline:
-			if self.ctl('endpoint', 'health', eps=self.url(i), timeout=5)[0] == 0:
-				return True
-			time.sleep(0.05)
-		return False
-
-	def leader(self):
-		for i in range(3):
-			rc, out, _ = self.ctl('endpoint', 'status', '-w', 'json', eps=self.url(i))
-			for st in json.loads(out) if rc == 0 else []:
-				if st['Status']['leader'] == st['Status']['header']['member_id']:
-					return i
-		return None
 
 
 class Node:
@@ -169,10 +111,7 @@ def main():
 	missing = swift.missing_packages()
 	if missing:
 		et.skip('Swift + s3api not installed (%s): run scripts/setup' % ' '.join(missing))
-	if not shutil.which('etcd') or not shutil.which('etcdctl'):
-		et.skip('etcd-server / etcd-client not installed: run scripts/setup')
-	if not os.access(BIN, os.X_OK):
-		et.skip('no binary at %s' % BIN)
+	skip_unless_ready(BIN)
 	c = et.Checks()
 	d = et.tmpdir('fleet')
 	key = os.path.join(d, 'fleet.key')
@@ -180,11 +119,7 @@ def main():
 	os.write(fd, os.urandom(32))
 	os.close(fd)
 	etcd = Etcd(d)
-	for i in range(3):
-		etcd.start(i)
-	for i in range(3):
-		if not etcd.healthy(i, 20):
-			raise RuntimeError('etcd member %d not healthy' % i)
+	etcd.start_all()
 	with swift.Swift(port_base=PORT_BASE, users=[(ACCESS, SECRET), (ACCESS2, SECRET2)]) as s3:
 		s3.create_bucket(BUCKET, access_key=ACCESS, secret_key=SECRET)
 		body = os.urandom(3000)

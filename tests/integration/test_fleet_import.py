@@ -24,18 +24,13 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 import edgetest as et  # noqa: E402
+from etcd import Etcd, skip_unless_ready  # noqa: E402
 
 BIN = os.environ.get('EDGECACHE_BIN') or os.path.join(et.SRC, 'build', 'edgecache')
 SECRET = 'Import-secret-7f3a91c2'
 ZUUID = '6f1c2b9e-3a4d-4e5f-8a7b-0000000001aa'
 O1 = '3b92ec8b-d3e4-84eb-aa35-5593e0330001'
 O2 = '3b92ec8b-d3e4-84eb-aa35-5593e0330002'
-
-
-def ctl(ep, *args):
-	p = subprocess.run(['etcdctl', '--endpoints', ep, '--command-timeout=5s'] + list(args),
-			   capture_output=True, timeout=10, env=dict(os.environ, ETCDCTL_API='3'))
-	return p.returncode, p.stdout.decode('latin-1'), p.stderr.decode('latin-1')
 
 
 def metric(port, name):
@@ -56,21 +51,16 @@ def wait_for(cond, timeout=3.0):
 
 
 def main():
-	if not shutil.which('etcd') or not shutil.which('etcdctl'):
-		et.skip('etcd-server / etcd-client not installed: run scripts/setup')
-	if not os.access(BIN, os.X_OK):
-		et.skip('no binary at %s' % BIN)
+	skip_unless_ready(BIN)
 	c = et.Checks()
 	d = et.tmpdir('fleet-import')
-	cp, pp = et.free_port(), et.free_port()
-	ep = 'http://127.0.0.1:%d' % cp
-	et.start_proc(['etcd', '--name', 'm0', '--data-dir', os.path.join(d, 'etcd'),
-		       '--listen-client-urls', ep, '--advertise-client-urls', ep,
-		       '--listen-peer-urls', 'http://127.0.0.1:%d' % pp,
-		       '--initial-advertise-peer-urls', 'http://127.0.0.1:%d' % pp,
-		       '--initial-cluster', 'm0=http://127.0.0.1:%d' % pp, '--log-level', 'warn'],
-		      os.path.join(d, 'etcd.log'))
-	et.wait_port(cp, timeout=20)
+	etcd = Etcd(d, n=1)
+	etcd.start_all()
+	ep = etcd.url(0)
+
+	def ctl(_ep, *args):
+		return etcd.ctl(*args)
+
 	origin = et.PyOrigin()
 	key = os.path.join(d, 'fleet.key')
 	fd = os.open(key, os.O_WRONLY | os.O_CREAT, 0o600)
