@@ -60,6 +60,9 @@ struct fleet {
 	/* the service */
 	struct admin *admin;
 	unsigned n_admin_fds;
+	/* watches started: the fds svc_pollfds gave are stale once the
+	 * admin API (?wait=all runs fleet_tick) started another */
+	uint64_t watch_starts, polled_starts;
 };
 
 static struct fleet *booted;     /* fleet_boot's, taken by the service */
@@ -760,6 +763,7 @@ static void fleet_tick(struct fleet *f, const struct pollfd *pfd, unsigned n)
 		if (rc == 0)
 			rc = fetcd_watch_start(f->etcd, f->origins_pfx, f->watch_end, f->rev + 1,
 					       on_msg, f);
+		f->watch_starts++;
 		if (rc < 0)
 			backoff(f, now, f->need_range ? "range" : "watch");
 	}
@@ -1397,6 +1401,7 @@ static unsigned svc_pollfds(void *state, struct pollfd *pfd)
 	int timeout;
 
 	f->n_admin_fds = f->admin ? admin_service.pollfds(f->admin, pfd) : 0;
+	f->polled_starts = f->watch_starts;
 	return f->n_admin_fds + fetcd_watch_pollfds(f->etcd, pfd + f->n_admin_fds, &timeout);
 }
 
@@ -1407,7 +1412,7 @@ static void svc_poll(void *state, const struct pollfd *pfd, unsigned n, uint64_t
 
 	if (f->admin)
 		admin_service.poll(f->admin, pfd, na, now_ms);
-	fleet_tick(f, pfd + na, n - na);
+	fleet_tick(f, pfd + na, f->watch_starts == f->polled_starts ? n - na : 0);
 }
 
 static void svc_close(void *state)

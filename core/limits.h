@@ -631,9 +631,12 @@
  * fits with room; a bigger answer is refused, not buffered without end. */
 #define LIMIT_FLEET_RESPONSE_BYTES    (16 << 20)
 /* Reconnect back-off of the watch: doubles from MIN to MAX, +-50% jitter
- * (a fleet that lost etcd does not come back in lockstep). */
+ * (a fleet that lost etcd does not come back in lockstep). MAX bounds
+ * how late a node that was cut off catches up once etcd answers again
+ * (issue 12: within 2 s); 2000 nodes retrying about once a second are
+ * 2000 refused connects a second, nothing an etcd that is up notices. */
 #define LIMIT_FLEET_BACKOFF_MIN_MS    100
-#define LIMIT_FLEET_BACKOFF_MAX_MS    5000
+#define LIMIT_FLEET_BACKOFF_MAX_MS    1000
 /* The node key's lease: kept alive every TTL/3; a node that died drops
  * out of GET /cdn/fleet after at most TTL. */
 #define LIMIT_FLEET_LEASE_TTL_S       10
