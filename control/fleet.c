@@ -46,6 +46,7 @@ struct fleet {
 	int64_t rev;             /* complete up to this etcd revision */
 	int64_t seen_rev;        /* the newest revision etcd told us of */
 	bool need_range;         /* a full range and diff before the next watch */
+	bool state_dirty;        /* the state file is behind the applied state */
 	enum watch_state watch;
 	uint64_t retry_at_ms, backoff_ms;
 	int64_t lease;
@@ -648,7 +649,7 @@ static int on_msg(void *arg, const struct fetcd_watch_msg *m)
 				run_purge(f, &m->ev[i].kv);
 		f->rev = m->revision > top ? m->revision : top;
 		f->applied_rev = top;
-		state_write(f);
+		f->state_dirty = true;   /* written after the node key: fsync is slow */
 	} else if (!m->created && m->revision > f->rev) {
 		/* a progress notification: every event up to it was sent */
 		f->rev = m->revision;
@@ -768,6 +769,8 @@ static void fleet_tick(struct fleet *f, const struct pollfd *pfd, unsigned n)
 			backoff(f, now, f->need_range ? "range" : "watch");
 	}
 	node_report(f, now);
+	if (f->state_dirty && state_write(f) == 0)
+		f->state_dirty = false;
 }
 
 /* ---- set-up ---------------------------------------------------------------------- */

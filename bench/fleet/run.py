@@ -56,7 +56,7 @@ class Watch(threading.Thread):
 			'key': b64(self.prefix), 'range_end': b64(end)}}))
 		r = c.getresponse()
 		while True:
-			line = r.fp.readline()
+			line = r.readline()
 			if not line:
 				return
 			t = time.monotonic()
