@@ -18,11 +18,15 @@ signature.
 - Node 3 restarted while member 2 is down: it serves from state_dir.
 - The etcd leader killed in the middle of 20 rotations on node 1: no
   update that got a 200 is lost, every node converges on the last one.
+- wrk misses on every node while rotations go to one node after another:
+  only 2xx.
 """
 import http.client
 import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -142,6 +146,7 @@ def main():
 		c.run('node cut from etcd, compaction, back', cut_and_back, c, etcd, nodes, body,
 		      state)
 		c.run('leader killed mid-rotations', leader_kill, c, etcd, nodes, body, state)
+		c.run('rotations under wrk on every node', under_load, c, nodes, state)
 		for n in nodes:
 			rc = n.stop()
 			c.check('%s exits 0 on SIGTERM' % n.name, rc == 0, 'exit %s' % rc)
@@ -317,6 +322,35 @@ def leader_kill(c, etcd, nodes, body, state):
 	c.check('etcd holds the last 200\'s key', rc == 0 and json.loads(out).get(
 		's3_access_key') == last_ok, out)
 	c.check('every node serves with it (Swift 200)', all_get(nodes, 200))
+
+
+def under_load(c, nodes, state):
+	"""wrk misses (signed, to Swift) on every node while rotations go to
+	one node after another: no request may see anything but 2xx."""
+	if not shutil.which('wrk'):
+		c.skip('rotations under wrk', 'wrk missing: run scripts/setup')
+		return
+	seconds = 4
+	lua = os.path.join(nodes[0].dir, 'paced.lua')
+	with open(lua, 'w') as f:
+		f.write('function delay()\n  return 2\nend\n')
+	procs = [subprocess.Popen(['wrk', '-t1', '-c2', '-d%ds' % seconds, '--timeout', '10s',
+				   '-s', lua, 'http://127.0.0.1:%d/obj.bin' % n.port],
+				  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+		 for n in nodes]
+	codes = []
+	t0 = time.monotonic()
+	i = 0
+	while time.monotonic() - t0 < seconds - 1:
+		time.sleep(0.4)
+		codes.append(rotate(nodes[i % len(nodes)], i, state)[0])
+		i += 1
+	outs = [p.communicate(timeout=seconds + 30)[0] for p in procs]
+	c.check('%d rotations across the nodes under load: all 200' % len(codes),
+		codes and set(codes) == {200}, str(codes))
+	for n, out in zip(nodes, outs):
+		c.check('%s: wrk saw only 2xx' % n.name, 'requests in' in out and
+			'Non-2xx' not in out and 'Socket errors' not in out, out[-400:])
 
 
 if __name__ == '__main__':
