@@ -145,6 +145,10 @@ struct store;
  * Blocks: control thread, at start.
  */
 int store_open(const struct store_opts *o, struct store **out, char *err, size_t err_cap);
+/* What store_open checks of `o` before it touches a file (paths, chunk
+ * size, each stripe big enough for its entries): 0, or -EINVAL with `err`
+ * saying why. For `edgecache -t`, which must refuse what a start would. */
+int store_opts_check(const struct store_opts *o, char *err, size_t err_cap);
 /* Close files and free everything (no checkpoint: call it first). */
 void store_close(struct store *st);
 /* Write every file's checkpoint atomically (temp, fsync, rename). 0 or

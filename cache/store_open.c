@@ -700,6 +700,15 @@ static int recover(struct store *st)
 	return 0;
 }
 
+int store_opts_check(const struct store_opts *o, char *err, size_t cap)
+{
+	uint64_t file_bytes, stripe_bytes;
+
+	err[0] = '\0';
+	return opts_check(o, &file_bytes, &stripe_bytes,
+			  store_round((uint64_t)o->chunk_bytes + LIMIT_STORE_META_BYTES), err, cap);
+}
+
 int store_open(const struct store_opts *o, struct store **out, char *err, size_t cap)
 {
 	uint64_t file_bytes = 0, stripe_bytes = 0, buf_bytes, objects;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache/store.h"
 #include "control/config_int.h"
 #include "net/tls.h"
 
@@ -99,6 +100,18 @@ int cfg_cache_finish(struct load *ld)
 				     "%lld bytes over %zu paths is below the minimum %lld per path",
 				     (long long)c->size_bytes, c->n_paths,
 				     (long long)LIMIT_CACHE_SIZE_MIN);
+	/* the store's own geometry check, as a start would run it: each
+	 * shard's stripe must hold four of the largest entries */
+	unsigned shards = cfg_worker_count(ld->cfg);
+	struct store_opts so = {
+		.paths = (const char *const *)c->paths, .n_paths = (unsigned)c->n_paths,
+		.size_bytes = (uint64_t)c->size_bytes, .chunk_bytes = (uint32_t)c->chunk_bytes,
+		.stripes = shards, .shards = shards,
+	};
+	char err[256];
+	if (store_opts_check(&so, err, sizeof(err)) < 0)
+		return cfg_load_fail(ld, -EINVAL, f, ld->cache_size_line, "size", "%s (workers = %u)",
+				     err, shards);
 	return 0;
 }
 

@@ -270,6 +270,8 @@ static const struct key_def keys[] = {
 	{ "error_log", SRV(error_log), .type = KT_PATH },
 	{ "counters_file", SRV(counters_file), .type = KT_PATH },
 	{ "log_level", SRV(log_level), .type = KT_ENUM, .names = log_levels },
+	{ "user", SRV(user), .type = KT_STR, .flags = F_NOSPACE, .max = LIMIT_USER_NAME_BYTES },
+	{ "group", SRV(group), .type = KT_STR, .flags = F_NOSPACE, .max = LIMIT_USER_NAME_BYTES },
 	{ "listen_tls", .sect = SECT_SERVER, .type = KT_FN, .flags = F_LIST, .fn = cfg_set_listen_tls },
 	{ "tls_unknown_sni", SRV(tls_unknown_sni), .type = KT_ENUM, .names = unknown_snis },
 	{ "tls_handshake_timeout_ms", SRV(tls_handshake_timeout_ms), MS },

@@ -17,6 +17,8 @@
 #include "control/cli.h"
 #include "control/config_load.h"
 #include "control/fleet.h"
+#include "control/privdrop.h"
+#include "control/sdnotify.h"
 #include "core/log.h"
 #include "control/server.h"
 
@@ -46,7 +48,11 @@ static const char help[] =
 	"signals:\n"
 	"  TERM, INT      stop accepting, finish requests for up to drain_timeout_ms, exit\n"
 	"  HUP            reload the config; on any error keep serving the old one\n"
-	"  USR1           write counters_file now\n";
+	"  USR1           reopen the log files (logrotate) and write counters_file now\n"
+	"\n"
+	"environment:\n"
+	"  NOTIFY_SOCKET  systemd's: READY=1 once listening, STOPPING=1, STATUS=\n"
+	"  WATCHDOG_USEC  systemd's: WATCHDOG=1 every half of it while every shard runs\n";
 
 int main(int argc, char **argv)
 {
@@ -100,13 +106,22 @@ int main(int argc, char **argv)
 			fprintf(stderr, "edgecache: configuration file %s test failed\n", file);
 		return 1;
 	}
+	char why[256];
+	if (privdrop_check(cfg->server.user, cfg->server.group, why, sizeof(why)) < 0) {
+		fprintf(stderr, "edgecache: %s\n", why);
+		if (test_only)
+			fprintf(stderr, "edgecache: configuration file %s test failed\n", file);
+		cfg_free(cfg);
+		return 1;
+	}
 	if (test_only) {
 		fprintf(stderr, "edgecache: configuration file %s test is successful\n", file);
 		cfg_free(cfg);
 		return 0;
 	}
 	log_level_max = cfg->server.log_level;
-	if (log_open(cfg->server.error_log, cfg->server.access_log) < 0) {
+	if (log_open(cfg->server.error_log, cfg->server.access_log) < 0 || sdnotify_init() < 0) {
+		log_close();
 		cfg_free(cfg);
 		return 1;
 	}
@@ -115,12 +130,14 @@ int main(int argc, char **argv)
 	if (cfg->fleet.enabled) {
 		if (fleet_boot(file, &cfg) < 0) {
 			cfg_free(cfg);
+			sdnotify_close();
 			log_close();
 			return 1;
 		}
 		svc = &fleet_service;
 	}
 	int status = server_run(cfg, file, svc);   /* takes cfg */
+	sdnotify_close();
 	log_close();
 	return status;
 }

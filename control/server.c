@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #include "control/config_load.h"
+#include "control/privdrop.h"
+#include "control/sdnotify.h"
 #include "core/counters.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -142,7 +144,8 @@ void server_counters_write(struct server *srv, FILE *f, enum counters_format fmt
 static int register_counters(struct server *srv)
 {
 	struct counters_block *const blocks[] = {
-		&http1_counters, &s3err_counters, &store_counters,
+		&http1_counters, &s3err_counters, &store_counters, &log_counters,
+		&sdnotify_counters,
 	};
 
 	for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++) {
@@ -192,15 +195,6 @@ static void drain_logs(struct server *srv)
 }
 
 /* ---- shards -------------------------------------------------------------------------- */
-
-static unsigned worker_count(const struct cfg *cfg)
-{
-	if (cfg->server.workers)
-		return cfg->server.workers;
-	/* auto: one per CPU, up to the ceiling the config key has. */
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n <= 0 ? 1 : n > LIMIT_WORKERS ? LIMIT_WORKERS : (unsigned)n;
-}
 
 /* CPUs this process may run on, in order: shard i is pinned to the i-th. */
 static int cpu_for(unsigned i)
@@ -523,7 +517,7 @@ static void reload(struct server *srv)
 			  (unsigned long long)cur->generation);
 		return;
 	}
-	if (worker_count(cfg) != srv->n_shards)
+	if (cfg_worker_count(cfg) != srv->n_shards)
 		log_warn("reload: workers changed: takes effect at the next restart");
 	if (cfg->server.n_listens != cur->cfg->server.n_listens ||
 	    cfg->server.n_listens_tls != cur->cfg->server.n_listens_tls)
@@ -620,6 +614,34 @@ static void checkpoint_store(struct server *srv, uint64_t now, uint64_t *last)
 		log_error("cache: checkpoint failed");
 }
 
+/* ---- privileges -------------------------------------------------------------------------- */
+
+/* The log files were opened as root: given to the user first, as nginx
+ * does, so that SIGUSR1 can still open them (logrotate's create mode
+ * makes the new ones). */
+static int drop_privileges(const struct cfg *cfg)
+{
+	struct privdrop_ids ids;
+	char err[256];
+	int r = privdrop_resolve(cfg->server.user, cfg->server.group, &ids, err, sizeof(err));
+
+	if (r == 0 && ids.user && (r = log_chown(ids.uid, ids.gid)) < 0)
+		snprintf(err, sizeof(err), "chown of the log files: %s", strerror(-r));
+	if (r == 0)
+		r = privdrop_to(&ids, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "edgecache: %s\n", err);
+		return r;
+	}
+	if (!ids.user)
+		return 0;
+	log_info("running as user %s", ids.user);
+	for (size_t i = 0; i < cfg->cache.n_paths; i++)
+		privdrop_warn_unwritable("[cache] path", cfg->cache.paths[i], "its checkpoint");
+	privdrop_warn_unwritable("counters_file", cfg->server.counters_file, "writing it");
+	return 0;
+}
+
 /* ---- the control loop ----------------------------------------------------------------- */
 
 static void on_signal(struct server *srv, const struct signalfd_siginfo *si, uint64_t now,
@@ -627,7 +649,9 @@ static void on_signal(struct server *srv, const struct signalfd_siginfo *si, uin
 {
 	const struct cfg_server *sc = &srv_rt(srv)->cfg->server;
 
-	if (si->ssi_signo == SIGUSR1) {
+	if (si->ssi_signo == SIGUSR1) {     /* logrotate's postrotate; counters now too */
+		if (log_reopen() == 0)
+			log_info("signal USR1: log files reopened");
 		*last_counters = 0;
 	} else if (si->ssi_signo == SIGHUP) {
 		if (!atomic_load(&srv->draining))
@@ -639,7 +663,22 @@ static void on_signal(struct server *srv, const struct signalfd_siginfo *si, uin
 		atomic_store(&srv->draining, true);
 		for (unsigned s = 0; s < srv->n_shards; s++)
 			shard_wake(srv->shards[s]);
+		sdnotify_stopping("draining");
 	}
+}
+
+/* The watchdog's proof of life: every shard still running turned its
+ * loop (it does at least every WHEEL_TICK_MS) within the last max_ms. */
+static bool shards_turning(const struct server *srv, uint64_t now, uint64_t max_ms)
+{
+	for (unsigned s = 0; s < srv->n_shards; s++) {
+		const struct loop *lp = &srv->shards[s]->lp;
+		uint64_t at = __atomic_load_n(&lp->now_ms, __ATOMIC_RELAXED);
+
+		if (!__atomic_load_n(&lp->stop, __ATOMIC_ACQUIRE) && at < now && now - at > max_ms)
+			return false;
+	}
+	return true;
 }
 
 static int control_loop(struct server *srv, int sfd)
@@ -681,6 +720,7 @@ static int control_loop(struct server *srv, int sfd)
 		log_propagation(srv);
 		reclaim(srv);
 		checkpoint_store(srv, now, &last_ckpt);
+		sdnotify_watchdog(now, shards_turning(srv, now, sdnotify_watchdog_period_ms()));
 		if (atomic_load(&srv->draining)) {
 			bool all = true;
 			for (unsigned s = 0; s < srv->n_shards; s++)
@@ -703,7 +743,7 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 	srv.main_file = main_file;
 	srv.svc = svc;
 	srv.started_ms = loop_now_ms();
-	unsigned want = worker_count(cfg);
+	unsigned want = cfg_worker_count(cfg);
 	srv.n_shards_planned = want;
 	if (check_io_uring() < 0) {
 		cfg_free(cfg);
@@ -741,7 +781,9 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 		perror("edgecache: signalfd");
 		goto out;
 	}
-	if (start_shards(&srv, want) < 0) {
+	/* Listeners bound, cache and logs open, shards running: root is no
+	 * longer needed, and the manager may route traffic to us. */
+	if (start_shards(&srv, want) < 0 || drop_privileges(cfg) < 0) {
 		atomic_store(&srv.draining, true);
 		srv.drain_deadline_ms = 0;
 		for (unsigned s = 0; s < srv.n_shards; s++)
@@ -758,6 +800,7 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 		log_warn("test hook EDGECACHE_TEST_STORE_WRITE_DELAY_MS=%u set: store writes are "
 			 "delayed (tests only; unset it in production)", srv.test_store_write_delay_ms);
 	drain_logs(&srv);
+	sdnotify_ready("serving");
 	status = control_loop(&srv, sfd);
 	for (unsigned s = 0; s < srv.n_shards; s++)
 		shard_join(srv.shards[s]);

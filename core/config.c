@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/limits.h"
 
 static inline char lower(char c)
 {
@@ -124,6 +125,8 @@ void cfg_free(struct cfg *cfg)
 	free(s->access_log);
 	free(s->error_log);
 	free(s->counters_file);
+	free(s->user);
+	free(s->group);
 	for (size_t i = 0; i < cfg->cache.n_paths; i++)
 		free(cfg->cache.paths[i]);
 	free(cfg->admin.listen.host);
@@ -226,4 +229,12 @@ const struct cfg_zone *cfg_zone_by_host(const struct cfg *cfg,
 		return cfg->default_zone;
 	sl = cfg_slot_find(cfg->host_slots, cfg->host_mask, host, len);
 	return sl->key ? &cfg->zones[sl->zone] : cfg->default_zone;
+}
+
+unsigned cfg_worker_count(const struct cfg *cfg)
+{
+	if (cfg->server.workers)
+		return cfg->server.workers;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n <= 0 ? 1 : n > LIMIT_WORKERS ? LIMIT_WORKERS : (unsigned)n;
 }

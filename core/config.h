@@ -34,7 +34,8 @@
  *            drain_timeout_ms, max_conns, max_body_bytes, origin_pool,
  *            credential_overlap_ms,
  *            origin_backoff_ms, dns_refresh_ms, access_log, error_log,
- *            counters_file, log_level = error | warn | info | debug
+ *            counters_file, log_level = error | warn | info | debug,
+ *            user, group
  *   [cache]  path = /var/cache/edge/a, /dev/nvme1n1   (one or more)
  *            size (total, k/m/g/t), chunk_size, memory, checkpoint_interval,
  *            average_object_size
@@ -184,6 +185,8 @@ struct cfg_server {
 	char *error_log;         /* path or NULL = stderr */
 	char *counters_file;     /* path the server writes its counters to, or NULL */
 	int log_level;           /* LOG_ERROR..LOG_DEBUG (core/log.h) */
+	char *user;              /* drop to it once listening (control/privdrop.h), or NULL */
+	char *group;             /* its group instead of the user's own, or NULL */
 };
 /* [cache]: the disk store (cache/store.h). Absent section: n_paths 0,
  * no disk cache. */
@@ -248,6 +251,9 @@ struct cfg {
 
 /* Free everything; wipes secrets first. NULL is fine. */
 void cfg_free(struct cfg *cfg);
+/* The shards `workers` asks for: its number, or (auto, 0) one per online
+ * CPU up to LIMIT_WORKERS. Config checks and the server use the same count. */
+unsigned cfg_worker_count(const struct cfg *cfg);
 
 /* free(s) after zeroing it (NULL is fine): a heap string that held a secret. */
 void cfg_free_wiped(char *s);

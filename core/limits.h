@@ -473,6 +473,11 @@
  * paths are under 100: a longer one is a probe or a mistake). */
 #define LIMIT_ADMIN_LOG_PATH_BYTES    200
 
+/* ---- privilege drop (control/privdrop.h; FIXED) ------------------------- */
+
+/* [server] user / group: a name, as useradd(8) allows at most 32 bytes. */
+#define LIMIT_USER_NAME_BYTES         32
+
 /* ---- counters (core/counters.h; FIXED) --------------------------------- */
 
 /* Slots of a shard's counter array: the core block and every registered

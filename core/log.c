@@ -19,6 +19,26 @@ int log_level_max = LOG_INFO;
 
 static int error_fd = 2;
 static int access_fd = 1;
+static char *error_path;                /* NULL: stderr, never reopened */
+static char *access_path;               /* NULL: stdout or off */
+
+static const char *const log_ctr_names[] = { "reopens", "reopen_failures" };
+static const char *const log_ctr_docs[] = {
+	"log files reopened on SIGUSR1 (logrotate's postrotate)",
+	"log files that could not be reopened on SIGUSR1: still written to the old file",
+};
+static uint64_t log_ctr[2];             /* control thread writes, any reads */
+
+static uint64_t log_ctr_sum(const void *ctx, unsigned i)
+{
+	(void)ctx;
+	return __atomic_load_n(&log_ctr[i], __ATOMIC_RELAXED);
+}
+
+struct counters_block log_counters = {
+	.prefix = "log_", .names = log_ctr_names, .docs = log_ctr_docs, .n = 2,
+	.sum = log_ctr_sum, .ctx = log_ctr,
+};
 static __thread struct log_ring *thread_ring;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
@@ -38,6 +58,7 @@ int log_open(const char *error_log, const char *access_log)
 		if (fd < 0)
 			return fd;
 		error_fd = fd;
+		error_path = strdup(error_log);
 	}
 	if (access_log && strcmp(access_log, "off") == 0) {
 		access_fd = -1;
@@ -46,8 +67,45 @@ int log_open(const char *error_log, const char *access_log)
 		if (fd < 0)
 			return fd;
 		access_fd = fd;
+		access_path = strdup(access_log);
 	}
 	return 0;
+}
+
+static int reopen_one(const char *path, int fd)
+{
+	if (!path || fd < 0)
+		return 0;
+	int nfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (nfd < 0 || dup3(nfd, fd, O_CLOEXEC) < 0) {
+		int e = errno;
+		if (nfd >= 0)
+			close(nfd);
+		__atomic_store_n(&log_ctr[1], log_ctr[1] + 1, __ATOMIC_RELAXED);
+		log_msg(LOG_ERROR, "reopen log %s: %s; still writing to the old file", path,
+			strerror(e));
+		return -e;
+	}
+	close(nfd);
+	__atomic_store_n(&log_ctr[0], log_ctr[0] + 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int log_chown(uid_t uid, gid_t gid)
+{
+	if (error_path && fchown(error_fd, uid, gid) < 0)
+		return -errno;
+	if (access_path && access_fd >= 0 && fchown(access_fd, uid, gid) < 0)
+		return -errno;
+	return 0;
+}
+
+int log_reopen(void)
+{
+	int r = reopen_one(error_path, error_fd);
+	int a = reopen_one(access_path, access_fd);
+
+	return r ? r : a;
 }
 
 void log_close(void)
@@ -58,6 +116,9 @@ void log_close(void)
 		close(access_fd);
 	error_fd = 2;
 	access_fd = 1;
+	free(error_path);
+	free(access_path);
+	error_path = access_path = NULL;
 }
 
 bool log_access_enabled(void)

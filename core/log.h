@@ -1,9 +1,10 @@
 /*
  * core/log.h — error log and access log.
  *
- * Owns: the two log file descriptors, and the byte rings that shard threads
- * fill and the control thread drains (so a shard never blocks on a write;
- * a full ring drops the line and counts it in log_dropped).
+ * Owns: the two log file descriptors and their paths, and the byte rings
+ * that shard threads fill and the control thread drains (so a shard never
+ * blocks on a write; a full ring drops the line and counts it in
+ * log_dropped); the counters block "log_" (reopens for logrotate).
  * Called by: any thread. A thread bound with log_bind_thread (a shard)
  * formats into its ring; any other thread writes at once.
  * Never: prints a secret — callers pass none (tests grep the logs).
@@ -14,6 +15,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+#include "core/counters.h"
 
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
@@ -32,6 +36,18 @@ extern int log_level_max;               /* lines above this level are skipped */
  * = no access log. Returns 0 or -errno (message on stderr). Control thread. */
 int log_open(const char *error_log, const char *access_log);
 void log_close(void);
+/* Control thread (SIGUSR1, for logrotate): open each log's path again —
+ * created if the old file was renamed away — and put the new file under
+ * the old descriptor with dup2 (atomic), so every line goes whole to the
+ * old file or the new one and none is lost: only the control thread
+ * writes the files (shards' lines wait in their rings). A log on
+ * stderr/stdout or "off" is left alone. 0, or the first -errno (that log
+ * keeps writing to its old file; counted in log_reopen_failures). */
+int log_reopen(void);
+/* Control thread, before a privilege drop: the open log files (not
+ * stderr/stdout) become the user's. 0 or -errno. */
+int log_chown(uid_t uid, gid_t gid);
+extern struct counters_block log_counters;
 bool log_access_enabled(void);
 
 int log_ring_init(struct log_ring *r, uint32_t cap, uint64_t *dropped);

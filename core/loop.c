@@ -75,7 +75,9 @@ static void update_clocks(struct loop *lp)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	lp->now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	/* atomic: the control thread reads it as the shard's heartbeat */
+	__atomic_store_n(&lp->now_ms, (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000,
+			 __ATOMIC_RELAXED);
 	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
 	lp->unix_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	if (ts.tv_sec != lp->date_sec) {

@@ -79,7 +79,8 @@ struct loop {
 	uint64_t wake_buf;
 	struct __kernel_timespec tick_ts;
 	struct wheel wheel;
-	uint64_t now_ms;                    /* monotonic, updated per loop */
+	uint64_t now_ms;                    /* monotonic (coarse), stored per turn: also the
+					     * watchdog's heartbeat (control/sdnotify.h) */
 	uint64_t unix_ms;                   /* realtime, updated per loop */
 	int64_t date_sec;
 	char date[30];                      /* cached IMF-fixdate */

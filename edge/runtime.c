@@ -465,10 +465,10 @@ static bool same_listens(const struct cfg_listen *a, size_t na, const struct cfg
 #if defined(__x86_64__) && defined(__LP64__)
 _Static_assert(sizeof(struct cfg_origin) == 184, "cfg_origin changed: same_origin_but_creds");
 _Static_assert(sizeof(struct cfg_zone) == 168, "cfg_zone changed: same_zone");
-_Static_assert(sizeof(struct cfg_server) == 144, "cfg_server changed: same_server");
+_Static_assert(sizeof(struct cfg_server) == 160, "cfg_server changed: same_server");
 _Static_assert(sizeof(struct cfg_cache) == 56, "cfg_cache changed: rt_cfg_creds_only");
 _Static_assert(sizeof(struct cfg_admin) == 40, "cfg_admin changed: rt_cfg_creds_only");
-_Static_assert(sizeof(struct cfg) == 432, "cfg changed: rt_cfg_creds_only");
+_Static_assert(sizeof(struct cfg) == 448, "cfg changed: rt_cfg_creds_only");
 #endif
 
 /* Everything of an origin but its credentials (see rt_cfg_creds_only). */
@@ -528,7 +528,8 @@ static bool same_server(const struct cfg_server *a, const struct cfg_server *b)
 	       a->send_zerocopy_bytes == b->send_zerocopy_bytes &&
 	       a->origin_pool == b->origin_pool && same_str(a->access_log, b->access_log) &&
 	       same_str(a->error_log, b->error_log) &&
-	       same_str(a->counters_file, b->counters_file) && a->log_level == b->log_level;
+	       same_str(a->counters_file, b->counters_file) && a->log_level == b->log_level &&
+	       same_str(a->user, b->user) && same_str(a->group, b->group);
 }
 
 bool rt_cfg_creds_only(const struct runtime *rt, const struct cfg *cfg)

@@ -114,6 +114,31 @@ def missing_cache_dir(ck, binary, d):
 		 'does not exist (create it' in r.stderr, 'exit %d: %r' % (r.returncode, r.stderr[-400:]))
 
 
+def small_cache(ck, binary, d):
+	"""-t refuses a [cache] too small for its shards' stripes, as a start would:
+	with chunk_size 1m each stripe needs 4 entries of 1 MiB + meta (~4.2 MB)."""
+	for size, workers, ok in (('4m', 2, False), ('16m', 2, True), ('4m', 1, False),
+				  ('5m', 1, True)):
+		dd = os.path.join(d, 'small-%s-%d' % (size, workers))
+		main = write(dd)
+		with open(main, 'a') as f:
+			f.write('\n[cache]\npath = %s/c.dat\nsize = %s\nchunk_size = 1m\n' % (dd, size))
+		text = open(main).read()
+		text = re.sub(r'(?m)^workers = .*$', '', text).replace('[server]\n',
+				'[server]\nworkers = %d\n' % workers, 1)
+		open(main, 'w').write(text)
+		r = subprocess.run([binary, '-t', '-c', main], capture_output=True, text=True,
+				   timeout=10)
+		if ok:
+			ck.check('-t: [cache] size %s, workers %d passes' % (size, workers),
+				 r.returncode == 0, r.stderr[-300:])
+		else:
+			ck.check('-t: [cache] size %s, workers %d refused: "each needs at least"' %
+				 (size, workers), r.returncode == 1 and 'each needs at least' in r.stderr
+				 and ':%d: size:' % (text[:text.index('size = ')].count('\n') + 1)
+				 in r.stderr, 'exit %d: %r' % (r.returncode, r.stderr[-300:]))
+
+
 def version_and_help(ck, binary):
 	def run(*args):
 		return subprocess.run([binary] + list(args), capture_output=True, text=True, timeout=10)
@@ -175,6 +200,7 @@ def main():
 		ck.skip('config.ini.example', 'not in the tree yet (%s)' % example)
 	example_caches(ck, example)
 	missing_cache_dir(ck, binary, d)
+	small_cache(ck, binary, d)
 	version_and_help(ck, binary)
 	for i, (name, medit, zedit, fname, line, key) in enumerate(BROKEN):
 		rc, err = run_t(binary, write(os.path.join(d, 'b%d' % i), medit, zedit))

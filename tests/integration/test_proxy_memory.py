@@ -49,7 +49,8 @@ def stream(ck, srv):
 	rss_b = status_kib(pid, 'VmRSS')
 	ck.check('RSS flat while the visitor stalls (%d KiB → %d KiB)' % (rss_a >> 10, rss_b >> 10),
 		 rss_b - rss_a < (4 << 20))
-	deadline = time.monotonic() + 60
+	# a bound on a hang, not a speed test: a loaded machine streamed 640 MiB in 60 s
+	deadline = time.monotonic() + 150
 	while n < SIZE and time.monotonic() < deadline:
 		d = s.recv(1 << 20)
 		if not d:

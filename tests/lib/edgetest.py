@@ -14,6 +14,7 @@ where nginx behaves as edgecache must; tests mark the checks whose expected
 answer is edgecache's own (counters, access log, exact limits).
 """
 import atexit
+import fcntl
 import hashlib
 import os
 import random
@@ -148,18 +149,45 @@ def port_free(port):
 		s.close()
 
 
+# Tests run two at a time: a port one test was given but has not bound yet
+# must not be given to the other. Each given port is claimed by an flock on
+# its own file, held until this process exits (the kernel lets go of it even
+# on a kill, so nothing stale is left to clean).
+PORT_CLAIMS = '/tmp/edgecache-test-ports'
+_claims = []
+
+
+def _claim(port):
+	os.makedirs(PORT_CLAIMS, exist_ok=True)
+	fd = os.open(os.path.join(PORT_CLAIMS, str(port)), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+	try:
+		fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+	except OSError:
+		os.close(fd)
+		return False
+	_claims.append(fd)
+	return True
+
+
 def free_port():
-	"""A port in our range that nobody binds now (random start, bounded scan)."""
+	"""A port in our range that nobody binds now and no other test process was
+	given (random start, bounded scan)."""
 	start = random.randrange(PORT_LO, PORT_HI + 1)
 	for i in range(PORT_HI - PORT_LO + 1):
 		port = PORT_LO + (start - PORT_LO + i) % (PORT_HI - PORT_LO + 1)
-		if port not in _given and port_free(port):
+		if port not in _given and port_free(port) and _claim(port):
 			_given.add(port)
 			return port
 	raise RuntimeError('no free port in %d-%d' % (PORT_LO, PORT_HI))
 
 
-def wait_port(port, proc=None, timeout=10.0, log=None):
+# How long a server may take to listen. It returns at the first accept, so a
+# long bound costs nothing; under a loaded machine (two tests at a time, and
+# ASan) a start has taken more than 10 s.
+START_TIMEOUT = 30.0
+
+
+def wait_port(port, proc=None, timeout=START_TIMEOUT, log=None):
 	"""Wait until 127.0.0.1:port accepts; fail early if proc exited."""
 	deadline = time.monotonic() + timeout
 	while time.monotonic() < deadline:
@@ -471,7 +499,7 @@ class Edgecache(Server):
 					f.write(''.join('%s = %s\n' % kv for kv in opts.items()))
 		return main
 
-	def start(self, timeout=10.0):
+	def start(self, timeout=START_TIMEOUT):
 		log = os.path.join(self.dir, 'stdout.log')
 		self.proc = start_proc([self.bin, '-c', self.main], log)
 		try:
@@ -678,7 +706,7 @@ class NginxProxy(Server):
 			 ' '.join(names) or '_', i,
 			 int(o.get('connect_timeout_ms', 3000)), int(o.get('read_timeout_ms', 30000))))
 
-	def start(self, timeout=10.0):
+	def start(self, timeout=START_TIMEOUT):
 		log = os.path.join(self.dir, 'stderr.log')
 		self.proc = start_proc([NGINX, '-p', self.dir, '-c', self.conf], log, signal.SIGQUIT)
 		wait_port(self.port, self.proc, timeout, log=log)

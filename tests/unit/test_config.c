@@ -488,6 +488,15 @@ static void test_server_keys(void)
 	SRV_ERR("access_log =\n", "edge.ini:4: access_log: is empty");
 	SRV_ERR("error_log =\n", "edge.ini:4: error_log: is empty");
 	SRV_ERR("counters_file =\n", "edge.ini:4: counters_file: is empty");
+	/* user / group: names (control/privdrop.h looks them up), at the limit and one past */
+	OK_ONLY(fmt(MAIN "user = %0*d\ngroup = %0*d\n", LIMIT_USER_NAME_BYTES, 0,
+		    LIMIT_USER_NAME_BYTES, 0), ZONE);
+	ERR(fmt(MAIN "user = %0*d\n", LIMIT_USER_NAME_BYTES + 1, 0), ZONE, -EINVAL,
+	    "edge.ini:4: user: is longer than 32 bytes");
+	ERR(fmt(MAIN "group = %0*d\n", LIMIT_USER_NAME_BYTES + 1, 0), ZONE, -EINVAL,
+	    "edge.ini:4: group: is longer than 32 bytes");
+	SRV_ERR("user = a b\n", "edge.ini:4: user: contains a space");
+	SRV_ERR("user =\n", "edge.ini:4: user: is empty");
 	SRV_ERR("zones = zones/*.ini\n", "edge.ini:4: zones: repeated (first at line 3)");
 	ERR("[server]\nlisten = 127.0.0.1:1\n", ZONE, -EINVAL,
 	    "edge.ini:1: [server]: zones is required (or a [fleet] section)");
@@ -1086,6 +1095,8 @@ static void test_example(void)
 /* [cache]: 3 main lines, "[cache]" at line 4, the case's keys from line 5. */
 #define CACHE MAIN "[cache]\n"
 #define CACHE_ERR(extra, msg) ERR(CACHE extra, ZONE, -EINVAL, msg)
+/* one shard: the store's stripes (one per worker) do not depend on the CPUs */
+#define CACHE1 MAIN "workers = 1\n[cache]\n"
 
 static void test_cache(void)
 {
@@ -1131,7 +1142,12 @@ static void test_cache(void)
 	/* limits at the limit (above) and one past */
 	CACHE_ERR("path = a\nsize = 4194303\n",
 		  "edge.ini:6: size: 4194303 is below the minimum 4194304");
-	OK_ONLY(CACHE "path = a\nsize = 4m\n", ZONE);
+	OK_ONLY(CACHE1 "path = a\nsize = 4m\nchunk_size = 64k\n", ZONE);
+	/* each stripe holds four of the largest entries (1 MiB chunk + meta) */
+	ERR(CACHE1 "path = a\nsize = 4m\n", ZONE, -EINVAL,
+	    "edge.ini:7: size: cache: size 4194304 gives 4190208-byte stripes (1 per file): "
+	    "each needs at least 4358144 (4 of the largest entry at this chunk_size) (workers = 1)");
+	OK_ONLY(CACHE1 "path = a\nsize = 5m\n", ZONE);
 	OK_ONLY(CACHE "path = a\nsize = 1048576g\n", ZONE);
 	CACHE_ERR("path = a\nsize = 1048577g\n",
 		  "edge.ini:6: size: 1048577g is above the maximum 1125899906842624");
