@@ -7,6 +7,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <liburing.h>
 #include <netdb.h>
@@ -639,6 +640,13 @@ static int drop_privileges(const struct cfg *cfg)
 	for (size_t i = 0; i < cfg->cache.n_paths; i++)
 		privdrop_warn_unwritable("[cache] path", cfg->cache.paths[i], "its checkpoint");
 	privdrop_warn_unwritable("counters_file", cfg->server.counters_file, "writing it");
+	if (cfg->fleet.enabled) {
+		char state[PATH_MAX];
+
+		/* the fleet's last known good is rewritten (tmp + rename) there */
+		snprintf(state, sizeof(state), "%s/fleet-state.json", cfg->fleet.state_dir);
+		privdrop_warn_unwritable("[fleet] state_dir", state, "saving the last known good");
+	}
 	return 0;
 }
 
