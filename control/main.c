@@ -5,6 +5,7 @@
  *   edgecache -t -c FILE       validate the config and exit (like nginx -t)
  *   edgecache -v | -h          version and build / usage (like nginx -v, -h)
  *   edgecache sign ...         print SigV4 headers for one request
+ *   edgecache fleet ...        import zone files into etcd / export them
  *   edgecache check-origin ... diagnose a zone's origin
  *   edgecache upgrade -c FILE  start the new binary in the running one's
  *                              place (control/upgrade.h), like SIGUSR2
@@ -17,6 +18,7 @@
 #include "control/admin.h"
 #include "control/cli.h"
 #include "control/config_load.h"
+#include "control/fleet.h"
 #include "control/privdrop.h"
 #include "control/sdnotify.h"
 #include "core/log.h"
@@ -30,6 +32,7 @@ static const char synopsis[] =
 	"                 [--region R] [--service S] [--session-token T] [--time T]\n"
 	"                 [--unsigned-payload] [-H 'Name: value']... [-v] METHOD URL\n"
 	"       edgecache check-origin -c FILE ZONE [PATH]\n"
+	"       edgecache fleet import -c FILE | fleet export -c FILE -d DIR\n"
 	"       edgecache upgrade -c FILE\n";
 
 /* -h: the synopsis, then one line per option, subcommand and signal. */
@@ -44,6 +47,7 @@ static const char help[] =
 	"subcommands:\n"
 	"  sign           print the SigV4 headers for one request (docs/sigv4.md)\n"
 	"  check-origin   diagnose a zone's origin for a path (docs/check-origin.md)\n"
+	"  fleet          import zone files into etcd, export etcd's zones (docs/FLEET.md)\n"
 	"  upgrade        have the process serving FILE start the installed binary in its\n"
 	"                 place, without a refused connection (upgrade_socket; docs/OPERATIONS.md)\n"
 	"\n"
@@ -73,6 +77,8 @@ int main(int argc, char **argv)
 		return cli_sign_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "check-origin") == 0)
 		return cli_check_origin_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "fleet") == 0)
+		return cli_fleet_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "upgrade") == 0)
 		return upgrade_cli_main(argc - 1, argv + 1);
 	if (upgrade_init(argc, argv) < 0)
@@ -132,7 +138,18 @@ int main(int argc, char **argv)
 		cfg_free(cfg);
 		return 1;
 	}
-	int status = server_run(cfg, file, &admin_service);   /* takes cfg */
+	/* fleet mode: the zones are etcd's (or the last known good state's) */
+	const struct server_service *svc = &admin_service;
+	if (cfg->fleet.enabled) {
+		if (fleet_boot(file, &cfg) < 0) {
+			cfg_free(cfg);
+			sdnotify_close();
+			log_close();
+			return 1;
+		}
+		svc = &fleet_service;
+	}
+	int status = server_run(cfg, file, svc);   /* takes cfg */
 	sdnotify_close();
 	log_close();
 	return status;

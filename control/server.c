@@ -7,6 +7,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <liburing.h>
 #include <netdb.h>
@@ -29,6 +30,7 @@
 #include "core/counters.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/ring.h"
 #include "edge/shard.h"
 #include "net/http1.h"
 #include "sigv4/s3_error.h"
@@ -467,40 +469,60 @@ int server_build(struct server *srv, struct cfg *cfg, struct runtime **out, char
 	return rc;
 }
 
-/* SIGHUP whose config differs from the snapshot's in credentials alone
+/* A config whose difference from the snapshot's is credentials alone
  * (rt_cfg_creds_only), the files it read unchanged (rt_files_same): as a
  * PATCH of credentials does, only the changed origins' credentials
  * objects are swapped in place; the snapshot, its TLS client contexts
  * and their sessions, addresses and every pooled connection stay. */
-static void reload_creds(struct server *srv, struct cfg *cfg)
+static int apply_creds(struct server *srv, struct cfg *cfg, const char *why)
 {
 	struct server_creds_change ch;
 	unsigned n = 0;
 	char err[256];
 
 	if (server_creds_prepare(srv, cfg, &ch, err, sizeof(err)) < 0) {
-		log_error("reload: %s; still serving snapshot %llu", err,
+		log_error("%s: %s; still serving snapshot %llu", why, err,
 			  (unsigned long long)ch.rt->generation);
 		cfg_free(cfg);
-		return;
+		return -EINVAL;
 	}
 	for (uint32_t i = 0; i < ch.rt->n_origins; i++)
 		n += ch.next[i] != NULL;
 	server_creds_publish(srv, cfg, &ch);
-	log_info("reload: %s: credentials of %u origin(s) swapped in place, snapshot %llu kept",
-		 srv->main_file, n, (unsigned long long)srv_rt(srv)->generation);
+	log_info("%s: %s: credentials of %u origin(s) swapped in place, snapshot %llu kept",
+		 why, srv->main_file, n, (unsigned long long)srv_rt(srv)->generation);
+	return 0;
 }
 
-/* SIGHUP: re-read the config; on any error keep serving the old one.
- * Credentials alone: swapped in place (reload_creds); else a snapshot. */
+int server_apply(struct server *srv, struct cfg *cfg, const char *why)
+{
+	struct runtime *rt, *cur = srv_rt(srv);
+	char err[256];
+
+	if (rt_cfg_creds_only(cur, cfg) && rt_files_same(cur))
+		return apply_creds(srv, cfg, why);
+	if (server_build(srv, cfg, &rt, err, sizeof(err)) < 0) {
+		log_error("%s: %s; still serving snapshot %llu", why, err,
+			  (unsigned long long)cur->generation);
+		return -EINVAL;
+	}
+	log_info("%s: %s: %zu zone(s), snapshot %llu", why, srv->main_file, cfg->n_zones,
+		 (unsigned long long)rt->generation);
+	server_publish(srv, rt);
+	return 0;
+}
+
+/* SIGHUP: re-read the config (through srv->load when a service set one:
+ * fleet mode's zones are etcd's, not the zone files'); on any error keep
+ * serving the old one. */
 static void reload(struct server *srv)
 {
 	struct cfg *cfg = NULL;
 	struct cfg_error cerr;
-	struct runtime *rt, *cur = srv_rt(srv);
-	char err[256];
+	struct runtime *cur = srv_rt(srv);
 
-	if (cfg_load(srv->main_file, &cfg, &cerr) < 0) {
+	if ((srv->load ? srv->load(srv->load_arg, srv->main_file, &cfg, &cerr)
+		       : cfg_load(srv->main_file, &cfg, &cerr)) < 0) {
 		log_error("reload: %s; still serving snapshot %llu", cerr.msg,
 			  (unsigned long long)cur->generation);
 		return;
@@ -515,18 +537,7 @@ static void reload(struct server *srv)
 				    strcmp(cfg->admin.listen.host, cur->cfg->admin.listen.host))))
 		log_warn("reload: [admin] listen changed: takes effect at the next restart "
 			 "(token_file is re-read now)");
-	if (rt_cfg_creds_only(cur, cfg) && rt_files_same(cur)) {
-		reload_creds(srv, cfg);
-		return;
-	}
-	if (server_build(srv, cfg, &rt, err, sizeof(err)) < 0) {
-		log_error("reload: %s; still serving snapshot %llu", err,
-			  (unsigned long long)cur->generation);
-		return;
-	}
-	log_info("reload: %s: %zu zone(s), snapshot %llu", srv->main_file, cfg->n_zones,
-		 (unsigned long long)rt->generation);
-	server_publish(srv, rt);
+	server_apply(srv, cfg, "reload");
 }
 
 /* A new UTC day: each S3 origin gets a copy of its credentials object
@@ -642,6 +653,13 @@ static int drop_privileges(const struct cfg *cfg)
 	for (size_t i = 0; i < cfg->cache.n_paths; i++)
 		privdrop_warn_unwritable("[cache] path", cfg->cache.paths[i], "its checkpoint");
 	privdrop_warn_unwritable("counters_file", cfg->server.counters_file, "writing it");
+	if (cfg->fleet.enabled) {
+		char state[PATH_MAX];
+
+		/* the fleet's last known good is rewritten (tmp + rename) there */
+		snprintf(state, sizeof(state), "%s/fleet-state.json", cfg->fleet.state_dir);
+		privdrop_warn_unwritable("[fleet] state_dir", state, "saving the last known good");
+	}
 	return 0;
 }
 
@@ -776,6 +794,11 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 	unsigned want = cfg_worker_count(cfg);
 	srv.n_shards_planned = want;
 	if (check_io_uring() < 0) {
+		cfg_free(cfg);
+		return 1;
+	}
+	if (ring_detect(err, sizeof(err)) < 0) {
+		fprintf(stderr, "edgecache: %s\n", err);
 		cfg_free(cfg);
 		return 1;
 	}

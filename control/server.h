@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "control/config_load.h"
 #include "core/config.h"
 #include "core/counters.h"
 #include "edge/runtime.h"
@@ -52,7 +53,8 @@ struct server_service {
 	void (*poll)(void *state, const struct pollfd *pfd, unsigned n, uint64_t now_ms);
 	void (*close)(void *state);
 };
-#define SERVER_SERVICE_FDS (1 + LIMIT_ADMIN_CONNS)
+/* the admin API's listener and connections, and the fleet's etcd watch */
+#define SERVER_SERVICE_FDS (1 + LIMIT_ADMIN_CONNS + 2)
 
 struct server {
 	/* The snapshot shards serve from: written by the control thread only,
@@ -86,6 +88,10 @@ struct server {
 	uint64_t swaps;                     /* snapshots published after the first */
 	uint64_t creds_swaps;               /* credentials objects published in place */
 	uint64_t last_swap_ns;              /* the last one's publication to all shards */
+	/* How SIGHUP loads the config: NULL = cfg_load; a service may set it
+	 * (fleet mode: the zones are etcd's, control/fleet.h). */
+	int (*load)(void *arg, const char *main_file, struct cfg **out, struct cfg_error *err);
+	void *load_arg;
 	struct upgrade *up;                 /* control/upgrade.h */
 	/* An upgrade's new process owns the store now: no checkpoint of ours
 	 * (it would replace the new one's with our older index). */
@@ -123,6 +129,11 @@ void server_hand_over(struct server *srv, uint64_t now_ms);
 int server_build(struct server *srv, struct cfg *cfg, struct runtime **out, char *err,
 		 size_t err_len);
 void server_publish(struct server *srv, struct runtime *rt);
+/* Serve cfg (ownership moves in, also on failure) as SIGHUP does: its
+ * credentials swapped in place when nothing else changed, else a new
+ * snapshot. 0, or -EINVAL with the reason logged (as "why: ...") and the
+ * old config still served. */
+int server_apply(struct server *srv, struct cfg *cfg, const char *why);
 
 /*
  * Control thread: a change of credentials alone (a PATCH of them, or a

@@ -135,6 +135,23 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->admin.listen.host);
 	cfg_secret_free(cfg->admin.token);
 	free(cfg->admin.token_file);
+	for (size_t i = 0; i < cfg->fleet.n_etcd; i++)
+		free(cfg->fleet.etcd[i]);
+	free(cfg->fleet.etcd);
+	free(cfg->fleet.ca_file);
+	free(cfg->fleet.cert_file);
+	free(cfg->fleet.key_file);
+	free(cfg->fleet.user);
+	cfg_secret_free(cfg->fleet.password);
+	free(cfg->fleet.password_file);
+	free(cfg->fleet.prefix);
+	free(cfg->fleet.pop);
+	free(cfg->fleet.node);
+	cfg_secret_free(cfg->fleet.secrets_key);
+	free(cfg->fleet.secrets_key_file);
+	cfg_secret_free(cfg->fleet.secrets_previous_key);
+	free(cfg->fleet.secrets_previous_key_file);
+	free(cfg->fleet.state_dir);
 	free(cfg->cache.paths);
 	for (size_t i = 0; i < cfg->n_zones; i++)
 		zone_free(&cfg->zones[i]);

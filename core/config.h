@@ -209,6 +209,26 @@ struct cfg_admin {
 	char *token_file;        /* resolved */
 };
 
+/* [fleet]: zones, origins and credentials from etcd (control/fleet.h,
+ * docs/FLEET.md). Absent section: enabled false, the zone files serve. */
+struct cfg_fleet {
+	bool enabled;
+	char **etcd;             /* endpoint base URLs ("http://127.0.0.1:2379"), in order */
+	size_t n_etcd;
+	char *ca_file, *cert_file, *key_file;  /* https endpoints; resolved, or NULL */
+	char *user;              /* etcd authentication, or NULL */
+	char *password;          /* from password_file (no-dump pages, wiped) */
+	char *password_file;
+	char *prefix;            /* default "/edgecache"; no trailing '/' */
+	char *pop;               /* this node's PoP name */
+	char *node;              /* default the host name */
+	char *secrets_key;       /* LIMIT_FLEET_KEY_BYTES as hex (no-dump pages) */
+	char *secrets_key_file;
+	char *secrets_previous_key;   /* still decrypts during a key rotation, or NULL */
+	char *secrets_previous_key_file;
+	char *state_dir;         /* the last known good state */
+};
+
 /* Relative paths (zones, logs, counters_file, s3_*_file, cache path) are resolved
  * against the directory of the file that names them, so the tree can move. */
 
@@ -222,6 +242,7 @@ struct cfg {
 	struct cfg_server server;
 	struct cfg_cache cache;
 	struct cfg_admin admin;
+	struct cfg_fleet fleet;
 	struct cfg_zone *zones;
 	size_t n_zones;
 	const struct cfg_zone *default_zone;   /* NULL if no zone has "*" */

@@ -645,4 +645,45 @@
  * peer rarely has more than a few such frames in flight. */
 #define LIMIT_H2_RESET_SIDS               4
 
+/* ---- fleet (control/fleet*.c, docs/FLEET.md) ---- */
+/* etcd endpoints in [fleet] etcd: a cluster has 3 or 5 members; a few
+ * more for a proxy in front of them. */
+#define LIMIT_FLEET_ENDPOINTS         8
+#define LIMIT_FLEET_URL_BYTES         256
+/* The fleet key: AES-256. */
+#define LIMIT_FLEET_KEY_BYTES         32
+/* prefix, pop, node: parts of etcd keys, kept short and printable. */
+#define LIMIT_FLEET_PREFIX_BYTES      128
+#define LIMIT_FLEET_NAME_BYTES        64
+#define LIMIT_FLEET_PASSWORD_BYTES    256
+/* One etcd request (range, txn, lease) of the control thread: etcd answers
+ * in milliseconds on a LAN; a member that does not is skipped for the
+ * next one (failover) rather than stalling the admin API for long. */
+#define LIMIT_FLEET_REQUEST_MS        2000
+#define LIMIT_FLEET_CONNECT_MS        500
+/* A range answer (the whole fleet state): 256 zones x 8 origins x ~1 KiB
+ * fits with room; a bigger answer is refused, not buffered without end. */
+#define LIMIT_FLEET_RESPONSE_BYTES    (16 << 20)
+/* Reconnect back-off of the watch: doubles from MIN to MAX, +-50% jitter
+ * (a fleet that lost etcd does not come back in lockstep). MAX bounds
+ * how late a node that was cut off catches up once etcd answers again
+ * (issue 12: within 2 s); 2000 nodes retrying about once a second are
+ * 2000 refused connects a second, nothing an etcd that is up notices. */
+#define LIMIT_FLEET_BACKOFF_MIN_MS    100
+#define LIMIT_FLEET_BACKOFF_MAX_MS    1000
+/* The node key's lease: kept alive every TTL/3; a node that died drops
+ * out of GET /cdn/fleet after at most TTL. */
+#define LIMIT_FLEET_LEASE_TTL_S       10
+/* A watch that says nothing for this long (no event, no progress
+ * notification, which etcd sends every ~10 min by default but every
+ * --experimental-watch-progress-notify-interval in tests) is taken for
+ * dead and reconnected. */
+#define LIMIT_FLEET_WATCH_IDLE_MS     (11 * 60 * 1000)
+/* A purge event's lease: long enough for a node cut off for a moment to
+ * see it when its watch resumes (a node cut off longer misses it: its
+ * full range does not replay events; purge again, docs/FLEET.md). */
+#define LIMIT_FLEET_PURGE_TTL_S       60
+/* ?wait=all: the longest an admin write waits for every live node. */
+#define LIMIT_FLEET_WAIT_MS           10000
+
 #endif /* EDGECACHE_CORE_LIMITS_H */

@@ -458,7 +458,8 @@ static bool same_listens(const struct cfg_listen *a, size_t na, const struct cfg
  * field added to one of them must be added here (or, if only the admin
  * API reads it from the latest config, be named a credential in
  * runtime.h): else a reload changing only that field would keep the old
- * snapshot. The sizes catch a forgotten one
+ * snapshot. [fleet] is not compared: only control/fleet reads it, from
+ * the latest config. The sizes catch a forgotten one
  * (x86-64 layout; elsewhere the build does without the check).
  */
 #if defined(__x86_64__) && defined(__LP64__)
@@ -467,7 +468,7 @@ _Static_assert(sizeof(struct cfg_zone) == 168, "cfg_zone changed: same_zone");
 _Static_assert(sizeof(struct cfg_server) == 168, "cfg_server changed: same_server");
 _Static_assert(sizeof(struct cfg_cache) == 56, "cfg_cache changed: rt_cfg_creds_only");
 _Static_assert(sizeof(struct cfg_admin) == 40, "cfg_admin changed: rt_cfg_creds_only");
-_Static_assert(sizeof(struct cfg) == 320, "cfg changed: rt_cfg_creds_only");
+_Static_assert(sizeof(struct cfg) == 456, "cfg changed: rt_cfg_creds_only");
 #endif
 
 /* Everything of an origin but its credentials (see rt_cfg_creds_only). */

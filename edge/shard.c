@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cache/store.h"
+#include "core/ring.h"
 #include "edge/edge_cache.h"
 
 /* Store write ios in flight per shard: each write slot holds a few. */
@@ -189,7 +190,7 @@ static void register_store_bufs(struct shard *sh)
 {
 	size_t bytes;
 	void *mem = sh->cache.store ? store_shard_mem(sh->cache.store, sh->id, &bytes) : NULL;
-	if (!mem)
+	if (!mem || !ring_has(RING_FIXED_BUFS))
 		return;
 	struct iovec iov = { .iov_base = mem, .iov_len = bytes };
 	int r = io_uring_register_buffers(&sh->lp.ring, &iov, 1);
@@ -249,6 +250,7 @@ static int shard_setup(struct shard *sh)
 		return ret;
 	}
 	register_store_bufs(sh);
+	sh->zc_off = !ring_has(RING_SEND_ZC);
 	for (unsigned i = 0; i < sh->n_listen; i++)
 		arm_accept(sh, i);
 	sh->listening = true;

@@ -161,7 +161,7 @@ struct shard {
 	uint32_t owait_head, owait_n, owait_cap;
 	uint32_t orecv_armed;
 	uint64_t trim_ms;                   /* last head-pool trim (LIMIT_HBUF_TRIM_MS) */
-	bool zc_off;                        /* the kernel refused a zero-copy send */
+	bool zc_off;                        /* no zero-copy sends: core/ring.h, or one refused */
 	bool draining;
 
 	uint64_t s3err_logged_ms[S3ERR_CODE__COUNT];   /* once per interval */
