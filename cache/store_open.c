@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -564,6 +565,17 @@ static int opts_check(const struct store_opts *o, uint64_t *file_bytes,
 	return 0;
 }
 
+/* A shard's buffers: bufs × (chunk + meta), a GiB at 16m chunks. Mapped,
+ * not malloc'd: the kernel backs pages on first use, where malloc'd memory
+ * is touched whole at start when a debugging allocator fills it
+ * (MALLOC_PERTURB_, as meson test sets): seconds per GiB on a busy host. */
+static void *bufs_map(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static int alloc_shards(struct store *st, const struct store_opts *o)
 {
 	uint32_t bufs = o->bufs ? o->bufs : LIMIT_STORE_BUFS;
@@ -578,7 +590,7 @@ static int alloc_shards(struct store *st, const struct store_opts *o)
 
 		sh->n_bufs = sh->n_free = bufs;
 		sh->free = malloc(bufs * sizeof(*sh->free));
-		sh->mem = o->sim ? NULL : aligned_alloc(STORE_BLOCK, bufs * st->buf_bytes);
+		sh->mem = o->sim ? NULL : bufs_map((size_t)bufs * st->buf_bytes);
 		if (!sh->free || (!o->sim && !sh->mem))
 			return -ENOMEM;
 		for (uint32_t b = 0; b < bufs; b++)
@@ -771,7 +783,8 @@ void store_close(struct store *st)
 		free(st->stripes[i].pad);
 	}
 	for (unsigned i = 0; st->shards && i < st->n_shards; i++) {
-		free(st->shards[i].mem);
+		if (st->shards[i].mem)
+			munmap(st->shards[i].mem, (size_t)st->shards[i].n_bufs * st->buf_bytes);
 		free(st->shards[i].free);
 	}
 	free(st->shards);
