@@ -13,7 +13,7 @@ struct slot {
 	bool used;
 	struct cindex_key key;
 	struct collapse_leader leader;
-	uint64_t stamp;                     /* invalidation tables */
+	uint64_t stamp;                     /* invalidation tables; claims: progress */
 };
 
 struct collapse {
@@ -84,6 +84,7 @@ int collapse_claim(struct collapse *t, struct cindex_key key, const struct colla
 			s->used = true;     /* reserve it while we look further */
 			s->key = key;
 			s->leader = *me;
+			s->stamp = 0;
 			free_slot = s;
 		}
 		unlock(s);
@@ -148,6 +149,35 @@ bool collapse_active(struct collapse *t, struct cindex_key key)
 		struct slot *s = &t->s[(key.lo + i) & t->mask];
 		lock(s);
 		bool hit = s->used && same(s->key, key);
+		unlock(s);
+		if (hit)
+			return true;
+	}
+	return false;
+}
+
+void collapse_touch(struct collapse *t, struct cindex_key key, uint64_t ms)
+{
+	for (uint32_t i = 0; i < LIMIT_COLLAPSE_PROBE; i++) {
+		struct slot *s = &t->s[(key.lo + i) & t->mask];
+		lock(s);
+		bool hit = s->used && same(s->key, key);
+		if (hit)
+			s->stamp = ms;
+		unlock(s);
+		if (hit)
+			return;
+	}
+}
+
+bool collapse_active_since(struct collapse *t, struct cindex_key key, uint64_t *ms)
+{
+	for (uint32_t i = 0; i < LIMIT_COLLAPSE_PROBE; i++) {
+		struct slot *s = &t->s[(key.lo + i) & t->mask];
+		lock(s);
+		bool hit = s->used && same(s->key, key);
+		if (hit)
+			*ms = s->stamp;
 		unlock(s);
 		if (hit)
 			return true;

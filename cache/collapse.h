@@ -42,6 +42,15 @@ int collapse_claim(struct collapse *t, struct cindex_key key, const struct colla
 void collapse_release(struct collapse *t, struct cindex_key key);
 /* Is key in flight? (parked followers ask on every tick) */
 bool collapse_active(struct collapse *t, struct cindex_key key);
+/*
+ * The holder of key's claim made progress at `ms` (a claim starts with
+ * none: 0). Those who wait on a claim bound their wait by its holder's
+ * progress, not by how long they waited: a fetch that moves slowly is
+ * still waited for, one that stalls is not.
+ */
+void collapse_touch(struct collapse *t, struct cindex_key key, uint64_t ms);
+/* Is key in flight? True and *ms: its holder's last progress. */
+bool collapse_active_since(struct collapse *t, struct cindex_key key, uint64_t *ms);
 
 /*
  * The same table kept as invalidation stamps (a second instance): when

@@ -433,6 +433,14 @@
  * are free (the tick looks), rather than drop a chunk that would then be
  * fetched from the origin again (#17 defect 1). */
 #define LIMIT_ELARGE_WRITE_RESERVE    4
+/* Origin segments an exchange holds for its chunk writes when the store
+ * has no room for them (edge/edge_large.c: a fetched chunk is never
+ * dropped for want of a buffer, a write slot or a write io — it would be
+ * fetched again). Its origin reads pause once it holds one, so only the
+ * rest of that one read can follow: one segment for a Content-Length
+ * body, a few for a TLS read of several records. Past it the chunk is
+ * dropped (counted: cache_fill_dropped). */
+#define LIMIT_ELARGE_HELD_SEGS        8
 /* Store write slots of a shard a fill must find free to go on reading
  * the origin (two origin reads' worth of appends, 8 each). */
 #define LIMIT_ELARGE_WRITE_SLOTS      16
