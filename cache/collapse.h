@@ -5,8 +5,9 @@
  * Owns: a fixed table of in-flight keys shared by all shards (allocated at
  * start, LIMIT_COLLAPSE_KEYS slots, each with its own small lock: never a
  * global lock).
- * Called by: shards (claim on a miss, release when the fetch's store write
- * commits or fails, or when nothing will be stored); lookups by any shard.
+ * Called by: shards (claim on a miss, touch as the fetch makes progress,
+ * release when the fetch's store write commits or fails, or when nothing
+ * will be stored); lookups by any shard.
  * Never: blocks beyond a slot's spin, allocates, or decides anything about
  * HTTP: which misses collapse, on whom, and when a key is pass-stamped is
  * cache/cache_policy.h's; edge/edge_cache.c applies it.
