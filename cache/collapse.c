@@ -24,7 +24,9 @@ struct collapse {
 int collapse_init(struct collapse **out, uint32_t slots)
 {
 	struct collapse *t = calloc(1, sizeof(*t));
-	uint32_t n = LIMIT_COLLAPSE_PROBE;     /* a window never wraps onto itself */
+	/* Two windows that share slots must lock them in the same order:
+	 * true when they cannot go round the table together. */
+	uint32_t n = 2 * LIMIT_COLLAPSE_PROBE;
 	while (n < slots)
 		n <<= 1;
 	if (!t || !(t->s = calloc(n, sizeof(*t->s)))) {
@@ -63,7 +65,8 @@ static bool same(struct cindex_key a, struct cindex_key b)
  * slot: the check that nobody holds the key and the reservation are one
  * step (two claimants that each reserved a different free slot of the
  * window both led, when the window was locked slot by slot). Any two
- * windows that share slots lock them in the same order: no deadlock. */
+ * windows that share slots lock them in the same order (the table is at
+ * least two windows long): no deadlock. */
 int collapse_claim(struct collapse *t, struct cindex_key key, const struct collapse_leader *me,
 		   struct collapse_leader *leader)
 {
@@ -147,15 +150,8 @@ bool collapse_stamped_since(struct collapse *t, struct cindex_key key, uint64_t 
 
 bool collapse_active(struct collapse *t, struct cindex_key key)
 {
-	for (uint32_t i = 0; i < LIMIT_COLLAPSE_PROBE; i++) {
-		struct slot *s = &t->s[(key.lo + i) & t->mask];
-		lock(s);
-		bool hit = s->used && same(s->key, key);
-		unlock(s);
-		if (hit)
-			return true;
-	}
-	return false;
+	uint64_t ms;
+	return collapse_active_since(t, key, &ms);
 }
 
 void collapse_touch(struct collapse *t, struct cindex_key key, uint64_t ms)
