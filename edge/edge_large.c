@@ -175,7 +175,8 @@ static bool chunk_coming(struct shard *sh, const struct exchange *ex, uint32_t i
 }
 
 /* Bytes of chunk idx went to its store write: the claims others wait on
- * (the chunk's, the fill's) show progress. */
+ * show progress — the chunk's, those of the fetch's later chunks (they
+ * come after it, at the same pace) and the fill's. */
 static void claims_moved(struct shard *sh, struct exchange *ex, uint32_t idx)
 {
 	struct elarge_x *L = &ex->cache.large;
@@ -183,6 +184,9 @@ static void claims_moved(struct shard *sh, struct exchange *ex, uint32_t idx)
 		return;
 	collapse_touch(sh->cache.collapse, slice_chunk_key(ex->cache.key, L->gen, idx),
 		       sh->lp.now_ms);
+	for (uint32_t i = L->cl_from > idx ? L->cl_from : idx + 1; i < L->cl_to; i++)
+		collapse_touch(sh->cache.collapse, slice_chunk_key(ex->cache.key, L->gen, i),
+			       sh->lp.now_ms);
 	if (L->fill_claim)
 		collapse_touch(sh->cache.collapse, slice_fill_key(ex->cache.key, L->gen),
 			       sh->lp.now_ms);
