@@ -283,7 +283,7 @@ def main():
 			ck.run('slow_leader', slow_leader, ck, srv, org, 'slow')
 		c = srv.counters()
 		print('  counters: %s' % ', '.join('%s=%d' % (k, c.get(k, 0)) for k in (
-			'cache_large_fetches', 'cache_large_waits', 'cache_fill_dropped', 'cache_large_held',
+			'cache_large_fetches', 'cache_large_waits', 'cache_large_wait_expired', 'cache_fill_dropped', 'cache_large_held',
 			'cache_fills', 'collapsed_followers', 'collapsed_parked', 'cache_large_hits')))
 		code = srv.stop()
 		ck.check('%s: exit 0 (%s)' % (label, code), code == 0)
