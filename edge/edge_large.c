@@ -972,18 +972,8 @@ static bool park_behind(struct shard *sh, struct exchange *ex, bool lead)
 		   collapse_stamped_since(sh->cache.passes, ex->cache.key, since)))
 		return false;
 	if (lead ? claim_key(sh, ex, ex->cache.key) : !collapse_active(t, ex->cache.key)) {
-		/* The claim first, then the index (as claim_missing): a first
-		 * fetch that ended since our lookup may have landed its record
-		 * (its write commits, then lets go of the key). Then it is read
-		 * at the next tick, not fetched again as a version of our own
-		 * (unless this request refused it already). */
-		struct cindex_entry hit;
-		if (!lead || ex->cache.large_old.set ||
-		    store_lookup(sh->cache.store, sh->id, ex->cache.key, &hit) != 0) {
-			ex->cache.large.obj_claim = lead;
-			return false;
-		}
-		release_mine(sh, ex, ex->cache.key);
+		ex->cache.large.obj_claim = lead;
+		return false;
 	}
 	COUNT(sh, cache_large_parked);
 	exchange_park(sh, ex);
@@ -1007,6 +997,19 @@ bool elarge_miss(struct shard *sh, struct exchange *ex)
 		return true;
 	if (!chunks)
 		return false;
+	/* The claim first, then the index (as claim_missing): a first fetch
+	 * that ended since our lookup may have landed its record (its write
+	 * commits, then lets go of the key). Then that is read at the next
+	 * tick, not fetched again as a version of our own (unless this
+	 * request refused it already). */
+	struct cindex_entry hit;
+	if (L->obj_claim && !c->large_old.set &&
+	    store_lookup(sh->cache.store, sh->id, c->key, &hit) == 0) {
+		release_lead(sh, ex);
+		COUNT(sh, cache_large_parked);
+		exchange_park(sh, ex);
+		return true;
+	}
 	L->on = true;
 	L->chunk = store_chunk_bytes(sh->cache.store);
 	L->next = L->first = first;
