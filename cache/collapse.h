@@ -5,8 +5,9 @@
  * Owns: a fixed table of in-flight keys shared by all shards (allocated at
  * start, LIMIT_COLLAPSE_KEYS slots, each with its own small lock: never a
  * global lock).
- * Called by: shards (claim on a miss, release when the fetch's store write
- * commits or fails, or when nothing will be stored); lookups by any shard.
+ * Called by: shards (claim on a miss, touch as the fetch makes progress,
+ * release when the fetch's store write commits or fails, or when nothing
+ * will be stored); lookups by any shard.
  * Never: blocks beyond a slot's spin, allocates, or decides anything about
  * HTTP: which misses collapse, on whom, and when a key is pass-stamped is
  * cache/cache_policy.h's; edge/edge_cache.c applies it.
@@ -42,6 +43,15 @@ int collapse_claim(struct collapse *t, struct cindex_key key, const struct colla
 void collapse_release(struct collapse *t, struct cindex_key key);
 /* Is key in flight? (parked followers ask on every tick) */
 bool collapse_active(struct collapse *t, struct cindex_key key);
+/*
+ * The holder of key's claim made progress at `ms` (a claim starts with
+ * none: 0). Those who wait on a claim bound their wait by its holder's
+ * progress, not by how long they waited: a fetch that moves slowly is
+ * still waited for, one that stalls is not.
+ */
+void collapse_touch(struct collapse *t, struct cindex_key key, uint64_t ms);
+/* Is key in flight? True and *ms: its holder's last progress. */
+bool collapse_active_since(struct collapse *t, struct cindex_key key, uint64_t *ms);
 
 /*
  * The same table kept as invalidation stamps (a second instance): when

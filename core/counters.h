@@ -129,6 +129,7 @@
 	X(cache_large_waits,       "large-object sends that waited: no free store buffer, or another exchange is fetching the chunk") \
 	X(cache_read_waits,        "lookups that found their object with every store buffer of the shard out: parked, looked up again at the next tick") \
 	X(cache_large_wait_expired, "missing chunks fetched after all: the fill or fetch bringing them did not within LIMIT_ELARGE_CLAIM_WAIT_MS") \
+	X(cache_large_held,        "large-object fetches or fills whose origin bytes waited for store room (reads paused, no chunk dropped)") \
 	X(cache_large_parked,      "Range misses that waited for another exchange's first fetch of the object (then served from its slices)") \
 	X(cache_vary_markers,      "Vary markers written (a URL's Vary names, new or changed, or one more variant)") \
 	X(cache_vary_refused,      "variants not stored: the URL has LIMIT_VARY_VARIANTS already") \

@@ -433,17 +433,25 @@
  * are free (the tick looks), rather than drop a chunk that would then be
  * fetched from the origin again (#17 defect 1). */
 #define LIMIT_ELARGE_WRITE_RESERVE    4
+/* Origin segments an exchange holds for its chunk writes when the store
+ * has no room for them (edge/edge_large.c: a fetched chunk is never
+ * dropped for want of a buffer, a write slot or a write io — it would be
+ * fetched again). Its origin reads pause once it holds one, so only the
+ * rest of that one read can follow: one segment for a Content-Length
+ * body, a few for a TLS read of several records. Past it the chunk is
+ * dropped (counted: cache_fill_dropped). */
+#define LIMIT_ELARGE_HELD_SEGS        8
 /* Store write slots of a shard a fill must find free to go on reading
  * the origin (two origin reads' worth of appends, 8 each). */
 #define LIMIT_ELARGE_WRITE_SLOTS      16
 /* How long an exchange waits for a missing chunk that is on its way (the
- * version's fill streams it, or another exchange fetches or writes it),
- * counted from when it began waiting for that chunk, before fetching it
- * itself. The fill reads the origin at its own visitor's pace, so one slow
- * (or hostile) visitor can pace the others down to a chunk per this long:
- * a known gap until the fill is decoupled from its visitor. Not lower:
- * at 5 s, 200 visitors of a new 64 MiB object under ASan drew 2.05x the
- * object from the origin (test_cache_large_collapse). */
+ * version's fill streams it, or another exchange fetches or writes it)
+ * while what brings it makes no progress (counted from the later of its
+ * holder's last progress and the start of the wait), before fetching it
+ * itself. A fill reads the origin at its own visitor's pace: a slow one is
+ * waited for (counted from when the wait began, as before, waiters under
+ * load gave up on it and drew up to 2.4x the object from the origin); a
+ * stalled one holds the others this long. */
 #define LIMIT_ELARGE_CLAIM_WAIT_MS    30000
 
 /* ---- config errors and check-origin (control/; FIXED) ------------------- */

@@ -991,13 +991,15 @@ void ecache_fill_begin(struct shard *sh, struct exchange *ex, const struct http1
 		 (marker && c->ckey.lo == pkey.lo && c->ckey.hi == pkey.hi));
 }
 
-void ecache_fill_body(struct shard *sh, struct exchange *ex, const char *p, size_t n)
+void ecache_fill_body(struct shard *sh, struct exchange *ex, const struct iobuf_seg *seg)
 {
 	struct ecache_x *c = &ex->cache;
 	struct store_io io[8];
+	const char *p = seg->ptr;
+	size_t n = seg->len;
 
 	if (c->filling && c->large.fill) {
-		elarge_fill_body(sh, ex, p, n);
+		elarge_fill_body(sh, ex, seg);
 		return;
 	}
 	while (c->filling && n > 0) {

@@ -131,8 +131,10 @@ void ecache_on_read(struct shard *sh, struct exchange *ex, const struct io_uring
 /* The origin's response head: start a store write if it may be stored. */
 void ecache_fill_begin(struct shard *sh, struct exchange *ex,
 		       const struct http1_response *resp);
-/* Origin body bytes (also streamed to the visitor). */
-void ecache_fill_body(struct shard *sh, struct exchange *ex, const char *p, size_t n);
+/* Origin body bytes (also streamed to the visitor): seg's reference is
+ * the caller's; a large object's fill takes one of its own to keep bytes
+ * the store cannot take yet (edge/edge_large.h). */
+void ecache_fill_body(struct shard *sh, struct exchange *ex, const struct iobuf_seg *seg);
 /* The response ended: complete (commit when the writes land) or not. */
 void ecache_fill_end(struct shard *sh, struct exchange *ex, bool complete);
 /* An unsafe method's 2xx/3xx response: drop what it invalidates (the

@@ -57,6 +57,9 @@ struct chk_meta {
 };
 
 static void advance(struct shard *sh, struct exchange *ex, bool in_send);
+static bool held_feed(struct shard *sh, struct exchange *ex);
+static void held_drop(struct shard *sh, struct exchange *ex);
+static void held_done(struct shard *sh, struct exchange *ex);
 static bool write_record(struct shard *sh, struct exchange *ex,
 			 const struct http1_response *resp);
 
@@ -98,6 +101,8 @@ static bool claim_key(struct shard *sh, struct exchange *ex, struct cindex_key k
 	if (!sh->cache.collapse)
 		return true;
 	int r = collapse_claim(sh->cache.collapse, key, &me, &l);
+	if (r == 0)
+		collapse_touch(sh->cache.collapse, key, sh->lp.now_ms);
 	return r != 1 || (l.shard == me.shard && l.vidx == me.vidx && l.vgen == me.vgen);
 }
 
@@ -148,17 +153,43 @@ static void release_lead(struct shard *sh, struct exchange *ex)
 /*
  * Chunk idx of this version was not in the store: is it on its way — the
  * version's fill still streams (it writes every chunk it reaches), or a
- * fetch or store write holds the chunk's claim? The claims are asked
- * before the index is asked again: a write commits before its claim goes,
- * and the fill claims a chunk before it lets go of the fill's key.
+ * fetch or store write holds the chunk's claim? True and *moved_ms: when
+ * what brings it last made progress (0: not since its claim). The claims
+ * are asked before the index is asked again: a write commits before its
+ * claim goes, and the fill claims a chunk before it lets go of the fill's
+ * key.
  */
-static bool chunk_coming(struct shard *sh, const struct exchange *ex, uint32_t idx)
+static bool chunk_coming(struct shard *sh, const struct exchange *ex, uint32_t idx,
+			 uint64_t *moved_ms)
 {
 	const struct elarge_x *L = &ex->cache.large;
 	struct collapse *t = sh->cache.collapse;
-	return t && L->storing &&
-	       (collapse_active(t, slice_fill_key(ex->cache.key, L->gen)) ||
-		collapse_active(t, slice_chunk_key(ex->cache.key, L->gen, idx)));
+	uint64_t a = 0, b = 0;
+
+	if (!t || !L->storing)
+		return false;
+	bool fill = collapse_active_since(t, slice_fill_key(ex->cache.key, L->gen), &a);
+	bool fetch = collapse_active_since(t, slice_chunk_key(ex->cache.key, L->gen, idx), &b);
+	*moved_ms = a > b ? a : b;
+	return fill || fetch;
+}
+
+/* Bytes of chunk idx went to its store write: the claims others wait on
+ * show progress — the chunk's, those of the fetch's later chunks (they
+ * come after it, at the same pace) and the fill's. */
+static void claims_moved(struct shard *sh, struct exchange *ex, uint32_t idx)
+{
+	struct elarge_x *L = &ex->cache.large;
+	if (!sh->cache.collapse)
+		return;
+	collapse_touch(sh->cache.collapse, slice_chunk_key(ex->cache.key, L->gen, idx),
+		       sh->lp.now_ms);
+	for (uint32_t i = L->cl_from > idx ? L->cl_from : idx + 1; i < L->cl_to; i++)
+		collapse_touch(sh->cache.collapse, slice_chunk_key(ex->cache.key, L->gen, i),
+			       sh->lp.now_ms);
+	if (L->fill_claim)
+		collapse_touch(sh->cache.collapse, slice_fill_key(ex->cache.key, L->gen),
+			       sh->lp.now_ms);
 }
 
 /* Let go of the claims no store write took over. */
@@ -170,15 +201,20 @@ static void release_claims(struct shard *sh, struct exchange *ex)
 	L->cl_from = L->cl_to = 0;
 }
 
-/* A chunk's claim now ends with its store write (or it was skipped). */
+/* Chunk idx's store write began (written: its claim now ends with the
+ * write's completion) or was refused for good (its claim goes now). The
+ * claims before it that no write took (chunks skipped after a failure)
+ * go too: none of them is on its way any more. */
 static void claim_done(struct shard *sh, struct exchange *ex, uint32_t idx, bool written)
 {
 	struct elarge_x *L = &ex->cache.large;
-	if (idx != L->cl_from || idx >= L->cl_to)
+	if (idx < L->cl_from || idx >= L->cl_to)
 		return;
+	for (; L->cl_from < idx; L->cl_from++)
+		release_mine(sh, ex, slice_chunk_key(ex->cache.key, L->gen, L->cl_from));
 	if (!written)
 		release_mine(sh, ex, slice_chunk_key(ex->cache.key, L->gen, idx));
-	L->cl_from++;
+	L->cl_from = idx + 1;
 }
 
 /* ---- buffers and the wait list ---------------------------------------------- */
@@ -272,6 +308,18 @@ void elarge_tick(struct shard *sh)
 		list = L->next_wait;
 		L->waiting = false;
 		L->next_wait = NULL;
+		if (L->n_held) {
+			/* Also for a closed exchange: its op waits for them. */
+			if (!held_feed(sh, ex)) {
+				wait_add(sh, ex);
+				continue;
+			}
+			if (ex->state != EX_BUSY) {
+				held_done(sh, ex);      /* may free ex */
+				continue;
+			}
+			held_done(sh, ex);
+		}
 		if (ex->state != EX_BUSY)
 			continue;
 		if (L->store_wait) {
@@ -537,30 +585,36 @@ void elarge_start(struct shard *sh, struct exchange *ex)
 }
 
 /* Start a store write of one object of this version (a record: body 0;
- * a chunk): its key text gives the prefix-purge hashes. */
-static bool begin_write(struct shard *sh, struct exchange *ex, struct cindex_key key,
-			const void *meta, uint32_t meta_len, uint64_t body_len, uint32_t *wid)
+ * a chunk): its key text gives the prefix-purge hashes. 0; -EAGAIN when
+ * the store has no room now (no write io, write slot or buffer free: one
+ * will be, as writes land); another -errno when it never will (counted). */
+static int begin_write(struct shard *sh, struct exchange *ex, struct cindex_key key,
+		       const void *meta, uint32_t meta_len, uint64_t body_len, uint32_t *wid)
 {
 	char text[LIMIT_CACHE_KEY_BYTES];
 	size_t text_len;
 	struct cindex_key k;
 	struct store_io io[4];
 
-	if (!ecache_write_room(sh, 4) ||
-	    ecache_request_key(ex, text, sizeof(text), &text_len, &k) < 0)
-		return false;
+	if (!ecache_write_room(sh, 4))
+		return -EAGAIN;
+	int n = ecache_request_key(ex, text, sizeof(text), &text_len, &k);
+	if (n < 0)
+		return n;
 	struct store_obj obj = {
 		.meta = meta, .meta_len = meta_len, .body_len = body_len,
 		.expires = ex->cache.large.expires, .key_text = text, .key_text_len = text_len,
 	};
-	int n = store_write_begin(sh->cache.store, sh->id, key, &obj, wid, io, 4);
+	n = store_write_begin(sh->cache.store, sh->id, key, &obj, wid, io, 4);
+	if (n == -EBUSY || n == -ENOBUFS)
+		return -EAGAIN;
 	if (n < 0) {
 		COUNT(sh, cache_fill_dropped);
-		return false;
+		return n;
 	}
 	sh->cache.fill_began_ms[*wid % LIMIT_STORE_WRITES] = sh->lp.now_ms;
 	ecache_submit_writes(sh, io, n);
-	return true;
+	return 0;
 }
 
 /* Write the record of a new version (best effort). */
@@ -581,8 +635,11 @@ static bool write_record(struct shard *sh, struct exchange *ex,
 	if (ok) {
 		m.head_len = (uint32_t)w.len;
 		memcpy(blk, &m, sizeof(m));
-		ok = begin_write(sh, ex, ex->cache.key, blk, (uint32_t)(sizeof(m) + w.len), 0,
-				 &wid);
+		int r = begin_write(sh, ex, ex->cache.key, blk, (uint32_t)(sizeof(m) + w.len), 0,
+				    &wid);
+		if (r == -EAGAIN)
+			COUNT(sh, cache_fill_dropped);  /* no version is stored this time */
+		ok = r == 0;
 	}
 	iobuf_pool_put(&sh->pool, blk);     /* the store copied the meta */
 	struct elarge_old *old = &ex->cache.large_old;
@@ -640,15 +697,21 @@ static void new_version(struct shard *sh, struct exchange *ex,
 
 /* ---- chunk writes -------------------------------------------------------------- */
 
-static bool cw_begin(struct shard *sh, struct exchange *ex, uint32_t idx)
+/* Begin chunk idx's store write: 0, -EAGAIN (no room now: its bytes
+ * wait, its claim stays), or another -errno (never: the chunk is skipped
+ * and its claim goes). */
+static int cw_begin(struct shard *sh, struct exchange *ex, uint32_t idx)
 {
 	struct elarge_x *L = &ex->cache.large;
 	struct chk_meta m = { .magic = CHK_MAGIC, .idx = idx, .gen = L->gen, .total = L->total };
 
-	if (!begin_write(sh, ex, slice_chunk_key(ex->cache.key, L->gen, idx), &m, sizeof(m),
-			 chunk_len(L, idx), &L->cw_wid)) {
+	int r = begin_write(sh, ex, slice_chunk_key(ex->cache.key, L->gen, idx), &m, sizeof(m),
+			    chunk_len(L, idx), &L->cw_wid);
+	if (r == -EAGAIN)
+		return r;
+	if (r < 0) {
 		claim_done(sh, ex, idx, false);
-		return false;
+		return r;
 	}
 	/* Claimed until the write lands (ecache_on_write releases it): a
 	 * concurrent miss of this chunk waits for it instead of fetching. */
@@ -657,7 +720,7 @@ static bool cw_begin(struct shard *sh, struct exchange *ex, uint32_t idx)
 	L->cw_active = true;
 	L->cw_idx = idx;
 	L->cw_left = chunk_len(L, idx);
-	return true;
+	return 0;
 }
 
 static void cw_abort(struct shard *sh, struct exchange *ex)
@@ -672,39 +735,143 @@ static void cw_abort(struct shard *sh, struct exchange *ex)
 	release_mine(sh, ex, slice_chunk_key(ex->cache.key, L->gen, L->cw_idx));
 }
 
-/* Object bytes [off, off + n) passing by: each whole chunk becomes a store
- * object (best effort: a busy store skips a chunk, never slows anyone). */
-static void cw_feed(struct shard *sh, struct exchange *ex, uint64_t off, const char *p,
-		    size_t n)
+/*
+ * Object bytes [off, off + n) passing by: each whole chunk becomes a store
+ * object. Returns the bytes taken: fewer than n when the store has no room
+ * for the next ones now (no write io, write slot or buffer free) — the
+ * caller holds the rest (store_seg), never drops them: their chunk is
+ * claimed by us, so nobody else fetches it while we hold it. A chunk the
+ * store refuses for good (a disk error) is skipped, counted, and its
+ * claim goes.
+ */
+static size_t cw_feed(struct shard *sh, struct exchange *ex, uint64_t off, const char *p,
+		      size_t n)
 {
 	struct elarge_x *L = &ex->cache.large;
 	struct store_io io[8];
+	size_t done = 0;
 
-	while (n > 0) {
+	while (done < n) {
 		uint32_t idx = (uint32_t)(off / L->chunk);
 		uint64_t coff = off % L->chunk;
 		uint64_t rest = chunk_len(L, idx) - coff;   /* to the chunk's end */
-		size_t step = rest < n ? (size_t)rest : n;
-		/* A write runs from a chunk's start, so cw_left == rest: the
-		 * step is the same whether the bytes are written or skipped. */
-		if (L->cw_active || (coff == 0 && cw_begin(sh, ex, idx))) {
-			size_t used = 0;
-			int k = ecache_write_room(sh, 8) ?
-				store_write_append(sh->cache.store, sh->id, L->cw_wid, p, step, &used,
-						   io, 8) : -1;
+		size_t step = rest < n - done ? (size_t)rest : n - done;
+		size_t used = step;             /* a skipped chunk's bytes pass */
+		/* A write runs from a chunk's start, so cw_left == rest. */
+		if (!L->cw_active && coff == 0 && cw_begin(sh, ex, idx) == -EAGAIN)
+			break;
+		if (L->cw_active) {
+			int k = 0;
+			used = 0;
+			if (ecache_write_room(sh, 8))
+				k = store_write_append(sh->cache.store, sh->id, L->cw_wid, p, step,
+						       &used, io, 8);
 			if (k > 0)
 				ecache_submit_writes(sh, io, k);
-			if (k < 0 || used < step) {
-				cw_abort(sh, ex);
+			if (k < 0) {
+				cw_abort(sh, ex);   /* the write failed: skip the chunk */
 				COUNT(sh, cache_fill_dropped);
+				used = step;
 			} else if ((L->cw_left -= used) == 0) {
 				L->cw_active = false;   /* sealed: it commits as it lands */
 			}
+			if (used && k >= 0)
+				claims_moved(sh, ex, idx);
 		}
-		off += step;
-		p += step;
-		n -= step;
+		off += used;
+		p += used;
+		done += used;
+		if (used < step)
+			break;                  /* no buffer or write io now */
 	}
+	return done;
+}
+
+/*
+ * n bytes of seg (from its start; object bytes from off on) to our chunk
+ * writes. What the store cannot take now is held — a reference of ours to
+ * seg's buffer, and an op of the exchange so that a close waits for it —
+ * and the origin's reads pause until the tick has fed it (held_feed).
+ */
+static void store_seg(struct shard *sh, struct exchange *ex, uint64_t off,
+		      const struct iobuf_seg *seg, size_t n)
+{
+	struct elarge_x *L = &ex->cache.large;
+	size_t took = L->n_held ? 0 : cw_feed(sh, ex, off, seg->ptr, n);
+
+	if (took < n && (L->n_held == LIMIT_ELARGE_HELD_SEGS || seg->kind != IOBUF_SEG_PBUF)) {
+		/* Nothing more can be held: the chunk is dropped (fetched
+		 * again by whoever needs it), the bytes after it skipped. */
+		COUNT(sh, cache_fill_dropped);
+		held_drop(sh, ex);
+		cw_abort(sh, ex);
+	} else if (took < n) {
+		struct iobuf_seg h = *seg;
+		h.ptr += took;
+		h.len = (uint32_t)(n - took);
+		iobuf_group_ref(h.group, h.bid);
+		if (!L->n_held) {
+			L->held_off = off + took;
+			ex->ops++;
+			COUNT(sh, cache_large_held);
+		}
+		L->held[L->n_held++] = h;
+		L->store_wait = true;
+		wait_add(sh, ex);
+		return;
+	}
+	pause_check(sh, ex);
+}
+
+/* Feed the held bytes to our chunk writes, in order: true when none is
+ * left (then held_done). */
+static bool held_feed(struct shard *sh, struct exchange *ex)
+{
+	struct elarge_x *L = &ex->cache.large;
+	unsigned i = 0;
+
+	for (; i < L->n_held; i++) {
+		struct iobuf_seg *h = &L->held[i];
+		size_t took = cw_feed(sh, ex, L->held_off, h->ptr, h->len);
+		L->held_off += took;
+		h->ptr += took;
+		h->len -= (uint32_t)took;
+		if (h->len)
+			break;
+		iobuf_seg_release(h, &sh->pool);
+	}
+	memmove(L->held, L->held + i, (L->n_held - i) * sizeof(*L->held));
+	L->n_held = (uint8_t)(L->n_held - i);
+	return L->n_held == 0;
+}
+
+/* Let go of what is held (the bytes are not stored: only when the store
+ * can never take them, or nothing more can be held). */
+static void held_drop(struct shard *sh, struct exchange *ex)
+{
+	struct elarge_x *L = &ex->cache.large;
+	if (!L->n_held)
+		return;
+	for (unsigned i = 0; i < L->n_held; i++)
+		iobuf_seg_release(&L->held[i], &sh->pool);
+	L->n_held = 0;
+	ex->ops--;              /* not the last: the caller still runs for ex */
+}
+
+/* Every held byte is fed: the fetch's or fill's end that waited for them
+ * runs now, and the exchange's op for them ends (a closed exchange is
+ * freed then: ex must not be used after this). */
+static void held_done(struct shard *sh, struct exchange *ex)
+{
+	struct elarge_x *L = &ex->cache.large;
+	if (L->end_held) {
+		L->end_held = false;
+		if (L->fill)
+			elarge_fill_end(sh, ex, true);
+		else if (ex->state == EX_BUSY && L->fetching)
+			elarge_origin_end(sh, ex);
+	}
+	exchange_op_done(sh, ex);
 }
 
 /* ---- a plain GET miss larger than a chunk ------------------------------------- */
@@ -744,18 +911,21 @@ bool elarge_fill_begin(struct shard *sh, struct exchange *ex, const struct http1
 	return true;
 }
 
-void elarge_fill_body(struct shard *sh, struct exchange *ex, const char *p, size_t n)
+void elarge_fill_body(struct shard *sh, struct exchange *ex, const struct iobuf_seg *seg)
 {
 	struct elarge_x *L = &ex->cache.large;
-	cw_feed(sh, ex, L->o_off, p, n);
-	L->o_off += n;
-	pause_check(sh, ex);
+	store_seg(sh, ex, L->o_off, seg, seg->len);
+	L->o_off += seg->len;
 }
 
 void elarge_fill_end(struct shard *sh, struct exchange *ex, bool complete)
 {
 	struct elarge_x *L = &ex->cache.large;
 	(void)complete;                     /* a whole chunk is complete as it is */
+	if (L->n_held) {
+		L->end_held = true;         /* its chunks first (held_done) */
+		return;
+	}
 	cw_abort(sh, ex);
 	L->fill = false;
 	/* Its chunks' writes hold their own claims until they land. */
@@ -827,6 +997,19 @@ bool elarge_miss(struct shard *sh, struct exchange *ex)
 		return true;
 	if (!chunks)
 		return false;
+	/* The claim first, then the index (as claim_missing): a first fetch
+	 * that ended since our lookup may have landed its record (its write
+	 * commits, then lets go of the key). Then that is read at the next
+	 * tick, not fetched again as a version of our own (unless this
+	 * request refused it already). */
+	struct cindex_entry hit;
+	if (L->obj_claim && !c->large_old.set &&
+	    store_lookup(sh->cache.store, sh->id, c->key, &hit) == 0) {
+		release_lead(sh, ex);
+		COUNT(sh, cache_large_parked);
+		exchange_park(sh, ex);
+		return true;
+	}
 	L->on = true;
 	L->chunk = store_chunk_bytes(sh->cache.store);
 	L->next = L->first = first;
@@ -942,10 +1125,8 @@ bool elarge_origin_body(struct shard *sh, struct exchange *ex, const struct iobu
 
 	if (n > L->o_end - off)
 		n = L->o_end - off;
-	if (L->storing) {
-		cw_feed(sh, ex, off, seg->ptr, (size_t)n);
-		pause_check(sh, ex);
-	}
+	if (L->storing)
+		store_seg(sh, ex, off, seg, (size_t)n);
 	L->o_off += n;
 	if (off <= L->next && L->next < off + n && L->next < L->last1) {
 		uint64_t a = L->next - off;
@@ -970,6 +1151,10 @@ void elarge_origin_end(struct shard *sh, struct exchange *ex)
 {
 	struct elarge_x *L = &ex->cache.large;
 
+	if (L->n_held) {
+		L->end_held = true;         /* its chunks first (held_done) */
+		return;
+	}
 	L->fetching = false;
 	cw_abort(sh, ex);                    /* a chunk the response did not finish */
 	release_claims(sh, ex);
@@ -1010,11 +1195,12 @@ static int acquire(struct shard *sh, struct exchange *ex)
 		return 0;
 	struct cindex_key k = slice_chunk_key(c->key, L->gen, L->rd);
 	bool coming = false;
+	uint64_t moved = 0;
 	int found = -ENOENT;
 	if (L->storing) {
 		found = store_lookup(sh->cache.store, sh->id, k, &hit);
 		/* Not there: on its way, or it landed since we looked. */
-		if (found < 0 && !(coming = chunk_coming(sh, ex, L->rd)))
+		if (found < 0 && !(coming = chunk_coming(sh, ex, L->rd, &moved)))
 			found = store_lookup(sh->cache.store, sh->id, k, &hit);
 	}
 	if (found == 0) {
@@ -1054,18 +1240,31 @@ static int acquire(struct shard *sh, struct exchange *ex)
 		}
 		COUNT(sh, cache_read_errors);
 	}
-	/* Missing: fetched once every chunk before it is queued — unless it
-	 * is on its way, or another exchange claims it first (then wait, up
-	 * to a bound). */
+	/* Missing: fetched once every chunk before it is queued, by the one
+	 * exchange that claims it. What brings it (the version's fill, or the
+	 * claim's holder) is waited for while it makes progress, however slow
+	 * (a fill goes at its own visitor's pace): only one that has not moved
+	 * for LIMIT_ELARGE_CLAIM_WAIT_MS is given up on (a stalled visitor
+	 * must not hold the others forever); then the chunk is fetched under
+	 * its claim if it can be had. */
 	if (L->rd != ci || !slots_idle(L) || ex->req.method != HTTP1_GET)
 		return 0;
-	if (coming || (L->storing && !claim_missing(sh, ex, ci))) {
-		if (!L->wait_ms)
-			L->wait_ms = sh->lp.now_ms;
-		if (sh->lp.now_ms - L->wait_ms < LIMIT_ELARGE_CLAIM_WAIT_MS) {
-			wait_add(sh, ex);
-			return 0;
-		}
+	if (!L->wait_ms)
+		L->wait_ms = sh->lp.now_ms;
+	/* (Another shard's loop time may be ahead of ours.) */
+	uint64_t since = moved > L->wait_ms ? moved : L->wait_ms;
+	bool stalled = sh->lp.now_ms > since && sh->lp.now_ms - since >= LIMIT_ELARGE_CLAIM_WAIT_MS;
+	bool claimed = !coming && (!L->storing || claim_missing(sh, ex, ci));
+	if (!claimed && !stalled) {
+		wait_add(sh, ex);
+		return 0;
+	}
+	if (!claimed && L->storing && !claim_missing(sh, ex, ci) &&
+	    store_lookup(sh->cache.store, sh->id, k, &hit) == 0) {
+		wait_add(sh, ex);               /* it landed meanwhile: read it */
+		return 0;
+	}
+	if (!claimed) {
 		COUNT(sh, cache_large_wait_expired);
 	}
 	start_fetch(sh, ex, ci);

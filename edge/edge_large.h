@@ -41,12 +41,12 @@
 #include "cache/http_cache.h"
 #include "cache/store.h"
 #include "net/http1.h"
+#include "net/iobuf.h"
 
 struct shard;
 struct exchange;
 struct memtier_obj;
 struct wbuf;
-struct iobuf_seg;
 
 /* Its limits (LIMIT_ELARGE_*) are in core/limits.h. */
 
@@ -88,6 +88,8 @@ struct elarge_x {
 	bool obj_claim;                     /* holds the object's key: its first fetch (a Range miss) */
 	bool store_wait;                    /* origin reads paused: no store buffer for our chunks */
 	bool reval;                         /* asking the origin with the stale record's validator */
+	bool end_held;                      /* the fetch's or fill's end waits for the held bytes */
+	uint8_t n_held;
 	uint16_t status;                    /* visitor response status */
 	uint32_t chunk;                     /* chunk bytes */
 	uint32_t expires;
@@ -109,6 +111,15 @@ struct elarge_x {
 	 * wait_ms, the last chunk this exchange got), not fetched twice. */
 	uint32_t cl_from, cl_to;
 	uint64_t wait_ms;
+	/* Origin bytes our chunk writes could not take yet (the store had no
+	 * buffer, write slot or write io free): references to their buffers,
+	 * object bytes from held_off on. Origin reads pause (store_wait) and
+	 * the tick feeds them first; while any is held the exchange counts an
+	 * op, so a close waits for them. A chunk this exchange fetched, under
+	 * its claim, is never dropped for want of room: nobody else would
+	 * fetch it until that claim goes, and then it would be fetched twice. */
+	uint64_t held_off;
+	struct iobuf_seg held[LIMIT_ELARGE_HELD_SEGS];
 	char *hblk;                         /* head built, not queued yet */
 	uint32_t hlen;
 	char *sblk;                         /* revalidating: the record's stored head (a copy) */
@@ -135,7 +146,9 @@ void elarge_on_read(struct shard *sh, struct exchange *ex, const struct io_uring
  * (true), or false to leave it to the whole-object path. */
 bool elarge_fill_begin(struct shard *sh, struct exchange *ex, const struct http1_response *resp,
 		       const struct hcache_entry *e, uint32_t expires);
-void elarge_fill_body(struct shard *sh, struct exchange *ex, const char *p, size_t n);
+/* A fill's body bytes (seg: the visitor's queue holds its reference; ours
+ * is taken if the store cannot take them at once). */
+void elarge_fill_body(struct shard *sh, struct exchange *ex, const struct iobuf_seg *seg);
 void elarge_fill_end(struct shard *sh, struct exchange *ex, bool complete);
 /* While fetching: the origin's head (1 handled, 0 pass it through as a
  * plain response, <0 fail), body (ownership of seg moves on true), end. */

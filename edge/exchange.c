@@ -112,6 +112,13 @@ void exchange_detach(struct shard *sh, struct exchange *ex)
 	maybe_free(sh, ex);
 }
 
+void exchange_op_done(struct shard *sh, struct exchange *ex)
+{
+	assert(ex->magic == EXCHANGE_MAGIC && ex->ops > 0);
+	ex->ops--;
+	maybe_free(sh, ex);
+}
+
 void exchange_on_cqe(struct shard *sh, struct exchange *ex, const struct io_uring_cqe *cqe)
 {
 	assert(ex->magic == EXCHANGE_MAGIC && ex->ops > 0);

@@ -220,6 +220,10 @@ bool exchange_response_body(struct shard *sh, struct exchange *ex, const struct 
 void exchange_response_end(struct shard *sh, struct exchange *ex);
 void exchange_response_fail(struct shard *sh, struct exchange *ex, int status);
 void exchange_response_abort(struct shard *sh, struct exchange *ex);
+/* An op of ex's that is no completion (edge/edge_large.c: origin bytes
+ * held for the store) ended: a closed exchange with none left is freed —
+ * ex must not be used after. */
+void exchange_op_done(struct shard *sh, struct exchange *ex);
 int64_t exchange_room(const struct exchange *ex);
 /* Queue a complete response head built in a pool block (a cache hit);
  * false if the exchange had to be closed. */

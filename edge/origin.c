@@ -758,13 +758,16 @@ static bool resp_body(void *user, struct iobuf_group *g, uint16_t bid, const cha
 	iobuf_group_ref(g, bid);
 	struct iobuf_seg seg = { .ptr = p, .len = (uint32_t)n, .kind = IOBUF_SEG_PBUF,
 				 .bid = bid, .group = g };
+	/* The fill first, while our reference is sure to be alive: it may
+	 * take one of its own (a large object's chunk the store cannot take
+	 * yet); a background exchange's visitor path lets go of ours. */
+	if (oc->ex->cache.filling)
+		ecache_fill_body(c->sh, oc->ex, &seg);
 	if (!exchange_response_body(c->sh, oc->ex, &seg)) {
 		iobuf_group_unref(g, bid);
 		abort_exchange(c->sh, oc, 502);
 		return false;
 	}
-	if (oc->ex->cache.filling)
-		ecache_fill_body(c->sh, oc->ex, p, n);
 	return true;
 }
 

@@ -10,7 +10,10 @@ First with every store write's completion held back 200 ms
 committed when the next requests arrive), then without the delay on another
 new object; then the leader's visitor of a third new object reads 2 MiB
 and goes away while 10 GETs wait for its fill: they fetch what is missing
-(each chunk once, < 1.5× in all) and all get it byte-exact. Before the fix the origin sent 12.8–18.6× the object in
+(each chunk once, < 1.5× in all) and all get it byte-exact; then the
+leader's visitor of a fourth reads it slowly for longer than
+LIMIT_ELARGE_CLAIM_WAIT_MS while Range GETs of its tail wait (slow_leader:
+fails on the before-binary every run, 1.69x). Before the fix the origin sent 12.8–18.6× the object in
 the delayed run and 11.8–12.4× without the delay (two runs) (each Range miss before the record
 fetched a version of its own, a visitor that found the record fetched
 chunks the leader's fill had not reached), and 6–17 GETs that followed the
@@ -32,13 +35,16 @@ SIZE = 64 * MiB
 N_GET = 100
 N_RANGE = 100
 DELAY_MS = 200
-# What every run reaches, not the issue's target. #17 asks for <= 1.0x: a
-# quiet machine gets exactly 1.00x, but with other work on it (the full
-# suite, ASan) one to four chunks are still fetched twice in about one
-# run of three (1.02-1.06x release, 1.17x ASan before a fill paused on
-# write slots) — #17 stays open for it. The before-binary: 11.8-18.6x.
-MAX_ORIGIN_X = 1.25
-FILES = {'delayed': SIZE, 'plain': SIZE, 'gone': SIZE}
+# The issue's bound: each chunk from the origin once. Under load the
+# before-binary fetched one to four chunks twice in about one run of
+# three (1.02-1.06x: waiters that gave up on a fill paced by a slow
+# visitor, chunks dropped when the store had no buffer); before the first
+# fix 11.8-18.6x.
+MAX_ORIGIN_X = 1.0
+SLOW_SIZE = 16 * MiB
+SLOW_RATE = 128 * 1024                  # the leader's visitor, bytes/s
+SLOW_FOR_S = 32                         # past LIMIT_ELARGE_CLAIM_WAIT_MS (30 s)
+FILES = {'delayed': SIZE, 'plain': SIZE, 'gone': SIZE, 'slow': SLOW_SIZE}
 
 
 def ranges(n, size, seed):
@@ -188,6 +194,73 @@ def leader_gone(ck, srv, org, name):
 		 str(org.log(name)[:12]))
 
 
+def slow_leader(ck, srv, org, name):
+	"""The leader's visitor of a new object reads it slowly (128 KiB/s, a
+	small receive buffer): its fill goes at that pace, past
+	LIMIT_ELARGE_CLAIM_WAIT_MS, while 10 Range GETs of chunks it has not
+	reached wait. They wait for as long as the fill moves (a stalled one
+	would be given up on): the origin sends the object exactly once. The
+	before-binary counted the bound from when a waiter began: after 30 s
+	every waiter fetched its chunks itself, while the fill brought them too."""
+	data = et.det_bytes(name, SLOW_SIZE)
+	s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+	s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+	s.settimeout(60)
+	s.connect(('127.0.0.1', srv.port))
+	s.sendall(b'GET /%s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' % name.encode())
+	buf = b''
+	while b'\r\n\r\n' not in buf:
+		buf += s.recv(4096)
+	rest = buf.split(b'\r\n\r\n', 1)[1]
+	h = hashlib.sha256(rest)
+	got = len(rest)
+	time.sleep(0.3)                     # its fill has begun: the record is there
+	tail = SLOW_SIZE - 3 * MiB
+	rngs = ['bytes=-1000', 'bytes=%d-' % tail, 'bytes=%d-%d' % (tail + 5, tail + MiB + 7)] * 3 + [
+		'bytes=%d-%d' % (SLOW_SIZE - MiB, SLOW_SIZE - 1)]
+	go = threading.Event()
+	res = [None] * len(rngs)
+
+	def one(i):
+		res[i] = fetch(srv.port, '/' + name, rngs[i], go, timeout=120.0)
+	ts = [threading.Thread(target=one, args=(i,)) for i in range(len(rngs))]
+	for t in ts:
+		t.start()
+	go.set()
+	t0 = time.monotonic()
+	while time.monotonic() - t0 < SLOW_FOR_S and got < SLOW_SIZE:
+		d = s.recv(16384)
+		if not d:
+			break
+		h.update(d)
+		got += len(d)
+		time.sleep(max(0.0, got / SLOW_RATE - (time.monotonic() - t0)))
+	slow_got = got
+	while got < SLOW_SIZE:              # then at full speed
+		d = s.recv(1 << 20)
+		if not d:
+			break
+		h.update(d)
+		got += len(d)
+	s.close()
+	for t in ts:
+		t.join(90)
+	ck.check('slow leader: its body byte-exact (%d bytes, %d of them in %d s)' %
+		 (got, slow_got, SLOW_FOR_S), got == SLOW_SIZE and
+		 h.hexdigest() == hashlib.sha256(data).hexdigest())
+	bad = []
+	for rng, r in zip(rngs, res):
+		a, b = (SLOW_SIZE - 1000, SLOW_SIZE) if rng == 'bytes=-1000' else (
+			int(rng[6:].split('-')[0]), int(rng.split('-')[1]) + 1 if rng.split('-')[1] else SLOW_SIZE)
+		if not (isinstance(r, tuple) and r[0] == 206 and r[3] == hashlib.sha256(data[a:b]).hexdigest()):
+			bad.append((rng, r))
+	ck.check('slow leader: %d waiting Range GETs byte-exact' % len(rngs), not bad, str(bad[:3]))
+	log = org.log(name)
+	sent = sum(n for _, _, n, _ in log)
+	ck.check('slow leader: origin sent %.2f x the object (<= %.2f), %d requests' %
+		 (sent / SLOW_SIZE, MAX_ORIGIN_X, len(log)), sent <= SLOW_SIZE * MAX_ORIGIN_X, str(log))
+
+
 def main():
 	org = RangeOrigin(FILES)
 	zones = [et.zone('c', ['*'], [('o', org.url, {})], default_ttl=3600)]
@@ -207,9 +280,10 @@ def main():
 		ck.run(name, storm, ck, srv, org, name, label)
 		if not delay:
 			ck.run('leader_gone', leader_gone, ck, srv, org, 'gone')
+			ck.run('slow_leader', slow_leader, ck, srv, org, 'slow')
 		c = srv.counters()
 		print('  counters: %s' % ', '.join('%s=%d' % (k, c.get(k, 0)) for k in (
-			'cache_large_fetches', 'cache_large_waits', 'cache_fill_dropped',
+			'cache_large_fetches', 'cache_large_waits', 'cache_large_wait_expired', 'cache_fill_dropped', 'cache_large_held',
 			'cache_fills', 'collapsed_followers', 'collapsed_parked', 'cache_large_hits')))
 		code = srv.stop()
 		ck.check('%s: exit 0 (%s)' % (label, code), code == 0)
