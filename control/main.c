@@ -19,6 +19,7 @@
 #include "control/sdnotify.h"
 #include "core/log.h"
 #include "control/server.h"
+#include "core/limits.h"
 
 /* Bad usage: the synopsis only, on stderr, exit 2 (like nginx). */
 static const char synopsis[] =
@@ -49,6 +50,48 @@ static const char help[] =
 	"environment:\n"
 	"  NOTIFY_SOCKET  systemd's: READY=1 once listening, STOPPING=1, STATUS=\n"
 	"  WATCHDOG_USEC  systemd's: WATCHDOG=1 every half of it while every shard runs\n";
+
+static bool same_name(const char *peeked, const char *loaded)
+{
+	return strcmp(peeked, loaded ? loaded : "") == 0;
+}
+
+/* The whole load (main file, zone files, certificates, secret files)
+ * runs with [server] user's rights when we are root, as every reload
+ * after the drop will (control/privdrop.h): what cannot be read then
+ * refuses start now. -t as another user only checks that the names
+ * exist. 0, or -1 with the reason on stderr. */
+static int load_config(const char *file, bool test_only, struct cfg **cfg)
+{
+	char user[LIMIT_USER_NAME_BYTES + 1], group[LIMIT_USER_NAME_BYTES + 1], why[256];
+	struct cfg_error err = { .msg = "" };
+	struct privdrop_ids ids;
+
+	if (cfg_peek_user(file, user, group, sizeof(user), &err) < 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		return -1;
+	}
+	const char *u = user[0] ? user : NULL, *g = group[0] ? group : NULL;
+	if ((test_only && geteuid() != 0 ? privdrop_resolve(u, g, &ids, why, sizeof(why))
+					 : privdrop_check(u, g, why, sizeof(why))) < 0 ||
+	    privdrop_assume(u, g, why, sizeof(why)) < 0) {
+		fprintf(stderr, "edgecache: %s\n", why);
+		return -1;
+	}
+	int r = cfg_load(file, cfg, &err);
+	privdrop_unassume();
+	if (r < 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		return -1;
+	}
+	if (!same_name(user, (*cfg)->server.user) || !same_name(group, (*cfg)->server.group)) {
+		fprintf(stderr, "edgecache: %s: [server] user/group read differently "
+			"before the load: write them as plain `user = NAME` lines\n", file);
+		cfg_free(*cfg);
+		return -1;
+	}
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -93,19 +136,9 @@ int main(int argc, char **argv)
 	}
 
 	struct cfg *cfg = NULL;
-	struct cfg_error err;
-	if (cfg_load(file, &cfg, &err) < 0) {
-		fprintf(stderr, "%s\n", err.msg);
+	if (load_config(file, test_only, &cfg) < 0) {
 		if (test_only)
 			fprintf(stderr, "edgecache: configuration file %s test failed\n", file);
-		return 1;
-	}
-	char why[256];
-	if (privdrop_check(cfg->server.user, cfg->server.group, why, sizeof(why)) < 0) {
-		fprintf(stderr, "edgecache: %s\n", why);
-		if (test_only)
-			fprintf(stderr, "edgecache: configuration file %s test failed\n", file);
-		cfg_free(cfg);
 		return 1;
 	}
 	if (test_only) {
