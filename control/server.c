@@ -620,8 +620,9 @@ static int drop_privileges(const struct cfg *cfg)
 		snprintf(err, sizeof(err), "chown of the log files: %s", strerror(-r));
 	if (r == 0)
 		r = privdrop_to(&ids, err, sizeof(err));
-	if (r < 0) {
+	if (r < 0) {     /* stderr for a terminal, the error log for the unit's operator */
 		fprintf(stderr, "edgecache: %s\n", err);
+		log_error("%s: not starting", err);
 		return r;
 	}
 	if (!ids.user)
