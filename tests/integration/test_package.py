@@ -196,10 +196,13 @@ def maintainer_scripts(ck, deb):
 		p = os.path.join(x, name)
 		return open(p).read() if os.path.exists(p) else ''
 	post, pre, prerm = read('postinst'), read('preinst'), read('prerm')
+	# debhelper's enable snippet says "was-enabled defaults to true, so new
+	# installations run enable"; with --no-enable it only keeps an admin's
+	# enablement across upgrades
 	ck.check('postinst: deb-systemd-invoke restart (upgrade) / start of edgecache.service, '
-		 'never enables it',
+		 'does not enable it at install',
 		 "deb-systemd-invoke $_dh_action 'edgecache.service'" in post and
-		 '_dh_action=restart' in post and 'deb-systemd-helper enable' not in post,
+		 '_dh_action=restart' in post and 'was-enabled defaults to true' not in post,
 		 post[-600:])
 	ck.check('prerm: deb-systemd-invoke stop edgecache.service (remove stops it)',
 		 "deb-systemd-invoke stop 'edgecache.service'" in prerm, prerm[-400:])
