@@ -390,8 +390,34 @@ static void seal_entry(struct store *st, unsigned shard, struct store_wr *w,
 	w->buf = -1;
 }
 
+static void wr_finish(struct store *st, struct store_shard *sh, struct store_wr *w);
+
+static bool frozen(const struct store *st)
+{
+	return __atomic_load_n(&st->frozen, __ATOMIC_ACQUIRE);
+}
+
+void store_freeze(struct store *st, bool on)
+{
+	assert(st->magic == STORE_MAGIC);
+	__atomic_store_n(&st->frozen, on, __ATOMIC_RELEASE);
+}
+
+unsigned store_writes_busy(const struct store *st)
+{
+	unsigned n = 0;
+
+	assert(st->magic == STORE_MAGIC);
+	for (unsigned i = 0; i < st->n_shards; i++)
+		for (unsigned w = 0; w < LIMIT_STORE_WRITES; w++)
+			n += __atomic_load_n(&st->shards[i].w[w].busy, __ATOMIC_ACQUIRE);
+	return n;
+}
+
 static int begin_checks(struct store *st, unsigned shard, const struct store_obj *o)
 {
+	if (frozen(st))
+		return -EROFS;
 	if (o->meta_len > store_meta_max())
 		return -EINVAL;
 	if (o->body_len > store_max_object(st))
@@ -428,7 +454,7 @@ int store_write_begin(struct store *st, unsigned shard, struct cindex_key key,
 	rc = stripe < 0 ? stripe : begin_checks(st, shard, o);
 	w = rc ? NULL : wr_new(sh);
 	if (!w) {
-		ctr_add(&sh->ctr[STORE_CTR_writes_refused], 1);
+		ctr_add(&sh->ctr[rc == -EROFS ? STORE_CTR_writes_frozen : STORE_CTR_writes_refused], 1);
 		return rc ? rc : -EBUSY;
 	}
 	meta_blocks = store_round(STORE_HDR_BYTES + STORE_OBJREC_BYTES + o->meta_len +
@@ -481,6 +507,15 @@ int store_write_append(struct store *st, unsigned shard, uint32_t wid,
 	*used = 0;
 	if (!w || w->failed)
 		return -ENOENT;
+	if (frozen(st)) {
+		/* What it wrote so far is never committed; the slot is free
+		 * once its ios in flight are done. */
+		w->failed = true;
+		ctr_add(&sh->ctr[STORE_CTR_writes_frozen], 1);
+		if (!w->inflight)
+			wr_finish(st, sh, w);
+		return -ENOENT;
+	}
 	if (len > w->ent.total_len - w->body_done)
 		return -EINVAL;
 	while (*used < len && n < io_cap) {

@@ -43,6 +43,7 @@
 	X(writes_failed,      "object writes dropped: an I/O failed (ENOSPC, EIO, short)") \
 	X(writes_aborted,     "object writes the caller abandoned") \
 	X(writes_refused,     "write_begin refused: too large, no slot, no stripe") \
+	X(writes_frozen,      "object writes refused or cut off: the store was frozen for an upgrade's hand-over") \
 	X(nobufs,             "plans refused: the shard's store buffer pool was empty") \
 	X(lookups,            "index lookups") \
 	X(hits,               "lookups that found a live entry") \
@@ -149,6 +150,17 @@ int store_open(const struct store_opts *o, struct store **out, char *err, size_t
  * size, each stripe big enough for its entries): 0, or -EINVAL with `err`
  * saying why. For `edgecache -t`, which must refuse what a start would. */
 int store_opts_check(const struct store_opts *o, char *err, size_t err_cap);
+/*
+ * Control thread: freeze (or thaw) the store's writes — the hand-over of
+ * an upgrade (control/upgrade.h). Frozen, store_write_begin refuses
+ * (-EROFS) and store_write_append fails a write it is asked to continue
+ * (-ENOENT, as an aborted one): no new I/O is planned, so once
+ * store_writes_busy is 0 the files and the index stop changing and a
+ * checkpoint then is the whole state. Reads and lookups go on.
+ */
+void store_freeze(struct store *st, bool frozen);
+/* Control thread: write slots still busy (ios planned, not all done). */
+unsigned store_writes_busy(const struct store *st);
 /* Close files and free everything (no checkpoint: call it first). */
 void store_close(struct store *st);
 /* Write every file's checkpoint atomically (temp, fsync, rename). 0 or
@@ -182,7 +194,8 @@ int store_lookup(struct store *st, unsigned shard, struct cindex_key key,
  * for copy-forward). *wid names the write. Returns the number of ios
  * ready now (written to io[0..], io_cap ≥ 2: a lap-end pad and a large
  * object's META entry), or -EFBIG (too large), -EINVAL (meta too long),
- * -ENODEV (the shard owns no stripe), -EBUSY (no write slot), -ENOBUFS.
+ * -ENODEV (the shard owns no stripe), -EBUSY (no write slot), -ENOBUFS,
+ * -EROFS (frozen: store_freeze).
  */
 int store_write_begin(struct store *st, unsigned shard, struct cindex_key key,
 		      const struct store_obj *obj, uint32_t *wid,
@@ -192,7 +205,8 @@ int store_write_begin(struct store *st, unsigned shard, struct cindex_key key,
  * taken: fewer than len when io_cap entries were filled or the buffer
  * pool ran dry (counted as nobufs): submit, and pass the rest again after
  * a completion (or abort). Returns the number of ios ready (entries
- * filled), or -EINVAL (past body_len), -ENOENT (unknown or failed write).
+ * filled), or -EINVAL (past body_len), -ENOENT (unknown or failed write,
+ * or the store is frozen: the write is failed here, counted writes_frozen).
  */
 int store_write_append(struct store *st, unsigned shard, uint32_t wid,
 		       const void *data, size_t len, size_t *used,

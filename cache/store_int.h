@@ -122,6 +122,9 @@ struct store {
 	unsigned n_shards;
 	struct cindex ix;
 	uint64_t ctl_ctr[STORE_CTR__COUNT]; /* start-up and control thread */
+	/* store_freeze: no write is begun or continued (control thread sets,
+	 * shards read it relaxed at each plan). */
+	bool frozen;
 	uint64_t fault_nth;
 	int fault_err;
 };

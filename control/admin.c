@@ -21,6 +21,7 @@
 #include "control/admin_zone.h"
 #include "control/cli.h"
 #include "control/config_load.h"
+#include "control/fleet.h"
 #include "core/counters.h"
 #include "core/log.h"
 #include "control/server.h"
@@ -52,7 +53,13 @@ struct admin {
 	uint64_t by_status[600];         /* answers by HTTP status */
 	uint64_t busy;                   /* connections refused: every slot taken */
 	uint64_t timeouts;               /* connections closed at their deadline */
+	struct fleet *fleet;             /* fleet mode: writes go to etcd; NULL = files */
 };
+
+void admin_set_fleet(void *admin, struct fleet *f)
+{
+	((struct admin *)admin)->fleet = f;
+}
 
 /* One response: status, JSON or text body. */
 struct reply {
@@ -109,13 +116,13 @@ static json_t *origins_json(const struct cfg_zone *z)
 	return arr;
 }
 
-static json_t *zone_json(const struct cfg_zone *z)
+json_t *admin_zone_fields(const struct cfg_zone *z)
 {
 	json_t *hosts = json_array();
 
 	for (size_t i = 0; hosts && i < z->n_hosts; i++)
 		json_array_append_new(hosts, json_string(z->hosts[i]));
-	return json_pack("{s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:s,s:b,s:s,s:o}",
+	return json_pack("{s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:s,s:b,s:s}",
 			 "uuid", z->uuid, "name", z->name, "hosts", hosts,
 			 "default_ttl", (json_int_t)z->default_ttl_s,
 			 "negative_ttl", (json_int_t)z->negative_ttl_s,
@@ -123,8 +130,16 @@ static json_t *zone_json(const struct cfg_zone *z)
 			 "stale_if_error", (json_int_t)z->stale_if_error_s,
 			 "query_string", cfg_query_string_names[z->query_string],
 			 "heuristic_freshness", z->heuristic_freshness,
-			 "set_cookie", cfg_set_cookie_names[z->set_cookie],
-			 "origins", origins_json(z));
+			 "set_cookie", cfg_set_cookie_names[z->set_cookie]);
+}
+
+static json_t *zone_json(const struct cfg_zone *z)
+{
+	json_t *j = admin_zone_fields(z);
+
+	if (j)
+		json_object_set_new(j, "origins", origins_json(z));
+	return j;
 }
 
 static const struct cfg_zone *find_zone(const struct cfg *cfg, const char *uuid, size_t *zi)
@@ -257,6 +272,8 @@ static int metrics_text(struct admin *a, struct reply *r)
 	metric_head(f, "uptime_seconds", "gauge", "seconds since start");
 	fprintf(f, "edgecache_uptime_seconds %.3f\n",
 		(double)(loop_now_ms() - srv->started_ms) / 1e3);
+	if (a->fleet)
+		fleet_metrics(a->fleet, f);
 	return fclose(f) == 0 ? 0 : -ENOMEM;
 }
 
@@ -446,22 +463,75 @@ static int apply(struct admin *a, struct admin_commit *c, bool creds_only, struc
 	return 0;
 }
 
+/*
+ * Fleet mode: validated as in file mode (the decoder, every rule of a
+ * load, the probe), then written to etcd in a txn on the key's
+ * mod_revision (409 when another node's write came first). Every node,
+ * this one too, applies it from its watch; ?wait=all answers once every
+ * live node reports it (504 when that takes longer than
+ * LIMIT_FLEET_WAIT_MS: the change is in etcd and will arrive).
+ */
+static int change_origin_fleet(struct admin *a, const struct admin_req *q, enum admin_op op,
+			       struct admin_origin_in *in, struct reply *r, struct admin_err *e)
+{
+	struct admin_commit c;
+	struct fleet_change ch;
+	int64_t rev = 0;
+	size_t zi, oi;
+	unsigned pending = 0;
+	int rc;
+
+	rc = fleet_prepare(a->fleet, q->zone, op, op == ADMIN_OP_CREATE ? NULL : q->origin, in,
+			   &c, &ch, e);
+	if (!rc && op != ADMIN_OP_DELETE && (rc = probe(a, &c, in, q->zone, e)))
+		fleet_change_free(&ch);
+	if (!rc)
+		rc = fleet_commit(a->fleet, &ch, &rev, e);
+	if (rc) {
+		admin_zone_abort(&c);
+		return rc;
+	}
+	const struct cfg_zone *z = find_zone(c.cfg, q->zone, &zi);
+	const struct cfg_origin *o = z ? find_origin(z, c.origin_uuid, &oi) : NULL;
+	r->json = op == ADMIN_OP_DELETE ? json_pack("{s:s}", "deleted", q->origin) :
+		  o ? origin_json(o) : NULL;
+	admin_zone_abort(&c);
+	if (!r->json)
+		return admin_fail(e, 500, NULL, "the change is in etcd but its answer is not");
+	json_object_set_new(r->json, "revision", json_integer(rev));
+	log_info("admin: fleet: %s written at etcd revision %lld", ch.key, (long long)rev);
+	if (q->wait_all && fleet_wait_all(a->fleet, rev, &pending) < 0) {
+		json_decref(r->json);
+		r->json = NULL;
+		return admin_fail(e, 504, NULL, "written at revision %lld; %u node(s) have not "
+				  "applied it after %d ms", (long long)rev, pending,
+				  LIMIT_FLEET_WAIT_MS);
+	}
+	r->status = op == ADMIN_OP_CREATE ? 201 : 200;
+	return 0;
+}
+
 static int change_origin(struct admin *a, const struct admin_req *q, enum admin_op op,
 			 struct reply *r, struct admin_err *e)
 {
 	const struct cfg *cfg = cur_cfg(a);
 	struct admin_origin_in in = { 0 };
 	struct admin_commit c;
-	size_t zi, oi = 0;
+	size_t zi = 0, oi = 0;
 	int rc;
 
-	if (!find_zone(cfg, q->zone, &zi))
+	if (!a->fleet && !find_zone(cfg, q->zone, &zi))
 		return admin_fail(e, 404, "uuid", "no such zone");
-	if (op != ADMIN_OP_CREATE && !find_origin(&cfg->zones[zi], q->origin, &oi))
+	if (!a->fleet && op != ADMIN_OP_CREATE && !find_origin(&cfg->zones[zi], q->origin, &oi))
 		return admin_fail(e, 404, "origin_uuid", "no such origin");
 	if (op != ADMIN_OP_DELETE && admin_origin_decode(q->body, q->body_len, &in, e)) {
 		admin_origin_in_free(&in);
 		return e->status;
+	}
+	if (a->fleet) {
+		rc = change_origin_fleet(a, q, op, &in, r, e);
+		admin_origin_in_free(&in);
+		return rc;
 	}
 	rc = admin_zone_prepare(cfg, a->srv->main_file, zi, op, oi,
 				op == ADMIN_OP_DELETE ? NULL : &in, &c, e);
@@ -488,30 +558,20 @@ static int change_origin(struct admin *a, const struct admin_req *q, enum admin_
 /* Drop stored objects of a zone: each path (with its query, as the cache
  * keys it), or every key under a prefix. A stamp per path keeps a fill
  * already on its way from landing after the purge. */
-static int purge(struct admin *a, const struct admin_req *q, struct reply *r,
-		 struct admin_err *e)
+long admin_purge_run(struct server *srv, const struct cfg_zone *z, const struct admin_purge_in *in)
 {
-	struct server *srv = a->srv;
-	const struct cfg_zone *z;
-	struct admin_purge_in in;
 	char text[LIMIT_CACHE_KEY_BYTES];
-	size_t zi, tl;
+	size_t tl;
 	long n = 0;
 
-	if (!(z = find_zone(cur_cfg(a), q->zone, &zi)))
-		return admin_fail(e, 404, "uuid", "no such zone");
-	if (admin_purge_decode(q->body, q->body_len, &in, e)) {
-		admin_purge_in_free(&in);
-		return e->status;
-	}
-	if (srv->store && in.prefix) {
-		int w = snprintf(text, sizeof(text), "%s\n%s", z->name, in.prefix);
+	if (srv->store && in->prefix) {
+		int w = snprintf(text, sizeof(text), "%s\n%s", z->name, in->prefix);
 
 		n = w > 0 && (size_t)w < sizeof(text) ?
 		    store_purge_prefix(srv->store, text, (size_t)w) : -ENOSPC;
 	}
-	for (size_t i = 0; srv->store && i < in.n_paths; i++) {
-		const char *p = in.paths[i], *qm = strchr(p, '?');
+	for (size_t i = 0; srv->store && n >= 0 && i < in->n_paths; i++) {
+		const char *p = in->paths[i], *qm = strchr(p, '?');
 		size_t len = strlen(p);
 		struct hcache_key k;
 
@@ -526,12 +586,47 @@ static int purge(struct admin *a, const struct admin_req *q, struct reply *r,
 	/* a scan after a crash could bring purged entries back: checkpoint */
 	if (srv->store && n > 0 && store_checkpoint(srv->store) < 0)
 		log_error("admin: checkpoint after a purge failed");
-	r->json = json_pack("{s:I}", "purged", (json_int_t)(n < 0 ? 0 : n));
+	return n;
+}
+
+static int purge(struct admin *a, const struct admin_req *q, struct reply *r,
+		 struct admin_err *e)
+{
+	const struct cfg_zone *z;
+	struct admin_purge_in in;
+	size_t zi;
+	int64_t rev = 0;
+	long n;
+
+	if (!(z = find_zone(cur_cfg(a), q->zone, &zi)))
+		return admin_fail(e, 404, "uuid", "no such zone");
+	if (admin_purge_decode(q->body, q->body_len, &in, e)) {
+		admin_purge_in_free(&in);
+		return e->status;
+	}
+	/* fleet mode: every other node purges when the event reaches it;
+	 * this one now (the count is this node's) */
+	if (a->fleet && fleet_purge(a->fleet, q->zone, q->body, q->body_len, &rev, e)) {
+		admin_purge_in_free(&in);
+		return e->status;
+	}
+	n = admin_purge_run(a->srv, z, &in);
 	admin_purge_in_free(&in);
 	if (n < 0)
 		return admin_fail(e, 422, "prefix", "cannot purge this prefix: %s", strerror((int)-n));
+	r->json = json_pack("{s:I}", "purged", (json_int_t)n);
+	if (r->json && a->fleet)
+		json_object_set_new(r->json, "revision", json_integer(rev));
+	unsigned pending = 0;
+	if (r->json && a->fleet && q->wait_all && fleet_wait_all(a->fleet, rev, &pending) < 0) {
+		json_decref(r->json);
+		r->json = NULL;
+		return admin_fail(e, 504, NULL, "purge written at revision %lld; %u node(s) have "
+				  "not applied it after %d ms", (long long)rev, pending,
+				  LIMIT_FLEET_WAIT_MS);
+	}
 	r->status = 200;
-	return 0;
+	return r->json ? 0 : admin_fail(e, 500, NULL, "out of memory");
 }
 
 static int dispatch(struct admin *a, const struct admin_req *q, struct reply *r,
@@ -543,6 +638,10 @@ static int dispatch(struct admin *a, const struct admin_req *q, struct reply *r,
 	enum http1_method m = q->http.method;
 	size_t zi, oi;
 
+	/* fleet mode: a zone in etcd with no origin yet is not served, but
+	 * takes its first one (fleet_prepare looks the zone up in etcd's state) */
+	if (a->fleet && q->route == ADMIN_R_ORIGINS && m == HTTP1_POST)
+		return change_origin(a, q, ADMIN_OP_CREATE, r, e);
 	if (q->zone[0] && !(z = find_zone(cfg, q->zone, &zi)))
 		return admin_fail(e, 404, "uuid", "no such zone");
 	if (q->origin[0] && !(o = find_origin(z, q->origin, &oi)))
@@ -576,6 +675,12 @@ static int dispatch(struct admin *a, const struct admin_req *q, struct reply *r,
 		return purge(a, q, r, e);
 	case ADMIN_R_TEST:
 		return test_origin(a, q, z, o, r, e);
+	case ADMIN_R_FLEET:
+		if (!a->fleet)
+			return admin_fail(e, 404, NULL, "not in fleet mode (no [fleet] section)");
+		if (!(r->json = fleet_nodes_json(a->fleet, e)))
+			return e->status;
+		break;
 	case ADMIN_R_METRICS:
 		if (metrics_text(a, r) < 0)
 			return admin_fail(e, 500, NULL, "out of memory");
@@ -603,6 +708,7 @@ static const char *reason(int status)
 	case 422: return "Unprocessable Content";
 	case 431: return "Request Header Fields Too Large";
 	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
 	default:  return "Internal Server Error";
 	}
 }

@@ -23,6 +23,8 @@
 #include <poll.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "control/server.h"
 
 struct admin;
@@ -36,6 +38,19 @@ void admin_close(struct admin *a);
 unsigned admin_pollfds(struct admin *a, struct pollfd *pfd);
 /* Serve what poll reported on those fds, and expire slow connections. */
 void admin_poll(struct admin *a, const struct pollfd *pfd, unsigned n, uint64_t now_ms);
+
+/* Purge a zone's stored objects as POST .../purge does (in, decoded by
+ * admin_purge_decode): the count dropped, or -errno for a prefix that
+ * cannot be purged. control/fleet.c runs it for a purge event. */
+struct cfg_zone;
+struct admin_purge_in;
+long admin_purge_run(struct server *srv, const struct cfg_zone *z,
+		     const struct admin_purge_in *in);
+
+/* A zone as GET /cdn/zones/{uuid} shows it, without its origins (a new
+ * object; NULL: out of memory). control/fleet.c builds its zone values
+ * on it. */
+json_t *admin_zone_fields(const struct cfg_zone *z);
 
 /* The calls above as the service main.c hands to server_run: the server
  * drives the admin API without naming it (admin → server, one way). */

@@ -150,8 +150,14 @@ int admin_req_route(struct admin_req *r, struct admin_err *e)
 
 	r->route = ADMIN_R_NONE;
 	r->zone[0] = r->origin[0] = '\0';
+	/* the one query that means something: ?wait=all (fleet mode: answer
+	 * once every node applied the change); others are ignored, as before */
+	r->wait_all = r->http.query && r->http.query_len == 8 &&
+		      memcmp(r->http.query, "wait=all", 8) == 0;
 	if (n == 1 && seg_is(seg[0], sl[0], "metrics")) {
 		r->route = ADMIN_R_METRICS;
+	} else if (n == 2 && seg_is(seg[0], sl[0], "cdn") && seg_is(seg[1], sl[1], "fleet")) {
+		r->route = ADMIN_R_FLEET;
 	} else if (n >= 2 && seg_is(seg[0], sl[0], "cdn") && seg_is(seg[1], sl[1], "zones")) {
 		if (n == 2)
 			r->route = ADMIN_R_ZONES;
@@ -294,6 +300,14 @@ static int decode_member(struct admin_origin_in *in, const char *key, json_t *v,
 	case ADMIN_T_STR:
 		break;
 	}
+	if (admin_ini_string(v, name, e))
+		return e->status;
+	in->val[f] = json_string_value(v);
+	return 0;
+}
+
+int admin_ini_string(const json_t *v, const char *name, struct admin_err *e)
+{
 	if (!json_is_string(v))
 		return admin_fail(e, 422, name, "must be a string");
 	const char *s = json_string_value(v);
@@ -307,7 +321,6 @@ static int decode_member(struct admin_origin_in *in, const char *key, json_t *v,
 	if (len > LIMIT_CONFIG_LINE_BYTES)
 		return admin_fail(e, 422, name, "is longer than %d bytes",
 				  LIMIT_CONFIG_LINE_BYTES);
-	in->val[f] = s;
 	return 0;
 }
 

@@ -40,6 +40,7 @@ enum admin_route {
 	ADMIN_R_PURGE,           /* /cdn/zones/{uuid}/purge */
 	ADMIN_R_TEST,            /* /cdn/zones/{uuid}/origins/{origin_uuid}/test */
 	ADMIN_R_METRICS,         /* /metrics */
+	ADMIN_R_FLEET,           /* /cdn/fleet (fleet mode) */
 };
 
 struct admin_req {
@@ -50,6 +51,7 @@ struct admin_req {
 	enum admin_route route;
 	char zone[37];           /* lower-case uuid, "" if the route has none */
 	char origin[37];
+	bool wait_all;           /* ?wait=all */
 };
 
 /*
@@ -66,9 +68,10 @@ int admin_req_frame(const char *buf, size_t len, struct admin_req *r, struct adm
 bool admin_req_authorized(const struct admin_req *r, const char *token);
 
 /*
- * Route r's path: 0 and r->route/zone/origin, or 404 (unknown path, or a
- * segment that is not a canonical uuid: nothing but [0-9a-f-] reaches a
- * lookup) / 405 (known path, other method) in e.
+ * Route r's path: 0 and r->route/zone/origin/wait_all (the query is
+ * exactly "wait=all"; any other query is ignored), or 404 (unknown path,
+ * or a segment that is not a canonical uuid: nothing but [0-9a-f-]
+ * reaches a lookup) / 405 (known path, other method) in e.
  */
 int admin_req_route(struct admin_req *r, struct admin_err *e);
 
@@ -125,6 +128,10 @@ struct admin_origin_in {
  */
 int admin_origin_decode(const char *body, size_t len, struct admin_origin_in *in,
 			struct admin_err *e);
+/* A string value an INI line can hold as written (the rules above for
+ * strings): 0, or 422 naming `name` in e. The fleet checks the zone
+ * values it reads from etcd with it too. */
+int admin_ini_string(const json_t *v, const char *name, struct admin_err *e);
 void admin_origin_in_free(struct admin_origin_in *in);
 
 /* ---- purge bodies ------------------------------------------------------------ */

@@ -335,7 +335,7 @@ static int load_error(const struct cfg_error *ce, const struct admin_commit *c,
 	return admin_fail(e, ce->s3_conflict ? 409 : 422, field, "%s", ce->msg + ce->detail);
 }
 
-static int new_uuid(char out[37])
+int admin_new_uuid(char out[37])
 {
 	unsigned char r[16];
 
@@ -401,7 +401,7 @@ int admin_zone_prepare(const struct cfg *cur, const char *main_file, size_t zi,
 		char u[37];
 
 		self = n++;
-		if (new_uuid(u) < 0 || !(d[self].kv[K_uuid] = strdup(u)) ||
+		if (admin_new_uuid(u) < 0 || !(d[self].kv[K_uuid] = strdup(u)) ||
 		    !(d[self].kv[K_s3_auth_enabled] = strdup("false"))) {
 			rc = admin_fail(e, 500, NULL, "no random bytes or no memory");
 			goto out;

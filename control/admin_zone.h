@@ -59,6 +59,9 @@ int admin_zone_prepare(const struct cfg *cur, const char *main_file, size_t zi,
  * candidate is then aborted). c->cfg stays the caller's either way. */
 int admin_zone_commit(struct admin_commit *c, struct admin_err *e);
 
+/* A random (version 4) uuid for a new origin: 0, or -EIO (no random bytes). */
+int admin_new_uuid(char out[37]);
+
 /* Remove the candidate files and free c->cfg (if still set). */
 void admin_zone_abort(struct admin_commit *c);
 

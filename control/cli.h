@@ -20,6 +20,9 @@ void cli_version_print(FILE *f);
 /* edgecache sign ... METHOD URL   (control/cli_sign.c) */
 int cli_sign_main(int argc, char **argv);
 
+/* edgecache fleet import -c FILE | export -c FILE -d DIR   (control/cli_fleet.c) */
+int cli_fleet_main(int argc, char **argv);
+
 /* edgecache check-origin -c FILE ZONE [PATH]   (control/cli_check_origin.c) */
 int cli_check_origin_main(int argc, char **argv);
 

@@ -19,23 +19,29 @@
 #include <wolfssl/version.h>
 #include <wolfssl/wolfcrypt/cpuid.h>
 #include <jansson.h>
+#include <liburing.h>
 #include <nghttp2/nghttp2.h>
 #include <xxhash.h>
 
 #include "control/cli.h"
 
 /* Which SHA-256 transform wolfCrypt runs on this CPU (every SigV4 miss
- * hashes with it). wolfSSL 5.5.4 built with --enable-intelasm (our
+ * hashes with it). wolfSSL built with --enable-intelasm (our
  * scripts/build-wolfssl; options.h then says USE_INTEL_SPEEDUP) picks it
- * once from its own CPUID flags in sha256.c Sha256_SetTransform: AVX2
- * (with RORX when BMI2 is there), else AVX1, else C. cpuid_get_flags() is
- * that same flag word; it is not exported from a shared libwolfssl, so
- * only a static link (wolfssl_prefix) asks it. */
+ * once from its own CPUID flags in sha256.c Sha256_SetTransform: from 5.7
+ * on the SHA extensions first (SHA-NI, with AVX1 or SSE2 around them),
+ * else AVX2 (with RORX when BMI2 is there), else AVX1, else C.
+ * cpuid_get_flags() is that same flag word; it is not exported from a
+ * shared libwolfssl, so only a static link (wolfssl_prefix) asks it. */
 static const char *sha256_path(void)
 {
 #if BUILD_WOLFSSL_STATIC && defined(USE_INTEL_SPEEDUP) && defined(HAVE_CPUID_INTEL)
 	word32 f = cpuid_get_flags();
 
+#if LIBWOLFSSL_VERSION_HEX >= 0x05007000
+	if (IS_INTEL_SHA(f))
+		return IS_INTEL_AVX1(f) ? "SHA-NI+AVX1 (x86-64 assembly)" : "SHA-NI (x86-64 assembly)";
+#endif
 	if (IS_INTEL_AVX2(f))
 		return IS_INTEL_BMI2(f) ? "AVX2+RORX (x86-64 assembly)" : "AVX2 (x86-64 assembly)";
 	if (IS_INTEL_AVX1(f))
@@ -48,15 +54,15 @@ static const char *sha256_path(void)
 #endif
 }
 
-/* SHA extensions (CPUID.7.0:EBX bit 29): wolfSSL 5.5.4 has no transform
- * for them, so saying the CPU has them tells an operator what a wolfSSL
- * upgrade could buy (said only for wolfSSL before 5.6, which we know). */
+/* SHA extensions (CPUID.7.0:EBX bit 29): wolfSSL before 5.7 has no
+ * transform for them, so saying the CPU has them tells an operator what a
+ * wolfSSL upgrade would buy. */
 static bool sha_ni_unused(void)
 {
 #if defined(__x86_64__)
 	unsigned a, b, c, d;
 
-	return LIBWOLFSSL_VERSION_HEX < 0x05006000 &&
+	return LIBWOLFSSL_VERSION_HEX < 0x05007000 &&
 	       __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29));
 #else
 	return false;
@@ -82,8 +88,8 @@ void cli_version_print(FILE *f)
 		BUILD_WOLFSSL_STATIC ? "static from " BUILD_WOLFSSL_PREFIX : "shared (system)");
 	fprintf(f, "wolfCrypt SHA-256: %s%s\n", sha256_path(),
 		sha_ni_unused() ? "; the CPU has SHA-NI, which this wolfSSL does not use" : "");
-	/* liburing has io_uring_major_version() from 2.4 on; Debian 12 ships 2.3. */
-	fprintf(f, "liburing: compiled %s, running - (no version call before 2.4)", BUILD_LIBURING_VERSION);
+	fprintf(f, "liburing: compiled %s, running %d.%d (static)", BUILD_LIBURING_VERSION,
+		io_uring_major_version(), io_uring_minor_version());
 	if (uname(&u) == 0)
 		fprintf(f, ", kernel %s", u.release);
 	fputc('\n', f);

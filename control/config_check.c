@@ -45,6 +45,44 @@ int cfg_admin_finish(struct load *ld)
 	return 0;
 }
 
+/* [fleet] given: etcd, pop, secrets_key_file and state_dir are required;
+ * prefix and node have defaults; a client certificate comes whole. */
+int cfg_fleet_finish(struct load *ld)
+{
+	struct cfg_fleet *fl = &ld->cfg->fleet;
+	const char *f = ld->cfg->main_file;
+	char host[LIMIT_FLEET_NAME_BYTES + 1];
+	static const char *const required[] = { "etcd", "pop", "secrets_key_file", "state_dir" };
+	const void *have[] = { fl->etcd, fl->pop, fl->secrets_key, fl->state_dir };
+
+	if (!ld->fleet_line)
+		return 0;
+	fl->enabled = true;
+	for (size_t i = 0; i < ARRAY_LEN(required); i++)
+		if (!have[i])
+			return cfg_load_fail(ld, -EINVAL, f, ld->fleet_line, "[fleet]",
+					     "%s is required", required[i]);
+	if (!fl->cert_file != !fl->key_file)
+		return cfg_load_fail(ld, -EINVAL, f, ld->fleet_line, "[fleet]",
+				     "cert_file and key_file go together");
+	if (!fl->user != !fl->password)
+		return cfg_load_fail(ld, -EINVAL, f, ld->fleet_line, "[fleet]",
+				     "user and password_file go together");
+	if (!fl->prefix && !(fl->prefix = strdup("/edgecache")))
+		return cfg_load_fail(ld, -ENOMEM, f, 0, NULL, "out of memory");
+	if (!fl->node) {
+		/* the default node name is the host name, so it must make a
+		 * valid key part too */
+		if (gethostname(host, sizeof(host)) != 0 || !cfg_valid_name(host) ||
+		    strlen(host) > LIMIT_FLEET_NAME_BYTES)
+			return cfg_load_fail(ld, -EINVAL, f, ld->fleet_line, "[fleet]",
+					     "node is required: the host name is not a valid name");
+		if (!(fl->node = strdup(host)))
+			return cfg_load_fail(ld, -ENOMEM, f, 0, NULL, "out of memory");
+	}
+	return 0;
+}
+
 /* [cache] given: path and size are required; each file gets its share. */
 int cfg_cache_finish(struct load *ld)
 {
@@ -89,9 +127,17 @@ int cfg_server_finish(struct load *ld)
 	if (ld->cfg->server.n_listens == 0)
 		return cfg_load_fail(ld, -EINVAL, f, ld->listen_line, "listen",
 				     "no address given");
-	if (!ld->zones_line)
+	/* fleet mode: the zones come from etcd (zones, if given, is what
+	 * `edgecache fleet import` reads) */
+	if (!ld->zones_line && !ld->fleet_line)
 		return cfg_load_fail(ld, -EINVAL, f, ld->server_line, "[server]",
-				     "zones is required");
+				     "zones is required (or a [fleet] section)");
+	if (ld->cfg->server.upgrade_socket &&
+	    strlen(ld->cfg->server.upgrade_socket) > LIMIT_UPGRADE_SOCKET_PATH_BYTES)
+		return cfg_load_fail(ld, -EINVAL, f, ld->server_line, "upgrade_socket",
+				     "%zu bytes once resolved, over the %d a Unix socket "
+				     "address holds", strlen(ld->cfg->server.upgrade_socket),
+				     LIMIT_UPGRADE_SOCKET_PATH_BYTES);
 	return 0;
 }
 

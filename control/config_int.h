@@ -22,7 +22,7 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-enum sect { SECT_NONE, SECT_SERVER, SECT_ZONE, SECT_ORIGIN, SECT_CACHE, SECT_ADMIN };
+enum sect { SECT_NONE, SECT_SERVER, SECT_ZONE, SECT_ORIGIN, SECT_CACHE, SECT_ADMIN, SECT_FLEET };
 
 /* Lines of the zone keys that cross-zone errors point back to. */
 struct zone_lines {
@@ -36,6 +36,10 @@ struct load {
 	int rc;                  /* first error, 0 = none */
 	int server_line, listen_line, listen_tls_line, zones_line, cache_line, cache_size_line, cache_path_line;
 	int admin_line, admin_listen_line;
+	int fleet_line, fleet_etcd_line;
+	/* cfg_load_fleet: the zone files' text, instead of the zones glob */
+	const struct cfg_zone_text *texts;
+	size_t n_texts;
 	const char *replace_file;        /* cfg_load_replacing: this zone file... */
 	const char *replacement;         /* ...is read from this one */
 	bool replaced;
@@ -151,6 +155,10 @@ struct key_def {
 /* Read one file into ld->cfg (zone == NULL: the main file); ld->rc. */
 int cfg_parse_file(struct load *ld, const char *file, struct cfg_zone *zone,
 		   struct zone_lines *zl);
+/* The same for a zone file's text in memory (text NULL: read file);
+ * `file` names it in messages. */
+int cfg_parse_text(struct load *ld, const char *file, const char *text, size_t len,
+		   struct cfg_zone *zone, struct zone_lines *zl);
 /* The struct the current section's keys are fields of. */
 void *cfg_sect_obj(struct parse *p);
 /* Length, control characters and spaces of a string value (never echoed). */
@@ -171,6 +179,10 @@ int cfg_store_key_str(struct parse *p, const struct key_def *k, char **field,
 /* A KT_FILE key: the secret read from a file only its owner can access. */
 int cfg_set_file(struct parse *p, const struct key_def *k, char **field,
 		 const char *val);
+/* [fleet] secrets_key_file, secrets_previous_key_file: exactly
+ * LIMIT_FLEET_KEY_BYTES raw bytes from a file only its owner can access. */
+int cfg_set_fleet_key(struct parse *p, const char *val);
+int cfg_set_fleet_previous_key(struct parse *p, const char *val);
 
 /* ---- config_hosts.c: addresses, host names, the host table ----------------- */
 
@@ -193,6 +205,7 @@ struct cfg_host_slot *cfg_table_new(size_t n, size_t *mask);
 int cfg_server_finish(struct load *ld);
 int cfg_cache_finish(struct load *ld);
 int cfg_admin_finish(struct load *ld);
+int cfg_fleet_finish(struct load *ld);
 int cfg_zone_finish(struct load *ld, struct cfg_zone *z, struct zone_lines *zl);
 int cfg_check_zones(struct load *ld);
 int cfg_tls_finish(struct load *ld);

@@ -113,3 +113,82 @@ int cfg_set_file(struct parse *p, const struct key_def *k, char **field,
 	free(path);
 	return rc;
 }
+
+/*
+ * The fleet key: exactly LIMIT_FLEET_KEY_BYTES raw bytes (`head -c 32
+ * /dev/urandom`), in a regular file group and others cannot access — it
+ * decrypts every S3 secret of the fleet, so a readable file refuses the
+ * start. Kept in no-dump pages like the secrets it guards.
+ */
+static int set_key32(struct parse *p, const char *name, char **key, char **path_out,
+		     const char *val)
+{
+	char buf[LIMIT_FLEET_KEY_BYTES + 1], *path;
+	const struct key_def k = { .name = name };
+	struct stat st;
+	size_t n = 0;
+	int fd, rc;
+
+	if (!*val)
+		return pfail(p, name, "is empty");
+	if (!(path = cfg_resolve_path(p->dir, val, false)))
+		return pfail_oom(p);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		int e = errno;
+
+		rc = cfg_load_fail(p->ld, -e, p->file, p->line, name, "\"%s\": %s", path,
+				   strerror(e));
+	} else if (!S_ISREG(st.st_mode)) {
+		rc = pfail(p, name, "\"%s\" is not a regular file", path);
+	} else if (st.st_mode & 077) {
+		rc = pfail(p, name, "\"%s\" is accessible by group or others (mode %04o): "
+			   "chmod 600 it", path, (unsigned)(st.st_mode & 07777));
+	} else if (!(rc = read_all(p, &k, fd, buf, sizeof(buf), &n)) &&
+		   n != LIMIT_FLEET_KEY_BYTES) {
+		rc = pfail(p, name, "\"%s\" holds %s%zu bytes, not %d (head -c %d /dev/urandom)",
+			   path, n > LIMIT_FLEET_KEY_BYTES ? "more than " : "",
+			   n > LIMIT_FLEET_KEY_BYTES ? (size_t)LIMIT_FLEET_KEY_BYTES : n,
+			   LIMIT_FLEET_KEY_BYTES, LIMIT_FLEET_KEY_BYTES);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (!rc) {
+		/* kept as hex: cfg_secret_free measures with strlen, which a
+		 * raw key's NUL bytes would cut short */
+		char hex[2 * LIMIT_FLEET_KEY_BYTES + 1];
+
+		for (size_t i = 0; i < n; i++)
+			snprintf(hex + 2 * i, 3, "%02x", (unsigned char)buf[i]);
+		char *v = cfg_secret_dup(hex, 2 * n);
+
+		explicit_bzero(hex, sizeof(hex));
+		if (!v)
+			rc = pfail_oom(p);
+		cfg_secret_free(*key);
+		*key = v;
+	}
+	explicit_bzero(buf, sizeof(buf));
+	if (rc) {
+		free(path);
+		return rc;
+	}
+	free(*path_out);
+	*path_out = path;
+	return 0;
+}
+
+int cfg_set_fleet_key(struct parse *p, const char *val)
+{
+	struct cfg_fleet *f = &p->ld->cfg->fleet;
+
+	return set_key32(p, "secrets_key_file", &f->secrets_key, &f->secrets_key_file, val);
+}
+
+int cfg_set_fleet_previous_key(struct parse *p, const char *val)
+{
+	struct cfg_fleet *f = &p->ld->cfg->fleet;
+
+	return set_key32(p, "secrets_previous_key_file", &f->secrets_previous_key,
+			 &f->secrets_previous_key_file, val);
+}

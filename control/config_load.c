@@ -52,20 +52,31 @@ static void cache_defaults(struct cfg_cache *c)
 static int load_zones(struct load *ld)
 {
 	struct cfg *cfg = ld->cfg;
-	size_t n = ld->zones.gl_pathc;
+	size_t n = ld->texts ? ld->n_texts : ld->globbed ? ld->zones.gl_pathc : 0;
 
-	cfg->zones = calloc(n, sizeof(*cfg->zones));
-	ld->zl = calloc(n, sizeof(*ld->zl));
+	if (n > LIMIT_ZONES)
+		return cfg_load_fail(ld, -EINVAL, cfg->main_file, 0, NULL, "more than %d zones",
+				     LIMIT_ZONES);
+	/* fleet mode may have no zone yet: one slot, so calloc never says 0 */
+	cfg->zones = calloc(n ? n : 1, sizeof(*cfg->zones));
+	ld->zl = calloc(n ? n : 1, sizeof(*ld->zl));
 	if (!cfg->zones || !ld->zl)
 		return cfg_load_fail(ld, -ENOMEM, cfg->main_file, 0, NULL, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		struct cfg_zone *z = &cfg->zones[cfg->n_zones++];
 
 		z->query_string = CFG_QS_INCLUDE;
-		z->file = strdup(ld->zones.gl_pathv[i]);
+		z->file = strdup(ld->texts ? ld->texts[i].name : ld->zones.gl_pathv[i]);
 		if (!z->file)
 			return cfg_load_fail(ld, -ENOMEM, cfg->main_file, 0, NULL, "out of memory");
 		const char *from = z->file;
+
+		if (ld->texts) {
+			if (cfg_parse_text(ld, z->file, ld->texts[i].text, ld->texts[i].len, z,
+					   &ld->zl[i]) || cfg_zone_finish(ld, z, &ld->zl[i]))
+				return ld->rc;
+			continue;
+		}
 
 		if (ld->replace_file && strcmp(z->file, ld->replace_file) == 0) {
 			from = ld->replacement;
@@ -77,6 +88,8 @@ static int load_zones(struct load *ld)
 	return 0;
 }
 
+static int load(struct load *ldp, const char *path, struct cfg **out, struct cfg_error *err);
+
 int cfg_load(const char *path, struct cfg **out, struct cfg_error *err)
 {
 	return cfg_load_replacing(path, NULL, NULL, out, err);
@@ -85,9 +98,27 @@ int cfg_load(const char *path, struct cfg **out, struct cfg_error *err)
 int cfg_load_replacing(const char *path, const char *zone_file, const char *replacement,
 		       struct cfg **out, struct cfg_error *err)
 {
+	struct load ld = { .replace_file = zone_file, .replacement = replacement };
+
+	return load(&ld, path, out, err);
+}
+
+int cfg_load_fleet(const char *path, const struct cfg_zone_text *texts, size_t n,
+		   struct cfg **out, struct cfg_error *err)
+{
+	static const struct cfg_zone_text none;
+	struct load ld = { .texts = texts ? texts : &none, .n_texts = n };
+
+	return load(&ld, path, out, err);
+}
+
+static int load(struct load *ldp, const char *path, struct cfg **out, struct cfg_error *err)
+{
 	struct cfg_error ignored;
-	struct load ld = { .err = err ? err : &ignored, .replace_file = zone_file,
-			   .replacement = replacement };
+	struct load ld = *ldp;
+	const char *zone_file = ld.replace_file;
+
+	ld.err = err ? err : &ignored;
 	struct cfg *cfg = calloc(1, sizeof(*cfg));
 
 	if (!cfg || !(cfg->main_file = strdup(path))) {
@@ -99,7 +130,8 @@ int cfg_load_replacing(const char *path, const char *zone_file, const char *repl
 	cache_defaults(&cfg->cache);
 	ld.cfg = cfg;
 	if (!cfg_parse_file(&ld, cfg->main_file, NULL, NULL) && !cfg_server_finish(&ld) &&
-	    !cfg_cache_finish(&ld) && !cfg_admin_finish(&ld) && !load_zones(&ld) &&
+	    !cfg_cache_finish(&ld) && !cfg_admin_finish(&ld) && !cfg_fleet_finish(&ld) &&
+	    !load_zones(&ld) &&
 	    !cfg_check_zones(&ld))
 		cfg_tls_finish(&ld);
 	if (!ld.rc && zone_file && !ld.replaced)

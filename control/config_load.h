@@ -67,6 +67,24 @@ int cfg_load_replacing(const char *path, const char *zone_file, const char *repl
  */
 int cfg_peek_user(const char *path, char *user, char *group, size_t len, struct cfg_error *err);
 
+/* A zone file's text held in memory (fleet mode: rendered from etcd's
+ * values, secrets inline, never written to disk). name is what messages
+ * call the file ("etcd:/edgecache/zones/UUID"). */
+struct cfg_zone_text {
+	const char *name;
+	const char *text;
+	size_t len;
+};
+
+/*
+ * cfg_load, except that the zones are the n texts given (in that order)
+ * instead of the files the zones glob matches: every rule of a load, so
+ * fleet mode accepts exactly what a zone file may say. Relative paths in
+ * the texts are taken as they are (from the current directory).
+ */
+int cfg_load_fleet(const char *path, const struct cfg_zone_text *texts, size_t n,
+		   struct cfg **out, struct cfg_error *err);
+
 /* An origin's uuid when its section has no uuid key: a version-8 UUID
  * made of SHA-256(zone uuid "/" origin name), so it is stable across
  * restarts until a write persists it (docs/CONFIG.md). out: 37 bytes. */

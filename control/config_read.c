@@ -86,14 +86,15 @@ int cfg_load_fail(struct load *ld, int rc, const char *file, int line,
 
 /* ---- small pure helpers ------------------------------------------------- */
 
+#define NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+
 bool cfg_valid_name(const char *s)
 {
 	size_t len = strlen(s);
 
 	if (len == 0 || len > LIMIT_NAME_BYTES)
 		return false;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		      "0123456789._-") == len;
+	return strspn(s, NAME_CHARS) == len;
 }
 
 static const struct { const char *chars; int64_t mult[4]; const char *hint; } units[] = {
@@ -225,6 +226,8 @@ static int set_pass_headers(struct parse *p, const char *val);
 static int set_tls_ciphers(struct parse *p, const char *val);
 static int set_tls_min_version(struct parse *p, const char *val);
 static int set_targeted_field(struct parse *p, const char *val);
+static int set_fleet_etcd(struct parse *p, const char *val);
+static int set_fleet_name(struct parse *p, const char *val);
 
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 const char *const cfg_payload_names[] = { "empty-hash", "unsigned", NULL };
@@ -241,6 +244,7 @@ const char *const cfg_tls_min_names[] = { "1.2", "1.3", NULL };
 #define CCH(f) .sect = SECT_CACHE, .off = offsetof(struct cfg_cache, f)
 #define OPATH(f) .path_off = offsetof(struct cfg_origin, f)
 #define MS     .type = KT_U32, .min = LIMIT_TIMEOUT_MS_MIN, .max = LIMIT_TIMEOUT_MS_MAX
+#define FLT(f) .sect = SECT_FLEET, .off = offsetof(struct cfg_fleet, f)
 
 static const struct key_def keys[] = {
 	{ "listen", .sect = SECT_SERVER, .type = KT_FN, .flags = F_LIST, .fn = cfg_set_listen },
@@ -265,6 +269,7 @@ static const struct key_def keys[] = {
 	{ "access_log", SRV(access_log), .type = KT_PATH, .flags = F_OFF },
 	{ "error_log", SRV(error_log), .type = KT_PATH },
 	{ "counters_file", SRV(counters_file), .type = KT_PATH },
+	{ "upgrade_socket", SRV(upgrade_socket), .type = KT_PATH },
 	{ "log_level", SRV(log_level), .type = KT_ENUM, .names = log_levels },
 	{ "user", SRV(user), .type = KT_STR, .flags = F_NOSPACE, .max = LIMIT_USER_NAME_BYTES },
 	{ "group", SRV(group), .type = KT_STR, .flags = F_NOSPACE, .max = LIMIT_USER_NAME_BYTES },
@@ -338,6 +343,21 @@ static const struct key_def keys[] = {
 	{ "token_file", .sect = SECT_ADMIN, .off = offsetof(struct cfg_admin, token),
 	  .type = KT_FILE, .flags = F_NOSPACE | F_SECRET, .max = LIMIT_ADMIN_TOKEN_MAX_BYTES,
 	  .path_off = offsetof(struct cfg_admin, token_file) },
+
+	{ "etcd", .sect = SECT_FLEET, .type = KT_FN, .fn = set_fleet_etcd },
+	{ "ca_file", FLT(ca_file), .type = KT_PATH },
+	{ "cert_file", FLT(cert_file), .type = KT_PATH },
+	{ "key_file", FLT(key_file), .type = KT_PATH },
+	{ "user", FLT(user), .type = KT_STR, .flags = F_NOSPACE, .max = LIMIT_FLEET_NAME_BYTES },
+	{ "password_file", FLT(password), .type = KT_FILE, .flags = F_SECRET,
+	  .max = LIMIT_FLEET_PASSWORD_BYTES, .path_off = offsetof(struct cfg_fleet, password_file) },
+	{ "prefix", .sect = SECT_FLEET, .type = KT_FN, .fn = set_fleet_name },
+	{ "pop", .sect = SECT_FLEET, .type = KT_FN, .fn = set_fleet_name },
+	{ "node", .sect = SECT_FLEET, .type = KT_FN, .fn = set_fleet_name },
+	{ "secrets_key_file", .sect = SECT_FLEET, .type = KT_FN, .fn = cfg_set_fleet_key },
+	{ "secrets_previous_key_file", .sect = SECT_FLEET, .type = KT_FN,
+	  .fn = cfg_set_fleet_previous_key },
+	{ "state_dir", FLT(state_dir), .type = KT_PATH },
 };
 
 _Static_assert(ARRAY_LEN(keys) <= ARRAY_LEN(((struct parse *)0)->seen), "seen[]");
@@ -358,6 +378,7 @@ void *cfg_sect_obj(struct parse *p)
 	case SECT_ORIGIN: return p->origin;
 	case SECT_CACHE:  return &p->ld->cfg->cache;
 	case SECT_ADMIN:  return &p->ld->cfg->admin;
+	case SECT_FLEET:  return &p->ld->cfg->fleet;
 	default:          return NULL;
 	}
 }
@@ -603,6 +624,8 @@ static int set_zones(struct parse *p, const char *val)
 		return pfail_oom(p);
 	ld->cfg->server.zones_glob = pat;
 	ld->zones_line = p->line;
+	if (ld->texts)
+		return 0;        /* fleet mode: the zones come from etcd */
 	g = glob(pat, 0, NULL, &ld->zones);    /* a missing directory: no match */
 	ld->globbed = true;
 	if (g == GLOB_NOMATCH)
@@ -617,6 +640,62 @@ static int set_zones(struct parse *p, const char *val)
 		return pfail(p, "zones", "\"%.*s\" matches %zu files, more than %d",
 			     LIMIT_CFG_ECHO_BYTES, val, ld->zones.gl_pathc, LIMIT_ZONES);
 	return 0;
+}
+
+/* [fleet] etcd: comma-separated http:// or https:// base URLs, each
+ * "scheme://host:port" (no path: the v3 gateway's paths are ours). */
+static int set_fleet_etcd(struct parse *p, const char *val)
+{
+	struct cfg_fleet *f = &p->ld->cfg->fleet;
+	char *copy = strdup(val), *cur = copy, *item, **more;
+
+	if (!copy)
+		return pfail_oom(p);
+	p->ld->fleet_etcd_line = p->line;
+	while (!p->ld->rc && (item = list_next(&cur))) {
+		const char *hp = strncmp(item, "http://", 7) == 0 ? item + 7 :
+				 strncmp(item, "https://", 8) == 0 ? item + 8 : NULL;
+		size_t len = strlen(item);
+
+		if (!hp || !*hp || strpbrk(hp, "/?# \t") || !strchr(hp, ':'))
+			pfail(p, "etcd", "\"%.*s\" is not http://host:port or https://host:port",
+			      LIMIT_CFG_ECHO_BYTES, item);
+		else if (len > LIMIT_FLEET_URL_BYTES || has_ctl(item, len))
+			pfail(p, "etcd", "an endpoint is longer than %d bytes", LIMIT_FLEET_URL_BYTES);
+		else if (f->n_etcd == LIMIT_FLEET_ENDPOINTS)
+			pfail(p, "etcd", "more than %d endpoints", LIMIT_FLEET_ENDPOINTS);
+		else if (!(more = realloc(f->etcd, (f->n_etcd + 1) * sizeof(*more))))
+			pfail_oom(p);
+		else if ((f->etcd = more), !(f->etcd[f->n_etcd] = strdup(item)))
+			pfail_oom(p);
+		else
+			f->n_etcd++;
+	}
+	free(copy);
+	if (!p->ld->rc && f->n_etcd == 0)
+		pfail(p, "etcd", "no endpoint given");
+	return p->ld->rc;
+}
+
+/* [fleet] prefix, pop, node: parts of etcd keys. A prefix is "/" and
+ * names joined by "/"; pop and node are one name. */
+static int set_fleet_name(struct parse *p, const char *val)
+{
+	struct cfg_fleet *f = &p->ld->cfg->fleet;
+	const struct key_def *k = &keys[p->last_key];
+	bool prefix = strcmp(k->name, "prefix") == 0;
+	char **field = prefix ? &f->prefix : strcmp(k->name, "pop") == 0 ? &f->pop : &f->node;
+	size_t len = strlen(val), max = prefix ? LIMIT_FLEET_PREFIX_BYTES : LIMIT_FLEET_NAME_BYTES;
+
+	if (len == 0 || len > max)
+		return pfail(p, k->name, "must be 1..%zu bytes", max);
+	if (prefix && (val[0] != '/' || val[len - 1] == '/' || strstr(val, "//")))
+		return pfail(p, k->name, "must start with '/' and not end with '/' "
+			     "(\"/edgecache\")");
+	if (strspn(val, prefix ? NAME_CHARS "/" : NAME_CHARS) != len)
+		return pfail(p, k->name, "may hold only A-Z a-z 0-9 . _ -%s",
+				     prefix ? " and /" : "");
+	return cfg_store_str(p, field, val, len);
 }
 
 static int set_zone_name(struct parse *p, const char *val)
@@ -891,20 +970,23 @@ static int begin_section(struct parse *p, const char *name, const char *label)
 	if (strncmp(name, "origin", 6) == 0 && (!name[6] || name[6] == ' ' || name[6] == '\t'))
 		return p->zone ? begin_origin(p, name + 6 + strspn(name + 6, " \t"), label)
 			       : pfail(p, label, "unknown section (the main file has [server], "
-				       "[cache] and [admin])");
+				       "[cache], [admin] and [fleet])");
 	if (!p->zone && strcmp(name, "cache") == 0)
 		first = &p->ld->cache_line;
 	else if (!p->zone && strcmp(name, "admin") == 0)
 		first = &p->ld->admin_line;
+	else if (!p->zone && strcmp(name, "fleet") == 0)
+		first = &p->ld->fleet_line;
 	else if (strcmp(name, p->zone ? "zone" : "server") != 0)
 		return pfail(p, label, "unknown section (%s)", p->zone ?
 			     "a zone file has [zone] and [origin NAME]" :
-			     "the main file has [server], [cache] and [admin]");
+			     "the main file has [server], [cache], [admin] and [fleet]");
 	if (*first)
 		return pfail(p, label, "repeated (first at line %d)", *first);
 	*first = p->line;
 	p->sect = p->zone ? SECT_ZONE : first == &p->ld->cache_line ? SECT_CACHE :
-		  first == &p->ld->admin_line ? SECT_ADMIN : SECT_SERVER;
+		  first == &p->ld->admin_line ? SECT_ADMIN :
+		  first == &p->ld->fleet_line ? SECT_FLEET : SECT_SERVER;
 	return 0;
 }
 
@@ -1069,14 +1151,21 @@ static int on_key(void *user, const char *section, const char *name, const char 
 int cfg_parse_file(struct load *ld, const char *file, struct cfg_zone *zone,
 		   struct zone_lines *zl)
 {
+	return cfg_parse_text(ld, file, NULL, 0, zone, zl);
+}
+
+int cfg_parse_text(struct load *ld, const char *file, const char *text, size_t len,
+		   struct cfg_zone *zone, struct zone_lines *zl)
+{
 	struct parse *p = calloc(1, sizeof(*p));
 	int rc;
 
 	if (!p)
 		return cfg_load_fail(ld, -ENOMEM, file, 0, NULL, "out of memory");
+	/* a text's relative paths are taken as they are: dir "" */
 	*p = (struct parse){ .ld = ld, .file = file, .zone = zone, .zl = zl,
-			     .last_key = -1, .dir = dir_of(file) };
-	p->f = p->dir ? fopen(file, "re") : NULL;
+			     .last_key = -1, .dir = text ? strdup("") : dir_of(file) };
+	p->f = !p->dir ? NULL : text ? fmemopen((void *)text, len, "r") : fopen(file, "re");
 	if (!p->f) {
 		int e = p->dir ? errno : ENOMEM;
 

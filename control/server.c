@@ -7,6 +7,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <liburing.h>
 #include <netdb.h>
@@ -23,11 +24,13 @@
 #include <unistd.h>
 
 #include "control/config_load.h"
+#include "control/upgrade.h"
 #include "control/privdrop.h"
 #include "control/sdnotify.h"
 #include "core/counters.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/ring.h"
 #include "edge/shard.h"
 #include "net/http1.h"
 #include "sigv4/s3_error.h"
@@ -59,7 +62,13 @@ int server_listen(const struct cfg_listen *l, bool reuseport)
 		fprintf(stderr, "edgecache: listen %s:%u: %s\n", l->host, l->port, gai_strerror(r));
 		return -EINVAL;
 	}
-	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = upgrade_listener_take(res->ai_addr, reuseport);
+	if (fd >= 0) {
+		freeaddrinfo(res);
+		upgrade_listener_note(fd);
+		return fd;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int one = 1;
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
@@ -74,6 +83,7 @@ int server_listen(const struct cfg_listen *l, bool reuseport)
 		return -e;
 	}
 	freeaddrinfo(res);
+	upgrade_listener_note(fd);
 	return fd;
 }
 
@@ -145,7 +155,7 @@ static int register_counters(struct server *srv)
 {
 	struct counters_block *const blocks[] = {
 		&http1_counters, &s3err_counters, &store_counters, &log_counters,
-		&sdnotify_counters,
+		&sdnotify_counters, &upgrade_counters,
 	};
 
 	for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++) {
@@ -459,40 +469,60 @@ int server_build(struct server *srv, struct cfg *cfg, struct runtime **out, char
 	return rc;
 }
 
-/* SIGHUP whose config differs from the snapshot's in credentials alone
+/* A config whose difference from the snapshot's is credentials alone
  * (rt_cfg_creds_only), the files it read unchanged (rt_files_same): as a
  * PATCH of credentials does, only the changed origins' credentials
  * objects are swapped in place; the snapshot, its TLS client contexts
  * and their sessions, addresses and every pooled connection stay. */
-static void reload_creds(struct server *srv, struct cfg *cfg)
+static int apply_creds(struct server *srv, struct cfg *cfg, const char *why)
 {
 	struct server_creds_change ch;
 	unsigned n = 0;
 	char err[256];
 
 	if (server_creds_prepare(srv, cfg, &ch, err, sizeof(err)) < 0) {
-		log_error("reload: %s; still serving snapshot %llu", err,
+		log_error("%s: %s; still serving snapshot %llu", why, err,
 			  (unsigned long long)ch.rt->generation);
 		cfg_free(cfg);
-		return;
+		return -EINVAL;
 	}
 	for (uint32_t i = 0; i < ch.rt->n_origins; i++)
 		n += ch.next[i] != NULL;
 	server_creds_publish(srv, cfg, &ch);
-	log_info("reload: %s: credentials of %u origin(s) swapped in place, snapshot %llu kept",
-		 srv->main_file, n, (unsigned long long)srv_rt(srv)->generation);
+	log_info("%s: %s: credentials of %u origin(s) swapped in place, snapshot %llu kept",
+		 why, srv->main_file, n, (unsigned long long)srv_rt(srv)->generation);
+	return 0;
 }
 
-/* SIGHUP: re-read the config; on any error keep serving the old one.
- * Credentials alone: swapped in place (reload_creds); else a snapshot. */
+int server_apply(struct server *srv, struct cfg *cfg, const char *why)
+{
+	struct runtime *rt, *cur = srv_rt(srv);
+	char err[256];
+
+	if (rt_cfg_creds_only(cur, cfg) && rt_files_same(cur))
+		return apply_creds(srv, cfg, why);
+	if (server_build(srv, cfg, &rt, err, sizeof(err)) < 0) {
+		log_error("%s: %s; still serving snapshot %llu", why, err,
+			  (unsigned long long)cur->generation);
+		return -EINVAL;
+	}
+	log_info("%s: %s: %zu zone(s), snapshot %llu", why, srv->main_file, cfg->n_zones,
+		 (unsigned long long)rt->generation);
+	server_publish(srv, rt);
+	return 0;
+}
+
+/* SIGHUP: re-read the config (through srv->load when a service set one:
+ * fleet mode's zones are etcd's, not the zone files'); on any error keep
+ * serving the old one. */
 static void reload(struct server *srv)
 {
 	struct cfg *cfg = NULL;
 	struct cfg_error cerr;
-	struct runtime *rt, *cur = srv_rt(srv);
-	char err[256];
+	struct runtime *cur = srv_rt(srv);
 
-	if (cfg_load(srv->main_file, &cfg, &cerr) < 0) {
+	if ((srv->load ? srv->load(srv->load_arg, srv->main_file, &cfg, &cerr)
+		       : cfg_load(srv->main_file, &cfg, &cerr)) < 0) {
 		log_error("reload: %s; still serving snapshot %llu", cerr.msg,
 			  (unsigned long long)cur->generation);
 		return;
@@ -507,18 +537,7 @@ static void reload(struct server *srv)
 				    strcmp(cfg->admin.listen.host, cur->cfg->admin.listen.host))))
 		log_warn("reload: [admin] listen changed: takes effect at the next restart "
 			 "(token_file is re-read now)");
-	if (rt_cfg_creds_only(cur, cfg) && rt_files_same(cur)) {
-		reload_creds(srv, cfg);
-		return;
-	}
-	if (server_build(srv, cfg, &rt, err, sizeof(err)) < 0) {
-		log_error("reload: %s; still serving snapshot %llu", err,
-			  (unsigned long long)cur->generation);
-		return;
-	}
-	log_info("reload: %s: %zu zone(s), snapshot %llu", srv->main_file, cfg->n_zones,
-		 (unsigned long long)rt->generation);
-	server_publish(srv, rt);
+	server_apply(srv, cfg, "reload");
 }
 
 /* A new UTC day: each S3 origin gets a copy of its credentials object
@@ -587,18 +606,22 @@ static int open_store(struct server *srv, const struct cfg *cfg, unsigned shards
 		fprintf(stderr, "edgecache: cache: out of memory\n");
 		return -1;
 	}
-	log_info("cache: %zu file(s), %lld bytes, %llu objects recovered in %llu ms",
+	log_info("cache: %zu file(s), %lld bytes, %llu objects recovered in %llu ms "
+		 "(%llu from the checkpoint, %llu by scan)",
 		 cc->n_paths, (long long)cc->size_bytes,
 		 (unsigned long long)(store_counter(srv->store, STORE_CTR_ckpt_entries) +
 				      store_counter(srv->store, STORE_CTR_scan_entries)),
-		 (unsigned long long)(loop_now_ms() - t0));
+		 (unsigned long long)(loop_now_ms() - t0),
+		 (unsigned long long)store_counter(srv->store, STORE_CTR_ckpt_entries),
+		 (unsigned long long)store_counter(srv->store, STORE_CTR_scan_entries));
 	return 0;
 }
 
 static void checkpoint_store(struct server *srv, uint64_t now, uint64_t *last)
 {
 	const struct cfg_cache *cc = &srv_rt(srv)->cfg->cache;
-	if (!srv->store || now - *last < (uint64_t)cc->checkpoint_interval_s * 1000)
+	if (!srv->store || srv->store_handed_over ||
+	    now - *last < (uint64_t)cc->checkpoint_interval_s * 1000)
 		return;
 	*last = now;
 	if (store_checkpoint(srv->store) < 0)
@@ -631,16 +654,49 @@ static int drop_privileges(const struct cfg *cfg)
 	for (size_t i = 0; i < cfg->cache.n_paths; i++)
 		privdrop_warn_unwritable("[cache] path", cfg->cache.paths[i], "its checkpoint");
 	privdrop_warn_unwritable("counters_file", cfg->server.counters_file, "writing it");
+	if (cfg->fleet.enabled) {
+		char state[PATH_MAX];
+
+		/* the fleet's last known good is rewritten (tmp + rename) there */
+		snprintf(state, sizeof(state), "%s/fleet-state.json", cfg->fleet.state_dir);
+		privdrop_warn_unwritable("[fleet] state_dir", state, "saving the last known good");
+	}
 	return 0;
 }
 
 /* ---- the control loop ----------------------------------------------------------------- */
 
-static void on_signal(struct server *srv, const struct signalfd_siginfo *si, uint64_t now,
-		      uint64_t *last_counters)
+bool server_draining(const struct server *srv)
+{
+	return atomic_load(&srv->draining);
+}
+
+void server_drain_begin(struct server *srv, uint64_t now, const char *why)
 {
 	const struct cfg_server *sc = &srv_rt(srv)->cfg->server;
 
+	if (atomic_load(&srv->draining))
+		return;
+	log_info("%s: draining (up to %u ms)", why, sc->drain_timeout_ms);
+	srv->drain_deadline_ms = now + sc->drain_timeout_ms;
+	atomic_store(&srv->draining, true);
+	for (unsigned s = 0; s < srv->n_shards; s++)
+		shard_wake(srv->shards[s]);
+}
+
+void server_hand_over(struct server *srv, uint64_t now)
+{
+	srv->store_handed_over = true;
+	if (srv->svc_state) {
+		srv->svc->close(srv->svc_state);
+		srv->svc_state = NULL;
+	}
+	server_drain_begin(srv, now, "upgrade done");
+}
+
+static void on_signal(struct server *srv, const struct signalfd_siginfo *si, uint64_t now,
+		      uint64_t *last_counters)
+{
 	if (si->ssi_signo == SIGUSR1) {     /* logrotate's postrotate; counters now too */
 		if (log_reopen() == 0)
 			log_info("signal USR1: log files reopened");
@@ -648,14 +704,12 @@ static void on_signal(struct server *srv, const struct signalfd_siginfo *si, uin
 	} else if (si->ssi_signo == SIGHUP) {
 		if (!atomic_load(&srv->draining))
 			reload(srv);
+	} else if (si->ssi_signo == SIGUSR2) {
+		upgrade_signal(srv->up, now);
 	} else if ((si->ssi_signo == SIGTERM || si->ssi_signo == SIGINT) &&
 		   !atomic_load(&srv->draining)) {
-		log_info("signal %u: draining (up to %u ms)", si->ssi_signo, sc->drain_timeout_ms);
-		srv->drain_deadline_ms = now + sc->drain_timeout_ms;
-		atomic_store(&srv->draining, true);
-		for (unsigned s = 0; s < srv->n_shards; s++)
-			shard_wake(srv->shards[s]);
-		sdnotify_stopping("draining");
+		server_drain_begin(srv, now, si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+		sdnotify_stopping("draining");   /* a stop: never an upgrade's hand-over */
 	}
 }
 
@@ -682,9 +736,11 @@ static int control_loop(struct server *srv, int sfd)
 	uint64_t last_tickets = last_dns;
 
 	for (;;) {
-		struct pollfd pfd[1 + SERVER_SERVICE_FDS] = { { .fd = sfd, .events = POLLIN } };
+		struct pollfd pfd[1 + SERVER_SERVICE_FDS + UPGRADE_POLLFDS] = {
+			{ .fd = sfd, .events = POLLIN } };
 		unsigned na = srv->svc_state ? srv->svc->pollfds(srv->svc_state, pfd + 1) : 0;
-		int r = poll(pfd, 1 + na, CONTROL_POLL_MS);
+		unsigned nu = upgrade_pollfds(srv->up, pfd + 1 + na);
+		int r = poll(pfd, 1 + na + nu, CONTROL_POLL_MS);
 		uint64_t now = loop_now_ms();
 		sdnotify_beat(now);
 		if (r > 0 && pfd[0].revents) {
@@ -694,6 +750,7 @@ static int control_loop(struct server *srv, int sfd)
 		}
 		if (srv->svc_state)
 			srv->svc->poll(srv->svc_state, pfd + 1, r > 0 ? na : 0, now);
+		upgrade_poll(srv->up, pfd + 1 + na, r > 0 ? nu : 0, now);
 		struct runtime *rt = srv_rt(srv);
 		drain_logs(srv);
 		if (now - last_counters >= COUNTERS_EVERY_MS) {
@@ -746,6 +803,11 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 		cfg_free(cfg);
 		return 1;
 	}
+	if (ring_detect(err, sizeof(err)) < 0) {
+		fprintf(stderr, "edgecache: %s\n", err);
+		cfg_free(cfg);
+		return 1;
+	}
 	if (shard_test_write_delay(&srv.test_store_write_delay_ms, err, sizeof(err)) < 0) {
 		fprintf(stderr, "edgecache: %s\n", err);
 		cfg_free(cfg);
@@ -768,8 +830,11 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 		rt_free(rt);
 		return 1;
 	}
-	if (open_store(&srv, cfg, want) < 0 || register_counters(&srv) < 0 ||
-	    (svc && svc->open(&srv, &srv.svc_state) < 0))
+	/* Started by an upgrade: the old process's sockets, and its store
+	 * checkpointed, before we open the store (control/upgrade.h). */
+	if ((upgrade_is_child() && upgrade_child_takeover() < 0) ||
+	    open_store(&srv, cfg, want) < 0 || register_counters(&srv) < 0 ||
+	    (svc && svc->open(&srv, &srv.svc_state) < 0) || upgrade_open(&srv, &srv.up) < 0)
 		goto out;
 	/* Signals go to the control thread's signalfd; shards inherit the mask. */
 	sigemptyset(&mask);
@@ -777,6 +842,7 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -803,7 +869,8 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 		log_warn("test hook EDGECACHE_TEST_STORE_WRITE_DELAY_MS=%u set: store writes are "
 			 "delayed (tests only; unset it in production)", srv.test_store_write_delay_ms);
 	drain_logs(&srv);
-	sdnotify_ready("serving");
+	sdnotify_ready("serving");          /* MAINPID= ours: also after an upgrade */
+	upgrade_child_ready();              /* serving: the old process may drain now */
 	sdnotify_watchdog_start(shards_turning, &srv);
 	status = control_loop(&srv, sfd);
 	sdnotify_watchdog_stop();
@@ -811,11 +878,12 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 		shard_join(srv.shards[s]);
 	drain_logs(&srv);
 	write_counters(&srv);
-	if (srv.store && store_checkpoint(srv.store) < 0)
+	if (srv.store && !srv.store_handed_over && store_checkpoint(srv.store) < 0)
 		log_error("cache: checkpoint at exit failed");
 	log_info("drained, exiting");
 	close(sfd);
 out:
+	upgrade_close(srv.up);
 	if (srv.svc_state)
 		svc->close(srv.svc_state);
 	store_counters.ctx = NULL;

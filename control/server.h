@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "control/config_load.h"
 #include "core/config.h"
 #include "core/counters.h"
 #include "edge/runtime.h"
@@ -52,7 +53,8 @@ struct server_service {
 	void (*poll)(void *state, const struct pollfd *pfd, unsigned n, uint64_t now_ms);
 	void (*close)(void *state);
 };
-#define SERVER_SERVICE_FDS (1 + LIMIT_ADMIN_CONNS)
+/* the admin API's listener and connections, and the fleet's etcd watch */
+#define SERVER_SERVICE_FDS (1 + LIMIT_ADMIN_CONNS + 2)
 
 struct server {
 	/* The snapshot shards serve from: written by the control thread only,
@@ -86,6 +88,14 @@ struct server {
 	uint64_t swaps;                     /* snapshots published after the first */
 	uint64_t creds_swaps;               /* credentials objects published in place */
 	uint64_t last_swap_ns;              /* the last one's publication to all shards */
+	/* How SIGHUP loads the config: NULL = cfg_load; a service may set it
+	 * (fleet mode: the zones are etcd's, control/fleet.h). */
+	int (*load)(void *arg, const char *main_file, struct cfg **out, struct cfg_error *err);
+	void *load_arg;
+	struct upgrade *up;                 /* control/upgrade.h */
+	/* An upgrade's new process owns the store now: no checkpoint of ours
+	 * (it would replace the new one's with our older index). */
+	bool store_handed_over;
 };
 
 /* Serve `cfg` (ownership moves in, also on failure) loaded from
@@ -98,8 +108,20 @@ struct server {
 int server_run(struct cfg *cfg, const char *main_file, const struct server_service *svc);
 
 /* Open a listening socket on l (SO_REUSEPORT when `reuseport`: one per
- * shard). The fd, or -errno with the reason on stderr. */
+ * shard), or take the one an upgrade handed over for that address
+ * (control/upgrade.h); either way noted, to be handed over in turn. The
+ * fd, or -errno with the reason on stderr. */
 int server_listen(const struct cfg_listen *l, bool reuseport);
+
+/* Control thread: draining (SIGTERM, or an upgrade done). */
+bool server_draining(const struct server *srv);
+/* Control thread: stop accepting, finish what we hold within
+ * drain_timeout_ms, then server_run returns. `why` for the log. */
+void server_drain_begin(struct server *srv, uint64_t now_ms, const char *why);
+/* Control thread: an upgrade's new process serves: it owns the store
+ * (we write no checkpoint) and the admin API's socket (ours closed, its
+ * connections cut), and we drain. */
+void server_hand_over(struct server *srv, uint64_t now_ms);
 
 /* Control thread: a snapshot of cfg (ownership moves in, also on
  * failure) for the running shards, and making one current, as SIGHUP
@@ -107,6 +129,11 @@ int server_listen(const struct cfg_listen *l, bool reuseport);
 int server_build(struct server *srv, struct cfg *cfg, struct runtime **out, char *err,
 		 size_t err_len);
 void server_publish(struct server *srv, struct runtime *rt);
+/* Serve cfg (ownership moves in, also on failure) as SIGHUP does: its
+ * credentials swapped in place when nothing else changed, else a new
+ * snapshot. 0, or -EINVAL with the reason logged (as "why: ...") and the
+ * old config still served. */
+int server_apply(struct server *srv, struct cfg *cfg, const char *why);
 
 /*
  * Control thread: a change of credentials alone (a PATCH of them, or a

@@ -1,10 +1,12 @@
 /*
  * core/config.c — what every layer may do with a loaded struct cfg: free
- * it (secrets wiped first), find a zone by Host or by name, and the
- * no-dump memory secrets are kept in. Loading it is control/'s
+ * it (secrets wiped first), find a zone by Host or by name, the
+ * no-dump memory secrets are kept in, and test hooks' values. Loading it is control/'s
  * (control/config_load.h): a layer below never reads a file.
  */
 #include <assert.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -125,6 +127,7 @@ void cfg_free(struct cfg *cfg)
 	free(s->access_log);
 	free(s->error_log);
 	free(s->counters_file);
+	free(s->upgrade_socket);
 	free(s->user);
 	free(s->group);
 	for (size_t i = 0; i < cfg->cache.n_paths; i++)
@@ -132,6 +135,23 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->admin.listen.host);
 	cfg_secret_free(cfg->admin.token);
 	free(cfg->admin.token_file);
+	for (size_t i = 0; i < cfg->fleet.n_etcd; i++)
+		free(cfg->fleet.etcd[i]);
+	free(cfg->fleet.etcd);
+	free(cfg->fleet.ca_file);
+	free(cfg->fleet.cert_file);
+	free(cfg->fleet.key_file);
+	free(cfg->fleet.user);
+	cfg_secret_free(cfg->fleet.password);
+	free(cfg->fleet.password_file);
+	free(cfg->fleet.prefix);
+	free(cfg->fleet.pop);
+	free(cfg->fleet.node);
+	cfg_secret_free(cfg->fleet.secrets_key);
+	free(cfg->fleet.secrets_key_file);
+	cfg_secret_free(cfg->fleet.secrets_previous_key);
+	free(cfg->fleet.secrets_previous_key_file);
+	free(cfg->fleet.state_dir);
 	free(cfg->cache.paths);
 	for (size_t i = 0; i < cfg->n_zones; i++)
 		zone_free(&cfg->zones[i]);
@@ -220,4 +240,23 @@ unsigned cfg_worker_count(const struct cfg *cfg)
 		return cfg->server.workers;
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n <= 0 ? 1 : n > LIMIT_WORKERS ? LIMIT_WORKERS : (unsigned)n;
+}
+
+int cfg_env_ms(const char *name, uint32_t min, uint32_t max, uint32_t *ms, char *err,
+	       size_t cap)
+{
+	const char *v = getenv(name);
+	char *end;
+
+	if (!v)
+		return 0;
+	errno = 0;
+	unsigned long n = strtoul(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end != '\0' || errno || n < min || n > max) {
+		snprintf(err, cap, "%s=\"%.32s\": a test hook; it must be a whole number of "
+			 "ms from %u to %u", name, v, min, max);
+		return -EINVAL;
+	}
+	*ms = (uint32_t)n;
+	return 1;
 }

@@ -35,7 +35,7 @@
  *            credential_overlap_ms,
  *            origin_backoff_ms, dns_refresh_ms, access_log, error_log,
  *            counters_file, log_level = error | warn | info | debug,
- *            user, group
+ *            user, group, upgrade_socket (the control socket of `edgecache upgrade`)
  *   [cache]  path = /var/cache/edge/a, /dev/nvme1n1   (one or more)
  *            size (total, k/m/g/t), chunk_size, memory, checkpoint_interval,
  *            average_object_size
@@ -184,6 +184,7 @@ struct cfg_server {
 	char *access_log;        /* path, "off", or NULL = stdout */
 	char *error_log;         /* path or NULL = stderr */
 	char *counters_file;     /* path the server writes its counters to, or NULL */
+	char *upgrade_socket;    /* `edgecache upgrade`'s socket (control/upgrade.h), or NULL */
 	int log_level;           /* LOG_ERROR..LOG_DEBUG (core/log.h) */
 	char *user;              /* drop to it once listening (control/privdrop.h), or NULL */
 	char *group;             /* its group instead of the user's own, or NULL */
@@ -208,6 +209,26 @@ struct cfg_admin {
 	char *token_file;        /* resolved */
 };
 
+/* [fleet]: zones, origins and credentials from etcd (control/fleet.h,
+ * docs/FLEET.md). Absent section: enabled false, the zone files serve. */
+struct cfg_fleet {
+	bool enabled;
+	char **etcd;             /* endpoint base URLs ("http://127.0.0.1:2379"), in order */
+	size_t n_etcd;
+	char *ca_file, *cert_file, *key_file;  /* https endpoints; resolved, or NULL */
+	char *user;              /* etcd authentication, or NULL */
+	char *password;          /* from password_file (no-dump pages, wiped) */
+	char *password_file;
+	char *prefix;            /* default "/edgecache"; no trailing '/' */
+	char *pop;               /* this node's PoP name */
+	char *node;              /* default the host name */
+	char *secrets_key;       /* LIMIT_FLEET_KEY_BYTES as hex (no-dump pages) */
+	char *secrets_key_file;
+	char *secrets_previous_key;   /* still decrypts during a key rotation, or NULL */
+	char *secrets_previous_key_file;
+	char *state_dir;         /* the last known good state */
+};
+
 /* Relative paths (zones, logs, counters_file, s3_*_file, cache path) are resolved
  * against the directory of the file that names them, so the tree can move. */
 
@@ -221,6 +242,7 @@ struct cfg {
 	struct cfg_server server;
 	struct cfg_cache cache;
 	struct cfg_admin admin;
+	struct cfg_fleet fleet;
 	struct cfg_zone *zones;
 	size_t n_zones;
 	const struct cfg_zone *default_zone;   /* NULL if no zone has "*" */
@@ -266,5 +288,14 @@ const struct cfg_zone *cfg_zone_by_host(const struct cfg *cfg,
 /* The zone whose name (exact) or uuid (any case) is `key`, else NULL
  * (CLI tools: a linear scan). */
 const struct cfg_zone *cfg_zone_by_name(const struct cfg *cfg, const char *key);
+
+/*
+ * A test hook's value: the environment variable `name`, a whole number of
+ * ms in [min, max] (hooks shorten or stretch a bound so a test can reach
+ * it; they are not config keys). 0 when unset (*ms untouched), 1 when set
+ * (*ms filled), or -EINVAL with the reason in err: start-up is refused.
+ */
+int cfg_env_ms(const char *name, uint32_t min, uint32_t max, uint32_t *ms, char *err,
+	       size_t cap);
 
 #endif /* EDGECACHE_CORE_CONFIG_H */

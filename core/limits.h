@@ -546,6 +546,35 @@
 /* Connections served at once; past it a new one gets 503 and is closed,
  * so a flood holds at most this many slots for at most the timeout. */
 #define LIMIT_ADMIN_CONNS             16
+
+/* ---- upgrade (control/upgrade.h) (FIXED) ------------------------------------ */
+
+/* upgrade_socket: what sockaddr_un.sun_path holds, less its NUL. */
+#define LIMIT_UPGRADE_SOCKET_PATH_BYTES 107
+/* A new binary must be serving this long after it was started (its config
+ * loaded and checked, the old one's checkpoint loaded, its shards up), or
+ * it is killed (SIGKILL) and the old one keeps serving. A checkpoint of
+ * 1M objects loads in under 0.5 s (docs/cache-store.md); 30 s leaves room
+ * for a large cache on a slow disk and a loaded machine. */
+#define LIMIT_UPGRADE_READY_MS        30000
+/* The hand-over waits this long for the store's writes in flight to land
+ * before the checkpoint (they are frozen: no new one starts; what is left
+ * after this is left uncommitted). Each is one chunk's write at most. */
+#define LIMIT_UPGRADE_WRITES_MS       2000
+/* Listening sockets handed over in one SCM_RIGHTS message (the kernel's
+ * SCM_MAX_FD is 253); more go in more messages. */
+#define LIMIT_UPGRADE_FDS_PER_MSG     200
+/* Sockets one process can hand over: every shard's socket of every
+ * listen and listen_tls address, the admin API's, the upgrade socket. */
+#define LIMIT_UPGRADE_FDS             (2 * LIMIT_LISTEN_ADDRS * LIMIT_WORKERS + 2)
+/* Clients of the upgrade socket at a time: one asks, a second is told
+ * "already running"; more wait in the backlog. */
+#define LIMIT_UPGRADE_CLIENTS         4
+/* A keep-alive connection with no request in progress when a drain
+ * begins is closed after this long, not at once: a request already on
+ * its way (the client cannot know we are closing) is answered, with
+ * Connection: close, instead of meeting a reset. */
+#define LIMIT_DRAIN_IDLE_GRACE_MS     1000
 /* A whole request (head and body) must arrive, and its response leave,
  * within this; a slow client loses its slot. */
 #define LIMIT_ADMIN_TIMEOUT_MS        5000
@@ -629,5 +658,46 @@
  * arrived) are still ignored rather than taken for a reused stream id: a
  * peer rarely has more than a few such frames in flight. */
 #define LIMIT_H2_RESET_SIDS               4
+
+/* ---- fleet (control/fleet*.c, docs/FLEET.md) ---- */
+/* etcd endpoints in [fleet] etcd: a cluster has 3 or 5 members; a few
+ * more for a proxy in front of them. */
+#define LIMIT_FLEET_ENDPOINTS         8
+#define LIMIT_FLEET_URL_BYTES         256
+/* The fleet key: AES-256. */
+#define LIMIT_FLEET_KEY_BYTES         32
+/* prefix, pop, node: parts of etcd keys, kept short and printable. */
+#define LIMIT_FLEET_PREFIX_BYTES      128
+#define LIMIT_FLEET_NAME_BYTES        64
+#define LIMIT_FLEET_PASSWORD_BYTES    256
+/* One etcd request (range, txn, lease) of the control thread: etcd answers
+ * in milliseconds on a LAN; a member that does not is skipped for the
+ * next one (failover) rather than stalling the admin API for long. */
+#define LIMIT_FLEET_REQUEST_MS        2000
+#define LIMIT_FLEET_CONNECT_MS        500
+/* A range answer (the whole fleet state): 256 zones x 8 origins x ~1 KiB
+ * fits with room; a bigger answer is refused, not buffered without end. */
+#define LIMIT_FLEET_RESPONSE_BYTES    (16 << 20)
+/* Reconnect back-off of the watch: doubles from MIN to MAX, +-50% jitter
+ * (a fleet that lost etcd does not come back in lockstep). MAX bounds
+ * how late a node that was cut off catches up once etcd answers again
+ * (issue 12: within 2 s); 2000 nodes retrying about once a second are
+ * 2000 refused connects a second, nothing an etcd that is up notices. */
+#define LIMIT_FLEET_BACKOFF_MIN_MS    100
+#define LIMIT_FLEET_BACKOFF_MAX_MS    1000
+/* The node key's lease: kept alive every TTL/3; a node that died drops
+ * out of GET /cdn/fleet after at most TTL. */
+#define LIMIT_FLEET_LEASE_TTL_S       10
+/* A watch that says nothing for this long (no event, no progress
+ * notification, which etcd sends every ~10 min by default but every
+ * --experimental-watch-progress-notify-interval in tests) is taken for
+ * dead and reconnected. */
+#define LIMIT_FLEET_WATCH_IDLE_MS     (11 * 60 * 1000)
+/* A purge event's lease: long enough for a node cut off for a moment to
+ * see it when its watch resumes (a node cut off longer misses it: its
+ * full range does not replay events; purge again, docs/FLEET.md). */
+#define LIMIT_FLEET_PURGE_TTL_S       60
+/* ?wait=all: the longest an admin write waits for every live node. */
+#define LIMIT_FLEET_WAIT_MS           10000
 
 #endif /* EDGECACHE_CORE_LIMITS_H */

@@ -14,6 +14,7 @@
 
 #include "core/http_msg.h"
 #include "core/limits.h"
+#include "core/ring.h"
 
 #define LOOP_LOG_RING_BYTES (1u << 20)
 /*
@@ -117,33 +118,29 @@ void loop_destroy(struct loop *lp)
 int loop_open(struct loop *lp)
 {
 	assert(lp->magic == LOOP_MAGIC);
-	/* Best first; older kernels lack DEFER_TASKRUN (6.1) or SINGLE_ISSUER. */
-	static const struct { unsigned flags; const char *name; } tries[] = {
-		{ IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-		  IORING_SETUP_SUBMIT_ALL, "SINGLE_ISSUER|DEFER_TASKRUN" },
-		{ IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN |
-		  IORING_SETUP_SUBMIT_ALL, "SINGLE_ISSUER|COOP_TASKRUN" },
-		{ IORING_SETUP_SUBMIT_ALL, "plain" },
-	};
-	int ret = -ENOSYS;
-	for (unsigned i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
-		struct io_uring_params p;
-		memset(&p, 0, sizeof(p));
-		p.flags = tries[i].flags | IORING_SETUP_CQSIZE;
-		p.cq_entries = LIMIT_RING_ENTRIES * 4;
-		ret = io_uring_queue_init_params(LIMIT_RING_ENTRIES, &lp->ring, &p);
-		if (ret == 0) {
-			lp->ring_flags = tries[i].flags;
-			if (lp->id == 0)
-				log_info("io_uring: %s, %u entries", tries[i].name, LIMIT_RING_ENTRIES);
-			update_clocks(lp);
-			wheel_init(&lp->wheel, lp->now_ms);
-			return 0;
-		}
-		if (ret != -EINVAL)
-			break;
+	/* The best flags the kernel has (core/ring.c detected them once). */
+	unsigned flags = IORING_SETUP_SUBMIT_ALL;
+	const char *name = "plain";
+	if (ring_has(RING_DEFER_TASKRUN)) {
+		flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+		name = "SINGLE_ISSUER|DEFER_TASKRUN";
+	} else if (ring_has(RING_SINGLE_ISSUER)) {
+		flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
+		name = "SINGLE_ISSUER|COOP_TASKRUN";
 	}
-	return ret;
+	struct io_uring_params p;
+	memset(&p, 0, sizeof(p));
+	p.flags = flags | IORING_SETUP_CQSIZE;
+	p.cq_entries = LIMIT_RING_ENTRIES * 4;
+	int ret = io_uring_queue_init_params(LIMIT_RING_ENTRIES, &lp->ring, &p);
+	if (ret < 0)
+		return ret;
+	lp->ring_flags = flags;
+	if (lp->id == 0)
+		log_info("io_uring: %s, %u entries", name, LIMIT_RING_ENTRIES);
+	update_clocks(lp);
+	wheel_init(&lp->wheel, lp->now_ms);
+	return 0;
 }
 
 void loop_close(struct loop *lp)

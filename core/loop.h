@@ -117,8 +117,9 @@ struct loop {
 int loop_create(struct loop *lp, unsigned id);
 void loop_destroy(struct loop *lp);
 
-/* Loop thread: the ring (best flags the kernel has), the clocks, the
- * wheel. 0 or -errno. loop_close undoes it. */
+/* Loop thread: the ring (the best flags the kernel has: ring_detect, in
+ * core/ring.h, must have run), the clocks, the wheel. 0 or -errno.
+ * loop_close undoes it. */
 int loop_open(struct loop *lp);
 void loop_close(struct loop *lp);
 

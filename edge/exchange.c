@@ -748,7 +748,10 @@ static void finish(struct shard *sh, struct exchange *ex)
 
 struct exchange *exchange_stream_new(struct shard *sh, struct h2conn *h, const char *peer_ip)
 {
-	char *in = sh->draining ? NULL : iobuf_pool_get(&sh->pool);
+	/* Also while draining: the client stops opening streams once it has
+	 * our GOAWAY notice (h2_drain); those already on their way are
+	 * answered, not refused. */
+	char *in = iobuf_pool_get(&sh->pool);
 	struct exchange *ex = in ? take(sh) : NULL;
 
 	if (!ex) {

@@ -458,16 +458,17 @@ static bool same_listens(const struct cfg_listen *a, size_t na, const struct cfg
  * field added to one of them must be added here (or, if only the admin
  * API reads it from the latest config, be named a credential in
  * runtime.h): else a reload changing only that field would keep the old
- * snapshot. The sizes catch a forgotten one
+ * snapshot. [fleet] is not compared: only control/fleet reads it, from
+ * the latest config. The sizes catch a forgotten one
  * (x86-64 layout; elsewhere the build does without the check).
  */
 #if defined(__x86_64__) && defined(__LP64__)
 _Static_assert(sizeof(struct cfg_origin) == 184, "cfg_origin changed: same_origin_but_creds");
 _Static_assert(sizeof(struct cfg_zone) == 168, "cfg_zone changed: same_zone");
-_Static_assert(sizeof(struct cfg_server) == 160, "cfg_server changed: same_server");
+_Static_assert(sizeof(struct cfg_server) == 168, "cfg_server changed: same_server");
 _Static_assert(sizeof(struct cfg_cache) == 56, "cfg_cache changed: rt_cfg_creds_only");
 _Static_assert(sizeof(struct cfg_admin) == 40, "cfg_admin changed: rt_cfg_creds_only");
-_Static_assert(sizeof(struct cfg) == 312, "cfg changed: rt_cfg_creds_only");
+_Static_assert(sizeof(struct cfg) == 456, "cfg changed: rt_cfg_creds_only");
 #endif
 
 /* Everything of an origin but its credentials (see rt_cfg_creds_only). */
@@ -528,7 +529,8 @@ static bool same_server(const struct cfg_server *a, const struct cfg_server *b)
 	       a->origin_pool == b->origin_pool && same_str(a->access_log, b->access_log) &&
 	       same_str(a->error_log, b->error_log) &&
 	       same_str(a->counters_file, b->counters_file) && a->log_level == b->log_level &&
-	       same_str(a->user, b->user) && same_str(a->group, b->group);
+	       same_str(a->user, b->user) && same_str(a->group, b->group) &&
+	       same_str(a->upgrade_socket, b->upgrade_socket);
 }
 
 bool rt_cfg_creds_only(const struct runtime *rt, const struct cfg *cfg)

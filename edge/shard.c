@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cache/store.h"
+#include "core/ring.h"
 #include "edge/edge_cache.h"
 
 /* Store write ios in flight per shard: each write slot holds a few. */
@@ -52,22 +53,10 @@ struct shard_wdelay {
 
 int shard_test_write_delay(uint32_t *ms, char *err, size_t cap)
 {
-	const char *v = getenv("EDGECACHE_TEST_STORE_WRITE_DELAY_MS");
-	char *end;
-
 	*ms = 0;
-	if (!v)
-		return 0;
-	errno = 0;
-	unsigned long n = strtoul(v, &end, 10);
-	if (*v < '0' || *v > '9' || *end != '\0' || errno || n > LIMIT_TEST_STORE_WRITE_DELAY_MS) {
-		snprintf(err, cap, "EDGECACHE_TEST_STORE_WRITE_DELAY_MS=\"%.32s\": a test hook; "
-			 "it must be a whole number of ms from 0 to %d", v,
-			 LIMIT_TEST_STORE_WRITE_DELAY_MS);
-		return -EINVAL;
-	}
-	*ms = (uint32_t)n;
-	return 0;
+	int r = cfg_env_ms("EDGECACHE_TEST_STORE_WRITE_DELAY_MS", 0,
+			   LIMIT_TEST_STORE_WRITE_DELAY_MS, ms, err, cap);
+	return r < 0 ? r : 0;
 }
 
 /* Hand on the held-back completions that are due (all of them when the
@@ -187,6 +176,7 @@ static void arm_accept(struct shard *sh, unsigned i)
 	struct io_uring_sqe *sqe = shard_sqe(sh);
 	io_uring_prep_multishot_accept(sqe, sh->listen_fds[i], NULL, NULL, SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, shard_ud(OP_ACCEPT, i, 0));
+	sh->accepts_armed++;
 }
 
 /*
@@ -200,7 +190,7 @@ static void register_store_bufs(struct shard *sh)
 {
 	size_t bytes;
 	void *mem = sh->cache.store ? store_shard_mem(sh->cache.store, sh->id, &bytes) : NULL;
-	if (!mem)
+	if (!mem || !ring_has(RING_FIXED_BUFS))
 		return;
 	struct iovec iov = { .iov_base = mem, .iov_len = bytes };
 	int r = io_uring_register_buffers(&sh->lp.ring, &iov, 1);
@@ -260,6 +250,7 @@ static int shard_setup(struct shard *sh)
 		return ret;
 	}
 	register_store_bufs(sh);
+	sh->zc_off = !ring_has(RING_SEND_ZC);
 	for (unsigned i = 0; i < sh->n_listen; i++)
 		arm_accept(sh, i);
 	sh->listening = true;
@@ -352,7 +343,11 @@ static void check_drain(struct shard *sh)
 		 * deadline): an object a visitor just got is still committed. */
 		bool writes_done = sh->cache.n_wio_free == SHARD_STORE_IOS ||
 				   sh->lp.now_ms >= *sh->env.drain_deadline_ms;
-		if (sh->oconns_used == 0 && writes_done) {
+		/* And every accept has ended (its cancel's last completion): one
+		 * that completed before the cancel is a connection we serve
+		 * (visitor_accept), not one left unseen in the ring — the
+		 * listening socket lives on in an upgrade's new process. */
+		if (sh->oconns_used == 0 && writes_done && sh->accepts_armed == 0) {
 			wdelay_run(sh, true);   /* the test hook's: landed, so commit */
 			__atomic_store_n(&sh->lp.stop, true, __ATOMIC_RELEASE);
 		}
@@ -460,8 +455,11 @@ static void on_accept(void *arg, unsigned op, uint32_t slot, const struct io_uri
 		visitor_accept(sh, cqe->res, slot >= sh->n_listen_plain);
 	else if (cqe->res != -ECANCELED)
 		COUNT(sh, accept_errors);
-	if (!(cqe->flags & IORING_CQE_F_MORE) && sh->listening)
-		arm_accept(sh, slot);
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		sh->accepts_armed--;
+		if (sh->listening)
+			arm_accept(sh, slot);
+	}
 }
 
 static void on_store_write(void *arg, unsigned op, uint32_t slot, const struct io_uring_cqe *cqe)

@@ -122,6 +122,7 @@ struct shard {
 	unsigned n_listen;
 	unsigned n_listen_plain;
 	bool listening;
+	unsigned accepts_armed;             /* multishot accepts not yet ended */
 
 	struct iobuf_group groups[3];       /* visitor, origin (kernel rings); plaintext */
 	struct iobuf_pool pool;
@@ -160,7 +161,7 @@ struct shard {
 	uint32_t owait_head, owait_n, owait_cap;
 	uint32_t orecv_armed;
 	uint64_t trim_ms;                   /* last head-pool trim (LIMIT_HBUF_TRIM_MS) */
-	bool zc_off;                        /* the kernel refused a zero-copy send */
+	bool zc_off;                        /* no zero-copy sends: core/ring.h, or one refused */
 	bool draining;
 
 	uint64_t s3err_logged_ms[S3ERR_CODE__COUNT];   /* once per interval */

@@ -89,7 +89,10 @@ void visitor_close(struct shard *sh, struct visitor_conn *vc)
 
 void visitor_accept(struct shard *sh, int fd, bool tls)
 {
-	struct visitor_conn *vc = sh->draining ? NULL : shard_vconn_take(sh);
+	/* Also while draining: an accept that completed before the drain's
+	 * cancel is a connection the client thinks is open (an upgrade's new
+	 * process did not get it): it is served, with Connection: close. */
+	struct visitor_conn *vc = shard_vconn_take(sh);
 
 	if (!vc) {
 		/* Over max_conns: close at once; counted, never queued. */
@@ -152,7 +155,12 @@ void visitor_finish(struct shard *sh, struct visitor_conn *vc)
 
 	assert(t->magic == VCONN_MAGIC && ex && ex->conn == vc);
 	exchange_log(sh, ex);
-	bool keep = ex->keep_alive && ex->body_done && !sh->draining;
+	/* Draining, a response whose head promised keep-alive (it went out
+	 * before the drain) leaves the connection open: the client may have
+	 * sent its next request already, which is answered with
+	 * Connection: close (exchange_start); else the drain's short grace
+	 * closes it (process_input). */
+	bool keep = ex->keep_alive && ex->body_done;
 	bool linger = ex->must_linger || !ex->body_done || sh->draining || t->is_tls ||
 		      t->in_len > ex->head_len || t->held_head >= 0;
 	uint32_t head_len = ex->head_len;
@@ -215,11 +223,12 @@ static void process_input(struct shard *sh, struct visitor_conn *vc)
 			iobuf_pool_put(&sh->pool, t->in);
 			t->in = NULL;
 		}
-		if (t->peer_closed || sh->draining) {
+		if (t->peer_closed) {
 			vconn_close(t);
 			return;
 		}
-		vconn_set_timer(t, VT_IDLE, sh->scfg->idle_timeout_ms);
+		vconn_set_timer(t, VT_IDLE, sh->draining ? LIMIT_DRAIN_IDLE_GRACE_MS :
+					   sh->scfg->idle_timeout_ms);
 		return;
 	}
 	/* h2c with prior knowledge (RFC 9113 3.3): the client preface. */
@@ -662,14 +671,15 @@ void visitor_drain(struct shard *sh)
 	for (uint32_t i = 0; i < sh->vconns_hwm; i++) {
 		struct visitor_conn *vc = &sh->vconns[i];
 		struct vconn *t = &vc->t;
-		/* A hello in `in` is no request yet: idle, as before it was
-		 * copied there. */
+		/* Idle (a hello in `in` is no request yet): closed after a
+		 * short grace, not at once — a request already on its way is
+		 * answered (Connection: close) instead of meeting a reset. */
 		if (t->state == VC_READING && (t->in_len == 0 || t->hello_in))
-			vconn_close(t);
+			vconn_set_timer(t, VT_IDLE, LIMIT_DRAIN_IDLE_GRACE_MS);
 		else if (t->state == VC_BUSY && vc->h2)
 			h2_drain(vc->h2);
-		else if (t->state == VC_BUSY && vc->ex)
-			vc->ex->keep_alive = false;
+		else if (t->state == VC_BUSY && vc->ex && !vc->ex->head_queued)
+			vc->ex->keep_alive = false;   /* its head will say close */
 	}
 }
 

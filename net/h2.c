@@ -789,9 +789,12 @@ uint64_t h2_stall_deadline(struct h2conn *h, uint32_t timeout_ms)
 
 void h2_drain(struct h2conn *h)
 {
-	/* Not `ending`: the open streams finish, then want_read goes false. */
-	nghttp2_submit_goaway(h->s, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->s),
-			      NGHTTP2_NO_ERROR, NULL, 0);
+	/* A GOAWAY naming the last stream we processed would refuse the
+	 * streams the client sent meanwhile; the notice (RFC 9113 6.8: last
+	 * stream id 2^31-1) refuses none and stops the client opening more:
+	 * it closes once its streams are answered (or the drain deadline
+	 * closes it). Not `ending`: the open streams finish. */
+	nghttp2_submit_shutdown_notice(h->s);
 	h2_send(h);
 }
 

@@ -126,7 +126,9 @@ bool h2_idle(const struct h2conn *h);
  * that stops reading (timeouts_send).
  */
 uint64_t h2_stall_deadline(struct h2conn *h, uint32_t timeout_ms);
-/* Draining: GOAWAY; the connection ends when its open streams have. */
+/* Draining: the GOAWAY shutdown notice (no stream refused); the client
+ * opens no more and closes once its open streams are answered (one that
+ * does not is closed by the drain's deadline). */
 void h2_drain(struct h2conn *h);
 /* The connection closes: stream_closed(…, false) for every open stream. */
 void h2_conn_end(struct h2conn *h);

@@ -10,16 +10,10 @@
 int iobuf_group_init(struct io_uring *ring, struct iobuf_group *g, uint16_t bgid,
 		     uint32_t count, uint32_t size)
 {
-	struct io_uring_buf_reg reg;
-	size_t ring_bytes = (size_t)count * sizeof(struct io_uring_buf);
 	int ret;
 
 	assert(count && (count & (count - 1)) == 0 && count <= 32768);
 	memset(g, 0, sizeof(*g));
-	g->br = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE,
-		     MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-	if (g->br == MAP_FAILED)
-		return -errno;
 	g->mem = mmap(NULL, (size_t)count * size, PROT_READ | PROT_WRITE,
 		      MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
 	g->refs = calloc(count, sizeof(*g->refs));
@@ -27,15 +21,10 @@ int iobuf_group_init(struct io_uring *ring, struct iobuf_group *g, uint16_t bgid
 		ret = -ENOMEM;
 		goto fail;
 	}
-	/* liburing 2.3 has no io_uring_setup_buf_ring: register by hand. */
-	memset(&reg, 0, sizeof(reg));
-	reg.ring_addr = (unsigned long)g->br;
-	reg.ring_entries = count;
-	reg.bgid = bgid;
-	ret = io_uring_register_buf_ring(ring, &reg, 0);
-	if (ret < 0)
+	/* liburing maps the ring, registers it and sets its tail to 0. */
+	g->br = io_uring_setup_buf_ring(ring, count, bgid, 0, &ret);
+	if (!g->br)
 		goto fail;
-	io_uring_buf_ring_init(g->br);
 	g->bgid = bgid;
 	g->count = count;
 	g->size = size;
@@ -45,7 +34,6 @@ int iobuf_group_init(struct io_uring *ring, struct iobuf_group *g, uint16_t bgid
 	io_uring_buf_ring_advance(g->br, (int)count);
 	return 0;
 fail:
-	munmap(g->br, ring_bytes);
 	if (g->mem != MAP_FAILED && g->mem)
 		munmap(g->mem, (size_t)count * size);
 	free(g->refs);
@@ -96,8 +84,7 @@ void iobuf_group_free(struct io_uring *ring, struct iobuf_group *g)
 		memset(g, 0, sizeof(*g));
 		return;
 	}
-	io_uring_unregister_buf_ring(ring, g->bgid);
-	munmap(g->br, (size_t)g->count * sizeof(struct io_uring_buf));
+	io_uring_free_buf_ring(ring, g->br, g->count, g->bgid);
 	munmap(g->mem, (size_t)g->count * g->size);
 	free(g->refs);
 	memset(g, 0, sizeof(*g));
@@ -263,7 +250,7 @@ bool iobuf_outq_prep_send_zc(struct iobuf_outq *q, struct io_uring_sqe *sqe, int
 	}
 	iobuf_outq_prepare(q);
 	io_uring_prep_sendmsg_zc(sqe, fd, &q->msg, MSG_NOSIGNAL);
-	/* liburing 2.3 takes no zc flags for sendmsg: they live in ioprio. */
+	/* io_uring_prep_sendmsg_zc takes no zc flags: they live in ioprio. */
 	sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
 	return true;
 }

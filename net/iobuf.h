@@ -27,14 +27,6 @@
 
 #include "core/limits.h"
 
-/* liburing 2.3's copy of the uapi header predates these (Linux 6.2). */
-#ifndef IORING_SEND_ZC_REPORT_USAGE
-#define IORING_SEND_ZC_REPORT_USAGE  (1U << 3)
-#endif
-#ifndef IORING_NOTIF_USAGE_ZC_COPIED
-#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
-#endif
-
 /* Head buffer block: room for the largest origin response head plus the
  * headers we add, or a visitor head plus pipelined requests behind it. */
 #define IOBUF_HBUF_BYTES   (LIMIT_RESPONSE_HEADER_BYTES + 8192)

@@ -149,6 +149,7 @@ static int classify(int e, const char **why)
 		return -EPROTO;
 	case SOCKET_PEER_CLOSED_E:
 	case SOCKET_ERROR_E:
+	case WOLFSSL_ERROR_SYSCALL:     /* wolfSSL_get_error's name for the first */
 		*why = "the peer closed the connection without close_notify";
 		return -ECONNRESET;
 	case MEMORY_E:
@@ -601,8 +602,9 @@ static void tickets_read(struct ticket_keys *out)
 /*
  * wolfSSL's ticket callback: seal (enc) or open a ticket in place with
  * AES-256-GCM; name || nonce || length is the associated data. A ticket
- * under the previous key is accepted and re-issued (RET_CREATE); an
- * unknown name or a failed tag means a full handshake (RET_REJECT).
+ * under the previous key is accepted and re-issued (RET_CREATE; RET_OK
+ * under TLS 1.3, below); an unknown name or a failed tag means a full
+ * handshake (RET_REJECT).
  */
 static int ticket_cb(WOLFSSL *ssl, unsigned char name[WOLFSSL_TICKET_NAME_SZ],
 		     unsigned char iv[WOLFSSL_TICKET_IV_SZ], unsigned char mac[WOLFSSL_TICKET_MAC_SZ],
@@ -614,7 +616,6 @@ static int ticket_cb(WOLFSSL *ssl, unsigned char name[WOLFSSL_TICKET_NAME_SZ],
 	int rc = enc ? WOLFSSL_TICKET_RET_FATAL : WOLFSSL_TICKET_RET_REJECT;
 	Aes aes;
 
-	(void)ssl;
 	(void)arg;
 	tickets_read(&keys);
 	if (enc) {
@@ -643,7 +644,12 @@ static int ticket_cb(WOLFSSL *ssl, unsigned char name[WOLFSSL_TICKET_NAME_SZ],
 					    TICKET_NONCE_BYTES, mac, AES_BLOCK_SIZE, aad,
 					    sizeof(aad))) == 0) {
 			*out_len = in_len;
-			rc = enc || k == &keys.cur ? WOLFSSL_TICKET_RET_OK : WOLFSSL_TICKET_RET_CREATE;
+			/* TLS 1.3: a previous key's ticket is RET_OK too. wolfSSL
+			 * 5.7 resumes a TLS 1.3 PSK only on RET_OK (CREATE means a
+			 * full handshake there), and every 1.3 handshake ends with a
+			 * NewSessionTicket under the current key anyway. */
+			rc = enc || k == &keys.cur || wolfSSL_version(ssl) == TLS1_3_VERSION ?
+			     WOLFSSL_TICKET_RET_OK : WOLFSSL_TICKET_RET_CREATE;
 		}
 		wc_AesFree(&aes);
 	}

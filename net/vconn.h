@@ -102,7 +102,7 @@ struct vconn_env {
 	struct iobuf_pool *pool;            /* input blocks, segments */
 	const struct cfg_server *const *scfg; /* timeouts, send_zerocopy_bytes */
 	bool *starved;                      /* set: re-arm starved recvs on the tick */
-	bool *zc_off;                       /* the kernel refused a zero-copy send */
+	bool *zc_off;                       /* no zero-copy sends (lacking or refused) */
 	const struct vconn_ops *ops;
 	void *user;
 };

@@ -157,8 +157,13 @@ def version_and_help(ck, binary):
 		m = re.search(r'^wolfSSL: compiled (\S+), running (\S+),', r.stdout, re.M)
 		ck.check('%s: wolfSSL compiled = running (linked statically)' % flag,
 			 m is not None and m.group(1) == m.group(2), r.stdout)
+		m = re.search(r'^liburing: compiled (\d+\.\d+), running (\d+\.\d+) \(static\)', r.stdout,
+			      re.M)
+		ck.check('%s: liburing compiled = running (linked statically)' % flag,
+			 m is not None and m.group(1) == m.group(2), r.stdout)
 		ck.check('%s: wolfCrypt SHA-256 path named' % flag,
-			 re.search(r'^wolfCrypt SHA-256: (AVX2\+RORX|AVX2|AVX1|C) ', r.stdout, re.M)
+			 re.search(r'^wolfCrypt SHA-256: (SHA-NI\+AVX1|SHA-NI|AVX2\+RORX|AVX2|AVX1|C) ',
+				   r.stdout, re.M)
 			 is not None, r.stdout)
 	r = run('-v')
 	asan = re.search(r'sanitizers (\S+),', r.stdout)
@@ -171,7 +176,7 @@ def version_and_help(ck, binary):
 		ck.check('%s → exit 0 on stdout: usage, options, subcommands, signals' % flag,
 			 r.returncode == 0 and r.stdout.startswith('usage:') and
 			 all(w in r.stdout for w in ('-c FILE', '-t ', '--version', 'check-origin',
-						     'sign ', 'signals:', 'HUP', 'USR1', 'TERM')),
+						     'sign ', 'signals:', 'HUP', 'USR1', 'TERM', 'upgrade', 'USR2')),
 			 r.stdout)
 	for bad in ('-x', '--bogus'):
 		r = run(bad)

@@ -75,7 +75,7 @@ def both(ck, srv):
 		 '# TYPE edgecache_conns_open gauge' in text)
 	store = [k for k in reg if k.startswith('store_')]
 	ck.check('with [cache], the store block (%d counters) in both' % len(store),
-		 len(store) == 21 and all('edgecache_%s_total' % k in prom for k in store))
+		 len(store) == 22 and all('edgecache_%s_total' % k in prom for k in store))
 
 
 def main():

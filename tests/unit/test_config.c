@@ -426,11 +426,11 @@ static void test_echo_limit(void)
 	ERR(fmt(MAIN "origin_pool = %s\n", past), ZONE, -EINVAL,
 	    fmt("edge.ini:4: origin_pool: \"%s\" is not a number", at));
 	ERR(fmt(MAIN "[%s]\n", at), ZONE, -EINVAL,
-	    fmt("edge.ini:4: [%s]: unknown section (the main file has [server], [cache] and "
-		"[admin])", at));
+	    fmt("edge.ini:4: [%s]: unknown section (the main file has [server], [cache], "
+		"[admin] and [fleet])", at));
 	ERR(fmt(MAIN "[%s]\n", past), ZONE, -EINVAL,
-	    fmt("edge.ini:4: [%s]: unknown section (the main file has [server], [cache] and "
-		"[admin])", at));
+	    fmt("edge.ini:4: [%s]: unknown section (the main file has [server], [cache], "
+		"[admin] and [fleet])", at));
 }
 
 static void test_server_keys(void)
@@ -499,7 +499,7 @@ static void test_server_keys(void)
 	SRV_ERR("user =\n", "edge.ini:4: user: is empty");
 	SRV_ERR("zones = zones/*.ini\n", "edge.ini:4: zones: repeated (first at line 3)");
 	ERR("[server]\nlisten = 127.0.0.1:1\n", ZONE, -EINVAL,
-	    "edge.ini:1: [server]: zones is required");
+	    "edge.ini:1: [server]: zones is required (or a [fleet] section)");
 	ERR("[server]\nlisten = 127.0.0.1:1\nzones = none/*.ini\n", ZONE, -ENOENT,
 	    "edge.ini:3: zones: \"none/*.ini\" matches no file");
 	ERR("[server]\nlisten = 127.0.0.1:1\nzones =\n", ZONE, -EINVAL,
@@ -513,13 +513,13 @@ static void test_syntax(void)
 	SRV_ERR("name = x\n", "edge.ini:4: name: unknown key in [server]");
 	SRV_ERR("Workers = 1\n", "edge.ini:4: Workers: unknown key in [server]");
 	SRV_ERR("[storage]\n", "edge.ini:4: [storage]: unknown section "
-		"(the main file has [server], [cache] and [admin])");
+		"(the main file has [server], [cache], [admin] and [fleet])");
 	SRV_ERR("[origin x]\n", "edge.ini:4: [origin x]: unknown section "
-		"(the main file has [server], [cache] and [admin])");
+		"(the main file has [server], [cache], [admin] and [fleet])");
 	/* a control byte quoted from the file is '?': the message is one line
 	 * (found by fuzz_ini) */
 	SRV_ERR("[st\rorage]\n", "edge.ini:4: [st?orage]: unknown section "
-		"(the main file has [server], [cache] and [admin])");
+		"(the main file has [server], [cache], [admin] and [fleet])");
 	SRV_ERR("work\x01" "ers = 1\n", "edge.ini:4: work?ers: unknown key in [server]");
 	SRV_ERR("[server]\n", "edge.ini:4: [server]: repeated (first at line 1)");
 	SRV_ERR("workers = 1\nworkers = 2\n", "edge.ini:5: workers: repeated (first at line 4)");

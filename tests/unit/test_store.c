@@ -716,6 +716,54 @@ static bool direct_ok(void)
 	return fd >= 0;
 }
 
+/*
+ * An upgrade's hand-over (store_freeze): no write begins (-EROFS) or goes
+ * on (a begun one fails, never committed), store_writes_busy drains to 0,
+ * reads go on; a checkpoint then is the whole state — reopened, every
+ * object comes from it and the scan adds nothing; thawed, writes work.
+ */
+static void test_freeze(void)
+{
+	static char body[3 * CHUNK];
+	struct store_obj ob = { .meta = "half", .meta_len = 4, .body_len = sizeof(body),
+				.expires = 1234 };
+	struct store_opts o;
+	struct store_io io[IOS];
+	struct store *st;
+	int res[IOS], n;
+	uint32_t wid;
+	size_t used;
+
+	if (!(st = FRESH(&o, 8 * tiny_size(), 1, 2)))
+		return;
+	CHECK_EQ_INT(put(st, 0, "before", 1000, 1), 1);
+	n = store_write_begin(st, 0, key_of("half"), &ob, &wid, io, IOS);
+	CHECK(n > 0);
+	CHECK_EQ_INT(store_writes_busy(st), 1);
+	store_freeze(st, true);
+	run(st, io, n, res);
+	for (int i = 0; i < n; i++)
+		CHECK_EQ_INT(store_write_done(st, &io[i], res[i]), 0);
+	CHECK_EQ_INT(store_write_append(st, 0, wid, body, CHUNK, &used, io, IOS), -ENOENT);
+	CHECK_EQ_INT(store_writes_busy(st), 0);
+	CHECK_EQ_INT(put(st, 0, "during", 1000, 2), -EROFS);
+	CHECK_EQ_INT(ctr(st, STORE_CTR_writes_frozen), 2);
+	CHECK_EQ_INT(get(st, 0, "before", 0, 1000, 1), 0);
+	CHECK_EQ_INT(get(st, 0, "half", 0, 1, 0), -ENOENT);
+	CHECK_EQ_INT(store_checkpoint(st), 0);
+	store_close(st);
+	if (!(st = OPEN(&o)))
+		return;
+	CHECK_EQ_INT(ctr(st, STORE_CTR_ckpt_entries), 1);
+	CHECK_EQ_INT(ctr(st, STORE_CTR_scan_entries), 0);
+	CHECK_EQ_INT(get(st, 0, "before", 0, 1000, 1), 0);
+	store_freeze(st, true);
+	store_freeze(st, false);
+	CHECK_EQ_INT(put(st, 0, "after", 1000, 3), 1);
+	CHECK_EQ_INT(get(st, 0, "after", 0, 1000, 3), 0);
+	store_close(st);
+}
+
 int main(void)
 {
 	if (!mkdtemp(root)) {
@@ -736,6 +784,7 @@ int main(void)
 	test_faults();
 	test_refusals();
 	test_object_limits();
+	test_freeze();
 	test_startup_speed();
 	nftw(root, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 	return check_exit();
