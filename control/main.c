@@ -178,7 +178,17 @@ int main(int argc, char **argv)
 	/* fleet mode: the zones are etcd's (or the last known good state's) */
 	const struct server_service *svc = &admin_service;
 	if (cfg->fleet.enabled) {
-		if (fleet_boot(file, &cfg) < 0) {
+		/* etcd's zones, certificates and the state file: read as the
+		 * user, as fleet's later changes are (load_config says why) */
+		char pw[256];
+		int fr = privdrop_assume(cfg->server.user, cfg->server.group, pw, sizeof(pw));
+		if (fr == 0) {
+			fr = fleet_boot(file, &cfg);
+			privdrop_unassume();
+		} else {
+			fprintf(stderr, "edgecache: %s\n", pw);
+		}
+		if (fr < 0) {
 			cfg_free(cfg);
 			sdnotify_close();
 			log_close();
