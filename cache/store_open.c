@@ -77,12 +77,19 @@ static int file_open(struct store_file *f, uint64_t file_bytes, bool *fresh,
 	struct stat st;
 	int e;
 
-	f->fd = open(f->path, O_RDWR | O_DIRECT | O_CLOEXEC);
+	/* O_NOFOLLOW: opened as root in a directory the dropped user may
+	 * own, the path must not lead root to another file or a device
+	 * (which the format below would overwrite). Name the target itself. */
+	f->fd = open(f->path, O_RDWR | O_DIRECT | O_CLOEXEC | O_NOFOLLOW);
 	*fresh = f->fd < 0 && errno == ENOENT;
 	if (*fresh)
-		f->fd = open(f->path, O_RDWR | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC, 0600);
+		f->fd = open(f->path, O_RDWR | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC | O_NOFOLLOW,
+			     0600);
 	if (f->fd < 0) {
 		e = errno;
+		if (e == ELOOP)
+			return fail(err, cap, "%s: is a symbolic link: refused (set [cache] path "
+				    "to the file or device it points to)", f->path);
 		if (e == EINVAL)
 			return fail(err, cap, "%s: the filesystem does not support O_DIRECT "
 				    "(tmpfs?): put cache files on a disk filesystem", f->path);
@@ -320,10 +327,13 @@ int store_checkpoint(struct store *st)
 static char *ckpt_read(const char *path, size_t *len)
 {
 	char *p = ckpt_path(path, ".idx"), *buf = NULL;
-	FILE *f = p ? fopen(p, "re") : NULL;
+	int fd = p ? open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;  /* see file_open */
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
 	long n;
 
 	free(p);
+	if (!f && fd >= 0)
+		close(fd);
 	if (!f)
 		return NULL;
 	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&

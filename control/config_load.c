@@ -10,6 +10,8 @@
 #include <assert.h>
 #include <errno.h>
 #include <glob.h>
+#include <ini.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -144,5 +146,44 @@ static int load(struct load *ldp, const char *path, struct cfg **out, struct cfg
 	}
 	*out = cfg;
 	return 0;
+}
+
+/* ---- [server] user before the load ----------------------------------------- */
+
+struct peek {
+	char *user, *group;
+	size_t len;
+	int rc;
+};
+
+static int peek_key(void *arg, const char *section, const char *name, const char *val)
+{
+	struct peek *pk = arg;
+	char *to = !strcmp(name, "user") ? pk->user : !strcmp(name, "group") ? pk->group : NULL;
+
+	if (strcmp(section, "server") != 0 || !to)
+		return 1;
+	if (snprintf(to, pk->len, "%s", val) >= (int)pk->len)
+		pk->rc = -EINVAL;
+	return 1;
+}
+
+int cfg_peek_user(const char *path, char *user, char *group, size_t len, struct cfg_error *err)
+{
+	struct peek pk = { .user = user, .group = group, .len = len };
+
+	user[0] = group[0] = '\0';
+	int r = ini_parse(path, peek_key, &pk);
+	if (r == -1) {
+		int e = errno;
+		snprintf(err->msg, sizeof(err->msg), "%s: cannot open: %s", path, strerror(e));
+		return -e;
+	}
+	if (pk.rc < 0) {
+		snprintf(err->msg, sizeof(err->msg), "%s: [server] user or group: longer than %zu bytes",
+			 path, len - 1);
+		return pk.rc;
+	}
+	return 0;       /* a syntax error is the full load's to report, with its line */
 }
 

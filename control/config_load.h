@@ -57,6 +57,16 @@ int cfg_load(const char *path, struct cfg **out, struct cfg_error *err);
 int cfg_load_replacing(const char *path, const char *zone_file, const char *replacement,
 		       struct cfg **out, struct cfg_error *err);
 
+/*
+ * [server] user and group of the main file at path, read before the load
+ * (and with no other key), so that the load itself can run with that
+ * user's rights (control/privdrop.h): "" when a key is absent. The load
+ * that follows checks the file whole; its user must match (the caller
+ * compares). 0, or -errno of the open / -EINVAL for a name of len or more
+ * bytes, with err->msg set.
+ */
+int cfg_peek_user(const char *path, char *user, char *group, size_t len, struct cfg_error *err);
+
 /* A zone file's text held in memory (fleet mode: rendered from etcd's
  * values, secrets inline, never written to disk). name is what messages
  * call the file ("etcd:/edgecache/zones/UUID"). */

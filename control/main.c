@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "control/server.h"
 #include "control/upgrade.h"
+#include "core/limits.h"
 
 /* Bad usage: the synopsis only, on stderr, exit 2 (like nginx). */
 static const char synopsis[] =
@@ -61,6 +62,50 @@ static const char help[] =
 	"environment:\n"
 	"  NOTIFY_SOCKET  systemd's: READY=1 once listening, STOPPING=1, STATUS=\n"
 	"  WATCHDOG_USEC  systemd's: WATCHDOG=1 every half of it while every shard runs\n";
+
+static bool same_name(const char *peeked, const char *loaded)
+{
+	return strcmp(peeked, loaded ? loaded : "") == 0;
+}
+
+/* The whole load (main file, zone files, certificates, secret files)
+ * runs with [server] user's rights when we are root, as every reload
+ * after the drop will (control/privdrop.h): what cannot be read then
+ * refuses start now. -t as another user only checks that the names
+ * exist. 0, or -1 with the reason (no secret) in why. */
+static int load_config(const char *file, bool test_only, struct cfg **cfg,
+		       char *why, size_t why_len)
+{
+	char user[LIMIT_USER_NAME_BYTES + 1], group[LIMIT_USER_NAME_BYTES + 1];
+	struct cfg_error err = { .msg = "" };
+	struct privdrop_ids ids;
+
+	if (cfg_peek_user(file, user, group, sizeof(user), &err) < 0) {
+		snprintf(why, why_len, "%s", err.msg);
+		return -1;
+	}
+	const char *u = user[0] ? user : NULL, *g = group[0] ? group : NULL;
+	char pw[256];
+	if ((test_only && geteuid() != 0 ? privdrop_resolve(u, g, &ids, pw, sizeof(pw))
+					 : privdrop_check(u, g, pw, sizeof(pw))) < 0 ||
+	    privdrop_assume(u, g, pw, sizeof(pw)) < 0) {
+		snprintf(why, why_len, "edgecache: %s", pw);
+		return -1;
+	}
+	int r = cfg_load(file, cfg, &err);
+	privdrop_unassume();
+	if (r < 0) {
+		snprintf(why, why_len, "%s", err.msg);
+		return -1;
+	}
+	if (!same_name(user, (*cfg)->server.user) || !same_name(group, (*cfg)->server.group)) {
+		snprintf(why, why_len, "edgecache: %s: [server] user/group read differently "
+			 "before the load: write them as plain `user = NAME` lines", file);
+		cfg_free(*cfg);
+		return -1;
+	}
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -111,20 +156,12 @@ int main(int argc, char **argv)
 	}
 
 	struct cfg *cfg = NULL;
-	struct cfg_error err;
-	if (cfg_load(file, &cfg, &err) < 0) {
-		fprintf(stderr, "%s\n", err.msg);
-		upgrade_child_fail(err.msg);
+	char why[512];
+	if (load_config(file, test_only, &cfg, why, sizeof(why)) < 0) {
+		fprintf(stderr, "%s\n", why);
+		upgrade_child_fail(why);
 		if (test_only)
 			fprintf(stderr, "edgecache: configuration file %s test failed\n", file);
-		return 1;
-	}
-	char why[256];
-	if (privdrop_check(cfg->server.user, cfg->server.group, why, sizeof(why)) < 0) {
-		fprintf(stderr, "edgecache: %s\n", why);
-		if (test_only)
-			fprintf(stderr, "edgecache: configuration file %s test failed\n", file);
-		cfg_free(cfg);
 		return 1;
 	}
 	if (test_only) {
@@ -141,7 +178,17 @@ int main(int argc, char **argv)
 	/* fleet mode: the zones are etcd's (or the last known good state's) */
 	const struct server_service *svc = &admin_service;
 	if (cfg->fleet.enabled) {
-		if (fleet_boot(file, &cfg) < 0) {
+		/* etcd's zones, certificates and the state file: read as the
+		 * user, as fleet's later changes are (load_config says why) */
+		char pw[256];
+		int fr = privdrop_assume(cfg->server.user, cfg->server.group, pw, sizeof(pw));
+		if (fr == 0) {
+			fr = fleet_boot(file, &cfg);
+			privdrop_unassume();
+		} else {
+			fprintf(stderr, "edgecache: %s\n", pw);
+		}
+		if (fr < 0) {
 			cfg_free(cfg);
 			sdnotify_close();
 			log_close();

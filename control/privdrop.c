@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <stdlib.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <grp.h>
@@ -14,35 +15,58 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "core/limits.h"
 #include "core/log.h"
 
-/* getpwnam_r/getgrnam_r with buffers on the stack: no allocation to leak
- * on the start-up path's error branches. */
+/* getpwnam_r/getgrnam_r into a heap buffer that grows on ERANGE (a group
+ * with many members outgrows any fixed size), up to LIMIT_PRIVDROP_NSS_BYTES.
+ * 0 with *found set (NULL: no such name), or -errno. */
+static int lookup(const char *name, bool is_group, struct passwd *pw, struct group *gr,
+		  void **found)
+{
+	size_t len = 4096;
+	int r;
+
+	for (;;) {
+		char *buf = malloc(len);
+		if (!buf)
+			return -ENOMEM;
+		r = is_group ? getgrnam_r(name, gr, buf, len, (struct group **)found)
+			     : getpwnam_r(name, pw, buf, len, (struct passwd **)found);
+		/* only the ids are used: the strings may go with the buffer */
+		free(buf);
+		if (r != ERANGE || len >= LIMIT_PRIVDROP_NSS_BYTES)
+			return r ? -r : 0;
+		len *= 2;
+	}
+}
+
 int privdrop_resolve(const char *user, const char *group, struct privdrop_ids *ids,
 		     char *err, size_t err_len)
 {
-	char buf[4096];
-	struct passwd pw, *pwp = NULL;
-	struct group gr, *grp = NULL;
+	struct passwd pw;
+	struct group gr;
+	void *found = NULL;
 
 	ids->user = user;
 	if (!user)
 		return 0;
-	int r = getpwnam_r(user, &pw, buf, sizeof(buf), &pwp);
-	if (!pwp) {
+	int r = lookup(user, false, &pw, &gr, &found);
+	if (!found) {
 		snprintf(err, err_len, "[server] user = %s: %s", user,
-			 r ? strerror(r) : "no such user");
-		return -ENOENT;
+			 r ? strerror(-r) : "no such user");
+		return r ? r : -ENOENT;
 	}
 	ids->uid = pw.pw_uid;
 	ids->gid = pw.pw_gid;
 	if (!group)
 		return 0;
-	r = getgrnam_r(group, &gr, buf, sizeof(buf), &grp);
-	if (!grp) {
+	found = NULL;
+	r = lookup(group, true, &pw, &gr, &found);
+	if (!found) {
 		snprintf(err, err_len, "[server] group = %s: %s", group,
-			 r ? strerror(r) : "no such group");
-		return -ENOENT;
+			 r ? strerror(-r) : "no such group");
+		return r ? r : -ENOENT;
 	}
 	ids->gid = gr.gr_gid;
 	return 0;
@@ -100,6 +124,41 @@ int privdrop_to(const struct privdrop_ids *ids, char *err, size_t err_len)
 		return -e;
 	}
 	return cannot_regain(ids, err, err_len);
+}
+
+/* Set while privdrop_assume's ids are the effective ones. */
+static bool assumed;
+
+static void back_to_root(void)
+{
+	/* Cannot fail: the saved uid is root's (assume leaves it). */
+	if (seteuid(0) < 0 || setegid(0) < 0 || setgroups(0, NULL) < 0)
+		abort();
+}
+
+int privdrop_assume(const char *user, const char *group, char *err, size_t err_len)
+{
+	struct privdrop_ids ids;
+
+	int r = privdrop_resolve(user, group, &ids, err, err_len);
+	if (r < 0 || !user || geteuid() != 0 || ids.uid == 0)
+		return r;
+	/* Groups first, while euid is still root's; the saved ids stay 0. */
+	if (initgroups(user, ids.gid) < 0 || setegid(ids.gid) < 0 || seteuid(ids.uid) < 0) {
+		int e = errno;
+		snprintf(err, err_len, "reading the config as %s: %s", user, strerror(e));
+		back_to_root();
+		return -e;
+	}
+	assumed = true;
+	return 0;
+}
+
+void privdrop_unassume(void)
+{
+	if (assumed)
+		back_to_root();
+	assumed = false;
 }
 
 void privdrop_warn_unwritable(const char *key, const char *path, const char *fails)

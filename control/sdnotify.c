@@ -6,21 +6,25 @@
 #include "control/sdnotify.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "core/limits.h"
 #include "core/log.h"
+#include "core/loop.h"
 
 #define SDNOTIFY_CTRS(X) \
 	X(sent,              "messages sent to the service manager ($NOTIFY_SOCKET)") \
 	X(send_errors,       "messages to the service manager that could not be sent (socket gone or full)") \
 	X(watchdog_pings,    "WATCHDOG=1 pings sent: every running shard turned its loop within the period") \
-	X(watchdog_withheld, "watchdog pings withheld: a shard had not turned its loop within the period (the manager restarts us after WatchdogSec)")
+	X(watchdog_withheld, "watchdog pings withheld (counted once per period): a shard had not turned its loop within the period, or the control loop not within LIMIT_WATCHDOG_CONTROL_STALL_MS (the manager restarts us WatchdogSec after the last ping)")
 
 enum sdnotify_ctr {
 #define X(n, d) SDN_##n,
@@ -40,14 +44,19 @@ static const char *const sdn_docs[] = {
 #undef X
 };
 
-/* Written by the control thread, read by whoever prints the counters
- * (the same thread today; relaxed atomics keep that a choice, not a rule). */
+/* fd, addr and period are set by init before the watchdog thread starts
+ * and cleared by close after it stopped; the counters and the control
+ * loop's beat are atomics (two threads send, any thread prints). */
 static struct {
 	int fd;
 	struct sockaddr_un addr;
 	socklen_t addr_len;
 	uint64_t period_ms;              /* 0: no watchdog */
-	uint64_t last_ping_ms;
+	uint64_t beat_ms;                /* the control loop's last turn */
+	pthread_t thread;
+	bool running, stop;
+	sdnotify_alive_fn *alive;
+	void *alive_ctx;
 	uint64_t ctr[SDN__COUNT];
 } sdn = { .fd = -1 };
 
@@ -65,7 +74,7 @@ struct counters_block sdnotify_counters = {
 
 static void count(enum sdnotify_ctr c)
 {
-	__atomic_store_n(&sdn.ctr[c], sdn.ctr[c] + 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&sdn.ctr[c], 1, __ATOMIC_RELAXED);
 }
 
 /* WATCHDOG_USEC, if it is meant for us (WATCHDOG_PID absent or ours). */
@@ -91,7 +100,6 @@ int sdnotify_init(void)
 	/* A process we start (an upgrade's new binary) inherits the socket
 	 * and the timeout, not our pid as the watchdog's. */
 	unsetenv("WATCHDOG_PID");
-	sdn.last_ping_ms = 0;
 	if (!name)
 		return 0;
 	size_t len = strlen(name);
@@ -119,6 +127,7 @@ int sdnotify_init(void)
 
 void sdnotify_close(void)
 {
+	sdnotify_watchdog_stop();
 	if (sdn.fd >= 0)
 		close(sdn.fd);
 	sdn.fd = -1;
@@ -172,17 +181,74 @@ void sdnotify_stopping(const char *status)
 	send_with_status("STOPPING=1\n", status);
 }
 
-void sdnotify_watchdog(uint64_t now_ms, bool shards_alive)
+void sdnotify_beat(uint64_t now_ms)
 {
-	if (sdnotify_watchdog_period_ms() == 0 || now_ms - sdn.last_ping_ms < sdn.period_ms)
-		return;
-	sdn.last_ping_ms = now_ms;
-	if (!shards_alive) {
-		count(SDN_watchdog_withheld);
-		log_error("watchdog: a shard has not turned its loop for %llu ms: ping withheld",
-			  (unsigned long long)sdn.period_ms);
-		return;
+	__atomic_store_n(&sdn.beat_ms, now_ms, __ATOMIC_RELAXED);
+}
+
+/* The control loop is allowed longer than a period (a reload, a
+ * checkpoint's fsync, a resolver timing out), not forever. */
+static bool control_alive(uint64_t now)
+{
+	uint64_t at = __atomic_load_n(&sdn.beat_ms, __ATOMIC_RELAXED);
+	return at >= now || now - at <= LIMIT_WATCHDOG_CONTROL_STALL_MS;
+}
+
+/* A ping once a period has passed since the last one sent, so one
+ * withheld check costs nothing while the next one, a tick later, may
+ * still send it in time (the manager's timeout is two periods). */
+static void *watchdog_main(void *arg)
+{
+	uint64_t last_ping = 0, last_withheld = 0, tick = sdn.period_ms / 8;
+
+	(void)arg;
+	tick = tick < 10 ? 10 : tick > 250 ? 250 : tick;   /* also: how long stop waits */
+	while (!__atomic_load_n(&sdn.stop, __ATOMIC_ACQUIRE)) {
+		uint64_t now = loop_now_ms();
+
+		if (now - last_ping >= sdn.period_ms) {
+			if (control_alive(now) && sdn.alive(sdn.alive_ctx, now, sdn.period_ms)) {
+				send_msg("WATCHDOG=1");
+				count(SDN_watchdog_pings);
+				last_ping = now;
+			} else if (now - last_withheld >= sdn.period_ms) {
+				count(SDN_watchdog_withheld);
+				log_error("watchdog: %s: ping withheld",
+					  control_alive(now) ? "a shard has not turned its loop "
+					  "within the period" : "the control loop is stuck");
+				last_withheld = now;
+			}
+		}
+		struct timespec ts = { .tv_sec = (time_t)(tick / 1000),
+				       .tv_nsec = (long)(tick % 1000) * 1000000 };
+		nanosleep(&ts, NULL);
 	}
-	send_msg("WATCHDOG=1");
-	count(SDN_watchdog_pings);
+	return NULL;
+}
+
+int sdnotify_watchdog_start(sdnotify_alive_fn *alive, void *ctx)
+{
+	if (sdnotify_watchdog_period_ms() == 0)
+		return 0;
+	sdn.alive = alive;
+	sdn.alive_ctx = ctx;
+	sdn.stop = false;
+	sdnotify_beat(loop_now_ms());
+	int r = pthread_create(&sdn.thread, NULL, watchdog_main, NULL);
+	if (r != 0) {
+		log_error("watchdog: cannot start its thread: %s", strerror(r));
+		return -r;
+	}
+	pthread_setname_np(sdn.thread, "ec-watchdog");   /* ps, tests: not a shard */
+	sdn.running = true;
+	return 0;
+}
+
+void sdnotify_watchdog_stop(void)
+{
+	if (!sdn.running)
+		return;
+	__atomic_store_n(&sdn.stop, true, __ATOMIC_RELEASE);
+	pthread_join(sdn.thread, NULL);
+	sdn.running = false;
 }

@@ -643,8 +643,9 @@ static int drop_privileges(const struct cfg *cfg)
 		snprintf(err, sizeof(err), "chown of the log files: %s", strerror(-r));
 	if (r == 0)
 		r = privdrop_to(&ids, err, sizeof(err));
-	if (r < 0) {
+	if (r < 0) {     /* stderr for a terminal, the error log for the unit's operator */
 		fprintf(stderr, "edgecache: %s\n", err);
+		log_error("%s: not starting", err);
 		return r;
 	}
 	if (!ids.user)
@@ -712,10 +713,13 @@ static void on_signal(struct server *srv, const struct signalfd_siginfo *si, uin
 	}
 }
 
-/* The watchdog's proof of life: every shard still running turned its
- * loop (it does at least every WHEEL_TICK_MS) within the last max_ms. */
-static bool shards_turning(const struct server *srv, uint64_t now, uint64_t max_ms)
+/* The watchdog's proof of life (its thread, sdnotify_alive_fn): every
+ * shard still running turned its loop (it does at least every
+ * WHEEL_TICK_MS) within the last max_ms. */
+static bool shards_turning(void *ctx, uint64_t now, uint64_t max_ms)
 {
+	const struct server *srv = ctx;
+
 	for (unsigned s = 0; s < srv->n_shards; s++) {
 		const struct loop *lp = &srv->shards[s]->lp;
 		uint64_t at = __atomic_load_n(&lp->now_ms, __ATOMIC_RELAXED);
@@ -738,6 +742,7 @@ static int control_loop(struct server *srv, int sfd)
 		unsigned nu = upgrade_pollfds(srv->up, pfd + 1 + na);
 		int r = poll(pfd, 1 + na + nu, CONTROL_POLL_MS);
 		uint64_t now = loop_now_ms();
+		sdnotify_beat(now);
 		if (r > 0 && pfd[0].revents) {
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
@@ -754,8 +759,10 @@ static int control_loop(struct server *srv, int sfd)
 			roll_keys(srv);
 		}
 		if (now - last_dns >= rt->cfg->server.dns_refresh_ms) {
-			for (uint32_t i = 0; i < rt->n_origins; i++)
+			for (uint32_t i = 0; i < rt->n_origins; i++) {
 				rt_resolve_origin(&rt->origins[i], true);
+				sdnotify_beat(loop_now_ms());   /* each may time out */
+			}
 			last_dns = now;
 		}
 		/* A new ticket key; the previous one still opens tickets for one
@@ -768,7 +775,6 @@ static int control_loop(struct server *srv, int sfd)
 		log_propagation(srv);
 		reclaim(srv);
 		checkpoint_store(srv, now, &last_ckpt);
-		sdnotify_watchdog(now, shards_turning(srv, now, sdnotify_watchdog_period_ms()));
 		if (atomic_load(&srv->draining)) {
 			bool all = true;
 			for (unsigned s = 0; s < srv->n_shards; s++)
@@ -807,7 +813,13 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 		cfg_free(cfg);
 		return 1;
 	}
-	if (rt_build(cfg, NULL, want, ++srv.generation, time(NULL), &rt, err, sizeof(err)) < 0) {
+	/* Certificates and keys read as the user, as every reload will. */
+	int built = privdrop_assume(cfg->server.user, cfg->server.group, err, sizeof(err));
+	if (built == 0) {
+		built = rt_build(cfg, NULL, want, ++srv.generation, time(NULL), &rt, err, sizeof(err));
+		privdrop_unassume();
+	}
+	if (built < 0) {
 		fprintf(stderr, "edgecache: %s\n", err);
 		return 1;
 	}
@@ -859,7 +871,9 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 	drain_logs(&srv);
 	sdnotify_ready("serving");          /* MAINPID= ours: also after an upgrade */
 	upgrade_child_ready();              /* serving: the old process may drain now */
+	sdnotify_watchdog_start(shards_turning, &srv);
 	status = control_loop(&srv, sfd);
+	sdnotify_watchdog_stop();
 	for (unsigned s = 0; s < srv.n_shards; s++)
 		shard_join(srv.shards[s]);
 	drain_logs(&srv);

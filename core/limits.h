@@ -485,6 +485,20 @@
 
 /* [server] user / group: a name, as useradd(8) allows at most 32 bytes. */
 #define LIMIT_USER_NAME_BYTES         32
+/* The buffer for one getpwnam_r/getgrnam_r answer grows from 4 KiB on
+ * ERANGE up to this: a group's member list can be long, but 1 MiB of
+ * names is not a group record any more. */
+#define LIMIT_PRIVDROP_NSS_BYTES      (1u << 20)
+
+/* ---- systemd watchdog (control/sdnotify.h; FIXED) ----------------------- */
+
+/* The watchdog pings only while the control loop turned within this: it
+ * may block longer than WatchdogSec/2 on purpose (getaddrinfo per origin
+ * against a resolver that times out, resolv.conf's worst is 30 s; a
+ * reload; a checkpoint's fsync) but must not be stuck for good (no
+ * reloads, counters, admin API, shard log draining). It beats between
+ * origins, so the bound holds for one slow step, not for the sum. */
+#define LIMIT_WATCHDOG_CONTROL_STALL_MS  (120u * 1000u)
 
 /* ---- counters (core/counters.h; FIXED) --------------------------------- */
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,18 +44,25 @@ static __thread struct log_ring *thread_ring;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
+/* The one way a log file is opened, at start and on reopen. fd or -errno. */
 static int open_append(const char *path)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-	if (fd < 0)
-		fprintf(stderr, "edgecache: cannot open log %s: %s\n", path, strerror(errno));
 	return fd < 0 ? -errno : fd;
+}
+
+static int open_append_start(const char *path)
+{
+	int fd = open_append(path);
+	if (fd < 0)
+		fprintf(stderr, "edgecache: cannot open log %s: %s\n", path, strerror(-fd));
+	return fd;
 }
 
 int log_open(const char *error_log, const char *access_log)
 {
 	if (error_log) {
-		int fd = open_append(error_log);
+		int fd = open_append_start(error_log);
 		if (fd < 0)
 			return fd;
 		error_fd = fd;
@@ -63,7 +71,7 @@ int log_open(const char *error_log, const char *access_log)
 	if (access_log && strcmp(access_log, "off") == 0) {
 		access_fd = -1;
 	} else if (access_log) {
-		int fd = open_append(access_log);
+		int fd = open_append_start(access_log);
 		if (fd < 0)
 			return fd;
 		access_fd = fd;
@@ -76,9 +84,9 @@ static int reopen_one(const char *path, int fd)
 {
 	if (!path || fd < 0)
 		return 0;
-	int nfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	int nfd = open_append(path);
 	if (nfd < 0 || dup3(nfd, fd, O_CLOEXEC) < 0) {
-		int e = errno;
+		int e = nfd < 0 ? -nfd : errno;
 		if (nfd >= 0)
 			close(nfd);
 		__atomic_store_n(&log_ctr[1], log_ctr[1] + 1, __ATOMIC_RELAXED);
@@ -91,13 +99,28 @@ static int reopen_one(const char *path, int fd)
 	return 0;
 }
 
-int log_chown(uid_t uid, gid_t gid)
+/* Only a regular file: a log path may name a device (access_log =
+ * /dev/null), which root must not give away. */
+static int chown_file(int fd, uid_t uid, gid_t gid)
 {
-	if (error_path && fchown(error_fd, uid, gid) < 0)
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
 		return -errno;
-	if (access_path && access_fd >= 0 && fchown(access_fd, uid, gid) < 0)
+	if (S_ISREG(st.st_mode) && fchown(fd, uid, gid) < 0)
 		return -errno;
 	return 0;
+}
+
+int log_chown(uid_t uid, gid_t gid)
+{
+	int r = 0;
+
+	if (error_path)
+		r = chown_file(error_fd, uid, gid);
+	if (r == 0 && access_path && access_fd >= 0)
+		r = chown_file(access_fd, uid, gid);
+	return r;
 }
 
 int log_reopen(void)

@@ -45,7 +45,8 @@ void log_close(void);
  * keeps writing to its old file; counted in log_reopen_failures). */
 int log_reopen(void);
 /* Control thread, before a privilege drop: the open log files (not
- * stderr/stdout) become the user's. 0 or -errno. */
+ * stderr/stdout) become the user's — regular files only: a device
+ * (access_log = /dev/null) stays as it is. 0 or -errno. */
 int log_chown(uid_t uid, gid_t gid);
 extern struct counters_block log_counters;
 bool log_access_enabled(void);

@@ -111,7 +111,7 @@ def metrics(ck):
 		 dash_records and dash_records <= records, sorted(dash_records - records))
 	alerts = re.findall(r'^\s*- alert: (\S+)', rules, re.M)
 	ck.check('alerts: %d (error rate, origin, S3 credentials, hit ratio, fills, disk, limits, '
-		 'watchdog, logs)' % len(alerts), len(alerts) >= 10)
+		 'restarts, logs)' % len(alerts), len(alerts) >= 10)
 	bare = set(re.findall(r'\b(?<![:_{])([a-z_]+)\{job=', body)) - PROM_OWN
 	ck.check('no other bare series', not bare, bare)
 	if not shutil.which('promtool'):

@@ -11,9 +11,13 @@ lintian reports no error; the binary links no libwolfssl (static) and
 Built-Using names the wolfssl source; `dpkg --root` with chrootless
 maintainer scripts installs it: the files in place, the system user
 `edgecache` created in the throwaway root's passwd (not this machine's),
-the cache and zone directories its own, the log directory root's; remove
-leaves the conffiles, purge takes them, the cache and the logs; this
-machine's user database and systemd state are untouched.
+the cache and zone directories its own, the log directory root's, a
+dpkg-statoverride of the zones directory kept on reinstall; the unit is
+not enabled, but upgrade restarts it and remove stops it (the generated
+maintainer scripts); remove leaves the conffiles, purge takes them, the
+cache, the logs and the zones directory with the admin API's zone and
+secret files; this machine's user database and systemd state are
+untouched.
 scripts/test builds the package first (EDGECACHE_DEB_BUILT=1: then a
 missing one fails). Run by hand, it skips (77) when there is no package
 (run scripts/build-deb), no lintian, or not root."""
@@ -148,6 +152,21 @@ def install_remove(ck, deb):
 	st = run(['dpkg-query', '--admindir=' + os.path.join(root, 'var/lib/dpkg'), '-W',
 		  '-f=${Status}', 'edgecache']).stdout
 	ck.check('dpkg: install ok installed', st == b'install ok installed', st)
+	zones = os.path.join(root, 'etc/edgecache/zones')
+	if pw:
+		# the admin's own mode for the zones directory survives a configure
+		r = run(['dpkg-statoverride', '--root=' + root, '--add', '#%d' % uid, '#%d' % gid,
+			 '0700', '/etc/edgecache/zones'])
+		os.chmod(zones, 0o700)
+		r2 = dpkg(root, '-i', deb)
+		mode = os.stat(zones).st_mode & 0o7777
+		ck.check('dpkg-statoverride on the zones directory: a reinstall keeps its 0700',
+			 r.returncode == 0 and r2.returncode == 0 and mode == 0o700,
+			 (mode, r.stderr[-200:], r2.stderr[-200:]))
+	# what the admin API leaves there: a zone file and an S3 secret
+	for f in ('api.ini', '.secret-6f1c2b9e-0000-4000-8000-000000000001-1'):
+		with open(os.path.join(zones, f), 'w') as fh:
+			fh.write('x\n')
 	r = dpkg(root, '-r', 'edgecache')
 	ck.check('remove: exit 0, the binary gone, the conffiles kept',
 		 r.returncode == 0 and not os.path.exists(os.path.join(root, 'usr/sbin/edgecache')) and
@@ -155,14 +174,40 @@ def install_remove(ck, deb):
 		 (r.stdout + r.stderr)[-400:])
 	r = dpkg(root, '-P', 'edgecache')
 	left = [p for p in ('etc/edgecache/edgecache.ini', 'etc/logrotate.d/edgecache',
-			    'var/cache/edgecache', 'var/log/edgecache')
+			    'var/cache/edgecache', 'var/log/edgecache', 'etc/edgecache/zones')
 		if os.path.exists(os.path.join(root, p))]
-	ck.check('purge: exit 0, the conffiles, the cache and the logs gone',
+	ck.check('purge: exit 0, the conffiles, the cache, the logs and the zones directory '
+		 '(the admin API\'s zone files and .secret-* files) gone',
 		 r.returncode == 0 and not left, (left, (r.stdout + r.stderr)[-400:]))
 	after = {p: digest(p) for p in HOST_STATE + HOST_DIRS}
 	changed = [p for p in before if before[p] != after[p]]
 	ck.check('this machine\'s users, dpkg database and systemd state untouched', not changed,
 		 changed)
+
+
+def maintainer_scripts(ck, deb):
+	"""The unit is not enabled at install, but an upgrade restarts it and a
+	remove stops it (deb-systemd-invoke starts no disabled unit)."""
+	x = et.tmpdir('debctl')
+	r = run(['dpkg-deb', '-e', deb, x])
+	ck.check('dpkg-deb -e', r.returncode == 0, r.stderr)
+
+	def read(name):
+		p = os.path.join(x, name)
+		return open(p).read() if os.path.exists(p) else ''
+	post, pre, prerm = read('postinst'), read('preinst'), read('prerm')
+	# debhelper's enable snippet says "was-enabled defaults to true, so new
+	# installations run enable"; with --no-enable it only keeps an admin's
+	# enablement across upgrades
+	ck.check('postinst: deb-systemd-invoke restart (upgrade) / start of edgecache.service, '
+		 'does not enable it at install',
+		 "deb-systemd-invoke $_dh_action 'edgecache.service'" in post and
+		 '_dh_action=restart' in post and 'was-enabled defaults to true' not in post,
+		 post[-600:])
+	ck.check('prerm: deb-systemd-invoke stop edgecache.service (remove stops it)',
+		 "deb-systemd-invoke stop 'edgecache.service'" in prerm, prerm[-400:])
+	ck.check('preinst: does not stop it on upgrade (the restart comes after the unpack)',
+		 'deb-systemd-invoke stop' not in pre, pre[-400:])
 
 
 def main():
@@ -178,6 +223,7 @@ def main():
 	ck = et.Checks()
 	ck.run('fresh', fresh, ck, debs[-1])
 	ck.run('lintian', lintian, ck, debs[-1])
+	ck.run('maintainer scripts', maintainer_scripts, ck, debs[-1])
 	ck.run('install and remove', install_remove, ck, debs[-1])
 	ck.finish()
 

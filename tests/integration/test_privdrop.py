@@ -12,12 +12,19 @@ directory nobody may write, and writes its checkpoint at exit (exit 0).
 A cache or counters file in a directory the user cannot write is said at
 start (the checkpoint, the counters would fail later).
 An unknown user or group refuses start (and `-t`) with an error naming
-the key; without the key nothing changes (uid 0). Needs root: skips (77)
-otherwise."""
+the key; without the key nothing changes (uid 0).
+The config is read with the user's rights from the start: a secret file
+owned by the user (0600) loads at start and again at a SIGHUP after the
+drop; one only root can read refuses start naming it (the before-binary
+read it as root, started, and then failed every reload). `-t` as another
+user than root only resolves the names. A cache file that is a symlink is
+refused (root would follow it); access_log = /dev/null is not chowned.
+Needs root: skips (77) otherwise."""
 import os
 import pwd
 import grp
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -88,7 +95,7 @@ def dropped(ck):
 		 r1.status == 200 and r1.header('x-cache') == 'MISS' and
 		 r2.header('x-cache') == 'HIT', (r1.status, r1.header('x-cache'), r2.header('x-cache')))
 	os.rename(srv.access_log, srv.access_log + '.1')
-	n = srv.counters().get('log_reopens')
+	n = srv.counters(until=lambda c: c.get('log_reopens', 0) >= 2).get('log_reopens')
 	et.request(srv.port, 'GET', '/cc/max-age=60/3000', host='py.test')
 	deadline = time.monotonic() + 3
 	while time.monotonic() < deadline and not os.path.exists(srv.access_log):
@@ -147,6 +154,104 @@ def refused(ck):
 	ck.check('exit 0', srv.stop() == 0)
 
 
+def run_start(cmd):
+	"""A start expected to be refused: (exit code, stderr); one that serves
+	instead is stopped after 5 s and reported as 'serving'."""
+	try:
+		r = subprocess.run(cmd, capture_output=True, timeout=5)
+		return r
+	except subprocess.TimeoutExpired as e:
+		return subprocess.CompletedProcess(cmd, 'serving', e.stdout, e.stderr or b'')
+
+
+def wait_log(srv, text, timeout=5.0):
+	deadline = time.monotonic() + timeout
+	while time.monotonic() < deadline:
+		hit = [ln for ln in et.read_log(srv.error_log) if text in ln]
+		if hit:
+			return hit
+		time.sleep(0.05)
+	return []
+
+
+def secret_srv(owner):
+	"""nobody with an S3 origin whose secret file is owner's, mode 0600."""
+	zones = [et.zone('s3', ['s3.test'], [('o1', 'http://127.0.0.1:9', {
+		's3_auth_enabled': 'true', 's3_region': 'us-east-1', 's3_access_key': 'AKIDTEST'})])]
+	srv = et.Edgecache(zones, workers=1, user='nobody', group='nogroup')
+	os.chmod(srv.dir, 0o755)
+	key = srv.secret_file('edgetest-secret-%d' % owner)
+	os.chown(key, owner, -1)
+	zones[0]['origins'][0][2]['s3_secret_key_file'] = key
+	srv.main = srv.write_config()
+	return srv, key
+
+
+def config_as_user(ck):
+	nobody = pwd.getpwnam('nobody').pw_uid
+	srv, key = secret_srv(nobody)
+	srv.start()
+	ck.check('a secret file nobody owns (0600): starts', wait_dropped(srv))
+	srv.proc.send_signal(signal.SIGHUP)
+	ok = wait_log(srv, 'reload: %s' % srv.main)
+	ck.check('SIGHUP after the drop: the reload reads it as nobody and succeeds',
+		 ok and not any('still serving' in ln for ln in et.read_log(srv.error_log)),
+		 et.read_log(srv.error_log)[-3:])
+	ck.check('exit 0', srv.stop() == 0)
+
+	srv, key = secret_srv(0)
+	r = run_start([srv.bin, '-c', srv.main])
+	ck.check('a secret file only root can read: start refused, exit 1, naming it '
+		 '(it would fail every reload after the drop)',
+		 r.returncode == 1 and key.encode() in r.stderr and b'Permission denied' in r.stderr,
+		 (r.returncode, r.stderr[-300:]))
+	r = subprocess.run([srv.bin, '-t', '-c', srv.main], capture_output=True, timeout=15)
+	ck.check('-t as root reads as nobody too: fails the same way',
+		 r.returncode == 1 and key.encode() in r.stderr, (r.returncode, r.stderr[-300:]))
+
+	zones = [et.zone('py', ['py.test'], [('o1', 'http://127.0.0.1:9', {})])]
+	srv = et.Edgecache(zones, workers=1, user='nobody')
+	os.chmod(srv.dir, 0o755)
+	for f in os.listdir(srv.dir):
+		os.chmod(os.path.join(srv.dir, f), 0o755)
+	r = subprocess.run([srv.bin, '-t', '-c', srv.main], capture_output=True, timeout=15,
+			   preexec_fn=lambda: (os.setgid(65534), os.setuid(65534)))
+	ck.check('-t run as nobody on a config with user = nobody: successful',
+		 r.returncode == 0 and b'test is successful' in r.stderr, r.stderr[-300:])
+	r = subprocess.run([srv.bin, '-t', '-c', srv.main], capture_output=True, timeout=15,
+			   preexec_fn=lambda: os.setuid(1))   # daemon: another user
+	ck.check('-t as another user (daemon): the names resolve, successful',
+		 r.returncode == 0, r.stderr[-300:])
+
+
+def symlink_and_devnull(ck):
+	zones = [et.zone('py', ['py.test'], [('o1', 'http://127.0.0.1:9', {})])]
+	srv = et.Edgecache(zones, workers=1, user='nobody', access_log='/dev/null')
+	os.chmod(srv.dir, 0o755)
+	victim = os.path.join(srv.dir, 'victim')
+	with open(victim, 'w') as f:
+		f.write('root\'s file\n')
+	os.symlink(victim, os.path.join(srv.dir, 'c.dat'))
+	srv.cache = {'path': os.path.join(srv.dir, 'c.dat'), 'size': '64m'}
+	srv.main = srv.write_config()
+	r = run_start([srv.bin, '-c', srv.main])
+	ck.check('[cache] path a symlink: start refused, the target untouched',
+		 r.returncode == 1 and b'is a symbolic link' in r.stderr and
+		 open(victim).read() == 'root\'s file\n', (r.returncode, r.stderr[-300:]))
+	srv.cache = None
+	srv.main = srv.write_config()
+	before = os.stat('/dev/null')
+	try:
+		srv.start()
+		ck.check('access_log = /dev/null: runs as nobody', wait_dropped(srv))
+		st = os.stat('/dev/null')
+	finally:                        # a binary that chowns it must not leave it so
+		os.chown('/dev/null', before.st_uid, before.st_gid)
+	ck.check('/dev/null keeps its owner', (st.st_uid, st.st_gid) == (before.st_uid, before.st_gid),
+		 (st.st_uid, st.st_gid))
+	ck.check('exit 0', srv.stop() == 0)
+
+
 def main():
 	if os.geteuid() != 0:
 		et.skip('needs root: a privileged port and a user to drop to')
@@ -154,6 +259,8 @@ def main():
 	ck.run('dropped', dropped, ck)
 	ck.run('warned', warned, ck)
 	ck.run('refused', refused, ck)
+	ck.run('config as user', config_as_user, ck)
+	ck.run('symlink and /dev/null', symlink_and_devnull, ck)
 	ck.finish()
 
 

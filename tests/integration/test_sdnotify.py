@@ -8,7 +8,11 @@ does the listener answers at once and the cache is open (a MISS then a
 HIT); WATCHDOG=1 arrives every half WATCHDOG_USEC; with the shard thread
 held by ptrace (the control thread running on) the pings stop, the
 withheld pings are counted (sdnotify_watchdog_withheld) and logged, and
-they start again once the shard runs; SIGTERM sends STOPPING=1. A path
+they start again within a tick once the shard runs (not a period after
+the withheld one: that was a restart); with the control thread held
+(what a resolver timing out does to it) the pings go on — the
+before-binary pinged from the control loop and went silent;
+SIGTERM sends STOPPING=1. A path
 socket works as the abstract one does, and no WATCHDOG_USEC means no ping.
 A NOTIFY_SOCKET that cannot be a socket name refuses start with its name.
 Needs root (or CAP_SYS_PTRACE) to hold a thread: that part skips otherwise."""
@@ -86,11 +90,16 @@ def pings(msgs):
 	return [t for t, kv in msgs if kv.get('WATCHDOG') == '1']
 
 
+def shards(pid):
+	return [t for t in shard_threads(pid)
+		if open('/proc/%d/task/%d/comm' % (pid, t)).read().strip() != 'ec-watchdog']
+
+
 def watchdog(ck, mgr, srv):
 	got = pings(mgr.recv(1.6))
 	ck.check('WATCHDOG=1 every half WATCHDOG_USEC while the shard runs (>= 4 in 1.6 s)',
 		 len(got) >= 4, len(got))
-	tids = shard_threads(srv.proc.pid)
+	tids = shards(srv.proc.pid)
 	try:
 		stop_threads(tids)
 	except OSError as e:
@@ -102,13 +111,33 @@ def watchdog(ck, mgr, srv):
 		withheld = srv.counters().get('sdnotify_watchdog_withheld', 0)
 	finally:
 		release_threads(tids)
+		released = time.monotonic()
 	ck.check('no WATCHDOG=1 while the shard thread is held (1.5 s)', not held, len(held))
 	ck.check('the withheld pings are counted: sdnotify_watchdog_withheld >= 2',
 		 withheld >= 2, withheld)
 	ck.check('and logged', any('watchdog: a shard has not turned its loop' in ln
 				   for ln in et.read_log(srv.error_log)))
 	again = pings(mgr.recv(1.0))
-	ck.check('pings start again once the shard runs', len(again) >= 2, len(again))
+	ck.check('pings start again once the shard runs, the first within 0.2 s',
+		 len(again) >= 2 and again[0] - released < 0.2,
+		 (len(again), again and round(again[0] - released, 3)))
+
+
+def control_held(ck, mgr, srv):
+	"""The control thread blocked (a resolver timing out, an fsync): the
+	shards serve on, and so the watchdog pings on."""
+	pid = srv.proc.pid
+	try:
+		stop_threads([pid])
+	except OSError as e:
+		ck.skip('watchdog with the control thread held', 'cannot ptrace (%s)' % e)
+		return
+	try:
+		mgr.recv(0.1)
+		got = pings(mgr.recv(1.5))
+	finally:
+		release_threads([pid])
+	ck.check('control thread held 1.5 s: WATCHDOG=1 goes on (>= 3)', len(got) >= 3, len(got))
 
 
 def stopping(ck, mgr, srv):
@@ -133,6 +162,7 @@ def main():
 	start(srv, {'NOTIFY_SOCKET': name, 'WATCHDOG_USEC': str(WATCHDOG_USEC)})
 	ck.run('ready', ready_then_serves, ck, mgr, srv, origin)
 	ck.run('watchdog', watchdog, ck, mgr, srv)
+	ck.run('control held', control_held, ck, mgr, srv)
 	ck.run('stopping', stopping, ck, mgr, srv)
 
 	# 2. a path socket, no watchdog

@@ -537,14 +537,27 @@ class Edgecache(Server):
 				return True
 		return False
 
-	def counters(self, timeout=3.0):
-		"""SIGUSR1, wait for the counters file to be rewritten, parse it."""
+	def counters(self, timeout=3.0, until=None):
+		"""SIGUSR1, wait for the counters file to be rewritten, parse it.
+		The file is also rewritten every second, so a rewrite may come
+		before the signal is handled: a caller that checks what a signal
+		did passes until (counters -> bool), and the file is read again
+		until it holds or the timeout passes (then the last read)."""
 		def stamp():
 			try:
 				st = os.stat(self.counters_file)
 				return (st.st_mtime_ns, st.st_ino, st.st_size)
 			except FileNotFoundError:
 				return None
+
+		def parse():
+			out = {}
+			with open(self.counters_file) as f:
+				for ln in f:
+					k, _, v = ln.strip().partition(' ')
+					if k:
+						out[k] = int(v)
+			return out
 		before = stamp()
 		self.proc.send_signal(signal.SIGUSR1)
 		deadline = time.monotonic() + timeout
@@ -553,12 +566,10 @@ class Edgecache(Server):
 		if stamp() in (before, None):
 			raise RuntimeError('counters file %s not rewritten within %.1fs after SIGUSR1'
 					   % (self.counters_file, timeout))
-		out = {}
-		with open(self.counters_file) as f:
-			for ln in f:
-				k, _, v = ln.strip().partition(' ')
-				if k:
-					out[k] = int(v)
+		out = parse()
+		while until and not until(out) and time.monotonic() < deadline:
+			time.sleep(0.02)
+			out = parse()
 		return out
 
 
