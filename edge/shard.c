@@ -562,6 +562,7 @@ static void register_handlers(struct shard *sh)
 	loop_register(lp, OP_VRECV, &vis);
 	loop_register(lp, OP_VSEND, &vis);
 	loop_register(lp, OP_VCLOSE, &vis);
+	loop_register(lp, OP_VSHUT, &vis);
 	loop_register(lp, OP_CREAD, &xch);
 	loop_register(lp, OP_ORECV, &orig);
 	loop_register(lp, OP_OSEND, &orig);

@@ -60,6 +60,7 @@ enum shard_op {
 	OP_VRECV,       /* visitor multishot recv */
 	OP_VSEND,       /* visitor sendmsg */
 	OP_VCLOSE,      /* visitor cancel / close */
+	OP_VSHUT,       /* visitor shutdown(SHUT_WR) of a linger */
 	OP_ORECV,       /* origin recv */
 	OP_OSEND,       /* origin sendmsg */
 	OP_OCONNECT,    /* origin connect */

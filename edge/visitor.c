@@ -48,7 +48,7 @@ static const struct vconn_env *venv(struct shard *sh)
 	if (!e->lp) {
 		*e = (struct vconn_env){
 			.lp = &sh->lp, .op_recv = OP_VRECV, .op_send = OP_VSEND,
-			.op_close = OP_VCLOSE,
+			.op_close = OP_VCLOSE, .op_shut = OP_VSHUT,
 			.recv_group = shard_group(sh, SHARD_GROUP_VISITOR),
 			.plain_group = shard_group(sh, SHARD_GROUP_PLAIN),
 			.held = sh->held, .held_plain = sh->held_plain, .pool = &sh->pool,

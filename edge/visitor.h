@@ -55,7 +55,7 @@ static inline struct visitor_conn *visitor_of(struct vconn *t)
 /* A new connection accepted on this shard (tls: on a listen_tls
  * address). Takes ownership of fd. */
 void visitor_accept(struct shard *sh, int fd, bool tls);
-/* Completion for one of the visitor ops (OP_VRECV, OP_VSEND, OP_VCLOSE). */
+/* Completion for one of the visitor ops (OP_VRECV, OP_VSEND, OP_VCLOSE, OP_VSHUT). */
 void visitor_on_cqe(struct shard *sh, struct visitor_conn *vc, int op,
 		    const struct io_uring_cqe *cqe);
 void visitor_on_timer(struct shard *sh, struct visitor_conn *vc);

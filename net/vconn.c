@@ -262,6 +262,16 @@ void vconn_release(struct vconn *vc)
 	vc->gen++;
 }
 
+/* The close itself: the fd number is free for the next socket after it. */
+static void close_fd(struct vconn *vc)
+{
+	struct io_uring_sqe *sqe = loop_sqe(vc->env->lp);
+	io_uring_prep_close(sqe, vc->fd);
+	io_uring_sqe_set_data64(sqe, ud(vc, vc->env->op_close));
+	vc->ops++;
+	vc->fd = -1;
+}
+
 void vconn_close(struct vconn *vc)
 {
 	if (vc->state == VC_CLOSING || vc->state == VC_FREE)
@@ -276,13 +286,24 @@ void vconn_close(struct vconn *vc)
 	 * then close; HARDLINK so the close runs even if nothing was found. */
 	struct io_uring_sqe *sqe = loop_sqe(vc->env->lp);
 	io_uring_prep_cancel_fd(sqe, vc->fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(sqe, ud(vc, vc->env->op_close));
+	vc->ops++;
+	/*
+	 * Not while the linger's shutdown is in flight: the kernel always runs
+	 * a shutdown in an io-wq worker, which looks the fd NUMBER up only
+	 * when it runs, and a cancel by fd cannot find it before (it matches
+	 * by file). Closed first, the number may already be a new visitor's
+	 * (any shard's accept takes the lowest free one) and the shutdown
+	 * would end that visitor's connection before its request was read:
+	 * a request lost without an answer or a counter. So the close waits
+	 * for the shutdown's completion (vconn_on_cqe).
+	 */
+	if (vc->shut_pending) {
+		vc->close_deferred = true;
+		return;
+	}
 	sqe->flags |= IOSQE_IO_HARDLINK;
-	io_uring_sqe_set_data64(sqe, ud(vc, vc->env->op_close));
-	sqe = loop_sqe(vc->env->lp);
-	io_uring_prep_close(sqe, vc->fd);
-	io_uring_sqe_set_data64(sqe, ud(vc, vc->env->op_close));
-	vc->ops += 2;
-	vc->fd = -1;
+	close_fd(vc);
 }
 
 void vconn_linger(struct vconn *vc)
@@ -296,8 +317,9 @@ void vconn_linger(struct vconn *vc)
 		tls_goodbye(vc);            /* close_notify, linked before the shutdown */
 	struct io_uring_sqe *sqe = loop_sqe(vc->env->lp);
 	io_uring_prep_shutdown(sqe, vc->fd, SHUT_WR);
-	io_uring_sqe_set_data64(sqe, ud(vc, vc->env->op_close));
+	io_uring_sqe_set_data64(sqe, ud(vc, vc->env->op_shut));
 	vc->ops++;
+	vc->shut_pending = true;            /* the fd stays ours until it completes */
 	vconn_resume(vc);
 	vconn_set_timer(vc, VT_LINGER, LIMIT_LINGER_MS);
 }
@@ -732,7 +754,14 @@ bool vconn_on_cqe(struct vconn *vc, unsigned op, const struct io_uring_cqe *cqe)
 		on_recv(vc, cqe);
 	else if (op == vc->env->op_send)
 		on_send(vc, cqe);
-	/* else: cancel, shutdown, close */
+	else if (op == vc->env->op_shut) {
+		vc->shut_pending = false;
+		if (vc->close_deferred) {
+			vc->close_deferred = false;
+			close_fd(vc);           /* vconn_close waited for this */
+		}
+	}
+	/* else: cancel, close */
 	return vc->state == VC_CLOSING && vc->ops == 0;
 }
 

@@ -95,6 +95,7 @@ struct vconn_ops {
 struct vconn_env {
 	struct loop *lp;                    /* ring, wheel, clock, counters */
 	unsigned op_recv, op_send, op_close; /* loop_ud(op, idx, gen) on every SQE */
+	unsigned op_shut;                   /* the linger's shutdown (its own op: see vconn_close) */
 	struct iobuf_group *recv_group;     /* a kernel ring: recv picks from it */
 	struct iobuf_group *plain_group;    /* software: decrypted records */
 	struct vconn_held *held;            /* links for recv_group's buffers */
@@ -122,6 +123,8 @@ struct vconn {
 	bool recv_starved;                  /* ENOBUFS: re-arm on the next tick */
 	bool peer_closed;                   /* EOF seen */
 	uint32_t ops;                       /* submitted, not yet completed */
+	bool shut_pending;                  /* linger's shutdown submitted, not completed */
+	bool close_deferred;                /* closing: the close waits for that shutdown */
 	struct wheel_entry timer;
 	char *in;                           /* input block (iobuf pool), or NULL */
 	uint32_t in_len;
@@ -159,7 +162,7 @@ struct vconn {
  * the peer's address read, recv armed, the header (or handshake) timer
  * armed, state VC_READING. Counted conns_accepted (and tls_accepted). */
 void vconn_accept(struct vconn *vc, const struct vconn_env *env, int fd, bool tls);
-/* A completion for op_recv, op_send or op_close. Returns true when the
+/* A completion for op_recv, op_send, op_close or op_shut. Returns true when the
  * slot may be freed now (closing and nothing in flight). */
 bool vconn_on_cqe(struct vconn *vc, unsigned op, const struct io_uring_cqe *cqe);
 /* The timer fired: counted by its kind (timeouts_header, _idle, _send,
@@ -176,7 +179,8 @@ void vconn_clear_timer(struct vconn *vc);
  * send_zerocopy_bytes unless out.zc_never, or through TLS); one send in
  * flight, with the send deadline. */
 void vconn_send(struct vconn *vc);
-/* Cancel what is in flight and close (the `closing`/`closed` ops run). */
+/* Cancel what is in flight and close (the `closing`/`closed` ops run);
+ * the close of the fd waits for a linger's shutdown still in flight. */
 void vconn_close(struct vconn *vc);
 /* Last response out: shut our side (after close_notify), read until EOF
  * or LIMIT_LINGER_MS, then close. Closes at once after the peer's EOF. */
