@@ -480,9 +480,41 @@ static int state_read(struct fleet *f)
 
 /* ---- applying changes -------------------------------------------------------------- */
 
-static bool our_key(const struct fleet *f, const char *k)
+/* s is exactly n canonical uuids joined by '/'. */
+static bool uuid_path(const char *s, int n)
 {
-	return has_prefix(k, f->zones_pfx) || has_prefix(k, f->origins_pfx);
+	char one[37];
+
+	for (int i = 0; i < n; i++, s += 37) {
+		if (strnlen(s, 37) < 36 || s[36] != (i == n - 1 ? '\0' : '/'))
+			return false;
+		memcpy(one, s, 36);
+		one[36] = '\0';
+		if (!cfg_valid_uuid(one))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Is k a zone key (<zones>/<uuid>) or an origin key (<origins>/<zone
+ * uuid>/<uuid>)? The uuids of a key are rendered into INI text, so any
+ * other key under those prefixes (a "\n" would inject lines) is refused:
+ * counted and logged (its bytes beyond the prefix not echoed), never used.
+ */
+static bool our_key(struct fleet *f, const char *k)
+{
+	const char *pfx = has_prefix(k, f->zones_pfx) ? f->zones_pfx :
+			  has_prefix(k, f->origins_pfx) ? f->origins_pfx : NULL;
+
+	if (!pfx)
+		return false;
+	if (uuid_path(k + strlen(pfx), pfx == f->zones_pfx ? 1 : 2))
+		return true;
+	f->invalid++;
+	log_error("fleet: a key under %s whose name is not %s refused", pfx,
+		  pfx == f->zones_pfx ? "<uuid>" : "<zone uuid>/<uuid>");
+	return false;
 }
 
 static void state_set(json_t *kvs, const struct fetcd_kv *kv, bool put)
@@ -637,7 +669,8 @@ static int on_msg(void *arg, const struct fetcd_watch_msg *m)
 		for (size_t i = 0; i < m->n_ev; i++) {
 			const struct fetcd_kv *kv = &m->ev[i].kv;
 
-			if (our_key(f, kv->key))
+			/* a delete of a refused key is no news: not counted again */
+			if ((m->ev[i].put || json_object_get(cand, kv->key)) && our_key(f, kv->key))
 				state_set(cand, kv, m->ev[i].put);
 			if (kv->mod_revision > top)
 				top = kv->mod_revision;

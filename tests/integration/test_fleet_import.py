@@ -5,10 +5,12 @@ ports, stopped by PID) and a pyorigin:
 
 - import of zone files (an inline secret): rc 0, one key per zone and per
   origin, `etcdctl get --prefix` without the secret; export writes 0600
-  zone files that `edgecache -t` accepts, the secret opened again;
+  zone files (a new file over an old 0644 one, no node state written)
+  that `edgecache -t` accepts, the secret opened again;
 - a fleet node serves the imported zone; values it cannot use — an
   origin with an ftp:// url, a value that is not JSON, a sealed secret
-  moved to another origin's key, an unknown member — are each refused:
+  moved to another origin's key, an unknown member, a key whose uuid
+  part carries a newline (INI injection) — are each refused:
   logged (naming the key, never the secret), counted in
   edgecache_fleet_invalid_values_total, and the last good value kept
   (the zone still serves);
@@ -31,6 +33,7 @@ SECRET = 'Import-secret-7f3a91c2'
 ZUUID = '6f1c2b9e-3a4d-4e5f-8a7b-0000000001aa'
 O1 = '3b92ec8b-d3e4-84eb-aa35-5593e0330001'
 O2 = '3b92ec8b-d3e4-84eb-aa35-5593e0330002'
+O3 = '3b92ec8b-d3e4-84eb-aa35-5593e0330003'
 
 
 def metric(port, name):
@@ -127,6 +130,12 @@ def main():
 		('a sealed secret moved to another origin\'s key',
 		 '/edgecache/origins/%s/%s' % (ZUUID, O2),
 		 json.dumps(dict(good_json, uuid=O2, name='second'))),
+		# the key's uuid part is rendered as INI text: a "\n" there
+		# would add a line of the attacker's (a value without a uuid
+		# member takes its key's)
+		('a key whose uuid part carries a newline', '/edgecache/origins/%s/%s\n'
+		 'base_path = /injected' % (ZUUID, O3), json.dumps({'name': 'third',
+								  'url': origin.url})),
 	]
 	for i, (what, k, v) in enumerate(bad_values):
 		rc, _, err = ctl(ep, 'put', k, v)
@@ -134,6 +143,8 @@ def main():
 		c.check('%s: refused and counted' % what, rc == 0 and counted,
 			str(metric(admin, 'fleet_invalid_values_total')))
 		c.check('%s: the zone still serves' % what, get() == 200)
+		if '\n' in k:
+			ctl(ep, 'del', k)   # a delete of a refused key: not counted again
 	log = open(error_log, errors='replace').read()
 	c.check('each refusal logged with its key', log.count('refused') >= len(bad_values) and
 		okey in log)
