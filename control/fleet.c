@@ -412,49 +412,71 @@ static int state_path(const struct fleet *f, char *out, size_t cap, const char *
 	return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
 }
 
-/* The applied state, atomically: tmp, fsync, rename, the directory fsync'd.
- * Values are as etcd holds them: secrets sealed. */
-static int state_write(struct fleet *f)
+/*
+ * dir/name holds text, atomically and privately: a fresh 0600 tmp beside
+ * it (O_EXCL: never an existing file's mode or a planted symlink), every
+ * byte written, fsync'd, renamed over, the directory fsync'd. 0 or -errno
+ * (the tmp removed). Its buffers are the caller's (wiped by the caller).
+ */
+static int file_put(const char *dir, const char *name, const char *text, size_t len)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
-	json_t *doc = json_pack("{s:I,s:O}", "revision", (json_int_t)f->rev, "kvs", f->kvs);
-	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-	int fd = -1, rc = 0;
+	unsigned char r[6];
+	size_t off = 0;
+	int fd, rc = 0;
 
-	json_decref(doc);
-	if (!text)
-		return -ENOMEM;
-	if (state_path(f, path, sizeof(path), "") || state_path(f, tmp, sizeof(tmp), ".tmp"))
-		rc = -ENAMETOOLONG;
-	mkdir(f->keys.state_dir, 0700);
-	if (!rc && (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
-		rc = -errno;
-	size_t len = strlen(text), off = 0;
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -EIO;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.%02x%02x%02x%02x%02x%02x", dir, name, r[0],
+			     r[1], r[2], r[3], r[4], r[5]) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
 	while (!rc && off < len) {
 		ssize_t w = write(fd, text + off, len - off);
 
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
+		if (w < 0 && errno != EINTR)
 			rc = -errno;
-		else
+		else if (w > 0)
 			off += (size_t)w;
 	}
 	if (!rc && fsync(fd) != 0)
 		rc = -errno;
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	if (!rc && rename(tmp, path) != 0)
 		rc = -errno;
-	if (!rc && (fd = open(f->keys.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+	if (rc) {
+		unlink(tmp);
+		return rc;
+	}
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
 		fsync(fd);
 		close(fd);
 	}
+	return 0;
+}
+
+/* The applied state, atomically (file_put). Values are as etcd holds
+ * them: secrets sealed. */
+static int state_write(struct fleet *f)
+{
+	char path[PATH_MAX];
+	json_t *doc = json_pack("{s:I,s:O}", "revision", (json_int_t)f->rev, "kvs", f->kvs);
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	int rc;
+
+	json_decref(doc);
+	if (!text)
+		return -ENOMEM;
+	rc = state_path(f, path, sizeof(path), "");
+	mkdir(f->keys.state_dir, 0700);
+	if (!rc)
+		rc = file_put(f->keys.state_dir, STATE_FILE, text, strlen(text));
 	free(text);
-	if (rc) {
-		unlink(tmp);
+	if (rc)
 		log_error("fleet: cannot write %s: %s", path, strerror(-rc));
-	}
 	return rc;
 }
 
@@ -715,7 +737,9 @@ static int range_all(struct fleet *f)
 		f->seen_rev = r.revision;
 	f->need_range = false;
 	fetcd_kvs_free(&r);
-	state_write(f);
+	/* written by the caller's poll (never by fleet export: the CLI's
+	 * user must not replace a running node's state) */
+	f->state_dirty = true;
 	return cand ? 0 : -ENOMEM;
 }
 
@@ -1348,7 +1372,7 @@ int fleet_export(const char *main_file, const char *dir, FILE *err)
 	struct cfg_error ce;
 	struct fleet *f;
 	struct render r = { 0 };
-	char path[PATH_MAX], *bad = NULL;
+	char name[64], *bad = NULL;
 	const char *k;
 	json_t *rec;
 	int rc;
@@ -1388,15 +1412,12 @@ int fleet_export(const char *main_file, const char *dir, FILE *err)
 		}
 		if (r.n == before)
 			continue;        /* no origin yet: nothing a zone file can say */
-		snprintf(path, sizeof(path), "%s/%s.ini", dir, k + strlen(f->zones_pfx));
-		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		/* plaintext secrets: a new 0600 file each time, never a short one */
 		const struct cfg_zone_text *t = &r.texts[r.n - 1];
-		if (fd < 0 || write(fd, t->text, t->len) != (ssize_t)t->len || fsync(fd) != 0)
-			rc = -errno;
-		if (fd >= 0)
-			close(fd);
+		snprintf(name, sizeof(name), "%s.ini", k + strlen(f->zones_pfx));
+		rc = file_put(dir, name, t->text, t->len);
 		if (rc)
-			fprintf(err, "edgecache: fleet export: %s: %s\n", path, strerror(-rc));
+			fprintf(err, "edgecache: fleet export: %s/%s: %s\n", dir, name, strerror(-rc));
 	}
 	if (!rc)
 		fprintf(err, "edgecache: fleet export: %zu zone(s) at revision %lld into %s\n", r.n,

@@ -96,6 +96,11 @@ def main():
 	c.check('etcdctl get --prefix: no secret, a sealed one', SECRET not in out and 'kid' in out)
 
 	exp = os.path.join(d, 'exp')
+	# an older export left world-readable: replaced by a new 0600 file
+	os.makedirs(exp, 0o700)
+	with open(os.path.join(exp, ZUUID + '.ini'), 'w') as f:
+		f.write('old\n')
+	os.chmod(os.path.join(exp, ZUUID + '.ini'), 0o644)
 	p = subprocess.run([BIN, 'fleet', 'export', '-c', main_ini, '-d', exp], capture_output=True,
 			   timeout=30)
 	c.check('fleet export exits 0', p.returncode == 0, p.stderr.decode())
@@ -104,6 +109,9 @@ def main():
 	c.check('the exported zone file is 0600 and holds the secret again',
 		os.path.exists(path) and os.stat(path).st_mode & 0o777 == 0o600 and
 		's3_secret_key = ' + SECRET in text)
+	c.check('fleet export leaves no tmp file and writes no node state',
+		os.listdir(exp) == [ZUUID + '.ini'] and
+		not os.path.exists(os.path.join(d, 'state', 'fleet-state.json')), str(os.listdir(exp)))
 	emain = os.path.join(d, 'emain.ini')
 	with open(emain, 'w') as f:
 		f.write('[server]\nlisten = 127.0.0.1:%d\nzones = exp/*.ini\n' % port)
