@@ -855,6 +855,7 @@ static struct fleet *fleet_new(const char *main_file, const struct cfg_fleet *fl
 
 	if (!f)
 		return NULL;
+	fleet_wipe_heap();     /* secrets pass through jansson from here on */
 	f->magic = FLEET_MAGIC;
 	f->main_file = strdup(main_file);
 	f->keys.prefix = strdup(fl->prefix);

@@ -16,6 +16,7 @@
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/coding.h>
 
+#include "control/fleet_crypt.h"
 #include "core/limits.h"
 #include "core/log.h"
 
@@ -328,12 +329,7 @@ static int authenticate(struct fetcd *e, size_t ep)
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	int rc = -EHOSTUNREACH;
 
-	if (body) {
-		/* the body holds the password: wiped, not only freed */
-		json_t *pw = json_object_get(body, "password");
-		json_string_set(pw, "");
-	}
-	json_decref(body);
+	json_decref(body);      /* the password's copy wiped by fleet_wipe_free */
 	if (!text)
 		return -ENOMEM;
 	enum outcome o = post_one(e, ep, "/v3/auth/authenticate", text, &resp, &rc);
@@ -714,7 +710,9 @@ struct fetcd *fetcd_new(const struct cfg_fleet *fl)
 	struct fetcd *e = calloc(1, sizeof(*e));
 	bool oom = !e;
 
-	if (!curl_ready && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK)
+	/* curl's frees wiped: its header lists carry the Authorization token */
+	if (!curl_ready && curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, fleet_wipe_free,
+						realloc, strdup, calloc) == CURLE_OK)
 		curl_ready = true;
 	if (!e || !curl_ready) {
 		free(e);
