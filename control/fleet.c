@@ -85,8 +85,13 @@ static bool has_prefix(const char *s, const char *p)
 
 struct render {
 	struct cfg_zone_text *texts;
-	char **bufs;             /* the texts' buffers (hold secrets: wiped) */
+	char **bufs;             /* the texts' buffers (export: hold secrets, wiped) */
 	size_t *lens, n;
+	/* the opened secrets, given to the loader beside the texts (one per
+	 * origin key at most); export (inline_secrets) writes them as lines */
+	struct cfg_origin_secret *sec;
+	size_t n_sec;
+	bool inline_secrets;
 	char err[512];
 };
 
@@ -98,6 +103,11 @@ static void render_free(struct render *r)
 		free(r->bufs[i]);
 		free((char *)r->texts[i].name);
 	}
+	for (size_t i = 0; i < r->n_sec; i++) {
+		cfg_secret_free((char *)r->sec[i].s3_secret_key);
+		cfg_secret_free((char *)r->sec[i].s3_session_token);
+	}
+	free(r->sec);
 	free(r->texts);
 	free(r->bufs);
 	free(r->lens);
@@ -205,10 +215,30 @@ static bool open_secret(struct fleet *f, const char *key, const json_t *o, const
 	return false;
 }
 
+/* A session token as the loader would take one from its file: at most
+ * LIMIT_SESSION_TOKEN_BYTES, no control byte (it goes into a header). */
+static bool token_ok(const char *t, struct render *r)
+{
+	if (!t)
+		return true;
+	if (strlen(t) > LIMIT_SESSION_TOKEN_BYTES) {
+		snprintf(r->err, sizeof(r->err), "s3_session_token: longer than %d bytes",
+			 LIMIT_SESSION_TOKEN_BYTES);
+		return false;
+	}
+	for (const char *c = t; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+			snprintf(r->err, sizeof(r->err), "s3_session_token: a control character");
+			return false;
+		}
+	return true;
+}
+
 /*
  * An [origin] section from an origin value: checked by the admin API's
  * own decoder (types, unknown members, what an INI line can hold), with
- * the secrets opened in memory only.
+ * the secrets opened in memory only and handed to the loader beside the
+ * text (r->sec), never as INI lines — except for export (inline_secrets).
  */
 static bool render_origin(struct fleet *f, FILE *out, const char *key, const char *uuid,
 			  const json_t *o, struct render *r)
@@ -249,13 +279,27 @@ static bool render_origin(struct fleet *f, FILE *out, const char *key, const cha
 		admin_origin_in_free(&in);
 		goto out;
 	}
+	if (!token_ok(token, r)) {
+		admin_origin_in_free(&in);
+		goto out;
+	}
 	fprintf(out, "\n[origin %s]\nuuid = %s\n", in.val[ADMIN_F_name], uuid);
 	for (int fi = 0; fi < ADMIN_F__COUNT; fi++)
-		if (in.set[fi] && fi != ADMIN_F_name && fi != ADMIN_F_force && *in.val[fi])
+		if (in.set[fi] && fi != ADMIN_F_name && fi != ADMIN_F_force && *in.val[fi] &&
+		    (fi != ADMIN_F_s3_secret_key || r->inline_secrets))
 			fprintf(out, "%s = %s\n", admin_field_names[fi], in.val[fi]);
-	if (token)
-		fprintf(out, "s3_session_token = %s\n", token);
 	admin_origin_in_free(&in);
+	if (r->inline_secrets) {
+		if (token)
+			fprintf(out, "s3_session_token = %s\n", token);
+	} else if (secret || token) {
+		struct cfg_origin_secret *s = &r->sec[r->n_sec++];
+
+		snprintf(s->uuid, sizeof(s->uuid), "%s", uuid);
+		s->s3_secret_key = secret;        /* owned by r from here */
+		s->s3_session_token = token;
+		secret = token = NULL;
+	}
 	ok = true;
 	goto out;
 oom:
@@ -299,6 +343,7 @@ static bool render_one(struct fleet *f, const json_t *kvs, const char *zkey, str
 	size_t n = 0, len = 0;
 	char *buf = NULL;
 	json_t *rec;
+	size_t sec0 = r->n_sec;
 	bool good;
 
 	snprintf(opfx, sizeof(opfx), "%s%s/", f->origins_pfx, uuid);
@@ -341,7 +386,9 @@ static bool render_one(struct fleet *f, const json_t *kvs, const char *zkey, str
 		free(buf);
 		return false;
 	}
-	r->texts[r->n] = (struct cfg_zone_text){ .name = strdup(zkey), .text = buf, .len = len };
+	r->texts[r->n] = (struct cfg_zone_text){ .name = strdup(zkey), .text = buf, .len = len,
+						 .secrets = r->sec ? r->sec + sec0 : NULL,
+						 .n_secrets = r->n_sec - sec0 };
 	r->bufs[r->n] = buf;
 	r->lens[r->n++] = len;
 	return true;
@@ -368,7 +415,7 @@ static int build(struct fleet *f, const json_t *kvs, struct cfg **out, char *msg
 static int build_ce(struct fleet *f, const json_t *kvs, struct cfg **out, char *msg,
 		    size_t cap, char **bad_key, struct cfg_error *ce)
 {
-	size_t nz = 0;
+	size_t nz = 0, no = 0;
 	struct render r = { 0 };
 	const char *k;
 	json_t *rec;
@@ -376,12 +423,15 @@ static int build_ce(struct fleet *f, const json_t *kvs, struct cfg **out, char *
 
 	*bad_key = NULL;
 	memset(ce, 0, sizeof(*ce));
-	json_object_foreach((json_t *)kvs, k, rec)
+	json_object_foreach((json_t *)kvs, k, rec) {
 		nz += has_prefix(k, f->zones_pfx);
+		no += has_prefix(k, f->origins_pfx);
+	}
 	r.texts = calloc(nz + 1, sizeof(*r.texts));
 	r.bufs = calloc(nz + 1, sizeof(*r.bufs));
 	r.lens = calloc(nz + 1, sizeof(*r.lens));
-	if (!r.texts || !r.bufs || !r.lens) {
+	r.sec = calloc(no + 1, sizeof(*r.sec));
+	if (!r.texts || !r.bufs || !r.lens || !r.sec) {
 		render_free(&r);
 		snprintf(msg, cap, "out of memory");
 		return -ENOMEM;
@@ -1395,6 +1445,7 @@ int fleet_export(const char *main_file, const char *dir, FILE *err)
 		return rc;
 	}
 	size_t nz = json_object_size(f->kvs) + 1;
+	r.inline_secrets = true;        /* a zone file says its secrets */
 	r.texts = calloc(nz, sizeof(*r.texts));
 	r.bufs = calloc(nz, sizeof(*r.bufs));
 	r.lens = calloc(nz, sizeof(*r.lens));
