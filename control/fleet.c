@@ -58,6 +58,7 @@ struct fleet {
 	int64_t reported_rev;    /* in our node key */
 	/* counted here (control thread), exported by GET /metrics */
 	uint64_t reconnects, invalid, applied, ranges, compactions;
+	uint64_t apply_failures;  /* states that built but were not published */
 	/* the service */
 	struct admin *admin;
 	unsigned n_admin_fds;
@@ -631,12 +632,15 @@ static void try_one(struct fleet *f, json_t **good, const char *k, json_t *rec)
  * Make cand the applied state if it builds; else try its changes (keys
  * whose record differs from the applied one) one at a time, keeping each
  * that builds and counting each that does not. The result is published
- * and written to the state file. Takes cand.
+ * and written to the state file. Takes cand. 0: all of cand applied;
+ * 1: applied without the refused changes; -EAGAIN: nothing applied for a
+ * reason not in the values (server_apply failed): to be tried again.
  */
-static void adopt(struct fleet *f, json_t *cand, const char *why)
+static int adopt(struct fleet *f, json_t *cand, const char *why)
 {
 	char msg[600], *bad = NULL;
 	struct cfg *cfg = NULL;
+	uint64_t invalid = f->invalid;
 
 	if (build(f, cand, &cfg, msg, sizeof(msg), &bad) < 0) {
 		json_t *good = json_deep_copy(f->kvs);
@@ -657,25 +661,27 @@ static void adopt(struct fleet *f, json_t *cand, const char *why)
 		if (build(f, cand, &cfg, msg, sizeof(msg), &bad) < 0) {
 			free(bad);
 			json_decref(cand);
-			return;  /* cannot happen: good was built last */
+			return -EAGAIN;  /* cannot happen: good was built last */
 		}
 	}
 	free(bad);
+	int rc = f->invalid == invalid ? 0 : 1;
 	if (json_equal(cand, f->kvs) && f->srv) {
 		cfg_free(cfg);
 		json_decref(cand);
-		return;
+		return rc;
 	}
 	if (f->srv && server_apply(f->srv, cfg, why) < 0) {
-		f->invalid++;
+		f->apply_failures++;
 		json_decref(cand);
-		return;
+		return -EAGAIN;
 	}
 	if (!f->srv)
 		cfg_free(cfg);
 	json_decref(f->kvs);
 	f->kvs = cand;
 	f->applied++;
+	return rc;
 }
 
 /* A purge event from any node: checked as the admin API checks a purge
@@ -747,13 +753,25 @@ static int on_msg(void *arg, const struct fetcd_watch_msg *m)
 			if (kv->mod_revision > top)
 				top = kv->mod_revision;
 		}
-		adopt(f, cand, "fleet");
+		int a = adopt(f, cand, "fleet");
+		if (a < 0) {
+			/* not applied, not for its values: rev stays, the batch
+			 * comes again in a full range after a backoff */
+			f->need_range = true;
+			return a;
+		}
 		/* after the state: a purge for a zone created in the same batch */
 		for (size_t i = 0; i < m->n_ev; i++)
 			if (m->ev[i].put && has_prefix(m->ev[i].kv.key, f->purges_pfx))
 				run_purge(f, &m->ev[i].kv);
-		f->rev = m->revision > top ? m->revision : top;
-		f->applied_rev = top;
+		/* the last event's revision, not the header's: a catch-up batch
+		 * carries etcd's current revision, and its later events are
+		 * still to come in the next messages */
+		f->rev = top;
+		/* a batch with a refused change is not reported applied: a
+		 * ?wait=all does not count this node as having taken it */
+		if (a == 0)
+			f->applied_rev = top;
 		f->state_dirty = true;   /* written after the node key: fsync is slow */
 	} else if (!m->created && m->revision > f->rev) {
 		/* a progress notification: every event up to it was sent */
@@ -780,9 +798,14 @@ static int range_all(struct fleet *f)
 		if (our_key(f, r.kv[i].key))
 			state_set(cand, &r.kv[i], true);
 	f->ranges++;
-	if (cand)
-		adopt(f, cand, "fleet");
-	f->rev = f->applied_rev = r.revision;
+	int a = cand ? adopt(f, cand, "fleet") : -ENOMEM;
+	if (a < 0) {
+		fetcd_kvs_free(&r);
+		return a;        /* need_range stays: again after a backoff */
+	}
+	f->rev = r.revision;
+	if (a == 0)
+		f->applied_rev = r.revision;
 	if (r.revision > f->seen_rev)
 		f->seen_rev = r.revision;
 	f->need_range = false;
@@ -790,7 +813,7 @@ static int range_all(struct fleet *f)
 	/* written by the caller's poll (never by fleet export: the CLI's
 	 * user must not replace a running node's state) */
 	f->state_dirty = true;
-	return cand ? 0 : -ENOMEM;
+	return 0;
 }
 
 static void backoff(struct fleet *f, uint64_t now, const char *what)
@@ -1276,10 +1299,12 @@ void fleet_metrics(struct fleet *f, FILE *out)
 		{ "fleet_applies_total", "counter", "fleet states published" },
 		{ "fleet_ranges_total", "counter", "full ranges (start, compaction, a restored etcd)" },
 		{ "fleet_compactions_total", "counter", "watches canceled by a compaction" },
+		{ "fleet_apply_failures_total", "counter",
+		  "states that loaded but could not be published (tried again after a backoff)" },
 	};
 	uint64_t v[] = { f->watch == W_LIVE, (uint64_t)f->rev,
 			 (uint64_t)(f->seen_rev > f->rev ? f->seen_rev - f->rev : 0), f->reconnects,
-			 f->invalid, f->applied, f->ranges, f->compactions };
+			 f->invalid, f->applied, f->ranges, f->compactions, f->apply_failures };
 
 	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
 		fprintf(out, "# HELP edgecache_%s %s\n# TYPE edgecache_%s %s\nedgecache_%s{pop=\"%s\","

@@ -13,7 +13,8 @@ ports, stopped by PID) and a pyorigin:
   part carries a newline (INI injection) — are each refused:
   logged (naming the key, never the secret), counted in
   edgecache_fleet_invalid_values_total, and the last good value kept
-  (the zone still serves);
+  (the zone still serves); a refused revision is not reported applied in
+  the node's key (GET /cdn/fleet nodes[]), a good one after it is;
 - SIGHUP in fleet mode re-reads the main file, the zones stay etcd's.
 """
 import json
@@ -145,11 +146,25 @@ def main():
 		 'base_path = /injected' % (ZUUID, O3), json.dumps({'name': 'third',
 								  'url': origin.url})),
 	]
+	def reported():
+		st, b = et.admin_request(admin, 'GET', '/cdn/fleet')
+		nodes = json.loads(b).get('nodes', []) if st == 200 else []
+		return nodes[0]['applied_revision'] if nodes else -1
+
+	def mod_revision(k):
+		out = ctl(ep, 'get', k, '-w', 'json')[1]
+		return int(json.loads(out)['kvs'][0]['mod_revision'])
+
 	for i, (what, k, v) in enumerate(bad_values):
 		rc, _, err = ctl(ep, 'put', k, v)
 		counted = wait_for(lambda: metric(admin, 'fleet_invalid_values_total') == i + 1)
 		c.check('%s: refused and counted' % what, rc == 0 and counted,
 			str(metric(admin, 'fleet_invalid_values_total')))
+		if i == 0:
+			# a ?wait=all must not count this node as having taken it
+			bad_rev = mod_revision(k)
+			c.check('%s: its revision is not reported applied' % what,
+				not wait_for(lambda: reported() >= bad_rev, 1.0), str(reported()))
 		c.check('%s: the zone still serves' % what, get() == 200)
 		if '\n' in k:
 			ctl(ep, 'del', k)   # a delete of a refused key: not counted again
@@ -163,6 +178,9 @@ def main():
 	c.check('a good value again: applied, nothing more counted', wait_for(
 		lambda: metric(admin, 'fleet_applies_total') == applies + 1) and get() == 200 and
 		metric(admin, 'fleet_invalid_values_total') == len(bad_values))
+	good_rev = mod_revision(okey)
+	c.check('a good value again: its revision reported applied',
+		wait_for(lambda: reported() >= good_rev), '%d < %d' % (reported(), good_rev))
 	# SIGHUP: the main file again, the zones still etcd's (the glob's file moved away)
 	shutil.move(os.path.join(d, 'zones', 'imp.ini'), os.path.join(d, 'imp.ini.away'))
 	proc.send_signal(signal.SIGHUP)
