@@ -531,6 +531,10 @@ static int state_write(struct fleet *f)
 	return rc;
 }
 
+static int adopt(struct fleet *f, json_t *cand, const char *why);
+
+/* The last known good state into f->kvs (per key, as adopt takes a
+ * change): 0, -ENOENT none yet, -EINVAL not a state file. */
 static int state_read(struct fleet *f)
 {
 	char path[PATH_MAX];
@@ -544,11 +548,13 @@ static int state_read(struct fleet *f)
 		json_decref(doc);
 		return access(path, F_OK) == 0 ? -EINVAL : -ENOENT;
 	}
-	json_decref(f->kvs);
-	f->kvs = json_incref(kvs);
-	f->rev = f->applied_rev = json_integer_value(json_object_get(doc, "revision"));
+	/* through adopt: a zone that no longer loads here (a file it names
+	 * gone) is refused alone, the others still served */
+	int a = adopt(f, json_incref(kvs), "state");
+	if (a >= 0)
+		f->rev = f->applied_rev = json_integer_value(json_object_get(doc, "revision"));
 	json_decref(doc);
-	return 0;
+	return a < 0 ? a : 0;
 }
 
 /* ---- applying changes -------------------------------------------------------------- */
@@ -985,10 +991,16 @@ int fleet_boot(const char *main_file, struct cfg **cfg)
 		fprintf(stderr, "edgecache: fleet: out of memory (or no libcurl)\n");
 		return -1;
 	}
+	/* the state first, etcd's values over it: a value etcd holds now
+	 * that does not load keeps the last good one here too, as on the
+	 * nodes that were running when it came */
+	int sr = state_read(f);
 	rc = range_all(f);
+	if (rc == 0 && sr == -EINVAL)
+		log_warn("fleet: %s/" STATE_FILE " is not a state file: etcd's state used",
+			 f->keys.state_dir);
 	if (rc < 0) {
 		const char *why = fetcd_error(f->etcd);
-		int sr = state_read(f);
 
 		if (sr == 0)
 			log_warn("fleet: etcd not reachable (%s): serving the last known good state "

@@ -15,7 +15,10 @@ ports, stopped by PID) and a pyorigin:
   edgecache_fleet_invalid_values_total, and the last good value kept
   (the zone still serves); a refused revision is not reported applied in
   the node's key (GET /cdn/fleet nodes[]), a good one after it is;
-- SIGHUP in fleet mode re-reads the main file, the zones stay etcd's.
+- SIGHUP in fleet mode re-reads the main file, the zones stay etcd's;
+- a zone value that does not load put in etcd: the running node keeps the
+  last good zone, and so does the node restarted with etcd up (its state
+  file read first, etcd's values taken over it).
 """
 import json
 import os
@@ -186,8 +189,24 @@ def main():
 	proc.send_signal(signal.SIGHUP)
 	c.check('SIGHUP in fleet mode keeps etcd\'s zones', wait_for(
 		lambda: 'reload: ' in open(error_log, errors='replace').read()) and get() == 200)
+	# a zone value etcd holds now that does not load: the running node
+	# keeps the last good one, and so does the node restarted over it
+	zkey = '/edgecache/zones/' + ZUUID
+	invalid = metric(admin, 'fleet_invalid_values_total')
+	ctl(ep, 'put', zkey, '{"name": ')
+	c.check('a bad zone value: refused by the running node', wait_for(
+		lambda: metric(admin, 'fleet_invalid_values_total') == invalid + 1) and get() == 200)
 	rc = et.stop_proc(proc)
 	c.check('exit 0 on SIGTERM', rc == 0, str(rc))
+	shutil.move(os.path.join(d, 'imp.ini.away'), os.path.join(d, 'zones', 'imp.ini'))
+	proc = et.start_proc([BIN, '-c', main_ini], os.path.join(d, 'out.log'))
+	et.wait_port(admin, proc, 15, log=error_log)
+	et.wait_port(port, proc, 15, log=error_log)
+	c.check('restarted with etcd up: the zone still served from the last good state',
+		get() == 200 and metric(admin, 'fleet_invalid_values_total') >= 1,
+		str(metric(admin, 'fleet_invalid_values_total')))
+	rc = et.stop_proc(proc)
+	c.check('exit 0 on SIGTERM after the restart', rc == 0, str(rc))
 	out = open(os.path.join(d, 'out.log'), errors='replace').read() + \
 		open(error_log, errors='replace').read()
 	c.check('no sanitizer report', 'Sanitizer' not in out and 'runtime error:' not in out)
