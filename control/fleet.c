@@ -47,6 +47,9 @@ struct fleet {
 	int64_t seen_rev;        /* the newest revision etcd told us of */
 	bool need_range;         /* a full range and diff before the next watch */
 	bool state_dirty;        /* the state file is behind the applied state */
+	/* a failing state write or node-key put is tried again after a
+	 * doubling delay (not every pass), counted, and logged per try */
+	struct retry { uint64_t at_ms, delay_ms; } state_retry, report_retry;
 	enum watch_state watch;
 	uint64_t retry_at_ms, backoff_ms;
 	int64_t lease;
@@ -59,6 +62,7 @@ struct fleet {
 	/* counted here (control thread), exported by GET /metrics */
 	uint64_t reconnects, invalid, applied, ranges, compactions;
 	uint64_t apply_failures;  /* states that built but were not published */
+	uint64_t state_write_failures, report_failures;
 	/* the service */
 	struct admin *admin;
 	unsigned n_admin_fds;
@@ -838,6 +842,16 @@ static void backoff(struct fleet *f, uint64_t now, const char *what)
 		 (unsigned long long)d);
 }
 
+/* A failure of r's task at now: its next try after a doubling delay
+ * (LIMIT_FLEET_BACKOFF_MIN_MS .. LIMIT_FLEET_MAX_RETRY_MS). */
+static void retry_later(struct retry *r, uint64_t now)
+{
+	r->delay_ms = r->delay_ms ? r->delay_ms * 2 : LIMIT_FLEET_BACKOFF_MIN_MS;
+	if (r->delay_ms > LIMIT_FLEET_MAX_RETRY_MS)
+		r->delay_ms = LIMIT_FLEET_MAX_RETRY_MS;
+	r->at_ms = now + r->delay_ms;
+}
+
 /* The node key: a lease kept alive, and the revision applied. */
 static void node_report(struct fleet *f, uint64_t now)
 {
@@ -873,8 +887,15 @@ static void node_report(struct fleet *f, uint64_t now)
 	snprintf(val, sizeof(val), "{\"pop\":\"%s\",\"node\":\"%s\",\"applied_revision\":%lld,"
 		 "\"invalid\":%llu}", f->keys.pop, f->keys.node, (long long)f->applied_rev,
 		 (unsigned long long)f->invalid);
-	if (fetcd_put(f->etcd, f->node_key, val, f->lease, &rev) == 0)
+	if (fetcd_put(f->etcd, f->node_key, val, f->lease, &rev) == 0) {
 		f->reported_rev = f->applied_rev;
+		f->report_retry.delay_ms = 0;
+		return;
+	}
+	f->report_failures++;
+	retry_later(&f->report_retry, now);
+	log_warn("fleet: cannot put %s: %s; again in %llu ms", f->node_key,
+		 fetcd_error(f->etcd), (unsigned long long)f->report_retry.delay_ms);
 }
 
 /* Everything the control loop does for the fleet, each pass. */
@@ -904,9 +925,17 @@ static void fleet_tick(struct fleet *f, const struct pollfd *pfd, unsigned n)
 		if (rc < 0)
 			backoff(f, now, f->need_range ? "range" : "watch");
 	}
-	node_report(f, now);
-	if (f->state_dirty && state_write(f) == 0)
-		f->state_dirty = false;
+	if (now >= f->report_retry.at_ms)
+		node_report(f, now);
+	if (f->state_dirty && now >= f->state_retry.at_ms) {
+		if (state_write(f) == 0) {
+			f->state_dirty = false;
+			f->state_retry.delay_ms = 0;
+		} else {
+			f->state_write_failures++;
+			retry_later(&f->state_retry, now);
+		}
+	}
 }
 
 /* ---- set-up ---------------------------------------------------------------------- */
@@ -1313,10 +1342,15 @@ void fleet_metrics(struct fleet *f, FILE *out)
 		{ "fleet_compactions_total", "counter", "watches canceled by a compaction" },
 		{ "fleet_apply_failures_total", "counter",
 		  "states that loaded but could not be published (tried again after a backoff)" },
+		{ "fleet_state_write_failures_total", "counter",
+		  "state file writes that failed (tried again after a backoff)" },
+		{ "fleet_report_failures_total", "counter",
+		  "puts of this node's key that failed (tried again after a backoff)" },
 	};
 	uint64_t v[] = { f->watch == W_LIVE, (uint64_t)f->rev,
 			 (uint64_t)(f->seen_rev > f->rev ? f->seen_rev - f->rev : 0), f->reconnects,
-			 f->invalid, f->applied, f->ranges, f->compactions, f->apply_failures };
+			 f->invalid, f->applied, f->ranges, f->compactions, f->apply_failures,
+			 f->state_write_failures, f->report_failures };
 
 	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
 		fprintf(out, "# HELP edgecache_%s %s\n# TYPE edgecache_%s %s\nedgecache_%s{pop=\"%s\","

@@ -642,6 +642,10 @@
  * 2000 refused connects a second, nothing an etcd that is up notices. */
 #define LIMIT_FLEET_BACKOFF_MIN_MS    100
 #define LIMIT_FLEET_BACKOFF_MAX_MS    1000
+/* A failing state-file write or node-key put: tried again after 100 ms
+ * doubling to this, so a read-only state_dir or a lost lease is logged
+ * a few times a minute, not ten times a second. */
+#define LIMIT_FLEET_MAX_RETRY_MS      10000
 /* The node key's lease: kept alive every TTL/3; a node that died drops
  * out of GET /cdn/fleet after at most TTL. */
 #define LIMIT_FLEET_LEASE_TTL_S       10

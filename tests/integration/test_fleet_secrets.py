@@ -9,7 +9,11 @@ on a one-member etcd (loopback free ports, stopped by PID) and a tap origin
   etcd holds neither in plaintext;
 - the fleet node serves the zone: its miss carries X-Amz-Security-Token
   equal to the token, and a SigV4 signature that verifies with the whole
-  secret (recomputed here from the headers the tap saw).
+  secret (recomputed here from the headers the tap saw);
+- a state_dir that cannot be written: the node serves; the write is
+  retried after a doubling delay (LIMIT_FLEET_MAX_RETRY_MS), each try
+  logged and counted (edgecache_fleet_state_write_failures_total), not
+  retried on every pass of the control loop.
 
 Before the secrets went to the loader beside the zone text, the node
 refused this origin (a line over 199 bytes; the secret cut at " ;").
@@ -19,6 +23,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 import edgetest as et  # noqa: E402
@@ -109,8 +114,33 @@ def main():
 	log = open(error_log, errors='replace').read()
 	c.check('no secret or token in the log', SECRET not in log and TOKEN[:40] not in log)
 	rc = et.stop_proc(proc)
-	tap.close()
 	c.check('exit 0 on SIGTERM', rc == 0, str(rc))
+
+	# a state_dir that cannot be written (under a regular file): the
+	# node serves, the failure is counted and retried after a doubling
+	# delay, not logged on every pass of the control loop
+	with open(main_ini) as f:
+		text = f.read()
+	with open(main_ini, 'w') as f:
+		f.write(text.replace('state_dir = state', 'state_dir = %s/state' % main_ini))
+	open(error_log, 'w').close()
+	proc = et.start_proc([BIN, '-c', main_ini], os.path.join(d, 'out.log'))
+	et.wait_port(admin, proc, 15, log=error_log)
+	et.wait_port(port, proc, 15, log=error_log)
+	# a change (the zone value put again): the state is to be written
+	zkey = '/edgecache/zones/' + ZUUID
+	etcd.ctl('put', zkey, etcd.ctl('get', zkey, '--print-value-only')[1].strip())
+	time.sleep(3)
+	n = open(error_log, errors='replace').read().count('cannot write')
+	metrics = et.admin_request(admin, 'GET', '/metrics')[1].decode()
+	failures = [ln for ln in metrics.splitlines()
+		    if ln.startswith('edgecache_fleet_state_write_failures_total{')]
+	c.check('an unwritable state_dir: retried with a back-off (at most 8 tries in 3 s)',
+		1 <= n <= 8, '%d tries logged' % n)
+	c.check('... and counted', failures and int(failures[0].split()[-1]) == n, str(failures))
+	rc = et.stop_proc(proc)
+	c.check('exit 0 on SIGTERM', rc == 0, str(rc))
+	tap.close()
 	out = open(os.path.join(d, 'out.log'), errors='replace').read() + log
 	c.check('no sanitizer report', 'Sanitizer' not in out and 'runtime error:' not in out)
 	c.finish()
