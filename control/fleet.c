@@ -735,12 +735,19 @@ static int on_msg(void *arg, const struct fetcd_watch_msg *m)
 {
 	struct fleet *f = arg;
 
-	if (m->canceled || m->compact_revision > 0) {
+	if (m->compact_revision > 0) {
 		log_warn("fleet: watch from revision %lld canceled (compacted to %lld): full range",
 			 (long long)(f->rev + 1), (long long)m->compact_revision);
 		f->compactions++;
 		f->need_range = true;
 		return -ESTALE;
+	}
+	if (m->canceled) {
+		/* not a compaction (auth, a leader change, an overloaded
+		 * member): started again after a back-off, never at once */
+		log_warn("fleet: watch from revision %lld canceled by etcd: again after a back-off",
+			 (long long)(f->rev + 1));
+		return -ECANCELED;
 	}
 	if (m->revision > 0 && m->revision < f->rev) {
 		log_warn("fleet: etcd's revision %lld is behind ours (%lld): a restored etcd? "

@@ -511,6 +511,9 @@ static int watch_line(struct fetcd *e, const char *line, size_t len)
 		m.ev[i].put = !type || strcmp(type, "PUT") == 0;
 		if ((rc = kv_from(json_object_get(ev, "kv"), &m.ev[i].kv)) == 0)
 			m.n_ev++;
+		else     /* the error a caller logs is this one, not an older one */
+			set_err(e, "watch: event %zu of a message does not decode (%s)", i,
+				rc == -ENOMEM ? "out of memory" : "not a kv");
 	}
 	json_decref(j);
 	if (!rc)
@@ -522,20 +525,24 @@ static int watch_line(struct fetcd *e, const char *line, size_t len)
 static size_t on_watch_bytes(char *p, size_t sz, size_t n, void *arg)
 {
 	struct fetcd *e = arg;
-	size_t len = sz * n, start = 0;
+	size_t len = sz * n, start = 0, seen = e->win.len;
 
 	if (e->wstop || on_bytes(p, sz, n, &e->win) != len)
 		return 0;
 	e->wlast_ms = now_ms();
-	for (size_t i = 0; i < e->win.len; i++) {
+	/* only the new bytes: what was kept holds no '\n' (a line that grows
+	 * to the response limit is scanned once, not once per chunk) */
+	for (size_t i = seen; i < e->win.len; i++) {
 		if (e->win.p[i] != '\n')
 			continue;
 		if (i > start && (e->wstop = watch_line(e, e->win.p + start, i - start)) < 0)
 			return 0;
 		start = i + 1;
 	}
-	memmove(e->win.p, e->win.p + start, e->win.len - start);
-	e->win.len -= start;
+	if (start) {
+		memmove(e->win.p, e->win.p + start, e->win.len - start);
+		e->win.len -= start;
+	}
 	return len;
 }
 
