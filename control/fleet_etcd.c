@@ -285,11 +285,15 @@ static enum outcome post_one(struct fetcd *e, size_t ep, const char *path, const
 
 static int authenticate(struct fetcd *e, size_t ep);
 
-/* POST body to path on the current endpoint, then the others once each. */
-static int post(struct fetcd *e, const char *path, json_t *body, json_t **resp)
+/* POST body to path on the current endpoint, then the others once each;
+ * *resent (may be NULL): an earlier endpoint may have applied it (no
+ * answer came back) before the one that answered. */
+static int post_ex(struct fetcd *e, const char *path, json_t *body, json_t **resp,
+		   bool *resent)
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	int rc = -EHOSTUNREACH;
+	bool tried = false;
 
 	json_decref(body);
 	*resp = NULL;
@@ -301,6 +305,9 @@ static int post(struct fetcd *e, const char *path, json_t *body, json_t **resp)
 
 		if (e->user && !e->token && (rc = authenticate(e, ep)) < 0)
 			continue;
+		if (resent)
+			*resent = tried;
+		tried = true;
 		o = post_one(e, ep, path, text, resp, &rc);
 		if (o == FAIL && rc == -EACCES && e->user) {
 			/* the token expired: once more with a new one */
@@ -320,6 +327,11 @@ static int post(struct fetcd *e, const char *path, json_t *body, json_t **resp)
 	}
 	free(text);
 	return rc;
+}
+
+static int post(struct fetcd *e, const char *path, json_t *body, json_t **resp)
+{
+	return post_ex(e, path, body, resp, NULL);
 }
 
 static int authenticate(struct fetcd *e, size_t ep)
@@ -411,6 +423,31 @@ static json_t *put_op(const char *key, const char *value, int64_t lease)
 	return p ? json_pack("{s:o}", "request_put", p) : NULL;
 }
 
+/* A failed txn's range answer after a re-send: the key holds value (or,
+ * value NULL, is gone): our first try was applied — 0 and *rev its
+ * revision; else -EEXIST. */
+static int txn_was_ours(const json_t *resp, const char *value, int64_t *rev)
+{
+	const json_t *rr = json_object_get(json_array_get(json_object_get(resp, "responses"), 0),
+					   "response_range");
+	const json_t *kvs = json_object_get(rr, "kvs");
+	struct fetcd_kv kv;
+	int rc = -EEXIST;
+
+	if (!rr)
+		return -EEXIST;
+	if (json_array_size(kvs) == 0)
+		return value ? -EEXIST : 0;
+	if (value && kv_from(json_array_get(kvs, 0), &kv) == 0) {
+		if (strcmp(kv.value, value) == 0) {
+			*rev = kv.mod_revision;
+			rc = 0;
+		}
+		kv_free(&kv);
+	}
+	return rc;
+}
+
 int fetcd_txn(struct fetcd *e, const char *key, const char *value, int64_t expect,
 	      int64_t lease, int64_t *rev)
 {
@@ -418,17 +455,23 @@ int fetcd_txn(struct fetcd *e, const char *key, const char *value, int64_t expec
 	json_t *cmp = json_pack("{s:o,s:s,s:s,s:o}", "key", b64_json(key, strlen(key)),
 				"target", expect ? "MOD" : "CREATE", "result", "EQUAL",
 				expect ? "mod_revision" : "create_revision", i64_json(expect));
-	json_t *req = json_pack("{s:[o],s:[o]}", "compare", cmp, "success",
-				put_op(key, value, lease));
+	/* on failure the key as it is now: a txn re-sent after a failover
+	 * whose first try was applied fails its compare on its own write */
+	json_t *req = json_pack("{s:[o],s:[o],s:[{s:{s:o}}]}", "compare", cmp, "success",
+				put_op(key, value, lease), "failure", "request_range", "key",
+				b64_json(key, strlen(key)));
 	json_t *resp;
+	bool resent = false;
 	int rc;
 
 	if (!req)
 		return -ENOMEM;
-	if ((rc = post(e, "/v3/kv/txn", req, &resp)) < 0)
+	if ((rc = post_ex(e, "/v3/kv/txn", req, &resp, &resent)) < 0)
 		return rc;
 	*rev = i64(json_object_get(resp, "header"), "revision");
 	rc = json_is_true(json_object_get(resp, "succeeded")) ? 0 : -EEXIST;
+	if (rc && resent)
+		rc = txn_was_ours(resp, value, rev);
 	json_decref(resp);
 	return rc;
 }
