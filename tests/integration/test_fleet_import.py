@@ -30,7 +30,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 import edgetest as et  # noqa: E402
-from etcd import Etcd, skip_unless_ready  # noqa: E402
+from etcd import Etcd, one_node, skip_unless_ready  # noqa: E402
 
 BIN = os.environ.get('EDGECACHE_BIN') or os.path.join(et.SRC, 'build', 'edgecache')
 SECRET = 'Import-secret-7f3a91c2'
@@ -80,14 +80,7 @@ def main():
 			's3_access_key = AKIAIMPORT\ns3_secret_key = %s\n\n'
 			'[origin second]\nuuid = %s\nurl = %s\n' % (ZUUID, O1, origin.url, SECRET, O2,
 								  origin.url))
-	port, admin = et.free_port(), et.free_port()
-	main_ini = os.path.join(d, 'main.ini')
-	error_log = os.path.join(d, 'error.log')
-	with open(main_ini, 'w') as f:
-		f.write('[server]\nlisten = 127.0.0.1:%d\nworkers = 1\nzones = zones/*.ini\n'
-			'error_log = %s\naccess_log = off\n[admin]\nlisten = 127.0.0.1:%d\n'
-			'[fleet]\netcd = %s\npop = p\nnode = n\nsecrets_key_file = fleet.key\n'
-			'state_dir = state\n' % (port, error_log, admin, ep))
+	main_ini, port, admin, error_log = one_node(d, ep)
 
 	p = subprocess.run([BIN, 'fleet', 'import', '-c', main_ini], capture_output=True, timeout=30)
 	c.check('fleet import exits 0', p.returncode == 0, p.stderr.decode())
