@@ -52,6 +52,7 @@ struct fetcd {
 	struct { int fd, events; } wfd[FETCD_WATCH_FDS];
 	long wtimer_ms;          /* -1: none */
 	uint64_t wtimer_at, wlast_ms;
+	bool wcreated;           /* etcd's "created" answer came */
 };
 
 static bool curl_ready;
@@ -541,6 +542,7 @@ static int watch_line(struct fetcd *e, const char *line, size_t len)
 	}
 	json_t *evs = json_object_get(r, "events");
 	m.created = json_is_true(json_object_get(r, "created"));
+	e->wcreated |= m.created;
 	m.canceled = json_is_true(json_object_get(r, "canceled"));
 	m.compact_revision = i64(r, "compact_revision");
 	m.revision = i64(json_object_get(r, "header"), "revision");
@@ -670,6 +672,11 @@ int fetcd_watch_start(struct fetcd *e, const char *key, const char *end, int64_t
 	curl_easy_setopt(e->wh, CURLOPT_POSTFIELDS, e->wbody);
 	curl_easy_setopt(e->wh, CURLOPT_WRITEFUNCTION, on_watch_bytes);
 	curl_easy_setopt(e->wh, CURLOPT_WRITEDATA, e);
+	/* a member that vanished without a FIN or RST (power, a partition)
+	 * is found in about a minute, not at LIMIT_FLEET_WATCH_IDLE_MS */
+	curl_easy_setopt(e->wh, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e->wh, CURLOPT_TCP_KEEPIDLE, (long)LIMIT_FLEET_KEEPALIVE_IDLE_S);
+	curl_easy_setopt(e->wh, CURLOPT_TCP_KEEPINTVL, (long)LIMIT_FLEET_KEEPALIVE_INTVL_S);
 	e->whdr = curl_slist_append(NULL, "Content-Type: application/json");
 	if (e->token) {
 		snprintf(auth, sizeof(auth), "Authorization: %s", e->token);
@@ -680,6 +687,7 @@ int fetcd_watch_start(struct fetcd *e, const char *key, const char *end, int64_t
 	e->wfn = fn;
 	e->warg = arg;
 	e->wlast_ms = now_ms();
+	e->wcreated = false;
 	if (curl_multi_add_handle(e->multi, e->wh) != CURLM_OK) {
 		fetcd_watch_stop(e);
 		return -ENOMEM;
@@ -736,6 +744,15 @@ int fetcd_watch_poll(struct fetcd *e, const struct pollfd *pfd, unsigned n)
 		return rc;
 	}
 	now = now_ms();          /* the messages above moved wlast_ms */
+	/* the "created" answer is a request's answer: due within its time */
+	if (e->wh && !e->wcreated && now > e->wlast_ms &&
+	    now - e->wlast_ms > LIMIT_FLEET_REQUEST_MS) {
+		set_err(e, "watch on %s not created within %d ms", e->ep[e->cur],
+			LIMIT_FLEET_REQUEST_MS);
+		e->cur = (e->cur + 1) % e->n_ep;
+		fetcd_watch_stop(e);
+		return -ETIMEDOUT;
+	}
 	if (e->wh && now > e->wlast_ms && now - e->wlast_ms > LIMIT_FLEET_WATCH_IDLE_MS) {
 		set_err(e, "watch on %s silent for %d ms", e->ep[e->cur], LIMIT_FLEET_WATCH_IDLE_MS);
 		e->cur = (e->cur + 1) % e->n_ep;

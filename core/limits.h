@@ -654,6 +654,11 @@
  * --experimental-watch-progress-notify-interval in tests) is taken for
  * dead and reconnected. */
 #define LIMIT_FLEET_WATCH_IDLE_MS     (11 * 60 * 1000)
+/* TCP keepalive on the watch's connection: first probe after IDLE s of
+ * silence, then every INTVL s (the kernel's count, 9): a member gone
+ * without a FIN is found in about a minute, not at the idle limit. */
+#define LIMIT_FLEET_KEEPALIVE_IDLE_S  10
+#define LIMIT_FLEET_KEEPALIVE_INTVL_S 5
 /* A purge event's lease: long enough for a node cut off for a moment to
  * see it when its watch resumes (a node cut off longer misses it: its
  * full range does not replay events; purge again, docs/FLEET.md). */
