@@ -49,6 +49,32 @@ static void cache_defaults(struct cfg_cache *c)
 	c->avg_object_bytes = LIMIT_CACHE_AVG_OBJECT_DEFAULT;
 }
 
+/* A fleet text's secrets onto the origins they name (cfg_load_fleet). */
+static int give_secrets(struct load *ld, struct cfg_zone *z, const struct cfg_zone_text *t)
+{
+	for (size_t i = 0; i < t->n_secrets; i++) {
+		const struct cfg_origin_secret *s = &t->secrets[i];
+
+		for (size_t j = 0; j < z->n_origins; j++) {
+			struct cfg_origin *o = &z->origins[j];
+			char **dst[2] = { &o->s3_secret_key, &o->s3_session_token };
+			const char *src[2] = { s->s3_secret_key, s->s3_session_token };
+
+			if (!o->uuid || strcasecmp(o->uuid, s->uuid) != 0)
+				continue;
+			for (int k = 0; k < 2; k++) {
+				if (!src[k])
+					continue;
+				cfg_secret_free(*dst[k]);
+				if (!(*dst[k] = cfg_secret_dup(src[k], strlen(src[k]))))
+					return cfg_load_fail(ld, -ENOMEM, z->file, 0, NULL,
+							     "out of memory");
+			}
+		}
+	}
+	return 0;
+}
+
 static int load_zones(struct load *ld)
 {
 	struct cfg *cfg = ld->cfg;
@@ -73,7 +99,8 @@ static int load_zones(struct load *ld)
 
 		if (ld->texts) {
 			if (cfg_parse_text(ld, z->file, ld->texts[i].text, ld->texts[i].len, z,
-					   &ld->zl[i]) || cfg_zone_finish(ld, z, &ld->zl[i]))
+					   &ld->zl[i]) || give_secrets(ld, z, &ld->texts[i]) ||
+			    cfg_zone_finish(ld, z, &ld->zl[i]))
 				return ld->rc;
 			continue;
 		}

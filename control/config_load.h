@@ -67,20 +67,34 @@ int cfg_load_replacing(const char *path, const char *zone_file, const char *repl
  */
 int cfg_peek_user(const char *path, char *user, char *group, size_t len, struct cfg_error *err);
 
+/* An origin's secrets given beside its zone text, not as INI lines: a
+ * session token is longer than a line (LIMIT_CONFIG_LINE_BYTES) and inih
+ * cuts a value at " ;" and trims its edge spaces. Either may be NULL;
+ * checked by the caller (length, no control byte). */
+struct cfg_origin_secret {
+	char uuid[37];                  /* the [origin]'s uuid key */
+	const char *s3_secret_key;
+	const char *s3_session_token;
+};
+
 /* A zone file's text held in memory (fleet mode: rendered from etcd's
- * values, secrets inline, never written to disk). name is what messages
- * call the file ("etcd:/edgecache/zones/UUID"). */
+ * values, never written to disk), and its origins' secrets. name is what
+ * messages call the file ("etcd:/edgecache/zones/UUID"). */
 struct cfg_zone_text {
 	const char *name;
 	const char *text;
 	size_t len;
+	const struct cfg_origin_secret *secrets;
+	size_t n_secrets;
 };
 
 /*
  * cfg_load, except that the zones are the n texts given (in that order)
  * instead of the files the zones glob matches: every rule of a load, so
  * fleet mode accepts exactly what a zone file may say. Relative paths in
- * the texts are taken as they are (from the current directory).
+ * the texts are taken as they are (from the current directory). A text's
+ * secrets are set on the origins whose uuid they name (copied, no-dump
+ * pages) before the zone's checks, as if the text had said them.
  */
 int cfg_load_fleet(const char *path, const struct cfg_zone_text *texts, size_t n,
 		   struct cfg **out, struct cfg_error *err);

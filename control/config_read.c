@@ -643,7 +643,8 @@ static int set_zones(struct parse *p, const char *val)
 }
 
 /* [fleet] etcd: comma-separated http:// or https:// base URLs, each
- * "scheme://host:port" (no path: the v3 gateway's paths are ours). */
+ * "scheme://host:port" (no path: the v3 gateway's paths are ours; no
+ * user info: credentials go in password_file, never in an echoed URL). */
 static int set_fleet_etcd(struct parse *p, const char *val)
 {
 	struct cfg_fleet *f = &p->ld->cfg->fleet;
@@ -657,7 +658,12 @@ static int set_fleet_etcd(struct parse *p, const char *val)
 				 strncmp(item, "https://", 8) == 0 ? item + 8 : NULL;
 		size_t len = strlen(item);
 
-		if (!hp || !*hp || strpbrk(hp, "/?# \t") || !strchr(hp, ':'))
+		/* user:password@ would put a credential in every log line and
+		 * 503 body that names an endpoint: refused, and not echoed */
+		if (hp && strchr(hp, '@'))
+			pfail(p, "etcd", "an endpoint carries user info (user@): the password "
+			      "goes in password_file");
+		else if (!hp || !*hp || strpbrk(hp, "/?# \t") || !strchr(hp, ':'))
 			pfail(p, "etcd", "\"%.*s\" is not http://host:port or https://host:port",
 			      LIMIT_CFG_ECHO_BYTES, item);
 		else if (len > LIMIT_FLEET_URL_BYTES || has_ctl(item, len))

@@ -47,6 +47,9 @@ struct fleet {
 	int64_t seen_rev;        /* the newest revision etcd told us of */
 	bool need_range;         /* a full range and diff before the next watch */
 	bool state_dirty;        /* the state file is behind the applied state */
+	/* a failing state write or node-key put is tried again after a
+	 * doubling delay (not every pass), counted, and logged per try */
+	struct retry { uint64_t at_ms, delay_ms; } state_retry, report_retry;
 	enum watch_state watch;
 	uint64_t retry_at_ms, backoff_ms;
 	int64_t lease;
@@ -58,6 +61,8 @@ struct fleet {
 	int64_t reported_rev;    /* in our node key */
 	/* counted here (control thread), exported by GET /metrics */
 	uint64_t reconnects, invalid, applied, ranges, compactions;
+	uint64_t apply_failures;  /* states that built but were not published */
+	uint64_t state_write_failures, report_failures;
 	/* the service */
 	struct admin *admin;
 	unsigned n_admin_fds;
@@ -85,8 +90,13 @@ static bool has_prefix(const char *s, const char *p)
 
 struct render {
 	struct cfg_zone_text *texts;
-	char **bufs;             /* the texts' buffers (hold secrets: wiped) */
+	char **bufs;             /* the texts' buffers (export: hold secrets, wiped) */
 	size_t *lens, n;
+	/* the opened secrets, given to the loader beside the texts (one per
+	 * origin key at most); export (inline_secrets) writes them as lines */
+	struct cfg_origin_secret *sec;
+	size_t n_sec;
+	bool inline_secrets;
 	char err[512];
 };
 
@@ -98,6 +108,11 @@ static void render_free(struct render *r)
 		free(r->bufs[i]);
 		free((char *)r->texts[i].name);
 	}
+	for (size_t i = 0; i < r->n_sec; i++) {
+		cfg_secret_free((char *)r->sec[i].s3_secret_key);
+		cfg_secret_free((char *)r->sec[i].s3_session_token);
+	}
+	free(r->sec);
 	free(r->texts);
 	free(r->bufs);
 	free(r->lens);
@@ -205,10 +220,30 @@ static bool open_secret(struct fleet *f, const char *key, const json_t *o, const
 	return false;
 }
 
+/* A session token as the loader would take one from its file: at most
+ * LIMIT_SESSION_TOKEN_BYTES, no control byte (it goes into a header). */
+static bool token_ok(const char *t, struct render *r)
+{
+	if (!t)
+		return true;
+	if (strlen(t) > LIMIT_SESSION_TOKEN_BYTES) {
+		snprintf(r->err, sizeof(r->err), "s3_session_token: longer than %d bytes",
+			 LIMIT_SESSION_TOKEN_BYTES);
+		return false;
+	}
+	for (const char *c = t; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+			snprintf(r->err, sizeof(r->err), "s3_session_token: a control character");
+			return false;
+		}
+	return true;
+}
+
 /*
  * An [origin] section from an origin value: checked by the admin API's
  * own decoder (types, unknown members, what an INI line can hold), with
- * the secrets opened in memory only.
+ * the secrets opened in memory only and handed to the loader beside the
+ * text (r->sec), never as INI lines — except for export (inline_secrets).
  */
 static bool render_origin(struct fleet *f, FILE *out, const char *key, const char *uuid,
 			  const json_t *o, struct render *r)
@@ -249,13 +284,27 @@ static bool render_origin(struct fleet *f, FILE *out, const char *key, const cha
 		admin_origin_in_free(&in);
 		goto out;
 	}
+	if (!token_ok(token, r)) {
+		admin_origin_in_free(&in);
+		goto out;
+	}
 	fprintf(out, "\n[origin %s]\nuuid = %s\n", in.val[ADMIN_F_name], uuid);
 	for (int fi = 0; fi < ADMIN_F__COUNT; fi++)
-		if (in.set[fi] && fi != ADMIN_F_name && fi != ADMIN_F_force && *in.val[fi])
+		if (in.set[fi] && fi != ADMIN_F_name && fi != ADMIN_F_force && *in.val[fi] &&
+		    (fi != ADMIN_F_s3_secret_key || r->inline_secrets))
 			fprintf(out, "%s = %s\n", admin_field_names[fi], in.val[fi]);
-	if (token)
-		fprintf(out, "s3_session_token = %s\n", token);
 	admin_origin_in_free(&in);
+	if (r->inline_secrets) {
+		if (token)
+			fprintf(out, "s3_session_token = %s\n", token);
+	} else if (secret || token) {
+		struct cfg_origin_secret *s = &r->sec[r->n_sec++];
+
+		snprintf(s->uuid, sizeof(s->uuid), "%s", uuid);
+		s->s3_secret_key = secret;        /* owned by r from here */
+		s->s3_session_token = token;
+		secret = token = NULL;
+	}
 	ok = true;
 	goto out;
 oom:
@@ -299,6 +348,7 @@ static bool render_one(struct fleet *f, const json_t *kvs, const char *zkey, str
 	size_t n = 0, len = 0;
 	char *buf = NULL;
 	json_t *rec;
+	size_t sec0 = r->n_sec;
 	bool good;
 
 	snprintf(opfx, sizeof(opfx), "%s%s/", f->origins_pfx, uuid);
@@ -341,7 +391,9 @@ static bool render_one(struct fleet *f, const json_t *kvs, const char *zkey, str
 		free(buf);
 		return false;
 	}
-	r->texts[r->n] = (struct cfg_zone_text){ .name = strdup(zkey), .text = buf, .len = len };
+	r->texts[r->n] = (struct cfg_zone_text){ .name = strdup(zkey), .text = buf, .len = len,
+						 .secrets = r->sec ? r->sec + sec0 : NULL,
+						 .n_secrets = r->n_sec - sec0 };
 	r->bufs[r->n] = buf;
 	r->lens[r->n++] = len;
 	return true;
@@ -368,7 +420,7 @@ static int build(struct fleet *f, const json_t *kvs, struct cfg **out, char *msg
 static int build_ce(struct fleet *f, const json_t *kvs, struct cfg **out, char *msg,
 		    size_t cap, char **bad_key, struct cfg_error *ce)
 {
-	size_t nz = 0;
+	size_t nz = 0, no = 0;
 	struct render r = { 0 };
 	const char *k;
 	json_t *rec;
@@ -376,12 +428,15 @@ static int build_ce(struct fleet *f, const json_t *kvs, struct cfg **out, char *
 
 	*bad_key = NULL;
 	memset(ce, 0, sizeof(*ce));
-	json_object_foreach((json_t *)kvs, k, rec)
+	json_object_foreach((json_t *)kvs, k, rec) {
 		nz += has_prefix(k, f->zones_pfx);
+		no += has_prefix(k, f->origins_pfx);
+	}
 	r.texts = calloc(nz + 1, sizeof(*r.texts));
 	r.bufs = calloc(nz + 1, sizeof(*r.bufs));
 	r.lens = calloc(nz + 1, sizeof(*r.lens));
-	if (!r.texts || !r.bufs || !r.lens) {
+	r.sec = calloc(no + 1, sizeof(*r.sec));
+	if (!r.texts || !r.bufs || !r.lens || !r.sec) {
 		render_free(&r);
 		snprintf(msg, cap, "out of memory");
 		return -ENOMEM;
@@ -412,52 +467,78 @@ static int state_path(const struct fleet *f, char *out, size_t cap, const char *
 	return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
 }
 
-/* The applied state, atomically: tmp, fsync, rename, the directory fsync'd.
- * Values are as etcd holds them: secrets sealed. */
-static int state_write(struct fleet *f)
+/*
+ * dir/name holds text, atomically and privately: a fresh 0600 tmp beside
+ * it (O_EXCL: never an existing file's mode or a planted symlink), every
+ * byte written, fsync'd, renamed over, the directory fsync'd. 0 or -errno
+ * (the tmp removed). Its buffers are the caller's (wiped by the caller).
+ */
+static int file_put(const char *dir, const char *name, const char *text, size_t len)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
-	json_t *doc = json_pack("{s:I,s:O}", "revision", (json_int_t)f->rev, "kvs", f->kvs);
-	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-	int fd = -1, rc = 0;
+	unsigned char r[6];
+	size_t off = 0;
+	int fd, rc = 0;
 
-	json_decref(doc);
-	if (!text)
-		return -ENOMEM;
-	if (state_path(f, path, sizeof(path), "") || state_path(f, tmp, sizeof(tmp), ".tmp"))
-		rc = -ENAMETOOLONG;
-	mkdir(f->keys.state_dir, 0700);
-	if (!rc && (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
-		rc = -errno;
-	size_t len = strlen(text), off = 0;
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -EIO;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.%02x%02x%02x%02x%02x%02x", dir, name, r[0],
+			     r[1], r[2], r[3], r[4], r[5]) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
 	while (!rc && off < len) {
 		ssize_t w = write(fd, text + off, len - off);
 
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
+		if (w < 0 && errno != EINTR)
 			rc = -errno;
-		else
+		else if (w > 0)
 			off += (size_t)w;
 	}
 	if (!rc && fsync(fd) != 0)
 		rc = -errno;
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	if (!rc && rename(tmp, path) != 0)
 		rc = -errno;
-	if (!rc && (fd = open(f->keys.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+	if (rc) {
+		unlink(tmp);
+		return rc;
+	}
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
 		fsync(fd);
 		close(fd);
 	}
+	return 0;
+}
+
+/* The applied state, atomically (file_put). Values are as etcd holds
+ * them: secrets sealed. */
+static int state_write(struct fleet *f)
+{
+	char path[PATH_MAX];
+	json_t *doc = json_pack("{s:I,s:O}", "revision", (json_int_t)f->rev, "kvs", f->kvs);
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	int rc;
+
+	json_decref(doc);
+	if (!text)
+		return -ENOMEM;
+	rc = state_path(f, path, sizeof(path), "");
+	mkdir(f->keys.state_dir, 0700);
+	if (!rc)
+		rc = file_put(f->keys.state_dir, STATE_FILE, text, strlen(text));
 	free(text);
-	if (rc) {
-		unlink(tmp);
+	if (rc)
 		log_error("fleet: cannot write %s: %s", path, strerror(-rc));
-	}
 	return rc;
 }
 
+static int adopt(struct fleet *f, json_t *cand, const char *why);
+
+/* The last known good state into f->kvs (per key, as adopt takes a
+ * change): 0, -ENOENT none yet, -EINVAL not a state file. */
 static int state_read(struct fleet *f)
 {
 	char path[PATH_MAX];
@@ -471,18 +552,52 @@ static int state_read(struct fleet *f)
 		json_decref(doc);
 		return access(path, F_OK) == 0 ? -EINVAL : -ENOENT;
 	}
-	json_decref(f->kvs);
-	f->kvs = json_incref(kvs);
-	f->rev = f->applied_rev = json_integer_value(json_object_get(doc, "revision"));
+	/* through adopt: a zone that no longer loads here (a file it names
+	 * gone) is refused alone, the others still served */
+	int a = adopt(f, json_incref(kvs), "state");
+	if (a >= 0)
+		f->rev = f->applied_rev = json_integer_value(json_object_get(doc, "revision"));
 	json_decref(doc);
-	return 0;
+	return a < 0 ? a : 0;
 }
 
 /* ---- applying changes -------------------------------------------------------------- */
 
-static bool our_key(const struct fleet *f, const char *k)
+/* s is exactly n canonical uuids joined by '/'. */
+static bool uuid_path(const char *s, int n)
 {
-	return has_prefix(k, f->zones_pfx) || has_prefix(k, f->origins_pfx);
+	char one[37];
+
+	for (int i = 0; i < n; i++, s += 37) {
+		if (strnlen(s, 37) < 36 || s[36] != (i == n - 1 ? '\0' : '/'))
+			return false;
+		memcpy(one, s, 36);
+		one[36] = '\0';
+		if (!cfg_valid_uuid(one))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Is k a zone key (<zones>/<uuid>) or an origin key (<origins>/<zone
+ * uuid>/<uuid>)? The uuids of a key are rendered into INI text, so any
+ * other key under those prefixes (a "\n" would inject lines) is refused:
+ * counted and logged (its bytes beyond the prefix not echoed), never used.
+ */
+static bool our_key(struct fleet *f, const char *k)
+{
+	const char *pfx = has_prefix(k, f->zones_pfx) ? f->zones_pfx :
+			  has_prefix(k, f->origins_pfx) ? f->origins_pfx : NULL;
+
+	if (!pfx)
+		return false;
+	if (uuid_path(k + strlen(pfx), pfx == f->zones_pfx ? 1 : 2))
+		return true;
+	f->invalid++;
+	log_error("fleet: a key under %s whose name is not %s refused", pfx,
+		  pfx == f->zones_pfx ? "<uuid>" : "<zone uuid>/<uuid>");
+	return false;
 }
 
 static void state_set(json_t *kvs, const struct fetcd_kv *kv, bool put)
@@ -527,12 +642,15 @@ static void try_one(struct fleet *f, json_t **good, const char *k, json_t *rec)
  * Make cand the applied state if it builds; else try its changes (keys
  * whose record differs from the applied one) one at a time, keeping each
  * that builds and counting each that does not. The result is published
- * and written to the state file. Takes cand.
+ * and written to the state file. Takes cand. 0: all of cand applied;
+ * 1: applied without the refused changes; -EAGAIN: nothing applied for a
+ * reason not in the values (server_apply failed): to be tried again.
  */
-static void adopt(struct fleet *f, json_t *cand, const char *why)
+static int adopt(struct fleet *f, json_t *cand, const char *why)
 {
 	char msg[600], *bad = NULL;
 	struct cfg *cfg = NULL;
+	uint64_t invalid = f->invalid;
 
 	if (build(f, cand, &cfg, msg, sizeof(msg), &bad) < 0) {
 		json_t *good = json_deep_copy(f->kvs);
@@ -553,25 +671,27 @@ static void adopt(struct fleet *f, json_t *cand, const char *why)
 		if (build(f, cand, &cfg, msg, sizeof(msg), &bad) < 0) {
 			free(bad);
 			json_decref(cand);
-			return;  /* cannot happen: good was built last */
+			return -EAGAIN;  /* cannot happen: good was built last */
 		}
 	}
 	free(bad);
+	int rc = f->invalid == invalid ? 0 : 1;
 	if (json_equal(cand, f->kvs) && f->srv) {
 		cfg_free(cfg);
 		json_decref(cand);
-		return;
+		return rc;
 	}
 	if (f->srv && server_apply(f->srv, cfg, why) < 0) {
-		f->invalid++;
+		f->apply_failures++;
 		json_decref(cand);
-		return;
+		return -EAGAIN;
 	}
 	if (!f->srv)
 		cfg_free(cfg);
 	json_decref(f->kvs);
 	f->kvs = cand;
 	f->applied++;
+	return rc;
 }
 
 /* A purge event from any node: checked as the admin API checks a purge
@@ -615,12 +735,19 @@ static int on_msg(void *arg, const struct fetcd_watch_msg *m)
 {
 	struct fleet *f = arg;
 
-	if (m->canceled || m->compact_revision > 0) {
+	if (m->compact_revision > 0) {
 		log_warn("fleet: watch from revision %lld canceled (compacted to %lld): full range",
 			 (long long)(f->rev + 1), (long long)m->compact_revision);
 		f->compactions++;
 		f->need_range = true;
 		return -ESTALE;
+	}
+	if (m->canceled) {
+		/* not a compaction (auth, a leader change, an overloaded
+		 * member): started again after a back-off, never at once */
+		log_warn("fleet: watch from revision %lld canceled by etcd: again after a back-off",
+			 (long long)(f->rev + 1));
+		return -ECANCELED;
 	}
 	if (m->revision > 0 && m->revision < f->rev) {
 		log_warn("fleet: etcd's revision %lld is behind ours (%lld): a restored etcd? "
@@ -637,18 +764,31 @@ static int on_msg(void *arg, const struct fetcd_watch_msg *m)
 		for (size_t i = 0; i < m->n_ev; i++) {
 			const struct fetcd_kv *kv = &m->ev[i].kv;
 
-			if (our_key(f, kv->key))
+			/* a delete of a refused key is no news: not counted again */
+			if ((m->ev[i].put || json_object_get(cand, kv->key)) && our_key(f, kv->key))
 				state_set(cand, kv, m->ev[i].put);
 			if (kv->mod_revision > top)
 				top = kv->mod_revision;
 		}
-		adopt(f, cand, "fleet");
+		int a = adopt(f, cand, "fleet");
+		if (a < 0) {
+			/* not applied, not for its values: rev stays, the batch
+			 * comes again in a full range after a backoff */
+			f->need_range = true;
+			return a;
+		}
 		/* after the state: a purge for a zone created in the same batch */
 		for (size_t i = 0; i < m->n_ev; i++)
 			if (m->ev[i].put && has_prefix(m->ev[i].kv.key, f->purges_pfx))
 				run_purge(f, &m->ev[i].kv);
-		f->rev = m->revision > top ? m->revision : top;
-		f->applied_rev = top;
+		/* the last event's revision, not the header's: a catch-up batch
+		 * carries etcd's current revision, and its later events are
+		 * still to come in the next messages */
+		f->rev = top;
+		/* a batch with a refused change is not reported applied: a
+		 * ?wait=all does not count this node as having taken it */
+		if (a == 0)
+			f->applied_rev = top;
 		f->state_dirty = true;   /* written after the node key: fsync is slow */
 	} else if (!m->created && m->revision > f->rev) {
 		/* a progress notification: every event up to it was sent */
@@ -675,15 +815,22 @@ static int range_all(struct fleet *f)
 		if (our_key(f, r.kv[i].key))
 			state_set(cand, &r.kv[i], true);
 	f->ranges++;
-	if (cand)
-		adopt(f, cand, "fleet");
-	f->rev = f->applied_rev = r.revision;
+	int a = cand ? adopt(f, cand, "fleet") : -ENOMEM;
+	if (a < 0) {
+		fetcd_kvs_free(&r);
+		return a;        /* need_range stays: again after a backoff */
+	}
+	f->rev = r.revision;
+	if (a == 0)
+		f->applied_rev = r.revision;
 	if (r.revision > f->seen_rev)
 		f->seen_rev = r.revision;
 	f->need_range = false;
 	fetcd_kvs_free(&r);
-	state_write(f);
-	return cand ? 0 : -ENOMEM;
+	/* written by the caller's poll (never by fleet export: the CLI's
+	 * user must not replace a running node's state) */
+	f->state_dirty = true;
+	return 0;
 }
 
 static void backoff(struct fleet *f, uint64_t now, const char *what)
@@ -700,6 +847,16 @@ static void backoff(struct fleet *f, uint64_t now, const char *what)
 	f->retry_at_ms = now + d;
 	log_warn("fleet: %s: %s; retrying in %llu ms", what, fetcd_error(f->etcd),
 		 (unsigned long long)d);
+}
+
+/* A failure of r's task at now: its next try after a doubling delay
+ * (LIMIT_FLEET_BACKOFF_MIN_MS .. LIMIT_FLEET_MAX_RETRY_MS). */
+static void retry_later(struct retry *r, uint64_t now)
+{
+	r->delay_ms = r->delay_ms ? r->delay_ms * 2 : LIMIT_FLEET_BACKOFF_MIN_MS;
+	if (r->delay_ms > LIMIT_FLEET_MAX_RETRY_MS)
+		r->delay_ms = LIMIT_FLEET_MAX_RETRY_MS;
+	r->at_ms = now + r->delay_ms;
 }
 
 /* The node key: a lease kept alive, and the revision applied. */
@@ -737,8 +894,15 @@ static void node_report(struct fleet *f, uint64_t now)
 	snprintf(val, sizeof(val), "{\"pop\":\"%s\",\"node\":\"%s\",\"applied_revision\":%lld,"
 		 "\"invalid\":%llu}", f->keys.pop, f->keys.node, (long long)f->applied_rev,
 		 (unsigned long long)f->invalid);
-	if (fetcd_put(f->etcd, f->node_key, val, f->lease, &rev) == 0)
+	if (fetcd_put(f->etcd, f->node_key, val, f->lease, &rev) == 0) {
 		f->reported_rev = f->applied_rev;
+		f->report_retry.delay_ms = 0;
+		return;
+	}
+	f->report_failures++;
+	retry_later(&f->report_retry, now);
+	log_warn("fleet: cannot put %s: %s; again in %llu ms", f->node_key,
+		 fetcd_error(f->etcd), (unsigned long long)f->report_retry.delay_ms);
 }
 
 /* Everything the control loop does for the fleet, each pass. */
@@ -768,9 +932,17 @@ static void fleet_tick(struct fleet *f, const struct pollfd *pfd, unsigned n)
 		if (rc < 0)
 			backoff(f, now, f->need_range ? "range" : "watch");
 	}
-	node_report(f, now);
-	if (f->state_dirty && state_write(f) == 0)
-		f->state_dirty = false;
+	if (now >= f->report_retry.at_ms)
+		node_report(f, now);
+	if (f->state_dirty && now >= f->state_retry.at_ms) {
+		if (state_write(f) == 0) {
+			f->state_dirty = false;
+			f->state_retry.delay_ms = 0;
+		} else {
+			f->state_write_failures++;
+			retry_later(&f->state_retry, now);
+		}
+	}
 }
 
 /* ---- set-up ---------------------------------------------------------------------- */
@@ -798,6 +970,7 @@ static struct fleet *fleet_new(const char *main_file, const struct cfg_fleet *fl
 
 	if (!f)
 		return NULL;
+	fleet_wipe_heap();     /* secrets pass through jansson from here on */
 	f->magic = FLEET_MAGIC;
 	f->main_file = strdup(main_file);
 	f->keys.prefix = strdup(fl->prefix);
@@ -854,10 +1027,16 @@ int fleet_boot(const char *main_file, struct cfg **cfg)
 		fprintf(stderr, "edgecache: fleet: out of memory (or no libcurl)\n");
 		return -1;
 	}
+	/* the state first, etcd's values over it: a value etcd holds now
+	 * that does not load keeps the last good one here too, as on the
+	 * nodes that were running when it came */
+	int sr = state_read(f);
 	rc = range_all(f);
+	if (rc == 0 && sr == -EINVAL)
+		log_warn("fleet: %s/" STATE_FILE " is not a state file: etcd's state used",
+			 f->keys.state_dir);
 	if (rc < 0) {
 		const char *why = fetcd_error(f->etcd);
-		int sr = state_read(f);
 
 		if (sr == 0)
 			log_warn("fleet: etcd not reachable (%s): serving the last known good state "
@@ -1168,10 +1347,17 @@ void fleet_metrics(struct fleet *f, FILE *out)
 		{ "fleet_applies_total", "counter", "fleet states published" },
 		{ "fleet_ranges_total", "counter", "full ranges (start, compaction, a restored etcd)" },
 		{ "fleet_compactions_total", "counter", "watches canceled by a compaction" },
+		{ "fleet_apply_failures_total", "counter",
+		  "states that loaded but could not be published (tried again after a backoff)" },
+		{ "fleet_state_write_failures_total", "counter",
+		  "state file writes that failed (tried again after a backoff)" },
+		{ "fleet_report_failures_total", "counter",
+		  "puts of this node's key that failed (tried again after a backoff)" },
 	};
 	uint64_t v[] = { f->watch == W_LIVE, (uint64_t)f->rev,
 			 (uint64_t)(f->seen_rev > f->rev ? f->seen_rev - f->rev : 0), f->reconnects,
-			 f->invalid, f->applied, f->ranges, f->compactions };
+			 f->invalid, f->applied, f->ranges, f->compactions, f->apply_failures,
+			 f->state_write_failures, f->report_failures };
 
 	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
 		fprintf(out, "# HELP edgecache_%s %s\n# TYPE edgecache_%s %s\nedgecache_%s{pop=\"%s\","
@@ -1315,7 +1501,7 @@ int fleet_export(const char *main_file, const char *dir, FILE *err)
 	struct cfg_error ce;
 	struct fleet *f;
 	struct render r = { 0 };
-	char path[PATH_MAX], *bad = NULL;
+	char name[64], *bad = NULL;
 	const char *k;
 	json_t *rec;
 	int rc;
@@ -1337,6 +1523,7 @@ int fleet_export(const char *main_file, const char *dir, FILE *err)
 		return rc;
 	}
 	size_t nz = json_object_size(f->kvs) + 1;
+	r.inline_secrets = true;        /* a zone file says its secrets */
 	r.texts = calloc(nz, sizeof(*r.texts));
 	r.bufs = calloc(nz, sizeof(*r.bufs));
 	r.lens = calloc(nz, sizeof(*r.lens));
@@ -1355,15 +1542,12 @@ int fleet_export(const char *main_file, const char *dir, FILE *err)
 		}
 		if (r.n == before)
 			continue;        /* no origin yet: nothing a zone file can say */
-		snprintf(path, sizeof(path), "%s/%s.ini", dir, k + strlen(f->zones_pfx));
-		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		/* plaintext secrets: a new 0600 file each time, never a short one */
 		const struct cfg_zone_text *t = &r.texts[r.n - 1];
-		if (fd < 0 || write(fd, t->text, t->len) != (ssize_t)t->len || fsync(fd) != 0)
-			rc = -errno;
-		if (fd >= 0)
-			close(fd);
+		snprintf(name, sizeof(name), "%s.ini", k + strlen(f->zones_pfx));
+		rc = file_put(dir, name, t->text, t->len);
 		if (rc)
-			fprintf(err, "edgecache: fleet export: %s: %s\n", path, strerror(-rc));
+			fprintf(err, "edgecache: fleet export: %s/%s: %s\n", dir, name, strerror(-rc));
 	}
 	if (!rc)
 		fprintf(err, "edgecache: fleet export: %zu zone(s) at revision %lld into %s\n", r.n,

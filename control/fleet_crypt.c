@@ -3,6 +3,7 @@
 #include "control/fleet_crypt.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@ void fleet_kid(const char *key_hex, char kid[FLEET_KID_CHARS + 1])
 	wc_Sha256Update(&sha, key, sizeof(key));
 	wc_Sha256Final(&sha, h);
 	wc_Sha256Free(&sha);
+	explicit_bzero(&sha, sizeof(sha));      /* it held the key */
 	for (int i = 0; i < FLEET_KID_CHARS / 2; i++)
 		snprintf(kid + 2 * i, 3, "%02x", h[i]);
 	explicit_bzero(key, sizeof(key));
@@ -161,4 +163,17 @@ int fleet_open(const struct cfg_fleet *fl, const char *aad, const json_t *sealed
 		rc = -ENOMEM;
 	explicit_bzero(buf, sizeof(buf));
 	return rc;
+}
+
+void fleet_wipe_free(void *p)
+{
+	if (!p)
+		return;
+	explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+void fleet_wipe_heap(void)
+{
+	json_set_alloc_funcs(malloc, fleet_wipe_free);
 }

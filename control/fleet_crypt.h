@@ -44,4 +44,16 @@ int fleet_seal(const struct cfg_fleet *fl, const char *aad, const char *plain, s
 int fleet_open(const struct cfg_fleet *fl, const char *aad, const json_t *sealed,
 	       char **plain);
 
+/* free() that wipes the whole block first (malloc_usable_size): for the
+ * libraries' buffers that held a secret and are freed out of our sight. */
+void fleet_wipe_free(void *p);
+
+/*
+ * Make every block jansson frees wiped first: a json_dumps growing its
+ * buffer, a string member replaced or decref'd (a secret opened for a
+ * render, the etcd password) leave no copy on the heap. Process-wide;
+ * call before any other thread uses jansson (fleet set-up, the CLI).
+ */
+void fleet_wipe_heap(void);
+
 #endif /* EDGECACHE_CONTROL_FLEET_CRYPT_H */

@@ -16,6 +16,7 @@
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/coding.h>
 
+#include "control/fleet_crypt.h"
 #include "core/limits.h"
 #include "core/log.h"
 
@@ -51,6 +52,7 @@ struct fetcd {
 	struct { int fd, events; } wfd[FETCD_WATCH_FDS];
 	long wtimer_ms;          /* -1: none */
 	uint64_t wtimer_at, wlast_ms;
+	bool wcreated;           /* etcd's "created" answer came */
 };
 
 static bool curl_ready;
@@ -284,11 +286,15 @@ static enum outcome post_one(struct fetcd *e, size_t ep, const char *path, const
 
 static int authenticate(struct fetcd *e, size_t ep);
 
-/* POST body to path on the current endpoint, then the others once each. */
-static int post(struct fetcd *e, const char *path, json_t *body, json_t **resp)
+/* POST body to path on the current endpoint, then the others once each;
+ * *resent (may be NULL): an earlier endpoint may have applied it (no
+ * answer came back) before the one that answered. */
+static int post_ex(struct fetcd *e, const char *path, json_t *body, json_t **resp,
+		   bool *resent)
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	int rc = -EHOSTUNREACH;
+	bool tried = false;
 
 	json_decref(body);
 	*resp = NULL;
@@ -300,6 +306,9 @@ static int post(struct fetcd *e, const char *path, json_t *body, json_t **resp)
 
 		if (e->user && !e->token && (rc = authenticate(e, ep)) < 0)
 			continue;
+		if (resent)
+			*resent = tried;
+		tried = true;
 		o = post_one(e, ep, path, text, resp, &rc);
 		if (o == FAIL && rc == -EACCES && e->user) {
 			/* the token expired: once more with a new one */
@@ -321,6 +330,11 @@ static int post(struct fetcd *e, const char *path, json_t *body, json_t **resp)
 	return rc;
 }
 
+static int post(struct fetcd *e, const char *path, json_t *body, json_t **resp)
+{
+	return post_ex(e, path, body, resp, NULL);
+}
+
 static int authenticate(struct fetcd *e, size_t ep)
 {
 	json_t *resp = NULL, *body = json_pack("{s:s,s:s}", "name", e->user, "password",
@@ -328,12 +342,7 @@ static int authenticate(struct fetcd *e, size_t ep)
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	int rc = -EHOSTUNREACH;
 
-	if (body) {
-		/* the body holds the password: wiped, not only freed */
-		json_t *pw = json_object_get(body, "password");
-		json_string_set(pw, "");
-	}
-	json_decref(body);
+	json_decref(body);      /* the password's copy wiped by fleet_wipe_free */
 	if (!text)
 		return -ENOMEM;
 	enum outcome o = post_one(e, ep, "/v3/auth/authenticate", text, &resp, &rc);
@@ -415,6 +424,31 @@ static json_t *put_op(const char *key, const char *value, int64_t lease)
 	return p ? json_pack("{s:o}", "request_put", p) : NULL;
 }
 
+/* A failed txn's range answer after a re-send: the key holds value (or,
+ * value NULL, is gone): our first try was applied — 0 and *rev its
+ * revision; else -EEXIST. */
+static int txn_was_ours(const json_t *resp, const char *value, int64_t *rev)
+{
+	const json_t *rr = json_object_get(json_array_get(json_object_get(resp, "responses"), 0),
+					   "response_range");
+	const json_t *kvs = json_object_get(rr, "kvs");
+	struct fetcd_kv kv;
+	int rc = -EEXIST;
+
+	if (!rr)
+		return -EEXIST;
+	if (json_array_size(kvs) == 0)
+		return value ? -EEXIST : 0;
+	if (value && kv_from(json_array_get(kvs, 0), &kv) == 0) {
+		if (strcmp(kv.value, value) == 0) {
+			*rev = kv.mod_revision;
+			rc = 0;
+		}
+		kv_free(&kv);
+	}
+	return rc;
+}
+
 int fetcd_txn(struct fetcd *e, const char *key, const char *value, int64_t expect,
 	      int64_t lease, int64_t *rev)
 {
@@ -422,17 +456,23 @@ int fetcd_txn(struct fetcd *e, const char *key, const char *value, int64_t expec
 	json_t *cmp = json_pack("{s:o,s:s,s:s,s:o}", "key", b64_json(key, strlen(key)),
 				"target", expect ? "MOD" : "CREATE", "result", "EQUAL",
 				expect ? "mod_revision" : "create_revision", i64_json(expect));
-	json_t *req = json_pack("{s:[o],s:[o]}", "compare", cmp, "success",
-				put_op(key, value, lease));
+	/* on failure the key as it is now: a txn re-sent after a failover
+	 * whose first try was applied fails its compare on its own write */
+	json_t *req = json_pack("{s:[o],s:[o],s:[{s:{s:o}}]}", "compare", cmp, "success",
+				put_op(key, value, lease), "failure", "request_range", "key",
+				b64_json(key, strlen(key)));
 	json_t *resp;
+	bool resent = false;
 	int rc;
 
 	if (!req)
 		return -ENOMEM;
-	if ((rc = post(e, "/v3/kv/txn", req, &resp)) < 0)
+	if ((rc = post_ex(e, "/v3/kv/txn", req, &resp, &resent)) < 0)
 		return rc;
 	*rev = i64(json_object_get(resp, "header"), "revision");
 	rc = json_is_true(json_object_get(resp, "succeeded")) ? 0 : -EEXIST;
+	if (rc && resent)
+		rc = txn_was_ours(resp, value, rev);
 	json_decref(resp);
 	return rc;
 }
@@ -502,6 +542,7 @@ static int watch_line(struct fetcd *e, const char *line, size_t len)
 	}
 	json_t *evs = json_object_get(r, "events");
 	m.created = json_is_true(json_object_get(r, "created"));
+	e->wcreated |= m.created;
 	m.canceled = json_is_true(json_object_get(r, "canceled"));
 	m.compact_revision = i64(r, "compact_revision");
 	m.revision = i64(json_object_get(r, "header"), "revision");
@@ -515,6 +556,9 @@ static int watch_line(struct fetcd *e, const char *line, size_t len)
 		m.ev[i].put = !type || strcmp(type, "PUT") == 0;
 		if ((rc = kv_from(json_object_get(ev, "kv"), &m.ev[i].kv)) == 0)
 			m.n_ev++;
+		else     /* the error a caller logs is this one, not an older one */
+			set_err(e, "watch: event %zu of a message does not decode (%s)", i,
+				rc == -ENOMEM ? "out of memory" : "not a kv");
 	}
 	json_decref(j);
 	if (!rc)
@@ -526,20 +570,24 @@ static int watch_line(struct fetcd *e, const char *line, size_t len)
 static size_t on_watch_bytes(char *p, size_t sz, size_t n, void *arg)
 {
 	struct fetcd *e = arg;
-	size_t len = sz * n, start = 0;
+	size_t len = sz * n, start = 0, seen = e->win.len;
 
 	if (e->wstop || on_bytes(p, sz, n, &e->win) != len)
 		return 0;
 	e->wlast_ms = now_ms();
-	for (size_t i = 0; i < e->win.len; i++) {
+	/* only the new bytes: what was kept holds no '\n' (a line that grows
+	 * to the response limit is scanned once, not once per chunk) */
+	for (size_t i = seen; i < e->win.len; i++) {
 		if (e->win.p[i] != '\n')
 			continue;
 		if (i > start && (e->wstop = watch_line(e, e->win.p + start, i - start)) < 0)
 			return 0;
 		start = i + 1;
 	}
-	memmove(e->win.p, e->win.p + start, e->win.len - start);
-	e->win.len -= start;
+	if (start) {
+		memmove(e->win.p, e->win.p + start, e->win.len - start);
+		e->win.len -= start;
+	}
 	return len;
 }
 
@@ -624,6 +672,11 @@ int fetcd_watch_start(struct fetcd *e, const char *key, const char *end, int64_t
 	curl_easy_setopt(e->wh, CURLOPT_POSTFIELDS, e->wbody);
 	curl_easy_setopt(e->wh, CURLOPT_WRITEFUNCTION, on_watch_bytes);
 	curl_easy_setopt(e->wh, CURLOPT_WRITEDATA, e);
+	/* a member that vanished without a FIN or RST (power, a partition)
+	 * is found in about a minute, not at LIMIT_FLEET_WATCH_IDLE_MS */
+	curl_easy_setopt(e->wh, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e->wh, CURLOPT_TCP_KEEPIDLE, (long)LIMIT_FLEET_KEEPALIVE_IDLE_S);
+	curl_easy_setopt(e->wh, CURLOPT_TCP_KEEPINTVL, (long)LIMIT_FLEET_KEEPALIVE_INTVL_S);
 	e->whdr = curl_slist_append(NULL, "Content-Type: application/json");
 	if (e->token) {
 		snprintf(auth, sizeof(auth), "Authorization: %s", e->token);
@@ -634,6 +687,7 @@ int fetcd_watch_start(struct fetcd *e, const char *key, const char *end, int64_t
 	e->wfn = fn;
 	e->warg = arg;
 	e->wlast_ms = now_ms();
+	e->wcreated = false;
 	if (curl_multi_add_handle(e->multi, e->wh) != CURLM_OK) {
 		fetcd_watch_stop(e);
 		return -ENOMEM;
@@ -690,6 +744,15 @@ int fetcd_watch_poll(struct fetcd *e, const struct pollfd *pfd, unsigned n)
 		return rc;
 	}
 	now = now_ms();          /* the messages above moved wlast_ms */
+	/* the "created" answer is a request's answer: due within its time */
+	if (e->wh && !e->wcreated && now > e->wlast_ms &&
+	    now - e->wlast_ms > LIMIT_FLEET_REQUEST_MS) {
+		set_err(e, "watch on %s not created within %d ms", e->ep[e->cur],
+			LIMIT_FLEET_REQUEST_MS);
+		e->cur = (e->cur + 1) % e->n_ep;
+		fetcd_watch_stop(e);
+		return -ETIMEDOUT;
+	}
 	if (e->wh && now > e->wlast_ms && now - e->wlast_ms > LIMIT_FLEET_WATCH_IDLE_MS) {
 		set_err(e, "watch on %s silent for %d ms", e->ep[e->cur], LIMIT_FLEET_WATCH_IDLE_MS);
 		e->cur = (e->cur + 1) % e->n_ep;
@@ -714,7 +777,9 @@ struct fetcd *fetcd_new(const struct cfg_fleet *fl)
 	struct fetcd *e = calloc(1, sizeof(*e));
 	bool oom = !e;
 
-	if (!curl_ready && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK)
+	/* curl's frees wiped: its header lists carry the Authorization token */
+	if (!curl_ready && curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, fleet_wipe_free,
+						realloc, strdup, calloc) == CURLE_OK)
 		curl_ready = true;
 	if (!e || !curl_ready) {
 		free(e);

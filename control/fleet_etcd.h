@@ -68,7 +68,9 @@ int fetcd_get(struct fetcd *e, const char *key, struct fetcd_kvs *out);
  * Put key = value if its mod_revision is still expect (0: the key must not
  * exist), in one txn; lease 0 = none. value NULL: delete the key instead.
  * 0 and *rev (the revision of the write), -EEXIST the compare failed (a
- * concurrent change: the admin API's 409), errors as above.
+ * concurrent change: the admin API's 409), errors as above. A txn re-sent
+ * to another endpoint (no answer from the first) whose compare fails while
+ * the key already holds value (value NULL: is gone) was ours: 0.
  */
 int fetcd_txn(struct fetcd *e, const char *key, const char *value, int64_t expect,
 	      int64_t lease, int64_t *rev);

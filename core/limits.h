@@ -693,6 +693,10 @@
  * 2000 refused connects a second, nothing an etcd that is up notices. */
 #define LIMIT_FLEET_BACKOFF_MIN_MS    100
 #define LIMIT_FLEET_BACKOFF_MAX_MS    1000
+/* A failing state-file write or node-key put: tried again after 100 ms
+ * doubling to this, so a read-only state_dir or a lost lease is logged
+ * a few times a minute, not ten times a second. */
+#define LIMIT_FLEET_MAX_RETRY_MS      10000
 /* The node key's lease: kept alive every TTL/3; a node that died drops
  * out of GET /cdn/fleet after at most TTL. */
 #define LIMIT_FLEET_LEASE_TTL_S       10
@@ -701,6 +705,11 @@
  * --experimental-watch-progress-notify-interval in tests) is taken for
  * dead and reconnected. */
 #define LIMIT_FLEET_WATCH_IDLE_MS     (11 * 60 * 1000)
+/* TCP keepalive on the watch's connection: first probe after IDLE s of
+ * silence, then every INTVL s (the kernel's count, 9): a member gone
+ * without a FIN is found in about a minute, not at the idle limit. */
+#define LIMIT_FLEET_KEEPALIVE_IDLE_S  10
+#define LIMIT_FLEET_KEEPALIVE_INTVL_S 5
 /* A purge event's lease: long enough for a node cut off for a moment to
  * see it when its watch resumes (a node cut off longer misses it: its
  * full range does not replay events; purge again, docs/FLEET.md). */

@@ -222,7 +222,10 @@ def concurrent(c, nodes, state):
 	codes = sorted(v[0] for v in out.values())
 	c.check('two PATCHes of one origin at once: one 200, one 409', codes == [200, 409],
 		str(out))
-	time.sleep(0.5)
+	# not a fixed sleep: every node has the winner's revision first
+	revs = [v[1].get('revision', 0) for v in out.values() if v[0] == 200]
+	c.check('every node applies the winner\'s revision',
+		bool(revs) and wait_applied(nodes, max(revs), 10), str(revs))
 	c.check('every node serves with the winner\'s key', all_get(nodes, 200))
 
 

@@ -38,6 +38,8 @@ BROKEN = [
 	 4, 'etcd'),
 	('endpoint without a port', ('http://127.0.0.1:2379', 'http://127.0.0.1'), 0o600, 32, 4,
 	 'etcd'),
+	('endpoint with user info', ('http://127.0.0.1:2379', 'http://u:Pw-s3cret@127.0.0.1:2379'),
+	 0o600, 32, 4, 'etcd'),
 	('nine endpoints', ('https://127.0.0.1:22379', ', '.join(['http://127.0.0.1:%d' % p
 	 for p in range(3000, 3008)])), 0o600, 32, 4, 'etcd'),
 	('relative prefix', ('pop = ams', 'pop = ams\nprefix = edgecache'), 0o600, 32, 6, 'prefix'),
@@ -86,6 +88,9 @@ def main():
 		want = '%s:%d: %s: ' % (os.path.join(d, 'main.ini'), line, key)
 		c.check('%s fails with %s' % (name, want.split('/')[-1]),
 			rc == 1 and err.startswith(want), err)
+	rc, err = run_t(d, MAIN.replace('http://127.0.0.1:2379', 'http://u:Pw-s3cret@127.0.0.1:2379'),
+			0o600, 32)
+	c.check('an endpoint\'s password is never echoed', rc == 1 and 'Pw-s3cret' not in err, err)
 	rc, err = run_t(d, MAIN, 0o600, 31)
 	c.check('the key never shows in a message', '\\x00\\x01' not in err and
 		bytes(range(31)).decode('latin-1') not in err, err)

@@ -22,6 +22,21 @@ def skip_unless_ready(binary):
 		et.skip('no binary at %s' % binary)
 
 
+def one_node(d, ep):
+	"""A one-node fleet's main file in d (zones/*.ini for `fleet import`,
+	fleet.key and state/ beside it): (main_ini, port, admin_port,
+	error_log)."""
+	port, admin = et.free_port(), et.free_port()
+	main_ini = os.path.join(d, 'main.ini')
+	error_log = os.path.join(d, 'error.log')
+	with open(main_ini, 'w') as f:
+		f.write('[server]\nlisten = 127.0.0.1:%d\nworkers = 1\nzones = zones/*.ini\n'
+			'error_log = %s\naccess_log = off\n[admin]\nlisten = 127.0.0.1:%d\n'
+			'[fleet]\netcd = %s\npop = p\nnode = n\nsecrets_key_file = fleet.key\n'
+			'state_dir = state\n' % (port, error_log, admin, ep))
+	return main_ini, port, admin, error_log
+
+
 class Etcd:
 	def __init__(self, d, n=3, progress_ms=500):
 		self.d, self.n = d, n

@@ -5,7 +5,8 @@
  * kid names the key, the previous key still opens it after a rotation, a
  * malformed object is -EINVAL, an unknown kid -ENOKEY; the plaintext is
  * never in the sealed JSON; two seals of one value differ (random nonce);
- * the longest secret (LIMIT_SESSION_TOKEN_BYTES) and one past.
+ * the longest secret (LIMIT_SESSION_TOKEN_BYTES) and one past; all of it
+ * with fleet_wipe_heap's wiping free installed in jansson.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -53,6 +54,15 @@ int main(void)
 	const char *secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 	char out[LIMIT_SESSION_TOKEN_BYTES + 1], kid1[9], kid2[9];
 	json_t *s = NULL, *s2 = NULL, *bad;
+	json_malloc_t jm = NULL;
+	json_free_t jf = NULL;
+
+	/* every jansson free wipes from here on, as in a fleet node: the
+	 * rest runs with it (under ASan too) */
+	fleet_wipe_heap();
+	json_get_alloc_funcs(&jm, &jf);
+	CHECK(jm == malloc && jf == fleet_wipe_free);
+	fleet_wipe_free(NULL);
 
 	CHECK_EQ_INT(fleet_seal(&fl, AAD, secret, strlen(secret), &s), 0);
 	CHECK(s != NULL);
