@@ -79,10 +79,10 @@ def fresh(ck, deb):
 	ldd = run(['ldd', os.path.join(x, 'usr/sbin/edgecache')]).stdout.decode()
 	info = run(['dpkg-deb', '-f', deb, 'Built-Using', 'Depends']).stdout.decode()
 	ck.check('wolfSSL linked statically: no libwolfssl in ldd or Depends, Built-Using: wolfssl (= …)',
-		 'wolfssl' not in ldd and 'Built-Using: wolfssl (= ' in info and
+		 'wolfssl' not in ldd and 'wolfssl (= ' in info.split('Depends:')[0] and
 		 'wolfssl' not in info.split('Depends:')[1], info)
 	ck.check('liburing linked statically: no liburing in ldd or Depends, Built-Using: liburing (= …)',
-		 'liburing' not in ldd and ', liburing (= ' in info and
+		 'liburing' not in ldd and 'liburing (= ' in info.split('Depends:')[0] and
 		 'liburing' not in info.split('Depends:')[1], info)
 
 
