@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
-#include <liburing.h>
 #include <netdb.h>
 #include <stdatomic.h>
 #include <poll.h>
@@ -17,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -85,50 +83,6 @@ int server_listen(const struct cfg_listen *l, bool reuseport)
 	freeaddrinfo(res);
 	upgrade_listener_note(fd);
 	return fd;
-}
-
-/* ---- start-up checks ------------------------------------------------------------ */
-
-/* io_uring must work, with the features we rely on; say what to change. */
-static int check_io_uring(void)
-{
-	struct io_uring ring;
-	int ret = io_uring_queue_init(8, &ring, 0);
-	if (ret == -ENOSYS || ret == -EPERM) {
-		fprintf(stderr, "edgecache: io_uring is unavailable (%s): it needs Linux >= 6.0 "
-			"with io_uring enabled (sysctl kernel.io_uring_disabled=0; not blocked "
-			"by seccomp in containers)\n", strerror(-ret));
-		return -1;
-	}
-	if (ret == -ENOMEM) {
-		struct rlimit rl;
-		getrlimit(RLIMIT_MEMLOCK, &rl);
-		fprintf(stderr, "edgecache: io_uring ring setup failed: out of locked memory "
-			"(RLIMIT_MEMLOCK is %llu KiB): raise it with `ulimit -l unlimited` or "
-			"LimitMEMLOCK=infinity in the systemd unit\n",
-			(unsigned long long)rl.rlim_cur / 1024);
-		return -1;
-	}
-	if (ret < 0) {
-		fprintf(stderr, "edgecache: io_uring setup failed: %s\n", strerror(-ret));
-		return -1;
-	}
-	struct io_uring_probe *probe = io_uring_get_probe_ring(&ring);
-	bool ok = probe && io_uring_opcode_supported(probe, IORING_OP_ACCEPT) &&
-		  io_uring_opcode_supported(probe, IORING_OP_RECV) &&
-		  io_uring_opcode_supported(probe, IORING_OP_SENDMSG) &&
-		  io_uring_opcode_supported(probe, IORING_OP_CONNECT) &&
-		  io_uring_opcode_supported(probe, IORING_OP_LINK_TIMEOUT) &&
-		  io_uring_opcode_supported(probe, IORING_OP_SHUTDOWN);
-	if (probe)
-		io_uring_free_probe(probe);
-	io_uring_queue_exit(&ring);
-	if (!ok) {
-		fprintf(stderr, "edgecache: this kernel's io_uring lacks accept/recv/sendmsg/"
-			"connect/link-timeout/shutdown: Linux >= 6.0 is required\n");
-		return -1;
-	}
-	return 0;
 }
 
 /* ---- counters ----------------------------------------------------------------------- */
@@ -799,10 +753,7 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 	srv.started_ms = loop_now_ms();
 	unsigned want = cfg_worker_count(cfg);
 	srv.n_shards_planned = want;
-	if (check_io_uring() < 0) {
-		cfg_free(cfg);
-		return 1;
-	}
+	/* io_uring works, with the opcodes we rely on; what else it has */
 	if (ring_detect(err, sizeof(err)) < 0) {
 		fprintf(stderr, "edgecache: %s\n", err);
 		cfg_free(cfg);

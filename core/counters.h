@@ -76,6 +76,7 @@
 	X(tls_accepted,            "visitor connections accepted on a listen_tls address") \
 	X(tls_handshakes,          "visitor TLS handshakes completed") \
 	X(tls_resumed,             "visitor TLS handshakes that resumed a session (ticket or id)") \
+	X(tls_resumed_prev_key,    "of those, by a ticket under the previous ticket key (many: tls_ticket_rotate is short)") \
 	X(tls_handshake_failures,  "visitor TLS handshakes failed: garbage, protocol error, peer gave up") \
 	X(tls_handshake_timeouts,  "visitor TLS handshakes not done in tls_handshake_timeout_ms") \
 	X(tls_sni_unknown,         "visitor TLS hellos whose SNI names no zone with a certificate") \

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <sys/resource.h>
 
 #include "core/log.h"
 
@@ -29,8 +29,21 @@ static const struct {
 	[RING_SINGLE_ISSUER] = { "single_issuer", "6.0", "a ring any thread may submit to" },
 	[RING_DEFER_TASKRUN] = { "defer_taskrun", "6.1",
 				 "COOP_TASKRUN: completions run at any syscall, not only the wait" },
-	[RING_SEND_ZC] = { "send_zc", "6.0", "every send copies (send_zerocopy_bytes unused)" },
+	[RING_SEND_ZC] = { "send_zc", "6.1", "every send copies (send_zerocopy_bytes unused)" },
+	/* in every kernel we run on: only the test hook turns it off here (a
+	 * registration refused for RLIMIT_MEMLOCK is edge/shard.c's, per shard) */
 	[RING_FIXED_BUFS] = { "fixed_bufs", "5.1", "plain store reads and writes" },
+};
+
+/* The opcodes the edge cannot run without, all in Linux 6.0. */
+static const struct {
+	unsigned op;
+	const char *name;
+} required[] = {
+	{ IORING_OP_ACCEPT, "accept" }, { IORING_OP_RECV, "recv" },
+	{ IORING_OP_SENDMSG, "sendmsg" }, { IORING_OP_CONNECT, "connect" },
+	{ IORING_OP_LINK_TIMEOUT, "link-timeout" }, { IORING_OP_SHUTDOWN, "shutdown" },
+	{ IORING_OP_READ_FIXED, "read-fixed" }, { IORING_OP_WRITE_FIXED, "write-fixed" },
 };
 
 static unsigned ring_feats;             /* written by ring_detect only */
@@ -81,52 +94,76 @@ static int parse_disable(const char *v, unsigned *off, char *err, size_t cap)
 	return 0;
 }
 
-/* What the kernel has, from a small ring of our own. */
-static int probe(unsigned *have)
+/* Why a plain ring could not be set up, with what to change. */
+static void setup_error(int ret, char *err, size_t cap)
 {
+	struct rlimit rl;
+
+	if (ret == -ENOSYS || ret == -EPERM)
+		snprintf(err, cap, "io_uring is unavailable (%s): it needs Linux >= 6.0 with "
+			 "io_uring enabled (sysctl kernel.io_uring_disabled=0; not blocked by "
+			 "seccomp in containers)", strerror(-ret));
+	else if (ret == -ENOMEM && getrlimit(RLIMIT_MEMLOCK, &rl) == 0)
+		snprintf(err, cap, "io_uring ring setup failed: out of locked memory "
+			 "(RLIMIT_MEMLOCK is %llu KiB): raise it with `ulimit -l unlimited` or "
+			 "LimitMEMLOCK=infinity in the systemd unit",
+			 (unsigned long long)rl.rlim_cur / 1024);
+	else
+		snprintf(err, cap, "io_uring setup failed: %s", strerror(-ret));
+}
+
+/* What the kernel has, from one small ring of our own and one opcode probe;
+ * -EOPNOTSUPP (err set) if it lacks an opcode the edge needs. */
+static int probe(unsigned *have, char *err, size_t cap)
+{
+	static const unsigned tries[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+		IORING_SETUP_SINGLE_ISSUER,
+		0,
+	};
 	struct io_uring ring;
 	struct io_uring_params p;
-	int ret;
+	int ret = -EINVAL;
+	size_t t;
 
-	*have = 0;
-	memset(&p, 0, sizeof(p));
-	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-	ret = io_uring_queue_init_params(8, &ring, &p);
-	if (ret == 0) {
-		*have |= 1u << RING_SINGLE_ISSUER | 1u << RING_DEFER_TASKRUN;
-	} else {
+	/* fixed buffers: see feats[] */
+	*have = 1u << RING_FIXED_BUFS;
+	for (t = 0; t < sizeof(tries) / sizeof(tries[0]); t++) {
 		memset(&p, 0, sizeof(p));
-		p.flags = IORING_SETUP_SINGLE_ISSUER;
+		p.flags = tries[t];
 		ret = io_uring_queue_init_params(8, &ring, &p);
-		if (ret == 0) {
-			*have |= 1u << RING_SINGLE_ISSUER;
-		} else {
-			memset(&p, 0, sizeof(p));
-			ret = io_uring_queue_init_params(8, &ring, &p);
-			if (ret < 0)
-				return ret;
+		if (ret == 0)
+			break;
+	}
+	if (ret < 0) {
+		setup_error(ret, err, cap);
+		return ret;
+	}
+	if (tries[t] & IORING_SETUP_SINGLE_ISSUER)
+		*have |= 1u << RING_SINGLE_ISSUER;
+	if (tries[t] & IORING_SETUP_DEFER_TASKRUN)
+		*have |= 1u << RING_DEFER_TASKRUN;
+
+	struct io_uring_probe *pr = io_uring_get_probe_ring(&ring);
+	ret = pr ? 0 : -EOPNOTSUPP;
+	for (size_t i = 0; pr && i < sizeof(required) / sizeof(required[0]); i++) {
+		if (!io_uring_opcode_supported(pr, (int)required[i].op)) {
+			snprintf(err, cap, "this kernel's io_uring lacks %s: Linux >= 6.0 is "
+				 "required", required[i].name);
+			ret = -EOPNOTSUPP;
+			break;
 		}
 	}
-	struct io_uring_probe *pr = io_uring_get_probe_ring(&ring);
+	if (!pr)
+		snprintf(err, cap, "this kernel's io_uring has no opcode probe: Linux >= 6.0 "
+			 "is required");
 	if (pr && io_uring_opcode_supported(pr, IORING_OP_SEND_ZC) &&
 	    io_uring_opcode_supported(pr, IORING_OP_SENDMSG_ZC))
 		*have |= 1u << RING_SEND_ZC;
 	if (pr)
 		io_uring_free_probe(pr);
-
-	/* Registration can fail for lack of locked memory, not only age: one
-	 * page tells. */
-	void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-	if (page != MAP_FAILED) {
-		struct iovec iov = { .iov_base = page, .iov_len = 4096 };
-		if (io_uring_register_buffers(&ring, &iov, 1) == 0) {
-			*have |= 1u << RING_FIXED_BUFS;
-			io_uring_unregister_buffers(&ring);
-		}
-		munmap(page, 4096);
-	}
 	io_uring_queue_exit(&ring);
-	return 0;
+	return ret;
 }
 
 int ring_detect(char *err, size_t cap)
@@ -139,11 +176,9 @@ int ring_detect(char *err, size_t cap)
 	ret = parse_disable(getenv(RING_ENV_DISABLE), &off, err, cap);
 	if (ret < 0)
 		return ret;
-	ret = probe(&have);
-	if (ret < 0) {
-		snprintf(err, cap, "io_uring probe ring: %s", strerror(-ret));
+	ret = probe(&have, err, cap);
+	if (ret < 0)
 		return ret;
-	}
 	/* DEFER_TASKRUN needs SINGLE_ISSUER (the kernel refuses it alone). */
 	if (off & 1u << RING_SINGLE_ISSUER)
 		off |= 1u << RING_DEFER_TASKRUN;

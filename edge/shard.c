@@ -202,6 +202,8 @@ static void register_store_bufs(struct shard *sh)
 	}
 	sh->cache.store_fixed = mem;
 	sh->cache.store_fixed_bytes = bytes;
+	if (sh->id == 0)
+		log_info("io_uring: store buffers registered: fixed reads");
 }
 
 static void shard_teardown(struct shard *sh)

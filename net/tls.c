@@ -56,6 +56,7 @@ struct tls_session {
 	bool eof;                           /* the transport closed */
 	bool done;                          /* handshake finished */
 	bool fresh;                         /* a new resumable session to keep */
+	bool prev_key_ticket;               /* opened a ticket of the previous key */
 	size_t in_head, in_len;             /* unread input is in[in_head..in_len) */
 	size_t out_head, out_len;           /* pending output is out[out_head..out_len) */
 	/* Record framing of the input stream (tls_input_mid_record). */
@@ -650,6 +651,12 @@ static int ticket_cb(WOLFSSL *ssl, unsigned char name[WOLFSSL_TICKET_NAME_SZ],
 			 * NewSessionTicket under the current key anyway. */
 			rc = enc || k == &keys.cur || wolfSSL_version(ssl) == TLS1_3_VERSION ?
 			     WOLFSSL_TICKET_RET_OK : WOLFSSL_TICKET_RET_CREATE;
+			if (k == &keys.prev) {
+				struct tls_session *s = wolfSSL_GetIOReadCtx(ssl);
+
+				if (s != NULL && s->magic == TLS_SESSION_MAGIC)
+					s->prev_key_ticket = true;
+			}
 		}
 		wc_AesFree(&aes);
 	}
@@ -1101,6 +1108,11 @@ int tls_shutdown(struct tls_session *s)
 bool tls_resumed(const struct tls_session *s)
 {
 	return wolfSSL_session_reused(s->ssl) == 1;
+}
+
+bool tls_resumed_prev_key(const struct tls_session *s)
+{
+	return s->prev_key_ticket && tls_resumed(s);
 }
 
 const char *tls_version(const struct tls_session *s)

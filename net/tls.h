@@ -251,9 +251,12 @@ ssize_t tls_read(struct tls_session *s, void *buf, size_t cap);
  * room, or a sticky fatal error. */
 int tls_shutdown(struct tls_session *s);
 
-/* After the handshake: was the session resumed; the protocol version
- * ("TLSv1.3"); the cipher suite name; the ALPN protocol ("h2", "http/1.1") or NULL. */
+/* After the handshake: was the session resumed; was it by a ticket sealed
+ * under the previous ticket key (a server's: not the session-id cache, not
+ * the current key); the protocol version ("TLSv1.3"); the cipher suite
+ * name; the ALPN protocol ("h2", "http/1.1") or NULL. */
 bool tls_resumed(const struct tls_session *s);
+bool tls_resumed_prev_key(const struct tls_session *s);
 const char *tls_version(const struct tls_session *s);
 const char *tls_cipher(const struct tls_session *s);
 const char *tls_alpn(const struct tls_session *s);

@@ -512,6 +512,8 @@ static void tls_input(struct vconn *vc)
 		COUNT(vc, tls_handshakes);
 		if (tls_resumed(vc->tls))
 			COUNT(vc, tls_resumed);
+		if (tls_resumed_prev_key(vc->tls))
+			COUNT(vc, tls_resumed_prev_key);
 		/* From here on a request head is due, as after a plain accept. */
 		vconn_set_timer(vc, VT_HEADER, scfg(vc)->header_timeout_ms);
 		vc->env->ops->tls_ready(vc->env->user, vc, tls_alpn(vc->tls));

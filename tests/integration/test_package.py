@@ -7,8 +7,8 @@ here), installed and removed on a throwaway root — never on this machine.
 Checks: the package is the tree's (its config, unit, logrotate snippet,
 rules, dashboard and man page are the files of dist/, its binary prints
 the `-h` of the binary under test: else "stale: run scripts/build-deb");
-lintian reports no error; the binary links no libwolfssl (static) and
-Built-Using names the wolfssl source; `dpkg --root` with chrootless
+lintian reports no error; the binary links no libwolfssl and no liburing
+(static) and Built-Using names their sources; `dpkg --root` with chrootless
 maintainer scripts installs it: the files in place, the system user
 `edgecache` created in the throwaway root's passwd (not this machine's),
 the cache and zone directories its own, the log directory root's, a
@@ -83,8 +83,11 @@ def fresh(ck, deb):
 	ldd = run(['ldd', os.path.join(x, 'usr/sbin/edgecache')]).stdout.decode()
 	info = run(['dpkg-deb', '-f', deb, 'Built-Using', 'Depends']).stdout.decode()
 	ck.check('wolfSSL linked statically: no libwolfssl in ldd or Depends, Built-Using: wolfssl (= …)',
-		 'wolfssl' not in ldd and 'Built-Using: wolfssl (= ' in info and
+		 'wolfssl' not in ldd and 'wolfssl (= ' in info.split('Depends:')[0] and
 		 'wolfssl' not in info.split('Depends:')[1], info)
+	ck.check('liburing linked statically: no liburing in ldd or Depends, Built-Using: liburing (= …)',
+		 'liburing' not in ldd and 'liburing (= ' in info.split('Depends:')[0] and
+		 'liburing' not in info.split('Depends:')[1], info)
 
 
 def lintian(ck, deb):
