@@ -1001,9 +1001,12 @@ bool elarge_miss(struct shard *sh, struct exchange *ex)
 	 * that ended since our lookup may have landed its record (its write
 	 * commits, then lets go of the key). Then that is read at the next
 	 * tick, not fetched again as a version of our own (unless this
-	 * request refused it already). */
+	 * request refused it already). Only before this request first parks:
+	 * an entry found again after a park is one the lookup could not use
+	 * (a bad record, a read error): parking on it would only repeat that
+	 * until LIMIT_COLLAPSE_WAIT_MS, so it is fetched. */
 	struct cindex_entry hit;
-	if (L->obj_claim && !c->large_old.set &&
+	if (L->obj_claim && !c->large_old.set && !ex->parked_until_ms &&
 	    store_lookup(sh->cache.store, sh->id, c->key, &hit) == 0) {
 		release_lead(sh, ex);
 		COUNT(sh, cache_large_parked);
