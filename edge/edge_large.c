@@ -174,9 +174,12 @@ static bool chunk_coming(struct shard *sh, const struct exchange *ex, uint32_t i
 	return fill || fetch;
 }
 
-/* Bytes of chunk idx went to its store write: the claims others wait on
- * show progress — the chunk's, those of the fetch's later chunks (they
- * come after it, at the same pace) and the fill's. */
+/* Chunk idx is whole in its store write: the claims others wait on show
+ * progress — the chunk's, those of the fetch's later chunks (they come
+ * after it, at the same pace) and the fill's. Stamped per whole chunk,
+ * not per origin read: a visitor that trickles a few KiB/s must not keep
+ * a claim "moving" for hours; a holder completes a chunk per
+ * LIMIT_ELARGE_CLAIM_WAIT_MS or is given up on. */
 static void claims_moved(struct shard *sh, struct exchange *ex, uint32_t idx)
 {
 	struct elarge_x *L = &ex->cache.large;
@@ -774,9 +777,8 @@ static size_t cw_feed(struct shard *sh, struct exchange *ex, uint64_t off, const
 				used = step;
 			} else if ((L->cw_left -= used) == 0) {
 				L->cw_active = false;   /* sealed: it commits as it lands */
-			}
-			if (used && k >= 0)
 				claims_moved(sh, ex, idx);
+			}
 		}
 		off += used;
 		p += used;
