@@ -103,6 +103,8 @@ static bool claim_key(struct shard *sh, struct exchange *ex, struct cindex_key k
 	int r = collapse_claim(sh->cache.collapse, key, &me, &l);
 	if (r == 0)
 		collapse_touch(sh->cache.collapse, key, sh->lp.now_ms);
+	if (r == -ENOSPC)
+		COUNT(sh, collapse_full);   /* fetched unclaimed: may be fetched twice */
 	return r != 1 || (l.shard == me.shard && l.vidx == me.vidx && l.vgen == me.vgen);
 }
 
