@@ -1266,10 +1266,14 @@ static int acquire(struct shard *sh, struct exchange *ex)
 		wait_add(sh, ex);
 		return 0;
 	}
-	if (!claimed && L->storing && !claim_missing(sh, ex, ci) &&
-	    store_lookup(sh->cache.store, sh->id, k, &hit) == 0) {
-		wait_add(sh, ex);               /* it landed meanwhile: read it */
-		return 0;
+	if (!claimed && L->storing) {
+		/* Claimed now (its holder let go): a fetch of our own, not an
+		 * expired wait. */
+		claimed = claim_missing(sh, ex, ci);
+		if (!claimed && store_lookup(sh->cache.store, sh->id, k, &hit) == 0) {
+			wait_add(sh, ex);       /* it landed meanwhile: read it */
+			return 0;
+		}
 	}
 	if (!claimed) {
 		COUNT(sh, cache_large_wait_expired);
