@@ -35,7 +35,8 @@ void collapse_free(struct collapse *t);
 /*
  * Claim key for `me`. Returns 0: claimed, the caller leads the fetch;
  * 1: already in flight, *leader says who leads; -ENOSPC: no slot free
- * near the key (then nobody collapses on it: the caller just fetches).
+ * near the key (then nobody collapses on it: the caller just fetches,
+ * and counts it — collapse_full — since that fetch may run twice).
  */
 int collapse_claim(struct collapse *t, struct cindex_key key, const struct collapse_leader *me,
 		   struct collapse_leader *leader);

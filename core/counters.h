@@ -119,6 +119,7 @@
 	X(collapsed_followers,     "misses that streamed a same-shard leader's origin response") \
 	X(collapsed_parked,        "misses that waited for another exchange's fetch to land") \
 	X(collapse_unshared,       "followers sent to fetch alone: the leader's response was not storable") \
+	X(collapse_full,           "claims not taken: the probe window was full, fetched without collapsing") \
 	X(collapse_passed,         "misses not collapsed: the key's last response was not storable") \
 	X(cache_fill_invalidated,  "fills dropped as they landed: their key was invalidated meanwhile") \
 	X(cache_invalidated,       "stored objects dropped by an unsafe method's response") \

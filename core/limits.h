@@ -446,12 +446,14 @@
 #define LIMIT_ELARGE_WRITE_SLOTS      16
 /* How long an exchange waits for a missing chunk that is on its way (the
  * version's fill streams it, or another exchange fetches or writes it)
- * while what brings it makes no progress (counted from the later of its
- * holder's last progress and the start of the wait), before fetching it
- * itself. A fill reads the origin at its own visitor's pace: a slow one is
- * waited for (counted from when the wait began, as before, waiters under
- * load gave up on it and drew up to 2.4x the object from the origin); a
- * stalled one holds the others this long. */
+ * while what brings it completes no chunk (counted from the later of its
+ * holder's last finished chunk and the start of the wait), before fetching
+ * it itself. A fill reads the origin at its own visitor's pace: a slow one
+ * is waited for as long as it finishes a chunk per this long (counted
+ * from when the wait began, as before, waiters under load gave up on it
+ * and drew up to 2.4x the object from the origin). So one slow (or
+ * hostile) visitor can still pace the others down to a chunk per this
+ * long: a known gap until the fill is decoupled from its visitor. */
 #define LIMIT_ELARGE_CLAIM_WAIT_MS    30000
 
 /* ---- config errors and check-origin (control/; FIXED) ------------------- */

@@ -103,6 +103,8 @@ static bool claim_key(struct shard *sh, struct exchange *ex, struct cindex_key k
 	int r = collapse_claim(sh->cache.collapse, key, &me, &l);
 	if (r == 0)
 		collapse_touch(sh->cache.collapse, key, sh->lp.now_ms);
+	if (r == -ENOSPC)
+		COUNT(sh, collapse_full);   /* fetched unclaimed: may be fetched twice */
 	return r != 1 || (l.shard == me.shard && l.vidx == me.vidx && l.vgen == me.vgen);
 }
 
@@ -174,9 +176,12 @@ static bool chunk_coming(struct shard *sh, const struct exchange *ex, uint32_t i
 	return fill || fetch;
 }
 
-/* Bytes of chunk idx went to its store write: the claims others wait on
- * show progress — the chunk's, those of the fetch's later chunks (they
- * come after it, at the same pace) and the fill's. */
+/* Chunk idx is whole in its store write: the claims others wait on show
+ * progress — the chunk's, those of the fetch's later chunks (they come
+ * after it, at the same pace) and the fill's. Stamped per whole chunk,
+ * not per origin read: a visitor that trickles a few KiB/s must not keep
+ * a claim "moving" for hours; a holder completes a chunk per
+ * LIMIT_ELARGE_CLAIM_WAIT_MS or is given up on. */
 static void claims_moved(struct shard *sh, struct exchange *ex, uint32_t idx)
 {
 	struct elarge_x *L = &ex->cache.large;
@@ -774,9 +779,8 @@ static size_t cw_feed(struct shard *sh, struct exchange *ex, uint64_t off, const
 				used = step;
 			} else if ((L->cw_left -= used) == 0) {
 				L->cw_active = false;   /* sealed: it commits as it lands */
-			}
-			if (used && k >= 0)
 				claims_moved(sh, ex, idx);
+			}
 		}
 		off += used;
 		p += used;
@@ -1001,9 +1005,12 @@ bool elarge_miss(struct shard *sh, struct exchange *ex)
 	 * that ended since our lookup may have landed its record (its write
 	 * commits, then lets go of the key). Then that is read at the next
 	 * tick, not fetched again as a version of our own (unless this
-	 * request refused it already). */
+	 * request refused it already). Only before this request first parks:
+	 * an entry found again after a park is one the lookup could not use
+	 * (a bad record, a read error): parking on it would only repeat that
+	 * until LIMIT_COLLAPSE_WAIT_MS, so it is fetched. */
 	struct cindex_entry hit;
-	if (L->obj_claim && !c->large_old.set &&
+	if (L->obj_claim && !c->large_old.set && !ex->parked_until_ms &&
 	    store_lookup(sh->cache.store, sh->id, c->key, &hit) == 0) {
 		release_lead(sh, ex);
 		COUNT(sh, cache_large_parked);
@@ -1259,10 +1266,14 @@ static int acquire(struct shard *sh, struct exchange *ex)
 		wait_add(sh, ex);
 		return 0;
 	}
-	if (!claimed && L->storing && !claim_missing(sh, ex, ci) &&
-	    store_lookup(sh->cache.store, sh->id, k, &hit) == 0) {
-		wait_add(sh, ex);               /* it landed meanwhile: read it */
-		return 0;
+	if (!claimed && L->storing) {
+		/* Claimed now (its holder let go): a fetch of our own, not an
+		 * expired wait. */
+		claimed = claim_missing(sh, ex, ci);
+		if (!claimed && store_lookup(sh->cache.store, sh->id, k, &hit) == 0) {
+			wait_add(sh, ex);       /* it landed meanwhile: read it */
+			return 0;
+		}
 	}
 	if (!claimed) {
 		COUNT(sh, cache_large_wait_expired);
