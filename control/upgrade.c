@@ -566,19 +566,15 @@ static int spawn(struct upgrade *u, char *err, size_t cap)
 	envp[k] = var;
 
 	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	sigset_t none;
-	sigemptyset(&none);
 	posix_spawn_file_actions_init(&fa);
 	/* dup2 onto itself clears FD_CLOEXEC (glibc >= 2.29): the child's
 	 * end alone crosses the exec. */
 	posix_spawn_file_actions_adddup2(&fa, sv[1], sv[1]);
-	posix_spawnattr_init(&at);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
-	int r = posix_spawn(&u->pid, exe_path, &fa, &at, start_argv, envp);
+	/* The signal mask is inherited (all our handled signals blocked):
+	 * a second USR2 or a HUP before the new process has its signalfd
+	 * waits for it instead of killing it with the default action. */
+	int r = posix_spawn(&u->pid, exe_path, &fa, NULL, start_argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
 	free(envp);
 	close(sv[1]);
 	if (r != 0) {
