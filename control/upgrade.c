@@ -536,8 +536,8 @@ static void on_chan(struct upgrade *u, uint64_t now)
 	}
 }
 
-/* posix_spawn: our argv, our environment plus the channel's fd, and no
- * blocked signals (ours are blocked for the signalfd). */
+/* posix_spawn: our argv, our environment plus the channel's fd, and our
+ * blocked signals (the new process's signalfd takes them up). */
 static int spawn(struct upgrade *u, char *err, size_t cap)
 {
 	size_t n_env = 0;
@@ -677,6 +677,11 @@ void upgrade_poll(struct upgrade *u, const struct pollfd *pfd, unsigned n, uint6
 		on_listener(u, now_ms);
 	if (u->st == UP_FREEZING)
 		freeze_step(u, now_ms);
+	/* A poll that timed out has no revents, yet a READY may wait on the
+	 * channel: read it before the deadline kills a serving process. */
+	if ((u->st == UP_SPAWNED || u->st == UP_FREEZING || u->st == UP_WAIT_READY) &&
+	    now_ms >= u->deadline_ms)
+		on_chan(u, now_ms);
 	if ((u->st == UP_SPAWNED || u->st == UP_FREEZING || u->st == UP_WAIT_READY) &&
 	    now_ms >= u->deadline_ms) {
 		UCOUNT(timeouts);
