@@ -35,6 +35,8 @@
 extern char **environ;
 
 #define UPGRADE_ENV "EDGECACHE_UPGRADE_FD"
+/* The channel's fd in the new process; every higher one is closed. */
+#define UPGRADE_CHILD_FD 3
 
 /* ---- counters ------------------------------------------------------------ */
 
@@ -562,14 +564,17 @@ static int spawn(struct upgrade *u, char *err, size_t cap)
 	for (size_t i = 0; i < n_env; i++)
 		if (strncmp(environ[i], UPGRADE_ENV "=", sizeof(UPGRADE_ENV)) != 0)
 			envp[k++] = environ[i];
-	snprintf(var, sizeof(var), UPGRADE_ENV "=%d", sv[1]);
+	snprintf(var, sizeof(var), UPGRADE_ENV "=%d", UPGRADE_CHILD_FD);
 	envp[k] = var;
 
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
-	/* dup2 onto itself clears FD_CLOEXEC (glibc >= 2.29): the child's
-	 * end alone crosses the exec. */
-	posix_spawn_file_actions_adddup2(&fa, sv[1], sv[1]);
+	/* Only stdio and the channel (at fd 3) cross the exec: libraries
+	 * open descriptors without O_CLOEXEC (libcurl's etcd sockets in
+	 * fleet mode), and each upgrade would leave the new process more.
+	 * dup2 onto itself (sv[1] == 3) clears FD_CLOEXEC too (glibc >= 2.29). */
+	posix_spawn_file_actions_adddup2(&fa, sv[1], UPGRADE_CHILD_FD);
+	posix_spawn_file_actions_addclosefrom_np(&fa, UPGRADE_CHILD_FD + 1);
 	/* The signal mask is inherited (all our handled signals blocked):
 	 * a second USR2 or a HUP before the new process has its signalfd
 	 * waits for it instead of killing it with the default action. */
