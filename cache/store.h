@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cache/index.h"
 #include "core/limits.h"
@@ -166,6 +167,10 @@ void store_close(struct store *st);
 /* Write every file's checkpoint atomically (temp, fsync, rename). 0 or
  * -errno. Control thread; shards keep running meanwhile. */
 int store_checkpoint(struct store *st);
+/* Before a privilege drop: the cache files (opened as root) and their
+ * checkpoints become uid:gid's, so the process an upgrade starts (it
+ * runs as that user from the first open) can open them. 0 or -errno. */
+int store_chown(struct store *st, uid_t uid, gid_t gid);
 
 uint32_t store_meta_max(void);
 unsigned store_n_stripes(const struct store *st);

@@ -311,6 +311,24 @@ static int ckpt_write(struct store *st, unsigned fi)
 	return rc;
 }
 
+int store_chown(struct store *st, uid_t uid, gid_t gid)
+{
+	for (unsigned i = 0; i < st->n_files; i++) {
+		if (fchown(st->files[i].fd, uid, gid) < 0)
+			return -errno;
+		char *ck = ckpt_path(st->files[i].path, ".idx");
+		if (!ck)
+			return -ENOMEM;
+		/* not following a link: root must not chown what it points to */
+		int r = fchownat(AT_FDCWD, ck, uid, gid, AT_SYMLINK_NOFOLLOW);
+		int e = errno;
+		free(ck);
+		if (r < 0 && e != ENOENT)
+			return -e;
+	}
+	return 0;
+}
+
 int store_checkpoint(struct store *st)
 {
 	assert(st->magic == STORE_MAGIC);

@@ -587,7 +587,7 @@ static void checkpoint_store(struct server *srv, uint64_t now, uint64_t *last)
 /* The log files were opened as root: given to the user first, as nginx
  * does, so that SIGUSR1 can still open them (logrotate's create mode
  * makes the new ones). */
-static int drop_privileges(const struct cfg *cfg)
+static int drop_privileges(const struct cfg *cfg, struct store *store)
 {
 	struct privdrop_ids ids;
 	char err[256];
@@ -595,6 +595,9 @@ static int drop_privileges(const struct cfg *cfg)
 
 	if (r == 0 && ids.user && (r = log_chown(ids.uid, ids.gid)) < 0)
 		snprintf(err, sizeof(err), "chown of the log files: %s", strerror(-r));
+	/* and the cache files: a new process of an upgrade opens them as the user */
+	if (r == 0 && ids.user && store && (r = store_chown(store, ids.uid, ids.gid)) < 0)
+		snprintf(err, sizeof(err), "chown of the cache files: %s", strerror(-r));
 	if (r == 0)
 		r = privdrop_to(&ids, err, sizeof(err));
 	if (r < 0) {     /* stderr for a terminal, the error log for the unit's operator */
@@ -803,7 +806,7 @@ int server_run(struct cfg *cfg, const char *main_file, const struct server_servi
 	}
 	/* Listeners bound, cache and logs open, shards running: root is no
 	 * longer needed, and the manager may route traffic to us. */
-	if (start_shards(&srv, want) < 0 || drop_privileges(cfg) < 0) {
+	if (start_shards(&srv, want) < 0 || drop_privileges(cfg, srv.store) < 0) {
 		atomic_store(&srv.draining, true);
 		srv.drain_deadline_ms = 0;
 		for (unsigned s = 0; s < srv.n_shards; s++)

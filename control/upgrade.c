@@ -35,6 +35,8 @@
 extern char **environ;
 
 #define UPGRADE_ENV "EDGECACHE_UPGRADE_FD"
+/* The channel's fd in the new process; every higher one is closed. */
+#define UPGRADE_CHILD_FD 3
 
 /* ---- counters ------------------------------------------------------------ */
 
@@ -536,8 +538,8 @@ static void on_chan(struct upgrade *u, uint64_t now)
 	}
 }
 
-/* posix_spawn: our argv, our environment plus the channel's fd, and no
- * blocked signals (ours are blocked for the signalfd). */
+/* posix_spawn: our argv, our environment plus the channel's fd, and our
+ * blocked signals (the new process's signalfd takes them up). */
 static int spawn(struct upgrade *u, char *err, size_t cap)
 {
 	size_t n_env = 0;
@@ -562,23 +564,22 @@ static int spawn(struct upgrade *u, char *err, size_t cap)
 	for (size_t i = 0; i < n_env; i++)
 		if (strncmp(environ[i], UPGRADE_ENV "=", sizeof(UPGRADE_ENV)) != 0)
 			envp[k++] = environ[i];
-	snprintf(var, sizeof(var), UPGRADE_ENV "=%d", sv[1]);
+	snprintf(var, sizeof(var), UPGRADE_ENV "=%d", UPGRADE_CHILD_FD);
 	envp[k] = var;
 
 	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	sigset_t none;
-	sigemptyset(&none);
 	posix_spawn_file_actions_init(&fa);
-	/* dup2 onto itself clears FD_CLOEXEC (glibc >= 2.29): the child's
-	 * end alone crosses the exec. */
-	posix_spawn_file_actions_adddup2(&fa, sv[1], sv[1]);
-	posix_spawnattr_init(&at);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
-	int r = posix_spawn(&u->pid, exe_path, &fa, &at, start_argv, envp);
+	/* Only stdio and the channel (at fd 3) cross the exec: libraries
+	 * open descriptors without O_CLOEXEC (libcurl's etcd sockets in
+	 * fleet mode), and each upgrade would leave the new process more.
+	 * dup2 onto itself (sv[1] == 3) clears FD_CLOEXEC too (glibc >= 2.29). */
+	posix_spawn_file_actions_adddup2(&fa, sv[1], UPGRADE_CHILD_FD);
+	posix_spawn_file_actions_addclosefrom_np(&fa, UPGRADE_CHILD_FD + 1);
+	/* The signal mask is inherited (all our handled signals blocked):
+	 * a second USR2 or a HUP before the new process has its signalfd
+	 * waits for it instead of killing it with the default action. */
+	int r = posix_spawn(&u->pid, exe_path, &fa, NULL, start_argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
 	free(envp);
 	close(sv[1]);
 	if (r != 0) {
@@ -681,6 +682,11 @@ void upgrade_poll(struct upgrade *u, const struct pollfd *pfd, unsigned n, uint6
 		on_listener(u, now_ms);
 	if (u->st == UP_FREEZING)
 		freeze_step(u, now_ms);
+	/* A poll that timed out has no revents, yet a READY may wait on the
+	 * channel: read it before the deadline kills a serving process. */
+	if ((u->st == UP_SPAWNED || u->st == UP_FREEZING || u->st == UP_WAIT_READY) &&
+	    now_ms >= u->deadline_ms)
+		on_chan(u, now_ms);
 	if ((u->st == UP_SPAWNED || u->st == UP_FREEZING || u->st == UP_WAIT_READY) &&
 	    now_ms >= u->deadline_ms) {
 		UCOUNT(timeouts);

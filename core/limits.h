@@ -583,7 +583,9 @@
 /* A keep-alive connection with no request in progress when a drain
  * begins is closed after this long, not at once: a request already on
  * its way (the client cannot know we are closing) is answered, with
- * Connection: close, instead of meeting a reset. */
+ * Connection: close, instead of meeting a reset. Also the delay from an
+ * HTTP/2 connection's GOAWAY notice to its final GOAWAY (h2_drain_final):
+ * about a round trip, so streams already sent are not refused. */
 #define LIMIT_DRAIN_IDLE_GRACE_MS     1000
 /* A whole request (head and body) must arrive, and its response leave,
  * within this; a slow client loses its slot. */

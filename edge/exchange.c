@@ -757,7 +757,8 @@ struct exchange *exchange_stream_new(struct shard *sh, struct h2conn *h, const c
 {
 	/* Also while draining: the client stops opening streams once it has
 	 * our GOAWAY notice (h2_drain); those already on their way are
-	 * answered, not refused. */
+	 * answered, not refused. After the final GOAWAY (h2_drain_final)
+	 * nghttp2 itself ignores new ones. */
 	char *in = iobuf_pool_get(&sh->pool);
 	struct exchange *ex = in ? take(sh) : NULL;
 

@@ -333,6 +333,11 @@ static void check_drain(struct shard *sh)
 		stop_listening(sh);
 		visitor_drain(sh);
 		origin_close_idle(sh);
+		sh->drain_final_ms = sh->lp.now_ms + LIMIT_DRAIN_IDLE_GRACE_MS;
+	}
+	if (sh->draining && sh->drain_final_ms && sh->lp.now_ms >= sh->drain_final_ms) {
+		sh->drain_final_ms = 0;
+		visitor_drain_final(sh);
 	}
 	if (sh->draining && sh->lp.now_ms >= *sh->env.drain_deadline_ms) {
 		visitor_close_all(sh);

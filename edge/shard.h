@@ -164,6 +164,7 @@ struct shard {
 	uint64_t trim_ms;                   /* last head-pool trim (LIMIT_HBUF_TRIM_MS) */
 	bool zc_off;                        /* no zero-copy sends: core/ring.h, or one refused */
 	bool draining;
+	uint64_t drain_final_ms;            /* h2 final GOAWAY due (0: sent) */
 
 	uint64_t s3err_logged_ms[S3ERR_CODE__COUNT];   /* once per interval */
 	int64_t test_clock_skew_s;          /* EDGECACHE_TEST_CLOCK_SKEW_S (tests) */

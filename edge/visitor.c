@@ -683,6 +683,15 @@ void visitor_drain(struct shard *sh)
 	}
 }
 
+void visitor_drain_final(struct shard *sh)
+{
+	for (uint32_t i = 0; i < sh->vconns_hwm; i++) {
+		struct visitor_conn *vc = &sh->vconns[i];
+		if (vc->t.state == VC_BUSY && vc->h2)
+			h2_drain_final(vc->h2);
+	}
+}
+
 void visitor_close_all(struct shard *sh)
 {
 	for (uint32_t i = 0; i < sh->vconns_hwm; i++)

@@ -70,6 +70,9 @@ void visitor_rearm_starved(struct shard *sh);
 unsigned visitor_reclaim(struct shard *sh);
 /* SIGTERM: close idle connections now, the others after their response. */
 void visitor_drain(struct shard *sh);
+/* LIMIT_DRAIN_IDLE_GRACE_MS into the drain: every HTTP/2 connection
+ * gets its final GOAWAY (h2_drain_final). */
+void visitor_drain_final(struct shard *sh);
 /* Drain deadline passed: close every connection. */
 void visitor_close_all(struct shard *sh);
 

@@ -798,6 +798,21 @@ void h2_drain(struct h2conn *h)
 	h2_send(h);
 }
 
+void h2_drain_final(struct h2conn *h)
+{
+	/* About a round trip after the notice: streams the client sent
+	 * before it saw the notice have arrived. nghttp2 ignores streams
+	 * above this id from now on, and want_read ends once the open ones
+	 * close, so an idle connection closes instead of holding the drain
+	 * to its deadline. */
+	if (h->ending || h->failed)
+		return;
+	nghttp2_submit_goaway(h->s, NGHTTP2_FLAG_NONE,
+			      nghttp2_session_get_last_proc_stream_id(h->s),
+			      NGHTTP2_NO_ERROR, NULL, 0);
+	h2_send(h);
+}
+
 void h2_conn_end(struct h2conn *h)
 {
 	h->closed = true;

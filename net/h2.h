@@ -127,9 +127,13 @@ bool h2_idle(const struct h2conn *h);
  */
 uint64_t h2_stall_deadline(struct h2conn *h, uint32_t timeout_ms);
 /* Draining: the GOAWAY shutdown notice (no stream refused); the client
- * opens no more and closes once its open streams are answered (one that
- * does not is closed by the drain's deadline). */
+ * opens no more and closes once its open streams are answered. */
 void h2_drain(struct h2conn *h);
+/* Draining, LIMIT_DRAIN_IDLE_GRACE_MS after h2_drain: the final GOAWAY
+ * (last stream we processed, RFC 9113 6.8). Later streams are refused;
+ * the connection ends (h2_on_sent / h2_recv false) once no stream is
+ * open — an idle client that never closes does not hold the drain. */
+void h2_drain_final(struct h2conn *h);
 /* The connection closes: stream_closed(…, false) for every open stream. */
 void h2_conn_end(struct h2conn *h);
 /* No send from its frame buffer is in flight any more: free the session. */

@@ -1,10 +1,13 @@
 #!/usr/bin/python3
 """SIGTERM drains: an in-flight request completes with 200, new connections
 are refused, and the process exits 0 once it is done; a request still
-running at drain_timeout_ms is cut and the process still exits 0 in time."""
+running at drain_timeout_ms is cut and the process still exits 0 in time;
+an idle h2c client that never closes gets the final GOAWAY and does not
+hold the drain open."""
 import os
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -93,11 +96,56 @@ def cut_at_drain_timeout(ck, py):
 	ck.check('exited at ~drain_timeout_ms (%.2fs, want 1.4..3.0)' % took, 1.4 <= took <= 3.0)
 
 
+def h2_frames(s, out):
+	"""Collect (type, payload) of every frame until the peer closes."""
+	buf = b''
+	try:
+		while True:
+			d = s.recv(65536)
+			if not d:
+				break
+			buf += d
+			while len(buf) >= 9:
+				n = int.from_bytes(buf[:3], 'big')
+				if len(buf) < 9 + n:
+					break
+				out.append((buf[3], buf[9:9 + n]))
+				buf = buf[9 + n:]
+	except OSError:
+		pass
+
+
+def idle_h2c_final_goaway(ck, py):
+	"""Preface + SETTINGS, then nothing, and no close: the drain sends the
+	notice (last id 2^31-1), then the final GOAWAY, and the process exits
+	long before drain_timeout_ms."""
+	zones = [et.zone('demo', ['localhost'], [('a', py.url, {})])]
+	srv = et.server(zones, drain_timeout_ms=5000).start()
+	s = socket.create_connection(('127.0.0.1', srv.port), timeout=10)
+	s.sendall(b'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n' + bytes(9)[:3] + b'\x04' + bytes(5))
+	frames = []
+	th = threading.Thread(target=h2_frames, args=(s, frames))
+	th.start()
+	time.sleep(0.3)
+	srv.proc.send_signal(signal.SIGTERM)
+	rc, took = wait_exit(srv.proc, 8)
+	th.join(5)
+	s.close()
+	last = [struct.unpack('>I', p[:4])[0] & 0x7fffffff for t, p in frames if t == 7]
+	ck.check('GOAWAYs seen, last-stream-ids %s: a final one (< 2^31-1)' % last,
+		 any(x < 0x7fffffff for x in last))
+	ck.check('exit code 0 (%s)' % rc, rc == 0)
+	ck.check('no sanitizer report (idle h2c)', not srv.sanitizer_report())
+	ck.check('exited %.2fs after SIGTERM (want < 4 s: 1 s grace + 2 s linger for a client that never closes; drain_timeout_ms 5000)' % took,
+		 rc is not None and took < 4.0)
+
+
 def main():
 	py = et.PyOrigin()
 	ck = et.Checks()
 	ck.run('in_flight_completes', in_flight_completes, ck, py)
 	ck.run('cut_at_drain_timeout', cut_at_drain_timeout, ck, py)
+	ck.run('idle_h2c_final_goaway', idle_h2c_final_goaway, ck, py)
 	ck.finish()
 
 

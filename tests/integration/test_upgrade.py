@@ -323,6 +323,7 @@ def main():
 			 pid_alive(last) and r.status == 200 and r.header('x-cache') == 'HIT' and
 			 c.get('upgrade_failed') == 1, repr((r, c.get('upgrade_failed'))))
 		check_never_ready(ck, origin)
+		check_as_user(ck, origin)
 	finally:
 		for p in pids[1:]:
 			if pid_alive(p):
@@ -333,6 +334,37 @@ def main():
 		origin.stop()
 	ck.check('no sanitizer report', not srv.sanitizer_report(), '')
 	ck.finish()
+
+
+def check_as_user(ck, origin):
+	"""With [server] user = nobody the cache file (created by root) is
+	given to the user before the drop: the new process, which runs as
+	nobody from the start, opens it and the upgrade succeeds."""
+	d = et.tmpdir('upgrade-user')
+	os.chmod(d, 0o777)
+	zones = [et.zone('u', ['*'], [('o', origin.url, {})], default_ttl=600)]
+	srv = et.Edgecache(zones, workers=1, user='nobody', drain_timeout_ms=2000,
+			   cache={'path': os.path.join(d, 'cache.dat'), 'size': '64m'})
+	os.chmod(srv.dir, 0o777)       # nobody reads its config again there
+	srv.start()
+	new = None
+	try:
+		subprocess.run(['chmod', '-R', 'a+rwX', srv.dir], check=True)
+		old = srv.proc.pid
+		os.kill(old, signal.SIGUSR2)
+		m = wait_log(srv.error_log, r'new process (\d+) serving', 15)
+		new = int(m.group(1)) if m else None
+		r = get(srv.port, '/f1') if new else None
+		ck.check('user = nobody: upgrade done, the new process serves',
+			 new and wait_gone(old, 10) and r.status == 200,
+			 open(srv.error_log).read()[-600:])
+	finally:
+		if new and pid_alive(new):
+			os.kill(new, signal.SIGTERM)
+			if not wait_gone(new, 10):
+				os.kill(new, signal.SIGKILL)
+		srv.stop()
+	ck.check('no sanitizer report (user = nobody)', not srv.sanitizer_report(), '')
 
 
 def check_never_ready(ck, origin):
