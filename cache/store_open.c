@@ -69,6 +69,27 @@ static int super_format(struct store_file *f, uint64_t file_bytes, uint64_t stri
 	return 0;
 }
 
+/* Whether a symbolic link at path was placed by root: its directory is
+ * root's and nobody else may write it (/dev/disk/by-id, a root-made
+ * directory of links to devices). Such a link is followed; one in a
+ * directory another user can write (the dropped user's own) is not. */
+static bool link_dir_trusted(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+
+	if (!slash)
+		return stat(".", &st) == 0 && st.st_uid == 0 && !(st.st_mode & 022);
+	if ((size_t)(slash - path) >= sizeof(dir))
+		return false;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	if (!dir[0])
+		strcpy(dir, "/");
+	return stat(dir, &st) == 0 && st.st_uid == 0 && !(st.st_mode & 022);
+}
+
 /* Open (creating and preallocating) one file, O_DIRECT. */
 static int file_open(struct store_file *f, uint64_t file_bytes, bool *fresh,
 		     char *err, size_t cap)
@@ -79,8 +100,11 @@ static int file_open(struct store_file *f, uint64_t file_bytes, bool *fresh,
 
 	/* O_NOFOLLOW: opened as root in a directory the dropped user may
 	 * own, the path must not lead root to another file or a device
-	 * (which the format below would overwrite). Name the target itself. */
+	 * (which the format below would overwrite) — unless root placed the
+	 * link (link_dir_trusted), as a stable name for a device. */
 	f->fd = open(f->path, O_RDWR | O_DIRECT | O_CLOEXEC | O_NOFOLLOW);
+	if (f->fd < 0 && errno == ELOOP && link_dir_trusted(f->path))
+		f->fd = open(f->path, O_RDWR | O_DIRECT | O_CLOEXEC);
 	*fresh = f->fd < 0 && errno == ENOENT;
 	if (*fresh)
 		f->fd = open(f->path, O_RDWR | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC | O_NOFOLLOW,
@@ -88,8 +112,9 @@ static int file_open(struct store_file *f, uint64_t file_bytes, bool *fresh,
 	if (f->fd < 0) {
 		e = errno;
 		if (e == ELOOP)
-			return fail(err, cap, "%s: is a symbolic link: refused (set [cache] path "
-				    "to the file or device it points to)", f->path);
+			return fail(err, cap, "%s: is a symbolic link in a directory others than "
+				    "root may write: refused (set [cache] path to the file or "
+				    "device it points to)", f->path);
 		if (e == EINVAL)
 			return fail(err, cap, "%s: the filesystem does not support O_DIRECT "
 				    "(tmpfs?): put cache files on a disk filesystem", f->path);

@@ -231,13 +231,28 @@ def symlink_and_devnull(ck):
 	victim = os.path.join(srv.dir, 'victim')
 	with open(victim, 'w') as f:
 		f.write('root\'s file\n')
+	# the dropped user's own directory: a link there is the user's, refused
+	userdir = os.path.join(srv.dir, 'userdir')
+	os.mkdir(userdir)
+	pw = pwd.getpwnam('nobody')
+	os.chown(userdir, pw.pw_uid, pw.pw_gid)
+	os.symlink(victim, os.path.join(userdir, 'c.dat'))
+	srv.cache = {'path': os.path.join(userdir, 'c.dat'), 'size': '64m'}
+	srv.main = srv.write_config()
+	r = run_start([srv.bin, '-c', srv.main])
+	ck.check('[cache] path a symlink in the user\'s directory: start refused, the target '
+		 'untouched', r.returncode == 1 and b'is a symbolic link' in r.stderr and
+		 open(victim).read() == 'root\'s file\n', (r.returncode, r.stderr[-300:]))
+	# a link root placed (a root-only directory, as /dev/disk/by-id) is followed: the
+	# 12-byte target is then refused for its size, not for being a link
 	os.symlink(victim, os.path.join(srv.dir, 'c.dat'))
 	srv.cache = {'path': os.path.join(srv.dir, 'c.dat'), 'size': '64m'}
 	srv.main = srv.write_config()
 	r = run_start([srv.bin, '-c', srv.main])
-	ck.check('[cache] path a symlink: start refused, the target untouched',
-		 r.returncode == 1 and b'is a symbolic link' in r.stderr and
-		 open(victim).read() == 'root\'s file\n', (r.returncode, r.stderr[-300:]))
+	ck.check('[cache] path a symlink root placed: followed (the target\'s size refused), '
+		 'the target untouched', r.returncode == 1 and b'is a symbolic link' not in r.stderr
+		 and b'victim' not in r.stderr and open(victim).read() == 'root\'s file\n',
+		 (r.returncode, r.stderr[-300:]))
 	srv.cache = None
 	srv.main = srv.write_config()
 	before = os.stat('/dev/null')
