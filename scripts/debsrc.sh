@@ -29,8 +29,9 @@ DEBSRC_SUITE=trixie
 # mirror that carries trixie)
 DEBSRC_MIRROR=${EDGECACHE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # security updates reach trixie-security days before a point release
-# brings them to the mirror
-DEBSRC_SECURITY_MIRROR=${EDGECACHE_DEBIAN_SECURITY_MIRROR:-http://security.debian.org/debian-security}
+# brings them to the mirror; deb.debian.org serves it too, the host a
+# Debian 12 machine's own debian.sources already uses for bookworm-security
+DEBSRC_SECURITY_MIRROR=${EDGECACHE_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 DEBSRC_ROOT=${EDGECACHE_OPT:-/opt/edgecache}
 SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
