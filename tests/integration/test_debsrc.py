@@ -92,7 +92,7 @@ def main():
 					'APT::Get::AllowUnauthenticated=false')), apt[:600])
 	ck.check('the source list has trixie and trixie-security, signed by the archive keyring',
 		 'Suites: trixie\n' in apt and 'Suites: trixie-security\n' in apt and
-		 'security.debian.org/debian-security' in apt and
+		 'deb.debian.org/debian-security' in apt and
 		 apt.count('Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg') >= 2, apt[:800])
 	r, apt = run('1.0-1+u1', '')
 	ck.check('the pinned prefix reused: no apt call at all',
